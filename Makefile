@@ -1,0 +1,101 @@
+# Tocsin build. `make` builds bin/tocsin; `make test` runs every test;
+# `make demo` runs the main job on examples/; `make bench` prints figures.
+# Sources are found by wildcard: a new file in a stage folder needs no edit here.
+
+CC       ?= gcc
+BUILD    ?= build
+PKGS     := rdkafka jansson libmaxminddb lmdb yaml-0.1 libpcre2-8 zlib
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion \
+            -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS   ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -pthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+LDLIBS   := -pthread -lm
+
+STAGES   := core ingest rules correlate storage escalate
+LIB_SRC  := $(wildcard $(addsuffix /*.c,$(STAGES)))
+CLI_SRC  := $(wildcard cli/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/check_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
+TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
+TOOL_BIN := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRC)))
+LIBTS    := $(BUILD)/libtocsin.a
+BIN      := bin/tocsin
+
+.PHONY: all deps test unit unit-asan fuzz-replay integration demo bench clean tools
+
+all: $(BIN)
+
+deps:
+	@scripts/ensure-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBTS): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIBTS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBTS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check_util.h $(LIBTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBTS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIBTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tools/%: bench/%.c $(LIBTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(LDLIBS)
+
+tools: $(TOOL_BIN)
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+fuzz-replay: $(FUZZ_BIN)
+	@tests/fuzz/run-seeds.sh $(BUILD)/fuzz
+
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" unit fuzz-replay
+
+integration: $(BIN) tools
+	@tests/integration/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) tools
+	@$(MAKE) --no-print-directory unit fuzz-replay
+	@$(MAKE) --no-print-directory integration
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) tools
+	@bench/run.sh
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

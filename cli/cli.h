@@ -1,0 +1,10 @@
+/* cli.h - subcommands of bin/tocsin. Each returns the process exit code:
+ * 0 success, 1 failure of the job, 2 usage or configuration error. */
+#ifndef TS_CLI_H
+#define TS_CLI_H
+
+int cmd_parse(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+#endif

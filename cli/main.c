@@ -1,0 +1,50 @@
+/* main.c - bin/tocsin: dispatch to subcommands. The only place that exits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define TOCSIN_VERSION "0.1.0"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run, "run -c FILE: consume from Kafka per the config and process events"},
+    {"replay", cmd_replay, "replay [options] FILE...|-: run the pipeline over files or stdin"},
+    {"parse", cmd_parse, "parse [--format F] FILE...|-: print each normalised event as JSON"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tocsin COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %s\n", commands[i].help);
+    fprintf(out, "  version\n\n'tocsin COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("tocsin %s\n", TOCSIN_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tocsin: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

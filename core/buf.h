@@ -1,0 +1,37 @@
+/* buf.h - growable byte buffer with a hard cap, and JSON string escaping.
+ * A ts_buf belongs to one thread. Appends past the cap fail with TS_E_LIMIT
+ * and leave the buffer as it was before the failing append. */
+#ifndef TS_BUF_H
+#define TS_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct ts_buf {
+    char *data; /* owned; NUL-terminated after every successful append */
+    size_t len;
+    size_t cap;   /* allocated */
+    size_t limit; /* hard cap on len; 0 = 64 MiB */
+};
+
+void ts_buf_init(struct ts_buf *b, size_t limit);
+void ts_buf_free(struct ts_buf *b);
+void ts_buf_reset(struct ts_buf *b);
+int ts_buf_reserve(struct ts_buf *b, size_t extra);
+int ts_buf_append(struct ts_buf *b, const void *p, size_t n);
+int ts_buf_puts(struct ts_buf *b, const char *s);
+int ts_buf_putc(struct ts_buf *b, char c);
+int ts_buf_printf(struct ts_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string with quotes. Invalid UTF-8 bytes become U+FFFD. */
+int ts_buf_json_str(struct ts_buf *b, const char *s, size_t n);
+/* Append a field value as JSON. */
+int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v);
+/* Append standard base64 of p. */
+int ts_buf_base64(struct ts_buf *b, const void *p, size_t n);
+
+/* Length of the valid UTF-8 prefix of s (== n when all valid). */
+size_t ts_utf8_valid_prefix(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,91 @@
+/* config.h - the tocsin run configuration (YAML), as plain data.
+ *
+ * core knows no stage: this is only the parsed, validated document; cli turns
+ * it into each stage's options. Every error names file:line:col and what is
+ * expected; unknown keys are errors (with a "did you mean" when close).
+ * A ts_config owns all its strings; ts_config_free releases everything.
+ *
+ * Schema (all sections optional except where noted):
+ *
+ *   kafka:
+ *     brokers: "127.0.0.1:9092"        # required when topics are given
+ *     group_id: tocsin                 # default "tocsin"
+ *     workers: 2                       # consumer threads, 1..64
+ *     batch_size: 1000                 # messages per batch, 1..100000
+ *     batch_timeout_ms: 100            # 1..60000
+ *     queue_batches: 4                 # bounded queue per worker, 1..1024
+ *     properties:                      # passed to librdkafka as is
+ *       security.protocol: SASL_SSL
+ *   topics:                            # list
+ *     - name: logs.syslog              # required
+ *       format: auto                   # auto|rfc3164|rfc5424|json
+ *       tenant: agency-a               # default tenant for this topic
+ *       dead_letter: logs.syslog.dlq   # default "<name>.dlq"
+ *   ingest:
+ *     max_message_bytes: 1048576       # 1..67108864
+ *     timezone: "+07:00"               # offset for zone-less timestamps; "UTC"
+ *     default_tenant: unknown
+ *   paths:
+ *     data_dir: /var/lib/tocsin
+ *     rules: [etc/rules]               # string or list
+ *     dead_letter_file: /var/lib/tocsin/dead-letters.jsonl
+ *   log:
+ *     level: info                      # error|warning|info|debug
+ */
+#ifndef TS_CONFIG_H
+#define TS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ts.h"
+
+struct ts_config_topic {
+    char *name;
+    char *format;      /* as written; validated against the list above */
+    char *tenant;      /* NULL when not set */
+    char *dead_letter; /* NULL when not set */
+    unsigned line, col;
+};
+
+struct ts_config {
+    char *path;
+    struct {
+        char *brokers;  /* NULL when not set */
+        char *group_id;
+        int workers;
+        uint32_t batch_size;
+        int batch_timeout_ms;
+        uint32_t queue_batches;
+        char **props;   /* "name=value" strings */
+        size_t nprops;
+    } kafka;
+    struct ts_config_topic *topics;
+    size_t ntopics;
+    struct {
+        size_t max_message_bytes;
+        int tz_offset_sec;
+        char *default_tenant;
+    } ingest;
+    struct {
+        char *data_dir;
+        char **rules;
+        size_t nrules;
+        char *dead_letter_file;
+    } paths;
+    struct {
+        char *level;
+    } log;
+};
+
+/* Load and validate. On error returns TS_E_CONFIG (or TS_E_IO / TS_E_PARSE)
+ * with err set to the first problem, and *out NULL. */
+int ts_config_load(const char *path, struct ts_config **out, struct ts_err *err);
+/* Same from a buffer; name is used in error messages. */
+int ts_config_load_buffer(const char *name, const char *buf, size_t len, struct ts_config **out,
+                          struct ts_err *err);
+void ts_config_free(struct ts_config *c);
+/* "+07:00", "-0530", "UTC", "Z" -> seconds east of UTC. 0 or TS_E_INVAL. */
+int ts_tz_offset_parse(const char *s, int *out);
+
+#endif

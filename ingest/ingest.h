@@ -1,0 +1,197 @@
+/* ingest.h - the ingest stage: sources (Kafka consumer group, files, stdin),
+ * framing, parsing (RFC 3164, RFC 5424, JSON), dead letters, and handing
+ * parsed batches downstream with at-least-once offset commits.
+ *
+ * Threads: parsers are reentrant. A Kafka consumer (ingest_kafka) runs N worker
+ * threads, each with its own consumer instance in the group and its own
+ * downstream thread joined by a bounded queue; the sink callbacks are called
+ * on those downstream threads (one per worker, so batches of one partition
+ * reach the sink in order and never concurrently). The file source runs on the
+ * caller's thread.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../core/arena.h"
+#include "../core/event.h"
+#include "../core/ts.h"
+
+/* ---------------------------------------------------------------- parsing */
+
+enum ingest_format {
+    INGEST_FMT_AUTO = 0, /* per message: JSON if it starts with '{', RFC 5424 if
+                            "<PRI>1 ", else RFC 3164 */
+    INGEST_FMT_RFC3164,
+    INGEST_FMT_RFC5424,
+    INGEST_FMT_JSON,
+};
+
+/* "auto", "rfc3164", "rfc5424", "json" (also "syslog" = rfc3164 with 5424 detection
+ * as in auto). Returns 0 or TS_E_INVAL. */
+int ingest_format_parse(const char *name, enum ingest_format *out);
+const char *ingest_format_name(enum ingest_format f);
+
+#define INGEST_DEFAULT_MAX_MSG (1u << 20) /* 1 MiB */
+
+struct ingest_parse_opts {
+    int tz_offset_sec;    /* for timestamps without a zone (RFC 3164), seconds east of UTC */
+    int64_t ref_ns;       /* "now" for inferring a missing year; 0 = ev->ingest_ns */
+    size_t max_msg_bytes; /* bigger messages are dead letters; 0 = INGEST_DEFAULT_MAX_MSG */
+};
+
+/* What happened to one message. */
+struct ingest_diag {
+    const char *reason;  /* set when the message is rejected (dead letter) */
+    const char *warning; /* set when the event was kept but something was off,
+                            e.g. an unparsable timestamp replaced by ingest time */
+};
+
+/* Parse ev->raw (ev->raw_len bytes, NUL-terminated, living in ev->arena) into
+ * the fields, time, format and logsource of ev. The caller has set raw,
+ * src, tenant and ingest_ns. Field names and values point into the arena or
+ * to static strings.
+ * Returns 0 (diag->warning may be set), or TS_E_PARSE with diag->reason set:
+ * empty message, over the size limit, invalid UTF-8, invalid JSON, ...
+ * TS_E_NOMEM / TS_E_LIMIT when the arena is full: also a dead letter. */
+int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
+                 struct ts_event *ev, struct ingest_diag *diag);
+
+/* The individual parsers, same contract; they do not repeat the common
+ * checks (empty, size, UTF-8) that ingest_parse makes first. */
+int ingest_parse_rfc3164(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                         struct ingest_diag *diag);
+int ingest_parse_rfc5424(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                         struct ingest_diag *diag);
+int ingest_parse_json(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                      struct ingest_diag *diag);
+
+/* ---------------------------------------------------------------- batches */
+
+/* The position after a batch: next offset to read per partition (Kafka
+ * semantics: last processed offset + 1), or for files the last line read. */
+struct ingest_offset {
+    const char *topic; /* topic or file path; borrowed from the source */
+    int32_t partition; /* -1 for files */
+    int64_t offset;    /* Kafka: next offset; files: lines consumed so far */
+};
+
+#define INGEST_MAX_OFFSETS 256 /* distinct partitions per batch */
+
+/* A batch of parsed events as handed downstream. Owned by the source; the
+ * sink borrows it for the duration of the callback. */
+struct ingest_batch {
+    struct ts_arena *arena;  /* everything the events point to */
+    struct ts_event *events; /* parsed events, in source order per partition */
+    uint32_t n;
+    uint32_t cap;
+    struct ingest_offset offsets[INGEST_MAX_OFFSETS];
+    uint32_t noffsets;
+    uint64_t consumed;      /* messages read for this batch = n + dead_letters */
+    uint64_t dead_letters;  /* of them, sent to the dead-letter destination */
+    int worker;             /* index of the worker that built it, 0 for files */
+    void *priv;             /* source-private */
+};
+
+/* Downstream of ingest. process() is required; commit() and seek() optional. */
+struct ingest_sink {
+    void *ctx;
+    /* The downstream stages for one batch. Return 0 when done with it; any
+     * other value stops the source without committing this batch. */
+    int (*process)(void *ctx, struct ingest_batch *b);
+    /* The commit point, called after process() succeeded and before the Kafka
+     * offsets are committed (storage puts b->offsets into its transaction).
+     * A failure stops the source without committing to Kafka. */
+    int (*commit)(void *ctx, const struct ingest_batch *b);
+    /* Where to start reading a partition on assignment: set *offset and return
+     * 0, or return TS_E_NOTFOUND to use the group's committed offset. */
+    int (*seek)(void *ctx, const char *topic, int32_t partition, int64_t *offset);
+};
+
+/* Counters, read with ingest_*_stats; monotonically increasing. */
+struct ingest_stats {
+    uint64_t consumed;      /* messages read */
+    uint64_t parsed;        /* became events */
+    uint64_t dead_letters;  /* sent to the dead-letter destination */
+    uint64_t warnings;      /* events kept with a warning (bad timestamp ...) */
+    uint64_t bytes;         /* raw bytes read */
+    uint64_t batches;       /* batches processed downstream */
+    uint64_t commits;       /* offset commits done */
+    uint64_t pauses;        /* times partitions were paused for backpressure */
+    uint64_t resumes;
+    uint64_t rebalances;
+};
+
+/* ---------------------------------------------------------- dead letters */
+
+/* A dead-letter file: JSON lines {"reason","source","tenant","raw"|"raw_base64"}.
+ * One writer per file; not thread-safe. */
+struct ingest_dlq_file;
+int ingest_dlq_file_open(struct ingest_dlq_file **out, const char *path, struct ts_err *err);
+int ingest_dlq_file_write(struct ingest_dlq_file *d, const struct ts_event *ev, const char *reason);
+int ingest_dlq_file_flush(struct ingest_dlq_file *d);
+void ingest_dlq_file_close(struct ingest_dlq_file *d);
+
+/* ------------------------------------------------------------ file source */
+
+struct ingest_file_opts {
+    const char *const *paths; /* files, "-" for stdin; .gz read transparently */
+    size_t npaths;
+    enum ingest_format format;
+    const char *tenant;        /* "" when NULL */
+    struct ingest_parse_opts parse;
+    uint32_t batch_max;        /* events per batch; 0 = 1024 */
+    struct ingest_sink sink;
+    struct ingest_dlq_file *dlq; /* NULL: dead letters are reported on diag only */
+    FILE *diag;                /* warnings and rejects, one line each; NULL = none */
+    const volatile int *stop;  /* optional: stop at the next batch when *stop != 0 */
+};
+
+/* Read every file in order, line by line, and pass batches to the sink.
+ * Returns 0 when all input was read; TS_E_IO (err filled) when a file cannot
+ * be opened or read; the sink's error when it failed. */
+int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, struct ts_err *err);
+
+/* ----------------------------------------------------------- Kafka source */
+
+struct ingest_topic {
+    const char *name;
+    const char *tenant;      /* default tenant when the message has no "tenant" header */
+    enum ingest_format format;
+    const char *dlq_topic;   /* NULL: "<name>.dlq" */
+};
+
+struct ingest_kafka_opts {
+    const char *brokers;   /* bootstrap.servers */
+    const char *group_id;
+    const struct ingest_topic *topics;
+    size_t ntopics;
+    const char *const *props; /* librdkafka properties as "name=value", passed through (TLS, SASL ...) */
+    size_t nprops;
+    int workers;              /* consumer threads; 0 = 1 */
+    uint32_t batch_max;       /* messages per batch; 0 = 1000 */
+    int batch_timeout_ms;     /* max wait to fill a batch; 0 = 100 */
+    uint32_t queue_batches;   /* bounded queue per worker; 0 = 4 */
+    struct ingest_parse_opts parse;
+    struct ingest_sink sink;
+};
+
+struct ingest_kafka;
+
+/* Create consumers, the dead-letter producer and the threads' state. Nothing
+ * runs until ingest_kafka_run. err gets librdkafka's message on failure. */
+int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opts *o,
+                        struct ts_err *err);
+/* Run the workers until ingest_kafka_stop() or a fatal error; then drain the
+ * queues, commit what was processed, leave the group and return (0 after a
+ * requested stop, else the first error). */
+int ingest_kafka_run(struct ingest_kafka *k, struct ts_err *err);
+/* Ask run() to finish. Async-signal-safe. */
+void ingest_kafka_stop(struct ingest_kafka *k);
+void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st);
+void ingest_kafka_destroy(struct ingest_kafka *k);
+
+#endif

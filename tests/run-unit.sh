@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run every unit-test binary given, print each suite's Check summary and a
+# total. Exit non-zero when any suite fails.
+set -u
+total_ok=0; total_fail=0; failed_suites=()
+for t in "$@"; do
+    name=$(basename "$t")
+    out=$("$t" 2>&1); rc=$?
+    summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
+    printf '%-28s %s\n' "$name" "${summary:-no summary (exit $rc)}"
+    checks=$(printf '%s' "$summary" | sed -n 's/.*Checks: \([0-9]*\).*/\1/p')
+    fails=$(printf '%s' "$summary" | sed -n 's/.*Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2/p')
+    f=0; e=0; [ -n "$fails" ] && read -r f e <<<"$fails"
+    total_ok=$((total_ok + ${checks:-0} - f - e)); total_fail=$((total_fail + f + e))
+    if [ $rc -ne 0 ]; then
+        failed_suites+=("$name")
+        [ $((f + e)) -eq 0 ] && total_fail=$((total_fail + 1))
+        printf '%s\n' "$out" | grep -vE '^(Running suite|[0-9]+%: Checks)' | head -n 40
+    fi
+done
+echo "unit tests: $((total_ok + total_fail)) checks, $total_ok passed, $total_fail failed"
+[ ${#failed_suites[@]} -eq 0 ] || { echo "failed suites: ${failed_suites[*]}"; exit 1; }
