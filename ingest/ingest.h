@@ -96,7 +96,9 @@ struct ingest_batch {
     void *priv;             /* source-private */
 };
 
-/* Downstream of ingest. process() is required; commit() and seek() optional. */
+/* Downstream of ingest. process() is required; commit() and seek() optional.
+ * The batches of one worker arrive in order, one at a time; different workers
+ * (b->worker) call the sink concurrently, so a shared sink must lock. */
 struct ingest_sink {
     void *ctx;
     /* The downstream stages for one batch. Return 0 when done with it; any

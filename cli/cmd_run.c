@@ -1,0 +1,208 @@
+/* cmd_run.c - `tocsin run -c FILE`: consume the configured Kafka topics with
+ * the consumer-group workers and run the pipeline. SIGINT/SIGTERM drain,
+ * commit and exit 0. */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/tstime.h"
+#include "cli.h"
+#include "cli_int.h"
+
+static const char run_usage[] =
+    "usage: tocsin run -c FILE [options]\n"
+    "Consume the Kafka topics of the config and run the pipeline until SIGINT/SIGTERM.\n"
+    "options:\n"
+    "  -c, --config FILE       the YAML config (required)\n"
+    "  -o, --events-out FILE   write every processed event as a JSON line (durable before\n"
+    "                          its offset is committed)\n"
+    "      --stats-interval S  log counters every S seconds (default 30, 0 = never)\n";
+
+struct count_ctx {
+    struct events_out *eo;
+};
+
+static int run_process(void *ctx, struct ingest_batch *b)
+{
+    struct count_ctx *c = ctx;
+    return c->eo ? events_out_process(c->eo, b) : 0;
+}
+
+static int run_commit(void *ctx, const struct ingest_batch *b)
+{
+    struct count_ctx *c = ctx;
+    return c->eo ? events_out_commit(c->eo, b) : 0;
+}
+
+static void log_stats(struct ingest_kafka *k, const char *when)
+{
+    struct ingest_stats st;
+    ingest_kafka_stats(k, &st);
+    ts_info("%s: consumed %llu, parsed %llu, dead letters %llu, warnings %llu, batches %llu, "
+            "commits %llu, pauses %llu, rebalances %llu",
+            when, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
+            (unsigned long long)st.dead_letters, (unsigned long long)st.warnings,
+            (unsigned long long)st.batches, (unsigned long long)st.commits,
+            (unsigned long long)st.pauses, (unsigned long long)st.rebalances);
+}
+
+struct stats_thread_arg {
+    struct ingest_kafka *k;
+    int interval;
+};
+
+static void *stats_main(void *p)
+{
+    struct stats_thread_arg *a = p;
+    int64_t next = ts_mono_ns() + (int64_t)a->interval * TS_NS_PER_SEC;
+    while (!ts_rt.stop) {
+        struct timespec t = {0, 200 * 1000000L};
+        nanosleep(&t, NULL);
+        if (ts_mono_ns() >= next) {
+            log_stats(a->k, "run");
+            next += (int64_t)a->interval * TS_NS_PER_SEC;
+        }
+    }
+    return NULL;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"events-out", required_argument, NULL, 'o'},
+        {"stats-interval", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cfg_path = NULL, *events_path = NULL;
+    int interval = 30;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'o':
+            events_path = optarg;
+            break;
+        case 's':
+            interval = atoi(optarg);
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return 0;
+        default:
+            fputs(run_usage, stderr);
+            return 2;
+        }
+    }
+    if (!cfg_path || optind != argc) {
+        fputs(run_usage, stderr);
+        return 2;
+    }
+    struct ts_err err = {0};
+    struct ts_config *cfg = NULL;
+    char msg[1024];
+    if (ts_config_load(cfg_path, &cfg, &err)) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", msg);
+        return 2;
+    }
+    if (cfg->log.level) {
+        static const char *const lv[] = {"error", "warning", "info", "debug"};
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(cfg->log.level, lv[i]))
+                ts_log_set_level((enum ts_log_level)i);
+    }
+    if (!cfg->ntopics || !cfg->kafka.brokers) {
+        fprintf(stderr, "tocsin: %s: error: `run` needs kafka.brokers and at least one topic\n",
+                cfg_path);
+        ts_config_free(cfg);
+        return 2;
+    }
+    struct ingest_topic *topics = calloc(cfg->ntopics, sizeof(*topics));
+    if (!topics) {
+        ts_config_free(cfg);
+        return 1;
+    }
+    for (size_t i = 0; i < cfg->ntopics; i++) {
+        struct ts_config_topic *t = &cfg->topics[i];
+        topics[i].name = t->name;
+        topics[i].tenant = t->tenant ? t->tenant : cfg->ingest.default_tenant;
+        topics[i].dlq_topic = t->dead_letter;
+        if (ingest_format_parse(t->format ? t->format : "auto", &topics[i].format)) {
+            fprintf(stderr, "tocsin: %s:%u:%u: error: unknown format \"%s\"\n", cfg_path, t->line,
+                    t->col, t->format);
+            free(topics);
+            ts_config_free(cfg);
+            return 2;
+        }
+    }
+    struct events_out eo;
+    struct count_ctx cc = {0};
+    if (events_path) {
+        if (events_out_open(&eo, events_path)) {
+            free(topics);
+            ts_config_free(cfg);
+            return 1;
+        }
+        cc.eo = &eo;
+    }
+    struct ingest_kafka_opts ko = {
+        .brokers = cfg->kafka.brokers,
+        .group_id = cfg->kafka.group_id,
+        .topics = topics,
+        .ntopics = cfg->ntopics,
+        .props = (const char *const *)cfg->kafka.props,
+        .nprops = cfg->kafka.nprops,
+        .workers = cfg->kafka.workers,
+        .batch_max = cfg->kafka.batch_size,
+        .batch_timeout_ms = cfg->kafka.batch_timeout_ms,
+        .queue_batches = cfg->kafka.queue_batches,
+        .parse = {.tz_offset_sec = cfg->ingest.tz_offset_sec,
+                  .max_msg_bytes = cfg->ingest.max_message_bytes},
+        .sink = {.ctx = &cc, .process = run_process, .commit = run_commit},
+    };
+    struct ingest_kafka *k = NULL;
+    int rc = ingest_kafka_create(&k, &ko, &err);
+    int code = 0;
+    if (rc) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", msg);
+        code = rc == TS_E_CONFIG ? 2 : 1;
+    } else {
+        ts_rt.kafka = k;
+        cli_install_signals();
+        if (ts_rt.stop)
+            ingest_kafka_stop(k);
+        ts_info("run: consuming %zu topic(s) from %s as group %s with %d worker(s)",
+                cfg->ntopics, cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
+        pthread_t st_tid;
+        struct stats_thread_arg sa = {k, interval};
+        bool st_started = interval > 0 && pthread_create(&st_tid, NULL, stats_main, &sa) == 0;
+        rc = ingest_kafka_run(k, &err);
+        ts_rt.stop = 1;
+        if (st_started)
+            pthread_join(st_tid, NULL);
+        log_stats(k, "run finished");
+        if (rc) {
+            ts_err_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "tocsin: %s\n", msg);
+            code = 1;
+        }
+        ts_rt.kafka = NULL;
+        ingest_kafka_destroy(k);
+    }
+    if (cc.eo)
+        events_out_close(&eo);
+    free(topics);
+    ts_config_free(cfg);
+    return code;
+}

@@ -1,0 +1,96 @@
+/* dlq_file.c - dead letters of file/stdin sources as JSON lines:
+ * {"reason":..., "source":{"file":..,"line":..}, "tenant":..., "received":...,
+ *  "raw":"..."} with "raw_base64" instead of "raw" when raw is not UTF-8.
+ * One writer per file, not thread-safe. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/buf.h"
+#include "../core/tstime.h"
+#include "ingest.h"
+
+struct ingest_dlq_file {
+    FILE *f;
+    struct ts_buf line;
+};
+
+int ingest_dlq_file_open(struct ingest_dlq_file **out, const char *path, struct ts_err *err)
+{
+    *out = NULL;
+    struct ingest_dlq_file *d = calloc(1, sizeof(*d));
+    if (!d)
+        return TS_E_NOMEM;
+    d->f = strcmp(path, "-") == 0 ? stdout : fopen(path, "a");
+    if (!d->f) {
+        int e = errno;
+        free(d);
+        return ts_err_set(err, TS_E_IO, path, 0, 0, "cannot open dead-letter file: %s",
+                          strerror(e));
+    }
+    ts_buf_init(&d->line, 0);
+    *out = d;
+    return 0;
+}
+
+int ingest_dlq_file_write(struct ingest_dlq_file *d, const struct ts_event *ev, const char *reason)
+{
+    struct ts_buf *b = &d->line;
+    ts_buf_reset(b);
+    char ts[48];
+    int rc = ts_buf_puts(b, "{\"reason\":");
+    rc = rc ? rc : ts_buf_json_str(b, reason, strlen(reason));
+    rc = rc ? rc : ts_buf_puts(b, ",\"source\":");
+    if (!rc && ev->src.kind == TS_SRC_KAFKA) {
+        rc = ts_buf_puts(b, "{\"topic\":");
+        rc = rc ? rc : ts_buf_json_str(b, ev->src.name, strlen(ev->src.name));
+        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}",
+                                     (int)ev->src.partition, (long long)ev->src.offset);
+    } else if (!rc) {
+        const char *name = ev->src.name ? ev->src.name : "";
+        rc = ts_buf_puts(b, "{\"file\":");
+        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
+        rc = rc ? rc : ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)ev->src.line);
+    }
+    rc = rc ? rc : ts_buf_puts(b, ",\"tenant\":");
+    rc = rc ? rc : ts_buf_json_str(b, ev->tenant, strlen(ev->tenant));
+    ts_format_rfc3339(ev->ingest_ns, ts, sizeof(ts));
+    rc = rc ? rc : ts_buf_printf(b, ",\"received\":\"%s\"", ts);
+    if (!rc && ts_utf8_valid_prefix(ev->raw, ev->raw_len) == ev->raw_len) {
+        rc = ts_buf_puts(b, ",\"raw\":");
+        rc = rc ? rc : ts_buf_json_str(b, ev->raw, ev->raw_len);
+    } else if (!rc) {
+        rc = ts_buf_puts(b, ",\"raw_base64\":\"");
+        rc = rc ? rc : ts_buf_base64(b, ev->raw, ev->raw_len);
+        rc = rc ? rc : ts_buf_putc(b, '"');
+    }
+    rc = rc ? rc : ts_buf_puts(b, "}\n");
+    if (rc)
+        return rc;
+    if (fwrite(b->data, 1, b->len, d->f) != b->len)
+        return TS_E_IO;
+    return 0;
+}
+
+int ingest_dlq_file_flush(struct ingest_dlq_file *d)
+{
+    if (fflush(d->f) != 0)
+        return TS_E_IO;
+    if (d->f != stdout)
+        (void)fsync(fileno(d->f));
+    return 0;
+}
+
+void ingest_dlq_file_close(struct ingest_dlq_file *d)
+{
+    if (!d)
+        return;
+    if (d->f && d->f != stdout)
+        fclose(d->f);
+    else if (d->f)
+        fflush(d->f);
+    ts_buf_free(&d->line);
+    free(d);
+}

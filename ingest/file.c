@@ -1,0 +1,259 @@
+/* file.c - the file/stdin source: lines from files ("-" = stdin, .gz read
+ * transparently through zlib), parsed into batches, handed to the sink on the
+ * caller's thread. Blank lines are not messages and are skipped; a line longer
+ * than the message limit is a dead letter (its first max bytes are kept). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../core/tstime.h"
+#include "batch_int.h"
+#include "ingest.h"
+
+#define READ_CHUNK (256u << 10)
+
+struct reader {
+    gzFile gz;
+    const char *name;
+    char *buf;
+    size_t cap, start, end;
+    bool eof;
+    bool skip; /* discarding the rest of an over-long line */
+    uint64_t line;
+};
+
+static int reader_open(struct reader *r, const char *path, size_t max_msg, struct ts_err *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->name = path;
+    if (strcmp(path, "-") == 0) {
+        int fd = dup(STDIN_FILENO);
+        r->gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+        if (!r->gz && fd >= 0)
+            close(fd);
+    } else {
+        r->gz = gzopen(path, "rb");
+    }
+    if (!r->gz)
+        return ts_err_set(err, TS_E_IO, path, 0, 0, "cannot open: %s",
+                          errno ? strerror(errno) : "out of memory");
+    gzbuffer(r->gz, 128u << 10);
+    r->cap = max_msg + READ_CHUNK + 2;
+    r->buf = malloc(r->cap);
+    if (!r->buf) {
+        gzclose(r->gz);
+        return TS_E_NOMEM;
+    }
+    return 0;
+}
+
+static void reader_close(struct reader *r)
+{
+    if (r->gz)
+        gzclose(r->gz);
+    free(r->buf);
+    r->gz = NULL;
+    r->buf = NULL;
+}
+
+static int read_more(struct reader *r, struct ts_err *err)
+{
+    int n = gzread(r->gz, r->buf + r->end, (unsigned)(r->cap - r->end - 1));
+    if (n < 0) {
+        int e;
+        const char *m = gzerror(r->gz, &e);
+        return ts_err_set(err, TS_E_IO, r->name, 0, 0, "read error after line %llu: %s",
+                          (unsigned long long)r->line, m);
+    }
+    if (n == 0)
+        r->eof = true;
+    r->end += (size_t)n;
+    return 0;
+}
+
+static void compact(struct reader *r)
+{
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+}
+
+/* Next line (without the newline), valid until the next call. *truncated
+ * when it was longer than max: then *len == max and the rest of the line is
+ * skipped. 1 = got a line, 0 = end of input, <0 error. */
+static int reader_next(struct reader *r, size_t max, const char **line, size_t *len,
+                       bool *truncated, struct ts_err *err)
+{
+    *truncated = false;
+    while (r->skip) { /* the tail of an over-long line */
+        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        if (nl) {
+            r->start = (size_t)(nl + 1 - r->buf);
+            r->skip = false;
+            break;
+        }
+        r->start = r->end = 0;
+        if (r->eof) {
+            r->skip = false;
+            break;
+        }
+        int rc = read_more(r, err);
+        if (rc)
+            return rc;
+    }
+    for (;;) {
+        char *nl = r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
+        if (nl || (r->eof && r->end > r->start)) {
+            size_t l = nl ? (size_t)(nl - (r->buf + r->start)) : r->end - r->start;
+            *line = r->buf + r->start;
+            r->start += l + (nl ? 1 : 0);
+            r->line++;
+            *len = l;
+            if (l > max) {
+                *len = max;
+                *truncated = true;
+            }
+            return 1;
+        }
+        if (r->eof)
+            return 0;
+        compact(r);
+        if (r->end > max) {
+            /* no newline within max bytes: hand out the head, skip the rest */
+            r->line++;
+            *line = r->buf;
+            *len = max;
+            *truncated = true;
+            r->start = r->end;
+            r->skip = true;
+            return 1;
+        }
+        int rc = read_more(r, err);
+        if (rc)
+            return rc;
+    }
+}
+
+static int flush_batch(const struct ingest_file_opts *o, struct ingest_batch *b,
+                       struct ingest_stats *st)
+{
+    if (b->consumed == 0)
+        return 0;
+    int rc = 0;
+    if (o->dlq && b->dead_letters)
+        rc = ingest_dlq_file_flush(o->dlq);
+    if (!rc)
+        rc = o->sink.process(o->sink.ctx, b);
+    if (!rc && o->sink.commit)
+        rc = o->sink.commit(o->sink.ctx, b);
+    if (!rc) {
+        st->batches++;
+        st->commits++;
+    }
+    ingest_batch_reset(b);
+    return rc;
+}
+
+static void diag_line(const struct ingest_file_opts *o, const char *name, uint64_t line,
+                      const char *kind, const char *msg)
+{
+    if (o->diag)
+        fprintf(o->diag, "%s:%llu: %s: %s\n", name, (unsigned long long)line, kind, msg);
+}
+
+int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, struct ts_err *err)
+{
+    size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
+    struct ingest_batch *b;
+    int rc = ingest_batch_create(&b, o->batch_max ? o->batch_max : 1024, max);
+    if (rc)
+        return rc;
+    const char *tenant = o->tenant ? o->tenant : "";
+    for (size_t fi = 0; fi < o->npaths && !rc; fi++) {
+        struct reader r;
+        const char *path = o->paths[fi];
+        const char *name = strcmp(path, "-") == 0 ? "-" : path;
+        rc = reader_open(&r, path, max, err);
+        if (rc)
+            break;
+        for (;;) {
+            if (o->stop && *o->stop)
+                break;
+            const char *line = NULL;
+            size_t len = 0;
+            bool trunc = false;
+            int got = reader_next(&r, max, &line, &len, &trunc, err);
+            if (got < 0) {
+                rc = got;
+                break;
+            }
+            if (got == 0)
+                break;
+            if (!trunc && len > 0 && line[len - 1] == '\r')
+                len--;
+            if (!trunc) {
+                size_t k = 0;
+                while (k < len && (line[k] == ' ' || line[k] == '\t'))
+                    k++;
+                if (k == len)
+                    continue; /* blank line: not a message */
+            }
+            if (ingest_batch_full(b) && (rc = flush_batch(o, b, st)))
+                break;
+            struct ts_event *ev = ingest_batch_slot(b, line, len);
+            if (!ev && (rc = flush_batch(o, b, st)) == 0)
+                ev = ingest_batch_slot(b, line, len);
+            if (!ev) {
+                rc = rc ? rc : TS_E_NOMEM;
+                break;
+            }
+            ev->src.kind = TS_SRC_FILE;
+            ev->src.name = name;
+            ev->src.line = r.line;
+            ev->tenant = tenant;
+            ev->ingest_ns = ts_now_ns();
+            ev->time_ns = ev->ingest_ns;
+            st->consumed++;
+            st->bytes += len;
+            b->consumed++;
+            struct ingest_diag d = {0};
+            int prc;
+            char reason[128];
+            if (trunc) {
+                snprintf(reason, sizeof(reason), "line longer than the limit of %zu bytes", max);
+                d.reason = reason;
+                prc = TS_E_PARSE;
+            } else {
+                prc = ingest_parse(o->format, &o->parse, ev, &d);
+            }
+            if (prc == 0) {
+                ingest_batch_keep(b);
+                st->parsed++;
+                if (d.warning) {
+                    st->warnings++;
+                    diag_line(o, name, r.line, "warning", d.warning);
+                }
+            } else {
+                const char *why = d.reason ? d.reason : ts_strerror(prc);
+                st->dead_letters++;
+                b->dead_letters++;
+                diag_line(o, name, r.line, "rejected", why);
+                if (o->dlq && (rc = ingest_dlq_file_write(o->dlq, ev, why)) != 0) {
+                    ts_err_set(err, rc, NULL, 0, 0, "cannot write dead letter: %s",
+                               ts_strerror(rc));
+                    break;
+                }
+            }
+            ingest_batch_note(b, name, -1, (int64_t)r.line);
+        }
+        reader_close(&r);
+    }
+    if (!rc)
+        rc = flush_batch(o, b, st);
+    ingest_batch_destroy(b);
+    return rc;
+}

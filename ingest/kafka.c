@@ -1,0 +1,806 @@
+/* kafka.c - the Kafka source: a librdkafka consumer group with N workers.
+ *
+ * Each worker owns one consumer instance in the group (so each partition
+ * belongs to one worker and its order is kept) and two threads:
+ *   poll thread   consumer_poll -> parse into the current batch -> dead
+ *                 letters to "<topic>.dlq" -> push full batches on a bounded
+ *                 queue; serves rebalance callbacks;
+ *   stage thread  pops batches, runs the sink (downstream stages), flushes the
+ *                 dead letters of the batch, calls the commit hook, then
+ *                 commits the batch's offsets to Kafka.
+ * Backpressure: when the queue is full the poll thread pauses its partitions
+ * (librdkafka purges their prefetched messages and resumes at the application
+ * position) and keeps serving the group until there is room, then resumes.
+ * Rebalance: before partitions are revoked, the current batch is pushed, the
+ * worker waits until the stage thread has processed everything, and commits
+ * synchronously. Offsets are only committed for processed batches, so
+ * delivery is at-least-once. Batches come from a pool of queue_batches + 2 per
+ * worker: after a successful push one is always free.
+ */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/log.h"
+#include "../core/queue.h"
+#include "../core/tstime.h"
+#include "batch_int.h"
+#include "ingest.h"
+
+#define PENDING_MAX 100000
+
+struct wstats {
+    _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
+        resumes, rebalances;
+};
+
+struct worker {
+    struct ingest_kafka *k;
+    int id;
+    rd_kafka_t *rk;
+    pthread_t poll_tid, stage_tid;
+    bool poll_started, stage_started;
+    struct ts_queue *full, *free;
+    struct ingest_batch **pool;
+    uint32_t npool;
+    struct ingest_batch *cur;
+    int64_t cur_started;   /* monotonic ns of the first message of cur */
+    bool in_callback;      /* inside the rebalance callback */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t pushed, done; /* batches, guarded by mu */
+    rd_kafka_topic_partition_list_t *committed; /* last committed offsets, guarded by mu */
+    rd_kafka_message_t **pending; /* polled while paused, delivered first */
+    size_t npending, pending_head, pending_cap;
+    struct wstats st;
+};
+
+struct ingest_kafka {
+    struct ingest_kafka_opts o; /* strings borrowed from the caller */
+    char **dlq_names;           /* per topic */
+    rd_kafka_t *producer;       /* dead letters */
+    struct worker *w;
+    int nw;
+    atomic_int stop;
+    atomic_int failed;          /* first fatal TS_E_* code */
+    atomic_int dlq_failures;
+    char errmsg[512];
+    pthread_mutex_t errmu;
+};
+
+static void fail(struct ingest_kafka *k, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(struct ingest_kafka *k, int code, const char *fmt, ...)
+{
+    pthread_mutex_lock(&k->errmu);
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&k->failed, &expected, code)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(k->errmsg, sizeof(k->errmsg), fmt, ap);
+        va_end(ap);
+        ts_error("%s", k->errmsg);
+    }
+    pthread_mutex_unlock(&k->errmu);
+    atomic_store(&k->stop, 1);
+}
+
+static void inc(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct ingest_kafka *k = opaque;
+    if (m->err) {
+        atomic_fetch_add(&k->dlq_failures, 1);
+        ts_error("dead letter to %s not delivered: %s", rd_kafka_topic_name(m->rkt),
+                 rd_kafka_err2str(m->err));
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct worker *w = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        fail(w->k, TS_E_KAFKA, "Kafka fatal error: %s", buf);
+        return;
+    }
+    ts_warn("kafka (worker %d): %s: %s", w->id, rd_kafka_err2name((rd_kafka_resp_err_t)err),
+            reason);
+}
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    struct worker *w = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        ts_warn("kafka (worker %d): offset commit failed: %s (will be redone by the next "
+                "commit)",
+                w->id, rd_kafka_err2str(err));
+}
+
+/* ------------------------------------------------------------- pending */
+
+static int pending_add(struct worker *w, rd_kafka_message_t *m)
+{
+    if (w->npending == w->pending_cap) {
+        if (w->pending_cap >= PENDING_MAX)
+            return TS_E_LIMIT;
+        size_t ncap = w->pending_cap ? w->pending_cap * 2 : 64;
+        rd_kafka_message_t **nv = malloc(ncap * sizeof(*nv));
+        if (!nv)
+            return TS_E_NOMEM;
+        for (size_t i = 0; i < w->npending; i++)
+            nv[i] = w->pending[(w->pending_head + i) % w->pending_cap];
+        free(w->pending);
+        w->pending = nv;
+        w->pending_cap = ncap;
+        w->pending_head = 0;
+    }
+    w->pending[(w->pending_head + w->npending) % w->pending_cap] = m;
+    w->npending++;
+    return 0;
+}
+
+static rd_kafka_message_t *pending_pop(struct worker *w)
+{
+    if (!w->npending)
+        return NULL;
+    rd_kafka_message_t *m = w->pending[w->pending_head];
+    w->pending_head = (w->pending_head + 1) % w->pending_cap;
+    w->npending--;
+    return m;
+}
+
+static void pending_drop_all(struct worker *w)
+{
+    rd_kafka_message_t *m;
+    while ((m = pending_pop(w)))
+        rd_kafka_message_destroy(m);
+}
+
+/* ------------------------------------------------------------ batches */
+
+static struct ingest_batch *free_batch(struct worker *w)
+{
+    void *b = NULL;
+    /* a successful push always leaves one free; wait in case the stage
+     * thread is still handing it back */
+    while (ts_queue_pop(w->free, &b, 1000) == TS_E_LIMIT)
+        ts_warn("kafka (worker %d): waiting for a free batch", w->id);
+    return b;
+}
+
+static void set_paused(struct worker *w, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(w->rk, &parts) || !parts)
+        return;
+    if (parts->cnt > 0) {
+        if (pause) {
+            rd_kafka_pause_partitions(w->rk, parts);
+            inc(&w->st.pauses, 1);
+        } else {
+            rd_kafka_resume_partitions(w->rk, parts);
+            inc(&w->st.resumes, 1);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer);
+
+/* Hand w->cur to the stage thread; leaves a fresh batch in w->cur. */
+static void push_cur(struct worker *w)
+{
+    struct ingest_batch *b = w->cur;
+    if (!b || b->consumed == 0)
+        return;
+    int rc = ts_queue_try_push(w->full, b);
+    if (rc == TS_E_LIMIT) {
+        if (w->in_callback) {
+            rc = ts_queue_push(w->full, b, -1);
+        } else {
+            set_paused(w, true);
+            while ((rc = ts_queue_push(w->full, b, 100)) == TS_E_LIMIT) {
+                /* stay in the group; a rebalance callback may push b itself */
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 0);
+                if (m)
+                    handle_poll_result(w, m, true);
+                if (w->cur != b)
+                    break;
+            }
+            set_paused(w, false);
+            if (w->cur != b)
+                return;
+        }
+    }
+    if (rc) {
+        fail(w->k, rc, "worker %d: cannot hand a batch downstream: %s", w->id, ts_strerror(rc));
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->pushed++;
+    pthread_mutex_unlock(&w->mu);
+    w->cur = free_batch(w);
+    w->cur_started = 0;
+}
+
+static void wait_drained(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->done < w->pushed)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void commit_sync_done(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    rd_kafka_topic_partition_list_t *c = w->committed;
+    if (c && c->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, c, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            ts_warn("kafka (worker %d): final commit failed: %s", w->id, rd_kafka_err2str(e));
+        else
+            inc(&w->st.commits, 1);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct worker *w = opaque;
+    struct ingest_kafka *k = w->k;
+    inc(&w->st.rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; k->o.sink.seek && i < parts->cnt; i++) {
+            int64_t off;
+            const char *topic = parts->elems[i].topic;
+            for (size_t t = 0; t < k->o.ntopics; t++)
+                if (strcmp(k->o.topics[t].name, topic) == 0)
+                    topic = k->o.topics[t].name;
+            if (k->o.sink.seek(k->o.sink.ctx, topic, parts->elems[i].partition, &off) == 0)
+                parts->elems[i].offset = off;
+        }
+        ts_info("kafka (worker %d): assigned %d partition(s)", w->id, parts->cnt);
+        rd_kafka_assign(rk, parts);
+        return;
+    }
+    /* revoke (or error): finish and commit what we have before letting go */
+    w->in_callback = true;
+    push_cur(w);
+    wait_drained(w);
+    commit_sync_done(w);
+    pending_drop_all(w);
+    pthread_mutex_lock(&w->mu);
+    if (w->committed)
+        rd_kafka_topic_partition_list_destroy(w->committed);
+    w->committed = rd_kafka_topic_partition_list_new(8);
+    pthread_mutex_unlock(&w->mu);
+    w->in_callback = false;
+    ts_info("kafka (worker %d): revoked %d partition(s)", w->id, parts->cnt);
+    rd_kafka_assign(rk, NULL);
+}
+
+/* ---------------------------------------------------------- messages */
+
+static const struct ingest_topic *topic_conf(struct ingest_kafka *k, const char *name, size_t *idx)
+{
+    for (size_t i = 0; i < k->o.ntopics; i++)
+        if (strcmp(k->o.topics[i].name, name) == 0) {
+            *idx = i;
+            return &k->o.topics[i];
+        }
+    return NULL;
+}
+
+static int dead_letter(struct worker *w, size_t tidx, const rd_kafka_message_t *m,
+                       const char *reason, const char *tenant)
+{
+    struct ingest_kafka *k = w->k;
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)m->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    const char *src = k->o.topics[tidx].name;
+    for (int tries = 0;; tries++) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            k->producer, RD_KAFKA_V_TOPIC(k->dlq_names[tidx]),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+            RD_KAFKA_V_HEADER("reason", reason, -1), RD_KAFKA_V_HEADER("source_topic", src, -1),
+            RD_KAFKA_V_HEADER("source_partition", part, -1),
+            RD_KAFKA_V_HEADER("source_offset", off, -1), RD_KAFKA_V_HEADER("tenant", tenant, -1),
+            RD_KAFKA_V_END);
+        if (!e)
+            return 0;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 600) {
+            fail(k, TS_E_KAFKA, "cannot produce dead letter to %s: %s", k->dlq_names[tidx],
+                 rd_kafka_err2str(e));
+            return TS_E_KAFKA;
+        }
+        rd_kafka_poll(k->producer, 100);
+    }
+}
+
+static void handle_msg(struct worker *w, rd_kafka_message_t *m)
+{
+    struct ingest_kafka *k = w->k;
+    size_t tidx = 0;
+    const struct ingest_topic *t = topic_conf(k, rd_kafka_topic_name(m->rkt), &tidx);
+    if (!t) {
+        ts_warn("kafka: message from unexpected topic %s ignored", rd_kafka_topic_name(m->rkt));
+        return;
+    }
+    if (ingest_batch_full(w->cur) ||
+        ingest_batch_offsets_full(w->cur, t->name, m->partition))
+        push_cur(w);
+    size_t max = k->o.parse.max_msg_bytes ? k->o.parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
+    size_t keep = m->len < max ? m->len : max;
+    const char *payload = m->payload ? m->payload : "";
+    struct ts_event *ev = ingest_batch_slot(w->cur, payload, keep);
+    if (!ev) {
+        push_cur(w);
+        ev = ingest_batch_slot(w->cur, payload, keep);
+        if (!ev) {
+            fail(k, TS_E_NOMEM, "worker %d: no memory for a message of %zu bytes", w->id, keep);
+            return;
+        }
+    }
+    struct ingest_batch *b = w->cur;
+    if (b->consumed == 0)
+        w->cur_started = ts_mono_ns();
+    ev->src.kind = TS_SRC_KAFKA;
+    ev->src.name = t->name;
+    ev->src.partition = m->partition;
+    ev->src.offset = m->offset;
+    ev->ingest_ns = ts_now_ns();
+    ev->time_ns = ev->ingest_ns;
+    ev->tenant = t->tenant ? t->tenant : "";
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *hv;
+    size_t hlen;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(hdrs, "tenant", &hv, &hlen) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hv && hlen > 0 && hlen <= 256) {
+        char *tn = ts_arena_strndup(b->arena, hv, hlen);
+        if (tn)
+            ev->tenant = tn;
+    }
+    inc(&w->st.consumed, 1);
+    inc(&w->st.bytes, m->len);
+    b->consumed++;
+    struct ingest_diag d = {0};
+    char reason[128];
+    int rc;
+    if (m->len > max) {
+        snprintf(reason, sizeof(reason), "message of %zu bytes exceeds the limit of %zu", m->len,
+                 max);
+        d.reason = reason;
+        rc = TS_E_PARSE;
+    } else {
+        rc = ingest_parse(t->format, &k->o.parse, ev, &d);
+    }
+    if (rc == 0) {
+        ingest_batch_keep(b);
+        inc(&w->st.parsed, 1);
+        if (d.warning)
+            inc(&w->st.warnings, 1);
+    } else {
+        const char *why = d.reason ? d.reason : ts_strerror(rc);
+        if (dead_letter(w, tidx, m, why, ev->tenant))
+            return; /* fatal: not noted, so never committed */
+        b->dead_letters++;
+        inc(&w->st.dead_letters, 1);
+    }
+    ingest_batch_note(b, t->name, m->partition, m->offset + 1);
+}
+
+/* defer: polled while a batch is being handed over (partitions paused):
+ * keep the message for later instead of adding it now. */
+static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            ts_warn("kafka (worker %d): %s", w->id, rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (defer) {
+        if (pending_add(w, m)) {
+            fail(w->k, TS_E_LIMIT, "worker %d: too many messages polled while paused", w->id);
+            rd_kafka_message_destroy(m);
+        }
+        return;
+    }
+    handle_msg(w, m);
+    rd_kafka_message_destroy(m);
+}
+
+/* ------------------------------------------------------------ threads */
+
+static int commit_batch(struct worker *w, struct ingest_batch *b)
+{
+    struct ingest_kafka *k = w->k;
+    int rc = k->o.sink.process(k->o.sink.ctx, b);
+    if (rc) {
+        fail(k, rc, "worker %d: downstream failed on a batch: %s", w->id, ts_strerror(rc));
+        return rc;
+    }
+    if (b->dead_letters) {
+        int before = atomic_load(&k->dlq_failures);
+        rd_kafka_resp_err_t e = rd_kafka_flush(k->producer, 30000);
+        if (e || atomic_load(&k->dlq_failures) != before) {
+            fail(k, TS_E_KAFKA, "dead letters not confirmed by the broker; offsets not committed");
+            return TS_E_KAFKA;
+        }
+    }
+    if (k->o.sink.commit && (rc = k->o.sink.commit(k->o.sink.ctx, b)) != 0) {
+        fail(k, rc, "worker %d: commit hook failed: %s", w->id, ts_strerror(rc));
+        return rc;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->noffsets);
+    for (uint32_t i = 0; i < b->noffsets; i++)
+        rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition)
+            ->offset = b->offsets[i].offset;
+    pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            w->committed, b->offsets[i].topic, b->offsets[i].partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
+                                                  b->offsets[i].partition);
+        p->offset = b->offsets[i].offset;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
+        if (e)
+            ts_warn("kafka (worker %d): commit: %s", w->id, rd_kafka_err2str(e));
+        else
+            inc(&w->st.commits, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    inc(&w->st.batches, 1);
+    return 0;
+}
+
+static void *stage_main(void *arg)
+{
+    struct worker *w = arg;
+    for (;;) {
+        void *item;
+        int rc = ts_queue_pop(w->full, &item, 200);
+        if (rc == TS_E_LIMIT)
+            continue;
+        if (rc)
+            break;
+        struct ingest_batch *b = item;
+        if (!atomic_load(&w->k->failed))
+            commit_batch(w, b);
+        ingest_batch_reset(b);
+        pthread_mutex_lock(&w->mu);
+        w->done++;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        ts_queue_push(w->free, b, -1);
+    }
+    return NULL;
+}
+
+static void *poll_main(void *arg)
+{
+    struct worker *w = arg;
+    struct ingest_kafka *k = w->k;
+    int64_t tmo_ns = (int64_t)(k->o.batch_timeout_ms ? k->o.batch_timeout_ms : 100) * 1000000;
+    w->cur = free_batch(w);
+    while (!atomic_load(&k->stop)) {
+        rd_kafka_message_t *m = pending_pop(w);
+        if (!m) {
+            int wait = 100;
+            if (w->cur->consumed > 0) {
+                int64_t left = w->cur_started + tmo_ns - ts_mono_ns();
+                wait = left <= 0 ? 0 : (int)(left / 1000000) + 1;
+            }
+            m = rd_kafka_consumer_poll(w->rk, wait);
+        }
+        if (m)
+            handle_poll_result(w, m, false);
+        if (w->cur->consumed > 0 &&
+            (ingest_batch_full(w->cur) || ts_mono_ns() - w->cur_started >= tmo_ns))
+            push_cur(w);
+        if (w->id == 0)
+            rd_kafka_poll(k->producer, 0);
+    }
+    /* drain: hand over what was read, wait for it, commit, leave the group */
+    if (!atomic_load(&k->failed))
+        push_cur(w);
+    wait_drained(w);
+    commit_sync_done(w);
+    w->in_callback = true; /* close() may call the rebalance callback */
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(w->rk);
+    if (e)
+        ts_warn("kafka (worker %d): close: %s", w->id, rd_kafka_err2str(e));
+    pending_drop_all(w);
+    if (w->cur)
+        ts_queue_push(w->free, w->cur, -1);
+    w->cur = NULL;
+    return NULL;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static int conf_set(rd_kafka_conf_t *c, const char *name, const char *val, struct ts_err *err)
+{
+    char es[512];
+    if (rd_kafka_conf_set(c, name, val, es, sizeof(es)) != RD_KAFKA_CONF_OK)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "kafka property %s=%s: %s", name, val,
+                          es);
+    return 0;
+}
+
+static const char *const managed_props[] = {"enable.auto.commit", "enable.auto.offset.store",
+                                            "group.id", "bootstrap.servers"};
+
+static int conf_passthrough(rd_kafka_conf_t *c, const struct ingest_kafka_opts *o,
+                            bool consumer, struct ts_err *err)
+{
+    for (size_t i = 0; i < o->nprops; i++) {
+        const char *eq = strchr(o->props[i], '=');
+        if (!eq)
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                              "kafka property \"%s\" is not name=value", o->props[i]);
+        char name[256];
+        size_t nl = (size_t)(eq - o->props[i]);
+        if (nl == 0 || nl >= sizeof(name))
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "bad kafka property name in \"%s\"",
+                              o->props[i]);
+        memcpy(name, o->props[i], nl);
+        name[nl] = '\0';
+        for (size_t j = 0; j < TS_ARRAY_LEN(managed_props); j++)
+            if (!strcmp(name, managed_props[j]))
+                return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                                  "kafka property %s is managed by tocsin and cannot be set",
+                                  name);
+        char es[512];
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(c, name, eq + 1, es, sizeof(es));
+        /* consumer-only or producer-only properties are fine on the other */
+        if (r == RD_KAFKA_CONF_INVALID ||
+            (r == RD_KAFKA_CONF_UNKNOWN && consumer))
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "kafka property %s: %s", name, es);
+    }
+    return 0;
+}
+
+static int make_consumer(struct ingest_kafka *k, struct worker *w, struct ts_err *err)
+{
+    char es[512], cid[64];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    snprintf(cid, sizeof(cid), "tocsin-w%d", w->id);
+    int rc = conf_set(c, "bootstrap.servers", k->o.brokers, err);
+    rc = rc ? rc : conf_set(c, "group.id", k->o.group_id ? k->o.group_id : "tocsin", err);
+    rc = rc ? rc : conf_set(c, "client.id", cid, err);
+    rc = rc ? rc : conf_set(c, "enable.auto.commit", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
+    rc = rc ? rc : conf_set(c, "auto.offset.reset", "earliest", err);
+    rc = rc ? rc : conf_set(c, "enable.partition.eof", "false", err);
+    rc = rc ? rc : conf_passthrough(c, &k->o, true, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
+    rd_kafka_conf_set_opaque(c, w);
+    rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+    rd_kafka_conf_set_error_cb(c, error_cb);
+    rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
+    w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
+    if (!w->rk) {
+        rd_kafka_conf_destroy(c);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create Kafka consumer: %s", es);
+    }
+    rd_kafka_poll_set_consumer(w->rk);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)k->o.ntopics);
+    for (size_t i = 0; i < k->o.ntopics; i++)
+        rd_kafka_topic_partition_list_add(subs, k->o.topics[i].name, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(w->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (e)
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot subscribe: %s",
+                          rd_kafka_err2str(e));
+    return 0;
+}
+
+static int make_producer(struct ingest_kafka *k, struct ts_err *err)
+{
+    char es[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", k->o.brokers, err);
+    rc = rc ? rc : conf_set(c, "client.id", "tocsin-dlq", err);
+    rc = rc ? rc : conf_set(c, "enable.idempotence", "true", err);
+    rc = rc ? rc : conf_set(c, "linger.ms", "5", err);
+    rc = rc ? rc : conf_passthrough(c, &k->o, false, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+    k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    if (!k->producer) {
+        rd_kafka_conf_destroy(c);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create Kafka producer: %s", es);
+    }
+    return 0;
+}
+
+int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opts *o,
+                        struct ts_err *err)
+{
+    *out = NULL;
+    if (!o->brokers || !*o->brokers)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "kafka.brokers is not set");
+    if (!o->ntopics)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "no topics to consume");
+    if (!o->sink.process)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "ingest sink has no process()");
+    struct ingest_kafka *k = calloc(1, sizeof(*k));
+    if (!k)
+        return TS_E_NOMEM;
+    k->o = *o;
+    pthread_mutex_init(&k->errmu, NULL);
+    k->nw = o->workers > 0 ? o->workers : 1;
+    int rc = 0;
+    k->dlq_names = calloc(o->ntopics, sizeof(char *));
+    k->w = calloc((size_t)k->nw, sizeof(*k->w));
+    if (!k->dlq_names || !k->w) {
+        ingest_kafka_destroy(k);
+        return TS_E_NOMEM;
+    }
+    for (size_t i = 0; i < o->ntopics; i++) {
+        if (o->topics[i].dlq_topic) {
+            k->dlq_names[i] = strdup(o->topics[i].dlq_topic);
+        } else {
+            size_t n = strlen(o->topics[i].name) + 5;
+            k->dlq_names[i] = malloc(n);
+            if (k->dlq_names[i])
+                snprintf(k->dlq_names[i], n, "%s.dlq", o->topics[i].name);
+        }
+        if (!k->dlq_names[i]) {
+            ingest_kafka_destroy(k);
+            return TS_E_NOMEM;
+        }
+    }
+    rc = make_producer(k, err);
+    size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
+    uint32_t qn = o->queue_batches ? o->queue_batches : 4;
+    for (int i = 0; !rc && i < k->nw; i++) {
+        struct worker *w = &k->w[i];
+        w->k = k;
+        w->id = i;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->committed = rd_kafka_topic_partition_list_new(8);
+        w->npool = qn + 2;
+        w->pool = calloc(w->npool, sizeof(*w->pool));
+        rc = w->pool ? ts_queue_create(&w->full, qn) : TS_E_NOMEM;
+        rc = rc ? rc : ts_queue_create(&w->free, w->npool);
+        for (uint32_t j = 0; !rc && j < w->npool; j++) {
+            rc = ingest_batch_create(&w->pool[j], o->batch_max ? o->batch_max : 1000, max);
+            if (!rc)
+                rc = ts_queue_try_push(w->free, w->pool[j]);
+        }
+        if (!rc)
+            rc = make_consumer(k, w, err);
+    }
+    if (rc) {
+        ts_err_set(err, rc, NULL, 0, 0, "cannot set up the Kafka consumer: %s", ts_strerror(rc));
+        ingest_kafka_destroy(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+int ingest_kafka_run(struct ingest_kafka *k, struct ts_err *err)
+{
+    for (int i = 0; i < k->nw; i++) {
+        struct worker *w = &k->w[i];
+        if (pthread_create(&w->stage_tid, NULL, stage_main, w) == 0)
+            w->stage_started = true;
+        if (w->stage_started && pthread_create(&w->poll_tid, NULL, poll_main, w) == 0)
+            w->poll_started = true;
+        if (!w->poll_started) {
+            fail(k, TS_E_NOMEM, "cannot start worker threads");
+            break;
+        }
+    }
+    for (int i = 0; i < k->nw; i++)
+        if (k->w[i].poll_started)
+            pthread_join(k->w[i].poll_tid, NULL);
+    for (int i = 0; i < k->nw; i++) {
+        ts_queue_close(k->w[i].full);
+        if (k->w[i].stage_started)
+            pthread_join(k->w[i].stage_tid, NULL);
+        k->w[i].poll_started = k->w[i].stage_started = false;
+    }
+    rd_kafka_flush(k->producer, 10000);
+    int f = atomic_load(&k->failed);
+    if (f) {
+        ts_err_set(err, f, NULL, 0, 0, "%s", k->errmsg);
+        return f;
+    }
+    return 0;
+}
+
+void ingest_kafka_stop(struct ingest_kafka *k)
+{
+    atomic_store(&k->stop, 1);
+}
+
+void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (int i = 0; i < k->nw; i++) {
+        struct wstats *s = &k->w[i].st;
+        st->consumed += atomic_load(&s->consumed);
+        st->parsed += atomic_load(&s->parsed);
+        st->dead_letters += atomic_load(&s->dead_letters);
+        st->warnings += atomic_load(&s->warnings);
+        st->bytes += atomic_load(&s->bytes);
+        st->batches += atomic_load(&s->batches);
+        st->commits += atomic_load(&s->commits);
+        st->pauses += atomic_load(&s->pauses);
+        st->resumes += atomic_load(&s->resumes);
+        st->rebalances += atomic_load(&s->rebalances);
+    }
+}
+
+void ingest_kafka_destroy(struct ingest_kafka *k)
+{
+    if (!k)
+        return;
+    for (int i = 0; k->w && i < k->nw; i++) {
+        struct worker *w = &k->w[i];
+        if (w->rk)
+            rd_kafka_destroy(w->rk);
+        pending_drop_all(w);
+        free(w->pending);
+        for (uint32_t j = 0; w->pool && j < w->npool; j++)
+            ingest_batch_destroy(w->pool[j]);
+        free(w->pool);
+        ts_queue_destroy(w->full);
+        ts_queue_destroy(w->free);
+        if (w->committed)
+            rd_kafka_topic_partition_list_destroy(w->committed);
+        if (w->k) {
+            pthread_mutex_destroy(&w->mu);
+            pthread_cond_destroy(&w->cv);
+        }
+    }
+    free(k->w);
+    if (k->producer) {
+        rd_kafka_flush(k->producer, 5000);
+        rd_kafka_destroy(k->producer);
+    }
+    for (size_t i = 0; k->dlq_names && i < k->o.ntopics; i++)
+        free(k->dlq_names[i]);
+    free(k->dlq_names);
+    pthread_mutex_destroy(&k->errmu);
+    free(k);
+}
