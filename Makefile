@@ -60,7 +60,7 @@ $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBTS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIBTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/tools/%: bench/%.c $(LIBTS)
 	@mkdir -p $(dir $@)

@@ -23,7 +23,8 @@ struct ts_arena {
 
 static struct chunk *chunk_new(struct ts_arena *a, size_t size)
 {
-    if (a->reserved + size > a->cap)
+    /* reserved <= cap always; compare without overflowing the sum */
+    if (size > a->cap - a->reserved || size > SIZE_MAX - sizeof(struct chunk))
         return NULL;
     struct chunk *c = malloc(sizeof(*c) + size);
     if (!c)
@@ -100,6 +101,8 @@ void *ts_arena_alloc(struct ts_arena *a, size_t n)
 
 char *ts_arena_strndup(struct ts_arena *a, const char *s, size_t n)
 {
+    if (n == SIZE_MAX) /* n + 1 would wrap to 0 */
+        return NULL;
     char *p = ts_arena_alloc(a, n + 1);
     if (!p)
         return NULL;

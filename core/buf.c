@@ -223,6 +223,7 @@ int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v)
         ts_ip_format(&v->u.ip, tmp, sizeof(tmp));
         return ts_buf_json_str(b, tmp, strlen(tmp));
     case TS_V_LIST: {
+        size_t start_len = b->len;
         int rc = ts_buf_putc(b, '[');
         for (uint32_t i = 0; !rc && i < v->len; i++) {
             if (i)
@@ -230,7 +231,13 @@ int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v)
             if (!rc)
                 rc = ts_buf_json_value(b, &v->u.items[i]);
         }
-        return rc ? rc : ts_buf_putc(b, ']');
+        if (!rc)
+            rc = ts_buf_putc(b, ']');
+        if (rc && b->data) { /* leave the buffer as it was (see buf.h) */
+            b->len = start_len;
+            b->data[b->len] = '\0';
+        }
+        return rc;
     }
     default:
         return ts_buf_puts(b, "null");

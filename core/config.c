@@ -1,0 +1,729 @@
+/* config.c - load and validate the tocsin run configuration, see config.h.
+ *
+ * The YAML tree (yaml.c) is walked once in document order, so the first error
+ * reported is the first one in the file. Every error is TS_E_CONFIG with the
+ * file:line:col of the offending node and what was expected, except I/O
+ * (TS_E_IO), YAML syntax (TS_E_PARSE) and out of memory (TS_E_NOMEM). YAML the
+ * loader refuses on purpose (merge keys, complex keys, alias bombs) is
+ * reported as TS_E_CONFIG.
+ *
+ * Ownership: the ts_config owns every string and array in it (plain malloc);
+ * ts_config_free releases them. Nothing is shared with the YAML tree, which is
+ * freed before ts_config_load returns.
+ *
+ * Threads: reentrant; a loaded ts_config is read-only and may be shared.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "yaml.h"
+
+/* Hard caps: a configuration is small, anything larger is a mistake. */
+#define CFG_MAX_TOPICS 256
+#define CFG_MAX_PROPS 256
+#define CFG_MAX_RULE_PATHS 1024
+#define CFG_MAX_STRING 4096
+#define CFG_MAX_WHERE 96  /* "topics[12].dead_letter" and the like */
+#define CFG_SUGGEST_MAX 64 /* keys longer than this get no suggestion */
+
+struct ctx {
+    const char *file;
+    struct ts_err *err;
+    struct ts_config *c;
+};
+
+static int fail(struct ctx *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    char msg[sizeof(x->err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return ts_err_set(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+}
+
+static int nomem(struct ctx *x)
+{
+    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading the configuration");
+}
+
+/* What a node holds, for "got ...": the quoted text of a scalar (escaped,
+ * shortened), "nothing" for an empty value, else "a list" / "a mapping". */
+static const char *describe(const struct ts_ynode *n, char *buf, size_t len)
+{
+    if (!n || (n->kind == TS_Y_SCALAR && n->len == 0 && ts_yaml_is_null(n)))
+        return "nothing";
+    if (n->kind != TS_Y_SCALAR)
+        return ts_yaml_kind_name(n);
+    size_t o = 0;
+    buf[o++] = '"';
+    for (size_t i = 0; i < n->len; i++) {
+        if (o + 8 >= len || i >= 40) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        unsigned char ch = (unsigned char)n->str[i];
+        if (ch == '"' || ch == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+        } else {
+            buf[o++] = (char)ch;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Key text for messages (keys are scalars; see yaml.c). */
+static const char *key_text(const struct ts_ynode *k, char *buf, size_t len)
+{
+    size_t n = k->len < len - 1 ? k->len : len - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)k->str[i];
+        buf[i] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static bool key_is(const struct ts_ynode *k, const char *s)
+{
+    size_t n = strlen(s);
+    return k->len == n && memcmp(k->str, s, n) == 0;
+}
+
+/* Optimal string alignment distance (Levenshtein plus transpositions). */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t d[CFG_SUGGEST_MAX + 1][CFG_SUGGEST_MAX + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+static const char *suggest(const struct ts_ynode *k, const char *const *keys, size_t nkeys)
+{
+    if (k->len == 0 || k->len > CFG_SUGGEST_MAX)
+        return NULL;
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    for (size_t i = 0; i < nkeys; i++) {
+        size_t lk = strlen(keys[i]);
+        if (lk > CFG_SUGGEST_MAX)
+            continue;
+        size_t d = edit_distance(k->str, k->len, keys[i], lk);
+        size_t limit = lk <= 4 ? 1 : 2;
+        if (d <= limit && d < bestd) {
+            best = keys[i];
+            bestd = d;
+        }
+    }
+    return best;
+}
+
+/* Index of key k in keys, or a negative error: unknown key (with a
+ * suggestion or the list of keys) or a duplicate. seen[] holds the key node
+ * of each key met so far in this mapping. */
+static int key_index(struct ctx *x, const struct ts_ynode *k, const char *where,
+                     const char *const *keys, size_t nkeys, const struct ts_ynode **seen)
+{
+    char kt[80];
+    for (size_t i = 0; i < nkeys; i++) {
+        if (!key_is(k, keys[i]))
+            continue;
+        if (seen[i])
+            return fail(x, k, "duplicate key \"%s\" in %s (first at line %u)", keys[i], where,
+                        seen[i]->line);
+        seen[i] = k;
+        return (int)i;
+    }
+    key_text(k, kt, sizeof(kt));
+    const char *s = suggest(k, keys, nkeys);
+    if (s)
+        return fail(x, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)", kt, where, s);
+    char list[256];
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < nkeys && o < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", keys[i]);
+    return fail(x, k, "unknown key \"%s\" in %s (expected one of %s)", kt, where, list);
+}
+
+static int want_map(struct ctx *x, const struct ts_ynode *n, const char *where)
+{
+    char d[64];
+    if (n->kind == TS_Y_MAP)
+        return 0;
+    return fail(x, n, "%s must be a mapping, got %s", where, describe(n, d, sizeof(d)));
+}
+
+static int dup_str(struct ctx *x, const char *s, size_t len, char **out)
+{
+    char *p = malloc(len + 1);
+    if (!p)
+        return nomem(x);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    free(*out);
+    *out = p;
+    return 0;
+}
+
+/* A non-empty scalar string (numbers and booleans are taken as written). */
+static int get_str(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
+{
+    char d[64];
+    if (n->kind != TS_Y_SCALAR || n->len == 0 || ts_yaml_is_null(n))
+        return fail(x, n, "%s must be a non-empty string, got %s", where,
+                    describe(n, d, sizeof(d)));
+    if (n->len > CFG_MAX_STRING)
+        return fail(x, n, "%s must be at most %d bytes long", where, CFG_MAX_STRING);
+    if (memchr(n->str, '\0', n->len))
+        return fail(x, n, "%s must not contain NUL characters", where);
+    return dup_str(x, n->str, n->len, out);
+}
+
+static int get_int(struct ctx *x, const struct ts_ynode *n, const char *where, long long lo,
+                   long long hi, long long *out)
+{
+    char d[64];
+    int ok = n->kind == TS_Y_SCALAR && n->len > 0 && n->len < 24 && !ts_yaml_is_null(n);
+    long long v = 0;
+    if (ok) {
+        size_t i = 0;
+        int neg = 0;
+        if (n->str[0] == '+' || n->str[0] == '-') {
+            neg = n->str[0] == '-';
+            i = 1;
+        }
+        if (i == n->len)
+            ok = 0;
+        for (; ok && i < n->len; i++) {
+            char ch = n->str[i];
+            if (ch < '0' || ch > '9') {
+                ok = 0;
+                break;
+            }
+            if (v > (hi + 1) / 10 + 1) { /* far out of range: saturate */
+                v = hi + 1;
+                continue;
+            }
+            v = v * 10 + (ch - '0');
+        }
+        if (neg)
+            v = -v;
+    }
+    if (!ok || v < lo || v > hi)
+        return fail(x, n, "%s must be an integer from %lld to %lld, got %s", where, lo, hi,
+                    describe(n, d, sizeof(d)));
+    *out = v;
+    return 0;
+}
+
+static int get_enum(struct ctx *x, const struct ts_ynode *n, const char *where,
+                    const char *const *allowed, size_t nallowed, char **out)
+{
+    char d[64];
+    if (n->kind == TS_Y_SCALAR)
+        for (size_t i = 0; i < nallowed; i++)
+            if (key_is(n, allowed[i]))
+                return dup_str(x, allowed[i], strlen(allowed[i]), out);
+    char list[128];
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < nallowed && o < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
+    return fail(x, n, "%s must be one of %s, got %s", where, list, describe(n, d, sizeof(d)));
+}
+
+/* ---- kafka ---------------------------------------------------------------- */
+
+static int load_props(struct ctx *x, const struct ts_ynode *n)
+{
+    struct ts_config *c = x->c;
+    char d[64], kt[80], where[CFG_MAX_WHERE + 80];
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "kafka.properties");
+    if (rc)
+        return rc;
+    if (n->npairs > CFG_MAX_PROPS)
+        return fail(x, n, "kafka.properties has more than %d entries", CFG_MAX_PROPS);
+    c->kafka.props = calloc(n->npairs ? n->npairs : 1, sizeof(*c->kafka.props));
+    if (!c->kafka.props)
+        return nomem(x);
+    for (size_t i = 0; i < n->npairs; i++) {
+        const struct ts_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
+        key_text(k, kt, sizeof(kt));
+        if (k->len == 0 || k->len > 255 || memchr(k->str, '=', k->len) ||
+            memchr(k->str, '\0', k->len))
+            return fail(x, k, "kafka.properties key \"%s\" is not a librdkafka property name", kt);
+        for (size_t j = 0; j < i; j++)
+            if (n->pairs[j].key->len == k->len && memcmp(n->pairs[j].key->str, k->str, k->len) == 0)
+                return fail(x, k, "duplicate key \"%s\" in kafka.properties (first at line %u)", kt,
+                            n->pairs[j].key->line);
+        snprintf(where, sizeof(where), "kafka.properties.%s", kt);
+        if (v->kind != TS_Y_SCALAR || ts_yaml_is_null(v))
+            return fail(x, v, "%s must be a string, number or boolean, got %s", where,
+                        describe(v, d, sizeof(d)));
+        if (v->len > CFG_MAX_STRING || memchr(v->str, '\0', v->len))
+            return fail(x, v, "%s must be at most %d bytes without NUL characters", where,
+                        CFG_MAX_STRING);
+        char *p = malloc(k->len + 1 + v->len + 1);
+        if (!p)
+            return nomem(x);
+        memcpy(p, k->str, k->len);
+        p[k->len] = '=';
+        memcpy(p + k->len + 1, v->str, v->len);
+        p[k->len + 1 + v->len] = '\0';
+        c->kafka.props[c->kafka.nprops++] = p;
+    }
+    return 0;
+}
+
+static int load_kafka(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"brokers",       "group_id",         "workers",
+                                       "batch_size",    "batch_timeout_ms", "queue_batches",
+                                       "properties"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "kafka");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        long long iv = 0;
+        int idx = key_index(x, n->pairs[i].key, "kafka", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        switch (idx) {
+        case 0: rc = get_str(x, v, "kafka.brokers", &c->kafka.brokers); break;
+        case 1: rc = get_str(x, v, "kafka.group_id", &c->kafka.group_id); break;
+        case 2:
+            rc = get_int(x, v, "kafka.workers", 1, 64, &iv);
+            c->kafka.workers = (int)iv;
+            break;
+        case 3:
+            rc = get_int(x, v, "kafka.batch_size", 1, 100000, &iv);
+            c->kafka.batch_size = (uint32_t)iv;
+            break;
+        case 4:
+            rc = get_int(x, v, "kafka.batch_timeout_ms", 1, 60000, &iv);
+            c->kafka.batch_timeout_ms = (int)iv;
+            break;
+        case 5:
+            rc = get_int(x, v, "kafka.queue_batches", 1, 1024, &iv);
+            c->kafka.queue_batches = (uint32_t)iv;
+            break;
+        default: rc = load_props(x, v); break;
+        }
+    }
+    return rc;
+}
+
+/* ---- topics --------------------------------------------------------------- */
+
+static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
+                      struct ts_config_topic *t)
+{
+    static const char *const keys[] = {"name", "format", "tenant", "dead_letter"};
+    static const char *const formats[] = {"auto", "rfc3164", "rfc5424", "json"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    char where[CFG_MAX_WHERE], field[CFG_MAX_WHERE + 16];
+    snprintf(where, sizeof(where), "topics[%zu]", idx);
+    t->line = n->line;
+    t->col = n->col;
+    int rc = want_map(x, n, where);
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int k = key_index(x, n->pairs[i].key, where, keys, TS_ARRAY_LEN(keys), seen);
+        if (k < 0)
+            return k;
+        snprintf(field, sizeof(field), "%s.%s", where, keys[k]);
+        switch (k) {
+        case 0: rc = get_str(x, v, field, &t->name); break;
+        case 1: rc = get_enum(x, v, field, formats, TS_ARRAY_LEN(formats), &t->format); break;
+        case 2: rc = get_str(x, v, field, &t->tenant); break;
+        default: rc = get_str(x, v, field, &t->dead_letter); break;
+        }
+    }
+    if (rc)
+        return rc;
+    if (!t->name)
+        return fail(x, n, "%s has no name (every topic needs \"name\")", where);
+    if (!t->format)
+        return dup_str(x, "auto", 4, &t->format);
+    return 0;
+}
+
+static int load_topics(struct ctx *x, const struct ts_ynode *n)
+{
+    struct ts_config *c = x->c;
+    char d[64];
+    if (ts_yaml_is_null(n))
+        return 0;
+    if (n->kind != TS_Y_SEQ)
+        return fail(x, n, "topics must be a list of topics, got %s", describe(n, d, sizeof(d)));
+    if (n->nitems > CFG_MAX_TOPICS)
+        return fail(x, n, "topics has more than %d entries", CFG_MAX_TOPICS);
+    if (n->nitems == 0)
+        return 0;
+    c->topics = calloc(n->nitems, sizeof(*c->topics));
+    if (!c->topics)
+        return nomem(x);
+    for (size_t i = 0; i < n->nitems; i++) {
+        struct ts_config_topic *t = &c->topics[c->ntopics++];
+        int rc = load_topic(x, n->items[i], i, t);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->topics[j].name, t->name) == 0) {
+                const struct ts_ynode *nn = ts_yaml_get(n->items[i], "name");
+                return fail(x, nn, "topics[%zu].name \"%s\" is already used by topics[%zu]", i,
+                            t->name, j);
+            }
+        }
+    }
+    /* a dead-letter topic that is also consumed would feed failures back in */
+    for (size_t i = 0; i < c->ntopics; i++) {
+        const char *dl = c->topics[i].dead_letter;
+        if (!dl)
+            continue;
+        for (size_t j = 0; j < c->ntopics; j++) {
+            if (strcmp(dl, c->topics[j].name) == 0) {
+                const struct ts_ynode *dn = ts_yaml_get(n->items[i], "dead_letter");
+                return fail(x, dn,
+                            "topics[%zu].dead_letter \"%s\" is consumed as topics[%zu]; "
+                            "failed events would loop",
+                            i, dl, j);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- ingest, paths, log --------------------------------------------------- */
+
+static int load_ingest(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"max_message_bytes", "timezone", "default_tenant"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    char d[64];
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "ingest");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        long long iv = 0;
+        int idx = key_index(x, n->pairs[i].key, "ingest", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        switch (idx) {
+        case 0:
+            rc = get_int(x, v, "ingest.max_message_bytes", 1, 67108864, &iv);
+            c->ingest.max_message_bytes = (size_t)iv;
+            break;
+        case 1: {
+            char buf[16];
+            int off = 0;
+            if (v->kind != TS_Y_SCALAR || v->len >= sizeof(buf) ||
+                memchr(v->str, '\0', v->len)) {
+                rc = TS_E_INVAL;
+            } else {
+                memcpy(buf, v->str, v->len);
+                buf[v->len] = '\0';
+                rc = ts_tz_offset_parse(buf, &off);
+            }
+            if (rc)
+                rc = fail(x, v,
+                          "ingest.timezone must be \"UTC\" or an offset like \"+07:00\", "
+                          "\"-0530\" or \"+09\", got %s",
+                          describe(v, d, sizeof(d)));
+            else
+                c->ingest.tz_offset_sec = off;
+            break;
+        }
+        default: rc = get_str(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
+        }
+    }
+    return rc;
+}
+
+static int load_rules(struct ctx *x, const struct ts_ynode *n)
+{
+    struct ts_config *c = x->c;
+    char d[64], where[CFG_MAX_WHERE];
+    if (n->kind == TS_Y_SCALAR && !ts_yaml_is_null(n)) {
+        c->paths.rules = calloc(1, sizeof(*c->paths.rules));
+        if (!c->paths.rules)
+            return nomem(x);
+        c->paths.nrules = 1;
+        return get_str(x, n, "paths.rules", &c->paths.rules[0]);
+    }
+    if (n->kind != TS_Y_SEQ)
+        return fail(x, n, "paths.rules must be a path or a list of paths, got %s",
+                    describe(n, d, sizeof(d)));
+    if (n->nitems > CFG_MAX_RULE_PATHS)
+        return fail(x, n, "paths.rules has more than %d entries", CFG_MAX_RULE_PATHS);
+    if (n->nitems == 0)
+        return 0;
+    c->paths.rules = calloc(n->nitems, sizeof(*c->paths.rules));
+    if (!c->paths.rules)
+        return nomem(x);
+    for (size_t i = 0; i < n->nitems; i++) {
+        snprintf(where, sizeof(where), "paths.rules[%zu]", i);
+        c->paths.nrules++;
+        int rc = get_str(x, n->items[i], where, &c->paths.rules[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int load_paths(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"data_dir", "rules", "dead_letter_file"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "paths");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int idx = key_index(x, n->pairs[i].key, "paths", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        switch (idx) {
+        case 0: rc = get_str(x, v, "paths.data_dir", &c->paths.data_dir); break;
+        case 1: rc = load_rules(x, v); break;
+        default: rc = get_str(x, v, "paths.dead_letter_file", &c->paths.dead_letter_file); break;
+        }
+    }
+    return rc;
+}
+
+static int load_log(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"level"};
+    static const char *const levels[] = {"error", "warning", "info", "debug"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "log");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        int idx = key_index(x, n->pairs[i].key, "log", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        rc = get_enum(x, n->pairs[i].val, "log.level", levels, TS_ARRAY_LEN(levels),
+                      &x->c->log.level);
+    }
+    return rc;
+}
+
+/* ---- document ------------------------------------------------------------- */
+
+static int load_root(struct ctx *x, const struct ts_ystream *s)
+{
+    static const char *const keys[] = {"kafka", "topics", "ingest", "paths", "log"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    char d[64];
+    if (s->ndocs > 1)
+        return ts_err_set(x->err, TS_E_CONFIG, x->file, s->docs[1].line, 1,
+                          "a configuration file holds one YAML document, found a second one");
+    const struct ts_ynode *root = s->ndocs ? s->docs[0].root : NULL;
+    if (ts_yaml_is_null(root))
+        return 0; /* empty file: all defaults */
+    if (root->kind != TS_Y_MAP)
+        return fail(x, root,
+                    "the configuration must be a mapping of sections (kafka, topics, ingest, "
+                    "paths, log), got %s",
+                    describe(root, d, sizeof(d)));
+    int rc = 0;
+    for (size_t i = 0; !rc && i < root->npairs; i++) {
+        const struct ts_ynode *v = root->pairs[i].val;
+        int idx = key_index(x, root->pairs[i].key, "the configuration", keys, TS_ARRAY_LEN(keys),
+                            seen);
+        if (idx < 0)
+            return idx;
+        switch (idx) {
+        case 0: rc = load_kafka(x, v); break;
+        case 1: rc = load_topics(x, v); break;
+        case 2: rc = load_ingest(x, v); break;
+        case 3: rc = load_paths(x, v); break;
+        default: rc = load_log(x, v); break;
+        }
+    }
+    if (!rc && x->c->ntopics > 0 && !x->c->kafka.brokers)
+        rc = fail(x, seen[1], "kafka.brokers is required when topics are given");
+    return rc;
+}
+
+void ts_config_free(struct ts_config *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->kafka.brokers);
+    free(c->kafka.group_id);
+    for (size_t i = 0; i < c->kafka.nprops; i++)
+        free(c->kafka.props[i]);
+    free(c->kafka.props);
+    for (size_t i = 0; i < c->ntopics; i++) {
+        free(c->topics[i].name);
+        free(c->topics[i].format);
+        free(c->topics[i].tenant);
+        free(c->topics[i].dead_letter);
+    }
+    free(c->topics);
+    free(c->ingest.default_tenant);
+    free(c->paths.data_dir);
+    for (size_t i = 0; i < c->paths.nrules; i++)
+        free(c->paths.rules[i]);
+    free(c->paths.rules);
+    free(c->paths.dead_letter_file);
+    free(c->log.level);
+    free(c);
+}
+
+static int config_defaults(struct ctx *x, const char *name)
+{
+    struct ts_config *c = x->c;
+    c->kafka.workers = 1;
+    c->kafka.batch_size = 1000;
+    c->kafka.batch_timeout_ms = 100;
+    c->kafka.queue_batches = 4;
+    c->ingest.max_message_bytes = 1048576;
+    c->ingest.tz_offset_sec = 0;
+    int rc = dup_str(x, name, strlen(name), &c->path);
+    if (!rc)
+        rc = dup_str(x, "tocsin", 6, &c->kafka.group_id);
+    if (!rc)
+        rc = dup_str(x, "default", 7, &c->ingest.default_tenant);
+    if (!rc)
+        rc = dup_str(x, "info", 4, &c->log.level);
+    return rc;
+}
+
+/* Map a YAML loader failure into the config contract and err. */
+static int yaml_failed(int rc, const struct ts_err *yerr, struct ts_err *err)
+{
+    int code = rc;
+    if (rc != TS_E_IO && rc != TS_E_PARSE && rc != TS_E_NOMEM)
+        code = TS_E_CONFIG;
+    return ts_err_set(err, code, yerr->file, yerr->line, yerr->col, "%s", yerr->msg);
+}
+
+static int config_build(const char *name, const struct ts_ystream *s, struct ts_config **out,
+                        struct ts_err *err)
+{
+    struct ctx x = {name, err, NULL};
+    x.c = calloc(1, sizeof(*x.c));
+    if (!x.c)
+        return nomem(&x);
+    int rc = config_defaults(&x, name);
+    if (!rc)
+        rc = load_root(&x, s);
+    if (rc) {
+        ts_config_free(x.c);
+        return rc;
+    }
+    *out = x.c;
+    return 0;
+}
+
+int ts_config_load(const char *path, struct ts_config **out, struct ts_err *err)
+{
+    *out = NULL;
+    struct ts_err yerr = {0};
+    struct ts_ystream *s = NULL;
+    int rc = ts_yaml_load_file(path, &s, &yerr);
+    if (rc)
+        return yaml_failed(rc, &yerr, err);
+    rc = config_build(path, s, out, err);
+    ts_yaml_free(s);
+    return rc;
+}
+
+int ts_config_load_buffer(const char *name, const char *buf, size_t len, struct ts_config **out,
+                          struct ts_err *err)
+{
+    *out = NULL;
+    if (!name)
+        name = "<config>";
+    struct ts_err yerr = {0};
+    struct ts_ystream *s = NULL;
+    int rc = ts_yaml_load_buffer(name, buf, len, &s, &yerr);
+    if (rc)
+        return yaml_failed(rc, &yerr, err);
+    rc = config_build(name, s, out, err);
+    ts_yaml_free(s);
+    return rc;
+}
+
+static int two_digits(const char *p, int *v)
+{
+    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+        return 0;
+    *v = (p[0] - '0') * 10 + (p[1] - '0');
+    return 1;
+}
+
+int ts_tz_offset_parse(const char *s, int *out)
+{
+    if (!s || !out)
+        return TS_E_INVAL;
+    if (strcasecmp(s, "UTC") == 0 || strcmp(s, "Z") == 0 || strcmp(s, "z") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (s[0] != '+' && s[0] != '-')
+        return TS_E_INVAL;
+    int sign = s[0] == '-' ? -1 : 1;
+    int h = 0, m = 0;
+    const char *p = s + 1;
+    if (!two_digits(p, &h))
+        return TS_E_INVAL;
+    p += 2;
+    if (*p == ':')
+        p++;
+    if (*p) {
+        if (!two_digits(p, &m))
+            return TS_E_INVAL;
+        p += 2;
+    } else if (p[-1] == ':') {
+        return TS_E_INVAL; /* "+07:" */
+    }
+    if (*p || m > 59 || h * 60 + m > 14 * 60)
+        return TS_E_INVAL;
+    *out = sign * (h * 3600 + m * 60);
+    return 0;
+}

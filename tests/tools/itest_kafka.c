@@ -1,0 +1,329 @@
+/* itest_kafka.c - integration tests of the Kafka source against a real
+ * broker (TOCSIN_KAFKA_BOOTSTRAP, started by tests/integration/run.sh):
+ * dead letters of each kind with their reason, the counts adding up, the
+ * tenant header, and backpressure (a blocked downstream pauses the consumer
+ * and nothing is dropped). Run in-process through the ingest API. */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../core/tstime.h"
+#include "../../ingest/ingest.h"
+
+static const char *bootstrap(void)
+{
+    const char *b = getenv("TOCSIN_KAFKA_BOOTSTRAP");
+    ck_assert_msg(b && *b, "TOCSIN_KAFKA_BOOTSTRAP is not set");
+    return b;
+}
+
+static void unique(char *buf, size_t len, const char *prefix)
+{
+    snprintf(buf, len, "%s-%d-%lld", prefix, (int)getpid(), (long long)(ts_now_ns() % 1000000000));
+}
+
+static rd_kafka_t *producer(void)
+{
+    char es[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap(), es, sizeof(es));
+    rd_kafka_conf_set(c, "linger.ms", "5", es, sizeof(es));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    ck_assert_msg(rk != NULL, "%s", es);
+    return rk;
+}
+
+static void create_topic(const char *topic, int parts)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s create %s %s %d", getenv("KTOOL") ? getenv("KTOOL") :
+             "build/tools/ktool", bootstrap(), topic, parts);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void produce(rd_kafka_t *rk, const char *topic, int32_t part, const void *v, size_t n,
+                    const char *tenant)
+{
+    rd_kafka_resp_err_t e;
+    if (tenant)
+        e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE((void *)v, n),
+                              RD_KAFKA_V_HEADER("tenant", tenant, -1), RD_KAFKA_V_END);
+    else
+        e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE((void *)v, n), RD_KAFKA_V_END);
+    ck_assert_int_eq(e, 0);
+}
+
+/* ---- a sink that records what it saw ---- */
+
+#define MAXSEEN 200000
+
+struct seen {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t count[MAXSEEN]; /* times each (partition*100000 + offset) was seen */
+    uint64_t events;
+    char tenants[8][64];
+    char formats[8][16];
+    int block;               /* while set, process() waits */
+    int blocked_now;
+};
+
+static int seen_process(void *ctx, struct ingest_batch *b)
+{
+    struct seen *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    while (s->block) {
+        s->blocked_now = 1;
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    s->blocked_now = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct ts_event *ev = &b->events[i];
+        ck_assert_int_eq(ev->src.kind, TS_SRC_KAFKA);
+        int64_t slot = (int64_t)ev->src.partition * 100000 + ev->src.offset;
+        if (slot >= 0 && slot < MAXSEEN)
+            s->count[slot]++;
+        if (s->events < 8) {
+            snprintf(s->tenants[s->events], 64, "%s", ev->tenant);
+            snprintf(s->formats[s->events], 16, "%s", ev->format ? ev->format : "");
+        }
+        s->events++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+struct runner {
+    struct ingest_kafka *k;
+    pthread_t tid;
+    int rc;
+};
+
+static void *run_main(void *p)
+{
+    struct runner *r = p;
+    struct ts_err err = {0};
+    r->rc = ingest_kafka_run(r->k, &err);
+    return NULL;
+}
+
+static void wait_for(struct ingest_kafka *k, uint64_t consumed, int seconds)
+{
+    struct ingest_stats st;
+    for (int i = 0; i < seconds * 10; i++) {
+        ingest_kafka_stats(k, &st);
+        if (st.consumed >= consumed && st.batches > 0)
+            break;
+        usleep(100000);
+    }
+}
+
+START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
+{
+    char topic[128], dlq[160], group[128];
+    unique(topic, sizeof(topic), "itest.dlq");
+    unique(group, sizeof(group), "g-dlq");
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    create_topic(topic, 1);
+    create_topic(dlq, 1);
+    rd_kafka_t *p = producer();
+    char big[3000];
+    memset(big, 'x', sizeof(big));
+    big[0] = '{';
+    const char *ok_json = "{\"a\":1,\"@timestamp\":\"2026-01-01T00:00:00Z\"}";
+    produce(p, topic, 0, ok_json, strlen(ok_json), "agency-h");
+    produce(p, topic, 0, "", 0, NULL);                                   /* empty */
+    produce(p, topic, 0, "{\"a\":", 5, NULL);                            /* invalid JSON */
+    produce(p, topic, 0, "<13>Jan  1 00:00:00 h p: caf\xe9", 29, NULL); /* bad UTF-8 */
+    produce(p, topic, 0, big, sizeof(big), NULL);                        /* over the limit */
+    produce(p, topic, 0, "<13>Jan  1 00:00:00 h p: fine", 29, NULL);
+    produce(p, topic, 0, "{\"b\":2}", 7, NULL);
+    ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+
+    static struct seen s;
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    struct ingest_topic t = {.name = topic, .tenant = "topic-default", .format = INGEST_FMT_AUTO};
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
+        .parse = {.max_msg_bytes = 2000},
+        .sink = {.ctx = &s, .process = seen_process},
+    };
+    struct ts_err err = {0};
+    struct runner r = {0};
+    ck_assert_int_eq(ingest_kafka_create(&r.k, &o, &err), 0);
+    pthread_create(&r.tid, NULL, run_main, &r);
+    wait_for(r.k, 7, 30);
+    usleep(500000);
+    ingest_kafka_stop(r.k);
+    pthread_join(r.tid, NULL);
+    ck_assert_int_eq(r.rc, 0);
+    struct ingest_stats st;
+    ingest_kafka_stats(r.k, &st);
+    ck_assert_uint_eq(st.consumed, 7);
+    ck_assert_uint_eq(st.parsed, 3);
+    ck_assert_uint_eq(st.dead_letters, 4);
+    ck_assert_uint_eq(st.consumed, st.parsed + st.dead_letters);
+    ck_assert_uint_eq(s.events, 3);
+    ck_assert_str_eq(s.tenants[0], "agency-h");     /* from the header */
+    ck_assert_str_eq(s.tenants[1], "topic-default"); /* from the topic */
+    ck_assert_str_eq(s.formats[0], "json");
+    ck_assert_str_eq(s.formats[1], "rfc3164");
+    ingest_kafka_destroy(r.k);
+
+    /* the dead-letter topic holds the four, in order, with reason and source */
+    char cmd[512], line[8192];
+    snprintf(cmd, sizeof(cmd), "%s dump %s %s", getenv("KTOOL") ? getenv("KTOOL") :
+             "build/tools/ktool", bootstrap(), dlq);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    const char *want_reason[] = {"empty", "invalid JSON", "invalid UTF-8", "exceeds the limit"};
+    const char *want_off[] = {"\"source_offset\":\"1\"", "\"source_offset\":\"2\"",
+                              "\"source_offset\":\"3\"", "\"source_offset\":\"4\""};
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        ck_assert_int_lt(n, 4);
+        ck_assert_msg(strstr(line, want_reason[n]), "dead letter %d: %s", n, line);
+        ck_assert_msg(strstr(line, want_off[n]), "dead letter %d: %s", n, line);
+        ck_assert_msg(strstr(line, "\"source_topic\":\"itest.dlq"), "%s", line);
+        n++;
+    }
+    pclose(f);
+    ck_assert_int_eq(n, 4);
+}
+END_TEST
+
+START_TEST(test_kafka_blocked_downstream_pauses_and_drops_nothing)
+{
+    char topic[128], group[128];
+    unique(topic, sizeof(topic), "itest.bp");
+    unique(group, sizeof(group), "g-bp");
+    create_topic(topic, 2);
+    enum { N = 20000 };
+    rd_kafka_t *p = producer();
+    char msg[128];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(msg, sizeof(msg), "<13>Jan  1 00:00:00 h p: message %d", i);
+        rd_kafka_resp_err_t e;
+        do {
+            e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % 2),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE(msg, (size_t)len), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(p, 10);
+        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        rd_kafka_poll(p, 0);
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
+    rd_kafka_destroy(p);
+
+    static struct seen s;
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    s.block = 1; /* downstream stuck from the start */
+    struct ingest_topic t = {.name = topic, .format = INGEST_FMT_RFC3164};
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
+        .batch_max = 100, .queue_batches = 2,
+        .sink = {.ctx = &s, .process = seen_process},
+    };
+    struct ts_err err = {0};
+    struct runner r = {0};
+    ck_assert_int_eq(ingest_kafka_create(&r.k, &o, &err), 0);
+    pthread_create(&r.tid, NULL, run_main, &r);
+    struct ingest_stats st;
+    for (int i = 0; i < 300; i++) { /* until the consumer has paused */
+        ingest_kafka_stats(r.k, &st);
+        if (st.pauses > 0)
+            break;
+        usleep(100000);
+    }
+    ck_assert_uint_ge(st.pauses, 1);
+    usleep(500000);
+    ingest_kafka_stats(r.k, &st);
+    /* blocked: at most the queue + the batch in the sink + the one being filled */
+    ck_assert_uint_le(st.consumed, 100 * (2 + 1 + 1));
+    ck_assert_uint_eq(s.events, 0);
+    pthread_mutex_lock(&s.mu);
+    s.block = 0;
+    pthread_cond_broadcast(&s.cv);
+    pthread_mutex_unlock(&s.mu);
+    wait_for(r.k, N, 60);
+    for (int i = 0; i < 50; i++) {
+        pthread_mutex_lock(&s.mu);
+        uint64_t ev = s.events;
+        pthread_mutex_unlock(&s.mu);
+        if (ev >= N)
+            break;
+        usleep(100000);
+    }
+    ingest_kafka_stop(r.k);
+    pthread_join(r.tid, NULL);
+    ingest_kafka_stats(r.k, &st);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_uint_ge(st.resumes, 1);
+    ck_assert_uint_eq(st.consumed, N);
+    ck_assert_uint_eq(s.events, N);
+    for (int part = 0; part < 2; part++)
+        for (int off = 0; off < N / 2; off++)
+            ck_assert_msg(s.count[part * 100000 + off] == 1, "partition %d offset %d seen %u",
+                          part, off, s.count[part * 100000 + off]);
+    ingest_kafka_destroy(r.k);
+}
+END_TEST
+
+START_TEST(test_kafka_rejects_managed_and_unknown_properties)
+{
+    struct ingest_topic t = {.name = "x"};
+    const char *props1[] = {"enable.auto.commit=true"};
+    const char *props2[] = {"no.such.property=1"};
+    static struct seen s;
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = "g", .topics = &t, .ntopics = 1,
+        .props = props1, .nprops = 1, .sink = {.ctx = &s, .process = seen_process},
+    };
+    struct ingest_kafka *k = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ingest_kafka_create(&k, &o, &err), TS_E_CONFIG);
+    ck_assert_ptr_null(k);
+    ck_assert_msg(strstr(err.msg, "enable.auto.commit is managed by tocsin"), "%s", err.msg);
+    o.props = props2;
+    memset(&err, 0, sizeof(err));
+    ck_assert_int_eq(ingest_kafka_create(&k, &o, &err), TS_E_CONFIG);
+    ck_assert_msg(strstr(err.msg, "no.such.property"), "%s", err.msg);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("kafka-integration");
+    TCase *tc = tcase_create("broker");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up);
+    tcase_add_test(tc, test_kafka_blocked_downstream_pauses_and_drops_nothing);
+    tcase_add_test(tc, test_kafka_rejects_managed_and_unknown_properties);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(make_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,494 @@
+/* check_config.c - the run configuration loader (core/config.c): a full
+ * config read back, defaults, every kind of error with its exact
+ * file:line:col and message, the time-zone offset parser, and the example
+ * configs in etc/ (tests run from the repo root). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "../../core/config.h"
+
+#define CFG_NAME "etc/tocsin.yml"
+
+static struct ts_config *load_ok(const char *text)
+{
+    struct ts_config *c = NULL;
+    struct ts_err err = {0};
+    int rc = ts_config_load_buffer(CFG_NAME, text, strlen(text), &c, &err);
+    ck_assert_msg(rc == 0, "load failed: %d %s:%u:%u: %s", rc, err.file, err.line, err.col,
+                  err.msg);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+/* Loads text, expects code and the formatted error line exactly. */
+static void expect_err(const char *text, int code, const char *formatted)
+{
+    struct ts_config *c = (struct ts_config *)1;
+    struct ts_err err = {0};
+    int rc = ts_config_load_buffer(CFG_NAME, text, strlen(text), &c, &err);
+    char buf[1024];
+    ts_err_format(&err, buf, sizeof(buf));
+    ck_assert_msg(rc == code, "rc %d, expected %d (%s)", rc, code, buf);
+    ck_assert_int_eq(err.code, code);
+    ck_assert_ptr_null(c);
+    ck_assert_str_eq(buf, formatted);
+}
+
+static void expect_config_err(const char *text, const char *formatted)
+{
+    expect_err(text, TS_E_CONFIG, formatted);
+}
+
+START_TEST(test_config_full_config_reads_back)
+{
+    struct ts_config *c = load_ok("kafka:\n"
+                                  "  brokers: \"k1:9092,k2:9092\"\n"
+                                  "  group_id: soc\n"
+                                  "  workers: 8\n"
+                                  "  batch_size: 500\n"
+                                  "  batch_timeout_ms: 250\n"
+                                  "  queue_batches: 16\n"
+                                  "  properties:\n"
+                                  "    security.protocol: SASL_SSL\n"
+                                  "    fetch.max.bytes: 52428800\n"
+                                  "    enable.partition.eof: false\n"
+                                  "    client.id: \"tocsin 1\"\n"
+                                  "topics:\n"
+                                  "  - name: logs.syslog\n"
+                                  "    format: rfc5424\n"
+                                  "    tenant: agency-a\n"
+                                  "    dead_letter: dlq.syslog\n"
+                                  "  - name: logs.agent\n"
+                                  "ingest:\n"
+                                  "  max_message_bytes: 65536\n"
+                                  "  timezone: \"+07:00\"\n"
+                                  "  default_tenant: unknown\n"
+                                  "paths:\n"
+                                  "  data_dir: /var/lib/tocsin\n"
+                                  "  rules: [etc/rules, /opt/sigma]\n"
+                                  "  dead_letter_file: /tmp/dl.jsonl\n"
+                                  "log:\n"
+                                  "  level: debug\n");
+    ck_assert_str_eq(c->path, CFG_NAME);
+    ck_assert_str_eq(c->kafka.brokers, "k1:9092,k2:9092");
+    ck_assert_str_eq(c->kafka.group_id, "soc");
+    ck_assert_int_eq(c->kafka.workers, 8);
+    ck_assert_uint_eq(c->kafka.batch_size, 500);
+    ck_assert_int_eq(c->kafka.batch_timeout_ms, 250);
+    ck_assert_uint_eq(c->kafka.queue_batches, 16);
+    ck_assert_uint_eq(c->kafka.nprops, 4);
+    ck_assert_str_eq(c->kafka.props[0], "security.protocol=SASL_SSL");
+    ck_assert_str_eq(c->kafka.props[1], "fetch.max.bytes=52428800");
+    ck_assert_str_eq(c->kafka.props[2], "enable.partition.eof=false");
+    ck_assert_str_eq(c->kafka.props[3], "client.id=tocsin 1");
+    ck_assert_uint_eq(c->ntopics, 2);
+    ck_assert_str_eq(c->topics[0].name, "logs.syslog");
+    ck_assert_str_eq(c->topics[0].format, "rfc5424");
+    ck_assert_str_eq(c->topics[0].tenant, "agency-a");
+    ck_assert_str_eq(c->topics[0].dead_letter, "dlq.syslog");
+    ck_assert_uint_eq(c->topics[0].line, 14);
+    ck_assert_uint_eq(c->topics[0].col, 5);
+    ck_assert_str_eq(c->topics[1].name, "logs.agent");
+    ck_assert_str_eq(c->topics[1].format, "auto");
+    ck_assert_ptr_null(c->topics[1].tenant);
+    ck_assert_ptr_null(c->topics[1].dead_letter);
+    ck_assert_uint_eq(c->topics[1].line, 18);
+    ck_assert_uint_eq(c->ingest.max_message_bytes, 65536);
+    ck_assert_int_eq(c->ingest.tz_offset_sec, 7 * 3600);
+    ck_assert_str_eq(c->ingest.default_tenant, "unknown");
+    ck_assert_str_eq(c->paths.data_dir, "/var/lib/tocsin");
+    ck_assert_uint_eq(c->paths.nrules, 2);
+    ck_assert_str_eq(c->paths.rules[0], "etc/rules");
+    ck_assert_str_eq(c->paths.rules[1], "/opt/sigma");
+    ck_assert_str_eq(c->paths.dead_letter_file, "/tmp/dl.jsonl");
+    ck_assert_str_eq(c->log.level, "debug");
+    ts_config_free(c);
+}
+END_TEST
+
+static void assert_defaults(const struct ts_config *c)
+{
+    ck_assert_ptr_null(c->kafka.brokers);
+    ck_assert_str_eq(c->kafka.group_id, "tocsin");
+    ck_assert_int_eq(c->kafka.workers, 1);
+    ck_assert_uint_eq(c->kafka.batch_size, 1000);
+    ck_assert_int_eq(c->kafka.batch_timeout_ms, 100);
+    ck_assert_uint_eq(c->kafka.queue_batches, 4);
+    ck_assert_uint_eq(c->kafka.nprops, 0);
+    ck_assert_uint_eq(c->ntopics, 0);
+    ck_assert_uint_eq(c->ingest.max_message_bytes, 1048576);
+    ck_assert_int_eq(c->ingest.tz_offset_sec, 0);
+    ck_assert_str_eq(c->ingest.default_tenant, "default");
+    ck_assert_ptr_null(c->paths.data_dir);
+    ck_assert_uint_eq(c->paths.nrules, 0);
+    ck_assert_ptr_null(c->paths.dead_letter_file);
+    ck_assert_str_eq(c->log.level, "info");
+}
+
+START_TEST(test_config_empty_file_takes_every_default)
+{
+    static const char *const empties[] = {"", "# nothing here\n", "---\n", "~\n"};
+    for (size_t i = 0; i < TS_ARRAY_LEN(empties); i++) {
+        struct ts_config *c = load_ok(empties[i]);
+        assert_defaults(c);
+        ts_config_free(c);
+    }
+}
+END_TEST
+
+START_TEST(test_config_empty_sections_take_defaults)
+{
+    struct ts_config *c = load_ok("kafka:\n"
+                                  "  properties:\n"
+                                  "topics: []\n"
+                                  "ingest: {}\n"
+                                  "paths:\n"
+                                  "log:\n");
+    assert_defaults(c);
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_unknown_key_names_line_and_suggests)
+{
+    expect_config_err("# example\n"
+                      "kafka:\n"
+                      "    brokers: \"127.0.0.1:9092\"\n"
+                      "    group_id: tocsin\n"
+                      "    workers: 2\n"
+                      "    batch_timeout_ms: 50\n"
+                      "    bathc_size: 500\n",
+                      "etc/tocsin.yml:7:5: error: unknown key \"bathc_size\" in kafka "
+                      "(did you mean \"batch_size\"?)");
+    expect_config_err("kafak:\n  brokers: x\n",
+                      "etc/tocsin.yml:1:1: error: unknown key \"kafak\" in the configuration "
+                      "(did you mean \"kafka\"?)");
+    expect_config_err("topics:\n  - name: a\n    formt: json\n",
+                      "etc/tocsin.yml:3:5: error: unknown key \"formt\" in topics[0] "
+                      "(did you mean \"format\"?)");
+}
+END_TEST
+
+START_TEST(test_config_unknown_key_without_close_match_lists_the_keys)
+{
+    expect_config_err("log:\n  colour: red\n",
+                      "etc/tocsin.yml:2:3: error: unknown key \"colour\" in log "
+                      "(expected one of level)");
+    expect_config_err("ingest:\n  zone: UTC\n",
+                      "etc/tocsin.yml:2:3: error: unknown key \"zone\" in ingest (expected one "
+                      "of max_message_bytes, timezone, default_tenant)");
+}
+END_TEST
+
+START_TEST(test_config_integer_must_be_a_number_in_range)
+{
+    expect_config_err("kafka:\n  workers: two\n",
+                      "etc/tocsin.yml:2:12: error: kafka.workers must be an integer from 1 to "
+                      "64, got \"two\"");
+    expect_config_err("kafka:\n  workers: 65\n",
+                      "etc/tocsin.yml:2:12: error: kafka.workers must be an integer from 1 to "
+                      "64, got \"65\"");
+    expect_config_err("kafka:\n  batch_size: 0\n",
+                      "etc/tocsin.yml:2:15: error: kafka.batch_size must be an integer from 1 to "
+                      "100000, got \"0\"");
+    expect_config_err("kafka:\n  batch_timeout_ms: -5\n",
+                      "etc/tocsin.yml:2:21: error: kafka.batch_timeout_ms must be an integer "
+                      "from 1 to 60000, got \"-5\"");
+    expect_config_err("kafka:\n  queue_batches: 99999999999999999999\n",
+                      "etc/tocsin.yml:2:18: error: kafka.queue_batches must be an integer from "
+                      "1 to 1024, got \"99999999999999999999\"");
+    expect_config_err("ingest:\n  max_message_bytes: [1]\n",
+                      "etc/tocsin.yml:2:22: error: ingest.max_message_bytes must be an integer "
+                      "from 1 to 67108864, got a list");
+    expect_config_err("kafka:\n  workers:\n",
+                      "etc/tocsin.yml:2:11: error: kafka.workers must be an integer from 1 to "
+                      "64, got nothing");
+    expect_config_err("kafka:\n  workers: 1.5\n",
+                      "etc/tocsin.yml:2:12: error: kafka.workers must be an integer from 1 to "
+                      "64, got \"1.5\"");
+}
+END_TEST
+
+START_TEST(test_config_integer_range_ends_are_accepted)
+{
+    struct ts_config *c = load_ok("kafka:\n  workers: 64\n  batch_size: 100000\n"
+                                  "  batch_timeout_ms: 1\n  queue_batches: \"1024\"\n"
+                                  "ingest:\n  max_message_bytes: 67108864\n");
+    ck_assert_int_eq(c->kafka.workers, 64);
+    ck_assert_uint_eq(c->kafka.batch_size, 100000);
+    ck_assert_int_eq(c->kafka.batch_timeout_ms, 1);
+    ck_assert_uint_eq(c->kafka.queue_batches, 1024);
+    ck_assert_uint_eq(c->ingest.max_message_bytes, 67108864);
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_topic_format_must_be_known)
+{
+    expect_config_err("kafka:\n"
+                      "  brokers: b:9092\n"
+                      "topics:\n"
+                      "  - name: logs.syslog\n"
+                      "  - name: logs.xml\n"
+                      "    format: xml\n",
+                      "etc/tocsin.yml:6:13: error: topics[1].format must be one of auto, "
+                      "rfc3164, rfc5424, json, got \"xml\"");
+}
+END_TEST
+
+START_TEST(test_config_topic_without_name_is_an_error)
+{
+    expect_config_err("kafka: {brokers: b:9092}\n"
+                      "topics:\n"
+                      "  - name: a\n"
+                      "  - format: json\n"
+                      "    tenant: t\n",
+                      "etc/tocsin.yml:4:5: error: topics[1] has no name (every topic needs "
+                      "\"name\")");
+    expect_config_err("kafka: {brokers: b:9092}\n"
+                      "topics:\n"
+                      "  - name: \"\"\n",
+                      "etc/tocsin.yml:3:11: error: topics[0].name must be a non-empty string, "
+                      "got \"\"");
+    expect_config_err("kafka: {brokers: b:9092}\n"
+                      "topics:\n"
+                      "  - logs.syslog\n",
+                      "etc/tocsin.yml:3:5: error: topics[0] must be a mapping, got "
+                      "\"logs.syslog\"");
+    expect_config_err("topics: logs.syslog\n",
+                      "etc/tocsin.yml:1:9: error: topics must be a list of topics, got "
+                      "\"logs.syslog\"");
+}
+END_TEST
+
+START_TEST(test_config_duplicate_keys_are_errors)
+{
+    expect_config_err("kafka:\n"
+                      "  workers: 2\n"
+                      "  brokers: b:9092\n"
+                      "  workers: 3\n",
+                      "etc/tocsin.yml:4:3: error: duplicate key \"workers\" in kafka (first at "
+                      "line 2)");
+    expect_config_err("log: {level: info}\n"
+                      "log: {level: debug}\n",
+                      "etc/tocsin.yml:2:1: error: duplicate key \"log\" in the configuration "
+                      "(first at line 1)");
+    expect_config_err("kafka:\n"
+                      "  properties:\n"
+                      "    client.id: a\n"
+                      "    client.id: b\n",
+                      "etc/tocsin.yml:4:5: error: duplicate key \"client.id\" in "
+                      "kafka.properties (first at line 3)");
+}
+END_TEST
+
+START_TEST(test_config_duplicate_topic_and_dead_letter_loop_are_errors)
+{
+    expect_config_err("kafka: {brokers: b:9092}\n"
+                      "topics:\n"
+                      "  - name: a\n"
+                      "  - name: a\n",
+                      "etc/tocsin.yml:4:11: error: topics[1].name \"a\" is already used by "
+                      "topics[0]");
+    expect_config_err("kafka: {brokers: b:9092}\n"
+                      "topics:\n"
+                      "  - name: a\n"
+                      "    dead_letter: b\n"
+                      "  - name: b\n",
+                      "etc/tocsin.yml:4:18: error: topics[0].dead_letter \"b\" is consumed as "
+                      "topics[1]; failed events would loop");
+}
+END_TEST
+
+START_TEST(test_config_topics_need_brokers)
+{
+    expect_config_err("log: {level: info}\n"
+                      "topics:\n"
+                      "  - name: a\n",
+                      "etc/tocsin.yml:2:1: error: kafka.brokers is required when topics are "
+                      "given");
+}
+END_TEST
+
+START_TEST(test_config_properties_accept_scalars_only)
+{
+    expect_config_err("kafka:\n"
+                      "  properties:\n"
+                      "    bootstrap.servers: [a, b]\n",
+                      "etc/tocsin.yml:3:24: error: kafka.properties.bootstrap.servers must be a "
+                      "string, number or boolean, got a list");
+    expect_config_err("kafka:\n"
+                      "  properties: [a=b]\n",
+                      "etc/tocsin.yml:2:15: error: kafka.properties must be a mapping, got a "
+                      "list");
+    expect_config_err("kafka:\n"
+                      "  properties:\n"
+                      "    a=b: c\n",
+                      "etc/tocsin.yml:3:5: error: kafka.properties key \"a=b\" is not a "
+                      "librdkafka property name");
+}
+END_TEST
+
+START_TEST(test_config_rules_path_is_a_string_or_a_list)
+{
+    struct ts_config *c = load_ok("paths:\n  rules: /etc/tocsin/rules\n");
+    ck_assert_uint_eq(c->paths.nrules, 1);
+    ck_assert_str_eq(c->paths.rules[0], "/etc/tocsin/rules");
+    ts_config_free(c);
+    expect_config_err("paths:\n  rules: {a: b}\n",
+                      "etc/tocsin.yml:2:10: error: paths.rules must be a path or a list of "
+                      "paths, got a mapping");
+    expect_config_err("paths:\n  rules:\n    - a\n    - [b]\n",
+                      "etc/tocsin.yml:4:7: error: paths.rules[1] must be a non-empty string, "
+                      "got a list");
+}
+END_TEST
+
+START_TEST(test_config_timezone_and_level_are_validated)
+{
+    struct ts_config *c = load_ok("ingest:\n  timezone: -0530\nlog:\n  level: warning\n");
+    ck_assert_int_eq(c->ingest.tz_offset_sec, -(5 * 3600 + 30 * 60));
+    ck_assert_str_eq(c->log.level, "warning");
+    ts_config_free(c);
+    expect_config_err("ingest:\n  timezone: ICT\n",
+                      "etc/tocsin.yml:2:13: error: ingest.timezone must be \"UTC\" or an offset "
+                      "like \"+07:00\", \"-0530\" or \"+09\", got \"ICT\"");
+    expect_config_err("log:\n  level: verbose\n",
+                      "etc/tocsin.yml:2:10: error: log.level must be one of error, warning, "
+                      "info, debug, got \"verbose\"");
+}
+END_TEST
+
+START_TEST(test_config_sections_and_root_must_be_mappings)
+{
+    expect_config_err("kafka: [a]\n",
+                      "etc/tocsin.yml:1:8: error: kafka must be a mapping, got a list");
+    expect_config_err("- kafka\n",
+                      "etc/tocsin.yml:1:1: error: the configuration must be a mapping of "
+                      "sections (kafka, topics, ingest, paths, log), got a list");
+    expect_config_err("log: {}\n---\nlog: {}\n",
+                      "etc/tocsin.yml:2:1: error: a configuration file holds one YAML document, "
+                      "found a second one");
+}
+END_TEST
+
+START_TEST(test_config_yaml_errors_keep_their_position)
+{
+    expect_err("kafka:\n  workers: 2\n brokers: x\n", TS_E_PARSE,
+               "etc/tocsin.yml:3:2: error: did not find expected key while parsing a block "
+               "mapping");
+    expect_config_err("base: &b {workers: 2}\nkafka:\n  <<: *b\n",
+                      "etc/tocsin.yml:3:3: error: merge keys (<<) are not supported");
+}
+END_TEST
+
+START_TEST(test_config_missing_file_is_an_io_error)
+{
+    struct ts_config *c = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ts_config_load("/nonexistent/tocsin.yml", &c, &err), TS_E_IO);
+    ck_assert_ptr_null(c);
+    ck_assert_str_eq(err.file, "/nonexistent/tocsin.yml");
+}
+END_TEST
+
+START_TEST(test_config_example_file_loads)
+{
+    struct ts_config *c = NULL;
+    struct ts_err err = {0};
+    int rc = ts_config_load("etc/tocsin.yml", &c, &err);
+    ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+    ck_assert_str_eq(c->kafka.brokers, "127.0.0.1:9092");
+    ck_assert_uint_eq(c->ntopics, 2);
+    ck_assert_str_eq(c->topics[0].name, "logs.syslog");
+    ck_assert_str_eq(c->topics[0].format, "auto");
+    ck_assert_ptr_nonnull(c->topics[0].tenant);
+    ck_assert_str_eq(c->topics[1].name, "logs.agent");
+    ck_assert_str_eq(c->topics[1].format, "json");
+    ck_assert_ptr_nonnull(c->topics[1].tenant);
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_docker_file_loads_and_uses_the_compose_broker)
+{
+    struct ts_config *c = NULL;
+    struct ts_err err = {0};
+    int rc = ts_config_load("etc/tocsin.docker.yml", &c, &err);
+    ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+    ck_assert_str_eq(c->kafka.brokers, "kafka:9092");
+    ck_assert_uint_eq(c->ntopics, 2);
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_tz_offset_parse_accepts_utc_and_offsets)
+{
+    static const struct {
+        const char *in;
+        int out;
+    } ok[] = {{"UTC", 0},         {"utc", 0},         {"Z", 0},           {"+07:00", 25200},
+              {"+0700", 25200},   {"+07", 25200},     {"-05:30", -19800}, {"-0530", -19800},
+              {"-00:00", 0},      {"+14:00", 50400},  {"-12", -43200}};
+    for (size_t i = 0; i < TS_ARRAY_LEN(ok); i++) {
+        int v = 12345;
+        ck_assert_msg(ts_tz_offset_parse(ok[i].in, &v) == 0, "%s", ok[i].in);
+        ck_assert_int_eq(v, ok[i].out);
+    }
+}
+END_TEST
+
+START_TEST(test_tz_offset_parse_rejects_other_forms)
+{
+    static const char *const bad[] = {"",       "+7",     "+07:",   "+07:0",   "+0700x",
+                                      "07:00",  "+15:00", "+07:60", "GMT",     "+7:00",
+                                      "+07:00 ", "UTC+7", "+070",   "--07:00", "+ 7"};
+    for (size_t i = 0; i < TS_ARRAY_LEN(bad); i++) {
+        int v = 0;
+        ck_assert_msg(ts_tz_offset_parse(bad[i], &v) == TS_E_INVAL, "accepted \"%s\"", bad[i]);
+    }
+    int v;
+    ck_assert_int_eq(ts_tz_offset_parse(NULL, &v), TS_E_INVAL);
+}
+END_TEST
+
+START_TEST(test_config_free_accepts_null)
+{
+    ts_config_free(NULL);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_config_full_config_reads_back);
+    tcase_add_test(tc, test_config_empty_file_takes_every_default);
+    tcase_add_test(tc, test_config_empty_sections_take_defaults);
+    tcase_add_test(tc, test_config_unknown_key_names_line_and_suggests);
+    tcase_add_test(tc, test_config_unknown_key_without_close_match_lists_the_keys);
+    tcase_add_test(tc, test_config_integer_must_be_a_number_in_range);
+    tcase_add_test(tc, test_config_integer_range_ends_are_accepted);
+    tcase_add_test(tc, test_config_topic_format_must_be_known);
+    tcase_add_test(tc, test_config_topic_without_name_is_an_error);
+    tcase_add_test(tc, test_config_duplicate_keys_are_errors);
+    tcase_add_test(tc, test_config_duplicate_topic_and_dead_letter_loop_are_errors);
+    tcase_add_test(tc, test_config_topics_need_brokers);
+    tcase_add_test(tc, test_config_properties_accept_scalars_only);
+    tcase_add_test(tc, test_config_rules_path_is_a_string_or_a_list);
+    tcase_add_test(tc, test_config_timezone_and_level_are_validated);
+    tcase_add_test(tc, test_config_sections_and_root_must_be_mappings);
+    tcase_add_test(tc, test_config_yaml_errors_keep_their_position);
+    tcase_add_test(tc, test_config_missing_file_is_an_io_error);
+    tcase_add_test(tc, test_config_example_file_loads);
+    tcase_add_test(tc, test_config_docker_file_loads_and_uses_the_compose_broker);
+    tcase_add_test(tc, test_tz_offset_parse_accepts_utc_and_offsets);
+    tcase_add_test(tc, test_tz_offset_parse_rejects_other_forms);
+    tcase_add_test(tc, test_config_free_accepts_null);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)
