@@ -1,0 +1,412 @@
+/* parse.c - ingest_parse(): the checks every message goes through (empty,
+ * size, UTF-8), format detection and dispatch to the RFC 3164 / RFC 5424 /
+ * JSON parsers; plus the helpers the parsers share (timestamps, diag text).
+ *
+ * Reentrant; no allocation except from the event's arena. Reasons and
+ * warnings are arena strings (valid until the batch's arena is reset) or
+ * static strings.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/buf.h"
+#include "../core/tstime.h"
+#include "ingest.h"
+#include "ingest_int.h"
+
+/* ------------------------------------------------------------- format names */
+
+int ingest_format_parse(const char *name, enum ingest_format *out)
+{
+    if (!name || !out)
+        return TS_E_INVAL;
+    if (strcmp(name, "auto") == 0)
+        *out = INGEST_FMT_AUTO;
+    else if (strcmp(name, "rfc3164") == 0 || strcmp(name, "syslog") == 0)
+        *out = INGEST_FMT_RFC3164; /* ingest_parse routes "<PRI>1 " lines to 5424 */
+    else if (strcmp(name, "rfc5424") == 0)
+        *out = INGEST_FMT_RFC5424;
+    else if (strcmp(name, "json") == 0)
+        *out = INGEST_FMT_JSON;
+    else
+        return TS_E_INVAL;
+    return 0;
+}
+
+const char *ingest_format_name(enum ingest_format f)
+{
+    switch (f) {
+    case INGEST_FMT_AUTO:
+        return "auto";
+    case INGEST_FMT_RFC3164:
+        return "rfc3164";
+    case INGEST_FMT_RFC5424:
+        return "rfc5424";
+    case INGEST_FMT_JSON:
+        return "json";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------ diag text */
+
+const char *ingest_diag_fmt(struct ts_arena *a, const char *fallback, const char *fmt, ...)
+{
+    char buf[192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0 || !a)
+        return fallback;
+    size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+    const char *s = ts_arena_strndup(a, buf, len);
+    return s ? s : fallback;
+}
+
+const char *ingest_ts_warning(struct ts_arena *a, const char *s, size_t len)
+{
+    static const char fallback[] = "unparsable timestamp, using ingest time";
+    static const char pre[] = "unparsable timestamp \"";
+    static const char post[] = "\", using ingest time";
+    size_t n = len < ING_TS_EXCERPT ? len : ING_TS_EXCERPT;
+    /* Do not cut a UTF-8 sequence: back off over continuation bytes. */
+    if (n < len)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    char *w = ts_arena_alloc(a, sizeof(pre) - 1 + n + sizeof(post));
+    if (!w)
+        return fallback;
+    char *o = w;
+    memcpy(o, pre, sizeof(pre) - 1);
+    o += sizeof(pre) - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        *o++ = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+    }
+    memcpy(o, post, sizeof(post)); /* with its NUL */
+    return w;
+}
+
+/* ----------------------------------------------------------------- timestamps */
+
+int64_t ingest_ref_ns(const struct ingest_parse_opts *opts, const struct ts_event *ev)
+{
+    if (opts && opts->ref_ns)
+        return opts->ref_ns;
+    if (ev->ingest_ns)
+        return ev->ingest_ns;
+    return ts_now_ns();
+}
+
+static inline bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int ingest_iso8601(const char *s, size_t len, int tz_offset_sec, int64_t *ns, size_t *used)
+{
+    if (len < 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) || !is_digit(s[3]))
+        return TS_E_PARSE;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    if (y < ING_YEAR_MIN || y > ING_YEAR_MAX)
+        return TS_E_PARSE;
+    return ts_parse_iso8601(s, len, tz_offset_sec, ns, used);
+}
+
+/* "Jan".."Dec", any case, to 1..12; 0 otherwise. Reads exactly 3 bytes. */
+static unsigned month3(const char *s)
+{
+    unsigned a = (unsigned char)s[0] | 0x20u, b = (unsigned char)s[1] | 0x20u,
+             c = (unsigned char)s[2] | 0x20u;
+    switch (a) {
+    case 'j':
+        if (b == 'a' && c == 'n')
+            return 1;
+        if (b == 'u' && c == 'n')
+            return 6;
+        if (b == 'u' && c == 'l')
+            return 7;
+        return 0;
+    case 'f':
+        return b == 'e' && c == 'b' ? 2 : 0;
+    case 'm':
+        if (b == 'a' && c == 'r')
+            return 3;
+        if (b == 'a' && c == 'y')
+            return 5;
+        return 0;
+    case 'a':
+        if (b == 'p' && c == 'r')
+            return 4;
+        if (b == 'u' && c == 'g')
+            return 8;
+        return 0;
+    case 's':
+        return b == 'e' && c == 'p' ? 9 : 0;
+    case 'o':
+        return b == 'c' && c == 't' ? 10 : 0;
+    case 'n':
+        return b == 'o' && c == 'v' ? 11 : 0;
+    case 'd':
+        return b == 'e' && c == 'c' ? 12 : 0;
+    }
+    return 0;
+}
+
+struct bsd_tm {
+    int64_t year; /* 0: none given */
+    unsigned mon, day, h, mi, sec;
+    int64_t frac_ns;
+};
+
+/* Two digits at s[*p], advancing *p. */
+static bool two_digits(const char *s, size_t len, size_t *p, unsigned *out)
+{
+    if (*p + 2 > len || !is_digit(s[*p]) || !is_digit(s[*p + 1]))
+        return false;
+    *out = (unsigned)(s[*p] - '0') * 10 + (unsigned)(s[*p + 1] - '0');
+    *p += 2;
+    return true;
+}
+
+/* The components of "Mmm dd [yyyy ]hh:mm:ss[.frac]" at s; no range checks
+ * beyond the obvious. */
+static int bsd_scan(const char *s, size_t len, struct bsd_tm *tm, size_t *used)
+{
+    if (len < 14)
+        return TS_E_PARSE;
+    memset(tm, 0, sizeof(*tm));
+    tm->mon = month3(s);
+    if (!tm->mon || s[3] != ' ')
+        return TS_E_PARSE;
+    size_t p = 4;
+    if (s[p] == ' ')
+        p++; /* "Jul  1" */
+    if (p >= len || !is_digit(s[p]))
+        return TS_E_PARSE;
+    tm->day = (unsigned)(s[p++] - '0');
+    if (p < len && is_digit(s[p]))
+        tm->day = tm->day * 10 + (unsigned)(s[p++] - '0');
+    if (p >= len || s[p] != ' ')
+        return TS_E_PARSE;
+    p++;
+    /* optional year */
+    if (p + 5 <= len && is_digit(s[p]) && is_digit(s[p + 1]) && is_digit(s[p + 2]) &&
+        is_digit(s[p + 3]) && s[p + 4] == ' ') {
+        tm->year = (s[p] - '0') * 1000 + (s[p + 1] - '0') * 100 + (s[p + 2] - '0') * 10 +
+                   (s[p + 3] - '0');
+        p += 5;
+    }
+    if (!two_digits(s, len, &p, &tm->h) || p >= len || s[p++] != ':' ||
+        !two_digits(s, len, &p, &tm->mi) || p >= len || s[p++] != ':' ||
+        !two_digits(s, len, &p, &tm->sec))
+        return TS_E_PARSE;
+    if (p + 1 < len && (s[p] == '.' || s[p] == ',') && is_digit(s[p + 1])) {
+        p++;
+        int64_t scale = 100000000;
+        while (p < len && is_digit(s[p])) {
+            tm->frac_ns += (s[p] - '0') * scale;
+            scale /= 10;
+            p++;
+        }
+    }
+    if (tm->day < 1 || tm->day > 31 || tm->h > 23 || tm->mi > 59 || tm->sec > 60)
+        return TS_E_PARSE;
+    if (tm->sec == 60)
+        tm->sec = 59; /* leap second: clamp as ts_parse_iso8601 does */
+    *used = p;
+    return 0;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* UTC ns of tm, inferring the year from ref_ns when none was given. */
+static int bsd_resolve(const struct bsd_tm *tm, int tz, int64_t ref_ns, int64_t *ns)
+{
+    int64_t y = tm->year;
+    int64_t ref_s = floor_div(ref_ns, TS_NS_PER_SEC);
+    if (!y) {
+        int64_t ry;
+        unsigned rm, rd;
+        ts_civil_from_days(floor_div(ref_s + tz, 86400), &ry, &rm, &rd);
+        y = ry;
+        int64_t t = ts_epoch_from_utc(y, tm->mon, tm->day, tm->h, tm->mi, tm->sec) - tz;
+        if (tm->day > ts_days_in_month(y, tm->mon) || t > ref_s + 31 * 86400)
+            y--;
+    }
+    if (y < ING_YEAR_MIN || y > ING_YEAR_MAX || tm->day > ts_days_in_month(y, tm->mon))
+        return TS_E_PARSE;
+    int64_t t = ts_epoch_from_utc(y, tm->mon, tm->day, tm->h, tm->mi, tm->sec) - tz;
+    *ns = t * TS_NS_PER_SEC + tm->frac_ns;
+    return 0;
+}
+
+int ingest_time_bsd(const char *s, size_t len, int tz_offset_sec, int64_t ref_ns, int64_t *ns,
+                    size_t *used)
+{
+    struct bsd_tm tm;
+    size_t u;
+    if (bsd_scan(s, len, &tm, &u) || bsd_resolve(&tm, tz_offset_sec, ref_ns, ns))
+        return TS_E_PARSE;
+    *used = u;
+    return 0;
+}
+
+/* " yyyy" exactly at s[0..len), for asctime and "Mmm dd hh:mm:ss yyyy". */
+static bool trailing_year(const char *s, size_t len, int64_t *y)
+{
+    if (len != 5 || s[0] != ' ')
+        return false;
+    int64_t v = 0;
+    for (size_t i = 1; i < 5; i++) {
+        if (!is_digit(s[i]))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *y = v;
+    return true;
+}
+
+int ingest_time_str(const char *s, size_t len, int tz_offset_sec, int64_t ref_ns, int64_t *ns)
+{
+    while (len && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return TS_E_PARSE;
+    size_t used = 0;
+    if (is_digit(s[0]))
+        return ingest_iso8601(s, len, tz_offset_sec, ns, &used) == 0 && used == len
+                   ? 0
+                   : TS_E_PARSE;
+    /* asctime: "Sun Dec 04 04:47:44 2005" */
+    if (len > 4 && s[3] == ' ' && !month3(s) && month3(s + 4)) {
+        s += 4;
+        len -= 4;
+    }
+    struct bsd_tm tm;
+    if (bsd_scan(s, len, &tm, &used))
+        return TS_E_PARSE;
+    if (used != len && (tm.year || !trailing_year(s + used, len - used, &tm.year)))
+        return TS_E_PARSE;
+    return bsd_resolve(&tm, tz_offset_sec, ref_ns, ns);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+bool ingest_looks_rfc5424(const char *s, size_t len)
+{
+    if (len < 5 || s[0] != '<')
+        return false;
+    size_t p = 1;
+    while (p < len && p <= 3 && is_digit(s[p]))
+        p++;
+    return p > 1 && p + 2 < len && s[p] == '>' && s[p + 1] == '1' && s[p + 2] == ' ';
+}
+
+/* ts_utf8_valid_prefix with an ASCII fast path, 8 bytes at a time. */
+static size_t utf8_valid_prefix(const char *s, size_t len)
+{
+    size_t p = 0;
+    while (p + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, s + p, 8);
+        if (x & UINT64_C(0x8080808080808080))
+            break;
+        p += 8;
+    }
+    return p + ts_utf8_valid_prefix(s + p, len - p);
+}
+
+/* Strip one trailing "\n" or "\r\n". */
+static size_t strip_eol(const char *s, size_t len)
+{
+    if (len && s[len - 1] == '\n') {
+        len--;
+        if (len && s[len - 1] == '\r')
+            len--;
+    }
+    return len;
+}
+
+int ingest_parse_rfc3164(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                         struct ingest_diag *diag)
+{
+    return ingest_rfc3164_span(opts, ev, diag, ev->raw, strip_eol(ev->raw, ev->raw_len));
+}
+
+int ingest_parse_rfc5424(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                         struct ingest_diag *diag)
+{
+    return ingest_rfc5424_span(opts, ev, diag, ev->raw, strip_eol(ev->raw, ev->raw_len));
+}
+
+int ingest_parse_json(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                      struct ingest_diag *diag)
+{
+    return ingest_json_span(opts, ev, diag, ev->raw, strip_eol(ev->raw, ev->raw_len));
+}
+
+int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
+                 struct ts_event *ev, struct ingest_diag *diag)
+{
+    struct ingest_diag dummy;
+    if (!diag)
+        diag = &dummy;
+    diag->reason = NULL;
+    diag->warning = NULL;
+    ingest_time_fallback(ev);
+
+    const char *s = ev->raw;
+    size_t len = ev->raw_len;
+    size_t max = opts && opts->max_msg_bytes ? opts->max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
+    if (len > max) {
+        diag->reason = ingest_diag_fmt(ev->arena, "message exceeds the size limit",
+                                       "message of %zu bytes exceeds the limit of %zu", len, max);
+        return TS_E_PARSE;
+    }
+    size_t valid = utf8_valid_prefix(s, len);
+    if (valid != len) {
+        diag->reason =
+            ingest_diag_fmt(ev->arena, "invalid UTF-8", "invalid UTF-8 at byte %zu", valid);
+        return TS_E_PARSE;
+    }
+    len = strip_eol(s, len);
+    if (len == 0) {
+        diag->reason = "empty message";
+        return TS_E_PARSE;
+    }
+
+    switch (fmt) {
+    case INGEST_FMT_JSON:
+        return ingest_json_span(opts, ev, diag, s, len);
+    case INGEST_FMT_RFC5424:
+        return ingest_rfc5424_span(opts, ev, diag, s, len);
+    case INGEST_FMT_RFC3164: /* also "syslog": 3164 with 5424 detection */
+        if (ingest_looks_rfc5424(s, len))
+            return ingest_rfc5424_span(opts, ev, diag, s, len);
+        return ingest_rfc3164_span(opts, ev, diag, s, len);
+    case INGEST_FMT_AUTO:
+        break;
+    default:
+        diag->reason = "unknown message format";
+        return TS_E_INVAL;
+    }
+    size_t p = 0;
+    while (p < len && (s[p] == ' ' || s[p] == '\t' || s[p] == '\r' || s[p] == '\n'))
+        p++;
+    if (p < len && s[p] == '{')
+        return ingest_json_span(opts, ev, diag, s, len);
+    if (ingest_looks_rfc5424(s, len))
+        return ingest_rfc5424_span(opts, ev, diag, s, len);
+    return ingest_rfc3164_span(opts, ev, diag, s, len);
+}
