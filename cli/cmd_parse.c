@@ -210,14 +210,16 @@ struct tally {
     int n;
 };
 
-static void tally_add(struct tally *t, const char *key)
+static void tally_add(struct tally *t, const char *key, size_t len)
 {
+    if (len > 64)
+        len = 64;
     for (int i = 0; i < t->n; i++)
-        if (strcmp(t->keys[i], key) == 0) {
+        if (strncmp(t->keys[i], key, len) == 0 && t->keys[i][len] == '\0') {
             t->counts[i]++;
             return;
         }
-    if (t->n < TALLY_MAX && (t->keys[t->n] = strdup(key)) != NULL) {
+    if (t->n < TALLY_MAX && (t->keys[t->n] = strndup(key, len)) != NULL) {
         t->counts[t->n++] = 1;
         return;
     }
@@ -244,14 +246,23 @@ struct replay_ctx {
     bool out;
 };
 
-static const char *str_field(const struct ts_event *ev, const char *const *names, size_t n)
+/* Count the first string field of names, or "(none)". */
+static void tally_field(struct tally *t, const struct ts_event *ev, const char *const *names,
+                        size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct ts_field *f = ts_event_getz(ev, names[i]);
-        if (f && f->v.type == TS_V_STR)
-            return f->v.u.s;
+        if (f && f->v.type == TS_V_STR) {
+            tally_add(t, f->v.u.s, f->v.len);
+            return;
+        }
     }
-    return NULL;
+    tally_add(t, "(none)", 6);
+}
+
+static void tally_str(struct tally *t, const char *s)
+{
+    tally_add(t, s, strlen(s));
 }
 
 static int replay_process(void *ctx, struct ingest_batch *b)
@@ -263,12 +274,10 @@ static int replay_process(void *ctx, struct ingest_batch *b)
     struct replay_ctx *r = ctx;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ts_event *ev = &b->events[i];
-        const char *h = str_field(ev, hosts, TS_ARRAY_LEN(hosts));
-        const char *p = str_field(ev, progs, TS_ARRAY_LEN(progs));
-        tally_add(&r->format, ev->format ? ev->format : "?");
-        tally_add(&r->host, h ? h : "(none)");
-        tally_add(&r->program, p ? p : "(none)");
-        tally_add(&r->tenant, ev->tenant[0] ? ev->tenant : "(none)");
+        tally_str(&r->format, ev->format ? ev->format : "?");
+        tally_field(&r->host, ev, hosts, TS_ARRAY_LEN(hosts));
+        tally_field(&r->program, ev, progs, TS_ARRAY_LEN(progs));
+        tally_str(&r->tenant, ev->tenant[0] ? ev->tenant : "(none)");
     }
     return r->out ? events_out_process(&r->eo, b) : 0;
 }

@@ -17,16 +17,32 @@ struct ts_arena {
     struct chunk *head; /* current chunk; older ones follow */
     size_t chunk_size;
     size_t cap;
-    size_t reserved; /* bytes of chunks currently held */
+    size_t reserved; /* bytes of chunks in use (head list) */
     size_t used;
+    struct chunk *spare; /* standard-size chunks kept by reset for reuse */
+    size_t nspare;
 };
+
+/* Spare chunks kept across resets: reusing them avoids a malloc (often an
+ * mmap and its page faults) per chunk per batch. */
+#define ARENA_SPARE_BYTES (64u << 20)
 
 static struct chunk *chunk_new(struct ts_arena *a, size_t size)
 {
     /* reserved <= cap always; compare without overflowing the sum */
     if (size > a->cap - a->reserved || size > SIZE_MAX - sizeof(struct chunk))
         return NULL;
-    struct chunk *c = malloc(sizeof(*c) + size);
+    struct chunk *c;
+    if (size == a->chunk_size && a->spare) {
+        c = a->spare;
+        a->spare = c->next;
+        a->nspare--;
+        c->used = 0;
+        c->next = NULL;
+        a->reserved += size;
+        return c;
+    }
+    c = malloc(sizeof(*c) + size);
     if (!c)
         return NULL;
     c->size = size;
@@ -59,11 +75,13 @@ void ts_arena_destroy(struct ts_arena *a)
 {
     if (!a)
         return;
-    struct chunk *c = a->head;
-    while (c) {
-        struct chunk *n = c->next;
-        free(c);
-        c = n;
+    for (struct chunk *lists[2] = {a->head, a->spare}, **l = lists; l < lists + 2; l++) {
+        struct chunk *c = *l;
+        while (c) {
+            struct chunk *n = c->next;
+            free(c);
+            c = n;
+        }
     }
     free(a);
 }
@@ -114,29 +132,23 @@ char *ts_arena_strndup(struct ts_arena *a, const char *s, size_t n)
 
 void ts_arena_reset(struct ts_arena *a)
 {
-    /* keep the oldest chunk of the standard size (the last in the list) */
-    struct chunk *c = a->head, *keep = NULL;
+    /* standard-size chunks go to the spare list (up to ARENA_SPARE_BYTES),
+     * the others are freed; then one chunk becomes the head again */
+    struct chunk *c = a->head;
     while (c) {
         struct chunk *n = c->next;
-        if (!n && c->size == a->chunk_size && !keep) {
-            keep = c;
+        if (c->size == a->chunk_size && (a->nspare + 1) * a->chunk_size <= ARENA_SPARE_BYTES) {
+            c->next = a->spare;
+            a->spare = c;
+            a->nspare++;
         } else {
-            a->reserved -= c->size;
             free(c);
         }
         c = n;
     }
-    if (!keep) {
-        a->reserved = 0;
-        keep = chunk_new(a, a->chunk_size);
-        /* if this fails the next alloc fails cleanly */
-    }
-    if (keep) {
-        keep->used = 0;
-        keep->next = NULL;
-    }
-    a->head = keep;
+    a->reserved = 0;
     a->used = 0;
+    a->head = chunk_new(a, a->chunk_size); /* if this fails the next alloc fails cleanly */
 }
 
 size_t ts_arena_used(const struct ts_arena *a)

@@ -41,7 +41,8 @@ struct ts_value {
     uint8_t type;  /* enum ts_vtype */
     uint32_t len;  /* STR: bytes (not counting the NUL); LIST: items */
     union {
-        const char *s; /* NUL-terminated, may contain NULs before len */
+        const char *s; /* len bytes; NOT always NUL-terminated at len (values may
+                          point into the raw message): always use len */
         int64_t i;
         double f;
         bool b;

@@ -123,6 +123,9 @@ int ts_parse_iso8601(const char *s, size_t len, int tz_offset_sec, int64_t *ns, 
         if (digits(s, len, &p, 2, &sec))
             return TS_E_PARSE;
     }
+    /* int64 ns covers 1677-09-21 .. 2262-04-11: stay well inside it */
+    if (y < 1678 || y > 2261)
+        return TS_E_PARSE;
     if (mo < 1 || mo > 12 || d < 1 || d > ts_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return TS_E_PARSE;
     int64_t frac = 0;

@@ -26,7 +26,8 @@ unsigned ts_days_in_month(int64_t y, unsigned m);
 size_t ts_format_rfc3339(int64_t ns, char *buf, size_t len);
 /* Parse an RFC 3339 / ISO 8601 timestamp (date 'T' or ' ' time, optional
  * fraction, 'Z' or +hh:mm / +hhmm offset; without an offset, tz_offset_sec
- * is applied). Returns 0 and ns, or TS_E_PARSE. *used gets the bytes consumed. */
+ * is applied). Years outside 1678..2261 (beyond int64 ns) are rejected.
+ * Returns 0 and ns, or TS_E_PARSE. *used gets the bytes consumed. */
 int ts_parse_iso8601(const char *s, size_t len, int tz_offset_sec, int64_t *ns, size_t *used);
 /* "Jan".."Dec" (case-insensitive) to 1..12, or 0. */
 unsigned ts_month_from_abbr(const char *s);

@@ -43,7 +43,8 @@ struct ingest_parse_opts {
     size_t max_msg_bytes; /* bigger messages are dead letters; 0 = INGEST_DEFAULT_MAX_MSG */
 };
 
-/* What happened to one message. */
+/* What happened to one message. The strings are static or live in the
+ * event's arena: valid until the batch is reset. */
 struct ingest_diag {
     const char *reason;  /* set when the message is rejected (dead letter) */
     const char *warning; /* set when the event was kept but something was off,

@@ -26,6 +26,7 @@ N = int(os.environ.get("DELIVERY_N", "100000"))
 PARTS = 4
 TMP = tempfile.mkdtemp(prefix="tocsin-delivery-")
 failures = []
+RUN = f"{os.getpid()}-{int(time.time())}"  # fresh topics and groups on a reused broker
 
 
 def check(cond, msg):
@@ -48,6 +49,10 @@ def config(topic, group):
   group_id: {group}
   workers: 2
   batch_size: 500
+  properties:
+    # a killed member leaves the group after this, not after the default 45 s
+    session.timeout.ms: 6000
+    heartbeat.interval.ms: 1000
 topics:
   - name: {topic}
     format: rfc3164
@@ -144,7 +149,7 @@ def produce(topic, start_seq=0):
 
 
 def part1_exactly_once_and_clean_restart():
-    topic, group = "delivery.once", "g-once"
+    topic, group = f"delivery.once.{RUN}", f"g-once-{RUN}"
     man = produce(topic)
     cfg = config(topic, group)
     out = os.path.join(TMP, "once.jsonl")
@@ -179,7 +184,7 @@ def part1_exactly_once_and_clean_restart():
 
 
 def part2_kill9():
-    topic, group = "delivery.kill", "g-kill"
+    topic, group = f"delivery.kill.{RUN}", f"g-kill-{RUN}"
     man = produce(topic)
     cfg = config(topic, group)
     all_seen = {}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Integration tests: CLI on files, docker-compose sanity, and against a real
+# Apache Kafka broker. The broker is started here on a free 127.0.0.1 port
+# (tests/kafka/broker.sh) and stopped at the end, unless
+# TOCSIN_KAFKA_BOOTSTRAP points at an existing broker.
+set -u
+cd "$(dirname "$0")/../.."
+export TOCSIN=${TOCSIN:-bin/tocsin} KTOOL=${KTOOL:-build/tools/ktool}
+failed=()
+step() {
+    local name=$1; shift
+    echo "--- integration: $name"
+    if "$@"; then echo "--- integration: $name: ok"; else echo "--- integration: $name: FAILED"; failed+=("$name"); fi
+}
+
+step cli tests/integration/test_cli.sh
+step compose python3 tests/integration/test_compose.py
+
+kdir=""
+if [ -z "${TOCSIN_KAFKA_BOOTSTRAP:-}" ]; then
+    kdir=$(mktemp -d /tmp/tocsin-kafka.XXXXXX)
+    trap 'tests/kafka/broker.sh stop "$kdir"; rm -rf "$kdir"' EXIT
+    if ! TOCSIN_KAFKA_BOOTSTRAP=$(tests/kafka/broker.sh start "$kdir"); then
+        echo "--- integration: could not start the Kafka broker"; exit 1
+    fi
+    export TOCSIN_KAFKA_BOOTSTRAP
+else
+    echo "--- integration: using the broker at $TOCSIN_KAFKA_BOOTSTRAP"
+fi
+step kafka-ingest "$(dirname "$KTOOL")/itest_kafka"
+step kafka-delivery python3 tests/integration/test_delivery.py
+
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "integration tests: FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "integration tests: all passed"

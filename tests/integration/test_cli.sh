@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# CLI behaviour of bin/tocsin on files and stdin: parse output, warnings on
+# stderr, dead-letter file, .gz input, over-long lines, config errors.
+set -u
+T=${TOCSIN:-bin/tocsin}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0; n=0
+ok() { n=$((n + 1)); echo "  ok   $1"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "  FAIL $1"; }
+expect() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+# parse: a bad timestamp is reported on stderr with file:line and the event still flows
+printf 'Jun 14 15:16:01 combo sshd[1]: ok one\nJun 99 25:61:00 combo sshd[2]: bad time\nJun 14 15:16:03 combo sshd[3]: ok three\n' > "$tmp/a.log"
+$T parse --year-ref 2026-07-01T00:00:00Z "$tmp/a.log" > "$tmp/out.jsonl" 2> "$tmp/err.txt"; rc=$?
+expect "parse exits 0 with a bad timestamp" "[ $rc -eq 0 ]"
+expect "parse prints every event" "[ \$(wc -l < '$tmp/out.jsonl') -eq 3 ]"
+expect "bad timestamp explained on stderr with file:line" "grep -q '$tmp/a.log:2: warning: unparsable timestamp' '$tmp/err.txt'"
+expect "good event has RFC 3339 time and fields" "head -1 '$tmp/out.jsonl' | python3 -c 'import json,sys; e=json.load(sys.stdin); assert e[\"@timestamp\"]==\"2026-06-14T15:16:01Z\" and e[\"host\"]==\"combo\" and e[\"program\"]==\"sshd\" and e[\"pid\"]==1 and e[\"message\"]==\"ok one\" and e[\"source\"]=={\"file\":\"$tmp/a.log\",\"line\":1} and \"raw\" in e and e[\"tenant\"]==\"\"'"
+expect "bad-time event falls back to ingest time" "sed -n 2p '$tmp/out.jsonl' | grep -q '\"@time_source\":\"ingest\"'"
+
+# stdin, --tenant, --format json, dead letters to a file with reasons, raw_base64 for non-UTF-8
+printf '{"a":1}\n{"a":\n\n{"b":"caf\xe9"}\n' | $T parse --format json --tenant ag-1 -d "$tmp/dlq.jsonl" - > "$tmp/o2.jsonl" 2> "$tmp/e2.txt"
+expect "stdin: one good JSON event with the tenant" "[ \$(wc -l < '$tmp/o2.jsonl') -eq 1 ] && grep -q '\"tenant\":\"ag-1\"' '$tmp/o2.jsonl' && grep -q '\"file\":\"-\"' '$tmp/o2.jsonl'"
+expect "two dead letters written" "[ \$(wc -l < '$tmp/dlq.jsonl') -eq 2 ]"
+expect "dead letter keeps reason, line and raw" "python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/dlq.jsonl\")]; assert d[0][\"reason\"].startswith(\"invalid JSON\") and d[0][\"source\"][\"line\"]==2 and d[0][\"raw\"]==\"{\\\"a\\\":\"; assert \"UTF-8\" in d[1][\"reason\"] and d[1][\"source\"][\"line\"]==4 and \"raw_base64\" in d[1]'"
+expect "rejects reported on stderr" "grep -q -- '-:2: rejected: invalid JSON' '$tmp/e2.txt'"
+
+# .gz input read transparently; over-long line is a dead letter, the next line still parsed
+python3 -c "print('<13>Jan  1 00:00:00 h p: ' + 'x'*5000); print('<13>Jan  1 00:00:01 h p: short')" > "$tmp/long.log"
+gzip -k "$tmp/long.log"
+$T replay --max-message-bytes 1000 -d "$tmp/dlq2.jsonl" "$tmp/long.log.gz" > "$tmp/r.txt" 2>&1
+expect "replay .gz: 2 messages, 1 event, 1 dead letter" "grep -q '2 messages: 1 events (0 with warnings), 1 dead letters' '$tmp/r.txt'"
+expect "over-long line dead-lettered with its reason" "grep -q 'longer than the limit of 1000 bytes' '$tmp/dlq2.jsonl'"
+
+# config errors name file:line:col
+printf 'kafka:\n  brokers: "127.0.0.1:9"\n  bathc_size: 10\n' > "$tmp/bad.yml"
+$T run -c "$tmp/bad.yml" 2> "$tmp/e3.txt"; rc=$?
+expect "run with a bad config exits 2" "[ $rc -eq 2 ]"
+expect "config error names file:line:col and suggests" "grep -q '$tmp/bad.yml:3:3: error: unknown key \"bathc_size\"' '$tmp/e3.txt' && grep -q 'batch_size' '$tmp/e3.txt'"
+$T parse --format xml "$tmp/a.log" 2> "$tmp/e4.txt"; rc=$?
+expect "unknown --format is a usage error" "[ $rc -eq 2 ] && grep -q 'unknown format' '$tmp/e4.txt'"
+$T parse /nonexistent/file 2> "$tmp/e5.txt"; rc=$?
+expect "missing file: exit 1 and the reason" "[ $rc -eq 1 ] && grep -q '/nonexistent/file: error: cannot open' '$tmp/e5.txt'"
+
+echo "cli: $n checks, $((n - fails)) passed, $fails failed"
+[ $fails -eq 0 ]
