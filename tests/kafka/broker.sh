@@ -52,7 +52,7 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=1000
 auto.create.topics.enable=true
 log.flush.interval.messages=9223372036854775807
 PROPS

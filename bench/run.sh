@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench: prints one figure a line. Starts its own Kafka broker on
+# 127.0.0.1 (or uses TOCSIN_KAFKA_BOOTSTRAP). Figures, not assertions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build/tools
+N=${BENCH_MESSAGES:-1000000}
+echo "bench: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== parse rate per format (one thread, in memory) =="
+$B/bench_parse 2
+echo "== parse rate from files (tocsin replay, whole command incl. reading) =="
+tmp=$(mktemp -d /tmp/tocsin-bench.XXXXXX)
+kdir="$tmp/kafka"
+trap 'tests/kafka/broker.sh stop "$kdir" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+python3 - "$tmp" <<'PY'
+import sys, random
+d = sys.argv[1]
+random.seed(7)
+with open(f"{d}/auth.log", "w") as f:
+    for i in range(1000000):
+        f.write(f"Nov 20 10:{i // 60 % 60:02d}:{i % 60:02d} portal-01 sshd[{1000 + i % 30000}]: "
+                f"Failed password for invalid user u{i % 1000} from 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} "
+                f"port {1024 + i % 60000} ssh2\n")
+with open(f"{d}/fw.log", "w") as f:
+    for i in range(500000):
+        f.write(f'<134>1 2026-11-20T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}+07:00 fw-01 edgefw {4000 + i % 50} TRAFFIC '
+                f'[traffic@32473 src="10.0.{i >> 8 & 255}.{i & 255}" dst="203.0.113.{i % 250}" dport="{i % 1024}" action="deny"] deny tcp\n')
+with open(f"{d}/sysmon.jsonl", "w") as f:
+    for i in range(300000):
+        f.write('{"@timestamp":"2026-11-20T10:%02d:%02d.%03dZ","host":{"name":"ws-%03d"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"computer_name":"ws-%03d.agency.local","event_data":{"UtcTime":"2026-11-20 10:00:00.000","ProcessGuid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd9}","ProcessId":"%d","Image":"C:\\\\Windows\\\\System32\\\\cmd.exe","FileVersion":"10.0.19041.1","Description":"Windows Command Processor","Product":"Microsoft Windows Operating System","Company":"Microsoft Corporation","OriginalFileName":"Cmd.Exe","CommandLine":"cmd.exe /c whoami /all \\u003e C:\\\\Users\\\\Public\\\\o%d.txt","CurrentDirectory":"C:\\\\Windows\\\\system32\\\\","User":"AGENCY\\\\user%d","LogonGuid":"{5770385f-c22a-43e0-0000-0020e7030000}","LogonId":"0x3e7","TerminalSessionId":"0","IntegrityLevel":"High","Hashes":"SHA256=2B40C98ED0F7A1D3B091A3E8353132DC33C3E5A3C4C4E23C8AB4E6C9D7F5A1B2","ParentProcessGuid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd8}","ParentProcessId":"%d","ParentImage":"C:\\\\Windows\\\\explorer.exe","ParentCommandLine":"C:\\\\Windows\\\\Explorer.EXE"}}}\n'
+                % (i // 60 % 60, i % 60, i % 1000, i % 500, i % 500, 1000 + i, i, i % 300, 900 + i))
+PY
+for f in auth.log fw.log sysmon.jsonl; do
+    size=$(stat -c %s "$tmp/$f"); lines=$(wc -l < "$tmp/$f")
+    s=$( { /usr/bin/time -f '%e %M' bin/tocsin replay -q "$tmp/$f" > /dev/null; } 2>&1 | tail -1)
+    secs=${s% *}; rss=${s#* }
+    python3 -c "l=$lines; s=$secs; b=$size; print(f'replay $f: {l/s:,.0f} events/s, {b/s/1e6:.1f} MB/s ({l} lines in {s:.2f} s, max RSS {$rss/1024:.0f} MiB)')"
+done
+echo "== Kafka consume rate (real broker on 127.0.0.1, full ingest path, counting sink) =="
+if [ -n "${TOCSIN_KAFKA_BOOTSTRAP:-}" ]; then boot=$TOCSIN_KAFKA_BOOTSTRAP
+else boot=$(tests/kafka/broker.sh start "$kdir" 2>/dev/null); fi
+topic="bench.$$"
+$B/ktool create "$boot" "$topic" 4
+$B/ktool produce "$boot" "$topic" "$N" -p 4 -s 300 2>/dev/null
+for w in 1 2; do $B/bench_kafka "$boot" "$topic" "$N" "$w" rfc3164; done
+echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
