@@ -307,6 +307,86 @@ START_TEST(test_kafka_rejects_managed_and_unknown_properties)
 }
 END_TEST
 
+START_TEST(test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice)
+{
+    char topic[128], group[128];
+    unique(topic, sizeof(topic), "itest.rb");
+    unique(group, sizeof(group), "g-rb");
+    create_topic(topic, 4);
+    enum { N = 40000 };
+    rd_kafka_t *p = producer();
+    char msg[128];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(msg, sizeof(msg), "<13>Jan  1 00:00:00 h p: message %d", i);
+        rd_kafka_resp_err_t e;
+        do {
+            e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % 4),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE(msg, (size_t)len), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(p, 10);
+        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        rd_kafka_poll(p, 0);
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
+    rd_kafka_destroy(p);
+
+    static struct seen s;
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    struct ingest_topic t = {.name = topic, .format = INGEST_FMT_RFC3164};
+    /* small batches and a slow-ish start so that the second member joins mid-stream */
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
+        .batch_max = 200, .queue_batches = 2,
+        .sink = {.ctx = &s, .process = seen_process},
+    };
+    struct ts_err err = {0};
+    struct runner a = {0}, b = {0};
+    ck_assert_int_eq(ingest_kafka_create(&a.k, &o, &err), 0);
+    pthread_create(&a.tid, NULL, run_main, &a);
+    struct ingest_stats sa, sb;
+    for (int i = 0; i < 1500; i++) {
+        ingest_kafka_stats(a.k, &sa);
+        if (sa.consumed > 1000)
+            break;
+        usleep(20000);
+    }
+    ck_assert_uint_gt(sa.consumed, 0);
+    ck_assert_uint_lt(sa.consumed, N); /* the second member joins mid-stream */
+    ck_assert_int_eq(ingest_kafka_create(&b.k, &o, &err), 0); /* subscribes: joins the group */
+    pthread_create(&b.tid, NULL, run_main, &b);
+    for (int i = 0; i < 600; i++) {
+        pthread_mutex_lock(&s.mu);
+        uint64_t ev = s.events;
+        pthread_mutex_unlock(&s.mu);
+        if (ev >= N)
+            break;
+        usleep(100000);
+    }
+    usleep(500000);
+    ingest_kafka_stop(a.k);
+    ingest_kafka_stop(b.k);
+    pthread_join(a.tid, NULL);
+    pthread_join(b.tid, NULL);
+    ingest_kafka_stats(a.k, &sa);
+    ingest_kafka_stats(b.k, &sb);
+    ck_assert_int_eq(a.rc, 0);
+    ck_assert_int_eq(b.rc, 0);
+    ck_assert_uint_ge(sa.rebalances, 3); /* assigned, revoked, assigned again */
+    ck_assert_uint_gt(sb.consumed, 0);   /* the second member got partitions */
+    ck_assert_uint_eq(sa.consumed + sb.consumed, N);
+    ck_assert_uint_eq(s.events, N);
+    for (int part = 0; part < 4; part++)
+        for (int off = 0; off < N / 4; off++)
+            ck_assert_msg(s.count[part * 100000 + off] == 1, "partition %d offset %d seen %u",
+                          part, off, s.count[part * 100000 + off]);
+    ingest_kafka_destroy(a.k);
+    ingest_kafka_destroy(b.k);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("kafka-integration");
@@ -315,6 +395,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up);
     tcase_add_test(tc, test_kafka_blocked_downstream_pauses_and_drops_nothing);
     tcase_add_test(tc, test_kafka_rejects_managed_and_unknown_properties);
+    tcase_add_test(tc, test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice);
     suite_add_tcase(s, tc);
     return s;
 }
