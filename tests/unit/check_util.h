@@ -8,11 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Where ../shared/events lives; overridable with TOCSIN_EVENTS_DIR. */
+#include <sys/stat.h>
+
+/* Where the shared sample events live: TOCSIN_EVENTS_DIR, else
+ * ../shared/events beside the checkout, else /work/shared/events (the CI
+ * clone may live elsewhere). Tests fail, never skip, when none exists. */
 static inline const char *ts_test_events_dir(void)
 {
     const char *d = getenv("TOCSIN_EVENTS_DIR");
-    return d && *d ? d : "../shared/events";
+    if (d && *d)
+        return d;
+    static const char *const candidates[] = {"../shared/events", "/work/shared/events"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    return candidates[0];
 }
 
 #define TS_CHECK_MAIN(make_suite_fn)                                                              \
