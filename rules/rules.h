@@ -1,0 +1,125 @@
+/* rules.h - the Sigma detection engine: load Sigma YAML (detection rules,
+ * filters; correlation rules are parsed and handed to correlate/), compile
+ * the whole set into one matcher, and match events against it.
+ *
+ * A rule set is immutable once built and reference-counted: all worker
+ * threads share it read-only; a reload (SIGHUP) builds a new set and swaps it
+ * in, keeping the old one if the build fails. Per-thread mutable state lives
+ * in a rule_scratch. Matching allocates nothing per event.
+ */
+#ifndef RULES_H
+#define RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/buf.h"
+#include "../core/event.h"
+#include "../core/ts.h"
+#include "../core/yaml.h"
+
+/* ------------------------------------------------------------- loading */
+
+enum rule_problem_kind { RULE_INVALID = 1, RULE_UNSUPPORTED };
+
+/* One problem found while loading: printed by `tocsin rules check` as
+ * "file:line:col: invalid|unsupported: [rule-id] message". */
+struct rule_problem {
+    enum rule_problem_kind kind;
+    char file[512];
+    unsigned line, col;
+    char rule_id[64]; /* "" when the rule has no id (yet) */
+    char msg[512];
+};
+
+struct rule_report {
+    size_t files;        /* YAML files read */
+    size_t rules;        /* rule documents seen */
+    size_t ok;           /* detection + filter + correlation rules loaded */
+    size_t unsupported;
+    size_t invalid;
+    size_t correlations; /* of ok: correlation rules (for correlate/) */
+    size_t filters;      /* of ok: filter (meta) rules */
+    struct rule_problem *problems; /* owned; free with rule_report_free */
+    size_t nproblems;
+};
+void rule_report_free(struct rule_report *r);
+
+/* Field-name mapping and placeholder values live in config, not code. */
+struct rule_field_alias {
+    const char *sigma_name; /* as written in rules */
+    const char *event_name; /* field name in events */
+};
+struct rule_placeholder {
+    const char *name;          /* %name% in rules with the expand modifier */
+    const char *const *values;
+    size_t nvalues;
+};
+
+struct rule_load_opts {
+    const char *const *paths; /* files and directories (recursive, *.yml/*.yaml) */
+    size_t npaths;
+    const struct rule_field_alias *aliases;
+    size_t naliases;
+    const struct rule_placeholder *placeholders;
+    size_t nplaceholders;
+};
+
+struct rule_set;
+
+/* Load and compile. Rules with problems are left out (never half-loaded) and
+ * listed in report; the set holds the others. Returns 0 (even with
+ * problems), or an error (TS_E_NOMEM, TS_E_IO when a path cannot be read,
+ * with err set). */
+int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct rule_report *report,
+                  struct ts_err *err);
+struct rule_set *rule_set_ref(struct rule_set *rs);
+void rule_set_unref(struct rule_set *rs); /* frees on the last reference; NULL ok */
+
+/* ------------------------------------------------------- rule metadata */
+
+struct rule_info {
+    const char *id, *name, *title, *status, *level, *author, *description, *file;
+    unsigned line;
+    const char *const *tags;       /* incl. attack.tXXXX */
+    size_t ntags;
+    const char *const *references;
+    size_t nreferences;
+    const char *const *falsepositives;
+    size_t nfalsepositives;
+    const char *product, *category, *service; /* logsource, NULL when absent */
+};
+
+/* Detection rules (filters and correlations are not counted here). */
+size_t rule_set_count(const struct rule_set *rs);
+const struct rule_info *rule_set_info(const struct rule_set *rs, size_t idx);
+/* Correlation rule documents, for correlate/: their YAML tree (owned by the
+ * set, valid while it is referenced) and metadata. */
+size_t rule_set_correlation_count(const struct rule_set *rs);
+const struct ts_ynode *rule_set_correlation(const struct rule_set *rs, size_t i,
+                                            const struct rule_info **info);
+/* Index of the detection rule with this id or name, or -1. */
+long rule_set_find(const struct rule_set *rs, const char *id_or_name);
+
+/* ------------------------------------------------------------ matching */
+
+struct rule_scratch;
+int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs);
+void rule_scratch_free(struct rule_scratch *s);
+
+/* Called once per matching rule; idx indexes rule_set_info. */
+typedef int (*rule_match_fn)(void *ctx, const struct ts_event *ev, size_t idx);
+
+/* Match ev against every rule whose logsource fits the event's logsource
+ * (ev->logsource), calling fn for each match, in rule order. Returns 0, or
+ * the first non-zero value fn returned. */
+int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct ts_event *ev,
+               rule_match_fn fn, void *ctx);
+
+/* Explain why rule idx matches ev (which selections matched, on which field
+ * values) as a JSON object appended to out. */
+int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
+                 const struct ts_event *ev, struct ts_buf *out);
+
+#endif
