@@ -478,35 +478,162 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
     return rc;
 }
 
-static int load_rules(struct ctx *x, const struct ts_ynode *n)
+/* A string or a list of strings (paths, field names) into *out / *count. */
+static int load_str_list(struct ctx *x, const struct ts_ynode *n, const char *name, char ***out,
+                         size_t *count)
 {
-    struct ts_config *c = x->c;
     char d[64], where[CFG_MAX_WHERE];
+    if (*out)
+        return fail(x, n, "%s is given twice", name);
     if (n->kind == TS_Y_SCALAR && !ts_yaml_is_null(n)) {
-        c->paths.rules = calloc(1, sizeof(*c->paths.rules));
-        if (!c->paths.rules)
+        *out = calloc(1, sizeof(**out));
+        if (!*out)
             return nomem(x);
-        c->paths.nrules = 1;
-        return get_str(x, n, "paths.rules", &c->paths.rules[0]);
+        *count = 1;
+        return get_str(x, n, name, &(*out)[0]);
     }
     if (n->kind != TS_Y_SEQ)
-        return fail(x, n, "paths.rules must be a path or a list of paths, got %s",
+        return fail(x, n, "%s must be a string or a list of strings, got %s", name,
                     describe(n, d, sizeof(d)));
     if (n->nitems > CFG_MAX_RULE_PATHS)
-        return fail(x, n, "paths.rules has more than %d entries", CFG_MAX_RULE_PATHS);
+        return fail(x, n, "%s has more than %d entries", name, CFG_MAX_RULE_PATHS);
     if (n->nitems == 0)
         return 0;
-    c->paths.rules = calloc(n->nitems, sizeof(*c->paths.rules));
-    if (!c->paths.rules)
+    *out = calloc(n->nitems, sizeof(**out));
+    if (!*out)
         return nomem(x);
     for (size_t i = 0; i < n->nitems; i++) {
-        snprintf(where, sizeof(where), "paths.rules[%zu]", i);
-        c->paths.nrules++;
-        int rc = get_str(x, n->items[i], where, &c->paths.rules[i]);
+        snprintf(where, sizeof(where), "%s[%zu]", name, i);
+        (*count)++;
+        int rc = get_str(x, n->items[i], where, &(*out)[i]);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+static int load_rules(struct ctx *x, const struct ts_ynode *n)
+{
+    return load_str_list(x, n, "paths.rules", &x->c->paths.rules, &x->c->paths.nrules);
+}
+
+static int load_normalise(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"profiles", "decoders"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "normalise");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int idx = key_index(x, n->pairs[i].key, "normalise", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        if (idx == 0)
+            rc = load_str_list(x, v, "normalise.profiles", &c->normalise.profiles,
+                               &c->normalise.nprofiles);
+        else
+            rc = load_str_list(x, v, "normalise.decoders", &c->normalise.decoders,
+                               &c->normalise.ndecoders);
+    }
+    return rc;
+}
+
+static int load_enrich(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"geoip_city", "geoip_asn", "ip_fields", "assets",
+                                       "intel_db"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "enrich");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int idx = key_index(x, n->pairs[i].key, "enrich", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        switch (idx) {
+        case 0: rc = get_str(x, v, "enrich.geoip_city", &c->enrich.geoip_city); break;
+        case 1: rc = get_str(x, v, "enrich.geoip_asn", &c->enrich.geoip_asn); break;
+        case 2:
+            rc = load_str_list(x, v, "enrich.ip_fields", &c->enrich.ip_fields,
+                               &c->enrich.nip_fields);
+            break;
+        case 3: rc = get_str(x, v, "enrich.assets", &c->enrich.assets); break;
+        default: rc = get_str(x, v, "enrich.intel_db", &c->enrich.intel_db); break;
+        }
+    }
+    return rc;
+}
+
+static int load_aliases(struct ctx *x, const struct ts_ynode *n)
+{
+    struct ts_config *c = x->c;
+    char where[CFG_MAX_WHERE];
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "rules.field_aliases");
+    if (rc)
+        return rc;
+    if (n->npairs > CFG_MAX_RULE_PATHS)
+        return fail(x, n, "rules.field_aliases has more than %d entries", CFG_MAX_RULE_PATHS);
+    c->rules.alias_from = calloc(n->npairs + 1, sizeof(char *));
+    c->rules.alias_to = calloc(n->npairs + 1, sizeof(char *));
+    if (!c->rules.alias_from || !c->rules.alias_to)
+        return nomem(x);
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        c->rules.naliases++;
+        rc = get_str(x, n->pairs[i].key, "a rules.field_aliases key", &c->rules.alias_from[i]);
+        snprintf(where, sizeof(where), "rules.field_aliases.%s",
+                 c->rules.alias_from[i] ? c->rules.alias_from[i] : "?");
+        if (!rc)
+            rc = get_str(x, n->pairs[i].val, where, &c->rules.alias_to[i]);
+    }
+    return rc;
+}
+
+static int load_placeholders(struct ctx *x, const struct ts_ynode *n)
+{
+    struct ts_config *c = x->c;
+    char where[CFG_MAX_WHERE];
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "rules.placeholders");
+    if (rc)
+        return rc;
+    if (n->npairs > CFG_MAX_RULE_PATHS)
+        return fail(x, n, "rules.placeholders has more than %d entries", CFG_MAX_RULE_PATHS);
+    c->rules.placeholders = calloc(n->npairs + 1, sizeof(*c->rules.placeholders));
+    if (!c->rules.placeholders)
+        return nomem(x);
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        struct ts_config_placeholder *p = &c->rules.placeholders[i];
+        c->rules.nplaceholders++;
+        rc = get_str(x, n->pairs[i].key, "a rules.placeholders key", &p->name);
+        snprintf(where, sizeof(where), "rules.placeholders.%s", p->name ? p->name : "?");
+        if (!rc)
+            rc = load_str_list(x, n->pairs[i].val, where, &p->values, &p->nvalues);
+    }
+    return rc;
+}
+
+static int load_rules_section(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"field_aliases", "placeholders"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "rules");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int idx = key_index(x, n->pairs[i].key, "rules", keys, TS_ARRAY_LEN(keys), seen);
+        if (idx < 0)
+            return idx;
+        rc = idx == 0 ? load_aliases(x, v) : load_placeholders(x, v);
+    }
+    return rc;
 }
 
 static int load_paths(struct ctx *x, const struct ts_ynode *n)
@@ -553,7 +680,8 @@ static int load_log(struct ctx *x, const struct ts_ynode *n)
 
 static int load_root(struct ctx *x, const struct ts_ystream *s)
 {
-    static const char *const keys[] = {"kafka", "topics", "ingest", "paths", "log"};
+    static const char *const keys[] = {"kafka", "topics",    "ingest", "paths",
+                                       "log",   "normalise", "enrich", "rules"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     if (s->ndocs > 1)
@@ -565,7 +693,7 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
     if (root->kind != TS_Y_MAP)
         return fail(x, root,
                     "the configuration must be a mapping of sections (kafka, topics, ingest, "
-                    "paths, log), got %s",
+                    "paths, log, normalise, enrich, rules), got %s",
                     describe(root, d, sizeof(d)));
     int rc = 0;
     for (size_t i = 0; !rc && i < root->npairs; i++) {
@@ -579,12 +707,22 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
         case 1: rc = load_topics(x, v); break;
         case 2: rc = load_ingest(x, v); break;
         case 3: rc = load_paths(x, v); break;
-        default: rc = load_log(x, v); break;
+        case 4: rc = load_log(x, v); break;
+        case 5: rc = load_normalise(x, v); break;
+        case 6: rc = load_enrich(x, v); break;
+        default: rc = load_rules_section(x, v); break;
         }
     }
     if (!rc && x->c->ntopics > 0 && !x->c->kafka.brokers)
         rc = fail(x, seen[1], "kafka.brokers is required when topics are given");
     return rc;
+}
+
+static void free_list(char **l, size_t n)
+{
+    for (size_t i = 0; l && i < n; i++)
+        free(l[i]);
+    free(l);
 }
 
 void ts_config_free(struct ts_config *c)
@@ -610,6 +748,20 @@ void ts_config_free(struct ts_config *c)
         free(c->paths.rules[i]);
     free(c->paths.rules);
     free(c->paths.dead_letter_file);
+    free_list(c->normalise.profiles, c->normalise.nprofiles);
+    free_list(c->normalise.decoders, c->normalise.ndecoders);
+    free(c->enrich.geoip_city);
+    free(c->enrich.geoip_asn);
+    free_list(c->enrich.ip_fields, c->enrich.nip_fields);
+    free(c->enrich.assets);
+    free(c->enrich.intel_db);
+    free_list(c->rules.alias_from, c->rules.naliases);
+    free_list(c->rules.alias_to, c->rules.naliases);
+    for (size_t i = 0; i < c->rules.nplaceholders; i++) {
+        free(c->rules.placeholders[i].name);
+        free_list(c->rules.placeholders[i].values, c->rules.placeholders[i].nvalues);
+    }
+    free(c->rules.placeholders);
     free(c->log.level);
     free(c);
 }

@@ -29,6 +29,20 @@
  *     data_dir: /var/lib/tocsin
  *     rules: [etc/rules]               # string or list
  *     dead_letter_file: /var/lib/tocsin/dead-letters.jsonl
+ *   normalise:
+ *     profiles: [etc/profiles]         # mapping profiles: string or list of files/dirs
+ *     decoders: [etc/decoders]         # decoders: string or list of files/dirs
+ *   enrich:
+ *     geoip_city: /var/lib/GeoIP/GeoLite2-City.mmdb
+ *     geoip_asn: /var/lib/GeoIP/GeoLite2-ASN.mmdb
+ *     ip_fields: [src_ip, dst_ip]      # fields to enrich (default: src_ip, dst_ip)
+ *     assets: etc/assets.yml           # asset inventory
+ *     intel_db: /var/lib/tocsin/intel  # LMDB written by `tocsin intel load`
+ *   rules:
+ *     field_aliases:                   # Sigma field name -> event field name
+ *       SourceIp: src_ip
+ *     placeholders:                    # values for the expand modifier
+ *       Admins: [administrator, root]
  *   log:
  *     level: info                      # error|warning|info|debug
  */
@@ -73,6 +87,31 @@ struct ts_config {
         size_t nrules;
         char *dead_letter_file;
     } paths;
+    struct {
+        char **profiles;
+        size_t nprofiles;
+        char **decoders;
+        size_t ndecoders;
+    } normalise;
+    struct {
+        char *geoip_city;
+        char *geoip_asn;
+        char **ip_fields;
+        size_t nip_fields;
+        char *assets;
+        char *intel_db;
+    } enrich;
+    struct {
+        char **alias_from; /* Sigma names */
+        char **alias_to;   /* event field names */
+        size_t naliases;
+        struct ts_config_placeholder {
+            char *name;
+            char **values;
+            size_t nvalues;
+        } *placeholders;
+        size_t nplaceholders;
+    } rules;
     struct {
         char *level;
     } log;

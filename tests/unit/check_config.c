@@ -338,8 +338,8 @@ START_TEST(test_config_rules_path_is_a_string_or_a_list)
     ck_assert_str_eq(c->paths.rules[0], "/etc/tocsin/rules");
     ts_config_free(c);
     expect_config_err("paths:\n  rules: {a: b}\n",
-                      "etc/tocsin.yml:2:10: error: paths.rules must be a path or a list of "
-                      "paths, got a mapping");
+                      "etc/tocsin.yml:2:10: error: paths.rules must be a string or a list of "
+                      "strings, got a mapping");
     expect_config_err("paths:\n  rules:\n    - a\n    - [b]\n",
                       "etc/tocsin.yml:4:7: error: paths.rules[1] must be a non-empty string, "
                       "got a list");
@@ -367,7 +367,8 @@ START_TEST(test_config_sections_and_root_must_be_mappings)
                       "etc/tocsin.yml:1:8: error: kafka must be a mapping, got a list");
     expect_config_err("- kafka\n",
                       "etc/tocsin.yml:1:1: error: the configuration must be a mapping of "
-                      "sections (kafka, topics, ingest, paths, log), got a list");
+                      "sections (kafka, topics, ingest, paths, log, normalise, enrich, rules), "
+                      "got a list");
     expect_config_err("log: {}\n---\nlog: {}\n",
                       "etc/tocsin.yml:2:1: error: a configuration file holds one YAML document, "
                       "found a second one");
@@ -460,6 +461,59 @@ START_TEST(test_config_free_accepts_null)
 }
 END_TEST
 
+START_TEST(test_config_normalise_enrich_and_rules_sections_read_back)
+{
+    struct ts_config *c = load_ok("normalise:\n"
+                                  "  profiles: etc/profiles\n"
+                                  "  decoders: [etc/decoders, /srv/decoders]\n"
+                                  "enrich:\n"
+                                  "  geoip_city: /g/city.mmdb\n"
+                                  "  ip_fields: [src_ip, IpAddress]\n"
+                                  "  assets: etc/assets.yml\n"
+                                  "  intel_db: /var/lib/tocsin/intel\n"
+                                  "rules:\n"
+                                  "  field_aliases:\n"
+                                  "    SourceIp: src_ip\n"
+                                  "  placeholders:\n"
+                                  "    Admins: [administrator, root]\n"
+                                  "    Tmp: /tmp\n");
+    ck_assert_uint_eq(c->normalise.nprofiles, 1);
+    ck_assert_str_eq(c->normalise.profiles[0], "etc/profiles");
+    ck_assert_uint_eq(c->normalise.ndecoders, 2);
+    ck_assert_str_eq(c->normalise.decoders[1], "/srv/decoders");
+    ck_assert_str_eq(c->enrich.geoip_city, "/g/city.mmdb");
+    ck_assert_ptr_null(c->enrich.geoip_asn);
+    ck_assert_uint_eq(c->enrich.nip_fields, 2);
+    ck_assert_str_eq(c->enrich.ip_fields[1], "IpAddress");
+    ck_assert_str_eq(c->enrich.assets, "etc/assets.yml");
+    ck_assert_str_eq(c->enrich.intel_db, "/var/lib/tocsin/intel");
+    ck_assert_uint_eq(c->rules.naliases, 1);
+    ck_assert_str_eq(c->rules.alias_from[0], "SourceIp");
+    ck_assert_str_eq(c->rules.alias_to[0], "src_ip");
+    ck_assert_uint_eq(c->rules.nplaceholders, 2);
+    ck_assert_str_eq(c->rules.placeholders[0].name, "Admins");
+    ck_assert_uint_eq(c->rules.placeholders[0].nvalues, 2);
+    ck_assert_str_eq(c->rules.placeholders[0].values[1], "root");
+    ck_assert_uint_eq(c->rules.placeholders[1].nvalues, 1);
+    ck_assert_str_eq(c->rules.placeholders[1].values[0], "/tmp");
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_new_sections_reject_unknown_keys_and_bad_types)
+{
+    expect_config_err("enrich:\n  geoip_cty: x\n",
+                      "etc/tocsin.yml:2:3: error: unknown key \"geoip_cty\" in enrich (did you "
+                      "mean \"geoip_city\"?)");
+    expect_config_err("rules:\n  field_aliases: [a, b]\n",
+                      "etc/tocsin.yml:2:18: error: rules.field_aliases must be a mapping, got a "
+                      "list");
+    expect_config_err("normalise:\n  profiles: {a: 1}\n",
+                      "etc/tocsin.yml:2:13: error: normalise.profiles must be a string or a list "
+                      "of strings, got a mapping");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
@@ -487,6 +541,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_tz_offset_parse_accepts_utc_and_offsets);
     tcase_add_test(tc, test_tz_offset_parse_rejects_other_forms);
     tcase_add_test(tc, test_config_free_accepts_null);
+    tcase_add_test(tc, test_config_normalise_enrich_and_rules_sections_read_back);
+    tcase_add_test(tc, test_config_new_sections_reject_unknown_keys_and_bad_types);
     suite_add_tcase(s, tc);
     return s;
 }
