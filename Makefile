@@ -50,9 +50,11 @@ $(BIN): $(CLI_OBJ) $(LIBTS)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBTS) $(PKG_LIBS) $(LDLIBS)
 
+# check_torture_*: malloc/calloc/realloc wrapped so that the Nth one fails
+$(BUILD)/tests/check_torture_%: LDWRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check_util.h $(LIBTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(LDWRAP) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBTS)
 	@mkdir -p $(dir $@)
