@@ -6,5 +6,7 @@
 int cmd_parse(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_intel(int argc, char **argv);
 
 #endif

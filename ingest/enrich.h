@@ -3,8 +3,16 @@
  *
  * An enricher is built once from config, immutable and shared by all worker
  * threads (the .mmdb files are memory-mapped once; the intel LMDB is opened
- * read-only with one read transaction per batch); per-thread state (small
- * lookup caches, the LMDB read txn) lives in an ingest_enrich_scratch.
+ * read-only with one read transaction per batch); per-thread state (a small
+ * fixed-size GeoIP cache, the LMDB read txn, counters) lives in an
+ * ingest_enrich_scratch, which one thread uses at a time.
+ *
+ * Lifetimes: the names of the fields that ingest_enrich_event adds, the
+ * asset.* strings and the geo strings point into the enricher (its copies of
+ * the options, the inventory, the memory-mapped .mmdb). Free an enricher only
+ * after every batch it enriched has been reset - as with compiled rule sets, a
+ * reload builds a new one and frees the old one once the pipeline drained.
+ * threat.* strings come from LMDB and are copied into the event's arena.
  */
 #ifndef INGEST_ENRICH_H
 #define INGEST_ENRICH_H
@@ -14,11 +22,40 @@
 #include "../core/event.h"
 #include "../core/ts.h"
 
+#define INGEST_ENRICH_MAX_FIELDS 64   /* names per list below */
+#define INGEST_ENRICH_MAX_NAME 128    /* bytes per field name */
+
+/* Field lists: NULL (with n = 0) selects the defaults shown; field names are
+ * compared case-insensitively (Sigma compares field names as the source
+ * spells them, but `hashes` vs `Hashes` and `Hostname` vs `hostname` both
+ * occur in the wild). All strings are copied by ingest_enricher_create. */
 struct ingest_enrich_opts {
-    const char *geoip_city_db;   /* GeoLite2/GeoIP2 City .mmdb, or NULL */
-    const char *geoip_asn_db;    /* ASN .mmdb, or NULL */
-    const char *const *ip_fields; /* fields to enrich, e.g. src_ip, dst_ip, IpAddress */
+    const char *geoip_city_db;   /* GeoLite2/GeoIP2 City (or Country) .mmdb, or NULL */
+    const char *geoip_asn_db;    /* GeoLite2 ASN .mmdb, or NULL */
+    /* IP fields: GeoIP, asset by address, intel IP/CIDR. Default: src_ip,
+     * dst_ip, SourceIp, DestinationIp, IpAddress, c-ip, s-ip, source.ip,
+     * destination.ip, client.ip, server.ip */
+    const char *const *ip_fields;
     size_t nip_fields;
+    /* The host that logged the event (asset by name). Default: host,
+     * host.name, hostname, Computer, ComputerName, agent.hostname,
+     * winlog.computer_name, dvchost */
+    const char *const *host_fields;
+    size_t nhost_fields;
+    /* Domain names checked against intel domains. Default: QueryName,
+     * DestinationHostname, cs-host, r-dns, domain, query, dns.question.name,
+     * url.domain, destination.domain, server.domain, dst_host */
+    const char *const *domain_fields;
+    size_t ndomain_fields;
+    /* URLs checked against intel URLs, and their host against domains/IPs.
+     * Default: url, c-uri, cs-uri, url.original, url.full, http.url */
+    const char *const *url_fields;
+    size_t nurl_fields;
+    /* File hashes: a bare hex digest or Sysmon's "SHA1=..,MD5=..,SHA256=..".
+     * Default: Hashes, Hash, md5, sha1, sha256, file.hash.{md5,sha1,sha256},
+     * process.hash.{md5,sha1,sha256} */
+    const char *const *hash_fields;
+    size_t nhash_fields;
     const char *assets_file;     /* YAML inventory (docs/assets.md), or NULL */
     const char *intel_db;        /* LMDB directory written by `tocsin intel load`, or NULL */
 };
@@ -26,26 +63,72 @@ struct ingest_enrich_opts {
 struct ingest_enricher;
 struct ingest_enrich_scratch;
 
+/* Open the databases and load the inventory named in o (each part is off
+ * when its path is NULL; with all NULL the enricher does nothing, cheaply).
+ * Errors fill err: a missing or corrupt .mmdb (MMDB_strerror's text), an
+ * inventory error at file:line:col, an intel directory that is not one
+ * (mdb_strerror's text). Returns 0, TS_E_CONFIG, TS_E_IO, TS_E_STORE,
+ * TS_E_LIMIT, TS_E_NOMEM. */
 int ingest_enricher_create(struct ingest_enricher **out, const struct ingest_enrich_opts *o,
                            struct ts_err *err);
 void ingest_enricher_free(struct ingest_enricher *e);
+/* True when some enrichment is configured. */
+int ingest_enricher_active(const struct ingest_enricher *e);
+
 int ingest_enrich_scratch_create(struct ingest_enrich_scratch **out,
                                  const struct ingest_enricher *e);
 void ingest_enrich_scratch_free(struct ingest_enrich_scratch *s);
-/* Call before/after a batch (opens/closes the intel read transaction). */
+/* Call before/after a batch (opens/closes the intel read transaction, so a
+ * concurrent `tocsin intel load` becomes visible at the next batch). A
+ * failure to begin (TS_E_STORE, e.g. LMDB's reader table is full) is
+ * returned once per batch and counted; that batch is enriched without intel. */
 int ingest_enrich_batch_begin(struct ingest_enrich_scratch *s);
 void ingest_enrich_batch_end(struct ingest_enrich_scratch *s);
-/* Add geo.* / asn fields per configured IP field (e.g. src_ip.geo.country),
- * asset.* fields from the host or IPs, threat.* fields for intel matches.
- * Private/reserved addresses are tagged (src_ip.geo.scope = private) not
- * looked up. 0, or TS_E_NOMEM/TS_E_LIMIT when the arena is full. */
+
+/* Enrich one event; no malloc, no lock, no log line. Adds:
+ *  - per configured IP field F holding a global address: F.geo.country (ISO
+ *    code), F.geo.country_name, F.geo.city, F.geo.lat, F.geo.lon (floats),
+ *    F.as.number (int), F.as.org - those the databases know; for a private,
+ *    loopback, link-local, cgnat, documentation, multicast, benchmark,
+ *    broadcast, unspecified or reserved address only F.geo.scope = that word
+ *    (v4 and v6; ::ffff:a.b.c.d counts as a.b.c.d);
+ *  - asset.id, asset.name, asset.level (int 1-5), asset.operator,
+ *    asset.managing_body: from the first host field (configured order) whose
+ *    value names a system, else from the first IP field whose address falls
+ *    in a system's ranges (longest prefix);
+ *  - threat.matched = true, threat.indicator, threat.type (ip, cidr, domain,
+ *    url, md5, sha1, sha256), threat.source, threat.confidence (int 0-100),
+ *    threat.field (the event field that matched): the first match, checking
+ *    IP fields, then domain, URL and hash fields, each list in configured
+ *    order. Indicators whose valid_until lies before the event's time
+ *    (ingest time when the event had none) are ignored.
+ * Returns 0, or TS_E_NOMEM/TS_E_LIMIT when the arena or field cap is full
+ * (the event keeps what was added so far). */
 int ingest_enrich_event(const struct ingest_enricher *e, struct ingest_enrich_scratch *s,
                         struct ts_event *ev);
 
+/* Counters of one scratch since its creation. */
+struct ingest_enrich_stats {
+    uint64_t events;
+    uint64_t geo_lookups, geo_cache_hits, geo_errors, geo_scoped;
+    uint64_t asset_matches;
+    uint64_t intel_lookups, intel_bloom_skips, intel_matches, intel_expired, intel_errors;
+    uint64_t intel_batches_without_txn;
+};
+void ingest_enrich_scratch_stats(const struct ingest_enrich_scratch *s,
+                                 struct ingest_enrich_stats *out);
+
 /* Threat intel import (`tocsin intel load`): CSV, MISP event JSON or STIX 2.1
- * bundle, detected from content; stored with source, confidence, expiry. */
+ * bundle, detected from content (docs/intel.md); stored with source,
+ * confidence and expiry in the LMDB environment db_dir (created when
+ * missing), one write transaction per file: a file is imported whole or not
+ * at all. An indicator already present is replaced. Rows or attributes that
+ * are not indicators we store are skipped and counted, the first one's
+ * reason kept in first_skip ("file:line: why" for CSV).
+ * source_name (may be NULL) overrides the source named in the file. */
 struct ingest_intel_load_stats {
-    uint64_t indicators, ips, cidrs, domains, urls, hashes, skipped;
+    uint64_t indicators, ips, cidrs, domains, urls, hashes, skipped, expired;
+    char first_skip[320];
 };
 int ingest_intel_load(const char *db_dir, const char *file, const char *source_name,
                       struct ingest_intel_load_stats *st, struct ts_err *err);

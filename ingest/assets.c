@@ -1,0 +1,528 @@
+/* assets.c - the agency's asset inventory (docs/assets.md): systems with their
+ * name, operator, managing body (cơ quan chủ quản), security level (cấp độ
+ * 1-5), hostnames, IP ranges, domains and contacts; looked up by host name or
+ * by address (longest prefix).
+ *
+ * Ownership: an inventory owns every string and table in one arena; it is
+ * immutable after loading and may be read by any number of threads. Lookups
+ * allocate nothing. Load errors name file:line:col (first error wins).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/arena.h"
+#include "../core/yaml.h"
+#include "enrich_int.h"
+
+#define ASSETS_ARENA_CHUNK (64u << 10)
+#define ASSETS_ARENA_CAP ((size_t)256 << 20)
+#define HOST_MAX 253
+#define AMBIGUOUS (-2)
+
+struct host_ent {
+    const char *key; /* lower case, owned by the arena; NULL = empty slot */
+    uint32_t len;
+    int32_t asset; /* index, or AMBIGUOUS (short names only) */
+    unsigned line, col;
+};
+
+struct net_ent {
+    uint8_t used, family, plen;
+    uint8_t addr[16];
+    int32_t asset;
+    unsigned line, col;
+};
+
+struct ingest_assets {
+    struct ts_arena *arena;
+    struct ingest_asset *v;
+    size_t n;
+    struct host_ent *hosts, *shorts; /* exact names; first labels */
+    size_t hcap, scap, nhosts, nshorts;
+    struct net_ent *nets;
+    size_t ncap, nnets;
+    uint8_t plens4[33], plens6[129]; /* prefix lengths present, longest first */
+    unsigned nplens4, nplens6;
+};
+
+/* The load context: file name for errors, the first error. */
+struct lctx {
+    const char *file;
+    struct ts_err *err;
+    struct ingest_assets *a;
+};
+
+static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return ts_err_set(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+}
+
+static int nomem(struct lctx *x)
+{
+    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading the inventory");
+}
+
+/* ----------------------------------------------------------- host tables */
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t c = 16;
+    while (c < n)
+        c <<= 1;
+    return c;
+}
+
+static struct host_ent *host_slot(struct host_ent *t, size_t cap, const char *k, size_t len)
+{
+    size_t i = (size_t)ingest_hash64(k, len, 0x9e37) & (cap - 1);
+    for (;;) {
+        struct host_ent *e = &t[i];
+        if (!e->key || (e->len == len && memcmp(e->key, k, len) == 0))
+            return e;
+        i = (i + 1) & (cap - 1);
+    }
+}
+
+/* lower-case s into buf (HOST_MAX+1), dropping one trailing dot; 0 if too long/empty */
+static size_t lower_host(const char *s, size_t len, char *buf)
+{
+    if (len && s[len - 1] == '.')
+        len--;
+    if (len == 0 || len > HOST_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool with_short)
+{
+    struct ingest_assets *a = x->a;
+    char buf[HOST_MAX + 1];
+    size_t len = lower_host(n->str, n->len, buf);
+    if (!len || memchr(n->str, ' ', n->len) || memchr(n->str, '\0', n->len))
+        return fail(x, n, "invalid host name \"%s\"", n->str);
+    struct host_ent *e = host_slot(a->hosts, a->hcap, buf, len);
+    if (e->key) {
+        if (e->asset == asset)
+            return 0;
+        return fail(x, n, "host name \"%s\" already belongs to system \"%s\" (line %u)", n->str,
+                    a->v[e->asset].id, e->line);
+    }
+    char *k = ts_arena_strndup(a->arena, buf, len);
+    if (!k)
+        return nomem(x);
+    *e = (struct host_ent){.key = k, .len = (uint32_t)len, .asset = asset, .line = n->line,
+                           .col = n->col};
+    a->nhosts++;
+    if (!with_short)
+        return 0;
+    const char *dot = memchr(buf, '.', len);
+    size_t slen = dot ? (size_t)(dot - buf) : len;
+    if (slen == 0)
+        return 0;
+    struct host_ent *s = host_slot(a->shorts, a->scap, buf, slen);
+    if (s->key) {
+        if (s->asset != asset)
+            s->asset = AMBIGUOUS; /* two systems share the first label: full names only */
+        return 0;
+    }
+    *s = (struct host_ent){.key = k, .len = (uint32_t)slen, .asset = asset, .line = n->line,
+                           .col = n->col};
+    a->nshorts++;
+    return 0;
+}
+
+/* ------------------------------------------------------------- net table */
+
+static struct net_ent *net_slot(struct net_ent *t, size_t cap, uint8_t family, uint8_t plen,
+                                const uint8_t *addr)
+{
+    size_t alen = family == 6 ? 16 : 4;
+    size_t i = (size_t)ingest_hash64(addr, alen, (uint64_t)family << 8 | plen) & (cap - 1);
+    for (;;) {
+        struct net_ent *e = &t[i];
+        if (!e->used ||
+            (e->family == family && e->plen == plen && memcmp(e->addr, addr, alen) == 0))
+            return e;
+        i = (i + 1) & (cap - 1);
+    }
+}
+
+static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
+{
+    struct ingest_assets *a = x->a;
+    struct ts_ip net;
+    unsigned plen;
+    if (ingest_cidr_parse(n->str, n->len, true, &net, &plen))
+        return fail(x, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
+                          "10.10.1.0/24, with no host bits set)", n->str);
+    struct net_ent *e = net_slot(a->nets, a->ncap, net.family, (uint8_t)plen, net.addr);
+    if (e->used) {
+        if (e->asset == asset)
+            return 0;
+        return fail(x, n, "IP range \"%s\" already belongs to system \"%s\" (line %u)", n->str,
+                    a->v[e->asset].id, e->line);
+    }
+    e->used = 1;
+    e->family = net.family;
+    e->plen = (uint8_t)plen;
+    memcpy(e->addr, net.addr, 16);
+    e->asset = asset;
+    e->line = n->line;
+    e->col = n->col;
+    a->nnets++;
+    if (net.family == 6)
+        a->plens6[plen] = 1;
+    else
+        a->plens4[plen] = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+static int want_str(struct lctx *x, const struct ts_ynode *n, const char *what, char **out,
+                    uint32_t *len)
+{
+    if (!n || ts_yaml_is_null(n))
+        return 0;
+    if (n->kind != TS_Y_SCALAR)
+        return fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
+    if (n->len > 4096 || memchr(n->str, '\0', n->len))
+        return fail(x, n, "%s is too long or contains NUL", what);
+    char *s = ts_arena_strndup(x->a->arena, n->str, n->len);
+    if (!s)
+        return nomem(x);
+    *out = s;
+    if (len)
+        *len = (uint32_t)n->len;
+    return 0;
+}
+
+/* A scalar or a list of scalars, each passed to fn. */
+static int each_name(struct lctx *x, const struct ts_ynode *n, const char *what, int32_t asset,
+                     int (*fn)(struct lctx *, const struct ts_ynode *, int32_t, bool), bool flag)
+{
+    if (!n || ts_yaml_is_null(n))
+        return 0;
+    if (n->kind == TS_Y_SCALAR)
+        return fn(x, n, asset, flag);
+    if (n->kind != TS_Y_SEQ)
+        return fail(x, n, "%s must be a list of strings, not %s", what, ts_yaml_kind_name(n));
+    if (n->nitems > INGEST_ASSETS_MAX_NAMES)
+        return fail(x, n, "too many %s (at most %u)", what, INGEST_ASSETS_MAX_NAMES);
+    for (size_t i = 0; i < n->nitems; i++) {
+        const struct ts_ynode *it = n->items[i];
+        if (it->kind != TS_Y_SCALAR || ts_yaml_is_null(it))
+            return fail(x, it, "each of %s must be a string, not %s", what, ts_yaml_kind_name(it));
+        int rc = fn(x, it, asset, flag);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int host_cb(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool with_short)
+{
+    return host_add(x, n, asset, with_short);
+}
+
+static int net_cb(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool unused)
+{
+    TS_UNUSED(unused);
+    return net_add(x, n, asset);
+}
+
+static const char *const system_keys[] = {"id", "name", "operator", "managing_body", "level",
+                                          "hostnames", "ip_ranges", "domains", "contacts",
+                                          "description", "location", "tags", NULL};
+static const char *const contact_keys[] = {"name", "role", "email", "phone", NULL};
+
+static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *const *keys,
+                      const char *what)
+{
+    for (size_t i = 0; i < map->npairs; i++) {
+        const struct ts_ynode *k = map->pairs[i].key;
+        bool ok = false;
+        for (size_t j = 0; keys[j] && !ok; j++)
+            ok = strcmp(k->str, keys[j]) == 0;
+        if (!ok) {
+            char list[300] = "";
+            size_t used = 0;
+            for (size_t j = 0; keys[j]; j++) {
+                int w = snprintf(list + used, sizeof(list) - used, "%s%s", j ? ", " : "", keys[j]);
+                if (w < 0 || (size_t)w >= sizeof(list) - used)
+                    break;
+                used += (size_t)w;
+            }
+            return fail(x, k, "unknown key \"%s\" in %s (known: %s)", k->str, what, list);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(map->pairs[j].key->str, k->str) == 0)
+                return fail(x, k, "duplicate key \"%s\"", k->str);
+    }
+    return 0;
+}
+
+static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest_asset *as)
+{
+    if (!n || ts_yaml_is_null(n))
+        return 0;
+    if (n->kind != TS_Y_SEQ)
+        return fail(x, n, "contacts must be a list, not %s", ts_yaml_kind_name(n));
+    if (n->nitems > INGEST_ASSETS_MAX_CONTACTS)
+        return fail(x, n, "too many contacts (at most %u)", INGEST_ASSETS_MAX_CONTACTS);
+    as->contacts = ts_arena_alloc(x->a->arena, (n->nitems ? n->nitems : 1) * sizeof(*as->contacts));
+    if (!as->contacts)
+        return nomem(x);
+    for (size_t i = 0; i < n->nitems; i++) {
+        const struct ts_ynode *c = n->items[i];
+        struct ingest_asset_contact *ct = &as->contacts[i];
+        memset(ct, 0, sizeof(*ct));
+        if (c->kind != TS_Y_MAP)
+            return fail(x, c, "a contact must be a mapping (name, role, email, phone), not %s",
+                        ts_yaml_kind_name(c));
+        int rc;
+        if ((rc = check_keys(x, c, contact_keys, "a contact")) ||
+            (rc = want_str(x, ts_yaml_get(c, "name"), "name", &ct->name, NULL)) ||
+            (rc = want_str(x, ts_yaml_get(c, "role"), "role", &ct->role, NULL)) ||
+            (rc = want_str(x, ts_yaml_get(c, "email"), "email", &ct->email, NULL)) ||
+            (rc = want_str(x, ts_yaml_get(c, "phone"), "phone", &ct->phone, NULL)))
+            return rc;
+        if (!ct->name && !ct->email && !ct->phone)
+            return fail(x, c, "a contact needs a name, an email or a phone");
+    }
+    as->ncontacts = n->nitems;
+    return 0;
+}
+
+static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
+{
+    struct ingest_asset *as = &x->a->v[idx];
+    memset(as, 0, sizeof(*as));
+    as->line = m->line;
+    if (m->kind != TS_Y_MAP)
+        return fail(x, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
+    int rc;
+    if ((rc = check_keys(x, m, system_keys, "a system")))
+        return rc;
+    const struct ts_ynode *id = ts_yaml_get(m, "id"), *name = ts_yaml_get(m, "name"),
+                          *level = ts_yaml_get(m, "level");
+    if (!id || ts_yaml_is_null(id))
+        return fail(x, m, "system without an id");
+    if (!name || ts_yaml_is_null(name))
+        return fail(x, m, "system without a name");
+    if (!level || ts_yaml_is_null(level))
+        return fail(x, m, "system without a level (cấp độ 1-5)");
+    if ((rc = want_str(x, id, "id", &as->id, &as->id_len)) ||
+        (rc = want_str(x, name, "name", &as->name, &as->name_len)) ||
+        (rc = want_str(x, ts_yaml_get(m, "operator"), "operator", &as->operator_,
+                       &as->operator_len)) ||
+        (rc = want_str(x, ts_yaml_get(m, "managing_body"), "managing_body", &as->managing_body,
+                       &as->managing_body_len)))
+        return rc;
+    for (int32_t j = 0; j < idx; j++)
+        if (strcmp(x->a->v[j].id, as->id) == 0)
+            return fail(x, id, "duplicate system id \"%s\" (first at line %u)", as->id,
+                        x->a->v[j].line);
+    if (level->kind != TS_Y_SCALAR || level->len != 1 || level->str[0] < '1' ||
+        level->str[0] > '5')
+        return fail(x, level, "level must be a security level from 1 to 5, not \"%s\"",
+                    level->kind == TS_Y_SCALAR ? level->str : ts_yaml_kind_name(level));
+    as->level = level->str[0] - '0';
+    if ((rc = each_name(x, ts_yaml_get(m, "hostnames"), "hostnames", idx, host_cb, true)) ||
+        (rc = each_name(x, ts_yaml_get(m, "domains"), "domains", idx, host_cb, false)) ||
+        (rc = each_name(x, ts_yaml_get(m, "ip_ranges"), "ip_ranges", idx, net_cb, false)) ||
+        (rc = load_contacts(x, ts_yaml_get(m, "contacts"), as)))
+        return rc;
+    return 0;
+}
+
+/* Size the tables from a first count over the tree. */
+static size_t count_names(const struct ts_ynode *systems, const char *key)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < systems->nitems; i++) {
+        const struct ts_ynode *v = ts_yaml_get(systems->items[i], key);
+        if (!v)
+            continue;
+        n += v->kind == TS_Y_SEQ ? v->nitems : 1;
+    }
+    return n;
+}
+
+static void order_plens(const uint8_t *present, unsigned max, uint8_t *list, unsigned *n)
+{
+    /* present[] is rewritten as the list of lengths, longest first */
+    uint8_t tmp[129];
+    unsigned k = 0;
+    for (int p = (int)max; p >= 0; p--)
+        if (present[p])
+            tmp[k++] = (uint8_t)p;
+    memcpy(list, tmp, k);
+    *n = k;
+}
+
+static int build(struct lctx *x, const struct ts_ystream *s)
+{
+    const struct ts_ynode *root = s->ndocs ? s->docs[0].root : NULL;
+    if (s->ndocs > 1)
+        return fail(x, s->docs[1].root, "an inventory is one YAML document");
+    if (!root || root->kind != TS_Y_MAP)
+        return fail(x, root, "an inventory is a mapping with a \"systems\" list");
+    for (size_t i = 0; i < root->npairs; i++) {
+        const char *k = root->pairs[i].key->str;
+        if (strcmp(k, "systems") && strcmp(k, "agency") && strcmp(k, "version"))
+            return fail(x, root->pairs[i].key,
+                        "unknown key \"%s\" at the top (known: agency, version, systems)", k);
+    }
+    const struct ts_ynode *systems = ts_yaml_get(root, "systems");
+    if (!systems || systems->kind != TS_Y_SEQ)
+        return fail(x, systems ? systems : root, "\"systems\" must be a list of systems");
+    if (systems->nitems > INGEST_ASSETS_MAX)
+        return fail(x, systems, "too many systems (at most %u)", INGEST_ASSETS_MAX);
+    struct ingest_assets *a = x->a;
+    size_t nh = count_names(systems, "hostnames") + count_names(systems, "domains");
+    size_t nn = count_names(systems, "ip_ranges");
+    a->hcap = pow2_at_least(2 * nh + 1);
+    a->scap = a->hcap;
+    a->ncap = pow2_at_least(2 * nn + 1);
+    a->v = ts_arena_alloc(a->arena, (systems->nitems + 1) * sizeof(*a->v));
+    a->hosts = ts_arena_alloc(a->arena, a->hcap * sizeof(*a->hosts));
+    a->shorts = ts_arena_alloc(a->arena, a->scap * sizeof(*a->shorts));
+    a->nets = ts_arena_alloc(a->arena, a->ncap * sizeof(*a->nets));
+    if (!a->v || !a->hosts || !a->shorts || !a->nets)
+        return nomem(x);
+    memset(a->hosts, 0, a->hcap * sizeof(*a->hosts));
+    memset(a->shorts, 0, a->scap * sizeof(*a->shorts));
+    memset(a->nets, 0, a->ncap * sizeof(*a->nets));
+    for (size_t i = 0; i < systems->nitems; i++) {
+        int rc = load_system(x, systems->items[i], (int32_t)i);
+        if (rc)
+            return rc;
+        a->n = i + 1;
+    }
+    order_plens(a->plens4, 32, a->plens4, &a->nplens4);
+    order_plens(a->plens6, 128, a->plens6, &a->nplens6);
+    return 0;
+}
+
+static int from_stream(const char *name, struct ts_ystream *s, struct ingest_assets **out,
+                       struct ts_err *err)
+{
+    struct ingest_assets *a = calloc(1, sizeof(*a));
+    if (!a)
+        return ts_err_set(err, TS_E_NOMEM, name, 0, 0, "out of memory loading the inventory");
+    int rc = ts_arena_create(&a->arena, ASSETS_ARENA_CHUNK, ASSETS_ARENA_CAP);
+    if (rc) {
+        free(a);
+        return ts_err_set(err, rc, name, 0, 0, "out of memory loading the inventory");
+    }
+    struct lctx x = {.file = name, .err = err, .a = a};
+    rc = build(&x, s);
+    if (rc) {
+        ingest_assets_free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
+                              struct ingest_assets **out, struct ts_err *err)
+{
+    *out = NULL;
+    if (len > INGEST_ASSETS_MAX_FILE)
+        return ts_err_set(err, TS_E_LIMIT, name, 0, 0, "inventory larger than %u bytes",
+                          INGEST_ASSETS_MAX_FILE);
+    struct ts_ystream *s = NULL;
+    int rc = ts_yaml_load_buffer(name, buf, len, &s, err);
+    if (rc)
+        return rc;
+    rc = from_stream(name, s, out, err);
+    ts_yaml_free(s);
+    return rc;
+}
+
+int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_err *err)
+{
+    *out = NULL;
+    struct ts_ystream *s = NULL;
+    int rc = ts_yaml_load_file(path, &s, err);
+    if (rc)
+        return rc;
+    rc = from_stream(path, s, out, err);
+    ts_yaml_free(s);
+    return rc;
+}
+
+void ingest_assets_free(struct ingest_assets *a)
+{
+    if (!a)
+        return;
+    ts_arena_destroy(a->arena);
+    free(a);
+}
+
+size_t ingest_assets_count(const struct ingest_assets *a)
+{
+    return a->n;
+}
+
+const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_t i)
+{
+    return i < a->n ? &a->v[i] : NULL;
+}
+
+/* ----------------------------------------------------------------- lookups */
+
+const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, const char *s,
+                                                 size_t len)
+{
+    char buf[HOST_MAX + 1];
+    len = lower_host(s, len, buf);
+    if (!len || !a->nhosts)
+        return NULL;
+    const struct host_ent *e = host_slot(a->hosts, a->hcap, buf, len);
+    if (e->key)
+        return &a->v[e->asset];
+    const char *dot = memchr(buf, '.', len);
+    size_t slen = dot ? (size_t)(dot - buf) : len;
+    if (!slen || !a->nshorts)
+        return NULL;
+    e = host_slot(a->shorts, a->scap, buf, slen);
+    if (e->key && e->asset >= 0)
+        return &a->v[e->asset];
+    return NULL;
+}
+
+const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a,
+                                               const struct ts_ip *ip)
+{
+    if (!a->nnets)
+        return NULL;
+    const uint8_t *pl = ip->family == 6 ? a->plens6 : a->plens4;
+    unsigned n = ip->family == 6 ? a->nplens6 : a->nplens4;
+    for (unsigned i = 0; i < n; i++) {
+        struct ts_ip m = *ip;
+        ingest_ip_mask(&m, pl[i]);
+        const struct net_ent *e = net_slot(a->nets, a->ncap, m.family, pl[i], m.addr);
+        if (e->used)
+            return &a->v[e->asset];
+    }
+    return NULL;
+}
