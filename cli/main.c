@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"run", cmd_run, "run -c FILE: consume from Kafka per the config and process events"},
     {"replay", cmd_replay, "replay [options] FILE...|-: run the pipeline over files or stdin"},
     {"parse", cmd_parse, "parse [--format F] FILE...|-: print each normalised event as JSON"},
+    {"rules", cmd_rules, "rules check|test ...: compile Sigma rules / test them on events"},
     {"intel", cmd_intel, "intel load --db DIR FILE...: import threat-intel indicators (CSV, MISP, STIX 2.1)"},
 };
 

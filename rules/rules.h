@@ -58,8 +58,13 @@ struct rule_placeholder {
 };
 
 struct rule_load_opts {
-    const char *const *paths; /* files and directories (recursive, *.yml/*.yaml) */
+    const char *const *paths; /* files and directories (recursive, .yml and .yaml files) */
     size_t npaths;
+    /* Alternatively (when npaths == 0): one rule file held in memory, for
+     * tests and the fuzzer. buf_name is used in problems. */
+    const char *buf;
+    size_t buf_len;
+    const char *buf_name;
     const struct rule_field_alias *aliases;
     size_t naliases;
     const struct rule_placeholder *placeholders;
@@ -79,16 +84,28 @@ void rule_set_unref(struct rule_set *rs); /* frees on the last reference; NULL o
 
 /* ------------------------------------------------------- rule metadata */
 
+/* A rule's metadata. Every string is owned by the set and valid while the
+ * set is referenced; absent attributes are NULL (arrays: NULL and 0). */
+struct rule_related {
+    const char *id;
+    const char *type; /* derived, obsolete, merged, renamed, similar */
+};
 struct rule_info {
     const char *id, *name, *title, *status, *level, *author, *description, *file;
-    unsigned line;
+    const char *date, *modified;
+    unsigned line;                 /* where the rule's document starts */
     const char *const *tags;       /* incl. attack.tXXXX */
     size_t ntags;
     const char *const *references;
     size_t nreferences;
     const char *const *falsepositives;
     size_t nfalsepositives;
+    const char *const *fields;     /* `fields:` of the rule */
+    size_t nfields;
+    const struct rule_related *related;
+    size_t nrelated;
     const char *product, *category, *service; /* logsource, NULL when absent */
+    size_t nfilters; /* filter rules applied to this rule */
 };
 
 /* Detection rules (filters and correlations are not counted here). */
@@ -121,5 +138,12 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
  * values) as a JSON object appended to out. */
 int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
                  const struct ts_event *ev, struct ts_buf *out);
+
+/* Counters of the last rule_match calls on this scratch (for benches):
+ * rules evaluated exactly, and matches. */
+struct rule_match_stats {
+    uint64_t events, candidates, matches;
+};
+void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *out);
 
 #endif

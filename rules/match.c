@@ -1,0 +1,951 @@
+/* match.c - matching events against a compiled rule set, and explaining a
+ * match.
+ *
+ * Per event: index the event's fields by interned id (one hash per field),
+ * route by logsource to the groups whose rules apply, run each group's
+ * prefilter automaton over the fields its literals live in, then evaluate
+ * exactly only the candidate rules (plus the group's always-evaluated rules)
+ * in rule order. Selection results are memoised per event; lowercased field
+ * values are cached per event in the scratch. No allocation per event: the
+ * scratch is sized when created; values too long for its buffer are compared
+ * with slower case-folding loops instead.
+ *
+ * The set is shared read-only; a scratch belongs to one thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../core/buf.h"
+#include "rules_int.h"
+
+#define LBUF_CAP ((size_t)1 << 20)
+
+struct rule_scratch {
+    const struct rule_set *rs;
+    uint32_t gen;
+    uint32_t nf;
+    uint32_t *fstamp, *fslot;
+    uint32_t *lstamp, *loff;
+    char *lbuf;
+    size_t lused;
+    uint32_t *rstamp;
+    uint32_t *cand;
+    size_t ncand;
+    uint32_t *mstamp;
+    uint8_t *mval;
+    uint32_t *groups;
+    pcre2_match_data *md;
+    const struct ts_event *ev;
+    uint32_t cur_field;
+    struct rule_match_stats st;
+};
+
+struct hit {
+    const struct vmatch *m;
+    const char *fname;
+    struct ts_value val; /* the event value that matched (borrowed) */
+    bool set;
+};
+
+static inline char lc(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+/* ------------------------------------------------------------- scratch */
+
+void rule_scratch_free(struct rule_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->fstamp);
+    free(s->fslot);
+    free(s->lstamp);
+    free(s->loff);
+    free(s->lbuf);
+    free(s->rstamp);
+    free(s->cand);
+    free(s->mstamp);
+    free(s->mval);
+    free(s->groups);
+    if (s->md)
+        pcre2_match_data_free(s->md);
+    free(s);
+}
+
+int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs)
+{
+    *out = NULL;
+    struct rule_scratch *s = calloc(1, sizeof(*s));
+    if (!s)
+        return TS_E_NOMEM;
+    s->rs = rs;
+    s->nf = rs->nfnames;
+    size_t nf = rs->nfnames ? rs->nfnames : 1, nr = rs->nrules ? rs->nrules : 1;
+    size_t nm = rs->memo_total ? rs->memo_total : 1, ng = rs->ngroups ? rs->ngroups : 1;
+    s->fstamp = calloc(nf, sizeof(uint32_t));
+    s->fslot = calloc(nf, sizeof(uint32_t));
+    s->lstamp = calloc(nf, sizeof(uint32_t));
+    s->loff = calloc(nf, sizeof(uint32_t));
+    s->lbuf = malloc(LBUF_CAP);
+    s->rstamp = calloc(nr, sizeof(uint32_t));
+    s->cand = calloc(nr, sizeof(uint32_t));
+    s->mstamp = calloc(nm, sizeof(uint32_t));
+    s->mval = calloc(nm, 1);
+    s->groups = calloc(ng, sizeof(uint32_t));
+    s->md = pcre2_match_data_create(1, NULL);
+    if (!s->fstamp || !s->fslot || !s->lstamp || !s->loff || !s->lbuf || !s->rstamp || !s->cand ||
+        !s->mstamp || !s->mval || !s->groups || !s->md) {
+        rule_scratch_free(s);
+        return TS_E_NOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *out)
+{
+    *out = s->st;
+}
+
+static void next_gen(struct rule_scratch *s)
+{
+    if (++s->gen == 0) {
+        const struct rule_set *rs = s->rs;
+        memset(s->fstamp, 0, (rs->nfnames ? rs->nfnames : 1) * sizeof(uint32_t));
+        memset(s->lstamp, 0, (rs->nfnames ? rs->nfnames : 1) * sizeof(uint32_t));
+        memset(s->rstamp, 0, (rs->nrules ? rs->nrules : 1) * sizeof(uint32_t));
+        memset(s->mstamp, 0, (rs->memo_total ? rs->memo_total : 1) * sizeof(uint32_t));
+        s->gen = 1;
+    }
+    s->lused = 0;
+}
+
+static void index_fields(struct rule_scratch *s, const struct ts_event *ev)
+{
+    const struct rule_set *rs = s->rs;
+    s->ev = ev;
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const struct ts_field *f = &ev->fields[i];
+        uint32_t id = rset_field_lookup(rs, f->name, f->name_len);
+        if (id != UINT32_MAX && s->fstamp[id] != s->gen) {
+            s->fstamp[id] = s->gen;
+            s->fslot[id] = i;
+        }
+    }
+}
+
+static const struct ts_value *getv(const struct rule_scratch *s, uint32_t fid)
+{
+    if (fid >= s->nf || s->fstamp[fid] != s->gen)
+        return NULL;
+    return &s->ev->fields[s->fslot[fid]].v;
+}
+
+/* --------------------------------------------------------------- views */
+
+/* The string form of a scalar value: strings as they are, numbers in
+ * decimal, booleans as true/false, addresses in their usual notation.
+ * tmp must hold 64 bytes. Returns false for null and lists. */
+static bool view(const struct ts_value *v, const char **p, size_t *n, char *tmp)
+{
+    int k;
+    switch (v->type) {
+    case TS_V_STR:
+        *p = v->u.s ? v->u.s : "";
+        *n = v->len;
+        return true;
+    case TS_V_INT:
+        k = snprintf(tmp, 64, "%lld", (long long)v->u.i);
+        break;
+    case TS_V_FLOAT:
+        k = snprintf(tmp, 64, "%.15g", v->u.f);
+        break;
+    case TS_V_BOOL:
+        k = snprintf(tmp, 64, "%s", v->u.b ? "true" : "false");
+        break;
+    case TS_V_IP:
+        ts_ip_format(&v->u.ip, tmp, 64);
+        k = (int)strlen(tmp);
+        break;
+    default:
+        return false;
+    }
+    *p = tmp;
+    *n = k < 0 ? 0 : (size_t)k;
+    return true;
+}
+
+/* Lowercased copy of p (cached per field id when fid is known). NULL when
+ * the scratch buffer is full: the caller then folds while comparing. */
+static const char *fold(struct rule_scratch *s, uint32_t fid, const char *p, size_t n)
+{
+    if (fid < s->nf && s->lstamp[fid] == s->gen)
+        return s->lbuf + s->loff[fid];
+    if (n > LBUF_CAP - s->lused)
+        return NULL;
+    char *d = s->lbuf + s->lused;
+    for (size_t i = 0; i < n; i++)
+        d[i] = lc(p[i]);
+    if (fid < s->nf) {
+        s->lstamp[fid] = s->gen;
+        s->loff[fid] = (uint32_t)s->lused;
+    }
+    s->lused += n;
+    return d;
+}
+
+/* ------------------------------------------------------ string matching */
+
+bool glob_match(const char *lit, const uint8_t *w, size_t m, const char *t, size_t n)
+{
+    size_t i = 0, p = 0, star = SIZE_MAX, mark = 0;
+    while (i < n) {
+        if (p < m && w[p] != '*' && (w[p] == '?' || lit[p] == t[i])) {
+            i++;
+            p++;
+        } else if (p < m && w[p] == '*') {
+            star = p++;
+            mark = i;
+        } else if (star != SIZE_MAX) {
+            p = star + 1;
+            i = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < m && w[p] == '*')
+        p++;
+    return p == m;
+}
+
+static bool glob_match_fold(const char *lit, const uint8_t *w, size_t m, const char *t, size_t n)
+{
+    size_t i = 0, p = 0, star = SIZE_MAX, mark = 0;
+    while (i < n) {
+        if (p < m && w[p] != '*' && (w[p] == '?' || lit[p] == lc(t[i]))) {
+            i++;
+            p++;
+        } else if (p < m && w[p] == '*') {
+            star = p++;
+            mark = i;
+        } else if (star != SIZE_MAX) {
+            p = star + 1;
+            i = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < m && w[p] == '*')
+        p++;
+    return p == m;
+}
+
+static bool eq_fold(const char *a, const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != lc(t[i]))
+            return false;
+    return true;
+}
+
+static bool find_fold(const char *a, size_t m, const char *t, size_t n)
+{
+    if (m == 0)
+        return true;
+    for (size_t i = 0; i + m <= n; i++)
+        if (lc(t[i]) == a[0] && eq_fold(a, t + i, m))
+            return true;
+    return false;
+}
+
+/* t is lowercased already unless folding. */
+static bool str_op(uint8_t op, const char *lit, uint32_t len, const uint8_t *w, const char *t,
+                   size_t n, bool folding)
+{
+    switch (op) {
+    case VOP_EQ:
+        return n == len && (folding ? eq_fold(lit, t, n) : memcmp(lit, t, n) == 0);
+    case VOP_PREFIX:
+        return n >= len && (folding ? eq_fold(lit, t, len) : memcmp(lit, t, len) == 0);
+    case VOP_SUFFIX:
+        return n >= len &&
+               (folding ? eq_fold(lit, t + n - len, len) : memcmp(lit, t + n - len, len) == 0);
+    case VOP_CONTAINS:
+        if (len == 0)
+            return true;
+        return folding ? find_fold(lit, len, t, n) : memmem(t, n, lit, len) != NULL;
+    case VOP_ANY:
+        return true;
+    case VOP_GLOB:
+        return folding ? glob_match_fold(lit, w, len, t, n) : glob_match(lit, w, len, t, n);
+    default:
+        return false;
+    }
+}
+
+/* ------------------------------------------------------------- numbers */
+
+static bool num_of(const struct ts_value *v, double *out)
+{
+    char tmp[64];
+    switch (v->type) {
+    case TS_V_INT:
+        *out = (double)v->u.i;
+        return true;
+    case TS_V_FLOAT:
+        *out = v->u.f;
+        return true;
+    case TS_V_STR: {
+        if (v->len == 0 || v->len >= sizeof(tmp))
+            return false;
+        memcpy(tmp, v->u.s, v->len);
+        tmp[v->len] = '\0';
+        char *end;
+        double d;
+        if (v->len > 2 && tmp[0] == '0' && (tmp[1] == 'x' || tmp[1] == 'X'))
+            d = (double)strtoull(tmp, &end, 16);
+        else
+            d = strtod(tmp, &end);
+        while (*end == ' ')
+            end++;
+        if (*end || end == tmp || !isfinite(d))
+            return false;
+        *out = d;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool date_part(const struct ts_value *v, uint8_t part, double *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (v->type == TS_V_INT) {
+        time_t t = (time_t)(v->u.i > 100000000000LL ? v->u.i / 1000 : v->u.i);
+        if (!gmtime_r(&t, &tm))
+            return false;
+    } else if (v->type == TS_V_STR) {
+        const char *p = v->u.s;
+        size_t n = v->len;
+        int y, mo, d, h = 0, mi = 0;
+        char buf[40];
+        if (n < 10 || n >= sizeof(buf))
+            n = n >= sizeof(buf) ? sizeof(buf) - 1 : n;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        int got = sscanf(buf, "%4d-%2d-%2d%*1[T ]%2d:%2d", &y, &mo, &d, &h, &mi);
+        if (got < 3)
+            return false;
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        time_t t = timegm(&tm);
+        if (t == (time_t)-1 || !gmtime_r(&t, &tm))
+            return false;
+    } else {
+        return false;
+    }
+    switch (part) {
+    case TP_MINUTE: *out = tm.tm_min; break;
+    case TP_HOUR: *out = tm.tm_hour; break;
+    case TP_DAY: *out = tm.tm_mday; break;
+    case TP_MONTH: *out = tm.tm_mon + 1; break;
+    case TP_YEAR: *out = tm.tm_year + 1900; break;
+    case TP_WEEK: {
+        char w[8];
+        strftime(w, sizeof(w), "%V", &tm);
+        *out = atoi(w);
+        break;
+    }
+    default: return false;
+    }
+    return true;
+}
+
+/* ----------------------------------------------------------- one value */
+
+static bool vm_scalar(struct rule_scratch *s, const struct vmatch *m, const struct ts_value *v,
+                      uint32_t fid)
+{
+    char tmp[64];
+    const char *p;
+    size_t n;
+    switch (m->op) {
+    case VOP_RE:
+        if (!view(v, &p, &n, tmp))
+            return false;
+        return pcre2_match(m->re, (PCRE2_SPTR)p, n, 0, 0, s->md, NULL) >= 0;
+    case VOP_CIDR: {
+        struct ts_ip ip;
+        if (v->type == TS_V_IP)
+            ip = v->u.ip;
+        else if (v->type != TS_V_STR || ts_ip_parse(v->u.s, v->len, &ip) != 0)
+            return false;
+        if (ip.family != m->net.family)
+            return false;
+        unsigned full = m->prefix / 8, rest = m->prefix % 8;
+        if (memcmp(ip.addr, m->net.addr, full) != 0)
+            return false;
+        return !rest || (ip.addr[full] & (uint8_t)(0xFF00u >> rest)) == m->net.addr[full];
+    }
+    case VOP_CMP: {
+        double d;
+        if (m->timepart ? !date_part(v, m->timepart, &d) : !num_of(v, &d))
+            return false;
+        switch (m->cmp) {
+        case CMP_LT: return d < m->num;
+        case CMP_LTE: return d <= m->num;
+        case CMP_GT: return d > m->num;
+        case CMP_GTE: return d >= m->num;
+        default: return d == m->num;
+        }
+    }
+    case VOP_REF: {
+        const struct ts_value *o = getv(s, m->ref);
+        char tmp2[64];
+        const char *q;
+        size_t qn;
+        if (!o || !view(v, &p, &n, tmp) || !view(o, &q, &qn, tmp2))
+            return false;
+        if (m->cased) {
+            switch (m->refmode) {
+            case VOP_EQ: return n == qn && memcmp(p, q, n) == 0;
+            case VOP_PREFIX: return n >= qn && memcmp(p, q, qn) == 0;
+            case VOP_SUFFIX: return n >= qn && memcmp(p + n - qn, q, qn) == 0;
+            default: return memmem(p, n, q, qn) != NULL;
+            }
+        }
+        const char *lq = fold(s, UINT32_MAX, q, qn);
+        if (!lq)
+            return false;
+        return str_op(m->refmode, lq, (uint32_t)qn, NULL, p, n, true);
+    }
+    default:
+        break;
+    }
+    if (m->has_num && (v->type == TS_V_INT || v->type == TS_V_FLOAT)) {
+        double d = v->type == TS_V_INT ? (double)v->u.i : v->u.f;
+        return d == m->num;
+    }
+    if (m->op == VOP_ANY)
+        return v->type != TS_V_NULL && v->type != TS_V_LIST;
+    if (!view(v, &p, &n, tmp))
+        return false;
+    if (m->cased)
+        return str_op(m->op, m->lit, m->len, m->wmask, p, n, false);
+    /* cheap length checks before folding */
+    if ((m->op == VOP_EQ && n != m->len) || (m->op != VOP_GLOB && n < m->len))
+        return false;
+    const char *lp = v->type == TS_V_STR ? fold(s, fid, p, n) : NULL;
+    if (!lp && v->type != TS_V_STR) {
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = lc(tmp[i]);
+        lp = tmp;
+    }
+    if (lp)
+        return str_op(m->op, m->lit, m->len, m->wmask, lp, n, false);
+    return str_op(m->op, m->lit, m->len, m->wmask, p, n, true);
+}
+
+static bool vm_value(struct rule_scratch *s, const struct vmatch *m, const struct ts_value *v,
+                     uint32_t fid, const struct ts_value **which)
+{
+    if (v->type != TS_V_LIST) {
+        *which = v;
+        return vm_scalar(s, m, v, fid);
+    }
+    for (uint32_t i = 0; i < v->len; i++)
+        if (v->u.items[i].type != TS_V_LIST && vm_scalar(s, m, &v->u.items[i], UINT32_MAX)) {
+            *which = &v->u.items[i];
+            return true;
+        }
+    return false;
+}
+
+/* Values of f against one event value (any or all). */
+static bool values_match(struct rule_scratch *s, const struct fcond *f, const struct ts_value *v,
+                         uint32_t fid, struct hit *h)
+{
+    const struct ts_value *which = NULL;
+    if (f->all) {
+        for (uint32_t i = 0; i < f->nv; i++)
+            if (!vm_value(s, &f->v[i], v, fid, &which))
+                return false;
+        if (h) {
+            h->m = &f->v[f->nv - 1];
+            h->val = *which;
+            h->set = true;
+        }
+        return true;
+    }
+    for (uint32_t i = 0; i < f->nv; i++)
+        if (vm_value(s, &f->v[i], v, fid, &which)) {
+            if (h) {
+                h->m = &f->v[i];
+                h->val = *which;
+                h->set = true;
+            }
+            return true;
+        }
+    return false;
+}
+
+/* Run the automaton over the keyword sources: message, Message, raw fields,
+ * else the raw bytes of the event (as keywords_match reads them). */
+static void scan_keywords(struct rule_scratch *s, const struct ac *ac);
+
+static bool keywords_match(struct rule_scratch *s, const struct fcond *f, struct hit *h)
+{
+    const struct rule_set *rs = s->rs;
+    bool any_field = false;
+    /* all: every value somewhere in the sources; any: one value in one source */
+    for (uint32_t i = 0; i < f->nv; i++) {
+        bool found = false;
+        for (int k = 0; k < 3 && !found; k++) {
+            const struct ts_value *v = getv(s, rs->kw_fields[k]);
+            const struct ts_value *which;
+            if (!v)
+                continue;
+            any_field = true;
+            if (vm_value(s, &f->v[i], v, rs->kw_fields[k], &which)) {
+                found = true;
+                if (h) {
+                    h->m = &f->v[i];
+                    h->val = *which;
+                    h->fname = s->rs->fnames[rs->kw_fields[k]];
+                    h->set = true;
+                }
+            }
+        }
+        if (!any_field && s->ev->raw) {
+            struct ts_value raw = ts_v_str(s->ev->raw, s->ev->raw_len);
+            const struct ts_value *which;
+            if (vm_value(s, &f->v[i], &raw, UINT32_MAX, &which)) {
+                found = true;
+                if (h) {
+                    h->m = &f->v[i];
+                    h->val = raw;
+                    h->fname = "@raw";
+                    h->set = true;
+                }
+            }
+        }
+        if (found && !f->all)
+            return true;
+        if (!found && f->all)
+            return false;
+    }
+    return f->all;
+}
+
+static bool fc_eval(struct rule_scratch *s, const struct fcond *f, struct hit *h)
+{
+    if (f->field == FIELD_KEYWORDS) {
+        bool r = keywords_match(s, f, h);
+        return f->neg ? !r : r;
+    }
+    const struct ts_value *v = getv(s, f->field);
+    if (h)
+        h->fname = s->rs->fnames[f->field];
+    switch (f->kind) {
+    case FC_EXISTS:
+        return (v != NULL) == (f->want != 0);
+    case FC_NULL: {
+        bool isnull = !v || v->type == TS_V_NULL;
+        if (h && v) {
+            h->val = *v;
+            h->set = true;
+        }
+        return f->neg ? !isnull : isnull;
+    }
+    default:
+        break;
+    }
+    if (!v)
+        return f->neg;
+    bool r = values_match(s, f, v, f->field, h);
+    if (h && f->neg && !r) {
+        h->val = *v;
+        h->m = NULL;
+        h->set = true;
+    }
+    return f->neg ? !r : r;
+}
+
+static bool conj_eval(struct rule_scratch *s, const struct conj *c)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!fc_eval(s, &c->c[i], NULL))
+            return false;
+    return true;
+}
+
+static bool sel_eval(struct rule_scratch *s, const struct det *d, uint32_t i)
+{
+    uint32_t k = d->memo_base + i;
+    if (s->mstamp[k] == s->gen)
+        return s->mval[k];
+    bool r = false;
+    const struct sel *sel = &d->sels[i];
+    for (uint32_t a = 0; a < sel->nalts && !r; a++)
+        r = conj_eval(s, &sel->alts[a]);
+    s->mstamp[k] = s->gen;
+    s->mval[k] = r;
+    return r;
+}
+
+static bool node_eval(struct rule_scratch *s, const struct det *d, const struct cnode *n)
+{
+    switch (n->kind) {
+    case CN_SEL:
+        return sel_eval(s, d, n->sel);
+    case CN_NOT:
+        return !node_eval(s, d, n->kids[0]);
+    case CN_AND:
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (!node_eval(s, d, n->kids[i]))
+                return false;
+        return true;
+    case CN_OR:
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (node_eval(s, d, n->kids[i]))
+                return true;
+        return false;
+    case CN_OF: {
+        uint32_t need = n->need ? n->need : n->nids, got = 0;
+        for (uint32_t i = 0; i < n->nids; i++) {
+            if (sel_eval(s, d, n->ids[i])) {
+                if (++got >= need)
+                    return true;
+            } else if (n->need == 0) {
+                return false;
+            }
+        }
+        return got >= need;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool rule_eval(struct rule_scratch *s, const struct rule *r)
+{
+    if (!node_eval(s, &r->det, r->det.cond))
+        return false;
+    for (uint32_t i = 0; i < r->nfilters; i++)
+        if (node_eval(s, r->filters[i], r->filters[i]->cond))
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------- routing */
+
+static bool ls_eq(const char *g, const char *e)
+{
+    return !g || (e && strcasecmp(g, e) == 0);
+}
+
+/* Sigma's umbrella categories: a rule for registry_event applies to the
+ * events of each specific registry category (Sysmon EIDs 12, 13, 14), as in
+ * pySigma's Sysmon pipeline. */
+static const char *cat_parent(const char *c)
+{
+    static const char *const reg[] = {"registry_add", "registry_delete", "registry_set",
+                                      "registry_rename"};
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < TS_ARRAY_LEN(reg); i++)
+        if (strcasecmp(c, reg[i]) == 0)
+            return "registry_event";
+    return NULL;
+}
+
+static bool group_fits(const struct lgroup *g, const struct ts_logsource *ls, const char *parent)
+{
+    return ls_eq(g->product, ls->product) &&
+           (ls_eq(g->category, ls->category) || (parent && ls_eq(g->category, parent))) &&
+           ls_eq(g->service, ls->service);
+}
+
+static int route_cmp(const char *key, char kind, const char *val)
+{
+    if (key[0] != kind)
+        return (unsigned char)key[0] < (unsigned char)kind ? -1 : 1;
+    const char *k = key + 2;
+    for (;; k++, val++) {
+        unsigned char a = (unsigned char)*k, b = (unsigned char)lc(*val);
+        if (a != b)
+            return a < b ? -1 : 1;
+        if (!a)
+            return 0;
+    }
+}
+
+static uint32_t route(const struct rule_set *rs, const struct ts_event *ev, uint32_t *out)
+{
+    uint32_t n = 0;
+    const struct ts_logsource *ls = &ev->logsource;
+    const char *parent = cat_parent(ls->category);
+    for (uint32_t i = 0; i < rs->nany; i++)
+        out[n++] = rs->any_groups[i];
+    const char kinds[4] = {'c', 'c', 's', 'p'};
+    const char *vals[4] = {ls->category, parent, ls->service, ls->product};
+    for (int k = 0; k < 4; k++) {
+        if (!vals[k] || !rs->nroutes)
+            continue;
+        size_t lo = 0, hi = rs->nroutes;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = route_cmp(rs->routes[mid].key, kinds[k], vals[k]);
+            if (c == 0) {
+                const struct route_ent *re = &rs->routes[mid];
+                for (uint32_t g = 0; g < re->ngroups; g++)
+                    if (group_fits(&rs->groups[re->groups[g]], ls, parent))
+                        out[n++] = re->groups[g];
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ matching */
+
+static void on_hit(void *ctx, const struct ac_trigger *t, uint32_t n)
+{
+    struct rule_scratch *s = ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        /* every trigger of a field's automaton is for that field */
+        if (s->rstamp[t[i].rule] == s->gen)
+            continue;
+        s->rstamp[t[i].rule] = s->gen;
+        s->cand[s->ncand++] = t[i].rule;
+    }
+}
+
+static void scan_value(struct rule_scratch *s, const struct ac *ac, const struct ts_value *v)
+{
+    char tmp[64];
+    const char *p;
+    size_t n;
+    if (v->type == TS_V_LIST) {
+        for (uint32_t i = 0; i < v->len; i++)
+            if (v->u.items[i].type != TS_V_LIST && view(&v->u.items[i], &p, &n, tmp))
+                ac_scan(ac, p, n, on_hit, s);
+        return;
+    }
+    if (view(v, &p, &n, tmp))
+        ac_scan(ac, p, n, on_hit, s);
+}
+
+static void scan_keywords(struct rule_scratch *s, const struct ac *ac)
+{
+    bool any = false;
+    s->cur_field = FIELD_KEYWORDS;
+    for (int k = 0; k < 3; k++) {
+        const struct ts_value *v = getv(s, s->rs->kw_fields[k]);
+        if (v) {
+            any = true;
+            scan_value(s, ac, v);
+        }
+    }
+    if (!any && s->ev->raw)
+        ac_scan(ac, s->ev->raw, s->ev->raw_len, on_hit, s);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void add_cand(struct rule_scratch *s, uint32_t r)
+{
+    if (s->rstamp[r] != s->gen) {
+        s->rstamp[r] = s->gen;
+        s->cand[s->ncand++] = r;
+    }
+}
+
+int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct ts_event *ev,
+               rule_match_fn fn, void *ctx)
+{
+    if (!rs || !s || s->rs != rs || !ev)
+        return TS_E_INVAL;
+    next_gen(s);
+    s->st.events++;
+    s->ncand = 0;
+    uint32_t ng = route(rs, ev, s->groups);
+    if (ng == 0)
+        return 0;
+    index_fields(s, ev);
+    for (uint32_t gi = 0; gi < ng; gi++) {
+        const struct lgroup *g = &rs->groups[s->groups[gi]];
+        for (uint32_t i = 0; i < g->nalways; i++)
+            add_cand(s, g->always[i]);
+        /* scalar values in batches of up to 16, scanned interleaved */
+        const struct ac *A[16];
+        const char *T[16];
+        size_t N[16], k = 0;
+        char tmp[16][64];
+        for (uint32_t i = 0; i < g->nscan; i++) {
+            const struct ts_value *v = getv(s, g->scan_fields[i]);
+            if (!v)
+                continue;
+            if (v->type == TS_V_LIST) {
+                scan_value(s, g->acs[i], v);
+                continue;
+            }
+            if (!view(v, &T[k], &N[k], tmp[k]))
+                continue;
+            A[k++] = g->acs[i];
+            if (k == 16) {
+                ac_scan_many(A, T, N, k, on_hit, s);
+                k = 0;
+            }
+        }
+        if (k)
+            ac_scan_many(A, T, N, k, on_hit, s);
+        if (g->kw_ac)
+            scan_keywords(s, g->kw_ac);
+    }
+    if (s->ncand > 1) {
+        if (s->ncand < 16) {
+            for (size_t i = 1; i < s->ncand; i++) {
+                uint32_t x = s->cand[i];
+                size_t j = i;
+                for (; j > 0 && s->cand[j - 1] > x; j--)
+                    s->cand[j] = s->cand[j - 1];
+                s->cand[j] = x;
+            }
+        } else {
+            qsort(s->cand, s->ncand, sizeof(uint32_t), cmp_u32);
+        }
+    }
+    s->st.candidates += s->ncand;
+    for (size_t i = 0; i < s->ncand; i++) {
+        uint32_t r = s->cand[i];
+        if (!rule_eval(s, rs->rules[r]))
+            continue;
+        s->st.matches++;
+        int rc = fn(ctx, ev, r);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- explain */
+
+static int explain_det(struct rule_scratch *s, const struct det *d, struct ts_buf *out)
+{
+    int rc = ts_buf_putc(out, '[');
+    for (uint32_t i = 0; i < d->nsels && !rc; i++) {
+        bool m = sel_eval(s, d, i);
+        rc = ts_buf_printf(out, "%s{\"name\":", i ? "," : "");
+        if (!rc)
+            rc = ts_buf_json_str(out, d->sels[i].name, strlen(d->sels[i].name));
+        if (!rc)
+            rc = ts_buf_printf(out, ",\"matched\":%s", m ? "true" : "false");
+        if (!rc && m) {
+            rc = ts_buf_puts(out, ",\"fields\":[");
+            const struct sel *sel = &d->sels[i];
+            for (uint32_t a = 0; a < sel->nalts && !rc; a++) {
+                if (!conj_eval(s, &sel->alts[a]))
+                    continue;
+                for (uint32_t k = 0; k < sel->alts[a].n && !rc; k++) {
+                    const struct fcond *f = &sel->alts[a].c[k];
+                    struct hit h = {0};
+                    (void)fc_eval(s, f, &h);
+                    rc = ts_buf_printf(out, "%s{\"key\":", k ? "," : "");
+                    if (!rc)
+                        rc = ts_buf_json_str(out, f->key, strlen(f->key));
+                    if (!rc && h.fname) {
+                        rc = ts_buf_puts(out, ",\"field\":");
+                        if (!rc)
+                            rc = ts_buf_json_str(out, h.fname, strlen(h.fname));
+                    }
+                    if (!rc && h.set) {
+                        rc = ts_buf_puts(out, ",\"value\":");
+                        if (!rc)
+                            rc = ts_buf_json_value(out, &h.val);
+                    }
+                    if (!rc && h.m && h.m->text) {
+                        rc = ts_buf_puts(out, ",\"pattern\":");
+                        if (!rc)
+                            rc = ts_buf_json_str(out, h.m->text, strlen(h.m->text));
+                    }
+                    if (!rc)
+                        rc = ts_buf_putc(out, '}');
+                }
+                break; /* the first alternative that matched */
+            }
+            if (!rc)
+                rc = ts_buf_putc(out, ']');
+        }
+        if (!rc)
+            rc = ts_buf_putc(out, '}');
+    }
+    if (!rc)
+        rc = ts_buf_putc(out, ']');
+    return rc;
+}
+
+int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
+                 const struct ts_event *ev, struct ts_buf *out)
+{
+    if (!rs || !s || s->rs != rs || idx >= rs->nrules)
+        return TS_E_INVAL;
+    const struct rule *r = rs->rules[idx];
+    next_gen(s);
+    index_fields(s, ev);
+    bool m = rule_eval(s, r);
+    int rc = ts_buf_puts(out, "{\"rule\":{\"id\":");
+    const char *id = r->info.id ? r->info.id : "";
+    const char *title = r->info.title ? r->info.title : "";
+    if (!rc)
+        rc = ts_buf_json_str(out, id, strlen(id));
+    if (!rc)
+        rc = ts_buf_puts(out, ",\"title\":");
+    if (!rc)
+        rc = ts_buf_json_str(out, title, strlen(title));
+    if (!rc && r->info.level) {
+        rc = ts_buf_puts(out, ",\"level\":");
+        if (!rc)
+            rc = ts_buf_json_str(out, r->info.level, strlen(r->info.level));
+    }
+    if (!rc)
+        rc = ts_buf_printf(out, "},\"matched\":%s,\"selections\":", m ? "true" : "false");
+    if (!rc)
+        rc = explain_det(s, &r->det, out);
+    if (!rc && r->nfilters) {
+        rc = ts_buf_puts(out, ",\"filters\":[");
+        for (uint32_t i = 0; i < r->nfilters && !rc; i++) {
+            bool fm = node_eval(s, r->filters[i], r->filters[i]->cond);
+            rc = ts_buf_printf(out, "%s{\"excluded\":%s,\"selections\":", i ? "," : "",
+                               fm ? "true" : "false");
+            if (!rc)
+                rc = explain_det(s, r->filters[i], out);
+            if (!rc)
+                rc = ts_buf_putc(out, '}');
+        }
+        if (!rc)
+            rc = ts_buf_putc(out, ']');
+    }
+    if (!rc)
+        rc = ts_buf_putc(out, '}');
+    return rc;
+}

@@ -1,0 +1,155 @@
+/* check_rules_util.h - helpers for the rules suites: load a rule from text,
+ * build events, ask whether they match. */
+#ifndef CHECK_RULES_UTIL_H
+#define CHECK_RULES_UTIL_H
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "../../rules/rules.h"
+
+/* Directory of the SigmaHQ corpus: TOCSIN_SIGMA_DIR, ../shared/sigma, /work/shared/sigma. */
+static inline const char *ts_test_sigma_dir(void)
+{
+    const char *d = getenv("TOCSIN_SIGMA_DIR");
+    if (d && *d)
+        return d;
+    static const char *const candidates[] = {"../shared/sigma", "/work/shared/sigma"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    return candidates[0];
+}
+
+/* The spec copy lives beside the events and the corpus. */
+static inline const char *ts_test_spec_dir(void)
+{
+    static char buf[512];
+    const char *d = getenv("TOCSIN_SIGMA_SPEC_DIR");
+    if (d && *d)
+        return d;
+    snprintf(buf, sizeof(buf), "%s/../sigma-spec", ts_test_sigma_dir());
+    return buf;
+}
+
+static struct rule_report last_report;
+
+/* Load text; returns the set (never NULL); the report stays in last_report. */
+static inline struct rule_set *rules_from(const char *text)
+{
+    struct rule_load_opts o = {.buf = text, .buf_len = strlen(text), .buf_name = "t.yml"};
+    struct rule_set *rs = NULL;
+    struct ts_err err = {0};
+    rule_report_free(&last_report);
+    int rc = rule_set_load(&rs, &o, &last_report, &err);
+    ck_assert_msg(rc == 0, "rule_set_load: %d %s", rc, err.msg);
+    return rs;
+}
+
+/* Load text that must compile without problems. */
+static inline struct rule_set *rule_ok(const char *text)
+{
+    struct rule_set *rs = rules_from(text);
+    ck_assert_msg(last_report.nproblems == 0, "unexpected problem: %u:%u: %s",
+                  last_report.nproblems ? last_report.problems[0].line : 0,
+                  last_report.nproblems ? last_report.problems[0].col : 0,
+                  last_report.nproblems ? last_report.problems[0].msg : "");
+    ck_assert_uint_ge(last_report.ok, 1);
+    return rs;
+}
+
+/* The one problem a text produces, as "line:col: kind: message". */
+static inline const char *rule_problem(const char *text, char *buf, size_t n)
+{
+    struct rule_set *rs = rules_from(text);
+    ck_assert_msg(last_report.nproblems >= 1, "expected a problem");
+    const struct rule_problem *p = &last_report.problems[0];
+    snprintf(buf, n, "%u:%u: %s: %s", p->line, p->col,
+             p->kind == RULE_INVALID ? "invalid" : "unsupported", p->msg);
+    ck_assert_uint_eq(rule_set_count(rs), 0);
+    rule_set_unref(rs);
+    return buf;
+}
+
+#define RULE_HEAD                                                                                  \
+    "title: t\nid: 11111111-2222-3333-4444-555555555555\nlogsource:\n  product: windows\n"         \
+    "  category: process_creation\n"
+
+/* An event under construction. */
+struct tev {
+    struct ts_arena *arena;
+    struct ts_event ev;
+};
+
+static inline void tev_init(struct tev *t)
+{
+    ck_assert_int_eq(ts_arena_create(&t->arena, 4096, 1 << 20), 0);
+    ts_event_init(&t->ev, t->arena);
+    t->ev.logsource.product = "windows";
+    t->ev.logsource.category = "process_creation";
+}
+
+static inline void tev_free(struct tev *t)
+{
+    ts_arena_destroy(t->arena);
+}
+
+static inline void tev_str(struct tev *t, const char *name, const char *val)
+{
+    ck_assert_int_eq(ts_event_add_str(&t->ev, name, val, strlen(val)), 0);
+}
+
+static inline void tev_strn(struct tev *t, const char *name, const char *val, size_t n)
+{
+    ck_assert_int_eq(ts_event_add_str(&t->ev, name, val, n), 0);
+}
+
+static inline void tev_int(struct tev *t, const char *name, int64_t v)
+{
+    ck_assert_int_eq(ts_event_add_int(&t->ev, name, v), 0);
+}
+
+static int count_cb(void *ctx, const struct ts_event *ev, size_t idx)
+{
+    (void)ev;
+    (void)idx;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static inline int match_count(const struct rule_set *rs, const struct ts_event *ev)
+{
+    struct rule_scratch *s = NULL;
+    ck_assert_int_eq(rule_scratch_create(&s, rs), 0);
+    int n = 0;
+    ck_assert_int_eq(rule_match(rs, s, ev, count_cb, &n), 0);
+    rule_scratch_free(s);
+    return n;
+}
+
+/* Does the detection (YAML under `detection:`) match an event with the
+ * given string fields (name, value pairs, NULL-terminated)? */
+static inline bool det_matches(const char *det, ...)
+{
+    char text[8192];
+    snprintf(text, sizeof(text), RULE_HEAD "detection:\n%s", det);
+    struct rule_set *rs = rule_ok(text);
+    struct tev t;
+    tev_init(&t);
+    va_list ap;
+    va_start(ap, det);
+    const char *name;
+    while ((name = va_arg(ap, const char *)) != NULL) {
+        const char *val = va_arg(ap, const char *);
+        tev_str(&t, name, val);
+    }
+    va_end(ap);
+    int n = match_count(rs, &t.ev);
+    tev_free(&t);
+    rule_set_unref(rs);
+    return n > 0;
+}
+
+#endif
