@@ -1,5 +1,6 @@
 /* ingest.h - the ingest stage: sources (Kafka consumer group, files, stdin),
- * framing, parsing (RFC 3164, RFC 5424, JSON), dead letters, and handing
+ * framing, parsing (RFC 3164, RFC 5424, JSON; CEF, LEEF, key=value and access
+ * logs are declared in decoder.h), dead letters, and handing
  * parsed batches downstream with at-least-once offset commits.
  *
  * Threads: parsers are reentrant. A Kafka consumer (ingest_kafka) runs N worker
@@ -23,15 +24,24 @@
 /* ---------------------------------------------------------------- parsing */
 
 enum ingest_format {
-    INGEST_FMT_AUTO = 0, /* per message: JSON if it starts with '{', RFC 5424 if
-                            "<PRI>1 ", else RFC 3164 */
+    INGEST_FMT_AUTO = 0, /* per message: JSON if it starts with '{'; CEF / LEEF
+                            when "CEF:" / "LEEF:" starts the line (after an
+                            optional <PRI>) or the syslog message; RFC 5424 if
+                            "<PRI>1 "; an access log by its shape ("h l u
+                            [dd/Mon/yyyy:..."); key=value when the line (after
+                            an optional <PRI>) starts with two key=value
+                            pairs; else RFC 3164 */
     INGEST_FMT_RFC3164,
     INGEST_FMT_RFC5424,
     INGEST_FMT_JSON,
+    INGEST_FMT_CEF,    /* ArcSight CEF, optionally after a syslog header */
+    INGEST_FMT_LEEF,   /* QRadar LEEF 1.0/2.0, optionally after a syslog header */
+    INGEST_FMT_KV,     /* key=value pairs, optionally after a syslog header */
+    INGEST_FMT_ACCESS, /* Apache/nginx common or combined access log */
 };
 
 /* "auto", "rfc3164", "rfc5424", "json" (also "syslog" = rfc3164 with 5424 detection
- * as in auto). Returns 0 or TS_E_INVAL. */
+ * as in auto), "cef", "leef", "kv", "access". Returns 0 or TS_E_INVAL. */
 int ingest_format_parse(const char *name, enum ingest_format *out);
 const char *ingest_format_name(enum ingest_format f);
 
@@ -138,6 +148,13 @@ int ingest_dlq_file_write(struct ingest_dlq_file *d, const struct ts_event *ev, 
 int ingest_dlq_file_flush(struct ingest_dlq_file *d);
 void ingest_dlq_file_close(struct ingest_dlq_file *d);
 
+/* ---------------------------------------------------------- normalisation */
+
+/* Decoders, mapping profile and enrichment after parsing (normalise.h).
+ * Sources take an optional, shared, immutable ingest_norm and keep one
+ * scratch per thread. */
+struct ingest_norm;
+
 /* ------------------------------------------------------------ file source */
 
 struct ingest_file_opts {
@@ -151,6 +168,8 @@ struct ingest_file_opts {
     struct ingest_dlq_file *dlq; /* NULL: dead letters are reported on diag only */
     FILE *diag;                /* warnings and rejects, one line each; NULL = none */
     const volatile int *stop;  /* optional: stop at the next batch when *stop != 0 */
+    const struct ingest_norm *norm; /* NULL: events stay as parsed */
+    bool explain;              /* add explain.* fields saying what normalisation did */
 };
 
 /* Read every file in order, line by line, and pass batches to the sink.
@@ -180,6 +199,7 @@ struct ingest_kafka_opts {
     uint32_t queue_batches;   /* bounded queue per worker; 0 = 4 */
     struct ingest_parse_opts parse;
     struct ingest_sink sink;
+    const struct ingest_norm *norm; /* NULL: events stay as parsed */
 };
 
 struct ingest_kafka;

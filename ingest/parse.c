@@ -1,6 +1,7 @@
 /* parse.c - ingest_parse(): the checks every message goes through (empty,
  * size, UTF-8), format detection and dispatch to the RFC 3164 / RFC 5424 /
- * JSON parsers; plus the helpers the parsers share (timestamps, diag text).
+ * JSON / CEF / LEEF / key=value / access-log parsers; plus the helpers the
+ * parsers share (timestamps, diag text).
  *
  * Reentrant; no allocation except from the event's arena. Reasons and
  * warnings are arena strings (valid until the batch's arena is reset) or
@@ -12,6 +13,7 @@
 
 #include "../core/buf.h"
 #include "../core/tstime.h"
+#include "decoder_int.h"
 #include "ingest.h"
 #include "ingest_int.h"
 
@@ -29,6 +31,14 @@ int ingest_format_parse(const char *name, enum ingest_format *out)
         *out = INGEST_FMT_RFC5424;
     else if (strcmp(name, "json") == 0)
         *out = INGEST_FMT_JSON;
+    else if (strcmp(name, "cef") == 0)
+        *out = INGEST_FMT_CEF;
+    else if (strcmp(name, "leef") == 0)
+        *out = INGEST_FMT_LEEF;
+    else if (strcmp(name, "kv") == 0)
+        *out = INGEST_FMT_KV;
+    else if (strcmp(name, "access") == 0)
+        *out = INGEST_FMT_ACCESS;
     else
         return TS_E_INVAL;
     return 0;
@@ -45,6 +55,14 @@ const char *ingest_format_name(enum ingest_format f)
         return "rfc5424";
     case INGEST_FMT_JSON:
         return "json";
+    case INGEST_FMT_CEF:
+        return "cef";
+    case INGEST_FMT_LEEF:
+        return "leef";
+    case INGEST_FMT_KV:
+        return "kv";
+    case INGEST_FMT_ACCESS:
+        return "access";
     }
     return "unknown";
 }
@@ -356,6 +374,72 @@ int ingest_parse_json(const struct ingest_parse_opts *opts, struct ts_event *ev,
     return ingest_json_span(opts, ev, diag, ev->raw, strip_eol(ev->raw, ev->raw_len));
 }
 
+/* The string field `name` of ev when it points into s[0..len): its offset. */
+static size_t field_offset(const struct ts_event *ev, const char *name, size_t nlen,
+                           const char *s, size_t len)
+{
+    const struct ts_field *f = NULL;
+    if (ev->nfields && ev->fields[ev->nfields - 1].name_len == nlen &&
+        memcmp(ev->fields[ev->nfields - 1].name, name, nlen) == 0)
+        f = &ev->fields[ev->nfields - 1];
+    else
+        f = ts_event_get(ev, name, nlen);
+    if (!f || f->v.type != TS_V_STR || f->v.u.s < s || f->v.u.s > s + len)
+        return SIZE_MAX;
+    return (size_t)(f->v.u.s - s);
+}
+
+static bool starts_payload(const char *p, size_t n, enum ing_payload *kind)
+{
+    if (n >= 4 && p[0] == 'C' && memcmp(p, "CEF:", 4) == 0) {
+        *kind = ING_PAY_CEF;
+        return true;
+    }
+    if (n >= 5 && p[0] == 'L' && memcmp(p, "LEEF:", 5) == 0) {
+        *kind = ING_PAY_LEEF;
+        return true;
+    }
+    return false;
+}
+
+/* Auto-detection after a syslog parse: a CEF / LEEF payload as the message
+ * (or, with no host before it, as the host token). Re-parses the line with
+ * the header before the payload. */
+static int payload_in_message(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                              struct ingest_diag *diag, const char *s, size_t len)
+{
+    enum ing_payload kind;
+    size_t off = field_offset(ev, "message", 7, s, len);
+    if (off == SIZE_MAX || !starts_payload(s + off, len - off, &kind)) {
+        off = field_offset(ev, "host", 4, s, len);
+        if (off == SIZE_MAX || !starts_payload(s + off, len - off, &kind))
+            return 0;
+    }
+    ts_event_clear_fields(ev);
+    diag->warning = NULL;
+    return ingest_payload_line(kind, opts, ev, diag, s, len, off);
+}
+
+/* key=value: pairs right at the start (after an optional <PRI>), or the
+ * message of a syslog line. */
+static int parse_kv_line(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                         struct ingest_diag *diag, const char *s, size_t len)
+{
+    size_t q = ingest_pri_len(s, len);
+    if (ingest_looks_kv(s + q, len - q))
+        return ingest_payload_line(ING_PAY_KV, opts, ev, diag, s, len, q);
+    int rc = ingest_looks_rfc5424(s, len) ? ingest_rfc5424_span(opts, ev, diag, s, len)
+                                          : ingest_rfc3164_span(opts, ev, diag, s, len);
+    if (rc)
+        return rc;
+    size_t off = field_offset(ev, "message", 7, s, len);
+    if (off == SIZE_MAX) {
+        diag->reason = "no key=value pairs";
+        return TS_E_PARSE;
+    }
+    return ingest_kv_payload(opts, ev, diag, s + off, len - off);
+}
+
 int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
                  struct ts_event *ev, struct ingest_diag *diag)
 {
@@ -395,6 +479,22 @@ int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
         if (ingest_looks_rfc5424(s, len))
             return ingest_rfc5424_span(opts, ev, diag, s, len);
         return ingest_rfc3164_span(opts, ev, diag, s, len);
+    case INGEST_FMT_CEF:
+    case INGEST_FMT_LEEF: {
+        bool cef = fmt == INGEST_FMT_CEF;
+        size_t off = cef ? ingest_payload_find(s, len, "CEF:", 4)
+                         : ingest_payload_find(s, len, "LEEF:", 5);
+        if (off == SIZE_MAX) {
+            diag->reason = cef ? "no CEF header (\"CEF:\") in the first 1024 bytes"
+                               : "no LEEF header (\"LEEF:\") in the first 1024 bytes";
+            return TS_E_PARSE;
+        }
+        return ingest_payload_line(cef ? ING_PAY_CEF : ING_PAY_LEEF, opts, ev, diag, s, len, off);
+    }
+    case INGEST_FMT_KV:
+        return parse_kv_line(opts, ev, diag, s, len);
+    case INGEST_FMT_ACCESS:
+        return ingest_access_span(opts, ev, diag, s, len);
     case INGEST_FMT_AUTO:
         break;
     default:
@@ -406,7 +506,27 @@ int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
         p++;
     if (p < len && s[p] == '{')
         return ingest_json_span(opts, ev, diag, s, len);
-    if (ingest_looks_rfc5424(s, len))
-        return ingest_rfc5424_span(opts, ev, diag, s, len);
-    return ingest_rfc3164_span(opts, ev, diag, s, len);
+    size_t q = ingest_pri_len(s, len);
+    if (len - q >= 5 && s[q] == 'C' && memcmp(s + q, "CEF:", 4) == 0)
+        return ingest_payload_line(ING_PAY_CEF, opts, ev, diag, s, len, q);
+    if (len - q >= 6 && s[q] == 'L' && memcmp(s + q, "LEEF:", 5) == 0)
+        return ingest_payload_line(ING_PAY_LEEF, opts, ev, diag, s, len, q);
+    int rc;
+    if (ingest_looks_rfc5424(s, len)) {
+        rc = ingest_rfc5424_span(opts, ev, diag, s, len);
+        return rc ? rc : payload_in_message(opts, ev, diag, s, len);
+    }
+    /* A BSD ("Jun 15 ") or ISO ("2024-") timestamp first: syslog, no need
+     * to look for the access-log and key=value shapes. */
+    bool stamped = (len - q >= 4 && s[q + 3] == ' ' && month3(s + q)) ||
+                   (len - q >= 5 && is_digit(s[q]) && is_digit(s[q + 1]) &&
+                    is_digit(s[q + 2]) && is_digit(s[q + 3]) && s[q + 4] == '-');
+    if (!stamped) {
+        if (q == 0 && ingest_looks_access(s, len))
+            return ingest_access_span(opts, ev, diag, s, len);
+        if (ingest_looks_kv(s + q, len - q))
+            return ingest_payload_line(ING_PAY_KV, opts, ev, diag, s, len, q);
+    }
+    rc = ingest_rfc3164_span(opts, ev, diag, s, len);
+    return rc ? rc : payload_in_message(opts, ev, diag, s, len);
 }
