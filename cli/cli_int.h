@@ -8,6 +8,8 @@
 
 #include "../core/buf.h"
 #include "../ingest/ingest.h"
+#include "../ingest/normalise.h"
+#include "../rules/rules.h"
 
 /* The one runtime struct that main's signal handler shares (STYLE.md). */
 struct ts_runtime {
@@ -33,5 +35,36 @@ int events_out_open(struct events_out *eo, const char *path);
 void events_out_close(struct events_out *eo);
 int events_out_process(void *ctx, struct ingest_batch *b);
 int events_out_commit(void *ctx, const struct ingest_batch *b);
+
+
+/* Normalisation from CLI options or config. Paths default to etc/profiles
+ * and etc/decoders beside the binary (bin/../etc) or in the working dir. */
+struct cli_norm_args {
+    bool none;                 /* --no-normalise */
+    const char *profiles, *decoders, *force_profile;
+    const char *geoip_city, *geoip_asn, *assets, *intel_db;
+    const char *const *ip_fields;
+    size_t nip_fields;
+};
+int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out);
+/* "<exe dir>/../sub" or "sub" when that directory exists, else NULL. */
+const char *cli_default_dir(const char *sub, char *buf, size_t len);
+
+/* The detection stage: Sigma rules, one JSON line per detection. */
+struct detections {
+    struct rule_set *rs;
+    struct rule_scratch **scratch; /* one per worker */
+    size_t nscratch;
+    FILE *out;
+    pthread_mutex_t mu;
+    struct ts_buf line;
+    uint64_t detections;
+};
+int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
+                    FILE *out, bool quiet);
+void detections_close(struct detections *d);
+int detections_process(struct detections *d, struct ingest_batch *b);
+int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx);
+int detections_flush(struct detections *d);
 
 #endif

@@ -10,8 +10,15 @@
 #include "../core/tstime.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "../ingest/normalise.h"
+
+#define MAX_RULE_PATHS 64
 
 struct file_args {
+    struct cli_norm_args norm;
+    bool explain;
+    const char *rules[MAX_RULE_PATHS];
+    size_t nrules;
     enum ingest_format format;
     const char *tenant;
     const char *dead_letter;
@@ -37,6 +44,16 @@ static const char common_usage[] =
     "      --max-message-bytes N   longer messages are dead letters (default 1048576)\n"
     "  -d, --dead-letter FILE  write rejected messages there as JSON lines\n"
     "  -o, --events-out FILE   (replay) also write every event as JSON lines\n"
+    "  -r, --rules PATH        (replay) Sigma rules (file or directory; repeatable): print\n"
+    "                          one JSON object per detection\n"
+    "      --profiles DIR      mapping profiles (default: etc/profiles)\n"
+    "      --decoders DIR      decoders (default: etc/decoders)\n"
+    "  -p, --profile NAME      force this mapping profile for every event\n"
+    "      --no-normalise      events exactly as parsed (no decoders, profiles, enrichment)\n"
+    "      --explain           (parse) add explain.* fields: which decoder/profile fired, why\n"
+    "      --assets FILE       asset inventory (YAML) for asset.* fields\n"
+    "      --intel-db DIR      threat-intel LMDB (tocsin intel load) for threat.* fields\n"
+    "      --geoip-city FILE, --geoip-asn FILE   MaxMind databases for <ip>.geo.* / .as.*\n"
     "  -q, --quiet             no per-line warnings on stderr\n";
 
 static int parse_args(int argc, char **argv, struct file_args *a, const char *usage)
@@ -51,6 +68,16 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"events-out", required_argument, NULL, 'o'},
         {"batch", required_argument, NULL, 'b'},
         {"quiet", no_argument, NULL, 'q'},
+        {"rules", required_argument, NULL, 'r'},
+        {"profiles", required_argument, NULL, 'P'},
+        {"decoders", required_argument, NULL, 'D'},
+        {"profile", required_argument, NULL, 'p'},
+        {"no-normalise", no_argument, NULL, 'N'},
+        {"explain", no_argument, NULL, 'E'},
+        {"assets", required_argument, NULL, 'A'},
+        {"intel-db", required_argument, NULL, 'I'},
+        {"geoip-city", required_argument, NULL, 'G'},
+        {"geoip-asn", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -58,8 +85,42 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
     a->tenant = "";
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "f:t:d:o:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:t:d:o:qr:p:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'r':
+            if (a->nrules == MAX_RULE_PATHS) {
+                fprintf(stderr, "tocsin: at most %d --rules\n", MAX_RULE_PATHS);
+                return 2;
+            }
+            a->rules[a->nrules++] = optarg;
+            break;
+        case 'P':
+            a->norm.profiles = optarg;
+            break;
+        case 'D':
+            a->norm.decoders = optarg;
+            break;
+        case 'p':
+            a->norm.force_profile = optarg;
+            break;
+        case 'N':
+            a->norm.none = true;
+            break;
+        case 'E':
+            a->explain = true;
+            break;
+        case 'A':
+            a->norm.assets = optarg;
+            break;
+        case 'I':
+            a->norm.intel_db = optarg;
+            break;
+        case 'G':
+            a->norm.geoip_city = optarg;
+            break;
+        case 'S':
+            a->norm.geoip_asn = optarg;
+            break;
         case 'f':
             if (ingest_format_parse(optarg, &a->format)) {
                 fprintf(stderr, "tocsin: unknown format \"%s\" (auto, rfc3164, rfc5424, json, "
@@ -146,8 +207,12 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
 {
     struct ts_err err = {0};
     struct ingest_dlq_file *dlq = NULL;
+    struct ingest_norm *norm = NULL;
+    if (cli_norm_build(&a->norm, &norm))
+        return 2;
     if (a->dead_letter && ingest_dlq_file_open(&dlq, a->dead_letter, &err)) {
         print_err(&err, TS_E_IO);
+        ingest_norm_free(norm);
         return 1;
     }
     struct ingest_file_opts o = {
@@ -161,6 +226,8 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
         .dlq = dlq,
         .diag = a->quiet ? NULL : stderr,
         .stop = &ts_rt.stop,
+        .norm = norm,
+        .explain = a->explain,
     };
     memset(st, 0, sizeof(*st));
     int rc = ingest_files_run(&o, st, &err);
@@ -168,6 +235,7 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
         ingest_dlq_file_flush(dlq);
         ingest_dlq_file_close(dlq);
     }
+    ingest_norm_free(norm);
     if (rc && rc != TS_E_STOPPED) {
         print_err(&err, rc);
         return 1;
@@ -241,9 +309,11 @@ static void tally_print(struct tally *t, FILE *out)
 }
 
 struct replay_ctx {
-    struct tally format, host, program, tenant;
+    struct tally format, host, program, tenant, logsource;
     struct events_out eo;
     bool out;
+    struct detections det;
+    bool rules;
 };
 
 /* Count the first string field of names, or "(none)". */
@@ -278,14 +348,22 @@ static int replay_process(void *ctx, struct ingest_batch *b)
         tally_field(&r->host, ev, hosts, TS_ARRAY_LEN(hosts));
         tally_field(&r->program, ev, progs, TS_ARRAY_LEN(progs));
         tally_str(&r->tenant, ev->tenant[0] ? ev->tenant : "(none)");
+        char ls[96];
+        snprintf(ls, sizeof(ls), "%s/%s", ev->logsource.product ? ev->logsource.product : "-",
+                 ev->logsource.category   ? ev->logsource.category
+                 : ev->logsource.service ? ev->logsource.service
+                                         : "-");
+        tally_str(&r->logsource, ls);
     }
-    return r->out ? events_out_process(&r->eo, b) : 0;
+    int rc = r->rules ? detections_process(&r->det, b) : 0;
+    return rc ? rc : r->out ? events_out_process(&r->eo, b) : 0;
 }
 
 static int replay_commit(void *ctx, const struct ingest_batch *b)
 {
     struct replay_ctx *r = ctx;
-    return r->out ? events_out_commit(&r->eo, b) : 0;
+    int rc = r->rules ? detections_flush(&r->det) : 0;
+    return rc ? rc : r->out ? events_out_commit(&r->eo, b) : 0;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -301,6 +379,15 @@ int cmd_replay(int argc, char **argv)
     r.host.label = "host:";
     r.program.label = "program:";
     r.tenant.label = "tenant:";
+    r.logsource.label = "logsource:";
+    if (a.nrules) {
+        struct rule_load_opts lo = {.paths = a.rules, .npaths = a.nrules};
+        if (detections_open(&r.det, &lo, 1, stdout, a.quiet)) {
+            detections_close(&r.det);
+            return 2;
+        }
+        r.rules = true;
+    }
     if (a.events_out) {
         if (events_out_open(&r.eo, a.events_out))
             return 1;
@@ -312,12 +399,18 @@ int cmd_replay(int argc, char **argv)
     rc = run_files(&a, nfiles, argv + optind, sink, &st);
     if (r.out)
         events_out_close(&r.eo);
-    FILE *out = stdout;
+    uint64_t ndet = r.rules ? r.det.detections : 0;
+    if (r.rules)
+        detections_close(&r.det);
+    FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
     fprintf(out, "replay: %d input(s), %llu messages: %llu events (%llu with warnings), "
                  "%llu dead letters\n",
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
+    if (r.rules)
+        fprintf(out, "  detections: %llu\n", (unsigned long long)ndet);
     tally_print(&r.format, out);
+    tally_print(&r.logsource, out);
     tally_print(&r.tenant, out);
     tally_print(&r.host, out);
     tally_print(&r.program, out);

@@ -11,6 +11,7 @@
 #include "../core/tstime.h"
 #include "batch_int.h"
 #include "ingest.h"
+#include "normalise.h"
 
 #define READ_CHUNK (256u << 10)
 
@@ -139,8 +140,10 @@ static int reader_next(struct reader *r, size_t max, const char **line, size_t *
 }
 
 static int flush_batch(const struct ingest_file_opts *o, struct ingest_batch *b,
-                       struct ingest_stats *st)
+                       struct ingest_stats *st, struct ingest_norm_scratch *ns)
 {
+    if (ns)
+        ingest_norm_batch_end(ns);
     if (b->consumed == 0)
         return 0;
     int rc = 0;
@@ -165,6 +168,33 @@ static void diag_line(const struct ingest_file_opts *o, const char *name, uint64
         fprintf(o->diag, "%s:%llu: %s: %s\n", name, (unsigned long long)line, kind, msg);
 }
 
+static void add_explain(struct ts_event *ev, const char *name, const char *val)
+{
+    if (val)
+        ts_event_add_str(ev, name, val, strlen(val));
+}
+
+/* Decoders, profile, enrichment; a step that cannot finish leaves the
+ * event as it is, with a warning. */
+static void normalise(const struct ingest_file_opts *o, struct ingest_norm_scratch *ns,
+                      struct ts_event *ev, struct ingest_stats *st, const char *name,
+                      uint64_t line)
+{
+    struct ingest_norm_explain ex;
+    ingest_norm_batch_begin(ns);
+    int rc = ingest_normalise(o->norm, ns, ev, o->explain ? &ex : NULL);
+    if (rc) {
+        st->warnings++;
+        diag_line(o, name, line, "warning", "normalisation incomplete (event kept as parsed)");
+    }
+    if (o->explain) {
+        add_explain(ev, "explain.decoder", ex.decoder ? ex.decoder : "(none)");
+        add_explain(ev, "explain.decoder_why", ex.decoder_why);
+        add_explain(ev, "explain.profile", ex.profile ? ex.profile : "(none)");
+        add_explain(ev, "explain.profile_why", ex.profile_why);
+    }
+}
+
 int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, struct ts_err *err)
 {
     size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
@@ -173,6 +203,11 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     if (rc)
         return rc;
     const char *tenant = o->tenant ? o->tenant : "";
+    struct ingest_norm_scratch *ns = NULL;
+    if (o->norm && (rc = ingest_norm_scratch_create(&ns, o->norm)) != 0) {
+        ingest_batch_destroy(b);
+        return rc;
+    }
     for (size_t fi = 0; fi < o->npaths && !rc; fi++) {
         struct reader r;
         const char *path = o->paths[fi];
@@ -202,10 +237,10 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                 if (k == len)
                     continue; /* blank line: not a message */
             }
-            if (ingest_batch_full(b) && (rc = flush_batch(o, b, st)))
+            if (ingest_batch_full(b) && (rc = flush_batch(o, b, st, ns)))
                 break;
             struct ts_event *ev = ingest_batch_slot(b, line, len);
-            if (!ev && (rc = flush_batch(o, b, st)) == 0)
+            if (!ev && (rc = flush_batch(o, b, st, ns)) == 0)
                 ev = ingest_batch_slot(b, line, len);
             if (!ev) {
                 rc = rc ? rc : TS_E_NOMEM;
@@ -237,6 +272,8 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                     st->warnings++;
                     diag_line(o, name, r.line, "warning", d.warning);
                 }
+                if (ns)
+                    normalise(o, ns, ev, st, name, r.line);
             } else {
                 const char *why = d.reason ? d.reason : ts_strerror(prc);
                 st->dead_letters++;
@@ -253,7 +290,8 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         reader_close(&r);
     }
     if (!rc)
-        rc = flush_batch(o, b, st);
+        rc = flush_batch(o, b, st, ns);
+    ingest_norm_scratch_free(ns);
     ingest_batch_destroy(b);
     return rc;
 }

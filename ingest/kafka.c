@@ -31,6 +31,7 @@
 #include "../core/tstime.h"
 #include "batch_int.h"
 #include "ingest.h"
+#include "normalise.h"
 
 #define PENDING_MAX 100000
 
@@ -55,6 +56,7 @@ struct worker {
     pthread_cond_t cv;
     uint64_t pushed, done; /* batches, guarded by mu */
     rd_kafka_topic_partition_list_t *committed; /* last committed offsets, guarded by mu */
+    struct ingest_norm_scratch *ns; /* NULL without normalisation */
     rd_kafka_message_t **pending; /* polled while paused, delivered first */
     size_t npending, pending_head, pending_cap;
     struct wstats st;
@@ -209,6 +211,8 @@ static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool def
 static void push_cur(struct worker *w)
 {
     struct ingest_batch *b = w->cur;
+    if (w->ns)
+        ingest_norm_batch_end(w->ns); /* e.g. the intel read transaction */
     if (!b || b->consumed == 0)
         return;
     int rc = ts_queue_try_push(w->full, b);
@@ -401,6 +405,9 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         ingest_batch_keep(b);
         inc(&w->st.parsed, 1);
         if (d.warning)
+            inc(&w->st.warnings, 1);
+        /* a step that cannot finish leaves the event as parsed */
+        if (w->ns && ingest_normalise(k->o.norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
     } else {
         const char *why = d.reason ? d.reason : ts_strerror(rc);
@@ -705,6 +712,8 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
             if (!rc)
                 rc = ts_queue_try_push(w->free, w->pool[j]);
         }
+        if (!rc && o->norm)
+            rc = ingest_norm_scratch_create(&w->ns, o->norm);
         if (!rc)
             rc = make_consumer(k, w, err);
     }
@@ -781,6 +790,7 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
             rd_kafka_destroy(w->rk);
         pending_drop_all(w);
         free(w->pending);
+        ingest_norm_scratch_free(w->ns);
         for (uint32_t j = 0; w->pool && j < w->npool; j++)
             ingest_batch_destroy(w->pool[j]);
         free(w->pool);

@@ -1,0 +1,219 @@
+/* pipeline.c - what `replay` and `run` attach after ingest: building the
+ * normaliser from options/config, and the detection stage (Sigma rules) that
+ * prints one JSON object per detection. Workers call the detection sink
+ * concurrently: each has its own rule scratch (b->worker); output lines are
+ * written under a mutex. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "../core/tstime.h"
+#include "cli_int.h"
+
+const char *cli_default_dir(const char *sub, char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    struct stat st;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, len, "%s/../%s", exe, sub);
+            if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf;
+        }
+    }
+    snprintf(buf, len, "%s", sub);
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
+}
+
+int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
+{
+    *out = NULL;
+    if (a->none)
+        return 0;
+    char pbuf[PATH_MAX], dbuf[PATH_MAX];
+    const char *profiles = a->profiles ? a->profiles : cli_default_dir("etc/profiles", pbuf,
+                                                                       sizeof(pbuf));
+    const char *decoders = a->decoders ? a->decoders : cli_default_dir("etc/decoders", dbuf,
+                                                                       sizeof(dbuf));
+    struct ingest_enrich_opts eo = {
+        .geoip_city_db = a->geoip_city,
+        .geoip_asn_db = a->geoip_asn,
+        .ip_fields = a->ip_fields,
+        .nip_fields = a->nip_fields,
+        .assets_file = a->assets,
+        .intel_db = a->intel_db,
+    };
+    bool enrich = a->geoip_city || a->geoip_asn || a->assets || a->intel_db;
+    struct ingest_norm_opts no = {
+        .profile_paths = profiles ? &profiles : NULL,
+        .nprofile_paths = profiles ? 1 : 0,
+        .decoder_paths = decoders ? &decoders : NULL,
+        .ndecoder_paths = decoders ? 1 : 0,
+        .force_profile = a->force_profile,
+        .enrich = enrich ? &eo : NULL,
+    };
+    struct ts_err err = {0};
+    int rc = ingest_norm_create(out, &no, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ detections */
+
+int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
+                    FILE *out, bool quiet)
+{
+    memset(d, 0, sizeof(*d));
+    pthread_mutex_init(&d->mu, NULL);
+    ts_buf_init(&d->line, 0);
+    d->out = out;
+    struct rule_report rep;
+    struct ts_err err = {0};
+    int rc = rule_set_load(&d->rs, lo, &rep, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+        rule_report_free(&rep);
+        return rc;
+    }
+    for (size_t i = 0; !quiet && i < rep.nproblems; i++) {
+        const struct rule_problem *p = &rep.problems[i];
+        fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
+                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+    }
+    fprintf(stderr, "tocsin: rules: %zu loaded (%zu detection, %zu filter, %zu correlation), "
+                    "%zu unsupported, %zu invalid\n",
+            rep.ok, rule_set_count(d->rs), rep.filters, rep.correlations, rep.unsupported,
+            rep.invalid);
+    rule_report_free(&rep);
+    d->nscratch = workers > 0 ? (size_t)workers : 1;
+    d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
+    if (!d->scratch)
+        return TS_E_NOMEM;
+    for (size_t i = 0; i < d->nscratch; i++)
+        if ((rc = rule_scratch_create(&d->scratch[i], d->rs)) != 0)
+            return rc;
+    return 0;
+}
+
+void detections_close(struct detections *d)
+{
+    for (size_t i = 0; d->scratch && i < d->nscratch; i++)
+        rule_scratch_free(d->scratch[i]);
+    free(d->scratch);
+    rule_set_unref(d->rs);
+    ts_buf_free(&d->line);
+    pthread_mutex_destroy(&d->mu);
+    d->scratch = NULL;
+    d->rs = NULL;
+}
+
+static int json_list(struct ts_buf *b, const char *key, const char *const *v, size_t n)
+{
+    int rc = ts_buf_printf(b, ",\"%s\":[", key);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i)
+            rc = ts_buf_putc(b, ',');
+        if (!rc)
+            rc = ts_buf_json_str(b, v[i], strlen(v[i]));
+    }
+    return rc ? rc : ts_buf_putc(b, ']');
+}
+
+static int json_kv(struct ts_buf *b, const char *key, const char *v)
+{
+    if (!v)
+        return 0;
+    int rc = ts_buf_printf(b, ",\"%s\":", key);
+    return rc ? rc : ts_buf_json_str(b, v, strlen(v));
+}
+
+struct match_ctx {
+    struct detections *d;
+    struct rule_scratch *s;
+};
+
+/* One detection: the rule (with its author: the Detection Rule License of
+ * SigmaHQ requires it to travel with alerts), the event's position and time,
+ * and what matched. Called with d->mu held. */
+static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
+{
+    struct match_ctx *m = ctx;
+    struct detections *d = m->d;
+    const struct rule_info *ri = rule_set_info(d->rs, idx);
+    struct ts_buf *b = &d->line;
+    char ts[48];
+    ts_buf_reset(b);
+    ts_format_rfc3339(ev->time_ns, ts, sizeof(ts));
+    int rc = ts_buf_printf(b, "{\"@timestamp\":\"%s\"", ts);
+    rc = rc ? rc : json_kv(b, "tenant", ev->tenant);
+    rc = rc ? rc : json_kv(b, "rule_id", ri->id);
+    rc = rc ? rc : json_kv(b, "rule_title", ri->title);
+    rc = rc ? rc : json_kv(b, "level", ri->level);
+    rc = rc ? rc : json_kv(b, "status", ri->status);
+    rc = rc ? rc : json_kv(b, "author", ri->author);
+    rc = rc ? rc : json_list(b, "tags", ri->tags, ri->ntags);
+    rc = rc ? rc : json_list(b, "references", ri->references, ri->nreferences);
+    rc = rc ? rc : json_kv(b, "rule_file", ri->file);
+    const char *name = ev->src.name ? ev->src.name : "";
+    if (!rc && ev->src.kind == TS_SRC_KAFKA) {
+        rc = ts_buf_puts(b, ",\"source\":{\"topic\":");
+        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
+        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}",
+                                     (int)ev->src.partition, (long long)ev->src.offset);
+    } else if (!rc) {
+        rc = ts_buf_puts(b, ",\"source\":{\"file\":");
+        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
+        rc = rc ? rc : ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)ev->src.line);
+    }
+    rc = rc ? rc : ts_buf_puts(b, ",\"match\":");
+    rc = rc ? rc : rule_explain(d->rs, m->s, idx, ev, b);
+    rc = rc ? rc : ts_buf_puts(b, "}\n");
+    if (rc)
+        return rc;
+    if (d->out && fwrite(b->data, 1, b->len, d->out) != b->len)
+        return TS_E_IO;
+    d->detections++;
+    return 0;
+}
+
+int detections_process(struct detections *d, struct ingest_batch *b)
+{
+    size_t w = b->worker >= 0 && (size_t)b->worker < d->nscratch ? (size_t)b->worker : 0;
+    struct match_ctx m = {d, d->scratch[w]};
+    int rc = 0;
+    for (uint32_t i = 0; !rc && i < b->n; i++) {
+        /* matching runs unlocked; only a detection's output takes the lock */
+        rc = rule_match(d->rs, m.s, &b->events[i], detections_on_match_locked, &m);
+    }
+    return rc;
+}
+
+int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
+{
+    struct match_ctx *m = ctx;
+    pthread_mutex_lock(&m->d->mu);
+    int rc = on_match(ctx, ev, idx);
+    pthread_mutex_unlock(&m->d->mu);
+    return rc;
+}
+
+int detections_flush(struct detections *d)
+{
+    pthread_mutex_lock(&d->mu);
+    int rc = d->out && fflush(d->out) != 0 ? TS_E_IO : 0;
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}

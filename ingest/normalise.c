@@ -1,0 +1,145 @@
+/* normalise.c - decoders, then the mapping profile, then enrichment; see
+ * normalise.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+#include "normalise.h"
+#include "profile.h"
+
+struct ingest_norm {
+    struct ingest_decoder_set *decoders;
+    struct ingest_profile_set *profiles;
+    struct ingest_enricher *enricher;
+    char *force_profile;
+};
+
+struct ingest_norm_scratch {
+    const struct ingest_norm *n;
+    struct ingest_decoder_scratch *dec;
+    struct ingest_enrich_scratch *enr;
+    bool in_batch;
+};
+
+int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *o,
+                       struct ts_err *err)
+{
+    *out = NULL;
+    struct ingest_norm *n = calloc(1, sizeof(*n));
+    if (!n)
+        return TS_E_NOMEM;
+    int rc = 0;
+    if (o->ndecoder_paths)
+        rc = ingest_decoder_set_load(&n->decoders, o->decoder_paths, o->ndecoder_paths, err);
+    if (!rc && o->nprofile_paths)
+        rc = ingest_profile_set_load(&n->profiles, o->profile_paths, o->nprofile_paths, err);
+    if (!rc && o->force_profile) {
+        bool known = false;
+        for (size_t i = 0; n->profiles && i < ingest_profile_set_count(n->profiles); i++)
+            known = known || strcmp(ingest_profile_set_name(n->profiles, i), o->force_profile) == 0;
+        if (!known)
+            rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "unknown profile \"%s\"",
+                            o->force_profile);
+        else if (!(n->force_profile = strdup(o->force_profile)))
+            rc = TS_E_NOMEM;
+    }
+    if (!rc && o->enrich)
+        rc = ingest_enricher_create(&n->enricher, o->enrich, err);
+    if (rc) {
+        ingest_norm_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+void ingest_norm_free(struct ingest_norm *n)
+{
+    if (!n)
+        return;
+    ingest_decoder_set_free(n->decoders);
+    ingest_profile_set_free(n->profiles);
+    ingest_enricher_free(n->enricher);
+    free(n->force_profile);
+    free(n);
+}
+
+int ingest_norm_scratch_create(struct ingest_norm_scratch **out, const struct ingest_norm *n)
+{
+    *out = NULL;
+    struct ingest_norm_scratch *s = calloc(1, sizeof(*s));
+    if (!s)
+        return TS_E_NOMEM;
+    s->n = n;
+    int rc = 0;
+    if (n->decoders)
+        rc = ingest_decoder_scratch_create(&s->dec, n->decoders);
+    if (!rc && n->enricher)
+        rc = ingest_enrich_scratch_create(&s->enr, n->enricher);
+    if (rc) {
+        ingest_norm_scratch_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void ingest_norm_scratch_free(struct ingest_norm_scratch *s)
+{
+    if (!s)
+        return;
+    if (s->in_batch)
+        ingest_norm_batch_end(s);
+    ingest_decoder_scratch_free(s->dec);
+    ingest_enrich_scratch_free(s->enr);
+    free(s);
+}
+
+int ingest_norm_batch_begin(struct ingest_norm_scratch *s)
+{
+    if (!s->enr || s->in_batch)
+        return 0;
+    int rc = ingest_enrich_batch_begin(s->enr);
+    s->in_batch = rc == 0;
+    return rc;
+}
+
+void ingest_norm_batch_end(struct ingest_norm_scratch *s)
+{
+    if (s->enr && s->in_batch)
+        ingest_enrich_batch_end(s->enr);
+    s->in_batch = false;
+}
+
+int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
+                     struct ts_event *ev, struct ingest_norm_explain *ex)
+{
+    int first = 0, rc;
+    if (ex)
+        memset(ex, 0, sizeof(*ex));
+    if (n->decoders) {
+        struct ingest_decoder_explain dx = {0};
+        rc = ingest_decoder_apply(n->decoders, s->dec, ev, ex ? &dx : NULL);
+        first = first ? first : rc;
+        if (ex) {
+            ex->decoder = dx.decoder;
+            ex->decoder_why = dx.why;
+        }
+    }
+    if (n->profiles) {
+        struct ingest_profile_explain px = {0};
+        rc = ingest_profile_apply(n->profiles, n->force_profile, ev, ex ? &px : NULL);
+        first = first ? first : rc;
+        if (ex) {
+            ex->profile = px.profile;
+            ex->profile_why = px.why;
+        }
+    }
+    if (n->enricher) {
+        if (!s->in_batch)
+            ingest_norm_batch_begin(s);
+        rc = ingest_enrich_event(n->enricher, s->enr, ev);
+        first = first ? first : rc;
+    }
+    return first;
+}

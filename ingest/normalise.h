@@ -1,0 +1,48 @@
+/* normalise.h - the normalisation step of ingest, after parsing: decoders
+ * (fields from message text), the mapping profile (Sigma names and
+ * logsource), then enrichment (GeoIP/ASN, assets, threat intel).
+ *
+ * An ingest_norm is built once (start, SIGHUP), immutable and shared by all
+ * worker threads; each thread has its own ingest_norm_scratch. A step that
+ * cannot complete (arena full) leaves the event as it is: normalisation
+ * never drops an event.
+ */
+#ifndef INGEST_NORMALISE_H
+#define INGEST_NORMALISE_H
+
+#include "../core/event.h"
+#include "../core/ts.h"
+#include "enrich.h"
+
+struct ingest_norm_opts {
+    const char *const *profile_paths; /* files/dirs of mapping profiles; none = no profiles */
+    size_t nprofile_paths;
+    const char *const *decoder_paths; /* files/dirs of decoders; none = no decoders */
+    size_t ndecoder_paths;
+    const char *force_profile;        /* apply this profile to every event, or NULL */
+    const struct ingest_enrich_opts *enrich; /* NULL: no enrichment */
+};
+
+struct ingest_norm;
+struct ingest_norm_scratch;
+
+/* What normalisation did to one event (`tocsin parse --explain`). */
+struct ingest_norm_explain {
+    const char *decoder, *decoder_why;
+    const char *profile, *profile_why;
+};
+
+int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *o,
+                       struct ts_err *err);
+void ingest_norm_free(struct ingest_norm *n);
+int ingest_norm_scratch_create(struct ingest_norm_scratch **out, const struct ingest_norm *n);
+void ingest_norm_scratch_free(struct ingest_norm_scratch *s);
+/* Around each batch (enrichment's read transaction). */
+int ingest_norm_batch_begin(struct ingest_norm_scratch *s);
+void ingest_norm_batch_end(struct ingest_norm_scratch *s);
+/* Normalise one parsed event. Returns 0, or a non-fatal code when a step
+ * could not complete (the event keeps what it has). ex may be NULL. */
+int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
+                     struct ts_event *ev, struct ingest_norm_explain *ex);
+
+#endif
