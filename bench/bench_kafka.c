@@ -1,8 +1,10 @@
 /* bench_kafka.c - consume rate of the Kafka source from a real broker:
- * bench_kafka BROKERS TOPIC COUNT WORKERS [FORMAT]
+ * bench_kafka BROKERS TOPIC COUNT WORKERS [FORMAT [PROFILES_DIR [RULES_DIR]]]
  * Consumes COUNT messages with a new consumer group through the full ingest
  * path (poll, parse into the arena, batch, hand-off, offset commit) into a
- * sink that only counts, and prints messages/s and MB/s. */
+ * sink that counts - or, with PROFILES_DIR and RULES_DIR, normalises with the
+ * mapping profiles and matches every event against the Sigma rules (one rule
+ * scratch per worker) - and prints messages/s and MB/s. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,12 +15,28 @@
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "../ingest/ingest.h"
+#include "../ingest/normalise.h"
+#include "../rules/rules.h"
 
-static _Atomic uint64_t events;
+static _Atomic uint64_t events, detections;
+static struct rule_set *rules;
+static struct rule_scratch *scratch[16];
+
+static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
+{
+    (void)ctx;
+    (void)ev;
+    (void)idx;
+    atomic_fetch_add_explicit(&detections, 1, memory_order_relaxed);
+    return 0;
+}
 
 static int count_process(void *ctx, struct ingest_batch *b)
 {
     (void)ctx;
+    if (rules)
+        for (uint32_t i = 0; i < b->n; i++)
+            rule_match(rules, scratch[b->worker], &b->events[i], on_match, NULL);
     atomic_fetch_add(&events, b->n);
     return 0;
 }
@@ -43,6 +61,28 @@ int main(int argc, char **argv)
     if (argc > 5 && ingest_format_parse(argv[5], &fmt))
         return 2;
     ts_log_set_level(TS_LOG_WARN);
+    struct ingest_norm *norm = NULL;
+    struct ts_err err0 = {0};
+    if (argc > 6) {
+        const char *pp = argv[6];
+        struct ingest_norm_opts no = {.profile_paths = &pp, .nprofile_paths = 1};
+        if (ingest_norm_create(&norm, &no, &err0)) {
+            fprintf(stderr, "bench_kafka: %s\n", err0.msg);
+            return 1;
+        }
+    }
+    if (argc > 7) {
+        const char *rp = argv[7];
+        struct rule_load_opts lo = {.paths = &rp, .npaths = 1};
+        struct rule_report rep;
+        if (rule_set_load(&rules, &lo, &rep, &err0)) {
+            fprintf(stderr, "bench_kafka: %s\n", err0.msg);
+            return 1;
+        }
+        rule_report_free(&rep);
+        for (int i = 0; i < workers && i < 16; i++)
+            rule_scratch_create(&scratch[i], rules);
+    }
     char group[64];
     snprintf(group, sizeof(group), "bench-%d-%d", (int)getpid(), workers);
     struct ingest_topic t = {.name = argv[2], .format = fmt, .tenant = "bench"};
@@ -50,6 +90,7 @@ int main(int argc, char **argv)
         .brokers = argv[1], .group_id = group, .topics = &t, .ntopics = 1, .workers = workers,
         .batch_max = 2000,
         .sink = {.process = count_process},
+        .norm = norm,
     };
     struct ingest_kafka *k;
     struct ts_err err = {0};
@@ -83,12 +124,18 @@ int main(int argc, char **argv)
     pthread_join(tid, NULL);
     ingest_kafka_stats(k, &st);
     double secs = (double)(t1 - t0) / 1e9;
-    printf("kafka consume, %d worker%s: %.0f messages/s, %.1f MB/s (%llu messages of %.0f B, "
-           "%llu events, %llu dead letters, %.2f s)\n",
-           workers, workers > 1 ? "s" : "", (double)st.consumed / secs,
+    printf("kafka consume%s, %d worker%s: %.0f messages/s, %.1f MB/s (%llu messages of %.0f B, "
+           "%llu events, %llu dead letters, %llu detections, %.2f s)\n",
+           rules ? " + normalise + Sigma rules" : norm ? " + normalise" : "", workers,
+           workers > 1 ? "s" : "", (double)st.consumed / secs,
            (double)st.bytes / secs / 1e6, (unsigned long long)st.consumed,
            st.consumed ? (double)st.bytes / (double)st.consumed : 0.0,
-           (unsigned long long)atomic_load(&events), (unsigned long long)st.dead_letters, secs);
+           (unsigned long long)atomic_load(&events), (unsigned long long)st.dead_letters,
+           (unsigned long long)atomic_load(&detections), secs);
     ingest_kafka_destroy(k);
+    for (int i = 0; i < 16; i++)
+        rule_scratch_free(scratch[i]);
+    rule_set_unref(rules);
+    ingest_norm_free(norm);
     return st.consumed >= count ? 0 : 1;
 }

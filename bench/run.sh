@@ -8,6 +8,20 @@ N=${BENCH_MESSAGES:-1000000}
 echo "bench: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== parse rate per format (one thread, in memory) =="
 $B/bench_parse 2
+echo "== decoders and the extra formats (one thread) =="
+$B/bench_decode 2
+echo "== mapping profiles (one thread) =="
+$B/bench_profile 2
+echo "== enrichment: assets, GeoIP, 1M threat-intel indicators (one thread) =="
+$B/bench_enrich 2
+SIGMA=${TOCSIN_SIGMA_DIR:-}
+for d in ../shared/sigma /work/shared/sigma; do [ -z "$SIGMA" ] && [ -d "$d/rules" ] && SIGMA=$d; done
+if [ -n "$SIGMA" ]; then
+    echo "== Sigma matching (one thread; SigmaHQ corpus at $SIGMA) =="
+    TOCSIN_SIGMA_DIR=$SIGMA $B/bench_rules 2
+else
+    echo "== Sigma matching: skipped, no SigmaHQ corpus (set TOCSIN_SIGMA_DIR) =="
+fi
 echo "== parse rate from files (tocsin replay, whole command incl. reading) =="
 tmp=$(mktemp -d /tmp/tocsin-bench.XXXXXX)
 kdir="$tmp/kafka"
@@ -25,10 +39,21 @@ with open(f"{d}/fw.log", "w") as f:
     for i in range(500000):
         f.write(f'<134>1 2026-11-20T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}+07:00 fw-01 edgefw {4000 + i % 50} TRAFFIC '
                 f'[traffic@32473 src="10.0.{i >> 8 & 255}.{i & 255}" dst="203.0.113.{i % 250}" dport="{i % 1024}" action="deny"] deny tcp\n')
+benign = [
+    (r"C:\\Windows\\System32\\svchost.exe", r"C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule", r"C:\\Windows\\System32\\services.exe"),
+    (r"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", r"\"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe\" --type=renderer --lang=vi", r"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe"),
+    (r"C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE", r"\"C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE\" /dde", r"C:\\Windows\\explorer.exe"),
+    (r"C:\\Windows\\System32\\conhost.exe", r"\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1", r"C:\\Windows\\System32\\cmd.exe"),
+    (r"C:\\Windows\\System32\\RuntimeBroker.exe", r"C:\\Windows\\System32\\RuntimeBroker.exe -Embedding", r"C:\\Windows\\System32\\svchost.exe"),
+    (r"C:\\Program Files\\7-Zip\\7zFM.exe", r"\"C:\\Program Files\\7-Zip\\7zFM.exe\" D:\\baocao\\2026.zip", r"C:\\Windows\\explorer.exe"),
+]
+suspicious = [(r"C:\\Windows\\System32\\whoami.exe", r"whoami /all", r"C:\\Windows\\System32\\cmd.exe"),
+              (r"C:\\Windows\\System32\\vssadmin.exe", r"vssadmin.exe delete shadows /all /quiet", r"C:\\Windows\\System32\\cmd.exe")]
 with open(f"{d}/sysmon.jsonl", "w") as f:
     for i in range(300000):
-        f.write('{"@timestamp":"2026-11-20T10:%02d:%02d.%03dZ","host":{"name":"ws-%03d"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"computer_name":"ws-%03d.agency.local","event_data":{"UtcTime":"2026-11-20 10:00:00.000","ProcessGuid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd9}","ProcessId":"%d","Image":"C:\\\\Windows\\\\System32\\\\cmd.exe","FileVersion":"10.0.19041.1","Description":"Windows Command Processor","Product":"Microsoft Windows Operating System","Company":"Microsoft Corporation","OriginalFileName":"Cmd.Exe","CommandLine":"cmd.exe /c whoami /all \\u003e C:\\\\Users\\\\Public\\\\o%d.txt","CurrentDirectory":"C:\\\\Windows\\\\system32\\\\","User":"AGENCY\\\\user%d","LogonGuid":"{5770385f-c22a-43e0-0000-0020e7030000}","LogonId":"0x3e7","TerminalSessionId":"0","IntegrityLevel":"High","Hashes":"SHA256=2B40C98ED0F7A1D3B091A3E8353132DC33C3E5A3C4C4E23C8AB4E6C9D7F5A1B2","ParentProcessGuid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd8}","ParentProcessId":"%d","ParentImage":"C:\\\\Windows\\\\explorer.exe","ParentCommandLine":"C:\\\\Windows\\\\Explorer.EXE"}}}\n'
-                % (i // 60 % 60, i % 60, i % 1000, i % 500, i % 500, 1000 + i, i, i % 300, 900 + i))
+        img, cmd, parent = suspicious[i % 2] if i % 200 == 0 else benign[i % len(benign)]
+        f.write('{"@timestamp":"2026-11-20T10:%02d:%02d.%03dZ","host":{"name":"ws-%03d"},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"computer_name":"ws-%03d.agency.local","event_data":{"UtcTime":"2026-11-20 10:00:00.000","ProcessGuid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd9}","ProcessId":"%d","Image":"%s","FileVersion":"10.0.19041.1","Description":"Windows process","Product":"Microsoft Windows Operating System","Company":"Microsoft Corporation","CommandLine":"%s","CurrentDirectory":"C:\\\\Windows\\\\system32\\\\","User":"AGENCY\\\\user%d","LogonGuid":"{5770385f-c22a-43e0-0000-0020e7030000}","LogonId":"0x3e7","TerminalSessionId":"1","IntegrityLevel":"Medium","Hashes":"SHA256=2B40C98ED0F7A1D3B091A3E8353132DC33C3E5A3C4C4E23C8AB4E6C9D7F5A1B2","ParentProcessGuid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd8}","ParentProcessId":"%d","ParentImage":"%s"}}}\n'
+                % (i // 60 % 60, i % 60, i % 1000, i % 500, i % 500, 1000 + i, img, cmd, i % 300, 900 + i, parent))
 PY
 for f in auth.log fw.log sysmon.jsonl; do
     size=$(stat -c %s "$tmp/$f"); lines=$(wc -l < "$tmp/$f")
@@ -43,4 +68,12 @@ topic="bench.$$"
 $B/ktool create "$boot" "$topic" 4
 $B/ktool produce "$boot" "$topic" "$N" -p 4 -s 300 2>/dev/null
 for w in 1 2; do $B/bench_kafka "$boot" "$topic" "$N" "$w" rfc3164; done
+echo "== agent JSON end to end: Kafka -> parse -> profile -> all Windows Sigma rules (no correlation/LMDB yet) =="
+$B/ktool create "$boot" "agent.$$" 4
+$B/ktool produce-file "$boot" "agent.$$" "$tmp/sysmon.jsonl" 4 2>/dev/null
+if [ -n "$SIGMA" ]; then
+    for w in 1 2; do $B/bench_kafka "$boot" "agent.$$" 300000 "$w" json etc/profiles "$SIGMA/rules/windows"; done
+else
+    for w in 1 2; do $B/bench_kafka "$boot" "agent.$$" 300000 "$w" json etc/profiles; done
+fi
 echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

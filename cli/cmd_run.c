@@ -21,22 +21,56 @@ static const char run_usage[] =
     "  -c, --config FILE       the YAML config (required)\n"
     "  -o, --events-out FILE   write every processed event as a JSON line (durable before\n"
     "                          its offset is committed)\n"
+    "  -d, --detections-out FILE  where detections go as JSON lines (default: stdout)\n"
     "      --stats-interval S  log counters every S seconds (default 30, 0 = never)\n";
 
 struct count_ctx {
     struct events_out *eo;
+    struct detections *det;
 };
 
 static int run_process(void *ctx, struct ingest_batch *b)
 {
     struct count_ctx *c = ctx;
-    return c->eo ? events_out_process(c->eo, b) : 0;
+    int rc = c->det ? detections_process(c->det, b) : 0;
+    return rc ? rc : c->eo ? events_out_process(c->eo, b) : 0;
 }
 
+/* The commit point: what the batch produced is durable before its offsets
+ * are committed (storage's LMDB transaction will take this place). */
 static int run_commit(void *ctx, const struct ingest_batch *b)
 {
     struct count_ctx *c = ctx;
-    return c->eo ? events_out_commit(c->eo, b) : 0;
+    int rc = c->det ? detections_flush(c->det) : 0;
+    return rc ? rc : c->eo ? events_out_commit(c->eo, b) : 0;
+}
+
+/* Rules from paths.rules with the aliases and placeholders of the config. */
+static int open_detections(const struct ts_config *cfg, struct detections *det, FILE *out)
+{
+    struct rule_field_alias *al = calloc(cfg->rules.naliases + 1, sizeof(*al));
+    struct rule_placeholder *ph = calloc(cfg->rules.nplaceholders + 1, sizeof(*ph));
+    int rc = TS_E_NOMEM;
+    if (al && ph) {
+        for (size_t i = 0; i < cfg->rules.naliases; i++) {
+            al[i].sigma_name = cfg->rules.alias_from[i];
+            al[i].event_name = cfg->rules.alias_to[i];
+        }
+        for (size_t i = 0; i < cfg->rules.nplaceholders; i++) {
+            ph[i].name = cfg->rules.placeholders[i].name;
+            ph[i].values = (const char *const *)cfg->rules.placeholders[i].values;
+            ph[i].nvalues = cfg->rules.placeholders[i].nvalues;
+        }
+        struct rule_load_opts lo = {
+            .paths = (const char *const *)cfg->paths.rules, .npaths = cfg->paths.nrules,
+            .aliases = al, .naliases = cfg->rules.naliases,
+            .placeholders = ph, .nplaceholders = cfg->rules.nplaceholders,
+        };
+        rc = detections_open(det, &lo, cfg->kafka.workers, out, false);
+    }
+    free(al);
+    free(ph);
+    return rc;
 }
 
 static void log_stats(struct ingest_kafka *k, const char *when)
@@ -76,16 +110,20 @@ int cmd_run(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"events-out", required_argument, NULL, 'o'},
+        {"detections-out", required_argument, NULL, 'd'},
         {"stats-interval", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *cfg_path = NULL, *events_path = NULL;
+    const char *cfg_path = NULL, *events_path = NULL, *det_path = NULL;
     int interval = 30;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:o:d:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'd':
+            det_path = optarg;
+            break;
         case 'c':
             cfg_path = optarg;
             break;
@@ -147,11 +185,42 @@ int cmd_run(int argc, char **argv)
     }
     struct events_out eo;
     struct count_ctx cc = {0};
+    struct detections det;
+    FILE *det_out = NULL;
+    struct ingest_norm *norm = NULL;
+    struct cli_norm_args na = {
+        .profiles = cfg->normalise.nprofiles ? cfg->normalise.profiles[0] : NULL,
+        .decoders = cfg->normalise.ndecoders ? cfg->normalise.decoders[0] : NULL,
+        .geoip_city = cfg->enrich.geoip_city,
+        .geoip_asn = cfg->enrich.geoip_asn,
+        .assets = cfg->enrich.assets,
+        .intel_db = cfg->enrich.intel_db,
+        .ip_fields = (const char *const *)cfg->enrich.ip_fields,
+        .nip_fields = cfg->enrich.nip_fields,
+    };
+    int code = 0;
+    if (cli_norm_build(&na, &norm)) {
+        code = 2;
+        goto out;
+    }
+    if (cfg->paths.nrules) {
+        det_out = det_path && strcmp(det_path, "-") != 0 ? fopen(det_path, "a") : stdout;
+        if (!det_out) {
+            fprintf(stderr, "tocsin: cannot open %s\n", det_path);
+            code = 1;
+            goto out;
+        }
+        if (open_detections(cfg, &det, det_out)) {
+            detections_close(&det);
+            code = 2;
+            goto out;
+        }
+        cc.det = &det;
+    }
     if (events_path) {
         if (events_out_open(&eo, events_path)) {
-            free(topics);
-            ts_config_free(cfg);
-            return 1;
+            code = 1;
+            goto out;
         }
         cc.eo = &eo;
     }
@@ -169,10 +238,10 @@ int cmd_run(int argc, char **argv)
         .parse = {.tz_offset_sec = cfg->ingest.tz_offset_sec,
                   .max_msg_bytes = cfg->ingest.max_message_bytes},
         .sink = {.ctx = &cc, .process = run_process, .commit = run_commit},
+        .norm = norm,
     };
     struct ingest_kafka *k = NULL;
     int rc = ingest_kafka_create(&k, &ko, &err);
-    int code = 0;
     if (rc) {
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin: %s\n", msg);
@@ -200,8 +269,14 @@ int cmd_run(int argc, char **argv)
         ts_rt.kafka = NULL;
         ingest_kafka_destroy(k);
     }
+out:
     if (cc.eo)
         events_out_close(&eo);
+    if (cc.det)
+        detections_close(&det);
+    if (det_out && det_out != stdout)
+        fclose(det_out);
+    ingest_norm_free(norm);
     free(topics);
     ts_config_free(cfg);
     return code;

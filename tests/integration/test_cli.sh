@@ -42,5 +42,30 @@ expect "unknown --format is a usage error" "[ $rc -eq 2 ] && grep -q 'unknown fo
 $T parse /nonexistent/file 2> "$tmp/e5.txt"; rc=$?
 expect "missing file: exit 1 and the reason" "[ $rc -eq 1 ] && grep -q '/nonexistent/file: error: cannot open' '$tmp/e5.txt'"
 
+# replay with rules: one JSON detection per match, carrying the rule's author and the source
+$T replay -q --tz +07:00 -r etc/rules examples/auth.log examples/sysmon.jsonl > "$tmp/det.jsonl" 2> "$tmp/det.err"; rc=$?
+expect "replay --rules exits 0" "[ $rc -eq 0 ]"
+expect "replay --rules: the six expected detections" "python3 -c '
+import json
+d = [json.loads(l) for l in open(\"$tmp/det.jsonl\")]
+got = sorted((x[\"rule_title\"], x[\"source\"][\"file\"].split(\"/\")[-1], x[\"source\"][\"line\"]) for x in d)
+want = sorted([(\"SSH Password Login As Root\", \"auth.log\", 41), (\"Local User Account Created\", \"auth.log\", 48),
+  (\"Office Application Starts Encoded PowerShell\", \"sysmon.jsonl\", 12),
+  (\"Shadow Copies Or Backup Catalog Deleted\", \"sysmon.jsonl\", 15), (\"Shadow Copies Or Backup Catalog Deleted\", \"sysmon.jsonl\", 16),
+  (\"Windows Recovery Disabled With Bcdedit\", \"sysmon.jsonl\", 17)])
+assert got == want, got
+assert all(x[\"author\"] == \"Tocsin team\" and x[\"rule_id\"] and x[\"level\"] and x[\"match\"][\"matched\"] for x in d)
+'"
+expect "replay --rules summary on stderr" "grep -q 'detections: 6' '$tmp/det.err'"
+# a rule with a typo is reported with file:line:col
+mkdir -p "$tmp/badrules"; printf 'title: t\nid: 11111111-2222-3333-4444-555555555555\nlogsource:\n    product: linux\ndetection:\n    sel:\n        message|contians: x\n    condition: sel\n' > "$tmp/badrules/r.yml"
+$T rules check "$tmp/badrules" > "$tmp/rc.txt" 2>&1; rc=$?
+expect "rules check: unknown modifier with file:line:col and a suggestion, exit 1" "[ $rc -eq 1 ] && grep -q '$tmp/badrules/r.yml:7:[0-9]*: invalid: \[11111111-2222-3333-4444-555555555555\].*contians.*contains' '$tmp/rc.txt' && grep -q 'checked 1 rules: 0 ok, 0 unsupported, 1 invalid' '$tmp/rc.txt'"
+# parse --explain: which decoder and profile fired
+$T parse -q --explain examples/auth.log > "$tmp/ex.jsonl" 2>/dev/null
+expect "parse --explain names the sshd decoder and the linux_syslog profile" "grep 'Accepted password for root' '$tmp/ex.jsonl' | python3 -c 'import json,sys; e=json.load(sys.stdin); assert e[\"explain.decoder\"]==\"sshd\" and e[\"explain.profile\"]==\"linux_syslog\" and e[\"src_ip\"]==\"203.0.113.45\" and e[\"username\"]==\"root\" and e[\"outcome\"]==\"success\" and e[\"logsource\"]=={\"product\":\"linux\",\"service\":\"sshd\"}'"
+$T parse -q --no-normalise examples/auth.log > "$tmp/nn.jsonl" 2>/dev/null
+expect "parse --no-normalise leaves events as parsed" "! grep -q '\"src_ip\"' '$tmp/nn.jsonl' && [ \$(wc -l < '$tmp/nn.jsonl') -eq 66 ]"
+
 echo "cli: $n checks, $((n - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

@@ -7,6 +7,7 @@
  *                 [-t TENANT] [-k syslog|json]
  *       message i (START <= i < START+COUNT) goes to partition i % PARTITIONS and
  *       carries "seq=i"; MANIFEST gets "i partition offset" per message.
+ *   ktool produce-file BROKERS TOPIC FILE PARTITIONS  each line a message, round robin
  *   ktool committed BROKERS GROUP TOPIC PARTITIONS   -> "partition offset" lines
  *   ktool dump BROKERS TOPIC                          -> JSON lines with headers
  */
@@ -192,6 +193,52 @@ static int cmd_produce(int argc, char **argv)
     return failed || delivered != count;
 }
 
+static int cmd_produce_file(const char *brokers, const char *topic, const char *path, int parts)
+{
+    char es[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", brokers, es, sizeof(es));
+    rd_kafka_conf_set(c, "linger.ms", "20", es, sizeof(es));
+    rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", es, sizeof(es));
+    rd_kafka_conf_set(c, "batch.size", "1000000", es, sizeof(es));
+    rd_kafka_conf_set_dr_msg_cb(c, dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    if (!rk)
+        die("%s", es);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        die("cannot open %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long i = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            n--;
+        if (n == 0)
+            continue;
+        rd_kafka_resp_err_t e;
+        do {
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_PARTITION((int32_t)(i % parts)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE(line, (size_t)n), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(rk, 50);
+        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        if (e)
+            die("produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 0);
+        i++;
+    }
+    free(line);
+    fclose(f);
+    rd_kafka_flush(rk, 60000);
+    rd_kafka_destroy(rk);
+    fprintf(stderr, "ktool: produced %ld, failed %ld\n", delivered, failed);
+    return failed || delivered != i;
+}
+
 static int cmd_committed(const char *brokers, const char *group, const char *topic, int parts)
 {
     rd_kafka_t *rk = mk(RD_KAFKA_CONSUMER, brokers, group);
@@ -277,6 +324,8 @@ int main(int argc, char **argv)
         return cmd_create(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && !strcmp(argv[1], "produce"))
         return cmd_produce(argc - 2, argv + 2);
+    if (argc >= 6 && !strcmp(argv[1], "produce-file"))
+        return cmd_produce_file(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (argc >= 6 && !strcmp(argv[1], "committed"))
         return cmd_committed(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (argc >= 4 && !strcmp(argv[1], "dump"))
