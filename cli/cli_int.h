@@ -41,7 +41,9 @@ int events_out_commit(void *ctx, const struct ingest_batch *b);
  * and etc/decoders beside the binary (bin/../etc) or in the working dir. */
 struct cli_norm_args {
     bool none;                 /* --no-normalise */
-    const char *profiles, *decoders, *force_profile;
+    const char *profiles, *decoders, *force_profile; /* one path each (CLI) */
+    const char *const *profile_list, *const *decoder_list; /* or lists (config) */
+    size_t nprofile_list, ndecoder_list;
     const char *geoip_city, *geoip_asn, *assets, *intel_db;
     const char *const *ip_fields;
     size_t nip_fields;

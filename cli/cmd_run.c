@@ -189,8 +189,10 @@ int cmd_run(int argc, char **argv)
     FILE *det_out = NULL;
     struct ingest_norm *norm = NULL;
     struct cli_norm_args na = {
-        .profiles = cfg->normalise.nprofiles ? cfg->normalise.profiles[0] : NULL,
-        .decoders = cfg->normalise.ndecoders ? cfg->normalise.decoders[0] : NULL,
+        .profile_list = (const char *const *)cfg->normalise.profiles,
+        .nprofile_list = cfg->normalise.nprofiles,
+        .decoder_list = (const char *const *)cfg->normalise.decoders,
+        .ndecoder_list = cfg->normalise.ndecoders,
         .geoip_city = cfg->enrich.geoip_city,
         .geoip_asn = cfg->enrich.geoip_asn,
         .assets = cfg->enrich.assets,

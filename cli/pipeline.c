@@ -52,10 +52,10 @@ int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
     };
     bool enrich = a->geoip_city || a->geoip_asn || a->assets || a->intel_db;
     struct ingest_norm_opts no = {
-        .profile_paths = profiles ? &profiles : NULL,
-        .nprofile_paths = profiles ? 1 : 0,
-        .decoder_paths = decoders ? &decoders : NULL,
-        .ndecoder_paths = decoders ? 1 : 0,
+        .profile_paths = a->nprofile_list ? a->profile_list : profiles ? &profiles : NULL,
+        .nprofile_paths = a->nprofile_list ? a->nprofile_list : profiles ? 1 : 0,
+        .decoder_paths = a->ndecoder_list ? a->decoder_list : decoders ? &decoders : NULL,
+        .ndecoder_paths = a->ndecoder_list ? a->ndecoder_list : decoders ? 1 : 0,
         .force_profile = a->force_profile,
         .enrich = enrich ? &eo : NULL,
     };
