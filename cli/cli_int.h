@@ -14,11 +14,13 @@
 /* The one runtime struct that main's signal handler shares (STYLE.md). */
 struct ts_runtime {
     volatile sig_atomic_t stop;
+    volatile sig_atomic_t reload; /* SIGHUP: rebuild rules and normalisation */
     struct ingest_kafka *kafka; /* set while `run` consumes */
 };
 extern struct ts_runtime ts_rt;
 
-/* SIGINT/SIGTERM set ts_rt.stop (and stop the Kafka source). */
+/* SIGINT/SIGTERM set ts_rt.stop (and stop the Kafka source); SIGHUP sets
+ * ts_rt.reload. */
 void cli_install_signals(void);
 
 /* A sink that writes every event as a JSON line to a stream and makes it
@@ -54,8 +56,10 @@ const char *cli_default_dir(const char *sub, char *buf, size_t len);
 
 /* The detection stage: Sigma rules, one JSON line per detection. */
 struct detections {
-    struct rule_set *rs;
+    struct rule_set *rs;           /* current set, guarded by mu; swapped on reload */
     struct rule_scratch **scratch; /* one per worker */
+    struct rule_set **scratch_rs;  /* the set each scratch was made for (a reference,
+                                      so a freed set's address cannot come back) */
     size_t nscratch;
     FILE *out;
     pthread_mutex_t mu;
@@ -68,5 +72,8 @@ void detections_close(struct detections *d);
 int detections_process(struct detections *d, struct ingest_batch *b);
 int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx);
 int detections_flush(struct detections *d);
+/* Load a new rule set with lo and swap it in (batches in flight finish with
+ * the old one). On failure the old set stays and the problems are printed. */
+int detections_reload(struct detections *d, const struct rule_load_opts *lo);
 
 #endif

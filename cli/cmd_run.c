@@ -22,7 +22,9 @@ static const char run_usage[] =
     "  -o, --events-out FILE   write every processed event as a JSON line (durable before\n"
     "                          its offset is committed)\n"
     "  -d, --detections-out FILE  where detections go as JSON lines (default: stdout)\n"
-    "      --stats-interval S  log counters every S seconds (default 30, 0 = never)\n";
+    "      --stats-interval S  log counters every S seconds (default 30, 0 = never)\n"
+    "SIGHUP re-reads the config and swaps in new rules, decoders, profiles and\n"
+    "enrichment; what fails to build leaves the running version in force.\n";
 
 struct count_ctx {
     struct events_out *eo;
@@ -45,29 +47,40 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
     return rc ? rc : c->eo ? events_out_commit(c->eo, b) : 0;
 }
 
-/* Rules from paths.rules with the aliases and placeholders of the config. */
+/* Rule load options from paths.rules, field aliases and placeholders; the
+ * arrays in *al / *ph are the caller's to free (strings stay in cfg). */
+static int rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
+                          struct rule_field_alias **al, struct rule_placeholder **ph)
+{
+    *al = calloc(cfg->rules.naliases + 1, sizeof(**al));
+    *ph = calloc(cfg->rules.nplaceholders + 1, sizeof(**ph));
+    if (!*al || !*ph)
+        return TS_E_NOMEM;
+    for (size_t i = 0; i < cfg->rules.naliases; i++) {
+        (*al)[i].sigma_name = cfg->rules.alias_from[i];
+        (*al)[i].event_name = cfg->rules.alias_to[i];
+    }
+    for (size_t i = 0; i < cfg->rules.nplaceholders; i++) {
+        (*ph)[i].name = cfg->rules.placeholders[i].name;
+        (*ph)[i].values = (const char *const *)cfg->rules.placeholders[i].values;
+        (*ph)[i].nvalues = cfg->rules.placeholders[i].nvalues;
+    }
+    *lo = (struct rule_load_opts){
+        .paths = (const char *const *)cfg->paths.rules, .npaths = cfg->paths.nrules,
+        .aliases = *al, .naliases = cfg->rules.naliases,
+        .placeholders = *ph, .nplaceholders = cfg->rules.nplaceholders,
+    };
+    return 0;
+}
+
 static int open_detections(const struct ts_config *cfg, struct detections *det, FILE *out)
 {
-    struct rule_field_alias *al = calloc(cfg->rules.naliases + 1, sizeof(*al));
-    struct rule_placeholder *ph = calloc(cfg->rules.nplaceholders + 1, sizeof(*ph));
-    int rc = TS_E_NOMEM;
-    if (al && ph) {
-        for (size_t i = 0; i < cfg->rules.naliases; i++) {
-            al[i].sigma_name = cfg->rules.alias_from[i];
-            al[i].event_name = cfg->rules.alias_to[i];
-        }
-        for (size_t i = 0; i < cfg->rules.nplaceholders; i++) {
-            ph[i].name = cfg->rules.placeholders[i].name;
-            ph[i].values = (const char *const *)cfg->rules.placeholders[i].values;
-            ph[i].nvalues = cfg->rules.placeholders[i].nvalues;
-        }
-        struct rule_load_opts lo = {
-            .paths = (const char *const *)cfg->paths.rules, .npaths = cfg->paths.nrules,
-            .aliases = al, .naliases = cfg->rules.naliases,
-            .placeholders = ph, .nplaceholders = cfg->rules.nplaceholders,
-        };
+    struct rule_load_opts lo;
+    struct rule_field_alias *al = NULL;
+    struct rule_placeholder *ph = NULL;
+    int rc = rule_opts_from(cfg, &lo, &al, &ph);
+    if (!rc)
         rc = detections_open(det, &lo, cfg->kafka.workers, out, false);
-    }
     free(al);
     free(ph);
     return rc;
@@ -88,7 +101,62 @@ static void log_stats(struct ingest_kafka *k, const char *when)
 struct stats_thread_arg {
     struct ingest_kafka *k;
     int interval;
+    const char *cfg_path;
+    struct detections *det; /* NULL without rules */
 };
+
+static void norm_args_from(const struct ts_config *cfg, struct cli_norm_args *na)
+{
+    memset(na, 0, sizeof(*na));
+    na->profile_list = (const char *const *)cfg->normalise.profiles;
+    na->nprofile_list = cfg->normalise.nprofiles;
+    na->decoder_list = (const char *const *)cfg->normalise.decoders;
+    na->ndecoder_list = cfg->normalise.ndecoders;
+    na->geoip_city = cfg->enrich.geoip_city;
+    na->geoip_asn = cfg->enrich.geoip_asn;
+    na->assets = cfg->enrich.assets;
+    na->intel_db = cfg->enrich.intel_db;
+    na->ip_fields = (const char *const *)cfg->enrich.ip_fields;
+    na->nip_fields = cfg->enrich.nip_fields;
+}
+
+static int rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
+                          struct rule_field_alias **al, struct rule_placeholder **ph);
+
+/* SIGHUP: re-read the config, rebuild normalisation and rules, swap them in.
+ * Whatever fails to build leaves the running one in force. */
+static void do_reload(struct stats_thread_arg *a)
+{
+    struct ts_err err = {0};
+    struct ts_config *cfg = NULL;
+    char msg[1024];
+    ts_info("reload: reading %s", a->cfg_path);
+    if (ts_config_load(a->cfg_path, &cfg, &err)) {
+        ts_err_format(&err, msg, sizeof(msg));
+        ts_error("reload failed, nothing changed: %s", msg);
+        return;
+    }
+    struct cli_norm_args na;
+    norm_args_from(cfg, &na);
+    struct ingest_norm *norm = NULL;
+    if (cli_norm_build(&na, &norm) == 0) {
+        ingest_kafka_set_norm(a->k, norm);
+        ingest_norm_free(norm); /* the source holds its own reference */
+        ts_info("reload: decoders, profiles and enrichment swapped in");
+    } else {
+        ts_error("reload: normalisation not rebuilt; the previous one stays in force");
+    }
+    if (a->det && cfg->paths.nrules) {
+        struct rule_load_opts lo;
+        struct rule_field_alias *al = NULL;
+        struct rule_placeholder *ph = NULL;
+        if (rule_opts_from(cfg, &lo, &al, &ph) == 0 && detections_reload(a->det, &lo) == 0)
+            ts_info("reload: rules swapped in");
+        free(al);
+        free(ph);
+    }
+    ts_config_free(cfg);
+}
 
 static void *stats_main(void *p)
 {
@@ -97,7 +165,11 @@ static void *stats_main(void *p)
     while (!ts_rt.stop) {
         struct timespec t = {0, 200 * 1000000L};
         nanosleep(&t, NULL);
-        if (ts_mono_ns() >= next) {
+        if (ts_rt.reload) {
+            ts_rt.reload = 0;
+            do_reload(a);
+        }
+        if (a->interval > 0 && ts_mono_ns() >= next) {
             log_stats(a->k, "run");
             next += (int64_t)a->interval * TS_NS_PER_SEC;
         }
@@ -188,18 +260,8 @@ int cmd_run(int argc, char **argv)
     struct detections det;
     FILE *det_out = NULL;
     struct ingest_norm *norm = NULL;
-    struct cli_norm_args na = {
-        .profile_list = (const char *const *)cfg->normalise.profiles,
-        .nprofile_list = cfg->normalise.nprofiles,
-        .decoder_list = (const char *const *)cfg->normalise.decoders,
-        .ndecoder_list = cfg->normalise.ndecoders,
-        .geoip_city = cfg->enrich.geoip_city,
-        .geoip_asn = cfg->enrich.geoip_asn,
-        .assets = cfg->enrich.assets,
-        .intel_db = cfg->enrich.intel_db,
-        .ip_fields = (const char *const *)cfg->enrich.ip_fields,
-        .nip_fields = cfg->enrich.nip_fields,
-    };
+    struct cli_norm_args na;
+    norm_args_from(cfg, &na);
     int code = 0;
     if (cli_norm_build(&na, &norm)) {
         code = 2;
@@ -256,8 +318,8 @@ int cmd_run(int argc, char **argv)
         ts_info("run: consuming %zu topic(s) from %s as group %s with %d worker(s)",
                 cfg->ntopics, cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
         pthread_t st_tid;
-        struct stats_thread_arg sa = {k, interval};
-        bool st_started = interval > 0 && pthread_create(&st_tid, NULL, stats_main, &sa) == 0;
+        struct stats_thread_arg sa = {k, interval, cfg_path, cc.det};
+        bool st_started = pthread_create(&st_tid, NULL, stats_main, &sa) == 0;
         rc = ingest_kafka_run(k, &err);
         ts_rt.stop = 1;
         if (st_started)

@@ -18,6 +18,12 @@ static void on_signal(int sig)
         ingest_kafka_stop(ts_rt.kafka); /* an atomic store: async-signal-safe */
 }
 
+static void on_hup(int sig)
+{
+    (void)sig;
+    ts_rt.reload = 1;
+}
+
 void cli_install_signals(void)
 {
     struct sigaction sa;
@@ -26,6 +32,8 @@ void cli_install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

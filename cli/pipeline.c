@@ -71,16 +71,11 @@ int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
 
 /* ------------------------------------------------------------ detections */
 
-int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
-                    FILE *out, bool quiet)
+static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out)
 {
-    memset(d, 0, sizeof(*d));
-    pthread_mutex_init(&d->mu, NULL);
-    ts_buf_init(&d->line, 0);
-    d->out = out;
     struct rule_report rep;
     struct ts_err err = {0};
-    int rc = rule_set_load(&d->rs, lo, &rep, &err);
+    int rc = rule_set_load(out, lo, &rep, &err);
     if (rc) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));
@@ -95,24 +90,61 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
     }
     fprintf(stderr, "tocsin: rules: %zu loaded (%zu detection, %zu filter, %zu correlation), "
                     "%zu unsupported, %zu invalid\n",
-            rep.ok, rule_set_count(d->rs), rep.filters, rep.correlations, rep.unsupported,
+            rep.ok, rule_set_count(*out), rep.filters, rep.correlations, rep.unsupported,
             rep.invalid);
     rule_report_free(&rep);
+    return 0;
+}
+
+int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
+                    FILE *out, bool quiet)
+{
+    memset(d, 0, sizeof(*d));
+    pthread_mutex_init(&d->mu, NULL);
+    ts_buf_init(&d->line, 0);
+    d->out = out;
+    int rc = load_rules(lo, quiet, &d->rs);
+    if (rc)
+        return rc;
     d->nscratch = workers > 0 ? (size_t)workers : 1;
     d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
-    if (!d->scratch)
+    d->scratch_rs = calloc(d->nscratch, sizeof(*d->scratch_rs));
+    if (!d->scratch || !d->scratch_rs)
         return TS_E_NOMEM;
-    for (size_t i = 0; i < d->nscratch; i++)
+    for (size_t i = 0; i < d->nscratch; i++) {
         if ((rc = rule_scratch_create(&d->scratch[i], d->rs)) != 0)
             return rc;
+        d->scratch_rs[i] = rule_set_ref(d->rs);
+    }
+    return 0;
+}
+
+int detections_reload(struct detections *d, const struct rule_load_opts *lo)
+{
+    struct rule_set *rs = NULL;
+    int rc = load_rules(lo, false, &rs);
+    if (rc) {
+        fprintf(stderr, "tocsin: reload failed; the previous rules stay in force\n");
+        rule_set_unref(rs);
+        return rc;
+    }
+    pthread_mutex_lock(&d->mu);
+    struct rule_set *old = d->rs;
+    d->rs = rs;
+    pthread_mutex_unlock(&d->mu);
+    rule_set_unref(old); /* batches in flight hold their own reference */
     return 0;
 }
 
 void detections_close(struct detections *d)
 {
-    for (size_t i = 0; d->scratch && i < d->nscratch; i++)
+    for (size_t i = 0; d->scratch && i < d->nscratch; i++) {
         rule_scratch_free(d->scratch[i]);
+        if (d->scratch_rs)
+            rule_set_unref(d->scratch_rs[i]);
+    }
     free(d->scratch);
+    free(d->scratch_rs);
     rule_set_unref(d->rs);
     ts_buf_free(&d->line);
     pthread_mutex_destroy(&d->mu);
@@ -142,6 +174,7 @@ static int json_kv(struct ts_buf *b, const char *key, const char *v)
 
 struct match_ctx {
     struct detections *d;
+    struct rule_set *rs; /* the set this batch matches against (a reference) */
     struct rule_scratch *s;
 };
 
@@ -152,7 +185,7 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
     struct detections *d = m->d;
-    const struct rule_info *ri = rule_set_info(d->rs, idx);
+    const struct rule_info *ri = rule_set_info(m->rs, idx);
     struct ts_buf *b = &d->line;
     char ts[48];
     ts_buf_reset(b);
@@ -179,7 +212,7 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
         rc = rc ? rc : ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)ev->src.line);
     }
     rc = rc ? rc : ts_buf_puts(b, ",\"match\":");
-    rc = rc ? rc : rule_explain(d->rs, m->s, idx, ev, b);
+    rc = rc ? rc : rule_explain(m->rs, m->s, idx, ev, b);
     rc = rc ? rc : ts_buf_puts(b, "}\n");
     if (rc)
         return rc;
@@ -192,12 +225,27 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
 int detections_process(struct detections *d, struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < d->nscratch ? (size_t)b->worker : 0;
-    struct match_ctx m = {d, d->scratch[w]};
+    pthread_mutex_lock(&d->mu);
+    struct rule_set *rs = rule_set_ref(d->rs);
+    pthread_mutex_unlock(&d->mu);
+    if (d->scratch_rs[w] != rs) { /* a reload swapped the set: new scratch */
+        struct rule_scratch *ns = NULL;
+        if (rule_scratch_create(&ns, rs) != 0) {
+            rule_set_unref(rs);
+            return TS_E_NOMEM;
+        }
+        rule_scratch_free(d->scratch[w]);
+        rule_set_unref(d->scratch_rs[w]);
+        d->scratch[w] = ns;
+        d->scratch_rs[w] = rule_set_ref(rs);
+    }
+    struct match_ctx m = {d, rs, d->scratch[w]};
     int rc = 0;
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         /* matching runs unlocked; only a detection's output takes the lock */
-        rc = rule_match(d->rs, m.s, &b->events[i], detections_on_match_locked, &m);
+        rc = rule_match(rs, m.s, &b->events[i], detections_on_match_locked, &m);
     }
+    rule_set_unref(rs);
     return rc;
 }
 

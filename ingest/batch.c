@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "batch_int.h"
+#include "normalise.h"
 
 int ingest_batch_create(struct ingest_batch **out, uint32_t cap, size_t max_msg)
 {
@@ -30,6 +31,7 @@ void ingest_batch_destroy(struct ingest_batch *b)
 {
     if (!b)
         return;
+    ingest_norm_free(b->norm);
     ts_arena_destroy(b->arena);
     free(b->events);
     free(b);
@@ -38,6 +40,8 @@ void ingest_batch_destroy(struct ingest_batch *b)
 void ingest_batch_reset(struct ingest_batch *b)
 {
     ts_arena_reset(b->arena);
+    ingest_norm_free(b->norm); /* after the arena: nothing points into it any more */
+    b->norm = NULL;
     b->n = 0;
     b->noffsets = 0;
     b->consumed = 0;

@@ -104,6 +104,8 @@ struct ingest_batch {
     uint64_t consumed;      /* messages read for this batch = n + dead_letters */
     uint64_t dead_letters;  /* of them, sent to the dead-letter destination */
     int worker;             /* index of the worker that built it, 0 for files */
+    struct ingest_norm *norm; /* Kafka: a reference to the normaliser its events used
+                                 (they point into it), released on reset */
     void *priv;             /* source-private */
 };
 
@@ -199,7 +201,7 @@ struct ingest_kafka_opts {
     uint32_t queue_batches;   /* bounded queue per worker; 0 = 4 */
     struct ingest_parse_opts parse;
     struct ingest_sink sink;
-    const struct ingest_norm *norm; /* NULL: events stay as parsed */
+    struct ingest_norm *norm; /* NULL: events stay as parsed; the source takes a reference */
 };
 
 struct ingest_kafka;
@@ -214,6 +216,10 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
 int ingest_kafka_run(struct ingest_kafka *k, struct ts_err *err);
 /* Ask run() to finish. Async-signal-safe. */
 void ingest_kafka_stop(struct ingest_kafka *k);
+/* Swap in a new normaliser (SIGHUP): batches started from now on use it;
+ * the old one lives until the last batch that used it is reset. Takes a
+ * reference to n. Thread-safe (not from a signal handler). */
+void ingest_kafka_set_norm(struct ingest_kafka *k, struct ingest_norm *n);
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st);
 void ingest_kafka_destroy(struct ingest_kafka *k);
 

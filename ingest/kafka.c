@@ -57,6 +57,8 @@ struct worker {
     uint64_t pushed, done; /* batches, guarded by mu */
     rd_kafka_topic_partition_list_t *committed; /* last committed offsets, guarded by mu */
     struct ingest_norm_scratch *ns; /* NULL without normalisation */
+    struct ingest_norm *ns_norm;    /* the normaliser ns was made for (a reference, so a
+                                       freed one's address cannot come back) */
     rd_kafka_message_t **pending; /* polled while paused, delivered first */
     size_t npending, pending_head, pending_cap;
     struct wstats st;
@@ -71,6 +73,8 @@ struct ingest_kafka {
     atomic_int stop;
     atomic_int failed;          /* first fatal TS_E_* code */
     atomic_int dlq_failures;
+    pthread_mutex_t normu;
+    struct ingest_norm *norm;   /* current normaliser (a reference), swapped on reload */
     char errmsg[512];
     pthread_mutex_t errmu;
 };
@@ -343,6 +347,28 @@ static int dead_letter(struct worker *w, size_t tidx, const rd_kafka_message_t *
     }
 }
 
+/* A new batch takes a reference to the current normaliser; the worker's
+ * scratch follows it when a reload swapped in a new one. */
+static void batch_take_norm(struct worker *w, struct ingest_batch *b)
+{
+    struct ingest_kafka *k = w->k;
+    pthread_mutex_lock(&k->normu);
+    b->norm = ingest_norm_ref(k->norm);
+    pthread_mutex_unlock(&k->normu);
+    if (b->norm == w->ns_norm)
+        return;
+    ingest_norm_scratch_free(w->ns);
+    ingest_norm_free(w->ns_norm);
+    w->ns = NULL;
+    w->ns_norm = NULL;
+    if (b->norm && ingest_norm_scratch_create(&w->ns, b->norm) == 0) {
+        w->ns_norm = ingest_norm_ref(b->norm);
+    } else if (b->norm) {
+        ts_warn("kafka (worker %d): no memory for normalisation scratch; events stay as parsed",
+                w->id);
+    }
+}
+
 static void handle_msg(struct worker *w, rd_kafka_message_t *m)
 {
     struct ingest_kafka *k = w->k;
@@ -368,8 +394,10 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         }
     }
     struct ingest_batch *b = w->cur;
-    if (b->consumed == 0)
+    if (b->consumed == 0) {
         w->cur_started = ts_mono_ns();
+        batch_take_norm(w, b);
+    }
     ev->src.kind = TS_SRC_KAFKA;
     ev->src.name = t->name;
     ev->src.partition = m->partition;
@@ -407,7 +435,7 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         if (d.warning)
             inc(&w->st.warnings, 1);
         /* a step that cannot finish leaves the event as parsed */
-        if (w->ns && ingest_normalise(k->o.norm, w->ns, ev, NULL))
+        if (b->norm && w->ns && ingest_normalise(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
     } else {
         const char *why = d.reason ? d.reason : ts_strerror(rc);
@@ -671,6 +699,8 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
         return TS_E_NOMEM;
     k->o = *o;
     pthread_mutex_init(&k->errmu, NULL);
+    pthread_mutex_init(&k->normu, NULL);
+    k->norm = ingest_norm_ref(o->norm);
     k->nw = o->workers > 0 ? o->workers : 1;
     int rc = 0;
     k->dlq_names = calloc(o->ntopics, sizeof(char *));
@@ -712,8 +742,6 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
             if (!rc)
                 rc = ts_queue_try_push(w->free, w->pool[j]);
         }
-        if (!rc && o->norm)
-            rc = ingest_norm_scratch_create(&w->ns, o->norm);
         if (!rc)
             rc = make_consumer(k, w, err);
     }
@@ -762,6 +790,16 @@ void ingest_kafka_stop(struct ingest_kafka *k)
     atomic_store(&k->stop, 1);
 }
 
+void ingest_kafka_set_norm(struct ingest_kafka *k, struct ingest_norm *n)
+{
+    struct ingest_norm *ref = ingest_norm_ref(n);
+    pthread_mutex_lock(&k->normu);
+    struct ingest_norm *old = k->norm;
+    k->norm = ref;
+    pthread_mutex_unlock(&k->normu);
+    ingest_norm_free(old);
+}
+
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -791,6 +829,7 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         pending_drop_all(w);
         free(w->pending);
         ingest_norm_scratch_free(w->ns);
+        ingest_norm_free(w->ns_norm);
         for (uint32_t j = 0; w->pool && j < w->npool; j++)
             ingest_batch_destroy(w->pool[j]);
         free(w->pool);
@@ -811,6 +850,8 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
     for (size_t i = 0; k->dlq_names && i < k->o.ntopics; i++)
         free(k->dlq_names[i]);
     free(k->dlq_names);
+    ingest_norm_free(k->norm);
     pthread_mutex_destroy(&k->errmu);
+    pthread_mutex_destroy(&k->normu);
     free(k);
 }

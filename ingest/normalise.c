@@ -1,5 +1,6 @@
 /* normalise.c - decoders, then the mapping profile, then enrichment; see
  * normalise.h. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "profile.h"
 
 struct ingest_norm {
+    atomic_int refs;
     struct ingest_decoder_set *decoders;
     struct ingest_profile_set *profiles;
     struct ingest_enricher *enricher;
@@ -28,6 +30,7 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
     struct ingest_norm *n = calloc(1, sizeof(*n));
     if (!n)
         return TS_E_NOMEM;
+    atomic_init(&n->refs, 1);
     int rc = 0;
     if (o->ndecoder_paths)
         rc = ingest_decoder_set_load(&n->decoders, o->decoder_paths, o->ndecoder_paths, err);
@@ -53,9 +56,16 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
     return 0;
 }
 
+struct ingest_norm *ingest_norm_ref(struct ingest_norm *n)
+{
+    if (n)
+        atomic_fetch_add(&n->refs, 1);
+    return n;
+}
+
 void ingest_norm_free(struct ingest_norm *n)
 {
-    if (!n)
+    if (!n || atomic_fetch_sub(&n->refs, 1) != 1)
         return;
     ingest_decoder_set_free(n->decoders);
     ingest_profile_set_free(n->profiles);

@@ -32,8 +32,13 @@ struct ingest_norm_explain {
     const char *profile, *profile_why;
 };
 
+/* Created with one reference. Events normalised with n point into it (field
+ * names, constants), so whoever swaps in a new one on SIGHUP keeps a
+ * reference per batch until the batch is reset; ingest_norm_free drops one
+ * reference and frees on the last. Thread-safe. */
 int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *o,
                        struct ts_err *err);
+struct ingest_norm *ingest_norm_ref(struct ingest_norm *n);
 void ingest_norm_free(struct ingest_norm *n);
 int ingest_norm_scratch_create(struct ingest_norm_scratch **out, const struct ingest_norm *n);
 void ingest_norm_scratch_free(struct ingest_norm_scratch *s);

@@ -29,6 +29,7 @@ else
 fi
 step kafka-ingest "$(dirname "$KTOOL")/itest_kafka"
 step kafka-delivery python3 tests/integration/test_delivery.py
+step kafka-reload python3 tests/integration/test_reload.py
 
 if [ ${#failed[@]} -ne 0 ]; then
     echo "integration tests: FAILED: ${failed[*]}"
