@@ -1,12 +1,16 @@
 /* bench_rules.c - Sigma matching throughput on already-parsed, Sysmon-like
  * events (process creation, network connection, registry set, file create,
- * with realistic field values; a small share is malicious-looking), single
+ * image load, with realistic field values; a small share is
+ * malicious-looking), single
  * thread, with 10, 100, 1000 and all Windows rules of the SigmaHQ corpus
  * loaded (subsets taken with an even stride over the sorted file list so
  * every subset mixes categories). Also compile time and memory (RSS growth)
  * per set.
  *
  * Usage: bench_rules [seconds per set, default 2] [sigma rules dir]
+ * BENCH_RULES_SETS=all (or "10,all", ...) runs only those sets (profiling);
+ * BENCH_RULES_MIX=v1 uses the first event mix (no image loads) for
+ * comparisons with older figures.
  * The corpus is TOCSIN_SIGMA_DIR/rules/windows, else ../shared/sigma/...,
  * else /work/shared/sigma/... Prints one figure a line.
  */
@@ -175,6 +179,21 @@ static const char *const files_[] = {
     "C:\\Users\\Public\\a.exe",
 };
 
+/* DLLs loaded by the images above (image_load) */
+static const char *const dlls[] = {
+    "C:\\Windows\\System32\\ntdll.dll", "C:\\Windows\\System32\\kernel32.dll",
+    "C:\\Windows\\System32\\KernelBase.dll", "C:\\Windows\\System32\\combase.dll",
+    "C:\\Windows\\System32\\advapi32.dll", "C:\\Windows\\System32\\ws2_32.dll",
+    "C:\\Windows\\System32\\crypt32.dll", "C:\\Windows\\System32\\wininet.dll",
+    "C:\\Program Files\\Google\\Chrome\\Application\\120.0.6099.130\\chrome_elf.dll",
+    "C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\clr.dll",
+    "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Microsoft.PowerShell.Utility\\Microsoft.PowerShell.Utility.dll",
+    "C:\\Windows\\assembly\\NativeImages_v4.0.30319_64\\System\\4f0a7eefa3cd3e0ba98b5ebddbbc72e6\\System.ni.dll",
+    "C:\\Windows\\System32\\amsi.dll", "C:\\Windows\\System32\\wbem\\wmiutils.dll",
+};
+
+static bool mix_v1;
+
 #define S(name, val) ts_event_add_str(ev, name, val, strlen(val))
 
 static void make_event(struct ts_event *ev, struct ts_arena *a, uint32_t i)
@@ -226,17 +245,32 @@ static void make_event(struct ts_event *ev, struct ts_arena *a, uint32_t i)
         ts_event_add_int(ev, "DestinationPort", rnd(2) ? 443 : 80);
         S("DestinationHostname", rnd(2) ? "www.google.com" : "login.microsoftonline.com");
         S("SourceHostname", "ws-042.agency.local");
-    } else if (kind < 90) {
+    } else if (kind < (mix_v1 ? 90u : 80u)) {
         ev->logsource.category = "registry_set";
         ts_event_add_int(ev, "EventID", 13);
         S("EventType", "SetValue");
         S("TargetObject", regkeys[rnd(TS_ARRAY_LEN(regkeys))]);
         S("Details", rnd(2) ? "DWORD (0x00000001)" : "Binary Data");
-    } else {
+    } else if (kind < 90 || mix_v1) {
         ev->logsource.category = "file_event";
         ts_event_add_int(ev, "EventID", 11);
         S("TargetFilename", files_[rnd(TS_ARRAY_LEN(files_))]);
         S("CreationUtcTime", "2026-11-20 09:59:59.000");
+    } else {
+        ev->logsource.category = "image_load";
+        ts_event_add_int(ev, "EventID", 7);
+        const char *dll = dlls[rnd(TS_ARRAY_LEN(dlls))];
+        S("ImageLoaded", dll);
+        const char *base = strrchr(dll, '\\') + 1;
+        S("OriginalFileName", base);
+        S("FileVersion", "10.0.19041.3636 (WinBuild.160101.0800)");
+        S("Description", "Windows NT BASE API Client DLL");
+        S("Product", "Microsoft\xC2\xAE Windows\xC2\xAE Operating System");
+        S("Company", "Microsoft Corporation");
+        S("Hashes", "SHA256=5F2D2B5E4C0E4E4E9E1A3E3A8F1C2B3D4E5F60718293A4B5C6D7E8F901234567");
+        S("Signed", "true");
+        S("Signature", strstr(dll, "Chrome") ? "Google LLC" : "Microsoft Windows");
+        S("SignatureStatus", "Valid");
     }
 }
 
@@ -296,6 +330,8 @@ int main(int argc, char **argv)
         secs = 2.0;
     char dir[1024];
     const char *base = argc > 2 ? argv[2] : getenv("TOCSIN_SIGMA_DIR");
+    const char *mix = getenv("BENCH_RULES_MIX");
+    mix_v1 = mix && strcmp(mix, "v1") == 0;
     struct stat st;
     if (!base || !*base)
         base = stat("../shared/sigma", &st) == 0 ? "../shared/sigma" : "/work/shared/sigma";
@@ -322,9 +358,13 @@ int main(int argc, char **argv)
     const char **sub = calloc(fl.n, sizeof(*sub));
     if (!sub)
         return 1;
-    printf("bench_rules: %zu Windows rule files, %u synthetic Sysmon-like events, one thread, "
-           "%.1f s per set\n", fl.n, NEV, secs);
+    printf("bench_rules: %zu Windows rule files, %u synthetic Sysmon-like events (mix %s), one "
+           "thread, %.1f s per set\n", fl.n, NEV, mix_v1 ? "v1" : "v2", secs);
+    /* BENCH_RULES_SETS="all" (or "10,all", ...) runs only those sets, for profiling */
+    const char *only = getenv("BENCH_RULES_SETS");
     for (int k = 0; k < 4; k++) {
+        if (only && *only && !strstr(only, k == 3 ? "all" : labels[k]))
+            continue;
         size_t want = sizes[k] < fl.n ? sizes[k] : fl.n;
         for (size_t i = 0; i < want; i++)
             sub[i] = fl.v[(size_t)((double)i * (double)fl.n / (double)want)];

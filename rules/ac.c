@@ -232,7 +232,8 @@ static int ac_build_all(const struct ac_builder *b, struct ac **out)
             a->out_first[s] = (uint32_t)a->ntrig;
         bool dup = false;
         for (uint32_t k = a->out_first[s]; k < a->out_first[s] + a->out_n[s]; k++)
-            if (a->trig[k].rule == t.rule && a->trig[k].field == t.field) {
+            if (a->trig[k].rule == t.rule && a->trig[k].field == t.field &&
+                a->trig[k].slot == t.slot) {
                 dup = true;
                 break;
             }

@@ -85,7 +85,7 @@ static int build_group(struct rule_set *rs, uint32_t gi)
     for (size_t i = 0; i < rs->nrules && !rc; i++) {
         if (rs->rules[i]->group != gi)
             continue;
-        int r = prefilter_rule(rs->rules[i], (uint32_t)i, b);
+        int r = prefilter_rule(rs->rules[i], (uint32_t)i, b, &rs->pf_need[i]);
         if (r == 1)
             rc = push_u32(&g->always, &g->nalways, (uint32_t)i);
         else if (r == 0)
@@ -151,6 +151,9 @@ int rset_build_index(struct rule_set *rs)
 {
     int rc = 0;
     uint32_t memo = 0;
+    rs->pf_need = calloc(rs->nrules ? rs->nrules : 1, 1);
+    if (!rs->pf_need)
+        return TS_E_NOMEM;
     for (size_t i = 0; i < rs->nrules && !rc; i++) {
         struct rule *r = rs->rules[i];
         r->det.memo_base = memo;

@@ -653,6 +653,7 @@ void rule_set_unref(struct rule_set *rs)
     }
     free(rs->routes);
     free(rs->any_groups);
+    free(rs->pf_need);
     free(rs);
 }
 

@@ -33,6 +33,8 @@ struct rule_scratch {
     char *lbuf;
     size_t lused;
     uint32_t *rstamp;
+    uint32_t *pstamp;   /* per rule: pmask is of this event */
+    uint8_t *pmask;     /* per rule: prefilter slots hit so far */
     uint32_t *cand;
     size_t ncand;
     uint32_t *mstamp;
@@ -41,6 +43,7 @@ struct rule_scratch {
     pcre2_match_data *md;
     const struct ts_event *ev;
     uint32_t cur_field;
+    bool exact; /* test hook: no prefilter, every routed rule evaluated */
     struct rule_match_stats st;
 };
 
@@ -68,6 +71,8 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->loff);
     free(s->lbuf);
     free(s->rstamp);
+    free(s->pstamp);
+    free(s->pmask);
     free(s->cand);
     free(s->mstamp);
     free(s->mval);
@@ -93,12 +98,15 @@ int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs)
     s->loff = calloc(nf, sizeof(uint32_t));
     s->lbuf = malloc(LBUF_CAP);
     s->rstamp = calloc(nr, sizeof(uint32_t));
+    s->pstamp = calloc(nr, sizeof(uint32_t));
+    s->pmask = calloc(nr, 1);
     s->cand = calloc(nr, sizeof(uint32_t));
     s->mstamp = calloc(nm, sizeof(uint32_t));
     s->mval = calloc(nm, 1);
     s->groups = calloc(ng, sizeof(uint32_t));
     s->md = pcre2_match_data_create(1, NULL);
-    if (!s->fstamp || !s->fslot || !s->lstamp || !s->loff || !s->lbuf || !s->rstamp || !s->cand ||
+    if (!s->fstamp || !s->fslot || !s->lstamp || !s->loff || !s->lbuf || !s->rstamp ||
+        !s->pstamp || !s->pmask || !s->cand ||
         !s->mstamp || !s->mval || !s->groups || !s->md) {
         rule_scratch_free(s);
         return TS_E_NOMEM;
@@ -112,6 +120,11 @@ void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *o
     *out = s->st;
 }
 
+void rule_scratch_set_exact(struct rule_scratch *s, bool exact)
+{
+    s->exact = exact;
+}
+
 static void next_gen(struct rule_scratch *s)
 {
     if (++s->gen == 0) {
@@ -119,6 +132,7 @@ static void next_gen(struct rule_scratch *s)
         memset(s->fstamp, 0, (rs->nfnames ? rs->nfnames : 1) * sizeof(uint32_t));
         memset(s->lstamp, 0, (rs->nfnames ? rs->nfnames : 1) * sizeof(uint32_t));
         memset(s->rstamp, 0, (rs->nrules ? rs->nrules : 1) * sizeof(uint32_t));
+        memset(s->pstamp, 0, (rs->nrules ? rs->nrules : 1) * sizeof(uint32_t));
         memset(s->mstamp, 0, (rs->memo_total ? rs->memo_total : 1) * sizeof(uint32_t));
         s->gen = 1;
     }
@@ -727,12 +741,22 @@ static uint32_t route(const struct rule_set *rs, const struct ts_event *ev, uint
 static void on_hit(void *ctx, const struct ac_trigger *t, uint32_t n)
 {
     struct rule_scratch *s = ctx;
+    const uint8_t *need = s->rs->pf_need;
     for (uint32_t i = 0; i < n; i++) {
-        /* every trigger of a field's automaton is for that field */
-        if (s->rstamp[t[i].rule] == s->gen)
+        /* every trigger of a field's automaton is for that field; the rule
+         * is a candidate once a literal of each of its slots occurred */
+        uint32_t r = t[i].rule;
+        if (s->rstamp[r] == s->gen)
             continue;
-        s->rstamp[t[i].rule] = s->gen;
-        s->cand[s->ncand++] = t[i].rule;
+        if (s->pstamp[r] != s->gen) {
+            s->pstamp[r] = s->gen;
+            s->pmask[r] = 0;
+        }
+        s->pmask[r] |= (uint8_t)(1u << t[i].slot);
+        if (s->pmask[r] != need[r])
+            continue;
+        s->rstamp[r] = s->gen;
+        s->cand[s->ncand++] = r;
     }
 }
 
@@ -792,6 +816,13 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
     if (ng == 0)
         return 0;
     index_fields(s, ev);
+    if (s->exact) {
+        for (uint32_t gi = 0; gi < ng; gi++)
+            for (uint32_t r = 0; r < rs->nrules; r++)
+                if (rs->rules[r]->group == s->groups[gi])
+                    add_cand(s, r);
+        ng = 0;
+    }
     for (uint32_t gi = 0; gi < ng; gi++) {
         const struct lgroup *g = &rs->groups[s->groups[gi]];
         for (uint32_t i = 0; i < g->nalways; i++)

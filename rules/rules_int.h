@@ -41,6 +41,7 @@
 #define RULE_PREFILTER_MIN_LIT 3u    /* shorter literals are not worth a prefilter */
 #define RULE_PREFILTER_MAX_LITS 4096u
 #define RULE_PREFILTER_WINDOW 16u     /* bytes of a literal the automaton looks for */
+#define RULE_PREFILTER_SLOTS 4u       /* literal sets a rule may require together */
 
 #define FIELD_KEYWORDS UINT32_MAX /* pseudo field of keyword searches */
 
@@ -195,6 +196,7 @@ const char *mod_suggest(const char *s, size_t len);
 struct ac_trigger {
     uint32_t rule;  /* index in the set */
     uint32_t field; /* field id the literal must occur in */
+    uint32_t slot;  /* which of the rule's required literal sets (< RULE_PREFILTER_SLOTS) */
 };
 
 struct ac;
@@ -276,15 +278,23 @@ struct rule_set {
     uint32_t *any_groups; /* groups with no logsource at all */
     uint32_t nany;
     uint32_t memo_total;  /* selections over all detections and filters */
+    uint8_t *pf_need;     /* per rule: mask of the prefilter slots that must all hit (0: always) */
     size_t prefilter_rules, always_rules;
 };
 
 /* Build the routing groups and automata once all rules are in (load.c). */
 int rset_build_index(struct rule_set *rs);
 /* Literal-set analysis for the prefilter (prefilter.c): add the rule's
- * required literals to b, or return 1 when the rule has none (must always be
- * evaluated). */
-int prefilter_rule(const struct rule *r, uint32_t idx, struct ac_builder *b);
+ * required literals to b, in up to RULE_PREFILTER_SLOTS slots (the rule is a
+ * candidate when a literal of every slot occurs), set *need to the mask of
+ * its slots and return 0; or return 1 when the rule has no usable literal
+ * (must always be evaluated). */
+int prefilter_rule(const struct rule *r, uint32_t idx, struct ac_builder *b, uint8_t *need);
+
+/* Test hook (the prefilter differential test): when exact, rule_match
+ * evaluates every rule routed to the event instead of the prefilter's
+ * candidates. Same results, by construction of the prefilter. */
+void rule_scratch_set_exact(struct rule_scratch *s, bool exact);
 
 uint32_t rset_field_lookup(const struct rule_set *rs, const char *name, size_t len);
 uint64_t rset_hash(const char *s, size_t n);
