@@ -8,9 +8,10 @@
  *   stage thread  pops batches, runs the sink (downstream stages), flushes the
  *                 dead letters of the batch, calls the commit hook, then
  *                 commits the batch's offsets to Kafka.
- * Backpressure: when the queue is full the poll thread pauses its partitions
- * (librdkafka purges their prefetched messages and resumes at the application
- * position) and keeps serving the group until there is room, then resumes.
+ * Backpressure: when the queue stays full for PAUSE_AFTER_MS the poll thread
+ * pauses its partitions (librdkafka purges their prefetched messages and
+ * resumes at the application position) and keeps serving the group until
+ * there is room, then resumes.
  * Rebalance: before partitions are revoked, the current batch is pushed, the
  * worker waits until the stage thread has processed everything, and commits
  * synchronously. Offsets are only committed for processed batches, so
@@ -34,6 +35,7 @@
 #include "normalise.h"
 
 #define PENDING_MAX 100000
+#define PAUSE_AFTER_MS 500 /* blocked that long: pause the partitions */
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
@@ -219,7 +221,11 @@ static void push_cur(struct worker *w)
         ingest_norm_batch_end(w->ns); /* e.g. the intel read transaction */
     if (!b || b->consumed == 0)
         return;
-    int rc = ts_queue_try_push(w->full, b);
+    /* A downstream stage slower than parsing is the normal case: wait for
+     * room first. Pausing purges librdkafka's prefetched messages and costs
+     * a fetch round trip on resume, so partitions are paused only when the
+     * stages stay blocked (PAUSE_AFTER_MS), never for a momentary full queue. */
+    int rc = ts_queue_push(w->full, b, w->in_callback ? -1 : PAUSE_AFTER_MS);
     if (rc == TS_E_LIMIT) {
         if (w->in_callback) {
             rc = ts_queue_push(w->full, b, -1);
@@ -289,6 +295,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         ts_info("kafka (worker %d): assigned %d partition(s)", w->id, parts->cnt);
         rd_kafka_assign(rk, parts);
+        /* librdkafka keeps a partition's paused flag across rebalances: one
+         * paused for backpressure before a revoke would stay paused forever */
+        rd_kafka_resume_partitions(rk, parts);
         return;
     }
     /* revoke (or error): finish and commit what we have before letting go */
@@ -739,8 +748,10 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
         rc = rc ? rc : ts_queue_create(&w->free, w->npool);
         for (uint32_t j = 0; !rc && j < w->npool; j++) {
             rc = ingest_batch_create(&w->pool[j], o->batch_max ? o->batch_max : 1000, max);
-            if (!rc)
+            if (!rc) {
+                w->pool[j]->worker = i; /* the sink keeps per-worker state by this index */
                 rc = ts_queue_try_push(w->free, w->pool[j]);
+            }
         }
         if (!rc)
             rc = make_consumer(k, w, err);
