@@ -363,7 +363,7 @@ static void load_logsource(struct lctx *c, const struct ts_ynode *root, bool man
 
 static const char *const corr_types[] = {"event_count",   "value_count", "temporal",
                                          "temporal_ordered", "value_sum", "value_avg",
-                                         "value_percentile", NULL};
+                                         "value_percentile", "value_median", NULL};
 
 static void load_correlation(struct lctx *c, const struct ts_ynode *corr)
 {
@@ -374,7 +374,8 @@ static void load_correlation(struct lctx *c, const struct ts_ynode *corr)
     const struct ts_ynode *ty = ts_yaml_get(corr, "type");
     if (!ty || ty->kind != TS_Y_SCALAR)
         PROB(RULE_INVALID, ty ? ty : corr, "correlation needs a type (one of event_count, "
-             "value_count, temporal, temporal_ordered, value_sum, value_avg, value_percentile)");
+             "value_count, temporal, temporal_ordered, value_sum, value_avg, value_percentile, "
+             "value_median)");
     else if (!one_of(ty->str, corr_types))
         PROB(RULE_INVALID, ty, "unknown correlation type \"%s\"", ty->str);
     size_t n;

@@ -1,0 +1,224 @@
+/* corr_int.h - internals shared by the correlate/ sources: compiled correlation rules,
+ * per-key window state, incidents, the engine. Not thread-safe (see
+ * correlate.h). */
+#ifndef CORR_INT_H
+#define CORR_INT_H
+
+#include "../core/arena.h"
+#include "correlate.h"
+
+enum ctype {
+    CT_EVENT_COUNT = 0,
+    CT_VALUE_COUNT,
+    CT_TEMPORAL,
+    CT_TEMPORAL_ORDERED,
+    CT_VALUE_SUM,
+    CT_VALUE_AVG,
+    CT_VALUE_PERCENTILE,
+    CT_GROUPING, /* plain-rule grouping (opts), event_count >= 1 */
+};
+extern const char *const corr_type_names[];
+
+enum cop { OP_GT, OP_GTE, OP_LT, OP_LTE, OP_EQ, OP_NEQ };
+
+struct ccond {
+    uint8_t op;
+    double v;
+};
+
+/* An input of a correlation: a detection rule or another correlation. */
+struct cref {
+    bool is_corr;
+    size_t idx; /* rule_set_info index, or index into engine->rules */
+    const char *name; /* as written */
+    /* per group-by field: the event field name for events of this input
+     * (aliases resolved, config mapping applied) */
+    const char *gfield[CORR_MAX_GROUP_BY];
+    uint32_t glen[CORR_MAX_GROUP_BY];
+    const char *vfield[CORR_MAX_FIELDS];
+    uint32_t vlen[CORR_MAX_FIELDS];
+};
+
+struct crule {
+    enum ctype type;
+    const struct rule_info *info; /* borrowed from the rule set (or built for groupings) */
+    struct rule_info ginfo;       /* groupings: copy of the grouped rule's info */
+    const char *skey;             /* state key prefix: id, else name, else title */
+    int64_t span;                 /* ns */
+    struct ccond conds[6];
+    size_t nconds;
+    double percentile;            /* value_percentile: 0..100 */
+    bool generate;
+    int severity;
+    struct cref refs[CORR_MAX_RULES_REF];
+    size_t nrefs;
+    const char *group[CORR_MAX_GROUP_BY]; /* group-by names as written */
+    size_t ngroup;
+    size_t nfields;               /* condition field: entries */
+    const char **tags;            /* attack.* tags, deduplicated */
+    size_t ntags;
+    size_t depth;                 /* chain depth (0 = only detection inputs) */
+    uint64_t live_keys;
+    /* consumers: correlations fed by this one */
+    struct cuse *uses;
+    size_t nuses;
+};
+
+/* "rule r consumes input slot s" */
+struct cuse {
+    uint32_t rule;
+    uint32_t slot;
+};
+
+/* One detection in a key's window. */
+struct cent {
+    int64_t t;
+    int64_t off;      /* Kafka offset or file line */
+    uint32_t src;     /* engine source index */
+    uint8_t slot;     /* input (refs index) */
+    uint8_t flags;    /* CE_JOINED */
+    uint16_t pad;
+    union {
+        double num;   /* value_sum / avg / percentile */
+        uint64_t h;   /* value_count: hash of the value tuple */
+    } v;
+};
+#define CE_JOINED 1u
+
+struct cval {
+    uint64_t h;
+    uint32_t len;
+    char s[];
+};
+
+struct cinc {
+    uint64_t id_hi, id_lo;
+    int64_t episode, first, last;
+    uint64_t count, late;
+    uint32_t nraw;
+    uint8_t severity;
+    bool values_capped;
+    bool emitted;       /* has been emitted at least once */
+    bool dirty;         /* changed in this batch */
+    uint16_t nvals;
+    struct cval **vals;
+};
+
+struct ckey {
+    uint64_t hash;
+    uint32_t rule;
+    uint32_t klen;      /* bytes of kb: tenant NUL, then (varint len, bytes) per group value */
+    struct cent *ent;
+    uint32_t n, cap;
+    struct cinc *inc;
+    struct cval **vals; /* value_count: display strings (capped) */
+    uint16_t nvals;
+    bool dirty;
+    char kb[];
+};
+
+struct csource {
+    char *name;
+    uint64_t hash;
+    int32_t partition;
+    uint8_t kind;
+    bool dirty;
+    int64_t max_t;      /* newest event time seen; INT64_MIN none */
+};
+
+struct corr_engine {
+    struct rule_set *rs;
+    struct corr_opts o;
+    struct ts_arena *carena;  /* compiled strings */
+    struct crule *rules;
+    size_t nrules;
+    /* per detection rule: consumers */
+    struct cuse **det_uses;
+    size_t *det_nuses;
+    bool *det_standalone;
+    size_t ndet;
+    /* key table: open addressing, power of two */
+    struct ckey **tab;
+    size_t tabcap, nkeys;
+    size_t sweep_pos;
+    /* sources / watermark */
+    struct csource *src;
+    size_t nsrc, srccap;
+    int64_t wm;          /* min over non-idle sources of newest - lateness */
+    int64_t floor;       /* monotone lower bound of wm (newest - idle - lateness): sweeps */
+    /* batch */
+    struct ckey **dirty;
+    size_t ndirty, dirtycap;
+    struct corr_incident *incs;
+    size_t nincs, inccap;
+    struct corr_evidence *evs;
+    size_t nevs, evcap;
+    struct corr_state_item *items;
+    size_t nitems, itemcap;
+    struct ts_arena *barena;  /* batch strings */
+    struct ts_buf sbuf;       /* exported state bytes of the batch */
+    bool out_done;            /* outputs handed out: clear before the next change */
+    corr_incident_fn cb;
+    void *cbctx;
+    /* scratch */
+    char kbuf[CORR_MAX_KEY_BYTES];
+    char vbuf[CORR_MAX_VALUE_BYTES];
+    uint64_t *hset;
+    size_t hsetcap;
+    double *nums;
+    size_t numscap;
+    struct corr_metrics m;
+    uint64_t state_bytes;
+};
+
+/* LEB128 varints; get returns bytes used or 0 on truncation/overflow. */
+static inline size_t corr_varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+static inline size_t corr_varint_get(const uint8_t *p, size_t len, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (size_t i = 0; i < len && i < 10; i++) {
+        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *v = r;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* compile.c */
+int corr_compile(struct corr_engine *c, struct corr_report *rep, struct ts_err *err);
+void corr_rules_free(struct corr_engine *c);
+int corr_level_severity(const char *level);
+
+/* engine.c */
+uint64_t corr_hash(const void *p, size_t n, uint64_t seed);
+struct ckey *corr_key_find(struct corr_engine *c, uint32_t rule, const char *kb, size_t klen,
+                           uint64_t h);
+int corr_key_insert(struct corr_engine *c, struct ckey *k);
+void corr_key_free(struct corr_engine *c, struct ckey *k);
+void corr_key_drop(struct corr_engine *c, struct ckey *k); /* remove from the table and free */
+uint64_t corr_key_hash(uint32_t rule, const char *kb, size_t klen);
+int corr_source_intern(struct corr_engine *c, uint8_t kind, const char *name, size_t nlen,
+                       int32_t part, uint32_t *out);
+void corr_wm_recompute(struct corr_engine *c);
+int corr_mark_dirty(struct corr_engine *c, struct ckey *k);
+void corr_sweep(struct corr_engine *c, size_t slots);
+size_t corr_key_bytes(const struct ckey *k);
+
+/* state.c */
+void corr_batch_clear(struct corr_engine *c);
+int corr_key_name(const struct corr_engine *c, const struct ckey *k, struct ts_buf *out);
+int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts_buf *out);
+int corr_incident_view(struct corr_engine *c, const struct ckey *k);
+
+#endif

@@ -1,0 +1,679 @@
+/* state.c - batches (dirty keys, incidents, evidence), the compact per-key
+ * state encoding for storage/, and JSON for incidents and evidence.
+ *
+ * State keys (bytes):
+ *   'k' rule-key NUL tenant NUL (varint len, value)*   one (correlation, group key)
+ *   0x01 's' kind(1) partition(4, BE) name              one watermark source
+ * rule-key is the correlation's id (else name, else title); "g:<id>" for a
+ * grouped detection rule. Values are versioned (first byte 1), varints and
+ * zig-zag deltas; see docs/correlation.md. Not thread-safe (see correlate.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/tstime.h"
+#include "corr_int.h"
+
+#define STATE_VERSION 1
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static int put_var(struct ts_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    return ts_buf_append(b, tmp, corr_varint_put(tmp, v));
+}
+
+static int put_u64(struct ts_buf *b, uint64_t v)
+{
+    uint8_t t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    return ts_buf_append(b, t, 8);
+}
+
+struct rd {
+    const uint8_t *p;
+    size_t n, i;
+    bool bad;
+};
+
+static uint64_t get_var(struct rd *r)
+{
+    uint64_t v = 0;
+    size_t u = r->bad ? 0 : corr_varint_get(r->p + r->i, r->n - r->i, &v);
+    if (!u) {
+        r->bad = true;
+        return 0;
+    }
+    r->i += u;
+    return v;
+}
+
+static uint64_t get_u64(struct rd *r)
+{
+    if (r->bad || r->n - r->i < 8) {
+        r->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)r->p[r->i + i] << (8 * i);
+    r->i += 8;
+    return v;
+}
+
+static uint8_t get_u8(struct rd *r)
+{
+    if (r->bad || r->i >= r->n) {
+        r->bad = true;
+        return 0;
+    }
+    return r->p[r->i++];
+}
+
+static const uint8_t *get_bytes(struct rd *r, size_t len)
+{
+    if (r->bad || r->n - r->i < len) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->i;
+    r->i += len;
+    return p;
+}
+
+static bool needs_value(enum ctype t)
+{
+    return t == CT_VALUE_COUNT || t == CT_VALUE_SUM || t == CT_VALUE_AVG ||
+           t == CT_VALUE_PERCENTILE;
+}
+
+/* ------------------------------------------------------------- export */
+
+int corr_key_name(const struct corr_engine *c, const struct ckey *k, struct ts_buf *out)
+{
+    const char *sk = c->rules[k->rule].skey;
+    int rc = ts_buf_putc(out, 'k');
+    rc = rc ? rc : ts_buf_append(out, sk, strlen(sk) + 1);
+    return rc ? rc : ts_buf_append(out, k->kb, k->klen);
+}
+
+static int put_vals(struct ts_buf *b, struct cval *const *v, uint16_t n)
+{
+    int rc = put_var(b, n);
+    for (uint16_t i = 0; i < n && !rc; i++) {
+        rc = put_u64(b, v[i]->h);
+        rc = rc ? rc : put_var(b, v[i]->len);
+        rc = rc ? rc : ts_buf_append(b, v[i]->s, v[i]->len);
+    }
+    return rc;
+}
+
+int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts_buf *b)
+{
+    const struct crule *cr = &c->rules[k->rule];
+    int rc = ts_buf_putc(b, STATE_VERSION);
+    rc = rc ? rc : put_var(b, k->n);
+    /* the sources the entries use, as a local table */
+    uint32_t loc[64];
+    size_t nloc = 0;
+    for (uint32_t j = 0; j < k->n && nloc < 64; j++) {
+        bool seen = false;
+        for (size_t i = 0; i < nloc && !seen; i++)
+            seen = loc[i] == k->ent[j].src;
+        if (!seen)
+            loc[nloc++] = k->ent[j].src;
+    }
+    bool many = nloc == 64; /* fall back: every entry names its source */
+    rc = rc ? rc : put_var(b, many ? 0 : nloc);
+    for (size_t i = 0; !many && i < nloc && !rc; i++) {
+        const struct csource *s = &c->src[loc[i]];
+        size_t nl = strlen(s->name);
+        rc = ts_buf_putc(b, (char)s->kind);
+        rc = rc ? rc : put_var(b, zz(s->partition));
+        rc = rc ? rc : put_var(b, nl);
+        rc = rc ? rc : ts_buf_append(b, s->name, nl);
+    }
+    int64_t prev = 0;
+    for (uint32_t j = 0; j < k->n && !rc; j++) {
+        const struct cent *e = &k->ent[j];
+        rc = put_var(b, zz(e->t - prev));
+        prev = e->t;
+        if (many) {
+            const struct csource *s = &c->src[e->src];
+            size_t nl = strlen(s->name);
+            rc = rc ? rc : ts_buf_putc(b, (char)s->kind);
+            rc = rc ? rc : put_var(b, zz(s->partition));
+            rc = rc ? rc : put_var(b, nl);
+            rc = rc ? rc : ts_buf_append(b, s->name, nl);
+        } else {
+            size_t li = 0;
+            while (loc[li] != e->src)
+                li++;
+            rc = rc ? rc : put_var(b, li);
+        }
+        rc = rc ? rc : put_var(b, zz(e->off));
+        rc = rc ? rc : ts_buf_putc(b, (char)e->slot);
+        rc = rc ? rc : ts_buf_putc(b, (char)e->flags);
+        if (!rc && needs_value(cr->type))
+            rc = put_u64(b, e->v.h);
+    }
+    rc = rc ? rc : put_vals(b, k->vals, k->nvals);
+    rc = rc ? rc : ts_buf_putc(b, k->inc ? 1 : 0);
+    if (!rc && k->inc) {
+        const struct cinc *i = k->inc;
+        rc = put_u64(b, i->id_hi);
+        rc = rc ? rc : put_u64(b, i->id_lo);
+        rc = rc ? rc : put_var(b, zz(i->episode));
+        rc = rc ? rc : put_var(b, zz(i->first - i->episode));
+        rc = rc ? rc : put_var(b, zz(i->last - i->episode));
+        rc = rc ? rc : put_var(b, i->count);
+        rc = rc ? rc : put_var(b, i->late);
+        rc = rc ? rc : put_var(b, i->nraw);
+        rc = rc ? rc : ts_buf_putc(b, (char)i->severity);
+        rc = rc ? rc : ts_buf_putc(b, (char)((i->values_capped ? 1 : 0) | (i->emitted ? 2 : 0)));
+        rc = rc ? rc : put_vals(b, i->vals, i->nvals);
+    }
+    return rc;
+}
+
+static int src_name(const struct csource *s, struct ts_buf *b)
+{
+    uint8_t p[4] = {(uint8_t)((uint32_t)s->partition >> 24), (uint8_t)((uint32_t)s->partition >> 16),
+                    (uint8_t)((uint32_t)s->partition >> 8), (uint8_t)s->partition};
+    int rc = ts_buf_append(b, "\001s", 2);
+    rc = rc ? rc : ts_buf_putc(b, (char)s->kind);
+    rc = rc ? rc : ts_buf_append(b, p, 4);
+    return rc ? rc : ts_buf_append(b, s->name, strlen(s->name));
+}
+
+/* Parse a key name: 'k' skey NUL kb. */
+static const struct ckey *key_lookup(const struct corr_engine *c, const uint8_t *key, size_t len,
+                                     long *rule, const char **kb, size_t *klen)
+{
+    *rule = -1;
+    if (len < 2 || key[0] != 'k')
+        return NULL;
+    const uint8_t *nul = memchr(key + 1, 0, len - 1);
+    if (!nul)
+        return NULL;
+    size_t sl = (size_t)(nul - key - 1);
+    for (size_t i = 0; i < c->nrules; i++)
+        if (strlen(c->rules[i].skey) == sl && memcmp(c->rules[i].skey, key + 1, sl) == 0)
+            *rule = (long)i;
+    *kb = (const char *)nul + 1;
+    *klen = len - sl - 2;
+    if (*rule < 0)
+        return NULL;
+    uint64_t h = corr_key_hash((uint32_t)*rule, *kb, *klen);
+    return corr_key_find((struct corr_engine *)c, (uint32_t)*rule, *kb, *klen, h);
+}
+
+int corr_state_export(const struct corr_engine *c, const void *key, size_t key_len,
+                      struct ts_buf *out)
+{
+    const uint8_t *kp = key;
+    if (key_len >= 7 && kp[0] == 1 && kp[1] == 's') {
+        int32_t part = (int32_t)(((uint32_t)kp[3] << 24) | ((uint32_t)kp[4] << 16) |
+                                 ((uint32_t)kp[5] << 8) | kp[6]);
+        for (size_t i = 0; i < c->nsrc; i++) {
+            const struct csource *s = &c->src[i];
+            if (s->kind == kp[2] && s->partition == part && strlen(s->name) == key_len - 7 &&
+                memcmp(s->name, kp + 7, key_len - 7) == 0)
+                return put_var(out, zz(s->max_t));
+        }
+        return TS_E_NOTFOUND;
+    }
+    long rule;
+    const char *kb;
+    size_t klen;
+    const struct ckey *k = key_lookup(c, key, key_len, &rule, &kb, &klen);
+    if (!k || (!k->n && !k->inc && !k->nvals))
+        return TS_E_NOTFOUND;
+    return corr_key_export(c, k, out);
+}
+
+/* ------------------------------------------------------------- import */
+
+static int get_vals(struct rd *r, struct cval ***arr, uint16_t *n, uint32_t cap)
+{
+    uint64_t nv = get_var(r);
+    if (r->bad || nv > cap)
+        return r->bad ? TS_E_PARSE : TS_E_LIMIT;
+    for (uint64_t i = 0; i < nv; i++) {
+        uint64_t h = get_u64(r);
+        uint64_t len = get_var(r);
+        if (len > CORR_MAX_VALUE_BYTES)
+            return TS_E_PARSE;
+        const uint8_t *s = get_bytes(r, (size_t)len);
+        if (r->bad)
+            return TS_E_PARSE;
+        struct cval **na = realloc(*arr, (*n + 1) * sizeof(**arr));
+        if (!na)
+            return TS_E_NOMEM;
+        *arr = na;
+        struct cval *v = malloc(sizeof(*v) + len + 1);
+        if (!v)
+            return TS_E_NOMEM;
+        v->h = h;
+        v->len = (uint32_t)len;
+        memcpy(v->s, s, (size_t)len);
+        v->s[len] = '\0';
+        na[(*n)++] = v;
+    }
+    return 0;
+}
+
+static int get_source(struct corr_engine *c, struct rd *r, uint32_t *sid)
+{
+    uint8_t kind = get_u8(r);
+    int64_t part = unzz(get_var(r));
+    uint64_t nl = get_var(r);
+    if (r->bad || nl > 4096 || part < INT32_MIN || part > INT32_MAX)
+        return TS_E_PARSE;
+    const uint8_t *nm = get_bytes(r, (size_t)nl);
+    if (r->bad)
+        return TS_E_PARSE;
+    return corr_source_intern(c, kind, (const char *)nm, (size_t)nl, (int32_t)part, sid);
+}
+
+static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size_t klen,
+                      const uint8_t *val, size_t vlen)
+{
+    const struct crule *cr = &c->rules[rule];
+    struct rd r = {.p = val, .n = vlen};
+    if (klen == 0 || klen > CORR_MAX_KEY_BYTES || get_u8(&r) != STATE_VERSION)
+        return TS_E_PARSE;
+    uint64_t n = get_var(&r);
+    if (r.bad)
+        return TS_E_PARSE;
+    if (n > c->o.max_entries_per_key)
+        return TS_E_LIMIT;
+    struct ckey *k = calloc(1, sizeof(*k) + klen);
+    if (!k)
+        return TS_E_NOMEM;
+    k->rule = rule;
+    k->klen = (uint32_t)klen;
+    memcpy(k->kb, kb, klen);
+    k->hash = corr_key_hash(rule, kb, klen);
+    int rc = 0;
+    uint32_t loc[64];
+    uint64_t nloc = get_var(&r);
+    if (r.bad || nloc > 64)
+        rc = TS_E_PARSE;
+    for (uint64_t i = 0; i < nloc && !rc; i++)
+        rc = get_source(c, &r, &loc[i]);
+    if (!rc && n) {
+        k->ent = calloc((size_t)n, sizeof(*k->ent));
+        k->cap = (uint32_t)n;
+        if (!k->ent)
+            rc = TS_E_NOMEM;
+    }
+    int64_t prev = 0;
+    for (uint64_t j = 0; j < n && !rc; j++) {
+        struct cent *e = &k->ent[j];
+        e->t = prev + unzz(get_var(&r));
+        prev = e->t;
+        if (nloc == 0) {
+            rc = get_source(c, &r, &e->src);
+        } else {
+            uint64_t li = get_var(&r);
+            if (li >= nloc)
+                rc = TS_E_PARSE;
+            else
+                e->src = loc[li];
+        }
+        e->off = unzz(get_var(&r));
+        e->slot = get_u8(&r);
+        e->flags = get_u8(&r);
+        if (needs_value(cr->type))
+            e->v.h = get_u64(&r);
+        if (!rc && (r.bad || e->slot >= cr->nrefs || (j && e->t < k->ent[j - 1].t)))
+            rc = TS_E_PARSE;
+        k->n++;
+    }
+    if (!rc)
+        rc = get_vals(&r, &k->vals, &k->nvals, c->o.max_values);
+    uint8_t has = rc ? 0 : get_u8(&r);
+    if (!rc && has) {
+        struct cinc *i = calloc(1, sizeof(*i));
+        if (!i) {
+            rc = TS_E_NOMEM;
+        } else {
+            k->inc = i;
+            i->id_hi = get_u64(&r);
+            i->id_lo = get_u64(&r);
+            i->episode = unzz(get_var(&r));
+            i->first = i->episode + unzz(get_var(&r));
+            i->last = i->episode + unzz(get_var(&r));
+            i->count = get_var(&r);
+            i->late = get_var(&r);
+            i->nraw = (uint32_t)get_var(&r);
+            i->severity = get_u8(&r);
+            uint8_t fl = get_u8(&r);
+            i->values_capped = fl & 1;
+            i->emitted = (fl & 2) != 0;
+            rc = r.bad ? TS_E_PARSE : get_vals(&r, &i->vals, &i->nvals, c->o.max_values);
+        }
+    }
+    if (!rc && (r.bad || r.i != r.n))
+        rc = TS_E_PARSE;
+    if (!rc) {
+        struct ckey *old = corr_key_find(c, rule, kb, klen, k->hash);
+        if (old) {
+            /* replace in place: swap contents, keep the table slot */
+            struct cent *e = old->ent;
+            struct cinc *inc = old->inc;
+            struct cval **v = old->vals;
+            uint16_t nv = old->nvals;
+            old->ent = k->ent;
+            old->n = k->n;
+            old->cap = k->cap;
+            old->inc = k->inc;
+            old->vals = k->vals;
+            old->nvals = k->nvals;
+            k->ent = e;
+            k->inc = inc;
+            k->vals = v;
+            k->nvals = nv;
+            corr_key_free(c, k);
+            return 0;
+        }
+        if (cr->live_keys >= c->o.max_keys_per_rule) {
+            c->m.keys_cap_hit++;
+            rc = TS_E_LIMIT;
+        } else {
+            rc = corr_key_insert(c, k);
+        }
+    }
+    if (rc)
+        corr_key_free(c, k);
+    return rc;
+}
+
+int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, const void *val,
+                      size_t val_len)
+{
+    const uint8_t *kp = key;
+    struct rd r = {.p = val, .n = val_len};
+    if (c->out_done)
+        corr_batch_clear(c);
+    if (key_len >= 7 && kp[0] == 1 && kp[1] == 's') {
+        int32_t part = (int32_t)(((uint32_t)kp[3] << 24) | ((uint32_t)kp[4] << 16) |
+                                 ((uint32_t)kp[5] << 8) | kp[6]);
+        int64_t mt = unzz(get_var(&r));
+        if (r.bad || r.i != r.n)
+            return TS_E_PARSE;
+        uint32_t sid;
+        int rc = corr_source_intern(c, kp[2], (const char *)kp + 7, key_len - 7, part, &sid);
+        if (rc)
+            return rc;
+        if (mt > c->src[sid].max_t)
+            c->src[sid].max_t = mt;
+        corr_wm_recompute(c);
+        return 0;
+    }
+    long rule;
+    const char *kb;
+    size_t klen;
+    (void)key_lookup(c, key, key_len, &rule, &kb, &klen);
+    if (rule < 0)
+        return key_len >= 1 && kp[0] == 'k' ? TS_E_NOTFOUND : TS_E_PARSE;
+    return import_key(c, (uint32_t)rule, kb, klen, val, val_len);
+}
+
+/* -------------------------------------------------------------- batch */
+
+void corr_batch_clear(struct corr_engine *c)
+{
+    c->nincs = c->nevs = c->nitems = 0;
+    ts_arena_reset(c->barena);
+    ts_buf_reset(&c->sbuf);
+    c->out_done = false;
+}
+
+void corr_batch_begin(struct corr_engine *c)
+{
+    if (c->out_done)
+        corr_batch_clear(c);
+}
+
+static char *adup(struct corr_engine *c, const char *s, size_t n)
+{
+    return ts_arena_strndup(c->barena, s, n);
+}
+
+int corr_incident_view(struct corr_engine *c, const struct ckey *k)
+{
+    const struct crule *cr = &c->rules[k->rule];
+    struct cinc *inc = k->inc;
+    if (c->nincs == c->inccap) {
+        size_t ncap = c->inccap ? c->inccap * 2 : 64;
+        struct corr_incident *n = realloc(c->incs, ncap * sizeof(*n));
+        if (!n)
+            return TS_E_NOMEM;
+        c->incs = n;
+        c->inccap = ncap;
+    }
+    struct corr_incident *v = &c->incs[c->nincs];
+    memset(v, 0, sizeof(*v));
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        v->id[i] = hx[(inc->id_hi >> (60 - 4 * i)) & 15];
+        v->id[16 + i] = hx[(inc->id_lo >> (60 - 4 * i)) & 15];
+    }
+    const struct rule_info *ri = cr->info;
+    v->rule_id = ri->id ? ri->id : ri->name ? ri->name : ri->title;
+    v->rule_title = ri->title;
+    v->rule_type = corr_type_names[cr->type];
+    v->severity = inc->severity;
+    size_t tl = strnlen(k->kb, k->klen);
+    v->tenant = adup(c, k->kb, tl);
+    v->ngroup = cr->ngroup;
+    v->group_fields = cr->group;
+    const char **gv = ts_arena_alloc(c->barena, (cr->ngroup + 1) * sizeof(*gv));
+    const char **vals = ts_arena_alloc(c->barena, (inc->nvals + 1u) * sizeof(*vals));
+    if (!v->tenant || !gv || !vals)
+        return TS_E_NOMEM;
+    size_t off = tl + 1;
+    for (size_t g = 0; g < cr->ngroup; g++) {
+        uint64_t len = 0;
+        size_t u = off < k->klen ? corr_varint_get((const uint8_t *)k->kb + off, k->klen - off,
+                                                   &len)
+                                 : 0;
+        if (!u || len > k->klen - off - u)
+            return TS_E_PARSE;
+        gv[g] = adup(c, k->kb + off + u, (size_t)len);
+        if (!gv[g])
+            return TS_E_NOMEM;
+        off += u + (size_t)len;
+    }
+    v->group_values = gv;
+    for (uint16_t i = 0; i < inc->nvals; i++)
+        if (!(vals[i] = adup(c, inc->vals[i]->s, inc->vals[i]->len)))
+            return TS_E_NOMEM;
+    v->values = vals;
+    v->nvalues = inc->nvals;
+    v->values_capped = inc->values_capped;
+    v->tags = cr->tags;
+    v->ntags = cr->ntags;
+    v->episode_start = inc->episode;
+    v->first_seen = inc->first;
+    v->last_seen = inc->last;
+    v->count = inc->count;
+    v->late = inc->late;
+    v->created = !inc->emitted;
+    if (v->created)
+        c->m.incidents_created++;
+    else
+        c->m.incidents_updated++;
+    inc->emitted = true;
+    inc->dirty = false;
+    c->nincs++;
+    return 0;
+}
+
+static int push_item(struct corr_engine *c, size_t koff, size_t klen, size_t voff, size_t vlen,
+                     bool deleted)
+{
+    if (c->nitems == c->itemcap) {
+        size_t ncap = c->itemcap ? c->itemcap * 2 : 256;
+        struct corr_state_item *n = realloc(c->items, ncap * sizeof(*n));
+        if (!n)
+            return TS_E_NOMEM;
+        c->items = n;
+        c->itemcap = ncap;
+    }
+    /* offsets for now; turned into pointers once sbuf stops moving */
+    c->items[c->nitems++] = (struct corr_state_item){(const void *)(uintptr_t)koff, klen,
+                                                     (const void *)(uintptr_t)voff, vlen, deleted};
+    return 0;
+}
+
+int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c->out_done)
+        corr_batch_clear(c);
+    corr_sweep(c, 4096);
+    int rc = 0;
+    for (size_t i = 0; i < c->ndirty && !rc; i++)
+        if (c->dirty[i]->inc && c->dirty[i]->inc->dirty)
+            rc = corr_incident_view(c, c->dirty[i]);
+    struct ts_buf *b = &c->sbuf;
+    for (size_t i = 0; i < c->ndirty && !rc; i++) {
+        struct ckey *k = c->dirty[i];
+        size_t koff = b->len;
+        rc = corr_key_name(c, k, b);
+        size_t klen = b->len - koff, voff = b->len;
+        bool empty = !k->n && !k->inc && !k->nvals;
+        if (!rc && !empty)
+            rc = corr_key_export(c, k, b);
+        if (!rc)
+            rc = push_item(c, koff, klen, voff, b->len - voff, empty);
+    }
+    for (size_t i = 0; i < c->nsrc && !rc; i++) {
+        struct csource *s = &c->src[i];
+        if (!s->dirty)
+            continue;
+        size_t koff = b->len;
+        rc = src_name(s, b);
+        size_t klen = b->len - koff, voff = b->len;
+        rc = rc ? rc : put_var(b, zz(s->max_t));
+        rc = rc ? rc : push_item(c, koff, klen, voff, b->len - voff, false);
+        s->dirty = false;
+    }
+    if (rc) {
+        c->m.nomem++;
+        return rc;
+    }
+    /* free the keys that became empty; clear dirty marks */
+    for (size_t i = 0; i < c->ndirty; i++) {
+        struct ckey *k = c->dirty[i];
+        k->dirty = false;
+        if (!k->n && !k->inc && !k->nvals)
+            corr_key_drop(c, k);
+    }
+    c->ndirty = 0;
+    for (size_t i = 0; i < c->nitems; i++) {
+        c->items[i].key = b->data + (uintptr_t)c->items[i].key;
+        c->items[i].val = c->items[i].deleted ? NULL : b->data + (uintptr_t)c->items[i].val;
+        if (c->items[i].deleted)
+            c->items[i].val_len = 0;
+    }
+    out->incidents = c->incs;
+    out->nincidents = c->nincs;
+    out->evidence = c->evs;
+    out->nevidence = c->nevs;
+    out->state = c->items;
+    out->nstate = c->nitems;
+    c->out_done = true;
+    for (size_t i = 0; i < c->nincs && !rc; i++)
+        if (c->cb)
+            rc = c->cb(c->cbctx, &c->incs[i]);
+    return rc;
+}
+
+/* --------------------------------------------------------------- JSON */
+
+static int jkv(struct ts_buf *b, const char *k, const char *v)
+{
+    int rc = ts_buf_printf(b, ",\"%s\":", k);
+    return rc ? rc : v ? ts_buf_json_str(b, v, strlen(v)) : ts_buf_puts(b, "null");
+}
+
+static int jtime(struct ts_buf *b, const char *k, int64_t ns)
+{
+    char t[48];
+    ts_format_rfc3339(ns, t, sizeof(t));
+    return ts_buf_printf(b, ",\"%s\":\"%s\"", k, t);
+}
+
+int corr_incident_json(const struct corr_incident *v, struct ts_buf *b)
+{
+    int rc = ts_buf_printf(b, "{\"id\":\"%s\",\"event\":\"%s\"", v->id,
+                           v->created ? "created" : "updated");
+    rc = rc ? rc : jkv(b, "rule_id", v->rule_id);
+    rc = rc ? rc : jkv(b, "rule_title", v->rule_title);
+    rc = rc ? rc : jkv(b, "type", v->rule_type);
+    rc = rc ? rc : jkv(b, "severity", corr_severity_name(v->severity));
+    rc = rc ? rc : jkv(b, "tenant", v->tenant);
+    rc = rc ? rc : ts_buf_puts(b, ",\"group\":{");
+    for (size_t i = 0; i < v->ngroup && !rc; i++) {
+        rc = i ? ts_buf_putc(b, ',') : 0;
+        rc = rc ? rc : ts_buf_json_str(b, v->group_fields[i], strlen(v->group_fields[i]));
+        rc = rc ? rc : ts_buf_putc(b, ':');
+        rc = rc ? rc : ts_buf_json_str(b, v->group_values[i], strlen(v->group_values[i]));
+    }
+    rc = rc ? rc : ts_buf_putc(b, '}');
+    rc = rc ? rc : jtime(b, "episode_start", v->episode_start);
+    rc = rc ? rc : jtime(b, "first_seen", v->first_seen);
+    rc = rc ? rc : jtime(b, "last_seen", v->last_seen);
+    rc = rc ? rc : ts_buf_printf(b, ",\"count\":%llu,\"late\":%llu",
+                                 (unsigned long long)v->count, (unsigned long long)v->late);
+    rc = rc ? rc : ts_buf_puts(b, ",\"values\":[");
+    for (size_t i = 0; i < v->nvalues && !rc; i++) {
+        rc = i ? ts_buf_putc(b, ',') : 0;
+        rc = rc ? rc : ts_buf_json_str(b, v->values[i], strlen(v->values[i]));
+    }
+    rc = rc ? rc : ts_buf_printf(b, "],\"values_capped\":%s,\"tags\":[",
+                                 v->values_capped ? "true" : "false");
+    for (size_t i = 0; i < v->ntags && !rc; i++) {
+        rc = i ? ts_buf_putc(b, ',') : 0;
+        rc = rc ? rc : ts_buf_json_str(b, v->tags[i], strlen(v->tags[i]));
+    }
+    return rc ? rc : ts_buf_puts(b, "]}");
+}
+
+int corr_evidence_json(const struct corr_evidence *e, struct ts_buf *b)
+{
+    int rc = ts_buf_printf(b, "{\"incident\":\"%s\"", e->incident);
+    rc = rc ? rc : jtime(b, "time", e->time_ns);
+    if (!rc && e->kind == TS_SRC_KAFKA) {
+        rc = ts_buf_puts(b, ",\"source\":{\"topic\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->source, strlen(e->source));
+        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}", (int)e->partition,
+                                     (long long)e->offset);
+    } else if (!rc) {
+        rc = ts_buf_puts(b, ",\"source\":{\"file\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->source, strlen(e->source));
+        rc = rc ? rc : ts_buf_printf(b, ",\"line\":%lld}", (long long)e->offset);
+    }
+    rc = rc ? rc : ts_buf_printf(b, ",\"late\":%s", e->late ? "true" : "false");
+    if (!rc && e->raw) {
+        rc = ts_buf_puts(b, ",\"raw\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->raw, e->raw_len);
+    }
+    return rc ? rc : ts_buf_putc(b, '}');
+}
