@@ -22,6 +22,8 @@ if [ -n "$SIGMA" ]; then
 else
     echo "== Sigma matching: skipped, no SigmaHQ corpus (set TOCSIN_SIGMA_DIR) =="
 fi
+echo "== LMDB commit cost per batch (durable) =="
+$B/bench_store 2
 echo "== correlation engine (one thread; 1M group keys) =="
 $B/bench_corr
 echo "== parse rate from files (tocsin replay, whole command incl. reading) =="

@@ -8,5 +8,6 @@ int cmd_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_intel(int argc, char **argv);
+int cmd_incidents(int argc, char **argv);
 
 #endif

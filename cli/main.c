@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"parse", cmd_parse, "parse [--format F] FILE...|-: print each normalised event as JSON"},
     {"rules", cmd_rules, "rules check|test ...: compile Sigma rules / test them on events"},
     {"intel", cmd_intel, "intel load --db DIR FILE...: import threat-intel indicators (CSV, MISP, STIX 2.1)"},
+    {"incidents", cmd_incidents, "incidents --db DIR list|show|ack|resolve ...: the incidents in LMDB"},
 };
 
 static void usage(FILE *out)

@@ -14,6 +14,7 @@ step() {
 }
 
 step cli tests/integration/test_cli.sh
+step incidents-cli tests/integration/test_incidents_cli.sh
 step compose python3 tests/integration/test_compose.py
 
 kdir=""

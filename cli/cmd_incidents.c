@@ -1,0 +1,572 @@
+/* cmd_incidents.c - `tocsin incidents --db DIR list|show|ack|resolve|reopen`:
+ * the incidents kept in the LMDB store (storage/storage.h), read with one
+ * read transaction per command, changed with one write transaction.
+ * The engine may be running on the same directory: LMDB lets this process
+ * read a consistent snapshot and serialises its writes with the engine's.
+ * Output: a readable table/report on a terminal, JSON lines otherwise or
+ * with --json. Exit: 0 ok, 1 failure (not found, transition not allowed,
+ * storage error), 2 usage. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/buf.h"
+#include "../core/tstime.h"
+#include "../storage/storage.h"
+#include "cli.h"
+
+static const char incidents_usage[] =
+    "usage: tocsin incidents --db DIR list [--since T] [--until T] [--tenant X] [--status S]\n"
+    "                                      [--limit N] [--json]\n"
+    "       tocsin incidents --db DIR show ID [--json]\n"
+    "       tocsin incidents --db DIR ack|resolve|reopen ID [--by WHO]\n"
+    "The incidents in the store DIR (the engine's data directory). list shows those\n"
+    "seen (last event) at or after --since and before --until, oldest first.\n"
+    "  T       RFC 3339 time (2026-11-20T10:00:00Z) or an age: 90s, 30m, 24h, 7d\n"
+    "  S       new, acknowledged (ack), resolved, reopened, or open (all but resolved);\n"
+    "          repeat --status for several\n"
+    "  --json  one JSON object per line (the default when stdout is not a terminal)\n"
+    "  --by    who made the change (default: $USER)\n"
+    "Lifecycle: new -> acknowledged -> resolved -> reopened -> ...; resolve works\n"
+    "from any open state.\n";
+
+struct inc_args {
+    const char *db, *cmd, *id, *tenant, *by;
+    int64_t since, until;
+    unsigned status_mask;
+    uint32_t limit;
+    bool json;
+};
+
+static int parse_time(const char *s, int64_t *out)
+{
+    char *end;
+    if (*s >= '0' && *s <= '9') {
+        long long v = strtoll(s, &end, 10);
+        int64_t mul = 0;
+        if (!strcmp(end, "s"))
+            mul = 1;
+        else if (!strcmp(end, "m"))
+            mul = 60;
+        else if (!strcmp(end, "h"))
+            mul = 3600;
+        else if (!strcmp(end, "d"))
+            mul = 86400;
+        else if (!strcmp(end, "w"))
+            mul = 7 * 86400;
+        if (mul && v >= 0 && v < 100LL * 365 * 86400 / mul) {
+            *out = ts_now_ns() - (int64_t)v * mul * TS_NS_PER_SEC;
+            return 0;
+        }
+    }
+    size_t used;
+    int64_t ns;
+    if (ts_parse_iso8601(s, strlen(s), 0, &ns, &used) == 0 && used == strlen(s)) {
+        *out = ns;
+        return 0;
+    }
+    return TS_E_INVAL;
+}
+
+static int parse_args(int argc, char **argv, struct inc_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = !strcmp(o, "--db") || !strcmp(o, "-d") || !strcmp(o, "--since") ||
+                     !strcmp(o, "--until") || !strcmp(o, "--tenant") || !strcmp(o, "--status") ||
+                     !strcmp(o, "--limit") || !strcmp(o, "--by");
+        if (takes && !v) {
+            fprintf(stderr, "tocsin incidents: %s needs a value\n", o);
+            return 2;
+        }
+        if (!strcmp(o, "--db") || !strcmp(o, "-d")) {
+            a->db = v;
+        } else if (!strcmp(o, "--since") || !strcmp(o, "--until")) {
+            int64_t *t = o[2] == 's' ? &a->since : &a->until;
+            if (parse_time(v, t) != 0) {
+                fprintf(stderr, "tocsin incidents: %s \"%s\": expected RFC 3339 or an age "
+                                "like 24h\n", o, v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--tenant")) {
+            a->tenant = v;
+        } else if (!strcmp(o, "--status")) {
+            enum store_status st;
+            if (!strcmp(v, "open")) {
+                a->status_mask |= STORE_STATUS_OPEN;
+            } else if (store_status_parse(v, &st) == 0) {
+                a->status_mask |= STORE_STATUS_BIT(st);
+            } else {
+                fprintf(stderr, "tocsin incidents: --status \"%s\": expected new, "
+                                "acknowledged, resolved, reopened or open\n", v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--limit")) {
+            char *end;
+            unsigned long n = strtoul(v, &end, 10);
+            if (*end || n > UINT32_MAX) {
+                fprintf(stderr, "tocsin incidents: --limit \"%s\": expected a number\n", v);
+                return 2;
+            }
+            a->limit = (uint32_t)n;
+        } else if (!strcmp(o, "--by")) {
+            a->by = v;
+        } else if (!strcmp(o, "--json")) {
+            a->json = true;
+            continue;
+        } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            fputs(incidents_usage, stdout);
+            return -1;
+        } else if (o[0] == '-' && o[1]) {
+            fprintf(stderr, "tocsin incidents: unknown option \"%s\"\n%s", o, incidents_usage);
+            return 2;
+        } else if (!a->cmd) {
+            a->cmd = o;
+            continue;
+        } else if (!a->id) {
+            a->id = o;
+            continue;
+        } else {
+            fprintf(stderr, "tocsin incidents: unexpected argument \"%s\"\n", o);
+            return 2;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void put_time(struct ts_buf *b, const char *name, int64_t ns, bool comma)
+{
+    char t[48];
+    ts_format_rfc3339(ns, t, sizeof(t));
+    ts_buf_printf(b, "%s\"%s\":\"%s\"", comma ? "," : "", name, t);
+}
+
+static void put_str(struct ts_buf *b, const char *name, const char *s)
+{
+    ts_buf_printf(b, ",\"%s\":", name);
+    ts_buf_json_str(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void incident_json(struct ts_buf *b, const struct store_incident *in)
+{
+    ts_buf_puts(b, "{\"id\":");
+    ts_buf_json_str(b, in->id, strlen(in->id));
+    put_str(b, "rule_id", in->rule_id);
+    put_str(b, "rule_title", in->rule_title);
+    put_str(b, "level", in->level);
+    put_str(b, "author", in->author);
+    ts_buf_puts(b, ",\"tags\":[");
+    for (uint32_t i = 0; i < in->ntags; i++) {
+        if (i)
+            ts_buf_putc(b, ',');
+        ts_buf_json_str(b, in->tags[i], strlen(in->tags[i]));
+    }
+    ts_buf_putc(b, ']');
+    put_str(b, "tenant", in->tenant);
+    put_str(b, "group_key", in->group_key);
+    put_time(b, "first_seen", in->first_seen_ns, true);
+    put_time(b, "last_seen", in->last_seen_ns, true);
+    ts_buf_printf(b, ",\"count\":%llu", (unsigned long long)in->count);
+    if (in->distinct_field && *in->distinct_field) {
+        put_str(b, "distinct_field", in->distinct_field);
+        ts_buf_puts(b, ",\"distinct\":[");
+        for (uint32_t i = 0; i < in->ndistinct; i++) {
+            if (i)
+                ts_buf_putc(b, ',');
+            ts_buf_json_str(b, in->distinct[i], strlen(in->distinct[i]));
+        }
+        ts_buf_printf(b, "],\"distinct_truncated\":%s", in->distinct_truncated ? "true" : "false");
+    }
+    put_str(b, "severity", store_severity_name(in->severity));
+    put_str(b, "status", store_status_name(in->status));
+    put_str(b, "status_by", in->status_by);
+    put_time(b, "status_at", in->status_ns, true);
+    ts_buf_puts(b, ",\"history\":[");
+    for (uint32_t i = 0; i < in->nhistory; i++) {
+        ts_buf_printf(b, "%s{\"status\":\"%s\",\"by\":", i ? "," : "",
+                      store_status_name(in->history[i].status));
+        ts_buf_json_str(b, in->history[i].by, strlen(in->history[i].by));
+        put_time(b, "at", in->history[i].at_ns, true);
+        ts_buf_putc(b, '}');
+    }
+    ts_buf_putc(b, ']');
+    ts_buf_printf(b, ",\"revision\":%llu", (unsigned long long)in->revision);
+    put_time(b, "created", in->created_ns, true);
+    put_time(b, "updated", in->updated_ns, true);
+    ts_buf_printf(b, ",\"evidence\":%u,\"evidence_dropped\":%u", in->evidence_next,
+                  in->evidence_dropped);
+    if (in->details && *in->details) {
+        /* embedded as JSON when it is valid JSON, else as a string */
+        json_error_t je;
+        json_t *j = json_loads(in->details, JSON_DECODE_ANY, &je);
+        if (j) {
+            ts_buf_printf(b, ",\"details\":%s", in->details);
+            json_decref(j);
+        } else {
+            put_str(b, "details", in->details);
+        }
+    }
+}
+
+static void evidence_json(struct ts_buf *b, const struct store_evidence *ev)
+{
+    ts_buf_printf(b, "{\"seq\":%u", ev->seq);
+    put_str(b, "source", ev->source);
+    ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld", ev->partition, (long long)ev->offset);
+    put_time(b, "event_time", ev->event_ns, true);
+    put_time(b, "stored", ev->stored_ns, true);
+    if (ev->rule_id && *ev->rule_id)
+        put_str(b, "rule_id", ev->rule_id);
+    if (ev->raw) {
+        ts_buf_puts(b, ",\"raw\":");
+        ts_buf_json_str(b, ev->raw, ev->raw_len);
+    }
+    if (ev->raw_truncated)
+        ts_buf_puts(b, ",\"raw_truncated\":true");
+    if (ev->raw_omitted)
+        ts_buf_puts(b, ",\"raw_omitted\":true");
+    ts_buf_putc(b, '}');
+}
+
+/* ------------------------------------------------------------------ list */
+
+struct list_out {
+    bool json;
+    bool measure; /* first pass of the table: column widths */
+    int w[6];
+    uint64_t n;
+    struct ts_arena *arena;
+    struct ts_buf line;
+};
+
+static void short_time(int64_t ns, char *buf, size_t len)
+{
+    char t[48];
+    ts_format_rfc3339(ns, t, sizeof(t));
+    snprintf(buf, len, "%.10s %.8s", t, t + 11);
+}
+
+static int list_row(void *ctx, const struct store_incident *in)
+{
+    struct list_out *lo = ctx;
+    lo->n++;
+    if (lo->json) {
+        ts_buf_reset(&lo->line);
+        incident_json(&lo->line, in);
+        ts_buf_puts(&lo->line, "}\n");
+        fwrite(lo->line.data, 1, lo->line.len, stdout);
+    } else {
+        const char *cols[6] = {in->id, store_status_name(in->status),
+                               store_severity_name(in->severity), in->tenant, in->rule_title,
+                               in->group_key};
+        if (lo->measure) {
+            for (int i = 0; i < 6; i++) {
+                int l = (int)strlen(cols[i]);
+                int cap = i == 4 ? 40 : i == 5 ? 48 : 40;
+                if (l > cap)
+                    l = cap;
+                if (l > lo->w[i])
+                    lo->w[i] = l;
+            }
+        } else {
+            char last[32];
+            short_time(in->last_seen_ns, last, sizeof(last));
+            printf("%-*.*s  %-*s  %-*s  %-*.*s  %-19s  %7llu  %-*.*s  %.*s\n", lo->w[0], lo->w[0],
+                   cols[0], lo->w[1], cols[1], lo->w[2], cols[2], lo->w[3], lo->w[3], cols[3],
+                   last, (unsigned long long)in->count, lo->w[4], lo->w[4], cols[4], lo->w[5],
+                   cols[5]);
+        }
+    }
+    ts_arena_reset(lo->arena);
+    return 0;
+}
+
+static int open_store(const char *db, bool rw, struct store **s)
+{
+    struct store_opts o = {0};
+    o.path = db;
+    o.read_only = !rw;
+    o.map_size = 16u << 20; /* an existing store keeps at least its used size */
+    struct ts_err err = {0};
+    int rc = store_open(s, &o, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin incidents: %s\n", msg);
+    }
+    return rc;
+}
+
+static int do_list(const struct inc_args *a)
+{
+    struct store *s;
+    if (open_store(a->db, false, &s))
+        return 1;
+    struct list_out lo;
+    memset(&lo, 0, sizeof(lo));
+    lo.json = a->json || !isatty(STDOUT_FILENO);
+    ts_buf_init(&lo.line, 32u << 20);
+    int rc = ts_arena_create(&lo.arena, 64 << 10, 64u << 20);
+    struct store_txn *t = NULL;
+    if (!rc)
+        rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
+    struct store_incident_filter f = {a->since, a->until, a->tenant, a->status_mask, a->limit};
+    if (!rc && !lo.json) {
+        static const char *const hdr[6] = {"ID", "STATUS", "SEVERITY", "TENANT", "RULE", "GROUP"};
+        for (int i = 0; i < 6; i++)
+            lo.w[i] = (int)strlen(hdr[i]);
+        lo.measure = true;
+        rc = store_incident_list(t, &f, lo.arena, list_row, &lo);
+        lo.measure = false;
+        if (!rc && lo.n) {
+            printf("%-*s  %-*s  %-*s  %-*s  %-19s  %7s  %-*s  %s\n", lo.w[0], hdr[0], lo.w[1],
+                   hdr[1], lo.w[2], hdr[2], lo.w[3], hdr[3], "LAST SEEN (UTC)", "COUNT", lo.w[4],
+                   hdr[4], hdr[5]);
+        }
+        lo.n = 0;
+    }
+    if (!rc)
+        rc = store_incident_list(t, &f, lo.arena, list_row, &lo);
+    if (!rc && !lo.json)
+        printf("%llu incident%s\n", (unsigned long long)lo.n, lo.n == 1 ? "" : "s");
+    if (rc)
+        fprintf(stderr, "tocsin incidents: %s: %s\n", a->db,
+                t && store_txn_error(t) ? store_txn_errmsg(t) : store_strerror(rc));
+    store_txn_abort(t);
+    ts_arena_destroy(lo.arena);
+    ts_buf_free(&lo.line);
+    store_close(s);
+    return rc ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ show */
+
+struct show_ev {
+    bool json;
+    uint64_t n;
+    struct ts_buf *line;
+    struct ts_arena *arena;
+};
+
+static int show_evidence(void *ctx, const struct store_evidence *ev)
+{
+    struct show_ev *se = ctx;
+    if (se->json) {
+        if (se->n)
+            ts_buf_putc(se->line, ',');
+        evidence_json(se->line, ev);
+    } else {
+        char t[32];
+        short_time(ev->event_ns, t, sizeof(t));
+        printf("  #%-4u %s  %s", ev->seq, t, ev->source);
+        if (ev->partition >= 0)
+            printf("[%d]@%lld", ev->partition, (long long)ev->offset);
+        else
+            printf(":%lld", (long long)ev->offset);
+        if (ev->raw) {
+            int n = ev->raw_len > 400 ? 400 : (int)ev->raw_len;
+            printf("\n        %.*s%s", n, ev->raw,
+                   ev->raw_truncated || (size_t)n < ev->raw_len ? " [...]" : "");
+        }
+        putchar('\n');
+    }
+    se->n++;
+    return 0;
+}
+
+static void show_text(const struct store_incident *in)
+{
+    char f[48], l[48], st[48], cr[48];
+    ts_format_rfc3339(in->first_seen_ns, f, sizeof(f));
+    ts_format_rfc3339(in->last_seen_ns, l, sizeof(l));
+    ts_format_rfc3339(in->status_ns, st, sizeof(st));
+    ts_format_rfc3339(in->created_ns, cr, sizeof(cr));
+    printf("incident   %s (revision %llu)\n", in->id, (unsigned long long)in->revision);
+    printf("rule       %s  [%s]%s%s\n", in->rule_title, in->rule_id,
+           in->level && *in->level ? "  level " : "", in->level ? in->level : "");
+    if (in->author && *in->author)
+        printf("author     %s\n", in->author);
+    printf("tenant     %s\n", *in->tenant ? in->tenant : "-");
+    printf("group      %s\n", in->group_key);
+    printf("severity   %s\n", store_severity_name(in->severity));
+    printf("status     %s%s%s since %s\n", store_status_name(in->status),
+           *in->status_by ? " by " : "", in->status_by, st);
+    printf("seen       %s .. %s, %llu events\n", f, l, (unsigned long long)in->count);
+    if (in->ntags) {
+        printf("tags      ");
+        for (uint32_t i = 0; i < in->ntags; i++)
+            printf(" %s", in->tags[i]);
+        putchar('\n');
+    }
+    if (in->distinct_field && *in->distinct_field) {
+        printf("distinct   %s (%u%s):", in->distinct_field, in->ndistinct,
+               in->distinct_truncated ? "+, truncated" : "");
+        for (uint32_t i = 0; i < in->ndistinct && i < 50; i++)
+            printf(" %s", in->distinct[i]);
+        putchar('\n');
+    }
+    if (in->details && *in->details)
+        printf("details    %s\n", in->details);
+    printf("created    %s\n", cr);
+    for (uint32_t i = 0; i < in->nhistory; i++) {
+        char h[48];
+        ts_format_rfc3339(in->history[i].at_ns, h, sizeof(h));
+        printf("history    %s  %s%s%s\n", h, store_status_name(in->history[i].status),
+               *in->history[i].by ? " by " : "", in->history[i].by);
+    }
+    printf("evidence   %u%s\n", in->evidence_next,
+           in->evidence_dropped ? " (more dropped at the cap)" : "");
+}
+
+static int do_show(const struct inc_args *a)
+{
+    struct store *s;
+    if (open_store(a->db, false, &s))
+        return 1;
+    struct ts_arena *arena = NULL, *evarena = NULL;
+    struct ts_buf line;
+    ts_buf_init(&line, 256u << 20);
+    bool json = a->json || !isatty(STDOUT_FILENO);
+    struct store_txn *t = NULL;
+    struct store_incident in;
+    int rc = ts_arena_create(&arena, 64 << 10, 64u << 20);
+    if (!rc)
+        rc = ts_arena_create(&evarena, 64 << 10, 64u << 20);
+    if (!rc)
+        rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
+    if (!rc)
+        rc = store_incident_get(t, a->id, arena, &in);
+    if (rc == TS_E_NOTFOUND) {
+        fprintf(stderr, "tocsin incidents: no incident \"%s\" in %s\n", a->id, a->db);
+    } else if (!rc) {
+        struct show_ev se = {json, 0, &line, evarena};
+        if (json) {
+            incident_json(&line, &in);
+            ts_buf_puts(&line, ",\"evidence_records\":[");
+        } else {
+            show_text(&in);
+        }
+        rc = store_evidence_foreach(t, a->id, evarena, show_evidence, &se);
+        if (json && !rc) {
+            ts_buf_puts(&line, "]}\n");
+            fwrite(line.data, 1, line.len, stdout);
+        }
+    }
+    if (rc && rc != TS_E_NOTFOUND)
+        fprintf(stderr, "tocsin incidents: %s: %s\n", a->db,
+                t && store_txn_error(t) ? store_txn_errmsg(t) : store_strerror(rc));
+    store_txn_abort(t);
+    ts_arena_destroy(arena);
+    ts_arena_destroy(evarena);
+    ts_buf_free(&line);
+    store_close(s);
+    return rc ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- status */
+
+struct status_ctx {
+    const char *id, *by;
+    enum store_status to;
+    uint64_t revision;
+    enum store_status from;
+};
+
+static int status_txn(struct store_txn *t, void *ctx)
+{
+    struct status_ctx *sc = ctx;
+    int rc = store_incident_set_status(t, sc->id, sc->to, sc->by, &sc->revision);
+    if (rc == TS_E_INVAL) {
+        /* find out why for the message */
+        struct ts_arena *a;
+        if (ts_arena_create(&a, 4096, 16u << 20) == 0) {
+            struct store_incident in;
+            if (store_incident_get(t, sc->id, a, &in) == 0)
+                sc->from = in.status;
+            ts_arena_destroy(a);
+        }
+    }
+    return rc;
+}
+
+static int do_status(const struct inc_args *a, enum store_status to)
+{
+    const char *by = a->by;
+    if (!by)
+        by = getenv("SUDO_USER");
+    if (!by)
+        by = getenv("USER");
+    if (!by)
+        by = "cli";
+    struct store *s;
+    if (open_store(a->db, true, &s))
+        return 1;
+    struct status_ctx sc = {a->id, by, to, 0, to};
+    struct ts_err err = {0};
+    int rc = store_txn_run(s, status_txn, &sc, &err);
+    if (rc == 0) {
+        printf("%s: %s by %s (revision %llu)\n", a->id, store_status_name(to), by,
+               (unsigned long long)sc.revision);
+    } else if (rc == TS_E_NOTFOUND) {
+        fprintf(stderr, "tocsin incidents: no incident \"%s\" in %s\n", a->id, a->db);
+    } else if (rc == TS_E_INVAL) {
+        fprintf(stderr, "tocsin incidents: cannot mark %s %s: it is %s\n", a->id,
+                store_status_name(to), store_status_name(sc.from));
+    } else {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin incidents: %s\n", msg);
+    }
+    store_close(s);
+    return rc ? 1 : 0;
+}
+
+int cmd_incidents(int argc, char **argv)
+{
+    struct inc_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0)
+        return 0;
+    if (rc)
+        return rc;
+    if (!a.cmd) {
+        fputs(incidents_usage, stderr);
+        return 2;
+    }
+    if (!a.db) {
+        fprintf(stderr, "tocsin incidents: --db DIR is required\n%s", incidents_usage);
+        return 2;
+    }
+    if (!strcmp(a.cmd, "list")) {
+        if (a.id) {
+            fprintf(stderr, "tocsin incidents list: unexpected argument \"%s\"\n", a.id);
+            return 2;
+        }
+        return do_list(&a);
+    }
+    bool known = !strcmp(a.cmd, "show") || !strcmp(a.cmd, "ack") || !strcmp(a.cmd, "resolve") ||
+                 !strcmp(a.cmd, "reopen");
+    if (!known) {
+        fprintf(stderr, "tocsin incidents: unknown subcommand \"%s\"\n%s", a.cmd,
+                incidents_usage);
+        return 2;
+    }
+    if (!a.id) {
+        fprintf(stderr, "tocsin incidents %s: ID is required\n", a.cmd);
+        return 2;
+    }
+    if (!strcmp(a.cmd, "show"))
+        return do_show(&a);
+    if (!strcmp(a.cmd, "ack"))
+        return do_status(&a, STORE_STATUS_ACKNOWLEDGED);
+    if (!strcmp(a.cmd, "resolve"))
+        return do_status(&a, STORE_STATUS_RESOLVED);
+    return do_status(&a, STORE_STATUS_REOPENED);
+}

@@ -1,0 +1,451 @@
+/* storage.h - Tocsin's durable state in one LMDB environment: incidents and
+ * their evidence, correlation state, input offsets and the escalation outbox,
+ * written together in one transaction per processed batch.
+ *
+ * Layout, keys and record formats: docs/storage.md.
+ *
+ * ---------------------------------------------------------------- model
+ * A `struct store` is one environment (a directory holding data.mdb and
+ * lock.mdb). Everything goes through transactions (`struct store_txn`),
+ * read-only or read-write, as in LMDB itself:
+ *
+ *   store_open()                                   once, at start
+ *   per batch (the sink's commit hook):
+ *     store_txn_begin(s, 0, &t)
+ *     store_state_put()/store_state_del()          correlation state (bytes)
+ *     store_incident_put()                         new/updated incidents
+ *     store_evidence_add()                         their evidence
+ *     store_outbox_put()                           escalations they cause
+ *     store_offset_put()                           the batch's input offsets
+ *     store_txn_commit(t, &err)                    durable (fsync) when 0
+ *   then the runtime commits the same offsets to Kafka (a hint only:
+ *   LMDB is the truth; on assignment the consumer seeks to
+ *   store_offset_get()).
+ *
+ * Nothing of a batch is visible to readers, or survives a crash, before
+ * store_txn_commit() returns 0; after it, all of it does.
+ *
+ * ---------------------------------------------------------------- threads
+ * - store_open/store_close: one thread, while no other uses the store.
+ * - A store is shared by every thread of the process. Write transactions are
+ *   serialised by LMDB (across threads and processes): store_txn_begin(.., 0,
+ *   ..) blocks while another write transaction is open. A write transaction
+ *   belongs to the thread that began it until commit/abort.
+ * - Read transactions (STORE_TXN_RDONLY) are cheap, see a consistent
+ *   snapshot, and may be used by one thread at a time but handed between
+ *   threads (the environment is opened with MDB_NOTLS). Keep them short: a
+ *   map growth waits for every open transaction of the process to end.
+ * - A thread must not hold a read transaction while it writes (a growth
+ *   after MDB_MAP_FULL would wait for it forever).
+ * - Other processes (the `tocsin incidents` CLI) may open the same directory
+ *   and write concurrently; LMDB's lock file serialises the writers.
+ *
+ * ---------------------------------------------------------------- growth
+ * The map starts at opts.map_size and grows on demand up to opts.map_max.
+ * Contract when a write does not fit (MDB_MAP_FULL):
+ *   - the call that hit it (any write, or store_txn_commit) returns
+ *     STORE_E_RETRY; the transaction is dead from then on: every further call
+ *     on it returns STORE_E_RETRY without doing anything;
+ *   - store_txn_abort() (or the failing store_txn_commit(), which aborts and
+ *     frees) grows the map - doubling it, at most +1 GiB at a time, never
+ *     past map_max - once no transaction of the process is open;
+ *   - the caller then redoes the batch's writes in a new transaction. Only
+ *     the writes: the batch is not reprocessed, so the caller keeps what it
+ *     wants to write (dirty state, incidents, offsets) until a commit
+ *     succeeds. store_txn_run() does this loop for a callback.
+ *   - when the map is already at map_max the call returns TS_E_LIMIT
+ *     instead, and the transaction is dead as well.
+ * Another process growing the map is adopted transparently at the next
+ * store_txn_begin() (MDB_MAP_RESIZED).
+ *
+ * ---------------------------------------------------------------- errors
+ * Every function returns 0 or a negative code: TS_E_* (core/ts.h) or
+ * STORE_E_RETRY; store_strerror() names both. In a write transaction,
+ * TS_E_INVAL, TS_E_NOTFOUND and TS_E_LIMIT from the per-record checks
+ * (bad argument, missing record, per-incident evidence cap) leave the
+ * transaction usable; every other error (an LMDB failure, TS_E_NOMEM,
+ * STORE_E_RETRY) poisons it: the later calls return the first error and
+ * commit aborts. LMDB's own messages (mdb_strerror) are kept in the
+ * transaction (store_txn_errmsg) and copied into the ts_err of
+ * store_txn_commit.
+ *
+ * Strings in structs passed to the store are borrowed for the call and
+ * copied. Records read back are decoded into a caller's arena (ts_arena):
+ * valid until that arena is reset or destroyed, independent of the txn.
+ */
+#ifndef STORAGE_H
+#define STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/arena.h"
+#include "../core/ts.h"
+
+/* The map was full: the transaction is dead; abort it (the map grows) and
+ * redo the writes in a new one. */
+#define STORE_E_RETRY (-100)
+
+/* Schema version written to meta "schema"; store_open refuses others. */
+#define STORE_SCHEMA_VERSION 1
+
+/* Hard caps (bytes, without the NUL) checked on every write. */
+#define STORE_ID_MAX 128          /* incident id, outbox id */
+#define STORE_TENANT_MAX 128
+#define STORE_SOURCE_MAX 256      /* offset source name (topic or file path) */
+#define STORE_STATE_KEY_MAX 480   /* LMDB's key limit is 511 */
+#define STORE_STATE_VAL_MAX (16u << 20)
+#define STORE_STR_MAX 4096        /* rule title, group key, author, who ... */
+#define STORE_TAGS_MAX 64
+#define STORE_DISTINCT_MAX 256    /* distinct values kept per incident */
+#define STORE_DETAILS_MAX (64u << 10) /* incident details (JSON text) */
+#define STORE_PAYLOAD_MAX (4u << 20)  /* outbox payload */
+#define STORE_HISTORY_MAX 32      /* status changes kept per incident (last ones) */
+
+/* Conversions and names. */
+const char *store_strerror(int code);
+
+/* ================================================================ store */
+
+struct store;
+
+struct store_opts {
+    const char *path;          /* directory; created (0700) when missing */
+    size_t map_size;           /* initial map size; 0 = 256 MiB. An existing
+                                  environment keeps at least its used size. */
+    size_t map_max;            /* growth cap; 0 = 64 GiB; < map_size = map_size */
+    unsigned max_readers;      /* 0 = 512 */
+    bool read_only;            /* MDB_RDONLY: only read transactions */
+    bool no_sync;              /* MDB_NOSYNC: NOT durable; benches/tests only */
+    uint32_t evidence_max;     /* evidence references kept per incident;
+                                  0 = 10000; beyond: TS_E_LIMIT, not stored */
+    uint32_t evidence_raw_max; /* of them, how many keep the raw text (the
+                                  first ones); 0 = 20 */
+    uint32_t raw_max_bytes;    /* raw text kept per evidence (truncated,
+                                  flagged); 0 = 8192 */
+};
+
+/* Open (creating when missing, unless read_only) the environment at
+ * o->path, its named databases and the schema record.
+ * Errors: TS_E_INVAL (no path, bad option), TS_E_IO (directory/files),
+ * TS_E_STORE (LMDB: message in err; a schema version this build does not
+ * know), TS_E_NOTFOUND (read_only and no environment), TS_E_NOMEM.
+ * err (may be NULL) gets "path: what went wrong". */
+int store_open(struct store **out, const struct store_opts *o, struct ts_err *err);
+/* Close the environment. Every transaction must have ended. NULL is fine. */
+void store_close(struct store *s);
+/* Current map size in bytes (grows). */
+size_t store_map_size(struct store *s);
+/* Number of map growths done by this process. */
+uint64_t store_map_growths(const struct store *s);
+
+/* =========================================================== transactions */
+
+struct store_txn;
+
+#define STORE_TXN_RDONLY 1u
+
+/* Begin a transaction: read-write (flags 0; blocks while another writer is
+ * open, in this process or another) or read-only (STORE_TXN_RDONLY).
+ * The txn's clock (store_txn_now) is read here.
+ * Errors: TS_E_INVAL (write txn on a read_only store), TS_E_LIMIT (readers
+ * table full), TS_E_NOMEM, TS_E_STORE. */
+int store_txn_begin(struct store *s, unsigned flags, struct store_txn **out);
+/* Commit and free t. 0: everything written is durable (unless no_sync).
+ * Otherwise nothing is: STORE_E_RETRY (map full; it has grown, redo),
+ * TS_E_LIMIT (map at map_max), the first error of an earlier call on the
+ * txn, TS_E_IO / TS_E_STORE (LMDB commit failure; message in err).
+ * A read-only txn is simply ended (returns 0). err may be NULL. */
+int store_txn_commit(struct store_txn *t, struct ts_err *err);
+/* Discard and free t; grows the map when a call hit MDB_MAP_FULL. NULL ok. */
+void store_txn_abort(struct store_txn *t);
+/* The first error recorded on t: its code (0 if none) and message. */
+int store_txn_error(const struct store_txn *t);
+const char *store_txn_errmsg(const struct store_txn *t);
+/* Wall-clock ns read at begin; stamps created/updated/stored times. */
+int64_t store_txn_now(const struct store_txn *t);
+/* Override the txn's clock (replay, tests). */
+void store_txn_set_now(struct store_txn *t, int64_t now_ns);
+
+/* Run fn(t, ctx) in a write transaction and commit; on STORE_E_RETRY
+ * (the map grew) do it again, up to 16 times. fn returns 0 or an error,
+ * which aborts and is returned. err may be NULL. */
+int store_txn_run(struct store *s, int (*fn)(struct store_txn *t, void *ctx), void *ctx,
+                  struct ts_err *err);
+
+/* ================================================================ offsets */
+
+/* Input positions: (source, partition) -> offset. source is the Kafka topic
+ * or file path (1..STORE_SOURCE_MAX bytes); partition -1 for files; offset
+ * per ingest_offset (Kafka: next offset to read).
+ * put errors: TS_E_INVAL (names), or a poisoning LMDB error. */
+int store_offset_put(struct store_txn *t, const char *source, int32_t partition, int64_t offset);
+/* In a txn. TS_E_NOTFOUND when never stored. */
+int store_offset_read(struct store_txn *t, const char *source, int32_t partition,
+                      int64_t *offset);
+/* Own short read transaction; for the consumer's seek() on assignment.
+ * Any thread. TS_E_NOTFOUND when never stored. */
+int store_offset_get(struct store *s, const char *source, int32_t partition, int64_t *offset);
+/* Every stored offset in (source, partition) order; fn's non-zero return
+ * stops and is returned. source is valid during the call only. */
+int store_offset_foreach(struct store_txn *t,
+                         int (*fn)(void *ctx, const char *source, int32_t partition,
+                                   int64_t offset, int64_t updated_ns),
+                         void *ctx);
+
+/* ====================================================== correlation state */
+
+/* Opaque key (1..STORE_STATE_KEY_MAX bytes) -> opaque value
+ * (0..STORE_STATE_VAL_MAX bytes), as correlate exports them. */
+int store_state_put(struct store_txn *t, const void *key, size_t klen, const void *val,
+                    size_t vlen);
+/* TS_E_NOTFOUND (txn still usable) when the key is absent. */
+int store_state_del(struct store_txn *t, const void *key, size_t klen);
+/* *val points into the map: valid until t ends or t's next write. */
+int store_state_get(struct store_txn *t, const void *key, size_t klen, const void **val,
+                    size_t *vlen);
+/* Every key starting with prefix (plen 0: all), in key order. Pointers are
+ * valid during the call. fn's non-zero return stops and is returned. */
+int store_state_foreach(struct store_txn *t, const void *prefix, size_t plen,
+                        int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                  size_t vlen),
+                        void *ctx);
+
+/* ============================================================== incidents */
+
+enum store_status {
+    STORE_STATUS_NEW = 0,
+    STORE_STATUS_ACKNOWLEDGED = 1,
+    STORE_STATUS_RESOLVED = 2,
+    STORE_STATUS_REOPENED = 3,
+};
+#define STORE_STATUS_COUNT 4
+/* "new", "acknowledged", "resolved", "reopened". */
+const char *store_status_name(enum store_status st);
+/* Accepts the names and "ack". 0 or TS_E_INVAL. */
+int store_status_parse(const char *name, enum store_status *out);
+
+/* Severity, the Sigma levels: 0 informational .. 4 critical. */
+const char *store_severity_name(uint8_t sev);
+int store_severity_parse(const char *name, uint8_t *out);
+
+struct store_status_change {
+    enum store_status status;
+    const char *by;
+    int64_t at_ns;
+};
+
+/* One incident. In put: the fields marked (detection) are the caller's;
+ * those marked (store) are ignored and kept/set by the store. */
+struct store_incident {
+    const char *id;          /* (detection) stable, 1..STORE_ID_MAX bytes */
+    const char *rule_id;     /* (detection) Sigma rule id (uuid) or name */
+    const char *rule_title;
+    const char *level;       /* Sigma level of the rule, as written; may be NULL */
+    const char *author;
+    const char *const *tags; /* e.g. attack.t1110; ntags <= STORE_TAGS_MAX */
+    uint32_t ntags;
+    const char *tenant;      /* 0..STORE_TENANT_MAX bytes; NULL = "" */
+    const char *group_key;   /* the group-by values, e.g. "src_ip=10.0.0.5" */
+    int64_t first_seen_ns;   /* event time; put keeps the minimum */
+    int64_t last_seen_ns;    /* event time; the time indexes use it */
+    uint64_t count;          /* contributing events */
+    const char *distinct_field;           /* value_count's field; may be NULL */
+    const char *const *distinct;          /* its distinct values */
+    uint32_t ndistinct;                   /* <= STORE_DISTINCT_MAX */
+    bool distinct_truncated;              /* more existed than were kept */
+    uint8_t severity;        /* 0..4; put keeps the maximum (only goes up) */
+    const char *details;     /* JSON text (correlation type, window ...); may be NULL */
+
+    enum store_status status; /* (store) set_status; NEW on first put */
+    const char *status_by;    /* (store) who made the last change ("" when NEW) */
+    int64_t status_ns;        /* (store) when */
+    const struct store_status_change *history; /* (store) oldest first */
+    uint32_t nhistory;
+    uint64_t revision;        /* (store) 1 on first put, +1 on every change */
+    int64_t created_ns;       /* (store) txn clock of the first put */
+    int64_t updated_ns;       /* (store) txn clock of the last change */
+    uint32_t evidence_next;   /* (store) sequence of the next evidence */
+    uint32_t evidence_dropped; /* (store) evidence refused at the cap */
+};
+
+/* Insert or update: the detection fields replace the stored ones except
+ * first_seen (minimum) and severity (maximum); the lifecycle fields are
+ * kept; the revision goes up. *revision (may be NULL) gets the new one - the
+ * outbox entry the change causes should carry it.
+ * TS_E_INVAL (missing id, caps exceeded, invalid severity), or poisoning. */
+int store_incident_put(struct store_txn *t, const struct store_incident *inc,
+                       uint64_t *revision);
+/* Decode the incident into *out; strings and arrays in arena.
+ * TS_E_NOTFOUND, TS_E_NOMEM (arena full), TS_E_STORE (corrupt record). */
+int store_incident_get(struct store_txn *t, const char *id, struct ts_arena *arena,
+                       struct store_incident *out);
+/* Lifecycle: to ACKNOWLEDGED from NEW|REOPENED; to RESOLVED from
+ * NEW|ACKNOWLEDGED|REOPENED; to REOPENED from RESOLVED. Records who
+ * (NULL = "") and the txn clock, bumps the revision.
+ * TS_E_NOTFOUND, TS_E_INVAL (transition not allowed: txn still usable). */
+int store_incident_set_status(struct store_txn *t, const char *id, enum store_status st,
+                              const char *by, uint64_t *revision);
+/* Delete the incident, its index entries and all its evidence.
+ * TS_E_NOTFOUND. */
+int store_incident_del(struct store_txn *t, const char *id);
+
+/* Filters for listing; zero-initialised = everything. */
+struct store_incident_filter {
+    int64_t since_ns;     /* last_seen >= since (0: no bound) */
+    int64_t until_ns;     /* last_seen < until (0: no bound) */
+    const char *tenant;   /* NULL: any */
+    unsigned status_mask; /* bits STORE_STATUS_BIT(st); 0: any */
+    uint32_t limit;       /* max incidents passed to fn; 0 = no limit */
+};
+#define STORE_STATUS_BIT(st) (1u << (st))
+#define STORE_STATUS_OPEN                                                                    \
+    (STORE_STATUS_BIT(STORE_STATUS_NEW) | STORE_STATUS_BIT(STORE_STATUS_ACKNOWLEDGED) |      \
+     STORE_STATUS_BIT(STORE_STATUS_REOPENED))
+/* Call fn for every matching incident. Order: by last_seen ascending; when
+ * the mask names exactly one status and no tenant is given, by tenant and
+ * then status change time (the inc_status index). The incident's strings
+ * live in arena, which the caller may reset inside fn. fn's non-zero return
+ * stops and is returned. Index used: tenant -> inc_tenant, else one status
+ * -> inc_status, else inc_time; other filters are checked per record.
+ * TS_E_INVAL (mask with unknown bits, tenant too long, no arena/fn). */
+int store_incident_list(struct store_txn *t, const struct store_incident_filter *f,
+                        struct ts_arena *arena,
+                        int (*fn)(void *ctx, const struct store_incident *inc), void *ctx);
+
+/* ============================================================== evidence */
+
+/* One contributing event: where it came from, and (for the first
+ * evidence_raw_max of an incident) its raw text. */
+struct store_evidence {
+    uint32_t seq;          /* (store) 0, 1, 2 ... per incident */
+    const char *source;    /* topic or file path */
+    int32_t partition;     /* -1 for files */
+    int64_t offset;        /* Kafka offset, or file line */
+    int64_t event_ns;      /* event time */
+    const char *rule_id;   /* the detection rule that matched it; may be NULL */
+    const char *raw;       /* may be NULL; raw_len bytes */
+    size_t raw_len;
+    bool late;             /* beyond the lateness allowance (correlate) */
+    bool raw_truncated;    /* (store) raw was cut at raw_max_bytes */
+    bool raw_omitted;      /* (store) raw was given but over evidence_raw_max */
+    int64_t stored_ns;     /* (store) txn clock */
+};
+
+/* Append evidence to an incident that exists (put it first, same txn).
+ * *seq (may be NULL) gets its sequence.
+ * TS_E_NOTFOUND (no such incident), TS_E_LIMIT (the incident already holds
+ * evidence_max: not stored, counted in evidence_dropped; txn usable),
+ * TS_E_INVAL, or poisoning. */
+int store_evidence_add(struct store_txn *t, const char *incident_id,
+                       const struct store_evidence *ev, uint32_t *seq);
+/* The same for n evidence records of one incident, reading and patching the
+ * incident's counters once (the batch path). *stored (may be NULL) gets how
+ * many were stored; TS_E_LIMIT (txn usable) when some were refused at the
+ * cap. */
+int store_evidence_add_n(struct store_txn *t, const char *incident_id,
+                         const struct store_evidence *evs, size_t n, uint32_t *stored);
+/* Each evidence of an incident in sequence order; strings in arena (reset
+ * allowed inside fn). fn's non-zero return stops and is returned. */
+int store_evidence_foreach(struct store_txn *t, const char *incident_id, struct ts_arena *arena,
+                           int (*fn)(void *ctx, const struct store_evidence *ev), void *ctx);
+
+/* ================================================================ outbox */
+
+enum store_outbox_state {
+    STORE_OUTBOX_PENDING = 0,
+    STORE_OUTBOX_DELIVERED = 1,
+    STORE_OUTBOX_FAILED = 2,
+};
+const char *store_outbox_state_name(enum store_outbox_state st);
+
+/* An escalation to deliver at least once. */
+struct store_outbox {
+    const char *id;          /* stable, 1..STORE_ID_MAX: e.g. incident:rev:recipient */
+    const char *incident_id;
+    uint64_t revision;       /* incident revision it reports */
+    const char *recipient;   /* e.g. "national-coordinator" */
+    const char *channel;     /* e.g. "webhook:vncert" */
+    const void *payload;     /* payload_len bytes (<= STORE_PAYLOAD_MAX) */
+    size_t payload_len;
+    uint32_t attempts;       /* (store) delivery attempts so far */
+    int64_t next_attempt_ns; /* due time; put: 0 = now (txn clock) */
+    enum store_outbox_state state; /* (store) PENDING on put */
+    const char *last_error;  /* (store) of the last failed attempt, "" if none */
+    int64_t created_ns;      /* (store) txn clock of the put */
+    int64_t done_ns;         /* (store) when delivered/failed, else 0 */
+};
+
+/* Insert or replace (attempts reset, PENDING, due at next_attempt_ns).
+ * TS_E_INVAL, or poisoning. */
+int store_outbox_put(struct store_txn *t, const struct store_outbox *e);
+int store_outbox_get(struct store_txn *t, const char *id, struct ts_arena *arena,
+                     struct store_outbox *out);
+/* Pending entries due at or before now_ns, earliest first, at most max
+ * (0 = all); strings/payload in arena. Read-only or write txn. */
+int store_outbox_list_due(struct store_txn *t, int64_t now_ns, uint32_t max,
+                          struct ts_arena *arena,
+                          int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
+/* Every entry whose state bit is set in state_mask (1u << state), by id. */
+int store_outbox_list(struct store_txn *t, unsigned state_mask, struct ts_arena *arena,
+                      int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
+/* Lease up to max (0 = all) due entries for a dispatcher (write txn): each
+ * gets attempts+1 and is due again at now+lease_ns (lease_ns > 0, else
+ * TS_E_INVAL), so another dispatcher, or a restart after a crash, retries it
+ * only when the lease expires; each is passed to fn (strings in arena).
+ * Commit, deliver outside any txn, then mark the outcome. */
+int store_outbox_claim(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint32_t max,
+                       struct ts_arena *arena,
+                       int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
+/* The outcome of an attempt (attempts are counted by store_outbox_claim).
+ * delivered: state DELIVERED, off the due list. retry: due at next_ns,
+ * error kept.
+ * failed: state FAILED (dead letter), off the due list. requeue: FAILED or
+ * PENDING -> PENDING due at next_ns (the CLI's retry).
+ * TS_E_NOTFOUND; TS_E_INVAL (entry not in a state that allows it). */
+int store_outbox_mark_delivered(struct store_txn *t, const char *id);
+int store_outbox_mark_retry(struct store_txn *t, const char *id, int64_t next_ns,
+                            const char *error);
+int store_outbox_mark_failed(struct store_txn *t, const char *id, const char *error);
+int store_outbox_requeue(struct store_txn *t, const char *id, int64_t next_ns);
+
+/* ============================================================= retention */
+
+/* Per tenant (tenant NULL: the default for tenants without a rule of their
+ * own). 0 keeps forever. */
+struct store_retention_rule {
+    const char *tenant;
+    int64_t evidence_keep_ns; /* evidence stored longer ago is deleted */
+    int64_t resolved_keep_ns; /* resolved incidents (with their evidence)
+                                 resolved longer ago are deleted */
+};
+
+struct store_retention_opts {
+    const struct store_retention_rule *rules;
+    size_t nrules;
+    int64_t now_ns;          /* 0 = wall clock */
+    uint32_t batch_max;      /* records deleted per write txn; 0 = 1000 */
+    uint32_t max_txns;       /* stop after this many txns; 0 = until done */
+    int64_t outbox_keep_ns;  /* delivered/failed outbox entries done longer
+                                ago are deleted; 0 = keep */
+};
+
+struct store_retention_stats {
+    uint64_t incidents; /* resolved incidents deleted */
+    uint64_t evidence;  /* evidence records deleted (also those of the incidents) */
+    uint64_t outbox;    /* outbox entries deleted */
+    uint64_t txns;      /* write transactions committed */
+    bool more;          /* stopped at max_txns with work left */
+};
+
+/* Delete what the rules say is old, in write transactions of at most
+ * batch_max deletions each (the writer lock is released between them, so
+ * batch commits interleave). Call from any thread that holds no txn.
+ * st is filled (may be NULL). Errors: TS_E_INVAL (rules), the txn errors
+ * (STORE_E_RETRY is handled inside). What was committed before an error
+ * stays deleted. */
+int store_retention_run(struct store *s, const struct store_retention_opts *o,
+                        struct store_retention_stats *st, struct ts_err *err);
+
+#endif

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `tocsin incidents` over a store filled by build/tools/store_fill: list
+# (JSON lines when piped, a table on a terminal), filters, show with
+# evidence, the status lifecycle with exit codes, and errors.
+set -u
+T=${TOCSIN:-bin/tocsin}
+FILL=${STORE_FILL:-build/tools/store_fill}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0; n=0
+ok() { n=$((n + 1)); echo "  ok   $1"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "  FAIL $1"; }
+expect() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+db="$tmp/db"
+$FILL "$db" || { echo "  FAIL store_fill"; exit 1; }
+
+$T incidents --db "$db" list > "$tmp/all.jsonl"; rc=$?
+expect "list exits 0" "[ $rc -eq 0 ]"
+expect "list prints one JSON line per incident when piped" "[ \$(wc -l < '$tmp/all.jsonl') -eq 6 ]"
+expect "list is ordered by last seen" "python3 -c 'import json; ids=[json.loads(l)[\"id\"] for l in open(\"$tmp/all.jsonl\")]; assert ids==[\"inc-%d\"%i for i in range(6)], ids'"
+expect "a record carries rule, tenant, times, tags, distinct values, details" "head -1 '$tmp/all.jsonl' | python3 -c 'import json,sys; e=json.load(sys.stdin); assert e[\"rule_title\"]==\"SSH brute force\" and e[\"tenant\"]==\"agency-a\" and e[\"last_seen\"]==\"2024-04-01T10:00:00Z\" and e[\"first_seen\"]==\"2024-04-01T09:59:30Z\" and e[\"tags\"][1]==\"attack.t1110.001\" and e[\"distinct\"]==[\"root\",\"admin\",\"oracle\"] and e[\"details\"][\"threshold\"]==5 and e[\"status\"]==\"new\" and e[\"evidence\"]==3 and e[\"revision\"]==1'"
+expect "--tenant filters" "[ \$($T incidents --db '$db' list --tenant agency-b | wc -l) -eq 3 ]"
+expect "--status filters" "[ \$($T incidents --db '$db' list --status resolved | grep -c '\"id\":\"inc-5\"') -eq 1 ] && [ \$($T incidents --db '$db' list --status resolved | wc -l) -eq 1 ]"
+expect "--status open is everything but resolved" "[ \$($T incidents --db '$db' list --status open | wc -l) -eq 5 ]"
+expect "--since takes RFC 3339 (inclusive)" "[ \$($T incidents --db '$db' list --since 2024-04-01T10:03:00Z | wc -l) -eq 3 ]"
+expect "--since takes an age" "[ \$($T incidents --db '$db' list --since 1d | wc -l) -eq 0 ] && [ \$($T incidents --db '$db' list --since 10000d | wc -l) -eq 6 ]"
+expect "--limit bounds the output" "[ \$($T incidents --db '$db' list --limit 2 | wc -l) -eq 2 ]"
+expect "filters combine" "[ \$($T incidents --db '$db' list --tenant agency-a --since 2024-04-01T10:01:00Z --status new | wc -l) -eq 2 ]"
+if command -v script > /dev/null; then
+    script -qc "$T incidents --db '$db' list" /dev/null > "$tmp/table.txt"
+    expect "a terminal gets a table with a header and a count" "grep -q '^ID' '$tmp/table.txt' && grep -q 'LAST SEEN' '$tmp/table.txt' && grep -q '^6 incidents' '$tmp/table.txt' && grep -q 'inc-3 .*agency-b .*2024-04-01 10:03:00' '$tmp/table.txt'"
+fi
+
+$T incidents --db "$db" show inc-2 > "$tmp/show.json"; rc=$?
+expect "show exits 0 with one JSON document" "[ $rc -eq 0 ] && python3 -c 'import json; json.load(open(\"$tmp/show.json\"))'"
+expect "show has the evidence with sources and bounded raw text" "python3 -c 'import json; d=json.load(open(\"$tmp/show.json\")); ev=d[\"evidence_records\"]; assert len(ev)==3 and ev[0][\"source\"]==\"logs.syslog\" and ev[0][\"partition\"]==1 and ev[0][\"offset\"]==200 and \"Failed password\" in ev[0][\"raw\"] and ev[2].get(\"raw_omitted\") and \"raw\" not in ev[2]'"
+if command -v script > /dev/null; then
+    script -qc "$T incidents --db '$db' show inc-2" /dev/null > "$tmp/show.txt"
+    expect "show on a terminal is a readable report" "grep -q '^incident   inc-2' '$tmp/show.txt' && grep -q '^rule       SSH brute force' '$tmp/show.txt' && grep -q 'logs.syslog\[1\]@200' '$tmp/show.txt'"
+fi
+$T incidents --db "$db" show nope > /dev/null 2> "$tmp/e.txt"; rc=$?
+expect "show of an unknown id exits 1 and says so" "[ $rc -eq 1 ] && grep -q 'no incident \"nope\"' '$tmp/e.txt'"
+
+$T incidents --db "$db" ack inc-1 --by lan > "$tmp/o.txt"; rc=$?
+expect "ack exits 0 and reports the revision" "[ $rc -eq 0 ] && grep -q 'inc-1: acknowledged by lan (revision 2)' '$tmp/o.txt'"
+$T incidents --db "$db" ack inc-1 --by lan > /dev/null 2> "$tmp/e.txt"; rc=$?
+expect "ack twice exits 1 and explains" "[ $rc -eq 1 ] && grep -q 'it is acknowledged' '$tmp/e.txt'"
+$T incidents --db "$db" reopen inc-1 > /dev/null 2>&1; rc=$?
+expect "reopen of an open incident exits 1" "[ $rc -eq 1 ]"
+expect "resolve then reopen work" "$T incidents --db '$db' resolve inc-1 --by binh > /dev/null && $T incidents --db '$db' reopen inc-1 --by chi > /dev/null"
+expect "the history says who and when" "$T incidents --db '$db' show inc-1 | python3 -c 'import json,sys; d=json.load(sys.stdin); h=d[\"history\"]; assert [x[\"status\"] for x in h]==[\"acknowledged\",\"resolved\",\"reopened\"] and [x[\"by\"] for x in h]==[\"lan\",\"binh\",\"chi\"] and d[\"status\"]==\"reopened\" and d[\"revision\"]==4'"
+expect "the status index follows the change" "[ \$($T incidents --db '$db' list --status reopened | wc -l) -eq 1 ]"
+$T incidents --db "$db" resolve nope > /dev/null 2>&1; rc=$?
+expect "resolve of an unknown id exits 1" "[ $rc -eq 1 ]"
+
+$T incidents --db "$tmp/missing" list > /dev/null 2> "$tmp/e.txt"; rc=$?
+expect "a missing store exits 1 and names the directory" "[ $rc -eq 1 ] && grep -q '$tmp/missing' '$tmp/e.txt' && [ ! -e '$tmp/missing' ]"
+$T incidents list > /dev/null 2>&1; rc=$?
+expect "no --db is a usage error" "[ $rc -eq 2 ]"
+$T incidents --db "$db" frob > /dev/null 2>&1; rc=$?
+expect "an unknown subcommand is a usage error" "[ $rc -eq 2 ]"
+$T incidents --db "$db" list --status closed > /dev/null 2>&1; rc=$?
+expect "an unknown status is a usage error" "[ $rc -eq 2 ]"
+$T incidents --db "$db" list --since yesterday > /dev/null 2>&1; rc=$?
+expect "an unparsable time is a usage error" "[ $rc -eq 2 ]"
+expect "tocsin --help lists the command" "$T --help | grep -q 'incidents --db DIR'"
+
+echo "incidents CLI: $((n - fails))/$n passed"
+[ $fails -eq 0 ]

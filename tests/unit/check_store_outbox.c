@@ -1,0 +1,408 @@
+/* check_store_outbox.c - storage/: the escalation outbox (put in the batch
+ * txn, due list, claim with a lease, delivered / retry / failed, requeue,
+ * listing by state) and retention (per tenant, bounded batches, resolved
+ * incidents, finished outbox entries) against real LMDB files. */
+#include "check_store_util.h"
+
+static void setup(void) { st_mkdir(); }
+static void teardown(void) { st_rmdir(); }
+
+#define S(x) ((int64_t)(x) * 1000000000LL)
+
+static struct store_outbox entry(const char *id, int64_t due)
+{
+    struct store_outbox e;
+    memset(&e, 0, sizeof(e));
+    e.id = id;
+    e.incident_id = "inc-1";
+    e.revision = 2;
+    e.recipient = "national-coordinator";
+    e.channel = "webhook:vncert";
+    e.payload = "{\"incident\":\"inc-1\"}";
+    e.payload_len = strlen(e.payload);
+    e.next_attempt_ns = due;
+    return e;
+}
+
+struct got {
+    int n;
+    char ids[32][32];
+    uint32_t attempts[32];
+};
+
+static int collect(void *ctx, const struct store_outbox *e)
+{
+    struct got *g = ctx;
+    if (g->n < 32) {
+        snprintf(g->ids[g->n], 32, "%s", e->id);
+        g->attempts[g->n] = e->attempts;
+        g->n++;
+    }
+    return 0;
+}
+
+static void due(struct store *s, int64_t now, struct got *g)
+{
+    memset(g, 0, sizeof(*g));
+    struct ts_arena *a = st_arena();
+    struct store_txn *t = st_rbegin(s);
+    ck_assert_int_eq(store_outbox_list_due(t, now, 0, a, collect, g), 0);
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+}
+
+START_TEST(test_outbox_entry_round_trips_and_is_written_with_the_incident)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    store_txn_set_now(t, S(100));
+    struct store_incident inc = st_incident("inc-1", "a", S(90));
+    uint64_t rev;
+    ck_assert_int_eq(store_incident_put(t, &inc, &rev), 0);
+    struct store_outbox e = entry("inc-1:1:ncsc", 0);
+    e.revision = rev;
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    ck_assert_int_eq(store_offset_put(t, "logs", 0, 5), 0);
+    st_commit(t);
+
+    struct ts_arena *a = st_arena();
+    t = st_rbegin(s);
+    struct store_outbox g;
+    ck_assert_int_eq(store_outbox_get(t, "inc-1:1:ncsc", a, &g), 0);
+    ck_assert_int_eq(store_outbox_get(t, "nope", a, &g), TS_E_NOTFOUND);
+    store_txn_abort(t);
+    ck_assert_str_eq(g.incident_id, "inc-1");
+    ck_assert_uint_eq(g.revision, 1);
+    ck_assert_str_eq(g.recipient, "national-coordinator");
+    ck_assert_str_eq(g.channel, "webhook:vncert");
+    ck_assert_uint_eq(g.payload_len, e.payload_len);
+    ck_assert_int_eq(memcmp(g.payload, e.payload, e.payload_len), 0);
+    ck_assert_int_eq(g.state, STORE_OUTBOX_PENDING);
+    ck_assert_uint_eq(g.attempts, 0);
+    ck_assert_int_eq(g.next_attempt_ns, S(100)); /* 0 = due now */
+    ck_assert_int_eq(g.created_ns, S(100));
+    ck_assert_str_eq(g.last_error, "");
+    ts_arena_destroy(a);
+
+    t = st_begin(s);
+    e.id = "";
+    ck_assert_int_eq(store_outbox_put(t, &e), TS_E_INVAL);
+    e.id = "x";
+    e.payload_len = STORE_PAYLOAD_MAX + 1;
+    ck_assert_int_eq(store_outbox_put(t, &e), TS_E_INVAL);
+    store_txn_abort(t);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_outbox_due_list_is_ordered_by_due_time_and_bounded_by_now)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    struct store_outbox e = entry("c", S(30));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    e = entry("a", S(10));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    e = entry("b", S(20));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    e = entry("a", S(25)); /* replaced: moves in the due list */
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    st_commit(t);
+    struct got g;
+    due(s, S(5), &g);
+    ck_assert_int_eq(g.n, 0);
+    due(s, S(25), &g);
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_str_eq(g.ids[0], "b");
+    ck_assert_str_eq(g.ids[1], "a");
+    due(s, S(100), &g);
+    ck_assert_int_eq(g.n, 3);
+    ck_assert_str_eq(g.ids[2], "c");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_outbox_claim_leases_counts_attempts_and_marks_settle_entries)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    const char *ids[] = {"e1", "e2", "e3"};
+    for (int i = 0; i < 3; i++) {
+        struct store_outbox e = entry(ids[i], S(10 + i));
+        ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    }
+    st_commit(t);
+
+    struct ts_arena *a = st_arena();
+    struct got g = {0};
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 2, a, collect, &g), 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(50), 0, 2, a, collect, &g), TS_E_INVAL);
+    st_commit(t);
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_str_eq(g.ids[0], "e1");
+    ck_assert_uint_eq(g.attempts[0], 1);
+    /* a second dispatcher sees only the unclaimed one */
+    memset(&g, 0, sizeof(g));
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 0, a, collect, &g), 0);
+    st_commit(t);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.ids[0], "e3");
+
+    t = st_begin(s);
+    store_txn_set_now(t, S(55));
+    ck_assert_int_eq(store_outbox_mark_delivered(t, "e1"), 0);
+    ck_assert_int_eq(store_outbox_mark_delivered(t, "e1"), TS_E_INVAL);
+    ck_assert_int_eq(store_outbox_mark_retry(t, "e2", S(200), "HTTP 503"), 0);
+    ck_assert_int_eq(store_outbox_mark_failed(t, "e3", "HTTP 400: bad request"), 0);
+    ck_assert_int_eq(store_outbox_mark_failed(t, "zz", "x"), TS_E_NOTFOUND);
+    ck_assert_int_eq(store_txn_error(t), 0);
+    st_commit(t);
+
+    /* the lease expired (at 110) but e1/e3 are settled; e2 waits until 200 */
+    due(s, S(150), &g);
+    ck_assert_int_eq(g.n, 0);
+    due(s, S(200), &g);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.ids[0], "e2");
+
+    struct store_outbox o;
+    t = st_rbegin(s);
+    ck_assert_int_eq(store_outbox_get(t, "e2", a, &o), 0);
+    ck_assert_str_eq(o.last_error, "HTTP 503");
+    ck_assert_uint_eq(o.attempts, 1);
+    ck_assert_int_eq(store_outbox_get(t, "e1", a, &o), 0);
+    ck_assert_int_eq(o.state, STORE_OUTBOX_DELIVERED);
+    ck_assert_int_eq(o.done_ns, S(55));
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(store_outbox_list(t, 1u << STORE_OUTBOX_FAILED, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.ids[0], "e3");
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(store_outbox_list(t, 7, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 3);
+    store_txn_abort(t);
+
+    /* the CLI's retry: failed -> pending */
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_requeue(t, "e3", S(300)), 0);
+    ck_assert_int_eq(store_outbox_requeue(t, "e1", S(300)), TS_E_INVAL); /* delivered */
+    st_commit(t);
+    due(s, S(300), &g);
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_str_eq(store_outbox_state_name(STORE_OUTBOX_FAILED), "failed");
+    ts_arena_destroy(a);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_outbox_claim_after_a_crash_finds_the_lease_expired)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    struct store_outbox e = entry("k", S(10));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    st_commit(t);
+    struct ts_arena *a = st_arena();
+    struct got g = {0};
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_claim(t, S(10), S(30), 0, a, collect, &g), 0);
+    st_commit(t);
+    store_close(s); /* the dispatcher "dies" before marking */
+    s = st_open();
+    memset(&g, 0, sizeof(g));
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_claim(t, S(39), S(30), 0, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(40), S(30), 0, a, collect, &g), 0);
+    st_commit(t);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_uint_eq(g.attempts[0], 2);
+    ts_arena_destroy(a);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------- retention */
+
+static void add_incident(struct store *s, const char *id, const char *tenant, int64_t now,
+                         int nev)
+{
+    struct store_txn *t = st_begin(s);
+    store_txn_set_now(t, now);
+    struct store_incident inc = st_incident(id, tenant, now);
+    ck_assert_int_eq(store_incident_put(t, &inc, NULL), 0);
+    struct store_evidence ev = {0};
+    ev.source = "logs";
+    ev.raw = "x";
+    ev.raw_len = 1;
+    for (int i = 0; i < nev; i++) {
+        ev.offset = i;
+        ck_assert_int_eq(store_evidence_add(t, id, &ev, NULL), 0);
+    }
+    st_commit(t);
+}
+
+static int count_ev_cb(void *ctx, const struct store_evidence *ev)
+{
+    (void)ev;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int count_ev(struct store *s, const char *id)
+{
+    struct ts_arena *a = st_arena();
+    struct store_txn *t = st_rbegin(s);
+    int n = 0;
+    ck_assert_int_eq(store_evidence_foreach(t, id, a, count_ev_cb, &n), 0);
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+    return n;
+}
+
+static bool exists(struct store *s, const char *id)
+{
+    struct ts_arena *a = st_arena();
+    struct store_txn *t = st_rbegin(s);
+    struct store_incident g;
+    int rc = store_incident_get(t, id, a, &g);
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+    return rc == 0;
+}
+
+START_TEST(test_retention_deletes_old_evidence_per_tenant_in_bounded_batches)
+{
+    struct store *s = st_open();
+    add_incident(s, "old-a", "a", S(100), 25);
+    add_incident(s, "old-b", "b", S(100), 25);
+    add_incident(s, "old-c", "c", S(100), 5);
+    add_incident(s, "new-a", "a", S(900), 5);
+    /* tenant a keeps evidence 500 s, b keeps it forever, others 100 s */
+    struct store_retention_rule rules[] = {
+        {"a", S(500), 0},
+        {"b", 0, 0},
+        {NULL, S(100), 0},
+    };
+    struct store_retention_opts o = {rules, 3, S(1000), 10, 0, 0};
+    struct store_retention_stats st;
+    struct ts_err err = {0};
+    ck_assert_int_eq(store_retention_run(s, &o, &st, &err), 0);
+    ck_assert_uint_eq(st.evidence, 30);  /* old-a 25 + old-c 5 */
+    ck_assert_uint_eq(st.incidents, 0);
+    ck_assert_uint_ge(st.txns, 3);       /* 10 per txn */
+    ck_assert(!st.more);
+    ck_assert_int_eq(count_ev(s, "old-a"), 0);
+    ck_assert_int_eq(count_ev(s, "old-b"), 25);
+    ck_assert_int_eq(count_ev(s, "old-c"), 0);
+    ck_assert_int_eq(count_ev(s, "new-a"), 5);
+    ck_assert(exists(s, "old-a")); /* open incidents stay */
+    /* nothing left: a second run deletes nothing */
+    ck_assert_int_eq(store_retention_run(s, &o, &st, &err), 0);
+    ck_assert_uint_eq(st.evidence, 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_retention_max_txns_stops_early_and_a_later_run_resumes)
+{
+    struct store *s = st_open();
+    add_incident(s, "old", "a", S(100), 50);
+    struct store_retention_rule rules[] = {{NULL, S(10), 0}};
+    struct store_retention_opts o = {rules, 1, S(1000), 20, 1, 0};
+    struct store_retention_stats st;
+    ck_assert_int_eq(store_retention_run(s, &o, &st, NULL), 0);
+    ck_assert_uint_eq(st.evidence, 20);
+    ck_assert_uint_eq(st.txns, 1);
+    ck_assert(st.more);
+    o.max_txns = 0;
+    ck_assert_int_eq(store_retention_run(s, &o, &st, NULL), 0);
+    ck_assert_uint_eq(st.evidence, 30);
+    ck_assert(!st.more);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_retention_deletes_resolved_incidents_with_their_evidence_but_not_open_ones)
+{
+    struct store *s = st_open();
+    add_incident(s, "res-old", "a", S(100), 30);
+    add_incident(s, "res-new", "a", S(100), 3);
+    add_incident(s, "open-old", "a", S(100), 3);
+    add_incident(s, "res-b", "b", S(100), 3);
+    struct store_txn *t = st_begin(s);
+    store_txn_set_now(t, S(200));
+    ck_assert_int_eq(store_incident_set_status(t, "res-old", STORE_STATUS_RESOLVED, "x", NULL), 0);
+    ck_assert_int_eq(store_incident_set_status(t, "res-b", STORE_STATUS_RESOLVED, "x", NULL), 0);
+    store_txn_set_now(t, S(900));
+    ck_assert_int_eq(store_incident_set_status(t, "res-new", STORE_STATUS_RESOLVED, "x", NULL), 0);
+    st_commit(t);
+    struct store_retention_rule rules[] = {{NULL, 0, S(500)}, {"b", 0, 0}};
+    struct store_retention_opts o = {rules, 2, S(1000), 8, 0, 0};
+    struct store_retention_stats st;
+    ck_assert_int_eq(store_retention_run(s, &o, &st, NULL), 0);
+    ck_assert_uint_eq(st.incidents, 1);
+    ck_assert_uint_eq(st.evidence, 30);
+    ck_assert_uint_ge(st.txns, 4); /* 30 evidence at 8 per txn */
+    ck_assert(!exists(s, "res-old"));
+    ck_assert_int_eq(count_ev(s, "res-old"), 0);
+    ck_assert(exists(s, "res-new"));
+    ck_assert(exists(s, "open-old"));
+    ck_assert(exists(s, "res-b"));
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_retention_deletes_finished_outbox_entries_only)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    char id[16];
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof(id), "o%02d", i);
+        struct store_outbox e = entry(id, S(1));
+        ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    }
+    store_txn_set_now(t, S(100));
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof(id), "o%02d", i);
+        if (i % 2)
+            ck_assert_int_eq(store_outbox_mark_delivered(t, id), 0);
+        else
+            ck_assert_int_eq(store_outbox_mark_failed(t, id, "x"), 0);
+    }
+    st_commit(t);
+    struct store_retention_opts o = {NULL, 0, S(1000), 7, 0, S(500)};
+    struct store_retention_stats st;
+    ck_assert_int_eq(store_retention_run(s, &o, &st, NULL), 0);
+    ck_assert_uint_eq(st.outbox, 20);
+    struct got g;
+    due(s, S(1000), &g);
+    ck_assert_int_eq(g.n, 10);
+    store_close(s);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("store_outbox");
+    TCase *tc = tcase_create("outbox");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_outbox_entry_round_trips_and_is_written_with_the_incident);
+    tcase_add_test(tc, test_outbox_due_list_is_ordered_by_due_time_and_bounded_by_now);
+    tcase_add_test(tc, test_outbox_claim_leases_counts_attempts_and_marks_settle_entries);
+    tcase_add_test(tc, test_outbox_claim_after_a_crash_finds_the_lease_expired);
+    suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("retention");
+    tcase_add_checked_fixture(tr, setup, teardown);
+    tcase_add_test(tr, test_retention_deletes_old_evidence_per_tenant_in_bounded_batches);
+    tcase_add_test(tr, test_retention_max_txns_stops_early_and_a_later_run_resumes);
+    tcase_add_test(tr, test_retention_deletes_resolved_incidents_with_their_evidence_but_not_open_ones);
+    tcase_add_test(tr, test_retention_deletes_finished_outbox_entries_only);
+    suite_add_tcase(s, tr);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)

@@ -1,0 +1,147 @@
+/* check_torture_store.c - allocation-failure torture of storage/: the
+ * library's malloc/calloc/realloc/strdup are wrapped (Makefile: check_torture_*)
+ * so that the Nth call fails; a whole batch (open, begin, incident, evidence,
+ * outbox, state, offsets, commit, read back, close) is run with N = 1, 2, ...
+ * until it succeeds. Every failing run must return TS_E_NOMEM cleanly (no
+ * crash; no leak under LeakSanitizer) and leave the store consistent:
+ * either the batch is all there or none of it. LMDB's own allocations are in
+ * the shared liblmdb and not wrapped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_store_util.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static long fail_at; /* 0: never fail */
+static long calls;
+
+static int should_fail(void) { return fail_at > 0 && ++calls == fail_at; }
+void *__wrap_malloc(size_t n) { return should_fail() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t m) { return should_fail() ? NULL : __real_calloc(n, m); }
+void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_realloc(p, n); }
+char *__wrap_strdup(const char *s) { return should_fail() ? NULL : __real_strdup(s); }
+
+#define CHECK_FAILED (-1000)
+
+/* The batch; returns 0, a TS code, or CHECK_FAILED when a result is wrong
+ * (no ck_assert here: Check allocates when reporting). */
+static int op_batch(void)
+{
+    struct store_opts o = {0};
+    o.path = st_dir;
+    o.map_size = 4u << 20;
+    struct store *s = NULL;
+    struct ts_err err = {0};
+    int rc = store_open(&s, &o, &err);
+    if (rc)
+        return s ? CHECK_FAILED : rc;
+    struct store_txn *t = NULL;
+    struct ts_arena *a = NULL;
+    if ((rc = store_txn_begin(s, 0, &t)) != 0)
+        goto out;
+    static const char *const tags[] = {"attack.t1110"};
+    struct store_incident inc = {0};
+    inc.id = "inc-t";
+    inc.tenant = "a";
+    inc.rule_title = "torture";
+    inc.tags = tags;
+    inc.ntags = 1;
+    inc.last_seen_ns = 10;
+    struct store_evidence ev = {0};
+    ev.source = "logs";
+    ev.raw = "raw line";
+    ev.raw_len = 8;
+    struct store_outbox ob = {0};
+    ob.id = "ob-t";
+    ob.incident_id = "inc-t";
+    ob.payload = "{}";
+    ob.payload_len = 2;
+    if ((rc = store_incident_put(t, &inc, NULL)) != 0 ||
+        (rc = store_evidence_add(t, "inc-t", &ev, NULL)) != 0 ||
+        (rc = store_outbox_put(t, &ob)) != 0 || (rc = store_state_put(t, "k", 1, "v", 1)) != 0 ||
+        (rc = store_offset_put(t, "logs", 0, 42)) != 0) {
+        store_txn_abort(t);
+        t = NULL;
+        goto out;
+    }
+    rc = store_txn_commit(t, &err);
+    t = NULL;
+    if (rc)
+        goto out;
+    if ((rc = ts_arena_create(&a, 4096, 1u << 20)) != 0)
+        goto out;
+    if ((rc = store_txn_begin(s, STORE_TXN_RDONLY, &t)) != 0)
+        goto out;
+    struct store_incident g;
+    if ((rc = store_incident_get(t, "inc-t", a, &g)) != 0)
+        goto out;
+    if (g.ntags != 1 || strcmp(g.tags[0], "attack.t1110") != 0)
+        rc = CHECK_FAILED;
+out:
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+    /* all or nothing: the offset is there exactly when the incident is */
+    if (rc != CHECK_FAILED) {
+        long saved = fail_at; /* the check itself must not fail */
+        fail_at = 0;
+        struct store_txn *r = NULL;
+        if (store_txn_begin(s, STORE_TXN_RDONLY, &r) == 0) {
+            int64_t off;
+            const void *v;
+            size_t vl;
+            bool has_off = store_offset_read(r, "logs", 0, &off) == 0;
+            bool has_state = store_state_get(r, "k", 1, &v, &vl) == 0;
+            if (has_off != has_state)
+                rc = CHECK_FAILED;
+            store_txn_abort(r);
+        } else {
+            rc = CHECK_FAILED;
+        }
+        fail_at = saved;
+    }
+    store_close(s);
+    return rc;
+}
+
+START_TEST(test_torture_store_batch_fails_cleanly_at_every_allocation)
+{
+    long n;
+    for (n = 1; n < 10000; n++) {
+        fail_at = n;
+        calls = 0;
+        int rc = op_batch();
+        long made = calls;
+        fail_at = 0;
+        if (rc == 0) {
+            ck_assert_msg(made < n, "succeeded although allocation %ld failed", n);
+            break;
+        }
+        ck_assert_msg(rc != CHECK_FAILED, "allocation %ld failed: wrong result", n);
+        ck_assert_msg(rc == TS_E_NOMEM, "allocation %ld failed: unexpected result %d", n, rc);
+    }
+    ck_assert_int_gt(n, 5);
+}
+END_TEST
+
+static void setup(void) { st_mkdir(); }
+static void teardown(void) { st_rmdir(); }
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("torture_store");
+    TCase *tc = tcase_create("torture");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_torture_store_batch_fails_cleanly_at_every_allocation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)
