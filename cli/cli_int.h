@@ -10,6 +10,8 @@
 #include "../ingest/ingest.h"
 #include "../ingest/normalise.h"
 #include "../rules/rules.h"
+#include "../correlate/correlate.h"
+#include "../storage/storage.h"
 
 /* The one runtime struct that main's signal handler shares (STYLE.md). */
 struct ts_runtime {
@@ -54,7 +56,11 @@ int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out);
 /* "<exe dir>/../sub" or "sub" when that directory exists, else NULL. */
 const char *cli_default_dir(const char *sub, char *buf, size_t len);
 
-/* The detection stage: Sigma rules, one JSON line per detection. */
+struct corr_stage;
+
+/* The detection stage: Sigma rules, one JSON line per detection. With a
+ * correlation stage, detections also feed it, and a rule used only by
+ * correlations (Sigma `generate: false`) is not printed on its own. */
 struct detections {
     struct rule_set *rs;           /* current set, guarded by mu; swapped on reload */
     struct rule_scratch **scratch; /* one per worker */
@@ -65,6 +71,7 @@ struct detections {
     pthread_mutex_t mu;
     struct ts_buf line;
     uint64_t detections;
+    struct corr_stage *corr;   /* NULL: detections are only printed */
 };
 int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
                     FILE *out, bool quiet);
@@ -75,5 +82,42 @@ int detections_flush(struct detections *d);
 /* Load a new rule set with lo and swap it in (batches in flight finish with
  * the old one). On failure the old set stays and the problems are printed. */
 int detections_reload(struct detections *d, const struct rule_load_opts *lo);
+
+
+/* Correlation and storage (incidents.c). */
+struct corr_pair {
+    size_t rule;
+    const struct ts_event *ev; /* borrowed from the batch being processed */
+};
+struct corr_pairs {
+    struct corr_pair *v;
+    size_t n, cap;
+};
+struct final_incident {
+    char id[33];
+    char *json;
+};
+struct corr_stage {
+    struct corr_engine *ce;
+    struct store *st;             /* NULL: in memory only (replay without --db) */
+    pthread_mutex_t mu;           /* one batch at a time: feed, end, LMDB txn */
+    struct corr_pairs *pairs;     /* per worker: detections of the current batch */
+    size_t nworkers;
+    struct corr_batch cur;        /* output of the batch being committed */
+    const struct ingest_batch *cur_batch;
+    FILE *out;                    /* incidents as JSON lines */
+    bool final_only;              /* replay: print each incident once, at the end */
+    struct final_incident *final;
+    size_t nfinal, capfinal;
+    struct ts_buf line;
+    uint64_t imported, stale, emitted;
+};
+int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const char *db_dir, int workers,
+                    FILE *out, bool final_only);
+int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const struct ts_event *ev);
+int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b);
+int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset);
+void corr_stage_print_final(struct corr_stage *cs);
+void corr_stage_close(struct corr_stage *cs);
 
 #endif

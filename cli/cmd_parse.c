@@ -23,6 +23,7 @@ struct file_args {
     const char *tenant;
     const char *dead_letter;
     const char *events_out;
+    const char *db;
     struct ingest_parse_opts parse;
     uint32_t batch;
     bool quiet;
@@ -45,7 +46,10 @@ static const char common_usage[] =
     "  -d, --dead-letter FILE  write rejected messages there as JSON lines\n"
     "  -o, --events-out FILE   (replay) also write every event as JSON lines\n"
     "  -r, --rules PATH        (replay) Sigma rules (file or directory; repeatable): print\n"
-    "                          one JSON object per detection\n"
+    "                          one JSON object per detection, and per incident of the\n"
+    "                          correlation rules among them (at the end)\n"
+    "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
+    "                          directory (default: in memory)\n"
     "      --profiles DIR      mapping profiles (default: etc/profiles)\n"
     "      --decoders DIR      decoders (default: etc/decoders)\n"
     "  -p, --profile NAME      force this mapping profile for every event\n"
@@ -69,6 +73,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"batch", required_argument, NULL, 'b'},
         {"quiet", no_argument, NULL, 'q'},
         {"rules", required_argument, NULL, 'r'},
+        {"db", required_argument, NULL, 'B'},
         {"profiles", required_argument, NULL, 'P'},
         {"decoders", required_argument, NULL, 'D'},
         {"profile", required_argument, NULL, 'p'},
@@ -96,6 +101,9 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             break;
         case 'P':
             a->norm.profiles = optarg;
+            break;
+        case 'B':
+            a->db = optarg;
             break;
         case 'D':
             a->norm.decoders = optarg;
@@ -314,6 +322,8 @@ struct replay_ctx {
     bool out;
     struct detections det;
     bool rules;
+    struct corr_stage corr;
+    bool correlate;
 };
 
 /* Count the first string field of names, or "(none)". */
@@ -363,6 +373,8 @@ static int replay_commit(void *ctx, const struct ingest_batch *b)
 {
     struct replay_ctx *r = ctx;
     int rc = r->rules ? detections_flush(&r->det) : 0;
+    if (!rc && r->correlate)
+        rc = corr_stage_commit(&r->corr, b);
     return rc ? rc : r->out ? events_out_commit(&r->eo, b) : 0;
 }
 
@@ -387,6 +399,16 @@ int cmd_replay(int argc, char **argv)
             return 2;
         }
         r.rules = true;
+        if (corr_stage_open(&r.corr, r.det.rs, a.db, 1, stdout, true)) {
+            corr_stage_close(&r.corr);
+            detections_close(&r.det);
+            return 2;
+        }
+        r.correlate = true;
+        r.det.corr = &r.corr;
+    } else if (a.db) {
+        fprintf(stderr, "tocsin: --db needs --rules\n");
+        return 2;
     }
     if (a.events_out) {
         if (events_out_open(&r.eo, a.events_out))
@@ -400,6 +422,11 @@ int cmd_replay(int argc, char **argv)
     if (r.out)
         events_out_close(&r.eo);
     uint64_t ndet = r.rules ? r.det.detections : 0;
+    size_t ninc = r.correlate ? r.corr.nfinal : 0;
+    if (r.correlate) {
+        corr_stage_print_final(&r.corr);
+        corr_stage_close(&r.corr);
+    }
     if (r.rules)
         detections_close(&r.det);
     FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
@@ -408,7 +435,7 @@ int cmd_replay(int argc, char **argv)
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
     if (r.rules)
-        fprintf(out, "  detections: %llu\n", (unsigned long long)ndet);
+        fprintf(out, "  detections: %llu, incidents: %zu\n", (unsigned long long)ndet, ninc);
     tally_print(&r.format, out);
     tally_print(&r.logsource, out);
     tally_print(&r.tenant, out);

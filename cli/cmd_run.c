@@ -29,6 +29,7 @@ static const char run_usage[] =
 struct count_ctx {
     struct events_out *eo;
     struct detections *det;
+    struct corr_stage *corr;
 };
 
 static int run_process(void *ctx, struct ingest_batch *b)
@@ -44,7 +45,16 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
 {
     struct count_ctx *c = ctx;
     int rc = c->det ? detections_flush(c->det) : 0;
-    return rc ? rc : c->eo ? events_out_commit(c->eo, b) : 0;
+    if (!rc && c->eo)
+        rc = events_out_commit(c->eo, b);
+    /* last: the LMDB transaction with state, incidents and these offsets */
+    return rc ? rc : c->corr ? corr_stage_commit(c->corr, b) : 0;
+}
+
+static int run_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
+{
+    struct count_ctx *c = ctx;
+    return c->corr ? corr_stage_seek(c->corr, topic, partition, offset) : TS_E_NOTFOUND;
 }
 
 /* Rule load options from paths.rules, field aliases and placeholders; the
@@ -258,6 +268,7 @@ int cmd_run(int argc, char **argv)
     struct events_out eo;
     struct count_ctx cc = {0};
     struct detections det;
+    struct corr_stage corr;
     FILE *det_out = NULL;
     struct ingest_norm *norm = NULL;
     struct cli_norm_args na;
@@ -280,6 +291,16 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
         cc.det = &det;
+        /* correlation; with paths.data_dir its state, the incidents and the
+         * input offsets live in LMDB and the consumer seeks to them */
+        if (corr_stage_open(&corr, det.rs, cfg->paths.data_dir, cfg->kafka.workers, det_out,
+                            false)) {
+            corr_stage_close(&corr);
+            code = 2;
+            goto out;
+        }
+        cc.corr = &corr;
+        det.corr = &corr;
     }
     if (events_path) {
         if (events_out_open(&eo, events_path)) {
@@ -301,7 +322,7 @@ int cmd_run(int argc, char **argv)
         .queue_batches = cfg->kafka.queue_batches,
         .parse = {.tz_offset_sec = cfg->ingest.tz_offset_sec,
                   .max_msg_bytes = cfg->ingest.max_message_bytes},
-        .sink = {.ctx = &cc, .process = run_process, .commit = run_commit},
+        .sink = {.ctx = &cc, .process = run_process, .commit = run_commit, .seek = run_seek},
         .norm = norm,
     };
     struct ingest_kafka *k = NULL;
@@ -336,6 +357,8 @@ int cmd_run(int argc, char **argv)
 out:
     if (cc.eo)
         events_out_close(&eo);
+    if (cc.corr)
+        corr_stage_close(&corr);
     if (cc.det)
         detections_close(&det);
     if (det_out && det_out != stdout)

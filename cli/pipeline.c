@@ -121,6 +121,13 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
 
 int detections_reload(struct detections *d, const struct rule_load_opts *lo)
 {
+    if (d->corr) {
+        /* the correlation engine indexes this rule set; rebuilding it with its
+         * state is for the next version: keep the running rules */
+        fprintf(stderr, "tocsin: rules are not reloaded while correlation is active; restart "
+                        "to load new rules (state and offsets are kept in LMDB)\n");
+        return TS_E_UNSUPPORTED;
+    }
     struct rule_set *rs = NULL;
     int rc = load_rules(lo, false, &rs);
     if (rc) {
@@ -176,6 +183,7 @@ struct match_ctx {
     struct detections *d;
     struct rule_set *rs; /* the set this batch matches against (a reference) */
     struct rule_scratch *s;
+    int worker;
 };
 
 /* One detection: the rule (with its author: the Detection Rule License of
@@ -190,7 +198,7 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     char ts[48];
     ts_buf_reset(b);
     ts_format_rfc3339(ev->time_ns, ts, sizeof(ts));
-    int rc = ts_buf_printf(b, "{\"@timestamp\":\"%s\"", ts);
+    int rc = ts_buf_printf(b, "{\"kind\":\"detection\",\"@timestamp\":\"%s\"", ts);
     rc = rc ? rc : json_kv(b, "tenant", ev->tenant);
     rc = rc ? rc : json_kv(b, "rule_id", ri->id);
     rc = rc ? rc : json_kv(b, "rule_title", ri->title);
@@ -239,7 +247,7 @@ int detections_process(struct detections *d, struct ingest_batch *b)
         d->scratch[w] = ns;
         d->scratch_rs[w] = rule_set_ref(rs);
     }
-    struct match_ctx m = {d, rs, d->scratch[w]};
+    struct match_ctx m = {d, rs, d->scratch[w], b->worker};
     int rc = 0;
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         /* matching runs unlocked; only a detection's output takes the lock */
@@ -252,6 +260,13 @@ int detections_process(struct detections *d, struct ingest_batch *b)
 int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
+    if (m->d->corr) {
+        int rc = corr_stage_collect(m->d->corr, m->worker, idx, ev);
+        if (rc)
+            return rc;
+        if (!corr_detection_standalone(m->d->corr->ce, idx))
+            return 0; /* only its correlations alert */
+    }
     pthread_mutex_lock(&m->d->mu);
     int rc = on_match(ctx, ev, idx);
     pthread_mutex_unlock(&m->d->mu);

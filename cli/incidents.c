@@ -1,0 +1,304 @@
+/* incidents.c - the correlation and storage stages as the runtime wires
+ * them (DESIGN: detections -> correlate -> one LMDB transaction per batch
+ * holding the changed correlation state, the incidents, their evidence and
+ * the batch's input offsets; Kafka offsets are committed after it).
+ *
+ * Threads: workers match unlocked and collect (rule, event) pairs per
+ * worker; at the batch's commit point the worker takes the stage mutex and
+ * feeds the engine, ends the correlation batch and runs the LMDB
+ * transaction, all under the mutex, so the engine sees batches one at a
+ * time and every transaction holds exactly the state after that batch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "../core/tstime.h"
+#include "cli_int.h"
+
+#define PAIRS_MAX (1u << 20)
+
+static int pairs_push(struct corr_pairs *p, size_t rule, const struct ts_event *ev)
+{
+    if (p->n == p->cap) {
+        if (p->cap >= PAIRS_MAX)
+            return TS_E_LIMIT;
+        size_t ncap = p->cap ? p->cap * 2 : 256;
+        struct corr_pair *nv = realloc(p->v, ncap * sizeof(*nv));
+        if (!nv)
+            return TS_E_NOMEM;
+        p->v = nv;
+        p->cap = ncap;
+    }
+    p->v[p->n].rule = rule;
+    p->v[p->n].ev = ev;
+    p->n++;
+    return 0;
+}
+
+int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const struct ts_event *ev)
+{
+    size_t w = worker >= 0 && (size_t)worker < cs->nworkers ? (size_t)worker : 0;
+    return pairs_push(&cs->pairs[w], rule, ev);
+}
+
+/* ------------------------------------------------------------ start-up */
+
+static int import_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct corr_stage *cs = ctx;
+    int rc = corr_state_import(cs->ce, key, klen, val, vlen);
+    if (rc == 0)
+        cs->imported++;
+    else if (rc == TS_E_NOTFOUND)
+        cs->stale++; /* a rule no longer loaded: its keys are left alone */
+    else
+        return rc;
+    return 0;
+}
+
+int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const char *db_dir, int workers,
+                    FILE *out, bool final_only)
+{
+    memset(cs, 0, sizeof(*cs));
+    pthread_mutex_init(&cs->mu, NULL);
+    ts_buf_init(&cs->line, 0);
+    cs->out = out;
+    cs->final_only = final_only;
+    cs->nworkers = workers > 0 ? (size_t)workers : 1;
+    cs->pairs = calloc(cs->nworkers, sizeof(*cs->pairs));
+    if (!cs->pairs)
+        return TS_E_NOMEM;
+    struct corr_opts co = {0};
+    struct corr_report rep;
+    struct ts_err err = {0};
+    char msg[1024];
+    int rc = corr_engine_create(&cs->ce, rs, &co, &rep, &err);
+    if (rc) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+        corr_report_free(&rep);
+        return rc;
+    }
+    for (size_t i = 0; i < rep.nproblems; i++) {
+        const struct rule_problem *p = &rep.problems[i];
+        fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
+                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+    }
+    fprintf(stderr, "tocsin: correlation: %zu rule(s) compiled, %zu invalid, %zu unsupported\n",
+            rep.loaded, rep.invalid, rep.unsupported);
+    corr_report_free(&rep);
+    if (!db_dir)
+        return 0;
+    struct store_opts so = {.path = db_dir};
+    if ((rc = store_open(&cs->st, &so, &err)) != 0) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : store_strerror(rc));
+        return rc;
+    }
+    struct store_txn *t;
+    if ((rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t)) != 0)
+        return rc;
+    rc = store_state_foreach(t, NULL, 0, import_one, cs);
+    store_txn_abort(t);
+    if (rc) {
+        fprintf(stderr, "tocsin: cannot restore correlation state from %s: %s\n", db_dir,
+                store_strerror(rc));
+        return rc;
+    }
+    ts_info("correlation: %llu state key(s) restored from %s (%llu of rules no longer loaded)",
+            (unsigned long long)cs->imported, db_dir, (unsigned long long)cs->stale);
+    return 0;
+}
+
+/* ----------------------------------------------------------- incidents */
+
+static const struct rule_info *corr_info(struct corr_stage *cs, const char *rule_id)
+{
+    for (size_t i = 0; rule_id && i < corr_rule_count(cs->ce); i++) {
+        const struct rule_info *ri = corr_rule_info(cs->ce, i);
+        if ((ri->id && !strcmp(ri->id, rule_id)) || (ri->name && !strcmp(ri->name, rule_id)) ||
+            (ri->title && !strcmp(ri->title, rule_id)))
+            return ri;
+    }
+    return NULL;
+}
+
+static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct corr_incident *ci)
+{
+    char key[1024], details[512];
+    size_t o = 0;
+    key[0] = '\0';
+    for (size_t i = 0; i < ci->ngroup && o < sizeof(key); i++)
+        o += (size_t)snprintf(key + o, sizeof(key) - o, "%s%s=%s", i ? "," : "",
+                              ci->group_fields[i], ci->group_values[i]);
+    snprintf(details, sizeof(details),
+             "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu}",
+             ci->rule_type ? ci->rule_type : "", (long long)ci->episode_start,
+             (unsigned long long)ci->late);
+    const struct rule_info *ri = corr_info(cs, ci->rule_id);
+    struct store_incident si = {
+        .id = ci->id,
+        .rule_id = ci->rule_id,
+        .rule_title = ci->rule_title,
+        .level = corr_severity_name(ci->severity),
+        .author = ri ? ri->author : NULL,
+        .tags = ci->tags,
+        .ntags = (uint32_t)(ci->ntags > STORE_TAGS_MAX ? STORE_TAGS_MAX : ci->ntags),
+        .tenant = ci->tenant,
+        .group_key = key,
+        .first_seen_ns = ci->first_seen,
+        .last_seen_ns = ci->last_seen,
+        .count = ci->count,
+        .distinct = ci->values,
+        .ndistinct = (uint32_t)(ci->nvalues > STORE_DISTINCT_MAX ? STORE_DISTINCT_MAX
+                                                                 : ci->nvalues),
+        .distinct_truncated = ci->values_capped,
+        .severity = (uint8_t)(ci->severity > 0 ? ci->severity - 1 : 0),
+        .details = details,
+    };
+    return store_incident_put(t, &si, NULL);
+}
+
+static int txn_body(struct store_txn *t, void *ctx)
+{
+    struct corr_stage *cs = ctx;
+    const struct corr_batch *out = &cs->cur;
+    const struct ingest_batch *b = cs->cur_batch;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < out->nstate; i++) {
+        const struct corr_state_item *s = &out->state[i];
+        rc = s->deleted ? store_state_del(t, s->key, s->key_len)
+                        : store_state_put(t, s->key, s->key_len, s->val, s->val_len);
+        if (rc == TS_E_NOTFOUND)
+            rc = 0;
+    }
+    for (size_t i = 0; !rc && i < out->nincidents; i++)
+        rc = put_incident(cs, t, &out->incidents[i]);
+    for (size_t i = 0; !rc && i < out->nevidence; i++) {
+        const struct corr_evidence *e = &out->evidence[i];
+        if (!e->incident[0])
+            continue; /* a late event no incident covers: counted in the metrics */
+        struct store_evidence se = {
+            .source = e->source,
+            .partition = e->kind == TS_SRC_KAFKA ? e->partition : -1,
+            .offset = e->offset,
+            .event_ns = e->time_ns,
+            .raw = e->raw,
+            .raw_len = e->raw_len,
+            .late = e->late,
+        };
+        rc = store_evidence_add(t, e->incident, &se, NULL);
+        if (rc == TS_E_LIMIT)
+            rc = 0; /* over the evidence cap: counted by the store */
+    }
+    for (uint32_t i = 0; !rc && b && i < b->noffsets; i++)
+        rc = store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,
+                              b->offsets[i].offset);
+    return rc;
+}
+
+/* Remember the latest JSON of an incident (replay prints each once, at the
+ * end) or print it now (live). */
+static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
+{
+    ts_buf_reset(&cs->line);
+    int rc = ts_buf_puts(&cs->line, "{\"kind\":\"incident\",\"incident\":");
+    rc = rc ? rc : corr_incident_json(ci, &cs->line);
+    rc = rc ? rc : ts_buf_puts(&cs->line, "}\n");
+    if (rc)
+        return rc;
+    cs->emitted++;
+    if (!cs->final_only) {
+        if (cs->out && fwrite(cs->line.data, 1, cs->line.len, cs->out) != cs->line.len)
+            return TS_E_IO;
+        return 0;
+    }
+    for (size_t i = 0; i < cs->nfinal; i++)
+        if (!strcmp(cs->final[i].id, ci->id)) {
+            char *j = strdup(cs->line.data);
+            if (!j)
+                return TS_E_NOMEM;
+            free(cs->final[i].json);
+            cs->final[i].json = j;
+            return 0;
+        }
+    if (cs->nfinal == cs->capfinal) {
+        size_t ncap = cs->capfinal ? cs->capfinal * 2 : 64;
+        if (ncap > PAIRS_MAX)
+            return TS_E_LIMIT;
+        struct final_incident *nf = realloc(cs->final, ncap * sizeof(*nf));
+        if (!nf)
+            return TS_E_NOMEM;
+        cs->final = nf;
+        cs->capfinal = ncap;
+    }
+    memcpy(cs->final[cs->nfinal].id, ci->id, sizeof(ci->id));
+    cs->final[cs->nfinal].json = strdup(cs->line.data);
+    if (!cs->final[cs->nfinal].json)
+        return TS_E_NOMEM;
+    cs->nfinal++;
+    return 0;
+}
+
+int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
+{
+    size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
+    struct corr_pairs *p = &cs->pairs[w];
+    pthread_mutex_lock(&cs->mu);
+    corr_batch_begin(cs->ce);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < p->n; i++)
+        rc = corr_feed(cs->ce, p->v[i].rule, p->v[i].ev);
+    p->n = 0;
+    if (!rc)
+        rc = corr_batch_end(cs->ce, &cs->cur);
+    if (!rc && cs->st) {
+        struct ts_err err = {0};
+        cs->cur_batch = b;
+        rc = store_txn_run(cs->st, txn_body, cs, &err);
+        cs->cur_batch = NULL;
+        if (rc) {
+            char msg[1024];
+            ts_err_format(&err, msg, sizeof(msg));
+            ts_error("LMDB transaction failed, offsets not committed: %s",
+                     err.code ? msg : store_strerror(rc));
+        }
+    }
+    for (size_t i = 0; !rc && i < cs->cur.nincidents; i++)
+        rc = emit_incident(cs, &cs->cur.incidents[i]);
+    if (!rc && cs->out && !cs->final_only && fflush(cs->out) != 0)
+        rc = TS_E_IO;
+    pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
+int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset)
+{
+    if (!cs->st)
+        return TS_E_NOTFOUND;
+    return store_offset_get(cs->st, topic, partition, offset);
+}
+
+void corr_stage_print_final(struct corr_stage *cs)
+{
+    for (size_t i = 0; i < cs->nfinal; i++)
+        if (cs->out)
+            fputs(cs->final[i].json, cs->out);
+    if (cs->out)
+        fflush(cs->out);
+}
+
+void corr_stage_close(struct corr_stage *cs)
+{
+    for (size_t i = 0; cs->pairs && i < cs->nworkers; i++)
+        free(cs->pairs[i].v);
+    free(cs->pairs);
+    for (size_t i = 0; i < cs->nfinal; i++)
+        free(cs->final[i].json);
+    free(cs->final);
+    corr_engine_destroy(cs->ce);
+    store_close(cs->st);
+    ts_buf_free(&cs->line);
+    pthread_mutex_destroy(&cs->mu);
+    memset(cs, 0, sizeof(*cs));
+}
