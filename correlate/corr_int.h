@@ -114,8 +114,11 @@ struct ckey {
     struct cval **vals; /* value_count: display strings (capped) */
     uint16_t nvals;
     bool dirty;
+    uint32_t sid;       /* source of the last event fed; CORR_NO_SOURCE when unknown
+                           (restored): eviction follows this source's own time */
     char kb[];
 };
+#define CORR_NO_SOURCE UINT32_MAX
 
 struct csource {
     char *name;

@@ -761,13 +761,28 @@ static int key_refresh(struct corr_engine *c, struct ckey *k, int64_t wm)
     return rc ? rc : rc2;
 }
 
+/* The eviction bound of a key: the global bound, but never beyond its own
+ * source's watermark. A Kafka partition that lags behind the others (a
+ * consumer started late, a rebalance, a restart) is not idle: its keys must
+ * not expire by the time of the other partitions, or its events would find
+ * their windows gone. Per-source maxima only rise, so the bound stays
+ * monotonic and floor <= wm keeps sweeps from removing what an access would
+ * still see. */
+static int64_t key_bound(const struct corr_engine *c, uint32_t sid, int64_t global)
+{
+    if (sid == CORR_NO_SOURCE || sid >= c->nsrc || c->src[sid].max_t == INT64_MIN)
+        return global;
+    int64_t own = sat_sub(c->src[sid].max_t, c->o.lateness_ns);
+    return own < global ? own : global;
+}
+
 void corr_sweep(struct corr_engine *c, size_t slots)
 {
     for (size_t i = 0; i < slots && c->tabcap; i++) {
         c->sweep_pos = (c->sweep_pos + 1) & (c->tabcap - 1);
         struct ckey *k = c->tab[c->sweep_pos];
         if (k && !k->dirty)
-            (void)key_refresh(c, k, c->floor);
+            (void)key_refresh(c, k, key_bound(c, k->sid, c->floor));
     }
 }
 
@@ -825,8 +840,10 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
     uint64_t h = corr_key_hash(ri, c->kbuf, (size_t)kl);
     struct ckey *k = corr_key_find(c, ri, c->kbuf, (size_t)kl, h);
     int rc;
-    if (k && (rc = key_refresh(c, k, c->wm)) != 0)
+    if (k && (rc = key_refresh(c, k, key_bound(c, sid, c->wm))) != 0)
         return rc;
+    if (k)
+        k->sid = sid;
     if (late)
         return amend_late(c, cr, k, &e, ev);
     if (!k) {
@@ -840,6 +857,7 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
         k->hash = h;
         k->rule = ri;
         k->klen = (uint32_t)kl;
+        k->sid = sid;
         memcpy(k->kb, c->kbuf, (size_t)kl);
         if ((rc = corr_key_insert(c, k)) != 0) {
             free(k);

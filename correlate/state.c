@@ -305,6 +305,7 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
         return TS_E_NOMEM;
     k->rule = rule;
     k->klen = (uint32_t)klen;
+    k->sid = CORR_NO_SOURCE;
     memcpy(k->kb, kb, klen);
     k->hash = corr_key_hash(rule, kb, klen);
     int rc = 0;

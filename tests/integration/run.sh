@@ -31,6 +31,7 @@ fi
 step kafka-ingest "$(dirname "$KTOOL")/itest_kafka"
 step kafka-delivery python3 tests/integration/test_delivery.py
 step kafka-reload python3 tests/integration/test_reload.py
+step kafka-exactly-once python3 tests/integration/test_exactly_once.py
 
 if [ ${#failed[@]} -ne 0 ]; then
     echo "integration tests: FAILED: ${failed[*]}"

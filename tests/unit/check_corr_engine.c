@@ -440,6 +440,30 @@ START_TEST(test_watermark_is_per_source)
 }
 END_TEST
 
+START_TEST(test_a_partition_lagging_over_an_hour_keeps_its_windows)
+{
+    struct harness h;
+    h_open(&h, BRUTE, NULL);
+    /* source A is 90 minutes ahead (a partition consumed first, or after a
+     * restart); source B then delivers an attack from the start: its keys
+     * must not expire by A's time (idle is not the same as behind) */
+    for (int i = 0; i <= 90; i++)
+        ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 60 * SEC, "p0", 1 + i, "src_ip",
+                                    "a", NULL), 0);
+    h_end(&h);
+    size_t before = h.ninc;
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 5 * SEC, "p2", 1 + i, "src_ip", "b",
+                                    NULL), 0);
+        h_end(&h); /* one batch per event: sweeps run in between */
+    }
+    ck_assert_uint_eq(h.ninc, before + 1);
+    ck_assert_str_eq(h.inc[before].group, "src_ip=b");
+    ck_assert_uint_eq(h.inc[before].count, 6);
+    h_close(&h);
+}
+END_TEST
+
 START_TEST(test_key_cap_per_rule_is_counted)
 {
     struct harness h;
@@ -562,6 +586,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_event_beyond_lateness_amends_the_incident);
     tcase_add_test(t, test_out_of_order_within_lateness_equals_in_order);
     tcase_add_test(t, test_watermark_is_per_source);
+    tcase_add_test(t, test_a_partition_lagging_over_an_hour_keeps_its_windows);
     tcase_add_test(t, test_key_cap_per_rule_is_counted);
     tcase_add_test(t, test_entry_cap_drops_oldest_and_counts);
     tcase_add_test(t, test_expired_keys_are_evicted);
