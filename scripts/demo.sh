@@ -16,14 +16,20 @@ $TOCSIN replay --tenant so-tttt-demo --tz +07:00 --dead-letter "$work/dead-lette
     > "$work/detections.jsonl" 2> "$work/replay.txt"
 cat "$work/replay.txt"
 echo
-echo "detections (rule level, event time, title, where):"
+echo "detections (rule level, event time, title, where) and incidents (correlation rules):"
 python3 - "$work/detections.jsonl" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     d = json.loads(line)
-    src = d["source"]
-    where = f"{src.get('file')}:{src.get('line')}"
-    print(f"  {d['level']:8s} {d['@timestamp']:26s} {d['rule_title']:48s} {where}")
+    if d["kind"] == "detection":
+        src = d["source"]
+        where = f"{src.get('file')}:{src.get('line')}"
+        print(f"  detection {d['level']:8s} {d['@timestamp']:26s} {d['rule_title']:46s} {where}")
+    else:
+        i = d["incident"]
+        grp = ",".join(f"{k}={v}" for k, v in i["group"].items())
+        print(f"  INCIDENT  {i['severity']:8s} {i['first_seen']} .. {i['last_seen']}  {i['rule_title']}"
+              f" [{grp}] {i['count']} events, id {i['id']}")
 PY
 echo
 echo "dead letters (raw kept, with the reason):"
@@ -67,6 +73,7 @@ ingest:
   timezone: "+07:00"
 paths:
   rules: [etc/rules]
+  data_dir: $work/db
 log:
   level: warning
 YML
@@ -76,7 +83,7 @@ pid=$!
 want=$(grep -avc '^\s*$' examples/auth.log examples/firewall-5424.log examples/sysmon.jsonl \
        | awk -F: '{s+=$2} END {print s - 2}')
 for _ in $(seq 1 120); do
-    n=$(wc -l < "$work/events.jsonl" 2>/dev/null || echo 0)
+    n=$( (wc -l < "$work/events.jsonl") 2>/dev/null || echo 0)
     [ "$n" -ge "$want" ] && break
     sleep 0.5
 done
@@ -90,9 +97,18 @@ for line in open(sys.argv[1]):
 for (t, f, ten), n in sorted(c.items()):
     print(f"  {t:12s} {f:8s} tenant={ten:14s} {n} events")
 PY
-echo "  detections from the Kafka run: $(wc -l < "$work/run-detections.jsonl")"
+echo "  detections from the Kafka run: $(grep -c '"kind":"detection"' "$work/run-detections.jsonl")"
+echo "  incidents kept in LMDB ($work/db), as tocsin incidents lists them:"
+$TOCSIN incidents --db "$work/db" list --json | python3 -c "$(cat <<'PY'
+import json, sys
+for l in sys.stdin:
+    i = json.loads(l)
+    print(f"    {i['id'][:12]}  {i['status']:4s} {i['severity']:8s} {i['rule_title']} [{i['group_key']}] {i['count']} events")
+PY
+)"
+
 dl=$(kcat -C -b "$boot" -t logs.agent.dlq -e -q -f '%h\n' 2>/dev/null | cut -c1-160 || true)
 echo "  dead letters in logs.agent.dlq:"
 printf '%s\n' "$dl" | sed 's/^/    /'
 echo
-echo "demo: done (correlation into incidents comes with the correlation stage)"
+echo "demo: done (the same incident id from files and from Kafka: ids are stable)"
