@@ -39,6 +39,16 @@ with open(f"{d}/auth.log", "w") as f:
         f.write(f"Nov 20 10:{i // 60 % 60:02d}:{i % 60:02d} portal-01 sshd[{1000 + i % 30000}]: "
                 f"Failed password for invalid user u{i % 1000} from 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} "
                 f"port {1024 + i % 60000} ssh2\n")
+with open(f"{d}/bruteforce.log", "w") as f:
+    # 1M sshd lines as the SSH brute-force correlation sees them: 20k source
+    # addresses, failures a few seconds apart, interleaved
+    t = 36000
+    for i in range(1000000):
+        ip = f"10.{(i % 20000) >> 8 & 255}.{i % 20000 & 255}.{(i % 20000) >> 16 + 1}"
+        if i % 20000 == 0:
+            t += 3
+        f.write(f"Nov 20 {t // 3600 % 24:02d}:{t // 60 % 60:02d}:{t % 60:02d} portal-01 sshd[{1000 + i % 30000}]: "
+                f"Failed password for root from {ip} port {1024 + i % 60000} ssh2\n")
 with open(f"{d}/fw.log", "w") as f:
     for i in range(500000):
         f.write(f'<134>1 2026-11-20T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}+07:00 fw-01 edgefw {4000 + i % 50} TRAFFIC '
@@ -64,6 +74,14 @@ for f in auth.log fw.log sysmon.jsonl; do
     s=$( { /usr/bin/time -f '%e %M' bin/tocsin replay -q "$tmp/$f" > /dev/null; } 2>&1 | tail -1)
     secs=${s% *}; rss=${s#* }
     python3 -c "l=$lines; s=$secs; b=$size; print(f'replay $f: {l/s:,.0f} events/s, {b/s/1e6:.1f} MB/s ({l} lines in {s:.2f} s, max RSS {$rss/1024:.0f} MiB)')"
+done
+echo "== SSH brute-force correlation over 1M auth.log lines: decoders + rules + correlation + LMDB (durable) =="
+for b in 1000 10000; do
+    rm -rf "$tmp/db"
+    s=$( { /usr/bin/time -f '%e %M' bin/tocsin replay -q --batch $b -r etc/rules --db "$tmp/db" "$tmp/bruteforce.log" > /dev/null 2> "$tmp/bf.err"; } 2>&1 | tail -1)
+    secs=${s% *}; rss=${s#* }
+    inc=$(bin/tocsin incidents --db "$tmp/db" list --json | wc -l)
+    python3 -c "print(f'replay bruteforce.log --batch $b: {1000000/$secs:,.0f} lines/s ({$secs:.2f} s, max RSS {$rss/1024:.0f} MiB, $inc incidents in LMDB)')"
 done
 echo "== Kafka consume rate (real broker on 127.0.0.1, full ingest path, counting sink) =="
 if [ -n "${TOCSIN_KAFKA_BOOTSTRAP:-}" ]; then boot=$TOCSIN_KAFKA_BOOTSTRAP

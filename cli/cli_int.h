@@ -109,6 +109,8 @@ struct corr_stage {
     bool final_only;              /* replay: print each incident once, at the end */
     struct final_incident *final;
     size_t nfinal, capfinal;
+    size_t *idx;                  /* id -> 1 + position in final */
+    size_t idxcap;
     struct ts_buf line;
     uint64_t imported, stale, emitted;
 };

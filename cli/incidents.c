@@ -197,6 +197,40 @@ static int txn_body(struct store_txn *t, void *ctx)
     return rc;
 }
 
+/* Index of incident ids (replay keeps the latest JSON of each): open
+ * addressing over 1-based positions in cs->final, grown at half load.
+ * Returns the slot for id (0 inside: not present), NULL on no memory. */
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return h;
+}
+
+static size_t *final_slot(struct corr_stage *cs, const char *id)
+{
+    if ((cs->nfinal + 1) * 2 > cs->idxcap) {
+        size_t ncap = cs->idxcap ? cs->idxcap * 2 : 1024;
+        size_t *ni = calloc(ncap, sizeof(*ni));
+        if (!ni)
+            return NULL;
+        for (size_t i = 0; i < cs->nfinal; i++) {
+            size_t j = id_hash(cs->final[i].id) & (ncap - 1);
+            while (ni[j])
+                j = (j + 1) & (ncap - 1);
+            ni[j] = i + 1;
+        }
+        free(cs->idx);
+        cs->idx = ni;
+        cs->idxcap = ncap;
+    }
+    size_t j = id_hash(id) & (cs->idxcap - 1);
+    while (cs->idx[j] && strcmp(cs->final[cs->idx[j] - 1].id, id) != 0)
+        j = (j + 1) & (cs->idxcap - 1);
+    return &cs->idx[j];
+}
+
 /* Remember the latest JSON of an incident (replay prints each once, at the
  * end) or print it now (live). */
 static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
@@ -213,15 +247,18 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
             return TS_E_IO;
         return 0;
     }
-    for (size_t i = 0; i < cs->nfinal; i++)
-        if (!strcmp(cs->final[i].id, ci->id)) {
-            char *j = strdup(cs->line.data);
-            if (!j)
-                return TS_E_NOMEM;
-            free(cs->final[i].json);
-            cs->final[i].json = j;
-            return 0;
-        }
+    size_t *slot = final_slot(cs, ci->id);
+    if (!slot)
+        return TS_E_NOMEM;
+    if (*slot) {
+        struct final_incident *f = &cs->final[*slot - 1];
+        char *j = strdup(cs->line.data);
+        if (!j)
+            return TS_E_NOMEM;
+        free(f->json);
+        f->json = j;
+        return 0;
+    }
     if (cs->nfinal == cs->capfinal) {
         size_t ncap = cs->capfinal ? cs->capfinal * 2 : 64;
         if (ncap > PAIRS_MAX)
@@ -237,6 +274,7 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
     if (!cs->final[cs->nfinal].json)
         return TS_E_NOMEM;
     cs->nfinal++;
+    *slot = cs->nfinal;
     return 0;
 }
 
@@ -296,6 +334,7 @@ void corr_stage_close(struct corr_stage *cs)
     for (size_t i = 0; i < cs->nfinal; i++)
         free(cs->final[i].json);
     free(cs->final);
+    free(cs->idx);
     corr_engine_destroy(cs->ce);
     store_close(cs->st);
     ts_buf_free(&cs->line);
