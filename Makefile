@@ -56,7 +56,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check_util.h $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(LDWRAP) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBTS)
+$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(wildcard tests/fuzz/*.h) $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBTS) $(PKG_LIBS) $(LDLIBS)
 
