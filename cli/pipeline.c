@@ -121,9 +121,10 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
 
 int detections_reload(struct detections *d, const struct rule_load_opts *lo)
 {
-    if (d->corr) {
+    if (d->corr && corr_rule_count(d->corr->ce) > 0) {
         /* the correlation engine indexes this rule set; rebuilding it with its
-         * state is for the next version: keep the running rules */
+         * state is for the next version: keep the running rules (without
+         * correlation rules the engine refers to no detection rule) */
         fprintf(stderr, "tocsin: rules are not reloaded while correlation is active; restart "
                         "to load new rules (state and offsets are kept in LMDB)\n");
         return TS_E_UNSUPPORTED;
