@@ -113,7 +113,39 @@ struct stats_thread_arg {
     int interval;
     const char *cfg_path;
     struct detections *det; /* NULL without rules */
+    struct store *store;    /* NULL without paths.data_dir */
+    const struct ts_config *cfg;
 };
+
+/* Retention per the config, in bounded transactions (batch commits go on
+ * in between). */
+static void run_retention(struct stats_thread_arg *a)
+{
+    const struct ts_config *cfg = a->cfg;
+    struct store_retention_rule *rules = calloc(cfg->retention.ntenants + 1, sizeof(*rules));
+    if (!rules)
+        return;
+    rules[0] = (struct store_retention_rule){NULL, cfg->retention.evidence_ns,
+                                             cfg->retention.resolved_ns};
+    for (size_t i = 0; i < cfg->retention.ntenants; i++)
+        rules[i + 1] = (struct store_retention_rule){cfg->retention.tenants[i].tenant,
+                                                     cfg->retention.tenants[i].evidence_ns,
+                                                     cfg->retention.tenants[i].resolved_ns};
+    struct store_retention_opts ro = {.rules = rules, .nrules = cfg->retention.ntenants + 1,
+                                      .batch_max = 1000,
+                                      .outbox_keep_ns = cfg->retention.outbox_ns};
+    struct store_retention_stats st = {0};
+    struct ts_err err = {0};
+    int rc = store_retention_run(a->store, &ro, &st, &err);
+    if (rc)
+        ts_warn("retention: %s", err.code ? err.msg : store_strerror(rc));
+    else if (st.incidents || st.evidence || st.outbox)
+        ts_info("retention: deleted %llu resolved incident(s), %llu evidence record(s), %llu "
+                "outbox entr(ies) in %llu transaction(s)",
+                (unsigned long long)st.incidents, (unsigned long long)st.evidence,
+                (unsigned long long)st.outbox, (unsigned long long)st.txns);
+    free(rules);
+}
 
 static void norm_args_from(const struct ts_config *cfg, struct cli_norm_args *na)
 {
@@ -172,7 +204,13 @@ static void *stats_main(void *p)
 {
     struct stats_thread_arg *a = p;
     int64_t next = ts_mono_ns() + (int64_t)a->interval * TS_NS_PER_SEC;
+    int64_t ret_every = a->cfg ? a->cfg->retention.interval_ns : 0;
+    int64_t next_ret = ts_mono_ns() + ret_every;
     while (!ts_rt.stop) {
+        if (a->store && ret_every > 0 && ts_mono_ns() >= next_ret) {
+            run_retention(a);
+            next_ret = ts_mono_ns() + ret_every;
+        }
         struct timespec t = {0, 200 * 1000000L};
         nanosleep(&t, NULL);
         if (ts_rt.reload) {
@@ -339,7 +377,8 @@ int cmd_run(int argc, char **argv)
         ts_info("run: consuming %zu topic(s) from %s as group %s with %d worker(s)",
                 cfg->ntopics, cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
         pthread_t st_tid;
-        struct stats_thread_arg sa = {k, interval, cfg_path, cc.det};
+        struct stats_thread_arg sa = {k, interval, cfg_path, cc.det,
+                                      cc.corr ? cc.corr->st : NULL, cfg};
         bool st_started = pthread_create(&st_tid, NULL, stats_main, &sa) == 0;
         rc = ingest_kafka_run(k, &err);
         ts_rt.stop = 1;

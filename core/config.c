@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "tstime.h"
 #include "yaml.h"
 
 /* Hard caps: a configuration is small, anything larger is a mistake. */
@@ -619,6 +620,140 @@ static int load_placeholders(struct ctx *x, const struct ts_ynode *n)
     return rc;
 }
 
+static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out)
+{
+    char d[64];
+    if (n->kind == TS_Y_SCALAR && n->len == 1 && n->str[0] == '0') {
+        *out = 0;
+        return 0;
+    }
+    if (n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, out) != 0)
+        return fail(x, n, "%s must be a duration such as 90s, 5m, 1h, 7d (or 0), got %s", where,
+                    describe(n, d, sizeof(d)));
+    return 0;
+}
+
+static int load_group(struct ctx *x, const struct ts_ynode *n, size_t idx)
+{
+    static const char *const keys[] = {"rule", "by", "window"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    char where[CFG_MAX_WHERE];
+    struct ts_config_group *g = &x->c->correlate.groups[idx];
+    snprintf(where, sizeof(where), "correlate.group[%zu]", idx);
+    int rc = want_map(x, n, where);
+    if (rc)
+        return rc;
+    g->line = n->line;
+    g->col = n->col;
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int k = key_index(x, n->pairs[i].key, where, keys, TS_ARRAY_LEN(keys), seen);
+        if (k < 0)
+            return k;
+        char w2[CFG_MAX_WHERE + 16];
+        snprintf(w2, sizeof(w2), "%s.%s", where, keys[k]);
+        if (k == 0)
+            rc = get_str(x, v, w2, &g->rule);
+        else if (k == 1)
+            rc = load_str_list(x, v, w2, &g->by, &g->nby);
+        else
+            rc = get_duration(x, v, w2, &g->window_ns);
+    }
+    if (!rc && !g->rule)
+        rc = fail(x, n, "%s needs a rule (a detection rule id or name)", where);
+    if (!rc && g->window_ns <= 0)
+        rc = fail(x, n, "%s needs a window (e.g. 1h)", where);
+    return rc;
+}
+
+static int load_correlate(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"lateness", "group"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    char d[64];
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "correlate");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int k = key_index(x, n->pairs[i].key, "correlate", keys, TS_ARRAY_LEN(keys), seen);
+        if (k < 0)
+            return k;
+        if (k == 0) {
+            rc = get_duration(x, v, "correlate.lateness", &c->correlate.lateness_ns);
+            continue;
+        }
+        if (v->kind != TS_Y_SEQ)
+            return fail(x, v, "correlate.group must be a list, got %s", describe(v, d, sizeof(d)));
+        if (v->nitems > CFG_MAX_RULE_PATHS)
+            return fail(x, v, "correlate.group has more than %d entries", CFG_MAX_RULE_PATHS);
+        c->correlate.groups = calloc(v->nitems + 1, sizeof(*c->correlate.groups));
+        if (!c->correlate.groups)
+            return nomem(x);
+        for (size_t j = 0; !rc && j < v->nitems; j++) {
+            c->correlate.ngroups++;
+            rc = load_group(x, v->items[j], j);
+        }
+    }
+    return rc;
+}
+
+static int load_retention(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"interval", "evidence", "resolved", "outbox", "tenants"};
+    static const char *const tkeys[] = {"evidence", "resolved"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    char where[CFG_MAX_WHERE];
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "retention");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int k = key_index(x, n->pairs[i].key, "retention", keys, TS_ARRAY_LEN(keys), seen);
+        if (k < 0)
+            return k;
+        switch (k) {
+        case 0: rc = get_duration(x, v, "retention.interval", &c->retention.interval_ns); break;
+        case 1: rc = get_duration(x, v, "retention.evidence", &c->retention.evidence_ns); break;
+        case 2: rc = get_duration(x, v, "retention.resolved", &c->retention.resolved_ns); break;
+        case 3: rc = get_duration(x, v, "retention.outbox", &c->retention.outbox_ns); break;
+        default:
+            if ((rc = want_map(x, v, "retention.tenants")) != 0)
+                break;
+            if (v->npairs > CFG_MAX_RULE_PATHS)
+                return fail(x, v, "retention.tenants has more than %d entries",
+                            CFG_MAX_RULE_PATHS);
+            c->retention.tenants = calloc(v->npairs + 1, sizeof(*c->retention.tenants));
+            if (!c->retention.tenants)
+                return nomem(x);
+            for (size_t j = 0; !rc && j < v->npairs; j++) {
+                struct ts_config_retention *t = &c->retention.tenants[j];
+                c->retention.ntenants++;
+                rc = get_str(x, v->pairs[j].key, "a retention.tenants key", &t->tenant);
+                if (rc)
+                    break;
+                snprintf(where, sizeof(where), "retention.tenants.%s", t->tenant);
+                const struct ts_ynode *tv = v->pairs[j].val;
+                const struct ts_ynode *tseen[TS_ARRAY_LEN(tkeys)] = {0};
+                if ((rc = want_map(x, tv, where)) != 0)
+                    break;
+                for (size_t m = 0; !rc && m < tv->npairs; m++) {
+                    int tk = key_index(x, tv->pairs[m].key, where, tkeys, TS_ARRAY_LEN(tkeys),
+                                       tseen);
+                    if (tk < 0)
+                        return tk;
+                    rc = get_duration(x, tv->pairs[m].val, where,
+                                      tk == 0 ? &t->evidence_ns : &t->resolved_ns);
+                }
+            }
+            break;
+        }
+    }
+    return rc;
+}
+
 static int load_rules_section(struct ctx *x, const struct ts_ynode *n)
 {
     static const char *const keys[] = {"field_aliases", "placeholders"};
@@ -680,8 +815,9 @@ static int load_log(struct ctx *x, const struct ts_ynode *n)
 
 static int load_root(struct ctx *x, const struct ts_ystream *s)
 {
-    static const char *const keys[] = {"kafka", "topics",    "ingest", "paths",
-                                       "log",   "normalise", "enrich", "rules"};
+    static const char *const keys[] = {"kafka",  "topics",    "ingest",    "paths",
+                                       "log",    "normalise", "enrich",    "rules",
+                                       "correlate", "retention"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     if (s->ndocs > 1)
@@ -693,7 +829,7 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
     if (root->kind != TS_Y_MAP)
         return fail(x, root,
                     "the configuration must be a mapping of sections (kafka, topics, ingest, "
-                    "paths, log, normalise, enrich, rules), got %s",
+                    "paths, log, normalise, enrich, rules, correlate, retention), got %s",
                     describe(root, d, sizeof(d)));
     int rc = 0;
     for (size_t i = 0; !rc && i < root->npairs; i++) {
@@ -710,7 +846,9 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
         case 4: rc = load_log(x, v); break;
         case 5: rc = load_normalise(x, v); break;
         case 6: rc = load_enrich(x, v); break;
-        default: rc = load_rules_section(x, v); break;
+        case 7: rc = load_rules_section(x, v); break;
+        case 8: rc = load_correlate(x, v); break;
+        default: rc = load_retention(x, v); break;
         }
     }
     if (!rc && x->c->ntopics > 0 && !x->c->kafka.brokers)
@@ -762,6 +900,14 @@ void ts_config_free(struct ts_config *c)
         free_list(c->rules.placeholders[i].values, c->rules.placeholders[i].nvalues);
     }
     free(c->rules.placeholders);
+    for (size_t i = 0; i < c->correlate.ngroups; i++) {
+        free(c->correlate.groups[i].rule);
+        free_list(c->correlate.groups[i].by, c->correlate.groups[i].nby);
+    }
+    free(c->correlate.groups);
+    for (size_t i = 0; i < c->retention.ntenants; i++)
+        free(c->retention.tenants[i].tenant);
+    free(c->retention.tenants);
     free(c->log.level);
     free(c);
 }
@@ -775,6 +921,7 @@ static int config_defaults(struct ctx *x, const char *name)
     c->kafka.queue_batches = 4;
     c->ingest.max_message_bytes = 1048576;
     c->ingest.tz_offset_sec = 0;
+    c->retention.interval_ns = 3600LL * 1000000000LL;
     int rc = dup_str(x, name, strlen(name), &c->path);
     if (!rc)
         rc = dup_str(x, "tocsin", 6, &c->kafka.group_id);

@@ -43,6 +43,19 @@
  *       SourceIp: src_ip
  *     placeholders:                    # values for the expand modifier
  *       Admins: [administrator, root]
+ *   correlate:
+ *     lateness: 5m                     # allowed lateness of events (event time)
+ *     group:                           # single-event detections grouped into incidents
+ *       - rule: 6b0f6e0e-...           # detection rule id or name
+ *         by: [src_ip]                 # group-by fields (default: none = per tenant)
+ *         window: 1h                   # repeats within it update the open incident
+ *   retention:                         # deletes old data in bounded batches
+ *     interval: 1h                     # how often (0 = never)
+ *     evidence: 90d                    # default for every tenant (0 = keep)
+ *     resolved: 365d                   # resolved incidents (0 = keep)
+ *     outbox: 30d                      # delivered/failed escalations (0 = keep)
+ *     tenants:                         # per-tenant overrides
+ *       agency-a: {evidence: 30d, resolved: 180d}
  *   log:
  *     level: info                      # error|warning|info|debug
  */
@@ -112,6 +125,25 @@ struct ts_config {
         } *placeholders;
         size_t nplaceholders;
     } rules;
+    struct {
+        int64_t lateness_ns; /* 0: the engine's default (5 min) */
+        struct ts_config_group {
+            char *rule;
+            char **by;
+            size_t nby;
+            int64_t window_ns;
+            unsigned line, col;
+        } *groups;
+        size_t ngroups;
+    } correlate;
+    struct {
+        int64_t interval_ns, evidence_ns, resolved_ns, outbox_ns;
+        struct ts_config_retention {
+            char *tenant;
+            int64_t evidence_ns, resolved_ns;
+        } *tenants;
+        size_t ntenants;
+    } retention;
     struct {
         char *level;
     } log;

@@ -171,6 +171,36 @@ int ts_parse_iso8601(const char *s, size_t len, int tz_offset_sec, int64_t *ns, 
     return 0;
 }
 
+int ts_duration_parse(const char *s, size_t len, int64_t *ns)
+{
+    size_t i = 0;
+    int64_t v = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        if (v > 100000000000LL)
+            return TS_E_PARSE;
+        v = v * 10 + (s[i] - '0');
+        i++;
+    }
+    if (i == 0)
+        return TS_E_PARSE;
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {{"ms", 1000000LL},          {"s", TS_NS_PER_SEC},
+                 {"m", 60 * TS_NS_PER_SEC},  {"h", 3600 * TS_NS_PER_SEC},
+                 {"d", 86400 * TS_NS_PER_SEC}, {"w", 7 * 86400 * TS_NS_PER_SEC}};
+    for (size_t u = 0; u < TS_ARRAY_LEN(units); u++) {
+        size_t ul = strlen(units[u].unit);
+        if (len - i == ul && memcmp(s + i, units[u].unit, ul) == 0) {
+            if (v > 100LL * 365 * 86400 * TS_NS_PER_SEC / units[u].ns)
+                return TS_E_PARSE;
+            *ns = v * units[u].ns;
+            return 0;
+        }
+    }
+    return TS_E_PARSE;
+}
+
 unsigned ts_month_from_abbr(const char *s)
 {
     static const char *const m[] = {"jan", "feb", "mar", "apr", "may", "jun",

@@ -29,6 +29,10 @@ size_t ts_format_rfc3339(int64_t ns, char *buf, size_t len);
  * is applied). Years outside 1678..2261 (beyond int64 ns) are rejected.
  * Returns 0 and ns, or TS_E_PARSE. *used gets the bytes consumed. */
 int ts_parse_iso8601(const char *s, size_t len, int tz_offset_sec, int64_t *ns, size_t *used);
+/* A duration as written in configs and Sigma timespans: digits and a unit,
+ * "250ms", "90s", "5m", "1h", "7d", "2w". Returns 0 and ns, or TS_E_PARSE
+ * (also past 100 years). */
+int ts_duration_parse(const char *s, size_t len, int64_t *ns);
 /* "Jan".."Dec" (case-insensitive) to 1..12, or 0. */
 unsigned ts_month_from_abbr(const char *s);
 

@@ -367,8 +367,8 @@ START_TEST(test_config_sections_and_root_must_be_mappings)
                       "etc/tocsin.yml:1:8: error: kafka must be a mapping, got a list");
     expect_config_err("- kafka\n",
                       "etc/tocsin.yml:1:1: error: the configuration must be a mapping of "
-                      "sections (kafka, topics, ingest, paths, log, normalise, enrich, rules), "
-                      "got a list");
+                      "sections (kafka, topics, ingest, paths, log, normalise, enrich, rules, "
+                      "correlate, retention), got a list");
     expect_config_err("log: {}\n---\nlog: {}\n",
                       "etc/tocsin.yml:2:1: error: a configuration file holds one YAML document, "
                       "found a second one");
@@ -514,6 +514,51 @@ START_TEST(test_config_new_sections_reject_unknown_keys_and_bad_types)
 }
 END_TEST
 
+START_TEST(test_config_correlate_and_retention_read_back)
+{
+    struct ts_config *c = load_ok("correlate:\n"
+                                  "  lateness: 10m\n"
+                                  "  group:\n"
+                                  "    - rule: ssh_root_login\n"
+                                  "      by: [src_ip, host]\n"
+                                  "      window: 1h\n"
+                                  "retention:\n"
+                                  "  interval: 30m\n"
+                                  "  evidence: 90d\n"
+                                  "  resolved: 0\n"
+                                  "  tenants:\n"
+                                  "    agency-a: {evidence: 7d, resolved: 2w}\n");
+    ck_assert_int_eq(c->correlate.lateness_ns, 600LL * 1000000000LL);
+    ck_assert_uint_eq(c->correlate.ngroups, 1);
+    ck_assert_str_eq(c->correlate.groups[0].rule, "ssh_root_login");
+    ck_assert_uint_eq(c->correlate.groups[0].nby, 2);
+    ck_assert_str_eq(c->correlate.groups[0].by[1], "host");
+    ck_assert_int_eq(c->correlate.groups[0].window_ns, 3600LL * 1000000000LL);
+    ck_assert_int_eq(c->retention.interval_ns, 1800LL * 1000000000LL);
+    ck_assert_int_eq(c->retention.evidence_ns, 90LL * 86400 * 1000000000LL);
+    ck_assert_int_eq(c->retention.resolved_ns, 0);
+    ck_assert_uint_eq(c->retention.ntenants, 1);
+    ck_assert_str_eq(c->retention.tenants[0].tenant, "agency-a");
+    ck_assert_int_eq(c->retention.tenants[0].evidence_ns, 7LL * 86400 * 1000000000LL);
+    ck_assert_int_eq(c->retention.tenants[0].resolved_ns, 14LL * 86400 * 1000000000LL);
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_bad_durations_and_groups_name_the_place)
+{
+    expect_config_err("correlate:\n  lateness: soon\n",
+                      "etc/tocsin.yml:2:13: error: correlate.lateness must be a duration such as "
+                      "90s, 5m, 1h, 7d (or 0), got \"soon\"");
+    expect_config_err("correlate:\n  group:\n    - by: [x]\n      window: 1h\n",
+                      "etc/tocsin.yml:3:7: error: correlate.group[0] needs a rule (a detection "
+                      "rule id or name)");
+    expect_config_err("retention:\n  tenants:\n    a: {evidnce: 1d}\n",
+                      "etc/tocsin.yml:3:9: error: unknown key \"evidnce\" in "
+                      "retention.tenants.a (did you mean \"evidence\"?)");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
@@ -541,6 +586,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_tz_offset_parse_accepts_utc_and_offsets);
     tcase_add_test(tc, test_tz_offset_parse_rejects_other_forms);
     tcase_add_test(tc, test_config_free_accepts_null);
+    tcase_add_test(tc, test_config_correlate_and_retention_read_back);
+    tcase_add_test(tc, test_config_bad_durations_and_groups_name_the_place);
     tcase_add_test(tc, test_config_normalise_enrich_and_rules_sections_read_back);
     tcase_add_test(tc, test_config_new_sections_reject_unknown_keys_and_bad_types);
     suite_add_tcase(s, tc);
