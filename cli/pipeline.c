@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/event_json.h"
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "cli_int.h"
@@ -209,17 +210,8 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     rc = rc ? rc : json_list(b, "tags", ri->tags, ri->ntags);
     rc = rc ? rc : json_list(b, "references", ri->references, ri->nreferences);
     rc = rc ? rc : json_kv(b, "rule_file", ri->file);
-    const char *name = ev->src.name ? ev->src.name : "";
-    if (!rc && ev->src.kind == TS_SRC_KAFKA) {
-        rc = ts_buf_puts(b, ",\"source\":{\"topic\":");
-        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
-        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}",
-                                     (int)ev->src.partition, (long long)ev->src.offset);
-    } else if (!rc) {
-        rc = ts_buf_puts(b, ",\"source\":{\"file\":");
-        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
-        rc = rc ? rc : ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)ev->src.line);
-    }
+    rc = rc ? rc : ts_buf_puts(b, ",\"source\":");
+    rc = rc ? rc : ts_srcpos_to_json(&ev->src, b);
     rc = rc ? rc : ts_buf_puts(b, ",\"match\":");
     rc = rc ? rc : rule_explain(m->rs, m->s, idx, ev, b);
     rc = rc ? rc : ts_buf_puts(b, "}\n");

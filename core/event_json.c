@@ -22,6 +22,20 @@ static int kv_str(struct ts_buf *b, const char *key, const char *val)
     return rc ? rc : ts_buf_json_str(b, val, strlen(val));
 }
 
+int ts_srcpos_to_json(const struct ts_srcpos *src, struct ts_buf *b)
+{
+    const char *name = src->name ? src->name : "";
+    bool kafka = src->kind == TS_SRC_KAFKA;
+    int rc = ts_buf_puts(b, kafka ? "{\"topic\":" : "{\"file\":");
+    rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
+    if (rc)
+        return rc;
+    if (kafka)
+        return ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}", (int)src->partition,
+                             (long long)src->offset);
+    return ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)src->line);
+}
+
 int ts_event_to_json(const struct ts_event *ev, struct ts_buf *b)
 {
     char ts[48];
@@ -30,16 +44,9 @@ int ts_event_to_json(const struct ts_event *ev, struct ts_buf *b)
     int rc = ts_buf_printf(b, "{\"@timestamp\":\"%s\",\"@time_source\":\"%s\"", ts,
                            ev->time_from_event ? "event" : "ingest");
     rc = rc ? rc : kv_str(b, "tenant", ev->tenant ? ev->tenant : "");
-    const char *name = ev->src.name ? ev->src.name : "";
-    if (!rc && ev->src.kind == TS_SRC_KAFKA) {
-        rc = ts_buf_puts(b, ",\"source\":{\"topic\":");
-        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
-        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}",
-                                     (int)ev->src.partition, (long long)ev->src.offset);
-    } else if (!rc && ev->src.kind == TS_SRC_FILE) {
-        rc = ts_buf_puts(b, ",\"source\":{\"file\":");
-        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
-        rc = rc ? rc : ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)ev->src.line);
+    if (!rc && ev->src.kind != TS_SRC_NONE) {
+        rc = ts_buf_puts(b, ",\"source\":");
+        rc = rc ? rc : ts_srcpos_to_json(&ev->src, b);
     }
     if (!rc && ev->format)
         rc = kv_str(b, "format", ev->format);

@@ -11,6 +11,9 @@
 #include "buf.h"
 #include "event.h"
 
+/* Append a source position as a JSON object: {"topic","partition","offset"}
+ * for Kafka, else {"file","line"}. */
+int ts_srcpos_to_json(const struct ts_srcpos *src, struct ts_buf *b);
 /* Append ev as JSON (no newline) to b. 0 or TS_E_LIMIT / TS_E_NOMEM. */
 int ts_event_to_json(const struct ts_event *ev, struct ts_buf *b);
 

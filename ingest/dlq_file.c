@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../core/buf.h"
+#include "../core/event_json.h"
 #include "../core/tstime.h"
 #include "ingest.h"
 
@@ -43,17 +44,7 @@ int ingest_dlq_file_write(struct ingest_dlq_file *d, const struct ts_event *ev, 
     int rc = ts_buf_puts(b, "{\"reason\":");
     rc = rc ? rc : ts_buf_json_str(b, reason, strlen(reason));
     rc = rc ? rc : ts_buf_puts(b, ",\"source\":");
-    if (!rc && ev->src.kind == TS_SRC_KAFKA) {
-        rc = ts_buf_puts(b, "{\"topic\":");
-        rc = rc ? rc : ts_buf_json_str(b, ev->src.name, strlen(ev->src.name));
-        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld}",
-                                     (int)ev->src.partition, (long long)ev->src.offset);
-    } else if (!rc) {
-        const char *name = ev->src.name ? ev->src.name : "";
-        rc = ts_buf_puts(b, "{\"file\":");
-        rc = rc ? rc : ts_buf_json_str(b, name, strlen(name));
-        rc = rc ? rc : ts_buf_printf(b, ",\"line\":%llu}", (unsigned long long)ev->src.line);
-    }
+    rc = rc ? rc : ts_srcpos_to_json(&ev->src, b);
     rc = rc ? rc : ts_buf_puts(b, ",\"tenant\":");
     rc = rc ? rc : ts_buf_json_str(b, ev->tenant, strlen(ev->tenant));
     ts_format_rfc3339(ev->ingest_ns, ts, sizeof(ts));
