@@ -174,11 +174,26 @@ static int txn_body(struct store_txn *t, void *ctx)
     }
     for (size_t i = 0; !rc && i < out->nincidents; i++)
         rc = put_incident(cs, t, &out->incidents[i]);
-    for (size_t i = 0; !rc && i < out->nevidence; i++) {
-        const struct corr_evidence *e = &out->evidence[i];
+    /* runs of one incident's evidence go in one call (the store appends
+     * them to the incident's evidence chunk once) */
+    struct store_evidence run[64];
+    size_t nrun = 0;
+    const char *runinc = NULL;
+    for (size_t i = 0; !rc && i <= out->nevidence; i++) {
+        const struct corr_evidence *e = i < out->nevidence ? &out->evidence[i] : NULL;
+        if (nrun && (!e || nrun == TS_ARRAY_LEN(run) ||
+                     strcmp(e->incident, runinc) != 0)) {
+            rc = store_evidence_add_n(t, runinc, run, nrun, NULL);
+            if (rc == TS_E_LIMIT)
+                rc = 0; /* over the evidence cap: counted by the store */
+            nrun = 0;
+        }
+        if (!e || rc)
+            continue;
         if (!e->incident[0])
             continue; /* a late event no incident covers: counted in the metrics */
-        struct store_evidence se = {
+        runinc = e->incident;
+        run[nrun++] = (struct store_evidence){
             .source = e->source,
             .partition = e->kind == TS_SRC_KAFKA ? e->partition : -1,
             .offset = e->offset,
@@ -187,9 +202,6 @@ static int txn_body(struct store_txn *t, void *ctx)
             .raw_len = e->raw_len,
             .late = e->late,
         };
-        rc = store_evidence_add(t, e->incident, &se, NULL);
-        if (rc == TS_E_LIMIT)
-            rc = 0; /* over the evidence cap: counted by the store */
     }
     for (uint32_t i = 0; !rc && b && i < b->noffsets; i++)
         rc = store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,

@@ -454,66 +454,8 @@ int store_incident_set_status(struct store_txn *t, const char *id, enum store_st
 
 /* ---------------------------------------------------------------- delete */
 
-int store_evidence_del_one(struct store_txn *t, const char *tenant, const char *id, uint32_t seq,
-                           int64_t stored_ns)
-{
-    uint8_t k[STORE_KEY_MAX + 1];
-    size_t kl = store_key_evidence(k, id, seq);
-    int rc = idx_del(t, DB_EVIDENCE, k, kl);
-    if (rc)
-        return rc;
-    kl = store_key_ev_time(k, tenant, stored_ns, id, seq);
-    return idx_del(t, DB_EV_TIME, k, kl);
-}
-
-/* Delete the evidence of id, at most limit records (0 = all); *n gets
- * how many, *all whether none is left. */
 static int evidence_del_upto(struct store_txn *t, const char *tenant, const char *id,
-                             uint64_t limit, uint64_t *n, bool *all)
-{
-    MDB_cursor *c;
-    *all = false;
-    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVIDENCE], &c);
-    if (rc)
-        return store_txn_fail(t, rc, "evidence cursor");
-    uint8_t k[STORE_KEY_MAX + 1], tk[STORE_KEY_MAX + 1];
-    size_t pl = store_key_evidence(k, id, 0) - 4;
-    MDB_val kv = {pl + 4, k}, v;
-    int out = 0;
-    uint64_t done = 0;
-    /* re-seek after each delete: cursor positions after mdb_cursor_del are
-     * a known LMDB trap */
-    for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0;
-         kv.mv_size = pl + 4, kv.mv_data = k, rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE)) {
-        if (kv.mv_size != pl + 4 || memcmp(kv.mv_data, k, pl) != 0) {
-            rc = MDB_NOTFOUND;
-            break;
-        }
-        if (limit && done >= limit)
-            break;
-        uint32_t seq = store_get_be32((const uint8_t *)kv.mv_data + pl);
-        struct store_dec d = {v.mv_data, v.mv_size, 0, NULL, 0};
-        struct store_evidence ev;
-        if (store_evidence_decode(&d, &ev, NULL) == 0) {
-            size_t tl = store_key_ev_time(tk, tenant, ev.stored_ns, id, seq);
-            if ((out = idx_del(t, DB_EV_TIME, tk, tl)) != 0)
-                break;
-        }
-        rc = mdb_cursor_del(c, 0);
-        if (rc) {
-            out = store_txn_fail(t, rc, "evidence del");
-            break;
-        }
-        done++;
-    }
-    mdb_cursor_close(c);
-    *n += done;
-    if (!out && rc == MDB_NOTFOUND)
-        *all = true;
-    else if (!out && rc != 0)
-        out = store_txn_fail(t, rc, "evidence cursor");
-    return out;
-}
+                             uint64_t limit, uint64_t *n, bool *all);
 
 int store_incident_purge(struct store_txn *t, const char *id, uint64_t limit,
                          uint64_t *nevidence, bool *gone)
@@ -686,61 +628,249 @@ int store_incident_list(struct store_txn *t, const struct store_incident_filter 
 
 /* -------------------------------------------------------------- evidence */
 
-static void enc_evidence_rec(struct store_enc *e, const struct store_evidence *ev,
-                             const char *tenant)
+/* Evidence is stored in chunks: references seq [c*64, c*64+64) of one
+ * incident in one record under the key of its first seq, appended to (read,
+ * extended, re-put) by later batches, so that an incident that gets one
+ * reference per batch rewrites one small record instead of adding a record
+ * and an ev_time entry per reference (the B-tree pages a batch dirties, and
+ * the bytes each commit writes, follow the number of records touched).
+ * Raw text, kept for the first evidence_raw_max references only, lives in
+ * a record of its own in ev_raw (same key), written once, so that the
+ * chunks, rewritten often, stay densely packed.
+ *
+ * Chunk: 'E' 2 0 0, u32 first, u32 n, i64 newest stored, varint tenant
+ * length + tenant, then n references: u8 flags, source and rule id as
+ * (varint 0: same as the previous reference; else length + 1, bytes),
+ * zig-zag varints of partition, offset - previous offset, event time -
+ * previous, stored - previous (previous of the first: 0, "" for strings). */
+#define EV_CHUNK 64u
+#define EV_VERSION 2
+#define EVF_TRUNC 1u
+#define EVF_OMIT 2u
+#define EVF_LATE 4u
+#define EVF_RAW 8u
+#define EV_HDR 20u
+
+static void ev_var(struct ts_buf *b, uint64_t v)
 {
-    store_enc_u8(e, STORE_REC_EVIDENCE);
-    store_enc_u8(e, STORE_REC_VERSION);
-    store_enc_u8(e, (uint8_t)((ev->raw_truncated ? 1 : 0) | (ev->raw_omitted ? 2 : 0) |
-                          (ev->late ? 4 : 0)));
-    store_enc_u8(e, 0);
-    store_enc_u32(e, ev->seq);
-    store_enc_u32(e, (uint32_t)ev->partition);
-    store_enc_i64(e, ev->offset);
-    store_enc_i64(e, ev->event_ns);
-    store_enc_i64(e, ev->stored_ns);
-    store_enc_str(e, ev->source);
-    store_enc_str(e, ev->rule_id);
-    store_enc_str(e, tenant);
-    store_enc_blob(e, ev->raw ? ev->raw : "", ev->raw ? ev->raw_len : 0);
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    (void)ts_buf_append(b, tmp, n); /* the caller checks b's state once */
 }
 
-struct ev_enc_arg {
-    const struct store_evidence *ev;
-    const char *tenant;
+static uint64_t ev_zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t ev_unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+struct ev_rd {
+    const uint8_t *p;
+    size_t n, i;
+    bool bad;
 };
 
-static void enc_evidence(struct store_enc *e, const void *obj)
+static uint64_t ev_get_var(struct ev_rd *r)
 {
-    const struct ev_enc_arg *a = obj;
-    enc_evidence_rec(e, a->ev, a->tenant);
+    uint64_t v = 0;
+    for (unsigned sh = 0; !r->bad; sh += 7) {
+        if (r->i >= r->n || sh > 63) {
+            r->bad = true;
+            break;
+        }
+        uint8_t c = r->p[r->i++];
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80))
+            return v;
+    }
+    return 0;
 }
 
-int store_evidence_decode(struct store_dec *d, struct store_evidence *o, const char **tenant)
+/* The running state of a chunk's references (the deltas' bases). */
+struct ev_prev {
+    const uint8_t *src, *rule;
+    size_t srclen, rulelen;
+    int64_t off, ev, stored;
+};
+
+struct ev_chunk {
+    uint32_t first, n;
+    int64_t newest;
+    const uint8_t *tenant;
+    size_t tlen;
+    struct ev_rd refs;
+};
+
+static int ev_chunk_open(const void *p, size_t n, struct ev_chunk *c)
 {
+    const uint8_t *b = p;
+    if (n < EV_HDR || b[0] != STORE_REC_EVIDENCE || b[1] != EV_VERSION)
+        return TS_E_STORE;
+    c->first = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
+    c->n = (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t |= (uint64_t)b[12 + i] << (8 * i);
+    c->newest = (int64_t)t;
+    struct ev_rd r = {b, n, EV_HDR, false};
+    uint64_t tl = ev_get_var(&r);
+    if (r.bad || tl > n - r.i || c->n > EV_CHUNK)
+        return TS_E_STORE;
+    c->tenant = b + r.i;
+    c->tlen = (size_t)tl;
+    r.i += (size_t)tl;
+    c->refs = r;
+    return 0;
+}
+
+/* Next reference of a chunk into *o (strings as pointer + length in prev,
+ * not terminated). */
+static int ev_ref_next(struct ev_rd *r, struct ev_prev *pv, struct store_evidence *o,
+                       uint8_t *flags)
+{
+    if (r->i >= r->n)
+        return TS_E_STORE;
+    *flags = r->p[r->i++];
+    for (int s = 0; s < 2; s++) {
+        uint64_t l = ev_get_var(r);
+        if (r->bad)
+            return TS_E_STORE;
+        if (l == 0)
+            continue;
+        if (l - 1 > r->n - r->i)
+            return TS_E_STORE;
+        if (s == 0) {
+            pv->src = r->p + r->i;
+            pv->srclen = (size_t)l - 1;
+        } else {
+            pv->rule = r->p + r->i;
+            pv->rulelen = (size_t)l - 1;
+        }
+        r->i += (size_t)l - 1;
+    }
+    int64_t part = ev_unzz(ev_get_var(r));
+    pv->off += ev_unzz(ev_get_var(r));
+    pv->ev += ev_unzz(ev_get_var(r));
+    pv->stored += ev_unzz(ev_get_var(r));
+    if (r->bad || part < INT32_MIN || part > INT32_MAX)
+        return TS_E_STORE;
     memset(o, 0, sizeof(*o));
-    store_dec_header(d, STORE_REC_EVIDENCE);
-    uint8_t fl = store_dec_u8(d);
-    o->raw_truncated = fl & 1;
-    o->raw_omitted = (fl & 2) != 0;
-    o->late = (fl & 4) != 0;
-    (void)store_dec_u8(d);
-    o->seq = store_dec_u32(d);
-    o->partition = (int32_t)store_dec_u32(d);
-    o->offset = store_dec_i64(d);
-    o->event_ns = store_dec_i64(d);
-    o->stored_ns = store_dec_i64(d);
-    o->source = store_dec_blob(d, NULL);
-    o->rule_id = store_dec_blob(d, NULL);
-    const char *tn = store_dec_blob(d, NULL);
-    if (tenant)
-        *tenant = tn;
-    size_t rl;
-    o->raw = store_dec_blob(d, &rl);
-    o->raw_len = rl;
-    if (!rl)
-        o->raw = NULL;
-    return d->err;
+    o->partition = (int32_t)part;
+    o->offset = pv->off;
+    o->event_ns = pv->ev;
+    o->stored_ns = pv->stored;
+    o->raw_truncated = (*flags & EVF_TRUNC) != 0;
+    o->raw_omitted = (*flags & EVF_OMIT) != 0;
+    o->late = (*flags & EVF_LATE) != 0;
+    return 0;
+}
+
+static void ev_str(struct ts_buf *b, const void *s, size_t len, const uint8_t *prev,
+                   size_t prevlen)
+{
+    if (prev && prevlen == len && memcmp(prev, s, len) == 0) {
+        ev_var(b, 0);
+        return;
+    }
+    ev_var(b, (uint64_t)len + 1);
+    (void)ts_buf_append(b, s, len);
+}
+
+static size_t ev_raw_key(uint8_t *k, const char *id, uint32_t seq)
+{
+    return store_key_evidence(k, id, seq);
+}
+
+static void ev_hdr_patch(struct ts_buf *b, uint32_t first, uint32_t n, int64_t newest)
+{
+    uint8_t *p = (uint8_t *)b->data;
+    p[0] = STORE_REC_EVIDENCE;
+    p[1] = EV_VERSION;
+    p[2] = p[3] = 0;
+    for (int i = 0; i < 4; i++) {
+        p[4 + i] = (uint8_t)(first >> (8 * i));
+        p[8 + i] = (uint8_t)(n >> (8 * i));
+    }
+    for (int i = 0; i < 8; i++)
+        p[12 + i] = (uint8_t)((uint64_t)newest >> (8 * i));
+}
+
+/* Write the chunk in s->evbuf (first, n refs) and move its ev_time entry
+ * from old_newest (INT64_MIN: a new chunk) to now. */
+static int ev_chunk_put(struct store_txn *t, const char *tenant, const char *id, uint32_t first,
+                        uint32_t n, int64_t old_newest)
+{
+    struct store *s = t->s;
+    if (s->evbuf.len < EV_HDR)
+        return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
+    ev_hdr_patch(&s->evbuf, first, n, t->now_ns);
+    uint8_t k[STORE_KEY_MAX + 1];
+    size_t kl = store_key_evidence(k, id, first);
+    MDB_val kv = {kl, k}, v = {s->evbuf.len, s->evbuf.data};
+    int rc = mdb_put(t->txn, s->dbi[DB_EVIDENCE], &kv, &v, 0);
+    if (rc)
+        return store_txn_fail(t, rc, "evidence put");
+    if (old_newest == t->now_ns)
+        return 0;
+    if (old_newest != INT64_MIN) {
+        kl = store_key_ev_time(k, tenant, old_newest, id, first);
+        if ((rc = idx_del(t, DB_EV_TIME, k, kl)) != 0)
+            return rc;
+    }
+    kl = store_key_ev_time(k, tenant, t->now_ns, id, first);
+    return idx_put(t, DB_EV_TIME, k, kl);
+}
+
+/* Start s->evbuf for the chunk holding seq next: the stored chunk's bytes
+ * (and *pv at its last reference) when it has some, else a bare header. */
+static int ev_chunk_load(struct store_txn *t, const char *tenant, const char *id, uint32_t next,
+                         struct ev_prev *pv, int64_t *old_newest)
+{
+    struct store *s = t->s;
+    memset(pv, 0, sizeof(*pv));
+    *old_newest = INT64_MIN;
+    ts_buf_reset(&s->evbuf);
+    uint32_t first = next / EV_CHUNK * EV_CHUNK;
+    if (next != first) {
+        uint8_t k[STORE_KEY_MAX + 1];
+        size_t kl = store_key_evidence(k, id, first);
+        MDB_val kv = {kl, k}, v;
+        int rc = mdb_get(t->txn, s->dbi[DB_EVIDENCE], &kv, &v);
+        if (rc && rc != MDB_NOTFOUND)
+            return store_txn_fail(t, rc, "evidence get");
+        if (rc == 0) {
+            struct ev_chunk c;
+            if (ev_chunk_open(v.mv_data, v.mv_size, &c) != 0 || c.first != first)
+                return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
+            struct store_evidence e;
+            uint8_t fl;
+            for (uint32_t i = 0; i < c.n; i++)
+                if (ev_ref_next(&c.refs, pv, &e, &fl) != 0)
+                    return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
+            *old_newest = c.newest;
+            if (ts_buf_append(&s->evbuf, v.mv_data, c.refs.i) != 0)
+                return store_txn_fail_code(t, TS_E_NOMEM, "evidence chunk");
+            return 0;
+        }
+        /* the chunk was aged out by retention: a new one from here */
+    }
+    uint8_t hdr[EV_HDR] = {0};
+    size_t tl = strlen(tenant);
+    if (ts_buf_reserve(&s->evbuf, sizeof(hdr) + 10 + tl) != 0)
+        return store_txn_fail_code(t, TS_E_NOMEM, "evidence chunk");
+    (void)ts_buf_append(&s->evbuf, hdr, sizeof(hdr));
+    ev_var(&s->evbuf, tl);
+    (void)ts_buf_append(&s->evbuf, tenant, tl);
+    return 0;
 }
 
 int store_evidence_add_n(struct store_txn *t, const char *incident_id,
@@ -773,43 +903,82 @@ int store_evidence_add_n(struct store_txn *t, const char *incident_id,
     /* inc.tenant points into scratch, which nothing below overwrites */
     uint32_t next = inc.evidence_next, dropped = inc.evidence_dropped, done = 0;
     uint8_t k[STORE_KEY_MAX + 1];
+    struct ev_prev pv;
+    int64_t old_newest = INT64_MIN;
+    bool open = false; /* s->evbuf holds the chunk of seq next */
     for (size_t i = 0; i < nev; i++) {
         if (next >= s->evidence_max) {
             dropped++;
             continue;
         }
-        struct store_evidence e = evs[i];
-        e.seq = next;
-        e.stored_ns = t->now_ns;
-        e.raw_truncated = false;
-        e.raw_omitted = false;
-        if (!e.source)
-            e.source = "";
-        if (e.raw && e.raw_len) {
+        if (!open && (rc = ev_chunk_load(t, inc.tenant, incident_id, next, &pv, &old_newest)))
+            return rc;
+        open = true;
+        const struct store_evidence *e = &evs[i];
+        const char *src = e->source ? e->source : "";
+        const char *rule = e->rule_id ? e->rule_id : "";
+        uint8_t fl = e->late ? EVF_LATE : 0;
+        size_t rawlen = 0;
+        if (e->raw && e->raw_len) {
             if (next >= s->evidence_raw_max) {
-                e.raw = NULL;
-                e.raw_len = 0;
-                e.raw_omitted = true;
-            } else if (e.raw_len > s->raw_max_bytes) {
-                size_t cut = s->raw_max_bytes; /* not inside a UTF-8 sequence */
-                for (int back = 0; back < 3 && cut > 0 &&
-                                   ((unsigned char)e.raw[cut] & 0xC0) == 0x80;
-                     back++)
-                    cut--;
-                e.raw_len = cut;
-                e.raw_truncated = true;
+                fl |= EVF_OMIT;
+            } else {
+                rawlen = e->raw_len;
+                if (rawlen > s->raw_max_bytes) {
+                    size_t cut = s->raw_max_bytes; /* not inside a UTF-8 sequence */
+                    for (int back = 0; back < 3 && cut > 0 &&
+                                       ((unsigned char)e->raw[cut] & 0xC0) == 0x80;
+                         back++)
+                        cut--;
+                    rawlen = cut;
+                    fl |= EVF_TRUNC;
+                }
+                fl |= EVF_RAW;
             }
         }
-        size_t kl = store_key_evidence(k, incident_id, next);
-        struct ev_enc_arg arg = {&e, inc.tenant};
-        if ((rc = store_put_record(t, s->dbi[DB_EVIDENCE], k, kl, enc_evidence, &arg,
-                                   "evidence put")) != 0)
-            return rc;
-        kl = store_key_ev_time(k, inc.tenant, e.stored_ns, incident_id, next);
-        if ((rc = idx_put(t, DB_EV_TIME, k, kl)) != 0)
-            return rc;
+        struct ts_buf *b = &s->evbuf;
+        /* room for the whole reference: the appends below cannot fail */
+        if (ts_buf_reserve(b, 1 + 2 * 10 + strlen(src) + strlen(rule) + 4 * 10) != 0)
+            return store_txn_fail_code(t, TS_E_NOMEM, "evidence chunk");
+        (void)ts_buf_putc(b, (char)fl);
+        ev_str(b, src, strlen(src), pv.src ? pv.src : (const uint8_t *)"", pv.src ? pv.srclen : 0);
+        ev_str(b, rule, strlen(rule), pv.rule ? pv.rule : (const uint8_t *)"",
+               pv.rule ? pv.rulelen : 0);
+        ev_var(b, ev_zz(e->partition));
+        ev_var(b, ev_zz((int64_t)((uint64_t)e->offset - (uint64_t)pv.off)));
+        ev_var(b, ev_zz((int64_t)((uint64_t)e->event_ns - (uint64_t)pv.ev)));
+        ev_var(b, ev_zz((int64_t)((uint64_t)t->now_ns - (uint64_t)pv.stored)));
+        /* the caller's strings stay valid for the call: the next reference
+         * compares with them */
+        pv.src = (const uint8_t *)src;
+        pv.srclen = strlen(src);
+        pv.rule = (const uint8_t *)rule;
+        pv.rulelen = strlen(rule);
+        pv.off = e->offset;
+        pv.ev = e->event_ns;
+        pv.stored = t->now_ns;
+        if (fl & EVF_RAW) {
+            size_t kl = ev_raw_key(k, incident_id, next);
+            uint8_t hdr[2] = {'R', 1};
+            MDB_val kv = {kl, k}, v = {2 + rawlen, NULL};
+            if ((rc = mdb_put(t->txn, s->dbi[DB_EV_RAW], &kv, &v, MDB_RESERVE)) != 0)
+                return store_txn_fail(t, rc, "evidence raw put");
+            memcpy(v.mv_data, hdr, 2);
+            memcpy((uint8_t *)v.mv_data + 2, e->raw, rawlen);
+        }
         next++;
         done++;
+        if (next % EV_CHUNK == 0) {
+            uint32_t first = next - EV_CHUNK;
+            if ((rc = ev_chunk_put(t, inc.tenant, incident_id, first, EV_CHUNK, old_newest)))
+                return rc;
+            open = false;
+        }
+    }
+    if (open) {
+        uint32_t first = (next - 1) / EV_CHUNK * EV_CHUNK;
+        if ((rc = ev_chunk_put(t, inc.tenant, incident_id, first, next - first, old_newest)))
+            return rc;
     }
     /* the counters, patched in place in the scratch copy of the record */
     uint8_t *rec = (uint8_t *)s->scratch.data;
@@ -852,25 +1021,150 @@ int store_evidence_foreach(struct store_txn *t, const char *incident_id, struct 
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVIDENCE], &c)) != 0)
         return store_txn_fail(t, rc, "evidence cursor");
-    uint8_t k[STORE_KEY_MAX + 1];
+    uint8_t k[STORE_KEY_MAX + 1], rk[STORE_KEY_MAX + 1];
     size_t pl = store_key_evidence(k, incident_id, 0) - 4;
     MDB_val kv = {pl + 4, k}, v;
     int out = 0;
-    for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0;
+    for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0 && !out;
          rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT)) {
         if (kv.mv_size != pl + 4 || memcmp(kv.mv_data, k, pl) != 0)
             break;
-        struct store_evidence ev;
-        struct store_dec d = {v.mv_data, v.mv_size, 0, arena, 0};
-        if ((out = store_evidence_decode(&d, &ev, NULL)) != 0)
+        struct ev_chunk ch;
+        if (ev_chunk_open(v.mv_data, v.mv_size, &ch) != 0) {
+            out = TS_E_STORE;
             break;
-        if ((out = fn(ctx, &ev)) != 0)
+        }
+        struct ev_prev pv = {0};
+        for (uint32_t i = 0; i < ch.n && !out; i++) {
+            struct store_evidence ev;
+            uint8_t fl;
+            if ((out = ev_ref_next(&ch.refs, &pv, &ev, &fl)) != 0)
+                break;
+            ev.seq = ch.first + i;
+            ev.source = ts_arena_strndup(arena, pv.src ? (const char *)pv.src : "", pv.srclen);
+            ev.rule_id = ts_arena_strndup(arena, pv.rule ? (const char *)pv.rule : "",
+                                          pv.rulelen);
+            if (!ev.source || !ev.rule_id) {
+                out = TS_E_NOMEM;
+                break;
+            }
+            if (fl & EVF_RAW) {
+                size_t rl = ev_raw_key(rk, incident_id, ev.seq);
+                MDB_val rkv = {rl, rk}, rv;
+                int g = mdb_get(t->txn, t->s->dbi[DB_EV_RAW], &rkv, &rv);
+                if (g == 0 && rv.mv_size >= 2 && ((const uint8_t *)rv.mv_data)[0] == 'R') {
+                    ev.raw = ts_arena_strndup(arena, (const char *)rv.mv_data + 2,
+                                              rv.mv_size - 2);
+                    ev.raw_len = rv.mv_size - 2;
+                    if (!ev.raw) {
+                        out = TS_E_NOMEM;
+                        break;
+                    }
+                } else if (g != MDB_NOTFOUND) {
+                    out = g ? store_txn_fail(t, g, "evidence raw get") : TS_E_STORE;
+                    break;
+                }
+            }
+            out = fn(ctx, &ev);
+        }
+        if (out)
             break;
     }
     mdb_cursor_close(c);
     if (!out && rc != 0 && rc != MDB_NOTFOUND)
         out = store_txn_fail(t, rc, "evidence cursor");
     return out;
+}
+
+/* Delete the evidence of id (chunks, their raw records and ev_time
+ * entries) until at least limit references are gone (0 = all; a chunk goes
+ * whole); *n gets how many references, *all whether none is left. */
+static int evidence_del_upto(struct store_txn *t, const char *tenant, const char *id,
+                             uint64_t limit, uint64_t *n, bool *all)
+{
+    MDB_cursor *c;
+    *all = false;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVIDENCE], &c);
+    if (rc)
+        return store_txn_fail(t, rc, "evidence cursor");
+    uint8_t k[STORE_KEY_MAX + 1], tk[STORE_KEY_MAX + 1];
+    size_t pl = store_key_evidence(k, id, 0) - 4;
+    MDB_val kv = {pl + 4, k}, v;
+    int out = 0;
+    uint64_t done = 0;
+    /* re-seek after each delete: cursor positions after mdb_cursor_del are
+     * a known LMDB trap */
+    for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0;
+         kv.mv_size = pl + 4, kv.mv_data = k, rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE)) {
+        if (kv.mv_size != pl + 4 || memcmp(kv.mv_data, k, pl) != 0) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        if (limit && done >= limit)
+            break;
+        uint8_t ck[STORE_KEY_MAX + 1];
+        size_t ckl = kv.mv_size;
+        memcpy(ck, kv.mv_data, ckl);
+        struct ev_chunk ch;
+        if (ev_chunk_open(v.mv_data, v.mv_size, &ch) == 0) {
+            size_t tl = store_key_ev_time(tk, tenant, ch.newest, id, ch.first);
+            if ((out = idx_del(t, DB_EV_TIME, tk, tl)) != 0)
+                break;
+        }
+        uint64_t nr = 0;
+        if ((out = store_evidence_del_chunk(t, ck, ckl, &nr)) != 0)
+            break;
+        if (nr == 0 && (out = idx_del(t, DB_EVIDENCE, ck, ckl)) != 0)
+            break; /* unreadable chunk: goes without counting */
+        done += nr;
+    }
+    mdb_cursor_close(c);
+    *n += done;
+    if (!out && rc == MDB_NOTFOUND)
+        *all = true;
+    else if (!out && rc != 0)
+        out = store_txn_fail(t, rc, "evidence cursor");
+    return out;
+}
+
+int store_evidence_del_chunk(struct store_txn *t, const uint8_t *key, size_t klen,
+                             uint64_t *nrefs)
+{
+    *nrefs = 0;
+    if (klen < 6 || klen > STORE_KEY_MAX || key[klen - 5] != 0)
+        return TS_E_STORE;
+    MDB_val kv = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_EVIDENCE], &kv, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0; /* dangling ev_time entry */
+    if (rc)
+        return store_txn_fail(t, rc, "evidence get");
+    struct ev_chunk ch;
+    if (ev_chunk_open(v.mv_data, v.mv_size, &ch) != 0)
+        return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
+    /* raw records of the chunk: flagged references */
+    uint8_t rk[STORE_KEY_MAX + 1];
+    uint32_t raws[EV_CHUNK];
+    size_t nraw = 0;
+    struct ev_prev pv = {0};
+    for (uint32_t i = 0; i < ch.n; i++) {
+        struct store_evidence e;
+        uint8_t fl;
+        if (ev_ref_next(&ch.refs, &pv, &e, &fl) != 0)
+            return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
+        if (fl & EVF_RAW)
+            raws[nraw++] = ch.first + i;
+    }
+    *nrefs = ch.n;
+    if ((rc = idx_del(t, DB_EVIDENCE, key, klen)) != 0)
+        return rc;
+    memcpy(rk, key, klen - 4);
+    for (size_t i = 0; i < nraw; i++) {
+        store_be32(rk + klen - 4, raws[i]);
+        if ((rc = idx_del(t, DB_EV_RAW, rk, klen)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int store_idx_del(struct store_txn *t, enum store_db db, const uint8_t *k, size_t klen)

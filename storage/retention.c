@@ -114,13 +114,16 @@ static int del_evidence(struct store_txn *t, struct ret *r, const uint8_t *key, 
     size_t eo = tend + 1 + 8;
     if (klen < eo + 6)
         return TS_E_STORE;
-    int rc = store_idx_del(t, DB_EVIDENCE, key + eo, klen - eo);
+    uint64_t n = 0;
+    int rc = store_evidence_del_chunk(t, key + eo, klen - eo, &n);
     if (rc)
         return rc;
     if ((rc = store_idx_del(t, DB_EV_TIME, key, klen)) != 0)
         return rc;
-    r->evidence++;
-    r->budget--;
+    r->evidence += n; /* a chunk of up to 64 references goes whole */
+    r->budget -= n < r->budget ? n : r->budget;
+    if (r->budget && !n)
+        r->budget--;
     return 0;
 }
 

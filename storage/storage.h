@@ -88,7 +88,7 @@
 #define STORE_E_RETRY (-100)
 
 /* Schema version written to meta "schema"; store_open refuses others. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Hard caps (bytes, without the NUL) checked on every write. */
 #define STORE_ID_MAX 128          /* incident id, outbox id */

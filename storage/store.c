@@ -23,7 +23,7 @@
 
 const char *const store_db_names[DB_COUNT] = {
     "meta",     "incidents", "inc_time",  "inc_tenant", "inc_status", "evidence",
-    "ev_time",  "corr_state", "offsets",  "outbox",     "outbox_due",
+    "ev_time",  "corr_state", "offsets",  "outbox",     "outbox_due", "ev_raw",
 };
 
 const char *store_strerror(int code)
@@ -219,6 +219,7 @@ int store_open(struct store **out, const struct store_opts *o, struct ts_err *er
     if (s->map_max < map)
         s->map_max = map;
     ts_buf_init(&s->scratch, STORE_STATE_VAL_MAX + (8u << 20));
+    ts_buf_init(&s->evbuf, 4u << 20);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     atomic_init(&s->growths, 0);
@@ -278,6 +279,7 @@ void store_close(struct store *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     ts_buf_free(&s->scratch);
+    ts_buf_free(&s->evbuf);
     free(s->path);
     free(s);
 }

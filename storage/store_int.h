@@ -24,6 +24,7 @@ enum store_db {
     DB_OFFSETS,
     DB_OUTBOX,
     DB_OUTBOX_DUE,
+    DB_EV_RAW,
     DB_COUNT
 };
 extern const char *const store_db_names[DB_COUNT];
@@ -55,6 +56,7 @@ struct store {
      * holding the write txn (LMDB allows one writer per environment). */
     struct ts_buf scratch;
     struct store_inc_views views; /* same: arrays of the incident in scratch */
+    struct ts_buf evbuf;          /* same: the evidence chunk being rewritten */
 };
 
 struct store_txn {
@@ -195,7 +197,6 @@ int store_incident_decode(struct store_dec *d, struct store_incident *out,
 #define STORE_INC_OFF_EVIDENCE_DROPPED 66
 
 int store_outbox_decode(struct store_dec *d, struct store_outbox *out);
-int store_evidence_decode(struct store_dec *d, struct store_evidence *out, const char **tenant);
 
 /* Put with MDB_RESERVE, encoding with fn twice (size, then write). */
 int store_put_record(struct store_txn *t, MDB_dbi dbi, const void *key, size_t klen,
@@ -212,9 +213,11 @@ int store_get_copy(struct store_txn *t, MDB_dbi dbi, const void *key, size_t kle
  * TS_E_NOTFOUND when there is no such incident. */
 int store_incident_purge(struct store_txn *t, const char *id, uint64_t limit,
                          uint64_t *nevidence, bool *gone);
-/* Delete one evidence record and its ev_time entry. */
-int store_evidence_del_one(struct store_txn *t, const char *tenant, const char *id,
-                           uint32_t seq, int64_t stored_ns);
+/* Delete the evidence chunk at key (id NUL be32(first seq)) and its raw
+ * records; *nrefs gets how many references it held. The caller deletes the
+ * ev_time entry. 0 also when the chunk is already gone. */
+int store_evidence_del_chunk(struct store_txn *t, const uint8_t *key, size_t klen,
+                             uint64_t *nrefs);
 /* Index value-less entries. */
 int store_idx_del(struct store_txn *t, enum store_db db, const uint8_t *k, size_t klen);
 
