@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"rules", cmd_rules, "rules check|test ...: compile Sigma rules / test them on events"},
     {"intel", cmd_intel, "intel load --db DIR FILE...: import threat-intel indicators (CSV, MISP, STIX 2.1)"},
     {"incidents", cmd_incidents, "incidents --db DIR list|show|ack|resolve ...: the incidents in LMDB"},
+    {"report", cmd_report, "report --db DIR INCIDENT --stage S --format json|stix|text: an escalation report"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,346 @@
+/* escalate.h - escalation of incidents to the bodies that must be told:
+ * the regime (who must be told what, by when), the incident-type taxonomy
+ * of the national forms, the routing policy, the report documents (JSON,
+ * STIX 2.1, readable text in Vietnamese and English), deadline tracking
+ * and the outbox entries an incident change causes. Network delivery
+ * (channels, dispatcher) is not here yet. Reference: docs/escalation.md.
+ *
+ * ---------------------------------------------------------------- model
+ * Five kinds of configuration, each a YAML file loaded whole or not at all
+ * (errors are file:line:col, first error wins):
+ *   esc_regime    a legal regime as data: recipients, the criteria of a
+ *                 "serious" incident and of the other conditions, and the
+ *                 reports with their stage and deadline
+ *                 (etc/escalation/law116-2025.yml, circular20-2017.yml);
+ *   esc_taxonomy  the incident types of the national forms and the rule
+ *                 tags (ATT&CK) that map to them (etc/escalation/taxonomy.yml);
+ *   esc_policy    per-tenant/type/severity/level routing beyond the law:
+ *                 condition flags and voluntary escalations, channels
+ *                 (etc/escalation/policy.yml);
+ *   esc_orgs      the reporting organisation of each tenant: name,
+ *                 contact, recipients' names (etc/escalation/org.example.yml);
+ *   esc_assets    the asset inventory (docs/assets.md): the affected system.
+ * All five are immutable after loading and may be shared by any number of
+ * threads; struct esc_env bundles borrowed pointers to them.
+ *
+ * Per incident: esc_plan_incident() decides the facts (type, level,
+ * serious ...) and the list of (recipient, report, stage, due time);
+ * esc_report_render() writes one document; esc_outbox_build() makes the
+ * outbox entries of an incident change; esc_deadlines_list() walks the
+ * store for overdue or near-due reports.
+ *
+ * Errors: 0 or a negative TS_E_* code (core/ts.h); loaders fill ts_err.
+ * No function here keeps global state; all are reentrant.
+ */
+#ifndef ESCALATE_H
+#define ESCALATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/buf.h"
+#include "../core/ts.h"
+#include "../storage/storage.h"
+
+/* Hard caps (configuration is input too). */
+#define ESC_FILE_MAX (4u << 20)     /* bytes of one YAML file */
+#define ESC_RECIPIENTS_MAX 16       /* recipients of a regime */
+#define ESC_REPORTS_MAX 32          /* reports of a regime */
+#define ESC_TAGS_MAX 4096           /* tag mappings of a taxonomy */
+#define ESC_RULES_MAX 1024          /* policy rules */
+#define ESC_TENANTS_MAX 10000       /* organisations, tenants per rule */
+#define ESC_PLAN_MAX 64             /* (recipient, report) pairs per incident */
+#define ESC_ID_MAX 64               /* recipient / report / regime ids */
+#define ESC_TEXT_MAX 4096           /* one configured text */
+#define ESC_EVIDENCE_REFS_MAX 100   /* evidence references in one document */
+#define ESC_EVIDENCE_RAW_MAX 5      /* of them, with a raw excerpt */
+#define ESC_RAW_EXCERPT_MAX 1024    /* bytes of one raw excerpt */
+
+/* ------------------------------------------------------------ vocabulary */
+
+/* Incident types of the national report forms. */
+enum esc_type {
+    ESC_TYPE_DOS = 0,      /* denial of service */
+    ESC_TYPE_PHISHING,     /* phishing / spoofing */
+    ESC_TYPE_MALWARE,      /* malware */
+    ESC_TYPE_TAKEOVER,     /* unauthorised access / takeover */
+    ESC_TYPE_DEFACEMENT,   /* defacement */
+    ESC_TYPE_RANSOMWARE,   /* ransomware / encryption of data */
+    ESC_TYPE_DESTRUCTION,  /* destruction of data or systems */
+    ESC_TYPE_ESPIONAGE,    /* espionage / data theft */
+    ESC_TYPE_COMBINED,     /* several of the above */
+    ESC_TYPE_OTHER,
+};
+#define ESC_TYPE_COUNT 10
+/* "dos", "phishing", "malware", "takeover", "defacement", "ransomware",
+ * "destruction", "espionage", "combined", "other"; NULL when out of range. */
+const char *esc_type_name(enum esc_type t);
+/* Name -> type; TS_E_INVAL for an unknown name. */
+int esc_type_parse(const char *name, enum esc_type *out);
+
+/* Consequences that make an incident serious (bit set). */
+enum esc_impact {
+    ESC_IMPACT_OUTAGE = 1u << 0,          /* service interrupted */
+    ESC_IMPACT_DATA_LEAK = 1u << 1,       /* data disclosed / stolen */
+    ESC_IMPACT_LOSS_OF_CONTROL = 1u << 2, /* attacker controls the system */
+    ESC_IMPACT_DATA_LOSS = 1u << 3,       /* data destroyed or encrypted */
+    ESC_IMPACT_INTEGRITY = 1u << 4,       /* content altered */
+};
+#define ESC_IMPACT_COUNT 5
+/* Bit index 0..4 -> "outage", "data_leak", "loss_of_control", "data_loss",
+ * "integrity". */
+const char *esc_impact_name(unsigned bit);
+
+enum esc_stage { ESC_STAGE_INITIAL = 0, ESC_STAGE_UPDATE, ESC_STAGE_FINAL };
+const char *esc_stage_name(enum esc_stage s); /* "initial", "update", "final" */
+int esc_stage_parse(const char *name, enum esc_stage *out);
+
+enum esc_lang { ESC_LANG_VI = 0, ESC_LANG_EN };
+
+/* ---------------------------------------------------------------- loading */
+
+struct esc_regime;
+struct esc_taxonomy;
+struct esc_policy;
+struct esc_orgs;
+struct esc_assets;
+
+/* Each loader reads a file (at most ESC_FILE_MAX bytes) or a buffer (name
+ * is used in errors). Returns 0, TS_E_CONFIG (err: file:line:col: message),
+ * TS_E_PARSE (YAML syntax), TS_E_IO, TS_E_LIMIT, TS_E_NOMEM. The object owns
+ * all of its memory; *_free accepts NULL. */
+int esc_regime_load(const char *path, struct esc_regime **out, struct ts_err *err);
+int esc_regime_load_buffer(const char *name, const char *buf, size_t len, struct esc_regime **out,
+                           struct ts_err *err);
+void esc_regime_free(struct esc_regime *r);
+/* A regime by name (e.g. "law116-2025") from dir/NAME.yml; the name must be
+ * [a-z0-9._-]+ (TS_E_INVAL otherwise, so that it cannot leave dir). */
+int esc_regime_load_named(const char *dir, const char *name, struct esc_regime **out,
+                          struct ts_err *err);
+const char *esc_regime_id(const struct esc_regime *r);    /* "law116-2025" */
+/* Title in the language (the regime's `title`). */
+const char *esc_regime_title(const struct esc_regime *r, enum esc_lang lang);
+
+int esc_taxonomy_load(const char *path, struct esc_taxonomy **out, struct ts_err *err);
+int esc_taxonomy_load_buffer(const char *name, const char *buf, size_t len,
+                             struct esc_taxonomy **out, struct ts_err *err);
+void esc_taxonomy_free(struct esc_taxonomy *t);
+/* Type name in a language, from the taxonomy (built-in names when t is NULL). */
+const char *esc_taxonomy_type_label(const struct esc_taxonomy *t, enum esc_type type,
+                                    enum esc_lang lang);
+
+int esc_policy_load(const char *path, struct esc_policy **out, struct ts_err *err);
+int esc_policy_load_buffer(const char *name, const char *buf, size_t len,
+                           struct esc_policy **out, struct ts_err *err);
+void esc_policy_free(struct esc_policy *p);
+/* Check that every recipient and report the policy names exists in the
+ * regime it will be used with (a policy is loaded before the regime is
+ * chosen); rules limited to other regimes (match: regimes) are skipped. 0 or TS_E_CONFIG with err at the rule's line. p may be NULL. */
+int esc_policy_check(const struct esc_policy *p, const struct esc_regime *r, struct ts_err *err);
+/* The regime the policy names (`regime:`), or NULL. Borrowed from p. */
+const char *esc_policy_regime(const struct esc_policy *p);
+
+int esc_orgs_load(const char *path, struct esc_orgs **out, struct ts_err *err);
+int esc_orgs_load_buffer(const char *name, const char *buf, size_t len, struct esc_orgs **out,
+                         struct ts_err *err);
+void esc_orgs_free(struct esc_orgs *o);
+
+int esc_assets_load(const char *path, struct esc_assets **out, struct ts_err *err);
+int esc_assets_load_buffer(const char *name, const char *buf, size_t len,
+                           struct esc_assets **out, struct ts_err *err);
+void esc_assets_free(struct esc_assets *a);
+
+/* One system of the inventory (strings owned by the esc_assets). */
+struct esc_system {
+    const char *id, *name, *operator_, *managing_body; /* NULL when absent */
+    int level;                                         /* 1..5 */
+    const char *const *hostnames;
+    size_t nhostnames;
+    const char *const *domains;
+    size_t ndomains;
+    const char *const *ip_ranges; /* as written: addresses and CIDRs */
+    size_t nip_ranges;
+    const char *const *public_ips; /* the ranges that are not private,
+                                      loopback, link-local, CGNAT or ULA */
+    size_t npublic_ips;
+    struct esc_contact {
+        const char *name, *role, *email, *phone; /* NULL when absent */
+    } const *contacts;
+    size_t ncontacts;
+};
+/* The system an incident concerns: the `asset_id` (or "asset.id") of its
+ * details JSON when present; else the first group-key value ("k=v,k=v"),
+ * then distinct value, that is a host name, domain or address of a system
+ * (host names as in docs/assets.md: exact, then first label). NULL: none. */
+const struct esc_system *esc_assets_find(const struct esc_assets *a,
+                                         const struct store_incident *inc);
+/* The same, then the raw text of the first evidence records: a token that
+ * is exactly a host name or domain of a system, or an address in its
+ * ranges (the syslog host of the event, typically). */
+const struct esc_system *esc_assets_find_ev(const struct esc_assets *a,
+                                            const struct store_incident *inc,
+                                            const struct store_evidence *ev, size_t nev);
+const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *id);
+
+/* Borrowed configuration for one call; only regime is required. */
+struct esc_env {
+    const struct esc_regime *regime;
+    const struct esc_taxonomy *taxonomy; /* NULL: every incident is "other" */
+    const struct esc_policy *policy;     /* NULL: the regime alone */
+    const struct esc_orgs *orgs;         /* NULL: reporting organisation unknown */
+    const struct esc_assets *assets;     /* NULL: affected system unknown */
+};
+
+/* ------------------------------------------------------------ classifying */
+
+struct esc_class {
+    enum esc_type type;     /* ESC_TYPE_COMBINED when several and the taxonomy
+                               says `combine: true` */
+    enum esc_type primary;  /* the type of highest priority found (or OTHER) */
+    uint32_t types;         /* bit (1u << type) of every type found */
+    uint32_t impacts;       /* ESC_IMPACT_* of the types and tag mappings */
+};
+/* Classify by tags (e.g. "attack.t1486"; a sub-technique "attack.t1110.003"
+ * falls back to "attack.t1110"; case-insensitive). t may be NULL (OTHER). */
+void esc_classify(const struct esc_taxonomy *t, const char *const *tags, size_t ntags,
+                  struct esc_class *out);
+
+/* ------------------------------------------------------------------ plan */
+
+/* What the regime and policy conclude about one incident. */
+struct esc_facts {
+    struct esc_class cls;
+    const struct esc_system *system; /* borrowed from env->assets; may be NULL */
+    int level;                  /* the system's security level, 0 unknown */
+    uint8_t severity;           /* 0 informational .. 4 critical */
+    bool open;                  /* not resolved = not contained */
+    bool serious;               /* per the regime's `serious` (or the policy) */
+    bool national_security;     /* may harm national security / public order */
+    bool beyond_capacity;       /* beyond the operator's capacity to respond */
+    bool suppressed;            /* a policy rule said suppress (voluntary only) */
+    int64_t detected_ns;        /* incident created (detection), else first_seen */
+    int64_t response_end_ns;    /* when resolved (last resolve), else 0 */
+};
+
+/* One report owed to one recipient. Strings borrowed from the regime. */
+struct esc_due {
+    const char *recipient;  /* regime recipient id, e.g. "national" */
+    const char *report;     /* regime report id, e.g. "initial-notice" */
+    enum esc_stage stage;
+    const char *form;       /* form number in the regime, or NULL */
+    int64_t due_ns;         /* 0: its anchor has not happened (final report
+                               of an incident still open) */
+    bool mandatory;         /* required by the regime (else by the policy) */
+    int64_t every_ns;       /* > 0: periodic (updates), next one every_ns later */
+};
+
+struct esc_plan {
+    struct esc_facts facts;
+    struct esc_due items[ESC_PLAN_MAX];
+    size_t n;
+    bool truncated;         /* more than ESC_PLAN_MAX: the rest dropped */
+};
+
+/* Decide facts and reports for an incident as stored (inc from
+ * store_incident_get). Items are in regime report order, then recipient
+ * order. Returns 0 or TS_E_INVAL (no regime / no incident). */
+int esc_plan_incident(const struct esc_env *env, const struct store_incident *inc,
+                      struct esc_plan *out);
+/* The same, finding the affected system also in the evidence's raw text
+ * (esc_assets_find_ev). ev may be NULL. */
+int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident *inc,
+                         const struct store_evidence *ev, size_t nev, struct esc_plan *out);
+
+/* ---------------------------------------------------------------- reports */
+
+enum esc_format { ESC_FORMAT_JSON = 0, ESC_FORMAT_STIX, ESC_FORMAT_TEXT };
+
+struct esc_report_opts {
+    const char *recipient;   /* recipient id; NULL = the first of the plan for
+                                this stage, else the regime's first */
+    enum esc_stage stage;
+    enum esc_format format;
+    enum esc_lang lang;      /* text only (JSON/STIX carry both where given) */
+    const struct store_evidence *evidence; /* borrowed, may be NULL */
+    size_t nevidence;        /* references beyond ESC_EVIDENCE_REFS_MAX are
+                                counted, not listed */
+    const char *rule_text;   /* the Sigma rule YAML for STIX (may be NULL:
+                                a reference document is written instead) */
+    int64_t now_ns;          /* generated_at; 0 = wall clock */
+};
+
+/* Append the document for inc to out (JSON: docs/report-schema.json; STIX:
+ * a 2.1 bundle; text: UTF-8 lines). The incident's strings are only read.
+ * Returns 0, TS_E_INVAL (unknown recipient, bad options), TS_E_LIMIT /
+ * TS_E_NOMEM (out's cap or memory; out may hold a partial document). */
+int esc_report_render(const struct esc_env *env, const struct store_incident *inc,
+                      const struct esc_report_opts *o, struct ts_buf *out);
+
+/* ----------------------------------------------------------------- outbox */
+
+/* Entries an incident change causes, ready for store_outbox_put in the
+ * same transaction. Owns its strings and payloads. */
+struct esc_outbox_batch {
+    struct store_outbox entries[ESC_PLAN_MAX];
+    size_t n;
+    char *mem[ESC_PLAN_MAX * 2]; /* owned: ids, payloads (internal) */
+    size_t nmem;
+};
+/* Build the entries for one change of an incident: prev is the incident
+ * as stored before the change (NULL when new), cur as stored after it
+ * (store_incident_get after store_incident_put, so it carries the new
+ * revision). What is sent, per the regime's `send:` of each report due:
+ *   on_detect  when the report is due now and was not due for prev
+ *              (new incident, or it just became serious/...);
+ *   on_change  an open, reportable incident whose severity rose or status
+ *              changed (other than to resolved), or that was reopened;
+ *   on_resolve the incident has just been resolved;
+ *   manual     never (the CLI sends it; deadlines still track it).
+ * Entry id: "<incident>:<revision>:<recipient>:<report>" (stable: a retried
+ * batch replaces the same entries); payload: the JSON document; channel:
+ * from the policy (`channels:`), else "default"; due now. t (may be NULL)
+ * is the batch's transaction, used only to read the incident's evidence
+ * into the payload. out is reset first; call esc_outbox_batch_free after
+ * the puts. Returns 0, TS_E_NOMEM, TS_E_LIMIT, TS_E_INVAL. */
+int esc_outbox_build(const struct esc_env *env, struct store_txn *t,
+                     const struct store_incident *prev, const struct store_incident *cur,
+                     int64_t now_ns, struct esc_outbox_batch *out);
+/* Put every entry of b with store_outbox_put; first error returned. */
+int esc_outbox_put_all(struct store_txn *t, const struct esc_outbox_batch *b);
+void esc_outbox_batch_free(struct esc_outbox_batch *b);
+
+/* ---------------------------------------------------------------- deadlines */
+
+enum esc_delivery {
+    ESC_DELIVERY_NONE = 0,   /* no outbox entry for it */
+    ESC_DELIVERY_FAILED,     /* only failed entries */
+    ESC_DELIVERY_PENDING,    /* queued, not delivered yet */
+    ESC_DELIVERY_DONE,       /* an entry was delivered */
+};
+const char *esc_delivery_name(enum esc_delivery d); /* "none", "failed", ... */
+
+struct esc_deadline {
+    const struct store_incident *incident; /* valid during the callback */
+    const struct esc_due *due;             /* valid during the callback */
+    enum esc_delivery delivery;
+    bool overdue;           /* due passed and not delivered */
+    int64_t late_ns;        /* now - due (negative: time left) */
+};
+
+#define ESC_DL_OVERDUE 1u   /* overdue ones */
+#define ESC_DL_NEAR 2u      /* not overdue, due within horizon */
+#define ESC_DL_ALL 4u       /* every report owed, with its state */
+
+/* Walk the incidents of the store (open ones, and resolved ones for their
+ * final reports), plan each and pass every report selected by flags to fn,
+ * incident by incident in last_seen order. Delivery state comes from the
+ * outbox (ids as esc_outbox_build makes them, any revision). t: a read or
+ * write txn. fn's non-zero return stops and is returned.
+ * Errors: TS_E_INVAL, TS_E_NOMEM, TS_E_LIMIT (more than 1M outbox entries),
+ * the store's errors. */
+int esc_deadlines_list(const struct esc_env *env, struct store_txn *t, int64_t now_ns,
+                       int64_t horizon_ns, unsigned flags,
+                       int (*fn)(void *ctx, const struct esc_deadline *d), void *ctx);
+
+#endif

@@ -1,0 +1,740 @@
+/* report.c - the report document of one incident for one recipient and
+ * stage: filled from the incident, the asset inventory and the tenant's
+ * organisation; rendered as JSON (docs/report-schema.json) or as readable
+ * UTF-8 text in Vietnamese or English. STIX is in stix.c.
+ * Output goes to the caller's ts_buf (its cap bounds the document).
+ * Reentrant; reads only its arguments. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/tstime.h"
+#include "esc_int.h"
+
+/* ---------------------------------------------------------- JSON writer */
+
+struct jw {
+    struct ts_buf *b;
+    int rc;
+    int depth;
+    bool first[24];
+};
+
+static void jw_raw(struct jw *w, const char *s)
+{
+    if (!w->rc)
+        w->rc = ts_buf_puts(w->b, s);
+}
+
+static void jw_sep(struct jw *w, const char *key)
+{
+    if (w->depth > 0) {
+        if (!w->first[w->depth])
+            jw_raw(w, ",");
+        w->first[w->depth] = false;
+    }
+    if (key && !w->rc) {
+        w->rc = ts_buf_json_str(w->b, key, strlen(key));
+        jw_raw(w, ":");
+    }
+}
+
+static void jw_open(struct jw *w, const char *key, const char *br)
+{
+    jw_sep(w, key);
+    jw_raw(w, br);
+    if (w->depth + 1 < (int)TS_ARRAY_LEN(w->first))
+        w->first[++w->depth] = true;
+    else if (!w->rc)
+        w->rc = TS_E_LIMIT;
+}
+
+static void jw_close(struct jw *w, const char *br)
+{
+    if (w->depth > 0)
+        w->depth--;
+    jw_raw(w, br);
+}
+
+static void jw_str(struct jw *w, const char *key, const char *v)
+{
+    jw_sep(w, key);
+    if (!v)
+        jw_raw(w, "null");
+    else if (!w->rc)
+        w->rc = ts_buf_json_str(w->b, v, strlen(v));
+}
+
+static void jw_strn(struct jw *w, const char *key, const char *v, size_t n)
+{
+    jw_sep(w, key);
+    if (!w->rc)
+        w->rc = ts_buf_json_str(w->b, v, n);
+}
+
+static void jw_int(struct jw *w, const char *key, long long v)
+{
+    jw_sep(w, key);
+    if (!w->rc)
+        w->rc = ts_buf_printf(w->b, "%lld", v);
+}
+
+static void jw_bool(struct jw *w, const char *key, bool v)
+{
+    jw_sep(w, key);
+    jw_raw(w, v ? "true" : "false");
+}
+
+static void jw_time(struct jw *w, const char *key, int64_t ns)
+{
+    if (!ns) {
+        jw_str(w, key, NULL);
+        return;
+    }
+    char t[32];
+    esc_time_ms(ns, t);
+    jw_str(w, key, t);
+}
+
+static void jw_text(struct jw *w, const char *key, const struct ts_buf *vi, const struct ts_buf *en)
+{
+    jw_open(w, key, "{");
+    jw_str(w, "vi", vi->data ? vi->data : "");
+    jw_str(w, "en", en->data ? en->data : "");
+    jw_close(w, "}");
+}
+
+/* ------------------------------------------------------------- doc set-up */
+
+int esc_doc_init(struct esc_doc *d, const struct esc_env *env, const struct store_incident *inc,
+                 const struct esc_report_opts *o)
+{
+    memset(d, 0, sizeof(*d));
+    if (!env || !env->regime || !inc || !o || (unsigned)o->stage > ESC_STAGE_FINAL)
+        return TS_E_INVAL;
+    d->env = env;
+    d->inc = inc;
+    d->o = o;
+    d->now_ns = o->now_ns ? o->now_ns : ts_now_ns();
+    int rc = esc_plan_incident_ev(env, inc, o->evidence, o->nevidence, &d->plan);
+    if (rc)
+        return rc;
+    const struct esc_regime *r = env->regime;
+    const char *rid = o->recipient;
+    if (!rid) {
+        for (size_t i = 0; i < d->plan.n && !rid; i++)
+            if (d->plan.items[i].stage == o->stage)
+                rid = d->plan.items[i].recipient;
+        if (!rid)
+            rid = r->recipients[0].id;
+    }
+    int ri = esc_regime_recipient(r, rid);
+    if (ri < 0)
+        return TS_E_INVAL;
+    d->rcpt = &r->recipients[ri];
+    for (size_t i = 0; i < d->plan.n && !d->due; i++)
+        if (d->plan.items[i].stage == o->stage && !strcmp(d->plan.items[i].recipient, rid))
+            d->due = &d->plan.items[i];
+    if (d->due)
+        d->report = esc_regime_report(r, d->due->report);
+    /* Not owed: the plainest report of the stage for the recipient. */
+    for (int pass = 0; pass < 2 && !d->report; pass++)
+        for (size_t i = 0; i < r->nreports && !d->report; i++)
+            if (r->reports[i].stage == o->stage && (r->reports[i].to & (1u << ri)) &&
+                (pass || !(r->reports[i].when & (ESC_WHEN_NATSEC | ESC_WHEN_BEYOND))))
+                d->report = &r->reports[i];
+    d->org = esc_orgs_find(env->orgs, inc->tenant);
+    return 0;
+}
+
+int esc_report_id(const struct esc_doc *d, struct ts_buf *out)
+{
+    return ts_buf_printf(out, "%s:%llu:%s:%s", d->inc->id, (unsigned long long)d->inc->revision,
+                         d->rcpt->id, d->report ? d->report->id : esc_stage_name(d->o->stage));
+}
+
+/* ------------------------------------------------------------ vocabulary */
+
+struct l10n {
+    const char *vi, *en;
+};
+#define L(l, x) ((l) == ESC_LANG_VI ? (x).vi : (x).en)
+
+static const struct l10n impact_labels[ESC_IMPACT_COUNT] = {
+    {"Gián đoạn hoạt động của hệ thống", "Service outage"},
+    {"Lộ, lọt, mất cắp dữ liệu", "Data leak or theft"},
+    {"Mất quyền kiểm soát hệ thống", "Loss of control over the system"},
+    {"Mất, hỏng dữ liệu (bị xóa hoặc mã hóa)", "Data loss (deleted or encrypted)"},
+    {"Thay đổi trái phép thông tin, giao diện", "Unauthorised change of content"},
+};
+
+static const struct l10n status_labels[STORE_STATUS_COUNT] = {
+    {"Mới phát hiện, đang xử lý", "Newly detected, being handled"},
+    {"Đã tiếp nhận, đang ứng cứu", "Acknowledged, response in progress"},
+    {"Đã xử lý xong, kết thúc ứng cứu", "Resolved, response ended"},
+    {"Mở lại, đang ứng cứu", "Reopened, response in progress"},
+};
+
+static const struct l10n sev_labels[5] = {
+    {"thông tin", "informational"}, {"thấp", "low"},         {"trung bình", "medium"},
+    {"cao", "high"},                {"nghiêm trọng", "critical"},
+};
+
+static const char *sev_label(uint8_t s, enum esc_lang l)
+{
+    return s < 5 ? L(l, sev_labels[s]) : "?";
+}
+
+/* ------------------------------------------------------------ generated text */
+
+int esc_describe(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out)
+{
+    const struct store_incident *inc = d->inc;
+    int off = d->org ? d->org->utc_offset_sec : 7 * 3600;
+    char t1[48], t2[48];
+    esc_time_local(inc->first_seen_ns, off, t1);
+    esc_time_local(inc->last_seen_ns, off, t2);
+    const char *title = inc->rule_title && *inc->rule_title ? inc->rule_title : inc->rule_id;
+    int rc;
+    if (l == ESC_LANG_VI)
+        rc = ts_buf_printf(out,
+                           "Luật phát hiện \"%s\" (mức %s) ghi nhận %llu sự kiện liên quan "
+                           "từ %s đến %s",
+                           title ? title : "", sev_label(inc->severity, l),
+                           (unsigned long long)inc->count, t1, t2);
+    else
+        rc = ts_buf_printf(out,
+                           "Detection rule \"%s\" (%s) matched %llu related event(s) between "
+                           "%s and %s",
+                           title ? title : "", sev_label(inc->severity, l),
+                           (unsigned long long)inc->count, t1, t2);
+    if (!rc && inc->group_key && *inc->group_key)
+        rc = ts_buf_printf(out, l == ESC_LANG_VI ? "; nhóm theo %s" : "; grouped by %s",
+                           inc->group_key);
+    if (!rc && d->plan.facts.system)
+        rc = ts_buf_printf(out, l == ESC_LANG_VI ? "; hệ thống bị ảnh hưởng: %s"
+                                                 : "; affected system: %s",
+                           d->plan.facts.system->name);
+    return rc ? rc : ts_buf_puts(out, ".");
+}
+
+static int symptoms_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out)
+{
+    const struct esc_taxonomy *t = d->env->taxonomy;
+    const struct esc_class *c = &d->plan.facts.cls;
+    int rc = 0;
+    bool any = false;
+    for (unsigned b = 0; t && !rc && b < ESC_TYPE_COUNT; b++)
+        if ((c->types & (1u << b)) && (t->types[b].symptoms.vi || t->types[b].symptoms.en)) {
+            rc = ts_buf_printf(out, "%s%s", any ? "; " : "",
+                               esc_text_get(&t->types[b].symptoms, l));
+            any = true;
+        }
+    if (!rc && d->inc->ndistinct) {
+        rc = ts_buf_printf(out, "%s%s%s%s: ", any ? "; " : "",
+                           l == ESC_LANG_VI ? "Giá trị ghi nhận" : "Observed values",
+                           d->inc->distinct_field ? " " : "",
+                           d->inc->distinct_field ? d->inc->distinct_field : "");
+        for (uint32_t i = 0; !rc && i < d->inc->ndistinct && i < 16; i++)
+            rc = ts_buf_printf(out, "%s%s", i ? ", " : "", d->inc->distinct[i]);
+        if (!rc && (d->inc->ndistinct > 16 || d->inc->distinct_truncated))
+            rc = ts_buf_puts(out, ", ...");
+        any = true;
+    }
+    if (!rc && !any)
+        rc = ts_buf_puts(out, l == ESC_LANG_VI ? "Các sự kiện khớp luật phát hiện nêu tại mục "
+                                                 "phương thức phát hiện"
+                                               : "Events matching the detection rule named "
+                                                 "under detection method");
+    return rc;
+}
+
+static int impact_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out)
+{
+    int rc = 0;
+    bool any = false;
+    for (unsigned b = 0; !rc && b < ESC_IMPACT_COUNT; b++)
+        if (d->plan.facts.cls.impacts & (1u << b)) {
+            rc = ts_buf_printf(out, "%s%s", any ? "; " : "", L(l, impact_labels[b]));
+            any = true;
+        }
+    if (!rc && !any)
+        rc = ts_buf_puts(out, l == ESC_LANG_VI ? "Chưa xác định" : "Not yet determined");
+    return rc;
+}
+
+static int actions_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out)
+{
+    const struct store_incident *inc = d->inc;
+    int off = d->org ? d->org->utc_offset_sec : 7 * 3600;
+    int rc = ts_buf_puts(out, l == ESC_LANG_VI ? "Sự cố được hệ thống giám sát phát hiện tự động"
+                                               : "Detected automatically by the monitoring "
+                                                 "system");
+    for (uint32_t i = 0; !rc && i < inc->nhistory; i++) {
+        const struct store_status_change *h = &inc->history[i];
+        char t[48];
+        esc_time_local(h->at_ns, off, t);
+        const char *by = h->by && *h->by ? h->by : "?";
+        static const struct l10n verbs[STORE_STATUS_COUNT] = {
+            {"ghi nhận", "recorded"},
+            {"tiếp nhận xử lý", "acknowledged"},
+            {"xác nhận đã xử lý xong", "resolved"},
+            {"mở lại để xử lý tiếp", "reopened"},
+        };
+        if ((unsigned)h->status >= STORE_STATUS_COUNT)
+            continue;
+        rc = l == ESC_LANG_VI
+                 ? ts_buf_printf(out, "; %s: %s %s", t, by, verbs[h->status].vi)
+                 : ts_buf_printf(out, "; %s: %s by %s", t, verbs[h->status].en, by);
+    }
+    if (!rc && d->org && (d->org->actions_taken.vi || d->org->actions_taken.en))
+        rc = ts_buf_printf(out, "; %s", esc_text_get(&d->org->actions_taken, l));
+    return rc ? rc : ts_buf_puts(out, ".");
+}
+
+static int support_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out)
+{
+    if (d->org && (d->org->support_requested.vi || d->org->support_requested.en))
+        return ts_buf_puts(out, esc_text_get(&d->org->support_requested, l));
+    if (d->plan.facts.beyond_capacity)
+        return ts_buf_puts(out, l == ESC_LANG_VI
+                                    ? "Đề nghị hỗ trợ ứng cứu: sự cố vượt quá khả năng xử lý "
+                                      "của đơn vị vận hành"
+                                    : "Response support requested: the incident is beyond the "
+                                      "operator's capacity");
+    return ts_buf_puts(out, l == ESC_LANG_VI ? "Chưa đề nghị hỗ trợ" : "None requested");
+}
+
+static const char *recipient_name(const struct esc_doc *d, enum esc_lang l)
+{
+    for (size_t i = 0; d->org && i < d->org->nrecipients; i++)
+        if (!strcmp(d->org->recipients[i].id, d->rcpt->id) && d->org->recipients[i].name)
+            return d->org->recipients[i].name;
+    if (d->rcpt->role == ESC_ROLE_MANAGING_BODY && d->plan.facts.system &&
+        d->plan.facts.system->managing_body)
+        return d->plan.facts.system->managing_body;
+    return esc_text_get(&d->rcpt->name, l);
+}
+
+/* ----------------------------------------------------------------- JSON */
+
+struct texts {
+    struct ts_buf v[2];
+};
+
+static void texts_init(struct texts *t)
+{
+    ts_buf_init(&t->v[0], 64u << 10);
+    ts_buf_init(&t->v[1], 64u << 10);
+}
+
+static void texts_free(struct texts *t)
+{
+    ts_buf_free(&t->v[0]);
+    ts_buf_free(&t->v[1]);
+}
+
+static int texts_fill(const struct esc_doc *d, struct texts *t,
+                      int (*fn)(const struct esc_doc *, enum esc_lang, struct ts_buf *))
+{
+    int rc = fn(d, ESC_LANG_VI, &t->v[0]);
+    return rc ? rc : fn(d, ESC_LANG_EN, &t->v[1]);
+}
+
+static void json_contact(struct jw *w, const char *key, const struct esc_contact *c)
+{
+    jw_open(w, key, "{");
+    jw_str(w, "name", c ? c->name : NULL);
+    jw_str(w, "role", c ? c->role : NULL);
+    jw_str(w, "phone", c ? c->phone : NULL);
+    jw_str(w, "email", c ? c->email : NULL);
+    jw_close(w, "}");
+}
+
+static void json_strs(struct jw *w, const char *key, const char *const *v, size_t n)
+{
+    jw_open(w, key, "[");
+    for (size_t i = 0; i < n; i++)
+        jw_str(w, NULL, v[i]);
+    jw_close(w, "]");
+}
+
+int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
+{
+    const struct store_incident *inc = d->inc;
+    const struct esc_regime *r = d->env->regime;
+    const struct esc_facts *f = &d->plan.facts;
+    const struct esc_system *s = f->system;
+    struct texts desc, sym, imp, act, sup;
+    texts_init(&desc);
+    texts_init(&sym);
+    texts_init(&imp);
+    texts_init(&act);
+    texts_init(&sup);
+    struct ts_buf rid;
+    ts_buf_init(&rid, 1024);
+    int rc = texts_fill(d, &desc, esc_describe);
+    rc = rc ? rc : texts_fill(d, &sym, symptoms_text);
+    rc = rc ? rc : texts_fill(d, &imp, impact_text);
+    rc = rc ? rc : texts_fill(d, &act, actions_text);
+    rc = rc ? rc : texts_fill(d, &sup, support_text);
+    rc = rc ? rc : esc_report_id(d, &rid);
+    struct jw w = {.b = out, .rc = rc};
+    jw_open(&w, NULL, "{");
+    jw_str(&w, "schema", "https://tocsin.example/schemas/escalation-report/1");
+    jw_str(&w, "report_id", rid.data);
+    jw_time(&w, "generated_at", d->now_ns);
+
+    jw_open(&w, "regime", "{");
+    jw_str(&w, "id", r->id);
+    jw_str(&w, "title_vi", esc_text_get(&r->title, ESC_LANG_VI));
+    jw_str(&w, "title_en", esc_text_get(&r->title, ESC_LANG_EN));
+    json_strs(&w, "basis", r->basis, r->nbasis);
+    jw_close(&w, "}");
+
+    jw_open(&w, "report", "{");
+    jw_str(&w, "id", d->report ? d->report->id : NULL);
+    jw_str(&w, "stage", esc_stage_name(d->o->stage));
+    jw_str(&w, "form", d->report ? d->report->form : NULL);
+    jw_str(&w, "title_vi", d->report ? esc_text_get(&d->report->title, ESC_LANG_VI) : NULL);
+    jw_str(&w, "title_en", d->report ? esc_text_get(&d->report->title, ESC_LANG_EN) : NULL);
+    jw_bool(&w, "mandatory", d->due ? d->due->mandatory : false);
+    jw_time(&w, "due_at", d->due ? d->due->due_ns : 0);
+    jw_close(&w, "}");
+
+    jw_open(&w, "recipient", "{");
+    jw_str(&w, "id", d->rcpt->id);
+    static const char *const roles[] = {"managing_body", "response_unit", "national", "other"};
+    jw_str(&w, "role", roles[d->rcpt->role]);
+    jw_str(&w, "name_vi", recipient_name(d, ESC_LANG_VI));
+    jw_str(&w, "name_en", recipient_name(d, ESC_LANG_EN));
+    jw_close(&w, "}");
+
+    jw_open(&w, "reporting_organisation", "{");
+    jw_str(&w, "tenant", inc->tenant ? inc->tenant : "");
+    jw_str(&w, "name", d->org ? d->org->name : NULL);
+    jw_str(&w, "address", d->org ? d->org->address : NULL);
+    jw_str(&w, "phone", d->org ? d->org->phone : NULL);
+    jw_str(&w, "email", d->org ? d->org->email : NULL);
+    json_contact(&w, "contact", d->org ? &d->org->contact : NULL);
+    jw_close(&w, "}");
+
+    jw_open(&w, "affected_system", "{");
+    jw_str(&w, "id", s ? s->id : NULL);
+    jw_str(&w, "name", s ? s->name : NULL);
+    jw_str(&w, "operator", s ? s->operator_ : NULL);
+    jw_str(&w, "managing_body", s ? s->managing_body : NULL);
+    if (s)
+        jw_int(&w, "security_level", s->level);
+    else
+        jw_str(&w, "security_level", NULL);
+    json_strs(&w, "domains", s ? s->domains : NULL, s ? s->ndomains : 0);
+    json_strs(&w, "public_ips", s ? s->public_ips : NULL, s ? s->npublic_ips : 0);
+    json_strs(&w, "hostnames", s ? s->hostnames : NULL, s ? s->nhostnames : 0);
+    jw_open(&w, "contacts", "[");
+    for (size_t i = 0; s && i < s->ncontacts; i++)
+        json_contact(&w, NULL, &s->contacts[i]);
+    jw_close(&w, "]");
+    jw_close(&w, "}");
+
+    jw_open(&w, "incident", "{");
+    jw_str(&w, "id", inc->id);
+    jw_int(&w, "revision", (long long)inc->revision);
+    jw_str(&w, "tenant", inc->tenant ? inc->tenant : "");
+    jw_str(&w, "severity", store_severity_name(inc->severity));
+    jw_str(&w, "group_key", inc->group_key ? inc->group_key : "");
+    jw_int(&w, "event_count", (long long)inc->count);
+    jw_time(&w, "first_seen", inc->first_seen_ns);
+    jw_time(&w, "last_seen", inc->last_seen_ns);
+    jw_close(&w, "}");
+
+    jw_text(&w, "description", &desc.v[0], &desc.v[1]);
+    jw_open(&w, "type", "{");
+    jw_str(&w, "id", esc_type_name(f->cls.type));
+    jw_str(&w, "name_vi", esc_type_label(d->env->taxonomy, f->cls.type, ESC_LANG_VI));
+    jw_str(&w, "name_en", esc_type_label(d->env->taxonomy, f->cls.type, ESC_LANG_EN));
+    jw_str(&w, "primary", esc_type_name(f->cls.primary));
+    jw_open(&w, "all", "[");
+    for (unsigned b = 0; b < ESC_TYPE_COUNT; b++)
+        if (f->cls.types & (1u << b))
+            jw_str(&w, NULL, esc_type_name((enum esc_type)b));
+    jw_close(&w, "]");
+    jw_close(&w, "}");
+    jw_text(&w, "symptoms", &sym.v[0], &sym.v[1]);
+
+    jw_open(&w, "impact", "{");
+    jw_open(&w, "categories", "[");
+    for (unsigned b = 0; b < ESC_IMPACT_COUNT; b++)
+        if (f->cls.impacts & (1u << b))
+            jw_str(&w, NULL, esc_impact_name(b));
+    jw_close(&w, "]");
+    jw_bool(&w, "serious", f->serious);
+    jw_bool(&w, "national_security", f->national_security);
+    jw_bool(&w, "beyond_capacity", f->beyond_capacity);
+    jw_text(&w, "description", &imp.v[0], &imp.v[1]);
+    jw_close(&w, "}");
+
+    jw_time(&w, "detected_at", f->detected_ns);
+    jw_open(&w, "status", "{");
+    jw_str(&w, "incident", store_status_name(inc->status));
+    jw_bool(&w, "contained", !f->open);
+    jw_str(&w, "response", f->open ? "ongoing" : "ended");
+    jw_time(&w, "response_ended_at", f->response_end_ns);
+    jw_str(&w, "changed_by", inc->status_by ? inc->status_by : "");
+    jw_time(&w, "changed_at", inc->status_ns);
+    jw_close(&w, "}");
+
+    jw_open(&w, "detection", "{");
+    jw_str(&w, "method", "sigma");
+    jw_str(&w, "rule_id", inc->rule_id);
+    jw_str(&w, "rule_title", inc->rule_title);
+    jw_str(&w, "rule_level", inc->level);
+    jw_str(&w, "author", inc->author);
+    json_strs(&w, "tags", inc->tags, inc->ntags);
+    jw_close(&w, "}");
+
+    jw_text(&w, "actions_taken", &act.v[0], &act.v[1]);
+    jw_text(&w, "support_requested", &sup.v[0], &sup.v[1]);
+
+    jw_open(&w, "evidence", "{");
+    jw_int(&w, "count", (long long)(inc->evidence_next ? inc->evidence_next : d->o->nevidence));
+    jw_int(&w, "dropped", (long long)inc->evidence_dropped);
+    jw_open(&w, "references", "[");
+    size_t nraw = 0;
+    for (size_t i = 0; i < d->o->nevidence && i < ESC_EVIDENCE_REFS_MAX; i++) {
+        const struct store_evidence *e = &d->o->evidence[i];
+        jw_open(&w, NULL, "{");
+        jw_int(&w, "seq", e->seq);
+        jw_str(&w, "source", e->source ? e->source : "");
+        jw_int(&w, "partition", e->partition);
+        jw_int(&w, "offset", e->offset);
+        jw_time(&w, "event_time", e->event_ns);
+        jw_bool(&w, "late", e->late);
+        if (e->raw && e->raw_len && nraw < ESC_EVIDENCE_RAW_MAX) {
+            size_t n = e->raw_len > ESC_RAW_EXCERPT_MAX ? ESC_RAW_EXCERPT_MAX : e->raw_len;
+            jw_strn(&w, "raw_excerpt", e->raw, ts_utf8_valid_prefix(e->raw, n));
+            jw_bool(&w, "raw_truncated", n < e->raw_len || e->raw_truncated);
+            nraw++;
+        }
+        jw_close(&w, "}");
+    }
+    jw_close(&w, "]");
+    jw_bool(&w, "references_truncated", d->o->nevidence > ESC_EVIDENCE_REFS_MAX);
+    jw_close(&w, "}");
+    jw_close(&w, "}");
+    texts_free(&desc);
+    texts_free(&sym);
+    texts_free(&imp);
+    texts_free(&act);
+    texts_free(&sup);
+    ts_buf_free(&rid);
+    return w.rc;
+}
+
+/* ----------------------------------------------------------------- text */
+
+struct txt_labels {
+    const char *title[3];
+    const char *regime, *form, *report_id, *to, *due, *none, *yes, *no;
+    const char *sec_org, *org_name, *address, *phone, *email, *contact;
+    const char *sec_sys, *sys_name, *op, *mb, *level, *domains, *ips;
+    const char *sec_inc, *desc, *type, *symptoms, *impact, *detected, *status, *serious,
+        *natsec, *beyond, *incident_id;
+    const char *sec_det, *rule, *author, *rule_level, *tags;
+    const char *sec_act, *sec_sup, *sec_ev, *ev_count;
+};
+
+static const struct txt_labels labels_vi = {
+    {"BÁO CÁO BAN ĐẦU SỰ CỐ AN TOÀN THÔNG TIN MẠNG",
+     "BÁO CÁO CẬP NHẬT SỰ CỐ AN TOÀN THÔNG TIN MẠNG",
+     "BÁO CÁO KẾT THÚC ỨNG PHÓ SỰ CỐ AN TOÀN THÔNG TIN MẠNG"},
+    "Căn cứ", "Mẫu báo cáo", "Mã báo cáo", "Kính gửi", "Thời hạn báo cáo", "(không có)", "Có",
+    "Không",
+    "1. THÔNG TIN TỔ CHỨC BÁO CÁO", "Tên tổ chức", "Địa chỉ", "Điện thoại", "Thư điện tử",
+    "Người liên hệ",
+    "2. THÔNG TIN HỆ THỐNG BỊ SỰ CỐ", "Tên hệ thống", "Đơn vị vận hành", "Cơ quan chủ quản",
+    "Cấp độ an toàn hệ thống thông tin", "Tên miền", "Địa chỉ IP công khai",
+    "3. THÔNG TIN VỀ SỰ CỐ", "Mô tả sự cố", "Loại sự cố", "Dấu hiệu phát hiện",
+    "Ảnh hưởng, thiệt hại", "Thời điểm phát hiện", "Tình trạng hiện tại", "Sự cố nghiêm trọng",
+    "Có thể ảnh hưởng an ninh quốc gia, trật tự an toàn xã hội", "Vượt quá khả năng xử lý",
+    "Mã sự cố",
+    "4. PHƯƠNG THỨC PHÁT HIỆN", "Luật phát hiện", "Tác giả luật", "Mức độ của luật", "Nhãn",
+    "5. CÁC BIỆN PHÁP ĐÃ THỰC HIỆN", "6. ĐỀ NGHỊ HỖ TRỢ", "7. TÀI LIỆU, CHỨNG CỨ KÈM THEO",
+    "Số sự kiện làm chứng cứ",
+};
+
+static const struct txt_labels labels_en = {
+    {"INITIAL REPORT OF A CYBERSECURITY INCIDENT", "UPDATE REPORT OF A CYBERSECURITY INCIDENT",
+     "FINAL REPORT ON THE RESPONSE TO A CYBERSECURITY INCIDENT"},
+    "Legal basis", "Form", "Report id", "To", "Due", "(none)", "Yes", "No",
+    "1. REPORTING ORGANISATION", "Name", "Address", "Phone", "Email", "Contact person",
+    "2. AFFECTED SYSTEM", "System name", "Operator", "Managing body", "Security level",
+    "Domains", "Public IP addresses",
+    "3. INCIDENT", "Description", "Incident type", "Symptoms", "Impact", "Detected at",
+    "Current status", "Serious incident", "May harm national security or public order",
+    "Beyond the operator's capacity", "Incident id",
+    "4. DETECTION METHOD", "Detection rule", "Rule author", "Rule level", "Tags",
+    "5. ACTIONS TAKEN", "6. SUPPORT REQUESTED", "7. EVIDENCE ATTACHED",
+    "Evidence events",
+};
+
+static int line(struct ts_buf *b, const char *label, const char *value, const char *none)
+{
+    return ts_buf_printf(b, "   %s: %s\n", label, value && *value ? value : none);
+}
+
+static int list_line(struct ts_buf *b, const char *label, const char *const *v, size_t n,
+                     const char *none)
+{
+    int rc = ts_buf_printf(b, "   %s: ", label);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = ts_buf_printf(b, "%s%s", i ? ", " : "", v[i]);
+    if (!rc && n == 0)
+        rc = ts_buf_puts(b, none);
+    return rc ? rc : ts_buf_putc(b, '\n');
+}
+
+int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
+{
+    enum esc_lang l = d->o->lang;
+    const struct txt_labels *x = l == ESC_LANG_VI ? &labels_vi : &labels_en;
+    const struct store_incident *inc = d->inc;
+    const struct esc_facts *f = &d->plan.facts;
+    const struct esc_system *s = f->system;
+    const struct esc_regime *r = d->env->regime;
+    int off = d->org ? d->org->utc_offset_sec : 7 * 3600;
+    char t[48];
+    struct ts_buf tmp, rid;
+    ts_buf_init(&tmp, 64u << 10);
+    ts_buf_init(&rid, 1024);
+    int rc = esc_report_id(d, &rid);
+    rc = rc ? rc : ts_buf_printf(out, "%s\n", x->title[d->o->stage]);
+    if (!rc && d->report && (d->report->title.vi || d->report->title.en))
+        rc = ts_buf_printf(out, "(%s)\n", esc_text_get(&d->report->title, l));
+    rc = rc ? rc : ts_buf_puts(out, "\n");
+    rc = rc ? rc : ts_buf_printf(out, "%s: %s", x->regime, esc_text_get(&r->title, l));
+    for (size_t i = 0; !rc && i < r->nbasis; i++)
+        rc = ts_buf_printf(out, "%s%s", i ? "; " : " (", r->basis[i]);
+    rc = rc ? rc : ts_buf_puts(out, r->nbasis ? ")\n" : "\n");
+    if (!rc && d->report && d->report->form)
+        rc = ts_buf_printf(out, "%s: %s\n", x->form, d->report->form);
+    rc = rc ? rc : ts_buf_printf(out, "%s: %s\n", x->report_id, rid.data);
+    rc = rc ? rc : ts_buf_printf(out, "%s: %s\n", x->to, recipient_name(d, l));
+    if (!rc && d->due && d->due->due_ns) {
+        esc_time_local(d->due->due_ns, off, t);
+        rc = ts_buf_printf(out, "%s: %s\n", x->due, t);
+    }
+
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_org);
+    rc = rc ? rc : line(out, x->org_name, d->org ? d->org->name : NULL, x->none);
+    rc = rc ? rc : line(out, x->address, d->org ? d->org->address : NULL, x->none);
+    rc = rc ? rc : line(out, x->phone, d->org ? d->org->phone : NULL, x->none);
+    rc = rc ? rc : line(out, x->email, d->org ? d->org->email : NULL, x->none);
+    if (!rc && d->org && (d->org->contact.name || d->org->contact.email)) {
+        const struct esc_contact *c = &d->org->contact;
+        rc = ts_buf_printf(out, "   %s: %s%s%s%s%s%s%s\n", x->contact, c->name ? c->name : "",
+                           c->role ? " (" : "", c->role ? c->role : "", c->role ? ")" : "",
+                           c->phone ? ", " : "", c->phone ? c->phone : "",
+                           c->email ? ", " : "");
+        if (!rc && c->email) {
+            out->len--; /* drop the newline, add the email */
+            rc = ts_buf_printf(out, "%s\n", c->email);
+        }
+    }
+
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_sys);
+    rc = rc ? rc : line(out, x->sys_name, s ? s->name : NULL, x->none);
+    rc = rc ? rc : line(out, x->op, s ? s->operator_ : NULL, x->none);
+    rc = rc ? rc : line(out, x->mb, s ? s->managing_body : NULL, x->none);
+    if (!rc) {
+        char lv[8];
+        snprintf(lv, sizeof(lv), "%d", s ? s->level : 0);
+        rc = line(out, x->level, s ? lv : NULL, x->none);
+    }
+    rc = rc ? rc : list_line(out, x->domains, s ? s->domains : NULL, s ? s->ndomains : 0, x->none);
+    rc = rc ? rc : list_line(out, x->ips, s ? s->public_ips : NULL, s ? s->npublic_ips : 0,
+                             x->none);
+
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_inc);
+    rc = rc ? rc : line(out, x->incident_id, inc->id, x->none);
+    ts_buf_reset(&tmp);
+    rc = rc ? rc : esc_describe(d, l, &tmp);
+    rc = rc ? rc : line(out, x->desc, tmp.data, x->none);
+    rc = rc ? rc : line(out, x->type, esc_type_label(d->env->taxonomy, f->cls.type, l), x->none);
+    ts_buf_reset(&tmp);
+    rc = rc ? rc : symptoms_text(d, l, &tmp);
+    rc = rc ? rc : line(out, x->symptoms, tmp.data, x->none);
+    ts_buf_reset(&tmp);
+    rc = rc ? rc : impact_text(d, l, &tmp);
+    rc = rc ? rc : line(out, x->impact, tmp.data, x->none);
+    esc_time_local(f->detected_ns, off, t);
+    rc = rc ? rc : line(out, x->detected, t, x->none);
+    rc = rc ? rc
+            : line(out, x->status,
+                   (unsigned)inc->status < STORE_STATUS_COUNT ? L(l, status_labels[inc->status])
+                                                              : "?",
+                   x->none);
+    rc = rc ? rc : line(out, x->serious, f->serious ? x->yes : x->no, x->none);
+    rc = rc ? rc : line(out, x->natsec, f->national_security ? x->yes : x->no, x->none);
+    rc = rc ? rc : line(out, x->beyond, f->beyond_capacity ? x->yes : x->no, x->none);
+
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_det);
+    if (!rc)
+        rc = ts_buf_printf(out, "   %s: %s%s%s%s\n", x->rule,
+                           inc->rule_title ? inc->rule_title : "", inc->rule_id ? " (" : "",
+                           inc->rule_id ? inc->rule_id : "", inc->rule_id ? ")" : "");
+    rc = rc ? rc : line(out, x->author, inc->author, x->none);
+    rc = rc ? rc : line(out, x->rule_level, inc->level, x->none);
+    rc = rc ? rc : list_line(out, x->tags, inc->tags, inc->ntags, x->none);
+
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n   ", x->sec_act);
+    rc = rc ? rc : actions_text(d, l, out);
+    rc = rc ? rc : ts_buf_printf(out, "\n\n%s\n   ", x->sec_sup);
+    rc = rc ? rc : support_text(d, l, out);
+    rc = rc ? rc : ts_buf_printf(out, "\n\n%s\n", x->sec_ev);
+    if (!rc) {
+        char n[24];
+        snprintf(n, sizeof(n), "%llu",
+                 (unsigned long long)(inc->evidence_next ? inc->evidence_next : d->o->nevidence));
+        rc = line(out, x->ev_count, n, x->none);
+    }
+    for (size_t i = 0; !rc && i < d->o->nevidence && i < 20; i++) {
+        const struct store_evidence *e = &d->o->evidence[i];
+        esc_time_local(e->event_ns, off, t);
+        if (e->partition >= 0)
+            rc = ts_buf_printf(out, "   - #%u %s [%d] offset %lld, %s\n", e->seq,
+                               e->source ? e->source : "", e->partition, (long long)e->offset, t);
+        else
+            rc = ts_buf_printf(out, "   - #%u %s:%lld, %s\n", e->seq, e->source ? e->source : "",
+                               (long long)e->offset, t);
+    }
+    if (!rc && d->o->nevidence > 20) {
+        rc = ts_buf_puts(out, "   ");
+        rc = rc ? rc
+                : ts_buf_printf(out, l == ESC_LANG_VI ? "và %zu tham chiếu khác\n"
+                                                      : "and %zu more reference(s)\n",
+                                d->o->nevidence - 20);
+    }
+    ts_buf_free(&tmp);
+    ts_buf_free(&rid);
+    return rc;
+}
+
+/* --------------------------------------------------------------- entry */
+
+int esc_report_render(const struct esc_env *env, const struct store_incident *inc,
+                      const struct esc_report_opts *o, struct ts_buf *out)
+{
+    struct esc_doc d;
+    int rc = esc_doc_init(&d, env, inc, o);
+    if (rc)
+        return rc;
+    switch (o->format) {
+    case ESC_FORMAT_JSON:
+        return esc_render_json(&d, out);
+    case ESC_FORMAT_STIX:
+        return esc_render_stix(&d, out);
+    case ESC_FORMAT_TEXT:
+        return esc_render_text(&d, out);
+    }
+    return TS_E_INVAL;
+}

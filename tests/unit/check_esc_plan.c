@@ -1,0 +1,444 @@
+/* check_esc_plan.c - escalate/: regimes, tag -> type mapping, policy and the
+ * due times of the reports owed (the numbers of issue 6's acceptance). */
+#include "check_esc_util.h"
+
+static struct esc_regime *law, *circ;
+static struct esc_taxonomy *tax;
+static struct esc_assets *assets;
+static struct esc_policy *pol;
+
+static void setup(void)
+{
+    law = esc_test_regime("law116-2025");
+    circ = esc_test_regime("circular20-2017");
+    tax = esc_test_taxonomy();
+    assets = esc_test_assets();
+    pol = esc_test_policy();
+}
+
+static void teardown(void)
+{
+    esc_regime_free(law);
+    esc_regime_free(circ);
+    esc_taxonomy_free(tax);
+    esc_assets_free(assets);
+    esc_policy_free(pol);
+}
+
+static const struct esc_due *find(const struct esc_plan *p, const char *report, const char *to)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->items[i].report, report) && !strcmp(p->items[i].recipient, to))
+            return &p->items[i];
+    return NULL;
+}
+
+static void expect(const struct esc_plan *p, const char *report, int64_t due, bool mandatory)
+{
+    static const char *const to[] = {"managing_body", "response_unit", "national"};
+    for (size_t i = 0; i < 3; i++) {
+        const struct esc_due *d = find(p, report, to[i]);
+        ck_assert_msg(d != NULL, "%s to %s missing", report, to[i]);
+        ck_assert_msg(d->due_ns == due, "%s to %s: due %lld, expected %lld", report, to[i],
+                      (long long)d->due_ns, (long long)due);
+        ck_assert_int_eq(d->mandatory, mandatory);
+    }
+}
+
+/* ------------------------------------------------------------ law 116 */
+
+START_TEST(test_law116_serious_ransomware_level4_owes_24h_72h_updates_and_closing)
+{
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_ptr_nonnull(p.facts.system);
+    ck_assert_str_eq(p.facts.system->id, "db-01");
+    ck_assert_int_eq(p.facts.level, 4);
+    ck_assert_int_eq(p.facts.cls.type, ESC_TYPE_RANSOMWARE);
+    ck_assert(p.facts.serious);
+    ck_assert(!p.facts.national_security);
+    ck_assert(!p.facts.beyond_capacity);
+    ck_assert_uint_eq(p.n, 12);
+    expect(&p, "initial-notice", ESC_T0 + 24 * ESC_H, true);
+    expect(&p, "detailed-report", ESC_T0 + 72 * ESC_H, true);
+    expect(&p, "update", ESC_T0 + 7 * 24 * ESC_H, true);
+    expect(&p, "closing-report", 0, true); /* response not ended */
+    ck_assert(find(&p, "immediate-notice", "national") == NULL);
+    ck_assert_int_eq(find(&p, "update", "national")->every_ns, 7 * 24 * ESC_H);
+    ck_assert_int_eq(find(&p, "initial-notice", "national")->stage, ESC_STAGE_INITIAL);
+    ck_assert_int_eq(find(&p, "closing-report", "national")->stage, ESC_STAGE_FINAL);
+    /* regime order, then recipient order */
+    ck_assert_str_eq(p.items[0].report, "initial-notice");
+    ck_assert_str_eq(p.items[0].recipient, "managing_body");
+    ck_assert_str_eq(p.items[2].recipient, "national");
+}
+END_TEST
+
+START_TEST(test_law116_closing_report_due_5d_after_resolution)
+{
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.status = STORE_STATUS_RESOLVED;
+    inc.status_ns = ESC_T0 + 30 * ESC_H;
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(p.facts.serious); /* it was serious while open */
+    ck_assert(!p.facts.open);
+    expect(&p, "closing-report", ESC_T0 + 30 * ESC_H + 5 * 24 * ESC_H, true);
+}
+END_TEST
+
+START_TEST(test_law116_level5_high_incident_owes_immediate_notice_within_1h)
+{
+    static const char inv[] = "systems:\n  - {id: x, name: X, level: 5, hostnames: [db-01]}\n";
+    struct esc_assets *a5;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_assets_load_buffer("a.yml", inv, sizeof(inv) - 1, &a5, &err), 0);
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = a5};
+    struct store_incident inc = esc_test_incident();
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(p.facts.national_security);
+    expect(&p, "immediate-notice", ESC_T0 + ESC_H, true);
+    expect(&p, "initial-notice", ESC_T0 + 24 * ESC_H, true);
+    esc_assets_free(a5);
+}
+END_TEST
+
+START_TEST(test_law116_same_incident_on_level2_system_is_not_reported)
+{
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.group_key = "host=ketoan-pc07.so-tttt-demo.local"; /* by first label */
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_int_eq(p.facts.level, 2);
+    ck_assert(!p.facts.serious);
+    ck_assert_uint_eq(p.n, 0);
+}
+END_TEST
+
+START_TEST(test_law116_unknown_system_is_not_serious)
+{
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.group_key = "host=elsewhere";
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_ptr_null(p.facts.system);
+    ck_assert_uint_eq(p.n, 0);
+}
+END_TEST
+
+START_TEST(test_law116_brute_force_level4_without_impact_tag_is_serious_takeover)
+{
+    static const char *const tags[] = {"attack.credential_access", "attack.t1110.001"};
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.tags = tags;
+    inc.ntags = 2;
+    inc.group_key = "src_ip=198.51.100.7,dst_ip=10.10.9.5"; /* db-01 by address */
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_int_eq(p.facts.cls.type, ESC_TYPE_TAKEOVER);
+    ck_assert_int_eq(p.facts.level, 4);
+    ck_assert(p.facts.serious); /* loss of control */
+}
+END_TEST
+
+/* --------------------------------------------------------- circular 20 */
+
+START_TEST(test_circular20_serious_ransomware_level4_owes_5d_notice_and_final_report)
+{
+    struct esc_env env = {.regime = circ, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(p.facts.serious);
+    ck_assert(!p.facts.beyond_capacity); /* high, not critical */
+    ck_assert_uint_eq(p.n, 6);
+    expect(&p, "notice", ESC_T0 + 5 * 24 * ESC_H, true);
+    expect(&p, "final-report", 0, true);
+    ck_assert_str_eq(find(&p, "final-report", "national")->form, "04");
+}
+END_TEST
+
+START_TEST(test_circular20_beyond_capacity_owes_form03_at_once)
+{
+    struct esc_env env = {.regime = circ, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.severity = 4; /* critical: beyond the operator's capacity per the preset */
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(p.facts.beyond_capacity);
+    ck_assert_uint_eq(p.n, 9);
+    expect(&p, "initial-report", ESC_T0, true);
+    ck_assert_str_eq(find(&p, "initial-report", "managing_body")->form, "03");
+    expect(&p, "notice", ESC_T0 + 5 * 24 * ESC_H, true);
+}
+END_TEST
+
+START_TEST(test_circular20_final_report_due_5d_after_response_end)
+{
+    struct esc_env env = {.regime = circ, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.status = STORE_STATUS_RESOLVED;
+    inc.status_ns = ESC_T0 + 48 * ESC_H;
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    expect(&p, "final-report", ESC_T0 + 48 * ESC_H + 5 * 24 * ESC_H, true);
+}
+END_TEST
+
+START_TEST(test_circular20_low_severity_incident_is_not_reported)
+{
+    struct esc_env env = {.regime = circ, .taxonomy = tax, .assets = assets};
+    struct store_incident inc = esc_test_incident();
+    inc.severity = 1;
+    inc.group_key = "host=ketoan-pc07";
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_uint_eq(p.n, 0);
+}
+END_TEST
+
+/* --------------------------------------------------------------- policy */
+
+START_TEST(test_policy_sets_beyond_capacity_for_ransomware_so_form03_is_owed)
+{
+    struct esc_env env = {.regime = circ, .taxonomy = tax, .assets = assets, .policy = pol};
+    struct store_incident inc = esc_test_incident(); /* high: not beyond by the regime */
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(p.facts.beyond_capacity);
+    expect(&p, "initial-report", ESC_T0, true);
+}
+END_TEST
+
+START_TEST(test_policy_suppresses_lab_tenant)
+{
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets, .policy = pol};
+    struct store_incident inc = esc_test_incident();
+    inc.tenant = "lab";
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(p.facts.suppressed);
+    ck_assert_uint_eq(p.n, 0);
+}
+END_TEST
+
+START_TEST(test_policy_voluntary_escalation_of_non_serious_level3_incident)
+{
+    static const char inv[] = "systems:\n  - {id: p, name: Portal, level: 3, hostnames: [db-01]}\n";
+    struct esc_assets *a3;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_assets_load_buffer("a.yml", inv, sizeof(inv) - 1, &a3, &err), 0);
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = a3, .policy = pol};
+    struct store_incident inc = esc_test_incident();
+    struct esc_plan p;
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert(!p.facts.serious);
+    ck_assert_uint_eq(p.n, 1);
+    ck_assert_str_eq(p.items[0].recipient, "managing_body");
+    ck_assert_str_eq(p.items[0].report, "initial-notice");
+    ck_assert(!p.items[0].mandatory);
+    ck_assert_int_eq(p.items[0].due_ns, ESC_T0 + 24 * ESC_H);
+    esc_assets_free(a3);
+}
+END_TEST
+
+START_TEST(test_policy_errors_name_file_line_col)
+{
+    static const char y[] = "regime: law116-2025\n"
+                            "rules:\n"
+                            "  - name: r1\n"
+                            "    match: {types: [ransomwear]}\n";
+    struct esc_policy *p = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_policy_load_buffer("policy.yml", y, sizeof(y) - 1, &p, &err),
+                     TS_E_CONFIG);
+    ck_assert_ptr_null(p);
+    ck_assert_str_eq(err.file, "policy.yml");
+    ck_assert_uint_eq(err.line, 4);
+    ck_assert_uint_eq(err.col, 21);
+    ck_assert_msg(strstr(err.msg, "unknown incident type \"ransomwear\"") != NULL, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_policy_naming_a_recipient_the_regime_lacks_is_refused)
+{
+    static const char y[] = "rules:\n"
+                            "  - name: r1\n"
+                            "    escalate: {to: [vncert]}\n";
+    struct esc_policy *p = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_policy_load_buffer("policy.yml", y, sizeof(y) - 1, &p, &err), 0);
+    ck_assert_int_eq(esc_policy_check(p, law, &err), TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 2);
+    ck_assert_msg(strstr(err.msg, "no recipient \"vncert\"") != NULL, "%s", err.msg);
+    ck_assert_int_eq(esc_policy_check(pol, law, &err), 0);
+    ck_assert_int_eq(esc_policy_check(pol, circ, &err), 0); /* its law116 rule is skipped */
+    esc_policy_free(p);
+}
+END_TEST
+
+/* --------------------------------------------------------------- regime */
+
+START_TEST(test_regime_unknown_key_and_recipient_are_errors_with_position)
+{
+    static const char y1[] = "regime: x\ntitle: X\nrecipients:\n  - {id: a, name: A}\n"
+                             "reports:\n  - {id: r, stage: initial, within: 24h, to: [b]}\n";
+    static const char y2[] = "regime: x\ntitle: X\nserios: []\n";
+    struct esc_regime *r = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_regime_load_buffer("r.yml", y1, sizeof(y1) - 1, &r, &err), TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 6);
+    ck_assert_msg(strstr(err.msg, "unknown recipient \"b\"") != NULL, "%s", err.msg);
+    ts_err_clear(&err);
+    ck_assert_int_eq(esc_regime_load_buffer("r.yml", y2, sizeof(y2) - 1, &r, &err), TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_uint_eq(err.col, 1);
+    ck_assert_msg(strstr(err.msg, "unknown key \"serios\"") != NULL, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_regime_bad_deadline_is_an_error)
+{
+    static const char y[] = "regime: x\ntitle: X\nrecipients:\n  - {id: a, name: A}\n"
+                            "reports:\n  - {id: r, stage: initial, within: soon, to: [a]}\n";
+    struct esc_regime *r = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_regime_load_buffer("r.yml", y, sizeof(y) - 1, &r, &err), TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 6);
+    ck_assert_msg(strstr(err.msg, "within must be a duration") != NULL, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_regime_named_refuses_path_names)
+{
+    struct esc_regime *r = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_regime_load_named("etc/escalation", "../etc/passwd", &r, &err),
+                     TS_E_INVAL);
+    ck_assert_ptr_null(r);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- types */
+
+static enum esc_type classify(const char *const *tags, size_t n, struct esc_class *c)
+{
+    esc_classify(tax, tags, n, c);
+    return c->type;
+}
+
+START_TEST(test_tags_map_to_national_types)
+{
+    struct esc_class c;
+    static const char *const t1[] = {"attack.t1486"};
+    static const char *const t2[] = {"attack.T1110.003"};
+    static const char *const t3[] = {"attack.t1498"};
+    static const char *const t4[] = {"attack.t1566.001"};
+    static const char *const t5[] = {"attack.t1491.002"};
+    static const char *const t6[] = {"attack.t1485"};
+    static const char *const t7[] = {"attack.t1560.001"};
+    static const char *const t8[] = {"attack.execution", "attack.t1059.001"};
+    static const char *const t9[] = {"attack.t1490"};
+    ck_assert_int_eq(classify(t1, 1, &c), ESC_TYPE_RANSOMWARE);
+    ck_assert_int_eq(classify(t2, 1, &c), ESC_TYPE_TAKEOVER);
+    ck_assert_int_eq(classify(t3, 1, &c), ESC_TYPE_DOS);
+    ck_assert(c.impacts & ESC_IMPACT_OUTAGE);
+    ck_assert_int_eq(classify(t4, 1, &c), ESC_TYPE_PHISHING);
+    ck_assert_int_eq(classify(t5, 1, &c), ESC_TYPE_DEFACEMENT);
+    ck_assert_int_eq(classify(t6, 1, &c), ESC_TYPE_DESTRUCTION);
+    ck_assert_int_eq(classify(t7, 1, &c), ESC_TYPE_ESPIONAGE);
+    ck_assert(c.impacts & ESC_IMPACT_DATA_LEAK);
+    ck_assert_int_eq(classify(t8, 2, &c), ESC_TYPE_MALWARE);
+    ck_assert_int_eq(classify(t9, 1, &c), ESC_TYPE_RANSOMWARE);
+}
+END_TEST
+
+START_TEST(test_tags_of_two_types_are_combined_with_primary_by_priority)
+{
+    struct esc_class c;
+    static const char *const t[] = {"attack.t1110", "attack.t1486", "attack.t1490"};
+    ck_assert_int_eq(classify(t, 3, &c), ESC_TYPE_COMBINED);
+    ck_assert_int_eq(c.primary, ESC_TYPE_RANSOMWARE);
+    ck_assert_uint_eq(c.types, (1u << ESC_TYPE_TAKEOVER) | (1u << ESC_TYPE_RANSOMWARE));
+    ck_assert(c.impacts & ESC_IMPACT_LOSS_OF_CONTROL);
+}
+END_TEST
+
+START_TEST(test_unmapped_or_tactic_only_tags_are_other)
+{
+    struct esc_class c;
+    static const char *const t[] = {"attack.impact", "cve.2021-44228", "attack.t9999"};
+    ck_assert_int_eq(classify(t, 3, &c), ESC_TYPE_OTHER);
+    ck_assert_int_eq(classify(NULL, 0, &c), ESC_TYPE_OTHER);
+    esc_classify(NULL, t, 3, &c);
+    ck_assert_int_eq(c.type, ESC_TYPE_OTHER);
+}
+END_TEST
+
+START_TEST(test_taxonomy_duplicate_tag_is_an_error)
+{
+    static const char y[] = "tags:\n  attack.t1486: ransomware\n  Attack.T1486: dos\n";
+    struct esc_taxonomy *t = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_taxonomy_load_buffer("t.yml", y, sizeof(y) - 1, &t, &err), TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_msg(strstr(err.msg, "mapped twice") != NULL, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_type_and_stage_names_round_trip)
+{
+    for (unsigned i = 0; i < ESC_TYPE_COUNT; i++) {
+        enum esc_type t;
+        ck_assert_int_eq(esc_type_parse(esc_type_name((enum esc_type)i), &t), 0);
+        ck_assert_uint_eq(t, i);
+    }
+    enum esc_stage s;
+    ck_assert_int_eq(esc_stage_parse("final", &s), 0);
+    ck_assert_int_eq(s, ESC_STAGE_FINAL);
+    ck_assert_int_eq(esc_stage_parse("closing", &s), TS_E_INVAL);
+    ck_assert_str_eq(esc_taxonomy_type_label(tax, ESC_TYPE_RANSOMWARE, ESC_LANG_VI),
+                     "Tấn công mã hóa dữ liệu, tống tiền");
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("esc_plan");
+    TCase *tc = tcase_create("plan");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_law116_serious_ransomware_level4_owes_24h_72h_updates_and_closing);
+    tcase_add_test(tc, test_law116_closing_report_due_5d_after_resolution);
+    tcase_add_test(tc, test_law116_level5_high_incident_owes_immediate_notice_within_1h);
+    tcase_add_test(tc, test_law116_same_incident_on_level2_system_is_not_reported);
+    tcase_add_test(tc, test_law116_unknown_system_is_not_serious);
+    tcase_add_test(tc, test_law116_brute_force_level4_without_impact_tag_is_serious_takeover);
+    tcase_add_test(tc, test_circular20_serious_ransomware_level4_owes_5d_notice_and_final_report);
+    tcase_add_test(tc, test_circular20_beyond_capacity_owes_form03_at_once);
+    tcase_add_test(tc, test_circular20_final_report_due_5d_after_response_end);
+    tcase_add_test(tc, test_circular20_low_severity_incident_is_not_reported);
+    tcase_add_test(tc, test_policy_sets_beyond_capacity_for_ransomware_so_form03_is_owed);
+    tcase_add_test(tc, test_policy_suppresses_lab_tenant);
+    tcase_add_test(tc, test_policy_voluntary_escalation_of_non_serious_level3_incident);
+    tcase_add_test(tc, test_policy_errors_name_file_line_col);
+    tcase_add_test(tc, test_policy_naming_a_recipient_the_regime_lacks_is_refused);
+    tcase_add_test(tc, test_regime_unknown_key_and_recipient_are_errors_with_position);
+    tcase_add_test(tc, test_regime_bad_deadline_is_an_error);
+    tcase_add_test(tc, test_regime_named_refuses_path_names);
+    tcase_add_test(tc, test_tags_map_to_national_types);
+    tcase_add_test(tc, test_tags_of_two_types_are_combined_with_primary_by_priority);
+    tcase_add_test(tc, test_unmapped_or_tactic_only_tags_are_other);
+    tcase_add_test(tc, test_taxonomy_duplicate_tag_is_an_error);
+    tcase_add_test(tc, test_type_and_stage_names_round_trip);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)

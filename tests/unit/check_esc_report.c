@@ -1,0 +1,420 @@
+/* check_esc_report.c - escalate/: the report documents (JSON with every
+ * field of the national form, STIX 2.1 shape, Vietnamese and English
+ * text), the outbox entries of an incident change, and the deadline walk
+ * over a real LMDB store. */
+#include <jansson.h>
+
+#include "check_esc_util.h"
+#include "check_store_util.h"
+
+static struct esc_regime *law, *circ;
+static struct esc_taxonomy *tax;
+static struct esc_assets *assets;
+static struct esc_orgs *orgs;
+static struct esc_env env;
+
+static void setup(void)
+{
+    law = esc_test_regime("law116-2025");
+    circ = esc_test_regime("circular20-2017");
+    tax = esc_test_taxonomy();
+    assets = esc_test_assets();
+    orgs = esc_test_orgs();
+    env = (struct esc_env){.regime = law, .taxonomy = tax, .assets = assets, .orgs = orgs};
+}
+
+static void teardown(void)
+{
+    esc_regime_free(law);
+    esc_regime_free(circ);
+    esc_taxonomy_free(tax);
+    esc_assets_free(assets);
+    esc_orgs_free(orgs);
+}
+
+static const char raw0[] = "{\"EventID\":1,\"Image\":\"C:\\\\Windows\\\\System32\\\\vssadmin.exe\","
+                           "\"CommandLine\":\"vssadmin delete shadows /all /quiet\"}";
+
+static struct store_evidence evidence[2] = {
+    {.seq = 0, .source = "logs.agent", .partition = 3, .offset = 1200,
+     .event_ns = ESC_T0 - 120 * TS_NS_PER_SEC, .raw = raw0, .raw_len = sizeof(raw0) - 1},
+    {.seq = 1, .source = "logs.agent", .partition = 3, .offset = 1207,
+     .event_ns = ESC_T0 - 60 * TS_NS_PER_SEC},
+};
+
+static json_t *render_json(const struct store_incident *inc, const char *rcpt,
+                           enum esc_stage stage)
+{
+    struct esc_report_opts o = {.recipient = rcpt, .stage = stage, .format = ESC_FORMAT_JSON,
+                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0 + ESC_H};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(esc_report_render(&env, inc, &o, &b), 0);
+    json_error_t je;
+    json_t *j = json_loadb(b.data, b.len, 0, &je);
+    ck_assert_msg(j != NULL, "invalid JSON at %d: %s\n%s", je.position, je.text, b.data);
+    ts_buf_free(&b);
+    return j;
+}
+
+static const char *jstr(json_t *j, const char *path)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    json_t *cur = j;
+    for (char *save = NULL, *k = strtok_r(tmp, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+        cur = json_object_get(cur, k);
+        ck_assert_msg(cur != NULL, "missing %s", path);
+    }
+    return json_is_string(cur) ? json_string_value(cur) : NULL;
+}
+
+START_TEST(test_json_report_has_every_field_of_the_national_form)
+{
+    struct store_incident inc = esc_test_incident();
+    json_t *j = render_json(&inc, "national", ESC_STAGE_INITIAL);
+    ck_assert_str_eq(jstr(j, "reporting_organisation.name"),
+                     "Sở Thông tin và Truyền thông tỉnh Demo");
+    ck_assert_str_eq(jstr(j, "reporting_organisation.contact.name"), "Trần Thị Bình");
+    ck_assert_str_eq(jstr(j, "reporting_organisation.contact.email"), "binh.tt@so-tttt-demo.gov.vn");
+    ck_assert_str_eq(jstr(j, "affected_system.name"), "Cơ sở dữ liệu dịch vụ công");
+    ck_assert_str_eq(jstr(j, "affected_system.operator"),
+                     "Trung tâm Công nghệ thông tin và Truyền thông");
+    ck_assert_str_eq(jstr(j, "affected_system.managing_body"), "Ủy ban nhân dân tỉnh Demo");
+    json_t *sys = json_object_get(j, "affected_system");
+    ck_assert_int_eq(json_integer_value(json_object_get(sys, "security_level")), 4);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(sys, "domains"), 0)),
+                     "dvc.so-tttt-demo.gov.vn");
+    json_t *ips = json_object_get(sys, "public_ips");
+    ck_assert_uint_eq(json_array_size(ips), 1); /* 10.10.9.5 is private */
+    ck_assert_str_eq(json_string_value(json_array_get(ips, 0)), "203.0.113.20/32");
+    ck_assert_ptr_nonnull(strstr(jstr(j, "description.vi"), "Shadow Copies Deletion"));
+    ck_assert_ptr_nonnull(strstr(jstr(j, "description.en"), "matched 3 related event(s)"));
+    ck_assert_str_eq(jstr(j, "type.id"), "ransomware");
+    ck_assert_str_eq(jstr(j, "type.name_vi"), "Tấn công mã hóa dữ liệu, tống tiền");
+    ck_assert_ptr_nonnull(strstr(jstr(j, "symptoms.en"), "Shadow copies deleted"));
+    ck_assert(json_is_true(json_object_get(json_object_get(j, "impact"), "serious")));
+    ck_assert_ptr_nonnull(strstr(jstr(j, "impact.description.vi"), "Mất quyền kiểm soát"));
+    ck_assert_str_eq(jstr(j, "detected_at"), "2026-11-20T03:00:00.000Z");
+    ck_assert_str_eq(jstr(j, "status.incident"), "new");
+    ck_assert_str_eq(jstr(j, "status.response"), "ongoing");
+    ck_assert_str_eq(jstr(j, "detection.rule_id"), "c947b146-0abc-4c87-9c64-b17e9d7274a2");
+    ck_assert_str_eq(jstr(j, "detection.rule_title"),
+                     "Shadow Copies Deletion Using Operating Systems Utilities");
+    ck_assert_str_eq(jstr(j, "detection.author"),
+                     "Florian Roth (Nextron Systems), Michael Haag, Teymur Kheirkhabarov");
+    ck_assert_ptr_nonnull(strstr(jstr(j, "actions_taken.vi"), "cô lập máy chủ"));
+    ck_assert_ptr_nonnull(jstr(j, "support_requested.en"));
+    json_t *refs = json_object_get(json_object_get(j, "evidence"), "references");
+    ck_assert_uint_eq(json_array_size(refs), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(refs, 0), "raw_excerpt")),
+                     raw0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(refs, 1), "offset")), 1207);
+    ck_assert_str_eq(jstr(j, "report.id"), "initial-notice");
+    ck_assert_str_eq(jstr(j, "report.due_at"), "2026-11-21T03:00:00.000Z");
+    ck_assert_str_eq(jstr(j, "recipient.name_vi"),
+                     "Cục An ninh mạng và phòng, chống tội phạm sử dụng công nghệ cao (A05), "
+                     "Bộ Công an");
+    ck_assert_str_eq(jstr(j, "report_id"),
+                     "5f1d3c0a9b8e7d6c5b4a39281706f5e4:1:national:initial-notice");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_managing_body_name_comes_from_the_inventory)
+{
+    struct store_incident inc = esc_test_incident();
+    json_t *j = render_json(&inc, "managing_body", ESC_STAGE_INITIAL);
+    ck_assert_str_eq(jstr(j, "recipient.name_vi"), "Ủy ban nhân dân tỉnh Demo");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_unknown_recipient_is_refused)
+{
+    struct store_incident inc = esc_test_incident();
+    struct esc_report_opts o = {.recipient = "press", .format = ESC_FORMAT_JSON};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), TS_E_INVAL);
+    ts_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
+{
+    struct store_incident inc = esc_test_incident();
+    struct esc_report_opts o = {.recipient = "national", .format = ESC_FORMAT_STIX,
+                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+    json_error_t je;
+    json_t *j = json_loadb(b.data, b.len, 0, &je);
+    ck_assert_msg(j != NULL, "%s", je.text);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "bundle");
+    json_t *objs = json_object_get(j, "objects");
+    unsigned seen = 0;
+    const char *types[] = {"identity", "marking-definition", "indicator", "observed-data",
+                           "sighting", "incident", "artifact"};
+    for (size_t i = 0; i < json_array_size(objs); i++) {
+        json_t *ob = json_array_get(objs, i);
+        const char *t = json_string_value(json_object_get(ob, "type"));
+        const char *id = json_string_value(json_object_get(ob, "id"));
+        ck_assert_str_eq(json_string_value(json_object_get(ob, "spec_version")), "2.1");
+        ck_assert_uint_eq(strlen(id), strlen(t) + 2 + 36);
+        ck_assert(!strncmp(id, t, strlen(t)) && !strncmp(id + strlen(t), "--", 2));
+        for (size_t k = 0; k < TS_ARRAY_LEN(types); k++)
+            if (!strcmp(t, types[k]))
+                seen |= 1u << k;
+        if (!strcmp(t, "indicator")) {
+            ck_assert_str_eq(json_string_value(json_object_get(ob, "pattern_type")), "sigma");
+            ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(ob, "pattern")),
+                                         "author: \"Florian Roth"));
+        }
+        if (!strcmp(t, "incident"))
+            ck_assert_str_eq(json_string_value(json_object_get(ob, "created")),
+                             "2026-11-20T03:00:00.000Z");
+    }
+    ck_assert_uint_eq(seen, (1u << TS_ARRAY_LEN(types)) - 1);
+    json_decref(j);
+    /* Same incident, same bundle: ids are name-based. */
+    struct ts_buf b2;
+    ts_buf_init(&b2, 0);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b2), 0);
+    ck_assert_str_eq(b.data, b2.data);
+    ts_buf_free(&b);
+    ts_buf_free(&b2);
+}
+END_TEST
+
+START_TEST(test_vietnamese_text_has_headings_with_diacritics)
+{
+    struct store_incident inc = esc_test_incident();
+    inc.status = STORE_STATUS_RESOLVED;
+    inc.status_ns = ESC_T0 + 30 * ESC_H;
+    struct esc_report_opts o = {.recipient = "national", .stage = ESC_STAGE_FINAL,
+                                .format = ESC_FORMAT_TEXT, .lang = ESC_LANG_VI,
+                                .evidence = evidence, .nevidence = 2};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+    const char *want[] = {"BÁO CÁO KẾT THÚC ỨNG PHÓ SỰ CỐ AN TOÀN THÔNG TIN MẠNG",
+                          "1. THÔNG TIN TỔ CHỨC BÁO CÁO", "2. THÔNG TIN HỆ THỐNG BỊ SỰ CỐ",
+                          "3. THÔNG TIN VỀ SỰ CỐ", "4. PHƯƠNG THỨC PHÁT HIỆN",
+                          "5. CÁC BIỆN PHÁP ĐÃ THỰC HIỆN", "6. ĐỀ NGHỊ HỖ TRỢ",
+                          "7. TÀI LIỆU, CHỨNG CỨ KÈM THEO",
+                          "Cấp độ an toàn hệ thống thông tin: 4",
+                          "Loại sự cố: Tấn công mã hóa dữ liệu, tống tiền",
+                          "Thời điểm phát hiện: 2026-11-20 10:00:00 +07:00",
+                          "Tình trạng hiện tại: Đã xử lý xong, kết thúc ứng cứu",
+                          "Sự cố nghiêm trọng: Có",
+                          "Thời hạn báo cáo: 2026-11-26 16:00:00 +07:00", /* T0 + 30 h + 5 d */
+                          "Tác giả luật: Florian Roth"};
+    for (size_t i = 0; i < TS_ARRAY_LEN(want); i++)
+        ck_assert_msg(strstr(b.data, want[i]) != NULL, "missing \"%s\" in\n%s", want[i], b.data);
+    ck_assert_uint_eq(ts_utf8_valid_prefix(b.data, b.len), b.len);
+    ts_buf_reset(&b);
+    o.lang = ESC_LANG_EN;
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "FINAL REPORT ON THE RESPONSE TO A CYBERSECURITY INCIDENT"));
+    ck_assert_ptr_nonnull(strstr(b.data, "Security level: 4"));
+    ts_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_render_respects_the_buffer_cap)
+{
+    struct store_incident inc = esc_test_incident();
+    struct esc_report_opts o = {.format = ESC_FORMAT_STIX};
+    struct ts_buf b;
+    ts_buf_init(&b, 512);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), TS_E_LIMIT);
+    ts_buf_free(&b);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- outbox */
+
+struct seen {
+    char ids[32][STORE_ID_MAX + 1];
+    size_t n;
+};
+
+static int collect(void *ctx, const struct store_outbox *e)
+{
+    struct seen *s = ctx;
+    if (s->n < 32)
+        snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", e->id);
+    return 0;
+}
+
+START_TEST(test_outbox_new_serious_incident_sends_initial_notice_to_three)
+{
+    st_mkdir();
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    store_txn_set_now(t, ESC_T0);
+    struct store_incident in = esc_test_incident();
+    uint64_t rev;
+    ck_assert_int_eq(store_incident_put(t, &in, &rev), 0);
+    ck_assert_int_eq(store_evidence_add(t, in.id, &evidence[0], NULL), 0);
+    struct ts_arena *ar = st_arena();
+    struct store_incident cur;
+    ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur), 0);
+    struct esc_outbox_batch ob;
+    ck_assert_int_eq(esc_outbox_build(&env, t, NULL, &cur, ESC_T0, &ob), 0);
+    ck_assert_uint_eq(ob.n, 3);
+    ck_assert_str_eq(ob.entries[0].id, "5f1d3c0a9b8e7d6c5b4a39281706f5e4:1:managing_body:initial-notice");
+    ck_assert_str_eq(ob.entries[2].recipient, "national");
+    ck_assert_uint_eq(ob.entries[0].revision, 1);
+    ck_assert(memmem(ob.entries[0].payload, ob.entries[0].payload_len, "vssadmin delete shadows",
+                     23) != NULL);
+    ck_assert_int_eq(esc_outbox_put_all(t, &ob), 0);
+    esc_outbox_batch_free(&ob);
+    /* The same change again (a retried batch): same ids, replaced. */
+    ck_assert_int_eq(esc_outbox_build(&env, t, NULL, &cur, ESC_T0, &ob), 0);
+    ck_assert_int_eq(esc_outbox_put_all(t, &ob), 0);
+    esc_outbox_batch_free(&ob);
+    /* An update of the count only: nothing new to send. */
+    struct store_incident prev = cur;
+    in.count = 9;
+    ck_assert_int_eq(store_incident_put(t, &in, &rev), 0);
+    struct store_incident cur2;
+    ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur2), 0);
+    ck_assert_int_eq(esc_outbox_build(&env, t, &prev, &cur2, ESC_T0, &ob), 0);
+    ck_assert_uint_eq(ob.n, 0);
+    /* Severity rises: the update report (send: on_change). */
+    prev = cur2;
+    in.severity = 4;
+    ck_assert_int_eq(store_incident_put(t, &in, &rev), 0);
+    ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur2), 0);
+    ck_assert_int_eq(esc_outbox_build(&env, t, &prev, &cur2, ESC_T0, &ob), 0);
+    ck_assert_uint_eq(ob.n, 3);
+    ck_assert_ptr_nonnull(strstr(ob.entries[0].id, ":3:managing_body:update"));
+    esc_outbox_batch_free(&ob);
+    /* Resolved: the closing report. */
+    prev = cur2;
+    ck_assert_int_eq(store_incident_set_status(t, in.id, STORE_STATUS_RESOLVED, "binh", &rev), 0);
+    ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur2), 0);
+    ck_assert_int_eq(esc_outbox_build(&env, t, &prev, &cur2, ESC_T0, &ob), 0);
+    ck_assert_uint_eq(ob.n, 3);
+    ck_assert_ptr_nonnull(strstr(ob.entries[1].id, ":4:response_unit:closing-report"));
+    esc_outbox_batch_free(&ob);
+    st_commit(t);
+    t = st_rbegin(s);
+    struct seen seen = {.n = 0};
+    ck_assert_int_eq(store_outbox_list(t, 1u << STORE_OUTBOX_PENDING, ar, collect, &seen), 0);
+    ck_assert_uint_eq(seen.n, 3);
+    store_txn_abort(t);
+    ts_arena_destroy(ar);
+    store_close(s);
+    st_rmdir();
+}
+END_TEST
+
+START_TEST(test_outbox_non_serious_incident_sends_nothing)
+{
+    struct store_incident in = esc_test_incident();
+    in.group_key = "host=ketoan-pc07";
+    struct esc_outbox_batch ob;
+    ck_assert_int_eq(esc_outbox_build(&env, NULL, NULL, &in, ESC_T0, &ob), 0);
+    ck_assert_uint_eq(ob.n, 0);
+    esc_outbox_batch_free(&ob);
+}
+END_TEST
+
+/* ------------------------------------------------------------- deadlines */
+
+struct dl_seen {
+    size_t n, overdue;
+    char last[128];
+};
+
+static int dl_collect(void *ctx, const struct esc_deadline *d)
+{
+    struct dl_seen *s = ctx;
+    s->n++;
+    s->overdue += d->overdue;
+    snprintf(s->last, sizeof(s->last), "%s/%s/%s/%s", d->incident->id, d->due->recipient,
+             d->due->report, esc_delivery_name(d->delivery));
+    return 0;
+}
+
+START_TEST(test_deadlines_list_overdue_initial_notices_until_delivered)
+{
+    st_mkdir();
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    store_txn_set_now(t, ESC_T0);
+    struct store_incident in = esc_test_incident();
+    ck_assert_int_eq(store_incident_put(t, &in, NULL), 0);
+    struct ts_arena *ar = st_arena();
+    struct store_incident cur;
+    ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur), 0);
+    struct esc_outbox_batch ob;
+    ck_assert_int_eq(esc_outbox_build(&env, t, NULL, &cur, ESC_T0, &ob), 0);
+    ck_assert_int_eq(esc_outbox_put_all(t, &ob), 0);
+    esc_outbox_batch_free(&ob);
+    st_commit(t);
+
+    /* 23 h after detection: nothing overdue, 3 notices due within 2 h. */
+    struct dl_seen ds = {0};
+    t = st_rbegin(s);
+    ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 23 * ESC_H, 2 * ESC_H, ESC_DL_OVERDUE,
+                                        dl_collect, &ds), 0);
+    ck_assert_uint_eq(ds.n, 0);
+    ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 23 * ESC_H, 2 * ESC_H, ESC_DL_NEAR,
+                                        dl_collect, &ds), 0);
+    ck_assert_uint_eq(ds.n, 3);
+    ck_assert_ptr_nonnull(strstr(ds.last, "/national/initial-notice/pending"));
+    store_txn_abort(t);
+
+    /* 25 h: the three notices are overdue (queued, not delivered). */
+    memset(&ds, 0, sizeof(ds));
+    t = st_rbegin(s);
+    ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 25 * ESC_H, 0, ESC_DL_OVERDUE,
+                                        dl_collect, &ds), 0);
+    ck_assert_uint_eq(ds.overdue, 3);
+    store_txn_abort(t);
+
+    /* One delivered: two left. At 73 h the detailed reports join them. */
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_mark_delivered(
+                         t, "5f1d3c0a9b8e7d6c5b4a39281706f5e4:1:national:initial-notice"), 0);
+    st_commit(t);
+    memset(&ds, 0, sizeof(ds));
+    t = st_rbegin(s);
+    ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 25 * ESC_H, 0, ESC_DL_OVERDUE,
+                                        dl_collect, &ds), 0);
+    ck_assert_uint_eq(ds.overdue, 2);
+    memset(&ds, 0, sizeof(ds));
+    ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 73 * ESC_H, 0, ESC_DL_OVERDUE,
+                                        dl_collect, &ds), 0);
+    ck_assert_uint_eq(ds.overdue, 5);
+    store_txn_abort(t);
+    ts_arena_destroy(ar);
+    store_close(s);
+    st_rmdir();
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("esc_report");
+    TCase *tc = tcase_create("report");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_json_report_has_every_field_of_the_national_form);
+    tcase_add_test(tc, test_managing_body_name_comes_from_the_inventory);
+    tcase_add_test(tc, test_unknown_recipient_is_refused);
+    tcase_add_test(tc, test_stix_bundle_has_the_required_objects_and_ids);
+    tcase_add_test(tc, test_vietnamese_text_has_headings_with_diacritics);
+    tcase_add_test(tc, test_render_respects_the_buffer_cap);
+    tcase_add_test(tc, test_outbox_new_serious_incident_sends_initial_notice_to_three);
+    tcase_add_test(tc, test_outbox_non_serious_incident_sends_nothing);
+    tcase_add_test(tc, test_deadlines_list_overdue_initial_notices_until_delivered);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)
