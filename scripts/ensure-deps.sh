@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(gcc make pkg-config librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb-dev
       lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev
-      python3 python3-yaml kcat default-jre-headless maven)
+      python3 python3-yaml python3-pip kcat default-jre-headless maven)
 missing=()
 for p in "${PKGS[@]}"; do
     # java and mvn may come from elsewhere (e.g. a Temurin JDK): accept those
@@ -14,8 +14,10 @@ for p in "${PKGS[@]}"; do
     esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+here=$(dirname "$0")
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps: all Debian packages present"
+    "$here/ensure-pytools.sh"
     exit 0
 fi
 echo "deps: installing missing Debian packages: ${missing[*]}"
@@ -25,3 +27,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "deps: done"
+"$here/ensure-pytools.sh"

@@ -16,6 +16,7 @@ step() {
 step cli tests/integration/test_cli.sh
 step incidents-cli tests/integration/test_incidents_cli.sh
 step compose python3 tests/integration/test_compose.py
+step stix python3 tests/integration/test_stix.py
 
 kdir=""
 if [ -z "${TOCSIN_KAFKA_BOOTSTRAP:-}" ]; then
