@@ -114,8 +114,10 @@ struct corr_stage {
     struct ts_buf line;
     uint64_t imported, stale, emitted;
 };
-int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const char *db_dir, int workers,
-                    FILE *out, bool final_only);
+/* co: engine options (lateness, groupings; NULL = defaults); borrowed for
+ * the call only. */
+int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct corr_opts *co,
+                    const char *db_dir, int workers, FILE *out, bool final_only);
 int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const struct ts_event *ev);
 int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b);
 int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset);

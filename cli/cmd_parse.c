@@ -399,7 +399,7 @@ int cmd_replay(int argc, char **argv)
             return 2;
         }
         r.rules = true;
-        if (corr_stage_open(&r.corr, r.det.rs, a.db, 1, stdout, true)) {
+        if (corr_stage_open(&r.corr, r.det.rs, NULL, a.db, 1, stdout, true)) {
             corr_stage_close(&r.corr);
             detections_close(&r.det);
             return 2;

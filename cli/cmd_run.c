@@ -331,8 +331,25 @@ int cmd_run(int argc, char **argv)
         cc.det = &det;
         /* correlation; with paths.data_dir its state, the incidents and the
          * input offsets live in LMDB and the consumer seeks to them */
-        if (corr_stage_open(&corr, det.rs, cfg->paths.data_dir, cfg->kafka.workers, det_out,
-                            false)) {
+        struct corr_grouping *groups = calloc(cfg->correlate.ngroups + 1, sizeof(*groups));
+        if (!groups) {
+            code = 1;
+            goto out;
+        }
+        for (size_t i = 0; i < cfg->correlate.ngroups; i++)
+            groups[i] = (struct corr_grouping){
+                .rule = cfg->correlate.groups[i].rule,
+                .group_by = (const char *const *)cfg->correlate.groups[i].by,
+                .ngroup_by = cfg->correlate.groups[i].nby,
+                .window_ns = cfg->correlate.groups[i].window_ns,
+            };
+        struct corr_opts co = {.lateness_ns = cfg->correlate.lateness_ns,
+                               .groupings = groups,
+                               .ngroupings = cfg->correlate.ngroups};
+        int orc = corr_stage_open(&corr, det.rs, &co, cfg->paths.data_dir, cfg->kafka.workers,
+                                  det_out, false);
+        free(groups);
+        if (orc) {
             corr_stage_close(&corr);
             code = 2;
             goto out;

@@ -56,8 +56,8 @@ static int import_one(void *ctx, const void *key, size_t klen, const void *val, 
     return 0;
 }
 
-int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const char *db_dir, int workers,
-                    FILE *out, bool final_only)
+int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct corr_opts *opts,
+                    const char *db_dir, int workers, FILE *out, bool final_only)
 {
     memset(cs, 0, sizeof(*cs));
     pthread_mutex_init(&cs->mu, NULL);
@@ -69,6 +69,8 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const char *db_d
     if (!cs->pairs)
         return TS_E_NOMEM;
     struct corr_opts co = {0};
+    if (opts)
+        co = *opts;
     struct corr_report rep;
     struct ts_err err = {0};
     char msg[1024];
