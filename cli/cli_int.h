@@ -12,6 +12,7 @@
 #include "../rules/rules.h"
 #include "../correlate/correlate.h"
 #include "../storage/storage.h"
+#include "../escalate/escalate.h"
 
 /* The one runtime struct that main's signal handler shares (STYLE.md). */
 struct ts_runtime {
@@ -113,6 +114,12 @@ struct corr_stage {
     size_t idxcap;
     struct ts_buf line;
     uint64_t imported, stale, emitted;
+    const struct esc_env *esc;    /* NULL: no escalation; else outbox entries per change */
+    struct ts_arena *esc_arena;   /* incidents read back for escalation, per txn */
+    struct store_incident *prev;  /* per incident of the batch: as stored before */
+    bool *had_prev;
+    size_t prevcap;
+    uint64_t outbox_entries;
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */
@@ -123,5 +130,19 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b);
 int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset);
 void corr_stage_print_final(struct corr_stage *cs);
 void corr_stage_close(struct corr_stage *cs);
+
+/* Escalation configuration (regime preset by name, taxonomy, policy,
+ * organisations, assets); defaults from etc/escalation beside the binary. */
+struct cli_esc {
+    struct esc_regime *regime;
+    struct esc_taxonomy *taxonomy;
+    struct esc_policy *policy;
+    struct esc_orgs *orgs;
+    struct esc_assets *assets;
+    struct esc_env env;
+};
+int cli_esc_open(struct cli_esc *e, const char *regime, const char *regimes_dir,
+                 const char *taxonomy, const char *policy, const char *org, const char *assets);
+void cli_esc_close(struct cli_esc *e);
 
 #endif

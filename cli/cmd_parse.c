@@ -24,6 +24,7 @@ struct file_args {
     const char *dead_letter;
     const char *events_out;
     const char *db;
+    const char *regime; /* --escalate REGIME */
     struct ingest_parse_opts parse;
     uint32_t batch;
     bool quiet;
@@ -50,6 +51,8 @@ static const char common_usage[] =
     "                          correlation rules among them (at the end)\n"
     "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
     "                          directory (default: in memory)\n"
+    "      --escalate REGIME   (replay, with --db) write escalations of the incidents to the\n"
+    "                          LMDB outbox per REGIME (law116-2025, circular20-2017)\n"
     "      --profiles DIR      mapping profiles (default: etc/profiles)\n"
     "      --decoders DIR      decoders (default: etc/decoders)\n"
     "  -p, --profile NAME      force this mapping profile for every event\n"
@@ -74,6 +77,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"quiet", no_argument, NULL, 'q'},
         {"rules", required_argument, NULL, 'r'},
         {"db", required_argument, NULL, 'B'},
+        {"escalate", required_argument, NULL, 'X'},
         {"profiles", required_argument, NULL, 'P'},
         {"decoders", required_argument, NULL, 'D'},
         {"profile", required_argument, NULL, 'p'},
@@ -104,6 +108,9 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             break;
         case 'B':
             a->db = optarg;
+            break;
+        case 'X':
+            a->regime = optarg;
             break;
         case 'D':
             a->norm.decoders = optarg;
@@ -324,6 +331,8 @@ struct replay_ctx {
     bool rules;
     struct corr_stage corr;
     bool correlate;
+    struct cli_esc esc;
+    bool escalate;
 };
 
 /* Count the first string field of names, or "(none)". */
@@ -406,6 +415,18 @@ int cmd_replay(int argc, char **argv)
         }
         r.correlate = true;
         r.det.corr = &r.corr;
+        if (a.regime) {
+            if (!a.db || cli_esc_open(&r.esc, a.regime, NULL, NULL, NULL, NULL,
+                                      a.norm.assets)) {
+                if (!a.db)
+                    fprintf(stderr, "tocsin: --escalate needs --db (the outbox lives in LMDB)\n");
+                corr_stage_close(&r.corr);
+                detections_close(&r.det);
+                return 2;
+            }
+            r.escalate = true;
+            r.corr.esc = &r.esc.env;
+        }
     } else if (a.db) {
         fprintf(stderr, "tocsin: --db needs --rules\n");
         return 2;
@@ -423,10 +444,13 @@ int cmd_replay(int argc, char **argv)
         events_out_close(&r.eo);
     uint64_t ndet = r.rules ? r.det.detections : 0;
     size_t ninc = r.correlate ? r.corr.nfinal : 0;
+    uint64_t nout = r.correlate ? r.corr.outbox_entries : 0;
     if (r.correlate) {
         corr_stage_print_final(&r.corr);
         corr_stage_close(&r.corr);
     }
+    if (r.escalate)
+        cli_esc_close(&r.esc);
     if (r.rules)
         detections_close(&r.det);
     FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
@@ -435,7 +459,8 @@ int cmd_replay(int argc, char **argv)
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
     if (r.rules)
-        fprintf(out, "  detections: %llu, incidents: %zu\n", (unsigned long long)ndet, ninc);
+        fprintf(out, "  detections: %llu, incidents: %zu, escalations queued: %llu\n",
+                (unsigned long long)ndet, ninc, (unsigned long long)nout);
     tally_print(&r.format, out);
     tally_print(&r.logsource, out);
     tally_print(&r.tenant, out);

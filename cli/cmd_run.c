@@ -307,6 +307,8 @@ int cmd_run(int argc, char **argv)
     struct count_ctx cc = {0};
     struct detections det;
     struct corr_stage corr;
+    struct cli_esc esc;
+    bool esc_open = false;
     FILE *det_out = NULL;
     struct ingest_norm *norm = NULL;
     struct cli_norm_args na;
@@ -356,6 +358,22 @@ int cmd_run(int argc, char **argv)
         }
         cc.corr = &corr;
         det.corr = &corr;
+        if (cfg->escalate.enabled) {
+            if (!cfg->paths.data_dir) {
+                fprintf(stderr, "tocsin: %s: error: escalate needs paths.data_dir (the outbox "
+                                "lives in LMDB)\n", cfg_path);
+                code = 2;
+                goto out;
+            }
+            if (cli_esc_open(&esc, cfg->escalate.regime, cfg->escalate.regimes_dir,
+                             cfg->escalate.taxonomy, cfg->escalate.policy, cfg->escalate.org,
+                             cfg->escalate.assets)) {
+                code = 2;
+                goto out;
+            }
+            esc_open = true;
+            corr.esc = &esc.env;
+        }
     }
     if (events_path) {
         if (events_out_open(&eo, events_path)) {
@@ -415,6 +433,8 @@ out:
         events_out_close(&eo);
     if (cc.corr)
         corr_stage_close(&corr);
+    if (esc_open)
+        cli_esc_close(&esc);
     if (cc.det)
         detections_close(&det);
     if (det_out && det_out != stdout)

@@ -8,6 +8,7 @@
  * feeds the engine, ends the correlation batch and runs the LMDB
  * transaction, all under the mutex, so the engine sees batches one at a
  * time and every transaction holds exactly the state after that batch. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,8 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
     cs->out = out;
     cs->final_only = final_only;
     cs->nworkers = workers > 0 ? (size_t)workers : 1;
+    if (ts_arena_create(&cs->esc_arena, 1u << 20, 1u << 30))
+        return TS_E_NOMEM;
     cs->pairs = calloc(cs->nworkers, sizeof(*cs->pairs));
     if (!cs->pairs)
         return TS_E_NOMEM;
@@ -174,6 +177,26 @@ static int txn_body(struct store_txn *t, void *ctx)
         if (rc == TS_E_NOTFOUND)
             rc = 0;
     }
+    if (cs->esc) {
+        if (out->nincidents > cs->prevcap) {
+            size_t ncap = out->nincidents;
+            struct store_incident *np = realloc(cs->prev, ncap * sizeof(*np));
+            bool *nh = np ? realloc(cs->had_prev, ncap * sizeof(*nh)) : NULL;
+            if (np)
+                cs->prev = np;
+            if (!nh)
+                return TS_E_NOMEM;
+            cs->had_prev = nh;
+            cs->prevcap = ncap;
+        }
+        ts_arena_reset(cs->esc_arena); /* the txn may be a retry */
+        for (size_t i = 0; !rc && i < out->nincidents; i++) {
+            rc = store_incident_get(t, out->incidents[i].id, cs->esc_arena, &cs->prev[i]);
+            cs->had_prev[i] = rc == 0;
+            if (rc == TS_E_NOTFOUND)
+                rc = 0;
+        }
+    }
     for (size_t i = 0; !rc && i < out->nincidents; i++)
         rc = put_incident(cs, t, &out->incidents[i]);
     /* runs of one incident's evidence go in one call (the store appends
@@ -204,6 +227,21 @@ static int txn_body(struct store_txn *t, void *ctx)
             .raw_len = e->raw_len,
             .late = e->late,
         };
+    }
+    /* escalations of the incident changes, in the same transaction */
+    for (size_t i = 0; !rc && cs->esc && i < out->nincidents; i++) {
+        struct store_incident cur;
+        rc = store_incident_get(t, out->incidents[i].id, cs->esc_arena, &cur);
+        struct esc_outbox_batch eb;
+        memset(&eb, 0, sizeof(eb));
+        if (!rc)
+            rc = esc_outbox_build(cs->esc, t, cs->had_prev[i] ? &cs->prev[i] : NULL, &cur,
+                                  store_txn_now(t), &eb);
+        if (!rc)
+            rc = esc_outbox_put_all(t, &eb);
+        if (!rc)
+            cs->outbox_entries += eb.n;
+        esc_outbox_batch_free(&eb);
     }
     for (uint32_t i = 0; !rc && b && i < b->noffsets; i++)
         rc = store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,
@@ -349,9 +387,69 @@ void corr_stage_close(struct corr_stage *cs)
         free(cs->final[i].json);
     free(cs->final);
     free(cs->idx);
+    free(cs->prev);
+    free(cs->had_prev);
+    ts_arena_destroy(cs->esc_arena);
     corr_engine_destroy(cs->ce);
     store_close(cs->st);
     ts_buf_free(&cs->line);
     pthread_mutex_destroy(&cs->mu);
     memset(cs, 0, sizeof(*cs));
+}
+
+/* ----------------------------------------------------------- escalation */
+
+static int esc_fail(const struct ts_err *err, int rc)
+{
+    char msg[1024];
+    ts_err_format(err, msg, sizeof(msg));
+    fprintf(stderr, "tocsin: %s\n", err->code ? msg : ts_strerror(rc));
+    return rc;
+}
+
+int cli_esc_open(struct cli_esc *e, const char *regime, const char *regimes_dir,
+                 const char *taxonomy, const char *policy, const char *org, const char *assets)
+{
+    memset(e, 0, sizeof(*e));
+    char dbuf[PATH_MAX], tbuf[PATH_MAX + 32], pbuf[PATH_MAX + 32];
+    const char *dir = regimes_dir ? regimes_dir
+                                  : cli_default_dir("etc/escalation", dbuf, sizeof(dbuf));
+    if (!dir) {
+        fprintf(stderr, "tocsin: escalate: no regimes directory (escalate.regimes_dir)\n");
+        return TS_E_CONFIG;
+    }
+    if (!taxonomy) {
+        snprintf(tbuf, sizeof(tbuf), "%s/taxonomy.yml", dir);
+        taxonomy = tbuf;
+    }
+    if (!policy) {
+        snprintf(pbuf, sizeof(pbuf), "%s/policy.yml", dir);
+        policy = pbuf;
+    }
+    struct ts_err err = {0};
+    int rc = esc_regime_load_named(dir, regime ? regime : "law116-2025", &e->regime, &err);
+    if (!rc)
+        rc = esc_taxonomy_load(taxonomy, &e->taxonomy, &err);
+    if (!rc)
+        rc = esc_policy_load(policy, &e->policy, &err);
+    if (!rc)
+        rc = esc_policy_check(e->policy, e->regime, &err);
+    if (!rc && org)
+        rc = esc_orgs_load(org, &e->orgs, &err);
+    if (!rc && assets)
+        rc = esc_assets_load(assets, &e->assets, &err);
+    if (rc)
+        return esc_fail(&err, rc);
+    e->env = (struct esc_env){e->regime, e->taxonomy, e->policy, e->orgs, e->assets};
+    return 0;
+}
+
+void cli_esc_close(struct cli_esc *e)
+{
+    esc_regime_free(e->regime);
+    esc_taxonomy_free(e->taxonomy);
+    esc_policy_free(e->policy);
+    esc_orgs_free(e->orgs);
+    esc_assets_free(e->assets);
+    memset(e, 0, sizeof(*e));
 }

@@ -754,6 +754,29 @@ static int load_retention(struct ctx *x, const struct ts_ynode *n)
     return rc;
 }
 
+static int load_escalate(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"regime", "regimes_dir", "taxonomy", "policy", "org",
+                                       "assets"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    char **dst[] = {&c->escalate.regime, &c->escalate.regimes_dir, &c->escalate.taxonomy,
+                    &c->escalate.policy, &c->escalate.org,         &c->escalate.assets};
+    c->escalate.enabled = true;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "escalate");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        char where[CFG_MAX_WHERE];
+        int k = key_index(x, n->pairs[i].key, "escalate", keys, TS_ARRAY_LEN(keys), seen);
+        if (k < 0)
+            return k;
+        snprintf(where, sizeof(where), "escalate.%s", keys[k]);
+        rc = get_str(x, n->pairs[i].val, where, dst[k]);
+    }
+    return rc;
+}
+
 static int load_rules_section(struct ctx *x, const struct ts_ynode *n)
 {
     static const char *const keys[] = {"field_aliases", "placeholders"};
@@ -815,9 +838,9 @@ static int load_log(struct ctx *x, const struct ts_ynode *n)
 
 static int load_root(struct ctx *x, const struct ts_ystream *s)
 {
-    static const char *const keys[] = {"kafka",  "topics",    "ingest",    "paths",
-                                       "log",    "normalise", "enrich",    "rules",
-                                       "correlate", "retention"};
+    static const char *const keys[] = {"kafka",     "topics",    "ingest", "paths",
+                                       "log",       "normalise", "enrich", "rules",
+                                       "correlate", "retention", "escalate"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     if (s->ndocs > 1)
@@ -829,7 +852,8 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
     if (root->kind != TS_Y_MAP)
         return fail(x, root,
                     "the configuration must be a mapping of sections (kafka, topics, ingest, "
-                    "paths, log, normalise, enrich, rules, correlate, retention), got %s",
+                    "paths, log, normalise, enrich, rules, correlate, retention, escalate), "
+                    "got %s",
                     describe(root, d, sizeof(d)));
     int rc = 0;
     for (size_t i = 0; !rc && i < root->npairs; i++) {
@@ -848,7 +872,8 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
         case 6: rc = load_enrich(x, v); break;
         case 7: rc = load_rules_section(x, v); break;
         case 8: rc = load_correlate(x, v); break;
-        default: rc = load_retention(x, v); break;
+        case 9: rc = load_retention(x, v); break;
+        default: rc = load_escalate(x, v); break;
         }
     }
     if (!rc && x->c->ntopics > 0 && !x->c->kafka.brokers)
@@ -908,6 +933,12 @@ void ts_config_free(struct ts_config *c)
     for (size_t i = 0; i < c->retention.ntenants; i++)
         free(c->retention.tenants[i].tenant);
     free(c->retention.tenants);
+    free(c->escalate.regime);
+    free(c->escalate.regimes_dir);
+    free(c->escalate.taxonomy);
+    free(c->escalate.policy);
+    free(c->escalate.org);
+    free(c->escalate.assets);
     free(c->log.level);
     free(c);
 }

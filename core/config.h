@@ -56,12 +56,20 @@
  *     outbox: 30d                      # delivered/failed escalations (0 = keep)
  *     tenants:                         # per-tenant overrides
  *       agency-a: {evidence: 30d, resolved: 180d}
+ *   escalate:                          # escalations into the LMDB outbox (needs data_dir)
+ *     regime: law116-2025              # preset name in regimes_dir (or circular20-2017)
+ *     regimes_dir: etc/escalation
+ *     taxonomy: etc/escalation/taxonomy.yml
+ *     policy: etc/escalation/policy.yml
+ *     org: etc/escalation/org.example.yml   # reporting organisations per tenant
+ *     assets: etc/assets.example.yml   # the agencies' systems (security levels)
  *   log:
  *     level: info                      # error|warning|info|debug
  */
 #ifndef TS_CONFIG_H
 #define TS_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -144,6 +152,10 @@ struct ts_config {
         } *tenants;
         size_t ntenants;
     } retention;
+    struct {
+        char *regime, *regimes_dir, *taxonomy, *policy, *org, *assets; /* NULL: not set */
+        bool enabled; /* the section is present */
+    } escalate;
     struct {
         char *level;
     } log;

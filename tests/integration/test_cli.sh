@@ -83,5 +83,16 @@ expect "parse --explain names the sshd decoder and the linux_syslog profile" "gr
 $T parse -q --no-normalise examples/auth.log > "$tmp/nn.jsonl" 2>/dev/null
 expect "parse --no-normalise leaves events as parsed" "! grep -q '\"src_ip\"' '$tmp/nn.jsonl' && [ \$(wc -l < '$tmp/nn.jsonl') -eq 66 ]"
 
+# escalation: the incident change queues reports in the LMDB outbox in the same transaction;
+# tocsin report renders the initial report in Vietnamese with the affected system
+$T replay -q --tz +07:00 -t so-tttt-demo -r etc/rules --db "$tmp/escdb" --escalate law116-2025 \
+    --assets etc/assets.example.yml examples/auth.log > /dev/null 2> "$tmp/esc.err"; rc=$?
+expect "replay --escalate queues the incident's reports" "[ $rc -eq 0 ] && grep -q 'incidents: 1, escalations queued: [1-9]' '$tmp/esc.err'"
+id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+$T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
+expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
+$T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
+expect "--escalate without --db is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --db' '$tmp/esc2.err'"
+
 echo "cli: $n checks, $((n - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

@@ -368,7 +368,7 @@ START_TEST(test_config_sections_and_root_must_be_mappings)
     expect_config_err("- kafka\n",
                       "etc/tocsin.yml:1:1: error: the configuration must be a mapping of "
                       "sections (kafka, topics, ingest, paths, log, normalise, enrich, rules, "
-                      "correlate, retention), got a list");
+                      "correlate, retention, escalate), got a list");
     expect_config_err("log: {}\n---\nlog: {}\n",
                       "etc/tocsin.yml:2:1: error: a configuration file holds one YAML document, "
                       "found a second one");
