@@ -4,7 +4,7 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := rdkafka jansson libmaxminddb lmdb yaml-0.1 libpcre2-8 zlib
+PKGS     := rdkafka jansson libmaxminddb lmdb yaml-0.1 libpcre2-8 zlib libcurl libcrypto
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 OPT      ?= -O2 -g

@@ -3,7 +3,7 @@
 # Says what it does; needs root (or sudo) only when something is missing.
 set -euo pipefail
 PKGS=(gcc make pkg-config librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb-dev
-      lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev
+      lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev openssl
       python3 python3-yaml python3-pip kcat default-jre-headless maven)
 missing=()
 for p in "${PKGS[@]}"; do
