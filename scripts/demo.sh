@@ -12,7 +12,8 @@ trap cleanup EXIT
 
 echo "== 1. tocsin replay examples/ with the rule pack in etc/rules (files; auth.log is +07:00) =="
 $TOCSIN replay --tenant so-tttt-demo --tz +07:00 --dead-letter "$work/dead-letters.jsonl" \
-    --rules etc/rules examples/auth.log examples/firewall-5424.log examples/sysmon.jsonl \
+    --rules etc/rules --db "$work/replay-db" --escalate law116-2025 --assets etc/assets.example.yml \
+    examples/auth.log examples/firewall-5424.log examples/sysmon.jsonl \
     > "$work/detections.jsonl" 2> "$work/replay.txt"
 cat "$work/replay.txt"
 echo
@@ -40,6 +41,12 @@ for line in open(sys.argv[1]):
     raw = d.get("raw") or ("base64:" + d.get("raw_base64", ""))
     print(f"  {d['source']['file']}:{d['source']['line']}: {d['reason']}: {raw[:60]}...")
 PY
+echo
+echo "the incident's initial report under Law 116/2025, as queued for escalation (tocsin report, Vietnamese):"
+inc=$($TOCSIN incidents --db "$work/replay-db" list --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+$TOCSIN report --db "$work/replay-db" "$inc" --stage initial --format text --lang vi \
+    --org etc/escalation/org.example.yml \
+    --assets etc/assets.example.yml | sed -n '1,30p' | sed 's/^/  | /'
 echo
 echo "a normalised event (tocsin parse --explain): the sshd decoder and the linux_syslog profile"
 $TOCSIN parse --tz +07:00 -q --explain examples/auth.log | python3 -c '
