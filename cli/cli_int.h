@@ -94,9 +94,15 @@ struct corr_pairs {
     struct corr_pair *v;
     size_t n, cap;
 };
+/* Replay keeps the last state of each incident and renders it at the end:
+ * scalars copied, the rule's strings borrowed from the engine (valid until
+ * corr_stage_close), tenant, group values and distinct values copied into
+ * strs (owned: NUL-terminated, in that order; rewritten only when they
+ * change). */
 struct final_incident {
-    char id[33];
-    char *json;
+    struct corr_incident v; /* string pointers other than the rule's: unset */
+    char *strs;
+    size_t strslen;
 };
 struct corr_stage {
     struct corr_engine *ce;
@@ -120,6 +126,12 @@ struct corr_stage {
     bool *had_prev;
     size_t prevcap;
     uint64_t outbox_entries;
+    /* the batch's evidence grouped by incident (txn_body's scratch) */
+    size_t *ev_start, ev_startcap;  /* per incident: first index into ev_order */
+    size_t *ev_order, *ev_group;    /* evidence indices by incident; group of each */
+    struct store_evidence *ev_recs; /* one incident's records */
+    size_t ev_cap;                  /* of ev_order, ev_group, ev_recs */
+    size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */

@@ -18,6 +18,8 @@
 
 #define PAIRS_MAX (1u << 20)
 
+static uint64_t id_hash(const char *id);
+
 static int pairs_push(struct corr_pairs *p, size_t rule, const struct ts_event *ev)
 {
     if (p->n == p->cap) {
@@ -74,6 +76,7 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
     struct corr_opts co = {0};
     if (opts)
         co = *opts;
+    co.no_state_export = !db_dir; /* nothing would store it */
     struct corr_report rep;
     struct ts_err err = {0};
     char msg[1024];
@@ -128,7 +131,99 @@ static const struct rule_info *corr_info(struct corr_stage *cs, const char *rule
     return NULL;
 }
 
-static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct corr_incident *ci)
+static struct store_evidence evidence_rec(const struct corr_evidence *e)
+{
+    return (struct store_evidence){
+        .source = e->source,
+        .partition = e->kind == TS_SRC_KAFKA ? e->partition : -1,
+        .offset = e->offset,
+        .event_ns = e->time_ns,
+        .raw = e->raw,
+        .raw_len = e->raw_len,
+        .late = e->late,
+    };
+}
+
+/* Sort the batch's evidence by incident, stably: the evidence of
+ * out->incidents[i] is ev_order[ev_start[i] .. ev_start[i + 1]); after the
+ * last incident, that of incidents not in the list; evidence without an
+ * incident (late, nothing to amend) is left out. ev_recs gets room for the
+ * largest group. 0 or TS_E_NOMEM. */
+static int group_evidence(struct corr_stage *cs, const struct corr_batch *out)
+{
+    size_t ni = out->nincidents, ne = out->nevidence;
+    size_t hcap = 16;
+    while (hcap < 2 * ni)
+        hcap *= 2;
+    if (ni + 2 > cs->ev_startcap) {
+        size_t *n = realloc(cs->ev_start, (ni + 2) * sizeof(*n));
+        if (!n)
+            return TS_E_NOMEM;
+        cs->ev_start = n;
+        cs->ev_startcap = ni + 2;
+    }
+    if (ne > cs->ev_cap) {
+        size_t *o = realloc(cs->ev_order, ne * sizeof(*o));
+        if (!o)
+            return TS_E_NOMEM;
+        cs->ev_order = o;
+        size_t *g = realloc(cs->ev_group, ne * sizeof(*g));
+        if (!g)
+            return TS_E_NOMEM;
+        cs->ev_group = g;
+        struct store_evidence *r = realloc(cs->ev_recs, ne * sizeof(*r));
+        if (!r)
+            return TS_E_NOMEM;
+        cs->ev_recs = r;
+        cs->ev_cap = ne;
+    }
+    if (hcap > cs->ev_hcap) {
+        size_t *h = realloc(cs->ev_hash, hcap * sizeof(*h));
+        if (!h)
+            return TS_E_NOMEM;
+        cs->ev_hash = h;
+        cs->ev_hcap = hcap;
+    }
+    /* id -> 1 + first position in out->incidents */
+    size_t *ht = cs->ev_hash;
+    memset(ht, 0, hcap * sizeof(*ht));
+    for (size_t i = 0; i < ni; i++) {
+        size_t j = id_hash(out->incidents[i].id) & (hcap - 1);
+        while (ht[j] && strcmp(out->incidents[ht[j] - 1].id, out->incidents[i].id) != 0)
+            j = (j + 1) & (hcap - 1);
+        if (!ht[j])
+            ht[j] = i + 1;
+    }
+    memset(cs->ev_start, 0, (ni + 2) * sizeof(*cs->ev_start));
+    for (size_t e = 0; e < ne; e++) {
+        const char *id = out->evidence[e].incident;
+        size_t g = SIZE_MAX;
+        if (id[0]) {
+            size_t j = id_hash(id) & (hcap - 1);
+            while (ht[j] && strcmp(out->incidents[ht[j] - 1].id, id) != 0)
+                j = (j + 1) & (hcap - 1);
+            g = ht[j] ? ht[j] - 1 : ni;
+            cs->ev_start[g + 1]++;
+        }
+        cs->ev_group[e] = g;
+    }
+    for (size_t i = 0; i <= ni; i++)
+        cs->ev_start[i + 1] += cs->ev_start[i];
+    /* ev_start[g] is now the start of group g: fill, using it as the cursor */
+    for (size_t e = 0; e < ne; e++) {
+        size_t g = cs->ev_group[e];
+        if (g != SIZE_MAX)
+            cs->ev_order[cs->ev_start[g]++] = e;
+    }
+    /* the cursors ended at the next group's start: shift back */
+    for (size_t i = ni + 1; i > 0; i--)
+        cs->ev_start[i] = cs->ev_start[i - 1];
+    cs->ev_start[0] = 0;
+    return 0;
+}
+
+static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct corr_incident *ci,
+                        const struct store_evidence *evs, size_t nevs)
 {
     char key[1024], details[512];
     size_t o = 0;
@@ -161,7 +256,7 @@ static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct
         .severity = (uint8_t)(ci->severity > 0 ? ci->severity - 1 : 0),
         .details = details,
     };
-    return store_incident_put(t, &si, NULL);
+    return store_incident_put_ev(t, &si, NULL, evs, nevs, NULL);
 }
 
 static int txn_body(struct store_txn *t, void *ctx)
@@ -197,36 +292,37 @@ static int txn_body(struct store_txn *t, void *ctx)
                 rc = 0;
         }
     }
-    for (size_t i = 0; !rc && i < out->nincidents; i++)
-        rc = put_incident(cs, t, &out->incidents[i]);
-    /* runs of one incident's evidence go in one call (the store appends
-     * them to the incident's evidence chunk once) */
+    /* each incident with its evidence of the batch in one put (the store
+     * reads and writes the record once); evidence in batch order */
+    if (!rc)
+        rc = group_evidence(cs, out);
+    for (size_t i = 0; !rc && i < out->nincidents; i++) {
+        size_t lo = cs->ev_start[i], hi = cs->ev_start[i + 1];
+        for (size_t j = lo; j < hi; j++)
+            cs->ev_recs[j - lo] = evidence_rec(&out->evidence[cs->ev_order[j]]);
+        rc = put_incident(cs, t, &out->incidents[i], cs->ev_recs, hi - lo);
+        if (rc == TS_E_LIMIT)
+            rc = 0; /* over the evidence cap: counted by the store */
+    }
+    /* evidence of incidents not in the batch's list (none expected): runs
+     * of one incident in one call */
     struct store_evidence run[64];
     size_t nrun = 0;
     const char *runinc = NULL;
-    for (size_t i = 0; !rc && i <= out->nevidence; i++) {
-        const struct corr_evidence *e = i < out->nevidence ? &out->evidence[i] : NULL;
-        if (nrun && (!e || nrun == TS_ARRAY_LEN(run) ||
-                     strcmp(e->incident, runinc) != 0)) {
+    size_t nleft = rc ? 0 : cs->ev_start[out->nincidents + 1] - cs->ev_start[out->nincidents];
+    for (size_t i = 0; !rc && nleft && i <= nleft; i++) {
+        const struct corr_evidence *e =
+            i < nleft ? &out->evidence[cs->ev_order[cs->ev_start[out->nincidents] + i]] : NULL;
+        if (nrun && (!e || nrun == TS_ARRAY_LEN(run) || strcmp(e->incident, runinc) != 0)) {
             rc = store_evidence_add_n(t, runinc, run, nrun, NULL);
             if (rc == TS_E_LIMIT)
-                rc = 0; /* over the evidence cap: counted by the store */
+                rc = 0;
             nrun = 0;
         }
         if (!e || rc)
             continue;
-        if (!e->incident[0])
-            continue; /* a late event no incident covers: counted in the metrics */
         runinc = e->incident;
-        run[nrun++] = (struct store_evidence){
-            .source = e->source,
-            .partition = e->kind == TS_SRC_KAFKA ? e->partition : -1,
-            .offset = e->offset,
-            .event_ns = e->time_ns,
-            .raw = e->raw,
-            .raw_len = e->raw_len,
-            .late = e->late,
-        };
+        run[nrun++] = evidence_rec(e);
     }
     /* escalations of the incident changes, in the same transaction */
     for (size_t i = 0; !rc && cs->esc && i < out->nincidents; i++) {
@@ -249,7 +345,7 @@ static int txn_body(struct store_txn *t, void *ctx)
     return rc;
 }
 
-/* Index of incident ids (replay keeps the latest JSON of each): open
+/* Index of incident ids (replay keeps the latest state of each): open
  * addressing over 1-based positions in cs->final, grown at half load.
  * Returns the slot for id (0 inside: not present), NULL on no memory. */
 static uint64_t id_hash(const char *id)
@@ -268,7 +364,7 @@ static size_t *final_slot(struct corr_stage *cs, const char *id)
         if (!ni)
             return NULL;
         for (size_t i = 0; i < cs->nfinal; i++) {
-            size_t j = id_hash(cs->final[i].id) & (ncap - 1);
+            size_t j = id_hash(cs->final[i].v.id) & (ncap - 1);
             while (ni[j])
                 j = (j + 1) & (ncap - 1);
             ni[j] = i + 1;
@@ -278,23 +374,68 @@ static size_t *final_slot(struct corr_stage *cs, const char *id)
         cs->idxcap = ncap;
     }
     size_t j = id_hash(id) & (cs->idxcap - 1);
-    while (cs->idx[j] && strcmp(cs->final[cs->idx[j] - 1].id, id) != 0)
+    while (cs->idx[j] && strcmp(cs->final[cs->idx[j] - 1].v.id, id) != 0)
         j = (j + 1) & (cs->idxcap - 1);
     return &cs->idx[j];
 }
 
-/* Remember the latest JSON of an incident (replay prints each once, at the
- * end) or print it now (live). */
+/* The incident's own strings (tenant, group values, distinct values), in
+ * the order final_incident.strs keeps them; i-th of n, "" for NULL. */
+static const char *inc_str(const struct corr_incident *ci, size_t i)
+{
+    const char *p = i == 0 ? ci->tenant
+                    : i <= ci->ngroup ? ci->group_values[i - 1]
+                                      : ci->values[i - 1 - ci->ngroup];
+    return p ? p : "";
+}
+
+/* Keep ci as the last state of f: the scalars always, the strings only when
+ * they differ from the kept ones (for most updates they do not: an
+ * incident's tenant and group never change). 0 or TS_E_NOMEM. */
+static int final_keep(struct final_incident *f, const struct corr_incident *ci)
+{
+    size_t nstr = 1 + ci->ngroup + ci->nvalues, need = 0;
+    bool same = f->strs != NULL;
+    for (size_t i = 0; i < nstr; i++) {
+        const char *p = inc_str(ci, i);
+        size_t l = strlen(p) + 1;
+        if (same && (need + l > f->strslen || memcmp(f->strs + need, p, l) != 0))
+            same = false;
+        need += l;
+    }
+    if (!same || need != f->strslen) {
+        char *ns = realloc(f->strs, need);
+        if (!ns)
+            return TS_E_NOMEM;
+        f->strs = ns;
+        f->strslen = need;
+        size_t o = 0;
+        for (size_t i = 0; i < nstr; i++) {
+            const char *p = inc_str(ci, i);
+            size_t l = strlen(p) + 1;
+            memcpy(ns + o, p, l);
+            o += l;
+        }
+    }
+    f->v = *ci;
+    f->v.tenant = NULL;
+    f->v.group_values = NULL;
+    f->v.values = NULL;
+    return 0;
+}
+
+/* Remember the latest state of an incident (replay renders each once, at
+ * the end) or print it now (live). */
 static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
 {
-    ts_buf_reset(&cs->line);
-    int rc = ts_buf_puts(&cs->line, "{\"kind\":\"incident\",\"incident\":");
-    rc = rc ? rc : corr_incident_json(ci, &cs->line);
-    rc = rc ? rc : ts_buf_puts(&cs->line, "}\n");
-    if (rc)
-        return rc;
     cs->emitted++;
     if (!cs->final_only) {
+        ts_buf_reset(&cs->line);
+        int rc = ts_buf_puts(&cs->line, "{\"kind\":\"incident\",\"incident\":");
+        rc = rc ? rc : corr_incident_json(ci, &cs->line);
+        rc = rc ? rc : ts_buf_puts(&cs->line, "}\n");
+        if (rc)
+            return rc;
         if (cs->out && fwrite(cs->line.data, 1, cs->line.len, cs->out) != cs->line.len)
             return TS_E_IO;
         return 0;
@@ -302,15 +443,8 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
     size_t *slot = final_slot(cs, ci->id);
     if (!slot)
         return TS_E_NOMEM;
-    if (*slot) {
-        struct final_incident *f = &cs->final[*slot - 1];
-        char *j = strdup(cs->line.data);
-        if (!j)
-            return TS_E_NOMEM;
-        free(f->json);
-        f->json = j;
-        return 0;
-    }
+    if (*slot)
+        return final_keep(&cs->final[*slot - 1], ci);
     if (cs->nfinal == cs->capfinal) {
         size_t ncap = cs->capfinal ? cs->capfinal * 2 : 64;
         if (ncap > PAIRS_MAX)
@@ -321,10 +455,13 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
         cs->final = nf;
         cs->capfinal = ncap;
     }
-    memcpy(cs->final[cs->nfinal].id, ci->id, sizeof(ci->id));
-    cs->final[cs->nfinal].json = strdup(cs->line.data);
-    if (!cs->final[cs->nfinal].json)
-        return TS_E_NOMEM;
+    struct final_incident *f = &cs->final[cs->nfinal];
+    memset(f, 0, sizeof(*f));
+    int rc = final_keep(f, ci);
+    if (rc) {
+        free(f->strs);
+        return rc;
+    }
     cs->nfinal++;
     *slot = cs->nfinal;
     return 0;
@@ -371,9 +508,41 @@ int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition,
 
 void corr_stage_print_final(struct corr_stage *cs)
 {
-    for (size_t i = 0; i < cs->nfinal; i++)
-        if (cs->out)
-            fputs(cs->final[i].json, cs->out);
+    const char **ptrs = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < cs->nfinal && cs->out; i++) {
+        const struct final_incident *f = &cs->final[i];
+        struct corr_incident v = f->v;
+        size_t n = v.ngroup + v.nvalues;
+        if (n + 1 > cap) {
+            const char **np = realloc(ptrs, (n + 1) * sizeof(*np));
+            if (!np) {
+                rc = TS_E_NOMEM;
+                break;
+            }
+            ptrs = np;
+            cap = n + 1;
+        }
+        const char *p = f->strs;
+        v.tenant = p;
+        p += strlen(p) + 1;
+        for (size_t j = 0; j < n; j++) {
+            ptrs[j] = p;
+            p += strlen(p) + 1;
+        }
+        v.group_values = ptrs;
+        v.values = ptrs + v.ngroup;
+        ts_buf_reset(&cs->line);
+        rc = ts_buf_puts(&cs->line, "{\"kind\":\"incident\",\"incident\":");
+        rc = rc ? rc : corr_incident_json(&v, &cs->line);
+        rc = rc ? rc : ts_buf_puts(&cs->line, "}\n");
+        if (!rc && fwrite(cs->line.data, 1, cs->line.len, cs->out) != cs->line.len)
+            rc = TS_E_IO;
+    }
+    free(ptrs);
+    if (rc)
+        fprintf(stderr, "tocsin: cannot print the incidents: %s\n", ts_strerror(rc));
     if (cs->out)
         fflush(cs->out);
 }
@@ -384,11 +553,16 @@ void corr_stage_close(struct corr_stage *cs)
         free(cs->pairs[i].v);
     free(cs->pairs);
     for (size_t i = 0; i < cs->nfinal; i++)
-        free(cs->final[i].json);
+        free(cs->final[i].strs);
     free(cs->final);
     free(cs->idx);
     free(cs->prev);
     free(cs->had_prev);
+    free(cs->ev_start);
+    free(cs->ev_order);
+    free(cs->ev_group);
+    free(cs->ev_recs);
+    free(cs->ev_hash);
     ts_arena_destroy(cs->esc_arena);
     corr_engine_destroy(cs->ce);
     store_close(cs->st);

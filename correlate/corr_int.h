@@ -120,6 +120,11 @@ struct ckey {
 };
 #define CORR_NO_SOURCE UINT32_MAX
 
+struct ctab_slot {
+    uint64_t hash; /* k->hash; meaningless when k is NULL */
+    struct ckey *k;
+};
+
 struct csource {
     char *name;
     uint64_t hash;
@@ -140,8 +145,9 @@ struct corr_engine {
     size_t *det_nuses;
     bool *det_standalone;
     size_t ndet;
-    /* key table: open addressing, power of two */
-    struct ckey **tab;
+    /* key table: open addressing, power of two; each slot keeps the key's
+     * hash beside the pointer so that probing does not touch other keys */
+    struct ctab_slot *tab;
     size_t tabcap, nkeys;
     size_t sweep_pos;
     /* sources / watermark */

@@ -75,6 +75,10 @@ struct corr_opts {
      * condition fields are renamed like detection fields. */
     const struct rule_field_alias *field_aliases;
     size_t nfield_aliases;
+    /* No store behind the engine (replay in memory): corr_batch_end leaves
+     * corr_batch.state empty instead of exporting every changed key.
+     * corr_state_export() still works. */
+    bool no_state_export;
 };
 
 /* Problems use the loader's record: file:line:col, rule id, message. */

@@ -68,11 +68,14 @@ struct ckey *corr_key_find(struct corr_engine *c, uint32_t rule, const char *kb,
         return NULL;
     size_t mask = c->tabcap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        struct ckey *k = c->tab[i];
-        if (!k)
+        const struct ctab_slot *sl = &c->tab[i];
+        if (!sl->k)
             return NULL;
-        if (k->hash == h && k->rule == rule && k->klen == klen && memcmp(k->kb, kb, klen) == 0)
-            return k;
+        if (sl->hash == h) {
+            struct ckey *k = sl->k;
+            if (k->rule == rule && k->klen == klen && memcmp(k->kb, kb, klen) == 0)
+                return k;
+        }
     }
 }
 
@@ -81,17 +84,16 @@ static int tab_grow(struct corr_engine *c)
     size_t ncap = c->tabcap ? c->tabcap * 2 : 1024;
     if (ncap > ((size_t)1 << 31))
         return TS_E_LIMIT;
-    struct ckey **nt = calloc(ncap, sizeof(*nt));
+    struct ctab_slot *nt = calloc(ncap, sizeof(*nt));
     if (!nt)
         return TS_E_NOMEM;
     for (size_t i = 0; i < c->tabcap; i++) {
-        struct ckey *k = c->tab[i];
-        if (!k)
+        if (!c->tab[i].k)
             continue;
-        size_t j = k->hash & (ncap - 1);
-        while (nt[j])
+        size_t j = c->tab[i].hash & (ncap - 1);
+        while (nt[j].k)
             j = (j + 1) & (ncap - 1);
-        nt[j] = k;
+        nt[j] = c->tab[i];
     }
     free(c->tab);
     c->tab = nt;
@@ -108,9 +110,9 @@ int corr_key_insert(struct corr_engine *c, struct ckey *k)
     }
     size_t mask = c->tabcap - 1;
     size_t i = k->hash & mask;
-    while (c->tab[i])
+    while (c->tab[i].k)
         i = (i + 1) & mask;
-    c->tab[i] = k;
+    c->tab[i] = (struct ctab_slot){k->hash, k};
     c->nkeys++;
     c->rules[k->rule].live_keys++;
     return 0;
@@ -121,16 +123,16 @@ static void tab_remove(struct corr_engine *c, struct ckey *k)
 {
     size_t mask = c->tabcap - 1;
     size_t i = k->hash & mask;
-    while (c->tab[i] != k)
+    while (c->tab[i].k != k)
         i = (i + 1) & mask;
-    c->tab[i] = NULL;
-    for (size_t j = (i + 1) & mask; c->tab[j]; j = (j + 1) & mask) {
-        size_t home = c->tab[j]->hash & mask;
+    c->tab[i].k = NULL;
+    for (size_t j = (i + 1) & mask; c->tab[j].k; j = (j + 1) & mask) {
+        size_t home = c->tab[j].hash & mask;
         /* can the entry at j move to the hole at i? */
         bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!between) {
             c->tab[i] = c->tab[j];
-            c->tab[j] = NULL;
+            c->tab[j].k = NULL;
             i = j;
         }
     }
@@ -780,7 +782,7 @@ void corr_sweep(struct corr_engine *c, size_t slots)
 {
     for (size_t i = 0; i < slots && c->tabcap; i++) {
         c->sweep_pos = (c->sweep_pos + 1) & (c->tabcap - 1);
-        struct ckey *k = c->tab[c->sweep_pos];
+        struct ckey *k = c->tab[c->sweep_pos].k;
         if (k && !k->dirty)
             (void)key_refresh(c, k, key_bound(c, k->sid, c->floor));
     }
@@ -1005,7 +1007,7 @@ void corr_engine_destroy(struct corr_engine *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->tabcap; i++)
-        corr_key_free(c, c->tab[i]);
+        corr_key_free(c, c->tab[i].k);
     free(c->tab);
     for (size_t i = 0; i < c->nsrc; i++)
         free(c->src[i].name);
@@ -1052,7 +1054,7 @@ void corr_metrics_get(const struct corr_engine *c, struct corr_metrics *out)
     out->watermark_ns = c->wm;
     uint64_t b = c->tabcap * sizeof(*c->tab);
     for (size_t i = 0; i < c->tabcap; i++)
-        if (c->tab[i])
-            b += corr_key_bytes(c->tab[i]);
+        if (c->tab[i].k)
+            b += corr_key_bytes(c->tab[i].k);
     out->state_bytes = b;
 }

@@ -553,7 +553,8 @@ int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
         if (c->dirty[i]->inc && c->dirty[i]->inc->dirty)
             rc = corr_incident_view(c, c->dirty[i]);
     struct ts_buf *b = &c->sbuf;
-    for (size_t i = 0; i < c->ndirty && !rc; i++) {
+    bool exp = !c->o.no_state_export;
+    for (size_t i = 0; exp && i < c->ndirty && !rc; i++) {
         struct ckey *k = c->dirty[i];
         size_t koff = b->len;
         rc = corr_key_name(c, k, b);
@@ -568,6 +569,10 @@ int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
         struct csource *s = &c->src[i];
         if (!s->dirty)
             continue;
+        if (!exp) {
+            s->dirty = false;
+            continue;
+        }
         size_t koff = b->len;
         rc = src_name(s, b);
         size_t klen = b->len - koff, voff = b->len;

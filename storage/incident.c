@@ -326,12 +326,21 @@ static int load_old(struct store_txn *t, const char *id, struct store_incident *
     return 0;
 }
 
-int store_incident_put(struct store_txn *t, const struct store_incident *inc, uint64_t *revision)
+static int ev_validate(const struct store_evidence *evs, size_t nev);
+static int ev_append(struct store_txn *t, const char *tenant, const char *incident_id,
+                     const struct store_evidence *evs, size_t nev, uint32_t *next_io,
+                     uint32_t *dropped_io, uint32_t *done_out);
+
+/* The upsert of store_incident_put, appending evs (nev, may be 0) to the
+ * incident's evidence first so that the record is read and written once
+ * with its new counters. */
+static int incident_put(struct store_txn *t, const struct store_incident *inc, uint64_t *revision,
+                        const struct store_evidence *evs, size_t nev, uint32_t *stored)
 {
     int rc = store_txn_check_write(t);
     if (rc)
         return rc;
-    if ((rc = incident_validate(inc)) != 0)
+    if ((rc = incident_validate(inc)) != 0 || (rc = ev_validate(evs, nev)) != 0)
         return rc;
     struct store_incident old, nw = *inc;
     struct store_inc_views *views = &t->s->views;
@@ -367,6 +376,12 @@ int store_incident_put(struct store_txn *t, const struct store_incident *inc, ui
         nw.evidence_dropped = 0;
     }
     nw.updated_ns = t->now_ns;
+    uint32_t done = 0;
+    /* old.tenant points into scratch, which ev_append does not touch; the
+     * stored tenant names the evidence, as in store_evidence_add_n */
+    if (nev && (rc = ev_append(t, exists ? old.tenant : nw.tenant, nw.id, evs, nev,
+                               &nw.evidence_next, &nw.evidence_dropped, &done)) != 0)
+        return rc;
     if ((rc = index_update(t, exists ? &old : NULL, &nw)) != 0)
         return rc;
     rc = store_put_record(t, t->s->dbi[DB_INCIDENTS], nw.id, strlen(nw.id), enc_incident, &nw,
@@ -375,7 +390,23 @@ int store_incident_put(struct store_txn *t, const struct store_incident *inc, ui
         return rc;
     if (revision)
         *revision = nw.revision;
-    return 0;
+    if (stored)
+        *stored = done;
+    return done < nev ? TS_E_LIMIT : 0;
+}
+
+int store_incident_put(struct store_txn *t, const struct store_incident *inc, uint64_t *revision)
+{
+    return incident_put(t, inc, revision, NULL, 0, NULL);
+}
+
+int store_incident_put_ev(struct store_txn *t, const struct store_incident *inc,
+                          uint64_t *revision, const struct store_evidence *evs, size_t nev,
+                          uint32_t *stored)
+{
+    if (stored)
+        *stored = 0;
+    return incident_put(t, inc, revision, evs, nev, stored);
 }
 
 int store_incident_get(struct store_txn *t, const char *id, struct ts_arena *arena,
@@ -873,35 +904,30 @@ static int ev_chunk_load(struct store_txn *t, const char *tenant, const char *id
     return 0;
 }
 
-int store_evidence_add_n(struct store_txn *t, const char *incident_id,
-                         const struct store_evidence *evs, size_t nev, uint32_t *stored)
+/* The per-reference checks of add_n, before anything is written. */
+static int ev_validate(const struct store_evidence *evs, size_t nev)
 {
-    if (stored)
-        *stored = 0;
-    int rc = store_txn_check_write(t);
-    if (rc)
-        return rc;
-    if ((nev && !evs) || !store_str_ok(incident_id, STORE_ID_MAX, true))
+    if (nev && !evs)
         return TS_E_INVAL;
     for (size_t i = 0; i < nev; i++)
         if (!store_str_ok(evs[i].source, STORE_SOURCE_MAX, false) ||
             !store_str_ok(evs[i].rule_id, STORE_STR_MAX, false) ||
             (evs[i].raw_len && !evs[i].raw))
             return TS_E_INVAL;
+    return 0;
+}
+
+/* Append evs to the chunks (and raw records) of incident_id, numbering
+ * them from *next; refused ones (at evidence_max) counted in *dropped.
+ * Does not touch the incident record: the caller writes the counters.
+ * tenant must not point into s->evbuf. *done gets how many were stored. */
+static int ev_append(struct store_txn *t, const char *tenant, const char *incident_id,
+                     const struct store_evidence *evs, size_t nev, uint32_t *next_io,
+                     uint32_t *dropped_io, uint32_t *done_out)
+{
     struct store *s = t->s;
-    const uint8_t *p;
-    size_t n;
-    rc = store_get_copy(t, s->dbi[DB_INCIDENTS], incident_id, strlen(incident_id), &p, &n,
-                        "incident get");
-    if (rc)
-        return rc;
-    struct store_incident inc;
-    struct store_inc_views *views = &t->s->views;
-    struct store_dec d = {p, n, 0, NULL, 0};
-    if (store_incident_decode(&d, &inc, views) != 0 || n < STORE_INC_OFF_EVIDENCE_DROPPED + 4)
-        return store_txn_fail_code(t, TS_E_STORE, "incident record");
-    /* inc.tenant points into scratch, which nothing below overwrites */
-    uint32_t next = inc.evidence_next, dropped = inc.evidence_dropped, done = 0;
+    int rc;
+    uint32_t next = *next_io, dropped = *dropped_io, done = 0;
     uint8_t k[STORE_KEY_MAX + 1];
     struct ev_prev pv;
     int64_t old_newest = INT64_MIN;
@@ -911,7 +937,7 @@ int store_evidence_add_n(struct store_txn *t, const char *incident_id,
             dropped++;
             continue;
         }
-        if (!open && (rc = ev_chunk_load(t, inc.tenant, incident_id, next, &pv, &old_newest)))
+        if (!open && (rc = ev_chunk_load(t, tenant, incident_id, next, &pv, &old_newest)))
             return rc;
         open = true;
         const struct store_evidence *e = &evs[i];
@@ -970,16 +996,48 @@ int store_evidence_add_n(struct store_txn *t, const char *incident_id,
         done++;
         if (next % EV_CHUNK == 0) {
             uint32_t first = next - EV_CHUNK;
-            if ((rc = ev_chunk_put(t, inc.tenant, incident_id, first, EV_CHUNK, old_newest)))
+            if ((rc = ev_chunk_put(t, tenant, incident_id, first, EV_CHUNK, old_newest)))
                 return rc;
             open = false;
         }
     }
     if (open) {
         uint32_t first = (next - 1) / EV_CHUNK * EV_CHUNK;
-        if ((rc = ev_chunk_put(t, inc.tenant, incident_id, first, next - first, old_newest)))
+        if ((rc = ev_chunk_put(t, tenant, incident_id, first, next - first, old_newest)))
             return rc;
     }
+    *next_io = next;
+    *dropped_io = dropped;
+    *done_out = done;
+    return 0;
+}
+
+int store_evidence_add_n(struct store_txn *t, const char *incident_id,
+                         const struct store_evidence *evs, size_t nev, uint32_t *stored)
+{
+    if (stored)
+        *stored = 0;
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (ev_validate(evs, nev) != 0 || !store_str_ok(incident_id, STORE_ID_MAX, true))
+        return TS_E_INVAL;
+    struct store *s = t->s;
+    const uint8_t *p;
+    size_t n;
+    rc = store_get_copy(t, s->dbi[DB_INCIDENTS], incident_id, strlen(incident_id), &p, &n,
+                        "incident get");
+    if (rc)
+        return rc;
+    struct store_incident inc;
+    struct store_inc_views *views = &t->s->views;
+    struct store_dec d = {p, n, 0, NULL, 0};
+    if (store_incident_decode(&d, &inc, views) != 0 || n < STORE_INC_OFF_EVIDENCE_DROPPED + 4)
+        return store_txn_fail_code(t, TS_E_STORE, "incident record");
+    /* inc.tenant points into scratch, which nothing below overwrites */
+    uint32_t next = inc.evidence_next, dropped = inc.evidence_dropped, done = 0;
+    if ((rc = ev_append(t, inc.tenant, incident_id, evs, nev, &next, &dropped, &done)) != 0)
+        return rc;
     /* the counters, patched in place in the scratch copy of the record */
     uint8_t *rec = (uint8_t *)s->scratch.data;
     struct store_enc pe = {rec, STORE_INC_OFF_EVIDENCE_NEXT};

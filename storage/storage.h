@@ -277,6 +277,16 @@ struct store_incident {
  * TS_E_INVAL (missing id, caps exceeded, invalid severity), or poisoning. */
 int store_incident_put(struct store_txn *t, const struct store_incident *inc,
                        uint64_t *revision);
+struct store_evidence; /* below */
+/* The batch path: store_incident_put and store_evidence_add_n of the
+ * incident's n new evidence records in one call, reading and writing the
+ * incident record once (the evidence counters go into the same put).
+ * *stored (may be NULL) gets how many records were stored. Returns what
+ * store_incident_put returns, or TS_E_LIMIT (txn usable, incident put) when
+ * some evidence was refused at the cap. */
+int store_incident_put_ev(struct store_txn *t, const struct store_incident *inc,
+                          uint64_t *revision, const struct store_evidence *evs, size_t n,
+                          uint32_t *stored);
 /* Decode the incident into *out; strings and arrays in arena.
  * TS_E_NOTFOUND, TS_E_NOMEM (arena full), TS_E_STORE (corrupt record). */
 int store_incident_get(struct store_txn *t, const char *id, struct ts_arena *arena,

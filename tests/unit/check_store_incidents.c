@@ -538,6 +538,78 @@ START_TEST(test_evidence_batch_add_stores_up_to_the_cap_and_keeps_flags)
 }
 END_TEST
 
+START_TEST(test_incident_put_with_evidence_equals_put_then_add_n_in_one_record_write)
+{
+    struct store_opts o = {0};
+    o.map_size = 8u << 20;
+    o.evidence_max = 70; /* crosses a 64-reference chunk, then the cap */
+    struct store *s = st_open_opts(&o);
+    struct store_txn *t = st_begin(s);
+    struct store_evidence evs[40];
+    memset(evs, 0, sizeof(evs));
+    for (int i = 0; i < 40; i++) {
+        evs[i].source = i % 3 ? "auth.log" : "other.log";
+        evs[i].offset = 100 + i;
+        evs[i].event_ns = S(10 + i);
+        evs[i].raw = "line";
+        evs[i].raw_len = 4;
+        evs[i].late = i == 7;
+    }
+    /* a: the merged call; b: put, then add_n - three batches each */
+    struct store_incident a = st_incident("merged", "t1", S(1));
+    struct store_incident b = st_incident("split", "t1", S(1));
+    uint64_t ra = 0, rb = 0;
+    uint32_t stored = 0;
+    ck_assert_int_eq(store_incident_put_ev(t, &a, &ra, evs, 30, &stored), 0);
+    ck_assert_uint_eq(stored, 30);
+    ck_assert_int_eq(store_incident_put(t, &b, &rb), 0);
+    ck_assert_int_eq(store_evidence_add_n(t, "split", evs, 30, NULL), 0);
+    st_commit(t);
+    t = st_begin(s);
+    a.count = b.count = 99;
+    ck_assert_int_eq(store_incident_put_ev(t, &a, &ra, evs + 30, 10, &stored), 0);
+    ck_assert_int_eq(store_incident_put(t, &b, &rb), 0);
+    ck_assert_int_eq(store_evidence_add_n(t, "split", evs + 30, 10, NULL), 0);
+    ck_assert_uint_eq(ra, 2);
+    ck_assert_uint_eq(ra, rb);
+    st_commit(t);
+    t = st_begin(s);
+    ck_assert_int_eq(store_incident_put_ev(t, &a, &ra, evs, 40, &stored), TS_E_LIMIT);
+    ck_assert_uint_eq(stored, 30);
+    ck_assert_int_eq(store_incident_put(t, &b, &rb), 0);
+    ck_assert_int_eq(store_evidence_add_n(t, "split", evs, 40, NULL), TS_E_LIMIT);
+    ck_assert_int_eq(store_txn_error(t), 0);
+    /* nothing stored, nothing put when a reference is invalid */
+    struct store_evidence bad = {.raw_len = 3};
+    ck_assert_int_eq(store_incident_put_ev(t, &a, &ra, &bad, 1, &stored), TS_E_INVAL);
+    ck_assert_int_eq(store_txn_error(t), 0);
+    st_commit(t);
+    struct ts_arena *ar = st_arena();
+    t = st_rbegin(s);
+    struct store_incident ga, gb;
+    ck_assert_int_eq(store_incident_get(t, "merged", ar, &ga), 0);
+    ck_assert_int_eq(store_incident_get(t, "split", ar, &gb), 0);
+    ck_assert_uint_eq(ga.evidence_next, 70);
+    ck_assert_uint_eq(ga.evidence_next, gb.evidence_next);
+    ck_assert_uint_eq(ga.evidence_dropped, 10);
+    ck_assert_uint_eq(ga.evidence_dropped, gb.evidence_dropped);
+    ck_assert_uint_eq(ga.revision, gb.revision);
+    ck_assert_uint_eq(ga.count, 99);
+    struct evs ea = {0}, eb = {0};
+    ck_assert_int_eq(store_evidence_foreach(t, "merged", ar, collect_ev, &ea), 0);
+    ck_assert_int_eq(store_evidence_foreach(t, "split", ar, collect_ev, &eb), 0);
+    ck_assert_int_eq(ea.n, 64); /* what collect_ev keeps of the 70 */
+    ck_assert_int_eq(ea.n, eb.n);
+    for (int i = 0; i < ea.n; i++) {
+        ck_assert_int_eq(ea.late[i], eb.late[i]);
+        ck_assert_int_eq(ea.offset[i], eb.offset[i]);
+    }
+    store_txn_abort(t);
+    ts_arena_destroy(ar);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_incidents_and_evidence_survive_reopen)
 {
     struct store *s = st_open();
@@ -580,6 +652,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_status_change_and_evidence_keep_tags_and_distinct_values);
     tcase_add_test(tc, test_evidence_is_sequenced_capped_and_raw_text_bounded);
     tcase_add_test(tc, test_evidence_batch_add_stores_up_to_the_cap_and_keeps_flags);
+    tcase_add_test(tc, test_incident_put_with_evidence_equals_put_then_add_n_in_one_record_write);
     tcase_add_test(tc, test_incidents_and_evidence_survive_reopen);
     suite_add_tcase(s, tc);
     return s;
