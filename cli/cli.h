@@ -10,5 +10,6 @@ int cmd_rules(int argc, char **argv);
 int cmd_intel(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_escalations(int argc, char **argv);
 
 #endif

@@ -2,8 +2,10 @@
  * the regime (who must be told what, by when), the incident-type taxonomy
  * of the national forms, the routing policy, the report documents (JSON,
  * STIX 2.1, readable text in Vietnamese and English), deadline tracking
- * and the outbox entries an incident change causes. Network delivery
- * (channels, dispatcher) is not here yet. Reference: docs/escalation.md.
+ * and the outbox entries an incident change causes; their delivery
+ * (channels: HTTPS webhooks, Kafka, SMTP, JSON-lines files; dispatcher
+ * threads with leases, back-off and dead letters). Reference:
+ * docs/escalation.md.
  *
  * ---------------------------------------------------------------- model
  * Five kinds of configuration, each a YAML file loaded whole or not at all
@@ -342,5 +344,132 @@ struct esc_deadline {
 int esc_deadlines_list(const struct esc_env *env, struct store_txn *t, int64_t now_ns,
                        int64_t horizon_ns, unsigned flags,
                        int (*fn)(void *ctx, const struct esc_deadline *d), void *ctx);
+
+/* ================================================================ delivery
+ * Outbox entries are delivered at least once by dispatcher threads:
+ *   store_outbox_claim (lease) -> channel -> mark delivered / retry (back-off
+ *   with jitter) / failed (dead letter: logged at error level, counted, and
+ *   a JSON line in the alerts file when configured).
+ * A crash between claim and mark leaves the entry leased; it is claimed
+ * again when the lease expires, so a receiver may see a repeat and drops it
+ * by the idempotency key "<incident>:<revision>" (plus the entry id). */
+
+#define ESC_CHANNELS_MAX 64          /* channels in one file */
+#define ESC_CHANNEL_NAME_MAX 128     /* == STORE_ID_MAX: "webhook:national" */
+#define ESC_HEADERS_MAX 32           /* extra HTTP headers / Kafka properties */
+#define ESC_SMTP_RCPT_MAX 32         /* recipients of one SMTP channel */
+#define ESC_THREADS_MAX 32           /* dispatcher threads */
+#define ESC_CLAIM_MAX 256            /* entries claimed per transaction */
+#define ESC_ERROR_MAX 512            /* bytes of an attempt's error text */
+
+enum esc_channel_type { ESC_CH_WEBHOOK = 0, ESC_CH_KAFKA, ESC_CH_FILE, ESC_CH_SMTP };
+
+/* The outcome of one delivery attempt. */
+enum esc_outcome {
+    ESC_OUT_DELIVERED = 0, /* the receiver has it */
+    ESC_OUT_RETRY,         /* transient: try again after a back-off */
+    ESC_OUT_PERMANENT,     /* the receiver refused it: dead letter at once */
+};
+const char *esc_outcome_name(enum esc_outcome o); /* "delivered", "retry", "permanent" */
+
+/* HTTP status -> outcome: 2xx delivered; 4xx other than 408 and 429
+ * permanent; everything else (1xx, 3xx, 408, 429, 5xx, 0 = no response)
+ * retry. */
+enum esc_outcome esc_http_outcome(long status);
+
+/* The back-off before attempt `attempts + 1` after `attempts` failed ones
+ * (>= 1): d = min(cap, base * 2^(attempts-1)), then "equal jitter": a value
+ * in [d/2, d] chosen by rnd (any 64-bit random number: d/2 + rnd mod
+ * (d - d/2 + 1); rnd = 0 gives d/2). base, cap > 0; cap < base is treated as base. */
+int64_t esc_backoff_ns(uint32_t attempts, int64_t base_ns, int64_t cap_ns, uint64_t rnd);
+
+/* Standard Webhooks signature (https://www.standardwebhooks.com/):
+ * "v1," + base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>")), where key is
+ * the base64 after "whsec_" of secret (the prefix is optional, as in the
+ * reference libraries). Appends to out. Returns 0, TS_E_INVAL (secret not
+ * base64, empty), TS_E_LIMIT/TS_E_NOMEM (out), TS_E_UNSUPPORTED (OpenSSL
+ * failed; translated message in err when err is not NULL). */
+int esc_webhook_sign(const char *secret, const char *id, int64_t timestamp_sec,
+                     const void *body, size_t len, struct ts_buf *out, struct ts_err *err);
+
+/* The channels file (docs/escalation.md "Channels"): named channels and the
+ * dispatcher's settings. Immutable after loading, shared by every thread;
+ * secrets read from files or the environment at load time live in it. */
+struct esc_channels;
+
+struct esc_dispatch_opts {
+    unsigned threads;         /* 1..ESC_THREADS_MAX; file's `threads`, else 2 */
+    int64_t lease_ns;         /* claim lease; file's, else 60 s; must exceed
+                                 every channel's timeout */
+    int64_t backoff_base_ns;  /* file's, else 10 s */
+    int64_t backoff_cap_ns;   /* file's, else 1 h */
+    uint32_t max_attempts;    /* then dead letter; file's, else 12 */
+    uint32_t claim_max;       /* entries per claim; file's, else 8 */
+    int64_t idle_ns;          /* poll period while nothing is due; else 1 s */
+    const char *alerts_path;  /* dead letters as JSON lines (appended and
+                                 fsynced); borrowed; NULL: the file's, else none */
+    uint64_t seed;            /* jitter seed; 0: from the clock */
+};
+
+/* Load a channels file (ESC_FILE_MAX) or buffer. Errors as the other
+ * loaders (file:line:col; unknown keys, bad URLs, unreadable secrets,
+ * duplicate names are errors). *out owns everything; free with
+ * esc_channels_free (NULL accepted). */
+int esc_channels_load(const char *path, struct esc_channels **out, struct ts_err *err);
+int esc_channels_load_buffer(const char *name, const char *buf, size_t len,
+                             struct esc_channels **out, struct ts_err *err);
+void esc_channels_free(struct esc_channels *c);
+size_t esc_channels_count(const struct esc_channels *c);
+/* Name and type of channel i (< count); the name is borrowed from c. */
+const char *esc_channels_name(const struct esc_channels *c, size_t i);
+enum esc_channel_type esc_channels_type(const struct esc_channels *c, size_t i);
+/* The file's `dispatch:` settings with defaults filled in. */
+void esc_channels_dispatch_opts(const struct esc_channels *c, struct esc_dispatch_opts *out);
+
+/* A per-thread delivery context: curl handles and Kafka producers of the
+ * channels, made on first use. One thread at a time; c must outlive it. */
+struct esc_deliverer;
+int esc_deliverer_create(struct esc_deliverer **out, const struct esc_channels *c);
+void esc_deliverer_destroy(struct esc_deliverer *d);
+/* Deliver one entry through the channel it names (e->channel). An unknown
+ * channel is ESC_OUT_RETRY (the configuration may be fixed; dead letter
+ * after max_attempts). error (ESC_ERROR_MAX bytes) gets a one-line reason
+ * when not delivered. now_ns: the webhook timestamp and file line time. */
+enum esc_outcome esc_deliver(struct esc_deliverer *d, const struct store_outbox *e,
+                             int64_t now_ns, char error[ESC_ERROR_MAX]);
+
+struct esc_dispatch_stats {
+    uint64_t claimed;   /* entries claimed */
+    uint64_t delivered; /* marked delivered */
+    uint64_t retried;   /* marked for retry */
+    uint64_t failed;    /* dead letters (permanent, or attempts exhausted) */
+    uint64_t errors;    /* store errors (the round is retried later) */
+};
+
+/* Dispatcher threads over the outbox of st. st and c are borrowed and must
+ * outlive the dispatcher; o may be NULL (the file's settings); o's strings
+ * are copied. Returns 0, TS_E_INVAL / TS_E_CONFIG (lease not longer than a
+ * channel timeout; err says which), TS_E_NOMEM, TS_E_IO (alerts file). */
+struct esc_dispatcher;
+int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
+                         const struct esc_channels *c, const struct esc_dispatch_opts *o,
+                         struct ts_err *err);
+/* Ask the threads to stop, wake them, wait until each has finished (and
+ * marked) the delivery in hand; claimed entries not yet attempted are put
+ * back due now. Frees d (NULL accepted). Any thread but the dispatcher's. */
+void esc_dispatcher_stop(struct esc_dispatcher *d);
+/* Counters so far (any thread). */
+void esc_dispatcher_stats(const struct esc_dispatcher *d, struct esc_dispatch_stats *out);
+/* Wake the threads now (e.g. after a batch put new entries). */
+void esc_dispatcher_kick(struct esc_dispatcher *d);
+
+/* One pass in the calling thread: rounds of claim (o->claim_max entries due
+ * at now_ns; 0 = wall clock), deliver, mark, until nothing is due at now_ns
+ * (an entry put back for retry is due later, so the pass ends). o may be
+ * NULL (the file's settings). Adds to *stats (may be NULL). Returns the
+ * number of entries claimed (>= 0) or an error (store; err filled). */
+int esc_dispatch_once(struct store *st, const struct esc_channels *c,
+                      const struct esc_dispatch_opts *o, int64_t now_ns,
+                      struct esc_dispatch_stats *stats, struct ts_err *err);
 
 #endif

@@ -1,0 +1,492 @@
+/* cmd_escalations.c - `tocsin escalations --db DIR list|retry|send`: the
+ * escalation outbox kept in LMDB (docs/escalation.md "Delivery").
+ *   list   entries by state, or the reports overdue under the regime;
+ *   retry  put a failed (dead-letter) entry back, with fresh attempts;
+ *   send   run the dispatcher in the foreground until no entry is pending
+ *          (SIGINT/SIGTERM stop it gracefully), or one pass with --once.
+ * The engine may be running: LMDB serialises the writers, and the leases
+ * keep two dispatchers from delivering the same entry at the same time.
+ * Exit: 0 ok, 1 failure (not found, storage, dead letters in `send`),
+ * 2 usage/configuration. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/log.h"
+#include "../core/tstime.h"
+#include "../escalate/escalate.h"
+#include "../storage/storage.h"
+#include "cli.h"
+#include "cli_int.h"
+
+static const char esc_usage[] =
+    "usage: tocsin escalations --db DIR list [--pending|--failed|--delivered|--overdue] [--json]\n"
+    "       tocsin escalations --db DIR retry ID\n"
+    "       tocsin escalations --db DIR send --channels FILE [--once] [--threads N]\n"
+    "list: the outbox entries (all, or those of one state), or with --overdue the\n"
+    "reports whose deadline passed without a delivery (regime options: --regime NAME,\n"
+    "--regimes DIR (default etc/escalation), --taxonomy FILE, --policy FILE, --org FILE,\n"
+    "--assets FILE). retry: a failed entry is due again now, with fresh attempts.\n"
+    "send: deliver through the channels of FILE (etc/escalation/channels.example.yml)\n"
+    "until no entry is pending (entries waiting for a back-off are waited for);\n"
+    "--once: one pass over the entries due now. Exit 1 when an entry was dead-lettered.\n";
+
+enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND };
+
+struct esc_args {
+    const char *db, *id, *channels;
+    const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
+    enum esc_cmd cmd;
+    unsigned mask; /* states for list */
+    bool overdue, json, once;
+    unsigned threads;
+};
+
+static int parse_args(int argc, char **argv, struct esc_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            fputs(esc_usage, stdout);
+            return -1;
+        }
+        if (o[0] != '-') {
+            if (a->cmd == CMD_NONE) {
+                if (!strcmp(o, "list"))
+                    a->cmd = CMD_LIST;
+                else if (!strcmp(o, "retry"))
+                    a->cmd = CMD_RETRY;
+                else if (!strcmp(o, "send"))
+                    a->cmd = CMD_SEND;
+                else {
+                    fprintf(stderr, "tocsin escalations: unknown command \"%s\"\n%s", o,
+                            esc_usage);
+                    return 2;
+                }
+            } else if (a->cmd == CMD_RETRY && !a->id) {
+                a->id = o;
+            } else {
+                fprintf(stderr, "tocsin escalations: unexpected argument \"%s\"\n", o);
+                return 2;
+            }
+            continue;
+        }
+        if (!strcmp(o, "--pending"))
+            a->mask |= 1u << STORE_OUTBOX_PENDING;
+        else if (!strcmp(o, "--failed"))
+            a->mask |= 1u << STORE_OUTBOX_FAILED;
+        else if (!strcmp(o, "--delivered"))
+            a->mask |= 1u << STORE_OUTBOX_DELIVERED;
+        else if (!strcmp(o, "--overdue"))
+            a->overdue = true;
+        else if (!strcmp(o, "--json"))
+            a->json = true;
+        else if (!strcmp(o, "--once"))
+            a->once = true;
+        else {
+            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+            const char **dst = !strcmp(o, "--db") || !strcmp(o, "-d") ? &a->db
+                               : !strcmp(o, "--channels")             ? &a->channels
+                               : !strcmp(o, "--regime")               ? &a->regime
+                               : !strcmp(o, "--regimes")              ? &a->regimes
+                               : !strcmp(o, "--taxonomy")             ? &a->taxonomy
+                               : !strcmp(o, "--policy")               ? &a->policy
+                               : !strcmp(o, "--org")                  ? &a->org
+                               : !strcmp(o, "--assets")               ? &a->assets
+                                                                      : NULL;
+            bool threads = !strcmp(o, "--threads");
+            if (!dst && !threads) {
+                fprintf(stderr, "tocsin escalations: unknown option \"%s\"\n%s", o, esc_usage);
+                return 2;
+            }
+            if (!v) {
+                fprintf(stderr, "tocsin escalations: %s needs a value\n", o);
+                return 2;
+            }
+            i++;
+            if (threads) {
+                char *end;
+                unsigned long n = strtoul(v, &end, 10);
+                if (*end || n < 1 || n > ESC_THREADS_MAX) {
+                    fprintf(stderr, "tocsin escalations: --threads 1..%d\n", ESC_THREADS_MAX);
+                    return 2;
+                }
+                a->threads = (unsigned)n;
+            } else {
+                *dst = v;
+            }
+        }
+    }
+    if (!a->db || a->cmd == CMD_NONE) {
+        fprintf(stderr, "tocsin escalations: --db DIR and a command are required\n%s",
+                esc_usage);
+        return 2;
+    }
+    if (a->cmd == CMD_RETRY && !a->id) {
+        fprintf(stderr, "tocsin escalations: retry needs an entry ID\n");
+        return 2;
+    }
+    if (a->cmd == CMD_SEND && !a->channels) {
+        fprintf(stderr, "tocsin escalations: send needs --channels FILE\n");
+        return 2;
+    }
+    if (a->overdue && a->mask) {
+        fprintf(stderr, "tocsin escalations: --overdue lists deadlines, not entries: give "
+                        "it alone\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int open_store(const char *db, bool ro, struct store **st)
+{
+    struct ts_err err = {0};
+    struct store_opts so = {.path = db, .read_only = ro};
+    int rc = store_open(st, &so, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : store_strerror(rc));
+    }
+    return rc;
+}
+
+static void fmt_time(int64_t ns, char *buf, size_t len)
+{
+    if (ns <= 0)
+        snprintf(buf, len, "-");
+    else
+        ts_format_rfc3339(ns / 1000000 * 1000000, buf, len);
+}
+
+/* --------------------------------------------------------------- list */
+
+struct list_ctx {
+    bool json;
+    struct ts_buf line;
+    uint64_t n;
+};
+
+static int print_entry(void *ctx, const struct store_outbox *e)
+{
+    struct list_ctx *l = ctx;
+    char next[40], done[40], created[40];
+    fmt_time(e->state == STORE_OUTBOX_PENDING ? e->next_attempt_ns : 0, next, sizeof(next));
+    fmt_time(e->done_ns, done, sizeof(done));
+    fmt_time(e->created_ns, created, sizeof(created));
+    l->n++;
+    if (!l->json) {
+        printf("%-9s %3u  %-20s %-24s %s%s%s\n", store_outbox_state_name(e->state), e->attempts,
+               e->channel, e->state == STORE_OUTBOX_PENDING ? next : done, e->id,
+               e->last_error && *e->last_error ? "  " : "",
+               e->last_error ? e->last_error : "");
+        return 0;
+    }
+    struct ts_buf *b = &l->line;
+    ts_buf_reset(b);
+    int rc = ts_buf_puts(b, "{\"id\":");
+    rc = rc ? rc : ts_buf_json_str(b, e->id, strlen(e->id));
+    rc = rc ? rc : ts_buf_puts(b, ",\"incident_id\":");
+    rc = rc ? rc : ts_buf_json_str(b, e->incident_id, strlen(e->incident_id));
+    rc = rc ? rc : ts_buf_printf(b, ",\"revision\":%llu,\"recipient\":",
+                                 (unsigned long long)e->revision);
+    rc = rc ? rc : ts_buf_json_str(b, e->recipient, strlen(e->recipient));
+    rc = rc ? rc : ts_buf_puts(b, ",\"channel\":");
+    rc = rc ? rc : ts_buf_json_str(b, e->channel, strlen(e->channel));
+    rc = rc ? rc : ts_buf_printf(b, ",\"state\":\"%s\",\"attempts\":%u,\"created_at\":\"%s\"",
+                                 store_outbox_state_name(e->state), e->attempts, created);
+    if (e->state == STORE_OUTBOX_PENDING)
+        rc = rc ? rc : ts_buf_printf(b, ",\"next_attempt_at\":\"%s\",\"done_at\":null", next);
+    else
+        rc = rc ? rc : ts_buf_printf(b, ",\"next_attempt_at\":null,\"done_at\":\"%s\"", done);
+    rc = rc ? rc : ts_buf_puts(b, ",\"last_error\":");
+    const char *le = e->last_error ? e->last_error : "";
+    rc = rc ? rc : ts_buf_json_str(b, le, strlen(le));
+    rc = rc ? rc : ts_buf_printf(b, ",\"payload_bytes\":%zu}\n", e->payload_len);
+    if (rc)
+        return rc;
+    fwrite(b->data, 1, b->len, stdout);
+    return 0;
+}
+
+struct arena_list {
+    struct list_ctx *l;
+    struct ts_arena *arena;
+};
+
+static int print_entry_reset(void *ctx, const struct store_outbox *e)
+{
+    struct arena_list *al = ctx;
+    int rc = print_entry(al->l, e);
+    ts_arena_reset(al->arena); /* e's strings are no longer needed */
+    return rc;
+}
+
+static int print_deadline(void *ctx, const struct esc_deadline *d)
+{
+    struct list_ctx *l = ctx;
+    char due[40];
+    fmt_time(d->due->due_ns, due, sizeof(due));
+    long long late_min = (long long)(d->late_ns / (60 * TS_NS_PER_SEC));
+    l->n++;
+    if (!l->json) {
+        printf("%s  %-16s %-18s %-7s due %s  late %lldh%02lldm  %s\n", d->incident->id,
+               d->due->recipient, d->due->report, esc_stage_name(d->due->stage), due,
+               late_min / 60, late_min % 60, esc_delivery_name(d->delivery));
+        return 0;
+    }
+    struct ts_buf *b = &l->line;
+    ts_buf_reset(b);
+    int rc = ts_buf_puts(b, "{\"incident_id\":");
+    rc = rc ? rc : ts_buf_json_str(b, d->incident->id, strlen(d->incident->id));
+    rc = rc ? rc : ts_buf_puts(b, ",\"recipient\":");
+    rc = rc ? rc : ts_buf_json_str(b, d->due->recipient, strlen(d->due->recipient));
+    rc = rc ? rc : ts_buf_puts(b, ",\"report\":");
+    rc = rc ? rc : ts_buf_json_str(b, d->due->report, strlen(d->due->report));
+    rc = rc ? rc : ts_buf_printf(b,
+                                 ",\"stage\":\"%s\",\"due_at\":\"%s\",\"late_seconds\":%lld,"
+                                 "\"mandatory\":%s,\"delivery\":\"%s\",\"overdue\":%s}\n",
+                                 esc_stage_name(d->due->stage), due,
+                                 (long long)(d->late_ns / TS_NS_PER_SEC),
+                                 d->due->mandatory ? "true" : "false",
+                                 esc_delivery_name(d->delivery), d->overdue ? "true" : "false");
+    if (rc)
+        return rc;
+    fwrite(b->data, 1, b->len, stdout);
+    return 0;
+}
+
+static int do_list(const struct esc_args *a)
+{
+    struct cli_esc esc;
+    bool esc_open = false;
+    if (a->overdue) {
+        if (cli_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org,
+                         a->assets) != 0)
+            return 2;
+        esc_open = true;
+    }
+    struct store *st = NULL;
+    struct store_txn *t = NULL;
+    struct ts_arena *arena = NULL;
+    struct list_ctx l = {.json = a->json};
+    ts_buf_init(&l.line, 1u << 20);
+    int ret = 1, rc;
+    if (open_store(a->db, true, &st) != 0)
+        goto done;
+    if ((rc = ts_arena_create(&arena, 64u << 10, (size_t)64 << 20)) != 0 ||
+        (rc = store_txn_begin(st, STORE_TXN_RDONLY, &t)) != 0) {
+        fprintf(stderr, "tocsin escalations: %s\n", store_strerror(rc));
+        goto done;
+    }
+    if (a->overdue) {
+        rc = esc_deadlines_list(&esc.env, t, ts_now_ns(), 0, ESC_DL_OVERDUE, print_deadline,
+                                &l);
+    } else {
+        unsigned mask = a->mask ? a->mask : 7u;
+        struct arena_list al = {&l, arena};
+        rc = store_outbox_list(t, mask, arena, print_entry_reset, &al);
+    }
+    if (rc) {
+        fprintf(stderr, "tocsin escalations: %s\n", store_strerror(rc));
+        goto done;
+    }
+    if (fflush(stdout) != 0) {
+        perror("tocsin escalations: stdout");
+        goto done;
+    }
+    ret = 0;
+done:
+    store_txn_abort(t);
+    store_close(st);
+    ts_arena_destroy(arena);
+    ts_buf_free(&l.line);
+    if (esc_open)
+        cli_esc_close(&esc);
+    return ret;
+}
+
+/* --------------------------------------------------------------- retry */
+
+struct retry_ctx {
+    const char *id;
+    struct ts_arena *arena;
+    bool was_failed;
+};
+
+static int retry_txn(struct store_txn *t, void *ctx)
+{
+    struct retry_ctx *r = ctx;
+    ts_arena_reset(r->arena);
+    struct store_outbox e;
+    int rc = store_outbox_get(t, r->id, r->arena, &e);
+    if (rc)
+        return rc;
+    if (e.state == STORE_OUTBOX_DELIVERED)
+        return TS_E_INVAL;
+    r->was_failed = e.state == STORE_OUTBOX_FAILED;
+    /* a put replaces the entry: PENDING, attempts 0, due now */
+    e.next_attempt_ns = store_txn_now(t);
+    e.attempts = 0;
+    return store_outbox_put(t, &e);
+}
+
+static int do_retry(const struct esc_args *a)
+{
+    struct store *st = NULL;
+    if (open_store(a->db, false, &st) != 0)
+        return 1;
+    struct retry_ctx r = {a->id, NULL, false};
+    int rc = ts_arena_create(&r.arena, 64u << 10, (size_t)64 << 20);
+    struct ts_err err = {0};
+    if (!rc)
+        rc = store_txn_run(st, retry_txn, &r, &err);
+    ts_arena_destroy(r.arena);
+    store_close(st);
+    if (rc == TS_E_NOTFOUND) {
+        fprintf(stderr, "tocsin escalations: no outbox entry \"%s\"\n", a->id);
+        return 1;
+    }
+    if (rc == TS_E_INVAL) {
+        fprintf(stderr, "tocsin escalations: \"%s\" was delivered already\n", a->id);
+        return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "tocsin escalations: %s\n", store_strerror(rc));
+        return 1;
+    }
+    printf("%s: %s, due now\n", a->id, r.was_failed ? "requeued" : "pending (attempts reset)");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- send */
+
+struct count_ctx {
+    struct ts_arena *arena;
+    uint64_t n;
+};
+
+static int count_entry(void *ctx, const struct store_outbox *e)
+{
+    (void)e;
+    struct count_ctx *c = ctx;
+    c->n++;
+    ts_arena_reset(c->arena);
+    return 0;
+}
+
+/* Pending entries in the store, or -1 on a storage error. */
+static long long pending_count(struct store *st, struct ts_arena *arena)
+{
+    struct store_txn *t = NULL;
+    if (store_txn_begin(st, STORE_TXN_RDONLY, &t) != 0)
+        return -1;
+    struct count_ctx c = {arena, 0};
+    int rc = store_outbox_list(t, 1u << STORE_OUTBOX_PENDING, arena, count_entry, &c);
+    store_txn_abort(t);
+    return rc ? -1 : (long long)c.n;
+}
+
+static void print_stats(const struct esc_dispatch_stats *s)
+{
+    fprintf(stderr,
+            "tocsin escalations: %llu attempt(s): %llu delivered, %llu to retry, %llu failed "
+            "(dead letters), %llu storage error(s)\n",
+            (unsigned long long)s->claimed, (unsigned long long)s->delivered,
+            (unsigned long long)s->retried, (unsigned long long)s->failed,
+            (unsigned long long)s->errors);
+}
+
+static int do_send(const struct esc_args *a)
+{
+    struct ts_err err = {0};
+    struct esc_channels *ch = NULL;
+    int rc = esc_channels_load(a->channels, &ch, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : ts_strerror(rc));
+        return 2;
+    }
+    struct store *st = NULL;
+    if (open_store(a->db, false, &st) != 0) {
+        esc_channels_free(ch);
+        return 1;
+    }
+    struct esc_dispatch_opts o;
+    esc_channels_dispatch_opts(ch, &o);
+    if (a->threads)
+        o.threads = a->threads;
+    struct esc_dispatch_stats s = {0};
+    int ret = 1;
+    if (a->once) {
+        rc = esc_dispatch_once(st, ch, &o, 0, &s, &err);
+        if (rc < 0) {
+            char msg[1024];
+            ts_err_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : store_strerror(rc));
+            ret = rc == TS_E_CONFIG ? 2 : 1;
+        } else {
+            ret = s.failed ? 1 : 0;
+        }
+        print_stats(&s);
+        store_close(st);
+        esc_channels_free(ch);
+        return ret;
+    }
+    cli_install_signals();
+    struct esc_dispatcher *d = NULL;
+    struct ts_arena *arena = NULL;
+    if ((rc = esc_dispatcher_start(&d, st, ch, &o, &err)) != 0) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : ts_strerror(rc));
+        ret = rc == TS_E_CONFIG ? 2 : 1;
+        goto done;
+    }
+    if (ts_arena_create(&arena, 64u << 10, (size_t)256 << 20) != 0) {
+        fprintf(stderr, "tocsin escalations: out of memory\n");
+        goto done;
+    }
+    while (!ts_rt.stop) {
+        long long n = pending_count(st, arena);
+        if (n == 0)
+            break;
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ret = 0;
+done:
+    esc_dispatcher_stats(d, &s); /* as of the stop request */
+    esc_dispatcher_stop(d);
+    ts_arena_destroy(arena);
+    store_close(st);
+    esc_channels_free(ch);
+    if (ret == 0 && s.failed)
+        ret = 1;
+    print_stats(&s);
+    return ret;
+}
+
+int cmd_escalations(int argc, char **argv)
+{
+    struct esc_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    switch (a.cmd) {
+    case CMD_LIST:
+        return do_list(&a);
+    case CMD_RETRY:
+        return do_retry(&a);
+    case CMD_SEND:
+        return do_send(&a);
+    case CMD_NONE:
+        break;
+    }
+    return 2;
+}

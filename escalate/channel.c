@@ -1,0 +1,714 @@
+/* channel.c - the delivery channels of escalations: loading the channels
+ * file (docs/escalation.md "Channels"), the per-thread deliverer that
+ * routes an outbox entry to its channel, and the small pure pieces the
+ * dispatcher and the senders share (HTTP outcome, back-off, Standard
+ * Webhooks signature, idempotency key).
+ *
+ * Ownership: an esc_channels owns one arena with every string (secrets
+ * included) and is immutable after loading, so any number of dispatcher
+ * threads read it. An esc_deliverer belongs to one thread; it owns the
+ * curl handles and Kafka producers it makes on first use.
+ * Failure: loaders fill ts_err (file:line:col, first error wins); a
+ * delivery never fails the caller, it returns an outcome and a reason. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "../core/tstime.h"
+#include "../core/yaml.h"
+#include "channel_int.h"
+#include "esc_int.h"
+
+#define ARENA_CHUNK (8u << 10)
+#define ARENA_CAP ((size_t)16 << 20)
+#define SECRET_FILE_MAX 4096
+#define DEFAULT_TIMEOUT_NS (30 * TS_NS_PER_SEC)
+#define DEFAULT_CONNECT_NS (10 * TS_NS_PER_SEC)
+
+/* ------------------------------------------------------------ pure parts */
+
+const char *esc_outcome_name(enum esc_outcome o)
+{
+    switch (o) {
+    case ESC_OUT_DELIVERED:
+        return "delivered";
+    case ESC_OUT_RETRY:
+        return "retry";
+    case ESC_OUT_PERMANENT:
+        return "permanent";
+    }
+    return "?";
+}
+
+enum esc_outcome esc_http_outcome(long status)
+{
+    if (status >= 200 && status < 300)
+        return ESC_OUT_DELIVERED;
+    if (status >= 400 && status < 500 && status != 408 && status != 429)
+        return ESC_OUT_PERMANENT;
+    return ESC_OUT_RETRY;
+}
+
+int64_t esc_backoff_ns(uint32_t attempts, int64_t base_ns, int64_t cap_ns, uint64_t rnd)
+{
+    if (base_ns <= 0)
+        base_ns = 1;
+    if (cap_ns < base_ns)
+        cap_ns = base_ns;
+    int64_t d = base_ns;
+    for (uint32_t i = 1; i < attempts && d < cap_ns; i++)
+        d = d > cap_ns / 2 ? cap_ns : d * 2;
+    if (d > cap_ns)
+        d = cap_ns;
+    /* equal jitter: d/2 + a part of d/2 chosen by rnd */
+    int64_t half = d / 2;
+    uint64_t span = (uint64_t)(d - half);
+    uint64_t add = rnd % (span + 1); /* span <= 2^62: no overflow */
+    return half + (int64_t)add;
+}
+
+/* Decode standard base64 (padding optional, no whitespace). -1 on error. */
+static long b64_decode(const char *s, unsigned char *out, size_t cap)
+{
+    size_t n = strlen(s), o = 0;
+    while (n && s[n - 1] == '=')
+        n--;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v;
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+' || c == '-')
+            v = 62;
+        else if (c == '/' || c == '_')
+            v = 63;
+        else
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap)
+                return -1;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return (long)o;
+}
+
+static int ossl_fail(struct ts_err *err, const char *what)
+{
+    char buf[256];
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    else
+        snprintf(buf, sizeof(buf), "unknown error");
+    ERR_clear_error();
+    return ts_err_set(err, TS_E_UNSUPPORTED, NULL, 0, 0, "OpenSSL %s: %s", what, buf);
+}
+
+int esc_webhook_sign(const char *secret, const char *id, int64_t timestamp_sec,
+                     const void *body, size_t len, struct ts_buf *out, struct ts_err *err)
+{
+    if (!secret || !id)
+        return TS_E_INVAL;
+    if (!strncmp(secret, "whsec_", 6))
+        secret += 6;
+    unsigned char key[256];
+    long klen = b64_decode(secret, key, sizeof(key));
+    if (klen <= 0)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "webhook secret is not base64");
+    char ts[32];
+    int tl = snprintf(ts, sizeof(ts), ".%lld.", (long long)timestamp_sec);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0;
+    int rc = 0;
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = m ? EVP_MAC_CTX_new(m) : NULL;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!ctx || !EVP_MAC_init(ctx, key, (size_t)klen, params) ||
+        !EVP_MAC_update(ctx, (const unsigned char *)id, strlen(id)) ||
+        !EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)tl) ||
+        (len && !EVP_MAC_update(ctx, body, len)) ||
+        !EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)))
+        rc = ossl_fail(err, "HMAC-SHA256");
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(m);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc)
+        return rc;
+    size_t mark = out->len;
+    rc = ts_buf_puts(out, "v1,");
+    rc = rc ? rc : ts_buf_base64(out, mac, maclen);
+    if (rc)
+        out->len = mark;
+    return rc;
+}
+
+const char *esc_entry_report(const struct store_outbox *e)
+{
+    const char *p = e->id ? strrchr(e->id, ':') : NULL;
+    return p ? p + 1 : "";
+}
+
+void esc_idempotency_key(const struct store_outbox *e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:%llu", e->incident_id ? e->incident_id : "",
+             (unsigned long long)e->revision);
+}
+
+/* ------------------------------------------------------------- loading */
+
+struct lctx {
+    const char *file;
+    struct ts_err *err;
+    struct ts_arena *arena;
+};
+
+static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return ts_err_set(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+}
+
+static int nomem(struct lctx *x)
+{
+    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory");
+}
+
+static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *what,
+                      const char *const *known)
+{
+    if (!map || map->kind != TS_Y_MAP)
+        return fail(x, map, "%s must be a mapping, not %s", what, ts_yaml_kind_name(map));
+    for (size_t i = 0; i < map->npairs; i++) {
+        const struct ts_ynode *k = map->pairs[i].key;
+        if (k->kind != TS_Y_SCALAR)
+            return fail(x, k, "keys of %s must be strings", what);
+        size_t j = 0;
+        while (known[j] && strcmp(known[j], k->str) != 0)
+            j++;
+        if (!known[j])
+            return fail(x, k, "unknown key \"%s\" in %s", k->str, what);
+        for (size_t m = 0; m < i; m++)
+            if (!strcmp(map->pairs[m].key->str, k->str))
+                return fail(x, k, "duplicate key \"%s\"", k->str);
+    }
+    return 0;
+}
+
+static int get_str(struct lctx *x, const struct ts_ynode *n, const char *what, const char **out)
+{
+    if (!n || n->kind != TS_Y_SCALAR)
+        return fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
+    if (n->len > ESC_TEXT_MAX)
+        return fail(x, n, "%s is longer than %u bytes", what, ESC_TEXT_MAX);
+    if (strlen(n->str) != n->len)
+        return fail(x, n, "%s must not contain NUL", what);
+    for (size_t i = 0; i < n->len; i++)
+        if (n->str[i] == '\r' || n->str[i] == '\n')
+            return fail(x, n, "%s must be one line", what);
+    char *s = ts_arena_strndup(x->arena, n->str, n->len);
+    if (!s)
+        return nomem(x);
+    *out = s;
+    return 0;
+}
+
+static int opt_str(struct lctx *x, const struct ts_ynode *map, const char *key, const char **out)
+{
+    const struct ts_ynode *n = ts_yaml_get(map, key);
+    if (!n)
+        return 0;
+    return get_str(x, n, key, out);
+}
+
+static int opt_duration(struct lctx *x, const struct ts_ynode *map, const char *key,
+                        int64_t *out)
+{
+    const struct ts_ynode *n = ts_yaml_get(map, key);
+    if (!n)
+        return 0;
+    int64_t v;
+    if (n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, &v) != 0 || v <= 0)
+        return fail(x, n, "%s must be a positive duration like 500ms, 30s, 5m, 1h", key);
+    *out = v;
+    return 0;
+}
+
+static int opt_uint(struct lctx *x, const struct ts_ynode *map, const char *key, unsigned long lo,
+                    unsigned long hi, unsigned long *out)
+{
+    const struct ts_ynode *n = ts_yaml_get(map, key);
+    if (!n)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long v = n->kind == TS_Y_SCALAR ? strtoul(n->str, &end, 10) : 0;
+    if (n->kind != TS_Y_SCALAR || !isdigit((unsigned char)n->str[0]) || *end || errno ||
+        v < lo || v > hi)
+        return fail(x, n, "%s must be a number from %lu to %lu", key, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int opt_bool(struct lctx *x, const struct ts_ynode *map, const char *key, bool *out)
+{
+    const struct ts_ynode *n = ts_yaml_get(map, key);
+    if (!n)
+        return 0;
+    if (n->kind == TS_Y_SCALAR && (!strcmp(n->str, "true") || !strcmp(n->str, "false"))) {
+        *out = n->str[0] == 't';
+        return 0;
+    }
+    return fail(x, n, "%s must be true or false", key);
+}
+
+/* A mapping of string -> string (headers, properties). */
+static int get_kvs(struct lctx *x, const struct ts_ynode *n, const char *what,
+                   struct esc_kv **out, size_t *nout)
+{
+    if (!n || n->kind != TS_Y_MAP)
+        return fail(x, n, "%s must be a mapping of names to values", what);
+    if (n->npairs > ESC_HEADERS_MAX)
+        return fail(x, n, "%s: more than %d entries", what, ESC_HEADERS_MAX);
+    struct esc_kv *v = ts_arena_alloc(x->arena, (n->npairs + 1) * sizeof(*v));
+    if (!v)
+        return nomem(x);
+    for (size_t i = 0; i < n->npairs; i++) {
+        int rc = get_str(x, n->pairs[i].key, what, &v[i].k);
+        rc = rc ? rc : get_str(x, n->pairs[i].val, what, &v[i].v);
+        if (rc)
+            return rc;
+    }
+    *out = v;
+    *nout = n->npairs;
+    return 0;
+}
+
+/* A secret given inline, in a file (first line) or in the environment. */
+static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *key,
+                      const char **out)
+{
+    char kf[64], ke[64];
+    snprintf(kf, sizeof(kf), "%s_file", key);
+    snprintf(ke, sizeof(ke), "%s_env", key);
+    const struct ts_ynode *ni = ts_yaml_get(map, key), *nf = ts_yaml_get(map, kf),
+                          *ne = ts_yaml_get(map, ke);
+    if ((ni != NULL) + (nf != NULL) + (ne != NULL) > 1)
+        return fail(x, ni ? ni : nf, "give one of %s, %s and %s", key, kf, ke);
+    if (ni)
+        return get_str(x, ni, key, out);
+    const char *ref = NULL;
+    if (nf || ne) {
+        int rc = get_str(x, nf ? nf : ne, nf ? kf : ke, &ref);
+        if (rc)
+            return rc;
+    }
+    if (ne) {
+        const char *v = getenv(ref);
+        if (!v || !*v)
+            return fail(x, ne, "environment variable %s is not set", ref);
+        if (strlen(v) > ESC_TEXT_MAX)
+            return fail(x, ne, "environment variable %s is too long", ref);
+        return (*out = ts_arena_strndup(x->arena, v, strlen(v))) ? 0 : nomem(x);
+    }
+    if (nf) {
+        FILE *f = fopen(ref, "rb");
+        if (!f)
+            return fail(x, nf, "cannot open %s: %s", ref, strerror(errno));
+        char buf[SECRET_FILE_MAX];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        n = strcspn(buf, "\r\n");
+        if (n == 0)
+            return fail(x, nf, "%s is empty", ref);
+        *out = ts_arena_strndup(x->arena, buf, n);
+        memset(buf, 0, sizeof(buf));
+        return *out ? 0 : nomem(x);
+    }
+    return 0;
+}
+
+static const char *const k_common[] = {"type", "timeout", NULL};
+static const char *const k_webhook[] = {
+    "type", "url", "secret", "secret_file", "secret_env", "ca_file", "ca_path", "client_cert",
+    "client_key", "client_key_password", "client_key_password_env", "client_key_password_file",
+    "insecure", "timeout", "connect_timeout", "headers", NULL};
+static const char *const k_kafka[] = {"type", "brokers", "topic", "properties", "timeout", NULL};
+static const char *const k_file[] = {"type", "path", NULL};
+static const char *const k_smtp[] = {
+    "type", "url", "from", "to", "username", "password", "password_file", "password_env",
+    "ca_file", "ca_path", "client_cert", "client_key", "insecure", "timeout",
+    "connect_timeout", NULL};
+
+static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct ts_ynode *n,
+                        struct esc_chan *ch)
+{
+    int rc = get_str(x, k, "channel name", &ch->name);
+    if (rc)
+        return rc;
+    size_t nl = strlen(ch->name);
+    if (nl == 0 || nl > ESC_CHANNEL_NAME_MAX)
+        return fail(x, k, "channel name must be 1 to %d bytes", ESC_CHANNEL_NAME_MAX);
+    ch->line = k->line;
+    ch->timeout_ns = DEFAULT_TIMEOUT_NS;
+    ch->connect_timeout_ns = DEFAULT_CONNECT_NS;
+    if (!n || n->kind != TS_Y_MAP)
+        return fail(x, n, "channel %s must be a mapping", ch->name);
+    const char *type = NULL;
+    const struct ts_ynode *tn = ts_yaml_get(n, "type");
+    if (!tn)
+        return fail(x, n, "channel %s needs a type (webhook, kafka, file, smtp)", ch->name);
+    if ((rc = get_str(x, tn, "type", &type)) != 0)
+        return rc;
+    const char *const *keys = k_common;
+    if (!strcmp(type, "webhook")) {
+        ch->type = ESC_CH_WEBHOOK;
+        keys = k_webhook;
+    } else if (!strcmp(type, "kafka")) {
+        ch->type = ESC_CH_KAFKA;
+        keys = k_kafka;
+    } else if (!strcmp(type, "file")) {
+        ch->type = ESC_CH_FILE;
+        keys = k_file;
+    } else if (!strcmp(type, "smtp")) {
+        ch->type = ESC_CH_SMTP;
+        keys = k_smtp;
+    } else {
+        return fail(x, tn, "unknown channel type \"%s\" (known: webhook, kafka, file, smtp)",
+                    type);
+    }
+    char what[ESC_CHANNEL_NAME_MAX + 16];
+    snprintf(what, sizeof(what), "channel %s", ch->name);
+    if ((rc = check_keys(x, n, what, keys)) != 0)
+        return rc;
+    rc = opt_duration(x, n, "timeout", &ch->timeout_ns);
+    rc = rc ? rc : opt_duration(x, n, "connect_timeout", &ch->connect_timeout_ns);
+    rc = rc ? rc : opt_str(x, n, "url", &ch->url);
+    rc = rc ? rc : opt_str(x, n, "ca_file", &ch->ca_file);
+    rc = rc ? rc : opt_str(x, n, "ca_path", &ch->ca_path);
+    rc = rc ? rc : opt_str(x, n, "client_cert", &ch->client_cert);
+    rc = rc ? rc : opt_str(x, n, "client_key", &ch->client_key);
+    rc = rc ? rc : opt_bool(x, n, "insecure", &ch->insecure);
+    if (rc)
+        return rc;
+    const struct ts_ynode *v;
+    switch (ch->type) {
+    case ESC_CH_WEBHOOK:
+        rc = get_secret(x, n, "secret", &ch->secret);
+        rc = rc ? rc : get_secret(x, n, "client_key_password", &ch->client_key_password);
+        if (!rc && (v = ts_yaml_get(n, "headers")))
+            rc = get_kvs(x, v, "headers", &ch->headers, &ch->nheaders);
+        if (rc)
+            return rc;
+        if (!ch->url)
+            return fail(x, n, "webhook channel %s needs a url", ch->name);
+        if (strncmp(ch->url, "https://", 8) != 0 &&
+            !(ch->insecure && !strncmp(ch->url, "http://", 7)))
+            return fail(x, ts_yaml_get(n, "url"),
+                        "webhook url must be https:// (http:// only with insecure: true)");
+        if (ch->secret) {
+            struct ts_buf b;
+            ts_buf_init(&b, 256);
+            rc = esc_webhook_sign(ch->secret, "x", 0, "", 0, &b, NULL);
+            ts_buf_free(&b);
+            if (rc)
+                return fail(x, ts_yaml_get(n, "secret"),
+                            "webhook secret must be \"whsec_\" and base64 (%s)",
+                            ts_strerror(rc));
+        }
+        for (size_t i = 0; i < ch->nheaders; i++)
+            for (const char *p = ch->headers[i].k; *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+                    return fail(x, v, "header name \"%s\": letters, digits, '-' and '_'",
+                                ch->headers[i].k);
+        break;
+    case ESC_CH_SMTP:
+        rc = opt_str(x, n, "from", &ch->from);
+        rc = rc ? rc : opt_str(x, n, "username", &ch->username);
+        rc = rc ? rc : get_secret(x, n, "password", &ch->password);
+        if (!rc && (v = ts_yaml_get(n, "to"))) {
+            size_t cnt = v->kind == TS_Y_SEQ ? v->nitems : 1;
+            if (cnt == 0 || cnt > ESC_SMTP_RCPT_MAX || v->kind == TS_Y_MAP)
+                return fail(x, v, "to: 1 to %d addresses", ESC_SMTP_RCPT_MAX);
+            if (!(ch->to = ts_arena_alloc(x->arena, cnt * sizeof(*ch->to))))
+                return nomem(x);
+            for (size_t i = 0; !rc && i < cnt; i++)
+                rc = get_str(x, v->kind == TS_Y_SEQ ? v->items[i] : v, "to", &ch->to[i]);
+            ch->nto = cnt;
+        }
+        if (rc)
+            return rc;
+        if (!ch->url || (strncmp(ch->url, "smtp://", 7) && strncmp(ch->url, "smtps://", 8)))
+            return fail(x, n, "smtp channel %s needs a url smtp://host[:port] or smtps://...",
+                        ch->name);
+        if (!ch->from || !ch->nto)
+            return fail(x, n, "smtp channel %s needs from and to", ch->name);
+        for (size_t i = 0; i <= ch->nto; i++) {
+            const char *a = i < ch->nto ? ch->to[i] : ch->from;
+            if (!strchr(a, '@') || strpbrk(a, "<>\" ,;"))
+                return fail(x, n, "smtp channel %s: \"%s\" is not a plain address", ch->name,
+                            a);
+        }
+        break;
+    case ESC_CH_KAFKA:
+        rc = opt_str(x, n, "brokers", &ch->brokers);
+        rc = rc ? rc : opt_str(x, n, "topic", &ch->topic);
+        if (!rc && (v = ts_yaml_get(n, "properties")))
+            rc = get_kvs(x, v, "properties", &ch->props, &ch->nprops);
+        if (rc)
+            return rc;
+        if (!ch->brokers || !ch->topic)
+            return fail(x, n, "kafka channel %s needs brokers and topic", ch->name);
+        for (size_t i = 0; i < ch->nprops; i++)
+            if (!strcmp(ch->props[i].k, "enable.idempotence") ||
+                !strcmp(ch->props[i].k, "bootstrap.servers") ||
+                !strcmp(ch->props[i].k, "acks"))
+                return fail(x, v, "kafka property %s is managed by tocsin", ch->props[i].k);
+        break;
+    case ESC_CH_FILE:
+        if ((rc = opt_str(x, n, "path", &ch->path)) != 0)
+            return rc;
+        if (!ch->path || !*ch->path)
+            return fail(x, n, "file channel %s needs a path", ch->name);
+        break;
+    }
+    if (ch->client_key && !ch->client_cert)
+        return fail(x, n, "channel %s: client_key without client_cert", ch->name);
+    return 0;
+}
+
+static const char *const k_top[] = {"dispatch", "channels", NULL};
+static const char *const k_dispatch[] = {"threads",      "lease",     "backoff_base",
+                                         "backoff_cap",  "max_attempts", "claim_max",
+                                         "poll",         "alerts_file", NULL};
+
+static void dispatch_defaults(struct esc_dispatch_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->threads = 2;
+    o->lease_ns = 60 * TS_NS_PER_SEC;
+    o->backoff_base_ns = 10 * TS_NS_PER_SEC;
+    o->backoff_cap_ns = 3600 * TS_NS_PER_SEC;
+    o->max_attempts = 12;
+    o->claim_max = 8;
+    o->idle_ns = TS_NS_PER_SEC;
+}
+
+static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_channels *c)
+{
+    int rc = check_keys(x, root, "the channels file", k_top);
+    if (rc)
+        return rc;
+    const struct ts_ynode *d = ts_yaml_get(root, "dispatch");
+    if (d) {
+        unsigned long th = c->dispatch.threads, ma = c->dispatch.max_attempts,
+                      cm = c->dispatch.claim_max;
+        rc = check_keys(x, d, "dispatch", k_dispatch);
+        rc = rc ? rc : opt_uint(x, d, "threads", 1, ESC_THREADS_MAX, &th);
+        rc = rc ? rc : opt_uint(x, d, "max_attempts", 1, 1000000, &ma);
+        rc = rc ? rc : opt_uint(x, d, "claim_max", 1, ESC_CLAIM_MAX, &cm);
+        rc = rc ? rc : opt_duration(x, d, "lease", &c->dispatch.lease_ns);
+        rc = rc ? rc : opt_duration(x, d, "backoff_base", &c->dispatch.backoff_base_ns);
+        rc = rc ? rc : opt_duration(x, d, "backoff_cap", &c->dispatch.backoff_cap_ns);
+        rc = rc ? rc : opt_duration(x, d, "poll", &c->dispatch.idle_ns);
+        rc = rc ? rc : opt_str(x, d, "alerts_file", &c->dispatch.alerts_path);
+        if (rc)
+            return rc;
+        c->dispatch.threads = (unsigned)th;
+        c->dispatch.max_attempts = (uint32_t)ma;
+        c->dispatch.claim_max = (uint32_t)cm;
+        if (c->dispatch.backoff_cap_ns < c->dispatch.backoff_base_ns)
+            return fail(x, d, "backoff_cap must not be shorter than backoff_base");
+    }
+    const struct ts_ynode *chs = ts_yaml_get(root, "channels");
+    if (!chs || chs->kind != TS_Y_MAP || chs->npairs == 0)
+        return fail(x, chs ? chs : root, "channels must be a mapping of names to channels");
+    if (chs->npairs > ESC_CHANNELS_MAX)
+        return fail(x, chs, "more than %d channels", ESC_CHANNELS_MAX);
+    c->v = ts_arena_alloc(x->arena, chs->npairs * sizeof(*c->v));
+    if (!c->v)
+        return nomem(x);
+    memset(c->v, 0, chs->npairs * sizeof(*c->v));
+    for (size_t i = 0; i < chs->npairs; i++) {
+        if ((rc = load_channel(x, chs->pairs[i].key, chs->pairs[i].val, &c->v[i])) != 0)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->v[j].name, c->v[i].name))
+                return fail(x, chs->pairs[i].key, "duplicate channel \"%s\"", c->v[i].name);
+        c->n = i + 1;
+    }
+    return 0;
+}
+
+static int load(const char *path, const char *name, const char *buf, size_t len,
+                struct esc_channels **out, struct ts_err *err)
+{
+    *out = NULL;
+    struct ts_ystream *s = NULL;
+    const struct ts_ynode *root = NULL;
+    int rc = esc_yaml_open(path, name, buf, len, &s, &root, err);
+    if (rc)
+        return rc;
+    struct esc_channels *c = calloc(1, sizeof(*c));
+    if (!c || ts_arena_create(&c->arena, ARENA_CHUNK, ARENA_CAP) != 0) {
+        free(c);
+        ts_yaml_free(s);
+        return ts_err_set(err, TS_E_NOMEM, path ? path : name, 0, 0, "out of memory");
+    }
+    dispatch_defaults(&c->dispatch);
+    struct lctx x = {path ? path : name, err, c->arena};
+    rc = load_root(&x, root, c);
+    ts_yaml_free(s);
+    if (!rc && esc_curl_global() != 0)
+        rc = ts_err_set(err, TS_E_UNSUPPORTED, x.file, 0, 0, "libcurl initialisation failed");
+    if (rc) {
+        esc_channels_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int esc_channels_load(const char *path, struct esc_channels **out, struct ts_err *err)
+{
+    return load(path, NULL, NULL, 0, out, err);
+}
+
+int esc_channels_load_buffer(const char *name, const char *buf, size_t len,
+                             struct esc_channels **out, struct ts_err *err)
+{
+    return load(NULL, name ? name : "<channels>", buf, len, out, err);
+}
+
+void esc_channels_free(struct esc_channels *c)
+{
+    if (!c)
+        return;
+    ts_arena_destroy(c->arena); /* secrets go with the chunks */
+    free(c);
+}
+
+size_t esc_channels_count(const struct esc_channels *c)
+{
+    return c ? c->n : 0;
+}
+
+const char *esc_channels_name(const struct esc_channels *c, size_t i)
+{
+    return c && i < c->n ? c->v[i].name : NULL;
+}
+
+enum esc_channel_type esc_channels_type(const struct esc_channels *c, size_t i)
+{
+    return c && i < c->n ? c->v[i].type : ESC_CH_FILE;
+}
+
+void esc_channels_dispatch_opts(const struct esc_channels *c, struct esc_dispatch_opts *out)
+{
+    if (c)
+        *out = c->dispatch;
+    else
+        dispatch_defaults(out);
+}
+
+const struct esc_chan *esc_channels_find(const struct esc_channels *c, const char *name,
+                                         size_t *idx)
+{
+    for (size_t i = 0; c && name && i < c->n; i++)
+        if (!strcmp(c->v[i].name, name)) {
+            if (idx)
+                *idx = i;
+            return &c->v[i];
+        }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ deliverer */
+
+int esc_deliverer_create(struct esc_deliverer **out, const struct esc_channels *c)
+{
+    *out = NULL;
+    if (!c)
+        return TS_E_INVAL;
+    struct esc_deliverer *d = calloc(1, sizeof(*d));
+    if (!d)
+        return TS_E_NOMEM;
+    d->c = c;
+    d->st = calloc(c->n ? c->n : 1, sizeof(*d->st));
+    if (!d->st) {
+        free(d);
+        return TS_E_NOMEM;
+    }
+    ts_buf_init(&d->scratch, STORE_PAYLOAD_MAX * 2u);
+    ts_buf_init(&d->scratch2, STORE_PAYLOAD_MAX * 2u);
+    *out = d;
+    return 0;
+}
+
+void esc_deliverer_destroy(struct esc_deliverer *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->c->n; i++) {
+        esc_curl_state_free(&d->st[i]);
+        esc_kafka_state_free(&d->st[i]);
+    }
+    free(d->st);
+    ts_buf_free(&d->scratch);
+    ts_buf_free(&d->scratch2);
+    free(d);
+}
+
+enum esc_outcome esc_deliver(struct esc_deliverer *d, const struct store_outbox *e,
+                             int64_t now_ns, char error[ESC_ERROR_MAX])
+{
+    error[0] = '\0';
+    size_t idx = 0;
+    const struct esc_chan *ch = esc_channels_find(d->c, e->channel, &idx);
+    if (!ch) {
+        snprintf(error, ESC_ERROR_MAX, "channel \"%s\" is not configured", e->channel);
+        return ESC_OUT_RETRY;
+    }
+    if (!now_ns)
+        now_ns = ts_now_ns();
+    switch (ch->type) {
+    case ESC_CH_WEBHOOK:
+        return esc_send_webhook(d, idx, e, now_ns, error);
+    case ESC_CH_SMTP:
+        return esc_send_smtp(d, idx, e, now_ns, error);
+    case ESC_CH_KAFKA:
+        return esc_send_kafka(d, idx, e, error);
+    case ESC_CH_FILE:
+        return esc_send_file(d, idx, e, now_ns, error);
+    }
+    snprintf(error, ESC_ERROR_MAX, "unknown channel type");
+    return ESC_OUT_RETRY;
+}

@@ -1,0 +1,505 @@
+/* dispatch.c - the escalation dispatcher: threads that take due outbox
+ * entries with a lease (store_outbox_claim), deliver each through its
+ * channel (esc_deliver) outside any transaction, then mark the outcome:
+ * delivered; retry after an exponential back-off with jitter; or failed
+ * (the dead-letter list) when the receiver refused it for good or the
+ * attempts are used up - which raises a local alert (error log line,
+ * counter, and a JSON line in the alerts file when configured).
+ *
+ * Crash safety comes from the store: a claimed entry is due again when its
+ * lease ends, so a dispatcher killed between claim and mark delivers it
+ * again later (receivers drop repeats by the idempotency key). A graceful
+ * stop finishes the delivery in hand, marks what was attempted and puts
+ * the claimed entries not yet attempted back, due now.
+ *
+ * Threads: esc_dispatcher_start/stop from one controlling thread; each
+ * dispatcher thread owns its deliverer (curl handles, producers), arena and
+ * random state; the counters are atomics; the alerts file is written under
+ * a mutex. esc_dispatch_once runs the same rounds in the calling thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "../core/tstime.h"
+#include "channel_int.h"
+
+#define ARENA_CHUNK (64u << 10)
+#define ARENA_CAP ((size_t)ESC_CLAIM_MAX * (STORE_PAYLOAD_MAX + 4096u))
+
+struct counters {
+    _Atomic uint64_t claimed, delivered, retried, failed, errors;
+};
+
+/* What one round (claim, deliver, mark) needs. */
+struct round {
+    struct store *st;
+    const struct esc_dispatch_opts *o;
+    struct esc_deliverer *dl;
+    struct ts_arena *arena;
+    uint64_t rng;
+    struct counters *cnt;
+    pthread_mutex_t *alert_mu; /* NULL: single-threaded */
+    const char *alerts_path;
+    const atomic_bool *stop;   /* NULL: never */
+    /* the claimed entries and their outcomes */
+    struct store_outbox *e;
+    enum esc_outcome *out;
+    char (*err)[ESC_ERROR_MAX];
+    bool *attempted;
+    size_t n;
+    int64_t now; /* the clock of the claim (may be ahead of the wall clock in tests) */
+};
+
+struct esc_dispatcher {
+    struct store *st;
+    const struct esc_channels *c;
+    struct esc_dispatch_opts o;
+    char *alerts_path;
+    pthread_t th[ESC_THREADS_MAX];
+    unsigned nth;
+    atomic_bool stop;
+    pthread_mutex_t mu; /* idle waits and kicks */
+    pthread_cond_t cv;
+    unsigned kicks;
+    pthread_mutex_t alert_mu;
+    struct counters cnt;
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* xorshift64*: jitter only, not security */
+    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static void fill_opts(const struct esc_channels *c, const struct esc_dispatch_opts *in,
+                      struct esc_dispatch_opts *o)
+{
+    esc_channels_dispatch_opts(c, o);
+    if (!in)
+        return;
+    if (in->threads)
+        o->threads = in->threads;
+    if (in->lease_ns > 0)
+        o->lease_ns = in->lease_ns;
+    if (in->backoff_base_ns > 0)
+        o->backoff_base_ns = in->backoff_base_ns;
+    if (in->backoff_cap_ns > 0)
+        o->backoff_cap_ns = in->backoff_cap_ns;
+    if (in->max_attempts)
+        o->max_attempts = in->max_attempts;
+    if (in->claim_max)
+        o->claim_max = in->claim_max;
+    if (in->idle_ns > 0)
+        o->idle_ns = in->idle_ns;
+    if (in->alerts_path)
+        o->alerts_path = in->alerts_path;
+    o->seed = in->seed;
+    if (o->threads > ESC_THREADS_MAX)
+        o->threads = ESC_THREADS_MAX;
+    if (o->claim_max > ESC_CLAIM_MAX)
+        o->claim_max = ESC_CLAIM_MAX;
+}
+
+static int check_opts(const struct esc_channels *c, const struct esc_dispatch_opts *o,
+                      struct ts_err *err)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        int64_t t = c->v[i].timeout_ns + (c->v[i].type == ESC_CH_KAFKA ? 5 * TS_NS_PER_SEC : 0);
+        if (c->v[i].type != ESC_CH_FILE && o->lease_ns <= t)
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                              "dispatch lease (%lld ms) must be longer than the timeout of "
+                              "channel %s (%lld ms%s): an entry would be claimed again while "
+                              "it is being delivered",
+                              (long long)(o->lease_ns / 1000000), c->v[i].name,
+                              (long long)(t / 1000000),
+                              c->v[i].type == ESC_CH_KAFKA ? " with the 5 s report margin" : "");
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- alerts */
+
+static void alert(struct round *r, const struct store_outbox *e, const char *why)
+{
+    atomic_fetch_add(&r->cnt->failed, 1);
+    ts_error("escalation %s to %s via %s: dead letter after %u attempt(s): %s "
+             "(tocsin escalations retry %s)",
+             e->id, e->recipient, e->channel, e->attempts, why, e->id);
+    if (!r->alerts_path)
+        return;
+    struct ts_buf b;
+    ts_buf_init(&b, 16384);
+    char t[40];
+    ts_format_rfc3339(ts_now_ns(), t, sizeof(t));
+    int rc = ts_buf_printf(&b, "{\"time\":\"%s\",\"alert\":\"escalation_dead_letter\",\"id\":", t);
+    rc = rc ? rc : ts_buf_json_str(&b, e->id, strlen(e->id));
+    rc = rc ? rc : ts_buf_puts(&b, ",\"incident_id\":");
+    rc = rc ? rc : ts_buf_json_str(&b, e->incident_id, strlen(e->incident_id));
+    rc = rc ? rc : ts_buf_puts(&b, ",\"recipient\":");
+    rc = rc ? rc : ts_buf_json_str(&b, e->recipient, strlen(e->recipient));
+    rc = rc ? rc : ts_buf_puts(&b, ",\"channel\":");
+    rc = rc ? rc : ts_buf_json_str(&b, e->channel, strlen(e->channel));
+    rc = rc ? rc : ts_buf_printf(&b, ",\"attempts\":%u,\"error\":", e->attempts);
+    rc = rc ? rc : ts_buf_json_str(&b, why, strlen(why));
+    rc = rc ? rc : ts_buf_puts(&b, "}\n");
+    if (!rc) {
+        if (r->alert_mu)
+            pthread_mutex_lock(r->alert_mu);
+        int fd = open(r->alerts_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || fsync(fd) != 0)
+            ts_error("escalation alerts file %s: %s", r->alerts_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (r->alert_mu)
+            pthread_mutex_unlock(r->alert_mu);
+    }
+    ts_buf_free(&b);
+}
+
+/* -------------------------------------------------------------- rounds */
+
+static int claim_one(void *ctx, const struct store_outbox *e)
+{
+    struct round *r = ctx;
+    if (r->n >= r->o->claim_max)
+        return 1;
+    r->e[r->n++] = *e; /* strings live in r->arena */
+    return 0;
+}
+
+struct claim_ctx {
+    struct round *r;
+    int64_t now;
+};
+
+static int claim_txn(struct store_txn *t, void *ctx)
+{
+    struct claim_ctx *c = ctx;
+    c->r->n = 0; /* a retried txn starts over */
+    ts_arena_reset(c->r->arena);
+    int rc = store_outbox_claim(t, c->now, c->r->o->lease_ns, c->r->o->claim_max, c->r->arena,
+                                claim_one, c->r);
+    return rc == 1 ? 0 : rc;
+}
+
+static int mark_txn(struct store_txn *t, void *ctx)
+{
+    struct round *r = ctx;
+    int64_t now = store_txn_now(t);
+    if (r->now > now) /* back-off counts from the later of the two clocks */
+        now = r->now;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct store_outbox *e = &r->e[i];
+        int rc;
+        if (!r->attempted[i]) /* stopped before trying it: due again now */
+            rc = store_outbox_mark_retry(t, e->id, now, e->last_error);
+        else if (r->out[i] == ESC_OUT_DELIVERED)
+            rc = store_outbox_mark_delivered(t, e->id);
+        else if (r->out[i] == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
+            rc = store_outbox_mark_failed(t, e->id, r->err[i]);
+        else
+            rc = store_outbox_mark_retry(
+                t, e->id,
+                now + esc_backoff_ns(e->attempts, r->o->backoff_base_ns, r->o->backoff_cap_ns,
+                                     rng_next(&r->rng)),
+                r->err[i]);
+        /* INVAL / NOTFOUND: the entry was replaced (a new put of the same
+         * id resets it) or deleted meanwhile; its new state stands */
+        if (rc == TS_E_INVAL || rc == TS_E_NOTFOUND) {
+            ts_debug("escalation %s: not marked: %s", e->id, ts_strerror(rc));
+            continue;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* claim, deliver, mark. Returns the number claimed or an error. */
+static int round_run(struct round *r, int64_t now, struct ts_err *err)
+{
+    struct claim_ctx cc = {r, now ? now : ts_now_ns()};
+    r->now = cc.now;
+    int rc = store_txn_run(r->st, claim_txn, &cc, err);
+    if (rc) {
+        atomic_fetch_add(&r->cnt->errors, 1);
+        return rc;
+    }
+    if (r->n == 0)
+        return 0;
+    atomic_fetch_add(&r->cnt->claimed, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        r->attempted[i] = false;
+        r->err[i][0] = '\0';
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->stop && atomic_load(r->stop))
+            break;
+        r->out[i] = esc_deliver(r->dl, &r->e[i], now, r->err[i]);
+        r->attempted[i] = true;
+        if (r->out[i] != ESC_OUT_DELIVERED)
+            ts_debug("escalation %s attempt %u: %s: %s", r->e[i].id, r->e[i].attempts,
+                     esc_outcome_name(r->out[i]), r->err[i]);
+    }
+    if ((rc = store_txn_run(r->st, mark_txn, r, err)) != 0) {
+        /* the leases stand: the entries come back when they end */
+        atomic_fetch_add(&r->cnt->errors, 1);
+        ts_error("escalation outbox: cannot record delivery outcomes: %s (the entries are "
+                 "retried when their lease ends)", store_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct store_outbox *e = &r->e[i];
+        if (!r->attempted[i])
+            continue;
+        if (r->out[i] == ESC_OUT_DELIVERED)
+            atomic_fetch_add(&r->cnt->delivered, 1);
+        else if (r->out[i] == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
+            alert(r, e, r->err[i]);
+        else
+            atomic_fetch_add(&r->cnt->retried, 1);
+    }
+    return (int)r->n;
+}
+
+static int round_init(struct round *r, struct store *st, const struct esc_channels *c,
+                      const struct esc_dispatch_opts *o)
+{
+    memset(r, 0, sizeof(*r));
+    r->st = st;
+    r->o = o;
+    size_t m = o->claim_max;
+    r->e = calloc(m, sizeof(*r->e));
+    r->out = calloc(m, sizeof(*r->out));
+    r->err = calloc(m, sizeof(*r->err));
+    r->attempted = calloc(m, sizeof(*r->attempted));
+    if (!r->e || !r->out || !r->err || !r->attempted ||
+        ts_arena_create(&r->arena, ARENA_CHUNK, ARENA_CAP) != 0 ||
+        esc_deliverer_create(&r->dl, c) != 0)
+        return TS_E_NOMEM;
+    return 0;
+}
+
+static void round_free(struct round *r)
+{
+    esc_deliverer_destroy(r->dl);
+    ts_arena_destroy(r->arena);
+    free(r->e);
+    free(r->out);
+    free(r->err);
+    free(r->attempted);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------- one pass */
+
+int esc_dispatch_once(struct store *st, const struct esc_channels *c,
+                      const struct esc_dispatch_opts *in, int64_t now_ns,
+                      struct esc_dispatch_stats *stats, struct ts_err *err)
+{
+    if (!st || !c)
+        return TS_E_INVAL;
+    struct esc_dispatch_opts o;
+    fill_opts(c, in, &o);
+    int rc = check_opts(c, &o, err);
+    if (rc)
+        return rc;
+    struct counters cnt;
+    memset(&cnt, 0, sizeof(cnt));
+    struct round r;
+    if ((rc = round_init(&r, st, c, &o)) != 0) {
+        round_free(&r);
+        return ts_err_set(err, rc, NULL, 0, 0, "out of memory");
+    }
+    r.cnt = &cnt;
+    r.alerts_path = o.alerts_path;
+    r.rng = o.seed ? o.seed : (uint64_t)ts_now_ns();
+    if (!now_ns)
+        now_ns = ts_now_ns();
+    int total = 0;
+    for (;;) {
+        rc = round_run(&r, now_ns, err);
+        if (rc <= 0)
+            break;
+        total += rc;
+    }
+    round_free(&r);
+    if (stats) {
+        stats->claimed += atomic_load(&cnt.claimed);
+        stats->delivered += atomic_load(&cnt.delivered);
+        stats->retried += atomic_load(&cnt.retried);
+        stats->failed += atomic_load(&cnt.failed);
+        stats->errors += atomic_load(&cnt.errors);
+    }
+    return rc < 0 ? rc : total;
+}
+
+/* -------------------------------------------------------------- threads */
+
+struct thread_arg {
+    struct esc_dispatcher *d;
+    unsigned id;
+};
+
+static void idle_wait(struct esc_dispatcher *d, int64_t ns, unsigned *seen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t t = (int64_t)ts.tv_sec * TS_NS_PER_SEC + ts.tv_nsec + ns;
+    ts.tv_sec = (time_t)(t / TS_NS_PER_SEC);
+    ts.tv_nsec = (long)(t % TS_NS_PER_SEC);
+    pthread_mutex_lock(&d->mu);
+    while (!atomic_load(&d->stop) && d->kicks == *seen)
+        if (pthread_cond_timedwait(&d->cv, &d->mu, &ts) == ETIMEDOUT)
+            break;
+    *seen = d->kicks;
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    struct esc_dispatcher *d = a->d;
+    unsigned id = a->id;
+    free(a);
+    struct round r;
+    if (round_init(&r, d->st, d->c, &d->o) != 0) {
+        ts_error("escalation dispatcher %u: out of memory; thread not running", id);
+        round_free(&r);
+        atomic_fetch_add(&d->cnt.errors, 1);
+        return NULL;
+    }
+    r.cnt = &d->cnt;
+    r.alert_mu = &d->alert_mu;
+    r.alerts_path = d->alerts_path;
+    r.stop = &d->stop;
+    r.rng = (d->o.seed ? d->o.seed : (uint64_t)ts_now_ns()) + 0x9e3779b97f4a7c15ull * (id + 1);
+    unsigned seen = 0;
+    while (!atomic_load(&d->stop)) {
+        struct ts_err err = {0};
+        int rc = round_run(&r, 0, &err);
+        if (rc < 0) {
+            char msg[700];
+            ts_err_format(&err, msg, sizeof(msg));
+            ts_error("escalation dispatcher %u: %s", id, err.code ? msg : store_strerror(rc));
+        }
+        if (rc <= 0) /* nothing due, or an error: wait (a kick ends it early) */
+            idle_wait(d, rc < 0 ? d->o.idle_ns * 5 : d->o.idle_ns, &seen);
+    }
+    round_free(&r);
+    return NULL;
+}
+
+int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
+                         const struct esc_channels *c, const struct esc_dispatch_opts *o,
+                         struct ts_err *err)
+{
+    *out = NULL;
+    if (!st || !c)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "dispatcher needs a store and channels");
+    struct esc_dispatcher *d = calloc(1, sizeof(*d));
+    if (!d)
+        return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
+    d->st = st;
+    d->c = c;
+    fill_opts(c, o, &d->o);
+    int rc = check_opts(c, &d->o, err);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    if (d->o.alerts_path && !(d->alerts_path = strdup(d->o.alerts_path))) {
+        free(d);
+        return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
+    }
+    d->o.alerts_path = d->alerts_path;
+    if (d->alerts_path) { /* fail now rather than at the first dead letter */
+        int fd = open(d->alerts_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            rc = ts_err_set(err, TS_E_IO, d->alerts_path, 0, 0, "cannot open alerts file: %s",
+                            strerror(errno));
+            free(d->alerts_path);
+            free(d);
+            return rc;
+        }
+        close(fd);
+    }
+    atomic_init(&d->stop, false);
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    pthread_mutex_init(&d->alert_mu, NULL);
+    for (unsigned i = 0; i < d->o.threads; i++) {
+        struct thread_arg *a = malloc(sizeof(*a));
+        if (a) {
+            a->d = d;
+            a->id = i;
+        }
+        if (!a || pthread_create(&d->th[i], NULL, thread_main, a) != 0) {
+            rc = ts_err_set(err, a ? TS_E_IO : TS_E_NOMEM, NULL, 0, 0,
+                            "cannot start dispatcher thread %u", i);
+            free(a);
+            esc_dispatcher_stop(d);
+            return rc;
+        }
+        d->nth = i + 1;
+    }
+    ts_info("escalation dispatcher: %u thread(s), %zu channel(s), lease %lld ms, back-off "
+            "%lld ms..%lld ms, %u attempts",
+            d->nth, c->n, (long long)(d->o.lease_ns / 1000000),
+            (long long)(d->o.backoff_base_ns / 1000000),
+            (long long)(d->o.backoff_cap_ns / 1000000), d->o.max_attempts);
+    *out = d;
+    return 0;
+}
+
+void esc_dispatcher_kick(struct esc_dispatcher *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->kicks++;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void esc_dispatcher_stop(struct esc_dispatcher *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    atomic_store(&d->stop, true);
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    for (unsigned i = 0; i < d->nth; i++)
+        pthread_join(d->th[i], NULL);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->alert_mu);
+    free(d->alerts_path);
+    free(d);
+}
+
+void esc_dispatcher_stats(const struct esc_dispatcher *d, struct esc_dispatch_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!d)
+        return;
+    struct counters *c = (struct counters *)&d->cnt;
+    out->claimed = atomic_load(&c->claimed);
+    out->delivered = atomic_load(&c->delivered);
+    out->retried = atomic_load(&c->retried);
+    out->failed = atomic_load(&c->failed);
+    out->errors = atomic_load(&c->errors);
+}
