@@ -309,6 +309,8 @@ int cmd_run(int argc, char **argv)
     struct corr_stage corr;
     struct cli_esc esc;
     bool esc_open = false;
+    struct esc_channels *channels = NULL;
+    struct esc_dispatcher *dispatcher = NULL;
     FILE *det_out = NULL;
     struct ingest_norm *norm = NULL;
     struct cli_norm_args na;
@@ -373,6 +375,19 @@ int cmd_run(int argc, char **argv)
             }
             esc_open = true;
             corr.esc = &esc.env;
+            if (cfg->escalate.channels) {
+                struct ts_err cerr = {0};
+                char cmsg[1024];
+                if (esc_channels_load(cfg->escalate.channels, &channels, &cerr) ||
+                    esc_dispatcher_start(&dispatcher, corr.st, channels, NULL, &cerr)) {
+                    ts_err_format(&cerr, cmsg, sizeof(cmsg));
+                    fprintf(stderr, "tocsin: %s\n", cmsg);
+                    code = 2;
+                    goto out;
+                }
+                ts_info("escalation: dispatcher started (%zu channel(s))",
+                        esc_channels_count(channels));
+            }
         }
     }
     if (events_path) {
@@ -431,8 +446,17 @@ int cmd_run(int argc, char **argv)
 out:
     if (cc.eo)
         events_out_close(&eo);
+    if (dispatcher) {
+        esc_dispatcher_stop(dispatcher); /* before the store closes */
+        struct esc_dispatch_stats ds;
+        esc_dispatcher_stats(dispatcher, &ds);
+        ts_info("escalation: %llu delivered, %llu retried, %llu failed",
+                (unsigned long long)ds.delivered, (unsigned long long)ds.retried,
+                (unsigned long long)ds.failed);
+    }
     if (cc.corr)
         corr_stage_close(&corr);
+    esc_channels_free(channels);
     if (esc_open)
         cli_esc_close(&esc);
     if (cc.det)

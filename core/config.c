@@ -756,12 +756,13 @@ static int load_retention(struct ctx *x, const struct ts_ynode *n)
 
 static int load_escalate(struct ctx *x, const struct ts_ynode *n)
 {
-    static const char *const keys[] = {"regime", "regimes_dir", "taxonomy", "policy", "org",
-                                       "assets"};
+    static const char *const keys[] = {"regime", "regimes_dir", "taxonomy", "policy",
+                                       "org",    "assets",      "channels"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     struct ts_config *c = x->c;
     char **dst[] = {&c->escalate.regime, &c->escalate.regimes_dir, &c->escalate.taxonomy,
-                    &c->escalate.policy, &c->escalate.org,         &c->escalate.assets};
+                    &c->escalate.policy, &c->escalate.org,         &c->escalate.assets,
+                    &c->escalate.channels};
     c->escalate.enabled = true;
     if (ts_yaml_is_null(n))
         return 0;
@@ -939,6 +940,7 @@ void ts_config_free(struct ts_config *c)
     free(c->escalate.policy);
     free(c->escalate.org);
     free(c->escalate.assets);
+    free(c->escalate.channels);
     free(c->log.level);
     free(c);
 }

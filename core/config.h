@@ -63,6 +63,8 @@
  *     policy: etc/escalation/policy.yml
  *     org: etc/escalation/org.example.yml   # reporting organisations per tenant
  *     assets: etc/assets.example.yml   # the agencies' systems (security levels)
+ *     channels: etc/escalation/channels.yml  # delivery (webhooks, Kafka, SMTP, file) and
+ *                                      # the dispatcher; without it entries wait in the outbox
  *   log:
  *     level: info                      # error|warning|info|debug
  */
@@ -153,7 +155,7 @@ struct ts_config {
         size_t ntenants;
     } retention;
     struct {
-        char *regime, *regimes_dir, *taxonomy, *policy, *org, *assets; /* NULL: not set */
+        char *regime, *regimes_dir, *taxonomy, *policy, *org, *assets, *channels; /* NULL: unset */
         bool enabled; /* the section is present */
     } escalate;
     struct {
