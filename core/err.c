@@ -24,8 +24,8 @@ const char *ts_strerror(int code)
     }
 }
 
-int ts_err_set(struct ts_err *err, int code, const char *file, unsigned line, unsigned col,
-               const char *fmt, ...)
+int ts_err_vset(struct ts_err *err, int code, const char *file, unsigned line, unsigned col,
+                const char *fmt, va_list ap)
 {
     if (!err || err->code != 0)
         return code;
@@ -33,11 +33,18 @@ int ts_err_set(struct ts_err *err, int code, const char *file, unsigned line, un
     snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
     err->line = line;
     err->col = col;
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    return code;
+}
+
+int ts_err_set(struct ts_err *err, int code, const char *file, unsigned line, unsigned col,
+               const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    int rc = ts_err_vset(err, code, file, line, col, fmt, ap);
     va_end(ap);
-    return code;
+    return rc;
 }
 
 void ts_err_clear(struct ts_err *err)

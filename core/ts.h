@@ -8,6 +8,7 @@
 #ifndef TS_H
 #define TS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,9 @@ const char *ts_strerror(int code);
  * err may be NULL. Returns code so callers can `return ts_err_set(...)`. */
 int ts_err_set(struct ts_err *err, int code, const char *file, unsigned line, unsigned col,
                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The same with a va_list, for the printf-like error helpers of loaders. */
+int ts_err_vset(struct ts_err *err, int code, const char *file, unsigned line, unsigned col,
+                const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 void ts_err_clear(struct ts_err *err);
 /* Format as "file:line:col: error: msg" (parts omitted when unknown). */
 void ts_err_format(const struct ts_err *err, char *buf, size_t len);

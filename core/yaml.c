@@ -84,13 +84,12 @@ static int b_fail(struct builder *b, int code, const yaml_mark_t *m, const char 
 
 static int b_fail(struct builder *b, int code, const yaml_mark_t *m, const char *fmt, ...)
 {
-    char msg[sizeof(b->err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ts_err_vset(b->err, code, b->file, m ? pos1(m->line) : 0, m ? pos1(m->column) : 0,
+                         fmt, ap);
     va_end(ap);
-    return ts_err_set(b->err, code, b->file, m ? pos1(m->line) : 0, m ? pos1(m->column) : 0, "%s",
-                      msg);
+    return rc;
 }
 
 static int b_nomem(struct builder *b)

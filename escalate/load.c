@@ -76,13 +76,11 @@ const char *esc_text_get(const struct esc_text *t, enum esc_lang lang)
 
 int esc_fail(struct esc_lctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
     va_end(ap);
-    return ts_err_set(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, "%s",
-                      msg);
+    return rc;
 }
 
 int esc_nomem(struct esc_lctx *x)

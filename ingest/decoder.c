@@ -150,12 +150,11 @@ static int lerr(struct loader *L, const struct ts_ynode *n, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 static int lerr(struct loader *L, const struct ts_ynode *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ts_err_vset(L->err, TS_E_CONFIG, L->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
     va_end(ap);
-    return ts_err_set(L->err, TS_E_CONFIG, L->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+    return rc;
 }
 
 static int lnomem(struct loader *L)

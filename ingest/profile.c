@@ -273,24 +273,22 @@ static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
     va_end(ap);
-    return ts_err_set(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+    return rc;
 }
 
 static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = ts_err_vset(x->err, code, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
     va_end(ap);
-    return ts_err_set(x->err, code, x->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+    return rc;
 }
 
 static int lnomem(struct lctx *x)
