@@ -76,12 +76,16 @@ for f in auth.log fw.log sysmon.jsonl; do
     python3 -c "l=$lines; s=$secs; b=$size; print(f'replay $f: {l/s:,.0f} events/s, {b/s/1e6:.1f} MB/s ({l} lines in {s:.2f} s, max RSS {$rss/1024:.0f} MiB)')"
 done
 echo "== SSH brute-force correlation over 1M auth.log lines: decoders + rules + correlation =="
-s=$( { /usr/bin/time -f '%e %M' bin/tocsin replay -q --batch 10000 -r etc/rules "$tmp/bruteforce.log" > /dev/null 2> "$tmp/bf.err"; } 2>&1 | tail -1)
+/usr/bin/time -o "$tmp/time.txt" -f '%e %M' bin/tocsin replay -q --batch 10000 -r etc/rules \
+    "$tmp/bruteforce.log" > /dev/null 2> "$tmp/bf.err"
+s=$(tail -1 "$tmp/time.txt")
 secs=${s% *}; rss=${s#* }
 python3 -c "print(f'replay bruteforce.log in memory --batch 10000: {1000000/$secs:,.0f} lines/s ({$secs:.2f} s, max RSS {$rss/1024:.0f} MiB)')"
 for b in 1000 10000; do
     rm -rf "$tmp/db"
-    s=$( { /usr/bin/time -f '%e %M' bin/tocsin replay -q --batch $b -r etc/rules --db "$tmp/db" "$tmp/bruteforce.log" > /dev/null 2> "$tmp/bf.err"; } 2>&1 | tail -1)
+    /usr/bin/time -o "$tmp/time.txt" -f '%e %M' bin/tocsin replay -q --batch $b -r etc/rules \
+        --db "$tmp/db" "$tmp/bruteforce.log" > /dev/null 2> "$tmp/bf.err"
+    s=$(tail -1 "$tmp/time.txt")
     secs=${s% *}; rss=${s#* }
     inc=$(bin/tocsin incidents --db "$tmp/db" list --json | wc -l)
     python3 -c "print(f'replay bruteforce.log with LMDB (durable) --batch $b: {1000000/$secs:,.0f} lines/s ({$secs:.2f} s, max RSS {$rss/1024:.0f} MiB, $inc incidents in LMDB)')"
