@@ -75,6 +75,27 @@ for f in auth.log fw.log sysmon.jsonl; do
     secs=${s% *}; rss=${s#* }
     python3 -c "l=$lines; s=$secs; b=$size; print(f'replay $f: {l/s:,.0f} events/s, {b/s/1e6:.1f} MB/s ({l} lines in {s:.2f} s, max RSS {$rss/1024:.0f} MiB)')"
 done
+echo "== parse + normalise + enrich from files (decoders, profiles, assets, 1M intel indicators) =="
+python3 - "$tmp" <<'PY'
+import sys
+d = sys.argv[1]
+with open(f"{d}/iocs.csv", "w") as f:
+    f.write("value,type,confidence\n")
+    for i in range(700000):
+        f.write(f"198.{18 + (i >> 16) % 2}.{(i >> 8) & 255}.{i & 255},ip,80\n")
+    for i in range(200000):
+        f.write(f"bad-{i}.example.net,domain,60\n")
+    for i in range(100000):
+        f.write(f"{i:064x},sha256,90\n")
+PY
+bin/tocsin intel load --db "$tmp/intel" --source bench "$tmp/iocs.csv" | tail -1
+for f in auth.log fw.log sysmon.jsonl; do
+    size=$(stat -c %s "$tmp/$f"); lines=$(wc -l < "$tmp/$f")
+    /usr/bin/time -o "$tmp/time.txt" -f '%e %M' bin/tocsin replay -q --assets etc/assets.example.yml \
+        --intel-db "$tmp/intel" "$tmp/$f" > /dev/null
+    s=$(tail -1 "$tmp/time.txt"); secs=${s% *}; rss=${s#* }
+    python3 -c "l=$lines; s=$secs; b=$size; print(f'replay+normalise+enrich {\"$f\"}: {l/s:,.0f} events/s, {b/s/1e6:.1f} MB/s ({l} lines, {s:.2f} s, max RSS {$rss/1024:.0f} MiB)')"
+done
 echo "== SSH brute-force correlation over 1M auth.log lines: decoders + rules + correlation =="
 /usr/bin/time -o "$tmp/time.txt" -f '%e %M' bin/tocsin replay -q --batch 10000 -r etc/rules \
     "$tmp/bruteforce.log" > /dev/null 2> "$tmp/bf.err"
