@@ -387,6 +387,7 @@ int cmd_run(int argc, char **argv)
                 }
                 ts_info("escalation: dispatcher started (%zu channel(s))",
                         esc_channels_count(channels));
+                corr.dispatcher = dispatcher;
             }
         }
     }
@@ -447,6 +448,8 @@ out:
     if (cc.eo)
         events_out_close(&eo);
     if (dispatcher) {
+        if (cc.corr)
+            corr.dispatcher = NULL;
         esc_dispatcher_stop(dispatcher); /* before the store closes */
         struct esc_dispatch_stats ds;
         esc_dispatcher_stats(dispatcher, &ds);

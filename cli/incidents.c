@@ -472,6 +472,7 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
     size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
     struct corr_pairs *p = &cs->pairs[w];
     pthread_mutex_lock(&cs->mu);
+    uint64_t queued_before = cs->outbox_entries;
     corr_batch_begin(cs->ce);
     int rc = 0;
     for (size_t i = 0; !rc && i < p->n; i++)
@@ -491,6 +492,8 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
                      err.code ? msg : store_strerror(rc));
         }
     }
+    if (!rc && cs->dispatcher && cs->outbox_entries != queued_before)
+        esc_dispatcher_kick(cs->dispatcher); /* committed: deliver without waiting */
     for (size_t i = 0; !rc && i < cs->cur.nincidents; i++)
         rc = emit_incident(cs, &cs->cur.incidents[i]);
     if (!rc && cs->out && !cs->final_only && fflush(cs->out) != 0)
