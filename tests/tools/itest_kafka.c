@@ -63,6 +63,28 @@ static void produce(rd_kafka_t *rk, const char *topic, int32_t part, const void 
     ck_assert_int_eq(e, 0);
 }
 
+/* n syslog lines "message <i>", line i on partition i % parts; waits until
+ * the broker has them all. */
+static void produce_numbered(const char *topic, int n, int parts)
+{
+    rd_kafka_t *p = producer();
+    char msg[128];
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(msg, sizeof(msg), "<13>Jan  1 00:00:00 h p: message %d", i);
+        rd_kafka_resp_err_t e;
+        do {
+            e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % parts),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE(msg, (size_t)len), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(p, 10);
+        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        rd_kafka_poll(p, 0);
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
+    rd_kafka_destroy(p);
+}
+
 /* ---- a sink that records what it saw ---- */
 
 #define MAXSEEN 200000
@@ -212,22 +234,7 @@ START_TEST(test_kafka_blocked_downstream_pauses_and_drops_nothing)
     unique(group, sizeof(group), "g-bp");
     create_topic(topic, 2);
     enum { N = 20000 };
-    rd_kafka_t *p = producer();
-    char msg[128];
-    for (int i = 0; i < N; i++) {
-        int len = snprintf(msg, sizeof(msg), "<13>Jan  1 00:00:00 h p: message %d", i);
-        rd_kafka_resp_err_t e;
-        do {
-            e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % 2),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_VALUE(msg, (size_t)len), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(p, 10);
-        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-        rd_kafka_poll(p, 0);
-    }
-    ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
-    rd_kafka_destroy(p);
+    produce_numbered(topic, N, 2);
 
     static struct seen s;
     memset(&s, 0, sizeof(s));
@@ -314,22 +321,7 @@ START_TEST(test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice)
     unique(group, sizeof(group), "g-rb");
     create_topic(topic, 4);
     enum { N = 40000 };
-    rd_kafka_t *p = producer();
-    char msg[128];
-    for (int i = 0; i < N; i++) {
-        int len = snprintf(msg, sizeof(msg), "<13>Jan  1 00:00:00 h p: message %d", i);
-        rd_kafka_resp_err_t e;
-        do {
-            e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(i % 4),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_VALUE(msg, (size_t)len), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(p, 10);
-        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
-        rd_kafka_poll(p, 0);
-    }
-    ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
-    rd_kafka_destroy(p);
+    produce_numbered(topic, N, 4);
 
     static struct seen s;
     memset(&s, 0, sizeof(s));
