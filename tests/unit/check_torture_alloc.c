@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_torture.h"
 #include "check_util.h"
 #include "../../core/arena.h"
 #include "../../core/buf.h"
@@ -16,79 +17,6 @@
 #include "../../core/yaml.h"
 #include "../../ingest/batch_int.h"
 #include "../../ingest/ingest.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-static long fail_at; /* 0: never fail */
-static long calls;
-
-static int should_fail(void)
-{
-    return fail_at > 0 && ++calls == fail_at;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return should_fail() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t m)
-{
-    return should_fail() ? NULL : __real_calloc(n, m);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s)
-{
-    return should_fail() ? NULL : __real_strdup(s);
-}
-
-/* ops must not call ck_assert (Check allocates when reporting): they
- * return CHECK_FAILED when the result is wrong */
-#define CHECK_FAILED (-1000)
-
-/* Run op with the 1st, 2nd, ... allocation failing until it succeeds.
- * Returns how many failure points were exercised. */
-typedef int (*op_fn)(void);
-static long torture(op_fn op, int (*failed_ok)(int rc))
-{
-    for (long n = 1; n < 100000; n++) {
-        fail_at = n;
-        calls = 0;
-        int rc = op();
-        long made = calls;
-        fail_at = 0;
-        if (rc == 0) {
-            ck_assert_msg(made < n, "succeeded although allocation %ld failed", n);
-            return n - 1;
-        }
-        ck_assert_msg(rc != CHECK_FAILED, "allocation %ld failed: wrong result", n);
-        ck_assert_msg(failed_ok(rc), "allocation %ld failed: unexpected result %d", n, rc);
-    }
-    ck_abort_msg("never succeeded");
-    return 0;
-}
-
-static int is_nomem(int rc)
-{
-    return rc == TS_E_NOMEM;
-}
-
-static int is_nomem_or_config(int rc)
-{
-    return rc == TS_E_NOMEM || rc == TS_E_CONFIG || rc == TS_E_PARSE;
-}
 
 static const char config_text[] = "kafka:\n"
                                   "  brokers: \"k1:9092\"\n"
@@ -127,7 +55,7 @@ static int op_config(void)
 
 START_TEST(test_torture_config_load_fails_cleanly_at_every_allocation)
 {
-    long points = torture(op_config, is_nomem_or_config);
+    long points = torture_run(op_config, torture_nomem_or_config, 100000);
     ck_assert_int_gt(points, 10);
 }
 END_TEST
@@ -148,7 +76,7 @@ static int op_yaml(void)
 
 START_TEST(test_torture_yaml_load_fails_cleanly_at_every_allocation)
 {
-    ck_assert_int_gt(torture(op_yaml, is_nomem_or_config), 2);
+    ck_assert_int_gt(torture_run(op_yaml, torture_nomem_or_config, 100000), 2);
 }
 END_TEST
 
@@ -170,7 +98,7 @@ static int op_event(void)
 
 START_TEST(test_torture_event_building_fails_cleanly_at_every_allocation)
 {
-    ck_assert_int_gt(torture(op_event, is_nomem), 1);
+    ck_assert_int_gt(torture_run(op_event, torture_nomem, 100000), 1);
 }
 END_TEST
 
@@ -199,7 +127,7 @@ static int op_queue_and_batch(void)
 
 START_TEST(test_torture_queue_batch_and_parse_fail_cleanly_at_every_allocation)
 {
-    ck_assert_int_gt(torture(op_queue_and_batch, is_nomem), 2);
+    ck_assert_int_gt(torture_run(op_queue_and_batch, torture_nomem, 100000), 2);
 }
 END_TEST
 
@@ -218,7 +146,7 @@ static int op_buf(void)
 
 START_TEST(test_torture_buf_growth_fails_cleanly_at_every_allocation)
 {
-    ck_assert_int_gt(torture(op_buf, is_nomem), 2);
+    ck_assert_int_gt(torture_run(op_buf, torture_nomem, 100000), 2);
 }
 END_TEST
 

@@ -8,65 +8,11 @@
 #include <string.h>
 
 #include "check_esc_util.h"
+#include "check_torture.h"
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-static long fail_at;
-static long calls;
-
-static int should_fail(void)
+static long torture(int (*op)(void))
 {
-    return fail_at > 0 && ++calls == fail_at;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return should_fail() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t m)
-{
-    return should_fail() ? NULL : __real_calloc(n, m);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s)
-{
-    return should_fail() ? NULL : __real_strdup(s);
-}
-
-#define CHECK_FAILED (-1000)
-
-typedef int (*op_fn)(void);
-static long torture(op_fn op)
-{
-    for (long n = 1; n < 200000; n++) {
-        fail_at = n;
-        calls = 0;
-        int rc = op();
-        long made = calls;
-        fail_at = 0;
-        if (rc == 0) {
-            ck_assert_msg(made < n, "succeeded although allocation %ld failed", n);
-            return n - 1;
-        }
-        ck_assert_msg(rc != CHECK_FAILED, "allocation %ld failed: wrong result", n);
-        ck_assert_msg(rc == TS_E_NOMEM || rc == TS_E_CONFIG || rc == TS_E_PARSE,
-                      "allocation %ld failed: unexpected result %d", n, rc);
-    }
-    ck_abort_msg("never succeeded");
-    return 0;
+    return torture_run(op, torture_nomem_or_config, 200000);
 }
 
 static char *texts[5];

@@ -10,26 +10,7 @@
 #include <string.h>
 
 #include "check_store_util.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-static long fail_at; /* 0: never fail */
-static long calls;
-
-static int should_fail(void) { return fail_at > 0 && ++calls == fail_at; }
-void *__wrap_malloc(size_t n) { return should_fail() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { return should_fail() ? NULL : __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_realloc(p, n); }
-char *__wrap_strdup(const char *s) { return should_fail() ? NULL : __real_strdup(s); }
-
-#define CHECK_FAILED (-1000)
+#include "check_torture.h"
 
 /* The batch; returns 0, a TS code, or CHECK_FAILED when a result is wrong
  * (no ck_assert here: Check allocates when reporting). */
@@ -113,20 +94,7 @@ out:
 
 START_TEST(test_torture_store_batch_fails_cleanly_at_every_allocation)
 {
-    long n;
-    for (n = 1; n < 10000; n++) {
-        fail_at = n;
-        calls = 0;
-        int rc = op_batch();
-        long made = calls;
-        fail_at = 0;
-        if (rc == 0) {
-            ck_assert_msg(made < n, "succeeded although allocation %ld failed", n);
-            break;
-        }
-        ck_assert_msg(rc != CHECK_FAILED, "allocation %ld failed: wrong result", n);
-        ck_assert_msg(rc == TS_E_NOMEM, "allocation %ld failed: unexpected result %d", n, rc);
-    }
+    long n = torture_run(op_batch, torture_nomem, 10000) + 1; /* first success */
     ck_assert_int_gt(n, 5);
 }
 END_TEST
