@@ -103,6 +103,12 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : store_strerror(rc));
         return rc;
     }
+    /* incident changes go to the store's journal, folded in bulk (below) */
+    if ((rc = store_journal_enable(cs->st, &err)) != 0) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : store_strerror(rc));
+        return rc;
+    }
     struct store_txn *t;
     if ((rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t)) != 0)
         return rc;
@@ -467,6 +473,33 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
     return 0;
 }
 
+/* Fold the store's journal when it holds many records or bytes, or its
+ * oldest record is older than a few seconds (in-process readers such as
+ * the dispatcher see incidents as of the last fold), or always. */
+#define FOLD_RECORDS 2000000u
+#define FOLD_BYTES (512u << 20)
+#define FOLD_AGE_NS (5 * 1000000000LL)
+
+static int maybe_fold(struct corr_stage *cs, bool always)
+{
+    struct store_journal_stats js;
+    store_journal_stats(cs->st, &js);
+    if (!js.pending_records)
+        return 0;
+    if (!always && js.pending_records < FOLD_RECORDS && js.pending_bytes < FOLD_BYTES &&
+        ts_now_ns() - js.oldest_ns < FOLD_AGE_NS)
+        return 0;
+    struct ts_err err = {0};
+    int rc = store_journal_fold(cs->st, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        ts_error("LMDB: folding the incident journal failed (it stays, folded later): %s",
+                 err.code ? msg : store_strerror(rc));
+    }
+    return rc;
+}
+
 int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
@@ -492,6 +525,8 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
                      err.code ? msg : store_strerror(rc));
         }
     }
+    if (!rc && cs->st)
+        (void)maybe_fold(cs, false); /* logged; the journal stays until a fold works */
     if (!rc && cs->dispatcher && cs->outbox_entries != queued_before)
         esc_dispatcher_kick(cs->dispatcher); /* committed: deliver without waiting */
     for (size_t i = 0; !rc && i < cs->cur.nincidents; i++)
@@ -568,6 +603,8 @@ void corr_stage_close(struct corr_stage *cs)
     free(cs->ev_hash);
     ts_arena_destroy(cs->esc_arena);
     corr_engine_destroy(cs->ce);
+    if (cs->st)
+        (void)maybe_fold(cs, true); /* readers find it folded */
     store_close(cs->st);
     ts_buf_free(&cs->line);
     pthread_mutex_destroy(&cs->mu);

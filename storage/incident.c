@@ -329,7 +329,9 @@ static int load_old(struct store_txn *t, const char *id, struct store_incident *
 static int ev_validate(const struct store_evidence *evs, size_t nev);
 static int ev_append(struct store_txn *t, const char *tenant, const char *incident_id,
                      const struct store_evidence *evs, size_t nev, uint32_t *next_io,
-                     uint32_t *dropped_io, uint32_t *done_out);
+                     uint32_t *dropped_io, uint32_t *done_out, bool given);
+static int journal_put(struct store_txn *t, struct store_incident *nw,
+                       const struct store_evidence *evs, size_t nev, uint32_t *done_out);
 
 /* The upsert of store_incident_put, appending evs (nev, may be 0) to the
  * incident's evidence first so that the record is read and written once
@@ -344,7 +346,19 @@ static int incident_put(struct store_txn *t, const struct store_incident *inc, u
         return rc;
     struct store_incident old, nw = *inc;
     struct store_inc_views *views = &t->s->views;
-    rc = load_old(t, inc->id, &old, views);
+    size_t jlen;
+    const uint8_t *jrec = t->s->journal ? store_jmap_get(t->s, inc->id, &jlen) : NULL;
+    if (jrec) { /* the journal's latest, decoded from a scratch copy */
+        ts_buf_reset(&t->s->scratch);
+        if (ts_buf_append(&t->s->scratch, jrec, jlen) != 0)
+            return store_txn_fail_code(t, TS_E_NOMEM, "incident record");
+        struct store_dec d = {(const uint8_t *)t->s->scratch.data, jlen, 0, NULL, 0};
+        rc = store_incident_decode(&d, &old, views);
+        if (rc)
+            return store_txn_fail_code(t, rc == TS_E_NOMEM ? rc : TS_E_STORE, "journal record");
+    } else {
+        rc = load_old(t, inc->id, &old, views);
+    }
     if (rc && rc != TS_E_NOTFOUND)
         return rc;
     bool exists = rc == 0;
@@ -377,10 +391,19 @@ static int incident_put(struct store_txn *t, const struct store_incident *inc, u
     }
     nw.updated_ns = t->now_ns;
     uint32_t done = 0;
+    if (t->s->journal) {
+        if ((rc = journal_put(t, &nw, evs, nev, &done)) != 0)
+            return rc;
+        if (revision)
+            *revision = nw.revision;
+        if (stored)
+            *stored = done;
+        return done < nev ? TS_E_LIMIT : 0;
+    }
     /* old.tenant points into scratch, which ev_append does not touch; the
      * stored tenant names the evidence, as in store_evidence_add_n */
     if (nev && (rc = ev_append(t, exists ? old.tenant : nw.tenant, nw.id, evs, nev,
-                               &nw.evidence_next, &nw.evidence_dropped, &done)) != 0)
+                               &nw.evidence_next, &nw.evidence_dropped, &done, false)) != 0)
         return rc;
     if ((rc = index_update(t, exists ? &old : NULL, &nw)) != 0)
         return rc;
@@ -417,6 +440,13 @@ int store_incident_get(struct store_txn *t, const char *id, struct ts_arena *are
         return rc;
     if (!store_str_ok(id, STORE_ID_MAX, true) || !arena)
         return TS_E_INVAL;
+    size_t jlen;
+    const uint8_t *jrec =
+        t->s->journal && !t->rdonly ? store_jmap_get(t->s, id, &jlen) : NULL;
+    if (jrec) {
+        struct store_dec d = {jrec, jlen, 0, arena, 0};
+        return store_incident_decode(&d, out, NULL);
+    }
     MDB_val k = {strlen(id), (void *)id}, v;
     rc = mdb_get(t->txn, t->s->dbi[DB_INCIDENTS], &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -447,6 +477,8 @@ int store_incident_set_status(struct store_txn *t, const char *id, enum store_st
         return rc;
     if (!store_str_ok(id, STORE_ID_MAX, true) || !store_str_ok(by, STORE_STR_MAX, false))
         return TS_E_INVAL;
+    if ((rc = store_journal_settle(t)) != 0)
+        return rc;
     struct store_incident old, nw;
     struct store_inc_views *views = &t->s->views;
     struct store_status_change *hist = views->hist;
@@ -494,7 +526,10 @@ int store_incident_purge(struct store_txn *t, const char *id, uint64_t limit,
     struct store_incident old;
     struct store_inc_views *views = &t->s->views;
     *gone = false;
-    int rc = load_old(t, id, &old, views);
+    int rc = store_journal_settle(t);
+    if (rc)
+        return rc;
+    rc = load_old(t, id, &old, views);
     if (rc)
         return rc;
     /* old's strings live in scratch, which the evidence walk does not use */
@@ -923,7 +958,7 @@ static int ev_validate(const struct store_evidence *evs, size_t nev)
  * tenant must not point into s->evbuf. *done gets how many were stored. */
 static int ev_append(struct store_txn *t, const char *tenant, const char *incident_id,
                      const struct store_evidence *evs, size_t nev, uint32_t *next_io,
-                     uint32_t *dropped_io, uint32_t *done_out)
+                     uint32_t *dropped_io, uint32_t *done_out, bool given)
 {
     struct store *s = t->s;
     int rc;
@@ -945,7 +980,13 @@ static int ev_append(struct store_txn *t, const char *tenant, const char *incide
         const char *rule = e->rule_id ? e->rule_id : "";
         uint8_t fl = e->late ? EVF_LATE : 0;
         size_t rawlen = 0;
-        if (e->raw && e->raw_len) {
+        if (given) { /* from the journal: decided when it was written */
+            fl |= (uint8_t)((e->raw_truncated ? EVF_TRUNC : 0) | (e->raw_omitted ? EVF_OMIT : 0));
+            if (e->raw && e->raw_len) {
+                rawlen = e->raw_len;
+                fl |= EVF_RAW;
+            }
+        } else if (e->raw && e->raw_len) {
             if (next >= s->evidence_raw_max) {
                 fl |= EVF_OMIT;
             } else {
@@ -973,7 +1014,8 @@ static int ev_append(struct store_txn *t, const char *tenant, const char *incide
         ev_var(b, ev_zz(e->partition));
         ev_var(b, ev_zz((int64_t)((uint64_t)e->offset - (uint64_t)pv.off)));
         ev_var(b, ev_zz((int64_t)((uint64_t)e->event_ns - (uint64_t)pv.ev)));
-        ev_var(b, ev_zz((int64_t)((uint64_t)t->now_ns - (uint64_t)pv.stored)));
+        int64_t stored = given ? e->stored_ns : t->now_ns;
+        ev_var(b, ev_zz((int64_t)((uint64_t)stored - (uint64_t)pv.stored)));
         /* the caller's strings stay valid for the call: the next reference
          * compares with them */
         pv.src = (const uint8_t *)src;
@@ -982,7 +1024,7 @@ static int ev_append(struct store_txn *t, const char *tenant, const char *incide
         pv.rulelen = strlen(rule);
         pv.off = e->offset;
         pv.ev = e->event_ns;
-        pv.stored = t->now_ns;
+        pv.stored = stored;
         if (fl & EVF_RAW) {
             size_t kl = ev_raw_key(k, incident_id, next);
             uint8_t hdr[2] = {'R', 1};
@@ -1022,6 +1064,8 @@ int store_evidence_add_n(struct store_txn *t, const char *incident_id,
         return rc;
     if (ev_validate(evs, nev) != 0 || !store_str_ok(incident_id, STORE_ID_MAX, true))
         return TS_E_INVAL;
+    if ((rc = store_journal_settle(t)) != 0) /* rare: evidence without its incident */
+        return rc;
     struct store *s = t->s;
     const uint8_t *p;
     size_t n;
@@ -1036,7 +1080,8 @@ int store_evidence_add_n(struct store_txn *t, const char *incident_id,
         return store_txn_fail_code(t, TS_E_STORE, "incident record");
     /* inc.tenant points into scratch, which nothing below overwrites */
     uint32_t next = inc.evidence_next, dropped = inc.evidence_dropped, done = 0;
-    if ((rc = ev_append(t, inc.tenant, incident_id, evs, nev, &next, &dropped, &done)) != 0)
+    if ((rc = ev_append(t, inc.tenant, incident_id, evs, nev, &next, &dropped, &done, false)) !=
+        0)
         return rc;
     /* the counters, patched in place in the scratch copy of the record */
     uint8_t *rec = (uint8_t *)s->scratch.data;
@@ -1076,6 +1121,8 @@ int store_evidence_foreach(struct store_txn *t, const char *incident_id, struct 
         return rc;
     if (!store_str_ok(incident_id, STORE_ID_MAX, true) || !arena || !fn)
         return TS_E_INVAL;
+    if ((rc = store_journal_settle(t)) != 0)
+        return rc;
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVIDENCE], &c)) != 0)
         return store_txn_fail(t, rc, "evidence cursor");
@@ -1228,4 +1275,292 @@ int store_evidence_del_chunk(struct store_txn *t, const uint8_t *key, size_t kle
 int store_idx_del(struct store_txn *t, enum store_db db, const uint8_t *k, size_t klen)
 {
     return idx_del(t, db, k, klen);
+}
+
+/* ---------------------------------------------------------------- journal */
+
+/* A journal record (DB_JOURNAL value): 'J', version 1, i64 txn clock,
+ * u32 first evidence seq, u32 nref, u32 record length, the incident record
+ * as it is to be stored (counters included), then nref references in the
+ * chunk encoding (ev_ref_next), each followed, when flagged EVF_RAW, by a
+ * varint length and the raw bytes. References over evidence_max are not
+ * written (counted in the record). */
+#define J_MAGIC 'J'
+#define J_VERSION 1
+#define J_HDR 22u
+
+static void j_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t j_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int journal_put(struct store_txn *t, struct store_incident *nw,
+                       const struct store_evidence *evs, size_t nev, uint32_t *done_out)
+{
+    struct store *s = t->s;
+    uint32_t first = nw->evidence_next, next = first, dropped = nw->evidence_dropped;
+    for (size_t i = 0; i < nev; i++) {
+        if (next >= s->evidence_max)
+            dropped++;
+        else
+            next++;
+    }
+    uint32_t nref = next - first;
+    nw->evidence_next = next;
+    nw->evidence_dropped = dropped;
+    struct store_enc e = {NULL, 0};
+    store_incident_encode(&e, nw);
+    size_t reclen = e.len;
+    struct ts_buf *b = &s->jbuf;
+    ts_buf_reset(b);
+    if (ts_buf_reserve(b, J_HDR + reclen) != 0)
+        return store_txn_fail_code(t, TS_E_NOMEM, "journal record");
+    uint8_t *h = (uint8_t *)b->data;
+    h[0] = J_MAGIC;
+    h[1] = J_VERSION;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (uint8_t)((uint64_t)t->now_ns >> (8 * i));
+    j_u32(h + 10, first);
+    j_u32(h + 14, nref);
+    j_u32(h + 18, (uint32_t)reclen);
+    struct store_enc w = {h + J_HDR, 0};
+    store_incident_encode(&w, nw);
+    b->len = J_HDR + reclen;
+    struct ev_prev pv = {0};
+    uint32_t seq = first;
+    for (size_t i = 0; i < nev && seq < next; i++, seq++) {
+        const struct store_evidence *ev = &evs[i];
+        const char *src = ev->source ? ev->source : "";
+        const char *rule = ev->rule_id ? ev->rule_id : "";
+        uint8_t fl = ev->late ? EVF_LATE : 0;
+        size_t rawlen = 0;
+        if (ev->raw && ev->raw_len) { /* as ev_append decides it */
+            if (seq >= s->evidence_raw_max) {
+                fl |= EVF_OMIT;
+            } else {
+                rawlen = ev->raw_len;
+                if (rawlen > s->raw_max_bytes) {
+                    size_t cut = s->raw_max_bytes;
+                    for (int back = 0; back < 3 && cut > 0 &&
+                                       ((unsigned char)ev->raw[cut] & 0xC0) == 0x80;
+                         back++)
+                        cut--;
+                    rawlen = cut;
+                    fl |= EVF_TRUNC;
+                }
+                fl |= EVF_RAW;
+            }
+        }
+        size_t sl = strlen(src), rl = strlen(rule);
+        if (ts_buf_reserve(b, 1 + 6 * 10 + sl + rl + rawlen) != 0)
+            return store_txn_fail_code(t, TS_E_NOMEM, "journal record");
+        (void)ts_buf_putc(b, (char)fl);
+        ev_str(b, src, sl, pv.src ? pv.src : (const uint8_t *)"", pv.src ? pv.srclen : 0);
+        ev_str(b, rule, rl, pv.rule ? pv.rule : (const uint8_t *)"", pv.rule ? pv.rulelen : 0);
+        ev_var(b, ev_zz(ev->partition));
+        ev_var(b, ev_zz((int64_t)((uint64_t)ev->offset - (uint64_t)pv.off)));
+        ev_var(b, ev_zz((int64_t)((uint64_t)ev->event_ns - (uint64_t)pv.ev)));
+        ev_var(b, ev_zz((int64_t)((uint64_t)t->now_ns - (uint64_t)pv.stored)));
+        pv.src = (const uint8_t *)src;
+        pv.srclen = sl;
+        pv.rule = (const uint8_t *)rule;
+        pv.rulelen = rl;
+        pv.off = ev->offset;
+        pv.ev = ev->event_ns;
+        pv.stored = t->now_ns;
+        if (fl & EVF_RAW) {
+            ev_var(b, rawlen);
+            (void)ts_buf_append(b, ev->raw, rawlen);
+        }
+    }
+    int rc = store_journal_append(t, b->data, b->len);
+    if (rc)
+        return rc;
+    if ((rc = store_jmap_stage(s, nw->id, (const uint8_t *)b->data + J_HDR, reclen)) != 0)
+        return store_txn_fail_code(t, rc, "journal map");
+    *done_out = nref;
+    return 0;
+}
+
+/* One journal record, checked: the incident record and the references. */
+struct jrec {
+    const uint8_t *rec, *refs;
+    size_t reclen, refslen;
+    uint32_t first, nref;
+    int64_t now;
+    const char *id; /* in rec */
+};
+
+static int jrec_open(const MDB_val *v, struct jrec *j)
+{
+    const uint8_t *p = v->mv_data;
+    size_t n = v->mv_size;
+    if (n < J_HDR || p[0] != J_MAGIC || p[1] != J_VERSION)
+        return TS_E_STORE;
+    uint64_t now = 0;
+    for (int i = 7; i >= 0; i--)
+        now = now << 8 | p[2 + i];
+    j->now = (int64_t)now;
+    j->first = j_get_u32(p + 10);
+    j->nref = j_get_u32(p + 14);
+    j->reclen = j_get_u32(p + 18);
+    if (j->reclen > n - J_HDR || j->reclen < 75)
+        return TS_E_STORE;
+    j->rec = p + J_HDR;
+    j->refs = j->rec + j->reclen;
+    j->refslen = n - J_HDR - j->reclen;
+    /* the id: the first string, at 70 (u32 length, bytes, NUL) */
+    uint32_t il = j_get_u32(j->rec + 70);
+    if (il > j->reclen - 75 || j->rec[74 + il] != 0)
+        return TS_E_STORE;
+    j->id = (const char *)j->rec + 74;
+    return 0;
+}
+
+struct fold_grp {
+    size_t head, tail; /* record indexes; chained through next[] */
+};
+
+/* The references of record j (raw pointing into it; strings copied into
+ * arena) appended to *evs. */
+static int jrec_refs(const struct jrec *j, struct ts_arena *arena, struct store_evidence **evs,
+                     size_t *n, size_t *cap)
+{
+    struct ev_rd r = {j->refs, j->refslen, 0, false};
+    struct ev_prev pv = {0};
+    for (uint32_t i = 0; i < j->nref; i++) {
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 256;
+            struct store_evidence *ne = realloc(*evs, nc * sizeof(*ne));
+            if (!ne)
+                return TS_E_NOMEM;
+            *evs = ne;
+            *cap = nc;
+        }
+        struct store_evidence *e = &(*evs)[*n];
+        uint8_t fl;
+        if (ev_ref_next(&r, &pv, e, &fl) != 0)
+            return TS_E_STORE;
+        e->source = ts_arena_strndup(arena, pv.src ? (const char *)pv.src : "", pv.srclen);
+        e->rule_id = ts_arena_strndup(arena, pv.rule ? (const char *)pv.rule : "", pv.rulelen);
+        if (!e->source || !e->rule_id)
+            return TS_E_NOMEM;
+        e->late = (fl & EVF_LATE) != 0;
+        e->raw = NULL;
+        e->raw_len = 0;
+        if (fl & EVF_RAW) {
+            uint64_t l = ev_get_var(&r);
+            if (r.bad || l > r.n - r.i)
+                return TS_E_STORE;
+            e->raw = (const char *)r.p + r.i;
+            e->raw_len = (size_t)l;
+            r.i += (size_t)l;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+int store_incident_fold(struct store_txn *t, const MDB_val *recs, size_t n)
+{
+    struct store *s = t->s;
+    struct jrec *js = calloc(n ? n : 1, sizeof(*js));
+    size_t *next = calloc(n ? n : 1, sizeof(*next));
+    size_t hcap = 64;
+    while (hcap < 2 * n)
+        hcap *= 2;
+    size_t *ht = calloc(hcap, sizeof(*ht)); /* 1 + group index */
+    struct fold_grp *g = calloc(n ? n : 1, sizeof(*g));
+    struct store_inc_views *fv = malloc(sizeof(*fv));
+    struct ts_arena *arena = NULL;
+    (void)ts_arena_create(&arena, 64 * 1024, (size_t)1 << 30);
+    struct store_evidence *evs = NULL;
+    size_t ng = 0, evcap = 0;
+    int rc = js && next && ht && g && fv && arena ? 0 : TS_E_NOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (jrec_open(&recs[i], &js[i]) != 0) {
+            rc = TS_E_STORE;
+            break;
+        }
+        next[i] = SIZE_MAX;
+        uint64_t h = 1469598103934665603ull;
+        for (const char *c = js[i].id; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        size_t k = h & (hcap - 1);
+        while (ht[k] && strcmp(js[g[ht[k] - 1].head].id, js[i].id) != 0)
+            k = (k + 1) & (hcap - 1);
+        if (!ht[k]) {
+            g[ng].head = g[ng].tail = i;
+            ht[k] = ++ng;
+        } else {
+            struct fold_grp *gg = &g[ht[k] - 1];
+            next[gg->tail] = i;
+            gg->tail = i;
+        }
+    }
+    for (size_t gi = 0; !rc && gi < ng; gi++) {
+        const struct jrec *last = &js[g[gi].tail];
+        const char *id = last->id;
+        struct store_incident old, fin;
+        rc = load_old(t, id, &old, &s->views);
+        if (rc && rc != TS_E_NOTFOUND)
+            break;
+        bool exists = rc == 0;
+        rc = 0;
+        struct store_dec d = {last->rec, last->reclen, 0, NULL, 0};
+        if (store_incident_decode(&d, &fin, fv) != 0) {
+            rc = store_txn_fail_code(t, TS_E_STORE, "journal record");
+            break;
+        }
+        size_t nev = 0;
+        ts_arena_reset(arena);
+        for (size_t i = g[gi].head; !rc && i != SIZE_MAX; i = next[i]) {
+            size_t from = nev;
+            rc = jrec_refs(&js[i], arena, &evs, &nev, &evcap);
+            for (size_t k = from; !rc && k < nev; k++)
+                evs[k].stored_ns = js[i].now;
+            if (rc)
+                rc = store_txn_fail_code(t, rc, "journal record");
+        }
+        if (rc)
+            break;
+        uint32_t enext = exists ? old.evidence_next : 0;
+        uint32_t edrop = exists ? old.evidence_dropped : 0, done = 0;
+        /* old's strings live in scratch, which ev_append does not touch */
+        if (nev && (rc = ev_append(t, exists ? old.tenant : fin.tenant, id, evs, nev, &enext,
+                                   &edrop, &done, true)) != 0)
+            break;
+        if ((rc = index_update(t, exists ? &old : NULL, &fin)) != 0)
+            break;
+        /* the record as the journal wrote it; its counters agree with
+         * what ev_append did unless retention removed chunks meanwhile */
+        MDB_val k = {strlen(id), (void *)id}, v = {last->reclen, NULL};
+        if ((rc = mdb_put(t->txn, s->dbi[DB_INCIDENTS], &k, &v, MDB_RESERVE)) != 0) {
+            rc = store_txn_fail(t, rc, "incident put");
+            break;
+        }
+        memcpy(v.mv_data, last->rec, last->reclen);
+        if (fin.evidence_next != enext) {
+            struct store_enc pe = {v.mv_data, STORE_INC_OFF_EVIDENCE_NEXT};
+            store_enc_u32(&pe, enext);
+        }
+    }
+    if (rc == TS_E_STORE && !t->err)
+        rc = store_txn_fail_code(t, TS_E_STORE, "journal record");
+    else if (rc == TS_E_NOMEM && !t->err)
+        rc = store_txn_fail_code(t, TS_E_NOMEM, "journal fold");
+    free(js);
+    free(next);
+    free(ht);
+    free(g);
+    free(fv);
+    free(evs);
+    ts_arena_destroy(arena);
+    return rc;
 }

@@ -221,7 +221,9 @@ static int outbox_scan(struct store_txn *t, struct ret *r, bool *done)
 static int ret_txn(struct store_txn *t, struct ret *r)
 {
     bool done;
-    int rc;
+    int rc = store_journal_settle(t); /* age what the journal holds too */
+    if (rc)
+        return rc;
     while (r->phase < 3 && r->budget > 0) {
         if (r->phase == 0)
             rc = walk_tenants(t, r, DB_EV_TIME, -1, del_evidence, true, &done);

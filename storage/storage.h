@@ -88,7 +88,7 @@
 #define STORE_E_RETRY (-100)
 
 /* Schema version written to meta "schema"; store_open refuses others. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Hard caps (bytes, without the NUL) checked on every write. */
 #define STORE_ID_MAX 128          /* incident id, outbox id */
@@ -167,6 +167,36 @@ const char *store_txn_errmsg(const struct store_txn *t);
 int64_t store_txn_now(const struct store_txn *t);
 /* Override the txn's clock (replay, tests). */
 void store_txn_set_now(struct store_txn *t, int64_t now_ns);
+
+/* ================================================================ journal
+ * Journal mode, for the one engine process that writes incidents batch
+ * after batch: store_incident_put(_ev) appends one record (the incident as
+ * it would be written, plus its new evidence references) to the `journal`
+ * database instead of rewriting the incident, its evidence chunk and four
+ * index entries; the batch's transaction stays atomic and durable as
+ * before. store_journal_fold() applies the journal in one transaction,
+ * writing each incident once however many batches touched it.
+ * - In the engine's write txns, store_incident_get() sees the journal
+ *   (revision, counters: exactly what the direct path would give);
+ *   set_status, del, purge, list, evidence reads and retention fold first.
+ * - Its read txns see the incidents as of the last fold.
+ * - Any other process (tocsin incidents, report, escalations) folds a
+ *   non-empty journal when it begins a transaction, so it reads the
+ *   latest state; the engine notices (meta "fold_gen") and drops its map.
+ * - After a crash the records are still there: the next fold applies them.
+ */
+struct store_journal_stats {
+    uint64_t pending_records, pending_bytes; /* committed since the last fold */
+    size_t pending_incidents;
+    uint64_t folds;
+    int64_t oldest_ns; /* write time of the oldest pending record, 0: none */
+};
+/* Enable journal mode (before any txn of the store; not on read_only).
+ * Folds what a previous run left first. */
+int store_journal_enable(struct store *s, struct ts_err *err);
+/* Fold the journal (its own write txn; no txn of this thread open). */
+int store_journal_fold(struct store *s, struct ts_err *err);
+void store_journal_stats(const struct store *s, struct store_journal_stats *out);
 
 /* Run fn(t, ctx) in a write transaction and commit; on STORE_E_RETRY
  * (the map grew) do it again, up to 16 times. fn returns 0 or an error,

@@ -24,6 +24,7 @@
 const char *const store_db_names[DB_COUNT] = {
     "meta",     "incidents", "inc_time",  "inc_tenant", "inc_status", "evidence",
     "ev_time",  "corr_state", "offsets",  "outbox",     "outbox_due", "ev_raw",
+    "journal",
 };
 
 const char *store_strerror(int code)
@@ -150,6 +151,12 @@ static int open_dbs(struct store *s, struct ts_err *err)
                           mdb_strerror(rc));
     for (int i = 0; i < DB_COUNT; i++) {
         rc = mdb_dbi_open(txn, store_db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND && i == DB_JOURNAL) {
+            /* a schema-2 store opened read-only: no journal to fold */
+            s->no_journal_db = true;
+            rc = 0;
+            continue;
+        }
         if (rc) {
             mdb_txn_abort(txn);
             if (rc == MDB_NOTFOUND)
@@ -175,7 +182,13 @@ static int open_dbs(struct store *s, struct ts_err *err)
         uint32_t ver = v.mv_size == 4 ? (uint32_t)b[0] | (uint32_t)b[1] << 8 |
                                             (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
                                       : 0;
-        if (ver != STORE_SCHEMA_VERSION) {
+        if (ver == 2 && !s->read_only) {
+            /* schema 2 + the journal database (created above) = 3 */
+            uint8_t b3[4] = {STORE_SCHEMA_VERSION, 0, 0, 0};
+            v.mv_size = 4;
+            v.mv_data = b3;
+            rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+        } else if (ver != STORE_SCHEMA_VERSION && ver != 2) {
             mdb_txn_abort(txn);
             return ts_err_set(err, TS_E_STORE, s->path, 0, 0,
                               "schema version %u, this build reads version %u", ver,
@@ -220,6 +233,7 @@ int store_open(struct store **out, const struct store_opts *o, struct ts_err *er
         s->map_max = map;
     ts_buf_init(&s->scratch, STORE_STATE_VAL_MAX + (8u << 20));
     ts_buf_init(&s->evbuf, 4u << 20);
+    ts_buf_init(&s->jbuf, 64u << 20);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     atomic_init(&s->growths, 0);
@@ -280,6 +294,7 @@ void store_close(struct store *s)
     pthread_cond_destroy(&s->cv);
     ts_buf_free(&s->scratch);
     ts_buf_free(&s->evbuf);
+    store_journal_free(s);
     free(s->path);
     free(s);
 }
@@ -350,6 +365,17 @@ static void grow_after(struct store_txn *t)
     map_resize(s, t->map_seen, page_round(n));
 }
 
+/* The journal holds records to fold and no other txn of the process is
+ * open (t's own counted). */
+static bool journal_waiting(struct store_txn *t)
+{
+    MDB_stat st;
+    pthread_mutex_lock(&t->s->mu);
+    bool alone = t->s->active == 1;
+    pthread_mutex_unlock(&t->s->mu);
+    return alone && mdb_stat(t->txn, t->s->dbi[DB_JOURNAL], &st) == 0 && st.ms_entries > 0;
+}
+
 int store_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
 {
     *out = NULL;
@@ -359,25 +385,57 @@ int store_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
     struct store_txn *t = calloc(1, sizeof(*t));
     if (!t)
         return TS_E_NOMEM;
-    t->s = s;
-    t->rdonly = rdonly;
-    for (int attempt = 0;; attempt++) {
-        gate_enter(s);
-        MDB_envinfo info;
-        mdb_env_info(s->env, &info);
-        t->map_seen = info.me_mapsize;
-        int rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &t->txn);
+    for (int round = 0;; round++) {
+        memset(t, 0, sizeof(*t));
+        t->s = s;
+        t->rdonly = rdonly;
+        for (int attempt = 0;; attempt++) {
+            gate_enter(s);
+            MDB_envinfo info;
+            mdb_env_info(s->env, &info);
+            t->map_seen = info.me_mapsize;
+            int rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &t->txn);
+            if (rc == 0)
+                break;
+            gate_leave(s);
+            if (rc == MDB_MAP_RESIZED && attempt < 4) {
+                map_resize(s, 0, 0);
+                continue;
+            }
+            free(t);
+            return store_mdb_code(rc);
+        }
+        t->now_ns = ts_now_ns();
+        if (rdonly)
+            break;
+        /* journal upkeep; folding another process's journal may fill the
+         * map: grow and begin again */
+        int rc = store_journal_on_begin(t);
         if (rc == 0)
             break;
+        store_journal_on_end(t, false);
+        mdb_txn_abort(t->txn);
         gate_leave(s);
-        if (rc == MDB_MAP_RESIZED && attempt < 4) {
-            map_resize(s, 0, 0);
-            continue;
+        grow_after(t);
+        if (rc != STORE_E_RETRY || round >= RUN_RETRIES) {
+            free(t);
+            return rc;
         }
-        free(t);
-        return store_mdb_code(rc);
     }
-    t->now_ns = ts_now_ns();
+    if (rdonly && !(flags & STORE_TXN_NOFOLD) && !s->journal && !s->read_only &&
+        !s->no_journal_db && journal_waiting(t)) {
+        /* a reader in another process than the engine: fold the engine's
+         * journal first, then read (only when no other txn of this
+         * process is open: a write must not wait for our own reader) */
+        mdb_txn_abort(t->txn);
+        gate_leave(s);
+        free(t);
+        struct ts_err ferr = {0};
+        int rc = store_journal_fold(s, &ferr);
+        if (rc)
+            return rc;
+        return store_txn_begin(s, flags | STORE_TXN_NOFOLD, out);
+    }
     *out = t;
     return 0;
 }
@@ -386,6 +444,8 @@ void store_txn_abort(struct store_txn *t)
 {
     if (!t)
         return;
+    if (!t->rdonly)
+        store_journal_on_end(t, false);
     mdb_txn_abort(t->txn);
     gate_leave(t->s);
     grow_after(t);
@@ -406,6 +466,8 @@ int store_txn_commit(struct store_txn *t, struct ts_err *err)
     int rc = mdb_txn_commit(t->txn); /* frees the MDB_txn, also on failure */
     if (rc)
         code = store_txn_fail(t, rc, "commit");
+    if (!t->rdonly)
+        store_journal_on_end(t, code == 0);
     gate_leave(s);
     if (code) {
         ts_err_set(err, code, s->path, 0, 0, "%s", t->errmsg);

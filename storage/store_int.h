@@ -25,6 +25,7 @@ enum store_db {
     DB_OUTBOX,
     DB_OUTBOX_DUE,
     DB_EV_RAW,
+    DB_JOURNAL,
     DB_COUNT
 };
 extern const char *const store_db_names[DB_COUNT];
@@ -36,12 +37,28 @@ struct store_inc_views {
     const char *distinct[STORE_DISTINCT_MAX];
     struct store_status_change hist[STORE_HISTORY_MAX + 1];
 };
+/* The incident journal's pending map (journal.c): per incident id with
+ * journal records not yet folded, its record as the journal last wrote it
+ * (committed) and as the open write txn wrote it (staged, stg_gen ==
+ * s->jgen). */
+struct jent {
+    char *id; /* NULL: free slot */
+    uint8_t *rec, *stg;
+    size_t len, stg_len;
+    uint64_t stg_gen;
+};
+struct jmap {
+    struct jent *e;
+    size_t cap, n;
+};
+
 struct store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
     char *path;
     size_t map_max;
     bool read_only;
+    bool no_journal_db; /* read-only open of a schema-2 store */
     uint32_t evidence_max, evidence_raw_max, raw_max_bytes;
     /* Map growth needs every transaction of the process ended (the map is
      * remapped). active counts open txns; growing blocks new ones. A
@@ -57,6 +74,21 @@ struct store {
     struct ts_buf scratch;
     struct store_inc_views views; /* same: arrays of the incident in scratch */
     struct ts_buf evbuf;          /* same: the evidence chunk being rewritten */
+    /* Journal mode (store_journal_enable; the engine): incident puts append
+     * to DB_JOURNAL; the rest is used by the write txn's thread only. */
+    bool journal;
+    struct jmap jm;
+    uint64_t jgen;           /* write txns begun (staged entries' generation) */
+    size_t *touched;         /* jm slots staged by the open write txn */
+    size_t ntouched, touchcap;
+    uint64_t jseq;           /* next journal key */
+    uint64_t fold_gen_seen;  /* meta "fold_gen" when the map was last right */
+    uint64_t jops, jbytes;   /* committed journal records/bytes since the fold */
+    uint64_t jops_txn, jbytes_txn;
+    int64_t jfirst_ns;       /* when the oldest unfolded record was written */
+    uint64_t folds;
+    bool jfold_open;         /* the open write txn folded the journal */
+    struct ts_buf jbuf;      /* the journal record being built */
 };
 
 struct store_txn {
@@ -67,8 +99,38 @@ struct store_txn {
     size_t map_seen; /* map size when the txn began */
     int err;         /* first poisoning error, 0 if none */
     int64_t now_ns;
+    bool jfolded;          /* this txn folded the journal */
+    uint64_t jfold_gen;    /* the fold_gen it wrote */
     char errmsg[256];
 };
+
+/* ------------------------------------------------------------- journal */
+
+/* store_txn_begin flag (internal): a read txn that must not fold first. */
+#define STORE_TXN_NOFOLD 0x100u
+
+/* Hooks of store.c: after a write txn began (journal mode: resync the
+ * pending map with other processes' folds; otherwise fold a non-empty
+ * journal into this txn), and when it ends. */
+int store_journal_on_begin(struct store_txn *t);
+void store_journal_on_end(struct store_txn *t, bool committed);
+void store_journal_free(struct store *s);
+/* The pending record of id in a journal-mode write txn (staged or
+ * committed), NULL when none. */
+const uint8_t *store_jmap_get(struct store *s, const char *id, size_t *len);
+/* Stage rec (copied) as id's pending record in the open write txn. */
+int store_jmap_stage(struct store *s, const char *id, const uint8_t *rec, size_t len);
+/* Append one record to DB_JOURNAL (MDB_APPEND) in t. */
+int store_journal_append(struct store_txn *t, const void *rec, size_t len);
+/* Fold the journal into the incident databases inside t (write txn);
+ * 0 when it was empty. incident.c applies the records. */
+int store_journal_fold_txn(struct store_txn *t);
+/* Fold before an operation that reads or changes materialised incidents
+ * in a write txn of a journal-mode store (set_status, del, lists...). */
+int store_journal_settle(struct store_txn *t);
+/* incident.c: apply the journal records recs[0..n) (values of DB_JOURNAL
+ * in key order) to the incident, evidence and index databases. */
+int store_incident_fold(struct store_txn *t, const MDB_val *recs, size_t n);
 
 /* Record an LMDB failure on t (first error wins) and return the TS code:
  * MDB_MAP_FULL -> STORE_E_RETRY (or TS_E_LIMIT at map_max) and the txn is
