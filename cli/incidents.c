@@ -486,8 +486,10 @@ static int maybe_fold(struct corr_stage *cs, bool always)
     store_journal_stats(cs->st, &js);
     if (!js.pending_records)
         return 0;
-    if (!always && js.pending_records < FOLD_RECORDS && js.pending_bytes < FOLD_BYTES &&
-        ts_now_ns() - js.oldest_ns < FOLD_AGE_NS)
+    /* replay (final_only) has no reader in the process to keep fresh:
+     * it folds by size and at the end */
+    bool old = !cs->final_only && ts_now_ns() - js.oldest_ns >= FOLD_AGE_NS;
+    if (!always && js.pending_records < FOLD_RECORDS && js.pending_bytes < FOLD_BYTES && !old)
         return 0;
     struct ts_err err = {0};
     int rc = store_journal_fold(cs->st, &err);
