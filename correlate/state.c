@@ -146,7 +146,28 @@ int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts
         rc = rc ? rc : ts_buf_append(b, s->name, nl);
     }
     int64_t prev = 0;
-    for (uint32_t j = 0; j < k->n && !rc; j++) {
+    if (!many && !rc && (rc = ts_buf_reserve(b, (size_t)k->n * 40)) == 0) {
+        /* the common case in place: at most 10+1+10+2+8 bytes an entry */
+        uint8_t *p0 = (uint8_t *)b->data + b->len, *p = p0;
+        bool val = needs_value(cr->type);
+        for (uint32_t j = 0; j < k->n; j++) {
+            const struct cent *e = &k->ent[j];
+            p += corr_varint_put(p, zz(e->t - prev));
+            prev = e->t;
+            size_t li = 0;
+            while (loc[li] != e->src)
+                li++;
+            *p++ = (uint8_t)li; /* < 64 */
+            p += corr_varint_put(p, zz(e->off));
+            *p++ = (uint8_t)e->slot;
+            *p++ = (uint8_t)e->flags;
+            if (val)
+                for (int i = 0; i < 8; i++)
+                    *p++ = (uint8_t)(e->v.h >> (8 * i));
+        }
+        b->len += (size_t)(p - p0);
+    }
+    for (uint32_t j = 0; many && j < k->n && !rc; j++) {
         const struct cent *e = &k->ent[j];
         rc = put_var(b, zz(e->t - prev));
         prev = e->t;
