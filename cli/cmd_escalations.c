@@ -1,13 +1,18 @@
-/* cmd_escalations.c - `tocsin escalations --db DIR list|retry|send`: the
- * escalation outbox kept in LMDB (docs/escalation.md "Delivery").
- *   list   entries by state, or the reports overdue under the regime;
- *   retry  put a failed (dead-letter) entry back, with fresh attempts;
- *   send   run the dispatcher in the foreground until no entry is pending
- *          (SIGINT/SIGTERM stop it gracefully), or one pass with --once.
+/* cmd_escalations.c - `tocsin escalations --db DIR list|retry|send|queue-due`:
+ * the escalation outbox kept in LMDB (docs/escalation.md "Delivery").
+ *   list       entries by state, or the reports overdue under the regime;
+ *   retry      put a failed (dead-letter) entry back, with fresh attempts;
+ *   send       queue the due reports the policy's auto_send asks for, then
+ *              run the dispatcher in the foreground until no entry is
+ *              pending (SIGINT/SIGTERM stop it gracefully), or one pass
+ *              with --once;
+ *   queue-due  one due-report pass by hand (esc_due_queue), printing the
+ *              entries it queued.
  * The engine may be running: LMDB serialises the writers, and the leases
  * keep two dispatchers from delivering the same entry at the same time.
  * Exit: 0 ok, 1 failure (not found, storage, dead letters in `send`),
  * 2 usage/configuration. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,24 +31,50 @@ static const char esc_usage[] =
     "usage: tocsin escalations --db DIR list [--pending|--failed|--delivered|--overdue] [--json]\n"
     "       tocsin escalations --db DIR retry ID\n"
     "       tocsin escalations --db DIR send --channels FILE [--once] [--threads N]\n"
+    "       tocsin escalations --db DIR queue-due [--periodic] [--overdue] [--at T] [--json]\n"
     "list: the outbox entries (all, or those of one state), or with --overdue the\n"
     "reports whose deadline passed without a delivery (regime options: --regime NAME,\n"
     "--regimes DIR (default etc/escalation), --taxonomy FILE, --policy FILE, --org FILE,\n"
     "--assets FILE). retry: a failed entry is due again now, with fresh attempts.\n"
-    "send: deliver through the channels of FILE (etc/escalation/channels.example.yml)\n"
-    "until no entry is pending (entries waiting for a back-off are waited for);\n"
-    "--once: one pass over the entries due now. Exit 1 when an entry was dead-lettered.\n";
+    "send: queue the reports that fell due when the policy's auto_send says so (as\n"
+    "queue-due; regime options as for list), then deliver through the channels of FILE\n"
+    "(etc/escalation/channels.example.yml) until no entry is pending (entries waiting\n"
+    "for a back-off are waited for); --once: one pass over the entries due now. Exit 1\n"
+    "when an entry was dead-lettered.\n"
+    "queue-due: one pass that queues the periodic updates whose time came and the\n"
+    "required reports overdue with nothing pending or delivered - those the policy's\n"
+    "auto_send names, or with --periodic / --overdue those kinds whatever the policy\n"
+    "says; each due time once (docs/escalation.md \"Due reports\"). --at T judges at\n"
+    "T (RFC 3339, or +DURATION from now, e.g. +169h) instead of now. Prints the ids.\n";
 
-enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND };
+enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND, CMD_QUEUE_DUE };
 
 struct esc_args {
     const char *db, *id, *channels;
     const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
     enum esc_cmd cmd;
     unsigned mask; /* states for list */
-    bool overdue, json, once;
+    bool overdue, json, once, periodic;
     unsigned threads;
+    int64_t at_ns; /* queue-due --at; 0: now */
 };
+
+/* --at: RFC 3339, or +DURATION from now. */
+static int parse_at(const char *v, int64_t *out)
+{
+    int64_t ns;
+    size_t used = 0;
+    if (v[0] == '+') {
+        if (ts_duration_parse(v + 1, strlen(v + 1), &ns) != 0)
+            return -1;
+        *out = ts_now_ns() + ns;
+        return 0;
+    }
+    if (ts_parse_iso8601(v, strlen(v), 0, &ns, &used) != 0 || used != strlen(v))
+        return -1;
+    *out = ns;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, struct esc_args *a)
 {
@@ -62,6 +93,8 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
                     a->cmd = CMD_RETRY;
                 else if (!strcmp(o, "send"))
                     a->cmd = CMD_SEND;
+                else if (!strcmp(o, "queue-due"))
+                    a->cmd = CMD_QUEUE_DUE;
                 else {
                     fprintf(stderr, "tocsin escalations: unknown command \"%s\"\n%s", o,
                             esc_usage);
@@ -87,6 +120,8 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
             a->json = true;
         else if (!strcmp(o, "--once"))
             a->once = true;
+        else if (!strcmp(o, "--periodic"))
+            a->periodic = true;
         else {
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
             const char **dst = !strcmp(o, "--db") || !strcmp(o, "-d") ? &a->db
@@ -98,8 +133,8 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
                                : !strcmp(o, "--org")                  ? &a->org
                                : !strcmp(o, "--assets")               ? &a->assets
                                                                       : NULL;
-            bool threads = !strcmp(o, "--threads");
-            if (!dst && !threads) {
+            bool threads = !strcmp(o, "--threads"), at = !strcmp(o, "--at");
+            if (!dst && !threads && !at) {
                 fprintf(stderr, "tocsin escalations: unknown option \"%s\"\n%s", o, esc_usage);
                 return 2;
             }
@@ -116,6 +151,12 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
                     return 2;
                 }
                 a->threads = (unsigned)n;
+            } else if (at) {
+                if (parse_at(v, &a->at_ns) != 0) {
+                    fprintf(stderr, "tocsin escalations: --at wants an RFC 3339 time or "
+                                    "+DURATION, not \"%s\"\n", v);
+                    return 2;
+                }
             } else {
                 *dst = v;
             }
@@ -132,6 +173,14 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
     }
     if (a->cmd == CMD_SEND && !a->channels) {
         fprintf(stderr, "tocsin escalations: send needs --channels FILE\n");
+        return 2;
+    }
+    if ((a->periodic || a->at_ns) && a->cmd != CMD_QUEUE_DUE) {
+        fprintf(stderr, "tocsin escalations: --periodic and --at are options of queue-due\n");
+        return 2;
+    }
+    if (a->overdue && a->cmd != CMD_LIST && a->cmd != CMD_QUEUE_DUE) {
+        fprintf(stderr, "tocsin escalations: --overdue is an option of list and queue-due\n");
         return 2;
     }
     if (a->overdue && a->mask) {
@@ -363,6 +412,133 @@ static int do_retry(const struct esc_args *a)
     return 0;
 }
 
+/* --------------------------------------------------------- due reports */
+
+struct due_ctx {
+    const struct esc_env *env;
+    struct esc_due_opts o;
+    struct esc_due_stats st;
+    struct ts_buf out; /* the queued entries, printed after the commit */
+    bool json;
+    int rc;
+};
+
+static void due_queued(void *ctx, const struct store_outbox *e)
+{
+    struct due_ctx *c = ctx;
+    if (c->rc)
+        return;
+    const char *rep = strrchr(e->id, ':');
+    rep = rep ? rep + 1 : "";
+    struct ts_buf *b = &c->out;
+    int rc;
+    if (!c->json) {
+        rc = ts_buf_printf(b, "queued  %-20s %s\n", e->channel, e->id);
+    } else {
+        rc = ts_buf_puts(b, "{\"id\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->id, strlen(e->id));
+        rc = rc ? rc : ts_buf_puts(b, ",\"incident_id\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->incident_id, strlen(e->incident_id));
+        rc = rc ? rc : ts_buf_printf(b, ",\"revision\":%llu,\"recipient\":",
+                                     (unsigned long long)e->revision);
+        rc = rc ? rc : ts_buf_json_str(b, e->recipient, strlen(e->recipient));
+        rc = rc ? rc : ts_buf_puts(b, ",\"report\":");
+        rc = rc ? rc : ts_buf_json_str(b, rep, strlen(rep));
+        rc = rc ? rc : ts_buf_puts(b, ",\"channel\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->channel, strlen(e->channel));
+        rc = rc ? rc : ts_buf_puts(b, "}\n");
+    }
+    c->rc = rc;
+}
+
+static int due_txn(struct store_txn *t, void *ctx)
+{
+    struct due_ctx *c = ctx;
+    ts_buf_reset(&c->out); /* a redone txn starts over */
+    c->rc = 0;
+    int rc = esc_due_queue(c->env, t, &c->o, &c->st);
+    return rc ? rc : c->rc;
+}
+
+/* Due-report passes until none stops at its cap. kinds 0: the policy's.
+ * Prints the queued entries on stdout when print. 0 or an error (printed). */
+static int run_due(struct store *st, const struct esc_env *env, unsigned kinds, int64_t at_ns,
+                   bool json, bool print, uint64_t *queued, uint64_t *existing)
+{
+    struct due_ctx c = {.env = env, .json = json};
+    c.o = (struct esc_due_opts){.kinds = kinds, .now_ns = at_ns, .queued = due_queued, .ctx = &c};
+    ts_buf_init(&c.out, 16u << 20);
+    *queued = *existing = 0;
+    int rc = 0;
+    do {
+        struct ts_err err = {0};
+        rc = store_txn_run(st, due_txn, &c, &err);
+        if (rc) {
+            char msg[1024];
+            ts_err_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "tocsin escalations: due reports: %s\n",
+                    err.code ? msg : store_strerror(rc));
+            break;
+        }
+        if (print && c.out.len)
+            fwrite(c.out.data, 1, c.out.len, stdout);
+        *queued += c.st.queued;
+        *existing += c.st.existing;
+    } while (c.st.more);
+    ts_buf_free(&c.out);
+    return rc;
+}
+
+static int do_queue_due(const struct esc_args *a)
+{
+    struct cli_esc esc;
+    if (cli_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets) !=
+        0)
+        return 2;
+    unsigned kinds = (a->periodic ? ESC_AUTO_PERIODIC : 0) | (a->overdue ? ESC_AUTO_OVERDUE : 0);
+    unsigned policy = esc_policy_auto_send(esc.env.policy);
+    int ret = 1;
+    struct store *st = NULL;
+    if (!kinds && !policy) {
+        fprintf(stderr, "tocsin escalations: the policy's auto_send is off: nothing to queue "
+                        "(--periodic / --overdue queue those kinds anyway)\n");
+        ret = 0;
+        goto done;
+    }
+    if (open_store(a->db, false, &st) != 0)
+        goto done;
+    uint64_t q, ex;
+    if (run_due(st, &esc.env, kinds, a->at_ns, a->json, true, &q, &ex) != 0)
+        goto done;
+    fflush(stdout);
+    fprintf(stderr, "tocsin escalations: %llu due report(s) queued, %llu already in the "
+                    "outbox\n", (unsigned long long)q, (unsigned long long)ex);
+    ret = 0;
+done:
+    store_close(st);
+    cli_esc_close(&esc);
+    return ret;
+}
+
+/* The configuration of send's due pass: what the options name must load
+ * (exit 2 otherwise); without any, the default directory when it exists.
+ * *open: esc was opened (close it). */
+static int send_esc_open(const struct esc_args *a, struct cli_esc *esc, bool *open)
+{
+    *open = false;
+    char dbuf[PATH_MAX];
+    if (!a->regime && !a->regimes && !a->taxonomy && !a->policy && !a->org && !a->assets &&
+        !cli_default_dir("etc/escalation", dbuf, sizeof(dbuf)))
+        return 0; /* nothing configured here: delivery only */
+    if (cli_esc_open(esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets))
+        return 2;
+    *open = true;
+    if (esc_policy_auto_send(esc->env.policy) && !a->assets)
+        fprintf(stderr, "tocsin escalations: note: auto_send without --assets: the affected "
+                        "systems' security levels are unknown, so few reports are owed\n");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- send */
 
 struct count_ctx {
@@ -412,10 +588,31 @@ static int do_send(const struct esc_args *a)
         fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : ts_strerror(rc));
         return 2;
     }
+    struct cli_esc esc;
+    bool esc_open = false;
+    if (send_esc_open(a, &esc, &esc_open) != 0) {
+        esc_channels_free(ch);
+        return 2;
+    }
     struct store *st = NULL;
     if (open_store(a->db, false, &st) != 0) {
         esc_channels_free(ch);
+        if (esc_open)
+            cli_esc_close(&esc);
         return 1;
+    }
+    /* the reports that fell due first, so that this send delivers them */
+    bool due_failed = false;
+    if (esc_open && esc_policy_auto_send(esc.env.policy)) {
+        uint64_t q = 0, ex = 0;
+        due_failed = run_due(st, &esc.env, 0, 0, false, false, &q, &ex) != 0;
+        if (q)
+            fprintf(stderr, "tocsin escalations: %llu due report(s) queued\n",
+                    (unsigned long long)q);
+    }
+    if (esc_open) {
+        cli_esc_close(&esc);
+        esc_open = false;
     }
     struct esc_dispatch_opts o;
     esc_channels_dispatch_opts(ch, &o);
@@ -431,7 +628,7 @@ static int do_send(const struct esc_args *a)
             fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : store_strerror(rc));
             ret = rc == TS_E_CONFIG ? 2 : 1;
         } else {
-            ret = s.failed ? 1 : 0;
+            ret = s.failed || due_failed ? 1 : 0;
         }
         print_stats(&s);
         store_close(st);
@@ -466,7 +663,7 @@ done:
     ts_arena_destroy(arena);
     store_close(st);
     esc_channels_free(ch);
-    if (ret == 0 && s.failed)
+    if (ret == 0 && (s.failed || due_failed))
         ret = 1;
     print_stats(&s);
     return ret;
@@ -485,6 +682,8 @@ int cmd_escalations(int argc, char **argv)
         return do_retry(&a);
     case CMD_SEND:
         return do_send(&a);
+    case CMD_QUEUE_DUE:
+        return do_queue_due(&a);
     case CMD_NONE:
         break;
     }

@@ -378,8 +378,11 @@ int cmd_run(int argc, char **argv)
             if (cfg->escalate.channels) {
                 struct ts_err cerr = {0};
                 char cmsg[1024];
+                /* the file's settings; its first thread also queues the due
+                 * reports (the policy's auto_send) */
+                struct esc_dispatch_opts dopts = {.due_env = &esc.env};
                 if (esc_channels_load(cfg->escalate.channels, &channels, &cerr) ||
-                    esc_dispatcher_start(&dispatcher, corr.st, channels, NULL, &cerr)) {
+                    esc_dispatcher_start(&dispatcher, corr.st, channels, &dopts, &cerr)) {
                     ts_err_format(&cerr, cmsg, sizeof(cmsg));
                     fprintf(stderr, "tocsin: %s\n", cmsg);
                     code = 2;

@@ -172,8 +172,14 @@ const char *esc_entry_report(const struct store_outbox *e)
 
 void esc_idempotency_key(const struct store_outbox *e, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s:%llu", e->incident_id ? e->incident_id : "",
-             (unsigned long long)e->revision);
+    /* An entry of the due pass stands for its due time, not for a change:
+     * two weekly updates of the same revision are two documents. */
+    int64_t due = esc_entry_due_ns(e->id, e->incident_id);
+    if (due)
+        snprintf(buf, len, "%s:due%lld", e->incident_id, (long long)(due / TS_NS_PER_SEC));
+    else
+        snprintf(buf, len, "%s:%llu", e->incident_id ? e->incident_id : "",
+                 (unsigned long long)e->revision);
 }
 
 /* ------------------------------------------------------------- loading */
@@ -507,7 +513,7 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
 static const char *const k_top[] = {"dispatch", "channels", NULL};
 static const char *const k_dispatch[] = {"threads",      "lease",     "backoff_base",
                                          "backoff_cap",  "max_attempts", "claim_max",
-                                         "poll",         "alerts_file", NULL};
+                                         "poll",         "alerts_file", "due_pass", NULL};
 
 static void dispatch_defaults(struct esc_dispatch_opts *o)
 {
@@ -519,6 +525,7 @@ static void dispatch_defaults(struct esc_dispatch_opts *o)
     o->max_attempts = 12;
     o->claim_max = 8;
     o->idle_ns = TS_NS_PER_SEC;
+    o->due_every_ns = 60 * TS_NS_PER_SEC;
 }
 
 static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_channels *c)
@@ -539,6 +546,7 @@ static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_cha
         rc = rc ? rc : opt_duration(x, d, "backoff_cap", &c->dispatch.backoff_cap_ns);
         rc = rc ? rc : opt_duration(x, d, "poll", &c->dispatch.idle_ns);
         rc = rc ? rc : opt_str(x, d, "alerts_file", &c->dispatch.alerts_path);
+        rc = rc ? rc : opt_duration(x, d, "due_pass", &c->dispatch.due_every_ns);
         if (rc)
             return rc;
         c->dispatch.threads = (unsigned)th;

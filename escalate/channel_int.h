@@ -69,7 +69,8 @@ struct esc_deliverer {
 /* The "report" part of an entry id "<incident>:<revision>:<recipient>:<report>"
  * (after the last ':'), or "" when the id has another form. */
 const char *esc_entry_report(const struct store_outbox *e);
-/* "<incident>:<revision>" into buf (>= STORE_ID_MAX + 24). */
+/* "<incident>:<revision>", or "<incident>:due<unix s>" for an entry of the
+ * due pass (esc_due_queue), into buf (>= STORE_ID_MAX + 24). */
 void esc_idempotency_key(const struct store_outbox *e, char *buf, size_t len);
 
 /* Senders: fill error (ESC_ERROR_MAX) unless delivered. */

@@ -15,7 +15,10 @@
  * Threads: esc_dispatcher_start/stop from one controlling thread; each
  * dispatcher thread owns its deliverer (curl handles, producers), arena and
  * random state; the counters are atomics; the alerts file is written under
- * a mutex. esc_dispatch_once runs the same rounds in the calling thread. */
+ * a mutex. esc_dispatch_once runs the same rounds in the calling thread.
+ * With opts.due_env, the first thread also runs the due-report pass
+ * (esc_due_queue, policy auto_send) at start and every due_every_ns, in its
+ * own write transaction, and wakes the others when it queued entries. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -106,6 +109,9 @@ static void fill_opts(const struct esc_channels *c, const struct esc_dispatch_op
     if (in->alerts_path)
         o->alerts_path = in->alerts_path;
     o->seed = in->seed;
+    o->due_env = in->due_env;
+    if (in->due_every_ns > 0)
+        o->due_every_ns = in->due_every_ns;
     if (o->threads > ESC_THREADS_MAX)
         o->threads = ESC_THREADS_MAX;
     if (o->claim_max > ESC_CLAIM_MAX)
@@ -368,6 +374,27 @@ static void idle_wait(struct esc_dispatcher *d, int64_t ns, unsigned *seen)
     pthread_mutex_unlock(&d->mu);
 }
 
+/* The due-report pass of the first thread (policy's auto_send). Returns
+ * the entries queued; errors are logged (the next pass tries again). */
+static uint64_t due_pass(struct esc_dispatcher *d)
+{
+    struct esc_due_stats ds;
+    struct ts_err err = {0};
+    int rc = esc_due_queue_run(d->o.due_env, d->st, NULL, &ds, &err);
+    if (rc) {
+        atomic_fetch_add(&d->cnt.errors, 1);
+        ts_error("escalation due reports: %s (tried again in %lld s)",
+                 err.code ? err.msg : store_strerror(rc),
+                 (long long)(d->o.due_every_ns / TS_NS_PER_SEC));
+        return 0;
+    }
+    if (ds.queued || ds.existing)
+        ts_info("escalation due reports: %llu queued, %llu already there%s",
+                (unsigned long long)ds.queued, (unsigned long long)ds.existing,
+                ds.more ? " (more at the next pass)" : "");
+    return ds.queued;
+}
+
 static void *thread_main(void *p)
 {
     struct thread_arg *a = p;
@@ -387,7 +414,14 @@ static void *thread_main(void *p)
     r.stop = &d->stop;
     r.rng = (d->o.seed ? d->o.seed : (uint64_t)ts_now_ns()) + 0x9e3779b97f4a7c15ull * (id + 1);
     unsigned seen = 0;
+    bool due_on = id == 0 && d->o.due_env && esc_policy_auto_send(d->o.due_env->policy);
+    int64_t due_next = ts_mono_ns(); /* a pass at start */
     while (!atomic_load(&d->stop)) {
+        if (due_on && ts_mono_ns() >= due_next) {
+            if (due_pass(d) > 0)
+                esc_dispatcher_kick(d);
+            due_next = ts_mono_ns() + d->o.due_every_ns;
+        }
         struct ts_err err = {0};
         int rc = round_run(&r, 0, &err);
         if (rc < 0) {
@@ -460,6 +494,12 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
             d->nth, c->n, (long long)(d->o.lease_ns / 1000000),
             (long long)(d->o.backoff_base_ns / 1000000),
             (long long)(d->o.backoff_cap_ns / 1000000), d->o.max_attempts);
+    if (d->o.due_env && esc_policy_auto_send(d->o.due_env->policy))
+        ts_info("escalation due reports: queued automatically (policy auto_send: %s%s), "
+                "a pass every %lld s",
+                esc_policy_auto_send(d->o.due_env->policy) & ESC_AUTO_PERIODIC ? "periodic " : "",
+                esc_policy_auto_send(d->o.due_env->policy) & ESC_AUTO_OVERDUE ? "overdue" : "",
+                (long long)(d->o.due_every_ns / TS_NS_PER_SEC));
     *out = d;
     return 0;
 }

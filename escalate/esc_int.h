@@ -127,6 +127,11 @@ struct esc_policy {
     size_t nrules;
     struct esc_channel *channels;
     size_t nchannels;
+    /* auto_send: what the due-report pass queues (esc_due_queue) */
+    unsigned auto_kinds;       /* ESC_AUTO_* */
+    const char **auto_overdue; /* report ids; none: every required report */
+    size_t nauto_overdue;
+    unsigned auto_line;        /* where auto_send is (messages) */
 };
 
 struct esc_org_recipient {
@@ -202,6 +207,7 @@ struct esc_doc {
     const struct esc_due *due;        /* may be NULL */
     const struct esc_org *org;
     int64_t now_ns;
+    const char *report_id;            /* NULL: "<incident>:<revision>:<recipient>:<report>" */
 };
 int esc_doc_init(struct esc_doc *d, const struct esc_env *env, const struct store_incident *inc,
                  const struct esc_report_opts *o);
@@ -210,7 +216,21 @@ int esc_render_stix(const struct esc_doc *d, struct ts_buf *out);
 int esc_render_text(const struct esc_doc *d, struct ts_buf *out);
 /* Generated description of the incident in a language (into out). */
 int esc_describe(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out);
-/* The report id "<incident>:<revision>:<recipient>:<report>". */
+/* The report id "<incident>:<revision>:<recipient>:<report>" (or d->report_id). */
 int esc_report_id(const struct esc_doc *d, struct ts_buf *out);
+
+/* ---- outbox (outbox.c): one entry of report d (a plan item, or a copy
+ * with another due time) of incident cur appended to out, with the entry
+ * id `id` (also the document's report_id). The evidence of cur is read in
+ * t (may be NULL). out must have been reset (esc_outbox_build or
+ * memset 0); on error nothing is appended. Returns 0, TS_E_NOMEM,
+ * TS_E_LIMIT (batch full, payload cap), TS_E_INVAL. */
+int esc_outbox_add(const struct esc_env *env, struct store_txn *t, const struct store_incident *cur,
+                   const struct esc_due *d, const char *id, int64_t now_ns,
+                   struct esc_outbox_batch *out);
+
+/* ---- entry ids (plan.c): the due time in "<incident>:due<unix s>:<recipient>:<report>",
+ * or 0 when id is not of that form (revision ids, other entries). */
+int64_t esc_entry_due_ns(const char *id, const char *incident_id);
 
 #endif

@@ -29,7 +29,9 @@
  * serious ...) and the list of (recipient, report, stage, due time);
  * esc_report_render() writes one document; esc_outbox_build() makes the
  * outbox entries of an incident change; esc_deadlines_list() walks the
- * store for overdue or near-due reports.
+ * store for overdue or near-due reports; esc_due_queue() queues those that
+ * fell due (periodic updates, overdue required reports) when the policy's
+ * auto_send says so, each due time once.
  *
  * Errors: 0 or a negative TS_E_* code (core/ts.h); loaders fill ts_err.
  * No function here keeps global state; all are reentrant.
@@ -337,13 +339,77 @@ struct esc_deadline {
 /* Walk the incidents of the store (open ones, and resolved ones for their
  * final reports), plan each and pass every report selected by flags to fn,
  * incident by incident in last_seen order. Delivery state comes from the
- * outbox (ids as esc_outbox_build makes them, any revision). t: a read or
- * write txn. fn's non-zero return stops and is returned.
+ * outbox (ids as esc_outbox_build and esc_due_queue make them, any
+ * revision or due time). A periodic report (every_ns > 0) is due at its
+ * regime due time until an entry of it is pending or delivered; then
+ * every_ns after the time that entry covers (its due time for an entry of
+ * the due pass, its queueing for one a change caused), with the state of
+ * an entry for that new due time (none, or failed). t: a read or write
+ * txn. fn's non-zero return stops and is returned.
  * Errors: TS_E_INVAL, TS_E_NOMEM, TS_E_LIMIT (more than 1M outbox entries),
  * the store's errors. */
 int esc_deadlines_list(const struct esc_env *env, struct store_txn *t, int64_t now_ns,
                        int64_t horizon_ns, unsigned flags,
                        int (*fn)(void *ctx, const struct esc_deadline *d), void *ctx);
+
+/* -------------------------------------------------------------- due reports
+ * Reports that fall due without an incident change: the next periodic
+ * update (a report with `every`), and a required report whose deadline
+ * passed with nothing pending or delivered for it (never queued: `send:
+ * manual`; or its entry was dead-lettered). Which of them are queued is the
+ * policy's `auto_send:` (off by default), or the caller's choice.
+ *
+ * Periodic reports: the first is due at the regime's due time; after an
+ * entry of the report was queued for the recipient (pending or delivered,
+ * any revision), the next is due `every` after it (after its due time for
+ * an entry of this pass, after its queueing for one an incident change
+ * caused). A pass that finds several periods missed queues one entry, for
+ * the latest due time that has passed, not one per period.
+ *
+ * Entry id "<incident>:due<unix seconds of the due time>:<recipient>:<report>"
+ * (the JSON document's report_id), revision the incident's current one,
+ * payload the report built from the incident as stored now. The check that
+ * the id is not in the outbox yet (in any state) and the put are in the
+ * caller's write transaction: two passes, concurrent or one after a crash,
+ * never queue the same due time twice, and a dead-lettered one is not
+ * queued again (`tocsin escalations retry` is the way back). */
+
+#define ESC_AUTO_PERIODIC 1u /* periodic reports whose next due time came */
+#define ESC_AUTO_OVERDUE 2u  /* required reports overdue, nothing pending/delivered */
+#define ESC_DUE_PASS_MAX 4096u /* entries queued by one pass (the rest: next pass) */
+
+/* The kinds the policy's `auto_send:` enables (0: none, also for p NULL). */
+unsigned esc_policy_auto_send(const struct esc_policy *p);
+
+struct esc_due_opts {
+    unsigned kinds;     /* ESC_AUTO_* to queue; 0: the policy's auto_send
+                           (with its `overdue:` report list, when given);
+                           given here, overdue means every required report */
+    int64_t now_ns;     /* the time judged; 0: the txn's clock */
+    uint32_t max;       /* entries per pass, 1..ESC_DUE_PASS_MAX; 0: the max */
+    /* called after each put (in the txn: when the txn is redone or aborted,
+     * so are these puts); e is valid during the call. May be NULL. */
+    void (*queued)(void *ctx, const struct store_outbox *e);
+    void *ctx;
+};
+
+struct esc_due_stats {
+    uint64_t queued;    /* entries put by the pass */
+    uint64_t existing;  /* due, but the entry of that due time was there already
+                           (a dead letter, or a pass whose listing was stale) */
+    bool more;          /* stopped at max: run another pass */
+};
+
+/* One pass over the incidents of the store in the write txn t (see above).
+ * st is reset first (may be NULL). Returns 0 or TS_E_INVAL (no regime, a
+ * read-only txn), TS_E_NOMEM, TS_E_LIMIT, the store's errors (t is then to
+ * be aborted). */
+int esc_due_queue(const struct esc_env *env, struct store_txn *t, const struct esc_due_opts *o,
+                  struct esc_due_stats *st);
+/* The same in its own write transaction (store_txn_run: redone when the map
+ * grows), committed before it returns. err gets the store's message. */
+int esc_due_queue_run(const struct esc_env *env, struct store *s, const struct esc_due_opts *o,
+                      struct esc_due_stats *st, struct ts_err *err);
 
 /* ================================================================ delivery
  * Outbox entries are delivered at least once by dispatcher threads:
@@ -409,6 +475,12 @@ struct esc_dispatch_opts {
     const char *alerts_path;  /* dead letters as JSON lines (appended and
                                  fsynced); borrowed; NULL: the file's, else none */
     uint64_t seed;            /* jitter seed; 0: from the clock */
+    /* Due reports (esc_due_queue with the policy's auto_send): with
+     * due_env, the first dispatcher thread runs a pass at start and every
+     * due_every_ns, and wakes the others when it queued entries. due_env
+     * is borrowed and must outlive the dispatcher; NULL: no pass. */
+    const struct esc_env *due_env;
+    int64_t due_every_ns;     /* file's `due_pass`, else 60 s */
 };
 
 /* Load a channels file (ESC_FILE_MAX) or buffer. Errors as the other

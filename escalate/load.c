@@ -867,9 +867,36 @@ static int load_rule(struct esc_lctx *x, const struct ts_ynode *n, struct esc_pr
 
 static int policy_from_root(struct esc_lctx *x, const struct ts_ynode *root, struct esc_policy *p)
 {
-    static const char *const k[] = {"regime", "rules", "channels", NULL};
+    static const char *const k[] = {"regime", "rules", "channels", "auto_send", NULL};
+    static const char *const ak[] = {"periodic", "overdue", NULL};
     int rc = check_keys(x, root, "the policy", k);
-    const struct ts_ynode *v;
+    const struct ts_ynode *v, *w;
+    if (!rc && (v = ts_yaml_get(root, "auto_send"))) {
+        p->auto_line = v->line;
+        rc = check_keys(x, v, "auto_send", ak);
+        if (!rc && (w = ts_yaml_get(v, "overdue")))
+            p->auto_line = w->line;
+        bool b = false;
+        if (!rc && (w = ts_yaml_get(v, "periodic")) && !(rc = get_bool(x, w, "periodic", &b)) &&
+            b)
+            p->auto_kinds |= ESC_AUTO_PERIODIC;
+        if (!rc && (w = ts_yaml_get(v, "overdue"))) {
+            /* true / false, or the report ids sent when overdue */
+            if (w->kind == TS_Y_SCALAR && w->style == TS_YS_PLAIN &&
+                (!strcmp(w->str, "true") || !strcmp(w->str, "false"))) {
+                if (!(rc = get_bool(x, w, "overdue", &b)) && b)
+                    p->auto_kinds |= ESC_AUTO_OVERDUE;
+            } else if (w->kind == TS_Y_SEQ) {
+                rc = get_list(x, w, "overdue", &p->auto_overdue, &p->nauto_overdue);
+                for (size_t i = 0; !rc && i < p->nauto_overdue; i++)
+                    rc = get_id(x, w->items[i], "report id", &p->auto_overdue[i]);
+                if (!rc && p->nauto_overdue)
+                    p->auto_kinds |= ESC_AUTO_OVERDUE;
+            } else {
+                rc = esc_fail(x, w, "overdue must be true, false or a list of report ids");
+            }
+        }
+    }
     if (!rc && (v = ts_yaml_get(root, "regime")))
         rc = get_id(x, v, "regime", &p->regime);
     if (!rc && (v = ts_yaml_get(root, "rules"))) {
@@ -976,12 +1003,22 @@ int esc_policy_check(const struct esc_policy *p, const struct esc_regime *r, str
                                   "rule \"%s\": regime %s has no report \"%s\"", pr->name,
                                   r->id, pr->reports[j]);
     }
+    for (size_t i = 0; p && i < p->nauto_overdue; i++)
+        if (!esc_regime_report(r, p->auto_overdue[i]))
+            return ts_err_set(err, TS_E_CONFIG, p->file, p->auto_line, 0,
+                              "auto_send: regime %s has no report \"%s\"", r->id,
+                              p->auto_overdue[i]);
     for (size_t i = 0; p && i < p->nchannels; i++)
         if (esc_regime_recipient(r, p->channels[i].recipient) < 0)
             return ts_err_set(err, TS_E_CONFIG, p->file, 0, 0,
                               "channels: regime %s has no recipient \"%s\"", r->id,
                               p->channels[i].recipient);
     return 0;
+}
+
+unsigned esc_policy_auto_send(const struct esc_policy *p)
+{
+    return p ? p->auto_kinds : 0;
 }
 
 const char *esc_policy_regime(const struct esc_policy *p)

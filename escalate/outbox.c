@@ -62,6 +62,85 @@ void esc_outbox_batch_free(struct esc_outbox_batch *b)
     b->n = 0;
 }
 
+/* Up to ESC_EVIDENCE_REFS_MAX evidence records of an incident (strings in
+ * c->arena). t NULL: none. */
+static int ev_read(struct store_txn *t, const char *incident_id, struct ev_collect *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (!t)
+        return 0;
+    c->v = malloc(ESC_EVIDENCE_REFS_MAX * sizeof(*c->v));
+    int rc = c->v ? ts_arena_create(&c->arena, 64u << 10, 16u << 20) : TS_E_NOMEM;
+    if (!rc) {
+        rc = store_evidence_foreach(t, incident_id, c->arena, ev_add, c);
+        if (rc == 1 || rc == TS_E_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+static void ev_free(struct ev_collect *c)
+{
+    free(c->v);
+    ts_arena_destroy(c->arena);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The entry of report d for cur, appended to out. id NULL: the revision id. */
+static int entry_add(const struct esc_env *env, const struct store_incident *cur,
+                     const struct esc_due *d, const struct ev_collect *evc, const char *id,
+                     int64_t now_ns, struct esc_outbox_batch *out)
+{
+    const struct esc_rreport *rep = esc_regime_report(env->regime, d->report);
+    if (!rep)
+        return TS_E_INVAL;
+    if (out->n == ESC_PLAN_MAX || out->nmem + 2 > TS_ARRAY_LEN(out->mem))
+        return TS_E_LIMIT;
+    struct esc_report_opts o = {
+        .recipient = d->recipient,
+        .stage = d->stage,
+        .format = ESC_FORMAT_JSON,
+        .evidence = evc->v,
+        .nevidence = evc->n,
+        .now_ns = now_ns,
+    };
+    struct esc_doc doc;
+    int rc = esc_doc_init(&doc, env, cur, &o);
+    if (rc)
+        return rc;
+    /* The document is for exactly this report (a recipient may owe two
+     * reports of one stage, e.g. a notice and form 03). */
+    doc.report = rep;
+    doc.due = d;
+    doc.report_id = id;
+    struct ts_buf bid, payload;
+    ts_buf_init(&bid, STORE_ID_MAX);
+    ts_buf_init(&payload, PAYLOAD_CAP);
+    rc = esc_report_id(&doc, &bid);
+    if (rc == TS_E_LIMIT)
+        rc = TS_E_INVAL; /* incident id too long for an outbox id */
+    rc = rc ? rc : esc_render_json(&doc, &payload);
+    if (rc) {
+        ts_buf_free(&bid);
+        ts_buf_free(&payload);
+        return rc;
+    }
+    out->mem[out->nmem++] = bid.data;
+    out->mem[out->nmem++] = payload.data;
+    struct store_outbox *e = &out->entries[out->n++];
+    memset(e, 0, sizeof(*e));
+    e->id = bid.data;
+    e->incident_id = cur->id;
+    e->revision = cur->revision;
+    e->recipient = d->recipient;
+    e->channel = esc_policy_channel(env->policy, esc_orgs_find(env->orgs, cur->tenant),
+                                    d->recipient);
+    e->payload = payload.data;
+    e->payload_len = payload.len;
+    e->next_attempt_ns = 0;
+    return 0;
+}
+
 int esc_outbox_build(const struct esc_env *env, struct store_txn *t,
                      const struct store_incident *prev, const struct store_incident *cur,
                      int64_t now_ns, struct esc_outbox_batch *out)
@@ -76,80 +155,36 @@ int esc_outbox_build(const struct esc_env *env, struct store_txn *t,
         free(prevp);
         return TS_E_NOMEM;
     }
-    struct ev_collect evc = {0};
-    int rc = 0;
-    if (t) {
-        evc.v = malloc(ESC_EVIDENCE_REFS_MAX * sizeof(*evc.v));
-        rc = evc.v ? ts_arena_create(&evc.arena, 64u << 10, 16u << 20) : TS_E_NOMEM;
-        if (!rc) {
-            rc = store_evidence_foreach(t, cur->id, evc.arena, ev_add, &evc);
-            if (rc == 1 || rc == TS_E_NOTFOUND)
-                rc = 0;
-        }
-    }
+    struct ev_collect evc;
+    int rc = ev_read(t, cur->id, &evc);
     /* prev and cur are judged on the same evidence (the same system). */
     rc = rc ? rc : esc_plan_incident_ev(env, cur, evc.v, evc.n, plan);
     if (!rc && prev)
         rc = esc_plan_incident_ev(env, prev, evc.v, evc.n, prevp);
-    bool any = false;
     for (size_t i = 0; !rc && i < plan->n; i++) {
-        const struct esc_rreport *rep = esc_regime_report(env->regime, plan->items[i].report);
-        if (rep && pending_send(rep, &plan->items[i], prevp, prev, cur, plan->facts.open))
-            any = true;
-    }
-    const struct esc_org *org = esc_orgs_find(env->orgs, cur->tenant);
-    for (size_t i = 0; !rc && any && i < plan->n; i++) {
         const struct esc_due *d = &plan->items[i];
         const struct esc_rreport *rep = esc_regime_report(env->regime, d->report);
-        if (!rep || !pending_send(rep, d, prevp, prev, cur, plan->facts.open))
-            continue;
-        struct esc_report_opts o = {
-            .recipient = d->recipient,
-            .stage = d->stage,
-            .format = ESC_FORMAT_JSON,
-            .evidence = evc.v,
-            .nevidence = evc.n,
-            .now_ns = now_ns,
-        };
-        struct esc_doc doc;
-        rc = esc_doc_init(&doc, env, cur, &o);
-        if (rc)
-            break;
-        /* The document is for exactly this report (a recipient may owe two
-         * reports of one stage, e.g. a notice and form 03). */
-        doc.report = rep;
-        doc.due = d;
-        struct ts_buf id, payload;
-        ts_buf_init(&id, STORE_ID_MAX);
-        ts_buf_init(&payload, PAYLOAD_CAP);
-        rc = esc_report_id(&doc, &id);
-        if (rc == TS_E_LIMIT)
-            rc = TS_E_INVAL; /* incident id too long for an outbox id */
-        rc = rc ? rc : esc_render_json(&doc, &payload);
-        if (rc || out->nmem + 2 > TS_ARRAY_LEN(out->mem)) {
-            ts_buf_free(&id);
-            ts_buf_free(&payload);
-            rc = rc ? rc : TS_E_LIMIT;
-            break;
-        }
-        out->mem[out->nmem++] = id.data;
-        out->mem[out->nmem++] = payload.data;
-        struct store_outbox *e = &out->entries[out->n++];
-        e->id = id.data;
-        e->incident_id = cur->id;
-        e->revision = cur->revision;
-        e->recipient = d->recipient;
-        e->channel = esc_policy_channel(env->policy, org, d->recipient);
-        e->payload = payload.data;
-        e->payload_len = payload.len;
-        e->next_attempt_ns = 0;
+        if (rep && pending_send(rep, d, prevp, prev, cur, plan->facts.open))
+            rc = entry_add(env, cur, d, &evc, NULL, now_ns, out);
     }
-    free(evc.v);
-    ts_arena_destroy(evc.arena);
+    ev_free(&evc);
     free(plan);
     free(prevp);
     if (rc)
         esc_outbox_batch_free(out);
+    return rc;
+}
+
+int esc_outbox_add(const struct esc_env *env, struct store_txn *t, const struct store_incident *cur,
+                   const struct esc_due *d, const char *id, int64_t now_ns,
+                   struct esc_outbox_batch *out)
+{
+    if (!env || !env->regime || !cur || !d || !id || !out)
+        return TS_E_INVAL;
+    struct ev_collect evc;
+    int rc = ev_read(t, cur->id, &evc);
+    rc = rc ? rc : entry_add(env, cur, d, &evc, id, now_ns, out);
+    ev_free(&evc);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/tstime.h"
 #include "esc_int.h"
 
 /* ------------------------------------------------------------ classify */
@@ -300,8 +301,10 @@ const char *esc_delivery_name(enum esc_delivery d)
 #define DLV_MAX (1u << 20)
 
 struct dlv {
-    char *key; /* "<incident>\0<recipient>\0<report>" flattened with \x1f */
-    enum esc_delivery st;
+    char *key; /* "<incident>\x1f<recipient>\x1f<report>" */
+    enum esc_delivery st; /* the best state of any entry */
+    int64_t last_ns;      /* latest time covered by a pending/delivered entry, 0 none */
+    int64_t failed_ns;    /* latest time covered by a failed entry, 0 none */
 };
 
 struct dlv_index {
@@ -360,12 +363,30 @@ static int dlv_key(const struct store_outbox *e, char *key, size_t len)
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+int64_t esc_entry_due_ns(const char *id, const char *incident_id)
+{
+    size_t il = incident_id ? strlen(incident_id) : 0;
+    if (!id || !il || strncmp(id, incident_id, il) != 0 || strncmp(id + il, ":due", 4) != 0)
+        return 0;
+    const char *p = id + il + 4;
+    int64_t sec = 0;
+    size_t nd = 0;
+    for (; *p >= '0' && *p <= '9' && nd < 12; p++, nd++)
+        sec = sec * 10 + (*p - '0');
+    return nd && *p == ':' && strchr(p + 1, ':') ? sec * TS_NS_PER_SEC : 0;
+}
+
 static int dlv_add(void *ctx, const struct store_outbox *e)
 {
     struct dlv_index *x = ctx;
     char key[STORE_ID_MAX * 2 + 8];
     if (dlv_key(e, key, sizeof(key)) != 0)
         return 0; /* not one of ours */
+    /* The time the entry covers: its due time for an entry of the due pass,
+     * else when it was queued (an incident change). */
+    int64_t cover = esc_entry_due_ns(e->id, e->incident_id);
+    if (!cover)
+        cover = e->created_ns;
     enum esc_delivery st = e->state == STORE_OUTBOX_DELIVERED ? ESC_DELIVERY_DONE
                            : e->state == STORE_OUTBOX_PENDING ? ESC_DELIVERY_PENDING
                                                               : ESC_DELIVERY_FAILED;
@@ -384,7 +405,25 @@ static int dlv_add(void *ctx, const struct store_outbox *e)
     } else if (st > d->st) {
         d->st = st;
     }
+    int64_t *t = st == ESC_DELIVERY_FAILED ? &d->failed_ns : &d->last_ns;
+    if (cover > *t)
+        *t = cover;
     return 0;
+}
+
+/* dlv_add for store_outbox_list: the entry's strings are copied into the
+ * index, so the arena (payloads) is emptied after each. */
+struct dlv_list {
+    struct dlv_index *x;
+    struct ts_arena *arena;
+};
+
+static int dlv_add_reset(void *ctx, const struct store_outbox *e)
+{
+    struct dlv_list *l = ctx;
+    int rc = dlv_add(l->x, e);
+    ts_arena_reset(l->arena);
+    return rc;
 }
 
 static void dlv_free(struct dlv_index *x)
@@ -439,17 +478,26 @@ static int dl_incident(void *ctx, const struct store_incident *inc)
         char key[STORE_ID_MAX * 2 + 8];
         snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", inc->id, d->recipient, d->report);
         struct esc_deadline dl = {.incident = inc, .due = d};
+        const struct dlv *x = NULL;
         if (w->idx->cap) {
-            const struct dlv *x = dlv_slot(w->idx, key);
-            dl.delivery = x->key ? x->st : ESC_DELIVERY_NONE;
+            x = dlv_slot(w->idx, key);
+            if (!x->key)
+                x = NULL;
+            dl.delivery = x ? x->st : ESC_DELIVERY_NONE;
         }
         int64_t due = d->due_ns;
-        /* Periodic updates: once one was delivered, the next is due every_ns
-         * after the previous due time that has passed. */
-        if (d->every_ns > 0 && due && dl.delivery == ESC_DELIVERY_DONE && w->now > due) {
-            int64_t k = (w->now - due) / d->every_ns + 1;
-            due += k * d->every_ns;
-            dl.delivery = ESC_DELIVERY_NONE;
+        /* Periodic reports: after one was queued (pending or delivered), the
+         * next is due every_ns after the time it covers (its due time, or
+         * when a change queued it), and never before the first due time.
+         * Its delivery is that of an entry covering it: none yet, or a dead
+         * letter of the due pass for that very time. */
+        if (d->every_ns > 0 && due && x && x->last_ns) {
+            int64_t next = x->last_ns + d->every_ns;
+            if (next > due)
+                due = next;
+            dl.delivery = x->failed_ns / TS_NS_PER_SEC >= due / TS_NS_PER_SEC
+                              ? ESC_DELIVERY_FAILED
+                              : ESC_DELIVERY_NONE;
         }
         dl.late_ns = due ? w->now - due : INT64_MIN;
         dl.overdue = due && due < w->now && dl.delivery != ESC_DELIVERY_DONE;
@@ -481,9 +529,10 @@ int esc_deadlines_list(const struct esc_env *env, struct store_txn *t, int64_t n
     if (rc)
         return rc;
     struct dlv_index idx = {0};
+    struct dlv_list dl = {&idx, arena};
     rc = store_outbox_list(t, (1u << STORE_OUTBOX_PENDING) | (1u << STORE_OUTBOX_DELIVERED) |
                                   (1u << STORE_OUTBOX_FAILED),
-                           arena, dlv_add, &idx);
+                           arena, dlv_add_reset, &dl);
     if (!rc)
         rc = idx.rc;
     ts_arena_reset(arena);

@@ -148,6 +148,8 @@ int esc_doc_init(struct esc_doc *d, const struct esc_env *env, const struct stor
 
 int esc_report_id(const struct esc_doc *d, struct ts_buf *out)
 {
+    if (d->report_id)
+        return ts_buf_puts(out, d->report_id);
     return ts_buf_printf(out, "%s:%llu:%s:%s", d->inc->id, (unsigned long long)d->inc->revision,
                          d->rcpt->id, d->report ? d->report->id : esc_stage_name(d->o->stage));
 }

@@ -34,6 +34,7 @@ step kafka-delivery python3 tests/integration/test_delivery.py
 step kafka-reload python3 tests/integration/test_reload.py
 step kafka-exactly-once python3 tests/integration/test_exactly_once.py
 step webhook python3 tests/integration/test_webhook.py
+step escalation-e2e python3 tests/integration/test_escalation_e2e.py
 
 if [ ${#failed[@]} -ne 0 ]; then
     echo "integration tests: FAILED: ${failed[*]}"

@@ -1,13 +1,15 @@
 /* check_torture_esc.c - allocation-failure torture of escalate/: loading
- * each shipped preset, rendering the three report formats and building the
- * outbox entries, with the 1st, 2nd, ... allocation failing (malloc and
- * friends wrapped by the Makefile for check_torture_*). Every failing run
+ * each shipped preset, rendering the three report formats, building the
+ * outbox entries and the due-report pass over a store, with the 1st, 2nd,
+ * ... allocation failing (malloc and friends wrapped by the Makefile for
+ * check_torture_*). Every failing run
  * must return TS_E_NOMEM (or a config/parse error wrapping it) cleanly; the
  * sanitizer build checks for leaks. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_esc_util.h"
+#include "check_store_util.h"
 #include "check_torture.h"
 
 static long torture(int (*op)(void))
@@ -102,6 +104,26 @@ static int op_outbox(void)
     return rc;
 }
 
+static struct store *due_store;
+
+/* The weekly update pass, 7 days and 1 hour after detection, in a txn that
+ * is aborted so that every run starts from the same outbox. */
+static int op_due(void)
+{
+    struct store_txn *t = NULL;
+    int rc = store_txn_begin(due_store, 0, &t);
+    if (rc)
+        return rc;
+    store_txn_set_now(t, ESC_T0 + 7 * 24 * ESC_H + ESC_H);
+    struct esc_due_opts o = {.kinds = ESC_AUTO_PERIODIC};
+    struct esc_due_stats st;
+    rc = esc_due_queue(&env, t, &o, &st);
+    if (rc == 0 && st.queued != 3)
+        rc = CHECK_FAILED;
+    store_txn_abort(t);
+    return rc;
+}
+
 START_TEST(test_loading_presets_survives_every_allocation_failure)
 {
     read_all();
@@ -119,6 +141,17 @@ START_TEST(test_rendering_and_outbox_survive_every_allocation_failure)
     env.assets = esc_test_assets();
     ck_assert_int_gt(torture(op_render), 10);
     ck_assert_int_gt(torture(op_outbox), 3);
+    /* the due pass over a store holding the incident and its notices */
+    st_mkdir();
+    due_store = st_open();
+    struct store_txn *t = st_begin(due_store);
+    store_txn_set_now(t, ESC_T0);
+    struct store_incident inc = esc_test_incident();
+    ck_assert_int_eq(store_incident_put(t, &inc, NULL), 0);
+    st_commit(t);
+    ck_assert_int_gt(torture_run(op_due, torture_nomem, 200000), 50);
+    store_close(due_store);
+    st_rmdir();
     esc_regime_free((struct esc_regime *)env.regime);
     esc_taxonomy_free((struct esc_taxonomy *)env.taxonomy);
     esc_orgs_free((struct esc_orgs *)env.orgs);
