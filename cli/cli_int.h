@@ -133,6 +133,17 @@ struct corr_stage {
     struct store_evidence *ev_recs; /* one incident's records */
     size_t ev_cap;                  /* of ev_order, ev_group, ev_recs */
     size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
+    /* Commit coalescing (replay with a store): batches are held by the
+     * engine and the store written once per commit_events events or
+     * commit_ns of wall time (0, 0: every batch), and at the end
+     * (corr_stage_flush). acc: the latest offset per source of the batches
+     * since the last commit. */
+    uint64_t commit_events;
+    int64_t commit_ns;
+    uint64_t held_events;
+    int64_t held_since;
+    struct ingest_offset *acc;
+    size_t nacc, capacc;
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */
@@ -140,6 +151,8 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
                     const char *db_dir, int workers, FILE *out, bool final_only);
 int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const struct ts_event *ev);
 int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b);
+/* Commit what coalescing holds (no-op otherwise). */
+int corr_stage_flush(struct corr_stage *cs);
 int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset);
 void corr_stage_print_final(struct corr_stage *cs);
 void corr_stage_close(struct corr_stage *cs);

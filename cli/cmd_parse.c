@@ -415,6 +415,10 @@ int cmd_replay(int argc, char **argv)
         }
         r.correlate = true;
         r.det.corr = &r.corr;
+        /* one LMDB commit per 250k events or 2 s rather than per batch: an
+         * incident touched by every batch is written once per commit */
+        r.corr.commit_events = 250000;
+        r.corr.commit_ns = 2000000000LL;
         if (a.regime) {
             if (!a.db || cli_esc_open(&r.esc, a.regime, NULL, NULL, NULL, NULL,
                                       a.norm.assets)) {
@@ -440,6 +444,10 @@ int cmd_replay(int argc, char **argv)
     struct ingest_stats st;
     int nfiles = argc - optind;
     rc = run_files(&a, nfiles, argv + optind, sink, &st);
+    if (r.correlate) { /* what coalescing holds: what was read is committed */
+        int frc = corr_stage_flush(&r.corr);
+        rc = rc ? rc : frc;
+    }
     if (r.out)
         events_out_close(&r.eo);
     uint64_t ndet = r.rules ? r.det.detections : 0;

@@ -348,6 +348,8 @@ static int txn_body(struct store_txn *t, void *ctx)
     for (uint32_t i = 0; !rc && b && i < b->noffsets; i++)
         rc = store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,
                               b->offsets[i].offset);
+    for (size_t i = 0; !rc && !b && i < cs->nacc; i++) /* coalesced */
+        rc = store_offset_put(t, cs->acc[i].topic, cs->acc[i].partition, cs->acc[i].offset);
     return rc;
 }
 
@@ -502,19 +504,41 @@ static int maybe_fold(struct corr_stage *cs, bool always)
     return rc;
 }
 
-int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
+/* Remember b's offsets (the latest per source) for a coalesced commit. */
+static int acc_offsets(struct corr_stage *cs, const struct ingest_batch *b)
 {
-    size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
-    struct corr_pairs *p = &cs->pairs[w];
-    pthread_mutex_lock(&cs->mu);
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        const struct ingest_offset *o = &b->offsets[i];
+        size_t j = 0;
+        while (j < cs->nacc && (cs->acc[j].partition != o->partition ||
+                                strcmp(cs->acc[j].topic, o->topic) != 0))
+            j++;
+        if (j == cs->nacc) {
+            if (cs->nacc == cs->capacc) {
+                size_t nc = cs->capacc ? cs->capacc * 2 : 16;
+                struct ingest_offset *n = realloc(cs->acc, nc * sizeof(*n));
+                if (!n)
+                    return TS_E_NOMEM;
+                cs->acc = n;
+                cs->capacc = nc;
+            }
+            char *topic = strdup(o->topic);
+            if (!topic)
+                return TS_E_NOMEM;
+            cs->acc[cs->nacc++] = (struct ingest_offset){topic, o->partition, o->offset};
+        } else {
+            cs->acc[j].offset = o->offset;
+        }
+    }
+    return 0;
+}
+
+/* The engine's output since the last commit -> one LMDB txn (b: the batch
+ * whose offsets it ends at; NULL: the accumulated ones) -> printing. */
+static int commit_out(struct corr_stage *cs, const struct ingest_batch *b)
+{
     uint64_t queued_before = cs->outbox_entries;
-    corr_batch_begin(cs->ce);
-    int rc = 0;
-    for (size_t i = 0; !rc && i < p->n; i++)
-        rc = corr_feed(cs->ce, p->v[i].rule, p->v[i].ev);
-    p->n = 0;
-    if (!rc)
-        rc = corr_batch_end(cs->ce, &cs->cur);
+    int rc = corr_batch_end(cs->ce, &cs->cur);
     if (!rc && cs->st) {
         struct ts_err err = {0};
         cs->cur_batch = b;
@@ -535,6 +559,50 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
         rc = emit_incident(cs, &cs->cur.incidents[i]);
     if (!rc && cs->out && !cs->final_only && fflush(cs->out) != 0)
         rc = TS_E_IO;
+    return rc;
+}
+
+int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
+{
+    size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
+    struct corr_pairs *p = &cs->pairs[w];
+    pthread_mutex_lock(&cs->mu);
+    corr_batch_begin(cs->ce);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < p->n; i++)
+        rc = corr_feed(cs->ce, p->v[i].rule, p->v[i].ev);
+    p->n = 0;
+    bool coalesce = cs->st && (cs->commit_events || cs->commit_ns);
+    if (!rc && coalesce) {
+        rc = acc_offsets(cs, b);
+        int64_t now = ts_now_ns();
+        if (!cs->held_events)
+            cs->held_since = now;
+        cs->held_events += b->n ? b->n : 1;
+        if (!rc && (cs->held_events < cs->commit_events || !cs->commit_events) &&
+            (now - cs->held_since < cs->commit_ns || !cs->commit_ns)) {
+            corr_batch_hold(cs->ce); /* the store is written at a later batch */
+            pthread_mutex_unlock(&cs->mu);
+            return 0;
+        }
+        if (!rc && (rc = commit_out(cs, NULL)) == 0)
+            cs->held_events = 0; /* acc stays: the latest offsets, rewritten */
+    } else if (!rc) {
+        rc = commit_out(cs, b);
+    }
+    pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
+int corr_stage_flush(struct corr_stage *cs)
+{
+    if (!cs->ce || !cs->held_events)
+        return 0;
+    pthread_mutex_lock(&cs->mu);
+    corr_batch_begin(cs->ce);
+    int rc = commit_out(cs, NULL);
+    if (!rc)
+        cs->held_events = 0;
     pthread_mutex_unlock(&cs->mu);
     return rc;
 }
@@ -603,6 +671,9 @@ void corr_stage_close(struct corr_stage *cs)
     free(cs->ev_group);
     free(cs->ev_recs);
     free(cs->ev_hash);
+    for (size_t i = 0; i < cs->nacc; i++)
+        free((char *)cs->acc[i].topic);
+    free(cs->acc);
     ts_arena_destroy(cs->esc_arena);
     corr_engine_destroy(cs->ce);
     if (cs->st)

@@ -199,6 +199,11 @@ void corr_set_incident_cb(struct corr_engine *c, corr_incident_fn fn, void *ctx)
  * out is valid until the next corr_batch_begin. Returns 0, TS_E_NOMEM, or
  * what the incident callback returned. */
 int corr_batch_end(struct corr_engine *c, struct corr_batch *out);
+/* End a batch without output: its incidents, evidence and changed keys are
+ * kept and come out of the next corr_batch_end together with that batch's
+ * (as if both had been one batch). A runtime that commits its store less
+ * often than it reads batches (replay) holds the batches in between. */
+void corr_batch_hold(struct corr_engine *c);
 
 /* Append an incident as one JSON object (no newline). */
 int corr_incident_json(const struct corr_incident *inc, struct ts_buf *out);

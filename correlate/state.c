@@ -563,6 +563,13 @@ static int push_item(struct corr_engine *c, size_t koff, size_t klen, size_t vof
     return 0;
 }
 
+void corr_batch_hold(struct corr_engine *c)
+{
+    if (c->out_done) /* nothing held: the last output is taken */
+        corr_batch_clear(c);
+    corr_sweep(c, 4096);
+}
+
 int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
 {
     memset(out, 0, sizeof(*out));

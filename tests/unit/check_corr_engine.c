@@ -106,6 +106,72 @@ START_TEST(test_repeats_update_the_open_incident_and_a_pause_starts_a_new_one)
 }
 END_TEST
 
+START_TEST(test_held_batches_equal_one_big_batch)
+{
+    /* A: a batch (and store write) per 7 events; B: the same batches held,
+     * written once at the end; then both restart from their store and go on */
+    struct harness a, b;
+    h_open(&a, BRUTE, NULL);
+    h_open(&b, BRUTE, NULL);
+    for (int i = 0; i < 70; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.0.0.%d", i % 4);
+        int64_t t = T0 + (i / 4) * 7 * SEC + (i % 3) * SEC; /* some out of order */
+        FEED(&a, "ssh_fail", t, "src_ip", ip);
+        FEED(&b, "ssh_fail", t, "src_ip", ip);
+        if (i % 7 == 6) {
+            h_end(&a);
+            corr_batch_hold(b.c);
+            corr_batch_begin(b.c);
+        }
+    }
+    h_end(&a);
+    h_end(&b);
+    ck_assert_uint_gt(a.ninc, 0);
+    ck_assert_uint_eq(a.ninc, b.ninc);
+    for (size_t i = 0; i < a.ninc; i++) { /* the same incidents, in any order */
+        size_t j = 0;
+        while (j < b.ninc && strcmp(a.inc[i].id, b.inc[j].id) != 0)
+            j++;
+        ck_assert_uint_lt(j, b.ninc);
+        ck_assert_uint_eq(a.inc[i].count, b.inc[j].count);
+        ck_assert_int_eq(a.inc[i].first, b.inc[j].first);
+        ck_assert_int_eq(a.inc[i].last, b.inc[j].last);
+        ck_assert_uint_eq(b.inc[j].created, 1);
+        ck_assert_uint_eq(b.inc[j].updated, 0); /* one output for the held batches */
+    }
+    ck_assert_uint_eq(a.nevidence, b.nevidence);
+    ck_assert_uint_eq(a.nevidence_raw, b.nevidence_raw);
+    ck_assert_uint_eq(a.nkv, b.nkv);
+    for (size_t i = 0; i < a.nkv; i++) {
+        size_t j = 0;
+        while (j < b.nkv && !(b.kv[j].kl == a.kv[i].kl && !memcmp(b.kv[j].k, a.kv[i].k, a.kv[i].kl)))
+            j++;
+        ck_assert_uint_lt(j, b.nkv);
+        ck_assert_uint_eq(a.kv[i].vl, b.kv[j].vl);
+        ck_assert_int_eq(memcmp(a.kv[i].v, b.kv[j].v, a.kv[i].vl), 0);
+    }
+    h_restart(&a, NULL);
+    h_restart(&b, NULL);
+    for (int i = 0; i < 12; i++) {
+        FEED(&a, "ssh_fail", T0 + 130 * SEC + i * SEC, "src_ip", "10.0.0.1");
+        FEED(&b, "ssh_fail", T0 + 130 * SEC + i * SEC, "src_ip", "10.0.0.1");
+    }
+    h_end(&a);
+    h_end(&b);
+    ck_assert_uint_eq(a.ninc, b.ninc);
+    for (size_t i = 0; i < a.ninc; i++) {
+        size_t j = 0;
+        while (j < b.ninc && strcmp(a.inc[i].id, b.inc[j].id) != 0)
+            j++;
+        ck_assert_uint_lt(j, b.ninc);
+        ck_assert_uint_eq(a.inc[i].count, b.inc[j].count);
+    }
+    h_close(&a);
+    h_close(&b);
+}
+END_TEST
+
 START_TEST(test_incident_id_is_stable_across_engines)
 {
     char id1[33], id2[33];
@@ -572,6 +638,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_other_hosts_are_never_hidden);
     tcase_add_test(t, test_repeats_update_the_open_incident_and_a_pause_starts_a_new_one);
     tcase_add_test(t, test_incident_id_is_stable_across_engines);
+    tcase_add_test(t, test_held_batches_equal_one_big_batch);
     tcase_add_test(t, test_value_count_counts_distinct_users);
     tcase_add_test(t, test_distinct_values_are_capped_with_a_note);
     tcase_add_test(t, test_temporal_fires_in_any_order);
