@@ -27,6 +27,7 @@ struct file_args {
     const char *regime; /* --escalate REGIME */
     struct ingest_parse_opts parse;
     uint32_t batch;
+    long long commit_every; /* -1: default */
     bool quiet;
 };
 
@@ -51,6 +52,10 @@ static const char common_usage[] =
     "                          correlation rules among them (at the end)\n"
     "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
     "                          directory (default: in memory)\n"
+    "      --commit-every N    (replay, with --db) one LMDB commit per N events (default\n"
+    "                          250000, and at least every 2 s; 0: every batch). A killed\n"
+    "                          replay run again on the same --db resumes each file after\n"
+    "                          its last committed line\n"
     "      --escalate REGIME   (replay, with --db) write escalations of the incidents to the\n"
     "                          LMDB outbox per REGIME (law116-2025, circular20-2017)\n"
     "      --profiles DIR      mapping profiles (default: etc/profiles)\n"
@@ -74,6 +79,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"dead-letter", required_argument, NULL, 'd'},
         {"events-out", required_argument, NULL, 'o'},
         {"batch", required_argument, NULL, 'b'},
+        {"commit-every", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {"rules", required_argument, NULL, 'r'},
         {"db", required_argument, NULL, 'B'},
@@ -92,6 +98,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
     };
     memset(a, 0, sizeof(*a));
     a->tenant = "";
+    a->commit_every = -1;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "f:t:d:o:qr:p:h", longopts, NULL)) != -1) {
@@ -179,6 +186,16 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
                 return 2;
             }
             a->batch = (uint32_t)v;
+            break;
+        }
+        case 'C': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 100000000) {
+                fprintf(stderr, "tocsin: --commit-every must be 0..100000000 events\n");
+                return 2;
+            }
+            a->commit_every = v;
             break;
         }
         case 'd':
@@ -387,6 +404,13 @@ static int replay_commit(void *ctx, const struct ingest_batch *b)
     return rc ? rc : r->out ? events_out_commit(&r->eo, b) : 0;
 }
 
+/* replay --db resumes each file after the last line its store holds */
+static int replay_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
+{
+    struct replay_ctx *r = ctx;
+    return r->correlate ? corr_stage_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     struct file_args a;
@@ -417,8 +441,8 @@ int cmd_replay(int argc, char **argv)
         r.det.corr = &r.corr;
         /* one LMDB commit per 250k events or 2 s rather than per batch: an
          * incident touched by every batch is written once per commit */
-        r.corr.commit_events = 250000;
-        r.corr.commit_ns = 2000000000LL;
+        r.corr.commit_events = a.commit_every < 0 ? 250000 : (uint64_t)a.commit_every;
+        r.corr.commit_ns = a.commit_every == 0 ? 0 : 2000000000LL;
         if (a.regime) {
             if (!a.db || cli_esc_open(&r.esc, a.regime, NULL, NULL, NULL, NULL,
                                       a.norm.assets)) {
@@ -440,7 +464,8 @@ int cmd_replay(int argc, char **argv)
             return 1;
         r.out = true;
     }
-    struct ingest_sink sink = {.ctx = &r, .process = replay_process, .commit = replay_commit};
+    struct ingest_sink sink = {.ctx = &r, .process = replay_process, .commit = replay_commit,
+                               .seek = a.db ? replay_seek : NULL};
     struct ingest_stats st;
     int nfiles = argc - optind;
     rc = run_files(&a, nfiles, argv + optind, sink, &st);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../core/log.h"
 #include "../core/tstime.h"
 #include "batch_int.h"
 #include "ingest.h"
@@ -215,6 +216,23 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         rc = reader_open(&r, path, max, err);
         if (rc)
             break;
+        /* resume: the sink's store may already hold this file up to a line */
+        int64_t done = 0;
+        if (o->sink.seek && strcmp(name, "-") != 0 &&
+            o->sink.seek(o->sink.ctx, name, -1, &done) == 0 && done > 0) {
+            ts_info("%s: resuming after line %lld (already committed to the store)", name,
+                    (long long)done);
+            while ((int64_t)r.line < done) {
+                const char *line;
+                size_t len;
+                bool trunc;
+                int got = reader_next(&r, max, &line, &len, &trunc, err);
+                if (got <= 0) {
+                    rc = got;
+                    break;
+                }
+            }
+        }
         for (;;) {
             if (o->stop && *o->stop)
                 break;
