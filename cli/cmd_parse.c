@@ -28,6 +28,7 @@ struct file_args {
     struct ingest_parse_opts parse;
     uint32_t batch;
     long long commit_every; /* -1: default */
+    bool pipeline;          /* replay with rules: commit on a second thread */
     bool quiet;
 };
 
@@ -260,6 +261,7 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
         .stop = &ts_rt.stop,
         .norm = norm,
         .explain = a->explain,
+        .pipeline = a->pipeline,
     };
     memset(st, 0, sizeof(*st));
     int rc = ingest_files_run(&o, st, &err);
@@ -384,11 +386,16 @@ static int replay_process(void *ctx, struct ingest_batch *b)
         tally_field(&r->host, ev, hosts, TS_ARRAY_LEN(hosts));
         tally_field(&r->program, ev, progs, TS_ARRAY_LEN(progs));
         tally_str(&r->tenant, ev->tenant[0] ? ev->tenant : "(none)");
-        char ls[96];
-        snprintf(ls, sizeof(ls), "%s/%s", ev->logsource.product ? ev->logsource.product : "-",
-                 ev->logsource.category   ? ev->logsource.category
-                 : ev->logsource.service ? ev->logsource.service
-                                         : "-");
+        char ls[96]; /* product/category-or-service, without snprintf (per event) */
+        const char *a = ev->logsource.product ? ev->logsource.product : "-";
+        const char *c = ev->logsource.category  ? ev->logsource.category
+                        : ev->logsource.service ? ev->logsource.service
+                                                : "-";
+        size_t al = strnlen(a, 47), cl = strnlen(c, 47);
+        memcpy(ls, a, al);
+        ls[al] = '/';
+        memcpy(ls + al + 1, c, cl);
+        ls[al + 1 + cl] = '\0';
         tally_str(&r->logsource, ls);
     }
     int rc = r->rules ? detections_process(&r->det, b) : 0;
@@ -427,12 +434,15 @@ int cmd_replay(int argc, char **argv)
     r.logsource.label = "logsource:";
     if (a.nrules) {
         struct rule_load_opts lo = {.paths = a.rules, .npaths = a.nrules};
-        if (detections_open(&r.det, &lo, 1, stdout, a.quiet)) {
+        /* two workers: the file source alternates two batches, one being
+         * matched while the other is correlated and committed */
+        a.pipeline = true;
+        if (detections_open(&r.det, &lo, 2, stdout, a.quiet)) {
             detections_close(&r.det);
             return 2;
         }
         r.rules = true;
-        if (corr_stage_open(&r.corr, r.det.rs, NULL, a.db, 1, stdout, true)) {
+        if (corr_stage_open(&r.corr, r.det.rs, NULL, a.db, 2, stdout, true)) {
             corr_stage_close(&r.corr);
             detections_close(&r.det);
             return 2;

@@ -132,6 +132,19 @@ int ts_ip_parse(const char *s, size_t len, struct ts_ip *out)
 
 const char *ts_ip_format(const struct ts_ip *ip, char *buf, size_t len)
 {
+    if (ip->family != 6 && len >= 16) { /* dotted quad without sprintf (hot: group keys) */
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = ip->addr[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return buf;
+    }
     if (!inet_ntop(ip->family == 6 ? AF_INET6 : AF_INET, ip->addr, buf, (socklen_t)len))
         snprintf(buf, len, "?");
     return buf;

@@ -3,6 +3,7 @@
  * caller's thread. Blank lines are not messages and are skipped; a line longer
  * than the message limit is a dead letter (its first max bytes are kept). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,6 +197,83 @@ static void normalise(const struct ingest_file_opts *o, struct ingest_norm_scrat
     }
 }
 
+/* ---- pipeline: commit() of batch N on a second thread while batch N+1 is
+ * read, parsed, normalised and process()ed; two batches (workers 0 and 1)
+ * alternate, commits stay in order. */
+struct committer {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const struct ingest_file_opts *o;
+    struct ingest_batch *q; /* handed over, not yet taken */
+    bool busy[2];           /* batch i is the committer's */
+    bool stop;
+    int rc;                 /* first commit error */
+    uint64_t commits;
+};
+
+static void *commit_main(void *arg)
+{
+    struct committer *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->q && !c->stop)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (!c->q)
+            break;
+        struct ingest_batch *b = c->q;
+        c->q = NULL;
+        pthread_cond_broadcast(&c->cv); /* the slot is free */
+        int rc = c->rc;
+        pthread_mutex_unlock(&c->mu);
+        if (!rc)
+            rc = c->o->sink.commit(c->o->sink.ctx, b);
+        pthread_mutex_lock(&c->mu);
+        if (rc && !c->rc)
+            c->rc = rc;
+        else if (!rc)
+            c->commits++;
+        c->busy[b->worker] = false;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Flush bs[*cur]: process here, commit there; then make the other batch
+ * ours (waiting for its commit) and current. */
+static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch **bs, int *cur,
+                           struct ingest_stats *st, struct ingest_norm_scratch *ns,
+                           struct committer *c)
+{
+    struct ingest_batch *b = bs[*cur];
+    if (ns)
+        ingest_norm_batch_end(ns);
+    if (b->consumed == 0)
+        return 0;
+    int rc = 0;
+    if (o->dlq && b->dead_letters)
+        rc = ingest_dlq_file_flush(o->dlq);
+    if (!rc)
+        rc = o->sink.process(o->sink.ctx, b);
+    pthread_mutex_lock(&c->mu);
+    while (c->q) /* one slot: the previous batch not taken yet */
+        pthread_cond_wait(&c->cv, &c->mu);
+    if (!rc) {
+        st->batches++;
+        c->busy[*cur] = true;
+        c->q = b;
+        pthread_cond_broadcast(&c->cv);
+    }
+    *cur ^= 1;
+    while (c->busy[*cur] || (rc && c->busy[*cur ^ 1]))
+        pthread_cond_wait(&c->cv, &c->mu);
+    rc = rc ? rc : c->rc;
+    pthread_mutex_unlock(&c->mu);
+    ingest_batch_reset(bs[*cur]);
+    return rc;
+}
+
 int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, struct ts_err *err)
 {
     size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
@@ -203,6 +281,27 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     int rc = ingest_batch_create(&b, o->batch_max ? o->batch_max : 1024, max);
     if (rc)
         return rc;
+    struct ingest_batch *bs[2] = {b, NULL};
+    int cur = 0;
+    struct committer cm = {.o = o};
+    bool piped = o->pipeline && o->sink.commit;
+    if (piped) {
+        rc = ingest_batch_create(&bs[1], o->batch_max ? o->batch_max : 1024, max);
+        if (rc) {
+            ingest_batch_destroy(b);
+            return rc;
+        }
+        bs[1]->worker = 1;
+        pthread_mutex_init(&cm.mu, NULL);
+        pthread_cond_init(&cm.cv, NULL);
+        if (pthread_create(&cm.tid, NULL, commit_main, &cm) != 0) {
+            pthread_mutex_destroy(&cm.mu);
+            pthread_cond_destroy(&cm.cv);
+            ingest_batch_destroy(bs[1]);
+            piped = false;
+        }
+    }
+#define FLUSH() (piped ? flush_pipelined(o, bs, &cur, st, ns, &cm) : flush_batch(o, b, st, ns))
     const char *tenant = o->tenant ? o->tenant : "";
     struct ingest_norm_scratch *ns = NULL;
     if (o->norm && (rc = ingest_norm_scratch_create(&ns, o->norm)) != 0) {
@@ -255,11 +354,14 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                 if (k == len)
                     continue; /* blank line: not a message */
             }
-            if (ingest_batch_full(b) && (rc = flush_batch(o, b, st, ns)))
+            if (ingest_batch_full(b) && (rc = FLUSH()))
                 break;
+            b = bs[cur] ? bs[cur] : b;
             struct ts_event *ev = ingest_batch_slot(b, line, len);
-            if (!ev && (rc = flush_batch(o, b, st, ns)) == 0)
+            if (!ev && (rc = FLUSH()) == 0) {
+                b = bs[cur];
                 ev = ingest_batch_slot(b, line, len);
+            }
             if (!ev) {
                 rc = rc ? rc : TS_E_NOMEM;
                 break;
@@ -308,7 +410,23 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         reader_close(&r);
     }
     if (!rc)
-        rc = flush_batch(o, b, st, ns);
+        rc = FLUSH();
+#undef FLUSH
+    if (piped) { /* the last commit, then the thread */
+        pthread_mutex_lock(&cm.mu);
+        while (cm.busy[0] || cm.busy[1])
+            pthread_cond_wait(&cm.cv, &cm.mu);
+        cm.stop = true;
+        pthread_cond_broadcast(&cm.cv);
+        pthread_mutex_unlock(&cm.mu);
+        pthread_join(cm.tid, NULL);
+        rc = rc ? rc : cm.rc;
+        st->commits += cm.commits;
+        pthread_mutex_destroy(&cm.mu);
+        pthread_cond_destroy(&cm.cv);
+        ingest_batch_destroy(bs[1]);
+        b = bs[0];
+    }
     ingest_norm_scratch_free(ns);
     ingest_batch_destroy(b);
     return rc;

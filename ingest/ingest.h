@@ -172,6 +172,10 @@ struct ingest_file_opts {
     const volatile int *stop;  /* optional: stop at the next batch when *stop != 0 */
     const struct ingest_norm *norm; /* NULL: events stay as parsed */
     bool explain;              /* add explain.* fields saying what normalisation did */
+    /* commit() on a second thread, overlapping the next batch's reading,
+     * parsing and process(): two batches alternate (b->worker 0 and 1, so
+     * the sink must accept two workers); commits stay in batch order. */
+    bool pipeline;
 };
 
 /* Read every file in order, line by line, and pass batches to the sink.

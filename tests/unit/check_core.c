@@ -451,6 +451,15 @@ START_TEST(test_ip_parse_format_v4_v6)
     ck_assert_str_eq(
         ip_roundtrip("fe80:1:2:3:4:5:6:7", buf, sizeof(buf)), "fe80:1:2:3:4:5:6:7");
 
+    /* IPv4 is formatted without inet_ntop: every octet value, each position */
+    for (unsigned v = 0; v < 256; v++) {
+        char want[32];
+        snprintf(want, sizeof(want), "%u.%u.%u.%u", v, 255 - v, v / 3, (v * 7) % 256);
+        ck_assert_str_eq(ip_roundtrip(want, buf, sizeof(buf)), want);
+    }
+    ck_assert_int_eq(ts_ip_parse("10.0.0.1", 8, &ip), 0);
+    ck_assert_str_eq(ts_ip_format(&ip, buf, 16), "10.0.0.1");
+
     /* len bounds the input: no NUL terminator needed */
     ck_assert_int_eq(ts_ip_parse("10.0.0.1xyz", 8, &ip), 0);
     ck_assert_str_eq(ts_ip_format(&ip, buf, sizeof(buf)), "10.0.0.1");
