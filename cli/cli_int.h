@@ -133,6 +133,7 @@ struct corr_stage {
     struct store_evidence *ev_recs; /* one incident's records */
     size_t ev_cap;                  /* of ev_order, ev_group, ev_recs */
     size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
+    size_t *sorder, sorder_cap;     /* state items in key order */
     /* Commit coalescing (replay with a store): batches are held by the
      * engine and the store written once per commit_events events or
      * commit_ns of wall time (0, 0: every batch), and at the end

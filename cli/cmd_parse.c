@@ -434,15 +434,16 @@ int cmd_replay(int argc, char **argv)
     r.logsource.label = "logsource:";
     if (a.nrules) {
         struct rule_load_opts lo = {.paths = a.rules, .npaths = a.nrules};
-        /* two workers: the file source alternates two batches, one being
-         * matched while the other is correlated and committed */
+        /* batches are matched (one thread: one rule scratch) while earlier
+         * ones are correlated and committed (a detection list per batch) */
         a.pipeline = true;
-        if (detections_open(&r.det, &lo, 2, stdout, a.quiet)) {
+        if (detections_open(&r.det, &lo, 1, stdout, a.quiet)) {
             detections_close(&r.det);
             return 2;
         }
         r.rules = true;
-        if (corr_stage_open(&r.corr, r.det.rs, NULL, a.db, 2, stdout, true)) {
+        if (corr_stage_open(&r.corr, r.det.rs, NULL, a.db, INGEST_PIPELINE_BATCHES, stdout,
+                            true)) {
             corr_stage_close(&r.corr);
             detections_close(&r.det);
             return 2;

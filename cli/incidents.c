@@ -265,14 +265,40 @@ static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct
     return store_incident_put_ev(t, &si, NULL, evs, nevs, NULL);
 }
 
+/* qsort has no context argument: the items being sorted (txn_body runs
+ * under the stage's mutex, one at a time) */
+static const struct corr_state_item *sort_items;
+
+static int item_cmp(const void *a, const void *b)
+{
+    const struct corr_state_item *x = &sort_items[*(const size_t *)a];
+    const struct corr_state_item *y = &sort_items[*(const size_t *)b];
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
 static int txn_body(struct store_txn *t, void *ctx)
 {
     struct corr_stage *cs = ctx;
     const struct corr_batch *out = &cs->cur;
     const struct ingest_batch *b = cs->cur_batch;
     int rc = 0;
+    /* state in key order: LMDB walks its B-tree forwards (a coalesced
+     * commit changes tens of thousands of keys) */
+    if (out->nstate > cs->sorder_cap) {
+        size_t *n = realloc(cs->sorder, out->nstate * sizeof(*n));
+        if (!n)
+            return TS_E_NOMEM;
+        cs->sorder = n;
+        cs->sorder_cap = out->nstate;
+    }
+    for (size_t i = 0; i < out->nstate; i++)
+        cs->sorder[i] = i;
+    sort_items = out->state;
+    qsort(cs->sorder, out->nstate, sizeof(*cs->sorder), item_cmp);
     for (size_t i = 0; !rc && i < out->nstate; i++) {
-        const struct corr_state_item *s = &out->state[i];
+        const struct corr_state_item *s = &out->state[cs->sorder[i]];
         rc = s->deleted ? store_state_del(t, s->key, s->key_len)
                         : store_state_put(t, s->key, s->key_len, s->val, s->val_len);
         if (rc == TS_E_NOTFOUND)
@@ -572,7 +598,7 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
     for (size_t i = 0; !rc && i < p->n; i++)
         rc = corr_feed(cs->ce, p->v[i].rule, p->v[i].ev);
     p->n = 0;
-    bool coalesce = cs->st && (cs->commit_events || cs->commit_ns);
+    bool coalesce = cs->commit_events || cs->commit_ns;
     if (!rc && coalesce) {
         rc = acc_offsets(cs, b);
         int64_t now = ts_now_ns();
@@ -671,6 +697,7 @@ void corr_stage_close(struct corr_stage *cs)
     free(cs->ev_group);
     free(cs->ev_recs);
     free(cs->ev_hash);
+    free(cs->sorder);
     for (size_t i = 0; i < cs->nacc; i++)
         free((char *)cs->acc[i].topic);
     free(cs->acc);

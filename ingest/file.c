@@ -197,16 +197,20 @@ static void normalise(const struct ingest_file_opts *o, struct ingest_norm_scrat
     }
 }
 
-/* ---- pipeline: commit() of batch N on a second thread while batch N+1 is
- * read, parsed, normalised and process()ed; two batches (workers 0 and 1)
- * alternate, commits stay in order. */
+/* ---- pipeline: commit() of batch N on a second thread while the next
+ * batches are read, parsed, normalised and process()ed; PIPE_N batches
+ * (workers 0..PIPE_N-1) go round, commits stay in order. More than two so
+ * that a long commit (a coalesced LMDB transaction) does not stall the
+ * reader. */
+#define PIPE_N INGEST_PIPELINE_BATCHES
 struct committer {
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     const struct ingest_file_opts *o;
-    struct ingest_batch *q; /* handed over, not yet taken */
-    bool busy[2];           /* batch i is the committer's */
+    struct ingest_batch *q[PIPE_N]; /* handed over, not yet taken (FIFO) */
+    size_t qhead, qlen;
+    bool busy[PIPE_N];      /* batch i is the committer's */
     bool stop;
     int rc;                 /* first commit error */
     uint64_t commits;
@@ -217,13 +221,13 @@ static void *commit_main(void *arg)
     struct committer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->q && !c->stop)
+        while (!c->qlen && !c->stop)
             pthread_cond_wait(&c->cv, &c->mu);
-        if (!c->q)
+        if (!c->qlen)
             break;
-        struct ingest_batch *b = c->q;
-        c->q = NULL;
-        pthread_cond_broadcast(&c->cv); /* the slot is free */
+        struct ingest_batch *b = c->q[c->qhead];
+        c->qhead = (c->qhead + 1) % PIPE_N;
+        c->qlen--;
         int rc = c->rc;
         pthread_mutex_unlock(&c->mu);
         if (!rc)
@@ -240,7 +244,15 @@ static void *commit_main(void *arg)
     return NULL;
 }
 
-/* Flush bs[*cur]: process here, commit there; then make the other batch
+static bool any_busy(const struct committer *c)
+{
+    for (int i = 0; i < PIPE_N; i++)
+        if (c->busy[i])
+            return true;
+    return false;
+}
+
+/* Flush bs[*cur]: process here, commit there; then make the next batch
  * ours (waiting for its commit) and current. */
 static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch **bs, int *cur,
                            struct ingest_stats *st, struct ingest_norm_scratch *ns,
@@ -257,16 +269,15 @@ static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch
     if (!rc)
         rc = o->sink.process(o->sink.ctx, b);
     pthread_mutex_lock(&c->mu);
-    while (c->q) /* one slot: the previous batch not taken yet */
-        pthread_cond_wait(&c->cv, &c->mu);
     if (!rc) {
         st->batches++;
         c->busy[*cur] = true;
-        c->q = b;
+        c->q[(c->qhead + c->qlen) % PIPE_N] = b;
+        c->qlen++;
         pthread_cond_broadcast(&c->cv);
     }
-    *cur ^= 1;
-    while (c->busy[*cur] || (rc && c->busy[*cur ^ 1]))
+    *cur = (*cur + 1) % PIPE_N;
+    while (c->busy[*cur] || (rc && any_busy(c)))
         pthread_cond_wait(&c->cv, &c->mu);
     rc = rc ? rc : c->rc;
     pthread_mutex_unlock(&c->mu);
@@ -281,25 +292,28 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     int rc = ingest_batch_create(&b, o->batch_max ? o->batch_max : 1024, max);
     if (rc)
         return rc;
-    struct ingest_batch *bs[2] = {b, NULL};
+    struct ingest_batch *bs[PIPE_N] = {b};
     int cur = 0;
     struct committer cm = {.o = o};
     bool piped = o->pipeline && o->sink.commit;
-    if (piped) {
-        rc = ingest_batch_create(&bs[1], o->batch_max ? o->batch_max : 1024, max);
-        if (rc) {
-            ingest_batch_destroy(b);
-            return rc;
-        }
-        bs[1]->worker = 1;
+    for (int i = 1; piped && i < PIPE_N && !rc; i++) {
+        rc = ingest_batch_create(&bs[i], o->batch_max ? o->batch_max : 1024, max);
+        if (!rc)
+            bs[i]->worker = i;
+    }
+    if (piped && !rc) {
         pthread_mutex_init(&cm.mu, NULL);
         pthread_cond_init(&cm.cv, NULL);
         if (pthread_create(&cm.tid, NULL, commit_main, &cm) != 0) {
             pthread_mutex_destroy(&cm.mu);
             pthread_cond_destroy(&cm.cv);
-            ingest_batch_destroy(bs[1]);
-            piped = false;
+            rc = TS_E_NOMEM;
         }
+    }
+    if (rc) {
+        for (int i = 0; i < PIPE_N; i++)
+            ingest_batch_destroy(bs[i]);
+        return rc;
     }
 #define FLUSH() (piped ? flush_pipelined(o, bs, &cur, st, ns, &cm) : flush_batch(o, b, st, ns))
     const char *tenant = o->tenant ? o->tenant : "";
@@ -414,7 +428,7 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
 #undef FLUSH
     if (piped) { /* the last commit, then the thread */
         pthread_mutex_lock(&cm.mu);
-        while (cm.busy[0] || cm.busy[1])
+        while (any_busy(&cm))
             pthread_cond_wait(&cm.cv, &cm.mu);
         cm.stop = true;
         pthread_cond_broadcast(&cm.cv);
@@ -424,7 +438,8 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         st->commits += cm.commits;
         pthread_mutex_destroy(&cm.mu);
         pthread_cond_destroy(&cm.cv);
-        ingest_batch_destroy(bs[1]);
+        for (int i = 1; i < PIPE_N; i++)
+            ingest_batch_destroy(bs[i]);
         b = bs[0];
     }
     ingest_norm_scratch_free(ns);

@@ -172,11 +172,13 @@ struct ingest_file_opts {
     const volatile int *stop;  /* optional: stop at the next batch when *stop != 0 */
     const struct ingest_norm *norm; /* NULL: events stay as parsed */
     bool explain;              /* add explain.* fields saying what normalisation did */
-    /* commit() on a second thread, overlapping the next batch's reading,
-     * parsing and process(): two batches alternate (b->worker 0 and 1, so
-     * the sink must accept two workers); commits stay in batch order. */
+    /* commit() on a second thread, overlapping the next batches' reading,
+     * parsing and process(): INGEST_PIPELINE_BATCHES batches go round
+     * (b->worker 0..N-1: the sink must accept N workers); commits stay in
+     * batch order. */
     bool pipeline;
 };
+#define INGEST_PIPELINE_BATCHES 32
 
 /* Read every file in order, line by line, and pass batches to the sink.
  * Returns 0 when all input was read; TS_E_IO (err filled) when a file cannot

@@ -710,7 +710,7 @@ int store_incident_list(struct store_txn *t, const struct store_incident_filter 
  * zig-zag varints of partition, offset - previous offset, event time -
  * previous, stored - previous (previous of the first: 0, "" for strings). */
 #define EV_CHUNK 64u
-#define EV_VERSION 2
+#define EV_VERSION 3
 #define EVF_TRUNC 1u
 #define EVF_OMIT 2u
 #define EVF_LATE 4u
@@ -727,6 +727,27 @@ static void ev_var(struct ts_buf *b, uint64_t v)
     }
     tmp[n++] = (uint8_t)v;
     (void)ts_buf_append(b, tmp, n); /* the caller checks b's state once */
+}
+
+/* The same, written at p (room reserved); returns the end. */
+static uint8_t *ev_var_p(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint8_t *ev_str_p(uint8_t *p, const void *s, size_t len, const uint8_t *prev,
+                         size_t prevlen)
+{
+    if (prev && prevlen == len && (prev == s || memcmp(prev, s, len) == 0))
+        return ev_var_p(p, 0);
+    p = ev_var_p(p, (uint64_t)len + 1);
+    memcpy(p, s, len);
+    return p + len;
 }
 
 static uint64_t ev_zz(int64_t v)
@@ -837,6 +858,14 @@ static int ev_ref_next(struct ev_rd *r, struct ev_prev *pv, struct store_evidenc
     o->raw_truncated = (*flags & EVF_TRUNC) != 0;
     o->raw_omitted = (*flags & EVF_OMIT) != 0;
     o->late = (*flags & EVF_LATE) != 0;
+    if (*flags & EVF_RAW) { /* the raw text follows the reference */
+        uint64_t l = ev_get_var(r);
+        if (r->bad || l > r->n - r->i)
+            return TS_E_STORE;
+        o->raw = (const char *)r->p + r->i;
+        o->raw_len = (size_t)l;
+        r->i += (size_t)l;
+    }
     return 0;
 }
 
@@ -851,10 +880,6 @@ static void ev_str(struct ts_buf *b, const void *s, size_t len, const uint8_t *p
     (void)ts_buf_append(b, s, len);
 }
 
-static size_t ev_raw_key(uint8_t *k, const char *id, uint32_t seq)
-{
-    return store_key_evidence(k, id, seq);
-}
 
 static void ev_hdr_patch(struct ts_buf *b, uint32_t first, uint32_t n, int64_t newest)
 {
@@ -963,7 +988,6 @@ static int ev_append(struct store_txn *t, const char *tenant, const char *incide
     struct store *s = t->s;
     int rc;
     uint32_t next = *next_io, dropped = *dropped_io, done = 0;
-    uint8_t k[STORE_KEY_MAX + 1];
     struct ev_prev pv;
     int64_t old_newest = INT64_MIN;
     bool open = false; /* s->evbuf holds the chunk of seq next */
@@ -1004,36 +1028,37 @@ static int ev_append(struct store_txn *t, const char *tenant, const char *incide
             }
         }
         struct ts_buf *b = &s->evbuf;
-        /* room for the whole reference: the appends below cannot fail */
-        if (ts_buf_reserve(b, 1 + 2 * 10 + strlen(src) + strlen(rule) + 4 * 10) != 0)
+        /* the caller's strings stay valid for the call (the next reference
+         * compares with them); a repeated pointer keeps its length */
+        size_t sl = pv.src == (const uint8_t *)src ? pv.srclen : strlen(src);
+        size_t rl = pv.rule == (const uint8_t *)rule ? pv.rulelen : strlen(rule);
+        /* room for the whole reference, then written in place */
+        if (ts_buf_reserve(b, 1 + 2 * 10 + sl + rl + 5 * 10 + rawlen) != 0)
             return store_txn_fail_code(t, TS_E_NOMEM, "evidence chunk");
-        (void)ts_buf_putc(b, (char)fl);
-        ev_str(b, src, strlen(src), pv.src ? pv.src : (const uint8_t *)"", pv.src ? pv.srclen : 0);
-        ev_str(b, rule, strlen(rule), pv.rule ? pv.rule : (const uint8_t *)"",
-               pv.rule ? pv.rulelen : 0);
-        ev_var(b, ev_zz(e->partition));
-        ev_var(b, ev_zz((int64_t)((uint64_t)e->offset - (uint64_t)pv.off)));
-        ev_var(b, ev_zz((int64_t)((uint64_t)e->event_ns - (uint64_t)pv.ev)));
+        uint8_t *p0 = (uint8_t *)b->data + b->len, *p = p0;
+        *p++ = fl;
+        p = ev_str_p(p, src, sl, pv.src ? pv.src : (const uint8_t *)"", pv.src ? pv.srclen : 0);
+        p = ev_str_p(p, rule, rl, pv.rule ? pv.rule : (const uint8_t *)"",
+                     pv.rule ? pv.rulelen : 0);
+        p = ev_var_p(p, ev_zz(e->partition));
+        p = ev_var_p(p, ev_zz((int64_t)((uint64_t)e->offset - (uint64_t)pv.off)));
+        p = ev_var_p(p, ev_zz((int64_t)((uint64_t)e->event_ns - (uint64_t)pv.ev)));
         int64_t stored = given ? e->stored_ns : t->now_ns;
-        ev_var(b, ev_zz((int64_t)((uint64_t)stored - (uint64_t)pv.stored)));
-        /* the caller's strings stay valid for the call: the next reference
-         * compares with them */
+        p = ev_var_p(p, ev_zz((int64_t)((uint64_t)stored - (uint64_t)pv.stored)));
+        if (fl & EVF_RAW) { /* inline, after the reference */
+            p = ev_var_p(p, rawlen);
+            memcpy(p, e->raw, rawlen);
+            p += rawlen;
+        }
+        b->len += (size_t)(p - p0);
+        b->data[b->len] = '\0';
         pv.src = (const uint8_t *)src;
-        pv.srclen = strlen(src);
+        pv.srclen = sl;
         pv.rule = (const uint8_t *)rule;
-        pv.rulelen = strlen(rule);
+        pv.rulelen = rl;
         pv.off = e->offset;
         pv.ev = e->event_ns;
         pv.stored = stored;
-        if (fl & EVF_RAW) {
-            size_t kl = ev_raw_key(k, incident_id, next);
-            uint8_t hdr[2] = {'R', 1};
-            MDB_val kv = {kl, k}, v = {2 + rawlen, NULL};
-            if ((rc = mdb_put(t->txn, s->dbi[DB_EV_RAW], &kv, &v, MDB_RESERVE)) != 0)
-                return store_txn_fail(t, rc, "evidence raw put");
-            memcpy(v.mv_data, hdr, 2);
-            memcpy((uint8_t *)v.mv_data + 2, e->raw, rawlen);
-        }
         next++;
         done++;
         if (next % EV_CHUNK == 0) {
@@ -1126,7 +1151,7 @@ int store_evidence_foreach(struct store_txn *t, const char *incident_id, struct 
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_EVIDENCE], &c)) != 0)
         return store_txn_fail(t, rc, "evidence cursor");
-    uint8_t k[STORE_KEY_MAX + 1], rk[STORE_KEY_MAX + 1];
+    uint8_t k[STORE_KEY_MAX + 1];
     size_t pl = store_key_evidence(k, incident_id, 0) - 4;
     MDB_val kv = {pl + 4, k}, v;
     int out = 0;
@@ -1153,20 +1178,10 @@ int store_evidence_foreach(struct store_txn *t, const char *incident_id, struct 
                 out = TS_E_NOMEM;
                 break;
             }
-            if (fl & EVF_RAW) {
-                size_t rl = ev_raw_key(rk, incident_id, ev.seq);
-                MDB_val rkv = {rl, rk}, rv;
-                int g = mdb_get(t->txn, t->s->dbi[DB_EV_RAW], &rkv, &rv);
-                if (g == 0 && rv.mv_size >= 2 && ((const uint8_t *)rv.mv_data)[0] == 'R') {
-                    ev.raw = ts_arena_strndup(arena, (const char *)rv.mv_data + 2,
-                                              rv.mv_size - 2);
-                    ev.raw_len = rv.mv_size - 2;
-                    if (!ev.raw) {
-                        out = TS_E_NOMEM;
-                        break;
-                    }
-                } else if (g != MDB_NOTFOUND) {
-                    out = g ? store_txn_fail(t, g, "evidence raw get") : TS_E_STORE;
+            if (ev.raw) { /* copied: the caller's arena outlives the txn */
+                ev.raw = ts_arena_strndup(arena, ev.raw, ev.raw_len);
+                if (!ev.raw) {
+                    out = TS_E_NOMEM;
                     break;
                 }
             }
@@ -1247,29 +1262,9 @@ int store_evidence_del_chunk(struct store_txn *t, const uint8_t *key, size_t kle
     struct ev_chunk ch;
     if (ev_chunk_open(v.mv_data, v.mv_size, &ch) != 0)
         return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
-    /* raw records of the chunk: flagged references */
-    uint8_t rk[STORE_KEY_MAX + 1];
-    uint32_t raws[EV_CHUNK];
-    size_t nraw = 0;
-    struct ev_prev pv = {0};
-    for (uint32_t i = 0; i < ch.n; i++) {
-        struct store_evidence e;
-        uint8_t fl;
-        if (ev_ref_next(&ch.refs, &pv, &e, &fl) != 0)
-            return store_txn_fail_code(t, TS_E_STORE, "evidence chunk");
-        if (fl & EVF_RAW)
-            raws[nraw++] = ch.first + i;
-    }
+    /* the raw text is inside the chunk: the chunk is all there is */
     *nrefs = ch.n;
-    if ((rc = idx_del(t, DB_EVIDENCE, key, klen)) != 0)
-        return rc;
-    memcpy(rk, key, klen - 4);
-    for (size_t i = 0; i < nraw; i++) {
-        store_be32(rk + klen - 4, raws[i]);
-        if ((rc = idx_del(t, DB_EV_RAW, rk, klen)) != 0)
-            return rc;
-    }
-    return 0;
+    return idx_del(t, DB_EVIDENCE, key, klen);
 }
 
 int store_idx_del(struct store_txn *t, enum store_db db, const uint8_t *k, size_t klen)
@@ -1425,7 +1420,13 @@ static int jrec_open(const MDB_val *v, struct jrec *j)
 
 struct fold_grp {
     size_t head, tail; /* record indexes; chained through next[] */
+    const char *id;
 };
+
+static int grp_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct fold_grp *)a)->id, ((const struct fold_grp *)b)->id);
+}
 
 /* The references of record j (raw pointing into it; strings copied into
  * arena) appended to *evs. */
@@ -1434,6 +1435,8 @@ static int jrec_refs(const struct jrec *j, struct ts_arena *arena, struct store_
 {
     struct ev_rd r = {j->refs, j->refslen, 0, false};
     struct ev_prev pv = {0};
+    const uint8_t *lsrc = NULL, *lrule = NULL; /* copied last (repeats point there) */
+    const char *csrc = "", *crule = "";
     for (uint32_t i = 0; i < j->nref; i++) {
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 256;
@@ -1447,21 +1450,16 @@ static int jrec_refs(const struct jrec *j, struct ts_arena *arena, struct store_
         uint8_t fl;
         if (ev_ref_next(&r, &pv, e, &fl) != 0)
             return TS_E_STORE;
-        e->source = ts_arena_strndup(arena, pv.src ? (const char *)pv.src : "", pv.srclen);
-        e->rule_id = ts_arena_strndup(arena, pv.rule ? (const char *)pv.rule : "", pv.rulelen);
-        if (!e->source || !e->rule_id)
+        if (pv.src != lsrc && !(csrc = ts_arena_strndup(arena, (const char *)pv.src, pv.srclen)))
             return TS_E_NOMEM;
-        e->late = (fl & EVF_LATE) != 0;
-        e->raw = NULL;
-        e->raw_len = 0;
-        if (fl & EVF_RAW) {
-            uint64_t l = ev_get_var(&r);
-            if (r.bad || l > r.n - r.i)
-                return TS_E_STORE;
-            e->raw = (const char *)r.p + r.i;
-            e->raw_len = (size_t)l;
-            r.i += (size_t)l;
-        }
+        if (pv.rule != lrule &&
+            !(crule = ts_arena_strndup(arena, (const char *)pv.rule, pv.rulelen)))
+            return TS_E_NOMEM;
+        lsrc = pv.src;
+        lrule = pv.rule;
+        e->source = csrc;
+        e->rule_id = crule;
+        e->late = (fl & EVF_LATE) != 0; /* raw: set by ev_ref_next, into the record */
         (*n)++;
     }
     return 0;
@@ -1497,6 +1495,7 @@ int store_incident_fold(struct store_txn *t, const MDB_val *recs, size_t n)
             k = (k + 1) & (hcap - 1);
         if (!ht[k]) {
             g[ng].head = g[ng].tail = i;
+            g[ng].id = js[i].id;
             ht[k] = ++ng;
         } else {
             struct fold_grp *gg = &g[ht[k] - 1];
@@ -1504,6 +1503,10 @@ int store_incident_fold(struct store_txn *t, const MDB_val *recs, size_t n)
             gg->tail = i;
         }
     }
+    /* in id order: the incident, evidence and raw-text keys all start with
+     * the id, so the puts walk each B-tree forwards instead of at random */
+    if (!rc)
+        qsort(g, ng, sizeof(*g), grp_cmp);
     for (size_t gi = 0; !rc && gi < ng; gi++) {
         const struct jrec *last = &js[g[gi].tail];
         const char *id = last->id;

@@ -182,17 +182,11 @@ static int open_dbs(struct store *s, struct ts_err *err)
         uint32_t ver = v.mv_size == 4 ? (uint32_t)b[0] | (uint32_t)b[1] << 8 |
                                             (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
                                       : 0;
-        if (ver == 2 && !s->read_only) {
-            /* schema 2 + the journal database (created above) = 3 */
-            uint8_t b3[4] = {STORE_SCHEMA_VERSION, 0, 0, 0};
-            v.mv_size = 4;
-            v.mv_data = b3;
-            rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
-        } else if (ver != STORE_SCHEMA_VERSION && ver != 2) {
+        if (ver != STORE_SCHEMA_VERSION) {
             mdb_txn_abort(txn);
             return ts_err_set(err, TS_E_STORE, s->path, 0, 0,
-                              "schema version %u, this build reads version %u", ver,
-                              STORE_SCHEMA_VERSION);
+                              "schema version %u, this build reads version %u (replay the "
+                              "input into a new directory)", ver, STORE_SCHEMA_VERSION);
         }
     } else if (rc == MDB_NOTFOUND) {
         mdb_txn_abort(txn);
