@@ -74,6 +74,8 @@ static int cmp_route(const void *a, const void *b)
     return strcmp(((const struct route_ent *)a)->key, ((const struct route_ent *)b)->key);
 }
 
+#define SMALL_GROUP 3
+
 static int build_group(struct rule_set *rs, uint32_t gi)
 {
     struct lgroup *g = &rs->groups[gi];
@@ -93,8 +95,10 @@ static int build_group(struct rule_set *rs, uint32_t gi)
         else
             rc = r;
     }
-    bool failed = false;
-    if (!rc && npf) {
+    /* a group of a few rules: evaluating them is cheaper than scanning the
+     * event's values for their literals first */
+    bool failed = npf > 0 && npf <= SMALL_GROUP;
+    if (!rc && npf && !failed) {
         uint32_t *fields = calloc(rs->nfnames + 1, sizeof(*fields));
         struct ac **acs = calloc(rs->nfnames + 1, sizeof(*acs));
         if (!fields || !acs) {
