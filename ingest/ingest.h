@@ -178,7 +178,7 @@ struct ingest_file_opts {
      * batch order. */
     bool pipeline;
 };
-#define INGEST_PIPELINE_BATCHES 32
+#define INGEST_PIPELINE_BATCHES 128
 
 /* Read every file in order, line by line, and pass batches to the sink.
  * Returns 0 when all input was read; TS_E_IO (err filled) when a file cannot
