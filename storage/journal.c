@@ -91,11 +91,11 @@ const uint8_t *store_jmap_get(struct store *s, const char *id, size_t *len)
     const struct jent *e = jm_find(&s->jm, id);
     if (!e)
         return NULL;
-    if (e->stg && e->stg_gen == s->jgen) {
+    if (e->has_stg && e->stg_gen == s->jgen) {
         *len = e->stg_len;
         return e->stg;
     }
-    if (s->jfold_open) /* folded in this txn: the database has it */
+    if (s->jfold_open || !e->has_rec) /* folded in this txn: the database has it */
         return NULL;
     *len = e->len;
     return e->rec;
@@ -103,28 +103,22 @@ const uint8_t *store_jmap_get(struct store *s, const char *id, size_t *len)
 
 int store_jmap_stage(struct store *s, const char *id, const uint8_t *rec, size_t len)
 {
-    if (s->ntouched == s->touchcap) {
-        size_t nc = s->touchcap ? s->touchcap * 2 : 1024;
-        size_t *nt = realloc(s->touched, nc * sizeof(*nt));
-        if (!nt)
-            return TS_E_NOMEM;
-        s->touched = nt;
-        s->touchcap = nc;
-    }
-    uint8_t *c = malloc(len ? len : 1);
-    struct jent *e = c ? jm_insert(&s->jm, id) : NULL;
-    if (!e) {
-        free(c);
+    struct jent *e = jm_insert(&s->jm, id);
+    if (!e)
         return TS_E_NOMEM;
+    if (len > e->stg_cap) { /* the staged buffer is reused txn after txn */
+        size_t nc = len < 256 ? 256 : len + len / 4;
+        uint8_t *n = realloc(e->stg, nc);
+        if (!n)
+            return TS_E_NOMEM;
+        e->stg = n;
+        e->stg_cap = nc;
     }
-    memcpy(c, rec, len);
-    bool again = e->stg && e->stg_gen == s->jgen;
-    free(e->stg);
-    e->stg = c;
+    memcpy(e->stg, rec, len);
     e->stg_len = len;
     e->stg_gen = s->jgen;
-    if (!again)
-        s->touched[s->ntouched++] = 0; /* counted; entries are found by gen */
+    e->has_stg = true;
+    s->ntouched++;
     return 0;
 }
 
@@ -215,24 +209,25 @@ void store_journal_on_end(struct store_txn *t, bool committed)
         return;
     struct jmap *m = &s->jm;
     /* staged in this txn: stg_gen == jgen (after any fold of the txn) or 0
-     * (before it: folded with the rest) */
+     * (before it: folded with the rest). Buffers swap instead of being
+     * freed: the next txn reuses them. */
     for (size_t i = 0; i < m->cap && (s->ntouched || t->jfolded); i++) {
         struct jent *e = &m->e[i];
         if (!e->id)
             continue;
-        if (committed && t->jfolded) {
-            free(e->rec);
-            e->rec = NULL;
-            e->len = 0;
-        }
-        if (committed && e->stg && e->stg_gen == s->jgen) {
-            free(e->rec);
+        if (committed && t->jfolded)
+            e->has_rec = false;
+        if (committed && e->has_stg && e->stg_gen == s->jgen) {
+            uint8_t *b = e->rec;
+            size_t c = e->rec_cap;
             e->rec = e->stg;
+            e->rec_cap = e->stg_cap;
             e->len = e->stg_len;
-        } else {
-            free(e->stg);
+            e->has_rec = true;
+            e->stg = b;
+            e->stg_cap = c;
         }
-        e->stg = NULL;
+        e->has_stg = false;
         e->stg_gen = 0;
     }
     if (committed) {
@@ -311,7 +306,7 @@ int store_journal_fold_txn(struct store_txn *t)
     s->jfold_open = s->journal;
     /* what this txn staged so far is folded now: mark it (gen 0 = folded) */
     for (size_t i = 0; s->journal && i < s->jm.cap; i++)
-        if (s->jm.e[i].id && s->jm.e[i].stg && s->jm.e[i].stg_gen == s->jgen)
+        if (s->jm.e[i].id && s->jm.e[i].has_stg && s->jm.e[i].stg_gen == s->jgen)
             s->jm.e[i].stg_gen = 0;
     return 0;
 }

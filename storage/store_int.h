@@ -45,7 +45,9 @@ struct jent {
     char *id; /* NULL: free slot */
     uint8_t *rec, *stg;
     size_t len, stg_len;
+    size_t rec_cap, stg_cap; /* buffers are reused, not freed per txn */
     uint64_t stg_gen;
+    bool has_rec, has_stg;
 };
 struct jmap {
     struct jent *e;
