@@ -77,7 +77,7 @@ struct detections {
 int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
                     FILE *out, bool quiet);
 void detections_close(struct detections *d);
-int detections_process(struct detections *d, struct ingest_batch *b);
+int detections_process(struct detections *d, const struct ingest_batch *b);
 int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx);
 int detections_flush(struct detections *d);
 /* Load a new rule set with lo and swap it in (batches in flight finish with
@@ -134,6 +134,7 @@ struct corr_stage {
     size_t ev_cap;                  /* of ev_order, ev_group, ev_recs */
     size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
     size_t *sorder, sorder_cap;     /* state items in key order */
+    size_t *iorder, iorder_cap;     /* incidents in id order */
     /* Commit coalescing (replay with a store): batches are held by the
      * engine and the store written once per commit_events events or
      * commit_ns of wall time (0, 0: every batch), and at the end

@@ -54,7 +54,7 @@ static const char common_usage[] =
     "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
     "                          directory (default: in memory)\n"
     "      --commit-every N    (replay, with --db) one LMDB commit per N events (default\n"
-    "                          250000, and at least every 2 s; 0: every batch). A killed\n"
+    "                          2000000, and at least every 2 s; 0: every batch). A killed\n"
     "                          replay run again on the same --db resumes each file after\n"
     "                          its last committed line\n"
     "      --escalate REGIME   (replay, with --db) write escalations of the incidents to the\n"
@@ -398,14 +398,17 @@ static int replay_process(void *ctx, struct ingest_batch *b)
         ls[al + 1 + cl] = '\0';
         tally_str(&r->logsource, ls);
     }
-    int rc = r->rules ? detections_process(&r->det, b) : 0;
-    return rc ? rc : r->out ? events_out_process(&r->eo, b) : 0;
+    /* rule matching runs in replay_commit: on the pipeline's second thread,
+     * which would otherwise wait for this one (reading, parsing and
+     * normalising take longer than correlating) */
+    return r->out ? events_out_process(&r->eo, b) : 0;
 }
 
 static int replay_commit(void *ctx, const struct ingest_batch *b)
 {
     struct replay_ctx *r = ctx;
-    int rc = r->rules ? detections_flush(&r->det) : 0;
+    int rc = r->rules ? detections_process(&r->det, b) : 0;
+    rc = rc ? rc : r->rules ? detections_flush(&r->det) : 0;
     if (!rc && r->correlate)
         rc = corr_stage_commit(&r->corr, b);
     return rc ? rc : r->out ? events_out_commit(&r->eo, b) : 0;
@@ -434,8 +437,9 @@ int cmd_replay(int argc, char **argv)
     r.logsource.label = "logsource:";
     if (a.nrules) {
         struct rule_load_opts lo = {.paths = a.rules, .npaths = a.nrules};
-        /* batches are matched (one thread: one rule scratch) while earlier
-         * ones are correlated and committed (a detection list per batch) */
+        /* batches are read, parsed and normalised while earlier ones are
+         * matched, correlated and committed (on one thread: one rule
+         * scratch; a detection list per batch in flight) */
         a.pipeline = true;
         if (detections_open(&r.det, &lo, 1, stdout, a.quiet)) {
             detections_close(&r.det);
@@ -450,9 +454,9 @@ int cmd_replay(int argc, char **argv)
         }
         r.correlate = true;
         r.det.corr = &r.corr;
-        /* one LMDB commit per 250k events or 2 s rather than per batch: an
+        /* one LMDB commit per 2 s (or 2M events) rather than per batch: an
          * incident touched by every batch is written once per commit */
-        r.corr.commit_events = a.commit_every < 0 ? 250000 : (uint64_t)a.commit_every;
+        r.corr.commit_events = a.commit_every < 0 ? 2000000 : (uint64_t)a.commit_every;
         r.corr.commit_ns = a.commit_every == 0 ? 0 : 2000000000LL;
         if (a.regime) {
             if (!a.db || cli_esc_open(&r.esc, a.regime, NULL, NULL, NULL, NULL,

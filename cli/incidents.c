@@ -103,8 +103,11 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : store_strerror(rc));
         return rc;
     }
-    /* incident changes go to the store's journal, folded in bulk (below) */
-    if ((rc = store_journal_enable(cs->st, &err)) != 0) {
+    /* run: incident changes go to the store's journal, folded in bulk
+     * (below). replay coalesces its commits (one per 2 s or 2M events): each
+     * incident is written once per commit anyway, directly and in id
+     * order, which leaves no fold for the end */
+    if (!final_only && (rc = store_journal_enable(cs->st, &err)) != 0) {
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : store_strerror(rc));
         return rc;
@@ -278,6 +281,15 @@ static int item_cmp(const void *a, const void *b)
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
+static const struct corr_incident *sort_incs;
+
+static int inc_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(sort_incs[x].id, sort_incs[y].id);
+    return c ? c : (x > y) - (x < y);
+}
+
 static int txn_body(struct store_txn *t, void *ctx)
 {
     struct corr_stage *cs = ctx;
@@ -328,7 +340,25 @@ static int txn_body(struct store_txn *t, void *ctx)
      * reads and writes the record once); evidence in batch order */
     if (!rc)
         rc = group_evidence(cs, out);
-    for (size_t i = 0; !rc && i < out->nincidents; i++) {
+    /* in id order (stable): the store's B-trees are walked forwards, which
+     * matters when a coalesced commit updates tens of thousands of them */
+    if (!rc && out->nincidents > cs->iorder_cap) {
+        size_t *n = realloc(cs->iorder, out->nincidents * sizeof(*n));
+        if (!n)
+            rc = TS_E_NOMEM;
+        else {
+            cs->iorder = n;
+            cs->iorder_cap = out->nincidents;
+        }
+    }
+    for (size_t i = 0; !rc && i < out->nincidents; i++)
+        cs->iorder[i] = i;
+    if (!rc) {
+        sort_incs = out->incidents;
+        qsort(cs->iorder, out->nincidents, sizeof(*cs->iorder), inc_cmp);
+    }
+    for (size_t k = 0; !rc && k < out->nincidents; k++) {
+        size_t i = cs->iorder[k];
         size_t lo = cs->ev_start[i], hi = cs->ev_start[i + 1];
         for (size_t j = lo; j < hi; j++)
             cs->ev_recs[j - lo] = evidence_rec(&out->evidence[cs->ev_order[j]]);
@@ -698,6 +728,7 @@ void corr_stage_close(struct corr_stage *cs)
     free(cs->ev_recs);
     free(cs->ev_hash);
     free(cs->sorder);
+    free(cs->iorder);
     for (size_t i = 0; i < cs->nacc; i++)
         free((char *)cs->acc[i].topic);
     free(cs->acc);

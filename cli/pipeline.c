@@ -223,7 +223,7 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     return 0;
 }
 
-int detections_process(struct detections *d, struct ingest_batch *b)
+int detections_process(struct detections *d, const struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < d->nscratch ? (size_t)b->worker : 0;
     pthread_mutex_lock(&d->mu);
