@@ -211,6 +211,7 @@ struct committer {
     struct ingest_batch *q[PIPE_N]; /* handed over, not yet taken (FIFO) */
     size_t qhead, qlen;
     bool busy[PIPE_N];      /* batch i is the committer's */
+    int n;                  /* batches going round (<= PIPE_N) */
     bool stop;
     int rc;                 /* first commit error */
     uint64_t commits;
@@ -226,7 +227,7 @@ static void *commit_main(void *arg)
         if (!c->qlen)
             break;
         struct ingest_batch *b = c->q[c->qhead];
-        c->qhead = (c->qhead + 1) % PIPE_N;
+        c->qhead = (c->qhead + 1) % (size_t)c->n;
         c->qlen--;
         int rc = c->rc;
         pthread_mutex_unlock(&c->mu);
@@ -272,11 +273,11 @@ static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch
     if (!rc) {
         st->batches++;
         c->busy[*cur] = true;
-        c->q[(c->qhead + c->qlen) % PIPE_N] = b;
+        c->q[(c->qhead + c->qlen) % (size_t)c->n] = b;
         c->qlen++;
         pthread_cond_broadcast(&c->cv);
     }
-    *cur = (*cur + 1) % PIPE_N;
+    *cur = (*cur + 1) % c->n;
     while (c->busy[*cur] || (rc && any_busy(c)))
         pthread_cond_wait(&c->cv, &c->mu);
     rc = rc ? rc : c->rc;
@@ -296,7 +297,11 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     int cur = 0;
     struct committer cm = {.o = o};
     bool piped = o->pipeline && o->sink.commit;
-    for (int i = 1; piped && i < PIPE_N && !rc; i++) {
+    /* about 128k events in flight, whatever the batch size */
+    uint32_t bmax = o->batch_max ? o->batch_max : 1024;
+    cm.n = (int)(131072 / bmax);
+    cm.n = cm.n < 4 ? 4 : cm.n > PIPE_N ? PIPE_N : cm.n;
+    for (int i = 1; piped && i < cm.n && !rc; i++) {
         rc = ingest_batch_create(&bs[i], o->batch_max ? o->batch_max : 1024, max);
         if (!rc)
             bs[i]->worker = i;
