@@ -75,6 +75,7 @@ static int cmp_route(const void *a, const void *b)
 }
 
 #define SMALL_GROUP 3
+#define SMALL_SET 64
 
 static int build_group(struct rule_set *rs, uint32_t gi)
 {
@@ -95,9 +96,11 @@ static int build_group(struct rule_set *rs, uint32_t gi)
         else
             rc = r;
     }
-    /* a group of a few rules: evaluating them is cheaper than scanning the
-     * event's values for their literals first */
-    bool failed = npf > 0 && npf <= SMALL_GROUP;
+    /* a small rule set's group of a few rules: evaluating them is cheaper
+     * than scanning the event's values for their literals first (in a big
+     * set the scan still pays: measured 322k vs 292k events/s with every
+     * Windows rule) */
+    bool failed = npf > 0 && npf <= SMALL_GROUP && rs->nrules <= SMALL_SET;
     if (!rc && npf && !failed) {
         uint32_t *fields = calloc(rs->nfnames + 1, sizeof(*fields));
         struct ac **acs = calloc(rs->nfnames + 1, sizeof(*acs));
