@@ -82,7 +82,8 @@ int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
 int detections_flush(struct detections *d);
 /* Load a new rule set with lo and swap it in (batches in flight finish with
  * the old one). On failure the old set stays and the problems are printed. */
-int detections_reload(struct detections *d, const struct rule_load_opts *lo);
+int detections_reload(struct detections *d, const struct rule_load_opts *lo,
+                      const struct corr_opts *co);
 
 
 /* Correlation and storage (incidents.c). */
@@ -140,6 +141,13 @@ struct corr_stage {
      * commit_ns of wall time (0, 0: every batch), and at the end
      * (corr_stage_flush). acc: the latest offset per source of the batches
      * since the last commit. */
+    /* Rule reload with correlation (run): every batch holds batch_rw for
+     * reading from process() to the end of its commit, a reload for
+     * writing, so a batch is matched and correlated with one rule set and
+     * one engine. */
+    pthread_rwlock_t batch_rw;
+    uint64_t reloads;
+    struct corr_engine *import_ce; /* reload: the engine state goes into */
     uint64_t commit_events;
     int64_t commit_ns;
     uint64_t held_events;
@@ -153,8 +161,27 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
                     const char *db_dir, int workers, FILE *out, bool final_only);
 int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const struct ts_event *ev);
 int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b);
+/* Open a store to read (incidents, report, escalations): read-write when
+ * the files are writable, so that the engine's pending incident journal is
+ * folded first and the reader sees the latest; read-only otherwise. */
+int cli_store_open_read(const char *path, size_t map_size, struct store **s,
+                        struct ts_err *err);
+/* Periodic upkeep (run's stats thread): fold the store's incident journal
+ * when its oldest record is a few seconds old, also while no batch comes. */
+void corr_stage_tick(struct corr_stage *cs);
 /* Commit what coalescing holds (no-op otherwise). */
 int corr_stage_flush(struct corr_stage *cs);
+/* A batch's stay (run): enter before matching, leave after its commit (or
+ * when process fails). */
+void corr_stage_batch_enter(struct corr_stage *cs);
+void corr_stage_batch_leave(struct corr_stage *cs);
+/* Reload: with the batches drained (write lock, at most 10 s: TS_E_LIMIT
+ * otherwise), build an engine for rs with co, carry the state over from
+ * the store, swap it in and call swap(ctx) (the detections' rule set) in
+ * the same exclusion. On failure nothing changes. Needs a store (the state
+ * is read back from it) and not replay. */
+int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct corr_opts *co,
+                      void (*swap)(void *ctx), void *ctx);
 int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset);
 void corr_stage_print_final(struct corr_stage *cs);
 void corr_stage_close(struct corr_stage *cs);

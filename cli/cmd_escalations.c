@@ -195,7 +195,7 @@ static int open_store(const char *db, bool ro, struct store **st)
 {
     struct ts_err err = {0};
     struct store_opts so = {.path = db, .read_only = ro};
-    int rc = store_open(st, &so, &err);
+    int rc = ro ? cli_store_open_read(db, 0, st, &err) : store_open(st, &so, &err);
     if (rc) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));

@@ -16,6 +16,7 @@
 #include "../core/tstime.h"
 #include "../storage/storage.h"
 #include "cli.h"
+#include "cli_int.h"
 
 static const char incidents_usage[] =
     "usage: tocsin incidents --db DIR list [--since T] [--until T] [--tenant X] [--status S]\n"
@@ -295,7 +296,7 @@ static int open_store(const char *db, bool rw, struct store **s)
     o.read_only = !rw;
     o.map_size = 16u << 20; /* an existing store keeps at least its used size */
     struct ts_err err = {0};
-    int rc = store_open(s, &o, &err);
+    int rc = rw ? store_open(s, &o, &err) : cli_store_open_read(db, o.map_size, s, &err);
     if (rc) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));

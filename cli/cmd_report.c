@@ -263,8 +263,7 @@ int cmd_report(int argc, char **argv)
         goto config;
 
     ret = 1;
-    struct store_opts so = {.path = a.db, .read_only = true};
-    if ((rc = store_open(&st, &so, &err)) != 0) {
+    if ((rc = cli_store_open_read(a.db, 0, &st, &err)) != 0) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin report: %s\n", err.code ? msg : store_strerror(rc));

@@ -23,7 +23,8 @@ static const char run_usage[] =
     "                          its offset is committed)\n"
     "  -d, --detections-out FILE  where detections go as JSON lines (default: stdout)\n"
     "      --stats-interval S  log counters every S seconds (default 30, 0 = never)\n"
-    "SIGHUP re-reads the config and swaps in new rules, decoders, profiles and\n"
+    "SIGHUP re-reads the config and swaps in new rules (correlation state carried\n"
+    "over from LMDB), decoders, profiles and\n"
     "enrichment; what fails to build leaves the running version in force.\n";
 
 struct count_ctx {
@@ -35,8 +36,13 @@ struct count_ctx {
 static int run_process(void *ctx, struct ingest_batch *b)
 {
     struct count_ctx *c = ctx;
+    if (c->corr) /* until the end of run_commit: a reload waits for it */
+        corr_stage_batch_enter(c->corr);
     int rc = c->det ? detections_process(c->det, b) : 0;
-    return rc ? rc : c->eo ? events_out_process(c->eo, b) : 0;
+    rc = rc ? rc : c->eo ? events_out_process(c->eo, b) : 0;
+    if (rc && c->corr)
+        corr_stage_batch_leave(c->corr);
+    return rc;
 }
 
 /* The commit point: what the batch produced is durable before its offsets
@@ -48,7 +54,10 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
     if (!rc && c->eo)
         rc = events_out_commit(c->eo, b);
     /* last: the LMDB transaction with state, incidents and these offsets */
-    return rc ? rc : c->corr ? corr_stage_commit(c->corr, b) : 0;
+    rc = rc ? rc : c->corr ? corr_stage_commit(c->corr, b) : 0;
+    if (c->corr)
+        corr_stage_batch_leave(c->corr);
+    return rc;
 }
 
 static int run_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
@@ -115,6 +124,7 @@ struct stats_thread_arg {
     struct detections *det; /* NULL without rules */
     struct store *store;    /* NULL without paths.data_dir */
     const struct ts_config *cfg;
+    struct corr_stage *corr; /* NULL without rules */
 };
 
 /* Retention per the config, in bounded transactions (batch commits go on
@@ -165,6 +175,27 @@ static void norm_args_from(const struct ts_config *cfg, struct cli_norm_args *na
 static int rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
                           struct rule_field_alias **al, struct rule_placeholder **ph);
 
+/* Correlation options from the config; *groups (the caller frees it) and
+ * the config's strings must outlive co's use. */
+static int corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
+                          struct corr_grouping **groups)
+{
+    *groups = calloc(cfg->correlate.ngroups + 1, sizeof(**groups));
+    if (!*groups)
+        return TS_E_NOMEM;
+    for (size_t i = 0; i < cfg->correlate.ngroups; i++)
+        (*groups)[i] = (struct corr_grouping){
+            .rule = cfg->correlate.groups[i].rule,
+            .group_by = (const char *const *)cfg->correlate.groups[i].by,
+            .ngroup_by = cfg->correlate.groups[i].nby,
+            .window_ns = cfg->correlate.groups[i].window_ns,
+        };
+    *co = (struct corr_opts){.lateness_ns = cfg->correlate.lateness_ns,
+                             .groupings = *groups,
+                             .ngroupings = cfg->correlate.ngroups};
+    return 0;
+}
+
 /* SIGHUP: re-read the config, rebuild normalisation and rules, swap them in.
  * Whatever fails to build leaves the running one in force. */
 static void do_reload(struct stats_thread_arg *a)
@@ -192,8 +223,12 @@ static void do_reload(struct stats_thread_arg *a)
         struct rule_load_opts lo;
         struct rule_field_alias *al = NULL;
         struct rule_placeholder *ph = NULL;
-        if (rule_opts_from(cfg, &lo, &al, &ph) == 0 && detections_reload(a->det, &lo) == 0)
+        struct corr_grouping *groups = NULL;
+        struct corr_opts co;
+        if (rule_opts_from(cfg, &lo, &al, &ph) == 0 && corr_opts_from(cfg, &co, &groups) == 0 &&
+            detections_reload(a->det, &lo, &co) == 0)
             ts_info("reload: rules swapped in");
+        free(groups);
         free(al);
         free(ph);
     }
@@ -207,6 +242,8 @@ static void *stats_main(void *p)
     int64_t ret_every = a->cfg ? a->cfg->retention.interval_ns : 0;
     int64_t next_ret = ts_mono_ns() + ret_every;
     while (!ts_rt.stop) {
+        if (a->corr) /* the incident journal is folded even when input pauses */
+            corr_stage_tick(a->corr);
         if (a->store && ret_every > 0 && ts_mono_ns() >= next_ret) {
             run_retention(a);
             next_ret = ts_mono_ns() + ret_every;
@@ -335,21 +372,12 @@ int cmd_run(int argc, char **argv)
         cc.det = &det;
         /* correlation; with paths.data_dir its state, the incidents and the
          * input offsets live in LMDB and the consumer seeks to them */
-        struct corr_grouping *groups = calloc(cfg->correlate.ngroups + 1, sizeof(*groups));
-        if (!groups) {
+        struct corr_grouping *groups = NULL;
+        struct corr_opts co;
+        if (corr_opts_from(cfg, &co, &groups)) {
             code = 1;
             goto out;
         }
-        for (size_t i = 0; i < cfg->correlate.ngroups; i++)
-            groups[i] = (struct corr_grouping){
-                .rule = cfg->correlate.groups[i].rule,
-                .group_by = (const char *const *)cfg->correlate.groups[i].by,
-                .ngroup_by = cfg->correlate.groups[i].nby,
-                .window_ns = cfg->correlate.groups[i].window_ns,
-            };
-        struct corr_opts co = {.lateness_ns = cfg->correlate.lateness_ns,
-                               .groupings = groups,
-                               .ngroupings = cfg->correlate.ngroups};
         int orc = corr_stage_open(&corr, det.rs, &co, cfg->paths.data_dir, cfg->kafka.workers,
                                   det_out, false);
         free(groups);
@@ -432,7 +460,7 @@ int cmd_run(int argc, char **argv)
                 cfg->ntopics, cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
         pthread_t st_tid;
         struct stats_thread_arg sa = {k, interval, cfg_path, cc.det,
-                                      cc.corr ? cc.corr->st : NULL, cfg};
+                                      cc.corr ? cc.corr->st : NULL, cfg, cc.corr};
         bool st_started = pthread_create(&st_tid, NULL, stats_main, &sa) == 0;
         rc = ingest_kafka_run(k, &err);
         ts_rt.stop = 1;

@@ -49,7 +49,7 @@ int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const str
 static int import_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct corr_stage *cs = ctx;
-    int rc = corr_state_import(cs->ce, key, klen, val, vlen);
+    int rc = corr_state_import(cs->import_ce ? cs->import_ce : cs->ce, key, klen, val, vlen);
     if (rc == 0)
         cs->imported++;
     else if (rc == TS_E_NOTFOUND)
@@ -64,6 +64,12 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
 {
     memset(cs, 0, sizeof(*cs));
     pthread_mutex_init(&cs->mu, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    /* a waiting reload goes before new batches */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&cs->batch_rw, &ra);
+    pthread_rwlockattr_destroy(&ra);
     ts_buf_init(&cs->line, 0);
     cs->out = out;
     cs->final_only = final_only;
@@ -618,6 +624,12 @@ static int commit_out(struct corr_stage *cs, const struct ingest_batch *b)
     return rc;
 }
 
+void corr_stage_tick(struct corr_stage *cs)
+{
+    if (cs->st && !cs->final_only)
+        (void)maybe_fold(cs, false); /* its own write txn; logged on failure */
+}
+
 int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
@@ -647,6 +659,77 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
         rc = commit_out(cs, b);
     }
     pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
+void corr_stage_batch_enter(struct corr_stage *cs) { pthread_rwlock_rdlock(&cs->batch_rw); }
+void corr_stage_batch_leave(struct corr_stage *cs) { pthread_rwlock_unlock(&cs->batch_rw); }
+
+int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct corr_opts *opts,
+                      void (*swap)(void *ctx), void *ctx)
+{
+    if (!cs->st || cs->final_only)
+        return TS_E_UNSUPPORTED;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (pthread_rwlock_timedwrlock(&cs->batch_rw, &until) != 0) {
+        ts_error("reload: batches in flight did not finish within 10 s; rules unchanged");
+        return TS_E_LIMIT;
+    }
+    /* no batch between process and commit now: the store holds exactly the
+     * engine's state (each commit wrote the keys it changed) */
+    pthread_mutex_lock(&cs->mu);
+    struct corr_opts co = {0};
+    if (opts)
+        co = *opts;
+    co.no_state_export = false;
+    struct corr_report rep;
+    struct ts_err err = {0};
+    struct corr_engine *ne = NULL;
+    int rc = corr_engine_create(&ne, rs, &co, &rep, &err);
+    if (!rc) {
+        for (size_t i = 0; i < rep.nproblems; i++) {
+            const struct rule_problem *p = &rep.problems[i];
+            ts_error("reload: %s:%u:%u: %s: [%s] %s", p->file, p->line, p->col,
+                     p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+        }
+    } else {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        ts_error("reload: correlation: %s; rules unchanged", err.code ? msg : ts_strerror(rc));
+    }
+    corr_report_free(&rep);
+    uint64_t imported = cs->imported, stale = cs->stale;
+    struct store_txn *t = NULL;
+    if (!rc && (rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t)) == 0) {
+        cs->imported = cs->stale = 0;
+        cs->import_ce = ne;
+        rc = store_state_foreach(t, NULL, 0, import_one, cs);
+        cs->import_ce = NULL;
+        store_txn_abort(t);
+        if (rc)
+            ts_error("reload: correlation state not carried over (%s); rules unchanged",
+                     store_strerror(rc));
+    }
+    if (rc) {
+        corr_engine_destroy(ne);
+        cs->imported = imported;
+        cs->stale = stale;
+    } else {
+        ts_info("reload: correlation: %zu rule(s), %llu state key(s) carried over (%llu of "
+                "rules no longer loaded)",
+                corr_rule_count(ne), (unsigned long long)cs->imported,
+                (unsigned long long)cs->stale);
+        struct corr_engine *old = cs->ce;
+        cs->ce = ne;
+        corr_engine_destroy(old);
+        cs->reloads++;
+        if (swap)
+            swap(ctx);
+    }
+    pthread_mutex_unlock(&cs->mu);
+    pthread_rwlock_unlock(&cs->batch_rw);
     return rc;
 }
 
@@ -739,6 +822,7 @@ void corr_stage_close(struct corr_stage *cs)
     store_close(cs->st);
     ts_buf_free(&cs->line);
     pthread_mutex_destroy(&cs->mu);
+    pthread_rwlock_destroy(&cs->batch_rw);
     memset(cs, 0, sizeof(*cs));
 }
 

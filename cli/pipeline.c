@@ -120,14 +120,29 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
     return 0;
 }
 
-int detections_reload(struct detections *d, const struct rule_load_opts *lo)
+struct det_swap {
+    struct detections *d;
+    struct rule_set *rs;
+    struct rule_set *old;
+};
+
+static void det_swap(void *ctx)
 {
-    if (d->corr && corr_rule_count(d->corr->ce) > 0) {
-        /* the correlation engine indexes this rule set; rebuilding it with its
-         * state is for the next version: keep the running rules (without
-         * correlation rules the engine refers to no detection rule) */
-        fprintf(stderr, "tocsin: rules are not reloaded while correlation is active; restart "
-                        "to load new rules (state and offsets are kept in LMDB)\n");
+    struct det_swap *x = ctx;
+    pthread_mutex_lock(&x->d->mu);
+    x->old = x->d->rs;
+    x->d->rs = x->rs;
+    pthread_mutex_unlock(&x->d->mu);
+}
+
+int detections_reload(struct detections *d, const struct rule_load_opts *lo,
+                      const struct corr_opts *co)
+{
+    bool correlating = d->corr && corr_rule_count(d->corr->ce) > 0;
+    if (d->corr && (!d->corr->st || d->corr->final_only) && correlating) {
+        /* without a store the engine's state cannot be carried over */
+        fprintf(stderr, "tocsin: rules are not reloaded while correlation runs without "
+                        "paths.data_dir; restart to load new rules\n");
         return TS_E_UNSUPPORTED;
     }
     struct rule_set *rs = NULL;
@@ -137,11 +152,19 @@ int detections_reload(struct detections *d, const struct rule_load_opts *lo)
         rule_set_unref(rs);
         return rc;
     }
-    pthread_mutex_lock(&d->mu);
-    struct rule_set *old = d->rs;
-    d->rs = rs;
-    pthread_mutex_unlock(&d->mu);
-    rule_set_unref(old); /* batches in flight hold their own reference */
+    struct det_swap x = {d, rs, NULL};
+    if (d->corr && d->corr->st && !d->corr->final_only) {
+        /* the engine indexes the rule set: a new one for the new set, its
+         * state carried over, swapped with the rules while no batch runs */
+        rc = corr_stage_reload(d->corr, rs, co, det_swap, &x);
+        if (rc) {
+            rule_set_unref(rs);
+            return rc;
+        }
+    } else {
+        det_swap(&x);
+    }
+    rule_set_unref(x.old); /* batches in flight hold their own reference */
     return 0;
 }
 

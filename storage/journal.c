@@ -202,7 +202,15 @@ int store_journal_on_begin(struct store_txn *t)
     return 0;
 }
 
+static void journal_end(struct store_txn *t, bool committed);
+
 void store_journal_on_end(struct store_txn *t, bool committed)
+{
+    journal_end(t, committed);
+    pthread_mutex_unlock(&t->s->jmu);
+}
+
+static void journal_end(struct store_txn *t, bool committed)
 {
     struct store *s = t->s;
     if (!s->journal)
@@ -339,12 +347,14 @@ int store_journal_enable(struct store *s, struct ts_err *err)
     return store_journal_fold(s, err);
 }
 
-void store_journal_stats(const struct store *s, struct store_journal_stats *out)
+void store_journal_stats(struct store *s, struct store_journal_stats *out)
 {
     memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&s->jmu);
     out->pending_records = s->jops;
     out->pending_bytes = s->jbytes;
     out->pending_incidents = s->jm.n;
     out->folds = s->folds;
     out->oldest_ns = s->jfirst_ns;
+    pthread_mutex_unlock(&s->jmu);
 }

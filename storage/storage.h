@@ -196,7 +196,7 @@ struct store_journal_stats {
 int store_journal_enable(struct store *s, struct ts_err *err);
 /* Fold the journal (its own write txn; no txn of this thread open). */
 int store_journal_fold(struct store *s, struct ts_err *err);
-void store_journal_stats(const struct store *s, struct store_journal_stats *out);
+void store_journal_stats(struct store *s, struct store_journal_stats *out);
 
 /* Run fn(t, ctx) in a write transaction and commit; on STORE_E_RETRY
  * (the map grew) do it again, up to 16 times. fn returns 0 or an error,

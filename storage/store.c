@@ -228,6 +228,7 @@ int store_open(struct store **out, const struct store_opts *o, struct ts_err *er
     ts_buf_init(&s->scratch, STORE_STATE_VAL_MAX + (8u << 20));
     ts_buf_init(&s->evbuf, 4u << 20);
     ts_buf_init(&s->jbuf, 64u << 20);
+    pthread_mutex_init(&s->jmu, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     atomic_init(&s->growths, 0);
@@ -289,6 +290,7 @@ void store_close(struct store *s)
     ts_buf_free(&s->scratch);
     ts_buf_free(&s->evbuf);
     store_journal_free(s);
+    pthread_mutex_destroy(&s->jmu);
     free(s->path);
     free(s);
 }
@@ -402,6 +404,7 @@ int store_txn_begin(struct store *s, unsigned flags, struct store_txn **out)
         t->now_ns = ts_now_ns();
         if (rdonly)
             break;
+        pthread_mutex_lock(&s->jmu); /* released by store_journal_on_end */
         /* journal upkeep; folding another process's journal may fill the
          * map: grow and begin again */
         int rc = store_journal_on_begin(t);

@@ -79,6 +79,10 @@ struct store {
     /* Journal mode (store_journal_enable; the engine): incident puts append
      * to DB_JOURNAL; the rest is used by the write txn's thread only. */
     bool journal;
+    /* Held from a write txn's begin (after LMDB's writer lock) to the end of
+     * its journal upkeep after commit/abort: LMDB releases its lock at
+     * commit, before the map is updated. */
+    pthread_mutex_t jmu;
     struct jmap jm;
     uint64_t jgen;           /* write txns begun (staged entries' generation) */
     size_t *touched;         /* jm slots staged by the open write txn */

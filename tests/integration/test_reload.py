@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """SIGHUP reload of `tocsin run` against a real broker: a rule added on disk
 starts matching after SIGHUP; a broken config on SIGHUP changes nothing and
-the running rules keep matching; SIGTERM still exits 0."""
+the running rules keep matching; SIGTERM still exits 0.
+
+With correlation (paths.data_dir, the shipped SSH brute-force rule): three
+failed logins from one address, a rule added and SIGHUP, two more failures
+within the minute: the incident fires with count 5, so the correlation
+state crossed the reload; the added rule matches too."""
+import shutil
 import json
 import os
 import signal
@@ -120,5 +126,88 @@ def main():
     sys.exit(1 if fails else 0)
 
 
+def correlation_reload():
+    base = os.path.join(tmp, "corr")
+    rules = os.path.join(base, "rules")
+    os.makedirs(rules)
+    shutil.copy("etc/rules/correlation/mr_ssh_brute_force.yml", rules)
+    ctopic = f"reload.corr.{RUN}"
+    subprocess.run([KTOOL, "create", BOOT, ctopic, "1"], check=True)
+    cfg = os.path.join(base, "tocsin.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""kafka:
+  brokers: "{BOOT}"
+  group_id: g-reload-corr-{RUN}
+topics:
+  - name: {ctopic}
+    format: rfc3164
+paths:
+  rules: [{rules}]
+  data_dir: {base}/data
+""")
+    det = os.path.join(base, "det.jsonl")
+    errf = os.path.join(base, "run.err")
+    err = open(errf, "w")
+    p = subprocess.Popen([TOCSIN, "run", "-c", cfg, "-d", det, "--stats-interval", "0"],
+                         stderr=err, stdout=subprocess.DEVNULL)
+
+    def text():
+        with open(errf) as f:
+            return f.read()
+
+    def dets():
+        try:
+            with open(det) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def prod(lines):
+        subprocess.run(["kcat", "-P", "-b", BOOT, "-t", ctopic], input="".join(l + "\n" for l in lines),
+                       text=True, check=True)
+
+    def fail_line(sec):
+        return (f"<38>Nov 20 10:00:{sec:02d} portal-01 sshd[{1000 + sec}]: Failed password for root "
+                f"from 198.51.100.7 port {40000 + sec} ssh2")
+
+    def incidents():
+        r = subprocess.run([TOCSIN, "incidents", "--db", f"{base}/data", "list", "--json"],
+                           capture_output=True, text=True)
+        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+    wait_for(lambda: "assigned" in text(), "correlation run: consumer assigned")
+    prod([fail_line(0), fail_line(5), fail_line(10)])
+    # processed and committed: the consumer's LMDB offset passes the three lines
+    wait_for(lambda: "correlation" in text(), "correlation run started")
+    time.sleep(3)
+    write_rule_at(rules, "gamma", "c3c3c3c3-0000-4000-8000-000000000003")
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload: rules swapped in" in text(), "correlation run: reload reported")
+    wait_for(lambda: "state key(s) carried over" in text(), "correlation state carried over")
+    prod([fail_line(15), fail_line(20), "<13>Nov 20 10:00:21 portal-01 cron[1]: gamma ran"])
+    wait_for(lambda: any(d.get("rule_title") == "Reload test gamma" for d in dets()),
+             "rule added with correlation running matches after SIGHUP")
+    wait_for(lambda: any(i["count"] == 5 and "198.51.100.7" in i["group_key"] for i in incidents()),
+             "the brute-force incident counts the failures from before and after the reload (5)")
+    if not any(i["count"] == 5 for i in incidents()):
+        print(json.dumps(incidents())[:1000])
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(60)
+    if rc != 0:
+        fails.append(f"correlation run: exit code {rc}")
+    if fails:
+        print(text()[-2000:])
+
+
+def write_rule_at(d, word, uid):
+    with open(os.path.join(d, f"{word}.yml"), "w") as f:
+        f.write(RULE.format(word=word, uid=uid))
+
+
 if __name__ == "__main__":
+    try:
+        correlation_reload()
+    except Exception as e:  # report, then run the rest
+        fails.append(f"correlation reload: {e}")
+        print("FAIL: correlation reload:", e)
     main()

@@ -172,6 +172,37 @@ START_TEST(test_held_batches_equal_one_big_batch)
 }
 END_TEST
 
+START_TEST(test_state_carries_over_to_an_engine_of_a_new_rule_set)
+{
+    /* a rule reload: three failures, the state stored; a new rule set (a
+     * detection rule added before the others) gets a new engine that
+     * imports the store; two more failures complete the five */
+    struct harness h;
+    h_open(&h, BRUTE, NULL);
+    for (int i = 0; i < 3; i++)
+        FEED(&h, "ssh_fail", T0 + i * 5 * SEC, "src_ip", "10.9.9.9");
+    h_end(&h);
+    ck_assert_uint_eq(h.ninc, 0);
+    struct rule_set *rs2 = NULL;
+    const char *y2 = DET_RULE("other_rule") BRUTE;
+    struct rule_load_opts lo = {.buf = y2, .buf_len = strlen(y2), .buf_name = "t2.yml"};
+    struct rule_report rr;
+    struct ts_err err = {0};
+    ck_assert_int_eq(rule_set_load(&rs2, &lo, &rr, &err), 0);
+    rule_report_free(&rr);
+    rule_set_unref(h.rs);
+    h.rs = rs2;
+    h_restart(&h, NULL); /* new engine over rs2, state imported */
+    for (int i = 3; i < 5; i++)
+        FEED(&h, "ssh_fail", T0 + i * 5 * SEC, "src_ip", "10.9.9.9");
+    h_end(&h);
+    ck_assert_uint_eq(h.ninc, 1);
+    ck_assert_uint_eq(h.inc[0].count, 5);
+    ck_assert_int_eq(h.inc[0].first, T0);
+    h_close(&h);
+}
+END_TEST
+
 START_TEST(test_incident_id_is_stable_across_engines)
 {
     char id1[33], id2[33];
@@ -639,6 +670,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_repeats_update_the_open_incident_and_a_pause_starts_a_new_one);
     tcase_add_test(t, test_incident_id_is_stable_across_engines);
     tcase_add_test(t, test_held_batches_equal_one_big_batch);
+    tcase_add_test(t, test_state_carries_over_to_an_engine_of_a_new_rule_set);
     tcase_add_test(t, test_value_count_counts_distinct_users);
     tcase_add_test(t, test_distinct_values_are_capped_with_a_note);
     tcase_add_test(t, test_temporal_fires_in_any_order);
