@@ -127,6 +127,7 @@ struct corr_stage {
     bool *had_prev;
     size_t prevcap;
     uint64_t outbox_entries;
+    uint64_t late_kept;            /* late events no incident covers, stored */
     struct esc_dispatcher *dispatcher; /* NULL: entries wait for its next poll or `send` */
     /* the batch's evidence grouped by incident (txn_body's scratch) */
     size_t *ev_start, ev_startcap;  /* per incident: first index into ev_order */

@@ -23,6 +23,7 @@ static const char incidents_usage[] =
     "                                      [--limit N] [--json]\n"
     "       tocsin incidents --db DIR show ID [--json]\n"
     "       tocsin incidents --db DIR ack|resolve|reopen ID [--by WHO]\n"
+    "       tocsin incidents --db DIR late [--since T] [--tenant X] [--json]\n"
     "The incidents in the store DIR (the engine's data directory). list shows those\n"
     "seen (last event) at or after --since and before --until, oldest first.\n"
     "  T       RFC 3339 time (2026-11-20T10:00:00Z) or an age: 90s, 30m, 24h, 7d\n"
@@ -31,7 +32,8 @@ static const char incidents_usage[] =
     "  --json  one JSON object per line (the default when stdout is not a terminal)\n"
     "  --by    who made the change (default: $USER)\n"
     "Lifecycle: new -> acknowledged -> resolved -> reopened -> ...; resolve works\n"
-    "from any open state.\n";
+    "from any open state. late lists the events that came beyond the lateness\n"
+    "allowance with no incident to amend (kept, not dropped), by event time.\n";
 
 struct inc_args {
     const char *db, *cmd, *id, *tenant, *by;
@@ -529,6 +531,69 @@ static int do_status(const struct inc_args *a, enum store_status to)
     return rc ? 1 : 0;
 }
 
+struct late_out {
+    bool json;
+    uint64_t n;
+    struct ts_buf line;
+};
+
+static int late_row(void *ctx, const struct store_late *l)
+{
+    struct late_out *lo = ctx;
+    char when[40];
+    ts_format_rfc3339(l->ev.event_ns, when, sizeof(when));
+    lo->n++;
+    if (!lo->json) {
+        printf("%s  %-12s  %-36s  %s:%lld  %.*s\n", when, l->tenant[0] ? l->tenant : "-",
+               l->rule_id, l->ev.source, (long long)l->ev.offset, (int)(l->ev.raw_len > 120
+               ? 120 : l->ev.raw_len), l->ev.raw ? l->ev.raw : "");
+        return 0;
+    }
+    struct ts_buf *b = &lo->line;
+    ts_buf_reset(b);
+    int rc = ts_buf_puts(b, "{\"event_time\":");
+    rc = rc ? rc : ts_buf_json_str(b, when, strlen(when));
+    rc = rc ? rc : ts_buf_puts(b, ",\"tenant\":");
+    rc = rc ? rc : ts_buf_json_str(b, l->tenant, strlen(l->tenant));
+    rc = rc ? rc : ts_buf_puts(b, ",\"rule_id\":");
+    rc = rc ? rc : ts_buf_json_str(b, l->rule_id, strlen(l->rule_id));
+    rc = rc ? rc : ts_buf_puts(b, ",\"source\":");
+    rc = rc ? rc : ts_buf_json_str(b, l->ev.source, strlen(l->ev.source));
+    rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"raw\":",
+                                 l->ev.partition, (long long)l->ev.offset);
+    rc = rc ? rc : ts_buf_json_str(b, l->ev.raw ? l->ev.raw : "", l->ev.raw_len);
+    rc = rc ? rc : ts_buf_printf(b, ",\"raw_truncated\":%s}\n",
+                                 l->ev.raw_truncated ? "true" : "false");
+    if (!rc)
+        fwrite(b->data, 1, b->len, stdout);
+    return rc;
+}
+
+static int do_late(const struct inc_args *a)
+{
+    struct store *s;
+    if (open_store(a->db, false, &s))
+        return 1;
+    struct late_out lo = {.json = a->json || !isatty(STDOUT_FILENO)};
+    ts_buf_init(&lo.line, 1u << 20);
+    struct ts_arena *arena = NULL;
+    int rc = ts_arena_create(&arena, 64 << 10, 64u << 20);
+    struct store_txn *t = NULL;
+    if (!rc)
+        rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
+    if (!rc)
+        rc = store_late_foreach(t, a->tenant, a->since, arena, late_row, &lo);
+    if (!rc && !lo.json)
+        printf("%llu late event%s\n", (unsigned long long)lo.n, lo.n == 1 ? "" : "s");
+    if (rc)
+        fprintf(stderr, "tocsin incidents: %s: %s\n", a->db, store_strerror(rc));
+    store_txn_abort(t);
+    ts_arena_destroy(arena);
+    ts_buf_free(&lo.line);
+    store_close(s);
+    return rc ? 1 : 0;
+}
+
 int cmd_incidents(int argc, char **argv)
 {
     struct inc_args a;
@@ -551,6 +616,13 @@ int cmd_incidents(int argc, char **argv)
             return 2;
         }
         return do_list(&a);
+    }
+    if (!strcmp(a.cmd, "late")) {
+        if (a.id) {
+            fprintf(stderr, "tocsin incidents late: unexpected argument \"%s\"\n", a.id);
+            return 2;
+        }
+        return do_late(&a);
     }
     bool known = !strcmp(a.cmd, "show") || !strcmp(a.cmd, "ack") || !strcmp(a.cmd, "resolve") ||
                  !strcmp(a.cmd, "reopen");

@@ -372,6 +372,23 @@ static int txn_body(struct store_txn *t, void *ctx)
         if (rc == TS_E_LIMIT)
             rc = 0; /* over the evidence cap: counted by the store */
     }
+    /* late events no incident covers: kept apart, nothing is dropped */
+    for (size_t i = 0; !rc && i < out->nevidence; i++) {
+        const struct corr_evidence *e = &out->evidence[i];
+        if (e->incident[0])
+            continue;
+        struct store_late l = {.tenant = e->tenant ? e->tenant : "",
+                               .rule_id = e->rule_id ? e->rule_id : "",
+                               .ev = evidence_rec(e)};
+        rc = store_late_put(t, &l);
+        if (rc == TS_E_INVAL) {
+            ts_warn("a late event (%s:%lld) could not be kept: bad field", e->source,
+                    (long long)e->offset);
+            rc = 0;
+        } else if (!rc) {
+            cs->late_kept++;
+        }
+    }
     /* evidence of incidents not in the batch's list (none expected): runs
      * of one incident in one call */
     struct store_evidence run[64];

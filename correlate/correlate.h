@@ -171,6 +171,9 @@ struct corr_evidence {
     const char *raw;        /* NULL when not kept (bounded per incident) */
     uint32_t raw_len;
     bool late;              /* beyond the lateness allowance */
+    const char *rule_id;    /* the correlation rule (id, else name/title); for
+                               the store to keep a late event no incident covers */
+    const char *tenant;     /* its tenant (those late events are kept per tenant) */
 };
 
 /* One changed state key: put val, or delete the key when deleted. */

@@ -576,6 +576,28 @@ static void id_hex(const struct cinc *inc, char out[33])
 }
 
 static int push_evidence(struct corr_engine *c, const struct cinc *inc, const struct cent *e,
+                         const struct ts_event *ev, bool late);
+
+/* A late event no incident covers: evidence without incident id, with the
+ * rule and tenant so that the store keeps it (store_late_put). */
+static int push_orphan(struct corr_engine *c, const struct crule *cr, const struct cent *e,
+                       const struct ts_event *ev)
+{
+    int rc = push_evidence(c, NULL, e, ev, true);
+    if (!rc) {
+        struct corr_evidence *x = &c->evs[c->nevs - 1];
+        const struct rule_info *ri = cr->info;
+        x->rule_id = ri ? (ri->id ? ri->id : ri->name ? ri->name : ri->title) : cr->skey;
+        x->tenant = ev && ev->tenant ? ts_arena_strndup(c->barena, ev->tenant,
+                                                        strlen(ev->tenant))
+                                     : "";
+        if (!x->tenant)
+            x->tenant = "";
+    }
+    return rc;
+}
+
+static int push_evidence(struct corr_engine *c, const struct cinc *inc, const struct cent *e,
                          const struct ts_event *ev, bool late)
 {
     if (c->nevs == c->evcap) {
@@ -795,7 +817,7 @@ static int amend_late(struct corr_engine *c, const struct crule *cr, struct ckey
     struct cinc *inc = k ? k->inc : NULL;
     if (!inc || e->t < sat_sub(inc->first, cr->span) || e->t > sat_add(inc->last, cr->span)) {
         c->m.late_orphaned++;
-        return push_evidence(c, NULL, e, ev, true);
+        return push_orphan(c, cr, e, ev);
     }
     c->m.late_amended++;
     inc->count++;

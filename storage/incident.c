@@ -1567,3 +1567,115 @@ int store_incident_fold(struct store_txn *t, const MDB_val *recs, size_t n)
     ts_arena_destroy(arena);
     return rc;
 }
+
+/* ------------------------------------------------------------ late events */
+
+#define STORE_REC_LATE 'L'
+
+static size_t late_key(uint8_t *k, const struct store_late *l)
+{
+    const char *tenant = l->tenant ? l->tenant : "";
+    const char *src = l->ev.source ? l->ev.source : "";
+    size_t n = put_str0(k, tenant);
+    store_be64_time(k + n, l->ev.event_ns);
+    n += 8;
+    uint64_t off = (uint64_t)l->ev.offset ^ 0x8000000000000000ULL;
+    for (int i = 7; i >= 0; i--)
+        k[n + (size_t)(7 - i)] = (uint8_t)(off >> (8 * i));
+    n += 8;
+    store_be32(k + n, (uint32_t)l->ev.partition ^ 0x80000000u);
+    n += 4;
+    size_t sl = strlen(src);
+    memcpy(k + n, src, sl);
+    return n + sl;
+}
+
+static void enc_late(struct store_enc *e, const void *obj)
+{
+    const struct store_late *l = obj;
+    store_enc_u8(e, STORE_REC_LATE);
+    store_enc_u8(e, STORE_REC_VERSION);
+    store_enc_u8(e, l->ev.raw_truncated ? 1 : 0);
+    store_enc_u32(e, (uint32_t)l->ev.partition);
+    store_enc_i64(e, l->ev.offset);
+    store_enc_i64(e, l->ev.event_ns);
+    store_enc_i64(e, l->ev.stored_ns);
+    store_enc_str(e, l->tenant);
+    store_enc_str(e, l->rule_id);
+    store_enc_str(e, l->ev.source);
+    store_enc_blob(e, l->ev.raw ? l->ev.raw : "", l->ev.raw ? l->ev.raw_len : 0);
+}
+
+int store_late_put(struct store_txn *t, const struct store_late *l)
+{
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (!l || !store_str_ok(l->tenant, STORE_TENANT_MAX, false) ||
+        !store_str_ok(l->ev.source, STORE_SOURCE_MAX, false) ||
+        !store_str_ok(l->rule_id, STORE_STR_MAX, false) || (l->ev.raw_len && !l->ev.raw))
+        return TS_E_INVAL;
+    struct store_late c = *l;
+    c.ev.stored_ns = t->now_ns;
+    if (c.ev.raw_len > t->s->raw_max_bytes) {
+        size_t cut = t->s->raw_max_bytes; /* not inside a UTF-8 sequence */
+        for (int back = 0; back < 3 && cut > 0 && ((unsigned char)c.ev.raw[cut] & 0xC0) == 0x80;
+             back++)
+            cut--;
+        c.ev.raw_len = cut;
+        c.ev.raw_truncated = true;
+    }
+    uint8_t k[STORE_KEY_MAX + 1];
+    size_t kl = late_key(k, &c);
+    return store_put_record(t, t->s->dbi[DB_LATE], k, kl, enc_late, &c, "late event put");
+}
+
+int store_late_foreach(struct store_txn *t, const char *tenant, int64_t since_ns,
+                       struct ts_arena *arena,
+                       int (*fn)(void *ctx, const struct store_late *l), void *ctx)
+{
+    int rc = store_txn_check_read(t);
+    if (rc)
+        return rc;
+    if (!arena || !fn || (tenant && !store_str_ok(tenant, STORE_TENANT_MAX, false)))
+        return TS_E_INVAL;
+    if (t->s->no_journal_db)
+        return 0; /* an old store opened read-only: no late events kept */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_LATE], &c)) != 0)
+        return store_txn_fail(t, rc, "late cursor");
+    uint8_t k[STORE_KEY_MAX + 1];
+    size_t pl = tenant ? put_str0(k, tenant) : 0;
+    MDB_val kv = {pl, k}, v;
+    int out = 0;
+    for (rc = pl ? mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &kv, &v, MDB_FIRST);
+         rc == 0 && !out; rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT)) {
+        if (pl && (kv.mv_size < pl || memcmp(kv.mv_data, k, pl) != 0))
+            break;
+        struct store_dec d = {v.mv_data, v.mv_size, 0, arena, 0};
+        struct store_late l;
+        memset(&l, 0, sizeof(l));
+        store_dec_header(&d, STORE_REC_LATE);
+        l.ev.raw_truncated = store_dec_u8(&d) & 1;
+        l.ev.partition = (int32_t)store_dec_u32(&d);
+        l.ev.offset = store_dec_i64(&d);
+        l.ev.event_ns = store_dec_i64(&d);
+        l.ev.stored_ns = store_dec_i64(&d);
+        l.tenant = store_dec_blob(&d, NULL);
+        l.rule_id = store_dec_blob(&d, NULL);
+        l.ev.source = store_dec_blob(&d, NULL);
+        l.ev.raw = store_dec_blob(&d, &l.ev.raw_len);
+        l.ev.late = true;
+        if (d.err) {
+            out = d.err == TS_E_NOMEM ? TS_E_NOMEM : TS_E_STORE;
+            break;
+        }
+        if (since_ns && l.ev.event_ns < since_ns)
+            continue;
+        out = fn(ctx, &l);
+    }
+    mdb_cursor_close(c);
+    if (!out && rc != 0 && rc != MDB_NOTFOUND)
+        out = store_txn_fail(t, rc, "late cursor");
+    return out;
+}

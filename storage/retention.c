@@ -19,7 +19,7 @@ struct ret {
     int64_t now;
     uint64_t budget; /* deletions left in this txn */
     uint64_t incidents, evidence, outbox;
-    int phase;       /* 0 evidence, 1 resolved incidents, 2 outbox, 3 done */
+    int phase;       /* 0 evidence, 1 resolved incidents, 2 outbox, 3 late events, 4 done */
     uint8_t resume[STORE_KEY_MAX + 1];
     size_t resume_len;
 };
@@ -218,15 +218,32 @@ static int outbox_scan(struct store_txn *t, struct ret *r, bool *done)
 }
 
 /* One transaction's worth of work. */
+static int del_late(struct store_txn *t, struct ret *r, const uint8_t *key, size_t klen,
+                    size_t tend)
+{
+    (void)tend;
+    int rc = store_idx_del(t, DB_LATE, key, klen);
+    if (rc)
+        return rc;
+    r->evidence++;
+    if (r->budget)
+        r->budget--;
+    return 0;
+}
+
 static int ret_txn(struct store_txn *t, struct ret *r)
 {
     bool done;
     int rc = store_journal_settle(t); /* age what the journal holds too */
     if (rc)
         return rc;
-    while (r->phase < 3 && r->budget > 0) {
+    while (r->phase < 4 && r->budget > 0) {
         if (r->phase == 0)
             rc = walk_tenants(t, r, DB_EV_TIME, -1, del_evidence, true, &done);
+        else if (r->phase == 3 && t->s->no_journal_db)
+            rc = 0, done = true;
+        else if (r->phase == 3)
+            rc = walk_tenants(t, r, DB_LATE, -1, del_late, true, &done);
         else if (r->phase == 1)
             rc = walk_tenants(t, r, DB_INC_STATUS, STORE_STATUS_RESOLVED, del_resolved, false,
                               &done);
@@ -258,7 +275,7 @@ int store_retention_run(struct store *s, const struct store_retention_opts *o,
     uint64_t batch = o->batch_max ? o->batch_max : 1000;
     uint64_t txns = 0;
     int retries = 0;
-    while (r.phase < 3) {
+    while (r.phase < 4) {
         if (o->max_txns && txns >= o->max_txns) {
             if (st)
                 st->more = true;

@@ -488,4 +488,22 @@ struct store_retention_stats {
 int store_retention_run(struct store *s, const struct store_retention_opts *o,
                         struct store_retention_stats *st, struct ts_err *err);
 
+/* ============================================================ late events
+ * An event that arrived beyond the lateness allowance and that no incident
+ * covers (correlate counts it as late_orphaned): kept per tenant so that
+ * nothing is dropped, for analysts (`tocsin incidents late`) and aged by
+ * evidence retention. Key: tenant NUL be64t(event time) be64(offset)
+ * be32(partition) source; the same event put twice is one record. */
+struct store_late {
+    const char *tenant;   /* "" when none */
+    const char *rule_id;  /* the correlation rule it would have counted for */
+    struct store_evidence ev; /* source, partition, offset, event time, raw */
+};
+int store_late_put(struct store_txn *t, const struct store_late *l);
+/* Late events with event time >= since_ns (0: all), of tenant (NULL: any),
+ * in (tenant, time) order; strings in arena. fn's non-zero return stops. */
+int store_late_foreach(struct store_txn *t, const char *tenant, int64_t since_ns,
+                       struct ts_arena *arena,
+                       int (*fn)(void *ctx, const struct store_late *l), void *ctx);
+
 #endif

@@ -24,7 +24,7 @@
 const char *const store_db_names[DB_COUNT] = {
     "meta",     "incidents", "inc_time",  "inc_tenant", "inc_status", "evidence",
     "ev_time",  "corr_state", "offsets",  "outbox",     "outbox_due", "ev_raw",
-    "journal",
+    "journal",  "late",
 };
 
 const char *store_strerror(int code)
@@ -151,7 +151,7 @@ static int open_dbs(struct store *s, struct ts_err *err)
                           mdb_strerror(rc));
     for (int i = 0; i < DB_COUNT; i++) {
         rc = mdb_dbi_open(txn, store_db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
-        if (rc == MDB_NOTFOUND && i == DB_JOURNAL) {
+        if (rc == MDB_NOTFOUND && (i == DB_JOURNAL || i == DB_LATE)) {
             /* a schema-2 store opened read-only: no journal to fold */
             s->no_journal_db = true;
             rc = 0;

@@ -26,6 +26,7 @@ enum store_db {
     DB_OUTBOX_DUE,
     DB_EV_RAW,
     DB_JOURNAL,
+    DB_LATE,
     DB_COUNT
 };
 extern const char *const store_db_names[DB_COUNT];

@@ -94,5 +94,14 @@ expect "report --lang vi renders the initial report with the affected system" "[
 $T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
 expect "--escalate without --db is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --db' '$tmp/esc2.err'"
 
+# a failure 19 minutes late (lateness allowance 5 min) from an address with
+# no incident: kept as a late event with its rule, source line and raw text
+printf '%s\n' "<38>Nov 20 10:00:00 portal-01 sshd[1]: Failed password for root from 198.51.100.7 port 1 ssh2" \
+    "<38>Nov 20 10:20:00 portal-01 sshd[2]: Failed password for root from 198.51.100.8 port 2 ssh2" \
+    "<38>Nov 20 10:01:00 portal-01 sshd[3]: Failed password for admin from 203.0.113.99 port 3 ssh2" > "$tmp/late.log"
+$T replay -q -r etc/rules/correlation/mr_ssh_brute_force.yml --db "$tmp/late.db" "$tmp/late.log" > /dev/null 2>&1
+$T incidents --db "$tmp/late.db" late --json > "$tmp/late.jsonl"; rc=$?
+expect "a late event no incident covers is stored and listed (incidents late)" "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/late.jsonl') -eq 1 ] && python3 -c 'import json; e=json.load(open(\"$tmp/late.jsonl\")); assert e[\"offset\"]==3 and e[\"rule_id\"]==\"017dd23e-17b7-46ec-9279-c2482fa92e1f\" and \"203.0.113.99\" in e[\"raw\"] and e[\"event_time\"].endswith(\"10:01:00Z\"), e'"
+
 echo "cli: $n checks, $((n - fails)) passed, $fails failed"
 [ $fails -eq 0 ]
