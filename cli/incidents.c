@@ -83,6 +83,7 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
     if (opts)
         co = *opts;
     co.no_state_export = !db_dir; /* nothing would store it */
+    co.evidence_attr = "asset.id"; /* the affected system, for escalation */
     struct corr_report rep;
     struct ts_err err = {0};
     char msg[1024];
@@ -238,7 +239,7 @@ static int group_evidence(struct corr_stage *cs, const struct corr_batch *out)
 }
 
 static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct corr_incident *ci,
-                        const struct store_evidence *evs, size_t nevs)
+                        const struct store_evidence *evs, size_t nevs, const char *asset_id)
 {
     char key[1024], details[512];
     size_t o = 0;
@@ -246,10 +247,15 @@ static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct
     for (size_t i = 0; i < ci->ngroup && o < sizeof(key); i++)
         o += (size_t)snprintf(key + o, sizeof(key) - o, "%s%s=%s", i ? "," : "",
                               ci->group_fields[i], ci->group_values[i]);
+    /* the affected system (asset.id of the events) when the inventory knew
+     * it: the escalation looks it up exactly (escalate: find_details) */
+    bool aid = asset_id && asset_id[0] && strlen(asset_id) < 200 &&
+               !strpbrk(asset_id, "\"\\") && !memchr(asset_id, '\n', strlen(asset_id));
     snprintf(details, sizeof(details),
-             "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu}",
+             "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu%s%s%s}",
              ci->rule_type ? ci->rule_type : "", (long long)ci->episode_start,
-             (unsigned long long)ci->late);
+             (unsigned long long)ci->late, aid ? ",\"asset_id\":\"" : "", aid ? asset_id : "",
+             aid ? "\"" : "");
     const struct rule_info *ri = corr_info(cs, ci->rule_id);
     struct store_incident si = {
         .id = ci->id,
@@ -366,9 +372,14 @@ static int txn_body(struct store_txn *t, void *ctx)
     for (size_t k = 0; !rc && k < out->nincidents; k++) {
         size_t i = cs->iorder[k];
         size_t lo = cs->ev_start[i], hi = cs->ev_start[i + 1];
-        for (size_t j = lo; j < hi; j++)
-            cs->ev_recs[j - lo] = evidence_rec(&out->evidence[cs->ev_order[j]]);
-        rc = put_incident(cs, t, &out->incidents[i], cs->ev_recs, hi - lo);
+        const char *asset_id = NULL;
+        for (size_t j = lo; j < hi; j++) {
+            const struct corr_evidence *ce = &out->evidence[cs->ev_order[j]];
+            cs->ev_recs[j - lo] = evidence_rec(ce);
+            if (ce->attr)
+                asset_id = ce->attr; /* the newest event's */
+        }
+        rc = put_incident(cs, t, &out->incidents[i], cs->ev_recs, hi - lo, asset_id);
         if (rc == TS_E_LIMIT)
             rc = 0; /* over the evidence cap: counted by the store */
     }
@@ -701,6 +712,7 @@ int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct c
     if (opts)
         co = *opts;
     co.no_state_export = false;
+    co.evidence_attr = "asset.id";
     struct corr_report rep;
     struct ts_err err = {0};
     struct corr_engine *ne = NULL;

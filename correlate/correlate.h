@@ -79,6 +79,10 @@ struct corr_opts {
      * corr_batch.state empty instead of exporting every changed key.
      * corr_state_export() still works. */
     bool no_state_export;
+    /* An event field copied into the evidence of each new event
+     * (corr_evidence.attr), e.g. "asset.id" for the escalation to find the
+     * affected system; NULL: none. The string must outlive the engine. */
+    const char *evidence_attr;
 };
 
 /* Problems use the loader's record: file:line:col, rule id, message. */
@@ -174,6 +178,7 @@ struct corr_evidence {
     const char *rule_id;    /* the correlation rule (id, else name/title); for
                                the store to keep a late event no incident covers */
     const char *tenant;     /* its tenant (those late events are kept per tenant) */
+    const char *attr;       /* corr_opts.evidence_attr of the event, or NULL */
 };
 
 /* One changed state key: put val, or delete the key when deleted. */

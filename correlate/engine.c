@@ -619,6 +619,11 @@ static int push_evidence(struct corr_engine *c, const struct cinc *inc, const st
     x->partition = s->partition;
     x->offset = e->off;
     x->late = late;
+    if (ev && c->o.evidence_attr) {
+        const struct ts_field *f = ts_event_getz(ev, c->o.evidence_attr);
+        if (f && f->v.type == TS_V_STR)
+            x->attr = ts_arena_strndup(c->barena, f->v.u.s, f->v.len);
+    }
     if (ev && ev->raw && (!inc || inc->nraw < c->o.evidence_raw_max)) {
         uint32_t len = ev->raw_len < c->o.raw_max_bytes ? ev->raw_len : c->o.raw_max_bytes;
         char *r = ts_arena_strndup(c->barena, ev->raw, len);

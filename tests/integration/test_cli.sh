@@ -89,6 +89,7 @@ $T replay -q --tz +07:00 -t so-tttt-demo -r etc/rules --db "$tmp/escdb" --escala
     --assets etc/assets.example.yml examples/auth.log > /dev/null 2> "$tmp/esc.err"; rc=$?
 expect "replay --escalate queues the incident's reports" "[ $rc -eq 0 ] && grep -q 'incidents: 1, escalations queued: [1-9]' '$tmp/esc.err'"
 id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+expect "the incident records the affected system (asset.id of its events)" "$T incidents --db '$tmp/escdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"portal-01\", d'"
 $T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
 expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
 $T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
