@@ -141,18 +141,29 @@ static int reader_next(struct reader *r, size_t max, const char **line, size_t *
     }
 }
 
-static int flush_batch(const struct ingest_file_opts *o, struct ingest_batch *b,
-                       struct ingest_stats *st, struct ingest_norm_scratch *ns)
+/* The first half of a flush: end the normalisation batch, make the dead
+ * letters durable, process(). *empty when the batch holds nothing. */
+static int flush_process(const struct ingest_file_opts *o, struct ingest_batch *b,
+                         struct ingest_norm_scratch *ns, bool *empty)
 {
     if (ns)
         ingest_norm_batch_end(ns);
-    if (b->consumed == 0)
+    *empty = b->consumed == 0;
+    if (*empty)
         return 0;
     int rc = 0;
     if (o->dlq && b->dead_letters)
         rc = ingest_dlq_file_flush(o->dlq);
-    if (!rc)
-        rc = o->sink.process(o->sink.ctx, b);
+    return rc ? rc : o->sink.process(o->sink.ctx, b);
+}
+
+static int flush_batch(const struct ingest_file_opts *o, struct ingest_batch *b,
+                       struct ingest_stats *st, struct ingest_norm_scratch *ns)
+{
+    bool empty;
+    int rc = flush_process(o, b, ns, &empty);
+    if (empty)
+        return 0;
     if (!rc && o->sink.commit)
         rc = o->sink.commit(o->sink.ctx, b);
     if (!rc) {
@@ -260,15 +271,10 @@ static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch
                            struct committer *c)
 {
     struct ingest_batch *b = bs[*cur];
-    if (ns)
-        ingest_norm_batch_end(ns);
-    if (b->consumed == 0)
+    bool empty;
+    int rc = flush_process(o, b, ns, &empty);
+    if (empty)
         return 0;
-    int rc = 0;
-    if (o->dlq && b->dead_letters)
-        rc = ingest_dlq_file_flush(o->dlq);
-    if (!rc)
-        rc = o->sink.process(o->sink.ctx, b);
     pthread_mutex_lock(&c->mu);
     if (!rc) {
         st->batches++;

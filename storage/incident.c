@@ -717,6 +717,19 @@ int store_incident_list(struct store_txn *t, const struct store_incident_filter 
 #define EVF_RAW 8u
 #define EV_HDR 20u
 
+/* The length of raw text kept: at most max bytes, never cutting inside a
+ * UTF-8 sequence; *trunc when it was cut. */
+static size_t raw_cut(const char *raw, size_t len, size_t max, bool *trunc)
+{
+    *trunc = len > max;
+    if (!*trunc)
+        return len;
+    size_t cut = max;
+    for (int back = 0; back < 3 && cut > 0 && ((unsigned char)raw[cut] & 0xC0) == 0x80; back++)
+        cut--;
+    return cut;
+}
+
 static void ev_var(struct ts_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
@@ -1014,17 +1027,9 @@ static int ev_append(struct store_txn *t, const char *tenant, const char *incide
             if (next >= s->evidence_raw_max) {
                 fl |= EVF_OMIT;
             } else {
-                rawlen = e->raw_len;
-                if (rawlen > s->raw_max_bytes) {
-                    size_t cut = s->raw_max_bytes; /* not inside a UTF-8 sequence */
-                    for (int back = 0; back < 3 && cut > 0 &&
-                                       ((unsigned char)e->raw[cut] & 0xC0) == 0x80;
-                         back++)
-                        cut--;
-                    rawlen = cut;
-                    fl |= EVF_TRUNC;
-                }
-                fl |= EVF_RAW;
+                bool trunc;
+                rawlen = raw_cut(e->raw, e->raw_len, s->raw_max_bytes, &trunc);
+                fl |= (uint8_t)(EVF_RAW | (trunc ? EVF_TRUNC : 0));
             }
         }
         struct ts_buf *b = &s->evbuf;
@@ -1339,17 +1344,9 @@ static int journal_put(struct store_txn *t, struct store_incident *nw,
             if (seq >= s->evidence_raw_max) {
                 fl |= EVF_OMIT;
             } else {
-                rawlen = ev->raw_len;
-                if (rawlen > s->raw_max_bytes) {
-                    size_t cut = s->raw_max_bytes;
-                    for (int back = 0; back < 3 && cut > 0 &&
-                                       ((unsigned char)ev->raw[cut] & 0xC0) == 0x80;
-                         back++)
-                        cut--;
-                    rawlen = cut;
-                    fl |= EVF_TRUNC;
-                }
-                fl |= EVF_RAW;
+                bool trunc;
+                rawlen = raw_cut(ev->raw, ev->raw_len, s->raw_max_bytes, &trunc);
+                fl |= (uint8_t)(EVF_RAW | (trunc ? EVF_TRUNC : 0));
             }
         }
         size_t sl = strlen(src), rl = strlen(rule);
@@ -1617,14 +1614,8 @@ int store_late_put(struct store_txn *t, const struct store_late *l)
         return TS_E_INVAL;
     struct store_late c = *l;
     c.ev.stored_ns = t->now_ns;
-    if (c.ev.raw_len > t->s->raw_max_bytes) {
-        size_t cut = t->s->raw_max_bytes; /* not inside a UTF-8 sequence */
-        for (int back = 0; back < 3 && cut > 0 && ((unsigned char)c.ev.raw[cut] & 0xC0) == 0x80;
-             back++)
-            cut--;
-        c.ev.raw_len = cut;
-        c.ev.raw_truncated = true;
-    }
+    if (c.ev.raw)
+        c.ev.raw_len = raw_cut(c.ev.raw, c.ev.raw_len, t->s->raw_max_bytes, &c.ev.raw_truncated);
     uint8_t k[STORE_KEY_MAX + 1];
     size_t kl = late_key(k, &c);
     return store_put_record(t, t->s->dbi[DB_LATE], k, kl, enc_late, &c, "late event put");

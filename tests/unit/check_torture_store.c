@@ -12,6 +12,31 @@
 #include "check_store_util.h"
 #include "check_torture.h"
 
+/* All or nothing: the batch's offset is there exactly when its state is
+ * (checked with allocations working). rc unless the check fails. */
+static int whole_batch(struct store *s, int rc)
+{
+    if (rc == CHECK_FAILED)
+        return rc;
+    long saved = fail_at; /* the check itself must not fail */
+    fail_at = 0;
+    struct store_txn *r = NULL;
+    if (store_txn_begin(s, STORE_TXN_RDONLY, &r) == 0) {
+        int64_t off;
+        const void *v;
+        size_t vl;
+        bool has_off = store_offset_read(r, "logs", 0, &off) == 0;
+        bool has_state = store_state_get(r, "k", 1, &v, &vl) == 0;
+        if (has_off != has_state)
+            rc = CHECK_FAILED;
+        store_txn_abort(r);
+    } else {
+        rc = CHECK_FAILED;
+    }
+    fail_at = saved;
+    return rc;
+}
+
 /* The batch; returns 0, a TS code, or CHECK_FAILED when a result is wrong
  * (no ck_assert here: Check allocates when reporting). */
 static int op_batch(void)
@@ -69,25 +94,7 @@ static int op_batch(void)
 out:
     store_txn_abort(t);
     ts_arena_destroy(a);
-    /* all or nothing: the offset is there exactly when the incident is */
-    if (rc != CHECK_FAILED) {
-        long saved = fail_at; /* the check itself must not fail */
-        fail_at = 0;
-        struct store_txn *r = NULL;
-        if (store_txn_begin(s, STORE_TXN_RDONLY, &r) == 0) {
-            int64_t off;
-            const void *v;
-            size_t vl;
-            bool has_off = store_offset_read(r, "logs", 0, &off) == 0;
-            bool has_state = store_state_get(r, "k", 1, &v, &vl) == 0;
-            if (has_off != has_state)
-                rc = CHECK_FAILED;
-            store_txn_abort(r);
-        } else {
-            rc = CHECK_FAILED;
-        }
-        fail_at = saved;
-    }
+    rc = whole_batch(s, rc);
     store_close(s);
     return rc;
 }
@@ -148,24 +155,7 @@ static int op_journal(void)
 out:
     store_txn_abort(t);
     ts_arena_destroy(a);
-    if (rc != CHECK_FAILED) {
-        long saved = fail_at;
-        fail_at = 0;
-        struct store_txn *r = NULL;
-        if (store_txn_begin(s, STORE_TXN_RDONLY, &r) == 0) {
-            int64_t off;
-            const void *v;
-            size_t vl;
-            bool has_off = store_offset_read(r, "logs", 0, &off) == 0;
-            bool has_state = store_state_get(r, "k", 1, &v, &vl) == 0;
-            if (has_off != has_state)
-                rc = CHECK_FAILED;
-            store_txn_abort(r);
-        } else {
-            rc = CHECK_FAILED;
-        }
-        fail_at = saved;
-    }
+    rc = whole_batch(s, rc);
     store_close(s);
     return rc;
 }
