@@ -127,7 +127,6 @@ struct corr_stage {
     bool *had_prev;
     size_t prevcap;
     uint64_t outbox_entries;
-    uint64_t late_kept;            /* late events no incident covers, stored */
     struct esc_dispatcher *dispatcher; /* NULL: entries wait for its next poll or `send` */
     /* the batch's evidence grouped by incident (txn_body's scratch) */
     size_t *ev_start, ev_startcap;  /* per incident: first index into ev_order */
@@ -147,8 +146,6 @@ struct corr_stage {
      * writing, so a batch is matched and correlated with one rule set and
      * one engine. */
     pthread_rwlock_t batch_rw;
-    uint64_t reloads;
-    struct corr_engine *import_ce; /* reload: the engine state goes into */
     uint64_t commit_events;
     int64_t commit_ns;
     uint64_t held_events;

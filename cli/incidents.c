@@ -46,16 +46,62 @@ int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const str
 
 /* ------------------------------------------------------------ start-up */
 
+struct import_ctx {
+    struct corr_engine *ce;
+    uint64_t imported, stale;
+};
+
 static int import_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    struct corr_stage *cs = ctx;
-    int rc = corr_state_import(cs->import_ce ? cs->import_ce : cs->ce, key, klen, val, vlen);
+    struct import_ctx *x = ctx;
+    int rc = corr_state_import(x->ce, key, klen, val, vlen);
     if (rc == 0)
-        cs->imported++;
+        x->imported++;
     else if (rc == TS_E_NOTFOUND)
-        cs->stale++; /* a rule no longer loaded: its keys are left alone */
+        x->stale++; /* a rule no longer loaded: its keys are left alone */
     else
         return rc;
+    return 0;
+}
+
+/* Every state key the store holds into ce (at start, and into the new
+ * engine of a reload). */
+static int import_state(struct corr_stage *cs, struct corr_engine *ce, struct import_ctx *x)
+{
+    *x = (struct import_ctx){.ce = ce};
+    struct store_txn *t;
+    int rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t);
+    if (rc)
+        return rc;
+    rc = store_state_foreach(t, NULL, 0, import_one, x);
+    store_txn_abort(t);
+    return rc;
+}
+
+/* An engine for rs: the options the runtime always sets (state export with
+ * a store; asset.id into the evidence for escalation), problems reported
+ * per rule with file:line:col. */
+static int build_engine(struct rule_set *rs, const struct corr_opts *opts, bool store,
+                        struct corr_engine **out, struct corr_report *rep)
+{
+    struct corr_opts co = {0};
+    if (opts)
+        co = *opts;
+    co.no_state_export = !store; /* nothing would store it */
+    co.evidence_attr = "asset.id"; /* the affected system, for escalation */
+    struct ts_err err = {0};
+    int rc = corr_engine_create(out, rs, &co, rep, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < rep->nproblems; i++) {
+        const struct rule_problem *p = &rep->problems[i];
+        fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
+                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+    }
     return 0;
 }
 
@@ -79,29 +125,17 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
     cs->pairs = calloc(cs->nworkers, sizeof(*cs->pairs));
     if (!cs->pairs)
         return TS_E_NOMEM;
-    struct corr_opts co = {0};
-    if (opts)
-        co = *opts;
-    co.no_state_export = !db_dir; /* nothing would store it */
-    co.evidence_attr = "asset.id"; /* the affected system, for escalation */
     struct corr_report rep;
     struct ts_err err = {0};
     char msg[1024];
-    int rc = corr_engine_create(&cs->ce, rs, &co, &rep, &err);
-    if (rc) {
-        ts_err_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
-        corr_report_free(&rep);
-        return rc;
-    }
-    for (size_t i = 0; i < rep.nproblems; i++) {
-        const struct rule_problem *p = &rep.problems[i];
-        fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
-    }
-    fprintf(stderr, "tocsin: correlation: %zu rule(s) compiled, %zu invalid, %zu unsupported\n",
-            rep.loaded, rep.invalid, rep.unsupported);
+    int rc = build_engine(rs, opts, db_dir != NULL, &cs->ce, &rep);
+    if (!rc)
+        fprintf(stderr,
+                "tocsin: correlation: %zu rule(s) compiled, %zu invalid, %zu unsupported\n",
+                rep.loaded, rep.invalid, rep.unsupported);
     corr_report_free(&rep);
+    if (rc)
+        return rc;
     if (!db_dir)
         return 0;
     struct store_opts so = {.path = db_dir};
@@ -119,16 +153,14 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : store_strerror(rc));
         return rc;
     }
-    struct store_txn *t;
-    if ((rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t)) != 0)
-        return rc;
-    rc = store_state_foreach(t, NULL, 0, import_one, cs);
-    store_txn_abort(t);
-    if (rc) {
+    struct import_ctx x;
+    if ((rc = import_state(cs, cs->ce, &x)) != 0) {
         fprintf(stderr, "tocsin: cannot restore correlation state from %s: %s\n", db_dir,
                 store_strerror(rc));
         return rc;
     }
+    cs->imported = x.imported;
+    cs->stale = x.stale;
     ts_info("correlation: %llu state key(s) restored from %s (%llu of rules no longer loaded)",
             (unsigned long long)cs->imported, db_dir, (unsigned long long)cs->stale);
     return 0;
@@ -249,8 +281,8 @@ static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct
                               ci->group_fields[i], ci->group_values[i]);
     /* the affected system (asset.id of the events) when the inventory knew
      * it: the escalation looks it up exactly (escalate: find_details) */
-    bool aid = asset_id && asset_id[0] && strlen(asset_id) < 200 &&
-               !strpbrk(asset_id, "\"\\") && !memchr(asset_id, '\n', strlen(asset_id));
+    size_t al = asset_id ? strlen(asset_id) : 0;
+    bool aid = al && al < 200 && strcspn(asset_id, "\"\\\n") == al; /* no JSON escaping */
     snprintf(details, sizeof(details),
              "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu%s%s%s}",
              ci->rule_type ? ci->rule_type : "", (long long)ci->episode_start,
@@ -278,6 +310,21 @@ static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct
         .details = details,
     };
     return store_incident_put_ev(t, &si, NULL, evs, nevs, NULL);
+}
+
+/* *v (room for *cap) = 0, 1, ... n-1: an order to sort. */
+static int identity(size_t **v, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        size_t *nv = realloc(*v, n * sizeof(*nv));
+        if (!nv)
+            return TS_E_NOMEM;
+        *v = nv;
+        *cap = n;
+    }
+    for (size_t i = 0; i < n; i++)
+        (*v)[i] = i;
+    return 0;
 }
 
 /* qsort has no context argument: the items being sorted (txn_body runs
@@ -310,15 +357,8 @@ static int txn_body(struct store_txn *t, void *ctx)
     int rc = 0;
     /* state in key order: LMDB walks its B-tree forwards (a coalesced
      * commit changes tens of thousands of keys) */
-    if (out->nstate > cs->sorder_cap) {
-        size_t *n = realloc(cs->sorder, out->nstate * sizeof(*n));
-        if (!n)
-            return TS_E_NOMEM;
-        cs->sorder = n;
-        cs->sorder_cap = out->nstate;
-    }
-    for (size_t i = 0; i < out->nstate; i++)
-        cs->sorder[i] = i;
+    if (identity(&cs->sorder, &cs->sorder_cap, out->nstate) != 0)
+        return TS_E_NOMEM;
     sort_items = out->state;
     qsort(cs->sorder, out->nstate, sizeof(*cs->sorder), item_cmp);
     for (size_t i = 0; !rc && i < out->nstate; i++) {
@@ -354,17 +394,8 @@ static int txn_body(struct store_txn *t, void *ctx)
         rc = group_evidence(cs, out);
     /* in id order (stable): the store's B-trees are walked forwards, which
      * matters when a coalesced commit updates tens of thousands of them */
-    if (!rc && out->nincidents > cs->iorder_cap) {
-        size_t *n = realloc(cs->iorder, out->nincidents * sizeof(*n));
-        if (!n)
-            rc = TS_E_NOMEM;
-        else {
-            cs->iorder = n;
-            cs->iorder_cap = out->nincidents;
-        }
-    }
-    for (size_t i = 0; !rc && i < out->nincidents; i++)
-        cs->iorder[i] = i;
+    if (!rc)
+        rc = identity(&cs->iorder, &cs->iorder_cap, out->nincidents);
     if (!rc) {
         sort_incs = out->incidents;
         qsort(cs->iorder, out->nincidents, sizeof(*cs->iorder), inc_cmp);
@@ -396,8 +427,6 @@ static int txn_body(struct store_txn *t, void *ctx)
             ts_warn("a late event (%s:%lld) could not be kept: bad field", e->source,
                     (long long)e->offset);
             rc = 0;
-        } else if (!rc) {
-            cs->late_kept++;
         }
     }
     /* evidence of incidents not in the batch's list (none expected): runs
@@ -708,52 +737,24 @@ int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct c
     /* no batch between process and commit now: the store holds exactly the
      * engine's state (each commit wrote the keys it changed) */
     pthread_mutex_lock(&cs->mu);
-    struct corr_opts co = {0};
-    if (opts)
-        co = *opts;
-    co.no_state_export = false;
-    co.evidence_attr = "asset.id";
     struct corr_report rep;
-    struct ts_err err = {0};
     struct corr_engine *ne = NULL;
-    int rc = corr_engine_create(&ne, rs, &co, &rep, &err);
-    if (!rc) {
-        for (size_t i = 0; i < rep.nproblems; i++) {
-            const struct rule_problem *p = &rep.problems[i];
-            ts_error("reload: %s:%u:%u: %s: [%s] %s", p->file, p->line, p->col,
-                     p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
-        }
-    } else {
-        char msg[1024];
-        ts_err_format(&err, msg, sizeof(msg));
-        ts_error("reload: correlation: %s; rules unchanged", err.code ? msg : ts_strerror(rc));
-    }
+    int rc = build_engine(rs, opts, true, &ne, &rep);
     corr_report_free(&rep);
-    uint64_t imported = cs->imported, stale = cs->stale;
-    struct store_txn *t = NULL;
-    if (!rc && (rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t)) == 0) {
-        cs->imported = cs->stale = 0;
-        cs->import_ce = ne;
-        rc = store_state_foreach(t, NULL, 0, import_one, cs);
-        cs->import_ce = NULL;
-        store_txn_abort(t);
-        if (rc)
-            ts_error("reload: correlation state not carried over (%s); rules unchanged",
-                     store_strerror(rc));
-    }
+    struct import_ctx x;
+    if (!rc && (rc = import_state(cs, ne, &x)) != 0)
+        ts_error("reload: correlation state not carried over (%s); rules unchanged",
+                 store_strerror(rc));
     if (rc) {
         corr_engine_destroy(ne);
-        cs->imported = imported;
-        cs->stale = stale;
     } else {
         ts_info("reload: correlation: %zu rule(s), %llu state key(s) carried over (%llu of "
                 "rules no longer loaded)",
-                corr_rule_count(ne), (unsigned long long)cs->imported,
-                (unsigned long long)cs->stale);
+                corr_rule_count(ne), (unsigned long long)x.imported,
+                (unsigned long long)x.stale);
         struct corr_engine *old = cs->ce;
         cs->ce = ne;
         corr_engine_destroy(old);
-        cs->reloads++;
         if (swap)
             swap(ctx);
     }

@@ -222,6 +222,12 @@ int corr_source_intern(struct corr_engine *c, uint8_t kind, const char *name, si
 void corr_wm_recompute(struct corr_engine *c);
 int corr_mark_dirty(struct corr_engine *c, struct ckey *k);
 void corr_sweep(struct corr_engine *c, size_t slots);
+/* The rule as incidents and late events name it: id, else name, else title. */
+static inline const char *corr_rule_label(const struct crule *cr)
+{
+    const struct rule_info *ri = cr->info;
+    return ri->id ? ri->id : ri->name ? ri->name : ri->title;
+}
 size_t corr_key_bytes(const struct ckey *k);
 
 /* state.c */

@@ -586,8 +586,7 @@ static int push_orphan(struct corr_engine *c, const struct crule *cr, const stru
     int rc = push_evidence(c, NULL, e, ev, true);
     if (!rc) {
         struct corr_evidence *x = &c->evs[c->nevs - 1];
-        const struct rule_info *ri = cr->info;
-        x->rule_id = ri ? (ri->id ? ri->id : ri->name ? ri->name : ri->title) : cr->skey;
+        x->rule_id = corr_rule_label(cr);
         x->tenant = ev && ev->tenant ? ts_arena_strndup(c->barena, ev->tenant,
                                                         strlen(ev->tenant))
                                      : "";

@@ -495,9 +495,8 @@ int corr_incident_view(struct corr_engine *c, const struct ckey *k)
         v->id[i] = hx[(inc->id_hi >> (60 - 4 * i)) & 15];
         v->id[16 + i] = hx[(inc->id_lo >> (60 - 4 * i)) & 15];
     }
-    const struct rule_info *ri = cr->info;
-    v->rule_id = ri->id ? ri->id : ri->name ? ri->name : ri->title;
-    v->rule_title = ri->title;
+    v->rule_id = corr_rule_label(cr);
+    v->rule_title = cr->info->title;
     v->rule_type = corr_type_names[cr->type];
     v->severity = inc->severity;
     size_t tl = strnlen(k->kb, k->klen);

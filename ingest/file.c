@@ -296,7 +296,8 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
 {
     size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
     struct ingest_batch *b;
-    int rc = ingest_batch_create(&b, o->batch_max ? o->batch_max : 1024, max);
+    uint32_t bmax = o->batch_max ? o->batch_max : 1024;
+    int rc = ingest_batch_create(&b, bmax, max);
     if (rc)
         return rc;
     struct ingest_batch *bs[PIPE_N] = {b};
@@ -304,11 +305,10 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     struct committer cm = {.o = o};
     bool piped = o->pipeline && o->sink.commit;
     /* about 128k events in flight, whatever the batch size */
-    uint32_t bmax = o->batch_max ? o->batch_max : 1024;
     cm.n = (int)(131072 / bmax);
     cm.n = cm.n < 4 ? 4 : cm.n > PIPE_N ? PIPE_N : cm.n;
     for (int i = 1; piped && i < cm.n && !rc; i++) {
-        rc = ingest_batch_create(&bs[i], o->batch_max ? o->batch_max : 1024, max);
+        rc = ingest_batch_create(&bs[i], bmax, max);
         if (!rc)
             bs[i]->worker = i;
     }
@@ -381,7 +381,7 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
             }
             if (ingest_batch_full(b) && (rc = FLUSH()))
                 break;
-            b = bs[cur] ? bs[cur] : b;
+            b = bs[cur]; /* the pipeline's next batch (always bs[0] without it) */
             struct ts_event *ev = ingest_batch_slot(b, line, len);
             if (!ev && (rc = FLUSH()) == 0) {
                 b = bs[cur];

@@ -310,6 +310,17 @@ static int index_update(struct store_txn *t, const struct store_incident *old,
     return 0;
 }
 
+/* A record decoded without arena (views into p, which must stay put). */
+static int decode_old(struct store_txn *t, const uint8_t *p, size_t n, struct store_incident *old,
+                      struct store_inc_views *hist)
+{
+    struct store_dec d = {p, n, 0, NULL, 0};
+    int rc = store_incident_decode(&d, old, hist);
+    if (rc)
+        return store_txn_fail_code(t, rc == TS_E_NOMEM ? rc : TS_E_STORE, "incident record");
+    return 0;
+}
+
 /* The stored record of id, decoded without arena from the scratch copy. */
 static int load_old(struct store_txn *t, const char *id, struct store_incident *old,
                     struct store_inc_views *hist)
@@ -317,13 +328,7 @@ static int load_old(struct store_txn *t, const char *id, struct store_incident *
     const uint8_t *p;
     size_t n;
     int rc = store_get_copy(t, t->s->dbi[DB_INCIDENTS], id, strlen(id), &p, &n, "incident get");
-    if (rc)
-        return rc;
-    struct store_dec d = {p, n, 0, NULL, 0};
-    rc = store_incident_decode(&d, old, hist);
-    if (rc)
-        return store_txn_fail_code(t, rc == TS_E_NOMEM ? rc : TS_E_STORE, "incident record");
-    return 0;
+    return rc ? rc : decode_old(t, p, n, old, hist);
 }
 
 static int ev_validate(const struct store_evidence *evs, size_t nev);
@@ -352,10 +357,7 @@ static int incident_put(struct store_txn *t, const struct store_incident *inc, u
         ts_buf_reset(&t->s->scratch);
         if (ts_buf_append(&t->s->scratch, jrec, jlen) != 0)
             return store_txn_fail_code(t, TS_E_NOMEM, "incident record");
-        struct store_dec d = {(const uint8_t *)t->s->scratch.data, jlen, 0, NULL, 0};
-        rc = store_incident_decode(&d, &old, views);
-        if (rc)
-            return store_txn_fail_code(t, rc == TS_E_NOMEM ? rc : TS_E_STORE, "journal record");
+        rc = decode_old(t, (const uint8_t *)t->s->scratch.data, jlen, &old, views);
     } else {
         rc = load_old(t, inc->id, &old, views);
     }
@@ -1484,10 +1486,7 @@ int store_incident_fold(struct store_txn *t, const MDB_val *recs, size_t n)
             break;
         }
         next[i] = SIZE_MAX;
-        uint64_t h = 1469598103934665603ull;
-        for (const char *c = js[i].id; *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ull;
-        size_t k = h & (hcap - 1);
+        size_t k = store_id_hash(js[i].id) & (hcap - 1);
         while (ht[k] && strcmp(js[g[ht[k] - 1].head].id, js[i].id) != 0)
             k = (k + 1) & (hcap - 1);
         if (!ht[k]) {

@@ -9,19 +9,11 @@
 
 #include "store_int.h"
 
-static uint64_t jhash(const char *id)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 1099511628211ull;
-    return h;
-}
-
 static struct jent *jm_find(const struct jmap *m, const char *id)
 {
     if (!m->cap)
         return NULL;
-    for (size_t i = jhash(id) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = store_id_hash(id) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         struct jent *e = &m->e[i];
         if (!e->id)
             return NULL;
@@ -39,7 +31,7 @@ static int jm_grow(struct jmap *m)
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->e[i].id)
             continue;
-        size_t j = jhash(m->e[i].id) & (ncap - 1);
+        size_t j = store_id_hash(m->e[i].id) & (ncap - 1);
         while (ne[j].id)
             j = (j + 1) & (ncap - 1);
         ne[j] = m->e[i];
@@ -57,7 +49,7 @@ static struct jent *jm_insert(struct jmap *m, const char *id)
         return e;
     if ((m->n + 1) * 2 > m->cap && jm_grow(m) != 0)
         return NULL;
-    size_t i = jhash(id) & (m->cap - 1);
+    size_t i = store_id_hash(id) & (m->cap - 1);
     while (m->e[i].id)
         i = (i + 1) & (m->cap - 1);
     if (!(m->e[i].id = strdup(id)))
@@ -82,7 +74,6 @@ void store_journal_free(struct store *s)
 {
     jm_clear(&s->jm);
     free(s->jm.e);
-    free(s->touched);
     ts_buf_free(&s->jbuf);
 }
 
@@ -118,7 +109,7 @@ int store_jmap_stage(struct store *s, const char *id, const uint8_t *rec, size_t
     e->stg_len = len;
     e->stg_gen = s->jgen;
     e->has_stg = true;
-    s->ntouched++;
+    s->jstaged = true;
     return 0;
 }
 
@@ -172,7 +163,7 @@ int store_journal_on_begin(struct store_txn *t)
     if (!s->journal)
         return journal_empty(t) ? 0 : store_journal_fold_txn(t);
     s->jgen++;
-    s->ntouched = 0;
+    s->jstaged = false;
     s->jfold_open = false;
     s->jops_txn = s->jbytes_txn = 0;
     uint64_t g;
@@ -219,7 +210,7 @@ static void journal_end(struct store_txn *t, bool committed)
     /* staged in this txn: stg_gen == jgen (after any fold of the txn) or 0
      * (before it: folded with the rest). Buffers swap instead of being
      * freed: the next txn reuses them. */
-    for (size_t i = 0; i < m->cap && (s->ntouched || t->jfolded); i++) {
+    for (size_t i = 0; i < m->cap && (s->jstaged || t->jfolded); i++) {
         struct jent *e = &m->e[i];
         if (!e->id)
             continue;
@@ -250,7 +241,7 @@ static void journal_end(struct store_txn *t, bool committed)
         s->jops += s->jops_txn;
         s->jbytes += s->jbytes_txn;
     }
-    s->ntouched = 0;
+    s->jstaged = false;
     s->jops_txn = s->jbytes_txn = 0;
     s->jfold_open = false;
 }

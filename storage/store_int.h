@@ -86,8 +86,7 @@ struct store {
     pthread_mutex_t jmu;
     struct jmap jm;
     uint64_t jgen;           /* write txns begun (staged entries' generation) */
-    size_t *touched;         /* jm slots staged by the open write txn */
-    size_t ntouched, touchcap;
+    bool jstaged;            /* the open write txn staged records */
     uint64_t jseq;           /* next journal key */
     uint64_t fold_gen_seen;  /* meta "fold_gen" when the map was last right */
     uint64_t jops, jbytes;   /* committed journal records/bytes since the fold */
@@ -112,6 +111,15 @@ struct store_txn {
 };
 
 /* ------------------------------------------------------------- journal */
+
+/* FNV-1a of an incident id: the journal map and the fold's grouping. */
+static inline uint64_t store_id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return h;
+}
 
 /* store_txn_begin flag (internal): a read txn that must not fold first. */
 #define STORE_TXN_NOFOLD 0x100u
