@@ -151,9 +151,16 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
                 return 2;
             }
             break;
-        case 't':
+        case 't': {
+            const char *why = ts_tenant_check(optarg, strlen(optarg));
+            if (why) {
+                fprintf(stderr, "tocsin: bad --tenant: %s (use up to %d of A-Z a-z 0-9 . _ - : @)\n",
+                        why, TS_TENANT_MAX);
+                return 2;
+            }
             a->tenant = optarg;
             break;
+        }
         case 'z':
             if (ts_tz_offset_parse(optarg, &a->parse.tz_offset_sec)) {
                 fprintf(stderr, "tocsin: bad --tz \"%s\" (expected UTC or +hh:mm)\n", optarg);

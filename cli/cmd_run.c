@@ -109,10 +109,11 @@ static void log_stats(struct ingest_kafka *k, const char *when)
 {
     struct ingest_stats st;
     ingest_kafka_stats(k, &st);
-    ts_info("%s: consumed %llu, parsed %llu, dead letters %llu, warnings %llu, batches %llu, "
-            "commits %llu, pauses %llu, rebalances %llu",
+    ts_info("%s: consumed %llu, parsed %llu, dead letters %llu (tenant refused %llu), "
+            "warnings %llu, batches %llu, commits %llu, pauses %llu, rebalances %llu",
             when, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
-            (unsigned long long)st.dead_letters, (unsigned long long)st.warnings,
+            (unsigned long long)st.dead_letters, (unsigned long long)st.tenant_refused,
+            (unsigned long long)st.warnings,
             (unsigned long long)st.batches, (unsigned long long)st.commits,
             (unsigned long long)st.pauses, (unsigned long long)st.rebalances);
 }
@@ -332,6 +333,9 @@ int cmd_run(int argc, char **argv)
         topics[i].name = t->name;
         topics[i].tenant = t->tenant ? t->tenant : cfg->ingest.default_tenant;
         topics[i].dlq_topic = t->dead_letter;
+        topics[i].tenants = (const char *const *)t->tenants;
+        topics[i].ntenants = t->ntenants;
+        topics[i].any_tenant = t->any_tenant;
         if (ingest_format_parse(t->format ? t->format : "auto", &topics[i].format)) {
             fprintf(stderr, "tocsin: %s:%u:%u: error: unknown format \"%s\"\n", cfg_path, t->line,
                     t->col, t->format);

@@ -48,7 +48,7 @@ int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const str
 
 struct import_ctx {
     struct corr_engine *ce;
-    uint64_t imported, stale;
+    uint64_t imported, stale, capped;
 };
 
 static int import_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
@@ -59,6 +59,8 @@ static int import_one(void *ctx, const void *key, size_t klen, const void *val, 
         x->imported++;
     else if (rc == TS_E_NOTFOUND)
         x->stale++; /* a rule no longer loaded: its keys are left alone */
+    else if (rc == TS_E_LIMIT)
+        x->capped++; /* over a key cap (lowered since): counted by the engine */
     else
         return rc;
     return 0;
@@ -163,6 +165,9 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
     cs->stale = x.stale;
     ts_info("correlation: %llu state key(s) restored from %s (%llu of rules no longer loaded)",
             (unsigned long long)cs->imported, db_dir, (unsigned long long)cs->stale);
+    if (x.capped)
+        ts_warn("correlation: %llu state key(s) in %s not restored: over a key cap",
+                (unsigned long long)x.capped, db_dir);
     return 0;
 }
 

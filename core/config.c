@@ -20,11 +20,13 @@
 #include <strings.h>
 
 #include "config.h"
+#include "event.h"
 #include "tstime.h"
 #include "yaml.h"
 
 /* Hard caps: a configuration is small, anything larger is a mistake. */
 #define CFG_MAX_TOPICS 256
+#define CFG_MAX_TOPIC_TENANTS 1024
 #define CFG_MAX_PROPS 256
 #define CFG_MAX_RULE_PATHS 1024
 #define CFG_MAX_STRING 4096
@@ -210,6 +212,17 @@ static int get_str(struct ctx *x, const struct ts_ynode *n, const char *where, c
     return dup_str(x, n->str, n->len, out);
 }
 
+/* A tenant id (core/event.h: ts_tenant_check), failing at the node. */
+static int get_tenant(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
+{
+    int rc = get_str(x, n, where, out);
+    const char *why = rc ? NULL : ts_tenant_check(*out, strlen(*out));
+    if (why)
+        return fail(x, n, "%s: %s (got \"%.*s%s\"); use up to %d of A-Z a-z 0-9 . _ - : @",
+                    where, why, 40, *out, strlen(*out) > 40 ? "..." : "", TS_TENANT_MAX);
+    return rc;
+}
+
 static int get_int(struct ctx *x, const struct ts_ynode *n, const char *where, long long lo,
                    long long hi, long long *out)
 {
@@ -351,10 +364,41 @@ static int load_kafka(struct ctx *x, const struct ts_ynode *n)
 
 /* ---- topics --------------------------------------------------------------- */
 
+/* topics[i].tenants: the tenants a message's "tenant" header may name on
+ * this topic (a list of tenant ids), or "*" to take the header as the
+ * producer says (only for topics that trusted producers alone can write). */
+static int load_topic_tenants(struct ctx *x, const struct ts_ynode *v, const char *field,
+                              struct ts_config_topic *t)
+{
+    char d[64], where[CFG_MAX_WHERE + 64];
+    if (v->kind == TS_Y_SCALAR && v->len == 1 && v->str[0] == '*') {
+        t->any_tenant = true;
+        return 0;
+    }
+    if (v->kind != TS_Y_SEQ)
+        return fail(x, v, "%s must be a list of tenant ids or \"*\", got %s", field,
+                    describe(v, d, sizeof(d)));
+    if (v->nitems > CFG_MAX_TOPIC_TENANTS)
+        return fail(x, v, "%s has more than %d entries", field, CFG_MAX_TOPIC_TENANTS);
+    if (v->nitems == 0)
+        return 0;
+    t->tenants = calloc(v->nitems, sizeof(*t->tenants));
+    if (!t->tenants)
+        return nomem(x);
+    for (size_t i = 0; i < v->nitems; i++) {
+        snprintf(where, sizeof(where), "%s[%zu]", field, i);
+        t->ntenants++;
+        int rc = get_tenant(x, v->items[i], where, &t->tenants[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
                       struct ts_config_topic *t)
 {
-    static const char *const keys[] = {"name", "format", "tenant", "dead_letter"};
+    static const char *const keys[] = {"name", "format", "tenant", "dead_letter", "tenants"};
     static const char *const formats[] = {"auto", "rfc3164", "rfc5424", "json"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char where[CFG_MAX_WHERE], field[CFG_MAX_WHERE + 16];
@@ -371,8 +415,9 @@ static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
         switch (k) {
         case 0: rc = get_str(x, v, field, &t->name); break;
         case 1: rc = get_enum(x, v, field, formats, TS_ARRAY_LEN(formats), &t->format); break;
-        case 2: rc = get_str(x, v, field, &t->tenant); break;
-        default: rc = get_str(x, v, field, &t->dead_letter); break;
+        case 2: rc = get_tenant(x, v, field, &t->tenant); break;
+        case 3: rc = get_str(x, v, field, &t->dead_letter); break;
+        default: rc = load_topic_tenants(x, v, field, t); break;
         }
     }
     if (rc)
@@ -472,7 +517,7 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
                 c->ingest.tz_offset_sec = off;
             break;
         }
-        default: rc = get_str(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
+        default: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
         }
     }
     return rc;
@@ -902,6 +947,9 @@ void ts_config_free(struct ts_config *c)
         free(c->topics[i].name);
         free(c->topics[i].format);
         free(c->topics[i].tenant);
+        for (size_t j = 0; j < c->topics[i].ntenants; j++)
+            free(c->topics[i].tenants[j]);
+        free(c->topics[i].tenants);
         free(c->topics[i].dead_letter);
     }
     free(c->topics);

@@ -82,6 +82,9 @@ struct ts_config_topic {
     char *format;      /* as written; validated against the list above */
     char *tenant;      /* NULL when not set */
     char *dead_letter; /* NULL when not set */
+    char **tenants;    /* tenants the "tenant" header may name; NULL/0: none */
+    size_t ntenants;
+    bool any_tenant;   /* tenants: "*": the header is trusted as it is */
     unsigned line, col;
 };
 

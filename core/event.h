@@ -130,6 +130,15 @@ static inline struct ts_value ts_v_int(int64_t i)
     return v;
 }
 
+/* Tenant (agency) ids: 1..TS_TENANT_MAX bytes of A-Z a-z 0-9 . _ - : @.
+ * Checked where a tenant enters (Kafka header, configuration, command line);
+ * everything downstream (correlation keys, LMDB records, reports) relies on
+ * it. Returns NULL when s[0..len) is a valid tenant, else a static
+ * one-line reason. */
+#define TS_TENANT_MAX 64
+#define TS_TENANT_MAX_STR "64"
+const char *ts_tenant_check(const char *s, size_t len);
+
 /* Parse a textual IPv4/IPv6 address (len bytes, not NUL-terminated).
  * Returns 0 or TS_E_PARSE. */
 int ts_ip_parse(const char *s, size_t len, struct ts_ip *out);

@@ -116,9 +116,18 @@ struct ckey {
     bool dirty;
     uint32_t sid;       /* source of the last event fed; CORR_NO_SOURCE when unknown
                            (restored): eviction follows this source's own time */
+    uint32_t tid;       /* index in corr_engine.tenants (set by corr_key_insert) */
     char kb[];
 };
 #define CORR_NO_SOURCE UINT32_MAX
+
+struct ctenant {
+    char name[TS_TENANT_MAX + 1];
+    uint64_t hash;
+    uint64_t live_keys;
+    uint64_t cap_hits;
+};
+#define CORR_MAX_TENANTS 65536
 
 struct ctab_slot {
     uint64_t hash; /* k->hash; meaningless when k is NULL */
@@ -150,6 +159,12 @@ struct corr_engine {
     struct ctab_slot *tab;
     size_t tabcap, nkeys;
     size_t sweep_pos;
+    /* tenants: live keys per tenant, so that one agency's flood cannot use
+     * up the key caps of the others (issue 17); open addressing by name */
+    struct ctenant *tenants;
+    size_t ntenants, tenantcap;
+    uint32_t *tenant_idx;     /* 1 + index into tenants; 0 empty */
+    size_t tenant_idxcap;
     /* sources / watermark */
     struct csource *src;
     size_t nsrc, srccap;

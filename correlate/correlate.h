@@ -46,7 +46,9 @@
 #define CORR_MAX_CHAIN 16         /* correlations over correlations, depth */
 #define CORR_MAX_KEY_BYTES 4096   /* tenant + rendered group key */
 #define CORR_MAX_SOURCES 65536    /* watermark partitions (topic/partition or file) */
-#define CORR_MAX_VALUE_BYTES 256  /* a distinct value as shown in an incident */
+#define CORR_MAX_VALUE_BYTES 256  /* a distinct value as shown in an incident; a longer
+                                     group value is keyed by its head and its SHA-256 */
+#define CORR_MAX_NAME_BYTES 65536 /* a state key name (rule, tenant, key) */
 
 /* Plain-rule grouping (issue 5 item 3): single-event detections of a rule
  * become incidents per group key; detections within window_ns of the
@@ -65,6 +67,7 @@ struct corr_opts {
     int64_t amend_horizon_ns;   /* how long after its window an incident stays
                                    in memory to be amended by late events; 0 = 1 h */
     uint32_t max_keys_per_rule; /* live group keys per rule; 0 = 4M */
+    uint32_t max_keys_per_tenant; /* live group keys of one tenant, all rules; 0 = 2M */
     uint32_t max_entries_per_key; /* events kept per key window; 0 = 4096 */
     uint32_t max_values;        /* distinct values kept per incident; 0 = 16 */
     uint32_t evidence_raw_max;  /* raw lines kept per incident; 0 = 10 */
@@ -243,6 +246,10 @@ struct corr_metrics {
     uint64_t missing_value;     /* value_* detections without a usable value */
     uint64_t keys_live;
     uint64_t keys_cap_hit;      /* detections refused: key cap of the rule */
+    uint64_t tenant_keys_cap_hit; /* detections refused: key cap of their tenant */
+    uint64_t bad_tenant;        /* detections refused: tenant not a valid id (see core) */
+    uint64_t values_hashed;     /* group values over CORR_MAX_VALUE_BYTES keyed by hash */
+    uint64_t state_keys_hashed; /* state keys over the store's key size, stored hashed */
     uint64_t entries_cap_hit;   /* oldest window entries dropped: per-key cap */
     uint64_t keys_evicted;
     uint64_t incidents_created, incidents_updated;
@@ -252,5 +259,15 @@ struct corr_metrics {
     uint64_t state_bytes;       /* approx. heap bytes held by key state */
 };
 void corr_metrics_get(const struct corr_engine *c, struct corr_metrics *out);
+
+/* Live keys and cap hits of each tenant the engine has seen (up to max
+ * entries into out, in first-seen order); returns how many tenants there
+ * are. Names are copied. Same thread as the engine. */
+struct corr_tenant_stat {
+    char tenant[TS_TENANT_MAX + 1];
+    uint64_t live_keys;
+    uint64_t cap_hits;
+};
+size_t corr_tenant_stats(const struct corr_engine *c, struct corr_tenant_stat *out, size_t max);
 
 #endif

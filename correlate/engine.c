@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "corr_int.h"
 
 #define DEF_LATENESS (5LL * 60 * 1000000000LL)
@@ -101,13 +103,79 @@ static int tab_grow(struct corr_engine *c)
     return 0;
 }
 
+/* The tenant of kb (its text up to the first NUL), found or added. */
+static int tenant_find(struct corr_engine *c, const char *kb, size_t klen, uint32_t *out)
+{
+    size_t tl = strnlen(kb, klen);
+    if (tl > TS_TENANT_MAX)
+        return TS_E_INVAL;
+    uint64_t h = corr_hash(kb, tl, 0x7e4a47ULL);
+    if (c->tenant_idxcap) {
+        size_t mask = c->tenant_idxcap - 1;
+        for (size_t i = h & mask; c->tenant_idx[i]; i = (i + 1) & mask) {
+            const struct ctenant *t = &c->tenants[c->tenant_idx[i] - 1];
+            if (t->hash == h && strlen(t->name) == tl && memcmp(t->name, kb, tl) == 0) {
+                *out = c->tenant_idx[i] - 1;
+                return 0;
+            }
+        }
+    }
+    if (c->ntenants >= CORR_MAX_TENANTS)
+        return TS_E_LIMIT;
+    if ((c->ntenants + 1) * 2 > c->tenant_idxcap) { /* grow the index, rehash */
+        size_t ncap = c->tenant_idxcap ? c->tenant_idxcap * 2 : 16;
+        uint32_t *ni = calloc(ncap, sizeof(*ni));
+        if (!ni)
+            return TS_E_NOMEM;
+        for (size_t j = 0; j < c->ntenants; j++) {
+            size_t i = c->tenants[j].hash & (ncap - 1);
+            while (ni[i])
+                i = (i + 1) & (ncap - 1);
+            ni[i] = (uint32_t)j + 1;
+        }
+        free(c->tenant_idx);
+        c->tenant_idx = ni;
+        c->tenant_idxcap = ncap;
+    }
+    if (c->ntenants == c->tenantcap) {
+        size_t ncap = c->tenantcap ? c->tenantcap * 2 : 8;
+        struct ctenant *nt = realloc(c->tenants, ncap * sizeof(*nt));
+        if (!nt)
+            return TS_E_NOMEM;
+        c->tenants = nt;
+        c->tenantcap = ncap;
+    }
+    struct ctenant *t = &c->tenants[c->ntenants];
+    memset(t, 0, sizeof(*t));
+    memcpy(t->name, kb, tl);
+    t->hash = h;
+    size_t mask = c->tenant_idxcap - 1;
+    size_t i = h & mask;
+    while (c->tenant_idx[i])
+        i = (i + 1) & mask;
+    c->tenant_idx[i] = (uint32_t)c->ntenants + 1;
+    *out = (uint32_t)c->ntenants++;
+    return 0;
+}
+
 int corr_key_insert(struct corr_engine *c, struct ckey *k)
 {
-    if ((c->nkeys + 1) * 10 >= c->tabcap * 7) {
-        int rc = tab_grow(c);
-        if (rc)
-            return rc;
+    uint32_t tid;
+    int rc = tenant_find(c, k->kb, k->klen, &tid);
+    if (rc == TS_E_INVAL || rc == TS_E_LIMIT) {
+        c->m.bad_tenant++;
+        return TS_E_LIMIT;
     }
+    if (rc)
+        return rc;
+    if (c->tenants[tid].live_keys >= c->o.max_keys_per_tenant) {
+        c->tenants[tid].cap_hits++;
+        c->m.tenant_keys_cap_hit++;
+        return TS_E_LIMIT;
+    }
+    k->tid = tid;
+    if ((c->nkeys + 1) * 10 >= c->tabcap * 7 && (rc = tab_grow(c)) != 0)
+        return rc;
     size_t mask = c->tabcap - 1;
     size_t i = k->hash & mask;
     while (c->tab[i].k)
@@ -115,6 +183,7 @@ int corr_key_insert(struct corr_engine *c, struct ckey *k)
     c->tab[i] = (struct ctab_slot){k->hash, k};
     c->nkeys++;
     c->rules[k->rule].live_keys++;
+    c->tenants[tid].live_keys++;
     return 0;
 }
 
@@ -138,6 +207,7 @@ static void tab_remove(struct corr_engine *c, struct ckey *k)
     }
     c->nkeys--;
     c->rules[k->rule].live_keys--;
+    c->tenants[k->tid].live_keys--;
 }
 
 static void vals_free(struct cval **v, uint16_t n)
@@ -318,13 +388,37 @@ static bool value_number(const struct ts_value *v, char *tmp, size_t cap, double
 
 /* kb = tenant NUL (varint len, bytes)*; returns length or -1 (missing field)
  * or -2 (too long). */
+/* A group value longer than CORR_MAX_VALUE_BYTES (hostile input: a 600-byte
+ * Computer name) is keyed as its head, cut at a UTF-8 boundary, then
+ * "…#" and 32 hex digits of its SHA-256: keys stay bounded, distinct values
+ * stay distinct, and the incident still shows a readable value (the whole
+ * one is in the evidence's raw event). Returns the bytes written to out
+ * (room for CORR_MAX_VALUE_BYTES). */
+#define CORR_VALUE_HEAD 192
+static size_t long_value_key(const char *p, size_t len, char *out)
+{
+    size_t head = CORR_VALUE_HEAD;
+    while (head > 0 && ((unsigned char)p[head] & 0xC0) == 0x80)
+        head--; /* p[head] starts the first character left out */
+    memcpy(out, p, head);
+    memcpy(out + head, "\xe2\x80\xa6#", 4);
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)p, len, d);
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[head + 4 + 2 * i] = hx[d[i] >> 4];
+        out[head + 5 + 2 * i] = hx[d[i] & 15];
+    }
+    return head + 4 + 32;
+}
+
 static long build_key(struct corr_engine *c, const struct crule *cr, const struct cref *ref,
                       const struct ts_event *ev)
 {
     const char *tenant = ev->tenant ? ev->tenant : "";
     size_t tl = strlen(tenant);
-    if (tl + 1 > CORR_MAX_KEY_BYTES)
-        return -2;
+    if (tl > TS_TENANT_MAX)
+        return -3; /* checked where tenants enter; never stored */
     memcpy(c->kbuf, tenant, tl);
     c->kbuf[tl] = '\0';
     size_t n = tl + 1;
@@ -335,7 +429,11 @@ static long build_key(struct corr_engine *c, const struct crule *cr, const struc
             return -1;
         const char *p;
         long len;
-        if (f->v.type == TS_V_STR) {
+        if (f->v.type == TS_V_STR && f->v.len > CORR_MAX_VALUE_BYTES) {
+            len = (long)long_value_key(f->v.u.s, f->v.len, tmp);
+            p = tmp;
+            c->m.values_hashed++;
+        } else if (f->v.type == TS_V_STR) {
             p = f->v.u.s;
             len = (long)f->v.len;
         } else {
@@ -345,7 +443,7 @@ static long build_key(struct corr_engine *c, const struct crule *cr, const struc
         if (len < 0)
             return -1;
         if (n + 10 + (size_t)len > CORR_MAX_KEY_BYTES)
-            return -2;
+            return -2; /* cannot happen: 16 values of <= 256 bytes and a tenant */
         n += corr_varint_put((uint8_t *)c->kbuf + n, (uint64_t)len);
         memcpy(c->kbuf + n, p, (size_t)len);
         n += (size_t)len;
@@ -846,7 +944,10 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
     const struct cref *ref = &cr->refs[slot];
     long kl = build_key(c, cr, ref, ev);
     if (kl < 0) {
-        c->m.missing_group_field++;
+        if (kl == -1)
+            c->m.missing_group_field++;
+        else
+            c->m.bad_tenant++;
         return 0;
     }
     struct cent e = {.t = ev->time_ns, .src = sid, .slot = (uint8_t)slot};
@@ -889,7 +990,7 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
         memcpy(k->kb, c->kbuf, (size_t)kl);
         if ((rc = corr_key_insert(c, k)) != 0) {
             free(k);
-            return rc;
+            return rc == TS_E_LIMIT ? 0 : rc; /* a tenant's cap: counted */
         }
     }
     if ((rc = corr_mark_dirty(c, k)) != 0)
@@ -998,6 +1099,8 @@ int corr_engine_create(struct corr_engine **out, struct rule_set *rs, const stru
         c->o.amend_horizon_ns = DEF_HORIZON;
     if (!c->o.max_keys_per_rule)
         c->o.max_keys_per_rule = 4u << 20;
+    if (!c->o.max_keys_per_tenant)
+        c->o.max_keys_per_tenant = 2u << 20;
     if (!c->o.max_entries_per_key)
         c->o.max_entries_per_key = 4096;
     if (c->o.max_entries_per_key > (1u << 20))
@@ -1035,6 +1138,8 @@ void corr_engine_destroy(struct corr_engine *c)
     for (size_t i = 0; i < c->tabcap; i++)
         corr_key_free(c, c->tab[i].k);
     free(c->tab);
+    free(c->tenants);
+    free(c->tenant_idx);
     for (size_t i = 0; i < c->nsrc; i++)
         free(c->src[i].name);
     free(c->src);
@@ -1050,6 +1155,16 @@ void corr_engine_destroy(struct corr_engine *c)
     ts_arena_destroy(c->barena);
     rule_set_unref(c->rs);
     free(c);
+}
+
+size_t corr_tenant_stats(const struct corr_engine *c, struct corr_tenant_stat *out, size_t max)
+{
+    for (size_t i = 0; i < c->ntenants && i < max; i++) {
+        memcpy(out[i].tenant, c->tenants[i].name, sizeof(out[i].tenant));
+        out[i].live_keys = c->tenants[i].live_keys;
+        out[i].cap_hits = c->tenants[i].cap_hits;
+    }
+    return c->ntenants;
 }
 
 size_t corr_rule_count(const struct corr_engine *c)

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "../core/tstime.h"
+#include <openssl/sha.h>
+
+#include "../storage/storage.h"
 #include "corr_int.h"
 
 #define STATE_VERSION 1
@@ -219,6 +222,55 @@ static int src_name(const struct csource *s, struct ts_buf *b)
     return rc ? rc : ts_buf_append(b, s->name, strlen(s->name));
 }
 
+/* ---------------------------------------------------- long key names
+ *
+ * LMDB keys are at most STORE_STATE_KEY_MAX bytes; a key name is rule +
+ * tenant + group values (or a source's file path) and the values come from
+ * the input. A longer name is stored under CORR_HKEY_TAG + SHA-256(name),
+ * with the name itself at the head of the value (varint length, bytes), so
+ * that no input can make a state write fail (issue 17) and import gets the
+ * whole name back. SHA-256: a key name is attacker-chosen, so the digest
+ * must not collide on purpose. */
+#define CORR_HKEY_TAG "\002h"
+#define CORR_HKEY_LEN (2 + SHA256_DIGEST_LENGTH)
+
+static void hkey_make(const void *name, size_t len, uint8_t out[CORR_HKEY_LEN])
+{
+    memcpy(out, CORR_HKEY_TAG, 2);
+    SHA256(name, len, out + 2);
+}
+
+static bool hkey_is(const uint8_t *key, size_t len)
+{
+    return len == CORR_HKEY_LEN && memcmp(key, CORR_HKEY_TAG, 2) == 0;
+}
+
+/* The name at b[koff, b->len) is too long for a store key: replace it by
+ * its hashed key and start the value with the name. */
+static int hkey_rewrite(struct corr_engine *c, struct ts_buf *b, size_t koff, bool deleted)
+{
+    size_t nlen = b->len - koff;
+    uint8_t hk[CORR_HKEY_LEN];
+    hkey_make(b->data + koff, nlen, hk);
+    c->m.state_keys_hashed++;
+    if (deleted) {
+        b->len = koff;
+        return ts_buf_append(b, hk, sizeof(hk));
+    }
+    /* [name][hk][varint nlen][name]: then move the tail down over the name */
+    uint8_t vl[10];
+    size_t vn = corr_varint_put(vl, nlen);
+    int rc = ts_buf_reserve(b, sizeof(hk) + vn + nlen); /* the name is copied from b itself */
+    rc = rc ? rc : ts_buf_append(b, hk, sizeof(hk));
+    rc = rc ? rc : ts_buf_append(b, vl, vn);
+    rc = rc ? rc : ts_buf_append(b, b->data + koff, nlen);
+    if (rc)
+        return rc;
+    memmove(b->data + koff, b->data + koff + nlen, b->len - koff - nlen);
+    b->len -= nlen;
+    return 0;
+}
+
 /* Parse a key name: 'k' skey NUL kb. */
 static const struct ckey *key_lookup(const struct corr_engine *c, const uint8_t *key, size_t len,
                                      long *rule, const char **kb, size_t *klen)
@@ -241,6 +293,52 @@ static const struct ckey *key_lookup(const struct corr_engine *c, const uint8_t 
     return corr_key_find((struct corr_engine *)c, (uint32_t)*rule, *kb, *klen, h);
 }
 
+/* Export under a hashed key: find the key or source whose long name has
+ * that digest (a scan: only tests and tools export by key) and write the
+ * value as corr_batch_end does, the name first. */
+static int hkey_export(const struct corr_engine *c, const uint8_t *hk, struct ts_buf *out)
+{
+    struct ts_buf nb;
+    ts_buf_init(&nb, 0);
+    uint8_t d[CORR_HKEY_LEN];
+    int rc = TS_E_NOTFOUND;
+    const struct ckey *k = NULL;
+    const struct csource *s = NULL;
+    for (size_t i = 0; rc == TS_E_NOTFOUND && i < c->tabcap; i++) {
+        if (!c->tab[i].k)
+            continue;
+        nb.len = 0;
+        if (corr_key_name(c, c->tab[i].k, &nb) != 0) {
+            rc = TS_E_NOMEM;
+            break;
+        }
+        hkey_make(nb.data, nb.len, d);
+        if (nb.len > STORE_STATE_KEY_MAX && memcmp(d, hk, CORR_HKEY_LEN) == 0)
+            k = c->tab[i].k, rc = 0;
+    }
+    for (size_t i = 0; rc == TS_E_NOTFOUND && i < c->nsrc; i++) {
+        nb.len = 0;
+        if (src_name(&c->src[i], &nb) != 0) {
+            rc = TS_E_NOMEM;
+            break;
+        }
+        hkey_make(nb.data, nb.len, d);
+        if (nb.len > STORE_STATE_KEY_MAX && memcmp(d, hk, CORR_HKEY_LEN) == 0)
+            s = &c->src[i], rc = 0;
+    }
+    if (!rc && k && !k->n && !k->inc && !k->nvals)
+        rc = TS_E_NOTFOUND;
+    if (!rc) {
+        uint8_t vl[10];
+        size_t vn = corr_varint_put(vl, nb.len);
+        rc = ts_buf_append(out, vl, vn);
+        rc = rc ? rc : ts_buf_append(out, nb.data, nb.len);
+        rc = rc ? rc : k ? corr_key_export(c, k, out) : put_var(out, zz(s->max_t));
+    }
+    ts_buf_free(&nb);
+    return rc;
+}
+
 int corr_state_export(const struct corr_engine *c, const void *key, size_t key_len,
                       struct ts_buf *out)
 {
@@ -256,6 +354,8 @@ int corr_state_export(const struct corr_engine *c, const void *key, size_t key_l
         }
         return TS_E_NOTFOUND;
     }
+    if (hkey_is(kp, key_len))
+        return hkey_export(c, kp, out);
     long rule;
     const char *kb;
     size_t klen;
@@ -429,6 +529,18 @@ int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, co
 {
     const uint8_t *kp = key;
     struct rd r = {.p = val, .n = val_len};
+    if (hkey_is(kp, key_len)) { /* a long name: at the head of the value */
+        uint64_t nlen = get_var(&r);
+        const uint8_t *name = r.bad || nlen > CORR_MAX_NAME_BYTES ? NULL
+                                                                  : get_bytes(&r, (size_t)nlen);
+        uint8_t hk[CORR_HKEY_LEN];
+        if (!name || hkey_is(name, (size_t)nlen))
+            return TS_E_PARSE;
+        hkey_make(name, (size_t)nlen, hk);
+        if (memcmp(hk, kp, CORR_HKEY_LEN) != 0)
+            return TS_E_PARSE;
+        return corr_state_import(c, name, (size_t)nlen, r.p + r.i, r.n - r.i);
+    }
     if (c->out_done)
         corr_batch_clear(c);
     if (key_len >= 7 && kp[0] == 1 && kp[1] == 's') {
@@ -585,8 +697,13 @@ int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
         struct ckey *k = c->dirty[i];
         size_t koff = b->len;
         rc = corr_key_name(c, k, b);
-        size_t klen = b->len - koff, voff = b->len;
         bool empty = !k->n && !k->inc && !k->nvals;
+        size_t klen = b->len - koff;
+        if (!rc && klen > STORE_STATE_KEY_MAX) {
+            rc = hkey_rewrite(c, b, koff, empty);
+            klen = CORR_HKEY_LEN;
+        }
+        size_t voff = koff + klen;
         if (!rc && !empty)
             rc = corr_key_export(c, k, b);
         if (!rc)
@@ -602,7 +719,12 @@ int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
         }
         size_t koff = b->len;
         rc = src_name(s, b);
-        size_t klen = b->len - koff, voff = b->len;
+        size_t klen = b->len - koff;
+        if (!rc && klen > STORE_STATE_KEY_MAX) {
+            rc = hkey_rewrite(c, b, koff, false);
+            klen = CORR_HKEY_LEN;
+        }
+        size_t voff = koff + klen;
         rc = rc ? rc : put_var(b, zz(s->max_t));
         rc = rc ? rc : push_item(c, koff, klen, voff, b->len - voff, false);
         s->dirty = false;

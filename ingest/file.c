@@ -295,6 +295,10 @@ static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch
 int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, struct ts_err *err)
 {
     size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
+    const char *bad = o->tenant && o->tenant[0] ? ts_tenant_check(o->tenant, strlen(o->tenant))
+                                                : NULL;
+    if (bad)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "%s", bad);
     struct ingest_batch *b;
     uint32_t bmax = o->batch_max ? o->batch_max : 1024;
     int rc = ingest_batch_create(&b, bmax, max);

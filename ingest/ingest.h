@@ -138,6 +138,7 @@ struct ingest_stats {
     uint64_t pauses;        /* times partitions were paused for backpressure */
     uint64_t resumes;
     uint64_t rebalances;
+    uint64_t tenant_refused; /* of dead_letters: a "tenant" header the topic may not carry */
 };
 
 /* ---------------------------------------------------------- dead letters */
@@ -190,6 +191,12 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
 struct ingest_topic {
     const char *name;
     const char *tenant;      /* default tenant when the message has no "tenant" header */
+    /* The tenants a "tenant" header may name on this topic (besides tenant);
+     * a header naming another is a dead letter. any_tenant: any valid id
+     * (trusted producers only). Borrowed, valid while the source runs. */
+    const char *const *tenants;
+    size_t ntenants;
+    bool any_tenant;
     enum ingest_format format;
     const char *dlq_topic;   /* NULL: "<name>.dlq" */
 };

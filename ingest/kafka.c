@@ -39,7 +39,7 @@
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
-        resumes, rebalances;
+        resumes, rebalances, tenant_refused;
 };
 
 struct worker {
@@ -378,6 +378,44 @@ static void batch_take_norm(struct worker *w, struct ingest_batch *b)
     }
 }
 
+/* The tenant a message's "tenant" header names, if its topic may carry it
+ * (ingest_topic.tenants / any_tenant): an arena copy, or the topic's own
+ * string. NULL with why filled: the message is a dead letter (a producer
+ * that may write to the topic must not speak for another agency, and a
+ * malformed id must never reach the store). */
+static const char *tenant_from_header(const struct ingest_topic *t, const char *hv, size_t hlen,
+                                      struct ts_arena *arena, char *why, size_t whylen)
+{
+    char shown[TS_TENANT_MAX + 4];
+    size_t n = 0;
+    for (size_t i = 0; i < hlen && n < TS_TENANT_MAX; i++)
+        shown[n++] = hv[i] >= 0x20 && hv[i] < 0x7f && hv[i] != '"' && hv[i] != '\\' ? hv[i] : '?';
+    if (hlen > TS_TENANT_MAX)
+        memcpy(shown + n, "...", 3), n += 3;
+    shown[n] = '\0';
+    const char *bad = ts_tenant_check(hv, hlen);
+    if (bad) {
+        snprintf(why, whylen, "tenant header \"%s\" refused: %s", shown, bad);
+        return NULL;
+    }
+    if (t->tenant && strlen(t->tenant) == hlen && memcmp(t->tenant, hv, hlen) == 0)
+        return t->tenant;
+    for (size_t i = 0; i < t->ntenants; i++)
+        if (strlen(t->tenants[i]) == hlen && memcmp(t->tenants[i], hv, hlen) == 0)
+            return t->tenants[i];
+    if (t->any_tenant) {
+        const char *c = ts_arena_strndup(arena, hv, hlen);
+        if (c)
+            return c;
+        snprintf(why, whylen, "no memory for the tenant header");
+        return NULL;
+    }
+    snprintf(why, whylen,
+             "tenant header \"%s\" is not allowed on topic %s (list it in the topic's tenants)",
+             shown, t->name);
+    return NULL;
+}
+
 static void handle_msg(struct worker *w, rd_kafka_message_t *m)
 {
     struct ingest_kafka *k = w->k;
@@ -414,28 +452,31 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
     ev->ingest_ns = ts_now_ns();
     ev->time_ns = ev->ingest_ns;
     ev->tenant = t->tenant ? t->tenant : "";
+    inc(&w->st.consumed, 1);
+    inc(&w->st.bytes, m->len);
+    b->consumed++;
+    struct ingest_diag d = {0};
+    char reason[256];
+    int rc;
+    const char *tn = NULL;
     rd_kafka_headers_t *hdrs = NULL;
     const void *hv;
     size_t hlen;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         rd_kafka_header_get_last(hdrs, "tenant", &hv, &hlen) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hv && hlen > 0 && hlen <= 256) {
-        char *tn = ts_arena_strndup(b->arena, hv, hlen);
-        if (tn)
-            ev->tenant = tn;
-    }
-    inc(&w->st.consumed, 1);
-    inc(&w->st.bytes, m->len);
-    b->consumed++;
-    struct ingest_diag d = {0};
-    char reason[128];
-    int rc;
-    if (m->len > max) {
+        hv && hlen > 0 &&
+        (tn = tenant_from_header(t, hv, hlen, b->arena, reason, sizeof(reason))) == NULL) {
+        d.reason = reason;
+        rc = TS_E_PARSE;
+        inc(&w->st.tenant_refused, 1);
+    } else if (m->len > max) {
         snprintf(reason, sizeof(reason), "message of %zu bytes exceeds the limit of %zu", m->len,
                  max);
         d.reason = reason;
         rc = TS_E_PARSE;
     } else {
+        if (tn)
+            ev->tenant = tn;
         rc = ingest_parse(t->format, &k->o.parse, ev, &d);
     }
     if (rc == 0) {
@@ -826,6 +867,7 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
         st->pauses += atomic_load(&s->pauses);
         st->resumes += atomic_load(&s->resumes);
         st->rebalances += atomic_load(&s->rebalances);
+        st->tenant_refused += atomic_load(&s->tenant_refused);
     }
 }
 

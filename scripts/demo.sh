@@ -73,6 +73,7 @@ kafka:
 topics:
   - name: logs.syslog
     format: auto
+    tenants: [so-tttt-demo]      # the agencies a "tenant" header may name here
   - name: logs.agent
     format: json
     tenant: so-tttt-demo

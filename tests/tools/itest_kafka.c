@@ -170,6 +170,13 @@ START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
     produce(p, topic, 0, big, sizeof(big), NULL);                        /* over the limit */
     produce(p, topic, 0, "<13>Jan  1 00:00:00 h p: fine", 29, NULL);
     produce(p, topic, 0, "{\"b\":2}", 7, NULL);
+    /* a producer speaking for an agency the topic does not carry, and a
+     * tenant id no store key may hold (issue 17: both were taken as is) */
+    char longt[301];
+    memset(longt, 't', 300);
+    longt[300] = '\0';
+    produce(p, topic, 0, "{\"c\":3}", 7, "agency-x");
+    produce(p, topic, 0, "{\"d\":4}", 7, longt);
     ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
     rd_kafka_destroy(p);
 
@@ -177,7 +184,9 @@ START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
     memset(&s, 0, sizeof(s));
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
-    struct ingest_topic t = {.name = topic, .tenant = "topic-default", .format = INGEST_FMT_AUTO};
+    static const char *const allowed[] = {"agency-h"};
+    struct ingest_topic t = {.name = topic, .tenant = "topic-default", .format = INGEST_FMT_AUTO,
+                             .tenants = allowed, .ntenants = 1};
     struct ingest_kafka_opts o = {
         .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
         .parse = {.max_msg_bytes = 2000},
@@ -187,16 +196,17 @@ START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
     struct runner r = {0};
     ck_assert_int_eq(ingest_kafka_create(&r.k, &o, &err), 0);
     pthread_create(&r.tid, NULL, run_main, &r);
-    wait_for(r.k, 7, 30);
+    wait_for(r.k, 9, 30);
     usleep(500000);
     ingest_kafka_stop(r.k);
     pthread_join(r.tid, NULL);
     ck_assert_int_eq(r.rc, 0);
     struct ingest_stats st;
     ingest_kafka_stats(r.k, &st);
-    ck_assert_uint_eq(st.consumed, 7);
+    ck_assert_uint_eq(st.consumed, 9);
     ck_assert_uint_eq(st.parsed, 3);
-    ck_assert_uint_eq(st.dead_letters, 4);
+    ck_assert_uint_eq(st.dead_letters, 6);
+    ck_assert_uint_eq(st.tenant_refused, 2);
     ck_assert_uint_eq(st.consumed, st.parsed + st.dead_letters);
     ck_assert_uint_eq(s.events, 3);
     ck_assert_str_eq(s.tenants[0], "agency-h");     /* from the header */
@@ -211,19 +221,22 @@ START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
              "build/tools/ktool", bootstrap(), dlq);
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
-    const char *want_reason[] = {"empty", "invalid JSON", "invalid UTF-8", "exceeds the limit"};
+    const char *want_reason[] = {"empty", "invalid JSON", "invalid UTF-8", "exceeds the limit",
+                                 "\"agency-x\" is not allowed on topic",
+                                 "tenant longer than 64 bytes"};
     const char *want_off[] = {"\"source_offset\":\"1\"", "\"source_offset\":\"2\"",
-                              "\"source_offset\":\"3\"", "\"source_offset\":\"4\""};
+                              "\"source_offset\":\"3\"", "\"source_offset\":\"4\"",
+                              "\"source_offset\":\"7\"", "\"source_offset\":\"8\""};
     int n = 0;
     while (fgets(line, sizeof(line), f)) {
-        ck_assert_int_lt(n, 4);
+        ck_assert_int_lt(n, 6);
         ck_assert_msg(strstr(line, want_reason[n]), "dead letter %d: %s", n, line);
         ck_assert_msg(strstr(line, want_off[n]), "dead letter %d: %s", n, line);
         ck_assert_msg(strstr(line, "\"source_topic\":\"itest.dlq"), "%s", line);
         n++;
     }
     pclose(f);
-    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(n, 6);
 }
 END_TEST
 

@@ -263,6 +263,48 @@ START_TEST(test_config_topic_without_name_is_an_error)
 }
 END_TEST
 
+START_TEST(test_config_topic_tenants_bind_header_tenants_and_bad_ids_are_errors)
+{
+    struct ts_config *c = load_ok("kafka: {brokers: b:9092}\n"
+                                  "topics:\n"
+                                  "  - name: a\n"
+                                  "    tenant: agency-a\n"
+                                  "    tenants: [agency-c, so.tttt:01]\n"
+                                  "  - name: b\n"
+                                  "    tenants: \"*\"\n"
+                                  "  - name: c\n");
+    ck_assert_uint_eq(c->topics[0].ntenants, 2);
+    ck_assert_str_eq(c->topics[0].tenants[1], "so.tttt:01");
+    ck_assert(!c->topics[0].any_tenant);
+    ck_assert(c->topics[1].any_tenant);
+    ck_assert_uint_eq(c->topics[2].ntenants, 0);
+    ck_assert(!c->topics[2].any_tenant);
+    ts_config_free(c);
+    expect_config_err("topics:\n"
+                      "  - name: a\n"
+                      "    tenant: \"agency a\"\n",
+                      "etc/tocsin.yml:3:13: error: topics[0].tenant: tenant has a character "
+                      "other than A-Z a-z 0-9 . _ - : @ (got \"agency a\"); use up to 64 of A-Z "
+                      "a-z 0-9 . _ - : @");
+    expect_config_err("topics:\n"
+                      "  - name: a\n"
+                      "    tenants: [ok, "
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n",
+                      "etc/tocsin.yml:3:19: error: topics[0].tenants[1]: tenant longer than 64 "
+                      "bytes (got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"); use up to 64 "
+                      "of A-Z a-z 0-9 . _ - : @");
+    expect_config_err("topics:\n"
+                      "  - name: a\n"
+                      "    tenants: agency-b\n",
+                      "etc/tocsin.yml:3:14: error: topics[0].tenants must be a list of tenant ids "
+                      "or \"*\", got \"agency-b\"");
+    expect_config_err("ingest: {default_tenant: \"a/b\"}\n",
+                      "etc/tocsin.yml:1:26: error: ingest.default_tenant: tenant has a character "
+                      "other than A-Z a-z 0-9 . _ - : @ (got \"a/b\"); use up to 64 of A-Z a-z "
+                      "0-9 . _ - : @");
+}
+END_TEST
+
 START_TEST(test_config_duplicate_keys_are_errors)
 {
     expect_config_err("kafka:\n"
@@ -564,6 +606,7 @@ static Suite *make_suite(void)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_config_full_config_reads_back);
+    tcase_add_test(tc, test_config_topic_tenants_bind_header_tenants_and_bad_ids_are_errors);
     tcase_add_test(tc, test_config_empty_file_takes_every_default);
     tcase_add_test(tc, test_config_empty_sections_take_defaults);
     tcase_add_test(tc, test_config_unknown_key_names_line_and_suggests);

@@ -18,7 +18,7 @@
 struct inc_rec {
     char id[33];
     char rule[64];
-    char group[256];
+    char group[1024];
     uint64_t count, late;
     int64_t first, last, episode;
     size_t nvalues;
@@ -38,6 +38,7 @@ struct harness {
     /* store */
     struct kv { char *k, *v; size_t kl, vl; } *kv;
     size_t nkv;
+    const char *tenant; /* of the events fed; NULL: "agency-a" */
 };
 
 static inline int h_on_incident(void *ctx, const struct corr_incident *v)
@@ -176,7 +177,7 @@ static inline int h_feed_src(struct harness *h, const char *rule, int64_t t, con
     struct ts_event ev;
     ts_event_init(&ev, h->a);
     ev.time_ns = t;
-    ev.tenant = "agency-a";
+    ev.tenant = h->tenant ? h->tenant : "agency-a";
     ev.src.kind = TS_SRC_FILE;
     ev.src.name = src;
     ev.src.line = line;
