@@ -127,6 +127,8 @@ struct corr_stage {
     bool *had_prev;
     size_t prevcap;
     uint64_t outbox_entries;
+    uint64_t store_refused;       /* records LMDB refused, left out (txn_body: refused) */
+    uint64_t refused_txn;         /* of the transaction being built */
     struct esc_dispatcher *dispatcher; /* NULL: entries wait for its next poll or `send` */
     /* the batch's evidence grouped by incident (txn_body's scratch) */
     size_t *ev_start, ev_startcap;  /* per incident: first index into ev_order */
@@ -167,6 +169,11 @@ int cli_store_open_read(const char *path, size_t map_size, struct store **s,
 /* Periodic upkeep (run's stats thread): fold the store's incident journal
  * when its oldest record is a few seconds old, also while no batch comes. */
 void corr_stage_tick(struct corr_stage *cs);
+/* One line of what left the path to an incident (counters since start):
+ * detections without a group-by field or value, over a key cap (rule or
+ * tenant), with a bad tenant, late, records LMDB refused. Returns 1 when any
+ * is non-zero. Takes the stage mutex. */
+int corr_stage_dropped(struct corr_stage *cs, char *buf, size_t len);
 /* Commit what coalescing holds (no-op otherwise). */
 int corr_stage_flush(struct corr_stage *cs);
 /* A batch's stay (run): enter before matching, leave after its commit (or

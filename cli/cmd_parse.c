@@ -442,6 +442,14 @@ int cmd_replay(int argc, char **argv)
     r.program.label = "program:";
     r.tenant.label = "tenant:";
     r.logsource.label = "logsource:";
+    for (int i = optind; a.db && i < argc; i++)
+        if (strlen(argv[i]) > STORE_SOURCE_MAX) {
+            /* the store keys input offsets and evidence by the file's path */
+            fprintf(stderr, "tocsin replay: %.60s...: path longer than %d bytes, which --db "
+                            "cannot record; give a shorter path (a symbolic link)\n",
+                    argv[i], STORE_SOURCE_MAX);
+            return 2;
+        }
     if (a.nrules) {
         struct rule_load_opts lo = {.paths = a.rules, .npaths = a.nrules};
         /* batches are read, parsed and normalised while earlier ones are
@@ -500,6 +508,8 @@ int cmd_replay(int argc, char **argv)
     uint64_t ndet = r.rules ? r.det.detections : 0;
     size_t ninc = r.correlate ? r.corr.nfinal : 0;
     uint64_t nout = r.correlate ? r.corr.outbox_entries : 0;
+    char dropped[512];
+    bool ndropped = r.correlate && corr_stage_dropped(&r.corr, dropped, sizeof(dropped));
     if (r.correlate) {
         corr_stage_print_final(&r.corr);
         corr_stage_close(&r.corr);
@@ -516,6 +526,8 @@ int cmd_replay(int argc, char **argv)
     if (r.rules)
         fprintf(out, "  detections: %llu, incidents: %zu, escalations queued: %llu\n",
                 (unsigned long long)ndet, ninc, (unsigned long long)nout);
+    if (ndropped)
+        fprintf(out, "  %s\n", dropped);
     tally_print(&r.format, out);
     tally_print(&r.logsource, out);
     tally_print(&r.tenant, out);

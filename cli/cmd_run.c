@@ -257,6 +257,9 @@ static void *stats_main(void *p)
         }
         if (a->interval > 0 && ts_mono_ns() >= next) {
             log_stats(a->k, "run");
+            char line[512];
+            if (a->corr && corr_stage_dropped(a->corr, line, sizeof(line)))
+                ts_warn("run: %s", line);
             next += (int64_t)a->interval * TS_NS_PER_SEC;
         }
     }
@@ -471,6 +474,9 @@ int cmd_run(int argc, char **argv)
         if (st_started)
             pthread_join(st_tid, NULL);
         log_stats(k, "run finished");
+        char line[512];
+        if (cc.corr && corr_stage_dropped(cc.corr, line, sizeof(line)))
+            ts_warn("run finished: %s", line);
         if (rc) {
             ts_err_format(&err, msg, sizeof(msg));
             fprintf(stderr, "tocsin: %s\n", msg);

@@ -354,12 +354,31 @@ static int inc_cmp(const void *a, const void *b)
     return c ? c : (x > y) - (x < y);
 }
 
+/* A record the store refuses (TS_E_INVAL: a size or field it does not
+ * accept, checked before anything is written, so the transaction goes on)
+ * must not stop every tenant's ingestion (issue 17): it is left out,
+ * logged with what it was, and counted (corr_stage.store_refused, after
+ * the commit: the body may run twice). Anything else fails the batch. */
+static int refused(struct corr_stage *cs, int rc, const char *what, const char *id)
+{
+    if (rc != TS_E_INVAL)
+        return rc;
+    cs->refused_txn++;
+    if (cs->store_refused + cs->refused_txn <= 20 ||
+        (cs->store_refused + cs->refused_txn) % 1000 == 0)
+        ts_error("LMDB refused %s %.80s (a field over the store's limits): left out, the "
+                 "batch goes on (%llu so far)",
+                 what, id ? id : "", (unsigned long long)(cs->store_refused + cs->refused_txn));
+    return 0;
+}
+
 static int txn_body(struct store_txn *t, void *ctx)
 {
     struct corr_stage *cs = ctx;
     const struct corr_batch *out = &cs->cur;
     const struct ingest_batch *b = cs->cur_batch;
     int rc = 0;
+    cs->refused_txn = 0;
     /* state in key order: LMDB walks its B-tree forwards (a coalesced
      * commit changes tens of thousands of keys) */
     if (identity(&cs->sorder, &cs->sorder_cap, out->nstate) != 0)
@@ -372,6 +391,7 @@ static int txn_body(struct store_txn *t, void *ctx)
                         : store_state_put(t, s->key, s->key_len, s->val, s->val_len);
         if (rc == TS_E_NOTFOUND)
             rc = 0;
+        rc = refused(cs, rc, "a correlation state key", NULL);
     }
     if (cs->esc) {
         if (out->nincidents > cs->prevcap) {
@@ -418,6 +438,7 @@ static int txn_body(struct store_txn *t, void *ctx)
         rc = put_incident(cs, t, &out->incidents[i], cs->ev_recs, hi - lo, asset_id);
         if (rc == TS_E_LIMIT)
             rc = 0; /* over the evidence cap: counted by the store */
+        rc = refused(cs, rc, "incident", out->incidents[i].id);
     }
     /* late events no incident covers: kept apart, nothing is dropped */
     for (size_t i = 0; !rc && i < out->nevidence; i++) {
@@ -447,6 +468,7 @@ static int txn_body(struct store_txn *t, void *ctx)
             rc = store_evidence_add_n(t, runinc, run, nrun, NULL);
             if (rc == TS_E_LIMIT)
                 rc = 0;
+            rc = refused(cs, rc, "evidence of incident", runinc);
             nrun = 0;
         }
         if (!e || rc)
@@ -458,22 +480,32 @@ static int txn_body(struct store_txn *t, void *ctx)
     for (size_t i = 0; !rc && cs->esc && i < out->nincidents; i++) {
         struct store_incident cur;
         rc = store_incident_get(t, out->incidents[i].id, cs->esc_arena, &cur);
+        if (rc == TS_E_NOTFOUND) { /* refused above: nothing to escalate */
+            rc = 0;
+            continue;
+        }
         struct esc_outbox_batch eb;
         memset(&eb, 0, sizeof(eb));
         if (!rc)
             rc = esc_outbox_build(cs->esc, t, cs->had_prev[i] ? &cs->prev[i] : NULL, &cur,
                                   store_txn_now(t), &eb);
         if (!rc)
-            rc = esc_outbox_put_all(t, &eb);
+            rc = refused(cs, esc_outbox_put_all(t, &eb), "escalation of incident",
+                         out->incidents[i].id);
         if (!rc)
             cs->outbox_entries += eb.n;
         esc_outbox_batch_free(&eb);
     }
     for (uint32_t i = 0; !rc && b && i < b->noffsets; i++)
-        rc = store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,
-                              b->offsets[i].offset);
+        rc = refused(cs,
+                     store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,
+                                      b->offsets[i].offset),
+                     "the input offset of", b->offsets[i].topic);
     for (size_t i = 0; !rc && !b && i < cs->nacc; i++) /* coalesced */
-        rc = store_offset_put(t, cs->acc[i].topic, cs->acc[i].partition, cs->acc[i].offset);
+        rc = refused(cs,
+                     store_offset_put(t, cs->acc[i].topic, cs->acc[i].partition,
+                                      cs->acc[i].offset),
+                     "the input offset of", cs->acc[i].topic);
     return rc;
 }
 
@@ -668,6 +700,8 @@ static int commit_out(struct corr_stage *cs, const struct ingest_batch *b)
         cs->cur_batch = b;
         rc = store_txn_run(cs->st, txn_body, cs, &err);
         cs->cur_batch = NULL;
+        if (!rc)
+            cs->store_refused += cs->refused_txn;
         if (rc) {
             char msg[1024];
             ts_err_format(&err, msg, sizeof(msg));
@@ -684,6 +718,28 @@ static int commit_out(struct corr_stage *cs, const struct ingest_batch *b)
     if (!rc && cs->out && !cs->final_only && fflush(cs->out) != 0)
         rc = TS_E_IO;
     return rc;
+}
+
+int corr_stage_dropped(struct corr_stage *cs, char *buf, size_t len)
+{
+    struct corr_metrics m;
+    pthread_mutex_lock(&cs->mu);
+    corr_metrics_get(cs->ce, &m);
+    uint64_t refused_n = cs->store_refused;
+    pthread_mutex_unlock(&cs->mu);
+    uint64_t any = m.missing_group_field + m.missing_value + m.keys_cap_hit +
+                   m.tenant_keys_cap_hit + m.bad_tenant + m.late_beyond + refused_n;
+    snprintf(buf, len,
+             "correlation left out: %llu without a group-by field, %llu without a value, "
+             "%llu over a rule's key cap, %llu over a tenant's key cap, %llu with a bad tenant, "
+             "%llu late (%llu amended an incident), %llu refused by LMDB; %llu long group "
+             "value(s) keyed by hash",
+             (unsigned long long)m.missing_group_field, (unsigned long long)m.missing_value,
+             (unsigned long long)m.keys_cap_hit, (unsigned long long)m.tenant_keys_cap_hit,
+             (unsigned long long)m.bad_tenant, (unsigned long long)m.late_beyond,
+             (unsigned long long)m.late_amended, (unsigned long long)refused_n,
+             (unsigned long long)m.values_hashed);
+    return any != 0;
 }
 
 void corr_stage_tick(struct corr_stage *cs)

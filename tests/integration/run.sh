@@ -31,6 +31,7 @@ else
     echo "--- integration: using the broker at $TOCSIN_KAFKA_BOOTSTRAP"
 fi
 step kafka-ingest "$(dirname "$KTOOL")/itest_kafka"
+step kafka-poison python3 tests/integration/test_poison.py
 step kafka-delivery python3 tests/integration/test_delivery.py
 step kafka-reload python3 tests/integration/test_reload.py
 step kafka-exactly-once python3 tests/integration/test_exactly_once.py

@@ -222,7 +222,7 @@ START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
     const char *want_reason[] = {"empty", "invalid JSON", "invalid UTF-8", "exceeds the limit",
-                                 "\"agency-x\" is not allowed on topic",
+                                 "agency-x\\\" is not allowed on topic",
                                  "tenant longer than 64 bytes"};
     const char *want_off[] = {"\"source_offset\":\"1\"", "\"source_offset\":\"2\"",
                               "\"source_offset\":\"3\"", "\"source_offset\":\"4\"",
