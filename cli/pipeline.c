@@ -72,7 +72,29 @@ int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
 
 /* ------------------------------------------------------------ detections */
 
-static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out)
+/* Is the rule with this id or name (a detection or a correlation) in rs? */
+static bool rule_in_set(const struct rule_set *rs, const char *id)
+{
+    if (!id[0])
+        return false;
+    if (rule_set_find(rs, id) >= 0)
+        return true;
+    for (size_t i = 0; i < rule_set_correlation_count(rs); i++) {
+        const struct rule_info *ri = NULL;
+        (void)rule_set_correlation(rs, i, &ri);
+        if (ri && ((ri->id && !strcmp(ri->id, id)) || (ri->name && !strcmp(ri->name, id))))
+            return true;
+    }
+    return false;
+}
+
+/* running: the rule set in force (reload), or NULL (start-up). A reload
+ * that would drop a rule in force because its new version does not compile
+ * is refused as a whole (TS_E_INVAL): detection stays exactly as it was,
+ * and the log names the rule and where it broke. New rules that do not
+ * compile are skipped as at start-up. */
+static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
+                           const struct rule_set *running, struct rule_set **out)
 {
     struct rule_report rep;
     struct ts_err err = {0};
@@ -82,6 +104,23 @@ static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_s
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
         rule_report_free(&rep);
+        return rc;
+    }
+    for (size_t i = 0; running && i < rep.nproblems; i++) {
+        const struct rule_problem *p = &rep.problems[i];
+        if (rule_in_set(running, p->rule_id) && !rule_in_set(*out, p->rule_id)) {
+            fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
+                    p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+            fprintf(stderr, "tocsin: reload refused: rule %s is in force and its new version "
+                            "does not load (above); fix it and send SIGHUP again\n",
+                    p->rule_id);
+            rc = TS_E_INVAL;
+        }
+    }
+    if (rc) {
+        rule_report_free(&rep);
+        rule_set_unref(*out);
+        *out = NULL;
         return rc;
     }
     for (size_t i = 0; !quiet && i < rep.nproblems; i++) {
@@ -95,6 +134,11 @@ static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_s
             rep.invalid);
     rule_report_free(&rep);
     return 0;
+}
+
+static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out)
+{
+    return load_rules_over(lo, quiet, NULL, out);
 }
 
 int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
@@ -146,7 +190,11 @@ int detections_reload(struct detections *d, const struct rule_load_opts *lo,
         return TS_E_UNSUPPORTED;
     }
     struct rule_set *rs = NULL;
-    int rc = load_rules(lo, false, &rs);
+    pthread_mutex_lock(&d->mu);
+    struct rule_set *running = rule_set_ref(d->rs);
+    pthread_mutex_unlock(&d->mu);
+    int rc = load_rules_over(lo, false, running, &rs);
+    rule_set_unref(running);
     if (rc) {
         fprintf(stderr, "tocsin: reload failed; the previous rules stay in force\n");
         rule_set_unref(rs);

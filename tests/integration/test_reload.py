@@ -107,6 +107,19 @@ def main():
     produce("<13>Jan  1 00:00:01 h sshd[1]: beta two")
     wait_for(lambda: any(d["rule_title"] == "Reload test beta" for d in detections()),
              "new rule beta matches after SIGHUP")
+    # a broken edit of a rule in force (issue 10: it was logged, then "rules
+    # swapped in" without it): the reload is refused as a whole and both
+    # rules keep matching
+    with open(os.path.join(tmp, "rules", "alpha.yml"), "w") as f:
+        f.write(RULE.format(word="alpha", uid="a1a1a1a1-0000-4000-8000-000000000001")
+                .replace("condition: sel", "condition: sel and nosuch"))
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused: rule a1a1a1a1-0000-4000-8000-000000000001 is in force"
+             in stderr_text(), "broken edit of a rule in force: reload refused, rule named")
+    produce("<13>Jan  1 00:00:01 h sshd[1]: alpha three")
+    wait_for(lambda: sum(d["rule_title"] == "Reload test alpha" for d in detections()) == 2,
+             "the rule in force still matches after a broken edit")
+    write_rule("alpha", "a1a1a1a1-0000-4000-8000-000000000001")
     # a broken config: nothing changes, the running rules keep matching
     write_config(broken=True)
     p.send_signal(signal.SIGHUP)
@@ -114,7 +127,7 @@ def main():
              "broken config on reload is reported")
     produce("<13>Jan  1 00:00:02 h sshd[1]: beta four alpha")
     wait_for(lambda: sum(d["rule_title"] == "Reload test beta" for d in detections()) == 2
-             and sum(d["rule_title"] == "Reload test alpha" for d in detections()) == 2,
+             and sum(d["rule_title"] == "Reload test alpha" for d in detections()) == 3,
              "rules still match after a failed reload")
     p.send_signal(signal.SIGTERM)
     rc = p.wait(60)
