@@ -20,6 +20,7 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,11 +65,30 @@ struct worker {
     rd_kafka_message_t **pending; /* polled while paused, delivered first */
     size_t npending, pending_head, pending_cap;
     struct wstats st;
+    /* topics seen by this worker's poll thread -> their configuration (a
+     * pattern topic's concrete names are copied here: events and offsets
+     * point at them until the source is destroyed) */
+    struct tseen *seen;
+    size_t nseen, seencap;
 };
+
+/* A concrete topic: its name (owned when it came from a pattern), the
+ * configuration it matched (SIZE_MAX: none, its messages are skipped) and
+ * its dead-letter topic (owned when derived). */
+struct tseen {
+    char *name;
+    bool own_name;
+    size_t tidx;
+    char *dlq;
+    bool own_dlq;
+};
+#define SEEN_MAX 4096
 
 struct ingest_kafka {
     struct ingest_kafka_opts o; /* strings borrowed from the caller */
     char **dlq_names;           /* per topic */
+    regex_t *re;                /* per topic: compiled pattern (name starting with ^) */
+    bool *has_re;
     rd_kafka_t *producer;       /* dead letters */
     struct worker *w;
     int nw;
@@ -318,27 +338,93 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---------------------------------------------------------- messages */
 
-static const struct ingest_topic *topic_conf(struct ingest_kafka *k, const char *name, size_t *idx)
+/* Is name a dead-letter topic of ours (configured, or "<x>.dlq")? A
+ * pattern must never make Tocsin consume its own dead letters. */
+static bool is_dlq_topic(const struct ingest_kafka *k, const char *name)
 {
+    size_t n = strlen(name);
+    if (n >= 4 && strcmp(name + n - 4, ".dlq") == 0)
+        return true;
     for (size_t i = 0; i < k->o.ntopics; i++)
-        if (strcmp(k->o.topics[i].name, name) == 0) {
-            *idx = i;
-            return &k->o.topics[i];
-        }
-    return NULL;
+        if (k->o.topics[i].dlq_topic && strcmp(k->o.topics[i].dlq_topic, name) == 0)
+            return true;
+    return false;
 }
 
-static int dead_letter(struct worker *w, size_t tidx, const rd_kafka_message_t *m,
+/* The configuration of a concrete topic: an exact name first, then the
+ * first pattern that matches (poll thread only; regexec once per new
+ * topic). NULL: not ours (a pattern matched a dead-letter topic, or the
+ * table is full): the message is skipped, with a warning once. */
+static const struct tseen *topic_seen(struct worker *w, const char *name)
+{
+    struct ingest_kafka *k = w->k;
+    for (size_t i = 0; i < w->nseen; i++)
+        if (strcmp(w->seen[i].name, name) == 0)
+            return w->seen[i].tidx == SIZE_MAX ? NULL : &w->seen[i];
+    if (w->nseen == w->seencap) {
+        size_t ncap = w->seencap ? w->seencap * 2 : 16;
+        if (ncap > SEEN_MAX)
+            return NULL;
+        struct tseen *nv = realloc(w->seen, ncap * sizeof(*nv));
+        if (!nv)
+            return NULL;
+        w->seen = nv;
+        w->seencap = ncap;
+    }
+    struct tseen e = {.tidx = SIZE_MAX};
+    for (size_t i = 0; i < k->o.ntopics && e.tidx == SIZE_MAX; i++)
+        if (!k->has_re[i] && strcmp(k->o.topics[i].name, name) == 0) {
+            e.tidx = i;
+            e.name = (char *)k->o.topics[i].name;
+            e.dlq = k->dlq_names[i];
+        }
+    for (size_t i = 0; i < k->o.ntopics && e.tidx == SIZE_MAX; i++)
+        if (k->has_re[i] && regexec(&k->re[i], name, 0, NULL, 0) == 0) {
+            if (is_dlq_topic(k, name)) {
+                ts_warn("kafka: topic %s matches pattern %s but is a dead-letter topic: not "
+                        "consumed (narrow the pattern)", name, k->o.topics[i].name);
+                break;
+            }
+            e.tidx = i;
+            e.own_name = true;
+            e.name = strdup(name);
+            if (k->o.topics[i].dlq_topic) {
+                e.dlq = k->dlq_names[i];
+            } else {
+                size_t n = strlen(name) + 5;
+                e.own_dlq = true;
+                if ((e.dlq = malloc(n)) != NULL)
+                    snprintf(e.dlq, n, "%s.dlq", name);
+            }
+            if (!e.name || !e.dlq) {
+                free(e.own_name ? e.name : NULL);
+                free(e.own_dlq ? e.dlq : NULL);
+                return NULL;
+            }
+            ts_info("kafka (worker %d): consuming topic %s (pattern %s)", w->id, name,
+                    k->o.topics[i].name);
+        }
+    if (e.tidx == SIZE_MAX) {
+        e.name = strdup(name);
+        if (!e.name)
+            return NULL;
+        e.own_name = true;
+    }
+    w->seen[w->nseen++] = e;
+    return e.tidx == SIZE_MAX ? NULL : &w->seen[w->nseen - 1];
+}
+
+static int dead_letter(struct worker *w, const struct tseen *ts, const rd_kafka_message_t *m,
                        const char *reason, const char *tenant)
 {
     struct ingest_kafka *k = w->k;
     char part[16], off[24];
     snprintf(part, sizeof(part), "%d", (int)m->partition);
     snprintf(off, sizeof(off), "%lld", (long long)m->offset);
-    const char *src = k->o.topics[tidx].name;
+    const char *src = ts->name;
     for (int tries = 0;; tries++) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->producer, RD_KAFKA_V_TOPIC(k->dlq_names[tidx]),
+            k->producer, RD_KAFKA_V_TOPIC(ts->dlq),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
             RD_KAFKA_V_HEADER("reason", reason, -1), RD_KAFKA_V_HEADER("source_topic", src, -1),
@@ -348,7 +434,7 @@ static int dead_letter(struct worker *w, size_t tidx, const rd_kafka_message_t *
         if (!e)
             return 0;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 600) {
-            fail(k, TS_E_KAFKA, "cannot produce dead letter to %s: %s", k->dlq_names[tidx],
+            fail(k, TS_E_KAFKA, "cannot produce dead letter to %s: %s", ts->dlq,
                  rd_kafka_err2str(e));
             return TS_E_KAFKA;
         }
@@ -419,14 +505,12 @@ static const char *tenant_from_header(const struct ingest_topic *t, const char *
 static void handle_msg(struct worker *w, rd_kafka_message_t *m)
 {
     struct ingest_kafka *k = w->k;
-    size_t tidx = 0;
-    const struct ingest_topic *t = topic_conf(k, rd_kafka_topic_name(m->rkt), &tidx);
-    if (!t) {
-        ts_warn("kafka: message from unexpected topic %s ignored", rd_kafka_topic_name(m->rkt));
-        return;
-    }
+    const struct tseen *ts = topic_seen(w, rd_kafka_topic_name(m->rkt));
+    if (!ts)
+        return; /* not ours (warned once when first seen) */
+    const struct ingest_topic *t = &k->o.topics[ts->tidx];
     if (ingest_batch_full(w->cur) ||
-        ingest_batch_offsets_full(w->cur, t->name, m->partition))
+        ingest_batch_offsets_full(w->cur, ts->name, m->partition))
         push_cur(w);
     size_t max = k->o.parse.max_msg_bytes ? k->o.parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
     size_t keep = m->len < max ? m->len : max;
@@ -446,7 +530,7 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         batch_take_norm(w, b);
     }
     ev->src.kind = TS_SRC_KAFKA;
-    ev->src.name = t->name;
+    ev->src.name = ts->name;
     ev->src.partition = m->partition;
     ev->src.offset = m->offset;
     ev->ingest_ns = ts_now_ns();
@@ -489,12 +573,12 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
             inc(&w->st.warnings, 1);
     } else {
         const char *why = d.reason ? d.reason : ts_strerror(rc);
-        if (dead_letter(w, tidx, m, why, ev->tenant))
+        if (dead_letter(w, ts, m, why, ev->tenant))
             return; /* fatal: not noted, so never committed */
         b->dead_letters++;
         inc(&w->st.dead_letters, 1);
     }
-    ingest_batch_note(b, t->name, m->partition, m->offset + 1);
+    ingest_batch_note(b, ts->name, m->partition, m->offset + 1);
 }
 
 /* defer: polled while a batch is being handed over (partitions paused):
@@ -685,6 +769,9 @@ static int make_consumer(struct ingest_kafka *k, struct worker *w, struct ts_err
     rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
     rc = rc ? rc : conf_set(c, "auto.offset.reset", "earliest", err);
     rc = rc ? rc : conf_set(c, "enable.partition.eof", "false", err);
+    /* topics created later are found at the next metadata refresh: 30 s
+     * instead of librdkafka's 5 min (kafka.properties may set it) */
+    rc = rc ? rc : conf_set(c, "topic.metadata.refresh.interval.ms", "30000", err);
     rc = rc ? rc : conf_passthrough(c, &k->o, true, err);
     if (rc) {
         rd_kafka_conf_destroy(c);
@@ -755,9 +842,28 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
     int rc = 0;
     k->dlq_names = calloc(o->ntopics, sizeof(char *));
     k->w = calloc((size_t)k->nw, sizeof(*k->w));
-    if (!k->dlq_names || !k->w) {
+    k->re = calloc(o->ntopics, sizeof(*k->re));
+    k->has_re = calloc(o->ntopics, sizeof(*k->has_re));
+    if (!k->dlq_names || !k->w || !k->re || !k->has_re) {
         ingest_kafka_destroy(k);
         return TS_E_NOMEM;
+    }
+    for (size_t i = 0; i < o->ntopics; i++) {
+        if (o->topics[i].name[0] != '^')
+            continue;
+        /* a pattern: librdkafka subscribes by it (new topics within
+         * topic.metadata.refresh.interval.ms); we match concrete names with
+         * POSIX extended regexps, the common subset of both syntaxes */
+        int rrc = regcomp(&k->re[i], o->topics[i].name, REG_EXTENDED | REG_NOSUB);
+        if (rrc) {
+            char msg[256];
+            regerror(rrc, &k->re[i], msg, sizeof(msg));
+            ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "topic pattern %s: %s", o->topics[i].name,
+                       msg);
+            ingest_kafka_destroy(k);
+            return TS_E_CONFIG;
+        }
+        k->has_re[i] = true;
     }
     for (size_t i = 0; i < o->ntopics; i++) {
         if (o->topics[i].dlq_topic) {
@@ -881,6 +987,13 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
             rd_kafka_destroy(w->rk);
         pending_drop_all(w);
         free(w->pending);
+        for (size_t j = 0; j < w->nseen; j++) {
+            if (w->seen[j].own_name)
+                free(w->seen[j].name);
+            if (w->seen[j].own_dlq)
+                free(w->seen[j].dlq);
+        }
+        free(w->seen);
         ingest_norm_scratch_free(w->ns);
         ingest_norm_free(w->ns_norm);
         for (uint32_t j = 0; w->pool && j < w->npool; j++)
@@ -903,6 +1016,11 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
     for (size_t i = 0; k->dlq_names && i < k->o.ntopics; i++)
         free(k->dlq_names[i]);
     free(k->dlq_names);
+    for (size_t i = 0; k->has_re && i < k->o.ntopics; i++)
+        if (k->has_re[i])
+            regfree(&k->re[i]);
+    free(k->re);
+    free(k->has_re);
     ingest_norm_free(k->norm);
     pthread_mutex_destroy(&k->errmu);
     pthread_mutex_destroy(&k->normu);
