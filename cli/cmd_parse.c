@@ -523,6 +523,10 @@ int cmd_replay(int argc, char **argv)
                  "%llu dead letters\n",
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
+    if (st.clamped)
+        fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
+                     "time_claimed)\n",
+                (unsigned long long)st.clamped);
     if (r.rules)
         fprintf(out, "  detections: %llu, incidents: %zu, escalations queued: %llu\n",
                 (unsigned long long)ndet, ninc, (unsigned long long)nout);

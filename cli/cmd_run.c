@@ -110,10 +110,11 @@ static void log_stats(struct ingest_kafka *k, const char *when)
     struct ingest_stats st;
     ingest_kafka_stats(k, &st);
     ts_info("%s: consumed %llu, parsed %llu, dead letters %llu (tenant refused %llu), "
-            "warnings %llu, batches %llu, commits %llu, pauses %llu, rebalances %llu",
+            "clamped times %llu, warnings %llu, batches %llu, commits %llu, pauses %llu, "
+            "rebalances %llu",
             when, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.dead_letters, (unsigned long long)st.tenant_refused,
-            (unsigned long long)st.warnings,
+            (unsigned long long)st.clamped, (unsigned long long)st.warnings,
             (unsigned long long)st.batches, (unsigned long long)st.commits,
             (unsigned long long)st.pauses, (unsigned long long)st.rebalances);
 }
@@ -448,7 +449,8 @@ int cmd_run(int argc, char **argv)
         .batch_timeout_ms = cfg->kafka.batch_timeout_ms,
         .queue_batches = cfg->kafka.queue_batches,
         .parse = {.tz_offset_sec = cfg->ingest.tz_offset_sec,
-                  .max_msg_bytes = cfg->ingest.max_message_bytes},
+                  .max_msg_bytes = cfg->ingest.max_message_bytes,
+                  .max_future_ns = cfg->ingest.max_future_ns},
         .sink = {.ctx = &cc, .process = run_process, .commit = run_commit, .seek = run_seek},
         .norm = norm,
     };

@@ -477,9 +477,12 @@ static int load_topics(struct ctx *x, const struct ts_ynode *n)
 
 /* ---- ingest, paths, log --------------------------------------------------- */
 
+static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out);
+
 static int load_ingest(struct ctx *x, const struct ts_ynode *n)
 {
-    static const char *const keys[] = {"max_message_bytes", "timezone", "default_tenant"};
+    static const char *const keys[] = {"max_message_bytes", "timezone", "default_tenant",
+                                       "max_future"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     struct ts_config *c = x->c;
     char d[64];
@@ -517,7 +520,14 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
                 c->ingest.tz_offset_sec = off;
             break;
         }
-        default: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
+        case 2: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
+        default:
+            if (v->kind == TS_Y_SCALAR && v->len == 3 && memcmp(v->str, "off", 3) == 0)
+                c->ingest.max_future_ns = -1;
+            else if ((rc = get_duration(x, v, "ingest.max_future", &c->ingest.max_future_ns)) ==
+                         0 && c->ingest.max_future_ns == 0)
+                rc = fail(x, v, "ingest.max_future must be a duration above 0, or off");
+            break;
         }
     }
     return rc;

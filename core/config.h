@@ -106,6 +106,7 @@ struct ts_config {
         size_t max_message_bytes;
         int tz_offset_sec;
         char *default_tenant;
+        int64_t max_future_ns; /* 0: default (5 min); -1: off */
     } ingest;
     struct {
         char *data_dir;

@@ -80,6 +80,8 @@ struct ts_event {
     int64_t time_ns;        /* event time, UTC ns since the epoch */
     int64_t ingest_ns;      /* when Tocsin received it */
     bool time_from_event;   /* false: time_ns is the ingest-time fallback */
+    bool time_clamped;      /* the event's own time was too far ahead of ingest time:
+                               time_ns is the ingest time (ingest_time_guard) */
     const char *tenant;     /* agency id, "" if unknown */
     struct ts_srcpos src;
     const char *raw;        /* raw bytes as received */

@@ -42,7 +42,9 @@ int ts_event_to_json(const struct ts_event *ev, struct ts_buf *b)
     size_t start = b->len;
     ts_format_rfc3339(ev->time_ns, ts, sizeof(ts));
     int rc = ts_buf_printf(b, "{\"@timestamp\":\"%s\",\"@time_source\":\"%s\"", ts,
-                           ev->time_from_event ? "event" : "ingest");
+                           ev->time_clamped      ? "clamped"
+                           : ev->time_from_event ? "event"
+                                                 : "ingest");
     rc = rc ? rc : kv_str(b, "tenant", ev->tenant ? ev->tenant : "");
     if (!rc && ev->src.kind != TS_SRC_NONE) {
         rc = ts_buf_puts(b, ",\"source\":");

@@ -1058,7 +1058,7 @@ int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
     bool late = t < own_wm; /* lateness is judged per source */
     if (!late && s->max_t != INT64_MIN && t < s->max_t)
         c->m.late_within++;
-    if (t > s->max_t) {
+    if (t > s->max_t && !ev->time_clamped) { /* an untrusted time moves no watermark */
         s->max_t = t;
         s->dirty = true;
         corr_wm_recompute(c);

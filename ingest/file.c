@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -344,6 +345,13 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         rc = reader_open(&r, path, max, err);
         if (rc)
             break;
+        /* "now" of a file is its last modification: no line in it can be
+         * younger (a missing year is inferred from it, and an event dated
+         * further ahead is clamped by ingest_time_guard); stdin: the clock */
+        struct ingest_parse_opts po = o->parse;
+        struct stat sb;
+        if (!po.ref_ns && strcmp(name, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            po.ref_ns = (int64_t)sb.st_mtim.tv_sec * TS_NS_PER_SEC + sb.st_mtim.tv_nsec;
         /* resume: the sink's store may already hold this file up to a line */
         int64_t done = 0;
         if (o->sink.seek && strcmp(name, "-") != 0 &&
@@ -412,7 +420,7 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                 d.reason = reason;
                 prc = TS_E_PARSE;
             } else {
-                prc = ingest_parse(o->format, &o->parse, ev, &d);
+                prc = ingest_parse(o->format, &po, ev, &d);
             }
             if (prc == 0) {
                 ingest_batch_keep(b);
@@ -423,6 +431,12 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                 }
                 if (ns)
                     normalise(o, ns, ev, st, name, r.line);
+                if (ingest_time_guard(&po, ev)) {
+                    st->clamped++;
+                    diag_line(o, name, r.line, "warning",
+                              "event time too far ahead of ingest time: clamped (time_claimed "
+                              "keeps it)");
+                }
             } else {
                 const char *why = d.reason ? d.reason : ts_strerror(prc);
                 st->dead_letters++;

@@ -49,9 +49,22 @@ const char *ingest_format_name(enum ingest_format f);
 
 struct ingest_parse_opts {
     int tz_offset_sec;    /* for timestamps without a zone (RFC 3164), seconds east of UTC */
-    int64_t ref_ns;       /* "now" for inferring a missing year; 0 = ev->ingest_ns */
+    int64_t ref_ns;       /* "now" for inferring a missing year and judging times ahead
+                             (files: their modification time); 0 = ev->ingest_ns */
     size_t max_msg_bytes; /* bigger messages are dead letters; 0 = INGEST_DEFAULT_MAX_MSG */
+    int64_t max_future_ns; /* event times further ahead of ingest time are clamped
+                              (ingest_time_guard); 0 = INGEST_DEFAULT_MAX_FUTURE, < 0 off */
 };
+#define INGEST_DEFAULT_MAX_FUTURE (300LL * 1000000000LL)
+
+/* After parsing and normalisation, before rules: an event whose own time is
+ * more than max_future_ns ahead of its ingest time (of opts->ref_ns when set) (a host with a bad
+ * clock, or a forged line) must not move any watermark nor date an
+ * incident: its time becomes that reference (ev->time_clamped, printed as
+ * "@time_source":"clamped"; in correlation it never moves a watermark), the
+ * time it claimed is kept in the field
+ * "time_claimed". Returns true when it clamped (the caller counts it). */
+bool ingest_time_guard(const struct ingest_parse_opts *opts, struct ts_event *ev);
 
 /* What happened to one message. The strings are static or live in the
  * event's arena: valid until the batch is reset. */
@@ -139,6 +152,7 @@ struct ingest_stats {
     uint64_t resumes;
     uint64_t rebalances;
     uint64_t tenant_refused; /* of dead_letters: a "tenant" header the topic may not carry */
+    uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
 };
 
 /* ---------------------------------------------------------- dead letters */

@@ -40,7 +40,7 @@
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
-        resumes, rebalances, tenant_refused;
+        resumes, rebalances, tenant_refused, clamped;
 };
 
 struct worker {
@@ -571,6 +571,14 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         /* a step that cannot finish leaves the event as parsed */
         if (b->norm && w->ns && ingest_normalise(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
+        if (ingest_time_guard(&k->o.parse, ev) &&
+            atomic_fetch_add_explicit(&w->st.clamped, 1, memory_order_relaxed) % 1000 < 3) {
+            const struct ts_field *f = ts_event_getz(ev, "time_claimed");
+            ts_warn("kafka: %s [%d] offset %lld: event time %.*s is too far ahead of ingest "
+                    "time: clamped to ingest time (a host's clock, or a forged line)",
+                    ts->name, (int)m->partition, (long long)m->offset,
+                    f ? (int)f->v.len : 1, f ? f->v.u.s : "?");
+        }
     } else {
         const char *why = d.reason ? d.reason : ts_strerror(rc);
         if (dead_letter(w, ts, m, why, ev->tenant))
@@ -974,6 +982,7 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
         st->resumes += atomic_load(&s->resumes);
         st->rebalances += atomic_load(&s->rebalances);
         st->tenant_refused += atomic_load(&s->tenant_refused);
+        st->clamped += atomic_load(&s->clamped);
     }
 }
 

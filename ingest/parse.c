@@ -440,6 +440,23 @@ static int parse_kv_line(const struct ingest_parse_opts *opts, struct ts_event *
     return ingest_kv_payload(opts, ev, diag, s + off, len - off);
 }
 
+bool ingest_time_guard(const struct ingest_parse_opts *opts, struct ts_event *ev)
+{
+    int64_t max = opts && opts->max_future_ns ? opts->max_future_ns : INGEST_DEFAULT_MAX_FUTURE;
+    int64_t ref = ingest_ref_ns(opts, ev); /* ingest time; a file's modification time */
+    if (max < 0 || !ev->time_from_event || ev->time_ns <= ref || ev->time_ns - ref <= max)
+        return false;
+    char t[48];
+    ts_format_rfc3339(ev->time_ns, t, sizeof(t));
+    size_t n = strlen(t);
+    char *c = ts_arena_strndup(ev->arena, t, n);
+    if (c)
+        (void)ts_event_add_str(ev, "time_claimed", c, n); /* full event: clamped anyway */
+    ev->time_ns = ref;
+    ev->time_clamped = true;
+    return true;
+}
+
 int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
                  struct ts_event *ev, struct ingest_diag *diag)
 {
