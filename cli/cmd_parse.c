@@ -8,6 +8,7 @@
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/tstime.h"
+#include "../core/tz.h"
 #include "cli.h"
 #include "cli_int.h"
 #include "../ingest/normalise.h"
@@ -16,6 +17,10 @@
 
 struct file_args {
     struct cli_norm_args norm;
+    struct ts_tz *tz;           /* --tz (owned; freed once the files are read) */
+    struct ingest_host_zone host_tz[64]; /* --host-tz (patterns and zones owned, likewise) */
+    struct ts_tz *host_tz_z[64];
+    size_t nhost_tz;
     bool explain;
     const char *rules[MAX_RULE_PATHS];
     size_t nrules;
@@ -43,7 +48,10 @@ static const char common_usage[] =
     "options:\n"
     "  -f, --format F          auto (default), rfc3164, rfc5424, json, syslog\n"
     "  -t, --tenant T          tenant (agency) of these events\n"
-    "      --tz OFFSET         zone of timestamps without one, e.g. +07:00 (default UTC)\n"
+    "      --tz ZONE           zone of timestamps without one: +07:00, UTC or an IANA name\n"
+    "                          such as Asia/Ho_Chi_Minh (default UTC)\n"
+    "      --host-tz PAT=ZONE  zone of hosts matching the glob PAT (repeatable), e.g.\n"
+    "                          'fw-*=UTC': for senders whose clocks keep another zone\n"
     "      --year-ref TIME     reference time (RFC 3339) for year-less timestamps\n"
     "      --max-message-bytes N   longer messages are dead letters (default 1048576)\n"
     "  -d, --dead-letter FILE  write rejected messages there as JSON lines\n"
@@ -75,6 +83,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"format", required_argument, NULL, 'f'},
         {"tenant", required_argument, NULL, 't'},
         {"tz", required_argument, NULL, 'z'},
+        {"host-tz", required_argument, NULL, 'H'},
         {"year-ref", required_argument, NULL, 'y'},
         {"max-message-bytes", required_argument, NULL, 'm'},
         {"dead-letter", required_argument, NULL, 'd'},
@@ -161,12 +170,40 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             a->tenant = optarg;
             break;
         }
-        case 'z':
-            if (ts_tz_offset_parse(optarg, &a->parse.tz_offset_sec)) {
-                fprintf(stderr, "tocsin: bad --tz \"%s\" (expected UTC or +hh:mm)\n", optarg);
+        case 'z': {
+            char why[320];
+            ts_tz_free(a->tz);
+            a->tz = NULL;
+            if (ts_tz_load(optarg, &a->tz, why, sizeof(why))) {
+                fprintf(stderr, "tocsin: bad --tz \"%s\": %s\n", optarg, why);
                 return 2;
             }
+            a->parse.tz = a->tz;
             break;
+        }
+        case 'H': { /* PATTERN=ZONE */
+            const char *eq = strrchr(optarg, '=');
+            char why[320];
+            struct ts_tz *z = NULL;
+            if (!eq || eq == optarg || a->nhost_tz == TS_ARRAY_LEN(a->host_tz) ||
+                ts_tz_load(eq + 1, &z, why, sizeof(why))) {
+                fprintf(stderr, "tocsin: bad --host-tz \"%s\": %s\n", optarg,
+                        !eq || eq == optarg ? "expected PATTERN=ZONE, e.g. 'fw-*=UTC'"
+                        : a->nhost_tz == TS_ARRAY_LEN(a->host_tz) ? "too many" : why);
+                return 2;
+            }
+            a->host_tz_z[a->nhost_tz] = z;
+            a->host_tz[a->nhost_tz].tz = z;
+            a->host_tz[a->nhost_tz].pattern = strndup(optarg, (size_t)(eq - optarg));
+            if (!a->host_tz[a->nhost_tz].pattern) {
+                ts_tz_free(z);
+                return 1;
+            }
+            a->nhost_tz++;
+            a->parse.hosts = a->host_tz;
+            a->parse.nhosts = a->nhost_tz;
+            break;
+        }
         case 'y': {
             size_t used;
             if (ts_parse_iso8601(optarg, strlen(optarg), 0, &a->parse.ref_ns, &used) ||
@@ -272,6 +309,16 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
     };
     memset(st, 0, sizeof(*st));
     int rc = ingest_files_run(&o, st, &err);
+    ts_tz_free(a->tz); /* the files are read */
+    a->tz = NULL;
+    a->parse.tz = NULL;
+    for (size_t i = 0; i < a->nhost_tz; i++) {
+        free((char *)a->host_tz[i].pattern);
+        ts_tz_free(a->host_tz_z[i]);
+    }
+    a->nhost_tz = 0;
+    a->parse.hosts = NULL;
+    a->parse.nhosts = 0;
     if (dlq) {
         ingest_dlq_file_flush(dlq);
         ingest_dlq_file_close(dlq);

@@ -328,7 +328,13 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     struct ingest_topic *topics = calloc(cfg->ntopics, sizeof(*topics));
-    if (!topics) {
+    struct ingest_host_zone *hzones = calloc(cfg->ingest.nhosts + 1, sizeof(*hzones));
+    for (size_t i = 0; hzones && i < cfg->ingest.nhosts; i++)
+        hzones[i] = (struct ingest_host_zone){cfg->ingest.hosts[i].pattern,
+                                              cfg->ingest.hosts[i].tz};
+    if (!topics || !hzones) {
+        free(topics);
+        free(hzones);
         ts_config_free(cfg);
         return 1;
     }
@@ -340,10 +346,12 @@ int cmd_run(int argc, char **argv)
         topics[i].tenants = (const char *const *)t->tenants;
         topics[i].ntenants = t->ntenants;
         topics[i].any_tenant = t->any_tenant;
+        topics[i].tz = t->tz;
         if (ingest_format_parse(t->format ? t->format : "auto", &topics[i].format)) {
             fprintf(stderr, "tocsin: %s:%u:%u: error: unknown format \"%s\"\n", cfg_path, t->line,
                     t->col, t->format);
             free(topics);
+            free(hzones);
             ts_config_free(cfg);
             return 2;
         }
@@ -449,6 +457,9 @@ int cmd_run(int argc, char **argv)
         .batch_timeout_ms = cfg->kafka.batch_timeout_ms,
         .queue_batches = cfg->kafka.queue_batches,
         .parse = {.tz_offset_sec = cfg->ingest.tz_offset_sec,
+                  .tz = cfg->ingest.tz,
+                  .hosts = hzones,
+                  .nhosts = cfg->ingest.nhosts,
                   .max_msg_bytes = cfg->ingest.max_message_bytes,
                   .max_future_ns = cfg->ingest.max_future_ns},
         .sink = {.ctx = &cc, .process = run_process, .commit = run_commit, .seek = run_seek},
@@ -511,6 +522,7 @@ out:
         fclose(det_out);
     ingest_norm_free(norm);
     free(topics);
+    free(hzones);
     ts_config_free(cfg);
     return code;
 }

@@ -21,12 +21,14 @@
 
 #include "config.h"
 #include "event.h"
+#include "tz.h"
 #include "tstime.h"
 #include "yaml.h"
 
 /* Hard caps: a configuration is small, anything larger is a mistake. */
 #define CFG_MAX_TOPICS 256
 #define CFG_MAX_TOPIC_TENANTS 1024
+#define CFG_MAX_HOST_ZONES 1024
 #define CFG_MAX_PROPS 256
 #define CFG_MAX_RULE_PATHS 1024
 #define CFG_MAX_STRING 4096
@@ -223,6 +225,27 @@ static int get_tenant(struct ctx *x, const struct ts_ynode *n, const char *where
     return rc;
 }
 
+/* A time zone: "UTC", an offset, or an IANA name (core/tz.h); loaded here
+ * so that an unknown name fails at its node. */
+static int get_zone(struct ctx *x, const struct ts_ynode *n, const char *where,
+                    struct ts_tz **out)
+{
+    char *spec = NULL, why[320];
+    int rc = get_str(x, n, where, &spec);
+    if (rc)
+        return rc;
+    if (*out)
+        ts_tz_free(*out);
+    *out = NULL;
+    rc = ts_tz_load(spec, out, why, sizeof(why));
+    free(spec);
+    if (rc == TS_E_NOMEM)
+        return nomem(x);
+    if (rc)
+        return fail(x, n, "%s: %s", where, why);
+    return 0;
+}
+
 static int get_int(struct ctx *x, const struct ts_ynode *n, const char *where, long long lo,
                    long long hi, long long *out)
 {
@@ -398,7 +421,8 @@ static int load_topic_tenants(struct ctx *x, const struct ts_ynode *v, const cha
 static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
                       struct ts_config_topic *t)
 {
-    static const char *const keys[] = {"name", "format", "tenant", "dead_letter", "tenants"};
+    static const char *const keys[] = {"name",    "format",  "tenant",
+                                       "dead_letter", "tenants", "timezone"};
     static const char *const formats[] = {"auto", "rfc3164", "rfc5424", "json"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char where[CFG_MAX_WHERE], field[CFG_MAX_WHERE + 16];
@@ -417,7 +441,8 @@ static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
         case 1: rc = get_enum(x, v, field, formats, TS_ARRAY_LEN(formats), &t->format); break;
         case 2: rc = get_tenant(x, v, field, &t->tenant); break;
         case 3: rc = get_str(x, v, field, &t->dead_letter); break;
-        default: rc = load_topic_tenants(x, v, field, t); break;
+        case 4: rc = load_topic_tenants(x, v, field, t); break;
+        default: rc = get_zone(x, v, field, &t->tz); break;
         }
     }
     if (rc)
@@ -479,13 +504,38 @@ static int load_topics(struct ctx *x, const struct ts_ynode *n)
 
 static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out);
 
+/* ingest.hosts: host name pattern (glob, case-insensitive) -> zone, for
+ * senders whose clock zone differs from the topic's or the default. */
+static int load_host_zones(struct ctx *x, const struct ts_ynode *n)
+{
+    struct ts_config *c = x->c;
+    char where[CFG_MAX_WHERE + 64];
+    int rc = want_map(x, n, "ingest.hosts");
+    if (rc)
+        return rc;
+    if (n->npairs > CFG_MAX_HOST_ZONES)
+        return fail(x, n, "ingest.hosts has more than %d entries", CFG_MAX_HOST_ZONES);
+    if (n->npairs == 0)
+        return 0;
+    c->ingest.hosts = calloc(n->npairs, sizeof(*c->ingest.hosts));
+    if (!c->ingest.hosts)
+        return nomem(x);
+    for (size_t i = 0; i < n->npairs && !rc; i++) {
+        struct ts_config_host_zone *h = &c->ingest.hosts[i];
+        c->ingest.nhosts++;
+        rc = get_str(x, n->pairs[i].key, "an ingest.hosts pattern", &h->pattern);
+        snprintf(where, sizeof(where), "ingest.hosts.%.60s", h->pattern ? h->pattern : "?");
+        rc = rc ? rc : get_zone(x, n->pairs[i].val, where, &h->tz);
+    }
+    return rc;
+}
+
 static int load_ingest(struct ctx *x, const struct ts_ynode *n)
 {
     static const char *const keys[] = {"max_message_bytes", "timezone", "default_tenant",
-                                       "max_future"};
+                                       "max_future", "hosts"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     struct ts_config *c = x->c;
-    char d[64];
     if (ts_yaml_is_null(n))
         return 0;
     int rc = want_map(x, n, "ingest");
@@ -500,27 +550,14 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
             rc = get_int(x, v, "ingest.max_message_bytes", 1, 67108864, &iv);
             c->ingest.max_message_bytes = (size_t)iv;
             break;
-        case 1: {
-            char buf[16];
-            int off = 0;
-            if (v->kind != TS_Y_SCALAR || v->len >= sizeof(buf) ||
-                memchr(v->str, '\0', v->len)) {
-                rc = TS_E_INVAL;
-            } else {
-                memcpy(buf, v->str, v->len);
-                buf[v->len] = '\0';
-                rc = ts_tz_offset_parse(buf, &off);
-            }
-            if (rc)
-                rc = fail(x, v,
-                          "ingest.timezone must be \"UTC\" or an offset like \"+07:00\", "
-                          "\"-0530\" or \"+09\", got %s",
-                          describe(v, d, sizeof(d)));
-            else
-                c->ingest.tz_offset_sec = off;
+        case 1:
+            rc = get_zone(x, v, "ingest.timezone", &c->ingest.tz);
+            if (!rc) /* the offset for code that takes one: today's */
+                c->ingest.tz_offset_sec =
+                    ts_tz_offset_at(c->ingest.tz, ts_now_ns() / TS_NS_PER_SEC);
             break;
-        }
         case 2: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
+        case 4: rc = load_host_zones(x, v); break;
         default:
             if (v->kind == TS_Y_SCALAR && v->len == 3 && memcmp(v->str, "off", 3) == 0)
                 c->ingest.max_future_ns = -1;
@@ -960,10 +997,17 @@ void ts_config_free(struct ts_config *c)
         for (size_t j = 0; j < c->topics[i].ntenants; j++)
             free(c->topics[i].tenants[j]);
         free(c->topics[i].tenants);
+        ts_tz_free(c->topics[i].tz);
         free(c->topics[i].dead_letter);
     }
     free(c->topics);
     free(c->ingest.default_tenant);
+    ts_tz_free(c->ingest.tz);
+    for (size_t i = 0; i < c->ingest.nhosts; i++) {
+        free(c->ingest.hosts[i].pattern);
+        ts_tz_free(c->ingest.hosts[i].tz);
+    }
+    free(c->ingest.hosts);
     free(c->paths.data_dir);
     for (size_t i = 0; i < c->paths.nrules; i++)
         free(c->paths.rules[i]);

@@ -77,6 +77,8 @@
 
 #include "ts.h"
 
+struct ts_tz;
+
 struct ts_config_topic {
     char *name;
     char *format;      /* as written; validated against the list above */
@@ -85,6 +87,7 @@ struct ts_config_topic {
     char **tenants;    /* tenants the "tenant" header may name; NULL/0: none */
     size_t ntenants;
     bool any_tenant;   /* tenants: "*": the header is trusted as it is */
+    struct ts_tz *tz;  /* timezone: for this topic's zone-less times; NULL: ingest's */
     unsigned line, col;
 };
 
@@ -107,6 +110,12 @@ struct ts_config {
         int tz_offset_sec;
         char *default_tenant;
         int64_t max_future_ns; /* 0: default (5 min); -1: off */
+        struct ts_tz *tz;      /* ingest.timezone (NULL: UTC); tz_offset_sec when fixed */
+        struct ts_config_host_zone {
+            char *pattern;     /* glob on the event's host, case-insensitive */
+            struct ts_tz *tz;
+        } *hosts;
+        size_t nhosts;
     } ingest;
     struct {
         char *data_dir;

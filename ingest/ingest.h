@@ -47,8 +47,19 @@ const char *ingest_format_name(enum ingest_format f);
 
 #define INGEST_DEFAULT_MAX_MSG (1u << 20) /* 1 MiB */
 
+struct ts_tz;
+
+/* ingest.hosts: senders whose clocks keep another zone (borrowed). */
+struct ingest_host_zone {
+    const char *pattern; /* glob on the event's host, case-insensitive */
+    const struct ts_tz *tz;
+};
+
 struct ingest_parse_opts {
     int tz_offset_sec;    /* for timestamps without a zone (RFC 3164), seconds east of UTC */
+    const struct ts_tz *tz; /* when set, instead of tz_offset_sec: a zone (DST-aware) */
+    const struct ingest_host_zone *hosts; /* first match on the host wins over tz */
+    size_t nhosts;
     int64_t ref_ns;       /* "now" for inferring a missing year and judging times ahead
                              (files: their modification time); 0 = ev->ingest_ns */
     size_t max_msg_bytes; /* bigger messages are dead letters; 0 = INGEST_DEFAULT_MAX_MSG */
@@ -211,6 +222,7 @@ struct ingest_topic {
     const char *const *tenants;
     size_t ntenants;
     bool any_tenant;
+    const struct ts_tz *tz;  /* zone of zone-less times; NULL: ingest_kafka_opts.parse's */
     enum ingest_format format;
     const char *dlq_topic;   /* NULL: "<name>.dlq" */
 };

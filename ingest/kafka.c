@@ -561,7 +561,13 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
     } else {
         if (tn)
             ev->tenant = tn;
-        rc = ingest_parse(t->format, &k->o.parse, ev, &d);
+        if (t->tz) { /* the topic's own zone */
+            struct ingest_parse_opts po = k->o.parse;
+            po.tz = t->tz;
+            rc = ingest_parse(t->format, &po, ev, &d);
+        } else {
+            rc = ingest_parse(t->format, &k->o.parse, ev, &d);
+        }
     }
     if (rc == 0) {
         ingest_batch_keep(b);

@@ -9,10 +9,12 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <fnmatch.h>
 #include <string.h>
 
 #include "../core/buf.h"
 #include "../core/tstime.h"
+#include "../core/tz.h"
 #include "decoder_int.h"
 #include "ingest.h"
 #include "ingest_int.h"
@@ -250,13 +252,23 @@ static int bsd_resolve(const struct bsd_tm *tm, int tz, int64_t ref_ns, int64_t 
     int64_t y = tm->year;
     int64_t ref_s = floor_div(ref_ns, TS_NS_PER_SEC);
     if (!y) {
+        /* the latest of last, this and next year that is not more than a
+         * day ahead of the reference: "Dec 10" read on Dec 7 is last year's,
+         * "Jan 1 00:01" read on Dec 31 23:59 (a clock a little ahead) next
+         * year's, "Dec 31 23:59" read on Jan 1 last year's */
         int64_t ry;
         unsigned rm, rd;
         ts_civil_from_days(floor_div(ref_s + tz, 86400), &ry, &rm, &rd);
-        y = ry;
-        int64_t t = ts_epoch_from_utc(y, tm->mon, tm->day, tm->h, tm->mi, tm->sec) - tz;
-        if (tm->day > ts_days_in_month(y, tm->mon) || t > ref_s + 31 * 86400)
-            y--;
+        y = 0;
+        for (int64_t c = ry + 1; c >= ry - 1 && !y; c--) {
+            if (tm->day > ts_days_in_month(c, tm->mon))
+                continue;
+            int64_t t = ts_epoch_from_utc(c, tm->mon, tm->day, tm->h, tm->mi, tm->sec) - tz;
+            if (t <= ref_s + 86400)
+                y = c;
+        }
+        if (!y) /* Feb 29 with no leap year near: as written, rejected below */
+            y = ry;
     }
     if (y < ING_YEAR_MIN || y > ING_YEAR_MAX || tm->day > ts_days_in_month(y, tm->mon))
         return TS_E_PARSE;
@@ -457,12 +469,9 @@ bool ingest_time_guard(const struct ingest_parse_opts *opts, struct ts_event *ev
     return true;
 }
 
-int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
-                 struct ts_event *ev, struct ingest_diag *diag)
+static int parse_once(enum ingest_format fmt, const struct ingest_parse_opts *opts,
+                      struct ts_event *ev, struct ingest_diag *diag)
 {
-    struct ingest_diag dummy;
-    if (!diag)
-        diag = &dummy;
     diag->reason = NULL;
     diag->warning = NULL;
     ingest_time_fallback(ev);
@@ -546,4 +555,53 @@ int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
     }
     rc = ingest_rfc3164_span(opts, ev, diag, s, len);
     return rc ? rc : payload_in_message(opts, ev, diag, s, len);
+}
+
+/* The zone of the event's zone-less times: the first ingest.hosts pattern
+ * its host matches, else the topic's (file's) zone; NULL: tz_offset_sec. */
+static const struct ts_tz *event_zone(const struct ingest_parse_opts *o, const struct ts_event *ev)
+{
+    if (o->nhosts) {
+        const struct ts_field *h = ts_event_getz(ev, "host");
+        char host[256];
+        if (h && h->v.type == TS_V_STR && h->v.len > 0 && h->v.len < sizeof(host)) {
+            memcpy(host, h->v.u.s, h->v.len);
+            host[h->v.len] = '\0';
+            for (size_t i = 0; i < o->nhosts; i++)
+                if (fnmatch(o->hosts[i].pattern, host, FNM_CASEFOLD) == 0)
+                    return o->hosts[i].tz;
+        }
+    }
+    return o->tz;
+}
+
+int ingest_parse(enum ingest_format fmt, const struct ingest_parse_opts *opts,
+                 struct ts_event *ev, struct ingest_diag *diag)
+{
+    struct ingest_diag dummy;
+    if (!diag)
+        diag = &dummy;
+    if (!opts || (!opts->tz && !opts->nhosts))
+        return parse_once(fmt, opts, ev, diag);
+    /* Zones: parse with the offset the zone has now; then, if the event's
+     * host has its own zone, or the zone's offset at the event's wall-clock
+     * time differs (DST, a replay of last season), parse again with that
+     * offset. A time that carried its own zone comes out the same. */
+    struct ingest_parse_opts o = *opts;
+    int64_t ref_s = ingest_ref_ns(opts, ev) / TS_NS_PER_SEC;
+    if (o.tz)
+        o.tz_offset_sec = ts_tz_offset_at(o.tz, ref_s);
+    int rc = parse_once(fmt, &o, ev, diag);
+    if (rc || !ev->time_from_event)
+        return rc;
+    const struct ts_tz *z = event_zone(opts, ev);
+    if (!z)
+        return 0;
+    int64_t local_s = ev->time_ns / TS_NS_PER_SEC + o.tz_offset_sec;
+    int want = ts_tz_offset_at(z, ts_tz_local_to_utc(z, local_s));
+    if (want == o.tz_offset_sec)
+        return 0;
+    o.tz_offset_sec = want;
+    ts_event_clear_fields(ev);
+    return parse_once(fmt, &o, ev, diag);
 }

@@ -11,7 +11,15 @@ gives the reference incident; the same with a forged line dated 3 days
 ahead first (once from another host, once claiming the attacked host) must
 give exactly the same incident, with `replay --db` and with `run` on a real
 broker; the forged line is kept with "@time_source":"clamped" and its
-claimed time, and counted."""
+claimed time, and counted.
+
+Zones: the same brute force as RFC 3164 lines (no zone, no year) from a host
+whose clock keeps +07:00, read with the zone given by IANA name
+(Asia/Ho_Chi_Minh), and from a host that logs in UTC under a +07:00 default
+with that host's zone configured (replay --host-tz 'fw-*=UTC'; run's
+ingest.hosts), must give the same incident as the RFC 5424 (UTC) input.
+Before: IANA names were refused and there was no per-host zone: the UTC
+host's events moved 7 h back, became late, and no incident formed."""
 import datetime as dt
 import json
 import os
@@ -48,6 +56,18 @@ def attack():
             for k in range(8)]
 
 
+def attack3164(offset_h, host):
+    """RFC 3164 lines whose wall clock keeps UTC+offset_h."""
+    start = NOW - dt.timedelta(minutes=10) + dt.timedelta(hours=offset_h)
+    out = []
+    for k in range(8):
+        t = start + dt.timedelta(seconds=5 * k)
+        out.append(f"<38>{t.strftime('%b')} {t.day:2d} {t.strftime('%H:%M:%S')} {host} "
+                   f"sshd[{1000 + k}]: Failed password for root from 203.0.113.50 port "
+                   f"{40000 + k} ssh2")
+    return out
+
+
 def forged(host):
     return line(NOW + dt.timedelta(days=3), host, "198.51.100.99", 99)
 
@@ -63,18 +83,18 @@ def incidents(db):
                   if "203.0.113.50" in json.loads(l)["group_key"])
 
 
-def replay(name, lines):
+def replay(name, lines, opts=()):
     f = os.path.join(tmp, f"{name}.log")
     with open(f, "w") as fh:
         fh.write("\n".join(lines) + "\n")
     db = os.path.join(tmp, f"{name}-db")
-    r = subprocess.run([TOCSIN, "replay", "--rules", "etc/rules", "--db", db, f],
+    r = subprocess.run([TOCSIN, "replay", "--rules", "etc/rules", "--db", db, *opts, f],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"replay {name}: exit {r.returncode} {r.stderr[-300:]}")
     return incidents(db), r.stderr
 
 
-def run(name, lines):
+def run(name, lines, fmt="rfc5424", ingest=""):
     topic = f"clock.{name}.{RUN}"
     subprocess.run([KTOOL, "create", BOOT, topic, "1"], check=True)
     subprocess.run(["kcat", "-P", "-b", BOOT, "-t", topic, "-p", "0"],
@@ -88,11 +108,11 @@ def run(name, lines):
   group_id: g-clock-{name}-{RUN}
 topics:
   - name: {topic}
-    format: rfc5424
+    format: {fmt}
 paths:
   rules: [etc/rules]
   data_dir: {d}/db
-""")
+{ingest}""")
     errf = os.path.join(d, "run.err")
     with open(errf, "w") as err:
         p = subprocess.Popen([TOCSIN, "run", "-c", cfg, "-o", os.path.join(d, "events.jsonl"),
@@ -119,6 +139,11 @@ def main():
         check(got == ref, f"replay with a forged line from {host} first: {got} != {ref}")
         check("1 clamped event times" in err or "clamped event times: 1" in err,
               f"replay did not count the clamped line: {err[-400:]}")
+    got, _ = replay("iana", attack3164(7, "portal-01"), ["--tz", "Asia/Ho_Chi_Minh"])
+    check(got == ref, f"replay, zone by IANA name: {got} != {ref}")
+    got, _ = replay("utc-host", attack3164(0, "fw-utc"), ["--tz", "+07:00", "--host-tz",
+                                                           "fw-*=UTC"])
+    check(got == ref, f"replay, a UTC host under +07:00 with its zone configured: {got} != {ref}")
     if not BOOT:
         print("clock: no broker, run part skipped")
     else:
@@ -132,6 +157,11 @@ def main():
               f"the forged event is not kept clamped with its claimed time: {f}")
         check("clamped to ingest time" in log and "clamped times 1" in log,
               f"run did not report the clamped line: {log[-500:]}")
+        got, _, _ = run("zones", attack3164(0, "fw-utc") + attack3164(7, "portal-01"),
+                        fmt="rfc3164", ingest='ingest:\n  timezone: Asia/Ho_Chi_Minh\n'
+                                              '  hosts: {"fw-*": UTC}\n')
+        want = [(r[0], r[1], 16, r[3], r[4]) for r in ref]
+        check(got == want, f"run, IANA default zone + a UTC host's zone: {got} != {want}")
     print("clock: forged future lines change no incident (replay" +
           (", run)" if BOOT else ")") if not fails else f"clock: {len(fails)} failure(s)")
     sys.exit(1 if fails else 0)

@@ -8,6 +8,7 @@
 
 #include "check_util.h"
 #include "../../core/config.h"
+#include "../../core/tz.h"
 
 #define CFG_NAME "etc/tocsin.yml"
 
@@ -178,7 +179,7 @@ START_TEST(test_config_unknown_key_without_close_match_lists_the_keys)
                       "(expected one of level)");
     expect_config_err("ingest:\n  zone: UTC\n",
                       "etc/tocsin.yml:2:3: error: unknown key \"zone\" in ingest (expected one "
-                      "of max_message_bytes, timezone, default_tenant)");
+                      "of max_message_bytes, timezone, default_tenant, max_future, hosts)");
 }
 END_TEST
 
@@ -394,9 +395,25 @@ START_TEST(test_config_timezone_and_level_are_validated)
     ck_assert_int_eq(c->ingest.tz_offset_sec, -(5 * 3600 + 30 * 60));
     ck_assert_str_eq(c->log.level, "warning");
     ts_config_free(c);
-    expect_config_err("ingest:\n  timezone: ICT\n",
-                      "etc/tocsin.yml:2:13: error: ingest.timezone must be \"UTC\" or an offset "
-                      "like \"+07:00\", \"-0530\" or \"+09\", got \"ICT\"");
+    expect_config_err("ingest:\n  timezone: Asia/Nowhere\n",
+                      "etc/tocsin.yml:2:13: error: ingest.timezone: unknown time zone "
+                      "\"Asia/Nowhere\" (/usr/share/zoneinfo/Asia/Nowhere: No such file or "
+                      "directory; is tzdata installed?)");
+    expect_config_err("ingest:\n  timezone: ../etc/passwd\n",
+                      "etc/tocsin.yml:2:13: error: ingest.timezone: not a zone: use UTC, an "
+                      "offset like +07:00, or an IANA name like Asia/Ho_Chi_Minh");
+    /* IANA names per default, per topic and per host pattern (issue 10) */
+    c = load_ok("ingest:\n  timezone: Asia/Ho_Chi_Minh\n  hosts:\n    \"fw-*\": UTC\n"
+                "    dc01: Europe/Berlin\nkafka: {brokers: b:9092}\ntopics:\n  - name: a\n"
+                "    timezone: \"+09:00\"\n");
+    ck_assert_int_eq(c->ingest.tz_offset_sec, 7 * 3600);
+    ck_assert_uint_eq(c->ingest.nhosts, 2);
+    ck_assert_str_eq(c->ingest.hosts[0].pattern, "fw-*");
+    ck_assert_int_eq(ts_tz_offset_at(c->ingest.hosts[0].tz, 0), 0);
+    ck_assert_int_eq(ts_tz_offset_at(c->ingest.hosts[1].tz, 1782864000), 7200); /* July 2026 */
+    ck_assert_int_eq(ts_tz_offset_at(c->ingest.hosts[1].tz, 1796601600), 3600); /* Dec 2026 */
+    ck_assert_int_eq(ts_tz_offset_at(c->topics[0].tz, 0), 9 * 3600);
+    ts_config_free(c);
     expect_config_err("log:\n  level: verbose\n",
                       "etc/tocsin.yml:2:10: error: log.level must be one of error, warning, "
                       "info, debug, got \"verbose\"");

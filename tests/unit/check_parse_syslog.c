@@ -285,7 +285,7 @@ START_TEST(test_rfc3164_program_chars_and_pid)
 {
     assert_ok_no_warning(
         parse(INGEST_FMT_AUTO, "Jul  1 09:00:55 mac-1 com.apple.xpc.launchd[1]: Service exited"));
-    assert_time(2024, 7, 1, 9, 0, 55, 0); /* 16 days ahead: this year */
+    assert_time(2023, 7, 1, 9, 0, 55, 0); /* 16 days ahead: last year's (issue 10) */
     assert_str("host", "mac-1");
     assert_str("program", "com.apple.xpc.launchd");
     assert_int("pid", 1);
@@ -364,12 +364,28 @@ START_TEST(test_rfc3164_year_inferred_across_new_year)
     const char *jan = "Jan  5 09:00:00 h p: m";
     assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &o, jan, strlen(jan)));
     assert_time(2024, 1, 5, 9, 0, 0, 0);
-    const char *feb = "Feb  4 09:00:00 h p: m"; /* 30 days ahead: clock skew, same year */
+    const char *feb = "Feb  4 09:00:00 h p: m"; /* 30 days ahead: last year's (issue 10) */
     assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &o, feb, strlen(feb)));
-    assert_time(2024, 2, 4, 9, 0, 0, 0);
+    assert_time(2023, 2, 4, 9, 0, 0, 0);
+    const char *soon = "Jan  5 20:00:00 h p: m"; /* 10 h ahead: a clock or zone off, this year */
+    assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &o, soon, strlen(soon)));
+    assert_time(2024, 1, 5, 20, 0, 0, 0);
     const char *mar = "Mar  1 09:00:00 h p: m"; /* 56 days ahead: last year */
     assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &o, mar, strlen(mar)));
     assert_time(2023, 3, 1, 9, 0, 0, 0);
+    /* read just before New Year, a line of just after (a clock a little
+     * ahead): next year's; "Dec 10" read on Dec 7 is last year's, not next
+     * week (issue 10) */
+    struct ingest_parse_opts eve = {.ref_ns = ts_epoch_from_utc(2023, 12, 31, 23, 59, 0) *
+                                              TS_NS_PER_SEC};
+    const char *ny = "Jan  1 00:01:00 h p: m";
+    assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &eve, ny, strlen(ny)));
+    assert_time(2024, 1, 1, 0, 1, 0, 0);
+    struct ingest_parse_opts d7 = {.ref_ns = ts_epoch_from_utc(2026, 12, 7, 5, 0, 0) *
+                                             TS_NS_PER_SEC};
+    const char *d10 = "Dec 10 08:00:00 h p: m";
+    assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &d7, d10, strlen(d10)));
+    assert_time(2025, 12, 10, 8, 0, 0, 0);
     /* ref_ns 0: the event's ingest time (June 2024) is the reference */
     struct ingest_parse_opts z = {0};
     assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &z, dec, strlen(dec)));
