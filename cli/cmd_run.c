@@ -105,10 +105,17 @@ static int open_detections(const struct ts_config *cfg, struct detections *det, 
     return rc;
 }
 
-static void log_stats(struct ingest_kafka *k, const char *when)
+static void log_stats(struct ingest_kafka *k, const char *when, int64_t silent_after_ns)
 {
     struct ingest_stats st;
     ingest_kafka_stats(k, &st);
+    struct ingest_health_summary hs;
+    ingest_kafka_health(k, silent_after_ns, &hs);
+    ts_info("%s: hosts %llu: %llu with a likely zone mismatch, %llu silent, events with "
+            "clamped times %llu, with parse warnings %llu",
+            when, (unsigned long long)hs.hosts, (unsigned long long)hs.zone_mismatches,
+            (unsigned long long)hs.silent, (unsigned long long)hs.clamped,
+            (unsigned long long)hs.warnings);
     ts_info("%s: consumed %llu, parsed %llu, dead letters %llu (tenant refused %llu), "
             "clamped times %llu, warnings %llu, batches %llu, commits %llu, pauses %llu, "
             "rebalances %llu",
@@ -257,7 +264,7 @@ static void *stats_main(void *p)
             do_reload(a);
         }
         if (a->interval > 0 && ts_mono_ns() >= next) {
-            log_stats(a->k, "run");
+            log_stats(a->k, "run", a->cfg ? a->cfg->ingest.silent_after_ns : 0);
             char line[512];
             if (a->corr && corr_stage_dropped(a->corr, line, sizeof(line)))
                 ts_warn("run: %s", line);
@@ -486,7 +493,7 @@ int cmd_run(int argc, char **argv)
         ts_rt.stop = 1;
         if (st_started)
             pthread_join(st_tid, NULL);
-        log_stats(k, "run finished");
+        log_stats(k, "run finished", cfg->ingest.silent_after_ns);
         char line[512];
         if (cc.corr && corr_stage_dropped(cc.corr, line, sizeof(line)))
             ts_warn("run finished: %s", line);

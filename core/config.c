@@ -533,7 +533,7 @@ static int load_host_zones(struct ctx *x, const struct ts_ynode *n)
 static int load_ingest(struct ctx *x, const struct ts_ynode *n)
 {
     static const char *const keys[] = {"max_message_bytes", "timezone", "default_tenant",
-                                       "max_future", "hosts"};
+                                       "max_future", "hosts", "silent_after"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
@@ -558,6 +558,7 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
             break;
         case 2: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
         case 4: rc = load_host_zones(x, v); break;
+        case 5: rc = get_duration(x, v, "ingest.silent_after", &c->ingest.silent_after_ns); break;
         default:
             if (v->kind == TS_Y_SCALAR && v->len == 3 && memcmp(v->str, "off", 3) == 0)
                 c->ingest.max_future_ns = -1;

@@ -110,6 +110,7 @@ struct ts_config {
         int tz_offset_sec;
         char *default_tenant;
         int64_t max_future_ns; /* 0: default (5 min); -1: off */
+        int64_t silent_after_ns; /* a host quiet for longer is reported; 0: off */
         struct ts_tz *tz;      /* ingest.timezone (NULL: UTC); tz_offset_sec when fixed */
         struct ts_config_host_zone {
             char *pattern;     /* glob on the event's host, case-insensitive */

@@ -166,6 +166,33 @@ struct ingest_stats {
     uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
 };
 
+/* --------------------------------------------------------- host health */
+
+/* Per sending host (tenant, host): events, clamped times, parse warnings,
+ * last seen, and how its event times sit against ingest time (ingest/
+ * health.c). One table per thread that notes; reports merge them. */
+struct ingest_health;
+int ingest_health_create(struct ingest_health **out);
+void ingest_health_destroy(struct ingest_health *h);
+/* ev after parsing, normalisation and ingest_time_guard; own_time_ns: the
+ * time the event claimed (before a clamp); assumed_off: the zone offset its
+ * zone-less times were read with; warning: parsed with a warning. */
+void ingest_health_note(struct ingest_health *h, const struct ts_event *ev, int64_t own_time_ns,
+                        int assumed_off, bool warning);
+struct ingest_health_summary {
+    uint64_t hosts;            /* (tenant, host) pairs seen */
+    uint64_t clamped, warnings;
+    uint64_t zone_mismatches;  /* hosts whose times sit a steady whole number of hours off */
+    uint64_t silent;           /* hosts quiet for longer than silent_after */
+    uint64_t other_events;     /* events of hosts beyond the table's cap */
+};
+/* Merge the tables into sum; logs a warning (at most once an hour per host
+ * and kind) for likely zone mismatches (with the config line that fixes
+ * it), clamped times, and hosts silent for longer than silent_after_ns
+ * (0: not checked). */
+void ingest_health_report(struct ingest_health *const *hs, size_t nh, int64_t now_ns,
+                          int64_t silent_after_ns, struct ingest_health_summary *sum);
+
 /* ---------------------------------------------------------- dead letters */
 
 /* A dead-letter file: JSON lines {"reason","source","tenant","raw"|"raw_base64"}.
@@ -260,6 +287,9 @@ void ingest_kafka_stop(struct ingest_kafka *k);
  * reference to n. Thread-safe (not from a signal handler). */
 void ingest_kafka_set_norm(struct ingest_kafka *k, struct ingest_norm *n);
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st);
+/* The workers' host health (see ingest_health_report). */
+void ingest_kafka_health(struct ingest_kafka *k, int64_t silent_after_ns,
+                         struct ingest_health_summary *sum);
 void ingest_kafka_destroy(struct ingest_kafka *k);
 
 #endif

@@ -31,6 +31,7 @@
 #include "../core/log.h"
 #include "../core/queue.h"
 #include "../core/tstime.h"
+#include "../core/tz.h"
 #include "batch_int.h"
 #include "ingest.h"
 #include "normalise.h"
@@ -70,6 +71,7 @@ struct worker {
      * point at them until the source is destroyed) */
     struct tseen *seen;
     size_t nseen, seencap;
+    struct ingest_health *health; /* this worker's hosts */
 };
 
 /* A concrete topic: its name (owned when it came from a pattern), the
@@ -577,7 +579,14 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         /* a step that cannot finish leaves the event as parsed */
         if (b->norm && w->ns && ingest_normalise(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
-        if (ingest_time_guard(&k->o.parse, ev) &&
+        int64_t own = ev->time_ns;
+        bool clamped = ingest_time_guard(&k->o.parse, ev);
+        const struct ts_tz *z = t->tz ? t->tz : k->o.parse.tz;
+        ingest_health_note(w->health, ev, own,
+                           z ? ts_tz_offset_at(z, ev->ingest_ns / TS_NS_PER_SEC)
+                             : k->o.parse.tz_offset_sec,
+                           d.warning != NULL);
+        if (clamped &&
             atomic_fetch_add_explicit(&w->st.clamped, 1, memory_order_relaxed) % 1000 < 3) {
             const struct ts_field *f = ts_event_getz(ev, "time_claimed");
             ts_warn("kafka: %s [%d] offset %lld: event time %.*s is too far ahead of ingest "
@@ -903,6 +912,7 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->committed = rd_kafka_topic_partition_list_new(8);
+        rc = ingest_health_create(&w->health);
         w->npool = qn + 2;
         w->pool = calloc(w->npool, sizeof(*w->pool));
         rc = w->pool ? ts_queue_create(&w->full, qn) : TS_E_NOMEM;
@@ -992,6 +1002,16 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
     }
 }
 
+void ingest_kafka_health(struct ingest_kafka *k, int64_t silent_after_ns,
+                         struct ingest_health_summary *sum)
+{
+    struct ingest_health *hs[64];
+    size_t n = 0;
+    for (int i = 0; i < k->nw && n < TS_ARRAY_LEN(hs); i++)
+        hs[n++] = k->w[i].health;
+    ingest_health_report(hs, n, ts_now_ns(), silent_after_ns, sum);
+}
+
 void ingest_kafka_destroy(struct ingest_kafka *k)
 {
     if (!k)
@@ -1009,6 +1029,7 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
                 free(w->seen[j].dlq);
         }
         free(w->seen);
+        ingest_health_destroy(w->health);
         ingest_norm_scratch_free(w->ns);
         ingest_norm_free(w->ns_norm);
         for (uint32_t j = 0; w->pool && j < w->npool; j++)

@@ -179,7 +179,8 @@ START_TEST(test_config_unknown_key_without_close_match_lists_the_keys)
                       "(expected one of level)");
     expect_config_err("ingest:\n  zone: UTC\n",
                       "etc/tocsin.yml:2:3: error: unknown key \"zone\" in ingest (expected one "
-                      "of max_message_bytes, timezone, default_tenant, max_future, hosts)");
+                      "of max_message_bytes, timezone, default_tenant, max_future, hosts, "
+                      "silent_after)");
 }
 END_TEST
 
