@@ -341,9 +341,9 @@ static int get_cond(struct esc_lctx *x, const struct ts_ynode *n, struct esc_con
     if (!rc && (v = ts_yaml_get(n, "impacts")))
         rc = get_impacts(x, v, &c->impacts);
     if (!rc && (v = ts_yaml_get(n, "open"))) {
-        bool b;
-        rc = get_bool(x, v, "open", &b);
-        c->open = b;
+        bool b = false;
+        if ((rc = get_bool(x, v, "open", &b)) == 0)
+            c->open = b;
     }
     return rc;
 }
@@ -845,9 +845,9 @@ static int load_rule(struct esc_lctx *x, const struct ts_ynode *n, struct esc_pr
         int *dst[] = {&p->set_serious, &p->set_natsec, &p->set_beyond};
         for (size_t i = 0; !rc && i < 3; i++)
             if ((w = ts_yaml_get(v, sk[i]))) {
-                bool b;
-                rc = get_bool(x, w, sk[i], &b);
-                *dst[i] = b;
+                bool b = false;
+                if ((rc = get_bool(x, w, sk[i], &b)) == 0)
+                    *dst[i] = b;
             }
     }
     if (!rc && (v = ts_yaml_get(n, "suppress")))

@@ -326,6 +326,51 @@ START_TEST(test_regime_named_refuses_path_names)
 }
 END_TEST
 
+/* A condition's `open: maybe` (and a policy's `set: {serious: maybe}`)
+ * fails the load at the value, and no uninitialised flag is stored on the
+ * way (issue 17, finding 13: the loader copied the bool that get_bool did
+ * not write). The stack is painted first so that a read of the unwritten
+ * bool sees a value that is neither 0 nor 1: the UBSan build (make
+ * unit-asan) stops there with "not a valid value for type 'bool'". */
+static __attribute__((noinline)) void paint_stack(void)
+{
+    volatile unsigned char junk[16384];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = 0xa5;
+}
+
+START_TEST(test_condition_open_maybe_fails_at_the_value_without_uninitialised_read)
+{
+    static const char y[] = "regime: x\ntitle: X\n"
+                            "serious:\n"
+                            "  - {min_level: 4, open: maybe}\n"
+                            "recipients:\n  - {id: a, name: A}\n"
+                            "reports:\n  - {id: r, stage: initial, within: 24h, to: [a]}\n";
+    struct esc_regime *r = NULL;
+    struct ts_err err = {0};
+    paint_stack();
+    ck_assert_int_eq(esc_regime_load_buffer("r.yml", y, sizeof(y) - 1, &r, &err), TS_E_CONFIG);
+    ck_assert_ptr_null(r);
+    ck_assert_str_eq(err.file, "r.yml");
+    ck_assert_uint_eq(err.line, 4);
+    ck_assert_uint_eq(err.col, 26);
+    ck_assert_msg(strstr(err.msg, "open must be true or false") != NULL, "%s", err.msg);
+
+    static const char p[] = "rules:\n"
+                            "  - name: r1\n"
+                            "    set: {serious: maybe}\n";
+    struct esc_policy *pl = NULL;
+    ts_err_clear(&err);
+    paint_stack();
+    ck_assert_int_eq(esc_policy_load_buffer("policy.yml", p, sizeof(p) - 1, &pl, &err),
+                     TS_E_CONFIG);
+    ck_assert_ptr_null(pl);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_uint_eq(err.col, 20);
+    ck_assert_msg(strstr(err.msg, "serious must be true or false") != NULL, "%s", err.msg);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- types */
 
 static enum esc_type classify(const char *const *tags, size_t n, struct esc_class *c)
@@ -432,6 +477,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_regime_unknown_key_and_recipient_are_errors_with_position);
     tcase_add_test(tc, test_regime_bad_deadline_is_an_error);
     tcase_add_test(tc, test_regime_named_refuses_path_names);
+    tcase_add_test(tc, test_condition_open_maybe_fails_at_the_value_without_uninitialised_read);
     tcase_add_test(tc, test_tags_map_to_national_types);
     tcase_add_test(tc, test_tags_of_two_types_are_combined_with_primary_by_priority);
     tcase_add_test(tc, test_unmapped_or_tactic_only_tags_are_other);
