@@ -458,9 +458,21 @@ int64_t esc_backoff_ns(uint32_t attempts, int64_t base_ns, int64_t cap_ns, uint6
 int esc_webhook_sign(const char *secret, const char *id, int64_t timestamp_sec,
                      const void *body, size_t len, struct ts_buf *out, struct ts_err *err);
 
+/* A URL fit for messages and logs: its userinfo, query and fragment each
+ * replaced by "***" (as "***@", "?***" and "#***"); scheme, host, port
+ * and path kept. A text without "://" is copied as it is. Writes at
+ * most cap bytes (cap > 0), always terminated, cut when longer. */
+void esc_url_redact(const char *url, char *out, size_t cap);
+/* The same for every URL inside a text (from its scheme to the next space,
+ * quote or angle bracket), e.g. a stored last_error; into out as above. */
+void esc_text_redact_urls(const char *text, char *out, size_t cap);
+
 /* The channels file (docs/escalation.md "Channels"): named channels and the
  * dispatcher's settings. Immutable after loading, shared by every thread;
- * secrets read from files or the environment at load time live in it. */
+ * secrets read from files or the environment at load time live in it.
+ * Loading logs a warning naming each channel that weakens transport
+ * security (`insecure: true`, `allow_plaintext: true`). No URL, error or
+ * log line of a channel shows its secrets (esc_url_redact). */
 struct esc_channels;
 
 struct esc_dispatch_opts {
