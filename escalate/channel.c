@@ -773,7 +773,6 @@ static void dispatch_defaults(struct esc_dispatch_opts *o)
     o->backoff_base_ns = 10 * TS_NS_PER_SEC;
     o->backoff_cap_ns = 3600 * TS_NS_PER_SEC;
     o->max_attempts = 12;
-    o->claim_max = 8;
     o->idle_ns = TS_NS_PER_SEC;
     o->due_every_ns = 60 * TS_NS_PER_SEC;
 }
@@ -785,11 +784,13 @@ static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_cha
         return rc;
     const struct ts_ynode *d = ts_yaml_get(root, "dispatch");
     if (d) {
-        unsigned long th = c->dispatch.threads, ma = c->dispatch.max_attempts,
-                      cm = c->dispatch.claim_max;
+        unsigned long th = c->dispatch.threads, ma = c->dispatch.max_attempts, cm = 1;
         rc = check_keys(x, d, "dispatch", k_dispatch);
         rc = rc ? rc : opt_uint(x, d, "threads", 1, ESC_THREADS_MAX, &th);
         rc = rc ? rc : opt_uint(x, d, "max_attempts", 1, 1000000, &ma);
+        /* claim_max: still accepted (files that set it load), no longer
+         * used - each claim takes one entry so that its lease covers its
+         * own delivery (dispatch.c) */
         rc = rc ? rc : opt_uint(x, d, "claim_max", 1, ESC_CLAIM_MAX, &cm);
         rc = rc ? rc : opt_duration(x, d, "lease", &c->dispatch.lease_ns);
         rc = rc ? rc : opt_duration(x, d, "backoff_base", &c->dispatch.backoff_base_ns);
@@ -801,7 +802,6 @@ static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_cha
             return rc;
         c->dispatch.threads = (unsigned)th;
         c->dispatch.max_attempts = (uint32_t)ma;
-        c->dispatch.claim_max = (uint32_t)cm;
         if (c->dispatch.backoff_cap_ns < c->dispatch.backoff_base_ns)
             return fail(x, d, "backoff_cap must not be shorter than backoff_base");
     }

@@ -412,7 +412,8 @@ int esc_due_queue_run(const struct esc_env *env, struct store *s, const struct e
                       struct esc_due_stats *st, struct ts_err *err);
 
 /* ================================================================ delivery
- * Outbox entries are delivered at least once by dispatcher threads:
+ * Outbox entries are delivered at least once by dispatcher threads, one
+ * entry per claim (its lease covers its own delivery):
  *   store_outbox_claim (lease) -> channel -> mark delivered / retry (back-off
  *   with jitter) / failed (dead letter: logged at error level, counted, and
  *   a JSON line in the alerts file when configured).
@@ -425,7 +426,8 @@ int esc_due_queue_run(const struct esc_env *env, struct store *s, const struct e
 #define ESC_HEADERS_MAX 32           /* extra HTTP headers / Kafka properties */
 #define ESC_SMTP_RCPT_MAX 32         /* recipients of one SMTP channel */
 #define ESC_THREADS_MAX 32           /* dispatcher threads */
-#define ESC_CLAIM_MAX 256            /* entries claimed per transaction */
+#define ESC_CLAIM_MAX 256            /* the channels file's claim_max (accepted, no
+                                        longer used: one entry per claim) */
 #define ESC_ERROR_MAX 512            /* bytes of an attempt's error text */
 
 enum esc_channel_type { ESC_CH_WEBHOOK = 0, ESC_CH_KAFKA, ESC_CH_FILE, ESC_CH_SMTP };
@@ -482,7 +484,6 @@ struct esc_dispatch_opts {
     int64_t backoff_base_ns;  /* file's, else 10 s */
     int64_t backoff_cap_ns;   /* file's, else 1 h */
     uint32_t max_attempts;    /* then dead letter; file's, else 12 */
-    uint32_t claim_max;       /* entries per claim; file's, else 8 */
     int64_t idle_ns;          /* poll period while nothing is due; else 1 s */
     const char *alerts_path;  /* dead letters as JSON lines (appended and
                                  fsynced); borrowed; NULL: the file's, else none */
@@ -539,16 +540,16 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
                          const struct esc_channels *c, const struct esc_dispatch_opts *o,
                          struct ts_err *err);
 /* Ask the threads to stop, wake them, wait until each has finished (and
- * marked) the delivery in hand; claimed entries not yet attempted are put
- * back due now. Frees d (NULL accepted). Any thread but the dispatcher's. */
+ * marked) the delivery in hand; nothing else is claimed. Frees d (NULL
+ * accepted). Any thread but the dispatcher's. */
 void esc_dispatcher_stop(struct esc_dispatcher *d);
 /* Counters so far (any thread). */
 void esc_dispatcher_stats(const struct esc_dispatcher *d, struct esc_dispatch_stats *out);
 /* Wake the threads now (e.g. after a batch put new entries). */
 void esc_dispatcher_kick(struct esc_dispatcher *d);
 
-/* One pass in the calling thread: rounds of claim (o->claim_max entries due
- * at now_ns; 0 = wall clock), deliver, mark, until nothing is due at now_ns
+/* One pass in the calling thread: rounds of claim (one entry due at now_ns;
+ * 0 = wall clock), deliver, mark, until nothing is due at now_ns
  * (an entry put back for retry is due later, so the pass ends). o may be
  * NULL (the file's settings). Adds to *stats (may be NULL). Returns the
  * number of entries claimed (>= 0) or an error (store; err filled). */

@@ -3,8 +3,9 @@
  * an HTTP server whose paths answer 200, answer 401 echoing the request
  * line, or accept a request and never answer. What they receive is
  * recorded, so the tests see what left Tocsin: no password or report over
- * plaintext SMTP, no secret of a URL in an error text or log line
- * (issue 17). */
+ * plaintext SMTP, no secret of a URL in an error text or log line, and
+ * (with the dispatcher's threads and a real LMDB outbox) no entry delivered
+ * twice nor held up by a hanging endpoint (issue 17). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -530,6 +531,70 @@ START_TEST(test_failed_delivery_hides_url_credentials_in_last_error_and_log)
 }
 END_TEST
 
+/* ----------------------------------------------------------- dispatcher */
+
+/* Two entries to an endpoint that accepts and never answers (timeout 4 s),
+ * four to two endpoints that answer at once (timeout 1 s); three threads,
+ * lease 6 s, back-off 1 h (a timed-out entry is not tried again here).
+ * Each answering endpoint gets its entries within its own timeout, not
+ * after the hanging one's; every entry reaches its endpoint exactly once
+ * (a lease that ran out while entries waited behind the hanging one let
+ * another thread claim and send them again). */
+START_TEST(test_hanging_endpoint_holds_up_no_other_entry_and_none_is_sent_twice)
+{
+    struct srv *s = srv_start(false);
+    char yml[2048];
+    snprintf(yml, sizeof(yml),
+             "dispatch: {threads: 3, lease: 6s, backoff_base: 1h, backoff_cap: 2h, poll: 50ms}\n"
+             "channels:\n"
+             "  webhook:hang: {type: webhook, url: \"http://127.0.0.1:%d/hang\", insecure: true,\n"
+             "                 timeout: 4s, connect_timeout: 1s}\n"
+             "  webhook:a: {type: webhook, url: \"http://127.0.0.1:%d/a\", insecure: true,\n"
+             "              timeout: 1s, connect_timeout: 1s}\n"
+             "  webhook:b: {type: webhook, url: \"http://127.0.0.1:%d/b\", insecure: true,\n"
+             "              timeout: 1s, connect_timeout: 1s}\n",
+             s->port, s->port, s->port);
+    struct esc_channels *c = load(yml);
+    struct store *st = st_open();
+    /* ids sort the hanging endpoint's entries first: they are due first */
+    static const char *const chans[] = {"webhook:hang", "webhook:hang", "webhook:a",
+                                        "webhook:b",    "webhook:a",    "webhook:b"};
+    char ids[6][80];
+    for (int i = 0; i < 6; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%032d:1:national:initial-notice", i);
+        put(st, ids[i], chans[i]);
+    }
+    struct esc_dispatcher *d = NULL;
+    struct ts_err err = {0};
+    int64_t t0 = ts_mono_ns();
+    ck_assert_int_eq(esc_dispatcher_start(&d, st, c, NULL, &err), 0);
+    /* until both hanging attempts timed out and were marked (or 12 s) */
+    struct esc_dispatch_stats ds;
+    for (int i = 0; i < 480; i++) {
+        esc_dispatcher_stats(d, &ds);
+        if (ds.delivered == 4 && ds.retried == 2)
+            break;
+        struct timespec ts = {0, 25 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    esc_dispatcher_stop(d);
+    for (int i = 0; i < 6; i++) {
+        int64_t at = 0;
+        int k = srv_count(s, ids[i], &at);
+        ck_assert_msg(k == 1, "%s (%s) reached its endpoint %d times", ids[i], chans[i], k);
+        if (i >= 2)
+            ck_assert_msg(at - t0 < 2 * TS_NS_PER_SEC,
+                          "%s (%s) arrived %lld ms after the start, behind the hanging endpoint",
+                          ids[i], chans[i], (long long)((at - t0) / 1000000));
+    }
+    ck_assert_uint_eq(ds.delivered, 4);
+    ck_assert_uint_eq(ds.retried, 2);
+    srv_stop(s);
+    store_close(st);
+    esc_channels_free(c);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("esc_net");
@@ -542,6 +607,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(ts, setup, teardown);
     tcase_set_timeout(ts, 60);
     tcase_add_test(ts, test_failed_delivery_hides_url_credentials_in_last_error_and_log);
+    tcase_add_test(ts, test_hanging_endpoint_holds_up_no_other_entry_and_none_is_sent_twice);
     suite_add_tcase(s, ts);
     return s;
 }
