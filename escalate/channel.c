@@ -299,10 +299,22 @@ void esc_error_scrub(const struct esc_chan *ch, char *error)
         sink_put(&o, p, strlen(p));
         memcpy(a, b, o.len + 1);
     }
-    for (char *p = a; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = ' ';
-    memcpy(error, a, strlen(a) + 1);
+    /* one line that shows what it holds, as in text reports (a terminal
+     * escape in a receiver's answer must not reach `tocsin escalations
+     * list`); without memory for that, control bytes become spaces */
+    struct ts_buf e;
+    ts_buf_init(&e, 4 * ESC_ERROR_MAX);
+    if (esc_text_escape(&e, a, strlen(a)) == 0) {
+        size_t n = e.len < ESC_ERROR_MAX ? e.len : ts_utf8_valid_prefix(e.data, ESC_ERROR_MAX - 1);
+        memcpy(error, e.data ? e.data : "", n);
+        error[n] = '\0';
+    } else {
+        for (char *p = a; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = ' ';
+        memcpy(error, a, strlen(a) + 1);
+    }
+    ts_buf_free(&e);
 }
 
 /* ------------------------------------------------------------- loading */

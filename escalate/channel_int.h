@@ -86,7 +86,8 @@ void esc_idempotency_key(const struct store_outbox *e, char *buf, size_t len);
 
 /* Make an attempt's error text fit to store (last_error), log and print:
  * every URL in it redacted (esc_text_redact_urls), every secret of ch (may
- * be NULL) replaced by "***", control characters made spaces. In place;
+ * be NULL) replaced by "***", control characters shown as escapes as in a
+ * text report (esc_text_escape: \x1b, \r, \u009b ...). In place;
  * error holds ESC_ERROR_MAX bytes. esc_deliver applies it to every error. */
 void esc_error_scrub(const struct esc_chan *ch, char *error);
 

@@ -294,6 +294,23 @@ START_TEST(test_url_redaction_drops_userinfo_query_and_fragment)
 }
 END_TEST
 
+/* An attempt's error holds a receiver's answer: it reaches logs and
+ * `tocsin escalations list` as one line without terminal escapes. */
+START_TEST(test_error_text_shows_control_characters_as_escapes)
+{
+    char e[ESC_ERROR_MAX];
+    snprintf(e, sizeof(e), "https://h.example/x: HTTP 500: \x1b[2J\r\nFORGED \xc2\x9b" "31m \xff");
+    esc_error_scrub(NULL, e);
+    ck_assert_str_eq(e, "https://h.example/x: HTTP 500: \\x1b[2J\\r\\nFORGED \\u009b31m \\xff");
+    /* long texts are cut within the size, at a character boundary */
+    memset(e, 0x1b, sizeof(e) - 1);
+    e[sizeof(e) - 1] = '\0';
+    esc_error_scrub(NULL, e);
+    ck_assert_uint_lt(strlen(e), ESC_ERROR_MAX);
+    ck_assert_ptr_null(strchr(e, 0x1b));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- smtp */
 
 static struct store_outbox entry(const char *payload)
@@ -452,6 +469,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_lease_shorter_than_a_channel_timeout_is_refused);
     tcase_add_test(tc, test_insecure_channel_is_logged_as_a_warning_at_load);
     tcase_add_test(tc, test_url_redaction_drops_userinfo_query_and_fragment);
+    tcase_add_test(tc, test_error_text_shows_control_characters_as_escapes);
     tcase_add_test(tc, test_smtp_subject_is_tbsc_and_the_report_title);
     tcase_add_test(tc, test_smtp_message_has_headers_encoded_subject_and_base64_body);
     tcase_add_test(tc, test_file_line_is_one_json_line_with_the_document);

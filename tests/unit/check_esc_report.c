@@ -223,6 +223,74 @@ START_TEST(test_vietnamese_text_has_headings_with_diacritics)
 }
 END_TEST
 
+/* Attacker-controlled text (group key, distinct values, rule title, the
+ * analyst name of a status change, an evidence source) printed raw into a
+ * text report injected terminal escapes and forged report lines. Every
+ * control character is shown as a visible escape instead: \x1b, \r, \n,
+ * \t, DEL \x7f, C1 (U+0080..U+009F) and the line/paragraph separators and
+ * bidi controls as \u2028 etc.; bytes that are not UTF-8 as \xNN. */
+START_TEST(test_text_report_escapes_control_characters_of_event_values)
+{
+    struct store_incident inc = esc_test_incident();
+    static const char *const distinct[] = {"alice\r\nFORGED: line", "bob\x1b[2J",
+                                           "c\xc2\x9b" "31m", "d\xe2\x80\xa8" "e\xe2\x80\xae" "f",
+                                           "bad\xff\x80utf8", "tab\there\x7f"};
+    inc.group_key = "host=db-01\x1b[31m,user=x\r\nSự cố nghiêm trọng: Không";
+    inc.distinct_field = "user";
+    inc.distinct = distinct;
+    inc.ndistinct = TS_ARRAY_LEN(distinct);
+    inc.rule_title = "Shadow\x1b]0;pwned\x07 Copies";
+    struct store_status_change h[] = {{STORE_STATUS_ACKNOWLEDGED, "mallory\nFORGED: by", ESC_T0}};
+    inc.history = h;
+    inc.nhistory = 1;
+    struct store_evidence ev[] = {{.seq = 0, .source = "logs\x1b[0m\nFORGED", .partition = -1,
+                                   .offset = 7, .event_ns = ESC_T0}};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    for (int l = 0; l < 2; l++) {
+        struct esc_report_opts o = {.recipient = "national", .stage = ESC_STAGE_INITIAL,
+                                    .format = ESC_FORMAT_TEXT,
+                                    .lang = l ? ESC_LANG_EN : ESC_LANG_VI,
+                                    .evidence = ev, .nevidence = 1, .now_ns = ESC_T0};
+        ts_buf_reset(&b);
+        ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+        for (size_t i = 0; i < b.len; i++) {
+            unsigned char c = (unsigned char)b.data[i];
+            ck_assert_msg(c >= 0x20 || c == '\n', "control byte 0x%02x at %zu in\n%s", c, i,
+                          b.data);
+            ck_assert_msg(c != 0x7f, "DEL at %zu", i);
+            ck_assert_msg(!(c == 0xc2 && (unsigned char)b.data[i + 1] >= 0x80 &&
+                            (unsigned char)b.data[i + 1] <= 0x9f),
+                          "C1 control at %zu in\n%s", i, b.data);
+            ck_assert_msg(!(c == 0xe2 && (unsigned char)b.data[i + 1] == 0x80 &&
+                            ((unsigned char)b.data[i + 2] == 0xa8 ||
+                             (unsigned char)b.data[i + 2] == 0xae)),
+                          "U+2028/U+202E at %zu", i);
+        }
+        ck_assert_uint_eq(ts_utf8_valid_prefix(b.data, b.len), b.len);
+        /* no line starts with what the attacker wrote */
+        ck_assert_msg(strstr(b.data, "\nFORGED") == NULL, "forged line in\n%s", b.data);
+        ck_assert_msg(strstr(b.data, "\nSự cố nghiêm trọng: Không") == NULL, "%s", b.data);
+        /* the values stay readable */
+        const char *want[] = {"alice\\r\\nFORGED: line", "bob\\x1b[2J", "c\\u009b31m",
+                              "d\\u2028e\\u202ef", "bad\\xff\\x80utf8", "tab\\there\\x7f",
+                              "host=db-01\\x1b[31m", "Shadow\\x1b]0;pwned\\x07 Copies",
+                              "mallory\\nFORGED: by", "logs\\x1b[0m\\nFORGED"};
+        for (size_t i = 0; i < TS_ARRAY_LEN(want); i++)
+            ck_assert_msg(strstr(b.data, want[i]) != NULL, "missing \"%s\" in\n%s", want[i],
+                          b.data);
+    }
+    /* JSON carries the values as they are (its own escaping is exact) */
+    struct esc_report_opts o = {.recipient = "national", .format = ESC_FORMAT_JSON,
+                                .now_ns = ESC_T0};
+    ts_buf_reset(&b);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "alice\\r\\nFORGED: line"));
+    ck_assert_ptr_nonnull(strstr(b.data, "bob\\u001b[2J"));
+    ts_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_render_respects_the_buffer_cap)
 {
     struct store_incident inc = esc_test_incident();
@@ -409,6 +477,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_unknown_recipient_is_refused);
     tcase_add_test(tc, test_stix_bundle_has_the_required_objects_and_ids);
     tcase_add_test(tc, test_vietnamese_text_has_headings_with_diacritics);
+    tcase_add_test(tc, test_text_report_escapes_control_characters_of_event_values);
     tcase_add_test(tc, test_render_respects_the_buffer_cap);
     tcase_add_test(tc, test_outbox_new_serious_incident_sends_initial_notice_to_three);
     tcase_add_test(tc, test_outbox_non_serious_incident_sends_nothing);
