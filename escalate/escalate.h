@@ -159,6 +159,9 @@ void esc_assets_free(struct esc_assets *a);
 struct esc_system {
     const char *id, *name, *operator_, *managing_body; /* NULL when absent */
     int level;                                         /* 1..5 */
+    const char *const *tenants; /* the tenants it belongs to; none: shared by
+                                   every tenant (docs/assets.md "Tenants") */
+    size_t ntenants;
     const char *const *hostnames;
     size_t nhostnames;
     const char *const *domains;
@@ -173,10 +176,12 @@ struct esc_system {
     } const *contacts;
     size_t ncontacts;
 };
-/* The system an incident concerns: the `asset_id` (or "asset.id") of its
- * details JSON when present; else the first group-key value ("k=v,k=v"),
- * then distinct value, that is a host name, domain or address of a system
- * (host names as in docs/assets.md: exact, then first label). NULL: none. */
+/* The system an incident concerns, among the systems of its tenant
+ * (inc->tenant) and the shared ones (no tenants) - a tenant's own system
+ * first: the `asset_id` (or "asset.id") of its details JSON when present;
+ * else the first group-key value ("k=v,k=v"), then distinct value, that is
+ * a host name, domain or address of a system (host names as in
+ * docs/assets.md: exact, then first label). NULL: none. */
 const struct esc_system *esc_assets_find(const struct esc_assets *a,
                                          const struct store_incident *inc);
 /* The same, then the raw text of the first evidence records: a token that
@@ -185,7 +190,10 @@ const struct esc_system *esc_assets_find(const struct esc_assets *a,
 const struct esc_system *esc_assets_find_ev(const struct esc_assets *a,
                                             const struct store_incident *inc,
                                             const struct store_evidence *ev, size_t nev);
-const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *id);
+/* The system with this id that tenant (NULL or "": no tenant) may see: its
+ * own, else a shared one. */
+const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *tenant,
+                                          const char *id);
 
 /* Borrowed configuration for one call; only regime is required. */
 struct esc_env {
