@@ -197,7 +197,7 @@ END_TEST
 START_TEST(test_stix_bundle_notes_how_many_observables_were_left_out)
 {
     struct store_incident inc = esc_test_incident();
-    static char vals[100][16];
+    static char vals[100][32];
     static const char *dv[100];
     for (int i = 0; i < 100; i++) {
         snprintf(vals[i], sizeof(vals[i]), "10.9.%d.%d", i / 250, i % 250 + 1);
