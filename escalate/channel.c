@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "../core/log.h"
 #include "../core/tstime.h"
 #include "../core/yaml.h"
 #include "channel_int.h"
@@ -180,6 +181,140 @@ void esc_idempotency_key(const struct store_outbox *e, char *buf, size_t len)
     else
         snprintf(buf, len, "%s:%llu", e->incident_id ? e->incident_id : "",
                  (unsigned long long)e->revision);
+}
+
+/* ----------------------------------------------------------- redaction */
+
+struct sink {
+    char *p;
+    size_t cap, len; /* len < cap: p is always terminated */
+};
+
+static void sink_put(struct sink *o, const char *s, size_t n)
+{
+    size_t room = o->cap - 1 - o->len;
+    if (n > room)
+        n = room;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+}
+
+/* One URL of n bytes (u[0..n)) redacted into o. */
+static void redact_url(struct sink *o, const char *u, size_t n)
+{
+    const char *sep = NULL;
+    for (size_t i = 0; i + 3 <= n && !sep; i++)
+        if (!memcmp(u + i, "://", 3))
+            sep = u + i;
+    if (!sep) {
+        sink_put(o, u, n);
+        return;
+    }
+    const char *end = u + n, *auth = sep + 3, *p = auth;
+    while (p < end && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    const char *at = NULL; /* the last '@' of the authority ends the userinfo */
+    for (const char *q = auth; q < p; q++)
+        if (*q == '@')
+            at = q;
+    sink_put(o, u, (size_t)(auth - u));
+    if (at) {
+        sink_put(o, "***", 3);
+        auth = at;
+    }
+    sink_put(o, auth, (size_t)(p - auth));
+    const char *path = p;
+    while (p < end && *p != '?' && *p != '#')
+        p++;
+    sink_put(o, path, (size_t)(p - path));
+    if (p < end && *p == '?') {
+        sink_put(o, "?***", 4);
+        while (p < end && *p != '#')
+            p++;
+    }
+    if (p < end && *p == '#')
+        sink_put(o, "#***", 4);
+}
+
+void esc_url_redact(const char *url, char *out, size_t cap)
+{
+    if (!out || !cap)
+        return;
+    struct sink o = {out, cap, 0};
+    out[0] = '\0';
+    if (url)
+        redact_url(&o, url, strlen(url));
+}
+
+static bool scheme_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '+' || c == '-' || c == '.';
+}
+
+void esc_text_redact_urls(const char *text, char *out, size_t cap)
+{
+    if (!out || !cap)
+        return;
+    struct sink o = {out, cap, 0};
+    out[0] = '\0';
+    const char *p = text ? text : "", *done = p, *sep;
+    while ((sep = strstr(p, "://")) != NULL) {
+        const char *b = sep;
+        while (b > done && scheme_char(b[-1]))
+            b--;
+        const char *e = sep + 3;
+        while (*e && !isspace((unsigned char)*e) && !strchr("\"'<>", *e))
+            e++;
+        while (e > sep + 3 && strchr(":,;.)", e[-1])) /* "URL: reason" */
+            e--;
+        if (b == sep) { /* no scheme: not a URL */
+            p = sep + 3;
+            continue;
+        }
+        sink_put(&o, done, (size_t)(b - done));
+        redact_url(&o, b, (size_t)(e - b));
+        done = p = e;
+    }
+    sink_put(&o, done, strlen(done));
+}
+
+void esc_error_scrub(const struct esc_chan *ch, char *error)
+{
+    char a[ESC_ERROR_MAX], b[ESC_ERROR_MAX];
+    esc_text_redact_urls(error, a, sizeof(a));
+    for (size_t i = 0; ch && i < ch->nhidden; i++) {
+        const char *h = ch->hidden[i];
+        size_t hl = strlen(h);
+        if (hl == 0 || !strstr(a, h))
+            continue;
+        struct sink o = {b, sizeof(b), 0};
+        b[0] = '\0';
+        const char *p = a, *q;
+        while ((q = strstr(p, h)) != NULL) {
+            sink_put(&o, p, (size_t)(q - p));
+            sink_put(&o, "***", 3);
+            p = q + hl;
+        }
+        sink_put(&o, p, strlen(p));
+        memcpy(a, b, o.len + 1);
+    }
+    /* one line that shows what it holds, as in text reports (a terminal
+     * escape in a receiver's answer must not reach `tocsin escalations
+     * list`); without memory for that, control bytes become spaces */
+    struct ts_buf e;
+    ts_buf_init(&e, 4 * ESC_ERROR_MAX);
+    if (esc_text_escape(&e, a, strlen(a)) == 0) {
+        size_t n = e.len < ESC_ERROR_MAX ? e.len : ts_utf8_valid_prefix(e.data, ESC_ERROR_MAX - 1);
+        memcpy(error, e.data ? e.data : "", n);
+        error[n] = '\0';
+    } else {
+        for (char *p = a; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = ' ';
+        memcpy(error, a, strlen(a) + 1);
+    }
+    ts_buf_free(&e);
 }
 
 /* ------------------------------------------------------------- loading */
@@ -361,6 +496,105 @@ static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *ke
     return 0;
 }
 
+#define HIDDEN_MAX 128
+#define HIDDEN_MIN 4 /* shorter strings are not hunted for in messages */
+
+struct hidden {
+    struct lctx *x;
+    const char *v[HIDDEN_MAX];
+    size_t n;
+    int rc;
+};
+
+static void hide(struct hidden *h, const char *s, size_t n)
+{
+    if (h->rc || !s || n < HIDDEN_MIN || h->n == HIDDEN_MAX)
+        return;
+    for (size_t i = 0; i < h->n; i++)
+        if (strlen(h->v[i]) == n && !memcmp(h->v[i], s, n))
+            return;
+    if (!(h->v[h->n] = ts_arena_strndup(h->x->arena, s, n)))
+        h->rc = nomem(h->x);
+    else
+        h->n++;
+}
+
+static void hide_str(struct hidden *h, const char *s)
+{
+    if (s)
+        hide(h, s, strlen(s));
+}
+
+/* A header or property name that suggests a credential. */
+static bool sensitive_name(const char *k)
+{
+    static const char *const words[] = {"auth", "pass", "secret", "token", "key", "cookie",
+                                        "oauthbearer"};
+    for (size_t i = 0; i < TS_ARRAY_LEN(words); i++)
+        if (strcasestr(k, words[i]))
+            return true;
+    return false;
+}
+
+/* The secrets of a loaded channel, for esc_error_scrub. */
+static int collect_hidden(struct lctx *x, struct esc_chan *ch)
+{
+    struct hidden h = {.x = x};
+    const char *u = ch->url, *sep = u ? strstr(u, "://") : NULL;
+    if (sep) {
+        const char *auth = sep + 3, *p = auth, *at = NULL;
+        while (*p && *p != '/' && *p != '?' && *p != '#')
+            if (*p++ == '@')
+                at = p - 1;
+        if (at) {
+            hide(&h, auth, (size_t)(at - auth));     /* user:password */
+            const char *colon = memchr(auth, ':', (size_t)(at - auth));
+            if (colon)
+                hide(&h, colon + 1, (size_t)(at - colon - 1)); /* password */
+        }
+        const char *q = strchr(p, '?'), *f = strchr(p, '#');
+        if (q && (!f || q < f)) {
+            size_t ql = f ? (size_t)(f - q - 1) : strlen(q + 1);
+            hide(&h, q + 1, ql);
+            for (const char *a = q + 1; a < q + 1 + ql;) { /* each value */
+                size_t pl = strcspn(a, "&#");
+                if (pl > ql - (size_t)(a - q - 1))
+                    pl = ql - (size_t)(a - q - 1);
+                const char *eq = memchr(a, '=', pl);
+                if (eq)
+                    hide(&h, eq + 1, pl - (size_t)(eq + 1 - a));
+                a += pl + 1;
+            }
+        }
+        if (f)
+            hide_str(&h, f + 1);
+    }
+    hide_str(&h, ch->secret);
+    if (ch->secret && !strncmp(ch->secret, "whsec_", 6))
+        hide_str(&h, ch->secret + 6);
+    hide_str(&h, ch->password);
+    hide_str(&h, ch->client_key_password);
+    for (size_t i = 0; i < ch->nheaders; i++)
+        if (sensitive_name(ch->headers[i].k)) {
+            const char *v = ch->headers[i].v, *sp = strrchr(v, ' ');
+            hide_str(&h, v);
+            if (sp)
+                hide_str(&h, sp + 1); /* "Bearer <token>": the token alone */
+        }
+    for (size_t i = 0; i < ch->nprops; i++)
+        if (sensitive_name(ch->props[i].k))
+            hide_str(&h, ch->props[i].v);
+    if (h.rc)
+        return h.rc;
+    if (h.n) {
+        if (!(ch->hidden = ts_arena_alloc(x->arena, h.n * sizeof(*ch->hidden))))
+            return nomem(x);
+        memcpy(ch->hidden, h.v, h.n * sizeof(*ch->hidden));
+        ch->nhidden = h.n;
+    }
+    return 0;
+}
+
 static const char *const k_common[] = {"type", "timeout", NULL};
 static const char *const k_webhook[] = {
     "type", "url", "secret", "secret_file", "secret_env", "ca_file", "ca_path", "client_cert",
@@ -370,7 +604,7 @@ static const char *const k_kafka[] = {"type", "brokers", "topic", "properties", 
 static const char *const k_file[] = {"type", "path", NULL};
 static const char *const k_smtp[] = {
     "type", "url", "from", "to", "username", "password", "password_file", "password_env",
-    "ca_file", "ca_path", "client_cert", "client_key", "insecure", "timeout",
+    "ca_file", "ca_path", "client_cert", "client_key", "insecure", "allow_plaintext", "timeout",
     "connect_timeout", NULL};
 
 static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct ts_ynode *n,
@@ -422,8 +656,15 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
     rc = rc ? rc : opt_str(x, n, "client_cert", &ch->client_cert);
     rc = rc ? rc : opt_str(x, n, "client_key", &ch->client_key);
     rc = rc ? rc : opt_bool(x, n, "insecure", &ch->insecure);
+    rc = rc ? rc : opt_bool(x, n, "allow_plaintext", &ch->allow_plaintext);
     if (rc)
         return rc;
+    if (ch->url) {
+        char safe[ESC_TEXT_MAX + 16];
+        esc_url_redact(ch->url, safe, sizeof(safe));
+        if (!(ch->url_safe = ts_arena_strndup(x->arena, safe, strlen(safe))))
+            return nomem(x);
+    }
     const struct ts_ynode *v;
     switch (ch->type) {
     case ESC_CH_WEBHOOK:
@@ -476,6 +717,9 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
                         ch->name);
         if (!ch->from || !ch->nto)
             return fail(x, n, "smtp channel %s needs from and to", ch->name);
+        if (ch->allow_plaintext && strncmp(ch->url, "smtp://", 7) != 0)
+            return fail(x, ts_yaml_get(n, "allow_plaintext"),
+                        "allow_plaintext is for smtp:// (smtps:// is always TLS)");
         for (size_t i = 0; i <= ch->nto; i++) {
             const char *a = i < ch->nto ? ch->to[i] : ch->from;
             if (!strchr(a, '@') || strpbrk(a, "<>\" ,;"))
@@ -507,7 +751,25 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
     }
     if (ch->client_key && !ch->client_cert)
         return fail(x, n, "channel %s: client_key without client_cert", ch->name);
-    return 0;
+    return collect_hidden(x, ch);
+}
+
+/* What weakens a channel's transport security is said once, at load. */
+static void warn_weak(const struct esc_channels *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct esc_chan *ch = &c->v[i];
+        if (ch->insecure)
+            ts_warn("escalation channel %s: insecure: true: TLS certificate and host name of %s "
+                    "are not verified%s (for tests only)",
+                    ch->name, ch->url_safe ? ch->url_safe : "",
+                    ch->url && !strncmp(ch->url, "http://", 7) ? ", and http:// is not encrypted"
+                                                               : "");
+        if (ch->allow_plaintext)
+            ts_warn("escalation channel %s: allow_plaintext: true: when %s offers no STARTTLS, "
+                    "the login and the reports are sent unencrypted",
+                    ch->name, ch->url_safe ? ch->url_safe : "");
+    }
 }
 
 static const char *const k_top[] = {"dispatch", "channels", NULL};
@@ -523,7 +785,6 @@ static void dispatch_defaults(struct esc_dispatch_opts *o)
     o->backoff_base_ns = 10 * TS_NS_PER_SEC;
     o->backoff_cap_ns = 3600 * TS_NS_PER_SEC;
     o->max_attempts = 12;
-    o->claim_max = 8;
     o->idle_ns = TS_NS_PER_SEC;
     o->due_every_ns = 60 * TS_NS_PER_SEC;
 }
@@ -535,11 +796,13 @@ static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_cha
         return rc;
     const struct ts_ynode *d = ts_yaml_get(root, "dispatch");
     if (d) {
-        unsigned long th = c->dispatch.threads, ma = c->dispatch.max_attempts,
-                      cm = c->dispatch.claim_max;
+        unsigned long th = c->dispatch.threads, ma = c->dispatch.max_attempts, cm = 1;
         rc = check_keys(x, d, "dispatch", k_dispatch);
         rc = rc ? rc : opt_uint(x, d, "threads", 1, ESC_THREADS_MAX, &th);
         rc = rc ? rc : opt_uint(x, d, "max_attempts", 1, 1000000, &ma);
+        /* claim_max: still accepted (files that set it load), no longer
+         * used - each claim takes one entry so that its lease covers its
+         * own delivery (dispatch.c) */
         rc = rc ? rc : opt_uint(x, d, "claim_max", 1, ESC_CLAIM_MAX, &cm);
         rc = rc ? rc : opt_duration(x, d, "lease", &c->dispatch.lease_ns);
         rc = rc ? rc : opt_duration(x, d, "backoff_base", &c->dispatch.backoff_base_ns);
@@ -551,7 +814,6 @@ static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_cha
             return rc;
         c->dispatch.threads = (unsigned)th;
         c->dispatch.max_attempts = (uint32_t)ma;
-        c->dispatch.claim_max = (uint32_t)cm;
         if (c->dispatch.backoff_cap_ns < c->dispatch.backoff_base_ns)
             return fail(x, d, "backoff_cap must not be shorter than backoff_base");
     }
@@ -600,6 +862,7 @@ static int load(const char *path, const char *name, const char *buf, size_t len,
         esc_channels_free(c);
         return rc;
     }
+    warn_weak(c);
     *out = c;
     return 0;
 }
@@ -706,16 +969,26 @@ enum esc_outcome esc_deliver(struct esc_deliverer *d, const struct store_outbox 
     }
     if (!now_ns)
         now_ns = ts_now_ns();
+    enum esc_outcome o = ESC_OUT_RETRY;
     switch (ch->type) {
     case ESC_CH_WEBHOOK:
-        return esc_send_webhook(d, idx, e, now_ns, error);
+        o = esc_send_webhook(d, idx, e, now_ns, error);
+        break;
     case ESC_CH_SMTP:
-        return esc_send_smtp(d, idx, e, now_ns, error);
+        o = esc_send_smtp(d, idx, e, now_ns, error);
+        break;
     case ESC_CH_KAFKA:
-        return esc_send_kafka(d, idx, e, error);
+        o = esc_send_kafka(d, idx, e, error);
+        break;
     case ESC_CH_FILE:
-        return esc_send_file(d, idx, e, now_ns, error);
+        o = esc_send_file(d, idx, e, now_ns, error);
+        break;
+    default:
+        snprintf(error, ESC_ERROR_MAX, "unknown channel type");
     }
-    snprintf(error, ESC_ERROR_MAX, "unknown channel type");
-    return ESC_OUT_RETRY;
+    /* the text is stored, logged and printed: nothing of a secret in it
+     * (curl's messages and a receiver's answer may repeat the URL) */
+    if (o != ESC_OUT_DELIVERED)
+        esc_error_scrub(ch, error);
+    return o;
 }

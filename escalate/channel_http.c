@@ -167,7 +167,7 @@ enum esc_outcome esc_send_webhook(struct esc_deliverer *d, size_t idx,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
     if (cr != CURLE_OK) {
-        curl_error(error, ch->url, cr, ebuf);
+        curl_error(error, ch->url_safe, cr, ebuf);
         return ESC_OUT_RETRY;
     }
     enum esc_outcome o = esc_http_outcome(status);
@@ -175,8 +175,8 @@ enum esc_outcome esc_send_webhook(struct esc_deliverer *d, size_t idx,
         for (size_t i = 0; i < r.n; i++)
             if ((unsigned char)r.text[i] < 0x20)
                 r.text[i] = ' ';
-        snprintf(error, ESC_ERROR_MAX, "%s: HTTP %ld%s%s", ch->url, status, r.n ? ": " : "",
-                 r.text);
+        snprintf(error, ESC_ERROR_MAX, "%s: HTTP %ld%s%s", ch->url_safe, status,
+                 r.n ? ": " : "", r.text);
     }
     return o;
 }
@@ -363,8 +363,11 @@ enum esc_outcome esc_send_smtp(struct esc_deliverer *d, size_t idx, const struct
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, &u);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg->len);
-    if (!strncmp(ch->url, "smtp://", 7))
-        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY); /* STARTTLS if offered */
+    /* smtp://: STARTTLS is required (CURLUSESSL_ALL: curl stops before AUTH
+     * and MAIL when the server does not offer it) unless the channel says
+     * allow_plaintext; smtps:// is TLS from the first byte */
+    curl_easy_setopt(c, CURLOPT_USE_SSL,
+                     (long)(ch->allow_plaintext ? CURLUSESSL_TRY : CURLUSESSL_ALL));
     if (ch->username)
         curl_easy_setopt(c, CURLOPT_USERNAME, ch->username);
     if (ch->password)
@@ -376,7 +379,14 @@ enum esc_outcome esc_send_smtp(struct esc_deliverer *d, size_t idx, const struct
     curl_slist_free_all(rcpt);
     if (cr == CURLE_OK)
         return ESC_OUT_DELIVERED;
-    curl_error(error, ch->url, cr, ebuf);
+    curl_error(error, ch->url_safe, cr, ebuf);
+    if (cr == CURLE_USE_SSL_FAILED) {
+        size_t l = strlen(error);
+        snprintf(error + l, ESC_ERROR_MAX - l,
+                 " (the channel requires TLS and the server offered no STARTTLS: nothing was "
+                 "sent; allow_plaintext: true accepts such a server)");
+        return ESC_OUT_RETRY;
+    }
     /* 5xx to MAIL/RCPT/DATA: the server refuses this message for good */
     if ((cr == CURLE_SEND_ERROR || cr == CURLE_RECV_ERROR || cr == CURLE_UPLOAD_FAILED ||
          cr == CURLE_WEIRD_SERVER_REPLY) &&

@@ -25,9 +25,15 @@ struct esc_chan {
     int64_t connect_timeout_ns;  /* webhook, smtp */
     /* webhook / smtp */
     const char *url;
+    const char *url_safe;        /* url for messages: esc_url_redact (no userinfo,
+                                    query, fragment) */
     const char *secret;          /* webhook: "whsec_..." (may be NULL: unsigned) */
     const char *ca_file, *ca_path, *client_cert, *client_key, *client_key_password;
-    bool insecure;               /* skip TLS verification (tests only; logged) */
+    bool insecure;               /* skip TLS verification (tests only; a warning
+                                    is logged when the channels are loaded) */
+    bool allow_plaintext;        /* smtp://: go on without TLS when the server
+                                    offers no STARTTLS (logged likewise); else
+                                    TLS is required */
     struct esc_kv *headers;      /* extra HTTP headers */
     size_t nheaders;
     /* smtp */
@@ -41,6 +47,11 @@ struct esc_chan {
     size_t nprops;
     /* file */
     const char *path;
+    /* every secret of the channel (URL userinfo, password and query values,
+     * webhook secret, passwords, sensitive headers and Kafka properties):
+     * esc_error_scrub replaces them in error texts */
+    const char **hidden;
+    size_t nhidden;
 };
 
 struct esc_channels {
@@ -72,6 +83,13 @@ const char *esc_entry_report(const struct store_outbox *e);
 /* "<incident>:<revision>", or "<incident>:due<unix s>" for an entry of the
  * due pass (esc_due_queue), into buf (>= STORE_ID_MAX + 24). */
 void esc_idempotency_key(const struct store_outbox *e, char *buf, size_t len);
+
+/* Make an attempt's error text fit to store (last_error), log and print:
+ * every URL in it redacted (esc_text_redact_urls), every secret of ch (may
+ * be NULL) replaced by "***", control characters shown as escapes as in a
+ * text report (esc_text_escape: \x1b, \r, \u009b ...). In place;
+ * error holds ESC_ERROR_MAX bytes. esc_deliver applies it to every error. */
+void esc_error_scrub(const struct esc_chan *ch, char *error);
 
 /* Senders: fill error (ESC_ERROR_MAX) unless delivered. */
 enum esc_outcome esc_send_webhook(struct esc_deliverer *d, size_t idx,

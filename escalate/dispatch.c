@@ -1,16 +1,25 @@
 /* dispatch.c - the escalation dispatcher: threads that take due outbox
- * entries with a lease (store_outbox_claim), deliver each through its
- * channel (esc_deliver) outside any transaction, then mark the outcome:
+ * entries with a lease (store_outbox_claim), one entry per claim, deliver
+ * it through its channel (esc_deliver) outside any transaction, then mark
+ * the outcome:
  * delivered; retry after an exponential back-off with jitter; or failed
  * (the dead-letter list) when the receiver refused it for good or the
  * attempts are used up - which raises a local alert (error log line,
  * counter, and a JSON line in the alerts file when configured).
  *
+ * One entry per claim: its lease starts when its own delivery starts, so
+ * the lease (longer than every channel's timeout, check_opts) always
+ * covers that delivery and no other dispatcher claims the entry while it
+ * is in hand; and no entry waits, leased, behind another thread's slow
+ * or hanging endpoint - an idle thread takes it. (Claiming several at
+ * once, delivered one after another, let the later ones' leases run out
+ * behind a hanging endpoint: another thread claimed and delivered them
+ * again, issue 17.) The price is two write transactions per entry.
+ *
  * Crash safety comes from the store: a claimed entry is due again when its
  * lease ends, so a dispatcher killed between claim and mark delivers it
  * again later (receivers drop repeats by the idempotency key). A graceful
- * stop finishes the delivery in hand, marks what was attempted and puts
- * the claimed entries not yet attempted back, due now.
+ * stop finishes and marks the delivery in hand and claims nothing more.
  *
  * Threads: esc_dispatcher_start/stop from one controlling thread; each
  * dispatcher thread owns its deliverer (curl handles, producers), arena and
@@ -34,13 +43,13 @@
 #include "channel_int.h"
 
 #define ARENA_CHUNK (64u << 10)
-#define ARENA_CAP ((size_t)ESC_CLAIM_MAX * (STORE_PAYLOAD_MAX + 4096u))
+#define ARENA_CAP ((size_t)STORE_PAYLOAD_MAX + (64u << 10)) /* one entry */
 
 struct counters {
     _Atomic uint64_t claimed, delivered, retried, failed, errors;
 };
 
-/* What one round (claim, deliver, mark) needs. */
+/* What one round (claim one entry, deliver it, mark it) needs. */
 struct round {
     struct store *st;
     const struct esc_dispatch_opts *o;
@@ -50,13 +59,11 @@ struct round {
     struct counters *cnt;
     pthread_mutex_t *alert_mu; /* NULL: single-threaded */
     const char *alerts_path;
-    const atomic_bool *stop;   /* NULL: never */
-    /* the claimed entries and their outcomes */
-    struct store_outbox *e;
-    enum esc_outcome *out;
-    char (*err)[ESC_ERROR_MAX];
-    bool *attempted;
-    size_t n;
+    /* the claimed entry (strings in arena) and its outcome */
+    struct store_outbox e;
+    bool claimed;
+    enum esc_outcome out;
+    char err[ESC_ERROR_MAX];
     int64_t now; /* the clock of the claim (may be ahead of the wall clock in tests) */
 };
 
@@ -102,8 +109,6 @@ static void fill_opts(const struct esc_channels *c, const struct esc_dispatch_op
         o->backoff_cap_ns = in->backoff_cap_ns;
     if (in->max_attempts)
         o->max_attempts = in->max_attempts;
-    if (in->claim_max)
-        o->claim_max = in->claim_max;
     if (in->idle_ns > 0)
         o->idle_ns = in->idle_ns;
     if (in->alerts_path)
@@ -114,8 +119,6 @@ static void fill_opts(const struct esc_channels *c, const struct esc_dispatch_op
         o->due_every_ns = in->due_every_ns;
     if (o->threads > ESC_THREADS_MAX)
         o->threads = ESC_THREADS_MAX;
-    if (o->claim_max > ESC_CLAIM_MAX)
-        o->claim_max = ESC_CLAIM_MAX;
 }
 
 static int check_opts(const struct esc_channels *c, const struct esc_dispatch_opts *o,
@@ -179,10 +182,9 @@ static void alert(struct round *r, const struct store_outbox *e, const char *why
 static int claim_one(void *ctx, const struct store_outbox *e)
 {
     struct round *r = ctx;
-    if (r->n >= r->o->claim_max)
-        return 1;
-    r->e[r->n++] = *e; /* strings live in r->arena */
-    return 0;
+    r->e = *e; /* strings live in r->arena */
+    r->claimed = true;
+    return 1; /* one entry: stop the walk */
 }
 
 struct claim_ctx {
@@ -193,47 +195,41 @@ struct claim_ctx {
 static int claim_txn(struct store_txn *t, void *ctx)
 {
     struct claim_ctx *c = ctx;
-    c->r->n = 0; /* a retried txn starts over */
+    c->r->claimed = false; /* a retried txn starts over */
     ts_arena_reset(c->r->arena);
-    int rc = store_outbox_claim(t, c->now, c->r->o->lease_ns, c->r->o->claim_max, c->r->arena,
-                                claim_one, c->r);
+    int rc = store_outbox_claim(t, c->now, c->r->o->lease_ns, 1, c->r->arena, claim_one, c->r);
     return rc == 1 ? 0 : rc;
 }
 
 static int mark_txn(struct store_txn *t, void *ctx)
 {
     struct round *r = ctx;
+    const struct store_outbox *e = &r->e;
     int64_t now = store_txn_now(t);
     if (r->now > now) /* back-off counts from the later of the two clocks */
         now = r->now;
-    for (size_t i = 0; i < r->n; i++) {
-        const struct store_outbox *e = &r->e[i];
-        int rc;
-        if (!r->attempted[i]) /* stopped before trying it: due again now */
-            rc = store_outbox_mark_retry(t, e->id, now, e->last_error);
-        else if (r->out[i] == ESC_OUT_DELIVERED)
-            rc = store_outbox_mark_delivered(t, e->id);
-        else if (r->out[i] == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
-            rc = store_outbox_mark_failed(t, e->id, r->err[i]);
-        else
-            rc = store_outbox_mark_retry(
-                t, e->id,
-                now + esc_backoff_ns(e->attempts, r->o->backoff_base_ns, r->o->backoff_cap_ns,
-                                     rng_next(&r->rng)),
-                r->err[i]);
-        /* INVAL / NOTFOUND: the entry was replaced (a new put of the same
-         * id resets it) or deleted meanwhile; its new state stands */
-        if (rc == TS_E_INVAL || rc == TS_E_NOTFOUND) {
-            ts_debug("escalation %s: not marked: %s", e->id, ts_strerror(rc));
-            continue;
-        }
-        if (rc)
-            return rc;
+    int rc;
+    if (r->out == ESC_OUT_DELIVERED)
+        rc = store_outbox_mark_delivered(t, e->id);
+    else if (r->out == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
+        rc = store_outbox_mark_failed(t, e->id, r->err);
+    else
+        rc = store_outbox_mark_retry(
+            t, e->id,
+            now + esc_backoff_ns(e->attempts, r->o->backoff_base_ns, r->o->backoff_cap_ns,
+                                 rng_next(&r->rng)),
+            r->err);
+    /* INVAL / NOTFOUND: the entry was replaced (a new put of the same id
+     * resets it) or deleted meanwhile; its new state stands */
+    if (rc == TS_E_INVAL || rc == TS_E_NOTFOUND) {
+        ts_debug("escalation %s: not marked: %s", e->id, ts_strerror(rc));
+        return 0;
     }
-    return 0;
+    return rc;
 }
 
-/* claim, deliver, mark. Returns the number claimed or an error. */
+/* claim one entry, deliver it, mark it. Returns 1, 0 (nothing due) or an
+ * error. */
 static int round_run(struct round *r, int64_t now, struct ts_err *err)
 {
     struct claim_ctx cc = {r, now ? now : ts_now_ns()};
@@ -243,41 +239,29 @@ static int round_run(struct round *r, int64_t now, struct ts_err *err)
         atomic_fetch_add(&r->cnt->errors, 1);
         return rc;
     }
-    if (r->n == 0)
+    if (!r->claimed)
         return 0;
-    atomic_fetch_add(&r->cnt->claimed, r->n);
-    for (size_t i = 0; i < r->n; i++) {
-        r->attempted[i] = false;
-        r->err[i][0] = '\0';
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->stop && atomic_load(r->stop))
-            break;
-        r->out[i] = esc_deliver(r->dl, &r->e[i], now, r->err[i]);
-        r->attempted[i] = true;
-        if (r->out[i] != ESC_OUT_DELIVERED)
-            ts_debug("escalation %s attempt %u: %s: %s", r->e[i].id, r->e[i].attempts,
-                     esc_outcome_name(r->out[i]), r->err[i]);
-    }
+    atomic_fetch_add(&r->cnt->claimed, 1);
+    const struct store_outbox *e = &r->e;
+    r->err[0] = '\0';
+    r->out = esc_deliver(r->dl, e, now, r->err);
+    if (r->out != ESC_OUT_DELIVERED)
+        ts_debug("escalation %s attempt %u: %s: %s", e->id, e->attempts,
+                 esc_outcome_name(r->out), r->err);
     if ((rc = store_txn_run(r->st, mark_txn, r, err)) != 0) {
-        /* the leases stand: the entries come back when they end */
+        /* the lease stands: the entry comes back when it ends */
         atomic_fetch_add(&r->cnt->errors, 1);
-        ts_error("escalation outbox: cannot record delivery outcomes: %s (the entries are "
-                 "retried when their lease ends)", store_strerror(rc));
+        ts_error("escalation outbox: cannot record the delivery outcome of %s: %s (retried "
+                 "when its lease ends)", e->id, store_strerror(rc));
         return rc;
     }
-    for (size_t i = 0; i < r->n; i++) {
-        const struct store_outbox *e = &r->e[i];
-        if (!r->attempted[i])
-            continue;
-        if (r->out[i] == ESC_OUT_DELIVERED)
-            atomic_fetch_add(&r->cnt->delivered, 1);
-        else if (r->out[i] == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
-            alert(r, e, r->err[i]);
-        else
-            atomic_fetch_add(&r->cnt->retried, 1);
-    }
-    return (int)r->n;
+    if (r->out == ESC_OUT_DELIVERED)
+        atomic_fetch_add(&r->cnt->delivered, 1);
+    else if (r->out == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
+        alert(r, e, r->err);
+    else
+        atomic_fetch_add(&r->cnt->retried, 1);
+    return 1;
 }
 
 static int round_init(struct round *r, struct store *st, const struct esc_channels *c,
@@ -286,13 +270,7 @@ static int round_init(struct round *r, struct store *st, const struct esc_channe
     memset(r, 0, sizeof(*r));
     r->st = st;
     r->o = o;
-    size_t m = o->claim_max;
-    r->e = calloc(m, sizeof(*r->e));
-    r->out = calloc(m, sizeof(*r->out));
-    r->err = calloc(m, sizeof(*r->err));
-    r->attempted = calloc(m, sizeof(*r->attempted));
-    if (!r->e || !r->out || !r->err || !r->attempted ||
-        ts_arena_create(&r->arena, ARENA_CHUNK, ARENA_CAP) != 0 ||
+    if (ts_arena_create(&r->arena, ARENA_CHUNK, ARENA_CAP) != 0 ||
         esc_deliverer_create(&r->dl, c) != 0)
         return TS_E_NOMEM;
     return 0;
@@ -302,10 +280,6 @@ static void round_free(struct round *r)
 {
     esc_deliverer_destroy(r->dl);
     ts_arena_destroy(r->arena);
-    free(r->e);
-    free(r->out);
-    free(r->err);
-    free(r->attempted);
     memset(r, 0, sizeof(*r));
 }
 
@@ -411,7 +385,6 @@ static void *thread_main(void *p)
     r.cnt = &d->cnt;
     r.alert_mu = &d->alert_mu;
     r.alerts_path = d->alerts_path;
-    r.stop = &d->stop;
     r.rng = (d->o.seed ? d->o.seed : (uint64_t)ts_now_ns()) + 0x9e3779b97f4a7c15ull * (id + 1);
     unsigned seen = 0;
     bool due_on = id == 0 && d->o.due_env && esc_policy_auto_send(d->o.due_env->policy);

@@ -159,6 +159,9 @@ void esc_assets_free(struct esc_assets *a);
 struct esc_system {
     const char *id, *name, *operator_, *managing_body; /* NULL when absent */
     int level;                                         /* 1..5 */
+    const char *const *tenants; /* the tenants it belongs to; none: shared by
+                                   every tenant (docs/assets.md "Tenants") */
+    size_t ntenants;
     const char *const *hostnames;
     size_t nhostnames;
     const char *const *domains;
@@ -173,10 +176,12 @@ struct esc_system {
     } const *contacts;
     size_t ncontacts;
 };
-/* The system an incident concerns: the `asset_id` (or "asset.id") of its
- * details JSON when present; else the first group-key value ("k=v,k=v"),
- * then distinct value, that is a host name, domain or address of a system
- * (host names as in docs/assets.md: exact, then first label). NULL: none. */
+/* The system an incident concerns, among the systems of its tenant
+ * (inc->tenant) and the shared ones (no tenants) - a tenant's own system
+ * first: the `asset_id` (or "asset.id") of its details JSON when present;
+ * else the first group-key value ("k=v,k=v"), then distinct value, that is
+ * a host name, domain or address of a system (host names as in
+ * docs/assets.md: exact, then first label). NULL: none. */
 const struct esc_system *esc_assets_find(const struct esc_assets *a,
                                          const struct store_incident *inc);
 /* The same, then the raw text of the first evidence records: a token that
@@ -185,7 +190,10 @@ const struct esc_system *esc_assets_find(const struct esc_assets *a,
 const struct esc_system *esc_assets_find_ev(const struct esc_assets *a,
                                             const struct store_incident *inc,
                                             const struct store_evidence *ev, size_t nev);
-const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *id);
+/* The system with this id that tenant (NULL or "": no tenant) may see: its
+ * own, else a shared one. */
+const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *tenant,
+                                          const char *id);
 
 /* Borrowed configuration for one call; only regime is required. */
 struct esc_env {
@@ -412,7 +420,8 @@ int esc_due_queue_run(const struct esc_env *env, struct store *s, const struct e
                       struct esc_due_stats *st, struct ts_err *err);
 
 /* ================================================================ delivery
- * Outbox entries are delivered at least once by dispatcher threads:
+ * Outbox entries are delivered at least once by dispatcher threads, one
+ * entry per claim (its lease covers its own delivery):
  *   store_outbox_claim (lease) -> channel -> mark delivered / retry (back-off
  *   with jitter) / failed (dead letter: logged at error level, counted, and
  *   a JSON line in the alerts file when configured).
@@ -425,7 +434,8 @@ int esc_due_queue_run(const struct esc_env *env, struct store *s, const struct e
 #define ESC_HEADERS_MAX 32           /* extra HTTP headers / Kafka properties */
 #define ESC_SMTP_RCPT_MAX 32         /* recipients of one SMTP channel */
 #define ESC_THREADS_MAX 32           /* dispatcher threads */
-#define ESC_CLAIM_MAX 256            /* entries claimed per transaction */
+#define ESC_CLAIM_MAX 256            /* the channels file's claim_max (accepted, no
+                                        longer used: one entry per claim) */
 #define ESC_ERROR_MAX 512            /* bytes of an attempt's error text */
 
 enum esc_channel_type { ESC_CH_WEBHOOK = 0, ESC_CH_KAFKA, ESC_CH_FILE, ESC_CH_SMTP };
@@ -458,9 +468,21 @@ int64_t esc_backoff_ns(uint32_t attempts, int64_t base_ns, int64_t cap_ns, uint6
 int esc_webhook_sign(const char *secret, const char *id, int64_t timestamp_sec,
                      const void *body, size_t len, struct ts_buf *out, struct ts_err *err);
 
+/* A URL fit for messages and logs: its userinfo, query and fragment each
+ * replaced by "***" (as "***@", "?***" and "#***"); scheme, host, port
+ * and path kept. A text without "://" is copied as it is. Writes at
+ * most cap bytes (cap > 0), always terminated, cut when longer. */
+void esc_url_redact(const char *url, char *out, size_t cap);
+/* The same for every URL inside a text (from its scheme to the next space,
+ * quote or angle bracket), e.g. a stored last_error; into out as above. */
+void esc_text_redact_urls(const char *text, char *out, size_t cap);
+
 /* The channels file (docs/escalation.md "Channels"): named channels and the
  * dispatcher's settings. Immutable after loading, shared by every thread;
- * secrets read from files or the environment at load time live in it. */
+ * secrets read from files or the environment at load time live in it.
+ * Loading logs a warning naming each channel that weakens transport
+ * security (`insecure: true`, `allow_plaintext: true`). No URL, error or
+ * log line of a channel shows its secrets (esc_url_redact). */
 struct esc_channels;
 
 struct esc_dispatch_opts {
@@ -470,7 +492,6 @@ struct esc_dispatch_opts {
     int64_t backoff_base_ns;  /* file's, else 10 s */
     int64_t backoff_cap_ns;   /* file's, else 1 h */
     uint32_t max_attempts;    /* then dead letter; file's, else 12 */
-    uint32_t claim_max;       /* entries per claim; file's, else 8 */
     int64_t idle_ns;          /* poll period while nothing is due; else 1 s */
     const char *alerts_path;  /* dead letters as JSON lines (appended and
                                  fsynced); borrowed; NULL: the file's, else none */
@@ -527,16 +548,16 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
                          const struct esc_channels *c, const struct esc_dispatch_opts *o,
                          struct ts_err *err);
 /* Ask the threads to stop, wake them, wait until each has finished (and
- * marked) the delivery in hand; claimed entries not yet attempted are put
- * back due now. Frees d (NULL accepted). Any thread but the dispatcher's. */
+ * marked) the delivery in hand; nothing else is claimed. Frees d (NULL
+ * accepted). Any thread but the dispatcher's. */
 void esc_dispatcher_stop(struct esc_dispatcher *d);
 /* Counters so far (any thread). */
 void esc_dispatcher_stats(const struct esc_dispatcher *d, struct esc_dispatch_stats *out);
 /* Wake the threads now (e.g. after a batch put new entries). */
 void esc_dispatcher_kick(struct esc_dispatcher *d);
 
-/* One pass in the calling thread: rounds of claim (o->claim_max entries due
- * at now_ns; 0 = wall clock), deliver, mark, until nothing is due at now_ns
+/* One pass in the calling thread: rounds of claim (one entry due at now_ns;
+ * 0 = wall clock), deliver, mark, until nothing is due at now_ns
  * (an entry put back for retry is due later, so the pass ends). o may be
  * NULL (the file's settings). Adds to *stats (may be NULL). Returns the
  * number of entries claimed (>= 0) or an error (store; err filled). */

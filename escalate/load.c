@@ -341,9 +341,9 @@ static int get_cond(struct esc_lctx *x, const struct ts_ynode *n, struct esc_con
     if (!rc && (v = ts_yaml_get(n, "impacts")))
         rc = get_impacts(x, v, &c->impacts);
     if (!rc && (v = ts_yaml_get(n, "open"))) {
-        bool b;
-        rc = get_bool(x, v, "open", &b);
-        c->open = b;
+        bool b = false;
+        if ((rc = get_bool(x, v, "open", &b)) == 0)
+            c->open = b;
     }
     return rc;
 }
@@ -845,9 +845,9 @@ static int load_rule(struct esc_lctx *x, const struct ts_ynode *n, struct esc_pr
         int *dst[] = {&p->set_serious, &p->set_natsec, &p->set_beyond};
         for (size_t i = 0; !rc && i < 3; i++)
             if ((w = ts_yaml_get(v, sk[i]))) {
-                bool b;
-                rc = get_bool(x, w, sk[i], &b);
-                *dst[i] = b;
+                bool b = false;
+                if ((rc = get_bool(x, w, sk[i], &b)) == 0)
+                    *dst[i] = b;
             }
     }
     if (!rc && (v = ts_yaml_get(n, "suppress")))
@@ -1264,12 +1264,23 @@ static int load_system(struct esc_lctx *x, const struct ts_ynode *n, struct esc_
 {
     static const char *const k[] = {"id", "name", "operator", "managing_body", "level",
                                     "hostnames", "ip_ranges", "domains", "contacts",
-                                    "description", "location", "tags", NULL};
+                                    "description", "location", "tags", "tenants", NULL};
     int rc = check_keys(x, n, "a system", k);
     const struct ts_ynode *v;
     if (!rc) {
         v = ts_yaml_get(n, "id");
         rc = v ? get_str(x, v, "id", &s->id) : esc_fail(x, n, "a system needs an id");
+    }
+    if (!rc && (v = ts_yaml_get(n, "tenants"))) {
+        const char **t;
+        rc = get_list(x, v, "tenants", &t, &s->ntenants);
+        for (size_t i = 0; !rc && i < s->ntenants; i++)
+            if (!*t[i])
+                rc = esc_fail(x, v->kind == TS_Y_SEQ ? v->items[i] : v,
+                              "a tenant name must not be empty");
+        if (!rc && s->ntenants == 0)
+            rc = esc_fail(x, v, "tenants: name at least one (or leave the key out: shared)");
+        s->tenants = t;
     }
     if (!rc) {
         v = ts_yaml_get(n, "name");
@@ -1324,6 +1335,42 @@ static int load_system(struct esc_lctx *x, const struct ts_ynode *n, struct esc_
     return rc;
 }
 
+static bool has_tenant(const struct esc_system *s, const char *tenant)
+{
+    for (size_t i = 0; i < s->ntenants; i++)
+        if (!strcmp(s->tenants[i], tenant))
+            return true;
+    return false;
+}
+
+/* Two systems may share an id only when each names its tenants and no
+ * tenant is in both: an id must say one system to every tenant. */
+static int check_same_id(struct esc_lctx *x, const struct ts_ynode *n, const struct esc_system *a,
+                         const struct esc_system *b)
+{
+    if (strcmp(a->id, b->id) != 0)
+        return 0;
+    if (!a->ntenants || !b->ntenants)
+        return esc_fail(x, n,
+                        "duplicate system id \"%s\" (a system without tenants is shared by "
+                        "every tenant; give both their tenants)",
+                        b->id);
+    for (size_t i = 0; i < b->ntenants; i++)
+        if (has_tenant(a, b->tenants[i]))
+            return esc_fail(x, n, "duplicate system id \"%s\" for tenant \"%s\"", b->id,
+                            b->tenants[i]);
+    return 0;
+}
+
+/* What a tenant sees of a system: 2 its own, 1 shared (no tenants), 0 not
+ * at all. An incident without a tenant sees the shared systems only. */
+static int rank(const struct esc_system *s, const char *tenant)
+{
+    if (!s->ntenants)
+        return 1;
+    return tenant && *tenant && has_tenant(s, tenant) ? 2 : 0;
+}
+
 static int assets_from_root(struct esc_lctx *x, const struct ts_ynode *root, struct esc_assets *a)
 {
     static const char *const k[] = {"agency", "version", "systems", NULL};
@@ -1342,8 +1389,7 @@ static int assets_from_root(struct esc_lctx *x, const struct ts_ynode *root, str
     for (size_t i = 0; !rc && i < v->nitems; i++) {
         rc = load_system(x, v->items[i], &a->v[i]);
         for (size_t j = 0; !rc && j < i; j++)
-            if (!strcmp(a->v[j].id, a->v[i].id))
-                rc = esc_fail(x, v->items[i], "duplicate system id \"%s\"", a->v[i].id);
+            rc = check_same_id(x, v->items[i], &a->v[j], &a->v[i]);
         if (!rc)
             a->n++;
     }
@@ -1396,12 +1442,19 @@ void esc_assets_free(struct esc_assets *a)
     free(a);
 }
 
-const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *id)
+const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *tenant,
+                                          const char *id)
 {
+    const struct esc_system *shared = NULL;
     for (size_t i = 0; a && id && i < a->n; i++)
-        if (!strcmp(a->v[i].id, id))
-            return &a->v[i];
-    return NULL;
+        if (!strcmp(a->v[i].id, id)) {
+            int r = rank(&a->v[i], tenant);
+            if (r == 2)
+                return &a->v[i];
+            if (r == 1 && !shared)
+                shared = &a->v[i];
+        }
+    return shared;
 }
 
 static bool label_eq(const char *a, size_t alen, const char *b)
@@ -1427,10 +1480,10 @@ static bool in_net(const unsigned char *addr, int fam, const char *range)
     return true;
 }
 
-/* One value (host name, domain or address) -> system; strict: no
- * first-label match (for tokens of raw text). */
-static const struct esc_system *find_value(const struct esc_assets *a, const char *v, size_t n,
-                                           bool strict)
+/* One value (host name, domain or address) -> system among those of rank
+ * rk for tenant; strict: no first-label match (for tokens of raw text). */
+static const struct esc_system *find_value_rank(const struct esc_assets *a, const char *tenant,
+                                                int rk, const char *v, size_t n, bool strict)
 {
     char tmp[256];
     if (n == 0 || n >= sizeof(tmp))
@@ -1446,7 +1499,7 @@ static const struct esc_system *find_value(const struct esc_assets *a, const cha
         const struct esc_system *best = NULL;
         unsigned bestlen = 0;
         for (size_t i = 0; i < a->n; i++)
-            for (size_t j = 0; j < a->v[i].nip_ranges; j++) {
+            for (size_t j = 0; rank(&a->v[i], tenant) == rk && j < a->v[i].nip_ranges; j++) {
                 unsigned char nb[16];
                 int nf;
                 unsigned pl;
@@ -1460,6 +1513,8 @@ static const struct esc_system *find_value(const struct esc_assets *a, const cha
         return best;
     }
     for (size_t i = 0; i < a->n; i++) {
+        if (rank(&a->v[i], tenant) != rk)
+            continue;
         for (size_t j = 0; j < a->v[i].nhostnames; j++)
             if (!strcasecmp(a->v[i].hostnames[j], tmp))
                 return &a->v[i];
@@ -1472,7 +1527,7 @@ static const struct esc_system *find_value(const struct esc_assets *a, const cha
     size_t lab = strcspn(tmp, ".");
     const struct esc_system *hit = NULL;
     for (size_t i = 0; i < a->n; i++)
-        for (size_t j = 0; j < a->v[i].nhostnames; j++)
+        for (size_t j = 0; rank(&a->v[i], tenant) == rk && j < a->v[i].nhostnames; j++)
             if (label_eq(tmp, lab, a->v[i].hostnames[j])) {
                 if (hit && hit != &a->v[i])
                     return NULL; /* ambiguous short name */
@@ -1481,9 +1536,18 @@ static const struct esc_system *find_value(const struct esc_assets *a, const cha
     return hit;
 }
 
+/* The tenant's own systems first, then the shared ones. */
+static const struct esc_system *find_value(const struct esc_assets *a, const char *tenant,
+                                           const char *v, size_t n, bool strict)
+{
+    const struct esc_system *s = find_value_rank(a, tenant, 2, v, n, strict);
+    return s ? s : find_value_rank(a, tenant, 1, v, n, strict);
+}
+
 /* "asset_id":"..." or "asset.id":"..." in a JSON text, without a parser:
  * the details are ours (cli/incidents.c writes them). */
-static const struct esc_system *find_details(const struct esc_assets *a, const char *details)
+static const struct esc_system *find_details(const struct esc_assets *a, const char *tenant,
+                                             const char *details)
 {
     static const char *const keys[] = {"\"asset_id\"", "\"asset.id\""};
     for (size_t k = 0; details && k < 2; k++) {
@@ -1501,7 +1565,7 @@ static const struct esc_system *find_details(const struct esc_assets *a, const c
             continue;
         memcpy(id, p, (size_t)(e - p));
         id[e - p] = '\0';
-        const struct esc_system *s = esc_assets_by_id(a, id);
+        const struct esc_system *s = esc_assets_by_id(a, tenant, id);
         if (s)
             return s;
     }
@@ -1513,7 +1577,7 @@ const struct esc_system *esc_assets_find(const struct esc_assets *a,
 {
     if (!a || !inc)
         return NULL;
-    const struct esc_system *s = find_details(a, inc->details);
+    const struct esc_system *s = find_details(a, inc->tenant, inc->details);
     if (s)
         return s;
     const char *g = inc->group_key;
@@ -1521,7 +1585,7 @@ const struct esc_system *esc_assets_find(const struct esc_assets *a,
         size_t n = strcspn(g, ",");
         const char *eq = memchr(g, '=', n);
         const char *v = eq ? eq + 1 : g;
-        if ((s = find_value(a, v, n - (size_t)(v - g), false)))
+        if ((s = find_value(a, inc->tenant, v, n - (size_t)(v - g), false)))
             return s;
         g += n;
         if (*g == ',')
@@ -1529,7 +1593,7 @@ const struct esc_system *esc_assets_find(const struct esc_assets *a,
     }
     for (uint32_t i = 0; i < inc->ndistinct; i++)
         if (inc->distinct[i] &&
-            (s = find_value(a, inc->distinct[i], strlen(inc->distinct[i]), false)))
+            (s = find_value(a, inc->tenant, inc->distinct[i], strlen(inc->distinct[i]), false)))
             return s;
     return NULL;
 }
@@ -1551,7 +1615,7 @@ const struct esc_system *esc_assets_find_ev(const struct esc_assets *a,
                 n++;
             /* ':' splits "host:port" but also IPv6; IPv6 in raw text is
              * not looked at (a known limit). */
-            if (n >= 3 && n < 254 && (s = find_value(a, p, n, true)))
+            if (n >= 3 && n < 254 && (s = find_value(a, inc->tenant, p, n, true)))
                 return s;
             scanned += n + 1;
             p += n + 1;

@@ -534,6 +534,57 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
 
 /* ----------------------------------------------------------------- text */
 
+/* Code points a text report never writes as they are: C0 and DEL, C1, the
+ * line and paragraph separators and the bidirectional controls (which
+ * reorder what a reader sees). */
+static bool hidden_cp(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+           cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+int esc_text_escape(struct ts_buf *out, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int rc = 0;
+    size_t i = 0;
+    while (!rc && i < n) {
+        size_t run = i;
+        while (run < n && u[run] >= 0x20 && u[run] < 0x7f)
+            run++;
+        if (run > i) {
+            rc = ts_buf_append(out, s + i, run - i);
+            i = run;
+            continue;
+        }
+        unsigned c = u[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+        if (len == 0 || len > n - i || ts_utf8_valid_prefix(s + i, len) != len) {
+            rc = ts_buf_printf(out, "\\x%02x", c); /* not UTF-8 */
+            i++;
+            continue;
+        }
+        uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
+        for (size_t k = 1; k < len; k++)
+            cp = cp << 6 | (u[i + k] & 0x3fu);
+        if (!hidden_cp(cp))
+            rc = ts_buf_append(out, s + i, len);
+        else if (cp == '\r' || cp == '\n' || cp == '\t')
+            rc = ts_buf_puts(out, cp == '\r' ? "\\r" : cp == '\n' ? "\\n" : "\\t");
+        else if (cp < 0x80)
+            rc = ts_buf_printf(out, "\\x%02x", (unsigned)cp);
+        else
+            rc = ts_buf_printf(out, "\\u%04x", (unsigned)cp);
+        i += len;
+    }
+    return rc;
+}
+
+static int put_esc(struct ts_buf *out, const char *s)
+{
+    return s ? esc_text_escape(out, s, strlen(s)) : 0;
+}
+
 struct txt_labels {
     const char *title[3];
     const char *regime, *form, *report_id, *to, *due, *none, *yes, *no;
@@ -579,20 +630,42 @@ static const struct txt_labels labels_en = {
     "Evidence events",
 };
 
+/* Values (configuration, incident, event text) are written escaped: one
+ * line each, whatever they hold. Labels and layout are ours. */
+static int kv_line(struct ts_buf *b, const char *indent, const char *label, const char *value)
+{
+    int rc = ts_buf_printf(b, "%s%s: ", indent, label);
+    rc = rc ? rc : put_esc(b, value);
+    return rc ? rc : ts_buf_putc(b, '\n');
+}
+
 static int line(struct ts_buf *b, const char *label, const char *value, const char *none)
 {
-    return ts_buf_printf(b, "   %s: %s\n", label, value && *value ? value : none);
+    return kv_line(b, "   ", label, value && *value ? value : none);
 }
 
 static int list_line(struct ts_buf *b, const char *label, const char *const *v, size_t n,
                      const char *none)
 {
     int rc = ts_buf_printf(b, "   %s: ", label);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = ts_buf_printf(b, "%s%s", i ? ", " : "", v[i]);
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = i ? ts_buf_puts(b, ", ") : 0;
+        rc = rc ? rc : put_esc(b, v[i]);
+    }
     if (!rc && n == 0)
         rc = ts_buf_puts(b, none);
     return rc ? rc : ts_buf_putc(b, '\n');
+}
+
+/* A paragraph of generated text (fn) under a heading, escaped. */
+static int para(struct ts_buf *out, struct ts_buf *tmp, const struct esc_doc *d, enum esc_lang l,
+                int (*fn)(const struct esc_doc *, enum esc_lang, struct ts_buf *))
+{
+    ts_buf_reset(tmp);
+    int rc = fn(d, l, tmp);
+    rc = rc ? rc : ts_buf_puts(out, "   ");
+    rc = rc ? rc : esc_text_escape(out, tmp->data ? tmp->data : "", tmp->len);
+    return rc ? rc : ts_buf_putc(out, '\n');
 }
 
 int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
@@ -610,20 +683,25 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     ts_buf_init(&rid, 1024);
     int rc = esc_report_id(d, &rid);
     rc = rc ? rc : ts_buf_printf(out, "%s\n", x->title[d->o->stage]);
-    if (!rc && d->report && (d->report->title.vi || d->report->title.en))
-        rc = ts_buf_printf(out, "(%s)\n", esc_text_get(&d->report->title, l));
+    if (!rc && d->report && (d->report->title.vi || d->report->title.en)) {
+        rc = ts_buf_putc(out, '(');
+        rc = rc ? rc : put_esc(out, esc_text_get(&d->report->title, l));
+        rc = rc ? rc : ts_buf_puts(out, ")\n");
+    }
     rc = rc ? rc : ts_buf_puts(out, "\n");
-    rc = rc ? rc : ts_buf_printf(out, "%s: %s", x->regime, esc_text_get(&r->title, l));
+    ts_buf_reset(&tmp);
+    rc = rc ? rc : ts_buf_puts(&tmp, esc_text_get(&r->title, l));
     for (size_t i = 0; !rc && i < r->nbasis; i++)
-        rc = ts_buf_printf(out, "%s%s", i ? "; " : " (", r->basis[i]);
-    rc = rc ? rc : ts_buf_puts(out, r->nbasis ? ")\n" : "\n");
+        rc = ts_buf_printf(&tmp, "%s%s", i ? "; " : " (", r->basis[i]);
+    rc = rc ? rc : ts_buf_puts(&tmp, r->nbasis ? ")" : "");
+    rc = rc ? rc : kv_line(out, "", x->regime, tmp.data);
     if (!rc && d->report && d->report->form)
-        rc = ts_buf_printf(out, "%s: %s\n", x->form, d->report->form);
-    rc = rc ? rc : ts_buf_printf(out, "%s: %s\n", x->report_id, rid.data);
-    rc = rc ? rc : ts_buf_printf(out, "%s: %s\n", x->to, recipient_name(d, l));
+        rc = kv_line(out, "", x->form, d->report->form);
+    rc = rc ? rc : kv_line(out, "", x->report_id, rid.data);
+    rc = rc ? rc : kv_line(out, "", x->to, recipient_name(d, l));
     if (!rc && d->due && d->due->due_ns) {
         esc_time_local(d->due->due_ns, off, t);
-        rc = ts_buf_printf(out, "%s: %s\n", x->due, t);
+        rc = kv_line(out, "", x->due, t);
     }
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_org);
@@ -633,14 +711,12 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     rc = rc ? rc : line(out, x->email, d->org ? d->org->email : NULL, x->none);
     if (!rc && d->org && (d->org->contact.name || d->org->contact.email)) {
         const struct esc_contact *c = &d->org->contact;
-        rc = ts_buf_printf(out, "   %s: %s%s%s%s%s%s%s\n", x->contact, c->name ? c->name : "",
+        ts_buf_reset(&tmp);
+        rc = ts_buf_printf(&tmp, "%s%s%s%s%s%s%s%s", c->name ? c->name : "",
                            c->role ? " (" : "", c->role ? c->role : "", c->role ? ")" : "",
                            c->phone ? ", " : "", c->phone ? c->phone : "",
-                           c->email ? ", " : "");
-        if (!rc && c->email) {
-            out->len--; /* drop the newline, add the email */
-            rc = ts_buf_printf(out, "%s\n", c->email);
-        }
+                           c->email ? ", " : "", c->email ? c->email : "");
+        rc = rc ? rc : line(out, x->contact, tmp.data, x->none);
     }
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_sys);
@@ -680,19 +756,21 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     rc = rc ? rc : line(out, x->beyond, f->beyond_capacity ? x->yes : x->no, x->none);
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_det);
-    if (!rc)
-        rc = ts_buf_printf(out, "   %s: %s%s%s%s\n", x->rule,
-                           inc->rule_title ? inc->rule_title : "", inc->rule_id ? " (" : "",
-                           inc->rule_id ? inc->rule_id : "", inc->rule_id ? ")" : "");
+    ts_buf_reset(&tmp);
+    rc = rc ? rc
+            : ts_buf_printf(&tmp, "%s%s%s%s", inc->rule_title ? inc->rule_title : "",
+                            inc->rule_id ? " (" : "", inc->rule_id ? inc->rule_id : "",
+                            inc->rule_id ? ")" : "");
+    rc = rc ? rc : kv_line(out, "   ", x->rule, tmp.data);
     rc = rc ? rc : line(out, x->author, inc->author, x->none);
     rc = rc ? rc : line(out, x->rule_level, inc->level, x->none);
     rc = rc ? rc : list_line(out, x->tags, inc->tags, inc->ntags, x->none);
 
-    rc = rc ? rc : ts_buf_printf(out, "\n%s\n   ", x->sec_act);
-    rc = rc ? rc : actions_text(d, l, out);
-    rc = rc ? rc : ts_buf_printf(out, "\n\n%s\n   ", x->sec_sup);
-    rc = rc ? rc : support_text(d, l, out);
-    rc = rc ? rc : ts_buf_printf(out, "\n\n%s\n", x->sec_ev);
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_act);
+    rc = rc ? rc : para(out, &tmp, d, l, actions_text);
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_sup);
+    rc = rc ? rc : para(out, &tmp, d, l, support_text);
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_ev);
     if (!rc) {
         char n[24];
         snprintf(n, sizeof(n), "%llu",
@@ -702,12 +780,15 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     for (size_t i = 0; !rc && i < d->o->nevidence && i < 20; i++) {
         const struct store_evidence *e = &d->o->evidence[i];
         esc_time_local(e->event_ns, off, t);
+        rc = ts_buf_printf(out, "   - #%u ", e->seq);
+        rc = rc ? rc : put_esc(out, e->source ? e->source : "");
+        if (rc)
+            break;
         if (e->partition >= 0)
-            rc = ts_buf_printf(out, "   - #%u %s [%d] offset %lld, %s\n", e->seq,
-                               e->source ? e->source : "", e->partition, (long long)e->offset, t);
-        else
-            rc = ts_buf_printf(out, "   - #%u %s:%lld, %s\n", e->seq, e->source ? e->source : "",
+            rc = ts_buf_printf(out, " [%d] offset %lld, %s\n", e->partition,
                                (long long)e->offset, t);
+        else
+            rc = ts_buf_printf(out, ":%lld, %s\n", (long long)e->offset, t);
     }
     if (!rc && d->o->nevidence > 20) {
         rc = ts_buf_puts(out, "   ");

@@ -178,6 +178,8 @@ void esc_time_local(int64_t ns, int off_sec, char buf[48])
 
 /* ----------------------------------------------------------------- STIX */
 
+#define STIX_DISTINCT_MAX 64 /* distinct values looked at for address SCOs */
+
 /* Namespace of Tocsin's SDO ids (a fixed random UUID) and STIX's SCO one. */
 static const uint8_t ns_tocsin[16] = {0x6f, 0x2a, 0x1c, 0x3e, 0x5b, 0x7d, 0x4e, 0x8f,
                                       0x9a, 0x0b, 0x1c, 0x2d, 0x3e, 0x4f, 0x5a, 0x6b};
@@ -339,6 +341,81 @@ static void sco_artifact(struct sw *w, const char *raw, size_t len, struct ts_bu
     }
     ts_buf_free(&b64);
     ts_buf_free(&canon);
+}
+
+/* What the bundle's observables leave out of the incident. */
+struct omitted {
+    uint32_t distinct;       /* distinct values beyond STIX_DISTINCT_MAX */
+    bool distinct_store;     /* the incident kept only part of its values */
+    size_t raw;              /* raw evidence beyond ESC_EVIDENCE_RAW_MAX */
+    size_t raw_cut;          /* artifacts cut at ESC_RAW_EXCERPT_MAX * 4 bytes */
+    size_t raw_store_cut;    /* raw texts the store had cut already */
+};
+
+/* A STIX note on the observed data and the incident saying, with numbers,
+ * what the bundle leaves out; none when it leaves out nothing. */
+static void note_omitted(struct sw *w, const struct omitted *om, const struct store_incident *inc,
+                         const char *key, const char *od, const char *incd)
+{
+    if (w->rc || (!om->distinct && !om->distinct_store && !om->raw && !om->raw_cut &&
+                  !om->raw_store_cut))
+        return;
+    const char *field = inc->distinct_field && *inc->distinct_field ? inc->distinct_field
+                                                                    : "the counted field";
+    struct ts_buf t;
+    ts_buf_init(&t, 16384);
+    int rc = 0;
+    for (int vi = 0; vi < 2 && !rc; vi++) {
+        const char *sep = vi ? "\n\n" : "";
+        if (om->distinct) {
+            rc = ts_buf_printf(&t, vi ? "%s%u giá trị phân biệt của %s ngoài %d giá trị đầu không "
+                                        "được xét làm đối tượng quan sát"
+                                      : "%s%u distinct value(s) of %s beyond the first %d were "
+                                        "not examined for observables",
+                               sep, om->distinct, field, STIX_DISTINCT_MAX);
+            sep = "; ";
+        }
+        if (!rc && om->distinct_store) {
+            rc = ts_buf_printf(&t, vi ? "%ssự cố có nhiều giá trị phân biệt hơn %u giá trị được lưu"
+                                      : "%sthe incident has more distinct values than the %u it "
+                                        "kept",
+                               sep, inc->ndistinct);
+            sep = "; ";
+        }
+        if (!rc && om->raw) {
+            rc = ts_buf_printf(&t, vi ? "%s%zu bản ghi chứng cứ thô ngoài %d bản ghi đầu không được "
+                                        "đính kèm"
+                                      : "%s%zu raw evidence record(s) beyond the first %d were "
+                                        "not attached as artifacts",
+                               sep, om->raw, ESC_EVIDENCE_RAW_MAX);
+            sep = "; ";
+        }
+        if (!rc && om->raw_cut) {
+            rc = ts_buf_printf(&t, vi ? "%s%zu đoạn trích thô bị cắt ở %d byte"
+                                      : "%s%zu raw excerpt(s) cut at %d bytes",
+                               sep, om->raw_cut, ESC_RAW_EXCERPT_MAX * 4);
+            sep = "; ";
+        }
+        if (!rc && om->raw_store_cut)
+            rc = ts_buf_printf(&t, vi ? "%s%zu văn bản thô đã bị cắt khi lưu"
+                                      : "%s%zu raw text(s) were already cut when stored",
+                               sep, om->raw_store_cut);
+        rc = rc ? rc : ts_buf_putc(&t, '.');
+    }
+    if (rc) {
+        w->rc = rc;
+        ts_buf_free(&t);
+        return;
+    }
+    char id[80];
+    sid("note", "omitted", key, id);
+    obj_open(w, "note", id, true, true);
+    putf(w, "abstract", "Observables left out of this bundle / Đối tượng quan sát không đưa "
+                        "vào gói này");
+    putf(w, "content", t.data);
+    if (!w->rc)
+        w->rc = ts_buf_printf(w->b, ",\"object_refs\":[\"%s\",\"%s\"]}", od, incd);
+    ts_buf_free(&t);
 }
 
 static void sigma_reference(const struct store_incident *inc, struct ts_buf *b, int *rc)
@@ -509,16 +586,27 @@ int esc_render_stix(const struct esc_doc *d, struct ts_buf *out)
         if (*g == ',')
             g++;
     }
-    for (uint32_t i = 0; !w.rc && i < inc->ndistinct && i < 64; i++)
+    for (uint32_t i = 0; !w.rc && i < inc->ndistinct && i < STIX_DISTINCT_MAX; i++)
         if (inc->distinct[i])
             sco_ip(&w, inc->distinct[i], strlen(inc->distinct[i]), &refs);
+    /* what is left out is counted and said in a note (below) */
+    struct omitted om = {.distinct = inc->ndistinct > STIX_DISTINCT_MAX
+                                         ? inc->ndistinct - STIX_DISTINCT_MAX
+                                         : 0,
+                         .distinct_store = inc->distinct_truncated};
     size_t nart = 0;
-    for (size_t i = 0; !w.rc && i < d->o->nevidence && nart < ESC_EVIDENCE_RAW_MAX; i++) {
+    for (size_t i = 0; !w.rc && i < d->o->nevidence; i++) {
         const struct store_evidence *e = &d->o->evidence[i];
-        if (e->raw && e->raw_len) {
-            sco_artifact(&w, e->raw, e->raw_len, &refs);
-            nart++;
+        if (!e->raw || !e->raw_len)
+            continue;
+        if (nart == ESC_EVIDENCE_RAW_MAX) {
+            om.raw++;
+            continue;
         }
+        sco_artifact(&w, e->raw, e->raw_len, &refs);
+        nart++;
+        om.raw_cut += e->raw_len > ESC_RAW_EXCERPT_MAX * 4;
+        om.raw_store_cut += e->raw_truncated;
     }
     if (!w.rc && refs.len == 0) {
         /* Nothing observable: the group key itself, so that object_refs is
@@ -582,6 +670,8 @@ int esc_render_stix(const struct esc_doc *d, struct ts_buf *out)
     putf(&w, "external_id", inc->id);
     putf(&w, "description", rid.data);
     put(&w, "}]}");
+
+    note_omitted(&w, &om, inc, key, od, incd);
 
     obj_open(&w, "relationship", rel1, true, true);
     if (!w.rc)

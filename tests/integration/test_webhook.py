@@ -319,17 +319,37 @@ def test_smtp():
     th.start()
     db = f"{TMP}/db-smtp"
     replay(db)
-    cfg = f"{TMP}/smtp.yml"
-    with open(cfg, "w") as f:
-        f.write("channels:\n")
-        for name in CHANNEL_NAMES:
-            f.write(f'  "{name}": {{type: smtp, url: "smtp://127.0.0.1:{port}", '
-                    f'from: soc@example.vn, to: [attt@example.vn, cb@example.vn], timeout: 5s}}\n')
+
+    def smtp_config(extra):
+        cfg = f"{TMP}/smtp.yml"
+        with open(cfg, "w") as f:
+            f.write("dispatch: {backoff_base: 100ms, backoff_cap: 200ms}\nchannels:\n")
+            for name in CHANNEL_NAMES:
+                f.write(f'  "{name}": {{type: smtp, url: "smtp://127.0.0.1:{port}", '
+                        f'from: soc@example.vn, to: [attt@example.vn, cb@example.vn], '
+                        f'timeout: 5s{extra}}}\n')
+        return cfg
+
+    # smtpd offers no STARTTLS: TLS is required, so nothing is
+    # sent - no login, no report - and the entries wait with a clear error
+    cfg = smtp_config("")
+    r = subprocess.run([TOCSIN, "escalations", "--db", db, "send", "--channels", cfg, "--once"],
+                       capture_output=True, text=True, timeout=60)
+    check(not got, f"smtp without STARTTLS: nothing sent in the clear ({len(got)} message(s))")
+    waiting = entries(db)
+    check(all(e["state"] == "pending" and "STARTTLS" in e["last_error"] for e in waiting),
+          "smtp without STARTTLS: pending, last_error says why: " +
+          "; ".join(e["last_error"] for e in waiting[:1]))
+    # the opt-out, said at start (after the back-off of the failed attempt)
+    time.sleep(0.5)
+    cfg = smtp_config(", allow_plaintext: true")
     r = subprocess.run([TOCSIN, "escalations", "--db", db, "send", "--channels", cfg, "--once"],
                        capture_output=True, text=True, timeout=60)
     srv.close()
     n = len(entries(db))
     check(r.returncode == 0 and len(got) == n, f"smtp: {n} message(s) sent ({r.stderr[-300:]})")
+    check("allow_plaintext: true" in r.stderr and "warning" in r.stderr,
+          f"allow_plaintext is logged at start: {r.stderr[-300:]}")
     for mailfrom, rcpts, data in got:
         m = email.message_from_bytes(data)
         subj = str(email.header.make_header(email.header.decode_header(m["Subject"])))

@@ -215,6 +215,102 @@ START_TEST(test_lease_shorter_than_a_channel_timeout_is_refused)
 }
 END_TEST
 
+/* What ts_log writes to stderr while fn(arg) runs (static buffer). */
+static const char *stderr_of(void (*fn)(const void *), const void *arg)
+{
+    static char text[16384];
+    char path[] = "/tmp/tocsin-esc-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    fn(arg);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    unlink(path);
+    text[n > 0 ? n : 0] = '\0';
+    return text;
+}
+
+static void load_and_free(const void *yml)
+{
+    struct esc_channels *c = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_channels_load_buffer("ch.yml", yml, strlen(yml), &c, &err), 0);
+    esc_channels_free(c);
+}
+
+/* insecure: true turns TLS verification off: said at load, by channel
+ * name, without the URL's secrets; a verified channel says nothing. */
+START_TEST(test_insecure_channel_is_logged_as_a_warning_at_load)
+{
+    const char yml[] = "channels:\n"
+                       "  webhook:lab:\n"
+                       "    type: webhook\n"
+                       "    url: \"https://bob:Hunter22@lab.example:8443/in?key=K3Y\"\n"
+                       "    insecure: true\n"
+                       "  email:lab: {type: smtp, url: \"smtps://mail.example\", from: a@b.vn,\n"
+                       "              to: c@d.vn, insecure: true}\n"
+                       "  webhook:ok: {type: webhook, url: \"https://ok.example/in\"}\n";
+    const char *log = stderr_of(load_and_free, yml);
+    ck_assert_msg(strstr(log, "warning: escalation channel webhook:lab: insecure: true") != NULL,
+                  "no warning for webhook:lab: \"%s\"", log);
+    ck_assert_msg(strstr(log, "warning: escalation channel email:lab: insecure: true") != NULL,
+                  "no warning for email:lab: \"%s\"", log);
+    ck_assert_msg(strstr(log, "lab.example:8443/in") != NULL, "%s", log);
+    ck_assert_msg(!strstr(log, "Hunter22") && !strstr(log, "K3Y") && !strstr(log, "bob"), "%s",
+                  log);
+    ck_assert_msg(strstr(log, "webhook:ok") == NULL, "%s", log);
+}
+END_TEST
+
+static void redacts(const char *url, const char *want)
+{
+    char out[256];
+    esc_url_redact(url, out, sizeof(out));
+    ck_assert_str_eq(out, want);
+}
+
+START_TEST(test_url_redaction_drops_userinfo_query_and_fragment)
+{
+    redacts("https://alice:S3cr3tPass@intake.example:8443/hook?token=T0KEN#x",
+            "https://***@intake.example:8443/hook?***#***");
+    redacts("https://intake.example/hook", "https://intake.example/hook");
+    redacts("smtp://user@mail.example:25", "smtp://***@mail.example:25");
+    redacts("https://h.example?a=1", "https://h.example?***");
+    redacts("https://h.example/p#frag", "https://h.example/p#***");
+    redacts("https://a@b@h.example/x@y", "https://***@h.example/x@y");
+    redacts("not a url", "not a url");
+    char small[12];
+    esc_url_redact("https://alice:pw@h.example/", small, sizeof(small));
+    ck_assert_str_eq(small, "https://***");
+    char out[256];
+    esc_text_redact_urls("curl: (7) https://u:p@h.example/x?t=1: refused; see http://h/y#f.",
+                         out, sizeof(out));
+    ck_assert_str_eq(out, "curl: (7) https://***@h.example/x?***: refused; see http://h/y#***.");
+}
+END_TEST
+
+/* An attempt's error holds a receiver's answer: it reaches logs and
+ * `tocsin escalations list` as one line without terminal escapes. */
+START_TEST(test_error_text_shows_control_characters_as_escapes)
+{
+    char e[ESC_ERROR_MAX];
+    snprintf(e, sizeof(e), "https://h.example/x: HTTP 500: \x1b[2J\r\nFORGED \xc2\x9b" "31m \xff");
+    esc_error_scrub(NULL, e);
+    ck_assert_str_eq(e, "https://h.example/x: HTTP 500: \\x1b[2J\\r\\nFORGED \\u009b31m \\xff");
+    /* long texts are cut within the size, at a character boundary */
+    memset(e, 0x1b, sizeof(e) - 1);
+    e[sizeof(e) - 1] = '\0';
+    esc_error_scrub(NULL, e);
+    ck_assert_uint_lt(strlen(e), ESC_ERROR_MAX);
+    ck_assert_ptr_null(strchr(e, 0x1b));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- smtp */
 
 static struct store_outbox entry(const char *payload)
@@ -371,6 +467,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_channels_file_loads_types_and_dispatch_settings);
     tcase_add_test(tc, test_channels_file_errors_say_where_and_what);
     tcase_add_test(tc, test_lease_shorter_than_a_channel_timeout_is_refused);
+    tcase_add_test(tc, test_insecure_channel_is_logged_as_a_warning_at_load);
+    tcase_add_test(tc, test_url_redaction_drops_userinfo_query_and_fragment);
+    tcase_add_test(tc, test_error_text_shows_control_characters_as_escapes);
     tcase_add_test(tc, test_smtp_subject_is_tbsc_and_the_report_title);
     tcase_add_test(tc, test_smtp_message_has_headers_encoded_subject_and_base64_body);
     tcase_add_test(tc, test_file_line_is_one_json_line_with_the_document);

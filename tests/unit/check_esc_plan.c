@@ -132,6 +132,105 @@ START_TEST(test_law116_unknown_system_is_not_serious)
 }
 END_TEST
 
+/* ---------------------------------------------------------- tenants */
+
+/* Two agencies (tenants) both call their portal portal-01, on the same
+ * private range; a mail relay serves everyone (no tenants: shared). */
+static const char two_tenants[] =
+    "systems:\n"
+    "  - id: portal-01\n"
+    "    tenants: so-a\n"
+    "    name: \"Cổng A\"\n"
+    "    level: 4\n"
+    "    hostnames: [portal-01]\n"
+    "    ip_ranges: [10.0.0.0/24]\n"
+    "  - id: portal-01\n"
+    "    tenants: [so-b, so-b-lab]\n"
+    "    name: \"Cổng B\"\n"
+    "    level: 2\n"
+    "    hostnames: [portal-01]\n"
+    "    ip_ranges: [10.0.0.0/24]\n"
+    "  - id: mail-01\n"
+    "    name: \"Thư điện tử dùng chung\"\n"
+    "    level: 3\n"
+    "    hostnames: [mail-01]\n";
+
+static const char *system_of(const struct esc_assets *a, const char *tenant, const char *details,
+                             const char *group_key)
+{
+    struct store_incident inc = esc_test_incident();
+    inc.tenant = tenant;
+    inc.details = details;
+    inc.group_key = group_key;
+    const struct esc_system *s = esc_assets_find(a, &inc);
+    return s ? s->name : NULL;
+}
+
+START_TEST(test_each_tenant_gets_its_own_asset_of_the_same_id)
+{
+    struct esc_assets *a = NULL;
+    struct ts_err err = {0};
+    int rc = esc_assets_load_buffer("inv.yml", two_tenants, sizeof(two_tenants) - 1, &a, &err);
+    ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+    const char *id = "{\"asset_id\":\"portal-01\"}";
+    /* by the asset id of the details, by host name, by address */
+    ck_assert_str_eq(system_of(a, "so-a", id, "user=x"), "Cổng A");
+    ck_assert_str_eq(system_of(a, "so-b", id, "user=x"), "Cổng B");
+    ck_assert_str_eq(system_of(a, "so-b-lab", id, "user=x"), "Cổng B");
+    ck_assert_str_eq(system_of(a, "so-a", NULL, "host=portal-01"), "Cổng A");
+    ck_assert_str_eq(system_of(a, "so-b", NULL, "host=PORTAL-01.example"), "Cổng B");
+    ck_assert_str_eq(system_of(a, "so-a", NULL, "src_ip=10.0.0.7"), "Cổng A");
+    ck_assert_str_eq(system_of(a, "so-b", NULL, "src_ip=10.0.0.7"), "Cổng B");
+    /* another tenant (or none) never gets either portal */
+    ck_assert_ptr_null(system_of(a, "so-c", id, "host=portal-01"));
+    ck_assert_ptr_null(system_of(a, NULL, id, "src_ip=10.0.0.7"));
+    /* a system without tenants is shared */
+    ck_assert_str_eq(system_of(a, "so-a", NULL, "host=mail-01"), "Thư điện tử dùng chung");
+    ck_assert_str_eq(system_of(a, "so-c", "{\"asset_id\":\"mail-01\"}", NULL),
+                     "Thư điện tử dùng chung");
+    ck_assert_str_eq(esc_assets_by_id(a, "so-b", "portal-01")->name, "Cổng B");
+    ck_assert_ptr_null(esc_assets_by_id(a, "so-c", "portal-01"));
+    /* and the plan follows: level 4 for so-a's ransomware, 2 for so-b's */
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = a};
+    struct store_incident inc = esc_test_incident();
+    inc.details = id;
+    struct esc_plan p;
+    inc.tenant = "so-a";
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_int_eq(p.facts.level, 4);
+    ck_assert(p.facts.serious);
+    inc.tenant = "so-b";
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_int_eq(p.facts.level, 2);
+    ck_assert(!p.facts.serious);
+    esc_assets_free(a);
+}
+END_TEST
+
+START_TEST(test_same_asset_id_for_overlapping_tenants_is_refused)
+{
+    static const char overlap[] = "systems:\n"
+                                  "  - {id: portal-01, tenants: [so-a, so-b], name: A, level: 4}\n"
+                                  "  - {id: portal-01, tenants: [so-c, so-b], name: B, level: 2}\n";
+    static const char shared[] = "systems:\n"
+                                 "  - {id: portal-01, name: A, level: 4}\n"
+                                 "  - {id: portal-01, tenants: so-b, name: B, level: 2}\n";
+    struct esc_assets *a = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_assets_load_buffer("inv.yml", overlap, sizeof(overlap) - 1, &a, &err),
+                     TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_msg(strstr(err.msg, "duplicate system id \"portal-01\" for tenant \"so-b\""),
+                  "%s", err.msg);
+    ts_err_clear(&err);
+    ck_assert_int_eq(esc_assets_load_buffer("inv.yml", shared, sizeof(shared) - 1, &a, &err),
+                     TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_msg(strstr(err.msg, "duplicate system id \"portal-01\""), "%s", err.msg);
+    ck_assert_ptr_null(a);
+}
+END_TEST
+
 START_TEST(test_law116_brute_force_level4_without_impact_tag_is_serious_takeover)
 {
     static const char *const tags[] = {"attack.credential_access", "attack.t1110.001"};
@@ -326,6 +425,51 @@ START_TEST(test_regime_named_refuses_path_names)
 }
 END_TEST
 
+/* A condition's `open: maybe` (and a policy's `set: {serious: maybe}`)
+ * fails the load at the value, and no uninitialised flag is stored on the
+ * way (issue 17, finding 13: the loader copied the bool that get_bool did
+ * not write). The stack is painted first so that a read of the unwritten
+ * bool sees a value that is neither 0 nor 1: the UBSan build (make
+ * unit-asan) stops there with "not a valid value for type 'bool'". */
+static __attribute__((noinline)) void paint_stack(void)
+{
+    volatile unsigned char junk[16384];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = 0xa5;
+}
+
+START_TEST(test_condition_open_maybe_fails_at_the_value_without_uninitialised_read)
+{
+    static const char y[] = "regime: x\ntitle: X\n"
+                            "serious:\n"
+                            "  - {min_level: 4, open: maybe}\n"
+                            "recipients:\n  - {id: a, name: A}\n"
+                            "reports:\n  - {id: r, stage: initial, within: 24h, to: [a]}\n";
+    struct esc_regime *r = NULL;
+    struct ts_err err = {0};
+    paint_stack();
+    ck_assert_int_eq(esc_regime_load_buffer("r.yml", y, sizeof(y) - 1, &r, &err), TS_E_CONFIG);
+    ck_assert_ptr_null(r);
+    ck_assert_str_eq(err.file, "r.yml");
+    ck_assert_uint_eq(err.line, 4);
+    ck_assert_uint_eq(err.col, 26);
+    ck_assert_msg(strstr(err.msg, "open must be true or false") != NULL, "%s", err.msg);
+
+    static const char p[] = "rules:\n"
+                            "  - name: r1\n"
+                            "    set: {serious: maybe}\n";
+    struct esc_policy *pl = NULL;
+    ts_err_clear(&err);
+    paint_stack();
+    ck_assert_int_eq(esc_policy_load_buffer("policy.yml", p, sizeof(p) - 1, &pl, &err),
+                     TS_E_CONFIG);
+    ck_assert_ptr_null(pl);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_uint_eq(err.col, 20);
+    ck_assert_msg(strstr(err.msg, "serious must be true or false") != NULL, "%s", err.msg);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- types */
 
 static enum esc_type classify(const char *const *tags, size_t n, struct esc_class *c)
@@ -420,6 +564,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_law116_same_incident_on_level2_system_is_not_reported);
     tcase_add_test(tc, test_law116_unknown_system_is_not_serious);
     tcase_add_test(tc, test_law116_brute_force_level4_without_impact_tag_is_serious_takeover);
+    tcase_add_test(tc, test_each_tenant_gets_its_own_asset_of_the_same_id);
+    tcase_add_test(tc, test_same_asset_id_for_overlapping_tenants_is_refused);
     tcase_add_test(tc, test_circular20_serious_ransomware_level4_owes_5d_notice_and_final_report);
     tcase_add_test(tc, test_circular20_beyond_capacity_owes_form03_at_once);
     tcase_add_test(tc, test_circular20_final_report_due_5d_after_response_end);
@@ -432,6 +578,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_regime_unknown_key_and_recipient_are_errors_with_position);
     tcase_add_test(tc, test_regime_bad_deadline_is_an_error);
     tcase_add_test(tc, test_regime_named_refuses_path_names);
+    tcase_add_test(tc, test_condition_open_maybe_fails_at_the_value_without_uninitialised_read);
     tcase_add_test(tc, test_tags_map_to_national_types);
     tcase_add_test(tc, test_tags_of_two_types_are_combined_with_primary_by_priority);
     tcase_add_test(tc, test_unmapped_or_tactic_only_tags_are_other);

@@ -167,6 +167,7 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
         for (size_t k = 0; k < TS_ARRAY_LEN(types); k++)
             if (!strcmp(t, types[k]))
                 seen |= 1u << k;
+        ck_assert_msg(strcmp(t, "note") != 0, "a note, though nothing was left out");
         if (!strcmp(t, "indicator")) {
             ck_assert_str_eq(json_string_value(json_object_get(ob, "pattern_type")), "sigma");
             ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(ob, "pattern")),
@@ -185,6 +186,79 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
     ck_assert_str_eq(b.data, b2.data);
     ts_buf_free(&b);
     ts_buf_free(&b2);
+}
+END_TEST
+
+/* The bundle makes addresses of the first 64 distinct values and artifacts
+ * of the first five raw evidence records (cut at 4 KiB): what it leaves
+ * out is said in a STIX note on the observed data and the incident, with
+ * the numbers, never dropped silently. A bundle that leaves nothing out
+ * has no note (the test above). */
+START_TEST(test_stix_bundle_notes_how_many_observables_were_left_out)
+{
+    struct store_incident inc = esc_test_incident();
+    static char vals[100][32];
+    static const char *dv[100];
+    for (int i = 0; i < 100; i++) {
+        snprintf(vals[i], sizeof(vals[i]), "10.9.%d.%d", i / 250, i % 250 + 1);
+        dv[i] = vals[i];
+    }
+    inc.distinct_field = "src_ip";
+    inc.distinct = dv;
+    inc.ndistinct = 100;
+    inc.distinct_truncated = true; /* the store kept 100 of more */
+    static char raw[7][5000];
+    struct store_evidence ev[7];
+    for (int i = 0; i < 7; i++) {
+        memset(raw[i], 'x', sizeof(raw[i]));
+        int n = snprintf(raw[i], sizeof(raw[i]), "sshd: failure %d from 10.9.0.%d", i, i + 1);
+        ev[i] = (struct store_evidence){.seq = (uint32_t)i, .source = "logs.agent", .partition = 0,
+                                        .offset = i, .event_ns = ESC_T0, .raw = raw[i],
+                                        .raw_len = i == 0 ? sizeof(raw[i]) : (size_t)n};
+    }
+    struct esc_report_opts o = {.recipient = "national", .format = ESC_FORMAT_STIX,
+                                .evidence = ev, .nevidence = 7, .now_ns = ESC_T0};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+    json_error_t je;
+    json_t *j = json_loadb(b.data, b.len, 0, &je);
+    ck_assert_msg(j != NULL, "%s", je.text);
+    json_t *objs = json_object_get(j, "objects"), *note = NULL;
+    const char *od = NULL, *incd = NULL;
+    int ips = 0, arts = 0;
+    for (size_t i = 0; i < json_array_size(objs); i++) {
+        json_t *ob = json_array_get(objs, i);
+        const char *t = json_string_value(json_object_get(ob, "type"));
+        ips += !strcmp(t, "ipv4-addr");
+        arts += !strcmp(t, "artifact");
+        if (!strcmp(t, "note"))
+            note = ob;
+        if (!strcmp(t, "observed-data"))
+            od = json_string_value(json_object_get(ob, "id"));
+        if (!strcmp(t, "incident"))
+            incd = json_string_value(json_object_get(ob, "id"));
+    }
+    ck_assert_int_eq(ips, 64);
+    ck_assert_int_eq(arts, 5);
+    ck_assert_msg(note != NULL, "no note on what was left out (%zu objects)",
+                  json_array_size(objs));
+    const char *content = json_string_value(json_object_get(note, "content"));
+    ck_assert_ptr_nonnull(content);
+    const char *want[] = {"36 distinct value(s) of src_ip beyond the first 64",
+                          "more distinct values than the 100 it kept",
+                          "2 raw evidence record(s) beyond the first 5",
+                          "1 raw excerpt(s) cut at 4096 bytes"};
+    for (size_t i = 0; i < TS_ARRAY_LEN(want); i++)
+        ck_assert_msg(strstr(content, want[i]) != NULL, "\"%s\" not in \"%s\"", want[i], content);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(note, "abstract")));
+    ck_assert_str_eq(json_string_value(json_object_get(note, "spec_version")), "2.1");
+    json_t *refs = json_object_get(note, "object_refs");
+    ck_assert_uint_eq(json_array_size(refs), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(refs, 0)), od);
+    ck_assert_str_eq(json_string_value(json_array_get(refs, 1)), incd);
+    json_decref(j);
+    ts_buf_free(&b);
 }
 END_TEST
 
@@ -219,6 +293,74 @@ START_TEST(test_vietnamese_text_has_headings_with_diacritics)
     ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
     ck_assert_ptr_nonnull(strstr(b.data, "FINAL REPORT ON THE RESPONSE TO A CYBERSECURITY INCIDENT"));
     ck_assert_ptr_nonnull(strstr(b.data, "Security level: 4"));
+    ts_buf_free(&b);
+}
+END_TEST
+
+/* Attacker-controlled text (group key, distinct values, rule title, the
+ * analyst name of a status change, an evidence source) printed raw into a
+ * text report injected terminal escapes and forged report lines. Every
+ * control character is shown as a visible escape instead: \x1b, \r, \n,
+ * \t, DEL \x7f, C1 (U+0080..U+009F) and the line/paragraph separators and
+ * bidi controls as \u2028 etc.; bytes that are not UTF-8 as \xNN. */
+START_TEST(test_text_report_escapes_control_characters_of_event_values)
+{
+    struct store_incident inc = esc_test_incident();
+    static const char *const distinct[] = {"alice\r\nFORGED: line", "bob\x1b[2J",
+                                           "c\xc2\x9b" "31m", "d\xe2\x80\xa8" "e\xe2\x80\xae" "f",
+                                           "bad\xff\x80utf8", "tab\there\x7f"};
+    inc.group_key = "host=db-01\x1b[31m,user=x\r\nSự cố nghiêm trọng: Không";
+    inc.distinct_field = "user";
+    inc.distinct = distinct;
+    inc.ndistinct = TS_ARRAY_LEN(distinct);
+    inc.rule_title = "Shadow\x1b]0;pwned\x07 Copies";
+    struct store_status_change h[] = {{STORE_STATUS_ACKNOWLEDGED, "mallory\nFORGED: by", ESC_T0}};
+    inc.history = h;
+    inc.nhistory = 1;
+    struct store_evidence ev[] = {{.seq = 0, .source = "logs\x1b[0m\nFORGED", .partition = -1,
+                                   .offset = 7, .event_ns = ESC_T0}};
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    for (int l = 0; l < 2; l++) {
+        struct esc_report_opts o = {.recipient = "national", .stage = ESC_STAGE_INITIAL,
+                                    .format = ESC_FORMAT_TEXT,
+                                    .lang = l ? ESC_LANG_EN : ESC_LANG_VI,
+                                    .evidence = ev, .nevidence = 1, .now_ns = ESC_T0};
+        ts_buf_reset(&b);
+        ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+        for (size_t i = 0; i < b.len; i++) {
+            unsigned char c = (unsigned char)b.data[i];
+            ck_assert_msg(c >= 0x20 || c == '\n', "control byte 0x%02x at %zu in\n%s", c, i,
+                          b.data);
+            ck_assert_msg(c != 0x7f, "DEL at %zu", i);
+            ck_assert_msg(!(c == 0xc2 && (unsigned char)b.data[i + 1] >= 0x80 &&
+                            (unsigned char)b.data[i + 1] <= 0x9f),
+                          "C1 control at %zu in\n%s", i, b.data);
+            ck_assert_msg(!(c == 0xe2 && (unsigned char)b.data[i + 1] == 0x80 &&
+                            ((unsigned char)b.data[i + 2] == 0xa8 ||
+                             (unsigned char)b.data[i + 2] == 0xae)),
+                          "U+2028/U+202E at %zu", i);
+        }
+        ck_assert_uint_eq(ts_utf8_valid_prefix(b.data, b.len), b.len);
+        /* no line starts with what the attacker wrote */
+        ck_assert_msg(strstr(b.data, "\nFORGED") == NULL, "forged line in\n%s", b.data);
+        ck_assert_msg(strstr(b.data, "\nSự cố nghiêm trọng: Không") == NULL, "%s", b.data);
+        /* the values stay readable */
+        const char *want[] = {"alice\\r\\nFORGED: line", "bob\\x1b[2J", "c\\u009b31m",
+                              "d\\u2028e\\u202ef", "bad\\xff\\x80utf8", "tab\\there\\x7f",
+                              "host=db-01\\x1b[31m", "Shadow\\x1b]0;pwned\\x07 Copies",
+                              "mallory\\nFORGED: by", "logs\\x1b[0m\\nFORGED"};
+        for (size_t i = 0; i < TS_ARRAY_LEN(want); i++)
+            ck_assert_msg(strstr(b.data, want[i]) != NULL, "missing \"%s\" in\n%s", want[i],
+                          b.data);
+    }
+    /* JSON carries the values as they are (its own escaping is exact) */
+    struct esc_report_opts o = {.recipient = "national", .format = ESC_FORMAT_JSON,
+                                .now_ns = ESC_T0};
+    ts_buf_reset(&b);
+    ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "alice\\r\\nFORGED: line"));
+    ck_assert_ptr_nonnull(strstr(b.data, "bob\\u001b[2J"));
     ts_buf_free(&b);
 }
 END_TEST
@@ -408,7 +550,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_managing_body_name_comes_from_the_inventory);
     tcase_add_test(tc, test_unknown_recipient_is_refused);
     tcase_add_test(tc, test_stix_bundle_has_the_required_objects_and_ids);
+    tcase_add_test(tc, test_stix_bundle_notes_how_many_observables_were_left_out);
     tcase_add_test(tc, test_vietnamese_text_has_headings_with_diacritics);
+    tcase_add_test(tc, test_text_report_escapes_control_characters_of_event_values);
     tcase_add_test(tc, test_render_respects_the_buffer_cap);
     tcase_add_test(tc, test_outbox_new_serious_incident_sends_initial_notice_to_three);
     tcase_add_test(tc, test_outbox_non_serious_incident_sends_nothing);
