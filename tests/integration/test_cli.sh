@@ -92,6 +92,21 @@ id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; p
 expect "the incident records the affected system (asset.id of its events)" "$T incidents --db '$tmp/escdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"portal-01\", d'"
 $T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
 expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
+# an event cannot name its own system: asset.* from the input is renamed input.asset.*
+# before enrichment (ketoan-pc07 claiming asset.id portal-01 stays ketoan-pc07)
+for i in 1 2 3 4 5 6; do
+    printf '{"@timestamp":"2026-11-20T10:00:0%dZ","host":"ketoan-pc07","program":"sshd","asset.id":"portal-01","message":"Failed password for root from 198.51.100.7 port %d ssh2"}\n' $i $i
+done > "$tmp/spoof.jsonl"
+$T parse -q --assets etc/assets.example.yml "$tmp/spoof.jsonl" > "$tmp/spoof.out" 2>&1; rc=$?
+expect "parse: an input asset.id is renamed input.asset.id, asset.id is the host's system" "[ $rc -eq 0 ] && head -1 '$tmp/spoof.out' | python3 -c '
+import json,sys
+pairs = json.loads(sys.stdin.readline(), object_pairs_hook=list)
+ids = [v for k, v in pairs if k == \"asset.id\"]
+assert ids == [\"ketoan-pc07\"], pairs
+assert dict(pairs)[\"input.asset.id\"] == \"portal-01\", pairs
+'"
+$T replay -q -r etc/rules --db "$tmp/spoofdb" --assets etc/assets.example.yml "$tmp/spoof.jsonl" > /dev/null 2>&1
+expect "the incident of events carrying a forged asset.id names the real system" "$T incidents --db '$tmp/spoofdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"ketoan-pc07\", d'"
 $T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
 expect "--escalate without --db is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --db' '$tmp/esc2.err'"
 
