@@ -549,6 +549,56 @@ START_TEST(test_buf_json_replaces_invalid_utf8_with_fffd)
 }
 END_TEST
 
+/* Terminal-escape s[0..n) (at most max bytes) and compare with want. */
+static void check_term(const char *s, size_t n, size_t max, const char *want, bool want_cut)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(ts_buf_puts(&b, ">"), 0);
+    bool cut = !want_cut;
+    ck_assert_int_eq(ts_buf_term_str(&b, s, n, max, &cut), 0);
+    ck_assert_msg(strcmp(b.data + 1, want) == 0, "got \"%s\", want \"%s\"", b.data + 1, want);
+    ck_assert_uint_eq(b.len, 1 + strlen(want));
+    ck_assert(cut == want_cut);
+    ts_buf_free(&b);
+}
+#define CHECK_TERM(lit, want) check_term((lit), sizeof(lit) - 1, 0, (want), false)
+
+START_TEST(test_buf_term_escapes_controls_so_text_cannot_drive_the_terminal)
+{
+    CHECK_TERM("", "");
+    CHECK_TERM("plain \"text\" C:\\x", "plain \"text\" C:\\x");
+    CHECK_TERM("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m");
+    CHECK_TERM("ok\r\nFORGED line", "ok\\r\\nFORGED line");
+    CHECK_TERM("a\tb\0c\x7f\x07\x08", "a\\tb\\x00c\\x7f\\x07\\x08");
+    CHECK_TERM("\xC2\x9B" "2J", "\\u009b2J");             /* C1 CSI as UTF-8 */
+    CHECK_TERM("\xC2\x80\xC2\x9F\xC2\xA0", "\\u0080\\u009f\xC2\xA0"); /* NBSP is text */
+    CHECK_TERM("\x9b" "2J\xff", "\\x9b2J\\xff");           /* bytes that are not UTF-8 */
+    CHECK_TERM("user\xE2\x80\xAEgpj.exe", "user\\u202egpj.exe"); /* bidi override */
+    CHECK_TERM("\xE2\x80\x8E\xE2\x81\xA6\xE2\x81\xA9\xD8\x9C\xE2\x80\xA8",
+               "\\u200e\\u2066\\u2069\\u061c\\u2028");
+    CHECK_TERM("K\xE1\xBA\xBF to\xC3\xA1n \xF0\x9F\x98\x80", "K\xE1\xBA\xBF to\xC3\xA1n \xF0\x9F\x98\x80");
+}
+END_TEST
+
+START_TEST(test_buf_term_bound_never_cuts_an_escape_or_a_character)
+{
+    check_term("abcdef", 6, 4, "abcd", true);
+    check_term("abcd", 4, 4, "abcd", false);
+    check_term("ab\x1b[1m", 6, 4, "ab", true);         /* \x1b needs 4 */
+    check_term("ab\x1b[1m", 6, 6, "ab\\x1b", true);
+    check_term("a\xC3\xA1", 3, 2, "a", true);           /* never half of á */
+    check_term("a\xC3\xA1", 3, 3, "a\xC3\xA1", false);
+    /* a full buffer leaves it as it was */
+    struct ts_buf b;
+    ts_buf_init(&b, 8);
+    ck_assert_int_eq(ts_buf_puts(&b, "12345"), 0);
+    ck_assert_int_eq(ts_buf_term_str(&b, "\x1b\x1b", 2, 0, NULL), TS_E_LIMIT);
+    ck_assert_str_eq(b.data, "12345");
+    ts_buf_free(&b);
+}
+END_TEST
+
 static void check_value(const struct ts_value *v, const char *want)
 {
     struct ts_buf b;
@@ -1421,6 +1471,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_buf_json_value_every_type);
     tcase_add_test(tc, test_buf_json_float_round_trips);
     tcase_add_test(tc, test_buf_base64_rfc4648_vectors);
+    tcase_add_test(tc, test_buf_term_escapes_controls_so_text_cannot_drive_the_terminal);
+    tcase_add_test(tc, test_buf_term_bound_never_cuts_an_escape_or_a_character);
     tcase_add_test(tc, test_utf8_valid_prefix);
     tcase_add_test(tc, test_buf_append_past_limit_fails_and_keeps_content);
     tcase_add_test(tc, test_buf_json_past_limit_during_escaping_keeps_content);
