@@ -1,5 +1,7 @@
-/* common.c - runtime struct, signals and the events-out sink. */
+/* common.c - runtime struct, signals and the events-out sink (a file it
+ * creates is 0600). */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +39,32 @@ void cli_install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Open path to append; a file we create is 0600 whatever the umask (the
+ * events carry raw logs), an existing file keeps its mode. */
+static FILE *open_private_append(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (fchmod(fd, 0600) != 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return NULL;
+        }
+    } else if (errno == EEXIST) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "a");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 int events_out_open(struct events_out *eo, const char *path)
 {
     memset(eo, 0, sizeof(*eo));
@@ -45,7 +73,7 @@ int events_out_open(struct events_out *eo, const char *path)
     if (!path || strcmp(path, "-") == 0) {
         eo->f = stdout;
     } else {
-        eo->f = fopen(path, "a");
+        eo->f = open_private_append(path);
         if (!eo->f) {
             ts_error("cannot open %s: %s", path, strerror(errno));
             return TS_E_IO;

@@ -32,6 +32,16 @@ $T replay --max-message-bytes 1000 -d "$tmp/dlq2.jsonl" "$tmp/long.log.gz" > "$t
 expect "replay .gz: 2 messages, 1 event, 1 dead letter" "grep -q '2 messages: 1 events (0 with warnings), 1 dead letters' '$tmp/r.txt'"
 expect "over-long line dead-lettered with its reason" "grep -q 'longer than the limit of 1000 bytes' '$tmp/dlq2.jsonl'"
 
+# dead-letter and events-out files hold raw logs: created 0600 whatever the umask
+(umask 022; $T replay -q -d "$tmp/priv.dlq" -o "$tmp/priv.events" "$tmp/long.log" > /dev/null 2>&1)
+expect "a new dead-letter file is created 0600" "[ \"\$(stat -c %a '$tmp/priv.dlq')\" = 600 ]"
+expect "a new events-out file is created 0600" "[ \"\$(stat -c %a '$tmp/priv.events')\" = 600 ] && [ -s '$tmp/priv.events' ]"
+(umask 000; $T parse -q --max-message-bytes 1000 -d "$tmp/priv2.dlq" "$tmp/long.log" > /dev/null 2>&1)
+expect "parse's dead-letter file is 0600 even with umask 000" "[ \"\$(stat -c %a '$tmp/priv2.dlq')\" = 600 ] && [ -s '$tmp/priv2.dlq' ]"
+touch "$tmp/shared.dlq"; chmod 640 "$tmp/shared.dlq"
+$T parse -q --max-message-bytes 1000 -d "$tmp/shared.dlq" "$tmp/long.log" > /dev/null 2>&1
+expect "an existing dead-letter file keeps its mode and is appended to" "[ \"\$(stat -c %a '$tmp/shared.dlq')\" = 640 ] && [ -s '$tmp/shared.dlq' ]"
+
 # config errors name file:line:col
 printf 'kafka:\n  brokers: "127.0.0.1:9"\n  bathc_size: 10\n' > "$tmp/bad.yml"
 $T run -c "$tmp/bad.yml" 2> "$tmp/e3.txt"; rc=$?
