@@ -97,20 +97,37 @@ void events_out_close(struct events_out *eo)
     pthread_mutex_destroy(&eo->mu);
 }
 
+/* An event whose JSON line is over eo->line's limit (a message dense in
+ * control characters: each is escaped as 6 bytes) is left out of the
+ * stream with a warning naming its source, and the batch goes on: one
+ * message must not stop `run`. (`parse` and `replay` write their events
+ * themselves and make such an event a dead letter, cmd_parse.c.) A buffer
+ * that grew past 16 MiB for one event is released after it. */
 int events_out_process(void *ctx, struct ingest_batch *b)
 {
     struct events_out *eo = ctx;
     int rc = 0;
     pthread_mutex_lock(&eo->mu);
     for (uint32_t i = 0; !rc && i < b->n; i++) {
+        const struct ts_event *ev = &b->events[i];
         ts_buf_reset(&eo->line);
-        rc = ts_event_to_json(&b->events[i], &eo->line);
+        rc = ts_event_to_json(ev, &eo->line);
         if (!rc)
             rc = ts_buf_putc(&eo->line, '\n');
-        if (!rc && fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len)
+        if (rc == TS_E_LIMIT) {
+            ts_warn("%s:%lld: event JSON over %zu bytes: not written to the events output",
+                    ev->src.name ? ev->src.name : "-",
+                    (long long)(ev->src.kind == TS_SRC_KAFKA ? ev->src.offset
+                                                              : (int64_t)ev->src.line),
+                    eo->line.limit);
+            rc = 0;
+        } else if (!rc && fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len) {
             rc = TS_E_IO;
-        if (!rc)
+        } else if (!rc) {
             eo->written++;
+        }
+        if (eo->line.cap > (16u << 20))
+            ts_buf_free(&eo->line);
     }
     pthread_mutex_unlock(&eo->mu);
     return rc;

@@ -32,6 +32,28 @@ $T replay --max-message-bytes 1000 -d "$tmp/dlq2.jsonl" "$tmp/long.log.gz" > "$t
 expect "replay .gz: 2 messages, 1 event, 1 dead letter" "grep -q '2 messages: 1 events (0 with warnings), 1 dead letters' '$tmp/r.txt'"
 expect "over-long line dead-lettered with its reason" "grep -q 'longer than the limit of 1000 bytes' '$tmp/dlq2.jsonl'"
 
+# a message within --max-message-bytes whose JSON is too large (6 MiB of control
+# bytes, escaped 6x) is a dead letter with its reason; the lines after it still come out
+python3 -c "
+import sys
+sys.stdout.buffer.write(b'<13>Jan  1 00:00:00 h p: first\\n<13>Jan  1 00:00:01 h p: ' + b'\\x01' * (6 << 20) + b'\\n<13>Jan  1 00:00:02 h p: last\\n')" > "$tmp/ctl.log"
+$T parse -q --max-message-bytes 8388608 -d "$tmp/ctl.dlq" "$tmp/ctl.log" > "$tmp/ctl.out" 2> "$tmp/ctl.err"; rc=$?
+expect "parse: an event whose JSON is over the limit is a dead letter, the run goes on (exit 0)" "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/ctl.out') -eq 2 ] && grep -q '\"message\":\"first\"' '$tmp/ctl.out' && grep -q '\"message\":\"last\"' '$tmp/ctl.out'"
+expect "the dead letter names the reason, the line and keeps the raw message" "python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/ctl.dlq\")]; assert len(d)==1 and d[0][\"reason\"].startswith(\"event JSON over \") and d[0][\"source\"][\"line\"]==2 and len(d[0][\"raw\"])==25+(6<<20), [x[\"reason\"] for x in d]'"
+$T parse --max-message-bytes 8388608 "$tmp/ctl.log" 2> "$tmp/ctl2.err" > /dev/null; rc=$?
+expect "parse without -d reports the reject on stderr with file:line" "[ $rc -eq 0 ] && grep -q '$tmp/ctl.log:2: rejected: event JSON over' '$tmp/ctl2.err'"
+$T replay --max-message-bytes 8388608 -d "$tmp/ctl2.dlq" -o "$tmp/ctl.events" "$tmp/ctl.log" > "$tmp/ctl.rep" 2>&1; rc=$?
+expect "replay -o: the too-large event is a dead letter, the others are written, exit 0" "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/ctl.events') -eq 2 ] && [ \$(wc -l < '$tmp/ctl2.dlq') -eq 1 ] && grep -q 'event JSON over' '$tmp/ctl2.dlq' && grep -q '3 messages: 3 events (0 with warnings), 0 dead letters' '$tmp/ctl.rep' && grep -q 'events-out: 1 event over' '$tmp/ctl.rep'"
+# dead letters of any size are written: raw text past 8 MiB is cut and its length kept
+# (12 MiB of control bytes: event JSON over the limit; a 13 MiB line over a 12 MiB limit)
+python3 -c "
+import sys
+sys.stdout.buffer.write(b'<13>Jan  1 00:00:00 h p: ' + b'\\x02' * (12 << 20) + b'\\n<13>Jan  1 00:00:02 h p: after\\n' + b'x' * (13 << 20) + b'\\n<13>Jan  1 00:00:03 h p: end\\n')" > "$tmp/huge.log"
+$T parse -q --max-message-bytes 16777216 --no-normalise -d "$tmp/huge.dlq" "$tmp/huge.log" > "$tmp/huge.out" 2>&1; rc=$?
+$T parse -q --max-message-bytes 12582912 --no-normalise -d "$tmp/huge2.dlq" "$tmp/huge.log" > "$tmp/huge2.out" 2>&1; rc2=$?
+expect "a dead letter over 8 MiB keeps 8 MiB of raw, marked, with the original length" "[ $rc -eq 0 ] && grep -q after '$tmp/huge.out' && grep -q end '$tmp/huge.out' && python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/huge.dlq\")]; assert len(d)==1 and d[0][\"reason\"].startswith(\"event JSON over\") and d[0][\"raw_truncated\"] is True and d[0][\"raw_bytes\"]==25+(12<<20) and len(d[0][\"raw\"])==8<<20, d[0][\"reason\"]'"
+expect "an over-long line's dead letter is cut the same way and the run goes on" "[ $rc2 -eq 0 ] && grep -q end '$tmp/huge2.out' && python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/huge2.dlq\")]; assert len(d)==2 and \"longer than the limit\" in d[1][\"reason\"] and d[1][\"raw_bytes\"]==12<<20 and len(d[1][\"raw\"])==8<<20, [x[\"reason\"] for x in d]'"
+
 # dead-letter and events-out files hold raw logs: created 0600 whatever the umask
 (umask 022; $T replay -q -d "$tmp/priv.dlq" -o "$tmp/priv.events" "$tmp/long.log" > /dev/null 2>&1)
 expect "a new dead-letter file is created 0600" "[ \"\$(stat -c %a '$tmp/priv.dlq')\" = 600 ]"
