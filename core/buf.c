@@ -289,8 +289,12 @@ int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v)
     case TS_V_INT:
         return ts_buf_printf(b, "%lld", (long long)v->u.i);
     case TS_V_FLOAT:
-        if (v->u.f != v->u.f || v->u.f - v->u.f != 0) /* NaN or inf: not JSON */
-            return ts_buf_puts(b, "null");
+        /* NaN and infinities are not JSON numbers: named strings, as in
+         * protobuf's JSON mapping (null would read as "no value") */
+        if (v->u.f != v->u.f)
+            return ts_buf_puts(b, "\"NaN\"");
+        if (v->u.f - v->u.f != 0)
+            return ts_buf_puts(b, v->u.f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return ts_buf_printf(b, "%.17g", v->u.f);
     case TS_V_BOOL:
         return ts_buf_puts(b, v->u.b ? "true" : "false");

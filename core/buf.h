@@ -38,7 +38,9 @@ int ts_buf_json_str(struct ts_buf *b, const char *s, size_t n);
  * bound), never cutting an escape or a UTF-8 sequence; *cut (may be NULL)
  * is set when some of s was left out. */
 int ts_buf_term_str(struct ts_buf *b, const char *s, size_t n, size_t max, bool *cut);
-/* Append a field value as JSON. */
+/* Append a field value as JSON. A float that is NaN or infinite (JSON has
+ * no such number; e.g. 1e999 in a JSON event) is written as the string
+ * "NaN", "Infinity" or "-Infinity". */
 int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v);
 /* Append standard base64 of p. */
 int ts_buf_base64(struct ts_buf *b, const void *p, size_t n);

@@ -25,6 +25,10 @@ expect "two dead letters written" "[ \$(wc -l < '$tmp/dlq.jsonl') -eq 2 ]"
 expect "dead letter keeps reason, line and raw" "python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/dlq.jsonl\")]; assert d[0][\"reason\"].startswith(\"invalid JSON\") and d[0][\"source\"][\"line\"]==2 and d[0][\"raw\"]==\"{\\\"a\\\":\"; assert \"UTF-8\" in d[1][\"reason\"] and d[1][\"source\"][\"line\"]==4 and \"raw_base64\" in d[1]'"
 expect "rejects reported on stderr" "grep -q -- '-:2: rejected: invalid JSON' '$tmp/e2.txt'"
 
+# numbers out of a double's range are written as named strings, not null
+printf '{"big":1e999,"small":-1e999,"ok":1.5}\n' | $T parse -q -f json --no-normalise - > "$tmp/inf.jsonl" 2>&1
+expect "parse: an out-of-range float prints as \"Infinity\" / \"-Infinity\", not null" "python3 -c 'import json; e=json.load(open(\"$tmp/inf.jsonl\")); assert e[\"big\"]==\"Infinity\" and e[\"small\"]==\"-Infinity\" and e[\"ok\"]==1.5, e'"
+
 # .gz input read transparently; over-long line is a dead letter, the next line still parsed
 python3 -c "print('<13>Jan  1 00:00:00 h p: ' + 'x'*5000); print('<13>Jan  1 00:00:01 h p: short')" > "$tmp/long.log"
 gzip -k "$tmp/long.log"

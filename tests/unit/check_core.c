@@ -4,6 +4,7 @@
  * threads are in the queue tests, whose assertions do not depend on timing.
  * Everything allocated is freed (the suite runs clean under ASan + UBSan).
  */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include "../../core/arena.h"
 #include "../../core/buf.h"
 #include "../../core/event.h"
+#include "../../core/event_json.h"
 #include "../../core/queue.h"
 #include "../../core/ts.h"
 #include "../../core/tstime.h"
@@ -631,12 +633,7 @@ START_TEST(test_buf_json_value_every_type)
     check_value(&v, "1.5");
     v = v_float(-2.25);
     check_value(&v, "-2.25");
-    v = v_float(NAN);
-    check_value(&v, "null");
-    v = v_float(INFINITY);
-    check_value(&v, "null");
-    v = v_float(-INFINITY);
-    check_value(&v, "null");
+    /* NaN and infinities: test_buf_json_non_finite_floats_are_named_strings */
 
     struct ts_value t = {.type = TS_V_BOOL};
     t.u.b = true;
@@ -665,6 +662,40 @@ START_TEST(test_buf_json_value_every_type)
     l.u.items = items;
     check_value(&l, "[7,\"q\\\"\",true,[1,\"x\"],[]]");
     check_value(&empty, "[]");
+}
+END_TEST
+
+/* JSON has no NaN or infinity: they are written as the strings "NaN",
+ * "Infinity", "-Infinity" (as protobuf's JSON mapping does), not as null,
+ * which would say "no value". */
+START_TEST(test_buf_json_non_finite_floats_are_named_strings)
+{
+    struct ts_value v = v_float(NAN);
+    check_value(&v, "\"NaN\"");
+    v = v_float(-NAN);
+    check_value(&v, "\"NaN\"");
+    v = v_float(INFINITY);
+    check_value(&v, "\"Infinity\"");
+    v = v_float(-INFINITY);
+    check_value(&v, "\"-Infinity\"");
+    v = v_float(DBL_MAX);
+    check_value(&v, "1.7976931348623157e+308");
+
+    struct ts_arena *a;
+    ck_assert_int_eq(ts_arena_create(&a, 4096, 1 << 20), 0);
+    struct ts_event ev;
+    ts_event_init(&ev, a);
+    ev.time_ns = 0;
+    ck_assert_int_eq(ts_event_add_float(&ev, "a", strtod("1e999", NULL)), 0);
+    ck_assert_int_eq(ts_event_add_float(&ev, "b", -HUGE_VAL), 0);
+    ck_assert_int_eq(ts_event_add_float(&ev, "c", NAN), 0);
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(ts_event_to_json(&ev, &b), 0);
+    ck_assert_msg(strstr(b.data, ",\"a\":\"Infinity\",\"b\":\"-Infinity\",\"c\":\"NaN\"}") != NULL,
+                  "%s", b.data);
+    ts_buf_free(&b);
+    ts_arena_destroy(a);
 }
 END_TEST
 
@@ -1470,6 +1501,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_buf_json_replaces_invalid_utf8_with_fffd);
     tcase_add_test(tc, test_buf_json_value_every_type);
     tcase_add_test(tc, test_buf_json_float_round_trips);
+    tcase_add_test(tc, test_buf_json_non_finite_floats_are_named_strings);
     tcase_add_test(tc, test_buf_base64_rfc4648_vectors);
     tcase_add_test(tc, test_buf_term_escapes_controls_so_text_cannot_drive_the_terminal);
     tcase_add_test(tc, test_buf_term_bound_never_cuts_an_escape_or_a_character);
