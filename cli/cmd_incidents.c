@@ -238,6 +238,52 @@ static void evidence_json(struct ts_buf *b, const struct store_evidence *ev)
     ts_buf_putc(b, '}');
 }
 
+/* -------------------------------------------------------------- terminal */
+
+/* Everything the text (terminal) output shows of a stored incident goes
+ * through ts_buf_term_str: group values, distinct values, raw evidence and
+ * the rest come from logs and rule files, and must not reach the terminal as
+ * control characters (ESC sequences, CR, LF that forge lines). JSON output
+ * is JSON-escaped instead. */
+
+/* Print s escaped, at most max bytes (0: all); *cut as ts_buf_term_str. */
+static void tputn(const char *s, size_t n, size_t max, bool *cut)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    if (ts_buf_term_str(&b, s ? s : "", s ? n : 0, max, cut) == 0)
+        fwrite(b.data ? b.data : "", 1, b.len, stdout);
+    else
+        fputs("[unprintable]", stdout);
+    ts_buf_free(&b);
+}
+
+static void tput(const char *s)
+{
+    tputn(s, s ? strlen(s) : 0, 0, NULL);
+}
+
+/* "label" then s escaped and a newline. */
+static void tline(const char *label, const char *s)
+{
+    fputs(label, stdout);
+    tput(s);
+    putchar('\n');
+}
+
+/* Append s escaped (at most cap bytes, 0: all) to b, padded with spaces to
+ * width; returns the escaped length. */
+static size_t term_cell(struct ts_buf *b, const char *s, size_t cap, size_t width)
+{
+    size_t start = b->len;
+    if (ts_buf_term_str(b, s ? s : "", s ? strlen(s) : 0, cap, NULL) != 0)
+        ts_buf_puts(b, "?");
+    size_t l = b->len - start;
+    for (size_t i = l; i < width; i++)
+        ts_buf_putc(b, ' ');
+    return l;
+}
+
 /* ------------------------------------------------------------------ list */
 
 struct list_out {
@@ -266,25 +312,32 @@ static int list_row(void *ctx, const struct store_incident *in)
         ts_buf_puts(&lo->line, "}\n");
         fwrite(lo->line.data, 1, lo->line.len, stdout);
     } else {
+        static const size_t cap[6] = {40, 40, 40, 40, 40, 48};
         const char *cols[6] = {in->id, store_status_name(in->status),
                                store_severity_name(in->severity), in->tenant, in->rule_title,
                                in->group_key};
+        struct ts_buf *b = &lo->line;
+        ts_buf_reset(b);
         if (lo->measure) {
             for (int i = 0; i < 6; i++) {
-                int l = (int)strlen(cols[i]);
-                int cap = i == 4 ? 40 : i == 5 ? 48 : 40;
-                if (l > cap)
-                    l = cap;
+                int l = (int)term_cell(b, cols[i], cap[i], 0);
                 if (l > lo->w[i])
                     lo->w[i] = l;
+                ts_buf_reset(b);
             }
         } else {
             char last[32];
             short_time(in->last_seen_ns, last, sizeof(last));
-            printf("%-*.*s  %-*s  %-*s  %-*.*s  %-19s  %7llu  %-*.*s  %.*s\n", lo->w[0], lo->w[0],
-                   cols[0], lo->w[1], cols[1], lo->w[2], cols[2], lo->w[3], lo->w[3], cols[3],
-                   last, (unsigned long long)in->count, lo->w[4], lo->w[4], cols[4], lo->w[5],
-                   cols[5]);
+            for (int i = 0; i < 4; i++) {
+                term_cell(b, cols[i], cap[i], (size_t)lo->w[i]);
+                ts_buf_puts(b, "  ");
+            }
+            ts_buf_printf(b, "%-19s  %7llu  ", last, (unsigned long long)in->count);
+            term_cell(b, cols[4], cap[4], (size_t)lo->w[4]);
+            ts_buf_puts(b, "  ");
+            term_cell(b, cols[5], cap[5], 0);
+            ts_buf_putc(b, '\n');
+            fwrite(b->data, 1, b->len, stdout);
         }
     }
     ts_arena_reset(lo->arena);
@@ -368,15 +421,18 @@ static int show_evidence(void *ctx, const struct store_evidence *ev)
     } else {
         char t[32];
         short_time(ev->event_ns, t, sizeof(t));
-        printf("  #%-4u %s  %s", ev->seq, t, ev->source);
+        printf("  #%-4u %s  ", ev->seq, t);
+        tput(ev->source);
         if (ev->partition >= 0)
             printf("[%d]@%lld", ev->partition, (long long)ev->offset);
         else
             printf(":%lld", (long long)ev->offset);
         if (ev->raw) {
-            int n = ev->raw_len > 400 ? 400 : (int)ev->raw_len;
-            printf("\n        %.*s%s", n, ev->raw,
-                   ev->raw_truncated || (size_t)n < ev->raw_len ? " [...]" : "");
+            bool cut = false;
+            fputs("\n        ", stdout);
+            tputn(ev->raw, ev->raw_len, 400, &cut);
+            if (ev->raw_truncated || cut)
+                fputs(" [...]", stdout);
         }
         putchar('\n');
     }
@@ -391,38 +447,61 @@ static void show_text(const struct store_incident *in)
     ts_format_rfc3339(in->last_seen_ns, l, sizeof(l));
     ts_format_rfc3339(in->status_ns, st, sizeof(st));
     ts_format_rfc3339(in->created_ns, cr, sizeof(cr));
-    printf("incident   %s (revision %llu)\n", in->id, (unsigned long long)in->revision);
-    printf("rule       %s  [%s]%s%s\n", in->rule_title, in->rule_id,
-           in->level && *in->level ? "  level " : "", in->level ? in->level : "");
+    fputs("incident   ", stdout);
+    tput(in->id);
+    printf(" (revision %llu)\n", (unsigned long long)in->revision);
+    fputs("rule       ", stdout);
+    tput(in->rule_title);
+    fputs("  [", stdout);
+    tput(in->rule_id);
+    putchar(']');
+    if (in->level && *in->level) {
+        fputs("  level ", stdout);
+        tput(in->level);
+    }
+    putchar('\n');
     if (in->author && *in->author)
-        printf("author     %s\n", in->author);
-    printf("tenant     %s\n", *in->tenant ? in->tenant : "-");
-    printf("group      %s\n", in->group_key);
+        tline("author     ", in->author);
+    tline("tenant     ", *in->tenant ? in->tenant : "-");
+    tline("group      ", in->group_key);
     printf("severity   %s\n", store_severity_name(in->severity));
-    printf("status     %s%s%s since %s\n", store_status_name(in->status),
-           *in->status_by ? " by " : "", in->status_by, st);
+    printf("status     %s", store_status_name(in->status));
+    if (*in->status_by) {
+        fputs(" by ", stdout);
+        tput(in->status_by);
+    }
+    printf(" since %s\n", st);
     printf("seen       %s .. %s, %llu events\n", f, l, (unsigned long long)in->count);
     if (in->ntags) {
-        printf("tags      ");
-        for (uint32_t i = 0; i < in->ntags; i++)
-            printf(" %s", in->tags[i]);
+        fputs("tags      ", stdout);
+        for (uint32_t i = 0; i < in->ntags; i++) {
+            putchar(' ');
+            tput(in->tags[i]);
+        }
         putchar('\n');
     }
     if (in->distinct_field && *in->distinct_field) {
-        printf("distinct   %s (%u%s):", in->distinct_field, in->ndistinct,
-               in->distinct_truncated ? "+, truncated" : "");
-        for (uint32_t i = 0; i < in->ndistinct && i < 50; i++)
-            printf(" %s", in->distinct[i]);
+        fputs("distinct   ", stdout);
+        tput(in->distinct_field);
+        printf(" (%u%s):", in->ndistinct, in->distinct_truncated ? "+, truncated" : "");
+        for (uint32_t i = 0; i < in->ndistinct && i < 50; i++) {
+            putchar(' ');
+            tput(in->distinct[i]);
+        }
         putchar('\n');
     }
     if (in->details && *in->details)
-        printf("details    %s\n", in->details);
+        tline("details    ", in->details);
     printf("created    %s\n", cr);
     for (uint32_t i = 0; i < in->nhistory; i++) {
         char h[48];
         ts_format_rfc3339(in->history[i].at_ns, h, sizeof(h));
-        printf("history    %s  %s%s%s\n", h, store_status_name(in->history[i].status),
-               *in->history[i].by ? " by " : "", in->history[i].by);
+        printf("history    %s  %s", h, store_status_name(in->history[i].status));
+        if (*in->history[i].by) {
+            fputs(" by ", stdout);
+            tput(in->history[i].by);
+        }
+        putchar('\n');
     }
     printf("evidence   %u%s\n", in->evidence_next,
            in->evidence_dropped ? " (more dropped at the cap)" : "");
@@ -543,14 +622,22 @@ static int late_row(void *ctx, const struct store_late *l)
     char when[40];
     ts_format_rfc3339(l->ev.event_ns, when, sizeof(when));
     lo->n++;
-    if (!lo->json) {
-        printf("%s  %-12s  %-36s  %s:%lld  %.*s\n", when, l->tenant[0] ? l->tenant : "-",
-               l->rule_id, l->ev.source, (long long)l->ev.offset, (int)(l->ev.raw_len > 120
-               ? 120 : l->ev.raw_len), l->ev.raw ? l->ev.raw : "");
-        return 0;
-    }
     struct ts_buf *b = &lo->line;
     ts_buf_reset(b);
+    if (!lo->json) {
+        ts_buf_printf(b, "%s  ", when);
+        term_cell(b, l->tenant[0] ? l->tenant : "-", 0, 12);
+        ts_buf_puts(b, "  ");
+        term_cell(b, l->rule_id, 0, 36);
+        ts_buf_puts(b, "  ");
+        term_cell(b, l->ev.source, 0, 0);
+        ts_buf_printf(b, ":%lld  ", (long long)l->ev.offset);
+        if (l->ev.raw && ts_buf_term_str(b, l->ev.raw, l->ev.raw_len, 120, NULL) != 0)
+            ts_buf_puts(b, "?");
+        ts_buf_putc(b, '\n');
+        fwrite(b->data, 1, b->len, stdout);
+        return 0;
+    }
     int rc = ts_buf_puts(b, "{\"event_time\":");
     rc = rc ? rc : ts_buf_json_str(b, when, strlen(when));
     rc = rc ? rc : ts_buf_puts(b, ",\"tenant\":");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/config.h"
+#include "../core/event_json.h"
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "../core/tz.h"
@@ -53,9 +54,10 @@ static const char common_usage[] =
     "      --host-tz PAT=ZONE  zone of hosts matching the glob PAT (repeatable), e.g.\n"
     "                          'fw-*=UTC': for senders whose clocks keep another zone\n"
     "      --year-ref TIME     reference time (RFC 3339) for year-less timestamps\n"
-    "      --max-message-bytes N   longer messages are dead letters (default 1048576)\n"
-    "  -d, --dead-letter FILE  write rejected messages there as JSON lines\n"
-    "  -o, --events-out FILE   (replay) also write every event as JSON lines\n"
+    "      --max-message-bytes N   longer messages are dead letters (default 1048576); so is\n"
+    "                          an event whose JSON is over 4N + 1 MiB (at least 64 MiB)\n"
+    "  -d, --dead-letter FILE  write rejected messages there as JSON lines (a new file: 0600)\n"
+    "  -o, --events-out FILE   (replay) also write every event as JSON lines (a new file: 0600)\n"
     "  -r, --rules PATH        (replay) Sigma rules (file or directory; repeatable): print\n"
     "                          one JSON object per detection, and per incident of the\n"
     "                          correlation rules among them (at the end)\n"
@@ -278,20 +280,27 @@ static void print_err(const struct ts_err *err, int rc)
     }
 }
 
-/* Run the file source with a sink; returns the exit code. */
-static int run_files(struct file_args *a, int nfiles, char **files, struct ingest_sink sink,
-                     struct ingest_stats *st)
+/* Open --dead-letter (when given); returns 0 or the exit code. */
+static int open_dlq(const struct file_args *a, struct ingest_dlq_file **dlq)
 {
+    *dlq = NULL;
     struct ts_err err = {0};
-    struct ingest_dlq_file *dlq = NULL;
-    struct ingest_norm *norm = NULL;
-    if (cli_norm_build(&a->norm, &norm))
-        return 2;
-    if (a->dead_letter && ingest_dlq_file_open(&dlq, a->dead_letter, &err)) {
+    if (a->dead_letter && ingest_dlq_file_open(dlq, a->dead_letter, &err)) {
         print_err(&err, TS_E_IO);
-        ingest_norm_free(norm);
         return 1;
     }
+    return 0;
+}
+
+/* Run the file source with a sink; returns the exit code. */
+static int run_files(struct file_args *a, int nfiles, char **files, struct ingest_sink sink,
+                     struct ingest_dlq_file *dlq, struct ingest_stats *st)
+{
+    struct ts_err err = {0};
+    struct ingest_norm *norm = NULL;
+    memset(st, 0, sizeof(*st));
+    if (cli_norm_build(&a->norm, &norm))
+        return 2;
     struct ingest_file_opts o = {
         .paths = (const char *const *)files,
         .npaths = (size_t)nfiles,
@@ -307,7 +316,6 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
         .explain = a->explain,
         .pipeline = a->pipeline,
     };
-    memset(st, 0, sizeof(*st));
     int rc = ingest_files_run(&o, st, &err);
     ts_tz_free(a->tz); /* the files are read */
     a->tz = NULL;
@@ -319,16 +327,96 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
     a->nhost_tz = 0;
     a->parse.hosts = NULL;
     a->parse.nhosts = 0;
-    if (dlq) {
+    if (dlq)
         ingest_dlq_file_flush(dlq);
-        ingest_dlq_file_close(dlq);
-    }
     ingest_norm_free(norm);
     if (rc && rc != TS_E_STOPPED) {
         print_err(&err, rc);
         return 1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ events out */
+
+/* The longest event JSON line parse and replay write: 4 bytes per byte of
+ * --max-message-bytes and 1 MiB, at least 64 MiB - room for the raw text and
+ * the message of a text message, each JSON-escaped, and the other fields. An
+ * event over it (a message dense in control characters, which JSON escapes
+ * as 6 bytes each) is a dead letter "event JSON over N bytes", reported on
+ * stderr as FILE:LINE: rejected: ..., and the run goes on. */
+static size_t events_json_max(size_t max_msg)
+{
+    size_t n = 4 * (max_msg ? max_msg : INGEST_DEFAULT_MAX_MSG) + ((size_t)1 << 20);
+    return n > ((size_t)64 << 20) ? n : (size_t)64 << 20;
+}
+
+struct events_sink {
+    struct events_out eo;
+    struct ingest_dlq_file *dlq; /* NULL: too-large events are reported on diag only */
+    FILE *diag;                  /* NULL: --quiet */
+    uint64_t too_large;
+};
+
+static int events_sink_open(struct events_sink *es, const char *path, const struct file_args *a,
+                            struct ingest_dlq_file *dlq)
+{
+    es->dlq = dlq;
+    es->diag = a->quiet ? NULL : stderr;
+    es->too_large = 0;
+    int rc = events_out_open(&es->eo, path);
+    if (!rc)
+        es->eo.line.limit = events_json_max(a->parse.max_msg_bytes);
+    return rc;
+}
+
+static int events_sink_reject(struct events_sink *es, const struct ts_event *ev)
+{
+    char why[64];
+    snprintf(why, sizeof(why), "event JSON over %zu bytes", es->eo.line.limit);
+    es->too_large++;
+    if (es->diag)
+        fprintf(es->diag, "%s:%llu: rejected: %s\n", ev->src.name ? ev->src.name : "-",
+                (unsigned long long)ev->src.line, why);
+    if (!es->dlq)
+        return 0;
+    int rc = ingest_dlq_file_write(es->dlq, ev, why);
+    return rc ? rc : ingest_dlq_file_flush(es->dlq);
+}
+
+/* The events of b as JSON lines (the sink's process step; on the reading
+ * thread, like the source's dead letters). */
+static int events_sink_write(struct events_sink *es, struct ingest_batch *b)
+{
+    struct events_out *eo = &es->eo;
+    int rc = 0;
+    pthread_mutex_lock(&eo->mu);
+    for (uint32_t i = 0; !rc && i < b->n; i++) {
+        ts_buf_reset(&eo->line);
+        rc = ts_event_to_json(&b->events[i], &eo->line);
+        rc = rc ? rc : ts_buf_putc(&eo->line, '\n');
+        if (rc == TS_E_LIMIT)
+            rc = events_sink_reject(es, &b->events[i]);
+        else if (!rc && fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len)
+            rc = TS_E_IO;
+        else if (!rc)
+            eo->written++;
+        if (eo->line.cap > (16u << 20)) /* do not keep a big event's buffer */
+            ts_buf_free(&eo->line);
+    }
+    pthread_mutex_unlock(&eo->mu);
+    return rc;
+}
+
+static int parse_process(void *ctx, struct ingest_batch *b)
+{
+    return events_sink_write(ctx, b);
+}
+
+static int parse_commit(void *ctx, const struct ingest_batch *b)
+{
+    struct events_sink *es = ctx;
+    return events_out_commit(&es->eo, b);
 }
 
 int cmd_parse(int argc, char **argv)
@@ -338,14 +426,22 @@ int cmd_parse(int argc, char **argv)
     if (rc >= 0)
         return rc;
     cli_install_signals();
-    struct events_out eo;
-    if (events_out_open(&eo, "-"))
+    struct ingest_dlq_file *dlq;
+    if ((rc = open_dlq(&a, &dlq)) != 0)
+        return rc;
+    struct events_sink es;
+    if (events_sink_open(&es, "-", &a, dlq)) {
+        ingest_dlq_file_close(dlq);
         return 1;
-    struct ingest_sink sink = {.ctx = &eo, .process = events_out_process,
-                               .commit = events_out_commit};
+    }
+    struct ingest_sink sink = {.ctx = &es, .process = parse_process, .commit = parse_commit};
     struct ingest_stats st;
-    rc = run_files(&a, argc - optind, argv + optind, sink, &st);
-    events_out_close(&eo);
+    rc = run_files(&a, argc - optind, argv + optind, sink, dlq, &st);
+    events_out_close(&es.eo);
+    ingest_dlq_file_close(dlq);
+    /* an event too large for its JSON line is not printed: a dead letter */
+    st.parsed -= es.too_large;
+    st.dead_letters += es.too_large;
     if (st.dead_letters || st.warnings)
         fprintf(stderr,
                 "tocsin parse: %llu messages: %llu events (%llu with warnings), %llu rejected\n",
@@ -398,7 +494,7 @@ static void tally_print(struct tally *t, FILE *out)
 
 struct replay_ctx {
     struct tally format, host, program, tenant, logsource;
-    struct events_out eo;
+    struct events_sink out_sink; /* -o */
     bool out;
     struct detections det;
     bool rules;
@@ -455,7 +551,7 @@ static int replay_process(void *ctx, struct ingest_batch *b)
     /* rule matching runs in replay_commit: on the pipeline's second thread,
      * which would otherwise wait for this one (reading, parsing and
      * normalising take longer than correlating) */
-    return r->out ? events_out_process(&r->eo, b) : 0;
+    return r->out ? events_sink_write(&r->out_sink, b) : 0;
 }
 
 static int replay_commit(void *ctx, const struct ingest_batch *b)
@@ -465,7 +561,7 @@ static int replay_commit(void *ctx, const struct ingest_batch *b)
     rc = rc ? rc : r->rules ? detections_flush(&r->det) : 0;
     if (!rc && r->correlate)
         rc = corr_stage_commit(&r->corr, b);
-    return rc ? rc : r->out ? events_out_commit(&r->eo, b) : 0;
+    return rc ? rc : r->out ? events_out_commit(&r->out_sink.eo, b) : 0;
 }
 
 /* replay --db resumes each file after the last line its store holds */
@@ -536,22 +632,34 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "tocsin: --db needs --rules\n");
         return 2;
     }
-    if (a.events_out) {
-        if (events_out_open(&r.eo, a.events_out))
-            return 1;
-        r.out = true;
+    struct ingest_dlq_file *dlq = NULL;
+    if (open_dlq(&a, &dlq))
+        rc = 1;
+    else if (a.events_out && events_sink_open(&r.out_sink, a.events_out, &a, dlq))
+        rc = 1;
+    if (rc > 0) { /* nothing ran yet */
+        ingest_dlq_file_close(dlq);
+        if (r.correlate)
+            corr_stage_close(&r.corr);
+        if (r.escalate)
+            cli_esc_close(&r.esc);
+        if (r.rules)
+            detections_close(&r.det);
+        return rc;
     }
+    r.out = a.events_out != NULL;
     struct ingest_sink sink = {.ctx = &r, .process = replay_process, .commit = replay_commit,
                                .seek = a.db ? replay_seek : NULL};
     struct ingest_stats st;
     int nfiles = argc - optind;
-    rc = run_files(&a, nfiles, argv + optind, sink, &st);
+    rc = run_files(&a, nfiles, argv + optind, sink, dlq, &st);
     if (r.correlate) { /* what coalescing holds: what was read is committed */
         int frc = corr_stage_flush(&r.corr);
         rc = rc ? rc : frc;
     }
     if (r.out)
-        events_out_close(&r.eo);
+        events_out_close(&r.out_sink.eo);
+    ingest_dlq_file_close(dlq);
     uint64_t ndet = r.rules ? r.det.detections : 0;
     size_t ninc = r.correlate ? r.corr.nfinal : 0;
     uint64_t nout = r.correlate ? r.corr.outbox_entries : 0;
@@ -574,6 +682,10 @@ int cmd_replay(int argc, char **argv)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",
                 (unsigned long long)st.clamped);
+    if (r.out && r.out_sink.too_large)
+        fprintf(out, "  events-out: %llu event%s over %zu bytes of JSON, dead-lettered instead\n",
+                (unsigned long long)r.out_sink.too_large, r.out_sink.too_large == 1 ? "" : "s",
+                r.out_sink.eo.line.limit);
     if (r.rules)
         fprintf(out, "  detections: %llu, incidents: %zu, escalations queued: %llu\n",
                 (unsigned long long)ndet, ninc, (unsigned long long)nout);

@@ -205,6 +205,81 @@ fail:
     return rc;
 }
 
+/* True for the code points ts_buf_term_str shows as \uNNNN. */
+static bool term_unsafe_cp(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+int ts_buf_term_str(struct ts_buf *b, const char *s, size_t n, size_t max, bool *cut)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start_len = b->len, i = 0;
+    int rc = 0;
+    if (cut)
+        *cut = false;
+    while (i < n) {
+        /* the next piece: a run of printable ASCII, one UTF-8 sequence, or
+         * one escape standing for `used` bytes of s */
+        size_t run = i;
+        while (run < n && u[run] >= 0x20 && u[run] < 0x7f)
+            run++;
+        bool ascii = run > i;
+        const char *piece = s + i;
+        size_t plen = run - i, used = plen;
+        char esc[8];
+        if (!ascii) {
+            unsigned char c = u[i];
+            size_t k = c < 0x80 ? 1 : utf8_seq(u + i, n - i);
+            unsigned cp = 0;
+            if (k == 2)
+                cp = ((c & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
+            else if (k == 3)
+                cp = ((c & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
+            used = k ? k : 1;
+            piece = esc;
+            if (c == '\n' || c == '\r' || c == '\t') {
+                esc[0] = '\\';
+                esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+                plen = 2;
+            } else if (k <= 1) { /* other C0, DEL, or a byte that is not UTF-8 */
+                memcpy(esc, "\\x", 2);
+                esc[2] = hex[c >> 4];
+                esc[3] = hex[c & 15];
+                plen = 4;
+            } else if (term_unsafe_cp(cp)) {
+                memcpy(esc, "\\u", 2);
+                for (int d = 0; d < 4; d++)
+                    esc[2 + d] = hex[(cp >> (12 - 4 * d)) & 15];
+                plen = 6;
+            } else {
+                piece = s + i;
+                plen = k;
+            }
+        }
+        size_t room = max ? max - (b->len - start_len) : SIZE_MAX;
+        if (plen > room) { /* what fits of an ASCII run; never half an escape */
+            plen = ascii ? room : 0;
+            if (plen && (rc = ts_buf_append(b, piece, plen)))
+                goto fail;
+            if (cut)
+                *cut = true;
+            return 0;
+        }
+        if ((rc = ts_buf_append(b, piece, plen)))
+            goto fail;
+        i += used;
+    }
+    return 0;
+fail:
+    b->len = start_len;
+    if (b->data)
+        b->data[b->len] = '\0';
+    return rc;
+}
+
 int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v)
 {
     char tmp[64];
@@ -214,8 +289,12 @@ int ts_buf_json_value(struct ts_buf *b, const struct ts_value *v)
     case TS_V_INT:
         return ts_buf_printf(b, "%lld", (long long)v->u.i);
     case TS_V_FLOAT:
-        if (v->u.f != v->u.f || v->u.f - v->u.f != 0) /* NaN or inf: not JSON */
-            return ts_buf_puts(b, "null");
+        /* NaN and infinities are not JSON numbers: named strings, as in
+         * protobuf's JSON mapping (null would read as "no value") */
+        if (v->u.f != v->u.f)
+            return ts_buf_puts(b, "\"NaN\"");
+        if (v->u.f - v->u.f != 0)
+            return ts_buf_puts(b, v->u.f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return ts_buf_printf(b, "%.17g", v->u.f);
     case TS_V_BOOL:
         return ts_buf_puts(b, v->u.b ? "true" : "false");

@@ -321,7 +321,9 @@ static int on_end(struct builder *b, const yaml_event_t *ev)
     struct frame f = b->frames[--b->nframes];
     struct ts_ynode *n = f.node;
     size_t nk = b->nkids - f.first_child;
-    struct ts_ynode **kids = b->kids + f.first_child;
+    /* b->kids is NULL until a first child was pending: no arithmetic on it
+     * for an empty collection (NULL + 0 is undefined in C) */
+    struct ts_ynode **kids = nk ? b->kids + f.first_child : NULL;
     if (n->kind == TS_Y_SEQ) {
         if (nk) {
             n->items = ts_arena_alloc(b->arena, nk * sizeof(*n->items));

@@ -175,7 +175,11 @@ struct name_ent {
     const char *name; /* NULL: empty */
     uint32_t len;
     int16_t idx[R_COUNT]; /* position in each role's list, -1 when absent */
+    bool reserved;        /* a name enrichment writes (F.geo.*, F.as.* of an IP field F) */
 };
+
+/* Longest name looked up in the table: a configured name and a geo suffix. */
+#define NAME_LOOKUP_MAX (INGEST_ENRICH_MAX_NAME + 32)
 
 struct ingest_enricher {
     struct ingest_geo *geo;
@@ -241,7 +245,7 @@ static int copy_list(struct ingest_enricher *e, enum role r, const char *const *
 
 static int build_names(struct ingest_enricher *e, struct ts_err *err)
 {
-    size_t total = 0;
+    size_t total = e->nlist[R_IP] * G_COUNT; /* the geo names */
     for (int r = 0; r < R_COUNT; r++)
         total += e->nlist[r];
     e->tcap = 16;
@@ -278,6 +282,14 @@ static int build_names(struct ingest_enricher *e, struct ts_err *err)
             memcpy(s + l1, geo_suffix[g], l2 + 1);
             e->geo_names[i][g] = s;
             e->geo_lens[i][g] = (uint32_t)(l1 + l2);
+            struct name_ent *t = name_find(e, s, l1 + l2);
+            if (!t->name) {
+                t->name = s;
+                t->len = (uint32_t)(l1 + l2);
+                for (int k = 0; k < R_COUNT; k++)
+                    t->idx[k] = -1;
+            }
+            t->reserved = true;
         }
     return 0;
 }
@@ -637,27 +649,81 @@ static int enrich_intel(struct ingest_enrich_scratch *s, struct ts_event *ev,
     return 0;
 }
 
+/* asset.* and threat.* (any case): the namespaces enrichment writes whole. */
+static inline bool reserved_prefix(const char *n, size_t len)
+{
+    switch (n[0]) {
+    case 'a':
+    case 'A':
+        return len >= 6 && strncasecmp(n, "asset.", 6) == 0;
+    case 't':
+    case 'T':
+        return len >= 7 && strncasecmp(n, "threat.", 7) == 0;
+    default:
+        return false;
+    }
+}
+
+#define INPUT_PREFIX "input."
+
+/* Give an input field in a reserved namespace the name input.<name> (in the
+ * event's arena). False when the arena is full: the caller drops the field. */
+static bool rename_input(struct ts_event *ev, struct ts_field *f)
+{
+    size_t plen = sizeof(INPUT_PREFIX) - 1, n = plen + f->name_len;
+    if (n > UINT32_MAX)
+        return false;
+    char *name = ts_arena_alloc(ev->arena, n + 1);
+    if (!name)
+        return false;
+    memcpy(name, INPUT_PREFIX, plen);
+    memcpy(name + plen, f->name, f->name_len);
+    name[n] = '\0';
+    f->name = name;
+    f->name_len = (uint32_t)n;
+    return true;
+}
+
 int ingest_enrich_event(const struct ingest_enricher *e, struct ingest_enrich_scratch *s,
                         struct ts_event *ev)
 {
     s->st.events++;
     bool want_intel = s->reader && s->txn_ok;
-    if (!e->geo && !e->assets && !want_intel)
-        return 0;
     struct cands cs;
     memset(cs.n, 0, sizeof(cs.n));
-    uint32_t nfields = ev->nfields; /* the fields we add are not looked at */
+    /* One pass: fields of the input in enrichment's namespaces are renamed
+     * (or dropped) before anything is looked up, so that what enrichment
+     * adds is the only asset.* / threat.* / F.geo.* an event carries; the
+     * others are candidates of their roles. With nothing to look up, only
+     * the prefix check runs. The fields we add are not looked at. */
+    bool lookup = e->geo || e->assets || want_intel;
+    uint32_t nfields = ev->nfields, kept = 0;
     for (uint32_t i = 0; i < nfields; i++) {
-        const struct ts_field *f = &ev->fields[i];
-        if (f->name_len == 0 || f->name_len > INGEST_ENRICH_MAX_NAME)
-            continue;
-        const struct name_ent *t = name_find(e, f->name, f->name_len);
-        if (!t->name)
-            continue;
-        for (int r = 0; r < R_COUNT; r++)
+        struct ts_field *f = &ev->fields[i];
+        const struct name_ent *t = NULL;
+        if (lookup && f->name_len > 0 && f->name_len <= NAME_LOOKUP_MAX) {
+            t = name_find(e, f->name, f->name_len);
+            if (!t->name)
+                t = NULL;
+        }
+        if (f->name_len > 0 &&
+            ((t && t->reserved && e->geo) || reserved_prefix(f->name, f->name_len))) {
+            t = NULL;
+            if (!rename_input(ev, f)) {
+                s->st.input_reserved_dropped++;
+                continue;
+            }
+            s->st.input_reserved_renamed++;
+        }
+        for (int r = 0; t && r < R_COUNT; r++)
             if (t->idx[r] >= 0)
-                cand_add(&cs, r, (uint16_t)t->idx[r], i);
+                cand_add(&cs, r, (uint16_t)t->idx[r], kept);
+        if (kept != i)
+            ev->fields[kept] = *f;
+        kept++;
     }
+    ev->nfields = kept;
+    nfields = kept;
     int rc;
     if (e->geo && (rc = enrich_geo(e, s, ev, &cs, nfields)))
         return rc;

@@ -85,7 +85,15 @@ void ingest_enrich_scratch_free(struct ingest_enrich_scratch *s);
 int ingest_enrich_batch_begin(struct ingest_enrich_scratch *s);
 void ingest_enrich_batch_end(struct ingest_enrich_scratch *s);
 
-/* Enrich one event; no malloc, no lock, no log line. Adds:
+/* Enrich one event; no malloc, no lock, no log line.
+ * First, enrichment's namespaces are taken from the input: a field of the
+ * event named asset.* or threat.* (any case), or - with GeoIP configured -
+ * one of the F.geo.* / F.as.* names below for a configured IP field F, is
+ * renamed input.<its name> (the name copied into the event's arena; dropped
+ * when the arena is full), counted in input_reserved_renamed/_dropped. So a
+ * source cannot name the system, place or indicator of its own event (an
+ * event from ketoan-pc07 carrying asset.id: portal-01). This runs even when
+ * nothing is configured. Then it adds:
  *  - per configured IP field F holding a global address: F.geo.country (ISO
  *    code), F.geo.country_name, F.geo.city, F.geo.lat, F.geo.lon (floats),
  *    F.as.number (int), F.as.org - those the databases know; for a private,
@@ -110,6 +118,9 @@ int ingest_enrich_event(const struct ingest_enricher *e, struct ingest_enrich_sc
 /* Counters of one scratch since its creation. */
 struct ingest_enrich_stats {
     uint64_t events;
+    /* fields of the input in enrichment's namespaces (see ingest_enrich_event):
+     * renamed input.<name>, or dropped when the arena had no room for the name */
+    uint64_t input_reserved_renamed, input_reserved_dropped;
     uint64_t geo_lookups, geo_cache_hits, geo_errors, geo_scoped;
     uint64_t asset_matches;
     uint64_t intel_lookups, intel_bloom_skips, intel_matches, intel_expired, intel_errors;

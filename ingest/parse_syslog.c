@@ -96,6 +96,30 @@ static int add_failed(struct ts_event *ev, struct ingest_diag *diag, int rc)
     return rc;
 }
 
+/* A host name is 1..255 bytes (RFC 5424's HOSTNAME; RFC 1035's longest
+ * name) with no space, no control byte (C0, DEL) and no C1 control (U+0080..
+ * U+009F in UTF-8). Anything else is not taken as the event's host: a NUL or
+ * an ESC in `host` would reach asset lookups, group keys and terminals, and a
+ * 64 KB "host" is no host. The parsers keep such bytes in the message (RFC
+ * 3164) or only in raw (RFC 5424), and say so in the event's warning, which
+ * the sources count. */
+#define HOST_MAX 255
+
+static bool host_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > HOST_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+        if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9F)
+            return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- RFC 3164 */
 
 /* Characters of a program name in a tag: "sshd", "sshd(pam_unix)",
@@ -202,7 +226,7 @@ static size_t scan_relay_prefix(const char *s, size_t len, int tz, int64_t ref, 
 int ingest_rfc3164_span(const struct ingest_parse_opts *opts, struct ts_event *ev,
                         struct ingest_diag *diag, const char *s, size_t len)
 {
-    struct ingest_diag dummy;
+    struct ingest_diag dummy = {0};
     if (!diag)
         diag = &dummy;
     ev->format = "rfc3164";
@@ -256,11 +280,15 @@ int ingest_rfc3164_span(const struct ingest_parse_opts *opts, struct ts_event *e
     p = used;
     while (p < blen && body[p] == ' ')
         p++;
-    /* HOSTNAME, unless the token is already the tag. */
+    /* HOSTNAME, unless the token is already the tag. A token that cannot be
+     * a host name (host_ok) starts the message, kept whole. */
     struct tag tag;
     size_t e = token_end(body, blen, p);
     bool have_tag = scan_tag(body + p, e - p, &tag);
-    if (!have_tag && p < blen) {
+    if (!have_tag && p < blen && !host_ok(body + p, e - p)) {
+        diag->warning = "the word after the timestamp is not taken as host (control bytes, "
+                        "or over 255 bytes): kept in the message";
+    } else if (!have_tag && p < blen) {
         if ((rc = add_str(ev, ING_LIT("host"), body + p, e - p)))
             return add_failed(ev, diag, rc);
         p = e;
@@ -406,7 +434,7 @@ static int parse_sd(struct ts_event *ev, struct ingest_diag *diag, const char *s
 int ingest_rfc5424_span(const struct ingest_parse_opts *opts, struct ts_event *ev,
                         struct ingest_diag *diag, const char *s, size_t len)
 {
-    struct ingest_diag dummy;
+    struct ingest_diag dummy = {0};
     if (!diag)
         diag = &dummy;
     ev->format = "rfc5424";
@@ -437,6 +465,7 @@ int ingest_rfc5424_span(const struct ingest_parse_opts *opts, struct ts_event *e
     if (!header_token(s, len, &p, &msgid, &msgidlen))
         return reject(ev, diag, "truncated header: MSGID", p);
 
+    bool ts_warned = false;
     if (!is_nil(ts, tslen)) {
         int64_t ns;
         size_t used;
@@ -445,9 +474,13 @@ int ingest_rfc5424_span(const struct ingest_parse_opts *opts, struct ts_event *e
             ev->time_from_event = true;
         } else {
             diag->warning = ingest_ts_warning(ev->arena, ts, tslen);
+            ts_warned = true;
         }
     }
-    if ((!is_nil(host, hostlen) && (rc = add_str(ev, ING_LIT("host"), host, hostlen))) ||
+    bool take_host = !is_nil(host, hostlen) && host_ok(host, hostlen);
+    if (!is_nil(host, hostlen) && !take_host && !ts_warned) /* the first warning stays */
+        diag->warning = "HOSTNAME not taken as host (control bytes, or over 255 bytes)";
+    if ((take_host && (rc = add_str(ev, ING_LIT("host"), host, hostlen))) ||
         (!is_nil(app, applen) && (rc = add_str(ev, ING_LIT("program"), app, applen))) ||
         (!is_nil(procid, procidlen) && (rc = add_pid(ev, procid, procidlen))) ||
         (!is_nil(msgid, msgidlen) && (rc = add_str(ev, ING_LIT("msgid"), msgid, msgidlen))))

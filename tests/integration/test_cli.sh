@@ -25,12 +25,48 @@ expect "two dead letters written" "[ \$(wc -l < '$tmp/dlq.jsonl') -eq 2 ]"
 expect "dead letter keeps reason, line and raw" "python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/dlq.jsonl\")]; assert d[0][\"reason\"].startswith(\"invalid JSON\") and d[0][\"source\"][\"line\"]==2 and d[0][\"raw\"]==\"{\\\"a\\\":\"; assert \"UTF-8\" in d[1][\"reason\"] and d[1][\"source\"][\"line\"]==4 and \"raw_base64\" in d[1]'"
 expect "rejects reported on stderr" "grep -q -- '-:2: rejected: invalid JSON' '$tmp/e2.txt'"
 
+# numbers out of a double's range are written as named strings, not null
+printf '{"big":1e999,"small":-1e999,"ok":1.5}\n' | $T parse -q -f json --no-normalise - > "$tmp/inf.jsonl" 2>&1
+expect "parse: an out-of-range float prints as \"Infinity\" / \"-Infinity\", not null" "python3 -c 'import json; e=json.load(open(\"$tmp/inf.jsonl\")); assert e[\"big\"]==\"Infinity\" and e[\"small\"]==\"-Infinity\" and e[\"ok\"]==1.5, e'"
+
 # .gz input read transparently; over-long line is a dead letter, the next line still parsed
 python3 -c "print('<13>Jan  1 00:00:00 h p: ' + 'x'*5000); print('<13>Jan  1 00:00:01 h p: short')" > "$tmp/long.log"
 gzip -k "$tmp/long.log"
 $T replay --max-message-bytes 1000 -d "$tmp/dlq2.jsonl" "$tmp/long.log.gz" > "$tmp/r.txt" 2>&1
 expect "replay .gz: 2 messages, 1 event, 1 dead letter" "grep -q '2 messages: 1 events (0 with warnings), 1 dead letters' '$tmp/r.txt'"
 expect "over-long line dead-lettered with its reason" "grep -q 'longer than the limit of 1000 bytes' '$tmp/dlq2.jsonl'"
+
+# a message within --max-message-bytes whose JSON is too large (6 MiB of control
+# bytes, escaped 6x) is a dead letter with its reason; the lines after it still come out
+python3 -c "
+import sys
+sys.stdout.buffer.write(b'<13>Jan  1 00:00:00 h p: first\\n<13>Jan  1 00:00:01 h p: ' + b'\\x01' * (6 << 20) + b'\\n<13>Jan  1 00:00:02 h p: last\\n')" > "$tmp/ctl.log"
+$T parse -q --max-message-bytes 8388608 -d "$tmp/ctl.dlq" "$tmp/ctl.log" > "$tmp/ctl.out" 2> "$tmp/ctl.err"; rc=$?
+expect "parse: an event whose JSON is over the limit is a dead letter, the run goes on (exit 0)" "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/ctl.out') -eq 2 ] && grep -q '\"message\":\"first\"' '$tmp/ctl.out' && grep -q '\"message\":\"last\"' '$tmp/ctl.out'"
+expect "the dead letter names the reason, the line and keeps the raw message" "python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/ctl.dlq\")]; assert len(d)==1 and d[0][\"reason\"].startswith(\"event JSON over \") and d[0][\"source\"][\"line\"]==2 and len(d[0][\"raw\"])==25+(6<<20), [x[\"reason\"] for x in d]'"
+$T parse --max-message-bytes 8388608 "$tmp/ctl.log" 2> "$tmp/ctl2.err" > /dev/null; rc=$?
+expect "parse without -d reports the reject on stderr with file:line" "[ $rc -eq 0 ] && grep -q '$tmp/ctl.log:2: rejected: event JSON over' '$tmp/ctl2.err'"
+$T replay --max-message-bytes 8388608 -d "$tmp/ctl2.dlq" -o "$tmp/ctl.events" "$tmp/ctl.log" > "$tmp/ctl.rep" 2>&1; rc=$?
+expect "replay -o: the too-large event is a dead letter, the others are written, exit 0" "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/ctl.events') -eq 2 ] && [ \$(wc -l < '$tmp/ctl2.dlq') -eq 1 ] && grep -q 'event JSON over' '$tmp/ctl2.dlq' && grep -q '3 messages: 3 events (0 with warnings), 0 dead letters' '$tmp/ctl.rep' && grep -q 'events-out: 1 event over' '$tmp/ctl.rep'"
+# dead letters of any size are written: raw text past 8 MiB is cut and its length kept
+# (12 MiB of control bytes: event JSON over the limit; a 13 MiB line over a 12 MiB limit)
+python3 -c "
+import sys
+sys.stdout.buffer.write(b'<13>Jan  1 00:00:00 h p: ' + b'\\x02' * (12 << 20) + b'\\n<13>Jan  1 00:00:02 h p: after\\n' + b'x' * (13 << 20) + b'\\n<13>Jan  1 00:00:03 h p: end\\n')" > "$tmp/huge.log"
+$T parse -q --max-message-bytes 16777216 --no-normalise -d "$tmp/huge.dlq" "$tmp/huge.log" > "$tmp/huge.out" 2>&1; rc=$?
+$T parse -q --max-message-bytes 12582912 --no-normalise -d "$tmp/huge2.dlq" "$tmp/huge.log" > "$tmp/huge2.out" 2>&1; rc2=$?
+expect "a dead letter over 8 MiB keeps 8 MiB of raw, marked, with the original length" "[ $rc -eq 0 ] && grep -q after '$tmp/huge.out' && grep -q end '$tmp/huge.out' && python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/huge.dlq\")]; assert len(d)==1 and d[0][\"reason\"].startswith(\"event JSON over\") and d[0][\"raw_truncated\"] is True and d[0][\"raw_bytes\"]==25+(12<<20) and len(d[0][\"raw\"])==8<<20, d[0][\"reason\"]'"
+expect "an over-long line's dead letter is cut the same way and the run goes on" "[ $rc2 -eq 0 ] && grep -q end '$tmp/huge2.out' && python3 -c 'import json; d=[json.loads(l) for l in open(\"$tmp/huge2.dlq\")]; assert len(d)==2 and \"longer than the limit\" in d[1][\"reason\"] and d[1][\"raw_bytes\"]==12<<20 and len(d[1][\"raw\"])==8<<20, [x[\"reason\"] for x in d]'"
+
+# dead-letter and events-out files hold raw logs: created 0600 whatever the umask
+(umask 022; $T replay -q -d "$tmp/priv.dlq" -o "$tmp/priv.events" "$tmp/long.log" > /dev/null 2>&1)
+expect "a new dead-letter file is created 0600" "[ \"\$(stat -c %a '$tmp/priv.dlq')\" = 600 ]"
+expect "a new events-out file is created 0600" "[ \"\$(stat -c %a '$tmp/priv.events')\" = 600 ] && [ -s '$tmp/priv.events' ]"
+(umask 000; $T parse -q --max-message-bytes 1000 -d "$tmp/priv2.dlq" "$tmp/long.log" > /dev/null 2>&1)
+expect "parse's dead-letter file is 0600 even with umask 000" "[ \"\$(stat -c %a '$tmp/priv2.dlq')\" = 600 ] && [ -s '$tmp/priv2.dlq' ]"
+touch "$tmp/shared.dlq"; chmod 640 "$tmp/shared.dlq"
+$T parse -q --max-message-bytes 1000 -d "$tmp/shared.dlq" "$tmp/long.log" > /dev/null 2>&1
+expect "an existing dead-letter file keeps its mode and is appended to" "[ \"\$(stat -c %a '$tmp/shared.dlq')\" = 640 ] && [ -s '$tmp/shared.dlq' ]"
 
 # config errors name file:line:col
 printf 'kafka:\n  brokers: "127.0.0.1:9"\n  bathc_size: 10\n' > "$tmp/bad.yml"
@@ -92,6 +128,21 @@ id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; p
 expect "the incident records the affected system (asset.id of its events)" "$T incidents --db '$tmp/escdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"portal-01\", d'"
 $T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
 expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
+# an event cannot name its own system: asset.* from the input is renamed input.asset.*
+# before enrichment (ketoan-pc07 claiming asset.id portal-01 stays ketoan-pc07)
+for i in 1 2 3 4 5 6; do
+    printf '{"@timestamp":"2026-11-20T10:00:0%dZ","host":"ketoan-pc07","program":"sshd","asset.id":"portal-01","message":"Failed password for root from 198.51.100.7 port %d ssh2"}\n' $i $i
+done > "$tmp/spoof.jsonl"
+$T parse -q --assets etc/assets.example.yml "$tmp/spoof.jsonl" > "$tmp/spoof.out" 2>&1; rc=$?
+expect "parse: an input asset.id is renamed input.asset.id, asset.id is the host's system" "[ $rc -eq 0 ] && head -1 '$tmp/spoof.out' | python3 -c '
+import json,sys
+pairs = json.loads(sys.stdin.readline(), object_pairs_hook=list)
+ids = [v for k, v in pairs if k == \"asset.id\"]
+assert ids == [\"ketoan-pc07\"], pairs
+assert dict(pairs)[\"input.asset.id\"] == \"portal-01\", pairs
+'"
+$T replay -q -r etc/rules --db "$tmp/spoofdb" --assets etc/assets.example.yml "$tmp/spoof.jsonl" > /dev/null 2>&1
+expect "the incident of events carrying a forged asset.id names the real system" "$T incidents --db '$tmp/spoofdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"ketoan-pc07\", d'"
 $T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
 expect "--escalate without --db is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --db' '$tmp/esc2.err'"
 

@@ -37,6 +37,35 @@ if command -v script > /dev/null; then
     script -qc "$T incidents --db '$db' show inc-2" /dev/null > "$tmp/show.txt"
     expect "show on a terminal is a readable report" "grep -q '^incident   inc-2' '$tmp/show.txt' && grep -q '^rule       SSH brute force' '$tmp/show.txt' && grep -q 'logs.syslog\[1\]@200' '$tmp/show.txt'"
 fi
+# attacker text (ESC sequences, CR) in group values, distinct values and raw
+# evidence is shown escaped on a terminal, never as raw control bytes; JSON
+# output stays JSON-escaped
+if command -v script > /dev/null; then
+    mkdir -p "$tmp/escrules"
+    sed 's/^        - src_ip$/        - username/' etc/rules/correlation/mr_ssh_brute_force.yml > "$tmp/escrules/by_user.yml"
+    cp etc/rules/correlation/mr_ssh_password_spraying.yml "$tmp/escrules/"
+    for i in 0 1 2 3 4 5 6 7 8 9; do
+        printf '<38>Nov 20 10:00:0%d portal-01 sshd[%d]: Failed password for \033[31mu%d\rFORGED from 198.51.100.7 port %d ssh2\n' $i $i $i $i
+    done > "$tmp/esc.log"
+    for i in 0 1 2 3 4; do
+        printf '<38>Nov 20 10:01:0%d portal-01 sshd[%d]: Failed password for \033[31mroot\rFORGED from 198.51.100.8 port %d ssh2\n' $i $i $i
+    done >> "$tmp/esc.log"
+    printf '%s\n' '<38>Nov 20 10:30:00 portal-01 sshd[7]: Failed password for bob from 198.51.100.9 port 7 ssh2' >> "$tmp/esc.log"
+    printf '<38>Nov 20 10:05:00 portal-01 sshd[8]: Failed password for \033[31mlate\rFORGED from 198.51.100.10 port 8 ssh2\n' >> "$tmp/esc.log"
+    $T replay -q -r "$tmp/escrules" --db "$tmp/escdb" "$tmp/esc.log" > /dev/null 2>&1
+    script -qc "$T incidents --db '$tmp/escdb' list" /dev/null > "$tmp/esclist.txt"
+    spray=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys
+for l in sys.stdin:
+    d = json.loads(l)
+    if d["rule_title"].startswith("SSH Password Spraying"): print(d["id"])')
+    script -qc "$T incidents --db '$tmp/escdb' show $spray" /dev/null > "$tmp/escshow.txt"
+    script -qc "$T incidents --db '$tmp/escdb' late" /dev/null > "$tmp/esclate.txt"
+    noraw="import re,sys; d=open(sys.argv[1],'rb').read(); assert d and b'\x1b' not in d and not re.search(rb'\r(?!\n)', d), d"
+    expect "list on a terminal escapes ESC and CR of a group value" "python3 -c \"\$noraw\" '$tmp/esclist.txt' && grep -qF 'username=\x1b[31mroot\rFORGED' '$tmp/esclist.txt'"
+    expect "show on a terminal escapes ESC and CR of raw evidence" "python3 -c \"\$noraw\" '$tmp/escshow.txt' && grep -qF 'for \x1b[31mu9\rFORGED from' '$tmp/escshow.txt'"
+    expect "late on a terminal escapes ESC and CR of the raw text" "python3 -c \"\$noraw\" '$tmp/esclate.txt' && grep -qF 'for \x1b[31mlate\rFORGED from' '$tmp/esclate.txt'"
+    expect "show --json keeps JSON escapes of the same text" "$T incidents --db '$tmp/escdb' show $spray --json | python3 -c 'import json,sys; raw=sys.stdin.buffer.read(); assert b\"\\x1b\" not in raw and b\"\\r\" not in raw; d=json.loads(raw); assert \"\\x1b[31mu9\\rFORGED\" in d[\"evidence_records\"][-1][\"raw\"], d'"
+fi
 $T incidents --db "$db" show nope > /dev/null 2> "$tmp/e.txt"; rc=$?
 expect "show of an unknown id exits 1 and says so" "[ $rc -eq 1 ] && grep -q 'no incident \"nope\"' '$tmp/e.txt'"
 

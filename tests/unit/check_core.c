@@ -4,6 +4,7 @@
  * threads are in the queue tests, whose assertions do not depend on timing.
  * Everything allocated is freed (the suite runs clean under ASan + UBSan).
  */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include "../../core/arena.h"
 #include "../../core/buf.h"
 #include "../../core/event.h"
+#include "../../core/event_json.h"
 #include "../../core/queue.h"
 #include "../../core/ts.h"
 #include "../../core/tstime.h"
@@ -549,6 +551,56 @@ START_TEST(test_buf_json_replaces_invalid_utf8_with_fffd)
 }
 END_TEST
 
+/* Terminal-escape s[0..n) (at most max bytes) and compare with want. */
+static void check_term(const char *s, size_t n, size_t max, const char *want, bool want_cut)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(ts_buf_puts(&b, ">"), 0);
+    bool cut = !want_cut;
+    ck_assert_int_eq(ts_buf_term_str(&b, s, n, max, &cut), 0);
+    ck_assert_msg(strcmp(b.data + 1, want) == 0, "got \"%s\", want \"%s\"", b.data + 1, want);
+    ck_assert_uint_eq(b.len, 1 + strlen(want));
+    ck_assert(cut == want_cut);
+    ts_buf_free(&b);
+}
+#define CHECK_TERM(lit, want) check_term((lit), sizeof(lit) - 1, 0, (want), false)
+
+START_TEST(test_buf_term_escapes_controls_so_text_cannot_drive_the_terminal)
+{
+    CHECK_TERM("", "");
+    CHECK_TERM("plain \"text\" C:\\x", "plain \"text\" C:\\x");
+    CHECK_TERM("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m");
+    CHECK_TERM("ok\r\nFORGED line", "ok\\r\\nFORGED line");
+    CHECK_TERM("a\tb\0c\x7f\x07\x08", "a\\tb\\x00c\\x7f\\x07\\x08");
+    CHECK_TERM("\xC2\x9B" "2J", "\\u009b2J");             /* C1 CSI as UTF-8 */
+    CHECK_TERM("\xC2\x80\xC2\x9F\xC2\xA0", "\\u0080\\u009f\xC2\xA0"); /* NBSP is text */
+    CHECK_TERM("\x9b" "2J\xff", "\\x9b2J\\xff");           /* bytes that are not UTF-8 */
+    CHECK_TERM("user\xE2\x80\xAEgpj.exe", "user\\u202egpj.exe"); /* bidi override */
+    CHECK_TERM("\xE2\x80\x8E\xE2\x81\xA6\xE2\x81\xA9\xD8\x9C\xE2\x80\xA8",
+               "\\u200e\\u2066\\u2069\\u061c\\u2028");
+    CHECK_TERM("K\xE1\xBA\xBF to\xC3\xA1n \xF0\x9F\x98\x80", "K\xE1\xBA\xBF to\xC3\xA1n \xF0\x9F\x98\x80");
+}
+END_TEST
+
+START_TEST(test_buf_term_bound_never_cuts_an_escape_or_a_character)
+{
+    check_term("abcdef", 6, 4, "abcd", true);
+    check_term("abcd", 4, 4, "abcd", false);
+    check_term("ab\x1b[1m", 6, 4, "ab", true);         /* \x1b needs 4 */
+    check_term("ab\x1b[1m", 6, 6, "ab\\x1b", true);
+    check_term("a\xC3\xA1", 3, 2, "a", true);           /* never half of á */
+    check_term("a\xC3\xA1", 3, 3, "a\xC3\xA1", false);
+    /* a full buffer leaves it as it was */
+    struct ts_buf b;
+    ts_buf_init(&b, 8);
+    ck_assert_int_eq(ts_buf_puts(&b, "12345"), 0);
+    ck_assert_int_eq(ts_buf_term_str(&b, "\x1b\x1b", 2, 0, NULL), TS_E_LIMIT);
+    ck_assert_str_eq(b.data, "12345");
+    ts_buf_free(&b);
+}
+END_TEST
+
 static void check_value(const struct ts_value *v, const char *want)
 {
     struct ts_buf b;
@@ -581,12 +633,7 @@ START_TEST(test_buf_json_value_every_type)
     check_value(&v, "1.5");
     v = v_float(-2.25);
     check_value(&v, "-2.25");
-    v = v_float(NAN);
-    check_value(&v, "null");
-    v = v_float(INFINITY);
-    check_value(&v, "null");
-    v = v_float(-INFINITY);
-    check_value(&v, "null");
+    /* NaN and infinities: test_buf_json_non_finite_floats_are_named_strings */
 
     struct ts_value t = {.type = TS_V_BOOL};
     t.u.b = true;
@@ -615,6 +662,40 @@ START_TEST(test_buf_json_value_every_type)
     l.u.items = items;
     check_value(&l, "[7,\"q\\\"\",true,[1,\"x\"],[]]");
     check_value(&empty, "[]");
+}
+END_TEST
+
+/* JSON has no NaN or infinity: they are written as the strings "NaN",
+ * "Infinity", "-Infinity" (as protobuf's JSON mapping does), not as null,
+ * which would say "no value". */
+START_TEST(test_buf_json_non_finite_floats_are_named_strings)
+{
+    struct ts_value v = v_float(NAN);
+    check_value(&v, "\"NaN\"");
+    v = v_float(-NAN);
+    check_value(&v, "\"NaN\"");
+    v = v_float(INFINITY);
+    check_value(&v, "\"Infinity\"");
+    v = v_float(-INFINITY);
+    check_value(&v, "\"-Infinity\"");
+    v = v_float(DBL_MAX);
+    check_value(&v, "1.7976931348623157e+308");
+
+    struct ts_arena *a;
+    ck_assert_int_eq(ts_arena_create(&a, 4096, 1 << 20), 0);
+    struct ts_event ev;
+    ts_event_init(&ev, a);
+    ev.time_ns = 0;
+    ck_assert_int_eq(ts_event_add_float(&ev, "a", strtod("1e999", NULL)), 0);
+    ck_assert_int_eq(ts_event_add_float(&ev, "b", -HUGE_VAL), 0);
+    ck_assert_int_eq(ts_event_add_float(&ev, "c", NAN), 0);
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(ts_event_to_json(&ev, &b), 0);
+    ck_assert_msg(strstr(b.data, ",\"a\":\"Infinity\",\"b\":\"-Infinity\",\"c\":\"NaN\"}") != NULL,
+                  "%s", b.data);
+    ts_buf_free(&b);
+    ts_arena_destroy(a);
 }
 END_TEST
 
@@ -1420,7 +1501,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_buf_json_replaces_invalid_utf8_with_fffd);
     tcase_add_test(tc, test_buf_json_value_every_type);
     tcase_add_test(tc, test_buf_json_float_round_trips);
+    tcase_add_test(tc, test_buf_json_non_finite_floats_are_named_strings);
     tcase_add_test(tc, test_buf_base64_rfc4648_vectors);
+    tcase_add_test(tc, test_buf_term_escapes_controls_so_text_cannot_drive_the_terminal);
+    tcase_add_test(tc, test_buf_term_bound_never_cuts_an_escape_or_a_character);
     tcase_add_test(tc, test_utf8_valid_prefix);
     tcase_add_test(tc, test_buf_append_past_limit_fails_and_keeps_content);
     tcase_add_test(tc, test_buf_json_past_limit_during_escaping_keeps_content);

@@ -425,6 +425,157 @@ START_TEST(test_full_arena_is_reported_not_crashed)
 }
 END_TEST
 
+/* ---------------------------------------------- enrichment's own namespaces */
+
+static const char inventory_yml[] =
+    "systems:\n"
+    "  - id: portal-01\n"
+    "    name: Portal\n"
+    "    level: 3\n"
+    "    hostnames: [portal-01]\n"
+    "    ip_ranges: [10.10.1.0/24]\n"
+    "  - id: ketoan-pc07\n"
+    "    name: Accounting PC 07\n"
+    "    level: 2\n"
+    "    hostnames: [ketoan-pc07]\n";
+
+static void rig_open_assets(struct rig *r, char *path, size_t len)
+{
+    snprintf(path, len, "%s/assets.yml", tmpdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(inventory_yml, f);
+    fclose(f);
+    struct ingest_enrich_opts o = {.geoip_city_db = city_db, .assets_file = path};
+    rig_open_opts(r, &o);
+}
+
+static unsigned count_named(const struct ts_event *ev, const char *name)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < ev->nfields; i++)
+        n += ev->fields[i].name_len == strlen(name) &&
+             memcmp(ev->fields[i].name, name, ev->fields[i].name_len) == 0;
+    return n;
+}
+
+START_TEST(test_input_asset_id_cannot_name_another_system)
+{
+    char path[192];
+    struct rig r;
+    rig_open_assets(&r, path, sizeof(path));
+    struct ts_event *ev = new_event(&r);
+    add(ev, "host", "ketoan-pc07");
+    add(ev, "asset.id", "portal-01");
+    enrich(&r);
+    assert_str(ev, "asset.id", "ketoan-pc07");
+    ck_assert_uint_eq(count_named(ev, "asset.id"), 1);
+    assert_str(ev, "input.asset.id", "portal-01"); /* kept, under input.* */
+    struct ingest_enrich_stats st;
+    ingest_enrich_scratch_stats(r.s, &st);
+    ck_assert_uint_eq(st.input_reserved_renamed, 1);
+
+    /* a host the inventory does not know: no asset at all */
+    ev = new_event(&r);
+    add(ev, "host", "nobody-knows-me");
+    add(ev, "Asset.Id", "portal-01"); /* names compare case-insensitively */
+    add(ev, "asset.level", "5");
+    enrich(&r);
+    ck_assert_uint_eq(count_named(ev, "asset.id"), 0);
+    ck_assert_ptr_null(ts_event_getz(ev, "Asset.Id"));
+    ck_assert_ptr_null(ts_event_getz(ev, "asset.level"));
+    assert_str(ev, "input.Asset.Id", "portal-01");
+    assert_str(ev, "input.asset.level", "5");
+    ingest_enrich_scratch_stats(r.s, &st);
+    ck_assert_uint_eq(st.input_reserved_renamed, 3);
+    unlink(path);
+    rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_input_threat_and_geo_fields_are_renamed_before_enrichment)
+{
+    char path[192];
+    struct rig r;
+    rig_open_assets(&r, path, sizeof(path));
+    struct ts_event *ev = new_event(&r);
+    add(ev, "src_ip", "8.8.8.8");
+    add(ev, "src_ip.geo.country", "VN");
+    add(ev, "SRC_IP.as.org", "Spoofed ISP");
+    add(ev, "dst_ip.geo.scope", "private");
+    ck_assert_int_eq(ts_event_add_bool(ev, "threat.matched", true), 0);
+    add(ev, "threat.indicator", "8.8.8.8");
+    /* not enrichment's: ECS's own geo of a source, a name that merely starts
+     * alike, an IP field enrichment does not look at */
+    add(ev, "source.geo.country_iso_code", "VN");
+    add(ev, "assets", "many");
+    add(ev, "threatening", "no");
+    add(ev, "other_ip.geo.country", "VN");
+    enrich(&r);
+    assert_str(ev, "src_ip.geo.country", "US");
+    ck_assert_uint_eq(count_named(ev, "src_ip.geo.country"), 1);
+    assert_str(ev, "input.src_ip.geo.country", "VN");
+    assert_str(ev, "input.SRC_IP.as.org", "Spoofed ISP");
+    assert_str(ev, "input.dst_ip.geo.scope", "private");
+    assert_str(ev, "input.threat.indicator", "8.8.8.8");
+    ck_assert_ptr_null(ts_event_getz(ev, "threat.matched"));
+    ck_assert_ptr_null(ts_event_getz(ev, "dst_ip.geo.scope"));
+    ck_assert_ptr_nonnull(ts_event_getz(ev, "input.threat.matched"));
+    assert_str(ev, "source.geo.country_iso_code", "VN");
+    assert_str(ev, "assets", "many");
+    assert_str(ev, "threatening", "no");
+    assert_str(ev, "other_ip.geo.country", "VN");
+    struct ingest_enrich_stats st;
+    ingest_enrich_scratch_stats(r.s, &st);
+    ck_assert_uint_eq(st.input_reserved_renamed, 5);
+    unlink(path);
+    rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_input_reserved_fields_renamed_with_nothing_configured)
+{
+    struct ingest_enrich_opts o = {0};
+    struct rig r;
+    rig_open_opts(&r, &o);
+    struct ts_event *ev = new_event(&r);
+    add(ev, "host", "ketoan-pc07");
+    add(ev, "asset.id", "portal-01");
+    enrich(&r);
+    ck_assert_ptr_null(ts_event_getz(ev, "asset.id"));
+    assert_str(ev, "input.asset.id", "portal-01");
+    struct ingest_enrich_stats st;
+    ingest_enrich_scratch_stats(r.s, &st);
+    ck_assert_uint_eq(st.input_reserved_renamed, 1);
+    rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_input_reserved_field_dropped_when_arena_full)
+{
+    struct ingest_enrich_opts o = {0};
+    struct rig r;
+    rig_open_opts(&r, &o);
+    struct ts_arena *tiny;
+    ck_assert_int_eq(ts_arena_create(&tiny, 1024, 1024), 0);
+    struct ts_event ev;
+    ts_event_init(&ev, tiny);
+    ck_assert_int_eq(ts_event_add_str(&ev, "asset.id", "portal-01", 9), 0);
+    ck_assert_int_eq(ts_event_add_str(&ev, "host", "h", 1), 0);
+    while (ts_arena_alloc(tiny, 8)) /* fill it */
+        ;
+    ck_assert_int_eq(ingest_enrich_event(r.e, r.s, &ev), 0);
+    ck_assert_uint_eq(ev.nfields, 1); /* never left under its own name */
+    ck_assert_ptr_nonnull(ts_event_getz(&ev, "host"));
+    struct ingest_enrich_stats st;
+    ingest_enrich_scratch_stats(r.s, &st);
+    ck_assert_uint_eq(st.input_reserved_renamed, 0);
+    ck_assert_uint_eq(st.input_reserved_dropped, 1);
+    ts_arena_destroy(tiny);
+    rig_close(&r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("enrich");
@@ -444,6 +595,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_corrupt_database_is_rejected);
     tcase_add_test(tc, test_nothing_configured_changes_nothing);
     tcase_add_test(tc, test_full_arena_is_reported_not_crashed);
+    tcase_add_test(tc, test_input_asset_id_cannot_name_another_system);
+    tcase_add_test(tc, test_input_threat_and_geo_fields_are_renamed_before_enrichment);
+    tcase_add_test(tc, test_input_reserved_fields_renamed_with_nothing_configured);
+    tcase_add_test(tc, test_input_reserved_field_dropped_when_arena_full);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -82,6 +82,115 @@ static void assert_ok_no_warning(int rc)
     ck_assert_ptr_null(diag.warning);
 }
 
+/* ------------------------------------------- hostnames that are not one */
+
+/* "<13>Jan  1 00:00:00 " + host + " sshd[7]: hi" */
+static int parse_3164_host(const char *host, size_t hlen)
+{
+    static const char pre[] = "<13>Jan  1 00:00:00 ", post[] = " sshd[7]: hi";
+    char line[1024];
+    ck_assert_uint_lt(sizeof(pre) + hlen + sizeof(post), sizeof(line));
+    memcpy(line, pre, sizeof(pre) - 1);
+    memcpy(line + sizeof(pre) - 1, host, hlen);
+    memcpy(line + sizeof(pre) - 1 + hlen, post, sizeof(post));
+    return parse_n(INGEST_FMT_RFC3164, NULL, line, sizeof(pre) - 1 + hlen + sizeof(post) - 1);
+}
+
+/* The message holds want_len bytes of want (NUL bytes included). */
+static void assert_message_n(const char *want, size_t want_len)
+{
+    const struct ts_field *f = ts_event_getz(&ev, "message");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->v.len, want_len);
+    ck_assert(memcmp(f->v.u.s, want, want_len) == 0);
+}
+
+START_TEST(test_rfc3164_host_with_nul_or_control_bytes_stays_in_the_message)
+{
+    static const struct {
+        const char *host;
+        size_t len;
+    } bad[] = {{"ketoan\0pc07", 11}, {"ho\tst", 5}, {"ho\x1b[2Jst", 8}, {"ho\x7fst", 5},
+               {"ho\xC2\x85st", 6} /* U+0085 NEL */, {"ho\rst", 5}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(parse_3164_host(bad[i].host, bad[i].len), 0);
+        assert_absent("host");
+        assert_absent("program");
+        char want[64];
+        memcpy(want, bad[i].host, bad[i].len);
+        memcpy(want + bad[i].len, " sshd[7]: hi", 12);
+        assert_message_n(want, bad[i].len + 12); /* nothing lost */
+        ck_assert_ptr_nonnull(diag.warning);
+        ck_assert_msg(strstr(diag.warning, "not taken as host") != NULL, "%s", diag.warning);
+        assert_time(2024, 1, 1, 0, 0, 0, 0);
+    }
+}
+END_TEST
+
+START_TEST(test_rfc3164_host_over_255_bytes_stays_in_the_message)
+{
+    char host[300];
+    memset(host, 'h', sizeof(host));
+    assert_ok_no_warning(parse_3164_host(host, 255));
+    const struct ts_field *f = ts_event_getz(&ev, "host");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->v.len, 255);
+    assert_str("program", "sshd");
+
+    ck_assert_int_eq(parse_3164_host(host, 256), 0);
+    assert_absent("host");
+    assert_absent("program");
+    f = ts_event_getz(&ev, "message");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->v.len, 256 + 12);
+    ck_assert_ptr_nonnull(diag.warning);
+
+    /* the 64 KB host of the review */
+    static char big[70000];
+    static const char pre[] = "<13>Jan  1 00:00:00 ";
+    memcpy(big, pre, sizeof(pre) - 1);
+    memset(big + sizeof(pre) - 1, 'a', 65536);
+    memcpy(big + sizeof(pre) - 1 + 65536, " sshd: x", 8);
+    size_t n = sizeof(pre) - 1 + 65536 + 8;
+    ck_assert_int_eq(parse_n(INGEST_FMT_AUTO, NULL, big, n), 0);
+    assert_absent("host");
+    f = ts_event_getz(&ev, "message");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->v.len, 65536 + 8);
+}
+END_TEST
+
+START_TEST(test_rfc5424_hostname_with_control_bytes_or_over_255_is_not_taken)
+{
+    static const char nul_host[] = "<13>1 2024-01-01T00:00:00Z ho\0st app 12 ID - msg";
+    ck_assert_int_eq(parse_n(INGEST_FMT_RFC5424, NULL, nul_host, sizeof(nul_host) - 1), 0);
+    assert_absent("host");
+    assert_str("program", "app"); /* the rest of the header still parses */
+    assert_int("pid", 12);
+    assert_str("message", "msg");
+    ck_assert_ptr_nonnull(diag.warning);
+    ck_assert_msg(strstr(diag.warning, "not taken as host") != NULL, "%s", diag.warning);
+
+    ck_assert_int_eq(parse(INGEST_FMT_RFC5424, "<13>1 2024-01-01T00:00:00Z h\x1b[31m app - - - m"),
+                     0);
+    assert_absent("host");
+
+    char host[257], line[600];
+    memset(host, 'h', sizeof(host) - 1);
+    host[255] = '\0';
+    int k = snprintf(line, sizeof(line), "<13>1 2024-01-01T00:00:00Z %s app - - - m", host);
+    assert_ok_no_warning(parse_n(INGEST_FMT_RFC5424, NULL, line, (size_t)k));
+    ck_assert_uint_eq(ts_event_getz(&ev, "host")->v.len, 255);
+    host[255] = 'h';
+    host[256] = '\0';
+    k = snprintf(line, sizeof(line), "<13>1 2024-01-01T00:00:00Z %s app - - - m", host);
+    ck_assert_int_eq(parse_n(INGEST_FMT_RFC5424, NULL, line, (size_t)k), 0);
+    assert_absent("host");
+    assert_str("program", "app");
+    ck_assert_ptr_nonnull(diag.warning);
+}
+END_TEST
+
 /* ----------------------------------------------- RFC 5424, section 6.5 */
 
 START_TEST(test_rfc5424_example1_bom_and_nil_sd)
@@ -593,6 +702,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_parse_auto_detects_format_per_message);
     tcase_add_test(tc, test_format_names_round_trip);
     tcase_add_test(tc, test_individual_parsers_work_without_ingest_parse);
+    tcase_add_test(tc, test_rfc3164_host_with_nul_or_control_bytes_stays_in_the_message);
+    tcase_add_test(tc, test_rfc3164_host_over_255_bytes_stays_in_the_message);
+    tcase_add_test(tc, test_rfc5424_hostname_with_control_bytes_or_over_255_is_not_taken);
     suite_add_tcase(s, tc);
     return s;
 }

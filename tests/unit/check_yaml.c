@@ -113,6 +113,32 @@ START_TEST(test_yaml_empty_input_has_no_documents)
 }
 END_TEST
 
+/* An empty collection as the first one of a stream: no child was ever
+ * pending, so the builder's kids array is still NULL (issue 17: NULL + 0
+ * was computed, undefined behaviour that UBSan reports). */
+START_TEST(test_yaml_empty_collections_before_any_child_load_as_empty)
+{
+    static const char *const texts[] = {"[]", "{}", "[]\n---\n{}\n", "- []\n- {}\n",
+                                        "a: []\nb: {}\n", "[[[]]]", "&x [] \n"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct ts_ystream *s = load_ok(texts[i]);
+        ck_assert_uint_ge(s->ndocs, 1);
+        struct ts_ynode *r = root_of(s);
+        ck_assert(r->kind == TS_Y_SEQ || r->kind == TS_Y_MAP);
+        if (i == 0) {
+            ck_assert_int_eq(r->kind, TS_Y_SEQ);
+            ck_assert_uint_eq(r->nitems, 0);
+            ck_assert_ptr_null(r->items);
+        } else if (i == 1) {
+            ck_assert_int_eq(r->kind, TS_Y_MAP);
+            ck_assert_uint_eq(r->npairs, 0);
+            ck_assert_ptr_null(r->pairs);
+        }
+        ts_yaml_free(s);
+    }
+}
+END_TEST
+
 START_TEST(test_yaml_quoted_null_is_a_string_plain_null_is_null)
 {
     struct ts_ystream *s = load_ok("a: null\n"
@@ -447,6 +473,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_yaml_nodes_carry_one_based_line_and_col);
     tcase_add_test(tc, test_yaml_loads_every_document_with_its_start_line);
     tcase_add_test(tc, test_yaml_empty_input_has_no_documents);
+    tcase_add_test(tc, test_yaml_empty_collections_before_any_child_load_as_empty);
     tcase_add_test(tc, test_yaml_quoted_null_is_a_string_plain_null_is_null);
     tcase_add_test(tc, test_yaml_scalar_styles_and_tags_are_kept);
     tcase_add_test(tc, test_yaml_scalar_with_nul_keeps_its_length);
