@@ -817,6 +817,10 @@ int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct 
     if (!rs)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
     atomic_init(&rs->refs, 1);
+    rs->re_max_subject = o->re_max_subject ? o->re_max_subject : RULE_RE_MAX_SUBJECT;
+    rs->re_match_limit = o->re_match_limit ? o->re_match_limit : RULE_RE_MATCH_LIMIT;
+    rs->re_depth_limit = o->re_depth_limit ? o->re_depth_limit : RULE_RE_DEPTH_LIMIT;
+    rs->re_heap_limit_kib = o->re_heap_limit_kib ? o->re_heap_limit_kib : RULE_RE_HEAP_LIMIT_KIB;
     struct lctx c = {.rs = rs, .o = o, .rep = rep};
     int rc = 0;
     static const char *const kw[3] = {"message", "Message", "raw"};
