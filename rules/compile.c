@@ -462,6 +462,158 @@ static int add_regex(struct lctx *c, pcre2_code *re)
     return 0;
 }
 
+/* ------------------------------------------------- regular expressions */
+
+/* The length of a counted repeat {n}, {n,} or {n,m} at p (0 when p is not
+ * one: PCRE2 reads the brace as a literal); *unbounded for {n,}. */
+static size_t re_brace(const char *p, size_t n, bool *unbounded)
+{
+    size_t i = 1, d;
+    *unbounded = false;
+    for (d = i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+        ;
+    if (i == d)
+        return 0;
+    if (i < n && p[i] == ',') {
+        i++;
+        for (d = i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+            ;
+        *unbounded = i == d;
+    }
+    return i < n && p[i] == '}' ? i + 1 : 0;
+}
+
+/* What decides the worst case of a search on a long value (struct rule_re),
+ * read off the pattern text:
+ * - *repeats: unbounded repeats (*, +, {n,}) that give back what they took
+ *   when the search backtracks (possessive ones do not);
+ * - *prefix_ok: no construct that looks past the end of a match or depends
+ *   on where the subject ends ($, \z, \Z, \b, \B, \G, lookahead and
+ *   lookbehind, backtracking verbs), so a match found in the first bytes of
+ *   a value is a match of the whole value.
+ * A syntactic scan that errs on the safe side (a repeat too many, prefix_ok
+ * false): extended syntax (?x) gives up on prefix_ok. */
+static void re_shape(const char *p, size_t n, uint32_t *repeats, bool *prefix_ok)
+{
+    uint32_t rep = 0;
+    bool ok = true, atom = false; /* atom: what precedes can take a repeat */
+    for (size_t i = 0; i < n;) {
+        char ch = p[i];
+        if (ch == '\\') {
+            char e = i + 1 < n ? p[i + 1] : '\0';
+            i += 2;
+            if (e == 'Q') { /* literal text up to \E */
+                while (i < n && !(p[i] == '\\' && i + 1 < n && p[i + 1] == 'E'))
+                    i++;
+                i += 2;
+            } else if (e && strchr("zZbBG", e)) {
+                ok = false;
+            } else if (e && strchr("xopNPgk", e) && i < n &&
+                       (p[i] == '{' || p[i] == '<' || p[i] == '\'')) {
+                char close = p[i] == '{' ? '}' : p[i] == '<' ? '>' : '\'';
+                while (i < n && p[i] != close)
+                    i++;
+                i++;
+            } else if (e == 'c') {
+                i++; /* \cX */
+            }
+            atom = true;
+            continue;
+        }
+        if (ch == '[') {
+            i = rule_re_skip_class(p, i, n);
+            atom = true;
+            continue;
+        }
+        if (ch == '(') {
+            if (i + 2 < n && p[i + 1] == '?' && p[i + 2] == '#') { /* comment */
+                while (i < n && p[i] != ')')
+                    i++;
+                i++;
+                continue;
+            }
+            if (i + 1 < n && p[i + 1] == '*')
+                ok = false; /* verbs, alpha assertions */
+            if (i + 2 < n && p[i + 1] == '?') {
+                char q = p[i + 2];
+                if (q == '=' || q == '!' ||
+                    (q == '<' && i + 3 < n && (p[i + 3] == '=' || p[i + 3] == '!')))
+                    ok = false;
+                for (size_t j = i + 2; j < n && (isalpha((unsigned char)p[j]) || p[j] == '-' ||
+                                                 p[j] == '^'); j++)
+                    if (p[j] == 'x')
+                        ok = false; /* (?x): comments and spaces not read here */
+            }
+            i++;
+            atom = false;
+            continue;
+        }
+        if (ch == ')') {
+            i++;
+            atom = true;
+            continue;
+        }
+        if (ch == '$')
+            ok = false;
+        size_t q = 0;
+        bool unbounded = false;
+        if (atom && (ch == '*' || ch == '+')) {
+            q = 1;
+            unbounded = true;
+        } else if (atom && ch == '?') {
+            q = 1;
+        } else if (atom && ch == '{') {
+            q = re_brace(p + i, n - i, &unbounded);
+        }
+        if (q) {
+            i += q;
+            bool possessive = i < n && p[i] == '+';
+            if (i < n && (p[i] == '+' || p[i] == '?'))
+                i++;
+            if (unbounded && !possessive)
+                rep++;
+            atom = false;
+            continue;
+        }
+        atom = ch != '|';
+        i++;
+    }
+    *repeats = rep;
+    *prefix_ok = ok;
+}
+
+/* An ASCII byte that every match of re contains, or 0. */
+static uint8_t re_need(const pcre2_code *re)
+{
+    uint32_t type = 0, cu = 0;
+    if (pcre2_pattern_info(re, PCRE2_INFO_LASTCODETYPE, &type) == 0 && type == 1 &&
+        pcre2_pattern_info(re, PCRE2_INFO_LASTCODEUNIT, &cu) == 0 && cu > 0 && cu < 0x80)
+        return (uint8_t)cu;
+    if (pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODETYPE, &type) == 0 && type == 1 &&
+        pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODEUNIT, &cu) == 0 && cu > 0 && cu < 0x80)
+        return (uint8_t)cu;
+    return 0;
+}
+
+/* Compile-time bounds of a search with re (pattern text s, len bytes). */
+static struct rule_re *re_bounds(struct lctx *c, pcre2_code *re, const char *s, size_t len)
+{
+    struct rule_re *x = lctx_alloc(c, sizeof(*x));
+    if (!x)
+        return NULL;
+    uint32_t reps;
+    bool prefix_ok;
+    re_shape(s, len, &reps, &prefix_ok);
+    size_t w = c->rs->re_max_subject;
+    if (reps > RULE_RE_FREE_REPEATS)
+        w = reps - RULE_RE_FREE_REPEATS >= 32 ? 0 : w >> (reps - RULE_RE_FREE_REPEATS);
+    x->code = re;
+    x->window = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+    x->prefix_ok = prefix_ok;
+    x->need = re_need(re);
+    return x;
+}
+
 /* ------------------------------------------------------------ one field */
 
 struct mods_seen {
@@ -817,7 +969,8 @@ static int field_compile(struct lctx *c, const struct ts_ynode *key, const struc
             }
             (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
             base.op = VOP_RE;
-            base.re = re;
+            if (!(base.re = re_bounds(c, re, s, len)))
+                return TS_E_NOMEM;
             base.lit = text;
             base.len = (uint32_t)len;
         } else if (ty == M_CIDR) {

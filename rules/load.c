@@ -698,40 +698,112 @@ static int apply_filters(struct rule_set *rs)
     return 0;
 }
 
-/* A correlation naming a rule that is not in the set is invalid. */
+/* Why a correlation is left out: the first of its `rules` that names no
+ * loaded rule (CF_MISSING) or a correlation that is left out (CF_FAILED). */
+enum { CF_OK = 0, CF_MISSING, CF_FAILED };
+struct corr_fate {
+    uint8_t why;
+    size_t target; /* index in filter_targets */
+};
+
+/* The node of target t in the correlation's `rules` (a list or one name). */
+static const struct ts_ynode *corr_target_node(const struct rule *cr, size_t t)
+{
+    const struct ts_ynode *n = ts_yaml_get(ts_yaml_get(cr->corr_root, "correlation"), "rules");
+    if (n && n->kind == TS_Y_SEQ && t < n->nitems)
+        return n->items[t];
+    return n;
+}
+
+/* A correlation naming a rule that is not in the set is invalid, and so is
+ * every correlation naming one of those, whatever the order of the documents.
+ *
+ * Ownership: rs->corrs owns every correlation until the end of this function.
+ * Each name is resolved once into ref[] (a detection, another correlation or
+ * nothing) while all correlations are alive; the left-out ones are then only
+ * marked in fate[] while the marks spread, reported in load order, and freed
+ * last, after the last read of any of them. Returns 0 or TS_E_NOMEM. */
 static int check_correlations(struct rule_set *rs, struct lctx *c)
 {
-    size_t keep = 0;
-    for (size_t i = 0; i < rs->ncorrs; i++) {
-        struct rule *cr = rs->corrs[i];
-        const char *missing = NULL;
-        for (size_t t = 0; t < cr->ntargets && !missing; t++) {
-            bool found = false;
-            for (size_t k = 0; k < rs->nrules && !found; k++)
-                found = rule_named(rs->rules[k], cr->filter_targets[t]);
-            for (size_t k = 0; k < rs->ncorrs && !found; k++)
-                found = k != i && rule_named(rs->corrs[k], cr->filter_targets[t]);
-            if (!found)
-                missing = cr->filter_targets[t];
-        }
-        if (missing) {
-            c->r = cr;
-            c->file = cr->info.file;
-            c->nprob = 0;
-            const struct ts_ynode *cn = ts_yaml_get(cr->corr_root, "correlation");
-            lctx_problem(c, RULE_INVALID, ts_yaml_get(cn, "rules"), 0, 0,
-                         "correlation refers to rule \"%s\", which is not loaded", missing);
-            c->r = NULL;
-            c->rep->ok--;
-            c->rep->correlations--;
-            c->rep->invalid++;
-            rule_free(cr);
-        } else {
-            rs->corrs[keep++] = cr;
+    size_t n = rs->ncorrs, nrefs = 0;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        nrefs += rs->corrs[i]->ntargets;
+    struct corr_fate *fate = calloc(n, sizeof(*fate));
+    size_t *first = malloc((n + 1) * sizeof(*first));
+    long *ref = malloc((nrefs ? nrefs : 1) * sizeof(*ref)); /* -1 detection, -2 none, else corr */
+    if (!fate || !first || !ref) {
+        free(fate);
+        free(first);
+        free(ref);
+        return TS_E_NOMEM;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rule *cr = rs->corrs[i];
+        first[i] = at;
+        for (size_t t = 0; t < cr->ntargets; t++, at++) {
+            const char *name = cr->filter_targets[t];
+            ref[at] = -2;
+            for (size_t k = 0; k < rs->nrules && ref[at] == -2; k++)
+                if (rule_named(rs->rules[k], name))
+                    ref[at] = -1;
+            for (size_t k = 0; k < n && ref[at] == -2; k++)
+                if (k != i && rule_named(rs->corrs[k], name))
+                    ref[at] = (long)k;
+            if (ref[at] == -2 && fate[i].why == CF_OK)
+                fate[i] = (struct corr_fate){CF_MISSING, t};
         }
     }
+    first[n] = at;
+    /* spread: a correlation on a left-out one is left out (one pass per link
+     * of the longest chain; a pass reads every reference once) */
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < n; i++) {
+            if (fate[i].why != CF_OK)
+                continue;
+            for (size_t r = first[i]; r < first[i + 1]; r++)
+                if (ref[r] >= 0 && fate[ref[r]].why != CF_OK) {
+                    fate[i] = (struct corr_fate){CF_FAILED, r - first[i]};
+                    changed = true;
+                    break;
+                }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rule *cr = rs->corrs[i];
+        if (fate[i].why == CF_OK)
+            continue;
+        c->r = cr;
+        c->file = cr->info.file;
+        c->nprob = 0;
+        const char *name = cr->filter_targets[fate[i].target];
+        if (fate[i].why == CF_MISSING)
+            lctx_problem(c, RULE_INVALID, corr_target_node(cr, fate[i].target), 0, 0,
+                         "correlation refers to rule \"%s\", which is not loaded", name);
+        else
+            lctx_problem(c, RULE_INVALID, corr_target_node(cr, fate[i].target), 0, 0,
+                         "correlation refers to correlation \"%s\", which failed to load", name);
+        c->r = NULL;
+        c->rep->ok--;
+        c->rep->correlations--;
+        c->rep->invalid++;
+    }
+    /* every read of a left-out correlation is above: free them, keep the rest */
+    size_t keep = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fate[i].why == CF_OK)
+            rs->corrs[keep++] = rs->corrs[i];
+        else
+            rule_free(rs->corrs[i]);
+    }
     rs->ncorrs = keep;
-    return 0;
+    free(fate);
+    free(first);
+    free(ref);
+    return c->fatal;
 }
 
 int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct rule_report *report,
@@ -745,6 +817,10 @@ int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct 
     if (!rs)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
     atomic_init(&rs->refs, 1);
+    rs->re_max_subject = o->re_max_subject ? o->re_max_subject : RULE_RE_MAX_SUBJECT;
+    rs->re_match_limit = o->re_match_limit ? o->re_match_limit : RULE_RE_MATCH_LIMIT;
+    rs->re_depth_limit = o->re_depth_limit ? o->re_depth_limit : RULE_RE_DEPTH_LIMIT;
+    rs->re_heap_limit_kib = o->re_heap_limit_kib ? o->re_heap_limit_kib : RULE_RE_HEAP_LIMIT_KIB;
     struct lctx c = {.rs = rs, .o = o, .rep = rep};
     int rc = 0;
     static const char *const kw[3] = {"message", "Message", "raw"};

@@ -8,7 +8,10 @@
  * in rule order. Selection results are memoised per event; lowercased field
  * values are cached per event in the scratch. No allocation per event: the
  * scratch is sized when created; values too long for its buffer are compared
- * with slower case-folding loops instead.
+ * with slower case-folding loops instead. Regular expressions run with the
+ * scratch's PCRE2 match data, match context (the set's match, depth and heap
+ * limits) and JIT stack; a search cut short counts as not matching and is
+ * counted (rule_match_stats.re_limit_hits).
  *
  * The set is shared read-only; a scratch belongs to one thread.
  */
@@ -23,6 +26,8 @@
 #include "rules_int.h"
 
 #define LBUF_CAP ((size_t)1 << 20)
+#define RE_JIT_STACK_START ((size_t)32 << 10)
+#define RE_JIT_STACK_MAX ((size_t)512 << 10)
 
 struct rule_scratch {
     const struct rule_set *rs;
@@ -41,6 +46,8 @@ struct rule_scratch {
     uint8_t *mval;
     uint32_t *groups;
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* the set's regex limits, and jit */
+    pcre2_jit_stack *jit;
     const struct ts_event *ev;
     uint32_t cur_field;
     bool exact; /* test hook: no prefilter, every routed rule evaluated */
@@ -77,8 +84,9 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->mstamp);
     free(s->mval);
     free(s->groups);
-    if (s->md)
-        pcre2_match_data_free(s->md);
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    pcre2_jit_stack_free(s->jit);
     free(s);
 }
 
@@ -105,12 +113,18 @@ int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs)
     s->mval = calloc(nm, 1);
     s->groups = calloc(ng, sizeof(uint32_t));
     s->md = pcre2_match_data_create(1, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jit = pcre2_jit_stack_create(RE_JIT_STACK_START, RE_JIT_STACK_MAX, NULL);
     if (!s->fstamp || !s->fslot || !s->lstamp || !s->loff || !s->lbuf || !s->rstamp ||
         !s->pstamp || !s->pmask || !s->cand ||
-        !s->mstamp || !s->mval || !s->groups || !s->md) {
+        !s->mstamp || !s->mval || !s->groups || !s->md || !s->mctx || !s->jit) {
         rule_scratch_free(s);
         return TS_E_NOMEM;
     }
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+    pcre2_set_match_limit(s->mctx, rs->re_match_limit);
+    pcre2_set_depth_limit(s->mctx, rs->re_depth_limit);
+    pcre2_set_heap_limit(s->mctx, rs->re_heap_limit_kib);
     *out = s;
     return 0;
 }
@@ -387,6 +401,37 @@ static bool date_part(const struct ts_value *v, uint8_t part, double *out)
 
 /* ----------------------------------------------------------- one value */
 
+static bool has_byte(const char *p, size_t n, uint8_t b)
+{
+    if (memchr(p, b, n))
+        return true;
+    uint8_t o = b >= 'a' && b <= 'z' ? (uint8_t)(b - 32) : b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b;
+    return o != b && memchr(p, o, n) != NULL;
+}
+
+/* Search p[0..n) with x. A value longer than x->window is searched only in
+ * its first window bytes, and only when a match there is a match of the
+ * value (x->prefix_ok); a value without a byte every match needs is no match
+ * without a search. A search cut short - by a PCRE2 limit (match, depth,
+ * heap, JIT stack) or by the window - counts as not matching, and is
+ * counted. */
+static bool re_search(struct rule_scratch *s, const struct rule_re *x, const char *p, size_t n)
+{
+    bool cut = n > x->window;
+    if (cut && x->need && !has_byte(p, n, x->need))
+        return false;
+    int rc = PCRE2_ERROR_NOMATCH;
+    if (!cut || x->prefix_ok)
+        rc = pcre2_match(x->code, (PCRE2_SPTR)p, cut ? x->window : n, 0, 0, s->md, s->mctx);
+    if (rc >= 0)
+        return true;
+    if (cut || rc != PCRE2_ERROR_NOMATCH) {
+        s->st.re_limit_hits++;
+        s->st.re_too_long += cut;
+    }
+    return false;
+}
+
 static bool vm_scalar(struct rule_scratch *s, const struct vmatch *m, const struct ts_value *v,
                       uint32_t fid)
 {
@@ -397,7 +442,7 @@ static bool vm_scalar(struct rule_scratch *s, const struct vmatch *m, const stru
     case VOP_RE:
         if (!view(v, &p, &n, tmp))
             return false;
-        return pcre2_match(m->re, (PCRE2_SPTR)p, n, 0, 0, s->md, NULL) >= 0;
+        return re_search(s, m->re, p, n);
     case VOP_CIDR: {
         struct ts_ip ip;
         if (v->type == TS_V_IP)

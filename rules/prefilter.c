@@ -284,9 +284,7 @@ static void rx_commit(struct rxrun *cur, struct lit *best, uint32_t field)
     cur->n = 0;
 }
 
-/* Skip a bracket class starting at p[i] == '['; returns the index after it,
- * or n when malformed. */
-static size_t rx_skip_class(const char *p, size_t i, size_t n)
+size_t rule_re_skip_class(const char *p, size_t i, size_t n)
 {
     i++;
     if (i < n && p[i] == '^')
@@ -313,8 +311,8 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
     const char *p = m->lit;
     size_t n = m->len;
     uint32_t opts = 0, all = 0;
-    if (!p || !m->re || pcre2_pattern_info(m->re, PCRE2_INFO_ARGOPTIONS, &opts) != 0 ||
-        pcre2_pattern_info(m->re, PCRE2_INFO_ALLOPTIONS, &all) != 0)
+    if (!p || !m->re || pcre2_pattern_info(m->re->code, PCRE2_INFO_ARGOPTIONS, &opts) != 0 ||
+        pcre2_pattern_info(m->re->code, PCRE2_INFO_ALLOPTIONS, &all) != 0)
         return none;
     if ((opts | all) & (PCRE2_EXTENDED | PCRE2_EXTENDED_MORE | PCRE2_LITERAL))
         return none;
@@ -383,7 +381,7 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
                 if (p[i] == '\\') {
                     i++;
                 } else if (p[i] == '[') {
-                    i = rx_skip_class(p, i, n) - 1;
+                    i = rule_re_skip_class(p, i, n) - 1;
                 } else if (p[i] == '(') {
                     depth++;
                 } else if (p[i] == ')' && --depth == 0) {
@@ -398,7 +396,7 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
         if (c == '[') {
             rx_commit(&cur, &best, field);
             atom = UINT32_MAX;
-            i = rx_skip_class(p, i, n);
+            i = rule_re_skip_class(p, i, n);
             continue;
         }
         if (c == '.' || c == '^' || c == '$' || c == ')') {

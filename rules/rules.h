@@ -69,7 +69,21 @@ struct rule_load_opts {
     size_t naliases;
     const struct rule_placeholder *placeholders;
     size_t nplaceholders;
+    /* Regular expressions (modifier re): limits of one search, 0 = the
+     * default. A search that a limit cuts short counts as not matching and is
+     * counted in rule_match_stats.re_limit_hits (docs/rules.md, "Regular
+     * expressions: limits"). */
+    size_t re_max_subject;      /* bytes of a value searched (RULE_RE_MAX_SUBJECT);
+                                 * patterns with many unbounded repeats search less */
+    uint32_t re_match_limit;    /* PCRE2 match limit (RULE_RE_MATCH_LIMIT) */
+    uint32_t re_depth_limit;    /* PCRE2 depth limit (RULE_RE_DEPTH_LIMIT) */
+    uint32_t re_heap_limit_kib; /* PCRE2 heap limit, KiB (RULE_RE_HEAP_LIMIT_KIB) */
 };
+
+#define RULE_RE_MAX_SUBJECT ((size_t)64 << 10)
+#define RULE_RE_MATCH_LIMIT 1000000u
+#define RULE_RE_DEPTH_LIMIT 50000u
+#define RULE_RE_HEAP_LIMIT_KIB 8192u
 
 struct rule_set;
 
@@ -139,10 +153,16 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
 int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
                  const struct ts_event *ev, struct ts_buf *out);
 
-/* Counters of the last rule_match calls on this scratch (for benches):
- * rules evaluated exactly, and matches. */
+/* Counters of this scratch since it was created (one thread's matching):
+ * events, rules evaluated exactly, matches; and regular-expression searches
+ * cut short - by PCRE2's match, depth or heap limit, the JIT stack, or a
+ * value longer than the pattern's window (re_too_long counts those of
+ * re_limit_hits) - which counted as not matching. rule_explain counts too.
+ * Sum the scratches of all workers for a process-wide figure. */
 struct rule_match_stats {
     uint64_t events, candidates, matches;
+    uint64_t re_limit_hits;
+    uint64_t re_too_long;
 };
 void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *out);
 

@@ -43,6 +43,8 @@
 #define RULE_PREFILTER_WINDOW 16u     /* bytes of a literal the automaton looks for */
 #define RULE_PREFILTER_SLOTS 4u       /* literal sets a rule may require together */
 
+#define RULE_RE_FREE_REPEATS 8u     /* unbounded repeats before a regex's window shrinks */
+
 #define FIELD_KEYWORDS UINT32_MAX /* pseudo field of keyword searches */
 
 /* ---------------------------------------------------------------- values */
@@ -61,6 +63,23 @@ enum vop {
 };
 
 enum vcmp { CMP_EQ = 0, CMP_LT, CMP_LTE, CMP_GT, CMP_GTE };
+
+/* A compiled regular expression and what bounds one search with it
+ * (docs/rules.md, "Regular expressions: limits"). PCRE2's JIT counts entries
+ * into repeats, not the bytes a repeat gives back when it backtracks, so its
+ * match limit does not bound k chained repeats (\+.*\+.*...), which take up
+ * to ~2^k steps per byte; the window, shrunk for such patterns, does. */
+struct rule_re {
+    pcre2_code *code; /* listed in rule->res, freed with the rule */
+    uint32_t window;  /* bytes of a value searched: the set's re_max_subject,
+                       * halved for each unbounded repeat beyond
+                       * RULE_RE_FREE_REPEATS */
+    uint8_t prefix_ok;/* a match within the first window bytes of a longer
+                       * value is a match of the value (the pattern never
+                       * looks past the end of its match) */
+    uint8_t need;     /* an ASCII byte every match contains (either case), 0 if none */
+};
+
 enum vtime { TP_NONE = 0, TP_MINUTE, TP_HOUR, TP_DAY, TP_WEEK, TP_MONTH, TP_YEAR };
 
 struct vmatch {
@@ -75,7 +94,7 @@ struct vmatch {
     const char *lit;      /* lowercased unless cased; NUL-terminated */
     const uint8_t *wmask; /* VOP_GLOB: 0 literal, '*' or '?' per byte of lit */
     double num;           /* has_num / VOP_CMP */
-    pcre2_code *re;
+    const struct rule_re *re; /* VOP_RE */
     struct ts_ip net;     /* VOP_CIDR, masked */
     uint32_t ref;         /* VOP_REF: field id */
     const char *text;     /* the value as written in the rule, for explanations */
@@ -186,6 +205,10 @@ const struct cnode *cond_parse(struct lctx *c, const struct ts_ynode *at, const 
  * the same way). */
 bool glob_match(const char *lit, const uint8_t *wmask, size_t m, const char *t, size_t n);
 
+/* Skip a bracket class of a regular expression starting at p[i] == '[';
+ * returns the index after it, or n when malformed. */
+size_t rule_re_skip_class(const char *p, size_t i, size_t n);
+
 /* Edit distance (case-insensitive), 99 for long strings. */
 size_t rule_str_distance(const char *a, size_t la, const char *b, size_t lb);
 /* "Did you mean": the known modifier closest to s, or NULL. */
@@ -280,6 +303,9 @@ struct rule_set {
     uint32_t memo_total;  /* selections over all detections and filters */
     uint8_t *pf_need;     /* per rule: mask of the prefilter slots that must all hit (0: always) */
     size_t prefilter_rules, always_rules;
+    /* limits of one regex search (rule_load_opts, defaults filled in) */
+    size_t re_max_subject;
+    uint32_t re_match_limit, re_depth_limit, re_heap_limit_kib;
 };
 
 /* Build the routing groups and automata once all rules are in (load.c). */

@@ -1,7 +1,8 @@
 /* check_rules_load.c - the loader: one clear file:line:col problem per typo
  * (unknown modifier, bad condition, missing selection, wrong value types),
  * unsupported features named exactly, rules never half-loaded, hostile
- * input capped, and the whole SigmaHQ corpus loading at >= 99%. */
+ * input capped, correlations on rules that did not load left out without
+ * touching freed memory, and the whole SigmaHQ corpus loading at >= 99%. */
 #include <stdio.h>
 
 #include "check_rules_util.h"
@@ -198,6 +199,87 @@ START_TEST(test_missing_path_is_an_io_error)
 }
 END_TEST
 
+/* Problem i of the last load as "file:line:col: kind: [rule-id] message". */
+static const char *problem_at(size_t i, char *buf, size_t n)
+{
+    ck_assert_uint_gt(last_report.nproblems, i);
+    const struct rule_problem *p = &last_report.problems[i];
+    snprintf(buf, n, "%s:%u:%u: %s: [%s] %s", p->file, p->line, p->col,
+             p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+    return buf;
+}
+
+#define BAD_BASE                                                                                   \
+    "title: base\nid: base-rule\nlogsource:\n  product: windows\ndetection:\n  selection:\n"      \
+    "    Image|contians: x\n  condition: selection\n"
+#define CORR_ON(id, target)                                                                        \
+    "title: " id "\nid: " id "\ncorrelation:\n  type: event_count\n  rules:\n    - " target "\n"  \
+    "  timespan: 5m\n  condition:\n    gte: 2\n"
+
+/* Issue 17, findings 7 and 11: the loader read a correlation it had freed
+ * (a use-after-free that crashed `tocsin rules check` and reloads). A
+ * correlation whose base rule is invalid is left out, and so is every
+ * correlation that refers to it, in whichever order they come. */
+START_TEST(test_correlation_on_a_correlation_whose_base_rule_is_invalid_is_left_out)
+{
+    char buf[1400];
+    /* the dependant after the correlation it uses */
+    struct rule_set *rs =
+        rules_from(BAD_BASE "---\n" CORR_ON("bid", "base-rule") "---\n" CORR_ON("aid", "bid"));
+    ck_assert_uint_eq(last_report.nproblems, 3);
+    ck_assert_str_eq(problem_at(0, buf, sizeof(buf)),
+                     "t.yml:7:11: invalid: [base-rule] unknown modifier \"contians\" "
+                     "(did you mean \"contains\"?)");
+    ck_assert_str_eq(problem_at(1, buf, sizeof(buf)),
+                     "t.yml:15:7: invalid: [bid] correlation refers to rule \"base-rule\", "
+                     "which is not loaded");
+    ck_assert_str_eq(problem_at(2, buf, sizeof(buf)),
+                     "t.yml:25:7: invalid: [aid] correlation refers to correlation \"bid\", "
+                     "which failed to load");
+    ck_assert_uint_eq(last_report.rules, 3);
+    ck_assert_uint_eq(last_report.invalid, 3);
+    ck_assert_uint_eq(last_report.ok, 0);
+    ck_assert_uint_eq(last_report.correlations, 0);
+    ck_assert_uint_eq(rule_set_correlation_count(rs), 0);
+    rule_set_unref(rs);
+
+    /* the dependant before the correlation it uses */
+    rs = rules_from(BAD_BASE "---\n" CORR_ON("aid", "bid") "---\n" CORR_ON("bid", "base-rule"));
+    ck_assert_uint_eq(last_report.nproblems, 3);
+    ck_assert_str_eq(problem_at(1, buf, sizeof(buf)),
+                     "t.yml:15:7: invalid: [aid] correlation refers to correlation \"bid\", "
+                     "which failed to load");
+    ck_assert_str_eq(problem_at(2, buf, sizeof(buf)),
+                     "t.yml:25:7: invalid: [bid] correlation refers to rule \"base-rule\", "
+                     "which is not loaded");
+    ck_assert_uint_eq(last_report.invalid, 3);
+    ck_assert_uint_eq(last_report.correlations, 0);
+    ck_assert_uint_eq(rule_set_correlation_count(rs), 0);
+    rule_set_unref(rs);
+}
+END_TEST
+
+/* The fuzzer's two-rule file (tests/fuzz/corpus/sigma/two-correlations-
+ * unloaded-rules.yml): `rules check` and `replay -r` exited 139. */
+START_TEST(test_two_correlations_each_naming_an_unloaded_rule_are_both_reported)
+{
+    char buf[1400];
+    struct rule_set *rs = rules_from(CORR_ON("x", "nope-1") "---\n" CORR_ON("y", "nope-2"));
+    ck_assert_uint_eq(last_report.nproblems, 2);
+    ck_assert_str_eq(problem_at(0, buf, sizeof(buf)),
+                     "t.yml:6:7: invalid: [x] correlation refers to rule \"nope-1\", "
+                     "which is not loaded");
+    ck_assert_str_eq(problem_at(1, buf, sizeof(buf)),
+                     "t.yml:16:7: invalid: [y] correlation refers to rule \"nope-2\", "
+                     "which is not loaded");
+    ck_assert_uint_eq(last_report.rules, 2);
+    ck_assert_uint_eq(last_report.invalid, 2);
+    ck_assert_uint_eq(last_report.ok, 0);
+    ck_assert_uint_eq(rule_set_correlation_count(rs), 0);
+    rule_set_unref(rs);
+}
+END_TEST
+
 START_TEST(test_sigmahq_corpus_loads_at_least_99_percent)
 {
     char path[600];
@@ -252,6 +334,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_every_problem_of_a_rule_is_listed);
     tcase_add_test(tc, test_hostile_rules_hit_caps);
     tcase_add_test(tc, test_missing_path_is_an_io_error);
+    tcase_add_test(tc, test_correlation_on_a_correlation_whose_base_rule_is_invalid_is_left_out);
+    tcase_add_test(tc, test_two_correlations_each_naming_an_unloaded_rule_are_both_reported);
     tcase_add_test(tc, test_sigmahq_corpus_loads_at_least_99_percent);
     suite_add_tcase(s, tc);
     return s;
