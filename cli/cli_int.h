@@ -3,6 +3,7 @@
 #define TS_CLI_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -73,7 +74,13 @@ struct detections {
     struct ts_buf line;
     uint64_t detections;
     struct corr_stage *corr;   /* NULL: detections are only printed */
+    /* Sigma regex searches cut short (PCRE2 limits, length window): per
+     * worker as its scratch counted them, plus what replaced scratches had */
+    _Atomic uint64_t *re_limit, *re_long;
+    _Atomic uint64_t re_limit_base, re_long_base;
 };
+/* Regex searches cut short so far (treated as not matching; docs/rules.md). */
+void detections_re_stats(struct detections *d, uint64_t *limit_hits, uint64_t *too_long);
 int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
                     FILE *out, bool quiet);
 void detections_close(struct detections *d);

@@ -665,6 +665,9 @@ int cmd_replay(int argc, char **argv)
     uint64_t nout = r.correlate ? r.corr.outbox_entries : 0;
     char dropped[512];
     bool ndropped = r.correlate && corr_stage_dropped(&r.corr, dropped, sizeof(dropped));
+    uint64_t re_cut = 0, re_long = 0;
+    if (r.rules)
+        detections_re_stats(&r.det, &re_cut, &re_long);
     if (r.correlate) {
         corr_stage_print_final(&r.corr);
         corr_stage_close(&r.corr);
@@ -691,6 +694,10 @@ int cmd_replay(int argc, char **argv)
                 (unsigned long long)ndet, ninc, (unsigned long long)nout);
     if (ndropped)
         fprintf(out, "  %s\n", dropped);
+    if (re_cut)
+        fprintf(out, "  Sigma regex searches cut short by the PCRE2 limits: %llu (%llu over the "
+                     "length window), treated as not matching\n",
+                (unsigned long long)re_cut, (unsigned long long)re_long);
     tally_print(&r.format, out);
     tally_print(&r.logsource, out);
     tally_print(&r.tenant, out);

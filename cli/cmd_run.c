@@ -268,6 +268,13 @@ static void *stats_main(void *p)
             char line[512];
             if (a->corr && corr_stage_dropped(a->corr, line, sizeof(line)))
                 ts_warn("run: %s", line);
+            uint64_t rl = 0, rt = 0;
+            if (a->det)
+                detections_re_stats(a->det, &rl, &rt);
+            if (rl)
+                ts_warn("run: %llu Sigma regex search(es) cut short by the PCRE2 limits (%llu "
+                        "over the length window): treated as not matching (docs/rules.md)",
+                        (unsigned long long)rl, (unsigned long long)rt);
             next += (int64_t)a->interval * TS_NS_PER_SEC;
         }
     }

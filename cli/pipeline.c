@@ -154,7 +154,9 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
     d->nscratch = workers > 0 ? (size_t)workers : 1;
     d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
     d->scratch_rs = calloc(d->nscratch, sizeof(*d->scratch_rs));
-    if (!d->scratch || !d->scratch_rs)
+    d->re_limit = calloc(d->nscratch, sizeof(*d->re_limit));
+    d->re_long = calloc(d->nscratch, sizeof(*d->re_long));
+    if (!d->scratch || !d->scratch_rs || !d->re_limit || !d->re_long)
         return TS_E_NOMEM;
     for (size_t i = 0; i < d->nscratch; i++) {
         if ((rc = rule_scratch_create(&d->scratch[i], d->rs)) != 0)
@@ -225,6 +227,9 @@ void detections_close(struct detections *d)
     }
     free(d->scratch);
     free(d->scratch_rs);
+    free((void *)d->re_limit);
+    free((void *)d->re_long);
+    d->re_limit = d->re_long = NULL;
     rule_set_unref(d->rs);
     ts_buf_free(&d->line);
     pthread_mutex_destroy(&d->mu);
@@ -306,6 +311,10 @@ int detections_process(struct detections *d, const struct ingest_batch *b)
             rule_set_unref(rs);
             return TS_E_NOMEM;
         }
+        struct rule_match_stats ms; /* keep what the old scratch counted */
+        rule_scratch_stats(d->scratch[w], &ms);
+        atomic_fetch_add(&d->re_limit_base, ms.re_limit_hits);
+        atomic_fetch_add(&d->re_long_base, ms.re_too_long);
         rule_scratch_free(d->scratch[w]);
         rule_set_unref(d->scratch_rs[w]);
         d->scratch[w] = ns;
@@ -317,8 +326,22 @@ int detections_process(struct detections *d, const struct ingest_batch *b)
         /* matching runs unlocked; only a detection's output takes the lock */
         rc = rule_match(rs, m.s, &b->events[i], detections_on_match_locked, &m);
     }
+    struct rule_match_stats ms; /* published for the stats thread (this worker's slot) */
+    rule_scratch_stats(m.s, &ms);
+    atomic_store(&d->re_limit[w], ms.re_limit_hits);
+    atomic_store(&d->re_long[w], ms.re_too_long);
     rule_set_unref(rs);
     return rc;
+}
+
+void detections_re_stats(struct detections *d, uint64_t *limit_hits, uint64_t *too_long)
+{
+    *limit_hits = atomic_load(&d->re_limit_base);
+    *too_long = atomic_load(&d->re_long_base);
+    for (size_t i = 0; d->re_limit && i < d->nscratch; i++) {
+        *limit_hits += atomic_load(&d->re_limit[i]);
+        *too_long += atomic_load(&d->re_long[i]);
+    }
 }
 
 int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)

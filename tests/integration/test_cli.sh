@@ -18,6 +18,16 @@ expect "bad timestamp explained on stderr with file:line" "grep -q '$tmp/a.log:2
 expect "good event has RFC 3339 time and fields" "head -1 '$tmp/out.jsonl' | python3 -c 'import json,sys; e=json.load(sys.stdin); assert e[\"@timestamp\"]==\"2026-06-14T15:16:01Z\" and e[\"host\"]==\"combo\" and e[\"program\"]==\"sshd\" and e[\"pid\"]==1 and e[\"message\"]==\"ok one\" and e[\"source\"]=={\"file\":\"$tmp/a.log\",\"line\":1} and \"raw\" in e and e[\"tenant\"]==\"\"'"
 expect "bad-time event falls back to ingest time" "sed -n 2p '$tmp/out.jsonl' | grep -q '\"@time_source\":\"ingest\"'"
 
+# a Sigma regex that backtracks catastrophically on a crafted line is cut
+# short by the PCRE2 limits, treated as not matching and counted (issue 17)
+mkdir -p "$tmp/rerule"
+printf '%s\n' 'title: catastrophic' 'id: e5e5e5e5-0000-4000-8000-000000000005' 'logsource:' \
+    '    product: linux' 'detection:' '    sel:' "        message|re: '(a+)+\$'" \
+    '    condition: sel' 'level: low' > "$tmp/rerule/r.yml"
+python3 -c 'print("<13>Jan  1 00:00:00 h sshd[1]: " + "a" * 3000 + "b")' > "$tmp/re.log"
+$T replay -r "$tmp/rerule" "$tmp/re.log" > /dev/null 2> "$tmp/re.err"; rc=$?
+expect "a regex cut short by the PCRE2 limits is counted in replay's summary" "[ $rc -eq 0 ] && grep -q 'Sigma regex searches cut short by the PCRE2 limits: 1 ' '$tmp/re.err'"
+
 # stdin, --tenant, --format json, dead letters to a file with reasons, raw_base64 for non-UTF-8
 printf '{"a":1}\n{"a":\n\n{"b":"caf\xe9"}\n' | $T parse --format json --tenant ag-1 -d "$tmp/dlq.jsonl" - > "$tmp/o2.jsonl" 2> "$tmp/e2.txt"
 expect "stdin: one good JSON event with the tenant" "[ \$(wc -l < '$tmp/o2.jsonl') -eq 1 ] && grep -q '\"tenant\":\"ag-1\"' '$tmp/o2.jsonl' && grep -q '\"file\":\"-\"' '$tmp/o2.jsonl'"
