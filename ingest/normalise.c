@@ -1,4 +1,5 @@
-/* normalise.c - decoders, then the mapping profile, then enrichment; see
+/* normalise.c - decoders, then the mapping profile, then enrichment (always:
+ * at least the renaming of input fields in enrichment's namespaces); see
  * normalise.h. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,8 +47,14 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
         else if (!(n->force_profile = strdup(o->force_profile)))
             rc = TS_E_NOMEM;
     }
-    if (!rc && o->enrich)
-        rc = ingest_enricher_create(&n->enricher, o->enrich, err);
+    /* Enrichment owns asset.*, threat.* (and, with GeoIP, F.geo.*): its
+     * enricher always exists, so that an input field in those namespaces is
+     * renamed input.<name> even when nothing is configured to look up - an
+     * event must not name its own system for escalation (issue 17). With no
+     * options the enricher only does that: one first-byte test per field. */
+    static const struct ingest_enrich_opts no_lookups;
+    if (!rc)
+        rc = ingest_enricher_create(&n->enricher, o->enrich ? o->enrich : &no_lookups, err);
     if (rc) {
         ingest_norm_free(n);
         return rc;

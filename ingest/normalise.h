@@ -1,6 +1,8 @@
 /* normalise.h - the normalisation step of ingest, after parsing: decoders
  * (fields from message text), the mapping profile (Sigma names and
- * logsource), then enrichment (GeoIP/ASN, assets, threat intel).
+ * logsource), then enrichment (GeoIP/ASN, assets, threat intel). The last
+ * step always runs: a field of the input named like one enrichment writes
+ * (asset.id ...) is renamed input.<name> even with no enrichment options.
  *
  * An ingest_norm is built once (start, SIGHUP), immutable and shared by all
  * worker threads; each thread has its own ingest_norm_scratch. A step that
@@ -20,7 +22,10 @@ struct ingest_norm_opts {
     const char *const *decoder_paths; /* files/dirs of decoders; none = no decoders */
     size_t ndecoder_paths;
     const char *force_profile;        /* apply this profile to every event, or NULL */
-    const struct ingest_enrich_opts *enrich; /* NULL: no enrichment */
+    /* NULL: no lookups. Either way every event goes through the enricher,
+     * which renames input fields in its namespaces (asset.*, threat.*, and
+     * with GeoIP F.geo.* / F.as.*) input.<name> (ingest_enrich_event). */
+    const struct ingest_enrich_opts *enrich;
 };
 
 struct ingest_norm;

@@ -143,6 +143,20 @@ assert dict(pairs)[\"input.asset.id\"] == \"portal-01\", pairs
 '"
 $T replay -q -r etc/rules --db "$tmp/spoofdb" --assets etc/assets.example.yml "$tmp/spoof.jsonl" > /dev/null 2>&1
 expect "the incident of events carrying a forged asset.id names the real system" "$T incidents --db '$tmp/spoofdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"ketoan-pc07\", d'"
+# ... and with no enrichment option at all (no --assets, --geoip, --intel: no
+# lookups), the renaming still runs, so the forged id never reaches an incident
+$T parse -q "$tmp/spoof.jsonl" > "$tmp/spoof0.out" 2>&1; rc=$?
+expect "parse without enrichment options: an input asset.id is still renamed input.asset.id" "[ $rc -eq 0 ] && head -1 '$tmp/spoof0.out' | python3 -c '
+import json,sys
+e = json.loads(sys.stdin.readline())
+assert \"asset.id\" not in e and e[\"input.asset.id\"] == \"portal-01\", e
+'"
+$T replay -q -r etc/rules --db "$tmp/spoofdb0" "$tmp/spoof.jsonl" > /dev/null 2>&1; rc=$?
+expect "replay --db without --assets: an input asset.id does not become the incident's asset_id" "[ $rc -eq 0 ] && $T incidents --db '$tmp/spoofdb0' list --json | python3 -c '
+import json,sys
+l = [json.loads(x) for x in sys.stdin]
+assert len(l) == 1 and l[0][\"count\"] == 6 and \"asset_id\" not in l[0][\"details\"], l
+'"
 $T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
 expect "--escalate without --db is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --db' '$tmp/esc2.err'"
 

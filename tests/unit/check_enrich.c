@@ -12,6 +12,7 @@
 #include "../../core/arena.h"
 #include "../../core/event.h"
 #include "../../ingest/enrich.h"
+#include "../../ingest/normalise.h"
 
 static char tmpdir[64];
 static char city_db[128], asn_db[128], flat_db[128], flat_spec[128];
@@ -576,6 +577,36 @@ START_TEST(test_input_reserved_field_dropped_when_arena_full)
 }
 END_TEST
 
+/* Normalisation with no enrichment options (no --assets, GeoIP or intel:
+ * `run` with only escalate.assets, `replay` without --assets) still takes
+ * asset.* / threat.* from the input (issue 17). */
+START_TEST(test_normalise_without_enrich_opts_renames_input_asset_fields)
+{
+    struct ingest_norm_opts no = {0}; /* no decoders, profiles, enrichment */
+    struct ingest_norm *n = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ingest_norm_create(&n, &no, &err), 0);
+    struct ingest_norm_scratch *s = NULL;
+    ck_assert_int_eq(ingest_norm_scratch_create(&s, n), 0);
+    struct ts_arena *arena;
+    ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
+    struct ts_event ev;
+    ts_event_init(&ev, arena);
+    add(&ev, "host", "ketoan-pc07");
+    add(&ev, "asset.id", "portal-01");
+    add(&ev, "THREAT.matched", "true");
+    ck_assert_int_eq(ingest_normalise(n, s, &ev, NULL), 0);
+    ck_assert_ptr_null(ts_event_getz(&ev, "asset.id"));
+    ck_assert_ptr_null(ts_event_getz(&ev, "threat.matched"));
+    assert_str(&ev, "input.asset.id", "portal-01");
+    assert_str(&ev, "input.THREAT.matched", "true");
+    assert_str(&ev, "host", "ketoan-pc07");
+    ingest_norm_scratch_free(s);
+    ingest_norm_free(n);
+    ts_arena_destroy(arena);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("enrich");
@@ -599,6 +630,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_input_threat_and_geo_fields_are_renamed_before_enrichment);
     tcase_add_test(tc, test_input_reserved_fields_renamed_with_nothing_configured);
     tcase_add_test(tc, test_input_reserved_field_dropped_when_arena_full);
+    tcase_add_test(tc, test_normalise_without_enrich_opts_renames_input_asset_fields);
     suite_add_tcase(s, tc);
     return s;
 }
