@@ -12,6 +12,8 @@
 #ifndef INGEST_NORMALISE_H
 #define INGEST_NORMALISE_H
 
+#include <stdint.h>
+
 #include "../core/event.h"
 #include "../core/ts.h"
 #include "enrich.h"
@@ -50,6 +52,21 @@ void ingest_norm_scratch_free(struct ingest_norm_scratch *s);
 /* Around each batch (enrichment's read transaction). */
 int ingest_norm_batch_begin(struct ingest_norm_scratch *s);
 void ingest_norm_batch_end(struct ingest_norm_scratch *s);
+/* What normalisation did, summed over every scratch of n since
+ * ingest_norm_create. A scratch adds its counts when a batch ends
+ * (ingest_norm_batch_end) and when it is freed, never per event: the sums
+ * are final once the source freed its scratches (ingest_files_run returned,
+ * ingest_kafka_destroy), and lag by at most a batch while it runs. A reload
+ * builds a new ingest_norm, whose sums start at zero. Thread-safe; n may be
+ * NULL (all zero). */
+struct ingest_norm_stats {
+    uint64_t events; /* events normalised (through the enricher) */
+    /* input fields in enrichment's namespaces (ingest_enrich_event): renamed
+     * input.<name>, or dropped when the event's arena had no room for it */
+    uint64_t input_reserved_renamed, input_reserved_dropped;
+};
+void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *out);
+
 /* Normalise one parsed event. Returns 0, or a non-fatal code when a step
  * could not complete (the event keeps what it has). ex may be NULL. */
 int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,

@@ -607,6 +607,62 @@ START_TEST(test_normalise_without_enrich_opts_renames_input_asset_fields)
 }
 END_TEST
 
+/* The renamed/dropped counts reach the ingest_norm (what replay's summary
+ * prints): added at each batch end and when a scratch is freed, summed over
+ * scratches. */
+START_TEST(test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches)
+{
+    struct ingest_norm_opts no = {0};
+    struct ingest_norm *n = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ingest_norm_create(&n, &no, &err), 0);
+    struct ingest_norm_stats ns;
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.input_reserved_renamed + ns.input_reserved_dropped + ns.events, 0);
+    struct ingest_norm_scratch *s1 = NULL, *s2 = NULL;
+    ck_assert_int_eq(ingest_norm_scratch_create(&s1, n), 0);
+    ck_assert_int_eq(ingest_norm_scratch_create(&s2, n), 0);
+    struct ts_arena *arena, *tiny;
+    ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
+    ck_assert_int_eq(ts_arena_create(&tiny, 1024, 1024), 0);
+    struct ts_event ev;
+    for (int i = 0; i < 3; i++) { /* s1: 3 events, 2 renamed each */
+        ts_arena_reset(arena);
+        ts_event_init(&ev, arena);
+        add(&ev, "asset.id", "portal-01");
+        add(&ev, "threat.matched", "true");
+        add(&ev, "host", "h");
+        ck_assert_int_eq(ingest_normalise(n, s1, &ev, NULL), 0);
+    }
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.input_reserved_renamed, 0); /* not per event: at the batch end */
+    ingest_norm_batch_end(s1);
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.events, 3);
+    ck_assert_uint_eq(ns.input_reserved_renamed, 6);
+    ck_assert_uint_eq(ns.input_reserved_dropped, 0);
+    /* s2: one dropped (no room in the arena for input.asset.id) */
+    ts_event_init(&ev, tiny);
+    add(&ev, "asset.id", "portal-01");
+    while (ts_arena_alloc(tiny, 8))
+        ;
+    ck_assert_int_eq(ingest_normalise(n, s2, &ev, NULL), 0);
+    ck_assert_uint_eq(ev.nfields, 0);
+    ingest_norm_scratch_free(s2); /* freeing adds what it counted */
+    ingest_norm_batch_end(s1);    /* nothing new: nothing added twice */
+    ingest_norm_scratch_free(s1);
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.events, 4);
+    ck_assert_uint_eq(ns.input_reserved_renamed, 6);
+    ck_assert_uint_eq(ns.input_reserved_dropped, 1);
+    ingest_norm_stats(NULL, &ns);
+    ck_assert_uint_eq(ns.events, 0);
+    ingest_norm_free(n);
+    ts_arena_destroy(arena);
+    ts_arena_destroy(tiny);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("enrich");
@@ -631,6 +687,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_input_reserved_fields_renamed_with_nothing_configured);
     tcase_add_test(tc, test_input_reserved_field_dropped_when_arena_full);
     tcase_add_test(tc, test_normalise_without_enrich_opts_renames_input_asset_fields);
+    tcase_add_test(tc, test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches);
     suite_add_tcase(s, tc);
     return s;
 }
