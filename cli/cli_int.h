@@ -55,6 +55,11 @@ struct cli_norm_args {
     size_t nip_fields;
 };
 int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out);
+/* The summary line (no newline) of what normalisation counted: input fields
+ * in enrichment's namespaces renamed or dropped (ingest_norm_stats). False,
+ * with buf "", when there is nothing to say. Call after the source has
+ * finished (its scratches freed) and before the last ingest_norm_free(n). */
+bool cli_norm_summary(const struct ingest_norm *n, char *buf, size_t len);
 /* "<exe dir>/../sub" or "sub" when that directory exists, else NULL. */
 const char *cli_default_dir(const char *sub, char *buf, size_t len);
 

@@ -217,8 +217,38 @@ static void fmt_time(int64_t ns, char *buf, size_t len)
 struct list_ctx {
     bool json;
     struct ts_buf line;
+    struct ts_buf err; /* a cleaned last_error */
     uint64_t n;
 };
+
+#define ERROR_SHOW_MAX 2048 /* bytes of a last_error in the text listing */
+
+/* A stored last_error fit to print, into b: every URL without userinfo,
+ * query and fragment (esc_text_redact_urls - the dispatcher stores errors
+ * redacted, but values stored before that fix may hold a channel's
+ * credentials), and for the text listing every control character escaped
+ * (ts_buf_term_str: an error may repeat a receiver's answer, which must
+ * neither drive the terminal nor forge a line of the listing). */
+static int clean_error(struct ts_buf *b, const char *le, bool term)
+{
+    ts_buf_reset(b);
+    size_t n = strlen(le);
+    if (n == 0)
+        return 0;
+    /* whole before anything is cut (a cut URL could lose the '@' that marks
+     * its userinfo): redaction adds at most 9 bytes ("***" for an empty
+     * userinfo, query and fragment) to a URL of at least 7 */
+    size_t cap = 3 * n + 16;
+    char *red = malloc(cap);
+    if (!red)
+        return TS_E_NOMEM;
+    esc_text_redact_urls(le, red, cap);
+    bool cut = false;
+    int rc = term ? ts_buf_term_str(b, red, strlen(red), ERROR_SHOW_MAX, &cut)
+                  : ts_buf_append(b, red, strlen(red));
+    free(red);
+    return rc ? rc : cut ? ts_buf_puts(b, "...") : 0;
+}
 
 static int print_entry(void *ctx, const struct store_outbox *e)
 {
@@ -228,16 +258,18 @@ static int print_entry(void *ctx, const struct store_outbox *e)
     fmt_time(e->done_ns, done, sizeof(done));
     fmt_time(e->created_ns, created, sizeof(created));
     l->n++;
+    int rc = clean_error(&l->err, e->last_error ? e->last_error : "", !l->json);
+    if (rc)
+        return rc;
     if (!l->json) {
-        printf("%-9s %3u  %-20s %-24s %s%s%s\n", store_outbox_state_name(e->state), e->attempts,
+        printf("%-9s %3u  %-20s %-24s %s%s%.*s\n", store_outbox_state_name(e->state), e->attempts,
                e->channel, e->state == STORE_OUTBOX_PENDING ? next : done, e->id,
-               e->last_error && *e->last_error ? "  " : "",
-               e->last_error ? e->last_error : "");
+               l->err.len ? "  " : "", (int)l->err.len, l->err.len ? l->err.data : "");
         return 0;
     }
     struct ts_buf *b = &l->line;
     ts_buf_reset(b);
-    int rc = ts_buf_puts(b, "{\"id\":");
+    rc = ts_buf_puts(b, "{\"id\":");
     rc = rc ? rc : ts_buf_json_str(b, e->id, strlen(e->id));
     rc = rc ? rc : ts_buf_puts(b, ",\"incident_id\":");
     rc = rc ? rc : ts_buf_json_str(b, e->incident_id, strlen(e->incident_id));
@@ -253,8 +285,7 @@ static int print_entry(void *ctx, const struct store_outbox *e)
     else
         rc = rc ? rc : ts_buf_printf(b, ",\"next_attempt_at\":null,\"done_at\":\"%s\"", done);
     rc = rc ? rc : ts_buf_puts(b, ",\"last_error\":");
-    const char *le = e->last_error ? e->last_error : "";
-    rc = rc ? rc : ts_buf_json_str(b, le, strlen(le));
+    rc = rc ? rc : ts_buf_json_str(b, l->err.len ? l->err.data : "", l->err.len);
     rc = rc ? rc : ts_buf_printf(b, ",\"payload_bytes\":%zu}\n", e->payload_len);
     if (rc)
         return rc;
@@ -324,6 +355,7 @@ static int do_list(const struct esc_args *a)
     struct ts_arena *arena = NULL;
     struct list_ctx l = {.json = a->json};
     ts_buf_init(&l.line, 1u << 20);
+    ts_buf_init(&l.err, 1u << 20);
     int ret = 1, rc;
     if (open_store(a->db, true, &st) != 0)
         goto done;
@@ -354,6 +386,7 @@ done:
     store_close(st);
     ts_arena_destroy(arena);
     ts_buf_free(&l.line);
+    ts_buf_free(&l.err);
     if (esc_open)
         cli_esc_close(&esc);
     return ret;

@@ -66,10 +66,22 @@ static int intel_load(int argc, char **argv)
                (unsigned long long)st.expired, (unsigned long long)st.skipped);
         if (st.skipped)
             printf("  first skipped: %s\n", st.first_skip);
+        if (st.stix_cmp_dropped)
+            printf("  %llu STIX comparison(s) past %d per pattern left out, in %llu "
+                   "indicator(s)\n",
+                   (unsigned long long)st.stix_cmp_dropped, INGEST_INTEL_STIX_MAX_CMP,
+                   (unsigned long long)st.warnings);
+        if (st.warnings)
+            printf("  first warning: %s\n", st.first_warning);
         total.indicators += st.indicators;
         total.skipped += st.skipped;
+        total.stix_cmp_dropped += st.stix_cmp_dropped;
     }
-    if (argc - optind > 1)
+    if (argc - optind > 1 && total.stix_cmp_dropped)
+        printf("total: %llu indicators, %llu skipped, %llu STIX comparisons left out\n",
+               (unsigned long long)total.indicators, (unsigned long long)total.skipped,
+               (unsigned long long)total.stix_cmp_dropped);
+    else if (argc - optind > 1)
         printf("total: %llu indicators, %llu skipped\n", (unsigned long long)total.indicators,
                (unsigned long long)total.skipped);
     return status;

@@ -70,6 +70,22 @@ int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
     return rc;
 }
 
+bool cli_norm_summary(const struct ingest_norm *n, char *buf, size_t len)
+{
+    struct ingest_norm_stats st;
+    ingest_norm_stats(n, &st);
+    if (len)
+        buf[0] = '\0';
+    if (!len || (!st.input_reserved_renamed && !st.input_reserved_dropped))
+        return false;
+    snprintf(buf, len,
+             "input fields named like enrichment's (asset.*, threat.*, geo): %llu renamed "
+             "input.<name>, %llu dropped (no room)",
+             (unsigned long long)st.input_reserved_renamed,
+             (unsigned long long)st.input_reserved_dropped);
+    return true;
+}
+
 /* ------------------------------------------------------------ detections */
 
 /* Is the rule with this id or name (a detection or a correlation) in rs? */

@@ -1,7 +1,15 @@
 /* assets.c - the agency's asset inventory (docs/assets.md): systems with their
  * name, operator, managing body (cơ quan chủ quản), security level (cấp độ
- * 1-5), hostnames, IP ranges, domains and contacts; looked up by host name or
- * by address (longest prefix).
+ * 1-5), tenants, hostnames, IP ranges, domains and contacts; looked up by
+ * host name or by address (longest prefix), for one tenant: its own systems
+ * first, then the shared ones (systems without tenants).
+ *
+ * Tenants: each tenant named in the file gets a number (1..); every host
+ * name, first label and range is keyed by (tenant number, name), once per
+ * tenant of its system, or with 0 for a shared system. A lookup for a
+ * tenant probes its own keys, then the shared ones: two probes, however
+ * many tenants. Duplicates are refused per key, as escalate/load.c does
+ * for ids: within one tenant, or among shared systems.
  *
  * Ownership: an inventory owns every string and table in one arena; it is
  * immutable after loading and may be read by any number of threads. Lookups
@@ -22,19 +30,34 @@
 #define ASSETS_ARENA_CAP ((size_t)256 << 20)
 #define HOST_MAX 253
 #define AMBIGUOUS (-2)
+#define SHARED 0u                  /* the tenant number of shared systems' keys */
+#define MAX_KEYS ((size_t)1 << 22) /* names (or ranges) x tenants, per table */
 
 struct host_ent {
     const char *key; /* lower case, owned by the arena; NULL = empty slot */
     uint32_t len;
-    int32_t asset; /* index, or AMBIGUOUS (short names only) */
+    uint32_t tenant; /* SHARED, or the tenant's number */
+    int32_t asset;   /* index, or AMBIGUOUS (short names only) */
     unsigned line, col;
 };
 
 struct net_ent {
     uint8_t used, family, plen;
     uint8_t addr[16];
+    uint32_t tenant;
     int32_t asset;
     unsigned line, col;
+};
+
+struct tenant_ent {
+    const char *name; /* owned by the arena; NULL = empty slot */
+    uint32_t len, num;
+};
+
+/* The tenant numbers of one system; n = 0: shared. */
+struct sys_tenants {
+    uint32_t *num;
+    uint32_t n;
 };
 
 struct ingest_assets {
@@ -47,6 +70,9 @@ struct ingest_assets {
     size_t ncap, nnets;
     uint8_t plens4[33], plens6[129]; /* prefix lengths present, longest first */
     unsigned nplens4, nplens6;
+    struct tenant_ent *tenants; /* name -> number */
+    size_t tncap, ntenants;
+    struct sys_tenants *st;     /* per system */
 };
 
 /* The load context: file name for errors, the first error. */
@@ -82,15 +108,54 @@ static size_t pow2_at_least(size_t n)
     return c;
 }
 
-static struct host_ent *host_slot(struct host_ent *t, size_t cap, const char *k, size_t len)
+static struct host_ent *host_slot(struct host_ent *t, size_t cap, uint32_t tenant, const char *k,
+                                  size_t len)
 {
-    size_t i = (size_t)ingest_hash64(k, len, 0x9e37) & (cap - 1);
+    size_t i = (size_t)ingest_hash64(k, len, 0x9e37 ^ ((uint64_t)tenant << 20)) & (cap - 1);
     for (;;) {
         struct host_ent *e = &t[i];
-        if (!e->key || (e->len == len && memcmp(e->key, k, len) == 0))
+        if (!e->key || (e->tenant == tenant && e->len == len && memcmp(e->key, k, len) == 0))
             return e;
         i = (i + 1) & (cap - 1);
     }
+}
+
+static struct tenant_ent *tenant_slot(const struct ingest_assets *a, const char *name, size_t len)
+{
+    size_t i = (size_t)ingest_hash64(name, len, 0x7e4a) & (a->tncap - 1);
+    for (;;) {
+        struct tenant_ent *e = &a->tenants[i];
+        if (!e->name || (e->len == len && memcmp(e->name, name, len) == 0))
+            return e;
+        i = (i + 1) & (a->tncap - 1);
+    }
+}
+
+/* The name of tenant number num (1..), for messages. */
+static const char *tenant_name(const struct ingest_assets *a, uint32_t num)
+{
+    for (size_t i = 0; i < a->tncap; i++)
+        if (a->tenants[i].name && a->tenants[i].num == num)
+            return a->tenants[i].name;
+    return "?";
+}
+
+/* The keys of system asset: one per tenant, or the shared one. */
+static uint32_t key_tenants(const struct ingest_assets *a, int32_t asset, const uint32_t **nums)
+{
+    static const uint32_t shared[1] = {SHARED};
+    const struct sys_tenants *t = &a->st[asset];
+    *nums = t->n ? t->num : shared;
+    return t->n ? t->n : 1;
+}
+
+/* "" or " for tenant \"x\"" for messages about a key of tenant num. */
+static void for_tenant(const struct ingest_assets *a, uint32_t num, char *buf, size_t len)
+{
+    if (num == SHARED)
+        buf[0] = '\0';
+    else
+        snprintf(buf, len, " for tenant \"%s\"", tenant_name(a, num));
 }
 
 /* lower-case s into buf (HOST_MAX+1), dropping one trailing dot; 0 if too long/empty */
@@ -115,48 +180,56 @@ static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, boo
     size_t len = lower_host(n->str, n->len, buf);
     if (!len || memchr(n->str, ' ', n->len) || memchr(n->str, '\0', n->len))
         return fail(x, n, "invalid host name \"%s\"", n->str);
-    struct host_ent *e = host_slot(a->hosts, a->hcap, buf, len);
-    if (e->key) {
-        if (e->asset == asset)
-            return 0;
-        return fail(x, n, "host name \"%s\" already belongs to system \"%s\" (line %u)", n->str,
-                    a->v[e->asset].id, e->line);
+    char *k = NULL;
+    const uint32_t *tn;
+    uint32_t nt = key_tenants(a, asset, &tn);
+    for (uint32_t t = 0; t < nt; t++) {
+        struct host_ent *e = host_slot(a->hosts, a->hcap, tn[t], buf, len);
+        if (e->key) {
+            if (e->asset == asset)
+                continue;
+            char ft[TS_TENANT_MAX + 20];
+            for_tenant(a, tn[t], ft, sizeof(ft));
+            return fail(x, n, "host name \"%s\" already belongs to system \"%s\"%s (line %u)",
+                        n->str, a->v[e->asset].id, ft, e->line);
+        }
+        if (!k && !(k = ts_arena_strndup(a->arena, buf, len)))
+            return nomem(x);
+        *e = (struct host_ent){.key = k, .len = (uint32_t)len, .tenant = tn[t], .asset = asset,
+                               .line = n->line, .col = n->col};
+        a->nhosts++;
+        if (!with_short)
+            continue;
+        const char *dot = memchr(buf, '.', len);
+        size_t slen = dot ? (size_t)(dot - buf) : len;
+        if (slen == 0)
+            continue;
+        struct host_ent *s = host_slot(a->shorts, a->scap, tn[t], buf, slen);
+        if (s->key) {
+            if (s->asset != asset) /* two systems of one tenant (or two shared ones) */
+                s->asset = AMBIGUOUS; /* share the first label: full names only */
+            continue;
+        }
+        *s = (struct host_ent){.key = k, .len = (uint32_t)slen, .tenant = tn[t], .asset = asset,
+                               .line = n->line, .col = n->col};
+        a->nshorts++;
     }
-    char *k = ts_arena_strndup(a->arena, buf, len);
-    if (!k)
-        return nomem(x);
-    *e = (struct host_ent){.key = k, .len = (uint32_t)len, .asset = asset, .line = n->line,
-                           .col = n->col};
-    a->nhosts++;
-    if (!with_short)
-        return 0;
-    const char *dot = memchr(buf, '.', len);
-    size_t slen = dot ? (size_t)(dot - buf) : len;
-    if (slen == 0)
-        return 0;
-    struct host_ent *s = host_slot(a->shorts, a->scap, buf, slen);
-    if (s->key) {
-        if (s->asset != asset)
-            s->asset = AMBIGUOUS; /* two systems share the first label: full names only */
-        return 0;
-    }
-    *s = (struct host_ent){.key = k, .len = (uint32_t)slen, .asset = asset, .line = n->line,
-                           .col = n->col};
-    a->nshorts++;
     return 0;
 }
 
 /* ------------------------------------------------------------- net table */
 
-static struct net_ent *net_slot(struct net_ent *t, size_t cap, uint8_t family, uint8_t plen,
-                                const uint8_t *addr)
+static struct net_ent *net_slot(struct net_ent *t, size_t cap, uint32_t tenant, uint8_t family,
+                                uint8_t plen, const uint8_t *addr)
 {
     size_t alen = family == 6 ? 16 : 4;
-    size_t i = (size_t)ingest_hash64(addr, alen, (uint64_t)family << 8 | plen) & (cap - 1);
+    size_t i = (size_t)ingest_hash64(addr, alen,
+                                     (uint64_t)tenant << 16 | (uint64_t)family << 8 | plen) &
+               (cap - 1);
     for (;;) {
         struct net_ent *e = &t[i];
-        if (!e->used ||
-            (e->family == family && e->plen == plen && memcmp(e->addr, addr, alen) == 0))
+        if (!e->used || (e->tenant == tenant && e->family == family && e->plen == plen &&
+                         memcmp(e->addr, addr, alen) == 0))
             return e;
         i = (i + 1) & (cap - 1);
     }
@@ -170,21 +243,28 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
     if (ingest_cidr_parse(n->str, n->len, true, &net, &plen))
         return fail(x, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
                           "10.10.1.0/24, with no host bits set)", n->str);
-    struct net_ent *e = net_slot(a->nets, a->ncap, net.family, (uint8_t)plen, net.addr);
-    if (e->used) {
-        if (e->asset == asset)
-            return 0;
-        return fail(x, n, "IP range \"%s\" already belongs to system \"%s\" (line %u)", n->str,
-                    a->v[e->asset].id, e->line);
+    const uint32_t *tn;
+    uint32_t nt = key_tenants(a, asset, &tn);
+    for (uint32_t t = 0; t < nt; t++) {
+        struct net_ent *e = net_slot(a->nets, a->ncap, tn[t], net.family, (uint8_t)plen, net.addr);
+        if (e->used) {
+            if (e->asset == asset)
+                continue;
+            char ft[TS_TENANT_MAX + 20];
+            for_tenant(a, tn[t], ft, sizeof(ft));
+            return fail(x, n, "IP range \"%s\" already belongs to system \"%s\"%s (line %u)",
+                        n->str, a->v[e->asset].id, ft, e->line);
+        }
+        e->used = 1;
+        e->family = net.family;
+        e->plen = (uint8_t)plen;
+        memcpy(e->addr, net.addr, 16);
+        e->tenant = tn[t];
+        e->asset = asset;
+        e->line = n->line;
+        e->col = n->col;
+        a->nnets++;
     }
-    e->used = 1;
-    e->family = net.family;
-    e->plen = (uint8_t)plen;
-    memcpy(e->addr, net.addr, 16);
-    e->asset = asset;
-    e->line = n->line;
-    e->col = n->col;
-    a->nnets++;
     if (net.family == 6)
         a->plens6[plen] = 1;
     else
@@ -246,9 +326,9 @@ static int net_cb(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool 
     return net_add(x, n, asset);
 }
 
-static const char *const system_keys[] = {"id", "name", "operator", "managing_body", "level",
-                                          "hostnames", "ip_ranges", "domains", "contacts",
-                                          "description", "location", "tags", NULL};
+static const char *const system_keys[] = {"id", "tenants", "name", "operator", "managing_body",
+                                          "level", "hostnames", "ip_ranges", "domains",
+                                          "contacts", "description", "location", "tags", NULL};
 static const char *const contact_keys[] = {"name", "role", "email", "phone", NULL};
 
 static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *const *keys,
@@ -309,6 +389,85 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
     return 0;
 }
 
+/* One tenant name of a system: checked as tenants are where they enter
+ * (core/event.h: ts_tenant_check - a name no event can carry would never
+ * match), numbered on first sight, added to the system once. */
+static int tenant_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool unused)
+{
+    TS_UNUSED(unused);
+    struct ingest_assets *a = x->a;
+    const char *why = ts_tenant_check(n->str, n->len);
+    if (why)
+        return fail(x, n, "tenant \"%.*s\": %s", n->len > 80 ? 80 : (int)n->len, n->str, why);
+    struct tenant_ent *e = tenant_slot(a, n->str, n->len);
+    if (!e->name) {
+        char *k = ts_arena_strndup(a->arena, n->str, n->len);
+        if (!k)
+            return nomem(x);
+        *e = (struct tenant_ent){.name = k, .len = (uint32_t)n->len,
+                                 .num = (uint32_t)++a->ntenants};
+    }
+    struct sys_tenants *t = &a->st[asset];
+    struct ingest_asset *as = &a->v[asset];
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->num[i] == e->num)
+            return 0; /* named twice */
+    t->num[t->n++] = e->num;
+    as->tenants[as->ntenants++] = e->name;
+    return 0;
+}
+
+static int load_tenants(struct lctx *x, const struct ts_ynode *n, int32_t idx)
+{
+    if (!n)
+        return 0; /* shared */
+    size_t max = n->kind == TS_Y_SEQ ? n->nitems : 1;
+    if (ts_yaml_is_null(n) || max == 0)
+        return fail(x, n, "tenants: name at least one (or leave the key out: shared)");
+    if (max > INGEST_ASSETS_MAX_NAMES)
+        return fail(x, n, "too many tenants (at most %u)", INGEST_ASSETS_MAX_NAMES);
+    struct ingest_assets *a = x->a;
+    a->st[idx].num = ts_arena_alloc(a->arena, max * sizeof(uint32_t));
+    a->v[idx].tenants = ts_arena_alloc(a->arena, max * sizeof(char *));
+    if (!a->st[idx].num || !a->v[idx].tenants)
+        return nomem(x);
+    return each_name(x, n, "tenants", idx, tenant_add, false);
+}
+
+static bool same_tenant(const struct sys_tenants *a, const struct sys_tenants *b, uint32_t *num)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        for (uint32_t j = 0; j < a->n; j++)
+            if (b->num[i] == a->num[j]) {
+                *num = b->num[i];
+                return true;
+            }
+    return false;
+}
+
+/* Two systems may share an id only when each names its tenants and no
+ * tenant is in both (the rule of escalate/load.c): an id must say one
+ * system to every tenant. */
+static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
+{
+    struct ingest_assets *a = x->a;
+    const struct ingest_asset *as = &a->v[idx];
+    for (int32_t j = 0; j < idx; j++) {
+        if (strcmp(a->v[j].id, as->id) != 0)
+            continue;
+        uint32_t num;
+        if (!a->st[j].n || !a->st[idx].n)
+            return fail(x, id,
+                        "duplicate system id \"%s\" (first at line %u; a system without "
+                        "tenants is shared by every tenant: give both their tenants)",
+                        as->id, a->v[j].line);
+        if (same_tenant(&a->st[j], &a->st[idx], &num))
+            return fail(x, id, "duplicate system id \"%s\" for tenant \"%s\" (first at line %u)",
+                        as->id, tenant_name(a, num), a->v[j].line);
+    }
+    return 0;
+}
+
 static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
 {
     struct ingest_asset *as = &x->a->v[idx];
@@ -332,12 +491,9 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
         (rc = want_str(x, ts_yaml_get(m, "operator"), "operator", &as->operator_,
                        &as->operator_len)) ||
         (rc = want_str(x, ts_yaml_get(m, "managing_body"), "managing_body", &as->managing_body,
-                       &as->managing_body_len)))
+                       &as->managing_body_len)) ||
+        (rc = load_tenants(x, ts_yaml_get(m, "tenants"), idx)) || (rc = check_id(x, id, idx)))
         return rc;
-    for (int32_t j = 0; j < idx; j++)
-        if (strcmp(x->a->v[j].id, as->id) == 0)
-            return fail(x, id, "duplicate system id \"%s\" (first at line %u)", as->id,
-                        x->a->v[j].line);
     if (level->kind != TS_Y_SCALAR || level->len != 1 || level->str[0] < '1' ||
         level->str[0] > '5')
         return fail(x, level, "level must be a security level from 1 to 5, not \"%s\"",
@@ -351,15 +507,25 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
     return 0;
 }
 
-/* Size the tables from a first count over the tree. */
+static size_t count_items(const struct ts_ynode *v)
+{
+    return !v ? 0 : v->kind == TS_Y_SEQ ? v->nitems : 1;
+}
+
+/* Size the tables from a first count over the tree: the keys of key, once
+ * per tenant of their system (at most the tenants listed). */
 static size_t count_names(const struct ts_ynode *systems, const char *key)
 {
     size_t n = 0;
     for (size_t i = 0; i < systems->nitems; i++) {
-        const struct ts_ynode *v = ts_yaml_get(systems->items[i], key);
-        if (!v)
+        const struct ts_ynode *sys = systems->items[i];
+        if (sys->kind != TS_Y_MAP)
             continue;
-        n += v->kind == TS_Y_SEQ ? v->nitems : 1;
+        size_t nt = count_items(ts_yaml_get(sys, "tenants"));
+        size_t k = count_items(ts_yaml_get(sys, key));
+        if (k > INGEST_ASSETS_MAX_NAMES || nt > INGEST_ASSETS_MAX_NAMES)
+            continue; /* refused with its position when the system loads */
+        n += k * (nt ? nt : 1);
     }
     return n;
 }
@@ -397,18 +563,31 @@ static int build(struct lctx *x, const struct ts_ystream *s)
     struct ingest_assets *a = x->a;
     size_t nh = count_names(systems, "hostnames") + count_names(systems, "domains");
     size_t nn = count_names(systems, "ip_ranges");
+    size_t nt = 0;
+    for (size_t i = 0; i < systems->nitems; i++)
+        if (systems->items[i]->kind == TS_Y_MAP)
+            nt += count_items(ts_yaml_get(systems->items[i], "tenants"));
+    if (nh > MAX_KEYS || nn > MAX_KEYS)
+        return fail(x, systems, "too many %s: %zu once per tenant of their system (at most %zu)",
+                    nh > MAX_KEYS ? "host names and domains" : "IP ranges",
+                    nh > MAX_KEYS ? nh : nn, MAX_KEYS);
     a->hcap = pow2_at_least(2 * nh + 1);
     a->scap = a->hcap;
     a->ncap = pow2_at_least(2 * nn + 1);
+    a->tncap = pow2_at_least(2 * nt + 1);
     a->v = ts_arena_alloc(a->arena, (systems->nitems + 1) * sizeof(*a->v));
+    a->st = ts_arena_alloc(a->arena, (systems->nitems + 1) * sizeof(*a->st));
     a->hosts = ts_arena_alloc(a->arena, a->hcap * sizeof(*a->hosts));
     a->shorts = ts_arena_alloc(a->arena, a->scap * sizeof(*a->shorts));
     a->nets = ts_arena_alloc(a->arena, a->ncap * sizeof(*a->nets));
-    if (!a->v || !a->hosts || !a->shorts || !a->nets)
+    a->tenants = ts_arena_alloc(a->arena, a->tncap * sizeof(*a->tenants));
+    if (!a->v || !a->st || !a->hosts || !a->shorts || !a->nets || !a->tenants)
         return nomem(x);
+    memset(a->st, 0, (systems->nitems + 1) * sizeof(*a->st));
     memset(a->hosts, 0, a->hcap * sizeof(*a->hosts));
     memset(a->shorts, 0, a->scap * sizeof(*a->shorts));
     memset(a->nets, 0, a->ncap * sizeof(*a->nets));
+    memset(a->tenants, 0, a->tncap * sizeof(*a->tenants));
     for (size_t i = 0; i < systems->nitems; i++) {
         int rc = load_system(x, systems->items[i], (int32_t)i);
         if (rc)
@@ -489,39 +668,66 @@ const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_
 
 /* ----------------------------------------------------------------- lookups */
 
-const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, const char *s,
-                                                 size_t len)
+uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant)
 {
-    char buf[HOST_MAX + 1];
-    len = lower_host(s, len, buf);
-    if (!len || !a->nhosts)
-        return NULL;
-    const struct host_ent *e = host_slot(a->hosts, a->hcap, buf, len);
+    if (!a || !a->ntenants || !tenant || !*tenant)
+        return SHARED;
+    size_t len = strnlen(tenant, TS_TENANT_MAX + 1);
+    if (len > TS_TENANT_MAX)
+        return SHARED;
+    const struct tenant_ent *e = tenant_slot(a, tenant, len);
+    return e->name ? e->num : SHARED;
+}
+
+/* The exact name, else the first label, among the keys of one tenant. */
+static const struct ingest_asset *host_in(const struct ingest_assets *a, uint32_t tenant,
+                                          const char *buf, size_t len)
+{
+    const struct host_ent *e = host_slot(a->hosts, a->hcap, tenant, buf, len);
     if (e->key)
         return &a->v[e->asset];
     const char *dot = memchr(buf, '.', len);
     size_t slen = dot ? (size_t)(dot - buf) : len;
     if (!slen || !a->nshorts)
         return NULL;
-    e = host_slot(a->shorts, a->scap, buf, slen);
+    e = host_slot(a->shorts, a->scap, tenant, buf, slen);
     if (e->key && e->asset >= 0)
         return &a->v[e->asset];
     return NULL;
 }
 
-const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a,
-                                               const struct ts_ip *ip)
+const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, uint32_t tenant,
+                                                 const char *s, size_t len)
 {
-    if (!a->nnets)
+    char buf[HOST_MAX + 1];
+    len = lower_host(s, len, buf);
+    if (!len || !a->nhosts)
         return NULL;
+    const struct ingest_asset *as = tenant != SHARED ? host_in(a, tenant, buf, len) : NULL;
+    return as ? as : host_in(a, SHARED, buf, len);
+}
+
+/* Longest prefix among the ranges of one tenant. */
+static const struct ingest_asset *ip_in(const struct ingest_assets *a, uint32_t tenant,
+                                        const struct ts_ip *ip)
+{
     const uint8_t *pl = ip->family == 6 ? a->plens6 : a->plens4;
     unsigned n = ip->family == 6 ? a->nplens6 : a->nplens4;
     for (unsigned i = 0; i < n; i++) {
         struct ts_ip m = *ip;
         ingest_ip_mask(&m, pl[i]);
-        const struct net_ent *e = net_slot(a->nets, a->ncap, m.family, pl[i], m.addr);
+        const struct net_ent *e = net_slot(a->nets, a->ncap, tenant, m.family, pl[i], m.addr);
         if (e->used)
             return &a->v[e->asset];
     }
     return NULL;
+}
+
+const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, uint32_t tenant,
+                                               const struct ts_ip *ip)
+{
+    if (!a->nnets)
+        return NULL;
+    const struct ingest_asset *as = tenant != SHARED ? ip_in(a, tenant, ip) : NULL;
+    return as ? as : ip_in(a, SHARED, ip);
 }

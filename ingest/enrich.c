@@ -533,13 +533,15 @@ static int enrich_geo(const struct ingest_enricher *e, struct ingest_enrich_scra
 static const struct ingest_asset *find_asset(const struct ingest_enricher *e,
                                              const struct ts_event *ev, const struct cands *cs)
 {
+    /* the event's tenant's own systems, then the shared ones */
+    uint32_t tenant = ingest_assets_tenant(e->assets, ev->tenant);
     for (unsigned k = 0; k < cs->n[R_HOST]; k++) {
         const struct ts_value *vals;
         size_t n = field_values(&ev->fields[cs->c[R_HOST][k].field].v, &vals);
         for (size_t i = 0; i < n; i++) {
             if (vals[i].type != TS_V_STR)
                 continue;
-            const struct ingest_asset *a = ingest_assets_by_host(e->assets, vals[i].u.s,
+            const struct ingest_asset *a = ingest_assets_by_host(e->assets, tenant, vals[i].u.s,
                                                                  vals[i].len);
             if (a)
                 return a;
@@ -553,7 +555,7 @@ static const struct ingest_asset *find_asset(const struct ingest_enricher *e,
             if (ingest_value_ip(&vals[i], &ip))
                 continue;
             ingest_ip_unmap(&ip);
-            const struct ingest_asset *a = ingest_assets_by_ip(e->assets, &ip);
+            const struct ingest_asset *a = ingest_assets_by_ip(e->assets, tenant, &ip);
             if (a)
                 return a;
         }

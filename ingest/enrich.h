@@ -137,9 +137,16 @@ void ingest_enrich_scratch_stats(const struct ingest_enrich_scratch *s,
  * are not indicators we store are skipped and counted, the first one's
  * reason kept in first_skip ("file:line: why" for CSV).
  * source_name (may be NULL) overrides the source named in the file. */
+#define INGEST_INTEL_STIX_MAX_CMP 64 /* comparisons read per STIX pattern */
 struct ingest_intel_load_stats {
     uint64_t indicators, ips, cidrs, domains, urls, hashes, skipped, expired;
     char first_skip[320];
+    /* Indicators imported only in part, the first one's reason kept in
+     * first_warning ("file: indicator--...: 64 of 100 comparisons kept (at
+     * most 64 per pattern)"): a STIX pattern's comparisons past the
+     * INGEST_INTEL_STIX_MAX_CMP-th are left out, counted in stix_cmp_dropped. */
+    uint64_t warnings, stix_cmp_dropped;
+    char first_warning[320];
 };
 int ingest_intel_load(const char *db_dir, const char *file, const char *source_name,
                       struct ingest_intel_load_stats *st, struct ts_err *err);

@@ -94,6 +94,8 @@ struct ingest_asset {
     char *id, *name, *operator_, *managing_body;
     uint32_t id_len, name_len, operator_len, managing_body_len;
     int level; /* cấp độ 1..5 */
+    const char **tenants; /* its tenants (`tenants:`), each once; none: shared */
+    size_t ntenants;
     struct ingest_asset_contact *contacts;
     size_t ncontacts;
     unsigned line; /* where the entry starts in the file */
@@ -101,20 +103,30 @@ struct ingest_asset {
 
 struct ingest_assets;
 
-/* Load and validate docs/assets.md's format. Errors: file:line:col. */
+/* Load and validate docs/assets.md's format. Errors: file:line:col. An id,
+ * host name, domain or range may belong to two systems only when no tenant
+ * sees both at the same rank: two systems of disjoint tenants, or one
+ * tenant's system and a shared one (the tenant's comes first); equal ids
+ * additionally need tenants on both (the rule of escalate/load.c). */
 int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_err *err);
 int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
                               struct ingest_assets **out, struct ts_err *err);
 void ingest_assets_free(struct ingest_assets *a);
 size_t ingest_assets_count(const struct ingest_assets *a);
 const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_t i);
-/* By host name, case-insensitive: the exact name (FQDN or short) among the
+/* The inventory's number for an event's tenant (NUL-terminated; NULL or ""
+ * allowed): 0 when no system names it (and always for an inventory without
+ * `tenants:`), which sees the shared systems only. One hash lookup. */
+uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant);
+/* The lookups below are for one tenant (a number from ingest_assets_tenant):
+ * among its own systems first, then among the shared ones (no `tenants:`).
+ * By host name, case-insensitive: the exact name (FQDN or short) among the
  * hostnames and domains, else the first label of the given name against the
  * first labels of the hostnames (when unambiguous). NULL when none. */
-const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, const char *s,
-                                                 size_t len);
+const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, uint32_t tenant,
+                                                 const char *s, size_t len);
 /* Longest-prefix match of an (unmapped) address over the systems' ranges. */
-const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a,
+const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, uint32_t tenant,
                                                const struct ts_ip *ip);
 
 /* ------------------------------------------------------------- threat intel */

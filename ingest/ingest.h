@@ -251,7 +251,15 @@ struct ingest_topic {
     bool any_tenant;
     const struct ts_tz *tz;  /* zone of zone-less times; NULL: ingest_kafka_opts.parse's */
     enum ingest_format format;
-    const char *dlq_topic;   /* NULL: "<name>.dlq" */
+    /* Dead letters of this topic go there (NULL: "<name>.dlq"): the raw
+     * message as value, its key, and headers reason, source_topic,
+     * source_partition, source_offset, tenant. A message longer than one
+     * record of the dead-letter producer (its message.max.bytes, 1000000 by
+     * default, less the headers) is cut to fit, with headers raw_truncated:
+     * true and raw_bytes: its length (a key over a quarter of that is left
+     * out, key_bytes: its length): a dead letter's size never stops the
+     * source. The topic's own max.message.bytes must hold that much. */
+    const char *dlq_topic;
 };
 
 struct ingest_kafka_opts {

@@ -27,7 +27,7 @@
 #define INTEL_MAX_KEYS ((uint64_t)50 * 1000 * 1000) /* all indicators of a database */
 #define CSV_MAX_FIELDS 16
 #define CSV_MAX_RECORD (64u << 10)
-#define STIX_MAX_CMP 64
+#define STIX_MAX_CMP INGEST_INTEL_STIX_MAX_CMP
 #define STIX_MAX_VALUE 2048
 #define STIX_MAX_IDENTITIES 4096
 
@@ -62,6 +62,21 @@ static void skip(struct loader *l, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     snprintf(l->st->first_skip, sizeof(l->st->first_skip), "%s:%s", l->file, msg);
+}
+
+/* An indicator imported only in part: counted, the first one's reason kept. */
+static void warn(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct loader *l, const char *fmt, ...)
+{
+    l->st->warnings++;
+    if (l->st->first_warning[0])
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(l->st->first_warning, sizeof(l->st->first_warning), "%s:%s", l->file, msg);
 }
 
 static int lmdb_fail(struct loader *l, int rc, const char *what)
@@ -615,12 +630,14 @@ static bool pword(struct pat *t, const char *w)
 }
 
 /* Parse "[a = 'x' OR b = 'y'] OR [c = 'z']". Returns the number of
- * comparisons, or -1 (unsupported: AND, FOLLOWEDBY, qualifiers, other
- * operators) / -2 (syntax). */
-static int stix_parse(const char *s, size_t len, struct stix_cmp *cmp, size_t max)
+ * comparisons kept in cmp (the first max), or -1 (unsupported: AND,
+ * FOLLOWEDBY, qualifiers, other operators) / -2 (syntax); *total is the
+ * number of comparisons in the pattern, so total - kept were left out. */
+static int stix_parse(const char *s, size_t len, struct stix_cmp *cmp, size_t max, size_t *total)
 {
     struct pat t = {s, len, 0};
     size_t n = 0;
+    *total = 0;
     for (;;) {
         pws(&t);
         while (t.p < len && s[t.p] == '(') {
@@ -671,6 +688,7 @@ static int stix_parse(const char *s, size_t len, struct stix_cmp *cmp, size_t ma
                     return -2;
                 val[vl++] = c;
             }
+            ++*total;
             if (n < max) {
                 memcpy(cmp[n].path, path, pl + 1);
                 memcpy(cmp[n].value, val, vl);
@@ -776,12 +794,18 @@ static int stix_indicator(struct loader *l, const json_t *o, const struct identi
     }
     if (!src)
         src = "stix";
-    int n = stix_parse(pattern, plen, cmp, STIX_MAX_CMP);
+    size_t total = 0;
+    int n = stix_parse(pattern, plen, cmp, STIX_MAX_CMP, &total);
     if (n < 0) {
         skip(l, "%s: %s pattern: %.80s", where,
              n == -1 ? "unsupported (only comparisons with = joined by OR)" : "invalid",
              pattern);
         return 0;
+    }
+    if (total > (size_t)n) { /* OR-joined: the first ones still stand alone */
+        l->st->stix_cmp_dropped += total - (size_t)n;
+        warn(l, "%s: %d of %zu comparisons kept (at most %d per pattern)", where, n, total,
+             STIX_MAX_CMP);
     }
     /* comparisons on other objects (email-addr, x509 ...) are left out; an
      * indicator with none we store is skipped as a whole */

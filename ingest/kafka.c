@@ -416,25 +416,79 @@ static const struct tseen *topic_seen(struct worker *w, const char *name)
     return e.tidx == SIZE_MAX ? NULL : &w->seen[w->nseen - 1];
 }
 
+/* Bytes a dead letter leaves for its key and the raw message: the
+ * producer's message.max.bytes (1000000 by default; below the broker's
+ * default of 1048588) less the headers (name, value and a varint framing
+ * each) and room for the record's own framing. The raw message itself may
+ * be up to max_message_bytes (64 MiB): what does not fit is cut. */
+#define DLQ_RECORD_ROOM 512
+
+static size_t dead_letter_room(struct ingest_kafka *k, size_t headers_len)
+{
+    char v[32];
+    size_t vl = sizeof(v);
+    unsigned long long max = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(k->producer), "message.max.bytes", v, &vl) ==
+        RD_KAFKA_CONF_OK)
+        max = strtoull(v, NULL, 10);
+    size_t over = headers_len + DLQ_RECORD_ROOM;
+    return max > over ? (size_t)(max - over) : 0;
+}
+
+/* The raw message with its reason and source to <topic>.dlq. A message too
+ * large for one record is cut to what the producer can send, with headers
+ * raw_truncated: true and raw_bytes: its length (and a key over a quarter
+ * of the record left out, key_bytes: its length): a dead letter's size
+ * never stops ingestion. Returns 0, or TS_E_KAFKA after fail() when the
+ * producer refuses it for another reason (its queue stays full). */
 static int dead_letter(struct worker *w, const struct tseen *ts, const rd_kafka_message_t *m,
                        const char *reason, const char *tenant)
 {
     struct ingest_kafka *k = w->k;
-    char part[16], off[24];
+    char part[16], off[24], raw_bytes[24], key_bytes[24];
     snprintf(part, sizeof(part), "%d", (int)m->partition);
     snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    snprintf(raw_bytes, sizeof(raw_bytes), "%zu", m->len);
+    snprintf(key_bytes, sizeof(key_bytes), "%zu", m->key_len);
     const char *src = ts->name;
-    for (int tries = 0;; tries++) {
+    if (!tenant)
+        tenant = "";
+    size_t hdrs = 0;
+    const char *const hv[] = {"reason", reason, "source_topic", src, "source_partition", part,
+                              "source_offset", off, "tenant", tenant, "raw_truncated", "true",
+                              "raw_bytes", raw_bytes, "key_bytes", key_bytes};
+    for (size_t i = 0; i < TS_ARRAY_LEN(hv); i++)
+        hdrs += strlen(hv[i]) + (i % 2 ? 8 : 0);
+    size_t room = dead_letter_room(k, hdrs);
+    bool key_cut = m->key_len > room / 4;
+    size_t key_len = key_cut ? 0 : m->key_len;
+    room = room > key_len ? room - key_len : 0;
+    for (int tries = 0, shrinks = 0;; tries++) {
+        bool cut = m->len > room;
+        size_t len = cut ? room : m->len;
+        rd_kafka_headers_t *h = rd_kafka_headers_new(9);
+        rd_kafka_header_add(h, "reason", -1, reason, -1);
+        rd_kafka_header_add(h, "source_topic", -1, src, -1);
+        rd_kafka_header_add(h, "source_partition", -1, part, -1);
+        rd_kafka_header_add(h, "source_offset", -1, off, -1);
+        rd_kafka_header_add(h, "tenant", -1, tenant, -1);
+        if (cut) {
+            rd_kafka_header_add(h, "raw_truncated", -1, "true", -1);
+            rd_kafka_header_add(h, "raw_bytes", -1, raw_bytes, -1);
+        }
+        if (key_cut)
+            rd_kafka_header_add(h, "key_bytes", -1, key_bytes, -1);
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->producer, RD_KAFKA_V_TOPIC(ts->dlq),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
-            RD_KAFKA_V_HEADER("reason", reason, -1), RD_KAFKA_V_HEADER("source_topic", src, -1),
-            RD_KAFKA_V_HEADER("source_partition", part, -1),
-            RD_KAFKA_V_HEADER("source_offset", off, -1), RD_KAFKA_V_HEADER("tenant", tenant, -1),
-            RD_KAFKA_V_END);
+            k->producer, RD_KAFKA_V_TOPIC(ts->dlq), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_KEY(key_cut ? NULL : m->key, key_len),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (!e)
-            return 0;
+            return 0; /* the message owns h */
+        rd_kafka_headers_destroy(h);
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && len > 0 && shrinks++ < 40) {
+            room = len / 2; /* framing larger than reckoned: less of the raw */
+            continue;
+        }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 600) {
             fail(k, TS_E_KAFKA, "cannot produce dead letter to %s: %s", ts->dlq,
                  rd_kafka_err2str(e));

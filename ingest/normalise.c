@@ -1,4 +1,5 @@
-/* normalise.c - decoders, then the mapping profile, then enrichment; see
+/* normalise.c - decoders, then the mapping profile, then enrichment (always:
+ * at least the renaming of input fields in enrichment's namespaces); see
  * normalise.h. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -8,12 +9,18 @@
 #include "normalise.h"
 #include "profile.h"
 
+/* Sums over every scratch of one ingest_norm (ingest_norm_stats). */
+struct norm_counters {
+    _Atomic uint64_t events, input_reserved_renamed, input_reserved_dropped;
+};
+
 struct ingest_norm {
     atomic_int refs;
     struct ingest_decoder_set *decoders;
     struct ingest_profile_set *profiles;
     struct ingest_enricher *enricher;
     char *force_profile;
+    struct norm_counters *cnt; /* written through a const ingest_norm by scratches */
 };
 
 struct ingest_norm_scratch {
@@ -21,7 +28,31 @@ struct ingest_norm_scratch {
     struct ingest_decoder_scratch *dec;
     struct ingest_enrich_scratch *enr;
     bool in_batch;
+    struct ingest_enrich_stats added; /* what this scratch already added to n->cnt */
 };
+
+/* Add what the scratch counted since its last flush to the norm's sums:
+ * at the end of each batch and when the scratch is freed (not per event). */
+static void stats_flush(struct ingest_norm_scratch *s)
+{
+    if (!s->enr)
+        return;
+    struct ingest_enrich_stats st;
+    ingest_enrich_scratch_stats(s->enr, &st);
+    struct norm_counters *c = s->n->cnt;
+    if (st.events != s->added.events)
+        atomic_fetch_add_explicit(&c->events, st.events - s->added.events,
+                                  memory_order_relaxed);
+    if (st.input_reserved_renamed != s->added.input_reserved_renamed)
+        atomic_fetch_add_explicit(&c->input_reserved_renamed,
+                                  st.input_reserved_renamed - s->added.input_reserved_renamed,
+                                  memory_order_relaxed);
+    if (st.input_reserved_dropped != s->added.input_reserved_dropped)
+        atomic_fetch_add_explicit(&c->input_reserved_dropped,
+                                  st.input_reserved_dropped - s->added.input_reserved_dropped,
+                                  memory_order_relaxed);
+    s->added = st;
+}
 
 int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *o,
                        struct ts_err *err)
@@ -31,6 +62,10 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
     if (!n)
         return TS_E_NOMEM;
     atomic_init(&n->refs, 1);
+    if (!(n->cnt = calloc(1, sizeof(*n->cnt)))) {
+        free(n);
+        return TS_E_NOMEM;
+    }
     int rc = 0;
     if (o->ndecoder_paths)
         rc = ingest_decoder_set_load(&n->decoders, o->decoder_paths, o->ndecoder_paths, err);
@@ -46,8 +81,14 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
         else if (!(n->force_profile = strdup(o->force_profile)))
             rc = TS_E_NOMEM;
     }
-    if (!rc && o->enrich)
-        rc = ingest_enricher_create(&n->enricher, o->enrich, err);
+    /* Enrichment owns asset.*, threat.* (and, with GeoIP, F.geo.*): its
+     * enricher always exists, so that an input field in those namespaces is
+     * renamed input.<name> even when nothing is configured to look up - an
+     * event must not name its own system for escalation (issue 17). With no
+     * options the enricher only does that: one first-byte test per field. */
+    static const struct ingest_enrich_opts no_lookups;
+    if (!rc)
+        rc = ingest_enricher_create(&n->enricher, o->enrich ? o->enrich : &no_lookups, err);
     if (rc) {
         ingest_norm_free(n);
         return rc;
@@ -71,6 +112,7 @@ void ingest_norm_free(struct ingest_norm *n)
     ingest_profile_set_free(n->profiles);
     ingest_enricher_free(n->enricher);
     free(n->force_profile);
+    free(n->cnt);
     free(n);
 }
 
@@ -100,6 +142,7 @@ void ingest_norm_scratch_free(struct ingest_norm_scratch *s)
         return;
     if (s->in_batch)
         ingest_norm_batch_end(s);
+    stats_flush(s);
     ingest_decoder_scratch_free(s->dec);
     ingest_enrich_scratch_free(s->enr);
     free(s);
@@ -119,6 +162,19 @@ void ingest_norm_batch_end(struct ingest_norm_scratch *s)
     if (s->enr && s->in_batch)
         ingest_enrich_batch_end(s->enr);
     s->in_batch = false;
+    stats_flush(s);
+}
+
+void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!n)
+        return;
+    out->events = atomic_load_explicit(&n->cnt->events, memory_order_relaxed);
+    out->input_reserved_renamed =
+        atomic_load_explicit(&n->cnt->input_reserved_renamed, memory_order_relaxed);
+    out->input_reserved_dropped =
+        atomic_load_explicit(&n->cnt->input_reserved_dropped, memory_order_relaxed);
 }
 
 int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,

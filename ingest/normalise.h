@@ -1,6 +1,8 @@
 /* normalise.h - the normalisation step of ingest, after parsing: decoders
  * (fields from message text), the mapping profile (Sigma names and
- * logsource), then enrichment (GeoIP/ASN, assets, threat intel).
+ * logsource), then enrichment (GeoIP/ASN, assets, threat intel). The last
+ * step always runs: a field of the input named like one enrichment writes
+ * (asset.id ...) is renamed input.<name> even with no enrichment options.
  *
  * An ingest_norm is built once (start, SIGHUP), immutable and shared by all
  * worker threads; each thread has its own ingest_norm_scratch. A step that
@@ -9,6 +11,8 @@
  */
 #ifndef INGEST_NORMALISE_H
 #define INGEST_NORMALISE_H
+
+#include <stdint.h>
 
 #include "../core/event.h"
 #include "../core/ts.h"
@@ -20,7 +24,10 @@ struct ingest_norm_opts {
     const char *const *decoder_paths; /* files/dirs of decoders; none = no decoders */
     size_t ndecoder_paths;
     const char *force_profile;        /* apply this profile to every event, or NULL */
-    const struct ingest_enrich_opts *enrich; /* NULL: no enrichment */
+    /* NULL: no lookups. Either way every event goes through the enricher,
+     * which renames input fields in its namespaces (asset.*, threat.*, and
+     * with GeoIP F.geo.* / F.as.*) input.<name> (ingest_enrich_event). */
+    const struct ingest_enrich_opts *enrich;
 };
 
 struct ingest_norm;
@@ -45,6 +52,21 @@ void ingest_norm_scratch_free(struct ingest_norm_scratch *s);
 /* Around each batch (enrichment's read transaction). */
 int ingest_norm_batch_begin(struct ingest_norm_scratch *s);
 void ingest_norm_batch_end(struct ingest_norm_scratch *s);
+/* What normalisation did, summed over every scratch of n since
+ * ingest_norm_create. A scratch adds its counts when a batch ends
+ * (ingest_norm_batch_end) and when it is freed, never per event: the sums
+ * are final once the source freed its scratches (ingest_files_run returned,
+ * ingest_kafka_destroy), and lag by at most a batch while it runs. A reload
+ * builds a new ingest_norm, whose sums start at zero. Thread-safe; n may be
+ * NULL (all zero). */
+struct ingest_norm_stats {
+    uint64_t events; /* events normalised (through the enricher) */
+    /* input fields in enrichment's namespaces (ingest_enrich_event): renamed
+     * input.<name>, or dropped when the event's arena had no room for it */
+    uint64_t input_reserved_renamed, input_reserved_dropped;
+};
+void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *out);
+
 /* Normalise one parsed event. Returns 0, or a non-fatal code when a step
  * could not complete (the event keeps what it has). ex may be NULL. */
 int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,

@@ -138,6 +138,31 @@ id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; p
 expect "the incident records the affected system (asset.id of its events)" "$T incidents --db '$tmp/escdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"portal-01\", d'"
 $T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
 expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
+# tocsin escalations list prints a stored last_error without URL secrets or control
+# characters: a value stored before the redaction fix (written here into the outbox
+# record with mdb_dump/mdb_load) carried userinfo, a token and terminal escapes
+mdb_dump -s outbox "$tmp/escdb" > "$tmp/outbox.dump" && python3 - "$tmp/outbox.dump" <<'EOF'
+import struct, sys
+path = sys.argv[1]
+lines = open(path).read().split("\n")
+i = lines.index("HEADER=END") + 2  # the first record's value
+v = bytes.fromhex(lines[i].strip())
+p = 4 + 4 + 8 + 3 * 8             # header, state, pad, attempts, revision, 3 times
+for _ in range(4):                # id, incident_id, recipient, channel
+    p += 4 + struct.unpack_from("<I", v, p)[0] + 1
+old = 4 + struct.unpack_from("<I", v, p)[0] + 1
+err = (b"https://alice:S3cr3tPass@hooks.example.vn/in?token=T0KEN: HTTP 500: "
+       b"\x1b[2J\x1b]0;pwned\x07\r\nfailed  9  forged-line")
+v = v[:p] + struct.pack("<I", len(err)) + err + b"\0" + v[p + old:]
+lines[i] = " " + v.hex()
+open(path, "w").write("\n".join(lines))
+EOF
+mdb_load -s outbox "$tmp/escdb" < "$tmp/outbox.dump"
+$T escalations --db "$tmp/escdb" list > "$tmp/esclist.txt" 2>&1; rc=$?
+expect "escalations list: a stored last_error is printed without the URL's userinfo and query" "[ $rc -eq 0 ] && grep -q 'https://\*\*\*@hooks.example.vn/in?\*\*\*' '$tmp/esclist.txt' && ! grep -q 'S3cr3tPass\|T0KEN\|alice' '$tmp/esclist.txt'"
+expect "escalations list: control characters of a stored last_error are escaped, not sent to the terminal" "[ \$(wc -l < '$tmp/esclist.txt') -eq 1 ] && ! grep -q \$'\x1b' '$tmp/esclist.txt' && ! grep -q \$'\r' '$tmp/esclist.txt' && grep -qF '\x1b[2J\x1b]0;pwned\x07\r\nfailed  9  forged-line' '$tmp/esclist.txt'"
+$T escalations --db "$tmp/escdb" list --json > "$tmp/esclist.json" 2>&1; rc=$?
+expect "escalations list --json: last_error without URL secrets" "[ $rc -eq 0 ] && python3 -c 'import json; e=json.load(open(\"$tmp/esclist.json\")); le=e[\"last_error\"]; assert le.startswith(\"https://***@hooks.example.vn/in?***: HTTP 500\") and \"S3cr3t\" not in le and \"\\x1b\" in le, le'"
 # an event cannot name its own system: asset.* from the input is renamed input.asset.*
 # before enrichment (ketoan-pc07 claiming asset.id portal-01 stays ketoan-pc07)
 for i in 1 2 3 4 5 6; do
@@ -153,6 +178,20 @@ assert dict(pairs)[\"input.asset.id\"] == \"portal-01\", pairs
 '"
 $T replay -q -r etc/rules --db "$tmp/spoofdb" --assets etc/assets.example.yml "$tmp/spoof.jsonl" > /dev/null 2>&1
 expect "the incident of events carrying a forged asset.id names the real system" "$T incidents --db '$tmp/spoofdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"ketoan-pc07\", d'"
+# ... and with no enrichment option at all (no --assets, --geoip, --intel: no
+# lookups), the renaming still runs, so the forged id never reaches an incident
+$T parse -q "$tmp/spoof.jsonl" > "$tmp/spoof0.out" 2>&1; rc=$?
+expect "parse without enrichment options: an input asset.id is still renamed input.asset.id" "[ $rc -eq 0 ] && head -1 '$tmp/spoof0.out' | python3 -c '
+import json,sys
+e = json.loads(sys.stdin.readline())
+assert \"asset.id\" not in e and e[\"input.asset.id\"] == \"portal-01\", e
+'"
+$T replay -q -r etc/rules --db "$tmp/spoofdb0" "$tmp/spoof.jsonl" > /dev/null 2>&1; rc=$?
+expect "replay --db without --assets: an input asset.id does not become the incident's asset_id" "[ $rc -eq 0 ] && $T incidents --db '$tmp/spoofdb0' list --json | python3 -c '
+import json,sys
+l = [json.loads(x) for x in sys.stdin]
+assert len(l) == 1 and l[0][\"count\"] == 6 and \"asset_id\" not in l[0][\"details\"], l
+'"
 $T replay -q -r etc/rules --escalate law116-2025 examples/auth.log > /dev/null 2> "$tmp/esc2.err"; rc=$?
 expect "--escalate without --db is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --db' '$tmp/esc2.err'"
 

@@ -240,6 +240,184 @@ START_TEST(test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up)
 }
 END_TEST
 
+/* A topic whose messages may be up to max_bytes (max.message.bytes), created
+ * through the admin API (ktool creates topics with the broker's defaults). */
+static void create_topic_max(const char *topic, int parts, size_t max_bytes)
+{
+    rd_kafka_t *rk = producer();
+    char es[512], v[32];
+    snprintf(v, sizeof(v), "%zu", max_bytes);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, parts, 1, es, sizeof(es));
+    ck_assert_msg(nt != NULL, "%s", es);
+    ck_assert_int_eq(rd_kafka_NewTopic_set_config(nt, "max.message.bytes", v), 0);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    ck_assert_ptr_nonnull(ev);
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    ck_assert_ptr_nonnull(res);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_msg(rd_kafka_topic_result_error(tr[0]) == 0, "create %s: %s", topic,
+                  rd_kafka_topic_result_error_string(tr[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+}
+
+struct dlq_record {
+    size_t len, key_len; /* of the value, of the key */
+    char reason[256], raw_truncated[16], raw_bytes[32], key_bytes[32], source_offset[32];
+};
+
+static void header_copy(rd_kafka_headers_t *h, const char *name, char *out, size_t cap)
+{
+    const void *v;
+    size_t vl;
+    out[0] = '\0';
+    if (h && rd_kafka_header_get_last(h, name, &v, &vl) == 0 && v)
+        snprintf(out, cap, "%.*s", (int)vl, (const char *)v);
+}
+
+/* Read a topic from the start until idle: up to max records. */
+static size_t read_topic(const char *topic, struct dlq_record *out, size_t max)
+{
+    char es[512], group[128];
+    unique(group, sizeof(group), "g-read");
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap(), es, sizeof(es));
+    rd_kafka_conf_set(c, "group.id", group, es, sizeof(es));
+    rd_kafka_conf_set(c, "auto.offset.reset", "earliest", es, sizeof(es));
+    rd_kafka_conf_set(c, "enable.partition.eof", "true", es, sizeof(es));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
+    ck_assert_msg(rk != NULL, "%s", es);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    size_t n = 0;
+    for (int idle = 0; idle < 50;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                idle = 45;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        idle = 0;
+        if (n < max) {
+            rd_kafka_headers_t *h = NULL;
+            if (rd_kafka_message_headers(m, &h))
+                h = NULL;
+            out[n].len = m->len;
+            out[n].key_len = m->key_len;
+            header_copy(h, "key_bytes", out[n].key_bytes, sizeof(out[n].key_bytes));
+            header_copy(h, "reason", out[n].reason, sizeof(out[n].reason));
+            header_copy(h, "raw_truncated", out[n].raw_truncated, sizeof(out[n].raw_truncated));
+            header_copy(h, "raw_bytes", out[n].raw_bytes, sizeof(out[n].raw_bytes));
+            header_copy(h, "source_offset", out[n].source_offset, sizeof(out[n].source_offset));
+        }
+        n++;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+/* A message that fits max_message_bytes (8 MiB here) but not the dead-letter
+ * producer's message.max.bytes (1 MB by default, and the DLQ topic's limit):
+ * its dead letter carries what fits, marked raw_truncated with raw_bytes, and
+ * ingestion goes on (issue 17: producing it failed and stopped every worker). */
+START_TEST(test_kafka_dead_letter_over_the_producer_limit_is_cut_and_ingestion_goes_on)
+{
+    char topic[128], dlq[160], group[128];
+    unique(topic, sizeof(topic), "itest.bigdlq");
+    unique(group, sizeof(group), "g-bigdlq");
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    create_topic_max(topic, 1, 10u << 20);
+    create_topic(dlq, 1); /* the broker's default limit (about 1 MB) */
+    char es[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap(), es, sizeof(es));
+    ck_assert_int_eq(rd_kafka_conf_set(c, "message.max.bytes", "10485760", es, sizeof(es)), 0);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    ck_assert_msg(p != NULL, "%s", es);
+    /* 3 MiB of syslog text that ends in a byte that is not UTF-8 */
+    const char head[] = "<13>Jan  1 00:00:00 h p: ";
+    size_t big_len = (size_t)3 << 20;
+    char *big = malloc(big_len);
+    ck_assert_ptr_nonnull(big);
+    memcpy(big, head, sizeof(head) - 1);
+    memset(big + sizeof(head) - 1, 'x', big_len - sizeof(head));
+    big[big_len - 1] = '\xff';
+    const char *before = "<13>Jan  1 00:00:00 h p: before", *after = "<13>Jan  1 00:00:01 h p: after";
+    produce(p, topic, 0, before, strlen(before), NULL);
+    produce(p, topic, 0, big, big_len, NULL);
+    /* invalid JSON under a 400 KB key: the key is left out, its length kept */
+    memset(big, 'k', 400000);
+    ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_KEY(big, 400000),
+                                       RD_KAFKA_V_VALUE("{\"a\":", 5), RD_KAFKA_V_END),
+                     0);
+    produce(p, topic, 0, after, strlen(after), NULL);
+    ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
+    rd_kafka_destroy(p);
+    free(big);
+
+    static struct seen s;
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    struct ingest_topic t = {.name = topic, .tenant = "agency-a", .format = INGEST_FMT_AUTO};
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
+        .parse = {.max_msg_bytes = 8u << 20},
+        .sink = {.ctx = &s, .process = seen_process},
+    };
+    struct ts_err err = {0};
+    struct runner r = {0};
+    ck_assert_int_eq(ingest_kafka_create(&r.k, &o, &err), 0);
+    pthread_create(&r.tid, NULL, run_main, &r);
+    wait_for(r.k, 4, 60);
+    usleep(500000);
+    ingest_kafka_stop(r.k);
+    pthread_join(r.tid, NULL);
+    ck_assert_msg(r.rc == 0, "ingestion stopped: %s", ts_strerror(r.rc));
+    struct ingest_stats st;
+    ingest_kafka_stats(r.k, &st);
+    ck_assert_uint_eq(st.consumed, 4);
+    ck_assert_uint_eq(st.parsed, 2);
+    ck_assert_uint_eq(st.dead_letters, 2);
+    ck_assert_uint_eq(s.events, 2); /* the message after them was ingested too */
+    ingest_kafka_destroy(r.k);
+
+    struct dlq_record rec[4];
+    size_t n = read_topic(dlq, rec, 4);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_msg(strstr(rec[0].reason, "UTF-8") != NULL, "%s", rec[0].reason);
+    ck_assert_str_eq(rec[0].source_offset, "1");
+    ck_assert_str_eq(rec[0].raw_truncated, "true");
+    ck_assert_str_eq(rec[0].raw_bytes, "3145728");
+    ck_assert_msg(rec[0].len > 990000 && rec[0].len < 1000000, "value of %zu bytes", rec[0].len);
+    ck_assert_str_eq(rec[0].key_bytes, "");
+    ck_assert_msg(strstr(rec[1].reason, "invalid JSON") != NULL, "%s", rec[1].reason);
+    ck_assert_str_eq(rec[1].source_offset, "2");
+    ck_assert_uint_eq(rec[1].len, 5);
+    ck_assert_str_eq(rec[1].raw_truncated, ""); /* the value is whole */
+    ck_assert_uint_eq(rec[1].key_len, 0);
+    ck_assert_str_eq(rec[1].key_bytes, "400000");
+}
+END_TEST
+
 START_TEST(test_kafka_blocked_downstream_pauses_and_drops_nothing)
 {
     char topic[128], group[128];
@@ -410,6 +588,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("broker");
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_kafka_bad_messages_go_to_dlq_with_reason_and_counts_add_up);
+    tcase_add_test(tc, test_kafka_dead_letter_over_the_producer_limit_is_cut_and_ingestion_goes_on);
     tcase_add_test(tc, test_kafka_blocked_downstream_pauses_and_drops_nothing);
     tcase_add_test(tc, test_kafka_rejects_managed_and_unknown_properties);
     tcase_add_test(tc, test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice);

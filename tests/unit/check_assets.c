@@ -65,14 +65,14 @@ static const char *id_of(const struct ingest_asset *a)
 
 static const char *by_host(const struct ingest_assets *a, const char *h)
 {
-    return id_of(ingest_assets_by_host(a, h, strlen(h)));
+    return id_of(ingest_assets_by_host(a, 0, h, strlen(h)));
 }
 
 static const char *by_ip(const struct ingest_assets *a, const char *s)
 {
     struct ts_ip ip;
     ck_assert_int_eq(ts_ip_parse(s, strlen(s), &ip), 0);
-    return id_of(ingest_assets_by_ip(a, &ip));
+    return id_of(ingest_assets_by_ip(a, 0, &ip));
 }
 
 START_TEST(test_example_inventory_loads)
@@ -203,6 +203,165 @@ START_TEST(test_enricher_sets_asset_fields_host_before_ip)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- tenants */
+
+/* Two agencies each with their portal-01 (same host name, same range), a
+ * shared data-centre network and mail server, so-b's own mail-01 and a
+ * shared printer inside so-a's range. */
+static const char tenant_inventory[] =
+    "systems:\n"
+    "  - id: portal-01\n"
+    "    tenants: so-a\n"
+    "    name: Portal A\n"
+    "    level: 3\n"
+    "    hostnames: [portal-01, portal-01.a.local]\n"
+    "    ip_ranges: [10.1.0.0/24]\n"
+    "  - id: portal-01\n"
+    "    tenants: [so-b, so-b2]\n"
+    "    name: Portal B\n"
+    "    level: 2\n"
+    "    hostnames: [portal-01]\n"
+    "    ip_ranges: [10.1.0.0/24]\n"
+    "  - id: dc-shared\n"
+    "    name: Shared data centre\n"
+    "    level: 4\n"
+    "    hostnames: [mail-01]\n"
+    "    ip_ranges: [10.0.0.0/8]\n"
+    "  - id: mail-b\n"
+    "    tenants: [so-b]\n"
+    "    name: Mail B\n"
+    "    level: 2\n"
+    "    hostnames: [mail-01.b.local]\n"
+    "  - id: printer\n"
+    "    name: Shared printer\n"
+    "    level: 1\n"
+    "    ip_ranges: [10.1.0.7/32]\n";
+
+static const char *host_for(const struct ingest_assets *a, const char *tenant, const char *h)
+{
+    const struct ingest_asset *as =
+        ingest_assets_by_host(a, ingest_assets_tenant(a, tenant), h, strlen(h));
+    return as ? as->name : "(none)";
+}
+
+static const char *ip_for(const struct ingest_assets *a, const char *tenant, const char *s)
+{
+    struct ts_ip ip;
+    ck_assert_int_eq(ts_ip_parse(s, strlen(s), &ip), 0);
+    const struct ingest_asset *as = ingest_assets_by_ip(a, ingest_assets_tenant(a, tenant), &ip);
+    return as ? as->name : "(none)";
+}
+
+START_TEST(test_tenants_may_each_have_portal_01_and_see_their_own_first)
+{
+    struct ingest_assets *a = load_ok(tenant_inventory);
+    ck_assert_uint_eq(ingest_assets_count(a), 5);
+    const struct ingest_asset *b = ingest_assets_at(a, 1);
+    ck_assert_uint_eq(b->ntenants, 2);
+    ck_assert_str_eq(b->tenants[0], "so-b");
+    ck_assert_str_eq(b->tenants[1], "so-b2");
+    ck_assert_uint_eq(ingest_assets_at(a, 2)->ntenants, 0); /* shared */
+    /* the same host name, one system per tenant */
+    ck_assert_str_eq(host_for(a, "so-a", "portal-01"), "Portal A");
+    ck_assert_str_eq(host_for(a, "so-b", "PORTAL-01"), "Portal B");
+    ck_assert_str_eq(host_for(a, "so-b2", "portal-01"), "Portal B");
+    ck_assert_str_eq(host_for(a, "so-a", "portal-01.other.example"), "Portal A"); /* label */
+    /* a tenant with no system of its own, or no tenant: the shared ones only */
+    ck_assert_str_eq(host_for(a, "so-c", "portal-01"), "(none)");
+    ck_assert_str_eq(host_for(a, "", "portal-01"), "(none)");
+    ck_assert_str_eq(host_for(a, NULL, "mail-01"), "Shared data centre");
+    /* a tenant's own system before a shared one: so-b's mail-01 by its first
+     * label beats the shared exact name; so-a has none of its own */
+    ck_assert_str_eq(host_for(a, "so-b", "mail-01"), "Mail B");
+    ck_assert_str_eq(host_for(a, "so-a", "mail-01"), "Shared data centre");
+    /* addresses alike: the tenant's own range, even over a longer shared one */
+    ck_assert_str_eq(ip_for(a, "so-a", "10.1.0.5"), "Portal A");
+    ck_assert_str_eq(ip_for(a, "so-b", "10.1.0.5"), "Portal B");
+    ck_assert_str_eq(ip_for(a, "so-a", "10.1.0.7"), "Portal A");
+    ck_assert_str_eq(ip_for(a, "so-c", "10.1.0.7"), "Shared printer");
+    ck_assert_str_eq(ip_for(a, "so-c", "10.1.0.5"), "Shared data centre");
+    ck_assert_str_eq(ip_for(a, "", "10.9.9.9"), "Shared data centre");
+    ck_assert_str_eq(ip_for(a, "so-a", "192.0.2.1"), "(none)");
+    ingest_assets_free(a);
+}
+END_TEST
+
+START_TEST(test_short_name_ambiguity_is_per_tenant)
+{
+    struct ingest_assets *a = load_ok("systems:\n"
+                                      "  - {id: ws-a, name: WS A, level: 1, tenants: t1,"
+                                      " hostnames: pc.alpha.local}\n"
+                                      "  - {id: ws-b, name: WS B, level: 1, tenants: t1,"
+                                      " hostnames: pc.beta.local}\n"
+                                      "  - {id: ws-c, name: WS C, level: 1, tenants: t2,"
+                                      " hostnames: pc.gamma.local}\n");
+    ck_assert_str_eq(host_for(a, "t1", "pc"), "(none)"); /* two of t1's own */
+    ck_assert_str_eq(host_for(a, "t1", "pc.beta.local"), "WS B");
+    ck_assert_str_eq(host_for(a, "t2", "pc"), "WS C");
+    ck_assert_str_eq(host_for(a, "t3", "pc"), "(none)");
+    ingest_assets_free(a);
+}
+END_TEST
+
+START_TEST(test_inventory_without_tenants_serves_every_tenant)
+{
+    struct ingest_assets *a = load_ok(inventory);
+    ck_assert_uint_eq(ingest_assets_tenant(a, "so-x"), 0);
+    ck_assert_str_eq(host_for(a, "so-x", "portal-01"), "Portal");
+    ck_assert_str_eq(ip_for(a, "so-y", "10.10.9.1"), "Office LAN");
+    ingest_assets_free(a);
+}
+END_TEST
+
+/* Through the enricher: the event's tenant picks the system (the
+ * inventory was refused before: unknown key "tenants"). */
+START_TEST(test_enricher_scopes_asset_by_the_event_tenant)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/tocsin-assets-t-%d.yml", (int)getpid());
+    write_file(path, tenant_inventory);
+    struct ingest_enrich_opts o = {.assets_file = path};
+    struct ingest_enricher *e = NULL;
+    struct ts_err err = {0};
+    int rc = ingest_enricher_create(&e, &o, &err);
+    unlink(path);
+    ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
+    struct ingest_enrich_scratch *s = NULL;
+    ck_assert_int_eq(ingest_enrich_scratch_create(&s, e), 0);
+    struct ts_arena *arena;
+    ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
+    static const struct {
+        const char *tenant, *host, *want_name;
+    } cases[] = {{"so-a", "portal-01", "Portal A"},
+                 {"so-b", "portal-01", "Portal B"},
+                 {"so-c", "portal-01", NULL},
+                 {"", "portal-01", NULL},
+                 {"so-b", "mail-01", "Mail B"},
+                 {"so-a", "mail-01", "Shared data centre"}};
+    for (size_t i = 0; i < TS_ARRAY_LEN(cases); i++) {
+        ts_arena_reset(arena);
+        struct ts_event ev;
+        ts_event_init(&ev, arena);
+        ev.tenant = cases[i].tenant;
+        ck_assert_int_eq(ts_event_add_str(&ev, "host", cases[i].host, strlen(cases[i].host)),
+                         0);
+        ck_assert_int_eq(ingest_enrich_event(e, s, &ev), 0);
+        const struct ts_field *f = ts_event_getz(&ev, "asset.name");
+        if (!cases[i].want_name) {
+            ck_assert_msg(f == NULL, "case %zu: %.*s", i, f ? (int)f->v.len : 0,
+                          f ? f->v.u.s : "");
+            continue;
+        }
+        ck_assert_msg(f && f->v.len == strlen(cases[i].want_name) &&
+                          memcmp(f->v.u.s, cases[i].want_name, f->v.len) == 0,
+                      "case %zu: %.*s", i, f ? (int)f->v.len : 6, f ? f->v.u.s : "(none)");
+    }
+    ingest_enrich_scratch_free(s);
+    ingest_enricher_free(e);
+    ts_arena_destroy(arena);
+}
+END_TEST
+
 /* Each bad inventory and the error it must give, with its position. */
 static const struct {
     const char *text;
@@ -227,6 +386,23 @@ static const struct {
     {"systems:\n  - id: a\n    name: [A]\n    level: 2\n", 3, 11, "name must be a string"},
     {"system:\n  - id: a\n", 1, 1, "unknown key \"system\""},
     {"systems:\n  - id: a\n    name: 'A\n", 4, 0, "quoted scalar"}, /* libyaml: at the end */
+    /* tenants: equal ids need tenants on both, and no tenant in common */
+    {"systems:\n  - {id: a, name: A, level: 2, tenants: [t1]}\n"
+     "  - {id: a, name: B, level: 2}\n",
+     3, 10, "duplicate system id \"a\" (first at line 2; a system without tenants is shared"},
+    {"systems:\n  - {id: a, name: A, level: 2, tenants: [t1, t2]}\n"
+     "  - {id: a, name: B, level: 2, tenants: [t3, t2]}\n",
+     3, 10, "duplicate system id \"a\" for tenant \"t2\""},
+    {"systems:\n  - {id: a, name: A, level: 2, tenants: t1, hostnames: [h1]}\n"
+     "  - {id: b, name: B, level: 2, tenants: [t1], hostnames: [H1]}\n",
+     3, 59, "host name \"H1\" already belongs to system \"a\" for tenant \"t1\""},
+    {"systems:\n  - {id: a, name: A, level: 2, tenants: t1, ip_ranges: [10.0.0.0/8]}\n"
+     "  - {id: b, name: B, level: 2, tenants: t1, ip_ranges: [10.0.0.0/8]}\n",
+     3, 57, "IP range \"10.0.0.0/8\" already belongs to system \"a\" for tenant \"t1\""},
+    {"systems:\n  - {id: a, name: A, level: 2, tenants: []}\n", 2, 41,
+     "tenants: name at least one"},
+    {"systems:\n  - {id: a, name: A, level: 2, tenants: [so-a, 'so b']}\n", 2, 48,
+     "tenant \"so b\":"},
 };
 
 START_TEST(test_inventory_errors_name_file_line_col)
@@ -269,6 +445,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_ambiguous_short_name_needs_the_full_name);
     tcase_add_test(tc, test_ip_matches_longest_prefix);
     tcase_add_test(tc, test_enricher_sets_asset_fields_host_before_ip);
+    tcase_add_test(tc, test_tenants_may_each_have_portal_01_and_see_their_own_first);
+    tcase_add_test(tc, test_short_name_ambiguity_is_per_tenant);
+    tcase_add_test(tc, test_inventory_without_tenants_serves_every_tenant);
+    tcase_add_test(tc, test_enricher_scopes_asset_by_the_event_tenant);
     tcase_add_loop_test(tc, test_inventory_errors_name_file_line_col, 0, (int)TS_ARRAY_LEN(bad));
     tcase_add_test(tc, test_missing_inventory_file_is_an_io_error);
     suite_add_tcase(s, tc);

@@ -12,6 +12,7 @@
 #include "../../core/arena.h"
 #include "../../core/event.h"
 #include "../../ingest/enrich.h"
+#include "../../ingest/normalise.h"
 
 static char tmpdir[64];
 static char city_db[128], asn_db[128], flat_db[128], flat_spec[128];
@@ -576,6 +577,92 @@ START_TEST(test_input_reserved_field_dropped_when_arena_full)
 }
 END_TEST
 
+/* Normalisation with no enrichment options (no --assets, GeoIP or intel:
+ * `run` with only escalate.assets, `replay` without --assets) still takes
+ * asset.* / threat.* from the input (issue 17). */
+START_TEST(test_normalise_without_enrich_opts_renames_input_asset_fields)
+{
+    struct ingest_norm_opts no = {0}; /* no decoders, profiles, enrichment */
+    struct ingest_norm *n = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ingest_norm_create(&n, &no, &err), 0);
+    struct ingest_norm_scratch *s = NULL;
+    ck_assert_int_eq(ingest_norm_scratch_create(&s, n), 0);
+    struct ts_arena *arena;
+    ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
+    struct ts_event ev;
+    ts_event_init(&ev, arena);
+    add(&ev, "host", "ketoan-pc07");
+    add(&ev, "asset.id", "portal-01");
+    add(&ev, "THREAT.matched", "true");
+    ck_assert_int_eq(ingest_normalise(n, s, &ev, NULL), 0);
+    ck_assert_ptr_null(ts_event_getz(&ev, "asset.id"));
+    ck_assert_ptr_null(ts_event_getz(&ev, "threat.matched"));
+    assert_str(&ev, "input.asset.id", "portal-01");
+    assert_str(&ev, "input.THREAT.matched", "true");
+    assert_str(&ev, "host", "ketoan-pc07");
+    ingest_norm_scratch_free(s);
+    ingest_norm_free(n);
+    ts_arena_destroy(arena);
+}
+END_TEST
+
+/* The renamed/dropped counts reach the ingest_norm (what replay's summary
+ * prints): added at each batch end and when a scratch is freed, summed over
+ * scratches. */
+START_TEST(test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches)
+{
+    struct ingest_norm_opts no = {0};
+    struct ingest_norm *n = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ingest_norm_create(&n, &no, &err), 0);
+    struct ingest_norm_stats ns;
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.input_reserved_renamed + ns.input_reserved_dropped + ns.events, 0);
+    struct ingest_norm_scratch *s1 = NULL, *s2 = NULL;
+    ck_assert_int_eq(ingest_norm_scratch_create(&s1, n), 0);
+    ck_assert_int_eq(ingest_norm_scratch_create(&s2, n), 0);
+    struct ts_arena *arena, *tiny;
+    ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
+    ck_assert_int_eq(ts_arena_create(&tiny, 1024, 1024), 0);
+    struct ts_event ev;
+    for (int i = 0; i < 3; i++) { /* s1: 3 events, 2 renamed each */
+        ts_arena_reset(arena);
+        ts_event_init(&ev, arena);
+        add(&ev, "asset.id", "portal-01");
+        add(&ev, "threat.matched", "true");
+        add(&ev, "host", "h");
+        ck_assert_int_eq(ingest_normalise(n, s1, &ev, NULL), 0);
+    }
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.input_reserved_renamed, 0); /* not per event: at the batch end */
+    ingest_norm_batch_end(s1);
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.events, 3);
+    ck_assert_uint_eq(ns.input_reserved_renamed, 6);
+    ck_assert_uint_eq(ns.input_reserved_dropped, 0);
+    /* s2: one dropped (no room in the arena for input.asset.id) */
+    ts_event_init(&ev, tiny);
+    add(&ev, "asset.id", "portal-01");
+    while (ts_arena_alloc(tiny, 8))
+        ;
+    ck_assert_int_eq(ingest_normalise(n, s2, &ev, NULL), 0);
+    ck_assert_uint_eq(ev.nfields, 0);
+    ingest_norm_scratch_free(s2); /* freeing adds what it counted */
+    ingest_norm_batch_end(s1);    /* nothing new: nothing added twice */
+    ingest_norm_scratch_free(s1);
+    ingest_norm_stats(n, &ns);
+    ck_assert_uint_eq(ns.events, 4);
+    ck_assert_uint_eq(ns.input_reserved_renamed, 6);
+    ck_assert_uint_eq(ns.input_reserved_dropped, 1);
+    ingest_norm_stats(NULL, &ns);
+    ck_assert_uint_eq(ns.events, 0);
+    ingest_norm_free(n);
+    ts_arena_destroy(arena);
+    ts_arena_destroy(tiny);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("enrich");
@@ -599,6 +686,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_input_threat_and_geo_fields_are_renamed_before_enrichment);
     tcase_add_test(tc, test_input_reserved_fields_renamed_with_nothing_configured);
     tcase_add_test(tc, test_input_reserved_field_dropped_when_arena_full);
+    tcase_add_test(tc, test_normalise_without_enrich_opts_renames_input_asset_fields);
+    tcase_add_test(tc, test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches);
     suite_add_tcase(s, tc);
     return s;
 }

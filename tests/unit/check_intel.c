@@ -251,6 +251,50 @@ START_TEST(test_stix_bundle_imports_or_joined_comparisons_and_skips_and_patterns
 }
 END_TEST
 
+/* A pattern of 100 OR-joined comparisons: the first 64 are imported, the
+ * other 36 counted, and the indicator named in the load's warning. */
+START_TEST(test_stix_comparisons_past_64_are_counted_and_warned)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s-big.json", dbdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"type\": \"bundle\", \"id\": \"bundle--1\", \"objects\": [\n"
+          " {\"type\": \"indicator\", \"id\": \"indicator--small\", \"pattern_type\": \"stix\","
+          " \"pattern\": \"[domain-name:value = 'small.example']\"},\n"
+          " {\"type\": \"indicator\", \"id\": \"indicator--big\", \"pattern_type\": \"stix\","
+          " \"pattern\": \"[",
+          f);
+    for (int i = 0; i < 100; i++)
+        fprintf(f, "%sipv4-addr:value = '198.18.0.%d'", i ? " OR " : "", i);
+    fputs("]\"}\n]}\n", f);
+    fclose(f);
+    struct ingest_intel_load_stats st = load_ok(path);
+    unlink(path);
+    ck_assert_uint_eq(st.ips, 64);
+    ck_assert_uint_eq(st.domains, 1);
+    ck_assert_uint_eq(st.indicators, 65);
+    ck_assert_uint_eq(st.skipped, 0);
+    ck_assert_uint_eq(st.stix_cmp_dropped, 36);
+    ck_assert_uint_eq(st.warnings, 1);
+    ck_assert_msg(strstr(st.first_warning, "indicator--big: 64 of 100 comparisons kept") != NULL,
+                  "%s", st.first_warning);
+    ck_assert_msg(strncmp(st.first_warning, path, strlen(path)) == 0, "%s", st.first_warning);
+
+    struct rig r;
+    rig_open(&r);
+    struct ts_event *ev = new_event(&r);
+    add(ev, "dst_ip", "198.18.0.63"); /* the 64th: kept */
+    enrich(&r);
+    assert_match(ev, "198.18.0.63", "ip", "stix", 50, "dst_ip");
+    ev = new_event(&r);
+    add(ev, "dst_ip", "198.18.0.64"); /* the 65th: left out, and counted */
+    enrich(&r);
+    assert_no_match(ev);
+    rig_close(&r);
+}
+END_TEST
+
 START_TEST(test_invalid_json_error_names_file_line_col)
 {
     char path[128];
@@ -576,6 +620,7 @@ static Suite *make_suite(void)
     tcase_add_test(imp, test_csv_import_counts_each_type_and_skips_bad_rows);
     tcase_add_test(imp, test_misp_event_imports_attributes_and_object_attributes);
     tcase_add_test(imp, test_stix_bundle_imports_or_joined_comparisons_and_skips_and_patterns);
+    tcase_add_test(imp, test_stix_comparisons_past_64_are_counted_and_warned);
     tcase_add_test(imp, test_invalid_json_error_names_file_line_col);
     tcase_add_test(imp, test_json_neither_misp_nor_stix_is_rejected);
     tcase_add_test(imp, test_csv_without_header_is_value_type_confidence_until_source);
