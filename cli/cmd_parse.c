@@ -19,6 +19,7 @@
 struct file_args {
     struct cli_norm_args norm;
     struct ts_tz *tz;           /* --tz (owned; freed once the files are read) */
+    char norm_line[256];        /* normalisation's summary (cli_norm_summary), "" if none */
     struct ingest_host_zone host_tz[64]; /* --host-tz (patterns and zones owned, likewise) */
     struct ts_tz *host_tz_z[64];
     size_t nhost_tz;
@@ -329,6 +330,8 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
     a->parse.nhosts = 0;
     if (dlq)
         ingest_dlq_file_flush(dlq);
+    if (!norm || !cli_norm_summary(norm, a->norm_line, sizeof(a->norm_line)))
+        a->norm_line[0] = '\0';
     ingest_norm_free(norm);
     if (rc && rc != TS_E_STOPPED) {
         print_err(&err, rc);
@@ -685,6 +688,8 @@ int cmd_replay(int argc, char **argv)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",
                 (unsigned long long)st.clamped);
+    if (a.norm_line[0])
+        fprintf(out, "  %s\n", a.norm_line);
     if (r.out && r.out_sink.too_large)
         fprintf(out, "  events-out: %llu event%s over %zu bytes of JSON, dead-lettered instead\n",
                 (unsigned long long)r.out_sink.too_large, r.out_sink.too_large == 1 ? "" : "s",

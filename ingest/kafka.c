@@ -431,6 +431,11 @@ static size_t dead_letter_room(struct ingest_kafka *k, size_t headers_len)
     if (rd_kafka_conf_get(rd_kafka_conf(k->producer), "message.max.bytes", v, &vl) ==
         RD_KAFKA_CONF_OK)
         max = strtoull(v, NULL, 10);
+    /* never above the broker's default max.message.bytes either: a producer
+     * setting raised for other topics must not let a dead letter be refused
+     * by the .dlq topic (which would stop ingestion) */
+    if (max > 1000000)
+        max = 1000000;
     size_t over = headers_len + DLQ_RECORD_ROOM;
     return max > over ? (size_t)(max - over) : 0;
 }
