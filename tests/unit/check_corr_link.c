@@ -5,6 +5,7 @@
  * joins it as evidence and raises its severity; state (detection incidents
  * and links) survives a restart; a plain-rule grouping still decides for
  * its own rule. */
+#include "../../core/config.h"
 #include "check_corr_util.h"
 
 #define DET_LEVEL(name, level)                                                                    \
@@ -326,6 +327,43 @@ START_TEST(test_detection_incident_ids_are_stable)
 }
 END_TEST
 
+/* The config section (core/config.c) the runtime maps onto corr_opts. */
+START_TEST(test_config_incidents_section_is_read_and_errors_name_the_node)
+{
+    static const char good[] =
+        "correlate:\n  incidents:\n    levels: {high: link, medium: incident}\n"
+        "    rules: {lsass: off, cron_edit: incident}\n    window: 30m\n"
+        "    entities:\n      src_ip: [src_ip, IpAddress]\n      host: host\n";
+    struct ts_config *cfg = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ts_config_load_buffer("t.yml", good, strlen(good), &cfg, &err), 0);
+    ck_assert_uint_eq(cfg->correlate.incidents.levels[CORR_SEV_HIGH], CORR_INC_LINK);
+    ck_assert_uint_eq(cfg->correlate.incidents.levels[CORR_SEV_MEDIUM], CORR_INC_OPEN);
+    ck_assert_uint_eq(cfg->correlate.incidents.levels[CORR_SEV_CRITICAL], 0); /* default */
+    ck_assert_uint_eq(cfg->correlate.incidents.nrules, 2);
+    ck_assert_str_eq(cfg->correlate.incidents.rules[0].rule, "lsass");
+    ck_assert_uint_eq(cfg->correlate.incidents.rules[0].mode, CORR_INC_OFF);
+    ck_assert_int_eq(cfg->correlate.incidents.window_ns, 1800 * SEC);
+    ck_assert_uint_eq(cfg->correlate.incidents.nentities, 2);
+    ck_assert_str_eq(cfg->correlate.incidents.entities[0].fields[1], "IpAddress");
+    ck_assert_uint_eq(cfg->correlate.incidents.entities[1].nfields, 1);
+    ts_config_free(cfg);
+    static const char list[] = "correlate:\n  incidents:\n    entities: [src_ip, host]\n";
+    ck_assert_int_eq(ts_config_load_buffer("t.yml", list, strlen(list), &cfg, &err), 0);
+    ck_assert_uint_eq(cfg->correlate.incidents.nentities, 2);
+    ck_assert_uint_eq(cfg->correlate.incidents.entities[1].nfields, 0); /* its name */
+    ts_config_free(cfg);
+    static const char bad[] = "correlate:\n  incidents:\n    levels: {high: always}\n";
+    ck_assert_int_ne(ts_config_load_buffer("t.yml", bad, strlen(bad), &cfg, &err), 0);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_ptr_nonnull(strstr(err.msg, "off, link, incident"));
+    static const char bad2[] = "correlate:\n  incidents:\n    levels: {severe: off}\n";
+    memset(&err, 0, sizeof(err)); /* the first error wins */
+    ck_assert_int_ne(ts_config_load_buffer("t.yml", bad2, strlen(bad2), &cfg, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "severe"));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("corr_link");
@@ -341,6 +379,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_a_grouping_decides_for_its_rule);
     tcase_add_test(t, test_restart_in_the_middle_keeps_detection_incidents_and_links);
     tcase_add_test(t, test_detection_incident_ids_are_stable);
+    tcase_add_test(t, test_config_incidents_section_is_read_and_errors_name_the_node);
     suite_add_tcase(s, t);
     return s;
 }
