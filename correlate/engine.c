@@ -427,7 +427,7 @@ static size_t long_value_key(const char *p, size_t len, char *out)
 /* The key text of a group value: a string as it is (a long one as its head
  * and hash), other types rendered; -1 when unusable. tmp: room for
  * CORR_MAX_VALUE_BYTES. */
-static long group_value(struct corr_engine *c, const struct ts_value *v, char *tmp,
+static inline long group_value(struct corr_engine *c, const struct ts_value *v, char *tmp,
                         const char **p)
 {
     if (v->type == TS_V_STR && v->len > CORR_MAX_VALUE_BYTES) {
@@ -444,7 +444,7 @@ static long group_value(struct corr_engine *c, const struct ts_value *v, char *t
 }
 
 /* kb = tenant NUL; returns its length or -3 (tenant too long). */
-static long key_tenant(struct corr_engine *c, const struct ts_event *ev)
+static inline long key_tenant(struct corr_engine *c, const struct ts_event *ev)
 {
     const char *tenant = ev->tenant ? ev->tenant : "";
     size_t tl = strlen(tenant);
@@ -458,8 +458,9 @@ static long key_tenant(struct corr_engine *c, const struct ts_event *ev)
 /* A detection incident's key (CT_DETECTION): per entity (varint len + 1,
  * bytes), or varint 0 when the event carries none of its fields. voff/vlen
  * (may be NULL) get where each value is in c->kbuf (vlen -1: absent). */
-static long build_det_key(struct corr_engine *c, const struct ts_event *ev, size_t *voff,
-                          long *vlen)
+__attribute__((noinline)) static long build_det_key(struct corr_engine *c,
+                                                  const struct ts_event *ev, size_t *voff,
+                                                  long *vlen)
 {
     long n0 = key_tenant(c, ev);
     if (n0 < 0)
@@ -492,10 +493,10 @@ static long build_det_key(struct corr_engine *c, const struct ts_event *ev, size
 
 /* kb = tenant NUL (varint len, bytes)*; returns length or -1 (missing field)
  * or -2 (too long) or -3 (bad tenant). */
-static long build_key(struct corr_engine *c, const struct crule *cr, const struct cref *ref,
-                      const struct ts_event *ev)
+static inline long build_key(struct corr_engine *c, const struct crule *cr,
+                             const struct cref *ref, const struct ts_event *ev)
 {
-    if (cr->type == CT_DETECTION)
+    if (__builtin_expect(cr->type == CT_DETECTION, 0))
         return build_det_key(c, ev, NULL, NULL);
     long n0 = key_tenant(c, ev);
     if (n0 < 0)
@@ -1194,7 +1195,8 @@ static int join_window(struct corr_engine *c, const struct crule *cr, struct cke
     int rc;
     *joined = 0;
     int64_t wstart = k->ent[lo].t;
-    if ((rc = journal_reserve(c, k)) != 0 || (rc = corr_eidx_add(c, k)) != 0)
+    if ((rc = journal_reserve(c, k)) != 0 ||
+        (c->linking && !k->indexed && (rc = corr_eidx_add(c, k)) != 0))
         return rc;
     struct cjournal *j = k->j;
     struct csat rec = {.te = te};
@@ -1356,8 +1358,10 @@ static int unfeed(struct corr_engine *c, const struct crule *cr, int64_t te,
  * out): windows ending before t are as they were; rewind the others and
  * evaluate them again in time order, as if the events had come in order.
  * In order (nothing evaluated after t) this is the window ending at t. */
-static int key_changed(struct corr_engine *c, uint32_t ri, struct ckey *k, int64_t t,
-                       uint32_t newidx, const struct ts_event *ev, uint32_t sid, size_t depth)
+__attribute__((noinline)) static int key_changed(struct corr_engine *c, uint32_t ri,
+                                                  struct ckey *k, int64_t t, uint32_t newidx,
+                                                  const struct ts_event *ev, uint32_t sid,
+                                                  size_t depth)
 {
     const struct crule *cr = &c->rules[ri];
     size_t pbase = c->npop, lbase = c->nlimbo;
@@ -1576,6 +1580,9 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
     if (cr->type == CT_VALUE_COUNT &&
         (rc = vals_add(&k->vals, &k->nvals, c->o.max_values, e.v.h, c->vbuf, dlen, NULL)) != 0)
         return rc;
+    const struct cjournal *j = k->j;
+    if (p == k->n - 1 && (!j || !j->n || j->s[j->n - 1].te < e.t)) /* in order: one window */
+        return eval_end(c, ri, k, e.t, p, ev, sid, depth, c->npop, c->nlimbo);
     return key_changed(c, ri, k, e.t, p, ev, sid, depth);
 }
 

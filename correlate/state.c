@@ -123,24 +123,69 @@ static int put_vals(struct ts_buf *b, struct cval *const *v, uint16_t n)
     return rc;
 }
 
+/* An incident: its scalars assembled on the stack, one append (the export
+ * of every dirty key runs per batch). */
 static int put_inc(struct ts_buf *b, const struct cinc *i)
 {
-    int rc = put_u64(b, i->id_hi);
-    rc = rc ? rc : put_u64(b, i->id_lo);
-    rc = rc ? rc : put_var(b, zz(i->episode));
-    rc = rc ? rc : put_var(b, zz(i->first - i->episode));
-    rc = rc ? rc : put_var(b, zz(i->last - i->episode));
-    rc = rc ? rc : put_var(b, i->count);
-    rc = rc ? rc : put_var(b, i->late);
-    rc = rc ? rc : put_var(b, i->nraw);
-    rc = rc ? rc : ts_buf_putc(b, (char)i->severity);
-    rc = rc ? rc : ts_buf_putc(b, (char)((i->values_capped ? 1 : 0) | (i->emitted ? 2 : 0)));
-    rc = rc ? rc : put_vals(b, i->vals, i->nvals);
-    rc = rc ? rc : put_var(b, i->seq);
-    rc = rc ? rc : put_var(b, i->linked);
-    if (!rc && i->linked) {
-        rc = put_var(b, zz(i->lfirst - i->episode));
-        rc = rc ? rc : put_var(b, zz(i->llast - i->episode));
+    uint8_t t[160];
+    size_t n = 0;
+    for (int s = 0; s < 8; s++)
+        t[n++] = (uint8_t)(i->id_hi >> (8 * s));
+    for (int s = 0; s < 8; s++)
+        t[n++] = (uint8_t)(i->id_lo >> (8 * s));
+    n += corr_varint_put(t + n, zz(i->episode));
+    n += corr_varint_put(t + n, zz(i->first - i->episode));
+    n += corr_varint_put(t + n, zz(i->last - i->episode));
+    n += corr_varint_put(t + n, i->count);
+    n += corr_varint_put(t + n, i->late);
+    n += corr_varint_put(t + n, i->nraw);
+    t[n++] = i->severity;
+    t[n++] = (uint8_t)((i->values_capped ? 1 : 0) | (i->emitted ? 2 : 0));
+    int rc = 0;
+    if (i->nvals) {
+        rc = ts_buf_append(b, t, n);
+        rc = rc ? rc : put_vals(b, i->vals, i->nvals);
+        n = 0;
+    } else {
+        t[n++] = 0; /* no values */
+    }
+    n += corr_varint_put(t + n, i->seq);
+    n += corr_varint_put(t + n, i->linked);
+    if (i->linked) {
+        n += corr_varint_put(t + n, zz(i->lfirst - i->episode));
+        n += corr_varint_put(t + n, zz(i->llast - i->episode));
+    }
+    return rc ? rc : ts_buf_append(b, t, n);
+}
+
+/* The journal: window ends as deltas from the newest one dropped, else
+ * from the incident's episode start (both known to import before). */
+static int put_journal(struct ts_buf *b, const struct ckey *k)
+{
+    const struct cjournal *j = k->j;
+    uint8_t t[64];
+    size_t n = 0;
+    t[n++] = 1;
+    n += corr_varint_put(t + n, j->iseq);
+    t[n++] = j->trim_hi != INT64_MIN ? 1 : 0;
+    if (j->trim_hi != INT64_MIN)
+        n += corr_varint_put(t + n, zz(j->trim_hi));
+    n += corr_varint_put(t + n, j->n);
+    int rc = ts_buf_append(b, t, n);
+    int64_t tprev = j->trim_hi != INT64_MIN ? j->trim_hi : k->inc ? k->inc->episode : 0;
+    for (uint32_t i = 0; i < j->n && !rc; i++) {
+        const struct csat *r = &j->s[i];
+        n = 0;
+        n += corr_varint_put(t + n, zz(r->te - tprev));
+        tprev = r->te;
+        t[n++] = (uint8_t)(r->flags | (r->retired ? 0x80 : 0));
+        if (!(r->flags & CS_EPISODE))
+            n += corr_varint_put(t + n, zz(r->te - r->last_before));
+        n += corr_varint_put(t + n, r->njoined);
+        n += corr_varint_put(t + n, r->nvals_before);
+        rc = ts_buf_append(b, t, n);
+        if (!rc && r->retired)
+            rc = put_inc(b, r->retired);
     }
     return rc;
 }
@@ -221,29 +266,8 @@ int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts
     rc = rc ? rc : ts_buf_putc(b, k->inc ? 1 : 0);
     if (!rc && k->inc)
         rc = put_inc(b, k->inc);
-    rc = rc ? rc : ts_buf_putc(b, k->j ? 1 : 0);
-    if (!rc && k->j) {
-        const struct cjournal *j = k->j;
-        rc = put_var(b, j->iseq);
-        rc = rc ? rc : ts_buf_putc(b, j->trim_hi != INT64_MIN ? 1 : 0);
-        if (!rc && j->trim_hi != INT64_MIN)
-            rc = put_var(b, zz(j->trim_hi));
-        rc = rc ? rc : put_var(b, j->n);
-        int64_t tprev = j->trim_hi != INT64_MIN ? j->trim_hi : 0;
-        for (uint32_t i = 0; i < j->n && !rc; i++) {
-            const struct csat *r = &j->s[i];
-            uint8_t fl = (uint8_t)(r->flags | (r->retired ? 0x80 : 0));
-            rc = put_var(b, zz(r->te - tprev));
-            tprev = r->te;
-            rc = rc ? rc : ts_buf_putc(b, (char)fl);
-            if (!rc && !(r->flags & CS_EPISODE))
-                rc = put_var(b, zz(r->te - r->last_before));
-            rc = rc ? rc : put_var(b, r->njoined);
-            rc = rc ? rc : put_var(b, r->nvals_before);
-            if (!rc && r->retired)
-                rc = put_inc(b, r->retired);
-        }
-    }
+    if (!rc)
+        rc = k->j ? put_journal(b, k) : ts_buf_putc(b, 0);
     return rc;
 }
 
@@ -526,7 +550,7 @@ static int get_journal(struct corr_engine *c, struct ckey *k, struct rd *r)
     j->trim_hi = trim_hi;
     j->iseq = (uint32_t)iseq;
     k->j = j;
-    int64_t prev = has_trim ? trim_hi : 0;
+    int64_t prev = has_trim ? trim_hi : k->inc ? k->inc->episode : 0;
     for (uint64_t i = 0; i < n; i++) {
         struct csat *s = &j->s[j->n];
         memset(s, 0, sizeof(*s));
