@@ -249,7 +249,8 @@ NG_JSON_REC = "$(format-json --scope selected_macros --scope nv_pairs --key ISOD
 NG_TOPICS = {
     "raw": ("$RAWMSG", "", True),
     "default": (None, "", False),                         # "$ISODATE $HOST $MSGHDR$MSG"
-    "recommended": (NG_JSON_REC, 'key("$HOST") frac-digits(6)', True),  # docs/forwarders.md
+    "recommended": (NG_JSON_REC, 'key("$HOST") frac-digits(6) '
+                    'config("compression.codec" => "lz4")', True),  # docs/forwarders.md
     "json-selected-macros": ("$(format-json --scope selected_macros --scope nv_pairs)", "",
                              False),
     "json-upper": ("$(format-json ISODATE=$ISODATE HOST=$HOST PROGRAM=$PROGRAM PID=$PID "
@@ -261,7 +262,12 @@ def rsyslog_conf(d, port):
     acts = []
     for label, (tpl, _) in RS_TOPICS.items():
         t = f' template="{tpl}"' if tpl else ""
-        extra = ' dynaKey="on" key="tocsin_key"' if label == "recommended" else ""
+        # docs/forwarders.md, "rsyslog": as recommended there
+        extra = ('\n    dynaKey="on" key="tocsin_key" partitions.auto="on"'
+                 '\n    confParam=["compression.codec=lz4"]'
+                 '\n    queue.type="LinkedList" queue.filename="tocsin-kafka"'
+                 ' queue.saveOnShutdown="on" action.resumeRetryCount="-1"'
+                 if label == "recommended" else "")
         acts.append(f'  action(type="omkafka" broker=["{BOOT}"] topic="{topic("rs", label)}"'
                     f'{t}{extra})')
     return f"""global(workDirectory="{d}" net.enableDNS="off")

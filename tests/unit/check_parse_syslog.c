@@ -931,6 +931,17 @@ START_TEST(test_nxlog_syslog_json_is_a_syslog_event)
     assert_str("severity", "info");
     assert_int("pri", 38);
     assert_str("Severity", "INFO"); /* NXLog's own severity scale stays */
+    /* NXLog's default EventTime has no zone: the topic's applies */
+    struct ingest_parse_opts o = {.tz_offset_sec = 7 * 3600};
+    const char *line = "{\"SyslogFacility\":\"AUTH\",\"Hostname\":\"vm\",\"EventTime\":"
+                       "\"2024-06-15 17:00:00\",\"SourceName\":\"sshd\",\"ProcessID\":1234,"
+                       "\"Message\":\"" FWD_MSG "\"}";
+    assert_ok_no_warning(parse_n(INGEST_FMT_JSON, &o, line, strlen(line)));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    assert_str("facility", "auth");
+    assert_absent("severity");
+    assert_absent("pri");
 }
 END_TEST
 
