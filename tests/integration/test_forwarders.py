@@ -25,8 +25,10 @@ the field findings, and the raw received line (the clean input). One
 checks each event (program sshd, src_ip, event time within the send window)
 and that each topic's incidents are those of the raw line's topic (count,
 first and last seen; to the second where a template drops sub-seconds).
-A topic whose messages carry a `tenant` header checks the header path that
-forwarders with header support use. Fails, loudly, when a forwarder is
+The replay part's shapes go through the same run, one topic each, and must
+give the clean input's incident (count, first and last seen). A topic whose
+messages carry a `tenant` header checks the header path that forwarders with
+header support use. Fails, loudly, when a forwarder is
 missing."""
 import datetime as dt
 import glob
@@ -401,6 +403,15 @@ def run_forwarders():
     subprocess.run(["kcat", "-P", "-b", BOOT, "-t", hdr_topic, "-p", "0", "-H",
                     "tenant=agency-hdr"], input=raw, text=True, check=True)
 
+    # The replay part's shapes through Kafka as well: one topic each.
+    shape_topics = {}
+    for shape in SHAPES:
+        t = topic("shape", shape)
+        subprocess.run([KTOOL, "create", BOOT, t, "1"], check=True)
+        subprocess.run(["kcat", "-P", "-b", BOOT, "-t", t, "-p", "0"],
+                       input="\n".join(attack(shape)) + "\n", text=True, check=True)
+        shape_topics[shape] = t
+
     # One tocsin run over every topic, each bound to its own tenant.
     rd = os.path.join(tmp, "run")
     os.makedirs(rd)
@@ -410,6 +421,8 @@ def run_forwarders():
     for (fw, label), t in all_topics.items():
         lines.append(f"  - name: {t}\n    format: auto\n    tenant: {fw}-{label}")
     lines.append(f"  - name: {hdr_topic}\n    tenant: t-bound\n    tenants: [agency-hdr]")
+    for shape, t in shape_topics.items():
+        lines.append(f"  - name: {t}\n    tenant: shape-{shape}")
     lines.append(f"paths:\n  rules: [etc/rules]\n  data_dir: {rd}/db\n")
     with open(cfg, "w") as f:
         f.write("\n".join(lines))
@@ -418,7 +431,8 @@ def run_forwarders():
         p = subprocess.Popen([TOCSIN, "run", "-c", cfg, "-o", evf, "--stats-interval", "0"],
                              stderr=err, stdout=subprocess.DEVNULL)
         procs.append(p)
-        want = {t: counts(t) for t in list(all_topics.values()) + [hdr_topic]}
+        want = {t: counts(t) for t in
+                list(all_topics.values()) + [hdr_topic] + list(shape_topics.values())}
         end = time.time() + 60
         while time.time() < end and want:
             for t in list(want):
@@ -459,13 +473,19 @@ def run_forwarders():
             got = sorted(key(i, not lossless) for i in incidents(db, f"{fw}-{label}"))
             want_k = sorted(key(i, not lossless) for i in incidents(db, f"{fw}-raw"))
             check(got == want_k, f"{fw} {label}: incidents {got} != the raw lines' {want_k}")
+    clean = sorted(key(i) for i in incidents(db, "shape-clean-rfc5424"))
+    check(len(clean) == 1 and clean[0][2] == 8,
+          f"run, clean shape: expected one incident of 8 failures, got {clean}")
+    for shape in SHAPES:
+        got = sorted(key(i) for i in incidents(db, f"shape-{shape}"))
+        check(got == clean, f"run, shape {shape}: incidents {got} != the clean input's {clean}")
     hdr = sorted(key(i) for i in incidents(db, "agency-hdr"))
     check(hdr == sorted(key(i) for i in incidents(db, "rs-raw")) and
           not incidents(db, "t-bound"),
           f"tenant header: incidents {hdr} under agency-hdr, "
           f"{len(incidents(db, 't-bound'))} under the topic's tenant")
     print(f"forwarders: run: rsyslog {len(RS_TOPICS)} templates, syslog-ng {len(NG_TOPICS)} "
-          f"templates, {len(evs)} events", flush=True)
+          f"templates, {len(SHAPES)} shapes from files, {len(evs)} events", flush=True)
 
 
 def main():
