@@ -619,11 +619,26 @@ static const struct sj_key {
     {ING_LIT("EventTime"), SJ_NX, SJ_TIME},
 };
 
-/* Key lengths of sj_keys as bits: most fields of other JSON events (dotted
- * names, longer ones) are passed over with one test. */
-#define SJ_LEN_BITS                                                                        \
-    (SJ_BIT(3) | SJ_BIT(4) | SJ_BIT(5) | SJ_BIT(6) | SJ_BIT(7) | SJ_BIT(8) | SJ_BIT(9) |   \
-     SJ_BIT(10) | SJ_BIT(11) | SJ_BIT(12) | SJ_BIT(14) | SJ_BIT(19))
+/* Per name length, the first letters (any case: c & 31) of sj_keys' names,
+ * as bits: most fields of other JSON events (Windows events' dotted and
+ * longer names) are passed over with one test, before any comparison. Keep
+ * in step with sj_keys (a name missing here is never recognised: the tests
+ * of each dialect would fail). */
+#define SJ_C(c) SJ_BIT((c) & 31)
+static const uint32_t sj_first_by_len[20] = {
+    [3] = SJ_C('M') | SJ_C('P'),
+    [4] = SJ_C('D') | SJ_C('H'),
+    [5] = SJ_C('I') | SJ_C('L'),
+    [6] = SJ_C('P'),
+    [7] = SJ_C('I') | SJ_C('M') | SJ_C('P'),
+    [8] = SJ_C('F') | SJ_C('H') | SJ_C('P'),
+    [9] = SJ_C('E') | SJ_C('P') | SJ_C('S'),
+    [10] = SJ_C('S'),
+    [11] = SJ_C('P'),
+    [12] = SJ_C('T'),
+    [14] = SJ_C('S'),
+    [19] = SJ_C('S'),
+};
 
 static const char *const canon_names[] = {
     [SJ_MSG] = "message", [SJ_PROG] = "program", [SJ_PID] = "pid",
@@ -687,9 +702,9 @@ int ingest_syslog_json(const struct ingest_parse_opts *opts, struct ts_event *ev
     unsigned seen[SJ_NDIALECTS] = {0};
     for (uint32_t i = 0; i < ev->nfields; i++) {
         uint32_t n = ev->fields[i].name_len;
-        if (n > 19 || !(SJ_LEN_BITS >> n & 1u))
-            continue;
         const char *name = ev->fields[i].name;
+        if (n >= TS_ARRAY_LEN(sj_first_by_len) || !(sj_first_by_len[n] >> (name[0] & 31) & 1u))
+            continue;
         for (size_t k = 0; k < TS_ARRAY_LEN(sj_keys); k++)
             if (sj_keys[k].len == n && sj_keys[k].name[0] == name[0] &&
                 memcmp(sj_keys[k].name, name, n) == 0)

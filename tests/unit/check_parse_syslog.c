@@ -852,6 +852,17 @@ START_TEST(test_syslog_json_facility_and_severity_only_when_known)
     assert_absent("facility");
     assert_absent("severity");
     assert_int("FACILITY", 24);
+    /* the other names the dialects use */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\","
+                                                "\"LEVEL\":\"WARN\"}"));
+    assert_str("severity", "warning");
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"msg\":\"m\",\"programname\":\"sshd\","
+                                                "\"syslogfacility-text\":\"authpriv\","
+                                                "\"syslogseverity-text\":\"notice\"}"));
+    assert_str("program", "sshd");
+    assert_str("facility", "authpriv");
+    assert_str("severity", "notice");
+    assert_int("pri", 85);
 }
 END_TEST
 
