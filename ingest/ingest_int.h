@@ -76,4 +76,14 @@ int ingest_rfc5424_span(const struct ingest_parse_opts *opts, struct ts_event *e
 int ingest_json_span(const struct ingest_parse_opts *opts, struct ts_event *ev,
                      struct ingest_diag *diag, const char *s, size_t len);
 
+/* After a JSON parse: when the object carries the syslog header of a known
+ * forwarder (syslog-ng format-json, rsyslog jsonmesg, Fluent Bit's syslog
+ * parsers, NXLog parse_syslog + to_json), give its keys the syslog parsers'
+ * names (program, pid, host, message, facility, severity, pri) and take the
+ * event time from its time key when the JSON had none of the generic ones.
+ * Other objects are left as they are. Returns 0, or TS_E_NOMEM/TS_E_LIMIT
+ * with diag->reason (the arena or the field cap). parse_syslog.c. */
+int ingest_syslog_json(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                       struct ingest_diag *diag);
+
 #endif

@@ -496,9 +496,11 @@ static int parse_once(enum ingest_format fmt, const struct ingest_parse_opts *op
         return TS_E_PARSE;
     }
 
+    int rc;
     switch (fmt) {
     case INGEST_FMT_JSON:
-        return ingest_json_span(opts, ev, diag, s, len);
+        rc = ingest_json_span(opts, ev, diag, s, len);
+        return rc ? rc : ingest_syslog_json(opts, ev, diag);
     case INGEST_FMT_RFC5424:
         return ingest_rfc5424_span(opts, ev, diag, s, len);
     case INGEST_FMT_RFC3164: /* also "syslog": 3164 with 5424 detection */
@@ -530,14 +532,15 @@ static int parse_once(enum ingest_format fmt, const struct ingest_parse_opts *op
     size_t p = 0;
     while (p < len && (s[p] == ' ' || s[p] == '\t' || s[p] == '\r' || s[p] == '\n'))
         p++;
-    if (p < len && s[p] == '{')
-        return ingest_json_span(opts, ev, diag, s, len);
+    if (p < len && s[p] == '{') {
+        rc = ingest_json_span(opts, ev, diag, s, len);
+        return rc ? rc : ingest_syslog_json(opts, ev, diag);
+    }
     size_t q = ingest_pri_len(s, len);
     if (len - q >= 5 && s[q] == 'C' && memcmp(s + q, "CEF:", 4) == 0)
         return ingest_payload_line(ING_PAY_CEF, opts, ev, diag, s, len, q);
     if (len - q >= 6 && s[q] == 'L' && memcmp(s + q, "LEEF:", 5) == 0)
         return ingest_payload_line(ING_PAY_LEEF, opts, ev, diag, s, len, q);
-    int rc;
     if (ingest_looks_rfc5424(s, len)) {
         rc = ingest_rfc5424_span(opts, ev, diag, s, len);
         return rc ? rc : payload_in_message(opts, ev, diag, s, len);

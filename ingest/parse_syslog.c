@@ -1,5 +1,7 @@
 /* parse_syslog.c - RFC 3164 (BSD syslog, with the deviations seen in real
- * logs) and RFC 5424 message parsers.
+ * logs) and RFC 5424 message parsers, and the syslog header of forwarders'
+ * JSON (syslog-ng format-json, rsyslog jsonmesg, Fluent Bit, NXLog).
+ * Forwarder shapes and their tested configurations: docs/forwarders.md.
  *
  * Field values point into ev->raw (which is never modified; such values are
  * not NUL-terminated at their len) or into ev->arena (copies made when RFC
@@ -145,12 +147,19 @@ struct tag {
     size_t pid_len;
 };
 
-/* Is the token t[0..n) a tag, "program[pid]:" or "program:"? */
+/* Is the token t[0..n) a tag: "program[pid]:", "program:", or
+ * "program[pid]" without the colon? rsyslog writes the last when it re-frames
+ * an RFC 5424 message with a traditional template ("sshd[1234] Failed ...").
+ * "program" alone is not a tag: it cannot be told from the first word of a
+ * message. */
 static bool scan_tag(const char *t, size_t n, struct tag *tag)
 {
-    if (n < 2 || t[n - 1] != ':')
+    if (n < 2)
         return false;
-    n--;
+    bool colon = t[n - 1] == ':';
+    n -= colon;
+    if (!colon && t[n - 1] != ']')
+        return false;
     tag->pid = NULL;
     tag->pid_len = 0;
     if (t[n - 1] == ']') {
@@ -503,11 +512,289 @@ int ingest_rfc5424_span(const struct ingest_parse_opts *opts, struct ts_event *e
         if (s[p] != ' ')
             return reject(ev, diag, "expected ' ' after STRUCTURED-DATA", p);
         p++;
+        /* One more space: rsyslog re-framing RFC 3164 as RFC 5424 keeps the
+         * blank after the tag's colon in MSG (" Failed password ..."); rules
+         * and decoders anchor at the first word. One only: a second one is
+         * the sender's. raw keeps every byte. Then the optional BOM. */
+        if (p < len && s[p] == ' ')
+            p++;
         if (len - p >= 3 && (unsigned char)s[p] == 0xEF && (unsigned char)s[p + 1] == 0xBB &&
             (unsigned char)s[p + 2] == 0xBF)
             p += 3;
         if ((rc = add_str(ev, ING_LIT("message"), s + p, len - p)))
             return add_failed(ev, diag, rc);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------- syslog carried as JSON */
+
+/* Forwarders that ship syslog to Kafka as JSON name the syslog header their
+ * own way. When a JSON object carries one of these headers, its keys are
+ * given the names the RFC 3164/5424 parsers give (program, pid, host,
+ * message, facility, severity, pri) and the event time comes from its time
+ * key, so that decoders (which run before the mapping profiles and key on
+ * `program` and `message`), the linux_syslog profile and the rules see the
+ * same event whichever way the line travelled. Every other key stays as
+ * sent. A dialect is a row of sj_dialects and its keys rows of sj_keys: a new
+ * forwarder is a few lines of data. */
+
+enum sj_slot {
+    SJ_MSG,  /* -> message */
+    SJ_PROG, /* -> program */
+    SJ_PID,  /* -> pid (int when digits) */
+    SJ_HOST, /* -> host (when host_ok) */
+    SJ_FAC,  /* -> facility: a name or code 0..23 */
+    SJ_SEV,  /* -> severity: a name or code 0..7 */
+    SJ_PRI,  /* -> pri: 0..191, gives facility and severity when they are absent */
+    SJ_TIME, /* event time: RFC 3339 / ISO 8601 (zone-less ones at the topic's zone) */
+    SJ_DATE, /* event time when no SJ_TIME: BSD "Mmm dd hh:mm:ss", no year, no zone */
+    SJ_MARK, /* only recognises the dialect */
+};
+
+enum sj_dialect_id { SJ_NG, SJ_RS, SJ_FB, SJ_NX, SJ_NDIALECTS };
+
+#define SJ_BIT(s) (1u << (s))
+
+static const struct sj_dialect {
+    const char *name;
+    unsigned need;    /* all of these slots */
+    unsigned any;     /* and one of these (0: none needed) */
+    bool strip_space; /* one leading space of the message is an artefact */
+} sj_dialects[SJ_NDIALECTS] = {
+    /* syslog-ng: $(format-json --scope selected_macros ...), or macros by
+     * name (ISODATE=$ISODATE ...). A lone MESSAGE (journald export) is not. */
+    [SJ_NG] = {"syslog-ng", SJ_BIT(SJ_MSG),
+               SJ_BIT(SJ_PROG) | SJ_BIT(SJ_HOST) | SJ_BIT(SJ_TIME) | SJ_BIT(SJ_DATE), false},
+    /* rsyslog: the jsonmesg property, or a list template of property names.
+     * msg keeps the blank after the tag's colon of an RFC 3164 input. */
+    [SJ_RS] = {"rsyslog", SJ_BIT(SJ_MSG), SJ_BIT(SJ_PROG) | SJ_BIT(SJ_TIME) | SJ_BIT(SJ_MARK),
+               true},
+    /* Fluent Bit: in_syslog's syslog-rfc3164/rfc5424 parsers (ident, pid,
+     * host, pri, message); the time is out_kafka's @timestamp. */
+    [SJ_FB] = {"fluent-bit", SJ_BIT(SJ_MSG) | SJ_BIT(SJ_PROG), 0, false},
+    /* NXLog: parse_syslog() then to_json(). SourceName is the program only
+     * with a syslog facility or severity: NXLog's Windows events use it for
+     * the provider (otrf_flat profile). */
+    [SJ_NX] = {"nxlog", SJ_BIT(SJ_MSG) | SJ_BIT(SJ_PROG), SJ_BIT(SJ_FAC) | SJ_BIT(SJ_SEV), false},
+};
+
+static const struct sj_key {
+    const char *name;
+    uint8_t len;
+    uint8_t dialect;
+    uint8_t slot;
+} sj_keys[] = {
+    {ING_LIT("MESSAGE"), SJ_NG, SJ_MSG},
+    {ING_LIT("PROGRAM"), SJ_NG, SJ_PROG},
+    {ING_LIT("PID"), SJ_NG, SJ_PID},
+    {ING_LIT("HOST"), SJ_NG, SJ_HOST},
+    {ING_LIT("FACILITY"), SJ_NG, SJ_FAC},
+    {ING_LIT("PRIORITY"), SJ_NG, SJ_SEV},
+    {ING_LIT("LEVEL"), SJ_NG, SJ_SEV},
+    {ING_LIT("ISODATE"), SJ_NG, SJ_TIME},
+    {ING_LIT("DATE"), SJ_NG, SJ_DATE},
+    {ING_LIT("msg"), SJ_RS, SJ_MSG},
+    {ING_LIT("programname"), SJ_RS, SJ_PROG},
+    {ING_LIT("procid"), SJ_RS, SJ_PID},
+    {ING_LIT("hostname"), SJ_RS, SJ_HOST},
+    {ING_LIT("syslogfacility"), SJ_RS, SJ_FAC},
+    {ING_LIT("syslogfacility-text"), SJ_RS, SJ_FAC},
+    {ING_LIT("syslogseverity"), SJ_RS, SJ_SEV},
+    {ING_LIT("syslogseverity-text"), SJ_RS, SJ_SEV},
+    {ING_LIT("pri"), SJ_RS, SJ_PRI},
+    {ING_LIT("timereported"), SJ_RS, SJ_TIME},
+    {ING_LIT("syslogtag"), SJ_RS, SJ_MARK},
+    {ING_LIT("message"), SJ_FB, SJ_MSG},
+    {ING_LIT("ident"), SJ_FB, SJ_PROG},
+    {ING_LIT("pid"), SJ_FB, SJ_PID},
+    {ING_LIT("host"), SJ_FB, SJ_HOST},
+    {ING_LIT("pri"), SJ_FB, SJ_PRI},
+    {ING_LIT("Message"), SJ_NX, SJ_MSG},
+    {ING_LIT("SourceName"), SJ_NX, SJ_PROG},
+    {ING_LIT("ProcessID"), SJ_NX, SJ_PID},
+    {ING_LIT("Hostname"), SJ_NX, SJ_HOST},
+    {ING_LIT("SyslogFacility"), SJ_NX, SJ_FAC},
+    {ING_LIT("SyslogSeverity"), SJ_NX, SJ_SEV},
+    {ING_LIT("EventTime"), SJ_NX, SJ_TIME},
+};
+
+/* Per name length, the first letters (any case: c & 31) of sj_keys' names,
+ * as bits: most fields of other JSON events (Windows events' dotted and
+ * longer names) are passed over with one test, before any comparison. Keep
+ * in step with sj_keys (a name missing here is never recognised: the tests
+ * of each dialect would fail). */
+#define SJ_C(c) SJ_BIT((c) & 31)
+static const uint32_t sj_first_by_len[20] = {
+    [3] = SJ_C('M') | SJ_C('P'),
+    [4] = SJ_C('D') | SJ_C('H'),
+    [5] = SJ_C('I') | SJ_C('L'),
+    [6] = SJ_C('P'),
+    [7] = SJ_C('I') | SJ_C('M') | SJ_C('P'),
+    [8] = SJ_C('F') | SJ_C('H') | SJ_C('P'),
+    [9] = SJ_C('E') | SJ_C('P') | SJ_C('S'),
+    [10] = SJ_C('S'),
+    [11] = SJ_C('P'),
+    [12] = SJ_C('T'),
+    [14] = SJ_C('S'),
+    [19] = SJ_C('S'),
+};
+
+static const char *const canon_names[] = {
+    [SJ_MSG] = "message", [SJ_PROG] = "program", [SJ_PID] = "pid",
+    [SJ_HOST] = "host",   [SJ_FAC] = "facility", [SJ_SEV] = "severity",
+    [SJ_PRI] = "pri",
+};
+
+/* a[0..n) equals the lower-case name b, ignoring ASCII case. */
+static bool ieq(const char *a, size_t n, const char *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i];
+        if (x >= 'A' && x <= 'Z')
+            x |= 0x20;
+        if (!b[i] || x != (unsigned char)b[i])
+            return false;
+    }
+    return b[n] == '\0';
+}
+
+/* The code of a facility/severity value: a name (any case; severity also
+ * the common long forms), a decimal string or an integer, at most max.
+ * -1 when it names none. */
+static int sj_code(const struct ts_value *v, const char *const *names, size_t nnames, int max)
+{
+    int64_t n = -1;
+    if (v->type == TS_V_INT) {
+        n = v->u.i;
+    } else if (v->type == TS_V_STR) {
+        if (parse_uint(v->u.s, v->len, &n))
+            return n <= max ? (int)n : -1;
+        for (size_t i = 0; i < nnames; i++)
+            if (ieq(v->u.s, v->len, names[i]))
+                return (int)i;
+        if (max == 7) {
+            static const struct {
+                const char *name;
+                int code;
+            } alias[] = {{"emergency", 0}, {"panic", 0},   {"critical", 2},     {"error", 3},
+                         {"warn", 4},      {"info", 6},    {"informational", 6}};
+            for (size_t i = 0; i < TS_ARRAY_LEN(alias); i++)
+                if (ieq(v->u.s, v->len, alias[i].name))
+                    return alias[i].code;
+        }
+        return -1;
+    }
+    return n >= 0 && n <= max ? (int)n : -1;
+}
+
+static void sj_rename(struct ts_field *f, enum sj_slot slot)
+{
+    f->name = canon_names[slot];
+    f->name_len = (uint32_t)strlen(canon_names[slot]);
+}
+
+int ingest_syslog_json(const struct ingest_parse_opts *opts, struct ts_event *ev,
+                       struct ingest_diag *diag)
+{
+    /* Which slots of which dialect the event has: one pass, a length test
+     * for most fields. */
+    unsigned seen[SJ_NDIALECTS] = {0};
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        uint32_t n = ev->fields[i].name_len;
+        const char *name = ev->fields[i].name;
+        if (n >= TS_ARRAY_LEN(sj_first_by_len) || !(sj_first_by_len[n] >> (name[0] & 31) & 1u))
+            continue;
+        for (size_t k = 0; k < TS_ARRAY_LEN(sj_keys); k++)
+            if (sj_keys[k].len == n && sj_keys[k].name[0] == name[0] &&
+                memcmp(sj_keys[k].name, name, n) == 0)
+                seen[sj_keys[k].dialect] |= SJ_BIT(sj_keys[k].slot);
+    }
+    int d = 0;
+    for (; d < SJ_NDIALECTS; d++) {
+        const struct sj_dialect *dl = &sj_dialects[d];
+        if ((seen[d] & dl->need) == dl->need && (!dl->any || (seen[d] & dl->any)))
+            break;
+    }
+    if (d == SJ_NDIALECTS)
+        return 0;
+
+    /* The dialect's fields, first of each slot (as ts_event_get). */
+    struct ts_field *slot[SJ_MARK + 1] = {0};
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        struct ts_field *f = &ev->fields[i];
+        for (size_t k = 0; k < TS_ARRAY_LEN(sj_keys); k++)
+            if (sj_keys[k].dialect == d && sj_keys[k].len == f->name_len &&
+                memcmp(sj_keys[k].name, f->name, f->name_len) == 0 && !slot[sj_keys[k].slot])
+                slot[sj_keys[k].slot] = f;
+    }
+    /* A name the event already has is not taken twice (as profile renames). */
+    for (int s = SJ_MSG; s <= SJ_PRI; s++)
+        if (slot[s] && (slot[s]->name_len != strlen(canon_names[s]) ||
+                        memcmp(slot[s]->name, canon_names[s], slot[s]->name_len) != 0) &&
+            ts_event_getz(ev, canon_names[s]))
+            slot[s] = NULL;
+
+    struct ts_field *f;
+    if ((f = slot[SJ_MSG]) && f->v.type == TS_V_STR) {
+        sj_rename(f, SJ_MSG);
+        if (sj_dialects[d].strip_space && f->v.len && f->v.u.s[0] == ' ') {
+            f->v.u.s++;
+            f->v.len--;
+        }
+    }
+    if ((f = slot[SJ_PROG]) && f->v.type == TS_V_STR && f->v.len)
+        sj_rename(f, SJ_PROG);
+    if ((f = slot[SJ_PID])) {
+        int64_t pid;
+        if (f->v.type == TS_V_STR && parse_uint(f->v.u.s, f->v.len, &pid)) {
+            f->v = ts_v_int(pid);
+            sj_rename(f, SJ_PID);
+        } else if (f->v.type == TS_V_INT) {
+            sj_rename(f, SJ_PID);
+        }
+    }
+    if ((f = slot[SJ_HOST]) && f->v.type == TS_V_STR && host_ok(f->v.u.s, f->v.len))
+        sj_rename(f, SJ_HOST);
+
+    /* facility / severity / pri: only what the JSON says */
+    int fac = slot[SJ_FAC] ? sj_code(&slot[SJ_FAC]->v, facility_names, 24, 23) : -1;
+    int sev = slot[SJ_SEV] ? sj_code(&slot[SJ_SEV]->v, severity_names, 8, 7) : -1;
+    int pri = slot[SJ_PRI] ? sj_code(&slot[SJ_PRI]->v, NULL, 0, 191) : -1;
+    int rc;
+    if (fac >= 0) {
+        slot[SJ_FAC]->v = ts_v_str(facility_names[fac], strlen(facility_names[fac]));
+        sj_rename(slot[SJ_FAC], SJ_FAC);
+    }
+    if (sev >= 0) {
+        slot[SJ_SEV]->v = ts_v_str(severity_names[sev], strlen(severity_names[sev]));
+        sj_rename(slot[SJ_SEV], SJ_SEV);
+    }
+    if (pri >= 0) {
+        slot[SJ_PRI]->v = ts_v_int(pri);
+        sj_rename(slot[SJ_PRI], SJ_PRI);
+        const char *fn = facility_names[pri >> 3], *sn = severity_names[pri & 7];
+        if ((fac < 0 && !ts_event_getz(ev, "facility") &&
+             (rc = add_str(ev, ING_LIT("facility"), fn, strlen(fn)))) ||
+            (sev < 0 && !ts_event_getz(ev, "severity") &&
+             (rc = add_str(ev, ING_LIT("severity"), sn, strlen(sn)))))
+            return add_failed(ev, diag, rc);
+    } else if (fac >= 0 && sev >= 0 && !ts_event_getz(ev, "pri") &&
+               (rc = add_int(ev, ING_LIT("pri"), (int64_t)(fac << 3 | sev)))) {
+        return add_failed(ev, diag, rc);
+    }
+
+    /* time: the header's, unless the JSON gave one already (@timestamp) */
+    f = slot[SJ_TIME] ? slot[SJ_TIME] : slot[SJ_DATE];
+    if (!ev->time_from_event && f && f->v.type == TS_V_STR) {
+        int64_t ns;
+        if (ingest_time_str(f->v.u.s, f->v.len, opts ? opts->tz_offset_sec : 0,
+                            ingest_ref_ns(opts, ev), &ns) == 0) {
+            ev->time_ns = ns;
+            ev->time_from_event = true;
+        } else if (!diag->warning) {
+            diag->warning = ingest_ts_warning(ev->arena, f->v.u.s, f->v.len);
+        }
     }
     return 0;
 }

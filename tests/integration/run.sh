@@ -34,6 +34,7 @@ fi
 step kafka-ingest "$(dirname "$KTOOL")/itest_kafka"
 step kafka-poison python3 tests/integration/test_poison.py
 step kafka-clock python3 tests/integration/test_clock.py
+step kafka-forwarders python3 tests/integration/test_forwarders.py
 step kafka-delivery python3 tests/integration/test_delivery.py
 step kafka-reload python3 tests/integration/test_reload.py
 step kafka-topic-pattern python3 tests/integration/test_topic_pattern.py

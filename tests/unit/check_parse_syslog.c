@@ -658,6 +658,349 @@ START_TEST(test_individual_parsers_work_without_ingest_parse)
 }
 END_TEST
 
+/* ------------------------------------------ what real forwarders emit */
+
+/* The same sshd failure, as the forwarders re-frame it (issue 10): every
+ * shape must give program sshd, pid 1234, host vm, this message and this
+ * time. */
+#define FWD_MSG "Failed password for root from 203.0.113.50 port 40001 ssh2"
+
+static void assert_sshd_failure(void)
+{
+    assert_str("host", "vm");
+    assert_str("program", "sshd");
+    assert_int("pid", 1234);
+    assert_str("message", FWD_MSG);
+}
+
+START_TEST(test_rfc5424_msg_leading_space_of_rsyslog_reframing_is_stripped_once)
+{
+    /* rsyslog: RFC 3164 in, RSYSLOG_SyslogProtocol23Format out: MSG keeps
+     * the space that followed the tag's colon */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "<38>1 2024-06-15T10:00:00+00:00 vm sshd 1234 - -  "
+                                                FWD_MSG "\n"));
+    ck_assert_str_eq(ev.format, "rfc5424");
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    assert_str("facility", "auth");
+    assert_str("severity", "info");
+    /* one space only: a second one is the sender's */
+    assert_ok_no_warning(parse(INGEST_FMT_RFC5424, "<38>1 - vm sshd 1234 - -   two"));
+    assert_str("message", " two");
+    /* a space then a BOM, and a BOM alone, as before */
+    assert_ok_no_warning(parse(INGEST_FMT_RFC5424, "<38>1 - vm sshd 1234 - -  \xEF\xBB\xBFx"));
+    assert_str("message", "x");
+    assert_ok_no_warning(parse(INGEST_FMT_RFC5424, "<38>1 - vm sshd 1234 - - \xEF\xBB\xBF x"));
+    assert_str("message", " x");
+    /* raw keeps every byte */
+    ck_assert(strstr(ev.raw, "- - \xEF\xBB\xBF x") != NULL);
+}
+END_TEST
+
+START_TEST(test_rfc3164_tag_with_pid_without_colon_is_the_tag)
+{
+    /* rsyslog: RFC 5424 in, RSYSLOG_TraditionalFileFormat out */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "Jun 15 10:00:00 vm sshd[1234] " FWD_MSG "\n"));
+    ck_assert_str_eq(ev.format, "rfc3164");
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    /* the same with a colon, with PRI (RSYSLOG_ForwardFormat), without host */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "Jun 15 10:00:00 vm sshd[1234]: " FWD_MSG));
+    assert_sshd_failure();
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "<38>Jun 15 10:00:00 vm sshd[1234] " FWD_MSG));
+    assert_sshd_failure();
+    assert_str("facility", "auth");
+    assert_ok_no_warning(parse(INGEST_FMT_RFC3164, "Jun 15 10:00:00 sshd[1234] x"));
+    assert_absent("host");
+    assert_str("program", "sshd");
+    assert_str("message", "x");
+    /* a tag at the end of the line */
+    assert_ok_no_warning(parse(INGEST_FMT_RFC3164, "Jun 15 10:00:00 vm sshd[1234]"));
+    assert_str("program", "sshd");
+    assert_str("message", "");
+}
+END_TEST
+
+START_TEST(test_rfc3164_word_without_pid_or_colon_is_not_a_tag)
+{
+    /* "prog" alone cannot be told from the first word of the message */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "Jun 15 10:00:00 vm sshd " FWD_MSG));
+    assert_str("host", "vm");
+    assert_absent("program");
+    assert_str("message", "sshd " FWD_MSG);
+    /* brackets that are no pid: kept in the message */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "Jun 15 10:00:00 vm [12.5] x"));
+    assert_absent("program");
+    assert_str("message", "[12.5] x");
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "Jun 15 10:00:00 vm sshd[12a] x"));
+    assert_absent("program");
+    assert_str("message", "sshd[12a] x");
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "Jun 15 10:00:00 vm sshd[] x"));
+    assert_absent("program");
+}
+END_TEST
+
+START_TEST(test_rsyslog_default_omkafka_template_file_format)
+{
+    /* omkafka's default template is RSYSLOG_FileFormat: RFC 3339 time, no
+     * PRI; the tag has no colon when the input was RFC 5424 */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO,
+                               "2024-06-15T10:00:00.646974+00:00 vm sshd[1234] " FWD_MSG "\n"));
+    ck_assert_str_eq(ev.format, "rfc3164");
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 646974000);
+    assert_ok_no_warning(
+        parse(INGEST_FMT_AUTO, "2024-06-15T12:00:00+02:00 vm sshd[1234]: " FWD_MSG "\n"));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    /* no PRI in the template: facility and severity are not made up */
+    assert_absent("facility");
+    assert_absent("severity");
+    assert_absent("pri");
+}
+END_TEST
+
+START_TEST(test_syslog_ng_default_kafka_template)
+{
+    /* syslog-ng kafka-c(): "$ISODATE $HOST $MSGHDR$MSG" */
+    assert_ok_no_warning(
+        parse(INGEST_FMT_AUTO, "2024-06-15T17:00:00+07:00 vm sshd[1234]: " FWD_MSG));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    assert_absent("facility");
+}
+END_TEST
+
+/* ------------------------------------------- syslog carried as JSON */
+
+START_TEST(test_syslog_ng_format_json_selected_macros_is_a_syslog_event)
+{
+    /* $(format-json --scope selected_macros --scope nv_pairs): DATE has no
+     * year and no zone (the zone of the topic applies) */
+    struct ingest_parse_opts o = {.tz_offset_sec = 0};
+    const char *line =
+        "{\"TAGS\":\".source.s_net\",\"SOURCEIP\":\"127.0.0.1\",\"SOURCE\":\"s_net\","
+        "\"PROGRAM\":\"sshd\",\"PRIORITY\":\"info\",\"PID\":\"1234\",\"MESSAGE\":\"" FWD_MSG "\","
+        "\"LEGACY_MSGHDR\":\"sshd[1234]: \",\"HOST_FROM\":\"127.0.0.1\",\"HOST\":\"vm\","
+        "\"FACILITY\":\"auth\",\"DATE\":\"Jun 15 10:00:00\"}";
+    assert_ok_no_warning(parse_n(INGEST_FMT_AUTO, &o, line, strlen(line)));
+    ck_assert_str_eq(ev.format, "json");
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    assert_str("facility", "auth");
+    assert_str("severity", "info");
+    assert_int("pri", 38);
+    assert_str("HOST_FROM", "127.0.0.1"); /* the rest stays as sent */
+    assert_str("DATE", "Jun 15 10:00:00");
+    assert_absent("MESSAGE");
+    assert_absent("PROGRAM");
+    /* a +07:00 topic zone moves the zone-less DATE */
+    o.tz_offset_sec = 7 * 3600;
+    assert_ok_no_warning(parse_n(INGEST_FMT_JSON, &o, line, strlen(line)));
+    assert_time(2024, 6, 15, 3, 0, 0, 0);
+}
+END_TEST
+
+START_TEST(test_syslog_ng_json_upper_case_isodate_gives_event_time)
+{
+    const char *line = "{\"ISODATE\":\"2024-06-15T17:00:00.250+07:00\",\"HOST\":\"vm\","
+                       "\"PROGRAM\":\"sshd\",\"PID\":\"1234\",\"MESSAGE\":\"" FWD_MSG "\","
+                       "\"FACILITY\":\"auth\",\"PRIORITY\":\"info\"}";
+    assert_ok_no_warning(parse(INGEST_FMT_JSON, line));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 250000000);
+    assert_str("facility", "auth");
+    assert_str("severity", "info");
+    assert_int("pri", 38);
+    /* ISODATE wins over DATE (no year, no zone) */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"DATE\":\"Jun 15 01:00:00\",\"MESSAGE\":\"m\","
+                                                "\"PROGRAM\":\"p\",\"ISODATE\":"
+                                                "\"2024-06-15T10:00:00Z\"}"));
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    /* an empty PID (a message without one) is no pid */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"cron\",\"PID\":\"\","
+                                                "\"MESSAGE\":\"m\",\"HOST\":\"vm\"}"));
+    assert_str("program", "cron");
+    assert_absent("pid");
+    assert_str("PID", ""); /* as sent */
+    ck_assert(!ev.time_from_event); /* no time key: ingest time, no warning */
+}
+END_TEST
+
+START_TEST(test_syslog_json_facility_and_severity_only_when_known)
+{
+    /* a template without FACILITY/PRIORITY: nothing is made up */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\"}"));
+    assert_absent("facility");
+    assert_absent("severity");
+    assert_absent("pri");
+    /* values that name no facility/severity stay under their own key */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\","
+                                                "\"FACILITY\":\"weird\",\"PRIORITY\":\"info\"}"));
+    assert_absent("facility");
+    assert_str("FACILITY", "weird");
+    assert_str("severity", "info");
+    assert_absent("pri");
+    /* numbers are facility/severity codes */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\","
+                                                "\"FACILITY\":10,\"PRIORITY\":\"3\"}"));
+    assert_str("facility", "authpriv");
+    assert_str("severity", "err");
+    assert_int("pri", 83);
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\","
+                                                "\"FACILITY\":24,\"PRIORITY\":8}"));
+    assert_absent("facility");
+    assert_absent("severity");
+    assert_int("FACILITY", 24);
+    /* the other names the dialects use */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\","
+                                                "\"LEVEL\":\"WARN\"}"));
+    assert_str("severity", "warning");
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"msg\":\"m\",\"programname\":\"sshd\","
+                                                "\"syslogfacility-text\":\"authpriv\","
+                                                "\"syslogseverity-text\":\"notice\"}"));
+    assert_str("program", "sshd");
+    assert_str("facility", "authpriv");
+    assert_str("severity", "notice");
+    assert_int("pri", 85);
+}
+END_TEST
+
+START_TEST(test_rsyslog_jsonmesg_is_a_syslog_event)
+{
+    /* template(name="j" type="list") { property(name="jsonmesg") }, from an
+     * RFC 3164 input: msg starts with the space after the tag's colon */
+    const char *line =
+        "{ \"msg\": \" " FWD_MSG "\", \"rawmsg\": \"<38>Jun 15 10:00:00 vm sshd[1234]: " FWD_MSG
+        "\", \"timereported\": \"2024-06-15T10:00:00+00:00\", \"hostname\": \"vm\", "
+        "\"syslogtag\": \"sshd[1234]:\", \"inputname\": \"imtcp\", \"fromhost\": \"127.0.0.1\", "
+        "\"fromhost-ip\": \"127.0.0.1\", \"pri\": \"38\", \"syslogfacility\": \"4\", "
+        "\"syslogseverity\": \"6\", \"timegenerated\": \"2024-06-15T10:00:03.639211+00:00\", "
+        "\"programname\": \"sshd\", \"protocol-version\": \"0\", \"structured-data\": \"-\", "
+        "\"app-name\": \"sshd\", \"procid\": \"1234\", \"msgid\": \"-\", \"uuid\": null, "
+        "\"$!\": null }\n";
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, line));
+    ck_assert_str_eq(ev.format, "json");
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0); /* timereported, not timegenerated */
+    assert_str("facility", "auth");
+    assert_str("severity", "info");
+    assert_int("pri", 38);
+    assert_str("syslogtag", "sshd[1234]:");
+    assert_str("fromhost-ip", "127.0.0.1");
+    assert_str("msgid", "-");
+    /* from an RFC 5424 input: no leading space, sub-second time */
+    assert_ok_no_warning(parse(INGEST_FMT_JSON,
+                               "{\"msg\":\"" FWD_MSG "\",\"timereported\":"
+                               "\"2024-06-15T10:00:00.646974+00:00\",\"hostname\":\"vm\","
+                               "\"syslogtag\":\"sshd[1234]\",\"pri\":\"38\",\"syslogfacility\":"
+                               "\"4\",\"syslogseverity\":\"6\",\"programname\":\"sshd\","
+                               "\"procid\":\"1234\"}"));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 646974000);
+    assert_int("pri", 38);
+    /* pri alone gives facility and severity */
+    assert_ok_no_warning(parse(INGEST_FMT_JSON, "{\"msg\":\"m\",\"programname\":\"sshd\","
+                                                "\"pri\":\"86\"}"));
+    assert_str("facility", "authpriv");
+    assert_str("severity", "info");
+    assert_int("pri", 86);
+}
+END_TEST
+
+START_TEST(test_fluent_bit_syslog_record_is_a_syslog_event)
+{
+    /* in_syslog with the syslog-rfc3164 parser, out_kafka (format json,
+     * timestamp_key @timestamp as a double): ident is the program */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"@timestamp\":1718445600.5,\"pri\":\"38\","
+                                                "\"host\":\"vm\",\"ident\":\"sshd\","
+                                                "\"pid\":\"1234\",\"message\":\"" FWD_MSG "\"}"));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 500000000);
+    assert_str("facility", "auth");
+    assert_str("severity", "info");
+    assert_int("pri", 38);
+    assert_absent("ident");
+}
+END_TEST
+
+START_TEST(test_nxlog_syslog_json_is_a_syslog_event)
+{
+    /* im_tcp + parse_syslog(), om_kafka with to_json() */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO,
+                               "{\"EventReceivedTime\":\"2024-06-15T10:00:01.000000Z\","
+                               "\"SourceModuleName\":\"in_syslog\",\"SourceModuleType\":\"im_tcp\","
+                               "\"SyslogFacilityValue\":4,\"SyslogFacility\":\"AUTH\","
+                               "\"SyslogSeverityValue\":6,\"SyslogSeverity\":\"INFO\","
+                               "\"SeverityValue\":2,\"Severity\":\"INFO\",\"Hostname\":\"vm\","
+                               "\"EventTime\":\"2024-06-15T10:00:00.000000Z\","
+                               "\"SourceName\":\"sshd\",\"ProcessID\":1234,"
+                               "\"Message\":\"" FWD_MSG "\"}"));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    assert_str("facility", "auth");
+    assert_str("severity", "info");
+    assert_int("pri", 38);
+    assert_str("Severity", "INFO"); /* NXLog's own severity scale stays */
+    /* NXLog's default EventTime has no zone: the topic's applies */
+    struct ingest_parse_opts o = {.tz_offset_sec = 7 * 3600};
+    const char *line = "{\"SyslogFacility\":\"AUTH\",\"Hostname\":\"vm\",\"EventTime\":"
+                       "\"2024-06-15 17:00:00\",\"SourceName\":\"sshd\",\"ProcessID\":1234,"
+                       "\"Message\":\"" FWD_MSG "\"}";
+    assert_ok_no_warning(parse_n(INGEST_FMT_JSON, &o, line, strlen(line)));
+    assert_sshd_failure();
+    assert_time(2024, 6, 15, 10, 0, 0, 0);
+    assert_str("facility", "auth");
+    assert_absent("severity");
+    assert_absent("pri");
+}
+END_TEST
+
+START_TEST(test_json_without_a_syslog_header_is_left_as_sent)
+{
+    /* NXLog Windows events (otrf_flat): SourceName is the provider */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO,
+                               "{\"EventTime\":\"2024-06-15 10:00:00\",\"Hostname\":\"ws1\","
+                               "\"SourceName\":\"Microsoft-Windows-Security-Auditing\","
+                               "\"EventID\":4625,\"Channel\":\"Security\",\"Message\":\"An account"
+                               " failed to log on.\"}"));
+    assert_str("SourceName", "Microsoft-Windows-Security-Auditing");
+    assert_str("Message", "An account failed to log on.");
+    assert_absent("program");
+    assert_absent("message");
+    assert_absent("host");
+    /* a lone MESSAGE or msg (journald export, application logs) */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"MESSAGE\":\"x\",\"_HOSTNAME\":\"vm\","
+                                                "\"PRIORITY\":\"6\"}"));
+    assert_str("MESSAGE", "x");
+    assert_absent("message");
+    assert_absent("severity");
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"level\":\"info\",\"msg\":\" x\","
+                                                "\"ts\":1718445600}"));
+    assert_str("msg", " x");
+    assert_absent("message");
+    /* a field that is already there is not overwritten */
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"program\":\"a\",\"PROGRAM\":\"b\","
+                                                "\"MESSAGE\":\"m\"}"));
+    assert_str("program", "a");
+    assert_str("PROGRAM", "b");
+    assert_str("message", "m");
+}
+END_TEST
+
+START_TEST(test_syslog_json_bad_time_warns_and_keeps_event)
+{
+    assert_ok_no_warning(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\"}"));
+    ck_assert_int_eq(parse(INGEST_FMT_AUTO, "{\"PROGRAM\":\"sshd\",\"MESSAGE\":\"m\","
+                                            "\"ISODATE\":\"yesterday\"}"),
+                     0);
+    ck_assert(!ev.time_from_event);
+    ck_assert_ptr_nonnull(diag.warning);
+    ck_assert_msg(strstr(diag.warning, "yesterday") != NULL, "%s", diag.warning);
+    assert_str("program", "sshd");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("parse_syslog");
@@ -706,6 +1049,22 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_rfc3164_host_over_255_bytes_stays_in_the_message);
     tcase_add_test(tc, test_rfc5424_hostname_with_control_bytes_or_over_255_is_not_taken);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("forwarders");
+    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_add_test(tf, test_rfc5424_msg_leading_space_of_rsyslog_reframing_is_stripped_once);
+    tcase_add_test(tf, test_rfc3164_tag_with_pid_without_colon_is_the_tag);
+    tcase_add_test(tf, test_rfc3164_word_without_pid_or_colon_is_not_a_tag);
+    tcase_add_test(tf, test_rsyslog_default_omkafka_template_file_format);
+    tcase_add_test(tf, test_syslog_ng_default_kafka_template);
+    tcase_add_test(tf, test_syslog_ng_format_json_selected_macros_is_a_syslog_event);
+    tcase_add_test(tf, test_syslog_ng_json_upper_case_isodate_gives_event_time);
+    tcase_add_test(tf, test_syslog_json_facility_and_severity_only_when_known);
+    tcase_add_test(tf, test_rsyslog_jsonmesg_is_a_syslog_event);
+    tcase_add_test(tf, test_fluent_bit_syslog_record_is_a_syslog_event);
+    tcase_add_test(tf, test_nxlog_syslog_json_is_a_syslog_event);
+    tcase_add_test(tf, test_json_without_a_syslog_header_is_left_as_sent);
+    tcase_add_test(tf, test_syslog_json_bad_time_warns_and_keeps_event);
+    suite_add_tcase(s, tf);
     return s;
 }
 

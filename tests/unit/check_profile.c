@@ -1,7 +1,8 @@
 /* check_profile.c - mapping profiles (ingest/profile.c): the YAML format and
  * its errors (exact file:line:col), every rule kind on hand-made events, the
- * selector and the forced profile, caps, and each shipped profile of
- * etc/profiles/ on a hand-made event of its source. */
+ * selector and the forced profile, caps, each shipped profile of
+ * etc/profiles/ on a hand-made event of its source, and one sshd failure in
+ * every shape the forwarders ship it (with etc/decoders). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 
 #include "../../core/arena.h"
 #include "../../core/event.h"
+#include "../../core/tstime.h"
 #include "../../ingest/ingest.h"
+#include "../../ingest/normalise.h"
 #include "../../ingest/profile.h"
 #include "check_util.h"
 
@@ -917,6 +920,104 @@ START_TEST(test_linux_syslog_service_by_program)
 }
 END_TEST
 
+/* ------------------------------------------------ forwarders, end to end */
+
+/* One sshd failure as each forwarder really ships it (docs/forwarders.md):
+ * after parsing, etc/decoders and etc/profiles, every shape must be the
+ * same sshd event, or the brute-force rule counts nothing (issue 10). */
+static const char *const fwd_shapes[][2] = {
+    {"clean RFC 3164", "<38>Jun 15 10:00:00 vm sshd[1234]: Failed password for root from "
+                       "203.0.113.50 port 40001 ssh2"},
+    {"rsyslog RFC 5424 out of RFC 3164 in (leading space)",
+     "<38>1 2024-06-15T10:00:00+00:00 vm sshd 1234 - -  Failed password for root from "
+     "203.0.113.50 port 40001 ssh2\n"},
+    {"rsyslog traditional out of RFC 5424 in (no colon)",
+     "Jun 15 10:00:00 vm sshd[1234] Failed password for root from 203.0.113.50 port 40001 "
+     "ssh2\n"},
+    {"rsyslog omkafka default (RSYSLOG_FileFormat)",
+     "2024-06-15T10:00:00.000000+00:00 vm sshd[1234] Failed password for root from "
+     "203.0.113.50 port 40001 ssh2\n"},
+    {"rsyslog jsonmesg",
+     "{ \"msg\": \" Failed password for root from 203.0.113.50 port 40001 ssh2\", "
+     "\"timereported\": \"2024-06-15T10:00:00+00:00\", \"hostname\": \"vm\", \"syslogtag\": "
+     "\"sshd[1234]:\", \"pri\": \"38\", \"syslogfacility\": \"4\", \"syslogseverity\": \"6\", "
+     "\"programname\": \"sshd\", \"procid\": \"1234\" }\n"},
+    {"syslog-ng kafka-c default", "2024-06-15T10:00:00+00:00 vm sshd[1234]: Failed password for "
+                                  "root from 203.0.113.50 port 40001 ssh2"},
+    {"syslog-ng format-json selected_macros",
+     "{\"TAGS\":\".source.s_net\",\"SOURCEIP\":\"127.0.0.1\",\"PROGRAM\":\"sshd\",\"PRIORITY\":"
+     "\"info\",\"PID\":\"1234\",\"MESSAGE\":\"Failed password for root from 203.0.113.50 port "
+     "40001 ssh2\",\"LEGACY_MSGHDR\":\"sshd[1234]: \",\"HOST_FROM\":\"127.0.0.1\",\"HOST\":"
+     "\"vm\",\"FACILITY\":\"auth\",\"DATE\":\"Jun 15 10:00:00\"}"},
+    {"syslog-ng format-json upper-case with ISODATE",
+     "{\"PROGRAM\":\"sshd\",\"PRIORITY\":\"info\",\"PID\":\"1234\",\"MESSAGE\":\"Failed password "
+     "for root from 203.0.113.50 port 40001 ssh2\",\"ISODATE\":\"2024-06-15T10:00:00+00:00\","
+     "\"HOST\":\"vm\",\"FACILITY\":\"auth\"}"},
+    {"Fluent Bit syslog parser", "{\"@timestamp\":1718445600.0,\"pri\":\"38\",\"host\":\"vm\","
+                                 "\"ident\":\"sshd\",\"pid\":\"1234\",\"message\":\"Failed "
+                                 "password for root from 203.0.113.50 port 40001 ssh2\"}"},
+    {"NXLog parse_syslog + to_json",
+     "{\"EventReceivedTime\":\"2024-06-15T10:00:01Z\",\"SyslogFacility\":\"AUTH\","
+     "\"SyslogSeverity\":\"INFO\",\"Hostname\":\"vm\",\"EventTime\":\"2024-06-15T10:00:00Z\","
+     "\"SourceName\":\"sshd\",\"ProcessID\":1234,\"Message\":\"Failed password for root from "
+     "203.0.113.50 port 40001 ssh2\"}"},
+};
+
+START_TEST(test_forwarder_shapes_of_one_sshd_failure_normalise_alike)
+{
+    char dec[1024];
+    const char *pdir = shipped_dir();
+    snprintf(dec, sizeof(dec), "%.*sdecoders", (int)(strlen(pdir) - strlen("profiles")), pdir);
+    const char *pp[] = {pdir}, *dp[] = {dec};
+    struct ingest_norm_opts no = {.profile_paths = pp, .nprofile_paths = 1, .decoder_paths = dp,
+                                  .ndecoder_paths = 1};
+    struct ingest_norm *norm = NULL;
+    struct ingest_norm_scratch *sc = NULL;
+    ck_assert_msg(ingest_norm_create(&norm, &no, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ingest_norm_scratch_create(&sc, norm), 0);
+    const int64_t t0 = ts_epoch_from_utc(2024, 6, 15, 10, 0, 0) * TS_NS_PER_SEC;
+    struct ingest_parse_opts po = {.ref_ns = t0 + 3600 * TS_NS_PER_SEC};
+    for (size_t i = 0; i < TS_ARRAY_LEN(fwd_shapes); i++) {
+        const char *what = fwd_shapes[i][0], *line = fwd_shapes[i][1];
+        ts_arena_reset(arena);
+        ts_event_init(&ev, arena);
+        ev.raw = line;
+        ev.raw_len = (uint32_t)strlen(line);
+        ev.ingest_ns = po.ref_ns;
+        struct ingest_diag d = {0};
+        ck_assert_msg(ingest_parse(INGEST_FMT_AUTO, &po, &ev, &d) == 0, "%s: %s", what, d.reason);
+        ck_assert_msg(d.warning == NULL, "%s: %s", what, d.warning);
+        struct ingest_norm_explain nx;
+        ck_assert_int_eq(ingest_normalise(norm, sc, &ev, &nx), 0);
+        ck_assert_msg(ev.time_from_event && ev.time_ns == t0, "%s: time", what);
+        const struct ts_field *f = ts_event_getz(&ev, "program");
+        ck_assert_msg(f && f->v.type == TS_V_STR && f->v.len == 4 && !memcmp(f->v.u.s, "sshd", 4),
+                      "%s: program", what);
+        f = ts_event_getz(&ev, "message");
+        ck_assert_msg(f && f->v.type == TS_V_STR && f->v.len > 7 &&
+                          !memcmp(f->v.u.s, "Failed ", 7),
+                      "%s: message", what);
+        f = ts_event_getz(&ev, "src_ip");
+        char ip[64] = "";
+        if (f && f->v.type == TS_V_IP)
+            ts_ip_format(&f->v.u.ip, ip, sizeof(ip));
+        ck_assert_msg(strcmp(ip, "203.0.113.50") == 0, "%s: src_ip \"%s\"", what, ip);
+        f = ts_event_getz(&ev, "outcome");
+        ck_assert_msg(f && f->v.len == 7 && !memcmp(f->v.u.s, "failure", 7), "%s: outcome", what);
+        ck_assert_msg(nx.decoder && strcmp(nx.decoder, "sshd") == 0, "%s: decoder", what);
+        ck_assert_msg(nx.profile && strcmp(nx.profile, "linux_syslog") == 0, "%s: profile %s",
+                      what, nx.profile ? nx.profile : "none");
+        ck_assert_msg(ev.logsource.product && strcmp(ev.logsource.product, "linux") == 0 &&
+                          ev.logsource.service && strcmp(ev.logsource.service, "sshd") == 0,
+                      "%s: logsource", what);
+        f = ts_event_getz(&ev, "host");
+        ck_assert_msg(f && f->v.len == 2 && !memcmp(f->v.u.s, "vm", 2), "%s: host", what);
+    }
+    ingest_norm_scratch_free(sc);
+    ingest_norm_free(norm);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -989,6 +1090,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_zeek_dotted_and_underscore_names);
     tcase_add_test(tc, test_auditd_record_keeps_its_keys);
     tcase_add_test(tc, test_linux_syslog_service_by_program);
+    tcase_add_test(tc, test_forwarder_shapes_of_one_sshd_failure_normalise_alike);
     suite_add_tcase(s, tc);
     return s;
 }
