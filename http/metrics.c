@@ -4,6 +4,7 @@
  * metrics hook both write with these. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_int.h"
@@ -87,8 +88,14 @@ static void fmt_double(double v, char *buf, size_t cap)
         snprintf(buf, cap, "NaN");
     else if (isinf(v))
         snprintf(buf, cap, "%s", v > 0 ? "+Inf" : "-Inf");
-    else
-        snprintf(buf, cap, "%.17g", v);
+    else {
+        /* the shortest of %.15g .. %.17g that reads back as v */
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, cap, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    }
 }
 
 static int sample(struct ts_buf *b, const char *name, const char *suffix,

@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(gcc make pkg-config librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb-dev
       lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev openssl
+      libmicrohttpd-dev
       python3 python3-yaml python3-pip kcat default-jre-headless maven)
 missing=()
 for p in "${PKGS[@]}"; do
