@@ -2,7 +2,7 @@
  * address): `rate` tokens per second up to `burst`; a request takes one.
  * One mutex over an open-addressing table of at most HTTP_RATE_KEYS_MAX
  * keys: when it is full, the buckets that have refilled (as good as new)
- * are dropped, else the one idle longest. Any thread. */
+ * are dropped, else those not throttled (see sweep). Any thread. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +83,10 @@ static void refill(const struct http_ratelimit *r, struct bucket *b, int64_t now
 }
 
 /* Rebuild the table without the buckets that are full again (as good as
- * new), or, when none is, without the one idle longest. */
+ * new); when none is, without every bucket that is not throttled (a
+ * throttled key keeps its empty bucket: flooding the table with other keys
+ * must not refill it); when all are throttled, without any. Many go at
+ * once, so that a stream of new keys sweeps rarely. */
 static void sweep(struct http_ratelimit *r, int64_t now)
 {
     struct bucket *old = r->slots;
@@ -94,18 +97,18 @@ static void sweep(struct http_ratelimit *r, int64_t now)
         r->n = 0;
         return;
     }
-    size_t oldest = SIZE_MAX, full = 0;
+    size_t full = 0, open = 0;
     for (size_t i = 0; i < SLOTS; i++) {
         if (!old[i].key[0])
             continue;
         refill(r, &old[i], now);
         full += old[i].tokens >= r->burst;
-        if (oldest == SIZE_MAX || old[i].at_ns < old[oldest].at_ns)
-            oldest = i;
+        open += old[i].tokens >= 1.0;
     }
+    double drop_at = full ? r->burst : open ? 1.0 : -1.0; /* drop tokens >= drop_at */
     r->n = 0;
     for (size_t i = 0; i < SLOTS; i++) {
-        if (!old[i].key[0] || (full ? old[i].tokens >= r->burst : i == oldest))
+        if (!old[i].key[0] || old[i].tokens >= drop_at)
             continue;
         size_t j = hash(old[i].key) & (SLOTS - 1);
         while (nw[j].key[0])
