@@ -184,14 +184,24 @@ static void norm_args_from(const struct ts_config *cfg, struct cli_norm_args *na
 static int rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
                           struct rule_field_alias **al, struct rule_placeholder **ph);
 
-/* Correlation options from the config; *groups (the caller frees it) and
- * the config's strings must outlive co's use. */
+_Static_assert(TS_CFG_INC_OFF == CORR_INC_OFF && TS_CFG_INC_LINK == CORR_INC_LINK &&
+                   TS_CFG_INC_OPEN == CORR_INC_OPEN,
+               "config incident modes are the engine's");
+
+/* Correlation options from the config; *groups (one block with the rule
+ * modes and entities after the groupings: the caller frees it) and the
+ * config's strings must outlive co's use. */
 static int corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
                           struct corr_grouping **groups)
 {
-    *groups = calloc(cfg->correlate.ngroups + 1, sizeof(**groups));
+    size_t ng = cfg->correlate.ngroups + 1, nr = cfg->correlate.incidents.nrules,
+           ne = cfg->correlate.incidents.nentities;
+    *groups = calloc(1, ng * sizeof(struct corr_grouping) + nr * sizeof(struct corr_rule_mode) +
+                            ne * sizeof(struct corr_entity));
     if (!*groups)
         return TS_E_NOMEM;
+    struct corr_rule_mode *rm = (struct corr_rule_mode *)(void *)(*groups + ng);
+    struct corr_entity *en = (struct corr_entity *)(void *)(rm + nr);
     for (size_t i = 0; i < cfg->correlate.ngroups; i++)
         (*groups)[i] = (struct corr_grouping){
             .rule = cfg->correlate.groups[i].rule,
@@ -199,9 +209,22 @@ static int corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
             .ngroup_by = cfg->correlate.groups[i].nby,
             .window_ns = cfg->correlate.groups[i].window_ns,
         };
+    for (size_t i = 0; i < nr; i++) /* TS_CFG_INC_* are enum corr_incident_mode's values */
+        rm[i] = (struct corr_rule_mode){cfg->correlate.incidents.rules[i].rule,
+                                        cfg->correlate.incidents.rules[i].mode};
+    for (size_t i = 0; i < ne; i++)
+        en[i] = (struct corr_entity){cfg->correlate.incidents.entities[i].name,
+                                     (const char *const *)cfg->correlate.incidents.entities[i].fields,
+                                     cfg->correlate.incidents.entities[i].nfields};
     *co = (struct corr_opts){.lateness_ns = cfg->correlate.lateness_ns,
                              .groupings = *groups,
-                             .ngroupings = cfg->correlate.ngroups};
+                             .ngroupings = cfg->correlate.ngroups,
+                             .rule_modes = rm,
+                             .nrule_modes = nr,
+                             .link_window_ns = cfg->correlate.incidents.window_ns,
+                             .entities = ne ? en : NULL,
+                             .nentities = ne};
+    memcpy(co->level_modes, cfg->correlate.incidents.levels, sizeof(co->level_modes));
     return 0;
 }
 

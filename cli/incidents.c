@@ -194,6 +194,7 @@ static struct store_evidence evidence_rec(const struct corr_evidence *e)
         .raw = e->raw,
         .raw_len = e->raw_len,
         .late = e->late,
+        .rule_id = e->linked ? e->rule_id : NULL, /* a detection attached by entity */
     };
 }
 
@@ -237,15 +238,15 @@ static int group_evidence(struct corr_stage *cs, const struct corr_batch *out)
         cs->ev_hash = h;
         cs->ev_hcap = hcap;
     }
-    /* id -> 1 + first position in out->incidents */
+    /* id -> 1 + last position in out->incidents: the evidence goes with the
+     * incident's final state of the batch (a retracted one: with nothing) */
     size_t *ht = cs->ev_hash;
     memset(ht, 0, hcap * sizeof(*ht));
     for (size_t i = 0; i < ni; i++) {
         size_t j = id_hash(out->incidents[i].id) & (hcap - 1);
         while (ht[j] && strcmp(out->incidents[ht[j] - 1].id, out->incidents[i].id) != 0)
             j = (j + 1) & (hcap - 1);
-        if (!ht[j])
-            ht[j] = i + 1;
+        ht[j] = i + 1;
     }
     memset(cs->ev_start, 0, (ni + 2) * sizeof(*cs->ev_start));
     for (size_t e = 0; e < ne; e++) {
@@ -278,6 +279,10 @@ static int group_evidence(struct corr_stage *cs, const struct corr_batch *out)
 static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct corr_incident *ci,
                         const struct store_evidence *evs, size_t nevs, const char *asset_id)
 {
+    if (ci->retracted) { /* in time order it never formed (an event within the allowance) */
+        int rc = store_incident_del(t, ci->id);
+        return rc == TS_E_NOTFOUND ? 0 : rc;
+    }
     char key[1024], details[512];
     size_t o = 0;
     key[0] = '\0';
@@ -289,10 +294,10 @@ static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct
     size_t al = asset_id ? strlen(asset_id) : 0;
     bool aid = al && al < 200 && strcspn(asset_id, "\"\\\n") == al; /* no JSON escaping */
     snprintf(details, sizeof(details),
-             "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu%s%s%s}",
+             "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu,\"linked\":%llu%s%s%s}",
              ci->rule_type ? ci->rule_type : "", (long long)ci->episode_start,
-             (unsigned long long)ci->late, aid ? ",\"asset_id\":\"" : "", aid ? asset_id : "",
-             aid ? "\"" : "");
+             (unsigned long long)ci->late, (unsigned long long)ci->linked,
+             aid ? ",\"asset_id\":\"" : "", aid ? asset_id : "", aid ? "\"" : "");
     const struct rule_info *ri = corr_info(cs, ci->rule_id);
     struct store_incident si = {
         .id = ci->id,
@@ -588,6 +593,22 @@ static int final_keep(struct final_incident *f, const struct corr_incident *ci)
     return 0;
 }
 
+/* A retracted incident leaves the final list: the last one moves into its
+ * place and the index is built again (retractions are rare). */
+static int final_drop(struct corr_stage *cs, size_t i)
+{
+    free(cs->final[i].strs);
+    cs->final[i] = cs->final[--cs->nfinal];
+    memset(cs->idx, 0, cs->idxcap * sizeof(*cs->idx));
+    for (size_t n = 0; n < cs->nfinal; n++) {
+        size_t j = id_hash(cs->final[n].v.id) & (cs->idxcap - 1);
+        while (cs->idx[j])
+            j = (j + 1) & (cs->idxcap - 1);
+        cs->idx[j] = n + 1;
+    }
+    return 0;
+}
+
 /* Remember the latest state of an incident (replay renders each once, at
  * the end) or print it now (live). */
 static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
@@ -607,6 +628,8 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
     size_t *slot = final_slot(cs, ci->id);
     if (!slot)
         return TS_E_NOMEM;
+    if (ci->retracted)
+        return *slot ? final_drop(cs, *slot - 1) : 0;
     if (*slot)
         return final_keep(&cs->final[*slot - 1], ci);
     if (cs->nfinal == cs->capfinal) {

@@ -758,9 +758,120 @@ static int load_group(struct ctx *x, const struct ts_ynode *n, size_t idx)
     return rc;
 }
 
+static int get_inc_mode(struct ctx *x, const struct ts_ynode *n, const char *where,
+                        uint8_t *out)
+{
+    static const char *const modes[] = {"off", "link", "incident"};
+    char *m = NULL;
+    int rc = get_enum(x, n, where, modes, TS_ARRAY_LEN(modes), &m);
+    if (!rc)
+        *out = (uint8_t)(strcmp(m, "off") == 0    ? TS_CFG_INC_OFF
+                         : strcmp(m, "link") == 0 ? TS_CFG_INC_LINK
+                                                  : TS_CFG_INC_OPEN);
+    free(m);
+    return rc;
+}
+
+#define CFG_MAX_ENTITIES 8 /* correlate.h: CORR_MAX_ENTITIES */
+#define CFG_MAX_ENTITY_FIELDS 8
+
+/* entities: a list of field names (each its own entity), or a mapping
+ * entity -> field name or list of field names. */
+static int load_entities(struct ctx *x, const struct ts_ynode *n)
+{
+    char d[64], where[CFG_MAX_WHERE];
+    struct ts_config *c = x->c;
+    bool seq = n->kind == TS_Y_SEQ;
+    if (!seq && n->kind != TS_Y_MAP)
+        return fail(x, n, "correlate.incidents.entities must be a list of field names or a "
+                    "mapping entity -> fields, got %s", describe(n, d, sizeof(d)));
+    size_t cnt = seq ? n->nitems : n->npairs;
+    if (cnt == 0)
+        return fail(x, n, "correlate.incidents.entities must not be empty (set "
+                    "levels to off to link nothing)");
+    if (cnt > CFG_MAX_ENTITIES)
+        return fail(x, n, "correlate.incidents.entities has more than %d entries",
+                    CFG_MAX_ENTITIES);
+    c->correlate.incidents.entities = calloc(cnt, sizeof(*c->correlate.incidents.entities));
+    if (!c->correlate.incidents.entities)
+        return nomem(x);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < cnt; i++) {
+        struct ts_config_entity *e = &c->correlate.incidents.entities[i];
+        c->correlate.incidents.nentities++;
+        snprintf(where, sizeof(where), "correlate.incidents.entities[%zu]", i);
+        rc = get_str(x, seq ? n->items[i] : n->pairs[i].key, where, &e->name);
+        if (rc || seq)
+            continue;
+        snprintf(where, sizeof(where), "correlate.incidents.entities.%s", e->name);
+        rc = load_str_list(x, n->pairs[i].val, where, &e->fields, &e->nfields);
+        if (!rc && e->nfields > CFG_MAX_ENTITY_FIELDS)
+            rc = fail(x, n->pairs[i].val, "%s has more than %d fields", where,
+                      CFG_MAX_ENTITY_FIELDS);
+    }
+    return rc;
+}
+
+static int load_incidents(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"levels", "rules", "window", "entities"};
+    static const char *const levels[] = {"none", "informational", "low", "medium", "high",
+                                         "critical"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    char where[CFG_MAX_WHERE];
+    struct ts_config *c = x->c;
+    if (ts_yaml_is_null(n))
+        return 0;
+    int rc = want_map(x, n, "correlate.incidents");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int k = key_index(x, n->pairs[i].key, "correlate.incidents", keys, TS_ARRAY_LEN(keys),
+                          seen);
+        if (k < 0)
+            return k;
+        if (k == 0) {
+            const struct ts_ynode *seenl[TS_ARRAY_LEN(levels)] = {0};
+            rc = want_map(x, v, "correlate.incidents.levels");
+            for (size_t j = 0; !rc && j < v->npairs; j++) {
+                int l = key_index(x, v->pairs[j].key, "correlate.incidents.levels", levels,
+                                  TS_ARRAY_LEN(levels), seenl);
+                if (l < 0)
+                    return l;
+                snprintf(where, sizeof(where), "correlate.incidents.levels.%s", levels[l]);
+                rc = get_inc_mode(x, v->pairs[j].val, where, &c->correlate.incidents.levels[l]);
+            }
+        } else if (k == 1) {
+            rc = want_map(x, v, "correlate.incidents.rules");
+            if (!rc && v->npairs > CFG_MAX_RULE_PATHS * 64)
+                rc = fail(x, v, "correlate.incidents.rules has more than %d entries",
+                          CFG_MAX_RULE_PATHS * 64);
+            if (!rc && v->npairs &&
+                !(c->correlate.incidents.rules = calloc(v->npairs,
+                                                        sizeof(*c->correlate.incidents.rules))))
+                rc = nomem(x);
+            for (size_t j = 0; !rc && j < v->npairs; j++) {
+                struct ts_config_rule_mode *m = &c->correlate.incidents.rules[j];
+                c->correlate.incidents.nrules++;
+                rc = get_str(x, v->pairs[j].key, "a correlate.incidents.rules key", &m->rule);
+                snprintf(where, sizeof(where), "correlate.incidents.rules.%s",
+                         m->rule ? m->rule : "?");
+                rc = rc ? rc : get_inc_mode(x, v->pairs[j].val, where, &m->mode);
+            }
+        } else if (k == 2) {
+            rc = get_duration(x, v, "correlate.incidents.window",
+                              &c->correlate.incidents.window_ns);
+            if (!rc && c->correlate.incidents.window_ns <= 0)
+                rc = fail(x, v, "correlate.incidents.window must be more than 0");
+        } else {
+            rc = load_entities(x, v);
+        }
+    }
+    return rc;
+}
+
 static int load_correlate(struct ctx *x, const struct ts_ynode *n)
 {
-    static const char *const keys[] = {"lateness", "group"};
+    static const char *const keys[] = {"lateness", "group", "incidents"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     struct ts_config *c = x->c;
@@ -774,6 +885,10 @@ static int load_correlate(struct ctx *x, const struct ts_ynode *n)
             return k;
         if (k == 0) {
             rc = get_duration(x, v, "correlate.lateness", &c->correlate.lateness_ns);
+            continue;
+        }
+        if (k == 2) {
+            rc = load_incidents(x, v);
             continue;
         }
         if (v->kind != TS_Y_SEQ)
@@ -1033,6 +1148,15 @@ void ts_config_free(struct ts_config *c)
         free_list(c->correlate.groups[i].by, c->correlate.groups[i].nby);
     }
     free(c->correlate.groups);
+    for (size_t i = 0; i < c->correlate.incidents.nrules; i++)
+        free(c->correlate.incidents.rules[i].rule);
+    free(c->correlate.incidents.rules);
+    for (size_t i = 0; i < c->correlate.incidents.nentities; i++) {
+        free(c->correlate.incidents.entities[i].name);
+        free_list(c->correlate.incidents.entities[i].fields,
+                  c->correlate.incidents.entities[i].nfields);
+    }
+    free(c->correlate.incidents.entities);
     for (size_t i = 0; i < c->retention.ntenants; i++)
         free(c->retention.tenants[i].tenant);
     free(c->retention.tenants);

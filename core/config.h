@@ -49,6 +49,14 @@
  *       - rule: 6b0f6e0e-...           # detection rule id or name
  *         by: [src_ip]                 # group-by fields (default: none = per tenant)
  *         window: 1h                   # repeats within it update the open incident
+ *     incidents:                       # single detections as incidents, linked by entity
+ *       levels: {critical: incident, high: incident, medium: off}   # incident|link|off
+ *       rules: {6b0f6e0e-...: off}     # per detection rule (id or name), over its level
+ *       window: 1h                     # link window (and repeats of a detection incident)
+ *       entities:                      # entity -> event fields carrying it (first present)
+ *         src_ip: [src_ip, IpAddress, SourceIp]
+ *         user: [user, username, TargetUserName, User]
+ *         host: [host, Computer, hostname]
  *   retention:                         # deletes old data in bounded batches
  *     interval: 1h                     # how often (0 = never)
  *     evidence: 90d                    # default for every tenant (0 = keep)
@@ -90,6 +98,11 @@ struct ts_config_topic {
     struct ts_tz *tz;  /* timezone: for this topic's zone-less times; NULL: ingest's */
     unsigned line, col;
 };
+
+/* correlate.incidents modes (the values of enum corr_incident_mode) */
+#define TS_CFG_INC_OFF 1
+#define TS_CFG_INC_LINK 2
+#define TS_CFG_INC_OPEN 3
 
 struct ts_config {
     char *path;
@@ -159,6 +172,23 @@ struct ts_config {
             unsigned line, col;
         } *groups;
         size_t ngroups;
+        /* single detections as incidents, linked by entity (correlate.h:
+         * enum corr_incident_mode has the same values) */
+        struct {
+            uint8_t levels[6]; /* by level: none, informational .. critical; 0 = default */
+            struct ts_config_rule_mode {
+                char *rule;
+                uint8_t mode;  /* TS_CFG_INC_* */
+            } *rules;
+            size_t nrules;
+            int64_t window_ns; /* 0: the engine's default (1 h) */
+            struct ts_config_entity {
+                char *name;
+                char **fields;
+                size_t nfields;
+            } *entities;
+            size_t nentities;  /* 0: the engine's default entities */
+        } incidents;
     } correlate;
     struct {
         int64_t interval_ns, evidence_ns, resolved_ns, outbox_ns;

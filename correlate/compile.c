@@ -18,7 +18,7 @@
 
 const char *const corr_type_names[] = {"event_count", "value_count", "temporal",
                                        "temporal_ordered", "value_sum", "value_avg",
-                                       "value_percentile", "grouping", NULL};
+                                       "value_percentile", "grouping", "detection", NULL};
 
 struct cctx {
     struct corr_engine *c;
@@ -283,6 +283,11 @@ static void compile_refs(struct cctx *x, struct crule *cr, size_t self,
         return;
     }
     size_t ncorr = rule_set_correlation_count(x->c->rs);
+    cr->refs = ts_arena_alloc(x->c->carena, rules->nitems * sizeof(*cr->refs));
+    if (!cr->refs) {
+        x->nomem = true;
+        return;
+    }
     for (size_t i = 0; i < rules->nitems; i++) {
         const struct ts_ynode *n = rules->items[i];
         if (!scalar(n) || n->len == 0) {
@@ -556,6 +561,9 @@ static int compile_groupings(struct corr_engine *c, struct crule *out, struct ts
         cr->nconds = 1;
         cr->generate = true;
         cr->severity = corr_level_severity(cr->info->level);
+        if (!(cr->refs = ts_arena_alloc(c->carena, sizeof(*cr->refs))))
+            return TS_E_NOMEM;
+        memset(cr->refs, 0, sizeof(*cr->refs));
         cr->nrefs = 1;
         cr->refs[0].idx = (size_t)idx;
         cr->refs[0].name = cr->info->id ? cr->info->id : cr->info->title;
@@ -583,6 +591,214 @@ static int compile_groupings(struct corr_engine *c, struct crule *out, struct ts
         }
     }
     return 0;
+}
+
+/* ---------------------------------------- detections as incidents, entities */
+
+#define DEF_LINK_NS (3600LL * 1000000000LL)
+
+static const char *const def_src_ip[] = {"src_ip", "IpAddress", "SourceIp"};
+static const char *const def_user[] = {"user", "username", "TargetUserName", "User"};
+static const char *const def_host[] = {"host", "Computer", "hostname"};
+static const struct corr_entity def_entities[] = {
+    {"src_ip", def_src_ip, 3},
+    {"user", def_user, 4},
+    {"host", def_host, 3},
+};
+
+static int compile_entities(struct corr_engine *c, struct ts_err *err)
+{
+    const struct corr_entity *en = c->o.entities ? c->o.entities : def_entities;
+    size_t n = c->o.entities ? c->o.nentities : TS_ARRAY_LEN(def_entities);
+    if (n > CORR_MAX_ENTITIES)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "incidents: at most %d entities",
+                          CORR_MAX_ENTITIES);
+    for (size_t i = 0; i < n; i++) {
+        struct centity *e = &c->ents[i];
+        if (!en[i].name || !en[i].name[0] || en[i].nfields > CORR_MAX_ENTITY_FIELDS)
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                              "incidents: entity %zu needs a name and at most %d fields", i + 1,
+                              CORR_MAX_ENTITY_FIELDS);
+        e->name = en[i].name;
+        e->nfields = 0;
+        if (!en[i].nfields) /* the entity's own name is its field */
+            e->fields[e->nfields++] = en[i].name;
+        for (size_t f = 0; f < en[i].nfields; f++)
+            if (en[i].fields[f] && en[i].fields[f][0])
+                e->fields[e->nfields++] = en[i].fields[f];
+        for (size_t f = 0; f < e->nfields; f++)
+            e->flen[f] = (uint32_t)strlen(e->fields[f]);
+    }
+    c->nents = n;
+    return 0;
+}
+
+/* Is name the entity's name or one of its fields? */
+static bool entity_named(const struct centity *e, const char *name)
+{
+    if (!name)
+        return false;
+    if (strcmp(e->name, name) == 0)
+        return true;
+    for (size_t f = 0; f < e->nfields; f++)
+        if (strcmp(e->fields[f], name) == 0)
+            return true;
+    return false;
+}
+
+static void rule_entities(struct corr_engine *c, struct crule *cr)
+{
+    cr->linkable = false;
+    for (size_t g = 0; g < cr->ngroup; g++) {
+        cr->gent[g] = -1;
+        for (size_t e = 0; e < c->nents && cr->gent[g] < 0; e++)
+            if (cr->type == CT_DETECTION ? e == g
+                                         : entity_named(&c->ents[e], cr->group[g]) ||
+                                               (cr->nrefs && entity_named(&c->ents[e],
+                                                                          cr->refs[0].gfield[g])))
+                cr->gent[g] = (int8_t)e;
+        cr->linkable |= cr->gent[g] >= 0;
+    }
+}
+
+/* Which detection rules are incidents (or only link), and a CT_DETECTION
+ * rule for each; entities of every rule; the link window. */
+static int compile_detections(struct corr_engine *c, struct ts_err *err)
+{
+    int rc = compile_entities(c, err);
+    if (rc)
+        return rc;
+    c->link_ns = c->o.link_window_ns > 0 ? c->o.link_window_ns : DEF_LINK_NS;
+    if (c->link_ns > MAX_SPAN_NS)
+        c->link_ns = MAX_SPAN_NS;
+    c->dmode = calloc(c->ndet + 1, sizeof(*c->dmode));
+    c->drule = calloc(c->ndet + 1, sizeof(*c->drule));
+    bool *named = calloc(c->ndet + 1, sizeof(*named));
+    if (!c->dmode || !c->drule || !named) {
+        free(named);
+        return TS_E_NOMEM;
+    }
+    for (size_t r = 0; r < c->o.nrule_modes; r++) {
+        const struct corr_rule_mode *rm = &c->o.rule_modes[r];
+        long idx = rm->rule ? rule_set_find(c->rs, rm->rule) : -1;
+        if (idx < 0 || rm->mode == CORR_INC_DEFAULT || rm->mode > CORR_INC_OPEN) {
+            free(named);
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                              idx < 0 ? "incidents: rule \"%s\" is not loaded"
+                                      : "incidents: rule \"%s\": mode must be incident, link or off",
+                              rm->rule ? rm->rule : "");
+        }
+        c->dmode[idx] = rm->mode;
+        named[idx] = true;
+    }
+    for (size_t g = 0; g < c->nrules; g++)
+        if (c->rules[g].type == CT_GROUPING && !named[c->rules[g].refs[0].idx])
+            c->dmode[c->rules[g].refs[0].idx] = CORR_INC_OFF; /* its grouping says how */
+    size_t nd = 0;
+    for (size_t d = 0; d < c->ndet; d++) {
+        if (!named[d] && !c->dmode[d]) {
+            int sev = corr_level_severity(rule_set_info(c->rs, d)->level);
+            uint8_t m = c->o.level_modes[sev];
+            if (!m)
+                m = sev >= CORR_SEV_HIGH ? CORR_INC_OPEN : CORR_INC_OFF;
+            c->dmode[d] = c->det_standalone[d] && m <= CORR_INC_OPEN ? m : CORR_INC_OFF;
+        }
+        c->drule[d] = UINT32_MAX;
+        nd += c->dmode[d] > CORR_INC_OFF;
+    }
+    free(named);
+    if (nd) {
+        struct crule *n = realloc(c->rules, (c->nrules + nd) * sizeof(*n));
+        if (!n)
+            return TS_E_NOMEM;
+        c->rules = n;
+        for (size_t i = 0; i < c->nrules; i++) /* info points into the moved array */
+            if (c->rules[i].type == CT_GROUPING)
+                c->rules[i].info = &c->rules[i].ginfo;
+        memset(&c->rules[c->nrules], 0, nd * sizeof(*n));
+    }
+    for (size_t d = 0; d < c->ndet && nd; d++) {
+        if (c->dmode[d] <= CORR_INC_OFF)
+            continue;
+        struct crule *cr = &c->rules[c->nrules];
+        cr->type = CT_DETECTION;
+        cr->ginfo = *rule_set_info(c->rs, d);
+        cr->info = &cr->ginfo;
+        cr->span = c->link_ns;
+        cr->conds[0] = (struct ccond){OP_GTE, 1};
+        cr->nconds = 1;
+        cr->generate = true;
+        cr->severity = corr_level_severity(cr->info->level);
+        if (!(cr->refs = ts_arena_alloc(c->carena, sizeof(*cr->refs))))
+            return TS_E_NOMEM;
+        memset(cr->refs, 0, sizeof(*cr->refs));
+        cr->nrefs = 1;
+        cr->refs[0].idx = d;
+        cr->refs[0].name = cr->info->id ? cr->info->id : cr->info->title;
+        for (size_t e = 0; e < c->nents; e++)
+            cr->group[cr->ngroup++] = c->ents[e].name;
+        const char *id = cr->info->id ? cr->info->id : cr->info->name ? cr->info->name
+                                                                      : cr->info->title;
+        char *k = ts_arena_alloc(c->carena, strlen(id ? id : "") + 3);
+        if (!k)
+            return TS_E_NOMEM;
+        sprintf(k, "d:%s", id ? id : "");
+        cr->skey = k;
+        for (size_t t = 0; t < cr->info->ntags && cr->ntags < 64; t++) {
+            if (strncmp(cr->info->tags[t], "attack.", 7) != 0)
+                continue;
+            if (!cr->tags && !(cr->tags = ts_arena_alloc(c->carena, 64 * sizeof(*cr->tags))))
+                return TS_E_NOMEM;
+            cr->tags[cr->ntags++] = cr->info->tags[t];
+        }
+        c->drule[d] = (uint32_t)c->nrules++;
+        c->linking |= c->nents > 0;
+    }
+    for (size_t i = 0; i < c->nrules; i++)
+        rule_entities(c, &c->rules[i]);
+    return 0;
+}
+
+static uint64_t skey_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* State key prefix -> rule, for import (a rule set may hold thousands of
+ * detection incidents' rules). */
+static int skey_index(struct corr_engine *c)
+{
+    size_t cap = 16;
+    while (cap < 2 * c->nrules + 2)
+        cap *= 2;
+    c->skidx = calloc(cap, sizeof(*c->skidx));
+    if (!c->skidx)
+        return TS_E_NOMEM;
+    c->skidxcap = cap;
+    for (size_t i = 0; i < c->nrules; i++) {
+        const char *k = c->rules[i].skey;
+        size_t l = strlen(k), j = skey_hash(k, l) & (cap - 1);
+        while (c->skidx[j] && strcmp(c->rules[c->skidx[j] - 1].skey, k) != 0)
+            j = (j + 1) & (cap - 1);
+        c->skidx[j] = (uint32_t)i + 1; /* a later rule with the same key wins */
+    }
+    return 0;
+}
+
+long corr_rule_by_skey(const struct corr_engine *c, const char *skey, size_t len)
+{
+    if (!c->skidxcap)
+        return -1;
+    size_t mask = c->skidxcap - 1;
+    for (size_t j = skey_hash(skey, len) & mask; c->skidx[j]; j = (j + 1) & mask) {
+        const char *k = c->rules[c->skidx[j] - 1].skey;
+        if (strlen(k) == len && memcmp(k, skey, len) == 0)
+            return (long)c->skidx[j] - 1;
+    }
+    return -1;
 }
 
 int corr_compile(struct corr_engine *c, struct corr_report *rep, struct ts_err *err)
@@ -717,6 +933,10 @@ int corr_compile(struct corr_engine *c, struct corr_report *rep, struct ts_err *
         c->det_standalone[d] = !referenced[d] || gen[d];
     free(referenced);
     free(gen);
+    if (!rc)
+        rc = compile_detections(c, err);
+    if (!rc)
+        rc = skey_index(c);
 out:
     free(rules);
     free(ok);
@@ -734,6 +954,12 @@ void corr_rules_free(struct corr_engine *c)
     free(c->det_uses);
     free(c->det_nuses);
     free(c->det_standalone);
+    free(c->dmode);
+    free(c->drule);
+    free(c->skidx);
     c->rules = NULL;
     c->det_uses = NULL;
+    c->dmode = NULL;
+    c->drule = NULL;
+    c->skidx = NULL;
 }

@@ -16,6 +16,9 @@ enum ctype {
     CT_VALUE_AVG,
     CT_VALUE_PERCENTILE,
     CT_GROUPING, /* plain-rule grouping (opts), event_count >= 1 */
+    CT_DETECTION, /* a detection rule's own incidents (issue 10 item 5): grouped by the
+                     entities the event carries (absent ones left out), event_count >= 1
+                     over the link window */
 };
 extern const char *const corr_type_names[];
 
@@ -50,10 +53,12 @@ struct crule {
     double percentile;            /* value_percentile: 0..100 */
     bool generate;
     int severity;
-    struct cref refs[CORR_MAX_RULES_REF];
+    struct cref *refs;            /* nrefs (<= CORR_MAX_RULES_REF), in carena */
     size_t nrefs;
     const char *group[CORR_MAX_GROUP_BY]; /* group-by names as written */
     size_t ngroup;
+    int8_t gent[CORR_MAX_GROUP_BY]; /* entity (corr_engine.ents) of each group-by field; -1 */
+    bool linkable;                /* some group-by field is an entity */
     size_t nfields;               /* condition field: entries */
     const char **tags;            /* attack.* tags, deduplicated */
     size_t ntags;
@@ -70,14 +75,15 @@ struct cuse {
     uint32_t slot;
 };
 
-/* One detection in a key's window. */
+/* One detection in a key's window. Entries are kept in time order; equal
+ * times in input-slot order (temporal_ordered reads them so). */
 struct cent {
     int64_t t;
     int64_t off;      /* Kafka offset or file line */
-    uint32_t src;     /* engine source index */
+    uint16_t src;     /* engine source index (< CORR_MAX_SOURCES) */
     uint8_t slot;     /* input (refs index) */
     uint8_t flags;    /* CE_JOINED */
-    uint16_t pad;
+    uint32_t eseq;    /* seq of the incident its evidence went to; 0 none */
     union {
         double num;   /* value_sum / avg / percentile */
         uint64_t h;   /* value_count: hash of the value tuple */
@@ -93,15 +99,43 @@ struct cval {
 
 struct cinc {
     uint64_t id_hi, id_lo;
-    int64_t episode, first, last;
+    int64_t episode, first, last; /* first/last: of the window events (and late ones) */
     uint64_t count, late;
+    uint64_t linked;    /* of count: detections attached by entity (corr_link) */
+    int64_t lfirst, llast; /* their time range (when linked) */
     uint32_t nraw;
+    uint32_t seq;       /* per key: which incident an entry's evidence went to */
     uint8_t severity;
     bool values_capped;
     bool emitted;       /* has been emitted at least once */
     bool dirty;         /* changed in this batch */
     uint16_t nvals;
     struct cval **vals;
+};
+
+/* One satisfied window of a key, kept while an event within the lateness
+ * allowance could still arrive before its end: such an event rewinds the
+ * key to the state before the first window it changes and evaluates the
+ * windows from there again, so that the result is that of in-order arrival
+ * (engine.c: key_changed). */
+struct csat {
+    int64_t te;           /* window end */
+    int64_t last_before;  /* the incident's last before this window joined */
+    uint32_t njoined;     /* entries it joined */
+    uint16_t nvals_before;
+    uint8_t flags;        /* CS_* */
+    struct cinc *retired; /* CS_EPISODE: the incident it replaced (kept for a rewind) */
+};
+#define CS_EPISODE 1u     /* this window started a new incident */
+#define CS_CAPPED 2u      /* values_capped was set before it */
+
+/* The journal of a key that has had an incident: its satisfied windows
+ * newer than the eviction bound (older ones can no longer be rewound). */
+struct cjournal {
+    uint32_t n, cap;
+    int64_t trim_hi;      /* newest window end dropped from the journal; INT64_MIN none */
+    uint32_t iseq;        /* seq of the newest incident of the key */
+    struct csat s[];
 };
 
 struct ckey {
@@ -111,9 +145,11 @@ struct ckey {
     struct cent *ent;
     uint32_t n, cap;
     struct cinc *inc;
+    struct cjournal *j; /* NULL until the key's first incident */
     struct cval **vals; /* value_count: display strings (capped) */
     uint16_t nvals;
     bool dirty;
+    bool indexed;       /* in the entity index (corr_engine.eidx) */
     uint32_t sid;       /* source of the last event fed; CORR_NO_SOURCE when unknown
                            (restored): eviction follows this source's own time */
     uint32_t tid;       /* index in corr_engine.tenants (set by corr_key_insert) */
@@ -143,6 +179,27 @@ struct csource {
     int64_t max_t;      /* newest event time seen; INT64_MIN none */
 };
 
+/* An entity as compiled: name and fields (corr_opts.entities). */
+struct centity {
+    const char *name;
+    const char *fields[CORR_MAX_ENTITY_FIELDS];
+    uint32_t flen[CORR_MAX_ENTITY_FIELDS];
+    size_t nfields;
+};
+
+/* Entity index: (tenant, entity, value) -> keys whose incidents carry it.
+ * A multimap by hash (open addressing); the key is checked on lookup. */
+struct ceslot {
+    uint64_t h;
+    struct ckey *k; /* NULL: empty */
+};
+
+/* Rewind scratch: windows a rewind undid (for the correlations they fed). */
+struct cpop {
+    int64_t te;
+    bool hit; /* satisfied again */
+};
+
 struct corr_engine {
     struct rule_set *rs;
     struct corr_opts o;
@@ -154,6 +211,23 @@ struct corr_engine {
     size_t *det_nuses;
     bool *det_standalone;
     size_t ndet;
+    /* detections as incidents, linking (issue 10 item 5) */
+    uint8_t *dmode;           /* per detection rule: CORR_INC_OFF/LINK/OPEN */
+    uint32_t *drule;          /* its CT_DETECTION rule (index), or UINT32_MAX */
+    struct centity ents[CORR_MAX_ENTITIES];
+    size_t nents;
+    bool linking;             /* some rule may link: the entity index is kept */
+    int64_t link_ns;
+    struct ceslot *eidx;
+    size_t eidxcap, neidx;
+    /* rule by state key prefix (import) */
+    uint32_t *skidx;          /* 1 + rule index; 0 empty */
+    size_t skidxcap;
+    /* rewinds nest through correlation chains: stacks */
+    struct cpop *pop;
+    size_t npop, popcap;
+    struct cinc **limbo;      /* incidents a rewind undid, until it ends */
+    size_t nlimbo, limbocap;
     /* key table: open addressing, power of two; each slot keeps the key's
      * hash beside the pointer so that probing does not touch other keys */
     struct ctab_slot *tab;
@@ -223,6 +297,7 @@ static inline size_t corr_varint_get(const uint8_t *p, size_t len, uint64_t *v)
 int corr_compile(struct corr_engine *c, struct corr_report *rep, struct ts_err *err);
 void corr_rules_free(struct corr_engine *c);
 int corr_level_severity(const char *level);
+long corr_rule_by_skey(const struct corr_engine *c, const char *skey, size_t len);
 
 /* engine.c */
 uint64_t corr_hash(const void *p, size_t n, uint64_t seed);
@@ -245,10 +320,25 @@ static inline const char *corr_rule_label(const struct crule *cr)
 }
 size_t corr_key_bytes(const struct ckey *k);
 
+int corr_eidx_add(struct corr_engine *c, struct ckey *k);
+void corr_inc_free(struct cinc *inc);
+/* The incident's first and last seen as shown: window events, late ones
+ * and linked detections. */
+static inline int64_t corr_inc_first(const struct cinc *i)
+{
+    return i->linked && i->lfirst < i->first ? i->lfirst : i->first;
+}
+static inline int64_t corr_inc_last(const struct cinc *i)
+{
+    return i->linked && i->llast > i->last ? i->llast : i->last;
+}
+
 /* state.c */
 void corr_batch_clear(struct corr_engine *c);
 int corr_key_name(const struct corr_engine *c, const struct ckey *k, struct ts_buf *out);
 int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts_buf *out);
-int corr_incident_view(struct corr_engine *c, const struct ckey *k);
+/* Append the view of inc (k's incident, current or not) to the batch. */
+int corr_incident_view(struct corr_engine *c, const struct ckey *k, struct cinc *inc,
+                       bool retracted);
 
 #endif

@@ -60,6 +60,39 @@ struct corr_grouping {
     int64_t window_ns;                /* > 0 */
 };
 
+/* Single detections as incidents, linked by entity (issue 10 item 5).
+ * A detection rule's mode comes from corr_opts.rule_modes, else from its
+ * level (corr_opts.level_modes): OPEN - a detection becomes an incident of
+ * its own (type "detection", grouped by the entities it carries, repeats
+ * within the link window update it) unless it can join an open incident
+ * that shares an entity; LINK - it only joins such an incident; OFF -
+ * neither. Default: critical and high OPEN, the others OFF. Rules in
+ * corr_opts.groupings, and rules only their correlations may alert on
+ * (corr_detection_standalone false), are OFF unless rule_modes names them. */
+enum corr_incident_mode {
+    CORR_INC_DEFAULT = 0, /* the level's default */
+    CORR_INC_OFF,
+    CORR_INC_LINK,
+    CORR_INC_OPEN,
+};
+
+struct corr_rule_mode {
+    const char *rule;      /* id or name of a detection rule */
+    uint8_t mode;          /* enum corr_incident_mode, not DEFAULT */
+};
+
+/* An entity: a name (as incidents show it) and the event fields that carry
+ * it, the first present one wins (e.g. user: [user, username]). A
+ * correlation's group-by field whose name is the entity's name or one of
+ * its fields makes the correlation's incidents carry that entity. */
+struct corr_entity {
+    const char *name;
+    const char *const *fields;
+    size_t nfields;
+};
+#define CORR_MAX_ENTITIES 8
+#define CORR_MAX_ENTITY_FIELDS 8
+
 struct corr_opts {
     int64_t lateness_ns;        /* allowed lateness; 0 = default 5 min; < 0 = none */
     int64_t idle_ns;            /* a source whose watermark trails the newest
@@ -86,6 +119,19 @@ struct corr_opts {
      * (corr_evidence.attr), e.g. "asset.id" for the escalation to find the
      * affected system; NULL: none. The string must outlive the engine. */
     const char *evidence_attr;
+    /* Detections as incidents and linking (see enum corr_incident_mode).
+     * level_modes is indexed by enum corr_severity; 0 = the default. */
+    uint8_t level_modes[6];
+    const struct corr_rule_mode *rule_modes;
+    size_t nrule_modes;
+    /* A detection joins an incident sharing an entity when its time lies
+     * within this much of the incident's first/last seen; also the window
+     * of a detection incident's repeats. 0 = 1 h. */
+    int64_t link_window_ns;
+    /* Entities; NULL = src_ip [src_ip], user [user, username],
+     * host [host]. Strings must outlive the engine. */
+    const struct corr_entity *entities;
+    size_t nentities;
 };
 
 /* Problems use the loader's record: file:line:col, rule id, message. */
@@ -165,6 +211,12 @@ struct corr_incident {
     bool values_capped;     /* more distinct values than kept */
     const char *const *tags;   /* attack.* tags of the rule and the rules it uses */
     size_t ntags;
+    uint64_t linked;        /* of count: detections of other rules attached by entity */
+    /* An incident emitted earlier that no longer exists: an event within
+     * the lateness allowance changed the windows so that, in time order,
+     * this episode never formed (its events count in another incident of
+     * the same key, or in none). The store deletes it. */
+    bool retracted;
 };
 
 /* Reference to one contributing event. */
@@ -178,8 +230,10 @@ struct corr_evidence {
     const char *raw;        /* NULL when not kept (bounded per incident) */
     uint32_t raw_len;
     bool late;              /* beyond the lateness allowance */
-    const char *rule_id;    /* the correlation rule (id, else name/title); for
-                               the store to keep a late event no incident covers */
+    bool linked;            /* a detection attached by entity (rule_id: its rule) */
+    const char *rule_id;    /* the correlation rule (id, else name/title), for
+                               the store to keep a late event no incident covers;
+                               for linked evidence the detection rule; else NULL */
     const char *tenant;     /* its tenant (those late events are kept per tenant) */
     const char *attr;       /* corr_opts.evidence_attr of the event, or NULL */
 };
@@ -253,6 +307,10 @@ struct corr_metrics {
     uint64_t entries_cap_hit;   /* oldest window entries dropped: per-key cap */
     uint64_t keys_evicted;
     uint64_t incidents_created, incidents_updated;
+    uint64_t incidents_retracted; /* emitted, then undone by an event within the allowance */
+    uint64_t rewinds;           /* keys re-evaluated from an out-of-order event */
+    uint64_t detections_opened; /* detections that opened or updated their own incident */
+    uint64_t detections_linked; /* detections attached to an incident by entity */
     uint64_t values_capped;     /* incidents whose distinct values hit the cap */
     uint64_t nomem;
     int64_t watermark_ns;       /* eviction watermark (min over live sources) */

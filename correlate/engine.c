@@ -217,12 +217,19 @@ static void vals_free(struct cval **v, uint16_t n)
     free(v);
 }
 
-static void inc_free(struct cinc *inc)
+void corr_inc_free(struct cinc *inc)
 {
     if (!inc)
         return;
     vals_free(inc->vals, inc->nvals);
     free(inc);
+}
+
+static void journal_free(struct cjournal *j)
+{
+    for (uint32_t i = 0; j && i < j->n; i++)
+        corr_inc_free(j->s[i].retired);
+    free(j);
 }
 
 void corr_key_free(struct corr_engine *c, struct ckey *k)
@@ -231,22 +238,29 @@ void corr_key_free(struct corr_engine *c, struct ckey *k)
     if (!k)
         return;
     free(k->ent);
-    inc_free(k->inc);
+    corr_inc_free(k->inc);
+    journal_free(k->j);
     vals_free(k->vals, k->nvals);
     free(k);
 }
 
+static void eidx_remove(struct corr_engine *c, struct ckey *k);
+
 void corr_key_drop(struct corr_engine *c, struct ckey *k)
 {
+    if (k->indexed)
+        eidx_remove(c, k);
     tab_remove(c, k);
     corr_key_free(c, k);
 }
 
 size_t corr_key_bytes(const struct ckey *k)
 {
-    size_t b = sizeof(*k) + k->klen + (size_t)k->cap * sizeof(struct cent) + 2 * sizeof(void *);
+    size_t b = offsetof(struct ckey, kb) + k->klen + (size_t)k->cap * sizeof(struct cent) + 2 * sizeof(void *);
     if (k->inc)
         b += sizeof(*k->inc) + k->inc->nvals * (sizeof(void *) + sizeof(struct cval) + 16);
+    if (k->j)
+        b += sizeof(*k->j) + k->j->cap * sizeof(k->j->s[0]);
     b += k->nvals * (sizeof(void *) + sizeof(struct cval) + 16);
     return b;
 }
@@ -386,8 +400,6 @@ static bool value_number(const struct ts_value *v, char *tmp, size_t cap, double
     }
 }
 
-/* kb = tenant NUL (varint len, bytes)*; returns length or -1 (missing field)
- * or -2 (too long). */
 /* A group value longer than CORR_MAX_VALUE_BYTES (hostile input: a 600-byte
  * Computer name) is keyed as its head, cut at a UTF-8 boundary, then
  * "…#" and 32 hex digits of its SHA-256: keys stay bounded, distinct values
@@ -412,8 +424,27 @@ static size_t long_value_key(const char *p, size_t len, char *out)
     return head + 4 + 32;
 }
 
-static long build_key(struct corr_engine *c, const struct crule *cr, const struct cref *ref,
-                      const struct ts_event *ev)
+/* The key text of a group value: a string as it is (a long one as its head
+ * and hash), other types rendered; -1 when unusable. tmp: room for
+ * CORR_MAX_VALUE_BYTES. */
+static inline long group_value(struct corr_engine *c, const struct ts_value *v, char *tmp,
+                        const char **p)
+{
+    if (v->type == TS_V_STR && v->len > CORR_MAX_VALUE_BYTES) {
+        c->m.values_hashed++;
+        *p = tmp;
+        return (long)long_value_key(v->u.s, v->len, tmp);
+    }
+    if (v->type == TS_V_STR) {
+        *p = v->u.s;
+        return (long)v->len;
+    }
+    *p = tmp;
+    return render_value(v, tmp, CORR_MAX_VALUE_BYTES);
+}
+
+/* kb = tenant NUL; returns its length or -3 (tenant too long). */
+static inline long key_tenant(struct corr_engine *c, const struct ts_event *ev)
 {
     const char *tenant = ev->tenant ? ev->tenant : "";
     size_t tl = strlen(tenant);
@@ -421,25 +452,63 @@ static long build_key(struct corr_engine *c, const struct crule *cr, const struc
         return -3; /* checked where tenants enter; never stored */
     memcpy(c->kbuf, tenant, tl);
     c->kbuf[tl] = '\0';
-    size_t n = tl + 1;
+    return (long)tl + 1;
+}
+
+/* A detection incident's key (CT_DETECTION): per entity (varint len + 1,
+ * bytes), or varint 0 when the event carries none of its fields. voff/vlen
+ * (may be NULL) get where each value is in c->kbuf (vlen -1: absent). */
+__attribute__((noinline)) static long build_det_key(struct corr_engine *c,
+                                                  const struct ts_event *ev, size_t *voff,
+                                                  long *vlen)
+{
+    long n0 = key_tenant(c, ev);
+    if (n0 < 0)
+        return n0;
+    size_t n = (size_t)n0;
+    char tmp[CORR_MAX_VALUE_BYTES];
+    for (size_t g = 0; g < c->nents; g++) {
+        const struct centity *en = &c->ents[g];
+        const struct ts_field *f = NULL;
+        for (size_t i = 0; i < en->nfields && !f; i++)
+            f = ts_event_get(ev, en->fields[i], en->flen[i]);
+        const char *p = NULL;
+        long len = f ? group_value(c, &f->v, tmp, &p) : -1;
+        if (len == 0 || (len == 1 && p[0] == '-'))
+            len = -1; /* no value: "" or "-" (syslog's nil) identify nothing */
+        if (vlen)
+            vlen[g] = len;
+        if (len < 0) {
+            c->kbuf[n++] = 0;
+            continue;
+        }
+        n += corr_varint_put((uint8_t *)c->kbuf + n, (uint64_t)len + 1);
+        if (voff)
+            voff[g] = n;
+        memcpy(c->kbuf + n, p, (size_t)len);
+        n += (size_t)len;
+    }
+    return (long)n;
+}
+
+/* kb = tenant NUL (varint len, bytes)*; returns length or -1 (missing field)
+ * or -2 (too long) or -3 (bad tenant). */
+static inline long build_key(struct corr_engine *c, const struct crule *cr,
+                             const struct cref *ref, const struct ts_event *ev)
+{
+    if (__builtin_expect(cr->type == CT_DETECTION, 0))
+        return build_det_key(c, ev, NULL, NULL);
+    long n0 = key_tenant(c, ev);
+    if (n0 < 0)
+        return n0;
+    size_t n = (size_t)n0;
     char tmp[CORR_MAX_VALUE_BYTES];
     for (size_t g = 0; g < cr->ngroup; g++) {
         const struct ts_field *f = ts_event_get(ev, ref->gfield[g], ref->glen[g]);
         if (!f)
             return -1;
         const char *p;
-        long len;
-        if (f->v.type == TS_V_STR && f->v.len > CORR_MAX_VALUE_BYTES) {
-            len = (long)long_value_key(f->v.u.s, f->v.len, tmp);
-            p = tmp;
-            c->m.values_hashed++;
-        } else if (f->v.type == TS_V_STR) {
-            p = f->v.u.s;
-            len = (long)f->v.len;
-        } else {
-            len = render_value(&f->v, tmp, sizeof(tmp));
-            p = tmp;
-        }
+        long len = group_value(c, &f->v, tmp, &p);
         if (len < 0)
             return -1;
         if (n + 10 + (size_t)len > CORR_MAX_KEY_BYTES)
@@ -558,6 +627,7 @@ static int aggregate(struct corr_engine *c, const struct crule *cr, const struct
     switch (cr->type) {
     case CT_EVENT_COUNT:
     case CT_GROUPING:
+    case CT_DETECTION:
         *out = w;
         return 0;
     case CT_VALUE_COUNT: {
@@ -732,43 +802,443 @@ static int push_evidence(struct corr_engine *c, const struct cinc *inc, const st
     return 0;
 }
 
-/* Drop the key's current incident (a new episode or expiry): emit its last
- * state first when it changed in this batch. */
-static int inc_retire(struct corr_engine *c, struct ckey *k)
+/* Drop the key's current incident at expiry: emit its last state first
+ * when it changed in this batch. */
+static int inc_expire(struct corr_engine *c, struct ckey *k)
 {
     int rc = 0;
     if (k->inc && k->inc->dirty)
-        rc = corr_incident_view(c, k);
-    inc_free(k->inc);
+        rc = corr_incident_view(c, k, k->inc, false);
+    corr_inc_free(k->inc);
     k->inc = NULL;
+    journal_free(k->j);
+    k->j = NULL;
     return rc;
+}
+
+/* ------------------------------------------------------------ journal */
+
+/* Room for one more satisfied window (the journal is created with the
+ * key's first incident). */
+static int journal_reserve(struct corr_engine *c, struct ckey *k)
+{
+    struct cjournal *j = k->j;
+    if (j && j->n < j->cap)
+        return 0;
+    if (j && j->n >= c->o.max_entries_per_key) {
+        /* a hostile key: the oldest window can no longer be rewound */
+        corr_inc_free(j->s[0].retired);
+        if (j->s[0].te > j->trim_hi)
+            j->trim_hi = j->s[0].te;
+        memmove(j->s, j->s + 1, (size_t)(j->n - 1) * sizeof(j->s[0]));
+        j->n--;
+        return 0;
+    }
+    uint32_t ncap = j ? j->cap * 2 : 1;
+    struct cjournal *n = realloc(j, sizeof(*n) + ncap * sizeof(n->s[0]));
+    if (!n)
+        return TS_E_NOMEM;
+    if (!j) {
+        n->n = 0;
+        n->trim_hi = INT64_MIN;
+        n->iseq = 0;
+    }
+    n->cap = ncap;
+    k->j = n;
+    return 0;
+}
+
+/* Forget the windows ending before bound: no event within the allowance
+ * can come before them (the same bound purges entries). */
+static void journal_trim(struct ckey *k, int64_t bound)
+{
+    struct cjournal *j = k->j;
+    if (!j || !j->n || j->s[0].te >= bound)
+        return;
+    uint32_t cut = 0;
+    while (cut < j->n && j->s[cut].te < bound)
+        corr_inc_free(j->s[cut++].retired);
+    if (j->s[cut - 1].te > j->trim_hi)
+        j->trim_hi = j->s[cut - 1].te;
+    memmove(j->s, j->s + cut, (size_t)(j->n - cut) * sizeof(j->s[0]));
+    j->n -= cut;
+}
+
+static int stack_reserve(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *n = realloc(*arr, ncap * size);
+    if (!n)
+        return TS_E_NOMEM;
+    *arr = n;
+    *cap = ncap;
+    return 0;
+}
+
+/* Undo every window of k that ends at or after t: they were evaluated
+ * without the change at t. Incidents they started go to c->limbo (taken
+ * back when the windows evaluated again start the same episode, retracted
+ * otherwise); the window ends go to c->pop when the rule feeds others. */
+static int rewind_to(struct corr_engine *c, const struct crule *cr, struct ckey *k, int64_t t)
+{
+    struct cjournal *j = k->j;
+    if (!j || !j->n || j->s[j->n - 1].te < t)
+        return 0; /* in order: nothing evaluated after t */
+    uint32_t from = j->n;
+    while (from > 0 && j->s[from - 1].te >= t)
+        from--;
+    size_t npop = j->n - from;
+    if (stack_reserve((void **)&c->pop, &c->popcap, c->npop + npop, sizeof(*c->pop)) ||
+        stack_reserve((void **)&c->limbo, &c->limbocap, c->nlimbo + npop + 1, sizeof(*c->limbo)))
+        return TS_E_NOMEM;
+    c->m.rewinds++;
+    while (j->n > from) {
+        struct csat *s = &j->s[--j->n];
+        if (cr->nuses)
+            c->pop[c->npop++] = (struct cpop){s->te, false};
+        struct cinc *inc = k->inc;
+        if (s->flags & CS_EPISODE) {
+            if (inc)
+                c->limbo[c->nlimbo++] = inc;
+            k->inc = s->retired;
+            s->retired = NULL;
+            continue;
+        }
+        if (!inc)
+            continue;
+        inc->count = inc->count > s->njoined ? inc->count - s->njoined : 0;
+        inc->last = s->last_before;
+        while (inc->nvals > s->nvals_before)
+            free(inc->vals[--inc->nvals]);
+        inc->values_capped = (s->flags & CS_CAPPED) != 0;
+        inc->dirty = true;
+    }
+    /* an entry stays joined when a window left in the journal (or one
+     * before it) covers it; only entries from t - span can be affected */
+    uint32_t r = 0;
+    for (uint32_t i = lower_bound(k->ent, k->n, sat_sub(t, cr->span)); i < k->n; i++) {
+        struct cent *e = &k->ent[i];
+        if (!(e->flags & CE_JOINED))
+            continue;
+        while (r < j->n && j->s[r].te < e->t)
+            r++;
+        bool covered = e->t <= j->trim_hi || (r < j->n && sat_sub(j->s[r].te, cr->span) <= e->t);
+        if (!covered)
+            e->flags &= (uint8_t)~CE_JOINED;
+    }
+    return 0;
+}
+
+/* An incident the rewind undid, with this id: it starts again. */
+static struct cinc *limbo_take(struct corr_engine *c, size_t base, uint64_t hi, uint64_t lo)
+{
+    for (size_t i = base; i < c->nlimbo; i++) {
+        struct cinc *x = c->limbo[i];
+        if (x->id_hi == hi && x->id_lo == lo) {
+            c->limbo[i] = c->limbo[--c->nlimbo];
+            return x;
+        }
+    }
+    return NULL;
+}
+
+static uint8_t sev_corroborated(int a, int b);
+
+/* The end of a rewind: incidents that did not start again are retracted
+ * when they were emitted; detections linked to them move to the key's
+ * incident (the entities are the key's). */
+static int limbo_resolve(struct corr_engine *c, struct ckey *k, size_t base)
+{
+    int rc = 0;
+    for (size_t i = base; i < c->nlimbo; i++) {
+        struct cinc *x = c->limbo[i];
+        struct cinc *to = k->inc;
+        if (x->linked && to) {
+            bool had = to->linked > 0;
+            to->lfirst = had && to->lfirst < x->lfirst ? to->lfirst : x->lfirst;
+            to->llast = had && to->llast > x->llast ? to->llast : x->llast;
+            to->count += x->linked;
+            to->linked += x->linked;
+            to->severity = sev_corroborated(to->severity, x->severity);
+            to->dirty = true;
+        }
+        if (x->emitted && !rc) {
+            rc = corr_incident_view(c, k, x, true);
+            c->m.incidents_retracted++;
+        }
+        corr_inc_free(x);
+    }
+    c->nlimbo = base;
+    return rc;
+}
+
+/* ---------------------------------------------------------- entities */
+
+static uint64_t ent_hash(const char *tenant, size_t tl, size_t ent, const char *v, size_t vl)
+{
+    return corr_hash(v, vl, corr_hash(tenant, tl, 0x656e74ULL + ent));
+}
+
+/* Group value g of k; false when absent (a detection key without it). */
+static bool key_value(const struct crule *cr, const struct ckey *k, size_t g, const char **p,
+                      size_t *len)
+{
+    const uint8_t *kb = (const uint8_t *)k->kb;
+    size_t off = strnlen(k->kb, k->klen) + 1;
+    for (size_t i = 0; i < cr->ngroup && off <= k->klen; i++) {
+        uint64_t l = 0;
+        size_t u = corr_varint_get(kb + off, k->klen - off, &l);
+        bool present = true;
+        if (cr->type == CT_DETECTION) {
+            present = l > 0;
+            l = present ? l - 1 : 0;
+        }
+        if (!u || l > k->klen - off - u)
+            return false;
+        if (i == g) {
+            *p = k->kb + off + u;
+            *len = (size_t)l;
+            return present;
+        }
+        off += u + (size_t)l;
+    }
+    return false;
+}
+
+static int eidx_grow(struct corr_engine *c, size_t need)
+{
+    if ((c->neidx + need) * 2 <= c->eidxcap)
+        return 0;
+    size_t ncap = c->eidxcap ? c->eidxcap : 1024;
+    while ((c->neidx + need) * 2 > ncap)
+        ncap *= 2;
+    struct ceslot *n = calloc(ncap, sizeof(*n));
+    if (!n)
+        return TS_E_NOMEM;
+    for (size_t i = 0; i < c->eidxcap; i++) {
+        if (!c->eidx[i].k)
+            continue;
+        size_t j = c->eidx[i].h & (ncap - 1);
+        while (n[j].k)
+            j = (j + 1) & (ncap - 1);
+        n[j] = c->eidx[i];
+    }
+    free(c->eidx);
+    c->eidx = n;
+    c->eidxcap = ncap;
+    return 0;
+}
+
+/* Index k by the entities its group values carry (once, when it gets its
+ * first incident; until it is dropped). */
+int corr_eidx_add(struct corr_engine *c, struct ckey *k)
+{
+    const struct crule *cr = &c->rules[k->rule];
+    if (!c->linking || k->indexed || !cr->linkable)
+        return 0;
+    int rc = eidx_grow(c, cr->ngroup);
+    if (rc)
+        return rc;
+    size_t tl = strnlen(k->kb, k->klen);
+    for (size_t g = 0; g < cr->ngroup; g++) {
+        const char *p;
+        size_t len;
+        if (cr->gent[g] < 0 || !key_value(cr, k, g, &p, &len))
+            continue;
+        uint64_t h = ent_hash(k->kb, tl, (size_t)cr->gent[g], p, len);
+        size_t mask = c->eidxcap - 1, i = h & mask;
+        while (c->eidx[i].k)
+            i = (i + 1) & mask;
+        c->eidx[i] = (struct ceslot){h, k};
+        c->neidx++;
+    }
+    k->indexed = true;
+    return 0;
+}
+
+static void eidx_remove(struct corr_engine *c, struct ckey *k)
+{
+    const struct crule *cr = &c->rules[k->rule];
+    size_t tl = strnlen(k->kb, k->klen), mask = c->eidxcap - 1;
+    for (size_t g = 0; g < cr->ngroup; g++) {
+        const char *p;
+        size_t len;
+        if (cr->gent[g] < 0 || !key_value(cr, k, g, &p, &len))
+            continue;
+        uint64_t h = ent_hash(k->kb, tl, (size_t)cr->gent[g], p, len);
+        size_t i = h & mask;
+        while (c->eidx[i].k && !(c->eidx[i].k == k && c->eidx[i].h == h))
+            i = (i + 1) & mask;
+        if (!c->eidx[i].k)
+            continue;
+        c->eidx[i].k = NULL;
+        c->neidx--;
+        for (size_t j = (i + 1) & mask; c->eidx[j].k; j = (j + 1) & mask) {
+            size_t home = c->eidx[j].h & mask;
+            bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!between) {
+                c->eidx[i] = c->eidx[j];
+                c->eidx[j].k = NULL;
+                i = j;
+            }
+        }
+    }
+    k->indexed = false;
+}
+
+/* Is t within the link window of the incident? */
+static bool inc_open(const struct corr_engine *c, const struct cinc *inc, int64_t t)
+{
+    return t >= sat_sub(corr_inc_first(inc), c->link_ns) &&
+           t <= sat_add(corr_inc_last(inc), c->link_ns);
+}
+
+/* Two signals about the same entities: the higher level, or one step above
+ * the lower one when that is higher (high + high = critical; medium + high =
+ * high). */
+static uint8_t sev_corroborated(int a, int b)
+{
+    int hi = a > b ? a : b, lo = a > b ? b : a;
+    int s = lo > CORR_SEV_NONE && lo + 1 > hi ? lo + 1 : hi;
+    return (uint8_t)(s > CORR_SEV_CRITICAL ? CORR_SEV_CRITICAL : s);
+}
+
+static bool inc_better(const struct cinc *a, const struct cinc *b)
+{
+    if (!b)
+        return true;
+    if (a->severity != b->severity)
+        return a->severity > b->severity;
+    if (corr_inc_last(a) != corr_inc_last(b))
+        return corr_inc_last(a) > corr_inc_last(b);
+    return a->id_hi != b->id_hi ? a->id_hi < b->id_hi : a->id_lo < b->id_lo;
+}
+
+/* The open incident (other than own's) that shares an entity with the
+ * detection whose key is in c->kbuf (values at voff/vlen): the most severe,
+ * then the most recent, then the smallest id - never the order of keys in
+ * memory, so that restarts do not change the choice. */
+static struct ckey *link_target(struct corr_engine *c, const struct ckey *own, size_t tl,
+                                const size_t *voff, const long *vlen, int64_t t)
+{
+    struct ckey *best = NULL;
+    if (!c->eidxcap)
+        return NULL;
+    size_t mask = c->eidxcap - 1;
+    for (size_t e = 0; e < c->nents; e++) {
+        if (vlen[e] < 0)
+            continue;
+        const char *v = c->kbuf + voff[e];
+        size_t vl = (size_t)vlen[e];
+        uint64_t h = ent_hash(c->kbuf, tl, e, v, vl);
+        for (size_t i = h & mask; c->eidx[i].k; i = (i + 1) & mask) {
+            struct ckey *k = c->eidx[i].k;
+            if (c->eidx[i].h != h || k == own || k == best || !k->inc ||
+                strnlen(k->kb, k->klen) != tl || memcmp(k->kb, c->kbuf, tl) != 0 ||
+                !inc_open(c, k->inc, t) || !inc_better(k->inc, best ? best->inc : NULL))
+                continue;
+            const struct crule *cr = &c->rules[k->rule];
+            bool same = false;
+            for (size_t g = 0; g < cr->ngroup && !same; g++) {
+                const char *p;
+                size_t len;
+                same = cr->gent[g] == (int8_t)e && key_value(cr, k, g, &p, &len) && len == vl &&
+                       memcmp(p, v, vl) == 0;
+            }
+            if (same)
+                best = k;
+        }
+    }
+    return best;
+}
+
+/* Attach detection ev (rule_idx) to k's incident as evidence. */
+static int link_detection(struct corr_engine *c, struct ckey *k, size_t rule_idx,
+                          const struct ts_event *ev, uint32_t sid)
+{
+    struct cinc *inc = k->inc;
+    const struct rule_info *ri = rule_set_info(c->rs, rule_idx);
+    struct cent e = {.t = ev->time_ns, .src = (uint16_t)sid};
+    e.off = ev->src.kind == TS_SRC_KAFKA ? ev->src.offset : (int64_t)ev->src.line;
+    int rc = push_evidence(c, inc, &e, ev, false);
+    if (rc)
+        return rc;
+    struct corr_evidence *x = &c->evs[c->nevs - 1];
+    x->linked = true;
+    x->rule_id = ri->id ? ri->id : ri->name ? ri->name : ri->title;
+    if (ev->raw && inc->nraw < c->o.evidence_raw_max)
+        inc->nraw++;
+    inc->lfirst = inc->linked && inc->lfirst < e.t ? inc->lfirst : e.t;
+    inc->llast = inc->linked && inc->llast > e.t ? inc->llast : e.t;
+    inc->count++;
+    inc->linked++;
+    inc->severity = sev_corroborated(inc->severity, corr_level_severity(ri->level));
+    inc->dirty = true;
+    c->m.detections_linked++;
+    return corr_mark_dirty(c, k);
 }
 
 static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const struct ts_event *ev,
                    uint32_t sid, bool late, size_t depth);
 
-/* A satisfying window [lo, hi): join its entries to the open incident or open
- * a new episode. *joined gets the number of entries added. */
+/* A satisfying window [lo, hi) ending at te: join its entries to the open
+ * incident or open a new episode, and journal it. *joined gets the number
+ * of entries added. */
 static int join_window(struct corr_engine *c, const struct crule *cr, struct ckey *k, uint32_t lo,
-                       uint32_t hi, uint32_t newidx, const struct ts_event *ev, uint32_t *joined)
+                       uint32_t hi, int64_t te, uint32_t newidx, const struct ts_event *ev,
+                       size_t lbase, uint32_t *joined)
 {
     int rc;
     *joined = 0;
     int64_t wstart = k->ent[lo].t;
-    if (!k->inc || wstart > k->inc->last) {
-        if ((rc = inc_retire(c, k)) != 0)
+    if ((rc = journal_reserve(c, k)) != 0 ||
+        (c->linking && !k->indexed && (rc = corr_eidx_add(c, k)) != 0))
+        return rc;
+    struct cjournal *j = k->j;
+    struct csat rec = {.te = te};
+    bool episode = !k->inc || wstart > k->inc->last;
+    if (episode) {
+        struct cinc *old = k->inc;
+        struct cinc probe = {.episode = wstart};
+        inc_make_id(cr, k, &probe);
+        struct cinc *inc = limbo_take(c, lbase, probe.id_hi, probe.id_lo);
+        if (inc) { /* the same episode again: keep what was emitted and linked */
+            vals_free(inc->vals, inc->nvals);
+            inc->vals = NULL;
+            inc->nvals = 0;
+            inc->values_capped = false;
+            inc->count = inc->late + inc->linked;
+        } else {
+            inc = calloc(1, sizeof(*inc));
+            if (!inc)
+                return TS_E_NOMEM;
+            inc->id_hi = probe.id_hi;
+            inc->id_lo = probe.id_lo;
+            inc->seq = ++j->iseq;
+            inc->severity = (uint8_t)cr->severity;
+        }
+        if (old && old->dirty && (rc = corr_incident_view(c, k, old, false)) != 0) {
+            corr_inc_free(inc);
             return rc;
-        struct cinc *inc = calloc(1, sizeof(*inc));
-        if (!inc)
-            return TS_E_NOMEM;
+        }
         inc->episode = inc->first = inc->last = wstart;
-        inc->severity = (uint8_t)cr->severity;
-        inc_make_id(cr, k, inc);
+        rec.flags = CS_EPISODE;
+        rec.retired = old;
         k->inc = inc;
+    } else {
+        rec.last_before = k->inc->last;
+        rec.nvals_before = k->inc->nvals;
+        rec.flags = k->inc->values_capped ? CS_CAPPED : 0;
     }
+    j->s[j->n++] = rec; /* njoined set below */
+    struct csat *jr = &j->s[j->n - 1];
     struct cinc *inc = k->inc;
-    for (uint32_t j = lo; j < hi; j++) {
-        struct cent *e = &k->ent[j];
+    for (uint32_t x = lo; x < hi; x++) {
+        struct cent *e = &k->ent[x];
         if (e->flags & CE_JOINED)
             continue;
         e->flags |= CE_JOINED;
@@ -777,10 +1247,13 @@ static int join_window(struct corr_engine *c, const struct crule *cr, struct cke
             inc->first = e->t;
         if (e->t > inc->last)
             inc->last = e->t;
-        if ((rc = push_evidence(c, inc, e, j == newidx ? ev : NULL, false)) != 0)
-            return rc;
-        if (j == newidx && ev && ev->raw && inc->nraw < c->o.evidence_raw_max)
-            inc->nraw++;
+        if (e->eseq != inc->seq) { /* not yet evidence of this incident */
+            e->eseq = inc->seq;
+            if ((rc = push_evidence(c, inc, e, x == newidx ? ev : NULL, false)) != 0)
+                return rc;
+            if (x == newidx && ev && ev->raw && inc->nraw < c->o.evidence_raw_max)
+                inc->nraw++;
+        }
         if (cr->type == CT_VALUE_COUNT) {
             bool known = false;
             for (uint16_t v = 0; v < k->nvals; v++)
@@ -801,8 +1274,9 @@ static int join_window(struct corr_engine *c, const struct crule *cr, struct cke
                 }
         }
         (*joined)++;
+        jr->njoined++;
     }
-    if (*joined) {
+    if (*joined || episode) {
         if (cr->severity > inc->severity)
             inc->severity = (uint8_t)cr->severity;
         inc->dirty = true;
@@ -810,9 +1284,12 @@ static int join_window(struct corr_engine *c, const struct crule *cr, struct cke
     return 0;
 }
 
-/* Evaluate the window ending at te; join when satisfied; feed consumers. */
+/* Evaluate the window ending at te (every entry at te included); join when
+ * satisfied; feed consumers (unless they were fed for this window before a
+ * rewind: c->pop from pbase). */
 static int eval_end(struct corr_engine *c, uint32_t ri, struct ckey *k, int64_t te,
-                    uint32_t newidx, const struct ts_event *ev, uint32_t sid, size_t depth)
+                    uint32_t newidx, const struct ts_event *ev, uint32_t sid, size_t depth,
+                    size_t pbase, size_t lbase)
 {
     const struct crule *cr = &c->rules[ri];
     uint32_t lo = lower_bound(k->ent, k->n, sat_sub(te, cr->span));
@@ -824,10 +1301,15 @@ static int eval_end(struct corr_engine *c, uint32_t ri, struct ckey *k, int64_t 
     if (rc || !cond_holds(cr, agg))
         return rc;
     uint32_t joined;
-    if ((rc = join_window(c, cr, k, lo, hi, newidx, ev, &joined)) != 0 || !joined)
+    if ((rc = join_window(c, cr, k, lo, hi, te, newidx, ev, lbase, &joined)) != 0 || !joined)
         return rc;
     if (!cr->nuses)
         return 0;
+    for (size_t i = pbase; i < c->npop; i++)
+        if (c->pop[i].te == te) {
+            c->pop[i].hit = true; /* its consumers have it */
+            return 0;
+        }
     /* correlations over correlations: the firing event, at the window's end */
     struct ts_event fire = *ev;
     fire.time_ns = te;
@@ -836,9 +1318,71 @@ static int eval_end(struct corr_engine *c, uint32_t ri, struct ckey *k, int64_t 
     return rc;
 }
 
+static int key_changed(struct corr_engine *c, uint32_t ri, struct ckey *k, int64_t t,
+                       uint32_t newidx, const struct ts_event *ev, uint32_t sid, size_t depth);
+
+/* A window ending at te no longer holds after a rewind: take back what it
+ * fed the correlations that use it (an entry at te of that input). */
+static int unfeed(struct corr_engine *c, const struct crule *cr, int64_t te,
+                  const struct ts_event *ev, uint32_t sid, size_t depth)
+{
+    struct ts_event fire = *ev;
+    fire.time_ns = te;
+    int rc = 0;
+    for (size_t u = 0; u < cr->nuses && !rc && depth + 1 <= CORR_MAX_CHAIN; u++) {
+        uint32_t ri = cr->uses[u].rule, slot = cr->uses[u].slot;
+        const struct crule *cc = &c->rules[ri];
+        long kl = build_key(c, cc, &cc->refs[slot], &fire);
+        if (kl < 0)
+            continue;
+        uint64_t h = corr_key_hash(ri, c->kbuf, (size_t)kl);
+        struct ckey *k = corr_key_find(c, ri, c->kbuf, (size_t)kl, h);
+        if (!k)
+            continue;
+        uint32_t i = lower_bound(k->ent, k->n, te), at = UINT32_MAX;
+        for (; i < k->n && k->ent[i].t == te; i++)
+            if (k->ent[i].slot == slot)
+                at = i;
+        if (at == UINT32_MAX)
+            continue;
+        if ((rc = corr_mark_dirty(c, k)) != 0)
+            break;
+        memmove(k->ent + at, k->ent + at + 1, (size_t)(k->n - at - 1) * sizeof(*k->ent));
+        k->n--;
+        rc = key_changed(c, ri, k, te, UINT32_MAX, &fire, sid, depth + 1);
+    }
+    return rc;
+}
+
+/* Entries of k changed at time t (one inserted at newidx, or one taken
+ * out): windows ending before t are as they were; rewind the others and
+ * evaluate them again in time order, as if the events had come in order.
+ * In order (nothing evaluated after t) this is the window ending at t. */
+__attribute__((noinline)) static int key_changed(struct corr_engine *c, uint32_t ri,
+                                                  struct ckey *k, int64_t t, uint32_t newidx,
+                                                  const struct ts_event *ev, uint32_t sid,
+                                                  size_t depth)
+{
+    const struct crule *cr = &c->rules[ri];
+    size_t pbase = c->npop, lbase = c->nlimbo;
+    int rc = rewind_to(c, cr, k, t);
+    for (uint32_t x = lower_bound(k->ent, k->n, t); !rc && x < k->n;) {
+        int64_t te = k->ent[x].t;
+        rc = eval_end(c, ri, k, te, newidx, ev, sid, depth, pbase, lbase);
+        x = upper_bound(k->ent, k->n, te);
+    }
+    for (size_t i = pbase; !rc && i < c->npop; i++)
+        if (!c->pop[i].hit)
+            rc = unfeed(c, cr, c->pop[i].te, ev, sid, depth);
+    c->npop = pbase;
+    int rc2 = limbo_resolve(c, k, lbase);
+    return rc ? rc : rc2;
+}
+
 /* Drop entries no future in-allowance event can see; prune display values. */
 static void purge(const struct crule *cr, struct ckey *k, int64_t wm)
 {
+    journal_trim(k, wm);
     int64_t keep_from = sat_sub(wm, cr->span);
     uint32_t cut = lower_bound(k->ent, k->n, keep_from);
     if (cut == 0)
@@ -865,7 +1409,13 @@ static bool key_expired(const struct corr_engine *c, const struct crule *cr, con
 {
     if (k->n)
         return false;
-    return !k->inc || wm > sat_add(sat_add(k->inc->last, cr->span), c->o.amend_horizon_ns);
+    if (!k->inc)
+        return true;
+    /* an indexed incident stays while a detection could still link to it */
+    int64_t hz = c->o.amend_horizon_ns;
+    if (k->indexed && c->link_ns > hz)
+        hz = c->link_ns;
+    return wm > sat_add(sat_add(corr_inc_last(k->inc), cr->span), hz);
 }
 
 /* Purge and, when nothing is left that matters, reset the key in place
@@ -876,7 +1426,7 @@ static int key_refresh(struct corr_engine *c, struct ckey *k, int64_t wm)
     purge(cr, k, wm);
     if (!key_expired(c, cr, k, wm))
         return 0;
-    int rc = inc_retire(c, k);
+    int rc = inc_expire(c, k);
     vals_free(k->vals, k->nvals);
     k->vals = NULL;
     k->nvals = 0;
@@ -935,6 +1485,16 @@ static int amend_late(struct corr_engine *c, const struct crule *cr, struct ckey
     return rc ? rc : corr_mark_dirty(c, k);
 }
 
+/* Where an entry of time t and input slot goes: after earlier times, and
+ * among equal times after the entries of the same or an earlier input. */
+static uint32_t insert_pos(const struct cent *e, uint32_t n, int64_t t, uint8_t slot)
+{
+    uint32_t p = upper_bound(e, n, t);
+    while (p > 0 && e[p - 1].t == t && e[p - 1].slot > slot)
+        p--;
+    return p;
+}
+
 static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const struct ts_event *ev,
                    uint32_t sid, bool late, size_t depth)
 {
@@ -950,7 +1510,7 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
             c->m.bad_tenant++;
         return 0;
     }
-    struct cent e = {.t = ev->time_ns, .src = sid, .slot = (uint8_t)slot};
+    struct cent e = {.t = ev->time_ns, .src = (uint16_t)sid, .slot = (uint8_t)slot};
     e.off = ev->src.kind == TS_SRC_KAFKA ? ev->src.offset : (int64_t)ev->src.line;
     size_t dlen = 0;
     if (cr->type == CT_VALUE_COUNT) {
@@ -980,7 +1540,7 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
             c->m.keys_cap_hit++;
             return 0;
         }
-        k = calloc(1, sizeof(*k) + (size_t)kl);
+        k = calloc(1, offsetof(struct ckey, kb) + (size_t)kl); /* not sizeof: its padding */
         if (!k)
             return TS_E_NOMEM;
         k->hash = h;
@@ -995,8 +1555,7 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
     }
     if ((rc = corr_mark_dirty(c, k)) != 0)
         return rc;
-    /* insert in time order, after equal times */
-    uint32_t p = upper_bound(k->ent, k->n, e.t);
+    uint32_t p = insert_pos(k->ent, k->n, e.t, e.slot);
     if (k->n >= c->o.max_entries_per_key) {
         c->m.entries_cap_hit++;
         if (p == 0)
@@ -1021,25 +1580,44 @@ static int process(struct corr_engine *c, uint32_t ri, uint32_t slot, const stru
     if (cr->type == CT_VALUE_COUNT &&
         (rc = vals_add(&k->vals, &k->nvals, c->o.max_values, e.v.h, c->vbuf, dlen, NULL)) != 0)
         return rc;
-    /* the window ending here, then the later windows this event falls into */
-    int64_t t = e.t;
-    if ((rc = eval_end(c, ri, k, t, p, ev, sid, depth)) != 0)
-        return rc;
-    int64_t until = sat_add(t, cr->span);
-    int64_t prev = t;
-    for (uint32_t j = p + 1; j < k->n && k->ent[j].t <= until; j++) {
-        if (k->ent[j].t == prev)
-            continue;
-        prev = k->ent[j].t;
-        if ((rc = eval_end(c, ri, k, prev, p, ev, sid, depth)) != 0)
-            return rc;
+    const struct cjournal *j = k->j;
+    if (p == k->n - 1 && (!j || !j->n || j->s[j->n - 1].te < e.t)) /* in order: one window */
+        return eval_end(c, ri, k, e.t, p, ev, sid, depth, c->npop, c->nlimbo);
+    return key_changed(c, ri, k, e.t, p, ev, sid, depth);
+}
+
+/* A detection of a rule whose detections are incidents (issue 10 item 5):
+ * a repeat of its own open incident updates it; else it joins an open
+ * incident that shares an entity; else (OPEN) it starts its own. */
+static int detection_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev,
+                          uint32_t sid, bool late)
+{
+    uint32_t ri = c->drule[rule_idx];
+    size_t voff[CORR_MAX_ENTITIES];
+    long vlen[CORR_MAX_ENTITIES];
+    long kl = build_det_key(c, ev, voff, vlen);
+    if (kl < 0) {
+        c->m.bad_tenant++;
+        return 0;
     }
-    return 0;
+    uint64_t h = corr_key_hash(ri, c->kbuf, (size_t)kl);
+    struct ckey *own = corr_key_find(c, ri, c->kbuf, (size_t)kl, h);
+    bool repeat = own && own->inc && inc_open(c, own->inc, ev->time_ns);
+    if (!repeat && c->linking) {
+        size_t tl = strnlen(c->kbuf, (size_t)kl);
+        struct ckey *to = link_target(c, own, tl, voff, vlen, ev->time_ns);
+        if (to)
+            return link_detection(c, to, rule_idx, ev, sid);
+    }
+    if (!repeat && c->dmode[rule_idx] != CORR_INC_OPEN)
+        return 0;
+    c->m.detections_opened++;
+    return process(c, ri, 0, ev, sid, late, 0);
 }
 
 int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
 {
-    if (rule_idx >= c->ndet || !c->det_nuses[rule_idx])
+    if (rule_idx >= c->ndet || (!c->det_nuses[rule_idx] && c->dmode[rule_idx] <= CORR_INC_OFF))
         return 0;
     if (c->out_done)
         corr_batch_clear(c);
@@ -1066,6 +1644,8 @@ int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
     const struct cuse *u = c->det_uses[rule_idx];
     for (size_t i = 0; i < c->det_nuses[rule_idx] && !rc; i++)
         rc = process(c, u[i].rule, u[i].slot, ev, sid, late, 0);
+    if (!rc && c->dmode[rule_idx] > CORR_INC_OFF)
+        rc = detection_feed(c, rule_idx, ev, sid, late);
     if (rc == TS_E_NOMEM)
         c->m.nomem++;
     return rc;
@@ -1149,6 +1729,9 @@ void corr_engine_destroy(struct corr_engine *c)
     free(c->items);
     free(c->hset);
     free(c->nums);
+    free(c->eidx);
+    free(c->pop);
+    free(c->limbo);
     ts_buf_free(&c->sbuf);
     corr_rules_free(c);
     ts_arena_destroy(c->carena);

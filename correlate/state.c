@@ -17,7 +17,7 @@
 #include "../storage/storage.h"
 #include "corr_int.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 1: before the journal (read, upgraded) */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -123,6 +123,73 @@ static int put_vals(struct ts_buf *b, struct cval *const *v, uint16_t n)
     return rc;
 }
 
+/* An incident: its scalars assembled on the stack, one append (the export
+ * of every dirty key runs per batch). */
+static int put_inc(struct ts_buf *b, const struct cinc *i)
+{
+    uint8_t t[160];
+    size_t n = 0;
+    for (int s = 0; s < 8; s++)
+        t[n++] = (uint8_t)(i->id_hi >> (8 * s));
+    for (int s = 0; s < 8; s++)
+        t[n++] = (uint8_t)(i->id_lo >> (8 * s));
+    n += corr_varint_put(t + n, zz(i->episode));
+    n += corr_varint_put(t + n, zz(i->first - i->episode));
+    n += corr_varint_put(t + n, zz(i->last - i->episode));
+    n += corr_varint_put(t + n, i->count);
+    n += corr_varint_put(t + n, i->late);
+    n += corr_varint_put(t + n, i->nraw);
+    t[n++] = i->severity;
+    t[n++] = (uint8_t)((i->values_capped ? 1 : 0) | (i->emitted ? 2 : 0));
+    int rc = 0;
+    if (i->nvals) {
+        rc = ts_buf_append(b, t, n);
+        rc = rc ? rc : put_vals(b, i->vals, i->nvals);
+        n = 0;
+    } else {
+        t[n++] = 0; /* no values */
+    }
+    n += corr_varint_put(t + n, i->seq);
+    n += corr_varint_put(t + n, i->linked);
+    if (i->linked) {
+        n += corr_varint_put(t + n, zz(i->lfirst - i->episode));
+        n += corr_varint_put(t + n, zz(i->llast - i->episode));
+    }
+    return rc ? rc : ts_buf_append(b, t, n);
+}
+
+/* The journal: window ends as deltas from the newest one dropped, else
+ * from the incident's episode start (both known to import before). */
+static int put_journal(struct ts_buf *b, const struct ckey *k)
+{
+    const struct cjournal *j = k->j;
+    uint8_t t[64];
+    size_t n = 0;
+    t[n++] = 1;
+    n += corr_varint_put(t + n, j->iseq);
+    t[n++] = j->trim_hi != INT64_MIN ? 1 : 0;
+    if (j->trim_hi != INT64_MIN)
+        n += corr_varint_put(t + n, zz(j->trim_hi));
+    n += corr_varint_put(t + n, j->n);
+    int rc = ts_buf_append(b, t, n);
+    int64_t tprev = j->trim_hi != INT64_MIN ? j->trim_hi : k->inc ? k->inc->episode : 0;
+    for (uint32_t i = 0; i < j->n && !rc; i++) {
+        const struct csat *r = &j->s[i];
+        n = 0;
+        n += corr_varint_put(t + n, zz(r->te - tprev));
+        tprev = r->te;
+        t[n++] = (uint8_t)(r->flags | (r->retired ? 0x80 : 0));
+        if (!(r->flags & CS_EPISODE))
+            n += corr_varint_put(t + n, zz(r->te - r->last_before));
+        n += corr_varint_put(t + n, r->njoined);
+        n += corr_varint_put(t + n, r->nvals_before);
+        rc = ts_buf_append(b, t, n);
+        if (!rc && r->retired)
+            rc = put_inc(b, r->retired);
+    }
+    return rc;
+}
+
 int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts_buf *b)
 {
     const struct crule *cr = &c->rules[k->rule];
@@ -164,6 +231,7 @@ int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts
             p += corr_varint_put(p, zz(e->off));
             *p++ = (uint8_t)e->slot;
             *p++ = (uint8_t)e->flags;
+            p += corr_varint_put(p, e->eseq);
             if (val)
                 for (int i = 0; i < 8; i++)
                     *p++ = (uint8_t)(e->v.h >> (8 * i));
@@ -190,25 +258,16 @@ int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts
         rc = rc ? rc : put_var(b, zz(e->off));
         rc = rc ? rc : ts_buf_putc(b, (char)e->slot);
         rc = rc ? rc : ts_buf_putc(b, (char)e->flags);
+        rc = rc ? rc : put_var(b, e->eseq);
         if (!rc && needs_value(cr->type))
             rc = put_u64(b, e->v.h);
     }
     rc = rc ? rc : put_vals(b, k->vals, k->nvals);
     rc = rc ? rc : ts_buf_putc(b, k->inc ? 1 : 0);
-    if (!rc && k->inc) {
-        const struct cinc *i = k->inc;
-        rc = put_u64(b, i->id_hi);
-        rc = rc ? rc : put_u64(b, i->id_lo);
-        rc = rc ? rc : put_var(b, zz(i->episode));
-        rc = rc ? rc : put_var(b, zz(i->first - i->episode));
-        rc = rc ? rc : put_var(b, zz(i->last - i->episode));
-        rc = rc ? rc : put_var(b, i->count);
-        rc = rc ? rc : put_var(b, i->late);
-        rc = rc ? rc : put_var(b, i->nraw);
-        rc = rc ? rc : ts_buf_putc(b, (char)i->severity);
-        rc = rc ? rc : ts_buf_putc(b, (char)((i->values_capped ? 1 : 0) | (i->emitted ? 2 : 0)));
-        rc = rc ? rc : put_vals(b, i->vals, i->nvals);
-    }
+    if (!rc && k->inc)
+        rc = put_inc(b, k->inc);
+    if (!rc)
+        rc = k->j ? put_journal(b, k) : ts_buf_putc(b, 0);
     return rc;
 }
 
@@ -282,9 +341,7 @@ static const struct ckey *key_lookup(const struct corr_engine *c, const uint8_t 
     if (!nul)
         return NULL;
     size_t sl = (size_t)(nul - key - 1);
-    for (size_t i = 0; i < c->nrules; i++)
-        if (strlen(c->rules[i].skey) == sl && memcmp(c->rules[i].skey, key + 1, sl) == 0)
-            *rule = (long)i;
+    *rule = corr_rule_by_skey(c, (const char *)key + 1, sl);
     *kb = (const char *)nul + 1;
     *klen = len - sl - 2;
     if (*rule < 0)
@@ -396,7 +453,7 @@ static int get_vals(struct rd *r, struct cval ***arr, uint16_t *n, uint32_t cap)
     return 0;
 }
 
-static int get_source(struct corr_engine *c, struct rd *r, uint32_t *sid)
+static int get_source(struct corr_engine *c, struct rd *r, uint16_t *sid)
 {
     uint8_t kind = get_u8(r);
     int64_t part = unzz(get_var(r));
@@ -406,7 +463,118 @@ static int get_source(struct corr_engine *c, struct rd *r, uint32_t *sid)
     const uint8_t *nm = get_bytes(r, (size_t)nl);
     if (r->bad)
         return TS_E_PARSE;
-    return corr_source_intern(c, kind, (const char *)nm, (size_t)nl, (int32_t)part, sid);
+    uint32_t id;
+    int rc = corr_source_intern(c, kind, (const char *)nm, (size_t)nl, (int32_t)part, &id);
+    *sid = (uint16_t)id; /* < CORR_MAX_SOURCES */
+    return rc;
+}
+
+/* An incident (put_inc; version 1 without seq and links). NULL: *rc set. */
+static struct cinc *get_inc(struct corr_engine *c, struct rd *r, int version, int *rc)
+{
+    struct cinc *i = calloc(1, sizeof(*i));
+    if (!i) {
+        *rc = TS_E_NOMEM;
+        return NULL;
+    }
+    i->id_hi = get_u64(r);
+    i->id_lo = get_u64(r);
+    i->episode = unzz(get_var(r));
+    i->first = i->episode + unzz(get_var(r));
+    i->last = i->episode + unzz(get_var(r));
+    i->count = get_var(r);
+    i->late = get_var(r);
+    i->nraw = (uint32_t)get_var(r);
+    i->severity = get_u8(r);
+    uint8_t fl = get_u8(r);
+    i->values_capped = fl & 1;
+    i->emitted = (fl & 2) != 0;
+    *rc = r->bad ? TS_E_PARSE : get_vals(r, &i->vals, &i->nvals, c->o.max_values);
+    if (!*rc && version >= 2) {
+        uint64_t seq = get_var(r);
+        i->seq = (uint32_t)seq;
+        i->linked = get_var(r);
+        if (i->linked) {
+            i->lfirst = i->episode + unzz(get_var(r));
+            i->llast = i->episode + unzz(get_var(r));
+        }
+        if (r->bad || seq > UINT32_MAX || i->linked > i->count)
+            *rc = TS_E_PARSE;
+    }
+    if (!*rc && (i->severity > CORR_SEV_CRITICAL || i->count > (uint64_t)1 << 62))
+        *rc = TS_E_PARSE;
+    if (*rc) {
+        corr_inc_free(i);
+        return NULL;
+    }
+    return i;
+}
+
+/* Version 1 state with an incident: its entries joined it; nothing
+ * before the newest joined entry is rewound. */
+static int journal_new(struct ckey *k)
+{
+    struct cjournal *j = malloc(sizeof(*j) + sizeof(j->s[0]));
+    if (!j)
+        return TS_E_NOMEM;
+    j->n = 0;
+    j->cap = 1;
+    j->trim_hi = INT64_MIN;
+    j->iseq = 1;
+    k->inc->seq = 1;
+    for (uint32_t i = 0; i < k->n; i++)
+        if (k->ent[i].flags & CE_JOINED) {
+            k->ent[i].eseq = 1;
+            j->trim_hi = k->ent[i].t;
+        }
+    k->j = j;
+    return 0;
+}
+
+/* The journal (version 2). */
+static int get_journal(struct corr_engine *c, struct ckey *k, struct rd *r)
+{
+    uint64_t iseq = get_var(r);
+    uint8_t has_trim = get_u8(r);
+    int64_t trim_hi = has_trim ? unzz(get_var(r)) : INT64_MIN;
+    uint64_t n = get_var(r);
+    if (r->bad || iseq > UINT32_MAX || has_trim > 1)
+        return TS_E_PARSE;
+    if (n > c->o.max_entries_per_key)
+        return TS_E_LIMIT;
+    struct cjournal *j = malloc(sizeof(*j) + (n ? n : 1) * sizeof(j->s[0]));
+    if (!j)
+        return TS_E_NOMEM;
+    j->n = 0;
+    j->cap = (uint32_t)(n ? n : 1);
+    j->trim_hi = trim_hi;
+    j->iseq = (uint32_t)iseq;
+    k->j = j;
+    int64_t prev = has_trim ? trim_hi : k->inc ? k->inc->episode : 0;
+    for (uint64_t i = 0; i < n; i++) {
+        struct csat *s = &j->s[j->n];
+        memset(s, 0, sizeof(*s));
+        s->te = prev + unzz(get_var(r));
+        uint8_t fl = get_u8(r);
+        s->flags = fl & (CS_EPISODE | CS_CAPPED);
+        if (!(fl & CS_EPISODE))
+            s->last_before = s->te - unzz(get_var(r));
+        uint64_t nj = get_var(r), nv = get_var(r);
+        if (r->bad || (fl & ~(CS_EPISODE | CS_CAPPED | 0x80)) || nj > UINT32_MAX ||
+            nv > c->o.max_values || ((fl & 0x80) && !(fl & CS_EPISODE)) ||
+            (i && s->te <= prev) || (has_trim && s->te <= trim_hi))
+            return TS_E_PARSE;
+        prev = s->te;
+        s->njoined = (uint32_t)nj;
+        s->nvals_before = (uint16_t)nv;
+        j->n++;
+        if (fl & 0x80) {
+            int rc;
+            if (!(s->retired = get_inc(c, r, STATE_VERSION, &rc)))
+                return rc;
+        }
+    }
+    return 0;
 }
 
 static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size_t klen,
@@ -414,14 +582,15 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
 {
     const struct crule *cr = &c->rules[rule];
     struct rd r = {.p = val, .n = vlen};
-    if (klen == 0 || klen > CORR_MAX_KEY_BYTES || get_u8(&r) != STATE_VERSION)
+    int version = get_u8(&r);
+    if (klen == 0 || klen > CORR_MAX_KEY_BYTES || version < 1 || version > STATE_VERSION)
         return TS_E_PARSE;
     uint64_t n = get_var(&r);
     if (r.bad)
         return TS_E_PARSE;
     if (n > c->o.max_entries_per_key)
         return TS_E_LIMIT;
-    struct ckey *k = calloc(1, sizeof(*k) + klen);
+    struct ckey *k = calloc(1, offsetof(struct ckey, kb) + klen);
     if (!k)
         return TS_E_NOMEM;
     k->rule = rule;
@@ -430,7 +599,7 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
     memcpy(k->kb, kb, klen);
     k->hash = corr_key_hash(rule, kb, klen);
     int rc = 0;
-    uint32_t loc[64];
+    uint16_t loc[64];
     uint64_t nloc = get_var(&r);
     if (r.bad || nloc > 64)
         rc = TS_E_PARSE;
@@ -459,6 +628,12 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
         e->off = unzz(get_var(&r));
         e->slot = get_u8(&r);
         e->flags = get_u8(&r);
+        if (version >= 2) {
+            uint64_t es = get_var(&r);
+            e->eseq = (uint32_t)es;
+            if (es > UINT32_MAX)
+                rc = TS_E_PARSE;
+        }
         if (needs_value(cr->type))
             e->v.h = get_u64(&r);
         if (!rc && (r.bad || e->slot >= cr->nrefs || (j && e->t < k->ent[j - 1].t)))
@@ -468,26 +643,19 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
     if (!rc)
         rc = get_vals(&r, &k->vals, &k->nvals, c->o.max_values);
     uint8_t has = rc ? 0 : get_u8(&r);
-    if (!rc && has) {
-        struct cinc *i = calloc(1, sizeof(*i));
-        if (!i) {
-            rc = TS_E_NOMEM;
-        } else {
-            k->inc = i;
-            i->id_hi = get_u64(&r);
-            i->id_lo = get_u64(&r);
-            i->episode = unzz(get_var(&r));
-            i->first = i->episode + unzz(get_var(&r));
-            i->last = i->episode + unzz(get_var(&r));
-            i->count = get_var(&r);
-            i->late = get_var(&r);
-            i->nraw = (uint32_t)get_var(&r);
-            i->severity = get_u8(&r);
-            uint8_t fl = get_u8(&r);
-            i->values_capped = fl & 1;
-            i->emitted = (fl & 2) != 0;
-            rc = r.bad ? TS_E_PARSE : get_vals(&r, &i->vals, &i->nvals, c->o.max_values);
-        }
+    if (!rc && has > 1)
+        rc = TS_E_PARSE;
+    if (!rc && has)
+        k->inc = get_inc(c, &r, version, &rc);
+    if (!rc && version >= 2) {
+        uint8_t hj = get_u8(&r);
+        if (r.bad || hj > 1)
+            rc = TS_E_PARSE;
+        else if (hj)
+            rc = get_journal(c, k, &r);
+    } else if (!rc && k->inc) {
+        /* version 1: no journal; the windows so far cannot be rewound */
+        rc = journal_new(k);
     }
     if (!rc && (r.bad || r.i != r.n))
         rc = TS_E_PARSE;
@@ -497,26 +665,33 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
             /* replace in place: swap contents, keep the table slot */
             struct cent *e = old->ent;
             struct cinc *inc = old->inc;
+            struct cjournal *jo = old->j;
             struct cval **v = old->vals;
             uint16_t nv = old->nvals;
             old->ent = k->ent;
             old->n = k->n;
             old->cap = k->cap;
             old->inc = k->inc;
+            old->j = k->j;
             old->vals = k->vals;
             old->nvals = k->nvals;
             k->ent = e;
             k->inc = inc;
+            k->j = jo;
             k->vals = v;
             k->nvals = nv;
             corr_key_free(c, k);
-            return 0;
+            return old->inc ? corr_eidx_add(c, old) : 0;
         }
         if (cr->live_keys >= c->o.max_keys_per_rule) {
             c->m.keys_cap_hit++;
             rc = TS_E_LIMIT;
         } else {
             rc = corr_key_insert(c, k);
+            if (!rc && k->inc && (rc = corr_eidx_add(c, k)) != 0) {
+                corr_key_drop(c, k);
+                return rc;
+            }
         }
     }
     if (rc)
@@ -588,10 +763,10 @@ static char *adup(struct corr_engine *c, const char *s, size_t n)
     return ts_arena_strndup(c->barena, s, n);
 }
 
-int corr_incident_view(struct corr_engine *c, const struct ckey *k)
+int corr_incident_view(struct corr_engine *c, const struct ckey *k, struct cinc *inc,
+                       bool retracted)
 {
     const struct crule *cr = &c->rules[k->rule];
-    struct cinc *inc = k->inc;
     if (c->nincs == c->inccap) {
         size_t ncap = c->inccap ? c->inccap * 2 : 64;
         struct corr_incident *n = realloc(c->incs, ncap * sizeof(*n));
@@ -613,25 +788,33 @@ int corr_incident_view(struct corr_engine *c, const struct ckey *k)
     v->severity = inc->severity;
     size_t tl = strnlen(k->kb, k->klen);
     v->tenant = adup(c, k->kb, tl);
-    v->ngroup = cr->ngroup;
-    v->group_fields = cr->group;
     const char **gv = ts_arena_alloc(c->barena, (cr->ngroup + 1) * sizeof(*gv));
+    const char **gf = ts_arena_alloc(c->barena, (cr->ngroup + 1) * sizeof(*gf));
     const char **vals = ts_arena_alloc(c->barena, (inc->nvals + 1u) * sizeof(*vals));
-    if (!v->tenant || !gv || !vals)
+    if (!v->tenant || !gv || !gf || !vals)
         return TS_E_NOMEM;
-    size_t off = tl + 1;
+    size_t off = tl + 1, ng = 0;
     for (size_t g = 0; g < cr->ngroup; g++) {
         uint64_t len = 0;
         size_t u = off < k->klen ? corr_varint_get((const uint8_t *)k->kb + off, k->klen - off,
                                                    &len)
                                  : 0;
+        bool present = true;
+        if (cr->type == CT_DETECTION) { /* len + 1; 0: the event had no such field */
+            present = len > 0;
+            len = present ? len - 1 : 0;
+        }
         if (!u || len > k->klen - off - u)
             return TS_E_PARSE;
-        gv[g] = adup(c, k->kb + off + u, (size_t)len);
-        if (!gv[g])
-            return TS_E_NOMEM;
+        if (present) {
+            gf[ng] = cr->group[g];
+            if (!(gv[ng++] = adup(c, k->kb + off + u, (size_t)len)))
+                return TS_E_NOMEM;
+        }
         off += u + (size_t)len;
     }
+    v->ngroup = ng;
+    v->group_fields = gf;
     v->group_values = gv;
     for (uint16_t i = 0; i < inc->nvals; i++)
         if (!(vals[i] = adup(c, inc->vals[i]->s, inc->vals[i]->len)))
@@ -642,18 +825,22 @@ int corr_incident_view(struct corr_engine *c, const struct ckey *k)
     v->tags = cr->tags;
     v->ntags = cr->ntags;
     v->episode_start = inc->episode;
-    v->first_seen = inc->first;
-    v->last_seen = inc->last;
+    v->first_seen = corr_inc_first(inc);
+    v->last_seen = corr_inc_last(inc);
     v->count = inc->count;
     v->late = inc->late;
-    v->created = !inc->emitted;
+    v->linked = inc->linked;
+    v->retracted = retracted;
+    v->created = !inc->emitted && !retracted;
+    c->nincs++;
+    if (retracted)
+        return 0;
     if (v->created)
         c->m.incidents_created++;
     else
         c->m.incidents_updated++;
     inc->emitted = true;
     inc->dirty = false;
-    c->nincs++;
     return 0;
 }
 
@@ -690,7 +877,7 @@ int corr_batch_end(struct corr_engine *c, struct corr_batch *out)
     int rc = 0;
     for (size_t i = 0; i < c->ndirty && !rc; i++)
         if (c->dirty[i]->inc && c->dirty[i]->inc->dirty)
-            rc = corr_incident_view(c, c->dirty[i]);
+            rc = corr_incident_view(c, c->dirty[i], c->dirty[i]->inc, false);
     struct ts_buf *b = &c->sbuf;
     bool exp = !c->o.no_state_export;
     for (size_t i = 0; exp && i < c->ndirty && !rc; i++) {
@@ -778,7 +965,7 @@ static int jtime(struct ts_buf *b, const char *k, int64_t ns)
 int corr_incident_json(const struct corr_incident *v, struct ts_buf *b)
 {
     int rc = ts_buf_printf(b, "{\"id\":\"%s\",\"event\":\"%s\"", v->id,
-                           v->created ? "created" : "updated");
+                           v->retracted ? "retracted" : v->created ? "created" : "updated");
     rc = rc ? rc : jkv(b, "rule_id", v->rule_id);
     rc = rc ? rc : jkv(b, "rule_title", v->rule_title);
     rc = rc ? rc : jkv(b, "type", v->rule_type);
@@ -795,8 +982,9 @@ int corr_incident_json(const struct corr_incident *v, struct ts_buf *b)
     rc = rc ? rc : jtime(b, "episode_start", v->episode_start);
     rc = rc ? rc : jtime(b, "first_seen", v->first_seen);
     rc = rc ? rc : jtime(b, "last_seen", v->last_seen);
-    rc = rc ? rc : ts_buf_printf(b, ",\"count\":%llu,\"late\":%llu",
-                                 (unsigned long long)v->count, (unsigned long long)v->late);
+    rc = rc ? rc : ts_buf_printf(b, ",\"count\":%llu,\"late\":%llu,\"linked\":%llu",
+                                 (unsigned long long)v->count, (unsigned long long)v->late,
+                                 (unsigned long long)v->linked);
     rc = rc ? rc : ts_buf_puts(b, ",\"values\":[");
     for (size_t i = 0; i < v->nvalues && !rc; i++) {
         rc = i ? ts_buf_putc(b, ',') : 0;
@@ -826,6 +1014,11 @@ int corr_evidence_json(const struct corr_evidence *e, struct ts_buf *b)
         rc = rc ? rc : ts_buf_printf(b, ",\"line\":%lld}", (long long)e->offset);
     }
     rc = rc ? rc : ts_buf_printf(b, ",\"late\":%s", e->late ? "true" : "false");
+    if (!rc && e->linked) {
+        rc = ts_buf_puts(b, ",\"linked\":true,\"rule_id\":");
+        rc = rc ? rc : ts_buf_json_str(b, e->rule_id ? e->rule_id : "",
+                                       e->rule_id ? strlen(e->rule_id) : 0);
+    }
     if (!rc && e->raw) {
         rc = ts_buf_puts(b, ",\"raw\":");
         rc = rc ? rc : ts_buf_json_str(b, e->raw, e->raw_len);

@@ -519,6 +519,53 @@ START_TEST(test_out_of_order_within_lateness_equals_in_order)
 }
 END_TEST
 
+/* Issue 10: an upper bound (lte) and an out-of-order event within the
+ * allowance. In time order the window ending at :24 holds 4 failures and
+ * fires; the window ending at :26 holds 5 and fails lte 4: the incident has
+ * count 4, last seen :24. With :24 arriving after :26 (two seconds late, well
+ * within the allowance), the result must be the same. */
+#define BOUNDED                                                                                   \
+    DET_RULE("ssh_fail")                                                                          \
+    "title: bounded\nid: bounded\ncorrelation:\n  type: event_count\n  rules: [ssh_fail]\n"       \
+    "  group-by: [src_ip]\n  timespan: 60s\n  condition:\n    gt: 3\n    lte: 4\n"
+
+static void feed_bounded(struct harness *h, const int *at, int n, bool batch_each)
+{
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(h_feed_src(h, "ssh_fail", T0 + at[i] * SEC, "auth.log", (uint64_t)i + 1,
+                                    "src_ip", "203.0.113.7", NULL),
+                         0);
+        if (batch_each)
+            h_end(h);
+    }
+    h_end(h);
+}
+
+START_TEST(test_upper_bound_late_event_within_allowance_equals_in_order)
+{
+    static const int sorted[] = {0, 8, 19, 24, 26};
+    static const int late[] = {0, 8, 19, 26, 24};
+    for (int batch_each = 0; batch_each < 2; batch_each++) {
+        struct harness a, b;
+        h_open(&a, BOUNDED, NULL);
+        h_open(&b, BOUNDED, NULL);
+        feed_bounded(&a, sorted, 5, batch_each);
+        feed_bounded(&b, late, 5, batch_each);
+        ck_assert_uint_eq(a.ninc, 1);
+        ck_assert_uint_eq(a.inc[0].count, 4);
+        ck_assert_int_eq(a.inc[0].first, T0);
+        ck_assert_int_eq(a.inc[0].last, T0 + 24 * SEC);
+        ck_assert_uint_eq(b.ninc, 1);
+        ck_assert_str_eq(b.inc[0].id, a.inc[0].id);
+        ck_assert_uint_eq(b.inc[0].count, 4);
+        ck_assert_int_eq(b.inc[0].first, T0);
+        ck_assert_int_eq(b.inc[0].last, T0 + 24 * SEC);
+        h_close(&a);
+        h_close(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_watermark_is_per_source)
 {
     struct harness h;
@@ -684,6 +731,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_aliases_join_different_fields);
     tcase_add_test(t, test_event_beyond_lateness_amends_the_incident);
     tcase_add_test(t, test_out_of_order_within_lateness_equals_in_order);
+    tcase_add_test(t, test_upper_bound_late_event_within_allowance_equals_in_order);
     tcase_add_test(t, test_watermark_is_per_source);
     tcase_add_test(t, test_a_partition_lagging_over_an_hour_keeps_its_windows);
     tcase_add_test(t, test_key_cap_per_rule_is_counted);

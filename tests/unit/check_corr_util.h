@@ -24,6 +24,8 @@ struct inc_rec {
     size_t nvalues;
     bool values_capped;
     int severity;
+    uint64_t linked;
+    char type[16];
     unsigned created, updated;
 };
 
@@ -34,7 +36,8 @@ struct harness {
     struct ts_arena *a;
     struct inc_rec inc[256];
     size_t ninc;
-    size_t nevidence, nevidence_raw, nevidence_late, nevidence_orphan;
+    size_t nevidence, nevidence_raw, nevidence_late, nevidence_orphan, nevidence_linked;
+    size_t nretracted;
     /* store */
     struct kv { char *k, *v; size_t kl, vl; } *kv;
     size_t nkv;
@@ -48,6 +51,13 @@ static inline int h_on_incident(void *ctx, const struct corr_incident *v)
     for (size_t i = 0; i < h->ninc && !r; i++)
         if (strcmp(h->inc[i].id, v->id) == 0)
             r = &h->inc[i];
+    if (v->retracted) { /* undone by an event within the allowance: gone */
+        ck_assert_msg(r != NULL, "retraction of an unknown incident %s", v->id);
+        h->nretracted++;
+        memmove(r, r + 1, (size_t)(&h->inc[h->ninc] - (r + 1)) * sizeof(*r));
+        h->ninc--;
+        return 0;
+    }
     if (!r) {
         ck_assert_msg(v->created, "update of an unknown incident %s", v->id);
         ck_assert_uint_lt(h->ninc, 256);
@@ -64,6 +74,8 @@ static inline int h_on_incident(void *ctx, const struct corr_incident *v)
     }
     r->count = v->count;
     r->late = v->late;
+    r->linked = v->linked;
+    snprintf(r->type, sizeof(r->type), "%s", v->rule_type ? v->rule_type : "");
     r->first = v->first_seen;
     r->last = v->last_seen;
     r->episode = v->episode_start;
@@ -118,6 +130,7 @@ static inline void h_end(struct harness *h)
         h->nevidence_raw += b.evidence[i].raw != NULL;
         h->nevidence_late += b.evidence[i].late;
         h->nevidence_orphan += b.evidence[i].incident[0] == '\0';
+        h->nevidence_linked += b.evidence[i].linked;
     }
     h_store_apply(h, &b);
 }
