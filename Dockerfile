@@ -8,7 +8,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         gcc make pkg-config \
         librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb-dev \
-        libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev \
+        libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,7 +18,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         librdkafka1 libjansson4 libmaxminddb0 liblmdb0 libyaml-0-2 libpcre2-8-0 zlib1g \
-        libcurl4 libssl3 \
+        libcurl4 libssl3 libmicrohttpd12 \
         ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/tocsin --shell /usr/sbin/nologin tocsin \

@@ -4,7 +4,7 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := rdkafka jansson libmaxminddb lmdb yaml-0.1 libpcre2-8 zlib libcurl libcrypto
+PKGS     := rdkafka jansson libmaxminddb lmdb yaml-0.1 libpcre2-8 zlib libcurl libcrypto libmicrohttpd
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 OPT      ?= -O2 -g
@@ -17,7 +17,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 LDLIBS   := -pthread -lm
 
-STAGES   := core ingest rules correlate storage escalate
+STAGES   := core ingest rules correlate storage escalate runtime http
 LIB_SRC  := $(wildcard $(addsuffix /*.c,$(STAGES)))
 CLI_SRC  := $(wildcard cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -11,5 +11,10 @@ int cmd_intel(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_escalations(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* The same definition as main.c's (an identical redefinition is allowed; a
+ * different one fails the build, so the two cannot drift apart). */
+#define TOCSIN_VERSION "0.1.0"
 
 #endif

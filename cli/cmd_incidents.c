@@ -14,6 +14,7 @@
 
 #include "../core/buf.h"
 #include "../core/tstime.h"
+#include "../runtime/runtime.h"
 #include "../storage/storage.h"
 #include "cli.h"
 #include "cli_int.h"
@@ -144,100 +145,6 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
 
 /* ---------------------------------------------------------------- output */
 
-static void put_time(struct ts_buf *b, const char *name, int64_t ns, bool comma)
-{
-    char t[48];
-    ts_format_rfc3339(ns, t, sizeof(t));
-    ts_buf_printf(b, "%s\"%s\":\"%s\"", comma ? "," : "", name, t);
-}
-
-static void put_str(struct ts_buf *b, const char *name, const char *s)
-{
-    ts_buf_printf(b, ",\"%s\":", name);
-    ts_buf_json_str(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void incident_json(struct ts_buf *b, const struct store_incident *in)
-{
-    ts_buf_puts(b, "{\"id\":");
-    ts_buf_json_str(b, in->id, strlen(in->id));
-    put_str(b, "rule_id", in->rule_id);
-    put_str(b, "rule_title", in->rule_title);
-    put_str(b, "level", in->level);
-    put_str(b, "author", in->author);
-    ts_buf_puts(b, ",\"tags\":[");
-    for (uint32_t i = 0; i < in->ntags; i++) {
-        if (i)
-            ts_buf_putc(b, ',');
-        ts_buf_json_str(b, in->tags[i], strlen(in->tags[i]));
-    }
-    ts_buf_putc(b, ']');
-    put_str(b, "tenant", in->tenant);
-    put_str(b, "group_key", in->group_key);
-    put_time(b, "first_seen", in->first_seen_ns, true);
-    put_time(b, "last_seen", in->last_seen_ns, true);
-    ts_buf_printf(b, ",\"count\":%llu", (unsigned long long)in->count);
-    if (in->distinct_field && *in->distinct_field) {
-        put_str(b, "distinct_field", in->distinct_field);
-        ts_buf_puts(b, ",\"distinct\":[");
-        for (uint32_t i = 0; i < in->ndistinct; i++) {
-            if (i)
-                ts_buf_putc(b, ',');
-            ts_buf_json_str(b, in->distinct[i], strlen(in->distinct[i]));
-        }
-        ts_buf_printf(b, "],\"distinct_truncated\":%s", in->distinct_truncated ? "true" : "false");
-    }
-    put_str(b, "severity", store_severity_name(in->severity));
-    put_str(b, "status", store_status_name(in->status));
-    put_str(b, "status_by", in->status_by);
-    put_time(b, "status_at", in->status_ns, true);
-    ts_buf_puts(b, ",\"history\":[");
-    for (uint32_t i = 0; i < in->nhistory; i++) {
-        ts_buf_printf(b, "%s{\"status\":\"%s\",\"by\":", i ? "," : "",
-                      store_status_name(in->history[i].status));
-        ts_buf_json_str(b, in->history[i].by, strlen(in->history[i].by));
-        put_time(b, "at", in->history[i].at_ns, true);
-        ts_buf_putc(b, '}');
-    }
-    ts_buf_putc(b, ']');
-    ts_buf_printf(b, ",\"revision\":%llu", (unsigned long long)in->revision);
-    put_time(b, "created", in->created_ns, true);
-    put_time(b, "updated", in->updated_ns, true);
-    ts_buf_printf(b, ",\"evidence\":%u,\"evidence_dropped\":%u", in->evidence_next,
-                  in->evidence_dropped);
-    if (in->details && *in->details) {
-        /* embedded as JSON when it is valid JSON, else as a string */
-        json_error_t je;
-        json_t *j = json_loads(in->details, JSON_DECODE_ANY, &je);
-        if (j) {
-            ts_buf_printf(b, ",\"details\":%s", in->details);
-            json_decref(j);
-        } else {
-            put_str(b, "details", in->details);
-        }
-    }
-}
-
-static void evidence_json(struct ts_buf *b, const struct store_evidence *ev)
-{
-    ts_buf_printf(b, "{\"seq\":%u", ev->seq);
-    put_str(b, "source", ev->source);
-    ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld", ev->partition, (long long)ev->offset);
-    put_time(b, "event_time", ev->event_ns, true);
-    put_time(b, "stored", ev->stored_ns, true);
-    if (ev->rule_id && *ev->rule_id)
-        put_str(b, "rule_id", ev->rule_id);
-    if (ev->raw) {
-        ts_buf_puts(b, ",\"raw\":");
-        ts_buf_json_str(b, ev->raw, ev->raw_len);
-    }
-    if (ev->raw_truncated)
-        ts_buf_puts(b, ",\"raw_truncated\":true");
-    if (ev->raw_omitted)
-        ts_buf_puts(b, ",\"raw_omitted\":true");
-    ts_buf_putc(b, '}');
-}
-
 /* -------------------------------------------------------------- terminal */
 
 /* Everything the text (terminal) output shows of a stored incident goes
@@ -308,8 +215,12 @@ static int list_row(void *ctx, const struct store_incident *in)
     lo->n++;
     if (lo->json) {
         ts_buf_reset(&lo->line);
-        incident_json(&lo->line, in);
-        ts_buf_puts(&lo->line, "}\n");
+        int rc = rt_view_incident(&lo->line, in);
+        rc = rc ? rc : ts_buf_putc(&lo->line, '\n');
+        if (rc) {
+            ts_arena_reset(lo->arena);
+            return rc;
+        }
         fwrite(lo->line.data, 1, lo->line.len, stdout);
     } else {
         static const size_t cap[6] = {40, 40, 40, 40, 40, 48};
@@ -404,39 +315,26 @@ static int do_list(const struct inc_args *a)
 
 /* ------------------------------------------------------------------ show */
 
-struct show_ev {
-    bool json;
-    uint64_t n;
-    struct ts_buf *line;
-    struct ts_arena *arena;
-};
-
+/* One evidence record in the text report (JSON: rt_view_incident_evidence). */
 static int show_evidence(void *ctx, const struct store_evidence *ev)
 {
-    struct show_ev *se = ctx;
-    if (se->json) {
-        if (se->n)
-            ts_buf_putc(se->line, ',');
-        evidence_json(se->line, ev);
-    } else {
-        char t[32];
-        short_time(ev->event_ns, t, sizeof(t));
-        printf("  #%-4u %s  ", ev->seq, t);
-        tput(ev->source);
-        if (ev->partition >= 0)
-            printf("[%d]@%lld", ev->partition, (long long)ev->offset);
-        else
-            printf(":%lld", (long long)ev->offset);
-        if (ev->raw) {
-            bool cut = false;
-            fputs("\n        ", stdout);
-            tputn(ev->raw, ev->raw_len, 400, &cut);
-            if (ev->raw_truncated || cut)
-                fputs(" [...]", stdout);
-        }
-        putchar('\n');
+    TS_UNUSED(ctx);
+    char t[32];
+    short_time(ev->event_ns, t, sizeof(t));
+    printf("  #%-4u %s  ", ev->seq, t);
+    tput(ev->source);
+    if (ev->partition >= 0)
+        printf("[%d]@%lld", ev->partition, (long long)ev->offset);
+    else
+        printf(":%lld", (long long)ev->offset);
+    if (ev->raw) {
+        bool cut = false;
+        fputs("\n        ", stdout);
+        tputn(ev->raw, ev->raw_len, 400, &cut);
+        if (ev->raw_truncated || cut)
+            fputs(" [...]", stdout);
     }
-    se->n++;
+    putchar('\n');
     return 0;
 }
 
@@ -528,17 +426,14 @@ static int do_show(const struct inc_args *a)
     if (rc == TS_E_NOTFOUND) {
         fprintf(stderr, "tocsin incidents: no incident \"%s\" in %s\n", a->id, a->db);
     } else if (!rc) {
-        struct show_ev se = {json, 0, &line, evarena};
         if (json) {
-            incident_json(&line, &in);
-            ts_buf_puts(&line, ",\"evidence_records\":[");
+            rc = rt_view_incident_evidence(&line, t, &in, evarena);
+            rc = rc ? rc : ts_buf_putc(&line, '\n');
+            if (!rc)
+                fwrite(line.data, 1, line.len, stdout);
         } else {
             show_text(&in);
-        }
-        rc = store_evidence_foreach(t, a->id, evarena, show_evidence, &se);
-        if (json && !rc) {
-            ts_buf_puts(&line, "]}\n");
-            fwrite(line.data, 1, line.len, stdout);
+            rc = store_evidence_foreach(t, a->id, evarena, show_evidence, NULL);
         }
     }
     if (rc && rc != TS_E_NOTFOUND)

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"intel", cmd_intel, "intel load --db DIR FILE...: import threat-intel indicators (CSV, MISP, STIX 2.1)"},
     {"incidents", cmd_incidents, "incidents --db DIR list|show|ack|resolve ...: the incidents in LMDB"},
     {"report", cmd_report, "report --db DIR INCIDENT --stage S --format json|stix|text: an escalation report"},
+    {"serve", cmd_serve, "serve --db DIR --listen HOST:PORT --tokens FILE: the HTTP API, metrics and health"},
     {"escalations", cmd_escalations, "escalations --db DIR list|retry|send ...: the escalation outbox and its delivery"},
 };
 

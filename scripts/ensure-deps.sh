@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(gcc make pkg-config librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb-dev
       lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev openssl
+      libmicrohttpd-dev
       python3 python3-yaml python3-pip kcat default-jre-headless maven
       # the forwarders' shared libraries (rsyslog; syslog-ng), see ensure_forwarders
       bsdutils librdkafka1 libestr0 libfastjson4 liblognorm5 libivykis0 libnet1 libpcre3 libwrap0)

@@ -139,6 +139,13 @@ void store_close(struct store *s);
 size_t store_map_size(struct store *s);
 /* Number of map growths done by this process. */
 uint64_t store_map_growths(const struct store *s);
+/* The map's use, for metrics: sizes in bytes, readers in the lock table.
+ * used: pages up to the last one in use (of any process's commits). */
+struct store_map_info {
+    size_t map_size, map_max, used, page_size;
+    unsigned readers, max_readers;
+};
+void store_map_info(struct store *s, struct store_map_info *out);
 
 /* =========================================================== transactions */
 

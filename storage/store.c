@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,6 +294,25 @@ void store_close(struct store *s)
     pthread_mutex_destroy(&s->jmu);
     free(s->path);
     free(s);
+}
+
+void store_map_info(struct store *s, struct store_map_info *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&s->mu); /* as store_map_size: not during a remap */
+    int rc = mdb_env_info(s->env, &info);
+    rc = rc ? rc : mdb_env_stat(s->env, &st);
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        return;
+    out->map_size = info.me_mapsize;
+    out->map_max = s->map_max;
+    out->page_size = st.ms_psize;
+    out->used = (size_t)(info.me_last_pgno + 1) * st.ms_psize;
+    out->readers = info.me_numreaders;
+    out->max_readers = info.me_maxreaders;
 }
 
 size_t store_map_size(struct store *s)
