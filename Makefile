@@ -17,7 +17,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 LDLIBS   := -pthread -lm
 
-STAGES   := core ingest rules correlate storage escalate runtime http
+STAGES   := core ingest normalise enrich rules correlate storage escalate runtime http
 LIB_SRC  := $(wildcard $(addsuffix /*.c,$(STAGES)))
 CLI_SRC  := $(wildcard cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -17,7 +17,7 @@
 #include "../core/buf.h"
 #include "../core/event.h"
 #include "../core/tstime.h"
-#include "../ingest/decoder.h"
+#include "../normalise/decoder.h"
 #include "../ingest/ingest.h"
 
 #define NMSG 1000

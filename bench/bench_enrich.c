@@ -20,7 +20,7 @@
 #include "../core/arena.h"
 #include "../core/event.h"
 #include "../core/tstime.h"
-#include "../ingest/enrich.h"
+#include "../enrich/enrich.h"
 
 #define NEV 1000         /* events per batch */
 #define NPUB 50000       /* distinct public addresses in the events */

@@ -15,7 +15,7 @@
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "../ingest/ingest.h"
-#include "../ingest/normalise.h"
+#include "../normalise/normalise.h"
 #include "../rules/rules.h"
 
 static _Atomic uint64_t events, detections;

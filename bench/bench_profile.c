@@ -17,7 +17,7 @@
 #include "../core/arena.h"
 #include "../core/event.h"
 #include "../ingest/ingest.h"
-#include "../ingest/profile.h"
+#include "../normalise/profile.h"
 
 #define NMSG 1000
 

@@ -9,7 +9,7 @@
 
 #include "../core/buf.h"
 #include "../ingest/ingest.h"
-#include "../ingest/normalise.h"
+#include "../normalise/normalise.h"
 #include "../rules/rules.h"
 #include "../correlate/correlate.h"
 #include "../storage/storage.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../ingest/enrich.h"
+#include "../enrich/enrich.h"
 #include "cli.h"
 
 static const char intel_usage[] =

@@ -12,7 +12,7 @@
 #include "../core/tz.h"
 #include "cli.h"
 #include "cli_int.h"
-#include "../ingest/normalise.h"
+#include "../normalise/normalise.h"
 
 #define MAX_RULE_PATHS 64
 

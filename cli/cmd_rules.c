@@ -10,7 +10,7 @@
 
 #include "../core/buf.h"
 #include "../ingest/ingest.h"
-#include "../ingest/profile.h"
+#include "../normalise/profile.h"
 #include "../rules/rules.h"
 #include "cli.h"
 

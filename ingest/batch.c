@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "batch_int.h"
-#include "normalise.h"
+#include "../normalise/normalise.h"
 
 int ingest_batch_create(struct ingest_batch **out, uint32_t cap, size_t max_msg)
 {

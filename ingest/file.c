@@ -14,7 +14,7 @@
 #include "../core/tstime.h"
 #include "batch_int.h"
 #include "ingest.h"
-#include "normalise.h"
+#include "../normalise/normalise.h"
 
 #define READ_CHUNK (256u << 10)
 

@@ -34,7 +34,7 @@
 #include "../core/tz.h"
 #include "batch_int.h"
 #include "ingest.h"
-#include "normalise.h"
+#include "../normalise/normalise.h"
 
 #define PENDING_MAX 100000
 #define PAUSE_AFTER_MS 500 /* blocked that long: pause the partitions */

@@ -15,7 +15,7 @@
 #include "../core/buf.h"
 #include "../core/tstime.h"
 #include "../core/tz.h"
-#include "decoder_int.h"
+#include "../normalise/decoder_int.h"
 #include "ingest.h"
 #include "ingest_int.h"
 

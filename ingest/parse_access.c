@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "../core/tstime.h"
-#include "decoder_int.h"
+#include "../normalise/decoder_int.h"
 
 static inline bool is_digit(char c)
 {

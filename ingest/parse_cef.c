@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "decoder_int.h"
+#include "../normalise/decoder_int.h"
 
 static const char *const hdr_names[7] = {
     "cef.version",      "cef.device_vendor", "cef.device_product", "cef.device_version",

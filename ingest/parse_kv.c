@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "decoder_int.h"
+#include "../normalise/decoder_int.h"
 
 static inline bool is_blank(char c)
 {

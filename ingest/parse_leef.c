@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "decoder_int.h"
+#include "../normalise/decoder_int.h"
 
 static const char *const hdr_names[5] = {
     "leef.version", "leef.vendor", "leef.product", "leef.product_version", "leef.event_id",

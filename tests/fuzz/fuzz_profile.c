@@ -10,7 +10,7 @@
 #include "../../core/arena.h"
 #include "../../core/event.h"
 #include "../../ingest/ingest.h"
-#include "../../ingest/profile.h"
+#include "../../normalise/profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

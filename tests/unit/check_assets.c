@@ -10,8 +10,8 @@
 #include "check_util.h"
 #include "../../core/arena.h"
 #include "../../core/event.h"
-#include "../../ingest/enrich.h"
-#include "../../ingest/enrich_int.h"
+#include "../../enrich/enrich.h"
+#include "../../enrich/enrich_int.h"
 
 static char example[512];
 

@@ -20,7 +20,7 @@
 #include "../../core/arena.h"
 #include "../../core/event.h"
 #include "../../core/tstime.h"
-#include "../../ingest/decoder.h"
+#include "../../normalise/decoder.h"
 #include "../../ingest/ingest.h"
 #include "check_util.h"
 

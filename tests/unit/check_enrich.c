@@ -11,8 +11,8 @@
 #include "check_util.h"
 #include "../../core/arena.h"
 #include "../../core/event.h"
-#include "../../ingest/enrich.h"
-#include "../../ingest/normalise.h"
+#include "../../enrich/enrich.h"
+#include "../../normalise/normalise.h"
 
 static char tmpdir[64];
 static char city_db[128], asn_db[128], flat_db[128], flat_spec[128];

@@ -13,7 +13,7 @@
 #include "../../core/arena.h"
 #include "../../core/event.h"
 #include "../../core/tstime.h"
-#include "../../ingest/enrich.h"
+#include "../../enrich/enrich.h"
 
 /* ------------------------------------------------------------- fixtures */
 

@@ -15,8 +15,8 @@
 #include "../../core/event.h"
 #include "../../core/tstime.h"
 #include "../../ingest/ingest.h"
-#include "../../ingest/normalise.h"
-#include "../../ingest/profile.h"
+#include "../../normalise/normalise.h"
+#include "../../normalise/profile.h"
 #include "check_util.h"
 
 static struct ts_arena *arena;

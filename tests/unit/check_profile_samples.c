@@ -13,7 +13,7 @@
 #include "../../core/arena.h"
 #include "../../core/event.h"
 #include "../../ingest/ingest.h"
-#include "../../ingest/profile.h"
+#include "../../normalise/profile.h"
 #include "check_util.h"
 
 #define MAX_FILES 512

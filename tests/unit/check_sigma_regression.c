@@ -12,7 +12,7 @@
 
 #include "check_rules_util.h"
 #include "../../ingest/ingest.h"
-#include "../../ingest/profile.h"
+#include "../../normalise/profile.h"
 
 struct upstream_wrong {
     const char *rule_id;

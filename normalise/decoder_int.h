@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "decoder.h"
-#include "ingest.h"
-#include "ingest_int.h"
+#include "../ingest/ingest.h"
+#include "../ingest/ingest_int.h"
 
 /* Where a "CEF:" / "LEEF:" payload may start: at most this many bytes into
  * the line (after a syslog header). */

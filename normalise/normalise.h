@@ -16,7 +16,7 @@
 
 #include "../core/event.h"
 #include "../core/ts.h"
-#include "enrich.h"
+#include "../enrich/enrich.h"
 
 struct ingest_norm_opts {
     const char *const *profile_paths; /* files/dirs of mapping profiles; none = no profiles */
