@@ -116,6 +116,8 @@ struct final_incident {
     struct corr_incident v; /* string pointers other than the rule's: unset */
     char *strs;
     size_t strslen;
+    const char **gf;    /* group field names (the rule's strings; array owned) */
+    size_t gfcap;
 };
 struct corr_stage {
     struct corr_engine *ce;

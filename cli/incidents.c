@@ -586,8 +586,20 @@ static int final_keep(struct final_incident *f, const struct corr_incident *ci)
             o += l;
         }
     }
+    /* the field names are the rule's (valid while the engine is), but
+     * the array holding them is the batch's: keep a copy */
+    if (ci->ngroup > f->gfcap) {
+        const char **ng = realloc(f->gf, ci->ngroup * sizeof(*ng));
+        if (!ng)
+            return TS_E_NOMEM;
+        f->gf = ng;
+        f->gfcap = ci->ngroup;
+    }
+    for (size_t i = 0; i < ci->ngroup; i++)
+        f->gf[i] = ci->group_fields[i];
     f->v = *ci;
     f->v.tenant = NULL;
+    f->v.group_fields = f->gf;
     f->v.group_values = NULL;
     f->v.values = NULL;
     return 0;
@@ -598,6 +610,7 @@ static int final_keep(struct final_incident *f, const struct corr_incident *ci)
 static int final_drop(struct corr_stage *cs, size_t i)
 {
     free(cs->final[i].strs);
+    free(cs->final[i].gf);
     cs->final[i] = cs->final[--cs->nfinal];
     memset(cs->idx, 0, cs->idxcap * sizeof(*cs->idx));
     for (size_t n = 0; n < cs->nfinal; n++) {
@@ -647,6 +660,7 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
     int rc = final_keep(f, ci);
     if (rc) {
         free(f->strs);
+        free(f->gf);
         return rc;
     }
     cs->nfinal++;
@@ -913,8 +927,10 @@ void corr_stage_close(struct corr_stage *cs)
     for (size_t i = 0; cs->pairs && i < cs->nworkers; i++)
         free(cs->pairs[i].v);
     free(cs->pairs);
-    for (size_t i = 0; i < cs->nfinal; i++)
+    for (size_t i = 0; i < cs->nfinal; i++) {
         free(cs->final[i].strs);
+        free(cs->final[i].gf);
+    }
     free(cs->final);
     free(cs->idx);
     free(cs->prev);
