@@ -75,22 +75,41 @@ size_t ts_format_rfc3339(int64_t ns, char *buf, size_t len)
     int64_t y;
     unsigned m, d;
     ts_civil_from_days(days, &y, &m, &d);
-    int n;
     unsigned hh = (unsigned)(rem / 3600), mm = (unsigned)(rem / 60 % 60), ss = (unsigned)(rem % 60);
-    if (frac == 0)
-        n = snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d, hh, mm, ss);
-    else if (frac % 1000000 == 0)
-        n = snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02u.%03lldZ", (long long)y, m, d, hh,
-                     mm, ss, (long long)(frac / 1000000));
-    else if (frac % 1000 == 0)
-        n = snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02u.%06lldZ", (long long)y, m, d, hh,
-                     mm, ss, (long long)(frac / 1000));
-    else
-        n = snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lldZ", (long long)y, m, d, hh,
-                     mm, ss, (long long)frac);
-    if (n < 0)
-        return 0;
-    return (size_t)n < len ? (size_t)n : len - 1;
+    int fd = frac == 0 ? 0 : frac % 1000000 == 0 ? 3 : frac % 1000 == 0 ? 6 : 9;
+    if (y < 0 || y > 9999 || len < 32) { /* rare: let snprintf handle widths and room */
+        int n = fd == 0 ? snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m,
+                                   d, hh, mm, ss)
+                        : snprintf(buf, len, "%04lld-%02u-%02uT%02u:%02u:%02u.%0*lldZ",
+                                   (long long)y, m, d, hh, mm, ss, fd,
+                                   (long long)(fd == 3 ? frac / 1000000
+                                               : fd == 6 ? frac / 1000 : frac));
+        if (n < 0)
+            return 0;
+        return (size_t)n < len ? (size_t)n : len - 1;
+    }
+    /* by hand: this runs for every printed time (incidents, events out) */
+    char *p = buf;
+    unsigned yy = (unsigned)y;
+    *p++ = (char)('0' + yy / 1000), *p++ = (char)('0' + yy / 100 % 10);
+    *p++ = (char)('0' + yy / 10 % 10), *p++ = (char)('0' + yy % 10), *p++ = '-';
+    *p++ = (char)('0' + m / 10), *p++ = (char)('0' + m % 10), *p++ = '-';
+    *p++ = (char)('0' + d / 10), *p++ = (char)('0' + d % 10), *p++ = 'T';
+    *p++ = (char)('0' + hh / 10), *p++ = (char)('0' + hh % 10), *p++ = ':';
+    *p++ = (char)('0' + mm / 10), *p++ = (char)('0' + mm % 10), *p++ = ':';
+    *p++ = (char)('0' + ss / 10), *p++ = (char)('0' + ss % 10);
+    if (fd) {
+        int64_t f = fd == 3 ? frac / 1000000 : fd == 6 ? frac / 1000 : frac;
+        *p++ = '.';
+        for (int i = fd - 1; i >= 0; i--) {
+            p[i] = (char)('0' + f % 10);
+            f /= 10;
+        }
+        p += fd;
+    }
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - buf);
 }
 
 static int digits(const char *s, size_t len, size_t *pos, unsigned n, unsigned *out)
