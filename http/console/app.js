@@ -50,6 +50,7 @@
         reportCache: new Map(),
         samples: [],
         metricsTimer: null,
+        bootTimer: null,
         metricsError: null,
         rulesIndex: null,
         showAllEvidence: false,
@@ -839,8 +840,9 @@
             h('div', { class: 'linked', id: 'linked' },
                 h('h3', null, t('inc.linked', fmtNum(det.linked !== undefined ? det.linked : linked.size))),
                 linked.size ? h('ul', { class: 'plain' }, [...linked].map(([rid, n]) => h('li', null,
-                    h('span', null, rules.get(rid) || rid), ' ', h('span', { class: 'muted small' }, '×' + n),
-                    rules.has(rid) ? null : h('div', { class: 'mono small muted' }, rid))))
+                    rules.has(rid) ? h('span', null, rules.get(rid)) : h('span', { class: 'mono small' }, rid),
+                    ' ', h('span', { class: 'muted small' }, t('inc.linked_n', n)),
+                    rules.has(rid) ? h('div', { class: 'mono small muted' }, rid) : null)))
                     : h('p', { class: 'muted small' }, t('inc.linked_none'))));
     }
 
@@ -903,21 +905,29 @@
                 const overdue = reports.filter((r) => r.overdue).length;
                 if (overdue)
                     body.push(notice('error', t('esc.overdue_n', overdue)));
-                body.push(h('table', { class: 'grid esc', id: 'esc-reports' },
-                    h('thead', null, h('tr', null, ['esc.report', 'esc.stage', 'esc.due', 'esc.delivery']
-                        .map((k) => h('th', null, t(k))))),
-                    [...byRec].map(([rec, rs]) => h('tbody', { 'data-recipient': rec },
-                        h('tr', { class: 'group' }, h('th', { colspan: 4 },
-                            recipientName(rec), h('span', { class: 'mono muted small' }, ' ', rec),
-                            rs.some((r) => r.overdue) ? h('span', { class: 'pill overdue-pill' }, t('esc.overdue')) : null)),
-                        rs.map((r) => h('tr', { class: r.overdue ? 'overdue' : '' },
-                            h('td', null, tOr('report.' + r.report, r.report),
-                                r.mandatory ? null : h('span', { class: 'muted small' }, ' (', t('esc.optional'), ')')),
-                            h('td', null, t('stage.' + r.stage)),
-                            h('td', { class: 'due' }, r.due_at ? timeEl(r.due_at, true) : h('span', { class: 'muted' }, t('esc.no_due')),
-                                r.every_seconds ? h('div', { class: 'small muted' }, t('esc.every', fmtNum(r.every_seconds / 86400, 1))) : null,
-                                r.overdue ? h('span', { class: 'pill overdue-pill' }, t('esc.overdue')) : null),
-                            h('td', null, h('span', { class: 'pill dl dl-' + r.delivery }, t('dl.' + r.delivery)))))))));
+                /* one column per recipient: what it is owed, when, and
+                 * whether it went (overdue stands out) */
+                body.push(h('div', { class: 'esc-recips', id: 'esc-reports' },
+                    [...byRec].map(([rec, rs]) => h('div', {
+                        class: 'esc-recip' + (rs.some((r) => r.overdue) ? ' has-overdue' : ''), 'data-recipient': rec
+                    },
+                    h('div', { class: 'esc-recip-head' },
+                        h('b', null, recipientName(rec)), h('span', { class: 'mono muted small' }, rec),
+                        rs.some((r) => r.overdue) ? h('span', { class: 'pill overdue-pill' }, t('esc.overdue')) : null),
+                    h('ul', { class: 'esc-items' }, rs.map((r) => h('li', {
+                        class: 'esc-item' + (r.overdue ? ' overdue' : ''), 'data-report': r.report
+                    },
+                    h('div', { class: 'esc-line' },
+                        h('span', { class: 'esc-name' }, tOr('report.' + r.report, r.report)),
+                        h('span', { class: 'chip' }, t('stage.' + r.stage)),
+                        r.mandatory ? null : h('span', { class: 'muted small' }, t('esc.optional')),
+                        h('span', { class: 'spacer' }),
+                        h('span', { class: 'pill dl dl-' + r.delivery }, t('dl.' + r.delivery))),
+                    h('div', { class: 'esc-due due' },
+                        r.overdue ? h('span', { class: 'pill overdue-pill' }, t('esc.overdue')) : null,
+                        r.due_at ? [h('span', { class: 'muted' }, t('esc.due'), ' '), timeEl(r.due_at, true)]
+                            : h('span', { class: 'muted' }, t('esc.no_due')),
+                        r.every_seconds ? h('span', { class: 'muted' }, ' · ', t('esc.every', fmtNum(r.every_seconds / 86400, 1))) : null))))))));
             } else {
                 body.push(h('p', { class: 'muted', id: 'esc-none' }, t('esc.none', esc.regime)));
             }
@@ -1077,8 +1087,14 @@
     function parseProm(text) {
         const out = new Map();
         for (const line of String(text).split('\n')) {
-            if (!line || line[0] === '#')
+            if (!line)
                 continue;
+            if (line[0] === '#') {
+                const m = /^#\s*TYPE\s+([A-Za-z_:][A-Za-z0-9_:]*)\s/.exec(line);
+                if (m && !out.has(m[1]))
+                    out.set(m[1], []); /* a family without samples is still reported */
+                continue;
+            }
             let i = 0;
             while (i < line.length && /[A-Za-z0-9_:]/.test(line[i]))
                 i++;
@@ -1161,10 +1177,9 @@
     }
 
     function stopMetrics() {
-        if (state.metricsTimer) {
-            clearInterval(state.metricsTimer);
-            state.metricsTimer = null;
-        }
+        clearTimeout(state.bootTimer);
+        clearInterval(state.metricsTimer);
+        state.bootTimer = state.metricsTimer = null;
     }
 
     /* Per-second rates of a counter between consecutive samples (a reset
@@ -1192,12 +1207,13 @@
     function chart(points, id, fmt) {
         const W = 320, H = 96, P = 4;
         const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', id, role: 'img' });
-        const now = Date.now();
-        const span = METRICS_KEEP * METRICS_EVERY_MS;
-        const t0 = now - span;
+        /* x: the time the points cover (up to the METRICS_KEEP samples) */
+        const t0 = points.length ? points[0].t : 0;
+        const t1 = points.length ? points[points.length - 1].t : 0;
+        const span = t1 - t0;
         const max = Math.max(1e-9, ...points.map((p) => p.v));
         const niceMax = max <= 1e-9 ? 1 : max * 1.15;
-        const x = (tm) => P + (W - 2 * P) * Math.max(0, (tm - t0) / span);
+        const x = (tm) => (span > 0 ? P + (W - 2 * P) * ((tm - t0) / span) : W - P - 3);
         const y = (v) => H - P - (H - 2 * P - 14) * (v / niceMax);
         for (const f of [0, 0.5, 1])
             root.appendChild(svg('line', { x1: P, x2: W - P, y1: y(niceMax * f), y2: y(niceMax * f), class: 'grid-line' }));
@@ -1212,7 +1228,9 @@
             root.appendChild(svg('circle', { cx: x(last.t), cy: y(last.v), r: 3, class: 'dot' }));
         }
         root.appendChild(svg('text', { x: P + 2, y: 11, class: 'axis' }, fmt(niceMax / 1.15)));
-        root.appendChild(svg('text', { x: W - P - 2, y: H - 6, class: 'axis end' }, t('health.window', Math.round(span / 60000))));
+        if (span > 0)
+            root.appendChild(svg('text', { x: W - P - 2, y: H - 6, class: 'axis end' },
+                span < 120000 ? t('health.window_s', Math.round(span / 1000)) : t('health.window', Math.round(span / 60000))));
         return root;
     }
 
@@ -1233,6 +1251,10 @@
                 svg('rect', { x: 0, y: 0, width: 100, height: 10, class: 'bar-bg' }),
                 svg('rect', { x: 0, y: 0, width: v ? Math.max(1, 100 * v / max) : 0, height: 10, class: 'bar-fg ' + (cls || '') }))),
             h('td', { class: 'num' }, fmt ? fmt(v) : fmtNum(v))))));
+    }
+
+    function overdueEl(n) {
+        return h('span', { class: n > 0 ? 'overdue-count' : '' }, fmtNum(n));
     }
 
     function renderHealth() {
@@ -1260,20 +1282,25 @@
 
         /* the store-side series: there in serve and in run */
         const m = last.m;
-        const byLabel = (name, label) => {
+        const byLabel = (name, label, keep) => {
             const r = new Map();
             for (const s of m.get(name) || [])
-                r.set(s.labels[label], (r.get(s.labels[label]) || 0) + (isFinite(s.value) ? s.value : 0));
+                if (!keep || keep(s.labels))
+                    r.set(s.labels[label], (r.get(s.labels[label]) || 0) + (isFinite(s.value) ? s.value : 0));
             return r;
         };
-        const st = byLabel('tocsin_incidents', 'status');
-        const sv = byLabel('tocsin_incidents', 'severity');
+        /* /metrics counts every tenant's incidents: keep the token's own */
+        const all = state.me.tenants.includes('*');
+        const mine = (l) => all || state.me.tenants.includes(l.tenant);
+        const st = byLabel('tocsin_incidents', 'status', mine);
+        const sv = byLabel('tocsin_incidents', 'severity', mine);
         const ob = byLabel('tocsin_outbox_entries', 'state');
         const od = byLabel('tocsin_reports_overdue', 'recipient');
         const one = (name) => (m.has(name) ? sum(m.get(name)) : null);
         const used = one('tocsin_store_map_used_bytes'), size = one('tocsin_store_map_size_bytes'), cap = one('tocsin_store_map_max_bytes');
         const build = (m.get('tocsin_build_info') || [])[0];
-        page.append(h('h2', { class: 'section-title' }, t('health.store')),
+        page.append(h('h2', { class: 'section-title' }, t('health.store'),
+            all ? null : h('span', { class: 'muted small' }, ' · ', t('health.mine'))),
             h('div', { class: 'metrics-grid' },
                 card(t('health.inc_status'), { id: 'm-inc-status' }, bars('bars-status', STATUSES.map((s) => [t('status.' + s), st.get(s) || 0, 'st-' + s]))),
                 card(t('health.inc_severity'), { id: 'm-inc-sev' }, bars('bars-sev', SEVERITIES.map((s) => [t('sev.' + s), sv.get(s) || 0, 'sev-' + s]))),
@@ -1281,7 +1308,7 @@
                     bars('bars-outbox', ['pending', 'delivered', 'failed'].map((s) => [t('ob.' + s), ob.get(s) || 0, 'ob-' + s])),
                     kv([[t('health.due'), fmtNum(one('tocsin_outbox_due_entries'))],
                         [t('health.oldest_due'), fmtNum(one('tocsin_outbox_oldest_due_seconds'), 0) + ' s'],
-                        [t('health.overdue'), m.has('tocsin_reports_overdue') ? fmtNum([...od.values()].reduce((a, b) => a + b, 0)) : t('health.na')]])),
+                        [t('health.overdue'), m.has('tocsin_reports_overdue') ? overdueEl([...od.values()].reduce((a, b) => a + b, 0)) : t('health.na')]])),
                 card(t('health.storage'), { id: 'm-store' }, kv([
                     [t('health.map_used'), used === null ? '—' : fmtBytes(used) + (size ? ' / ' + fmtBytes(size) : '')],
                     [t('health.map_max'), cap === null ? '—' : fmtBytes(cap)],
@@ -1306,13 +1333,17 @@
             after() {
                 if (state.metricsTimer)
                     return;
-                state.metricsTimer = setInterval(async () => {
+                const tick = async () => {
                     await sampleMetrics();
                     if (state.view === view && $('health')) {
                         $('main').replaceChildren(renderHealth());
                         setBodyState('ready', 'health');
                     }
-                }, METRICS_EVERY_MS);
+                };
+                /* a second sample soon, for a first rate, then every few seconds */
+                if (state.samples.length < 2)
+                    state.bootTimer = setTimeout(tick, 1000);
+                state.metricsTimer = setInterval(tick, METRICS_EVERY_MS);
             }
         };
         return view;
