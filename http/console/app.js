@@ -1070,8 +1070,8 @@
                 fill();
                 page.append(card(null, { class: 'card table-card' },
                     h('div', { class: 'filters' }, textField('rules-filter', '', t('rules.filter'), t('rules.filter.ph'), {
-                        type: 'search', class: 'grow', oninput: (ev) => { filter = ev.target.value; fill(); }
-                    }), h('span', { class: 'muted small' }, t('rules.n', fmtNum(rules.length)))),
+                        type: 'search', oninput: (ev) => { filter = ev.target.value; fill(); }
+                    }), h('span', { class: 'muted small rules-n' }, t('rules.n', fmtNum(rules.length)))),
                     h('table', { class: 'grid', id: 'rules' }, h('thead', null, h('tr', null,
                         ['rules.rule', 'rules.level', 'rules.kind', 'rules.hits', ''].map((k) => h('th', { class: k === 'rules.hits' ? 'num' : '' }, k ? t(k) : '')))),
                     body)));

@@ -32,7 +32,7 @@ what an analyst does:
   run` would.
 
 Screenshots are written to /tmp/tocsin-console/ (queue.png, incident.png,
-queue-vi.png, health.png) and their paths printed.
+queue-vi.png, health.png, rules.png) and their paths printed.
 """
 import hashlib
 import http.client
@@ -140,8 +140,21 @@ def runtime_series():
             f"reason=\"invalid UTF-8\"}} {dead}\n").encode()
 
 
+RULES_DOC = {"rules": [
+    {"id": "017dd23e-17b7-46ec-9279-c2482fa92e1f", "title": "SSH Brute Force From One Address",
+     "level": "high", "kind": "correlation", "hits": 42},
+    {"id": "6b0f6e0e-3c1a-4c7e-9d57-0b7d2f9a1c01", "title": "SSH Password Login As Root",
+     "level": "high", "kind": "detection", "hits": 1},
+    {"id": "0d8cc8c6-3a3f-4a0e-9f5b-2b8f1c4d7e10", "title": "New Local User Created",
+     "level": "medium", "kind": "detection", "hits": 0},
+    {"id": "5e0f1a2b-6c7d-4e8f-9a0b-1c2d3e4f5a6b", "title": "Failed Login Seen",
+     "level": "low", "kind": "detection", "hits": 252}]}
+
+
 def start_proxy(upstream):
-    """A pass-through proxy on 127.0.0.1 that adds runtime_series() to /metrics."""
+    """A pass-through proxy on 127.0.0.1 that adds what the runtime's hooks
+    give in `tocsin run`: runtime_series() to /metrics, and GET
+    /api/v1/rules (which serve answers 404) with hit counts."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -158,8 +171,12 @@ def start_proxy(upstream):
                 headers = r.getheaders()
             finally:
                 c.close()
-            if self.path.split("?")[0] == "/metrics" and r.status == 200:
+            path = self.path.split("?")[0]
+            if path == "/metrics" and r.status == 200:
                 data += runtime_series()
+            if path == "/api/v1/rules" and r.status == 404:  # a valid token, no hook
+                r.status = 200
+                data = json.dumps(RULES_DOC).encode()
             self.send_response(r.status)
             for k, v in headers:
                 if k.lower() not in ("content-length", "connection", "transfer-encoding", "date",
@@ -205,10 +222,14 @@ class Page:
     is set by the console when a view is rendered)."""
 
     def __init__(self, d):
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
         self.d, self.By = d, By
-        self.wait = WebDriverWait(d, 15, poll_frequency=0.1)
+        self.transient = (NoSuchElementException, StaleElementReferenceException)
+        # the health panel redraws itself every few seconds: an element
+        # read as it is replaced is read again
+        self.wait = WebDriverWait(d, 15, poll_frequency=0.1, ignored_exceptions=self.transient)
 
     def ready(self, view):
         def ok(d):
@@ -221,6 +242,15 @@ class Page:
             return self.wait.until(lambda d: fn())
         except Exception as e:  # noqa: BLE001
             raise RuntimeError(f"timed out waiting for {what}") from e
+
+    def read(self, fn):
+        """fn() once the page holds still long enough to read it."""
+        for _ in range(50):
+            try:
+                return fn()
+            except self.transient:
+                time.sleep(0.1)
+        return fn()
 
     def id(self, i):
         return self.d.find_element(self.By.ID, i)
@@ -374,7 +404,7 @@ def main():
     page1 = pg.queue_ids()
     check(page1 == first[:25], f"25 per page: the first 25 ({len(page1)})")
     pg.id("q-next").click()
-    pg.until(lambda: "page 2" in pg.id("queue-summary").text, "page 2")
+    pg.until(lambda: "Page 2" in pg.id("queue-summary").text, "page 2")
     pg.ready("queue")
     page2 = pg.queue_ids()
     check(sorted(page1 + page2) == sorted(i["id"] for i in a_cli) and len(set(page1 + page2)) == 30,
@@ -382,7 +412,7 @@ def main():
           f"({len(page1)} + {len(page2)})")
     check(pg.id("q-next").get_attribute("disabled") is not None, "the last page has no Next")
     pg.id("q-prev").click()
-    pg.until(lambda: "page 1" in pg.id("queue-summary").text, "page 1 again")
+    pg.until(lambda: "Page 1" in pg.id("queue-summary").text, "page 1 again")
     pg.ready("queue")
     check(pg.queue_ids() == page1, "Previous goes back to the first page")
 
@@ -478,10 +508,11 @@ def main():
           "rules without the engine: \"not available\"")
     pg.id("nav-health").click()
     pg.ready("health")
-    check(pg.has("#ingest-absent") and len(pg.all(".metric .absent")) == 3,
+    check(pg.read(lambda: pg.has("#ingest-absent") and len(pg.all(".metric .absent")) == 3),
           "ingest health over serve: the ingest series are said to be absent")
-    bars = {r.find_element(pg.By.TAG_NAME, "th").text: r.find_element(pg.By.CSS_SELECTOR, "td.num").text
-            for r in pg.all("#bars-status tr")}
+    bars = pg.read(lambda: {r.find_element(pg.By.TAG_NAME, "th").text:
+                            r.find_element(pg.By.CSS_SELECTOR, "td.num").text
+                            for r in pg.all("#bars-status tr")})
     check(bars.get("New") == "29" and bars.get("Acknowledged") == "1",
           f"the store panel counts the token's tenant's incidents by status ({bars})")
 
@@ -515,14 +546,29 @@ def main():
         return any(" " in (e.get_attribute("points") or "").strip() for e in pg.all(css))
     pg.until(lambda: drawn("#m-events-chart polyline") and drawn("#m-dead-chart polyline"),
              "three samples of /metrics")
-    big = pg.one("#m-events .big").text
-    check(not pg.has("#ingest-absent") and drawn("#m-lag-chart polyline") and
-          re.search(r"\d", big), f"with the runtime's series the charts are drawn (events {big!r})")
-    lag = pg.one("#m-lag .big").text
-    check(re.search(r"\d", lag) and "largest partition" in pg.id("m-lag").text,
-          f"consumer lag from the gauge ({lag!r})")
+    big, lag_ok = pg.read(lambda: (pg.one("#m-events .big").text,
+                                   not pg.has("#ingest-absent") and drawn("#m-lag-chart polyline")))
+    check(lag_ok and re.search(r"\d", big), f"with the runtime's series the charts are drawn (events {big!r})")
+    lag, lag_text = pg.read(lambda: (pg.one("#m-lag .big").text, pg.id("m-lag").text))
+    check(re.search(r"\d", lag) and "largest partition" in lag_text, f"consumer lag from the gauge ({lag!r})")
     time.sleep(0.3)
     pg.shot("health.png")
+
+    # rule hit counts, as the engine's rules hook would give them
+    pg.id("nav-rules").click()
+    pg.ready("rules")
+    rows = [tr.text.split("\n")[0] for tr in pg.all("#rules tbody tr")]
+    check(rows[:2] == ["Failed Login Seen", "SSH Brute Force From One Address"] and len(rows) == 4,
+          f"rules with hit counts, most hits first ({rows})")
+    pg.shot("rules.png")
+    pg.id("rules-filter").send_keys("root")
+    pg.until(lambda: len(pg.all("#rules tbody tr")) == 1, "the rule filter")
+    check("SSH Password Login As Root" in pg.one("#rules tbody tr").text and
+          pg.one("#rules tbody tr td.num").text == "1", "the rule filter keeps the one rule")
+    d.get(pbase + "#/incident/" + crit_id)
+    pg.ready("incident")
+    check("SSH Password Login As Root" in pg.id("linked").text,
+          "with the rules known, the linked detection is named by its rule's title")
 
     # the browser's console: no CSP violation, no script error
     bad = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE" and not
