@@ -411,8 +411,9 @@
                     sessionStorage.setItem(TOKEN_KEY, tok);
                     state.loginMessage = null;
                     if (!location.hash || location.hash === '#' || location.hash === '#/')
-                        location.replace('#/incidents');
-                    route();
+                        location.replace('#/incidents'); /* hashchange routes */
+                    else
+                        route();
                 } catch (e) {
                     state.token = null;
                     err.textContent = e.status === 401 ? t('login.bad') : e.message;
