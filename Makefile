@@ -20,7 +20,7 @@ LDLIBS   := -pthread -lm
 STAGES   := core ingest normalise enrich rules correlate storage escalate runtime http
 LIB_SRC  := $(wildcard $(addsuffix /*.c,$(STAGES)))
 CLI_SRC  := $(wildcard cli/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_assets.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -41,6 +41,15 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+# The web console's static files, embedded into the binary as a C table
+# (scripts/embed.sh; generated under $(BUILD)/gen, never committed).
+CONSOLE_ASSETS := $(sort $(wildcard http/console/*.html http/console/*.js http/console/*.css http/console/*.svg))
+$(BUILD)/gen/console_assets.c: scripts/embed.sh $(CONSOLE_ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $@ $(CONSOLE_ASSETS)
+$(BUILD)/gen/console_assets.o: $(BUILD)/gen/console_assets.c
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP -c $< -o $@
 
 $(LIBTS): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -1128,6 +1128,8 @@ const struct http_route http_api_routes[] = {
     {"GET", "/healthz", HTTP_ROLE_NONE, h_healthz},
     {"GET", "/readyz", HTTP_ROLE_NONE, h_readyz},
     {"GET", "/metrics", HTTP_ROLE_NONE, h_metrics},
+    {"GET", "/", HTTP_ROLE_NONE, http_console_index},             /* the web console */
+    {"GET", "/assets/{name}", HTTP_ROLE_NONE, http_console_asset}, /* (console.c) */
     {"GET", "/api/v1/me", HTTP_ROLE_VIEWER, h_me},
     {"GET", "/api/v1/incidents", HTTP_ROLE_VIEWER, h_list},
     {"GET", "/api/v1/incidents/{id}", HTTP_ROLE_VIEWER, h_get},

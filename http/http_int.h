@@ -132,6 +132,8 @@ int http_cursor_decode(const char *s, int64_t *last_seen_ns, char *id, size_t id
 
 struct http_server;
 
+#define HTTP_REQ_HEADERS_MAX 12 /* extra response headers of one request */
+
 /* One request being served (one thread). */
 struct http_req {
     struct http_server *srv;
@@ -147,11 +149,22 @@ struct http_req {
     /* the response */
     unsigned status;
     const char *content_type;      /* static string */
+    const char *cache_control;     /* static string; NULL: "no-store" */
+    struct {
+        const char *name, *value;  /* static or in arena */
+    } headers[HTTP_REQ_HEADERS_MAX]; /* extra response headers */
+    size_t nheaders;
     struct ts_buf out;
 };
 
 /* Query parameter (NULL when absent). */
 const char *http_req_arg(struct http_req *r, const char *name);
+/* Request header (NULL when absent); borrowed for the request. */
+const char *http_req_header(struct http_req *r, const char *name);
+/* Add a response header (name and value must live until the response is
+ * queued: static strings, or the request's arena). TS_E_LIMIT past
+ * HTTP_REQ_HEADERS_MAX. */
+int http_req_header_add(struct http_req *r, const char *name, const char *value);
 /* 400 unless every query parameter is one of names (NULL-terminated). */
 int http_req_args_only(struct http_req *r, const char *const *names);
 /* A JSON error body {"error": msg} with status; returns 0. */
@@ -167,6 +180,27 @@ pthread_mutex_t *http_req_metrics_mu(struct http_req *r);
 struct ts_buf *http_req_metrics_cache(struct http_req *r, int64_t **built_ns);
 /* Request counters of the server (exposed as tocsin_http_* series). */
 int http_server_metrics(struct http_server *s, struct ts_buf *b);
+
+/* ---------------------------------------------------------------- console */
+
+/* One static asset of the web console, embedded at build time by
+ * scripts/embed.sh from http/console/ into $(BUILD)/gen/console_assets.c. */
+struct http_asset {
+    const char *name;         /* basename: "app.js" */
+    const char *content_type; /* "text/javascript; charset=utf-8" */
+    const unsigned char *data;
+    size_t len;
+    const char *etag;         /* quoted: "\"<32 hex of its SHA-256>\"" */
+};
+extern const struct http_asset http_console_assets[];
+extern const size_t http_console_nassets;
+
+/* The asset called name, or NULL. */
+const struct http_asset *http_console_find(const char *name);
+/* GET / (index.html) and GET /assets/{name} (console.c): public, with the
+ * console's Content-Security-Policy, nosniff, ETag and 304s. */
+int http_console_index(struct http_req *r);
+int http_console_asset(struct http_req *r);
 
 /* Route table and handlers (api.c). */
 extern const struct http_route http_api_routes[];

@@ -81,10 +81,12 @@ static void free_buf(void *p)
     free(p);
 }
 
-/* Queue status with body (taken from b, which is left empty). */
+/* Queue status with body (taken from b, which is left empty), and the
+ * extra headers and cache policy of r when there is one. */
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                const char *content_type, struct ts_buf *b,
-                               const char *hname, const char *hvalue)
+                               const char *hname, const char *hvalue,
+                               const struct http_req *r)
 {
     struct MHD_Response *resp;
     if (b->len) {
@@ -96,14 +98,18 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
     }
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status != MHD_HTTP_NOT_MODIFIED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            r && r->cache_control ? r->cache_control : "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (hname)
         MHD_add_response_header(resp, hname, hvalue);
-    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    for (size_t i = 0; r && i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    enum MHD_Result res = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
-    return r;
+    return res;
 }
 
 static enum MHD_Result respond_error(struct http_server *s, struct conn_state *cs,
@@ -117,7 +123,7 @@ static enum MHD_Result respond_error(struct http_server *s, struct conn_state *c
     ts_buf_puts(&b, "}\n");
     count(s, cs->route_idx, status);
     cs->answered = true;
-    enum MHD_Result r = respond(conn, status, "application/json", &b, hname, hvalue);
+    enum MHD_Result r = respond(conn, status, "application/json", &b, hname, hvalue, NULL);
     ts_buf_free(&b);
     return r;
 }
@@ -127,6 +133,21 @@ static enum MHD_Result respond_error(struct http_server *s, struct conn_state *c
 const char *http_req_arg(struct http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_req_header(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int http_req_header_add(struct http_req *r, const char *name, const char *value)
+{
+    if (r->nheaders == HTTP_REQ_HEADERS_MAX)
+        return TS_E_LIMIT;
+    r->headers[r->nheaders].name = name;
+    r->headers[r->nheaders].value = value;
+    r->nheaders++;
+    return 0;
 }
 
 struct args_check {
@@ -167,6 +188,8 @@ int http_req_error(struct http_req *r, unsigned status, const char *fmt, ...)
     ts_buf_reset(&r->out);
     r->status = status;
     r->content_type = "application/json";
+    r->cache_control = NULL; /* an error drops what a handler had set */
+    r->nheaders = 0;
     int rc = ts_buf_puts(&r->out, "{\"error\":");
     rc = rc ? rc : ts_buf_json_str(&r->out, msg, strlen(msg));
     rc = rc ? rc : ts_buf_puts(&r->out, "}\n");
@@ -333,7 +356,7 @@ static enum MHD_Result serve(struct http_server *s, struct conn_state *cs,
         http_req_error(&r, rc == TS_E_LIMIT ? 507 : 500, "internal error: %s", ts_strerror(rc));
     }
     count(s, cs->route_idx, r.status);
-    enum MHD_Result res = respond(conn, r.status, r.content_type, &r.out, NULL, NULL);
+    enum MHD_Result res = respond(conn, r.status, r.content_type, &r.out, NULL, NULL, &r);
     ts_buf_free(&r.out);
     ts_arena_destroy(r.arena);
     return res;

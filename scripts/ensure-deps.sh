@@ -6,6 +6,10 @@ PKGS=(gcc make pkg-config librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb
       lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev openssl
       libmicrohttpd-dev
       python3 python3-yaml python3-pip kcat default-jre-headless maven
+      # the web console's browser test (tests/integration/test_console.py):
+      # Debian's headless Chromium and its WebDriver, a monospace font with
+      # every Vietnamese letter for the screenshots
+      chromium chromium-driver fonts-noto-mono
       # the forwarders' shared libraries (rsyslog; syslog-ng), see ensure_forwarders
       bsdutils librdkafka1 libestr0 libfastjson4 liblognorm5 libivykis0 libnet1 libpcre3 libwrap0)
 missing=()

@@ -19,6 +19,7 @@ step replay-resume python3 tests/integration/test_replay_resume.py
 step compose python3 tests/integration/test_compose.py
 step stix python3 tests/integration/test_stix.py
 step api python3 tests/integration/test_api.py
+step console python3 tests/integration/test_console.py
 step incident-link python3 tests/integration/test_incident_link.py
 
 kdir=""
