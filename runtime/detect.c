@@ -1,92 +1,15 @@
-/* pipeline.c - what `replay` and `run` attach after ingest: building the
- * normaliser from options/config, and the detection stage (Sigma rules) that
- * prints one JSON object per detection. Workers call the detection sink
- * concurrently: each has its own rule scratch (b->worker); output lines are
- * written under a mutex. */
-#include <limits.h>
+/* detect.c - the detection stage as `replay` and `run` attach it after
+ * ingest: Sigma rules that print one JSON object per detection and feed the
+ * correlation stage. Workers call it concurrently: each has its own rule
+ * scratch (b->worker); output lines are written under a mutex. The rule set
+ * is swapped on reload (batches in flight finish with the one they took). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../core/event_json.h"
 #include "../core/log.h"
 #include "../core/tstime.h"
-#include "cli_int.h"
-
-const char *cli_default_dir(const char *sub, char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    struct stat st;
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, len, "%s/../%s", exe, sub);
-            if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-                return buf;
-        }
-    }
-    snprintf(buf, len, "%s", sub);
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
-}
-
-int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
-{
-    *out = NULL;
-    if (a->none)
-        return 0;
-    char pbuf[PATH_MAX], dbuf[PATH_MAX];
-    const char *profiles = a->profiles ? a->profiles : cli_default_dir("etc/profiles", pbuf,
-                                                                       sizeof(pbuf));
-    const char *decoders = a->decoders ? a->decoders : cli_default_dir("etc/decoders", dbuf,
-                                                                       sizeof(dbuf));
-    struct ingest_enrich_opts eo = {
-        .geoip_city_db = a->geoip_city,
-        .geoip_asn_db = a->geoip_asn,
-        .ip_fields = a->ip_fields,
-        .nip_fields = a->nip_fields,
-        .assets_file = a->assets,
-        .intel_db = a->intel_db,
-    };
-    bool enrich = a->geoip_city || a->geoip_asn || a->assets || a->intel_db;
-    struct ingest_norm_opts no = {
-        .profile_paths = a->nprofile_list ? a->profile_list : profiles ? &profiles : NULL,
-        .nprofile_paths = a->nprofile_list ? a->nprofile_list : profiles ? 1 : 0,
-        .decoder_paths = a->ndecoder_list ? a->decoder_list : decoders ? &decoders : NULL,
-        .ndecoder_paths = a->ndecoder_list ? a->ndecoder_list : decoders ? 1 : 0,
-        .force_profile = a->force_profile,
-        .enrich = enrich ? &eo : NULL,
-    };
-    struct ts_err err = {0};
-    int rc = ingest_norm_create(out, &no, &err);
-    if (rc) {
-        char msg[1024];
-        ts_err_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
-    }
-    return rc;
-}
-
-bool cli_norm_summary(const struct ingest_norm *n, char *buf, size_t len)
-{
-    struct ingest_norm_stats st;
-    ingest_norm_stats(n, &st);
-    if (len)
-        buf[0] = '\0';
-    if (!len || (!st.input_reserved_renamed && !st.input_reserved_dropped))
-        return false;
-    snprintf(buf, len,
-             "input fields named like enrichment's (asset.*, threat.*, geo): %llu renamed "
-             "input.<name>, %llu dropped (no room)",
-             (unsigned long long)st.input_reserved_renamed,
-             (unsigned long long)st.input_reserved_dropped);
-    return true;
-}
-
-/* ------------------------------------------------------------ detections */
+#include "runtime_int.h"
 
 /* Is the rule with this id or name (a detection or a correlation) in rs? */
 static bool rule_in_set(const struct rule_set *rs, const char *id)
@@ -110,7 +33,8 @@ static bool rule_in_set(const struct rule_set *rs, const char *id)
  * and the log names the rule and where it broke. New rules that do not
  * compile are skipped as at start-up. */
 static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
-                           const struct rule_set *running, struct rule_set **out)
+                           const struct rule_set *running, struct rule_set **out,
+                           struct ts_err *rerr)
 {
     struct rule_report rep;
     struct ts_err err = {0};
@@ -119,6 +43,8 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+        if (err.code && rerr && !rerr->code)
+            *rerr = err;
         rule_report_free(&rep);
         return rc;
     }
@@ -130,6 +56,10 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
             fprintf(stderr, "tocsin: reload refused: rule %s is in force and its new version "
                             "does not load (above); fix it and send SIGHUP again\n",
                     p->rule_id);
+            ts_err_set(rerr, TS_E_INVAL, p->file, p->line, p->col,
+                       "rule %s is in force and its new version does not load: %s: %s",
+                       p->rule_id, p->kind == RULE_INVALID ? "invalid" : "unsupported",
+                       p->msg);
             rc = TS_E_INVAL;
         }
     }
@@ -154,11 +84,11 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
 
 static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out)
 {
-    return load_rules_over(lo, quiet, NULL, out);
+    return load_rules_over(lo, quiet, NULL, out, NULL);
 }
 
-int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
-                    FILE *out, bool quiet)
+int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
+                FILE *out, bool quiet)
 {
     memset(d, 0, sizeof(*d));
     pthread_mutex_init(&d->mu, NULL);
@@ -183,7 +113,7 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
 }
 
 struct det_swap {
-    struct detections *d;
+    struct rt_det *d;
     struct rule_set *rs;
     struct rule_set *old;
 };
@@ -197,21 +127,23 @@ static void det_swap(void *ctx)
     pthread_mutex_unlock(&x->d->mu);
 }
 
-int detections_reload(struct detections *d, const struct rule_load_opts *lo,
-                      const struct corr_opts *co)
+int rt_det_reload(struct rt_det *d, const struct rule_load_opts *lo,
+                  const struct corr_opts *co, struct ts_err *err)
 {
     bool correlating = d->corr && corr_rule_count(d->corr->ce) > 0;
     if (d->corr && (!d->corr->st || d->corr->final_only) && correlating) {
         /* without a store the engine's state cannot be carried over */
         fprintf(stderr, "tocsin: rules are not reloaded while correlation runs without "
                         "paths.data_dir; restart to load new rules\n");
-        return TS_E_UNSUPPORTED;
+        return ts_err_set(err, TS_E_UNSUPPORTED, NULL, 0, 0,
+                          "rules are not reloaded while correlation runs without "
+                          "paths.data_dir; restart to load new rules");
     }
     struct rule_set *rs = NULL;
     pthread_mutex_lock(&d->mu);
     struct rule_set *running = rule_set_ref(d->rs);
     pthread_mutex_unlock(&d->mu);
-    int rc = load_rules_over(lo, false, running, &rs);
+    int rc = load_rules_over(lo, false, running, &rs, err);
     rule_set_unref(running);
     if (rc) {
         fprintf(stderr, "tocsin: reload failed; the previous rules stay in force\n");
@@ -222,8 +154,12 @@ int detections_reload(struct detections *d, const struct rule_load_opts *lo,
     if (d->corr && d->corr->st && !d->corr->final_only) {
         /* the engine indexes the rule set: a new one for the new set, its
          * state carried over, swapped with the rules while no batch runs */
-        rc = corr_stage_reload(d->corr, rs, co, det_swap, &x);
+        rc = rt_corr_reload(d->corr, rs, co, det_swap, &x);
         if (rc) {
+            ts_err_set(err, rc, NULL, 0, 0, "%s",
+                       rc == TS_E_LIMIT ? "batches in flight did not finish within 10 s"
+                                        : "the correlation engine was not rebuilt (the "
+                                          "server's log says why)");
             rule_set_unref(rs);
             return rc;
         }
@@ -234,7 +170,7 @@ int detections_reload(struct detections *d, const struct rule_load_opts *lo,
     return 0;
 }
 
-void detections_close(struct detections *d)
+void rt_det_close(struct rt_det *d)
 {
     for (size_t i = 0; d->scratch && i < d->nscratch; i++) {
         rule_scratch_free(d->scratch[i]);
@@ -273,8 +209,10 @@ static int json_kv(struct ts_buf *b, const char *key, const char *v)
     return rc ? rc : ts_buf_json_str(b, v, strlen(v));
 }
 
+static int match_locked(void *ctx, const struct ts_event *ev, size_t idx);
+
 struct match_ctx {
-    struct detections *d;
+    struct rt_det *d;
     struct rule_set *rs; /* the set this batch matches against (a reference) */
     struct rule_scratch *s;
     int worker;
@@ -286,7 +224,7 @@ struct match_ctx {
 static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
-    struct detections *d = m->d;
+    struct rt_det *d = m->d;
     const struct rule_info *ri = rule_set_info(m->rs, idx);
     struct ts_buf *b = &d->line;
     char ts[48];
@@ -315,7 +253,7 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     return 0;
 }
 
-int detections_process(struct detections *d, const struct ingest_batch *b)
+int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < d->nscratch ? (size_t)b->worker : 0;
     pthread_mutex_lock(&d->mu);
@@ -340,7 +278,7 @@ int detections_process(struct detections *d, const struct ingest_batch *b)
     int rc = 0;
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         /* matching runs unlocked; only a detection's output takes the lock */
-        rc = rule_match(rs, m.s, &b->events[i], detections_on_match_locked, &m);
+        rc = rule_match(rs, m.s, &b->events[i], match_locked, &m);
     }
     struct rule_match_stats ms; /* published for the stats thread (this worker's slot) */
     rule_scratch_stats(m.s, &ms);
@@ -350,7 +288,7 @@ int detections_process(struct detections *d, const struct ingest_batch *b)
     return rc;
 }
 
-void detections_re_stats(struct detections *d, uint64_t *limit_hits, uint64_t *too_long)
+void rt_det_re_stats(struct rt_det *d, uint64_t *limit_hits, uint64_t *too_long)
 {
     *limit_hits = atomic_load(&d->re_limit_base);
     *too_long = atomic_load(&d->re_long_base);
@@ -360,11 +298,11 @@ void detections_re_stats(struct detections *d, uint64_t *limit_hits, uint64_t *t
     }
 }
 
-int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
+static int match_locked(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
     if (m->d->corr) {
-        int rc = corr_stage_collect(m->d->corr, m->worker, idx, ev);
+        int rc = rt_corr_collect(m->d->corr, m->worker, idx, ev);
         if (rc)
             return rc;
         if (!corr_detection_standalone(m->d->corr->ce, idx))
@@ -376,7 +314,7 @@ int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
     return rc;
 }
 
-int detections_flush(struct detections *d)
+int rt_det_flush(struct rt_det *d)
 {
     pthread_mutex_lock(&d->mu);
     int rc = d->out && fflush(d->out) != 0 ? TS_E_IO : 0;
