@@ -1,13 +1,16 @@
 /* cmd_run.c - `tocsin run -c FILE`: parse the arguments, load the config,
  * and run the pipeline (runtime/run.c) until SIGINT/SIGTERM, which drain,
- * commit and exit 0; SIGHUP asks the run for a reload. Exit: 0 stopped,
- * 1 failure, 2 usage or configuration. */
+ * commit and exit 0; SIGHUP asks the run for a reload. With an http:
+ * section, the HTTP server (http/) serves the run's store with the run's
+ * hooks (runtime/hooks.c) from before the first batch until the run has
+ * drained. Exit: 0 stopped, 1 failure, 2 usage or configuration. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/config.h"
 #include "../core/log.h"
+#include "../http/http.h"
 #include "cli.h"
 #include "cli_int.h"
 
@@ -22,7 +25,66 @@ static const char run_usage[] =
     "      --stats-interval S  log counters every S seconds (default 30, 0 = never)\n"
     "SIGHUP re-reads the config and swaps in new rules (correlation state carried\n"
     "over from LMDB), decoders, profiles and\n"
-    "enrichment; what fails to build leaves the running version in force.\n";
+    "enrichment; what fails to build leaves the running version in force.\n"
+    "With an http: section (docs/config.md) the process also serves the API, /metrics,\n"
+    "/healthz and /readyz (docs/api.md); SIGHUP then re-reads the tokens file too.\n";
+
+/* The HTTP hook for rule tests: http's request, runtime's function. */
+static int hook_rule_test(void *ctx, const struct http_rule_test *q, struct ts_buf *out)
+{
+    struct rt_rule_test_req rq = {q->rule,   q->rule_len, q->events, q->events_len,
+                                  q->format, q->profile,  q->tenant, q->by};
+    return rt_run_rule_test(ctx, &rq, out);
+}
+
+/* After a reload (SIGHUP or POST /api/v1/rules/reload): the tokens too. */
+static void reload_tokens(void *ctx)
+{
+    struct http_server *srv = *(struct http_server *volatile *)ctx;
+    struct ts_err err = {0};
+    char msg[1024];
+    if (!srv)
+        return;
+    if (http_server_reload_tokens(srv, &err) == 0) {
+        ts_info("http: tokens reloaded");
+    } else {
+        ts_err_format(&err, msg, sizeof(msg));
+        ts_error("http: tokens not reloaded (the old ones stay): %s", msg);
+    }
+}
+
+/* The server over the run's store, or 0 without an http section. */
+static int start_http(const struct ts_config *cfg, struct rt_run *r, struct http_server **srv,
+                      struct ts_err *err)
+{
+    if (!cfg->http.enabled)
+        return 0;
+    struct http_opts ho = {0};
+    ho.listen = cfg->http.listen;
+    ho.tls_cert = cfg->http.tls_cert;
+    ho.tls_key = cfg->http.tls_key;
+    ho.tokens = cfg->http.tokens;
+    ho.store = rt_run_store(r);
+    ho.esc = rt_run_esc_env(r);
+    ho.version = TOCSIN_VERSION;
+    ho.body_max = cfg->http.body_max;
+    ho.rate = cfg->http.rate < 0 ? 0 : cfg->http.rate > 0 ? (double)cfg->http.rate : -1;
+    ho.hooks = (struct http_hooks){.ctx = r,
+                                   .metrics = rt_run_metrics,
+                                   .ready = rt_run_ready,
+                                   .rules_list = rt_run_rules_list,
+                                   .rules_reload = rt_run_rules_reload,
+                                   .rule_test = hook_rule_test};
+    int rc = http_server_create(srv, &ho, err);
+    if (rc)
+        return rc;
+    const char *colon = strrchr(cfg->http.listen, ':');
+    fprintf(stderr, "tocsin run: HTTP API, metrics and health on %s://%.*s:%u%s\n",
+            cfg->http.tls_cert ? "https" : "http", (int)(colon - cfg->http.listen),
+            cfg->http.listen, http_server_port(*srv),
+            ho.store ? "" : " (no paths.data_dir: the API answers 503)");
+    return 0;
+}
 
 int cmd_run(int argc, char **argv)
 {
@@ -85,14 +147,27 @@ int cmd_run(int argc, char **argv)
         ts_config_free(cfg);
         return 1;
     }
+    struct http_server *volatile srv = NULL;
     struct rt_run_opts ro = {.config_path = cfg_path,
                              .config = cfg,
                              .events_out = events_path,
                              .detections_out = det_out,
-                             .stats_interval = interval};
+                             .stats_interval = interval,
+                             .on_reload = cfg->http.enabled ? reload_tokens : NULL,
+                             .on_reload_ctx = (void *)&srv};
     struct rt_run *r = NULL;
     int code = 0;
     int rc = rt_run_create(&r, &ro, &err);
+    struct http_server *s = NULL;
+    if (!rc && (rc = start_http(cfg, r, &s, &err)) != 0) {
+        rc = rc == TS_E_CONFIG || rc == TS_E_PARSE || rc == TS_E_INVAL ||
+                     rc == TS_E_UNSUPPORTED
+                 ? TS_E_CONFIG
+                 : rc;
+        if (!err.code)
+            ts_err_set(&err, rc, NULL, 0, 0, "http: %s", ts_strerror(rc));
+    }
+    srv = s;
     if (rc) {
         if (err.code) {
             ts_err_format(&err, msg, sizeof(msg));
@@ -111,6 +186,8 @@ int cmd_run(int argc, char **argv)
         }
         ts_rt.run = NULL;
     }
+    srv = NULL;
+    http_server_destroy(s); /* before the run: the hooks and the store are the run's */
     rt_run_destroy(r);
     if (det_out)
         fclose(det_out);

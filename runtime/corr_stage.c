@@ -743,13 +743,48 @@ static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
     return rc;
 }
 
+/* a += b over the counters (the gauges stay a's) */
+static void metrics_add(struct corr_metrics *a, const struct corr_metrics *b)
+{
+    uint64_t *const acc[] = {
+        &a->detections,       &a->late_within,         &a->late_beyond,
+        &a->late_amended,     &a->late_orphaned,       &a->missing_group_field,
+        &a->missing_value,    &a->keys_cap_hit,        &a->tenant_keys_cap_hit,
+        &a->bad_tenant,       &a->values_hashed,       &a->state_keys_hashed,
+        &a->entries_cap_hit,  &a->keys_evicted,        &a->incidents_created,
+        &a->incidents_updated, &a->incidents_retracted, &a->rewinds,
+        &a->detections_opened, &a->detections_linked,  &a->values_capped,
+        &a->nomem};
+    const uint64_t *const add[] = {
+        &b->detections,       &b->late_within,         &b->late_beyond,
+        &b->late_amended,     &b->late_orphaned,       &b->missing_group_field,
+        &b->missing_value,    &b->keys_cap_hit,        &b->tenant_keys_cap_hit,
+        &b->bad_tenant,       &b->values_hashed,       &b->state_keys_hashed,
+        &b->entries_cap_hit,  &b->keys_evicted,        &b->incidents_created,
+        &b->incidents_updated, &b->incidents_retracted, &b->rewinds,
+        &b->detections_opened, &b->detections_linked,  &b->values_capped,
+        &b->nomem};
+    for (size_t i = 0; i < TS_ARRAY_LEN(acc); i++)
+        *acc[i] += *add[i];
+}
+
+void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out)
+{
+    pthread_mutex_lock(&cs->mu);
+    corr_metrics_get(cs->ce, &out->m);
+    metrics_add(&out->m, &cs->base);
+    out->store_refused = cs->store_refused;
+    out->outbox_entries = cs->outbox_entries;
+    out->emitted = cs->emitted;
+    pthread_mutex_unlock(&cs->mu);
+}
+
 int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len)
 {
-    struct corr_metrics m;
-    pthread_mutex_lock(&cs->mu);
-    corr_metrics_get(cs->ce, &m);
-    uint64_t refused_n = cs->store_refused;
-    pthread_mutex_unlock(&cs->mu);
+    struct rt_corr_stats cst;
+    rt_corr_stats(cs, &cst);
+    const struct corr_metrics m = cst.m;
+    uint64_t refused_n = cst.store_refused;
     uint64_t any = m.missing_group_field + m.missing_value + m.keys_cap_hit +
                    m.tenant_keys_cap_hit + m.bad_tenant + m.late_beyond + refused_n;
     snprintf(buf, len,
@@ -837,6 +872,9 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
                 corr_rule_count(ne), (unsigned long long)x.imported,
                 (unsigned long long)x.stale);
         struct corr_engine *old = cs->ce;
+        struct corr_metrics om; /* its counters go on in the new engine's */
+        corr_metrics_get(old, &om);
+        metrics_add(&cs->base, &om);
         cs->ce = ne;
         corr_engine_destroy(old);
         if (swap)

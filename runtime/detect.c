@@ -87,6 +87,80 @@ static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_s
     return load_rules_over(lo, quiet, NULL, out, NULL);
 }
 
+/* ------------------------------------------------------------ hit counts */
+
+/* Matches per detection rule of one rule set (by rule index): swapped with
+ * the set, referenced by the batches matching against it, incremented with
+ * a relaxed atomic add per match (matches are rare next to events). */
+struct rt_hits {
+    atomic_int refs;
+    size_t n;
+    _Atomic uint64_t v[];
+};
+
+static struct rt_hits *hits_new(const struct rule_set *rs)
+{
+    size_t n = rule_set_count(rs);
+    struct rt_hits *h = calloc(1, sizeof(*h) + (n ? n : 1) * sizeof(h->v[0]));
+    if (!h)
+        return NULL;
+    atomic_init(&h->refs, 1);
+    h->n = n;
+    return h;
+}
+
+static struct rt_hits *hits_ref(struct rt_hits *h)
+{
+    if (h)
+        atomic_fetch_add(&h->refs, 1);
+    return h;
+}
+
+static void hits_unref(struct rt_hits *h)
+{
+    if (h && atomic_fetch_sub(&h->refs, 1) == 1)
+        free(h);
+}
+
+/* The counts of rules kept by a reload (same id, else same title) carry
+ * over into the new set's counters. */
+static void hits_carry(struct rt_hits *to, const struct rule_set *to_rs,
+                       const struct rt_hits *from, const struct rule_set *from_rs)
+{
+    for (size_t i = 0; from && i < to->n; i++) {
+        const struct rule_info *ri = rule_set_info(to_rs, i);
+        const char *key = ri->id ? ri->id : ri->title;
+        long j = key ? rule_set_find(from_rs, key) : -1;
+        if (j >= 0 && (size_t)j < from->n)
+            atomic_store(&to->v[i], atomic_load(&from->v[j]));
+    }
+}
+
+int rt_det_hits(struct rt_det *d, struct rule_set **rs, uint64_t **counts, size_t *n)
+{
+    *rs = NULL;
+    *counts = NULL;
+    *n = 0;
+    pthread_mutex_lock(&d->mu);
+    struct rule_set *set = rule_set_ref(d->rs);
+    struct rt_hits *h = hits_ref(d->hits);
+    pthread_mutex_unlock(&d->mu);
+    size_t cnt = h ? h->n : 0;
+    uint64_t *v = calloc(cnt ? cnt : 1, sizeof(*v));
+    if (!v) {
+        hits_unref(h);
+        rule_set_unref(set);
+        return TS_E_NOMEM;
+    }
+    for (size_t i = 0; i < cnt; i++)
+        v[i] = atomic_load_explicit(&h->v[i], memory_order_relaxed);
+    hits_unref(h);
+    *rs = set;
+    *counts = v;
+    *n = cnt;
+    return 0;
+}
+
 int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
                 FILE *out, bool quiet)
 {
@@ -97,6 +171,8 @@ int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
     int rc = load_rules(lo, quiet, &d->rs);
     if (rc)
         return rc;
+    if (!(d->hits = hits_new(d->rs)))
+        return TS_E_NOMEM;
     d->nscratch = workers > 0 ? (size_t)workers : 1;
     d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
     d->scratch_rs = calloc(d->nscratch, sizeof(*d->scratch_rs));
@@ -115,15 +191,22 @@ int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
 struct det_swap {
     struct rt_det *d;
     struct rule_set *rs;
+    struct rt_hits *hits;
     struct rule_set *old;
+    struct rt_hits *old_hits;
 };
 
+/* Swap in the new set and its counters (the old counts carried over;
+ * matches of batches still running with the old set after this are not). */
 static void det_swap(void *ctx)
 {
     struct det_swap *x = ctx;
     pthread_mutex_lock(&x->d->mu);
     x->old = x->d->rs;
+    x->old_hits = x->d->hits;
+    hits_carry(x->hits, x->rs, x->old_hits, x->old);
     x->d->rs = x->rs;
+    x->d->hits = x->hits;
     pthread_mutex_unlock(&x->d->mu);
 }
 
@@ -150,7 +233,11 @@ int rt_det_reload(struct rt_det *d, const struct rule_load_opts *lo,
         rule_set_unref(rs);
         return rc;
     }
-    struct det_swap x = {d, rs, NULL};
+    struct det_swap x = {d, rs, hits_new(rs), NULL, NULL};
+    if (!x.hits) {
+        rule_set_unref(rs);
+        return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
+    }
     if (d->corr && d->corr->st && !d->corr->final_only) {
         /* the engine indexes the rule set: a new one for the new set, its
          * state carried over, swapped with the rules while no batch runs */
@@ -160,13 +247,15 @@ int rt_det_reload(struct rt_det *d, const struct rule_load_opts *lo,
                        rc == TS_E_LIMIT ? "batches in flight did not finish within 10 s"
                                         : "the correlation engine was not rebuilt (the "
                                           "server's log says why)");
+            hits_unref(x.hits);
             rule_set_unref(rs);
             return rc;
         }
     } else {
         det_swap(&x);
     }
-    rule_set_unref(x.old); /* batches in flight hold their own reference */
+    rule_set_unref(x.old); /* batches in flight hold their own references */
+    hits_unref(x.old_hits);
     return 0;
 }
 
@@ -183,6 +272,8 @@ void rt_det_close(struct rt_det *d)
     free((void *)d->re_long);
     d->re_limit = d->re_long = NULL;
     rule_set_unref(d->rs);
+    hits_unref(d->hits);
+    d->hits = NULL;
     ts_buf_free(&d->line);
     pthread_mutex_destroy(&d->mu);
     d->scratch = NULL;
@@ -214,6 +305,7 @@ static int match_locked(void *ctx, const struct ts_event *ev, size_t idx);
 struct match_ctx {
     struct rt_det *d;
     struct rule_set *rs; /* the set this batch matches against (a reference) */
+    struct rt_hits *hits; /* its counters (a reference) */
     struct rule_scratch *s;
     int worker;
 };
@@ -258,10 +350,12 @@ int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
     size_t w = b->worker >= 0 && (size_t)b->worker < d->nscratch ? (size_t)b->worker : 0;
     pthread_mutex_lock(&d->mu);
     struct rule_set *rs = rule_set_ref(d->rs);
+    struct rt_hits *hits = hits_ref(d->hits);
     pthread_mutex_unlock(&d->mu);
     if (d->scratch_rs[w] != rs) { /* a reload swapped the set: new scratch */
         struct rule_scratch *ns = NULL;
         if (rule_scratch_create(&ns, rs) != 0) {
+            hits_unref(hits);
             rule_set_unref(rs);
             return TS_E_NOMEM;
         }
@@ -274,7 +368,7 @@ int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
         d->scratch[w] = ns;
         d->scratch_rs[w] = rule_set_ref(rs);
     }
-    struct match_ctx m = {d, rs, d->scratch[w], b->worker};
+    struct match_ctx m = {d, rs, hits, d->scratch[w], b->worker};
     int rc = 0;
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         /* matching runs unlocked; only a detection's output takes the lock */
@@ -284,6 +378,7 @@ int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
     rule_scratch_stats(m.s, &ms);
     atomic_store(&d->re_limit[w], ms.re_limit_hits);
     atomic_store(&d->re_long[w], ms.re_too_long);
+    hits_unref(hits);
     rule_set_unref(rs);
     return rc;
 }
@@ -301,6 +396,8 @@ void rt_det_re_stats(struct rt_det *d, uint64_t *limit_hits, uint64_t *too_long)
 static int match_locked(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
+    if (m->hits && idx < m->hits->n)
+        atomic_fetch_add_explicit(&m->hits->v[idx], 1, memory_order_relaxed);
     if (m->d->corr) {
         int rc = rt_corr_collect(m->d->corr, m->worker, idx, ev);
         if (rc)

@@ -33,6 +33,18 @@ const char *rt_default_dir(const char *sub, char *buf, size_t len)
 
 int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out)
 {
+    struct ts_err err = {0};
+    int rc = rt_norm_build_err(a, out, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+    }
+    return rc;
+}
+
+int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, struct ts_err *err)
+{
     *out = NULL;
     if (a->none)
         return 0;
@@ -58,14 +70,7 @@ int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out)
         .force_profile = a->force_profile,
         .enrich = enrich ? &eo : NULL,
     };
-    struct ts_err err = {0};
-    int rc = ingest_norm_create(out, &no, &err);
-    if (rc) {
-        char msg[1024];
-        ts_err_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
-    }
-    return rc;
+    return ingest_norm_create(out, &no, err);
 }
 
 bool rt_norm_summary(const struct ingest_norm *n, char *buf, size_t len)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../core/log.h"
+#include "../core/metric.h"
 #include "../core/tstime.h"
 #include "../normalise/normalise.h"
 #include "runtime_int.h"
@@ -25,12 +26,14 @@
 static int run_process(void *ctx, struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
+    int64_t t0 = ts_mono_ns();
     if (r->corr_open) /* until the end of run_commit: a reload waits for it */
         rt_corr_batch_enter(&r->corr);
     int rc = r->det_open ? rt_det_process(&r->det, b) : 0;
     rc = rc ? rc : r->eo_open ? rt_events_out_process(&r->eo, b) : 0;
     if (rc && r->corr_open)
         rt_corr_batch_leave(&r->corr);
+    ts_hist_observe(&r->m.process, ts_mono_ns() - t0);
     return rc;
 }
 
@@ -39,6 +42,7 @@ static int run_process(void *ctx, struct ingest_batch *b)
 static int run_commit(void *ctx, const struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
+    int64_t t0 = ts_mono_ns();
     int rc = r->det_open ? rt_det_flush(&r->det) : 0;
     if (!rc && r->eo_open)
         rc = rt_events_out_commit(&r->eo, b);
@@ -46,6 +50,7 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
     rc = rc ? rc : r->corr_open ? rt_corr_commit(&r->corr, b) : 0;
     if (r->corr_open)
         rt_corr_batch_leave(&r->corr);
+    ts_hist_observe(&r->m.commit, ts_mono_ns() - t0);
     return rc;
 }
 
@@ -59,7 +64,7 @@ static int run_seek(void *ctx, const char *topic, int32_t partition, int64_t *of
 
 /* Rule load options from paths.rules, field aliases and placeholders; the
  * arrays in *al / *ph are the caller's to free (strings stay in cfg). */
-static int rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
+int rt_rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
                           struct rule_field_alias **al, struct rule_placeholder **ph)
 {
     *al = calloc(cfg->rules.naliases + 1, sizeof(**al));
@@ -83,7 +88,7 @@ static int rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo
     return 0;
 }
 
-static void norm_args_from(const struct ts_config *cfg, struct rt_norm_args *na)
+void rt_norm_args_from(const struct ts_config *cfg, struct rt_norm_args *na)
 {
     memset(na, 0, sizeof(*na));
     na->profile_list = (const char *const *)cfg->normalise.profiles;
@@ -105,7 +110,7 @@ _Static_assert(TS_CFG_INC_OFF == CORR_INC_OFF && TS_CFG_INC_LINK == CORR_INC_LIN
 /* Correlation options from the config; *groups (one block with the rule
  * modes and entities after the groupings: the caller frees it) and the
  * config's strings must outlive co's use. */
-static int corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
+int rt_corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
                           struct corr_grouping **groups)
 {
     size_t ng = cfg->correlate.ngroups + 1, nr = cfg->correlate.incidents.nrules,
@@ -219,11 +224,15 @@ int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result 
     }
     res->config_read = true;
     struct rt_norm_args na;
-    norm_args_from(cfg, &na);
+    rt_norm_args_from(cfg, &na);
     struct ingest_norm *norm = NULL;
     if (rt_norm_build(&na, &norm) == 0) {
-        ingest_kafka_set_norm(r->k, norm);
-        ingest_norm_free(norm); /* the source holds its own reference */
+        ingest_kafka_set_norm(r->k, norm); /* the source takes its own reference */
+        pthread_mutex_lock(&r->norm_mu);
+        struct ingest_norm *old = r->norm;
+        r->norm = norm; /* ours (rule tests) */
+        pthread_mutex_unlock(&r->norm_mu);
+        ingest_norm_free(old);
         ts_info("reload: decoders, profiles and enrichment swapped in");
         res->norm_swapped = true;
     } else {
@@ -240,8 +249,8 @@ int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result 
         struct corr_grouping *groups = NULL;
         struct corr_opts co;
         struct ts_err rerr = {0};
-        int rrc = rule_opts_from(cfg, &lo, &al, &ph);
-        rrc = rrc ? rrc : corr_opts_from(cfg, &co, &groups);
+        int rrc = rt_rule_opts_from(cfg, &lo, &al, &ph);
+        rrc = rrc ? rrc : rt_corr_opts_from(cfg, &co, &groups);
         rrc = rrc ? rrc : rt_det_reload(&r->det, &lo, &co, &rerr);
         if (rrc == 0) {
             ts_info("reload: rules swapped in");
@@ -262,6 +271,7 @@ int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result 
     }
     ts_config_free(cfg);
 done:
+    atomic_fetch_add(res->rc ? &r->m.reloads_failed : &r->m.reloads_ok, 1);
     pthread_mutex_unlock(&r->reload_mu);
     if (r->o.on_reload && res->config_read)
         r->o.on_reload(r->o.on_reload_ctx);
@@ -315,7 +325,7 @@ static int open_detections(struct rt_run *r, FILE *out)
     struct rule_load_opts lo;
     struct rule_field_alias *al = NULL;
     struct rule_placeholder *ph = NULL;
-    int rc = rule_opts_from(r->cfg, &lo, &al, &ph);
+    int rc = rt_rule_opts_from(r->cfg, &lo, &al, &ph);
     if (!rc)
         rc = rt_det_open(&r->det, &lo, r->cfg->kafka.workers, out, false);
     free(al);
@@ -332,7 +342,7 @@ static int open_correlation(struct rt_run *r, FILE *out, struct ts_err *err)
      * live in LMDB and the consumer seeks to them */
     struct corr_grouping *groups = NULL;
     struct corr_opts co;
-    if (corr_opts_from(cfg, &co, &groups))
+    if (rt_corr_opts_from(cfg, &co, &groups))
         return TS_E_NOMEM;
     int rc = rt_corr_open(&r->corr, r->det.rs, &co, cfg->paths.data_dir, cfg->kafka.workers,
                           out, false);
@@ -428,6 +438,8 @@ int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_er
         return TS_E_NOMEM;
     r->o = *o;
     pthread_mutex_init(&r->reload_mu, NULL);
+    pthread_mutex_init(&r->norm_mu, NULL);
+    rt_metrics_init(r);
     int rc = 0;
     if (o->config) {
         r->cfg = o->config;
@@ -447,7 +459,7 @@ int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_er
     if ((rc = make_source(r, err)) != 0)
         goto fail;
     struct rt_norm_args na;
-    norm_args_from(cfg, &na);
+    rt_norm_args_from(cfg, &na);
     if (rt_norm_build(&na, &r->norm)) {
         rc = TS_E_CONFIG;
         goto fail;
@@ -513,6 +525,14 @@ void rt_run_reload(struct rt_run *r)
         atomic_store(&r->reload, 1);
 }
 
+struct ingest_norm *rt_run_norm_ref(struct rt_run *r)
+{
+    pthread_mutex_lock(&r->norm_mu);
+    struct ingest_norm *n = ingest_norm_ref(r->norm);
+    pthread_mutex_unlock(&r->norm_mu);
+    return n;
+}
+
 struct store *rt_run_store(const struct rt_run *r)
 {
     return r->corr_open ? r->corr.st : NULL;
@@ -552,7 +572,9 @@ void rt_run_destroy(struct rt_run *r)
     ingest_norm_free(r->norm);
     free(r->topics);
     free(r->hzones);
+    rt_metrics_free(r);
     ts_config_free(r->cfg_owned);
     pthread_mutex_destroy(&r->reload_mu);
+    pthread_mutex_destroy(&r->norm_mu);
     free(r);
 }

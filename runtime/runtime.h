@@ -88,6 +88,8 @@ struct rt_norm_args {
     size_t nip_fields;
 };
 int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out);
+/* The same with the first problem in err instead of on stderr. */
+int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, struct ts_err *err);
 /* The summary line (no newline) of what normalisation counted: input fields
  * in enrichment's namespaces renamed or dropped (ingest_norm_stats). False,
  * with buf "", when there is nothing to say. Call after the source has
@@ -99,6 +101,7 @@ const char *rt_default_dir(const char *sub, char *buf, size_t len);
 /* ----------------------------------------------------------- detections
  * (detect.c) */
 struct rt_corr;
+struct rt_hits; /* matches per rule of a set (detect.c) */
 
 /* The detection stage: Sigma rules, one JSON line per detection. With a
  * correlation stage, detections also feed it, and a rule used only by
@@ -112,7 +115,9 @@ struct rt_det {
     FILE *out;
     pthread_mutex_t mu;
     struct ts_buf line;
-    uint64_t detections;
+    uint64_t detections;           /* printed */
+    struct rt_hits *hits;          /* matches per rule of rs (guarded by mu, swapped
+                                      with it; rt_det_hits reads them) */
     struct rt_corr *corr;          /* NULL: detections are only printed */
     /* Sigma regex searches cut short (PCRE2 limits, length window): per
      * worker as its scratch counted them, plus what replaced scratches had */
@@ -124,6 +129,11 @@ void rt_det_re_stats(struct rt_det *d, uint64_t *limit_hits, uint64_t *too_long)
 int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
                 FILE *out, bool quiet);
 void rt_det_close(struct rt_det *d);
+/* The rule set in force (*rs: a reference, rule_set_unref it) and its
+ * matches per detection rule index so far (*counts: malloc'd, n entries,
+ * the caller frees it), counts of rules kept by a reload included. Any
+ * thread; 0 or TS_E_NOMEM. */
+int rt_det_hits(struct rt_det *d, struct rule_set **rs, uint64_t **counts, size_t *n);
 int rt_det_process(struct rt_det *d, const struct ingest_batch *b);
 int rt_det_flush(struct rt_det *d);
 
@@ -200,6 +210,7 @@ struct rt_corr {
     int64_t held_since;
     struct ingest_offset *acc;
     size_t nacc, capacc;
+    struct corr_metrics base;     /* counters of the engines a reload replaced */
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */
@@ -212,6 +223,15 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b);
  * tenant), with a bad tenant, late, records LMDB refused. Returns 1 when any
  * is non-zero. Takes the stage mutex. */
 int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len);
+/* The engine's counters since start (those of engines replaced by reloads
+ * added; gauges as of the engine in force), the records LMDB refused, the
+ * outbox entries written and the incident changes emitted. Takes the stage
+ * mutex (waits for a batch's commit). */
+struct rt_corr_stats {
+    struct corr_metrics m;
+    uint64_t store_refused, outbox_entries, emitted;
+};
+void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out);
 /* Commit what coalescing holds (no-op otherwise). */
 int rt_corr_flush(struct rt_corr *cs);
 int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64_t *offset);
@@ -239,6 +259,53 @@ void rt_esc_close(struct rt_esc *e);
  * folded first and the reader sees the latest; read-only otherwise. */
 int rt_store_open_read(const char *path, size_t map_size, struct store **s,
                        struct ts_err *err);
+
+/* ------------------------------------------------------------ rule tests
+ * (rule_test.c): Sigma rules over a few events, each match explained -
+ * `tocsin rules test` and POST /api/v1/rules/test. Single-threaded. */
+
+struct ingest_profile_set;
+
+struct rt_rule_test_opts {
+    struct rule_load_opts rules;   /* paths, or a YAML buffer (buf, buf_len, buf_name) */
+    const char *const *event_paths; /* the events: files ("-": stdin) ... */
+    size_t nevent_paths;
+    const char *events;            /* ... or, when nevent_paths is 0, lines in memory */
+    size_t events_len;
+    const char *events_name;       /* their name in sources ("-" when NULL) */
+    enum ingest_format format;
+    const char *tenant;            /* NULL: "" */
+    /* Before matching: a normaliser (decoders, profiles, enrichment;
+     * borrowed), or mapping profiles alone (borrowed) with force_profile
+     * (NULL: chosen per event), or neither (events as parsed). */
+    const struct ingest_norm *norm;
+    const struct ingest_profile_set *profiles;
+    const char *force_profile;
+    FILE *diag;                    /* per-line warnings and rejects; NULL: none */
+    /* After loading, before reading the events: the problems of the rules
+     * (NULL: none). */
+    void (*on_rules)(void *ctx, const struct rule_report *rep);
+    /* Per match: the rule, the event (borrowed for the call) and the match
+     * explanation as a JSON object (rules.h: rule_explain). Non-zero stops
+     * the test with that code. */
+    int (*on_match)(void *ctx, const struct rule_info *ri, const struct ts_event *ev,
+                    const char *explain, size_t explain_len);
+    void *ctx;
+};
+
+struct rt_rule_test_result {
+    uint64_t events, matched, matches, dead_letters;
+    size_t rules;              /* detection rules loaded */
+    struct rule_report report; /* the rules' problems: rule_report_free() it */
+    bool ran;                  /* the events were read (errors after loading) */
+};
+
+/* Returns 0; or the loader's error (rules that do not parse, a file that
+ * cannot be read: err), TS_E_NOTFOUND (no detection rule loaded; an
+ * unknown force_profile), the source's or on_match's error. res->report
+ * must be freed in every case. */
+int rt_rule_test(const struct rt_rule_test_opts *o, struct rt_rule_test_result *res,
+                 struct ts_err *err);
 
 /* ------------------------------------------------------------- the run
  * (run.c): `tocsin run` - the Kafka source of the config, the pipeline
@@ -291,6 +358,42 @@ const struct esc_env *rt_run_esc_env(const struct rt_run *r);
 /* Free everything (the store last). Whatever borrows from the run (an HTTP
  * server with its hooks) must be gone. NULL accepted. */
 void rt_run_destroy(struct rt_run *r);
+
+/* Hooks for the HTTP server beside the run (hooks.c): the signatures of
+ * http/http.h's struct http_hooks members (ctx: the run), called from the
+ * server's threads concurrently, until the server is destroyed (before
+ * rt_run_destroy; also after rt_run_main returned).
+ * metrics: appends the run's series (docs/api.md: consumer by topic and
+ * tenant, lag per partition, batch latencies, detections by rule, incidents,
+ * silent losses, hosts, escalation deliveries, rules, reloads).
+ * ready: 0, or 1 with the reason: not consuming, stopping, the store cannot
+ * be read, no partition assigned, lag (sum over the partitions) above
+ * http.ready_max_lag.
+ * rules_list: {"rules":[{id,name,title,kind,level,status,author,file,
+ * hits}...],"detection_rules":N,"correlation_rules":N,"hits":N}.
+ * rules_reload: a reload as SIGHUP's, done now; 200 or 422 with
+ * {"reloaded","normalisation","rules","by"[,"error"]}.
+ * rule_test: q's rule (with the run's aliases and placeholders) over q's
+ * events (with the run's normalisation, or q->profile forced); 200 with
+ * {"detections":[{line,rule_id,rule_title,level,tenant,explain}...],
+ * "events","matched","matches","dead_letters","rules","truncated",
+ * "problems":[...]}, 400 (format), 422 (a rule that does not load, no
+ * detection rule, an unknown profile: {"error","problems"}). */
+struct rt_rule_test_req {
+    const char *rule;   /* Sigma YAML (rule_len bytes, not NUL-terminated) */
+    size_t rule_len;
+    const char *events; /* raw events, one per line (events_len bytes) */
+    size_t events_len;
+    const char *format; /* NULL: "auto" */
+    const char *profile; /* NULL: the run's normalisation chooses */
+    const char *tenant; /* NULL: none */
+    const char *by;     /* who asked (logged) */
+};
+int rt_run_metrics(void *ctx, struct ts_buf *out);
+int rt_run_ready(void *ctx, char *reason, size_t cap);
+int rt_run_rules_list(void *ctx, struct ts_buf *out);
+int rt_run_rules_reload(void *ctx, const char *by, struct ts_buf *out);
+int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf *out);
 
 
 #endif

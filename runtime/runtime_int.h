@@ -4,6 +4,7 @@
 #define TS_RUNTIME_INT_H
 
 #include "../core/config.h"
+#include "../core/metric.h"
 #include "runtime.h"
 
 /* ----------------------------------------------------------- detections */
@@ -50,6 +51,17 @@ struct rt_run {
     struct ingest_kafka *k;
     atomic_int stop, reload, running;
     pthread_mutex_t reload_mu;    /* one reload at a time */
+    pthread_mutex_t norm_mu;      /* guards norm (swapped by a reload) */
+    struct {                      /* for the metrics hook (hooks.c) */
+        struct ts_hist process, commit; /* batch latencies (the sink) */
+        _Atomic uint64_t reloads_ok, reloads_failed;
+        pthread_mutex_t mu;       /* the caches below */
+        struct ingest_partition_lag *lag;
+        size_t nlag;
+        int64_t lag_at;           /* monotonic ns; 0: never */
+        struct ingest_health_summary health;
+        int64_t health_at;
+    } m;
 };
 
 /* What a reload did (rt_run_reload_now). */
@@ -63,5 +75,20 @@ struct rt_reload_result {
  * request thread for HTTP); by names who asked (NULL: SIGHUP). Waits for
  * a reload in progress. Returns res->rc. */
 int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result *res);
+/* The normaliser in force (a reference: ingest_norm_free it). */
+struct ingest_norm *rt_run_norm_ref(struct rt_run *r);
+void rt_metrics_init(struct rt_run *r);
+void rt_metrics_free(struct rt_run *r);
+
+/* The config turned into the stages' options (run.c). Rule load options
+ * from paths.rules, field aliases and placeholders: *al and *ph are the
+ * caller's to free (strings stay in cfg). */
+int rt_rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
+                      struct rule_field_alias **al, struct rule_placeholder **ph);
+void rt_norm_args_from(const struct ts_config *cfg, struct rt_norm_args *na);
+/* Correlation options; *groups (the caller frees it) and cfg's strings must
+ * outlive co's use. */
+int rt_corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
+                      struct corr_grouping **groups);
 
 #endif
