@@ -195,7 +195,7 @@ static int open_store(const char *db, bool ro, struct store **st)
 {
     struct ts_err err = {0};
     struct store_opts so = {.path = db, .read_only = ro};
-    int rc = ro ? cli_store_open_read(db, 0, st, &err) : store_open(st, &so, &err);
+    int rc = ro ? rt_store_open_read(db, 0, st, &err) : store_open(st, &so, &err);
     if (rc) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));
@@ -342,11 +342,11 @@ static int print_deadline(void *ctx, const struct esc_deadline *d)
 
 static int do_list(const struct esc_args *a)
 {
-    struct cli_esc esc;
+    struct rt_esc esc;
     bool esc_open = false;
     if (a->overdue) {
-        if (cli_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org,
-                         a->assets) != 0)
+        if (rt_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org,
+                        a->assets) != 0)
             return 2;
         esc_open = true;
     }
@@ -388,7 +388,7 @@ done:
     ts_buf_free(&l.line);
     ts_buf_free(&l.err);
     if (esc_open)
-        cli_esc_close(&esc);
+        rt_esc_close(&esc);
     return ret;
 }
 
@@ -524,8 +524,8 @@ static int run_due(struct store *st, const struct esc_env *env, unsigned kinds, 
 
 static int do_queue_due(const struct esc_args *a)
 {
-    struct cli_esc esc;
-    if (cli_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets) !=
+    struct rt_esc esc;
+    if (rt_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets) !=
         0)
         return 2;
     unsigned kinds = (a->periodic ? ESC_AUTO_PERIODIC : 0) | (a->overdue ? ESC_AUTO_OVERDUE : 0);
@@ -549,21 +549,21 @@ static int do_queue_due(const struct esc_args *a)
     ret = 0;
 done:
     store_close(st);
-    cli_esc_close(&esc);
+    rt_esc_close(&esc);
     return ret;
 }
 
 /* The configuration of send's due pass: what the options name must load
  * (exit 2 otherwise); without any, the default directory when it exists.
  * *open: esc was opened (close it). */
-static int send_esc_open(const struct esc_args *a, struct cli_esc *esc, bool *open)
+static int send_esc_open(const struct esc_args *a, struct rt_esc *esc, bool *open)
 {
     *open = false;
     char dbuf[PATH_MAX];
     if (!a->regime && !a->regimes && !a->taxonomy && !a->policy && !a->org && !a->assets &&
-        !cli_default_dir("etc/escalation", dbuf, sizeof(dbuf)))
+        !rt_default_dir("etc/escalation", dbuf, sizeof(dbuf)))
         return 0; /* nothing configured here: delivery only */
-    if (cli_esc_open(esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets))
+    if (rt_esc_open(esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets))
         return 2;
     *open = true;
     if (esc_policy_auto_send(esc->env.policy) && !a->assets)
@@ -621,7 +621,7 @@ static int do_send(const struct esc_args *a)
         fprintf(stderr, "tocsin escalations: %s\n", err.code ? msg : ts_strerror(rc));
         return 2;
     }
-    struct cli_esc esc;
+    struct rt_esc esc;
     bool esc_open = false;
     if (send_esc_open(a, &esc, &esc_open) != 0) {
         esc_channels_free(ch);
@@ -631,7 +631,7 @@ static int do_send(const struct esc_args *a)
     if (open_store(a->db, false, &st) != 0) {
         esc_channels_free(ch);
         if (esc_open)
-            cli_esc_close(&esc);
+            rt_esc_close(&esc);
         return 1;
     }
     /* the reports that fell due first, so that this send delivers them */
@@ -644,7 +644,7 @@ static int do_send(const struct esc_args *a)
                     (unsigned long long)q);
     }
     if (esc_open) {
-        cli_esc_close(&esc);
+        rt_esc_close(&esc);
         esc_open = false;
     }
     struct esc_dispatch_opts o;

@@ -262,7 +262,7 @@ static int open_store(const char *db, bool rw, struct store **s)
     o.read_only = !rw;
     o.map_size = 16u << 20; /* an existing store keeps at least its used size */
     struct ts_err err = {0};
-    int rc = rw ? store_open(s, &o, &err) : cli_store_open_read(db, o.map_size, s, &err);
+    int rc = rw ? store_open(s, &o, &err) : rt_store_open_read(db, o.map_size, s, &err);
     if (rc) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));

@@ -17,9 +17,9 @@
 #define MAX_RULE_PATHS 64
 
 struct file_args {
-    struct cli_norm_args norm;
+    struct rt_norm_args norm;
     struct ts_tz *tz;           /* --tz (owned; freed once the files are read) */
-    char norm_line[256];        /* normalisation's summary (cli_norm_summary), "" if none */
+    char norm_line[256];        /* normalisation's summary (rt_norm_summary), "" if none */
     struct ingest_host_zone host_tz[64]; /* --host-tz (patterns and zones owned, likewise) */
     struct ts_tz *host_tz_z[64];
     size_t nhost_tz;
@@ -300,7 +300,7 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
     struct ts_err err = {0};
     struct ingest_norm *norm = NULL;
     memset(st, 0, sizeof(*st));
-    if (cli_norm_build(&a->norm, &norm))
+    if (rt_norm_build(&a->norm, &norm))
         return 2;
     struct ingest_file_opts o = {
         .paths = (const char *const *)files,
@@ -330,7 +330,7 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
     a->parse.nhosts = 0;
     if (dlq)
         ingest_dlq_file_flush(dlq);
-    if (!norm || !cli_norm_summary(norm, a->norm_line, sizeof(a->norm_line)))
+    if (!norm || !rt_norm_summary(norm, a->norm_line, sizeof(a->norm_line)))
         a->norm_line[0] = '\0';
     ingest_norm_free(norm);
     if (rc && rc != TS_E_STOPPED) {
@@ -355,7 +355,7 @@ static size_t events_json_max(size_t max_msg)
 }
 
 struct events_sink {
-    struct events_out eo;
+    struct rt_events_out eo;
     struct ingest_dlq_file *dlq; /* NULL: too-large events are reported on diag only */
     FILE *diag;                  /* NULL: --quiet */
     uint64_t too_large;
@@ -367,7 +367,7 @@ static int events_sink_open(struct events_sink *es, const char *path, const stru
     es->dlq = dlq;
     es->diag = a->quiet ? NULL : stderr;
     es->too_large = 0;
-    int rc = events_out_open(&es->eo, path);
+    int rc = rt_events_out_open(&es->eo, path);
     if (!rc)
         es->eo.line.limit = events_json_max(a->parse.max_msg_bytes);
     return rc;
@@ -391,7 +391,7 @@ static int events_sink_reject(struct events_sink *es, const struct ts_event *ev)
  * thread, like the source's dead letters). */
 static int events_sink_write(struct events_sink *es, struct ingest_batch *b)
 {
-    struct events_out *eo = &es->eo;
+    struct rt_events_out *eo = &es->eo;
     int rc = 0;
     pthread_mutex_lock(&eo->mu);
     for (uint32_t i = 0; !rc && i < b->n; i++) {
@@ -419,7 +419,7 @@ static int parse_process(void *ctx, struct ingest_batch *b)
 static int parse_commit(void *ctx, const struct ingest_batch *b)
 {
     struct events_sink *es = ctx;
-    return events_out_commit(&es->eo, b);
+    return rt_events_out_commit(&es->eo, b);
 }
 
 int cmd_parse(int argc, char **argv)
@@ -440,7 +440,7 @@ int cmd_parse(int argc, char **argv)
     struct ingest_sink sink = {.ctx = &es, .process = parse_process, .commit = parse_commit};
     struct ingest_stats st;
     rc = run_files(&a, argc - optind, argv + optind, sink, dlq, &st);
-    events_out_close(&es.eo);
+    rt_events_out_close(&es.eo);
     ingest_dlq_file_close(dlq);
     /* an event too large for its JSON line is not printed: a dead letter */
     st.parsed -= es.too_large;
@@ -499,11 +499,11 @@ struct replay_ctx {
     struct tally format, host, program, tenant, logsource;
     struct events_sink out_sink; /* -o */
     bool out;
-    struct detections det;
+    struct rt_det det;
     bool rules;
-    struct corr_stage corr;
+    struct rt_corr corr;
     bool correlate;
-    struct cli_esc esc;
+    struct rt_esc esc;
     bool escalate;
 };
 
@@ -560,18 +560,18 @@ static int replay_process(void *ctx, struct ingest_batch *b)
 static int replay_commit(void *ctx, const struct ingest_batch *b)
 {
     struct replay_ctx *r = ctx;
-    int rc = r->rules ? detections_process(&r->det, b) : 0;
-    rc = rc ? rc : r->rules ? detections_flush(&r->det) : 0;
+    int rc = r->rules ? rt_det_process(&r->det, b) : 0;
+    rc = rc ? rc : r->rules ? rt_det_flush(&r->det) : 0;
     if (!rc && r->correlate)
-        rc = corr_stage_commit(&r->corr, b);
-    return rc ? rc : r->out ? events_out_commit(&r->out_sink.eo, b) : 0;
+        rc = rt_corr_commit(&r->corr, b);
+    return rc ? rc : r->out ? rt_events_out_commit(&r->out_sink.eo, b) : 0;
 }
 
 /* replay --db resumes each file after the last line its store holds */
 static int replay_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
 {
     struct replay_ctx *r = ctx;
-    return r->correlate ? corr_stage_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
+    return r->correlate ? rt_corr_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -602,15 +602,15 @@ int cmd_replay(int argc, char **argv)
          * matched, correlated and committed (on one thread: one rule
          * scratch; a detection list per batch in flight) */
         a.pipeline = true;
-        if (detections_open(&r.det, &lo, 1, stdout, a.quiet)) {
-            detections_close(&r.det);
+        if (rt_det_open(&r.det, &lo, 1, stdout, a.quiet)) {
+            rt_det_close(&r.det);
             return 2;
         }
         r.rules = true;
-        if (corr_stage_open(&r.corr, r.det.rs, NULL, a.db, INGEST_PIPELINE_BATCHES, stdout,
-                            true)) {
-            corr_stage_close(&r.corr);
-            detections_close(&r.det);
+        if (rt_corr_open(&r.corr, r.det.rs, NULL, a.db, INGEST_PIPELINE_BATCHES, stdout,
+                         true)) {
+            rt_corr_close(&r.corr);
+            rt_det_close(&r.det);
             return 2;
         }
         r.correlate = true;
@@ -620,12 +620,12 @@ int cmd_replay(int argc, char **argv)
         r.corr.commit_events = a.commit_every < 0 ? 2000000 : (uint64_t)a.commit_every;
         r.corr.commit_ns = a.commit_every == 0 ? 0 : 2000000000LL;
         if (a.regime) {
-            if (!a.db || cli_esc_open(&r.esc, a.regime, NULL, NULL, NULL, NULL,
-                                      a.norm.assets)) {
+            if (!a.db || rt_esc_open(&r.esc, a.regime, NULL, NULL, NULL, NULL,
+                                     a.norm.assets)) {
                 if (!a.db)
                     fprintf(stderr, "tocsin: --escalate needs --db (the outbox lives in LMDB)\n");
-                corr_stage_close(&r.corr);
-                detections_close(&r.det);
+                rt_corr_close(&r.corr);
+                rt_det_close(&r.det);
                 return 2;
             }
             r.escalate = true;
@@ -643,11 +643,11 @@ int cmd_replay(int argc, char **argv)
     if (rc > 0) { /* nothing ran yet */
         ingest_dlq_file_close(dlq);
         if (r.correlate)
-            corr_stage_close(&r.corr);
+            rt_corr_close(&r.corr);
         if (r.escalate)
-            cli_esc_close(&r.esc);
+            rt_esc_close(&r.esc);
         if (r.rules)
-            detections_close(&r.det);
+            rt_det_close(&r.det);
         return rc;
     }
     r.out = a.events_out != NULL;
@@ -657,28 +657,28 @@ int cmd_replay(int argc, char **argv)
     int nfiles = argc - optind;
     rc = run_files(&a, nfiles, argv + optind, sink, dlq, &st);
     if (r.correlate) { /* what coalescing holds: what was read is committed */
-        int frc = corr_stage_flush(&r.corr);
+        int frc = rt_corr_flush(&r.corr);
         rc = rc ? rc : frc;
     }
     if (r.out)
-        events_out_close(&r.out_sink.eo);
+        rt_events_out_close(&r.out_sink.eo);
     ingest_dlq_file_close(dlq);
     uint64_t ndet = r.rules ? r.det.detections : 0;
     size_t ninc = r.correlate ? r.corr.nfinal : 0;
     uint64_t nout = r.correlate ? r.corr.outbox_entries : 0;
     char dropped[512];
-    bool ndropped = r.correlate && corr_stage_dropped(&r.corr, dropped, sizeof(dropped));
+    bool ndropped = r.correlate && rt_corr_dropped(&r.corr, dropped, sizeof(dropped));
     uint64_t re_cut = 0, re_long = 0;
     if (r.rules)
-        detections_re_stats(&r.det, &re_cut, &re_long);
+        rt_det_re_stats(&r.det, &re_cut, &re_long);
     if (r.correlate) {
-        corr_stage_print_final(&r.corr);
-        corr_stage_close(&r.corr);
+        rt_corr_print_final(&r.corr);
+        rt_corr_close(&r.corr);
     }
     if (r.escalate)
-        cli_esc_close(&r.esc);
+        rt_esc_close(&r.esc);
     if (r.rules)
-        detections_close(&r.det);
+        rt_det_close(&r.det);
     FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
     fprintf(out, "replay: %d input(s), %llu messages: %llu events (%llu with warnings), "
                  "%llu dead letters\n",

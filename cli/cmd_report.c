@@ -243,7 +243,7 @@ int cmd_report(int argc, char **argv)
     ts_buf_init(&out, 64u << 20);
     int ret = 2;
     char dbuf[1024], tbuf[1200];
-    const char *dir = a.regimes ? a.regimes : cli_default_dir("etc/escalation", dbuf, sizeof(dbuf));
+    const char *dir = a.regimes ? a.regimes : rt_default_dir("etc/escalation", dbuf, sizeof(dbuf));
     if (!dir)
         dir = "etc/escalation";
 
@@ -263,7 +263,7 @@ int cmd_report(int argc, char **argv)
         goto config;
 
     ret = 1;
-    if ((rc = cli_store_open_read(a.db, 0, &st, &err)) != 0) {
+    if ((rc = rt_store_open_read(a.db, 0, &st, &err)) != 0) {
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin report: %s\n", err.code ? msg : store_strerror(rc));

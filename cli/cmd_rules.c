@@ -1,6 +1,7 @@
 /* cmd_rules.c - `tocsin rules check|test`: compile Sigma rules and report
  * every problem; test one rule (file or directory) on events read through
- * the ingest file source with the mapping profiles of etc/profiles applied.
+ * the ingest file source with the mapping profiles of etc/profiles applied
+ * (runtime/rule_test.c runs it; this file parses and prints).
  * Single-threaded; the file source calls the sink on this thread.
  */
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include "../ingest/ingest.h"
 #include "../normalise/profile.h"
 #include "../rules/rules.h"
+#include "../runtime/runtime.h"
 #include "cli.h"
 
 static const char rules_usage[] =
@@ -81,26 +83,12 @@ static int rules_check(int argc, char **argv)
     return code;
 }
 
-struct test_ctx {
-    const struct rule_set *rs;
-    struct rule_scratch *scratch;
-    const struct ingest_profile_set *profiles;
-    const char *force;
-    struct ts_buf line;
-    uint64_t events, matched, matches;
-    int err;
-};
-
-struct one_match {
-    struct test_ctx *t;
-    bool any;
-};
-
-static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
+/* One line per match: {"source":{"file","line"}|null,"explain":{...}}. */
+static int print_match(void *ctx, const struct rule_info *ri, const struct ts_event *ev,
+                       const char *explain, size_t explain_len)
 {
-    struct one_match *om = ctx;
-    struct test_ctx *t = om->t;
-    struct ts_buf *b = &t->line;
+    (void)ri;
+    struct ts_buf *b = ctx;
     ts_buf_reset(b);
     int rc = ts_buf_puts(b, "{\"source\":");
     if (!rc && ev->src.kind == TS_SRC_FILE) {
@@ -115,40 +103,22 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     if (!rc)
         rc = ts_buf_puts(b, ",\"explain\":");
     if (!rc)
-        rc = rule_explain(t->rs, t->scratch, idx, ev, b);
+        rc = ts_buf_append(b, explain, explain_len);
     if (!rc)
         rc = ts_buf_puts(b, "}\n");
     if (!rc)
         fwrite(b->data, 1, b->len, stdout);
-    om->any = true;
-    t->matches++;
     return rc;
 }
 
-static int test_process(void *ctx, struct ingest_batch *batch)
+static void print_rule_problems(void *ctx, const struct rule_report *rep)
 {
-    struct test_ctx *t = ctx;
-    for (uint32_t i = 0; i < batch->n; i++) {
-        struct ts_event *ev = &batch->events[i];
-        t->events++;
-        if (t->profiles) {
-            int rc = ingest_profile_apply(t->profiles, t->force, ev, NULL);
-            if (rc == TS_E_NOTFOUND) {
-                fprintf(stderr, "tocsin rules test: unknown profile \"%s\"\n", t->force);
-                t->err = 2;
-                return rc;
-            }
-            if (rc)
-                continue;
-        }
-        struct one_match om = {.t = t};
-        int rc = rule_match(t->rs, t->scratch, ev, on_match, &om);
-        if (rc)
-            return rc;
-        if (om.any)
-            t->matched++;
+    (void)ctx;
+    for (size_t i = 0; i < rep->nproblems; i++) {
+        const struct rule_problem *p = &rep->problems[i];
+        fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
+                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
     }
-    return 0;
 }
 
 static int rules_test(int argc, char **argv)
@@ -181,69 +151,45 @@ static int rules_test(int argc, char **argv)
         return 2;
     }
     const char *rule_path = argv[optind];
-    struct rule_load_opts o = {.paths = &rule_path, .npaths = 1};
-    struct rule_set *rs = NULL;
-    struct rule_report rep;
     struct ts_err err = {0};
     char ebuf[1024];
-    int rc = rule_set_load(&rs, &o, &rep, &err);
-    if (rc) {
-        ts_err_format(&err, ebuf, sizeof(ebuf));
-        fprintf(stderr, "tocsin rules test: %s\n", ebuf);
-        rule_report_free(&rep);
-        return 2;
-    }
-    for (size_t i = 0; i < rep.nproblems; i++) {
-        const struct rule_problem *p = &rep.problems[i];
-        fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
-    }
-    rule_report_free(&rep);
-    if (rule_set_count(rs) == 0) {
-        fprintf(stderr, "tocsin rules test: no detection rule loaded from %s\n", rule_path);
-        rule_set_unref(rs);
-        return 2;
-    }
     struct ingest_profile_set *ps = NULL;
     const char *pdirs[1] = {profiles_dir};
     if (ingest_profile_set_load(&ps, pdirs, 1, &err) != 0) {
         ts_err_format(&err, ebuf, sizeof(ebuf));
         fprintf(stderr, "tocsin rules test: %s\n", ebuf);
-        rule_set_unref(rs);
         return 2;
     }
-    struct test_ctx t = {.rs = rs, .profiles = ps, .force = profile};
-    ts_buf_init(&t.line, 0);
-    if (rule_scratch_create(&t.scratch, rs) != 0) {
-        fprintf(stderr, "tocsin rules test: out of memory\n");
-        ingest_profile_set_free(ps);
-        rule_set_unref(rs);
-        return 1;
-    }
-    struct ingest_file_opts fo = {
-        .paths = &events,
-        .npaths = 1,
+    struct ts_buf line;
+    ts_buf_init(&line, 0);
+    struct rt_rule_test_opts o = {
+        .rules = {.paths = &rule_path, .npaths = 1},
+        .event_paths = &events,
+        .nevent_paths = 1,
         .format = fmt,
-        .sink = {.ctx = &t, .process = test_process},
+        .profiles = ps,
+        .force_profile = profile,
         .diag = stderr,
+        .on_rules = print_rule_problems,
+        .on_match = print_match,
+        .ctx = &line,
     };
-    struct ingest_stats st = {0};
-    rc = ingest_files_run(&fo, &st, &err);
+    struct rt_rule_test_result res;
+    int rc = rt_rule_test(&o, &res, &err);
     int code = 0;
-    if (t.err) {
-        code = t.err;
-    } else if (rc) {
+    if (rc) {
         ts_err_format(&err, ebuf, sizeof(ebuf));
-        fprintf(stderr, "tocsin rules test: %s\n", err.code ? ebuf : ts_strerror(rc));
-        code = 1;
+        fprintf(stderr, "tocsin rules test: %s\n",
+                err.file[0] ? ebuf : err.code ? err.msg : ts_strerror(rc));
+        code = !res.ran || rc == TS_E_NOTFOUND ? 2 : 1;
     }
     fflush(stdout);
-    fprintf(stderr, "%llu events, %llu matched\n", (unsigned long long)t.events,
-            (unsigned long long)t.matched);
-    ts_buf_free(&t.line);
-    rule_scratch_free(t.scratch);
+    if (res.ran)
+        fprintf(stderr, "%llu events, %llu matched\n", (unsigned long long)res.events,
+                (unsigned long long)res.matched);
+    rule_report_free(&res.report);
+    ts_buf_free(&line);
     ingest_profile_set_free(ps);
-    rule_set_unref(rs);
     return code;
 }
 

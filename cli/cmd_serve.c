@@ -205,13 +205,13 @@ int cmd_serve(int argc, char **argv)
 
     /* the escalation configuration: as given, else the defaults when they
      * are there, else none (reports answer 404) */
-    struct cli_esc esc;
+    struct rt_esc esc;
     memset(&esc, 0, sizeof(esc));
     bool esc_open = false;
     bool esc_given = a.regime || a.regimes || a.taxonomy || a.policy || a.org || a.assets;
     char dbuf[1024];
-    if (!a.no_reports && (esc_given || cli_default_dir("etc/escalation", dbuf, sizeof(dbuf)))) {
-        if (cli_esc_open(&esc, a.regime, a.regimes, a.taxonomy, a.policy, a.org, a.assets) != 0)
+    if (!a.no_reports && (esc_given || rt_default_dir("etc/escalation", dbuf, sizeof(dbuf)))) {
+        if (rt_esc_open(&esc, a.regime, a.regimes, a.taxonomy, a.policy, a.org, a.assets) != 0)
             return 2;
         esc_open = true;
     }
@@ -283,6 +283,6 @@ done:
     http_server_destroy(srv);
     store_close(s);
     if (esc_open)
-        cli_esc_close(&esc);
+        rt_esc_close(&esc);
     return ret;
 }

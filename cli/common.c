@@ -1,13 +1,7 @@
-/* common.c - runtime struct, signals and the events-out sink (a file it
- * creates is 0600). */
-#include <errno.h>
-#include <fcntl.h>
+/* common.c - the runtime struct that main's signal handlers share, and the
+ * signals. */
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "../core/event_json.h"
-#include "../core/log.h"
 #include "cli_int.h"
 
 struct ts_runtime ts_rt;
@@ -16,14 +10,16 @@ static void on_signal(int sig)
 {
     (void)sig;
     ts_rt.stop = 1;
-    if (ts_rt.kafka)
-        ingest_kafka_stop(ts_rt.kafka); /* an atomic store: async-signal-safe */
+    if (ts_rt.run)
+        rt_run_stop(ts_rt.run); /* atomic stores: async-signal-safe */
 }
 
 static void on_hup(int sig)
 {
     (void)sig;
     ts_rt.reload = 1;
+    if (ts_rt.run)
+        rt_run_reload(ts_rt.run); /* an atomic store: async-signal-safe */
 }
 
 void cli_install_signals(void)
@@ -37,125 +33,4 @@ void cli_install_signals(void)
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-}
-
-/* Open path to append; a file we create is 0600 whatever the umask (the
- * events carry raw logs), an existing file keeps its mode. */
-static FILE *open_private_append(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        if (fchmod(fd, 0600) != 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-    } else if (errno == EEXIST) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "a");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return f;
-}
-
-int events_out_open(struct events_out *eo, const char *path)
-{
-    memset(eo, 0, sizeof(*eo));
-    pthread_mutex_init(&eo->mu, NULL);
-    ts_buf_init(&eo->line, 0);
-    if (!path || strcmp(path, "-") == 0) {
-        eo->f = stdout;
-    } else {
-        eo->f = open_private_append(path);
-        if (!eo->f) {
-            ts_error("cannot open %s: %s", path, strerror(errno));
-            return TS_E_IO;
-        }
-        eo->owned = true;
-    }
-    struct stat st;
-    eo->sync = fstat(fileno(eo->f), &st) == 0 && S_ISREG(st.st_mode);
-    return 0;
-}
-
-void events_out_close(struct events_out *eo)
-{
-    if (eo->f) {
-        fflush(eo->f);
-        if (eo->owned)
-            fclose(eo->f);
-    }
-    eo->f = NULL;
-    ts_buf_free(&eo->line);
-    pthread_mutex_destroy(&eo->mu);
-}
-
-/* An event whose JSON line is over eo->line's limit (a message dense in
- * control characters: each is escaped as 6 bytes) is left out of the
- * stream with a warning naming its source, and the batch goes on: one
- * message must not stop `run`. (`parse` and `replay` write their events
- * themselves and make such an event a dead letter, cmd_parse.c.) A buffer
- * that grew past 16 MiB for one event is released after it. */
-int events_out_process(void *ctx, struct ingest_batch *b)
-{
-    struct events_out *eo = ctx;
-    int rc = 0;
-    pthread_mutex_lock(&eo->mu);
-    for (uint32_t i = 0; !rc && i < b->n; i++) {
-        const struct ts_event *ev = &b->events[i];
-        ts_buf_reset(&eo->line);
-        rc = ts_event_to_json(ev, &eo->line);
-        if (!rc)
-            rc = ts_buf_putc(&eo->line, '\n');
-        if (rc == TS_E_LIMIT) {
-            ts_warn("%s:%lld: event JSON over %zu bytes: not written to the events output",
-                    ev->src.name ? ev->src.name : "-",
-                    (long long)(ev->src.kind == TS_SRC_KAFKA ? ev->src.offset
-                                                              : (int64_t)ev->src.line),
-                    eo->line.limit);
-            rc = 0;
-        } else if (!rc && fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len) {
-            rc = TS_E_IO;
-        } else if (!rc) {
-            eo->written++;
-        }
-        if (eo->line.cap > (16u << 20))
-            ts_buf_free(&eo->line);
-    }
-    pthread_mutex_unlock(&eo->mu);
-    return rc;
-}
-
-int events_out_commit(void *ctx, const struct ingest_batch *b)
-{
-    (void)b;
-    struct events_out *eo = ctx;
-    int rc = 0;
-    pthread_mutex_lock(&eo->mu);
-    if (fflush(eo->f) != 0)
-        rc = errno == EPIPE ? TS_E_STOPPED : TS_E_IO;
-    else if (eo->sync && fdatasync(fileno(eo->f)) != 0)
-        rc = TS_E_IO;
-    pthread_mutex_unlock(&eo->mu);
-    return rc;
-}
-
-int cli_store_open_read(const char *path, size_t map_size, struct store **s,
-                        struct ts_err *err)
-{
-    char f[4200];
-    snprintf(f, sizeof(f), "%s/data.mdb", path);
-    struct store_opts o = {.path = path, .map_size = map_size, .read_only = true};
-    /* read-write when allowed: the first transaction folds what the
-     * engine's incident journal holds, so the reader sees the latest */
-    if (access(f, F_OK) == 0 && access(path, W_OK) == 0 && access(f, W_OK) == 0)
-        o.read_only = false;
-    return store_open(s, &o, err);
 }

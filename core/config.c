@@ -1042,13 +1042,83 @@ static int load_log(struct ctx *x, const struct ts_ynode *n)
     return rc;
 }
 
+/* ---- http ----------------------------------------------------------------- */
+
+/* "HOST:PORT" or "[IPv6]:PORT", port 0..65535 (0: any free port). */
+static int check_listen(struct ctx *x, const struct ts_ynode *n, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    bool ok = colon && colon > v && colon[1] != '\0' && strlen(colon + 1) <= 5;
+    long port = 0;
+    for (const char *p = colon ? colon + 1 : ""; ok && *p; p++) {
+        if (*p < '0' || *p > '9')
+            ok = false;
+        else
+            port = port * 10 + (*p - '0');
+    }
+    if (ok && v[0] == '[' && colon[-1] != ']')
+        ok = false;
+    if (!ok || port > 65535)
+        return fail(x, n, "http.listen must be HOST:PORT or [IPv6]:PORT with a port from 0 to "
+                          "65535 (0: any free port), got \"%.80s\"", v);
+    return 0;
+}
+
+static int load_http(struct ctx *x, const struct ts_ynode *n)
+{
+    static const char *const keys[] = {"listen", "tls_cert", "tls_key",      "tokens",
+                                       "rate",   "body_max", "ready_max_lag"};
+    const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
+    struct ts_config *c = x->c;
+    c->http.enabled = true;
+    if (ts_yaml_is_null(n))
+        return fail(x, n, "http needs at least listen (HOST:PORT)");
+    int rc = want_map(x, n, "http");
+    for (size_t i = 0; !rc && i < n->npairs; i++) {
+        const struct ts_ynode *v = n->pairs[i].val;
+        int k = key_index(x, n->pairs[i].key, "http", keys, TS_ARRAY_LEN(keys), seen);
+        if (k < 0)
+            return k;
+        long long ll = 0;
+        switch (k) {
+        case 0:
+            rc = get_str(x, v, "http.listen", &c->http.listen);
+            rc = rc ? rc : check_listen(x, v, c->http.listen);
+            break;
+        case 1: rc = get_str(x, v, "http.tls_cert", &c->http.tls_cert); break;
+        case 2: rc = get_str(x, v, "http.tls_key", &c->http.tls_key); break;
+        case 3: rc = get_str(x, v, "http.tokens", &c->http.tokens); break;
+        case 4:
+            rc = get_int(x, v, "http.rate", 0, 1000000, &ll);
+            c->http.rate = ll;
+            break;
+        case 5:
+            rc = get_int(x, v, "http.body_max", 1, 1LL << 30, &ll);
+            c->http.body_max = (size_t)ll;
+            break;
+        default:
+            rc = get_int(x, v, "http.ready_max_lag", 0, 1LL << 62, &ll);
+            c->http.ready_max_lag = ll;
+            break;
+        }
+    }
+    if (rc)
+        return rc;
+    if (!c->http.listen)
+        return fail(x, n, "http.listen is required (HOST:PORT, e.g. 127.0.0.1:8080)");
+    if (!c->http.tls_cert != !c->http.tls_key)
+        return fail(x, seen[1] ? seen[1] : seen[2],
+                    "http.tls_cert and http.tls_key go together (both PEM files, or neither)");
+    return 0;
+}
+
 /* ---- document ------------------------------------------------------------- */
 
 static int load_root(struct ctx *x, const struct ts_ystream *s)
 {
     static const char *const keys[] = {"kafka",     "topics",    "ingest", "paths",
                                        "log",       "normalise", "enrich", "rules",
-                                       "correlate", "retention", "escalate"};
+                                       "correlate", "retention", "escalate", "http"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     if (s->ndocs > 1)
@@ -1060,7 +1130,8 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
     if (root->kind != TS_Y_MAP)
         return fail(x, root,
                     "the configuration must be a mapping of sections (kafka, topics, ingest, "
-                    "paths, log, normalise, enrich, rules, correlate, retention, escalate), "
+                    "paths, log, normalise, enrich, rules, correlate, retention, escalate, "
+                    "http), "
                     "got %s",
                     describe(root, d, sizeof(d)));
     int rc = 0;
@@ -1081,7 +1152,8 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
         case 7: rc = load_rules_section(x, v); break;
         case 8: rc = load_correlate(x, v); break;
         case 9: rc = load_retention(x, v); break;
-        default: rc = load_escalate(x, v); break;
+        case 10: rc = load_escalate(x, v); break;
+        default: rc = load_http(x, v); break;
         }
     }
     if (!rc && x->c->ntopics > 0 && !x->c->kafka.brokers)
@@ -1167,6 +1239,10 @@ void ts_config_free(struct ts_config *c)
     free(c->escalate.org);
     free(c->escalate.assets);
     free(c->escalate.channels);
+    free(c->http.listen);
+    free(c->http.tls_cert);
+    free(c->http.tls_key);
+    free(c->http.tokens);
     free(c->log.level);
     free(c);
 }
@@ -1181,6 +1257,8 @@ static int config_defaults(struct ctx *x, const char *name)
     c->ingest.max_message_bytes = 1048576;
     c->ingest.tz_offset_sec = 0;
     c->retention.interval_ns = 3600LL * 1000000000LL;
+    c->http.rate = -1;
+    c->http.ready_max_lag = 100000;
     int rc = dup_str(x, name, strlen(name), &c->path);
     if (!rc)
         rc = dup_str(x, "tocsin", 6, &c->kafka.group_id);

@@ -73,6 +73,14 @@
  *     assets: etc/assets.example.yml   # the agencies' systems (security levels)
  *     channels: etc/escalation/channels.yml  # delivery (webhooks, Kafka, SMTP, file) and
  *                                      # the dispatcher; without it entries wait in the outbox
+ *   http:                              # the HTTP API, metrics and health inside `run`
+ *     listen: 127.0.0.1:8080           # required: HOST:PORT or [IPv6]:PORT (0: a free port)
+ *     tls_cert: /etc/tocsin/cert.pem   # PEM files, both or neither: HTTPS only
+ *     tls_key: /etc/tocsin/key.pem
+ *     tokens: /etc/tocsin/tokens.yml   # bearer tokens (docs/api.md); none: /api/ is 401
+ *     rate: 50                         # requests/s per token or client (0: no cap)
+ *     body_max: 1048576                # request body cap, bytes
+ *     ready_max_lag: 100000            # /readyz: consumer lag (messages) above it: 503
  *   log:
  *     level: info                      # error|warning|info|debug
  */
@@ -202,6 +210,14 @@ struct ts_config {
         char *regime, *regimes_dir, *taxonomy, *policy, *org, *assets, *channels; /* NULL: unset */
         bool enabled; /* the section is present */
     } escalate;
+    struct {
+        char *listen, *tls_cert, *tls_key, *tokens; /* NULL: unset */
+        long long rate;          /* requests/s per token; -1: unset (the server's
+                                    default), 0: no cap */
+        size_t body_max;         /* 0: the server's default */
+        long long ready_max_lag; /* default 100000 */
+        bool enabled;            /* the section is present (then listen is set) */
+    } http;
     struct {
         char *level;
     } log;

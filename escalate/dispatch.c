@@ -49,6 +49,43 @@ struct counters {
     _Atomic uint64_t claimed, delivered, retried, failed, errors;
 };
 
+/* Outcomes by recipient (a dispatcher's, for its metrics): a short table
+ * under a mutex (one update per delivery attempt, not a hot path). */
+#define RCP_MAX (ESC_RECIPIENTS_MAX * 4)
+struct rcp_table {
+    pthread_mutex_t mu;
+    struct esc_recipient_stats v[RCP_MAX];
+    size_t n;
+};
+
+enum rcp_outcome { RCP_DELIVERED, RCP_RETRIED, RCP_FAILED };
+
+static void rcp_note(struct rcp_table *t, const char *recipient, enum rcp_outcome o)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    size_t i = 0;
+    while (i < t->n && strcmp(t->v[i].recipient, recipient) != 0)
+        i++;
+    if (i == t->n && t->n < RCP_MAX) {
+        memset(&t->v[i], 0, sizeof(t->v[i]));
+        snprintf(t->v[i].recipient, sizeof(t->v[i].recipient), "%s", recipient);
+        t->n++;
+    }
+    if (i == t->n) { /* full: the last entry takes the others */
+        i = RCP_MAX - 1;
+        snprintf(t->v[i].recipient, sizeof(t->v[i].recipient), "(other)");
+    }
+    if (o == RCP_DELIVERED)
+        t->v[i].delivered++;
+    else if (o == RCP_RETRIED)
+        t->v[i].retried++;
+    else
+        t->v[i].failed++;
+    pthread_mutex_unlock(&t->mu);
+}
+
 /* What one round (claim one entry, deliver it, mark it) needs. */
 struct round {
     struct store *st;
@@ -57,6 +94,7 @@ struct round {
     struct ts_arena *arena;
     uint64_t rng;
     struct counters *cnt;
+    struct rcp_table *rcp;     /* NULL: not kept (esc_dispatch_once) */
     pthread_mutex_t *alert_mu; /* NULL: single-threaded */
     const char *alerts_path;
     /* the claimed entry (strings in arena) and its outcome */
@@ -80,6 +118,7 @@ struct esc_dispatcher {
     unsigned kicks;
     pthread_mutex_t alert_mu;
     struct counters cnt;
+    struct rcp_table rcp;
 };
 
 static uint64_t rng_next(uint64_t *s)
@@ -143,6 +182,7 @@ static int check_opts(const struct esc_channels *c, const struct esc_dispatch_op
 static void alert(struct round *r, const struct store_outbox *e, const char *why)
 {
     atomic_fetch_add(&r->cnt->failed, 1);
+    rcp_note(r->rcp, e->recipient, RCP_FAILED);
     ts_error("escalation %s to %s via %s: dead letter after %u attempt(s): %s "
              "(tocsin escalations retry %s)",
              e->id, e->recipient, e->channel, e->attempts, why, e->id);
@@ -255,12 +295,15 @@ static int round_run(struct round *r, int64_t now, struct ts_err *err)
                  "when its lease ends)", e->id, store_strerror(rc));
         return rc;
     }
-    if (r->out == ESC_OUT_DELIVERED)
+    if (r->out == ESC_OUT_DELIVERED) {
         atomic_fetch_add(&r->cnt->delivered, 1);
-    else if (r->out == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
+        rcp_note(r->rcp, e->recipient, RCP_DELIVERED);
+    } else if (r->out == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts) {
         alert(r, e, r->err);
-    else
+    } else {
         atomic_fetch_add(&r->cnt->retried, 1);
+        rcp_note(r->rcp, e->recipient, RCP_RETRIED);
+    }
     return 1;
 }
 
@@ -383,6 +426,7 @@ static void *thread_main(void *p)
         return NULL;
     }
     r.cnt = &d->cnt;
+    r.rcp = &d->rcp;
     r.alert_mu = &d->alert_mu;
     r.alerts_path = d->alerts_path;
     r.rng = (d->o.seed ? d->o.seed : (uint64_t)ts_now_ns()) + 0x9e3779b97f4a7c15ull * (id + 1);
@@ -447,6 +491,7 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     pthread_mutex_init(&d->alert_mu, NULL);
+    pthread_mutex_init(&d->rcp.mu, NULL);
     for (unsigned i = 0; i < d->o.threads; i++) {
         struct thread_arg *a = malloc(sizeof(*a));
         if (a) {
@@ -500,8 +545,22 @@ void esc_dispatcher_stop(struct esc_dispatcher *d)
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->alert_mu);
+    pthread_mutex_destroy(&d->rcp.mu);
     free(d->alerts_path);
     free(d);
+}
+
+size_t esc_dispatcher_recipient_stats(struct esc_dispatcher *d, struct esc_recipient_stats *out,
+                                      size_t max)
+{
+    if (!d)
+        return 0;
+    pthread_mutex_lock(&d->rcp.mu);
+    size_t n = d->rcp.n;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = d->rcp.v[i];
+    pthread_mutex_unlock(&d->rcp.mu);
+    return n;
 }
 
 void esc_dispatcher_stats(const struct esc_dispatcher *d, struct esc_dispatch_stats *out)

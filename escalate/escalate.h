@@ -553,6 +553,15 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
 void esc_dispatcher_stop(struct esc_dispatcher *d);
 /* Counters so far (any thread). */
 void esc_dispatcher_stats(const struct esc_dispatcher *d, struct esc_dispatch_stats *out);
+/* Delivery outcomes by recipient so far: up to max entries into out;
+ * returns how many recipients there are (ESC_RECIPIENTS_MAX * 4 at most,
+ * the last one "(other)" when more were seen). Any thread. */
+struct esc_recipient_stats {
+    char recipient[STORE_ID_MAX + 1];
+    uint64_t delivered, retried, failed;
+};
+size_t esc_dispatcher_recipient_stats(struct esc_dispatcher *d, struct esc_recipient_stats *out,
+                                      size_t max);
 /* Wake the threads now (e.g. after a batch put new entries). */
 void esc_dispatcher_kick(struct esc_dispatcher *d);
 

@@ -1,154 +1,47 @@
-/* metrics.c - Prometheus text exposition (format 0.0.4) writers: family
- * headers, samples with escaped label values, histograms. Stateless; any
- * thread on its own buffer. The server's own series and the runtime's
- * metrics hook both write with these. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+/* metrics.c - the Prometheus text exposition writers of http.h, over
+ * core's (core/metric.h: the runtime's metrics hook writes with those, as
+ * the runtime must not depend on http/). Stateless; any thread on its own
+ * buffer. */
+#include "../core/metric.h"
 #include "http_int.h"
 
-static bool name_ok(const char *s, bool colon)
-{
-    if (!s || !*s)
-        return false;
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                     (colon && c == ':');
-        if (!alpha && !(p > s && c >= '0' && c <= '9'))
-            return false;
-    }
-    return true;
-}
+#define LABELS_MAX 16 /* labels of one sample; the server writes two at most */
 
-/* Text with \\ and \n escaped (and \" when quoted), invalid UTF-8 as
- * U+FFFD, other control bytes kept (the format allows them). */
-static int put_escaped(struct ts_buf *b, const char *s, bool quoted)
+static int labels(const struct http_label *l, size_t n, struct ts_metric_label *out)
 {
-    size_t n = s ? strlen(s) : 0;
-    int rc = 0;
-    while (n && !rc) {
-        size_t ok = ts_utf8_valid_prefix(s, n);
-        for (size_t i = 0; i < ok && !rc; i++) {
-            char c = s[i];
-            if (c == '\\')
-                rc = ts_buf_puts(b, "\\\\");
-            else if (c == '\n')
-                rc = ts_buf_puts(b, "\\n");
-            else if (c == '"' && quoted)
-                rc = ts_buf_puts(b, "\\\"");
-            else
-                rc = ts_buf_putc(b, c);
-        }
-        if (ok < n && !rc) {
-            rc = ts_buf_puts(b, "\xef\xbf\xbd");
-            ok++;
-        }
-        s += ok;
-        n -= ok;
-    }
-    return rc;
+    if (n > LABELS_MAX)
+        return TS_E_INVAL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct ts_metric_label){l[i].name, l[i].value};
+    return 0;
 }
 
 int http_metric_family(struct ts_buf *b, const char *name, const char *type, const char *help)
 {
-    static const char *const types[] = {"counter", "gauge", "histogram", "summary", "untyped"};
-    bool type_ok = false;
-    for (size_t i = 0; i < TS_ARRAY_LEN(types); i++)
-        type_ok |= type && !strcmp(type, types[i]);
-    if (!name_ok(name, true) || !type_ok)
-        return TS_E_INVAL;
-    int rc = ts_buf_printf(b, "# HELP %s ", name);
-    rc = rc ? rc : put_escaped(b, help ? help : "", false);
-    return rc ? rc : ts_buf_printf(b, "\n# TYPE %s %s\n", name, type);
+    return ts_metric_family(b, name, type, help);
 }
 
-static int put_labels(struct ts_buf *b, const struct http_label *l, size_t n, const char *le)
+int http_metric_u64(struct ts_buf *b, const char *name, const struct http_label *l,
+                    size_t nl, uint64_t value)
 {
-    if (!n && !le)
-        return 0;
-    int rc = ts_buf_putc(b, '{');
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!name_ok(l[i].name, false) || !strncmp(l[i].name, "__", 2))
-            return TS_E_INVAL;
-        rc = ts_buf_printf(b, "%s%s=\"", i ? "," : "", l[i].name);
-        rc = rc ? rc : put_escaped(b, l[i].value, true);
-        rc = rc ? rc : ts_buf_putc(b, '"');
-    }
-    if (le && !rc)
-        rc = ts_buf_printf(b, "%sle=\"%s\"", n ? "," : "", le);
-    return rc ? rc : ts_buf_putc(b, '}');
+    struct ts_metric_label ml[LABELS_MAX];
+    int rc = labels(l, nl, ml);
+    return rc ? rc : ts_metric_u64(b, name, ml, nl, value);
 }
 
-static void fmt_double(double v, char *buf, size_t cap)
+int http_metric_double(struct ts_buf *b, const char *name, const struct http_label *l,
+                       size_t nl, double value)
 {
-    if (isnan(v))
-        snprintf(buf, cap, "NaN");
-    else if (isinf(v))
-        snprintf(buf, cap, "%s", v > 0 ? "+Inf" : "-Inf");
-    else {
-        /* the shortest of %.15g .. %.17g that reads back as v */
-        for (int prec = 15; prec <= 17; prec++) {
-            snprintf(buf, cap, "%.*g", prec, v);
-            if (strtod(buf, NULL) == v)
-                break;
-        }
-    }
+    struct ts_metric_label ml[LABELS_MAX];
+    int rc = labels(l, nl, ml);
+    return rc ? rc : ts_metric_double(b, name, ml, nl, value);
 }
 
-static int sample(struct ts_buf *b, const char *name, const char *suffix,
-                  const struct http_label *l, size_t nl, const char *le, const char *value)
-{
-    if (!name_ok(name, true))
-        return TS_E_INVAL;
-    size_t mark = b->len;
-    int rc = ts_buf_printf(b, "%s%s", name, suffix);
-    rc = rc ? rc : put_labels(b, l, nl, le);
-    rc = rc ? rc : ts_buf_printf(b, " %s\n", value);
-    if (rc && b->data) { /* never leave half a line */
-        b->len = mark;
-        b->data[mark] = '\0';
-    }
-    return rc;
-}
-
-int http_metric_u64(struct ts_buf *b, const char *name, const struct http_label *labels,
-                    size_t nlabels, uint64_t value)
-{
-    char v[24];
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
-    return sample(b, name, "", labels, nlabels, NULL, v);
-}
-
-int http_metric_double(struct ts_buf *b, const char *name, const struct http_label *labels,
-                       size_t nlabels, double value)
-{
-    char v[40];
-    fmt_double(value, v, sizeof(v));
-    return sample(b, name, "", labels, nlabels, NULL, v);
-}
-
-int http_metric_histogram(struct ts_buf *b, const char *name, const struct http_label *labels,
-                          size_t nlabels, const double *bounds, const uint64_t *counts,
+int http_metric_histogram(struct ts_buf *b, const char *name, const struct http_label *l,
+                          size_t nl, const double *bounds, const uint64_t *counts,
                           size_t nbounds, double sum)
 {
-    uint64_t cum = 0;
-    char le[40], v[40];
-    int rc = 0;
-    for (size_t i = 0; i < nbounds && !rc; i++) {
-        if (i && !(bounds[i] > bounds[i - 1]))
-            return TS_E_INVAL;
-        cum += counts[i];
-        fmt_double(bounds[i], le, sizeof(le));
-        snprintf(v, sizeof(v), "%llu", (unsigned long long)cum);
-        rc = sample(b, name, "_bucket", labels, nlabels, le, v);
-    }
-    cum += counts[nbounds];
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)cum);
-    rc = rc ? rc : sample(b, name, "_bucket", labels, nlabels, "+Inf", v);
-    fmt_double(sum, le, sizeof(le));
-    rc = rc ? rc : sample(b, name, "_sum", labels, nlabels, NULL, le);
-    return rc ? rc : sample(b, name, "_count", labels, nlabels, NULL, v);
+    struct ts_metric_label ml[LABELS_MAX];
+    int rc = labels(l, nl, ml);
+    return rc ? rc : ts_metric_histogram(b, name, ml, nl, bounds, counts, nbounds, sum);
 }

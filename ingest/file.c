@@ -19,7 +19,9 @@
 #define READ_CHUNK (256u << 10)
 
 struct reader {
-    gzFile gz;
+    gzFile gz;                /* NULL: reading mem */
+    const char *mem;          /* a buffer instead of a file (ingest_file_opts.buf) */
+    size_t mem_len, mem_pos;
     const char *name;
     char *buf;
     size_t cap, start, end;
@@ -53,6 +55,19 @@ static int reader_open(struct reader *r, const char *path, size_t max_msg, struc
     return 0;
 }
 
+/* A reader over mem (len bytes, borrowed), named name in messages. */
+static int reader_open_mem(struct reader *r, const char *name, const char *mem, size_t len,
+                           size_t max_msg)
+{
+    memset(r, 0, sizeof(*r));
+    r->name = name;
+    r->mem = mem;
+    r->mem_len = len;
+    r->cap = max_msg + READ_CHUNK + 2;
+    r->buf = malloc(r->cap);
+    return r->buf ? 0 : TS_E_NOMEM;
+}
+
 static void reader_close(struct reader *r)
 {
     if (r->gz)
@@ -64,6 +79,16 @@ static void reader_close(struct reader *r)
 
 static int read_more(struct reader *r, struct ts_err *err)
 {
+    if (!r->gz) {
+        size_t n = r->mem_len - r->mem_pos, room = r->cap - r->end - 1;
+        if (n > room)
+            n = room;
+        memcpy(r->buf + r->end, r->mem + r->mem_pos, n);
+        r->mem_pos += n;
+        r->end += n;
+        r->eof = n == 0;
+        return 0;
+    }
     int n = gzread(r->gz, r->buf + r->end, (unsigned)(r->cap - r->end - 1));
     if (n < 0) {
         int e;
@@ -338,11 +363,15 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         ingest_batch_destroy(b);
         return rc;
     }
-    for (size_t fi = 0; fi < o->npaths && !rc; fi++) {
+    bool mem = !o->npaths && o->buf;
+    size_t nsrc = mem ? 1 : o->npaths;
+    for (size_t fi = 0; fi < nsrc && !rc; fi++) {
         struct reader r;
-        const char *path = o->paths[fi];
-        const char *name = strcmp(path, "-") == 0 ? "-" : path;
-        rc = reader_open(&r, path, max, err);
+        const char *path = mem ? "-" : o->paths[fi];
+        const char *name = mem ? (o->buf_name ? o->buf_name : "-")
+                           : strcmp(path, "-") == 0 ? "-" : path;
+        rc = mem ? reader_open_mem(&r, name, o->buf, o->buf_len, max)
+                 : reader_open(&r, path, max, err);
         if (rc)
             break;
         /* "now" of a file is its last modification: no line in it can be
@@ -350,11 +379,12 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
          * further ahead is clamped by ingest_time_guard); stdin: the clock */
         struct ingest_parse_opts po = o->parse;
         struct stat sb;
-        if (!po.ref_ns && strcmp(name, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        if (!po.ref_ns && !mem && strcmp(name, "-") != 0 && stat(path, &sb) == 0 &&
+            S_ISREG(sb.st_mode))
             po.ref_ns = (int64_t)sb.st_mtim.tv_sec * TS_NS_PER_SEC + sb.st_mtim.tv_nsec;
         /* resume: the sink's store may already hold this file up to a line */
         int64_t done = 0;
-        if (o->sink.seek && strcmp(name, "-") != 0 &&
+        if (o->sink.seek && !mem && strcmp(name, "-") != 0 &&
             o->sink.seek(o->sink.ctx, name, -1, &done) == 0 && done > 0) {
             ts_info("%s: resuming after line %lld (already committed to the store)", name,
                     (long long)done);

@@ -215,6 +215,12 @@ struct ingest_norm;
 struct ingest_file_opts {
     const char *const *paths; /* files, "-" for stdin; .gz read transparently */
     size_t npaths;
+    /* Alternatively (when npaths == 0): lines held in memory (buf_len bytes,
+     * borrowed, not compressed), named buf_name ("-" when NULL) in events'
+     * sources and messages; no resume (sink.seek is not asked). */
+    const char *buf;
+    size_t buf_len;
+    const char *buf_name;
     enum ingest_format format;
     const char *tenant;        /* "" when NULL */
     struct ingest_parse_opts parse;
@@ -295,6 +301,30 @@ void ingest_kafka_stop(struct ingest_kafka *k);
  * reference to n. Thread-safe (not from a signal handler). */
 void ingest_kafka_set_norm(struct ingest_kafka *k, struct ingest_norm *n);
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st);
+/* Messages by (topic, tenant) since the start, summed over the workers as
+ * of each worker's last handed-over batch: *out (malloc'd, the caller
+ * frees it; NULL with *n 0 when there is none) gets one entry per pair.
+ * A dead letter counts for the topic's default tenant when its "tenant"
+ * header was refused. Any thread; 0 or TS_E_NOMEM. */
+struct ingest_topic_stat {
+    const char *topic;              /* valid until ingest_kafka_destroy */
+    char tenant[TS_TENANT_MAX + 1]; /* "(other)": beyond 1024 pairs per worker */
+    uint64_t consumed, parsed, dead_letters;
+};
+int ingest_kafka_topic_stats(struct ingest_kafka *k, struct ingest_topic_stat **out, size_t *n);
+/* The partitions assigned now, each with its lag: the high watermark
+ * librdkafka last fetched (no broker round trip) less the next offset to
+ * process (the last committed batch's, else the consumer's position).
+ * *out as above. Any thread; 0 or TS_E_NOMEM. */
+struct ingest_partition_lag {
+    char topic[256];
+    int32_t partition;
+    int worker;
+    int64_t high;      /* -1: not known yet (nothing fetched) */
+    int64_t committed; /* next offset to process; -1: not known */
+    int64_t lag;       /* high - committed, >= 0; -1 when either is unknown */
+};
+int ingest_kafka_lag(struct ingest_kafka *k, struct ingest_partition_lag **out, size_t *n);
 /* The workers' host health (see ingest_health_report). */
 void ingest_kafka_health(struct ingest_kafka *k, int64_t silent_after_ns,
                          struct ingest_health_summary *sum);

@@ -44,6 +44,23 @@ struct wstats {
         resumes, rebalances, tenant_refused, clamped;
 };
 
+/* Messages by (topic, tenant): the poll thread counts into its pending
+ * table without a lock (a one-entry cache makes the common case two
+ * pointer compares) and publishes it into the worker's table once per
+ * batch handed over (push_cur), under ttmu. Tenants beyond TT_MAX pairs
+ * per worker are counted as TT_OTHER. */
+#define TT_MAX 1024
+#define TT_OTHER "(other)"
+struct ttcount {
+    const char *topic; /* a tseen name: lives until the source is destroyed */
+    char tenant[TS_TENANT_MAX + 1];
+    uint64_t consumed, parsed, dead_letters;
+};
+struct tttable {
+    struct ttcount *v;
+    size_t n, cap;
+};
+
 struct worker {
     struct ingest_kafka *k;
     int id;
@@ -72,6 +89,14 @@ struct worker {
     struct tseen *seen;
     size_t nseen, seencap;
     struct ingest_health *health; /* this worker's hosts */
+    struct tttable tt_pend;       /* poll thread: since the last handed-over batch */
+    const char *tt_last_topic, *tt_last_tenant; /* the cache: tt_pend.v[tt_last] */
+    size_t tt_last;
+    struct tttable tt;            /* published, guarded by ttmu */
+    pthread_mutex_t ttmu;
+    /* the partitions assigned (a copy, guarded by mu): lag and readiness
+     * without a round trip to librdkafka's threads */
+    rd_kafka_topic_partition_list_t *assigned;
 };
 
 /* A concrete topic: its name (owned when it came from a pattern), the
@@ -124,6 +149,72 @@ static void fail(struct ingest_kafka *k, int code, const char *fmt, ...)
 static void inc(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* The entry of (topic, tenant) in t, added when missing (the TT_OTHER
+ * entry when t is full); NULL when no memory. */
+static struct ttcount *tt_find(struct tttable *t, const char *topic, const char *tenant)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].topic == topic && strcmp(t->v[i].tenant, tenant) == 0)
+            return &t->v[i];
+    if (t->n >= TT_MAX && strcmp(tenant, TT_OTHER) != 0)
+        return tt_find(t, topic, TT_OTHER);
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 8;
+        struct ttcount *nv = realloc(t->v, ncap * sizeof(*nv));
+        if (!nv)
+            return NULL;
+        t->v = nv;
+        t->cap = ncap;
+    }
+    struct ttcount *c = &t->v[t->n++];
+    memset(c, 0, sizeof(*c));
+    c->topic = topic;
+    snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
+    return c;
+}
+
+/* One message of topic (a tseen name) for tenant: parsed or a dead letter.
+ * Poll thread. */
+static void tt_note(struct worker *w, const char *topic, const char *tenant, bool parsed)
+{
+    struct ttcount *c;
+    if (w->tt_last_topic == topic && w->tt_last_tenant == tenant && w->tt_last < w->tt_pend.n) {
+        c = &w->tt_pend.v[w->tt_last];
+    } else {
+        c = tt_find(&w->tt_pend, topic, tenant);
+        if (!c)
+            return; /* no memory: the totals (wstats) still count it */
+        w->tt_last = (size_t)(c - w->tt_pend.v);
+        w->tt_last_topic = topic;
+        w->tt_last_tenant = tenant;
+    }
+    c->consumed++;
+    if (parsed)
+        c->parsed++;
+    else
+        c->dead_letters++;
+}
+
+/* Publish the pending counts (poll thread, once per batch). */
+static void tt_publish(struct worker *w)
+{
+    if (!w->tt_pend.n)
+        return;
+    pthread_mutex_lock(&w->ttmu);
+    for (size_t i = 0; i < w->tt_pend.n; i++) {
+        const struct ttcount *p = &w->tt_pend.v[i];
+        struct ttcount *c = tt_find(&w->tt, p->topic, p->tenant);
+        if (c) {
+            c->consumed += p->consumed;
+            c->parsed += p->parsed;
+            c->dead_letters += p->dead_letters;
+        }
+    }
+    pthread_mutex_unlock(&w->ttmu);
+    w->tt_pend.n = 0;
+    w->tt_last_topic = w->tt_last_tenant = NULL;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -241,6 +332,7 @@ static void push_cur(struct worker *w)
     struct ingest_batch *b = w->cur;
     if (w->ns)
         ingest_norm_batch_end(w->ns); /* e.g. the intel read transaction */
+    tt_publish(w);
     if (!b || b->consumed == 0)
         return;
     /* A downstream stage slower than parsing is the normal case: wait for
@@ -317,6 +409,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         ts_info("kafka (worker %d): assigned %d partition(s)", w->id, parts->cnt);
         rd_kafka_assign(rk, parts);
+        rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
+        pthread_mutex_lock(&w->mu);
+        if (w->assigned)
+            rd_kafka_topic_partition_list_destroy(w->assigned);
+        w->assigned = copy;
+        pthread_mutex_unlock(&w->mu);
         /* librdkafka keeps a partition's paused flag across rebalances: one
          * paused for backpressure before a revoke would stay paused forever */
         rd_kafka_resume_partitions(rk, parts);
@@ -332,6 +430,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (w->committed)
         rd_kafka_topic_partition_list_destroy(w->committed);
     w->committed = rd_kafka_topic_partition_list_new(8);
+    if (w->assigned)
+        rd_kafka_topic_partition_list_destroy(w->assigned);
+    w->assigned = NULL;
     pthread_mutex_unlock(&w->mu);
     w->in_callback = false;
     ts_info("kafka (worker %d): revoked %d partition(s)", w->id, parts->cnt);
@@ -660,6 +761,7 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         b->dead_letters++;
         inc(&w->st.dead_letters, 1);
     }
+    tt_note(w, ts->name, ev->tenant, rc == 0);
     ingest_batch_note(b, ts->name, m->partition, m->offset + 1);
 }
 
@@ -782,6 +884,7 @@ static void *poll_main(void *arg)
     /* drain: hand over what was read, wait for it, commit, leave the group */
     if (!atomic_load(&k->failed))
         push_cur(w);
+    tt_publish(w);
     wait_drained(w);
     commit_sync_done(w);
     w->in_callback = true; /* close() may call the rebalance callback */
@@ -969,6 +1072,7 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
         w->k = k;
         w->id = i;
         pthread_mutex_init(&w->mu, NULL);
+        pthread_mutex_init(&w->ttmu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->committed = rd_kafka_topic_partition_list_new(8);
         rc = ingest_health_create(&w->health);
@@ -1061,6 +1165,128 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
     }
 }
 
+int ingest_kafka_topic_stats(struct ingest_kafka *k, struct ingest_topic_stat **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct tttable all = {0};
+    int rc = 0;
+    for (int i = 0; i < k->nw && !rc; i++) {
+        struct worker *w = &k->w[i];
+        pthread_mutex_lock(&w->ttmu);
+        for (size_t j = 0; j < w->tt.n && !rc; j++) {
+            const struct ttcount *p = &w->tt.v[j];
+            /* the same concrete topic has one name per worker (patterns):
+             * merge by text */
+            struct ttcount *c = NULL;
+            for (size_t a = 0; a < all.n && !c; a++)
+                if (strcmp(all.v[a].topic, p->topic) == 0 &&
+                    strcmp(all.v[a].tenant, p->tenant) == 0)
+                    c = &all.v[a];
+            if (!c && (c = tt_find(&all, p->topic, p->tenant)) == NULL)
+                rc = TS_E_NOMEM;
+            if (c) {
+                c->consumed += p->consumed;
+                c->parsed += p->parsed;
+                c->dead_letters += p->dead_letters;
+            }
+        }
+        pthread_mutex_unlock(&w->ttmu);
+    }
+    if (rc || !all.n) {
+        free(all.v);
+        return rc;
+    }
+    struct ingest_topic_stat *v = calloc(all.n, sizeof(*v));
+    if (!v) {
+        free(all.v);
+        return TS_E_NOMEM;
+    }
+    for (size_t i = 0; i < all.n; i++) {
+        v[i].topic = all.v[i].topic;
+        memcpy(v[i].tenant, all.v[i].tenant, sizeof(v[i].tenant));
+        v[i].consumed = all.v[i].consumed;
+        v[i].parsed = all.v[i].parsed;
+        v[i].dead_letters = all.v[i].dead_letters;
+    }
+    free(all.v);
+    *out = v;
+    *n = all.n;
+    return 0;
+}
+
+int ingest_kafka_lag(struct ingest_kafka *k, struct ingest_partition_lag **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, cnt = 0;
+    struct ingest_partition_lag *v = NULL;
+    int rc = 0;
+    for (int i = 0; i < k->nw && !rc; i++) {
+        struct worker *w = &k->w[i];
+        pthread_mutex_lock(&w->mu);
+        rd_kafka_topic_partition_list_t *a =
+            w->assigned ? rd_kafka_topic_partition_list_copy(w->assigned) : NULL;
+        for (int j = 0; a && j < a->cnt; j++) {
+            rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(
+                w->committed, a->elems[j].topic, a->elems[j].partition);
+            a->elems[j].offset = c ? c->offset : RD_KAFKA_OFFSET_INVALID;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (!a)
+            continue;
+        /* no batch committed since the assignment: where consuming stands */
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_copy(a);
+        if (pos && rd_kafka_position(w->rk, pos) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_topic_partition_list_destroy(pos);
+            pos = NULL;
+        }
+        for (int j = 0; j < a->cnt; j++) {
+            if (cnt == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                struct ingest_partition_lag *nv = realloc(v, ncap * sizeof(*nv));
+                if (!nv) {
+                    rc = TS_E_NOMEM;
+                    break;
+                }
+                v = nv;
+                cap = ncap;
+            }
+            struct ingest_partition_lag *l = &v[cnt++];
+            memset(l, 0, sizeof(*l));
+            snprintf(l->topic, sizeof(l->topic), "%s", a->elems[j].topic);
+            l->partition = a->elems[j].partition;
+            l->worker = w->id;
+            int64_t done = a->elems[j].offset;
+            if (done < 0 && pos)
+                done = pos->elems[j].offset;
+            int64_t lo = -1, hi = -1;
+            if (rd_kafka_get_watermark_offsets(w->rk, a->elems[j].topic, l->partition, &lo,
+                                               &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                lo = hi = -1;
+            /* nothing consumed since the assignment: from the start of
+             * what the broker keeps (as auto.offset.reset=earliest does) */
+            if (done < 0)
+                done = lo >= 0 ? lo : hi == 0 ? 0 : -1;
+            l->committed = done >= 0 ? done : -1;
+            l->high = hi >= 0 ? hi : -1;
+            l->lag = l->high >= 0 && l->committed >= 0
+                         ? (l->high > l->committed ? l->high - l->committed : 0)
+                         : -1;
+        }
+        if (pos)
+            rd_kafka_topic_partition_list_destroy(pos);
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
 void ingest_kafka_health(struct ingest_kafka *k, int64_t silent_after_ns,
                          struct ingest_health_summary *sum)
 {
@@ -1098,7 +1324,12 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         ts_queue_destroy(w->free);
         if (w->committed)
             rd_kafka_topic_partition_list_destroy(w->committed);
+        if (w->assigned)
+            rd_kafka_topic_partition_list_destroy(w->assigned);
+        free(w->tt_pend.v);
+        free(w->tt.v);
         if (w->k) {
+            pthread_mutex_destroy(&w->ttmu);
             pthread_mutex_destroy(&w->mu);
             pthread_cond_destroy(&w->cv);
         }

@@ -1,5 +1,16 @@
-/* runtime.h - the pipeline as a running thing (runtime/), and the views of
- * stored records that every front end shares.
+/* runtime.h - the pipeline as a running thing (runtime/): the stages wired
+ * together for `run` and `replay` (threads, batches, the one LMDB
+ * transaction per batch, reload), and what every front end shares (views of
+ * stored records, the escalation configuration, the store opened to read).
+ * cli/ and http/ use this header; runtime/ uses the stages' public headers.
+ * Internals shared between runtime's files: runtime_int.h.
+ *
+ * Sections: views, events out, normalisation, detections, correlation and
+ * storage, escalation configuration, the run (`tocsin run`).
+ *
+ * Messages: the stage modules print what a user must fix (rule problems,
+ * a store that cannot open) on stderr as "tocsin: file:line:col: error:
+ * ..." and log progress with core/log.h, as they did in cli/.
  *
  * ---------------------------------------------------------------- views
  * The JSON of an incident and of its evidence, one implementation for the
@@ -13,8 +24,17 @@
 #ifndef TS_RUNTIME_H
 #define TS_RUNTIME_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../correlate/correlate.h"
+#include "../escalate/escalate.h"
+#include "../ingest/ingest.h"
+#include "../rules/rules.h"
 #include "../storage/storage.h"
 
 /* The incident record as `tocsin incidents list --json` prints it, without
@@ -36,5 +56,346 @@ int rt_view_evidence(struct ts_buf *b, const struct store_evidence *ev);
  * not be the arena that holds in. */
 int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
                               const struct store_incident *in, struct ts_arena *arena);
+
+/* ----------------------------------------------------------- events out
+ * (events_out.c) */
+/* A sink that writes every event as a JSON line to a stream and makes it
+ * durable (fflush + fsync unless a tty/pipe) at the commit point. */
+struct rt_events_out {
+    pthread_mutex_t mu; /* workers call the sink concurrently */
+    FILE *f;
+    bool owned;
+    bool sync;
+    struct ts_buf line;
+    uint64_t written;
+};
+int rt_events_out_open(struct rt_events_out *eo, const char *path);
+void rt_events_out_close(struct rt_events_out *eo);
+int rt_events_out_process(void *ctx, struct ingest_batch *b);
+int rt_events_out_commit(void *ctx, const struct ingest_batch *b);
+
+/* -------------------------------------------------------- normalisation
+ * (norm.c) */
+/* Normalisation from CLI options or config. Paths default to etc/profiles
+ * and etc/decoders beside the binary (bin/../etc) or in the working dir. */
+struct rt_norm_args {
+    bool none;                 /* --no-normalise */
+    const char *profiles, *decoders, *force_profile; /* one path each (CLI) */
+    const char *const *profile_list, *const *decoder_list; /* or lists (config) */
+    size_t nprofile_list, ndecoder_list;
+    const char *geoip_city, *geoip_asn, *assets, *intel_db;
+    const char *const *ip_fields;
+    size_t nip_fields;
+};
+int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out);
+/* The same with the first problem in err instead of on stderr. */
+int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, struct ts_err *err);
+/* The summary line (no newline) of what normalisation counted: input fields
+ * in enrichment's namespaces renamed or dropped (ingest_norm_stats). False,
+ * with buf "", when there is nothing to say. Call after the source has
+ * finished (its scratches freed) and before the last ingest_norm_free(n). */
+bool rt_norm_summary(const struct ingest_norm *n, char *buf, size_t len);
+/* "<exe dir>/../sub" or "sub" when that directory exists, else NULL. */
+const char *rt_default_dir(const char *sub, char *buf, size_t len);
+
+/* ----------------------------------------------------------- detections
+ * (detect.c) */
+struct rt_corr;
+struct rt_hits; /* matches per rule of a set (detect.c) */
+
+/* The detection stage: Sigma rules, one JSON line per detection. With a
+ * correlation stage, detections also feed it, and a rule used only by
+ * correlations (Sigma `generate: false`) is not printed on its own. */
+struct rt_det {
+    struct rule_set *rs;           /* current set, guarded by mu; swapped on reload */
+    struct rule_scratch **scratch; /* one per worker */
+    struct rule_set **scratch_rs;  /* the set each scratch was made for (a reference,
+                                      so a freed set's address cannot come back) */
+    size_t nscratch;
+    FILE *out;
+    pthread_mutex_t mu;
+    struct ts_buf line;
+    uint64_t detections;           /* printed */
+    struct rt_hits *hits;          /* matches per rule of rs (guarded by mu, swapped
+                                      with it; rt_det_hits reads them) */
+    struct rt_corr *corr;          /* NULL: detections are only printed */
+    /* Sigma regex searches cut short (PCRE2 limits, length window): per
+     * worker as its scratch counted them, plus what replaced scratches had */
+    _Atomic uint64_t *re_limit, *re_long;
+    _Atomic uint64_t re_limit_base, re_long_base;
+};
+/* Regex searches cut short so far (treated as not matching; docs/rules.md). */
+void rt_det_re_stats(struct rt_det *d, uint64_t *limit_hits, uint64_t *too_long);
+int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
+                FILE *out, bool quiet);
+void rt_det_close(struct rt_det *d);
+/* The rule set in force (*rs: a reference, rule_set_unref it) and its
+ * matches per detection rule index so far (*counts: malloc'd, n entries,
+ * the caller frees it), counts of rules kept by a reload included. Any
+ * thread; 0 or TS_E_NOMEM. */
+int rt_det_hits(struct rt_det *d, struct rule_set **rs, uint64_t **counts, size_t *n);
+int rt_det_process(struct rt_det *d, const struct ingest_batch *b);
+int rt_det_flush(struct rt_det *d);
+
+/* --------------------------------------------- correlation and storage
+ * (corr_stage.c). The stage's mutable fields are its own; a front end
+ * reads the counters (emitted, outbox_entries, nfinal) after the source
+ * has finished, and sets the commit coalescing (commit_events, commit_ns),
+ * esc and dispatcher before the first batch. */
+
+struct rt_corr_pair {
+    size_t rule;
+    const struct ts_event *ev; /* borrowed from the batch being processed */
+};
+struct rt_corr_pairs {
+    struct rt_corr_pair *v;
+    size_t n, cap;
+};
+/* Replay keeps the last state of each incident and renders it at the end:
+ * scalars copied, the rule's strings borrowed from the engine (valid until
+ * rt_corr_close), tenant, group values and distinct values copied into
+ * strs (owned: NUL-terminated, in that order; rewritten only when they
+ * change). */
+struct rt_final_incident {
+    struct corr_incident v; /* string pointers other than the rule's: unset */
+    char *strs;
+    size_t strslen;
+    const char **gf;    /* group field names (the rule's strings; array owned) */
+    size_t gfcap;
+};
+struct rt_corr {
+    struct corr_engine *ce;
+    struct store *st;             /* NULL: in memory only (replay without --db) */
+    pthread_mutex_t mu;           /* one batch at a time: feed, end, LMDB txn */
+    struct rt_corr_pairs *pairs;  /* per worker: detections of the current batch */
+    size_t nworkers;
+    struct corr_batch cur;        /* output of the batch being committed */
+    const struct ingest_batch *cur_batch;
+    FILE *out;                    /* incidents as JSON lines */
+    bool final_only;              /* replay: print each incident once, at the end */
+    struct rt_final_incident *final;
+    size_t nfinal, capfinal;
+    size_t *idx;                  /* id -> 1 + position in final */
+    size_t idxcap;
+    struct ts_buf line;
+    uint64_t imported, stale, emitted;
+    const struct esc_env *esc;    /* NULL: no escalation; else outbox entries per change */
+    struct ts_arena *esc_arena;   /* incidents read back for escalation, per txn */
+    struct store_incident *prev;  /* per incident of the batch: as stored before */
+    bool *had_prev;
+    size_t prevcap;
+    uint64_t outbox_entries;
+    uint64_t store_refused;       /* records LMDB refused, left out (txn_body: refused) */
+    uint64_t refused_txn;         /* of the transaction being built */
+    struct esc_dispatcher *dispatcher; /* NULL: entries wait for its next poll or `send` */
+    /* the batch's evidence grouped by incident (txn_body's scratch) */
+    size_t *ev_start, ev_startcap;  /* per incident: first index into ev_order */
+    size_t *ev_order, *ev_group;    /* evidence indices by incident; group of each */
+    struct store_evidence *ev_recs; /* one incident's records */
+    size_t ev_cap;                  /* of ev_order, ev_group, ev_recs */
+    size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
+    size_t *sorder, sorder_cap;     /* state items in key order */
+    size_t *iorder, iorder_cap;     /* incidents in id order */
+    /* Commit coalescing (replay with a store): batches are held by the
+     * engine and the store written once per commit_events events or
+     * commit_ns of wall time (0, 0: every batch), and at the end
+     * (rt_corr_flush). acc: the latest offset per source of the batches
+     * since the last commit. */
+    /* Rule reload with correlation (run): every batch holds batch_rw for
+     * reading from process() to the end of its commit, a reload for
+     * writing, so a batch is matched and correlated with one rule set and
+     * one engine. */
+    pthread_rwlock_t batch_rw;
+    uint64_t commit_events;
+    int64_t commit_ns;
+    uint64_t held_events;
+    int64_t held_since;
+    struct ingest_offset *acc;
+    size_t nacc, capacc;
+    struct corr_metrics base;     /* counters of the engines a reload replaced */
+};
+/* co: engine options (lateness, groupings; NULL = defaults); borrowed for
+ * the call only. */
+int rt_corr_open(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *co,
+                 const char *db_dir, int workers, FILE *out, bool final_only);
+int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts_event *ev);
+int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b);
+/* One line of what left the path to an incident (counters since start):
+ * detections without a group-by field or value, over a key cap (rule or
+ * tenant), with a bad tenant, late, records LMDB refused. Returns 1 when any
+ * is non-zero. Takes the stage mutex. */
+int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len);
+/* The engine's counters since start (those of engines replaced by reloads
+ * added; gauges as of the engine in force), the records LMDB refused, the
+ * outbox entries written and the incident changes emitted. Takes the stage
+ * mutex (waits for a batch's commit). */
+struct rt_corr_stats {
+    struct corr_metrics m;
+    uint64_t store_refused, outbox_entries, emitted;
+};
+void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out);
+/* Commit what coalescing holds (no-op otherwise). */
+int rt_corr_flush(struct rt_corr *cs);
+int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64_t *offset);
+void rt_corr_print_final(struct rt_corr *cs);
+void rt_corr_close(struct rt_corr *cs);
+
+/* ------------------------------------------------- escalation and store
+ * (esc.c) */
+/* Escalation configuration (regime preset by name, taxonomy, policy,
+ * organisations, assets); defaults from etc/escalation beside the binary. */
+struct rt_esc {
+    struct esc_regime *regime;
+    struct esc_taxonomy *taxonomy;
+    struct esc_policy *policy;
+    struct esc_orgs *orgs;
+    struct esc_assets *assets;
+    struct esc_env env;
+};
+int rt_esc_open(struct rt_esc *e, const char *regime, const char *regimes_dir,
+                const char *taxonomy, const char *policy, const char *org, const char *assets);
+void rt_esc_close(struct rt_esc *e);
+
+/* Open a store to read (incidents, report, escalations): read-write when
+ * the files are writable, so that the engine's pending incident journal is
+ * folded first and the reader sees the latest; read-only otherwise. */
+int rt_store_open_read(const char *path, size_t map_size, struct store **s,
+                       struct ts_err *err);
+
+/* ------------------------------------------------------------ rule tests
+ * (rule_test.c): Sigma rules over a few events, each match explained -
+ * `tocsin rules test` and POST /api/v1/rules/test. Single-threaded. */
+
+struct ingest_profile_set;
+
+struct rt_rule_test_opts {
+    struct rule_load_opts rules;   /* paths, or a YAML buffer (buf, buf_len, buf_name) */
+    const char *const *event_paths; /* the events: files ("-": stdin) ... */
+    size_t nevent_paths;
+    const char *events;            /* ... or, when nevent_paths is 0, lines in memory */
+    size_t events_len;
+    const char *events_name;       /* their name in sources ("-" when NULL) */
+    enum ingest_format format;
+    const char *tenant;            /* NULL: "" */
+    /* Before matching: a normaliser (decoders, profiles, enrichment;
+     * borrowed), or mapping profiles alone (borrowed) with force_profile
+     * (NULL: chosen per event), or neither (events as parsed). */
+    const struct ingest_norm *norm;
+    const struct ingest_profile_set *profiles;
+    const char *force_profile;
+    FILE *diag;                    /* per-line warnings and rejects; NULL: none */
+    /* After loading, before reading the events: the problems of the rules
+     * (NULL: none). */
+    void (*on_rules)(void *ctx, const struct rule_report *rep);
+    /* Per match: the rule, the event (borrowed for the call) and the match
+     * explanation as a JSON object (rules.h: rule_explain). Non-zero stops
+     * the test with that code. */
+    int (*on_match)(void *ctx, const struct rule_info *ri, const struct ts_event *ev,
+                    const char *explain, size_t explain_len);
+    void *ctx;
+};
+
+struct rt_rule_test_result {
+    uint64_t events, matched, matches, dead_letters;
+    size_t rules;              /* detection rules loaded */
+    struct rule_report report; /* the rules' problems: rule_report_free() it */
+    bool ran;                  /* the events were read (errors after loading) */
+};
+
+/* Returns 0; or the loader's error (rules that do not parse, a file that
+ * cannot be read: err), TS_E_NOTFOUND (no detection rule loaded; an
+ * unknown force_profile), the source's or on_match's error. res->report
+ * must be freed in every case. */
+int rt_rule_test(const struct rt_rule_test_opts *o, struct rt_rule_test_result *res,
+                 struct ts_err *err);
+
+/* ------------------------------------------------------------- the run
+ * (run.c): `tocsin run` - the Kafka source of the config, the pipeline
+ * behind it, the upkeep thread (journal folds, retention, stats lines,
+ * reloads) and the escalation dispatcher. */
+
+struct ts_config;
+
+struct rt_run_opts {
+    const char *config_path; /* required: named in messages, re-read on reload */
+    /* The loaded config (borrowed: must outlive the run), or NULL to load
+     * config_path here. */
+    const struct ts_config *config;
+    const char *events_out;  /* every event as a JSON line there ("-": stdout);
+                                NULL: none */
+    FILE *detections_out;    /* detections and incidents as JSON lines
+                                (borrowed); NULL: stdout */
+    int stats_interval;      /* seconds between stats lines; 0: never */
+    /* Called after each reload that read the config (SIGHUP or HTTP), on
+     * the thread that ran it (e.g. to re-read the HTTP tokens). NULL: none. */
+    void (*on_reload)(void *ctx);
+    void *on_reload_ctx;
+};
+
+struct rt_run;
+
+/* Build everything from the config: normalisation, rules, correlation and
+ * the store (paths.data_dir), escalation and its dispatcher, events out, the
+ * Kafka consumers (nothing is consumed until rt_run_main). Returns 0, or
+ * TS_E_CONFIG for what the user must fix (err holds it, or it was printed
+ * on stderr as the stage found it: rule problems, a store that does not
+ * open), another TS_E_* code otherwise (err when known). */
+int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_err *err);
+/* Consume until rt_run_stop() or a fatal error; then drain, commit and log
+ * the final counters. Returns 0 after a requested stop, else the error that
+ * stopped the source (err filled). Once per run. */
+int rt_run_main(struct rt_run *r, struct ts_err *err);
+/* Ask main to finish (drain, commit, return). Async-signal-safe; any
+ * thread; before main runs it makes main return at once. */
+void rt_run_stop(struct rt_run *r);
+/* Ask for a reload (as SIGHUP): the config is read again and the
+ * normalisation and rules swapped in by the upkeep thread within 200 ms
+ * while main runs. Async-signal-safe; any thread. */
+void rt_run_reload(struct rt_run *r);
+/* The run's store (NULL without rules or paths.data_dir) and escalation
+ * configuration (NULL without escalate): borrowed, valid until
+ * rt_run_destroy; for the HTTP server beside the run. */
+struct store *rt_run_store(const struct rt_run *r);
+const struct esc_env *rt_run_esc_env(const struct rt_run *r);
+/* Free everything (the store last). Whatever borrows from the run (an HTTP
+ * server with its hooks) must be gone. NULL accepted. */
+void rt_run_destroy(struct rt_run *r);
+
+/* Hooks for the HTTP server beside the run (hooks.c): the signatures of
+ * http/http.h's struct http_hooks members (ctx: the run), called from the
+ * server's threads concurrently, until the server is destroyed (before
+ * rt_run_destroy; also after rt_run_main returned).
+ * metrics: appends the run's series (docs/api.md: consumer by topic and
+ * tenant, lag per partition, batch latencies, detections by rule, incidents,
+ * silent losses, hosts, escalation deliveries, rules, reloads).
+ * ready: 0, or 1 with the reason: not consuming, stopping, the store cannot
+ * be read, no partition assigned, lag (sum over the partitions) above
+ * http.ready_max_lag.
+ * rules_list: {"rules":[{id,name,title,kind,level,status,author,file,
+ * hits}...],"detection_rules":N,"correlation_rules":N,"hits":N}.
+ * rules_reload: a reload as SIGHUP's, done now; 200 or 422 with
+ * {"reloaded","normalisation","rules","by"[,"error"]}.
+ * rule_test: q's rule (with the run's aliases and placeholders) over q's
+ * events (with the run's normalisation, or q->profile forced); 200 with
+ * {"detections":[{line,rule_id,rule_title,level,tenant,explain}...],
+ * "events","matched","matches","dead_letters","rules","truncated",
+ * "problems":[...]}, 400 (format), 422 (a rule that does not load, no
+ * detection rule, an unknown profile: {"error","problems"}). */
+struct rt_rule_test_req {
+    const char *rule;   /* Sigma YAML (rule_len bytes, not NUL-terminated) */
+    size_t rule_len;
+    const char *events; /* raw events, one per line (events_len bytes) */
+    size_t events_len;
+    const char *format; /* NULL: "auto" */
+    const char *profile; /* NULL: the run's normalisation chooses */
+    const char *tenant; /* NULL: none */
+    const char *by;     /* who asked (logged) */
+};
+int rt_run_metrics(void *ctx, struct ts_buf *out);
+int rt_run_ready(void *ctx, char *reason, size_t cap);
+int rt_run_rules_list(void *ctx, struct ts_buf *out);
+int rt_run_rules_reload(void *ctx, const char *by, struct ts_buf *out);
+int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf *out);
+
 
 #endif

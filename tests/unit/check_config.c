@@ -428,10 +428,68 @@ START_TEST(test_config_sections_and_root_must_be_mappings)
     expect_config_err("- kafka\n",
                       "etc/tocsin.yml:1:1: error: the configuration must be a mapping of "
                       "sections (kafka, topics, ingest, paths, log, normalise, enrich, rules, "
-                      "correlate, retention, escalate), got a list");
+                      "correlate, retention, escalate, http), got a list");
     expect_config_err("log: {}\n---\nlog: {}\n",
                       "etc/tocsin.yml:2:1: error: a configuration file holds one YAML document, "
                       "found a second one");
+}
+END_TEST
+
+START_TEST(test_config_http_section_reads_back_with_defaults)
+{
+    struct ts_config *c = load_ok("log: {level: info}\n");
+    ck_assert(!c->http.enabled);
+    ck_assert_ptr_null(c->http.listen);
+    ck_assert_int_eq(c->http.rate, -1);
+    ck_assert_int_eq(c->http.ready_max_lag, 100000);
+    ts_config_free(c);
+    c = load_ok("http:\n"
+                "  listen: 127.0.0.1:0\n"
+                "  tls_cert: /etc/tocsin/cert.pem\n"
+                "  tls_key: /etc/tocsin/key.pem\n"
+                "  tokens: /etc/tocsin/tokens.yml\n"
+                "  rate: 0\n"
+                "  body_max: 65536\n"
+                "  ready_max_lag: 5000\n");
+    ck_assert(c->http.enabled);
+    ck_assert_str_eq(c->http.listen, "127.0.0.1:0");
+    ck_assert_str_eq(c->http.tls_cert, "/etc/tocsin/cert.pem");
+    ck_assert_str_eq(c->http.tls_key, "/etc/tocsin/key.pem");
+    ck_assert_str_eq(c->http.tokens, "/etc/tocsin/tokens.yml");
+    ck_assert_int_eq(c->http.rate, 0);
+    ck_assert_uint_eq(c->http.body_max, 65536);
+    ck_assert_int_eq(c->http.ready_max_lag, 5000);
+    ts_config_free(c);
+    c = load_ok("http: {listen: \"[::1]:8080\"}\n");
+    ck_assert_str_eq(c->http.listen, "[::1]:8080");
+    ts_config_free(c);
+}
+END_TEST
+
+START_TEST(test_config_http_errors_name_the_place)
+{
+    expect_config_err("http:\n  tokens: t.yml\n",
+                      "etc/tocsin.yml:2:3: error: http.listen is required (HOST:PORT, e.g. "
+                      "127.0.0.1:8080)");
+    expect_config_err("http:\n",
+                      "etc/tocsin.yml:1:6: error: http needs at least listen (HOST:PORT)");
+    expect_config_err("http:\n  listen: localhost\n",
+                      "etc/tocsin.yml:2:11: error: http.listen must be HOST:PORT or "
+                      "[IPv6]:PORT with a port from 0 to 65535 (0: any free port), got "
+                      "\"localhost\"");
+    expect_config_err("http:\n  listen: h:70000\n",
+                      "etc/tocsin.yml:2:11: error: http.listen must be HOST:PORT or "
+                      "[IPv6]:PORT with a port from 0 to 65535 (0: any free port), got "
+                      "\"h:70000\"");
+    expect_config_err("http:\n  listen: h:80\n  tls_key: k.pem\n",
+                      "etc/tocsin.yml:3:3: error: http.tls_cert and http.tls_key go together "
+                      "(both PEM files, or neither)");
+    expect_config_err("http:\n  listen: h:80\n  rate: -1\n",
+                      "etc/tocsin.yml:3:9: error: http.rate must be an integer from 0 to "
+                      "1000000, got \"-1\"");
+    expect_config_err("http:\n  listen: h:80\n  token: x\n",
+                      "etc/tocsin.yml:3:3: error: unknown key \"token\" in http (did you mean "
+                      "\"tokens\"?)");
 }
 END_TEST
 
@@ -651,6 +709,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_config_bad_durations_and_groups_name_the_place);
     tcase_add_test(tc, test_config_normalise_enrich_and_rules_sections_read_back);
     tcase_add_test(tc, test_config_new_sections_reject_unknown_keys_and_bad_types);
+    tcase_add_test(tc, test_config_http_section_reads_back_with_defaults);
+    tcase_add_test(tc, test_config_http_errors_name_the_place);
     suite_add_tcase(s, tc);
     return s;
 }

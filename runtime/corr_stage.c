@@ -1,4 +1,4 @@
-/* incidents.c - the correlation and storage stages as the runtime wires
+/* corr_stage.c - the correlation and storage stages as the runtime wires
  * them (DESIGN: detections -> correlate -> one LMDB transaction per batch
  * holding the changed correlation state, the incidents, their evidence and
  * the batch's input offsets; Kafka offsets are committed after it).
@@ -14,19 +14,19 @@
 
 #include "../core/log.h"
 #include "../core/tstime.h"
-#include "cli_int.h"
+#include "runtime_int.h"
 
 #define PAIRS_MAX (1u << 20)
 
 static uint64_t id_hash(const char *id);
 
-static int pairs_push(struct corr_pairs *p, size_t rule, const struct ts_event *ev)
+static int pairs_push(struct rt_corr_pairs *p, size_t rule, const struct ts_event *ev)
 {
     if (p->n == p->cap) {
         if (p->cap >= PAIRS_MAX)
             return TS_E_LIMIT;
         size_t ncap = p->cap ? p->cap * 2 : 256;
-        struct corr_pair *nv = realloc(p->v, ncap * sizeof(*nv));
+        struct rt_corr_pair *nv = realloc(p->v, ncap * sizeof(*nv));
         if (!nv)
             return TS_E_NOMEM;
         p->v = nv;
@@ -38,7 +38,7 @@ static int pairs_push(struct corr_pairs *p, size_t rule, const struct ts_event *
     return 0;
 }
 
-int corr_stage_collect(struct corr_stage *cs, int worker, size_t rule, const struct ts_event *ev)
+int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts_event *ev)
 {
     size_t w = worker >= 0 && (size_t)worker < cs->nworkers ? (size_t)worker : 0;
     return pairs_push(&cs->pairs[w], rule, ev);
@@ -68,7 +68,7 @@ static int import_one(void *ctx, const void *key, size_t klen, const void *val, 
 
 /* Every state key the store holds into ce (at start, and into the new
  * engine of a reload). */
-static int import_state(struct corr_stage *cs, struct corr_engine *ce, struct import_ctx *x)
+static int import_state(struct rt_corr *cs, struct corr_engine *ce, struct import_ctx *x)
 {
     *x = (struct import_ctx){.ce = ce};
     struct store_txn *t;
@@ -107,8 +107,8 @@ static int build_engine(struct rule_set *rs, const struct corr_opts *opts, bool 
     return 0;
 }
 
-int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct corr_opts *opts,
-                    const char *db_dir, int workers, FILE *out, bool final_only)
+int rt_corr_open(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *opts,
+                 const char *db_dir, int workers, FILE *out, bool final_only)
 {
     memset(cs, 0, sizeof(*cs));
     pthread_mutex_init(&cs->mu, NULL);
@@ -173,7 +173,7 @@ int corr_stage_open(struct corr_stage *cs, struct rule_set *rs, const struct cor
 
 /* ----------------------------------------------------------- incidents */
 
-static const struct rule_info *corr_info(struct corr_stage *cs, const char *rule_id)
+static const struct rule_info *corr_info(struct rt_corr *cs, const char *rule_id)
 {
     for (size_t i = 0; rule_id && i < corr_rule_count(cs->ce); i++) {
         const struct rule_info *ri = corr_rule_info(cs->ce, i);
@@ -203,7 +203,7 @@ static struct store_evidence evidence_rec(const struct corr_evidence *e)
  * last incident, that of incidents not in the list; evidence without an
  * incident (late, nothing to amend) is left out. ev_recs gets room for the
  * largest group. 0 or TS_E_NOMEM. */
-static int group_evidence(struct corr_stage *cs, const struct corr_batch *out)
+static int group_evidence(struct rt_corr *cs, const struct corr_batch *out)
 {
     size_t ni = out->nincidents, ne = out->nevidence;
     size_t hcap = 16;
@@ -276,7 +276,7 @@ static int group_evidence(struct corr_stage *cs, const struct corr_batch *out)
     return 0;
 }
 
-static int put_incident(struct corr_stage *cs, struct store_txn *t, const struct corr_incident *ci,
+static int put_incident(struct rt_corr *cs, struct store_txn *t, const struct corr_incident *ci,
                         const struct store_evidence *evs, size_t nevs, const char *asset_id)
 {
     if (ci->retracted) { /* in time order it never formed (an event within the allowance) */
@@ -362,9 +362,9 @@ static int inc_cmp(const void *a, const void *b)
 /* A record the store refuses (TS_E_INVAL: a size or field it does not
  * accept, checked before anything is written, so the transaction goes on)
  * must not stop every tenant's ingestion (issue 17): it is left out,
- * logged with what it was, and counted (corr_stage.store_refused, after
+ * logged with what it was, and counted (rt_corr.store_refused, after
  * the commit: the body may run twice). Anything else fails the batch. */
-static int refused(struct corr_stage *cs, int rc, const char *what, const char *id)
+static int refused(struct rt_corr *cs, int rc, const char *what, const char *id)
 {
     if (rc != TS_E_INVAL)
         return rc;
@@ -379,7 +379,7 @@ static int refused(struct corr_stage *cs, int rc, const char *what, const char *
 
 static int txn_body(struct store_txn *t, void *ctx)
 {
-    struct corr_stage *cs = ctx;
+    struct rt_corr *cs = ctx;
     const struct corr_batch *out = &cs->cur;
     const struct ingest_batch *b = cs->cur_batch;
     int rc = 0;
@@ -525,7 +525,7 @@ static uint64_t id_hash(const char *id)
     return h;
 }
 
-static size_t *final_slot(struct corr_stage *cs, const char *id)
+static size_t *final_slot(struct rt_corr *cs, const char *id)
 {
     if ((cs->nfinal + 1) * 2 > cs->idxcap) {
         size_t ncap = cs->idxcap ? cs->idxcap * 2 : 1024;
@@ -561,7 +561,7 @@ static const char *inc_str(const struct corr_incident *ci, size_t i)
 /* Keep ci as the last state of f: the scalars always, the strings only when
  * they differ from the kept ones (for most updates they do not: an
  * incident's tenant and group never change). 0 or TS_E_NOMEM. */
-static int final_keep(struct final_incident *f, const struct corr_incident *ci)
+static int final_keep(struct rt_final_incident *f, const struct corr_incident *ci)
 {
     size_t nstr = 1 + ci->ngroup + ci->nvalues, need = 0;
     bool same = f->strs != NULL;
@@ -607,7 +607,7 @@ static int final_keep(struct final_incident *f, const struct corr_incident *ci)
 
 /* A retracted incident leaves the final list: the last one moves into its
  * place and the index is built again (retractions are rare). */
-static int final_drop(struct corr_stage *cs, size_t i)
+static int final_drop(struct rt_corr *cs, size_t i)
 {
     free(cs->final[i].strs);
     free(cs->final[i].gf);
@@ -624,7 +624,7 @@ static int final_drop(struct corr_stage *cs, size_t i)
 
 /* Remember the latest state of an incident (replay renders each once, at
  * the end) or print it now (live). */
-static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
+static int emit_incident(struct rt_corr *cs, const struct corr_incident *ci)
 {
     cs->emitted++;
     if (!cs->final_only) {
@@ -649,13 +649,13 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
         size_t ncap = cs->capfinal ? cs->capfinal * 2 : 64;
         if (ncap > PAIRS_MAX)
             return TS_E_LIMIT;
-        struct final_incident *nf = realloc(cs->final, ncap * sizeof(*nf));
+        struct rt_final_incident *nf = realloc(cs->final, ncap * sizeof(*nf));
         if (!nf)
             return TS_E_NOMEM;
         cs->final = nf;
         cs->capfinal = ncap;
     }
-    struct final_incident *f = &cs->final[cs->nfinal];
+    struct rt_final_incident *f = &cs->final[cs->nfinal];
     memset(f, 0, sizeof(*f));
     int rc = final_keep(f, ci);
     if (rc) {
@@ -675,7 +675,7 @@ static int emit_incident(struct corr_stage *cs, const struct corr_incident *ci)
 #define FOLD_BYTES (512u << 20)
 #define FOLD_AGE_NS (5 * 1000000000LL)
 
-static int maybe_fold(struct corr_stage *cs, bool always)
+static int maybe_fold(struct rt_corr *cs, bool always)
 {
     struct store_journal_stats js;
     store_journal_stats(cs->st, &js);
@@ -698,7 +698,7 @@ static int maybe_fold(struct corr_stage *cs, bool always)
 }
 
 /* Remember b's offsets (the latest per source) for a coalesced commit. */
-static int acc_offsets(struct corr_stage *cs, const struct ingest_batch *b)
+static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
 {
     for (uint32_t i = 0; i < b->noffsets; i++) {
         const struct ingest_offset *o = &b->offsets[i];
@@ -728,7 +728,7 @@ static int acc_offsets(struct corr_stage *cs, const struct ingest_batch *b)
 
 /* The engine's output since the last commit -> one LMDB txn (b: the batch
  * whose offsets it ends at; NULL: the accumulated ones) -> printing. */
-static int commit_out(struct corr_stage *cs, const struct ingest_batch *b)
+static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
 {
     uint64_t queued_before = cs->outbox_entries;
     int rc = corr_batch_end(cs->ce, &cs->cur);
@@ -757,13 +757,48 @@ static int commit_out(struct corr_stage *cs, const struct ingest_batch *b)
     return rc;
 }
 
-int corr_stage_dropped(struct corr_stage *cs, char *buf, size_t len)
+/* a += b over the counters (the gauges stay a's) */
+static void metrics_add(struct corr_metrics *a, const struct corr_metrics *b)
 {
-    struct corr_metrics m;
+    uint64_t *const acc[] = {
+        &a->detections,       &a->late_within,         &a->late_beyond,
+        &a->late_amended,     &a->late_orphaned,       &a->missing_group_field,
+        &a->missing_value,    &a->keys_cap_hit,        &a->tenant_keys_cap_hit,
+        &a->bad_tenant,       &a->values_hashed,       &a->state_keys_hashed,
+        &a->entries_cap_hit,  &a->keys_evicted,        &a->incidents_created,
+        &a->incidents_updated, &a->incidents_retracted, &a->rewinds,
+        &a->detections_opened, &a->detections_linked,  &a->values_capped,
+        &a->nomem};
+    const uint64_t *const add[] = {
+        &b->detections,       &b->late_within,         &b->late_beyond,
+        &b->late_amended,     &b->late_orphaned,       &b->missing_group_field,
+        &b->missing_value,    &b->keys_cap_hit,        &b->tenant_keys_cap_hit,
+        &b->bad_tenant,       &b->values_hashed,       &b->state_keys_hashed,
+        &b->entries_cap_hit,  &b->keys_evicted,        &b->incidents_created,
+        &b->incidents_updated, &b->incidents_retracted, &b->rewinds,
+        &b->detections_opened, &b->detections_linked,  &b->values_capped,
+        &b->nomem};
+    for (size_t i = 0; i < TS_ARRAY_LEN(acc); i++)
+        *acc[i] += *add[i];
+}
+
+void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out)
+{
     pthread_mutex_lock(&cs->mu);
-    corr_metrics_get(cs->ce, &m);
-    uint64_t refused_n = cs->store_refused;
+    corr_metrics_get(cs->ce, &out->m);
+    metrics_add(&out->m, &cs->base);
+    out->store_refused = cs->store_refused;
+    out->outbox_entries = cs->outbox_entries;
+    out->emitted = cs->emitted;
     pthread_mutex_unlock(&cs->mu);
+}
+
+int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len)
+{
+    struct rt_corr_stats cst;
+    rt_corr_stats(cs, &cst);
+    const struct corr_metrics m = cst.m;
+    uint64_t refused_n = cst.store_refused;
     uint64_t any = m.missing_group_field + m.missing_value + m.keys_cap_hit +
                    m.tenant_keys_cap_hit + m.bad_tenant + m.late_beyond + refused_n;
     snprintf(buf, len,
@@ -779,16 +814,16 @@ int corr_stage_dropped(struct corr_stage *cs, char *buf, size_t len)
     return any != 0;
 }
 
-void corr_stage_tick(struct corr_stage *cs)
+void rt_corr_tick(struct rt_corr *cs)
 {
     if (cs->st && !cs->final_only)
         (void)maybe_fold(cs, false); /* its own write txn; logged on failure */
 }
 
-int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
+int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
-    struct corr_pairs *p = &cs->pairs[w];
+    struct rt_corr_pairs *p = &cs->pairs[w];
     pthread_mutex_lock(&cs->mu);
     corr_batch_begin(cs->ce);
     int rc = 0;
@@ -817,11 +852,11 @@ int corr_stage_commit(struct corr_stage *cs, const struct ingest_batch *b)
     return rc;
 }
 
-void corr_stage_batch_enter(struct corr_stage *cs) { pthread_rwlock_rdlock(&cs->batch_rw); }
-void corr_stage_batch_leave(struct corr_stage *cs) { pthread_rwlock_unlock(&cs->batch_rw); }
+void rt_corr_batch_enter(struct rt_corr *cs) { pthread_rwlock_rdlock(&cs->batch_rw); }
+void rt_corr_batch_leave(struct rt_corr *cs) { pthread_rwlock_unlock(&cs->batch_rw); }
 
-int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct corr_opts *opts,
-                      void (*swap)(void *ctx), void *ctx)
+int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *opts,
+                   void (*swap)(void *ctx), void *ctx)
 {
     if (!cs->st || cs->final_only)
         return TS_E_UNSUPPORTED;
@@ -851,6 +886,9 @@ int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct c
                 corr_rule_count(ne), (unsigned long long)x.imported,
                 (unsigned long long)x.stale);
         struct corr_engine *old = cs->ce;
+        struct corr_metrics om; /* its counters go on in the new engine's */
+        corr_metrics_get(old, &om);
+        metrics_add(&cs->base, &om);
         cs->ce = ne;
         corr_engine_destroy(old);
         if (swap)
@@ -861,7 +899,7 @@ int corr_stage_reload(struct corr_stage *cs, struct rule_set *rs, const struct c
     return rc;
 }
 
-int corr_stage_flush(struct corr_stage *cs)
+int rt_corr_flush(struct rt_corr *cs)
 {
     if (!cs->ce || !cs->held_events)
         return 0;
@@ -874,20 +912,20 @@ int corr_stage_flush(struct corr_stage *cs)
     return rc;
 }
 
-int corr_stage_seek(struct corr_stage *cs, const char *topic, int32_t partition, int64_t *offset)
+int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64_t *offset)
 {
     if (!cs->st)
         return TS_E_NOTFOUND;
     return store_offset_get(cs->st, topic, partition, offset);
 }
 
-void corr_stage_print_final(struct corr_stage *cs)
+void rt_corr_print_final(struct rt_corr *cs)
 {
     const char **ptrs = NULL;
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; !rc && i < cs->nfinal && cs->out; i++) {
-        const struct final_incident *f = &cs->final[i];
+        const struct rt_final_incident *f = &cs->final[i];
         struct corr_incident v = f->v;
         size_t n = v.ngroup + v.nvalues;
         if (n + 1 > cap) {
@@ -922,7 +960,7 @@ void corr_stage_print_final(struct corr_stage *cs)
         fflush(cs->out);
 }
 
-void corr_stage_close(struct corr_stage *cs)
+void rt_corr_close(struct rt_corr *cs)
 {
     for (size_t i = 0; cs->pairs && i < cs->nworkers; i++)
         free(cs->pairs[i].v);
@@ -954,61 +992,4 @@ void corr_stage_close(struct corr_stage *cs)
     pthread_mutex_destroy(&cs->mu);
     pthread_rwlock_destroy(&cs->batch_rw);
     memset(cs, 0, sizeof(*cs));
-}
-
-/* ----------------------------------------------------------- escalation */
-
-static int esc_fail(const struct ts_err *err, int rc)
-{
-    char msg[1024];
-    ts_err_format(err, msg, sizeof(msg));
-    fprintf(stderr, "tocsin: %s\n", err->code ? msg : ts_strerror(rc));
-    return rc;
-}
-
-int cli_esc_open(struct cli_esc *e, const char *regime, const char *regimes_dir,
-                 const char *taxonomy, const char *policy, const char *org, const char *assets)
-{
-    memset(e, 0, sizeof(*e));
-    char dbuf[PATH_MAX], tbuf[PATH_MAX + 32], pbuf[PATH_MAX + 32];
-    const char *dir = regimes_dir ? regimes_dir
-                                  : cli_default_dir("etc/escalation", dbuf, sizeof(dbuf));
-    if (!dir) {
-        fprintf(stderr, "tocsin: escalate: no regimes directory (escalate.regimes_dir)\n");
-        return TS_E_CONFIG;
-    }
-    if (!taxonomy) {
-        snprintf(tbuf, sizeof(tbuf), "%s/taxonomy.yml", dir);
-        taxonomy = tbuf;
-    }
-    if (!policy) {
-        snprintf(pbuf, sizeof(pbuf), "%s/policy.yml", dir);
-        policy = pbuf;
-    }
-    struct ts_err err = {0};
-    int rc = esc_regime_load_named(dir, regime ? regime : "law116-2025", &e->regime, &err);
-    if (!rc)
-        rc = esc_taxonomy_load(taxonomy, &e->taxonomy, &err);
-    if (!rc)
-        rc = esc_policy_load(policy, &e->policy, &err);
-    if (!rc)
-        rc = esc_policy_check(e->policy, e->regime, &err);
-    if (!rc && org)
-        rc = esc_orgs_load(org, &e->orgs, &err);
-    if (!rc && assets)
-        rc = esc_assets_load(assets, &e->assets, &err);
-    if (rc)
-        return esc_fail(&err, rc);
-    e->env = (struct esc_env){e->regime, e->taxonomy, e->policy, e->orgs, e->assets};
-    return 0;
-}
-
-void cli_esc_close(struct cli_esc *e)
-{
-    esc_regime_free(e->regime);
-    esc_taxonomy_free(e->taxonomy);
-    esc_policy_free(e->policy);
-    esc_orgs_free(e->orgs);
-    esc_assets_free(e->assets);
-    memset(e, 0, sizeof(*e));
 }

@@ -1,92 +1,15 @@
-/* pipeline.c - what `replay` and `run` attach after ingest: building the
- * normaliser from options/config, and the detection stage (Sigma rules) that
- * prints one JSON object per detection. Workers call the detection sink
- * concurrently: each has its own rule scratch (b->worker); output lines are
- * written under a mutex. */
-#include <limits.h>
+/* detect.c - the detection stage as `replay` and `run` attach it after
+ * ingest: Sigma rules that print one JSON object per detection and feed the
+ * correlation stage. Workers call it concurrently: each has its own rule
+ * scratch (b->worker); output lines are written under a mutex. The rule set
+ * is swapped on reload (batches in flight finish with the one they took). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../core/event_json.h"
 #include "../core/log.h"
 #include "../core/tstime.h"
-#include "cli_int.h"
-
-const char *cli_default_dir(const char *sub, char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    struct stat st;
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, len, "%s/../%s", exe, sub);
-            if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-                return buf;
-        }
-    }
-    snprintf(buf, len, "%s", sub);
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
-}
-
-int cli_norm_build(const struct cli_norm_args *a, struct ingest_norm **out)
-{
-    *out = NULL;
-    if (a->none)
-        return 0;
-    char pbuf[PATH_MAX], dbuf[PATH_MAX];
-    const char *profiles = a->profiles ? a->profiles : cli_default_dir("etc/profiles", pbuf,
-                                                                       sizeof(pbuf));
-    const char *decoders = a->decoders ? a->decoders : cli_default_dir("etc/decoders", dbuf,
-                                                                       sizeof(dbuf));
-    struct ingest_enrich_opts eo = {
-        .geoip_city_db = a->geoip_city,
-        .geoip_asn_db = a->geoip_asn,
-        .ip_fields = a->ip_fields,
-        .nip_fields = a->nip_fields,
-        .assets_file = a->assets,
-        .intel_db = a->intel_db,
-    };
-    bool enrich = a->geoip_city || a->geoip_asn || a->assets || a->intel_db;
-    struct ingest_norm_opts no = {
-        .profile_paths = a->nprofile_list ? a->profile_list : profiles ? &profiles : NULL,
-        .nprofile_paths = a->nprofile_list ? a->nprofile_list : profiles ? 1 : 0,
-        .decoder_paths = a->ndecoder_list ? a->decoder_list : decoders ? &decoders : NULL,
-        .ndecoder_paths = a->ndecoder_list ? a->ndecoder_list : decoders ? 1 : 0,
-        .force_profile = a->force_profile,
-        .enrich = enrich ? &eo : NULL,
-    };
-    struct ts_err err = {0};
-    int rc = ingest_norm_create(out, &no, &err);
-    if (rc) {
-        char msg[1024];
-        ts_err_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
-    }
-    return rc;
-}
-
-bool cli_norm_summary(const struct ingest_norm *n, char *buf, size_t len)
-{
-    struct ingest_norm_stats st;
-    ingest_norm_stats(n, &st);
-    if (len)
-        buf[0] = '\0';
-    if (!len || (!st.input_reserved_renamed && !st.input_reserved_dropped))
-        return false;
-    snprintf(buf, len,
-             "input fields named like enrichment's (asset.*, threat.*, geo): %llu renamed "
-             "input.<name>, %llu dropped (no room)",
-             (unsigned long long)st.input_reserved_renamed,
-             (unsigned long long)st.input_reserved_dropped);
-    return true;
-}
-
-/* ------------------------------------------------------------ detections */
+#include "runtime_int.h"
 
 /* Is the rule with this id or name (a detection or a correlation) in rs? */
 static bool rule_in_set(const struct rule_set *rs, const char *id)
@@ -110,7 +33,8 @@ static bool rule_in_set(const struct rule_set *rs, const char *id)
  * and the log names the rule and where it broke. New rules that do not
  * compile are skipped as at start-up. */
 static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
-                           const struct rule_set *running, struct rule_set **out)
+                           const struct rule_set *running, struct rule_set **out,
+                           struct ts_err *rerr)
 {
     struct rule_report rep;
     struct ts_err err = {0};
@@ -119,6 +43,8 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
         char msg[1024];
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin: %s\n", err.code ? msg : ts_strerror(rc));
+        if (err.code && rerr && !rerr->code)
+            *rerr = err;
         rule_report_free(&rep);
         return rc;
     }
@@ -130,6 +56,10 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
             fprintf(stderr, "tocsin: reload refused: rule %s is in force and its new version "
                             "does not load (above); fix it and send SIGHUP again\n",
                     p->rule_id);
+            ts_err_set(rerr, TS_E_INVAL, p->file, p->line, p->col,
+                       "rule %s is in force and its new version does not load: %s: %s",
+                       p->rule_id, p->kind == RULE_INVALID ? "invalid" : "unsupported",
+                       p->msg);
             rc = TS_E_INVAL;
         }
     }
@@ -154,11 +84,85 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
 
 static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out)
 {
-    return load_rules_over(lo, quiet, NULL, out);
+    return load_rules_over(lo, quiet, NULL, out, NULL);
 }
 
-int detections_open(struct detections *d, const struct rule_load_opts *lo, int workers,
-                    FILE *out, bool quiet)
+/* ------------------------------------------------------------ hit counts */
+
+/* Matches per detection rule of one rule set (by rule index): swapped with
+ * the set, referenced by the batches matching against it, incremented with
+ * a relaxed atomic add per match (matches are rare next to events). */
+struct rt_hits {
+    atomic_int refs;
+    size_t n;
+    _Atomic uint64_t v[];
+};
+
+static struct rt_hits *hits_new(const struct rule_set *rs)
+{
+    size_t n = rule_set_count(rs);
+    struct rt_hits *h = calloc(1, sizeof(*h) + (n ? n : 1) * sizeof(h->v[0]));
+    if (!h)
+        return NULL;
+    atomic_init(&h->refs, 1);
+    h->n = n;
+    return h;
+}
+
+static struct rt_hits *hits_ref(struct rt_hits *h)
+{
+    if (h)
+        atomic_fetch_add(&h->refs, 1);
+    return h;
+}
+
+static void hits_unref(struct rt_hits *h)
+{
+    if (h && atomic_fetch_sub(&h->refs, 1) == 1)
+        free(h);
+}
+
+/* The counts of rules kept by a reload (same id, else same title) carry
+ * over into the new set's counters. */
+static void hits_carry(struct rt_hits *to, const struct rule_set *to_rs,
+                       const struct rt_hits *from, const struct rule_set *from_rs)
+{
+    for (size_t i = 0; from && i < to->n; i++) {
+        const struct rule_info *ri = rule_set_info(to_rs, i);
+        const char *key = ri->id ? ri->id : ri->title;
+        long j = key ? rule_set_find(from_rs, key) : -1;
+        if (j >= 0 && (size_t)j < from->n)
+            atomic_store(&to->v[i], atomic_load(&from->v[j]));
+    }
+}
+
+int rt_det_hits(struct rt_det *d, struct rule_set **rs, uint64_t **counts, size_t *n)
+{
+    *rs = NULL;
+    *counts = NULL;
+    *n = 0;
+    pthread_mutex_lock(&d->mu);
+    struct rule_set *set = rule_set_ref(d->rs);
+    struct rt_hits *h = hits_ref(d->hits);
+    pthread_mutex_unlock(&d->mu);
+    size_t cnt = h ? h->n : 0;
+    uint64_t *v = calloc(cnt ? cnt : 1, sizeof(*v));
+    if (!v) {
+        hits_unref(h);
+        rule_set_unref(set);
+        return TS_E_NOMEM;
+    }
+    for (size_t i = 0; i < cnt; i++)
+        v[i] = atomic_load_explicit(&h->v[i], memory_order_relaxed);
+    hits_unref(h);
+    *rs = set;
+    *counts = v;
+    *n = cnt;
+    return 0;
+}
+
+int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
+                FILE *out, bool quiet)
 {
     memset(d, 0, sizeof(*d));
     pthread_mutex_init(&d->mu, NULL);
@@ -167,6 +171,8 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
     int rc = load_rules(lo, quiet, &d->rs);
     if (rc)
         return rc;
+    if (!(d->hits = hits_new(d->rs)))
+        return TS_E_NOMEM;
     d->nscratch = workers > 0 ? (size_t)workers : 1;
     d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
     d->scratch_rs = calloc(d->nscratch, sizeof(*d->scratch_rs));
@@ -183,58 +189,77 @@ int detections_open(struct detections *d, const struct rule_load_opts *lo, int w
 }
 
 struct det_swap {
-    struct detections *d;
+    struct rt_det *d;
     struct rule_set *rs;
+    struct rt_hits *hits;
     struct rule_set *old;
+    struct rt_hits *old_hits;
 };
 
+/* Swap in the new set and its counters (the old counts carried over;
+ * matches of batches still running with the old set after this are not). */
 static void det_swap(void *ctx)
 {
     struct det_swap *x = ctx;
     pthread_mutex_lock(&x->d->mu);
     x->old = x->d->rs;
+    x->old_hits = x->d->hits;
+    hits_carry(x->hits, x->rs, x->old_hits, x->old);
     x->d->rs = x->rs;
+    x->d->hits = x->hits;
     pthread_mutex_unlock(&x->d->mu);
 }
 
-int detections_reload(struct detections *d, const struct rule_load_opts *lo,
-                      const struct corr_opts *co)
+int rt_det_reload(struct rt_det *d, const struct rule_load_opts *lo,
+                  const struct corr_opts *co, struct ts_err *err)
 {
     bool correlating = d->corr && corr_rule_count(d->corr->ce) > 0;
     if (d->corr && (!d->corr->st || d->corr->final_only) && correlating) {
         /* without a store the engine's state cannot be carried over */
         fprintf(stderr, "tocsin: rules are not reloaded while correlation runs without "
                         "paths.data_dir; restart to load new rules\n");
-        return TS_E_UNSUPPORTED;
+        return ts_err_set(err, TS_E_UNSUPPORTED, NULL, 0, 0,
+                          "rules are not reloaded while correlation runs without "
+                          "paths.data_dir; restart to load new rules");
     }
     struct rule_set *rs = NULL;
     pthread_mutex_lock(&d->mu);
     struct rule_set *running = rule_set_ref(d->rs);
     pthread_mutex_unlock(&d->mu);
-    int rc = load_rules_over(lo, false, running, &rs);
+    int rc = load_rules_over(lo, false, running, &rs, err);
     rule_set_unref(running);
     if (rc) {
         fprintf(stderr, "tocsin: reload failed; the previous rules stay in force\n");
         rule_set_unref(rs);
         return rc;
     }
-    struct det_swap x = {d, rs, NULL};
+    struct det_swap x = {d, rs, hits_new(rs), NULL, NULL};
+    if (!x.hits) {
+        rule_set_unref(rs);
+        return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
+    }
     if (d->corr && d->corr->st && !d->corr->final_only) {
         /* the engine indexes the rule set: a new one for the new set, its
          * state carried over, swapped with the rules while no batch runs */
-        rc = corr_stage_reload(d->corr, rs, co, det_swap, &x);
+        rc = rt_corr_reload(d->corr, rs, co, det_swap, &x);
         if (rc) {
+            ts_err_set(err, rc, NULL, 0, 0, "%s",
+                       rc == TS_E_LIMIT ? "batches in flight did not finish within 10 s"
+                                        : "the correlation engine was not rebuilt (the "
+                                          "server's log says why)");
+            hits_unref(x.hits);
             rule_set_unref(rs);
             return rc;
         }
     } else {
         det_swap(&x);
     }
-    rule_set_unref(x.old); /* batches in flight hold their own reference */
+    rule_set_unref(x.old); /* batches in flight hold their own references */
+    hits_unref(x.old_hits);
     return 0;
 }
 
-void detections_close(struct detections *d)
+void rt_det_close(struct rt_det *d)
 {
     for (size_t i = 0; d->scratch && i < d->nscratch; i++) {
         rule_scratch_free(d->scratch[i]);
@@ -247,6 +272,8 @@ void detections_close(struct detections *d)
     free((void *)d->re_long);
     d->re_limit = d->re_long = NULL;
     rule_set_unref(d->rs);
+    hits_unref(d->hits);
+    d->hits = NULL;
     ts_buf_free(&d->line);
     pthread_mutex_destroy(&d->mu);
     d->scratch = NULL;
@@ -273,9 +300,12 @@ static int json_kv(struct ts_buf *b, const char *key, const char *v)
     return rc ? rc : ts_buf_json_str(b, v, strlen(v));
 }
 
+static int match_locked(void *ctx, const struct ts_event *ev, size_t idx);
+
 struct match_ctx {
-    struct detections *d;
+    struct rt_det *d;
     struct rule_set *rs; /* the set this batch matches against (a reference) */
+    struct rt_hits *hits; /* its counters (a reference) */
     struct rule_scratch *s;
     int worker;
 };
@@ -286,7 +316,7 @@ struct match_ctx {
 static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
-    struct detections *d = m->d;
+    struct rt_det *d = m->d;
     const struct rule_info *ri = rule_set_info(m->rs, idx);
     struct ts_buf *b = &d->line;
     char ts[48];
@@ -315,15 +345,17 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     return 0;
 }
 
-int detections_process(struct detections *d, const struct ingest_batch *b)
+int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
 {
     size_t w = b->worker >= 0 && (size_t)b->worker < d->nscratch ? (size_t)b->worker : 0;
     pthread_mutex_lock(&d->mu);
     struct rule_set *rs = rule_set_ref(d->rs);
+    struct rt_hits *hits = hits_ref(d->hits);
     pthread_mutex_unlock(&d->mu);
     if (d->scratch_rs[w] != rs) { /* a reload swapped the set: new scratch */
         struct rule_scratch *ns = NULL;
         if (rule_scratch_create(&ns, rs) != 0) {
+            hits_unref(hits);
             rule_set_unref(rs);
             return TS_E_NOMEM;
         }
@@ -336,21 +368,22 @@ int detections_process(struct detections *d, const struct ingest_batch *b)
         d->scratch[w] = ns;
         d->scratch_rs[w] = rule_set_ref(rs);
     }
-    struct match_ctx m = {d, rs, d->scratch[w], b->worker};
+    struct match_ctx m = {d, rs, hits, d->scratch[w], b->worker};
     int rc = 0;
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         /* matching runs unlocked; only a detection's output takes the lock */
-        rc = rule_match(rs, m.s, &b->events[i], detections_on_match_locked, &m);
+        rc = rule_match(rs, m.s, &b->events[i], match_locked, &m);
     }
     struct rule_match_stats ms; /* published for the stats thread (this worker's slot) */
     rule_scratch_stats(m.s, &ms);
     atomic_store(&d->re_limit[w], ms.re_limit_hits);
     atomic_store(&d->re_long[w], ms.re_too_long);
+    hits_unref(hits);
     rule_set_unref(rs);
     return rc;
 }
 
-void detections_re_stats(struct detections *d, uint64_t *limit_hits, uint64_t *too_long)
+void rt_det_re_stats(struct rt_det *d, uint64_t *limit_hits, uint64_t *too_long)
 {
     *limit_hits = atomic_load(&d->re_limit_base);
     *too_long = atomic_load(&d->re_long_base);
@@ -360,11 +393,13 @@ void detections_re_stats(struct detections *d, uint64_t *limit_hits, uint64_t *t
     }
 }
 
-int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
+static int match_locked(void *ctx, const struct ts_event *ev, size_t idx)
 {
     struct match_ctx *m = ctx;
+    if (m->hits && idx < m->hits->n)
+        atomic_fetch_add_explicit(&m->hits->v[idx], 1, memory_order_relaxed);
     if (m->d->corr) {
-        int rc = corr_stage_collect(m->d->corr, m->worker, idx, ev);
+        int rc = rt_corr_collect(m->d->corr, m->worker, idx, ev);
         if (rc)
             return rc;
         if (!corr_detection_standalone(m->d->corr->ce, idx))
@@ -376,7 +411,7 @@ int detections_on_match_locked(void *ctx, const struct ts_event *ev, size_t idx)
     return rc;
 }
 
-int detections_flush(struct detections *d)
+int rt_det_flush(struct rt_det *d)
 {
     pthread_mutex_lock(&d->mu);
     int rc = d->out && fflush(d->out) != 0 ? TS_E_IO : 0;

@@ -1,0 +1,580 @@
+/* run.c - `tocsin run` as a running thing: the config turned into the
+ * Kafka source and the sink callbacks (detections -> correlation -> the
+ * one LMDB transaction per batch, events out), the upkeep thread (journal
+ * folds, retention, periodic stats lines, reloads), the escalation
+ * dispatcher, and reload (config re-read; normalisation and rules swapped
+ * in, the running version kept when the new one does not build).
+ *
+ * Threads: rt_run_create, rt_run_main and rt_run_destroy on one thread (the
+ * caller's); the source's workers call the sink; one upkeep thread while
+ * main runs; rt_run_stop and rt_run_reload from anywhere, a signal handler
+ * included; the hooks (hooks.c) from the HTTP server's threads. The run
+ * owns everything it creates; the options' strings and FILE are borrowed. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/log.h"
+#include "../core/metric.h"
+#include "../core/tstime.h"
+#include "../normalise/normalise.h"
+#include "runtime_int.h"
+
+/* ------------------------------------------------------------ the sink */
+
+static int run_process(void *ctx, struct ingest_batch *b)
+{
+    struct rt_run *r = ctx;
+    int64_t t0 = ts_mono_ns();
+    if (r->corr_open) /* until the end of run_commit: a reload waits for it */
+        rt_corr_batch_enter(&r->corr);
+    int rc = r->det_open ? rt_det_process(&r->det, b) : 0;
+    rc = rc ? rc : r->eo_open ? rt_events_out_process(&r->eo, b) : 0;
+    if (rc && r->corr_open)
+        rt_corr_batch_leave(&r->corr);
+    ts_hist_observe(&r->m.process, ts_mono_ns() - t0);
+    return rc;
+}
+
+/* The commit point: what the batch produced is durable before its offsets
+ * are committed (storage's LMDB transaction takes this place). */
+static int run_commit(void *ctx, const struct ingest_batch *b)
+{
+    struct rt_run *r = ctx;
+    int64_t t0 = ts_mono_ns();
+    int rc = r->det_open ? rt_det_flush(&r->det) : 0;
+    if (!rc && r->eo_open)
+        rc = rt_events_out_commit(&r->eo, b);
+    /* last: the LMDB transaction with state, incidents and these offsets */
+    rc = rc ? rc : r->corr_open ? rt_corr_commit(&r->corr, b) : 0;
+    if (r->corr_open)
+        rt_corr_batch_leave(&r->corr);
+    ts_hist_observe(&r->m.commit, ts_mono_ns() - t0);
+    return rc;
+}
+
+static int run_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
+{
+    struct rt_run *r = ctx;
+    return r->corr_open ? rt_corr_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
+}
+
+/* ---------------------------------------------------- config -> options */
+
+/* Rule load options from paths.rules, field aliases and placeholders; the
+ * arrays in *al / *ph are the caller's to free (strings stay in cfg). */
+int rt_rule_opts_from(const struct ts_config *cfg, struct rule_load_opts *lo,
+                          struct rule_field_alias **al, struct rule_placeholder **ph)
+{
+    *al = calloc(cfg->rules.naliases + 1, sizeof(**al));
+    *ph = calloc(cfg->rules.nplaceholders + 1, sizeof(**ph));
+    if (!*al || !*ph)
+        return TS_E_NOMEM;
+    for (size_t i = 0; i < cfg->rules.naliases; i++) {
+        (*al)[i].sigma_name = cfg->rules.alias_from[i];
+        (*al)[i].event_name = cfg->rules.alias_to[i];
+    }
+    for (size_t i = 0; i < cfg->rules.nplaceholders; i++) {
+        (*ph)[i].name = cfg->rules.placeholders[i].name;
+        (*ph)[i].values = (const char *const *)cfg->rules.placeholders[i].values;
+        (*ph)[i].nvalues = cfg->rules.placeholders[i].nvalues;
+    }
+    *lo = (struct rule_load_opts){
+        .paths = (const char *const *)cfg->paths.rules, .npaths = cfg->paths.nrules,
+        .aliases = *al, .naliases = cfg->rules.naliases,
+        .placeholders = *ph, .nplaceholders = cfg->rules.nplaceholders,
+    };
+    return 0;
+}
+
+void rt_norm_args_from(const struct ts_config *cfg, struct rt_norm_args *na)
+{
+    memset(na, 0, sizeof(*na));
+    na->profile_list = (const char *const *)cfg->normalise.profiles;
+    na->nprofile_list = cfg->normalise.nprofiles;
+    na->decoder_list = (const char *const *)cfg->normalise.decoders;
+    na->ndecoder_list = cfg->normalise.ndecoders;
+    na->geoip_city = cfg->enrich.geoip_city;
+    na->geoip_asn = cfg->enrich.geoip_asn;
+    na->assets = cfg->enrich.assets;
+    na->intel_db = cfg->enrich.intel_db;
+    na->ip_fields = (const char *const *)cfg->enrich.ip_fields;
+    na->nip_fields = cfg->enrich.nip_fields;
+}
+
+_Static_assert(TS_CFG_INC_OFF == CORR_INC_OFF && TS_CFG_INC_LINK == CORR_INC_LINK &&
+                   TS_CFG_INC_OPEN == CORR_INC_OPEN,
+               "config incident modes are the engine's");
+
+/* Correlation options from the config; *groups (one block with the rule
+ * modes and entities after the groupings: the caller frees it) and the
+ * config's strings must outlive co's use. */
+int rt_corr_opts_from(const struct ts_config *cfg, struct corr_opts *co,
+                          struct corr_grouping **groups)
+{
+    size_t ng = cfg->correlate.ngroups + 1, nr = cfg->correlate.incidents.nrules,
+           ne = cfg->correlate.incidents.nentities;
+    *groups = calloc(1, ng * sizeof(struct corr_grouping) + nr * sizeof(struct corr_rule_mode) +
+                            ne * sizeof(struct corr_entity));
+    if (!*groups)
+        return TS_E_NOMEM;
+    struct corr_rule_mode *rm = (struct corr_rule_mode *)(void *)(*groups + ng);
+    struct corr_entity *en = (struct corr_entity *)(void *)(rm + nr);
+    for (size_t i = 0; i < cfg->correlate.ngroups; i++)
+        (*groups)[i] = (struct corr_grouping){
+            .rule = cfg->correlate.groups[i].rule,
+            .group_by = (const char *const *)cfg->correlate.groups[i].by,
+            .ngroup_by = cfg->correlate.groups[i].nby,
+            .window_ns = cfg->correlate.groups[i].window_ns,
+        };
+    for (size_t i = 0; i < nr; i++) /* TS_CFG_INC_* are enum corr_incident_mode's values */
+        rm[i] = (struct corr_rule_mode){cfg->correlate.incidents.rules[i].rule,
+                                        cfg->correlate.incidents.rules[i].mode};
+    for (size_t i = 0; i < ne; i++)
+        en[i] = (struct corr_entity){cfg->correlate.incidents.entities[i].name,
+                                     (const char *const *)cfg->correlate.incidents.entities[i].fields,
+                                     cfg->correlate.incidents.entities[i].nfields};
+    *co = (struct corr_opts){.lateness_ns = cfg->correlate.lateness_ns,
+                             .groupings = *groups,
+                             .ngroupings = cfg->correlate.ngroups,
+                             .rule_modes = rm,
+                             .nrule_modes = nr,
+                             .link_window_ns = cfg->correlate.incidents.window_ns,
+                             .entities = ne ? en : NULL,
+                             .nentities = ne};
+    memcpy(co->level_modes, cfg->correlate.incidents.levels, sizeof(co->level_modes));
+    return 0;
+}
+
+/* ------------------------------------------------------------- upkeep */
+
+static void log_stats(struct ingest_kafka *k, const char *when, int64_t silent_after_ns)
+{
+    struct ingest_stats st;
+    ingest_kafka_stats(k, &st);
+    struct ingest_health_summary hs;
+    ingest_kafka_health(k, silent_after_ns, &hs);
+    ts_info("%s: hosts %llu: %llu with a likely zone mismatch, %llu silent, events with "
+            "clamped times %llu, with parse warnings %llu",
+            when, (unsigned long long)hs.hosts, (unsigned long long)hs.zone_mismatches,
+            (unsigned long long)hs.silent, (unsigned long long)hs.clamped,
+            (unsigned long long)hs.warnings);
+    ts_info("%s: consumed %llu, parsed %llu, dead letters %llu (tenant refused %llu), "
+            "clamped times %llu, warnings %llu, batches %llu, commits %llu, pauses %llu, "
+            "rebalances %llu",
+            when, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
+            (unsigned long long)st.dead_letters, (unsigned long long)st.tenant_refused,
+            (unsigned long long)st.clamped, (unsigned long long)st.warnings,
+            (unsigned long long)st.batches, (unsigned long long)st.commits,
+            (unsigned long long)st.pauses, (unsigned long long)st.rebalances);
+}
+
+/* Retention per the config, in bounded transactions (batch commits go on
+ * in between). */
+static void run_retention(struct rt_run *r)
+{
+    const struct ts_config *cfg = r->cfg;
+    struct store_retention_rule *rules = calloc(cfg->retention.ntenants + 1, sizeof(*rules));
+    if (!rules)
+        return;
+    rules[0] = (struct store_retention_rule){NULL, cfg->retention.evidence_ns,
+                                             cfg->retention.resolved_ns};
+    for (size_t i = 0; i < cfg->retention.ntenants; i++)
+        rules[i + 1] = (struct store_retention_rule){cfg->retention.tenants[i].tenant,
+                                                     cfg->retention.tenants[i].evidence_ns,
+                                                     cfg->retention.tenants[i].resolved_ns};
+    struct store_retention_opts ro = {.rules = rules, .nrules = cfg->retention.ntenants + 1,
+                                      .batch_max = 1000,
+                                      .outbox_keep_ns = cfg->retention.outbox_ns};
+    struct store_retention_stats st = {0};
+    struct ts_err err = {0};
+    int rc = store_retention_run(r->corr.st, &ro, &st, &err);
+    if (rc)
+        ts_warn("retention: %s", err.code ? err.msg : store_strerror(rc));
+    else if (st.incidents || st.evidence || st.outbox)
+        ts_info("retention: deleted %llu resolved incident(s), %llu evidence record(s), %llu "
+                "outbox entr(ies) in %llu transaction(s)",
+                (unsigned long long)st.incidents, (unsigned long long)st.evidence,
+                (unsigned long long)st.outbox, (unsigned long long)st.txns);
+    free(rules);
+}
+
+/* Re-read the config, rebuild normalisation and rules, swap them in.
+ * Whatever fails to build leaves the running one in force. Serialised
+ * (SIGHUP on the upkeep thread, HTTP on a request thread). res: what
+ * happened, for the HTTP answer. */
+int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    pthread_mutex_lock(&r->reload_mu);
+    struct ts_err err = {0};
+    struct ts_config *cfg = NULL;
+    char msg[1024];
+    if (by)
+        ts_info("reload (%s): reading %s", by, r->o.config_path);
+    else
+        ts_info("reload: reading %s", r->o.config_path);
+    if (ts_config_load(r->o.config_path, &cfg, &err)) {
+        ts_err_format(&err, msg, sizeof(msg));
+        ts_error("reload failed, nothing changed: %s", msg);
+        snprintf(res->reason, sizeof(res->reason), "config: %.700s", msg);
+        res->rc = TS_E_CONFIG;
+        goto done;
+    }
+    res->config_read = true;
+    struct rt_norm_args na;
+    rt_norm_args_from(cfg, &na);
+    struct ingest_norm *norm = NULL;
+    if (rt_norm_build(&na, &norm) == 0) {
+        ingest_kafka_set_norm(r->k, norm); /* the source takes its own reference */
+        pthread_mutex_lock(&r->norm_mu);
+        struct ingest_norm *old = r->norm;
+        r->norm = norm; /* ours (rule tests) */
+        pthread_mutex_unlock(&r->norm_mu);
+        ingest_norm_free(old);
+        ts_info("reload: decoders, profiles and enrichment swapped in");
+        res->norm_swapped = true;
+    } else {
+        ts_error("reload: normalisation not rebuilt; the previous one stays in force");
+        snprintf(res->reason, sizeof(res->reason),
+                 "normalisation not rebuilt (the server's log says why); the previous one "
+                 "stays in force");
+        res->rc = TS_E_CONFIG;
+    }
+    if (r->det_open && cfg->paths.nrules) {
+        struct rule_load_opts lo;
+        struct rule_field_alias *al = NULL;
+        struct rule_placeholder *ph = NULL;
+        struct corr_grouping *groups = NULL;
+        struct corr_opts co;
+        struct ts_err rerr = {0};
+        int rrc = rt_rule_opts_from(cfg, &lo, &al, &ph);
+        rrc = rrc ? rrc : rt_corr_opts_from(cfg, &co, &groups);
+        rrc = rrc ? rrc : rt_det_reload(&r->det, &lo, &co, &rerr);
+        if (rrc == 0) {
+            ts_info("reload: rules swapped in");
+            res->rules_swapped = true;
+        } else {
+            if (!res->rc)
+                res->rc = rrc;
+            if (rerr.code)
+                ts_err_format(&rerr, msg, sizeof(msg));
+            else
+                snprintf(msg, sizeof(msg), "%s", ts_strerror(rrc));
+            if (!res->reason[0])
+                snprintf(res->reason, sizeof(res->reason), "rules not reloaded: %.700s", msg);
+        }
+        free(groups);
+        free(al);
+        free(ph);
+    }
+    ts_config_free(cfg);
+done:
+    atomic_fetch_add(res->rc ? &r->m.reloads_failed : &r->m.reloads_ok, 1);
+    pthread_mutex_unlock(&r->reload_mu);
+    if (r->o.on_reload && res->config_read)
+        r->o.on_reload(r->o.on_reload_ctx);
+    return res->rc;
+}
+
+static void *upkeep_main(void *p)
+{
+    struct rt_run *r = p;
+    const struct ts_config *cfg = r->cfg;
+    int interval = r->o.stats_interval;
+    int64_t next = ts_mono_ns() + (int64_t)interval * TS_NS_PER_SEC;
+    struct store *store = r->corr_open ? r->corr.st : NULL;
+    int64_t ret_every = cfg->retention.interval_ns;
+    int64_t next_ret = ts_mono_ns() + ret_every;
+    while (!atomic_load(&r->stop)) {
+        if (r->corr_open) /* the incident journal is folded even when input pauses */
+            rt_corr_tick(&r->corr);
+        if (store && ret_every > 0 && ts_mono_ns() >= next_ret) {
+            run_retention(r);
+            next_ret = ts_mono_ns() + ret_every;
+        }
+        struct timespec t = {0, 200 * 1000000L};
+        nanosleep(&t, NULL);
+        if (atomic_exchange(&r->reload, 0)) {
+            struct rt_reload_result res;
+            (void)rt_run_reload_now(r, NULL, &res);
+        }
+        if (interval > 0 && ts_mono_ns() >= next) {
+            log_stats(r->k, "run", cfg->ingest.silent_after_ns);
+            char line[512];
+            if (r->corr_open && rt_corr_dropped(&r->corr, line, sizeof(line)))
+                ts_warn("run: %s", line);
+            uint64_t rl = 0, rtl = 0;
+            if (r->det_open)
+                rt_det_re_stats(&r->det, &rl, &rtl);
+            if (rl)
+                ts_warn("run: %llu Sigma regex search(es) cut short by the PCRE2 limits (%llu "
+                        "over the length window): treated as not matching (docs/rules.md)",
+                        (unsigned long long)rl, (unsigned long long)rtl);
+            next += (int64_t)interval * TS_NS_PER_SEC;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ life */
+
+static int open_detections(struct rt_run *r, FILE *out)
+{
+    struct rule_load_opts lo;
+    struct rule_field_alias *al = NULL;
+    struct rule_placeholder *ph = NULL;
+    int rc = rt_rule_opts_from(r->cfg, &lo, &al, &ph);
+    if (!rc)
+        rc = rt_det_open(&r->det, &lo, r->cfg->kafka.workers, out, false);
+    free(al);
+    free(ph);
+    return rc;
+}
+
+/* Correlation and storage, and escalation when configured. TS_E_CONFIG
+ * for what the user must fix (printed, or in err). */
+static int open_correlation(struct rt_run *r, FILE *out, struct ts_err *err)
+{
+    const struct ts_config *cfg = r->cfg;
+    /* with paths.data_dir the state, the incidents and the input offsets
+     * live in LMDB and the consumer seeks to them */
+    struct corr_grouping *groups = NULL;
+    struct corr_opts co;
+    if (rt_corr_opts_from(cfg, &co, &groups))
+        return TS_E_NOMEM;
+    int rc = rt_corr_open(&r->corr, r->det.rs, &co, cfg->paths.data_dir, cfg->kafka.workers,
+                          out, false);
+    free(groups);
+    r->corr_open = true; /* closed by destroy, also after a failed open */
+    if (rc)
+        return TS_E_CONFIG;
+    r->det.corr = &r->corr;
+    if (!cfg->escalate.enabled)
+        return 0;
+    if (!cfg->paths.data_dir)
+        return ts_err_set(err, TS_E_CONFIG, r->o.config_path, 0, 0,
+                          "escalate needs paths.data_dir (the outbox lives in LMDB)");
+    if (rt_esc_open(&r->esc, cfg->escalate.regime, cfg->escalate.regimes_dir,
+                    cfg->escalate.taxonomy, cfg->escalate.policy, cfg->escalate.org,
+                    cfg->escalate.assets))
+        return TS_E_CONFIG;
+    r->esc_open = true;
+    r->corr.esc = &r->esc.env;
+    if (!cfg->escalate.channels)
+        return 0;
+    /* the file's settings; its first thread also queues the due reports
+     * (the policy's auto_send) */
+    struct esc_dispatch_opts dopts = {.due_env = &r->esc.env};
+    if (esc_channels_load(cfg->escalate.channels, &r->channels, err) ||
+        esc_dispatcher_start(&r->dispatcher, r->corr.st, r->channels, &dopts, err))
+        return TS_E_CONFIG;
+    ts_info("escalation: dispatcher started (%zu channel(s))", esc_channels_count(r->channels));
+    r->corr.dispatcher = r->dispatcher;
+    return 0;
+}
+
+static int make_source(struct rt_run *r, struct ts_err *err)
+{
+    const struct ts_config *cfg = r->cfg;
+    r->topics = calloc(cfg->ntopics, sizeof(*r->topics));
+    r->hzones = calloc(cfg->ingest.nhosts + 1, sizeof(*r->hzones));
+    if (!r->topics || !r->hzones)
+        return TS_E_NOMEM;
+    for (size_t i = 0; i < cfg->ingest.nhosts; i++)
+        r->hzones[i] = (struct ingest_host_zone){cfg->ingest.hosts[i].pattern,
+                                                 cfg->ingest.hosts[i].tz};
+    for (size_t i = 0; i < cfg->ntopics; i++) {
+        const struct ts_config_topic *t = &cfg->topics[i];
+        struct ingest_topic *it = &r->topics[i];
+        it->name = t->name;
+        it->tenant = t->tenant ? t->tenant : cfg->ingest.default_tenant;
+        it->dlq_topic = t->dead_letter;
+        it->tenants = (const char *const *)t->tenants;
+        it->ntenants = t->ntenants;
+        it->any_tenant = t->any_tenant;
+        it->tz = t->tz;
+        if (ingest_format_parse(t->format ? t->format : "auto", &it->format))
+            return ts_err_set(err, TS_E_CONFIG, r->o.config_path, t->line, t->col,
+                              "unknown format \"%s\"", t->format);
+    }
+    return 0;
+}
+
+static int make_kafka(struct rt_run *r, struct ts_err *err)
+{
+    const struct ts_config *cfg = r->cfg;
+    struct ingest_kafka_opts ko = {
+        .brokers = cfg->kafka.brokers,
+        .group_id = cfg->kafka.group_id,
+        .topics = r->topics,
+        .ntopics = cfg->ntopics,
+        .props = (const char *const *)cfg->kafka.props,
+        .nprops = cfg->kafka.nprops,
+        .workers = cfg->kafka.workers,
+        .batch_max = cfg->kafka.batch_size,
+        .batch_timeout_ms = cfg->kafka.batch_timeout_ms,
+        .queue_batches = cfg->kafka.queue_batches,
+        .parse = {.tz_offset_sec = cfg->ingest.tz_offset_sec,
+                  .tz = cfg->ingest.tz,
+                  .hosts = r->hzones,
+                  .nhosts = cfg->ingest.nhosts,
+                  .max_msg_bytes = cfg->ingest.max_message_bytes,
+                  .max_future_ns = cfg->ingest.max_future_ns},
+        .sink = {.ctx = r, .process = run_process, .commit = run_commit, .seek = run_seek},
+        .norm = r->norm,
+    };
+    return ingest_kafka_create(&r->k, &ko, err);
+}
+
+int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_err *err)
+{
+    *out = NULL;
+    if (!o || !o->config_path)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "rt_run: no config path");
+    struct rt_run *r = calloc(1, sizeof(*r));
+    if (!r)
+        return TS_E_NOMEM;
+    r->o = *o;
+    pthread_mutex_init(&r->reload_mu, NULL);
+    pthread_mutex_init(&r->norm_mu, NULL);
+    rt_metrics_init(r);
+    int rc = 0;
+    if (o->config) {
+        r->cfg = o->config;
+    } else if ((rc = ts_config_load(o->config_path, &r->cfg_owned, err)) != 0) {
+        rt_run_destroy(r);
+        return TS_E_CONFIG;
+    } else {
+        r->cfg = r->cfg_owned;
+    }
+    const struct ts_config *cfg = r->cfg;
+    FILE *det_out = o->detections_out ? o->detections_out : stdout;
+    if (!cfg->ntopics || !cfg->kafka.brokers) {
+        rc = ts_err_set(err, TS_E_CONFIG, o->config_path, 0, 0,
+                        "`run` needs kafka.brokers and at least one topic");
+        goto fail;
+    }
+    if ((rc = make_source(r, err)) != 0)
+        goto fail;
+    struct rt_norm_args na;
+    rt_norm_args_from(cfg, &na);
+    if (rt_norm_build(&na, &r->norm)) {
+        rc = TS_E_CONFIG;
+        goto fail;
+    }
+    if (cfg->paths.nrules) {
+        rc = open_detections(r, det_out);
+        r->det_open = true; /* closed by destroy, also after a failed open */
+        if (rc) {
+            rc = TS_E_CONFIG;
+            goto fail;
+        }
+        if ((rc = open_correlation(r, det_out, err)) != 0)
+            goto fail;
+    }
+    if (o->events_out) {
+        if ((rc = rt_events_out_open(&r->eo, o->events_out)) != 0)
+            goto fail;
+        r->eo_open = true;
+    }
+    if ((rc = make_kafka(r, err)) != 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    rt_run_destroy(r);
+    return rc;
+}
+
+int rt_run_main(struct rt_run *r, struct ts_err *err)
+{
+    const struct ts_config *cfg = r->cfg;
+    if (atomic_load(&r->stop))
+        ingest_kafka_stop(r->k);
+    ts_info("run: consuming %zu topic(s) from %s as group %s with %d worker(s)", cfg->ntopics,
+            cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
+    atomic_store(&r->running, 1);
+    pthread_t tid;
+    bool started = pthread_create(&tid, NULL, upkeep_main, r) == 0;
+    int rc = ingest_kafka_run(r->k, err);
+    atomic_store(&r->stop, 1);
+    atomic_store(&r->running, 0);
+    if (started)
+        pthread_join(tid, NULL);
+    log_stats(r->k, "run finished", cfg->ingest.silent_after_ns);
+    char line[512];
+    if (r->corr_open && rt_corr_dropped(&r->corr, line, sizeof(line)))
+        ts_warn("run finished: %s", line);
+    return rc;
+}
+
+void rt_run_stop(struct rt_run *r)
+{
+    if (!r)
+        return;
+    atomic_store(&r->stop, 1);
+    if (r->k)
+        ingest_kafka_stop(r->k); /* an atomic store: async-signal-safe */
+}
+
+void rt_run_reload(struct rt_run *r)
+{
+    if (r)
+        atomic_store(&r->reload, 1);
+}
+
+struct ingest_norm *rt_run_norm_ref(struct rt_run *r)
+{
+    pthread_mutex_lock(&r->norm_mu);
+    struct ingest_norm *n = ingest_norm_ref(r->norm);
+    pthread_mutex_unlock(&r->norm_mu);
+    return n;
+}
+
+struct store *rt_run_store(const struct rt_run *r)
+{
+    return r->corr_open ? r->corr.st : NULL;
+}
+
+const struct esc_env *rt_run_esc_env(const struct rt_run *r)
+{
+    return r->esc_open ? &r->esc.env : NULL;
+}
+
+void rt_run_destroy(struct rt_run *r)
+{
+    if (!r)
+        return;
+    ingest_kafka_destroy(r->k);
+    if (r->eo_open)
+        rt_events_out_close(&r->eo);
+    if (r->dispatcher) {
+        if (r->corr_open)
+            r->corr.dispatcher = NULL;
+        /* the counters before the stop, which frees the dispatcher (cmd_run
+         * read them after it: a use after free) */
+        struct esc_dispatch_stats ds;
+        esc_dispatcher_stats(r->dispatcher, &ds);
+        esc_dispatcher_stop(r->dispatcher); /* before the store closes */
+        ts_info("escalation: %llu delivered, %llu retried, %llu failed",
+                (unsigned long long)ds.delivered, (unsigned long long)ds.retried,
+                (unsigned long long)ds.failed);
+    }
+    if (r->corr_open)
+        rt_corr_close(&r->corr);
+    esc_channels_free(r->channels);
+    if (r->esc_open)
+        rt_esc_close(&r->esc);
+    if (r->det_open)
+        rt_det_close(&r->det);
+    ingest_norm_free(r->norm);
+    free(r->topics);
+    free(r->hzones);
+    rt_metrics_free(r);
+    ts_config_free(r->cfg_owned);
+    pthread_mutex_destroy(&r->reload_mu);
+    pthread_mutex_destroy(&r->norm_mu);
+    free(r);
+}
