@@ -163,4 +163,6 @@ for w in 1 2; do
         echo "tocsin run, $w worker(s): did not finish (see $rdir/run.$w.err)"; tail -3 "$rdir/run.$w.err"
     fi
 done
+echo "== HTTP API: tocsin serve over 1M incidents (wrk on 127.0.0.1) =="
+bench/api.sh
 echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
