@@ -389,7 +389,8 @@ static int txn_body(struct store_txn *t, void *ctx)
     if (identity(&cs->sorder, &cs->sorder_cap, out->nstate) != 0)
         return TS_E_NOMEM;
     sort_items = out->state;
-    qsort(cs->sorder, out->nstate, sizeof(*cs->sorder), item_cmp);
+    if (out->nstate) /* qsort's array may not be NULL, even for 0 items */
+        qsort(cs->sorder, out->nstate, sizeof(*cs->sorder), item_cmp);
     for (size_t i = 0; !rc && i < out->nstate; i++) {
         const struct corr_state_item *s = &out->state[cs->sorder[i]];
         rc = s->deleted ? store_state_del(t, s->key, s->key_len)
@@ -426,7 +427,7 @@ static int txn_body(struct store_txn *t, void *ctx)
      * matters when a coalesced commit updates tens of thousands of them */
     if (!rc)
         rc = identity(&cs->iorder, &cs->iorder_cap, out->nincidents);
-    if (!rc) {
+    if (!rc && out->nincidents) {
         sort_incs = out->incidents;
         qsort(cs->iorder, out->nincidents, sizeof(*cs->iorder), inc_cmp);
     }

@@ -6,7 +6,8 @@
  * Internals shared between runtime's files: runtime_int.h.
  *
  * Sections: views, events out, normalisation, detections, correlation and
- * storage, escalation configuration, the run (`tocsin run`).
+ * storage, escalation configuration and store, rule tests, the run (`tocsin
+ * run`) and its hooks for the HTTP server.
  *
  * Messages: the stage modules print what a user must fix (rule problems,
  * a store that cannot open) on stderr as "tocsin: file:line:col: error:
