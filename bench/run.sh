@@ -163,6 +163,69 @@ for w in 1 2; do
         echo "tocsin run, $w worker(s): did not finish (see $rdir/run.$w.err)"; tail -3 "$rdir/run.$w.err"
     fi
 done
+echo "== tocsin run end to end with the HTTP server on and /metrics scraped every second, vs off =="
+# the same setup as above (900k agent messages, the same rules, durable
+# LMDB), 2 workers; off and on alternate (BENCH_HTTP_ROUNDS rounds, default
+# 3) and the median of each is kept. The rate is taken between the first and
+# the last stats line (every 1 s) that count part of the input, timed as
+# they arrive: no second of rounding at either end
+e2e_rate() { # $1: on|off  $2: round -> prints messages/s (or nothing)
+    python3 - "$1" "$2" "$boot" "$$" "$rules" "$rdir" <<'PY'
+import os, re, socket, subprocess, sys, threading, time, urllib.request
+mode, rnd, boot, pid, rules, rdir = sys.argv[1:7]
+total = 900000
+cfg = f"{rdir}/http.{mode}.{rnd}.yml"
+with open(cfg, "w") as f:
+    f.write(f'kafka:\n  brokers: "{boot}"\n  group_id: bench-http-{pid}-{mode}-{rnd}\n  workers: 2\n'
+            f'topics:\n  - name: agent.{pid}\n    format: json\n'
+            f'paths:\n  rules: {rules}\n  data_dir: {rdir}/data.http.{mode}.{rnd}\n')
+    if mode == "on":
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        f.write(f"http:\n  listen: 127.0.0.1:{port}\n  rate: 0\n")
+p = subprocess.Popen(["bin/tocsin", "run", "-c", cfg, "-d", "/dev/null", "--stats-interval", "1"],
+                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+done = threading.Event()
+scrapes = []
+def scrape():
+    while not done.wait(1.0):
+        t = time.monotonic()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+            scrapes.append(time.monotonic() - t)
+        except OSError:
+            pass
+if mode == "on":
+    threading.Thread(target=scrape, daemon=True).start()
+points = []
+deadline = time.monotonic() + 600
+for line in p.stderr:
+    m = re.search(r"run: consumed (\d+),", line)
+    if m:
+        points.append((time.monotonic(), int(m.group(1))))
+        if int(m.group(1)) >= total or time.monotonic() > deadline:
+            break
+done.set()
+p.terminate()
+p.wait()
+subprocess.run(["rm", "-rf", f"{rdir}/data.http.{mode}.{rnd}"])
+mid = [(t, n) for t, n in points if 0 < n < total]
+if len(mid) >= 2 and mid[-1][0] > mid[0][0]:
+    rate = (mid[-1][1] - mid[0][1]) / (mid[-1][0] - mid[0][0])
+    extra = f" ({len(scrapes)} scrapes, {1000 * max(scrapes):.0f} ms the longest)" if scrapes else ""
+    print(f"{rate:.0f}", file=sys.stdout)
+    print(f"  round {rnd}, HTTP {mode}: {rate:,.0f} messages/s{extra}", file=sys.stderr)
+PY
+}
+offs=(); ons=()
+for round in $(seq 1 "${BENCH_HTTP_ROUNDS:-3}"); do
+    r=$(e2e_rate off "$round"); [ -n "$r" ] && offs+=("$r")
+    r=$(e2e_rate on "$round"); [ -n "$r" ] && ons+=("$r")
+done
+if [ ${#offs[@]} -gt 0 ] && [ ${#ons[@]} -gt 0 ]; then
+    python3 -c "import statistics as s; off, on = s.median([$(IFS=,; echo "${offs[*]}")]), s.median([$(IFS=,; echo "${ons[*]}")]); print(f'tocsin run, 2 workers, HTTP off: {off:,.0f} messages/s; HTTP on, /metrics scraped every 1 s: {on:,.0f} messages/s; difference {100 * (on - off) / off:+.1f}% (medians of ${#offs[@]} and ${#ons[@]} rounds)')"
+else
+    echo "tocsin run with/without HTTP: did not finish (see $rdir)"
+fi
 echo "== HTTP API: tocsin serve over 1M incidents (wrk on 127.0.0.1) =="
 bench/api.sh
 echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
