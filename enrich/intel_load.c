@@ -50,33 +50,38 @@ struct loader {
 
 /* --------------------------------------------------------------- helpers */
 
+/* Count one (*n) and keep the first one's reason as "file:msg" in first. */
+static void note_first(const struct loader *l, uint64_t *n, char *first, size_t cap,
+                       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void note_first(const struct loader *l, uint64_t *n, char *first, size_t cap,
+                       const char *fmt, va_list ap)
+{
+    (*n)++;
+    if (first[0])
+        return;
+    char msg[256];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    snprintf(first, cap, "%s:%s", l->file, msg);
+}
+
+/* An indicator left out: counted, the first one's reason kept. */
 static void skip(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void skip(struct loader *l, const char *fmt, ...)
 {
-    l->st->skipped++;
-    if (l->st->first_skip[0])
-        return;
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    note_first(l, &l->st->skipped, l->st->first_skip, sizeof(l->st->first_skip), fmt, ap);
     va_end(ap);
-    snprintf(l->st->first_skip, sizeof(l->st->first_skip), "%s:%s", l->file, msg);
 }
 
 /* An indicator imported only in part: counted, the first one's reason kept. */
 static void warn(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct loader *l, const char *fmt, ...)
 {
-    l->st->warnings++;
-    if (l->st->first_warning[0])
-        return;
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    note_first(l, &l->st->warnings, l->st->first_warning, sizeof(l->st->first_warning), fmt, ap);
     va_end(ap);
-    snprintf(l->st->first_warning, sizeof(l->st->first_warning), "%s:%s", l->file, msg);
 }
 
 static int lmdb_fail(struct loader *l, int rc, const char *what)
