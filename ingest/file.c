@@ -235,10 +235,14 @@ static void normalise(const struct ingest_file_opts *o, struct ingest_norm_scrat
 }
 
 /* ---- pipeline: commit() of batch N on a second thread while the next
- * batches are read, parsed, normalised and process()ed; PIPE_N batches
- * (workers 0..PIPE_N-1) go round, commits stay in order. More than two so
- * that a long commit (a coalesced LMDB transaction) does not stall the
- * reader. */
+ * batches are read, parsed, normalised and process()ed; commits stay in
+ * order. What is in flight is bounded by memory, not by a batch count: the
+ * batches handed over and not yet committed may hold at most the budget's
+ * arena bytes (the reader waits beyond it), and batches are made only when
+ * no made one is free, so a fast committer keeps two or three batches alive
+ * and a slow one at most the budget's worth (up to PIPE_N batches, workers
+ * 0..PIPE_N-1). A long commit (a coalesced LMDB transaction) still does not
+ * stall the reader until the budget is used. */
 #define PIPE_N INGEST_PIPELINE_BATCHES
 struct committer {
     pthread_t tid;
@@ -248,7 +252,12 @@ struct committer {
     struct ingest_batch *q[PIPE_N]; /* handed over, not yet taken (FIFO) */
     size_t qhead, qlen;
     bool busy[PIPE_N];      /* batch i is the committer's */
-    int n;                  /* batches going round (<= PIPE_N) */
+    size_t bytes[PIPE_N];   /* its arena bytes when handed over */
+    size_t inflight;        /* sum of bytes[] of the busy batches */
+    size_t budget;          /* the reader waits while inflight >= budget */
+    size_t peak;            /* highest inflight seen */
+    int made;               /* batches made so far (bs[0..made-1]) */
+    int n;                  /* at most this many (<= PIPE_N) */
     bool stop;
     int rc;                 /* first commit error */
     uint64_t commits;
@@ -264,7 +273,7 @@ static void *commit_main(void *arg)
         if (!c->qlen)
             break;
         struct ingest_batch *b = c->q[c->qhead];
-        c->qhead = (c->qhead + 1) % (size_t)c->n;
+        c->qhead = (c->qhead + 1) % PIPE_N;
         c->qlen--;
         int rc = c->rc;
         pthread_mutex_unlock(&c->mu);
@@ -276,6 +285,7 @@ static void *commit_main(void *arg)
         else if (!rc)
             c->commits++;
         c->busy[b->worker] = false;
+        c->inflight -= c->bytes[b->worker];
         pthread_cond_broadcast(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
@@ -284,14 +294,15 @@ static void *commit_main(void *arg)
 
 static bool any_busy(const struct committer *c)
 {
-    for (int i = 0; i < PIPE_N; i++)
+    for (int i = 0; i < c->made; i++)
         if (c->busy[i])
             return true;
     return false;
 }
 
-/* Flush bs[*cur]: process here, commit there; then make the next batch
- * ours (waiting for its commit) and current. */
+/* Flush bs[*cur]: process here, commit there; then make a free batch ours
+ * (the lowest free one, a new one while the pool may grow, else wait for
+ * one) once what is in flight is under the budget. */
 static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch **bs, int *cur,
                            struct ingest_stats *st, struct ingest_norm_scratch *ns,
                            struct committer *c)
@@ -301,20 +312,54 @@ static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch
     int rc = flush_process(o, b, ns, &empty);
     if (empty)
         return 0;
+    size_t bytes = ts_arena_used(b->arena);
     pthread_mutex_lock(&c->mu);
     if (!rc) {
         st->batches++;
         c->busy[*cur] = true;
-        c->q[(c->qhead + c->qlen) % (size_t)c->n] = b;
+        c->bytes[*cur] = bytes;
+        c->inflight += bytes;
+        if (c->inflight > c->peak)
+            c->peak = c->inflight;
+        c->q[(c->qhead + c->qlen) % PIPE_N] = b;
         c->qlen++;
         pthread_cond_broadcast(&c->cv);
     }
-    *cur = (*cur + 1) % c->n;
-    while (c->busy[*cur] || (rc && any_busy(c)))
+    for (;;) {
+        if (rc) {
+            while (any_busy(c))
+                pthread_cond_wait(&c->cv, &c->mu);
+            break;
+        }
+        if (c->rc) {
+            rc = c->rc;
+            continue;
+        }
+        int pick = -1;
+        if (c->inflight < c->budget || !c->qlen) {
+            for (int i = 0; i < c->made && pick < 0; i++)
+                if (!c->busy[i])
+                    pick = i;
+            if (pick < 0 && c->made < c->n) {
+                struct ingest_batch *nb;
+                if (ingest_batch_create(&nb, b->cap, o->parse.max_msg_bytes
+                                                         ? o->parse.max_msg_bytes
+                                                         : INGEST_DEFAULT_MAX_MSG) == 0) {
+                    nb->worker = c->made;
+                    bs[c->made] = nb;
+                    pick = c->made++;
+                }
+            }
+        }
+        if (pick >= 0) {
+            *cur = pick;
+            break;
+        }
         pthread_cond_wait(&c->cv, &c->mu);
-    rc = rc ? rc : c->rc;
+    }
     pthread_mutex_unlock(&c->mu);
-    ingest_batch_reset(bs[*cur]);
+    if (!rc)
+        ingest_batch_reset(bs[*cur]);
     return rc;
 }
 
@@ -332,16 +377,9 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         return rc;
     struct ingest_batch *bs[PIPE_N] = {b};
     int cur = 0;
-    struct committer cm = {.o = o};
+    struct committer cm = {.o = o, .made = 1, .n = PIPE_N};
+    cm.budget = o->inflight_bytes ? o->inflight_bytes : INGEST_INFLIGHT_BYTES;
     bool piped = o->pipeline && o->sink.commit;
-    /* about 128k events in flight, whatever the batch size */
-    cm.n = (int)(131072 / bmax);
-    cm.n = cm.n < 4 ? 4 : cm.n > PIPE_N ? PIPE_N : cm.n;
-    for (int i = 1; piped && i < cm.n && !rc; i++) {
-        rc = ingest_batch_create(&bs[i], bmax, max);
-        if (!rc)
-            bs[i]->worker = i;
-    }
     if (piped && !rc) {
         pthread_mutex_init(&cm.mu, NULL);
         pthread_cond_init(&cm.cv, NULL);
@@ -497,7 +535,9 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         st->commits += cm.commits;
         pthread_mutex_destroy(&cm.mu);
         pthread_cond_destroy(&cm.cv);
-        for (int i = 1; i < PIPE_N; i++)
+        st->inflight_peak = cm.peak;
+        st->batches_made = (uint32_t)cm.made;
+        for (int i = 1; i < cm.made; i++)
             ingest_batch_destroy(bs[i]);
         b = bs[0];
     }

@@ -164,6 +164,8 @@ struct ingest_stats {
     uint64_t rebalances;
     uint64_t tenant_refused; /* of dead_letters: a "tenant" header the topic may not carry */
     uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
+    uint64_t inflight_peak; /* files, pipelined: most arena bytes handed over at once */
+    uint32_t batches_made;  /* files, pipelined: batches allocated */
 };
 
 /* --------------------------------------------------------- host health */
@@ -236,8 +238,12 @@ struct ingest_file_opts {
      * (b->worker 0..N-1: the sink must accept N workers); commits stay in
      * batch order. */
     bool pipeline;
+    /* With pipeline: the arena bytes of the batches handed to commit() and
+     * not yet committed that make the reader wait; 0 = INGEST_INFLIGHT_BYTES. */
+    size_t inflight_bytes;
 };
 #define INGEST_PIPELINE_BATCHES 128
+#define INGEST_INFLIGHT_BYTES (64u << 20)
 
 /* Read every file in order, line by line, and pass batches to the sink.
  * Returns 0 when all input was read; TS_E_IO (err filled) when a file cannot
