@@ -333,7 +333,7 @@ void ac_scan(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, vo
  * of one text do not wait for those of another, so the scan runs at the
  * memory system's throughput instead of its latency. */
 static void scan_lockstep(const struct ac *const *A, const char *const *T, const size_t *N,
-                          size_t m, ac_hit_fn hit, void *ctx)
+                          size_t m, ac_hit_fn hit, void *const *ctx)
 {
     uint32_t st[4] = {0, 0, 0, 0};
     size_t minlen = SIZE_MAX;
@@ -347,7 +347,7 @@ static void scan_lockstep(const struct ac *const *A, const char *const *T, const
             st[j] = e & ~AC_OUT16;
             if (e & AC_OUT16) {
                 for (uint32_t t = a->out_n[st[j]] ? st[j] : a->dict[st[j]]; t; t = a->dict[t])
-                    hit(ctx, a->trig + a->out_first[t], a->out_n[t]);
+                    hit(ctx[j], a->trig + a->out_first[t], a->out_n[t]);
             }
         }
     }
@@ -359,7 +359,7 @@ static void scan_lockstep(const struct ac *const *A, const char *const *T, const
             s = e & ~AC_OUT16;
             if (e & AC_OUT16) {
                 for (uint32_t t = a->out_n[s] ? s : a->dict[s]; t; t = a->dict[t])
-                    hit(ctx, a->trig + a->out_first[t], a->out_n[t]);
+                    hit(ctx[j], a->trig + a->out_first[t], a->out_n[t]);
             }
         }
     }
@@ -368,6 +368,7 @@ static void scan_lockstep(const struct ac *const *A, const char *const *T, const
 void ac_scan_many(const struct ac *const *a, const char *const *t, const size_t *n, size_t k,
                   ac_hit_fn hit, void *ctx)
 {
+    void *const ctxs[4] = {ctx, ctx, ctx, ctx};
     const struct ac *A[4];
     const char *T[4];
     size_t N[4], m = 0;
@@ -380,10 +381,249 @@ void ac_scan_many(const struct ac *const *a, const char *const *t, const size_t 
         T[m] = t[i];
         N[m] = n[i];
         if (++m == 4) {
-            scan_lockstep(A, T, N, m, hit, ctx);
+            scan_lockstep(A, T, N, m, hit, ctxs);
             m = 0;
         }
     }
     if (m)
-        scan_lockstep(A, T, N, m, hit, ctx);
+        scan_lockstep(A, T, N, m, hit, ctxs);
+}
+
+/* ---------------------------------------------------------------- memo
+ *
+ * Field values repeat (the same Image, ParentImage, Company, service command
+ * line in event after event), and scanning a value is a table load per byte
+ * that misses the cache when the automaton is large. A memo remembers, per
+ * (automaton, value), the hit calls the scan made, and replays them for the
+ * same value: the candidates that follow are the same by construction (the
+ * calls are the scan's own, verified against the whole value, never a hash
+ * alone). Direct-mapped; the value bytes live in a pool that starts over
+ * (every entry invalid) when full. Values with more calls than an entry
+ * holds, and very short or long ones, are scanned every time. */
+
+#define MEMO_MIN_LEN 6
+#define MEMO_MAX_LEN 2048
+#define MEMO_MAX_CALLS 6
+
+struct memo_call {
+    const struct ac_trigger *t;
+    uint32_t n;
+};
+
+struct memo_ent {
+    const struct ac *a;
+    uint64_t h;
+    uint32_t off, len;
+    uint32_t gen;
+    uint32_t ncalls;
+    struct memo_call c[MEMO_MAX_CALLS];
+};
+
+struct ac_memo {
+    uint32_t mask;   /* slots - 1 */
+    uint32_t gen;    /* entries of another generation are empty */
+    size_t pool_cap, pool_used;
+    uint64_t hits, misses;
+    struct memo_ent *e;
+    char *pool;
+};
+
+/* what one scan called, passed on to the real hit function as it happens */
+struct memo_rec {
+    ac_hit_fn hit;
+    void *ctx;
+    uint32_t n;
+    bool over;
+    struct memo_call c[MEMO_MAX_CALLS];
+};
+
+int ac_memo_create(struct ac_memo **out, uint32_t slots, size_t pool_bytes)
+{
+    *out = NULL;
+    if (slots == 0 || (slots & (slots - 1)) || slots > (1u << 20) || pool_bytes < MEMO_MAX_LEN)
+        return TS_E_INVAL;
+    struct ac_memo *m = calloc(1, sizeof(*m));
+    if (!m)
+        return TS_E_NOMEM;
+    m->mask = slots - 1;
+    m->gen = 1;
+    m->pool_cap = pool_bytes;
+    m->e = calloc(slots, sizeof(*m->e));
+    m->pool = malloc(pool_bytes);
+    if (!m->e || !m->pool) {
+        ac_memo_free(m);
+        return TS_E_NOMEM;
+    }
+    *out = m;
+    return 0;
+}
+
+void ac_memo_free(struct ac_memo *m)
+{
+    if (!m)
+        return;
+    free(m->e);
+    free(m->pool);
+    free(m);
+}
+
+void ac_memo_stats(const struct ac_memo *m, uint64_t *hits, uint64_t *misses)
+{
+    *hits = m ? m->hits : 0;
+    *misses = m ? m->misses : 0;
+}
+
+static uint64_t memo_hash(const struct ac *a, const char *p, size_t n)
+{
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    uint64_t h = ((uint64_t)(uintptr_t)a * k) ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * k;
+    h ^= h >> 32;
+    return h;
+}
+
+static void memo_rec_hit(void *ctx, const struct ac_trigger *t, uint32_t n)
+{
+    struct memo_rec *r = ctx;
+    r->hit(r->ctx, t, n);
+    if (r->n < MEMO_MAX_CALLS)
+        r->c[r->n++] = (struct memo_call){t, n};
+    else
+        r->over = true;
+}
+
+/* The entry of (a, text), replayed through hit: true; or false when the
+ * memo does not hold it. */
+static bool memo_replay(struct ac_memo *m, const struct ac *a, const char *p, size_t n,
+                        uint64_t h, ac_hit_fn hit, void *ctx)
+{
+    const struct memo_ent *e = &m->e[h & m->mask];
+    if (e->gen != m->gen || e->a != a || e->h != h || e->len != n ||
+        memcmp(m->pool + e->off, p, n) != 0)
+        return false;
+    m->hits++;
+    for (uint32_t i = 0; i < e->ncalls; i++)
+        hit(ctx, e->c[i].t, e->c[i].n);
+    return true;
+}
+
+static void memo_store(struct ac_memo *m, const struct ac *a, const char *p, size_t n, uint64_t h,
+                       const struct memo_rec *r)
+{
+    m->misses++;
+    if (r->over)
+        return;
+    if (m->pool_used + n > m->pool_cap) { /* start over: every entry becomes empty */
+        m->gen++;
+        m->pool_used = 0;
+        if (m->gen == 0) { /* wrapped: clear the stamps themselves */
+            memset(m->e, 0, ((size_t)m->mask + 1) * sizeof(*m->e));
+            m->gen = 1;
+        }
+    }
+    struct memo_ent *e = &m->e[h & m->mask];
+    e->a = a;
+    e->h = h;
+    e->off = (uint32_t)m->pool_used;
+    e->len = (uint32_t)n;
+    e->gen = m->gen;
+    e->ncalls = r->n;
+    memcpy(e->c, r->c, r->n * sizeof(r->c[0]));
+    memcpy(m->pool + m->pool_used, p, n);
+    m->pool_used += n;
+}
+
+static bool memo_fits(size_t n)
+{
+    return n >= MEMO_MIN_LEN && n <= MEMO_MAX_LEN;
+}
+
+void ac_scan_memo(struct ac_memo *m, const struct ac *a, const char *text, size_t len,
+                  ac_hit_fn hit, void *ctx)
+{
+    if (!m || !memo_fits(len)) {
+        ac_scan(a, text, len, hit, ctx);
+        return;
+    }
+    uint64_t h = memo_hash(a, text, len);
+    if (memo_replay(m, a, text, len, h, hit, ctx))
+        return;
+    struct memo_rec r = {.hit = hit, .ctx = ctx};
+    ac_scan(a, text, len, memo_rec_hit, &r);
+    memo_store(m, a, text, len, h, &r);
+}
+
+/* scan q texts in lockstep through their recorders, then keep what fits */
+static void memo_flush(struct ac_memo *m, const struct ac *const *A, const char *const *T,
+                       const size_t *N, const uint64_t *H, const struct memo_rec *rec,
+                       void *const *ctxs, size_t q)
+{
+    scan_lockstep(A, T, N, q, memo_rec_hit, ctxs);
+    for (size_t j = 0; j < q; j++)
+        if (memo_fits(N[j]))
+            memo_store(m, A[j], T[j], N[j], H[j], &rec[j]);
+}
+
+void ac_scan_many_memo(struct ac_memo *m, const struct ac *const *a, const char *const *t,
+                       const size_t *n, size_t k, ac_hit_fn hit, void *ctx)
+{
+    if (!m) {
+        ac_scan_many(a, t, n, k, hit, ctx);
+        return;
+    }
+    /* replay what the memo holds; scan the rest four at a time in lockstep,
+     * each with its own recorder */
+    struct memo_rec rec[4];
+    void *ctxs[4];
+    uint64_t H[4];
+    const struct ac *A[4];
+    const char *T[4];
+    size_t N[4], q = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!memo_fits(n[i])) {
+            if (a[i]->delta16) {
+                rec[q] = (struct memo_rec){.hit = hit, .ctx = ctx, .over = true};
+                ctxs[q] = &rec[q];
+                H[q] = 0;
+                A[q] = a[i];
+                T[q] = t[i];
+                N[q] = n[i];
+                q++;
+            } else {
+                ac_scan(a[i], t[i], n[i], hit, ctx);
+            }
+        } else {
+            uint64_t h = memo_hash(a[i], t[i], n[i]);
+            if (memo_replay(m, a[i], t[i], n[i], h, hit, ctx))
+                continue;
+            if (!a[i]->delta16) {
+                struct memo_rec r = {.hit = hit, .ctx = ctx};
+                ac_scan(a[i], t[i], n[i], memo_rec_hit, &r);
+                memo_store(m, a[i], t[i], n[i], h, &r);
+                continue;
+            }
+            rec[q] = (struct memo_rec){.hit = hit, .ctx = ctx};
+            ctxs[q] = &rec[q];
+            H[q] = h;
+            A[q] = a[i];
+            T[q] = t[i];
+            N[q] = n[i];
+            q++;
+        }
+        if (q == 4) {
+            memo_flush(m, A, T, N, H, rec, ctxs, q);
+            q = 0;
+        }
+    }
+    if (q)
+        memo_flush(m, A, T, N, H, rec, ctxs, q);
 }

@@ -51,6 +51,8 @@ struct rule_scratch {
     const struct ts_event *ev;
     uint32_t cur_field;
     bool exact; /* test hook: no prefilter, every routed rule evaluated */
+    struct ac_memo *memo; /* made on first use; NULL: scan every value */
+    bool memo_off;        /* made and failed, or turned off */
     struct rule_match_stats st;
 };
 
@@ -84,6 +86,7 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->mstamp);
     free(s->mval);
     free(s->groups);
+    ac_memo_free(s->memo);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
@@ -132,6 +135,16 @@ int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs)
 void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *out)
 {
     *out = s->st;
+    ac_memo_stats(s->memo, &out->memo_hits, &out->memo_misses);
+}
+
+void rule_scratch_set_memo(struct rule_scratch *s, bool on)
+{
+    if (!on) {
+        ac_memo_free(s->memo);
+        s->memo = NULL;
+    }
+    s->memo_off = !on;
 }
 
 void rule_scratch_set_exact(struct rule_scratch *s, bool exact)
@@ -813,11 +826,11 @@ static void scan_value(struct rule_scratch *s, const struct ac *ac, const struct
     if (v->type == TS_V_LIST) {
         for (uint32_t i = 0; i < v->len; i++)
             if (v->u.items[i].type != TS_V_LIST && view(&v->u.items[i], &p, &n, tmp))
-                ac_scan(ac, p, n, on_hit, s);
+                ac_scan_memo(s->memo, ac, p, n, on_hit, s);
         return;
     }
     if (view(v, &p, &n, tmp))
-        ac_scan(ac, p, n, on_hit, s);
+        ac_scan_memo(s->memo, ac, p, n, on_hit, s);
 }
 
 static void scan_keywords(struct rule_scratch *s, const struct ac *ac)
@@ -861,6 +874,8 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
     if (ng == 0)
         return 0;
     index_fields(s, ev);
+    if (!s->memo && !s->memo_off && ac_memo_create(&s->memo, RULE_MEMO_SLOTS, RULE_MEMO_POOL) != 0)
+        s->memo_off = true;
     if (s->exact) {
         for (uint32_t gi = 0; gi < ng; gi++)
             for (uint32_t r = 0; r < rs->nrules; r++)
@@ -889,12 +904,12 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
                 continue;
             A[k++] = g->acs[i];
             if (k == 16) {
-                ac_scan_many(A, T, N, k, on_hit, s);
+                ac_scan_many_memo(s->memo, A, T, N, k, on_hit, s);
                 k = 0;
             }
         }
         if (k)
-            ac_scan_many(A, T, N, k, on_hit, s);
+            ac_scan_many_memo(s->memo, A, T, N, k, on_hit, s);
         if (g->kw_ac)
             scan_keywords(s, g->kw_ac);
     }

@@ -163,6 +163,7 @@ struct rule_match_stats {
     uint64_t events, candidates, matches;
     uint64_t re_limit_hits;
     uint64_t re_too_long;
+    uint64_t memo_hits, memo_misses; /* values whose prefilter scan was replayed / made */
 };
 void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *out);
 

@@ -26,6 +26,8 @@
 #define RULE_MAX_SELS 256u           /* search identifiers per detection */
 #define RULE_MAX_VALUES 16384u       /* values of one field condition after expansion */
 #define RULE_MAX_VALUE_LEN 65536u    /* bytes of one value after transformation */
+#define RULE_MEMO_SLOTS 4096u        /* per scratch: (automaton, value) scans remembered */
+#define RULE_MEMO_POOL (1u << 20)    /* per scratch: bytes of the remembered values */
 #define RULE_MAX_CONDS 1024u         /* field conditions per selection alternative */
 #define RULE_MAX_ALTS 1024u          /* maps in a list-of-maps selection */
 #define RULE_MAX_COND_LEN 8192u      /* condition text */
@@ -248,6 +250,20 @@ void ac_scan(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, vo
 void ac_scan_many(const struct ac *const *a, const char *const *t, const size_t *n, size_t k,
                   ac_hit_fn hit, void *ctx);
 
+/* A memo of recent scans, one per thread (not shared): slots (a power of
+ * two) entries of (automaton, value) -> the hit calls its scan made, the
+ * values kept in pool_bytes that start over when full. ac_scan_memo and
+ * ac_scan_many_memo call hit exactly as ac_scan would for each text (the
+ * order between texts may differ); m may be NULL (no memo). */
+struct ac_memo;
+int ac_memo_create(struct ac_memo **out, uint32_t slots, size_t pool_bytes);
+void ac_memo_free(struct ac_memo *m);
+void ac_memo_stats(const struct ac_memo *m, uint64_t *hits, uint64_t *misses);
+void ac_scan_memo(struct ac_memo *m, const struct ac *a, const char *text, size_t len,
+                  ac_hit_fn hit, void *ctx);
+void ac_scan_many_memo(struct ac_memo *m, const struct ac *const *a, const char *const *t,
+                       const size_t *n, size_t k, ac_hit_fn hit, void *ctx);
+
 /* ------------------------------------------------------------- the set */
 
 struct lgroup {
@@ -321,6 +337,8 @@ int prefilter_rule(const struct rule *r, uint32_t idx, struct ac_builder *b, uin
  * evaluates every rule routed to the event instead of the prefilter's
  * candidates. Same results, by construction of the prefilter. */
 void rule_scratch_set_exact(struct rule_scratch *s, bool exact);
+/* Test and bench hook: scan every value instead of through the memo. */
+void rule_scratch_set_memo(struct rule_scratch *s, bool on);
 
 uint32_t rset_field_lookup(const struct rule_set *rs, const char *name, size_t len);
 uint64_t rset_hash(const char *s, size_t n);

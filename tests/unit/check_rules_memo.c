@@ -1,0 +1,178 @@
+/* check_rules_memo.c - the prefilter's scan memo (rules/ac.c): for every
+ * text, the hit calls made through the memo are exactly those a plain scan
+ * makes — when the value was seen before (replayed), when two values share
+ * a slot (one slot for all: the stored value must be compared, not only its
+ * hash), when the value pool starts over, and through the interleaved
+ * many-text scan. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../rules/rules_int.h"
+#include "check_util.h"
+
+#define MAXC 4096
+
+struct calls {
+    uint64_t sig[MAXC]; /* (trigger index, n) of each call, sorted before comparing */
+    size_t n;
+    const struct ac_trigger *base;
+};
+
+static void rec(void *ctx, const struct ac_trigger *t, uint32_t n)
+{
+    struct calls *c = ctx;
+    ck_assert_uint_lt(c->n, MAXC);
+    /* the trigger's identity: its rule and slot (unique per literal here) */
+    c->sig[c->n++] = ((uint64_t)t->rule << 32) | ((uint64_t)t->slot << 16) | n;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void same(struct calls *a, struct calls *b, const char *what)
+{
+    qsort(a->sig, a->n, sizeof(uint64_t), cmp64);
+    qsort(b->sig, b->n, sizeof(uint64_t), cmp64);
+    ck_assert_msg(a->n == b->n, "%s: %zu calls vs %zu", what, a->n, b->n);
+    for (size_t i = 0; i < a->n; i++)
+        ck_assert_msg(a->sig[i] == b->sig[i], "%s: call %zu differs", what, i);
+}
+
+static const char *lits[] = {"powershell", "-enc", "vssadmin", "delete shadows", "whoami",
+                             "\\temp\\", "rundll32", "comsvcs", "minidump", ".exe"};
+
+static struct ac *build(void)
+{
+    struct ac_builder *b;
+    ck_assert_int_eq(ac_builder_create(&b), 0);
+    for (uint32_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
+        struct ac_trigger t = {.rule = i, .field = 7, .slot = i % 3};
+        ck_assert_int_eq(ac_builder_add(b, lits[i], strlen(lits[i]), t), 0);
+    }
+    struct ac *a;
+    ck_assert_int_eq(ac_build(b, 7, &a), 0);
+    ac_builder_free(b);
+    return a;
+}
+
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* a value from a small vocabulary (so values repeat), some long */
+static size_t value(char *buf, size_t cap, uint32_t k)
+{
+    static const char *parts[] = {"C:\\Windows\\System32\\", "cmd.exe /c ", "powershell.exe -enc ",
+                                  "SQBFAFgA", "vssadmin delete shadows /all", "whoami /all ",
+                                  "C:\\Users\\a\\AppData\\Local\\Temp\\x.exe ",
+                                  "rundll32 comsvcs.dll, MiniDump 624 ", "notepad", "ok"};
+    size_t n = 0;
+    uint32_t parts_n = 1 + k % 5;
+    uint32_t seed = k;
+    for (uint32_t i = 0; i < parts_n; i++) {
+        const char *p = parts[(seed >> (i * 3)) % 10];
+        size_t l = strlen(p);
+        if (n + l >= cap)
+            break;
+        memcpy(buf + n, p, l);
+        n += l;
+    }
+    if (k % 97 == 0) { /* now and then a value too long to remember */
+        while (n + 10 < cap && n < 3000) {
+            buf[n] = (char)('a' + n % 26);
+            n++;
+        }
+    }
+    buf[n] = 0;
+    return n;
+}
+
+static void check_with(uint32_t slots, size_t pool)
+{
+    struct ac *a = build();
+    struct ac_memo *m;
+    ck_assert_int_eq(ac_memo_create(&m, slots, pool), 0);
+    static struct calls plain, memo;
+    char buf[4096];
+    for (int round = 0; round < 3000; round++) {
+        uint32_t k = rnd(200) * 131u;
+        size_t n = value(buf, sizeof(buf), k);
+        plain.n = memo.n = 0;
+        ac_scan(a, buf, n, rec, &plain);
+        ac_scan_memo(m, a, buf, n, rec, &memo);
+        same(&plain, &memo, "ac_scan_memo");
+    }
+    /* many texts at once: the same calls as scanning each alone */
+    for (int round = 0; round < 500; round++) {
+        const struct ac *A[11];
+        const char *T[11];
+        size_t N[11];
+        static char bufs[11][4096];
+        size_t k = 1 + rnd(11);
+        plain.n = memo.n = 0;
+        for (size_t i = 0; i < k; i++) {
+            N[i] = value(bufs[i], sizeof(bufs[i]), rnd(200) * 131u);
+            T[i] = bufs[i];
+            A[i] = a;
+            ac_scan(a, T[i], N[i], rec, &plain);
+        }
+        ac_scan_many_memo(m, A, T, N, k, rec, &memo);
+        same(&plain, &memo, "ac_scan_many_memo");
+    }
+    uint64_t hits, misses;
+    ac_memo_stats(m, &hits, &misses);
+    ck_assert_msg(hits > 0, "no value was replayed (%llu misses)", (unsigned long long)misses);
+    ac_memo_free(m);
+    ac_free(a);
+}
+
+START_TEST(test_memo_replays_exactly_the_scans_calls)
+{
+    check_with(4096, 1u << 20);
+}
+END_TEST
+
+START_TEST(test_one_slot_for_all_compares_the_value_itself)
+{
+    check_with(1, 1u << 20);
+}
+END_TEST
+
+START_TEST(test_small_pool_starts_over_and_stays_exact)
+{
+    check_with(64, 4096);
+}
+END_TEST
+
+START_TEST(test_bad_sizes_are_refused)
+{
+    struct ac_memo *m = (struct ac_memo *)1;
+    ck_assert_int_eq(ac_memo_create(&m, 3, 1u << 20), TS_E_INVAL);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(ac_memo_create(&m, 0, 1u << 20), TS_E_INVAL);
+    ck_assert_int_eq(ac_memo_create(&m, 16, 100), TS_E_INVAL);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("rules_memo");
+    TCase *t = tcase_create("memo");
+    tcase_add_test(t, test_memo_replays_exactly_the_scans_calls);
+    tcase_add_test(t, test_one_slot_for_all_compares_the_value_itself);
+    tcase_add_test(t, test_small_pool_starts_over_and_stays_exact);
+    tcase_add_test(t, test_bad_sizes_are_refused);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)
