@@ -20,6 +20,9 @@
 #define AC_OUT16 0x8000u
 #define AC_MAX_TABLE ((size_t)256 << 20) /* bytes of transition table per automaton */
 #define AC_MAX_ENTRIES (1u << 22)
+#define AC_SKIP_MIN_LIT 4   /* shortest literal for the skip table to pay */
+#define AC_SKIP_MAX_M 16
+#define AC_SKIP_MIN_TEXT 64 /* texts shorter than this are scanned byte by byte */
 
 struct ac_builder;
 struct ac;
@@ -48,6 +51,13 @@ struct ac {
     uint32_t *dict;        /* per state: next state (proper suffix) with triggers, 0 none */
     struct ac_trigger *trig;
     size_t ntrig;
+    /* Skip table (Horspool over byte-class bigrams) for long texts, when
+     * every literal has at least AC_SKIP_MIN_LIT bytes: shift[c1*ncls+c2]
+     * is how far the end of an m-byte window may move when the window ends
+     * with classes c1 c2, m the shortest literal (at most AC_SKIP_MAX_M).
+     * NULL: not worth it (short literals, 32-bit table). */
+    uint8_t *shift;
+    uint32_t skip_m;
 };
 
 int ac_builder_create(struct ac_builder **out)
@@ -105,6 +115,7 @@ void ac_free(struct ac *a)
     free(a->out_n);
     free(a->dict);
     free(a->trig);
+    free(a->shift);
     free(a);
 }
 
@@ -113,7 +124,7 @@ size_t ac_memory(const struct ac *a)
     if (!a)
         return 0;
     return sizeof(*a) + (size_t)a->nstates * a->ncls * (a->delta16 ? 2 : 4) + (size_t)a->nstates * 12 +
-           a->ntrig * sizeof(struct ac_trigger);
+           a->ntrig * sizeof(struct ac_trigger) + (a->shift ? (size_t)a->ncls * a->ncls : 0);
 }
 
 static int cmp_state(const void *x, const void *y)
@@ -158,6 +169,33 @@ int ac_build(const struct ac_builder *all, uint32_t field, struct ac **out)
     int brc = ac_build_all(b, out);
     free(sub.e);
     return brc;
+}
+
+/* The skip table of a (see struct ac), or none when a literal is shorter
+ * than AC_SKIP_MIN_LIT. */
+static int skip_build(struct ac *a, const struct ac_builder *b, const uint8_t *lcls)
+{
+    uint32_t m = AC_SKIP_MAX_M;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->e[i].len < m)
+            m = b->e[i].len;
+    if (m < AC_SKIP_MIN_LIT || b->n == 0)
+        return 0;
+    size_t nc = a->ncls;
+    a->shift = malloc(nc * nc);
+    if (!a->shift)
+        return TS_E_NOMEM;
+    memset(a->shift, (int)(m - 1), nc * nc);
+    for (size_t i = 0; i < b->n; i++) {
+        const char *l = b->e[i].lit;
+        for (uint32_t q = 1; q < m; q++) {
+            size_t k = (size_t)lcls[(uint8_t)l[q - 1]] * nc + lcls[(uint8_t)l[q]];
+            if (a->shift[k] > m - 1 - q)
+                a->shift[k] = (uint8_t)(m - 1 - q);
+        }
+    }
+    a->skip_m = m;
+    return 0;
 }
 
 static int ac_build_all(const struct ac_builder *b, struct ac **out)
@@ -285,6 +323,8 @@ static int ac_build_all(const struct ac_builder *b, struct ac **out)
         }
         free(delta);
         delta = NULL;
+        if (skip_build(a, b, lcls) != 0)
+            goto fail;
     }
     a->delta = delta;
     free(pairs);
@@ -298,7 +338,45 @@ fail:
     return rc;
 }
 
-void ac_scan(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, void *ctx)
+/* A long text through the skip table: the window end j moves by the shift
+ * of the class bigram it ends with; where the shift is 0 a literal may
+ * start m-1 bytes back, and the DFA runs from there (or from where the last
+ * run stopped) until it is back at the root past j. A run that ends at the
+ * root has reported every occurrence that starts inside it, and every
+ * occurrence's first m bytes end at a window end the shifts cannot jump
+ * over, so the calls are those of the byte-by-byte scan. */
+static void scan_skip(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, void *ctx)
+{
+    const uint16_t *d16 = a->delta16;
+    const uint8_t *cls = a->cls, *sh = a->shift;
+    const size_t ncls = a->ncls, m = a->skip_m;
+    size_t j = m - 1, covered = 0;
+    while (j < len) {
+        uint8_t k = sh[(size_t)cls[(uint8_t)text[j - 1]] * ncls + cls[(uint8_t)text[j]]];
+        if (k) {
+            j += k;
+            continue;
+        }
+        size_t i = j + 1 - m;
+        if (i < covered)
+            i = covered;
+        uint32_t s = 0;
+        for (; i < len; i++) {
+            uint32_t e = d16[(size_t)s * ncls + cls[(uint8_t)text[i]]];
+            s = e & ~AC_OUT16;
+            if (e & AC_OUT16) {
+                for (uint32_t t = a->out_n[s] ? s : a->dict[s]; t; t = a->dict[t])
+                    hit(ctx, a->trig + a->out_first[t], a->out_n[t]);
+            }
+            if (!s && i >= j)
+                break;
+        }
+        covered = i + 1;
+        j = i + m;
+    }
+}
+
+void ac_scan_dfa(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, void *ctx)
 {
     if (a->delta16) {
         const uint16_t *d16 = a->delta16;
@@ -327,6 +405,14 @@ void ac_scan(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, vo
                 hit(ctx, a->trig + a->out_first[t], a->out_n[t]);
         }
     }
+}
+
+void ac_scan(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, void *ctx)
+{
+    if (a->shift && len >= AC_SKIP_MIN_TEXT)
+        scan_skip(a, text, len, hit, ctx);
+    else
+        ac_scan_dfa(a, text, len, hit, ctx);
 }
 
 /* Up to four delta16 automata over four texts in lockstep: the table loads

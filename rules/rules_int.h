@@ -245,6 +245,9 @@ size_t ac_memory(const struct ac *a);
  * occurs several times. */
 typedef void (*ac_hit_fn)(void *ctx, const struct ac_trigger *t, uint32_t n);
 void ac_scan(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, void *ctx);
+/* Test hook: the byte-by-byte scan alone (ac_scan skips through long texts
+ * when the literals are long enough; the calls are the same). */
+void ac_scan_dfa(const struct ac *a, const char *text, size_t len, ac_hit_fn hit, void *ctx);
 /* The same for k (automaton, text) pairs, interleaved to overlap memory
  * latency. */
 void ac_scan_many(const struct ac *const *a, const char *const *t, const size_t *n, size_t k,

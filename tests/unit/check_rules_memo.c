@@ -1,9 +1,11 @@
-/* check_rules_memo.c - the prefilter's scan memo (rules/ac.c): for every
- * text, the hit calls made through the memo are exactly those a plain scan
- * makes — when the value was seen before (replayed), when two values share
- * a slot (one slot for all: the stored value must be compared, not only its
- * hash), when the value pool starts over, and through the interleaved
- * many-text scan. */
+/* check_rules_memo.c - the prefilter's scan shortcuts (rules/ac.c), each
+ * against the byte-by-byte DFA scan: the scan memo (for every text, the hit
+ * calls made through the memo are exactly those a plain scan makes — when
+ * the value was seen before (replayed), when two values share a slot (one
+ * slot for all: the stored value must be compared, not only its hash), when
+ * the value pool starts over, and through the interleaved many-text scan);
+ * and the skip table for long texts (random literal sets of several lengths,
+ * random and planted texts, overlapping and adjacent occurrences). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,62 @@ START_TEST(test_bad_sizes_are_refused)
 }
 END_TEST
 
+/* random literals over a small alphabet (so they overlap and share
+ * prefixes and suffixes), lengths lo..hi */
+static struct ac *build_random(uint32_t nlit, uint32_t lo, uint32_t hi, char lit[][24])
+{
+    struct ac_builder *b;
+    ck_assert_int_eq(ac_builder_create(&b), 0);
+    for (uint32_t i = 0; i < nlit; i++) {
+        uint32_t len = lo + rnd(hi - lo + 1);
+        for (uint32_t k = 0; k < len; k++)
+            lit[i][k] = "abcdeAB:\\."[rnd(10)];
+        lit[i][len] = 0;
+        struct ac_trigger t = {.rule = i, .field = 1, .slot = 0};
+        ck_assert_int_eq(ac_builder_add(b, lit[i], len, t), 0);
+    }
+    struct ac *a;
+    ck_assert_int_eq(ac_build(b, 1, &a), 0);
+    ac_builder_free(b);
+    return a;
+}
+
+START_TEST(test_skip_table_finds_what_the_byte_scan_finds)
+{
+    static char lit[40][24];
+    static char text[5000];
+    static struct calls dfa, skip;
+    uint64_t found = 0;
+    for (int set = 0; set < 60; set++) {
+        uint32_t lo = 1 + rnd(8), hi = lo + rnd(8);
+        uint32_t nlit = 1 + rnd(40);
+        struct ac *a = build_random(nlit, lo, hi, lit);
+        for (int round = 0; round < 40; round++) {
+            size_t len = 64 + rnd(4000);
+            for (size_t i = 0; i < len; i++)
+                text[i] = "abcdefxyzABCD:.\\ "[rnd(18)];
+            /* plant literals: at random places, back to back, overlapping */
+            uint32_t plants = rnd(12);
+            for (uint32_t p = 0; p < plants; p++) {
+                const char *l = lit[rnd(nlit)];
+                size_t ll = strlen(l);
+                size_t at = rnd((uint32_t)(len - ll));
+                if (p && rnd(2))
+                    at = (at / 2) * 2 % (len - ll);
+                memcpy(text + at, l, ll);
+            }
+            dfa.n = skip.n = 0;
+            ac_scan_dfa(a, text, len, rec, &dfa);
+            ac_scan(a, text, len, rec, &skip);
+            found += dfa.n;
+            same(&dfa, &skip, "skip table");
+        }
+        ac_free(a);
+    }
+    ck_assert_uint_gt(found, 1000); /* the texts did hold literals */
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_memo");
@@ -171,6 +229,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_one_slot_for_all_compares_the_value_itself);
     tcase_add_test(t, test_small_pool_starts_over_and_stays_exact);
     tcase_add_test(t, test_bad_sizes_are_refused);
+    tcase_add_test(t, test_skip_table_finds_what_the_byte_scan_finds);
     suite_add_tcase(s, t);
     return s;
 }
