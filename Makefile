@@ -7,6 +7,10 @@ BUILD    ?= build
 PKGS     := rdkafka jansson libmaxminddb lmdb yaml-0.1 libpcre2-8 zlib libcurl libcrypto libmicrohttpd
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+# clang: librdkafka's producev/headers macros use GNU statement expressions
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)),)
+WARN     += -Wno-gnu-statement-expression -Wno-gnu-zero-variadic-macro-arguments
+endif
 OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   ?=
@@ -31,7 +35,7 @@ TOOL_BIN := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRC)))
 LIBTS    := $(BUILD)/libtocsin.a
 BIN      := bin/tocsin
 
-.PHONY: all deps test unit unit-asan fuzz-replay integration demo bench clean tools
+.PHONY: all deps test unit unit-asan fuzz-replay fuzz fuzz-build integration demo bench clean tools
 
 all: $(BIN)
 
@@ -69,6 +73,12 @@ $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(wildcard tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBTS) $(PKG_LIBS) $(LDLIBS)
 
+# the same targets linked with libFuzzer (clang; `make fuzz`)
+FUZZ_LF  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-lf)
+$(BUILD)/fuzz/%-lf: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIBTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBTS) $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
@@ -90,6 +100,20 @@ unit-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" unit fuzz-replay
 
+# Coverage-guided fuzzing: every target built with clang + libFuzzer +
+# ASan/UBSan (in build-fuzz/), run FUZZ_TIME seconds each from its seed
+# corpus (FUZZ_TARGETS="syslog json" for some); one line per target:
+# "fuzz TARGET: N execs, C coverage, K crashes". Crashes are kept in
+# build-fuzz/crashes/ and make it fail.
+FUZZ_TIME ?= 60
+FUZZ_TARGETS ?=
+fuzz-build: $(FUZZ_LF)
+fuzz:
+	@command -v clang >/dev/null || scripts/ensure-deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g" \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" fuzz-build
+	@tests/fuzz/run-fuzz.sh build-fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
+
 integration: $(BIN) tools
 	@tests/integration/run.sh
 
@@ -107,6 +131,6 @@ bench: deps
 	@bench/run.sh
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

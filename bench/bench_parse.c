@@ -121,8 +121,8 @@ static int gen_rfc5424(struct corpus *c)
 static int gen_json(struct corpus *c)
 {
     static const char *const images[] = {
-        "C:\\\\Windows\\\\System32\\\\cmd.exe", "C:\\\\Windows\\\\System32\\\\WindowsPowerShell"
-                                                "\\\\v1.0\\\\powershell.exe",
+        "C:\\\\Windows\\\\System32\\\\cmd.exe",
+        "C:\\\\Windows\\\\System32\\\\WindowsPowerShell\\\\v1.0\\\\powershell.exe",
         "C:\\\\Program Files\\\\Mozilla Firefox\\\\firefox.exe",
         "C:\\\\Windows\\\\System32\\\\rundll32.exe"};
     struct ts_buf b;

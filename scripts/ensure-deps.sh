@@ -5,6 +5,8 @@ set -euo pipefail
 PKGS=(gcc make pkg-config librdkafka-dev libjansson-dev libmaxminddb-dev liblmdb-dev
       lmdb-utils check libsubunit-dev libyaml-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev openssl
       libmicrohttpd-dev wrk
+      # `make fuzz`: clang with libFuzzer and the sanitizers' runtimes
+      clang libclang-rt-14-dev
       python3 python3-yaml python3-pip kcat default-jre-headless maven
       # the web console's browser test (tests/integration/test_console.py):
       # Debian's headless Chromium and its WebDriver, a monospace font with
