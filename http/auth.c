@@ -13,6 +13,7 @@
 
 #include "../core/event.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "http_int.h"
 
 static const char *const role_names[] = {"none", "viewer", "analyst", "admin"};
@@ -47,22 +48,9 @@ void http_token_sha256_hex(const char *token, size_t len, char out[65])
 /* ---------------------------------------------------------------- loading */
 
 struct load {
-    const char *file;
-    struct ts_err *err;
+    struct ts_yconf y; /* file and first error (core/yconf.h) */
     struct http_tokens *t;
 };
-
-static int fail(struct load *l, const struct ts_ynode *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct load *l, const struct ts_ynode *at, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ts_err_vset(l->err, TS_E_CONFIG, l->file, at ? at->line : 0, at ? at->col : 0, fmt,
-                         ap);
-    va_end(ap);
-    return rc;
-}
 
 static bool name_char(unsigned char c)
 {
@@ -83,9 +71,9 @@ static int hexval(char c)
 static int scalar(struct load *l, const struct ts_ynode *n, const char *what)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return fail(l, n, "%s: expected a string, found %s", what, ts_yaml_kind_name(n));
+        return ts_yconf_fail(&l->y, n, "%s: expected a string, found %s", what, ts_yaml_kind_name(n));
     if (strlen(n->str) != n->len)
-        return fail(l, n, "%s: NUL byte in the value", what);
+        return ts_yconf_fail(&l->y, n, "%s: NUL byte in the value", what);
     return 0;
 }
 
@@ -96,12 +84,12 @@ static int load_tenants(struct load *l, struct http_token *k, const struct ts_yn
         return 0;
     }
     if (n->kind != TS_Y_SEQ)
-        return fail(l, n, "tenants: expected a list of tenant ids or [\"*\"], found %s",
+        return ts_yconf_fail(&l->y, n, "tenants: expected a list of tenant ids or [\"*\"], found %s",
                     ts_yaml_kind_name(n));
     if (n->nitems == 0)
-        return fail(l, n, "tenants: empty list (a token must see some tenant; \"*\" for all)");
+        return ts_yconf_fail(&l->y, n, "tenants: empty list (a token must see some tenant; \"*\" for all)");
     if (n->nitems > HTTP_TOKEN_TENANTS_MAX)
-        return fail(l, n, "tenants: more than %d", HTTP_TOKEN_TENANTS_MAX);
+        return ts_yconf_fail(&l->y, n, "tenants: more than %d", HTTP_TOKEN_TENANTS_MAX);
     if (!(k->tenants = calloc(n->nitems, sizeof(*k->tenants))))
         return TS_E_NOMEM;
     for (size_t i = 0; i < n->nitems; i++) {
@@ -111,13 +99,13 @@ static int load_tenants(struct load *l, struct http_token *k, const struct ts_yn
             return rc;
         if (!strcmp(it->str, "*")) {
             if (n->nitems != 1)
-                return fail(l, it, "tenants: \"*\" (every tenant) must stand alone");
+                return ts_yconf_fail(&l->y, it, "tenants: \"*\" (every tenant) must stand alone");
             k->all_tenants = true;
             return 0;
         }
         const char *why = ts_tenant_check(it->str, it->len);
         if (why)
-            return fail(l, it, "tenants: \"%s\": %s", it->str, why);
+            return ts_yconf_fail(&l->y, it, "tenants: \"%s\": %s", it->str, why);
         if (!(k->tenants[k->ntenants++] = strdup(it->str)))
             return TS_E_NOMEM;
     }
@@ -127,52 +115,47 @@ static int load_tenants(struct load *l, struct http_token *k, const struct ts_yn
 static int load_token(struct load *l, struct http_token *k, const struct ts_ynode *n)
 {
     if (n->kind != TS_Y_MAP)
-        return fail(l, n, "tokens: each entry must be a mapping with name, sha256, role and "
+        return ts_yconf_fail(&l->y, n, "tokens: each entry must be a mapping with name, sha256, role and "
                           "tenants, found %s", ts_yaml_kind_name(n));
-    const struct ts_ynode *name = NULL, *sha = NULL, *role = NULL, *tenants = NULL;
+    static const char *const keys[] = {"name", "sha256", "role", "tenants"};
     for (size_t i = 0; i < n->npairs; i++) {
-        const struct ts_ynode *key = n->pairs[i].key, *v = n->pairs[i].val;
-        const char *ks = key->kind == TS_Y_SCALAR ? key->str : "";
-        const struct ts_ynode **slot = !strcmp(ks, "name")      ? &name
-                                       : !strcmp(ks, "sha256")  ? &sha
-                                       : !strcmp(ks, "role")    ? &role
-                                       : !strcmp(ks, "tenants") ? &tenants
-                                                                : NULL;
-        if (!slot) {
-            if (!strcmp(ks, "token") || !strcmp(ks, "secret"))
-                return fail(l, key, "unknown key \"%s\": the file holds only the sha256 of a "
-                                    "token (printf %%s TOKEN | sha256sum)", ks);
-            return fail(l, key, "unknown key \"%s\" (expected name, sha256, role, tenants)", ks);
-        }
-        if (*slot)
-            return fail(l, key, "duplicate key \"%s\"", ks);
-        *slot = v;
+        const struct ts_ynode *key = n->pairs[i].key;
+        if (ts_yconf_is(key, "token") || ts_yconf_is(key, "secret"))
+            return ts_yconf_fail(&l->y, key,
+                                 "unknown key \"%s\": the file holds only the sha256 of a "
+                                 "token (printf %%s TOKEN | sha256sum)",
+                                 key->str);
     }
+    const struct ts_ynode *v[4];
+    int rc = ts_yconf_check_keys(&l->y, n, "a token", keys, 4, v);
+    if (rc)
+        return rc;
+    const struct ts_ynode *name = v[0], *sha = v[1], *role = v[2], *tenants = v[3];
     if (!name || !sha || !role || !tenants)
-        return fail(l, n, "token: missing \"%s\"",
+        return ts_yconf_fail(&l->y, n, "token: missing \"%s\"",
                     !name ? "name" : !sha ? "sha256" : !role ? "role" : "tenants");
-    int rc = scalar(l, name, "name");
+    rc = scalar(l, name, "name");
     rc = rc ? rc : scalar(l, sha, "sha256");
     rc = rc ? rc : scalar(l, role, "role");
     if (rc)
         return rc;
     if (name->len == 0 || name->len > HTTP_TOKEN_NAME_MAX)
-        return fail(l, name, "name: 1 to %d bytes", HTTP_TOKEN_NAME_MAX);
+        return ts_yconf_fail(&l->y, name, "name: 1 to %d bytes", HTTP_TOKEN_NAME_MAX);
     for (size_t i = 0; i < name->len; i++)
         if (!name_char((unsigned char)name->str[i]))
-            return fail(l, name, "name \"%s\": only A-Z a-z 0-9 . _ - : @", name->str);
+            return ts_yconf_fail(&l->y, name, "name \"%s\": only A-Z a-z 0-9 . _ - : @", name->str);
     if (sha->len != 64)
-        return fail(l, sha, "sha256: expected 64 hex digits (printf %%s TOKEN | sha256sum), "
+        return ts_yconf_fail(&l->y, sha, "sha256: expected 64 hex digits (printf %%s TOKEN | sha256sum), "
                             "found %zu characters", sha->len);
     for (size_t i = 0; i < 32; i++) {
         int hi = hexval(sha->str[2 * i]), lo = hexval(sha->str[2 * i + 1]);
         if (hi < 0 || lo < 0)
-            return fail(l, sha, "sha256: \"%c\" is not a hex digit",
+            return ts_yconf_fail(&l->y, sha, "sha256: \"%c\" is not a hex digit",
                         hi < 0 ? sha->str[2 * i] : sha->str[2 * i + 1]);
         k->sha256[i] = (uint8_t)(hi << 4 | lo);
     }
     if (http_role_parse(role->str, &k->role) != 0)
-        return fail(l, role, "role \"%s\": expected viewer, analyst or admin", role->str);
+        return ts_yconf_fail(&l->y, role, "role \"%s\": expected viewer, analyst or admin", role->str);
     if (!(k->name = strdup(name->str)))
         return TS_E_NOMEM;
     if ((rc = load_tenants(l, k, tenants)) != 0)
@@ -180,9 +163,9 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
     for (size_t i = 0; i + 1 < l->t->n; i++) {
         const struct http_token *o = &l->t->v[i];
         if (!strcmp(o->name, k->name))
-            return fail(l, name, "duplicate token name \"%s\"", k->name);
+            return ts_yconf_fail(&l->y, name, "duplicate token name \"%s\"", k->name);
         if (!memcmp(o->sha256, k->sha256, 32))
-            return fail(l, sha, "token \"%s\" has the same sha256 as \"%s\"", k->name, o->name);
+            return ts_yconf_fail(&l->y, sha, "token \"%s\" has the same sha256 as \"%s\"", k->name, o->name);
     }
     return 0;
 }
@@ -205,32 +188,28 @@ static void free_table(struct http_tokens *t)
 static int load_stream(struct load *l, const struct ts_ystream *ys)
 {
     if (ys->ndocs != 1 || !ys->docs[0].root)
-        return fail(l, NULL, "expected one YAML document with a \"tokens\" list");
+        return ts_yconf_fail(&l->y, NULL, "expected one YAML document with a \"tokens\" list");
     const struct ts_ynode *root = ys->docs[0].root;
     if (root->kind != TS_Y_MAP)
-        return fail(l, root, "expected a mapping with a \"tokens\" list, found %s",
+        return ts_yconf_fail(&l->y, root, "expected a mapping with a \"tokens\" list, found %s",
                     ts_yaml_kind_name(root));
     const struct ts_ynode *list = NULL;
-    for (size_t i = 0; i < root->npairs; i++) {
-        const struct ts_ynode *key = root->pairs[i].key;
-        if (key->kind == TS_Y_SCALAR && !strcmp(key->str, "tokens") && !list)
-            list = root->pairs[i].val;
-        else
-            return fail(l, key, "unknown key \"%s\" (expected tokens)",
-                        key->kind == TS_Y_SCALAR ? key->str : "?");
-    }
+    static const char *const top[] = {"tokens"};
+    int rc = ts_yconf_check_keys(&l->y, root, "the tokens file", top, 1, &list);
+    if (rc)
+        return rc;
     if (!list)
-        return fail(l, root, "missing \"tokens\"");
+        return ts_yconf_fail(&l->y, root, "missing \"tokens\"");
     if (list->kind != TS_Y_SEQ && !ts_yaml_is_null(list))
-        return fail(l, list, "tokens: expected a list, found %s", ts_yaml_kind_name(list));
+        return ts_yconf_fail(&l->y, list, "tokens: expected a list, found %s", ts_yaml_kind_name(list));
     size_t n = list->kind == TS_Y_SEQ ? list->nitems : 0;
     if (n > HTTP_TOKENS_MAX)
-        return fail(l, list, "tokens: more than %d", HTTP_TOKENS_MAX);
+        return ts_yconf_fail(&l->y, list, "tokens: more than %d", HTTP_TOKENS_MAX);
     if (n && !(l->t->v = calloc(n, sizeof(*l->t->v))))
         return TS_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
         l->t->n = i + 1;
-        int rc = load_token(l, &l->t->v[i], list->items[i]);
+        rc = load_token(l, &l->t->v[i], list->items[i]);
         if (rc)
             return rc;
     }
@@ -244,7 +223,7 @@ static int finish(struct load *l, struct ts_ystream *ys, int rc, struct http_tok
     ts_yaml_free(ys);
     if (rc) {
         if (rc == TS_E_NOMEM)
-            ts_err_set(l->err, rc, l->file, 0, 0, "out of memory");
+            ts_yconf_nomem(&l->y);
         free_table(l->t);
         return rc;
     }
@@ -257,7 +236,7 @@ int http_tokens_load_buffer(const char *name, const char *buf, size_t len,
                             struct http_tokens **out, struct ts_err *err)
 {
     *out = NULL;
-    struct load l = {name, err, calloc(1, sizeof(struct http_tokens))};
+    struct load l = {{name, err, NULL, "the tokens"}, calloc(1, sizeof(struct http_tokens))};
     if (!l.t)
         return TS_E_NOMEM;
     if (len > HTTP_TOKENS_FILE_MAX) {
