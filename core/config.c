@@ -353,11 +353,11 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
             break;
         case 2: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
         case 4: rc = load_host_zones(x, v); break;
-        case 5: rc = ts_yconf_duration(&x->y, v, "ingest.silent_after", &c->ingest.silent_after_ns); break;
+        case 5: rc = ts_yconf_duration(&x->y, v, "ingest.silent_after", 0, &c->ingest.silent_after_ns); break;
         default:
             if (v->kind == TS_Y_SCALAR && v->len == 3 && memcmp(v->str, "off", 3) == 0)
                 c->ingest.max_future_ns = -1;
-            else if ((rc = ts_yconf_duration(&x->y, v, "ingest.max_future", &c->ingest.max_future_ns)) ==
+            else if ((rc = ts_yconf_duration(&x->y, v, "ingest.max_future", 0, &c->ingest.max_future_ns)) ==
                          0 && c->ingest.max_future_ns == 0)
                 rc = ts_yconf_fail(&x->y, v, "ingest.max_future must be a duration above 0, or off");
             break;
@@ -506,7 +506,7 @@ static int load_group(struct ctx *x, const struct ts_ynode *n, size_t idx)
         else if (k == 1)
             rc = load_str_list(x, v, w2, &g->by, &g->nby);
         else
-            rc = ts_yconf_duration(&x->y, v, w2, &g->window_ns);
+            rc = ts_yconf_duration(&x->y, v, w2, 0, &g->window_ns);
     }
     if (!rc && !g->rule)
         rc = ts_yconf_fail(&x->y, n, "%s needs a rule (a detection rule id or name)", where);
@@ -615,8 +615,8 @@ static int load_incidents(struct ctx *x, const struct ts_ynode *n)
                 rc = rc ? rc : get_inc_mode(x, v->pairs[j].val, where, &m->mode);
             }
         } else if (k == 2) {
-            rc = ts_yconf_duration(&x->y, v, "correlate.incidents.window",
-                              &c->correlate.incidents.window_ns);
+            rc = ts_yconf_duration(&x->y, v, "correlate.incidents.window", 0,
+                                   &c->correlate.incidents.window_ns);
             if (!rc && c->correlate.incidents.window_ns <= 0)
                 rc = ts_yconf_fail(&x->y, v, "correlate.incidents.window must be more than 0");
         } else {
@@ -641,7 +641,7 @@ static int load_correlate(struct ctx *x, const struct ts_ynode *n)
         if (k < 0)
             return k;
         if (k == 0) {
-            rc = ts_yconf_duration(&x->y, v, "correlate.lateness", &c->correlate.lateness_ns);
+            rc = ts_yconf_duration(&x->y, v, "correlate.lateness", 0, &c->correlate.lateness_ns);
             continue;
         }
         if (k == 2) {
@@ -679,10 +679,10 @@ static int load_retention(struct ctx *x, const struct ts_ynode *n)
         if (k < 0)
             return k;
         switch (k) {
-        case 0: rc = ts_yconf_duration(&x->y, v, "retention.interval", &c->retention.interval_ns); break;
-        case 1: rc = ts_yconf_duration(&x->y, v, "retention.evidence", &c->retention.evidence_ns); break;
-        case 2: rc = ts_yconf_duration(&x->y, v, "retention.resolved", &c->retention.resolved_ns); break;
-        case 3: rc = ts_yconf_duration(&x->y, v, "retention.outbox", &c->retention.outbox_ns); break;
+        case 0: rc = ts_yconf_duration(&x->y, v, "retention.interval", 0, &c->retention.interval_ns); break;
+        case 1: rc = ts_yconf_duration(&x->y, v, "retention.evidence", 0, &c->retention.evidence_ns); break;
+        case 2: rc = ts_yconf_duration(&x->y, v, "retention.resolved", 0, &c->retention.resolved_ns); break;
+        case 3: rc = ts_yconf_duration(&x->y, v, "retention.outbox", 0, &c->retention.outbox_ns); break;
         default:
             if ((rc = ts_yconf_want_map(&x->y, v, "retention.tenants")) != 0)
                 break;
@@ -708,8 +708,8 @@ static int load_retention(struct ctx *x, const struct ts_ynode *n)
                                        tseen);
                     if (tk < 0)
                         return tk;
-                    rc = ts_yconf_duration(&x->y, tv->pairs[m].val, where,
-                                      tk == 0 ? &t->evidence_ns : &t->resolved_ns);
+                    rc = ts_yconf_duration(&x->y, tv->pairs[m].val, where, 0,
+                                           tk == 0 ? &t->evidence_ns : &t->resolved_ns);
                 }
             }
             break;

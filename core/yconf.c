@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "tstime.h"
 #include "yconf.h"
 
@@ -237,20 +238,32 @@ static int dup_str(struct ts_yconf *y, const char *s, size_t len, char **out)
     return 0;
 }
 
-int ts_yconf_str(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
-                 char **out)
+int ts_yconf_text(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                  unsigned flags, char **out)
 {
     char d[64];
+    bool empty_ok = flags & TS_YCONF_EMPTY_OK;
     if (!max)
         max = TS_YCONF_MAX_STRING;
-    if (!n || n->kind != TS_Y_SCALAR || n->len == 0 || ts_yaml_is_null(n))
-        return ts_yconf_fail(y, n, "%s must be a non-empty string, got %s", where,
-                             ts_yconf_describe(n, d, sizeof(d)));
+    if (!n || n->kind != TS_Y_SCALAR ||
+        (!empty_ok && (n->len == 0 || ts_yaml_is_null(n))))
+        return ts_yconf_fail(y, n, "%s must be a %sstring, got %s", where,
+                             empty_ok ? "" : "non-empty ", ts_yconf_describe(n, d, sizeof(d)));
     if (n->len > max)
         return ts_yconf_fail(y, n, "%s must be at most %zu bytes long", where, max);
     if (memchr(n->str, '\0', n->len))
         return ts_yconf_fail(y, n, "%s must not contain NUL characters", where);
+    if ((flags & TS_YCONF_UTF8) && ts_utf8_valid_prefix(n->str, n->len) != n->len)
+        return ts_yconf_fail(y, n, "%s must be valid UTF-8", where);
+    if ((flags & TS_YCONF_ONE_LINE) && (memchr(n->str, '\n', n->len) || memchr(n->str, '\r', n->len)))
+        return ts_yconf_fail(y, n, "%s must be one line", where);
     return dup_str(y, n->str, n->len, out);
+}
+
+int ts_yconf_str(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                 char **out)
+{
+    return ts_yconf_text(y, n, where, max, 0, out);
 }
 
 int ts_yconf_int(struct ts_yconf *y, const struct ts_ynode *n, const char *where, long long lo,
@@ -307,17 +320,25 @@ int ts_yconf_bool(struct ts_yconf *y, const struct ts_ynode *n, const char *wher
 }
 
 int ts_yconf_duration(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
-                      int64_t *out)
+                      unsigned flags, int64_t *out)
 {
     char d[64];
-    if (n && n->kind == TS_Y_SCALAR && n->len == 1 && n->str[0] == '0') {
-        *out = 0;
-        return 0;
-    }
-    if (!n || n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, out) != 0)
+    int64_t v = -1;
+    bool ok = n && n->kind == TS_Y_SCALAR &&
+              ((n->len == 1 && n->str[0] == '0' && (v = 0) == 0) ||
+               ts_duration_parse(n->str, n->len, &v) == 0);
+    if (flags & TS_YCONF_POSITIVE) {
+        if (!ok || v <= 0)
+            return ts_yconf_fail(y, n,
+                                 "%s must be a positive duration such as 500ms, 30s, 5m, 1h, "
+                                 "got %s",
+                                 where, ts_yconf_describe(n, d, sizeof(d)));
+    } else if (!ok) {
         return ts_yconf_fail(y, n,
                              "%s must be a duration such as 90s, 5m, 1h, 7d (or 0), got %s",
                              where, ts_yconf_describe(n, d, sizeof(d)));
+    }
+    *out = v;
     return 0;
 }
 

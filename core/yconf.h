@@ -90,14 +90,22 @@ int ts_yconf_want_seq(struct ts_yconf *y, const struct ts_ynode *n, const char *
  * numbers and booleans are taken as written. */
 int ts_yconf_str(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
                  char **out);
+/* ts_yconf_str with flags: */
+#define TS_YCONF_EMPTY_OK 1u /* "" (and a plain null) are taken as "" */
+#define TS_YCONF_UTF8 2u     /* must be valid UTF-8 */
+#define TS_YCONF_ONE_LINE 4u /* no CR or LF */
+int ts_yconf_text(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                  unsigned flags, char **out);
 /* A decimal integer in [lo, hi] (an optional sign, digits only). */
 int ts_yconf_int(struct ts_yconf *y, const struct ts_ynode *n, const char *where, long long lo,
                  long long hi, long long *out);
 /* true or false (plain scalars). */
 int ts_yconf_bool(struct ts_yconf *y, const struct ts_ynode *n, const char *where, bool *out);
-/* A duration such as 500ms, 90s, 5m, 1h, 7d (core/tstime.h), or 0. */
+/* A duration such as 500ms, 90s, 5m, 1h, 7d (core/tstime.h), or 0; with
+ * TS_YCONF_POSITIVE, 0 and "0s" are refused. */
+#define TS_YCONF_POSITIVE 8u
 int ts_yconf_duration(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
-                      int64_t *out);
+                      unsigned flags, int64_t *out);
 /* One of names[0..n): *out is its index. A near miss gets a suggestion. */
 int ts_yconf_enum(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
                   const char *const *names, size_t count, size_t *out);

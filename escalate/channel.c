@@ -24,6 +24,7 @@
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "channel_int.h"
 #include "esc_int.h"
 
@@ -319,127 +320,67 @@ void esc_error_scrub(const struct esc_chan *ch, char *error)
 
 /* ------------------------------------------------------------- loading */
 
-struct lctx {
-    const char *file;
-    struct ts_err *err;
-    struct ts_arena *arena;
-};
+/* Loading goes through core/yconf (struct ts_yconf: file, first error, and
+ * the channel set's arena). */
 
-static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+/* get_str/opt_* keep the channel fields' const char * and this file's rule:
+ * a string of at most ESC_TEXT_MAX bytes on one line, "" allowed. */
+static int get_str(struct ts_yconf *x, const struct ts_ynode *n, const char *what, const char **out)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-    va_end(ap);
+    char *s = NULL;
+    int rc = ts_yconf_text(x, n, what, ESC_TEXT_MAX, TS_YCONF_EMPTY_OK | TS_YCONF_ONE_LINE, &s);
+    if (!rc)
+        *out = s;
     return rc;
 }
 
-static int nomem(struct lctx *x)
-{
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory");
-}
-
-static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *what,
-                      const char *const *known)
-{
-    if (!map || map->kind != TS_Y_MAP)
-        return fail(x, map, "%s must be a mapping, not %s", what, ts_yaml_kind_name(map));
-    for (size_t i = 0; i < map->npairs; i++) {
-        const struct ts_ynode *k = map->pairs[i].key;
-        if (k->kind != TS_Y_SCALAR)
-            return fail(x, k, "keys of %s must be strings", what);
-        size_t j = 0;
-        while (known[j] && strcmp(known[j], k->str) != 0)
-            j++;
-        if (!known[j])
-            return fail(x, k, "unknown key \"%s\" in %s", k->str, what);
-        for (size_t m = 0; m < i; m++)
-            if (!strcmp(map->pairs[m].key->str, k->str))
-                return fail(x, k, "duplicate key \"%s\"", k->str);
-    }
-    return 0;
-}
-
-static int get_str(struct lctx *x, const struct ts_ynode *n, const char *what, const char **out)
-{
-    if (!n || n->kind != TS_Y_SCALAR)
-        return fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
-    if (n->len > ESC_TEXT_MAX)
-        return fail(x, n, "%s is longer than %u bytes", what, ESC_TEXT_MAX);
-    if (strlen(n->str) != n->len)
-        return fail(x, n, "%s must not contain NUL", what);
-    for (size_t i = 0; i < n->len; i++)
-        if (n->str[i] == '\r' || n->str[i] == '\n')
-            return fail(x, n, "%s must be one line", what);
-    char *s = ts_arena_strndup(x->arena, n->str, n->len);
-    if (!s)
-        return nomem(x);
-    *out = s;
-    return 0;
-}
-
-static int opt_str(struct lctx *x, const struct ts_ynode *map, const char *key, const char **out)
+static int opt_str(struct ts_yconf *x, const struct ts_ynode *map, const char *key, const char **out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    return get_str(x, n, key, out);
+    return n ? get_str(x, n, key, out) : 0;
 }
 
-static int opt_duration(struct lctx *x, const struct ts_ynode *map, const char *key,
+static int opt_duration(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
                         int64_t *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    int64_t v;
-    if (n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, &v) != 0 || v <= 0)
-        return fail(x, n, "%s must be a positive duration like 500ms, 30s, 5m, 1h", key);
-    *out = v;
-    return 0;
+    return n ? ts_yconf_duration(x, n, key, TS_YCONF_POSITIVE, out) : 0;
 }
 
-static int opt_uint(struct lctx *x, const struct ts_ynode *map, const char *key, unsigned long lo,
+static int opt_uint(struct ts_yconf *x, const struct ts_ynode *map, const char *key, unsigned long lo,
                     unsigned long hi, unsigned long *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long v = n->kind == TS_Y_SCALAR ? strtoul(n->str, &end, 10) : 0;
-    if (n->kind != TS_Y_SCALAR || !isdigit((unsigned char)n->str[0]) || *end || errno ||
-        v < lo || v > hi)
-        return fail(x, n, "%s must be a number from %lu to %lu", key, lo, hi);
-    *out = v;
-    return 0;
+    long long v;
+    int rc = n ? ts_yconf_int(x, n, key, (long long)lo, (long long)hi, &v) : 0;
+    if (n && !rc)
+        *out = (unsigned long)v;
+    return rc;
 }
 
-static int opt_bool(struct lctx *x, const struct ts_ynode *map, const char *key, bool *out)
+static int opt_bool(struct ts_yconf *x, const struct ts_ynode *map, const char *key, bool *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    if (n->kind == TS_Y_SCALAR && (!strcmp(n->str, "true") || !strcmp(n->str, "false"))) {
-        *out = n->str[0] == 't';
-        return 0;
-    }
-    return fail(x, n, "%s must be true or false", key);
+    return n ? ts_yconf_bool(x, n, key, out) : 0;
+}
+
+static int check_keys(struct ts_yconf *x, const struct ts_ynode *map, const char *what,
+                      const char *const *known)
+{
+    return ts_yconf_check_keys(x, map, what, known, ts_yconf_count(known), NULL);
 }
 
 /* A mapping of string -> string (headers, properties). */
-static int get_kvs(struct lctx *x, const struct ts_ynode *n, const char *what,
+static int get_kvs(struct ts_yconf *x, const struct ts_ynode *n, const char *what,
                    struct esc_kv **out, size_t *nout)
 {
     if (!n || n->kind != TS_Y_MAP)
-        return fail(x, n, "%s must be a mapping of names to values", what);
+        return ts_yconf_fail(x, n, "%s must be a mapping of names to values", what);
     if (n->npairs > ESC_HEADERS_MAX)
-        return fail(x, n, "%s: more than %d entries", what, ESC_HEADERS_MAX);
+        return ts_yconf_fail(x, n, "%s: more than %d entries", what, ESC_HEADERS_MAX);
     struct esc_kv *v = ts_arena_alloc(x->arena, (n->npairs + 1) * sizeof(*v));
     if (!v)
-        return nomem(x);
+        return ts_yconf_nomem(x);
     for (size_t i = 0; i < n->npairs; i++) {
         int rc = get_str(x, n->pairs[i].key, what, &v[i].k);
         rc = rc ? rc : get_str(x, n->pairs[i].val, what, &v[i].v);
@@ -452,7 +393,7 @@ static int get_kvs(struct lctx *x, const struct ts_ynode *n, const char *what,
 }
 
 /* A secret given inline, in a file (first line) or in the environment. */
-static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *key,
+static int get_secret(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
                       const char **out)
 {
     char kf[64], ke[64];
@@ -461,7 +402,7 @@ static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *ke
     const struct ts_ynode *ni = ts_yaml_get(map, key), *nf = ts_yaml_get(map, kf),
                           *ne = ts_yaml_get(map, ke);
     if ((ni != NULL) + (nf != NULL) + (ne != NULL) > 1)
-        return fail(x, ni ? ni : nf, "give one of %s, %s and %s", key, kf, ke);
+        return ts_yconf_fail(x, ni ? ni : nf, "give one of %s, %s and %s", key, kf, ke);
     if (ni)
         return get_str(x, ni, key, out);
     const char *ref = NULL;
@@ -473,25 +414,25 @@ static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *ke
     if (ne) {
         const char *v = getenv(ref);
         if (!v || !*v)
-            return fail(x, ne, "environment variable %s is not set", ref);
+            return ts_yconf_fail(x, ne, "environment variable %s is not set", ref);
         if (strlen(v) > ESC_TEXT_MAX)
-            return fail(x, ne, "environment variable %s is too long", ref);
-        return (*out = ts_arena_strndup(x->arena, v, strlen(v))) ? 0 : nomem(x);
+            return ts_yconf_fail(x, ne, "environment variable %s is too long", ref);
+        return (*out = ts_arena_strndup(x->arena, v, strlen(v))) ? 0 : ts_yconf_nomem(x);
     }
     if (nf) {
         FILE *f = fopen(ref, "rb");
         if (!f)
-            return fail(x, nf, "cannot open %s: %s", ref, strerror(errno));
+            return ts_yconf_fail(x, nf, "cannot open %s: %s", ref, strerror(errno));
         char buf[SECRET_FILE_MAX];
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = '\0';
         n = strcspn(buf, "\r\n");
         if (n == 0)
-            return fail(x, nf, "%s is empty", ref);
+            return ts_yconf_fail(x, nf, "%s is empty", ref);
         *out = ts_arena_strndup(x->arena, buf, n);
         memset(buf, 0, sizeof(buf));
-        return *out ? 0 : nomem(x);
+        return *out ? 0 : ts_yconf_nomem(x);
     }
     return 0;
 }
@@ -500,7 +441,7 @@ static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *ke
 #define HIDDEN_MIN 4 /* shorter strings are not hunted for in messages */
 
 struct hidden {
-    struct lctx *x;
+    struct ts_yconf *x;
     const char *v[HIDDEN_MAX];
     size_t n;
     int rc;
@@ -514,7 +455,7 @@ static void hide(struct hidden *h, const char *s, size_t n)
         if (strlen(h->v[i]) == n && !memcmp(h->v[i], s, n))
             return;
     if (!(h->v[h->n] = ts_arena_strndup(h->x->arena, s, n)))
-        h->rc = nomem(h->x);
+        h->rc = ts_yconf_nomem(h->x);
     else
         h->n++;
 }
@@ -537,7 +478,7 @@ static bool sensitive_name(const char *k)
 }
 
 /* The secrets of a loaded channel, for esc_error_scrub. */
-static int collect_hidden(struct lctx *x, struct esc_chan *ch)
+static int collect_hidden(struct ts_yconf *x, struct esc_chan *ch)
 {
     struct hidden h = {.x = x};
     const char *u = ch->url, *sep = u ? strstr(u, "://") : NULL;
@@ -588,7 +529,7 @@ static int collect_hidden(struct lctx *x, struct esc_chan *ch)
         return h.rc;
     if (h.n) {
         if (!(ch->hidden = ts_arena_alloc(x->arena, h.n * sizeof(*ch->hidden))))
-            return nomem(x);
+            return ts_yconf_nomem(x);
         memcpy(ch->hidden, h.v, h.n * sizeof(*ch->hidden));
         ch->nhidden = h.n;
     }
@@ -607,7 +548,7 @@ static const char *const k_smtp[] = {
     "ca_file", "ca_path", "client_cert", "client_key", "insecure", "allow_plaintext", "timeout",
     "connect_timeout", NULL};
 
-static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct ts_ynode *n,
+static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const struct ts_ynode *n,
                         struct esc_chan *ch)
 {
     int rc = get_str(x, k, "channel name", &ch->name);
@@ -615,16 +556,16 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         return rc;
     size_t nl = strlen(ch->name);
     if (nl == 0 || nl > ESC_CHANNEL_NAME_MAX)
-        return fail(x, k, "channel name must be 1 to %d bytes", ESC_CHANNEL_NAME_MAX);
+        return ts_yconf_fail(x, k, "channel name must be 1 to %d bytes", ESC_CHANNEL_NAME_MAX);
     ch->line = k->line;
     ch->timeout_ns = DEFAULT_TIMEOUT_NS;
     ch->connect_timeout_ns = DEFAULT_CONNECT_NS;
     if (!n || n->kind != TS_Y_MAP)
-        return fail(x, n, "channel %s must be a mapping", ch->name);
+        return ts_yconf_fail(x, n, "channel %s must be a mapping", ch->name);
     const char *type = NULL;
     const struct ts_ynode *tn = ts_yaml_get(n, "type");
     if (!tn)
-        return fail(x, n, "channel %s needs a type (webhook, kafka, file, smtp)", ch->name);
+        return ts_yconf_fail(x, n, "channel %s needs a type (webhook, kafka, file, smtp)", ch->name);
     if ((rc = get_str(x, tn, "type", &type)) != 0)
         return rc;
     const char *const *keys = k_common;
@@ -641,7 +582,7 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         ch->type = ESC_CH_SMTP;
         keys = k_smtp;
     } else {
-        return fail(x, tn, "unknown channel type \"%s\" (known: webhook, kafka, file, smtp)",
+        return ts_yconf_fail(x, tn, "unknown channel type \"%s\" (known: webhook, kafka, file, smtp)",
                     type);
     }
     char what[ESC_CHANNEL_NAME_MAX + 16];
@@ -663,7 +604,7 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         char safe[ESC_TEXT_MAX + 16];
         esc_url_redact(ch->url, safe, sizeof(safe));
         if (!(ch->url_safe = ts_arena_strndup(x->arena, safe, strlen(safe))))
-            return nomem(x);
+            return ts_yconf_nomem(x);
     }
     const struct ts_ynode *v;
     switch (ch->type) {
@@ -675,10 +616,10 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         if (rc)
             return rc;
         if (!ch->url)
-            return fail(x, n, "webhook channel %s needs a url", ch->name);
+            return ts_yconf_fail(x, n, "webhook channel %s needs a url", ch->name);
         if (strncmp(ch->url, "https://", 8) != 0 &&
             !(ch->insecure && !strncmp(ch->url, "http://", 7)))
-            return fail(x, ts_yaml_get(n, "url"),
+            return ts_yconf_fail(x, ts_yaml_get(n, "url"),
                         "webhook url must be https:// (http:// only with insecure: true)");
         if (ch->secret) {
             struct ts_buf b;
@@ -686,14 +627,14 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
             rc = esc_webhook_sign(ch->secret, "x", 0, "", 0, &b, NULL);
             ts_buf_free(&b);
             if (rc)
-                return fail(x, ts_yaml_get(n, "secret"),
+                return ts_yconf_fail(x, ts_yaml_get(n, "secret"),
                             "webhook secret must be \"whsec_\" and base64 (%s)",
                             ts_strerror(rc));
         }
         for (size_t i = 0; i < ch->nheaders; i++)
             for (const char *p = ch->headers[i].k; *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
-                    return fail(x, v, "header name \"%s\": letters, digits, '-' and '_'",
+                    return ts_yconf_fail(x, v, "header name \"%s\": letters, digits, '-' and '_'",
                                 ch->headers[i].k);
         break;
     case ESC_CH_SMTP:
@@ -703,9 +644,9 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         if (!rc && (v = ts_yaml_get(n, "to"))) {
             size_t cnt = v->kind == TS_Y_SEQ ? v->nitems : 1;
             if (cnt == 0 || cnt > ESC_SMTP_RCPT_MAX || v->kind == TS_Y_MAP)
-                return fail(x, v, "to: 1 to %d addresses", ESC_SMTP_RCPT_MAX);
+                return ts_yconf_fail(x, v, "to: 1 to %d addresses", ESC_SMTP_RCPT_MAX);
             if (!(ch->to = ts_arena_alloc(x->arena, cnt * sizeof(*ch->to))))
-                return nomem(x);
+                return ts_yconf_nomem(x);
             for (size_t i = 0; !rc && i < cnt; i++)
                 rc = get_str(x, v->kind == TS_Y_SEQ ? v->items[i] : v, "to", &ch->to[i]);
             ch->nto = cnt;
@@ -713,17 +654,17 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         if (rc)
             return rc;
         if (!ch->url || (strncmp(ch->url, "smtp://", 7) && strncmp(ch->url, "smtps://", 8)))
-            return fail(x, n, "smtp channel %s needs a url smtp://host[:port] or smtps://...",
+            return ts_yconf_fail(x, n, "smtp channel %s needs a url smtp://host[:port] or smtps://...",
                         ch->name);
         if (!ch->from || !ch->nto)
-            return fail(x, n, "smtp channel %s needs from and to", ch->name);
+            return ts_yconf_fail(x, n, "smtp channel %s needs from and to", ch->name);
         if (ch->allow_plaintext && strncmp(ch->url, "smtp://", 7) != 0)
-            return fail(x, ts_yaml_get(n, "allow_plaintext"),
+            return ts_yconf_fail(x, ts_yaml_get(n, "allow_plaintext"),
                         "allow_plaintext is for smtp:// (smtps:// is always TLS)");
         for (size_t i = 0; i <= ch->nto; i++) {
             const char *a = i < ch->nto ? ch->to[i] : ch->from;
             if (!strchr(a, '@') || strpbrk(a, "<>\" ,;"))
-                return fail(x, n, "smtp channel %s: \"%s\" is not a plain address", ch->name,
+                return ts_yconf_fail(x, n, "smtp channel %s: \"%s\" is not a plain address", ch->name,
                             a);
         }
         break;
@@ -735,22 +676,22 @@ static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct t
         if (rc)
             return rc;
         if (!ch->brokers || !ch->topic)
-            return fail(x, n, "kafka channel %s needs brokers and topic", ch->name);
+            return ts_yconf_fail(x, n, "kafka channel %s needs brokers and topic", ch->name);
         for (size_t i = 0; i < ch->nprops; i++)
             if (!strcmp(ch->props[i].k, "enable.idempotence") ||
                 !strcmp(ch->props[i].k, "bootstrap.servers") ||
                 !strcmp(ch->props[i].k, "acks"))
-                return fail(x, v, "kafka property %s is managed by tocsin", ch->props[i].k);
+                return ts_yconf_fail(x, v, "kafka property %s is managed by tocsin", ch->props[i].k);
         break;
     case ESC_CH_FILE:
         if ((rc = opt_str(x, n, "path", &ch->path)) != 0)
             return rc;
         if (!ch->path || !*ch->path)
-            return fail(x, n, "file channel %s needs a path", ch->name);
+            return ts_yconf_fail(x, n, "file channel %s needs a path", ch->name);
         break;
     }
     if (ch->client_key && !ch->client_cert)
-        return fail(x, n, "channel %s: client_key without client_cert", ch->name);
+        return ts_yconf_fail(x, n, "channel %s: client_key without client_cert", ch->name);
     return collect_hidden(x, ch);
 }
 
@@ -789,7 +730,7 @@ static void dispatch_defaults(struct esc_dispatch_opts *o)
     o->due_every_ns = 60 * TS_NS_PER_SEC;
 }
 
-static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_channels *c)
+static int load_root(struct ts_yconf *x, const struct ts_ynode *root, struct esc_channels *c)
 {
     int rc = check_keys(x, root, "the channels file", k_top);
     if (rc)
@@ -815,23 +756,23 @@ static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_cha
         c->dispatch.threads = (unsigned)th;
         c->dispatch.max_attempts = (uint32_t)ma;
         if (c->dispatch.backoff_cap_ns < c->dispatch.backoff_base_ns)
-            return fail(x, d, "backoff_cap must not be shorter than backoff_base");
+            return ts_yconf_fail(x, d, "backoff_cap must not be shorter than backoff_base");
     }
     const struct ts_ynode *chs = ts_yaml_get(root, "channels");
     if (!chs || chs->kind != TS_Y_MAP || chs->npairs == 0)
-        return fail(x, chs ? chs : root, "channels must be a mapping of names to channels");
+        return ts_yconf_fail(x, chs ? chs : root, "channels must be a mapping of names to channels");
     if (chs->npairs > ESC_CHANNELS_MAX)
-        return fail(x, chs, "more than %d channels", ESC_CHANNELS_MAX);
+        return ts_yconf_fail(x, chs, "more than %d channels", ESC_CHANNELS_MAX);
     c->v = ts_arena_alloc(x->arena, chs->npairs * sizeof(*c->v));
     if (!c->v)
-        return nomem(x);
+        return ts_yconf_nomem(x);
     memset(c->v, 0, chs->npairs * sizeof(*c->v));
     for (size_t i = 0; i < chs->npairs; i++) {
         if ((rc = load_channel(x, chs->pairs[i].key, chs->pairs[i].val, &c->v[i])) != 0)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->v[j].name, c->v[i].name))
-                return fail(x, chs->pairs[i].key, "duplicate channel \"%s\"", c->v[i].name);
+                return ts_yconf_fail(x, chs->pairs[i].key, "duplicate channel \"%s\"", c->v[i].name);
         c->n = i + 1;
     }
     return 0;
@@ -853,7 +794,7 @@ static int load(const char *path, const char *name, const char *buf, size_t len,
         return ts_err_set(err, TS_E_NOMEM, path ? path : name, 0, 0, "out of memory");
     }
     dispatch_defaults(&c->dispatch);
-    struct lctx x = {path ? path : name, err, c->arena};
+    struct ts_yconf x = {path ? path : name, err, c->arena, "the channels"};
     rc = load_root(&x, root, c);
     ts_yaml_free(s);
     if (!rc && esc_curl_global() != 0)

@@ -122,12 +122,15 @@ START_TEST(test_bool_duration_enum)
     ck_assert_int_eq(ts_yconf_bool(&y, l->items[1], "b", &b), TS_E_CONFIG);
     ck_assert_str_eq(err.msg, "b must be true or false, got \"true\"");
     int64_t d = -1;
-    ck_assert_int_eq(ts_yconf_duration(&y, l->items[2], "d", &d), 0);
+    ck_assert_int_eq(ts_yconf_duration(&y, l->items[2], "d", 0, &d), 0);
     ck_assert_int_eq(d, 300 * INT64_C(1000000000));
-    ck_assert_int_eq(ts_yconf_duration(&y, l->items[3], "d", &d), 0);
+    ck_assert_int_eq(ts_yconf_duration(&y, l->items[3], "d", 0, &d), 0);
     ck_assert_int_eq(d, 0);
     ts_err_clear(&err);
-    ck_assert_int_eq(ts_yconf_duration(&y, l->items[4], "d", &d), TS_E_CONFIG);
+    ck_assert_int_eq(ts_yconf_duration(&y, l->items[3], "d", TS_YCONF_POSITIVE, &d), TS_E_CONFIG);
+    ck_assert_str_eq(err.msg, "d must be a positive duration such as 500ms, 30s, 5m, 1h, got \"0\"");
+    ts_err_clear(&err);
+    ck_assert_int_eq(ts_yconf_duration(&y, l->items[4], "d", 0, &d), TS_E_CONFIG);
     ck_assert_str_eq(err.msg,
                      "d must be a duration such as 90s, 5m, 1h, 7d (or 0), got \"5 minutes\"");
     static const char *const ops[] = {"contains", "startswith", "endswith"};
@@ -233,6 +236,36 @@ START_TEST(test_nomem_names_what_was_loading)
 }
 END_TEST
 
+START_TEST(test_text_flags)
+{
+    struct ts_ystream *s = doc("e: ''\nl: \"a\\nb\"\n");
+    const struct ts_ynode *m = root(s);
+    struct ts_err err = {0};
+    struct ts_arena *a = NULL;
+    ck_assert_int_eq(ts_arena_create(&a, 4096, 1 << 20), 0);
+    struct ts_yconf y = {"t.yml", &err, a, "the test"};
+    char *out = NULL;
+    ck_assert_int_eq(ts_yconf_text(&y, ts_yaml_get(m, "e"), "e", 0, TS_YCONF_EMPTY_OK, &out), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(ts_yconf_text(&y, ts_yaml_get(m, "l"), "l", 0, 0, &out), 0);
+    ck_assert_int_eq(ts_yconf_text(&y, ts_yaml_get(m, "l"), "l", 0, TS_YCONF_ONE_LINE, &out),
+                     TS_E_CONFIG);
+    ck_assert_str_eq(err.msg, "l must be one line");
+    ts_err_clear(&err);
+    /* libyaml only hands out UTF-8: build the node by hand */
+    char bad[] = "a\xff";
+    struct ts_ynode u = {.kind = TS_Y_SCALAR, .line = 3, .col = 4, .str = bad, .len = 2};
+    ck_assert_int_eq(ts_yconf_text(&y, &u, "u", 0, TS_YCONF_UTF8, &out), TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_str_eq(err.msg, "u must be valid UTF-8");
+    ts_err_clear(&err);
+    ck_assert_int_eq(ts_yconf_text(&y, m, "m", 0, TS_YCONF_EMPTY_OK, &out), TS_E_CONFIG);
+    ck_assert_str_eq(err.msg, "m must be a string, got a mapping");
+    ts_arena_destroy(a);
+    ts_yaml_free(s);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("yconf");
@@ -247,6 +280,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_describe_escapes_and_shortens);
     tcase_add_test(tc, test_suggest_limits);
     tcase_add_test(tc, test_nomem_names_what_was_loading);
+    tcase_add_test(tc, test_text_flags);
     suite_add_tcase(s, tc);
     return s;
 }
