@@ -78,14 +78,14 @@ int esc_fail(struct esc_lctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(x, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
 
 int esc_nomem(struct esc_lctx *x)
 {
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory");
+    return ts_yconf_nomem(x);
 }
 
 int esc_yaml_open(const char *path, const char *name, const char *buf, size_t len,
@@ -129,46 +129,18 @@ int esc_yaml_open(const char *path, const char *name, const char *buf, size_t le
 static int check_keys(struct esc_lctx *x, const struct ts_ynode *map, const char *what,
                       const char *const *known)
 {
-    if (!map || map->kind != TS_Y_MAP)
-        return esc_fail(x, map, "%s must be a mapping, not %s", what, ts_yaml_kind_name(map));
-    for (size_t i = 0; i < map->npairs; i++) {
-        const struct ts_ynode *k = map->pairs[i].key;
-        if (k->kind != TS_Y_SCALAR)
-            return esc_fail(x, k, "keys of %s must be strings", what);
-        size_t j = 0;
-        while (known[j] && strcmp(known[j], k->str) != 0)
-            j++;
-        if (!known[j]) {
-            char list[300];
-            size_t o = 0;
-            list[0] = '\0';
-            for (j = 0; known[j] && o < sizeof(list); j++)
-                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "",
-                                      known[j]);
-            return esc_fail(x, k, "unknown key \"%s\" in %s (known: %s)", k->str, what, list);
-        }
-        for (size_t m = 0; m < i; m++)
-            if (!strcmp(map->pairs[m].key->str, k->str))
-                return esc_fail(x, k, "duplicate key \"%s\" (first at line %u)", k->str,
-                                map->pairs[m].key->line);
-    }
-    return 0;
+    return ts_yconf_check_keys(x, map, what, known, ts_yconf_count(known), NULL);
 }
 
+/* A string of at most ESC_TEXT_MAX bytes of UTF-8 ("" allowed). */
 static int get_str(struct esc_lctx *x, const struct ts_ynode *n, const char *what,
                    const char **out)
 {
-    if (!n || n->kind != TS_Y_SCALAR)
-        return esc_fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
-    if (n->len > ESC_TEXT_MAX)
-        return esc_fail(x, n, "%s is longer than %u bytes", what, ESC_TEXT_MAX);
-    if (strlen(n->str) != n->len || ts_utf8_valid_prefix(n->str, n->len) != n->len)
-        return esc_fail(x, n, "%s must be valid UTF-8 without NUL", what);
-    char *s = ts_arena_strndup(x->arena, n->str, n->len);
-    if (!s)
-        return esc_nomem(x);
-    *out = s;
-    return 0;
+    char *s = NULL;
+    int rc = ts_yconf_text(x, n, what, ESC_TEXT_MAX, TS_YCONF_EMPTY_OK | TS_YCONF_UTF8, &s);
+    if (!rc)
+        *out = s;
+    return rc;
 }
 
 /* An optional string key: absent or null leaves *out as it is. */
@@ -239,43 +211,27 @@ static int get_text(struct esc_lctx *x, const struct ts_ynode *n, const char *wh
 static int get_int(struct esc_lctx *x, const struct ts_ynode *n, const char *what, long lo,
                    long hi, int *out)
 {
-    if (!n || n->kind != TS_Y_SCALAR || n->style != TS_YS_PLAIN)
-        return esc_fail(x, n, "%s must be a number from %ld to %ld", what, lo, hi);
-    char *end;
-    long v = strtol(n->str, &end, 10);
-    if (end == n->str || *end || v < lo || v > hi)
-        return esc_fail(x, n, "%s must be a number from %ld to %ld, not \"%s\"", what, lo, hi,
-                        n->str);
-    *out = (int)v;
-    return 0;
+    long long v;
+    int rc = ts_yconf_int(x, n, what, lo, hi, &v);
+    if (!rc)
+        *out = (int)v;
+    return rc;
 }
 
 static int get_bool(struct esc_lctx *x, const struct ts_ynode *n, const char *what, bool *out)
 {
-    if (n && n->kind == TS_Y_SCALAR && n->style == TS_YS_PLAIN) {
-        if (!strcmp(n->str, "true")) {
-            *out = true;
-            return 0;
-        }
-        if (!strcmp(n->str, "false")) {
-            *out = false;
-            return 0;
-        }
-    }
-    return esc_fail(x, n, "%s must be true or false", what);
+    return ts_yconf_bool(x, n, what, out);
 }
 
+/* A duration, or 0 / at_once. */
 static int get_duration(struct esc_lctx *x, const struct ts_ynode *n, const char *what,
                         int64_t *out)
 {
-    if (n && n->kind == TS_Y_SCALAR && (!strcmp(n->str, "0") || !strcmp(n->str, "at_once"))) {
+    if (ts_yconf_is(n, "at_once")) {
         *out = 0;
         return 0;
     }
-    if (!n || n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, out) != 0)
-        return esc_fail(x, n, "%s must be a duration like 1h, 24h, 72h, 5d (or at_once)",
-                        what);
-    return 0;
+    return ts_yconf_duration(x, n, what, 0, out);
 }
 
 static int get_severity(struct esc_lctx *x, const struct ts_ynode *n, int *out)
