@@ -24,6 +24,7 @@
 
 #include "../core/arena.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "enrich_int.h"
 
 #define ASSETS_ARENA_CHUNK (64u << 10)
@@ -75,28 +76,12 @@ struct ingest_assets {
     struct sys_tenants *st;     /* per system */
 };
 
-/* The load context: file name for errors, the first error. */
+/* The load context: core/yconf's (file, first error, the inventory's arena)
+ * and the inventory being built. */
 struct lctx {
-    const char *file;
-    struct ts_err *err;
+    struct ts_yconf y;
     struct ingest_assets *a;
 };
-
-static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int nomem(struct lctx *x)
-{
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading the inventory");
-}
 
 /* ----------------------------------------------------------- host tables */
 
@@ -179,7 +164,7 @@ static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, boo
     char buf[HOST_MAX + 1];
     size_t len = lower_host(n->str, n->len, buf);
     if (!len || memchr(n->str, ' ', n->len) || memchr(n->str, '\0', n->len))
-        return fail(x, n, "invalid host name \"%s\"", n->str);
+        return ts_yconf_fail(&x->y, n, "invalid host name \"%s\"", n->str);
     char *k = NULL;
     const uint32_t *tn;
     uint32_t nt = key_tenants(a, asset, &tn);
@@ -190,11 +175,11 @@ static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, boo
                 continue;
             char ft[TS_TENANT_MAX + 20];
             for_tenant(a, tn[t], ft, sizeof(ft));
-            return fail(x, n, "host name \"%s\" already belongs to system \"%s\"%s (line %u)",
+            return ts_yconf_fail(&x->y, n, "host name \"%s\" already belongs to system \"%s\"%s (line %u)",
                         n->str, a->v[e->asset].id, ft, e->line);
         }
         if (!k && !(k = ts_arena_strndup(a->arena, buf, len)))
-            return nomem(x);
+            return ts_yconf_nomem(&x->y);
         *e = (struct host_ent){.key = k, .len = (uint32_t)len, .tenant = tn[t], .asset = asset,
                                .line = n->line, .col = n->col};
         a->nhosts++;
@@ -241,7 +226,7 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
     struct ts_ip net;
     unsigned plen;
     if (ingest_cidr_parse(n->str, n->len, true, &net, &plen))
-        return fail(x, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
+        return ts_yconf_fail(&x->y, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
                           "10.10.1.0/24, with no host bits set)", n->str);
     const uint32_t *tn;
     uint32_t nt = key_tenants(a, asset, &tn);
@@ -252,7 +237,7 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
                 continue;
             char ft[TS_TENANT_MAX + 20];
             for_tenant(a, tn[t], ft, sizeof(ft));
-            return fail(x, n, "IP range \"%s\" already belongs to system \"%s\"%s (line %u)",
+            return ts_yconf_fail(&x->y, n, "IP range \"%s\" already belongs to system \"%s\"%s (line %u)",
                         n->str, a->v[e->asset].id, ft, e->line);
         }
         e->used = 1;
@@ -274,22 +259,16 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
 
 /* ---------------------------------------------------------------- parsing */
 
+/* An optional string (absent or null: left as it is), "" allowed. */
 static int want_str(struct lctx *x, const struct ts_ynode *n, const char *what, char **out,
                     uint32_t *len)
 {
     if (!n || ts_yaml_is_null(n))
         return 0;
-    if (n->kind != TS_Y_SCALAR)
-        return fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
-    if (n->len > 4096 || memchr(n->str, '\0', n->len))
-        return fail(x, n, "%s is too long or contains NUL", what);
-    char *s = ts_arena_strndup(x->a->arena, n->str, n->len);
-    if (!s)
-        return nomem(x);
-    *out = s;
-    if (len)
+    int rc = ts_yconf_text(&x->y, n, what, 4096, TS_YCONF_EMPTY_OK, out);
+    if (!rc && len)
         *len = (uint32_t)n->len;
-    return 0;
+    return rc;
 }
 
 /* A scalar or a list of scalars, each passed to fn. */
@@ -301,13 +280,13 @@ static int each_name(struct lctx *x, const struct ts_ynode *n, const char *what,
     if (n->kind == TS_Y_SCALAR)
         return fn(x, n, asset, flag);
     if (n->kind != TS_Y_SEQ)
-        return fail(x, n, "%s must be a list of strings, not %s", what, ts_yaml_kind_name(n));
+        return ts_yconf_fail(&x->y, n, "%s must be a list of strings, not %s", what, ts_yaml_kind_name(n));
     if (n->nitems > INGEST_ASSETS_MAX_NAMES)
-        return fail(x, n, "too many %s (at most %u)", what, INGEST_ASSETS_MAX_NAMES);
+        return ts_yconf_fail(&x->y, n, "too many %s (at most %u)", what, INGEST_ASSETS_MAX_NAMES);
     for (size_t i = 0; i < n->nitems; i++) {
         const struct ts_ynode *it = n->items[i];
         if (it->kind != TS_Y_SCALAR || ts_yaml_is_null(it))
-            return fail(x, it, "each of %s must be a string, not %s", what, ts_yaml_kind_name(it));
+            return ts_yconf_fail(&x->y, it, "each of %s must be a string, not %s", what, ts_yaml_kind_name(it));
         int rc = fn(x, it, asset, flag);
         if (rc)
             return rc;
@@ -334,27 +313,7 @@ static const char *const contact_keys[] = {"name", "role", "email", "phone", NUL
 static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *const *keys,
                       const char *what)
 {
-    for (size_t i = 0; i < map->npairs; i++) {
-        const struct ts_ynode *k = map->pairs[i].key;
-        bool ok = false;
-        for (size_t j = 0; keys[j] && !ok; j++)
-            ok = strcmp(k->str, keys[j]) == 0;
-        if (!ok) {
-            char list[300] = "";
-            size_t used = 0;
-            for (size_t j = 0; keys[j]; j++) {
-                int w = snprintf(list + used, sizeof(list) - used, "%s%s", j ? ", " : "", keys[j]);
-                if (w < 0 || (size_t)w >= sizeof(list) - used)
-                    break;
-                used += (size_t)w;
-            }
-            return fail(x, k, "unknown key \"%s\" in %s (known: %s)", k->str, what, list);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(map->pairs[j].key->str, k->str) == 0)
-                return fail(x, k, "duplicate key \"%s\"", k->str);
-    }
-    return 0;
+    return ts_yconf_check_keys(&x->y, map, what, keys, ts_yconf_count(keys), NULL);
 }
 
 static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest_asset *as)
@@ -362,18 +321,18 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
     if (!n || ts_yaml_is_null(n))
         return 0;
     if (n->kind != TS_Y_SEQ)
-        return fail(x, n, "contacts must be a list, not %s", ts_yaml_kind_name(n));
+        return ts_yconf_fail(&x->y, n, "contacts must be a list, not %s", ts_yaml_kind_name(n));
     if (n->nitems > INGEST_ASSETS_MAX_CONTACTS)
-        return fail(x, n, "too many contacts (at most %u)", INGEST_ASSETS_MAX_CONTACTS);
+        return ts_yconf_fail(&x->y, n, "too many contacts (at most %u)", INGEST_ASSETS_MAX_CONTACTS);
     as->contacts = ts_arena_alloc(x->a->arena, (n->nitems ? n->nitems : 1) * sizeof(*as->contacts));
     if (!as->contacts)
-        return nomem(x);
+        return ts_yconf_nomem(&x->y);
     for (size_t i = 0; i < n->nitems; i++) {
         const struct ts_ynode *c = n->items[i];
         struct ingest_asset_contact *ct = &as->contacts[i];
         memset(ct, 0, sizeof(*ct));
         if (c->kind != TS_Y_MAP)
-            return fail(x, c, "a contact must be a mapping (name, role, email, phone), not %s",
+            return ts_yconf_fail(&x->y, c, "a contact must be a mapping (name, role, email, phone), not %s",
                         ts_yaml_kind_name(c));
         int rc;
         if ((rc = check_keys(x, c, contact_keys, "a contact")) ||
@@ -383,7 +342,7 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
             (rc = want_str(x, ts_yaml_get(c, "phone"), "phone", &ct->phone, NULL)))
             return rc;
         if (!ct->name && !ct->email && !ct->phone)
-            return fail(x, c, "a contact needs a name, an email or a phone");
+            return ts_yconf_fail(&x->y, c, "a contact needs a name, an email or a phone");
     }
     as->ncontacts = n->nitems;
     return 0;
@@ -398,12 +357,12 @@ static int tenant_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, b
     struct ingest_assets *a = x->a;
     const char *why = ts_tenant_check(n->str, n->len);
     if (why)
-        return fail(x, n, "tenant \"%.*s\": %s", n->len > 80 ? 80 : (int)n->len, n->str, why);
+        return ts_yconf_fail(&x->y, n, "tenant \"%.*s\": %s", n->len > 80 ? 80 : (int)n->len, n->str, why);
     struct tenant_ent *e = tenant_slot(a, n->str, n->len);
     if (!e->name) {
         char *k = ts_arena_strndup(a->arena, n->str, n->len);
         if (!k)
-            return nomem(x);
+            return ts_yconf_nomem(&x->y);
         *e = (struct tenant_ent){.name = k, .len = (uint32_t)n->len,
                                  .num = (uint32_t)++a->ntenants};
     }
@@ -423,14 +382,14 @@ static int load_tenants(struct lctx *x, const struct ts_ynode *n, int32_t idx)
         return 0; /* shared */
     size_t max = n->kind == TS_Y_SEQ ? n->nitems : 1;
     if (ts_yaml_is_null(n) || max == 0)
-        return fail(x, n, "tenants: name at least one (or leave the key out: shared)");
+        return ts_yconf_fail(&x->y, n, "tenants: name at least one (or leave the key out: shared)");
     if (max > INGEST_ASSETS_MAX_NAMES)
-        return fail(x, n, "too many tenants (at most %u)", INGEST_ASSETS_MAX_NAMES);
+        return ts_yconf_fail(&x->y, n, "too many tenants (at most %u)", INGEST_ASSETS_MAX_NAMES);
     struct ingest_assets *a = x->a;
     a->st[idx].num = ts_arena_alloc(a->arena, max * sizeof(uint32_t));
     a->v[idx].tenants = ts_arena_alloc(a->arena, max * sizeof(char *));
     if (!a->st[idx].num || !a->v[idx].tenants)
-        return nomem(x);
+        return ts_yconf_nomem(&x->y);
     return each_name(x, n, "tenants", idx, tenant_add, false);
 }
 
@@ -457,12 +416,12 @@ static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
             continue;
         uint32_t num;
         if (!a->st[j].n || !a->st[idx].n)
-            return fail(x, id,
+            return ts_yconf_fail(&x->y, id,
                         "duplicate system id \"%s\" (first at line %u; a system without "
                         "tenants is shared by every tenant: give both their tenants)",
                         as->id, a->v[j].line);
         if (same_tenant(&a->st[j], &a->st[idx], &num))
-            return fail(x, id, "duplicate system id \"%s\" for tenant \"%s\" (first at line %u)",
+            return ts_yconf_fail(&x->y, id, "duplicate system id \"%s\" for tenant \"%s\" (first at line %u)",
                         as->id, tenant_name(a, num), a->v[j].line);
     }
     return 0;
@@ -474,18 +433,18 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
     memset(as, 0, sizeof(*as));
     as->line = m->line;
     if (m->kind != TS_Y_MAP)
-        return fail(x, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
+        return ts_yconf_fail(&x->y, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
     int rc;
     if ((rc = check_keys(x, m, system_keys, "a system")))
         return rc;
     const struct ts_ynode *id = ts_yaml_get(m, "id"), *name = ts_yaml_get(m, "name"),
                           *level = ts_yaml_get(m, "level");
     if (!id || ts_yaml_is_null(id))
-        return fail(x, m, "system without an id");
+        return ts_yconf_fail(&x->y, m, "system without an id");
     if (!name || ts_yaml_is_null(name))
-        return fail(x, m, "system without a name");
+        return ts_yconf_fail(&x->y, m, "system without a name");
     if (!level || ts_yaml_is_null(level))
-        return fail(x, m, "system without a level (cấp độ 1-5)");
+        return ts_yconf_fail(&x->y, m, "system without a level (cấp độ 1-5)");
     if ((rc = want_str(x, id, "id", &as->id, &as->id_len)) ||
         (rc = want_str(x, name, "name", &as->name, &as->name_len)) ||
         (rc = want_str(x, ts_yaml_get(m, "operator"), "operator", &as->operator_,
@@ -496,7 +455,7 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
         return rc;
     if (level->kind != TS_Y_SCALAR || level->len != 1 || level->str[0] < '1' ||
         level->str[0] > '5')
-        return fail(x, level, "level must be a security level from 1 to 5, not \"%s\"",
+        return ts_yconf_fail(&x->y, level, "level must be a security level from 1 to 5, not \"%s\"",
                     level->kind == TS_Y_SCALAR ? level->str : ts_yaml_kind_name(level));
     as->level = level->str[0] - '0';
     if ((rc = each_name(x, ts_yaml_get(m, "hostnames"), "hostnames", idx, host_cb, true)) ||
@@ -546,20 +505,18 @@ static int build(struct lctx *x, const struct ts_ystream *s)
 {
     const struct ts_ynode *root = s->ndocs ? s->docs[0].root : NULL;
     if (s->ndocs > 1)
-        return fail(x, s->docs[1].root, "an inventory is one YAML document");
+        return ts_yconf_fail(&x->y, s->docs[1].root, "an inventory is one YAML document");
     if (!root || root->kind != TS_Y_MAP)
-        return fail(x, root, "an inventory is a mapping with a \"systems\" list");
-    for (size_t i = 0; i < root->npairs; i++) {
-        const char *k = root->pairs[i].key->str;
-        if (strcmp(k, "systems") && strcmp(k, "agency") && strcmp(k, "version"))
-            return fail(x, root->pairs[i].key,
-                        "unknown key \"%s\" at the top (known: agency, version, systems)", k);
-    }
+        return ts_yconf_fail(&x->y, root, "an inventory is a mapping with a \"systems\" list");
+    static const char *const top_keys[] = {"agency", "version", "systems", NULL};
+    int rc = check_keys(x, root, top_keys, "the inventory");
+    if (rc)
+        return rc;
     const struct ts_ynode *systems = ts_yaml_get(root, "systems");
     if (!systems || systems->kind != TS_Y_SEQ)
-        return fail(x, systems ? systems : root, "\"systems\" must be a list of systems");
+        return ts_yconf_fail(&x->y, systems ? systems : root, "\"systems\" must be a list of systems");
     if (systems->nitems > INGEST_ASSETS_MAX)
-        return fail(x, systems, "too many systems (at most %u)", INGEST_ASSETS_MAX);
+        return ts_yconf_fail(&x->y, systems, "too many systems (at most %u)", INGEST_ASSETS_MAX);
     struct ingest_assets *a = x->a;
     size_t nh = count_names(systems, "hostnames") + count_names(systems, "domains");
     size_t nn = count_names(systems, "ip_ranges");
@@ -568,7 +525,7 @@ static int build(struct lctx *x, const struct ts_ystream *s)
         if (systems->items[i]->kind == TS_Y_MAP)
             nt += count_items(ts_yaml_get(systems->items[i], "tenants"));
     if (nh > MAX_KEYS || nn > MAX_KEYS)
-        return fail(x, systems, "too many %s: %zu once per tenant of their system (at most %zu)",
+        return ts_yconf_fail(&x->y, systems, "too many %s: %zu once per tenant of their system (at most %zu)",
                     nh > MAX_KEYS ? "host names and domains" : "IP ranges",
                     nh > MAX_KEYS ? nh : nn, MAX_KEYS);
     a->hcap = pow2_at_least(2 * nh + 1);
@@ -582,14 +539,14 @@ static int build(struct lctx *x, const struct ts_ystream *s)
     a->nets = ts_arena_alloc(a->arena, a->ncap * sizeof(*a->nets));
     a->tenants = ts_arena_alloc(a->arena, a->tncap * sizeof(*a->tenants));
     if (!a->v || !a->st || !a->hosts || !a->shorts || !a->nets || !a->tenants)
-        return nomem(x);
+        return ts_yconf_nomem(&x->y);
     memset(a->st, 0, (systems->nitems + 1) * sizeof(*a->st));
     memset(a->hosts, 0, a->hcap * sizeof(*a->hosts));
     memset(a->shorts, 0, a->scap * sizeof(*a->shorts));
     memset(a->nets, 0, a->ncap * sizeof(*a->nets));
     memset(a->tenants, 0, a->tncap * sizeof(*a->tenants));
     for (size_t i = 0; i < systems->nitems; i++) {
-        int rc = load_system(x, systems->items[i], (int32_t)i);
+        rc = load_system(x, systems->items[i], (int32_t)i);
         if (rc)
             return rc;
         a->n = i + 1;
@@ -610,7 +567,7 @@ static int from_stream(const char *name, struct ts_ystream *s, struct ingest_ass
         free(a);
         return ts_err_set(err, rc, name, 0, 0, "out of memory loading the inventory");
     }
-    struct lctx x = {.file = name, .err = err, .a = a};
+    struct lctx x = {{name, err, a->arena, "the inventory"}, a};
     rc = build(&x, s);
     if (rc) {
         ingest_assets_free(a);
