@@ -30,6 +30,7 @@
 
 #include "../core/arena.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "profile.h"
 
 #define PROF_MAX_SLOTS 1024        /* distinct field names a profile mentions */
@@ -262,39 +263,13 @@ static inline unsigned slot_lookup(const struct profile *p, const char *s, size_
 
 /* ------------------------------------------------------------------ loading */
 
+/* The load context: core/yconf's (file in the set arena, first error) and
+ * what is being built. */
 struct lctx {
+    struct ts_yconf y;
     struct ingest_profile_set *ps;
-    struct ts_err *err;
-    const char *file; /* in the set arena */
     struct profile *p; /* being built */
 };
-
-static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, code, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int lnomem(struct lctx *x)
-{
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading profiles");
-}
 
 static void *lalloc(struct lctx *x, size_t n)
 {
@@ -309,116 +284,30 @@ static char *lstrdup(struct lctx *x, const char *s, size_t n)
     return ts_arena_strndup(x->ps->mem, s, n);
 }
 
-/* Printable excerpt of a scalar for messages. */
-static const char *excerpt(const struct ts_ynode *n, char *buf, size_t len)
-{
-    if (!n || n->kind != TS_Y_SCALAR) {
-        snprintf(buf, len, "%s", n ? ts_yaml_kind_name(n) : "nothing");
-        return buf;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < n->len && o + 4 < len; i++) {
-        unsigned char c = (unsigned char)n->str[i];
-        buf[o++] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
-    }
-    if (n->len > 0 && o + 4 >= len) {
-        buf[o++] = '.';
-        buf[o++] = '.';
-        buf[o++] = '.';
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-static bool key_is(const struct ts_ynode *k, const char *s)
-{
-    size_t l = strlen(s);
-    return k->kind == TS_Y_SCALAR && k->len == l && memcmp(k->str, s, l) == 0;
-}
-
-#define SUGGEST_MAX 32
-
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t prev[SUGGEST_MAX + 1], cur[SUGGEST_MAX + 1];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t v = prev[j] + 1;
-            if (cur[j - 1] + 1 < v)
-                v = cur[j - 1] + 1;
-            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (sub < v)
-                v = sub;
-            cur[j] = v;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
 /* Check the keys of map n against keys[]; unknown or duplicate keys fail. */
 static int check_keys(struct lctx *x, const struct ts_ynode *n, const char *where,
                       const char *const *keys, size_t nkeys)
 {
-    char kt[80];
-    for (size_t i = 0; i < n->npairs; i++) {
-        const struct ts_ynode *k = n->pairs[i].key;
-        size_t ki = nkeys;
-        for (size_t j = 0; j < nkeys; j++)
-            if (key_is(k, keys[j]))
-                ki = j;
-        if (ki == nkeys) {
-            const char *best = NULL;
-            size_t bestd = SIZE_MAX;
-            if (k->kind == TS_Y_SCALAR && k->len <= SUGGEST_MAX) {
-                for (size_t j = 0; j < nkeys; j++) {
-                    size_t lk = strlen(keys[j]);
-                    size_t d = edit_distance(k->str, k->len, keys[j], lk);
-                    if (d <= (lk <= 4 ? 1u : 2u) && d < bestd) {
-                        best = keys[j];
-                        bestd = d;
-                    }
-                }
-            }
-            if (best)
-                return lfail(x, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)",
-                             excerpt(k, kt, sizeof(kt)), where, best);
-            char list[300];
-            size_t o = 0;
-            list[0] = '\0';
-            for (size_t j = 0; j < nkeys && o < sizeof(list); j++)
-                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "", keys[j]);
-            return lfail(x, k, "unknown key \"%s\" in %s (expected one of %s)",
-                         excerpt(k, kt, sizeof(kt)), where, list);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (key_is(n->pairs[j].key, keys[ki]))
-                return lfail(x, k, "duplicate key \"%s\" in %s (first at line %u)", keys[ki],
-                             where, n->pairs[j].key->line);
-    }
-    return 0;
+    return ts_yconf_check_keys(&x->y, n, where, keys, nkeys, NULL);
 }
 
 static int want_map(struct lctx *x, const struct ts_ynode *n, const char *what, size_t max)
 {
     if (!n || n->kind != TS_Y_MAP)
-        return lfail(x, n, "%s must be a mapping, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
+        return ts_yconf_fail(&x->y, n, "%s must be a mapping, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
     if (n->npairs > max)
-        return lfail_code(x, TS_E_LIMIT, n, "%s has %zu entries (at most %zu)", what, n->npairs, max);
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s has %zu entries (at most %zu)", what, n->npairs, max);
     return 0;
 }
 
 static int want_scalar(struct lctx *x, const struct ts_ynode *n, const char *what)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return lfail(x, n, "%s must be a string, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
+        return ts_yconf_fail(&x->y, n, "%s must be a string, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
     if (n->len > PROF_MAX_VALUE)
-        return lfail_code(x, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_VALUE);
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_VALUE);
     if (memchr(n->str, '\0', n->len))
-        return lfail(x, n, "%s contains a NUL byte", what);
+        return ts_yconf_fail(&x->y, n, "%s contains a NUL byte", what);
     return 0;
 }
 
@@ -429,12 +318,12 @@ static int want_name(struct lctx *x, const struct ts_ynode *n, const char *what)
     if (rc)
         return rc;
     if (n->len == 0)
-        return lfail(x, n, "%s must not be empty", what);
+        return ts_yconf_fail(&x->y, n, "%s must not be empty", what);
     if (n->len > PROF_MAX_NAME)
-        return lfail_code(x, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_NAME);
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_NAME);
     for (size_t i = 0; i < n->len; i++)
         if ((unsigned char)n->str[i] < 0x20)
-            return lfail(x, n, "%s contains a control character", what);
+            return ts_yconf_fail(&x->y, n, "%s contains a control character", what);
     return 0;
 }
 
@@ -447,12 +336,12 @@ static int scalar_list_len(struct lctx *x, const struct ts_ynode *n, const char 
         return 0;
     }
     if (!n || n->kind != TS_Y_SEQ)
-        return lfail(x, n, "%s must be a string or a list of strings, not %s", what,
+        return ts_yconf_fail(&x->y, n, "%s must be a string or a list of strings, not %s", what,
                      n ? ts_yaml_kind_name(n) : "nothing");
     if (n->nitems == 0)
-        return lfail(x, n, "%s must not be an empty list", what);
+        return ts_yconf_fail(&x->y, n, "%s must not be an empty list", what);
     if (n->nitems > max)
-        return lfail_code(x, TS_E_LIMIT, n, "%s has %zu items (at most %zu)", what, n->nitems, max);
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s has %zu items (at most %zu)", what, n->nitems, max);
     *count = n->nitems;
     return 0;
 }
@@ -474,11 +363,11 @@ static int slot_get(struct lctx *x, const struct ts_ynode *n, const char *s, siz
         return 0;
     }
     if (p->nslots >= PROF_MAX_SLOTS)
-        return lfail_code(x, TS_E_LIMIT, n, "profile mentions more than %d field names",
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "profile mentions more than %d field names",
                           PROF_MAX_SLOTS);
     char *nm = lstrdup(x, s, len);
     if (!nm)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     struct pslot *sl = &p->slots[p->nslots];
     sl->name = nm;
     sl->len = (uint32_t)len;
@@ -538,7 +427,7 @@ static int build_val(struct lctx *x, const struct ts_ynode *n, struct pval *v)
     if (rc)
         return rc;
     if (ts_yaml_is_null(n) && n->style == TS_YS_PLAIN)
-        return lfail(x, n, "a condition value must not be null (use \"*\" for any value, or has:)");
+        return ts_yconf_fail(&x->y, n, "a condition value must not be null (use \"*\" for any value, or has:)");
     const char *s = n->str;
     size_t len = n->len;
     v->mode = VM_EXACT;
@@ -555,7 +444,7 @@ static int build_val(struct lctx *x, const struct ts_ynode *n, struct pval *v)
     }
     char *low = lalloc(x, len + 1);
     if (!low)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     for (size_t i = 0; i < len; i++)
         low[i] = lower_ascii(s[i]);
     v->s = low;
@@ -573,7 +462,7 @@ static int build_vals(struct lctx *x, const struct ts_ynode *n, const struct pva
         return rc;
     struct pval *vals = lalloc(x, cnt * sizeof(*vals));
     if (!vals)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     for (size_t i = 0; i < cnt; i++)
         if ((rc = build_val(x, list_item(n, i), &vals[i])))
             return rc;
@@ -611,7 +500,7 @@ static int atom_get(struct lctx *x, const struct ts_ynode *k, const struct ts_yn
             return 0;
         }
     if (p->natoms >= PROF_MAX_ATOMS)
-        return lfail_code(x, TS_E_LIMIT, k, "profile has more than %d distinct conditions",
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, k, "profile has more than %d distinct conditions",
                           PROF_MAX_ATOMS);
     p->atoms[p->natoms].slot = (uint16_t)slot;
     p->atoms[p->natoms].vals = vals;
@@ -629,13 +518,13 @@ static int build_const(struct lctx *x, const struct ts_ynode *n, struct ts_value
         return rc;
     if (n->style == TS_YS_PLAIN) {
         if (ts_yaml_is_null(n))
-            return lfail(x, n, "a constant value must not be null");
+            return ts_yconf_fail(&x->y, n, "a constant value must not be null");
         int64_t i;
         if (parse_i64(n->str, n->len, &i)) {
             *v = ts_v_int(i);
             return 0;
         }
-        if (key_is(n, "true") || key_is(n, "false")) {
+        if (ts_yconf_is(n, "true") || ts_yconf_is(n, "false")) {
             memset(v, 0, sizeof(*v));
             v->type = TS_V_BOOL;
             v->u.b = n->str[0] == 't';
@@ -653,7 +542,7 @@ static int build_const(struct lctx *x, const struct ts_ynode *n, struct ts_value
     }
     char *s = lstrdup(x, n->str, n->len);
     if (!s)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     *v = ts_v_str(s, n->len);
     return 0;
 }
@@ -666,7 +555,7 @@ static int build_consts(struct lctx *x, const struct ts_ynode *n, bool only_if_a
         return rc;
     struct pconst *c = lalloc(x, (*count + n->npairs) * sizeof(*c));
     if (!c)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     if (*count)
         memcpy(c, *arr, *count * sizeof(*c));
     for (size_t i = 0; i < n->npairs; i++) {
@@ -675,7 +564,7 @@ static int build_consts(struct lctx *x, const struct ts_ynode *n, bool only_if_a
             return rc;
         for (uint32_t j = 0; j < *count + i; j++)
             if (c[j].slot == slot)
-                return lfail(x, n->pairs[i].key, "field \"%s\" is given a constant twice",
+                return ts_yconf_fail(&x->y, n->pairs[i].key, "field \"%s\" is given a constant twice",
                              x->p->slots[slot].name);
         c[*count + i].slot = (uint16_t)slot;
         c[*count + i].only_if_absent = only_if_absent;
@@ -699,13 +588,13 @@ static int build_logsource(struct lctx *x, const struct ts_ynode *n, struct plog
             return rc;
         char *s = lalloc(x, v->len + 1);
         if (!s)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t j = 0; j < v->len; j++)
             s[j] = lower_ascii(v->str[j]); /* Sigma logsource names are lower case */
         const struct ts_ynode *k = n->pairs[i].key;
-        if (key_is(k, "product"))
+        if (ts_yconf_is(k, "product"))
             ls->product = s;
-        else if (key_is(k, "category"))
+        else if (ts_yconf_is(k, "category"))
             ls->category = s;
         else
             ls->service = s;
@@ -722,14 +611,14 @@ static int build_pairs(struct lctx *x, const struct ts_ynode *n, const char *wha
         return rc;
     struct ppair *pr = lalloc(x, n->npairs * sizeof(*pr));
     if (!pr)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     for (size_t i = 0; i < n->npairs; i++) {
         unsigned a, b;
         if ((rc = slot_of_node(x, n->pairs[i].key, "a field name", &a)) ||
             (rc = slot_of_node(x, n->pairs[i].val, "a new field name", &b)))
             return rc;
         if (a == b)
-            return lfail(x, n->pairs[i].val, "field \"%s\" is renamed to itself",
+            return ts_yconf_fail(&x->y, n->pairs[i].val, "field \"%s\" is renamed to itself",
                          x->p->slots[a].name);
         pr[i].from = (uint16_t)a;
         pr[i].to = (uint16_t)b;
@@ -751,18 +640,18 @@ static int family_add(struct lctx *x, const struct ts_ynode *k, struct pfamily *
     if (rc)
         return rc;
     if (k->len < 2)
-        return lfail(x, k, "a field family needs a prefix before \"*\" (\"Event.EventData.*\")");
+        return ts_yconf_fail(&x->y, k, "a field family needs a prefix before \"*\" (\"Event.EventData.*\")");
     if (memchr(k->str, '*', k->len - 1))
-        return lfail(x, k, "\"*\" may only end a field family (\"prefix.*\")");
+        return ts_yconf_fail(&x->y, k, "\"*\" may only end a field family (\"prefix.*\")");
     if (p->nfams >= PROF_MAX_FAMILIES)
-        return lfail_code(x, TS_E_LIMIT, k, "profile has more than %d field families",
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, k, "profile has more than %d field families",
                           PROF_MAX_FAMILIES);
     for (uint32_t i = 0; i < p->nfams; i++)
         if (p->fams[i].plen == k->len - 1 && memcmp(p->fams[i].prefix, k->str, k->len - 1) == 0)
-            return lfail(x, k, "field family \"%.*s\" is given twice", (int)k->len, k->str);
+            return ts_yconf_fail(&x->y, k, "field family \"%.*s\" is given twice", (int)k->len, k->str);
     f->prefix = lstrdup(x, k->str, k->len - 1);
     if (!f->prefix)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     f->plen = (uint32_t)(k->len - 1);
     f->to = "";
     p->fams[p->nfams++] = *f;
@@ -781,7 +670,7 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
         const struct ts_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
         if (is_family(k)) {
             if (copy)
-                return lfail(x, k, "copy takes exact field names, not a family");
+                return ts_yconf_fail(&x->y, k, "copy takes exact field names, not a family");
             struct pfamily f = {0};
             const struct ts_ynode *to = v;
             if (v && v->kind == TS_Y_MAP) {
@@ -792,18 +681,18 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
                 const struct ts_ynode *leaf = ts_yaml_get(v, "leaf");
                 const struct ts_ynode *cs = ts_yaml_get(v, "case");
                 if (leaf) {
-                    if (key_is(leaf, "true"))
+                    if (ts_yconf_is(leaf, "true"))
                         f.leaf = true;
-                    else if (!key_is(leaf, "false"))
-                        return lfail(x, leaf, "leaf must be true or false");
+                    else if (!ts_yconf_is(leaf, "false"))
+                        return ts_yconf_fail(&x->y, leaf, "leaf must be true or false");
                 }
                 if (cs) {
-                    if (key_is(cs, "upper_first"))
+                    if (ts_yconf_is(cs, "upper_first"))
                         f.casing = CASE_UPPER_FIRST;
-                    else if (key_is(cs, "lower_first"))
+                    else if (ts_yconf_is(cs, "lower_first"))
                         f.casing = CASE_LOWER_FIRST;
-                    else if (!key_is(cs, "keep"))
-                        return lfail(x, cs, "case must be upper_first, lower_first or keep");
+                    else if (!ts_yconf_is(cs, "keep"))
+                        return ts_yconf_fail(&x->y, cs, "case must be upper_first, lower_first or keep");
                 }
                 if (!to) {
                     static const struct ts_ynode star = {.kind = TS_Y_SCALAR, .str = (char *)"*", .len = 1};
@@ -813,16 +702,16 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
             if ((rc = want_scalar(x, to, "the new name of a field family")))
                 return rc;
             if (to->len == 0 || to->str[to->len - 1] != '*' || memchr(to->str, '*', to->len - 1))
-                return lfail(x, to, "the new name of a field family must end with \"*\" "
+                return ts_yconf_fail(&x->y, to, "the new name of a field family must end with \"*\" "
                                     "(\"*\" strips the prefix, \"new.*\" replaces it)");
             if (to->len - 1 > PROF_MAX_NAME)
-                return lfail_code(x, TS_E_LIMIT, to, "new prefix is too long");
+                return ts_yconf_fail_code(&x->y, TS_E_LIMIT, to, "new prefix is too long");
             if ((rc = family_add(x, k, &f)))
                 return rc;
             struct pfamily *fam = &p->fams[p->nfams - 1];
             fam->to = lstrdup(x, to->str, to->len - 1);
             if (!fam->to)
-                return lnomem(x);
+                return ts_yconf_nomem(&x->y);
             fam->tolen = (uint32_t)(to->len - 1);
             continue;
         }
@@ -830,13 +719,13 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
         if ((rc = slot_of_node(x, k, "a field name", &a)))
             return rc;
         if (v && v->kind == TS_Y_SCALAR && v->len > 0 && memchr(v->str, '*', v->len))
-            return lfail(x, v, "\"*\" in a new name needs a field family on the left (\"prefix.*\")");
+            return ts_yconf_fail(&x->y, v, "\"*\" in a new name needs a field family on the left (\"prefix.*\")");
         if ((rc = slot_of_node(x, v, "a new field name", &b)))
             return rc;
         if (a == b)
-            return lfail(x, v, "field \"%s\" is renamed to itself", p->slots[a].name);
+            return ts_yconf_fail(&x->y, v, "field \"%s\" is renamed to itself", p->slots[a].name);
         if (p->slots[a].kind)
-            return lfail(x, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
+            return ts_yconf_fail(&x->y, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
                          p->slots[a].line);
         p->slots[a].kind = copy ? RK_COPY : RK_RENAME;
         p->slots[a].target = (uint16_t)b;
@@ -869,7 +758,7 @@ static int build_drops(struct lctx *x, const struct ts_ynode *n)
         if ((rc = slot_of_node(x, k, "a field name", &a)))
             return rc;
         if (p->slots[a].kind)
-            return lfail(x, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
+            return ts_yconf_fail(&x->y, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
                          p->slots[a].line);
         p->slots[a].kind = RK_DROP;
         p->slots[a].line = k->line;
@@ -886,7 +775,7 @@ static int build_converts(struct lctx *x, const struct ts_ynode *n)
         return rc;
     p->convs = lalloc(x, n->npairs * sizeof(*p->convs));
     if (!p->convs)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     for (size_t i = 0; i < n->npairs; i++) {
         unsigned a;
         if ((rc = slot_of_node(x, n->pairs[i].key, "a field name", &a)))
@@ -894,16 +783,16 @@ static int build_converts(struct lctx *x, const struct ts_ynode *n)
         const struct ts_ynode *v = n->pairs[i].val;
         uint8_t t = 0;
         for (size_t j = 0; j < TS_ARRAY_LEN(types); j++)
-            if (v && key_is(v, types[j]))
+            if (v && ts_yconf_is(v, types[j]))
                 t = (uint8_t)(j + 1);
         if (!t) {
             char b[64];
-            return lfail(x, v, "unknown type \"%s\" (expected int, float, string, ip or bool)",
-                         excerpt(v, b, sizeof(b)));
+            return ts_yconf_fail(&x->y, v, "unknown type \"%s\" (expected int, float, string, ip or bool)",
+                         ts_yconf_key_text(v, b, sizeof(b)));
         }
         for (uint32_t j = 0; j < p->nconvs; j++)
             if (p->convs[j].slot == a)
-                return lfail(x, n->pairs[i].key, "field \"%s\" is converted twice",
+                return ts_yconf_fail(&x->y, n->pairs[i].key, "field \"%s\" is converted twice",
                              p->slots[a].name);
         p->convs[p->nconvs].slot = (uint16_t)a;
         p->convs[p->nconvs].to = t;
@@ -923,15 +812,15 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
     const struct ts_ynode *set = ts_yaml_get(n, "set"), *stop = ts_yaml_get(n, "stop");
     const struct ts_ynode *cp = ts_yaml_get(n, "copy");
     if (!when && !has)
-        return lfail(x, n, "a case needs when: or has:");
+        return ts_yconf_fail(&x->y, n, "a case needs when: or has:");
     if (when) {
         if ((rc = want_map(x, when, "when", 64)))
             return rc;
         if (when->npairs == 0)
-            return lfail(x, when, "when must not be empty");
+            return ts_yconf_fail(&x->y, when, "when must not be empty");
         uint16_t *atoms = lalloc(x, when->npairs * sizeof(*atoms));
         if (!atoms)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t i = 0; i < when->npairs; i++)
             if ((rc = atom_get(x, when->pairs[i].key, when->pairs[i].val, &atoms[i])))
                 return rc;
@@ -944,7 +833,7 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
             return rc;
         uint16_t *h = lalloc(x, cnt * sizeof(*h));
         if (!h)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t i = 0; i < cnt; i++) {
             unsigned s;
             if ((rc = slot_of_node(x, list_item(has, i), "a field name", &s)))
@@ -975,15 +864,15 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
         c->sets = cs;
     }
     if (stop) {
-        if (key_is(stop, "true"))
+        if (ts_yconf_is(stop, "true"))
             c->stop = true;
-        else if (!key_is(stop, "false"))
-            return lfail(x, stop, "stop must be true or false");
+        else if (!ts_yconf_is(stop, "false"))
+            return ts_yconf_fail(&x->y, stop, "stop must be true or false");
     }
     char where[300];
-    snprintf(where, sizeof(where), "%s:%u", x->file, n->line);
+    snprintf(where, sizeof(where), "%s:%u", x->y.file, n->line);
     c->where = lstrdup(x, where, strlen(where));
-    return c->where ? 0 : lnomem(x);
+    return c->where ? 0 : ts_yconf_nomem(&x->y);
 }
 
 static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pselect *s)
@@ -993,7 +882,7 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
     if (rc || (rc = check_keys(x, n, "select", keys, TS_ARRAY_LEN(keys))))
         return rc;
     if (n->npairs == 0)
-        return lfail(x, n, "select must not be empty");
+        return ts_yconf_fail(&x->y, n, "select must not be empty");
     const struct ts_ynode *fmt = ts_yaml_get(n, "format"), *has = ts_yaml_get(n, "has");
     const struct ts_ynode *when = ts_yaml_get(n, "when");
     char why[400];
@@ -1005,14 +894,14 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
             return rc;
         const char **f = lalloc(x, cnt * sizeof(*f));
         if (!f)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         o += (size_t)snprintf(why + o, sizeof(why) - o, "format ");
         for (size_t i = 0; i < cnt; i++) {
             const struct ts_ynode *it = list_item(fmt, i);
             if ((rc = want_name(x, it, "a format name")))
                 return rc;
             if (!(f[i] = lstrdup(x, it->str, it->len)))
-                return lnomem(x);
+                return ts_yconf_nomem(&x->y);
             if (o < sizeof(why))
                 o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s", i ? "|" : "", f[i]);
         }
@@ -1025,13 +914,13 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
             return rc;
         struct pname *h = lalloc(x, cnt * sizeof(*h));
         if (!h)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t i = 0; i < cnt; i++) {
             const struct ts_ynode *it = list_item(has, i);
             if ((rc = want_name(x, it, "a field name")))
                 return rc;
             if (!(h[i].s = lstrdup(x, it->str, it->len)))
-                return lnomem(x);
+                return ts_yconf_nomem(&x->y);
             h[i].len = (uint32_t)it->len;
             if (o < sizeof(why))
                 o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s", o ? ", has " : "has ",
@@ -1044,16 +933,16 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
         if ((rc = want_map(x, when, "when", 64)))
             return rc;
         if (when->npairs == 0)
-            return lfail(x, when, "when must not be empty");
+            return ts_yconf_fail(&x->y, when, "when must not be empty");
         struct pcond *c = lalloc(x, when->npairs * sizeof(*c));
         if (!c)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t i = 0; i < when->npairs; i++) {
             const struct ts_ynode *k = when->pairs[i].key;
             if ((rc = want_name(x, k, "a condition field name")))
                 return rc;
             if (!(c[i].name = lstrdup(x, k->str, k->len)))
-                return lnomem(x);
+                return ts_yconf_nomem(&x->y);
             c[i].len = (uint32_t)k->len;
             if ((rc = build_vals(x, when->pairs[i].val, &c[i].vals, &c[i].nvals)))
                 return rc;
@@ -1065,7 +954,7 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
         s->nwhen = (uint32_t)when->npairs;
     }
     s->why = lstrdup(x, why, strlen(why));
-    return s->why ? 0 : lnomem(x);
+    return s->why ? 0 : ts_yconf_nomem(&x->y);
 }
 
 
@@ -1117,7 +1006,7 @@ static int index_build(struct lctx *x)
     uint16_t *key = lalloc(x, p->ncases * sizeof(*key));
     if (!indexed || !uses || !p->atom_init || !p->atom_ncases || !p->atom_cases || !p->always ||
         !p->islots || !key)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     size_t nvals = 0;
     for (uint32_t a = 0; a < p->natoms; a++) {
         const struct patom *at = &p->atoms[a];
@@ -1152,7 +1041,7 @@ static int index_build(struct lctx *x)
             continue;
         uint16_t *l = lalloc(x, p->atom_ncases[a] * sizeof(*l));
         if (!l)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         p->atom_cases[a] = l;
         p->atom_ncases[a] = 0;
     }
@@ -1165,7 +1054,7 @@ static int index_build(struct lctx *x)
         size *= 2;
     p->vidx = lalloc(x, size * sizeof(*p->vidx));
     if (!p->vidx)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     p->vidx_mask = size - 1;
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t a = 0; a < p->natoms; a++) {
@@ -1185,7 +1074,7 @@ static int index_build(struct lctx *x)
                     struct pindex_ent *e = vidx_find(p, at->slot, txt, n, h);
                     if (!e->s) {
                         if (!(e->s = lstrdup(x, txt, n)))
-                            return lnomem(x);
+                            return ts_yconf_nomem(&x->y);
                         e->len = (uint32_t)n;
                         e->hash = h;
                         e->slot = at->slot;
@@ -1207,7 +1096,7 @@ static int index_build(struct lctx *x)
                 if (!p->vidx[i].s)
                     continue;
                 if (!(p->vidx[i].atoms = lalloc(x, p->vidx[i].natoms * sizeof(uint16_t))))
-                    return lnomem(x);
+                    return ts_yconf_nomem(&x->y);
                 p->vidx[i].natoms = 0;
             }
         }
@@ -1239,31 +1128,31 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     if (!root)
         return 0; /* an empty document */
     if (root->kind != TS_Y_MAP)
-        return lfail(x, root, "a profile must be a mapping, not %s", ts_yaml_kind_name(root));
+        return ts_yconf_fail(&x->y, root, "a profile must be a mapping, not %s", ts_yaml_kind_name(root));
     int rc = check_keys(x, root, "a profile", keys, TS_ARRAY_LEN(keys));
     if (rc)
         return rc;
     const struct ts_ynode *name = ts_yaml_get(root, "profile");
     if (!name)
-        return lfail(x, root, "a profile needs a name (profile: NAME)");
+        return ts_yconf_fail(&x->y, root, "a profile needs a name (profile: NAME)");
     if ((rc = want_name(x, name, "the profile name")))
         return rc;
     if (name->len > 64 || strspn(name->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                             "0123456789_.-") != name->len)
-        return lfail(x, name, "a profile name is 1-64 letters, digits, '_', '.' or '-'");
+        return ts_yconf_fail(&x->y, name, "a profile name is 1-64 letters, digits, '_', '.' or '-'");
     for (size_t i = 0; i < ps->n; i++)
         if (strlen(ps->profiles[i].name) == name->len &&
             memcmp(ps->profiles[i].name, name->str, name->len) == 0)
-            return lfail(x, name, "profile \"%s\" is already defined at %s:%u", ps->profiles[i].name,
+            return ts_yconf_fail(&x->y, name, "profile \"%s\" is already defined at %s:%u", ps->profiles[i].name,
                          ps->profiles[i].file, ps->profiles[i].line);
     if (ps->n >= INGEST_PROFILE_MAX_PROFILES)
-        return lfail_code(x, TS_E_LIMIT, name, "more than %d profiles",
+        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, name, "more than %d profiles",
                           INGEST_PROFILE_MAX_PROFILES);
     if (ps->n == ps->cap) {
         size_t ncap = ps->cap ? ps->cap * 2 : 16;
         struct profile *np = lalloc(x, ncap * sizeof(*np));
         if (!np)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         if (ps->n)
             memcpy(np, ps->profiles, ps->n * sizeof(*np));
         ps->profiles = np;
@@ -1272,17 +1161,17 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     struct profile *p = &ps->profiles[ps->n];
     memset(p, 0, sizeof(*p));
     x->p = p;
-    p->file = x->file;
+    p->file = x->y.file;
     p->line = docline ? docline : root->line;
     p->order = 100;
     if (!(p->name = lstrdup(x, name->str, name->len)))
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
     p->slots = lalloc(x, PROF_MAX_SLOTS * sizeof(*p->slots));
     p->table = lalloc(x, PROF_TABLE_SIZE * sizeof(*p->table));
     p->fams = lalloc(x, PROF_MAX_FAMILIES * sizeof(*p->fams));
     p->atoms = lalloc(x, PROF_MAX_ATOMS * sizeof(*p->atoms));
     if (!p->slots || !p->table || !p->fams || !p->atoms)
-        return lnomem(x);
+        return ts_yconf_nomem(&x->y);
 
     const struct ts_ynode *n;
     if ((n = ts_yaml_get(root, "description")) && (rc = want_scalar(x, n, "description")))
@@ -1291,22 +1180,22 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
         int64_t v;
         if (n->kind != TS_Y_SCALAR || !parse_i64(n->str, n->len, &v) || v < -1000000 ||
             v > 1000000)
-            return lfail(x, n, "order must be an integer between -1000000 and 1000000");
+            return ts_yconf_fail(&x->y, n, "order must be an integer between -1000000 and 1000000");
         p->order = (long)v;
     }
     if ((n = ts_yaml_get(root, "select"))) {
         size_t cnt = 1;
         if (n->kind == TS_Y_SEQ) {
             if (n->nitems == 0)
-                return lfail(x, n, "select must not be an empty list");
+                return ts_yconf_fail(&x->y, n, "select must not be an empty list");
             if (n->nitems > PROF_MAX_SELECT)
-                return lfail_code(x, TS_E_LIMIT, n, "select has more than %d alternatives",
+                return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "select has more than %d alternatives",
                                   PROF_MAX_SELECT);
             cnt = n->nitems;
         }
         p->sel = lalloc(x, cnt * sizeof(*p->sel));
         if (!p->sel)
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t i = 0; i < cnt; i++)
             if ((rc = build_select_one(x, n->kind == TS_Y_SEQ ? n->items[i] : n, &p->sel[i])))
                 return rc;
@@ -1317,7 +1206,7 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
         if ((rc = want_map(x, copy, "copy", PROF_MAX_RULES)))
             return rc;
         if (!(p->copies = lalloc(x, copy->npairs * sizeof(*p->copies))))
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
     }
     if ((n = ts_yaml_get(root, "rename")) && (rc = build_renames(x, n, false)))
         return rc;
@@ -1336,11 +1225,11 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
         return rc;
     if ((n = ts_yaml_get(root, "cases"))) {
         if (n->kind != TS_Y_SEQ)
-            return lfail(x, n, "cases must be a list, not %s", ts_yaml_kind_name(n));
+            return ts_yconf_fail(&x->y, n, "cases must be a list, not %s", ts_yaml_kind_name(n));
         if (n->nitems > PROF_MAX_CASES)
-            return lfail_code(x, TS_E_LIMIT, n, "more than %d cases", PROF_MAX_CASES);
+            return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "more than %d cases", PROF_MAX_CASES);
         if (!(p->cases = lalloc(x, n->nitems * sizeof(*p->cases))))
-            return lnomem(x);
+            return ts_yconf_nomem(&x->y);
         for (size_t i = 0; i < n->nitems; i++)
             if ((rc = build_case(x, n->items[i], &p->cases[i])))
                 return rc;
@@ -1383,9 +1272,9 @@ void ingest_profile_set_free(struct ingest_profile_set *ps)
 static int load_stream(struct ingest_profile_set *ps, const struct ts_ystream *s,
                        struct ts_err *err)
 {
-    struct lctx x = {.ps = ps, .err = err};
-    x.file = ts_arena_strndup(ps->mem, s->file ? s->file : "", s->file ? strlen(s->file) : 0);
-    if (!x.file)
+    struct lctx x = {.y = {.err = err, .what = "profiles"}, .ps = ps};
+    x.y.file = ts_arena_strndup(ps->mem, s->file ? s->file : "", s->file ? strlen(s->file) : 0);
+    if (!x.y.file)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory loading profiles");
     for (size_t i = 0; i < s->ndocs; i++) {
         int rc = build_profile(&x, s->docs[i].root, s->docs[i].line);
