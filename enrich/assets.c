@@ -8,8 +8,9 @@
  * name, first label and range is keyed by (tenant number, name), once per
  * tenant of its system, or with 0 for a shared system. A lookup for a
  * tenant probes its own keys, then the shared ones: two probes, however
- * many tenants. Duplicates are refused per key, as escalate/load.c does
- * for ids: within one tenant, or among shared systems.
+ * many tenants. Duplicates are refused per key, as for ids: within one
+ * tenant, or among shared systems. escalate/ reads the inventory through
+ * this file too (enrich.h), so both users see the same systems.
  *
  * Ownership: an inventory owns every string and table in one arena; it is
  * immutable after loading and may be read by any number of threads. Lookups
@@ -405,7 +406,7 @@ static bool same_tenant(const struct sys_tenants *a, const struct sys_tenants *b
 }
 
 /* Two systems may share an id only when each names its tenants and no
- * tenant is in both (the rule of escalate/load.c): an id must say one
+ * tenant is in both (the escalation's rule): an id must say one
  * system to every tenant. */
 static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
 {
@@ -427,11 +428,48 @@ static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
     return 0;
 }
 
+/* The names of a key as written (each_name has checked them), in order. */
+static int copy_names(struct lctx *x, const struct ts_ynode *n, const char ***out, size_t *count)
+{
+    if (!n || ts_yaml_is_null(n))
+        return 0;
+    size_t cnt = n->kind == TS_Y_SEQ ? n->nitems : 1;
+    const char **v = ts_arena_alloc(x->a->arena, (cnt ? cnt : 1) * sizeof(*v));
+    if (!v)
+        return ts_yconf_nomem(&x->y);
+    for (size_t i = 0; i < cnt; i++) {
+        const struct ts_ynode *it = n->kind == TS_Y_SEQ ? n->items[i] : n;
+        if (!(v[i] = ts_arena_strndup(x->a->arena, it->str, it->len)))
+            return ts_yconf_nomem(&x->y);
+    }
+    *out = v;
+    *count = cnt;
+    return 0;
+}
+
+/* The ranges parsed (net_add has checked them), in the order written. */
+static int copy_nets(struct lctx *x, struct ingest_asset *as)
+{
+    if (!as->nip_ranges)
+        return 0;
+    struct ingest_asset_net *v = ts_arena_alloc(x->a->arena, as->nip_ranges * sizeof(*v));
+    if (!v)
+        return ts_yconf_nomem(&x->y);
+    for (size_t i = 0; i < as->nip_ranges; i++)
+        if (ingest_cidr_parse(as->ip_ranges[i], strlen(as->ip_ranges[i]), true, &v[i].net,
+                              &v[i].plen))
+            return ts_yconf_fail(&x->y, NULL, "IP range \"%s\" no longer parses",
+                                 as->ip_ranges[i]);
+    as->nets = v;
+    return 0;
+}
+
 static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
 {
     struct ingest_asset *as = &x->a->v[idx];
     memset(as, 0, sizeof(*as));
     as->line = m->line;
+    as->index = (size_t)idx;
     if (m->kind != TS_Y_MAP)
         return ts_yconf_fail(&x->y, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
     int rc;
@@ -461,7 +499,11 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
     if ((rc = each_name(x, ts_yaml_get(m, "hostnames"), "hostnames", idx, host_cb, true)) ||
         (rc = each_name(x, ts_yaml_get(m, "domains"), "domains", idx, host_cb, false)) ||
         (rc = each_name(x, ts_yaml_get(m, "ip_ranges"), "ip_ranges", idx, net_cb, false)) ||
-        (rc = load_contacts(x, ts_yaml_get(m, "contacts"), as)))
+        (rc = load_contacts(x, ts_yaml_get(m, "contacts"), as)) ||
+        (rc = copy_names(x, ts_yaml_get(m, "hostnames"), &as->hostnames, &as->nhostnames)) ||
+        (rc = copy_names(x, ts_yaml_get(m, "domains"), &as->domains, &as->ndomains)) ||
+        (rc = copy_names(x, ts_yaml_get(m, "ip_ranges"), &as->ip_ranges, &as->nip_ranges)) ||
+        (rc = copy_nets(x, as)))
         return rc;
     return 0;
 }
@@ -687,4 +729,33 @@ const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, ui
         return NULL;
     const struct ingest_asset *as = tenant != SHARED ? ip_in(a, tenant, ip) : NULL;
     return as ? as : ip_in(a, SHARED, ip);
+}
+
+const struct ingest_asset *ingest_assets_by_host_exact(const struct ingest_assets *a,
+                                                       uint32_t tenant, const char *s, size_t len)
+{
+    char buf[HOST_MAX + 1];
+    len = lower_host(s, len, buf);
+    if (!len || !a->nhosts)
+        return NULL;
+    const struct host_ent *e =
+        tenant != SHARED ? host_slot(a->hosts, a->hcap, tenant, buf, len) : NULL;
+    if (e && e->key)
+        return &a->v[e->asset];
+    e = host_slot(a->hosts, a->hcap, SHARED, buf, len);
+    return e->key ? &a->v[e->asset] : NULL;
+}
+
+const struct ingest_asset *ingest_assets_by_value(const struct ingest_assets *a, uint32_t tenant,
+                                                  const char *s, size_t len, bool exact)
+{
+    struct ts_ip ip;
+    if (!a || !len)
+        return NULL;
+    if (!memchr(s, '/', len) && ts_ip_parse(s, len, &ip) == 0) {
+        ingest_ip_unmap(&ip);
+        return ingest_assets_by_ip(a, tenant, &ip);
+    }
+    return exact ? ingest_assets_by_host_exact(a, tenant, s, len)
+                 : ingest_assets_by_host(a, tenant, s, len);
 }

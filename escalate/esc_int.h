@@ -7,6 +7,7 @@
 #include "../core/arena.h"
 #include "../core/yaml.h"
 #include "../core/yconf.h"
+#include "../enrich/enrich.h"
 #include "escalate.h"
 
 /* A text in both languages; either may be NULL (the other is used). */
@@ -160,8 +161,9 @@ struct esc_orgs {
 
 struct esc_assets {
     struct ts_arena *arena;
-    struct esc_system *v;
+    struct esc_system *v; /* v[i] is the inventory's system i */
     size_t n;
+    struct ingest_assets *inv; /* owned: the inventory as enrich/ parsed it */
 };
 
 /* The organisation of a tenant (else the default, else NULL). */
