@@ -134,6 +134,7 @@ struct ingest_decoder_scratch {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
     struct ingest_decoder_stats st;
+    bool undecoded; /* the last apply(): program and message, no decoder fired */
 };
 
 #define DEC_ARENA_CAP (64u << 20)
@@ -983,6 +984,11 @@ void ingest_decoder_scratch_free(struct ingest_decoder_scratch *s)
     free(s);
 }
 
+bool ingest_decoder_scratch_undecoded(const struct ingest_decoder_scratch *s)
+{
+    return s && s->undecoded;
+}
+
 void ingest_decoder_scratch_stats(const struct ingest_decoder_scratch *s,
                                   struct ingest_decoder_stats *st)
 {
@@ -1207,6 +1213,8 @@ int ingest_decoder_apply(const struct ingest_decoder_set *ds, struct ingest_deco
         ex->decoder = NULL;
         ex->why = NULL;
     }
+    if (sc)
+        sc->undecoded = false;
     if (!ds || !sc || !ev)
         return ds ? TS_E_INVAL : 0;
     sc->st.events++;
@@ -1256,6 +1264,10 @@ int ingest_decoder_apply(const struct ingest_decoder_set *ds, struct ingest_deco
             }
             return rc;
         }
+    }
+    if (have_prog && have_msg) {
+        sc->undecoded = true;
+        sc->st.undecoded++;
     }
     if (ex) {
         if (accepted)
