@@ -97,8 +97,8 @@ static int consumer_series(struct rt_run *r, struct ts_buf *b)
         "Messages read from Kafka, by topic and tenant (per handed-over batch)",
         "Messages that became events, by topic and tenant",
         "Messages sent to the dead-letter topic with their reason, by topic and tenant",
-        "Events left undecoded: a program and a message, decoders loaded, none fired (the "
-        "line keeps only what its parser found), by topic and tenant"};
+        ("Events left undecoded: a program and a message, decoders loaded, none fired (the "
+         "line keeps only what its parser found), by topic and tenant")};
     for (size_t f = 0; f < 4 && !rc; f++) {
         rc = ts_metric_family(b, names[f], "counter", helps[f]);
         for (size_t i = 0; i < nts && !rc; i++) {
