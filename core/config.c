@@ -40,11 +40,55 @@ struct ctx {
     struct ts_config *c;
 };
 
+/* This file's short names for core/yconf's context (one implementation:
+ * core/yconf.c; these only pass the context and this file's caps). */
+static int fail(struct ctx *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+static int nomem(struct ctx *x) { return ts_yconf_nomem(&x->y); }
+static const char *describe(const struct ts_ynode *n, char *buf, size_t len)
+{
+    return ts_yconf_describe(n, buf, len);
+}
+static const char *key_text(const struct ts_ynode *k, char *buf, size_t len)
+{
+    return ts_yconf_key_text(k, buf, len);
+}
+static int key_index(struct ctx *x, const struct ts_ynode *k, const char *where,
+                     const char *const *keys, size_t nkeys, const struct ts_ynode **seen)
+{
+    return ts_yconf_key_index(&x->y, k, where, keys, nkeys, seen);
+}
+static int want_map(struct ctx *x, const struct ts_ynode *n, const char *where)
+{
+    return ts_yconf_want_map(&x->y, n, where);
+}
+static int get_str(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
+{
+    return ts_yconf_str(&x->y, n, where, CFG_MAX_STRING, out);
+}
+static int get_int(struct ctx *x, const struct ts_ynode *n, const char *where, long long lo,
+                   long long hi, long long *out)
+{
+    return ts_yconf_int(&x->y, n, where, lo, hi, out);
+}
+static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out)
+{
+    return ts_yconf_duration(&x->y, n, where, 0, out);
+}
+
 static int dup_str(struct ctx *x, const char *s, size_t len, char **out)
 {
     char *p = malloc(len + 1);
     if (!p)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     memcpy(p, s, len);
     p[len] = '\0';
     free(*out);
@@ -55,10 +99,10 @@ static int dup_str(struct ctx *x, const char *s, size_t len, char **out)
 /* A tenant id (core/event.h: ts_tenant_check), failing at the node. */
 static int get_tenant(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
 {
-    int rc = ts_yconf_str(&x->y, n, where, CFG_MAX_STRING, out);
+    int rc = get_str(x, n, where, out);
     const char *why = rc ? NULL : ts_tenant_check(*out, strlen(*out));
     if (why)
-        return ts_yconf_fail(&x->y, n,
+        return fail(x, n,
                              "%s: %s (got \"%.*s%s\"); use up to %d of A-Z a-z 0-9 . _ - : @",
                              where, why, 40, *out, strlen(*out) > 40 ? "..." : "",
                              TS_TENANT_MAX);
@@ -71,7 +115,7 @@ static int get_zone(struct ctx *x, const struct ts_ynode *n, const char *where,
                     struct ts_tz **out)
 {
     char *spec = NULL, why[320];
-    int rc = ts_yconf_str(&x->y, n, where, CFG_MAX_STRING, &spec);
+    int rc = get_str(x, n, where, &spec);
     if (rc)
         return rc;
     if (*out)
@@ -80,9 +124,9 @@ static int get_zone(struct ctx *x, const struct ts_ynode *n, const char *where,
     rc = ts_tz_load(spec, out, why, sizeof(why));
     free(spec);
     if (rc == TS_E_NOMEM)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     if (rc)
-        return ts_yconf_fail(&x->y, n, "%s: %s", where, why);
+        return fail(x, n, "%s: %s", where, why);
     return 0;
 }
 
@@ -103,34 +147,34 @@ static int load_props(struct ctx *x, const struct ts_ynode *n)
     char d[64], kt[80], where[CFG_MAX_WHERE + 80];
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "kafka.properties");
+    int rc = want_map(x, n, "kafka.properties");
     if (rc)
         return rc;
     if (n->npairs > CFG_MAX_PROPS)
-        return ts_yconf_fail(&x->y, n, "kafka.properties has more than %d entries", CFG_MAX_PROPS);
+        return fail(x, n, "kafka.properties has more than %d entries", CFG_MAX_PROPS);
     c->kafka.props = calloc(n->npairs ? n->npairs : 1, sizeof(*c->kafka.props));
     if (!c->kafka.props)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < n->npairs; i++) {
         const struct ts_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
-        ts_yconf_key_text(k, kt, sizeof(kt));
+        key_text(k, kt, sizeof(kt));
         if (k->len == 0 || k->len > 255 || memchr(k->str, '=', k->len) ||
             memchr(k->str, '\0', k->len))
-            return ts_yconf_fail(&x->y, k, "kafka.properties key \"%s\" is not a librdkafka property name", kt);
+            return fail(x, k, "kafka.properties key \"%s\" is not a librdkafka property name", kt);
         for (size_t j = 0; j < i; j++)
             if (n->pairs[j].key->len == k->len && memcmp(n->pairs[j].key->str, k->str, k->len) == 0)
-                return ts_yconf_fail(&x->y, k, "duplicate key \"%s\" in kafka.properties (first at line %u)", kt,
+                return fail(x, k, "duplicate key \"%s\" in kafka.properties (first at line %u)", kt,
                             n->pairs[j].key->line);
         snprintf(where, sizeof(where), "kafka.properties.%s", kt);
         if (v->kind != TS_Y_SCALAR || ts_yaml_is_null(v))
-            return ts_yconf_fail(&x->y, v, "%s must be a string, number or boolean, got %s", where,
-                        ts_yconf_describe(v, d, sizeof(d)));
+            return fail(x, v, "%s must be a string, number or boolean, got %s", where,
+                        describe(v, d, sizeof(d)));
         if (v->len > CFG_MAX_STRING || memchr(v->str, '\0', v->len))
-            return ts_yconf_fail(&x->y, v, "%s must be at most %d bytes without NUL characters", where,
+            return fail(x, v, "%s must be at most %d bytes without NUL characters", where,
                         CFG_MAX_STRING);
         char *p = malloc(k->len + 1 + v->len + 1);
         if (!p)
-            return ts_yconf_nomem(&x->y);
+            return nomem(x);
         memcpy(p, k->str, k->len);
         p[k->len] = '=';
         memcpy(p + k->len + 1, v->str, v->len);
@@ -149,30 +193,30 @@ static int load_kafka(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "kafka");
+    int rc = want_map(x, n, "kafka");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
         long long iv = 0;
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "kafka", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "kafka", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         switch (idx) {
-        case 0: rc = ts_yconf_str(&x->y, v, "kafka.brokers", CFG_MAX_STRING, &c->kafka.brokers); break;
-        case 1: rc = ts_yconf_str(&x->y, v, "kafka.group_id", CFG_MAX_STRING, &c->kafka.group_id); break;
+        case 0: rc = get_str(x, v, "kafka.brokers", &c->kafka.brokers); break;
+        case 1: rc = get_str(x, v, "kafka.group_id", &c->kafka.group_id); break;
         case 2:
-            rc = ts_yconf_int(&x->y, v, "kafka.workers", 1, 64, &iv);
+            rc = get_int(x, v, "kafka.workers", 1, 64, &iv);
             c->kafka.workers = (int)iv;
             break;
         case 3:
-            rc = ts_yconf_int(&x->y, v, "kafka.batch_size", 1, 100000, &iv);
+            rc = get_int(x, v, "kafka.batch_size", 1, 100000, &iv);
             c->kafka.batch_size = (uint32_t)iv;
             break;
         case 4:
-            rc = ts_yconf_int(&x->y, v, "kafka.batch_timeout_ms", 1, 60000, &iv);
+            rc = get_int(x, v, "kafka.batch_timeout_ms", 1, 60000, &iv);
             c->kafka.batch_timeout_ms = (int)iv;
             break;
         case 5:
-            rc = ts_yconf_int(&x->y, v, "kafka.queue_batches", 1, 1024, &iv);
+            rc = get_int(x, v, "kafka.queue_batches", 1, 1024, &iv);
             c->kafka.queue_batches = (uint32_t)iv;
             break;
         default: rc = load_props(x, v); break;
@@ -195,15 +239,15 @@ static int load_topic_tenants(struct ctx *x, const struct ts_ynode *v, const cha
         return 0;
     }
     if (v->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&x->y, v, "%s must be a list of tenant ids or \"*\", got %s", field,
-                    ts_yconf_describe(v, d, sizeof(d)));
+        return fail(x, v, "%s must be a list of tenant ids or \"*\", got %s", field,
+                    describe(v, d, sizeof(d)));
     if (v->nitems > CFG_MAX_TOPIC_TENANTS)
-        return ts_yconf_fail(&x->y, v, "%s has more than %d entries", field, CFG_MAX_TOPIC_TENANTS);
+        return fail(x, v, "%s has more than %d entries", field, CFG_MAX_TOPIC_TENANTS);
     if (v->nitems == 0)
         return 0;
     t->tenants = calloc(v->nitems, sizeof(*t->tenants));
     if (!t->tenants)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < v->nitems; i++) {
         snprintf(where, sizeof(where), "%s[%zu]", field, i);
         t->ntenants++;
@@ -225,18 +269,18 @@ static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
     snprintf(where, sizeof(where), "topics[%zu]", idx);
     t->line = n->line;
     t->col = n->col;
-    int rc = ts_yconf_want_map(&x->y, n, where);
+    int rc = want_map(x, n, where);
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, where, keys, TS_ARRAY_LEN(keys), seen);
+        int k = key_index(x, n->pairs[i].key, where, keys, TS_ARRAY_LEN(keys), seen);
         if (k < 0)
             return k;
         snprintf(field, sizeof(field), "%s.%s", where, keys[k]);
         switch (k) {
-        case 0: rc = ts_yconf_str(&x->y, v, field, CFG_MAX_STRING, &t->name); break;
+        case 0: rc = get_str(x, v, field, &t->name); break;
         case 1: rc = get_enum(x, v, field, formats, TS_ARRAY_LEN(formats), &t->format); break;
         case 2: rc = get_tenant(x, v, field, &t->tenant); break;
-        case 3: rc = ts_yconf_str(&x->y, v, field, CFG_MAX_STRING, &t->dead_letter); break;
+        case 3: rc = get_str(x, v, field, &t->dead_letter); break;
         case 4: rc = load_topic_tenants(x, v, field, t); break;
         default: rc = get_zone(x, v, field, &t->tz); break;
         }
@@ -244,7 +288,7 @@ static int load_topic(struct ctx *x, const struct ts_ynode *n, size_t idx,
     if (rc)
         return rc;
     if (!t->name)
-        return ts_yconf_fail(&x->y, n, "%s has no name (every topic needs \"name\")", where);
+        return fail(x, n, "%s has no name (every topic needs \"name\")", where);
     if (!t->format)
         return dup_str(x, "auto", 4, &t->format);
     return 0;
@@ -257,14 +301,14 @@ static int load_topics(struct ctx *x, const struct ts_ynode *n)
     if (ts_yaml_is_null(n))
         return 0;
     if (n->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&x->y, n, "topics must be a list of topics, got %s", ts_yconf_describe(n, d, sizeof(d)));
+        return fail(x, n, "topics must be a list of topics, got %s", describe(n, d, sizeof(d)));
     if (n->nitems > CFG_MAX_TOPICS)
-        return ts_yconf_fail(&x->y, n, "topics has more than %d entries", CFG_MAX_TOPICS);
+        return fail(x, n, "topics has more than %d entries", CFG_MAX_TOPICS);
     if (n->nitems == 0)
         return 0;
     c->topics = calloc(n->nitems, sizeof(*c->topics));
     if (!c->topics)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < n->nitems; i++) {
         struct ts_config_topic *t = &c->topics[c->ntopics++];
         int rc = load_topic(x, n->items[i], i, t);
@@ -273,7 +317,7 @@ static int load_topics(struct ctx *x, const struct ts_ynode *n)
         for (size_t j = 0; j < i; j++) {
             if (strcmp(c->topics[j].name, t->name) == 0) {
                 const struct ts_ynode *nn = ts_yaml_get(n->items[i], "name");
-                return ts_yconf_fail(&x->y, nn, "topics[%zu].name \"%s\" is already used by topics[%zu]", i,
+                return fail(x, nn, "topics[%zu].name \"%s\" is already used by topics[%zu]", i,
                             t->name, j);
             }
         }
@@ -286,7 +330,7 @@ static int load_topics(struct ctx *x, const struct ts_ynode *n)
         for (size_t j = 0; j < c->ntopics; j++) {
             if (strcmp(dl, c->topics[j].name) == 0) {
                 const struct ts_ynode *dn = ts_yaml_get(n->items[i], "dead_letter");
-                return ts_yconf_fail(&x->y, dn,
+                return fail(x, dn,
                             "topics[%zu].dead_letter \"%s\" is consumed as topics[%zu]; "
                             "failed events would loop",
                             i, dl, j);
@@ -305,20 +349,20 @@ static int load_host_zones(struct ctx *x, const struct ts_ynode *n)
 {
     struct ts_config *c = x->c;
     char where[CFG_MAX_WHERE + 64];
-    int rc = ts_yconf_want_map(&x->y, n, "ingest.hosts");
+    int rc = want_map(x, n, "ingest.hosts");
     if (rc)
         return rc;
     if (n->npairs > CFG_MAX_HOST_ZONES)
-        return ts_yconf_fail(&x->y, n, "ingest.hosts has more than %d entries", CFG_MAX_HOST_ZONES);
+        return fail(x, n, "ingest.hosts has more than %d entries", CFG_MAX_HOST_ZONES);
     if (n->npairs == 0)
         return 0;
     c->ingest.hosts = calloc(n->npairs, sizeof(*c->ingest.hosts));
     if (!c->ingest.hosts)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < n->npairs && !rc; i++) {
         struct ts_config_host_zone *h = &c->ingest.hosts[i];
         c->ingest.nhosts++;
-        rc = ts_yconf_str(&x->y, n->pairs[i].key, "an ingest.hosts pattern", CFG_MAX_STRING, &h->pattern);
+        rc = get_str(x, n->pairs[i].key, "an ingest.hosts pattern", &h->pattern);
         snprintf(where, sizeof(where), "ingest.hosts.%.60s", h->pattern ? h->pattern : "?");
         rc = rc ? rc : get_zone(x, n->pairs[i].val, where, &h->tz);
     }
@@ -333,16 +377,16 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "ingest");
+    int rc = want_map(x, n, "ingest");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
         long long iv = 0;
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "ingest", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "ingest", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         switch (idx) {
         case 0:
-            rc = ts_yconf_int(&x->y, v, "ingest.max_message_bytes", 1, 67108864, &iv);
+            rc = get_int(x, v, "ingest.max_message_bytes", 1, 67108864, &iv);
             c->ingest.max_message_bytes = (size_t)iv;
             break;
         case 1:
@@ -353,13 +397,13 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
             break;
         case 2: rc = get_tenant(x, v, "ingest.default_tenant", &c->ingest.default_tenant); break;
         case 4: rc = load_host_zones(x, v); break;
-        case 5: rc = ts_yconf_duration(&x->y, v, "ingest.silent_after", 0, &c->ingest.silent_after_ns); break;
+        case 5: rc = get_duration(x, v, "ingest.silent_after", &c->ingest.silent_after_ns); break;
         default:
             if (v->kind == TS_Y_SCALAR && v->len == 3 && memcmp(v->str, "off", 3) == 0)
                 c->ingest.max_future_ns = -1;
-            else if ((rc = ts_yconf_duration(&x->y, v, "ingest.max_future", 0, &c->ingest.max_future_ns)) ==
+            else if ((rc = get_duration(x, v, "ingest.max_future", &c->ingest.max_future_ns)) ==
                          0 && c->ingest.max_future_ns == 0)
-                rc = ts_yconf_fail(&x->y, v, "ingest.max_future must be a duration above 0, or off");
+                rc = fail(x, v, "ingest.max_future must be a duration above 0, or off");
             break;
         }
     }
@@ -371,7 +415,7 @@ static int load_str_list(struct ctx *x, const struct ts_ynode *n, const char *na
                          size_t *count)
 {
     if (*out)
-        return ts_yconf_fail(&x->y, n, "%s is given twice", name);
+        return fail(x, n, "%s is given twice", name);
     return ts_yconf_str_list(&x->y, n, name, CFG_MAX_RULE_PATHS, out, count);
 }
 
@@ -387,10 +431,10 @@ static int load_normalise(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "normalise");
+    int rc = want_map(x, n, "normalise");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "normalise", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "normalise", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         if (idx == 0)
@@ -411,21 +455,21 @@ static int load_enrich(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "enrich");
+    int rc = want_map(x, n, "enrich");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "enrich", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "enrich", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         switch (idx) {
-        case 0: rc = ts_yconf_str(&x->y, v, "enrich.geoip_city", CFG_MAX_STRING, &c->enrich.geoip_city); break;
-        case 1: rc = ts_yconf_str(&x->y, v, "enrich.geoip_asn", CFG_MAX_STRING, &c->enrich.geoip_asn); break;
+        case 0: rc = get_str(x, v, "enrich.geoip_city", &c->enrich.geoip_city); break;
+        case 1: rc = get_str(x, v, "enrich.geoip_asn", &c->enrich.geoip_asn); break;
         case 2:
             rc = load_str_list(x, v, "enrich.ip_fields", &c->enrich.ip_fields,
                                &c->enrich.nip_fields);
             break;
-        case 3: rc = ts_yconf_str(&x->y, v, "enrich.assets", CFG_MAX_STRING, &c->enrich.assets); break;
-        default: rc = ts_yconf_str(&x->y, v, "enrich.intel_db", CFG_MAX_STRING, &c->enrich.intel_db); break;
+        case 3: rc = get_str(x, v, "enrich.assets", &c->enrich.assets); break;
+        default: rc = get_str(x, v, "enrich.intel_db", &c->enrich.intel_db); break;
         }
     }
     return rc;
@@ -437,22 +481,22 @@ static int load_aliases(struct ctx *x, const struct ts_ynode *n)
     char where[CFG_MAX_WHERE];
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "rules.field_aliases");
+    int rc = want_map(x, n, "rules.field_aliases");
     if (rc)
         return rc;
     if (n->npairs > CFG_MAX_RULE_PATHS)
-        return ts_yconf_fail(&x->y, n, "rules.field_aliases has more than %d entries", CFG_MAX_RULE_PATHS);
+        return fail(x, n, "rules.field_aliases has more than %d entries", CFG_MAX_RULE_PATHS);
     c->rules.alias_from = calloc(n->npairs + 1, sizeof(char *));
     c->rules.alias_to = calloc(n->npairs + 1, sizeof(char *));
     if (!c->rules.alias_from || !c->rules.alias_to)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         c->rules.naliases++;
-        rc = ts_yconf_str(&x->y, n->pairs[i].key, "a rules.field_aliases key", CFG_MAX_STRING, &c->rules.alias_from[i]);
+        rc = get_str(x, n->pairs[i].key, "a rules.field_aliases key", &c->rules.alias_from[i]);
         snprintf(where, sizeof(where), "rules.field_aliases.%s",
                  c->rules.alias_from[i] ? c->rules.alias_from[i] : "?");
         if (!rc)
-            rc = ts_yconf_str(&x->y, n->pairs[i].val, where, CFG_MAX_STRING, &c->rules.alias_to[i]);
+            rc = get_str(x, n->pairs[i].val, where, &c->rules.alias_to[i]);
     }
     return rc;
 }
@@ -463,18 +507,18 @@ static int load_placeholders(struct ctx *x, const struct ts_ynode *n)
     char where[CFG_MAX_WHERE];
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "rules.placeholders");
+    int rc = want_map(x, n, "rules.placeholders");
     if (rc)
         return rc;
     if (n->npairs > CFG_MAX_RULE_PATHS)
-        return ts_yconf_fail(&x->y, n, "rules.placeholders has more than %d entries", CFG_MAX_RULE_PATHS);
+        return fail(x, n, "rules.placeholders has more than %d entries", CFG_MAX_RULE_PATHS);
     c->rules.placeholders = calloc(n->npairs + 1, sizeof(*c->rules.placeholders));
     if (!c->rules.placeholders)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         struct ts_config_placeholder *p = &c->rules.placeholders[i];
         c->rules.nplaceholders++;
-        rc = ts_yconf_str(&x->y, n->pairs[i].key, "a rules.placeholders key", CFG_MAX_STRING, &p->name);
+        rc = get_str(x, n->pairs[i].key, "a rules.placeholders key", &p->name);
         snprintf(where, sizeof(where), "rules.placeholders.%s", p->name ? p->name : "?");
         if (!rc)
             rc = load_str_list(x, n->pairs[i].val, where, &p->values, &p->nvalues);
@@ -489,29 +533,29 @@ static int load_group(struct ctx *x, const struct ts_ynode *n, size_t idx)
     char where[CFG_MAX_WHERE];
     struct ts_config_group *g = &x->c->correlate.groups[idx];
     snprintf(where, sizeof(where), "correlate.group[%zu]", idx);
-    int rc = ts_yconf_want_map(&x->y, n, where);
+    int rc = want_map(x, n, where);
     if (rc)
         return rc;
     g->line = n->line;
     g->col = n->col;
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, where, keys, TS_ARRAY_LEN(keys), seen);
+        int k = key_index(x, n->pairs[i].key, where, keys, TS_ARRAY_LEN(keys), seen);
         if (k < 0)
             return k;
         char w2[CFG_MAX_WHERE + 16];
         snprintf(w2, sizeof(w2), "%s.%s", where, keys[k]);
         if (k == 0)
-            rc = ts_yconf_str(&x->y, v, w2, CFG_MAX_STRING, &g->rule);
+            rc = get_str(x, v, w2, &g->rule);
         else if (k == 1)
             rc = load_str_list(x, v, w2, &g->by, &g->nby);
         else
-            rc = ts_yconf_duration(&x->y, v, w2, 0, &g->window_ns);
+            rc = get_duration(x, v, w2, &g->window_ns);
     }
     if (!rc && !g->rule)
-        rc = ts_yconf_fail(&x->y, n, "%s needs a rule (a detection rule id or name)", where);
+        rc = fail(x, n, "%s needs a rule (a detection rule id or name)", where);
     if (!rc && g->window_ns <= 0)
-        rc = ts_yconf_fail(&x->y, n, "%s needs a window (e.g. 1h)", where);
+        rc = fail(x, n, "%s needs a window (e.g. 1h)", where);
     return rc;
 }
 
@@ -540,30 +584,30 @@ static int load_entities(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     bool seq = n->kind == TS_Y_SEQ;
     if (!seq && n->kind != TS_Y_MAP)
-        return ts_yconf_fail(&x->y, n, "correlate.incidents.entities must be a list of field names or a "
-                    "mapping entity -> fields, got %s", ts_yconf_describe(n, d, sizeof(d)));
+        return fail(x, n, "correlate.incidents.entities must be a list of field names or a "
+                    "mapping entity -> fields, got %s", describe(n, d, sizeof(d)));
     size_t cnt = seq ? n->nitems : n->npairs;
     if (cnt == 0)
-        return ts_yconf_fail(&x->y, n, "correlate.incidents.entities must not be empty (set "
+        return fail(x, n, "correlate.incidents.entities must not be empty (set "
                     "levels to off to link nothing)");
     if (cnt > CFG_MAX_ENTITIES)
-        return ts_yconf_fail(&x->y, n, "correlate.incidents.entities has more than %d entries",
+        return fail(x, n, "correlate.incidents.entities has more than %d entries",
                     CFG_MAX_ENTITIES);
     c->correlate.incidents.entities = calloc(cnt, sizeof(*c->correlate.incidents.entities));
     if (!c->correlate.incidents.entities)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     int rc = 0;
     for (size_t i = 0; !rc && i < cnt; i++) {
         struct ts_config_entity *e = &c->correlate.incidents.entities[i];
         c->correlate.incidents.nentities++;
         snprintf(where, sizeof(where), "correlate.incidents.entities[%zu]", i);
-        rc = ts_yconf_str(&x->y, seq ? n->items[i] : n->pairs[i].key, where, CFG_MAX_STRING, &e->name);
+        rc = get_str(x, seq ? n->items[i] : n->pairs[i].key, where, &e->name);
         if (rc || seq)
             continue;
         snprintf(where, sizeof(where), "correlate.incidents.entities.%s", e->name);
         rc = load_str_list(x, n->pairs[i].val, where, &e->fields, &e->nfields);
         if (!rc && e->nfields > CFG_MAX_ENTITY_FIELDS)
-            rc = ts_yconf_fail(&x->y, n->pairs[i].val, "%s has more than %d fields", where,
+            rc = fail(x, n->pairs[i].val, "%s has more than %d fields", where,
                       CFG_MAX_ENTITY_FIELDS);
     }
     return rc;
@@ -579,18 +623,18 @@ static int load_incidents(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "correlate.incidents");
+    int rc = want_map(x, n, "correlate.incidents");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, "correlate.incidents", keys, TS_ARRAY_LEN(keys),
+        int k = key_index(x, n->pairs[i].key, "correlate.incidents", keys, TS_ARRAY_LEN(keys),
                           seen);
         if (k < 0)
             return k;
         if (k == 0) {
             const struct ts_ynode *seenl[TS_ARRAY_LEN(levels)] = {0};
-            rc = ts_yconf_want_map(&x->y, v, "correlate.incidents.levels");
+            rc = want_map(x, v, "correlate.incidents.levels");
             for (size_t j = 0; !rc && j < v->npairs; j++) {
-                int l = ts_yconf_key_index(&x->y, v->pairs[j].key, "correlate.incidents.levels", levels,
+                int l = key_index(x, v->pairs[j].key, "correlate.incidents.levels", levels,
                                   TS_ARRAY_LEN(levels), seenl);
                 if (l < 0)
                     return l;
@@ -598,27 +642,27 @@ static int load_incidents(struct ctx *x, const struct ts_ynode *n)
                 rc = get_inc_mode(x, v->pairs[j].val, where, &c->correlate.incidents.levels[l]);
             }
         } else if (k == 1) {
-            rc = ts_yconf_want_map(&x->y, v, "correlate.incidents.rules");
+            rc = want_map(x, v, "correlate.incidents.rules");
             if (!rc && v->npairs > CFG_MAX_RULE_PATHS * 64)
-                rc = ts_yconf_fail(&x->y, v, "correlate.incidents.rules has more than %d entries",
+                rc = fail(x, v, "correlate.incidents.rules has more than %d entries",
                           CFG_MAX_RULE_PATHS * 64);
             if (!rc && v->npairs &&
                 !(c->correlate.incidents.rules = calloc(v->npairs,
                                                         sizeof(*c->correlate.incidents.rules))))
-                rc = ts_yconf_nomem(&x->y);
+                rc = nomem(x);
             for (size_t j = 0; !rc && j < v->npairs; j++) {
                 struct ts_config_rule_mode *m = &c->correlate.incidents.rules[j];
                 c->correlate.incidents.nrules++;
-                rc = ts_yconf_str(&x->y, v->pairs[j].key, "a correlate.incidents.rules key", CFG_MAX_STRING, &m->rule);
+                rc = get_str(x, v->pairs[j].key, "a correlate.incidents.rules key", &m->rule);
                 snprintf(where, sizeof(where), "correlate.incidents.rules.%s",
                          m->rule ? m->rule : "?");
                 rc = rc ? rc : get_inc_mode(x, v->pairs[j].val, where, &m->mode);
             }
         } else if (k == 2) {
-            rc = ts_yconf_duration(&x->y, v, "correlate.incidents.window", 0,
-                                   &c->correlate.incidents.window_ns);
+            rc = get_duration(x, v, "correlate.incidents.window",
+                              &c->correlate.incidents.window_ns);
             if (!rc && c->correlate.incidents.window_ns <= 0)
-                rc = ts_yconf_fail(&x->y, v, "correlate.incidents.window must be more than 0");
+                rc = fail(x, v, "correlate.incidents.window must be more than 0");
         } else {
             rc = load_entities(x, v);
         }
@@ -634,14 +678,14 @@ static int load_correlate(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "correlate");
+    int rc = want_map(x, n, "correlate");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, "correlate", keys, TS_ARRAY_LEN(keys), seen);
+        int k = key_index(x, n->pairs[i].key, "correlate", keys, TS_ARRAY_LEN(keys), seen);
         if (k < 0)
             return k;
         if (k == 0) {
-            rc = ts_yconf_duration(&x->y, v, "correlate.lateness", 0, &c->correlate.lateness_ns);
+            rc = get_duration(x, v, "correlate.lateness", &c->correlate.lateness_ns);
             continue;
         }
         if (k == 2) {
@@ -649,12 +693,12 @@ static int load_correlate(struct ctx *x, const struct ts_ynode *n)
             continue;
         }
         if (v->kind != TS_Y_SEQ)
-            return ts_yconf_fail(&x->y, v, "correlate.group must be a list, got %s", ts_yconf_describe(v, d, sizeof(d)));
+            return fail(x, v, "correlate.group must be a list, got %s", describe(v, d, sizeof(d)));
         if (v->nitems > CFG_MAX_RULE_PATHS)
-            return ts_yconf_fail(&x->y, v, "correlate.group has more than %d entries", CFG_MAX_RULE_PATHS);
+            return fail(x, v, "correlate.group has more than %d entries", CFG_MAX_RULE_PATHS);
         c->correlate.groups = calloc(v->nitems + 1, sizeof(*c->correlate.groups));
         if (!c->correlate.groups)
-            return ts_yconf_nomem(&x->y);
+            return nomem(x);
         for (size_t j = 0; !rc && j < v->nitems; j++) {
             c->correlate.ngroups++;
             rc = load_group(x, v->items[j], j);
@@ -672,44 +716,44 @@ static int load_retention(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "retention");
+    int rc = want_map(x, n, "retention");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, "retention", keys, TS_ARRAY_LEN(keys), seen);
+        int k = key_index(x, n->pairs[i].key, "retention", keys, TS_ARRAY_LEN(keys), seen);
         if (k < 0)
             return k;
         switch (k) {
-        case 0: rc = ts_yconf_duration(&x->y, v, "retention.interval", 0, &c->retention.interval_ns); break;
-        case 1: rc = ts_yconf_duration(&x->y, v, "retention.evidence", 0, &c->retention.evidence_ns); break;
-        case 2: rc = ts_yconf_duration(&x->y, v, "retention.resolved", 0, &c->retention.resolved_ns); break;
-        case 3: rc = ts_yconf_duration(&x->y, v, "retention.outbox", 0, &c->retention.outbox_ns); break;
+        case 0: rc = get_duration(x, v, "retention.interval", &c->retention.interval_ns); break;
+        case 1: rc = get_duration(x, v, "retention.evidence", &c->retention.evidence_ns); break;
+        case 2: rc = get_duration(x, v, "retention.resolved", &c->retention.resolved_ns); break;
+        case 3: rc = get_duration(x, v, "retention.outbox", &c->retention.outbox_ns); break;
         default:
-            if ((rc = ts_yconf_want_map(&x->y, v, "retention.tenants")) != 0)
+            if ((rc = want_map(x, v, "retention.tenants")) != 0)
                 break;
             if (v->npairs > CFG_MAX_RULE_PATHS)
-                return ts_yconf_fail(&x->y, v, "retention.tenants has more than %d entries",
+                return fail(x, v, "retention.tenants has more than %d entries",
                             CFG_MAX_RULE_PATHS);
             c->retention.tenants = calloc(v->npairs + 1, sizeof(*c->retention.tenants));
             if (!c->retention.tenants)
-                return ts_yconf_nomem(&x->y);
+                return nomem(x);
             for (size_t j = 0; !rc && j < v->npairs; j++) {
                 struct ts_config_retention *t = &c->retention.tenants[j];
                 c->retention.ntenants++;
-                rc = ts_yconf_str(&x->y, v->pairs[j].key, "a retention.tenants key", CFG_MAX_STRING, &t->tenant);
+                rc = get_str(x, v->pairs[j].key, "a retention.tenants key", &t->tenant);
                 if (rc)
                     break;
                 snprintf(where, sizeof(where), "retention.tenants.%s", t->tenant);
                 const struct ts_ynode *tv = v->pairs[j].val;
                 const struct ts_ynode *tseen[TS_ARRAY_LEN(tkeys)] = {0};
-                if ((rc = ts_yconf_want_map(&x->y, tv, where)) != 0)
+                if ((rc = want_map(x, tv, where)) != 0)
                     break;
                 for (size_t m = 0; !rc && m < tv->npairs; m++) {
-                    int tk = ts_yconf_key_index(&x->y, tv->pairs[m].key, where, tkeys, TS_ARRAY_LEN(tkeys),
+                    int tk = key_index(x, tv->pairs[m].key, where, tkeys, TS_ARRAY_LEN(tkeys),
                                        tseen);
                     if (tk < 0)
                         return tk;
-                    rc = ts_yconf_duration(&x->y, tv->pairs[m].val, where, 0,
-                                           tk == 0 ? &t->evidence_ns : &t->resolved_ns);
+                    rc = get_duration(x, tv->pairs[m].val, where,
+                                      tk == 0 ? &t->evidence_ns : &t->resolved_ns);
                 }
             }
             break;
@@ -730,14 +774,14 @@ static int load_escalate(struct ctx *x, const struct ts_ynode *n)
     c->escalate.enabled = true;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "escalate");
+    int rc = want_map(x, n, "escalate");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         char where[CFG_MAX_WHERE];
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, "escalate", keys, TS_ARRAY_LEN(keys), seen);
+        int k = key_index(x, n->pairs[i].key, "escalate", keys, TS_ARRAY_LEN(keys), seen);
         if (k < 0)
             return k;
         snprintf(where, sizeof(where), "escalate.%s", keys[k]);
-        rc = ts_yconf_str(&x->y, n->pairs[i].val, where, CFG_MAX_STRING, dst[k]);
+        rc = get_str(x, n->pairs[i].val, where, dst[k]);
     }
     return rc;
 }
@@ -748,10 +792,10 @@ static int load_rules_section(struct ctx *x, const struct ts_ynode *n)
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "rules");
+    int rc = want_map(x, n, "rules");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "rules", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "rules", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         rc = idx == 0 ? load_aliases(x, v) : load_placeholders(x, v);
@@ -766,16 +810,16 @@ static int load_paths(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "paths");
+    int rc = want_map(x, n, "paths");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "paths", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "paths", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         switch (idx) {
-        case 0: rc = ts_yconf_str(&x->y, v, "paths.data_dir", CFG_MAX_STRING, &c->paths.data_dir); break;
+        case 0: rc = get_str(x, v, "paths.data_dir", &c->paths.data_dir); break;
         case 1: rc = load_rules(x, v); break;
-        default: rc = ts_yconf_str(&x->y, v, "paths.dead_letter_file", CFG_MAX_STRING, &c->paths.dead_letter_file); break;
+        default: rc = get_str(x, v, "paths.dead_letter_file", &c->paths.dead_letter_file); break;
         }
     }
     return rc;
@@ -788,9 +832,9 @@ static int load_log(struct ctx *x, const struct ts_ynode *n)
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     if (ts_yaml_is_null(n))
         return 0;
-    int rc = ts_yconf_want_map(&x->y, n, "log");
+    int rc = want_map(x, n, "log");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
-        int idx = ts_yconf_key_index(&x->y, n->pairs[i].key, "log", keys, TS_ARRAY_LEN(keys), seen);
+        int idx = key_index(x, n->pairs[i].key, "log", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
         rc = get_enum(x, n->pairs[i].val, "log.level", levels, TS_ARRAY_LEN(levels),
@@ -816,7 +860,7 @@ static int check_listen(struct ctx *x, const struct ts_ynode *n, const char *v)
     if (ok && v[0] == '[' && colon[-1] != ']')
         ok = false;
     if (!ok || port > 65535)
-        return ts_yconf_fail(&x->y, n, "http.listen must be HOST:PORT or [IPv6]:PORT with a port from 0 to "
+        return fail(x, n, "http.listen must be HOST:PORT or [IPv6]:PORT with a port from 0 to "
                           "65535 (0: any free port), got \"%.80s\"", v);
     return 0;
 }
@@ -829,32 +873,32 @@ static int load_http(struct ctx *x, const struct ts_ynode *n)
     struct ts_config *c = x->c;
     c->http.enabled = true;
     if (ts_yaml_is_null(n))
-        return ts_yconf_fail(&x->y, n, "http needs at least listen (HOST:PORT)");
-    int rc = ts_yconf_want_map(&x->y, n, "http");
+        return fail(x, n, "http needs at least listen (HOST:PORT)");
+    int rc = want_map(x, n, "http");
     for (size_t i = 0; !rc && i < n->npairs; i++) {
         const struct ts_ynode *v = n->pairs[i].val;
-        int k = ts_yconf_key_index(&x->y, n->pairs[i].key, "http", keys, TS_ARRAY_LEN(keys), seen);
+        int k = key_index(x, n->pairs[i].key, "http", keys, TS_ARRAY_LEN(keys), seen);
         if (k < 0)
             return k;
         long long ll = 0;
         switch (k) {
         case 0:
-            rc = ts_yconf_str(&x->y, v, "http.listen", CFG_MAX_STRING, &c->http.listen);
+            rc = get_str(x, v, "http.listen", &c->http.listen);
             rc = rc ? rc : check_listen(x, v, c->http.listen);
             break;
-        case 1: rc = ts_yconf_str(&x->y, v, "http.tls_cert", CFG_MAX_STRING, &c->http.tls_cert); break;
-        case 2: rc = ts_yconf_str(&x->y, v, "http.tls_key", CFG_MAX_STRING, &c->http.tls_key); break;
-        case 3: rc = ts_yconf_str(&x->y, v, "http.tokens", CFG_MAX_STRING, &c->http.tokens); break;
+        case 1: rc = get_str(x, v, "http.tls_cert", &c->http.tls_cert); break;
+        case 2: rc = get_str(x, v, "http.tls_key", &c->http.tls_key); break;
+        case 3: rc = get_str(x, v, "http.tokens", &c->http.tokens); break;
         case 4:
-            rc = ts_yconf_int(&x->y, v, "http.rate", 0, 1000000, &ll);
+            rc = get_int(x, v, "http.rate", 0, 1000000, &ll);
             c->http.rate = ll;
             break;
         case 5:
-            rc = ts_yconf_int(&x->y, v, "http.body_max", 1, 1LL << 30, &ll);
+            rc = get_int(x, v, "http.body_max", 1, 1LL << 30, &ll);
             c->http.body_max = (size_t)ll;
             break;
         default:
-            rc = ts_yconf_int(&x->y, v, "http.ready_max_lag", 0, 1LL << 62, &ll);
+            rc = get_int(x, v, "http.ready_max_lag", 0, 1LL << 62, &ll);
             c->http.ready_max_lag = ll;
             break;
         }
@@ -862,9 +906,9 @@ static int load_http(struct ctx *x, const struct ts_ynode *n)
     if (rc)
         return rc;
     if (!c->http.listen)
-        return ts_yconf_fail(&x->y, n, "http.listen is required (HOST:PORT, e.g. 127.0.0.1:8080)");
+        return fail(x, n, "http.listen is required (HOST:PORT, e.g. 127.0.0.1:8080)");
     if (!c->http.tls_cert != !c->http.tls_key)
-        return ts_yconf_fail(&x->y, seen[1] ? seen[1] : seen[2],
+        return fail(x, seen[1] ? seen[1] : seen[2],
                     "http.tls_cert and http.tls_key go together (both PEM files, or neither)");
     return 0;
 }
@@ -885,16 +929,16 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
     if (ts_yaml_is_null(root))
         return 0; /* empty file: all defaults */
     if (root->kind != TS_Y_MAP)
-        return ts_yconf_fail(&x->y, root,
+        return fail(x, root,
                     "the configuration must be a mapping of sections (kafka, topics, ingest, "
                     "paths, log, normalise, enrich, rules, correlate, retention, escalate, "
                     "http), "
                     "got %s",
-                    ts_yconf_describe(root, d, sizeof(d)));
+                    describe(root, d, sizeof(d)));
     int rc = 0;
     for (size_t i = 0; !rc && i < root->npairs; i++) {
         const struct ts_ynode *v = root->pairs[i].val;
-        int idx = ts_yconf_key_index(&x->y, root->pairs[i].key, "the configuration", keys, TS_ARRAY_LEN(keys),
+        int idx = key_index(x, root->pairs[i].key, "the configuration", keys, TS_ARRAY_LEN(keys),
                             seen);
         if (idx < 0)
             return idx;
@@ -914,7 +958,7 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
         }
     }
     if (!rc && x->c->ntopics > 0 && !x->c->kafka.brokers)
-        rc = ts_yconf_fail(&x->y, seen[1], "kafka.brokers is required when topics are given");
+        rc = fail(x, seen[1], "kafka.brokers is required when topics are given");
     return rc;
 }
 

@@ -240,7 +240,8 @@ static void compile_condition(struct cctx *x, struct crule *cr, const struct ts_
                      k->str, s);
             else
                 prob(x, RULE_INVALID, k, "unknown condition key \"%s\" (gt, gte, lt, lte, eq, "
-                     "neq, field%s)", k->str, cr->type == CT_VALUE_PERCENTILE ? ", percentile" : "");
+                     "neq, field%s)",
+                     k->str, cr->type == CT_VALUE_PERCENTILE ? ", percentile" : "");
         }
     }
     if (cr->nconds == 0)

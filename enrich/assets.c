@@ -84,6 +84,22 @@ struct lctx {
     struct ingest_assets *a;
 };
 
+static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int nomem(struct lctx *x)
+{
+    return ts_yconf_nomem(&x->y);
+}
+
 /* ----------------------------------------------------------- host tables */
 
 static size_t pow2_at_least(size_t n)
@@ -165,7 +181,7 @@ static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, boo
     char buf[HOST_MAX + 1];
     size_t len = lower_host(n->str, n->len, buf);
     if (!len || memchr(n->str, ' ', n->len) || memchr(n->str, '\0', n->len))
-        return ts_yconf_fail(&x->y, n, "invalid host name \"%s\"", n->str);
+        return fail(x, n, "invalid host name \"%s\"", n->str);
     char *k = NULL;
     const uint32_t *tn;
     uint32_t nt = key_tenants(a, asset, &tn);
@@ -176,11 +192,11 @@ static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, boo
                 continue;
             char ft[TS_TENANT_MAX + 20];
             for_tenant(a, tn[t], ft, sizeof(ft));
-            return ts_yconf_fail(&x->y, n, "host name \"%s\" already belongs to system \"%s\"%s (line %u)",
+            return fail(x, n, "host name \"%s\" already belongs to system \"%s\"%s (line %u)",
                         n->str, a->v[e->asset].id, ft, e->line);
         }
         if (!k && !(k = ts_arena_strndup(a->arena, buf, len)))
-            return ts_yconf_nomem(&x->y);
+            return nomem(x);
         *e = (struct host_ent){.key = k, .len = (uint32_t)len, .tenant = tn[t], .asset = asset,
                                .line = n->line, .col = n->col};
         a->nhosts++;
@@ -227,7 +243,7 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
     struct ts_ip net;
     unsigned plen;
     if (ingest_cidr_parse(n->str, n->len, true, &net, &plen))
-        return ts_yconf_fail(&x->y, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
+        return fail(x, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
                           "10.10.1.0/24, with no host bits set)", n->str);
     const uint32_t *tn;
     uint32_t nt = key_tenants(a, asset, &tn);
@@ -238,7 +254,7 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
                 continue;
             char ft[TS_TENANT_MAX + 20];
             for_tenant(a, tn[t], ft, sizeof(ft));
-            return ts_yconf_fail(&x->y, n, "IP range \"%s\" already belongs to system \"%s\"%s (line %u)",
+            return fail(x, n, "IP range \"%s\" already belongs to system \"%s\"%s (line %u)",
                         n->str, a->v[e->asset].id, ft, e->line);
         }
         e->used = 1;
@@ -281,13 +297,13 @@ static int each_name(struct lctx *x, const struct ts_ynode *n, const char *what,
     if (n->kind == TS_Y_SCALAR)
         return fn(x, n, asset, flag);
     if (n->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&x->y, n, "%s must be a list of strings, not %s", what, ts_yaml_kind_name(n));
+        return fail(x, n, "%s must be a list of strings, not %s", what, ts_yaml_kind_name(n));
     if (n->nitems > INGEST_ASSETS_MAX_NAMES)
-        return ts_yconf_fail(&x->y, n, "too many %s (at most %u)", what, INGEST_ASSETS_MAX_NAMES);
+        return fail(x, n, "too many %s (at most %u)", what, INGEST_ASSETS_MAX_NAMES);
     for (size_t i = 0; i < n->nitems; i++) {
         const struct ts_ynode *it = n->items[i];
         if (it->kind != TS_Y_SCALAR || ts_yaml_is_null(it))
-            return ts_yconf_fail(&x->y, it, "each of %s must be a string, not %s", what, ts_yaml_kind_name(it));
+            return fail(x, it, "each of %s must be a string, not %s", what, ts_yaml_kind_name(it));
         int rc = fn(x, it, asset, flag);
         if (rc)
             return rc;
@@ -322,18 +338,18 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
     if (!n || ts_yaml_is_null(n))
         return 0;
     if (n->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&x->y, n, "contacts must be a list, not %s", ts_yaml_kind_name(n));
+        return fail(x, n, "contacts must be a list, not %s", ts_yaml_kind_name(n));
     if (n->nitems > INGEST_ASSETS_MAX_CONTACTS)
-        return ts_yconf_fail(&x->y, n, "too many contacts (at most %u)", INGEST_ASSETS_MAX_CONTACTS);
+        return fail(x, n, "too many contacts (at most %u)", INGEST_ASSETS_MAX_CONTACTS);
     as->contacts = ts_arena_alloc(x->a->arena, (n->nitems ? n->nitems : 1) * sizeof(*as->contacts));
     if (!as->contacts)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < n->nitems; i++) {
         const struct ts_ynode *c = n->items[i];
         struct ingest_asset_contact *ct = &as->contacts[i];
         memset(ct, 0, sizeof(*ct));
         if (c->kind != TS_Y_MAP)
-            return ts_yconf_fail(&x->y, c, "a contact must be a mapping (name, role, email, phone), not %s",
+            return fail(x, c, "a contact must be a mapping (name, role, email, phone), not %s",
                         ts_yaml_kind_name(c));
         int rc;
         if ((rc = check_keys(x, c, contact_keys, "a contact")) ||
@@ -343,7 +359,7 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
             (rc = want_str(x, ts_yaml_get(c, "phone"), "phone", &ct->phone, NULL)))
             return rc;
         if (!ct->name && !ct->email && !ct->phone)
-            return ts_yconf_fail(&x->y, c, "a contact needs a name, an email or a phone");
+            return fail(x, c, "a contact needs a name, an email or a phone");
     }
     as->ncontacts = n->nitems;
     return 0;
@@ -358,12 +374,12 @@ static int tenant_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, b
     struct ingest_assets *a = x->a;
     const char *why = ts_tenant_check(n->str, n->len);
     if (why)
-        return ts_yconf_fail(&x->y, n, "tenant \"%.*s\": %s", n->len > 80 ? 80 : (int)n->len, n->str, why);
+        return fail(x, n, "tenant \"%.*s\": %s", n->len > 80 ? 80 : (int)n->len, n->str, why);
     struct tenant_ent *e = tenant_slot(a, n->str, n->len);
     if (!e->name) {
         char *k = ts_arena_strndup(a->arena, n->str, n->len);
         if (!k)
-            return ts_yconf_nomem(&x->y);
+            return nomem(x);
         *e = (struct tenant_ent){.name = k, .len = (uint32_t)n->len,
                                  .num = (uint32_t)++a->ntenants};
     }
@@ -383,14 +399,14 @@ static int load_tenants(struct lctx *x, const struct ts_ynode *n, int32_t idx)
         return 0; /* shared */
     size_t max = n->kind == TS_Y_SEQ ? n->nitems : 1;
     if (ts_yaml_is_null(n) || max == 0)
-        return ts_yconf_fail(&x->y, n, "tenants: name at least one (or leave the key out: shared)");
+        return fail(x, n, "tenants: name at least one (or leave the key out: shared)");
     if (max > INGEST_ASSETS_MAX_NAMES)
-        return ts_yconf_fail(&x->y, n, "too many tenants (at most %u)", INGEST_ASSETS_MAX_NAMES);
+        return fail(x, n, "too many tenants (at most %u)", INGEST_ASSETS_MAX_NAMES);
     struct ingest_assets *a = x->a;
     a->st[idx].num = ts_arena_alloc(a->arena, max * sizeof(uint32_t));
     a->v[idx].tenants = ts_arena_alloc(a->arena, max * sizeof(char *));
     if (!a->st[idx].num || !a->v[idx].tenants)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     return each_name(x, n, "tenants", idx, tenant_add, false);
 }
 
@@ -417,12 +433,12 @@ static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
             continue;
         uint32_t num;
         if (!a->st[j].n || !a->st[idx].n)
-            return ts_yconf_fail(&x->y, id,
+            return fail(x, id,
                         "duplicate system id \"%s\" (first at line %u; a system without "
                         "tenants is shared by every tenant: give both their tenants)",
                         as->id, a->v[j].line);
         if (same_tenant(&a->st[j], &a->st[idx], &num))
-            return ts_yconf_fail(&x->y, id, "duplicate system id \"%s\" for tenant \"%s\" (first at line %u)",
+            return fail(x, id, "duplicate system id \"%s\" for tenant \"%s\" (first at line %u)",
                         as->id, tenant_name(a, num), a->v[j].line);
     }
     return 0;
@@ -436,11 +452,11 @@ static int copy_names(struct lctx *x, const struct ts_ynode *n, const char ***ou
     size_t cnt = n->kind == TS_Y_SEQ ? n->nitems : 1;
     const char **v = ts_arena_alloc(x->a->arena, (cnt ? cnt : 1) * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < cnt; i++) {
         const struct ts_ynode *it = n->kind == TS_Y_SEQ ? n->items[i] : n;
         if (!(v[i] = ts_arena_strndup(x->a->arena, it->str, it->len)))
-            return ts_yconf_nomem(&x->y);
+            return nomem(x);
     }
     *out = v;
     *count = cnt;
@@ -454,11 +470,11 @@ static int copy_nets(struct lctx *x, struct ingest_asset *as)
         return 0;
     struct ingest_asset_net *v = ts_arena_alloc(x->a->arena, as->nip_ranges * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     for (size_t i = 0; i < as->nip_ranges; i++)
         if (ingest_cidr_parse(as->ip_ranges[i], strlen(as->ip_ranges[i]), true, &v[i].net,
                               &v[i].plen))
-            return ts_yconf_fail(&x->y, NULL, "IP range \"%s\" no longer parses",
+            return fail(x, NULL, "IP range \"%s\" no longer parses",
                                  as->ip_ranges[i]);
     as->nets = v;
     return 0;
@@ -471,18 +487,18 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
     as->line = m->line;
     as->index = (size_t)idx;
     if (m->kind != TS_Y_MAP)
-        return ts_yconf_fail(&x->y, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
+        return fail(x, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
     int rc;
     if ((rc = check_keys(x, m, system_keys, "a system")))
         return rc;
     const struct ts_ynode *id = ts_yaml_get(m, "id"), *name = ts_yaml_get(m, "name"),
                           *level = ts_yaml_get(m, "level");
     if (!id || ts_yaml_is_null(id))
-        return ts_yconf_fail(&x->y, m, "system without an id");
+        return fail(x, m, "system without an id");
     if (!name || ts_yaml_is_null(name))
-        return ts_yconf_fail(&x->y, m, "system without a name");
+        return fail(x, m, "system without a name");
     if (!level || ts_yaml_is_null(level))
-        return ts_yconf_fail(&x->y, m, "system without a level (cấp độ 1-5)");
+        return fail(x, m, "system without a level (cấp độ 1-5)");
     if ((rc = want_str(x, id, "id", &as->id, &as->id_len)) ||
         (rc = want_str(x, name, "name", &as->name, &as->name_len)) ||
         (rc = want_str(x, ts_yaml_get(m, "operator"), "operator", &as->operator_,
@@ -493,7 +509,7 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
         return rc;
     if (level->kind != TS_Y_SCALAR || level->len != 1 || level->str[0] < '1' ||
         level->str[0] > '5')
-        return ts_yconf_fail(&x->y, level, "level must be a security level from 1 to 5, not \"%s\"",
+        return fail(x, level, "level must be a security level from 1 to 5, not \"%s\"",
                     level->kind == TS_Y_SCALAR ? level->str : ts_yaml_kind_name(level));
     as->level = level->str[0] - '0';
     if ((rc = each_name(x, ts_yaml_get(m, "hostnames"), "hostnames", idx, host_cb, true)) ||
@@ -547,18 +563,18 @@ static int build(struct lctx *x, const struct ts_ystream *s)
 {
     const struct ts_ynode *root = s->ndocs ? s->docs[0].root : NULL;
     if (s->ndocs > 1)
-        return ts_yconf_fail(&x->y, s->docs[1].root, "an inventory is one YAML document");
+        return fail(x, s->docs[1].root, "an inventory is one YAML document");
     if (!root || root->kind != TS_Y_MAP)
-        return ts_yconf_fail(&x->y, root, "an inventory is a mapping with a \"systems\" list");
+        return fail(x, root, "an inventory is a mapping with a \"systems\" list");
     static const char *const top_keys[] = {"agency", "version", "systems", NULL};
     int rc = check_keys(x, root, top_keys, "the inventory");
     if (rc)
         return rc;
     const struct ts_ynode *systems = ts_yaml_get(root, "systems");
     if (!systems || systems->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&x->y, systems ? systems : root, "\"systems\" must be a list of systems");
+        return fail(x, systems ? systems : root, "\"systems\" must be a list of systems");
     if (systems->nitems > INGEST_ASSETS_MAX)
-        return ts_yconf_fail(&x->y, systems, "too many systems (at most %u)", INGEST_ASSETS_MAX);
+        return fail(x, systems, "too many systems (at most %u)", INGEST_ASSETS_MAX);
     struct ingest_assets *a = x->a;
     size_t nh = count_names(systems, "hostnames") + count_names(systems, "domains");
     size_t nn = count_names(systems, "ip_ranges");
@@ -567,7 +583,7 @@ static int build(struct lctx *x, const struct ts_ystream *s)
         if (systems->items[i]->kind == TS_Y_MAP)
             nt += count_items(ts_yaml_get(systems->items[i], "tenants"));
     if (nh > MAX_KEYS || nn > MAX_KEYS)
-        return ts_yconf_fail(&x->y, systems, "too many %s: %zu once per tenant of their system (at most %zu)",
+        return fail(x, systems, "too many %s: %zu once per tenant of their system (at most %zu)",
                     nh > MAX_KEYS ? "host names and domains" : "IP ranges",
                     nh > MAX_KEYS ? nh : nn, MAX_KEYS);
     a->hcap = pow2_at_least(2 * nh + 1);
@@ -581,7 +597,7 @@ static int build(struct lctx *x, const struct ts_ystream *s)
     a->nets = ts_arena_alloc(a->arena, a->ncap * sizeof(*a->nets));
     a->tenants = ts_arena_alloc(a->arena, a->tncap * sizeof(*a->tenants));
     if (!a->v || !a->st || !a->hosts || !a->shorts || !a->nets || !a->tenants)
-        return ts_yconf_nomem(&x->y);
+        return nomem(x);
     memset(a->st, 0, (systems->nitems + 1) * sizeof(*a->st));
     memset(a->hosts, 0, a->hcap * sizeof(*a->hosts));
     memset(a->shorts, 0, a->scap * sizeof(*a->shorts));

@@ -321,7 +321,22 @@ void esc_error_scrub(const struct esc_chan *ch, char *error)
 /* ------------------------------------------------------------- loading */
 
 /* Loading goes through core/yconf (struct ts_yconf: file, first error, and
- * the channel set's arena). */
+ * the channel set's arena); fail/nomem are its short names here. */
+static int fail(struct ts_yconf *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct ts_yconf *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(x, TS_E_CONFIG, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int nomem(struct ts_yconf *x)
+{
+    return ts_yconf_nomem(x);
+}
 
 /* get_str/opt_* keep the channel fields' const char * and this file's rule:
  * a string of at most ESC_TEXT_MAX bytes on one line, "" allowed. */
@@ -334,7 +349,8 @@ static int get_str(struct ts_yconf *x, const struct ts_ynode *n, const char *wha
     return rc;
 }
 
-static int opt_str(struct ts_yconf *x, const struct ts_ynode *map, const char *key, const char **out)
+static int opt_str(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
+                   const char **out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
     return n ? get_str(x, n, key, out) : 0;
@@ -347,8 +363,8 @@ static int opt_duration(struct ts_yconf *x, const struct ts_ynode *map, const ch
     return n ? ts_yconf_duration(x, n, key, TS_YCONF_POSITIVE, out) : 0;
 }
 
-static int opt_uint(struct ts_yconf *x, const struct ts_ynode *map, const char *key, unsigned long lo,
-                    unsigned long hi, unsigned long *out)
+static int opt_uint(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
+                    unsigned long lo, unsigned long hi, unsigned long *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
     long long v;
@@ -375,12 +391,12 @@ static int get_kvs(struct ts_yconf *x, const struct ts_ynode *n, const char *wha
                    struct esc_kv **out, size_t *nout)
 {
     if (!n || n->kind != TS_Y_MAP)
-        return ts_yconf_fail(x, n, "%s must be a mapping of names to values", what);
+        return fail(x, n, "%s must be a mapping of names to values", what);
     if (n->npairs > ESC_HEADERS_MAX)
-        return ts_yconf_fail(x, n, "%s: more than %d entries", what, ESC_HEADERS_MAX);
+        return fail(x, n, "%s: more than %d entries", what, ESC_HEADERS_MAX);
     struct esc_kv *v = ts_arena_alloc(x->arena, (n->npairs + 1) * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(x);
+        return nomem(x);
     for (size_t i = 0; i < n->npairs; i++) {
         int rc = get_str(x, n->pairs[i].key, what, &v[i].k);
         rc = rc ? rc : get_str(x, n->pairs[i].val, what, &v[i].v);
@@ -402,7 +418,7 @@ static int get_secret(struct ts_yconf *x, const struct ts_ynode *map, const char
     const struct ts_ynode *ni = ts_yaml_get(map, key), *nf = ts_yaml_get(map, kf),
                           *ne = ts_yaml_get(map, ke);
     if ((ni != NULL) + (nf != NULL) + (ne != NULL) > 1)
-        return ts_yconf_fail(x, ni ? ni : nf, "give one of %s, %s and %s", key, kf, ke);
+        return fail(x, ni ? ni : nf, "give one of %s, %s and %s", key, kf, ke);
     if (ni)
         return get_str(x, ni, key, out);
     const char *ref = NULL;
@@ -414,25 +430,25 @@ static int get_secret(struct ts_yconf *x, const struct ts_ynode *map, const char
     if (ne) {
         const char *v = getenv(ref);
         if (!v || !*v)
-            return ts_yconf_fail(x, ne, "environment variable %s is not set", ref);
+            return fail(x, ne, "environment variable %s is not set", ref);
         if (strlen(v) > ESC_TEXT_MAX)
-            return ts_yconf_fail(x, ne, "environment variable %s is too long", ref);
-        return (*out = ts_arena_strndup(x->arena, v, strlen(v))) ? 0 : ts_yconf_nomem(x);
+            return fail(x, ne, "environment variable %s is too long", ref);
+        return (*out = ts_arena_strndup(x->arena, v, strlen(v))) ? 0 : nomem(x);
     }
     if (nf) {
         FILE *f = fopen(ref, "rb");
         if (!f)
-            return ts_yconf_fail(x, nf, "cannot open %s: %s", ref, strerror(errno));
+            return fail(x, nf, "cannot open %s: %s", ref, strerror(errno));
         char buf[SECRET_FILE_MAX];
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = '\0';
         n = strcspn(buf, "\r\n");
         if (n == 0)
-            return ts_yconf_fail(x, nf, "%s is empty", ref);
+            return fail(x, nf, "%s is empty", ref);
         *out = ts_arena_strndup(x->arena, buf, n);
         memset(buf, 0, sizeof(buf));
-        return *out ? 0 : ts_yconf_nomem(x);
+        return *out ? 0 : nomem(x);
     }
     return 0;
 }
@@ -455,7 +471,7 @@ static void hide(struct hidden *h, const char *s, size_t n)
         if (strlen(h->v[i]) == n && !memcmp(h->v[i], s, n))
             return;
     if (!(h->v[h->n] = ts_arena_strndup(h->x->arena, s, n)))
-        h->rc = ts_yconf_nomem(h->x);
+        h->rc = nomem(h->x);
     else
         h->n++;
 }
@@ -529,7 +545,7 @@ static int collect_hidden(struct ts_yconf *x, struct esc_chan *ch)
         return h.rc;
     if (h.n) {
         if (!(ch->hidden = ts_arena_alloc(x->arena, h.n * sizeof(*ch->hidden))))
-            return ts_yconf_nomem(x);
+            return nomem(x);
         memcpy(ch->hidden, h.v, h.n * sizeof(*ch->hidden));
         ch->nhidden = h.n;
     }
@@ -556,16 +572,16 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         return rc;
     size_t nl = strlen(ch->name);
     if (nl == 0 || nl > ESC_CHANNEL_NAME_MAX)
-        return ts_yconf_fail(x, k, "channel name must be 1 to %d bytes", ESC_CHANNEL_NAME_MAX);
+        return fail(x, k, "channel name must be 1 to %d bytes", ESC_CHANNEL_NAME_MAX);
     ch->line = k->line;
     ch->timeout_ns = DEFAULT_TIMEOUT_NS;
     ch->connect_timeout_ns = DEFAULT_CONNECT_NS;
     if (!n || n->kind != TS_Y_MAP)
-        return ts_yconf_fail(x, n, "channel %s must be a mapping", ch->name);
+        return fail(x, n, "channel %s must be a mapping", ch->name);
     const char *type = NULL;
     const struct ts_ynode *tn = ts_yaml_get(n, "type");
     if (!tn)
-        return ts_yconf_fail(x, n, "channel %s needs a type (webhook, kafka, file, smtp)", ch->name);
+        return fail(x, n, "channel %s needs a type (webhook, kafka, file, smtp)", ch->name);
     if ((rc = get_str(x, tn, "type", &type)) != 0)
         return rc;
     const char *const *keys = k_common;
@@ -582,7 +598,7 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         ch->type = ESC_CH_SMTP;
         keys = k_smtp;
     } else {
-        return ts_yconf_fail(x, tn, "unknown channel type \"%s\" (known: webhook, kafka, file, smtp)",
+        return fail(x, tn, "unknown channel type \"%s\" (known: webhook, kafka, file, smtp)",
                     type);
     }
     char what[ESC_CHANNEL_NAME_MAX + 16];
@@ -604,7 +620,7 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         char safe[ESC_TEXT_MAX + 16];
         esc_url_redact(ch->url, safe, sizeof(safe));
         if (!(ch->url_safe = ts_arena_strndup(x->arena, safe, strlen(safe))))
-            return ts_yconf_nomem(x);
+            return nomem(x);
     }
     const struct ts_ynode *v;
     switch (ch->type) {
@@ -616,10 +632,10 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         if (rc)
             return rc;
         if (!ch->url)
-            return ts_yconf_fail(x, n, "webhook channel %s needs a url", ch->name);
+            return fail(x, n, "webhook channel %s needs a url", ch->name);
         if (strncmp(ch->url, "https://", 8) != 0 &&
             !(ch->insecure && !strncmp(ch->url, "http://", 7)))
-            return ts_yconf_fail(x, ts_yaml_get(n, "url"),
+            return fail(x, ts_yaml_get(n, "url"),
                         "webhook url must be https:// (http:// only with insecure: true)");
         if (ch->secret) {
             struct ts_buf b;
@@ -627,14 +643,14 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
             rc = esc_webhook_sign(ch->secret, "x", 0, "", 0, &b, NULL);
             ts_buf_free(&b);
             if (rc)
-                return ts_yconf_fail(x, ts_yaml_get(n, "secret"),
+                return fail(x, ts_yaml_get(n, "secret"),
                             "webhook secret must be \"whsec_\" and base64 (%s)",
                             ts_strerror(rc));
         }
         for (size_t i = 0; i < ch->nheaders; i++)
             for (const char *p = ch->headers[i].k; *p; p++)
                 if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
-                    return ts_yconf_fail(x, v, "header name \"%s\": letters, digits, '-' and '_'",
+                    return fail(x, v, "header name \"%s\": letters, digits, '-' and '_'",
                                 ch->headers[i].k);
         break;
     case ESC_CH_SMTP:
@@ -644,9 +660,9 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         if (!rc && (v = ts_yaml_get(n, "to"))) {
             size_t cnt = v->kind == TS_Y_SEQ ? v->nitems : 1;
             if (cnt == 0 || cnt > ESC_SMTP_RCPT_MAX || v->kind == TS_Y_MAP)
-                return ts_yconf_fail(x, v, "to: 1 to %d addresses", ESC_SMTP_RCPT_MAX);
+                return fail(x, v, "to: 1 to %d addresses", ESC_SMTP_RCPT_MAX);
             if (!(ch->to = ts_arena_alloc(x->arena, cnt * sizeof(*ch->to))))
-                return ts_yconf_nomem(x);
+                return nomem(x);
             for (size_t i = 0; !rc && i < cnt; i++)
                 rc = get_str(x, v->kind == TS_Y_SEQ ? v->items[i] : v, "to", &ch->to[i]);
             ch->nto = cnt;
@@ -654,17 +670,17 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         if (rc)
             return rc;
         if (!ch->url || (strncmp(ch->url, "smtp://", 7) && strncmp(ch->url, "smtps://", 8)))
-            return ts_yconf_fail(x, n, "smtp channel %s needs a url smtp://host[:port] or smtps://...",
+            return fail(x, n, "smtp channel %s needs a url smtp://host[:port] or smtps://...",
                         ch->name);
         if (!ch->from || !ch->nto)
-            return ts_yconf_fail(x, n, "smtp channel %s needs from and to", ch->name);
+            return fail(x, n, "smtp channel %s needs from and to", ch->name);
         if (ch->allow_plaintext && strncmp(ch->url, "smtp://", 7) != 0)
-            return ts_yconf_fail(x, ts_yaml_get(n, "allow_plaintext"),
+            return fail(x, ts_yaml_get(n, "allow_plaintext"),
                         "allow_plaintext is for smtp:// (smtps:// is always TLS)");
         for (size_t i = 0; i <= ch->nto; i++) {
             const char *a = i < ch->nto ? ch->to[i] : ch->from;
             if (!strchr(a, '@') || strpbrk(a, "<>\" ,;"))
-                return ts_yconf_fail(x, n, "smtp channel %s: \"%s\" is not a plain address", ch->name,
+                return fail(x, n, "smtp channel %s: \"%s\" is not a plain address", ch->name,
                             a);
         }
         break;
@@ -676,22 +692,22 @@ static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const stru
         if (rc)
             return rc;
         if (!ch->brokers || !ch->topic)
-            return ts_yconf_fail(x, n, "kafka channel %s needs brokers and topic", ch->name);
+            return fail(x, n, "kafka channel %s needs brokers and topic", ch->name);
         for (size_t i = 0; i < ch->nprops; i++)
             if (!strcmp(ch->props[i].k, "enable.idempotence") ||
                 !strcmp(ch->props[i].k, "bootstrap.servers") ||
                 !strcmp(ch->props[i].k, "acks"))
-                return ts_yconf_fail(x, v, "kafka property %s is managed by tocsin", ch->props[i].k);
+                return fail(x, v, "kafka property %s is managed by tocsin", ch->props[i].k);
         break;
     case ESC_CH_FILE:
         if ((rc = opt_str(x, n, "path", &ch->path)) != 0)
             return rc;
         if (!ch->path || !*ch->path)
-            return ts_yconf_fail(x, n, "file channel %s needs a path", ch->name);
+            return fail(x, n, "file channel %s needs a path", ch->name);
         break;
     }
     if (ch->client_key && !ch->client_cert)
-        return ts_yconf_fail(x, n, "channel %s: client_key without client_cert", ch->name);
+        return fail(x, n, "channel %s: client_key without client_cert", ch->name);
     return collect_hidden(x, ch);
 }
 
@@ -756,23 +772,23 @@ static int load_root(struct ts_yconf *x, const struct ts_ynode *root, struct esc
         c->dispatch.threads = (unsigned)th;
         c->dispatch.max_attempts = (uint32_t)ma;
         if (c->dispatch.backoff_cap_ns < c->dispatch.backoff_base_ns)
-            return ts_yconf_fail(x, d, "backoff_cap must not be shorter than backoff_base");
+            return fail(x, d, "backoff_cap must not be shorter than backoff_base");
     }
     const struct ts_ynode *chs = ts_yaml_get(root, "channels");
     if (!chs || chs->kind != TS_Y_MAP || chs->npairs == 0)
-        return ts_yconf_fail(x, chs ? chs : root, "channels must be a mapping of names to channels");
+        return fail(x, chs ? chs : root, "channels must be a mapping of names to channels");
     if (chs->npairs > ESC_CHANNELS_MAX)
-        return ts_yconf_fail(x, chs, "more than %d channels", ESC_CHANNELS_MAX);
+        return fail(x, chs, "more than %d channels", ESC_CHANNELS_MAX);
     c->v = ts_arena_alloc(x->arena, chs->npairs * sizeof(*c->v));
     if (!c->v)
-        return ts_yconf_nomem(x);
+        return nomem(x);
     memset(c->v, 0, chs->npairs * sizeof(*c->v));
     for (size_t i = 0; i < chs->npairs; i++) {
         if ((rc = load_channel(x, chs->pairs[i].key, chs->pairs[i].val, &c->v[i])) != 0)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->v[j].name, c->v[i].name))
-                return ts_yconf_fail(x, chs->pairs[i].key, "duplicate channel \"%s\"", c->v[i].name);
+                return fail(x, chs->pairs[i].key, "duplicate channel \"%s\"", c->v[i].name);
         c->n = i + 1;
     }
     return 0;

@@ -52,6 +52,17 @@ struct load {
     struct http_tokens *t;
 };
 
+static int fail(struct load *l, const struct ts_ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct load *l, const struct ts_ynode *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(&l->y, TS_E_CONFIG, at, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 static bool name_char(unsigned char c)
 {
     return isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':' || c == '@';
@@ -71,9 +82,9 @@ static int hexval(char c)
 static int scalar(struct load *l, const struct ts_ynode *n, const char *what)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return ts_yconf_fail(&l->y, n, "%s: expected a string, found %s", what, ts_yaml_kind_name(n));
+        return fail(l, n, "%s: expected a string, found %s", what, ts_yaml_kind_name(n));
     if (strlen(n->str) != n->len)
-        return ts_yconf_fail(&l->y, n, "%s: NUL byte in the value", what);
+        return fail(l, n, "%s: NUL byte in the value", what);
     return 0;
 }
 
@@ -84,12 +95,12 @@ static int load_tenants(struct load *l, struct http_token *k, const struct ts_yn
         return 0;
     }
     if (n->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&l->y, n, "tenants: expected a list of tenant ids or [\"*\"], found %s",
+        return fail(l, n, "tenants: expected a list of tenant ids or [\"*\"], found %s",
                     ts_yaml_kind_name(n));
     if (n->nitems == 0)
-        return ts_yconf_fail(&l->y, n, "tenants: empty list (a token must see some tenant; \"*\" for all)");
+        return fail(l, n, "tenants: empty list (a token must see some tenant; \"*\" for all)");
     if (n->nitems > HTTP_TOKEN_TENANTS_MAX)
-        return ts_yconf_fail(&l->y, n, "tenants: more than %d", HTTP_TOKEN_TENANTS_MAX);
+        return fail(l, n, "tenants: more than %d", HTTP_TOKEN_TENANTS_MAX);
     if (!(k->tenants = calloc(n->nitems, sizeof(*k->tenants))))
         return TS_E_NOMEM;
     for (size_t i = 0; i < n->nitems; i++) {
@@ -99,13 +110,13 @@ static int load_tenants(struct load *l, struct http_token *k, const struct ts_yn
             return rc;
         if (!strcmp(it->str, "*")) {
             if (n->nitems != 1)
-                return ts_yconf_fail(&l->y, it, "tenants: \"*\" (every tenant) must stand alone");
+                return fail(l, it, "tenants: \"*\" (every tenant) must stand alone");
             k->all_tenants = true;
             return 0;
         }
         const char *why = ts_tenant_check(it->str, it->len);
         if (why)
-            return ts_yconf_fail(&l->y, it, "tenants: \"%s\": %s", it->str, why);
+            return fail(l, it, "tenants: \"%s\": %s", it->str, why);
         if (!(k->tenants[k->ntenants++] = strdup(it->str)))
             return TS_E_NOMEM;
     }
@@ -115,13 +126,13 @@ static int load_tenants(struct load *l, struct http_token *k, const struct ts_yn
 static int load_token(struct load *l, struct http_token *k, const struct ts_ynode *n)
 {
     if (n->kind != TS_Y_MAP)
-        return ts_yconf_fail(&l->y, n, "tokens: each entry must be a mapping with name, sha256, role and "
+        return fail(l, n, "tokens: each entry must be a mapping with name, sha256, role and "
                           "tenants, found %s", ts_yaml_kind_name(n));
     static const char *const keys[] = {"name", "sha256", "role", "tenants"};
     for (size_t i = 0; i < n->npairs; i++) {
         const struct ts_ynode *key = n->pairs[i].key;
         if (ts_yconf_is(key, "token") || ts_yconf_is(key, "secret"))
-            return ts_yconf_fail(&l->y, key,
+            return fail(l, key,
                                  "unknown key \"%s\": the file holds only the sha256 of a "
                                  "token (printf %%s TOKEN | sha256sum)",
                                  key->str);
@@ -132,7 +143,7 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
         return rc;
     const struct ts_ynode *name = v[0], *sha = v[1], *role = v[2], *tenants = v[3];
     if (!name || !sha || !role || !tenants)
-        return ts_yconf_fail(&l->y, n, "token: missing \"%s\"",
+        return fail(l, n, "token: missing \"%s\"",
                     !name ? "name" : !sha ? "sha256" : !role ? "role" : "tenants");
     rc = scalar(l, name, "name");
     rc = rc ? rc : scalar(l, sha, "sha256");
@@ -140,22 +151,22 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
     if (rc)
         return rc;
     if (name->len == 0 || name->len > HTTP_TOKEN_NAME_MAX)
-        return ts_yconf_fail(&l->y, name, "name: 1 to %d bytes", HTTP_TOKEN_NAME_MAX);
+        return fail(l, name, "name: 1 to %d bytes", HTTP_TOKEN_NAME_MAX);
     for (size_t i = 0; i < name->len; i++)
         if (!name_char((unsigned char)name->str[i]))
-            return ts_yconf_fail(&l->y, name, "name \"%s\": only A-Z a-z 0-9 . _ - : @", name->str);
+            return fail(l, name, "name \"%s\": only A-Z a-z 0-9 . _ - : @", name->str);
     if (sha->len != 64)
-        return ts_yconf_fail(&l->y, sha, "sha256: expected 64 hex digits (printf %%s TOKEN | sha256sum), "
+        return fail(l, sha, "sha256: expected 64 hex digits (printf %%s TOKEN | sha256sum), "
                             "found %zu characters", sha->len);
     for (size_t i = 0; i < 32; i++) {
         int hi = hexval(sha->str[2 * i]), lo = hexval(sha->str[2 * i + 1]);
         if (hi < 0 || lo < 0)
-            return ts_yconf_fail(&l->y, sha, "sha256: \"%c\" is not a hex digit",
+            return fail(l, sha, "sha256: \"%c\" is not a hex digit",
                         hi < 0 ? sha->str[2 * i] : sha->str[2 * i + 1]);
         k->sha256[i] = (uint8_t)(hi << 4 | lo);
     }
     if (http_role_parse(role->str, &k->role) != 0)
-        return ts_yconf_fail(&l->y, role, "role \"%s\": expected viewer, analyst or admin", role->str);
+        return fail(l, role, "role \"%s\": expected viewer, analyst or admin", role->str);
     if (!(k->name = strdup(name->str)))
         return TS_E_NOMEM;
     if ((rc = load_tenants(l, k, tenants)) != 0)
@@ -163,9 +174,9 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
     for (size_t i = 0; i + 1 < l->t->n; i++) {
         const struct http_token *o = &l->t->v[i];
         if (!strcmp(o->name, k->name))
-            return ts_yconf_fail(&l->y, name, "duplicate token name \"%s\"", k->name);
+            return fail(l, name, "duplicate token name \"%s\"", k->name);
         if (!memcmp(o->sha256, k->sha256, 32))
-            return ts_yconf_fail(&l->y, sha, "token \"%s\" has the same sha256 as \"%s\"", k->name, o->name);
+            return fail(l, sha, "token \"%s\" has the same sha256 as \"%s\"", k->name, o->name);
     }
     return 0;
 }
@@ -188,10 +199,10 @@ static void free_table(struct http_tokens *t)
 static int load_stream(struct load *l, const struct ts_ystream *ys)
 {
     if (ys->ndocs != 1 || !ys->docs[0].root)
-        return ts_yconf_fail(&l->y, NULL, "expected one YAML document with a \"tokens\" list");
+        return fail(l, NULL, "expected one YAML document with a \"tokens\" list");
     const struct ts_ynode *root = ys->docs[0].root;
     if (root->kind != TS_Y_MAP)
-        return ts_yconf_fail(&l->y, root, "expected a mapping with a \"tokens\" list, found %s",
+        return fail(l, root, "expected a mapping with a \"tokens\" list, found %s",
                     ts_yaml_kind_name(root));
     const struct ts_ynode *list = NULL;
     static const char *const top[] = {"tokens"};
@@ -199,12 +210,12 @@ static int load_stream(struct load *l, const struct ts_ystream *ys)
     if (rc)
         return rc;
     if (!list)
-        return ts_yconf_fail(&l->y, root, "missing \"tokens\"");
+        return fail(l, root, "missing \"tokens\"");
     if (list->kind != TS_Y_SEQ && !ts_yaml_is_null(list))
-        return ts_yconf_fail(&l->y, list, "tokens: expected a list, found %s", ts_yaml_kind_name(list));
+        return fail(l, list, "tokens: expected a list, found %s", ts_yaml_kind_name(list));
     size_t n = list->kind == TS_Y_SEQ ? list->nitems : 0;
     if (n > HTTP_TOKENS_MAX)
-        return ts_yconf_fail(&l->y, list, "tokens: more than %d", HTTP_TOKENS_MAX);
+        return fail(l, list, "tokens: more than %d", HTTP_TOKENS_MAX);
     if (n && !(l->t->v = calloc(n, sizeof(*l->t->v))))
         return TS_E_NOMEM;
     for (size_t i = 0; i < n; i++) {

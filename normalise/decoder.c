@@ -149,6 +149,22 @@ struct loader {
     struct ingest_decoder_set *ds;
 };
 
+static int lerr(struct loader *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int lerr(struct loader *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int lnomem(struct loader *L)
+{
+    return ts_yconf_nomem(&L->y);
+}
+
 static void *lalloc(struct loader *L, size_t n)
 {
     void *p = ts_arena_alloc(L->ds->mem, n ? n : 1);
@@ -178,14 +194,14 @@ static int check_keys(struct loader *L, const struct ts_ynode *n, const char *wh
 static int scalar(struct loader *L, const struct ts_ynode *n, const char *what, struct lit *out)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return ts_yconf_fail(&L->y, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
+        return lerr(L, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
     if (n->len == 0 || memchr(n->str, '\0', n->len))
-        return ts_yconf_fail(&L->y, n, "%s must be a non-empty string without NUL bytes", what);
+        return lerr(L, n, "%s must be a non-empty string without NUL bytes", what);
     if (n->len > UINT32_MAX / 2)
-        return ts_yconf_fail(&L->y, n, "%s is too long", what);
+        return lerr(L, n, "%s is too long", what);
     char *s = ts_arena_strndup(L->ds->mem, n->str, n->len);
     if (!s)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     out->s = s;
     out->len = (uint32_t)n->len;
     return 0;
@@ -197,13 +213,13 @@ static int scalar_list(struct loader *L, const struct ts_ynode *n, const char *w
 {
     size_t cnt = n && n->kind == TS_Y_SEQ ? n->nitems : 1;
     if (n && n->kind == TS_Y_SEQ && cnt == 0)
-        return ts_yconf_fail(&L->y, n, "%s must not be an empty list", what);
+        return lerr(L, n, "%s must not be an empty list", what);
     if (cnt > INGEST_DEC_MAX_ENTRIES)
         return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s has more than %d entries", what, INGEST_DEC_MAX_ENTRIES);
     struct lit *v = lalloc(L, cnt * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     for (size_t i = 0; i < cnt; i++) {
         int rc = scalar(L, n && n->kind == TS_Y_SEQ ? n->items[i] : n, what, &v[i]);
         if (rc)
@@ -217,7 +233,7 @@ static int scalar_list(struct loader *L, const struct ts_ynode *n, const char *w
 static int map_of(struct loader *L, const struct ts_ynode *n, const char *what)
 {
     if (!n || n->kind != TS_Y_MAP)
-        return ts_yconf_fail(&L->y, n, "%s must be a mapping, not %s", what, ts_yaml_kind_name(n));
+        return lerr(L, n, "%s must be a mapping, not %s", what, ts_yaml_kind_name(n));
     if (n->npairs > INGEST_DEC_MAX_ENTRIES)
         return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s has more than %d entries", what, INGEST_DEC_MAX_ENTRIES);
@@ -229,14 +245,14 @@ static const char *const type_names[] = {"string", "int", "ip", "time", NULL};
 static int parse_type(struct loader *L, const struct ts_ynode *n, uint8_t *t)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return ts_yconf_fail(&L->y, n, "a type must be a string, not %s", ts_yaml_kind_name(n));
+        return lerr(L, n, "a type must be a string, not %s", ts_yaml_kind_name(n));
     for (uint8_t i = 0; type_names[i]; i++)
         if (strcmp(n->str, type_names[i]) == 0) {
             *t = i;
             return 0;
         }
     char buf[80];
-    return ts_yconf_fail(&L->y, n, "unknown type \"%s\" (expected string, int, ip or time)%s", n->str,
+    return lerr(L, n, "unknown type \"%s\" (expected string, int, ip or time)%s", n->str,
                 suggest(n->str, type_names, buf, sizeof(buf)));
 }
 
@@ -249,7 +265,7 @@ static int pairs(struct loader *L, const struct ts_ynode *n, const char *what, b
         return rc;
     struct pair *v = lalloc(L, n->npairs * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     for (size_t i = 0; i < n->npairs; i++) {
         struct lit a, b = {0};
         if ((rc = scalar(L, n->pairs[i].key, what, &a)))
@@ -276,7 +292,7 @@ static int concat(struct loader *L, const struct pair *a, uint32_t na, const str
 {
     struct pair *v = lalloc(L, (size_t)(na + nb) * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     if (na)
         memcpy(v, a, na * sizeof(*v));
     if (nb)
@@ -351,7 +367,7 @@ static int konsts(struct loader *L, const struct pattern *p, const struct ts_yno
     size_t n = (pset ? pset->npairs : 0) + (dset ? dset->npairs : 0);
     struct konst *v = lalloc(L, n * sizeof(*v));
     if (!v)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     uint32_t k = 0;
     for (int pass = 0; pass < 2; pass++) {
         const struct ts_ynode *m = pass == 0 ? pset : dset;
@@ -368,7 +384,7 @@ static int konsts(struct loader *L, const struct pattern *p, const struct ts_yno
                 continue; /* the pattern's own value wins */
             const struct ts_ynode *val = m->pairs[i].val;
             if (!val || val->kind != TS_Y_SCALAR)
-                return ts_yconf_fail(&L->y, val, "the value of \"%s\" must be a scalar, not %s", name.s,
+                return lerr(L, val, "the value of \"%s\" must be a scalar, not %s", name.s,
                             ts_yaml_kind_name(val));
             const struct pair *t = pair_find(p->types, p->ntypes, name.s, name.len);
             uint8_t type = t ? t->type : DT_STR;
@@ -379,19 +395,19 @@ static int konsts(struct loader *L, const struct pattern *p, const struct ts_yno
             if (type == DT_INT) {
                 int64_t i64;
                 if (!parse_int(val->str, val->len, &i64))
-                    return ts_yconf_fail(&L->y, val, "\"%s\" is not an int (type of \"%s\")", val->str, name.s);
+                    return lerr(L, val, "\"%s\" is not an int (type of \"%s\")", val->str, name.s);
                 c->v = ts_v_int(i64);
             } else if (type == DT_IP) {
                 c->v.type = TS_V_IP;
                 if (ts_ip_parse(val->str, val->len, &c->v.u.ip))
-                    return ts_yconf_fail(&L->y, val, "\"%s\" is not an IP address (type of \"%s\")", val->str,
+                    return lerr(L, val, "\"%s\" is not an IP address (type of \"%s\")", val->str,
                                 name.s);
             } else if (type == DT_TIME) {
-                return ts_yconf_fail(&L->y, val, "a constant cannot be of type time (\"%s\")", name.s);
+                return lerr(L, val, "a constant cannot be of type time (\"%s\")", name.s);
             } else {
                 char *s = ts_arena_strndup(L->ds->mem, val->str, val->len);
                 if (!s)
-                    return ts_yconf_nomem(&L->y);
+                    return lnomem(L);
                 c->v = ts_v_str(s, val->len);
             }
             k++;
@@ -421,9 +437,9 @@ static void regex_pos(const struct ts_ynode *n, size_t off, unsigned *line, unsi
 static int compile(struct loader *L, const struct ts_ynode *n, const char *what, pcre2_code **out)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return ts_yconf_fail(&L->y, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
+        return lerr(L, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
     if (n->len == 0)
-        return ts_yconf_fail(&L->y, n, "%s must not be empty", what);
+        return lerr(L, n, "%s must not be empty", what);
     if (n->len > INGEST_DEC_MAX_REGEX)
         return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s is longer than %d bytes", what, INGEST_DEC_MAX_REGEX);
@@ -466,7 +482,7 @@ static int captures(struct loader *L, const struct ts_ynode *n, struct pattern *
     p->caps = lalloc(L, count * sizeof(*p->caps));
     uint32_t *groups = lalloc(L, count * sizeof(uint32_t));
     if (!p->caps || !groups)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     uint32_t nc = 0;
     for (uint32_t i = 0; i < count; i++) {
         PCRE2_SPTR e = table + (size_t)i * esize;
@@ -479,7 +495,7 @@ static int captures(struct loader *L, const struct ts_ynode *n, struct pattern *
         }
         char *copy = ts_arena_strndup(L->ds->mem, name, strlen(name));
         if (!copy)
-            return ts_yconf_nomem(&L->y);
+            return lnomem(L);
         struct cap *c = &p->caps[nc++];
         c->in = copy;
         c->groups = &groups[i];
@@ -502,7 +518,7 @@ static int load_kv(struct loader *L, const struct ts_ynode *n, struct pattern *p
     if (n->kind == TS_Y_SCALAR) {
         if (strcmp(n->str, "true") == 0 || strcmp(n->str, "all") == 0)
             return 0;
-        return ts_yconf_fail(&L->y, n, "kv must be true or a mapping with \"only\" / \"from\"");
+        return lerr(L, n, "kv must be true or a mapping with \"only\" / \"from\"");
     }
     static const char *const kv_keys[] = {"only", "from", NULL};
     int rc;
@@ -561,7 +577,7 @@ static int load_pattern(struct loader *L, const struct ts_ynode *n, const struct
     if (set && (rc = map_of(L, set, "set")))
         return rc;
     if (!re && !kv && !copy && !set && !dl->set)
-        return ts_yconf_fail(&L->y, n, "a pattern needs at least one of regex, kv, copy or set");
+        return lerr(L, n, "a pattern needs at least one of regex, kv, copy or set");
     return konsts(L, p, set, dl->set, &p->set, &p->nset);
 }
 
@@ -581,7 +597,7 @@ static int load_match(struct loader *L, const struct ts_ynode *m, struct decoder
                           *fmt = ts_yaml_get(m, "format"), *prefix = ts_yaml_get(m, "prefix"),
                           *contains = ts_yaml_get(m, "contains"), *has = ts_yaml_get(m, "has");
     if (prog && prog_re)
-        return ts_yconf_fail(&L->y, prog_re, "use either program or program_regex, not both");
+        return lerr(L, prog_re, "use either program or program_regex, not both");
     if (prog) {
         struct lit *v;
         uint32_t nv;
@@ -593,7 +609,7 @@ static int load_match(struct loader *L, const struct ts_ynode *m, struct decoder
                 uint32_t cap = ds->capprogs ? ds->capprogs * 2 : 64;
                 struct pair *np = realloc(ds->progs, cap * sizeof(*np));
                 if (!np)
-                    return ts_yconf_nomem(&L->y);
+                    return lnomem(L);
                 ds->progs = np;
                 ds->capprogs = cap;
             }
@@ -610,7 +626,7 @@ static int load_match(struct loader *L, const struct ts_ynode *m, struct decoder
             return rc;
         d->formats = lalloc(L, nv * sizeof(*d->formats));
         if (!d->formats)
-            return ts_yconf_nomem(&L->y);
+            return lnomem(L);
         for (uint32_t i = 0; i < nv; i++) {
             const char *k = NULL;
             for (size_t j = 0; known_formats[j] && !k; j++)
@@ -619,7 +635,7 @@ static int load_match(struct loader *L, const struct ts_ynode *m, struct decoder
             if (!k) {
                 char buf[80];
                 const struct ts_ynode *at = fmt->kind == TS_Y_SEQ ? fmt->items[i] : fmt;
-                return ts_yconf_fail(&L->y, at, "unknown format \"%s\"%s", v[i].s,
+                return lerr(L, at, "unknown format \"%s\"%s", v[i].s,
                             suggest(v[i].s, known_formats, buf, sizeof(buf)));
             }
             d->formats[i] = k;
@@ -672,7 +688,7 @@ static int load_decoder(struct loader *L, const struct ts_ynode *n)
         uint32_t cap = ds->capdec ? ds->capdec * 2 : 32;
         struct decoder *nd = realloc(ds->dec, cap * sizeof(*nd));
         if (!nd)
-            return ts_yconf_nomem(&L->y);
+            return lnomem(L);
         ds->dec = nd;
         ds->capdec = cap;
     }
@@ -686,13 +702,13 @@ static int load_decoder(struct loader *L, const struct ts_ynode *n)
 
     const struct ts_ynode *name = ts_yaml_get(n, "name");
     if (!name)
-        return ts_yconf_fail(&L->y, n, "a decoder needs a name");
+        return lerr(L, n, "a decoder needs a name");
     struct lit nm;
     if ((rc = scalar(L, name, "name", &nm)))
         return rc;
     for (uint32_t i = 0; i < idx; i++)
         if (strcmp(ds->dec[i].name, nm.s) == 0)
-            return ts_yconf_fail(&L->y, name, "duplicate decoder name \"%s\" (first defined at %s:%u:%u)",
+            return lerr(L, name, "duplicate decoder name \"%s\" (first defined at %s:%u:%u)",
                         nm.s, ds->dec[i].file, ds->dec[i].line, ds->dec[i].col);
     d->name = nm.s;
 
@@ -718,16 +734,16 @@ static int load_decoder(struct loader *L, const struct ts_ynode *n)
 
     const struct ts_ynode *pats = ts_yaml_get(n, "patterns");
     if (!pats)
-        return ts_yconf_fail(&L->y, n, "decoder \"%s\" needs patterns (a list)", d->name);
+        return lerr(L, n, "decoder \"%s\" needs patterns (a list)", d->name);
     if (pats->kind != TS_Y_SEQ || pats->nitems == 0)
-        return ts_yconf_fail(&L->y, pats, "patterns must be a non-empty list, not %s",
+        return lerr(L, pats, "patterns must be a non-empty list, not %s",
                     pats->kind == TS_Y_SEQ ? "an empty list" : ts_yaml_kind_name(pats));
     if (pats->nitems > INGEST_DEC_MAX_PATTERNS)
         return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, pats->line, pats->col,
                           "more than %d patterns", INGEST_DEC_MAX_PATTERNS);
     d->patterns = lalloc(L, pats->nitems * sizeof(*d->patterns));
     if (!d->patterns)
-        return ts_yconf_nomem(&L->y);
+        return lnomem(L);
     for (size_t i = 0; i < pats->nitems; i++) {
         d->npatterns = (uint32_t)i + 1; /* so that free() sees the regex */
         if ((rc = load_pattern(L, pats->items[i], &dl, &d->patterns[i])))
@@ -745,15 +761,15 @@ static int load_stream(struct loader *L, const struct ts_ystream *st)
         if (!root)
             continue;
         if (root->kind != TS_Y_MAP)
-            return ts_yconf_fail(&L->y, root, "a decoder file is a mapping with a \"decoders\" list, not %s",
+            return lerr(L, root, "a decoder file is a mapping with a \"decoders\" list, not %s",
                         ts_yaml_kind_name(root));
         if ((rc = check_keys(L, root, "a decoder file", top_keys)))
             return rc;
         const struct ts_ynode *list = ts_yaml_get(root, "decoders");
         if (!list)
-            return ts_yconf_fail(&L->y, root, "a decoder file needs a \"decoders\" list");
+            return lerr(L, root, "a decoder file needs a \"decoders\" list");
         if (list->kind != TS_Y_SEQ)
-            return ts_yconf_fail(&L->y, list, "decoders must be a list, not %s", ts_yaml_kind_name(list));
+            return lerr(L, list, "decoders must be a list, not %s", ts_yaml_kind_name(list));
         for (size_t j = 0; j < list->nitems; j++)
             if ((rc = load_decoder(L, list->items[j])))
                 return rc;
@@ -849,7 +865,7 @@ static int build_index(struct ingest_decoder_set *ds, struct ts_err *err)
     struct loader L = {.y = {.file = "decoders", .err = err, .what = "decoders"}, .ds = ds};
     ds->any = lalloc(&L, ds->ndec * sizeof(uint32_t));
     if (!ds->any)
-        return ts_yconf_nomem(&L.y);
+        return lnomem(&L);
     for (uint32_t i = 0; i < ds->ndec; i++)
         if (!ds->dec[i].has_programs)
             ds->any[ds->nany++] = i;
@@ -858,7 +874,7 @@ static int build_index(struct ingest_decoder_set *ds, struct ts_err *err)
         nslots *= 2;
     ds->slots = lalloc(&L, nslots * sizeof(*ds->slots));
     if (!ds->slots)
-        return ts_yconf_nomem(&L.y);
+        return lnomem(&L);
     ds->nslots = nslots;
     for (uint32_t i = 0; i < ds->nprogs; i++) {
         const struct pair *pp = &ds->progs[i];
@@ -870,7 +886,7 @@ static int build_index(struct ingest_decoder_set *ds, struct ts_err *err)
             mine += ds->progs[j].alen == pp->alen && memcmp(ds->progs[j].a, pp->a, pp->alen) == 0;
         uint32_t *list = lalloc(&L, (mine + ds->nany) * sizeof(uint32_t));
         if (!list)
-            return ts_yconf_nomem(&L.y);
+            return lnomem(&L);
         uint32_t n = 0;
         for (uint32_t d = 0; d < ds->ndec; d++) {
             bool take = !ds->dec[d].has_programs;

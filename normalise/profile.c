@@ -271,6 +271,33 @@ struct lctx {
     struct profile *p; /* being built */
 };
 
+static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ts_yconf_vfail(&x->y, code, n, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int lnomem(struct lctx *x)
+{
+    return ts_yconf_nomem(&x->y);
+}
+
 static void *lalloc(struct lctx *x, size_t n)
 {
     void *m = ts_arena_alloc(x->ps->mem, n ? n : 1);
@@ -294,20 +321,20 @@ static int check_keys(struct lctx *x, const struct ts_ynode *n, const char *wher
 static int want_map(struct lctx *x, const struct ts_ynode *n, const char *what, size_t max)
 {
     if (!n || n->kind != TS_Y_MAP)
-        return ts_yconf_fail(&x->y, n, "%s must be a mapping, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
+        return lfail(x, n, "%s must be a mapping, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
     if (n->npairs > max)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s has %zu entries (at most %zu)", what, n->npairs, max);
+        return lfail_code(x, TS_E_LIMIT, n, "%s has %zu entries (at most %zu)", what, n->npairs, max);
     return 0;
 }
 
 static int want_scalar(struct lctx *x, const struct ts_ynode *n, const char *what)
 {
     if (!n || n->kind != TS_Y_SCALAR)
-        return ts_yconf_fail(&x->y, n, "%s must be a string, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
+        return lfail(x, n, "%s must be a string, not %s", what, n ? ts_yaml_kind_name(n) : "nothing");
     if (n->len > PROF_MAX_VALUE)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_VALUE);
+        return lfail_code(x, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_VALUE);
     if (memchr(n->str, '\0', n->len))
-        return ts_yconf_fail(&x->y, n, "%s contains a NUL byte", what);
+        return lfail(x, n, "%s contains a NUL byte", what);
     return 0;
 }
 
@@ -318,12 +345,12 @@ static int want_name(struct lctx *x, const struct ts_ynode *n, const char *what)
     if (rc)
         return rc;
     if (n->len == 0)
-        return ts_yconf_fail(&x->y, n, "%s must not be empty", what);
+        return lfail(x, n, "%s must not be empty", what);
     if (n->len > PROF_MAX_NAME)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_NAME);
+        return lfail_code(x, TS_E_LIMIT, n, "%s is longer than %d bytes", what, PROF_MAX_NAME);
     for (size_t i = 0; i < n->len; i++)
         if ((unsigned char)n->str[i] < 0x20)
-            return ts_yconf_fail(&x->y, n, "%s contains a control character", what);
+            return lfail(x, n, "%s contains a control character", what);
     return 0;
 }
 
@@ -336,12 +363,12 @@ static int scalar_list_len(struct lctx *x, const struct ts_ynode *n, const char 
         return 0;
     }
     if (!n || n->kind != TS_Y_SEQ)
-        return ts_yconf_fail(&x->y, n, "%s must be a string or a list of strings, not %s", what,
+        return lfail(x, n, "%s must be a string or a list of strings, not %s", what,
                      n ? ts_yaml_kind_name(n) : "nothing");
     if (n->nitems == 0)
-        return ts_yconf_fail(&x->y, n, "%s must not be an empty list", what);
+        return lfail(x, n, "%s must not be an empty list", what);
     if (n->nitems > max)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "%s has %zu items (at most %zu)", what, n->nitems, max);
+        return lfail_code(x, TS_E_LIMIT, n, "%s has %zu items (at most %zu)", what, n->nitems, max);
     *count = n->nitems;
     return 0;
 }
@@ -363,11 +390,11 @@ static int slot_get(struct lctx *x, const struct ts_ynode *n, const char *s, siz
         return 0;
     }
     if (p->nslots >= PROF_MAX_SLOTS)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "profile mentions more than %d field names",
+        return lfail_code(x, TS_E_LIMIT, n, "profile mentions more than %d field names",
                           PROF_MAX_SLOTS);
     char *nm = lstrdup(x, s, len);
     if (!nm)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     struct pslot *sl = &p->slots[p->nslots];
     sl->name = nm;
     sl->len = (uint32_t)len;
@@ -427,7 +454,7 @@ static int build_val(struct lctx *x, const struct ts_ynode *n, struct pval *v)
     if (rc)
         return rc;
     if (ts_yaml_is_null(n) && n->style == TS_YS_PLAIN)
-        return ts_yconf_fail(&x->y, n, "a condition value must not be null (use \"*\" for any value, or has:)");
+        return lfail(x, n, "a condition value must not be null (use \"*\" for any value, or has:)");
     const char *s = n->str;
     size_t len = n->len;
     v->mode = VM_EXACT;
@@ -444,7 +471,7 @@ static int build_val(struct lctx *x, const struct ts_ynode *n, struct pval *v)
     }
     char *low = lalloc(x, len + 1);
     if (!low)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     for (size_t i = 0; i < len; i++)
         low[i] = lower_ascii(s[i]);
     v->s = low;
@@ -462,7 +489,7 @@ static int build_vals(struct lctx *x, const struct ts_ynode *n, const struct pva
         return rc;
     struct pval *vals = lalloc(x, cnt * sizeof(*vals));
     if (!vals)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     for (size_t i = 0; i < cnt; i++)
         if ((rc = build_val(x, list_item(n, i), &vals[i])))
             return rc;
@@ -500,7 +527,7 @@ static int atom_get(struct lctx *x, const struct ts_ynode *k, const struct ts_yn
             return 0;
         }
     if (p->natoms >= PROF_MAX_ATOMS)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, k, "profile has more than %d distinct conditions",
+        return lfail_code(x, TS_E_LIMIT, k, "profile has more than %d distinct conditions",
                           PROF_MAX_ATOMS);
     p->atoms[p->natoms].slot = (uint16_t)slot;
     p->atoms[p->natoms].vals = vals;
@@ -518,7 +545,7 @@ static int build_const(struct lctx *x, const struct ts_ynode *n, struct ts_value
         return rc;
     if (n->style == TS_YS_PLAIN) {
         if (ts_yaml_is_null(n))
-            return ts_yconf_fail(&x->y, n, "a constant value must not be null");
+            return lfail(x, n, "a constant value must not be null");
         int64_t i;
         if (parse_i64(n->str, n->len, &i)) {
             *v = ts_v_int(i);
@@ -542,7 +569,7 @@ static int build_const(struct lctx *x, const struct ts_ynode *n, struct ts_value
     }
     char *s = lstrdup(x, n->str, n->len);
     if (!s)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     *v = ts_v_str(s, n->len);
     return 0;
 }
@@ -555,7 +582,7 @@ static int build_consts(struct lctx *x, const struct ts_ynode *n, bool only_if_a
         return rc;
     struct pconst *c = lalloc(x, (*count + n->npairs) * sizeof(*c));
     if (!c)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     if (*count)
         memcpy(c, *arr, *count * sizeof(*c));
     for (size_t i = 0; i < n->npairs; i++) {
@@ -564,7 +591,7 @@ static int build_consts(struct lctx *x, const struct ts_ynode *n, bool only_if_a
             return rc;
         for (uint32_t j = 0; j < *count + i; j++)
             if (c[j].slot == slot)
-                return ts_yconf_fail(&x->y, n->pairs[i].key, "field \"%s\" is given a constant twice",
+                return lfail(x, n->pairs[i].key, "field \"%s\" is given a constant twice",
                              x->p->slots[slot].name);
         c[*count + i].slot = (uint16_t)slot;
         c[*count + i].only_if_absent = only_if_absent;
@@ -588,7 +615,7 @@ static int build_logsource(struct lctx *x, const struct ts_ynode *n, struct plog
             return rc;
         char *s = lalloc(x, v->len + 1);
         if (!s)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t j = 0; j < v->len; j++)
             s[j] = lower_ascii(v->str[j]); /* Sigma logsource names are lower case */
         const struct ts_ynode *k = n->pairs[i].key;
@@ -611,14 +638,14 @@ static int build_pairs(struct lctx *x, const struct ts_ynode *n, const char *wha
         return rc;
     struct ppair *pr = lalloc(x, n->npairs * sizeof(*pr));
     if (!pr)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     for (size_t i = 0; i < n->npairs; i++) {
         unsigned a, b;
         if ((rc = slot_of_node(x, n->pairs[i].key, "a field name", &a)) ||
             (rc = slot_of_node(x, n->pairs[i].val, "a new field name", &b)))
             return rc;
         if (a == b)
-            return ts_yconf_fail(&x->y, n->pairs[i].val, "field \"%s\" is renamed to itself",
+            return lfail(x, n->pairs[i].val, "field \"%s\" is renamed to itself",
                          x->p->slots[a].name);
         pr[i].from = (uint16_t)a;
         pr[i].to = (uint16_t)b;
@@ -640,18 +667,18 @@ static int family_add(struct lctx *x, const struct ts_ynode *k, struct pfamily *
     if (rc)
         return rc;
     if (k->len < 2)
-        return ts_yconf_fail(&x->y, k, "a field family needs a prefix before \"*\" (\"Event.EventData.*\")");
+        return lfail(x, k, "a field family needs a prefix before \"*\" (\"Event.EventData.*\")");
     if (memchr(k->str, '*', k->len - 1))
-        return ts_yconf_fail(&x->y, k, "\"*\" may only end a field family (\"prefix.*\")");
+        return lfail(x, k, "\"*\" may only end a field family (\"prefix.*\")");
     if (p->nfams >= PROF_MAX_FAMILIES)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, k, "profile has more than %d field families",
+        return lfail_code(x, TS_E_LIMIT, k, "profile has more than %d field families",
                           PROF_MAX_FAMILIES);
     for (uint32_t i = 0; i < p->nfams; i++)
         if (p->fams[i].plen == k->len - 1 && memcmp(p->fams[i].prefix, k->str, k->len - 1) == 0)
-            return ts_yconf_fail(&x->y, k, "field family \"%.*s\" is given twice", (int)k->len, k->str);
+            return lfail(x, k, "field family \"%.*s\" is given twice", (int)k->len, k->str);
     f->prefix = lstrdup(x, k->str, k->len - 1);
     if (!f->prefix)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     f->plen = (uint32_t)(k->len - 1);
     f->to = "";
     p->fams[p->nfams++] = *f;
@@ -670,7 +697,7 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
         const struct ts_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
         if (is_family(k)) {
             if (copy)
-                return ts_yconf_fail(&x->y, k, "copy takes exact field names, not a family");
+                return lfail(x, k, "copy takes exact field names, not a family");
             struct pfamily f = {0};
             const struct ts_ynode *to = v;
             if (v && v->kind == TS_Y_MAP) {
@@ -684,7 +711,7 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
                     if (ts_yconf_is(leaf, "true"))
                         f.leaf = true;
                     else if (!ts_yconf_is(leaf, "false"))
-                        return ts_yconf_fail(&x->y, leaf, "leaf must be true or false");
+                        return lfail(x, leaf, "leaf must be true or false");
                 }
                 if (cs) {
                     if (ts_yconf_is(cs, "upper_first"))
@@ -692,7 +719,7 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
                     else if (ts_yconf_is(cs, "lower_first"))
                         f.casing = CASE_LOWER_FIRST;
                     else if (!ts_yconf_is(cs, "keep"))
-                        return ts_yconf_fail(&x->y, cs, "case must be upper_first, lower_first or keep");
+                        return lfail(x, cs, "case must be upper_first, lower_first or keep");
                 }
                 if (!to) {
                     static const struct ts_ynode star = {.kind = TS_Y_SCALAR, .str = (char *)"*", .len = 1};
@@ -702,16 +729,16 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
             if ((rc = want_scalar(x, to, "the new name of a field family")))
                 return rc;
             if (to->len == 0 || to->str[to->len - 1] != '*' || memchr(to->str, '*', to->len - 1))
-                return ts_yconf_fail(&x->y, to, "the new name of a field family must end with \"*\" "
+                return lfail(x, to, "the new name of a field family must end with \"*\" "
                                     "(\"*\" strips the prefix, \"new.*\" replaces it)");
             if (to->len - 1 > PROF_MAX_NAME)
-                return ts_yconf_fail_code(&x->y, TS_E_LIMIT, to, "new prefix is too long");
+                return lfail_code(x, TS_E_LIMIT, to, "new prefix is too long");
             if ((rc = family_add(x, k, &f)))
                 return rc;
             struct pfamily *fam = &p->fams[p->nfams - 1];
             fam->to = lstrdup(x, to->str, to->len - 1);
             if (!fam->to)
-                return ts_yconf_nomem(&x->y);
+                return lnomem(x);
             fam->tolen = (uint32_t)(to->len - 1);
             continue;
         }
@@ -719,13 +746,13 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
         if ((rc = slot_of_node(x, k, "a field name", &a)))
             return rc;
         if (v && v->kind == TS_Y_SCALAR && v->len > 0 && memchr(v->str, '*', v->len))
-            return ts_yconf_fail(&x->y, v, "\"*\" in a new name needs a field family on the left (\"prefix.*\")");
+            return lfail(x, v, "\"*\" in a new name needs a field family on the left (\"prefix.*\")");
         if ((rc = slot_of_node(x, v, "a new field name", &b)))
             return rc;
         if (a == b)
-            return ts_yconf_fail(&x->y, v, "field \"%s\" is renamed to itself", p->slots[a].name);
+            return lfail(x, v, "field \"%s\" is renamed to itself", p->slots[a].name);
         if (p->slots[a].kind)
-            return ts_yconf_fail(&x->y, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
+            return lfail(x, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
                          p->slots[a].line);
         p->slots[a].kind = copy ? RK_COPY : RK_RENAME;
         p->slots[a].target = (uint16_t)b;
@@ -758,7 +785,7 @@ static int build_drops(struct lctx *x, const struct ts_ynode *n)
         if ((rc = slot_of_node(x, k, "a field name", &a)))
             return rc;
         if (p->slots[a].kind)
-            return ts_yconf_fail(&x->y, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
+            return lfail(x, k, "field \"%s\" already has a rule (line %u)", p->slots[a].name,
                          p->slots[a].line);
         p->slots[a].kind = RK_DROP;
         p->slots[a].line = k->line;
@@ -775,7 +802,7 @@ static int build_converts(struct lctx *x, const struct ts_ynode *n)
         return rc;
     p->convs = lalloc(x, n->npairs * sizeof(*p->convs));
     if (!p->convs)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     for (size_t i = 0; i < n->npairs; i++) {
         unsigned a;
         if ((rc = slot_of_node(x, n->pairs[i].key, "a field name", &a)))
@@ -787,12 +814,12 @@ static int build_converts(struct lctx *x, const struct ts_ynode *n)
                 t = (uint8_t)(j + 1);
         if (!t) {
             char b[64];
-            return ts_yconf_fail(&x->y, v, "unknown type \"%s\" (expected int, float, string, ip or bool)",
+            return lfail(x, v, "unknown type \"%s\" (expected int, float, string, ip or bool)",
                          ts_yconf_key_text(v, b, sizeof(b)));
         }
         for (uint32_t j = 0; j < p->nconvs; j++)
             if (p->convs[j].slot == a)
-                return ts_yconf_fail(&x->y, n->pairs[i].key, "field \"%s\" is converted twice",
+                return lfail(x, n->pairs[i].key, "field \"%s\" is converted twice",
                              p->slots[a].name);
         p->convs[p->nconvs].slot = (uint16_t)a;
         p->convs[p->nconvs].to = t;
@@ -812,15 +839,15 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
     const struct ts_ynode *set = ts_yaml_get(n, "set"), *stop = ts_yaml_get(n, "stop");
     const struct ts_ynode *cp = ts_yaml_get(n, "copy");
     if (!when && !has)
-        return ts_yconf_fail(&x->y, n, "a case needs when: or has:");
+        return lfail(x, n, "a case needs when: or has:");
     if (when) {
         if ((rc = want_map(x, when, "when", 64)))
             return rc;
         if (when->npairs == 0)
-            return ts_yconf_fail(&x->y, when, "when must not be empty");
+            return lfail(x, when, "when must not be empty");
         uint16_t *atoms = lalloc(x, when->npairs * sizeof(*atoms));
         if (!atoms)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t i = 0; i < when->npairs; i++)
             if ((rc = atom_get(x, when->pairs[i].key, when->pairs[i].val, &atoms[i])))
                 return rc;
@@ -833,7 +860,7 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
             return rc;
         uint16_t *h = lalloc(x, cnt * sizeof(*h));
         if (!h)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t i = 0; i < cnt; i++) {
             unsigned s;
             if ((rc = slot_of_node(x, list_item(has, i), "a field name", &s)))
@@ -867,12 +894,12 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
         if (ts_yconf_is(stop, "true"))
             c->stop = true;
         else if (!ts_yconf_is(stop, "false"))
-            return ts_yconf_fail(&x->y, stop, "stop must be true or false");
+            return lfail(x, stop, "stop must be true or false");
     }
     char where[300];
     snprintf(where, sizeof(where), "%s:%u", x->y.file, n->line);
     c->where = lstrdup(x, where, strlen(where));
-    return c->where ? 0 : ts_yconf_nomem(&x->y);
+    return c->where ? 0 : lnomem(x);
 }
 
 static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pselect *s)
@@ -882,7 +909,7 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
     if (rc || (rc = check_keys(x, n, "select", keys, TS_ARRAY_LEN(keys))))
         return rc;
     if (n->npairs == 0)
-        return ts_yconf_fail(&x->y, n, "select must not be empty");
+        return lfail(x, n, "select must not be empty");
     const struct ts_ynode *fmt = ts_yaml_get(n, "format"), *has = ts_yaml_get(n, "has");
     const struct ts_ynode *when = ts_yaml_get(n, "when");
     char why[400];
@@ -894,14 +921,14 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
             return rc;
         const char **f = lalloc(x, cnt * sizeof(*f));
         if (!f)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         o += (size_t)snprintf(why + o, sizeof(why) - o, "format ");
         for (size_t i = 0; i < cnt; i++) {
             const struct ts_ynode *it = list_item(fmt, i);
             if ((rc = want_name(x, it, "a format name")))
                 return rc;
             if (!(f[i] = lstrdup(x, it->str, it->len)))
-                return ts_yconf_nomem(&x->y);
+                return lnomem(x);
             if (o < sizeof(why))
                 o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s", i ? "|" : "", f[i]);
         }
@@ -914,13 +941,13 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
             return rc;
         struct pname *h = lalloc(x, cnt * sizeof(*h));
         if (!h)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t i = 0; i < cnt; i++) {
             const struct ts_ynode *it = list_item(has, i);
             if ((rc = want_name(x, it, "a field name")))
                 return rc;
             if (!(h[i].s = lstrdup(x, it->str, it->len)))
-                return ts_yconf_nomem(&x->y);
+                return lnomem(x);
             h[i].len = (uint32_t)it->len;
             if (o < sizeof(why))
                 o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s", o ? ", has " : "has ",
@@ -933,16 +960,16 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
         if ((rc = want_map(x, when, "when", 64)))
             return rc;
         if (when->npairs == 0)
-            return ts_yconf_fail(&x->y, when, "when must not be empty");
+            return lfail(x, when, "when must not be empty");
         struct pcond *c = lalloc(x, when->npairs * sizeof(*c));
         if (!c)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t i = 0; i < when->npairs; i++) {
             const struct ts_ynode *k = when->pairs[i].key;
             if ((rc = want_name(x, k, "a condition field name")))
                 return rc;
             if (!(c[i].name = lstrdup(x, k->str, k->len)))
-                return ts_yconf_nomem(&x->y);
+                return lnomem(x);
             c[i].len = (uint32_t)k->len;
             if ((rc = build_vals(x, when->pairs[i].val, &c[i].vals, &c[i].nvals)))
                 return rc;
@@ -954,7 +981,7 @@ static int build_select_one(struct lctx *x, const struct ts_ynode *n, struct pse
         s->nwhen = (uint32_t)when->npairs;
     }
     s->why = lstrdup(x, why, strlen(why));
-    return s->why ? 0 : ts_yconf_nomem(&x->y);
+    return s->why ? 0 : lnomem(x);
 }
 
 
@@ -1006,7 +1033,7 @@ static int index_build(struct lctx *x)
     uint16_t *key = lalloc(x, p->ncases * sizeof(*key));
     if (!indexed || !uses || !p->atom_init || !p->atom_ncases || !p->atom_cases || !p->always ||
         !p->islots || !key)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     size_t nvals = 0;
     for (uint32_t a = 0; a < p->natoms; a++) {
         const struct patom *at = &p->atoms[a];
@@ -1041,7 +1068,7 @@ static int index_build(struct lctx *x)
             continue;
         uint16_t *l = lalloc(x, p->atom_ncases[a] * sizeof(*l));
         if (!l)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         p->atom_cases[a] = l;
         p->atom_ncases[a] = 0;
     }
@@ -1054,7 +1081,7 @@ static int index_build(struct lctx *x)
         size *= 2;
     p->vidx = lalloc(x, size * sizeof(*p->vidx));
     if (!p->vidx)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     p->vidx_mask = size - 1;
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t a = 0; a < p->natoms; a++) {
@@ -1074,7 +1101,7 @@ static int index_build(struct lctx *x)
                     struct pindex_ent *e = vidx_find(p, at->slot, txt, n, h);
                     if (!e->s) {
                         if (!(e->s = lstrdup(x, txt, n)))
-                            return ts_yconf_nomem(&x->y);
+                            return lnomem(x);
                         e->len = (uint32_t)n;
                         e->hash = h;
                         e->slot = at->slot;
@@ -1096,7 +1123,7 @@ static int index_build(struct lctx *x)
                 if (!p->vidx[i].s)
                     continue;
                 if (!(p->vidx[i].atoms = lalloc(x, p->vidx[i].natoms * sizeof(uint16_t))))
-                    return ts_yconf_nomem(&x->y);
+                    return lnomem(x);
                 p->vidx[i].natoms = 0;
             }
         }
@@ -1128,31 +1155,31 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     if (!root)
         return 0; /* an empty document */
     if (root->kind != TS_Y_MAP)
-        return ts_yconf_fail(&x->y, root, "a profile must be a mapping, not %s", ts_yaml_kind_name(root));
+        return lfail(x, root, "a profile must be a mapping, not %s", ts_yaml_kind_name(root));
     int rc = check_keys(x, root, "a profile", keys, TS_ARRAY_LEN(keys));
     if (rc)
         return rc;
     const struct ts_ynode *name = ts_yaml_get(root, "profile");
     if (!name)
-        return ts_yconf_fail(&x->y, root, "a profile needs a name (profile: NAME)");
+        return lfail(x, root, "a profile needs a name (profile: NAME)");
     if ((rc = want_name(x, name, "the profile name")))
         return rc;
     if (name->len > 64 || strspn(name->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                             "0123456789_.-") != name->len)
-        return ts_yconf_fail(&x->y, name, "a profile name is 1-64 letters, digits, '_', '.' or '-'");
+        return lfail(x, name, "a profile name is 1-64 letters, digits, '_', '.' or '-'");
     for (size_t i = 0; i < ps->n; i++)
         if (strlen(ps->profiles[i].name) == name->len &&
             memcmp(ps->profiles[i].name, name->str, name->len) == 0)
-            return ts_yconf_fail(&x->y, name, "profile \"%s\" is already defined at %s:%u", ps->profiles[i].name,
+            return lfail(x, name, "profile \"%s\" is already defined at %s:%u", ps->profiles[i].name,
                          ps->profiles[i].file, ps->profiles[i].line);
     if (ps->n >= INGEST_PROFILE_MAX_PROFILES)
-        return ts_yconf_fail_code(&x->y, TS_E_LIMIT, name, "more than %d profiles",
+        return lfail_code(x, TS_E_LIMIT, name, "more than %d profiles",
                           INGEST_PROFILE_MAX_PROFILES);
     if (ps->n == ps->cap) {
         size_t ncap = ps->cap ? ps->cap * 2 : 16;
         struct profile *np = lalloc(x, ncap * sizeof(*np));
         if (!np)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         if (ps->n)
             memcpy(np, ps->profiles, ps->n * sizeof(*np));
         ps->profiles = np;
@@ -1165,13 +1192,13 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     p->line = docline ? docline : root->line;
     p->order = 100;
     if (!(p->name = lstrdup(x, name->str, name->len)))
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
     p->slots = lalloc(x, PROF_MAX_SLOTS * sizeof(*p->slots));
     p->table = lalloc(x, PROF_TABLE_SIZE * sizeof(*p->table));
     p->fams = lalloc(x, PROF_MAX_FAMILIES * sizeof(*p->fams));
     p->atoms = lalloc(x, PROF_MAX_ATOMS * sizeof(*p->atoms));
     if (!p->slots || !p->table || !p->fams || !p->atoms)
-        return ts_yconf_nomem(&x->y);
+        return lnomem(x);
 
     const struct ts_ynode *n;
     if ((n = ts_yaml_get(root, "description")) && (rc = want_scalar(x, n, "description")))
@@ -1180,22 +1207,22 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
         int64_t v;
         if (n->kind != TS_Y_SCALAR || !parse_i64(n->str, n->len, &v) || v < -1000000 ||
             v > 1000000)
-            return ts_yconf_fail(&x->y, n, "order must be an integer between -1000000 and 1000000");
+            return lfail(x, n, "order must be an integer between -1000000 and 1000000");
         p->order = (long)v;
     }
     if ((n = ts_yaml_get(root, "select"))) {
         size_t cnt = 1;
         if (n->kind == TS_Y_SEQ) {
             if (n->nitems == 0)
-                return ts_yconf_fail(&x->y, n, "select must not be an empty list");
+                return lfail(x, n, "select must not be an empty list");
             if (n->nitems > PROF_MAX_SELECT)
-                return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "select has more than %d alternatives",
+                return lfail_code(x, TS_E_LIMIT, n, "select has more than %d alternatives",
                                   PROF_MAX_SELECT);
             cnt = n->nitems;
         }
         p->sel = lalloc(x, cnt * sizeof(*p->sel));
         if (!p->sel)
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t i = 0; i < cnt; i++)
             if ((rc = build_select_one(x, n->kind == TS_Y_SEQ ? n->items[i] : n, &p->sel[i])))
                 return rc;
@@ -1206,7 +1233,7 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
         if ((rc = want_map(x, copy, "copy", PROF_MAX_RULES)))
             return rc;
         if (!(p->copies = lalloc(x, copy->npairs * sizeof(*p->copies))))
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
     }
     if ((n = ts_yaml_get(root, "rename")) && (rc = build_renames(x, n, false)))
         return rc;
@@ -1225,11 +1252,11 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
         return rc;
     if ((n = ts_yaml_get(root, "cases"))) {
         if (n->kind != TS_Y_SEQ)
-            return ts_yconf_fail(&x->y, n, "cases must be a list, not %s", ts_yaml_kind_name(n));
+            return lfail(x, n, "cases must be a list, not %s", ts_yaml_kind_name(n));
         if (n->nitems > PROF_MAX_CASES)
-            return ts_yconf_fail_code(&x->y, TS_E_LIMIT, n, "more than %d cases", PROF_MAX_CASES);
+            return lfail_code(x, TS_E_LIMIT, n, "more than %d cases", PROF_MAX_CASES);
         if (!(p->cases = lalloc(x, n->nitems * sizeof(*p->cases))))
-            return ts_yconf_nomem(&x->y);
+            return lnomem(x);
         for (size_t i = 0; i < n->nitems; i++)
             if ((rc = build_case(x, n->items[i], &p->cases[i])))
                 return rc;

@@ -503,8 +503,10 @@ START_TEST(test_late_detections_are_counted_by_source_and_tenant)
     struct harness h;
     h_open(&h, BRUTE, NULL);
     h.tenant = "agency-a";
-    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 600 * SEC, "logs.a", 1, "src_ip", "x", NULL), 0);
-    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 601 * SEC, "logs.b", 1, "src_ip", "x", NULL), 0);
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 600 * SEC, "logs.a", 1, "src_ip", "x", NULL),
+                     0);
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 601 * SEC, "logs.b", 1, "src_ip", "x", NULL),
+                     0);
     h_end(&h);
     struct corr_late_source *ls = NULL;
     size_t n = 9;

@@ -50,9 +50,10 @@ START_TEST(test_status_changes_keep_from_and_comment)
     static const struct {
         enum store_status from, to;
         const char *by, *comment;
-    } want[] = {{STORE_STATUS_NEW, STORE_STATUS_ACKNOWLEDGED, "lan", "blocked 10.0.0.5 at the edge"},
-                {STORE_STATUS_ACKNOWLEDGED, STORE_STATUS_RESOLVED, "binh", ""},
-                {STORE_STATUS_RESOLVED, STORE_STATUS_REOPENED, "chi", "same host again\ntwo lines"}};
+    } want[] = {
+        {STORE_STATUS_NEW, STORE_STATUS_ACKNOWLEDGED, "lan", "blocked 10.0.0.5 at the edge"},
+        {STORE_STATUS_ACKNOWLEDGED, STORE_STATUS_RESOLVED, "binh", ""},
+        {STORE_STATUS_RESOLVED, STORE_STATUS_REOPENED, "chi", "same host again\ntwo lines"}};
     for (size_t i = 0; i < 3; i++) {
         ck_assert_int_eq(got.history[i].from, want[i].from);
         ck_assert_int_eq(got.history[i].status, want[i].to);
