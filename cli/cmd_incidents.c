@@ -23,7 +23,7 @@ static const char incidents_usage[] =
     "usage: tocsin incidents --db DIR list [--since T] [--until T] [--tenant X] [--status S]\n"
     "                                      [--limit N] [--json]\n"
     "       tocsin incidents --db DIR show ID [--json]\n"
-    "       tocsin incidents --db DIR ack|resolve|reopen ID [--by WHO]\n"
+    "       tocsin incidents --db DIR ack|resolve|reopen ID [--by WHO] [--comment TEXT]\n"
     "       tocsin incidents --db DIR late [--since T] [--tenant X] [--json]\n"
     "The incidents in the store DIR (the engine's data directory). list shows those\n"
     "seen (last event) at or after --since and before --until, oldest first.\n"
@@ -32,12 +32,13 @@ static const char incidents_usage[] =
     "          repeat --status for several\n"
     "  --json  one JSON object per line (the default when stdout is not a terminal)\n"
     "  --by    who made the change (default: $USER)\n"
+    "  --comment  why (at most 4096 bytes), kept with the change in the incident's history\n"
     "Lifecycle: new -> acknowledged -> resolved -> reopened -> ...; resolve works\n"
     "from any open state. late lists the events that came beyond the lateness\n"
     "allowance with no incident to amend (kept, not dropped), by event time.\n";
 
 struct inc_args {
-    const char *db, *cmd, *id, *tenant, *by;
+    const char *db, *cmd, *id, *tenant, *by, *comment;
     int64_t since, until;
     unsigned status_mask;
     uint32_t limit;
@@ -82,7 +83,7 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = !strcmp(o, "--db") || !strcmp(o, "-d") || !strcmp(o, "--since") ||
                      !strcmp(o, "--until") || !strcmp(o, "--tenant") || !strcmp(o, "--status") ||
-                     !strcmp(o, "--limit") || !strcmp(o, "--by");
+                     !strcmp(o, "--limit") || !strcmp(o, "--by") || !strcmp(o, "--comment");
         if (takes && !v) {
             fprintf(stderr, "tocsin incidents: %s needs a value\n", o);
             return 2;
@@ -119,6 +120,13 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
             a->limit = (uint32_t)n;
         } else if (!strcmp(o, "--by")) {
             a->by = v;
+        } else if (!strcmp(o, "--comment")) {
+            if (strlen(v) > STORE_COMMENT_MAX) {
+                fprintf(stderr, "tocsin incidents: --comment is longer than %d bytes\n",
+                        STORE_COMMENT_MAX);
+                return 2;
+            }
+            a->comment = v;
         } else if (!strcmp(o, "--json")) {
             a->json = true;
             continue;
@@ -284,7 +292,8 @@ static int do_list(const struct inc_args *a)
     struct store_txn *t = NULL;
     if (!rc)
         rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
-    struct store_incident_filter f = {a->since, a->until, a->tenant, a->status_mask, a->limit};
+    struct store_incident_filter f = {a->since, a->until, a->tenant, a->status_mask, a->limit,
+                                      false};
     if (!rc && !lo.json) {
         static const char *const hdr[6] = {"ID", "STATUS", "SEVERITY", "TENANT", "RULE", "GROUP"};
         for (int i = 0; i < 6; i++)
@@ -394,10 +403,15 @@ static void show_text(const struct store_incident *in)
     for (uint32_t i = 0; i < in->nhistory; i++) {
         char h[48];
         ts_format_rfc3339(in->history[i].at_ns, h, sizeof(h));
-        printf("history    %s  %s", h, store_status_name(in->history[i].status));
+        printf("history    %s  %s -> %s", h, store_status_name(in->history[i].from),
+               store_status_name(in->history[i].status));
         if (*in->history[i].by) {
             fputs(" by ", stdout);
             tput(in->history[i].by);
+        }
+        if (in->history[i].comment && *in->history[i].comment) {
+            fputs(": ", stdout);
+            tput(in->history[i].comment);
         }
         putchar('\n');
     }
@@ -454,12 +468,14 @@ struct status_ctx {
     enum store_status to;
     uint64_t revision;
     enum store_status from;
+    const char *comment;
 };
 
 static int status_txn(struct store_txn *t, void *ctx)
 {
     struct status_ctx *sc = ctx;
-    int rc = store_incident_set_status(t, sc->id, sc->to, sc->by, &sc->revision);
+    int rc = store_incident_set_status_comment(t, sc->id, sc->to, sc->by, sc->comment,
+                                               &sc->revision);
     if (rc == TS_E_INVAL) {
         /* find out why for the message */
         struct ts_arena *a;
@@ -485,7 +501,7 @@ static int do_status(const struct inc_args *a, enum store_status to)
     struct store *s;
     if (open_store(a->db, true, &s))
         return 1;
-    struct status_ctx sc = {a->id, by, to, 0, to};
+    struct status_ctx sc = {a->id, by, to, 0, to, a->comment};
     struct ts_err err = {0};
     int rc = store_txn_run(s, status_txn, &sc, &err);
     if (rc == 0) {

@@ -24,6 +24,7 @@
 #include "tz.h"
 #include "tstime.h"
 #include "yaml.h"
+#include "yconf.h"
 
 /* Hard caps: a configuration is small, anything larger is a mistake. */
 #define CFG_MAX_TOPICS 256
@@ -31,161 +32,56 @@
 #define CFG_MAX_HOST_ZONES 1024
 #define CFG_MAX_PROPS 256
 #define CFG_MAX_RULE_PATHS 1024
-#define CFG_MAX_STRING 4096
+#define CFG_MAX_STRING TS_YCONF_MAX_STRING
 #define CFG_MAX_WHERE 96  /* "topics[12].dead_letter" and the like */
-#define CFG_SUGGEST_MAX 64 /* keys longer than this get no suggestion */
 
 struct ctx {
-    const char *file;
-    struct ts_err *err;
+    struct ts_yconf y; /* file, error, no arena: the config owns malloc'ed strings */
     struct ts_config *c;
 };
 
+/* This file's short names for core/yconf's context (one implementation:
+ * core/yconf.c; these only pass the context and this file's caps). */
 static int fail(struct ctx *x, const struct ts_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
 static int fail(struct ctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
-
-static int nomem(struct ctx *x)
-{
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading the configuration");
-}
-
-/* What a node holds, for "got ...": the quoted text of a scalar (escaped,
- * shortened), "nothing" for an empty value, else "a list" / "a mapping". */
+static int nomem(struct ctx *x) { return ts_yconf_nomem(&x->y); }
 static const char *describe(const struct ts_ynode *n, char *buf, size_t len)
 {
-    if (!n || (n->kind == TS_Y_SCALAR && n->len == 0 && ts_yaml_is_null(n)))
-        return "nothing";
-    if (n->kind != TS_Y_SCALAR)
-        return ts_yaml_kind_name(n);
-    size_t o = 0;
-    buf[o++] = '"';
-    for (size_t i = 0; i < n->len; i++) {
-        if (o + 8 >= len || i >= 40) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        unsigned char ch = (unsigned char)n->str[i];
-        if (ch == '"' || ch == '\\') {
-            buf[o++] = '\\';
-            buf[o++] = (char)ch;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-        } else {
-            buf[o++] = (char)ch;
-        }
-    }
-    buf[o++] = '"';
-    buf[o] = '\0';
-    return buf;
+    return ts_yconf_describe(n, buf, len);
 }
-
-/* Key text for messages (keys are scalars; see yaml.c). */
 static const char *key_text(const struct ts_ynode *k, char *buf, size_t len)
 {
-    size_t n = k->len < len - 1 ? k->len : len - 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)k->str[i];
-        buf[i] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
-    }
-    buf[n] = '\0';
-    return buf;
+    return ts_yconf_key_text(k, buf, len);
 }
-
-static bool key_is(const struct ts_ynode *k, const char *s)
-{
-    size_t n = strlen(s);
-    return k->len == n && memcmp(k->str, s, n) == 0;
-}
-
-/* Optimal string alignment distance (Levenshtein plus transpositions). */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t d[CFG_SUGGEST_MAX + 1][CFG_SUGGEST_MAX + 1];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v)
-                v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    }
-    return d[la][lb];
-}
-
-static const char *suggest(const struct ts_ynode *k, const char *const *keys, size_t nkeys)
-{
-    if (k->len == 0 || k->len > CFG_SUGGEST_MAX)
-        return NULL;
-    const char *best = NULL;
-    size_t bestd = SIZE_MAX;
-    for (size_t i = 0; i < nkeys; i++) {
-        size_t lk = strlen(keys[i]);
-        if (lk > CFG_SUGGEST_MAX)
-            continue;
-        size_t d = edit_distance(k->str, k->len, keys[i], lk);
-        size_t limit = lk <= 4 ? 1 : 2;
-        if (d <= limit && d < bestd) {
-            best = keys[i];
-            bestd = d;
-        }
-    }
-    return best;
-}
-
-/* Index of key k in keys, or a negative error: unknown key (with a
- * suggestion or the list of keys) or a duplicate. seen[] holds the key node
- * of each key met so far in this mapping. */
 static int key_index(struct ctx *x, const struct ts_ynode *k, const char *where,
                      const char *const *keys, size_t nkeys, const struct ts_ynode **seen)
 {
-    char kt[80];
-    for (size_t i = 0; i < nkeys; i++) {
-        if (!key_is(k, keys[i]))
-            continue;
-        if (seen[i])
-            return fail(x, k, "duplicate key \"%s\" in %s (first at line %u)", keys[i], where,
-                        seen[i]->line);
-        seen[i] = k;
-        return (int)i;
-    }
-    key_text(k, kt, sizeof(kt));
-    const char *s = suggest(k, keys, nkeys);
-    if (s)
-        return fail(x, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)", kt, where, s);
-    char list[256];
-    size_t o = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < nkeys && o < sizeof(list); i++)
-        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", keys[i]);
-    return fail(x, k, "unknown key \"%s\" in %s (expected one of %s)", kt, where, list);
+    return ts_yconf_key_index(&x->y, k, where, keys, nkeys, seen);
 }
-
 static int want_map(struct ctx *x, const struct ts_ynode *n, const char *where)
 {
-    char d[64];
-    if (n->kind == TS_Y_MAP)
-        return 0;
-    return fail(x, n, "%s must be a mapping, got %s", where, describe(n, d, sizeof(d)));
+    return ts_yconf_want_map(&x->y, n, where);
+}
+static int get_str(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
+{
+    return ts_yconf_str(&x->y, n, where, CFG_MAX_STRING, out);
+}
+static int get_int(struct ctx *x, const struct ts_ynode *n, const char *where, long long lo,
+                   long long hi, long long *out)
+{
+    return ts_yconf_int(&x->y, n, where, lo, hi, out);
+}
+static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out)
+{
+    return ts_yconf_duration(&x->y, n, where, 0, out);
 }
 
 static int dup_str(struct ctx *x, const char *s, size_t len, char **out)
@@ -200,28 +96,16 @@ static int dup_str(struct ctx *x, const char *s, size_t len, char **out)
     return 0;
 }
 
-/* A non-empty scalar string (numbers and booleans are taken as written). */
-static int get_str(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
-{
-    char d[64];
-    if (n->kind != TS_Y_SCALAR || n->len == 0 || ts_yaml_is_null(n))
-        return fail(x, n, "%s must be a non-empty string, got %s", where,
-                    describe(n, d, sizeof(d)));
-    if (n->len > CFG_MAX_STRING)
-        return fail(x, n, "%s must be at most %d bytes long", where, CFG_MAX_STRING);
-    if (memchr(n->str, '\0', n->len))
-        return fail(x, n, "%s must not contain NUL characters", where);
-    return dup_str(x, n->str, n->len, out);
-}
-
 /* A tenant id (core/event.h: ts_tenant_check), failing at the node. */
 static int get_tenant(struct ctx *x, const struct ts_ynode *n, const char *where, char **out)
 {
     int rc = get_str(x, n, where, out);
     const char *why = rc ? NULL : ts_tenant_check(*out, strlen(*out));
     if (why)
-        return fail(x, n, "%s: %s (got \"%.*s%s\"); use up to %d of A-Z a-z 0-9 . _ - : @",
-                    where, why, 40, *out, strlen(*out) > 40 ? "..." : "", TS_TENANT_MAX);
+        return fail(x, n,
+                             "%s: %s (got \"%.*s%s\"); use up to %d of A-Z a-z 0-9 . _ - : @",
+                             where, why, 40, *out, strlen(*out) > 40 ? "..." : "",
+                             TS_TENANT_MAX);
     return rc;
 }
 
@@ -246,57 +130,13 @@ static int get_zone(struct ctx *x, const struct ts_ynode *n, const char *where,
     return 0;
 }
 
-static int get_int(struct ctx *x, const struct ts_ynode *n, const char *where, long long lo,
-                   long long hi, long long *out)
-{
-    char d[64];
-    int ok = n->kind == TS_Y_SCALAR && n->len > 0 && n->len < 24 && !ts_yaml_is_null(n);
-    long long v = 0;
-    if (ok) {
-        size_t i = 0;
-        int neg = 0;
-        if (n->str[0] == '+' || n->str[0] == '-') {
-            neg = n->str[0] == '-';
-            i = 1;
-        }
-        if (i == n->len)
-            ok = 0;
-        for (; ok && i < n->len; i++) {
-            char ch = n->str[i];
-            if (ch < '0' || ch > '9') {
-                ok = 0;
-                break;
-            }
-            if (v > (hi + 1) / 10 + 1) { /* far out of range: saturate */
-                v = hi + 1;
-                continue;
-            }
-            v = v * 10 + (ch - '0');
-        }
-        if (neg)
-            v = -v;
-    }
-    if (!ok || v < lo || v > hi)
-        return fail(x, n, "%s must be an integer from %lld to %lld, got %s", where, lo, hi,
-                    describe(n, d, sizeof(d)));
-    *out = v;
-    return 0;
-}
-
+/* One of allowed[], kept as its name. */
 static int get_enum(struct ctx *x, const struct ts_ynode *n, const char *where,
                     const char *const *allowed, size_t nallowed, char **out)
 {
-    char d[64];
-    if (n->kind == TS_Y_SCALAR)
-        for (size_t i = 0; i < nallowed; i++)
-            if (key_is(n, allowed[i]))
-                return dup_str(x, allowed[i], strlen(allowed[i]), out);
-    char list[128];
-    size_t o = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < nallowed && o < sizeof(list); i++)
-        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
-    return fail(x, n, "%s must be one of %s, got %s", where, list, describe(n, d, sizeof(d)));
+    size_t i;
+    int rc = ts_yconf_enum(&x->y, n, where, allowed, nallowed, &i);
+    return rc ? rc : dup_str(x, allowed[i], strlen(allowed[i]), out);
 }
 
 /* ---- kafka ---------------------------------------------------------------- */
@@ -502,7 +342,6 @@ static int load_topics(struct ctx *x, const struct ts_ynode *n)
 
 /* ---- ingest, paths, log --------------------------------------------------- */
 
-static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out);
 
 /* ingest.hosts: host name pattern (glob, case-insensitive) -> zone, for
  * senders whose clock zone differs from the topic's or the default. */
@@ -575,34 +414,9 @@ static int load_ingest(struct ctx *x, const struct ts_ynode *n)
 static int load_str_list(struct ctx *x, const struct ts_ynode *n, const char *name, char ***out,
                          size_t *count)
 {
-    char d[64], where[CFG_MAX_WHERE];
     if (*out)
         return fail(x, n, "%s is given twice", name);
-    if (n->kind == TS_Y_SCALAR && !ts_yaml_is_null(n)) {
-        *out = calloc(1, sizeof(**out));
-        if (!*out)
-            return nomem(x);
-        *count = 1;
-        return get_str(x, n, name, &(*out)[0]);
-    }
-    if (n->kind != TS_Y_SEQ)
-        return fail(x, n, "%s must be a string or a list of strings, got %s", name,
-                    describe(n, d, sizeof(d)));
-    if (n->nitems > CFG_MAX_RULE_PATHS)
-        return fail(x, n, "%s has more than %d entries", name, CFG_MAX_RULE_PATHS);
-    if (n->nitems == 0)
-        return 0;
-    *out = calloc(n->nitems, sizeof(**out));
-    if (!*out)
-        return nomem(x);
-    for (size_t i = 0; i < n->nitems; i++) {
-        snprintf(where, sizeof(where), "%s[%zu]", name, i);
-        (*count)++;
-        int rc = get_str(x, n->items[i], where, &(*out)[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return ts_yconf_str_list(&x->y, n, name, CFG_MAX_RULE_PATHS, out, count);
 }
 
 static int load_rules(struct ctx *x, const struct ts_ynode *n)
@@ -710,19 +524,6 @@ static int load_placeholders(struct ctx *x, const struct ts_ynode *n)
             rc = load_str_list(x, n->pairs[i].val, where, &p->values, &p->nvalues);
     }
     return rc;
-}
-
-static int get_duration(struct ctx *x, const struct ts_ynode *n, const char *where, int64_t *out)
-{
-    char d[64];
-    if (n->kind == TS_Y_SCALAR && n->len == 1 && n->str[0] == '0') {
-        *out = 0;
-        return 0;
-    }
-    if (n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, out) != 0)
-        return fail(x, n, "%s must be a duration such as 90s, 5m, 1h, 7d (or 0), got %s", where,
-                    describe(n, d, sizeof(d)));
-    return 0;
 }
 
 static int load_group(struct ctx *x, const struct ts_ynode *n, size_t idx)
@@ -1122,7 +923,7 @@ static int load_root(struct ctx *x, const struct ts_ystream *s)
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     if (s->ndocs > 1)
-        return ts_err_set(x->err, TS_E_CONFIG, x->file, s->docs[1].line, 1,
+        return ts_err_set(x->y.err, TS_E_CONFIG, x->y.file, s->docs[1].line, 1,
                           "a configuration file holds one YAML document, found a second one");
     const struct ts_ynode *root = s->ndocs ? s->docs[0].root : NULL;
     if (ts_yaml_is_null(root))
@@ -1281,10 +1082,10 @@ static int yaml_failed(int rc, const struct ts_err *yerr, struct ts_err *err)
 static int config_build(const char *name, const struct ts_ystream *s, struct ts_config **out,
                         struct ts_err *err)
 {
-    struct ctx x = {name, err, NULL};
+    struct ctx x = {{name, err, NULL, "the configuration"}, NULL};
     x.c = calloc(1, sizeof(*x.c));
     if (!x.c)
-        return nomem(&x);
+        return ts_yconf_nomem(&x.y);
     int rc = config_defaults(&x, name);
     if (!rc)
         rc = load_root(&x, s);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/yconf.h"
 #include "corr_int.h"
 
 #define MAX_PROBLEMS_PER_RULE 16
@@ -230,8 +231,17 @@ static void compile_condition(struct cctx *x, struct crule *cr, const struct ts_
             else
                 cr->percentile = d;
         } else {
-            prob(x, RULE_INVALID, k, "unknown condition key \"%s\" (gt, gte, lt, lte, eq, neq, "
-                 "field%s)", k->str, cr->type == CT_VALUE_PERCENTILE ? ", percentile" : "");
+            static const char *const ckeys[] = {"gt", "gte", "lt", "lte", "eq", "neq", "field",
+                                                "percentile"};
+            const char *s = ts_yconf_suggest(k->str, k->len, ckeys,
+                                             cr->type == CT_VALUE_PERCENTILE ? 8 : 7);
+            if (s)
+                prob(x, RULE_INVALID, k, "unknown condition key \"%s\" (did you mean \"%s\"?)",
+                     k->str, s);
+            else
+                prob(x, RULE_INVALID, k, "unknown condition key \"%s\" (gt, gte, lt, lte, eq, "
+                     "neq, field%s)",
+                     k->str, cr->type == CT_VALUE_PERCENTILE ? ", percentile" : "");
         }
     }
     if (cr->nconds == 0)

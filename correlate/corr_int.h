@@ -242,6 +242,9 @@ struct corr_engine {
     /* sources / watermark */
     struct csource *src;
     size_t nsrc, srccap;
+    /* late detections by (source name, tenant): grown only for a new pair */
+    struct corr_late_source *late_src;
+    size_t nlate_src, late_src_cap, late_last;
     int64_t wm;          /* min over non-idle sources of newest - lateness */
     int64_t floor;       /* monotone lower bound of wm (newest - idle - lateness): sweeps */
     /* batch */

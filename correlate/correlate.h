@@ -290,6 +290,23 @@ int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, co
 
 /* ------------------------------------------------------------ metrics */
 
+/* Late detections by source: those that reached a correlation (or a
+ * detection incident) beyond the lateness allowance of their source, by
+ * source name (the Kafka topic, or the file) and tenant; a detection is
+ * counted once however many correlations use it. Pairs beyond
+ * CORR_LATE_SOURCES_MAX are counted under source and tenant "(other)". */
+#define CORR_LATE_SOURCES_MAX 1024
+struct corr_late_source {
+    char source[256]; /* cut at 255 bytes */
+    char tenant[TS_TENANT_MAX + 1];
+    uint64_t late;
+};
+/* A copy (*out malloc'ed, free() it; NULL with *n = 0 when none). 0 or
+ * TS_E_NOMEM. Same thread rules as corr_metrics_get. */
+int corr_late_sources(const struct corr_engine *c, struct corr_late_source **out, size_t *n);
+/* Add counts (a reload carries the old engine's into the new one). */
+void corr_late_sources_add(struct corr_engine *c, const struct corr_late_source *v, size_t n);
+
 struct corr_metrics {
     uint64_t detections;        /* corr_feed calls that reached a correlation */
     uint64_t late_within;       /* out of order, within the allowance */

@@ -1615,6 +1615,64 @@ static int detection_feed(struct corr_engine *c, size_t rule_idx, const struct t
     return process(c, ri, 0, ev, sid, late, 0);
 }
 
+/* The count of (source, tenant), created on first sight; NULL without
+ * memory. Only late detections get here: no cost on the common path. */
+static struct corr_late_source *late_slot(struct corr_engine *c, const char *source,
+                                          const char *tenant)
+{
+    if (c->late_last < c->nlate_src) {
+        struct corr_late_source *l = &c->late_src[c->late_last];
+        if (!strncmp(l->source, source, sizeof(l->source) - 1) && !strcmp(l->tenant, tenant))
+            return l;
+    }
+    for (size_t i = 0; i < c->nlate_src; i++) {
+        struct corr_late_source *l = &c->late_src[i];
+        if (!strncmp(l->source, source, sizeof(l->source) - 1) && !strcmp(l->tenant, tenant)) {
+            c->late_last = i;
+            return l;
+        }
+    }
+    if (c->nlate_src >= CORR_LATE_SOURCES_MAX && strcmp(tenant, "(other)") != 0)
+        return late_slot(c, "(other)", "(other)");
+    if (c->nlate_src == c->late_src_cap) {
+        size_t ncap = c->late_src_cap ? c->late_src_cap * 2 : 8;
+        struct corr_late_source *n = realloc(c->late_src, ncap * sizeof(*n));
+        if (!n)
+            return NULL;
+        c->late_src = n;
+        c->late_src_cap = ncap;
+    }
+    struct corr_late_source *l = &c->late_src[c->nlate_src];
+    memset(l, 0, sizeof(*l));
+    snprintf(l->source, sizeof(l->source), "%s", source);
+    snprintf(l->tenant, sizeof(l->tenant), "%s", tenant);
+    c->late_last = c->nlate_src++;
+    return l;
+}
+
+int corr_late_sources(const struct corr_engine *c, struct corr_late_source **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!c->nlate_src)
+        return 0;
+    *out = malloc(c->nlate_src * sizeof(**out));
+    if (!*out)
+        return TS_E_NOMEM;
+    memcpy(*out, c->late_src, c->nlate_src * sizeof(**out));
+    *n = c->nlate_src;
+    return 0;
+}
+
+void corr_late_sources_add(struct corr_engine *c, const struct corr_late_source *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct corr_late_source *l = late_slot(c, v[i].source, v[i].tenant);
+        if (l)
+            l->late += v[i].late;
+    }
+}
+
 int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
 {
     if (rule_idx >= c->ndet || (!c->det_nuses[rule_idx] && c->dmode[rule_idx] <= CORR_INC_OFF))
@@ -1636,6 +1694,11 @@ int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
     bool late = t < own_wm; /* lateness is judged per source */
     if (!late && s->max_t != INT64_MIN && t < s->max_t)
         c->m.late_within++;
+    if (late) {
+        struct corr_late_source *l = late_slot(c, name, ev->tenant ? ev->tenant : "");
+        if (l)
+            l->late++;
+    }
     if (t > s->max_t && !ev->time_clamped) { /* an untrusted time moves no watermark */
         s->max_t = t;
         s->dirty = true;
@@ -1723,6 +1786,7 @@ void corr_engine_destroy(struct corr_engine *c)
     for (size_t i = 0; i < c->nsrc; i++)
         free(c->src[i].name);
     free(c->src);
+    free(c->late_src);
     free(c->dirty);
     free(c->incs);
     free(c->evs);

@@ -8,8 +8,9 @@
  * name, first label and range is keyed by (tenant number, name), once per
  * tenant of its system, or with 0 for a shared system. A lookup for a
  * tenant probes its own keys, then the shared ones: two probes, however
- * many tenants. Duplicates are refused per key, as escalate/load.c does
- * for ids: within one tenant, or among shared systems.
+ * many tenants. Duplicates are refused per key, as for ids: within one
+ * tenant, or among shared systems. escalate/ reads the inventory through
+ * this file too (enrich.h), so both users see the same systems.
  *
  * Ownership: an inventory owns every string and table in one arena; it is
  * immutable after loading and may be read by any number of threads. Lookups
@@ -24,6 +25,7 @@
 
 #include "../core/arena.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "enrich_int.h"
 
 #define ASSETS_ARENA_CHUNK (64u << 10)
@@ -75,10 +77,10 @@ struct ingest_assets {
     struct sys_tenants *st;     /* per system */
 };
 
-/* The load context: file name for errors, the first error. */
+/* The load context: core/yconf's (file, first error, the inventory's arena)
+ * and the inventory being built. */
 struct lctx {
-    const char *file;
-    struct ts_err *err;
+    struct ts_yconf y;
     struct ingest_assets *a;
 };
 
@@ -88,14 +90,14 @@ static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
 
 static int nomem(struct lctx *x)
 {
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading the inventory");
+    return ts_yconf_nomem(&x->y);
 }
 
 /* ----------------------------------------------------------- host tables */
@@ -274,22 +276,16 @@ static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
 
 /* ---------------------------------------------------------------- parsing */
 
+/* An optional string (absent or null: left as it is), "" allowed. */
 static int want_str(struct lctx *x, const struct ts_ynode *n, const char *what, char **out,
                     uint32_t *len)
 {
     if (!n || ts_yaml_is_null(n))
         return 0;
-    if (n->kind != TS_Y_SCALAR)
-        return fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
-    if (n->len > 4096 || memchr(n->str, '\0', n->len))
-        return fail(x, n, "%s is too long or contains NUL", what);
-    char *s = ts_arena_strndup(x->a->arena, n->str, n->len);
-    if (!s)
-        return nomem(x);
-    *out = s;
-    if (len)
+    int rc = ts_yconf_text(&x->y, n, what, 4096, TS_YCONF_EMPTY_OK, out);
+    if (!rc && len)
         *len = (uint32_t)n->len;
-    return 0;
+    return rc;
 }
 
 /* A scalar or a list of scalars, each passed to fn. */
@@ -334,27 +330,7 @@ static const char *const contact_keys[] = {"name", "role", "email", "phone", NUL
 static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *const *keys,
                       const char *what)
 {
-    for (size_t i = 0; i < map->npairs; i++) {
-        const struct ts_ynode *k = map->pairs[i].key;
-        bool ok = false;
-        for (size_t j = 0; keys[j] && !ok; j++)
-            ok = strcmp(k->str, keys[j]) == 0;
-        if (!ok) {
-            char list[300] = "";
-            size_t used = 0;
-            for (size_t j = 0; keys[j]; j++) {
-                int w = snprintf(list + used, sizeof(list) - used, "%s%s", j ? ", " : "", keys[j]);
-                if (w < 0 || (size_t)w >= sizeof(list) - used)
-                    break;
-                used += (size_t)w;
-            }
-            return fail(x, k, "unknown key \"%s\" in %s (known: %s)", k->str, what, list);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(map->pairs[j].key->str, k->str) == 0)
-                return fail(x, k, "duplicate key \"%s\"", k->str);
-    }
-    return 0;
+    return ts_yconf_check_keys(&x->y, map, what, keys, ts_yconf_count(keys), NULL);
 }
 
 static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest_asset *as)
@@ -446,7 +422,7 @@ static bool same_tenant(const struct sys_tenants *a, const struct sys_tenants *b
 }
 
 /* Two systems may share an id only when each names its tenants and no
- * tenant is in both (the rule of escalate/load.c): an id must say one
+ * tenant is in both (the escalation's rule): an id must say one
  * system to every tenant. */
 static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
 {
@@ -468,11 +444,48 @@ static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
     return 0;
 }
 
+/* The names of a key as written (each_name has checked them), in order. */
+static int copy_names(struct lctx *x, const struct ts_ynode *n, const char ***out, size_t *count)
+{
+    if (!n || ts_yaml_is_null(n))
+        return 0;
+    size_t cnt = n->kind == TS_Y_SEQ ? n->nitems : 1;
+    const char **v = ts_arena_alloc(x->a->arena, (cnt ? cnt : 1) * sizeof(*v));
+    if (!v)
+        return nomem(x);
+    for (size_t i = 0; i < cnt; i++) {
+        const struct ts_ynode *it = n->kind == TS_Y_SEQ ? n->items[i] : n;
+        if (!(v[i] = ts_arena_strndup(x->a->arena, it->str, it->len)))
+            return nomem(x);
+    }
+    *out = v;
+    *count = cnt;
+    return 0;
+}
+
+/* The ranges parsed (net_add has checked them), in the order written. */
+static int copy_nets(struct lctx *x, struct ingest_asset *as)
+{
+    if (!as->nip_ranges)
+        return 0;
+    struct ingest_asset_net *v = ts_arena_alloc(x->a->arena, as->nip_ranges * sizeof(*v));
+    if (!v)
+        return nomem(x);
+    for (size_t i = 0; i < as->nip_ranges; i++)
+        if (ingest_cidr_parse(as->ip_ranges[i], strlen(as->ip_ranges[i]), true, &v[i].net,
+                              &v[i].plen))
+            return fail(x, NULL, "IP range \"%s\" no longer parses",
+                                 as->ip_ranges[i]);
+    as->nets = v;
+    return 0;
+}
+
 static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
 {
     struct ingest_asset *as = &x->a->v[idx];
     memset(as, 0, sizeof(*as));
     as->line = m->line;
+    as->index = (size_t)idx;
     if (m->kind != TS_Y_MAP)
         return fail(x, m, "a system must be a mapping, not %s", ts_yaml_kind_name(m));
     int rc;
@@ -502,7 +515,11 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
     if ((rc = each_name(x, ts_yaml_get(m, "hostnames"), "hostnames", idx, host_cb, true)) ||
         (rc = each_name(x, ts_yaml_get(m, "domains"), "domains", idx, host_cb, false)) ||
         (rc = each_name(x, ts_yaml_get(m, "ip_ranges"), "ip_ranges", idx, net_cb, false)) ||
-        (rc = load_contacts(x, ts_yaml_get(m, "contacts"), as)))
+        (rc = load_contacts(x, ts_yaml_get(m, "contacts"), as)) ||
+        (rc = copy_names(x, ts_yaml_get(m, "hostnames"), &as->hostnames, &as->nhostnames)) ||
+        (rc = copy_names(x, ts_yaml_get(m, "domains"), &as->domains, &as->ndomains)) ||
+        (rc = copy_names(x, ts_yaml_get(m, "ip_ranges"), &as->ip_ranges, &as->nip_ranges)) ||
+        (rc = copy_nets(x, as)))
         return rc;
     return 0;
 }
@@ -549,12 +566,10 @@ static int build(struct lctx *x, const struct ts_ystream *s)
         return fail(x, s->docs[1].root, "an inventory is one YAML document");
     if (!root || root->kind != TS_Y_MAP)
         return fail(x, root, "an inventory is a mapping with a \"systems\" list");
-    for (size_t i = 0; i < root->npairs; i++) {
-        const char *k = root->pairs[i].key->str;
-        if (strcmp(k, "systems") && strcmp(k, "agency") && strcmp(k, "version"))
-            return fail(x, root->pairs[i].key,
-                        "unknown key \"%s\" at the top (known: agency, version, systems)", k);
-    }
+    static const char *const top_keys[] = {"agency", "version", "systems", NULL};
+    int rc = check_keys(x, root, top_keys, "the inventory");
+    if (rc)
+        return rc;
     const struct ts_ynode *systems = ts_yaml_get(root, "systems");
     if (!systems || systems->kind != TS_Y_SEQ)
         return fail(x, systems ? systems : root, "\"systems\" must be a list of systems");
@@ -589,7 +604,7 @@ static int build(struct lctx *x, const struct ts_ystream *s)
     memset(a->nets, 0, a->ncap * sizeof(*a->nets));
     memset(a->tenants, 0, a->tncap * sizeof(*a->tenants));
     for (size_t i = 0; i < systems->nitems; i++) {
-        int rc = load_system(x, systems->items[i], (int32_t)i);
+        rc = load_system(x, systems->items[i], (int32_t)i);
         if (rc)
             return rc;
         a->n = i + 1;
@@ -610,7 +625,7 @@ static int from_stream(const char *name, struct ts_ystream *s, struct ingest_ass
         free(a);
         return ts_err_set(err, rc, name, 0, 0, "out of memory loading the inventory");
     }
-    struct lctx x = {.file = name, .err = err, .a = a};
+    struct lctx x = {{name, err, a->arena, "the inventory"}, a};
     rc = build(&x, s);
     if (rc) {
         ingest_assets_free(a);
@@ -730,4 +745,33 @@ const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, ui
         return NULL;
     const struct ingest_asset *as = tenant != SHARED ? ip_in(a, tenant, ip) : NULL;
     return as ? as : ip_in(a, SHARED, ip);
+}
+
+const struct ingest_asset *ingest_assets_by_host_exact(const struct ingest_assets *a,
+                                                       uint32_t tenant, const char *s, size_t len)
+{
+    char buf[HOST_MAX + 1];
+    len = lower_host(s, len, buf);
+    if (!len || !a->nhosts)
+        return NULL;
+    const struct host_ent *e =
+        tenant != SHARED ? host_slot(a->hosts, a->hcap, tenant, buf, len) : NULL;
+    if (e && e->key)
+        return &a->v[e->asset];
+    e = host_slot(a->hosts, a->hcap, SHARED, buf, len);
+    return e->key ? &a->v[e->asset] : NULL;
+}
+
+const struct ingest_asset *ingest_assets_by_value(const struct ingest_assets *a, uint32_t tenant,
+                                                  const char *s, size_t len, bool exact)
+{
+    struct ts_ip ip;
+    if (!a || !len)
+        return NULL;
+    if (!memchr(s, '/', len) && ts_ip_parse(s, len, &ip) == 0) {
+        ingest_ip_unmap(&ip);
+        return ingest_assets_by_ip(a, tenant, &ip);
+    }
+    return exact ? ingest_assets_by_host_exact(a, tenant, s, len)
+                 : ingest_assets_by_host(a, tenant, s, len);
 }

@@ -17,6 +17,8 @@
 #ifndef INGEST_ENRICH_H
 #define INGEST_ENRICH_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/event.h"
@@ -150,5 +152,84 @@ struct ingest_intel_load_stats {
 };
 int ingest_intel_load(const char *db_dir, const char *file, const char *source_name,
                       struct ingest_intel_load_stats *st, struct ts_err *err);
+
+/* ---------------------------------------------------------- asset inventory */
+
+#define INGEST_ASSETS_MAX 10000        /* systems per inventory */
+#define INGEST_ASSETS_MAX_NAMES 256    /* hostnames / domains / ranges per system */
+#define INGEST_ASSETS_MAX_CONTACTS 32
+#define INGEST_ASSETS_MAX_FILE (16u << 20)
+
+struct ingest_asset_contact {
+    char *name, *role, *email, *phone; /* NULL when absent */
+};
+
+/* One range of a system: the network and its prefix length. */
+struct ingest_asset_net {
+    struct ts_ip net; /* host bits zero */
+    unsigned plen;    /* 0..32 or 0..128 */
+};
+
+/* One system of the inventory. Strings are owned by the inventory. */
+struct ingest_asset {
+    char *id, *name, *operator_, *managing_body;
+    uint32_t id_len, name_len, operator_len, managing_body_len;
+    int level; /* cấp độ 1..5 */
+    const char **tenants; /* its tenants (`tenants:`), each once; none: shared */
+    size_t ntenants;
+    struct ingest_asset_contact *contacts;
+    size_t ncontacts;
+    /* As written in the file, in order (NULL with 0 when absent). */
+    const char **hostnames, **domains, **ip_ranges;
+    size_t nhostnames, ndomains, nip_ranges;
+    const struct ingest_asset_net *nets; /* ip_ranges parsed, same order */
+    size_t index;  /* its position in the file: ingest_assets_at(a, index) */
+    unsigned line; /* where the entry starts in the file */
+};
+
+struct ingest_assets;
+
+/* Load and validate docs/assets.md's format. Errors: file:line:col. An id,
+ * host name, domain or range may belong to two systems only when no tenant
+ * sees both at the same rank: two systems of disjoint tenants, or one
+ * tenant's system and a shared one (the tenant's comes first); equal ids
+ * additionally need tenants on both. escalate/ loads the inventory through
+ * these functions (esc_assets_load): one parser for both users. */
+int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_err *err);
+int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
+                              struct ingest_assets **out, struct ts_err *err);
+void ingest_assets_free(struct ingest_assets *a);
+size_t ingest_assets_count(const struct ingest_assets *a);
+const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_t i);
+/* The inventory's number for an event's tenant (NUL-terminated; NULL or ""
+ * allowed): 0 when no system names it (and always for an inventory without
+ * `tenants:`), which sees the shared systems only. One hash lookup. */
+uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant);
+/* The lookups below are for one tenant (a number from ingest_assets_tenant):
+ * among its own systems first, then among the shared ones (no `tenants:`).
+ * By host name, case-insensitive: the exact name (FQDN or short) among the
+ * hostnames and domains, else the first label of the given name against the
+ * first labels of the hostnames (when unambiguous). NULL when none. */
+const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, uint32_t tenant,
+                                                 const char *s, size_t len);
+/* Longest-prefix match of an (unmapped) address over the systems' ranges. */
+const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, uint32_t tenant,
+                                               const struct ts_ip *ip);
+/* The exact name (FQDN or short, case-insensitive, one trailing dot ignored)
+ * among the hostnames and domains, no first-label match: for tokens of raw
+ * text, where a first label would match too much. */
+const struct ingest_asset *ingest_assets_by_host_exact(const struct ingest_assets *a,
+                                                       uint32_t tenant, const char *s,
+                                                       size_t len);
+/* A value as text: an address (IPv4, IPv6, IPv4-mapped; no "/len") is looked
+ * up by address (and only so), anything else by host name as above (exact:
+ * ingest_assets_by_host_exact). The lookups of escalate/ (the system an
+ * incident concerns) and of enrichment are the same code. */
+const struct ingest_asset *ingest_assets_by_value(const struct ingest_assets *a, uint32_t tenant,
+                                                  const char *s, size_t len, bool exact);
+
+/* "a.b.c.d/n", "v6/n" or a bare address (plen 32/128): the one CIDR parser.
+ * Returns 0 or TS_E_PARSE (also when host bits are set and strict is true). */
+int ingest_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net, unsigned *plen);
 
 #endif

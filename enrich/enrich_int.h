@@ -17,6 +17,7 @@
 
 #include "../core/event.h"
 #include "../core/ts.h"
+#include "enrich.h"
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -29,9 +30,6 @@ uint64_t ingest_hash64_lower(const void *p, size_t n, uint64_t seed);
 void ingest_ip_unmap(struct ts_ip *ip);
 /* Zero the bits past plen (0..32 or 0..128). */
 void ingest_ip_mask(struct ts_ip *ip, unsigned plen);
-/* "a.b.c.d/n", "v6/n" or a bare address (plen 32/128). Returns 0 or TS_E_PARSE
- * (also when host bits are set and strict is true). */
-int ingest_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net, unsigned *plen);
 /* The IP in a field value: TS_V_IP as is, TS_V_STR parsed; 0 or TS_E_PARSE. */
 int ingest_value_ip(const struct ts_value *v, struct ts_ip *out);
 
@@ -78,56 +76,8 @@ bool ingest_geo_lookup(const struct ingest_geo *g, struct ingest_geo_cache *c,
                        const struct ts_ip *ip, struct ingest_geo_result *out,
                        struct ingest_geo_counters *cnt);
 
-/* ---------------------------------------------------------- asset inventory */
-
-#define INGEST_ASSETS_MAX 10000        /* systems per inventory */
-#define INGEST_ASSETS_MAX_NAMES 256    /* hostnames / domains / ranges per system */
-#define INGEST_ASSETS_MAX_CONTACTS 32
-#define INGEST_ASSETS_MAX_FILE (16u << 20)
-
-struct ingest_asset_contact {
-    char *name, *role, *email, *phone; /* NULL when absent */
-};
-
-/* One system of the inventory. Strings are owned by the inventory. */
-struct ingest_asset {
-    char *id, *name, *operator_, *managing_body;
-    uint32_t id_len, name_len, operator_len, managing_body_len;
-    int level; /* cấp độ 1..5 */
-    const char **tenants; /* its tenants (`tenants:`), each once; none: shared */
-    size_t ntenants;
-    struct ingest_asset_contact *contacts;
-    size_t ncontacts;
-    unsigned line; /* where the entry starts in the file */
-};
-
-struct ingest_assets;
-
-/* Load and validate docs/assets.md's format. Errors: file:line:col. An id,
- * host name, domain or range may belong to two systems only when no tenant
- * sees both at the same rank: two systems of disjoint tenants, or one
- * tenant's system and a shared one (the tenant's comes first); equal ids
- * additionally need tenants on both (the rule of escalate/load.c). */
-int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_err *err);
-int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
-                              struct ingest_assets **out, struct ts_err *err);
-void ingest_assets_free(struct ingest_assets *a);
-size_t ingest_assets_count(const struct ingest_assets *a);
-const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_t i);
-/* The inventory's number for an event's tenant (NUL-terminated; NULL or ""
- * allowed): 0 when no system names it (and always for an inventory without
- * `tenants:`), which sees the shared systems only. One hash lookup. */
-uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant);
-/* The lookups below are for one tenant (a number from ingest_assets_tenant):
- * among its own systems first, then among the shared ones (no `tenants:`).
- * By host name, case-insensitive: the exact name (FQDN or short) among the
- * hostnames and domains, else the first label of the given name against the
- * first labels of the hostnames (when unambiguous). NULL when none. */
-const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, uint32_t tenant,
-                                                 const char *s, size_t len);
-/* Longest-prefix match of an (unmapped) address over the systems' ranges. */
-const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, uint32_t tenant,
-                                               const struct ts_ip *ip);
+/* The asset inventory's API is public (enrich.h): escalate/ reads the same
+ * inventory through it. */
 
 /* ------------------------------------------------------------- threat intel */
 

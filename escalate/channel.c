@@ -24,6 +24,7 @@
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "channel_int.h"
 #include "esc_int.h"
 
@@ -319,118 +320,74 @@ void esc_error_scrub(const struct esc_chan *ch, char *error)
 
 /* ------------------------------------------------------------- loading */
 
-struct lctx {
-    const char *file;
-    struct ts_err *err;
-    struct ts_arena *arena;
-};
-
-static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+/* Loading goes through core/yconf (struct ts_yconf: file, first error, and
+ * the channel set's arena); fail/nomem are its short names here. */
+static int fail(struct ts_yconf *x, const struct ts_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+static int fail(struct ts_yconf *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(x, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-static int nomem(struct lctx *x)
+static int nomem(struct ts_yconf *x)
 {
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory");
+    return ts_yconf_nomem(x);
 }
 
-static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *what,
-                      const char *const *known)
+/* get_str/opt_* keep the channel fields' const char * and this file's rule:
+ * a string of at most ESC_TEXT_MAX bytes on one line, "" allowed. */
+static int get_str(struct ts_yconf *x, const struct ts_ynode *n, const char *what, const char **out)
 {
-    if (!map || map->kind != TS_Y_MAP)
-        return fail(x, map, "%s must be a mapping, not %s", what, ts_yaml_kind_name(map));
-    for (size_t i = 0; i < map->npairs; i++) {
-        const struct ts_ynode *k = map->pairs[i].key;
-        if (k->kind != TS_Y_SCALAR)
-            return fail(x, k, "keys of %s must be strings", what);
-        size_t j = 0;
-        while (known[j] && strcmp(known[j], k->str) != 0)
-            j++;
-        if (!known[j])
-            return fail(x, k, "unknown key \"%s\" in %s", k->str, what);
-        for (size_t m = 0; m < i; m++)
-            if (!strcmp(map->pairs[m].key->str, k->str))
-                return fail(x, k, "duplicate key \"%s\"", k->str);
-    }
-    return 0;
+    char *s = NULL;
+    int rc = ts_yconf_text(x, n, what, ESC_TEXT_MAX, TS_YCONF_EMPTY_OK | TS_YCONF_ONE_LINE, &s);
+    if (!rc)
+        *out = s;
+    return rc;
 }
 
-static int get_str(struct lctx *x, const struct ts_ynode *n, const char *what, const char **out)
-{
-    if (!n || n->kind != TS_Y_SCALAR)
-        return fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
-    if (n->len > ESC_TEXT_MAX)
-        return fail(x, n, "%s is longer than %u bytes", what, ESC_TEXT_MAX);
-    if (strlen(n->str) != n->len)
-        return fail(x, n, "%s must not contain NUL", what);
-    for (size_t i = 0; i < n->len; i++)
-        if (n->str[i] == '\r' || n->str[i] == '\n')
-            return fail(x, n, "%s must be one line", what);
-    char *s = ts_arena_strndup(x->arena, n->str, n->len);
-    if (!s)
-        return nomem(x);
-    *out = s;
-    return 0;
-}
-
-static int opt_str(struct lctx *x, const struct ts_ynode *map, const char *key, const char **out)
+static int opt_str(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
+                   const char **out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    return get_str(x, n, key, out);
+    return n ? get_str(x, n, key, out) : 0;
 }
 
-static int opt_duration(struct lctx *x, const struct ts_ynode *map, const char *key,
+static int opt_duration(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
                         int64_t *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    int64_t v;
-    if (n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, &v) != 0 || v <= 0)
-        return fail(x, n, "%s must be a positive duration like 500ms, 30s, 5m, 1h", key);
-    *out = v;
-    return 0;
+    return n ? ts_yconf_duration(x, n, key, TS_YCONF_POSITIVE, out) : 0;
 }
 
-static int opt_uint(struct lctx *x, const struct ts_ynode *map, const char *key, unsigned long lo,
-                    unsigned long hi, unsigned long *out)
+static int opt_uint(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
+                    unsigned long lo, unsigned long hi, unsigned long *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long v = n->kind == TS_Y_SCALAR ? strtoul(n->str, &end, 10) : 0;
-    if (n->kind != TS_Y_SCALAR || !isdigit((unsigned char)n->str[0]) || *end || errno ||
-        v < lo || v > hi)
-        return fail(x, n, "%s must be a number from %lu to %lu", key, lo, hi);
-    *out = v;
-    return 0;
+    long long v;
+    int rc = n ? ts_yconf_int(x, n, key, (long long)lo, (long long)hi, &v) : 0;
+    if (n && !rc)
+        *out = (unsigned long)v;
+    return rc;
 }
 
-static int opt_bool(struct lctx *x, const struct ts_ynode *map, const char *key, bool *out)
+static int opt_bool(struct ts_yconf *x, const struct ts_ynode *map, const char *key, bool *out)
 {
     const struct ts_ynode *n = ts_yaml_get(map, key);
-    if (!n)
-        return 0;
-    if (n->kind == TS_Y_SCALAR && (!strcmp(n->str, "true") || !strcmp(n->str, "false"))) {
-        *out = n->str[0] == 't';
-        return 0;
-    }
-    return fail(x, n, "%s must be true or false", key);
+    return n ? ts_yconf_bool(x, n, key, out) : 0;
+}
+
+static int check_keys(struct ts_yconf *x, const struct ts_ynode *map, const char *what,
+                      const char *const *known)
+{
+    return ts_yconf_check_keys(x, map, what, known, ts_yconf_count(known), NULL);
 }
 
 /* A mapping of string -> string (headers, properties). */
-static int get_kvs(struct lctx *x, const struct ts_ynode *n, const char *what,
+static int get_kvs(struct ts_yconf *x, const struct ts_ynode *n, const char *what,
                    struct esc_kv **out, size_t *nout)
 {
     if (!n || n->kind != TS_Y_MAP)
@@ -452,7 +409,7 @@ static int get_kvs(struct lctx *x, const struct ts_ynode *n, const char *what,
 }
 
 /* A secret given inline, in a file (first line) or in the environment. */
-static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *key,
+static int get_secret(struct ts_yconf *x, const struct ts_ynode *map, const char *key,
                       const char **out)
 {
     char kf[64], ke[64];
@@ -500,7 +457,7 @@ static int get_secret(struct lctx *x, const struct ts_ynode *map, const char *ke
 #define HIDDEN_MIN 4 /* shorter strings are not hunted for in messages */
 
 struct hidden {
-    struct lctx *x;
+    struct ts_yconf *x;
     const char *v[HIDDEN_MAX];
     size_t n;
     int rc;
@@ -537,7 +494,7 @@ static bool sensitive_name(const char *k)
 }
 
 /* The secrets of a loaded channel, for esc_error_scrub. */
-static int collect_hidden(struct lctx *x, struct esc_chan *ch)
+static int collect_hidden(struct ts_yconf *x, struct esc_chan *ch)
 {
     struct hidden h = {.x = x};
     const char *u = ch->url, *sep = u ? strstr(u, "://") : NULL;
@@ -607,7 +564,7 @@ static const char *const k_smtp[] = {
     "ca_file", "ca_path", "client_cert", "client_key", "insecure", "allow_plaintext", "timeout",
     "connect_timeout", NULL};
 
-static int load_channel(struct lctx *x, const struct ts_ynode *k, const struct ts_ynode *n,
+static int load_channel(struct ts_yconf *x, const struct ts_ynode *k, const struct ts_ynode *n,
                         struct esc_chan *ch)
 {
     int rc = get_str(x, k, "channel name", &ch->name);
@@ -789,7 +746,7 @@ static void dispatch_defaults(struct esc_dispatch_opts *o)
     o->due_every_ns = 60 * TS_NS_PER_SEC;
 }
 
-static int load_root(struct lctx *x, const struct ts_ynode *root, struct esc_channels *c)
+static int load_root(struct ts_yconf *x, const struct ts_ynode *root, struct esc_channels *c)
 {
     int rc = check_keys(x, root, "the channels file", k_top);
     if (rc)
@@ -853,7 +810,7 @@ static int load(const char *path, const char *name, const char *buf, size_t len,
         return ts_err_set(err, TS_E_NOMEM, path ? path : name, 0, 0, "out of memory");
     }
     dispatch_defaults(&c->dispatch);
-    struct lctx x = {path ? path : name, err, c->arena};
+    struct ts_yconf x = {path ? path : name, err, c->arena, "the channels"};
     rc = load_root(&x, root, c);
     ts_yaml_free(s);
     if (!rc && esc_curl_global() != 0)

@@ -6,6 +6,8 @@
 
 #include "../core/arena.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
+#include "../enrich/enrich.h"
 #include "escalate.h"
 
 /* A text in both languages; either may be NULL (the other is used). */
@@ -159,8 +161,9 @@ struct esc_orgs {
 
 struct esc_assets {
     struct ts_arena *arena;
-    struct esc_system *v;
+    struct esc_system *v; /* v[i] is the inventory's system i */
     size_t n;
+    struct ingest_assets *inv; /* owned: the inventory as enrich/ parsed it */
 };
 
 /* The organisation of a tenant (else the default, else NULL). */
@@ -175,14 +178,14 @@ const struct esc_rreport *esc_regime_report(const struct esc_regime *r, const ch
 const char *esc_type_label(const struct esc_taxonomy *t, enum esc_type type, enum esc_lang l);
 
 /* ---- loading helpers (load.c) */
-struct esc_lctx {
-    const char *file;
-    struct ts_err *err;
-    struct ts_arena *arena;
-};
-int esc_fail(struct esc_lctx *x, const struct ts_ynode *n, const char *fmt, ...)
+/* The loaders' context is core's (core/yconf.h: file, first error, the loaded
+ * object's arena). The old name stays as an alias so that loaders written
+ * against it keep compiling; new code writes struct ts_yconf. */
+#define esc_lctx ts_yconf
+/* ts_yconf_fail / ts_yconf_nomem under this folder's names. */
+int esc_fail(struct ts_yconf *x, const struct ts_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int esc_nomem(struct esc_lctx *x);
+int esc_nomem(struct ts_yconf *x);
 /* Load a file or buffer into a YAML stream with a single document whose
  * root is a mapping. */
 int esc_yaml_open(const char *path, const char *name, const char *buf, size_t len,

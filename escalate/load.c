@@ -4,7 +4,6 @@
  * tables; it is loaded whole or not at all, and is immutable afterwards
  * (any thread may read it). Errors are file:line:col, first error wins;
  * unknown keys are errors. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -78,14 +77,14 @@ int esc_fail(struct esc_lctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(x, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
 
 int esc_nomem(struct esc_lctx *x)
 {
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory");
+    return ts_yconf_nomem(x);
 }
 
 int esc_yaml_open(const char *path, const char *name, const char *buf, size_t len,
@@ -129,46 +128,18 @@ int esc_yaml_open(const char *path, const char *name, const char *buf, size_t le
 static int check_keys(struct esc_lctx *x, const struct ts_ynode *map, const char *what,
                       const char *const *known)
 {
-    if (!map || map->kind != TS_Y_MAP)
-        return esc_fail(x, map, "%s must be a mapping, not %s", what, ts_yaml_kind_name(map));
-    for (size_t i = 0; i < map->npairs; i++) {
-        const struct ts_ynode *k = map->pairs[i].key;
-        if (k->kind != TS_Y_SCALAR)
-            return esc_fail(x, k, "keys of %s must be strings", what);
-        size_t j = 0;
-        while (known[j] && strcmp(known[j], k->str) != 0)
-            j++;
-        if (!known[j]) {
-            char list[300];
-            size_t o = 0;
-            list[0] = '\0';
-            for (j = 0; known[j] && o < sizeof(list); j++)
-                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "",
-                                      known[j]);
-            return esc_fail(x, k, "unknown key \"%s\" in %s (known: %s)", k->str, what, list);
-        }
-        for (size_t m = 0; m < i; m++)
-            if (!strcmp(map->pairs[m].key->str, k->str))
-                return esc_fail(x, k, "duplicate key \"%s\" (first at line %u)", k->str,
-                                map->pairs[m].key->line);
-    }
-    return 0;
+    return ts_yconf_check_keys(x, map, what, known, ts_yconf_count(known), NULL);
 }
 
+/* A string of at most ESC_TEXT_MAX bytes of UTF-8 ("" allowed). */
 static int get_str(struct esc_lctx *x, const struct ts_ynode *n, const char *what,
                    const char **out)
 {
-    if (!n || n->kind != TS_Y_SCALAR)
-        return esc_fail(x, n, "%s must be a string, not %s", what, ts_yaml_kind_name(n));
-    if (n->len > ESC_TEXT_MAX)
-        return esc_fail(x, n, "%s is longer than %u bytes", what, ESC_TEXT_MAX);
-    if (strlen(n->str) != n->len || ts_utf8_valid_prefix(n->str, n->len) != n->len)
-        return esc_fail(x, n, "%s must be valid UTF-8 without NUL", what);
-    char *s = ts_arena_strndup(x->arena, n->str, n->len);
-    if (!s)
-        return esc_nomem(x);
-    *out = s;
-    return 0;
+    char *s = NULL;
+    int rc = ts_yconf_text(x, n, what, ESC_TEXT_MAX, TS_YCONF_EMPTY_OK | TS_YCONF_UTF8, &s);
+    if (!rc)
+        *out = s;
+    return rc;
 }
 
 /* An optional string key: absent or null leaves *out as it is. */
@@ -239,43 +210,27 @@ static int get_text(struct esc_lctx *x, const struct ts_ynode *n, const char *wh
 static int get_int(struct esc_lctx *x, const struct ts_ynode *n, const char *what, long lo,
                    long hi, int *out)
 {
-    if (!n || n->kind != TS_Y_SCALAR || n->style != TS_YS_PLAIN)
-        return esc_fail(x, n, "%s must be a number from %ld to %ld", what, lo, hi);
-    char *end;
-    long v = strtol(n->str, &end, 10);
-    if (end == n->str || *end || v < lo || v > hi)
-        return esc_fail(x, n, "%s must be a number from %ld to %ld, not \"%s\"", what, lo, hi,
-                        n->str);
-    *out = (int)v;
-    return 0;
+    long long v;
+    int rc = ts_yconf_int(x, n, what, lo, hi, &v);
+    if (!rc)
+        *out = (int)v;
+    return rc;
 }
 
 static int get_bool(struct esc_lctx *x, const struct ts_ynode *n, const char *what, bool *out)
 {
-    if (n && n->kind == TS_Y_SCALAR && n->style == TS_YS_PLAIN) {
-        if (!strcmp(n->str, "true")) {
-            *out = true;
-            return 0;
-        }
-        if (!strcmp(n->str, "false")) {
-            *out = false;
-            return 0;
-        }
-    }
-    return esc_fail(x, n, "%s must be true or false", what);
+    return ts_yconf_bool(x, n, what, out);
 }
 
+/* A duration, or 0 / at_once. */
 static int get_duration(struct esc_lctx *x, const struct ts_ynode *n, const char *what,
                         int64_t *out)
 {
-    if (n && n->kind == TS_Y_SCALAR && (!strcmp(n->str, "0") || !strcmp(n->str, "at_once"))) {
+    if (ts_yconf_is(n, "at_once")) {
         *out = 0;
         return 0;
     }
-    if (!n || n->kind != TS_Y_SCALAR || ts_duration_parse(n->str, n->len, out) != 0)
-        return esc_fail(x, n, "%s must be a duration like 1h, 24h, 72h, 5d (or at_once)",
-                        what);
-    return 0;
+    return ts_yconf_duration(x, n, what, 0, out);
 }
 
 static int get_severity(struct esc_lctx *x, const struct ts_ynode *n, int *out)
@@ -1215,44 +1170,15 @@ const struct esc_org *esc_orgs_find(const struct esc_orgs *o, const char *tenant
 
 /* ---------------------------------------------------------------- assets */
 
-/* Parse "a.b.c.d", "v6", with an optional "/len". */
-static int parse_net(const char *s, unsigned char addr[16], int *family, unsigned *plen)
-{
-    char tmp[64];
-    size_t n = strlen(s);
-    if (n >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, s, n + 1);
-    char *slash = strchr(tmp, '/');
-    if (slash)
-        *slash = '\0';
-    if (inet_pton(AF_INET, tmp, addr) == 1) {
-        *family = 4;
-        *plen = 32;
-    } else if (inet_pton(AF_INET6, tmp, addr) == 1) {
-        *family = 6;
-        *plen = 128;
-    } else {
-        return -1;
-    }
-    if (slash) {
-        char *end;
-        unsigned long l = strtoul(slash + 1, &end, 10);
-        if (end == slash + 1 || *end || l > *plen)
-            return -1;
-        *plen = (unsigned)l;
-    }
-    return 0;
-}
+/* The inventory is parsed by enrich/ (enrich.h: one parser of the file and
+ * of its ranges, one set of lookups); an esc_assets is a view of it as
+ * struct esc_system, in the file's order, with the public ranges picked. */
 
-static bool net_is_public(const char *s)
+/* Not private, loopback, link-local, CGNAT, ULA, multicast or unspecified. */
+static bool ip_is_public(const struct ts_ip *ip)
 {
-    unsigned char a[16];
-    int fam;
-    unsigned plen;
-    if (parse_net(s, a, &fam, &plen) != 0)
-        return false;
-    if (fam == 4)
+    const uint8_t *a = ip->addr;
+    if (ip->family == 4)
         return !(a[0] == 10 || a[0] == 127 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
                  (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
                  (a[0] == 100 && (a[1] & 0xc0) == 64) || a[0] >= 224);
@@ -1260,161 +1186,63 @@ static bool net_is_public(const char *s)
              (a[0] == 0 && a[15] <= 1 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15)));
 }
 
-static int load_system(struct esc_lctx *x, const struct ts_ynode *n, struct esc_system *s)
+static int system_from(struct esc_lctx *x, const struct ingest_asset *as, struct esc_system *s)
 {
-    static const char *const k[] = {"id", "name", "operator", "managing_body", "level",
-                                    "hostnames", "ip_ranges", "domains", "contacts",
-                                    "description", "location", "tags", "tenants", NULL};
-    int rc = check_keys(x, n, "a system", k);
-    const struct ts_ynode *v;
-    if (!rc) {
-        v = ts_yaml_get(n, "id");
-        rc = v ? get_str(x, v, "id", &s->id) : esc_fail(x, n, "a system needs an id");
-    }
-    if (!rc && (v = ts_yaml_get(n, "tenants"))) {
-        const char **t;
-        rc = get_list(x, v, "tenants", &t, &s->ntenants);
-        for (size_t i = 0; !rc && i < s->ntenants; i++)
-            if (!*t[i])
-                rc = esc_fail(x, v->kind == TS_Y_SEQ ? v->items[i] : v,
-                              "a tenant name must not be empty");
-        if (!rc && s->ntenants == 0)
-            rc = esc_fail(x, v, "tenants: name at least one (or leave the key out: shared)");
-        s->tenants = t;
-    }
-    if (!rc) {
-        v = ts_yaml_get(n, "name");
-        rc = v ? get_str(x, v, "name", &s->name) : esc_fail(x, n, "a system needs a name");
-    }
-    rc = rc ? rc : opt_str(x, n, "operator", &s->operator_);
-    rc = rc ? rc : opt_str(x, n, "managing_body", &s->managing_body);
-    if (!rc) {
-        v = ts_yaml_get(n, "level");
-        rc = v ? get_int(x, v, "level", 1, 5, &s->level)
-               : esc_fail(x, n, "a system needs a level (1..5)");
-    }
-    const char **l;
-    if (!rc && (v = ts_yaml_get(n, "hostnames"))) {
-        rc = get_list(x, v, "hostnames", &l, &s->nhostnames);
-        s->hostnames = l;
-    }
-    if (!rc && (v = ts_yaml_get(n, "domains"))) {
-        rc = get_list(x, v, "domains", &l, &s->ndomains);
-        s->domains = l;
-    }
-    if (!rc && (v = ts_yaml_get(n, "ip_ranges"))) {
-        rc = get_list(x, v, "ip_ranges", &l, &s->nip_ranges);
-        s->ip_ranges = l;
-        const char **pub = NULL;
-        if (!rc && !(pub = ts_arena_alloc(x->arena, (s->nip_ranges + 1) * sizeof(*pub))))
-            rc = esc_nomem(x);
-        for (size_t i = 0; !rc && i < s->nip_ranges; i++) {
-            unsigned char a[16];
-            int fam;
-            unsigned plen;
-            if (parse_net(l[i], a, &fam, &plen) != 0)
-                rc = esc_fail(x, v->kind == TS_Y_SEQ ? v->items[i] : v,
-                              "\"%s\" is not an IP address or CIDR network", l[i]);
-            else if (net_is_public(l[i]))
-                pub[s->npublic_ips++] = l[i];
-        }
-        s->public_ips = pub;
-    }
-    if (!rc && (v = ts_yaml_get(n, "contacts"))) {
-        if (v->kind != TS_Y_SEQ || v->nitems > 32)
-            return esc_fail(x, v, "contacts must be a list of at most 32");
-        struct esc_contact *c = ts_arena_alloc(x->arena, (v->nitems + 1) * sizeof(*c));
-        if (!c)
-            return esc_nomem(x);
-        memset(c, 0, (v->nitems + 1) * sizeof(*c));
-        for (size_t i = 0; !rc && i < v->nitems; i++)
-            rc = load_contact(x, v->items[i], &c[i]);
-        s->contacts = c;
-        s->ncontacts = v->nitems;
-    }
-    return rc;
-}
-
-static bool has_tenant(const struct esc_system *s, const char *tenant)
-{
-    for (size_t i = 0; i < s->ntenants; i++)
-        if (!strcmp(s->tenants[i], tenant))
-            return true;
-    return false;
-}
-
-/* Two systems may share an id only when each names its tenants and no
- * tenant is in both: an id must say one system to every tenant. */
-static int check_same_id(struct esc_lctx *x, const struct ts_ynode *n, const struct esc_system *a,
-                         const struct esc_system *b)
-{
-    if (strcmp(a->id, b->id) != 0)
-        return 0;
-    if (!a->ntenants || !b->ntenants)
-        return esc_fail(x, n,
-                        "duplicate system id \"%s\" (a system without tenants is shared by "
-                        "every tenant; give both their tenants)",
-                        b->id);
-    for (size_t i = 0; i < b->ntenants; i++)
-        if (has_tenant(a, b->tenants[i]))
-            return esc_fail(x, n, "duplicate system id \"%s\" for tenant \"%s\"", b->id,
-                            b->tenants[i]);
-    return 0;
-}
-
-/* What a tenant sees of a system: 2 its own, 1 shared (no tenants), 0 not
- * at all. An incident without a tenant sees the shared systems only. */
-static int rank(const struct esc_system *s, const char *tenant)
-{
-    if (!s->ntenants)
-        return 1;
-    return tenant && *tenant && has_tenant(s, tenant) ? 2 : 0;
-}
-
-static int assets_from_root(struct esc_lctx *x, const struct ts_ynode *root, struct esc_assets *a)
-{
-    static const char *const k[] = {"agency", "version", "systems", NULL};
-    int rc = check_keys(x, root, "the inventory", k);
-    const struct ts_ynode *v = ts_yaml_get(root, "systems");
-    if (rc)
-        return rc;
-    if (!v || v->kind != TS_Y_SEQ)
-        return esc_fail(x, v ? v : root, "systems must be a list");
-    if (v->nitems > 10000)
-        return esc_fail(x, v, "more than 10000 systems");
-    a->v = ts_arena_alloc(x->arena, (v->nitems ? v->nitems : 1) * sizeof(*a->v));
-    if (!a->v)
+    s->id = as->id;
+    s->name = as->name;
+    s->operator_ = as->operator_;
+    s->managing_body = as->managing_body;
+    s->level = as->level;
+    s->tenants = as->tenants;
+    s->ntenants = as->ntenants;
+    s->hostnames = as->hostnames;
+    s->nhostnames = as->nhostnames;
+    s->domains = as->domains;
+    s->ndomains = as->ndomains;
+    s->ip_ranges = as->ip_ranges;
+    s->nip_ranges = as->nip_ranges;
+    const char **pub = ts_arena_alloc(x->arena, (as->nip_ranges + 1) * sizeof(*pub));
+    struct esc_contact *c = ts_arena_alloc(x->arena, (as->ncontacts + 1) * sizeof(*c));
+    if (!pub || !c)
         return esc_nomem(x);
-    memset(a->v, 0, (v->nitems ? v->nitems : 1) * sizeof(*a->v));
-    for (size_t i = 0; !rc && i < v->nitems; i++) {
-        rc = load_system(x, v->items[i], &a->v[i]);
-        for (size_t j = 0; !rc && j < i; j++)
-            rc = check_same_id(x, v->items[i], &a->v[j], &a->v[i]);
-        if (!rc)
-            a->n++;
-    }
-    return rc;
+    for (size_t i = 0; i < as->nip_ranges; i++)
+        if (ip_is_public(&as->nets[i].net))
+            pub[s->npublic_ips++] = as->ip_ranges[i];
+    s->public_ips = pub;
+    for (size_t i = 0; i < as->ncontacts; i++)
+        c[i] = (struct esc_contact){as->contacts[i].name, as->contacts[i].role,
+                                    as->contacts[i].email, as->contacts[i].phone};
+    s->contacts = c;
+    s->ncontacts = as->ncontacts;
+    return 0;
 }
 
 static int assets_load(const char *path, const char *name, const char *buf, size_t len,
                        struct esc_assets **out, struct ts_err *err)
 {
-    struct ts_ystream *s;
-    const struct ts_ynode *root;
+    struct ingest_assets *inv = NULL;
     *out = NULL;
-    int rc = esc_yaml_open(path, name, buf, len, &s, &root, err);
+    int rc = path ? ingest_assets_load(path, &inv, err)
+                  : ingest_assets_load_buffer(name, buf, len, &inv, err);
     if (rc)
         return rc;
     struct esc_assets *a = calloc(1, sizeof(*a));
-    struct esc_lctx x = {.file = path ? path : name, .err = err};
+    struct esc_lctx x = {.file = path ? path : name, .err = err, .what = "the inventory"};
     if (!a || arena_new(&a->arena) != 0) {
         free(a);
-        ts_yaml_free(s);
+        ingest_assets_free(inv);
         return esc_nomem(&x);
     }
+    a->inv = inv;
     x.arena = a->arena;
-    rc = assets_from_root(&x, root, a);
-    ts_yaml_free(s);
+    size_t n = ingest_assets_count(inv);
+    a->v = ts_arena_alloc(a->arena, (n ? n : 1) * sizeof(*a->v));
+    rc = a->v ? 0 : esc_nomem(&x);
+    if (a->v)
+        memset(a->v, 0, (n ? n : 1) * sizeof(*a->v));
+    for (size_t i = 0; !rc && i < n; i++)
+        if ((rc = system_from(&x, ingest_assets_at(inv, i), &a->v[i])) == 0)
+            a->n++;
     if (rc) {
         esc_assets_free(a);
         return rc;
@@ -1438,8 +1266,26 @@ void esc_assets_free(struct esc_assets *a)
 {
     if (!a)
         return;
+    ingest_assets_free(a->inv);
     ts_arena_destroy(a->arena);
     free(a);
+}
+
+static bool has_tenant(const struct esc_system *s, const char *tenant)
+{
+    for (size_t i = 0; i < s->ntenants; i++)
+        if (!strcmp(s->tenants[i], tenant))
+            return true;
+    return false;
+}
+
+/* What a tenant sees of a system: 2 its own, 1 shared (no tenants), 0 not
+ * at all. An incident without a tenant sees the shared systems only. */
+static int rank(const struct esc_system *s, const char *tenant)
+{
+    if (!s->ntenants)
+        return 1;
+    return tenant && *tenant && has_tenant(s, tenant) ? 2 : 0;
 }
 
 const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *tenant,
@@ -1457,91 +1303,16 @@ const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char
     return shared;
 }
 
-static bool label_eq(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strcspn(b, ".");
-    return alen == blen && strncasecmp(a, b, alen) == 0;
-}
-
-static bool in_net(const unsigned char *addr, int fam, const char *range)
-{
-    unsigned char net[16];
-    int nf;
-    unsigned plen;
-    if (parse_net(range, net, &nf, &plen) != 0 || nf != fam)
-        return false;
-    unsigned full = plen / 8, rest = plen % 8;
-    if (memcmp(addr, net, full) != 0)
-        return false;
-    if (rest) {
-        unsigned char m = (unsigned char)(0xffu << (8 - rest));
-        return (addr[full] & m) == (net[full] & m);
-    }
-    return true;
-}
-
-/* One value (host name, domain or address) -> system among those of rank
- * rk for tenant; strict: no first-label match (for tokens of raw text). */
-static const struct esc_system *find_value_rank(const struct esc_assets *a, const char *tenant,
-                                                int rk, const char *v, size_t n, bool strict)
-{
-    char tmp[256];
-    if (n == 0 || n >= sizeof(tmp))
-        return NULL;
-    memcpy(tmp, v, n);
-    tmp[n] = '\0';
-    if (n > 1 && tmp[n - 1] == '.')
-        tmp[--n] = '\0';
-    unsigned char addr[16];
-    int fam;
-    unsigned plen;
-    if (!strchr(tmp, '/') && parse_net(tmp, addr, &fam, &plen) == 0) {
-        const struct esc_system *best = NULL;
-        unsigned bestlen = 0;
-        for (size_t i = 0; i < a->n; i++)
-            for (size_t j = 0; rank(&a->v[i], tenant) == rk && j < a->v[i].nip_ranges; j++) {
-                unsigned char nb[16];
-                int nf;
-                unsigned pl;
-                if (in_net(addr, fam, a->v[i].ip_ranges[j]) &&
-                    parse_net(a->v[i].ip_ranges[j], nb, &nf, &pl) == 0 &&
-                    (!best || pl > bestlen)) {
-                    best = &a->v[i];
-                    bestlen = pl;
-                }
-            }
-        return best;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        if (rank(&a->v[i], tenant) != rk)
-            continue;
-        for (size_t j = 0; j < a->v[i].nhostnames; j++)
-            if (!strcasecmp(a->v[i].hostnames[j], tmp))
-                return &a->v[i];
-        for (size_t j = 0; j < a->v[i].ndomains; j++)
-            if (!strcasecmp(a->v[i].domains[j], tmp))
-                return &a->v[i];
-    }
-    if (strict)
-        return NULL;
-    size_t lab = strcspn(tmp, ".");
-    const struct esc_system *hit = NULL;
-    for (size_t i = 0; i < a->n; i++)
-        for (size_t j = 0; rank(&a->v[i], tenant) == rk && j < a->v[i].nhostnames; j++)
-            if (label_eq(tmp, lab, a->v[i].hostnames[j])) {
-                if (hit && hit != &a->v[i])
-                    return NULL; /* ambiguous short name */
-                hit = &a->v[i];
-            }
-    return hit;
-}
-
-/* The tenant's own systems first, then the shared ones. */
+/* One value (host name, domain or address) -> system, the tenant's own
+ * systems first, then the shared ones: enrich's lookups (the same as the
+ * enrichment's asset.* fields); strict: no first-label match (for tokens of
+ * raw text). */
 static const struct esc_system *find_value(const struct esc_assets *a, const char *tenant,
                                            const char *v, size_t n, bool strict)
 {
-    const struct esc_system *s = find_value_rank(a, tenant, 2, v, n, strict);
-    return s ? s : find_value_rank(a, tenant, 1, v, n, strict);
+    const struct ingest_asset *as =
+        ingest_assets_by_value(a->inv, ingest_assets_tenant(a->inv, tenant), v, n, strict);
+    return as ? &a->v[as->index] : NULL;
 }
 
 /* "asset_id":"..." or "asset.id":"..." in a JSON text, without a parser:

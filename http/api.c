@@ -25,7 +25,7 @@
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX 1000
 #define SCAN_MAX 200000u      /* incidents looked at by one list request */
-#define COMMENT_MAX 4096
+#define COMMENT_MAX STORE_COMMENT_MAX
 #define METRIC_TENANTS_MAX 10000 /* distinct tenants in tocsin_incidents */
 
 static const char not_found[] = "no such incident";
@@ -374,6 +374,8 @@ struct list_ctx {
     unsigned sev_mask;            /* bits 1 << severity (0: any) */
     const char *rule, *text;
     bool have_cursor;
+    bool desc;                    /* newest first (sort=newest|severity) */
+    int sev_only;                 /* sort=severity: the pass's severity, else -1 */
     int64_t c_seen;
     char c_id[STORE_ID_MAX + 1];
     uint32_t limit, n;
@@ -393,6 +395,8 @@ static bool list_match(const struct list_ctx *lc, const struct store_incident *i
         return false;
     if (lc->sev_mask && !(lc->sev_mask & (1u << in->severity)))
         return false;
+    if (lc->sev_only >= 0 && in->severity != lc->sev_only)
+        return false;
     if (lc->rule && strcmp(lc->rule, in->rule_id ? in->rule_id : "") &&
         strcmp(lc->rule, in->rule_title ? in->rule_title : ""))
         return false;
@@ -411,8 +415,9 @@ static int list_one(void *ctx, const struct store_incident *in)
 {
     struct list_ctx *lc = ctx;
     int rc = 0;
-    /* the page starts after the cursor's (last_seen, id) */
-    if (lc->have_cursor && in->last_seen_ns == lc->c_seen && strcmp(in->id, lc->c_id) <= 0)
+    /* the page starts after the cursor's (last_seen, id), in the walk's order */
+    if (lc->have_cursor && in->last_seen_ns == lc->c_seen &&
+        (lc->desc ? strcmp(in->id, lc->c_id) >= 0 : strcmp(in->id, lc->c_id) <= 0))
         goto next;
     if (lc->scanned++ >= SCAN_MAX) {
         lc->more = true; /* the next page goes on from the last one looked at */
@@ -475,7 +480,7 @@ static int parse_list(struct http_req *r, const char *arg, const char *what, uns
 static int h_list(struct http_req *r)
 {
     static const char *const names[] = {"status", "severity", "tenant", "since", "until",
-                                        "rule", "text", "limit", "cursor", NULL};
+                                        "rule", "text", "limit", "cursor", "sort", NULL};
     struct store *s;
     if (http_req_args_only(r, names) || need_store(r, &s))
         return 0;
@@ -485,8 +490,19 @@ static int h_list(struct http_req *r)
     lc.tok = r->tok;
     lc.limit = LIMIT_DEFAULT;
     lc.arena = r->arena;
+    lc.sev_only = -1;
     struct store_incident_filter f = {0};
     const char *v;
+    /* sort: oldest (by last_seen, the default), newest, severity (most
+     * severe first, newest first within a severity) */
+    uint8_t kind = HTTP_CURSOR_OLDEST;
+    if ((v = http_req_arg(r, "sort"))) {
+        if (!strcmp(v, "newest") || !strcmp(v, "severity"))
+            kind = !strcmp(v, "newest") ? HTTP_CURSOR_NEWEST : HTTP_CURSOR_SEVERITY(4);
+        else if (strcmp(v, "oldest"))
+            return http_req_error(r, 400, "sort \"%.32s\": expected oldest, newest or severity",
+                                  v);
+    }
     if ((v = http_req_arg(r, "status")) && parse_list(r, v, "status", &lc.status_mask, true))
         return 0;
     if ((v = http_req_arg(r, "severity")) && parse_list(r, v, "severity", &lc.sev_mask, false))
@@ -507,12 +523,19 @@ static int h_list(struct http_req *r)
         lc.limit = (uint32_t)n;
     }
     if ((v = http_req_arg(r, "cursor"))) {
-        if (http_cursor_decode(v, &lc.c_seen, lc.c_id, sizeof(lc.c_id)) != 0)
+        uint8_t ck;
+        if (http_cursor_decode_kind(v, &ck, &lc.c_seen, lc.c_id, sizeof(lc.c_id)) != 0)
             return http_req_error(r, 400, "cursor: not a cursor of this server");
+        bool sev_cursor = ck >= HTTP_CURSOR_SEVERITY(0);
+        if (sev_cursor != (kind >= HTTP_CURSOR_SEVERITY(0)) ||
+            (!sev_cursor && ck != kind))
+            return http_req_error(r, 400, "cursor: made for another sort (ask the next page "
+                                          "with the sort of the first)");
+        kind = ck;
         lc.have_cursor = true;
-        if (lc.c_seen > f.since_ns)
-            f.since_ns = lc.c_seen;
     }
+    lc.desc = kind != HTTP_CURSOR_OLDEST;
+    f.newest_first = lc.desc;
     if ((v = http_req_arg(r, "tenant"))) {
         const char *why = *v ? ts_tenant_check(v, strlen(v)) : NULL;
         if (why)
@@ -530,17 +553,43 @@ static int h_list(struct http_req *r)
     unsigned m = lc.status_mask;
     if (f.tenant || (m & (m - 1)))
         f.status_mask = m;
-    if (f.until_ns && f.since_ns >= f.until_ns)
-        f.until_ns = f.since_ns; /* nothing: since >= until */
     struct store_txn *t = NULL;
     int rc = ts_buf_puts(&r->out, "{\"incidents\":[");
     if (rc)
         return rc;
     rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
-    if (!rc && !(f.until_ns && f.since_ns >= f.until_ns)) {
-        rc = store_incident_list(t, &f, r->arena, list_one, &lc);
-        if (rc == 1)
-            rc = 0;
+    /* One walk of the time (or tenant) index; for severity one walk per
+     * severity, most severe first, from the cursor's pass. A page that ends
+     * in a pass has a cursor in it; one that fills up before the first
+     * record of a pass has the cursor "start of that pass". */
+    int sev_hi = kind >= HTTP_CURSOR_SEVERITY(0) ? kind - HTTP_CURSOR_SEVERITY(0) : -1;
+    int sev_lo = sev_hi >= 0 ? 0 : -1;
+    const struct store_incident_filter user = f;
+    for (int sev = sev_hi; !rc && sev >= sev_lo && !lc.more && !lc.rc; sev--) {
+        if (sev >= 0 && lc.sev_mask && !(lc.sev_mask & (1u << sev))) {
+            lc.have_cursor = false;
+            continue;
+        }
+        if (sev >= 0 && sev != sev_hi) {
+            lc.last_seen = INT64_MAX;
+            snprintf(lc.last_id, sizeof(lc.last_id), "-");
+            kind = HTTP_CURSOR_SEVERITY(sev);
+        }
+        f = user;
+        lc.sev_only = sev;
+        if (lc.have_cursor && lc.desc && lc.c_seen < INT64_MAX &&
+            (!f.until_ns || lc.c_seen + 1 < f.until_ns))
+            f.until_ns = lc.c_seen + 1; /* last_seen <= the cursor's */
+        else if (lc.have_cursor && !lc.desc && lc.c_seen > f.since_ns)
+            f.since_ns = lc.c_seen;
+        if (f.until_ns && f.since_ns >= f.until_ns)
+            f.until_ns = f.since_ns; /* nothing: since >= until */
+        if (!(f.until_ns && f.since_ns >= f.until_ns)) {
+            rc = store_incident_list(t, &f, r->arena, list_one, &lc);
+            if (rc == 1)
+                rc = 0;
+        }
+        lc.have_cursor = false;
     }
     if (rc) {
         int ret = store_fail(r, t, rc);
@@ -553,7 +602,7 @@ static int h_list(struct http_req *r)
     rc = ts_buf_puts(&r->out, "],\"next\":");
     if (lc.more && lc.last_id[0]) {
         char cur[HTTP_CURSOR_MAX];
-        rc = rc ? rc : http_cursor_encode(lc.last_seen, lc.last_id, cur, sizeof(cur));
+        rc = rc ? rc : http_cursor_encode_kind(kind, lc.last_seen, lc.last_id, cur, sizeof(cur));
         rc = rc ? rc : ts_buf_printf(&r->out, "\"%s\"", cur);
     } else {
         rc = rc ? rc : ts_buf_puts(&r->out, "null");
@@ -596,6 +645,7 @@ struct change {
     enum store_status to;
     uint64_t revision;
     enum store_status from;
+    const char *comment; /* NULL: none */
 };
 
 static int change_txn(struct store_txn *t, void *ctx)
@@ -609,7 +659,7 @@ static int change_txn(struct store_txn *t, void *ctx)
     if (rc)
         return rc;
     c->from = in.status;
-    rc = store_incident_set_status(t, c->id, c->to, c->by, &c->revision);
+    rc = store_incident_set_status_comment(t, c->id, c->to, c->by, c->comment, &c->revision);
     if (rc)
         return rc;
     ts_arena_reset(r->arena);
@@ -646,6 +696,9 @@ static int read_comment(struct http_req *r, json_t **j, const char **comment)
         if (json_string_length(val) > COMMENT_MAX)
             return http_req_error(r, 400, "body: comment longer than %d bytes", COMMENT_MAX),
                    TS_E_INVAL;
+        if (strlen(json_string_value(val)) != json_string_length(val))
+            return http_req_error(r, 400, "body: comment must not contain NUL (\\u0000)"),
+                   TS_E_INVAL;
         *comment = json_string_value(val);
     }
     return 0;
@@ -663,7 +716,7 @@ static int status_change(struct http_req *r, enum store_status to, const char *v
         json_decref(j);
         return 0;
     }
-    struct change c = {r, r->caps[0], r->tok->name, to, 0, to};
+    struct change c = {r, r->caps[0], r->tok->name, to, 0, to, comment};
     struct ts_err err = {0};
     int rc = store_txn_run(s, change_txn, &c, &err);
     if (rc == TS_E_NOTFOUND) {

@@ -13,6 +13,7 @@
 
 #include "../core/event.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "http_int.h"
 
 static const char *const role_names[] = {"none", "viewer", "analyst", "admin"};
@@ -47,8 +48,7 @@ void http_token_sha256_hex(const char *token, size_t len, char out[65])
 /* ---------------------------------------------------------------- loading */
 
 struct load {
-    const char *file;
-    struct ts_err *err;
+    struct ts_yconf y; /* file and first error (core/yconf.h) */
     struct http_tokens *t;
 };
 
@@ -58,8 +58,7 @@ static int fail(struct load *l, const struct ts_ynode *at, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(l->err, TS_E_CONFIG, l->file, at ? at->line : 0, at ? at->col : 0, fmt,
-                         ap);
+    int rc = ts_yconf_vfail(&l->y, TS_E_CONFIG, at, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -129,29 +128,24 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
     if (n->kind != TS_Y_MAP)
         return fail(l, n, "tokens: each entry must be a mapping with name, sha256, role and "
                           "tenants, found %s", ts_yaml_kind_name(n));
-    const struct ts_ynode *name = NULL, *sha = NULL, *role = NULL, *tenants = NULL;
+    static const char *const keys[] = {"name", "sha256", "role", "tenants"};
     for (size_t i = 0; i < n->npairs; i++) {
-        const struct ts_ynode *key = n->pairs[i].key, *v = n->pairs[i].val;
-        const char *ks = key->kind == TS_Y_SCALAR ? key->str : "";
-        const struct ts_ynode **slot = !strcmp(ks, "name")      ? &name
-                                       : !strcmp(ks, "sha256")  ? &sha
-                                       : !strcmp(ks, "role")    ? &role
-                                       : !strcmp(ks, "tenants") ? &tenants
-                                                                : NULL;
-        if (!slot) {
-            if (!strcmp(ks, "token") || !strcmp(ks, "secret"))
-                return fail(l, key, "unknown key \"%s\": the file holds only the sha256 of a "
-                                    "token (printf %%s TOKEN | sha256sum)", ks);
-            return fail(l, key, "unknown key \"%s\" (expected name, sha256, role, tenants)", ks);
-        }
-        if (*slot)
-            return fail(l, key, "duplicate key \"%s\"", ks);
-        *slot = v;
+        const struct ts_ynode *key = n->pairs[i].key;
+        if (ts_yconf_is(key, "token") || ts_yconf_is(key, "secret"))
+            return fail(l, key,
+                                 "unknown key \"%s\": the file holds only the sha256 of a "
+                                 "token (printf %%s TOKEN | sha256sum)",
+                                 key->str);
     }
+    const struct ts_ynode *v[4];
+    int rc = ts_yconf_check_keys(&l->y, n, "a token", keys, 4, v);
+    if (rc)
+        return rc;
+    const struct ts_ynode *name = v[0], *sha = v[1], *role = v[2], *tenants = v[3];
     if (!name || !sha || !role || !tenants)
         return fail(l, n, "token: missing \"%s\"",
                     !name ? "name" : !sha ? "sha256" : !role ? "role" : "tenants");
-    int rc = scalar(l, name, "name");
+    rc = scalar(l, name, "name");
     rc = rc ? rc : scalar(l, sha, "sha256");
     rc = rc ? rc : scalar(l, role, "role");
     if (rc)
@@ -211,14 +205,10 @@ static int load_stream(struct load *l, const struct ts_ystream *ys)
         return fail(l, root, "expected a mapping with a \"tokens\" list, found %s",
                     ts_yaml_kind_name(root));
     const struct ts_ynode *list = NULL;
-    for (size_t i = 0; i < root->npairs; i++) {
-        const struct ts_ynode *key = root->pairs[i].key;
-        if (key->kind == TS_Y_SCALAR && !strcmp(key->str, "tokens") && !list)
-            list = root->pairs[i].val;
-        else
-            return fail(l, key, "unknown key \"%s\" (expected tokens)",
-                        key->kind == TS_Y_SCALAR ? key->str : "?");
-    }
+    static const char *const top[] = {"tokens"};
+    int rc = ts_yconf_check_keys(&l->y, root, "the tokens file", top, 1, &list);
+    if (rc)
+        return rc;
     if (!list)
         return fail(l, root, "missing \"tokens\"");
     if (list->kind != TS_Y_SEQ && !ts_yaml_is_null(list))
@@ -230,7 +220,7 @@ static int load_stream(struct load *l, const struct ts_ystream *ys)
         return TS_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
         l->t->n = i + 1;
-        int rc = load_token(l, &l->t->v[i], list->items[i]);
+        rc = load_token(l, &l->t->v[i], list->items[i]);
         if (rc)
             return rc;
     }
@@ -244,7 +234,7 @@ static int finish(struct load *l, struct ts_ystream *ys, int rc, struct http_tok
     ts_yaml_free(ys);
     if (rc) {
         if (rc == TS_E_NOMEM)
-            ts_err_set(l->err, rc, l->file, 0, 0, "out of memory");
+            ts_yconf_nomem(&l->y);
         free_table(l->t);
         return rc;
     }
@@ -257,7 +247,7 @@ int http_tokens_load_buffer(const char *name, const char *buf, size_t len,
                             struct http_tokens **out, struct ts_err *err)
 {
     *out = NULL;
-    struct load l = {name, err, calloc(1, sizeof(struct http_tokens))};
+    struct load l = {{name, err, NULL, "the tokens"}, calloc(1, sizeof(struct http_tokens))};
     if (!l.t)
         return TS_E_NOMEM;
     if (len > HTTP_TOKENS_FILE_MAX) {

@@ -127,6 +127,18 @@ int http_cursor_encode(int64_t last_seen_ns, const char *id, char *out, size_t c
 /* 0, or TS_E_INVAL (not a cursor of this version, id empty, too long or
  * with NUL). id gets the NUL-terminated id (idcap > STORE_ID_MAX). */
 int http_cursor_decode(const char *s, int64_t *last_seen_ns, char *id, size_t idcap);
+/* The same for a page order (GET /api/v1/incidents?sort=): the kind says
+ * which order and, for severity, the severity pass the cursor is in; a
+ * cursor of one kind is refused by the decoder of another (decode_kind
+ * returns it, http_cursor_decode accepts OLDEST only). */
+#define HTTP_CURSOR_OLDEST 1
+#define HTTP_CURSOR_NEWEST 2
+#define HTTP_CURSOR_SEVERITY(sev) ((uint8_t)(3 + (sev))) /* sev 0..4 */
+#define HTTP_CURSOR_KIND_MAX 7
+int http_cursor_encode_kind(uint8_t kind, int64_t last_seen_ns, const char *id, char *out,
+                            size_t cap);
+int http_cursor_decode_kind(const char *s, uint8_t *kind, int64_t *last_seen_ns, char *id,
+                            size_t idcap);
 
 /* ---------------------------------------------------------------- request */
 

@@ -80,13 +80,28 @@ static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 int http_cursor_encode(int64_t last_seen_ns, const char *id, char *out, size_t cap)
 {
+    return http_cursor_encode_kind(HTTP_CURSOR_OLDEST, last_seen_ns, id, out, cap);
+}
+
+int http_cursor_decode(const char *s, int64_t *last_seen_ns, char *id, size_t idcap)
+{
+    uint8_t kind;
+    int rc = http_cursor_decode_kind(s, &kind, last_seen_ns, id, idcap);
+    return rc ? rc : kind == HTTP_CURSOR_OLDEST ? 0 : TS_E_INVAL;
+}
+
+int http_cursor_encode_kind(uint8_t kind, int64_t last_seen_ns, const char *id, char *out,
+                            size_t cap)
+{
+    if (kind < HTTP_CURSOR_OLDEST || kind > HTTP_CURSOR_KIND_MAX)
+        return TS_E_INVAL;
     size_t idl = id ? strlen(id) : 0;
     if (idl == 0 || idl > CURSOR_RAW_MAX - 10)
         return TS_E_INVAL;
     uint8_t raw[CURSOR_RAW_MAX];
     size_t n = 0;
     raw[n++] = 'c';
-    raw[n++] = 1;
+    raw[n++] = kind;
     uint64_t u = (uint64_t)last_seen_ns;
     for (int i = 7; i >= 0; i--)
         raw[n++] = (uint8_t)(u >> (8 * i));
@@ -119,7 +134,8 @@ static int b64u_val(char c)
     return p ? (int)(p - b64u) : -1;
 }
 
-int http_cursor_decode(const char *s, int64_t *last_seen_ns, char *id, size_t idcap)
+int http_cursor_decode_kind(const char *s, uint8_t *kind, int64_t *last_seen_ns, char *id,
+                            size_t idcap)
 {
     size_t len = s ? strlen(s) : 0;
     if (len < 14 || len >= HTTP_CURSOR_MAX || len % 4 == 1)
@@ -144,8 +160,10 @@ int http_cursor_decode(const char *s, int64_t *last_seen_ns, char *id, size_t id
     }
     if (acc != 0) /* non-canonical trailing bits */
         return TS_E_INVAL;
-    if (n < 11 || n > CURSOR_RAW_MAX || raw[0] != 'c' || raw[1] != 1)
+    if (n < 11 || n > CURSOR_RAW_MAX || raw[0] != 'c' || raw[1] < HTTP_CURSOR_OLDEST ||
+        raw[1] > HTTP_CURSOR_KIND_MAX)
         return TS_E_INVAL;
+    *kind = raw[1];
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
         u = u << 8 | raw[2 + i];

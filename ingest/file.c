@@ -226,6 +226,8 @@ static void normalise(const struct ingest_file_opts *o, struct ingest_norm_scrat
         st->warnings++;
         diag_line(o, name, line, "warning", "normalisation incomplete (event kept as parsed)");
     }
+    if (ingest_norm_undecoded(ns))
+        st->no_decoder++;
     if (o->explain) {
         add_explain(ev, "explain.decoder", ex.decoder ? ex.decoder : "(none)");
         add_explain(ev, "explain.decoder_why", ex.decoder_why);

@@ -164,6 +164,8 @@ struct ingest_stats {
     uint64_t rebalances;
     uint64_t tenant_refused; /* of dead_letters: a "tenant" header the topic may not carry */
     uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
+    uint64_t no_decoder;    /* of parsed: a program and a message, decoders loaded, none
+                               fired (normalise.h: ingest_norm_undecoded) */
     uint64_t inflight_peak; /* files, pipelined: most arena bytes handed over at once */
     uint32_t batches_made;  /* files, pipelined: batches allocated */
 };
@@ -316,6 +318,7 @@ struct ingest_topic_stat {
     const char *topic;              /* valid until ingest_kafka_destroy */
     char tenant[TS_TENANT_MAX + 1]; /* "(other)": beyond 1024 pairs per worker */
     uint64_t consumed, parsed, dead_letters;
+    uint64_t no_decoder; /* of parsed: left undecoded (ingest_stats.no_decoder) */
 };
 int ingest_kafka_topic_stats(struct ingest_kafka *k, struct ingest_topic_stat **out, size_t *n);
 /* The partitions assigned now, each with its lag: the high watermark

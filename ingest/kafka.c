@@ -41,7 +41,7 @@
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
-        resumes, rebalances, tenant_refused, clamped;
+        resumes, rebalances, tenant_refused, clamped, no_decoder;
 };
 
 /* Messages by (topic, tenant): the poll thread counts into its pending
@@ -54,7 +54,7 @@ struct wstats {
 struct ttcount {
     const char *topic; /* a tseen name: lives until the source is destroyed */
     char tenant[TS_TENANT_MAX + 1];
-    uint64_t consumed, parsed, dead_letters;
+    uint64_t consumed, parsed, dead_letters, no_decoder;
 };
 struct tttable {
     struct ttcount *v;
@@ -175,9 +175,10 @@ static struct ttcount *tt_find(struct tttable *t, const char *topic, const char 
     return c;
 }
 
-/* One message of topic (a tseen name) for tenant: parsed or a dead letter.
- * Poll thread. */
-static void tt_note(struct worker *w, const char *topic, const char *tenant, bool parsed)
+/* One message of topic (a tseen name) for tenant: parsed (and left
+ * undecoded: nodec) or a dead letter. Poll thread. */
+static void tt_note(struct worker *w, const char *topic, const char *tenant, bool parsed,
+                    bool nodec)
 {
     struct ttcount *c;
     if (w->tt_last_topic == topic && w->tt_last_tenant == tenant && w->tt_last < w->tt_pend.n) {
@@ -195,6 +196,7 @@ static void tt_note(struct worker *w, const char *topic, const char *tenant, boo
         c->parsed++;
     else
         c->dead_letters++;
+    c->no_decoder += nodec;
 }
 
 /* Publish the pending counts (poll thread, once per batch). */
@@ -210,6 +212,7 @@ static void tt_publish(struct worker *w)
             c->consumed += p->consumed;
             c->parsed += p->parsed;
             c->dead_letters += p->dead_letters;
+            c->no_decoder += p->no_decoder;
         }
     }
     pthread_mutex_unlock(&w->ttmu);
@@ -704,6 +707,7 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
     struct ingest_diag d = {0};
     char reason[256];
     int rc;
+    bool nodec = false;
     const char *tn = NULL;
     rd_kafka_headers_t *hdrs = NULL;
     const void *hv;
@@ -739,6 +743,8 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         /* a step that cannot finish leaves the event as parsed */
         if (b->norm && w->ns && ingest_normalise(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
+        if (b->norm && w->ns && (nodec = ingest_norm_undecoded(w->ns)))
+            inc(&w->st.no_decoder, 1);
         int64_t own = ev->time_ns;
         bool clamped = ingest_time_guard(&k->o.parse, ev);
         const struct ts_tz *z = t->tz ? t->tz : k->o.parse.tz;
@@ -761,7 +767,7 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         b->dead_letters++;
         inc(&w->st.dead_letters, 1);
     }
-    tt_note(w, ts->name, ev->tenant, rc == 0);
+    tt_note(w, ts->name, ev->tenant, rc == 0, nodec);
     ingest_batch_note(b, ts->name, m->partition, m->offset + 1);
 }
 
@@ -1162,6 +1168,7 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
         st->rebalances += atomic_load(&s->rebalances);
         st->tenant_refused += atomic_load(&s->tenant_refused);
         st->clamped += atomic_load(&s->clamped);
+        st->no_decoder += atomic_load(&s->no_decoder);
     }
 }
 
@@ -1189,6 +1196,7 @@ int ingest_kafka_topic_stats(struct ingest_kafka *k, struct ingest_topic_stat **
                 c->consumed += p->consumed;
                 c->parsed += p->parsed;
                 c->dead_letters += p->dead_letters;
+                c->no_decoder += p->no_decoder;
             }
         }
         pthread_mutex_unlock(&w->ttmu);
@@ -1208,6 +1216,7 @@ int ingest_kafka_topic_stats(struct ingest_kafka *k, struct ingest_topic_stat **
         v[i].consumed = all.v[i].consumed;
         v[i].parsed = all.v[i].parsed;
         v[i].dead_letters = all.v[i].dead_letters;
+        v[i].no_decoder = all.v[i].no_decoder;
     }
     free(all.v);
     *out = v;

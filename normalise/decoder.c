@@ -25,6 +25,7 @@
 
 #include "../core/arena.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "decoder_int.h"
 
 /* ------------------------------------------------------------------ model */
@@ -133,6 +134,7 @@ struct ingest_decoder_scratch {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
     struct ingest_decoder_stats st;
+    bool undecoded; /* the last apply(): program and message, no decoder fired */
 };
 
 #define DEC_ARENA_CAP (64u << 20)
@@ -140,26 +142,27 @@ struct ingest_decoder_scratch {
 
 /* ---------------------------------------------------------------- loading */
 
+/* The load context: core/yconf's (file, first error) and the set being built
+ * (strings go to its arena through lalloc/scalar). */
 struct loader {
+    struct ts_yconf y;
     struct ingest_decoder_set *ds;
-    const char *file; /* arena copy */
-    struct ts_err *err;
 };
 
-static int lerr(struct loader *L, const struct ts_ynode *n, const char *fmt, ...)
+static int lerr(struct loader *x, const struct ts_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static int lerr(struct loader *L, const struct ts_ynode *n, const char *fmt, ...)
+static int lerr(struct loader *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(L->err, TS_E_CONFIG, L->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
 
 static int lnomem(struct loader *L)
 {
-    return ts_err_set(L->err, TS_E_NOMEM, L->file, 0, 0, "out of memory loading decoders");
+    return ts_yconf_nomem(&L->y);
 }
 
 static void *lalloc(struct loader *L, size_t n)
@@ -170,59 +173,21 @@ static void *lalloc(struct loader *L, size_t n)
     return p;
 }
 
-static unsigned edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 31 || lb > 31)
-        return 99;
-    unsigned d[32][32];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (unsigned)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            unsigned x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
-            d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
-        }
-    return d[la][lb];
-}
-
 /* " (did you mean "x"?)" or "". */
 static const char *suggest(const char *got, const char *const *known, char *buf, size_t len)
 {
-    unsigned best = 3;
-    const char *pick = NULL;
-    for (size_t i = 0; known[i]; i++) {
-        unsigned d = edit_distance(got, known[i]);
-        if (d < best) {
-            best = d;
-            pick = known[i];
-        }
-    }
+    const char *pick = ts_yconf_suggest(got, strlen(got), known, ts_yconf_count(known));
     if (!pick)
         return "";
     snprintf(buf, len, " (did you mean \"%s\"?)", pick);
     return buf;
 }
 
-/* Every key of map n must be in known (NULL-terminated). */
+/* Every key of map n must be in known (NULL-terminated), once. */
 static int check_keys(struct loader *L, const struct ts_ynode *n, const char *what,
                       const char *const *known)
 {
-    for (size_t i = 0; i < n->npairs; i++) {
-        const struct ts_ynode *k = n->pairs[i].key;
-        bool ok = false;
-        for (size_t j = 0; known[j] && !ok; j++)
-            ok = strcmp(k->str, known[j]) == 0;
-        if (!ok) {
-            char buf[80];
-            return lerr(L, k, "unknown key \"%s\" in %s%s", k->str, what,
-                        suggest(k->str, known, buf, sizeof(buf)));
-        }
-    }
-    return 0;
+    return ts_yconf_check_keys(&L->y, n, what, known, ts_yconf_count(known), NULL);
 }
 
 /* A non-empty scalar without NULs, copied into the set's arena. */
@@ -250,7 +215,7 @@ static int scalar_list(struct loader *L, const struct ts_ynode *n, const char *w
     if (n && n->kind == TS_Y_SEQ && cnt == 0)
         return lerr(L, n, "%s must not be an empty list", what);
     if (cnt > INGEST_DEC_MAX_ENTRIES)
-        return ts_err_set(L->err, TS_E_LIMIT, L->file, n->line, n->col,
+        return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s has more than %d entries", what, INGEST_DEC_MAX_ENTRIES);
     struct lit *v = lalloc(L, cnt * sizeof(*v));
     if (!v)
@@ -270,7 +235,7 @@ static int map_of(struct loader *L, const struct ts_ynode *n, const char *what)
     if (!n || n->kind != TS_Y_MAP)
         return lerr(L, n, "%s must be a mapping, not %s", what, ts_yaml_kind_name(n));
     if (n->npairs > INGEST_DEC_MAX_ENTRIES)
-        return ts_err_set(L->err, TS_E_LIMIT, L->file, n->line, n->col,
+        return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s has more than %d entries", what, INGEST_DEC_MAX_ENTRIES);
     return 0;
 }
@@ -476,7 +441,7 @@ static int compile(struct loader *L, const struct ts_ynode *n, const char *what,
     if (n->len == 0)
         return lerr(L, n, "%s must not be empty", what);
     if (n->len > INGEST_DEC_MAX_REGEX)
-        return ts_err_set(L->err, TS_E_LIMIT, L->file, n->line, n->col,
+        return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s is longer than %d bytes", what, INGEST_DEC_MAX_REGEX);
     int ec;
     PCRE2_SIZE eoff;
@@ -487,7 +452,7 @@ static int compile(struct loader *L, const struct ts_ynode *n, const char *what,
             snprintf((char *)msg, sizeof(msg), "error %d", ec);
         unsigned line, col;
         regex_pos(n, eoff, &line, &col);
-        return ts_err_set(L->err, TS_E_CONFIG, L->file, line, col,
+        return ts_err_set(L->y.err, TS_E_CONFIG, L->y.file, line, col,
                           "invalid %s: %s (at offset %zu of the pattern)", what, (char *)msg,
                           (size_t)eoff);
     }
@@ -495,7 +460,7 @@ static int compile(struct loader *L, const struct ts_ynode *n, const char *what,
     pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &groups);
     if (groups > INGEST_DEC_MAX_GROUPS) {
         pcre2_code_free(re);
-        return ts_err_set(L->err, TS_E_LIMIT, L->file, n->line, n->col,
+        return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "%s has %u capture groups (the limit is %d)", what, groups,
                           INGEST_DEC_MAX_GROUPS);
     }
@@ -717,7 +682,7 @@ static int load_decoder(struct loader *L, const struct ts_ynode *n)
     if ((rc = map_of(L, n, "a decoder")) || (rc = check_keys(L, n, "a decoder", decoder_keys)))
         return rc;
     if (ds->ndec >= INGEST_DEC_MAX_DECODERS)
-        return ts_err_set(L->err, TS_E_LIMIT, L->file, n->line, n->col,
+        return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, n->line, n->col,
                           "more than %d decoders", INGEST_DEC_MAX_DECODERS);
     if (ds->ndec == ds->capdec) {
         uint32_t cap = ds->capdec ? ds->capdec * 2 : 32;
@@ -731,7 +696,7 @@ static int load_decoder(struct loader *L, const struct ts_ynode *n)
     struct decoder *d = &ds->dec[idx];
     memset(d, 0, sizeof(*d));
     ds->ndec++; /* counted now so that free() sees its regexes */
-    d->file = L->file;
+    d->file = L->y.file;
     d->line = n->line;
     d->col = n->col;
 
@@ -774,7 +739,7 @@ static int load_decoder(struct loader *L, const struct ts_ynode *n)
         return lerr(L, pats, "patterns must be a non-empty list, not %s",
                     pats->kind == TS_Y_SEQ ? "an empty list" : ts_yaml_kind_name(pats));
     if (pats->nitems > INGEST_DEC_MAX_PATTERNS)
-        return ts_err_set(L->err, TS_E_LIMIT, L->file, pats->line, pats->col,
+        return ts_err_set(L->y.err, TS_E_LIMIT, L->y.file, pats->line, pats->col,
                           "more than %d patterns", INGEST_DEC_MAX_PATTERNS);
     d->patterns = lalloc(L, pats->nitems * sizeof(*d->patterns));
     if (!d->patterns)
@@ -818,9 +783,9 @@ static int load_file(struct ingest_decoder_set *ds, const char *path, struct ts_
     int rc = ts_yaml_load_file(path, &st, err);
     if (rc)
         return rc;
-    struct loader L = {.ds = ds, .err = err};
-    L.file = ts_arena_strndup(ds->mem, path, strlen(path));
-    if (!L.file) {
+    struct loader L = {.y = {.err = err, .what = "decoders"}, .ds = ds};
+    L.y.file = ts_arena_strndup(ds->mem, path, strlen(path));
+    if (!L.y.file) {
         ts_yaml_free(st);
         return ts_err_set(err, TS_E_NOMEM, path, 0, 0, "out of memory loading decoders");
     }
@@ -897,7 +862,7 @@ static struct prog_slot *slot_find(const struct ingest_decoder_set *ds, const ch
  * any-program ones, in decoder order. */
 static int build_index(struct ingest_decoder_set *ds, struct ts_err *err)
 {
-    struct loader L = {.ds = ds, .err = err, .file = "decoders"};
+    struct loader L = {.y = {.file = "decoders", .err = err, .what = "decoders"}, .ds = ds};
     ds->any = lalloc(&L, ds->ndec * sizeof(uint32_t));
     if (!ds->any)
         return lnomem(&L);
@@ -1033,6 +998,11 @@ void ingest_decoder_scratch_free(struct ingest_decoder_scratch *s)
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
     free(s);
+}
+
+bool ingest_decoder_scratch_undecoded(const struct ingest_decoder_scratch *s)
+{
+    return s && s->undecoded;
 }
 
 void ingest_decoder_scratch_stats(const struct ingest_decoder_scratch *s,
@@ -1259,6 +1229,8 @@ int ingest_decoder_apply(const struct ingest_decoder_set *ds, struct ingest_deco
         ex->decoder = NULL;
         ex->why = NULL;
     }
+    if (sc)
+        sc->undecoded = false;
     if (!ds || !sc || !ev)
         return ds ? TS_E_INVAL : 0;
     sc->st.events++;
@@ -1308,6 +1280,10 @@ int ingest_decoder_apply(const struct ingest_decoder_set *ds, struct ingest_deco
             }
             return rc;
         }
+    }
+    if (have_prog && have_msg) {
+        sc->undecoded = true;
+        sc->st.undecoded++;
     }
     if (ex) {
         if (accepted)

@@ -83,7 +83,12 @@ struct ingest_decoder_stats {
     uint64_t decoded;     /* a decoder fired */
     uint64_t match_errors; /* PCRE2 errors other than no-match (match limit ...) */
     uint64_t type_errors; /* values kept as strings because their type did not parse */
+    uint64_t undecoded;   /* events with a program and a message that no decoder decoded */
 };
+/* The last apply() on s saw an event with a program and a message (a text
+ * log line a decoder is expected to read) and no decoder fired: the line
+ * keeps only what its parser found (counted as "no decoder"). */
+bool ingest_decoder_scratch_undecoded(const struct ingest_decoder_scratch *s);
 void ingest_decoder_scratch_stats(const struct ingest_decoder_scratch *s,
                                   struct ingest_decoder_stats *st);
 

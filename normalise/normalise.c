@@ -209,3 +209,8 @@ int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
     }
     return first;
 }
+
+bool ingest_norm_undecoded(const struct ingest_norm_scratch *s)
+{
+    return s && s->n && s->n->decoders && ingest_decoder_scratch_undecoded(s->dec);
+}

@@ -12,6 +12,7 @@
 #ifndef INGEST_NORMALISE_H
 #define INGEST_NORMALISE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../core/event.h"
@@ -71,5 +72,10 @@ void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *ou
  * could not complete (the event keeps what it has). ex may be NULL. */
 int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
                      struct ts_event *ev, struct ingest_norm_explain *ex);
+/* The event of the last ingest_normalise on s was left undecoded: decoders
+ * are loaded, the event has a program and a message, and no decoder fired
+ * (a silent loss the sources count as "no decoder", by topic and tenant).
+ * False when no decoders are loaded. */
+bool ingest_norm_undecoded(const struct ingest_norm_scratch *s);
 
 #endif

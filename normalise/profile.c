@@ -30,6 +30,7 @@
 
 #include "../core/arena.h"
 #include "../core/yaml.h"
+#include "../core/yconf.h"
 #include "profile.h"
 
 #define PROF_MAX_SLOTS 1024        /* distinct field names a profile mentions */
@@ -262,10 +263,11 @@ static inline unsigned slot_lookup(const struct profile *p, const char *s, size_
 
 /* ------------------------------------------------------------------ loading */
 
+/* The load context: core/yconf's (file in the set arena, first error) and
+ * what is being built. */
 struct lctx {
+    struct ts_yconf y;
     struct ingest_profile_set *ps;
-    struct ts_err *err;
-    const char *file; /* in the set arena */
     struct profile *p; /* being built */
 };
 
@@ -275,7 +277,7 @@ static int lfail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, TS_E_CONFIG, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(&x->y, TS_E_CONFIG, n, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -286,14 +288,14 @@ static int lfail_code(struct lctx *x, int code, const struct ts_ynode *n, const 
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = ts_err_vset(x->err, code, x->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+    int rc = ts_yconf_vfail(&x->y, code, n, fmt, ap);
     va_end(ap);
     return rc;
 }
 
 static int lnomem(struct lctx *x)
 {
-    return ts_err_set(x->err, TS_E_NOMEM, x->file, 0, 0, "out of memory loading profiles");
+    return ts_yconf_nomem(&x->y);
 }
 
 static void *lalloc(struct lctx *x, size_t n)
@@ -309,97 +311,11 @@ static char *lstrdup(struct lctx *x, const char *s, size_t n)
     return ts_arena_strndup(x->ps->mem, s, n);
 }
 
-/* Printable excerpt of a scalar for messages. */
-static const char *excerpt(const struct ts_ynode *n, char *buf, size_t len)
-{
-    if (!n || n->kind != TS_Y_SCALAR) {
-        snprintf(buf, len, "%s", n ? ts_yaml_kind_name(n) : "nothing");
-        return buf;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < n->len && o + 4 < len; i++) {
-        unsigned char c = (unsigned char)n->str[i];
-        buf[o++] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
-    }
-    if (n->len > 0 && o + 4 >= len) {
-        buf[o++] = '.';
-        buf[o++] = '.';
-        buf[o++] = '.';
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-static bool key_is(const struct ts_ynode *k, const char *s)
-{
-    size_t l = strlen(s);
-    return k->kind == TS_Y_SCALAR && k->len == l && memcmp(k->str, s, l) == 0;
-}
-
-#define SUGGEST_MAX 32
-
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t prev[SUGGEST_MAX + 1], cur[SUGGEST_MAX + 1];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t v = prev[j] + 1;
-            if (cur[j - 1] + 1 < v)
-                v = cur[j - 1] + 1;
-            size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (sub < v)
-                v = sub;
-            cur[j] = v;
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
 /* Check the keys of map n against keys[]; unknown or duplicate keys fail. */
 static int check_keys(struct lctx *x, const struct ts_ynode *n, const char *where,
                       const char *const *keys, size_t nkeys)
 {
-    char kt[80];
-    for (size_t i = 0; i < n->npairs; i++) {
-        const struct ts_ynode *k = n->pairs[i].key;
-        size_t ki = nkeys;
-        for (size_t j = 0; j < nkeys; j++)
-            if (key_is(k, keys[j]))
-                ki = j;
-        if (ki == nkeys) {
-            const char *best = NULL;
-            size_t bestd = SIZE_MAX;
-            if (k->kind == TS_Y_SCALAR && k->len <= SUGGEST_MAX) {
-                for (size_t j = 0; j < nkeys; j++) {
-                    size_t lk = strlen(keys[j]);
-                    size_t d = edit_distance(k->str, k->len, keys[j], lk);
-                    if (d <= (lk <= 4 ? 1u : 2u) && d < bestd) {
-                        best = keys[j];
-                        bestd = d;
-                    }
-                }
-            }
-            if (best)
-                return lfail(x, k, "unknown key \"%s\" in %s (did you mean \"%s\"?)",
-                             excerpt(k, kt, sizeof(kt)), where, best);
-            char list[300];
-            size_t o = 0;
-            list[0] = '\0';
-            for (size_t j = 0; j < nkeys && o < sizeof(list); j++)
-                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", j ? ", " : "", keys[j]);
-            return lfail(x, k, "unknown key \"%s\" in %s (expected one of %s)",
-                         excerpt(k, kt, sizeof(kt)), where, list);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (key_is(n->pairs[j].key, keys[ki]))
-                return lfail(x, k, "duplicate key \"%s\" in %s (first at line %u)", keys[ki],
-                             where, n->pairs[j].key->line);
-    }
-    return 0;
+    return ts_yconf_check_keys(&x->y, n, where, keys, nkeys, NULL);
 }
 
 static int want_map(struct lctx *x, const struct ts_ynode *n, const char *what, size_t max)
@@ -635,7 +551,7 @@ static int build_const(struct lctx *x, const struct ts_ynode *n, struct ts_value
             *v = ts_v_int(i);
             return 0;
         }
-        if (key_is(n, "true") || key_is(n, "false")) {
+        if (ts_yconf_is(n, "true") || ts_yconf_is(n, "false")) {
             memset(v, 0, sizeof(*v));
             v->type = TS_V_BOOL;
             v->u.b = n->str[0] == 't';
@@ -703,9 +619,9 @@ static int build_logsource(struct lctx *x, const struct ts_ynode *n, struct plog
         for (size_t j = 0; j < v->len; j++)
             s[j] = lower_ascii(v->str[j]); /* Sigma logsource names are lower case */
         const struct ts_ynode *k = n->pairs[i].key;
-        if (key_is(k, "product"))
+        if (ts_yconf_is(k, "product"))
             ls->product = s;
-        else if (key_is(k, "category"))
+        else if (ts_yconf_is(k, "category"))
             ls->category = s;
         else
             ls->service = s;
@@ -792,17 +708,17 @@ static int build_renames(struct lctx *x, const struct ts_ynode *n, bool copy)
                 const struct ts_ynode *leaf = ts_yaml_get(v, "leaf");
                 const struct ts_ynode *cs = ts_yaml_get(v, "case");
                 if (leaf) {
-                    if (key_is(leaf, "true"))
+                    if (ts_yconf_is(leaf, "true"))
                         f.leaf = true;
-                    else if (!key_is(leaf, "false"))
+                    else if (!ts_yconf_is(leaf, "false"))
                         return lfail(x, leaf, "leaf must be true or false");
                 }
                 if (cs) {
-                    if (key_is(cs, "upper_first"))
+                    if (ts_yconf_is(cs, "upper_first"))
                         f.casing = CASE_UPPER_FIRST;
-                    else if (key_is(cs, "lower_first"))
+                    else if (ts_yconf_is(cs, "lower_first"))
                         f.casing = CASE_LOWER_FIRST;
-                    else if (!key_is(cs, "keep"))
+                    else if (!ts_yconf_is(cs, "keep"))
                         return lfail(x, cs, "case must be upper_first, lower_first or keep");
                 }
                 if (!to) {
@@ -894,12 +810,12 @@ static int build_converts(struct lctx *x, const struct ts_ynode *n)
         const struct ts_ynode *v = n->pairs[i].val;
         uint8_t t = 0;
         for (size_t j = 0; j < TS_ARRAY_LEN(types); j++)
-            if (v && key_is(v, types[j]))
+            if (v && ts_yconf_is(v, types[j]))
                 t = (uint8_t)(j + 1);
         if (!t) {
             char b[64];
             return lfail(x, v, "unknown type \"%s\" (expected int, float, string, ip or bool)",
-                         excerpt(v, b, sizeof(b)));
+                         ts_yconf_key_text(v, b, sizeof(b)));
         }
         for (uint32_t j = 0; j < p->nconvs; j++)
             if (p->convs[j].slot == a)
@@ -975,13 +891,13 @@ static int build_case(struct lctx *x, const struct ts_ynode *n, struct pcase *c)
         c->sets = cs;
     }
     if (stop) {
-        if (key_is(stop, "true"))
+        if (ts_yconf_is(stop, "true"))
             c->stop = true;
-        else if (!key_is(stop, "false"))
+        else if (!ts_yconf_is(stop, "false"))
             return lfail(x, stop, "stop must be true or false");
     }
     char where[300];
-    snprintf(where, sizeof(where), "%s:%u", x->file, n->line);
+    snprintf(where, sizeof(where), "%s:%u", x->y.file, n->line);
     c->where = lstrdup(x, where, strlen(where));
     return c->where ? 0 : lnomem(x);
 }
@@ -1272,7 +1188,7 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     struct profile *p = &ps->profiles[ps->n];
     memset(p, 0, sizeof(*p));
     x->p = p;
-    p->file = x->file;
+    p->file = x->y.file;
     p->line = docline ? docline : root->line;
     p->order = 100;
     if (!(p->name = lstrdup(x, name->str, name->len)))
@@ -1383,9 +1299,9 @@ void ingest_profile_set_free(struct ingest_profile_set *ps)
 static int load_stream(struct ingest_profile_set *ps, const struct ts_ystream *s,
                        struct ts_err *err)
 {
-    struct lctx x = {.ps = ps, .err = err};
-    x.file = ts_arena_strndup(ps->mem, s->file ? s->file : "", s->file ? strlen(s->file) : 0);
-    if (!x.file)
+    struct lctx x = {.y = {.err = err, .what = "profiles"}, .ps = ps};
+    x.y.file = ts_arena_strndup(ps->mem, s->file ? s->file : "", s->file ? strlen(s->file) : 0);
+    if (!x.y.file)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory loading profiles");
     for (size_t i = 0; i < s->ndocs; i++) {
         int rc = build_profile(&x, s->docs[i].root, s->docs[i].line);

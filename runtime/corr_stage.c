@@ -795,6 +795,18 @@ void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out)
     pthread_mutex_unlock(&cs->mu);
 }
 
+int rt_corr_late_sources(struct rt_corr *cs, struct corr_late_source **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!cs->ce)
+        return 0;
+    pthread_mutex_lock(&cs->mu);
+    int rc = corr_late_sources(cs->ce, out, n);
+    pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
 int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len)
 {
     struct rt_corr_stats cst;
@@ -813,6 +825,21 @@ int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len)
              (unsigned long long)m.bad_tenant, (unsigned long long)m.late_beyond,
              (unsigned long long)m.late_amended, (unsigned long long)refused_n,
              (unsigned long long)m.values_hashed);
+    /* where the late ones came from (the first sources seen) */
+    struct corr_late_source *ls = NULL;
+    size_t nls = 0;
+    if (m.late_beyond && rt_corr_late_sources(cs, &ls, &nls) == 0 && nls) {
+        size_t o = strlen(buf);
+        for (size_t i = 0; i < nls && i < 3 && o + 1 < len; i++) {
+            int w = snprintf(buf + o, len - o, "%s%s/%s %llu", i ? ", " : "; late by source: ",
+                             ls[i].source, ls[i].tenant[0] ? ls[i].tenant : "-",
+                             (unsigned long long)ls[i].late);
+            o = w < 0 ? len : o + (size_t)w;
+        }
+        if (nls > 3 && o + 1 < len)
+            snprintf(buf + o, len - o, ", ... (%zu sources)", nls);
+    }
+    free(ls);
     return any != 0;
 }
 
@@ -913,6 +940,11 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
         struct corr_metrics om; /* its counters go on in the new engine's */
         corr_metrics_get(old, &om);
         metrics_add(&cs->base, &om);
+        struct corr_late_source *ls = NULL;
+        size_t nls = 0;
+        if (corr_late_sources(old, &ls, &nls) == 0)
+            corr_late_sources_add(ne, ls, nls);
+        free(ls);
         cs->ce = ne;
         corr_engine_destroy(old);
         if (swap)

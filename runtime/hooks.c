@@ -90,18 +90,23 @@ static int consumer_series(struct rt_run *r, struct ts_buf *b)
     struct ingest_topic_stat *ts = NULL;
     size_t nts = 0;
     int rc = ingest_kafka_topic_stats(r->k, &ts, &nts);
-    static const char *const names[] = {"tocsin_events_consumed_total",
-                                        "tocsin_events_parsed_total",
-                                        "tocsin_events_dead_lettered_total"};
+    static const char *const names[] = {
+        "tocsin_events_consumed_total", "tocsin_events_parsed_total",
+        "tocsin_events_dead_lettered_total", "tocsin_events_no_decoder_total"};
     static const char *const helps[] = {
         "Messages read from Kafka, by topic and tenant (per handed-over batch)",
         "Messages that became events, by topic and tenant",
-        "Messages sent to the dead-letter topic with their reason, by topic and tenant"};
-    for (size_t f = 0; f < 3 && !rc; f++) {
+        "Messages sent to the dead-letter topic with their reason, by topic and tenant",
+        ("Events left undecoded: a program and a message, decoders loaded, none fired (the "
+         "line keeps only what its parser found), by topic and tenant")};
+    for (size_t f = 0; f < 4 && !rc; f++) {
         rc = ts_metric_family(b, names[f], "counter", helps[f]);
         for (size_t i = 0; i < nts && !rc; i++) {
             struct ts_metric_label l[] = {{"topic", ts[i].topic}, {"tenant", ts[i].tenant}};
-            uint64_t v = f == 0 ? ts[i].consumed : f == 1 ? ts[i].parsed : ts[i].dead_letters;
+            uint64_t v = f == 0   ? ts[i].consumed
+                         : f == 1 ? ts[i].parsed
+                         : f == 2 ? ts[i].dead_letters
+                                  : ts[i].no_decoder;
             rc = ts_metric_u64(b, names[f], l, 2, v);
         }
     }
@@ -184,6 +189,7 @@ static int rules_series(struct rt_run *r, struct ts_buf *b)
                               "and reason (docs/api.md)");
     rc = rc ? rc : loss(b, "ingest", "time_clamped", st.clamped);
     rc = rc ? rc : loss(b, "ingest", "tenant_refused", st.tenant_refused);
+    rc = rc ? rc : loss(b, "normalise", "no_decoder", st.no_decoder);
     rc = rc ? rc : loss(b, "rules", "regex_cut_short", re_cut);
     rc = rc ? rc : loss(b, "rules", "regex_over_length_window", re_long);
     rc = rc ? rc : loss(b, "correlation", "late", cs.m.late_beyond);
@@ -194,6 +200,19 @@ static int rules_series(struct rt_run *r, struct ts_buf *b)
     rc = rc ? rc : loss(b, "correlation", "bad_tenant", cs.m.bad_tenant);
     rc = rc ? rc : loss(b, "correlation", "window_entries_cap", cs.m.entries_cap_hit);
     rc = rc ? rc : loss(b, "storage", "refused", cs.store_refused);
+    struct corr_late_source *ls = NULL;
+    size_t nls = 0;
+    if (!rc && r->corr_open)
+        rc = rt_corr_late_sources(&r->corr, &ls, &nls);
+    rc = rc ? rc : ts_metric_family(b, "tocsin_events_late_total", "counter",
+                                    "Detections that reached correlation beyond the lateness "
+                                    "allowance of their source (kept as evidence only), by topic "
+                                    "and tenant; counted once however many correlations use it");
+    for (size_t i = 0; i < nls && !rc; i++) {
+        struct ts_metric_label l[] = {{"topic", ls[i].source}, {"tenant", ls[i].tenant}};
+        rc = ts_metric_u64(b, "tocsin_events_late_total", l, 2, ls[i].late);
+    }
+    free(ls);
     if (rc || !r->det_open)
         return rc;
     rc = one(b, "tocsin_incidents_created_total", "counter",

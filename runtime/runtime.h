@@ -236,6 +236,9 @@ struct rt_corr_stats {
     uint64_t store_refused, outbox_entries, emitted;
 };
 void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out);
+/* Late detections by source and tenant (correlate.h: corr_late_sources),
+ * kept across reloads. *out malloc'ed. Any thread. */
+int rt_corr_late_sources(struct rt_corr *cs, struct corr_late_source **out, size_t *n);
 /* Commit what coalescing holds (no-op otherwise). */
 int rt_corr_flush(struct rt_corr *cs);
 /* The same when what is held is older than commit_ns (the upkeep's tick). */

@@ -100,11 +100,17 @@ int rt_view_incident_open(struct ts_buf *b, const struct store_incident *in)
     put_time(&v, "status_at", in->status_ns);
     v_puts(&v, ",\"history\":[");
     for (uint32_t i = 0; i < in->nhistory; i++) {
-        v_printf(&v, "%s{\"status\":\"%s\",\"by\":", i ? "," : "",
-                 store_status_name(in->history[i].status));
+        v_printf(&v, "%s{\"status\":\"%s\",\"from\":\"%s\",\"by\":", i ? "," : "",
+                 store_status_name(in->history[i].status),
+                 store_status_name(in->history[i].from));
         const char *by = in->history[i].by ? in->history[i].by : "";
         v_json(&v, by, strlen(by));
         put_time(&v, "at", in->history[i].at_ns);
+        const char *cm = in->history[i].comment;
+        if (cm && *cm) {
+            v_puts(&v, ",\"comment\":");
+            v_json(&v, cm, strlen(cm));
+        }
         v_putc(&v, '}');
     }
     v_putc(&v, ']');

@@ -106,6 +106,8 @@ int store_severity_parse(const char *name, uint8_t *out)
 
 /* --------------------------------------------------------------- records */
 
+#define HIST_EXT_FROM_COMMENT 1
+
 void store_incident_encode(struct store_enc *e, const struct store_incident *inc)
 {
     store_enc_u8(e, STORE_REC_INCIDENT);
@@ -144,6 +146,14 @@ void store_incident_encode(struct store_enc *e, const struct store_incident *inc
         store_enc_u8(e, (uint8_t)inc->history[i].status);
         store_enc_i64(e, inc->history[i].at_ns);
         store_enc_str(e, inc->history[i].by);
+    }
+    /* extension 1 (appended so that records without it still decode, and
+     * older readers, which stop after the history, ignore it): each
+     * change's from-status and comment */
+    store_enc_u8(e, HIST_EXT_FROM_COMMENT);
+    for (uint32_t i = 0; i < inc->nhistory; i++) {
+        store_enc_u8(e, (uint8_t)inc->history[i].from);
+        store_enc_str(e, inc->history[i].comment);
     }
 }
 
@@ -221,8 +231,17 @@ int store_incident_decode(struct store_dec *d, struct store_incident *o,
     for (uint32_t i = 0; i < o->nhistory && !d->err; i++) {
         uint8_t hs = store_dec_u8(d);
         h[i].status = (enum store_status)(hs < STORE_STATUS_COUNT ? hs : 0);
+        h[i].from = i ? h[i - 1].status : STORE_STATUS_NEW; /* records without extension 1 */
         h[i].at_ns = store_dec_i64(d);
         h[i].by = store_dec_blob(d, NULL);
+        h[i].comment = "";
+    }
+    if (!d->err && d->off < d->len && store_dec_u8(d) == HIST_EXT_FROM_COMMENT) {
+        for (uint32_t i = 0; i < o->nhistory && !d->err; i++) {
+            uint8_t fs = store_dec_u8(d);
+            h[i].from = (enum store_status)(fs < STORE_STATUS_COUNT ? fs : 0);
+            h[i].comment = store_dec_blob(d, NULL);
+        }
     }
     o->history = d->err ? NULL : h;
     if (d->err)
@@ -474,10 +493,17 @@ static bool transition_ok(enum store_status from, enum store_status to)
 int store_incident_set_status(struct store_txn *t, const char *id, enum store_status st,
                               const char *by, uint64_t *revision)
 {
+    return store_incident_set_status_comment(t, id, st, by, NULL, revision);
+}
+
+int store_incident_set_status_comment(struct store_txn *t, const char *id, enum store_status st,
+                                      const char *by, const char *comment, uint64_t *revision)
+{
     int rc = store_txn_check_write(t);
     if (rc)
         return rc;
-    if (!store_str_ok(id, STORE_ID_MAX, true) || !store_str_ok(by, STORE_STR_MAX, false))
+    if (!store_str_ok(id, STORE_ID_MAX, true) || !store_str_ok(by, STORE_STR_MAX, false) ||
+        !store_str_ok(comment, STORE_COMMENT_MAX, false))
         return TS_E_INVAL;
     if ((rc = store_journal_settle(t)) != 0)
         return rc;
@@ -497,8 +523,10 @@ int store_incident_set_status(struct store_txn *t, const char *id, enum store_st
     /* history: append, dropping the oldest beyond the cap */
     uint32_t n = old.nhistory;
     hist[n].status = st;
+    hist[n].from = old.status;
     hist[n].by = nw.status_by;
     hist[n].at_ns = t->now_ns;
+    hist[n].comment = comment ? comment : "";
     n++;
     nw.history = hist;
     if (n > STORE_HISTORY_MAX) {
@@ -581,18 +609,29 @@ static int list_walk(struct store_txn *t, enum store_db db, const uint8_t *pre, 
     if (rc)
         return store_txn_fail(t, rc, "index cursor");
     uint8_t k[STORE_KEY_MAX + 1];
+    bool desc = time_is_last_seen && f->newest_first;
     memcpy(k, pre, plen);
-    store_be64_time(k + plen, time_is_last_seen && f->since_ns ? f->since_ns : INT64_MIN);
+    if (desc) /* from the first key at or past until (or the end), backwards */
+        store_be64_time(k + plen, f->until_ns ? f->until_ns : INT64_MAX);
+    else
+        store_be64_time(k + plen, time_is_last_seen && f->since_ns ? f->since_ns : INT64_MIN);
     MDB_val kv = {plen + 8, k}, v;
     int out = 0;
-    for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT)) {
+    rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
+    if (desc)
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &kv, &v, MDB_LAST)
+                                : rc ? rc : mdb_cursor_get(c, &kv, &v, MDB_PREV);
+    for (; rc == 0; rc = mdb_cursor_get(c, &kv, &v, desc ? MDB_PREV : MDB_NEXT)) {
         const uint8_t *kp = kv.mv_data;
         if (kv.mv_size <= plen + 8 || memcmp(kp, pre, plen) != 0)
             break;
         int64_t tm = store_get_be64_time(kp + plen);
-        if (time_is_last_seen && f->until_ns && tm >= f->until_ns)
+        if (!desc && time_is_last_seen && f->until_ns && tm >= f->until_ns)
             break;
+        if (desc && f->since_ns && tm < f->since_ns)
+            break;
+        if (desc && f->until_ns && tm >= f->until_ns)
+            continue; /* the key SET_RANGE stopped at was the last one, past until */
         char id[STORE_ID_MAX + 1];
         size_t idl = kv.mv_size - plen - 8;
         if (idl > STORE_ID_MAX) {
@@ -639,7 +678,7 @@ int store_incident_list(struct store_txn *t, const struct store_incident_filter 
     int rc = store_txn_check_read(t);
     if (rc)
         return rc;
-    static const struct store_incident_filter all = {0, 0, NULL, 0, 0};
+    static const struct store_incident_filter all = {0, 0, NULL, 0, 0, false};
     if (!f)
         f = &all;
     if (!arena || !fn || f->status_mask >= STORE_STATUS_BIT(STORE_STATUS_COUNT) ||
@@ -652,7 +691,7 @@ int store_incident_list(struct store_txn *t, const struct store_incident_filter 
         return list_walk(t, DB_INC_TENANT, pre, pl, &lc, true);
     }
     unsigned m = f->status_mask;
-    if (m && (m & (m - 1)) == 0) {
+    if (m && (m & (m - 1)) == 0 && !f->newest_first) {
         unsigned status = 0;
         while (!(m & STORE_STATUS_BIT(status)))
             status++;

@@ -102,6 +102,7 @@
 #define STORE_DETAILS_MAX (64u << 10) /* incident details (JSON text) */
 #define STORE_PAYLOAD_MAX (4u << 20)  /* outbox payload */
 #define STORE_HISTORY_MAX 32      /* status changes kept per incident (last ones) */
+#define STORE_COMMENT_MAX 4096    /* an analyst's comment on a status change */
 
 /* Conversions and names. */
 const char *store_strerror(int code);
@@ -267,10 +268,15 @@ int store_status_parse(const char *name, enum store_status *out);
 const char *store_severity_name(uint8_t sev);
 int store_severity_parse(const char *name, uint8_t *out);
 
+/* One status change of an incident's history. Records written before
+ * comments were kept read back with from = the previous entry's status (NEW
+ * for the first) and comment "". */
 struct store_status_change {
-    enum store_status status;
+    enum store_status status; /* to */
     const char *by;
     int64_t at_ns;
+    enum store_status from;
+    const char *comment; /* "" when none */
 };
 
 /* One incident. In put: the fields marked (detection) are the caller's;
@@ -334,6 +340,11 @@ int store_incident_get(struct store_txn *t, const char *id, struct ts_arena *are
  * TS_E_NOTFOUND, TS_E_INVAL (transition not allowed: txn still usable). */
 int store_incident_set_status(struct store_txn *t, const char *id, enum store_status st,
                               const char *by, uint64_t *revision);
+/* The same with the analyst's comment (NULL or "": none; at most
+ * STORE_COMMENT_MAX bytes, no NUL: else TS_E_INVAL), kept with the change
+ * in the incident's history. */
+int store_incident_set_status_comment(struct store_txn *t, const char *id, enum store_status st,
+                                      const char *by, const char *comment, uint64_t *revision);
 /* Delete the incident, its index entries and all its evidence.
  * TS_E_NOTFOUND. */
 int store_incident_del(struct store_txn *t, const char *id);
@@ -345,14 +356,16 @@ struct store_incident_filter {
     const char *tenant;   /* NULL: any */
     unsigned status_mask; /* bits STORE_STATUS_BIT(st); 0: any */
     uint32_t limit;       /* max incidents passed to fn; 0 = no limit */
+    bool newest_first;    /* by last_seen descending (then id descending) */
 };
 #define STORE_STATUS_BIT(st) (1u << (st))
 #define STORE_STATUS_OPEN                                                                    \
     (STORE_STATUS_BIT(STORE_STATUS_NEW) | STORE_STATUS_BIT(STORE_STATUS_ACKNOWLEDGED) |      \
      STORE_STATUS_BIT(STORE_STATUS_REOPENED))
-/* Call fn for every matching incident. Order: by last_seen ascending; when
- * the mask names exactly one status and no tenant is given, by tenant and
- * then status change time (the inc_status index). The incident's strings
+/* Call fn for every matching incident. Order: by last_seen ascending (then
+ * id; newest_first: both descending); when the mask names exactly one
+ * status, no tenant is given and not newest_first, by tenant and then
+ * status change time (the inc_status index). The incident's strings
  * live in arena, which the caller may reset inside fn. fn's non-zero return
  * stops and is returned. Index used: tenant -> inc_tenant, else one status
  * -> inc_status, else inc_time; other filters are checked per record.

@@ -512,7 +512,8 @@
 
     /* ------------------------------------------------------------ queue */
 
-    const FILTERS = ['status', 'severity', 'tenant', 'since', 'rule', 'text', 'limit'];
+    const FILTERS = ['status', 'severity', 'tenant', 'since', 'rule', 'text', 'sort', 'limit'];
+    const SORTS = ['oldest', 'newest', 'severity']; /* the API's ?sort=, oldest its default */
 
     function readFilters(params) {
         const f = {};
@@ -523,13 +524,16 @@
             f.status = 'open';
         if (!PAGE_SIZES.includes(Number(f.limit)))
             f.limit = '50';
+        if (!SORTS.includes(f.sort))
+            f.sort = 'oldest';
         return f;
     }
 
     function filterHash(f, cursor) {
         const q = new URLSearchParams();
         for (const k of FILTERS)
-            if (f[k] && !(k === 'status' && f[k] === 'open') && !(k === 'limit' && f[k] === '50'))
+            if (f[k] && !(k === 'status' && f[k] === 'open') && !(k === 'limit' && f[k] === '50') &&
+                !(k === 'sort' && f[k] === 'oldest'))
                 q.set(k, f[k]);
         if (cursor)
             q.set('cursor', cursor);
@@ -548,6 +552,8 @@
                 for (const k of ['severity', 'tenant', 'since', 'rule', 'text'])
                     if (f[k])
                         q.set(k, f[k]);
+                if (f.sort !== 'oldest')
+                    q.set('sort', f.sort);
                 q.set('limit', f.limit);
                 if (f.cursor)
                     q.set('cursor', f.cursor);
@@ -585,7 +591,8 @@
                 const nf = {
                     status: $('f-status').value, severity: $('f-severity').value,
                     tenant: $('f-tenant').value.trim(), since: $('f-since').value,
-                    rule: $('f-rule').value.trim(), text: $('f-text').value.trim(), limit: $('f-limit').value
+                    rule: $('f-rule').value.trim(), text: $('f-text').value.trim(), sort: $('f-sort').value,
+                    limit: $('f-limit').value
                 };
                 navigate(filterHash(nf, ''));
             }
@@ -604,6 +611,7 @@
         textField('f-rule', f.rule, t('f.rule'), t('f.rule.ph'), { list: 'rule-titles' }),
         h('datalist', { id: 'rule-titles' }, [...rules].map((r) => h('option', { value: r }))),
         textField('f-text', f.text, t('f.text'), t('f.text.ph'), { type: 'search', class: 'grow' }),
+        select('f-sort', f.sort, SORTS.map((x) => [x, t('sort.' + x)]), t('f.sort')),
         select('f-limit', f.limit, PAGE_SIZES.map((n) => [String(n), String(n)]), t('f.limit')),
         h('div', { class: 'field-buttons' },
             h('button', { type: 'submit', class: 'btn primary', id: 'f-apply' }, t('f.apply')),
@@ -851,7 +859,9 @@
         const hist = inc.history || [];
         return card(t('inc.history'), { id: 'history' },
             hist.length ? h('ol', { class: 'hist' }, hist.slice().reverse().map((x) => h('li', null,
-                statusPill(x.status), ' ', h('b', null, x.by || '—'), h('div', { class: 'small muted' }, timeEl(x.at, true)))))
+                x.from ? statusPill(x.from) : null, x.from ? h('span', { class: 'muted', 'aria-label': t('inc.history_to') }, ' → ') : null,
+                statusPill(x.status), ' ', h('b', null, x.by || '—'), h('div', { class: 'small muted' }, timeEl(x.at, true)),
+                x.comment ? h('p', { class: 'hist-comment' }, x.comment) : null)))
                 : h('p', { class: 'muted' }, t('inc.history_none')));
     }
 

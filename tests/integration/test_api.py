@@ -268,6 +268,16 @@ def main():
     hist = json.loads(cli("incidents", "--db", DB, "show", aid, "--json"))["history"]
     check([x["status"] for x in hist] == ["acknowledged", "resolved", "reopened"] and
           {x["by"] for x in hist} == {"analyst-a"}, "the history records each change by the token")
+    check(hist[0].get("comment") == "on it" and hist[0]["from"] == "new" and
+          "comment" not in hist[1] and hist[2]["from"] == "resolved",
+          f"the ack's comment is kept with its change, from new ({hist})")
+    st, d = va.json(f"/api/v1/incidents/{aid}")
+    check(st == 200 and d["history"][0].get("comment") == "on it",
+          "the incident JSON of the API carries the comment")
+    st, _, _ = aa.req("POST", f"/api/v1/incidents/{aid}/resolve",
+                      body=json.dumps({"comment": "a" * 4097}),
+                      headers={"Content-Type": "application/json"})
+    check(st == 400, f"a comment over 4096 bytes: 400 ({st})")
     st, _, _ = va.req("DELETE", f"/api/v1/incidents/{aid}")
     check(st == 405, f"an unsupported method: 405 ({st})")
 

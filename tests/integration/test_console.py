@@ -21,8 +21,10 @@ what an analyst does:
   root login, entities, escalation per recipient with due times, the report
   previewed in English and Vietnamese; the hostile user name shows as text
   and makes no element;
+- the order selector (most severe first) over two pages;
 - acknowledge with a comment: `tocsin incidents --db D show ID` then says
-  acknowledged by analyst-a (the token's name), and the server's audit line
+  acknowledged by analyst-a (the token's name) with the comment in its
+  history, the page's history card shows it, and the server's audit line
   carries the comment;
 - the language switch (Vietnamese labels), rules "not available" and the
   ingest health panel saying that serve has no ingest series; a viewer of
@@ -431,6 +433,28 @@ def main():
     pg.id("f-reset").click()
     pg.until(lambda: len(pg.all("#queue tbody tr")) == 30, "the full queue again")
 
+    # the order: most severe first, over two pages of 25 (the API's sort=severity)
+    rank = {"critical": 4, "high": 3, "medium": 2, "low": 1, "informational": 0}
+    Select(pg.id("f-sort")).select_by_value("severity")
+    Select(pg.id("f-limit")).select_by_value("25")
+    pg.id("f-apply").click()
+    pg.until(lambda: "sort=severity" in d.current_url and len(pg.all("#queue tbody tr")) == 25,
+             "the queue by severity")
+    pg.ready("queue")
+    sevs = [rank[e.get_attribute("data-severity")] for e in pg.all("#queue td .pill.sev")]
+    by_sev1 = pg.queue_ids()
+    pg.id("q-next").click()
+    pg.until(lambda: "Page 2" in pg.id("queue-summary").text, "page 2 by severity")
+    pg.ready("queue")
+    sevs += [rank[e.get_attribute("data-severity")] for e in pg.all("#queue td .pill.sev")]
+    by_sev = by_sev1 + pg.queue_ids()
+    check(len(sevs) == 30 and sevs == sorted(sevs, reverse=True) and sevs[0] == 4 and
+          sorted(by_sev) == sorted(i["id"] for i in a_cli) and len(set(by_sev)) == 30,
+          f"the order selector: most severe first, two pages with every incident once ({sevs})")
+    pg.id("f-reset").click()
+    pg.until(lambda: len(pg.all("#queue tbody tr")) == 30 and "sort=" not in d.current_url,
+             "the full queue again, oldest first")
+
     # ------------------------------------------------------------- an incident
     pg.one(f'#queue tr[data-id="{crit_id}"] a.inc-link').click()
     pg.ready("incident")
@@ -476,6 +500,13 @@ def main():
     audit = open(err_path).read()
     check(re.search(r"analyst-a acknowledged incident " + crit_id + r" .*comment \"blocked 203\.0\.113\.2",
                     audit), "the server's audit line has the comment")
+    check(shown["history"][-1].get("comment") == "blocked 203.0.113.2 at the firewall" and
+          shown["history"][-1]["from"] == "new",
+          "the comment is kept with the change in the store (`tocsin incidents show`)")
+    pg.until(lambda: "blocked 203.0.113.2 at the firewall" in pg.id("history").text,
+             "the comment in the history card")
+    check(pg.one("#history .hist-comment").text == "blocked 203.0.113.2 at the firewall",
+          "the incident page's history shows the comment")
     pg.until(lambda: pg.id("report-text").get_attribute("data-state") == "ready", "the report")
     pg.shot("incident.png", full=True)
 

@@ -75,9 +75,15 @@ $T incidents --db "$db" ack inc-1 --by lan > /dev/null 2> "$tmp/e.txt"; rc=$?
 expect "ack twice exits 1 and explains" "[ $rc -eq 1 ] && grep -q 'it is acknowledged' '$tmp/e.txt'"
 $T incidents --db "$db" reopen inc-1 > /dev/null 2>&1; rc=$?
 expect "reopen of an open incident exits 1" "[ $rc -eq 1 ]"
-expect "resolve then reopen work" "$T incidents --db '$db' resolve inc-1 --by binh > /dev/null && $T incidents --db '$db' reopen inc-1 --by chi > /dev/null"
+expect "resolve then reopen work" "$T incidents --db '$db' resolve inc-1 --by binh --comment 'false positive: the scanner' > /dev/null && $T incidents --db '$db' reopen inc-1 --by chi > /dev/null"
 expect "the history says who and when" "$T incidents --db '$db' show inc-1 | python3 -c 'import json,sys; d=json.load(sys.stdin); h=d[\"history\"]; assert [x[\"status\"] for x in h]==[\"acknowledged\",\"resolved\",\"reopened\"] and [x[\"by\"] for x in h]==[\"lan\",\"binh\",\"chi\"] and d[\"status\"]==\"reopened\" and d[\"revision\"]==4'"
+expect "the history keeps from and the comment (JSON)" "$T incidents --db '$db' show inc-1 --json | python3 -c 'import json,sys; h=json.load(sys.stdin)[\"history\"]; assert [x[\"from\"] for x in h]==[\"new\",\"acknowledged\",\"resolved\"] and h[1][\"comment\"]==\"false positive: the scanner\" and \"comment\" not in h[0] and \"comment\" not in h[2], h'"
+script -qc "$T incidents --db '$db' show inc-1" /dev/null > "$tmp/show.txt"
+expect "show on a terminal prints each change with its comment" "grep -q 'acknowledged -> resolved by binh: false positive: the scanner' '$tmp/show.txt' && grep -q 'new -> acknowledged by lan' '$tmp/show.txt'"
 expect "the status index follows the change" "[ \$($T incidents --db '$db' list --status reopened | wc -l) -eq 1 ]"
+long=$(printf 'x%.0s' $(seq 4097))
+$T incidents --db "$db" ack inc-1 --comment "$long" > /dev/null 2> "$tmp/e.txt"; rc=$?
+expect "a comment over 4096 bytes is a usage error (nothing changes)" "[ $rc -eq 2 ] && grep -q 'longer than 4096' '$tmp/e.txt' && [ \$($T incidents --db '$db' list --status reopened | wc -l) -eq 1 ]"
 $T incidents --db "$db" resolve nope > /dev/null 2>&1; rc=$?
 expect "resolve of an unknown id exits 1" "[ $rc -eq 1 ]"
 

@@ -124,8 +124,8 @@ def wait_for(pred, timeout=60):
     return pred()
 
 
-def fail_line(sec, addr, host="portal-01"):
-    return (f"<38>Nov 20 10:00:{sec:02d} {host} sshd[{1000 + sec}]: Failed password for root "
+def fail_line(sec, addr, host="portal-01", minute="10:00"):
+    return (f"<38>Nov 20 {minute}:{sec:02d} {host} sshd[{1000 + sec}]: Failed password for root "
             f"from {addr} port {40000 + sec} ssh2")
 
 
@@ -224,7 +224,9 @@ def run_checks(p, port):
     produce([fail_line(s, "198.51.100.7") for s in (0, 5, 10, 15, 20, 25)], 0)
     produce([fail_line(s, "203.0.113.9", "web-02") for s in (1, 2)], 1, tenant="agency-b")
     produce(["<13>Nov 20 10:00:30 portal-01 app: hello"], 1, tenant="agency-z")
-    produced = 9
+    # a line of a program no decoder reads: parsed, left undecoded
+    produce(["<13>Nov 20 10:00:31 web-02 myapp[7]: cache warmed in 12 ms"], 1, tenant="agency-b")
+    produced = 10
 
     m = wait_for(lambda: (lambda mm: mm if total(mm, "tocsin_events_consumed_total") >= produced
                           else None)(metrics(port)), 60)
@@ -234,11 +236,16 @@ def run_checks(p, port):
     c = "tocsin_events_consumed_total"
     check(total(m, c) == produced, f"consumed total equals what was produced ({total(m, c)})")
     check(sample(m, c, topic=TOPIC, tenant="agency-a") == 7 and
-          sample(m, c, topic=TOPIC, tenant="agency-b") == 2,
-          "consumed by topic and tenant: agency-a 7 (one a dead letter), agency-b 2")
+          sample(m, c, topic=TOPIC, tenant="agency-b") == 3,
+          "consumed by topic and tenant: agency-a 7 (one a dead letter), agency-b 3")
     check(sample(m, "tocsin_events_parsed_total", topic=TOPIC, tenant="agency-a") == 6 and
-          sample(m, "tocsin_events_parsed_total", topic=TOPIC, tenant="agency-b") == 2 and
-          total(m, "tocsin_events_parsed_total") == 8, "parsed by topic and tenant: 6 and 2")
+          sample(m, "tocsin_events_parsed_total", topic=TOPIC, tenant="agency-b") == 3 and
+          total(m, "tocsin_events_parsed_total") == 9, "parsed by topic and tenant: 6 and 3")
+    check(sample(m, "tocsin_events_no_decoder_total", topic=TOPIC, tenant="agency-b") == 1 and
+          sample(m, "tocsin_events_no_decoder_total", topic=TOPIC, tenant="agency-a") == 0 and
+          sample(m, "tocsin_silent_loss_total", stage="normalise", reason="no_decoder") == 1,
+          "no decoder: the myapp line of agency-b, by topic and tenant and as a silent loss "
+          f"({sample(m, 'tocsin_events_no_decoder_total', topic=TOPIC, tenant='agency-b')})")
     check(sample(m, "tocsin_events_dead_lettered_total", topic=TOPIC, tenant="agency-a") == 1,
           "the refused tenant header is a dead letter of the topic's tenant")
     check(sample(m, "tocsin_silent_loss_total", stage="ingest", reason="tenant_refused") == 1,
@@ -339,6 +346,17 @@ def run_checks(p, port):
     m = wait_for(lambda: (lambda mm: mm if sample(mm, "tocsin_detections_total", rule=FAIL_RULE,
                                                   level="low") == 9 else None)(metrics(port)), 30)
     check(m is not None, "the reloaded rules match and count on")
+
+    # a failure 20 minutes behind its partition (5 min allowed): late, by topic and tenant
+    produce([fail_line(0, "198.51.100.7", minute="09:40")], 0)
+    late = wait_for(lambda: (lambda mm: mm if sample(mm, "tocsin_events_late_total", topic=TOPIC,
+                                                     tenant="agency-a") == 1 else None)(
+        metrics(port)), 30)
+    check(late is not None and
+          sample(late, "tocsin_silent_loss_total", stage="correlation", reason="late") == 1 and
+          sample(late, "tocsin_events_late_total", topic=TOPIC, tenant="agency-b") is None,
+          "a late failure counts in tocsin_events_late_total{topic,tenant=agency-a} and as a "
+          "silent loss")
 
 
 if __name__ == "__main__":

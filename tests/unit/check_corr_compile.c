@@ -40,7 +40,12 @@ START_TEST(test_unknown_condition_key_and_missing_field)
 {
     ck_assert_str_eq(first_problem(CORR("  type: value_count\n  rules: [a]\n  timespan: 5m\n"
                                         "  condition:\n    gtx: 1\n"), NULL),
-                     "32:5: [cid] unknown condition key \"gtx\" (gt, gte, lt, lte, eq, neq, field)");
+                     "32:5: [cid] unknown condition key \"gtx\" (did you mean \"gt\"?)");
+    ck_assert_str_eq(first_problem(CORR("  type: value_count\n  rules: [a]\n  timespan: 5m\n"
+                                        "  condition:\n    above: 1\n"), NULL),
+                     "32:5: [cid] unknown condition key \"above\" (gt, gte, lt, lte, eq, neq, "
+                     "field)");
+
     ck_assert_str_eq(first_problem(CORR("  type: value_sum\n  rules: [a]\n  timespan: 5m\n"
                                         "  condition:\n    gt: 1\n"), NULL),
                      "32:5: [cid] value_sum needs condition.field");

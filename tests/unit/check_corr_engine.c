@@ -496,6 +496,57 @@ START_TEST(test_event_beyond_lateness_amends_the_incident)
 }
 END_TEST
 
+/* Late detections are counted by the source (topic or file) and tenant
+ * they came from, and carried into a new engine (a reload). */
+START_TEST(test_late_detections_are_counted_by_source_and_tenant)
+{
+    struct harness h;
+    h_open(&h, BRUTE, NULL);
+    h.tenant = "agency-a";
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 600 * SEC, "logs.a", 1, "src_ip", "x", NULL),
+                     0);
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 601 * SEC, "logs.b", 1, "src_ip", "x", NULL),
+                     0);
+    h_end(&h);
+    struct corr_late_source *ls = NULL;
+    size_t n = 9;
+    ck_assert_int_eq(corr_late_sources(h.c, &ls, &n), 0);
+    ck_assert_uint_eq(n, 0); /* nothing late yet */
+    /* 10 minutes behind its own source (5 min allowed): late, twice on logs.a */
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0, "logs.a", 2, "src_ip", "y", NULL), 0);
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + SEC, "logs.a", 3, "src_ip", "y", NULL), 0);
+    h.tenant = "agency-b";
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0, "logs.a", 4, "src_ip", "y", NULL), 0);
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0, "logs.b", 2, "src_ip", "y", NULL), 0);
+    /* within logs.b's allowance: not late */
+    ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 400 * SEC, "logs.b", 3, "src_ip", "y", NULL),
+                     0);
+    h_end(&h);
+    ck_assert_int_eq(corr_late_sources(h.c, &ls, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    static const struct {
+        const char *src, *tenant;
+        uint64_t late;
+    } want[] = {{"logs.a", "agency-a", 2}, {"logs.a", "agency-b", 1}, {"logs.b", "agency-b", 1}};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_str_eq(ls[i].source, want[i].src);
+        ck_assert_str_eq(ls[i].tenant, want[i].tenant);
+        ck_assert_uint_eq(ls[i].late, want[i].late);
+    }
+    struct corr_metrics m;
+    corr_metrics_get(h.c, &m);
+    ck_assert_uint_eq(m.late_beyond, 4);
+    /* a reload carries the counts: added into the new engine */
+    corr_late_sources_add(h.c, ls, n);
+    free(ls);
+    ck_assert_int_eq(corr_late_sources(h.c, &ls, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_eq(ls[0].late, 4);
+    free(ls);
+    h_close(&h);
+}
+END_TEST
+
 START_TEST(test_out_of_order_within_lateness_equals_in_order)
 {
     int64_t at[] = {0, 30, 10, 50, 20, 40, 5};
@@ -731,6 +782,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_aliases_join_different_fields);
     tcase_add_test(t, test_event_beyond_lateness_amends_the_incident);
     tcase_add_test(t, test_out_of_order_within_lateness_equals_in_order);
+    tcase_add_test(t, test_late_detections_are_counted_by_source_and_tenant);
     tcase_add_test(t, test_upper_bound_late_event_within_allowance_equals_in_order);
     tcase_add_test(t, test_watermark_is_per_source);
     tcase_add_test(t, test_a_partition_lagging_over_an_hour_keeps_its_windows);

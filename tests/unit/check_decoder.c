@@ -384,6 +384,33 @@ START_TEST(test_non_matching_event_is_left_as_parsed)
 }
 END_TEST
 
+/* The "no decoder" silent-loss count: a line with a program and a message
+ * that no decoder read, not a decoded one, not one without a program. */
+START_TEST(test_undecoded_lines_are_flagged_and_counted)
+{
+    load_shipped();
+    struct ingest_decoder_stats st0, st1;
+    ingest_decoder_scratch_stats(sc, &st0);
+    ck_assert_int_eq(decode("Jun 15 10:00:00 h nothing: here ..."), 0);
+    ck_assert(ingest_decoder_scratch_undecoded(sc));
+    ck_assert_int_eq(decode("Jun 15 10:00:00 h sshd[1]: whatever sshd says that no pattern "
+                            "knows"),
+                     0);
+    ck_assert(ingest_decoder_scratch_undecoded(sc)); /* sshd's decoder applied, no pattern */
+    ck_assert_int_eq(decode("Jun 15 10:00:00 web1 sshd[4242]: Failed password for root from "
+                            "203.0.113.9 port 50022 ssh2"),
+                     0);
+    ck_assert_ptr_nonnull(ex.decoder);
+    ck_assert(!ingest_decoder_scratch_undecoded(sc));
+    ck_assert_int_eq(decode("{\"EventID\": 4625, \"message\": \"An account failed\"}"), 0);
+    ck_assert(!ingest_decoder_scratch_undecoded(sc)); /* no program: nothing expected */
+    ingest_decoder_scratch_stats(sc, &st1);
+    ck_assert_uint_eq(st1.undecoded - st0.undecoded, 2);
+    ck_assert_uint_eq(st1.events - st0.events, 4);
+    ck_assert(!ingest_decoder_scratch_undecoded(NULL));
+}
+END_TEST
+
 START_TEST(test_dupnames_alternatives_and_empty_captures)
 {
     load_ok("decoders:\n"
@@ -696,6 +723,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_next_decoder_when_prefix_or_patterns_fail);
     tcase_add_test(tc, test_kv_only_rename_contains_has);
     tcase_add_test(tc, test_non_matching_event_is_left_as_parsed);
+    tcase_add_test(tc, test_undecoded_lines_are_flagged_and_counted);
     tcase_add_test(tc, test_dupnames_alternatives_and_empty_captures);
     tcase_add_test(tc, test_copy_and_logsource_fill_only_unset);
     tcase_add_test(tc, test_directory_loads_files_in_name_order);

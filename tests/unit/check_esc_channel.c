@@ -195,6 +195,12 @@ START_TEST(test_channels_file_errors_say_where_and_what)
     expect_error("dispatch: {threads: 0}\nchannels:\n  a: {type: file, path: /x}\n", 1,
                  "threads");
     expect_error("channels: {}\n", 1, "channels must be");
+    /* through core/yconf: a near miss is named, a bad value is quoted */
+    expect_error("dispatch: {threds: 2}\nchannels:\n  a: {type: file, path: /x}\n", 1,
+                 "unknown key \"threds\" in dispatch (did you mean \"threads\"?)");
+    expect_error("dispatch: {lease: soon}\nchannels:\n  a: {type: file, path: /x}\n", 1,
+                 "lease must be a positive duration such as 500ms, 30s, 5m, 1h, got \"soon\"");
+    expect_error("channels:\n  a: {type: file, path: \"/x\\ny\"}\n", 2, "path must be one line");
 }
 END_TEST
 

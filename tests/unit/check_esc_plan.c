@@ -400,6 +400,7 @@ START_TEST(test_regime_unknown_key_and_recipient_are_errors_with_position)
     ck_assert_uint_eq(err.line, 3);
     ck_assert_uint_eq(err.col, 1);
     ck_assert_msg(strstr(err.msg, "unknown key \"serios\"") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "(did you mean \"serious\"?)") != NULL, "%s", err.msg);
 }
 END_TEST
 
@@ -412,6 +413,7 @@ START_TEST(test_regime_bad_deadline_is_an_error)
     ck_assert_int_eq(esc_regime_load_buffer("r.yml", y, sizeof(y) - 1, &r, &err), TS_E_CONFIG);
     ck_assert_uint_eq(err.line, 6);
     ck_assert_msg(strstr(err.msg, "within must be a duration") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "got \"soon\"") != NULL, "%s", err.msg);
 }
 END_TEST
 

@@ -314,7 +314,8 @@ START_TEST(test_text_report_escapes_control_characters_of_event_values)
     inc.distinct = distinct;
     inc.ndistinct = TS_ARRAY_LEN(distinct);
     inc.rule_title = "Shadow\x1b]0;pwned\x07 Copies";
-    struct store_status_change h[] = {{STORE_STATUS_ACKNOWLEDGED, "mallory\nFORGED: by", ESC_T0}};
+    struct store_status_change h[] = {
+        {.status = STORE_STATUS_ACKNOWLEDGED, .by = "mallory\nFORGED: by", .at_ns = ESC_T0}};
     inc.history = h;
     inc.nhistory = 1;
     struct store_evidence ev[] = {{.seq = 0, .source = "logs\x1b[0m\nFORGED", .partition = -1,

@@ -159,6 +159,10 @@ START_TEST(test_tokens_file_errors_say_where)
                  "  - {name: b, sha256: " H64 ", role: viewer, tenants: [t]}\n",
                  3, 23, "same sha256");
     expect_error("tokens: []\nusers: []\n", 2, 1, "unknown key \"users\"");
+    expect_error("tokens:\n  - {name: a, sah256: " H64 ", role: viewer, tenants: [t]}\n", 2, 15,
+                 "unknown key \"sah256\" in a token (did you mean \"sha256\"?)");
+    expect_error("tokens:\n  - {name: a, name: b, sha256: " H64 ", role: viewer, tenants: [t]}\n",
+                 2, 15, "duplicate key \"name\" in a token (first at line 2)");
     expect_error("tokens: {}\n", 1, 9, "expected a list");
     expect_error("- a\n", 1, 1, "expected a mapping");
     expect_error("tokens:\n  - {name: a, sha256: g" H64 ", role: viewer, tenants: [t]}\n", 2,

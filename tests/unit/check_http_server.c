@@ -6,6 +6,8 @@
  * incident with tenant "" is visible only to a "*" token, a tokens
  * reload takes effect, and options are checked. */
 #include <curl/curl.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_store_util.h"
@@ -312,6 +314,146 @@ START_TEST(test_tenantless_incident_needs_every_tenant)
 }
 END_TEST
 
+/* ---- the queue's order: pages over many incidents, every order */
+
+#define NSORT 300
+struct sorted {
+    char id[16];
+    int tenant; /* 0: agency-a, 1: agency-b */
+    int64_t seen;
+    int sev;
+};
+static struct sorted sorted_v[NSORT];
+static int sort_kind; /* 0 oldest, 1 newest, 2 severity */
+
+static int sorted_cmp(const void *pa, const void *pb)
+{
+    const struct sorted *a = pa, *b = pb;
+    int c;
+    if (sort_kind == 2 && a->sev != b->sev)
+        return b->sev - a->sev;
+    c = a->seen < b->seen ? -1 : a->seen > b->seen;
+    if (!c)
+        c = strcmp(a->id, b->id);
+    return sort_kind == 0 ? c : -c;
+}
+
+/* Every page of the query (limit per page) in order, ids into got;
+ * returns how many. */
+static size_t all_pages(uint16_t port, const char *token, const char *query, int limit,
+                        char got[][16], size_t cap, size_t *pages)
+{
+    size_t n = 0;
+    char cursor[256] = "";
+    *pages = 0;
+    for (;;) {
+        char path[512];
+        snprintf(path, sizeof(path), "/api/v1/incidents?limit=%d%s%s%s", limit, query,
+                 cursor[0] ? "&cursor=" : "", cursor);
+        struct resp r;
+        call(port, "GET", path, token, NULL, &r);
+        ck_assert_msg(r.status == 200, "%s: %ld %s", path, r.status, r.body.data);
+        json_error_t je;
+        json_t *j = json_loads(r.body.data, 0, &je);
+        ck_assert_ptr_nonnull(j);
+        json_t *a = json_object_get(j, "incidents"), *it;
+        size_t i;
+        ck_assert_uint_le(json_array_size(a), (size_t)limit);
+        json_array_foreach(a, i, it) {
+            ck_assert_uint_lt(n, cap);
+            snprintf(got[n++], 16, "%s", json_string_value(json_object_get(it, "id")));
+        }
+        (*pages)++;
+        json_t *next = json_object_get(j, "next");
+        if (json_is_null(next)) {
+            json_decref(j);
+            resp_free(&r);
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
+        json_decref(j);
+        resp_free(&r);
+        ck_assert_uint_lt(*pages, 200);
+    }
+    return n;
+}
+
+START_TEST(test_sorted_pages_are_exact_for_every_order)
+{
+    st_mkdir();
+    write_tokens("");
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    for (int i = 0; i < NSORT; i++) {
+        struct sorted *v = &sorted_v[i];
+        snprintf(v->id, sizeof(v->id), "inc-%03d", (i * 37) % NSORT); /* ids not in time order */
+        v->tenant = i % 3 == 0;
+        v->seen = 1700000000LL * TS_NS_PER_SEC + (i % 41) * TS_NS_PER_SEC; /* many ties */
+        v->sev = (i * 7) % 5;
+        struct store_incident in = st_incident(v->id, v->tenant ? "agency-b" : "agency-a",
+                                               v->seen);
+        in.severity = (uint8_t)v->sev;
+        ck_assert_int_eq(store_incident_put(t, &in, NULL), 0);
+    }
+    st_commit(t);
+    struct http_server *srv = start(s, NULL, false);
+    uint16_t port = http_server_port(srv);
+    static char got[NSORT][16];
+    static struct sorted want[NSORT];
+    static const char *const queries[] = {"", "&sort=oldest", "&sort=newest", "&sort=severity",
+                                          "&sort=severity&severity=high,critical,low",
+                                          "&sort=newest&severity=medium"};
+    static const int kinds[] = {0, 0, 1, 2, 2, 1};
+    static const unsigned masks[] = {0, 0, 0, 0, 1u << 3 | 1u << 4 | 1u << 1, 1u << 2};
+    for (int tk = 0; tk < 2; tk++) {
+        const char *token = tk ? "tok-a" : "tok-lead"; /* tok-a: agency-a, its tenant index */
+        for (size_t q = 0; q < TS_ARRAY_LEN(queries); q++) {
+            size_t nw = 0;
+            for (int i = 0; i < NSORT; i++)
+                if ((!tk || sorted_v[i].tenant == 0) &&
+                    (!masks[q] || (masks[q] & (1u << sorted_v[i].sev))))
+                    want[nw++] = sorted_v[i];
+            sort_kind = kinds[q];
+            qsort(want, nw, sizeof(want[0]), sorted_cmp);
+            /* 20: pages that end exactly where a severity ends (60 of each,
+             * 40 of each for agency-a) */
+            static const int limits[] = {7, 20};
+            for (size_t li = 0; li < 2; li++) {
+                size_t pages;
+                size_t n = all_pages(port, token, queries[q], limits[li], got, NSORT, &pages);
+                ck_assert_msg(n == nw, "%s %s limit %d: %zu incidents over %zu pages, want %zu",
+                              token, queries[q], limits[li], n, pages, nw);
+                for (size_t i = 0; i < n; i++)
+                    ck_assert_msg(!strcmp(got[i], want[i].id), "%s %s: #%zu is %s, want %s",
+                                  token, queries[q], i, got[i], want[i].id);
+                ck_assert_uint_ge(pages, nw / (size_t)limits[li]);
+            }
+        }
+    }
+    /* a cursor belongs to its order */
+    struct resp r;
+    call(port, "GET", "/api/v1/incidents?limit=2&sort=newest", "tok-lead", NULL, &r);
+    json_t *j = json_loads(r.body.data, 0, NULL);
+    char path[512];
+    snprintf(path, sizeof(path), "/api/v1/incidents?sort=oldest&cursor=%s",
+             json_string_value(json_object_get(j, "next")));
+    json_decref(j);
+    resp_free(&r);
+    call(port, "GET", path, "tok-lead", NULL, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "made for another sort"));
+    resp_free(&r);
+    call(port, "GET", "/api/v1/incidents?sort=loudest", "tok-lead", NULL, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "expected oldest, newest or severity"));
+    resp_free(&r);
+    http_server_destroy(srv);
+    store_close(s);
+    unlink(tok_path);
+    st_rmdir();
+}
+END_TEST
+
 START_TEST(test_tokens_reload_takes_effect_and_keeps_old_on_error)
 {
     st_mkdir();
@@ -403,6 +545,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_null_hooks_answer_404_and_store_readiness);
     tcase_add_test(tc, test_tenantless_incident_needs_every_tenant);
     tcase_add_test(tc, test_tokens_reload_takes_effect_and_keeps_old_on_error);
+    tcase_add_test(tc, test_sorted_pages_are_exact_for_every_order);
     tcase_add_test(tc, test_options_are_checked);
     suite_add_tcase(s, tc);
     return s;

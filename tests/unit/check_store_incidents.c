@@ -3,11 +3,93 @@
  * lifecycle with its history, and evidence (sequence, caps on count and
  * raw text) against real LMDB files in temp dirs. */
 #include "check_store_util.h"
+#include "../../storage/store_int.h"
 
 static void setup(void) { st_mkdir(); }
 static void teardown(void) { st_rmdir(); }
 
 #define S(x) ((int64_t)(x) * 1000000000LL)
+
+/* Triage comments: each status change keeps where it came from and the
+ * analyst's comment, bounded; records written before comments existed
+ * (no extension after the history) still read, with from derived. */
+START_TEST(test_status_changes_keep_from_and_comment)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    store_txn_set_now(t, S(1000));
+    struct store_incident inc = st_incident("inc-c", "a", S(100));
+    ck_assert_int_eq(store_incident_put(t, &inc, NULL), 0);
+    ck_assert_int_eq(store_incident_set_status_comment(t, "inc-c", STORE_STATUS_ACKNOWLEDGED,
+                                                       "lan", "blocked 10.0.0.5 at the edge",
+                                                       NULL),
+                     0);
+    ck_assert_int_eq(store_incident_set_status(t, "inc-c", STORE_STATUS_RESOLVED, "binh", NULL),
+                     0);
+    static char big[STORE_COMMENT_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    uint64_t rev = 0;
+    ck_assert_int_eq(store_incident_set_status_comment(t, "inc-c", STORE_STATUS_REOPENED, "chi",
+                                                       big, &rev),
+                     TS_E_INVAL); /* too long: refused, the txn goes on */
+    big[STORE_COMMENT_MAX] = '\0';
+    ck_assert_int_eq(store_incident_set_status_comment(t, "inc-c", STORE_STATUS_REOPENED, "chi",
+                                                       "same host again\ntwo lines", &rev),
+                     0);
+    ck_assert_uint_eq(rev, 4);
+    ck_assert_int_eq(store_incident_set_status_comment(t, "inc-c", STORE_STATUS_RESOLVED, "chi",
+                                                       big, NULL),
+                     0); /* exactly the cap */
+    st_commit(t);
+
+    struct ts_arena *a = st_arena();
+    t = st_rbegin(s);
+    struct store_incident got;
+    ck_assert_int_eq(store_incident_get(t, "inc-c", a, &got), 0);
+    ck_assert_uint_eq(got.nhistory, 4);
+    static const struct {
+        enum store_status from, to;
+        const char *by, *comment;
+    } want[] = {
+        {STORE_STATUS_NEW, STORE_STATUS_ACKNOWLEDGED, "lan", "blocked 10.0.0.5 at the edge"},
+        {STORE_STATUS_ACKNOWLEDGED, STORE_STATUS_RESOLVED, "binh", ""},
+        {STORE_STATUS_RESOLVED, STORE_STATUS_REOPENED, "chi", "same host again\ntwo lines"}};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(got.history[i].from, want[i].from);
+        ck_assert_int_eq(got.history[i].status, want[i].to);
+        ck_assert_str_eq(got.history[i].by, want[i].by);
+        ck_assert_str_eq(got.history[i].comment, want[i].comment);
+        ck_assert_int_eq(got.history[i].at_ns, S(1000));
+    }
+    ck_assert_uint_eq(strlen(got.history[3].comment), STORE_COMMENT_MAX);
+
+    /* the record as an older tocsin wrote it: the same bytes up to the end
+     * of the history, without the extension */
+    struct store_enc e = {0};
+    store_incident_encode(&e, &got);
+    size_t full = e.len, ext = 1;
+    for (uint32_t i = 0; i < got.nhistory; i++)
+        ext += 1 + 4 + strlen(got.history[i].comment) + 1;
+    uint8_t *buf = malloc(full);
+    ck_assert_ptr_nonnull(buf);
+    e = (struct store_enc){buf, 0};
+    store_incident_encode(&e, &got);
+    struct store_incident old;
+    struct store_dec d = {buf, full - ext, 0, a, 0};
+    ck_assert_int_eq(store_incident_decode(&d, &old, NULL), 0);
+    ck_assert_uint_eq(d.off, full - ext);
+    ck_assert_uint_eq(old.nhistory, 4);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(old.history[i].from, want[i].from); /* the previous entry's status */
+        ck_assert_str_eq(old.history[i].comment, "");
+        ck_assert_str_eq(old.history[i].by, want[i].by);
+    }
+    free(buf);
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+    store_close(s);
+}
+END_TEST
 
 START_TEST(test_incident_round_trips_every_field)
 {
@@ -184,7 +266,7 @@ START_TEST(test_list_by_time_since_until_and_limit)
     struct store *s = st_open();
     populate(s);
     struct seen sn;
-    struct store_incident_filter f = {0, 0, NULL, 0, 0};
+    struct store_incident_filter f = {0, 0, NULL, 0, 0, false};
     list(s, &f, &sn);
     ck_assert_int_eq(sn.n, 6);
     ck_assert_str_eq(sn.ids[0], "i0");
@@ -231,7 +313,7 @@ START_TEST(test_list_by_tenant_and_status_combines_filters)
     ck_assert_int_eq(store_incident_set_status(t, "i4", STORE_STATUS_ACKNOWLEDGED, "x", NULL), 0);
     st_commit(t);
     struct seen sn;
-    struct store_incident_filter f = {0, 0, "b", 0, 0};
+    struct store_incident_filter f = {0, 0, "b", 0, 0, false};
     list(s, &f, &sn);
     ck_assert_int_eq(sn.n, 3);
     ck_assert_str_eq(sn.ids[0], "i1");
@@ -644,6 +726,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("incidents");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_incident_round_trips_every_field);
+    tcase_add_test(tc, test_status_changes_keep_from_and_comment);
     tcase_add_test(tc, test_incident_update_keeps_lifecycle_min_first_seen_max_severity_and_bumps_revision);
     tcase_add_test(tc, test_incident_put_rejects_bad_input_without_poisoning_the_txn);
     tcase_add_test(tc, test_list_by_time_since_until_and_limit);
