@@ -252,6 +252,9 @@ int cmd_report(int argc, char **argv)
     const char *rname = a.regime ? a.regime : esc_policy_regime(pol);
     if ((rc = esc_regime_load_named(dir, rname ? rname : "law116-2025", &regime, &err)) != 0)
         goto config;
+    if (esc_regime_lapsed(regime))
+        fprintf(stderr, "tocsin: report: note: regime %s: %s\n", esc_regime_id(regime),
+                esc_regime_lapsed(regime));
     if ((rc = esc_policy_check(pol, regime, &err)) != 0)
         goto config;
     snprintf(tbuf, sizeof(tbuf), "%s/taxonomy.yml", dir);

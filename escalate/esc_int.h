@@ -36,6 +36,9 @@ struct esc_recipient {
     enum esc_role role;
     struct esc_text name;
     const char *basis;
+    bool required;         /* false: ours, not the regime's (items not mandatory) */
+    const char *route;     /* "mps" / "mod": only for organisations on that
+                              route (esc_org.route); NULL: every one */
 };
 
 #define ESC_WHEN_SERIOUS 1u
@@ -51,6 +54,7 @@ struct esc_rreport {
     enum esc_stage stage;
     const char *form;      /* may be NULL */
     struct esc_text title;
+    struct esc_text heading; /* the document's heading; NULL: by stage */
     unsigned when;         /* ESC_WHEN_* that must all hold; 0: always (never
                               mandatory without a condition: see loader) */
     enum esc_anchor anchor;
@@ -68,6 +72,7 @@ struct esc_regime {
     const char **basis;
     size_t nbasis;
     const char *effective_from;
+    const char *lapsed;   /* why the regime's basis is no longer in force, or NULL */
     struct esc_conds reportable, serious, natsec, beyond;
     struct esc_recipient recipients[ESC_RECIPIENTS_MAX];
     size_t nrecipients;
@@ -146,6 +151,13 @@ struct esc_org {
     const char *tlp;      /* "white"/"clear", "green", "amber", "red" */
     int utc_offset_sec;
     struct esc_text actions_taken, support_requested;
+    const char *route;    /* "mps" (default) or "mod": whose specialised agency
+                             receives its reports (Law 116 Art. 40.1.c) */
+    /* Optional fields of forms 03/04 (NULL: "chưa khai báo" in the text) */
+    const char *security_provider, *network_provider, *os, *services, *security_measures,
+        *system_purpose, *place;
+    int confidential;     /* -1 not set, 0 no, 1 yes */
+    struct esc_contact signer; /* who signs (name, role) */
     struct esc_org_recipient *recipients;
     size_t nrecipients;
 };

@@ -125,6 +125,9 @@ int esc_regime_load_named(const char *dir, const char *name, struct esc_regime *
 const char *esc_regime_id(const struct esc_regime *r);    /* "law116-2025" */
 /* Title in the language (the regime's `title`). */
 const char *esc_regime_title(const struct esc_regime *r, enum esc_lang lang);
+/* Why the regime's legal basis is no longer in force (its `lapsed:`), or
+ * NULL; print it wherever the regime is chosen. Borrowed from r. */
+const char *esc_regime_lapsed(const struct esc_regime *r);
 
 int esc_taxonomy_load(const char *path, struct esc_taxonomy **out, struct ts_err *err);
 int esc_taxonomy_load_buffer(const char *name, const char *buf, size_t len,

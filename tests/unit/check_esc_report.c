@@ -391,7 +391,7 @@ static int collect(void *ctx, const struct store_outbox *e)
     return 0;
 }
 
-START_TEST(test_outbox_new_serious_incident_sends_initial_notice_to_three)
+START_TEST(test_outbox_new_serious_incident_sends_initial_notice_to_managing_body_and_a05)
 {
     st_mkdir();
     struct store *s = st_open();
@@ -406,9 +406,9 @@ START_TEST(test_outbox_new_serious_incident_sends_initial_notice_to_three)
     ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur), 0);
     struct esc_outbox_batch ob;
     ck_assert_int_eq(esc_outbox_build(&env, t, NULL, &cur, ESC_T0, &ob), 0);
-    ck_assert_uint_eq(ob.n, 3);
-    ck_assert_str_eq(ob.entries[0].id, "5f1d3c0a9b8e7d6c5b4a39281706f5e4:1:managing_body:initial-notice");
-    ck_assert_str_eq(ob.entries[2].recipient, "national");
+    ck_assert_uint_eq(ob.n, 2); /* the MoD's force is not on this organisation's route */
+    ck_assert_str_eq(ob.entries[0].id, "5f1d3c0a9b8e7d6c5b4a39281706f5e4:1:national:initial-notice");
+    ck_assert_str_eq(ob.entries[1].recipient, "managing_body");
     ck_assert_uint_eq(ob.entries[0].revision, 1);
     ck_assert(memmem(ob.entries[0].payload, ob.entries[0].payload_len, "vssadmin delete shadows",
                      23) != NULL);
@@ -432,22 +432,22 @@ START_TEST(test_outbox_new_serious_incident_sends_initial_notice_to_three)
     ck_assert_int_eq(store_incident_put(t, &in, &rev), 0);
     ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur2), 0);
     ck_assert_int_eq(esc_outbox_build(&env, t, &prev, &cur2, ESC_T0, &ob), 0);
-    ck_assert_uint_eq(ob.n, 3);
-    ck_assert_ptr_nonnull(strstr(ob.entries[0].id, ":3:managing_body:update"));
+    ck_assert_uint_eq(ob.n, 2);
+    ck_assert_ptr_nonnull(strstr(ob.entries[0].id, ":3:national:update"));
     esc_outbox_batch_free(&ob);
     /* Resolved: the closing report. */
     prev = cur2;
     ck_assert_int_eq(store_incident_set_status(t, in.id, STORE_STATUS_RESOLVED, "binh", &rev), 0);
     ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur2), 0);
     ck_assert_int_eq(esc_outbox_build(&env, t, &prev, &cur2, ESC_T0, &ob), 0);
-    ck_assert_uint_eq(ob.n, 3);
-    ck_assert_ptr_nonnull(strstr(ob.entries[1].id, ":4:response_unit:closing-report"));
+    ck_assert_uint_eq(ob.n, 2);
+    ck_assert_ptr_nonnull(strstr(ob.entries[1].id, ":4:managing_body:closing-report"));
     esc_outbox_batch_free(&ob);
     st_commit(t);
     t = st_rbegin(s);
     struct seen seen = {.n = 0};
     ck_assert_int_eq(store_outbox_list(t, 1u << STORE_OUTBOX_PENDING, ar, collect, &seen), 0);
-    ck_assert_uint_eq(seen.n, 3);
+    ck_assert_uint_eq(seen.n, 2);
     store_txn_abort(t);
     ts_arena_destroy(ar);
     store_close(s);
@@ -500,7 +500,7 @@ START_TEST(test_deadlines_list_overdue_initial_notices_until_delivered)
     esc_outbox_batch_free(&ob);
     st_commit(t);
 
-    /* 23 h after detection: nothing overdue, 3 notices due within 2 h. */
+    /* 23 h after detection: nothing overdue, 2 notices due within 2 h (A05 and the managing body). */
     struct dl_seen ds = {0};
     t = st_rbegin(s);
     ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 23 * ESC_H, 2 * ESC_H, ESC_DL_OVERDUE,
@@ -508,19 +508,19 @@ START_TEST(test_deadlines_list_overdue_initial_notices_until_delivered)
     ck_assert_uint_eq(ds.n, 0);
     ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 23 * ESC_H, 2 * ESC_H, ESC_DL_NEAR,
                                         dl_collect, &ds), 0);
-    ck_assert_uint_eq(ds.n, 3);
-    ck_assert_ptr_nonnull(strstr(ds.last, "/national/initial-notice/pending"));
+    ck_assert_uint_eq(ds.n, 2);
+    ck_assert_ptr_nonnull(strstr(ds.last, "/managing_body/initial-notice/pending"));
     store_txn_abort(t);
 
-    /* 25 h: the three notices are overdue (queued, not delivered). */
+    /* 25 h: both notices are overdue (queued, not delivered). */
     memset(&ds, 0, sizeof(ds));
     t = st_rbegin(s);
     ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 25 * ESC_H, 0, ESC_DL_OVERDUE,
                                         dl_collect, &ds), 0);
-    ck_assert_uint_eq(ds.overdue, 3);
+    ck_assert_uint_eq(ds.overdue, 2);
     store_txn_abort(t);
 
-    /* One delivered: two left. At 73 h the detailed reports join them. */
+    /* One delivered: one left. At 73 h the 72 h reports (Decree 331 Art. 31.2.d) join it. */
     t = st_begin(s);
     ck_assert_int_eq(store_outbox_mark_delivered(
                          t, "5f1d3c0a9b8e7d6c5b4a39281706f5e4:1:national:initial-notice"), 0);
@@ -529,11 +529,11 @@ START_TEST(test_deadlines_list_overdue_initial_notices_until_delivered)
     t = st_rbegin(s);
     ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 25 * ESC_H, 0, ESC_DL_OVERDUE,
                                         dl_collect, &ds), 0);
-    ck_assert_uint_eq(ds.overdue, 2);
+    ck_assert_uint_eq(ds.overdue, 1);
     memset(&ds, 0, sizeof(ds));
     ck_assert_int_eq(esc_deadlines_list(&env, t, ESC_T0 + 73 * ESC_H, 0, ESC_DL_OVERDUE,
                                         dl_collect, &ds), 0);
-    ck_assert_uint_eq(ds.overdue, 5);
+    ck_assert_uint_eq(ds.overdue, 3);
     store_txn_abort(t);
     ts_arena_destroy(ar);
     store_close(s);
@@ -554,7 +554,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_vietnamese_text_has_headings_with_diacritics);
     tcase_add_test(tc, test_text_report_escapes_control_characters_of_event_values);
     tcase_add_test(tc, test_render_respects_the_buffer_cap);
-    tcase_add_test(tc, test_outbox_new_serious_incident_sends_initial_notice_to_three);
+    tcase_add_test(tc, test_outbox_new_serious_incident_sends_initial_notice_to_managing_body_and_a05);
     tcase_add_test(tc, test_outbox_non_serious_incident_sends_nothing);
     tcase_add_test(tc, test_deadlines_list_overdue_initial_notices_until_delivered);
     suite_add_tcase(s, tc);
