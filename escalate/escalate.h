@@ -215,6 +215,9 @@ struct esc_class {
     enum esc_type primary;  /* the type of highest priority found (or OTHER) */
     uint32_t types;         /* bit (1u << type) of every type found */
     uint32_t impacts;       /* ESC_IMPACT_* of the types and tag mappings */
+    uint32_t tag_impacts;   /* of them, those a tag mapping names (the technique
+                               is the impact, e.g. T1486 data encrypted): what
+                               the incident shows, not what its type may cause */
 };
 /* Classify by tags (e.g. "attack.t1486"; a sub-technique "attack.t1110.003"
  * falls back to "attack.t1110"; case-insensitive). t may be NULL (OTHER). */
@@ -230,6 +233,7 @@ struct esc_facts {
     int level;                  /* the system's security level, 0 unknown */
     uint8_t severity;           /* 0 informational .. 4 critical */
     bool open;                  /* not resolved = not contained */
+    bool reportable;            /* the regime's `reportable` (or any condition below) */
     bool serious;               /* per the regime's `serious` (or the policy) */
     bool national_security;     /* may harm national security / public order */
     bool beyond_capacity;       /* beyond the operator's capacity to respond */
@@ -283,6 +287,10 @@ struct esc_report_opts {
     const char *rule_text;   /* the Sigma rule YAML for STIX (may be NULL:
                                 a reference document is written instead) */
     int64_t now_ns;          /* generated_at; 0 = wall clock */
+    /* Final stage (form 04): the initial report it follows, as the
+     * recipient numbered and dated it; NULL / 0: "chưa khai báo". */
+    const char *initial_ref;
+    int64_t initial_at_ns;
 };
 
 /* Append the document for inc to out (JSON: docs/report-schema.json; STIX:

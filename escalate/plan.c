@@ -61,6 +61,7 @@ void esc_classify(const struct esc_taxonomy *t, const char *const *tags, size_t 
         if (m) {
             out->types |= m->types;
             out->impacts |= m->impacts;
+            out->tag_impacts |= m->impacts;
         }
     }
     out->types &= ~(1u << ESC_TYPE_OTHER);
@@ -228,6 +229,7 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
             f->suppressed = true;
     }
     incident = incident || f->serious || f->national_security || f->beyond_capacity;
+    f->reportable = incident;
     if (f->suppressed)
         return 0;
 
