@@ -146,6 +146,7 @@ struct esc_org_recipient {
 
 struct esc_org {
     const char *tenant;   /* NULL: the default */
+    unsigned line, col;   /* where it is (warnings) */
     const char *name, *address, *email, *phone;
     struct esc_contact contact;
     const char *tlp;      /* "white"/"clear", "green", "amber", "red" */
@@ -164,6 +165,7 @@ struct esc_org {
 
 struct esc_orgs {
     struct ts_arena *arena;
+    const char *file;     /* as loaded (warnings) */
     struct esc_org *v;
     size_t n;
     const struct esc_org *dflt;

@@ -207,6 +207,16 @@ struct esc_env {
     const struct esc_assets *assets;     /* NULL: affected system unknown */
 };
 
+/* Warnings at load for what a report will miss (`tocsin escalations
+ * check`): each field of forms 03/04 that an organisation leaves out (it
+ * would read "chưa khai báo"), no organisations or no asset inventory at
+ * all, a regime whose basis lapsed. warn gets file, line, col (0 when not
+ * in a file) and a one-line message; returns how many warnings. */
+size_t esc_config_warnings(const struct esc_env *env,
+                           void (*warn)(void *ctx, const char *file, unsigned line,
+                                        unsigned col, const char *msg),
+                           void *ctx);
+
 /* ------------------------------------------------------------ classifying */
 
 struct esc_class {

@@ -1077,6 +1077,8 @@ static int load_org(struct esc_lctx *x, const struct ts_ynode *n, struct esc_org
                                     "system_purpose", "place", "confidential", "signer", NULL};
     static const char *const sk[] = {"name", "role", NULL};
     static const char *const rk[] = {"name", "email", "phone", "channel", NULL};
+    o->line = n->line;
+    o->col = n->col;
     int rc = check_keys(x, n, "an organisation", k);
     const struct ts_ynode *v;
     if (!rc) {
@@ -1215,7 +1217,8 @@ static int orgs_load(const char *path, const char *name, const char *buf, size_t
         return esc_nomem(&x);
     }
     x.arena = o->arena;
-    rc = orgs_from_root(&x, root, o);
+    o->file = ts_arena_strndup(o->arena, x.file, strlen(x.file));
+    rc = o->file ? orgs_from_root(&x, root, o) : esc_nomem(&x);
     ts_yaml_free(s);
     if (rc) {
         esc_orgs_free(o);

@@ -141,7 +141,18 @@ expect "replay --escalate queues the incident's reports" "[ $rc -eq 0 ] && grep 
 id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
 expect "the incident records the affected system (asset.id of its events)" "$T incidents --db '$tmp/escdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"portal-01\", d'"
 $T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
-expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
+expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ hệ thống thông tin: 3' '$tmp/rep.txt'"
+# tocsin escalations check (issue 13): warnings at load for what a report will miss,
+# with the file:line of the organisation; the lapsed basis of circular20-2017
+printf 'paths:\n  data_dir: %s\nescalate:\n  org: %s\n  assets: etc/assets.example.yml\n' "$tmp/ckdb" "$tmp/org.yml" > "$tmp/ck.yml"
+printf 'tenants:\n  a:\n    name: A\n    contact: {name: K}\n' > "$tmp/org.yml"
+$T escalations check -c "$tmp/ck.yml" > "$tmp/ck.out" 2> "$tmp/ck.err"; rc=$?
+expect "escalations check -c warns at load about fields a report will miss" "[ $rc -eq 0 ] && grep -q '$tmp/org.yml:3:5: warning: organisation \"a\" has no address' '$tmp/ck.out' && grep -q 'has no signer' '$tmp/ck.out' && grep -q 'warning(s)' '$tmp/ck.err'"
+$T escalations check --regime circular20-2017 > "$tmp/ck2.out" 2>&1; rc=$?
+expect "escalations check says circular20-2017's basis lapsed (Law 116 Art. 44.2)" "[ $rc -eq 0 ] && grep -q '86/2015/QH13, hết hiệu lực từ ngày 01/7/2026' '$tmp/ck2.out'"
+printf 'tenants:\n  a: {name: A, route: army}\n' > "$tmp/bad.yml"
+$T escalations check --org "$tmp/bad.yml" > /dev/null 2> "$tmp/ck3.err"; rc=$?
+expect "escalations check refuses a bad route with file:line:col" "[ $rc -eq 2 ] && grep -q '$tmp/bad.yml:2:.*route must be mps' '$tmp/ck3.err'"
 # tocsin escalations list prints a stored last_error without URL secrets or control
 # characters: a value stored before the redaction fix (written here into the outbox
 # record with mdb_dump/mdb_load) carried userinfo, a token and terminal escapes

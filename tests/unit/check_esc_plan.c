@@ -673,6 +673,63 @@ START_TEST(test_type_and_stage_names_round_trip)
 }
 END_TEST
 
+/* ---------------------------------------------------------- config check */
+
+struct warns {
+    char text[4096];
+    size_t n;
+};
+
+static void collect_warning(void *ctx, const char *file, unsigned line, unsigned col,
+                            const char *msg)
+{
+    struct warns *w = ctx;
+    size_t used = strlen(w->text);
+    snprintf(w->text + used, sizeof(w->text) - used, "%s:%u:%u: %s\n", file ? file : "-", line,
+             col, msg);
+    w->n++;
+}
+
+/* A report that a field is missing is a warning at load, naming the file,
+ * the organisation's line and the key to add - not a surprise at send. */
+START_TEST(test_config_check_warns_at_load_for_fields_a_report_will_miss)
+{
+    static const char y[] =
+        "tenants:\n"
+        "  full:\n"
+        "    name: A\n    address: B\n    phone: C\n    email: d@e\n    place: P\n"
+        "    security_provider: S\n    network_provider: N\n    system_purpose: U\n"
+        "    os: O\n    services: V\n    security_measures: M\n    confidential: false\n"
+        "    contact: {name: K}\n    signer: {name: G, role: R}\n"
+        "  thin:\n"
+        "    name: T\n"
+        "    contact: {email: t@t}\n";
+    struct esc_orgs *o = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_orgs_load_buffer("orgs.yml", y, sizeof(y) - 1, &o, &err), 0);
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets, .orgs = o};
+    struct warns w = {.n = 0};
+    size_t n = esc_config_warnings(&env, collect_warning, &w);
+    ck_assert_uint_eq(n, w.n);
+    /* thin: 10 fields, signer, confidential; full: none; one system of the
+     * inventory without operator or managing body */
+    ck_assert_uint_eq(n, 13);
+    ck_assert_ptr_nonnull(strstr(w.text, "-:0:0: system \""));
+    ck_assert_ptr_nonnull(strstr(w.text, "orgs.yml:18:5: organisation \"thin\" has no address"));
+    ck_assert_ptr_nonnull(strstr(w.text, "has no os: reports will read \"Hệ điều hành, phiên bản: "
+                                         "chưa khai báo\""));
+    ck_assert_ptr_null(strstr(w.text, "\"full\""));
+    ck_assert_ptr_null(strstr(w.text, "no contact"));
+    /* no organisations, no inventory, a lapsed regime: three more */
+    struct esc_env bare = {.regime = circ, .taxonomy = tax};
+    memset(&w, 0, sizeof(w));
+    ck_assert_uint_eq(esc_config_warnings(&bare, collect_warning, &w), 3);
+    ck_assert_ptr_nonnull(strstr(w.text, "86/2015/QH13"));
+    ck_assert_ptr_nonnull(strstr(w.text, "no asset inventory"));
+    esc_orgs_free(o);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("esc_plan");
@@ -693,6 +750,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_circular20_beyond_capacity_owes_form03_at_once);
     tcase_add_test(tc, test_circular20_final_report_due_5d_after_response_end);
     tcase_add_test(tc, test_circular20_says_its_basis_lapsed);
+    tcase_add_test(tc, test_config_check_warns_at_load_for_fields_a_report_will_miss);
     tcase_add_test(tc, test_policy_sets_beyond_capacity_for_ransomware_so_form03_is_owed);
     tcase_add_test(tc, test_policy_suppresses_lab_tenant);
     tcase_add_test(tc, test_policy_voluntary_escalation_of_non_serious_level3_incident);
