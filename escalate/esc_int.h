@@ -232,12 +232,6 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out);
 int esc_describe(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out);
 /* The report id "<incident>:<revision>:<recipient>:<report>" (or d->report_id). */
 int esc_report_id(const struct esc_doc *d, struct ts_buf *out);
-/* Append n bytes of s for a text report: printable UTF-8 as it is; C0
- * controls as \r \n \t or \xNN, DEL as \x7f, C1 controls, U+2028/U+2029
- * and the bidirectional controls as \uNNNN, bytes that are not UTF-8 as
- * \xNN - so that a value is one line and shows what it holds. A backslash
- * is kept as it is (Windows paths stay readable). 0 or the buffer's error. */
-int esc_text_escape(struct ts_buf *out, const char *s, size_t n);
 
 /* ---- outbox (outbox.c): one entry of report d (a plan item, or a copy
  * with another due time) of incident cur appended to out, with the entry

@@ -283,6 +283,13 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
 
 /* ---------------------------------------------------------------- reports */
 
+/* Append n bytes of s for a text report: printable UTF-8 as it is; C0
+ * controls as \r \n \t or \xNN, DEL as \x7f, C1 controls, U+2028/U+2029
+ * and the bidirectional controls as \uNNNN, bytes that are not UTF-8 as
+ * \xNN - so that a value is one line and shows what it holds. A backslash
+ * is kept as it is (Windows paths stay readable). 0 or the buffer's error. */
+int esc_text_escape(struct ts_buf *out, const char *s, size_t n);
+
 enum esc_format { ESC_FORMAT_JSON = 0, ESC_FORMAT_STIX, ESC_FORMAT_TEXT };
 
 struct esc_report_opts {
