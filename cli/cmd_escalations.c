@@ -32,6 +32,7 @@ static const char esc_usage[] =
     "usage: tocsin escalations --db DIR list [--pending|--failed|--delivered|--overdue] [--json]\n"
     "       tocsin escalations --db DIR retry ID\n"
     "       tocsin escalations --db DIR send --channels FILE [--once] [--threads N]\n"
+    "                                  [--summary day|week|month [--at T]]\n"
     "       tocsin escalations --db DIR queue-due [--periodic] [--overdue] [--at T] [--json]\n"
     "       tocsin escalations check [-c CONFIG] [regime options]\n"
     "list: the outbox entries (all, or those of one state), or with --overdue the\n"
@@ -42,7 +43,9 @@ static const char esc_usage[] =
     "queue-due; regime options as for list), then deliver through the channels of FILE\n"
     "(etc/escalation/channels.example.yml) until no entry is pending (entries waiting\n"
     "for a back-off are waited for); --once: one pass over the entries due now. Exit 1\n"
-    "when an entry was dead-lettered.\n"
+    "when an entry was dead-lettered. --summary: first queue the monitoring report of\n"
+    "the last full period (before --at T) to the managing body, once per period (as\n"
+    "`run` does with escalate.summary).\n"
     "queue-due: one pass that queues the periodic updates whose time came and the\n"
     "required reports overdue with nothing pending or delivered - those the policy's\n"
     "auto_send names, or with --periodic / --overdue those kinds whatever the policy\n"
@@ -56,7 +59,7 @@ static const char esc_usage[] =
 enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND, CMD_QUEUE_DUE, CMD_CHECK };
 
 struct esc_args {
-    const char *db, *id, *channels, *config;
+    const char *db, *id, *channels, *config, *summary;
     const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
     enum esc_cmd cmd;
     unsigned mask; /* states for list */
@@ -134,6 +137,7 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
             const char **dst = !strcmp(o, "--db") || !strcmp(o, "-d") ? &a->db
                                : !strcmp(o, "-c") || !strcmp(o, "--config") ? &a->config
+                               : !strcmp(o, "--summary")              ? &a->summary
                                : !strcmp(o, "--channels")             ? &a->channels
                                : !strcmp(o, "--regime")               ? &a->regime
                                : !strcmp(o, "--regimes")              ? &a->regimes
@@ -186,7 +190,15 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
         fprintf(stderr, "tocsin escalations: send needs --channels FILE\n");
         return 2;
     }
-    if ((a->periodic || a->at_ns) && a->cmd != CMD_QUEUE_DUE) {
+    if (a->summary && (a->cmd != CMD_SEND || (strcmp(a->summary, "day") &&
+                                              strcmp(a->summary, "week") &&
+                                              strcmp(a->summary, "month")))) {
+        fprintf(stderr, "tocsin escalations: --summary day|week|month is an option of send\n");
+        return 2;
+    }
+    if (a->at_ns && a->cmd == CMD_SEND && a->summary) {
+        /* send --summary --at T: the period before T (tests, catching up) */
+    } else if ((a->periodic || a->at_ns) && a->cmd != CMD_QUEUE_DUE) {
         fprintf(stderr, "tocsin escalations: --periodic and --at are options of queue-due\n");
         return 2;
     }
@@ -653,6 +665,23 @@ static int do_send(const struct esc_args *a)
         if (q)
             fprintf(stderr, "tocsin escalations: %llu due report(s) queued\n",
                     (unsigned long long)q);
+    }
+    /* the monitoring report of the last full period, once per period */
+    if (a->summary && !esc_open) {
+        fprintf(stderr, "tocsin escalations: --summary needs the escalation configuration "
+                        "(regime options)\n");
+        due_failed = true;
+    } else if (a->summary) {
+        bool queued = false;
+        struct ts_err serr = {0};
+        if (rt_summary_queue(st, &esc.env, a->summary, a->at_ns ? a->at_ns : ts_now_ns(),
+                             7 * 3600, &queued, &serr) != 0) {
+            fprintf(stderr, "tocsin escalations: %s\n", serr.msg);
+            due_failed = true;
+        } else {
+            fprintf(stderr, "tocsin escalations: the %s summary %s\n", a->summary,
+                    queued ? "queued" : "was queued before (once per period)");
+        }
     }
     if (esc_open) {
         rt_esc_close(&esc);

@@ -128,6 +128,8 @@ const char *esc_regime_title(const struct esc_regime *r, enum esc_lang lang);
 /* Why the regime's legal basis is no longer in force (its `lapsed:`), or
  * NULL; print it wherever the regime is chosen. Borrowed from r. */
 const char *esc_regime_lapsed(const struct esc_regime *r);
+/* The id of the regime's first recipient of role managing_body, or NULL. */
+const char *esc_regime_managing_body(const struct esc_regime *r);
 
 int esc_taxonomy_load(const char *path, struct esc_taxonomy **out, struct ts_err *err);
 int esc_taxonomy_load_buffer(const char *name, const char *buf, size_t len,
@@ -197,6 +199,12 @@ const struct esc_system *esc_assets_find_ev(const struct esc_assets *a,
  * own, else a shared one. */
 const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *tenant,
                                           const char *id);
+
+/* The outbox channel for a recipient of a tenant's reports: the tenant
+ * organisation's, else the policy's `channels:`, else "default". env's
+ * orgs and policy may be NULL; tenant may be NULL (no organisation). */
+struct esc_env;
+const char *esc_env_channel(const struct esc_env *env, const char *tenant, const char *recipient);
 
 /* Borrowed configuration for one call; only regime is required. */
 struct esc_env {

@@ -638,6 +638,14 @@ const char *esc_regime_lapsed(const struct esc_regime *r)
     return r ? r->lapsed : NULL;
 }
 
+const char *esc_regime_managing_body(const struct esc_regime *r)
+{
+    for (size_t i = 0; r && i < r->nrecipients; i++)
+        if (r->recipients[i].role == ESC_ROLE_MANAGING_BODY)
+            return r->recipients[i].id;
+    return NULL;
+}
+
 int esc_regime_recipient(const struct esc_regime *r, const char *id)
 {
     for (size_t i = 0; id && i < r->nrecipients; i++)
@@ -1051,6 +1059,14 @@ const char *esc_policy_channel(const struct esc_policy *p, const struct esc_org 
         if (!strcmp(p->channels[i].recipient, recipient))
             return p->channels[i].channel;
     return "default";
+}
+
+const char *esc_env_channel(const struct esc_env *env, const char *tenant, const char *recipient)
+{
+    if (!env || !recipient)
+        return "default";
+    return esc_policy_channel(env->policy, tenant ? esc_orgs_find(env->orgs, tenant) : NULL,
+                              recipient);
 }
 
 /* ------------------------------------------------------------------ orgs */

@@ -290,6 +290,14 @@ int rt_summary_render(const struct rt_summary *s, enum rt_summary_format f, enum
  * for another kind. */
 int rt_summary_period(const char *kind, int64_t now_ns, int off_sec, int64_t *from,
                       int64_t *to);
+/* The scheduled report (config escalate.summary): the summary of the last
+ * full period before now_ns as one outbox entry to the regime's managing
+ * body - id "summary:KIND:FROM:1:RECIPIENT:summary", payload JSON with the
+ * figures and the Vietnamese text - unless that id is in the outbox already
+ * (once per period, whoever queues it). *queued: it was put now. Errors:
+ * TS_E_INVAL/TS_E_CONFIG (no regime, no managing body), store errors. */
+int rt_summary_queue(struct store *st, const struct esc_env *env, const char *kind,
+                     int64_t now_ns, int off_sec, bool *queued, struct ts_err *err);
 
 /* ------------------------------------------------------------ rule tests
  * (rule_test.c): Sigma rules over a few events, each match explained -

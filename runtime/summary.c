@@ -572,8 +572,10 @@ static int svg_bars(struct ts_buf *b, const char *title, const struct bar *v, si
         unsigned y = 8 + (unsigned)i * 22;
         unsigned w = (unsigned)(v[i].n * 360 / max);
         rc = ts_buf_printf(b, "<text x=\"0\" y=\"%u\" font-size=\"12\">", y + 13);
-        char lab[64];
-        snprintf(lab, sizeof(lab), "%s", v[i].label);
+        char lab[64]; /* a label fits left of the bars: 28 bytes, cut at a character */
+        size_t ll = strlen(v[i].label);
+        size_t keep = ll > 28 ? ts_utf8_valid_prefix(v[i].label, 28) : ll;
+        snprintf(lab, sizeof(lab), "%.*s%s", (int)keep, v[i].label, keep < ll ? "…" : "");
         rc = rc ? rc : html_esc(b, lab);
         rc = rc ? rc
                 : ts_buf_printf(b, "</text><rect x=\"200\" y=\"%u\" width=\"%u\" height=\"16\" "
@@ -637,4 +639,102 @@ int rt_summary_render(const struct rt_summary *s, enum rt_summary_format f, enum
         return render_html(s, l, out);
     }
     return TS_E_INVAL;
+}
+
+/* ------------------------------------------------------------- schedule */
+
+struct put_ctx {
+    const char *id, *incident, *recipient, *channel;
+    const struct ts_buf *payload;
+    bool queued;
+};
+
+static int put_once(struct store_txn *t, void *ctx)
+{
+    struct put_ctx *p = ctx;
+    struct ts_arena *a = NULL;
+    int rc = ts_arena_create(&a, 4096, (size_t)STORE_PAYLOAD_MAX * 2);
+    if (rc)
+        return rc;
+    struct store_outbox have;
+    rc = store_outbox_get(t, p->id, a, &have);
+    ts_arena_destroy(a);
+    p->queued = false;
+    if (rc == 0)
+        return 0; /* this period's report is in the outbox already */
+    if (rc != TS_E_NOTFOUND)
+        return rc;
+    struct store_outbox e = {.id = p->id, .incident_id = p->incident, .revision = 1,
+                             .recipient = p->recipient, .channel = p->channel,
+                             .payload = p->payload->data, .payload_len = p->payload->len};
+    rc = store_outbox_put(t, &e);
+    p->queued = rc == 0;
+    return rc;
+}
+
+int rt_summary_queue(struct store *st, const struct esc_env *env, const char *kind,
+                     int64_t now_ns, int off_sec, bool *queued, struct ts_err *err)
+{
+    *queued = false;
+    if (!st || !env || !env->regime || !kind)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "summary: no escalation configuration");
+    struct rt_summary_opts o = {.kind = kind, .utc_offset_sec = off_sec, .env = env};
+    if (rt_summary_period(kind, now_ns, off_sec, &o.from_ns, &o.to_ns) != 0)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "summary: unknown period \"%s\"", kind);
+    /* the managing body of the regime (the role, first of them) */
+    const char *rcpt = esc_regime_managing_body(env->regime);
+    if (!rcpt)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                          "summary: regime %s names no managing body to send it to",
+                          esc_regime_id(env->regime));
+    char incident[96], id[STORE_ID_MAX + 1];
+    snprintf(incident, sizeof(incident), "summary:%s:%lld", kind,
+             (long long)(o.from_ns / TS_NS_PER_SEC));
+    snprintf(id, sizeof(id), "%s:1:%s:summary", incident, rcpt);
+    /* Known already: nothing to compute (checked again under the write lock). */
+    struct store_txn *t = NULL;
+    int rc = store_txn_begin(st, STORE_TXN_RDONLY, &t);
+    if (!rc) {
+        struct ts_arena *a = NULL;
+        rc = ts_arena_create(&a, 4096, (size_t)STORE_PAYLOAD_MAX * 2);
+        struct store_outbox have;
+        int g = rc ? rc : store_outbox_get(t, id, a, &have);
+        ts_arena_destroy(a);
+        store_txn_abort(t);
+        if (g == 0)
+            return 0;
+        if (g != TS_E_NOTFOUND)
+            return ts_err_set(err, g, NULL, 0, 0, "summary: outbox: %s", ts_strerror(g));
+    } else {
+        return ts_err_set(err, rc, NULL, 0, 0, "summary: store: %s", ts_strerror(rc));
+    }
+    struct rt_summary *s = NULL;
+    if ((rc = rt_summary_compute(st, &o, &s, err)) != 0)
+        return rc;
+    struct ts_buf body, txt;
+    ts_buf_init(&body, STORE_PAYLOAD_MAX);
+    ts_buf_init(&txt, STORE_PAYLOAD_MAX / 2);
+    rc = ts_buf_printf(&body, "{\"schema\":\"tocsin-summary-delivery/1\",\"report_id\":\"%s\","
+                              "\"recipient\":\"%s\",\"summary\":",
+                       id, rcpt);
+    rc = rc ? rc : render_json(s, &body);
+    if (!rc && body.len && body.data[body.len - 1] == '\n')
+        body.data[--body.len] = '\0';
+    rc = rc ? rc : render_text(s, ESC_LANG_VI, &txt);
+    rc = rc ? rc : ts_buf_puts(&body, ",\"text_vi\":");
+    rc = rc ? rc : ts_buf_json_str(&body, txt.data, txt.len);
+    rc = rc ? rc : ts_buf_puts(&body, "}");
+    rt_summary_free(s);
+    ts_buf_free(&txt);
+    if (rc) {
+        ts_buf_free(&body);
+        return ts_err_set(err, rc, NULL, 0, 0, "summary: the report exceeds the outbox payload "
+                                               "cap");
+    }
+    struct put_ctx p = {id, incident, rcpt, esc_env_channel(env, NULL, rcpt), &body,
+                        false};
+    rc = store_txn_run(st, put_once, &p, err);
+    ts_buf_free(&body);
+    *queued = !rc && p.queued;
+    return rc;
 }
