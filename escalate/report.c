@@ -371,13 +371,22 @@ static void json_strs(struct jw *w, const char *key, const char *const *v, size_
     jw_close(w, "]");
 }
 
+#define NOTIFIED_NONE_VI "chưa gửi cơ quan, tổ chức nào khác"
+#define NOTIFIED_NONE_EN "no other body"
+static bool report_holds(const struct esc_doc *d);
+static int notified_text(const struct esc_doc *d, enum esc_lang l, const char *none,
+                         struct ts_buf *out);
+static int outcome_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out);
+
 int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
 {
     const struct store_incident *inc = d->inc;
     const struct esc_regime *r = d->env->regime;
     const struct esc_facts *f = &d->plan.facts;
     const struct esc_system *s = f->system;
-    struct texts desc, sym, imp, act, sup;
+    struct texts desc, sym, imp, act, sup, notv, outc;
+    texts_init(&notv);
+    texts_init(&outc);
     texts_init(&desc);
     texts_init(&sym);
     texts_init(&imp);
@@ -390,6 +399,9 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     rc = rc ? rc : texts_fill(d, &imp, impact_text);
     rc = rc ? rc : texts_fill(d, &act, actions_text);
     rc = rc ? rc : texts_fill(d, &sup, support_text);
+    rc = rc ? rc : notified_text(d, ESC_LANG_VI, NOTIFIED_NONE_VI, &notv.v[0]);
+    rc = rc ? rc : notified_text(d, ESC_LANG_EN, NOTIFIED_NONE_EN, &notv.v[1]);
+    rc = rc ? rc : texts_fill(d, &outc, outcome_text);
     rc = rc ? rc : esc_report_id(d, &rid);
     struct jw w = {.b = out, .rc = rc};
     jw_open(&w, NULL, "{");
@@ -412,6 +424,12 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_str(&w, "title_en", d->report ? esc_text_get(&d->report->title, ESC_LANG_EN) : NULL);
     jw_bool(&w, "mandatory", d->due ? d->due->mandatory : false);
     jw_time(&w, "due_at", d->due ? d->due->due_ns : 0);
+    /* forms 03/04 (issue 13): the same decision as the text's heading */
+    jw_bool(&w, "voluntary", !report_holds(d));
+    jw_str(&w, "basis", report_holds(d) ? d->report->basis : NULL);
+    jw_text(&w, "notified_to", &notv.v[0], &notv.v[1]);
+    jw_str(&w, "initial_ref", d->o->initial_ref);
+    jw_time(&w, "initial_at", d->o->initial_at_ns);
     jw_close(&w, "}");
 
     jw_open(&w, "recipient", "{");
@@ -429,6 +447,16 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_str(&w, "phone", d->org ? d->org->phone : NULL);
     jw_str(&w, "email", d->org ? d->org->email : NULL);
     json_contact(&w, "contact", d->org ? &d->org->contact : NULL);
+    jw_str(&w, "place", d->org ? d->org->place : NULL);
+    jw_str(&w, "security_provider", d->org ? d->org->security_provider : NULL);
+    jw_str(&w, "network_provider", d->org ? d->org->network_provider : NULL);
+    jw_sep(&w, "confidential");
+    jw_raw(&w, !d->org || d->org->confidential < 0 ? "null"
+                                                   : d->org->confidential ? "true" : "false");
+    jw_open(&w, "signer", "{");
+    jw_str(&w, "name", d->org ? d->org->signer.name : NULL);
+    jw_str(&w, "role", d->org ? d->org->signer.role : NULL);
+    jw_close(&w, "}");
     jw_close(&w, "}");
 
     jw_open(&w, "affected_system", "{");
@@ -447,6 +475,10 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     for (size_t i = 0; s && i < s->ncontacts; i++)
         json_contact(&w, NULL, &s->contacts[i]);
     jw_close(&w, "]");
+    jw_str(&w, "purpose", d->org ? d->org->system_purpose : NULL);
+    jw_str(&w, "os", d->org ? d->org->os : NULL);
+    jw_str(&w, "services", d->org ? d->org->services : NULL);
+    jw_str(&w, "security_measures", d->org ? d->org->security_measures : NULL);
     jw_close(&w, "}");
 
     jw_open(&w, "incident", "{");
@@ -492,6 +524,7 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_bool(&w, "contained", !f->open);
     jw_str(&w, "response", f->open ? "ongoing" : "ended");
     jw_time(&w, "response_ended_at", f->response_end_ns);
+    jw_text(&w, "outcome", &outc.v[0], &outc.v[1]);
     jw_str(&w, "changed_by", inc->status_by ? inc->status_by : "");
     jw_time(&w, "changed_at", inc->status_ns);
     jw_close(&w, "}");
@@ -539,6 +572,8 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     texts_free(&imp);
     texts_free(&act);
     texts_free(&sup);
+    texts_free(&notv);
+    texts_free(&outc);
     ts_buf_free(&rid);
     return w.rc;
 }
@@ -631,8 +666,7 @@ static const struct txt_labels labels_vi = {
     "Ảnh hưởng, thiệt hại đã ghi nhận", "Nguy cơ theo loại sự cố (chưa ghi nhận)",
     "Thời điểm phát hiện", "Tình trạng hiện tại", "Sự cố nghiêm trọng",
     "Có dấu hiệu xâm phạm an ninh quốc gia, trật tự, an toàn xã hội",
-    "Vượt quá khả năng xử lý", "Mã sự cố", "Đã gửi thông báo sự cố cho",
-    "chưa gửi cơ quan, tổ chức nào khác",
+    "Vượt quá khả năng xử lý", "Mã sự cố", "Đã gửi thông báo sự cố cho", NOTIFIED_NONE_VI,
     "Tham chiếu báo cáo ban đầu (số, ngày)", "Kết quả xử lý sự cố",
     "4. PHƯƠNG THỨC PHÁT HIỆN", "Luật phát hiện", "Tác giả luật", "Mức độ của luật",
     "Nhãn kỹ thuật",
@@ -658,7 +692,7 @@ static const struct txt_labels labels_en = {
     "Possible impact of this type (not observed)", "Detected at", "Current status",
     "Serious incident", "Signs of harm to national security or public order",
     "Beyond the operator's capacity", "Incident id", "Incident notice already sent to",
-    "no other body",
+    NOTIFIED_NONE_EN,
     "Initial report referred to (number, date)", "Outcome of the response",
     "4. DETECTION METHOD", "Detection rule", "Rule author", "Rule level", "Technique tags",
     "5. ACTIONS TAKEN", "6. SUPPORT REQUESTED", "7. EVIDENCE ATTACHED",

@@ -114,6 +114,15 @@ START_TEST(test_json_report_has_every_field_of_the_national_form)
                      raw0);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(refs, 1), "offset")), 1207);
     ck_assert_str_eq(jstr(j, "report.id"), "initial-notice");
+    /* forms 03/04 fields (issue 13) */
+    ck_assert(json_is_false(json_object_get(json_object_get(j, "report"), "voluntary")));
+    ck_assert_ptr_nonnull(strstr(jstr(j, "report.basis"), "Điều 31.2.d"));
+    ck_assert_str_eq(jstr(j, "report.notified_to.vi"), "Ủy ban nhân dân tỉnh Demo");
+    ck_assert_str_eq(jstr(j, "reporting_organisation.signer.name"), "Nguyễn Văn An");
+    ck_assert(json_is_true(json_object_get(json_object_get(j, "reporting_organisation"),
+                                           "confidential")));
+    ck_assert_str_eq(jstr(j, "affected_system.os"), "Windows Server 2019 Standard (10.0.17763)");
+    ck_assert_str_eq(jstr(j, "status.outcome.vi"), "Chưa kết thúc: sự cố đang được xử lý");
     ck_assert_str_eq(jstr(j, "report.due_at"), "2026-11-21T03:00:00.000Z");
     ck_assert_str_eq(jstr(j, "recipient.name_vi"),
                      "Cục An ninh mạng và phòng, chống tội phạm sử dụng công nghệ cao (A05), "
