@@ -20,6 +20,7 @@
 
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../core/tstime.h"
 #include "../escalate/escalate.h"
@@ -31,7 +32,9 @@ static const char esc_usage[] =
     "usage: tocsin escalations --db DIR list [--pending|--failed|--delivered|--overdue] [--json]\n"
     "       tocsin escalations --db DIR retry ID\n"
     "       tocsin escalations --db DIR send --channels FILE [--once] [--threads N]\n"
+    "                                  [--summary day|week|month [--at T]]\n"
     "       tocsin escalations --db DIR queue-due [--periodic] [--overdue] [--at T] [--json]\n"
+    "       tocsin escalations check [-c CONFIG] [regime options]\n"
     "list: the outbox entries (all, or those of one state), or with --overdue the\n"
     "reports whose deadline passed without a delivery (regime options: --regime NAME,\n"
     "--regimes DIR (default etc/escalation), --taxonomy FILE, --policy FILE, --org FILE,\n"
@@ -40,17 +43,23 @@ static const char esc_usage[] =
     "queue-due; regime options as for list), then deliver through the channels of FILE\n"
     "(etc/escalation/channels.example.yml) until no entry is pending (entries waiting\n"
     "for a back-off are waited for); --once: one pass over the entries due now. Exit 1\n"
-    "when an entry was dead-lettered.\n"
+    "when an entry was dead-lettered. --summary: first queue the monitoring report of\n"
+    "the last full period (before --at T) to the managing body, once per period (as\n"
+    "`run` does with escalate.summary).\n"
     "queue-due: one pass that queues the periodic updates whose time came and the\n"
     "required reports overdue with nothing pending or delivered - those the policy's\n"
     "auto_send names, or with --periodic / --overdue those kinds whatever the policy\n"
     "says; each due time once (docs/escalation.md \"Due reports\"). --at T judges at\n"
-    "T (RFC 3339, or +DURATION from now, e.g. +169h) instead of now. Prints the ids.\n";
+    "T (RFC 3339, or +DURATION from now, e.g. +169h) instead of now. Prints the ids.\n"
+    "check: load the escalation configuration (the escalate: section of CONFIG, or\n"
+    "the regime options) and warn about every field a report will miss (\"chưa khai\n"
+    "báo\"), a missing inventory, a regime whose basis lapsed. Exit 0 (warnings\n"
+    "only), 2 when the configuration does not load.\n";
 
-enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND, CMD_QUEUE_DUE };
+enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND, CMD_QUEUE_DUE, CMD_CHECK };
 
 struct esc_args {
-    const char *db, *id, *channels;
+    const char *db, *id, *channels, *config, *summary;
     const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
     enum esc_cmd cmd;
     unsigned mask; /* states for list */
@@ -95,6 +104,8 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
                     a->cmd = CMD_SEND;
                 else if (!strcmp(o, "queue-due"))
                     a->cmd = CMD_QUEUE_DUE;
+                else if (!strcmp(o, "check"))
+                    a->cmd = CMD_CHECK;
                 else {
                     fprintf(stderr, "tocsin escalations: unknown command \"%s\"\n%s", o,
                             esc_usage);
@@ -125,6 +136,8 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
         else {
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
             const char **dst = !strcmp(o, "--db") || !strcmp(o, "-d") ? &a->db
+                               : !strcmp(o, "-c") || !strcmp(o, "--config") ? &a->config
+                               : !strcmp(o, "--summary")              ? &a->summary
                                : !strcmp(o, "--channels")             ? &a->channels
                                : !strcmp(o, "--regime")               ? &a->regime
                                : !strcmp(o, "--regimes")              ? &a->regimes
@@ -162,6 +175,8 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
             }
         }
     }
+    if (a->cmd == CMD_CHECK)
+        return 0;
     if (!a->db || a->cmd == CMD_NONE) {
         fprintf(stderr, "tocsin escalations: --db DIR and a command are required\n%s",
                 esc_usage);
@@ -175,7 +190,15 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
         fprintf(stderr, "tocsin escalations: send needs --channels FILE\n");
         return 2;
     }
-    if ((a->periodic || a->at_ns) && a->cmd != CMD_QUEUE_DUE) {
+    if (a->summary && (a->cmd != CMD_SEND || (strcmp(a->summary, "day") &&
+                                              strcmp(a->summary, "week") &&
+                                              strcmp(a->summary, "month")))) {
+        fprintf(stderr, "tocsin escalations: --summary day|week|month is an option of send\n");
+        return 2;
+    }
+    if (a->at_ns && a->cmd == CMD_SEND && a->summary) {
+        /* send --summary --at T: the period before T (tests, catching up) */
+    } else if ((a->periodic || a->at_ns) && a->cmd != CMD_QUEUE_DUE) {
         fprintf(stderr, "tocsin escalations: --periodic and --at are options of queue-due\n");
         return 2;
     }
@@ -643,6 +666,23 @@ static int do_send(const struct esc_args *a)
             fprintf(stderr, "tocsin escalations: %llu due report(s) queued\n",
                     (unsigned long long)q);
     }
+    /* the monitoring report of the last full period, once per period */
+    if (a->summary && !esc_open) {
+        fprintf(stderr, "tocsin escalations: --summary needs the escalation configuration "
+                        "(regime options)\n");
+        due_failed = true;
+    } else if (a->summary) {
+        bool queued = false;
+        struct ts_err serr = {0};
+        if (rt_summary_queue(st, &esc.env, a->summary, a->at_ns ? a->at_ns : ts_now_ns(),
+                             7 * 3600, &queued, &serr) != 0) {
+            fprintf(stderr, "tocsin escalations: %s\n", serr.msg);
+            due_failed = true;
+        } else {
+            fprintf(stderr, "tocsin escalations: the %s summary %s\n", a->summary,
+                    queued ? "queued" : "was queued before (once per period)");
+        }
+    }
     if (esc_open) {
         rt_esc_close(&esc);
         esc_open = false;
@@ -702,6 +742,57 @@ done:
     return ret;
 }
 
+/* ---------------------------------------------------------------- check */
+
+static void print_warning(void *ctx, const char *file, unsigned line, unsigned col,
+                          const char *msg)
+{
+    (void)ctx;
+    if (file && line)
+        printf("%s:%u:%u: warning: %s\n", file, line, col, msg);
+    else
+        printf("warning: %s\n", msg);
+}
+
+static int do_check(struct esc_args *a)
+{
+    struct ts_config *cfg = NULL;
+    if (a->config) {
+        struct ts_err err = {0};
+        if (ts_config_load(a->config, &cfg, &err)) {
+            fprintf(stderr, "%s:%u:%u: error: %s\n", err.file[0] ? err.file : a->config, err.line,
+                    err.col, err.msg);
+            return 2;
+        }
+        if (!cfg->escalate.enabled)
+            fprintf(stderr, "tocsin escalations: note: %s has no escalate: section; checking "
+                            "the defaults\n", a->config);
+#define FROM_CFG(field)                                                                          \
+    if (!a->field)                                                                               \
+        a->field = cfg->escalate.field;
+        FROM_CFG(regime)
+        FROM_CFG(taxonomy)
+        FROM_CFG(policy)
+        FROM_CFG(org)
+        FROM_CFG(assets)
+#undef FROM_CFG
+        if (!a->regimes)
+            a->regimes = cfg->escalate.regimes_dir;
+    }
+    struct rt_esc esc;
+    int ret = 2;
+    if (rt_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets) ==
+        0) {
+        size_t n = esc_config_warnings(&esc.env, print_warning, NULL);
+        fprintf(stderr, "tocsin escalations: regime %s loaded, %zu warning(s)\n",
+                esc_regime_id(esc.env.regime), n);
+        rt_esc_close(&esc);
+        ret = 0;
+    }
+    ts_config_free(cfg);
+    return ret;
+}
+
 int cmd_escalations(int argc, char **argv)
 {
     struct esc_args a;
@@ -717,6 +808,8 @@ int cmd_escalations(int argc, char **argv)
         return do_send(&a);
     case CMD_QUEUE_DUE:
         return do_queue_due(&a);
+    case CMD_CHECK:
+        return do_check(&a);
     case CMD_NONE:
         break;
     }

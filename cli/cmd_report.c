@@ -12,6 +12,7 @@
 
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/tstime.h"
 #include "../escalate/escalate.h"
 #include "../storage/storage.h"
 #include "cli.h"
@@ -22,6 +23,7 @@ static const char report_usage[] =
     "                     [--format json|stix|text] [--lang vi|en] [--recipient ID]\n"
     "                     [--regime NAME] [--regimes DIR] [--taxonomy FILE] [--policy FILE]\n"
     "                     [--assets FILE] [--org FILE] [--rules PATH]\n"
+    "                     [--initial-ref NUMBER] [--initial-date TIME]\n"
     "The report on an incident of the store DIR for one recipient and stage\n"
     "(docs/escalation.md). Defaults: --stage initial, --format text, --lang vi,\n"
     "the regime named by --regime, else by the policy, else law116-2025, read from\n"
@@ -30,7 +32,9 @@ static const char report_usage[] =
     "--org the reporting organisations (etc/escalation/org.example.yml); --rules a\n"
     "directory of Sigma rules in which the incident's rule is looked up by id, so\n"
     "that the STIX indicator carries the rule itself. --recipient defaults to the\n"
-    "first recipient owed a report of that stage.\n";
+    "first recipient owed a report of that stage. --initial-ref and --initial-date\n"
+    "(RFC 3339, or a date read at +07:00) fill form 04's reference to the initial\n"
+    "report as numbered and dated when it was sent (else \"chưa khai báo\").\n";
 
 struct rep_args {
     const char *db, *id, *regime, *regimes, *taxonomy, *policy, *assets, *org, *rules,
@@ -82,6 +86,17 @@ static int parse_args(int argc, char **argv, struct rep_args *a)
             a->rules = v;
         else if (!strcmp(o, "--recipient"))
             a->recipient = v;
+        else if (!strcmp(o, "--initial-ref"))
+            a->o.initial_ref = v;
+        else if (!strcmp(o, "--initial-date")) {
+            size_t used = 0;
+            if (ts_parse_iso8601(v, strlen(v), 7 * 3600, &a->o.initial_at_ns, &used) != 0 ||
+                used != strlen(v)) {
+                fprintf(stderr, "tocsin report: --initial-date \"%s\": expected a time like "
+                                "2026-11-20T12:00:00+07:00 or 2026-11-20\n", v);
+                return 2;
+            }
+        }
         else if (!strcmp(o, "--stage")) {
             if (esc_stage_parse(v, &a->o.stage) != 0) {
                 fprintf(stderr, "tocsin report: --stage \"%s\": expected initial, update or "
@@ -252,6 +267,9 @@ int cmd_report(int argc, char **argv)
     const char *rname = a.regime ? a.regime : esc_policy_regime(pol);
     if ((rc = esc_regime_load_named(dir, rname ? rname : "law116-2025", &regime, &err)) != 0)
         goto config;
+    if (esc_regime_lapsed(regime))
+        fprintf(stderr, "tocsin: report: note: regime %s: %s\n", esc_regime_id(regime),
+                esc_regime_lapsed(regime));
     if ((rc = esc_policy_check(pol, regime, &err)) != 0)
         goto config;
     snprintf(tbuf, sizeof(tbuf), "%s/taxonomy.yml", dir);

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"incidents", cmd_incidents, "incidents --db DIR list|show|ack|resolve ...: the incidents in LMDB"},
     {"report", cmd_report, "report --db DIR INCIDENT --stage S --format json|stix|text: an escalation report"},
     {"serve", cmd_serve, "serve --db DIR --listen HOST:PORT --tokens FILE: the HTTP API, metrics and health"},
+    {"summary", cmd_summary, "summary --db DIR --period day|week|month|custom: the monitoring report of a period"},
     {"escalations", cmd_escalations, "escalations --db DIR list|retry|send ...: the escalation outbox and its delivery"},
 };
 

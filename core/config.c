@@ -765,12 +765,12 @@ static int load_retention(struct ctx *x, const struct ts_ynode *n)
 static int load_escalate(struct ctx *x, const struct ts_ynode *n)
 {
     static const char *const keys[] = {"regime", "regimes_dir", "taxonomy", "policy",
-                                       "org",    "assets",      "channels"};
+                                       "org",    "assets",      "channels", "summary"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     struct ts_config *c = x->c;
     char **dst[] = {&c->escalate.regime, &c->escalate.regimes_dir, &c->escalate.taxonomy,
                     &c->escalate.policy, &c->escalate.org,         &c->escalate.assets,
-                    &c->escalate.channels};
+                    &c->escalate.channels, &c->escalate.summary};
     c->escalate.enabled = true;
     if (ts_yaml_is_null(n))
         return 0;
@@ -782,6 +782,12 @@ static int load_escalate(struct ctx *x, const struct ts_ynode *n)
             return k;
         snprintf(where, sizeof(where), "escalate.%s", keys[k]);
         rc = get_str(x, n->pairs[i].val, where, dst[k]);
+        if (!rc && dst[k] == &c->escalate.summary && strcmp(c->escalate.summary, "day") &&
+            strcmp(c->escalate.summary, "week") && strcmp(c->escalate.summary, "month"))
+            rc = fail(x, n->pairs[i].val,
+                          "escalate.summary must be day, week or month (the monitoring "
+                          "report sent once per period), not \"%s\"",
+                          c->escalate.summary);
     }
     return rc;
 }
@@ -1040,6 +1046,7 @@ void ts_config_free(struct ts_config *c)
     free(c->escalate.org);
     free(c->escalate.assets);
     free(c->escalate.channels);
+    free(c->escalate.summary);
     free(c->http.listen);
     free(c->http.tls_cert);
     free(c->http.tls_key);

@@ -73,6 +73,8 @@
  *     assets: etc/assets.example.yml   # the agencies' systems (security levels)
  *     channels: etc/escalation/channels.yml  # delivery (webhooks, Kafka, SMTP, file) and
  *                                      # the dispatcher; without it entries wait in the outbox
+ *     summary: week                    # the monitoring report of each day|week|month, queued
+ *                                      # once per period to the managing body (tocsin summary)
  *   http:                              # the HTTP API, metrics and health inside `run`
  *     listen: 127.0.0.1:8080           # required: HOST:PORT or [IPv6]:PORT (0: a free port)
  *     tls_cert: /etc/tocsin/cert.pem   # PEM files, both or neither: HTTPS only
@@ -208,6 +210,7 @@ struct ts_config {
     } retention;
     struct {
         char *regime, *regimes_dir, *taxonomy, *policy, *org, *assets, *channels; /* NULL: unset */
+        char *summary; /* day|week|month: the monitoring report each period; NULL: none */
         bool enabled; /* the section is present */
     } escalate;
     struct {

@@ -38,6 +38,9 @@ struct esc_recipient {
     enum esc_role role;
     struct esc_text name;
     const char *basis;
+    bool required;         /* false: ours, not the regime's (items not mandatory) */
+    const char *route;     /* "mps" / "mod": only for organisations on that
+                              route (esc_org.route); NULL: every one */
 };
 
 #define ESC_WHEN_SERIOUS 1u
@@ -53,6 +56,7 @@ struct esc_rreport {
     enum esc_stage stage;
     const char *form;      /* may be NULL */
     struct esc_text title;
+    struct esc_text heading; /* the document's heading; NULL: by stage */
     unsigned when;         /* ESC_WHEN_* that must all hold; 0: always (never
                               mandatory without a condition: see loader) */
     enum esc_anchor anchor;
@@ -70,6 +74,7 @@ struct esc_regime {
     const char **basis;
     size_t nbasis;
     const char *effective_from;
+    const char *lapsed;   /* why the regime's basis is no longer in force, or NULL */
     struct esc_conds reportable, serious, natsec, beyond;
     struct esc_recipient recipients[ESC_RECIPIENTS_MAX];
     size_t nrecipients;
@@ -143,17 +148,26 @@ struct esc_org_recipient {
 
 struct esc_org {
     const char *tenant;   /* NULL: the default */
+    unsigned line, col;   /* where it is (warnings) */
     const char *name, *address, *email, *phone;
     struct esc_contact contact;
     const char *tlp;      /* "white"/"clear", "green", "amber", "red" */
     int utc_offset_sec;
     struct esc_text actions_taken, support_requested;
+    const char *route;    /* "mps" (default) or "mod": whose specialised agency
+                             receives its reports (Law 116 Art. 40.1.c) */
+    /* Optional fields of forms 03/04 (NULL: "chưa khai báo" in the text) */
+    const char *security_provider, *network_provider, *os, *services, *security_measures,
+        *system_purpose, *place;
+    int confidential;     /* -1 not set, 0 no, 1 yes */
+    struct esc_contact signer; /* who signs (name, role) */
     struct esc_org_recipient *recipients;
     size_t nrecipients;
 };
 
 struct esc_orgs {
     struct ts_arena *arena;
+    const char *file;     /* as loaded (warnings) */
     struct esc_org *v;
     size_t n;
     const struct esc_org *dflt;
@@ -221,12 +235,6 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out);
 int esc_describe(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out);
 /* The report id "<incident>:<revision>:<recipient>:<report>" (or d->report_id). */
 int esc_report_id(const struct esc_doc *d, struct ts_buf *out);
-/* Append n bytes of s for a text report: printable UTF-8 as it is; C0
- * controls as \r \n \t or \xNN, DEL as \x7f, C1 controls, U+2028/U+2029
- * and the bidirectional controls as \uNNNN, bytes that are not UTF-8 as
- * \xNN - so that a value is one line and shows what it holds. A backslash
- * is kept as it is (Windows paths stay readable). 0 or the buffer's error. */
-int esc_text_escape(struct ts_buf *out, const char *s, size_t n);
 
 /* ---- outbox (outbox.c): one entry of report d (a plan item, or a copy
  * with another due time) of incident cur appended to out, with the entry

@@ -125,6 +125,11 @@ int esc_regime_load_named(const char *dir, const char *name, struct esc_regime *
 const char *esc_regime_id(const struct esc_regime *r);    /* "law116-2025" */
 /* Title in the language (the regime's `title`). */
 const char *esc_regime_title(const struct esc_regime *r, enum esc_lang lang);
+/* Why the regime's legal basis is no longer in force (its `lapsed:`), or
+ * NULL; print it wherever the regime is chosen. Borrowed from r. */
+const char *esc_regime_lapsed(const struct esc_regime *r);
+/* The id of the regime's first recipient of role managing_body, or NULL. */
+const char *esc_regime_managing_body(const struct esc_regime *r);
 
 int esc_taxonomy_load(const char *path, struct esc_taxonomy **out, struct ts_err *err);
 int esc_taxonomy_load_buffer(const char *name, const char *buf, size_t len,
@@ -195,6 +200,12 @@ const struct esc_system *esc_assets_find_ev(const struct esc_assets *a,
 const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char *tenant,
                                           const char *id);
 
+/* The outbox channel for a recipient of a tenant's reports: the tenant
+ * organisation's, else the policy's `channels:`, else "default". env's
+ * orgs and policy may be NULL; tenant may be NULL (no organisation). */
+struct esc_env;
+const char *esc_env_channel(const struct esc_env *env, const char *tenant, const char *recipient);
+
 /* Borrowed configuration for one call; only regime is required. */
 struct esc_env {
     const struct esc_regime *regime;
@@ -204,6 +215,16 @@ struct esc_env {
     const struct esc_assets *assets;     /* NULL: affected system unknown */
 };
 
+/* Warnings at load for what a report will miss (`tocsin escalations
+ * check`): each field of forms 03/04 that an organisation leaves out (it
+ * would read "chưa khai báo"), no organisations or no asset inventory at
+ * all, a regime whose basis lapsed. warn gets file, line, col (0 when not
+ * in a file) and a one-line message; returns how many warnings. */
+size_t esc_config_warnings(const struct esc_env *env,
+                           void (*warn)(void *ctx, const char *file, unsigned line,
+                                        unsigned col, const char *msg),
+                           void *ctx);
+
 /* ------------------------------------------------------------ classifying */
 
 struct esc_class {
@@ -212,6 +233,9 @@ struct esc_class {
     enum esc_type primary;  /* the type of highest priority found (or OTHER) */
     uint32_t types;         /* bit (1u << type) of every type found */
     uint32_t impacts;       /* ESC_IMPACT_* of the types and tag mappings */
+    uint32_t tag_impacts;   /* of them, those a tag mapping names (the technique
+                               is the impact, e.g. T1486 data encrypted): what
+                               the incident shows, not what its type may cause */
 };
 /* Classify by tags (e.g. "attack.t1486"; a sub-technique "attack.t1110.003"
  * falls back to "attack.t1110"; case-insensitive). t may be NULL (OTHER). */
@@ -227,6 +251,7 @@ struct esc_facts {
     int level;                  /* the system's security level, 0 unknown */
     uint8_t severity;           /* 0 informational .. 4 critical */
     bool open;                  /* not resolved = not contained */
+    bool reportable;            /* the regime's `reportable` (or any condition below) */
     bool serious;               /* per the regime's `serious` (or the policy) */
     bool national_security;     /* may harm national security / public order */
     bool beyond_capacity;       /* beyond the operator's capacity to respond */
@@ -266,6 +291,13 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
 
 /* ---------------------------------------------------------------- reports */
 
+/* Append n bytes of s for a text report: printable UTF-8 as it is; C0
+ * controls as \r \n \t or \xNN, DEL as \x7f, C1 controls, U+2028/U+2029
+ * and the bidirectional controls as \uNNNN, bytes that are not UTF-8 as
+ * \xNN - so that a value is one line and shows what it holds. A backslash
+ * is kept as it is (Windows paths stay readable). 0 or the buffer's error. */
+int esc_text_escape(struct ts_buf *out, const char *s, size_t n);
+
 enum esc_format { ESC_FORMAT_JSON = 0, ESC_FORMAT_STIX, ESC_FORMAT_TEXT };
 
 struct esc_report_opts {
@@ -280,6 +312,10 @@ struct esc_report_opts {
     const char *rule_text;   /* the Sigma rule YAML for STIX (may be NULL:
                                 a reference document is written instead) */
     int64_t now_ns;          /* generated_at; 0 = wall clock */
+    /* Final stage (form 04): the initial report it follows, as the
+     * recipient numbered and dated it; NULL / 0: "chưa khai báo". */
+    const char *initial_ref;
+    int64_t initial_at_ns;
 };
 
 /* Append the document for inc to out (JSON: docs/report-schema.json; STIX:

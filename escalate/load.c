@@ -333,7 +333,7 @@ static const char *const role_names[] = {"managing_body", "response_unit", "nati
 
 static int load_recipient(struct esc_lctx *x, const struct ts_ynode *n, struct esc_recipient *r)
 {
-    static const char *const k[] = {"id", "role", "name", "basis", NULL};
+    static const char *const k[] = {"id", "role", "name", "basis", "required", "route", NULL};
     int rc = check_keys(x, n, "a recipient", k);
     const struct ts_ynode *v;
     if (!rc)
@@ -351,14 +351,21 @@ static int load_recipient(struct esc_lctx *x, const struct ts_ynode *n, struct e
         v = ts_yaml_get(n, "name");
         rc = v ? get_text(x, v, "name", &r->name) : esc_fail(x, n, "a recipient needs a name");
     }
+    r->required = true;
+    if (!rc && (v = ts_yaml_get(n, "required")))
+        rc = get_bool(x, v, "required", &r->required);
+    rc = rc ? rc : opt_str(x, n, "route", &r->route);
+    if (!rc && r->route && strcmp(r->route, "mps") && strcmp(r->route, "mod"))
+        rc = esc_fail(x, ts_yaml_get(n, "route"), "route must be mps or mod, not \"%s\"",
+                      r->route);
     return rc ? rc : opt_str(x, n, "basis", &r->basis);
 }
 
 static int load_report(struct esc_lctx *x, struct esc_regime *r, const struct ts_ynode *n,
                        struct esc_rreport *p)
 {
-    static const char *const k[] = {"id", "stage", "form", "title", "when", "from", "within",
-                                    "every", "to", "send", "basis", NULL};
+    static const char *const k[] = {"id", "stage", "form", "title", "heading", "when", "from",
+                                    "within", "every", "to", "send", "basis", NULL};
     int rc = check_keys(x, n, "a report", k);
     const struct ts_ynode *v;
     if (!rc)
@@ -374,6 +381,8 @@ static int load_report(struct esc_lctx *x, struct esc_regime *r, const struct ts
     rc = rc ? rc : opt_str(x, n, "form", &p->form);
     if (!rc && (v = ts_yaml_get(n, "title")))
         rc = get_text(x, v, "title", &p->title);
+    if (!rc && (v = ts_yaml_get(n, "heading")))
+        rc = get_text(x, v, "heading", &p->heading);
     if (!rc && (v = ts_yaml_get(n, "when"))) {
         const char **w;
         size_t nw;
@@ -442,7 +451,7 @@ static int load_report(struct esc_lctx *x, struct esc_regime *r, const struct ts
 
 static int regime_from_root(struct esc_lctx *x, const struct ts_ynode *root, struct esc_regime *r)
 {
-    static const char *const k[] = {"regime", "title", "basis", "effective_from", "notes",
+    static const char *const k[] = {"regime", "title", "basis", "effective_from", "lapsed", "notes",
                                     "reportable", "serious", "national_security",
                                     "beyond_capacity", "recipients", "reports", NULL};
     int rc = check_keys(x, root, "the regime", k);
@@ -456,6 +465,7 @@ static int regime_from_root(struct esc_lctx *x, const struct ts_ynode *root, str
     if (!rc && (v = ts_yaml_get(root, "basis")))
         rc = get_list(x, v, "basis", &r->basis, &r->nbasis);
     rc = rc ? rc : opt_str(x, root, "effective_from", &r->effective_from);
+    rc = rc ? rc : opt_str(x, root, "lapsed", &r->lapsed);
     if (!rc && (v = ts_yaml_get(root, "notes")) && v->kind == TS_Y_MAP)
         rc = esc_fail(x, v, "notes must be a string or a list of strings");
     struct {
@@ -576,6 +586,19 @@ const char *esc_regime_id(const struct esc_regime *r)
 const char *esc_regime_title(const struct esc_regime *r, enum esc_lang lang)
 {
     return esc_text_get(&r->title, lang);
+}
+
+const char *esc_regime_lapsed(const struct esc_regime *r)
+{
+    return r ? r->lapsed : NULL;
+}
+
+const char *esc_regime_managing_body(const struct esc_regime *r)
+{
+    for (size_t i = 0; r && i < r->nrecipients; i++)
+        if (r->recipients[i].role == ESC_ROLE_MANAGING_BODY)
+            return r->recipients[i].id;
+    return NULL;
 }
 
 int esc_regime_recipient(const struct esc_regime *r, const char *id)
@@ -993,6 +1016,14 @@ const char *esc_policy_channel(const struct esc_policy *p, const struct esc_org 
     return "default";
 }
 
+const char *esc_env_channel(const struct esc_env *env, const char *tenant, const char *recipient)
+{
+    if (!env || !recipient)
+        return "default";
+    return esc_policy_channel(env->policy, tenant ? esc_orgs_find(env->orgs, tenant) : NULL,
+                              recipient);
+}
+
 /* ------------------------------------------------------------------ orgs */
 
 static int load_contact(struct esc_lctx *x, const struct ts_ynode *n, struct esc_contact *c)
@@ -1012,8 +1043,13 @@ static int load_org(struct esc_lctx *x, const struct ts_ynode *n, struct esc_org
 {
     static const char *const k[] = {"name", "address", "email", "phone", "contact", "tlp",
                                     "utc_offset", "actions_taken", "support_requested",
-                                    "recipients", NULL};
+                                    "recipients", "route", "security_provider",
+                                    "network_provider", "os", "services", "security_measures",
+                                    "system_purpose", "place", "confidential", "signer", NULL};
+    static const char *const sk[] = {"name", "role", NULL};
     static const char *const rk[] = {"name", "email", "phone", "channel", NULL};
+    o->line = n->line;
+    o->col = n->col;
     int rc = check_keys(x, n, "an organisation", k);
     const struct ts_ynode *v;
     if (!rc) {
@@ -1049,6 +1085,29 @@ static int load_org(struct esc_lctx *x, const struct ts_ynode *n, struct esc_org
         rc = get_text(x, v, "actions_taken", &o->actions_taken);
     if (!rc && (v = ts_yaml_get(n, "support_requested")))
         rc = get_text(x, v, "support_requested", &o->support_requested);
+    rc = rc ? rc : opt_str(x, n, "route", &o->route);
+    if (!rc && o->route && strcmp(o->route, "mps") && strcmp(o->route, "mod"))
+        rc = esc_fail(x, ts_yaml_get(n, "route"),
+                      "route must be mps (Ministry of Public Security) or mod (Ministry of "
+                      "Defence), not \"%s\"", o->route);
+    rc = rc ? rc : opt_str(x, n, "security_provider", &o->security_provider);
+    rc = rc ? rc : opt_str(x, n, "network_provider", &o->network_provider);
+    rc = rc ? rc : opt_str(x, n, "os", &o->os);
+    rc = rc ? rc : opt_str(x, n, "services", &o->services);
+    rc = rc ? rc : opt_str(x, n, "security_measures", &o->security_measures);
+    rc = rc ? rc : opt_str(x, n, "system_purpose", &o->system_purpose);
+    rc = rc ? rc : opt_str(x, n, "place", &o->place);
+    o->confidential = -1;
+    if (!rc && (v = ts_yaml_get(n, "confidential"))) {
+        bool b = false;
+        if ((rc = get_bool(x, v, "confidential", &b)) == 0)
+            o->confidential = b;
+    }
+    if (!rc && (v = ts_yaml_get(n, "signer"))) {
+        rc = check_keys(x, v, "signer", sk);
+        rc = rc ? rc : opt_str(x, v, "name", &o->signer.name);
+        rc = rc ? rc : opt_str(x, v, "role", &o->signer.role);
+    }
     if (!rc && (v = ts_yaml_get(n, "recipients"))) {
         if (v->kind != TS_Y_MAP)
             return esc_fail(x, v, "recipients must map recipient ids to names/channels");
@@ -1129,7 +1188,8 @@ static int orgs_load(const char *path, const char *name, const char *buf, size_t
         return esc_nomem(&x);
     }
     x.arena = o->arena;
-    rc = orgs_from_root(&x, root, o);
+    o->file = ts_arena_strndup(o->arena, x.file, strlen(x.file));
+    rc = o->file ? orgs_from_root(&x, root, o) : esc_nomem(&x);
     ts_yaml_free(s);
     if (rc) {
         esc_orgs_free(o);

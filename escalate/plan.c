@@ -61,6 +61,7 @@ void esc_classify(const struct esc_taxonomy *t, const char *const *tags, size_t 
         if (m) {
             out->types |= m->types;
             out->impacts |= m->impacts;
+            out->tag_impacts |= m->impacts;
         }
     }
     out->types &= ~(1u << ESC_TYPE_OTHER);
@@ -153,7 +154,7 @@ static void add_item(struct esc_plan *p, const struct esc_regime *r, const struc
 {
     for (size_t i = 0; i < p->n; i++)
         if (p->items[i].report == rep->id && !strcmp(p->items[i].recipient, r->recipients[ri].id)) {
-            p->items[i].mandatory |= mandatory;
+            p->items[i].mandatory |= mandatory && r->recipients[ri].required;
             return;
         }
     if (p->n == ESC_PLAN_MAX) {
@@ -165,7 +166,7 @@ static void add_item(struct esc_plan *p, const struct esc_regime *r, const struc
     d->report = rep->id;
     d->stage = rep->stage;
     d->form = rep->form;
-    d->mandatory = mandatory;
+    d->mandatory = mandatory && r->recipients[ri].required;
     d->every_ns = rep->every_ns;
     int64_t anchor = rep->anchor == ESC_ANCHOR_DETECTED ? p->facts.detected_ns
                                                         : p->facts.response_end_ns;
@@ -228,6 +229,7 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
             f->suppressed = true;
     }
     incident = incident || f->serious || f->national_security || f->beyond_capacity;
+    f->reportable = incident;
     if (f->suppressed)
         return 0;
 
@@ -243,12 +245,21 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
         if (rep->when && (rep->when & have) == rep->when)
             reportable = true;
     }
+    /* Law 116 Art. 40.1.c: the Ministry of Public Security's agency, or
+     * the Ministry of Defence's for the systems it manages (the
+     * organisation's `route`); recipients of the other route are left out. */
+    const struct esc_org *org = esc_orgs_find(env->orgs, inc->tenant);
+    const char *route = org && org->route ? org->route : "mps";
+    uint32_t routed = 0;
+    for (size_t k = 0; k < r->nrecipients; k++)
+        if (!r->recipients[k].route || !strcmp(r->recipients[k].route, route))
+            routed |= 1u << k;
     for (size_t i = 0; reportable && i < r->nreports; i++) {
         const struct esc_rreport *rep = &r->reports[i];
         if ((rep->when & have) != rep->when)
             continue;
         for (size_t k = 0; k < r->nrecipients; k++)
-            if (rep->to & (1u << k))
+            if ((rep->to & routed) & (1u << k))
                 add_item(out, r, rep, k, true);
     }
 
@@ -270,7 +281,7 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
             }
             for (size_t t = 0; t < pr->nto; t++) {
                 int k = esc_regime_recipient(r, pr->to[t]);
-                if (k >= 0)
+                if (k >= 0 && (routed & (1u << k)))
                     add_item(out, r, rep, (size_t)k, false);
             }
         }

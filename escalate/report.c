@@ -6,9 +6,12 @@
  * Reentrant; reads only its arguments. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/tstime.h"
 #include "esc_int.h"
+
+#define ESC_TEXT_RAW_MAX 300 /* bytes of an evidence log line in a text report */
 
 /* ---------------------------------------------------------- JSON writer */
 
@@ -136,12 +139,18 @@ int esc_doc_init(struct esc_doc *d, const struct esc_env *env, const struct stor
             d->due = &d->plan.items[i];
     if (d->due)
         d->report = esc_regime_report(r, d->due->report);
-    /* Not owed: the plainest report of the stage for the recipient. */
-    for (int pass = 0; pass < 2 && !d->report; pass++)
-        for (size_t i = 0; i < r->nreports && !d->report; i++)
-            if (r->reports[i].stage == o->stage && (r->reports[i].to & (1u << ri)) &&
-                (pass || !(r->reports[i].when & (ESC_WHEN_NATSEC | ESC_WHEN_BEYOND))))
-                d->report = &r->reports[i];
+    /* Not owed: a report of the stage for the recipient whose conditions
+     * hold for the facts (never one that would contradict them: a heading
+     * "serious" over a body "not serious"); none: d->report stays NULL and
+     * the document is written as voluntary. */
+    const struct esc_facts *f = &d->plan.facts;
+    unsigned have = (f->reportable ? ESC_WHEN_INCIDENT : 0) | (f->serious ? ESC_WHEN_SERIOUS : 0) |
+                    (f->national_security ? ESC_WHEN_NATSEC : 0) |
+                    (f->beyond_capacity ? ESC_WHEN_BEYOND : 0);
+    for (size_t i = 0; i < r->nreports && !d->report; i++)
+        if (r->reports[i].stage == o->stage && (r->reports[i].to & (1u << ri)) &&
+            (r->reports[i].when & have) == r->reports[i].when)
+            d->report = &r->reports[i];
     d->org = esc_orgs_find(env->orgs, inc->tenant);
     return 0;
 }
@@ -254,8 +263,10 @@ static int impact_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *
 {
     int rc = 0;
     bool any = false;
+    /* What the incident shows (tags whose technique is the impact), not what
+     * its type may cause: that is printed apart as a possibility. */
     for (unsigned b = 0; !rc && b < ESC_IMPACT_COUNT; b++)
-        if (d->plan.facts.cls.impacts & (1u << b)) {
+        if (d->plan.facts.cls.tag_impacts & (1u << b)) {
             rc = ts_buf_printf(out, "%s%s", any ? "; " : "", L(l, impact_labels[b]));
             any = true;
         }
@@ -360,13 +371,22 @@ static void json_strs(struct jw *w, const char *key, const char *const *v, size_
     jw_close(w, "]");
 }
 
+#define NOTIFIED_NONE_VI "chưa gửi cơ quan, tổ chức nào khác"
+#define NOTIFIED_NONE_EN "no other body"
+static bool report_holds(const struct esc_doc *d);
+static int notified_text(const struct esc_doc *d, enum esc_lang l, const char *none,
+                         struct ts_buf *out);
+static int outcome_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out);
+
 int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
 {
     const struct store_incident *inc = d->inc;
     const struct esc_regime *r = d->env->regime;
     const struct esc_facts *f = &d->plan.facts;
     const struct esc_system *s = f->system;
-    struct texts desc, sym, imp, act, sup;
+    struct texts desc, sym, imp, act, sup, notv, outc;
+    texts_init(&notv);
+    texts_init(&outc);
     texts_init(&desc);
     texts_init(&sym);
     texts_init(&imp);
@@ -379,6 +399,9 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     rc = rc ? rc : texts_fill(d, &imp, impact_text);
     rc = rc ? rc : texts_fill(d, &act, actions_text);
     rc = rc ? rc : texts_fill(d, &sup, support_text);
+    rc = rc ? rc : notified_text(d, ESC_LANG_VI, NOTIFIED_NONE_VI, &notv.v[0]);
+    rc = rc ? rc : notified_text(d, ESC_LANG_EN, NOTIFIED_NONE_EN, &notv.v[1]);
+    rc = rc ? rc : texts_fill(d, &outc, outcome_text);
     rc = rc ? rc : esc_report_id(d, &rid);
     struct jw w = {.b = out, .rc = rc};
     jw_open(&w, NULL, "{");
@@ -401,6 +424,12 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_str(&w, "title_en", d->report ? esc_text_get(&d->report->title, ESC_LANG_EN) : NULL);
     jw_bool(&w, "mandatory", d->due ? d->due->mandatory : false);
     jw_time(&w, "due_at", d->due ? d->due->due_ns : 0);
+    /* forms 03/04 (issue 13): the same decision as the text's heading */
+    jw_bool(&w, "voluntary", !report_holds(d));
+    jw_str(&w, "basis", report_holds(d) ? d->report->basis : NULL);
+    jw_text(&w, "notified_to", &notv.v[0], &notv.v[1]);
+    jw_str(&w, "initial_ref", d->o->initial_ref);
+    jw_time(&w, "initial_at", d->o->initial_at_ns);
     jw_close(&w, "}");
 
     jw_open(&w, "recipient", "{");
@@ -418,6 +447,16 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_str(&w, "phone", d->org ? d->org->phone : NULL);
     jw_str(&w, "email", d->org ? d->org->email : NULL);
     json_contact(&w, "contact", d->org ? &d->org->contact : NULL);
+    jw_str(&w, "place", d->org ? d->org->place : NULL);
+    jw_str(&w, "security_provider", d->org ? d->org->security_provider : NULL);
+    jw_str(&w, "network_provider", d->org ? d->org->network_provider : NULL);
+    jw_sep(&w, "confidential");
+    jw_raw(&w, !d->org || d->org->confidential < 0 ? "null"
+                                                   : d->org->confidential ? "true" : "false");
+    jw_open(&w, "signer", "{");
+    jw_str(&w, "name", d->org ? d->org->signer.name : NULL);
+    jw_str(&w, "role", d->org ? d->org->signer.role : NULL);
+    jw_close(&w, "}");
     jw_close(&w, "}");
 
     jw_open(&w, "affected_system", "{");
@@ -436,6 +475,10 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     for (size_t i = 0; s && i < s->ncontacts; i++)
         json_contact(&w, NULL, &s->contacts[i]);
     jw_close(&w, "]");
+    jw_str(&w, "purpose", d->org ? d->org->system_purpose : NULL);
+    jw_str(&w, "os", d->org ? d->org->os : NULL);
+    jw_str(&w, "services", d->org ? d->org->services : NULL);
+    jw_str(&w, "security_measures", d->org ? d->org->security_measures : NULL);
     jw_close(&w, "}");
 
     jw_open(&w, "incident", "{");
@@ -481,6 +524,7 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_bool(&w, "contained", !f->open);
     jw_str(&w, "response", f->open ? "ongoing" : "ended");
     jw_time(&w, "response_ended_at", f->response_end_ns);
+    jw_text(&w, "outcome", &outc.v[0], &outc.v[1]);
     jw_str(&w, "changed_by", inc->status_by ? inc->status_by : "");
     jw_time(&w, "changed_at", inc->status_ns);
     jw_close(&w, "}");
@@ -528,6 +572,8 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     texts_free(&imp);
     texts_free(&act);
     texts_free(&sup);
+    texts_free(&notv);
+    texts_free(&outc);
     ts_buf_free(&rid);
     return w.rc;
 }
@@ -586,48 +632,72 @@ static int put_esc(struct ts_buf *out, const char *s)
 }
 
 struct txt_labels {
-    const char *title[3];
-    const char *regime, *form, *report_id, *to, *due, *none, *yes, *no;
-    const char *sec_org, *org_name, *address, *phone, *email, *contact;
-    const char *sec_sys, *sys_name, *op, *mb, *level, *domains, *ips;
-    const char *sec_inc, *desc, *type, *symptoms, *impact, *detected, *status, *serious,
-        *natsec, *beyond, *incident_id;
+    const char *heading[3]; /* by stage, for a report without its own heading */
+    const char *nation, *motto, *number, *basis, *form, *to, *due, *written_at,
+        *confidential, *voluntary, *not_final;
+    const char *unset, *none, *yes, *no;
+    const char *sec_org, *org_name, *address, *phone, *email, *contact, *sec_provider,
+        *net_provider;
+    const char *sec_sys, *sys_name, *op, *mb, *level, *purpose, *os, *services, *measures,
+        *domains, *ips;
+    const char *sec_inc, *desc, *type, *symptoms, *impact, *potential, *detected, *status,
+        *serious, *natsec, *beyond, *incident_id, *notified, *notified_none;
+    const char *initial_ref, *result;
     const char *sec_det, *rule, *author, *rule_level, *tags;
-    const char *sec_act, *sec_sup, *sec_ev, *ev_count;
+    const char *sec_act, *sec_sup, *sec_ev, *ev_count, *ev_log, *sign_for, *sign_how;
 };
 
 static const struct txt_labels labels_vi = {
-    {"BÁO CÁO BAN ĐẦU SỰ CỐ AN TOÀN THÔNG TIN MẠNG",
-     "BÁO CÁO CẬP NHẬT SỰ CỐ AN TOÀN THÔNG TIN MẠNG",
-     "BÁO CÁO KẾT THÚC ỨNG PHÓ SỰ CỐ AN TOÀN THÔNG TIN MẠNG"},
-    "Căn cứ", "Mẫu báo cáo", "Mã báo cáo", "Kính gửi", "Thời hạn báo cáo", "(không có)", "Có",
-    "Không",
+    {"BÁO CÁO BAN ĐẦU SỰ CỐ MẠNG", "BÁO CÁO CẬP NHẬT SỰ CỐ MẠNG",
+     "BÁO CÁO KẾT THÚC ỨNG PHÓ SỰ CỐ MẠNG"},
+    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Số",
+    "Căn cứ", "Mẫu báo cáo", "Kính gửi",
+    "Thời hạn báo cáo", "Thời gian thực hiện báo cáo", "Giữ bí mật",
+    "Báo cáo tự nguyện theo chính sách của đơn vị, không thuộc diện bắt buộc của chế độ báo cáo",
+    "LƯU Ý: sự cố chưa kết thúc ứng phó; văn bản này chưa phải báo cáo kết thúc",
+    "chưa khai báo", "không có", "Có", "Không",
     "1. THÔNG TIN TỔ CHỨC BÁO CÁO", "Tên tổ chức", "Địa chỉ", "Điện thoại", "Thư điện tử",
-    "Người liên hệ",
+    "Người liên hệ", "Nhà cung cấp dịch vụ an ninh mạng", "Nhà cung cấp dịch vụ kết nối mạng",
     "2. THÔNG TIN HỆ THỐNG BỊ SỰ CỐ", "Tên hệ thống", "Đơn vị vận hành", "Cơ quan chủ quản",
-    "Cấp độ an toàn hệ thống thông tin", "Tên miền", "Địa chỉ IP công khai",
+    "Cấp độ hệ thống thông tin", "Mục đích, chức năng của hệ thống", "Hệ điều hành, phiên bản",
+    "Các dịch vụ đang chạy", "Các biện pháp bảo đảm an ninh mạng đã triển khai", "Tên miền",
+    "Địa chỉ IP công khai",
     "3. THÔNG TIN VỀ SỰ CỐ", "Mô tả sự cố", "Loại sự cố", "Dấu hiệu phát hiện",
-    "Ảnh hưởng, thiệt hại", "Thời điểm phát hiện", "Tình trạng hiện tại", "Sự cố nghiêm trọng",
-    "Có thể ảnh hưởng an ninh quốc gia, trật tự an toàn xã hội", "Vượt quá khả năng xử lý",
-    "Mã sự cố",
-    "4. PHƯƠNG THỨC PHÁT HIỆN", "Luật phát hiện", "Tác giả luật", "Mức độ của luật", "Nhãn",
+    "Ảnh hưởng, thiệt hại đã ghi nhận", "Nguy cơ theo loại sự cố (chưa ghi nhận)",
+    "Thời điểm phát hiện", "Tình trạng hiện tại", "Sự cố nghiêm trọng",
+    "Có dấu hiệu xâm phạm an ninh quốc gia, trật tự, an toàn xã hội",
+    "Vượt quá khả năng xử lý", "Mã sự cố", "Đã gửi thông báo sự cố cho", NOTIFIED_NONE_VI,
+    "Tham chiếu báo cáo ban đầu (số, ngày)", "Kết quả xử lý sự cố",
+    "4. PHƯƠNG THỨC PHÁT HIỆN", "Luật phát hiện", "Tác giả luật", "Mức độ của luật",
+    "Nhãn kỹ thuật",
     "5. CÁC BIỆN PHÁP ĐÃ THỰC HIỆN", "6. ĐỀ NGHỊ HỖ TRỢ", "7. TÀI LIỆU, CHỨNG CỨ KÈM THEO",
-    "Số sự kiện làm chứng cứ",
+    "Số sự kiện làm chứng cứ", "nhật ký", "ĐẠI DIỆN TỔ CHỨC BÁO CÁO",
+    "(Ký, ghi rõ họ tên, chức danh và đóng dấu)",
 };
 
 static const struct txt_labels labels_en = {
-    {"INITIAL REPORT OF A CYBERSECURITY INCIDENT", "UPDATE REPORT OF A CYBERSECURITY INCIDENT",
-     "FINAL REPORT ON THE RESPONSE TO A CYBERSECURITY INCIDENT"},
-    "Legal basis", "Form", "Report id", "To", "Due", "(none)", "Yes", "No",
+    {"INITIAL REPORT OF A NETWORK INCIDENT", "UPDATE REPORT OF A NETWORK INCIDENT",
+     "FINAL REPORT ON THE RESPONSE TO A NETWORK INCIDENT"},
+    "SOCIALIST REPUBLIC OF VIET NAM", "Independence - Freedom - Happiness", "No.",
+    "Legal basis", "Form", "To", "Due", "Written at", "Confidential",
+    "Voluntary report under the organisation's policy, not required by the regime",
+    "NOTE: the response to this incident has not ended; this is not yet the final report",
+    "not configured", "none", "Yes", "No",
     "1. REPORTING ORGANISATION", "Name", "Address", "Phone", "Email", "Contact person",
+    "Security service provider", "Network provider",
     "2. AFFECTED SYSTEM", "System name", "Operator", "Managing body", "Security level",
-    "Domains", "Public IP addresses",
-    "3. INCIDENT", "Description", "Incident type", "Symptoms", "Impact", "Detected at",
-    "Current status", "Serious incident", "May harm national security or public order",
-    "Beyond the operator's capacity", "Incident id",
-    "4. DETECTION METHOD", "Detection rule", "Rule author", "Rule level", "Tags",
+    "Purpose of the system", "Operating system and version", "Services running",
+    "Security measures in place", "Domains", "Public IP addresses",
+    "3. INCIDENT", "Description", "Incident type", "Symptoms", "Impact observed",
+    "Possible impact of this type (not observed)", "Detected at", "Current status",
+    "Serious incident", "Signs of harm to national security or public order",
+    "Beyond the operator's capacity", "Incident id", "Incident notice already sent to",
+    NOTIFIED_NONE_EN,
+    "Initial report referred to (number, date)", "Outcome of the response",
+    "4. DETECTION METHOD", "Detection rule", "Rule author", "Rule level", "Technique tags",
     "5. ACTIONS TAKEN", "6. SUPPORT REQUESTED", "7. EVIDENCE ATTACHED",
-    "Evidence events",
+    "Evidence events", "log", "FOR THE REPORTING ORGANISATION",
+    "(Signature, full name, title and seal)",
 };
 
 /* Values (configuration, incident, event text) are written escaped: one
@@ -639,9 +709,10 @@ static int kv_line(struct ts_buf *b, const char *indent, const char *label, cons
     return rc ? rc : ts_buf_putc(b, '\n');
 }
 
-static int line(struct ts_buf *b, const char *label, const char *value, const char *none)
+/* A field of the form: its value, or "chưa khai báo" (never a dropped line). */
+static int line(struct ts_buf *b, const char *label, const char *value, const char *unset)
 {
-    return kv_line(b, "   ", label, value && *value ? value : none);
+    return kv_line(b, "   ", label, value && *value ? value : unset);
 }
 
 static int list_line(struct ts_buf *b, const char *label, const char *const *v, size_t n,
@@ -668,6 +739,120 @@ static int para(struct ts_buf *out, struct ts_buf *tmp, const struct esc_doc *d,
     return rc ? rc : ts_buf_putc(out, '\n');
 }
 
+/* ATT&CK tactics (the tags Sigma rules carry as attack.<tactic>) by name. */
+static const struct {
+    const char *tag;
+    struct l10n name;
+} tactics[] = {
+    {"reconnaissance", {"trinh sát", "reconnaissance"}},
+    {"resource_development", {"chuẩn bị hạ tầng tấn công", "resource development"}},
+    {"initial_access", {"truy cập ban đầu", "initial access"}},
+    {"execution", {"thực thi mã", "execution"}},
+    {"persistence", {"duy trì hiện diện", "persistence"}},
+    {"privilege_escalation", {"leo thang đặc quyền", "privilege escalation"}},
+    {"defense_evasion", {"né tránh phòng thủ", "defense evasion"}},
+    {"credential_access", {"đánh cắp thông tin xác thực", "credential access"}},
+    {"discovery", {"dò quét, khám phá hệ thống", "discovery"}},
+    {"lateral_movement", {"di chuyển ngang trong mạng", "lateral movement"}},
+    {"collection", {"thu thập dữ liệu", "collection"}},
+    {"command_and_control", {"điều khiển từ xa", "command and control"}},
+    {"exfiltration", {"đánh cắp dữ liệu ra ngoài", "exfiltration"}},
+    {"impact", {"gây tác động, phá hoại", "impact"}},
+};
+
+/* One rule tag in words: attack.t1110.001 -> "kỹ thuật ATT&CK T1110.001",
+ * attack.credential_access -> "chiến thuật ATT&CK: đánh cắp thông tin xác
+ * thực"; other tags (cve..., car..., detection...) are identifiers, kept. */
+static int tag_words(struct ts_buf *b, const char *tag, enum esc_lang l)
+{
+    if (strncasecmp(tag, "attack.", 7) == 0) {
+        const char *t = tag + 7;
+        if ((t[0] == 't' || t[0] == 'T') && t[1] >= '0' && t[1] <= '9') {
+            int rc = ts_buf_puts(b, l == ESC_LANG_VI ? "kỹ thuật ATT&CK " : "ATT&CK technique ");
+            for (; !rc && *t; t++)
+                rc = ts_buf_putc(b, (char)(*t >= 'a' && *t <= 'z' ? *t - 32 : *t));
+            return rc;
+        }
+        for (size_t i = 0; i < TS_ARRAY_LEN(tactics); i++)
+            if (!strcasecmp(t, tactics[i].tag))
+                return ts_buf_printf(b, "%s%s",
+                                     l == ESC_LANG_VI ? "chiến thuật ATT&CK: "
+                                                      : "ATT&CK tactic: ",
+                                     L(l, tactics[i].name));
+        if ((t[0] == 'g' || t[0] == 'G' || t[0] == 's' || t[0] == 'S') && t[1] >= '0' &&
+            t[1] <= '9')
+            return ts_buf_printf(b, "%s%s",
+                                 l == ESC_LANG_VI ? "nhóm/phần mềm ATT&CK " : "ATT&CK group/software ",
+                                 t);
+    }
+    return esc_text_escape(b, tag, strlen(tag));
+}
+
+/* The rule's level ("high"...) in the language; an unknown word is kept. */
+static const char *level_words(const char *level, enum esc_lang l)
+{
+    static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
+    for (uint8_t i = 0; level && i < 5; i++)
+        if (!strcasecmp(level, names[i]))
+            return sev_label(i, l);
+    return level;
+}
+
+/* The regime's conditions the report needs all hold for the facts: the
+ * heading and the body then say the same thing. A report sent though its
+ * conditions do not hold (a policy's voluntary escalation) is written
+ * under the stage's plain heading and marked voluntary. */
+static bool report_holds(const struct esc_doc *d)
+{
+    const struct esc_facts *f = &d->plan.facts;
+    if (!d->report)
+        return false;
+    unsigned have = (f->reportable ? ESC_WHEN_INCIDENT : 0) | (f->serious ? ESC_WHEN_SERIOUS : 0) |
+                    (f->national_security ? ESC_WHEN_NATSEC : 0) |
+                    (f->beyond_capacity ? ESC_WHEN_BEYOND : 0);
+    return (d->report->when & have) == d->report->when;
+}
+
+/* The recipients owed the same report (this one included): who the
+ * incident notice goes to at the same time. */
+static int notified_text(const struct esc_doc *d, enum esc_lang l, const char *none,
+                         struct ts_buf *out)
+{
+    int rc = 0;
+    size_t n = 0;
+    const char *rep = d->report ? d->report->id : NULL;
+    for (size_t i = 0; !rc && rep && i < d->plan.n; i++) {
+        if (strcmp(d->plan.items[i].report, rep) != 0 ||
+            !strcmp(d->plan.items[i].recipient, d->rcpt->id))
+            continue;
+        int ri = esc_regime_recipient(d->env->regime, d->plan.items[i].recipient);
+        if (ri < 0)
+            continue;
+        struct esc_doc other = *d;
+        other.rcpt = &d->env->regime->recipients[ri];
+        rc = ts_buf_printf(out, "%s%s", n++ ? "; " : "", recipient_name(&other, l));
+    }
+    if (!rc && !n)
+        rc = ts_buf_puts(out, none);
+    return rc;
+}
+
+static int outcome_text(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out)
+{
+    const struct store_incident *inc = d->inc;
+    int off = d->org ? d->org->utc_offset_sec : 7 * 3600;
+    char t[48];
+    if (d->plan.facts.open)
+        return ts_buf_printf(out, "%s",
+                             l == ESC_LANG_VI ? "Chưa kết thúc: sự cố đang được xử lý"
+                                              : "Not ended: the incident is being handled");
+    esc_time_local(d->plan.facts.response_end_ns, off, t);
+    return ts_buf_printf(out,
+                         l == ESC_LANG_VI ? "Đã xử lý xong, kết thúc ứng phó lúc %s (xác nhận: %s)"
+                                          : "Resolved, response ended at %s (confirmed by %s)",
+                         t, inc->status_by && *inc->status_by ? inc->status_by : "?");
+}
+
 int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
 {
     enum esc_lang l = d->o->lang;
@@ -676,84 +861,158 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     const struct esc_facts *f = &d->plan.facts;
     const struct esc_system *s = f->system;
     const struct esc_regime *r = d->env->regime;
-    int off = d->org ? d->org->utc_offset_sec : 7 * 3600;
+    const struct esc_org *org = d->org;
+    const char *U = x->unset;
+    int off = org ? org->utc_offset_sec : 7 * 3600;
+    bool holds = report_holds(d);
     char t[48];
     struct ts_buf tmp, rid;
     ts_buf_init(&tmp, 64u << 10);
     ts_buf_init(&rid, 1024);
     int rc = esc_report_id(d, &rid);
-    rc = rc ? rc : ts_buf_printf(out, "%s\n", x->title[d->o->stage]);
-    if (!rc && d->report && (d->report->title.vi || d->report->title.en)) {
+
+    /* Letterhead: the organisation, the national motto, number, place and date. */
+    rc = rc ? rc : ts_buf_puts(out, "");
+    rc = rc ? rc : put_esc(out, org && org->name ? org->name : U);
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n%s\n%s: ", x->nation, x->motto, x->number);
+    rc = rc ? rc : put_esc(out, rid.data);
+    if (!rc) {
+        int64_t sec = d->now_ns / TS_NS_PER_SEC + off;
+        int64_t days = sec / 86400 - (sec % 86400 < 0 ? 1 : 0), y;
+        unsigned m, dd;
+        ts_civil_from_days(days, &y, &m, &dd);
+        ts_buf_reset(&tmp);
+        const char *place = org && org->place ? org->place : U;
+        rc = l == ESC_LANG_VI
+                 ? ts_buf_printf(&tmp, "%s, ngày %02u tháng %02u năm %04lld", place, dd, m,
+                                 (long long)y)
+                 : ts_buf_printf(&tmp, "%s, %04lld-%02u-%02u", place, (long long)y, m, dd);
+        rc = rc ? rc : ts_buf_putc(out, '\n');
+        rc = rc ? rc : put_esc(out, tmp.data);
+        rc = rc ? rc : ts_buf_puts(out, "\n\n");
+    }
+
+    /* Heading and title: from the same decision as the body's facts. */
+    const char *heading = holds && (d->report->heading.vi || d->report->heading.en)
+                              ? esc_text_get(&d->report->heading, l)
+                              : x->heading[d->o->stage];
+    rc = rc ? rc : put_esc(out, heading);
+    rc = rc ? rc : ts_buf_putc(out, '\n');
+    if (!rc && holds && (d->report->title.vi || d->report->title.en)) {
         rc = ts_buf_putc(out, '(');
         rc = rc ? rc : put_esc(out, esc_text_get(&d->report->title, l));
         rc = rc ? rc : ts_buf_puts(out, ")\n");
     }
+    if (!rc && !holds)
+        rc = ts_buf_printf(out, "(%s)\n", x->voluntary);
+    if (!rc && d->o->stage == ESC_STAGE_FINAL && f->open)
+        rc = ts_buf_printf(out, "%s\n", x->not_final);
     rc = rc ? rc : ts_buf_puts(out, "\n");
+
+    /* The legal basis, once: the report's article, else the regime's texts. */
     ts_buf_reset(&tmp);
-    rc = rc ? rc : ts_buf_puts(&tmp, esc_text_get(&r->title, l));
-    for (size_t i = 0; !rc && i < r->nbasis; i++)
-        rc = ts_buf_printf(&tmp, "%s%s", i ? "; " : " (", r->basis[i]);
-    rc = rc ? rc : ts_buf_puts(&tmp, r->nbasis ? ")" : "");
-    rc = rc ? rc : kv_line(out, "", x->regime, tmp.data);
-    if (!rc && d->report && d->report->form)
+    if (holds && d->report->basis)
+        rc = rc ? rc : ts_buf_puts(&tmp, d->report->basis);
+    for (size_t i = 0; !rc && !(holds && d->report->basis) && i < r->nbasis; i++)
+        rc = ts_buf_printf(&tmp, "%s%s", i ? "; " : "", r->basis[i]);
+    rc = rc ? rc : kv_line(out, "", x->basis, tmp.len ? tmp.data : U);
+    if (!rc && r->lapsed)
+        rc = kv_line(out, "", l == ESC_LANG_VI ? "Lưu ý" : "Note", r->lapsed);
+    if (!rc && holds && d->report->form)
         rc = kv_line(out, "", x->form, d->report->form);
-    rc = rc ? rc : kv_line(out, "", x->report_id, rid.data);
     rc = rc ? rc : kv_line(out, "", x->to, recipient_name(d, l));
     if (!rc && d->due && d->due->due_ns) {
         esc_time_local(d->due->due_ns, off, t);
         rc = kv_line(out, "", x->due, t);
     }
+    esc_time_local(d->now_ns, off, t);
+    rc = rc ? rc : kv_line(out, "", x->written_at, t);
+    rc = rc ? rc
+            : kv_line(out, "", x->confidential,
+                      !org || org->confidential < 0 ? U : org->confidential ? x->yes : x->no);
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_org);
-    rc = rc ? rc : line(out, x->org_name, d->org ? d->org->name : NULL, x->none);
-    rc = rc ? rc : line(out, x->address, d->org ? d->org->address : NULL, x->none);
-    rc = rc ? rc : line(out, x->phone, d->org ? d->org->phone : NULL, x->none);
-    rc = rc ? rc : line(out, x->email, d->org ? d->org->email : NULL, x->none);
-    if (!rc && d->org && (d->org->contact.name || d->org->contact.email)) {
-        const struct esc_contact *c = &d->org->contact;
-        ts_buf_reset(&tmp);
+    rc = rc ? rc : line(out, x->org_name, org ? org->name : NULL, U);
+    rc = rc ? rc : line(out, x->address, org ? org->address : NULL, U);
+    rc = rc ? rc : line(out, x->phone, org ? org->phone : NULL, U);
+    rc = rc ? rc : line(out, x->email, org ? org->email : NULL, U);
+    ts_buf_reset(&tmp);
+    if (!rc && org && (org->contact.name || org->contact.email || org->contact.phone)) {
+        const struct esc_contact *c = &org->contact;
         rc = ts_buf_printf(&tmp, "%s%s%s%s%s%s%s%s", c->name ? c->name : "",
                            c->role ? " (" : "", c->role ? c->role : "", c->role ? ")" : "",
                            c->phone ? ", " : "", c->phone ? c->phone : "",
                            c->email ? ", " : "", c->email ? c->email : "");
-        rc = rc ? rc : line(out, x->contact, tmp.data, x->none);
     }
+    rc = rc ? rc : line(out, x->contact, tmp.data, U);
+    rc = rc ? rc : line(out, x->sec_provider, org ? org->security_provider : NULL, U);
+    rc = rc ? rc : line(out, x->net_provider, org ? org->network_provider : NULL, U);
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_sys);
-    rc = rc ? rc : line(out, x->sys_name, s ? s->name : NULL, x->none);
-    rc = rc ? rc : line(out, x->op, s ? s->operator_ : NULL, x->none);
-    rc = rc ? rc : line(out, x->mb, s ? s->managing_body : NULL, x->none);
+    rc = rc ? rc : line(out, x->sys_name, s ? s->name : NULL, U);
+    rc = rc ? rc : line(out, x->op, s ? s->operator_ : NULL, U);
+    rc = rc ? rc : line(out, x->mb, s ? s->managing_body : NULL, U);
     if (!rc) {
         char lv[8];
         snprintf(lv, sizeof(lv), "%d", s ? s->level : 0);
-        rc = line(out, x->level, s ? lv : NULL, x->none);
+        rc = line(out, x->level, s ? lv : NULL, U);
     }
-    rc = rc ? rc : list_line(out, x->domains, s ? s->domains : NULL, s ? s->ndomains : 0, x->none);
+    rc = rc ? rc : line(out, x->purpose, org ? org->system_purpose : NULL, U);
+    rc = rc ? rc : line(out, x->os, org ? org->os : NULL, U);
+    rc = rc ? rc : line(out, x->services, org ? org->services : NULL, U);
+    rc = rc ? rc : line(out, x->measures, org ? org->security_measures : NULL, U);
+    rc = rc ? rc : list_line(out, x->domains, s ? s->domains : NULL, s ? s->ndomains : 0,
+                             s ? x->none : U);
     rc = rc ? rc : list_line(out, x->ips, s ? s->public_ips : NULL, s ? s->npublic_ips : 0,
-                             x->none);
+                             s ? x->none : U);
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_inc);
-    rc = rc ? rc : line(out, x->incident_id, inc->id, x->none);
+    rc = rc ? rc : line(out, x->incident_id, inc->id, U);
     ts_buf_reset(&tmp);
     rc = rc ? rc : esc_describe(d, l, &tmp);
-    rc = rc ? rc : line(out, x->desc, tmp.data, x->none);
-    rc = rc ? rc : line(out, x->type, esc_type_label(d->env->taxonomy, f->cls.type, l), x->none);
+    rc = rc ? rc : line(out, x->desc, tmp.data, U);
+    rc = rc ? rc : line(out, x->type, esc_type_label(d->env->taxonomy, f->cls.type, l), U);
     ts_buf_reset(&tmp);
     rc = rc ? rc : symptoms_text(d, l, &tmp);
-    rc = rc ? rc : line(out, x->symptoms, tmp.data, x->none);
+    rc = rc ? rc : line(out, x->symptoms, tmp.data, U);
     ts_buf_reset(&tmp);
     rc = rc ? rc : impact_text(d, l, &tmp);
-    rc = rc ? rc : line(out, x->impact, tmp.data, x->none);
+    rc = rc ? rc : line(out, x->impact, tmp.data, U);
+    if (!rc && (f->cls.impacts & ~f->cls.tag_impacts)) {
+        ts_buf_reset(&tmp);
+        bool any = false;
+        for (unsigned b = 0; !rc && b < ESC_IMPACT_COUNT; b++)
+            if ((f->cls.impacts & ~f->cls.tag_impacts) & (1u << b)) {
+                rc = ts_buf_printf(&tmp, "%s%s", any ? "; " : "", L(l, impact_labels[b]));
+                any = true;
+            }
+        rc = rc ? rc : line(out, x->potential, tmp.data, U);
+    }
     esc_time_local(f->detected_ns, off, t);
-    rc = rc ? rc : line(out, x->detected, t, x->none);
+    rc = rc ? rc : line(out, x->detected, t, U);
     rc = rc ? rc
             : line(out, x->status,
                    (unsigned)inc->status < STORE_STATUS_COUNT ? L(l, status_labels[inc->status])
                                                               : "?",
-                   x->none);
-    rc = rc ? rc : line(out, x->serious, f->serious ? x->yes : x->no, x->none);
-    rc = rc ? rc : line(out, x->natsec, f->national_security ? x->yes : x->no, x->none);
-    rc = rc ? rc : line(out, x->beyond, f->beyond_capacity ? x->yes : x->no, x->none);
+                   U);
+    rc = rc ? rc : line(out, x->serious, f->serious ? x->yes : x->no, U);
+    rc = rc ? rc : line(out, x->natsec, f->national_security ? x->yes : x->no, U);
+    rc = rc ? rc : line(out, x->beyond, f->beyond_capacity ? x->yes : x->no, U);
+    ts_buf_reset(&tmp);
+    rc = rc ? rc : notified_text(d, l, x->notified_none, &tmp);
+    rc = rc ? rc : line(out, x->notified, tmp.data, U);
+    if (!rc && d->o->stage == ESC_STAGE_FINAL) {
+        ts_buf_reset(&tmp);
+        if (d->o->initial_ref || d->o->initial_at_ns) {
+            esc_time_local(d->o->initial_at_ns, off, t);
+            rc = ts_buf_printf(&tmp, "%s, %s", d->o->initial_ref ? d->o->initial_ref : U,
+                               d->o->initial_at_ns ? t : U);
+        }
+        rc = rc ? rc : line(out, x->initial_ref, tmp.data, U);
+        ts_buf_reset(&tmp);
+        rc = rc ? rc : outcome_text(d, l, &tmp);
+        rc = rc ? rc : line(out, x->result, tmp.data, U);
+    }
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_det);
     ts_buf_reset(&tmp);
@@ -761,10 +1020,15 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
             : ts_buf_printf(&tmp, "%s%s%s%s", inc->rule_title ? inc->rule_title : "",
                             inc->rule_id ? " (" : "", inc->rule_id ? inc->rule_id : "",
                             inc->rule_id ? ")" : "");
-    rc = rc ? rc : kv_line(out, "   ", x->rule, tmp.data);
-    rc = rc ? rc : line(out, x->author, inc->author, x->none);
-    rc = rc ? rc : line(out, x->rule_level, inc->level, x->none);
-    rc = rc ? rc : list_line(out, x->tags, inc->tags, inc->ntags, x->none);
+    rc = rc ? rc : line(out, x->rule, tmp.data, U);
+    rc = rc ? rc : line(out, x->author, inc->author, U);
+    rc = rc ? rc : line(out, x->rule_level, level_words(inc->level, l), U);
+    rc = rc ? rc : ts_buf_printf(out, "   %s: ", x->tags);
+    for (size_t i = 0; !rc && i < inc->ntags; i++) {
+        rc = i ? ts_buf_puts(out, "; ") : 0;
+        rc = rc ? rc : tag_words(out, inc->tags[i] ? inc->tags[i] : "", l);
+    }
+    rc = rc ? rc : ts_buf_printf(out, "%s\n", inc->ntags ? "" : x->none);
 
     rc = rc ? rc : ts_buf_printf(out, "\n%s\n", x->sec_act);
     rc = rc ? rc : para(out, &tmp, d, l, actions_text);
@@ -775,7 +1039,7 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
         char n[24];
         snprintf(n, sizeof(n), "%llu",
                  (unsigned long long)(inc->evidence_next ? inc->evidence_next : d->o->nevidence));
-        rc = line(out, x->ev_count, n, x->none);
+        rc = line(out, x->ev_count, n, U);
     }
     for (size_t i = 0; !rc && i < d->o->nevidence && i < 20; i++) {
         const struct store_evidence *e = &d->o->evidence[i];
@@ -785,10 +1049,20 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
         if (rc)
             break;
         if (e->partition >= 0)
-            rc = ts_buf_printf(out, " [%d] offset %lld, %s\n", e->partition,
-                               (long long)e->offset, t);
+            rc = ts_buf_printf(out,
+                               l == ESC_LANG_VI ? ", phân vùng %d, vị trí %lld, %s\n"
+                                                : " [%d] offset %lld, %s\n",
+                               e->partition, (long long)e->offset, t);
         else
-            rc = ts_buf_printf(out, ":%lld, %s\n", (long long)e->offset, t);
+            rc = ts_buf_printf(out, l == ESC_LANG_VI ? ", dòng %lld, %s\n" : ":%lld, %s\n",
+                               (long long)e->offset, t);
+        if (!rc && e->raw && e->raw_len && i < ESC_EVIDENCE_RAW_MAX) {
+            size_t len = e->raw_len > ESC_TEXT_RAW_MAX ? ESC_TEXT_RAW_MAX : e->raw_len;
+            len = ts_utf8_valid_prefix(e->raw, len);
+            rc = ts_buf_printf(out, "     %s: ", x->ev_log);
+            rc = rc ? rc : esc_text_escape(out, e->raw, len);
+            rc = rc ? rc : ts_buf_puts(out, len < e->raw_len || e->raw_truncated ? " ...\n" : "\n");
+        }
     }
     if (!rc && d->o->nevidence > 20) {
         rc = ts_buf_puts(out, "   ");
@@ -797,6 +1071,16 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
                                                       : "and %zu more reference(s)\n",
                                 d->o->nevidence - 20);
     }
+
+    /* Signature block. */
+    rc = rc ? rc : ts_buf_printf(out, "\n%s\n%s\n", x->sign_for, x->sign_how);
+    ts_buf_reset(&tmp);
+    if (!rc && org && (org->signer.name || org->signer.role))
+        rc = ts_buf_printf(&tmp, "%s%s%s", org->signer.role ? org->signer.role : "",
+                           org->signer.role && org->signer.name ? ": " : "",
+                           org->signer.name ? org->signer.name : "");
+    rc = rc ? rc : put_esc(out, tmp.len ? tmp.data : U);
+    rc = rc ? rc : ts_buf_putc(out, '\n');
     ts_buf_free(&tmp);
     ts_buf_free(&rid);
     return rc;

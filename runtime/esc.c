@@ -52,6 +52,9 @@ int rt_esc_open(struct rt_esc *e, const char *regime, const char *regimes_dir,
         rc = esc_assets_load(assets, &e->assets, &err);
     if (rc)
         return esc_fail(&err, rc);
+    if (esc_regime_lapsed(e->regime))
+        fprintf(stderr, "tocsin: escalate: note: regime %s: %s\n", esc_regime_id(e->regime),
+                esc_regime_lapsed(e->regime));
     e->env = (struct esc_env){e->regime, e->taxonomy, e->policy, e->orgs, e->assets};
     return 0;
 }

@@ -288,9 +288,24 @@ static void *upkeep_main(void *p)
     struct store *store = r->corr_open ? r->corr.st : NULL;
     int64_t ret_every = cfg->retention.interval_ns;
     int64_t next_ret = ts_mono_ns() + ret_every;
+    int64_t next_sum = ts_mono_ns(); /* the scheduled summary: looked at once a minute */
     while (!atomic_load(&r->stop)) {
         if (r->corr_open) /* the incident journal is folded even when input pauses */
             rt_corr_tick(&r->corr);
+        if (store && r->esc_open && cfg->escalate.summary && ts_mono_ns() >= next_sum) {
+            bool queued = false;
+            struct ts_err err = {0};
+            if (rt_summary_queue(store, &r->esc.env, cfg->escalate.summary, ts_now_ns(),
+                                 7 * 3600, &queued, &err) != 0)
+                ts_warn("summary: %s", err.msg);
+            else if (queued) {
+                ts_info("summary: the %s report of the last %s queued for delivery",
+                        cfg->escalate.summary, cfg->escalate.summary);
+                if (r->dispatcher)
+                    esc_dispatcher_kick(r->dispatcher);
+            }
+            next_sum = ts_mono_ns() + 60 * TS_NS_PER_SEC;
+        }
         if (store && ret_every > 0 && ts_mono_ns() >= next_ret) {
             run_retention(r);
             next_ret = ts_mono_ns() + ret_every;

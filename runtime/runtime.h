@@ -269,6 +269,42 @@ void rt_esc_close(struct rt_esc *e);
 int rt_store_open_read(const char *path, size_t map_size, struct store **s,
                        struct ts_err *err);
 
+/* ------------------------------------------------------------ summaries
+ * Periodic monitoring reports (runtime/summary.c, docs/escalation.md
+ * "Monitoring reports"): the figures of a period read from a store, as
+ * text, JSON or HTML. */
+struct rt_summary;
+struct rt_summary_opts {
+    int64_t from_ns, to_ns;        /* [from, to): incidents by last_seen, outbox by created */
+    const char *kind;              /* "day", "week", "month", "custom" (printed); borrowed */
+    const char *tenant;            /* NULL: every tenant; borrowed */
+    int utc_offset_sec;            /* for printed times */
+    const struct esc_env *env;     /* may be NULL: types "other", overdue unknown */
+};
+enum rt_summary_format { RT_SUMMARY_TEXT = 0, RT_SUMMARY_JSON, RT_SUMMARY_HTML };
+/* The figures of the period in one read transaction of st. 0, TS_E_INVAL
+ * (empty period), TS_E_NOMEM, a store error (err says which). */
+int rt_summary_compute(struct store *st, const struct rt_summary_opts *o,
+                       struct rt_summary **out, struct ts_err *err);
+void rt_summary_free(struct rt_summary *s);
+uint64_t rt_summary_incidents(const struct rt_summary *s);
+/* Append the summary (lang: text and HTML). 0 or the buffer's error. */
+int rt_summary_render(const struct rt_summary *s, enum rt_summary_format f, enum esc_lang lang,
+                      struct ts_buf *out);
+/* The last full period before now: "day" (yesterday), "week" (Monday to
+ * Sunday), "month" (calendar month), in local time at off_sec. TS_E_INVAL
+ * for another kind. */
+int rt_summary_period(const char *kind, int64_t now_ns, int off_sec, int64_t *from,
+                      int64_t *to);
+/* The scheduled report (config escalate.summary): the summary of the last
+ * full period before now_ns as one outbox entry to the regime's managing
+ * body - id "summary:KIND:FROM:1:RECIPIENT:summary", payload JSON with the
+ * figures and the Vietnamese text - unless that id is in the outbox already
+ * (once per period, whoever queues it). *queued: it was put now. Errors:
+ * TS_E_INVAL/TS_E_CONFIG (no regime, no managing body), store errors. */
+int rt_summary_queue(struct store *st, const struct esc_env *env, const char *kind,
+                     int64_t now_ns, int off_sec, bool *queued, struct ts_err *err);
+
 /* ------------------------------------------------------------ rule tests
  * (rule_test.c): Sigma rules over a few events, each match explained -
  * `tocsin rules test` and POST /api/v1/rules/test. Single-threaded. */

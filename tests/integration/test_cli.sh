@@ -141,7 +141,30 @@ expect "replay --escalate queues the incident's reports" "[ $rc -eq 0 ] && grep 
 id=$($T incidents --db "$tmp/escdb" list --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
 expect "the incident records the affected system (asset.id of its events)" "$T incidents --db '$tmp/escdb' list --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline())[\"details\"]; assert d[\"asset_id\"]==\"portal-01\", d'"
 $T report --db "$tmp/escdb" "$id" --stage initial --format text --lang vi --assets etc/assets.example.yml > "$tmp/rep.txt" 2>&1; rc=$?
-expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ an toàn hệ thống thông tin: 3' '$tmp/rep.txt'"
+expect "report --lang vi renders the initial report with the affected system" "[ $rc -eq 0 ] && grep -q 'BÁO CÁO BAN ĐẦU' '$tmp/rep.txt' && grep -q 'Cổng thông tin điện tử' '$tmp/rep.txt' && grep -q 'Cấp độ hệ thống thông tin: 3' '$tmp/rep.txt'"
+# tocsin summary over a replayed week (issue 13): the same totals as `incidents list`
+# and the replay's counters; JSON keys say what they count
+$T replay -q --tz +07:00 -t so-tttt-demo -r etc/rules --db "$tmp/sumdb" examples/auth.log \
+    examples/sysmon.jsonl examples/firewall-5424.log > /dev/null 2> "$tmp/sum.err"
+rep_inc=$(sed -n 's/.*incidents: \([0-9]*\),.*/\1/p' "$tmp/sum.err")
+$T incidents --db "$tmp/sumdb" list --since 2026-03-16T00:00:00+07:00 --until 2026-03-23T00:00:00+07:00 --json > "$tmp/sum.list"
+$T summary --db "$tmp/sumdb" --period custom --from 2026-03-16 --to 2026-03-23 --format json --lang en > "$tmp/sum.json" 2> "$tmp/sum.err2"; rc=$?
+expect "summary over the replayed week: incidents.total = incidents list = replay's counter" "[ $rc -eq 0 ] && [ -n '$rep_inc' ] && [ \$(wc -l < '$tmp/sum.list') -eq $rep_inc ] && python3 -c 'import json,sys; d=json.load(open(\"$tmp/sum.json\")); l=[json.loads(x) for x in open(\"$tmp/sum.list\")]; assert d[\"incidents\"][\"total\"]==len(l)==$rep_inc, d; assert d[\"events\"][\"in_incidents_total\"]==sum(x[\"count\"] for x in l); assert sum(d[\"incidents\"][\"by_severity\"].values())==len(l); assert d[\"incidents\"][\"by_tenant\"][0][\"key\"]==\"so-tttt-demo\"'"
+$T summary --db "$tmp/sumdb" --period custom --from 2026-03-16 --to 2026-03-23 --lang vi > "$tmp/sum.txt" 2>&1; rc=$?
+expect "summary --lang vi prints the Vietnamese report" "[ $rc -eq 0 ] && grep -q 'Tổng số sự cố: $rep_inc' '$tmp/sum.txt'"
+$T summary --db "$tmp/sumdb" --period custom --from 2026-03-23 > /dev/null 2> "$tmp/sum.err3"; rc=$?
+expect "summary --period custom without --to is a usage error" "[ $rc -eq 2 ] && grep -q 'needs --from T --to T' '$tmp/sum.err3'"
+# tocsin escalations check (issue 13): warnings at load for what a report will miss,
+# with the file:line of the organisation; the lapsed basis of circular20-2017
+printf 'paths:\n  data_dir: %s\nescalate:\n  org: %s\n  assets: etc/assets.example.yml\n' "$tmp/ckdb" "$tmp/org.yml" > "$tmp/ck.yml"
+printf 'tenants:\n  a:\n    name: A\n    contact: {name: K}\n' > "$tmp/org.yml"
+$T escalations check -c "$tmp/ck.yml" > "$tmp/ck.out" 2> "$tmp/ck.err"; rc=$?
+expect "escalations check -c warns at load about fields a report will miss" "[ $rc -eq 0 ] && grep -q '$tmp/org.yml:3:5: warning: organisation \"a\" has no address' '$tmp/ck.out' && grep -q 'has no signer' '$tmp/ck.out' && grep -q 'warning(s)' '$tmp/ck.err'"
+$T escalations check --regime circular20-2017 > "$tmp/ck2.out" 2>&1; rc=$?
+expect "escalations check says circular20-2017's basis lapsed (Law 116 Art. 44.2)" "[ $rc -eq 0 ] && grep -q '86/2015/QH13, hết hiệu lực từ ngày 01/7/2026' '$tmp/ck2.out'"
+printf 'tenants:\n  a: {name: A, route: army}\n' > "$tmp/bad.yml"
+$T escalations check --org "$tmp/bad.yml" > /dev/null 2> "$tmp/ck3.err"; rc=$?
+expect "escalations check refuses a bad route with file:line:col" "[ $rc -eq 2 ] && grep -q '$tmp/bad.yml:2:.*route must be mps' '$tmp/ck3.err'"
 # tocsin escalations list prints a stored last_error without URL secrets or control
 # characters: a value stored before the redaction fix (written here into the outbox
 # record with mdb_dump/mdb_load) carried userinfo, a token and terminal escapes

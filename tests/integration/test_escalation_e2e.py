@@ -183,6 +183,11 @@ rules:
   - name: level3-high-to-managing-body
     match: {regimes: [law116-2025], min_severity: high, min_level: 3}
     escalate: {to: [managing_body], reports: [initial-notice]}
+  # law116-2025 names only A05 (and, as ours, the managing body): the
+  # province's CSIRT hears of serious incidents by the agency's choice
+  - name: serious-to-csirt
+    match: {regimes: [law116-2025], min_severity: high, min_level: 4}
+    escalate: {to: [response_unit], reports: [initial-notice, update, closing-report]}
 channels:
   managing_body: kafka:managing-body
   response_unit: webhook:csirt

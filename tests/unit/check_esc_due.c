@@ -79,7 +79,7 @@ static void detect(int64_t at, bool delivered)
     ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur), 0);
     struct esc_outbox_batch ob;
     ck_assert_int_eq(esc_outbox_build(&env, t, NULL, &cur, at, &ob), 0);
-    ck_assert_uint_eq(ob.n, 3);
+    ck_assert_uint_eq(ob.n, 2); /* managing body (ours) and A05 (Decree 331 Art. 31.2.d) */
     ck_assert_int_eq(esc_outbox_put_all(t, &ob), 0);
     for (size_t i = 0; delivered && i < ob.n; i++)
         ck_assert_int_eq(store_outbox_mark_delivered(t, ob.entries[i].id), 0);
@@ -174,15 +174,14 @@ START_TEST(test_weekly_update_queued_once_at_7_days_and_again_at_14_days)
     /* 7 days 1 h without an update: the weekly update to the three
      * recipients, due 2026-11-27T03:00:00Z = 1795143600 + 604800 */
     st = pass(ESC_T0 + 7 * DAY + ESC_H, &g);
-    ck_assert_uint_eq(st.queued, 3);
+    ck_assert_uint_eq(st.queued, 2);
     ck_assert_uint_eq(st.existing, 0);
     ck_assert(!st.more);
-    ck_assert_str_eq(g.ids[0], INC_ID ":due1795748400:managing_body:update");
-    ck_assert_str_eq(g.ids[1], INC_ID ":due1795748400:response_unit:update");
-    ck_assert_str_eq(g.ids[2], INC_ID ":due1795748400:national:update");
+    ck_assert_str_eq(g.ids[0], INC_ID ":due1795748400:national:update");
+    ck_assert_str_eq(g.ids[1], INC_ID ":due1795748400:managing_body:update");
     struct store_outbox e;
-    json_t *j = entry_json(g.ids[2], &e);
-    ck_assert_str_eq(json_string_value(json_object_get(j, "report_id")), g.ids[2]);
+    json_t *j = entry_json(g.ids[0], &e);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "report_id")), g.ids[0]);
     json_t *rep = json_object_get(j, "report");
     ck_assert_str_eq(json_string_value(json_object_get(rep, "id")), "update");
     ck_assert_str_eq(json_string_value(json_object_get(rep, "stage")), "update");
@@ -196,7 +195,7 @@ START_TEST(test_weekly_update_queued_once_at_7_days_and_again_at_14_days)
     esc_idempotency_key(&e, key, sizeof(key));
     ck_assert_str_eq(key, INC_ID ":due1795748400"); /* not INC_ID ":1" of the notice */
     json_decref(j);
-    ck_assert_uint_eq(outbox().total, 6);
+    ck_assert_uint_eq(outbox().total, 4);
 
     /* a second pass, at once and 2 days later: nothing */
     st = pass(ESC_T0 + 7 * DAY + ESC_H, &g);
@@ -204,30 +203,30 @@ START_TEST(test_weekly_update_queued_once_at_7_days_and_again_at_14_days)
     ck_assert_uint_eq(st.existing, 0);
     st = pass(ESC_T0 + 9 * DAY, &g);
     ck_assert_uint_eq(st.queued, 0);
-    ck_assert_uint_eq(outbox().total, 6);
+    ck_assert_uint_eq(outbox().total, 4);
     /* the listing agrees: the next update is overdue after 14 days */
     ck_assert_uint_eq(overdue_at(ESC_T0 + 13 * DAY), 0);
-    ck_assert_uint_eq(overdue_at(ESC_T0 + 14 * DAY + ESC_H), 3);
+    ck_assert_uint_eq(overdue_at(ESC_T0 + 14 * DAY + ESC_H), 2);
 
     /* a pass that crashes before its commit leaves nothing behind */
     struct store_txn *t = st_begin(s);
     store_txn_set_now(t, ESC_T0 + 14 * DAY + ESC_H);
     ck_assert_int_eq(esc_due_queue(&env, t, NULL, &st), 0);
-    ck_assert_uint_eq(st.queued, 3);
+    ck_assert_uint_eq(st.queued, 2);
     store_txn_abort(t);
-    ck_assert_uint_eq(outbox().total, 6);
+    ck_assert_uint_eq(outbox().total, 4);
 
     /* 14 days 1 h: the next one, due 1795748400 + 604800 */
     g.n = 0;
     st = pass(ESC_T0 + 14 * DAY + ESC_H, &g);
-    ck_assert_uint_eq(st.queued, 3);
-    ck_assert_str_eq(g.ids[0], INC_ID ":due1796353200:managing_body:update");
+    ck_assert_uint_eq(st.queued, 2);
+    ck_assert_str_eq(g.ids[0], INC_ID ":due1796353200:national:update");
     st = pass(ESC_T0 + 14 * DAY + 2 * ESC_H, &g);
     ck_assert_uint_eq(st.queued, 0);
     struct count c = outbox();
-    ck_assert_uint_eq(c.total, 9);
-    ck_assert_uint_eq(c.n[STORE_OUTBOX_PENDING], 6);
-    ck_assert_uint_eq(c.n[STORE_OUTBOX_DELIVERED], 3);
+    ck_assert_uint_eq(c.total, 6);
+    ck_assert_uint_eq(c.n[STORE_OUTBOX_PENDING], 4);
+    ck_assert_uint_eq(c.n[STORE_OUTBOX_DELIVERED], 2);
 }
 END_TEST
 
@@ -246,13 +245,13 @@ START_TEST(test_nothing_queued_when_auto_send_is_off)
     struct esc_due_stats st;
     ck_assert_int_eq(esc_due_queue_run(&env, s, NULL, &st, NULL), 0);
     ck_assert_uint_eq(st.queued, 0);
-    ck_assert_uint_eq(outbox().total, 3);
+    ck_assert_uint_eq(outbox().total, 2);
     /* the caller may ask for a kind the policy leaves off (the CLI, by hand) */
     struct store_txn *t = st_begin(s);
     store_txn_set_now(t, ESC_T0 + 15 * DAY);
     struct esc_due_opts o = {.kinds = ESC_AUTO_PERIODIC};
     ck_assert_int_eq(esc_due_queue(&env, t, &o, &st), 0);
-    ck_assert_uint_eq(st.queued, 3);
+    ck_assert_uint_eq(st.queued, 2);
     store_txn_abort(t);
 }
 END_TEST
@@ -263,12 +262,12 @@ START_TEST(test_missed_passes_queue_one_update_for_the_latest_due_time)
     struct got g = {.n = 0};
     /* first pass at 22 days: one update per recipient, due at 21 days */
     struct esc_due_stats st = pass(ESC_T0 + 22 * DAY, &g);
-    ck_assert_uint_eq(st.queued, 3);
-    ck_assert_str_eq(g.ids[0], INC_ID ":due1796958000:managing_body:update");
+    ck_assert_uint_eq(st.queued, 2);
+    ck_assert_str_eq(g.ids[0], INC_ID ":due1796958000:national:update");
     ck_assert_uint_eq(pass(ESC_T0 + 22 * DAY, &g).queued, 0);
     ck_assert_uint_eq(pass(ESC_T0 + 28 * DAY - ESC_H, &g).queued, 0);
-    ck_assert_uint_eq(pass(ESC_T0 + 28 * DAY, &g).queued, 3);
-    ck_assert_uint_eq(outbox().total, 9);
+    ck_assert_uint_eq(pass(ESC_T0 + 28 * DAY, &g).queued, 2);
+    ck_assert_uint_eq(outbox().total, 6);
 }
 END_TEST
 
@@ -285,8 +284,8 @@ START_TEST(test_update_caused_by_a_change_moves_the_next_due_time)
     ck_assert_int_eq(store_incident_get(t, in.id, ar, &cur), 0);
     struct esc_outbox_batch ob;
     ck_assert_int_eq(esc_outbox_build(&env, t, &prev, &cur, ESC_T0 + 3 * DAY, &ob), 0);
-    ck_assert_uint_eq(ob.n, 3);
-    ck_assert_ptr_nonnull(strstr(ob.entries[0].id, ":2:managing_body:update"));
+    ck_assert_uint_eq(ob.n, 2); /* managing body (ours) and A05 (Decree 331 Art. 31.2.d) */
+    ck_assert_ptr_nonnull(strstr(ob.entries[0].id, ":2:national:update"));
     ck_assert_int_eq(esc_outbox_put_all(t, &ob), 0);
     esc_outbox_batch_free(&ob);
     st_commit(t);
@@ -294,8 +293,8 @@ START_TEST(test_update_caused_by_a_change_moves_the_next_due_time)
     /* so the next one is due 7 days after it, at 10 days */
     struct got g = {.n = 0};
     ck_assert_uint_eq(pass(ESC_T0 + 7 * DAY + ESC_H, &g).queued, 0);
-    ck_assert_uint_eq(pass(ESC_T0 + 10 * DAY + ESC_H, &g).queued, 3);
-    ck_assert_str_eq(g.ids[1], INC_ID ":due1796007600:response_unit:update");
+    ck_assert_uint_eq(pass(ESC_T0 + 10 * DAY + ESC_H, &g).queued, 2);
+    ck_assert_str_eq(g.ids[1], INC_ID ":due1796007600:managing_body:update");
 }
 END_TEST
 
@@ -325,7 +324,7 @@ START_TEST(test_overdue_required_report_is_queued_once_and_a_dead_letter_not_aga
     st = pass(ESC_T0 + 8 * DAY, &g);
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.existing, 1);
-    ck_assert_uint_eq(outbox().total, 4);
+    ck_assert_uint_eq(outbox().total, 3);
     /* asked for every overdue required report (by hand): the three
      * detailed reports (send: manual, never queued) */
     t = st_begin(s);
@@ -334,8 +333,8 @@ START_TEST(test_overdue_required_report_is_queued_once_and_a_dead_letter_not_aga
     g.n = 0;
     ck_assert_int_eq(esc_due_queue(&env, t, &o, &st), 0);
     st_commit(t);
-    ck_assert_uint_eq(st.queued, 3);
-    ck_assert_str_eq(g.ids[0], INC_ID ":due1795402800:managing_body:detailed-report");
+    ck_assert_uint_eq(st.queued, 1);
+    ck_assert_str_eq(g.ids[0], INC_ID ":due1795402800:national:detailed-report");
 }
 END_TEST
 
@@ -344,16 +343,16 @@ START_TEST(test_pass_stops_at_max_and_the_next_pass_goes_on)
     detect(ESC_T0, true);
     struct store_txn *t = st_begin(s);
     store_txn_set_now(t, ESC_T0 + 7 * DAY + ESC_H);
-    struct esc_due_opts o = {.max = 2};
+    struct esc_due_opts o = {.max = 1};
     struct esc_due_stats st;
     ck_assert_int_eq(esc_due_queue(&env, t, &o, &st), 0);
-    ck_assert_uint_eq(st.queued, 2);
+    ck_assert_uint_eq(st.queued, 1);
     ck_assert(st.more);
     ck_assert_int_eq(esc_due_queue(&env, t, &o, &st), 0);
     ck_assert_uint_eq(st.queued, 1);
     ck_assert(!st.more);
     st_commit(t);
-    ck_assert_uint_eq(outbox().total, 6);
+    ck_assert_uint_eq(outbox().total, 4);
 }
 END_TEST
 
@@ -408,11 +407,11 @@ START_TEST(test_dispatcher_runs_the_pass_and_delivers_the_updates)
         esc_dispatcher_stats(d, &ds);
     }
     esc_dispatcher_stop(d);
-    ck_assert_uint_eq(ds.delivered, 3);
+    ck_assert_uint_eq(ds.delivered, 2);
     struct count n = outbox();
-    ck_assert_uint_eq(n.total, 6);
-    ck_assert_uint_eq(n.n[STORE_OUTBOX_DELIVERED], 6);
-    /* the file channel wrote the three updates */
+    ck_assert_uint_eq(n.total, 4);
+    ck_assert_uint_eq(n.n[STORE_OUTBOX_DELIVERED], 4);
+    /* the file channel wrote the two updates */
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     char line[1 << 16];
@@ -421,7 +420,7 @@ START_TEST(test_dispatcher_runs_the_pass_and_delivers_the_updates)
         updates += strstr(line, "\"report\":\"update\"") != NULL;
     fclose(f);
     unlink(path);
-    ck_assert_int_eq(updates, 3);
+    ck_assert_int_eq(updates, 2);
     esc_channels_free(c);
 }
 END_TEST
