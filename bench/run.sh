@@ -162,6 +162,64 @@ for rs in etc/rules/correlation/mr_ssh_brute_force.yml etc/rules; do
         python3 -c "print(f'replay bruteforce.log -r $rs with LMDB (durable), commit $ce: {1000000/$secs:,.0f} lines/s ({$secs:.2f} s, max RSS {$rss/1024:.0f} MiB, $inc incidents in LMDB)')"
     done
 done
+echo "== the same 1M brute-force lines: syslog-ng grouping-by vs tocsin (durable LMDB), alternating, best of 3 =="
+# syslog-ng 3.38 (Debian's, unpacked by scripts/ensure-deps.sh): file source
+# -> syslog-parser -> regexp-parser (source address) -> grouping-by keyed by
+# the address, an aggregate when a context holds 5 failures (its context
+# state in memory only); timed until its file source has processed every
+# line (syslog-ng-ctl). tocsin: replay --db with the shipped brute-force
+# rule (state, incidents and offsets durable in LMDB), the whole command.
+ngroot=${TOCSIN_FORWARDERS:-${TOCSIN_CACHE:-$HOME/.cache/tocsin}/forwarders/root}
+ngmods=$(dirname "$(ls "$ngroot"/usr/lib/syslog-ng/3*/libkafka.so 2>/dev/null | head -1)" 2>/dev/null)
+if [ -x "$ngroot/usr/sbin/syslog-ng" ] && [ -d "$ngmods" ]; then
+    ng="$tmp/ng"; mkdir -p "$ng"
+    cat > "$ng/ng.conf" <<NGCONF
+@version: 3.38
+options { stats-level(1); threaded(yes); flush-lines(1000); keep-timestamp(yes); };
+source s { file("$tmp/bruteforce.log" flags(no-parse) follow-freq(1) log-iw-size(100000) log-fetch-limit(10000)); };
+parser p_sys { syslog-parser(); };
+parser p_ip { regexp-parser(patterns("Failed password for (invalid user )?(?<user>\\\\S+) from (?<ip>\\\\S+) port") prefix("")); };
+parser p_grp { grouping-by(key("\${ip}") scope(global) trigger("\$(context-length)" >= "5") timeout(60)
+    aggregate(value("MESSAGE" "ssh brute force from \${ip}@1: \$(context-length) failures") inherit-mode(none))); };
+filter f_agg { message("ssh brute force"); };
+destination d { file("$ng/out.log"); };
+log { source(s); parser(p_sys); parser(p_ip); parser(p_grp); filter(f_agg); destination(d); };
+NGCONF
+    ng_once() {
+        rm -f "$ng/out.log" "$ng/ng.persist"
+        local t0 t1 pid p=0
+        t0=$(date +%s.%N)
+        LD_LIBRARY_PATH="$ngroot/usr/lib/syslog-ng" "$ngroot/usr/sbin/syslog-ng" -F -f "$ng/ng.conf" \
+            --module-path "$ngmods" --no-caps --pidfile "$ng/pid" --persist-file "$ng/ng.persist" \
+            --control "$ng/ctl" > "$ng/ng.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 3000); do
+            p=$(LD_LIBRARY_PATH="$ngroot/usr/lib/syslog-ng" "$ngroot/usr/sbin/syslog-ng-ctl" query get \
+                "src.file.*.processed" --control "$ng/ctl" 2>/dev/null | grep -o '=[0-9]*' | tr -d = | head -1)
+            [ "${p:-0}" -ge 1000000 ] && break
+            sleep 0.05
+        done
+        t1=$(date +%s.%N)
+        awk '/VmHWM/{print $2}' /proc/$pid/status > "$ng/rss" 2>/dev/null
+        kill $pid 2>/dev/null; wait $pid 2>/dev/null
+        python3 -c "print($t1 - $t0)"
+    }
+    ts_once() {
+        rm -rf "$tmp/db"
+        /usr/bin/time -o "$tmp/time.txt" -f '%e %M' bin/tocsin replay -q -r etc/rules/correlation/mr_ssh_brute_force.yml \
+            --db "$tmp/db" "$tmp/bruteforce.log" > /dev/null 2>&1
+        local s; s=$(tail -1 "$tmp/time.txt"); echo "${s#* }" > "$ng/ts_rss"; echo "${s% *}"
+    }
+    best_ng=999; best_ts=999
+    for r in 1 2 3; do
+        a=$(ng_once); b=$(ts_once)
+        best_ng=$(python3 -c "print(min($best_ng, $a))"); best_ts=$(python3 -c "print(min($best_ts, $b))")
+    done
+    ng_rss=$(cat "$ng/rss" 2>/dev/null); ts_rss=$(cat "$ng/ts_rss" 2>/dev/null)
+    python3 -c "print(f'syslog-ng grouping-by: {1e6/$best_ng:,.0f} lines/s ({$best_ng:.2f} s, max RSS {${ng_rss:-0}/1024:.0f} MiB); tocsin replay --db: {1e6/$best_ts:,.0f} lines/s ({$best_ts:.2f} s, max RSS {${ts_rss:-0}/1024:.0f} MiB); tocsin / syslog-ng: {$best_ng/$best_ts:.2f}x')"
+else
+    echo "syslog-ng not unpacked (scripts/ensure-deps.sh does it): skipped"
+fi
 echo "== Kafka consume rate (real broker on 127.0.0.1, full ingest path, counting sink) =="
 if [ -n "${TOCSIN_KAFKA_BOOTSTRAP:-}" ]; then boot=$TOCSIN_KAFKA_BOOTSTRAP
 else boot=$(tests/kafka/broker.sh start "$kdir" 2>/dev/null); fi
