@@ -699,7 +699,7 @@ static int maybe_fold(struct rt_corr *cs, bool always)
 }
 
 /* Remember b's offsets (the latest per source) for a coalesced commit. */
-static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b, bool *fresh)
+static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
 {
     for (uint32_t i = 0; i < b->noffsets; i++) {
         const struct ingest_offset *o = &b->offsets[i];
@@ -720,7 +720,6 @@ static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b, bool *f
             if (!topic)
                 return TS_E_NOMEM;
             cs->acc[cs->nacc++] = (struct ingest_offset){topic, o->partition, o->offset};
-            *fresh = true;
         } else {
             cs->acc[j].offset = o->offset;
         }
@@ -845,14 +844,8 @@ int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len)
 
 void rt_corr_tick(struct rt_corr *cs)
 {
-    if (cs->st && !cs->final_only) {
-        /* held batches are stored when due even if no batch comes (an idle
-         * input must not keep incidents out of the store) */
-        int rc = rt_corr_flush_due(cs);
-        if (rc)
-            ts_error("correlation: held batches not stored: %s", store_strerror(rc));
+    if (cs->st && !cs->final_only)
         (void)maybe_fold(cs, false); /* its own write txn; logged on failure */
-    }
 }
 
 int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
@@ -867,16 +860,12 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     p->n = 0;
     bool coalesce = cs->commit_events || cs->commit_ns;
     if (!rc && coalesce) {
-        /* a source this store has not recorded an offset for is committed
-         * at once: a consumer that restarts must find its position here,
-         * not the group's (which runs ahead of what is held) */
-        bool fresh = false;
-        rc = acc_offsets(cs, b, &fresh);
+        rc = acc_offsets(cs, b);
         int64_t now = ts_now_ns();
         if (!cs->held_events)
             cs->held_since = now;
         cs->held_events += b->n ? b->n : 1;
-        if (!rc && !fresh && (cs->held_events < cs->commit_events || !cs->commit_events) &&
+        if (!rc && (cs->held_events < cs->commit_events || !cs->commit_events) &&
             (now - cs->held_since < cs->commit_ns || !cs->commit_ns)) {
             corr_batch_hold(cs->ce); /* the store is written at a later batch */
             pthread_mutex_unlock(&cs->mu);
@@ -894,8 +883,6 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
 void rt_corr_batch_enter(struct rt_corr *cs) { pthread_rwlock_rdlock(&cs->batch_rw); }
 void rt_corr_batch_leave(struct rt_corr *cs) { pthread_rwlock_unlock(&cs->batch_rw); }
 
-static int flush_locked(struct rt_corr *cs);
-
 int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *opts,
                    void (*swap)(void *ctx), void *ctx)
 {
@@ -911,16 +898,6 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
     /* no batch between process and commit now: the store holds exactly the
      * engine's state (each commit wrote the keys it changed) */
     pthread_mutex_lock(&cs->mu);
-    /* batches held for a coalesced commit are stored first: the new engine
-     * starts from the store */
-    int frc = flush_locked(cs);
-    if (frc) {
-        ts_error("reload: held batches could not be stored (%s); rules unchanged",
-                 store_strerror(frc));
-        pthread_mutex_unlock(&cs->mu);
-        pthread_rwlock_unlock(&cs->batch_rw);
-        return frc;
-    }
     struct corr_report rep;
     struct corr_engine *ne = NULL;
     int rc = build_engine(rs, opts, true, &ne, &rep);
@@ -955,32 +932,15 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
     return rc;
 }
 
-/* with cs->mu held */
-static int flush_locked(struct rt_corr *cs)
+int rt_corr_flush(struct rt_corr *cs)
 {
     if (!cs->ce || !cs->held_events)
         return 0;
+    pthread_mutex_lock(&cs->mu);
     corr_batch_begin(cs->ce);
     int rc = commit_out(cs, NULL);
     if (!rc)
         cs->held_events = 0;
-    return rc;
-}
-
-int rt_corr_flush(struct rt_corr *cs)
-{
-    pthread_mutex_lock(&cs->mu);
-    int rc = flush_locked(cs);
-    pthread_mutex_unlock(&cs->mu);
-    return rc;
-}
-
-int rt_corr_flush_due(struct rt_corr *cs)
-{
-    int rc = 0;
-    pthread_mutex_lock(&cs->mu);
-    if (cs->held_events && cs->commit_ns && ts_now_ns() - cs->held_since >= cs->commit_ns)
-        rc = flush_locked(cs);
     pthread_mutex_unlock(&cs->mu);
     return rc;
 }
@@ -989,12 +949,6 @@ int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64
 {
     if (!cs->st)
         return TS_E_NOTFOUND;
-    /* what is held first: a partition handed to another worker of this
-     * process must start after what was read, not after what was stored */
-    int rc = rt_corr_flush(cs);
-    if (rc)
-        ts_error("correlation: held batches not stored before a partition assignment: %s",
-                 store_strerror(rc));
     return store_offset_get(cs->st, topic, partition, offset);
 }
 

@@ -366,13 +366,6 @@ static int open_correlation(struct rt_run *r, FILE *out, struct ts_err *err)
     r->corr_open = true; /* closed by destroy, also after a failed open */
     if (rc)
         return TS_E_CONFIG;
-    /* one LMDB commit per RT_RUN_COMMIT_NS (or RT_RUN_COMMIT_EVENTS) rather
-     * than per batch: the offsets are in the same transaction, so a crash
-     * re-reads what was held (the consumer seeks to the stored offsets) */
-    if (cfg->paths.data_dir) {
-        r->corr.commit_ns = RT_RUN_COMMIT_NS;
-        r->corr.commit_events = RT_RUN_COMMIT_EVENTS;
-    }
     r->det.corr = &r->corr;
     if (!cfg->escalate.enabled)
         return 0;
@@ -526,13 +519,6 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
     atomic_store(&r->running, 0);
     if (started)
         pthread_join(tid, NULL);
-    /* what the last batches left held for a coalesced commit */
-    int frc = r->corr_open ? rt_corr_flush(&r->corr) : 0;
-    if (frc) {
-        ts_error("run: the last batches could not be stored (%s); they are read again at the "
-                 "next start", store_strerror(frc));
-        rc = rc ? rc : frc;
-    }
     log_stats(r->k, "run finished", cfg->ingest.silent_after_ns);
     char line[512];
     if (r->corr_open && rt_corr_dropped(&r->corr, line, sizeof(line)))

@@ -197,8 +197,7 @@ struct rt_corr {
     size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
     size_t *sorder, sorder_cap;     /* state items in key order */
     size_t *iorder, iorder_cap;     /* incidents in id order */
-    /* Commit coalescing (replay with a store; run: correlate.commit_interval,
-     * default 1 s): batches are held by the
+    /* Commit coalescing (replay with a store): batches are held by the
      * engine and the store written once per commit_events events or
      * commit_ns of wall time (0, 0: every batch), and at the end
      * (rt_corr_flush). acc: the latest offset per source of the batches
@@ -241,8 +240,6 @@ void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out);
 int rt_corr_late_sources(struct rt_corr *cs, struct corr_late_source **out, size_t *n);
 /* Commit what coalescing holds (no-op otherwise). */
 int rt_corr_flush(struct rt_corr *cs);
-/* The same when what is held is older than commit_ns (the upkeep's tick). */
-int rt_corr_flush_due(struct rt_corr *cs);
 int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64_t *offset);
 void rt_corr_print_final(struct rt_corr *cs);
 void rt_corr_close(struct rt_corr *cs);

@@ -7,11 +7,6 @@
 #include "../core/metric.h"
 #include "runtime.h"
 
-/* run: the store is written once per this much wall time or this many
- * events, not per batch (rt_corr's commit coalescing) */
-#define RT_RUN_COMMIT_NS (1000LL * 1000 * 1000)
-#define RT_RUN_COMMIT_EVENTS 1000000u
-
 /* ----------------------------------------------------------- detections */
 
 /* Load a new rule set with lo and swap it in (batches in flight finish with
