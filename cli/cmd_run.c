@@ -157,6 +157,9 @@ int cmd_run(int argc, char **argv)
                              .on_reload_ctx = (void *)&srv};
     struct rt_run *r = NULL;
     int code = 0;
+    /* before the (slow) set-up: a SIGTERM while rules compile is a clean
+     * stop after it, not death by the default action */
+    cli_install_signals();
     int rc = rt_run_create(&r, &ro, &err);
     struct http_server *s = NULL;
     if (!rc && (rc = start_http(cfg, r, &s, &err)) != 0) {
@@ -176,7 +179,6 @@ int cmd_run(int argc, char **argv)
         code = rc == TS_E_CONFIG ? 2 : 1;
     } else {
         ts_rt.run = r;
-        cli_install_signals();
         if (ts_rt.stop)
             rt_run_stop(r);
         if (rt_run_main(r, &err)) {
