@@ -153,6 +153,18 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
 int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
                  const struct ts_event *ev, struct ts_buf *out);
 
+/* Explain whether and why rule idx does not match ev, as a JSON object
+ * appended to out: {"rule":{"id","title"},"matched":B,"logsource":{"applies":B,
+ * "rule":{...},"event":{...}}[,"selection":NAME[,"failed":{"key","field",
+ * "value"|"absent":true,"expected":[...]}]],"why":"one sentence"}. The
+ * sentence names the first reason found: the logsource does not apply, the
+ * selection the condition needs that failed (which field, its value, the
+ * values the key wanted), a selection the condition excludes, or a filter
+ * rule. A separate evaluation of one rule, for `rules test --explain` and
+ * `tocsin logtest`: rule_match does not pay for it. */
+int rule_explain_miss(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
+                      const struct ts_event *ev, struct ts_buf *out);
+
 /* Counters of this scratch since it was created (one thread's matching):
  * events, rules evaluated exactly, matches; and regular-expression searches
  * cut short - by PCRE2's match, depth or heap limit, the JIT stack, or a

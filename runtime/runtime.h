@@ -293,12 +293,29 @@ struct rt_rule_test_opts {
      * the test with that code. */
     int (*on_match)(void *ctx, const struct rule_info *ri, const struct ts_event *ev,
                     const char *explain, size_t explain_len);
+    /* explain: normalisation says which decoder and profile ran (the
+     * events gain explain.* fields, as with `parse --explain`), and every
+     * event is handed to on_event after matching. */
+    bool explain;
+    /* Non-NULL: the correlation rules among the rules run too, in memory,
+     * as in replay, and their incidents are printed there as JSON lines at
+     * the end (res->incidents counts them). */
+    FILE *incidents_out;
+    /* Per event after normalisation, before matching (NULL: none). */
+    int (*on_normalised)(void *ctx, const struct ts_event *ev);
+    /* Per event after matching (NULL: none): how many rules matched and,
+     * when none did and explain is set, why as a JSON object
+     * {"decoder":NAME|null,"decoder_why":S,"profile":NAME|null,"rules":[
+     * rule_explain_miss objects]} (rules.h); otherwise why is NULL. */
+    int (*on_event)(void *ctx, const struct ts_event *ev, uint64_t matched, const char *why,
+                    size_t why_len);
     void *ctx;
 };
 
 struct rt_rule_test_result {
     uint64_t events, matched, matches, dead_letters;
     size_t rules;              /* detection rules loaded */
+    size_t incidents;          /* incidents_out: incidents printed */
     struct rule_report report; /* the rules' problems: rule_report_free() it */
     bool ran;                  /* the events were read (errors after loading) */
 };
