@@ -1112,10 +1112,11 @@ static int put_value_text(struct ts_buf *out, const struct ts_value *v)
     size_t n;
     if (!view(v, &p, &n, tmp))
         return ts_buf_puts(out, v->type == TS_V_LIST ? "a list" : "null");
-    int rc = ts_buf_putc(out, '"');
+    bool q = v->type == TS_V_STR; /* numbers, booleans, addresses bare */
+    int rc = q ? ts_buf_putc(out, '"') : 0;
     rc = rc ? rc : ts_buf_append(out, p, n > 80 ? 80 : n);
-    rc = rc ? rc : ts_buf_puts(out, n > 80 ? "...\"" : "\"");
-    return rc;
+    rc = rc ? rc : ts_buf_puts(out, n > 80 ? "..." : "");
+    return rc ? rc : q ? ts_buf_putc(out, '"') : 0;
 }
 
 /* The failing field condition of selection sel: of its alternatives, the
