@@ -37,6 +37,7 @@ struct file_args {
     long long commit_every; /* -1: default */
     bool pipeline;          /* replay with rules: commit on a second thread */
     bool quiet;
+    bool skip_invalid;      /* --skip-invalid-rules */
 };
 
 static const char parse_usage[] =
@@ -61,7 +62,10 @@ static const char common_usage[] =
     "  -o, --events-out FILE   (replay) also write every event as JSON lines (a new file: 0600)\n"
     "  -r, --rules PATH        (replay) Sigma rules (file or directory; repeatable): print\n"
     "                          one JSON object per detection, and per incident of the\n"
-    "                          correlation rules among them (at the end)\n"
+    "                          correlation rules among them (at the end). An invalid rule\n"
+    "                          stops replay before it starts (exit 2); unsupported ones\n"
+    "                          are skipped and counted\n"
+    "      --skip-invalid-rules  (replay) run without the invalid rules instead\n"
     "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
     "                          directory (default: in memory)\n"
     "      --commit-every N    (replay, with --db) one LMDB commit per N events (default\n"
@@ -106,6 +110,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"intel-db", required_argument, NULL, 'I'},
         {"geoip-city", required_argument, NULL, 'G'},
         {"geoip-asn", required_argument, NULL, 'S'},
+        {"skip-invalid-rules", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -143,6 +148,9 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             break;
         case 'E':
             a->explain = true;
+            break;
+        case 'K':
+            a->skip_invalid = true;
             break;
         case 'A':
             a->norm.assets = optarg;
@@ -574,6 +582,21 @@ static int replay_seek(void *ctx, const char *topic, int32_t partition, int64_t 
     return r->correlate ? rt_corr_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
 }
 
+/* Invalid rules stop replay before it reads anything, unless
+ * --skip-invalid-rules: a rule the analyst meant to run must not be left
+ * out silently. Unsupported rules (Sigma features Tocsin does not have) are
+ * skipped with their count, as always. */
+static bool refuse_invalid(const struct file_args *a, size_t invalid, const char *what)
+{
+    if (!invalid || a->skip_invalid)
+        return false;
+    fprintf(stderr, "tocsin replay: %zu invalid %srule%s (listed above): fix %s, or pass "
+                    "--skip-invalid-rules to run without %s\n",
+            invalid, what, invalid == 1 ? "" : "s", invalid == 1 ? "it" : "them",
+            invalid == 1 ? "it" : "them");
+    return true;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     struct file_args a;
@@ -602,13 +625,15 @@ int cmd_replay(int argc, char **argv)
          * matched, correlated and committed (on one thread: one rule
          * scratch; a detection list per batch in flight) */
         a.pipeline = true;
-        if (rt_det_open(&r.det, &lo, 1, stdout, a.quiet)) {
+        if (rt_det_open(&r.det, &lo, 1, stdout, a.quiet) ||
+            refuse_invalid(&a, r.det.invalid_rules, "")) {
             rt_det_close(&r.det);
             return 2;
         }
         r.rules = true;
         if (rt_corr_open(&r.corr, r.det.rs, NULL, a.db, INGEST_PIPELINE_BATCHES, stdout,
-                         true)) {
+                         true) ||
+            refuse_invalid(&a, r.corr.invalid_rules, "correlation ")) {
             rt_corr_close(&r.corr);
             rt_det_close(&r.det);
             return 2;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/buf.h"
 #include "../ingest/ingest.h"
@@ -18,13 +19,16 @@
 #include "cli.h"
 
 static const char rules_usage[] =
-    "usage: tocsin rules check [--strict] PATH...\n"
+    "usage: tocsin rules check [--strict] [--taxonomy FILE] PATH...\n"
     "       tocsin rules test RULE --events FILE|- [--explain] [--profile P] [--format F]\n"
     "                         [--profiles DIR] [--decoders DIR] [--no-normalise] [-q]\n"
     "\n"
     "check: compile Sigma rules (files or directories) and print every problem as\n"
-    "  file:line:col: invalid|unsupported: [rule-id] message\n"
-    "  exit 1 when a rule is invalid (--strict: or unsupported)\n"
+    "  file:line:col: invalid|unsupported|warning: [rule-id] message\n"
+    "  warnings (rules kept): unknown keys (with \"did you mean\"), ids that are not UUIDs\n"
+    "  or not unique across the set, ATT&CK tags outside the taxonomy (--taxonomy FILE,\n"
+    "  default etc/attack/taxonomy.txt beside the binary); a misspelt logsource key is\n"
+    "  invalid. Exit 1 when a rule is invalid (--strict: or unsupported, or any warning)\n"
     "test: run the events through replay's pipeline (decoders and profiles of etc/ beside\n"
     "  the binary, or --decoders/--profiles) and print one JSON object per event that\n"
     "  matches (source, rule, which selections matched on which values) and 'N events,\n"
@@ -38,13 +42,27 @@ static void print_problems(const struct rule_report *rep)
     for (size_t i = 0; i < rep->nproblems; i++) {
         const struct rule_problem *p = &rep->problems[i];
         printf("%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-               p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+               rule_problem_kind_name(p->kind), p->rule_id, p->msg);
     }
+}
+
+/* etc/attack/taxonomy.txt beside the binary (or in the working directory),
+ * or NULL. */
+static const char *default_taxonomy(char *buf, size_t len)
+{
+    char dir[4096];
+    const char *d = rt_default_dir("etc/attack", dir, sizeof(dir));
+    if (!d)
+        return NULL;
+    snprintf(buf, len, "%s/taxonomy.txt", d);
+    return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
 static int rules_check(int argc, char **argv)
 {
     bool strict = false;
+    const char *taxonomy = NULL;
+    char tbuf[4200];
     const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
     size_t n = 0;
     if (!paths)
@@ -52,6 +70,8 @@ static int rules_check(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--strict") == 0)
             strict = true;
+        else if (strcmp(argv[i], "--taxonomy") == 0 && i + 1 < argc)
+            taxonomy = argv[++i];
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("%s", rules_usage);
             free(paths);
@@ -68,7 +88,10 @@ static int rules_check(int argc, char **argv)
         free(paths);
         return 2;
     }
-    struct rule_load_opts o = {.paths = paths, .npaths = n};
+    if (!taxonomy && !(taxonomy = default_taxonomy(tbuf, sizeof(tbuf))))
+        fprintf(stderr, "tocsin rules check: no etc/attack/taxonomy.txt found: ATT&CK tags "
+                        "not checked (--taxonomy FILE)\n");
+    struct rule_load_opts o = {.paths = paths, .npaths = n, .attack_taxonomy = taxonomy};
     struct rule_set *rs = NULL;
     struct rule_report rep;
     struct ts_err err = {0};
@@ -82,9 +105,9 @@ static int rules_check(int argc, char **argv)
         return 2;
     }
     print_problems(&rep);
-    printf("checked %zu rules: %zu ok, %zu unsupported, %zu invalid\n", rep.rules, rep.ok,
-           rep.unsupported, rep.invalid);
-    int code = rep.invalid || (strict && rep.unsupported) ? 1 : 0;
+    printf("checked %zu rules: %zu ok, %zu unsupported, %zu invalid; %zu warning%s\n", rep.rules,
+           rep.ok, rep.unsupported, rep.invalid, rep.warnings, rep.warnings == 1 ? "" : "s");
+    int code = rep.invalid || (strict && (rep.unsupported || rep.warnings)) ? 1 : 0;
     rule_report_free(&rep);
     rule_set_unref(rs);
     return code;
@@ -96,7 +119,7 @@ static void print_rule_problems(void *ctx, const struct rule_report *rep)
     for (size_t i = 0; i < rep->nproblems; i++) {
         const struct rule_problem *p = &rep->problems[i];
         fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+                rule_problem_kind_name(p->kind), p->rule_id, p->msg);
     }
 }
 

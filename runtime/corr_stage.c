@@ -102,7 +102,7 @@ static int build_engine(struct rule_set *rs, const struct corr_opts *opts, bool 
     for (size_t i = 0; i < rep->nproblems; i++) {
         const struct rule_problem *p = &rep->problems[i];
         fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+                rule_problem_kind_name(p->kind), p->rule_id, p->msg);
     }
     return 0;
 }
@@ -135,6 +135,7 @@ int rt_corr_open(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts
         fprintf(stderr,
                 "tocsin: correlation: %zu rule(s) compiled, %zu invalid, %zu unsupported\n",
                 rep.loaded, rep.invalid, rep.unsupported);
+    cs->invalid_rules = rc ? 0 : rep.invalid;
     corr_report_free(&rep);
     if (rc)
         return rc;

@@ -120,6 +120,8 @@ struct rt_det {
     struct rt_hits *hits;          /* matches per rule of rs (guarded by mu, swapped
                                       with it; rt_det_hits reads them) */
     struct rt_corr *corr;          /* NULL: detections are only printed */
+    size_t invalid_rules;          /* rt_det_open: rules left out as invalid (the front
+                                      end refuses to start on them unless told to skip) */
     /* Sigma regex searches cut short (PCRE2 limits, length window): per
      * worker as its scratch counted them, plus what replaced scratches had */
     _Atomic uint64_t *re_limit, *re_long;
@@ -214,6 +216,7 @@ struct rt_corr {
     struct ingest_offset *acc;
     size_t nacc, capacc;
     struct corr_metrics base;     /* counters of the engines a reload replaced */
+    size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */

@@ -75,5 +75,53 @@ echo '<86>Mar 17 09:20:40 portal-01 sshd[10790]: Accepted publickey for root fro
 expect "logtest -v: no rule matched, and why" \
     "grep -q '  no rule matched' '$tmp/lt2.out' && grep -qF 'SSH Password Login As Root: selection \"selection\" failed: auth_method is \"publickey\", which does not match auth_method \"password\"' '$tmp/lt2.out'"
 
+
+# --- part 2: strict lint; replay and run refuse invalid rules
+L=$tmp/lint; mkdir -p "$L/a" "$L/b" "$L/warn"
+rule() { # file id extra-top extra-logsource
+    printf 'title: %s\nid: %s\n%slogsource:\n    product: linux\n%s    service: sudo\ndetection:\n    sel:\n        action: sudo\n    condition: sel\nlevel: low\n' \
+        "$(basename "$1" .yml)" "$2" "$3" "$4" > "$1"
+}
+rule "$L/a/misspelt.yml" 5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d01 "" "    servce: sudo
+"
+$T rules check "$L/a" > "$tmp/l1.out" 2>&1; rc=$?
+expect "rules check: a misspelt logsource key is invalid, with file:line:col and did you mean (exit 1)" \
+    "[ $rc -eq 1 ] && grep -qF '$L/a/misspelt.yml:5:5: invalid: [5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d01] unknown logsource key \"servce\" (did you mean \"service\"?)' '$tmp/l1.out'"
+rule "$L/warn/one.yml" not-a-uuid "tags:
+    - attack.initial_access
+    - attack.t1548.003
+" ""
+rule "$L/warn/two.yml" 5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d02 "" ""
+rule "$L/warn/three.yml" 5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d02 "statsu: test
+" ""
+$T rules check "$L/warn" > "$tmp/l2.out" 2>&1; rc=$?
+expect "rules check: warnings alone exit 0 and are counted" "[ $rc -eq 0 ] && grep -q 'checked 3 rules: 3 ok, 0 unsupported, 0 invalid; 4 warnings' '$tmp/l2.out'"
+$T rules check --strict "$L/warn" > "$tmp/l3.out" 2>&1; rc=$?
+expect "rules check --strict: exit 1 on warnings" "[ $rc -eq 1 ]"
+expect "lint: an id that is not a UUID, at file:line:col" \
+    "grep -qF '$L/warn/one.yml:2:5: warning: [not-a-uuid] id \"not-a-uuid\" is not a UUID' '$tmp/l3.out'"
+expect "lint: an ATT&CK tag outside the taxonomy, with did you mean" \
+    "grep -qF '$L/warn/one.yml:4:7: warning: [not-a-uuid] ATT&CK tag \"attack.initial_access\" is not in the taxonomy (did you mean \"attack.initial-access\"?)' '$tmp/l3.out'"
+expect "lint: the same id in two files names both" \
+    "grep -qF '$L/warn/two.yml:2:5: warning: [5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d02] id 5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d02 is not unique: $L/warn/three.yml:2:5 has it too' '$tmp/l3.out'"
+expect "lint: an unknown top-level key, with did you mean" \
+    "grep -qF '$L/warn/three.yml:3:1: warning: [5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d02] unknown key \"statsu\" (did you mean \"status\"?)' '$tmp/l3.out'"
+printf 'title: x\nid: 5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d03\nlogsource:\n    product: linux\ndetction:\n    sel:\n        a: b\n    condition: sel\n' > "$L/a/nodet.yml"
+$T rules check "$L/a/nodet.yml" > "$tmp/l4.out" 2>&1; rc=$?
+expect "lint: detction: says did you mean detection (exit 1)" \
+    "[ $rc -eq 1 ] && grep -qF '$L/a/nodet.yml:1:1: invalid: [5f1d2c3b-8a4e-4b6f-9c0d-1e2f3a4b5d03] rule has no detection (did you mean \"detection\" for \"detction\" at line 5?)' '$tmp/l4.out'"
+$T rules check --strict etc/rules examples/decoders/rules > "$tmp/l5.out" 2>&1; rc=$?
+expect "the shipped rules pass --strict (exit 0)" "[ $rc -eq 0 ] && grep -q '; 0 warnings' '$tmp/l5.out'"
+cp examples/decoders/rules/sudo_to_root.yml "$L/a/"
+$T replay -q -r "$L/a" examples/decoders/auth.log > "$tmp/rp.out" 2> "$tmp/rp.err"; rc=$?
+expect "replay refuses to start with invalid rules (exit 2, nothing read)" \
+    "[ $rc -eq 2 ] && grep -q 'tocsin replay: 2 invalid rules (listed above): fix them, or pass --skip-invalid-rules' '$tmp/rp.err' && [ ! -s '$tmp/rp.out' ]"
+$T replay -q --skip-invalid-rules -r "$L/a" examples/decoders/auth.log > "$tmp/rp.out" 2> "$tmp/rp.err"; rc=$?
+expect "replay --skip-invalid-rules runs the valid ones" "[ $rc -eq 0 ] && [ \$(grep -c '\"kind\":\"detection\"' '$tmp/rp.out') -eq 1 ]"
+printf 'kafka:\n  brokers: "127.0.0.1:1"\n  group_id: t\ntopics:\n  - name: t\npaths:\n  rules: [%s]\n' "$L/a" > "$tmp/run.yml"
+timeout 20 $T run -c "$tmp/run.yml" > /dev/null 2> "$tmp/run.err"; rc=$?
+expect "run refuses to start with invalid rules (exit 2) and says how to skip them" \
+    "[ $rc -eq 2 ] && grep -q 'rules: {skip_invalid: true}' '$tmp/run.err'"
+
 echo "workbench: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
