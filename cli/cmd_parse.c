@@ -59,32 +59,36 @@ static const char common_usage[] =
     "      --max-message-bytes N   longer messages are dead letters (default 1048576); so is\n"
     "                          an event whose JSON is over 4N + 1 MiB (at least 64 MiB)\n"
     "  -d, --dead-letter FILE  write rejected messages there as JSON lines (a new file: 0600)\n"
-    "  -o, --events-out FILE   (replay) also write every event as JSON lines (a new file: 0600)\n"
-    "  -r, --rules PATH        (replay) Sigma rules (file or directory; repeatable): print\n"
-    "                          one JSON object per detection, and per incident of the\n"
-    "                          correlation rules among them (at the end). An invalid rule\n"
-    "                          stops replay before it starts (exit 2); unsupported ones\n"
-    "                          are skipped and counted\n"
-    "      --skip-invalid-rules  (replay) run without the invalid rules instead\n"
-    "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
-    "                          directory (default: in memory)\n"
-    "      --commit-every N    (replay, with --db) one LMDB commit per N events (default\n"
-    "                          2000000, and at least every 2 s; 0: every batch). A killed\n"
-    "                          replay run again on the same --db resumes each file after\n"
-    "                          its last committed line\n"
-    "      --escalate REGIME   (replay, with --db) write escalations of the incidents to the\n"
-    "                          LMDB outbox per REGIME (law116-2025, circular20-2017)\n"
-    "      --profiles DIR      mapping profiles (default: etc/profiles)\n"
-    "      --decoders DIR      decoders (default: etc/decoders)\n"
+    "      --profiles DIR      mapping profiles (default: etc/profiles beside the binary)\n"
+    "      --decoders DIR      decoders (default: etc/decoders beside the binary)\n"
     "  -p, --profile NAME      force this mapping profile for every event\n"
     "      --no-normalise      events exactly as parsed (no decoders, profiles, enrichment)\n"
-    "      --explain           (parse) add explain.* fields: which decoder/profile fired, why\n"
     "      --assets FILE       asset inventory (YAML) for asset.* fields\n"
     "      --intel-db DIR      threat-intel LMDB (tocsin intel load) for threat.* fields\n"
     "      --geoip-city FILE, --geoip-asn FILE   MaxMind databases for <ip>.geo.* / .as.*\n"
     "  -q, --quiet             no per-line warnings on stderr\n";
+static const char parse_only_usage[] =
+    "      --explain           add explain.* fields: which decoder/profile fired, why\n";
+static const char replay_only_usage[] =
+    "  -o, --events-out FILE   also write every event as JSON lines (a new file: 0600)\n"
+    "  -r, --rules PATH        Sigma rules (file or directory; repeatable): print one JSON\n"
+    "                          object per detection, and per incident of the correlation\n"
+    "                          rules among them (at the end). An invalid rule stops replay\n"
+    "                          before it starts (exit 2); unsupported ones are skipped and\n"
+    "                          counted\n"
+    "      --skip-invalid-rules  run without the invalid rules instead\n"
+    "      --db DIR            keep correlation state and incidents in this LMDB directory\n"
+    "                          (default: in memory)\n"
+    "      --commit-every N    (with --db) one LMDB commit per N events (default 2000000,\n"
+    "                          and at least every 2 s; 0: every batch). A killed replay run\n"
+    "                          again on the same --db resumes each file after its last\n"
+    "                          committed line (files are known by their real path, device\n"
+    "                          and inode, whatever the path given)\n"
+    "      --escalate REGIME   (with --db) write escalations of the incidents to the LMDB\n"
+    "                          outbox per REGIME (law116-2025, circular20-2017)\n";
 
-static int parse_args(int argc, char **argv, struct file_args *a, const char *usage)
+static int parse_args(int argc, char **argv, struct file_args *a, const char *usage,
+                      const char *only)
 {
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
@@ -264,15 +268,15 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             a->quiet = true;
             break;
         case 'h':
-            printf("%s%s", usage, common_usage);
+            printf("%s%s%s", usage, common_usage, only);
             return 0;
         default:
-            fprintf(stderr, "%s%s", usage, common_usage);
+            fprintf(stderr, "%s%s%s", usage, common_usage, only);
             return 2;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "%s%s", usage, common_usage);
+        fprintf(stderr, "%s%s%s", usage, common_usage, only);
         return 2;
     }
     return -1;
@@ -433,9 +437,16 @@ static int parse_commit(void *ctx, const struct ingest_batch *b)
 int cmd_parse(int argc, char **argv)
 {
     struct file_args a;
-    int rc = parse_args(argc, argv, &a, parse_usage);
+    int rc = parse_args(argc, argv, &a, parse_usage, parse_only_usage);
     if (rc >= 0)
         return rc;
+    const char *ro = a.nrules ? "--rules" : a.db ? "--db" : a.events_out ? "--events-out"
+                     : a.regime ? "--escalate" : a.commit_every >= 0 ? "--commit-every"
+                     : a.skip_invalid ? "--skip-invalid-rules" : NULL;
+    if (ro) {
+        fprintf(stderr, "tocsin parse: %s is an option of replay (tocsin replay --help)\n", ro);
+        return 2;
+    }
     cli_install_signals();
     struct ingest_dlq_file *dlq;
     if ((rc = open_dlq(&a, &dlq)) != 0)
@@ -600,7 +611,7 @@ static bool refuse_invalid(const struct file_args *a, size_t invalid, const char
 int cmd_replay(int argc, char **argv)
 {
     struct file_args a;
-    int rc = parse_args(argc, argv, &a, replay_usage);
+    int rc = parse_args(argc, argv, &a, replay_usage, replay_only_usage);
     if (rc >= 0)
         return rc;
     cli_install_signals();
@@ -681,6 +692,7 @@ int cmd_replay(int argc, char **argv)
     struct ingest_stats st;
     int nfiles = argc - optind;
     rc = run_files(&a, nfiles, argv + optind, sink, dlq, &st);
+    bool ran = rc != 2; /* 2: normalisation did not load, nothing was read */
     if (r.correlate) { /* what coalescing holds: what was read is committed */
         int frc = rt_corr_flush(&r.corr);
         rc = rc ? rc : frc;
@@ -705,6 +717,11 @@ int cmd_replay(int argc, char **argv)
     if (r.rules)
         rt_det_close(&r.det);
     FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
+    if (!ran) { /* no summary of a run that did not happen */
+        for (int i = 0; i < r.format.n; i++)
+            free(r.format.keys[i]);
+        return rc;
+    }
     fprintf(out, "replay: %d input(s), %llu messages: %llu events (%llu with warnings), "
                  "%llu dead letters\n",
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,

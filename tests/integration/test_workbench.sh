@@ -123,5 +123,40 @@ timeout 20 $T run -c "$tmp/run.yml" > /dev/null 2> "$tmp/run.err"; rc=$?
 expect "run refuses to start with invalid rules (exit 2) and says how to skip them" \
     "[ $rc -eq 2 ] && grep -q 'rules: {skip_invalid: true}' '$tmp/run.err'"
 
+
+# --- part 3: counters after a load error, Apache warning, resume, help
+printf 'decoders:\n  - name: x\n    bogus: 1\n' > "$tmp/baddec.yml"
+$T parse --decoders "$tmp/baddec.yml" examples/decoders/auth.log > "$tmp/c.out" 2> "$tmp/c.err"; rc=$?
+$T replay -r etc/rules --decoders "$tmp/baddec.yml" examples/decoders/auth.log > "$tmp/c2.out" 2> "$tmp/c2.err"; rc2=$?
+expect "after a decoder error: parse and replay exit 2, name file:line:col, print no counters" \
+    "[ $rc -eq 2 ] && [ $rc2 -eq 2 ] && grep -qF '$tmp/baddec.yml:3:5: error: unknown key \"bogus\" in a decoder' '$tmp/c.err' && grep -qF '$tmp/baddec.yml:3:5: error' '$tmp/c2.err' && ! grep -q 'messages' '$tmp/c.err' '$tmp/c2.err' '$tmp/c2.out'"
+printf '[Tue Mar 17 10:05:00.123456 2026] [core:error] [pid 35708:tid 4328] [client 203.0.113.77:5300] AH00126: Invalid URI in request GET /../x HTTP/1.1\n[Tue Mar 17 10:05:01 2026] [error] [client 203.0.113.78] Directory index forbidden by rule: /var/www/\n' > "$tmp/apache_error.log"
+$T parse "$tmp/apache_error.log" > "$tmp/ap.out" 2> "$tmp/ap.err"; rc=$?
+expect "Apache error lines: no unparsable-timestamp warning when the decoder sets the time" \
+    "[ $rc -eq 0 ] && [ ! -s '$tmp/ap.err' ] && python3 -c 'import json; e=[json.loads(l) for l in open(\"$tmp/ap.out\")]; assert [x[\"@timestamp\"] for x in e]==[\"2026-03-17T10:05:00.123456Z\",\"2026-03-17T10:05:01Z\"] and all(x[\"@time_source\"]==\"event\" for x in e), e'"
+$T parse --no-normalise "$tmp/apache_error.log" > /dev/null 2> "$tmp/ap2.err"
+expect "... and the warning stays when nothing sets the time (--no-normalise)" \
+    "[ \$(grep -c 'warning: unparsable timestamp' '$tmp/ap2.err') -eq 2 ]"
+mkdir -p "$tmp/rs/logs" "$tmp/rs/sub"; cp examples/auth.log "$tmp/rs/logs/x.log"
+(cd "$tmp/rs/sub" && $T replay -q -r "$R/etc/rules" --db "$tmp/rs/db" ../logs/x.log > /dev/null 2> "$tmp/rs1.err")
+(cd "$tmp/rs" && $T replay -r "$R/etc/rules" --db "$tmp/rs/db" logs/x.log > /dev/null 2> "$tmp/rs2.err")
+n1=$($T incidents --db "$tmp/rs/db" list 2>/dev/null | grep -c .)
+expect "resume is keyed on the real file: logs/x.log after ../logs/x.log resumes, nothing twice" \
+    "grep -q '66 messages' '$tmp/rs1.err' && grep -q 'logs/x.log: resuming after line 66' '$tmp/rs2.err' && grep -q ' 0 messages' '$tmp/rs2.err' && grep -q 'detections: 0, incidents: 0' '$tmp/rs2.err'"
+ln -s "$tmp/rs/logs/x.log" "$tmp/rs/link.log"
+$T replay -r "$R/etc/rules" --db "$tmp/rs/db" "$tmp/rs/link.log" > /dev/null 2> "$tmp/rs3.err"
+n2=$($T incidents --db "$tmp/rs/db" list 2>/dev/null | grep -c .)
+expect "... so does a symbolic link to it, and the store has the same incidents ($n1)" \
+    "grep -q 'resuming after line 66' '$tmp/rs3.err' && [ '$n1' = '$n2' ] && [ '$n1' -ge 1 ]"
+cp "$tmp/rs/logs/x.log" "$tmp/rs/new.log" && mv "$tmp/rs/new.log" "$tmp/rs/logs/x.log"
+(cd "$tmp/rs" && $T replay -q -r "$R/etc/rules" --db "$tmp/rs/db" logs/x.log > /dev/null 2> "$tmp/rs4.err")
+expect "a file rotated into the same path (another inode) is read from its start" \
+    "grep -q '66 messages' '$tmp/rs4.err'"
+$T parse --help > "$tmp/h1" 2>&1; rc=$?; $T replay --help > "$tmp/h2" 2>&1; rc2=$?
+expect "--help per command: parse lists no replay-only option, replay lists them" \
+    "[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && ! grep -qE -- '--rules|--db|--events-out|--escalate|--commit-every' '$tmp/h1' && grep -q -- '--explain' '$tmp/h1' && grep -q -- '--rules PATH' '$tmp/h2' && grep -q -- '--skip-invalid-rules' '$tmp/h2' && ! grep -q -- '--explain' '$tmp/h2'"
+$T parse -r etc/rules examples/decoders/auth.log > /dev/null 2> "$tmp/h3"; rc=$?
+expect "parse refuses a replay option with a clear error" "[ $rc -eq 2 ] && grep -q 'tocsin parse: --rules is an option of replay' '$tmp/h3'"
+
 echo "workbench: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
