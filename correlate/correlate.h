@@ -234,6 +234,9 @@ struct corr_evidence {
     const char *rule_id;    /* the correlation rule (id, else name/title), for
                                the store to keep a late event no incident covers;
                                for linked evidence the detection rule; else NULL */
+    const char *sub_rule;   /* the input rule of the correlation the event came
+                               through (detection or correlation: id, else name,
+                               else title); NULL for linked and orphaned evidence */
     const char *tenant;     /* its tenant (those late events are kept per tenant) */
     const char *attr;       /* corr_opts.evidence_attr of the event, or NULL */
 };

@@ -195,7 +195,9 @@ static struct store_evidence evidence_rec(const struct corr_evidence *e)
         .raw = e->raw,
         .raw_len = e->raw_len,
         .late = e->late,
-        .rule_id = e->linked ? e->rule_id : NULL, /* a detection attached by entity */
+        /* a detection attached by entity: its rule; else the correlation's
+         * input rule the event came through */
+        .rule_id = e->linked ? e->rule_id : e->sub_rule,
     };
 }
 

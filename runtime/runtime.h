@@ -52,11 +52,22 @@ int rt_view_incident(struct ts_buf *b, const struct store_incident *in);
 int rt_view_evidence(struct ts_buf *b, const struct store_evidence *ev);
 /* The incident with all of its evidence as `tocsin incidents show --json`
  * prints it (without the trailing newline): rt_view_incident_open, then
- * "evidence_records":[...] read in t (a read or write txn) and "}".
+ * "evidence_records":[...] read in t (a read or write txn) and "}". Every
+ * record has its text: "raw" as stored, or, when the store did not keep it
+ * and the source is a file, the line read back from the file with
+ * "raw_from_source":true, or else "raw_unavailable":"why".
  * arena receives each evidence record and is reset between them: it must
  * not be the arena that holds in. */
 int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
                               const struct store_incident *in, struct ts_arena *arena);
+
+/* An incident id as an analyst gives it: in full or as a unique prefix (hex,
+ * any case). 0 with the full id in out; TS_E_NOTFOUND (no such incident) or
+ * TS_E_INVAL (not hex, or a prefix several incidents share: msg lists up to
+ * ten of them with their rule titles), msg saying so; or the store's error.
+ * A prefix is looked up over every incident (a scan: for the CLI). */
+int rt_incident_resolve(struct store_txn *t, const char *given, char out[33], char *msg,
+                        size_t msglen);
 
 /* ----------------------------------------------------------- events out
  * (events_out.c) */

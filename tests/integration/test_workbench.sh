@@ -158,5 +158,58 @@ expect "--help per command: parse lists no replay-only option, replay lists them
 $T parse -r etc/rules examples/decoders/auth.log > /dev/null 2> "$tmp/h3"; rc=$?
 expect "parse refuses a replay option with a clear error" "[ $rc -eq 2 ] && grep -q 'tocsin parse: --rules is an option of replay' '$tmp/h3'"
 
+
+# --- part 4: evidence as analysts read it; ids by unique prefix
+$T replay -q -r etc/rules --db "$tmp/ev" examples/auth.log examples/firewall-5424.log examples/sysmon.jsonl > /dev/null 2>&1
+bf=$($T incidents --db "$tmp/ev" list --json | python3 -c 'import json,sys; print([i["id"] for i in map(json.loads, sys.stdin) if i["rule_title"]=="SSH Brute Force From One Address"][0])')
+$T incidents --db "$tmp/ev" show "$bf" --json > "$tmp/ev.json"
+expect "every evidence row has its text (stored, or read back from the file and said so) and its sub-rule" \
+    "python3 -c '
+import json
+e = json.load(open(\"$tmp/ev.json\"))
+r = e[\"evidence_records\"]
+assert len(r) == 13 and all(x.get(\"raw\") for x in r), [x.get(\"raw_unavailable\") for x in r]
+back = [x for x in r if x.get(\"raw_from_source\")]
+assert back and all(x[\"raw\"] == open(\"examples/auth.log\").read().split(\"\\n\")[x[\"offset\"]-1] for x in back), back
+assert all(x[\"rule_id\"] == \"b00d8d9f-a390-444d-b95c-3f976b0b6051\" for x in r[:12]) and r[12][\"rule_id\"] == \"6b0f6e0e-3c1a-4c7e-9d57-0b7d2f9a1c01\", [x.get(\"rule_id\") for x in r]
+assert len({(x[\"source\"], x[\"offset\"]) for x in r}) == len(r)
+'"
+(cd "$tmp" && $T incidents --db "$tmp/ev" show "$bf" --json) > "$tmp/ev2.json"
+expect "... and when the file cannot be read back, says why" \
+    "python3 -c 'import json; r=json.load(open(\"$tmp/ev2.json\"))[\"evidence_records\"]; assert r[0][\"raw_unavailable\"].startswith(\"not kept, and the source file cannot be read here\"), r[0]'"
+script -qc "$T incidents --db '$tmp/ev' show ${bf:0:6}" /dev/null > "$tmp/ev.txt"
+expect "incidents show takes a unique id prefix; the text report shows each row's text and rule" \
+    "grep -q \"incident   $bf\" '$tmp/ev.txt' && grep -q 'examples/auth.log:25  rule b00d8d9f-a390-444d-b95c-3f976b0b6051' '$tmp/ev.txt' && grep -q 'read back from the source file' '$tmp/ev.txt'"
+$T report --db "$tmp/ev" "${bf:0:8}" --format json > "$tmp/rep.json" 2> "$tmp/rep.err"; rc=$?
+expect "report takes a unique id prefix" "[ $rc -eq 0 ] && grep -q '$bf' '$tmp/rep.json'"
+$T incidents --db "$tmp/ev" ack "${bf:0:5}" > "$tmp/ack.out" 2>&1; rc=$?
+expect "ack takes a unique id prefix" "[ $rc -eq 0 ] && grep -q '^$bf: acknowledged' '$tmp/ack.out'"
+# 20 brute-forcing addresses: 20 incidents more, so two ids share a first digit
+python3 -c '
+for ip in range(20):
+    for k in range(12):
+        print("<38>Mar 17 10:%02d:%02d portal-01 sshd[1]: Failed password for root from 198.51.100.%d port %d ssh2" % (ip, k, ip + 1, 40000 + k))' > "$tmp/many.log"
+$T replay -q -r etc/rules --db "$tmp/ev" "$tmp/many.log" > /dev/null 2>&1
+ids=$($T incidents --db "$tmp/ev" list --json | python3 -c 'import json,sys; print(" ".join(json.loads(l)["id"] for l in sys.stdin))')
+amb=$(python3 -c '
+import sys, itertools
+ids = sys.argv[1].split()
+best = ""
+for a, b in itertools.combinations(ids, 2):
+    n = 0
+    while n < 32 and a[n] == b[n]: n += 1
+    if n >= len(best): best = a[:n]
+print(best)' "$ids")
+if [ -n "$amb" ]; then
+    $T incidents --db "$tmp/ev" show "$amb" > /dev/null 2> "$tmp/amb.err"; rc=$?
+    expect "an ambiguous prefix is a clear error listing the candidates (\"$amb\")" \
+        "[ $rc -eq 1 ] && grep -q 'incident id prefix \"$amb\" is ambiguous: [0-9]* incidents start with it: ' '$tmp/amb.err' && grep -q 'give more digits' '$tmp/amb.err'"
+else
+    $T incidents --db "$tmp/ev" show "" > /dev/null 2> "$tmp/amb.err"; rc=$?
+    expect "an empty prefix is a clear error" "[ $rc -eq 1 ] && grep -q 'is not an incident id' '$tmp/amb.err'"
+fi
+$T incidents --db "$tmp/ev" show zz > /dev/null 2> "$tmp/bad.err"; rc=$?
+expect "a non-hex id is a clear error" "[ $rc -eq 1 ] && grep -q '\"zz\" is not an incident id (32 hex digits, or a unique prefix of one)' '$tmp/bad.err'"
+
 echo "workbench: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
