@@ -22,6 +22,7 @@ void cli_install_signals(void);
 /* The full id of the incident given in full or by a unique prefix in the
  * store db (rt_incident_resolve); prints why not, after "tool: ", and
  * returns non-zero when there is none or several. */
-int cli_incident_id(const char *tool, const char *db, const char *given, char out[33]);
+int cli_incident_id(const char *tool, const char *db, const char *given,
+                    char out[STORE_ID_MAX + 1]);
 
 #endif

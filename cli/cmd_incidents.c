@@ -645,7 +645,7 @@ int cmd_incidents(int argc, char **argv)
         return 2;
     }
     /* a unique prefix of the id will do, as in git */
-    static char full[33];
+    static char full[STORE_ID_MAX + 1];
     if (cli_incident_id("tocsin incidents", a.db, a.id, full))
         return 1;
     a.id = full;

@@ -38,6 +38,7 @@ struct file_args {
     bool pipeline;          /* replay with rules: commit on a second thread */
     bool quiet;
     bool skip_invalid;      /* --skip-invalid-rules */
+    bool evidence;          /* --evidence */
 };
 
 static const char parse_usage[] =
@@ -77,6 +78,9 @@ static const char replay_only_usage[] =
     "                          before it starts (exit 2); unsupported ones are skipped and\n"
     "                          counted\n"
     "      --skip-invalid-rules  run without the invalid rules instead\n"
+    "      --evidence          print each incident with its evidence records: where each\n"
+    "                          event came from, the sub-rule it matched, its text (lines the\n"
+    "                          engine did not keep read back from the file, and said so)\n"
     "      --db DIR            keep correlation state and incidents in this LMDB directory\n"
     "                          (default: in memory)\n"
     "      --commit-every N    (with --db) one LMDB commit per N events (default 2000000,\n"
@@ -115,6 +119,7 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"geoip-city", required_argument, NULL, 'G'},
         {"geoip-asn", required_argument, NULL, 'S'},
         {"skip-invalid-rules", no_argument, NULL, 'K'},
+        {"evidence", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -155,6 +160,9 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             break;
         case 'K':
             a->skip_invalid = true;
+            break;
+        case 'V':
+            a->evidence = true;
             break;
         case 'A':
             a->norm.assets = optarg;
@@ -440,7 +448,8 @@ int cmd_parse(int argc, char **argv)
     int rc = parse_args(argc, argv, &a, parse_usage, parse_only_usage);
     if (rc >= 0)
         return rc;
-    const char *ro = a.nrules ? "--rules" : a.db ? "--db" : a.events_out ? "--events-out"
+    const char *ro = a.nrules ? "--rules" : a.db ? "--db" : a.evidence ? "--evidence"
+                     : a.events_out ? "--events-out"
                      : a.regime ? "--escalate" : a.commit_every >= 0 ? "--commit-every"
                      : a.skip_invalid ? "--skip-invalid-rules" : NULL;
     if (ro) {
@@ -651,6 +660,7 @@ int cmd_replay(int argc, char **argv)
         }
         r.correlate = true;
         r.det.corr = &r.corr;
+        r.corr.keep_evidence = a.evidence;
         /* one LMDB commit per 2 s (or 2M events) rather than per batch: an
          * incident touched by every batch is written once per commit */
         r.corr.commit_events = a.commit_every < 0 ? 2000000 : (uint64_t)a.commit_every;

@@ -23,7 +23,8 @@ static void on_hup(int sig)
         rt_run_reload(ts_rt.run); /* an atomic store: async-signal-safe */
 }
 
-int cli_incident_id(const char *tool, const char *db, const char *given, char out[33])
+int cli_incident_id(const char *tool, const char *db, const char *given,
+                    char out[STORE_ID_MAX + 1])
 {
     struct store *s = NULL;
     struct store_txn *t = NULL;

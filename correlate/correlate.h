@@ -206,6 +206,8 @@ struct corr_incident {
     int64_t first_seen, last_seen;
     uint64_t count;         /* contributing events (incl. late amendments) */
     uint64_t late;          /* of count: events beyond the lateness allowance */
+    const char *value_field;   /* value_count: the condition field (the first of a
+                                  list), as the rule names it; else NULL */
     const char *const *values; /* distinct values of the condition field(s) */
     size_t nvalues;
     bool values_capped;     /* more distinct values than kept */

@@ -63,11 +63,25 @@ int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
 
 /* An incident id as an analyst gives it: in full or as a unique prefix (hex,
  * any case). 0 with the full id in out; TS_E_NOTFOUND (no such incident) or
- * TS_E_INVAL (not hex, or a prefix several incidents share: msg lists up to
- * ten of them with their rule titles), msg saying so; or the store's error.
- * A prefix is looked up over every incident (a scan: for the CLI). */
-int rt_incident_resolve(struct store_txn *t, const char *given, char out[33], char *msg,
-                        size_t msglen);
+ * TS_E_INVAL (empty or too long, or a prefix several incidents share: msg
+ * lists up to ten of them with their rule titles), msg saying so; or the
+ * store's error. A prefix is looked up over every incident (a scan: for
+ * the CLI). */
+int rt_incident_resolve(struct store_txn *t, const char *given, char out[STORE_ID_MAX + 1],
+                        char *msg, size_t msglen);
+
+/* Lines of log files read back by number (the text of evidence the engine
+ * or the store did not keep): one file open at a time, read forwards,
+ * reopened to go back; gzip or plain; a line is cut at 64 KiB; at most a
+ * million lines read in all. Single-threaded. */
+struct rt_readback;
+struct rt_readback *rt_readback_new(void);
+void rt_readback_free(struct rt_readback *rb);
+/* Line `line` (1-based) of the file `path`: its text (valid until the next
+ * call) and length in *len; or NULL with *why saying why (the file cannot
+ * be read, has fewer lines now, the budget is spent). */
+const char *rt_readback_line(struct rt_readback *rb, const char *path, int64_t line,
+                             size_t *len, const char **why);
 
 /* ----------------------------------------------------------- events out
  * (events_out.c) */
@@ -170,13 +184,27 @@ struct rt_corr_pairs {
  * rt_corr_close), tenant, group values and distinct values copied into
  * strs (owned: NUL-terminated, in that order; rewritten only when they
  * change). */
+struct rt_final_evidence {
+    char *source;       /* owned */
+    int32_t partition;
+    int64_t offset;
+    int64_t time_ns;
+    char *sub_rule;     /* owned; NULL */
+    char *raw;          /* owned; NULL when the engine did not keep it */
+    bool late;
+};
 struct rt_final_incident {
     struct corr_incident v; /* string pointers other than the rule's: unset */
     char *strs;
     size_t strslen;
     const char **gf;    /* group field names (the rule's strings; array owned) */
     size_t gfcap;
+    struct rt_final_evidence *ev; /* keep_evidence: the first RT_FINAL_EVIDENCE_MAX */
+    size_t nev, evcap;
+    uint64_t ev_more;   /* evidence beyond them, counted */
 };
+#define RT_FINAL_EVIDENCE_MAX 200u
+#define RT_FINAL_RAW_MAX 4096u
 struct rt_corr {
     struct corr_engine *ce;
     struct store *st;             /* NULL: in memory only (replay without --db) */
@@ -228,6 +256,9 @@ struct rt_corr {
     size_t nacc, capacc;
     struct corr_metrics base;     /* counters of the engines a reload replaced */
     size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
+    bool keep_evidence;           /* replay --evidence (final_only): each incident printed
+                                     with its evidence records, the lines the engine did
+                                     not keep read back from their files */
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */

@@ -163,97 +163,118 @@ int rt_view_evidence(struct ts_buf *b, const struct store_evidence *ev)
 
 /* Reading evidence lines back from their source file when the store did not
  * keep the text (the correlation engine keeps the text of the event that
- * completed a window, not of the entries before it). One file open at a
- * time, read forwards (gzip or plain, as replay reads them); a line is cut
- * at RT_READBACK_LINE bytes, and at most RT_READBACK_LINES lines are read
- * per view. */
+ * completed a window, not of the entries before it). */
 #define RT_READBACK_LINE ((size_t)64 << 10)
 #define RT_READBACK_LINES 1000000u
 
-struct ev_walk {
-    struct ts_buf *b;
-    struct ts_arena *arena;
-    uint64_t n;
+struct rt_readback {
     gzFile f;          /* the source being read back, or NULL */
-    char *path;        /* its name as stored (owned) */
+    char *path;        /* its name (owned) */
     int64_t line;      /* lines read so far */
     uint64_t budget;   /* lines left to read */
-    char *buf;         /* RT_READBACK_LINE + 1 bytes, allocated on first use */
+    char buf[RT_READBACK_LINE + 1];
     char why[200];     /* why the last read back failed */
 };
 
-static void walk_close(struct ev_walk *w)
+struct rt_readback *rt_readback_new(void)
 {
-    if (w->f)
-        gzclose(w->f);
-    w->f = NULL;
-    free(w->path);
-    w->path = NULL;
-    w->line = 0;
+    struct rt_readback *rb = calloc(1, sizeof(*rb));
+    if (rb)
+        rb->budget = RT_READBACK_LINES;
+    return rb;
 }
 
-/* Line `want` (1-based) of source into w->buf; its length, or -1 (w->why). */
-static long read_back(struct ev_walk *w, const char *source, int64_t want)
+static void rb_close(struct rt_readback *rb)
 {
-    if (!w->buf && !(w->buf = malloc(RT_READBACK_LINE + 1))) {
-        snprintf(w->why, sizeof(w->why), "out of memory");
-        return -1;
+    if (rb->f)
+        gzclose(rb->f);
+    rb->f = NULL;
+    free(rb->path);
+    rb->path = NULL;
+    rb->line = 0;
+}
+
+void rt_readback_free(struct rt_readback *rb)
+{
+    if (!rb)
+        return;
+    rb_close(rb);
+    free(rb);
+}
+
+const char *rt_readback_line(struct rt_readback *rb, const char *path, int64_t want,
+                             size_t *outlen, const char **why)
+{
+    *why = rb->why;
+    if (want <= 0) {
+        snprintf(rb->why, sizeof(rb->why), "not kept (no line number)");
+        return NULL;
     }
-    if (!w->path || strcmp(w->path, source) != 0 || want <= w->line) {
-        walk_close(w);
+    if (!rb->path || strcmp(rb->path, path) != 0 || want <= rb->line) {
+        rb_close(rb);
         struct stat sb;
-        if (stat(source, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            snprintf(w->why, sizeof(w->why), "not kept, and the source file cannot be read "
+        errno = 0;
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            snprintf(rb->why, sizeof(rb->why), "not kept, and the source file cannot be read "
                      "here: %s", errno ? strerror(errno) : "not a regular file");
-            return -1;
+            return NULL;
         }
-        if (!(w->f = gzopen(source, "rb")) || !(w->path = strdup(source))) {
-            snprintf(w->why, sizeof(w->why), "not kept, and the source file cannot be read "
+        if (!(rb->f = gzopen(path, "rb")) || !(rb->path = strdup(path))) {
+            snprintf(rb->why, sizeof(rb->why), "not kept, and the source file cannot be read "
                      "here: %s", strerror(errno));
-            walk_close(w);
-            return -1;
+            rb_close(rb);
+            return NULL;
         }
     }
-    while (w->line < want) {
-        if (w->budget == 0) {
-            snprintf(w->why, sizeof(w->why), "not kept (read-back limit of %u lines reached)",
+    while (rb->line < want) {
+        if (rb->budget == 0) {
+            snprintf(rb->why, sizeof(rb->why), "not kept (read-back limit of %u lines reached)",
                      RT_READBACK_LINES);
-            return -1;
+            return NULL;
         }
-        w->budget--;
+        rb->budget--;
         size_t len = 0;
-        bool eol = false;
+        bool eol = false, any = false;
         /* one line, however long: the first RT_READBACK_LINE bytes kept */
         for (;;) {
             char chunk[4096];
-            if (!gzgets(w->f, chunk, sizeof(chunk)))
+            if (!gzgets(rb->f, chunk, sizeof(chunk)))
                 break;
+            any = true;
             size_t n = strlen(chunk);
             eol = n && chunk[n - 1] == '\n';
-            if (w->line + 1 == want && len < RT_READBACK_LINE) {
+            if (rb->line + 1 == want && len < RT_READBACK_LINE) {
                 size_t take = n > RT_READBACK_LINE - len ? RT_READBACK_LINE - len : n;
-                memcpy(w->buf + len, chunk, take);
+                memcpy(rb->buf + len, chunk, take);
                 len += take;
             }
             if (eol)
                 break;
         }
-        if (!eol && len == 0 && gzeof(w->f)) {
-            snprintf(w->why, sizeof(w->why), "not kept, and the source file has fewer lines "
-                     "now (%lld): it changed since", (long long)w->line);
-            walk_close(w);
-            return -1;
+        if (!any) {
+            snprintf(rb->why, sizeof(rb->why), "not kept, and the source file has fewer lines "
+                     "now (%lld): it changed since", (long long)rb->line);
+            rb_close(rb);
+            return NULL;
         }
-        w->line++;
-        if (w->line == want) {
-            while (len && (w->buf[len - 1] == '\n' || w->buf[len - 1] == '\r'))
+        rb->line++;
+        if (rb->line == want) {
+            while (len && (rb->buf[len - 1] == '\n' || rb->buf[len - 1] == '\r'))
                 len--;
-            w->buf[len] = '\0';
-            return (long)len;
+            rb->buf[len] = '\0';
+            *outlen = len;
+            return rb->buf;
         }
     }
-    return -1;
+    return NULL;
 }
+
+struct ev_walk {
+    struct ts_buf *b;
+    struct ts_arena *arena;
+    uint64_t n;
+    struct rt_readback *rb; /* created on first use */
+};
 
 static int ev_one(void *ctx, const struct store_evidence *ev)
 {
@@ -264,14 +285,18 @@ static int ev_one(void *ctx, const struct store_evidence *ev)
     if (!rc && !ev->raw && ev->partition < 0 && ev->source && *ev->source && ev->offset > 0 &&
         strcmp(ev->source, "-") != 0) {
         w->b->len--; /* reopen the object */
-        long n = read_back(w, ev->source, ev->offset);
+        size_t n = 0;
+        const char *why = "out of memory";
+        const char *line = NULL;
+        if (w->rb || (w->rb = rt_readback_new()) != NULL)
+            line = rt_readback_line(w->rb, ev->source, ev->offset, &n, &why);
         struct view v = {w->b, 0};
-        if (n >= 0) {
+        if (line) {
             v_puts(&v, ",\"raw\":");
-            v_json(&v, w->buf, (size_t)n);
+            v_json(&v, line, n);
             v_puts(&v, ",\"raw_from_source\":true");
         } else {
-            put_str(&v, "raw_unavailable", w->why);
+            put_str(&v, "raw_unavailable", why);
         }
         v_putc(&v, '}');
         rc = v.rc;
@@ -295,10 +320,9 @@ int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
 {
     int rc = rt_view_incident_open(b, in);
     rc = rc ? rc : ts_buf_puts(b, ",\"evidence_records\":[");
-    struct ev_walk w = {b, arena, 0, NULL, NULL, 0, RT_READBACK_LINES, NULL, ""};
+    struct ev_walk w = {b, arena, 0, NULL};
     rc = rc ? rc : store_evidence_foreach(t, in->id, arena, ev_one, &w);
-    walk_close(&w);
-    free(w.buf);
+    rt_readback_free(w.rb);
     return rc ? rc : ts_buf_puts(b, "]}");
 }
 
@@ -307,7 +331,7 @@ int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
 struct prefix_walk {
     const char *given;
     size_t len;
-    char first[33];
+    char first[STORE_ID_MAX + 1];
     size_t n;
     char *msg;
     size_t msglen, used;
@@ -329,15 +353,15 @@ static int prefix_one(void *ctx, const struct store_incident *in)
     return 0;
 }
 
-int rt_incident_resolve(struct store_txn *t, const char *given, char out[33], char *msg,
-                        size_t msglen)
+int rt_incident_resolve(struct store_txn *t, const char *given, char out[STORE_ID_MAX + 1],
+                        char *msg, size_t msglen)
 {
     size_t len = strlen(given);
     if (msglen)
         msg[0] = '\0';
-    if (len == 0 || len > 32 || strspn(given, "0123456789abcdefABCDEF") != len) {
-        snprintf(msg, msglen, "\"%s\" is not an incident id (32 hex digits, or a unique "
-                 "prefix of one)", given);
+    if (len == 0 || len > STORE_ID_MAX) {
+        snprintf(msg, msglen, "\"%.*s\" is not an incident id (32 hex digits, or a unique "
+                 "prefix of one)", 64, given);
         return TS_E_INVAL;
     }
     struct ts_arena *a = NULL;
@@ -345,11 +369,17 @@ int rt_incident_resolve(struct store_txn *t, const char *given, char out[33], ch
     if (rc)
         return rc;
     struct store_incident in;
-    if (len == 32 && (rc = store_incident_get(t, given, a, &in)) != TS_E_NOTFOUND) {
+    /* the id in full (any id the store has) */
+    if ((rc = store_incident_get(t, given, a, &in)) != TS_E_NOTFOUND) {
         if (!rc)
-            snprintf(out, 33, "%s", in.id);
+            snprintf(out, STORE_ID_MAX + 1, "%s", in.id);
         ts_arena_destroy(a);
         return rc;
+    }
+    if (len >= 32 || strspn(given, "0123456789abcdefABCDEF") != len) {
+        ts_arena_destroy(a);
+        snprintf(msg, msglen, "no incident \"%s\"", given);
+        return TS_E_NOTFOUND;
     }
     char list[1024] = "";
     struct prefix_walk p = {.given = given, .len = len, .msg = list, .msglen = sizeof(list)};
@@ -367,6 +397,6 @@ int rt_incident_resolve(struct store_txn *t, const char *given, char out[33], ch
                  "with it: %s%s; give more digits", given, p.n, list, p.n > 10 ? ", ..." : "");
         return TS_E_INVAL;
     }
-    snprintf(out, 33, "%s", p.first);
+    snprintf(out, STORE_ID_MAX + 1, "%s", p.first);
     return 0;
 }

@@ -209,7 +209,29 @@ else
     expect "an empty prefix is a clear error" "[ $rc -eq 1 ] && grep -q 'is not an incident id' '$tmp/amb.err'"
 fi
 $T incidents --db "$tmp/ev" show zz > /dev/null 2> "$tmp/bad.err"; rc=$?
-expect "a non-hex id is a clear error" "[ $rc -eq 1 ] && grep -q '\"zz\" is not an incident id (32 hex digits, or a unique prefix of one)' '$tmp/bad.err'"
+expect "an id that is no incident's is a clear error" "[ $rc -eq 1 ] && grep -q 'no incident \"zz\" in $tmp/ev' '$tmp/bad.err'"
+
+
+$T replay -q --evidence -r etc/rules examples/auth.log > "$tmp/ev3.out" 2> /dev/null; rc=$?
+expect "replay --evidence without --db: each incident with its evidence, text and sub-rule" \
+    "[ $rc -eq 0 ] && python3 -c '
+import json
+inc = [json.loads(l) for l in open(\"$tmp/ev3.out\") if l.startswith(\"{\\\"kind\\\":\\\"incident\")]
+assert len(inc) == 1 and inc[0][\"incident\"][\"count\"] == 13, inc
+ev = inc[0][\"evidence\"]
+assert len(ev) == 13 and all(x.get(\"raw\") and x.get(\"rule_id\") for x in ev), ev
+assert [x[\"offset\"] for x in ev] == sorted({x[\"offset\"] for x in ev})
+assert any(x.get(\"raw_from_source\") for x in ev) and not ev[-1].get(\"raw_from_source\")
+'"
+python3 -c '
+for k in range(12):
+    print("<38>Mar 17 10:00:%02d portal-01 sshd[1]: Failed password for user%d from 198.51.100.9 port %d ssh2" % (k * 3, k, 40000 + k))' > "$tmp/spray.log"
+$T replay -q -r etc/rules --db "$tmp/sp" "$tmp/spray.log" > /dev/null 2>&1
+sp=$($T incidents --db "$tmp/sp" list --json | python3 -c 'import json,sys; print([i["id"] for i in map(json.loads, sys.stdin) if "Spraying" in i["rule_title"]][0])')
+$T incidents --db "$tmp/sp" show "$sp" --json > "$tmp/sp.json"
+script -qc "$T incidents --db '$tmp/sp' show $sp" /dev/null > "$tmp/sp.txt"
+expect "a value_count incident lists its distinct values (JSON and text)" \
+    "python3 -c 'import json; e=json.load(open(\"$tmp/sp.json\")); assert e[\"distinct_field\"]==\"username\" and e[\"distinct\"]==[\"user%d\" % k for k in range(12)], e' && grep -q 'distinct   username (12): user0 user1' '$tmp/sp.txt'"
 
 echo "workbench: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
