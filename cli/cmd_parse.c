@@ -2,6 +2,8 @@
  * or stdin. parse prints each normalised event as a JSON line; replay runs
  * the pipeline and reports what it saw (later stages attach here). */
 #include <getopt.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -481,50 +483,13 @@ int cmd_parse(int argc, char **argv)
     return rc;
 }
 
-/* ---- replay: a small tally of what went through, until rules attach ---- */
+/* ---- replay: tallies of what went through (cli/replay_report.c) ---- */
 
-#define TALLY_MAX 32
-
-struct tally {
-    const char *label;
-    char *keys[TALLY_MAX];
-    uint64_t counts[TALLY_MAX];
-    uint64_t other;
-    int n;
-};
-
-static void tally_add(struct tally *t, const char *key, size_t len)
-{
-    if (len > 64)
-        len = 64;
-    for (int i = 0; i < t->n; i++)
-        if (strncmp(t->keys[i], key, len) == 0 && t->keys[i][len] == '\0') {
-            t->counts[i]++;
-            return;
-        }
-    if (t->n < TALLY_MAX && (t->keys[t->n] = strndup(key, len)) != NULL) {
-        t->counts[t->n++] = 1;
-        return;
-    }
-    t->other++;
-}
-
-static void tally_print(struct tally *t, FILE *out)
-{
-    if (!t->n)
-        return;
-    fprintf(out, "  by %-9s", t->label);
-    for (int i = 0; i < t->n; i++) {
-        fprintf(out, "%s%s %llu", i ? ", " : "", t->keys[i], (unsigned long long)t->counts[i]);
-        free(t->keys[i]);
-    }
-    if (t->other)
-        fprintf(out, ", other %llu", (unsigned long long)t->other);
-    fputc('\n', out);
-}
+#define REPLAY_TOP 10 /* keys of a tally, rules of the detections summary */
 
 struct replay_ctx {
-    struct tally format, host, program, tenant, logsource;
+    struct cli_tally format, host, program, tenant, logsource;
+    struct cli_progress progress; /* the bar on a terminal (stderr) */
     struct events_sink out_sink; /* -o */
     bool out;
     struct rt_det det;
@@ -536,22 +501,22 @@ struct replay_ctx {
 };
 
 /* Count the first string field of names, or "(none)". */
-static void tally_field(struct tally *t, const struct ts_event *ev, const char *const *names,
+static void tally_field(struct cli_tally *t, const struct ts_event *ev, const char *const *names,
                         size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct ts_field *f = ts_event_getz(ev, names[i]);
         if (f && f->v.type == TS_V_STR) {
-            tally_add(t, f->v.u.s, f->v.len);
+            cli_tally_add(t, f->v.u.s, f->v.len);
             return;
         }
     }
-    tally_add(t, "(none)", 6);
+    cli_tally_add(t, "(none)", 6);
 }
 
-static void tally_str(struct tally *t, const char *s)
+static void tally_str(struct cli_tally *t, const char *s)
 {
-    tally_add(t, s, strlen(s));
+    cli_tally_add(t, s, strlen(s));
 }
 
 static int replay_process(void *ctx, struct ingest_batch *b)
@@ -561,8 +526,10 @@ static int replay_process(void *ctx, struct ingest_batch *b)
     static const char *const progs[] = {"program", "winlog.channel", "Channel",
                                         "Event.System.Channel"};
     struct replay_ctx *r = ctx;
+    uint64_t bytes = 0;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ts_event *ev = &b->events[i];
+        bytes += ev->raw_len + 1u;
         tally_str(&r->format, ev->format ? ev->format : "?");
         tally_field(&r->host, ev, hosts, TS_ARRAY_LEN(hosts));
         tally_field(&r->program, ev, progs, TS_ARRAY_LEN(progs));
@@ -579,6 +546,7 @@ static int replay_process(void *ctx, struct ingest_batch *b)
         ls[al + 1 + cl] = '\0';
         tally_str(&r->logsource, ls);
     }
+    cli_progress_add(&r->progress, b->consumed, bytes);
     /* rule matching runs in replay_commit: on the pipeline's second thread,
      * which would otherwise wait for this one (reading, parsing and
      * normalising take longer than correlating) */
@@ -701,7 +669,21 @@ int cmd_replay(int argc, char **argv)
                                .seek = a.db ? replay_seek : NULL};
     struct ingest_stats st;
     int nfiles = argc - optind;
+    /* the bar's 100%: the files' sizes (unknown with stdin or gzip) */
+    uint64_t total = 0;
+    bool known = true;
+    for (int i = optind; i < argc; i++) {
+        struct stat sb;
+        size_t l = strlen(argv[i]);
+        if (strcmp(argv[i], "-") == 0 || (l > 3 && strcmp(argv[i] + l - 3, ".gz") == 0) ||
+            stat(argv[i], &sb) != 0)
+            known = false;
+        else
+            total += (uint64_t)sb.st_size;
+    }
+    cli_progress_start(&r.progress, stderr, !a.quiet, total, known);
     rc = run_files(&a, nfiles, argv + optind, sink, dlq, &st);
+    double elapsed = cli_progress_end(&r.progress);
     bool ran = rc != 2; /* 2: normalisation did not load, nothing was read */
     if (r.correlate) { /* what coalescing holds: what was read is committed */
         int frc = rt_corr_flush(&r.corr);
@@ -724,18 +706,33 @@ int cmd_replay(int argc, char **argv)
     }
     if (r.escalate)
         rt_esc_close(&r.esc);
+    /* the detections' summary, kept until the counters line is out */
+    char *dsum = NULL;
+    size_t dsum_len = 0;
+    if (r.rules && ran) {
+        FILE *m = open_memstream(&dsum, &dsum_len);
+        if (m) {
+            cli_detections_summary(&r.det, m, REPLAY_TOP);
+            fclose(m);
+        }
+    }
     if (r.rules)
         rt_det_close(&r.det);
     FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
+    struct cli_tally *tallies[] = {&r.format, &r.logsource, &r.tenant, &r.host, &r.program};
     if (!ran) { /* no summary of a run that did not happen */
-        for (int i = 0; i < r.format.n; i++)
-            free(r.format.keys[i]);
+        for (size_t i = 0; i < TS_ARRAY_LEN(tallies); i++)
+            cli_tally_free(tallies[i]);
+        free(dsum);
         return rc;
     }
     fprintf(out, "replay: %d input(s), %llu messages: %llu events (%llu with warnings), "
                  "%llu dead letters\n",
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
+    fprintf(out, "  elapsed %.2f s: %.0f messages/s, %.1f MB/s\n", elapsed,
+            elapsed > 0 ? (double)st.consumed / elapsed : 0.0,
+            elapsed > 0 ? (double)r.progress.bytes / elapsed / 1e6 : 0.0);
     if (st.clamped)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",
@@ -755,10 +752,12 @@ int cmd_replay(int argc, char **argv)
         fprintf(out, "  Sigma regex searches cut short by the PCRE2 limits: %llu (%llu over the "
                      "length window), treated as not matching\n",
                 (unsigned long long)re_cut, (unsigned long long)re_long);
-    tally_print(&r.format, out);
-    tally_print(&r.logsource, out);
-    tally_print(&r.tenant, out);
-    tally_print(&r.host, out);
-    tally_print(&r.program, out);
+    if (dsum && dsum_len)
+        fwrite(dsum, 1, dsum_len, out);
+    free(dsum);
+    for (size_t i = 0; i < TS_ARRAY_LEN(tallies); i++) {
+        cli_tally_print(tallies[i], out, REPLAY_TOP);
+        cli_tally_free(tallies[i]);
+    }
     return rc;
 }

@@ -176,6 +176,10 @@ int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
         return rc;
     if (!(d->hits = hits_new(d->rs)))
         return TS_E_NOMEM;
+    size_t nr = rule_set_count(d->rs);
+    if (!(d->printed = calloc(nr ? nr : 1, sizeof(*d->printed))))
+        return TS_E_NOMEM;
+    d->printed_rs = d->rs;
     d->nscratch = workers > 0 ? (size_t)workers : 1;
     d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
     d->scratch_rs = calloc(d->nscratch, sizeof(*d->scratch_rs));
@@ -271,6 +275,8 @@ void rt_det_close(struct rt_det *d)
     }
     free(d->scratch);
     free(d->scratch_rs);
+    free(d->printed);
+    d->printed = NULL;
     free((void *)d->re_limit);
     free((void *)d->re_long);
     d->re_limit = d->re_long = NULL;
@@ -345,6 +351,13 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     if (d->out && fwrite(b->data, 1, b->len, d->out) != b->len)
         return TS_E_IO;
     d->detections++;
+    if (d->printed && m->rs == d->printed_rs) {
+        struct rt_det_rule_stat *st = &d->printed[idx];
+        if (!st->n++ || ev->time_ns < st->first_ns)
+            st->first_ns = ev->time_ns;
+        if (st->n == 1 || ev->time_ns > st->last_ns)
+            st->last_ns = ev->time_ns;
+    }
     return 0;
 }
 

@@ -147,6 +147,13 @@ struct rt_det {
     struct rt_corr *corr;          /* NULL: detections are only printed */
     size_t invalid_rules;          /* rt_det_open: rules left out as invalid (the front
                                       end refuses to start on them unless told to skip) */
+    /* Detections printed per rule of the set rt_det_open loaded (replay's
+     * summary; a reload's new set is not counted): updated under mu. */
+    struct rt_det_rule_stat {
+        uint64_t n;
+        int64_t first_ns, last_ns; /* event times */
+    } *printed;
+    const struct rule_set *printed_rs; /* the set printed[] indexes (not a reference) */
     /* Sigma regex searches cut short (PCRE2 limits, length window): per
      * worker as its scratch counted them, plus what replaced scratches had */
     _Atomic uint64_t *re_limit, *re_long;

@@ -233,5 +233,27 @@ script -qc "$T incidents --db '$tmp/sp' show $sp" /dev/null > "$tmp/sp.txt"
 expect "a value_count incident lists its distinct values (JSON and text)" \
     "python3 -c 'import json; e=json.load(open(\"$tmp/sp.json\")); assert e[\"distinct_field\"]==\"username\" and e[\"distinct\"]==[\"user%d\" % k for k in range(12)], e' && grep -q 'distinct   username (12): user0 user1' '$tmp/sp.txt'"
 
+
+# --- part 5: progress on a terminal, summaries
+python3 -c '
+n = 0
+for h in range(1, 13):
+    for k in range(h):
+        n += 1
+        print("<13>Mar 17 10:%02d:%02d h%02d systemd[1]: Started job %d." % (n // 60, n % 60, h, n))' > "$tmp/hosts.log"
+script -qc "$T replay -r etc/rules '$tmp/hosts.log' examples/auth.log > /dev/null" /dev/null > "$tmp/tty.txt"
+expect "replay on a terminal draws a progress bar on stderr (percent, lines, rate, elapsed)" \
+    "grep -qaE \$'\\r\\\\[[#.]{30}\\\\] +[0-9]+%  [0-9]+ lines  [0-9]+ lines/s  [0-9.]+ MB/s  elapsed 0:0' '$tmp/tty.txt'"
+script -qc "$T replay -q -r etc/rules '$tmp/hosts.log' > /dev/null" /dev/null > "$tmp/ttyq.txt"
+$T replay -r etc/rules "$tmp/hosts.log" > /dev/null 2> "$tmp/notty.txt"
+expect "no bar with -q, nor when stderr is not a terminal" \
+    "! grep -qa 'lines/s' '$tmp/ttyq.txt' && ! grep -qa 'lines/s' '$tmp/notty.txt' && grep -q 'elapsed' '$tmp/notty.txt'"
+expect "the summary has elapsed time and rate" "grep -qE '^  elapsed [0-9.]+ s: [0-9]+ messages/s, [0-9.]+ MB/s' '$tmp/notty.txt'"
+expect "hosts are the top 10 by count, the rest summed" \
+    "grep -qF '  by host:     (top 10 of 12) h12 12, h11 11, h10 10, h09 9, h08 8, h07 7, h06 6, h05 5, h04 4, h03 3, other 3' '$tmp/notty.txt'"
+$T replay -r etc/rules examples/auth.log examples/sysmon.jsonl > /dev/null 2> "$tmp/sum.txt"
+expect "detections per level and per rule with first and last time" \
+    "grep -qE '^    high +4  2026-03-17T02:05:44.390Z \\.\\. 2026-03-17T09:14:02Z$' '$tmp/sum.txt' && grep -qE '^ +1  high     2026-03-17T09:14:02Z \\.\\. 2026-03-17T09:14:02Z  SSH Password Login As Root$' '$tmp/sum.txt' && grep -qE '^ +2  high     2026-03-17T02:05:44.390Z \\.\\. 2026-03-17T02:05:52.731Z  Shadow Copies Or Backup Catalog Deleted$' '$tmp/sum.txt'"
+
 echo "workbench: $n checks, $fails failed"
 [ "$fails" -eq 0 ]
