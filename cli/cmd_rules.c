@@ -22,6 +22,7 @@ static const char rules_usage[] =
     "usage: tocsin rules check [--strict] [--taxonomy FILE] PATH...\n"
     "       tocsin rules test RULE --events FILE|- [--explain] [--profile P] [--format F]\n"
     "                         [--profiles DIR] [--decoders DIR] [--no-normalise] [-q]\n"
+    "                         [--assets FILE] [--intel-db DIR] [--geoip-city F] [--geoip-asn F]\n"
     "\n"
     "check: compile Sigma rules (files or directories) and print every problem as\n"
     "  file:line:col: invalid|unsupported|warning: [rule-id] message\n"
@@ -356,6 +357,8 @@ static int rules_test(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},   {"profiles", required_argument, NULL, 'P'},
         {"decoders", required_argument, NULL, 'D'}, {"no-normalise", no_argument, NULL, 'N'},
         {"explain", no_argument, NULL, 'E'},        {"quiet", no_argument, NULL, 'q'},
+        {"assets", required_argument, NULL, 'A'},   {"intel-db", required_argument, NULL, 'I'},
+        {"geoip-city", required_argument, NULL, 'G'}, {"geoip-asn", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct test_args ta = {.format = "auto"};
@@ -363,6 +366,10 @@ static int rules_test(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "e:p:f:P:D:qh", longopts, NULL)) != -1) {
         switch (c) {
+        case 'A': ta.norm.assets = optarg; break;
+        case 'I': ta.norm.intel_db = optarg; break;
+        case 'G': ta.norm.geoip_city = optarg; break;
+        case 'S': ta.norm.geoip_asn = optarg; break;
         case 'e': ta.events = optarg; break;
         case 'p': ta.norm.force_profile = optarg; break;
         case 'f': ta.format = optarg; break;
@@ -385,7 +392,8 @@ static int rules_test(int argc, char **argv)
 
 static const char logtest_usage[] =
     "usage: tocsin logtest [-r RULES]... [-v] [--format F] [--profile P] [--profiles DIR]\n"
-    "                      [--decoders DIR] [--no-normalise]\n"
+    "                      [--decoders DIR] [--no-normalise] [--assets FILE] [--intel-db DIR]\n"
+    "                      [--geoip-city F] [--geoip-asn F]\n"
     "Read log lines on stdin and show, for each, what replay does with it: parsing, the\n"
     "decoder that ran (or why none did), the mapping profile and the logsource, the\n"
     "event's fields, and every rule that matched. -v: for an event no rule matched, why\n"
@@ -400,6 +408,8 @@ int cmd_logtest(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},   {"profiles", required_argument, NULL, 'P'},
         {"decoders", required_argument, NULL, 'D'}, {"no-normalise", no_argument, NULL, 'N'},
         {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+        {"assets", required_argument, NULL, 'A'},   {"intel-db", required_argument, NULL, 'I'},
+        {"geoip-city", required_argument, NULL, 'G'}, {"geoip-asn", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     struct test_args ta = {.format = "auto", .events = "-"};
@@ -407,6 +417,10 @@ int cmd_logtest(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:p:f:P:D:vh", longopts, NULL)) != -1) {
         switch (c) {
+        case 'A': ta.norm.assets = optarg; break;
+        case 'I': ta.norm.intel_db = optarg; break;
+        case 'G': ta.norm.geoip_city = optarg; break;
+        case 'S': ta.norm.geoip_asn = optarg; break;
         case 'r':
             if (ta.nrules == TS_ARRAY_LEN(ta.rules)) {
                 fprintf(stderr, "tocsin logtest: at most %zu --rules\n", TS_ARRAY_LEN(ta.rules));

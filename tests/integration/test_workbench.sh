@@ -76,6 +76,11 @@ expect "logtest -v: no rule matched, and why" \
     "grep -q '  no rule matched' '$tmp/lt2.out' && grep -qF 'SSH Password Login As Root: selection \"selection\" failed: auth_method is \"publickey\", which does not match auth_method \"password\"' '$tmp/lt2.out'"
 
 
+echo '<86>Mar 17 09:14:02 portal-01 sshd[10702]: Accepted password for root from 203.0.113.45 port 41877 ssh2' |
+    $T logtest --assets etc/assets.example.yml > "$tmp/lt3.out" 2>&1
+expect "logtest (and rules test) take replay's enrichment options: asset fields shown" \
+    "grep -q '    asset.id: \"portal-01\"' '$tmp/lt3.out'"
+
 # --- part 2: strict lint; replay and run refuse invalid rules
 L=$tmp/lint; mkdir -p "$L/a" "$L/b" "$L/warn"
 rule() { # file id extra-top extra-logsource
