@@ -102,11 +102,9 @@ void cli_tally_print(struct cli_tally *t, FILE *out, size_t top)
             v[k++] = &t->ent[i];
     if (v)
         qsort(v, k, sizeof(*v), ent_cmp);
+    fprintf(out, "  by %-10s ", t->label);
     if (k > top)
-        fprintf(out, "  by %-9s (top %zu of %zu%s) ", t->label, top, k,
-                t->other ? "+" : "");
-    else
-        fprintf(out, "  by %-9s", t->label);
+        fprintf(out, "(top %zu of %zu%s) ", top, k, t->other ? "+" : "");
     uint64_t rest = t->other;
     for (size_t i = 0; v && i < k; i++) {
         if (i < top)
