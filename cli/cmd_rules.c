@@ -21,6 +21,7 @@
 static const char rules_usage[] =
     "usage: tocsin rules check [--strict] [--taxonomy FILE] PATH...\n"
     "       tocsin rules test RULE --events FILE|- [--explain] [--profile P] [--format F]\n"
+    "       tocsin rules test RULE --why LINE [options]    (one line, explained)\n"
     "                         [--profiles DIR] [--decoders DIR] [--no-normalise] [-q]\n"
     "                         [--assets FILE] [--intel-db DIR] [--geoip-city F] [--geoip-asn F]\n"
     "\n"
@@ -279,6 +280,7 @@ static int logtest_event(void *ctx, const struct ts_event *ev)
 /* What rules test and logtest share: the replay pipeline's options. */
 struct test_args {
     const char *events, *format;
+    const char *why; /* rules test --why LINE: that one line, explained */
     struct rt_norm_args norm;
     bool explain, verbose, quiet;
     const char *rules[64];
@@ -316,8 +318,11 @@ static int run_test(struct test_args *ta, bool logtest, const char *tool, const 
     const char *evp[1] = {ta->events};
     struct rt_rule_test_opts o = {
         .rules = {.paths = ta->rules, .npaths = ta->nrules},
-        .event_paths = evp,
-        .nevent_paths = 1,
+        .event_paths = ta->why ? NULL : evp,
+        .nevent_paths = ta->why ? 0 : 1,
+        .events = ta->why,
+        .events_len = ta->why ? strlen(ta->why) : 0,
+        .events_name = "--why",
         .format = fmt,
         .norm = norm,
         .diag = ta->quiet ? NULL : stderr,
@@ -359,6 +364,7 @@ static int rules_test(int argc, char **argv)
         {"explain", no_argument, NULL, 'E'},        {"quiet", no_argument, NULL, 'q'},
         {"assets", required_argument, NULL, 'A'},   {"intel-db", required_argument, NULL, 'I'},
         {"geoip-city", required_argument, NULL, 'G'}, {"geoip-asn", required_argument, NULL, 'S'},
+        {"why", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct test_args ta = {.format = "auto"};
@@ -370,6 +376,7 @@ static int rules_test(int argc, char **argv)
         case 'I': ta.norm.intel_db = optarg; break;
         case 'G': ta.norm.geoip_city = optarg; break;
         case 'S': ta.norm.geoip_asn = optarg; break;
+        case 'W': ta.why = optarg; ta.explain = true; break;
         case 'e': ta.events = optarg; break;
         case 'p': ta.norm.force_profile = optarg; break;
         case 'f': ta.format = optarg; break;
@@ -382,7 +389,7 @@ static int rules_test(int argc, char **argv)
         default: fprintf(stderr, "%s", rules_usage); return 2;
         }
     }
-    if (optind + 1 != argc || !ta.events) {
+    if (optind + 1 != argc || !ta.events == !ta.why) {
         fprintf(stderr, "%s", rules_usage);
         return 2;
     }

@@ -60,6 +60,9 @@ r = miss[0][\"why\"][\"rules\"][0]
 assert miss[0][\"why\"][\"decoder\"] == \"sudo\" and r[\"selection\"] == \"selection\", r
 assert r[\"failed\"] == {\"key\": \"target_user\", \"field\": \"target_user\", \"value\": \"www-data\", \"expected\": [\"root\"]}, r
 '"
+$T rules test examples/decoders/rules/sudo_to_root.yml --why '<85>Mar 17 08:07:10 portal-01 sudo:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=www-data ; COMMAND=/usr/bin/ls' > "$tmp/w.out" 2> "$tmp/w.err"; rc=$?
+expect "rules test --why LINE explains that one line" \
+    "[ $rc -eq 0 ] && grep -qF -- '--why:1: no match: Sudo Command As Root: selection \"selection\" failed: target_user is \"www-data\"' '$tmp/w.err' && grep -q '1 events, 0 matched' '$tmp/w.err'"
 printf '<13>Mar 17 10:00:00 portal-01 systemd[1]: Started x.\n' > "$tmp/nodec.log"
 $T rules test examples/decoders/rules/sudo_to_root.yml --events "$tmp/nodec.log" --explain -q > /dev/null 2> "$tmp/nd.err"
 expect "--explain says no decoder ran and the logsource does not apply" \
