@@ -7,6 +7,7 @@ int cmd_parse(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_logtest(int argc, char **argv);
 int cmd_intel(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -19,4 +19,48 @@ extern struct ts_runtime ts_rt;
  * ts_rt.reload (and asks the run for a reload). */
 void cli_install_signals(void);
 
+/* The full id of the incident given in full or by a unique prefix in the
+ * store db (rt_incident_resolve); prints why not, after "tool: ", and
+ * returns non-zero when there is none or several. */
+int cli_incident_id(const char *tool, const char *db, const char *given,
+                    char out[STORE_ID_MAX + 1]);
+
+/* ---- replay's own report (replay_report.c) ---- */
+
+#define CLI_TALLY_MAX 100000u  /* distinct keys counted; more are "other" */
+#define CLI_TALLY_KEY_MAX 64u  /* bytes of a key kept */
+struct cli_tally_ent {
+    char *key;
+    size_t len;
+    uint64_t hash, count;
+};
+struct cli_tally {
+    const char *label;
+    struct cli_tally_ent *ent; /* open addressing, cap a power of two */
+    size_t cap, n;
+    uint64_t other, total;
+};
+void cli_tally_add(struct cli_tally *t, const char *key, size_t len);
+/* "  by LABEL  k1 n1, k2 n2, ..., other N": the top keys by count. */
+void cli_tally_print(struct cli_tally *t, FILE *out, size_t top);
+void cli_tally_free(struct cli_tally *t);
+
+struct cli_progress {
+    FILE *out;
+    bool on, known, drawn;
+    uint64_t total, lines, bytes;
+    int64_t start_ns, last_ns;
+};
+/* on: wanted (not -q); drawn only when out is a terminal. */
+void cli_progress_start(struct cli_progress *p, FILE *out, bool on, uint64_t total_bytes,
+                        bool total_known);
+/* From the reading thread, per batch: redrawn at most 5 times a second. */
+void cli_progress_add(struct cli_progress *p, uint64_t lines, uint64_t bytes);
+/* Clears the bar; returns the seconds since start. */
+double cli_progress_end(struct cli_progress *p);
+
+/* Detections per level and per rule (the top ones by count) with their first
+ * and last event times. */
+void cli_detections_summary(const struct rt_det *d, FILE *out, size_t top);
+
 #endif

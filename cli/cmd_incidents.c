@@ -18,6 +18,7 @@
 #include "../storage/storage.h"
 #include "cli.h"
 #include "cli_int.h"
+#include "cli_int.h"
 
 static const char incidents_usage[] =
     "usage: tocsin incidents --db DIR list [--since T] [--until T] [--tenant X] [--status S]\n"
@@ -324,27 +325,51 @@ static int do_list(const struct inc_args *a)
 
 /* ------------------------------------------------------------------ show */
 
-/* One evidence record in the text report (JSON: rt_view_incident_evidence). */
-static int show_evidence(void *ctx, const struct store_evidence *ev)
+/* The evidence records of the text report, from the JSON view (which reads
+ * back from the source the lines the store did not keep): time, where, the
+ * sub-rule, then the text. */
+static void show_evidence_text(const char *json, size_t len)
 {
-    TS_UNUSED(ctx);
-    char t[32];
-    short_time(ev->event_ns, t, sizeof(t));
-    printf("  #%-4u %s  ", ev->seq, t);
-    tput(ev->source);
-    if (ev->partition >= 0)
-        printf("[%d]@%lld", ev->partition, (long long)ev->offset);
-    else
-        printf(":%lld", (long long)ev->offset);
-    if (ev->raw) {
-        bool cut = false;
-        fputs("\n        ", stdout);
-        tputn(ev->raw, ev->raw_len, 400, &cut);
-        if (ev->raw_truncated || cut)
-            fputs(" [...]", stdout);
+    json_error_t je;
+    json_t *j = json_loadb(json, len, 0, &je);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(j, "evidence_records"), i, r) {
+        const char *src = json_string_value(json_object_get(r, "source"));
+        const char *t = json_string_value(json_object_get(r, "event_time"));
+        const char *rule = json_string_value(json_object_get(r, "rule_id"));
+        const char *raw = json_string_value(json_object_get(r, "raw"));
+        const char *why = json_string_value(json_object_get(r, "raw_unavailable"));
+        json_int_t part = json_integer_value(json_object_get(r, "partition"));
+        json_int_t off = json_integer_value(json_object_get(r, "offset"));
+        printf("  #%-4lld %s  ", (long long)json_integer_value(json_object_get(r, "seq")),
+               t ? t : "?");
+        tput(src ? src : "");
+        if (part >= 0)
+            printf("[%lld]@%lld", (long long)part, (long long)off);
+        else
+            printf(":%lld", (long long)off);
+        if (rule) {
+            fputs("  rule ", stdout);
+            tput(rule);
+        }
+        if (raw) {
+            bool cut = false;
+            fputs("\n        ", stdout);
+            tputn(raw, strlen(raw), 400, &cut);
+            if (json_is_true(json_object_get(r, "raw_truncated")) || cut)
+                fputs(" [...]", stdout);
+            if (json_is_true(json_object_get(r, "raw_from_source")))
+                fputs("  (read back from the source file: the store did not keep it)",
+                      stdout);
+        } else if (why) {
+            fputs("\n        (no text: ", stdout);
+            tput(why);
+            putchar(')');
+        }
+        putchar('\n');
     }
-    putchar('\n');
-    return 0;
+    json_decref(j);
 }
 
 static void show_text(const struct store_incident *in)
@@ -447,7 +472,9 @@ static int do_show(const struct inc_args *a)
                 fwrite(line.data, 1, line.len, stdout);
         } else {
             show_text(&in);
-            rc = store_evidence_foreach(t, a->id, evarena, show_evidence, NULL);
+            rc = rt_view_incident_evidence(&line, t, &in, evarena);
+            if (!rc)
+                show_evidence_text(line.data, line.len);
         }
     }
     if (rc && rc != TS_E_NOTFOUND)
@@ -633,6 +660,11 @@ int cmd_incidents(int argc, char **argv)
         fprintf(stderr, "tocsin incidents %s: ID is required\n", a.cmd);
         return 2;
     }
+    /* a unique prefix of the id will do, as in git */
+    static char full[STORE_ID_MAX + 1];
+    if (cli_incident_id("tocsin incidents", a.db, a.id, full))
+        return 1;
+    a.id = full;
     if (!strcmp(a.cmd, "show"))
         return do_show(&a);
     if (!strcmp(a.cmd, "ack"))

@@ -2,6 +2,8 @@
  * or stdin. parse prints each normalised event as a JSON line; replay runs
  * the pipeline and reports what it saw (later stages attach here). */
 #include <getopt.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,8 @@ struct file_args {
     long long commit_every; /* -1: default */
     bool pipeline;          /* replay with rules: commit on a second thread */
     bool quiet;
+    bool skip_invalid;      /* --skip-invalid-rules */
+    bool evidence;          /* --evidence */
 };
 
 static const char parse_usage[] =
@@ -58,29 +62,39 @@ static const char common_usage[] =
     "      --max-message-bytes N   longer messages are dead letters (default 1048576); so is\n"
     "                          an event whose JSON is over 4N + 1 MiB (at least 64 MiB)\n"
     "  -d, --dead-letter FILE  write rejected messages there as JSON lines (a new file: 0600)\n"
-    "  -o, --events-out FILE   (replay) also write every event as JSON lines (a new file: 0600)\n"
-    "  -r, --rules PATH        (replay) Sigma rules (file or directory; repeatable): print\n"
-    "                          one JSON object per detection, and per incident of the\n"
-    "                          correlation rules among them (at the end)\n"
-    "      --db DIR            (replay) keep correlation state and incidents in this LMDB\n"
-    "                          directory (default: in memory)\n"
-    "      --commit-every N    (replay, with --db) one LMDB commit per N events (default\n"
-    "                          2000000, and at least every 2 s; 0: every batch). A killed\n"
-    "                          replay run again on the same --db resumes each file after\n"
-    "                          its last committed line\n"
-    "      --escalate REGIME   (replay, with --db) write escalations of the incidents to the\n"
-    "                          LMDB outbox per REGIME (law116-2025, circular20-2017)\n"
-    "      --profiles DIR      mapping profiles (default: etc/profiles)\n"
-    "      --decoders DIR      decoders (default: etc/decoders)\n"
+    "      --profiles DIR      mapping profiles (default: etc/profiles beside the binary)\n"
+    "      --decoders DIR      decoders (default: etc/decoders beside the binary)\n"
     "  -p, --profile NAME      force this mapping profile for every event\n"
     "      --no-normalise      events exactly as parsed (no decoders, profiles, enrichment)\n"
-    "      --explain           (parse) add explain.* fields: which decoder/profile fired, why\n"
     "      --assets FILE       asset inventory (YAML) for asset.* fields\n"
     "      --intel-db DIR      threat-intel LMDB (tocsin intel load) for threat.* fields\n"
     "      --geoip-city FILE, --geoip-asn FILE   MaxMind databases for <ip>.geo.* / .as.*\n"
     "  -q, --quiet             no per-line warnings on stderr\n";
+static const char parse_only_usage[] =
+    "      --explain           add explain.* fields: which decoder/profile fired, why\n";
+static const char replay_only_usage[] =
+    "  -o, --events-out FILE   also write every event as JSON lines (a new file: 0600)\n"
+    "  -r, --rules PATH        Sigma rules (file or directory; repeatable): print one JSON\n"
+    "                          object per detection, and per incident of the correlation\n"
+    "                          rules among them (at the end). An invalid rule stops replay\n"
+    "                          before it starts (exit 2); unsupported ones are skipped and\n"
+    "                          counted\n"
+    "      --skip-invalid-rules  run without the invalid rules instead\n"
+    "      --evidence          print each incident with its evidence records: where each\n"
+    "                          event came from, the sub-rule it matched, its text (lines the\n"
+    "                          engine did not keep read back from the file, and said so)\n"
+    "      --db DIR            keep correlation state and incidents in this LMDB directory\n"
+    "                          (default: in memory)\n"
+    "      --commit-every N    (with --db) one LMDB commit per N events (default 2000000,\n"
+    "                          and at least every 2 s; 0: every batch). A killed replay run\n"
+    "                          again on the same --db resumes each file after its last\n"
+    "                          committed line (files are known by their real path, device\n"
+    "                          and inode, whatever the path given)\n"
+    "      --escalate REGIME   (with --db) write escalations of the incidents to the LMDB\n"
+    "                          outbox per REGIME (law116-2025, circular20-2017)\n";
 
-static int parse_args(int argc, char **argv, struct file_args *a, const char *usage)
+static int parse_args(int argc, char **argv, struct file_args *a, const char *usage,
+                      const char *only)
 {
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
@@ -106,6 +120,8 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"intel-db", required_argument, NULL, 'I'},
         {"geoip-city", required_argument, NULL, 'G'},
         {"geoip-asn", required_argument, NULL, 'S'},
+        {"skip-invalid-rules", no_argument, NULL, 'K'},
+        {"evidence", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -143,6 +159,12 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             break;
         case 'E':
             a->explain = true;
+            break;
+        case 'K':
+            a->skip_invalid = true;
+            break;
+        case 'V':
+            a->evidence = true;
             break;
         case 'A':
             a->norm.assets = optarg;
@@ -256,15 +278,15 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             a->quiet = true;
             break;
         case 'h':
-            printf("%s%s", usage, common_usage);
+            printf("%s%s%s", usage, common_usage, only);
             return 0;
         default:
-            fprintf(stderr, "%s%s", usage, common_usage);
+            fprintf(stderr, "%s%s%s", usage, common_usage, only);
             return 2;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "%s%s", usage, common_usage);
+        fprintf(stderr, "%s%s%s", usage, common_usage, only);
         return 2;
     }
     return -1;
@@ -425,9 +447,17 @@ static int parse_commit(void *ctx, const struct ingest_batch *b)
 int cmd_parse(int argc, char **argv)
 {
     struct file_args a;
-    int rc = parse_args(argc, argv, &a, parse_usage);
+    int rc = parse_args(argc, argv, &a, parse_usage, parse_only_usage);
     if (rc >= 0)
         return rc;
+    const char *ro = a.nrules ? "--rules" : a.db ? "--db" : a.evidence ? "--evidence"
+                     : a.events_out ? "--events-out"
+                     : a.regime ? "--escalate" : a.commit_every >= 0 ? "--commit-every"
+                     : a.skip_invalid ? "--skip-invalid-rules" : NULL;
+    if (ro) {
+        fprintf(stderr, "tocsin parse: %s is an option of replay (tocsin replay --help)\n", ro);
+        return 2;
+    }
     cli_install_signals();
     struct ingest_dlq_file *dlq;
     if ((rc = open_dlq(&a, &dlq)) != 0)
@@ -453,50 +483,13 @@ int cmd_parse(int argc, char **argv)
     return rc;
 }
 
-/* ---- replay: a small tally of what went through, until rules attach ---- */
+/* ---- replay: tallies of what went through (cli/replay_report.c) ---- */
 
-#define TALLY_MAX 32
-
-struct tally {
-    const char *label;
-    char *keys[TALLY_MAX];
-    uint64_t counts[TALLY_MAX];
-    uint64_t other;
-    int n;
-};
-
-static void tally_add(struct tally *t, const char *key, size_t len)
-{
-    if (len > 64)
-        len = 64;
-    for (int i = 0; i < t->n; i++)
-        if (strncmp(t->keys[i], key, len) == 0 && t->keys[i][len] == '\0') {
-            t->counts[i]++;
-            return;
-        }
-    if (t->n < TALLY_MAX && (t->keys[t->n] = strndup(key, len)) != NULL) {
-        t->counts[t->n++] = 1;
-        return;
-    }
-    t->other++;
-}
-
-static void tally_print(struct tally *t, FILE *out)
-{
-    if (!t->n)
-        return;
-    fprintf(out, "  by %-9s", t->label);
-    for (int i = 0; i < t->n; i++) {
-        fprintf(out, "%s%s %llu", i ? ", " : "", t->keys[i], (unsigned long long)t->counts[i]);
-        free(t->keys[i]);
-    }
-    if (t->other)
-        fprintf(out, ", other %llu", (unsigned long long)t->other);
-    fputc('\n', out);
-}
+#define REPLAY_TOP 10 /* keys of a tally, rules of the detections summary */
 
 struct replay_ctx {
-    struct tally format, host, program, tenant, logsource;
+    struct cli_tally format, host, program, tenant, logsource;
+    struct cli_progress progress; /* the bar on a terminal (stderr) */
     struct events_sink out_sink; /* -o */
     bool out;
     struct rt_det det;
@@ -508,22 +501,22 @@ struct replay_ctx {
 };
 
 /* Count the first string field of names, or "(none)". */
-static void tally_field(struct tally *t, const struct ts_event *ev, const char *const *names,
+static void tally_field(struct cli_tally *t, const struct ts_event *ev, const char *const *names,
                         size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct ts_field *f = ts_event_getz(ev, names[i]);
         if (f && f->v.type == TS_V_STR) {
-            tally_add(t, f->v.u.s, f->v.len);
+            cli_tally_add(t, f->v.u.s, f->v.len);
             return;
         }
     }
-    tally_add(t, "(none)", 6);
+    cli_tally_add(t, "(none)", 6);
 }
 
-static void tally_str(struct tally *t, const char *s)
+static void tally_str(struct cli_tally *t, const char *s)
 {
-    tally_add(t, s, strlen(s));
+    cli_tally_add(t, s, strlen(s));
 }
 
 static int replay_process(void *ctx, struct ingest_batch *b)
@@ -533,8 +526,10 @@ static int replay_process(void *ctx, struct ingest_batch *b)
     static const char *const progs[] = {"program", "winlog.channel", "Channel",
                                         "Event.System.Channel"};
     struct replay_ctx *r = ctx;
+    uint64_t bytes = 0;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ts_event *ev = &b->events[i];
+        bytes += ev->raw_len + 1u;
         tally_str(&r->format, ev->format ? ev->format : "?");
         tally_field(&r->host, ev, hosts, TS_ARRAY_LEN(hosts));
         tally_field(&r->program, ev, progs, TS_ARRAY_LEN(progs));
@@ -551,6 +546,7 @@ static int replay_process(void *ctx, struct ingest_batch *b)
         ls[al + 1 + cl] = '\0';
         tally_str(&r->logsource, ls);
     }
+    cli_progress_add(&r->progress, b->consumed, bytes);
     /* rule matching runs in replay_commit: on the pipeline's second thread,
      * which would otherwise wait for this one (reading, parsing and
      * normalising take longer than correlating) */
@@ -574,10 +570,25 @@ static int replay_seek(void *ctx, const char *topic, int32_t partition, int64_t 
     return r->correlate ? rt_corr_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
 }
 
+/* Invalid rules stop replay before it reads anything, unless
+ * --skip-invalid-rules: a rule the analyst meant to run must not be left
+ * out silently. Unsupported rules (Sigma features Tocsin does not have) are
+ * skipped with their count, as always. */
+static bool refuse_invalid(const struct file_args *a, size_t invalid, const char *what)
+{
+    if (!invalid || a->skip_invalid)
+        return false;
+    fprintf(stderr, "tocsin replay: %zu invalid %srule%s (listed above): fix %s, or pass "
+                    "--skip-invalid-rules to run without %s\n",
+            invalid, what, invalid == 1 ? "" : "s", invalid == 1 ? "it" : "them",
+            invalid == 1 ? "it" : "them");
+    return true;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     struct file_args a;
-    int rc = parse_args(argc, argv, &a, replay_usage);
+    int rc = parse_args(argc, argv, &a, replay_usage, replay_only_usage);
     if (rc >= 0)
         return rc;
     cli_install_signals();
@@ -602,19 +613,22 @@ int cmd_replay(int argc, char **argv)
          * matched, correlated and committed (on one thread: one rule
          * scratch; a detection list per batch in flight) */
         a.pipeline = true;
-        if (rt_det_open(&r.det, &lo, 1, stdout, a.quiet)) {
+        if (rt_det_open(&r.det, &lo, 1, stdout, a.quiet) ||
+            refuse_invalid(&a, r.det.invalid_rules, "")) {
             rt_det_close(&r.det);
             return 2;
         }
         r.rules = true;
         if (rt_corr_open(&r.corr, r.det.rs, NULL, a.db, INGEST_PIPELINE_BATCHES, stdout,
-                         true)) {
+                         true) ||
+            refuse_invalid(&a, r.corr.invalid_rules, "correlation ")) {
             rt_corr_close(&r.corr);
             rt_det_close(&r.det);
             return 2;
         }
         r.correlate = true;
         r.det.corr = &r.corr;
+        r.corr.keep_evidence = a.evidence;
         /* one LMDB commit per 2 s (or 2M events) rather than per batch: an
          * incident touched by every batch is written once per commit */
         r.corr.commit_events = a.commit_every < 0 ? 2000000 : (uint64_t)a.commit_every;
@@ -655,7 +669,22 @@ int cmd_replay(int argc, char **argv)
                                .seek = a.db ? replay_seek : NULL};
     struct ingest_stats st;
     int nfiles = argc - optind;
+    /* the bar's 100%: the files' sizes (unknown with stdin or gzip) */
+    uint64_t total = 0;
+    bool known = true;
+    for (int i = optind; i < argc; i++) {
+        struct stat sb;
+        size_t l = strlen(argv[i]);
+        if (strcmp(argv[i], "-") == 0 || (l > 3 && strcmp(argv[i] + l - 3, ".gz") == 0) ||
+            stat(argv[i], &sb) != 0)
+            known = false;
+        else
+            total += (uint64_t)sb.st_size;
+    }
+    cli_progress_start(&r.progress, stderr, !a.quiet, total, known);
     rc = run_files(&a, nfiles, argv + optind, sink, dlq, &st);
+    double elapsed = cli_progress_end(&r.progress);
+    bool ran = rc != 2; /* 2: normalisation did not load, nothing was read */
     if (r.correlate) { /* what coalescing holds: what was read is committed */
         int frc = rt_corr_flush(&r.corr);
         rc = rc ? rc : frc;
@@ -677,13 +706,33 @@ int cmd_replay(int argc, char **argv)
     }
     if (r.escalate)
         rt_esc_close(&r.esc);
+    /* the detections' summary, kept until the counters line is out */
+    char *dsum = NULL;
+    size_t dsum_len = 0;
+    if (r.rules && ran) {
+        FILE *m = open_memstream(&dsum, &dsum_len);
+        if (m) {
+            cli_detections_summary(&r.det, m, REPLAY_TOP);
+            fclose(m);
+        }
+    }
     if (r.rules)
         rt_det_close(&r.det);
     FILE *out = r.rules ? stderr : stdout; /* detections own stdout */
+    struct cli_tally *tallies[] = {&r.format, &r.logsource, &r.tenant, &r.host, &r.program};
+    if (!ran) { /* no summary of a run that did not happen */
+        for (size_t i = 0; i < TS_ARRAY_LEN(tallies); i++)
+            cli_tally_free(tallies[i]);
+        free(dsum);
+        return rc;
+    }
     fprintf(out, "replay: %d input(s), %llu messages: %llu events (%llu with warnings), "
                  "%llu dead letters\n",
             nfiles, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
+    fprintf(out, "  elapsed %.2f s: %.0f messages/s, %.1f MB/s\n", elapsed,
+            elapsed > 0 ? (double)st.consumed / elapsed : 0.0,
+            elapsed > 0 ? (double)r.progress.bytes / elapsed / 1e6 : 0.0);
     if (st.clamped)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",
@@ -703,10 +752,12 @@ int cmd_replay(int argc, char **argv)
         fprintf(out, "  Sigma regex searches cut short by the PCRE2 limits: %llu (%llu over the "
                      "length window), treated as not matching\n",
                 (unsigned long long)re_cut, (unsigned long long)re_long);
-    tally_print(&r.format, out);
-    tally_print(&r.logsource, out);
-    tally_print(&r.tenant, out);
-    tally_print(&r.host, out);
-    tally_print(&r.program, out);
+    if (dsum && dsum_len)
+        fwrite(dsum, 1, dsum_len, out);
+    free(dsum);
+    for (size_t i = 0; i < TS_ARRAY_LEN(tallies); i++) {
+        cli_tally_print(tallies[i], out, REPLAY_TOP);
+        cli_tally_free(tallies[i]);
+    }
     return rc;
 }

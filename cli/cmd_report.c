@@ -243,6 +243,10 @@ int cmd_report(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc < 0 ? 0 : rc;
+    static char full_id[STORE_ID_MAX + 1]; /* a unique prefix of the id will do */
+    if (cli_incident_id("tocsin report", a.db, a.id, full_id))
+        return 1;
+    a.id = full_id;
     struct ts_err err = {0};
     struct esc_regime *regime = NULL;
     struct esc_taxonomy *tax = NULL;

@@ -1,5 +1,6 @@
 /* common.c - the runtime struct that main's signal handlers share, and the
  * signals. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli_int.h"
@@ -20,6 +21,33 @@ static void on_hup(int sig)
     ts_rt.reload = 1;
     if (ts_rt.run)
         rt_run_reload(ts_rt.run); /* an atomic store: async-signal-safe */
+}
+
+int cli_incident_id(const char *tool, const char *db, const char *given,
+                    char out[STORE_ID_MAX + 1])
+{
+    struct store *s = NULL;
+    struct store_txn *t = NULL;
+    struct ts_err err = {0};
+    int rc = rt_store_open_read(db, 0, &s, &err);
+    if (rc) {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "%s: %s\n", tool, err.code ? msg : store_strerror(rc));
+        return rc;
+    }
+    char msg[1400];
+    rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
+    if (!rc)
+        rc = rt_incident_resolve(t, given, out, msg, sizeof(msg));
+    else
+        snprintf(msg, sizeof(msg), "%s", store_strerror(rc));
+    if (rc)
+        fprintf(stderr, "%s: %s%s%s\n", tool, msg, rc == TS_E_NOTFOUND ? " in " : "",
+                rc == TS_E_NOTFOUND ? db : "");
+    store_txn_abort(t);
+    store_close(s);
+    return rc;
 }
 
 void cli_install_signals(void)

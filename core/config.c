@@ -794,7 +794,7 @@ static int load_escalate(struct ctx *x, const struct ts_ynode *n)
 
 static int load_rules_section(struct ctx *x, const struct ts_ynode *n)
 {
-    static const char *const keys[] = {"field_aliases", "placeholders"};
+    static const char *const keys[] = {"field_aliases", "placeholders", "skip_invalid"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     if (ts_yaml_is_null(n))
         return 0;
@@ -804,6 +804,13 @@ static int load_rules_section(struct ctx *x, const struct ts_ynode *n)
         int idx = key_index(x, n->pairs[i].key, "rules", keys, TS_ARRAY_LEN(keys), seen);
         if (idx < 0)
             return idx;
+        if (idx == 2) {
+            bool t = v->kind == TS_Y_SCALAR && strcmp(v->str, "true") == 0;
+            if (!t && (v->kind != TS_Y_SCALAR || strcmp(v->str, "false") != 0))
+                return fail(x, v, "rules.skip_invalid must be true or false");
+            x->c->rules.skip_invalid = t;
+            continue;
+        }
         rc = idx == 0 ? load_aliases(x, v) : load_placeholders(x, v);
     }
     return rc;

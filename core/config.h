@@ -43,6 +43,7 @@
  *       SourceIp: src_ip
  *     placeholders:                    # values for the expand modifier
  *       Admins: [administrator, root]
+ *     skip_invalid: false              # true: start without invalid rules
  *   correlate:
  *     lateness: 5m                     # allowed lateness of events (event time)
  *     group:                           # single-event detections grouped into incidents
@@ -171,6 +172,7 @@ struct ts_config {
             size_t nvalues;
         } *placeholders;
         size_t nplaceholders;
+        bool skip_invalid; /* start without invalid rules (else refuse to start) */
     } rules;
     struct {
         int64_t lateness_ns; /* 0: the engine's default (5 min) */

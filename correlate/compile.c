@@ -275,6 +275,7 @@ static void compile_condition(struct cctx *x, struct crule *cr, const struct ts_
         return;
     }
     cr->nfields = nf;
+    cr->value_field = nf && cr->type == CT_VALUE_COUNT ? fl[0] : NULL;
 }
 
 /* Resolve each input by id or name: detection rules first, then other

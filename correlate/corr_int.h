@@ -60,6 +60,8 @@ struct crule {
     int8_t gent[CORR_MAX_GROUP_BY]; /* entity (corr_engine.ents) of each group-by field; -1 */
     bool linkable;                /* some group-by field is an entity */
     size_t nfields;               /* condition field: entries */
+    const char *value_field;      /* value_count: the condition field as written (the
+                                     first of a list); in the set's YAML; else NULL */
     const char **tags;            /* attack.* tags, deduplicated */
     size_t ntags;
     size_t depth;                 /* chain depth (0 = only detection inputs) */

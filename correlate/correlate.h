@@ -206,6 +206,8 @@ struct corr_incident {
     int64_t first_seen, last_seen;
     uint64_t count;         /* contributing events (incl. late amendments) */
     uint64_t late;          /* of count: events beyond the lateness allowance */
+    const char *value_field;   /* value_count: the condition field (the first of a
+                                  list), as the rule names it; else NULL */
     const char *const *values; /* distinct values of the condition field(s) */
     size_t nvalues;
     bool values_capped;     /* more distinct values than kept */
@@ -234,6 +236,9 @@ struct corr_evidence {
     const char *rule_id;    /* the correlation rule (id, else name/title), for
                                the store to keep a late event no incident covers;
                                for linked evidence the detection rule; else NULL */
+    const char *sub_rule;   /* the input rule of the correlation the event came
+                               through (detection or correlation: id, else name,
+                               else title); NULL for linked and orphaned evidence */
     const char *tenant;     /* its tenant (those late events are kept per tenant) */
     const char *attr;       /* corr_opts.evidence_attr of the event, or NULL */
 };

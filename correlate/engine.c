@@ -764,6 +764,38 @@ static int push_orphan(struct corr_engine *c, const struct crule *cr, const stru
     return rc;
 }
 
+/* The label of input slot of cr (the sub-rule an entry came through). */
+static const char *ref_label(const struct corr_engine *c, const struct crule *cr, uint8_t slot)
+{
+    if (slot >= cr->nrefs)
+        return NULL;
+    const struct cref *r = &cr->refs[slot];
+    if (r->is_corr)
+        return corr_rule_label(&c->rules[r->idx]);
+    const struct rule_info *ri = rule_set_info(c->rs, r->idx);
+    return !ri ? r->name : ri->id ? ri->id : ri->name ? ri->name : ri->title;
+}
+
+/* Whether this batch already has evidence of inc for the same line or
+ * message (one event that fed two inputs of a temporal correlation): looks
+ * back over the last few records, where such a twin is pushed. */
+static struct corr_evidence *evidence_twin(struct corr_engine *c, const struct cinc *inc,
+                                           const struct cent *e)
+{
+    const struct csource *s = &c->src[e->src];
+    if (s->kind == TS_SRC_NONE || (s->kind == TS_SRC_FILE && e->off <= 0))
+        return NULL; /* no line or message to compare */
+    char id[33];
+    id_hex(inc, id);
+    for (size_t i = c->nevs, k = 0; i > 0 && k < 16; i--, k++) {
+        struct corr_evidence *x = &c->evs[i - 1];
+        if (x->offset == e->off && x->partition == s->partition && x->source == s->name &&
+            strcmp(x->incident, id) == 0)
+            return x;
+    }
+    return NULL;
+}
+
 static int push_evidence(struct corr_engine *c, const struct cinc *inc, const struct cent *e,
                          const struct ts_event *ev, bool late)
 {
@@ -1247,10 +1279,23 @@ static int join_window(struct corr_engine *c, const struct crule *cr, struct cke
             inc->first = e->t;
         if (e->t > inc->last)
             inc->last = e->t;
-        if (e->eseq != inc->seq) { /* not yet evidence of this incident */
+        struct corr_evidence *twin = e->eseq != inc->seq ? evidence_twin(c, inc, e) : NULL;
+        if (twin) { /* the same line through another input: one record */
+            e->eseq = inc->seq;
+            if (x == newidx && ev && ev->raw && !twin->raw &&
+                inc->nraw < c->o.evidence_raw_max) {
+                uint32_t len = ev->raw_len < c->o.raw_max_bytes ? ev->raw_len
+                                                                 : c->o.raw_max_bytes;
+                if ((twin->raw = ts_arena_strndup(c->barena, ev->raw, len)) != NULL) {
+                    twin->raw_len = len;
+                    inc->nraw++;
+                }
+            }
+        } else if (e->eseq != inc->seq) { /* not yet evidence of this incident */
             e->eseq = inc->seq;
             if ((rc = push_evidence(c, inc, e, x == newidx ? ev : NULL, false)) != 0)
                 return rc;
+            c->evs[c->nevs - 1].sub_rule = ref_label(c, cr, e->slot);
             if (x == newidx && ev && ev->raw && inc->nraw < c->o.evidence_raw_max)
                 inc->nraw++;
         }
@@ -1479,6 +1524,8 @@ static int amend_late(struct corr_engine *c, const struct crule *cr, struct ckey
     if (e->t > inc->last)
         inc->last = e->t;
     int rc = push_evidence(c, inc, e, ev, true);
+    if (!rc)
+        c->evs[c->nevs - 1].sub_rule = ref_label(c, cr, e->slot);
     if (ev->raw && inc->nraw < c->o.evidence_raw_max)
         inc->nraw++;
     inc->dirty = true;

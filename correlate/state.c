@@ -821,6 +821,7 @@ int corr_incident_view(struct corr_engine *c, const struct ckey *k, struct cinc 
             return TS_E_NOMEM;
     v->values = vals;
     v->nvalues = inc->nvals;
+    v->value_field = cr->value_field;
     v->values_capped = inc->values_capped;
     v->tags = cr->tags;
     v->ntags = cr->ntags;

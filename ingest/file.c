@@ -365,6 +365,40 @@ static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch
     return rc;
 }
 
+/* A file's key for resume: "<real path>#<device>:<inode>" (the file
+ * whichever way its path is written: ../logs/x.log and logs/x.log are one
+ * file; a file rotated into its place is another); "#<device>:<inode>"
+ * alone when the real path would make the key longer than
+ * INGEST_SOURCE_KEY_MAX; the path as given when it cannot be resolved
+ * (opening it reports why). NULL: out of memory. */
+static char *source_key(const char *path)
+{
+    struct stat sb;
+    char *rp = realpath(path, NULL);
+    if (!rp || stat(rp, &sb) != 0) {
+        free(rp);
+        return strdup(path);
+    }
+    char id[64];
+    snprintf(id, sizeof(id), "#%llu:%llu", (unsigned long long)sb.st_dev,
+             (unsigned long long)sb.st_ino);
+    size_t rl = strlen(rp), il = strlen(id);
+    char *k = rl + il <= INGEST_SOURCE_KEY_MAX ? malloc(rl + il + 1) : strdup(id);
+    if (k && rl + il <= INGEST_SOURCE_KEY_MAX) {
+        memcpy(k, rp, rl);
+        memcpy(k + rl, id, il + 1);
+    }
+    free(rp);
+    return k;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
 int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, struct ts_err *err)
 {
     size_t max = o->parse.max_msg_bytes ? o->parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
@@ -396,6 +430,20 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
             ingest_batch_destroy(bs[i]);
         return rc;
     }
+    /* the key of each file's offsets in a store (resume): its identity,
+     * not the path as typed; alive until every batch is committed */
+    char **keys = calloc(o->npaths ? o->npaths : 1, sizeof(*keys));
+    if (!keys)
+        rc = TS_E_NOMEM;
+    for (size_t i = 0; !rc && !(!o->npaths && o->buf) && i < o->npaths; i++)
+        if (strcmp(o->paths[i], "-") != 0 && !(keys[i] = source_key(o->paths[i])))
+            rc = TS_E_NOMEM;
+    if (rc) {
+        free_keys(keys, o->npaths);
+        for (int i = 0; i < PIPE_N; i++)
+            ingest_batch_destroy(bs[i]);
+        return rc;
+    }
 #define FLUSH() (piped ? flush_pipelined(o, bs, &cur, st, ns, &cm) : flush_batch(o, b, st, ns))
     const char *tenant = o->tenant ? o->tenant : "";
     struct ingest_norm_scratch *ns = NULL;
@@ -422,10 +470,14 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
         if (!po.ref_ns && !mem && strcmp(name, "-") != 0 && stat(path, &sb) == 0 &&
             S_ISREG(sb.st_mode))
             po.ref_ns = (int64_t)sb.st_mtim.tv_sec * TS_NS_PER_SEC + sb.st_mtim.tv_nsec;
-        /* resume: the sink's store may already hold this file up to a line */
+        /* resume: the sink's store may already hold this file up to a line
+         * (keyed by its identity; stores written before that keyed files by
+         * the path as typed, looked up second) */
+        const char *key = mem || !keys[fi] ? name : keys[fi];
         int64_t done = 0;
         if (o->sink.seek && !mem && strcmp(name, "-") != 0 &&
-            o->sink.seek(o->sink.ctx, name, -1, &done) == 0 && done > 0) {
+            ((o->sink.seek(o->sink.ctx, key, -1, &done) == 0 && done > 0) ||
+             (o->sink.seek(o->sink.ctx, name, -1, &done) == 0 && done > 0))) {
             ts_info("%s: resuming after line %lld (already committed to the store)", name,
                     (long long)done);
             while ((int64_t)r.line < done) {
@@ -495,12 +547,13 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
             if (prc == 0) {
                 ingest_batch_keep(b);
                 st->parsed++;
-                if (d.warning) {
+                if (ns)
+                    normalise(o, ns, ev, st, name, r.line);
+                /* after normalisation: a decoder may have set the time */
+                if (ingest_diag_warning_holds(&d, ev)) {
                     st->warnings++;
                     diag_line(o, name, r.line, "warning", d.warning);
                 }
-                if (ns)
-                    normalise(o, ns, ev, st, name, r.line);
                 if (ingest_time_guard(&po, ev)) {
                     st->clamped++;
                     diag_line(o, name, r.line, "warning",
@@ -518,7 +571,7 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                     break;
                 }
             }
-            ingest_batch_note(b, name, -1, (int64_t)r.line);
+            ingest_batch_note(b, key, -1, (int64_t)r.line);
         }
         reader_close(&r);
     }
@@ -545,5 +598,6 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     }
     ingest_norm_scratch_free(ns);
     ingest_batch_destroy(b);
+    free_keys(keys, o->npaths);
     return rc;
 }

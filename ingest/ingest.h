@@ -85,6 +85,12 @@ struct ingest_diag {
                             e.g. an unparsable timestamp replaced by ingest time */
 };
 
+/* After normalisation: the warning of d still holds for ev. An "unparsable
+ * timestamp ..., using ingest time" warning does not once a later stage (a
+ * decoder reading the time from the message, as for Apache error lines)
+ * has set the event's time: it is not reported or counted then. */
+bool ingest_diag_warning_holds(const struct ingest_diag *d, const struct ts_event *ev);
+
 /* Parse ev->raw (ev->raw_len bytes, NUL-terminated, living in ev->arena) into
  * the fields, time, format and logsource of ev. The caller has set raw,
  * src, tenant and ingest_ns. Field names and values point into the arena or
@@ -115,6 +121,9 @@ struct ingest_offset {
 };
 
 #define INGEST_MAX_OFFSETS 256 /* distinct partitions per batch */
+/* The longest offset key of a file (the store's STORE_SOURCE_MAX): the
+ * file source keys a file's offsets by "<real path>#<device>:<inode>". */
+#define INGEST_SOURCE_KEY_MAX 256
 
 /* A batch of parsed events as handed downstream. Owned by the source; the
  * sink borrows it for the duration of the callback. */

@@ -738,13 +738,15 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
     if (rc == 0) {
         ingest_batch_keep(b);
         inc(&w->st.parsed, 1);
-        if (d.warning)
-            inc(&w->st.warnings, 1);
         /* a step that cannot finish leaves the event as parsed */
         if (b->norm && w->ns && ingest_normalise(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
         if (b->norm && w->ns && (nodec = ingest_norm_undecoded(w->ns)))
             inc(&w->st.no_decoder, 1);
+        if (!ingest_diag_warning_holds(&d, ev))
+            d.warning = NULL; /* a decoder set the time the parser could not read */
+        if (d.warning)
+            inc(&w->st.warnings, 1);
         int64_t own = ev->time_ns;
         bool clamped = ingest_time_guard(&k->o.parse, ev);
         const struct ts_tz *z = t->tz ? t->tz : k->o.parse.tz;

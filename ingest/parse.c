@@ -85,6 +85,14 @@ const char *ingest_diag_fmt(struct ts_arena *a, const char *fallback, const char
     return s ? s : fallback;
 }
 
+bool ingest_diag_warning_holds(const struct ingest_diag *d, const struct ts_event *ev)
+{
+    static const char ts[] = "unparsable timestamp";
+    if (!d->warning)
+        return false;
+    return !(ev->time_from_event && strncmp(d->warning, ts, sizeof(ts) - 1) == 0);
+}
+
 const char *ingest_ts_warning(struct ts_arena *a, const char *s, size_t len)
 {
     static const char fallback[] = "unparsable timestamp, using ingest time";

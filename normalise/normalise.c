@@ -183,19 +183,36 @@ int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
     int first = 0, rc;
     if (ex)
         memset(ex, 0, sizeof(*ex));
+    struct ts_logsource before = ev->logsource, dec_ls = {0};
     if (n->decoders) {
         struct ingest_decoder_explain dx = {0};
         rc = ingest_decoder_apply(n->decoders, s->dec, ev, ex ? &dx : NULL);
+        /* the parts the decoder filled in (it never overwrites) */
+        if (!before.product)
+            dec_ls.product = ev->logsource.product;
+        if (!before.category)
+            dec_ls.category = ev->logsource.category;
+        if (!before.service)
+            dec_ls.service = ev->logsource.service;
         first = first ? first : rc;
         if (ex) {
             ex->decoder = dx.decoder;
             ex->decoder_why = dx.why;
         }
     }
+    /* what the decoder set of the logsource survives the profile: the
+     * decoder recognised this message, the profile only its format
+     * (docs/decoders.md, "Logsource precedence") */
     if (n->profiles) {
         struct ingest_profile_explain px = {0};
         rc = ingest_profile_apply(n->profiles, n->force_profile, ev, ex ? &px : NULL);
         first = first ? first : rc;
+        if (dec_ls.product)
+            ev->logsource.product = dec_ls.product;
+        if (dec_ls.category)
+            ev->logsource.category = dec_ls.category;
+        if (dec_ls.service)
+            ev->logsource.service = dec_ls.service;
         if (ex) {
             ex->profile = px.profile;
             ex->profile_why = px.why;

@@ -8,6 +8,7 @@
  * rule_set_load runs on one thread; the finished set is immutable and may be
  * shared by any number of threads (reference count is atomic).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -36,8 +37,10 @@ void lctx_problem(struct lctx *c, enum rule_problem_kind kind, const struct ts_y
 {
     if (kind == RULE_INVALID)
         c->invalid = true;
-    else
+    else if (kind == RULE_UNSUPPORTED)
         c->unsupported = true;
+    else if (c->rep)
+        c->rep->warnings++;
     if (!c->rep || c->nprob >= RULE_MAX_PROBLEMS || c->rep->nproblems >= REPORT_MAX_PROBLEMS)
         return;
     c->nprob++;
@@ -63,6 +66,11 @@ void lctx_problem(struct lctx *c, enum rule_problem_kind kind, const struct ts_y
     va_start(ap, fmt);
     vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
     va_end(ap);
+}
+
+const char *rule_problem_kind_name(enum rule_problem_kind k)
+{
+    return k == RULE_INVALID ? "invalid" : k == RULE_UNSUPPORTED ? "unsupported" : "warning";
 }
 
 void *lctx_alloc(struct lctx *c, size_t n)
@@ -293,6 +301,127 @@ static bool one_of(const char *s, const char *const *set)
     return false;
 }
 
+/* ---------------------------------------------------------------- lint */
+
+/* The known key closest to s (edit distance <= 2, or 3 for long keys), or
+ * NULL. */
+static const char *suggest(const char *s, size_t len, const char *const *known)
+{
+    const char *best = NULL;
+    size_t bd = 99;
+    for (; *known; known++) {
+        size_t d = rule_str_distance(s, len, *known, strlen(*known));
+        if (d < bd) {
+            bd = d;
+            best = *known;
+        }
+    }
+    return bd <= 2 || (bd <= 3 && len >= 8) ? best : NULL;
+}
+
+/* Top-level keys of a rule: the Sigma specification's (detection, filter
+ * and correlation rules), and SigmaHQ's regression_tests_path and
+ * simulation. */
+static const char *const top_keys[] = {
+    "title", "id", "name", "related", "taxonomy", "status", "description", "license",
+    "author", "references", "date", "modified", "logsource", "detection", "fields",
+    "falsepositives", "level", "tags", "scope", "correlation", "filter", "generate",
+    "regression_tests_path", "simulation", NULL};
+static const char *const ls_keys[] = {"product", "category", "service", "definition", NULL};
+
+/* Unknown top-level keys: a warning each, with "did you mean". Returns the
+ * key that looks like a misspelt `detection` (for "rule has no detection"),
+ * or NULL. */
+static const struct ts_ynode *check_top_keys(struct lctx *c, const struct ts_ynode *root)
+{
+    const struct ts_ynode *det_like = NULL;
+    for (size_t i = 0; i < root->npairs; i++) {
+        const struct ts_ynode *k = root->pairs[i].key;
+        if (k->kind != TS_Y_SCALAR)
+            continue;
+        bool known = false;
+        for (size_t j = 0; top_keys[j] && !known; j++)
+            known = strcmp(k->str, top_keys[j]) == 0;
+        if (known)
+            continue;
+        const char *sug = suggest(k->str, k->len, top_keys);
+        if (sug && strcmp(sug, "detection") == 0)
+            det_like = k;
+        if (sug)
+            PROB(RULE_WARNING, k, "unknown key \"%s\" (did you mean \"%s\"?)", k->str, sug);
+        else
+            PROB(RULE_WARNING, k, "unknown key \"%s\" (not a Sigma rule attribute; ignored)",
+                 k->str);
+    }
+    return det_like;
+}
+
+/* "#" matches a digit, other bytes themselves (ASCII case-insensitive). */
+static bool id_pattern_match(const char *pat, const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; pat[i]; i++) {
+        if (i >= n)
+            return false;
+        char a = pat[i], b = s[i];
+        if (a == '#' ? !(b >= '0' && b <= '9')
+                     : (a | 0x20) != (b | 0x20) || (a == '.' && b != '.'))
+            return false;
+    }
+    return i == n;
+}
+
+static void check_attack_tags(struct lctx *c, const struct ts_ynode *root)
+{
+    const struct ts_ynode *tags = ts_yaml_get(root, "tags");
+    if (!c->taxo || !tags || tags->kind != TS_Y_SEQ)
+        return;
+    const struct rule_taxo *t = c->taxo;
+    for (size_t i = 0; i < tags->nitems; i++) {
+        const struct ts_ynode *n = tags->items[i];
+        if (n->kind != TS_Y_SCALAR || n->len < 7 || strncasecmp(n->str, "attack.", 7) != 0)
+            continue;
+        const char *v = n->str + 7;
+        size_t vl = n->len - 7;
+        bool ok = false;
+        for (size_t j = 0; j < t->nids && !ok; j++)
+            ok = id_pattern_match(t->ids[j], v, vl);
+        for (size_t j = 0; j < t->nnames && !ok; j++)
+            ok = strlen(t->names[j]) == vl && strncmp(t->names[j], v, vl) == 0;
+        if (ok)
+            continue;
+        const char *sug = suggest(v, vl, (const char *const *)t->names);
+        char hy[64];
+        if (!sug && vl < sizeof(hy)) { /* the old underscore spelling */
+            for (size_t j = 0; j <= vl; j++)
+                hy[j] = v[j] == '_' ? '-' : (char)tolower((unsigned char)v[j]);
+            for (size_t j = 0; j < t->nnames && !sug; j++)
+                if (strcmp(t->names[j], hy) == 0)
+                    sug = t->names[j];
+        }
+        if (sug)
+            PROB(RULE_WARNING, n, "ATT&CK tag \"%s\" is not in the taxonomy (did you mean "
+                                  "\"attack.%s\"?)", n->str, sug);
+        else
+            PROB(RULE_WARNING, n, "ATT&CK tag \"%s\" is not in the taxonomy: attack.<tactic> "
+                                  "(e.g. attack.initial-access) or a technique attack.t####[.###] "
+                                  "(group g####, software s####)", n->str);
+    }
+}
+
+static bool is_uuid(const char *s, size_t n)
+{
+    static const char shape[] = "########-####-####-####-############";
+    if (n != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (shape[i] == '-' ? ch != '-' : !isxdigit((unsigned char)ch))
+            return false;
+    }
+    return true;
+}
+
 static void load_meta(struct lctx *c, const struct ts_ynode *root)
 {
     struct rule_info *in = &c->r->info;
@@ -310,6 +439,7 @@ static void load_meta(struct lctx *c, const struct ts_ynode *root)
     in->fields = meta_list(c, root, "fields", &in->nfields);
     if (!ts_yaml_get(root, "title"))
         PROB(RULE_INVALID, root, "rule has no title");
+    check_attack_tags(c, root);
     static const char *const levels[] = {"informational", "low", "medium", "high", "critical", NULL};
     static const char *const statuses[] = {"stable", "test", "experimental", "deprecated",
                                            "unsupported", NULL};
@@ -354,6 +484,25 @@ static void load_logsource(struct lctx *c, const struct ts_ynode *root, bool man
     if (ls->kind != TS_Y_MAP) {
         PROB(RULE_INVALID, ls, "logsource must be a mapping, not %s", ts_yaml_kind_name(ls));
         return;
+    }
+    for (size_t i = 0; i < ls->npairs; i++) {
+        const struct ts_ynode *k = ls->pairs[i].key;
+        if (k->kind != TS_Y_SCALAR)
+            continue;
+        bool known = false;
+        for (size_t j = 0; ls_keys[j] && !known; j++)
+            known = strcmp(k->str, ls_keys[j]) == 0;
+        if (known)
+            continue;
+        /* a misspelt product/category/service would be ignored by routing
+         * and so widen the rule to every event: refused */
+        const char *sug = suggest(k->str, k->len, ls_keys);
+        if (sug)
+            PROB(RULE_INVALID, k, "unknown logsource key \"%s\" (did you mean \"%s\"?); as "
+                                  "written the rule would apply to every %s", k->str, sug, sug);
+        else
+            PROB(RULE_WARNING, k, "unknown logsource key \"%s\" (product, category, service, "
+                                  "definition); routing ignores it", k->str);
     }
     c->r->info.product = meta_str(c, ls, "product");
     c->r->info.category = meta_str(c, ls, "category");
@@ -425,9 +574,14 @@ static int load_doc(struct lctx *c, const struct ts_ynode *root, bool *keep_stre
         goto done;
     }
     const struct ts_ynode *idn = ts_yaml_get(root, "id");
-    if (idn && idn->kind == TS_Y_SCALAR)
+    if (idn && idn->kind == TS_Y_SCALAR) {
         r->info.id = lctx_strdup(c, idn->str, idn->len);
-    else if (idn)
+        r->id_line = idn->line;
+        r->id_col = idn->col;
+        if (!is_uuid(idn->str, idn->len))
+            PROB(RULE_WARNING, idn, "id \"%s\" is not a UUID (Sigma ids are UUIDs: use uuidgen)",
+                 idn->str);
+    } else if (idn)
         PROB(RULE_INVALID, idn, "\"id\" must be a string, not %s", ts_yaml_kind_name(idn));
     r->info.file = lctx_strdup(c, c->file, strlen(c->file));
     const struct ts_ynode *action = ts_yaml_get(root, "action");
@@ -436,6 +590,7 @@ static int load_doc(struct lctx *c, const struct ts_ynode *root, bool *keep_stre
              action->kind == TS_Y_SCALAR ? action->str : "?");
         goto done;
     }
+    const struct ts_ynode *det_like = check_top_keys(c, root);
     load_meta(c, root);
     const struct ts_ynode *corr = ts_yaml_get(root, "correlation");
     const struct ts_ynode *filt = ts_yaml_get(root, "filter");
@@ -451,7 +606,10 @@ static int load_doc(struct lctx *c, const struct ts_ynode *root, bool *keep_stre
     } else {
         r->kind = RK_DETECTION;
         load_logsource(c, root, true);
-        if (!det)
+        if (!det && det_like)
+            PROB(RULE_INVALID, root, "rule has no detection (did you mean \"detection\" for "
+                                     "\"%s\" at line %u?)", det_like->str, det_like->line);
+        else if (!det)
             PROB(RULE_INVALID, root, "rule has no detection");
         else
             (void)det_compile(c, det, NULL, &r->det);
@@ -806,6 +964,136 @@ static int check_correlations(struct rule_set *rs, struct lctx *c)
     return c->fatal;
 }
 
+/* ------------------------------------------------------ ATT&CK taxonomy */
+
+static void taxo_free(struct rule_taxo *t)
+{
+    for (size_t i = 0; i < t->nnames; i++)
+        free(t->names[i]);
+    for (size_t i = 0; i < t->nids; i++)
+        free(t->ids[i]);
+    t->nnames = t->nids = 0;
+}
+
+/* "tactic NAME" and "id PATTERN" lines; blank lines and lines starting with
+ * "#" (a comment) skipped. At most RULE_TAXO_MAX of each, lines up to 200
+ * bytes. */
+static int taxo_load(struct rule_taxo *t, const char *path, struct ts_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return ts_err_set(err, TS_E_IO, path, 0, 0, "cannot read the ATT&CK taxonomy: %s",
+                          strerror(errno));
+    char line[256];
+    unsigned ln = 0;
+    int rc = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        ln++;
+        size_t n = strlen(line);
+        if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+            rc = ts_err_set(err, TS_E_INVAL, path, ln, 1, "line longer than 200 bytes");
+            break;
+        }
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+            line[--n] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        bool tactic = strncmp(p, "tactic ", 7) == 0, id = strncmp(p, "id ", 3) == 0;
+        char *v = p + (tactic ? 7 : 3);
+        while (*v == ' ')
+            v++;
+        if ((!tactic && !id) || !*v) {
+            rc = ts_err_set(err, TS_E_INVAL, path, ln, (unsigned)(p - line) + 1,
+                            "expected \"tactic NAME\" or \"id PATTERN\" (# a digit)");
+            break;
+        }
+        char **arr = tactic ? t->names : t->ids;
+        size_t *cnt = tactic ? &t->nnames : &t->nids;
+        if (*cnt == RULE_TAXO_MAX - 1) { /* names stay NULL-terminated for suggest() */
+            rc = ts_err_set(err, TS_E_LIMIT, path, ln, 1, "more than %u entries of a kind",
+                            RULE_TAXO_MAX - 1);
+            break;
+        }
+        for (char *q = v; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        if (!(arr[*cnt] = strdup(v))) {
+            rc = ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
+            break;
+        }
+        (*cnt)++;
+    }
+    fclose(f);
+    if (rc)
+        taxo_free(t);
+    return rc;
+}
+
+/* --------------------------------------------------- ids across the set */
+
+struct id_ent {
+    struct rule *r;
+    size_t order; /* load order, so that the first one keeps its id */
+};
+
+static int id_ent_cmp(const void *a, const void *b)
+{
+    const struct id_ent *x = a, *y = b;
+    int c = strcmp(x->r->info.id, y->r->info.id);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Every id twice or more in the set: a warning at each later one, naming
+ * where the first is. Rules left out (invalid, unsupported) are not
+ * counted. */
+static int check_unique_ids(struct rule_set *rs, struct lctx *c)
+{
+    size_t n = rs->nrules + rs->nfilters + rs->ncorrs, k = 0;
+    if (n < 2)
+        return 0;
+    struct id_ent *v = malloc(n * sizeof(*v));
+    if (!v)
+        return TS_E_NOMEM;
+    struct rule **lists[3] = {rs->rules, rs->filters, rs->corrs};
+    size_t counts[3] = {rs->nrules, rs->nfilters, rs->ncorrs};
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            if (lists[l][i]->info.id) {
+                v[k].r = lists[l][i];
+                /* load order: file, then line */
+                v[k].order = k;
+                k++;
+            }
+    qsort(v, k, sizeof(*v), id_ent_cmp);
+    for (size_t i = 1; i < k; i++) {
+        size_t first = i - 1;
+        while (first > 0 && strcmp(v[first - 1].r->info.id, v[i].r->info.id) == 0)
+            first--;
+        if (strcmp(v[first].r->info.id, v[i].r->info.id) != 0)
+            continue;
+        const struct rule *a = v[first].r, *b = v[i].r;
+        /* report at the one later in file order */
+        if (strcmp(b->info.file, a->info.file) < 0 ||
+            (strcmp(b->info.file, a->info.file) == 0 && b->info.line < a->info.line)) {
+            const struct rule *t = a;
+            a = b;
+            b = t;
+        }
+        c->file = b->info.file;
+        c->r = (struct rule *)b;
+        c->nprob = 0;
+        lctx_problem(c, RULE_WARNING, NULL, b->id_line, b->id_col,
+                     "id %s is not unique: %s:%u:%u has it too (\"%s\"); ids must be unique "
+                     "across the rule set", b->info.id, a->info.file, a->id_line, a->id_col,
+                     a->info.title ? a->info.title : "");
+    }
+    c->r = NULL;
+    free(v);
+    return c->fatal;
+}
+
 int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct rule_report *report,
                   struct ts_err *err)
 {
@@ -821,7 +1109,15 @@ int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct 
     rs->re_match_limit = o->re_match_limit ? o->re_match_limit : RULE_RE_MATCH_LIMIT;
     rs->re_depth_limit = o->re_depth_limit ? o->re_depth_limit : RULE_RE_DEPTH_LIMIT;
     rs->re_heap_limit_kib = o->re_heap_limit_kib ? o->re_heap_limit_kib : RULE_RE_HEAP_LIMIT_KIB;
-    struct lctx c = {.rs = rs, .o = o, .rep = rep};
+    struct rule_taxo taxo = {0};
+    if (o->attack_taxonomy) {
+        int trc = taxo_load(&taxo, o->attack_taxonomy, err);
+        if (trc) {
+            rule_set_unref(rs);
+            return trc;
+        }
+    }
+    struct lctx c = {.rs = rs, .o = o, .rep = rep, .taxo = o->attack_taxonomy ? &taxo : NULL};
     int rc = 0;
     static const char *const kw[3] = {"message", "Message", "raw"};
     for (int i = 0; i < 3 && !rc; i++) {
@@ -844,6 +1140,9 @@ int rule_set_load(struct rule_set **out, const struct rule_load_opts *o, struct 
     }
     for (size_t i = 0; i < o->npaths && !rc; i++)
         rc = load_path(&c, o->paths[i], 0, true, err);
+    taxo_free(&taxo);
+    if (!rc)
+        rc = check_unique_ids(rs, &c);
     if (!rc)
         rc = apply_filters(rs);
     if (!rc)

@@ -1040,3 +1040,253 @@ int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
         rc = ts_buf_putc(out, '}');
     return rc;
 }
+
+/* ---------------------------------------------- why a rule did not match
+ * Only `rules test --explain`, `tocsin logtest` and the API call this: it
+ * evaluates one rule again, apart from rule_match (which it does not slow
+ * down), and finds the first reason the rule fails on this event. */
+
+/* A selection or filter that decides the outcome: sel (index) and whether
+ * it matched (true: a NOT or a filter made it count against). */
+struct blame {
+    const struct det *d;
+    uint32_t sel;
+    bool matched;
+    bool found;
+};
+
+/* Find why node n evaluates to `want` being false. */
+static void blame_node(struct rule_scratch *s, const struct det *d, const struct cnode *n,
+                       bool want, struct blame *b)
+{
+    if (b->found)
+        return;
+    switch (n->kind) {
+    case CN_SEL:
+        b->d = d;
+        b->sel = n->sel;
+        b->matched = sel_eval(s, d, n->sel);
+        b->found = true;
+        return;
+    case CN_NOT:
+        blame_node(s, d, n->kids[0], !want, b);
+        return;
+    case CN_AND:
+    case CN_OR:
+        /* the first kid whose value is not the one wanted: an AND that
+         * fails fails there, an OR that fails fails on every kid (the first
+         * is named), and the converse under a NOT */
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (node_eval(s, d, n->kids[i]) != want) {
+                blame_node(s, d, n->kids[i], want, b);
+                return;
+            }
+        return;
+    case CN_OF:
+        for (uint32_t i = 0; i < n->nids; i++)
+            if (sel_eval(s, d, n->ids[i]) != want) {
+                b->d = d;
+                b->sel = n->ids[i];
+                b->matched = !want;
+                b->found = true;
+                return;
+            }
+        return;
+    default:
+        return;
+    }
+}
+
+static int put_kv(struct ts_buf *out, const char *k, const char *v)
+{
+    int rc = ts_buf_printf(out, "\"%s\":", k);
+    return rc ? rc : ts_buf_json_str(out, v ? v : "", v ? strlen(v) : 0);
+}
+
+static int put_logsource(struct ts_buf *out, const char *p, const char *c, const char *sv)
+{
+    int rc = ts_buf_putc(out, '{');
+    bool first = true;
+    const char *k[3] = {"product", "category", "service"}, *v[3] = {p, c, sv};
+    for (int i = 0; i < 3 && !rc; i++) {
+        if (!v[i])
+            continue;
+        if (!first)
+            rc = ts_buf_putc(out, ',');
+        first = false;
+        rc = rc ? rc : put_kv(out, k[i], v[i]);
+    }
+    return rc ? rc : ts_buf_putc(out, '}');
+}
+
+/* The text of a value for a sentence (cut at 80 bytes). */
+static int put_value_text(struct ts_buf *out, const struct ts_value *v)
+{
+    char tmp[64];
+    const char *p;
+    size_t n;
+    if (!view(v, &p, &n, tmp))
+        return ts_buf_puts(out, v->type == TS_V_LIST ? "a list" : "null");
+    bool q = v->type == TS_V_STR; /* numbers, booleans, addresses bare */
+    int rc = q ? ts_buf_putc(out, '"') : 0;
+    rc = rc ? rc : ts_buf_append(out, p, n > 80 ? 80 : n);
+    rc = rc ? rc : ts_buf_puts(out, n > 80 ? "..." : "");
+    return rc ? rc : q ? ts_buf_putc(out, '"') : 0;
+}
+
+/* The failing field condition of selection sel: of its alternatives, the
+ * one that got furthest; "failed" JSON member and a sentence in why. */
+static int explain_failed_sel(struct rule_scratch *s, const struct det *d, uint32_t sel_i,
+                              struct ts_buf *out, struct ts_buf *why)
+{
+    const struct sel *sel = &d->sels[sel_i];
+    const struct fcond *bad = NULL;
+    uint32_t best = 0;
+    for (uint32_t a = 0; a < sel->nalts; a++) {
+        const struct conj *c = &sel->alts[a];
+        uint32_t k = 0;
+        while (k < c->n && fc_eval(s, &c->c[k], NULL))
+            k++;
+        if (k < c->n && (!bad || k > best)) {
+            bad = &c->c[k];
+            best = k;
+        }
+    }
+    int rc = ts_buf_printf(why, "selection \"%s\" failed: ", sel->name);
+    if (!bad)
+        return rc ? rc : ts_buf_puts(why, "no condition");
+    rc = rc ? rc : ts_buf_puts(out, ",\"failed\":{");
+    rc = rc ? rc : put_kv(out, "key", bad->key);
+    const struct ts_value *v = bad->field == FIELD_KEYWORDS ? NULL : getv(s, bad->field);
+    const char *fname = bad->field == FIELD_KEYWORDS ? NULL : s->rs->fnames[bad->field];
+    if (!rc && fname) {
+        rc = ts_buf_putc(out, ',');
+        rc = rc ? rc : put_kv(out, "field", fname);
+    }
+    if (!rc && v) {
+        rc = ts_buf_puts(out, ",\"value\":");
+        rc = rc ? rc : ts_buf_json_value(out, v);
+    } else if (!rc && fname) {
+        rc = ts_buf_puts(out, ",\"absent\":true");
+    }
+    if (!rc && bad->nv) {
+        rc = ts_buf_puts(out, ",\"expected\":[");
+        for (uint32_t i = 0; i < bad->nv && i < 8 && !rc; i++) {
+            const char *t = bad->v[i].text ? bad->v[i].text : bad->v[i].lit;
+            if (i)
+                rc = ts_buf_putc(out, ',');
+            rc = rc ? rc : ts_buf_json_str(out, t ? t : "", t ? strlen(t) : 0);
+        }
+        rc = rc ? rc : ts_buf_putc(out, ']');
+    }
+    rc = rc ? rc : ts_buf_putc(out, '}');
+    /* the sentence */
+    if (rc)
+        return rc;
+    if (bad->field == FIELD_KEYWORDS) {
+        rc = ts_buf_puts(why, bad->neg ? "a keyword it excludes occurs" : "no keyword of it occurs");
+        return rc ? rc : ts_buf_puts(why, " in message or the raw line");
+    }
+    if (bad->kind == FC_EXISTS)
+        return ts_buf_printf(why, "%s is %s", fname, v ? "present" : "absent");
+    if (!v)
+        return ts_buf_printf(why, "the event has no field %s (key %s)", fname, bad->key);
+    rc = ts_buf_printf(why, "%s is ", fname);
+    rc = rc ? rc : put_value_text(why, v);
+    rc = rc ? rc : ts_buf_printf(why, ", %s %s", bad->neg ? "which" : "which does not match",
+                                 bad->neg ? "the key excludes:" : bad->key);
+    for (uint32_t i = 0; i < bad->nv && i < 3 && !rc; i++) {
+        const char *t = bad->v[i].text ? bad->v[i].text : bad->v[i].lit;
+        rc = ts_buf_printf(why, "%s\"%s\"", i ? " | " : " ", t ? t : "");
+    }
+    if (!rc && bad->nv > 3)
+        rc = ts_buf_printf(why, " | ... (%u values)", bad->nv);
+    return rc;
+}
+
+int rule_explain_miss(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
+                      const struct ts_event *ev, struct ts_buf *out)
+{
+    if (!rs || !s || s->rs != rs || idx >= rs->nrules || !ev)
+        return TS_E_INVAL;
+    const struct rule *r = rs->rules[idx];
+    next_gen(s);
+    index_fields(s, ev);
+    const struct ts_logsource *ls = &ev->logsource;
+    bool applies = group_fits(&rs->groups[r->group], ls, cat_parent(ls->category));
+    bool m = applies && rule_eval(s, r);
+    struct ts_buf why, det;
+    ts_buf_init(&why, 4096);
+    ts_buf_init(&det, 64 << 10);
+    int rc = ts_buf_puts(out, "{\"rule\":{");
+    rc = rc ? rc : put_kv(out, "id", r->info.id);
+    rc = rc ? rc : ts_buf_putc(out, ',');
+    rc = rc ? rc : put_kv(out, "title", r->info.title);
+    rc = rc ? rc : ts_buf_printf(out, "},\"matched\":%s,\"logsource\":{\"applies\":%s,\"rule\":",
+                                 m ? "true" : "false", applies ? "true" : "false");
+    rc = rc ? rc : put_logsource(out, r->info.product, r->info.category, r->info.service);
+    rc = rc ? rc : ts_buf_puts(out, ",\"event\":");
+    rc = rc ? rc : put_logsource(out, ls->product, ls->category, ls->service);
+    rc = rc ? rc : ts_buf_putc(out, '}');
+    if (rc)
+        goto done;
+    if (m) {
+        rc = ts_buf_puts(&why, "matched");
+    } else if (!applies) {
+        rc = ts_buf_puts(&why, "logsource does not apply: the rule is for ");
+        const char *k[3] = {"product", "category", "service"};
+        const char *rv[3] = {r->info.product, r->info.category, r->info.service};
+        const char *ev3[3] = {ls->product, ls->category, ls->service};
+        bool first = true;
+        for (int i = 0; i < 3 && !rc; i++)
+            if (rv[i]) {
+                rc = ts_buf_printf(&why, "%s%s=%s", first ? "" : " ", k[i], rv[i]);
+                first = false;
+            }
+        rc = rc ? rc : ts_buf_puts(&why, "; the event has");
+        first = true;
+        for (int i = 0; i < 3 && !rc; i++)
+            if (ev3[i]) {
+                rc = ts_buf_printf(&why, " %s=%s", k[i], ev3[i]);
+                first = false;
+            }
+        if (!rc && first)
+            rc = ts_buf_puts(&why, " no logsource (no decoder or profile set one)");
+    } else if (!node_eval(s, &r->det, r->det.cond)) {
+        struct blame b = {0};
+        blame_node(s, &r->det, r->det.cond, true, &b);
+        if (b.found && !b.matched) {
+            rc = ts_buf_puts(&det, ",\"selection\":");
+            rc = rc ? rc : ts_buf_json_str(&det, r->det.sels[b.sel].name,
+                                           strlen(r->det.sels[b.sel].name));
+            rc = rc ? rc : explain_failed_sel(s, &r->det, b.sel, &det, &why);
+        } else if (b.found) {
+            rc = ts_buf_puts(&det, ",\"selection\":");
+            rc = rc ? rc : ts_buf_json_str(&det, r->det.sels[b.sel].name,
+                                           strlen(r->det.sels[b.sel].name));
+            rc = rc ? rc : ts_buf_printf(&why, "selection \"%s\" matched, which the condition "
+                                               "excludes",
+                                         r->det.sels[b.sel].name);
+        } else {
+            rc = ts_buf_puts(&why, "the condition is false");
+        }
+    } else {
+        for (uint32_t i = 0; i < r->nfilters; i++)
+            if (node_eval(s, r->filters[i], r->filters[i]->cond)) {
+                rc = ts_buf_printf(&why, "excluded by a filter rule (filter %u of %u)", i + 1,
+                                   r->nfilters);
+                break;
+            }
+    }
+    if (!rc)
+        rc = ts_buf_append(out, det.data ? det.data : "", det.len);
+    if (!rc) {
+        rc = ts_buf_puts(out, ",\"why\":");
+        rc = rc ? rc : ts_buf_json_str(out, why.data ? why.data : "", why.len);
+    }
+    rc = rc ? rc : ts_buf_putc(out, '}');
+done:
+    ts_buf_free(&why);
+    ts_buf_free(&det);
+    return rc;
+}

@@ -21,10 +21,15 @@
 
 /* ------------------------------------------------------------- loading */
 
-enum rule_problem_kind { RULE_INVALID = 1, RULE_UNSUPPORTED };
+/* invalid and unsupported rules are left out of the set; a warning (lint:
+ * unknown keys, ids that are not UUIDs or not unique, ATT&CK tags outside
+ * the taxonomy) keeps the rule, and fails only `rules check --strict`. */
+enum rule_problem_kind { RULE_INVALID = 1, RULE_UNSUPPORTED, RULE_WARNING };
+/* "invalid", "unsupported" or "warning". */
+const char *rule_problem_kind_name(enum rule_problem_kind k);
 
 /* One problem found while loading: printed by `tocsin rules check` as
- * "file:line:col: invalid|unsupported: [rule-id] message". */
+ * "file:line:col: invalid|unsupported|warning: [rule-id] message". */
 struct rule_problem {
     enum rule_problem_kind kind;
     char file[512];
@@ -39,6 +44,7 @@ struct rule_report {
     size_t ok;           /* detection + filter + correlation rules loaded */
     size_t unsupported;
     size_t invalid;
+    size_t warnings;     /* problems of kind RULE_WARNING (rules kept) */
     size_t correlations; /* of ok: correlation rules (for correlate/) */
     size_t filters;      /* of ok: filter (meta) rules */
     struct rule_problem *problems; /* owned; free with rule_report_free */
@@ -78,6 +84,11 @@ struct rule_load_opts {
     uint32_t re_match_limit;    /* PCRE2 match limit (RULE_RE_MATCH_LIMIT) */
     uint32_t re_depth_limit;    /* PCRE2 depth limit (RULE_RE_DEPTH_LIMIT) */
     uint32_t re_heap_limit_kib; /* PCRE2 heap limit, KiB (RULE_RE_HEAP_LIMIT_KIB) */
+    /* The ATT&CK taxonomy that attack.* tags are checked against (a text
+     * file: "tactic NAME" and "id PATTERN" lines, # a digit; the shipped
+     * one is etc/attack/taxonomy.txt); NULL: tags are not checked. A file
+     * that cannot be read or parsed is an error (TS_E_IO / TS_E_INVAL). */
+    const char *attack_taxonomy;
 };
 
 #define RULE_RE_MAX_SUBJECT ((size_t)64 << 10)
@@ -152,6 +163,18 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
  * values) as a JSON object appended to out. */
 int rule_explain(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
                  const struct ts_event *ev, struct ts_buf *out);
+
+/* Explain whether and why rule idx does not match ev, as a JSON object
+ * appended to out: {"rule":{"id","title"},"matched":B,"logsource":{"applies":B,
+ * "rule":{...},"event":{...}}[,"selection":NAME[,"failed":{"key","field",
+ * "value"|"absent":true,"expected":[...]}]],"why":"one sentence"}. The
+ * sentence names the first reason found: the logsource does not apply, the
+ * selection the condition needs that failed (which field, its value, the
+ * values the key wanted), a selection the condition excludes, or a filter
+ * rule. A separate evaluation of one rule, for `rules test --explain` and
+ * `tocsin logtest`: rule_match does not pay for it. */
+int rule_explain_miss(const struct rule_set *rs, struct rule_scratch *s, size_t idx,
+                      const struct ts_event *ev, struct ts_buf *out);
 
 /* Counters of this scratch since it was created (one thread's matching):
  * events, rules evaluated exactly, matches; and regular-expression searches

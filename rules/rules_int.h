@@ -161,6 +161,7 @@ struct rule {
     const char *const *filter_targets; /* RK_FILTER: ids/names it applies to */
     size_t ntargets;
     const struct ts_ynode *corr_root;  /* RK_CORRELATION: document (in a kept stream) */
+    unsigned id_line, id_col;          /* where `id:` is (0: no id) */
     struct ts_arena *arena;
     pcre2_code **res;
     size_t nres, capres;
@@ -170,8 +171,18 @@ struct rule {
 
 struct rule_set;
 
+/* The ATT&CK taxonomy of rule_load_opts.attack_taxonomy (load.c). */
+#define RULE_TAXO_MAX 256u
+struct rule_taxo {
+    char *names[RULE_TAXO_MAX]; /* tactics, lowercase */
+    size_t nnames;
+    char *ids[RULE_TAXO_MAX];   /* id patterns, # = a digit */
+    size_t nids;
+};
+
 struct lctx {
     struct rule_set *rs;
+    const struct rule_taxo *taxo; /* NULL: tags not checked */
     const struct rule_load_opts *o;
     struct rule_report *rep;
     const char *file;

@@ -102,7 +102,7 @@ static int build_engine(struct rule_set *rs, const struct corr_opts *opts, bool 
     for (size_t i = 0; i < rep->nproblems; i++) {
         const struct rule_problem *p = &rep->problems[i];
         fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+                rule_problem_kind_name(p->kind), p->rule_id, p->msg);
     }
     return 0;
 }
@@ -135,6 +135,7 @@ int rt_corr_open(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts
         fprintf(stderr,
                 "tocsin: correlation: %zu rule(s) compiled, %zu invalid, %zu unsupported\n",
                 rep.loaded, rep.invalid, rep.unsupported);
+    cs->invalid_rules = rc ? 0 : rep.invalid;
     corr_report_free(&rep);
     if (rc)
         return rc;
@@ -194,7 +195,9 @@ static struct store_evidence evidence_rec(const struct corr_evidence *e)
         .raw = e->raw,
         .raw_len = e->raw_len,
         .late = e->late,
-        .rule_id = e->linked ? e->rule_id : NULL, /* a detection attached by entity */
+        /* a detection attached by entity: its rule; else the correlation's
+         * input rule the event came through */
+        .rule_id = e->linked ? e->rule_id : e->sub_rule,
     };
 }
 
@@ -312,6 +315,7 @@ static int put_incident(struct rt_corr *cs, struct store_txn *t, const struct co
         .first_seen_ns = ci->first_seen,
         .last_seen_ns = ci->last_seen,
         .count = ci->count,
+        .distinct_field = ci->value_field,
         .distinct = ci->values,
         .ndistinct = (uint32_t)(ci->nvalues > STORE_DISTINCT_MAX ? STORE_DISTINCT_MAX
                                                                  : ci->nvalues),
@@ -606,10 +610,73 @@ static int final_keep(struct rt_final_incident *f, const struct corr_incident *c
     return 0;
 }
 
+static void final_evidence_free(struct rt_final_incident *f)
+{
+    for (size_t i = 0; i < f->nev; i++) {
+        free(f->ev[i].source);
+        free(f->ev[i].sub_rule);
+        free(f->ev[i].raw);
+    }
+    free(f->ev);
+    f->ev = NULL;
+    f->nev = f->evcap = 0;
+}
+
+/* replay --evidence: the batch's evidence records onto the incidents of the
+ * final list (copied: the engine's strings live for the batch), the first
+ * RT_FINAL_EVIDENCE_MAX of each, the others counted. */
+static int final_evidence(struct rt_corr *cs, const struct corr_batch *b)
+{
+    for (size_t i = 0; i < b->nevidence; i++) {
+        const struct corr_evidence *e = &b->evidence[i];
+        if (!e->incident[0])
+            continue; /* a late event no incident covers */
+        size_t *slot = final_slot(cs, e->incident);
+        if (!slot)
+            return TS_E_NOMEM;
+        if (!*slot)
+            continue;
+        struct rt_final_incident *f = &cs->final[*slot - 1];
+        if (f->nev == RT_FINAL_EVIDENCE_MAX) {
+            f->ev_more++;
+            continue;
+        }
+        if (f->nev == f->evcap) {
+            size_t nc = f->evcap ? f->evcap * 2 : 8;
+            struct rt_final_evidence *n = realloc(f->ev, nc * sizeof(*n));
+            if (!n)
+                return TS_E_NOMEM;
+            f->ev = n;
+            f->evcap = nc;
+        }
+        struct rt_final_evidence *x = &f->ev[f->nev];
+        memset(x, 0, sizeof(*x));
+        const char *sub = e->linked ? e->rule_id : e->sub_rule;
+        x->source = strdup(e->source ? e->source : "");
+        x->sub_rule = sub ? strdup(sub) : NULL;
+        x->raw = e->raw ? strndup(e->raw, e->raw_len < RT_FINAL_RAW_MAX ? e->raw_len
+                                                                        : RT_FINAL_RAW_MAX)
+                        : NULL;
+        if (!x->source || (sub && !x->sub_rule) || (e->raw && !x->raw)) {
+            free(x->source);
+            free(x->sub_rule);
+            free(x->raw);
+            return TS_E_NOMEM;
+        }
+        x->partition = e->kind == TS_SRC_KAFKA ? e->partition : -1;
+        x->offset = e->offset;
+        x->time_ns = e->time_ns;
+        x->late = e->late;
+        f->nev++;
+    }
+    return 0;
+}
+
 /* A retracted incident leaves the final list: the last one moves into its
  * place and the index is built again (retractions are rare). */
 static int final_drop(struct rt_corr *cs, size_t i)
 {
+    final_evidence_free(&cs->final[i]);
     free(cs->final[i].strs);
     free(cs->final[i].gf);
     cs->final[i] = cs->final[--cs->nfinal];
@@ -753,6 +820,8 @@ static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
         esc_dispatcher_kick(cs->dispatcher); /* committed: deliver without waiting */
     for (size_t i = 0; !rc && i < cs->cur.nincidents; i++)
         rc = emit_incident(cs, &cs->cur.incidents[i]);
+    if (!rc && cs->keep_evidence && cs->final_only)
+        rc = final_evidence(cs, &cs->cur);
     if (!rc && cs->out && !cs->final_only && fflush(cs->out) != 0)
         rc = TS_E_IO;
     return rc;
@@ -952,8 +1021,55 @@ int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64
     return store_offset_get(cs->st, topic, partition, offset);
 }
 
+/* ,"evidence":[{"source","partition","offset","event_time"[,"rule_id"],
+ * "raw"[,"raw_from_source":true]|"raw_unavailable"[,"late":true]}...]
+ * [,"evidence_more":N] of an incident of the final list. */
+static int final_evidence_json(const struct rt_final_incident *f, struct rt_readback **rb,
+                               struct ts_buf *b)
+{
+    int rc = ts_buf_puts(b, ",\"evidence\":[");
+    for (size_t i = 0; !rc && i < f->nev; i++) {
+        const struct rt_final_evidence *x = &f->ev[i];
+        char t[48];
+        ts_format_rfc3339(x->time_ns, t, sizeof(t));
+        rc = ts_buf_puts(b, i ? ",{\"source\":" : "{\"source\":");
+        rc = rc ? rc : ts_buf_json_str(b, x->source, strlen(x->source));
+        rc = rc ? rc : ts_buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"event_time\":\"%s\"",
+                                     (int)x->partition, (long long)x->offset, t);
+        if (!rc && x->sub_rule) {
+            rc = ts_buf_puts(b, ",\"rule_id\":");
+            rc = rc ? rc : ts_buf_json_str(b, x->sub_rule, strlen(x->sub_rule));
+        }
+        const char *line = x->raw, *why = "not kept (read from stdin or Kafka)";
+        size_t n = x->raw ? strlen(x->raw) : 0;
+        bool back = false;
+        if (!line && x->partition < 0 && *x->source && strcmp(x->source, "-") != 0 &&
+            (*rb || (*rb = rt_readback_new()) != NULL)) {
+            line = rt_readback_line(*rb, x->source, x->offset, &n, &why);
+            back = line != NULL;
+        }
+        if (!rc && line) {
+            rc = ts_buf_puts(b, ",\"raw\":");
+            rc = rc ? rc : ts_buf_json_str(b, line, n);
+            if (!rc && back)
+                rc = ts_buf_puts(b, ",\"raw_from_source\":true");
+        } else if (!rc) {
+            rc = ts_buf_puts(b, ",\"raw_unavailable\":");
+            rc = rc ? rc : ts_buf_json_str(b, why, strlen(why));
+        }
+        if (!rc && x->late)
+            rc = ts_buf_puts(b, ",\"late\":true");
+        rc = rc ? rc : ts_buf_putc(b, '}');
+    }
+    rc = rc ? rc : ts_buf_putc(b, ']');
+    if (!rc && f->ev_more)
+        rc = ts_buf_printf(b, ",\"evidence_more\":%llu", (unsigned long long)f->ev_more);
+    return rc;
+}
+
 void rt_corr_print_final(struct rt_corr *cs)
 {
+    struct rt_readback *rb = NULL;
     const char **ptrs = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -982,10 +1098,13 @@ void rt_corr_print_final(struct rt_corr *cs)
         ts_buf_reset(&cs->line);
         rc = ts_buf_puts(&cs->line, "{\"kind\":\"incident\",\"incident\":");
         rc = rc ? rc : corr_incident_json(&v, &cs->line);
+        if (!rc && cs->keep_evidence)
+            rc = final_evidence_json(f, &rb, &cs->line);
         rc = rc ? rc : ts_buf_puts(&cs->line, "}\n");
         if (!rc && fwrite(cs->line.data, 1, cs->line.len, cs->out) != cs->line.len)
             rc = TS_E_IO;
     }
+    rt_readback_free(rb);
     free(ptrs);
     if (rc)
         fprintf(stderr, "tocsin: cannot print the incidents: %s\n", ts_strerror(rc));
@@ -999,6 +1118,7 @@ void rt_corr_close(struct rt_corr *cs)
         free(cs->pairs[i].v);
     free(cs->pairs);
     for (size_t i = 0; i < cs->nfinal; i++) {
+        final_evidence_free(&cs->final[i]);
         free(cs->final[i].strs);
         free(cs->final[i].gf);
     }

@@ -34,7 +34,7 @@ static bool rule_in_set(const struct rule_set *rs, const char *id)
  * compile are skipped as at start-up. */
 static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
                            const struct rule_set *running, struct rule_set **out,
-                           struct ts_err *rerr)
+                           struct ts_err *rerr, size_t *invalid)
 {
     struct rule_report rep;
     struct ts_err err = {0};
@@ -52,13 +52,13 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
         const struct rule_problem *p = &rep.problems[i];
         if (rule_in_set(running, p->rule_id) && !rule_in_set(*out, p->rule_id)) {
             fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                    p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+                    rule_problem_kind_name(p->kind), p->rule_id, p->msg);
             fprintf(stderr, "tocsin: reload refused: rule %s is in force and its new version "
                             "does not load (above); fix it and send SIGHUP again\n",
                     p->rule_id);
             ts_err_set(rerr, TS_E_INVAL, p->file, p->line, p->col,
                        "rule %s is in force and its new version does not load: %s: %s",
-                       p->rule_id, p->kind == RULE_INVALID ? "invalid" : "unsupported",
+                       p->rule_id, rule_problem_kind_name(p->kind),
                        p->msg);
             rc = TS_E_INVAL;
         }
@@ -72,19 +72,22 @@ static int load_rules_over(const struct rule_load_opts *lo, bool quiet,
     for (size_t i = 0; !quiet && i < rep.nproblems; i++) {
         const struct rule_problem *p = &rep.problems[i];
         fprintf(stderr, "%s:%u:%u: %s: [%s] %s\n", p->file, p->line, p->col,
-                p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+                rule_problem_kind_name(p->kind), p->rule_id, p->msg);
     }
     fprintf(stderr, "tocsin: rules: %zu loaded (%zu detection, %zu filter, %zu correlation), "
-                    "%zu unsupported, %zu invalid\n",
+                    "%zu unsupported, %zu invalid, %zu warning%s\n",
             rep.ok, rule_set_count(*out), rep.filters, rep.correlations, rep.unsupported,
-            rep.invalid);
+            rep.invalid, rep.warnings, rep.warnings == 1 ? "" : "s");
+    if (invalid)
+        *invalid = rep.invalid;
     rule_report_free(&rep);
     return 0;
 }
 
-static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out)
+static int load_rules(const struct rule_load_opts *lo, bool quiet, struct rule_set **out,
+                      size_t *invalid)
 {
-    return load_rules_over(lo, quiet, NULL, out, NULL);
+    return load_rules_over(lo, quiet, NULL, out, NULL, invalid);
 }
 
 /* ------------------------------------------------------------ hit counts */
@@ -168,11 +171,15 @@ int rt_det_open(struct rt_det *d, const struct rule_load_opts *lo, int workers,
     pthread_mutex_init(&d->mu, NULL);
     ts_buf_init(&d->line, 0);
     d->out = out;
-    int rc = load_rules(lo, quiet, &d->rs);
+    int rc = load_rules(lo, quiet, &d->rs, &d->invalid_rules);
     if (rc)
         return rc;
     if (!(d->hits = hits_new(d->rs)))
         return TS_E_NOMEM;
+    size_t nr = rule_set_count(d->rs);
+    if (!(d->printed = calloc(nr ? nr : 1, sizeof(*d->printed))))
+        return TS_E_NOMEM;
+    d->printed_rs = d->rs;
     d->nscratch = workers > 0 ? (size_t)workers : 1;
     d->scratch = calloc(d->nscratch, sizeof(*d->scratch));
     d->scratch_rs = calloc(d->nscratch, sizeof(*d->scratch_rs));
@@ -226,7 +233,7 @@ int rt_det_reload(struct rt_det *d, const struct rule_load_opts *lo,
     pthread_mutex_lock(&d->mu);
     struct rule_set *running = rule_set_ref(d->rs);
     pthread_mutex_unlock(&d->mu);
-    int rc = load_rules_over(lo, false, running, &rs, err);
+    int rc = load_rules_over(lo, false, running, &rs, err, NULL);
     rule_set_unref(running);
     if (rc) {
         fprintf(stderr, "tocsin: reload failed; the previous rules stay in force\n");
@@ -268,6 +275,8 @@ void rt_det_close(struct rt_det *d)
     }
     free(d->scratch);
     free(d->scratch_rs);
+    free(d->printed);
+    d->printed = NULL;
     free((void *)d->re_limit);
     free((void *)d->re_long);
     d->re_limit = d->re_long = NULL;
@@ -342,6 +351,13 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     if (d->out && fwrite(b->data, 1, b->len, d->out) != b->len)
         return TS_E_IO;
     d->detections++;
+    if (d->printed && m->rs == d->printed_rs) {
+        struct rt_det_rule_stat *st = &d->printed[idx];
+        if (!st->n++ || ev->time_ns < st->first_ns)
+            st->first_ns = ev->time_ns;
+        if (st->n == 1 || ev->time_ns > st->last_ns)
+            st->last_ns = ev->time_ns;
+    }
     return 0;
 }
 

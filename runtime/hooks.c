@@ -446,7 +446,7 @@ static int problems_json(struct ts_buf *b, const struct rule_report *rep)
         const struct rule_problem *p = &rep->problems[i];
         rc = i ? ts_buf_putc(b, ',') : 0;
         rc = rc ? rc : ts_buf_printf(b, "{\"line\":%u,\"col\":%u", p->line, p->col);
-        rc = rc ? rc : json_kv(b, "kind", p->kind == RULE_INVALID ? "invalid" : "unsupported",
+        rc = rc ? rc : json_kv(b, "kind", rule_problem_kind_name(p->kind),
                                true);
         rc = rc ? rc : json_kv(b, "rule_id", p->rule_id, true);
         rc = rc ? rc : json_kv(b, "message", p->msg, true);
@@ -532,7 +532,7 @@ int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf 
             ts_err_format(&err, msg, sizeof(msg));
         else if (p)
             snprintf(msg, sizeof(msg), "%.200s:%u:%u: %s: %s%.64s%s%.512s (%.200s)", p->file,
-                     p->line, p->col, p->kind == RULE_INVALID ? "invalid" : "unsupported",
+                     p->line, p->col, rule_problem_kind_name(p->kind),
                      p->rule_id[0] ? "[" : "", p->rule_id, p->rule_id[0] ? "] " : "", p->msg,
                      err.code ? err.msg : ts_strerror(rc));
         else

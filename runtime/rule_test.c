@@ -17,6 +17,8 @@ struct test_ctx {
     struct rt_rule_test_result *res;
     struct ts_buf explain;
     struct ts_err *err;
+    struct rt_corr corr; /* incidents_out and correlation rules loaded */
+    bool correlate;
     int fail; /* a TS_E_* code that stops the source (err filled) */
 };
 
@@ -33,10 +35,54 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     int rc = rule_explain(t->rs, t->scratch, idx, ev, &t->explain);
     om->any = true;
     t->res->matches++;
+    if (t->correlate) {
+        int crc = rt_corr_collect(&t->corr, 0, idx, ev);
+        if (crc)
+            return crc;
+    }
     if (!rc && t->o->on_match)
         rc = t->o->on_match(t->o->ctx, rule_set_info(t->rs, idx), ev,
                             t->explain.data ? t->explain.data : "", t->explain.len);
     return rc;
+}
+
+/* "key":VALUE of the string field name of ev (null when absent, or when
+ * "(none)" and none_is_null), after sep. */
+static int put_field(struct ts_buf *b, char sep, const char *key, const struct ts_event *ev,
+                     const char *name, bool none_is_null)
+{
+    const struct ts_field *f = ts_event_getz(ev, name);
+    int rc = ts_buf_printf(b, "%c\"%s\":", sep, key);
+    if (rc)
+        return rc;
+    if (!f || f->v.type != TS_V_STR || (none_is_null && f->v.len == 6 &&
+                                        memcmp(f->v.u.s, "(none)", 6) == 0))
+        return ts_buf_puts(b, "null");
+    return ts_buf_json_str(b, f->v.u.s, f->v.len);
+}
+
+/* Why no rule matched ev: what normalisation did, then each rule's miss. */
+static int explain_miss(struct test_ctx *t, const struct ts_event *ev)
+{
+    struct ts_buf *b = &t->explain;
+    ts_buf_reset(b);
+    int rc = put_field(b, '{', "decoder", ev, "explain.decoder", true);
+    rc = rc ? rc : put_field(b, ',', "decoder_why", ev, "explain.decoder_why", false);
+    rc = rc ? rc : put_field(b, ',', "profile", ev, "explain.profile", true);
+    rc = rc ? rc : ts_buf_puts(b, ",\"rules\":[");
+    size_t n = rule_set_count(t->rs);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = ts_buf_putc(b, ',');
+        rc = rc ? rc : rule_explain_miss(t->rs, t->scratch, i, ev, b);
+    }
+    return rc ? rc : ts_buf_puts(b, "]}");
+}
+
+static int test_commit(void *ctx, const struct ingest_batch *batch)
+{
+    struct test_ctx *t = ctx;
+    return t->correlate ? rt_corr_commit(&t->corr, batch) : 0;
 }
 
 static int test_process(void *ctx, struct ingest_batch *batch)
@@ -56,12 +102,31 @@ static int test_process(void *ctx, struct ingest_batch *batch)
             if (rc)
                 continue;
         }
+        if (o->on_normalised) {
+            int rc = o->on_normalised(o->ctx, ev);
+            if (rc)
+                return rc;
+        }
+        uint64_t before = t->res->matches;
         struct one_match om = {.t = t};
         int rc = rule_match(t->rs, t->scratch, ev, on_match, &om);
         if (rc)
             return rc;
         if (om.any)
             t->res->matched++;
+        if (o->on_event) {
+            const char *why = NULL;
+            size_t why_len = 0;
+            if (!om.any && o->explain) {
+                if ((rc = explain_miss(t, ev)) != 0)
+                    return rc;
+                why = t->explain.data;
+                why_len = t->explain.len;
+            }
+            rc = o->on_event(o->ctx, ev, t->res->matches - before, why, why_len);
+            if (rc)
+                return rc;
+        }
     }
     return 0;
 }
@@ -98,16 +163,35 @@ int rt_rule_test(const struct rt_rule_test_opts *o, struct rt_rule_test_result *
         .buf_name = o->events_name,
         .format = o->format,
         .tenant = o->tenant,
-        .sink = {.ctx = &t, .process = test_process},
+        .sink = {.ctx = &t, .process = test_process, .commit = test_commit},
         .diag = o->diag,
         .norm = o->norm,
+        .explain = o->explain,
     };
+    if (o->incidents_out && rule_set_correlation_count(rs) > 0) {
+        if (rt_corr_open(&t.corr, rs, NULL, NULL, 1, o->incidents_out, true)) {
+            rt_corr_close(&t.corr);
+            ts_buf_free(&t.explain);
+            rule_scratch_free(t.scratch);
+            rule_set_unref(rs);
+            return ts_err_set(err, TS_E_INVAL, NULL, 0, 0,
+                              "the correlation rules could not be compiled");
+        }
+        t.correlate = true;
+    }
     struct ingest_stats st = {0};
     res->ran = true;
     rc = ingest_files_run(&fo, &st, err);
     res->dead_letters = st.dead_letters;
     if (t.fail)
         rc = t.fail;
+    if (t.correlate) {
+        int frc = rt_corr_flush(&t.corr);
+        rc = rc ? rc : frc;
+        res->incidents = t.corr.nfinal;
+        rt_corr_print_final(&t.corr);
+        rt_corr_close(&t.corr);
+    }
     ts_buf_free(&t.explain);
     rule_scratch_free(t.scratch);
     rule_set_unref(rs);

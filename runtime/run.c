@@ -344,6 +344,15 @@ static int open_detections(struct rt_run *r, FILE *out)
     int rc = rt_rule_opts_from(r->cfg, &lo, &al, &ph);
     if (!rc)
         rc = rt_det_open(&r->det, &lo, r->cfg->kafka.workers, out, false);
+    if (!rc && r->det.invalid_rules && !r->cfg->rules.skip_invalid) {
+        /* a rule the analyst meant to run is not left out silently */
+        fprintf(stderr, "tocsin run: %zu invalid rule%s (listed above): fix %s, or set "
+                        "rules: {skip_invalid: true} to start without %s\n",
+                r->det.invalid_rules, r->det.invalid_rules == 1 ? "" : "s",
+                r->det.invalid_rules == 1 ? "it" : "them",
+                r->det.invalid_rules == 1 ? "it" : "them");
+        rc = TS_E_CONFIG;
+    }
     free(al);
     free(ph);
     return rc;
@@ -366,6 +375,12 @@ static int open_correlation(struct rt_run *r, FILE *out, struct ts_err *err)
     r->corr_open = true; /* closed by destroy, also after a failed open */
     if (rc)
         return TS_E_CONFIG;
+    if (r->corr.invalid_rules && !cfg->rules.skip_invalid) {
+        fprintf(stderr, "tocsin run: %zu invalid correlation rule%s (listed above): fix or "
+                        "remove, or set rules: {skip_invalid: true} to start without\n",
+                r->corr.invalid_rules, r->corr.invalid_rules == 1 ? "" : "s");
+        return TS_E_CONFIG;
+    }
     r->det.corr = &r->corr;
     if (!cfg->escalate.enabled)
         return 0;

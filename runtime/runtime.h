@@ -52,11 +52,36 @@ int rt_view_incident(struct ts_buf *b, const struct store_incident *in);
 int rt_view_evidence(struct ts_buf *b, const struct store_evidence *ev);
 /* The incident with all of its evidence as `tocsin incidents show --json`
  * prints it (without the trailing newline): rt_view_incident_open, then
- * "evidence_records":[...] read in t (a read or write txn) and "}".
+ * "evidence_records":[...] read in t (a read or write txn) and "}". Every
+ * record has its text: "raw" as stored, or, when the store did not keep it
+ * and the source is a file, the line read back from the file with
+ * "raw_from_source":true, or else "raw_unavailable":"why".
  * arena receives each evidence record and is reset between them: it must
  * not be the arena that holds in. */
 int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
                               const struct store_incident *in, struct ts_arena *arena);
+
+/* An incident id as an analyst gives it: in full or as a unique prefix (hex,
+ * any case). 0 with the full id in out; TS_E_NOTFOUND (no such incident) or
+ * TS_E_INVAL (empty or too long, or a prefix several incidents share: msg
+ * lists up to ten of them with their rule titles), msg saying so; or the
+ * store's error. A prefix is looked up over every incident (a scan: for
+ * the CLI). */
+int rt_incident_resolve(struct store_txn *t, const char *given, char out[STORE_ID_MAX + 1],
+                        char *msg, size_t msglen);
+
+/* Lines of log files read back by number (the text of evidence the engine
+ * or the store did not keep): one file open at a time, read forwards,
+ * reopened to go back; gzip or plain; a line is cut at 64 KiB; at most a
+ * million lines read in all. Single-threaded. */
+struct rt_readback;
+struct rt_readback *rt_readback_new(void);
+void rt_readback_free(struct rt_readback *rb);
+/* Line `line` (1-based) of the file `path`: its text (valid until the next
+ * call) and length in *len; or NULL with *why saying why (the file cannot
+ * be read, has fewer lines now, the budget is spent). */
+const char *rt_readback_line(struct rt_readback *rb, const char *path, int64_t line,
+                             size_t *len, const char **why);
 
 /* ----------------------------------------------------------- events out
  * (events_out.c) */
@@ -120,6 +145,15 @@ struct rt_det {
     struct rt_hits *hits;          /* matches per rule of rs (guarded by mu, swapped
                                       with it; rt_det_hits reads them) */
     struct rt_corr *corr;          /* NULL: detections are only printed */
+    size_t invalid_rules;          /* rt_det_open: rules left out as invalid (the front
+                                      end refuses to start on them unless told to skip) */
+    /* Detections printed per rule of the set rt_det_open loaded (replay's
+     * summary; a reload's new set is not counted): updated under mu. */
+    struct rt_det_rule_stat {
+        uint64_t n;
+        int64_t first_ns, last_ns; /* event times */
+    } *printed;
+    const struct rule_set *printed_rs; /* the set printed[] indexes (not a reference) */
     /* Sigma regex searches cut short (PCRE2 limits, length window): per
      * worker as its scratch counted them, plus what replaced scratches had */
     _Atomic uint64_t *re_limit, *re_long;
@@ -157,13 +191,27 @@ struct rt_corr_pairs {
  * rt_corr_close), tenant, group values and distinct values copied into
  * strs (owned: NUL-terminated, in that order; rewritten only when they
  * change). */
+struct rt_final_evidence {
+    char *source;       /* owned */
+    int32_t partition;
+    int64_t offset;
+    int64_t time_ns;
+    char *sub_rule;     /* owned; NULL */
+    char *raw;          /* owned; NULL when the engine did not keep it */
+    bool late;
+};
 struct rt_final_incident {
     struct corr_incident v; /* string pointers other than the rule's: unset */
     char *strs;
     size_t strslen;
     const char **gf;    /* group field names (the rule's strings; array owned) */
     size_t gfcap;
+    struct rt_final_evidence *ev; /* keep_evidence: the first RT_FINAL_EVIDENCE_MAX */
+    size_t nev, evcap;
+    uint64_t ev_more;   /* evidence beyond them, counted */
 };
+#define RT_FINAL_EVIDENCE_MAX 200u
+#define RT_FINAL_RAW_MAX 4096u
 struct rt_corr {
     struct corr_engine *ce;
     struct store *st;             /* NULL: in memory only (replay without --db) */
@@ -214,6 +262,10 @@ struct rt_corr {
     struct ingest_offset *acc;
     size_t nacc, capacc;
     struct corr_metrics base;     /* counters of the engines a reload replaced */
+    size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
+    bool keep_evidence;           /* replay --evidence (final_only): each incident printed
+                                     with its evidence records, the lines the engine did
+                                     not keep read back from their files */
 };
 /* co: engine options (lateness, groupings; NULL = defaults); borrowed for
  * the call only. */
@@ -332,12 +384,29 @@ struct rt_rule_test_opts {
      * the test with that code. */
     int (*on_match)(void *ctx, const struct rule_info *ri, const struct ts_event *ev,
                     const char *explain, size_t explain_len);
+    /* explain: normalisation says which decoder and profile ran (the
+     * events gain explain.* fields, as with `parse --explain`), and every
+     * event is handed to on_event after matching. */
+    bool explain;
+    /* Non-NULL: the correlation rules among the rules run too, in memory,
+     * as in replay, and their incidents are printed there as JSON lines at
+     * the end (res->incidents counts them). */
+    FILE *incidents_out;
+    /* Per event after normalisation, before matching (NULL: none). */
+    int (*on_normalised)(void *ctx, const struct ts_event *ev);
+    /* Per event after matching (NULL: none): how many rules matched and,
+     * when none did and explain is set, why as a JSON object
+     * {"decoder":NAME|null,"decoder_why":S,"profile":NAME|null,"rules":[
+     * rule_explain_miss objects]} (rules.h); otherwise why is NULL. */
+    int (*on_event)(void *ctx, const struct ts_event *ev, uint64_t matched, const char *why,
+                    size_t why_len);
     void *ctx;
 };
 
 struct rt_rule_test_result {
     uint64_t events, matched, matches, dead_letters;
     size_t rules;              /* detection rules loaded */
+    size_t incidents;          /* incidents_out: incidents printed */
     struct rule_report report; /* the rules' problems: rule_report_free() it */
     bool ran;                  /* the events were read (errors after loading) */
 };

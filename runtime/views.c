@@ -2,8 +2,13 @@
  * shared by `tocsin incidents` and the HTTP API. Stateless; any thread.
  * Every append goes through one writer that keeps the first error, so a
  * view either is complete or says why not. */
+#include <errno.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <zlib.h>
 
 #include "../core/tstime.h"
 #include "runtime.h"
@@ -162,10 +167,119 @@ int rt_view_evidence(struct ts_buf *b, const struct store_evidence *ev)
     return v.rc;
 }
 
+/* Reading evidence lines back from their source file when the store did not
+ * keep the text (the correlation engine keeps the text of the event that
+ * completed a window, not of the entries before it). */
+#define RT_READBACK_LINE ((size_t)64 << 10)
+#define RT_READBACK_LINES 1000000u
+
+struct rt_readback {
+    gzFile f;          /* the source being read back, or NULL */
+    char *path;        /* its name (owned) */
+    int64_t line;      /* lines read so far */
+    uint64_t budget;   /* lines left to read */
+    char buf[RT_READBACK_LINE + 1];
+    char why[200];     /* why the last read back failed */
+};
+
+struct rt_readback *rt_readback_new(void)
+{
+    struct rt_readback *rb = calloc(1, sizeof(*rb));
+    if (rb)
+        rb->budget = RT_READBACK_LINES;
+    return rb;
+}
+
+static void rb_close(struct rt_readback *rb)
+{
+    if (rb->f)
+        gzclose(rb->f);
+    rb->f = NULL;
+    free(rb->path);
+    rb->path = NULL;
+    rb->line = 0;
+}
+
+void rt_readback_free(struct rt_readback *rb)
+{
+    if (!rb)
+        return;
+    rb_close(rb);
+    free(rb);
+}
+
+const char *rt_readback_line(struct rt_readback *rb, const char *path, int64_t want,
+                             size_t *outlen, const char **why)
+{
+    *why = rb->why;
+    if (want <= 0) {
+        snprintf(rb->why, sizeof(rb->why), "not kept (no line number)");
+        return NULL;
+    }
+    if (!rb->path || strcmp(rb->path, path) != 0 || want <= rb->line) {
+        rb_close(rb);
+        struct stat sb;
+        errno = 0;
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            snprintf(rb->why, sizeof(rb->why), "not kept, and the source file cannot be read "
+                     "here: %s", errno ? strerror(errno) : "not a regular file");
+            return NULL;
+        }
+        if (!(rb->f = gzopen(path, "rb")) || !(rb->path = strdup(path))) {
+            snprintf(rb->why, sizeof(rb->why), "not kept, and the source file cannot be read "
+                     "here: %s", strerror(errno));
+            rb_close(rb);
+            return NULL;
+        }
+    }
+    while (rb->line < want) {
+        if (rb->budget == 0) {
+            snprintf(rb->why, sizeof(rb->why), "not kept (read-back limit of %u lines reached)",
+                     RT_READBACK_LINES);
+            return NULL;
+        }
+        rb->budget--;
+        size_t len = 0;
+        bool eol = false, any = false;
+        /* one line, however long: the first RT_READBACK_LINE bytes kept */
+        for (;;) {
+            char chunk[4096];
+            if (!gzgets(rb->f, chunk, sizeof(chunk)))
+                break;
+            any = true;
+            size_t n = strlen(chunk);
+            eol = n && chunk[n - 1] == '\n';
+            if (rb->line + 1 == want && len < RT_READBACK_LINE) {
+                size_t take = n > RT_READBACK_LINE - len ? RT_READBACK_LINE - len : n;
+                memcpy(rb->buf + len, chunk, take);
+                len += take;
+            }
+            if (eol)
+                break;
+        }
+        if (!any) {
+            snprintf(rb->why, sizeof(rb->why), "not kept, and the source file has fewer lines "
+                     "now (%lld): it changed since", (long long)rb->line);
+            rb_close(rb);
+            return NULL;
+        }
+        rb->line++;
+        if (rb->line == want) {
+            while (len && (rb->buf[len - 1] == '\n' || rb->buf[len - 1] == '\r'))
+                len--;
+            rb->buf[len] = '\0';
+            *outlen = len;
+            return rb->buf;
+        }
+    }
+    return NULL;
+}
+
 struct ev_walk {
     struct ts_buf *b;
     struct ts_arena *arena;
     uint64_t n;
+    struct rt_readback *rb; /* created on first use */
 };
 
 static int ev_one(void *ctx, const struct store_evidence *ev)
@@ -173,6 +287,35 @@ static int ev_one(void *ctx, const struct store_evidence *ev)
     struct ev_walk *w = ctx;
     int rc = w->n ? ts_buf_putc(w->b, ',') : 0;
     rc = rc ? rc : rt_view_evidence(w->b, ev);
+    /* the text the store did not keep: read back from a file source */
+    if (!rc && !ev->raw && ev->partition < 0 && ev->source && *ev->source && ev->offset > 0 &&
+        strcmp(ev->source, "-") != 0) {
+        w->b->len--; /* reopen the object */
+        size_t n = 0;
+        const char *why = "out of memory";
+        const char *line = NULL;
+        if (w->rb || (w->rb = rt_readback_new()) != NULL)
+            line = rt_readback_line(w->rb, ev->source, ev->offset, &n, &why);
+        struct view v = {w->b, 0};
+        if (line) {
+            v_puts(&v, ",\"raw\":");
+            v_json(&v, line, n);
+            v_puts(&v, ",\"raw_from_source\":true");
+        } else {
+            put_str(&v, "raw_unavailable", why);
+        }
+        v_putc(&v, '}');
+        rc = v.rc;
+    } else if (!rc && !ev->raw) {
+        w->b->len--;
+        struct view v = {w->b, 0};
+        put_str(&v, "raw_unavailable", ev->partition < 0 && (!ev->source || !*ev->source ||
+                                                             strcmp(ev->source, "-") == 0)
+                                           ? "not kept (read from stdin)"
+                                           : "not kept by the store (evidence_raw_max)");
+        v_putc(&v, '}');
+        rc = v.rc;
+    }
     w->n++;
     ts_arena_reset(w->arena);
     return rc;
@@ -183,7 +326,83 @@ int rt_view_incident_evidence(struct ts_buf *b, struct store_txn *t,
 {
     int rc = rt_view_incident_open(b, in);
     rc = rc ? rc : ts_buf_puts(b, ",\"evidence_records\":[");
-    struct ev_walk w = {b, arena, 0};
+    struct ev_walk w = {b, arena, 0, NULL};
     rc = rc ? rc : store_evidence_foreach(t, in->id, arena, ev_one, &w);
+    rt_readback_free(w.rb);
     return rc ? rc : ts_buf_puts(b, "]}");
+}
+
+/* ------------------------------------------------- ids by unique prefix */
+
+struct prefix_walk {
+    const char *given;
+    size_t len;
+    char first[STORE_ID_MAX + 1];
+    size_t n;
+    char *msg;
+    size_t msglen, used;
+};
+
+static int prefix_one(void *ctx, const struct store_incident *in)
+{
+    struct prefix_walk *p = ctx;
+    if (strncasecmp(in->id, p->given, p->len) != 0)
+        return 0;
+    if (p->n++ == 0)
+        snprintf(p->first, sizeof(p->first), "%s", in->id);
+    if (p->n <= 10 && p->used < p->msglen) {
+        int k = snprintf(p->msg + p->used, p->msglen - p->used, "%s%s (%s)",
+                         p->n == 1 ? "" : ", ", in->id, in->rule_title ? in->rule_title : "");
+        if (k > 0)
+            p->used += (size_t)k;
+    }
+    return 0;
+}
+
+int rt_incident_resolve(struct store_txn *t, const char *given, char out[STORE_ID_MAX + 1],
+                        char *msg, size_t msglen)
+{
+    size_t len = strlen(given);
+    if (msglen)
+        msg[0] = '\0';
+    if (len == 0 || len > STORE_ID_MAX) {
+        snprintf(msg, msglen, "\"%.*s\" is not an incident id (32 hex digits, or a unique "
+                 "prefix of one)", 64, given);
+        return TS_E_INVAL;
+    }
+    struct ts_arena *a = NULL;
+    int rc = ts_arena_create(&a, 16 << 10, 64u << 20);
+    if (rc)
+        return rc;
+    struct store_incident in;
+    /* the id in full (any id the store has) */
+    if ((rc = store_incident_get(t, given, a, &in)) != TS_E_NOTFOUND) {
+        if (!rc)
+            snprintf(out, STORE_ID_MAX + 1, "%s", in.id);
+        ts_arena_destroy(a);
+        return rc;
+    }
+    if (len >= 32 || strspn(given, "0123456789abcdefABCDEF") != len) {
+        ts_arena_destroy(a);
+        snprintf(msg, msglen, "no incident \"%s\"", given);
+        return TS_E_NOTFOUND;
+    }
+    char list[1024] = "";
+    struct prefix_walk p = {.given = given, .len = len, .msg = list, .msglen = sizeof(list)};
+    struct store_incident_filter f = {0};
+    rc = store_incident_list(t, &f, a, prefix_one, &p);
+    ts_arena_destroy(a);
+    if (rc)
+        return rc;
+    if (p.n == 0) {
+        snprintf(msg, msglen, "no incident \"%s\"", given);
+        return TS_E_NOTFOUND;
+    }
+    if (p.n > 1) {
+        snprintf(msg, msglen, "incident id prefix \"%s\" is ambiguous: %zu incidents start "
+                 "with it: %s%s; give more digits", given, p.n, list, p.n > 10 ? ", ..." : "");
+        return TS_E_INVAL;
+    }
+    snprintf(out, STORE_ID_MAX + 1, "%s", p.first);
+    return 0;
 }

@@ -52,6 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < rule_set_count(rs) && i < 64; i++) {
             ts_buf_reset(&b);
             (void)rule_explain(rs, s, i, &ev, &b);
+            ts_buf_reset(&b);
+            (void)rule_explain_miss(rs, s, i, &ev, &b); /* rules test --explain */
         }
         ts_buf_free(&b);
     }

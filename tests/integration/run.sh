@@ -15,6 +15,7 @@ step() {
 
 step cli tests/integration/test_cli.sh
 step incidents-cli tests/integration/test_incidents_cli.sh
+step workbench tests/integration/test_workbench.sh
 step replay-resume python3 tests/integration/test_replay_resume.py
 step compose python3 tests/integration/test_compose.py
 step stix python3 tests/integration/test_stix.py

@@ -152,6 +152,22 @@ START_TEST(test_config_empty_sections_take_defaults)
 }
 END_TEST
 
+
+/* rules.skip_invalid (issue 16): run starts without invalid rules only when
+ * told to */
+START_TEST(test_config_rules_skip_invalid)
+{
+    struct ts_config *c = load_ok("kafka:\n  brokers: x\n");
+    ck_assert(!c->rules.skip_invalid);
+    ts_config_free(c);
+    c = load_ok("rules:\n  skip_invalid: true\n");
+    ck_assert(c->rules.skip_invalid);
+    ts_config_free(c);
+    expect_config_err("rules:\n  skip_invalid: yes please\n",
+                      "etc/tocsin.yml:2:17: error: rules.skip_invalid must be true or false");
+}
+END_TEST
+
 START_TEST(test_config_unknown_key_names_line_and_suggests)
 {
     expect_config_err("# example\n"
@@ -686,6 +702,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_config_empty_file_takes_every_default);
     tcase_add_test(tc, test_config_empty_sections_take_defaults);
     tcase_add_test(tc, test_config_unknown_key_names_line_and_suggests);
+    tcase_add_test(tc, test_config_rules_skip_invalid);
     tcase_add_test(tc, test_config_unknown_key_without_close_match_lists_the_keys);
     tcase_add_test(tc, test_config_integer_must_be_a_number_in_range);
     tcase_add_test(tc, test_config_integer_range_ends_are_accepted);

@@ -288,6 +288,33 @@ START_TEST(test_temporal_fires_in_any_order)
 }
 END_TEST
 
+
+/* Issue 16: one line that fed two inputs of a temporal correlation is one
+ * evidence record (it appeared twice), with the text of the event, and each
+ * record names the input rule (sub-rule) it came through. */
+START_TEST(test_temporal_evidence_once_per_line_with_its_sub_rule)
+{
+    struct harness h;
+    h_open(&h, RECON("temporal"), NULL);
+    ck_assert_int_eq(h_feed_src(&h, "recon_cmd_a", T0, "x.log", 7, "ComputerName", "pc1", "User",
+                                "bob", NULL), 0);
+    ck_assert_int_eq(h_feed_src(&h, "recon_cmd_b", T0, "x.log", 7, "ComputerName", "pc1", "User",
+                                "bob", NULL), 0);
+    ck_assert_int_eq(h_feed_src(&h, "recon_cmd_c", T0 + SEC, "x.log", 9, "ComputerName", "pc1",
+                                "User", "bob", NULL), 0);
+    struct corr_batch b;
+    ck_assert_int_eq(corr_batch_end(h.c, &b), 0);
+    ck_assert_uint_eq(b.nincidents, 1);
+    ck_assert_uint_eq(b.nevidence, 2);
+    ck_assert_int_eq(b.evidence[0].offset, 7);
+    ck_assert_int_eq(b.evidence[1].offset, 9);
+    ck_assert_str_eq(b.evidence[0].sub_rule, "recon_cmd_a");
+    ck_assert_str_eq(b.evidence[1].sub_rule, "recon_cmd_c");
+    ck_assert_ptr_nonnull(b.evidence[1].raw); /* the event that completed the window */
+    h_close(&h);
+}
+END_TEST
+
 START_TEST(test_temporal_ordered_needs_the_order)
 {
     struct harness h;
@@ -772,6 +799,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_value_count_counts_distinct_users);
     tcase_add_test(t, test_distinct_values_are_capped_with_a_note);
     tcase_add_test(t, test_temporal_fires_in_any_order);
+    tcase_add_test(t, test_temporal_evidence_once_per_line_with_its_sub_rule);
     tcase_add_test(t, test_temporal_ordered_needs_the_order);
     tcase_add_test(t, test_temporal_ordered_out_of_order_arrival_within_lateness_fires);
     tcase_add_test(t, test_value_sum_crosses_the_limit);

@@ -1018,6 +1018,62 @@ START_TEST(test_forwarder_shapes_of_one_sshd_failure_normalise_alike)
 }
 END_TEST
 
+
+/* A decoder's logsource survives the profile chosen after it (issue 16):
+ * the shipped postfix, iptables and apache-error decoders keep their
+ * service (and product) although linux_syslog sets product linux and
+ * service syslog for every syslog line; what the decoder left unset comes
+ * from the profile. */
+START_TEST(test_decoder_logsource_survives_the_profile)
+{
+    static const char *const cases[][4] = {
+        /* line, product, category, service */
+        {"<20>Mar 17 10:01:00 mx-01 postfix/smtpd[2201]: warning: unknown[203.0.113.9]: SASL "
+         "LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=bob",
+         "linux", NULL, "postfix"},
+        {"<4>Mar 17 09:30:01 fw kernel: [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.7 DST=10.0.0.5 "
+         "PROTO=TCP SPT=51515 DPT=3389",
+         "linux", "firewall", "iptables"},
+        {"<11>Mar 17 10:05:00 web-01 apache2: [Tue Mar 17 10:05:00.123456 2026] [core:error] "
+         "[pid 1:tid 2] [client 203.0.113.77:5300] AH00126: Invalid URI in request",
+         "apache", "webserver", "error"},
+        /* no decoder: the profile's logsource */
+        {"<13>Mar 17 10:05:00 h systemd[1]: Started x.", "linux", NULL, "syslog"},
+    };
+    char dec[1024];
+    const char *pdir = shipped_dir();
+    snprintf(dec, sizeof(dec), "%.*sdecoders", (int)(strlen(pdir) - strlen("profiles")), pdir);
+    const char *pp[] = {pdir}, *dp[] = {dec};
+    struct ingest_norm_opts no = {.profile_paths = pp, .nprofile_paths = 1, .decoder_paths = dp,
+                                  .ndecoder_paths = 1};
+    struct ingest_norm *norm = NULL;
+    struct ingest_norm_scratch *sc = NULL;
+    ck_assert_msg(ingest_norm_create(&norm, &no, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ingest_norm_scratch_create(&sc, norm), 0);
+    struct ingest_parse_opts po = {.ref_ns = ts_epoch_from_utc(2026, 3, 18, 0, 0, 0) *
+                                             TS_NS_PER_SEC};
+    for (size_t i = 0; i < TS_ARRAY_LEN(cases); i++) {
+        ts_arena_reset(arena);
+        ts_event_init(&ev, arena);
+        ev.raw = cases[i][0];
+        ev.raw_len = (uint32_t)strlen(cases[i][0]);
+        ev.ingest_ns = po.ref_ns;
+        struct ingest_diag d = {0};
+        ck_assert_int_eq(ingest_parse(INGEST_FMT_AUTO, &po, &ev, &d), 0);
+        struct ingest_norm_explain nx;
+        ck_assert_int_eq(ingest_normalise(norm, sc, &ev, &nx), 0);
+        const char *got[3] = {ev.logsource.product, ev.logsource.category, ev.logsource.service};
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg((!got[k] && !cases[i][k + 1]) ||
+                              (got[k] && cases[i][k + 1] && !strcmp(got[k], cases[i][k + 1])),
+                          "case %zu part %d: got %s, want %s", i, k, got[k] ? got[k] : "(null)",
+                          cases[i][k + 1] ? cases[i][k + 1] : "(null)");
+    }
+    ingest_norm_scratch_free(sc);
+    ingest_norm_free(norm);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -1091,6 +1147,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_auditd_record_keeps_its_keys);
     tcase_add_test(tc, test_linux_syslog_service_by_program);
     tcase_add_test(tc, test_forwarder_shapes_of_one_sshd_failure_normalise_alike);
+    tcase_add_test(tc, test_decoder_logsource_survives_the_profile);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -403,6 +403,95 @@ START_TEST(test_explain_names_selections_and_values)
 }
 END_TEST
 
+
+/* rule_explain_miss for rule 0 of rs on t: the JSON, checked for every needle. */
+static void miss_has(struct rule_set *rs, struct tev *t, const char *const *needles)
+{
+    struct rule_scratch *s = NULL;
+    ck_assert_int_eq(rule_scratch_create(&s, rs), 0);
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(rule_explain_miss(rs, s, 0, &t->ev, &b), 0);
+    for (size_t i = 0; needles[i]; i++)
+        ck_assert_msg(strstr(b.data, needles[i]), "%s not in %s", needles[i], b.data);
+    ts_buf_free(&b);
+    rule_scratch_free(s);
+}
+
+START_TEST(test_explain_miss_names_failing_selection_field_and_value)
+{
+    struct rule_set *rs = rule_ok(RULE_HEAD "detection:\n  sel_img:\n    Image|endswith: '\\cmd.exe'\n"
+                                  "  sel_user:\n    User: [admin, root]\n    Port: 22\n"
+                                  "  condition: sel_img and sel_user\n");
+    struct tev t;
+    tev_init(&t);
+    tev_str(&t, "Image", "C:\\cmd.exe");
+    tev_str(&t, "User", "bob");
+    tev_str(&t, "Port", "22");
+    t.ev.logsource.category = "process_creation";
+    t.ev.logsource.product = "windows";
+    miss_has(rs, &t, (const char *const[]){
+        "\"matched\":false", "\"applies\":true", "\"selection\":\"sel_user\"",
+        "\"failed\":{\"key\":\"User\",\"field\":\"User\",\"value\":\"bob\","
+        "\"expected\":[\"admin\",\"root\"]}",
+        "selection \\\"sel_user\\\" failed: User is \\\"bob\\\", which does not match User "
+        "\\\"admin\\\" | \\\"root\\\"", NULL});
+    tev_free(&t);
+    /* a field the event lacks */
+    tev_init(&t);
+    tev_str(&t, "User", "root");
+    t.ev.logsource.category = "process_creation";
+    t.ev.logsource.product = "windows";
+    miss_has(rs, &t, (const char *const[]){
+        "\"selection\":\"sel_img\"", "\"absent\":true",
+        "the event has no field Image (key Image|endswith)", NULL});
+    tev_free(&t);
+    /* a NOT-ed selection that matched */
+    rule_set_unref(rs);
+    rs = rule_ok(RULE_HEAD "detection:\n  sel:\n    A: '1'\n  filter:\n    B: '1'\n"
+                           "  condition: sel and not filter\n");
+    tev_init(&t);
+    tev_str(&t, "A", "1");
+    tev_str(&t, "B", "1");
+    t.ev.logsource.category = "process_creation";
+    t.ev.logsource.product = "windows";
+    miss_has(rs, &t, (const char *const[]){
+        "\"selection\":\"filter\"",
+        "selection \\\"filter\\\" matched, which the condition excludes", NULL});
+    tev_free(&t);
+    rule_set_unref(rs);
+}
+END_TEST
+
+START_TEST(test_explain_miss_says_logsource_does_not_apply)
+{
+    struct rule_set *rs = rule_ok(RULE_HEAD "detection:\n  s:\n    A: '1'\n  condition: s\n");
+    struct tev t;
+    tev_init(&t);
+    tev_str(&t, "A", "1");
+    t.ev.logsource.product = "linux";
+    t.ev.logsource.category = NULL;
+    t.ev.logsource.service = "sshd";
+    miss_has(rs, &t, (const char *const[]){
+        "\"applies\":false", "\"event\":{\"product\":\"linux\",\"service\":\"sshd\"}",
+        "logsource does not apply: the rule is for product=windows category=process_creation; the event "
+        "has product=linux service=sshd", NULL});
+    tev_free(&t);
+    tev_init(&t);
+    tev_str(&t, "A", "1");
+    t.ev.logsource.category = NULL;
+    t.ev.logsource.product = NULL;
+    miss_has(rs, &t, (const char *const[]){
+        "the event has no logsource (no decoder or profile set one)", NULL});
+    /* and when it matches, it says so */
+    t.ev.logsource.category = "process_creation";
+    t.ev.logsource.product = "windows";
+    miss_has(rs, &t, (const char *const[]){"\"matched\":true", "\"why\":\"matched\"", NULL});
+    tev_free(&t);
+    rule_set_unref(rs);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_conditions");
@@ -416,6 +505,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_keywords_search_message_fields_and_raw);
     tcase_add_test(tc, test_keywords_all_needs_every_value);
     tcase_add_test(tc, test_logsource_routing);
+    tcase_add_test(tc, test_explain_miss_names_failing_selection_field_and_value);
+    tcase_add_test(tc, test_explain_miss_says_logsource_does_not_apply);
     tcase_add_test(tc, test_filter_rule_excludes_from_named_rules);
     tcase_add_test(tc, test_correlation_documents_are_kept_for_correlate);
     tcase_add_test(tc, test_spec_map_example_eventlog_and_eventid_list);

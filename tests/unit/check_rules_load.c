@@ -199,13 +199,27 @@ START_TEST(test_missing_path_is_an_io_error)
 }
 END_TEST
 
-/* Problem i of the last load as "file:line:col: kind: [rule-id] message". */
+/* Problems of the last load other than lint warnings (these rules' ids are
+ * not UUIDs, on purpose: short names read better here). */
+static size_t nerrors(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < last_report.nproblems; i++)
+        n += last_report.problems[i].kind != RULE_WARNING;
+    return n;
+}
+
+/* Problem i (not counting warnings) of the last load as
+ * "file:line:col: kind: [rule-id] message". */
 static const char *problem_at(size_t i, char *buf, size_t n)
 {
-    ck_assert_uint_gt(last_report.nproblems, i);
-    const struct rule_problem *p = &last_report.problems[i];
+    ck_assert_uint_gt(nerrors(), i);
+    const struct rule_problem *p = last_report.problems;
+    for (size_t k = 0;; p++)
+        if (p->kind != RULE_WARNING && k++ == i)
+            break;
     snprintf(buf, n, "%s:%u:%u: %s: [%s] %s", p->file, p->line, p->col,
-             p->kind == RULE_INVALID ? "invalid" : "unsupported", p->rule_id, p->msg);
+             rule_problem_kind_name(p->kind), p->rule_id, p->msg);
     return buf;
 }
 
@@ -226,7 +240,7 @@ START_TEST(test_correlation_on_a_correlation_whose_base_rule_is_invalid_is_left_
     /* the dependant after the correlation it uses */
     struct rule_set *rs =
         rules_from(BAD_BASE "---\n" CORR_ON("bid", "base-rule") "---\n" CORR_ON("aid", "bid"));
-    ck_assert_uint_eq(last_report.nproblems, 3);
+    ck_assert_uint_eq(nerrors(), 3);
     ck_assert_str_eq(problem_at(0, buf, sizeof(buf)),
                      "t.yml:7:11: invalid: [base-rule] unknown modifier \"contians\" "
                      "(did you mean \"contains\"?)");
@@ -245,7 +259,7 @@ START_TEST(test_correlation_on_a_correlation_whose_base_rule_is_invalid_is_left_
 
     /* the dependant before the correlation it uses */
     rs = rules_from(BAD_BASE "---\n" CORR_ON("aid", "bid") "---\n" CORR_ON("bid", "base-rule"));
-    ck_assert_uint_eq(last_report.nproblems, 3);
+    ck_assert_uint_eq(nerrors(), 3);
     ck_assert_str_eq(problem_at(1, buf, sizeof(buf)),
                      "t.yml:15:7: invalid: [aid] correlation refers to correlation \"bid\", "
                      "which failed to load");
@@ -265,7 +279,7 @@ START_TEST(test_two_correlations_each_naming_an_unloaded_rule_are_both_reported)
 {
     char buf[1400];
     struct rule_set *rs = rules_from(CORR_ON("x", "nope-1") "---\n" CORR_ON("y", "nope-2"));
-    ck_assert_uint_eq(last_report.nproblems, 2);
+    ck_assert_uint_eq(nerrors(), 2);
     ck_assert_str_eq(problem_at(0, buf, sizeof(buf)),
                      "t.yml:6:7: invalid: [x] correlation refers to rule \"nope-1\", "
                      "which is not loaded");
