@@ -22,12 +22,13 @@
 
 static const char incidents_usage[] =
     "usage: tocsin incidents --db DIR list [--since T] [--until T] [--tenant X] [--status S]\n"
-    "                                      [--limit N] [--json]\n"
+    "                                      [--sort oldest|newest] [--limit N] [--json]\n"
     "       tocsin incidents --db DIR show ID [--json]\n"
     "       tocsin incidents --db DIR ack|resolve|reopen ID [--by WHO] [--comment TEXT]\n"
     "       tocsin incidents --db DIR late [--since T] [--tenant X] [--json]\n"
     "The incidents in the store DIR (the engine's data directory). list shows those\n"
-    "seen (last event) at or after --since and before --until, oldest first.\n"
+    "seen (last event) at or after --since and before --until, oldest first (--sort\n"
+    "newest: the most recently seen first; the API and console also sort by severity).\n"
     "  T       RFC 3339 time (2026-11-20T10:00:00Z) or an age: 90s, 30m, 24h, 7d\n"
     "  S       new, acknowledged (ack), resolved, reopened, or open (all but resolved);\n"
     "          repeat --status for several\n"
@@ -44,6 +45,7 @@ struct inc_args {
     unsigned status_mask;
     uint32_t limit;
     bool json;
+    bool newest;
 };
 
 static int parse_time(const char *s, int64_t *out)
@@ -84,7 +86,8 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = !strcmp(o, "--db") || !strcmp(o, "-d") || !strcmp(o, "--since") ||
                      !strcmp(o, "--until") || !strcmp(o, "--tenant") || !strcmp(o, "--status") ||
-                     !strcmp(o, "--limit") || !strcmp(o, "--by") || !strcmp(o, "--comment");
+                     !strcmp(o, "--limit") || !strcmp(o, "--by") || !strcmp(o, "--comment") ||
+                     !strcmp(o, "--sort");
         if (takes && !v) {
             fprintf(stderr, "tocsin incidents: %s needs a value\n", o);
             return 2;
@@ -119,6 +122,12 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
                 return 2;
             }
             a->limit = (uint32_t)n;
+        } else if (!strcmp(o, "--sort")) {
+            if (strcmp(v, "oldest") != 0 && strcmp(v, "newest") != 0) {
+                fprintf(stderr, "tocsin incidents: --sort \"%s\": expected oldest or newest\n", v);
+                return 2;
+            }
+            a->newest = !strcmp(v, "newest");
         } else if (!strcmp(o, "--by")) {
             a->by = v;
         } else if (!strcmp(o, "--comment")) {
@@ -294,7 +303,7 @@ static int do_list(const struct inc_args *a)
     if (!rc)
         rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
     struct store_incident_filter f = {a->since, a->until, a->tenant, a->status_mask, a->limit,
-                                      false};
+                                      a->newest};
     if (!rc && !lo.json) {
         static const char *const hdr[6] = {"ID", "STATUS", "SEVERITY", "TENANT", "RULE", "GROUP"};
         for (int i = 0; i < 6; i++)

@@ -737,6 +737,10 @@ int cmd_replay(int argc, char **argv)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",
                 (unsigned long long)st.clamped);
+    if (st.no_decoder)
+        fprintf(out, "  no decoder: %llu event%s with a program and a message that no decoder "
+                     "read (left as parsed: rules on decoded fields cannot see them)\n",
+                (unsigned long long)st.no_decoder, st.no_decoder == 1 ? "" : "s");
     if (a.norm_line[0])
         fprintf(out, "  %s\n", a.norm_line);
     if (r.out && r.out_sink.too_large)

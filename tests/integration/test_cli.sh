@@ -231,5 +231,11 @@ $T replay -q -r etc/rules/correlation/mr_ssh_brute_force.yml --db "$tmp/late.db"
 $T incidents --db "$tmp/late.db" late --json > "$tmp/late.jsonl"; rc=$?
 expect "a late event no incident covers is stored and listed (incidents late)" "[ $rc -eq 0 ] && [ \$(wc -l < '$tmp/late.jsonl') -eq 1 ] && python3 -c 'import json; e=json.load(open(\"$tmp/late.jsonl\")); assert e[\"offset\"]==3 and e[\"rule_id\"]==\"017dd23e-17b7-46ec-9279-c2482fa92e1f\" and \"203.0.113.99\" in e[\"raw\"] and e[\"event_time\"].endswith(\"10:01:00Z\"), e'"
 
+# an app no decoder reads is said in replay's summary (silent loss counted)
+printf '%s\n' "<38>Nov 20 10:00:01 h1 myapp[1]: something odd happened" \
+    "<38>Nov 20 10:00:02 h1 sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2" > "$tmp/nodec.log"
+$T replay -r etc/rules "$tmp/nodec.log" > /dev/null 2> "$tmp/nodec.err"; rc=$?
+expect "replay's summary counts the events no decoder read" "[ $rc -eq 0 ] && grep -q '  no decoder: 1 event with a program' '$tmp/nodec.err'"
+
 echo "cli: $n checks, $((n - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

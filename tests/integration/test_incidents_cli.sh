@@ -23,6 +23,8 @@ expect "--status filters" "[ \$($T incidents --db '$db' list --status resolved |
 expect "--status open is everything but resolved" "[ \$($T incidents --db '$db' list --status open | wc -l) -eq 5 ]"
 expect "--since takes RFC 3339 (inclusive)" "[ \$($T incidents --db '$db' list --since 2024-04-01T10:03:00Z | wc -l) -eq 3 ]"
 expect "--since takes an age" "[ \$($T incidents --db '$db' list --since 1d | wc -l) -eq 0 ] && [ \$($T incidents --db '$db' list --since 10000d | wc -l) -eq 6 ]"
+expect "--sort newest lists the most recently seen first" "[ \"\$($T incidents --db '$db' list --sort newest | python3 -c 'import json,sys; print(\",\".join(json.loads(l)[\"id\"] for l in sys.stdin))')\" = inc-5,inc-4,inc-3,inc-2,inc-1,inc-0 ]"
+expect "--sort with another word is a usage error" "$T incidents --db '$db' list --sort worst 2>/dev/null; [ \$? -eq 2 ]"
 expect "--limit bounds the output" "[ \$($T incidents --db '$db' list --limit 2 | wc -l) -eq 2 ]"
 expect "filters combine" "[ \$($T incidents --db '$db' list --tenant agency-a --since 2024-04-01T10:01:00Z --status new | wc -l) -eq 2 ]"
 if command -v script > /dev/null; then
