@@ -37,15 +37,10 @@ TOCSIN_KAFKA_BOOTSTRAP (tests/integration/run.sh starts a broker); fails
 without it.
 """
 import base64
-import hashlib
-import hmac
-import http.server
 import json
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -54,6 +49,9 @@ import time
 
 import jsonschema
 import stix2
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import HttpsServer, make_certs, webhook_signed  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOCSIN_SRC = os.path.join(ROOT, os.environ.get("TOCSIN", "bin/tocsin"))
@@ -84,30 +82,7 @@ def sh(*args, **kw):
     return r
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 # ------------------------------------------------------------------ set-up
-
-def make_certs():
-    ca_key, ca_crt = f"{TMP}/ca.key", f"{TMP}/ca.pem"
-    key, csr, crt, ext = f"{TMP}/srv.key", f"{TMP}/srv.csr", f"{TMP}/srv.pem", f"{TMP}/ext.cnf"
-    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
-       "-out", ca_crt, "-days", "2", "-subj", "/CN=Tocsin e2e test CA")
-    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-       "-subj", "/CN=127.0.0.1")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-       "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
-    return ca_crt, crt, key
-
 
 def write_attack_log():
     """Syslog lines of the attack, in the test's temp dir."""
@@ -223,7 +198,7 @@ class Endpoint:
     def __init__(self, name, cert, key):
         self.name, self.cert, self.key = name, cert, key
         self.path = f"/intake/{name}"
-        self.secret = base64.b64decode(SECRETS[name][len("whsec_"):])
+        self.secret = SECRETS[name]
         self.lock = threading.Lock()
         self.fail_next = 0
         self.requests = 0
@@ -232,8 +207,8 @@ class Endpoint:
         self.docs = {}          # Idempotency-Key -> the document kept (the first)
         self.duplicates = 0     # repeats of a kept document, dropped by the dedup
         self.collisions = []    # another document under a kept key: it would be lost
-        self.srv = None
-        self.port = free_port()
+        self.https = HttpsServer(cert, key, self.handle)
+        self.port = self.https.port
 
     def handle(self, h):
         body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
@@ -251,10 +226,7 @@ class Endpoint:
         if not (wid and ts and sigs and key):
             self.bad.append(("missing headers", dict(h.headers)))
             return 400
-        want = base64.b64encode(hmac.new(self.secret, f"{wid}.{ts}.".encode() + body,
-                                         hashlib.sha256).digest()).decode()
-        if not any(s.startswith("v1,") and hmac.compare_digest(s[3:], want)
-                   for s in sigs.split(" ")):
+        if not webhook_signed(self.secret, h.headers, body):
             self.bad.append(("signature", wid))
             return 401
         if abs(time.time() - int(ts)) > 300:
@@ -275,31 +247,11 @@ class Endpoint:
         return 200
 
     def start(self, fail_first=0):
-        ep = self
         self.fail_next = fail_first
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                code = ep.handle(self)
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.https.start()
 
     def stop(self):
-        if self.srv:
-            self.srv.shutdown()
-            self.srv.server_close()
-            self.srv = None
+        self.https.stop()
 
 
 def kafka_messages(boot, topic):
@@ -425,7 +377,7 @@ def main():
         return 1
     t_start = time.time()
     topic = f"tocsin-e2e-{os.getpid()}-{int(time.time())}"
-    ca, crt, key = make_certs()
+    ca, crt, key = make_certs(TMP, "Tocsin e2e test CA")
     eps = {n: Endpoint(n, crt, key) for n in ("csirt", "national")}
     ch = write_config(boot, topic, ca, {n: ep.port for n, ep in eps.items()})
     env = dict(os.environ, TOCSIN_E2E_CSIRT=SECRETS["csirt"],

@@ -12,15 +12,10 @@ the managing body through the escalation channels once per period.
    once; a restart of run does not send it again (the same outbox id).
 """
 import base64
-import hashlib
-import hmac
-import http.server
 import json
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -32,6 +27,9 @@ TOCSIN = os.path.join(ROOT, os.environ.get("TOCSIN", "bin/tocsin"))
 KTOOL = os.path.join(ROOT, os.environ.get("KTOOL", "build/tools/ktool"))
 TMP = tempfile.mkdtemp(prefix="tocsin-summary-")
 DB = os.path.join(TMP, "db")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import HttpsServer, make_certs, webhook_signed  # noqa: E402
+
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 failures = []
 
@@ -42,59 +40,22 @@ def check(cond, msg):
         failures.append(msg)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def certs():
-    ca_key, ca, key, csr, crt, ext = (f"{TMP}/{n}" for n in
-                                      ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem", "ext"))
-    q = dict(check=True, capture_output=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    ca_key, "-out", ca, "-days", "2", "-subj", "/CN=summary test CA"], **q)
-    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
-                    csr, "-subj", "/CN=127.0.0.1"], **q)
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                "extendedKeyUsage=serverAuth\n")
-    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
-                    "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext], **q)
-    return ca, crt, key
-
-
 class Hook:
     """An HTTPS webhook that checks the signature and keeps every document."""
 
     def __init__(self, crt, key):
-        self.port, self.docs, self.bad, self.lock = free_port(), [], [], threading.Lock()
-        secret = base64.b64decode(SECRET[len("whsec_"):])
-        hook = self
+        self.docs, self.bad, self.lock = [], [], threading.Lock()
+        self.https = HttpsServer(crt, key, self.handle)
+        self.port = self.https.port
+        self.https.start()
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                wid, ts = self.headers.get("webhook-id"), self.headers.get("webhook-timestamp")
-                sig = base64.b64encode(hmac.new(secret, f"{wid}.{ts}.".encode() + body,
-                                                hashlib.sha256).digest()).decode()
-                ok = any(s == "v1," + sig for s in self.headers.get("webhook-signature", "").split())
-                with hook.lock:
-                    (hook.docs if ok else hook.bad).append(json.loads(body) if ok else wid)
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(crt, key)
-        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def handle(self, h):
+        body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
+        ok = webhook_signed(SECRET, h.headers, body)
+        with self.lock:
+            (self.docs if ok else self.bad).append(json.loads(body) if ok else
+                                                   h.headers.get("webhook-id"))
+        return 200 if ok else 401
 
     def summaries(self):
         with self.lock:
@@ -144,7 +105,7 @@ def tocsin(*args, **kw):
 
 
 def main():
-    ca, crt, key = certs()
+    ca, crt, key = make_certs(TMP, "summary test CA")
     hook = Hook(crt, key)
     esc = f"{TMP}/escalation"
     os.makedirs(esc)

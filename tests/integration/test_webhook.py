@@ -16,20 +16,18 @@
    consumed with kcat: key = incident id, headers recipient/report/revision.
 """
 import base64
-import hashlib
-import hmac
-import http.server
 import json
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import HttpsServer, free_port, make_certs, webhook_signed  # noqa: E402
 
 TOCSIN = os.environ.get("TOCSIN", "bin/tocsin")
 TMP = tempfile.mkdtemp(prefix="tocsin-webhook-")
@@ -48,21 +46,6 @@ def sh(*args, **kw):
     return subprocess.run(list(args), check=True, capture_output=True, text=True, **kw)
 
 
-def make_certs():
-    ca_key, ca_crt = f"{TMP}/ca.key", f"{TMP}/ca.pem"
-    key, csr, crt, ext = f"{TMP}/srv.key", f"{TMP}/srv.csr", f"{TMP}/srv.pem", f"{TMP}/ext.cnf"
-    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
-       "-out", ca_crt, "-days", "2", "-subj", "/CN=Tocsin test CA")
-    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-       "-subj", "/CN=127.0.0.1")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-       "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
-    return ca_crt, crt, key
-
-
 class Receiver:
     """The receiving side: verification, dedup and failure injection."""
 
@@ -75,8 +58,8 @@ class Receiver:
         self.accepted = {}      # (path, Idempotency-Key, webhook-id) -> times accepted
         self.seen_keys = set()  # (path, Idempotency-Key): dedup
         self.duplicates = 0
-        self.srv = None
-        self.port = free_port()
+        self.https = HttpsServer(cert, key, self.handle)
+        self.port = self.https.port
 
     def handle(self, h):
         body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
@@ -90,11 +73,7 @@ class Receiver:
         if not (wid and ts and sigs and key):
             self.bad.append(("missing headers", dict(h.headers)))
             return 400
-        k = base64.b64decode(SECRET[len("whsec_"):])
-        want = base64.b64encode(hmac.new(k, f"{wid}.{ts}.".encode() + body,
-                                         hashlib.sha256).digest()).decode()
-        if not any(s.startswith("v1,") and hmac.compare_digest(s[3:], want)
-                   for s in sigs.split(" ")):
+        if not webhook_signed(SECRET, h.headers, body):
             self.bad.append(("signature", wid))
             return 401
         if abs(time.time() - int(ts)) > 300:
@@ -112,39 +91,11 @@ class Receiver:
         return 200
 
     def start(self, fail_first=0):
-        recv = self
         self.fail_next = fail_first
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                code = recv.handle(self)
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.https.start()
 
     def stop(self):
-        if self.srv:
-            self.srv.shutdown()
-            self.srv.server_close()
-            self.srv = None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+        self.https.stop()
 
 
 def entries(db):
@@ -181,7 +132,7 @@ def replay(db):
 
 
 def test_webhook():
-    ca, crt, key = make_certs()
+    ca, crt, key = make_certs(TMP)
     recv = Receiver(crt, key)
     db = f"{TMP}/db"
     replay(db)
