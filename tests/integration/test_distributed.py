@@ -154,20 +154,21 @@ def internal_ends(topic):
                           "-X", "isolation.level=read_committed", "-f", "%p %o\n"],
                          capture_output=True, text=True, timeout=120).stdout
     ends = {}
-    for row in out.strip().splitlines():
+    rows = out.strip().splitlines()
+    for row in rows:
         p, o = map(int, row.split())
         ends[p] = max(ends.get(p, 0), o + 1)
-    return ends
+    return ends, len(rows)
 
 
 def wait_internal(group, timeout=180):
     topic = f"{group}.correlate"
     end = time.time() + timeout
     while time.time() < end:
-        ends = internal_ends(topic)
+        ends, nrec = internal_ends(topic)
         c = committed(f"{group}.correlate", topic, IPARTS)
         if ends and all(c.get(p, -1) >= o for p, o in ends.items()):
-            return sum(ends.values())
+            return nrec
         time.sleep(0.5)
     return -1
 
