@@ -121,7 +121,7 @@ static int put_value(struct ts_buf *b, const struct ts_value *v)
 }
 
 int rt_rekey_encode(struct ts_buf *b, const struct ts_event *ev, const char *rule,
-                    const char *use, const struct corr_engine *ce)
+                    const char *use, const struct corr_engine *ce, size_t raw_max)
 {
     uint8_t hdr[2] = {RK_MAGIC, RK_VERSION};
     int rc = ts_buf_append(b, hdr, 2);
@@ -136,7 +136,10 @@ int rt_rekey_encode(struct ts_buf *b, const struct ts_event *ev, const char *rul
     rc = rc ? rc : put_varint(b, zz(ev->src.partition));
     rc = rc ? rc : put_varint(b, zz(ev->src.offset));
     rc = rc ? rc : put_varint(b, ev->src.line);
-    rc = rc ? rc : put_str(b, ev->raw, ev->raw ? ev->raw_len : 0);
+    size_t rl = ev->raw ? ev->raw_len : 0;
+    if (raw_max && rl > raw_max)
+        rl = raw_max; /* the engine keeps no more of it (corr_opts.raw_max_bytes) */
+    rc = rc ? rc : put_str(b, ev->raw, rl);
     if (rc)
         return rc;
     size_t n = 0;
@@ -415,7 +418,19 @@ int rt_rekey_route(struct rt_rekey *rk, int worker, struct rule_set *rs, size_t 
         ts_buf_reset(&x->key);
         ts_buf_reset(&x->val);
         int rc = corr_use_key(ce, idx, u, ev, &x->key);
-        rc = rc ? rc : rt_rekey_encode(&x->val, ev, rule, corr_use_name(ce, idx, u), ce);
+        rc = rc ? rc : rt_rekey_encode(&x->val, ev, rule, corr_use_name(ce, idx, u), ce,
+                                       rk->co.raw_max_bytes ? rk->co.raw_max_bytes
+                                                            : RT_REKEY_RAW_MAX);
+        if (!rc && x->key.len + x->val.len > RT_REKEY_RECORD_MAX) {
+            /* field values far beyond anything a group key or value needs:
+             * never a reason to stop every tenant's ingestion */
+            uint64_t big = atomic_fetch_add(&rk->too_large, 1) + 1;
+            if (big <= 10 || big % 10000 == 0)
+                ts_warn("a detection of %s too large to re-key (%zu bytes): left out of "
+                        "correlation (%llu so far)",
+                        rule, x->key.len + x->val.len, (unsigned long long)big);
+            continue;
+        }
         rc = rc ? rc : ingest_batch_produce(b, rk->topic, x->key.data, x->key.len, x->val.data,
                                             x->val.len, ms);
         if (rc)

@@ -49,7 +49,13 @@ struct rt_rekey_rec {
 /* Append the record of (ev, detection rule, use) to b; with ce, only the
  * fields ce reads (corr_field_used), else all. 0 or the buffer's error. */
 int rt_rekey_encode(struct ts_buf *b, const struct ts_event *ev, const char *rule,
-                    const char *use, const struct corr_engine *ce);
+                    const char *use, const struct corr_engine *ce, size_t raw_max);
+/* raw_max: bytes of the raw line carried (0: all); the engine keeps no more
+ * than corr_opts.raw_max_bytes (default 4096) of it. A record over
+ * RT_REKEY_RECORD_MAX (below the broker's default max.message.bytes) is
+ * left out of correlation, counted and logged. */
+#define RT_REKEY_RAW_MAX 4096
+#define RT_REKEY_RECORD_MAX 900000
 /* Decode buf (len bytes, e.g. ev->raw) into ev (re-initialised on
  * ev->arena; strings point into buf or the arena) and rec. 0; TS_E_PARSE
  * with *reason (static) for a record that is not one (truncated, unknown
@@ -71,6 +77,7 @@ struct rt_rekey {
     struct rt_rekey_worker *w;
     size_t nw;
     _Atomic uint64_t records; /* produced (committed or not) */
+    _Atomic uint64_t too_large; /* left out: over RT_REKEY_RECORD_MAX */
 };
 int rt_rekey_open(struct rt_rekey *rk, const char *topic, const struct corr_opts *co,
                   int workers);

@@ -4,8 +4,10 @@
  * a reason at every length, and detections split by their routing keys over
  * several engines fed one use each give exactly the incidents of one engine
  * fed everything (no incident in two engines). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_corr_util.h"
 #include "../../runtime/runtime_int.h"
@@ -50,7 +52,7 @@ START_TEST(test_record_gives_back_the_typed_event)
     mk_event(&ev, a);
     struct ts_buf b;
     ts_buf_init(&b, 0);
-    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL), 0);
+    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL, 0), 0);
     ts_event_init(&back, a);
     struct rt_rekey_rec rec;
     const char *why = "x";
@@ -96,7 +98,7 @@ START_TEST(test_record_carries_only_the_fields_correlation_reads)
     mk_event(&ev, h.a);
     struct ts_buf b;
     ts_buf_init(&b, 0);
-    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", h.c), 0);
+    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", h.c, 0), 0);
     ts_event_init(&back, h.a);
     struct rt_rekey_rec rec;
     const char *why;
@@ -118,7 +120,7 @@ START_TEST(test_damaged_record_is_refused_at_every_length)
     mk_event(&ev, a);
     struct ts_buf b;
     ts_buf_init(&b, 0);
-    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL), 0);
+    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL, 0), 0);
     struct rt_rekey_rec rec;
     const char *why;
     for (size_t n = 0; n < b.len; n++) {
@@ -142,7 +144,7 @@ START_TEST(test_damaged_record_is_refused_at_every_length)
     /* a tenant that is not an id never reaches correlation */
     ev.tenant = "bad tenant!";
     ts_buf_reset(&b);
-    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL), 0);
+    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL, 0), 0);
     ck_assert_int_eq(rt_rekey_decode(b.data, b.len, &back, &rec, &why), TS_E_PARSE);
     ck_assert(strstr(why, "tenant") != NULL);
     ts_buf_free(&b);
@@ -168,7 +170,7 @@ static void feed_both(struct harness *one, struct harness *nodes, size_t nn, str
         ts_buf_reset(&val);
         ck_assert_int_eq(corr_use_key(one->c, (size_t)idx, u, ev, &key), 0);
         const char *use = corr_use_name(one->c, (size_t)idx, u);
-        ck_assert_int_eq(rt_rekey_encode(&val, ev, "fail", use, one->c), 0);
+        ck_assert_int_eq(rt_rekey_encode(&val, ev, "fail", use, one->c, 4096), 0);
         uint64_t h = 1469598103934665603ull;
         for (size_t i = 0; i < key.len; i++)
             h = (h ^ (unsigned char)key.data[i]) * 1099511628211ull;
@@ -298,6 +300,62 @@ START_TEST(test_episode_undone_within_a_batch_leaves_no_evidence_behind)
 }
 END_TEST
 
+/* The raw line travels only as far as the engine keeps it. */
+START_TEST(test_record_carries_the_raw_up_to_what_evidence_keeps)
+{
+    struct ts_arena *a;
+    ck_assert_int_eq(ts_arena_create(&a, 4096, 1 << 20), 0);
+    struct ts_event ev, back;
+    mk_event(&ev, a);
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(rt_rekey_encode(&b, &ev, "fail", "bf", NULL, 10), 0);
+    ts_event_init(&back, a);
+    struct rt_rekey_rec rec;
+    const char *why;
+    ck_assert_int_eq(rt_rekey_decode(b.data, b.len, &back, &rec, &why), 0);
+    ck_assert_uint_eq(back.raw_len, 10);
+    ck_assert(memcmp(back.raw, "Failed pas", 10) == 0);
+    ts_buf_free(&b);
+    ts_arena_destroy(a);
+}
+END_TEST
+
+/* The switch without a store is refused where it is set, before any
+ * Kafka client exists. */
+START_TEST(test_distributed_without_data_dir_is_refused_at_the_switch)
+{
+    char dir[] = "/tmp/check_rekey_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char rules[64], cfg[64];
+    snprintf(rules, sizeof(rules), "%s/r.yml", dir);
+    snprintf(cfg, sizeof(cfg), "%s/tocsin.yml", dir);
+    FILE *f = fopen(rules, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(RULES, f);
+    fclose(f);
+    f = fopen(cfg, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "kafka:\n  brokers: 127.0.0.1:1\ntopics:\n  - name: logs\npaths:\n"
+               "  rules: [%s]\ncorrelate:\n  distributed: true\n", rules);
+    fclose(f);
+    struct rt_run *r = NULL;
+    struct ts_err err = {0};
+    FILE *devnull = fopen("/dev/null", "w");
+    struct rt_run_opts o = {.config_path = cfg, .detections_out = devnull};
+    ck_assert_int_eq(rt_run_create(&r, &o, &err), TS_E_CONFIG);
+    ck_assert_ptr_null(r);
+    ck_assert_str_eq(err.file, cfg);
+    ck_assert_uint_eq(err.line, 8);
+    ck_assert_uint_eq(err.col, 16);
+    ck_assert_msg(strstr(err.msg, "paths.data_dir") != NULL, "%s", err.msg);
+    fclose(devnull);
+    unlink(rules);
+    unlink(cfg);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rekey");
@@ -307,6 +365,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_damaged_record_is_refused_at_every_length);
     tcase_add_test(tc, test_split_by_key_gives_the_incidents_of_one_engine);
     tcase_add_test(tc, test_episode_undone_within_a_batch_leaves_no_evidence_behind);
+    tcase_add_test(tc, test_record_carries_the_raw_up_to_what_evidence_keeps);
+    tcase_add_test(tc, test_distributed_without_data_dir_is_refused_at_the_switch);
     suite_add_tcase(s, tc);
     return s;
 }
