@@ -801,6 +801,16 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
  * keep the message for later instead of adding it now. */
 static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer)
 {
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* e.g. fenced: another consumer joined with this group.instance.id */
+        char buf[512];
+        rd_kafka_fatal_error(w->rk, buf, sizeof(buf));
+        fail(w->k, TS_E_KAFKA, "Kafka fatal error (worker %d): %s%s", w->id, buf,
+             w->k->o.instance_id ? " (does another process run with the same correlate.node?)"
+                                 : "");
+        rd_kafka_message_destroy(m);
+        return;
+    }
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             ts_warn("kafka (worker %d): %s", w->id, rd_kafka_message_errstr(m));
@@ -1092,6 +1102,13 @@ static int conf_passthrough(rd_kafka_conf_t *c, const struct ingest_kafka_opts *
                 return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
                                   "kafka property %s is managed by tocsin and cannot be set",
                                   name);
+        /* the re-keyed mode names its transactions and members per worker */
+        if ((o->txn_id && !strcmp(name, "transactional.id")) ||
+            (o->instance_id && !strcmp(name, "group.instance.id")))
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                              "kafka property %s is managed by tocsin with "
+                              "correlate.distributed (set correlate.node instead)",
+                              name);
         char es[512];
         rd_kafka_conf_res_t r = rd_kafka_conf_set(c, name, eq + 1, es, sizeof(es));
         /* consumer-only or producer-only properties are fine on the other */

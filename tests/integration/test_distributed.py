@@ -95,7 +95,7 @@ def produce(parts):
     return [len(l) for l in parts]
 
 
-def config(name, group, distributed):
+def config(name, group, distributed, node=None):
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "tocsin.yml")
@@ -103,6 +103,8 @@ def config(name, group, distributed):
   distributed: true
   partitions: {IPARTS}
 """ if distributed else ""
+    if node:
+        dist += f"  node: {node}\n"
     with open(path, "w") as f:
         f.write(f"""kafka:
   brokers: "{BOOT}"
@@ -185,13 +187,14 @@ def assigned(d, n, group):
     return last or 0
 
 
-def wait_stable(nodes, group, timeout=90):
-    """Every node holds a share of both groups and together all partitions."""
+def wait_stable(nodes, group, timeout=90, nodes_parts=False):
+    """Every node holds a share of both groups and together all partitions
+    (nodes_parts: each node holds some of both)."""
     end = time.time() + timeout
     while time.time() < end:
         a = [assigned(d, n, group) for d, n in nodes]
         b = [assigned(d, n, f"{group}.correlate") for d, n in nodes]
-        if sum(a) == PARTS and sum(b) == IPARTS and all(b):
+        if (all(a) and all(b)) if nodes_parts else (sum(a) == PARTS and sum(b) == IPARTS and all(b)):
             time.sleep(2)
             if [assigned(d, n, f"{group}.correlate") for d, n in nodes] == b:
                 return b
@@ -251,7 +254,7 @@ def main():
     g = f"g-dist-{RUN}"
     nodes, procs = [], []
     for i in range(NODES):
-        cfg, d = config(f"dist{i}", g, True)
+        cfg, d = config(f"dist{i}", g, True, node=f"n{i}")
         nodes.append((cfg, d))
         procs.append(start(cfg, d, 0))
     runs = [0] * NODES
@@ -297,6 +300,23 @@ def main():
                       f"{[(ref[k], got[k]) for k in differ[:3]]}")
     check(found < len(ref), "the single-process mode on three processes found every "
                             "incident: the stream does not test the re-keying")
+    # a second process with node 2's name (another data directory) fences
+    # node 2, which stops and says why instead of running on, fenced
+    cfg2, d2 = nodes[2]
+    p2 = start(cfg2, d2, 1)
+    check(wait_stable([(d2, 1)], g, nodes_parts=True) is not None, "node 2 did not rejoin")
+    dcfg, dd = config("dup", g, True, node="n2")
+    dup = start(dcfg, dd, 0)
+    try:
+        rc2 = p2.wait(60)
+    except subprocess.TimeoutExpired:
+        rc2 = None
+        p2.kill()
+    with open(os.path.join(d2, "run1.err")) as f:
+        said = "same correlate.node" in f.read()
+    check(rc2 not in (None, 0) and said,
+          f"node 2 fenced by a process with its name: exit {rc2}, said why: {said}")
+    stop(dup)
     print(f"distributed: {total} lines on {PARTS} partitions, {nrec} re-keyed records on "
           f"{IPARTS}: {len(got)} incidents over {NODES} stores {per} (one node restarted), "
           f"identical to the single-process run's {len(ref)}" if not fails
