@@ -13,7 +13,9 @@ started again. The union of the three stores must be exactly the reference
 incidents (same ids, rules, groups, counts, first/last seen), and no
 incident may be in two stores. The stores of the single-process mode on
 the same split (three processes, not distributed) are checked to miss and
-split incidents, so the test shows what the switch changes."""
+split incidents, so the test shows what the switch changes. Last, a second
+process started with node 2's correlate.node fences node 2, which must stop
+with a non-zero exit and say why rather than run on, fenced."""
 import json
 import os
 import random
