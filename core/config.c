@@ -672,7 +672,8 @@ static int load_incidents(struct ctx *x, const struct ts_ynode *n)
 
 static int load_correlate(struct ctx *x, const struct ts_ynode *n)
 {
-    static const char *const keys[] = {"lateness", "group", "incidents"};
+    static const char *const keys[] = {"lateness", "group",      "incidents", "distributed",
+                                       "topic",    "partitions", "node"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     char d[64];
     struct ts_config *c = x->c;
@@ -690,6 +691,31 @@ static int load_correlate(struct ctx *x, const struct ts_ynode *n)
         }
         if (k == 2) {
             rc = load_incidents(x, v);
+            continue;
+        }
+        if (k >= 3) { /* the re-keyed mode (docs/scale.md) */
+            long long iv = 0;
+            switch (k) {
+            case 3:
+                rc = ts_yconf_bool(&x->y, v, "correlate.distributed", &c->correlate.distributed);
+                c->correlate.dist_line = v->line;
+                c->correlate.dist_col = v->col;
+                break;
+            case 4: rc = get_str(x, v, "correlate.topic", &c->correlate.topic); break;
+            case 5:
+                rc = get_int(x, v, "correlate.partitions", 1, 10000, &iv);
+                c->correlate.partitions = (int)iv;
+                break;
+            default:
+                rc = get_str(x, v, "correlate.node", &c->correlate.node);
+                if (!rc && (!c->correlate.node[0] || strlen(c->correlate.node) > 128 ||
+                            strspn(c->correlate.node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+                                                      "nopqrstuvwxyz0123456789._-") !=
+                                strlen(c->correlate.node)))
+                    rc = fail(x, v, "correlate.node must be 1..128 characters of A-Z a-z 0-9 "
+                                    ". _ - (it names this process's Kafka transactions)");
+                break;
+            }
             continue;
         }
         if (v->kind != TS_Y_SEQ)
@@ -1034,6 +1060,8 @@ void ts_config_free(struct ts_config *c)
         free_list(c->correlate.groups[i].by, c->correlate.groups[i].nby);
     }
     free(c->correlate.groups);
+    free(c->correlate.topic);
+    free(c->correlate.node);
     for (size_t i = 0; i < c->correlate.incidents.nrules; i++)
         free(c->correlate.incidents.rules[i].rule);
     free(c->correlate.incidents.rules);

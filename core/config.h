@@ -58,6 +58,10 @@
  *         src_ip: [src_ip, IpAddress, SourceIp]
  *         user: [user, username, TargetUserName, User]
  *         host: [host, Computer, hostname]
+ *     distributed: false               # true: correlation re-keyed through Kafka (docs/scale.md)
+ *     topic: tocsin.correlate          # internal topic (default "<group_id>.correlate")
+ *     partitions: 12                   # of the internal topic when it is created
+ *     node: node-1                     # stable name of this process (transactional ids)
  *   retention:                         # deletes old data in bounded batches
  *     interval: 1h                     # how often (0 = never)
  *     evidence: 90d                    # default for every tenant (0 = keep)
@@ -201,6 +205,13 @@ struct ts_config {
             } *entities;
             size_t nentities;  /* 0: the engine's default entities */
         } incidents;
+        /* the re-keyed mode over Kafka (docs/scale.md) */
+        bool distributed;
+        unsigned dist_line, dist_col; /* where it was set (run's checks) */
+        char *topic;    /* internal topic; NULL: "<kafka.group_id>.correlate" */
+        int partitions; /* of the internal topic when created; 0: 12 */
+        char *node;     /* this process's name in transactional ids; NULL: derived
+                           from the host name and paths.data_dir */
     } correlate;
     struct {
         int64_t interval_ns, evidence_ns, resolved_ns, outbox_ns;

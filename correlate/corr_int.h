@@ -174,6 +174,8 @@ struct ctab_slot {
 
 struct csource {
     char *name;
+    const char *show;   /* the name evidence and counters show: name up to a
+                           CORR_LANE_SEP (Kafka only), in name's allocation */
     uint64_t hash;
     int32_t partition;
     uint8_t kind;

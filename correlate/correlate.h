@@ -178,6 +178,45 @@ int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
 /* rule_match_fn adaptor: ctx is the engine. */
 int corr_match_cb(void *ctx, const struct ts_event *ev, size_t rule_idx);
 
+/* ------------------------------------------------ re-keyed feeding
+ * The distributed mode (docs/scale.md) sends each detection once per
+ * correlation input that uses it to the process that owns its group key,
+ * which feeds that input alone. A "use" of detection rule rule_idx is one
+ * correlation (or grouping) that takes it, in a fixed order, then - when
+ * its detections are incidents (corr_opts modes) - its detection incident.
+ * Same thread rules as corr_feed. */
+
+/* A Kafka source named "<topic>" CORR_LANE_SEP "<lane>" is watermarked
+ * apart from the same topic/partition under other lanes, while evidence and
+ * the late counters show "<topic>": the re-keyed mode gets one source
+ * partition's events through several internal partitions, each in order,
+ * with any skew between them, so each (source partition, internal
+ * partition) is a lane of its own. */
+#define CORR_LANE_SEP '\x1f'
+
+/* How many uses rule_idx has (0: correlation never reads it). */
+size_t corr_use_count(const struct corr_engine *c, size_t rule_idx);
+/* The state key name of the rule of a use (a correlation's id, else name,
+ * else title; "d:<rule>" for a detection incident); NULL when out of range.
+ * Borrowed from the engine. */
+const char *corr_use_name(const struct corr_engine *c, size_t rule_idx, size_t use);
+/* The use of rule_idx whose rule has that name, or -1. */
+long corr_use_find(const struct corr_engine *c, size_t rule_idx, const char *name);
+/* Append the routing key of (use, ev) to out: the use's name, NUL, then the
+ * group key exactly as the engine keys its state (tenant NUL, the group-by
+ * values; entities for a detection incident), or the tenant alone when ev
+ * has no complete group key (the owner counts it as the engine does).
+ * 0, TS_E_INVAL (no such use), or the buffer's error. */
+int corr_use_key(struct corr_engine *c, size_t rule_idx, size_t use, const struct ts_event *ev,
+                 struct ts_buf *out);
+/* corr_feed restricted to one use: the watermark of ev's source moves as
+ * with corr_feed; only that use's rule sees the detection. TS_E_INVAL for
+ * a use out of range. */
+int corr_feed_use(struct corr_engine *c, size_t rule_idx, size_t use, const struct ts_event *ev);
+/* Does any loaded rule, entity or the evidence attribute read the event
+ * field of this name? (What a re-keyed record must carry.) */
+bool corr_field_used(const struct corr_engine *c, const char *name, size_t len);
+
 /* ---------------------------------------------------------- incidents */
 
 enum corr_severity {

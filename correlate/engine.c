@@ -306,13 +306,17 @@ int corr_source_intern(struct corr_engine *c, uint8_t kind, const char *name, si
         c->src = n;
         c->srccap = ncap;
     }
-    char *d = malloc(nlen + 1);
+    const char *sep = kind == TS_SRC_KAFKA ? memchr(name, CORR_LANE_SEP, nlen) : NULL;
+    size_t sl = sep ? (size_t)(sep - name) : nlen;
+    char *d = malloc(nlen + 1 + sl + 1);
     if (!d)
         return TS_E_NOMEM;
     memcpy(d, name, nlen);
     d[nlen] = '\0';
-    c->src[c->nsrc] = (struct csource){.name = d, .hash = h, .partition = part, .kind = kind,
-                                       .max_t = INT64_MIN};
+    memcpy(d + nlen + 1, name, sl);
+    d[nlen + 1 + sl] = '\0';
+    c->src[c->nsrc] = (struct csource){.name = d, .show = d + nlen + 1, .hash = h,
+                                       .partition = part, .kind = kind, .max_t = INT64_MIN};
     *out = (uint32_t)c->nsrc++;
     return 0;
 }
@@ -814,7 +818,7 @@ static int push_evidence(struct corr_engine *c, const struct cinc *inc, const st
     x->time_ns = e->t;
     const struct csource *s = &c->src[e->src];
     x->kind = s->kind;
-    x->source = s->name;
+    x->source = s->show;
     x->partition = s->partition;
     x->offset = e->off;
     x->late = late;
@@ -1001,6 +1005,23 @@ static int limbo_resolve(struct corr_engine *c, struct ckey *k, size_t base)
         if (x->emitted && !rc) {
             rc = corr_incident_view(c, k, x, true);
             c->m.incidents_retracted++;
+        } else if (!x->emitted) {
+            /* formed and undone before any output: no one ever saw it, and
+             * its evidence of this batch must not name it (the store has
+             * no such incident); the events are evidence of the incident
+             * they join on re-evaluation */
+            char id[33];
+            static const char hx[] = "0123456789abcdef";
+            for (int d = 0; d < 16; d++) {
+                id[d] = hx[(x->id_hi >> (60 - 4 * d)) & 15];
+                id[16 + d] = hx[(x->id_lo >> (60 - 4 * d)) & 15];
+            }
+            id[32] = '\0';
+            size_t o = 0;
+            for (size_t e = 0; e < c->nevs; e++)
+                if (strcmp(c->evs[e].incident, id) != 0)
+                    c->evs[o++] = c->evs[e];
+            c->nevs = o;
         }
         corr_inc_free(x);
     }
@@ -1720,7 +1741,9 @@ void corr_late_sources_add(struct corr_engine *c, const struct corr_late_source 
     }
 }
 
-int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
+/* corr_feed for every use of rule_idx (use SIZE_MAX) or for one
+ * (corr_feed_use: the re-keyed mode feeds each use on its owner). */
+static int feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev, size_t use)
 {
     if (rule_idx >= c->ndet || (!c->det_nuses[rule_idx] && c->dmode[rule_idx] <= CORR_INC_OFF))
         return 0;
@@ -1742,7 +1765,7 @@ int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
     if (!late && s->max_t != INT64_MIN && t < s->max_t)
         c->m.late_within++;
     if (late) {
-        struct corr_late_source *l = late_slot(c, name, ev->tenant ? ev->tenant : "");
+        struct corr_late_source *l = late_slot(c, c->src[sid].show, ev->tenant ? ev->tenant : "");
         if (l)
             l->late++;
     }
@@ -1753,12 +1776,114 @@ int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
     }
     const struct cuse *u = c->det_uses[rule_idx];
     for (size_t i = 0; i < c->det_nuses[rule_idx] && !rc; i++)
-        rc = process(c, u[i].rule, u[i].slot, ev, sid, late, 0);
-    if (!rc && c->dmode[rule_idx] > CORR_INC_OFF)
+        if (use == SIZE_MAX || use == i)
+            rc = process(c, u[i].rule, u[i].slot, ev, sid, late, 0);
+    if (!rc && c->dmode[rule_idx] > CORR_INC_OFF &&
+        (use == SIZE_MAX || use == c->det_nuses[rule_idx]))
         rc = detection_feed(c, rule_idx, ev, sid, late);
     if (rc == TS_E_NOMEM)
         c->m.nomem++;
     return rc;
+}
+
+int corr_feed(struct corr_engine *c, size_t rule_idx, const struct ts_event *ev)
+{
+    return feed(c, rule_idx, ev, SIZE_MAX);
+}
+
+/* ------------------------------------------------- re-keyed feeding */
+
+size_t corr_use_count(const struct corr_engine *c, size_t rule_idx)
+{
+    if (!c || rule_idx >= c->ndet)
+        return 0;
+    return c->det_nuses[rule_idx] + (c->dmode[rule_idx] > CORR_INC_OFF ? 1 : 0);
+}
+
+/* The compiled rule (and input slot) of use u of detection rule_idx;
+ * false when there is no such use. */
+static bool use_rule(const struct corr_engine *c, size_t rule_idx, size_t u, uint32_t *ri,
+                     uint32_t *slot)
+{
+    if (u >= corr_use_count(c, rule_idx))
+        return false;
+    if (u < c->det_nuses[rule_idx]) {
+        *ri = c->det_uses[rule_idx][u].rule;
+        *slot = c->det_uses[rule_idx][u].slot;
+    } else {
+        *ri = c->drule[rule_idx];
+        *slot = 0;
+    }
+    return *ri < c->nrules;
+}
+
+const char *corr_use_name(const struct corr_engine *c, size_t rule_idx, size_t use)
+{
+    uint32_t ri, slot;
+    return use_rule(c, rule_idx, use, &ri, &slot) ? c->rules[ri].skey : NULL;
+}
+
+long corr_use_find(const struct corr_engine *c, size_t rule_idx, const char *name)
+{
+    size_t n = corr_use_count(c, rule_idx);
+    for (size_t u = 0; u < n; u++) {
+        const char *k = corr_use_name(c, rule_idx, u);
+        if (k && strcmp(k, name) == 0)
+            return (long)u;
+    }
+    return -1;
+}
+
+int corr_use_key(struct corr_engine *c, size_t rule_idx, size_t use, const struct ts_event *ev,
+                 struct ts_buf *out)
+{
+    uint32_t ri, slot;
+    if (!use_rule(c, rule_idx, use, &ri, &slot))
+        return TS_E_INVAL;
+    const struct crule *cr = &c->rules[ri];
+    int rc = ts_buf_append(out, cr->skey, strlen(cr->skey) + 1);
+    if (rc)
+        return rc;
+    long kl = build_key(c, cr, &cr->refs[slot], ev);
+    if (kl >= 0)
+        return ts_buf_append(out, c->kbuf, (size_t)kl);
+    /* no group key: the owner of (rule, tenant) counts what the engine
+     * counts (missing_group_field, bad_tenant) */
+    const char *t = ev->tenant ? ev->tenant : "";
+    return ts_buf_append(out, t, strnlen(t, TS_TENANT_MAX + 1));
+}
+
+int corr_feed_use(struct corr_engine *c, size_t rule_idx, size_t use, const struct ts_event *ev)
+{
+    if (use >= corr_use_count(c, rule_idx))
+        return TS_E_INVAL;
+    return feed(c, rule_idx, ev, use);
+}
+
+bool corr_field_used(const struct corr_engine *c, const char *name, size_t len)
+{
+    if (!c)
+        return false;
+    if (c->o.evidence_attr && strlen(c->o.evidence_attr) == len &&
+        memcmp(c->o.evidence_attr, name, len) == 0)
+        return true;
+    for (size_t e = 0; e < c->nents; e++)
+        for (size_t f = 0; f < c->ents[e].nfields; f++)
+            if (c->ents[e].flen[f] == len && memcmp(c->ents[e].fields[f], name, len) == 0)
+                return true;
+    for (size_t r = 0; r < c->nrules; r++) {
+        const struct crule *cr = &c->rules[r];
+        for (size_t i = 0; i < cr->nrefs; i++) {
+            const struct cref *ref = &cr->refs[i];
+            for (size_t g = 0; g < cr->ngroup; g++)
+                if (ref->gfield[g] && ref->glen[g] == len && memcmp(ref->gfield[g], name, len) == 0)
+                    return true;
+            for (size_t g = 0; g < cr->nfields && g < CORR_MAX_FIELDS; g++)
+                if (ref->vfield[g] && ref->vlen[g] == len && memcmp(ref->vfield[g], name, len) == 0)
+                    return true;
+        }
+    }
+    return false;
 }
 
 int corr_match_cb(void *ctx, const struct ts_event *ev, size_t rule_idx)

@@ -299,6 +299,31 @@ struct ingest_kafka_opts {
     struct ingest_parse_opts parse;
     struct ingest_sink sink;
     struct ingest_norm *norm; /* NULL: events stay as parsed; the source takes a reference */
+    /* Exactly-once output (the re-keyed mode, docs/scale.md). When set, each
+     * worker owns a transactional producer (transactional.id
+     * "<txn_id>-w<N>": keep it stable per process, so that a restarted
+     * process fences its predecessor); every batch runs in one Kafka
+     * transaction: what process() produces with ingest_batch_produce() and
+     * the batch's offsets (sent to the transaction with the consumer's
+     * group metadata, not committed by the consumer) commit together. A
+     * transaction that must be aborted is aborted and the batch, still in
+     * memory, goes through process() and commit() again (5 attempts, then
+     * the source stops; a restart reads from the last committed offsets). */
+    const char *txn_id;
+    /* Static membership (KIP-345): each worker's consumer joins as
+     * group.instance.id "<instance_id>-w<N>", so a process restarted within
+     * session.timeout.ms gets its partitions back without a rebalance (the
+     * re-keyed mode: a partition's state stays where it is). NULL: dynamic. */
+    const char *instance_id;
+    /* Records that are Tocsin's own (the re-keyed topic): decode() fills ev
+     * from ev->raw (the record's value, raw_len bytes, NUL-terminated, in
+     * the batch's arena; everything ev points to must live there or in the
+     * caller) and the record's timestamp (ms; -1: none) instead of parsing
+     * and normalisation. Non-zero: a dead letter with *reason (static).
+     * Thread: the worker's poll thread. Consumers read with
+     * isolation.level=read_committed in any case. */
+    int (*decode)(void *ctx, struct ts_event *ev, int64_t ts_ms, const char **reason);
+    void *decode_ctx;
 };
 
 struct ingest_kafka;
@@ -347,5 +372,17 @@ int ingest_kafka_lag(struct ingest_kafka *k, struct ingest_partition_lag **out, 
 void ingest_kafka_health(struct ingest_kafka *k, int64_t silent_after_ns,
                          struct ingest_health_summary *sum);
 void ingest_kafka_destroy(struct ingest_kafka *k);
+/* Inside process() of a source with txn_id: a record to topic, part of the
+ * batch's transaction (copied; ts_ms: its timestamp, 0: now). Waits while
+ * the producer's queue is full. 0, TS_E_INVAL (not a transactional
+ * source's batch), TS_E_KAFKA (the transaction is aborted and the batch
+ * processed again). */
+int ingest_batch_produce(const struct ingest_batch *b, const char *topic, const void *key,
+                         size_t klen, const void *val, size_t vlen, int64_t ts_ms);
+/* Create topic with partitions (the broker's replication factor) unless it
+ * exists, with o's brokers and properties. 0, or TS_E_KAFKA with err
+ * saying how to create it by hand. */
+int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *topic,
+                              int partitions, struct ts_err *err);
 
 #endif

@@ -17,6 +17,16 @@
  * synchronously. Offsets are only committed for processed batches, so
  * delivery is at-least-once. Batches come from a pool of queue_batches + 2 per
  * worker: after a successful push one is always free.
+ * Transactions (opts.txn_id, the re-keyed mode of docs/scale.md): each
+ * worker also owns a transactional producer; the stage thread runs every
+ * batch in one Kafka transaction - what the sink produces
+ * (ingest_batch_produce) and the batch's offsets (send_offsets_to_transaction
+ * with the consumer's group metadata) commit together, exactly once. A
+ * transaction that must be aborted is aborted and the batch, still in
+ * memory, is processed again in a new one (the rewind: nothing after the
+ * last committed transaction was acknowledged).
+ * Decoding (opts.decode): records that are Tocsin's own (the re-keyed
+ * topic) are decoded by the caller instead of parsed and normalised.
  */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -97,6 +107,9 @@ struct worker {
     /* the partitions assigned (a copy, guarded by mu): lag and readiness
      * without a round trip to librdkafka's threads */
     rd_kafka_topic_partition_list_t *assigned;
+    rd_kafka_t *txp;     /* opts.txn_id: the transactional producer (stage thread) */
+    bool txn_ready;      /* init_transactions done */
+    char txn_err[256];   /* the last produce error (stage thread) */
 };
 
 /* A concrete topic: its name (owned when it came from a pattern), the
@@ -382,6 +395,8 @@ static void wait_drained(struct worker *w)
 
 static void commit_sync_done(struct worker *w)
 {
+    if (w->txp)
+        return; /* the offsets were committed inside each batch's transaction */
     pthread_mutex_lock(&w->mu);
     rd_kafka_topic_partition_list_t *c = w->committed;
     if (c && c->cnt > 0) {
@@ -410,7 +425,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (k->o.sink.seek(k->o.sink.ctx, topic, parts->elems[i].partition, &off) == 0)
                 parts->elems[i].offset = off;
         }
-        ts_info("kafka (worker %d): assigned %d partition(s)", w->id, parts->cnt);
+        ts_info("kafka (worker %d): assigned %d partition(s) of group %s", w->id, parts->cnt,
+                k->o.group_id ? k->o.group_id : "tocsin");
         rd_kafka_assign(rk, parts);
         rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
         pthread_mutex_lock(&w->mu);
@@ -712,7 +728,15 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
     rd_kafka_headers_t *hdrs = NULL;
     const void *hv;
     size_t hlen;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (k->o.decode) { /* Tocsin's own records: no parsing, no normalisation */
+        rc = k->o.decode(k->o.decode_ctx, ev, rd_kafka_message_timestamp(m, NULL), &d.reason);
+        if (rc && !d.reason)
+            d.reason = ts_strerror(rc);
+        if (rc == 0) {
+            ingest_batch_keep(b);
+            inc(&w->st.parsed, 1);
+        }
+    } else if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         rd_kafka_header_get_last(hdrs, "tenant", &hv, &hlen) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         hv && hlen > 0 &&
         (tn = tenant_from_header(t, hv, hlen, b->arena, reason, sizeof(reason))) == NULL) {
@@ -735,7 +759,9 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
             rc = ingest_parse(t->format, &k->o.parse, ev, &d);
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && k->o.decode) {
+        /* kept above */
+    } else if (rc == 0) {
         ingest_batch_keep(b);
         inc(&w->st.parsed, 1);
         /* a step that cannot finish leaves the event as parsed */
@@ -777,6 +803,16 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
  * keep the message for later instead of adding it now. */
 static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer)
 {
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* e.g. fenced: another consumer joined with this group.instance.id */
+        char buf[512];
+        rd_kafka_fatal_error(w->rk, buf, sizeof(buf));
+        fail(w->k, TS_E_KAFKA, "Kafka fatal error (worker %d): %s%s", w->id, buf,
+             w->k->o.instance_id ? " (does another process run with the same correlate.node?)"
+                                 : "");
+        rd_kafka_message_destroy(m);
+        return;
+    }
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             ts_warn("kafka (worker %d): %s", w->id, rd_kafka_message_errstr(m));
@@ -796,9 +832,13 @@ static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool def
 
 /* ------------------------------------------------------------ threads */
 
+static int txn_batch(struct worker *w, struct ingest_batch *b);
+
 static int commit_batch(struct worker *w, struct ingest_batch *b)
 {
     struct ingest_kafka *k = w->k;
+    if (w->txp)
+        return txn_batch(w, b);
     int rc = k->o.sink.process(k->o.sink.ctx, b);
     if (rc) {
         fail(k, rc, "worker %d: downstream failed on a batch: %s", w->id, ts_strerror(rc));
@@ -840,6 +880,130 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
     rd_kafka_topic_partition_list_destroy(l);
     inc(&w->st.batches, 1);
     return 0;
+}
+
+/* ------------------------------------------------------ transactions */
+
+#define TXN_TIMEOUT_MS 60000
+#define TXN_ATTEMPTS 5 /* a batch aborted this often stops the source */
+
+int ingest_batch_produce(const struct ingest_batch *b, const char *topic, const void *key,
+                         size_t klen, const void *val, size_t vlen, int64_t ts_ms)
+{
+    struct worker *w = b->priv;
+    if (!w || !w->txp)
+        return TS_E_INVAL;
+    for (int tries = 0;; tries++) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            w->txp, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)(uintptr_t)val, vlen),
+            RD_KAFKA_V_TIMESTAMP(ts_ms > 0 ? ts_ms : 0), RD_KAFKA_V_END);
+        if (!e)
+            return 0;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < 600) {
+            rd_kafka_poll(w->txp, 100); /* the queue drains as the broker acknowledges */
+            continue;
+        }
+        snprintf(w->txn_err, sizeof(w->txn_err), "produce to %s: %s", topic,
+                 rd_kafka_err2str(e));
+        return TS_E_KAFKA;
+    }
+}
+
+/* librdkafka's error object -> a message, destroyed. */
+static const char *txn_errstr(rd_kafka_error_t *e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return buf;
+}
+
+/* One transaction: the batch's records and its offsets. 0, or the error
+ * after fail(). Abortable failures (a broker that lost the transaction, a
+ * record the broker refused) abort and run the batch again. */
+static int txn_batch(struct worker *w, struct ingest_batch *b)
+{
+    struct ingest_kafka *k = w->k;
+    char msg[512];
+    if (!w->txn_ready) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(w->txp, TXN_TIMEOUT_MS);
+        if (e) {
+            fail(k, TS_E_KAFKA, "worker %d: cannot start Kafka transactions: %s", w->id,
+                 txn_errstr(e, msg, sizeof(msg)));
+            return TS_E_KAFKA;
+        }
+        w->txn_ready = true;
+    }
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *e = rd_kafka_begin_transaction(w->txp);
+        if (e) {
+            fail(k, TS_E_KAFKA, "worker %d: cannot begin a Kafka transaction: %s", w->id,
+                 txn_errstr(e, msg, sizeof(msg)));
+            return TS_E_KAFKA;
+        }
+        w->txn_err[0] = '\0';
+        int rc = k->o.sink.process(k->o.sink.ctx, b);
+        if (!rc && b->dead_letters) {
+            int before = atomic_load(&k->dlq_failures);
+            if (rd_kafka_flush(k->producer, 30000) || atomic_load(&k->dlq_failures) != before)
+                rc = TS_E_KAFKA;
+        }
+        if (!rc && k->o.sink.commit)
+            rc = k->o.sink.commit(k->o.sink.ctx, b);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->noffsets);
+        for (uint32_t i = 0; i < b->noffsets; i++)
+            rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition)
+                ->offset = b->offsets[i].offset;
+        if (!rc && l->cnt > 0) {
+            rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata(w->rk);
+            e = rd_kafka_send_offsets_to_transaction(w->txp, l, g, TXN_TIMEOUT_MS);
+            rd_kafka_consumer_group_metadata_destroy(g);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        for (int c = 0; !rc && !e && c < 10; c++) {
+            e = rd_kafka_commit_transaction(w->txp, TXN_TIMEOUT_MS);
+            if (!e || !rd_kafka_error_is_retriable(e))
+                break;
+            ts_warn("kafka (worker %d): transaction commit: %s (retrying)", w->id,
+                    txn_errstr(e, msg, sizeof(msg)));
+            e = NULL; /* commit again: it is idempotent */
+            if (c == 9)
+                snprintf(w->txn_err, sizeof(w->txn_err), "transaction commit kept failing");
+        }
+        if (!rc && !e && !w->txn_err[0]) {
+            pthread_mutex_lock(&w->mu);
+            for (uint32_t i = 0; i < b->noffsets; i++) {
+                rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+                    w->committed, b->offsets[i].topic, b->offsets[i].partition);
+                if (!p)
+                    p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
+                                                          b->offsets[i].partition);
+                p->offset = b->offsets[i].offset;
+            }
+            pthread_mutex_unlock(&w->mu);
+            inc(&w->st.commits, 1);
+            inc(&w->st.batches, 1);
+            return 0;
+        }
+        bool fatal = e && (rd_kafka_error_is_fatal(e) || !rd_kafka_error_txn_requires_abort(e));
+        const char *why = e ? txn_errstr(e, msg, sizeof(msg))
+                          : w->txn_err[0] ? w->txn_err : ts_strerror(rc);
+        if (rc && rc != TS_E_KAFKA)
+            fatal = true; /* the downstream stages failed: not a Kafka matter */
+        rd_kafka_error_t *ae = rd_kafka_abort_transaction(w->txp, TXN_TIMEOUT_MS);
+        if (ae) {
+            ts_error("kafka (worker %d): abort: %s", w->id, txn_errstr(ae, msg, sizeof(msg)));
+            fatal = true;
+        }
+        if (fatal || attempt >= TXN_ATTEMPTS) {
+            fail(k, rc && rc != TS_E_KAFKA ? rc : TS_E_KAFKA,
+                 "worker %d: Kafka transaction failed (%s); nothing of the batch was committed: "
+                 "a restart reads it again", w->id, why);
+            return rc && rc != TS_E_KAFKA ? rc : TS_E_KAFKA;
+        }
+        ts_warn("kafka (worker %d): transaction aborted (%s): the batch is processed again "
+                "(attempt %d of %d)", w->id, why, attempt + 1, TXN_ATTEMPTS);
+    }
 }
 
 static void *stage_main(void *arg)
@@ -940,6 +1104,13 @@ static int conf_passthrough(rd_kafka_conf_t *c, const struct ingest_kafka_opts *
                 return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
                                   "kafka property %s is managed by tocsin and cannot be set",
                                   name);
+        /* the re-keyed mode names its transactions and members per worker */
+        if ((o->txn_id && !strcmp(name, "transactional.id")) ||
+            (o->instance_id && !strcmp(name, "group.instance.id")))
+            return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                              "kafka property %s is managed by tocsin with "
+                              "correlate.distributed (set correlate.node instead)",
+                              name);
         char es[512];
         rd_kafka_conf_res_t r = rd_kafka_conf_set(c, name, eq + 1, es, sizeof(es));
         /* consumer-only or producer-only properties are fine on the other */
@@ -962,6 +1133,13 @@ static int make_consumer(struct ingest_kafka *k, struct worker *w, struct ts_err
     rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
     rc = rc ? rc : conf_set(c, "auto.offset.reset", "earliest", err);
     rc = rc ? rc : conf_set(c, "enable.partition.eof", "false", err);
+    /* only what committed transactions wrote (the re-keyed topic) */
+    rc = rc ? rc : conf_set(c, "isolation.level", "read_committed", err);
+    char iid[320];
+    if (k->o.instance_id && strlen(k->o.instance_id) < 256) {
+        snprintf(iid, sizeof(iid), "%s-w%d", k->o.instance_id, w->id);
+        rc = rc ? rc : conf_set(c, "group.instance.id", iid, err);
+    }
     /* topics created later are found at the next metadata refresh: 30 s
      * instead of librdkafka's 5 min (kafka.properties may set it) */
     rc = rc ? rc : conf_set(c, "topic.metadata.refresh.interval.ms", "30000", err);
@@ -1012,6 +1190,93 @@ static int make_producer(struct ingest_kafka *k, struct ts_err *err)
         return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create Kafka producer: %s", es);
     }
     return 0;
+}
+
+/* The worker's transactional producer: transactional.id "<txn_id>-w<N>",
+ * stable across restarts, so init_transactions fences the previous
+ * incarnation and aborts what it left open. */
+static int make_txn_producer(struct ingest_kafka *k, struct worker *w, struct ts_err *err)
+{
+    char es[512], tid[320], cid[64];
+    if (strlen(k->o.txn_id) > 256)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "transactional id prefix too long");
+    snprintf(tid, sizeof(tid), "%s-w%d", k->o.txn_id, w->id);
+    snprintf(cid, sizeof(cid), "tocsin-txn-w%d", w->id);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", k->o.brokers, err);
+    rc = rc ? rc : conf_set(c, "client.id", cid, err);
+    rc = rc ? rc : conf_set(c, "transactional.id", tid, err);
+    rc = rc ? rc : conf_set(c, "linger.ms", "5", err);
+    rc = rc ? rc : conf_passthrough(c, &k->o, false, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
+    w->txp = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    if (!w->txp) {
+        rd_kafka_conf_destroy(c);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0,
+                          "cannot create the transactional Kafka producer: %s", es);
+    }
+    return 0;
+}
+
+int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *topic,
+                              int partitions, struct ts_err *err)
+{
+    char es[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", o->brokers, err);
+    rc = rc ? rc : conf_set(c, "client.id", "tocsin-admin", err);
+    rc = rc ? rc : conf_passthrough(c, o, false, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create a Kafka client: %s", es);
+    }
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, partitions, -1 /* the broker's replication */, es,
+                              sizeof(es));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rc = nt && q ? 0 : ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "topic %s: %s", topic, es);
+    if (!rc) {
+        rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev)
+                                                       : NULL;
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n)
+                                                 : NULL;
+        rd_kafka_resp_err_t e = !ev ? RD_KAFKA_RESP_ERR__TIMED_OUT
+                                : rd_kafka_event_error(ev) ? rd_kafka_event_error(ev)
+                                : n == 1 ? rd_kafka_topic_result_error(tr[0])
+                                         : RD_KAFKA_RESP_ERR__FAIL;
+        const char *why = !ev ? "no answer within 30 s"
+                          : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+                          : n == 1 && rd_kafka_topic_result_error_string(tr[0])
+                              ? rd_kafka_topic_result_error_string(tr[0])
+                              : rd_kafka_err2str(e);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            ts_info("kafka: created topic %s with %d partition(s)", topic, partitions);
+        else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0,
+                            "cannot create the topic %s (%s): create it with %d partitions "
+                            "(kafka-topics.sh --create --topic %s --partitions %d), or let "
+                            "correlate.topic name one that exists",
+                            topic, why, partitions, topic, partitions);
+        if (ev)
+            rd_kafka_event_destroy(ev);
+    }
+    if (q)
+        rd_kafka_queue_destroy(q);
+    if (nt)
+        rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    return rc;
 }
 
 int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opts *o,
@@ -1092,11 +1357,14 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
             rc = ingest_batch_create(&w->pool[j], o->batch_max ? o->batch_max : 1000, max);
             if (!rc) {
                 w->pool[j]->worker = i; /* the sink keeps per-worker state by this index */
+                w->pool[j]->priv = w;   /* ingest_batch_produce */
                 rc = ts_queue_try_push(w->free, w->pool[j]);
             }
         }
         if (!rc)
             rc = make_consumer(k, w, err);
+        if (!rc && o->txn_id)
+            rc = make_txn_producer(k, w, err);
     }
     if (rc) {
         ts_err_set(err, rc, NULL, 0, 0, "cannot set up the Kafka consumer: %s", ts_strerror(rc));
@@ -1316,6 +1584,8 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         struct worker *w = &k->w[i];
         if (w->rk)
             rd_kafka_destroy(w->rk);
+        if (w->txp) /* an open transaction is aborted by the broker (or fenced by the next) */
+            rd_kafka_destroy(w->txp);
         pending_drop_all(w);
         free(w->pending);
         for (size_t j = 0; j < w->nseen; j++) {

@@ -20,7 +20,8 @@
 
 static uint64_t id_hash(const char *id);
 
-static int pairs_push(struct rt_corr_pairs *p, size_t rule, const struct ts_event *ev)
+static int pairs_push(struct rt_corr_pairs *p, size_t rule, uint32_t use,
+                      const struct ts_event *ev)
 {
     if (p->n == p->cap) {
         if (p->cap >= PAIRS_MAX)
@@ -33,6 +34,7 @@ static int pairs_push(struct rt_corr_pairs *p, size_t rule, const struct ts_even
         p->cap = ncap;
     }
     p->v[p->n].rule = rule;
+    p->v[p->n].use = use;
     p->v[p->n].ev = ev;
     p->n++;
     return 0;
@@ -41,7 +43,14 @@ static int pairs_push(struct rt_corr_pairs *p, size_t rule, const struct ts_even
 int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts_event *ev)
 {
     size_t w = worker >= 0 && (size_t)worker < cs->nworkers ? (size_t)worker : 0;
-    return pairs_push(&cs->pairs[w], rule, ev);
+    return pairs_push(&cs->pairs[w], rule, RT_CORR_ALL_USES, ev);
+}
+
+int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t use,
+                        const struct ts_event *ev)
+{
+    size_t w = worker >= 0 && (size_t)worker < cs->nworkers ? (size_t)worker : 0;
+    return pairs_push(&cs->pairs[w], rule, use, ev);
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -925,7 +934,9 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     corr_batch_begin(cs->ce);
     int rc = 0;
     for (size_t i = 0; !rc && i < p->n; i++)
-        rc = corr_feed(cs->ce, p->v[i].rule, p->v[i].ev);
+        rc = p->v[i].use == RT_CORR_ALL_USES
+                 ? corr_feed(cs->ce, p->v[i].rule, p->v[i].ev)
+                 : corr_feed_use(cs->ce, p->v[i].rule, p->v[i].use, p->v[i].ev);
     p->n = 0;
     bool coalesce = cs->commit_events || cs->commit_ns;
     if (!rc && coalesce) {

@@ -317,6 +317,7 @@ struct match_ctx {
     struct rt_hits *hits; /* its counters (a reference) */
     struct rule_scratch *s;
     int worker;
+    const struct ingest_batch *b;
 };
 
 /* One detection: the rule (with its author: the Detection Rule License of
@@ -384,7 +385,7 @@ int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
         d->scratch[w] = ns;
         d->scratch_rs[w] = rule_set_ref(rs);
     }
-    struct match_ctx m = {d, rs, hits, d->scratch[w], b->worker};
+    struct match_ctx m = {d, rs, hits, d->scratch[w], b->worker, b};
     int rc = 0;
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         /* matching runs unlocked; only a detection's output takes the lock */
@@ -414,7 +415,13 @@ static int match_locked(void *ctx, const struct ts_event *ev, size_t idx)
     struct match_ctx *m = ctx;
     if (m->hits && idx < m->hits->n)
         atomic_fetch_add_explicit(&m->hits->v[idx], 1, memory_order_relaxed);
-    if (m->d->corr) {
+    if (m->d->rekey) { /* distributed stage A */
+        int rc = rt_rekey_route(m->d->rekey, m->worker, m->rs, idx, ev, m->b);
+        if (rc)
+            return rc;
+        if (!rt_rekey_standalone(m->d->rekey, m->worker, m->rs, idx))
+            return 0;
+    } else if (m->d->corr) {
         int rc = rt_corr_collect(m->d->corr, m->worker, idx, ev);
         if (rc)
             return rc;

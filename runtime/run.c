@@ -10,10 +10,12 @@
  * main runs; rt_run_stop and rt_run_reload from anywhere, a signal handler
  * included; the hooks (hooks.c) from the HTTP server's threads. The run
  * owns everything it creates; the options' strings and FILE are borrowed. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/log.h"
 #include "../core/metric.h"
@@ -27,11 +29,12 @@ static int run_process(void *ctx, struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
     int64_t t0 = ts_mono_ns();
-    if (r->corr_open) /* until the end of run_commit: a reload waits for it */
+    bool corr = r->corr_open && !r->dist; /* stage A of the distributed mode: no local corr */
+    if (corr) /* until the end of run_commit: a reload waits for it */
         rt_corr_batch_enter(&r->corr);
     int rc = r->det_open ? rt_det_process(&r->det, b) : 0;
     rc = rc ? rc : r->eo_open ? rt_events_out_process(&r->eo, b) : 0;
-    if (rc && r->corr_open)
+    if (rc && corr)
         rt_corr_batch_leave(&r->corr);
     ts_hist_observe(&r->m.process, ts_mono_ns() - t0);
     return rc;
@@ -46,9 +49,10 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
     int rc = r->det_open ? rt_det_flush(&r->det) : 0;
     if (!rc && r->eo_open)
         rc = rt_events_out_commit(&r->eo, b);
+    bool corr = r->corr_open && !r->dist;
     /* last: the LMDB transaction with state, incidents and these offsets */
-    rc = rc ? rc : r->corr_open ? rt_corr_commit(&r->corr, b) : 0;
-    if (r->corr_open)
+    rc = rc ? rc : corr ? rt_corr_commit(&r->corr, b) : 0;
+    if (corr)
         rt_corr_batch_leave(&r->corr);
     ts_hist_observe(&r->m.commit, ts_mono_ns() - t0);
     return rc;
@@ -57,7 +61,53 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
 static int run_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
 {
     struct rt_run *r = ctx;
+    /* stage A of the distributed mode: the group's offsets, which its
+     * transactions commit */
+    if (r->dist)
+        return TS_E_NOTFOUND;
     return r->corr_open ? rt_corr_seek(&r->corr, topic, partition, offset) : TS_E_NOTFOUND;
+}
+
+/* Stage B (distributed): the internal topic's records -> correlation, under
+ * the same read lock as a local batch (a reload swaps rules and engine
+ * between batches). */
+static int runb_process(void *ctx, struct ingest_batch *b)
+{
+    struct rt_run *r = ctx;
+    rt_corr_batch_enter(&r->corr);
+    pthread_mutex_lock(&r->det.mu);
+    struct rule_set *rs = rule_set_ref(r->det.rs); /* the engine's (swapped together) */
+    pthread_mutex_unlock(&r->det.mu);
+    int rc = rt_rekey_batch(&r->corr, rs, b, &r->rekey_bad);
+    rule_set_unref(rs);
+    if (rc)
+        rt_corr_batch_leave(&r->corr);
+    return rc;
+}
+
+static int runb_commit(void *ctx, const struct ingest_batch *b)
+{
+    struct rt_run *r = ctx;
+    int rc = rt_corr_commit(&r->corr, b);
+    rt_corr_batch_leave(&r->corr);
+    return rc;
+}
+
+static int runb_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
+{
+    struct rt_run *r = ctx;
+    return rt_corr_seek(&r->corr, topic, partition, offset);
+}
+
+/* The records are decoded by runb_process on the stage thread, where the
+ * rule set in force is known: the source keeps them as they came. */
+static int runb_decode(void *ctx, struct ts_event *ev, int64_t ts_ms, const char **reason)
+{
+    (void)ctx;
+    (void)ts_ms;
+    (void)reason;
+    (void)ev;
+    return 0;
 }
 
 /* ---------------------------------------------------- config -> options */
@@ -171,6 +221,19 @@ static void log_stats(struct ingest_kafka *k, const char *when, int64_t silent_a
             (unsigned long long)st.pauses, (unsigned long long)st.rebalances);
 }
 
+/* The distributed mode's hop: records produced by stage A, consumed by
+ * stage B, and those stage B could not feed. */
+static void log_dist(struct rt_run *r, const char *when)
+{
+    struct ingest_stats st;
+    ingest_kafka_stats(r->kb, &st);
+    ts_info("%s: re-keyed %llu detection record(s) to %s; correlation stage consumed %llu, "
+            "batches %llu, rebalances %llu, records it could not feed %llu",
+            when, (unsigned long long)atomic_load(&r->rekey.records), r->dist_topic,
+            (unsigned long long)st.consumed, (unsigned long long)st.batches,
+            (unsigned long long)st.rebalances, (unsigned long long)atomic_load(&r->rekey_bad));
+}
+
 /* Retention per the config, in bounded transactions (batch commits go on
  * in between). */
 static void run_retention(struct rt_run *r)
@@ -279,6 +342,16 @@ done:
     return res->rc;
 }
 
+/* Stage B's source until it is stopped; a failure stops stage A too. */
+static void *stage_b_main(void *p)
+{
+    struct rt_run *r = p;
+    r->brc = ingest_kafka_run(r->kb, &r->berr);
+    if (r->brc)
+        ingest_kafka_stop(r->k);
+    return NULL;
+}
+
 static void *upkeep_main(void *p)
 {
     struct rt_run *r = p;
@@ -318,6 +391,8 @@ static void *upkeep_main(void *p)
         }
         if (interval > 0 && ts_mono_ns() >= next) {
             log_stats(r->k, "run", cfg->ingest.silent_after_ns);
+            if (r->kb)
+                log_dist(r, "run");
             char line[512];
             if (r->corr_open && rt_corr_dropped(&r->corr, line, sizeof(line)))
                 ts_warn("run: %s", line);
@@ -455,8 +530,97 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
                   .max_future_ns = cfg->ingest.max_future_ns},
         .sink = {.ctx = r, .process = run_process, .commit = run_commit, .seek = run_seek},
         .norm = r->norm,
+        .txn_id = r->dist ? r->dist_txn : NULL,
+        .instance_id = r->dist ? r->dist_node : NULL,
     };
-    return ingest_kafka_create(&r->k, &ko, err);
+    int rc = ingest_kafka_create(&r->k, &ko, err);
+    if (rc || !r->dist)
+        return rc;
+    /* stage B: the internal topic, read_committed, into correlation and LMDB */
+    int parts = cfg->correlate.partitions ? cfg->correlate.partitions : RT_DIST_PARTITIONS;
+    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_topic, parts, err)) != 0)
+        return rc;
+    r->btopic = (struct ingest_topic){.name = r->dist_topic};
+    struct ingest_kafka_opts kb = ko;
+    kb.group_id = r->dist_group;
+    kb.topics = &r->btopic;
+    kb.ntopics = 1;
+    kb.txn_id = NULL;
+    kb.norm = NULL;
+    kb.decode = runb_decode;
+    kb.decode_ctx = r;
+    /* a record is the raw line and the fields correlation reads */
+    size_t mm = cfg->ingest.max_message_bytes ? cfg->ingest.max_message_bytes
+                                              : INGEST_DEFAULT_MAX_MSG;
+    kb.parse.max_msg_bytes = mm * 2 + 65536;
+    kb.sink = (struct ingest_sink){.ctx = r, .process = runb_process, .commit = runb_commit,
+                                   .seek = runb_seek};
+    return ingest_kafka_create(&r->kb, &kb, err);
+}
+
+/* The distributed mode's names (docs/scale.md): the internal topic
+ * ("<group>.correlate" unless correlate.topic), stage B's group
+ * ("<group>.correlate"), this process's node name (correlate.node, else
+ * "<host>-<hash of the data directory>": stable across restarts, distinct
+ * for two processes on one host) and the transactional id prefix
+ * "<group>.<node>". And what the mode needs: rules and paths.data_dir. */
+static int dist_prepare(struct rt_run *r, struct ts_err *err)
+{
+    const struct ts_config *cfg = r->cfg;
+    const char *g = cfg->kafka.group_id ? cfg->kafka.group_id : "tocsin";
+    if (!cfg->paths.nrules || !cfg->paths.data_dir)
+        return ts_err_set(err, TS_E_CONFIG, r->o.config_path, cfg->correlate.dist_line,
+                          cfg->correlate.dist_col,
+                          "correlate.distributed needs paths.rules and paths.data_dir (the "
+                          "correlation state, incidents and the internal topic's offsets "
+                          "live in LMDB)");
+    char node[160];
+    if (cfg->correlate.node) {
+        snprintf(node, sizeof(node), "%s", cfg->correlate.node);
+    } else {
+        char host[65] = "", real[PATH_MAX];
+        if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+            snprintf(host, sizeof(host), "host");
+        for (char *p = host; *p; p++)
+            if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-", *p))
+                *p = '_';
+        const char *dd = realpath(cfg->paths.data_dir, real) ? real : cfg->paths.data_dir;
+        uint64_t h = 1469598103934665603ull;
+        for (const char *p = dd; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        snprintf(node, sizeof(node), "%s-%08llx", host, (unsigned long long)(h & 0xffffffffu));
+    }
+    size_t gl = strlen(g);
+    r->dist_topic = cfg->correlate.topic ? strdup(cfg->correlate.topic) : malloc(gl + 11);
+    r->dist_group = malloc(gl + 11);
+    r->dist_node = strdup(node);
+    r->dist_txn = malloc(gl + strlen(node) + 2);
+    if (!r->dist_topic || !r->dist_group || !r->dist_node || !r->dist_txn)
+        return TS_E_NOMEM;
+    if (!cfg->correlate.topic)
+        snprintf(r->dist_topic, gl + 11, "%s.correlate", g);
+    snprintf(r->dist_group, gl + 11, "%s.correlate", g);
+    snprintf(r->dist_txn, gl + strlen(node) + 2, "%s.%s", g, node);
+    if (!strcmp(r->dist_group, g))
+        return ts_err_set(err, TS_E_CONFIG, r->o.config_path, 0, 0, "kafka.group_id: bad");
+    for (size_t i = 0; i < cfg->ntopics; i++)
+        if (!strcmp(cfg->topics[i].name, r->dist_topic))
+            return ts_err_set(err, TS_E_CONFIG, r->o.config_path, cfg->topics[i].line,
+                              cfg->topics[i].col,
+                              "topic %s is the internal topic of correlate.distributed: "
+                              "it must not be an input (set correlate.topic to another name)",
+                              r->dist_topic);
+    struct corr_opts co;
+    int rc = rt_corr_opts_from(cfg, &co, &r->rekey_groups);
+    rc = rc ? rc : rt_rekey_open(&r->rekey, r->dist_topic, &co, cfg->kafka.workers);
+    r->rekey_open = true;
+    if (rc)
+        return rc;
+    r->det.rekey = &r->rekey;
+    ts_info("correlate.distributed: detections re-keyed through %s, correlated as group %s; "
+            "node %s (transactional ids %s-w<N>)",
+            r->dist_topic, r->dist_group, r->dist_node, r->dist_txn);
+    return 0;
 }
 
 int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_err *err)
@@ -505,6 +669,11 @@ int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_er
         if ((rc = open_correlation(r, det_out, err)) != 0)
             goto fail;
     }
+    if (cfg->correlate.distributed) {
+        r->dist = true;
+        if ((rc = dist_prepare(r, err)) != 0)
+            goto fail;
+    }
     if (o->events_out) {
         if ((rc = rt_events_out_open(&r->eo, o->events_out)) != 0)
             goto fail;
@@ -527,14 +696,30 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
     ts_info("run: consuming %zu topic(s) from %s as group %s with %d worker(s)", cfg->ntopics,
             cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
     atomic_store(&r->running, 1);
-    pthread_t tid;
+    pthread_t tid, btid;
     bool started = pthread_create(&tid, NULL, upkeep_main, r) == 0;
+    bool bstarted = r->kb && pthread_create(&btid, NULL, stage_b_main, r) == 0;
+    if (r->kb && !bstarted) {
+        ts_error("run: cannot start the correlation stage's thread");
+        rt_run_stop(r);
+    }
     int rc = ingest_kafka_run(r->k, err);
+    if (r->kb)
+        ingest_kafka_stop(r->kb); /* stage A drained and committed first */
+    if (bstarted) {
+        pthread_join(btid, NULL);
+        if (!rc && r->brc) {
+            rc = r->brc;
+            *err = r->berr;
+        }
+    }
     atomic_store(&r->stop, 1);
     atomic_store(&r->running, 0);
     if (started)
         pthread_join(tid, NULL);
     log_stats(r->k, "run finished", cfg->ingest.silent_after_ns);
+    if (r->kb)
+        log_dist(r, "run finished");
     char line[512];
     if (r->corr_open && rt_corr_dropped(&r->corr, line, sizeof(line)))
         ts_warn("run finished: %s", line);
@@ -548,6 +733,8 @@ void rt_run_stop(struct rt_run *r)
     atomic_store(&r->stop, 1);
     if (r->k)
         ingest_kafka_stop(r->k); /* an atomic store: async-signal-safe */
+    if (r->kb)
+        ingest_kafka_stop(r->kb);
 }
 
 void rt_run_reload(struct rt_run *r)
@@ -579,6 +766,14 @@ void rt_run_destroy(struct rt_run *r)
     if (!r)
         return;
     ingest_kafka_destroy(r->k);
+    ingest_kafka_destroy(r->kb);
+    if (r->rekey_open)
+        rt_rekey_close(&r->rekey);
+    free(r->rekey_groups);
+    free(r->dist_topic);
+    free(r->dist_group);
+    free(r->dist_node);
+    free(r->dist_txn);
     if (r->eo_open)
         rt_events_out_close(&r->eo);
     if (r->dispatcher) {

@@ -154,6 +154,8 @@ struct rt_det {
         int64_t first_ns, last_ns; /* event times */
     } *printed;
     const struct rule_set *printed_rs; /* the set printed[] indexes (not a reference) */
+    struct rt_rekey *rekey;        /* distributed stage A: detections that feed
+                                      correlation go to the internal topic */
     /* Sigma regex searches cut short (PCRE2 limits, length window): per
      * worker as its scratch counted them, plus what replaced scratches had */
     _Atomic uint64_t *re_limit, *re_long;
@@ -180,8 +182,10 @@ int rt_det_flush(struct rt_det *d);
 
 struct rt_corr_pair {
     size_t rule;
+    uint32_t use;              /* RT_CORR_ALL_USES, or one (corr_feed_use) */
     const struct ts_event *ev; /* borrowed from the batch being processed */
 };
+#define RT_CORR_ALL_USES UINT32_MAX
 struct rt_corr_pairs {
     struct rt_corr_pair *v;
     size_t n, cap;
@@ -272,6 +276,9 @@ struct rt_corr {
 int rt_corr_open(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *co,
                  const char *db_dir, int workers, FILE *out, bool final_only);
 int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts_event *ev);
+/* The same for one use of the rule (correlate.h: corr_feed_use). */
+int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t use,
+                        const struct ts_event *ev);
 int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b);
 /* One line of what left the path to an incident (counters since start):
  * detections without a group-by field or value, over a key cap (rule or

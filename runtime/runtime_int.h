@@ -7,6 +7,9 @@
 #include "../core/metric.h"
 #include "runtime.h"
 
+/* partitions of the distributed mode's internal topic when it is created */
+#define RT_DIST_PARTITIONS 12
+
 /* ----------------------------------------------------------- detections */
 
 /* Load a new rule set with lo and swap it in (batches in flight finish with
@@ -32,6 +35,62 @@ void rt_corr_batch_leave(struct rt_corr *cs);
 int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *co,
                    void (*swap)(void *ctx), void *ctx);
 
+/* ------------------------------------------- the re-keyed hop (rekey.c) */
+
+/* What a re-keyed record names besides the event (arena strings). */
+struct rt_rekey_rec {
+    const char *rule; /* detection rule: id, else name, else "#<index>" */
+    const char *use;  /* corr_use_name of the correlation input */
+};
+/* Append the record of (ev, detection rule, use) to b; with ce, only the
+ * fields ce reads (corr_field_used), else all. 0 or the buffer's error. */
+int rt_rekey_encode(struct ts_buf *b, const struct ts_event *ev, const char *rule,
+                    const char *use, const struct corr_engine *ce, size_t raw_max);
+/* raw_max: bytes of the raw line carried (0: all); the engine keeps no more
+ * than corr_opts.raw_max_bytes (default 4096) of it. A record over
+ * RT_REKEY_RECORD_MAX (below the broker's default max.message.bytes) is
+ * left out of correlation, counted and logged. */
+#define RT_REKEY_RAW_MAX 4096
+#define RT_REKEY_RECORD_MAX 900000
+/* Decode buf (len bytes, e.g. ev->raw) into ev (re-initialised on
+ * ev->arena; strings point into buf or the arena) and rec. 0; TS_E_PARSE
+ * with *reason (static) for a record that is not one (truncated, unknown
+ * version, bad tenant, trailing bytes); TS_E_NOMEM / TS_E_LIMIT (arena or
+ * field cap). */
+int rt_rekey_decode(const char *buf, size_t len, struct ts_event *ev, struct rt_rekey_rec *rec,
+                    const char **reason);
+
+/* Stage A's routing: per worker an engine of the rule set in force (never
+ * fed) that says which correlation inputs a detection has and their keys. */
+struct rt_rekey_worker {
+    struct corr_engine *ce;
+    struct rule_set *rs; /* the set ce was built for (a reference) */
+    struct ts_buf key, val;
+};
+struct rt_rekey {
+    const char *topic;        /* borrowed (config) */
+    struct corr_opts co;      /* borrowed arrays (the run's) */
+    struct rt_rekey_worker *w;
+    size_t nw;
+    _Atomic uint64_t records; /* produced (committed or not) */
+    _Atomic uint64_t too_large; /* left out: over RT_REKEY_RECORD_MAX */
+};
+int rt_rekey_open(struct rt_rekey *rk, const char *topic, const struct corr_opts *co,
+                  int workers);
+void rt_rekey_close(struct rt_rekey *rk);
+/* A detection of rule idx of rs on ev: one record per use to the internal
+ * topic, in b's transaction. 0 or TS_E_NOMEM / TS_E_KAFKA / buffer errors. */
+int rt_rekey_route(struct rt_rekey *rk, int worker, struct rule_set *rs, size_t idx,
+                   const struct ts_event *ev, const struct ingest_batch *b);
+/* corr_detection_standalone for rs (the worker's routing engine). */
+bool rt_rekey_standalone(struct rt_rekey *rk, int worker, struct rule_set *rs, size_t idx);
+/* Stage B's process: decode every record of b in place and collect it for
+ * cs (rule indices of rs, the set cs's engine was built for). Records that
+ * do not decode or name a rule not loaded here are counted in *bad and
+ * logged, not fatal. 0 or TS_E_NOMEM / TS_E_LIMIT. */
+int rt_rekey_batch(struct rt_corr *cs, struct rule_set *rs, struct ingest_batch *b,
+                   _Atomic uint64_t *bad);
+
 /* ------------------------------------------------------------- the run */
 
 struct rt_run {
@@ -49,6 +108,20 @@ struct rt_run {
     struct esc_channels *channels;
     struct esc_dispatcher *dispatcher;
     struct ingest_kafka *k;
+    /* correlate.distributed (docs/scale.md): k is stage A (detection, the
+     * detections produced to the internal topic in Kafka transactions), kb
+     * stage B (the internal topic as group "<group>.correlate" -> corr and
+     * LMDB) */
+    bool dist;
+    struct rt_rekey rekey;
+    bool rekey_open;
+    struct corr_grouping *rekey_groups; /* rekey.co's arrays (owned) */
+    struct ingest_kafka *kb;
+    struct ingest_topic btopic;
+    char *dist_topic, *dist_group, *dist_node, *dist_txn; /* owned */
+    _Atomic uint64_t rekey_bad; /* records stage B could not feed */
+    int brc;                    /* stage B's result, its error */
+    struct ts_err berr;
     atomic_int stop, reload, running;
     pthread_mutex_t reload_mu;    /* one reload at a time */
     pthread_mutex_t norm_mu;      /* guards norm (swapped by a reload) */

@@ -46,6 +46,7 @@ step kafka-run-http python3 tests/integration/test_run_http.py
 step webhook python3 tests/integration/test_webhook.py
 step escalation-e2e python3 tests/integration/test_escalation_e2e.py
 step summary python3 tests/integration/test_summary.py
+step kafka-distributed python3 tests/integration/test_distributed.py
 
 if [ ${#failed[@]} -ne 0 ]; then
     echo "integration tests: FAILED: ${failed[*]}"

@@ -582,6 +582,145 @@ START_TEST(test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice)
 }
 END_TEST
 
+/* ---- transactions (correlate.distributed's stage A) ---- */
+
+struct txsink {
+    const char *out;
+    int batches;      /* process() calls */
+    int fail_at;      /* the call that produces, then fails (the abort) */
+    uint64_t produced;
+};
+
+static int tx_process(void *ctx, struct ingest_batch *b)
+{
+    struct txsink *x = ctx;
+    x->batches++;
+    for (uint32_t i = 0; i < b->n; i++) {
+        char v[64];
+        int n = snprintf(v, sizeof(v), "%d:%lld", (int)b->events[i].src.partition,
+                         (long long)b->events[i].src.offset);
+        int rc = ingest_batch_produce(b, x->out, v, (size_t)n, v, (size_t)n, 0);
+        if (rc)
+            return rc;
+        x->produced++;
+    }
+    /* records of this attempt are in the transaction: failing now must
+     * abort them, and the batch must be processed again */
+    return x->batches == x->fail_at ? TS_E_KAFKA : 0;
+}
+
+/* Every record of a topic as read_committed sees it: counts per "p:o". */
+static size_t read_committed_counts(const char *topic, uint8_t *cnt, size_t slots)
+{
+    char es[512], group[128];
+    unique(group, sizeof(group), "g-rc");
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap(), es, sizeof(es));
+    rd_kafka_conf_set(c, "group.id", group, es, sizeof(es));
+    rd_kafka_conf_set(c, "auto.offset.reset", "earliest", es, sizeof(es));
+    rd_kafka_conf_set(c, "isolation.level", "read_committed", es, sizeof(es));
+    rd_kafka_conf_set(c, "enable.partition.eof", "true", es, sizeof(es));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
+    ck_assert_msg(rk != NULL, "%s", es);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    size_t n = 0;
+    for (int idle = 0; idle < 50;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                idle = 40;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        idle = 0;
+        int p = 0;
+        long long o = 0;
+        char v[64];
+        snprintf(v, sizeof(v), "%.*s", (int)m->len, (const char *)m->payload);
+        if (sscanf(v, "%d:%lld", &p, &o) == 2 && p >= 0 && p < 2 && o >= 0 &&
+            (size_t)(p * 1000 + o) < slots)
+            cnt[p * 1000 + o]++;
+        n++;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+START_TEST(test_kafka_transaction_aborted_batch_is_redone_and_written_once)
+{
+    char topic[128], out[160], group[128];
+    unique(topic, sizeof(topic), "itest.txin");
+    unique(out, sizeof(out), "itest.txout");
+    unique(group, sizeof(group), "g-tx");
+    create_topic(topic, 2);
+    create_topic(out, 3);
+    produce_numbered(topic, 400, 2);
+    static struct txsink x;
+    x = (struct txsink){.out = out, .fail_at = 3};
+    struct ingest_topic t = {.name = topic, .format = INGEST_FMT_AUTO};
+    char tid[200];
+    snprintf(tid, sizeof(tid), "%s.itest", group);
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
+        .batch_max = 50, .sink = {.ctx = &x, .process = tx_process}, .txn_id = tid,
+    };
+    struct ts_err err = {0};
+    struct runner r = {0};
+    ck_assert_int_eq(ingest_kafka_create(&r.k, &o, &err), 0);
+    pthread_create(&r.tid, NULL, run_main, &r);
+    struct ingest_stats st;
+    for (int i = 0; i < 600; i++) {
+        ingest_kafka_stats(r.k, &st);
+        if (st.commits >= 8 && st.consumed >= 400)
+            break;
+        usleep(100000);
+    }
+    usleep(300000);
+    ingest_kafka_stop(r.k);
+    pthread_join(r.tid, NULL);
+    ck_assert_int_eq(r.rc, 0);
+    ingest_kafka_stats(r.k, &st);
+    ingest_kafka_destroy(r.k);
+    ck_assert_uint_eq(st.consumed, 400);
+    ck_assert_int_ge(x.fail_at, 1);
+    ck_assert_uint_gt(x.produced, 400); /* the failed attempt's records were produced... */
+    static uint8_t cnt[2000];
+    memset(cnt, 0, sizeof(cnt));
+    size_t n = read_committed_counts(out, cnt, sizeof(cnt));
+    ck_assert_uint_eq(n, 400); /* ...and aborted: each input exactly once */
+    for (int p = 0; p < 2; p++)
+        for (int i = 0; i < 200; i++)
+            ck_assert_msg(cnt[p * 1000 + i] == 1, "%d:%d written %d times", p, i,
+                          cnt[p * 1000 + i]);
+    /* the input offsets were committed by the transactions */
+    char cmd[512], line[128];
+    snprintf(cmd, sizeof(cmd), "%s committed %s %s %s 2", getenv("KTOOL") ? getenv("KTOOL") :
+             "build/tools/ktool", bootstrap(), group, topic);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    int np = 0;
+    while (fgets(line, sizeof(line), f)) {
+        int p;
+        long long off;
+        ck_assert_int_eq(sscanf(line, "%d %lld", &p, &off), 2);
+        ck_assert_int_eq(off, 200);
+        np++;
+    }
+    pclose(f);
+    ck_assert_int_eq(np, 2);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("kafka-integration");
@@ -592,6 +731,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_kafka_blocked_downstream_pauses_and_drops_nothing);
     tcase_add_test(tc, test_kafka_rejects_managed_and_unknown_properties);
     tcase_add_test(tc, test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice);
+    tcase_add_test(tc, test_kafka_transaction_aborted_batch_is_redone_and_written_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -693,6 +693,41 @@ START_TEST(test_config_bad_durations_and_groups_name_the_place)
 }
 END_TEST
 
+START_TEST(test_config_distributed_keys_read_back_and_are_checked)
+{
+    struct ts_config *c = load_ok("correlate:\n  lateness: 1m\n");
+    ck_assert(!c->correlate.distributed); /* the single-process mode by default */
+    ck_assert_ptr_null(c->correlate.topic);
+    ck_assert_int_eq(c->correlate.partitions, 0);
+    ck_assert_ptr_null(c->correlate.node);
+    ts_config_free(c);
+    c = load_ok("correlate:\n"
+                "  distributed: true\n"
+                "  topic: soc.correlate\n"
+                "  partitions: 24\n"
+                "  node: node-1.dc2\n");
+    ck_assert(c->correlate.distributed);
+    ck_assert_uint_eq(c->correlate.dist_line, 2);
+    ck_assert_uint_eq(c->correlate.dist_col, 16);
+    ck_assert_str_eq(c->correlate.topic, "soc.correlate");
+    ck_assert_int_eq(c->correlate.partitions, 24);
+    ck_assert_str_eq(c->correlate.node, "node-1.dc2");
+    ts_config_free(c);
+    expect_config_err("correlate:\n  distributed: yes please\n",
+                      "etc/tocsin.yml:2:16: error: correlate.distributed must be true or false, "
+                      "got \"yes please\"");
+    expect_config_err("correlate:\n  partitions: 0\n",
+                      "etc/tocsin.yml:2:15: error: correlate.partitions must be an integer from "
+                      "1 to 10000, got \"0\"");
+    expect_config_err("correlate:\n  node: \"a b\"\n",
+                      "etc/tocsin.yml:2:9: error: correlate.node must be 1..128 characters of "
+                      "A-Z a-z 0-9 . _ - (it names this process's Kafka transactions)");
+    expect_config_err("correlate:\n  distributd: true\n",
+                      "etc/tocsin.yml:2:3: error: unknown key \"distributd\" in correlate (did "
+                      "you mean \"distributed\"?)");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
@@ -723,6 +758,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_tz_offset_parse_rejects_other_forms);
     tcase_add_test(tc, test_config_free_accepts_null);
     tcase_add_test(tc, test_config_correlate_and_retention_read_back);
+    tcase_add_test(tc, test_config_distributed_keys_read_back_and_are_checked);
     tcase_add_test(tc, test_config_bad_durations_and_groups_name_the_place);
     tcase_add_test(tc, test_config_normalise_enrich_and_rules_sections_read_back);
     tcase_add_test(tc, test_config_new_sections_reject_unknown_keys_and_bad_types);
