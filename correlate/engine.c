@@ -793,7 +793,8 @@ static struct corr_evidence *evidence_twin(struct corr_engine *c, const struct c
     id_hex(inc, id);
     for (size_t i = c->nevs, k = 0; i > 0 && k < 16; i--, k++) {
         struct corr_evidence *x = &c->evs[i - 1];
-        if (x->offset == e->off && x->partition == s->partition && x->source == s->name &&
+        if (x->offset == e->off && x->partition == s->partition && x->source &&
+            strcmp(x->source, s->show) == 0 &&
             strcmp(x->incident, id) == 0)
             return x;
     }
