@@ -191,12 +191,12 @@ START_TEST(test_skip_table_finds_what_the_byte_scan_finds)
     static char text[5000];
     static struct calls dfa, skip;
     uint64_t found = 0;
-    for (int set = 0; set < 60; set++) {
+    for (int set = 0; set < 30; set++) {
         uint32_t lo = 1 + rnd(8), hi = lo + rnd(8);
         uint32_t nlit = 1 + rnd(40);
         struct ac *a = build_random(nlit, lo, hi, lit);
-        for (int round = 0; round < 40; round++) {
-            size_t len = 64 + rnd(4000);
+        for (int round = 0; round < 20; round++) {
+            size_t len = 64 + rnd(2000);
             for (size_t i = 0; i < len; i++)
                 text[i] = "abcdefxyzABCD:.\\ "[rnd(18)];
             /* plant literals: at random places, back to back, overlapping */
@@ -217,7 +217,7 @@ START_TEST(test_skip_table_finds_what_the_byte_scan_finds)
         }
         ac_free(a);
     }
-    ck_assert_uint_gt(found, 1000); /* the texts did hold literals */
+    ck_assert_uint_gt(found, 300); /* the texts did hold literals */
 }
 END_TEST
 
@@ -225,6 +225,7 @@ static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_memo");
     TCase *t = tcase_create("memo");
+    tcase_set_timeout(t, 120); /* under ASan on a busy machine */
     tcase_add_test(t, test_memo_replays_exactly_the_scans_calls);
     tcase_add_test(t, test_one_slot_for_all_compares_the_value_itself);
     tcase_add_test(t, test_small_pool_starts_over_and_stays_exact);
