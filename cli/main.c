@@ -17,6 +17,8 @@ static const struct command commands[] = {
     {"replay", cmd_replay, "replay [options] FILE...|-: run the pipeline over files or stdin"},
     {"parse", cmd_parse, "parse [--format F] FILE...|-: print each normalised event as JSON"},
     {"rules", cmd_rules, "rules check|test ...: compile Sigma rules / test them on events"},
+    {"hunt", cmd_hunt, "hunt -c FILE --rules PATH --from T --to T [--db DIR|-o FILE]: rules over a Kafka time range"},
+    {"hunts", cmd_hunts, "hunts --db DIR list|show ID: the hunts kept in a store directory"},
     {"intel", cmd_intel, "intel load --db DIR FILE...: import threat-intel indicators (CSV, MISP, STIX 2.1)"},
     {"incidents", cmd_incidents, "incidents --db DIR list|show|ack|resolve ...: the incidents in LMDB"},
     {"report", cmd_report, "report --db DIR INCIDENT --stage S --format json|stix|text: an escalation report"},

@@ -7,11 +7,13 @@
  *                 [-t TENANT] [-k syslog|json]
  *       message i (START <= i < START+COUNT) goes to partition i % PARTITIONS and
  *       carries "seq=i"; MANIFEST gets "i partition offset" per message.
- *   ktool produce-file BROKERS TOPIC FILE PARTITIONS  each line a message, round robin
+ *   ktool produce-file BROKERS TOPIC FILE PARTITIONS [-T]  each line a message, round robin
+ *       (-T: each line "MS<TAB>message", MS the record's timestamp in ms since the epoch)
  *   ktool committed BROKERS GROUP TOPIC PARTITIONS   -> "partition offset" lines
  *   ktool dump BROKERS TOPIC                          -> JSON lines with headers
  */
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,7 +195,8 @@ static int cmd_produce(int argc, char **argv)
     return failed || delivered != count;
 }
 
-static int cmd_produce_file(const char *brokers, const char *topic, const char *path, int parts)
+static int cmd_produce_file(const char *brokers, const char *topic, const char *path, int parts,
+                            bool with_ts)
 {
     char es[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -217,12 +220,23 @@ static int cmd_produce_file(const char *brokers, const char *topic, const char *
             n--;
         if (n == 0)
             continue;
+        char *msg = line;
+        long long ts = 0;
+        if (with_ts) { /* "MS<TAB>message": the record's timestamp in ms */
+            char *tab = memchr(line, '\t', (size_t)n);
+            if (!tab)
+                die("%s: a line without MS<TAB>", path);
+            ts = strtoll(line, NULL, 10);
+            msg = tab + 1;
+            n -= (ssize_t)(msg - line);
+        }
         rd_kafka_resp_err_t e;
         do {
             e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
                                   RD_KAFKA_V_PARTITION((int32_t)(i % parts)),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_VALUE(line, (size_t)n), RD_KAFKA_V_END);
+                                  RD_KAFKA_V_TIMESTAMP(ts),
+                                  RD_KAFKA_V_VALUE(msg, (size_t)n), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(rk, 50);
         } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
@@ -325,7 +339,8 @@ int main(int argc, char **argv)
     if (argc >= 5 && !strcmp(argv[1], "produce"))
         return cmd_produce(argc - 2, argv + 2);
     if (argc >= 6 && !strcmp(argv[1], "produce-file"))
-        return cmd_produce_file(argv[2], argv[3], argv[4], atoi(argv[5]));
+        return cmd_produce_file(argv[2], argv[3], argv[4], atoi(argv[5]),
+                                argc >= 7 && !strcmp(argv[6], "-T"));
     if (argc >= 6 && !strcmp(argv[1], "committed"))
         return cmd_committed(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (argc >= 4 && !strcmp(argv[1], "dump"))
