@@ -16,6 +16,7 @@ step() {
 step cli tests/integration/test_cli.sh
 step incidents-cli tests/integration/test_incidents_cli.sh
 step replay-resume python3 tests/integration/test_replay_resume.py
+step replay-window tests/integration/test_replay_window.sh
 step compose python3 tests/integration/test_compose.py
 step stix python3 tests/integration/test_stix.py
 step api python3 tests/integration/test_api.py
