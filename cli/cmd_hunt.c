@@ -30,6 +30,9 @@ static const char hunt_usage[] =
     "  -o, --out FILE          (without --db) detections and incidents as JSON lines,\n"
     "                          as `replay` prints them (default: stdout)\n"
     "      --resume ID         (with --db) go on with a stopped or killed hunt\n"
+    "      --intel SOURCE      report sightings: events matching an indicator of this\n"
+    "                          source (tocsin intel load --source SOURCE); --rules optional\n"
+    "      --intel-db DIR      the threat-intel database (default: enrich.intel_db)\n"
     "      --progress MODE     auto (default: a bar on a terminal), tty, plain, none\n"
     "      --progress-interval SECONDS   between plain progress lines (default 10)\n"
     "  -q, --quiet             no rule problems on stderr\n";
@@ -89,6 +92,8 @@ int cmd_hunt(int argc, char **argv)
         {"progress", required_argument, NULL, 'g'},
         {"progress-interval", required_argument, NULL, 'i'},
         {"quiet", no_argument, NULL, 'q'},
+        {"intel", required_argument, NULL, 'I'},
+        {"intel-db", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -174,6 +179,23 @@ int cmd_hunt(int argc, char **argv)
         case 'q':
             o.quiet = true;
             break;
+        case 'I': {
+            size_t n = strlen(optarg);
+            bool okc = n > 0 && n <= 64;
+            for (size_t i = 0; okc && i < n; i++)
+                okc = (unsigned char)optarg[i] >= 0x20 && optarg[i] != 0x7f;
+            if (!okc) {
+                fprintf(stderr, "tocsin hunt: bad --intel \"%.80s\": an intel source name, 1 to "
+                                "64 printable bytes, as given to tocsin intel load --source\n",
+                        optarg);
+                return 2;
+            }
+            o.intel_source = optarg;
+            break;
+        }
+        case 'D':
+            o.intel_db = optarg;
+            break;
         case 'h':
             fputs(hunt_usage, stdout);
             return 0;
@@ -194,7 +216,7 @@ int cmd_hunt(int argc, char **argv)
             return 2;
         }
         if (o.config_path || o.nrules || have_from || have_to || o.topics || o.tenant ||
-            have_margin || o.out) {
+            have_margin || o.out || o.intel_source || o.intel_db) {
             fprintf(stderr, "tocsin hunt: --resume takes the hunt's own parameters; give only "
                             "--db, --resume and --progress options\n");
             return 2;
@@ -218,8 +240,11 @@ int cmd_hunt(int argc, char **argv)
         o.margin_ns = rec.margin_ns;
         o.topics = rec.topics;
         o.tenant = rec.tenant;
+        o.intel_source = rec.intel_source;
+        o.intel_db = rec.intel_db;
     } else {
-        const char *missing = !o.config_path ? "-c FILE" : !o.nrules ? "--rules PATH"
+        const char *missing = !o.config_path                  ? "-c FILE"
+                              : !o.nrules && !o.intel_source ? "--rules PATH (or --intel SOURCE)"
                               : !have_from   ? "--from TIME"
                               : !have_to     ? "--to TIME"
                                              : NULL;
@@ -267,7 +292,11 @@ int cmd_hunt(int argc, char **argv)
         else
             fprintf(stderr, "hunt %s: stopped; the output is partial (only a hunt with --db "
                             "can be resumed)\n", res.id);
-    } else if (o.db) {
+    }
+    if (o.intel_source)
+        fprintf(stderr, "hunt %s: %llu sighting(s) of indicators of %s\n", res.id,
+                (unsigned long long)res.sightings, o.intel_source);
+    if (rc != TS_E_STOPPED && o.db) {
         fprintf(stderr, "hunt %s: results in %s/hunts/%s (tocsin hunts --db %s show %s)\n",
                 res.id, o.db, res.id, o.db, res.id);
     }

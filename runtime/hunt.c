@@ -43,6 +43,8 @@ struct hunt {
     int64_t last_print; /* monotonic ns of the last progress line */
     uint64_t done0;     /* messages done at the start (a resume) */
     uint64_t kept;      /* detections a resume kept */
+    uint64_t kept_sightings; /* of them, of the intel rule */
+    const char *intel_rule_file; /* its path, NULL without --intel */
     bool tty;
 };
 
@@ -96,12 +98,13 @@ static int record_write(struct hunt *h, const char *status)
         json_array_append_new(rules, json_string(o->rules[i]));
     const struct ingest_range_stats *st = &r->st;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:s*, s:s*, s:s*, s:o, s:o,"
-        " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:s*, s:s*, s:s*, s:s*, s:o, s:o,"
+        " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "id", r->id, "status", status, "config", o->config_path, "rules", rules,
         "from", time_json(o->from_ns), "to", time_json(o->to_ns),
         "margin_seconds", (json_int_t)(o->margin_ns / TS_NS_PER_SEC),
         "topics", o->topics, "tenant", o->tenant, "intel_source", o->intel_source,
+        "intel_db", o->intel_db,
         "created", time_json(r->created_ns), "updated", time_json(ts_now_ns()),
         "counts",
         "planned", (json_int_t)st->progress.planned, "read", (json_int_t)st->progress.done,
@@ -109,7 +112,8 @@ static int record_write(struct hunt *h, const char *status)
         "out_of_window", (json_int_t)st->out_of_window,
         "other_tenant", (json_int_t)st->other_tenant,
         "dead_letters", (json_int_t)st->in.dead_letters,
-        "detections", (json_int_t)r->detections, "incidents", (json_int_t)r->incidents,
+        "detections", (json_int_t)r->detections, "sightings", (json_int_t)r->sightings,
+        "incidents", (json_int_t)r->incidents,
         "partitions", (json_int_t)st->progress.partitions,
         "partitions_done", (json_int_t)st->progress.partitions_done);
     if (!j)
@@ -142,11 +146,11 @@ int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *r
     const char *from = NULL, *to = NULL;
     json_t *rules = NULL;
     json_int_t margin = 0;
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:o, s:s, s:s, s:I, s?s, s?s, s?s}",
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:o, s:s, s:s, s:I, s?s, s?s, s?s, s?s}",
                        "id", &rec->id, "status", &rec->status, "config", &rec->config,
                        "rules", &rules, "from", &from, "to", &to, "margin_seconds", &margin,
                        "topics", &rec->topics, "tenant", &rec->tenant, "intel_source",
-                       &rec->intel_source) ||
+                       &rec->intel_source, "intel_db", &rec->intel_db) ||
         !json_is_array(rules) || json_array_size(rules) > RT_HUNT_MAX_RULES) {
         json_decref(j);
         rec->json = NULL;
@@ -203,6 +207,9 @@ static int cut_detections(struct hunt *h, const char *path)
         bool keep = j && !json_unpack(j, "{s:{s:s, s:I, s:I}}", "source", "topic", &topic,
                                       "partition", &part, "offset", &off) &&
                     rt_corr_seek(&h->corr, topic, (int32_t)part, &next) == 0 && off < next;
+        const char *rf = keep ? json_string_value(json_object_get(j, "rule_file")) : NULL;
+        if (rf && h->intel_rule_file && !strcmp(rf, h->intel_rule_file))
+            h->kept_sightings++;
         json_decref(j);
         if (keep && fwrite(line, 1, (size_t)n, out) != (size_t)n) {
             free(line);
@@ -321,6 +328,55 @@ static size_t stored_incidents(struct store *st)
     return n;
 }
 
+/* ------------------------------------------------------- intel sightings */
+
+/* A detection rule for the indicators of one intel source: an event that
+ * enrichment matched (threat.matched) against an indicator of that source
+ * (threat.source). Its id is derived from the source, so a rerun and a
+ * resume give the same detections. Written to path (0600). */
+static int write_intel_rule(const char *path, const char *source)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *c = source; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return TS_E_IO;
+    fprintf(f, "title: 'Indicator sighting: ");
+    for (const char *c = source; *c; c++) /* YAML single quotes: '' for ' */
+        fputs(*c == '\'' ? "''" : (char[]){*c, 0}, f);
+    fprintf(f, "'\nid: %08x-%04x-4%03x-8%03x-%012llx\n", (unsigned)(h >> 32),
+            (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff, (unsigned)(h >> 52) & 0xfff,
+            (unsigned long long)(h & 0xffffffffffffULL));
+    fprintf(f, "status: experimental\n"
+               "description: An event matched an indicator of this intel source (tocsin hunt "
+               "--intel; threat.indicator, threat.field and threat.type say which).\n"
+               "author: tocsin hunt\nlogsource: {}\ndetection:\n    sighting:\n"
+               "        threat.matched: true\n        threat.source: '");
+    for (const char *c = source; *c; c++)
+        fputs(*c == '\'' ? "''" : (char[]){*c, 0}, f);
+    fprintf(f, "'\n    condition: sighting\nlevel: high\n");
+    return fclose(f) ? TS_E_IO : 0;
+}
+
+/* Detections of the intel rule so far (the sightings). */
+static uint64_t sightings(struct rt_det *d, const char *rule_path)
+{
+    struct rule_set *rs = NULL;
+    uint64_t *counts = NULL, n = 0;
+    size_t nc = 0;
+    if (rt_det_hits(d, &rs, &counts, &nc))
+        return 0;
+    for (size_t i = 0; i < nc; i++) {
+        const struct rule_info *ri = rule_set_info(rs, i);
+        if (ri && ri->file && !strcmp(ri->file, rule_path))
+            n += counts[i];
+    }
+    free(counts);
+    rule_set_unref(rs);
+    return n;
+}
+
 /* ------------------------------------------------------------ the hunt */
 
 static void make_id(char *buf, size_t len)
@@ -406,6 +462,8 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
     struct rule_field_alias *al = NULL;
     struct rule_placeholder *ph = NULL;
     struct corr_grouping *groups = NULL;
+    char intel_rule[RT_HUNT_PATH_MAX + 64] = "";
+    bool intel_tmp = false;
     int rc = ts_config_load(o->config_path, &cfg, err);
     if (rc)
         return TS_E_CONFIG;
@@ -432,11 +490,40 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
             goto out;
         }
     }
+    const char *paths[RT_HUNT_MAX_RULES + 1];
+    size_t npaths = 0;
+    for (size_t i = 0; i < o->nrules && i < RT_HUNT_MAX_RULES; i++)
+        paths[npaths++] = o->rules[i];
+    if (o->intel_source) {
+        if (!na.intel_db) {
+            rc = ts_err_set(err, TS_E_CONFIG, o->config_path, 0, 0,
+                            "--intel needs the threat-intel database: --intel-db DIR, or "
+                            "enrich.intel_db in the config");
+            goto out;
+        }
+        if (o->db) {
+            snprintf(intel_rule, sizeof(intel_rule), "%s/intel-sightings.yml", h.dir);
+        } else {
+            snprintf(intel_rule, sizeof(intel_rule), "/tmp/tocsin-hunt-%s.yml", res->id);
+            intel_tmp = true;
+        }
+        if ((rc = write_intel_rule(intel_rule, o->intel_source)) != 0) {
+            ts_err_set(err, rc, intel_rule, 0, 0, "cannot write the sightings rule: %s",
+                       strerror(errno));
+            goto out;
+        }
+        paths[npaths++] = intel_rule;
+        h.intel_rule_file = intel_rule;
+    }
+    if (!npaths) {
+        rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "nothing to hunt: give --rules or --intel");
+        goto out;
+    }
     struct rule_load_opts lo;
     if ((rc = rt_rule_opts_from(cfg, &lo, &al, &ph)) != 0)
         goto out;
-    lo.paths = o->rules;
-    lo.npaths = o->nrules;
+    lo.paths = paths;
+    lo.npaths = npaths;
     rc = rt_det_open(&h.det, &lo, 1, NULL, o->quiet);
     h.det_open = true;
     if (rc) {
@@ -498,6 +585,8 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
                         store_strerror(frc));
     }
     res->detections = h.kept + h.det.detections;
+    if (intel_rule[0])
+        res->sightings = sightings(&h.det, intel_rule) + h.kept_sightings;
     if (o->db)
         res->incidents = stored_incidents(h.corr.st);
     else
@@ -517,6 +606,8 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
                             strerror(errno));
     }
 out:
+    if (intel_tmp)
+        unlink(intel_rule);
     if (h.corr_open)
         rt_corr_close(&h.corr);
     if (h.det_open)

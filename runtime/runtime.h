@@ -431,7 +431,8 @@ struct rt_hunt_opts {
                                     prints them ("-" or NULL: stdout) */
     const char *resume;          /* with db: the id of a hunt to resume */
     const char *intel_db;        /* threat-intel LMDB instead of the config's (NULL) */
-    const char *intel_source;    /* recorded with the hunt (--intel SOURCE) */
+    const char *intel_source;    /* --intel SOURCE: a detection (a sighting) per event that
+                                    matched an indicator of this source */
     int64_t created_ns;          /* 0: now (a resume passes the record's) */
     FILE *progress;              /* progress lines; NULL: none */
     int progress_mode;           /* RT_HUNT_PROGRESS_*: AUTO = TTY when a terminal */
@@ -444,6 +445,7 @@ struct rt_hunt_result {
     char id[80];
     struct ingest_range_stats st;
     uint64_t detections;         /* of the whole hunt (a resume's kept ones included) */
+    uint64_t sightings;          /* of them, of the --intel source's indicators */
     size_t incidents;            /* in its store (db) or printed (out) */
     int64_t created_ns, wall_ns;
 };
@@ -458,7 +460,7 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
  * until rt_hunt_record_free. */
 struct rt_hunt_record {
     struct json_t *json;
-    const char *id, *status, *config, *topics, *tenant, *intel_source;
+    const char *id, *status, *config, *topics, *tenant, *intel_source, *intel_db;
     const char *rules[RT_HUNT_MAX_RULES];
     size_t nrules;
     int64_t from_ns, to_ns, margin_ns;

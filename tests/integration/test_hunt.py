@@ -212,6 +212,29 @@ def main():
         inc_r = sorted(json.dumps(j, sort_keys=True) for j in rep if j.get("kind") == "incident")
         check(inc_h == inc_r and len(inc_h) == 1,
               f"hunt incidents differ from replay's: {inc_h} vs {inc_r}")
+        # 3b. retro-hunt: indicators loaded after the events were consumed
+        idb = os.path.join(tmp, "intel-db")
+        src = f"advisory-{RUN}"
+        with open(os.path.join(tmp, "adv.csv"), "w") as f:
+            f.write("value,type,confidence\n203.0.113.66,ip,90\n")
+        with open(os.path.join(tmp, "other.csv"), "w") as f:
+            f.write("value,type,confidence\n198.51.100.1,ip,50\n")  # noise host: another source
+        for csv, name in (("adv.csv", src), ("other.csv", "old-feed")):
+            subprocess.run([TOCSIN, "intel", "load", "--db", idb, "--source", name,
+                            os.path.join(tmp, csv)], check=True, capture_output=True)
+        out = os.path.join(tmp, "intel.jsonl")
+        r = hunt(["-c", hunt_cfg, "--intel", src, "--intel-db", idb, "--from", FROM, "--to", TO,
+                  "-o", out, "--progress", "none"])
+        check(r.returncode == 0, f"intel hunt exit {r.returncode}: {r.stderr[-400:]}")
+        sight = detections(read_jsonl(out)) if r.returncode == 0 else []
+        check(sorted(d["@timestamp"] for d in sight) == want and
+              all(d["rule_title"] == f"Indicator sighting: {src}" for d in sight),
+              f"intel sightings {[(d['@timestamp'], d['rule_title']) for d in sight]}, want {want}")
+        check("3 sighting(s) of indicators of " + src in r.stderr,
+              f"the summary does not count the sightings: {r.stderr[-300:]}")
+        r = hunt(["-c", hunt_cfg, "--intel", src, "--from", FROM, "--to", TO, "-o", out])
+        check(r.returncode == 2 and "--intel needs the threat-intel database" in r.stderr,
+              f"--intel without a database: exit {r.returncode}, {r.stderr[-200:]}")
         # 4. --db, killed half-way (a day with every rule: long enough), resumed
         db = os.path.join(tmp, "hunts-db")
         slow_cfg = config(live_group, os.path.join(tmp, "live-db"), "etc/rules", batch=20)
@@ -279,7 +302,7 @@ def main():
         live.send_signal(signal.SIGTERM)
         live.wait(60)
     print(f"hunt: {len(lines)} events of a day on {PARTS} partitions: the range's 3 planted "
-          f"detections found, live offsets unchanged, kill -9 + resume identical"
+          f"detections found, live offsets unchanged, intel sightings, kill -9 + resume identical"
           if not fails else f"hunt: {len(fails)} failure(s)", flush=True)
     sys.exit(1 if fails else 0)
 
