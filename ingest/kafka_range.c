@@ -55,9 +55,19 @@ static int conf_set(rd_kafka_conf_t *c, const char *name, const char *val, struc
     return 0;
 }
 
-/* The consumer: never subscribed, never committing; its group id names
- * the hunt and is never joined (assign() needs no group). */
-static int make_consumer(struct range *r, struct ts_err *err)
+/* Prefetch budget of the reading consumer, shared by the partitions:
+ * librdkafka keeps up to queued.max.messages.kbytes per partition (64 MiB
+ * by default: most of a hunt's memory, times every partition); below a few
+ * MiB, librdkafka before 2.4 restarts a drained partition's fetch only
+ * about once a second (no fetch.queue.backoff.ms), which starves the merge. */
+#define RANGE_PREFETCH_KIB (256 * 1024)
+#define RANGE_PREFETCH_MIN_KIB (16 * 1024)
+#define RANGE_PREFETCH_MAX_KIB (64 * 1024)
+
+/* A consumer: never subscribed, never committing; its group id names the
+ * hunt and is never joined (assign() needs no group). kib: prefetch per
+ * partition, 0: librdkafka's default (the planning consumer). */
+static int make_consumer(struct range *r, size_t kib, struct ts_err *err)
 {
     const struct ingest_kafka_range_opts *o = r->o;
     char es[512], id[160];
@@ -70,6 +80,15 @@ static int make_consumer(struct range *r, struct ts_err *err)
     rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
     rc = rc ? rc : conf_set(c, "enable.partition.eof", "true", err);
     rc = rc ? rc : conf_set(c, "auto.offset.reset", "earliest", err);
+    /* prefetch per partition: librdkafka's 64 MiB default, times every
+     * partition of the range, was most of a hunt's memory; kafka.properties
+     * may set it again */
+    char kb[32];
+    snprintf(kb, sizeof(kb), "%zu", kib);
+    if (kib)
+        rc = rc ? rc : conf_set(c, "queued.max.messages.kbytes", kb, err);
+    if (kib && rd_kafka_version() >= 0x020400ff) /* librdkafka 2.4: no 1 s pause */
+        rc = rc ? rc : conf_set(c, "fetch.queue.backoff.ms", "20", err);
     for (size_t i = 0; !rc && i < o->nprops; i++) {
         const char *eq = strchr(o->props[i], '=');
         char name[256];
@@ -433,7 +452,11 @@ static void refill(struct range *r, struct pbuf *pb, size_t i, int timeout_ms, s
 {
     struct ingest_range_part *p = &r->parts[i];
     pb->n = pb->at = 0;
-    ssize_t got = rd_kafka_consume_batch_queue(pb->q, timeout_ms, pb->m, pb->cap);
+    /* what is queued now, without waiting (a batch call with a timeout
+     * waits for a full batch); else wait for one message */
+    ssize_t got = rd_kafka_consume_batch_queue(pb->q, 0, pb->m, pb->cap);
+    if (got == 0 && timeout_ms > 0 && (pb->m[0] = rd_kafka_consume_queue(pb->q, timeout_ms)))
+        got = 1 + rd_kafka_consume_batch_queue(pb->q, 0, pb->m + 1, pb->cap - 1);
     for (ssize_t k = 0; k < got; k++) {
         rd_kafka_message_t *m = pb->m[k];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -574,9 +597,17 @@ int ingest_kafka_range_run(const struct ingest_kafka_range_opts *o, struct inges
     int rc = ingest_batch_create(&r.b, cap, max);
     if (!rc && o->norm)
         rc = ingest_norm_scratch_create(&r.ns, o->norm);
-    rc = rc ? rc : make_consumer(&r, err);
+    rc = rc ? rc : make_consumer(&r, 0, err);
     rc = rc ? rc : plan_topics(&r, err);
     rc = rc ? rc : plan_offsets(&r, err);
+    if (!rc) { /* the reader, with the prefetch budget shared by the partitions */
+        size_t kib = RANGE_PREFETCH_KIB / (r.nparts ? r.nparts : 1);
+        kib = kib < RANGE_PREFETCH_MIN_KIB ? RANGE_PREFETCH_MIN_KIB
+              : kib > RANGE_PREFETCH_MAX_KIB ? RANGE_PREFETCH_MAX_KIB : kib;
+        rd_kafka_destroy(r.rk);
+        r.rk = NULL;
+        rc = make_consumer(&r, kib, err);
+    }
     if (!rc) {
         progress(&r);
         rc = consume(&r, err);

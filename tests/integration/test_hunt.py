@@ -91,7 +91,9 @@ def day_lines(step_ms):
 
 
 def produce(lines):
-    subprocess.run([KTOOL, "create", BOOT, TOPIC, str(PARTS)], check=True)
+    # retention.ms=-1: the broker's retention (7 days by default) measures
+    # Kafka timestamps, and these are the events' own, in the past
+    subprocess.run([KTOOL, "create", BOOT, TOPIC, str(PARTS), "retention.ms=-1"], check=True)
     path = os.path.join(tmp, "produce.txt")
     with open(path, "w") as f:
         for _, ms, line in lines:

@@ -2,7 +2,7 @@
  * tooling, not product): create topics, produce numbered messages with a
  * manifest of where each landed, read committed group offsets, dump a topic.
  *
- *   ktool create BROKERS TOPIC PARTITIONS
+ *   ktool create BROKERS TOPIC PARTITIONS [NAME=VALUE...]   topic configs, e.g. retention.ms=-1
  *   ktool produce BROKERS TOPIC COUNT [-p PARTITIONS] [-s SIZE] [-f START] [-m MANIFEST]
  *                 [-t TENANT] [-k syslog|json]
  *       message i (START <= i < START+COUNT) goes to partition i % PARTITIONS and
@@ -56,11 +56,19 @@ static rd_kafka_t *mk(rd_kafka_type_t type, const char *brokers, const char *gro
     return rk;
 }
 
-static int cmd_create(const char *brokers, const char *topic, int parts)
+static int cmd_create(const char *brokers, const char *topic, int parts, char **cfg, int ncfg)
 {
     rd_kafka_t *rk = mk(RD_KAFKA_PRODUCER, brokers, NULL);
     char es[512];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, parts, 1, es, sizeof(es));
+    for (int i = 0; i < ncfg; i++) { /* NAME=VALUE topic configs, e.g. retention.ms=-1 */
+        char *eq = strchr(cfg[i], '=');
+        if (!eq)
+            die("create: topic config \"%s\" is not NAME=VALUE", cfg[i]);
+        *eq = '\0';
+        if (rd_kafka_NewTopic_set_config(nt, cfg[i], eq + 1))
+            die("create: bad topic config %s", cfg[i]);
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -335,7 +343,7 @@ static int cmd_dump(const char *brokers, const char *topic)
 int main(int argc, char **argv)
 {
     if (argc >= 5 && !strcmp(argv[1], "create"))
-        return cmd_create(argv[2], argv[3], atoi(argv[4]));
+        return cmd_create(argv[2], argv[3], atoi(argv[4]), argv + 5, argc - 5);
     if (argc >= 5 && !strcmp(argv[1], "produce"))
         return cmd_produce(argc - 2, argv + 2);
     if (argc >= 6 && !strcmp(argv[1], "produce-file"))
