@@ -280,7 +280,7 @@ int cmd_hunt(int argc, char **argv)
                     "%llu events in the range, %llu outside it, %llu of other tenants, %llu "
                     "dead letters; detections: %llu, incidents: %zu (%.1f s)\n",
             res.id, rc == TS_E_STOPPED ? "stopped" : "done",
-            (unsigned long long)st->progress.done, (unsigned long long)st->progress.planned,
+            (unsigned long long)st->in.consumed, (unsigned long long)st->progress.planned,
             st->progress.partitions, (unsigned long long)st->progress.events,
             (unsigned long long)st->out_of_window, (unsigned long long)st->other_tenant,
             (unsigned long long)st->in.dead_letters, (unsigned long long)res.detections,
@@ -293,6 +293,10 @@ int cmd_hunt(int argc, char **argv)
             fprintf(stderr, "hunt %s: stopped; the output is partial (only a hunt with --db "
                             "can be resumed)\n", res.id);
     }
+    if (!st->progress.planned && rc != TS_E_STOPPED)
+        fprintf(stderr, "hunt %s: the topics hold no record within the range and its margin "
+                        "(by Kafka timestamp): nothing to read. Is the range older than the "
+                        "topics' retention (retention.ms, docs/hunting.md)?\n", res.id);
     if (o.intel_source)
         fprintf(stderr, "hunt %s: %llu sighting(s) of indicators of %s\n", res.id,
                 (unsigned long long)res.sightings, o.intel_source);

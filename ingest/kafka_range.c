@@ -444,11 +444,13 @@ struct pbuf {
     rd_kafka_queue_t *q;
     rd_kafka_message_t **m;
     size_t n, at, cap;
+    bool ended; /* the end offset (or EOF) came: done once m is handled */
 };
 
 /* Refill partition i's buffer; EOF and errors are handled here, so the
- * buffer holds only messages. */
-static void refill(struct range *r, struct pbuf *pb, size_t i, int timeout_ms, size_t *left)
+ * buffer holds only messages before the end offset. Reaching the end only
+ * marks the buffer: the partition is done once what it holds is handled. */
+static void refill(struct range *r, struct pbuf *pb, size_t i, int timeout_ms)
 {
     struct ingest_range_part *p = &r->parts[i];
     pb->n = pb->at = 0;
@@ -461,15 +463,15 @@ static void refill(struct range *r, struct pbuf *pb, size_t i, int timeout_ms, s
         rd_kafka_message_t *m = pb->m[k];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (m->offset >= p->end)
-                part_done(r, i, left);
+                pb->ended = true;
         } else if (m->err) {
             ts_warn("hunt: kafka: %s [%d]: %s", p->topic, (int)p->partition,
                     rd_kafka_message_errstr(m));
-        } else if (!p->done && m->offset < p->end) {
+        } else if (!pb->ended && m->offset < p->end) {
             pb->m[pb->n++] = m;
             continue;
-        } else if (!p->done) {
-            part_done(r, i, left);
+        } else {
+            pb->ended = true;
         }
         rd_kafka_message_destroy(m);
     }
@@ -492,11 +494,6 @@ static int consume(struct range *r, struct ts_err *err)
                 ->offset = r->parts[i].start;
             left++;
         }
-    rd_kafka_resp_err_t e = left ? rd_kafka_assign(r->rk, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e)
-        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot assign the partitions: %s",
-                          rd_kafka_err2str(e));
     size_t cap = 65536 / (r->nparts ? r->nparts : 1);
     cap = cap < 16 ? 16 : cap > 1000 ? 1000 : cap;
     struct pbuf *pb = calloc(r->nparts, sizeof(*pb));
@@ -514,6 +511,13 @@ static int consume(struct range *r, struct ts_err *err)
         else
             rd_kafka_queue_forward(pb[i].q, NULL);
     }
+    /* assigned only now: a message fetched before its partition's queue
+     * was taken off the consumer's would land there */
+    rd_kafka_resp_err_t e = !rc && left ? rd_kafka_assign(r->rk, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot assign the partitions: %s",
+                        rd_kafka_err2str(e));
     int64_t since = ts_mono_ns();
     uint32_t batch_max = o->batch_max ? o->batch_max : 1000;
     unsigned polls = 0;
@@ -528,10 +532,12 @@ static int consume(struct range *r, struct ts_err *err)
         for (size_t i = 0; i < r->nparts; i++) {
             if (r->parts[i].done)
                 continue;
-            if (pb[i].at == pb[i].n)
-                refill(r, &pb[i], i, waiting ? 0 : 100, &left);
-            if (r->parts[i].done)
+            if (pb[i].at == pb[i].n && !pb[i].ended)
+                refill(r, &pb[i], i, waiting ? 0 : 100);
+            if (pb[i].at == pb[i].n && pb[i].ended) {
+                part_done(r, i, &left);
                 continue;
+            }
             if (pb[i].at == pb[i].n) {
                 waiting = true;
                 continue;
@@ -545,8 +551,13 @@ static int consume(struct range *r, struct ts_err *err)
         rd_kafka_message_t *ev = (++polls & 1023) == 0 || waiting
                                      ? rd_kafka_consumer_poll(r->rk, 0) /* errors, logs */
                                      : NULL;
-        if (ev) {
-            if (ev->err && ev->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (ev) { /* errors only: messages come through the partitions' queues */
+            if (!ev->err)
+                rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "%s [%d] offset %lld came "
+                                "outside its partition's queue: stopped rather than lose it",
+                                ev->rkt ? rd_kafka_topic_name(ev->rkt) : "?",
+                                (int)ev->partition, (long long)ev->offset);
+            else if (ev->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 ts_warn("hunt: kafka: %s", rd_kafka_message_errstr(ev));
             rd_kafka_message_destroy(ev);
         }

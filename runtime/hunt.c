@@ -256,8 +256,18 @@ static void progress_line(struct hunt *h, const struct ingest_range_progress *p,
     fmt_dur(rate > 0 ? (double)(p->planned - p->done) / rate : -1, eta, sizeof(eta));
     fmt_dur(el, ela, sizeof(ela));
     uint64_t det = h->det_open ? h->det.detections : 0;
-    fprintf(f, "%shunt %s: %llu/%llu messages (%.0f%%), %.0f msg/s, %s %s, detections %llu%s",
-            h->tty ? "\r" : "", h->res->id, (unsigned long long)p->done,
+    char bar[24] = ""; /* on a terminal: [#####.....] */
+    if (h->tty) {
+        int full = (int)((pct > 100 ? 100 : pct) / 5);
+        bar[0] = '[';
+        for (int i = 0; i < 20; i++)
+            bar[1 + i] = i < full ? '#' : '.';
+        bar[21] = ']';
+        bar[22] = ' ';
+        bar[23] = '\0';
+    }
+    fprintf(f, "%shunt %s: %s%llu/%llu messages (%.0f%%), %.0f msg/s, %s %s, detections %llu%s",
+            h->tty ? "\r" : "", h->res->id, bar, (unsigned long long)p->done,
             (unsigned long long)p->planned, pct > 100 ? 100.0 : pct, rate,
             final ? "elapsed" : "ETA", final ? ela : eta,
             (unsigned long long)(h->kept + det), h->tty ? "\033[K" : "\n");
