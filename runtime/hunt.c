@@ -18,6 +18,7 @@
  * Threads: the caller's (the range source calls the sink on it). The hunt
  * owns what it opens; the options are borrowed for the call. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,15 +344,20 @@ static size_t stored_incidents(struct store *st)
 /* A detection rule for the indicators of one intel source: an event that
  * enrichment matched (threat.matched) against an indicator of that source
  * (threat.source). Its id is derived from the source, so a rerun and a
- * resume give the same detections. Written to path (0600). */
-static int write_intel_rule(const char *path, const char *source)
+ * resume give the same detections. Written to path, created 0600 unless
+ * tmp (then path is a mkstemps template, filled in). */
+static int write_intel_rule(char *path, bool tmp, const char *source)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (const char *c = source; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    FILE *f = fopen(path, "w");
-    if (!f)
+    int fd = tmp ? mkstemps(path, 4) : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return TS_E_IO;
+    }
     fprintf(f, "title: 'Indicator sighting: ");
     for (const char *c = source; *c; c++) /* YAML single quotes: '' for ' */
         fputs(*c == '\'' ? "''" : (char[]){*c, 0}, f);
@@ -401,6 +407,17 @@ static void make_id(char *buf, size_t len)
     snprintf(buf, len, "h-%s-%04x", t, (unsigned)((ts.tv_nsec ^ getpid()) & 0xffff));
 }
 
+/* A file only its owner reads (detections quote the events' values):
+ * created 0600, truncated (-o: a hunt's whole result) or appended to. */
+static FILE *open_private(const char *path, bool trunc)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (trunc ? O_TRUNC : O_APPEND), 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, trunc ? "w" : "a") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
+    return f;
+}
+
 static int open_output(struct hunt *h, struct ts_err *err)
 {
     const struct rt_hunt_opts *o = h->o;
@@ -409,7 +426,7 @@ static int open_output(struct hunt *h, struct ts_err *err)
             h->out = stdout;
             return 0;
         }
-        h->out = fopen(o->out, "w");
+        h->out = open_private(o->out, true);
         h->out_owned = h->out != NULL;
         return h->out ? 0 : ts_err_set(err, TS_E_IO, o->out, 0, 0, "cannot create: %s",
                                        strerror(errno));
@@ -420,7 +437,7 @@ static int open_output(struct hunt *h, struct ts_err *err)
     if (rc)
         return ts_err_set(err, rc, path, 0, 0, "cannot cut back to the stored offsets: %s",
                           strerror(errno));
-    h->out = fopen(path, "a");
+    h->out = open_private(path, false);
     h->out_owned = h->out != NULL;
     return h->out ? 0 : ts_err_set(err, TS_E_IO, path, 0, 0, "cannot open: %s",
                                    strerror(errno));
@@ -514,10 +531,12 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         if (o->db) {
             snprintf(intel_rule, sizeof(intel_rule), "%s/intel-sightings.yml", h.dir);
         } else {
-            snprintf(intel_rule, sizeof(intel_rule), "/tmp/tocsin-hunt-%s.yml", res->id);
+            const char *td = getenv("TMPDIR");
+            snprintf(intel_rule, sizeof(intel_rule), "%s/tocsin-hunt-XXXXXX.yml",
+                     td && *td ? td : "/tmp");
             intel_tmp = true;
         }
-        if ((rc = write_intel_rule(intel_rule, o->intel_source)) != 0) {
+        if ((rc = write_intel_rule(intel_rule, intel_tmp, o->intel_source)) != 0) {
             ts_err_set(err, rc, intel_rule, 0, 0, "cannot write the sightings rule: %s",
                        strerror(errno));
             goto out;
@@ -616,7 +635,7 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
                             strerror(errno));
     }
 out:
-    if (intel_tmp)
+    if (intel_tmp && !strstr(intel_rule, "XXXXXX"))
         unlink(intel_rule);
     if (h.corr_open)
         rt_corr_close(&h.corr);

@@ -19,6 +19,7 @@ its own group with the usual rules. Then:
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -200,6 +201,7 @@ def main():
         print(r.stderr.strip()[-600:], flush=True)
         check(r.returncode == 0, f"hunt exit {r.returncode}: {r.stderr[-400:]}")
         got = read_jsonl(out) if r.returncode == 0 else []
+        check(os.stat(out).st_mode & 0o777 == 0o600, "-o FILE is not created 0600")
         det = detections(got)
         times = sorted(d["@timestamp"] for d in det)
         want = sorted(iso(t) for t in PLANTED_IN)
@@ -342,6 +344,8 @@ def main():
     print(f"hunt: {len(lines)} events of a day on {PARTS} partitions: the range's 3 planted "
           f"detections found, live offsets unchanged, intel sightings, kill -9 + resume identical"
           if not fails else f"hunt: {len(fails)} failure(s)", flush=True)
+    if not fails:
+        shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if fails else 0)
 
 
