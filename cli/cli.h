@@ -14,6 +14,8 @@ int cmd_report(int argc, char **argv);
 int cmd_escalations(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_hunt(int argc, char **argv);
+int cmd_hunts(int argc, char **argv);
 
 /* The same definition as main.c's (an identical redefinition is allowed; a
  * different one fails the build, so the two cannot drift apart). */

@@ -41,6 +41,7 @@ struct file_args {
     bool quiet;
     bool skip_invalid;      /* --skip-invalid-rules */
     bool evidence;          /* --evidence */
+    int64_t from_ns, to_ns; /* replay --from/--to: event-time window (to 0: none) */
 };
 
 static const char parse_usage[] =
@@ -91,7 +92,9 @@ static const char replay_only_usage[] =
     "                          committed line (files are known by their real path, device\n"
     "                          and inode, whatever the path given)\n"
     "      --escalate REGIME   (with --db) write escalations of the incidents to the LMDB\n"
-    "                          outbox per REGIME (law116-2025, circular20-2017)\n";
+    "                          outbox per REGIME (law116-2025, circular20-2017)\n"
+    "      --from TIME, --to TIME  only events whose event time is in [from, to), RFC 3339\n"
+    "                          (docs/hunting.md); the others are counted\n";
 
 static int parse_args(int argc, char **argv, struct file_args *a, const char *usage,
                       const char *only)
@@ -122,6 +125,8 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
         {"geoip-asn", required_argument, NULL, 'S'},
         {"skip-invalid-rules", no_argument, NULL, 'K'},
         {"evidence", no_argument, NULL, 'V'},
+        {"from", required_argument, NULL, 'F'},
+        {"to", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -227,6 +232,19 @@ static int parse_args(int argc, char **argv, struct file_args *a, const char *us
             a->nhost_tz++;
             a->parse.hosts = a->host_tz;
             a->parse.nhosts = a->nhost_tz;
+            break;
+        }
+        case 'F':
+        case 'T': {
+            size_t used;
+            int64_t *t = c == 'F' ? &a->from_ns : &a->to_ns;
+            if (ts_parse_iso8601(optarg, strlen(optarg), 0, t, &used) || used != strlen(optarg)) {
+                fprintf(stderr, "tocsin: bad %s \"%s\" (expected RFC 3339, e.g. "
+                                "2026-12-07T10:00:00Z)\n", c == 'F' ? "--from" : "--to", optarg);
+                return 2;
+            }
+            if (c == 'F' && !a->to_ns)
+                a->to_ns = INT64_MAX;
             break;
         }
         case 'y': {
@@ -453,7 +471,8 @@ int cmd_parse(int argc, char **argv)
     const char *ro = a.nrules ? "--rules" : a.db ? "--db" : a.evidence ? "--evidence"
                      : a.events_out ? "--events-out"
                      : a.regime ? "--escalate" : a.commit_every >= 0 ? "--commit-every"
-                     : a.skip_invalid ? "--skip-invalid-rules" : NULL;
+                     : a.skip_invalid ? "--skip-invalid-rules"
+                     : a.to_ns ? "--from/--to" : NULL;
     if (ro) {
         fprintf(stderr, "tocsin parse: %s is an option of replay (tocsin replay --help)\n", ro);
         return 2;
@@ -498,6 +517,8 @@ struct replay_ctx {
     bool correlate;
     struct rt_esc esc;
     bool escalate;
+    int64_t from_ns, to_ns; /* --from/--to (to 0: no window) */
+    uint64_t out_of_window;
 };
 
 /* Count the first string field of names, or "(none)". */
@@ -527,6 +548,8 @@ static int replay_process(void *ctx, struct ingest_batch *b)
                                         "Event.System.Channel"};
     struct replay_ctx *r = ctx;
     uint64_t bytes = 0;
+    if (r->to_ns) /* --from/--to: only the window goes on (tallies, -o, rules) */
+        r->out_of_window += ingest_batch_window(b, r->from_ns, r->to_ns, NULL, NULL);
     for (uint32_t i = 0; i < b->n; i++) {
         const struct ts_event *ev = &b->events[i];
         bytes += ev->raw_len + 1u;
@@ -599,6 +622,12 @@ int cmd_replay(int argc, char **argv)
     r.program.label = "program:";
     r.tenant.label = "tenant:";
     r.logsource.label = "logsource:";
+    r.from_ns = a.from_ns;
+    r.to_ns = a.to_ns;
+    if (a.to_ns && a.to_ns <= a.from_ns) {
+        fprintf(stderr, "tocsin replay: --to must be after --from\n");
+        return 2;
+    }
     for (int i = optind; a.db && i < argc; i++)
         if (strlen(argv[i]) > STORE_SOURCE_MAX) {
             /* the store keys input offsets and evidence by the file's path */
@@ -733,6 +762,9 @@ int cmd_replay(int argc, char **argv)
     fprintf(out, "  elapsed %.2f s: %.0f messages/s, %.1f MB/s\n", elapsed,
             elapsed > 0 ? (double)st.consumed / elapsed : 0.0,
             elapsed > 0 ? (double)r.progress.bytes / elapsed / 1e6 : 0.0);
+    if (r.to_ns)
+        fprintf(out, "  outside --from/--to: %llu events (dropped)\n",
+                (unsigned long long)r.out_of_window);
     if (st.clamped)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",

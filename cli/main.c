@@ -18,6 +18,8 @@ static const struct command commands[] = {
     {"parse", cmd_parse, "parse [--format F] FILE...|-: print each normalised event as JSON"},
     {"rules", cmd_rules, "rules check|test ...: compile Sigma rules / test them on events"},
     {"logtest", cmd_logtest, "logtest [-r RULES] [-v]: log lines on stdin, each through parse, decoder, profile and every rule"},
+    {"hunt", cmd_hunt, "hunt -c FILE --rules PATH --from T --to T [--db DIR|-o FILE]: rules over a Kafka time range"},
+    {"hunts", cmd_hunts, "hunts --db DIR list|show ID: the hunts kept in a store directory"},
     {"intel", cmd_intel, "intel load --db DIR FILE...: import threat-intel indicators (CSV, MISP, STIX 2.1)"},
     {"incidents", cmd_incidents, "incidents --db DIR list|show|ack|resolve ...: the incidents in LMDB"},
     {"report", cmd_report, "report --db DIR INCIDENT --stage S --format json|stix|text: an escalation report"},

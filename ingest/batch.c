@@ -101,3 +101,26 @@ int ingest_batch_note(struct ingest_batch *b, const char *name, int32_t partitio
     o->offset = offset;
     return 0;
 }
+
+uint32_t ingest_batch_window(struct ingest_batch *b, int64_t from_ns, int64_t to_ns,
+                             const char *tenant, uint32_t *other_tenant)
+{
+    uint32_t kept = 0, wrong_tenant = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct ts_event *ev = &b->events[i];
+        if (tenant && strcmp(ev->tenant ? ev->tenant : "", tenant) != 0) {
+            wrong_tenant++;
+            continue;
+        }
+        if (ev->time_ns < from_ns || ev->time_ns >= to_ns)
+            continue;
+        if (kept != i)
+            b->events[kept] = b->events[i];
+        kept++;
+    }
+    uint32_t removed = b->n - kept;
+    b->n = kept;
+    if (other_tenant)
+        *other_tenant = wrong_tenant;
+    return removed;
+}

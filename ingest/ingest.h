@@ -385,4 +385,88 @@ int ingest_batch_produce(const struct ingest_batch *b, const char *topic, const 
 int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *topic,
                               int partitions, struct ts_err *err);
 
+
+/* ------------------------------------------------ event-time windows */
+
+/* Keep only the events of b whose event time is in [from_ns, to_ns) (and,
+ * when tenant is not NULL, of that tenant): the others are removed from
+ * b->events (order kept; offsets and counters untouched, so the batch's
+ * positions still advance past them). Returns how many were removed;
+ * *other_tenant (may be NULL) gets how many of them for their tenant.
+ * No allocation (a hot path: `hunt` and `replay --from/--to`). */
+uint32_t ingest_batch_window(struct ingest_batch *b, int64_t from_ns, int64_t to_ns,
+                             const char *tenant, uint32_t *other_tenant);
+
+/* ---------------------------------------- Kafka time ranges (hunting)
+ * (kafka_range.c) A one-shot reader of a time range of the configured
+ * topics for `tocsin hunt`: per partition, the offsets for the range are
+ * found with offsets-for-times (Kafka timestamps, with a margin before
+ * from and after to since they are not event times), the partitions are
+ * assign()ed to a consumer of its own (a group id no live consumer uses,
+ * never committed, never joined: the live group's offsets stay as they
+ * are), and each partition is read until the end offset of the range (or
+ * its end). Events go through the same parse and normalisation as `run`'s
+ * (tenant headers, the topic's zone, the time guard), then outside
+ * [from, to) by event time are dropped and counted; batches go to the sink
+ * on the caller's thread (process, then commit), one at a time. Dead
+ * letters are counted, not produced (the live run did that). */
+
+struct ingest_range_part {
+    const char *topic;  /* owned by the source */
+    int32_t partition;
+    int64_t start;      /* first offset of the plan (after a resume: the stored one) */
+    int64_t end;        /* offset where this partition stops */
+    int64_t next;       /* next offset to read; == end (or EOF) when done */
+    bool done;
+};
+
+struct ingest_range_progress {
+    uint64_t planned;   /* messages in the plan: sum of end - start (an estimate:
+                           compaction and transaction markers leave gaps) */
+    uint64_t done;      /* of them read: sum of next - start */
+    uint64_t events;    /* events in the window handed to the sink */
+    size_t partitions, partitions_done;
+};
+
+struct ingest_kafka_range_opts {
+    const char *brokers;
+    const struct ingest_topic *topics; /* as for `run` (names may be ^patterns) */
+    size_t ntopics;
+    const char *topic_filter; /* NULL: every configured topic; else an exact topic name or
+                                 a POSIX extended regex (anchor it with ^...$) */
+    const char *const *props; /* librdkafka properties as "name=value" (TLS, SASL) */
+    size_t nprops;
+    const char *client_id;    /* e.g. the hunt id; also names the (never used) group */
+    int64_t from_ns, to_ns;   /* event time window [from, to) */
+    int64_t margin_ns;        /* Kafka timestamps searched from from - margin to to + margin */
+    uint32_t batch_max;       /* messages per batch; 0 = 1000 */
+    const char *tenant;       /* NULL: every tenant; else only its events */
+    struct ingest_parse_opts parse;
+    const struct ingest_norm *norm; /* NULL: events as parsed (borrowed) */
+    /* process and commit as for run; seek(topic, partition) gives a resume
+     * position (the next offset to read) stored by a previous run of the
+     * same range: reading starts there when it is past the range's start. */
+    struct ingest_sink sink;
+    const volatile int *stop; /* stop after the current batch when non-zero */
+    /* After each committed batch and once at the plan (any may be NULL). */
+    void (*progress)(void *ctx, const struct ingest_range_progress *p);
+    void *progress_ctx;
+    int timeout_ms;           /* broker requests (metadata, offsets); 0 = 10000 */
+};
+
+struct ingest_range_stats {
+    struct ingest_stats in;   /* consumed, parsed, dead_letters, warnings, bytes ... */
+    uint64_t out_of_window;   /* events outside [from, to) by event time, dropped */
+    uint64_t other_tenant;    /* events of another tenant than opts.tenant, dropped */
+    struct ingest_range_progress progress;
+};
+
+/* Plan the range, read it and hand it to the sink. Returns 0 when every
+ * partition reached its end offset; TS_E_STOPPED when *stop stopped it
+ * (what was handed over is committed); TS_E_CONFIG (err) for a bad
+ * topic filter or a property; TS_E_KAFKA (err) when the broker cannot be
+ * asked; TS_E_NOTFOUND (err) when no topic matches; the sink's error. */
+int ingest_kafka_range_run(const struct ingest_kafka_range_opts *o, struct ingest_range_stats *st,
+                           struct ts_err *err);
+
 #endif

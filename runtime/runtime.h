@@ -514,4 +514,70 @@ int rt_run_rules_reload(void *ctx, const char *by, struct ts_buf *out);
 int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf *out);
 
 
+
+/* ---------------------------------------------------------------- hunts
+ * (hunt.c): `tocsin hunt` - rules over a time range of the Kafka topics of
+ * a config, read by a consumer of its own (never the live group's offsets),
+ * through `run`'s pipeline; results in a hunt of their own (docs/hunting.md).
+ * Single-threaded (the caller's thread). */
+
+#define RT_HUNT_PATH_MAX 4096
+#define RT_HUNT_MAX_RULES 64
+#define RT_HUNT_DEFAULT_MARGIN (15LL * 60 * 1000000000LL) /* 15 min */
+
+enum { RT_HUNT_PROGRESS_AUTO = 0, RT_HUNT_PROGRESS_TTY, RT_HUNT_PROGRESS_PLAIN };
+
+struct rt_hunt_opts {
+    const char *config_path;     /* kafka, topics, ingest, normalisation, aliases */
+    const char *const *rules;    /* --rules paths (borrowed) */
+    size_t nrules;
+    int64_t from_ns, to_ns;      /* event time [from, to) */
+    int64_t margin_ns;           /* around the range in Kafka timestamps */
+    const char *topics;          /* NULL: all the config's; else a name or a regex */
+    const char *tenant;          /* NULL: every tenant */
+    const char *db;              /* the hunt lives in db/hunts/ID; NULL: out only */
+    const char *out;             /* without db: detections and incidents as replay
+                                    prints them ("-" or NULL: stdout) */
+    const char *resume;          /* with db: the id of a hunt to resume */
+    const char *intel_db;        /* threat-intel LMDB instead of the config's (NULL) */
+    const char *intel_source;    /* --intel SOURCE: a detection (a sighting) per event that
+                                    matched an indicator of this source */
+    int64_t created_ns;          /* 0: now (a resume passes the record's) */
+    FILE *progress;              /* progress lines; NULL: none */
+    int progress_mode;           /* RT_HUNT_PROGRESS_*: AUTO = TTY when a terminal */
+    int progress_interval_s;     /* PLAIN: seconds between lines (0 = 10) */
+    bool quiet;                  /* no rule problems on stderr */
+    const volatile int *stop;    /* SIGINT: stop after the current batch */
+};
+
+struct rt_hunt_result {
+    char id[80];
+    struct ingest_range_stats st;
+    uint64_t detections;         /* of the whole hunt (a resume's kept ones included) */
+    uint64_t sightings;          /* of them, of the --intel source's indicators */
+    size_t incidents;            /* in its store (db) or printed (out) */
+    int64_t created_ns, wall_ns;
+};
+
+/* Returns 0 when the range was read to its end; TS_E_STOPPED when *stop
+ * stopped it (resumable with db); TS_E_CONFIG for what the user must fix
+ * (err, or printed: rule problems); another TS_E_* code (err). res is
+ * filled in every case once the hunt started (res->id). */
+int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct ts_err *err);
+
+/* A stored hunt's record (db/hunts/ID/hunt.json): its strings live in json
+ * until rt_hunt_record_free. */
+struct rt_hunt_record {
+    struct json_t *json;
+    const char *id, *status, *config, *topics, *tenant, *intel_source, *intel_db;
+    const char *rules[RT_HUNT_MAX_RULES];
+    size_t nrules;
+    int64_t from_ns, to_ns, margin_ns;
+};
+int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *rec,
+                        struct ts_err *err);
+void rt_hunt_record_free(struct rt_hunt_record *rec);
+/* Letters, digits, - and _, 1..64 bytes (it names a directory). */
+bool rt_hunt_id_ok(const char *id);
+
 #endif

@@ -17,6 +17,7 @@ step cli tests/integration/test_cli.sh
 step incidents-cli tests/integration/test_incidents_cli.sh
 step workbench tests/integration/test_workbench.sh
 step replay-resume python3 tests/integration/test_replay_resume.py
+step replay-window tests/integration/test_replay_window.sh
 step compose python3 tests/integration/test_compose.py
 step stix python3 tests/integration/test_stix.py
 step api python3 tests/integration/test_api.py
@@ -43,6 +44,7 @@ step kafka-reload python3 tests/integration/test_reload.py
 step kafka-topic-pattern python3 tests/integration/test_topic_pattern.py
 step kafka-exactly-once python3 tests/integration/test_exactly_once.py
 step kafka-run-http python3 tests/integration/test_run_http.py
+step kafka-hunt python3 tests/integration/test_hunt.py
 step webhook python3 tests/integration/test_webhook.py
 step escalation-e2e python3 tests/integration/test_escalation_e2e.py
 step summary python3 tests/integration/test_summary.py

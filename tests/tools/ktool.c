@@ -2,16 +2,18 @@
  * tooling, not product): create topics, produce numbered messages with a
  * manifest of where each landed, read committed group offsets, dump a topic.
  *
- *   ktool create BROKERS TOPIC PARTITIONS
+ *   ktool create BROKERS TOPIC PARTITIONS [NAME=VALUE...]   topic configs, e.g. retention.ms=-1
  *   ktool produce BROKERS TOPIC COUNT [-p PARTITIONS] [-s SIZE] [-f START] [-m MANIFEST]
  *                 [-t TENANT] [-k syslog|json]
  *       message i (START <= i < START+COUNT) goes to partition i % PARTITIONS and
  *       carries "seq=i"; MANIFEST gets "i partition offset" per message.
- *   ktool produce-file BROKERS TOPIC FILE PARTITIONS  each line a message, round robin
+ *   ktool produce-file BROKERS TOPIC FILE PARTITIONS [-T]  each line a message, round robin
+ *       (-T: each line "MS<TAB>message", MS the record's timestamp in ms since the epoch)
  *   ktool committed BROKERS GROUP TOPIC PARTITIONS   -> "partition offset" lines
  *   ktool dump BROKERS TOPIC                          -> JSON lines with headers
  */
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +56,19 @@ static rd_kafka_t *mk(rd_kafka_type_t type, const char *brokers, const char *gro
     return rk;
 }
 
-static int cmd_create(const char *brokers, const char *topic, int parts)
+static int cmd_create(const char *brokers, const char *topic, int parts, char **cfg, int ncfg)
 {
     rd_kafka_t *rk = mk(RD_KAFKA_PRODUCER, brokers, NULL);
     char es[512];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, parts, 1, es, sizeof(es));
+    for (int i = 0; i < ncfg; i++) { /* NAME=VALUE topic configs, e.g. retention.ms=-1 */
+        char *eq = strchr(cfg[i], '=');
+        if (!eq)
+            die("create: topic config \"%s\" is not NAME=VALUE", cfg[i]);
+        *eq = '\0';
+        if (rd_kafka_NewTopic_set_config(nt, cfg[i], eq + 1))
+            die("create: bad topic config %s", cfg[i]);
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -193,7 +203,8 @@ static int cmd_produce(int argc, char **argv)
     return failed || delivered != count;
 }
 
-static int cmd_produce_file(const char *brokers, const char *topic, const char *path, int parts)
+static int cmd_produce_file(const char *brokers, const char *topic, const char *path, int parts,
+                            bool with_ts)
 {
     char es[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -217,12 +228,23 @@ static int cmd_produce_file(const char *brokers, const char *topic, const char *
             n--;
         if (n == 0)
             continue;
+        char *msg = line;
+        long long ts = 0;
+        if (with_ts) { /* "MS<TAB>message": the record's timestamp in ms */
+            char *tab = memchr(line, '\t', (size_t)n);
+            if (!tab)
+                die("%s: a line without MS<TAB>", path);
+            ts = strtoll(line, NULL, 10);
+            msg = tab + 1;
+            n -= (ssize_t)(msg - line);
+        }
         rd_kafka_resp_err_t e;
         do {
             e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
                                   RD_KAFKA_V_PARTITION((int32_t)(i % parts)),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_VALUE(line, (size_t)n), RD_KAFKA_V_END);
+                                  RD_KAFKA_V_TIMESTAMP(ts),
+                                  RD_KAFKA_V_VALUE(msg, (size_t)n), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(rk, 50);
         } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
@@ -321,11 +343,12 @@ static int cmd_dump(const char *brokers, const char *topic)
 int main(int argc, char **argv)
 {
     if (argc >= 5 && !strcmp(argv[1], "create"))
-        return cmd_create(argv[2], argv[3], atoi(argv[4]));
+        return cmd_create(argv[2], argv[3], atoi(argv[4]), argv + 5, argc - 5);
     if (argc >= 5 && !strcmp(argv[1], "produce"))
         return cmd_produce(argc - 2, argv + 2);
     if (argc >= 6 && !strcmp(argv[1], "produce-file"))
-        return cmd_produce_file(argv[2], argv[3], argv[4], atoi(argv[5]));
+        return cmd_produce_file(argv[2], argv[3], argv[4], atoi(argv[5]),
+                                argc >= 7 && !strcmp(argv[6], "-T"));
     if (argc >= 6 && !strcmp(argv[1], "committed"))
         return cmd_committed(argv[2], argv[3], argv[4], atoi(argv[5]));
     if (argc >= 4 && !strcmp(argv[1], "dump"))
