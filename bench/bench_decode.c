@@ -192,7 +192,7 @@ static void corpus_free(struct corpus *c)
 
 /* Run parse (+ decode when ds) for secs; print one line. */
 static int bench(const char *label, enum ingest_format fmt, gen_fn f,
-                 const struct ingest_decoder_set *ds, struct ingest_decoder_scratch *sc,
+                 const struct norm_decoder_set *ds, struct norm_decoder_scratch *sc,
                  double secs)
 {
     struct corpus c = {0};
@@ -228,8 +228,8 @@ static int bench(const char *label, enum ingest_format fmt, gen_fn f,
                 continue;
             }
             if (ds) {
-                struct ingest_decoder_explain ex;
-                ingest_decoder_apply(ds, sc, ev, n == 0 ? &ex : NULL);
+                struct norm_decoder_explain ex;
+                norm_decoder_apply(ds, sc, ev, n == 0 ? &ex : NULL);
                 if (n == 0)
                     decoded += ex.decoder != NULL;
             }
@@ -260,14 +260,14 @@ int main(int argc, char **argv)
     if (secs <= 0)
         secs = 2.0;
     const char *dir = argc > 2 ? argv[2] : "etc/decoders";
-    struct ingest_decoder_set *ds = NULL;
-    struct ingest_decoder_scratch *sc = NULL;
+    struct norm_decoder_set *ds = NULL;
+    struct norm_decoder_scratch *sc = NULL;
     struct ts_err err = {0};
-    if (ingest_decoder_set_load(&ds, &dir, 1, &err) || ingest_decoder_scratch_create(&sc, ds)) {
+    if (norm_decoder_set_load(&ds, &dir, 1, &err) || norm_decoder_scratch_create(&sc, ds)) {
         char buf[1024];
         ts_err_format(&err, buf, sizeof(buf));
         fprintf(stderr, "bench_decode: %s\n", buf);
-        ingest_decoder_set_free(ds);
+        norm_decoder_set_free(ds);
         return 1;
     }
     int rc = 0;
@@ -287,8 +287,8 @@ int main(int argc, char **argv)
     rc |= bench("fortigate kv", INGEST_FMT_AUTO, gen_kv, ds, sc, secs);
     rc |= bench("access", INGEST_FMT_AUTO, gen_access, ds, sc, secs);
     rc |= bench("no decoder applies (cron)", INGEST_FMT_AUTO, gen_other, ds, sc, secs);
-    ingest_decoder_scratch_free(sc);
-    ingest_decoder_set_free(ds);
+    norm_decoder_scratch_free(sc);
+    norm_decoder_set_free(ds);
     if (rc)
         fprintf(stderr, "bench_decode: a synthetic message was rejected\n");
     return rc ? 1 : 0;

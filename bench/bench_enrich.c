@@ -1,4 +1,4 @@
-/* bench_enrich.c - rate of ingest_enrich_event on realistic normalised events
+/* bench_enrich.c - rate of enrich_event on realistic normalised events
  * (Sysmon process/network/DNS, sshd, firewall, web access: 6-12 fields each),
  * one thread, one intel read transaction per batch of 1000 as the pipeline
  * does; and the load time of a million threat-intel indicators.
@@ -177,12 +177,12 @@ static void build_events(struct corpus *c, char (*pubs)[16], char (*doms)[64])
 }
 
 /* Events/s of enrichment, one read txn per batch of NEV. */
-static double run(const struct ingest_enricher *e, struct corpus *c, double secs,
+static double run(const struct enrich_set *e, struct corpus *c, double secs,
                   uint64_t *matches)
 {
-    struct ingest_enrich_scratch *s;
+    struct enrich_scratch *s;
     struct ts_arena *batch;
-    if (ingest_enrich_scratch_create(&s, e) || ts_arena_create(&batch, 1 << 20, 256 << 20)) {
+    if (enrich_scratch_create(&s, e) || ts_arena_create(&batch, 1 << 20, 256 << 20)) {
         fprintf(stderr, "bench_enrich: no memory\n");
         exit(1);
     }
@@ -190,7 +190,7 @@ static double run(const struct ingest_enricher *e, struct corpus *c, double secs
     int64_t t0 = ts_mono_ns(), end = t0 + (int64_t)(secs * 1e9), t;
     do {
         ts_arena_reset(batch);
-        int rc = ingest_enrich_batch_begin(s);
+        int rc = enrich_batch_begin(s);
         if (rc)
             fprintf(stderr, "bench_enrich: batch_begin: %s\n", ts_strerror(rc));
         for (int i = 0; i < NEV; i++) {
@@ -200,20 +200,20 @@ static double run(const struct ingest_enricher *e, struct corpus *c, double secs
             ev->nfields = c->nfields[i];
             ev->cap = c->nfields[i];
             ev->arena = batch;
-            if ((rc = ingest_enrich_event(e, s, ev))) {
+            if ((rc = enrich_event(e, s, ev))) {
                 fprintf(stderr, "bench_enrich: %s\n", ts_strerror(rc));
                 exit(1);
             }
         }
-        ingest_enrich_batch_end(s);
+        enrich_batch_end(s);
         n += NEV;
         t = ts_mono_ns();
     } while (t < end);
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(s, &st);
     if (matches)
         *matches = st.intel_matches;
-    ingest_enrich_scratch_free(s);
+    enrich_scratch_free(s);
     ts_arena_destroy(batch);
     return (double)n / ((double)(t - t0) / 1e9);
 }
@@ -382,16 +382,16 @@ int main(int argc, char **argv)
         fclose(af);
     }
 
-    struct ingest_enricher *e = NULL;
-    struct ingest_enrich_opts none = {0};
-    if (ingest_enricher_create(&e, &none, &err) == 0) {
+    struct enrich_set *e = NULL;
+    struct enrich_opts none = {0};
+    if (enrich_set_create(&e, &none, &err) == 0) {
         printf("enrich, nothing configured: %.0f events/s\n", run(e, &c, secs, NULL));
-        ingest_enricher_free(e);
+        enrich_set_free(e);
     }
-    struct ingest_enrich_opts oa = {.assets_file = assets};
-    if (ingest_enricher_create(&e, &oa, &err) == 0) {
+    struct enrich_opts oa = {.assets_file = assets};
+    if (enrich_set_create(&e, &oa, &err) == 0) {
         printf("enrich, asset inventory: %.0f events/s\n", run(e, &c, secs, NULL));
-        ingest_enricher_free(e);
+        enrich_set_free(e);
     }
 
     /* a million indicators */
@@ -400,9 +400,9 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     int64_t t0 = ts_mono_ns();
-    if (ingest_intel_load(db, csv, NULL, &st, &err)) {
+    if (enrich_intel_load(db, csv, NULL, &st, &err)) {
         fprintf(stderr, "bench_enrich: intel load: %s: %s\n", err.file, err.msg);
         status = 1;
         goto out;
@@ -413,36 +413,36 @@ int main(int argc, char **argv)
            (unsigned long long)st.indicators, lt, (double)st.indicators / lt,
            (double)dir_bytes(db) / (1 << 20));
     uint64_t matches = 0;
-    struct ingest_enrich_opts oi = {.intel_db = db};
-    if (ingest_enricher_create(&e, &oi, &err) == 0) {
+    struct enrich_opts oi = {.intel_db = db};
+    if (enrich_set_create(&e, &oi, &err) == 0) {
         double r = run(e, &c, secs, &matches);
         printf("enrich, intel with %llu indicators: %.0f events/s (%llu matches)\n",
                (unsigned long long)st.indicators, r, (unsigned long long)matches);
-        ingest_enricher_free(e);
+        enrich_set_free(e);
     } else {
         fprintf(stderr, "bench_enrich: %s\n", err.msg);
         status = 1;
     }
 
     if (build_mmdb(city, asn) == 0) {
-        struct ingest_enrich_opts og = {.geoip_city_db = city, .geoip_asn_db = asn};
-        if (ingest_enricher_create(&e, &og, &err) == 0) {
+        struct enrich_opts og = {.geoip_city_db = city, .geoip_asn_db = asn};
+        if (enrich_set_create(&e, &og, &err) == 0) {
             printf("enrich, GeoIP City+ASN (20000 networks, cache %u slots): %.0f events/s\n",
                    2048u, run(e, &c, secs, NULL));
-            ingest_enricher_free(e);
+            enrich_set_free(e);
         }
-        struct ingest_enrich_opts ga = {.geoip_city_db = city, .geoip_asn_db = asn,
+        struct enrich_opts ga = {.geoip_city_db = city, .geoip_asn_db = asn,
                                         .assets_file = assets};
-        if (ingest_enricher_create(&e, &ga, &err) == 0) {
+        if (enrich_set_create(&e, &ga, &err) == 0) {
             printf("enrich, GeoIP + assets, no intel: %.0f events/s\n", run(e, &c, secs, NULL));
-            ingest_enricher_free(e);
+            enrich_set_free(e);
         }
-        struct ingest_enrich_opts all = {.geoip_city_db = city, .geoip_asn_db = asn,
+        struct enrich_opts all = {.geoip_city_db = city, .geoip_asn_db = asn,
                                          .assets_file = assets, .intel_db = db};
-        if (ingest_enricher_create(&e, &all, &err) == 0) {
+        if (enrich_set_create(&e, &all, &err) == 0) {
             printf("enrich, GeoIP + assets + intel (%llu): %.0f events/s\n",
                    (unsigned long long)st.indicators, run(e, &c, secs, NULL));
-            ingest_enricher_free(e);
+            enrich_set_free(e);
         }
     } else {
         printf("enrich, GeoIP: skipped (needs python3 and tests/tools/mmdb_write.py; run from "

@@ -61,12 +61,12 @@ int main(int argc, char **argv)
     if (argc > 5 && ingest_format_parse(argv[5], &fmt))
         return 2;
     ts_log_set_level(TS_LOG_WARN);
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     struct ts_err err0 = {0};
     if (argc > 6) {
         const char *pp = argv[6];
-        struct ingest_norm_opts no = {.profile_paths = &pp, .nprofile_paths = 1};
-        if (ingest_norm_create(&norm, &no, &err0)) {
+        struct norm_opts no = {.profile_paths = &pp, .nprofile_paths = 1};
+        if (norm_set_create(&norm, &no, &err0)) {
             fprintf(stderr, "bench_kafka: %s\n", err0.msg);
             return 1;
         }
@@ -136,6 +136,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < 16; i++)
         rule_scratch_free(scratch[i]);
     rule_set_unref(rules);
-    ingest_norm_free(norm);
+    norm_set_free(norm);
     return st.consumed >= count ? 0 : 1;
 }

@@ -117,10 +117,10 @@ int main(int argc, char **argv)
     const char *dir = argc > 2 ? argv[2] : "etc/profiles";
     if (secs <= 0)
         secs = 1.0;
-    struct ingest_profile_set *ps = NULL;
+    struct norm_profile_set *ps = NULL;
     struct ts_err err = {0};
     const char *paths[] = {dir};
-    if (ingest_profile_set_load(&ps, paths, 1, &err)) {
+    if (norm_profile_set_load(&ps, paths, 1, &err)) {
         char b[1024];
         ts_err_format(&err, b, sizeof(b));
         fprintf(stderr, "bench_profile: %s\n", b);
@@ -159,13 +159,13 @@ int main(int argc, char **argv)
         /* check once that the right profile fires */
         {
             struct ts_event ev = tmpl[0];
-            struct ingest_profile_explain ex;
+            struct norm_profile_explain ex;
             ts_arena_reset(arena);
             ev.arena = arena;
             ev.fields = ts_arena_alloc(arena, ev.nfields * sizeof(*ev.fields));
             memcpy(ev.fields, tmpl[0].fields, ev.nfields * sizeof(*ev.fields));
             ev.cap = ev.nfields;
-            if (ingest_profile_apply(ps, NULL, &ev, &ex) || !ex.profile ||
+            if (norm_profile_apply(ps, NULL, &ev, &ex) || !ex.profile ||
                 strcmp(ex.profile, kind_profile[k]) != 0) {
                 fprintf(stderr, "bench_profile: %s: profile %s fired\n", kind_name[k],
                         ex.profile ? ex.profile : "none");
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
                     return 1;
                 memcpy(ev.fields, tmpl[i].fields, ev.nfields * sizeof(*ev.fields));
                 ev.cap = ev.nfields;
-                if ((rc = ingest_profile_apply(ps, NULL, &ev, NULL)))
+                if ((rc = norm_profile_apply(ps, NULL, &ev, NULL)))
                     break;
             }
             n += NMSG;
@@ -208,7 +208,7 @@ int main(int argc, char **argv)
                     struct ingest_diag d = {0};
                     if ((rc = ingest_parse(INGEST_FMT_JSON, NULL, &ev, &d)))
                         break;
-                    if (with && (rc = ingest_profile_apply(ps, NULL, &ev, NULL)))
+                    if (with && (rc = norm_profile_apply(ps, NULL, &ev, NULL)))
                         break;
                 }
                 n += NMSG;
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "bench_profile: %s\n", ts_strerror(rc));
-    ingest_profile_set_free(ps);
+    norm_profile_set_free(ps);
     ts_arena_destroy(arena);
     ts_arena_destroy(tmpl_arena);
     return rc ? 1 : 0;

@@ -46,11 +46,11 @@ static int intel_load(int argc, char **argv)
         return 2;
     }
     int status = 0;
-    struct ingest_intel_load_stats total = {0};
+    struct enrich_intel_load_stats total = {0};
     for (int i = optind; i < argc; i++) {
-        struct ingest_intel_load_stats st;
+        struct enrich_intel_load_stats st;
         struct ts_err err = {0};
-        int rc = ingest_intel_load(db, argv[i], source, &st, &err);
+        int rc = enrich_intel_load(db, argv[i], source, &st, &err);
         if (rc) {
             char msg[1024];
             ts_err_format(&err, msg, sizeof(msg));

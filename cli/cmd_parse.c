@@ -338,7 +338,7 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
                      struct ingest_dlq_file *dlq, struct ingest_stats *st)
 {
     struct ts_err err = {0};
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     memset(st, 0, sizeof(*st));
     if (rt_norm_build(&a->norm, &norm))
         return 2;
@@ -372,7 +372,7 @@ static int run_files(struct file_args *a, int nfiles, char **files, struct inges
         ingest_dlq_file_flush(dlq);
     if (!norm || !rt_norm_summary(norm, a->norm_line, sizeof(a->norm_line)))
         a->norm_line[0] = '\0';
-    ingest_norm_free(norm);
+    norm_set_free(norm);
     if (rc && rc != TS_E_STOPPED) {
         print_err(&err, rc);
         return 1;

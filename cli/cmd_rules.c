@@ -296,7 +296,7 @@ static int run_test(struct test_args *ta, bool logtest, const char *tool, const 
     }
     struct ts_err err = {0};
     char ebuf[1024];
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     /* the normalisation replay builds: decoders, profiles (bin/../etc) */
     if (rt_norm_build_err(&ta->norm, &norm, &err) != 0) {
         ts_err_format(&err, ebuf, sizeof(ebuf));
@@ -308,7 +308,7 @@ static int run_test(struct test_args *ta, bool logtest, const char *tool, const 
         const char *d = rt_default_dir("etc/rules", rbuf, sizeof(rbuf));
         if (!d) {
             fprintf(stderr, "%s: no rules given and no etc/rules found\n%s", tool, usage);
-            ingest_norm_free(norm);
+            norm_set_free(norm);
             return 2;
         }
         ta->rules[ta->nrules++] = d;
@@ -351,7 +351,7 @@ static int run_test(struct test_args *ta, bool logtest, const char *tool, const 
         fprintf(stderr, "%zu incident%s\n", res.incidents, res.incidents == 1 ? "" : "s");
     rule_report_free(&res.report);
     ts_buf_free(&tp.line);
-    ingest_norm_free(norm);
+    norm_set_free(norm);
     return code;
 }
 

@@ -62,9 +62,9 @@ struct sys_tenants {
     uint32_t n;
 };
 
-struct ingest_assets {
+struct enrich_assets {
     struct ts_arena *arena;
-    struct ingest_asset *v;
+    struct enrich_asset *v;
     size_t n;
     struct host_ent *hosts, *shorts; /* exact names; first labels */
     size_t hcap, scap, nhosts, nshorts;
@@ -81,7 +81,7 @@ struct ingest_assets {
  * and the inventory being built. */
 struct lctx {
     struct ts_yconf y;
-    struct ingest_assets *a;
+    struct enrich_assets *a;
 };
 
 static int fail(struct lctx *x, const struct ts_ynode *n, const char *fmt, ...)
@@ -113,7 +113,7 @@ static size_t pow2_at_least(size_t n)
 static struct host_ent *host_slot(struct host_ent *t, size_t cap, uint32_t tenant, const char *k,
                                   size_t len)
 {
-    size_t i = (size_t)ingest_hash64(k, len, 0x9e37 ^ ((uint64_t)tenant << 20)) & (cap - 1);
+    size_t i = (size_t)enrich_hash64(k, len, 0x9e37 ^ ((uint64_t)tenant << 20)) & (cap - 1);
     for (;;) {
         struct host_ent *e = &t[i];
         if (!e->key || (e->tenant == tenant && e->len == len && memcmp(e->key, k, len) == 0))
@@ -122,9 +122,9 @@ static struct host_ent *host_slot(struct host_ent *t, size_t cap, uint32_t tenan
     }
 }
 
-static struct tenant_ent *tenant_slot(const struct ingest_assets *a, const char *name, size_t len)
+static struct tenant_ent *tenant_slot(const struct enrich_assets *a, const char *name, size_t len)
 {
-    size_t i = (size_t)ingest_hash64(name, len, 0x7e4a) & (a->tncap - 1);
+    size_t i = (size_t)enrich_hash64(name, len, 0x7e4a) & (a->tncap - 1);
     for (;;) {
         struct tenant_ent *e = &a->tenants[i];
         if (!e->name || (e->len == len && memcmp(e->name, name, len) == 0))
@@ -134,7 +134,7 @@ static struct tenant_ent *tenant_slot(const struct ingest_assets *a, const char 
 }
 
 /* The name of tenant number num (1..), for messages. */
-static const char *tenant_name(const struct ingest_assets *a, uint32_t num)
+static const char *tenant_name(const struct enrich_assets *a, uint32_t num)
 {
     for (size_t i = 0; i < a->tncap; i++)
         if (a->tenants[i].name && a->tenants[i].num == num)
@@ -143,7 +143,7 @@ static const char *tenant_name(const struct ingest_assets *a, uint32_t num)
 }
 
 /* The keys of system asset: one per tenant, or the shared one. */
-static uint32_t key_tenants(const struct ingest_assets *a, int32_t asset, const uint32_t **nums)
+static uint32_t key_tenants(const struct enrich_assets *a, int32_t asset, const uint32_t **nums)
 {
     static const uint32_t shared[1] = {SHARED};
     const struct sys_tenants *t = &a->st[asset];
@@ -152,7 +152,7 @@ static uint32_t key_tenants(const struct ingest_assets *a, int32_t asset, const 
 }
 
 /* "" or " for tenant \"x\"" for messages about a key of tenant num. */
-static void for_tenant(const struct ingest_assets *a, uint32_t num, char *buf, size_t len)
+static void for_tenant(const struct enrich_assets *a, uint32_t num, char *buf, size_t len)
 {
     if (num == SHARED)
         buf[0] = '\0';
@@ -177,7 +177,7 @@ static size_t lower_host(const char *s, size_t len, char *buf)
 
 static int host_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool with_short)
 {
-    struct ingest_assets *a = x->a;
+    struct enrich_assets *a = x->a;
     char buf[HOST_MAX + 1];
     size_t len = lower_host(n->str, n->len, buf);
     if (!len || memchr(n->str, ' ', n->len) || memchr(n->str, '\0', n->len))
@@ -225,7 +225,7 @@ static struct net_ent *net_slot(struct net_ent *t, size_t cap, uint32_t tenant, 
                                 uint8_t plen, const uint8_t *addr)
 {
     size_t alen = family == 6 ? 16 : 4;
-    size_t i = (size_t)ingest_hash64(addr, alen,
+    size_t i = (size_t)enrich_hash64(addr, alen,
                                      (uint64_t)tenant << 16 | (uint64_t)family << 8 | plen) &
                (cap - 1);
     for (;;) {
@@ -239,10 +239,10 @@ static struct net_ent *net_slot(struct net_ent *t, size_t cap, uint32_t tenant, 
 
 static int net_add(struct lctx *x, const struct ts_ynode *n, int32_t asset)
 {
-    struct ingest_assets *a = x->a;
+    struct enrich_assets *a = x->a;
     struct ts_ip net;
     unsigned plen;
-    if (ingest_cidr_parse(n->str, n->len, true, &net, &plen))
+    if (enrich_cidr_parse(n->str, n->len, true, &net, &plen))
         return fail(x, n, "invalid IP range \"%s\" (expected an address or CIDR such as "
                           "10.10.1.0/24, with no host bits set)", n->str);
     const uint32_t *tn;
@@ -333,7 +333,7 @@ static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *co
     return ts_yconf_check_keys(&x->y, map, what, keys, ts_yconf_count(keys), NULL);
 }
 
-static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest_asset *as)
+static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct enrich_asset *as)
 {
     if (!n || ts_yaml_is_null(n))
         return 0;
@@ -346,7 +346,7 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
         return nomem(x);
     for (size_t i = 0; i < n->nitems; i++) {
         const struct ts_ynode *c = n->items[i];
-        struct ingest_asset_contact *ct = &as->contacts[i];
+        struct enrich_asset_contact *ct = &as->contacts[i];
         memset(ct, 0, sizeof(*ct));
         if (c->kind != TS_Y_MAP)
             return fail(x, c, "a contact must be a mapping (name, role, email, phone), not %s",
@@ -371,7 +371,7 @@ static int load_contacts(struct lctx *x, const struct ts_ynode *n, struct ingest
 static int tenant_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool unused)
 {
     TS_UNUSED(unused);
-    struct ingest_assets *a = x->a;
+    struct enrich_assets *a = x->a;
     const char *why = ts_tenant_check(n->str, n->len);
     if (why)
         return fail(x, n, "tenant \"%.*s\": %s", n->len > 80 ? 80 : (int)n->len, n->str, why);
@@ -384,7 +384,7 @@ static int tenant_add(struct lctx *x, const struct ts_ynode *n, int32_t asset, b
                                  .num = (uint32_t)++a->ntenants};
     }
     struct sys_tenants *t = &a->st[asset];
-    struct ingest_asset *as = &a->v[asset];
+    struct enrich_asset *as = &a->v[asset];
     for (uint32_t i = 0; i < t->n; i++)
         if (t->num[i] == e->num)
             return 0; /* named twice */
@@ -402,7 +402,7 @@ static int load_tenants(struct lctx *x, const struct ts_ynode *n, int32_t idx)
         return fail(x, n, "tenants: name at least one (or leave the key out: shared)");
     if (max > INGEST_ASSETS_MAX_NAMES)
         return fail(x, n, "too many tenants (at most %u)", INGEST_ASSETS_MAX_NAMES);
-    struct ingest_assets *a = x->a;
+    struct enrich_assets *a = x->a;
     a->st[idx].num = ts_arena_alloc(a->arena, max * sizeof(uint32_t));
     a->v[idx].tenants = ts_arena_alloc(a->arena, max * sizeof(char *));
     if (!a->st[idx].num || !a->v[idx].tenants)
@@ -426,8 +426,8 @@ static bool same_tenant(const struct sys_tenants *a, const struct sys_tenants *b
  * system to every tenant. */
 static int check_id(struct lctx *x, const struct ts_ynode *id, int32_t idx)
 {
-    struct ingest_assets *a = x->a;
-    const struct ingest_asset *as = &a->v[idx];
+    struct enrich_assets *a = x->a;
+    const struct enrich_asset *as = &a->v[idx];
     for (int32_t j = 0; j < idx; j++) {
         if (strcmp(a->v[j].id, as->id) != 0)
             continue;
@@ -464,15 +464,15 @@ static int copy_names(struct lctx *x, const struct ts_ynode *n, const char ***ou
 }
 
 /* The ranges parsed (net_add has checked them), in the order written. */
-static int copy_nets(struct lctx *x, struct ingest_asset *as)
+static int copy_nets(struct lctx *x, struct enrich_asset *as)
 {
     if (!as->nip_ranges)
         return 0;
-    struct ingest_asset_net *v = ts_arena_alloc(x->a->arena, as->nip_ranges * sizeof(*v));
+    struct enrich_asset_net *v = ts_arena_alloc(x->a->arena, as->nip_ranges * sizeof(*v));
     if (!v)
         return nomem(x);
     for (size_t i = 0; i < as->nip_ranges; i++)
-        if (ingest_cidr_parse(as->ip_ranges[i], strlen(as->ip_ranges[i]), true, &v[i].net,
+        if (enrich_cidr_parse(as->ip_ranges[i], strlen(as->ip_ranges[i]), true, &v[i].net,
                               &v[i].plen))
             return fail(x, NULL, "IP range \"%s\" no longer parses",
                                  as->ip_ranges[i]);
@@ -482,7 +482,7 @@ static int copy_nets(struct lctx *x, struct ingest_asset *as)
 
 static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
 {
-    struct ingest_asset *as = &x->a->v[idx];
+    struct enrich_asset *as = &x->a->v[idx];
     memset(as, 0, sizeof(*as));
     as->line = m->line;
     as->index = (size_t)idx;
@@ -575,7 +575,7 @@ static int build(struct lctx *x, const struct ts_ystream *s)
         return fail(x, systems ? systems : root, "\"systems\" must be a list of systems");
     if (systems->nitems > INGEST_ASSETS_MAX)
         return fail(x, systems, "too many systems (at most %u)", INGEST_ASSETS_MAX);
-    struct ingest_assets *a = x->a;
+    struct enrich_assets *a = x->a;
     size_t nh = count_names(systems, "hostnames") + count_names(systems, "domains");
     size_t nn = count_names(systems, "ip_ranges");
     size_t nt = 0;
@@ -614,10 +614,10 @@ static int build(struct lctx *x, const struct ts_ystream *s)
     return 0;
 }
 
-static int from_stream(const char *name, struct ts_ystream *s, struct ingest_assets **out,
+static int from_stream(const char *name, struct ts_ystream *s, struct enrich_assets **out,
                        struct ts_err *err)
 {
-    struct ingest_assets *a = calloc(1, sizeof(*a));
+    struct enrich_assets *a = calloc(1, sizeof(*a));
     if (!a)
         return ts_err_set(err, TS_E_NOMEM, name, 0, 0, "out of memory loading the inventory");
     int rc = ts_arena_create(&a->arena, ASSETS_ARENA_CHUNK, ASSETS_ARENA_CAP);
@@ -628,15 +628,15 @@ static int from_stream(const char *name, struct ts_ystream *s, struct ingest_ass
     struct lctx x = {{name, err, a->arena, "the inventory"}, a};
     rc = build(&x, s);
     if (rc) {
-        ingest_assets_free(a);
+        enrich_assets_free(a);
         return rc;
     }
     *out = a;
     return 0;
 }
 
-int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
-                              struct ingest_assets **out, struct ts_err *err)
+int enrich_assets_load_buffer(const char *name, const char *buf, size_t len,
+                              struct enrich_assets **out, struct ts_err *err)
 {
     *out = NULL;
     if (len > INGEST_ASSETS_MAX_FILE)
@@ -651,7 +651,7 @@ int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
     return rc;
 }
 
-int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_err *err)
+int enrich_assets_load(const char *path, struct enrich_assets **out, struct ts_err *err)
 {
     *out = NULL;
     struct ts_ystream *s = NULL;
@@ -663,7 +663,7 @@ int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_e
     return rc;
 }
 
-void ingest_assets_free(struct ingest_assets *a)
+void enrich_assets_free(struct enrich_assets *a)
 {
     if (!a)
         return;
@@ -671,19 +671,19 @@ void ingest_assets_free(struct ingest_assets *a)
     free(a);
 }
 
-size_t ingest_assets_count(const struct ingest_assets *a)
+size_t enrich_assets_count(const struct enrich_assets *a)
 {
     return a->n;
 }
 
-const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_t i)
+const struct enrich_asset *enrich_assets_at(const struct enrich_assets *a, size_t i)
 {
     return i < a->n ? &a->v[i] : NULL;
 }
 
 /* ----------------------------------------------------------------- lookups */
 
-uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant)
+uint32_t enrich_assets_tenant(const struct enrich_assets *a, const char *tenant)
 {
     if (!a || !a->ntenants || !tenant || !*tenant)
         return SHARED;
@@ -695,7 +695,7 @@ uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant)
 }
 
 /* The exact name, else the first label, among the keys of one tenant. */
-static const struct ingest_asset *host_in(const struct ingest_assets *a, uint32_t tenant,
+static const struct enrich_asset *host_in(const struct enrich_assets *a, uint32_t tenant,
                                           const char *buf, size_t len)
 {
     const struct host_ent *e = host_slot(a->hosts, a->hcap, tenant, buf, len);
@@ -711,26 +711,26 @@ static const struct ingest_asset *host_in(const struct ingest_assets *a, uint32_
     return NULL;
 }
 
-const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, uint32_t tenant,
+const struct enrich_asset *enrich_assets_by_host(const struct enrich_assets *a, uint32_t tenant,
                                                  const char *s, size_t len)
 {
     char buf[HOST_MAX + 1];
     len = lower_host(s, len, buf);
     if (!len || !a->nhosts)
         return NULL;
-    const struct ingest_asset *as = tenant != SHARED ? host_in(a, tenant, buf, len) : NULL;
+    const struct enrich_asset *as = tenant != SHARED ? host_in(a, tenant, buf, len) : NULL;
     return as ? as : host_in(a, SHARED, buf, len);
 }
 
 /* Longest prefix among the ranges of one tenant. */
-static const struct ingest_asset *ip_in(const struct ingest_assets *a, uint32_t tenant,
+static const struct enrich_asset *ip_in(const struct enrich_assets *a, uint32_t tenant,
                                         const struct ts_ip *ip)
 {
     const uint8_t *pl = ip->family == 6 ? a->plens6 : a->plens4;
     unsigned n = ip->family == 6 ? a->nplens6 : a->nplens4;
     for (unsigned i = 0; i < n; i++) {
         struct ts_ip m = *ip;
-        ingest_ip_mask(&m, pl[i]);
+        enrich_ip_mask(&m, pl[i]);
         const struct net_ent *e = net_slot(a->nets, a->ncap, tenant, m.family, pl[i], m.addr);
         if (e->used)
             return &a->v[e->asset];
@@ -738,16 +738,16 @@ static const struct ingest_asset *ip_in(const struct ingest_assets *a, uint32_t 
     return NULL;
 }
 
-const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, uint32_t tenant,
+const struct enrich_asset *enrich_assets_by_ip(const struct enrich_assets *a, uint32_t tenant,
                                                const struct ts_ip *ip)
 {
     if (!a->nnets)
         return NULL;
-    const struct ingest_asset *as = tenant != SHARED ? ip_in(a, tenant, ip) : NULL;
+    const struct enrich_asset *as = tenant != SHARED ? ip_in(a, tenant, ip) : NULL;
     return as ? as : ip_in(a, SHARED, ip);
 }
 
-const struct ingest_asset *ingest_assets_by_host_exact(const struct ingest_assets *a,
+const struct enrich_asset *enrich_assets_by_host_exact(const struct enrich_assets *a,
                                                        uint32_t tenant, const char *s, size_t len)
 {
     char buf[HOST_MAX + 1];
@@ -762,16 +762,16 @@ const struct ingest_asset *ingest_assets_by_host_exact(const struct ingest_asset
     return e->key ? &a->v[e->asset] : NULL;
 }
 
-const struct ingest_asset *ingest_assets_by_value(const struct ingest_assets *a, uint32_t tenant,
+const struct enrich_asset *enrich_assets_by_value(const struct enrich_assets *a, uint32_t tenant,
                                                   const char *s, size_t len, bool exact)
 {
     struct ts_ip ip;
     if (!a || !len)
         return NULL;
     if (!memchr(s, '/', len) && ts_ip_parse(s, len, &ip) == 0) {
-        ingest_ip_unmap(&ip);
-        return ingest_assets_by_ip(a, tenant, &ip);
+        enrich_ip_unmap(&ip);
+        return enrich_assets_by_ip(a, tenant, &ip);
     }
-    return exact ? ingest_assets_by_host_exact(a, tenant, s, len)
-                 : ingest_assets_by_host(a, tenant, s, len);
+    return exact ? enrich_assets_by_host_exact(a, tenant, s, len)
+                 : enrich_assets_by_host(a, tenant, s, len);
 }

@@ -2,7 +2,7 @@
  * to normalised events (enrich.h), plus small helpers the enrichment files
  * share (hashing, addresses).
  *
- * The enricher is immutable after ingest_enricher_create and read by every
+ * The enricher is immutable after enrich_set_create and read by every
  * worker thread; a scratch (GeoIP cache, intel reader, counters) belongs to
  * one thread at a time. Per event: one pass over the event's fields against a
  * hash table of the configured names, then lookups; nothing is allocated
@@ -55,17 +55,17 @@ static uint64_t hash_chunks(const uint8_t *s, size_t n, uint64_t seed, bool lowe
     return mix64(h);
 }
 
-uint64_t ingest_hash64(const void *p, size_t n, uint64_t seed)
+uint64_t enrich_hash64(const void *p, size_t n, uint64_t seed)
 {
     return hash_chunks(p, n, seed, false);
 }
 
-uint64_t ingest_hash64_lower(const void *p, size_t n, uint64_t seed)
+uint64_t enrich_hash64_lower(const void *p, size_t n, uint64_t seed)
 {
     return hash_chunks(p, n, seed, true);
 }
 
-void ingest_ip_unmap(struct ts_ip *ip)
+void enrich_ip_unmap(struct ts_ip *ip)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (ip->family == 6 && memcmp(ip->addr, mapped, 12) == 0) {
@@ -75,7 +75,7 @@ void ingest_ip_unmap(struct ts_ip *ip)
     }
 }
 
-void ingest_ip_mask(struct ts_ip *ip, unsigned plen)
+void enrich_ip_mask(struct ts_ip *ip, unsigned plen)
 {
     unsigned bits = ip->family == 6 ? 128 : 32;
     if (plen >= bits)
@@ -86,7 +86,7 @@ void ingest_ip_mask(struct ts_ip *ip, unsigned plen)
     memset(ip->addr + full, 0, 16 - full);
 }
 
-int ingest_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net, unsigned *plen)
+int enrich_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net, unsigned *plen)
 {
     while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
         len--;
@@ -114,7 +114,7 @@ int ingest_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net,
             return TS_E_PARSE;
     }
     struct ts_ip m = *net;
-    ingest_ip_mask(&m, p);
+    enrich_ip_mask(&m, p);
     if (strict && memcmp(m.addr, net->addr, 16) != 0)
         return TS_E_PARSE;
     *net = m;
@@ -122,7 +122,7 @@ int ingest_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net,
     return 0;
 }
 
-int ingest_value_ip(const struct ts_value *v, struct ts_ip *out)
+int enrich_value_ip(const struct ts_value *v, struct ts_ip *out)
 {
     if (v->type == TS_V_IP) {
         *out = v->u.ip;
@@ -181,10 +181,10 @@ struct name_ent {
 /* Longest name looked up in the table: a configured name and a geo suffix. */
 #define NAME_LOOKUP_MAX (INGEST_ENRICH_MAX_NAME + 32)
 
-struct ingest_enricher {
-    struct ingest_geo *geo;
-    struct ingest_assets *assets;
-    struct ingest_intel *intel;
+struct enrich_set {
+    struct enrich_geo *geo;
+    struct enrich_assets *assets;
+    struct enrich_intel *intel;
     struct fname *lists[R_COUNT];
     size_t nlist[R_COUNT];
     char *(*geo_names)[G_COUNT]; /* per IP field */
@@ -193,21 +193,21 @@ struct ingest_enricher {
     size_t tcap;
 };
 
-struct ingest_enrich_scratch {
-    const struct ingest_enricher *e;
-    struct ingest_geo_cache *cache;
-    struct ingest_intel_reader *reader;
+struct enrich_scratch {
+    const struct enrich_set *e;
+    struct enrich_geo_cache *cache;
+    struct enrich_intel_reader *reader;
     bool txn_ok;
-    struct ingest_enrich_stats st;
-    struct ingest_geo_counters gc;
-    struct ingest_intel_counters ic;
+    struct enrich_stats st;
+    struct enrich_geo_counters gc;
+    struct enrich_intel_counters ic;
 };
 
 #define NAME_SEED 0x7a3bULL
 
-static struct name_ent *name_find(const struct ingest_enricher *e, const char *n, size_t len)
+static struct name_ent *name_find(const struct enrich_set *e, const char *n, size_t len)
 {
-    size_t i = (size_t)ingest_hash64_lower(n, len, NAME_SEED) & (e->tcap - 1);
+    size_t i = (size_t)enrich_hash64_lower(n, len, NAME_SEED) & (e->tcap - 1);
     for (;;) {
         struct name_ent *t = &e->tab[i];
         if (!t->name || (t->len == len && strncasecmp(t->name, n, len) == 0))
@@ -216,7 +216,7 @@ static struct name_ent *name_find(const struct ingest_enricher *e, const char *n
     }
 }
 
-static int copy_list(struct ingest_enricher *e, enum role r, const char *const *names, size_t n,
+static int copy_list(struct enrich_set *e, enum role r, const char *const *names, size_t n,
                      const char *const *defs, size_t ndefs, const char *what, struct ts_err *err)
 {
     if (!names) {
@@ -243,7 +243,7 @@ static int copy_list(struct ingest_enricher *e, enum role r, const char *const *
     return 0;
 }
 
-static int build_names(struct ingest_enricher *e, struct ts_err *err)
+static int build_names(struct enrich_set *e, struct ts_err *err)
 {
     size_t total = e->nlist[R_IP] * G_COUNT; /* the geo names */
     for (int r = 0; r < R_COUNT; r++)
@@ -294,11 +294,11 @@ static int build_names(struct ingest_enricher *e, struct ts_err *err)
     return 0;
 }
 
-int ingest_enricher_create(struct ingest_enricher **out, const struct ingest_enrich_opts *o,
+int enrich_set_create(struct enrich_set **out, const struct enrich_opts *o,
                            struct ts_err *err)
 {
     *out = NULL;
-    struct ingest_enricher *e = calloc(1, sizeof(*e));
+    struct enrich_set *e = calloc(1, sizeof(*e));
     if (!e)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
     int rc;
@@ -315,26 +315,26 @@ int ingest_enricher_create(struct ingest_enricher **out, const struct ingest_enr
         (rc = build_names(e, err)))
         goto fail;
     if ((o->geoip_city_db || o->geoip_asn_db) &&
-        (rc = ingest_geo_open(&e->geo, o->geoip_city_db, o->geoip_asn_db, err)))
+        (rc = enrich_geo_open(&e->geo, o->geoip_city_db, o->geoip_asn_db, err)))
         goto fail;
-    if (o->assets_file && (rc = ingest_assets_load(o->assets_file, &e->assets, err)))
+    if (o->assets_file && (rc = enrich_assets_load(o->assets_file, &e->assets, err)))
         goto fail;
-    if (o->intel_db && (rc = ingest_intel_open(o->intel_db, &e->intel, err)))
+    if (o->intel_db && (rc = enrich_intel_open(o->intel_db, &e->intel, err)))
         goto fail;
     *out = e;
     return 0;
 fail:
-    ingest_enricher_free(e);
+    enrich_set_free(e);
     return rc;
 }
 
-void ingest_enricher_free(struct ingest_enricher *e)
+void enrich_set_free(struct enrich_set *e)
 {
     if (!e)
         return;
-    ingest_geo_close(e->geo);
-    ingest_assets_free(e->assets);
-    ingest_intel_close(e->intel);
+    enrich_geo_close(e->geo);
+    enrich_assets_free(e->assets);
+    enrich_intel_close(e->intel);
     for (int r = 0; r < R_COUNT; r++) {
         for (size_t i = 0; i < e->nlist[r]; i++)
             free(e->lists[r][i].name);
@@ -350,46 +350,46 @@ void ingest_enricher_free(struct ingest_enricher *e)
     free(e);
 }
 
-int ingest_enricher_active(const struct ingest_enricher *e)
+int enrich_set_active(const struct enrich_set *e)
 {
     return e && (e->geo || e->assets || e->intel);
 }
 
-int ingest_enrich_scratch_create(struct ingest_enrich_scratch **out,
-                                 const struct ingest_enricher *e)
+int enrich_scratch_create(struct enrich_scratch **out,
+                                 const struct enrich_set *e)
 {
     *out = NULL;
-    struct ingest_enrich_scratch *s = calloc(1, sizeof(*s));
+    struct enrich_scratch *s = calloc(1, sizeof(*s));
     if (!s)
         return TS_E_NOMEM;
     s->e = e;
     int rc = 0;
-    if (e->geo && (rc = ingest_geo_cache_create(&s->cache)))
+    if (e->geo && (rc = enrich_geo_cache_create(&s->cache)))
         goto fail;
-    if (e->intel && (rc = ingest_intel_reader_create(&s->reader, e->intel)))
+    if (e->intel && (rc = enrich_intel_reader_create(&s->reader, e->intel)))
         goto fail;
     *out = s;
     return 0;
 fail:
-    ingest_enrich_scratch_free(s);
+    enrich_scratch_free(s);
     return rc;
 }
 
-void ingest_enrich_scratch_free(struct ingest_enrich_scratch *s)
+void enrich_scratch_free(struct enrich_scratch *s)
 {
     if (!s)
         return;
-    ingest_geo_cache_free(s->cache);
-    ingest_intel_reader_free(s->reader);
+    enrich_geo_cache_free(s->cache);
+    enrich_intel_reader_free(s->reader);
     free(s);
 }
 
-int ingest_enrich_batch_begin(struct ingest_enrich_scratch *s)
+int enrich_batch_begin(struct enrich_scratch *s)
 {
     s->txn_ok = false;
     if (!s->reader)
         return 0;
-    int rc = ingest_intel_reader_begin(s->reader);
+    int rc = enrich_intel_reader_begin(s->reader);
     if (rc) {
         s->st.intel_batches_without_txn++;
         return rc;
@@ -398,15 +398,15 @@ int ingest_enrich_batch_begin(struct ingest_enrich_scratch *s)
     return 0;
 }
 
-void ingest_enrich_batch_end(struct ingest_enrich_scratch *s)
+void enrich_batch_end(struct enrich_scratch *s)
 {
     if (s->reader && s->txn_ok)
-        ingest_intel_reader_end(s->reader);
+        enrich_intel_reader_end(s->reader);
     s->txn_ok = false;
 }
 
-void ingest_enrich_scratch_stats(const struct ingest_enrich_scratch *s,
-                                 struct ingest_enrich_stats *out)
+void enrich_scratch_stats(const struct enrich_scratch *s,
+                                 struct enrich_stats *out)
 {
     *out = s->st;
     out->geo_lookups = s->gc.lookups;
@@ -486,14 +486,14 @@ static bool first_ip(const struct ts_value *v, struct ts_ip *ip)
     const struct ts_value *vals;
     size_t n = field_values(v, &vals);
     for (size_t i = 0; i < n; i++)
-        if (ingest_value_ip(&vals[i], ip) == 0) {
-            ingest_ip_unmap(ip);
+        if (enrich_value_ip(&vals[i], ip) == 0) {
+            enrich_ip_unmap(ip);
             return true;
         }
     return false;
 }
 
-static int enrich_geo(const struct ingest_enricher *e, struct ingest_enrich_scratch *s,
+static int enrich_geo(const struct enrich_set *e, struct enrich_scratch *s,
                       struct ts_event *ev, const struct cands *cs, uint32_t nfields)
 {
     int rc = 0;
@@ -506,15 +506,15 @@ static int enrich_geo(const struct ingest_enricher *e, struct ingest_enrich_scra
             continue;
         char *const *nm = e->geo_names[c->idx];
         const uint32_t *nl = e->geo_lens[c->idx];
-        const char *scope = ingest_ip_scope(&ip);
+        const char *scope = enrich_ip_scope(&ip);
         if (scope) {
             s->st.geo_scoped++;
             if ((rc = add_str(ev, nm[G_SCOPE], nl[G_SCOPE], scope, strlen(scope))))
                 return rc;
             continue;
         }
-        struct ingest_geo_result r;
-        if (!ingest_geo_lookup(e->geo, s->cache, &ip, &r, &s->gc))
+        struct enrich_geo_result r;
+        if (!enrich_geo_lookup(e->geo, s->cache, &ip, &r, &s->gc))
             continue;
         if ((r.country && (rc = add_str(ev, nm[G_COUNTRY], nl[G_COUNTRY], r.country,
                                         r.country_len))) ||
@@ -530,18 +530,18 @@ static int enrich_geo(const struct ingest_enricher *e, struct ingest_enrich_scra
     return 0;
 }
 
-static const struct ingest_asset *find_asset(const struct ingest_enricher *e,
+static const struct enrich_asset *find_asset(const struct enrich_set *e,
                                              const struct ts_event *ev, const struct cands *cs)
 {
     /* the event's tenant's own systems, then the shared ones */
-    uint32_t tenant = ingest_assets_tenant(e->assets, ev->tenant);
+    uint32_t tenant = enrich_assets_tenant(e->assets, ev->tenant);
     for (unsigned k = 0; k < cs->n[R_HOST]; k++) {
         const struct ts_value *vals;
         size_t n = field_values(&ev->fields[cs->c[R_HOST][k].field].v, &vals);
         for (size_t i = 0; i < n; i++) {
             if (vals[i].type != TS_V_STR)
                 continue;
-            const struct ingest_asset *a = ingest_assets_by_host(e->assets, tenant, vals[i].u.s,
+            const struct enrich_asset *a = enrich_assets_by_host(e->assets, tenant, vals[i].u.s,
                                                                  vals[i].len);
             if (a)
                 return a;
@@ -552,10 +552,10 @@ static const struct ingest_asset *find_asset(const struct ingest_enricher *e,
         size_t n = field_values(&ev->fields[cs->c[R_IP][k].field].v, &vals);
         for (size_t i = 0; i < n; i++) {
             struct ts_ip ip;
-            if (ingest_value_ip(&vals[i], &ip))
+            if (enrich_value_ip(&vals[i], &ip))
                 continue;
-            ingest_ip_unmap(&ip);
-            const struct ingest_asset *a = ingest_assets_by_ip(e->assets, tenant, &ip);
+            enrich_ip_unmap(&ip);
+            const struct enrich_asset *a = enrich_assets_by_ip(e->assets, tenant, &ip);
             if (a)
                 return a;
         }
@@ -563,10 +563,10 @@ static const struct ingest_asset *find_asset(const struct ingest_enricher *e,
     return NULL;
 }
 
-static int enrich_asset(const struct ingest_enricher *e, struct ingest_enrich_scratch *s,
+static int enrich_asset(const struct enrich_set *e, struct enrich_scratch *s,
                         struct ts_event *ev, const struct cands *cs)
 {
-    const struct ingest_asset *a = find_asset(e, ev, cs);
+    const struct enrich_asset *a = find_asset(e, ev, cs);
     if (!a)
         return 0;
     s->st.asset_matches++;
@@ -583,34 +583,34 @@ static int enrich_asset(const struct ingest_enricher *e, struct ingest_enrich_sc
 }
 
 /* One value of one role against the intel database: 1 match, 0 none, <0 error. */
-static int intel_value(struct ingest_enrich_scratch *s, int role, const struct ts_value *v,
-                       int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit)
+static int intel_value(struct enrich_scratch *s, int role, const struct ts_value *v,
+                       int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit)
 {
     struct ts_ip ip;
     switch (role) {
     case R_IP:
-        if (ingest_value_ip(v, &ip))
+        if (enrich_value_ip(v, &ip))
             return 0;
-        ingest_ip_unmap(&ip);
-        return ingest_intel_match_ip(s->reader, &ip, now_s, arena, hit, &s->ic);
+        enrich_ip_unmap(&ip);
+        return enrich_intel_match_ip(s->reader, &ip, now_s, arena, hit, &s->ic);
     case R_DOMAIN:
         if (v->type != TS_V_STR)
             return 0;
-        return ingest_intel_match_domain(s->reader, v->u.s, v->len, now_s, arena, hit, &s->ic);
+        return enrich_intel_match_domain(s->reader, v->u.s, v->len, now_s, arena, hit, &s->ic);
     case R_URL:
         if (v->type != TS_V_STR)
             return 0;
-        return ingest_intel_match_url(s->reader, v->u.s, v->len, now_s, arena, hit, &s->ic);
+        return enrich_intel_match_url(s->reader, v->u.s, v->len, now_s, arena, hit, &s->ic);
     case R_HASH:
         if (v->type != TS_V_STR)
             return 0;
-        return ingest_intel_match_hashes(s->reader, v->u.s, v->len, now_s, arena, hit, &s->ic);
+        return enrich_intel_match_hashes(s->reader, v->u.s, v->len, now_s, arena, hit, &s->ic);
     default:
         return 0;
     }
 }
 
-static int enrich_intel(struct ingest_enrich_scratch *s, struct ts_event *ev,
+static int enrich_intel(struct enrich_scratch *s, struct ts_event *ev,
                         const struct cands *cs)
 {
     static const int order[] = {R_IP, R_DOMAIN, R_URL, R_HASH};
@@ -625,13 +625,13 @@ static int enrich_intel(struct ingest_enrich_scratch *s, struct ts_event *ev,
             const struct ts_value *vals;
             size_t n = field_values(&f->v, &vals);
             for (size_t i = 0; i < n; i++) {
-                struct ingest_intel_hit hit;
+                struct enrich_intel_hit hit;
                 int m = intel_value(s, r, &vals[i], now_s, ev->arena, &hit);
                 if (m < 0)
                     return m;
                 if (m == 0)
                     continue;
-                const char *tn = ingest_ioc_type_name(hit.ioc.type);
+                const char *tn = enrich_ioc_type_name(hit.ioc.type);
                 const char *fname = f->name; /* f may move as fields are added */
                 uint32_t fname_len = f->name_len;
                 int rc;
@@ -686,7 +686,7 @@ static bool rename_input(struct ts_event *ev, struct ts_field *f)
     return true;
 }
 
-int ingest_enrich_event(const struct ingest_enricher *e, struct ingest_enrich_scratch *s,
+int enrich_event(const struct enrich_set *e, struct enrich_scratch *s,
                         struct ts_event *ev)
 {
     s->st.events++;

@@ -5,9 +5,9 @@
  * threads (the .mmdb files are memory-mapped once; the intel LMDB is opened
  * read-only with one read transaction per batch); per-thread state (a small
  * fixed-size GeoIP cache, the LMDB read txn, counters) lives in an
- * ingest_enrich_scratch, which one thread uses at a time.
+ * enrich_scratch, which one thread uses at a time.
  *
- * Lifetimes: the names of the fields that ingest_enrich_event adds, the
+ * Lifetimes: the names of the fields that enrich_event adds, the
  * asset.* strings and the geo strings point into the enricher (its copies of
  * the options, the inventory, the memory-mapped .mmdb). Free an enricher only
  * after every batch it enriched has been reset - as with compiled rule sets, a
@@ -30,8 +30,8 @@
 /* Field lists: NULL (with n = 0) selects the defaults shown; field names are
  * compared case-insensitively (Sigma compares field names as the source
  * spells them, but `hashes` vs `Hashes` and `Hostname` vs `hostname` both
- * occur in the wild). All strings are copied by ingest_enricher_create. */
-struct ingest_enrich_opts {
+ * occur in the wild). All strings are copied by enrich_set_create. */
+struct enrich_opts {
     const char *geoip_city_db;   /* GeoLite2/GeoIP2 City (or Country) .mmdb, or NULL */
     const char *geoip_asn_db;    /* GeoLite2 ASN .mmdb, or NULL */
     /* IP fields: GeoIP, asset by address, intel IP/CIDR. Default: src_ip,
@@ -62,8 +62,8 @@ struct ingest_enrich_opts {
     const char *intel_db;        /* LMDB directory written by `tocsin intel load`, or NULL */
 };
 
-struct ingest_enricher;
-struct ingest_enrich_scratch;
+struct enrich_set;
+struct enrich_scratch;
 
 /* Open the databases and load the inventory named in o (each part is off
  * when its path is NULL; with all NULL the enricher does nothing, cheaply).
@@ -71,21 +71,21 @@ struct ingest_enrich_scratch;
  * inventory error at file:line:col, an intel directory that is not one
  * (mdb_strerror's text). Returns 0, TS_E_CONFIG, TS_E_IO, TS_E_STORE,
  * TS_E_LIMIT, TS_E_NOMEM. */
-int ingest_enricher_create(struct ingest_enricher **out, const struct ingest_enrich_opts *o,
+int enrich_set_create(struct enrich_set **out, const struct enrich_opts *o,
                            struct ts_err *err);
-void ingest_enricher_free(struct ingest_enricher *e);
+void enrich_set_free(struct enrich_set *e);
 /* True when some enrichment is configured. */
-int ingest_enricher_active(const struct ingest_enricher *e);
+int enrich_set_active(const struct enrich_set *e);
 
-int ingest_enrich_scratch_create(struct ingest_enrich_scratch **out,
-                                 const struct ingest_enricher *e);
-void ingest_enrich_scratch_free(struct ingest_enrich_scratch *s);
+int enrich_scratch_create(struct enrich_scratch **out,
+                                 const struct enrich_set *e);
+void enrich_scratch_free(struct enrich_scratch *s);
 /* Call before/after a batch (opens/closes the intel read transaction, so a
  * concurrent `tocsin intel load` becomes visible at the next batch). A
  * failure to begin (TS_E_STORE, e.g. LMDB's reader table is full) is
  * returned once per batch and counted; that batch is enriched without intel. */
-int ingest_enrich_batch_begin(struct ingest_enrich_scratch *s);
-void ingest_enrich_batch_end(struct ingest_enrich_scratch *s);
+int enrich_batch_begin(struct enrich_scratch *s);
+void enrich_batch_end(struct enrich_scratch *s);
 
 /* Enrich one event; no malloc, no lock, no log line.
  * First, enrichment's namespaces are taken from the input: a field of the
@@ -114,13 +114,13 @@ void ingest_enrich_batch_end(struct ingest_enrich_scratch *s);
  *    (ingest time when the event had none) are ignored.
  * Returns 0, or TS_E_NOMEM/TS_E_LIMIT when the arena or field cap is full
  * (the event keeps what was added so far). */
-int ingest_enrich_event(const struct ingest_enricher *e, struct ingest_enrich_scratch *s,
+int enrich_event(const struct enrich_set *e, struct enrich_scratch *s,
                         struct ts_event *ev);
 
 /* Counters of one scratch since its creation. */
-struct ingest_enrich_stats {
+struct enrich_stats {
     uint64_t events;
-    /* fields of the input in enrichment's namespaces (see ingest_enrich_event):
+    /* fields of the input in enrichment's namespaces (see enrich_event):
      * renamed input.<name>, or dropped when the arena had no room for the name */
     uint64_t input_reserved_renamed, input_reserved_dropped;
     uint64_t geo_lookups, geo_cache_hits, geo_errors, geo_scoped;
@@ -128,8 +128,8 @@ struct ingest_enrich_stats {
     uint64_t intel_lookups, intel_bloom_skips, intel_matches, intel_expired, intel_errors;
     uint64_t intel_batches_without_txn;
 };
-void ingest_enrich_scratch_stats(const struct ingest_enrich_scratch *s,
-                                 struct ingest_enrich_stats *out);
+void enrich_scratch_stats(const struct enrich_scratch *s,
+                                 struct enrich_stats *out);
 
 /* Threat intel import (`tocsin intel load`): CSV, MISP event JSON or STIX 2.1
  * bundle, detected from content (docs/intel.md); stored with source,
@@ -140,7 +140,7 @@ void ingest_enrich_scratch_stats(const struct ingest_enrich_scratch *s,
  * reason kept in first_skip ("file:line: why" for CSV).
  * source_name (may be NULL) overrides the source named in the file. */
 #define INGEST_INTEL_STIX_MAX_CMP 64 /* comparisons read per STIX pattern */
-struct ingest_intel_load_stats {
+struct enrich_intel_load_stats {
     uint64_t indicators, ips, cidrs, domains, urls, hashes, skipped, expired;
     char first_skip[320];
     /* Indicators imported only in part, the first one's reason kept in
@@ -150,8 +150,8 @@ struct ingest_intel_load_stats {
     uint64_t warnings, stix_cmp_dropped;
     char first_warning[320];
 };
-int ingest_intel_load(const char *db_dir, const char *file, const char *source_name,
-                      struct ingest_intel_load_stats *st, struct ts_err *err);
+int enrich_intel_load(const char *db_dir, const char *file, const char *source_name,
+                      struct enrich_intel_load_stats *st, struct ts_err *err);
 
 /* ---------------------------------------------------------- asset inventory */
 
@@ -160,34 +160,34 @@ int ingest_intel_load(const char *db_dir, const char *file, const char *source_n
 #define INGEST_ASSETS_MAX_CONTACTS 32
 #define INGEST_ASSETS_MAX_FILE (16u << 20)
 
-struct ingest_asset_contact {
+struct enrich_asset_contact {
     char *name, *role, *email, *phone; /* NULL when absent */
 };
 
 /* One range of a system: the network and its prefix length. */
-struct ingest_asset_net {
+struct enrich_asset_net {
     struct ts_ip net; /* host bits zero */
     unsigned plen;    /* 0..32 or 0..128 */
 };
 
 /* One system of the inventory. Strings are owned by the inventory. */
-struct ingest_asset {
+struct enrich_asset {
     char *id, *name, *operator_, *managing_body;
     uint32_t id_len, name_len, operator_len, managing_body_len;
     int level; /* cấp độ 1..5 */
     const char **tenants; /* its tenants (`tenants:`), each once; none: shared */
     size_t ntenants;
-    struct ingest_asset_contact *contacts;
+    struct enrich_asset_contact *contacts;
     size_t ncontacts;
     /* As written in the file, in order (NULL with 0 when absent). */
     const char **hostnames, **domains, **ip_ranges;
     size_t nhostnames, ndomains, nip_ranges;
-    const struct ingest_asset_net *nets; /* ip_ranges parsed, same order */
-    size_t index;  /* its position in the file: ingest_assets_at(a, index) */
+    const struct enrich_asset_net *nets; /* ip_ranges parsed, same order */
+    size_t index;  /* its position in the file: enrich_assets_at(a, index) */
     unsigned line; /* where the entry starts in the file */
 };
 
-struct ingest_assets;
+struct enrich_assets;
 
 /* Load and validate docs/assets.md's format. Errors: file:line:col. An id,
  * host name, domain or range may belong to two systems only when no tenant
@@ -195,41 +195,41 @@ struct ingest_assets;
  * tenant's system and a shared one (the tenant's comes first); equal ids
  * additionally need tenants on both. escalate/ loads the inventory through
  * these functions (esc_assets_load): one parser for both users. */
-int ingest_assets_load(const char *path, struct ingest_assets **out, struct ts_err *err);
-int ingest_assets_load_buffer(const char *name, const char *buf, size_t len,
-                              struct ingest_assets **out, struct ts_err *err);
-void ingest_assets_free(struct ingest_assets *a);
-size_t ingest_assets_count(const struct ingest_assets *a);
-const struct ingest_asset *ingest_assets_at(const struct ingest_assets *a, size_t i);
+int enrich_assets_load(const char *path, struct enrich_assets **out, struct ts_err *err);
+int enrich_assets_load_buffer(const char *name, const char *buf, size_t len,
+                              struct enrich_assets **out, struct ts_err *err);
+void enrich_assets_free(struct enrich_assets *a);
+size_t enrich_assets_count(const struct enrich_assets *a);
+const struct enrich_asset *enrich_assets_at(const struct enrich_assets *a, size_t i);
 /* The inventory's number for an event's tenant (NUL-terminated; NULL or ""
  * allowed): 0 when no system names it (and always for an inventory without
  * `tenants:`), which sees the shared systems only. One hash lookup. */
-uint32_t ingest_assets_tenant(const struct ingest_assets *a, const char *tenant);
-/* The lookups below are for one tenant (a number from ingest_assets_tenant):
+uint32_t enrich_assets_tenant(const struct enrich_assets *a, const char *tenant);
+/* The lookups below are for one tenant (a number from enrich_assets_tenant):
  * among its own systems first, then among the shared ones (no `tenants:`).
  * By host name, case-insensitive: the exact name (FQDN or short) among the
  * hostnames and domains, else the first label of the given name against the
  * first labels of the hostnames (when unambiguous). NULL when none. */
-const struct ingest_asset *ingest_assets_by_host(const struct ingest_assets *a, uint32_t tenant,
+const struct enrich_asset *enrich_assets_by_host(const struct enrich_assets *a, uint32_t tenant,
                                                  const char *s, size_t len);
 /* Longest-prefix match of an (unmapped) address over the systems' ranges. */
-const struct ingest_asset *ingest_assets_by_ip(const struct ingest_assets *a, uint32_t tenant,
+const struct enrich_asset *enrich_assets_by_ip(const struct enrich_assets *a, uint32_t tenant,
                                                const struct ts_ip *ip);
 /* The exact name (FQDN or short, case-insensitive, one trailing dot ignored)
  * among the hostnames and domains, no first-label match: for tokens of raw
  * text, where a first label would match too much. */
-const struct ingest_asset *ingest_assets_by_host_exact(const struct ingest_assets *a,
+const struct enrich_asset *enrich_assets_by_host_exact(const struct enrich_assets *a,
                                                        uint32_t tenant, const char *s,
                                                        size_t len);
 /* A value as text: an address (IPv4, IPv6, IPv4-mapped; no "/len") is looked
  * up by address (and only so), anything else by host name as above (exact:
- * ingest_assets_by_host_exact). The lookups of escalate/ (the system an
+ * enrich_assets_by_host_exact). The lookups of escalate/ (the system an
  * incident concerns) and of enrichment are the same code. */
-const struct ingest_asset *ingest_assets_by_value(const struct ingest_assets *a, uint32_t tenant,
+const struct enrich_asset *enrich_assets_by_value(const struct enrich_assets *a, uint32_t tenant,
                                                   const char *s, size_t len, bool exact);
 
 /* "a.b.c.d/n", "v6/n" or a bare address (plen 32/128): the one CIDR parser.
  * Returns 0 or TS_E_PARSE (also when host bits are set and strict is true). */
-int ingest_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net, unsigned *plen);
+int enrich_cidr_parse(const char *s, size_t len, bool strict, struct ts_ip *net, unsigned *plen);
 
 #endif

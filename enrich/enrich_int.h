@@ -4,7 +4,7 @@
  * intel_load.c (CSV / MISP / STIX import) and enrich.c (the enricher that
  * ties them together). Not a public interface: other stages use enrich.h.
  *
- * Threads: the loaded objects (ingest_geo, ingest_assets, ingest_intel) are
+ * Threads: the loaded objects (enrich_geo, enrich_assets, enrich_intel) are
  * immutable after creation and shared read-only; caches and readers belong
  * to one scratch, i.e. one thread at a time.
  */
@@ -22,16 +22,16 @@
 /* ------------------------------------------------------------ small helpers */
 
 /* 64-bit hash of n bytes (not cryptographic; for tables and the Bloom filter). */
-uint64_t ingest_hash64(const void *p, size_t n, uint64_t seed);
+uint64_t enrich_hash64(const void *p, size_t n, uint64_t seed);
 /* The same over ASCII-lower-cased bytes. */
-uint64_t ingest_hash64_lower(const void *p, size_t n, uint64_t seed);
+uint64_t enrich_hash64_lower(const void *p, size_t n, uint64_t seed);
 
 /* IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4; other addresses unchanged. */
-void ingest_ip_unmap(struct ts_ip *ip);
+void enrich_ip_unmap(struct ts_ip *ip);
 /* Zero the bits past plen (0..32 or 0..128). */
-void ingest_ip_mask(struct ts_ip *ip, unsigned plen);
+void enrich_ip_mask(struct ts_ip *ip, unsigned plen);
 /* The IP in a field value: TS_V_IP as is, TS_V_STR parsed; 0 or TS_E_PARSE. */
-int ingest_value_ip(const struct ts_value *v, struct ts_ip *out);
+int enrich_value_ip(const struct ts_value *v, struct ts_ip *out);
 
 /* --------------------------------------------------------------- GeoIP/ASN */
 
@@ -39,19 +39,19 @@ int ingest_value_ip(const struct ts_value *v, struct ts_ip *out);
  * "link-local", "cgnat", "documentation", "multicast", "unspecified",
  * "broadcast", "benchmark", "reserved"; NULL for a global unicast address.
  * Expects an unmapped address. */
-const char *ingest_ip_scope(const struct ts_ip *ip);
+const char *enrich_ip_scope(const struct ts_ip *ip);
 
-struct ingest_geo; /* the memory-mapped City and/or ASN databases */
+struct enrich_geo; /* the memory-mapped City and/or ASN databases */
 
 /* Open either or both databases (NULL paths are skipped; at least one path).
  * Errors carry the file and MMDB_strerror's text. */
-int ingest_geo_open(struct ingest_geo **out, const char *city_db, const char *asn_db,
+int enrich_geo_open(struct enrich_geo **out, const char *city_db, const char *asn_db,
                     struct ts_err *err);
-void ingest_geo_close(struct ingest_geo *g);
+void enrich_geo_close(struct enrich_geo *g);
 
 /* One lookup's result. Strings point into the memory-mapped database: valid
- * while the ingest_geo is open; lengths given, not NUL-terminated. */
-struct ingest_geo_result {
+ * while the enrich_geo is open; lengths given, not NUL-terminated. */
+struct enrich_geo_result {
     const char *country, *country_name, *city, *as_org;
     uint32_t country_len, country_name_len, city_len, as_org_len;
     double lat, lon;
@@ -62,19 +62,19 @@ struct ingest_geo_result {
 /* A fixed-size, direct-mapped per-thread cache of results keyed by address.
  * No allocation after creation. */
 #define INGEST_GEO_CACHE_SLOTS 2048u /* power of two */
-struct ingest_geo_cache;
-int ingest_geo_cache_create(struct ingest_geo_cache **out);
-void ingest_geo_cache_free(struct ingest_geo_cache *c);
+struct enrich_geo_cache;
+int enrich_geo_cache_create(struct enrich_geo_cache **out);
+void enrich_geo_cache_free(struct enrich_geo_cache *c);
 
-struct ingest_geo_counters {
+struct enrich_geo_counters {
     uint64_t lookups, cache_hits, errors;
 };
 
 /* Look up a global unicast, unmapped address (the cache first). Returns true
  * when anything was found. MMDB errors are counted, never logged. */
-bool ingest_geo_lookup(const struct ingest_geo *g, struct ingest_geo_cache *c,
-                       const struct ts_ip *ip, struct ingest_geo_result *out,
-                       struct ingest_geo_counters *cnt);
+bool enrich_geo_lookup(const struct enrich_geo *g, struct enrich_geo_cache *c,
+                       const struct ts_ip *ip, struct enrich_geo_result *out,
+                       struct enrich_geo_counters *cnt);
 
 /* The asset inventory's API is public (enrich.h): escalate/ reads the same
  * inventory through it. */
@@ -82,7 +82,7 @@ bool ingest_geo_lookup(const struct ingest_geo *g, struct ingest_geo_cache *c,
 /* ------------------------------------------------------------- threat intel */
 
 /* Indicator types as stored. */
-enum ingest_ioc_type {
+enum enrich_ioc_type {
     INGEST_IOC_IP = 1,
     INGEST_IOC_CIDR,
     INGEST_IOC_DOMAIN,
@@ -91,7 +91,7 @@ enum ingest_ioc_type {
     INGEST_IOC_SHA1,
     INGEST_IOC_SHA256,
 };
-const char *ingest_ioc_type_name(int type);
+const char *enrich_ioc_type_name(int type);
 
 #define INGEST_INTEL_MAP_SIZE ((size_t)16 << 30) /* LMDB map: hard cap of the db */
 #define INGEST_INTEL_MAX_KEY 480                 /* below LMDB's 511-byte key limit */
@@ -100,16 +100,16 @@ const char *ingest_ioc_type_name(int type);
 
 /* Normalised keys (written into out, at most cap bytes). Return the key
  * length, or 0 when the input is not a valid indicator of that kind. */
-size_t ingest_intel_key_domain(const char *s, size_t len, char *out, size_t cap);
-size_t ingest_intel_key_url(const char *s, size_t len, char *out, size_t cap);
+size_t enrich_intel_key_domain(const char *s, size_t len, char *out, size_t cap);
+size_t enrich_intel_key_url(const char *s, size_t len, char *out, size_t cap);
 /* Hex digest to bytes: 16 (md5), 20 (sha1) or 32 (sha256) bytes, else 0. */
-size_t ingest_intel_key_hash(const char *s, size_t len, uint8_t *out, size_t cap);
+size_t enrich_intel_key_hash(const char *s, size_t len, uint8_t *out, size_t cap);
 /* Network key: family, prefix length, masked address (6 or 18 bytes). */
-size_t ingest_intel_key_net(const struct ts_ip *net, unsigned plen, uint8_t *out);
+size_t enrich_intel_key_net(const struct ts_ip *net, unsigned plen, uint8_t *out);
 
 /* The stored record of one indicator. */
-struct ingest_ioc {
-    uint8_t type;       /* enum ingest_ioc_type */
+struct enrich_ioc {
+    uint8_t type;       /* enum enrich_ioc_type */
     uint8_t confidence; /* 0..100 */
     int64_t valid_until; /* seconds since the epoch; 0 = no expiry */
     const char *source;  /* source_len bytes */
@@ -119,52 +119,52 @@ struct ingest_ioc {
 /* The named databases of an intel environment. */
 enum { INGEST_IDB_NET, INGEST_IDB_DOMAIN, INGEST_IDB_URL, INGEST_IDB_HASH, INGEST_IDB_META,
        INGEST_IDB_COUNT };
-extern const char *const ingest_intel_db_names[INGEST_IDB_COUNT];
+extern const char *const enrich_intel_db_names[INGEST_IDB_COUNT];
 
 /* Bloom filter over every key of the net/domain/url/hash databases, kept in
  * the meta database and rebuilt by each load, so that a lookup of a key that
  * is absent (nearly all of them) touches one cache line, not a B-tree. */
-bool ingest_intel_bloom_maybe(const uint8_t *bloom, size_t len, int dbi, const void *key,
+bool enrich_intel_bloom_maybe(const uint8_t *bloom, size_t len, int dbi, const void *key,
                               size_t klen);
 
-struct ingest_intel; /* an environment opened read-only, shared by threads */
-int ingest_intel_open(const char *dir, struct ingest_intel **out, struct ts_err *err);
-void ingest_intel_close(struct ingest_intel *in);
+struct enrich_intel; /* an environment opened read-only, shared by threads */
+int enrich_intel_open(const char *dir, struct enrich_intel **out, struct ts_err *err);
+void enrich_intel_close(struct enrich_intel *in);
 
 /* Per-thread reader: one read transaction per batch. */
-struct ingest_intel_reader;
-int ingest_intel_reader_create(struct ingest_intel_reader **out, const struct ingest_intel *in);
-void ingest_intel_reader_free(struct ingest_intel_reader *r);
-int ingest_intel_reader_begin(struct ingest_intel_reader *r);
-void ingest_intel_reader_end(struct ingest_intel_reader *r);
+struct enrich_intel_reader;
+int enrich_intel_reader_create(struct enrich_intel_reader **out, const struct enrich_intel *in);
+void enrich_intel_reader_free(struct enrich_intel_reader *r);
+int enrich_intel_reader_begin(struct enrich_intel_reader *r);
+void enrich_intel_reader_end(struct enrich_intel_reader *r);
 
-struct ingest_intel_counters {
+struct enrich_intel_counters {
     uint64_t lookups, bloom_skips, matches, expired, errors;
 };
 
 /* A match: indicator text (copied into the arena), type and record. */
-struct ingest_intel_hit {
+struct enrich_intel_hit {
     const char *indicator;
     size_t indicator_len;
-    struct ingest_ioc ioc; /* ioc.source copied into the arena as well */
+    struct enrich_ioc ioc; /* ioc.source copied into the arena as well */
 };
 
 /* Lookups, valid between begin and end. now_s decides expiry. Return 1 on a
  * match (hit filled, strings in arena), 0 on none, negative TS_E_* on an
  * arena or store failure. */
-int ingest_intel_match_ip(struct ingest_intel_reader *r, const struct ts_ip *ip, int64_t now_s,
-                          struct ts_arena *arena, struct ingest_intel_hit *hit,
-                          struct ingest_intel_counters *cnt);
-int ingest_intel_match_domain(struct ingest_intel_reader *r, const char *s, size_t len,
-                              int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                              struct ingest_intel_counters *cnt);
-int ingest_intel_match_url(struct ingest_intel_reader *r, const char *s, size_t len,
-                           int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                           struct ingest_intel_counters *cnt);
+int enrich_intel_match_ip(struct enrich_intel_reader *r, const struct ts_ip *ip, int64_t now_s,
+                          struct ts_arena *arena, struct enrich_intel_hit *hit,
+                          struct enrich_intel_counters *cnt);
+int enrich_intel_match_domain(struct enrich_intel_reader *r, const char *s, size_t len,
+                              int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                              struct enrich_intel_counters *cnt);
+int enrich_intel_match_url(struct enrich_intel_reader *r, const char *s, size_t len,
+                           int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                           struct enrich_intel_counters *cnt);
 /* A hash field: a bare hex digest or Sysmon's "SHA1=..,MD5=..,SHA256=..,IMPHASH=..". */
-int ingest_intel_match_hashes(struct ingest_intel_reader *r, const char *s, size_t len,
-                              int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                              struct ingest_intel_counters *cnt);
+int enrich_intel_match_hashes(struct enrich_intel_reader *r, const char *s, size_t len,
+                              int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                              struct enrich_intel_counters *cnt);
 
 /* CIDR interval entries in meta "cidr4"/"cidr6": start address, end
  * address (network order bytes), int32 parent index (host order, -1 none),
@@ -174,7 +174,7 @@ int ingest_intel_match_hashes(struct ingest_intel_reader *r, const char *s, size
 
 /* Record encoding (intel.c), used by the loader. Returns the bytes written. */
 #define INGEST_IOC_HDR 12
-size_t ingest_ioc_encode(const struct ingest_ioc *ioc, uint8_t *out, size_t cap);
-int ingest_ioc_decode(const void *p, size_t n, struct ingest_ioc *out);
+size_t enrich_ioc_encode(const struct enrich_ioc *ioc, uint8_t *out, size_t cap);
+int enrich_ioc_decode(const void *p, size_t n, struct enrich_ioc *out);
 
 #endif

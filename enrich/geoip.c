@@ -15,7 +15,7 @@
 
 #include "enrich_int.h"
 
-struct ingest_geo {
+struct enrich_geo {
     MMDB_s city, asn;
     bool have_city, have_asn;
 };
@@ -24,10 +24,10 @@ struct cache_slot {
     uint8_t used, family;
     uint8_t addr[16];
     bool found;
-    struct ingest_geo_result r;
+    struct enrich_geo_result r;
 };
 
-struct ingest_geo_cache {
+struct enrich_geo_cache {
     struct cache_slot slot[INGEST_GEO_CACHE_SLOTS];
 };
 
@@ -89,7 +89,7 @@ static bool in_range(const uint8_t *a, const struct range *r)
     return true;
 }
 
-const char *ingest_ip_scope(const struct ts_ip *ip)
+const char *enrich_ip_scope(const struct ts_ip *ip)
 {
     const struct range *t = ip->family == 6 ? v6_ranges : v4_ranges;
     size_t n = ip->family == 6 ? TS_ARRAY_LEN(v6_ranges) : TS_ARRAY_LEN(v4_ranges);
@@ -115,13 +115,13 @@ static int open_one(MMDB_s *m, const char *path, struct ts_err *err)
     return 0;
 }
 
-int ingest_geo_open(struct ingest_geo **out, const char *city_db, const char *asn_db,
+int enrich_geo_open(struct enrich_geo **out, const char *city_db, const char *asn_db,
                     struct ts_err *err)
 {
     *out = NULL;
     if (!city_db && !asn_db)
         return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "no GeoIP database given");
-    struct ingest_geo *g = calloc(1, sizeof(*g));
+    struct enrich_geo *g = calloc(1, sizeof(*g));
     if (!g)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory opening GeoIP databases");
     int rc = 0;
@@ -134,7 +134,7 @@ int ingest_geo_open(struct ingest_geo **out, const char *city_db, const char *as
     }
     if (asn_db) {
         if ((rc = open_one(&g->asn, asn_db, err))) {
-            ingest_geo_close(g);
+            enrich_geo_close(g);
             return rc;
         }
         g->have_asn = true;
@@ -143,7 +143,7 @@ int ingest_geo_open(struct ingest_geo **out, const char *city_db, const char *as
     return 0;
 }
 
-void ingest_geo_close(struct ingest_geo *g)
+void enrich_geo_close(struct enrich_geo *g)
 {
     if (!g)
         return;
@@ -154,13 +154,13 @@ void ingest_geo_close(struct ingest_geo *g)
     free(g);
 }
 
-int ingest_geo_cache_create(struct ingest_geo_cache **out)
+int enrich_geo_cache_create(struct enrich_geo_cache **out)
 {
     *out = calloc(1, sizeof(**out));
     return *out ? 0 : TS_E_NOMEM;
 }
 
-void ingest_geo_cache_free(struct ingest_geo_cache *c)
+void enrich_geo_cache_free(struct enrich_geo_cache *c)
 {
     free(c);
 }
@@ -222,7 +222,7 @@ static const char *const p_asorg[] = {"autonomous_system_organization", NULL};
 
 /* One database; false when the address is not in it or on an MMDB error. */
 static bool mmdb_find(const MMDB_s *m, const struct ts_ip *ip, MMDB_entry_s *entry,
-                      struct ingest_geo_counters *cnt)
+                      struct enrich_geo_counters *cnt)
 {
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
@@ -252,8 +252,8 @@ static bool mmdb_find(const MMDB_s *m, const struct ts_ip *ip, MMDB_entry_s *ent
     return true;
 }
 
-static bool lookup_uncached(const struct ingest_geo *g, const struct ts_ip *ip,
-                            struct ingest_geo_result *r, struct ingest_geo_counters *cnt)
+static bool lookup_uncached(const struct enrich_geo *g, const struct ts_ip *ip,
+                            struct enrich_geo_result *r, struct enrich_geo_counters *cnt)
 {
     memset(r, 0, sizeof(*r));
     bool any = false;
@@ -278,15 +278,15 @@ static bool lookup_uncached(const struct ingest_geo *g, const struct ts_ip *ip,
     return any;
 }
 
-bool ingest_geo_lookup(const struct ingest_geo *g, struct ingest_geo_cache *c,
-                       const struct ts_ip *ip, struct ingest_geo_result *out,
-                       struct ingest_geo_counters *cnt)
+bool enrich_geo_lookup(const struct enrich_geo *g, struct enrich_geo_cache *c,
+                       const struct ts_ip *ip, struct enrich_geo_result *out,
+                       struct enrich_geo_counters *cnt)
 {
     size_t alen = ip->family == 6 ? 16 : 4;
     cnt->lookups++;
     struct cache_slot *s = NULL;
     if (c) {
-        uint64_t h = ingest_hash64(ip->addr, alen, ip->family);
+        uint64_t h = enrich_hash64(ip->addr, alen, ip->family);
         s = &c->slot[h & (INGEST_GEO_CACHE_SLOTS - 1)];
         if (s->used && s->family == ip->family && memcmp(s->addr, ip->addr, alen) == 0) {
             cnt->cache_hits++;

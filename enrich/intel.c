@@ -18,10 +18,10 @@
  *           "bloom": a blocked Bloom filter over every key of the four
  *           databases above, so that an absent address, domain, URL or hash
  *           (nearly all of them) costs one cache line, not a B-tree walk.
- * Every value is a record (ingest_ioc_encode): version, type, confidence,
+ * Every value is a record (enrich_ioc_encode): version, type, confidence,
  * source length, valid_until (int64 LE seconds, 0 = none), source bytes.
  *
- * Threads: an ingest_intel (environment, handles) is shared read-only; a
+ * Threads: an enrich_intel (environment, handles) is shared read-only; a
  * reader (one read transaction, renewed per batch) belongs to one thread at
  * a time (MDB_NOTLS). Lookups allocate nothing but the strings of a match,
  * which go into the event's arena.
@@ -36,16 +36,16 @@
 #include "../core/arena.h"
 #include "enrich_int.h"
 
-const char *const ingest_intel_db_names[INGEST_IDB_COUNT] = {"net", "domain", "url", "hash",
+const char *const enrich_intel_db_names[INGEST_IDB_COUNT] = {"net", "domain", "url", "hash",
                                                               "meta"};
 
-struct ingest_intel {
+struct enrich_intel {
     MDB_env *env;
     MDB_dbi dbi[INGEST_IDB_COUNT];
 };
 
-struct ingest_intel_reader {
-    const struct ingest_intel *in;
+struct enrich_intel_reader {
+    const struct enrich_intel *in;
     MDB_txn *txn;
     bool active;
     const uint8_t *bloom; /* in the map, valid while the txn is active */
@@ -54,7 +54,7 @@ struct ingest_intel_reader {
     size_t ncidr[2];
 };
 
-const char *ingest_ioc_type_name(int type)
+const char *enrich_ioc_type_name(int type)
 {
     switch (type) {
     case INGEST_IOC_IP: return "ip";
@@ -70,7 +70,7 @@ const char *ingest_ioc_type_name(int type)
 
 /* ---------------------------------------------------------------- records */
 
-size_t ingest_ioc_encode(const struct ingest_ioc *ioc, uint8_t *out, size_t cap)
+size_t enrich_ioc_encode(const struct enrich_ioc *ioc, uint8_t *out, size_t cap)
 {
     size_t sl = ioc->source_len > INGEST_INTEL_MAX_SOURCE ? INGEST_INTEL_MAX_SOURCE
                                                            : ioc->source_len;
@@ -87,7 +87,7 @@ size_t ingest_ioc_encode(const struct ingest_ioc *ioc, uint8_t *out, size_t cap)
     return INGEST_IOC_HDR + sl;
 }
 
-int ingest_ioc_decode(const void *p, size_t n, struct ingest_ioc *out)
+int enrich_ioc_decode(const void *p, size_t n, struct enrich_ioc *out)
 {
     const uint8_t *b = p;
     if (n < INGEST_IOC_HDR || b[0] != 1 || n < INGEST_IOC_HDR + (size_t)b[3])
@@ -121,7 +121,7 @@ static inline char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
-size_t ingest_intel_key_domain(const char *s, size_t len, char *out, size_t cap)
+size_t enrich_intel_key_domain(const char *s, size_t len, char *out, size_t cap)
 {
     trim(&s, &len);
     if (len >= 2 && s[0] == '*' && s[1] == '.') {
@@ -172,7 +172,7 @@ static bool url_split(const char *s, size_t len, size_t *scheme_len, size_t *hos
     return h > *host_off;
 }
 
-size_t ingest_intel_key_url(const char *s, size_t len, char *out, size_t cap)
+size_t enrich_intel_key_url(const char *s, size_t len, char *out, size_t cap)
 {
     trim(&s, &len);
     size_t sl, ho, he;
@@ -234,7 +234,7 @@ static int hexval(char c)
     return -1;
 }
 
-size_t ingest_intel_key_hash(const char *s, size_t len, uint8_t *out, size_t cap)
+size_t enrich_intel_key_hash(const char *s, size_t len, uint8_t *out, size_t cap)
 {
     trim(&s, &len);
     if (len != 32 && len != 40 && len != 64)
@@ -250,7 +250,7 @@ size_t ingest_intel_key_hash(const char *s, size_t len, uint8_t *out, size_t cap
     return len / 2;
 }
 
-size_t ingest_intel_key_net(const struct ts_ip *net, unsigned plen, uint8_t *out)
+size_t enrich_intel_key_net(const struct ts_ip *net, unsigned plen, uint8_t *out)
 {
     size_t alen = net->family == 6 ? 16 : 4;
     out[0] = net->family;
@@ -267,7 +267,7 @@ size_t ingest_intel_key_net(const struct ts_ip *net, unsigned plen, uint8_t *out
 
 static void bloom_bits(int dbi, const void *key, size_t klen, uint64_t *h1, uint64_t *h2)
 {
-    *h1 = ingest_hash64(key, klen, 0xb10f0000ULL + (uint64_t)dbi);
+    *h1 = enrich_hash64(key, klen, 0xb10f0000ULL + (uint64_t)dbi);
     uint64_t x = *h1 ^ 0x9e3779b97f4a7c15ULL;
     x ^= x >> 31;
     x *= 0xbf58476d1ce4e5b9ULL;
@@ -275,7 +275,7 @@ static void bloom_bits(int dbi, const void *key, size_t klen, uint64_t *h1, uint
     *h2 = x;
 }
 
-bool ingest_intel_bloom_maybe(const uint8_t *bloom, size_t len, int dbi, const void *key,
+bool enrich_intel_bloom_maybe(const uint8_t *bloom, size_t len, int dbi, const void *key,
                               size_t klen)
 {
     if (!bloom)
@@ -293,10 +293,10 @@ bool ingest_intel_bloom_maybe(const uint8_t *bloom, size_t len, int dbi, const v
 }
 
 /* Used by the loader (declared here to keep the format in one file). */
-size_t ingest_intel_bloom_size(uint64_t nkeys);
-void ingest_intel_bloom_add(uint8_t *bloom, size_t len, int dbi, const void *key, size_t klen);
+size_t enrich_intel_bloom_size(uint64_t nkeys);
+void enrich_intel_bloom_add(uint8_t *bloom, size_t len, int dbi, const void *key, size_t klen);
 
-size_t ingest_intel_bloom_size(uint64_t nkeys)
+size_t enrich_intel_bloom_size(uint64_t nkeys)
 {
     uint64_t bits = nkeys * 16, nblocks = 1;
     while (nblocks * BLOOM_BLOCK * 8 < bits)
@@ -304,7 +304,7 @@ size_t ingest_intel_bloom_size(uint64_t nkeys)
     return BLOOM_HDR + (size_t)nblocks * BLOOM_BLOCK;
 }
 
-void ingest_intel_bloom_add(uint8_t *bloom, size_t len, int dbi, const void *key, size_t klen)
+void enrich_intel_bloom_add(uint8_t *bloom, size_t len, int dbi, const void *key, size_t klen)
 {
     if (memcmp(bloom, BLOOM_MAGIC, 4) != 0) {
         memset(bloom, 0, len);
@@ -330,7 +330,7 @@ static bool bloom_valid(const uint8_t *b, size_t len)
 
 /* ------------------------------------------------------------ open / read */
 
-int ingest_intel_open(const char *dir, struct ingest_intel **out, struct ts_err *err)
+int enrich_intel_open(const char *dir, struct enrich_intel **out, struct ts_err *err)
 {
     *out = NULL;
     struct stat st;
@@ -339,7 +339,7 @@ int ingest_intel_open(const char *dir, struct ingest_intel **out, struct ts_err 
                           "intel database directory: %s (create it with `tocsin intel load --db "
                           "DIR FILE`)",
                           errno ? strerror(errno) : "not a directory");
-    struct ingest_intel *in = calloc(1, sizeof(*in));
+    struct enrich_intel *in = calloc(1, sizeof(*in));
     if (!in)
         return ts_err_set(err, TS_E_NOMEM, dir, 0, 0, "out of memory");
     int rc = mdb_env_create(&in->env);
@@ -352,14 +352,14 @@ int ingest_intel_open(const char *dir, struct ingest_intel **out, struct ts_err 
         (rc = mdb_txn_begin(in->env, NULL, MDB_RDONLY, &txn)))
         goto lmdb_fail;
     for (int i = 0; i < INGEST_IDB_COUNT; i++) {
-        rc = mdb_dbi_open(txn, ingest_intel_db_names[i], 0, &in->dbi[i]);
+        rc = mdb_dbi_open(txn, enrich_intel_db_names[i], 0, &in->dbi[i]);
         if (rc == MDB_NOTFOUND) {
             mdb_txn_abort(txn);
-            ingest_intel_close(in);
+            enrich_intel_close(in);
             return ts_err_set(err, TS_E_STORE, dir, 0, 0,
                               "not a Tocsin intel database (no \"%s\" table): load indicators "
                               "with `tocsin intel load --db DIR FILE`",
-                              ingest_intel_db_names[i]);
+                              enrich_intel_db_names[i]);
         }
         if (rc)
             goto lmdb_fail;
@@ -373,12 +373,12 @@ int ingest_intel_open(const char *dir, struct ingest_intel **out, struct ts_err 
 lmdb_fail:
     if (txn)
         mdb_txn_abort(txn);
-    ingest_intel_close(in);
+    enrich_intel_close(in);
     return ts_err_set(err, TS_E_STORE, dir, 0, 0, "cannot open the intel database: %s",
                       mdb_strerror(rc));
 }
 
-void ingest_intel_close(struct ingest_intel *in)
+void enrich_intel_close(struct enrich_intel *in)
 {
     if (!in)
         return;
@@ -387,7 +387,7 @@ void ingest_intel_close(struct ingest_intel *in)
     free(in);
 }
 
-int ingest_intel_reader_create(struct ingest_intel_reader **out, const struct ingest_intel *in)
+int enrich_intel_reader_create(struct enrich_intel_reader **out, const struct enrich_intel *in)
 {
     *out = calloc(1, sizeof(**out));
     if (!*out)
@@ -396,7 +396,7 @@ int ingest_intel_reader_create(struct ingest_intel_reader **out, const struct in
     return 0;
 }
 
-void ingest_intel_reader_free(struct ingest_intel_reader *r)
+void enrich_intel_reader_free(struct enrich_intel_reader *r)
 {
     if (!r)
         return;
@@ -405,10 +405,10 @@ void ingest_intel_reader_free(struct ingest_intel_reader *r)
     free(r);
 }
 
-int ingest_intel_reader_begin(struct ingest_intel_reader *r)
+int enrich_intel_reader_begin(struct enrich_intel_reader *r)
 {
     if (r->active)
-        ingest_intel_reader_end(r);
+        enrich_intel_reader_end(r);
     int rc = r->txn ? mdb_txn_renew(r->txn)
                     : mdb_txn_begin(r->in->env, NULL, MDB_RDONLY, &r->txn);
     if (rc) {
@@ -440,7 +440,7 @@ int ingest_intel_reader_begin(struct ingest_intel_reader *r)
     return 0;
 }
 
-void ingest_intel_reader_end(struct ingest_intel_reader *r)
+void enrich_intel_reader_end(struct enrich_intel_reader *r)
 {
     if (r->active)
         mdb_txn_reset(r->txn);
@@ -451,11 +451,11 @@ void ingest_intel_reader_end(struct ingest_intel_reader *r)
 /* ----------------------------------------------------------------- lookups */
 
 /* Probe one key: 1 with ioc filled (valid), 0 absent/expired/bad, never < 0. */
-static int probe(struct ingest_intel_reader *r, int dbi, const void *key, size_t klen,
-                 int64_t now_s, struct ingest_ioc *ioc, struct ingest_intel_counters *cnt)
+static int probe(struct enrich_intel_reader *r, int dbi, const void *key, size_t klen,
+                 int64_t now_s, struct enrich_ioc *ioc, struct enrich_intel_counters *cnt)
 {
     cnt->lookups++;
-    if (!ingest_intel_bloom_maybe(r->bloom, r->bloom_len, dbi, key, klen)) {
+    if (!enrich_intel_bloom_maybe(r->bloom, r->bloom_len, dbi, key, klen)) {
         cnt->bloom_skips++;
         return 0;
     }
@@ -463,7 +463,7 @@ static int probe(struct ingest_intel_reader *r, int dbi, const void *key, size_t
     int rc = mdb_get(r->txn, r->in->dbi[dbi], &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
-    if (rc || ingest_ioc_decode(v.mv_data, v.mv_size, ioc)) {
+    if (rc || enrich_ioc_decode(v.mv_data, v.mv_size, ioc)) {
         cnt->errors++;
         return 0;
     }
@@ -475,9 +475,9 @@ static int probe(struct ingest_intel_reader *r, int dbi, const void *key, size_t
 }
 
 /* Copy the source and the indicator text into the arena. */
-static int hit_fill(struct ts_arena *arena, struct ingest_intel_hit *hit,
-                    const struct ingest_ioc *ioc, const char *text, size_t tlen,
-                    struct ingest_intel_counters *cnt)
+static int hit_fill(struct ts_arena *arena, struct enrich_intel_hit *hit,
+                    const struct enrich_ioc *ioc, const char *text, size_t tlen,
+                    struct enrich_intel_counters *cnt)
 {
     hit->ioc = *ioc;
     char *src = ts_arena_strndup(arena, ioc->source, ioc->source_len);
@@ -492,15 +492,15 @@ static int hit_fill(struct ts_arena *arena, struct ingest_intel_hit *hit,
 }
 
 /* A probed network record: 1 hit (filled), 0 none, <0 arena full. */
-static int net_hit(struct ingest_intel_reader *r, const struct ts_ip *ip, unsigned plen,
-                   int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                   struct ingest_intel_counters *cnt)
+static int net_hit(struct enrich_intel_reader *r, const struct ts_ip *ip, unsigned plen,
+                   int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                   struct enrich_intel_counters *cnt)
 {
     struct ts_ip m = *ip;
-    ingest_ip_mask(&m, plen);
+    enrich_ip_mask(&m, plen);
     uint8_t key[18];
-    size_t kl = ingest_intel_key_net(&m, plen, key);
-    struct ingest_ioc ioc;
+    size_t kl = enrich_intel_key_net(&m, plen, key);
+    struct enrich_ioc ioc;
     if (!probe(r, INGEST_IDB_NET, key, kl, now_s, &ioc, cnt))
         return 0;
     char buf[64];
@@ -511,9 +511,9 @@ static int net_hit(struct ingest_intel_reader *r, const struct ts_ip *ip, unsign
     return hit_fill(arena, hit, &ioc, buf, bl, cnt);
 }
 
-int ingest_intel_match_ip(struct ingest_intel_reader *r, const struct ts_ip *ip, int64_t now_s,
-                          struct ts_arena *arena, struct ingest_intel_hit *hit,
-                          struct ingest_intel_counters *cnt)
+int enrich_intel_match_ip(struct enrich_intel_reader *r, const struct ts_ip *ip, int64_t now_s,
+                          struct ts_arena *arena, struct enrich_intel_hit *hit,
+                          struct enrich_intel_counters *cnt)
 {
     if (!r->active)
         return 0;
@@ -550,17 +550,17 @@ int ingest_intel_match_ip(struct ingest_intel_reader *r, const struct ts_ip *ip,
     return 0;
 }
 
-int ingest_intel_match_domain(struct ingest_intel_reader *r, const char *s, size_t len,
-                              int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                              struct ingest_intel_counters *cnt)
+int enrich_intel_match_domain(struct enrich_intel_reader *r, const char *s, size_t len,
+                              int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                              struct enrich_intel_counters *cnt)
 {
     if (!r->active)
         return 0;
     trim(&s, &len);
     struct ts_ip ip;
     if (len && len < 64 && ts_ip_parse(s, len, &ip) == 0) {
-        ingest_ip_unmap(&ip);
-        return ingest_intel_match_ip(r, &ip, now_s, arena, hit, cnt);
+        enrich_ip_unmap(&ip);
+        return enrich_intel_match_ip(r, &ip, now_s, arena, hit, cnt);
     }
     /* host:port */
     const char *colon = memchr(s, ':', len);
@@ -571,12 +571,12 @@ int ingest_intel_match_domain(struct ingest_intel_reader *r, const char *s, size
         len = (size_t)(colon - s);
     }
     char key[256];
-    size_t kl = ingest_intel_key_domain(s, len, key, sizeof(key));
+    size_t kl = enrich_intel_key_domain(s, len, key, sizeof(key));
     if (!kl)
         return 0;
     const char *k = key;
     for (;;) {
-        struct ingest_ioc ioc;
+        struct enrich_ioc ioc;
         if (probe(r, INGEST_IDB_DOMAIN, k, kl, now_s, &ioc, cnt))
             return hit_fill(arena, hit, &ioc, k, kl, cnt);
         /* then the parent domains, down to two labels */
@@ -591,16 +591,16 @@ int ingest_intel_match_domain(struct ingest_intel_reader *r, const char *s, size
     }
 }
 
-int ingest_intel_match_url(struct ingest_intel_reader *r, const char *s, size_t len,
-                           int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                           struct ingest_intel_counters *cnt)
+int enrich_intel_match_url(struct enrich_intel_reader *r, const char *s, size_t len,
+                           int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                           struct enrich_intel_counters *cnt)
 {
     if (!r->active)
         return 0;
     trim(&s, &len);
     char key[INGEST_INTEL_MAX_KEY];
-    size_t kl = ingest_intel_key_url(s, len, key, sizeof(key));
-    struct ingest_ioc ioc;
+    size_t kl = enrich_intel_key_url(s, len, key, sizeof(key));
+    struct enrich_ioc ioc;
     if (kl && probe(r, INGEST_IDB_URL, key, kl, now_s, &ioc, cnt))
         return hit_fill(arena, hit, &ioc, key, kl, cnt);
     size_t sl, ho, he;
@@ -621,21 +621,21 @@ int ingest_intel_match_url(struct ingest_intel_reader *r, const char *s, size_t 
         struct ts_ip ip;
         if (ts_ip_parse(h + 1, (size_t)(rb - h - 1), &ip))
             return 0;
-        ingest_ip_unmap(&ip);
-        return ingest_intel_match_ip(r, &ip, now_s, arena, hit, cnt);
+        enrich_ip_unmap(&ip);
+        return enrich_intel_match_ip(r, &ip, now_s, arena, hit, cnt);
     }
-    return ingest_intel_match_domain(r, h, hl, now_s, arena, hit, cnt);
+    return enrich_intel_match_domain(r, h, hl, now_s, arena, hit, cnt);
 }
 
-static int match_one_hash(struct ingest_intel_reader *r, const char *s, size_t len, int64_t now_s,
-                          struct ts_arena *arena, struct ingest_intel_hit *hit,
-                          struct ingest_intel_counters *cnt)
+static int match_one_hash(struct enrich_intel_reader *r, const char *s, size_t len, int64_t now_s,
+                          struct ts_arena *arena, struct enrich_intel_hit *hit,
+                          struct enrich_intel_counters *cnt)
 {
     uint8_t key[32];
-    size_t kl = ingest_intel_key_hash(s, len, key, sizeof(key));
+    size_t kl = enrich_intel_key_hash(s, len, key, sizeof(key));
     if (!kl)
         return 0;
-    struct ingest_ioc ioc;
+    struct enrich_ioc ioc;
     if (!probe(r, INGEST_IDB_HASH, key, kl, now_s, &ioc, cnt))
         return 0;
     static const char hex[] = "0123456789abcdef";
@@ -660,9 +660,9 @@ static bool algo_is(const char *a, size_t n, const char *want)
     return j == wl;
 }
 
-int ingest_intel_match_hashes(struct ingest_intel_reader *r, const char *s, size_t len,
-                              int64_t now_s, struct ts_arena *arena, struct ingest_intel_hit *hit,
-                              struct ingest_intel_counters *cnt)
+int enrich_intel_match_hashes(struct enrich_intel_reader *r, const char *s, size_t len,
+                              int64_t now_s, struct ts_arena *arena, struct enrich_intel_hit *hit,
+                              struct enrich_intel_counters *cnt)
 {
     if (!r->active)
         return 0;

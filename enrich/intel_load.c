@@ -32,15 +32,15 @@
 #define STIX_MAX_IDENTITIES 4096
 
 /* Implemented in intel.c next to the reader. */
-size_t ingest_intel_bloom_size(uint64_t nkeys);
-void ingest_intel_bloom_add(uint8_t *bloom, size_t len, int dbi, const void *key, size_t klen);
+size_t enrich_intel_bloom_size(uint64_t nkeys);
+void enrich_intel_bloom_add(uint8_t *bloom, size_t len, int dbi, const void *key, size_t klen);
 
 enum hint { H_AUTO, H_IP, H_DOMAIN, H_URL, H_HASH, H_MD5, H_SHA1, H_SHA256 };
 
 struct loader {
     const char *file;
     struct ts_err *err;
-    struct ingest_intel_load_stats *st;
+    struct enrich_intel_load_stats *st;
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi[INGEST_IDB_COUNT];
@@ -188,22 +188,22 @@ static int put(struct loader *l, enum hint h, const char *v, size_t len, int con
     struct ts_ip net;
     unsigned plen;
     if ((h == H_AUTO || h == H_IP || h == H_DOMAIN) &&
-        ingest_cidr_parse(v, len, false, &net, &plen) == 0) {
-        ingest_ip_unmap(&net);
+        enrich_cidr_parse(v, len, false, &net, &plen) == 0) {
+        enrich_ip_unmap(&net);
         if (net.family == 4 && plen > 32)
             plen -= 96; /* ::ffff:a.b.c.d/n */
         if (plen == 0) {
             skip(l, "%s: network %.*s is too broad", where, (int)(len > 60 ? 60 : len), v);
             return 0;
         }
-        kl = ingest_intel_key_net(&net, plen, key);
+        kl = enrich_intel_key_net(&net, plen, key);
         dbi = INGEST_IDB_NET;
         type = plen == (net.family == 6 ? 128u : 32u) ? INGEST_IOC_IP : INGEST_IOC_CIDR;
     } else if (h == H_IP) {
         skip(l, "%s: not an IP address or CIDR: %.*s", where, (int)(len > 60 ? 60 : len), v);
         return 0;
     } else if (h == H_AUTO || h == H_HASH || h == H_MD5 || h == H_SHA1 || h == H_SHA256) {
-        kl = ingest_intel_key_hash(v, len, key, sizeof(key));
+        kl = enrich_intel_key_hash(v, len, key, sizeof(key));
         size_t want = h == H_MD5 ? 16 : h == H_SHA1 ? 20 : h == H_SHA256 ? 32 : 0;
         if (kl && want && kl != want)
             kl = 0;
@@ -218,7 +218,7 @@ static int put(struct loader *l, enum hint h, const char *v, size_t len, int con
         }
     }
     if (dbi < 0 && (h == H_URL || (h == H_AUTO && memmem(v, len, "://", 3)))) {
-        kl = ingest_intel_key_url(v, len, (char *)key, sizeof(key));
+        kl = enrich_intel_key_url(v, len, (char *)key, sizeof(key));
         if (!kl) {
             skip(l, "%s: not a URL (or longer than %d bytes): %.*s", where, INGEST_INTEL_MAX_KEY,
                  (int)(len > 60 ? 60 : len), v);
@@ -228,7 +228,7 @@ static int put(struct loader *l, enum hint h, const char *v, size_t len, int con
         type = INGEST_IOC_URL;
     }
     if (dbi < 0 && (h == H_AUTO || h == H_DOMAIN)) {
-        kl = ingest_intel_key_domain(v, len, (char *)key, sizeof(key));
+        kl = enrich_intel_key_domain(v, len, (char *)key, sizeof(key));
         if (!kl || (h == H_AUTO && !memchr(key, '.', kl))) {
             skip(l, "%s: not an IP, CIDR, domain, URL or hash: %.*s", where,
                  (int)(len > 60 ? 60 : len), v);
@@ -241,18 +241,18 @@ static int put(struct loader *l, enum hint h, const char *v, size_t len, int con
         skip(l, "%s: not an indicator: %.*s", where, (int)(len > 60 ? 60 : len), v);
         return 0;
     }
-    struct ingest_ioc ioc = {.type = (uint8_t)type,
+    struct enrich_ioc ioc = {.type = (uint8_t)type,
                              .confidence = (uint8_t)confidence,
                              .valid_until = valid_until,
                              .source = src,
                              .source_len = srclen};
     uint8_t rec[INGEST_IOC_HDR + INGEST_INTEL_MAX_SOURCE];
-    size_t rl = ingest_ioc_encode(&ioc, rec, sizeof(rec));
+    size_t rl = enrich_ioc_encode(&ioc, rec, sizeof(rec));
     MDB_val k = {.mv_size = kl, .mv_data = key}, d = {.mv_size = rl, .mv_data = rec};
     int rc = mdb_put(l->txn, l->dbi[dbi], &k, &d, 0);
     if (rc)
         return lmdb_fail(l, rc, "storing an indicator");
-    struct ingest_intel_load_stats *st = l->st;
+    struct enrich_intel_load_stats *st = l->st;
     st->indicators++;
     switch (type) {
     case INGEST_IOC_IP: st->ips++; break;
@@ -1050,7 +1050,7 @@ static int finish(struct loader *l)
         return ts_err_set(l->err, TS_E_LIMIT, l->file, 0, 0,
                           "the intel database would hold %llu indicators (at most %llu)",
                           (unsigned long long)nkeys, (unsigned long long)INTEL_MAX_KEYS);
-    size_t blen = ingest_intel_bloom_size(nkeys);
+    size_t blen = enrich_intel_bloom_size(nkeys);
     uint8_t *bloom = calloc(1, blen);
     if (!bloom)
         return ts_err_set(l->err, TS_E_NOMEM, l->file, 0, 0, "out of memory (Bloom filter)");
@@ -1061,7 +1061,7 @@ static int finish(struct loader *l)
         MDB_val ck, cv;
         int r = mdb_cursor_get(cur, &ck, &cv, MDB_FIRST);
         while (r == 0) {
-            ingest_intel_bloom_add(bloom, blen, d, ck.mv_data, ck.mv_size);
+            enrich_intel_bloom_add(bloom, blen, d, ck.mv_data, ck.mv_size);
             r = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT);
         }
         mdb_cursor_close(cur);
@@ -1070,7 +1070,7 @@ static int finish(struct loader *l)
     }
     if (!rc) {
         if (nkeys == 0)
-            ingest_intel_bloom_add(bloom, blen, 0, "", 0); /* writes the header */
+            enrich_intel_bloom_add(bloom, blen, 0, "", 0); /* writes the header */
         k = (MDB_val){.mv_size = 5, .mv_data = "bloom"};
         v = (MDB_val){.mv_size = blen, .mv_data = bloom};
         rc = mdb_put(l->txn, meta, &k, &v, 0);
@@ -1079,8 +1079,8 @@ static int finish(struct loader *l)
     return rc ? lmdb_fail(l, rc, "writing the Bloom filter") : 0;
 }
 
-int ingest_intel_load(const char *db_dir, const char *file, const char *source_name,
-                      struct ingest_intel_load_stats *st, struct ts_err *err)
+int enrich_intel_load(const char *db_dir, const char *file, const char *source_name,
+                      struct enrich_intel_load_stats *st, struct ts_err *err)
 {
     memset(st, 0, sizeof(*st));
     if (source_name && (!*source_name || strlen(source_name) > INGEST_INTEL_MAX_SOURCE))
@@ -1105,7 +1105,7 @@ int ingest_intel_load(const char *db_dir, const char *file, const char *source_n
         !(mrc = mdb_env_open(l.env, db_dir, 0, 0640)) &&
         !(mrc = mdb_txn_begin(l.env, NULL, 0, &l.txn))) {
         for (int i = 0; i < INGEST_IDB_COUNT && !mrc; i++)
-            mrc = mdb_dbi_open(l.txn, ingest_intel_db_names[i], MDB_CREATE, &l.dbi[i]);
+            mrc = mdb_dbi_open(l.txn, enrich_intel_db_names[i], MDB_CREATE, &l.dbi[i]);
     }
     if (mrc) {
         rc = ts_err_set(err, TS_E_STORE, db_dir, 0, 0, "cannot open the intel database: %s",

@@ -177,7 +177,7 @@ struct esc_assets {
     struct ts_arena *arena;
     struct esc_system *v; /* v[i] is the inventory's system i */
     size_t n;
-    struct ingest_assets *inv; /* owned: the inventory as enrich/ parsed it */
+    struct enrich_assets *inv; /* owned: the inventory as enrich/ parsed it */
 };
 
 /* The organisation of a tenant (else the default, else NULL). */

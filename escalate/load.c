@@ -1246,7 +1246,7 @@ static bool ip_is_public(const struct ts_ip *ip)
              (a[0] == 0 && a[15] <= 1 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15)));
 }
 
-static int system_from(struct esc_lctx *x, const struct ingest_asset *as, struct esc_system *s)
+static int system_from(struct esc_lctx *x, const struct enrich_asset *as, struct esc_system *s)
 {
     s->id = as->id;
     s->name = as->name;
@@ -1280,28 +1280,28 @@ static int system_from(struct esc_lctx *x, const struct ingest_asset *as, struct
 static int assets_load(const char *path, const char *name, const char *buf, size_t len,
                        struct esc_assets **out, struct ts_err *err)
 {
-    struct ingest_assets *inv = NULL;
+    struct enrich_assets *inv = NULL;
     *out = NULL;
-    int rc = path ? ingest_assets_load(path, &inv, err)
-                  : ingest_assets_load_buffer(name, buf, len, &inv, err);
+    int rc = path ? enrich_assets_load(path, &inv, err)
+                  : enrich_assets_load_buffer(name, buf, len, &inv, err);
     if (rc)
         return rc;
     struct esc_assets *a = calloc(1, sizeof(*a));
     struct esc_lctx x = {.file = path ? path : name, .err = err, .what = "the inventory"};
     if (!a || arena_new(&a->arena) != 0) {
         free(a);
-        ingest_assets_free(inv);
+        enrich_assets_free(inv);
         return esc_nomem(&x);
     }
     a->inv = inv;
     x.arena = a->arena;
-    size_t n = ingest_assets_count(inv);
+    size_t n = enrich_assets_count(inv);
     a->v = ts_arena_alloc(a->arena, (n ? n : 1) * sizeof(*a->v));
     rc = a->v ? 0 : esc_nomem(&x);
     if (a->v)
         memset(a->v, 0, (n ? n : 1) * sizeof(*a->v));
     for (size_t i = 0; !rc && i < n; i++)
-        if ((rc = system_from(&x, ingest_assets_at(inv, i), &a->v[i])) == 0)
+        if ((rc = system_from(&x, enrich_assets_at(inv, i), &a->v[i])) == 0)
             a->n++;
     if (rc) {
         esc_assets_free(a);
@@ -1326,7 +1326,7 @@ void esc_assets_free(struct esc_assets *a)
 {
     if (!a)
         return;
-    ingest_assets_free(a->inv);
+    enrich_assets_free(a->inv);
     ts_arena_destroy(a->arena);
     free(a);
 }
@@ -1370,8 +1370,8 @@ const struct esc_system *esc_assets_by_id(const struct esc_assets *a, const char
 static const struct esc_system *find_value(const struct esc_assets *a, const char *tenant,
                                            const char *v, size_t n, bool strict)
 {
-    const struct ingest_asset *as =
-        ingest_assets_by_value(a->inv, ingest_assets_tenant(a->inv, tenant), v, n, strict);
+    const struct enrich_asset *as =
+        enrich_assets_by_value(a->inv, enrich_assets_tenant(a->inv, tenant), v, n, strict);
     return as ? &a->v[as->index] : NULL;
 }
 

@@ -31,7 +31,7 @@ void ingest_batch_destroy(struct ingest_batch *b)
 {
     if (!b)
         return;
-    ingest_norm_free(b->norm);
+    norm_set_free(b->norm);
     ts_arena_destroy(b->arena);
     free(b->events);
     free(b);
@@ -40,7 +40,7 @@ void ingest_batch_destroy(struct ingest_batch *b)
 void ingest_batch_reset(struct ingest_batch *b)
 {
     ts_arena_reset(b->arena);
-    ingest_norm_free(b->norm); /* after the arena: nothing points into it any more */
+    norm_set_free(b->norm); /* after the arena: nothing points into it any more */
     b->norm = NULL;
     b->n = 0;
     b->noffsets = 0;

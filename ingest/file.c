@@ -170,10 +170,10 @@ static int reader_next(struct reader *r, size_t max, const char **line, size_t *
 /* The first half of a flush: end the normalisation batch, make the dead
  * letters durable, process(). *empty when the batch holds nothing. */
 static int flush_process(const struct ingest_file_opts *o, struct ingest_batch *b,
-                         struct ingest_norm_scratch *ns, bool *empty)
+                         struct norm_scratch *ns, bool *empty)
 {
     if (ns)
-        ingest_norm_batch_end(ns);
+        norm_set_batch_end(ns);
     *empty = b->consumed == 0;
     if (*empty)
         return 0;
@@ -184,7 +184,7 @@ static int flush_process(const struct ingest_file_opts *o, struct ingest_batch *
 }
 
 static int flush_batch(const struct ingest_file_opts *o, struct ingest_batch *b,
-                       struct ingest_stats *st, struct ingest_norm_scratch *ns)
+                       struct ingest_stats *st, struct norm_scratch *ns)
 {
     bool empty;
     int rc = flush_process(o, b, ns, &empty);
@@ -215,18 +215,18 @@ static void add_explain(struct ts_event *ev, const char *name, const char *val)
 
 /* Decoders, profile, enrichment; a step that cannot finish leaves the
  * event as it is, with a warning. */
-static void normalise(const struct ingest_file_opts *o, struct ingest_norm_scratch *ns,
+static void normalise(const struct ingest_file_opts *o, struct norm_scratch *ns,
                       struct ts_event *ev, struct ingest_stats *st, const char *name,
                       uint64_t line)
 {
-    struct ingest_norm_explain ex;
-    ingest_norm_batch_begin(ns);
-    int rc = ingest_normalise(o->norm, ns, ev, o->explain ? &ex : NULL);
+    struct norm_explain ex;
+    norm_set_batch_begin(ns);
+    int rc = norm_apply(o->norm, ns, ev, o->explain ? &ex : NULL);
     if (rc) {
         st->warnings++;
         diag_line(o, name, line, "warning", "normalisation incomplete (event kept as parsed)");
     }
-    if (ingest_norm_undecoded(ns))
+    if (norm_undecoded(ns))
         st->no_decoder++;
     if (o->explain) {
         add_explain(ev, "explain.decoder", ex.decoder ? ex.decoder : "(none)");
@@ -306,7 +306,7 @@ static bool any_busy(const struct committer *c)
  * (the lowest free one, a new one while the pool may grow, else wait for
  * one) once what is in flight is under the budget. */
 static int flush_pipelined(const struct ingest_file_opts *o, struct ingest_batch **bs, int *cur,
-                           struct ingest_stats *st, struct ingest_norm_scratch *ns,
+                           struct ingest_stats *st, struct norm_scratch *ns,
                            struct committer *c)
 {
     struct ingest_batch *b = bs[*cur];
@@ -446,8 +446,8 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
     }
 #define FLUSH() (piped ? flush_pipelined(o, bs, &cur, st, ns, &cm) : flush_batch(o, b, st, ns))
     const char *tenant = o->tenant ? o->tenant : "";
-    struct ingest_norm_scratch *ns = NULL;
-    if (o->norm && (rc = ingest_norm_scratch_create(&ns, o->norm)) != 0) {
+    struct norm_scratch *ns = NULL;
+    if (o->norm && (rc = norm_scratch_create(&ns, o->norm)) != 0) {
         ingest_batch_destroy(b);
         return rc;
     }
@@ -596,7 +596,7 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
             ingest_batch_destroy(bs[i]);
         b = bs[0];
     }
-    ingest_norm_scratch_free(ns);
+    norm_scratch_free(ns);
     ingest_batch_destroy(b);
     free_keys(keys, o->npaths);
     return rc;

@@ -137,7 +137,7 @@ struct ingest_batch {
     uint64_t consumed;      /* messages read for this batch = n + dead_letters */
     uint64_t dead_letters;  /* of them, sent to the dead-letter destination */
     int worker;             /* index of the worker that built it, 0 for files */
-    struct ingest_norm *norm; /* Kafka: a reference to the normaliser its events used
+    struct norm_set *norm; /* Kafka: a reference to the normaliser its events used
                                  (they point into it), released on reset */
     void *priv;             /* source-private */
 };
@@ -174,7 +174,7 @@ struct ingest_stats {
     uint64_t tenant_refused; /* of dead_letters: a "tenant" header the topic may not carry */
     uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
     uint64_t no_decoder;    /* of parsed: a program and a message, decoders loaded, none
-                               fired (normalise.h: ingest_norm_undecoded) */
+                               fired (normalise.h: norm_undecoded) */
     uint64_t inflight_peak; /* files, pipelined: most arena bytes handed over at once */
     uint32_t batches_made;  /* files, pipelined: batches allocated */
 };
@@ -219,9 +219,9 @@ void ingest_dlq_file_close(struct ingest_dlq_file *d);
 /* ---------------------------------------------------------- normalisation */
 
 /* Decoders, mapping profile and enrichment after parsing (normalise.h).
- * Sources take an optional, shared, immutable ingest_norm and keep one
+ * Sources take an optional, shared, immutable norm_set and keep one
  * scratch per thread. */
-struct ingest_norm;
+struct norm_set;
 
 /* ------------------------------------------------------------ file source */
 
@@ -242,7 +242,7 @@ struct ingest_file_opts {
     struct ingest_dlq_file *dlq; /* NULL: dead letters are reported on diag only */
     FILE *diag;                /* warnings and rejects, one line each; NULL = none */
     const volatile int *stop;  /* optional: stop at the next batch when *stop != 0 */
-    const struct ingest_norm *norm; /* NULL: events stay as parsed */
+    const struct norm_set *norm; /* NULL: events stay as parsed */
     bool explain;              /* add explain.* fields saying what normalisation did */
     /* commit() on a second thread, overlapping the next batches' reading,
      * parsing and process(): INGEST_PIPELINE_BATCHES batches go round
@@ -298,7 +298,7 @@ struct ingest_kafka_opts {
     uint32_t queue_batches;   /* bounded queue per worker; 0 = 4 */
     struct ingest_parse_opts parse;
     struct ingest_sink sink;
-    struct ingest_norm *norm; /* NULL: events stay as parsed; the source takes a reference */
+    struct norm_set *norm; /* NULL: events stay as parsed; the source takes a reference */
     /* Exactly-once output (the re-keyed mode, docs/scale.md). When set, each
      * worker owns a transactional producer (transactional.id
      * "<txn_id>-w<N>": keep it stable per process, so that a restarted
@@ -341,7 +341,7 @@ void ingest_kafka_stop(struct ingest_kafka *k);
 /* Swap in a new normaliser (SIGHUP): batches started from now on use it;
  * the old one lives until the last batch that used it is reset. Takes a
  * reference to n. Thread-safe (not from a signal handler). */
-void ingest_kafka_set_norm(struct ingest_kafka *k, struct ingest_norm *n);
+void ingest_kafka_set_norm(struct ingest_kafka *k, struct norm_set *n);
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st);
 /* Messages by (topic, tenant) since the start, summed over the workers as
  * of each worker's last handed-over batch: *out (malloc'd, the caller
@@ -442,7 +442,7 @@ struct ingest_kafka_range_opts {
     uint32_t batch_max;       /* messages per batch; 0 = 1000 */
     const char *tenant;       /* NULL: every tenant; else only its events */
     struct ingest_parse_opts parse;
-    const struct ingest_norm *norm; /* NULL: events as parsed (borrowed) */
+    const struct norm_set *norm; /* NULL: events as parsed (borrowed) */
     /* process and commit as for run; seek(topic, partition) gives a resume
      * position (the next offset to read) stored by a previous run of the
      * same range: reading starts there when it is past the range's start. */

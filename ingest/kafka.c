@@ -87,8 +87,8 @@ struct worker {
     pthread_cond_t cv;
     uint64_t pushed, done; /* batches, guarded by mu */
     rd_kafka_topic_partition_list_t *committed; /* last committed offsets, guarded by mu */
-    struct ingest_norm_scratch *ns; /* NULL without normalisation */
-    struct ingest_norm *ns_norm;    /* the normaliser ns was made for (a reference, so a
+    struct norm_scratch *ns; /* NULL without normalisation */
+    struct norm_set *ns_norm;    /* the normaliser ns was made for (a reference, so a
                                        freed one's address cannot come back) */
     rd_kafka_message_t **pending; /* polled while paused, delivered first */
     size_t npending, pending_head, pending_cap;
@@ -136,7 +136,7 @@ struct ingest_kafka {
     atomic_int failed;          /* first fatal TS_E_* code */
     atomic_int dlq_failures;
     pthread_mutex_t normu;
-    struct ingest_norm *norm;   /* current normaliser (a reference), swapped on reload */
+    struct norm_set *norm;   /* current normaliser (a reference), swapped on reload */
     char errmsg[512];
     pthread_mutex_t errmu;
 };
@@ -347,7 +347,7 @@ static void push_cur(struct worker *w)
 {
     struct ingest_batch *b = w->cur;
     if (w->ns)
-        ingest_norm_batch_end(w->ns); /* e.g. the intel read transaction */
+        norm_set_batch_end(w->ns); /* e.g. the intel read transaction */
     tt_publish(w);
     if (!b || b->consumed == 0)
         return;
@@ -629,16 +629,16 @@ static void batch_take_norm(struct worker *w, struct ingest_batch *b)
 {
     struct ingest_kafka *k = w->k;
     pthread_mutex_lock(&k->normu);
-    b->norm = ingest_norm_ref(k->norm);
+    b->norm = norm_set_ref(k->norm);
     pthread_mutex_unlock(&k->normu);
     if (b->norm == w->ns_norm)
         return;
-    ingest_norm_scratch_free(w->ns);
-    ingest_norm_free(w->ns_norm);
+    norm_scratch_free(w->ns);
+    norm_set_free(w->ns_norm);
     w->ns = NULL;
     w->ns_norm = NULL;
-    if (b->norm && ingest_norm_scratch_create(&w->ns, b->norm) == 0) {
-        w->ns_norm = ingest_norm_ref(b->norm);
+    if (b->norm && norm_scratch_create(&w->ns, b->norm) == 0) {
+        w->ns_norm = norm_set_ref(b->norm);
     } else if (b->norm) {
         ts_warn("kafka (worker %d): no memory for normalisation scratch; events stay as parsed",
                 w->id);
@@ -765,9 +765,9 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         ingest_batch_keep(b);
         inc(&w->st.parsed, 1);
         /* a step that cannot finish leaves the event as parsed */
-        if (b->norm && w->ns && ingest_normalise(b->norm, w->ns, ev, NULL))
+        if (b->norm && w->ns && norm_apply(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
-        if (b->norm && w->ns && (nodec = ingest_norm_undecoded(w->ns)))
+        if (b->norm && w->ns && (nodec = norm_undecoded(w->ns)))
             inc(&w->st.no_decoder, 1);
         if (!ingest_diag_warning_holds(&d, ev))
             d.warning = NULL; /* a decoder set the time the parser could not read */
@@ -1295,7 +1295,7 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
     k->o = *o;
     pthread_mutex_init(&k->errmu, NULL);
     pthread_mutex_init(&k->normu, NULL);
-    k->norm = ingest_norm_ref(o->norm);
+    k->norm = norm_set_ref(o->norm);
     k->nw = o->workers > 0 ? o->workers : 1;
     int rc = 0;
     k->dlq_names = calloc(o->ntopics, sizeof(char *));
@@ -1411,14 +1411,14 @@ void ingest_kafka_stop(struct ingest_kafka *k)
     atomic_store(&k->stop, 1);
 }
 
-void ingest_kafka_set_norm(struct ingest_kafka *k, struct ingest_norm *n)
+void ingest_kafka_set_norm(struct ingest_kafka *k, struct norm_set *n)
 {
-    struct ingest_norm *ref = ingest_norm_ref(n);
+    struct norm_set *ref = norm_set_ref(n);
     pthread_mutex_lock(&k->normu);
-    struct ingest_norm *old = k->norm;
+    struct norm_set *old = k->norm;
     k->norm = ref;
     pthread_mutex_unlock(&k->normu);
-    ingest_norm_free(old);
+    norm_set_free(old);
 }
 
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
@@ -1596,8 +1596,8 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         }
         free(w->seen);
         ingest_health_destroy(w->health);
-        ingest_norm_scratch_free(w->ns);
-        ingest_norm_free(w->ns_norm);
+        norm_scratch_free(w->ns);
+        norm_set_free(w->ns_norm);
         for (uint32_t j = 0; w->pool && j < w->npool; j++)
             ingest_batch_destroy(w->pool[j]);
         free(w->pool);
@@ -1628,7 +1628,7 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
             regfree(&k->re[i]);
     free(k->re);
     free(k->has_re);
-    ingest_norm_free(k->norm);
+    norm_set_free(k->norm);
     pthread_mutex_destroy(&k->errmu);
     pthread_mutex_destroy(&k->normu);
     free(k);

@@ -42,7 +42,7 @@ struct range {
     struct ingest_range_part *parts;
     size_t nparts;
     struct ingest_batch *b;
-    struct ingest_norm_scratch *ns;
+    struct norm_scratch *ns;
     int timeout_ms;
 };
 
@@ -337,7 +337,7 @@ static int flush(struct range *r)
     struct ingest_batch *b = r->b;
     const struct ingest_kafka_range_opts *o = r->o;
     if (r->ns)
-        ingest_norm_batch_end(r->ns);
+        norm_set_batch_end(r->ns);
     if (b->consumed == 0)
         return 0;
     uint32_t other = 0;
@@ -410,10 +410,10 @@ static int handle_msg(struct range *r, const rd_kafka_message_t *m, struct inges
         if (d.warning)
             r->st->in.warnings++;
         if (o->norm && r->ns) {
-            ingest_norm_batch_begin(r->ns);
-            if (ingest_normalise(o->norm, r->ns, ev, NULL))
+            norm_set_batch_begin(r->ns);
+            if (norm_apply(o->norm, r->ns, ev, NULL))
                 r->st->in.warnings++;
-            if (ingest_norm_undecoded(r->ns))
+            if (norm_undecoded(r->ns))
                 r->st->in.no_decoder++;
         }
         if (ingest_time_guard(&o->parse, ev))
@@ -607,7 +607,7 @@ int ingest_kafka_range_run(const struct ingest_kafka_range_opts *o, struct inges
     uint32_t cap = o->batch_max ? o->batch_max : 1000;
     int rc = ingest_batch_create(&r.b, cap, max);
     if (!rc && o->norm)
-        rc = ingest_norm_scratch_create(&r.ns, o->norm);
+        rc = norm_scratch_create(&r.ns, o->norm);
     rc = rc ? rc : make_consumer(&r, 0, err);
     rc = rc ? rc : plan_topics(&r, err);
     rc = rc ? rc : plan_offsets(&r, err);
@@ -627,7 +627,7 @@ int ingest_kafka_range_run(const struct ingest_kafka_range_opts *o, struct inges
         rd_kafka_consumer_close(r.rk);
         rd_kafka_destroy(r.rk);
     }
-    ingest_norm_scratch_free(r.ns);
+    norm_scratch_free(r.ns);
     ingest_batch_destroy(r.b);
     for (size_t i = 0; i < r.ntopics; i++)
         free(r.topics[i].name);

@@ -4,7 +4,7 @@
  *
  * Ownership: a set owns one arena holding every name, literal and table of
  * its decoders, plus the compiled regexes; events decoded with it point to
- * its names and constants (see ingest_decoder_set_ref). A scratch belongs to
+ * its names and constants (see norm_decoder_set_ref). A scratch belongs to
  * one thread and holds the PCRE2 match data, match context and JIT stack.
  *
  * Threads: loading is reentrant; a loaded set is read-only and may be used by
@@ -115,7 +115,7 @@ struct prog_slot {
     uint32_t n;
 };
 
-struct ingest_decoder_set {
+struct norm_decoder_set {
     atomic_uint refs;
     struct ts_arena *mem;
     struct decoder *dec;
@@ -129,11 +129,11 @@ struct ingest_decoder_set {
     uint32_t nprogs, capprogs;
 };
 
-struct ingest_decoder_scratch {
+struct norm_decoder_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
-    struct ingest_decoder_stats st;
+    struct norm_decoder_stats st;
     bool undecoded; /* the last apply(): program and message, no decoder fired */
 };
 
@@ -146,7 +146,7 @@ struct ingest_decoder_scratch {
  * (strings go to its arena through lalloc/scalar). */
 struct loader {
     struct ts_yconf y;
-    struct ingest_decoder_set *ds;
+    struct norm_decoder_set *ds;
 };
 
 static int lerr(struct loader *x, const struct ts_ynode *n, const char *fmt, ...)
@@ -603,7 +603,7 @@ static int load_match(struct loader *L, const struct ts_ynode *m, struct decoder
         uint32_t nv;
         if ((rc = scalar_list(L, prog, "match.program", &v, &nv)))
             return rc;
-        struct ingest_decoder_set *ds = L->ds;
+        struct norm_decoder_set *ds = L->ds;
         for (uint32_t i = 0; i < nv; i++) {
             if (ds->nprogs == ds->capprogs) {
                 uint32_t cap = ds->capprogs ? ds->capprogs * 2 : 64;
@@ -677,7 +677,7 @@ static const char *const decoder_keys[] = {"name",   "description", "match", "so
 
 static int load_decoder(struct loader *L, const struct ts_ynode *n)
 {
-    struct ingest_decoder_set *ds = L->ds;
+    struct norm_decoder_set *ds = L->ds;
     int rc;
     if ((rc = map_of(L, n, "a decoder")) || (rc = check_keys(L, n, "a decoder", decoder_keys)))
         return rc;
@@ -777,7 +777,7 @@ static int load_stream(struct loader *L, const struct ts_ystream *st)
     return 0;
 }
 
-static int load_file(struct ingest_decoder_set *ds, const char *path, struct ts_err *err)
+static int load_file(struct norm_decoder_set *ds, const char *path, struct ts_err *err)
 {
     struct ts_ystream *st = NULL;
     int rc = ts_yaml_load_file(path, &st, err);
@@ -803,7 +803,7 @@ static int yml_name(const struct dirent *e)
            (n > 5 && strcmp(e->d_name + n - 5, ".yaml") == 0);
 }
 
-static int load_path(struct ingest_decoder_set *ds, const char *path, struct ts_err *err)
+static int load_path(struct norm_decoder_set *ds, const char *path, struct ts_err *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -844,7 +844,7 @@ static uint32_t hash_name(const char *s, size_t n)
     return h;
 }
 
-static struct prog_slot *slot_find(const struct ingest_decoder_set *ds, const char *s, size_t n)
+static struct prog_slot *slot_find(const struct norm_decoder_set *ds, const char *s, size_t n)
 {
     if (!ds->nslots)
         return NULL;
@@ -860,7 +860,7 @@ static struct prog_slot *slot_find(const struct ingest_decoder_set *ds, const ch
 
 /* The program index: per program name, its decoders merged with the
  * any-program ones, in decoder order. */
-static int build_index(struct ingest_decoder_set *ds, struct ts_err *err)
+static int build_index(struct norm_decoder_set *ds, struct ts_err *err)
 {
     struct loader L = {.y = {.file = "decoders", .err = err, .what = "decoders"}, .ds = ds};
     ds->any = lalloc(&L, ds->ndec * sizeof(uint32_t));
@@ -908,7 +908,7 @@ static int build_index(struct ingest_decoder_set *ds, struct ts_err *err)
     return 0;
 }
 
-static void set_destroy(struct ingest_decoder_set *ds)
+static void set_destroy(struct norm_decoder_set *ds)
 {
     for (uint32_t i = 0; i < ds->ndec; i++) {
         struct decoder *d = &ds->dec[i];
@@ -922,13 +922,13 @@ static void set_destroy(struct ingest_decoder_set *ds)
     free(ds);
 }
 
-int ingest_decoder_set_load(struct ingest_decoder_set **out, const char *const *paths,
+int norm_decoder_set_load(struct norm_decoder_set **out, const char *const *paths,
                             size_t npaths, struct ts_err *err)
 {
     if (!out)
         return TS_E_INVAL;
     *out = NULL;
-    struct ingest_decoder_set *ds = calloc(1, sizeof(*ds));
+    struct norm_decoder_set *ds = calloc(1, sizeof(*ds));
     if (!ds || ts_arena_create(&ds->mem, 64 * 1024, DEC_ARENA_CAP)) {
         free(ds);
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory loading decoders");
@@ -947,41 +947,41 @@ int ingest_decoder_set_load(struct ingest_decoder_set **out, const char *const *
     return 0;
 }
 
-struct ingest_decoder_set *ingest_decoder_set_ref(struct ingest_decoder_set *ds)
+struct norm_decoder_set *norm_decoder_set_ref(struct norm_decoder_set *ds)
 {
     if (ds)
         atomic_fetch_add(&ds->refs, 1u);
     return ds;
 }
 
-void ingest_decoder_set_free(struct ingest_decoder_set *ds)
+void norm_decoder_set_free(struct norm_decoder_set *ds)
 {
     if (ds && atomic_fetch_sub(&ds->refs, 1u) == 1u)
         set_destroy(ds);
 }
 
-size_t ingest_decoder_set_count(const struct ingest_decoder_set *ds)
+size_t norm_decoder_set_count(const struct norm_decoder_set *ds)
 {
     return ds ? ds->ndec : 0;
 }
 
 /* ---------------------------------------------------------------- scratch */
 
-int ingest_decoder_scratch_create(struct ingest_decoder_scratch **out,
-                                  const struct ingest_decoder_set *ds)
+int norm_decoder_scratch_create(struct norm_decoder_scratch **out,
+                                  const struct norm_decoder_set *ds)
 {
     TS_UNUSED(ds);
     if (!out)
         return TS_E_INVAL;
     *out = NULL;
-    struct ingest_decoder_scratch *s = calloc(1, sizeof(*s));
+    struct norm_decoder_scratch *s = calloc(1, sizeof(*s));
     if (!s)
         return TS_E_NOMEM;
     s->md = pcre2_match_data_create(INGEST_DEC_MAX_GROUPS + 1, NULL);
     s->mctx = pcre2_match_context_create(NULL);
     s->jit = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
     if (!s->md || !s->mctx || !s->jit) {
-        ingest_decoder_scratch_free(s);
+        norm_decoder_scratch_free(s);
         return TS_E_NOMEM;
     }
     pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
@@ -990,7 +990,7 @@ int ingest_decoder_scratch_create(struct ingest_decoder_scratch **out,
     return 0;
 }
 
-void ingest_decoder_scratch_free(struct ingest_decoder_scratch *s)
+void norm_decoder_scratch_free(struct norm_decoder_scratch *s)
 {
     if (!s)
         return;
@@ -1000,13 +1000,13 @@ void ingest_decoder_scratch_free(struct ingest_decoder_scratch *s)
     free(s);
 }
 
-bool ingest_decoder_scratch_undecoded(const struct ingest_decoder_scratch *s)
+bool norm_decoder_scratch_undecoded(const struct norm_decoder_scratch *s)
 {
     return s && s->undecoded;
 }
 
-void ingest_decoder_scratch_stats(const struct ingest_decoder_scratch *s,
-                                  struct ingest_decoder_stats *st)
+void norm_decoder_scratch_stats(const struct norm_decoder_scratch *s,
+                                  struct norm_decoder_stats *st)
 {
     if (s && st)
         *st = s->st;
@@ -1014,7 +1014,7 @@ void ingest_decoder_scratch_stats(const struct ingest_decoder_scratch *s,
 
 /* ------------------------------------------------------------------ apply */
 
-static int add_typed(struct ingest_decoder_scratch *sc, struct ts_event *ev, const struct out *o,
+static int add_typed(struct norm_decoder_scratch *sc, struct ts_event *ev, const struct out *o,
                      const char *s, size_t len)
 {
     struct ts_value v;
@@ -1071,7 +1071,7 @@ static bool lit_in(const struct lit *v, uint32_t n, const char *s, size_t len)
     return false;
 }
 
-static int run_kv(struct ingest_decoder_scratch *sc, struct ts_event *ev, const struct pattern *p,
+static int run_kv(struct norm_decoder_scratch *sc, struct ts_event *ev, const struct pattern *p,
                   const char *s, size_t len)
 {
     struct ingest_kv_iter it;
@@ -1102,7 +1102,7 @@ static int run_kv(struct ingest_decoder_scratch *sc, struct ts_event *ev, const 
 }
 
 /* Emit a matched pattern's fields. */
-static int emit(struct ingest_decoder_scratch *sc, const struct decoder *d,
+static int emit(struct norm_decoder_scratch *sc, const struct decoder *d,
                 const struct pattern *p, struct ts_event *ev, const char *src, size_t srclen,
                 bool matched_re)
 {
@@ -1172,7 +1172,7 @@ static int emit(struct ingest_decoder_scratch *sc, const struct decoder *d,
 }
 
 /* Do d's match conditions hold? *src gets the source text. */
-static bool accepts(const struct decoder *d, struct ingest_decoder_scratch *sc,
+static bool accepts(const struct decoder *d, struct norm_decoder_scratch *sc,
                     const struct ts_event *ev, const char *prog, size_t proglen,
                     const char *msg, size_t msglen, bool have_msg, const char **src,
                     size_t *srclen)
@@ -1222,8 +1222,8 @@ static bool accepts(const struct decoder *d, struct ingest_decoder_scratch *sc,
     return true;
 }
 
-int ingest_decoder_apply(const struct ingest_decoder_set *ds, struct ingest_decoder_scratch *sc,
-                         struct ts_event *ev, struct ingest_decoder_explain *ex)
+int norm_decoder_apply(const struct norm_decoder_set *ds, struct norm_decoder_scratch *sc,
+                         struct ts_event *ev, struct norm_decoder_explain *ex)
 {
     if (ex) {
         ex->decoder = NULL;

@@ -7,7 +7,7 @@
  * message prefix and extract fields with PCRE2 named captures (JIT) or
  * key=value splitting. A decoder set is immutable once loaded and shared by
  * all threads; per-thread scratch (PCRE2 match data) lives in a
- * ingest_decoder_scratch. No malloc per event: fields go into the event's
+ * norm_decoder_scratch. No malloc per event: fields go into the event's
  * arena.
  */
 #ifndef INGEST_DECODER_H
@@ -18,8 +18,8 @@
 #include "../core/event.h"
 #include "../core/ts.h"
 
-struct ingest_decoder_set;
-struct ingest_decoder_scratch;
+struct norm_decoder_set;
+struct norm_decoder_scratch;
 
 /* Hard caps (hostile decoder files): */
 #define INGEST_DEC_MAX_FILES 1024     /* decoder files per directory */
@@ -37,28 +37,28 @@ struct ingest_decoder_scratch;
  * PCRE2's message and offset). Returns 0, or TS_E_CONFIG / TS_E_PARSE /
  * TS_E_IO / TS_E_LIMIT / TS_E_NOMEM with err set; *out is then NULL.
  * The set holds one reference. */
-int ingest_decoder_set_load(struct ingest_decoder_set **out, const char *const *paths,
+int norm_decoder_set_load(struct norm_decoder_set **out, const char *const *paths,
                             size_t npaths, struct ts_err *err);
 /* Reference counting: a reload builds a new set and swaps it in; events
  * decoded with a set hold pointers into it (field names, constant values),
  * so whoever swaps keeps a reference until the batches decoded with the old
  * set are done. _ref returns ds; _free drops one reference and frees the set
  * with the last one. Both are thread-safe; NULL is accepted. */
-struct ingest_decoder_set *ingest_decoder_set_ref(struct ingest_decoder_set *ds);
-void ingest_decoder_set_free(struct ingest_decoder_set *ds);
+struct norm_decoder_set *norm_decoder_set_ref(struct norm_decoder_set *ds);
+void norm_decoder_set_free(struct norm_decoder_set *ds);
 /* Number of decoders in the set. */
-size_t ingest_decoder_set_count(const struct ingest_decoder_set *ds);
+size_t norm_decoder_set_count(const struct norm_decoder_set *ds);
 
 /* Per-thread scratch (PCRE2 match data, JIT stack, match limits). One
  * scratch serves any set (it is sized for INGEST_DEC_MAX_GROUPS), so a
  * reload does not need new scratch; ds may be NULL. */
-int ingest_decoder_scratch_create(struct ingest_decoder_scratch **out,
-                                  const struct ingest_decoder_set *ds);
-void ingest_decoder_scratch_free(struct ingest_decoder_scratch *s);
+int norm_decoder_scratch_create(struct norm_decoder_scratch **out,
+                                  const struct norm_decoder_set *ds);
+void norm_decoder_scratch_free(struct norm_decoder_scratch *s);
 
 /* What apply() did, for `tocsin parse --explain`. Strings are owned by the
  * set (decoder) or live in the event's arena (why). */
-struct ingest_decoder_explain {
+struct norm_decoder_explain {
     const char *decoder; /* name of the decoder that fired, or NULL */
     const char *why;     /* "pattern 2 (etc/decoders/sshd.yml:14:18) matched",
                             or why none fired */
@@ -74,11 +74,11 @@ struct ingest_decoder_explain {
  * Returns 0 (also when nothing matched: ex->decoder NULL), TS_E_NOMEM /
  * TS_E_LIMIT when the arena or field cap is reached (the event keeps the
  * fields added so far). ex may be NULL (no explanation is built). */
-int ingest_decoder_apply(const struct ingest_decoder_set *ds, struct ingest_decoder_scratch *s,
-                         struct ts_event *ev, struct ingest_decoder_explain *ex);
+int norm_decoder_apply(const struct norm_decoder_set *ds, struct norm_decoder_scratch *s,
+                         struct ts_event *ev, struct norm_decoder_explain *ex);
 
 /* Counters of one scratch (one thread), monotonically increasing. */
-struct ingest_decoder_stats {
+struct norm_decoder_stats {
     uint64_t events;      /* apply() calls */
     uint64_t decoded;     /* a decoder fired */
     uint64_t match_errors; /* PCRE2 errors other than no-match (match limit ...) */
@@ -88,9 +88,9 @@ struct ingest_decoder_stats {
 /* The last apply() on s saw an event with a program and a message (a text
  * log line a decoder is expected to read) and no decoder fired: the line
  * keeps only what its parser found (counted as "no decoder"). */
-bool ingest_decoder_scratch_undecoded(const struct ingest_decoder_scratch *s);
-void ingest_decoder_scratch_stats(const struct ingest_decoder_scratch *s,
-                                  struct ingest_decoder_stats *st);
+bool norm_decoder_scratch_undecoded(const struct norm_decoder_scratch *s);
+void norm_decoder_scratch_stats(const struct norm_decoder_scratch *s,
+                                  struct norm_decoder_stats *st);
 
 /* Message formats beyond RFC 3164/5424/JSON, same contract as the parsers
  * in ingest.h (fields into the arena; TS_E_PARSE with diag->reason), each

@@ -9,36 +9,36 @@
 #include "normalise.h"
 #include "profile.h"
 
-/* Sums over every scratch of one ingest_norm (ingest_norm_stats). */
+/* Sums over every scratch of one norm_set (norm_stats). */
 struct norm_counters {
     _Atomic uint64_t events, input_reserved_renamed, input_reserved_dropped;
 };
 
-struct ingest_norm {
+struct norm_set {
     atomic_int refs;
-    struct ingest_decoder_set *decoders;
-    struct ingest_profile_set *profiles;
-    struct ingest_enricher *enricher;
+    struct norm_decoder_set *decoders;
+    struct norm_profile_set *profiles;
+    struct enrich_set *enricher;
     char *force_profile;
-    struct norm_counters *cnt; /* written through a const ingest_norm by scratches */
+    struct norm_counters *cnt; /* written through a const norm_set by scratches */
 };
 
-struct ingest_norm_scratch {
-    const struct ingest_norm *n;
-    struct ingest_decoder_scratch *dec;
-    struct ingest_enrich_scratch *enr;
+struct norm_scratch {
+    const struct norm_set *n;
+    struct norm_decoder_scratch *dec;
+    struct enrich_scratch *enr;
     bool in_batch;
-    struct ingest_enrich_stats added; /* what this scratch already added to n->cnt */
+    struct enrich_stats added; /* what this scratch already added to n->cnt */
 };
 
 /* Add what the scratch counted since its last flush to the norm's sums:
  * at the end of each batch and when the scratch is freed (not per event). */
-static void stats_flush(struct ingest_norm_scratch *s)
+static void stats_flush(struct norm_scratch *s)
 {
     if (!s->enr)
         return;
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(s->enr, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(s->enr, &st);
     struct norm_counters *c = s->n->cnt;
     if (st.events != s->added.events)
         atomic_fetch_add_explicit(&c->events, st.events - s->added.events,
@@ -54,11 +54,11 @@ static void stats_flush(struct ingest_norm_scratch *s)
     s->added = st;
 }
 
-int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *o,
+int norm_set_create(struct norm_set **out, const struct norm_opts *o,
                        struct ts_err *err)
 {
     *out = NULL;
-    struct ingest_norm *n = calloc(1, sizeof(*n));
+    struct norm_set *n = calloc(1, sizeof(*n));
     if (!n)
         return TS_E_NOMEM;
     atomic_init(&n->refs, 1);
@@ -68,13 +68,13 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
     }
     int rc = 0;
     if (o->ndecoder_paths)
-        rc = ingest_decoder_set_load(&n->decoders, o->decoder_paths, o->ndecoder_paths, err);
+        rc = norm_decoder_set_load(&n->decoders, o->decoder_paths, o->ndecoder_paths, err);
     if (!rc && o->nprofile_paths)
-        rc = ingest_profile_set_load(&n->profiles, o->profile_paths, o->nprofile_paths, err);
+        rc = norm_profile_set_load(&n->profiles, o->profile_paths, o->nprofile_paths, err);
     if (!rc && o->force_profile) {
         bool known = false;
-        for (size_t i = 0; n->profiles && i < ingest_profile_set_count(n->profiles); i++)
-            known = known || strcmp(ingest_profile_set_name(n->profiles, i), o->force_profile) == 0;
+        for (size_t i = 0; n->profiles && i < norm_profile_set_count(n->profiles); i++)
+            known = known || strcmp(norm_profile_set_name(n->profiles, i), o->force_profile) == 0;
         if (!known)
             rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "unknown profile \"%s\"",
                             o->force_profile);
@@ -86,86 +86,86 @@ int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *
      * renamed input.<name> even when nothing is configured to look up - an
      * event must not name its own system for escalation (issue 17). With no
      * options the enricher only does that: one first-byte test per field. */
-    static const struct ingest_enrich_opts no_lookups;
+    static const struct enrich_opts no_lookups;
     if (!rc)
-        rc = ingest_enricher_create(&n->enricher, o->enrich ? o->enrich : &no_lookups, err);
+        rc = enrich_set_create(&n->enricher, o->enrich ? o->enrich : &no_lookups, err);
     if (rc) {
-        ingest_norm_free(n);
+        norm_set_free(n);
         return rc;
     }
     *out = n;
     return 0;
 }
 
-struct ingest_norm *ingest_norm_ref(struct ingest_norm *n)
+struct norm_set *norm_set_ref(struct norm_set *n)
 {
     if (n)
         atomic_fetch_add(&n->refs, 1);
     return n;
 }
 
-void ingest_norm_free(struct ingest_norm *n)
+void norm_set_free(struct norm_set *n)
 {
     if (!n || atomic_fetch_sub(&n->refs, 1) != 1)
         return;
-    ingest_decoder_set_free(n->decoders);
-    ingest_profile_set_free(n->profiles);
-    ingest_enricher_free(n->enricher);
+    norm_decoder_set_free(n->decoders);
+    norm_profile_set_free(n->profiles);
+    enrich_set_free(n->enricher);
     free(n->force_profile);
     free(n->cnt);
     free(n);
 }
 
-int ingest_norm_scratch_create(struct ingest_norm_scratch **out, const struct ingest_norm *n)
+int norm_scratch_create(struct norm_scratch **out, const struct norm_set *n)
 {
     *out = NULL;
-    struct ingest_norm_scratch *s = calloc(1, sizeof(*s));
+    struct norm_scratch *s = calloc(1, sizeof(*s));
     if (!s)
         return TS_E_NOMEM;
     s->n = n;
     int rc = 0;
     if (n->decoders)
-        rc = ingest_decoder_scratch_create(&s->dec, n->decoders);
+        rc = norm_decoder_scratch_create(&s->dec, n->decoders);
     if (!rc && n->enricher)
-        rc = ingest_enrich_scratch_create(&s->enr, n->enricher);
+        rc = enrich_scratch_create(&s->enr, n->enricher);
     if (rc) {
-        ingest_norm_scratch_free(s);
+        norm_scratch_free(s);
         return rc;
     }
     *out = s;
     return 0;
 }
 
-void ingest_norm_scratch_free(struct ingest_norm_scratch *s)
+void norm_scratch_free(struct norm_scratch *s)
 {
     if (!s)
         return;
     if (s->in_batch)
-        ingest_norm_batch_end(s);
+        norm_set_batch_end(s);
     stats_flush(s);
-    ingest_decoder_scratch_free(s->dec);
-    ingest_enrich_scratch_free(s->enr);
+    norm_decoder_scratch_free(s->dec);
+    enrich_scratch_free(s->enr);
     free(s);
 }
 
-int ingest_norm_batch_begin(struct ingest_norm_scratch *s)
+int norm_set_batch_begin(struct norm_scratch *s)
 {
     if (!s->enr || s->in_batch)
         return 0;
-    int rc = ingest_enrich_batch_begin(s->enr);
+    int rc = enrich_batch_begin(s->enr);
     s->in_batch = rc == 0;
     return rc;
 }
 
-void ingest_norm_batch_end(struct ingest_norm_scratch *s)
+void norm_set_batch_end(struct norm_scratch *s)
 {
     if (s->enr && s->in_batch)
-        ingest_enrich_batch_end(s->enr);
+        enrich_batch_end(s->enr);
     s->in_batch = false;
     stats_flush(s);
 }
 
-void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *out)
+void norm_stats(const struct norm_set *n, struct norm_stats *out)
 {
     memset(out, 0, sizeof(*out));
     if (!n)
@@ -177,16 +177,16 @@ void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *ou
         atomic_load_explicit(&n->cnt->input_reserved_dropped, memory_order_relaxed);
 }
 
-int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
-                     struct ts_event *ev, struct ingest_norm_explain *ex)
+int norm_apply(const struct norm_set *n, struct norm_scratch *s,
+                     struct ts_event *ev, struct norm_explain *ex)
 {
     int first = 0, rc;
     if (ex)
         memset(ex, 0, sizeof(*ex));
     struct ts_logsource before = ev->logsource, dec_ls = {0};
     if (n->decoders) {
-        struct ingest_decoder_explain dx = {0};
-        rc = ingest_decoder_apply(n->decoders, s->dec, ev, ex ? &dx : NULL);
+        struct norm_decoder_explain dx = {0};
+        rc = norm_decoder_apply(n->decoders, s->dec, ev, ex ? &dx : NULL);
         /* the parts the decoder filled in (it never overwrites) */
         if (!before.product)
             dec_ls.product = ev->logsource.product;
@@ -204,8 +204,8 @@ int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
      * decoder recognised this message, the profile only its format
      * (docs/decoders.md, "Logsource precedence") */
     if (n->profiles) {
-        struct ingest_profile_explain px = {0};
-        rc = ingest_profile_apply(n->profiles, n->force_profile, ev, ex ? &px : NULL);
+        struct norm_profile_explain px = {0};
+        rc = norm_profile_apply(n->profiles, n->force_profile, ev, ex ? &px : NULL);
         first = first ? first : rc;
         if (dec_ls.product)
             ev->logsource.product = dec_ls.product;
@@ -220,14 +220,14 @@ int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
     }
     if (n->enricher) {
         if (!s->in_batch)
-            ingest_norm_batch_begin(s);
-        rc = ingest_enrich_event(n->enricher, s->enr, ev);
+            norm_set_batch_begin(s);
+        rc = enrich_event(n->enricher, s->enr, ev);
         first = first ? first : rc;
     }
     return first;
 }
 
-bool ingest_norm_undecoded(const struct ingest_norm_scratch *s)
+bool norm_undecoded(const struct norm_scratch *s)
 {
-    return s && s->n && s->n->decoders && ingest_decoder_scratch_undecoded(s->dec);
+    return s && s->n && s->n->decoders && norm_decoder_scratch_undecoded(s->dec);
 }

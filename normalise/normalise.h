@@ -4,8 +4,8 @@
  * step always runs: a field of the input named like one enrichment writes
  * (asset.id ...) is renamed input.<name> even with no enrichment options.
  *
- * An ingest_norm is built once (start, SIGHUP), immutable and shared by all
- * worker threads; each thread has its own ingest_norm_scratch. A step that
+ * An norm_set is built once (start, SIGHUP), immutable and shared by all
+ * worker threads; each thread has its own norm_scratch. A step that
  * cannot complete (arena full) leaves the event as it is: normalisation
  * never drops an event.
  */
@@ -19,7 +19,7 @@
 #include "../core/ts.h"
 #include "../enrich/enrich.h"
 
-struct ingest_norm_opts {
+struct norm_opts {
     const char *const *profile_paths; /* files/dirs of mapping profiles; none = no profiles */
     size_t nprofile_paths;
     const char *const *decoder_paths; /* files/dirs of decoders; none = no decoders */
@@ -27,55 +27,55 @@ struct ingest_norm_opts {
     const char *force_profile;        /* apply this profile to every event, or NULL */
     /* NULL: no lookups. Either way every event goes through the enricher,
      * which renames input fields in its namespaces (asset.*, threat.*, and
-     * with GeoIP F.geo.* / F.as.*) input.<name> (ingest_enrich_event). */
-    const struct ingest_enrich_opts *enrich;
+     * with GeoIP F.geo.* / F.as.*) input.<name> (enrich_event). */
+    const struct enrich_opts *enrich;
 };
 
-struct ingest_norm;
-struct ingest_norm_scratch;
+struct norm_set;
+struct norm_scratch;
 
 /* What normalisation did to one event (`tocsin parse --explain`). */
-struct ingest_norm_explain {
+struct norm_explain {
     const char *decoder, *decoder_why;
     const char *profile, *profile_why;
 };
 
 /* Created with one reference. Events normalised with n point into it (field
  * names, constants), so whoever swaps in a new one on SIGHUP keeps a
- * reference per batch until the batch is reset; ingest_norm_free drops one
+ * reference per batch until the batch is reset; norm_set_free drops one
  * reference and frees on the last. Thread-safe. */
-int ingest_norm_create(struct ingest_norm **out, const struct ingest_norm_opts *o,
+int norm_set_create(struct norm_set **out, const struct norm_opts *o,
                        struct ts_err *err);
-struct ingest_norm *ingest_norm_ref(struct ingest_norm *n);
-void ingest_norm_free(struct ingest_norm *n);
-int ingest_norm_scratch_create(struct ingest_norm_scratch **out, const struct ingest_norm *n);
-void ingest_norm_scratch_free(struct ingest_norm_scratch *s);
+struct norm_set *norm_set_ref(struct norm_set *n);
+void norm_set_free(struct norm_set *n);
+int norm_scratch_create(struct norm_scratch **out, const struct norm_set *n);
+void norm_scratch_free(struct norm_scratch *s);
 /* Around each batch (enrichment's read transaction). */
-int ingest_norm_batch_begin(struct ingest_norm_scratch *s);
-void ingest_norm_batch_end(struct ingest_norm_scratch *s);
+int norm_set_batch_begin(struct norm_scratch *s);
+void norm_set_batch_end(struct norm_scratch *s);
 /* What normalisation did, summed over every scratch of n since
- * ingest_norm_create. A scratch adds its counts when a batch ends
- * (ingest_norm_batch_end) and when it is freed, never per event: the sums
+ * norm_set_create. A scratch adds its counts when a batch ends
+ * (norm_set_batch_end) and when it is freed, never per event: the sums
  * are final once the source freed its scratches (ingest_files_run returned,
  * ingest_kafka_destroy), and lag by at most a batch while it runs. A reload
- * builds a new ingest_norm, whose sums start at zero. Thread-safe; n may be
+ * builds a new norm_set, whose sums start at zero. Thread-safe; n may be
  * NULL (all zero). */
-struct ingest_norm_stats {
+struct norm_stats {
     uint64_t events; /* events normalised (through the enricher) */
-    /* input fields in enrichment's namespaces (ingest_enrich_event): renamed
+    /* input fields in enrichment's namespaces (enrich_event): renamed
      * input.<name>, or dropped when the event's arena had no room for it */
     uint64_t input_reserved_renamed, input_reserved_dropped;
 };
-void ingest_norm_stats(const struct ingest_norm *n, struct ingest_norm_stats *out);
+void norm_stats(const struct norm_set *n, struct norm_stats *out);
 
 /* Normalise one parsed event. Returns 0, or a non-fatal code when a step
  * could not complete (the event keeps what it has). ex may be NULL. */
-int ingest_normalise(const struct ingest_norm *n, struct ingest_norm_scratch *s,
-                     struct ts_event *ev, struct ingest_norm_explain *ex);
-/* The event of the last ingest_normalise on s was left undecoded: decoders
+int norm_apply(const struct norm_set *n, struct norm_scratch *s,
+                     struct ts_event *ev, struct norm_explain *ex);
+/* The event of the last norm_apply on s was left undecoded: decoders
  * are loaded, the event has a program and a message, and no decoder fired
  * (a silent loss the sources count as "no decoder", by topic and tenant).
  * False when no decoders are loaded. */
-bool ingest_norm_undecoded(const struct ingest_norm_scratch *s);
+bool norm_undecoded(const struct norm_scratch *s);
 
 #endif

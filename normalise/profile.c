@@ -2,7 +2,7 @@
  *
  * Load: each YAML document becomes a struct profile whose every name, value
  * and table lives in the set's arena (one ts_arena owned by the set, freed by
- * ingest_profile_set_free). Every field name a profile mentions gets a slot
+ * norm_profile_set_free). Every field name a profile mentions gets a slot
  * number and goes into an open-addressing hash table, so that apply() can
  * find what a field's rule is, and where a named field is, in O(1).
  *
@@ -195,7 +195,7 @@ struct pindex_ent {
     uint16_t *atoms;
 };
 
-struct ingest_profile_set {
+struct norm_profile_set {
     struct ts_arena *mem;
     struct profile *profiles;
     size_t n;
@@ -267,7 +267,7 @@ static inline unsigned slot_lookup(const struct profile *p, const char *s, size_
  * what is being built. */
 struct lctx {
     struct ts_yconf y;
-    struct ingest_profile_set *ps;
+    struct norm_profile_set *ps;
     struct profile *p; /* being built */
 };
 
@@ -1151,7 +1151,7 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     static const char *const keys[] = {"profile", "description", "order", "select",
                                        "rename",  "copy",        "drop",  "convert",
                                        "set",     "default",     "logsource", "cases"};
-    struct ingest_profile_set *ps = x->ps;
+    struct norm_profile_set *ps = x->ps;
     if (!root)
         return 0; /* an empty document */
     if (root->kind != TS_Y_MAP)
@@ -1274,9 +1274,9 @@ static int build_profile(struct lctx *x, const struct ts_ynode *root, unsigned d
     return 0;
 }
 
-static int set_create(struct ingest_profile_set **out)
+static int set_create(struct norm_profile_set **out)
 {
-    struct ingest_profile_set *ps = calloc(1, sizeof(*ps));
+    struct norm_profile_set *ps = calloc(1, sizeof(*ps));
     if (!ps)
         return TS_E_NOMEM;
     int rc = ts_arena_create(&ps->mem, PROF_ARENA_CHUNK, PROF_ARENA_CAP);
@@ -1288,7 +1288,7 @@ static int set_create(struct ingest_profile_set **out)
     return 0;
 }
 
-void ingest_profile_set_free(struct ingest_profile_set *ps)
+void norm_profile_set_free(struct norm_profile_set *ps)
 {
     if (!ps)
         return;
@@ -1296,7 +1296,7 @@ void ingest_profile_set_free(struct ingest_profile_set *ps)
     free(ps);
 }
 
-static int load_stream(struct ingest_profile_set *ps, const struct ts_ystream *s,
+static int load_stream(struct norm_profile_set *ps, const struct ts_ystream *s,
                        struct ts_err *err)
 {
     struct lctx x = {.y = {.err = err, .what = "profiles"}, .ps = ps};
@@ -1319,7 +1319,7 @@ static int prof_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static int load_file(struct ingest_profile_set *ps, const char *path, struct ts_err *err)
+static int load_file(struct norm_profile_set *ps, const char *path, struct ts_err *err)
 {
     struct ts_ystream *s = NULL;
     int rc = ts_yaml_load_file(path, &s, err);
@@ -1341,7 +1341,7 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_dir(struct ingest_profile_set *ps, const char *dir, size_t *nfiles,
+static int load_dir(struct norm_profile_set *ps, const char *dir, size_t *nfiles,
                     struct ts_err *err)
 {
     DIR *d = opendir(dir);
@@ -1396,11 +1396,11 @@ out:
     return rc;
 }
 
-int ingest_profile_set_load(struct ingest_profile_set **out, const char *const *paths,
+int norm_profile_set_load(struct norm_profile_set **out, const char *const *paths,
                             size_t npaths, struct ts_err *err)
 {
     *out = NULL;
-    struct ingest_profile_set *ps;
+    struct norm_profile_set *ps;
     int rc = set_create(&ps);
     if (rc)
         return ts_err_set(err, rc, NULL, 0, 0, "out of memory loading profiles");
@@ -1422,7 +1422,7 @@ int ingest_profile_set_load(struct ingest_profile_set **out, const char *const *
         }
     }
     if (rc) {
-        ingest_profile_set_free(ps);
+        norm_profile_set_free(ps);
         return rc;
     }
     if (ps->n)
@@ -1431,11 +1431,11 @@ int ingest_profile_set_load(struct ingest_profile_set **out, const char *const *
     return 0;
 }
 
-int ingest_profile_set_load_buffer(struct ingest_profile_set **out, const char *name,
+int norm_profile_set_load_buffer(struct norm_profile_set **out, const char *name,
                                    const char *buf, size_t len, struct ts_err *err)
 {
     *out = NULL;
-    struct ingest_profile_set *ps;
+    struct norm_profile_set *ps;
     int rc = set_create(&ps);
     if (rc)
         return ts_err_set(err, rc, NULL, 0, 0, "out of memory loading profiles");
@@ -1446,7 +1446,7 @@ int ingest_profile_set_load_buffer(struct ingest_profile_set **out, const char *
         ts_yaml_free(s);
     }
     if (rc) {
-        ingest_profile_set_free(ps);
+        norm_profile_set_free(ps);
         return rc;
     }
     if (ps->n)
@@ -1455,17 +1455,17 @@ int ingest_profile_set_load_buffer(struct ingest_profile_set **out, const char *
     return 0;
 }
 
-size_t ingest_profile_set_count(const struct ingest_profile_set *ps)
+size_t norm_profile_set_count(const struct norm_profile_set *ps)
 {
     return ps ? ps->n : 0;
 }
 
-const char *ingest_profile_set_name(const struct ingest_profile_set *ps, size_t i)
+const char *norm_profile_set_name(const struct norm_profile_set *ps, size_t i)
 {
     return ps && i < ps->n ? ps->profiles[i].name : NULL;
 }
 
-long ingest_profile_set_find(const struct ingest_profile_set *ps, const char *name)
+long norm_profile_set_find(const struct norm_profile_set *ps, const char *name)
 {
     if (!ps || !name)
         return -1;
@@ -1798,7 +1798,7 @@ static bool atom_eval(const struct profile *p, const struct ts_event *ev, struct
 
 /* Pass 1: renames and drops by exact name and by family, in place. */
 static int rename_pass(const struct profile *p, struct ts_event *ev, struct scratch *s,
-                       const uint16_t *fslot, struct ingest_profile_explain *ex)
+                       const uint16_t *fslot, struct norm_profile_explain *ex)
 {
     uint32_t n = ev->nfields, j = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -1970,7 +1970,7 @@ static inline uint32_t next_case(const struct profile *p, const struct scratch *
 }
 
 static int apply_profile(const struct profile *p, struct ts_event *ev,
-                         struct ingest_profile_explain *ex)
+                         struct norm_profile_explain *ex)
 {
     struct scratch s;
     uint32_t n = ev->nfields;
@@ -2097,10 +2097,10 @@ static int apply_profile(const struct profile *p, struct ts_event *ev,
     return 0;
 }
 
-int ingest_profile_apply_index(const struct ingest_profile_set *ps, size_t idx,
-                               struct ts_event *ev, struct ingest_profile_explain *ex)
+int norm_profile_apply_index(const struct norm_profile_set *ps, size_t idx,
+                               struct ts_event *ev, struct norm_profile_explain *ex)
 {
-    struct ingest_profile_explain dummy;
+    struct norm_profile_explain dummy;
     if (!ex)
         ex = &dummy;
     memset(ex, 0, sizeof(*ex));
@@ -2111,18 +2111,18 @@ int ingest_profile_apply_index(const struct ingest_profile_set *ps, size_t idx,
     return apply_profile(&ps->profiles[idx], ev, ex);
 }
 
-int ingest_profile_apply(const struct ingest_profile_set *ps, const char *force_name,
-                         struct ts_event *ev, struct ingest_profile_explain *ex)
+int norm_profile_apply(const struct norm_profile_set *ps, const char *force_name,
+                         struct ts_event *ev, struct norm_profile_explain *ex)
 {
-    struct ingest_profile_explain dummy;
+    struct norm_profile_explain dummy;
     if (!ex)
         ex = &dummy;
     memset(ex, 0, sizeof(*ex));
     if (force_name) {
-        long i = ingest_profile_set_find(ps, force_name);
+        long i = norm_profile_set_find(ps, force_name);
         if (i < 0)
             return TS_E_NOTFOUND;
-        return ingest_profile_apply_index(ps, (size_t)i, ev, ex);
+        return norm_profile_apply_index(ps, (size_t)i, ev, ex);
     }
     if (!ps)
         return 0;

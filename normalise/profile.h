@@ -22,7 +22,7 @@
 #define INGEST_PROFILE_MAX_PROFILES 256 /* per set */
 #define INGEST_PROFILE_MAX_FILES 1024   /* *.yml files per set */
 
-struct ingest_profile_set;
+struct norm_profile_set;
 
 /* Load every profile of the given files and directories (a directory: its
  * *.yml and *.yaml files in name order, not recursive). A file may hold
@@ -31,24 +31,24 @@ struct ingest_profile_set;
  * Returns 0, or TS_E_CONFIG (invalid profile), TS_E_PARSE (YAML syntax),
  * TS_E_IO (unreadable), TS_E_LIMIT (a cap above or in docs/profiles.md),
  * TS_E_NOMEM, with err set; *out is NULL then. */
-int ingest_profile_set_load(struct ingest_profile_set **out, const char *const *paths,
+int norm_profile_set_load(struct norm_profile_set **out, const char *const *paths,
                             size_t npaths, struct ts_err *err);
 /* Same from one buffer of len bytes (need not be NUL-terminated); name is used
  * as the file name in errors and explanations (copied). For tests and fuzzing. */
-int ingest_profile_set_load_buffer(struct ingest_profile_set **out, const char *name,
+int norm_profile_set_load_buffer(struct norm_profile_set **out, const char *name,
                                    const char *buf, size_t len, struct ts_err *err);
 /* NULL is accepted. */
-void ingest_profile_set_free(struct ingest_profile_set *ps);
+void norm_profile_set_free(struct norm_profile_set *ps);
 /* Profile names in the set, in the order they are tried, for --profile and
  * errors. Borrowed from ps. */
-size_t ingest_profile_set_count(const struct ingest_profile_set *ps);
-const char *ingest_profile_set_name(const struct ingest_profile_set *ps, size_t i);
+size_t norm_profile_set_count(const struct norm_profile_set *ps);
+const char *norm_profile_set_name(const struct norm_profile_set *ps, size_t i);
 /* Index of the profile called name, or -1. */
-long ingest_profile_set_find(const struct ingest_profile_set *ps, const char *name);
+long norm_profile_set_find(const struct norm_profile_set *ps, const char *name);
 
 /* What apply() did, for `tocsin parse --explain`. Strings are borrowed from
  * the profile set (valid while it lives) or static. */
-struct ingest_profile_explain {
+struct norm_profile_explain {
     const char *profile; /* the profile chosen, or NULL */
     const char *why;     /* "forced by --profile", "format json, has Event.System", ... */
     const char *logsource_case; /* "etc/profiles/x.yml:120" of the last case that set
@@ -66,12 +66,12 @@ struct ingest_profile_explain {
  * TS_E_NOTFOUND when force_name is unknown, TS_E_NOMEM/TS_E_LIMIT when the
  * arena is full (the event is left consistent: some rules may have been
  * applied). ex may be NULL. Thread-safe for distinct events. */
-int ingest_profile_apply(const struct ingest_profile_set *ps, const char *force_name,
-                         struct ts_event *ev, struct ingest_profile_explain *ex);
+int norm_profile_apply(const struct norm_profile_set *ps, const char *force_name,
+                         struct ts_event *ev, struct norm_profile_explain *ex);
 
-/* Apply profile number idx (as from ingest_profile_set_find) without its
+/* Apply profile number idx (as from norm_profile_set_find) without its
  * selector: the fast path of a forced profile. Same contract otherwise. */
-int ingest_profile_apply_index(const struct ingest_profile_set *ps, size_t idx,
-                               struct ts_event *ev, struct ingest_profile_explain *ex);
+int norm_profile_apply_index(const struct norm_profile_set *ps, size_t idx,
+                               struct ts_event *ev, struct norm_profile_explain *ex);
 
 #endif

@@ -483,7 +483,7 @@ int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf 
     lo.buf_name = "rule";
     /* the run's normalisation, or with a profile forced, one built for the
      * request from the same configuration */
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     struct ts_err err = {0};
     if (q->profile) {
         struct rt_norm_args na;
@@ -560,7 +560,7 @@ int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf 
             (unsigned long long)res.events, (unsigned long long)res.matched);
     rule_report_free(&res.report);
     ts_buf_free(&dets);
-    ingest_norm_free(norm);
+    norm_set_free(norm);
     free(al);
     free(ph);
     return wrc ? wrc : status;

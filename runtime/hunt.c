@@ -485,7 +485,7 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
     struct ts_config *cfg = NULL;
     struct ingest_topic *topics = NULL;
     struct ingest_host_zone *hz = NULL;
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     struct rule_field_alias *al = NULL;
     struct rule_placeholder *ph = NULL;
     struct corr_grouping *groups = NULL;
@@ -643,7 +643,7 @@ out:
         rt_det_close(&h.det);
     if (h.out_owned)
         fclose(h.out);
-    ingest_norm_free(norm);
+    norm_set_free(norm);
     free(groups);
     free(al);
     free(ph);

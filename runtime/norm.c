@@ -31,7 +31,7 @@ const char *rt_default_dir(const char *sub, char *buf, size_t len)
     return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
 }
 
-int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out)
+int rt_norm_build(const struct rt_norm_args *a, struct norm_set **out)
 {
     struct ts_err err = {0};
     int rc = rt_norm_build_err(a, out, &err);
@@ -43,7 +43,7 @@ int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out)
     return rc;
 }
 
-int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, struct ts_err *err)
+int rt_norm_build_err(const struct rt_norm_args *a, struct norm_set **out, struct ts_err *err)
 {
     *out = NULL;
     if (a->none)
@@ -53,7 +53,7 @@ int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, st
                                                                       sizeof(pbuf));
     const char *decoders = a->decoders ? a->decoders : rt_default_dir("etc/decoders", dbuf,
                                                                       sizeof(dbuf));
-    struct ingest_enrich_opts eo = {
+    struct enrich_opts eo = {
         .geoip_city_db = a->geoip_city,
         .geoip_asn_db = a->geoip_asn,
         .ip_fields = a->ip_fields,
@@ -62,7 +62,7 @@ int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, st
         .intel_db = a->intel_db,
     };
     bool enrich = a->geoip_city || a->geoip_asn || a->assets || a->intel_db;
-    struct ingest_norm_opts no = {
+    struct norm_opts no = {
         .profile_paths = a->nprofile_list ? a->profile_list : profiles ? &profiles : NULL,
         .nprofile_paths = a->nprofile_list ? a->nprofile_list : profiles ? 1 : 0,
         .decoder_paths = a->ndecoder_list ? a->decoder_list : decoders ? &decoders : NULL,
@@ -70,13 +70,13 @@ int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, st
         .force_profile = a->force_profile,
         .enrich = enrich ? &eo : NULL,
     };
-    return ingest_norm_create(out, &no, err);
+    return norm_set_create(out, &no, err);
 }
 
-bool rt_norm_summary(const struct ingest_norm *n, char *buf, size_t len)
+bool rt_norm_summary(const struct norm_set *n, char *buf, size_t len)
 {
-    struct ingest_norm_stats st;
-    ingest_norm_stats(n, &st);
+    struct norm_stats st;
+    norm_stats(n, &st);
     if (len)
         buf[0] = '\0';
     if (!len || (!st.input_reserved_renamed && !st.input_reserved_dropped))

@@ -93,7 +93,7 @@ static int test_process(void *ctx, struct ingest_batch *batch)
         struct ts_event *ev = &batch->events[i];
         t->res->events++;
         if (o->profiles) {
-            int rc = ingest_profile_apply(o->profiles, o->force_profile, ev, NULL);
+            int rc = norm_profile_apply(o->profiles, o->force_profile, ev, NULL);
             if (rc == TS_E_NOTFOUND) {
                 t->fail = ts_err_set(t->err, TS_E_NOTFOUND, NULL, 0, 0,
                                      "unknown profile \"%s\"", o->force_profile);

@@ -289,14 +289,14 @@ int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result 
     res->config_read = true;
     struct rt_norm_args na;
     rt_norm_args_from(cfg, &na);
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     if (rt_norm_build(&na, &norm) == 0) {
         ingest_kafka_set_norm(r->k, norm); /* the source takes its own reference */
         pthread_mutex_lock(&r->norm_mu);
-        struct ingest_norm *old = r->norm;
+        struct norm_set *old = r->norm;
         r->norm = norm; /* ours (rule tests) */
         pthread_mutex_unlock(&r->norm_mu);
-        ingest_norm_free(old);
+        norm_set_free(old);
         ts_info("reload: decoders, profiles and enrichment swapped in");
         res->norm_swapped = true;
     } else {
@@ -743,10 +743,10 @@ void rt_run_reload(struct rt_run *r)
         atomic_store(&r->reload, 1);
 }
 
-struct ingest_norm *rt_run_norm_ref(struct rt_run *r)
+struct norm_set *rt_run_norm_ref(struct rt_run *r)
 {
     pthread_mutex_lock(&r->norm_mu);
-    struct ingest_norm *n = ingest_norm_ref(r->norm);
+    struct norm_set *n = norm_set_ref(r->norm);
     pthread_mutex_unlock(&r->norm_mu);
     return n;
 }
@@ -795,7 +795,7 @@ void rt_run_destroy(struct rt_run *r)
         rt_esc_close(&r->esc);
     if (r->det_open)
         rt_det_close(&r->det);
-    ingest_norm_free(r->norm);
+    norm_set_free(r->norm);
     free(r->topics);
     free(r->hzones);
     rt_metrics_free(r);

@@ -113,14 +113,14 @@ struct rt_norm_args {
     const char *const *ip_fields;
     size_t nip_fields;
 };
-int rt_norm_build(const struct rt_norm_args *a, struct ingest_norm **out);
+int rt_norm_build(const struct rt_norm_args *a, struct norm_set **out);
 /* The same with the first problem in err instead of on stderr. */
-int rt_norm_build_err(const struct rt_norm_args *a, struct ingest_norm **out, struct ts_err *err);
+int rt_norm_build_err(const struct rt_norm_args *a, struct norm_set **out, struct ts_err *err);
 /* The summary line (no newline) of what normalisation counted: input fields
- * in enrichment's namespaces renamed or dropped (ingest_norm_stats). False,
+ * in enrichment's namespaces renamed or dropped (norm_stats). False,
  * with buf "", when there is nothing to say. Call after the source has
- * finished (its scratches freed) and before the last ingest_norm_free(n). */
-bool rt_norm_summary(const struct ingest_norm *n, char *buf, size_t len);
+ * finished (its scratches freed) and before the last norm_set_free(n). */
+bool rt_norm_summary(const struct norm_set *n, char *buf, size_t len);
 /* "<exe dir>/../sub" or "sub" when that directory exists, else NULL. */
 const char *rt_default_dir(const char *sub, char *buf, size_t len);
 
@@ -365,7 +365,7 @@ int rt_summary_queue(struct store *st, const struct esc_env *env, const char *ki
  * (rule_test.c): Sigma rules over a few events, each match explained -
  * `tocsin rules test` and POST /api/v1/rules/test. Single-threaded. */
 
-struct ingest_profile_set;
+struct norm_profile_set;
 
 struct rt_rule_test_opts {
     struct rule_load_opts rules;   /* paths, or a YAML buffer (buf, buf_len, buf_name) */
@@ -379,8 +379,8 @@ struct rt_rule_test_opts {
     /* Before matching: a normaliser (decoders, profiles, enrichment;
      * borrowed), or mapping profiles alone (borrowed) with force_profile
      * (NULL: chosen per event), or neither (events as parsed). */
-    const struct ingest_norm *norm;
-    const struct ingest_profile_set *profiles;
+    const struct norm_set *norm;
+    const struct norm_profile_set *profiles;
     const char *force_profile;
     FILE *diag;                    /* per-line warnings and rejects; NULL: none */
     /* After loading, before reading the events: the problems of the rules

@@ -99,7 +99,7 @@ struct rt_run {
     struct ts_config *cfg_owned;
     struct ingest_topic *topics;  /* the source's options (strings in cfg) */
     struct ingest_host_zone *hzones;
-    struct ingest_norm *norm;     /* as built at start (the source holds its own) */
+    struct norm_set *norm;     /* as built at start (the source holds its own) */
     struct rt_events_out eo;
     struct rt_det det;
     struct rt_corr corr;
@@ -148,8 +148,8 @@ struct rt_reload_result {
  * request thread for HTTP); by names who asked (NULL: SIGHUP). Waits for
  * a reload in progress. Returns res->rc. */
 int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result *res);
-/* The normaliser in force (a reference: ingest_norm_free it). */
-struct ingest_norm *rt_run_norm_ref(struct rt_run *r);
+/* The normaliser in force (a reference: norm_set_free it). */
+struct norm_set *rt_run_norm_ref(struct rt_run *r);
 void rt_metrics_init(struct rt_run *r);
 void rt_metrics_free(struct rt_run *r);
 

@@ -25,13 +25,13 @@ static const char *const events[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ingest_profile_set *ps = NULL;
+    struct norm_profile_set *ps = NULL;
     struct ts_err err = {0};
-    if (ingest_profile_set_load_buffer(&ps, "fuzz.yml", (const char *)data, size, &err) != 0)
+    if (norm_profile_set_load_buffer(&ps, "fuzz.yml", (const char *)data, size, &err) != 0)
         return 0;
     struct ts_arena *a = NULL;
     if (ts_arena_create(&a, 4096, 1u << 22) == 0) {
-        size_t np = ingest_profile_set_count(ps);
+        size_t np = norm_profile_set_count(ps);
         for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++) {
             for (size_t p = 0; p <= np && p < 8; p++) {
                 ts_arena_reset(a);
@@ -44,15 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct ingest_diag d = {0};
                 if (!ev.raw || ingest_parse(INGEST_FMT_AUTO, NULL, &ev, &d) != 0)
                     continue;
-                struct ingest_profile_explain ex;
+                struct norm_profile_explain ex;
                 if (p < np)
-                    (void)ingest_profile_apply_index(ps, p, &ev, &ex);
+                    (void)norm_profile_apply_index(ps, p, &ev, &ex);
                 else
-                    (void)ingest_profile_apply(ps, NULL, &ev, &ex);
+                    (void)norm_profile_apply(ps, NULL, &ev, &ex);
             }
         }
         ts_arena_destroy(a);
     }
-    ingest_profile_set_free(ps);
+    norm_profile_set_free(ps);
     return 0;
 }

@@ -49,41 +49,41 @@ static const char inventory[] =
     "    level: 1\n"
     "    hostnames: [pc.beta.local]\n";
 
-static struct ingest_assets *load_ok(const char *text)
+static struct enrich_assets *load_ok(const char *text)
 {
-    struct ingest_assets *a = NULL;
+    struct enrich_assets *a = NULL;
     struct ts_err err = {0};
-    int rc = ingest_assets_load_buffer("inv.yml", text, strlen(text), &a, &err);
+    int rc = enrich_assets_load_buffer("inv.yml", text, strlen(text), &a, &err);
     ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
     return a;
 }
 
-static const char *id_of(const struct ingest_asset *a)
+static const char *id_of(const struct enrich_asset *a)
 {
     return a ? a->id : "(none)";
 }
 
-static const char *by_host(const struct ingest_assets *a, const char *h)
+static const char *by_host(const struct enrich_assets *a, const char *h)
 {
-    return id_of(ingest_assets_by_host(a, 0, h, strlen(h)));
+    return id_of(enrich_assets_by_host(a, 0, h, strlen(h)));
 }
 
-static const char *by_ip(const struct ingest_assets *a, const char *s)
+static const char *by_ip(const struct enrich_assets *a, const char *s)
 {
     struct ts_ip ip;
     ck_assert_int_eq(ts_ip_parse(s, strlen(s), &ip), 0);
-    return id_of(ingest_assets_by_ip(a, 0, &ip));
+    return id_of(enrich_assets_by_ip(a, 0, &ip));
 }
 
 START_TEST(test_example_inventory_loads)
 {
     paths_init();
-    struct ingest_assets *a = NULL;
+    struct enrich_assets *a = NULL;
     struct ts_err err = {0};
-    int rc = ingest_assets_load(example, &a, &err);
+    int rc = enrich_assets_load(example, &a, &err);
     ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
-    ck_assert_uint_eq(ingest_assets_count(a), 4);
-    const struct ingest_asset *p = ingest_assets_at(a, 0);
+    ck_assert_uint_eq(enrich_assets_count(a), 4);
+    const struct enrich_asset *p = enrich_assets_at(a, 0);
     ck_assert_str_eq(p->id, "portal-01");
     ck_assert_int_eq(p->level, 3);
     ck_assert_str_eq(p->managing_body, "Ủy ban nhân dân tỉnh Demo");
@@ -92,13 +92,13 @@ START_TEST(test_example_inventory_loads)
     ck_assert_str_eq(by_host(a, "KETOAN-PC07"), "ketoan-pc07");
     ck_assert_str_eq(by_ip(a, "10.20.5.7"), "ketoan-pc07");
     ck_assert_str_eq(by_ip(a, "10.20.5.8"), "lan-vanphong");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
 START_TEST(test_host_matches_fqdn_short_name_and_domain_any_case)
 {
-    struct ingest_assets *a = load_ok(inventory);
+    struct enrich_assets *a = load_ok(inventory);
     ck_assert_str_eq(by_host(a, "portal-01"), "portal-01");
     ck_assert_str_eq(by_host(a, "PORTAL-01"), "portal-01");
     ck_assert_str_eq(by_host(a, "Portal-01.Agency.Local."), "portal-01");
@@ -107,30 +107,30 @@ START_TEST(test_host_matches_fqdn_short_name_and_domain_any_case)
     ck_assert_str_eq(by_host(a, "PORTAL.agency.gov.vn"), "portal-01");
     ck_assert_str_eq(by_host(a, "portal"), "(none)"); /* domains give no short names */
     ck_assert_str_eq(by_host(a, "portal-02"), "(none)");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
 START_TEST(test_ambiguous_short_name_needs_the_full_name)
 {
-    struct ingest_assets *a = load_ok(inventory);
+    struct enrich_assets *a = load_ok(inventory);
     ck_assert_str_eq(by_host(a, "pc"), "(none)");
     ck_assert_str_eq(by_host(a, "PC.beta.local"), "ws-b");
     ck_assert_str_eq(by_host(a, "pc.alpha.local"), "ws-a");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
 START_TEST(test_ip_matches_longest_prefix)
 {
-    struct ingest_assets *a = load_ok(inventory);
+    struct enrich_assets *a = load_ok(inventory);
     ck_assert_str_eq(by_ip(a, "10.10.1.200"), "portal-01"); /* /24 beats /16 and /8 */
     ck_assert_str_eq(by_ip(a, "10.10.9.1"), "lan");
     ck_assert_str_eq(by_ip(a, "10.99.0.1"), "lan");
     ck_assert_str_eq(by_ip(a, "2001:db8:10:ff::1"), "portal-01");
     ck_assert_str_eq(by_ip(a, "11.0.0.1"), "(none)");
     ck_assert_str_eq(by_ip(a, "2001:db8:11::1"), "(none)");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
@@ -147,22 +147,22 @@ START_TEST(test_enricher_sets_asset_fields_host_before_ip)
     char path[64];
     snprintf(path, sizeof(path), "/tmp/tocsin-assets-%d.yml", (int)getpid());
     write_file(path, inventory);
-    struct ingest_enrich_opts o = {.assets_file = path};
-    struct ingest_enricher *e = NULL;
+    struct enrich_opts o = {.assets_file = path};
+    struct enrich_set *e = NULL;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_enricher_create(&e, &o, &err), 0);
+    ck_assert_int_eq(enrich_set_create(&e, &o, &err), 0);
     unlink(path);
-    struct ingest_enrich_scratch *s = NULL;
-    ck_assert_int_eq(ingest_enrich_scratch_create(&s, e), 0);
+    struct enrich_scratch *s = NULL;
+    ck_assert_int_eq(enrich_scratch_create(&s, e), 0);
     struct ts_arena *arena;
     ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
-    ck_assert_int_eq(ingest_enrich_batch_begin(s), 0);
+    ck_assert_int_eq(enrich_batch_begin(s), 0);
 
     struct ts_event ev;
     ts_event_init(&ev, arena);
     ck_assert_int_eq(ts_event_add_str(&ev, "src_ip", "10.99.1.1", 9), 0); /* lan */
     ck_assert_int_eq(ts_event_add_str(&ev, "Computer", "PORTAL-01.agency.local", 22), 0);
-    ck_assert_int_eq(ingest_enrich_event(e, s, &ev), 0);
+    ck_assert_int_eq(enrich_event(e, s, &ev), 0);
     const struct ts_field *f = ts_event_getz(&ev, "asset.id");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq((int)f->v.len, 9);
@@ -181,7 +181,7 @@ START_TEST(test_enricher_sets_asset_fields_host_before_ip)
     ts_event_init(&ev, arena);
     ck_assert_int_eq(ts_event_add_str(&ev, "host", "unknown-box", 11), 0);
     ck_assert_int_eq(ts_event_add_str(&ev, "dst_ip", "10.10.1.5", 9), 0);
-    ck_assert_int_eq(ingest_enrich_event(e, s, &ev), 0);
+    ck_assert_int_eq(enrich_event(e, s, &ev), 0);
     f = ts_event_getz(&ev, "asset.id");
     ck_assert_ptr_nonnull(f);
     ck_assert(f->v.len == 9 && memcmp(f->v.u.s, "portal-01", 9) == 0);
@@ -189,16 +189,16 @@ START_TEST(test_enricher_sets_asset_fields_host_before_ip)
     ts_arena_reset(arena);
     ts_event_init(&ev, arena);
     ck_assert_int_eq(ts_event_add_str(&ev, "src_ip", "8.8.8.8", 7), 0);
-    ck_assert_int_eq(ingest_enrich_event(e, s, &ev), 0);
+    ck_assert_int_eq(enrich_event(e, s, &ev), 0);
     ck_assert_uint_eq(ev.nfields, 1);
     ck_assert_ptr_null(ts_event_getz(&ev, "asset.id")); /* 8.8.8.8 is in no system */
 
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(s, &st);
     ck_assert_uint_eq(st.asset_matches, 2);
-    ingest_enrich_batch_end(s);
-    ingest_enrich_scratch_free(s);
-    ingest_enricher_free(e);
+    enrich_batch_end(s);
+    enrich_scratch_free(s);
+    enrich_set_free(e);
     ts_arena_destroy(arena);
 }
 END_TEST
@@ -237,30 +237,30 @@ static const char tenant_inventory[] =
     "    level: 1\n"
     "    ip_ranges: [10.1.0.7/32]\n";
 
-static const char *host_for(const struct ingest_assets *a, const char *tenant, const char *h)
+static const char *host_for(const struct enrich_assets *a, const char *tenant, const char *h)
 {
-    const struct ingest_asset *as =
-        ingest_assets_by_host(a, ingest_assets_tenant(a, tenant), h, strlen(h));
+    const struct enrich_asset *as =
+        enrich_assets_by_host(a, enrich_assets_tenant(a, tenant), h, strlen(h));
     return as ? as->name : "(none)";
 }
 
-static const char *ip_for(const struct ingest_assets *a, const char *tenant, const char *s)
+static const char *ip_for(const struct enrich_assets *a, const char *tenant, const char *s)
 {
     struct ts_ip ip;
     ck_assert_int_eq(ts_ip_parse(s, strlen(s), &ip), 0);
-    const struct ingest_asset *as = ingest_assets_by_ip(a, ingest_assets_tenant(a, tenant), &ip);
+    const struct enrich_asset *as = enrich_assets_by_ip(a, enrich_assets_tenant(a, tenant), &ip);
     return as ? as->name : "(none)";
 }
 
 START_TEST(test_tenants_may_each_have_portal_01_and_see_their_own_first)
 {
-    struct ingest_assets *a = load_ok(tenant_inventory);
-    ck_assert_uint_eq(ingest_assets_count(a), 5);
-    const struct ingest_asset *b = ingest_assets_at(a, 1);
+    struct enrich_assets *a = load_ok(tenant_inventory);
+    ck_assert_uint_eq(enrich_assets_count(a), 5);
+    const struct enrich_asset *b = enrich_assets_at(a, 1);
     ck_assert_uint_eq(b->ntenants, 2);
     ck_assert_str_eq(b->tenants[0], "so-b");
     ck_assert_str_eq(b->tenants[1], "so-b2");
-    ck_assert_uint_eq(ingest_assets_at(a, 2)->ntenants, 0); /* shared */
+    ck_assert_uint_eq(enrich_assets_at(a, 2)->ntenants, 0); /* shared */
     /* the same host name, one system per tenant */
     ck_assert_str_eq(host_for(a, "so-a", "portal-01"), "Portal A");
     ck_assert_str_eq(host_for(a, "so-b", "PORTAL-01"), "Portal B");
@@ -282,13 +282,13 @@ START_TEST(test_tenants_may_each_have_portal_01_and_see_their_own_first)
     ck_assert_str_eq(ip_for(a, "so-c", "10.1.0.5"), "Shared data centre");
     ck_assert_str_eq(ip_for(a, "", "10.9.9.9"), "Shared data centre");
     ck_assert_str_eq(ip_for(a, "so-a", "192.0.2.1"), "(none)");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
 START_TEST(test_short_name_ambiguity_is_per_tenant)
 {
-    struct ingest_assets *a = load_ok("systems:\n"
+    struct enrich_assets *a = load_ok("systems:\n"
                                       "  - {id: ws-a, name: WS A, level: 1, tenants: t1,"
                                       " hostnames: pc.alpha.local}\n"
                                       "  - {id: ws-b, name: WS B, level: 1, tenants: t1,"
@@ -299,17 +299,17 @@ START_TEST(test_short_name_ambiguity_is_per_tenant)
     ck_assert_str_eq(host_for(a, "t1", "pc.beta.local"), "WS B");
     ck_assert_str_eq(host_for(a, "t2", "pc"), "WS C");
     ck_assert_str_eq(host_for(a, "t3", "pc"), "(none)");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
 START_TEST(test_inventory_without_tenants_serves_every_tenant)
 {
-    struct ingest_assets *a = load_ok(inventory);
-    ck_assert_uint_eq(ingest_assets_tenant(a, "so-x"), 0);
+    struct enrich_assets *a = load_ok(inventory);
+    ck_assert_uint_eq(enrich_assets_tenant(a, "so-x"), 0);
     ck_assert_str_eq(host_for(a, "so-x", "portal-01"), "Portal");
     ck_assert_str_eq(ip_for(a, "so-y", "10.10.9.1"), "Office LAN");
-    ingest_assets_free(a);
+    enrich_assets_free(a);
 }
 END_TEST
 
@@ -320,14 +320,14 @@ START_TEST(test_enricher_scopes_asset_by_the_event_tenant)
     char path[64];
     snprintf(path, sizeof(path), "/tmp/tocsin-assets-t-%d.yml", (int)getpid());
     write_file(path, tenant_inventory);
-    struct ingest_enrich_opts o = {.assets_file = path};
-    struct ingest_enricher *e = NULL;
+    struct enrich_opts o = {.assets_file = path};
+    struct enrich_set *e = NULL;
     struct ts_err err = {0};
-    int rc = ingest_enricher_create(&e, &o, &err);
+    int rc = enrich_set_create(&e, &o, &err);
     unlink(path);
     ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
-    struct ingest_enrich_scratch *s = NULL;
-    ck_assert_int_eq(ingest_enrich_scratch_create(&s, e), 0);
+    struct enrich_scratch *s = NULL;
+    ck_assert_int_eq(enrich_scratch_create(&s, e), 0);
     struct ts_arena *arena;
     ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
     static const struct {
@@ -345,7 +345,7 @@ START_TEST(test_enricher_scopes_asset_by_the_event_tenant)
         ev.tenant = cases[i].tenant;
         ck_assert_int_eq(ts_event_add_str(&ev, "host", cases[i].host, strlen(cases[i].host)),
                          0);
-        ck_assert_int_eq(ingest_enrich_event(e, s, &ev), 0);
+        ck_assert_int_eq(enrich_event(e, s, &ev), 0);
         const struct ts_field *f = ts_event_getz(&ev, "asset.name");
         if (!cases[i].want_name) {
             ck_assert_msg(f == NULL, "case %zu: %.*s", i, f ? (int)f->v.len : 0,
@@ -356,8 +356,8 @@ START_TEST(test_enricher_scopes_asset_by_the_event_tenant)
                           memcmp(f->v.u.s, cases[i].want_name, f->v.len) == 0,
                       "case %zu: %.*s", i, f ? (int)f->v.len : 6, f ? f->v.u.s : "(none)");
     }
-    ingest_enrich_scratch_free(s);
-    ingest_enricher_free(e);
+    enrich_scratch_free(s);
+    enrich_set_free(e);
     ts_arena_destroy(arena);
 }
 END_TEST
@@ -407,9 +407,9 @@ static const struct {
 
 START_TEST(test_inventory_errors_name_file_line_col)
 {
-    struct ingest_assets *a = (struct ingest_assets *)1;
+    struct enrich_assets *a = (struct enrich_assets *)1;
     struct ts_err err = {0};
-    int rc = ingest_assets_load_buffer("etc/assets.yml", bad[_i].text, strlen(bad[_i].text), &a,
+    int rc = enrich_assets_load_buffer("etc/assets.yml", bad[_i].text, strlen(bad[_i].text), &a,
                                        &err);
     ck_assert_int_ne(rc, 0);
     ck_assert_ptr_null(a);
@@ -427,10 +427,10 @@ END_TEST
 
 START_TEST(test_missing_inventory_file_is_an_io_error)
 {
-    struct ingest_enrich_opts o = {.assets_file = "/nonexistent/assets.yml"};
-    struct ingest_enricher *e = NULL;
+    struct enrich_opts o = {.assets_file = "/nonexistent/assets.yml"};
+    struct enrich_set *e = NULL;
     struct ts_err err = {0};
-    ck_assert_int_ne(ingest_enricher_create(&e, &o, &err), 0);
+    ck_assert_int_ne(enrich_set_create(&e, &o, &err), 0);
     ck_assert_ptr_null(e);
     ck_assert_str_eq(err.file, "/nonexistent/assets.yml");
 }

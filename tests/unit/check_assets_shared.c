@@ -33,7 +33,7 @@ static const char inventory[] =
 static char path[64];
 
 /* The enricher's asset.id for one event of tenant with field = value. */
-static const char *enrich_id(struct ingest_enricher *e, struct ingest_enrich_scratch *s,
+static const char *enrich_id(struct enrich_set *e, struct enrich_scratch *s,
                              struct ts_arena *arena, const char *tenant, const char *field,
                              const char *value, char *buf, size_t len)
 {
@@ -42,7 +42,7 @@ static const char *enrich_id(struct ingest_enricher *e, struct ingest_enrich_scr
     ts_event_init(&ev, arena);
     ev.tenant = tenant;
     ck_assert_int_eq(ts_event_add_str(&ev, field, value, strlen(value)), 0);
-    ck_assert_int_eq(ingest_enrich_event(e, s, &ev), 0);
+    ck_assert_int_eq(enrich_event(e, s, &ev), 0);
     const struct ts_field *f = ts_event_getz(&ev, "asset.id");
     if (!f)
         return "(none)";
@@ -62,7 +62,7 @@ static const char *escalate_id(const struct esc_assets *a, const char *tenant, c
 }
 
 /* The first two addresses of a range as text. */
-static void range_addresses(const struct ingest_asset_net *n, char out[2][64])
+static void range_addresses(const struct enrich_asset_net *n, char out[2][64])
 {
     for (int k = 0; k < 2; k++) {
         struct ts_ip ip = n->net;
@@ -82,18 +82,18 @@ START_TEST(test_enrichment_and_escalation_find_the_same_system)
     fclose(f);
 
     struct ts_err err = {0};
-    struct ingest_enrich_opts o = {.assets_file = path};
-    struct ingest_enricher *e = NULL;
-    int rc = ingest_enricher_create(&e, &o, &err);
+    struct enrich_opts o = {.assets_file = path};
+    struct enrich_set *e = NULL;
+    int rc = enrich_set_create(&e, &o, &err);
     ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
     struct esc_assets *ea = NULL;
     rc = esc_assets_load(path, &ea, &err);
     ck_assert_msg(rc == 0, "%s:%u:%u: %s", err.file, err.line, err.col, err.msg);
-    struct ingest_assets *inv = NULL;
-    ck_assert_int_eq(ingest_assets_load(path, &inv, &err), 0);
+    struct enrich_assets *inv = NULL;
+    ck_assert_int_eq(enrich_assets_load(path, &inv, &err), 0);
     unlink(path);
-    struct ingest_enrich_scratch *s = NULL;
-    ck_assert_int_eq(ingest_enrich_scratch_create(&s, e), 0);
+    struct enrich_scratch *s = NULL;
+    ck_assert_int_eq(enrich_scratch_create(&s, e), 0);
     struct ts_arena *arena;
     ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
 
@@ -104,8 +104,8 @@ START_TEST(test_enrichment_and_escalation_find_the_same_system)
     size_t compared = 0, found = 0;
     char eb[128];
     for (size_t t = 0; t < TS_ARRAY_LEN(tenants); t++) {
-        for (size_t i = 0; i < ingest_assets_count(inv); i++) {
-            const struct ingest_asset *as = ingest_assets_at(inv, i);
+        for (size_t i = 0; i < enrich_assets_count(inv); i++) {
+            const struct enrich_asset *as = enrich_assets_at(inv, i);
             for (size_t j = 0; j < as->nip_ranges; j++) {
                 char addr[2][64];
                 range_addresses(&as->nets[j], addr);
@@ -159,9 +159,9 @@ START_TEST(test_enrichment_and_escalation_find_the_same_system)
     ck_assert_str_eq(escalate_id(ea, "so-b", "host", "pc"), "(none)"); /* ws-1 or ws-2 */
     ck_assert_str_eq(escalate_id(ea, "", "src_ip", "2001:db8:10::99"), "mail-01");
 
-    ingest_enrich_scratch_free(s);
-    ingest_enricher_free(e);
-    ingest_assets_free(inv);
+    enrich_scratch_free(s);
+    enrich_set_free(e);
+    enrich_assets_free(inv);
     esc_assets_free(ea);
     ts_arena_destroy(arena);
 }
@@ -193,9 +193,9 @@ START_TEST(test_escalation_view_of_the_inventory)
 
     /* an inventory the enrichment refuses, the escalation refuses the same way */
     static const char bad[] = "systems:\n  - {id: a, name: A, level: 2, ip_ranges: [10.0.0.1/8]}\n";
-    struct ingest_assets *inv = NULL;
+    struct enrich_assets *inv = NULL;
     struct ts_err e1 = {0}, e2 = {0};
-    ck_assert_int_ne(ingest_assets_load_buffer("inv.yml", bad, sizeof(bad) - 1, &inv, &e1), 0);
+    ck_assert_int_ne(enrich_assets_load_buffer("inv.yml", bad, sizeof(bad) - 1, &inv, &e1), 0);
     ck_assert_int_ne(esc_assets_load_buffer("inv.yml", bad, sizeof(bad) - 1, &ea, &e2), 0);
     ck_assert_str_eq(e1.msg, e2.msg);
     ck_assert_uint_eq(e1.line, e2.line);

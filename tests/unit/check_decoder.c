@@ -17,9 +17,9 @@
 
 static struct ts_arena *arena;
 static struct ts_event ev;
-static struct ingest_decoder_set *ds;
-static struct ingest_decoder_scratch *sc;
-static struct ingest_decoder_explain ex;
+static struct norm_decoder_set *ds;
+static struct norm_decoder_scratch *sc;
+static struct norm_decoder_explain ex;
 static struct ts_err err;
 static char tmpdir[64];
 
@@ -28,7 +28,7 @@ static char tmpdir[64];
 static void setup(void)
 {
     ck_assert_int_eq(ts_arena_create(&arena, 4096, 1u << 24), 0);
-    ck_assert_int_eq(ingest_decoder_scratch_create(&sc, NULL), 0);
+    ck_assert_int_eq(norm_decoder_scratch_create(&sc, NULL), 0);
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/tocsin-dec.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     ds = NULL;
@@ -37,9 +37,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ingest_decoder_set_free(ds);
+    norm_decoder_set_free(ds);
     ds = NULL;
-    ingest_decoder_scratch_free(sc);
+    norm_decoder_scratch_free(sc);
     ts_arena_destroy(arena);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -61,10 +61,10 @@ static const char *write_file(const char *name, const char *text)
 static int load_text(const char *text)
 {
     const char *p = write_file("d.yml", text);
-    ingest_decoder_set_free(ds);
+    norm_decoder_set_free(ds);
     ds = NULL;
     memset(&err, 0, sizeof(err));
-    return ingest_decoder_set_load(&ds, &p, 1, &err);
+    return norm_decoder_set_load(&ds, &p, 1, &err);
 }
 
 static void load_ok(const char *text)
@@ -99,9 +99,9 @@ static void load_shipped(void)
     const char *p = "etc/decoders";
     if (access(p, F_OK) != 0)
         p = "../../etc/decoders";
-    ingest_decoder_set_free(ds);
+    norm_decoder_set_free(ds);
     ds = NULL;
-    int rc = ingest_decoder_set_load(&ds, &p, 1, &err);
+    int rc = norm_decoder_set_load(&ds, &p, 1, &err);
     char buf[1024];
     ts_err_format(&err, buf, sizeof(buf));
     ck_assert_msg(rc == 0, "shipped decoders: %s", buf);
@@ -118,7 +118,7 @@ static int decode(const char *raw)
     ev.ingest_ns = INGEST_NS;
     struct ingest_diag d;
     ck_assert_int_eq(ingest_parse(INGEST_FMT_AUTO, NULL, &ev, &d), 0);
-    return ingest_decoder_apply(ds, sc, &ev, &ex);
+    return norm_decoder_apply(ds, sc, &ev, &ex);
 }
 
 static void assert_str(const char *name, const char *want)
@@ -243,7 +243,7 @@ START_TEST(test_load_error_yaml_syntax_and_missing_file)
     ck_assert(strstr(err.file, "d.yml") != NULL);
     const char *nope = "/nonexistent/decoders.yml";
     memset(&err, 0, sizeof(err));
-    ck_assert_int_eq(ingest_decoder_set_load(&ds, &nope, 1, &err), TS_E_IO);
+    ck_assert_int_eq(norm_decoder_set_load(&ds, &nope, 1, &err), TS_E_IO);
     ck_assert_str_eq(err.file, nope);
 }
 END_TEST
@@ -298,7 +298,7 @@ static const char basic[] = "decoders:\n"
 START_TEST(test_first_decoder_and_first_pattern_win)
 {
     load_ok(basic);
-    ck_assert_uint_eq(ingest_decoder_set_count(ds), 3);
+    ck_assert_uint_eq(norm_decoder_set_count(ds), 3);
     ck_assert_int_eq(decode("Jun 15 10:00:00 h app: login bob from 10.0.0.1:22"), 0);
     assert_decoder("first");
     ck_assert(strstr(ex.why, "pattern 1 (") != NULL);
@@ -318,8 +318,8 @@ START_TEST(test_type_that_does_not_parse_is_kept_as_string)
     ck_assert_int_eq(decode("Jun 15 10:00:00 h app: login bob from host-a:ssh"), 0);
     assert_str("ip", "host-a");
     assert_str("port", "ssh");
-    struct ingest_decoder_stats st;
-    ingest_decoder_scratch_stats(sc, &st);
+    struct norm_decoder_stats st;
+    norm_decoder_scratch_stats(sc, &st);
     ck_assert_uint_eq(st.type_errors, 2);
     ck_assert_uint_eq(st.decoded, 1);
 }
@@ -378,8 +378,8 @@ START_TEST(test_non_matching_event_is_left_as_parsed)
     ck_assert(ev.time_from_event);
     ck_assert_ptr_null(ev.logsource.product);
     /* explain is optional */
-    ck_assert_int_eq(ingest_decoder_apply(ds, sc, &ev, NULL), 0);
-    ck_assert_int_eq(ingest_decoder_apply(NULL, sc, &ev, &ex), 0);
+    ck_assert_int_eq(norm_decoder_apply(ds, sc, &ev, NULL), 0);
+    ck_assert_int_eq(norm_decoder_apply(NULL, sc, &ev, &ex), 0);
     ck_assert_ptr_null(ex.decoder);
 }
 END_TEST
@@ -389,25 +389,25 @@ END_TEST
 START_TEST(test_undecoded_lines_are_flagged_and_counted)
 {
     load_shipped();
-    struct ingest_decoder_stats st0, st1;
-    ingest_decoder_scratch_stats(sc, &st0);
+    struct norm_decoder_stats st0, st1;
+    norm_decoder_scratch_stats(sc, &st0);
     ck_assert_int_eq(decode("Jun 15 10:00:00 h nothing: here ..."), 0);
-    ck_assert(ingest_decoder_scratch_undecoded(sc));
+    ck_assert(norm_decoder_scratch_undecoded(sc));
     ck_assert_int_eq(decode("Jun 15 10:00:00 h sshd[1]: whatever sshd says that no pattern "
                             "knows"),
                      0);
-    ck_assert(ingest_decoder_scratch_undecoded(sc)); /* sshd's decoder applied, no pattern */
+    ck_assert(norm_decoder_scratch_undecoded(sc)); /* sshd's decoder applied, no pattern */
     ck_assert_int_eq(decode("Jun 15 10:00:00 web1 sshd[4242]: Failed password for root from "
                             "203.0.113.9 port 50022 ssh2"),
                      0);
     ck_assert_ptr_nonnull(ex.decoder);
-    ck_assert(!ingest_decoder_scratch_undecoded(sc));
+    ck_assert(!norm_decoder_scratch_undecoded(sc));
     ck_assert_int_eq(decode("{\"EventID\": 4625, \"message\": \"An account failed\"}"), 0);
-    ck_assert(!ingest_decoder_scratch_undecoded(sc)); /* no program: nothing expected */
-    ingest_decoder_scratch_stats(sc, &st1);
+    ck_assert(!norm_decoder_scratch_undecoded(sc)); /* no program: nothing expected */
+    norm_decoder_scratch_stats(sc, &st1);
     ck_assert_uint_eq(st1.undecoded - st0.undecoded, 2);
     ck_assert_uint_eq(st1.events - st0.events, 4);
-    ck_assert(!ingest_decoder_scratch_undecoded(NULL));
+    ck_assert(!norm_decoder_scratch_undecoded(NULL));
 }
 END_TEST
 
@@ -449,8 +449,8 @@ START_TEST(test_directory_loads_files_in_name_order)
     write_file("a.yaml", "decoders:\n  - name: a\n    patterns: [{regex: '^zzz$'}]\n");
     write_file("ignored.txt", "not yaml: [");
     const char *dir = tmpdir;
-    ck_assert_int_eq(ingest_decoder_set_load(&ds, &dir, 1, &err), 0);
-    ck_assert_uint_eq(ingest_decoder_set_count(ds), 2);
+    ck_assert_int_eq(norm_decoder_set_load(&ds, &dir, 1, &err), 0);
+    ck_assert_uint_eq(norm_decoder_set_count(ds), 2);
     ck_assert_int_eq(decode("Jun 15 10:00:00 h p: x"), 0);
     assert_decoder("b");
     assert_str("from", "b");
@@ -460,11 +460,11 @@ END_TEST
 START_TEST(test_set_reference_counting)
 {
     load_ok(basic);
-    ck_assert_ptr_eq(ingest_decoder_set_ref(ds), ds);
-    ingest_decoder_set_free(ds); /* one reference left */
+    ck_assert_ptr_eq(norm_decoder_set_ref(ds), ds);
+    norm_decoder_set_free(ds); /* one reference left */
     ck_assert_int_eq(decode("Jun 15 10:00:00 h app: login bob from 10.0.0.1:22"), 0);
     assert_decoder("first");
-    ck_assert_ptr_null(ingest_decoder_set_ref(NULL));
+    ck_assert_ptr_null(norm_decoder_set_ref(NULL));
 }
 END_TEST
 
@@ -484,7 +484,7 @@ START_TEST(test_arena_full_returns_error_and_keeps_event)
     /* use up the arena */
     while (ts_arena_alloc(small, 16))
         ;
-    int rc = ingest_decoder_apply(ds, sc, &e, &ex);
+    int rc = norm_decoder_apply(ds, sc, &e, &ex);
     ck_assert(rc == TS_E_NOMEM || rc == 0);
     ck_assert_uint_ge(e.nfields, n);
     ts_arena_destroy(small);

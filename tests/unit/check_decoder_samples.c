@@ -24,8 +24,8 @@
 #include "../../ingest/ingest.h"
 #include "check_util.h"
 
-static struct ingest_decoder_set *ds;
-static struct ingest_decoder_scratch *sc;
+static struct norm_decoder_set *ds;
+static struct norm_decoder_scratch *sc;
 
 static void setup(void)
 {
@@ -33,17 +33,17 @@ static void setup(void)
     if (access(p, F_OK) != 0)
         p = "../../etc/decoders";
     struct ts_err err = {0};
-    int rc = ingest_decoder_set_load(&ds, &p, 1, &err);
+    int rc = norm_decoder_set_load(&ds, &p, 1, &err);
     char buf[1024];
     ts_err_format(&err, buf, sizeof(buf));
     ck_assert_msg(rc == 0, "shipped decoders: %s", buf);
-    ck_assert_int_eq(ingest_decoder_scratch_create(&sc, ds), 0);
+    ck_assert_int_eq(norm_decoder_scratch_create(&sc, ds), 0);
 }
 
 static void teardown(void)
 {
-    ingest_decoder_scratch_free(sc);
-    ingest_decoder_set_free(ds);
+    norm_decoder_scratch_free(sc);
+    norm_decoder_set_free(ds);
 }
 
 static bool has_type(const struct ts_event *ev, const char *name, uint8_t type)
@@ -89,8 +89,8 @@ static void run_file(const char *name, struct tally *t)
         struct ingest_diag d;
         ck_assert_int_eq(ingest_parse(INGEST_FMT_AUTO, &opts, &ev, &d), 0);
         uint32_t before = ev.nfields;
-        struct ingest_decoder_explain ex;
-        ck_assert_int_eq(ingest_decoder_apply(ds, sc, &ev, &ex), 0);
+        struct norm_decoder_explain ex;
+        ck_assert_int_eq(norm_decoder_apply(ds, sc, &ev, &ex), 0);
         t->lines++;
         t->decoded += ex.decoder != NULL;
         /* Decoding never removes or changes what the parser produced. */

@@ -66,33 +66,33 @@ static void remove_dbs(void)
 }
 
 struct rig {
-    struct ingest_enricher *e;
-    struct ingest_enrich_scratch *s;
+    struct enrich_set *e;
+    struct enrich_scratch *s;
     struct ts_arena *arena;
     struct ts_event ev;
 };
 
-static void rig_open_opts(struct rig *r, const struct ingest_enrich_opts *o)
+static void rig_open_opts(struct rig *r, const struct enrich_opts *o)
 {
     struct ts_err err = {0};
-    int rc = ingest_enricher_create(&r->e, o, &err);
+    int rc = enrich_set_create(&r->e, o, &err);
     ck_assert_msg(rc == 0, "enricher: %s: %s", err.file, err.msg);
-    ck_assert_int_eq(ingest_enrich_scratch_create(&r->s, r->e), 0);
+    ck_assert_int_eq(enrich_scratch_create(&r->s, r->e), 0);
     ck_assert_int_eq(ts_arena_create(&r->arena, 64 << 10, 16 << 20), 0);
-    ck_assert_int_eq(ingest_enrich_batch_begin(r->s), 0);
+    ck_assert_int_eq(enrich_batch_begin(r->s), 0);
 }
 
 static void rig_open(struct rig *r)
 {
-    struct ingest_enrich_opts o = {.geoip_city_db = city_db, .geoip_asn_db = asn_db};
+    struct enrich_opts o = {.geoip_city_db = city_db, .geoip_asn_db = asn_db};
     rig_open_opts(r, &o);
 }
 
 static void rig_close(struct rig *r)
 {
-    ingest_enrich_batch_end(r->s);
-    ingest_enrich_scratch_free(r->s);
-    ingest_enricher_free(r->e);
+    enrich_batch_end(r->s);
+    enrich_scratch_free(r->s);
+    enrich_set_free(r->e);
     ts_arena_destroy(r->arena);
 }
 
@@ -110,7 +110,7 @@ static void add(struct ts_event *ev, const char *name, const char *val)
 
 static void enrich(struct rig *r)
 {
-    ck_assert_int_eq(ingest_enrich_event(r->e, r->s, &r->ev), 0);
+    ck_assert_int_eq(enrich_event(r->e, r->s, &r->ev), 0);
 }
 
 static void assert_str(const struct ts_event *ev, const char *name, const char *want)
@@ -238,8 +238,8 @@ START_TEST(test_private_and_reserved_ranges_are_tagged_not_looked_up)
         assert_str(ev, "src_ip.geo.scope", cases[i].scope);
         ck_assert_uint_eq(ev->nfields, 2);
     }
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.geo_lookups, 0);
     ck_assert_uint_eq(st.geo_scoped, TS_ARRAY_LEN(cases));
     /* the edges stay global */
@@ -264,8 +264,8 @@ START_TEST(test_cache_hit_returns_the_same_result)
         assert_str(ev, "src_ip.geo.country", "US");
         assert_str(ev, "src_ip.as.org", "Google LLC");
     }
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.geo_lookups, 3);
     ck_assert_uint_eq(st.geo_cache_hits, 2);
     rig_close(&r);
@@ -302,8 +302,8 @@ START_TEST(test_cache_evictions_never_mix_up_addresses)
             enrich(&r);
             assert_str(ev, "src_ip.geo.country", want);
         }
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.geo_lookups, 12000);
     ck_assert_uint_gt(st.geo_cache_hits, 0);
     ck_assert_uint_lt(st.geo_cache_hits, 12000);
@@ -314,7 +314,7 @@ END_TEST
 START_TEST(test_configured_fields_only_and_names_case_insensitive)
 {
     const char *fields[] = {"PeerAddress"};
-    struct ingest_enrich_opts o = {.geoip_city_db = city_db, .ip_fields = fields, .nip_fields = 1};
+    struct enrich_opts o = {.geoip_city_db = city_db, .ip_fields = fields, .nip_fields = 1};
     struct rig r;
     rig_open_opts(&r, &o);
     struct ts_event *ev = new_event(&r);
@@ -348,7 +348,7 @@ END_TEST
 
 START_TEST(test_flat_layout_database_is_read_too)
 {
-    struct ingest_enrich_opts o = {.geoip_city_db = flat_db};
+    struct enrich_opts o = {.geoip_city_db = flat_db};
     struct rig r;
     rig_open_opts(&r, &o);
     struct ts_event *ev = new_event(&r);
@@ -363,10 +363,10 @@ END_TEST
 
 START_TEST(test_missing_database_fails_with_mmdb_message)
 {
-    struct ingest_enrich_opts o = {.geoip_city_db = "/nonexistent/City.mmdb"};
-    struct ingest_enricher *e = NULL;
+    struct enrich_opts o = {.geoip_city_db = "/nonexistent/City.mmdb"};
+    struct enrich_set *e = NULL;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_enricher_create(&e, &o, &err), TS_E_IO);
+    ck_assert_int_eq(enrich_set_create(&e, &o, &err), TS_E_IO);
     ck_assert_ptr_null(e);
     ck_assert_str_eq(err.file, "/nonexistent/City.mmdb");
     ck_assert_msg(strstr(err.msg, "Error opening the specified MaxMind DB file") != NULL, "%s",
@@ -382,10 +382,10 @@ START_TEST(test_corrupt_database_is_rejected)
     ck_assert_ptr_nonnull(f);
     fputs("this is not a MaxMind database\n", f);
     fclose(f);
-    struct ingest_enrich_opts o = {.geoip_asn_db = path};
-    struct ingest_enricher *e = NULL;
+    struct enrich_opts o = {.geoip_asn_db = path};
+    struct enrich_set *e = NULL;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_enricher_create(&e, &o, &err), TS_E_CONFIG);
+    ck_assert_int_eq(enrich_set_create(&e, &o, &err), TS_E_CONFIG);
     unlink(path);
     ck_assert_msg(strstr(err.msg, "cannot open GeoIP database") != NULL, "%s", err.msg);
 }
@@ -393,10 +393,10 @@ END_TEST
 
 START_TEST(test_nothing_configured_changes_nothing)
 {
-    struct ingest_enrich_opts o = {0};
+    struct enrich_opts o = {0};
     struct rig r;
     rig_open_opts(&r, &o);
-    ck_assert_int_eq(ingest_enricher_active(r.e), 0);
+    ck_assert_int_eq(enrich_set_active(r.e), 0);
     struct ts_event *ev = new_event(&r);
     add(ev, "src_ip", "8.8.8.8");
     add(ev, "host", "portal-01");
@@ -419,7 +419,7 @@ START_TEST(test_full_arena_is_reported_not_crashed)
         rc = ts_event_add_str(&ev, "src_ip", "8.8.8.8", 7);
     if (rc == 0) /* room left: enrichment must eventually hit the cap */
         for (int i = 0; i < 64 && rc == 0; i++)
-            rc = ingest_enrich_event(r.e, r.s, &ev);
+            rc = enrich_event(r.e, r.s, &ev);
     ck_assert(rc == TS_E_NOMEM || rc == TS_E_LIMIT);
     ts_arena_destroy(tiny);
     rig_close(&r);
@@ -447,7 +447,7 @@ static void rig_open_assets(struct rig *r, char *path, size_t len)
     ck_assert_ptr_nonnull(f);
     fputs(inventory_yml, f);
     fclose(f);
-    struct ingest_enrich_opts o = {.geoip_city_db = city_db, .assets_file = path};
+    struct enrich_opts o = {.geoip_city_db = city_db, .assets_file = path};
     rig_open_opts(r, &o);
 }
 
@@ -472,8 +472,8 @@ START_TEST(test_input_asset_id_cannot_name_another_system)
     assert_str(ev, "asset.id", "ketoan-pc07");
     ck_assert_uint_eq(count_named(ev, "asset.id"), 1);
     assert_str(ev, "input.asset.id", "portal-01"); /* kept, under input.* */
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.input_reserved_renamed, 1);
 
     /* a host the inventory does not know: no asset at all */
@@ -487,7 +487,7 @@ START_TEST(test_input_asset_id_cannot_name_another_system)
     ck_assert_ptr_null(ts_event_getz(ev, "asset.level"));
     assert_str(ev, "input.Asset.Id", "portal-01");
     assert_str(ev, "input.asset.level", "5");
-    ingest_enrich_scratch_stats(r.s, &st);
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.input_reserved_renamed, 3);
     unlink(path);
     rig_close(&r);
@@ -526,8 +526,8 @@ START_TEST(test_input_threat_and_geo_fields_are_renamed_before_enrichment)
     assert_str(ev, "assets", "many");
     assert_str(ev, "threatening", "no");
     assert_str(ev, "other_ip.geo.country", "VN");
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.input_reserved_renamed, 5);
     unlink(path);
     rig_close(&r);
@@ -536,7 +536,7 @@ END_TEST
 
 START_TEST(test_input_reserved_fields_renamed_with_nothing_configured)
 {
-    struct ingest_enrich_opts o = {0};
+    struct enrich_opts o = {0};
     struct rig r;
     rig_open_opts(&r, &o);
     struct ts_event *ev = new_event(&r);
@@ -545,8 +545,8 @@ START_TEST(test_input_reserved_fields_renamed_with_nothing_configured)
     enrich(&r);
     ck_assert_ptr_null(ts_event_getz(ev, "asset.id"));
     assert_str(ev, "input.asset.id", "portal-01");
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.input_reserved_renamed, 1);
     rig_close(&r);
 }
@@ -554,7 +554,7 @@ END_TEST
 
 START_TEST(test_input_reserved_field_dropped_when_arena_full)
 {
-    struct ingest_enrich_opts o = {0};
+    struct enrich_opts o = {0};
     struct rig r;
     rig_open_opts(&r, &o);
     struct ts_arena *tiny;
@@ -565,11 +565,11 @@ START_TEST(test_input_reserved_field_dropped_when_arena_full)
     ck_assert_int_eq(ts_event_add_str(&ev, "host", "h", 1), 0);
     while (ts_arena_alloc(tiny, 8)) /* fill it */
         ;
-    ck_assert_int_eq(ingest_enrich_event(r.e, r.s, &ev), 0);
+    ck_assert_int_eq(enrich_event(r.e, r.s, &ev), 0);
     ck_assert_uint_eq(ev.nfields, 1); /* never left under its own name */
     ck_assert_ptr_nonnull(ts_event_getz(&ev, "host"));
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.input_reserved_renamed, 0);
     ck_assert_uint_eq(st.input_reserved_dropped, 1);
     ts_arena_destroy(tiny);
@@ -582,12 +582,12 @@ END_TEST
  * asset.* / threat.* from the input (issue 17). */
 START_TEST(test_normalise_without_enrich_opts_renames_input_asset_fields)
 {
-    struct ingest_norm_opts no = {0}; /* no decoders, profiles, enrichment */
-    struct ingest_norm *n = NULL;
+    struct norm_opts no = {0}; /* no decoders, profiles, enrichment */
+    struct norm_set *n = NULL;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_norm_create(&n, &no, &err), 0);
-    struct ingest_norm_scratch *s = NULL;
-    ck_assert_int_eq(ingest_norm_scratch_create(&s, n), 0);
+    ck_assert_int_eq(norm_set_create(&n, &no, &err), 0);
+    struct norm_scratch *s = NULL;
+    ck_assert_int_eq(norm_scratch_create(&s, n), 0);
     struct ts_arena *arena;
     ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
     struct ts_event ev;
@@ -595,33 +595,33 @@ START_TEST(test_normalise_without_enrich_opts_renames_input_asset_fields)
     add(&ev, "host", "ketoan-pc07");
     add(&ev, "asset.id", "portal-01");
     add(&ev, "THREAT.matched", "true");
-    ck_assert_int_eq(ingest_normalise(n, s, &ev, NULL), 0);
+    ck_assert_int_eq(norm_apply(n, s, &ev, NULL), 0);
     ck_assert_ptr_null(ts_event_getz(&ev, "asset.id"));
     ck_assert_ptr_null(ts_event_getz(&ev, "threat.matched"));
     assert_str(&ev, "input.asset.id", "portal-01");
     assert_str(&ev, "input.THREAT.matched", "true");
     assert_str(&ev, "host", "ketoan-pc07");
-    ingest_norm_scratch_free(s);
-    ingest_norm_free(n);
+    norm_scratch_free(s);
+    norm_set_free(n);
     ts_arena_destroy(arena);
 }
 END_TEST
 
-/* The renamed/dropped counts reach the ingest_norm (what replay's summary
+/* The renamed/dropped counts reach the norm_set (what replay's summary
  * prints): added at each batch end and when a scratch is freed, summed over
  * scratches. */
 START_TEST(test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches)
 {
-    struct ingest_norm_opts no = {0};
-    struct ingest_norm *n = NULL;
+    struct norm_opts no = {0};
+    struct norm_set *n = NULL;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_norm_create(&n, &no, &err), 0);
-    struct ingest_norm_stats ns;
-    ingest_norm_stats(n, &ns);
+    ck_assert_int_eq(norm_set_create(&n, &no, &err), 0);
+    struct norm_stats ns;
+    norm_stats(n, &ns);
     ck_assert_uint_eq(ns.input_reserved_renamed + ns.input_reserved_dropped + ns.events, 0);
-    struct ingest_norm_scratch *s1 = NULL, *s2 = NULL;
-    ck_assert_int_eq(ingest_norm_scratch_create(&s1, n), 0);
-    ck_assert_int_eq(ingest_norm_scratch_create(&s2, n), 0);
+    struct norm_scratch *s1 = NULL, *s2 = NULL;
+    ck_assert_int_eq(norm_scratch_create(&s1, n), 0);
+    ck_assert_int_eq(norm_scratch_create(&s2, n), 0);
     struct ts_arena *arena, *tiny;
     ck_assert_int_eq(ts_arena_create(&arena, 4096, 1 << 20), 0);
     ck_assert_int_eq(ts_arena_create(&tiny, 1024, 1024), 0);
@@ -632,12 +632,12 @@ START_TEST(test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches)
         add(&ev, "asset.id", "portal-01");
         add(&ev, "threat.matched", "true");
         add(&ev, "host", "h");
-        ck_assert_int_eq(ingest_normalise(n, s1, &ev, NULL), 0);
+        ck_assert_int_eq(norm_apply(n, s1, &ev, NULL), 0);
     }
-    ingest_norm_stats(n, &ns);
+    norm_stats(n, &ns);
     ck_assert_uint_eq(ns.input_reserved_renamed, 0); /* not per event: at the batch end */
-    ingest_norm_batch_end(s1);
-    ingest_norm_stats(n, &ns);
+    norm_set_batch_end(s1);
+    norm_stats(n, &ns);
     ck_assert_uint_eq(ns.events, 3);
     ck_assert_uint_eq(ns.input_reserved_renamed, 6);
     ck_assert_uint_eq(ns.input_reserved_dropped, 0);
@@ -646,18 +646,18 @@ START_TEST(test_norm_stats_sum_renamed_and_dropped_input_fields_over_scratches)
     add(&ev, "asset.id", "portal-01");
     while (ts_arena_alloc(tiny, 8))
         ;
-    ck_assert_int_eq(ingest_normalise(n, s2, &ev, NULL), 0);
+    ck_assert_int_eq(norm_apply(n, s2, &ev, NULL), 0);
     ck_assert_uint_eq(ev.nfields, 0);
-    ingest_norm_scratch_free(s2); /* freeing adds what it counted */
-    ingest_norm_batch_end(s1);    /* nothing new: nothing added twice */
-    ingest_norm_scratch_free(s1);
-    ingest_norm_stats(n, &ns);
+    norm_scratch_free(s2); /* freeing adds what it counted */
+    norm_set_batch_end(s1);    /* nothing new: nothing added twice */
+    norm_scratch_free(s1);
+    norm_stats(n, &ns);
     ck_assert_uint_eq(ns.events, 4);
     ck_assert_uint_eq(ns.input_reserved_renamed, 6);
     ck_assert_uint_eq(ns.input_reserved_dropped, 1);
-    ingest_norm_stats(NULL, &ns);
+    norm_stats(NULL, &ns);
     ck_assert_uint_eq(ns.events, 0);
-    ingest_norm_free(n);
+    norm_set_free(n);
     ts_arena_destroy(arena);
     ts_arena_destroy(tiny);
 }

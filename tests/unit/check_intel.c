@@ -66,11 +66,11 @@ static void teardown(void)
     rm_dir(dbdir);
 }
 
-static struct ingest_intel_load_stats load_ok(const char *file)
+static struct enrich_intel_load_stats load_ok(const char *file)
 {
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     struct ts_err err = {0};
-    int rc = ingest_intel_load(dbdir, file, NULL, &st, &err);
+    int rc = enrich_intel_load(dbdir, file, NULL, &st, &err);
     ck_assert_msg(rc == 0, "load %s: %s:%u:%u: %s", file, err.file, err.line, err.col, err.msg);
     return st;
 }
@@ -85,28 +85,28 @@ static void write_file(const char *path, const char *text)
 
 /* An enricher with intel only, one scratch, one arena. */
 struct rig {
-    struct ingest_enricher *e;
-    struct ingest_enrich_scratch *s;
+    struct enrich_set *e;
+    struct enrich_scratch *s;
     struct ts_arena *arena;
     struct ts_event ev;
 };
 
 static void rig_open(struct rig *r)
 {
-    struct ingest_enrich_opts o = {.intel_db = dbdir};
+    struct enrich_opts o = {.intel_db = dbdir};
     struct ts_err err = {0};
-    int rc = ingest_enricher_create(&r->e, &o, &err);
+    int rc = enrich_set_create(&r->e, &o, &err);
     ck_assert_msg(rc == 0, "enricher: %s", err.msg);
-    ck_assert_int_eq(ingest_enrich_scratch_create(&r->s, r->e), 0);
+    ck_assert_int_eq(enrich_scratch_create(&r->s, r->e), 0);
     ck_assert_int_eq(ts_arena_create(&r->arena, 64 << 10, 16 << 20), 0);
-    ck_assert_int_eq(ingest_enrich_batch_begin(r->s), 0);
+    ck_assert_int_eq(enrich_batch_begin(r->s), 0);
 }
 
 static void rig_close(struct rig *r)
 {
-    ingest_enrich_batch_end(r->s);
-    ingest_enrich_scratch_free(r->s);
-    ingest_enricher_free(r->e);
+    enrich_batch_end(r->s);
+    enrich_scratch_free(r->s);
+    enrich_set_free(r->e);
     ts_arena_destroy(r->arena);
 }
 
@@ -128,7 +128,7 @@ static void add(struct ts_event *ev, const char *name, const char *val)
 
 static void enrich(struct rig *r)
 {
-    ck_assert_int_eq(ingest_enrich_event(r->e, r->s, &r->ev), 0);
+    ck_assert_int_eq(enrich_event(r->e, r->s, &r->ev), 0);
 }
 
 static const struct ts_field *get(const struct ts_event *ev, const char *name)
@@ -178,7 +178,7 @@ static void assert_no_match(const struct ts_event *ev)
 
 START_TEST(test_csv_import_counts_each_type_and_skips_bad_rows)
 {
-    struct ingest_intel_load_stats st = load_ok(data("iocs.csv"));
+    struct enrich_intel_load_stats st = load_ok(data("iocs.csv"));
     ck_assert_uint_eq(st.indicators, 10);
     ck_assert_uint_eq(st.ips, 1);
     ck_assert_uint_eq(st.cidrs, 3);
@@ -193,7 +193,7 @@ END_TEST
 
 START_TEST(test_misp_event_imports_attributes_and_object_attributes)
 {
-    struct ingest_intel_load_stats st = load_ok(data("misp_event.json"));
+    struct enrich_intel_load_stats st = load_ok(data("misp_event.json"));
     ck_assert_uint_eq(st.ips, 3);     /* ip-dst, ip-src|port, the ip of domain|ip */
     ck_assert_uint_eq(st.domains, 2); /* domain, the domain of domain|ip */
     ck_assert_uint_eq(st.urls, 1);
@@ -218,7 +218,7 @@ END_TEST
 
 START_TEST(test_stix_bundle_imports_or_joined_comparisons_and_skips_and_patterns)
 {
-    struct ingest_intel_load_stats st = load_ok(data("stix_bundle.json"));
+    struct enrich_intel_load_stats st = load_ok(data("stix_bundle.json"));
     ck_assert_uint_eq(st.ips, 1);
     ck_assert_uint_eq(st.cidrs, 1);
     ck_assert_uint_eq(st.domains, 1);
@@ -269,7 +269,7 @@ START_TEST(test_stix_comparisons_past_64_are_counted_and_warned)
         fprintf(f, "%sipv4-addr:value = '198.18.0.%d'", i ? " OR " : "", i);
     fputs("]\"}\n]}\n", f);
     fclose(f);
-    struct ingest_intel_load_stats st = load_ok(path);
+    struct enrich_intel_load_stats st = load_ok(path);
     unlink(path);
     ck_assert_uint_eq(st.ips, 64);
     ck_assert_uint_eq(st.domains, 1);
@@ -300,9 +300,9 @@ START_TEST(test_invalid_json_error_names_file_line_col)
     char path[128];
     snprintf(path, sizeof(path), "%s-bad.json", dbdir);
     write_file(path, "{\n  \"type\": \"bundle\",\n  \"objects\": [ , ]\n}\n");
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     struct ts_err err = {0};
-    int rc = ingest_intel_load(dbdir, path, NULL, &st, &err);
+    int rc = enrich_intel_load(dbdir, path, NULL, &st, &err);
     unlink(path);
     ck_assert_int_eq(rc, TS_E_PARSE);
     ck_assert_str_eq(err.file, path);
@@ -316,9 +316,9 @@ START_TEST(test_json_neither_misp_nor_stix_is_rejected)
     char path[128];
     snprintf(path, sizeof(path), "%s-other.json", dbdir);
     write_file(path, "{\"hello\": 1}\n");
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     struct ts_err err = {0};
-    int rc = ingest_intel_load(dbdir, path, NULL, &st, &err);
+    int rc = enrich_intel_load(dbdir, path, NULL, &st, &err);
     unlink(path);
     ck_assert_int_eq(rc, TS_E_PARSE);
     ck_assert_ptr_nonnull(strstr(err.msg, "neither a MISP event"));
@@ -331,9 +331,9 @@ START_TEST(test_csv_without_header_is_value_type_confidence_until_source)
     snprintf(path, sizeof(path), "%s-plain.csv", dbdir);
     write_file(path, "# a plain list\r\n91.200.1.1\r\nshady.example,domain,77,,feedX\r\n"
                      "\r\n91.200.2.0/24,,,2099-01-01\r\n");
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_intel_load(dbdir, path, NULL, &st, &err), 0);
+    ck_assert_int_eq(enrich_intel_load(dbdir, path, NULL, &st, &err), 0);
     ck_assert_uint_eq(st.indicators, 3);
     ck_assert_uint_eq(st.skipped, 0);
     struct rig r;
@@ -355,9 +355,9 @@ END_TEST
 
 START_TEST(test_source_option_overrides_the_file)
 {
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     struct ts_err err = {0};
-    ck_assert_int_eq(ingest_intel_load(dbdir, data("misp_event.json"), "my-feed", &st, &err), 0);
+    ck_assert_int_eq(enrich_intel_load(dbdir, data("misp_event.json"), "my-feed", &st, &err), 0);
     struct rig r;
     rig_open(&r);
     struct ts_event *ev = new_event(&r);
@@ -370,10 +370,10 @@ END_TEST
 
 START_TEST(test_missing_database_directory_is_a_config_error)
 {
-    struct ingest_enrich_opts o = {.intel_db = "/nonexistent/tocsin-intel"};
-    struct ingest_enricher *e = NULL;
+    struct enrich_opts o = {.intel_db = "/nonexistent/tocsin-intel"};
+    struct enrich_set *e = NULL;
     struct ts_err err = {0};
-    ck_assert_int_ne(ingest_enricher_create(&e, &o, &err), 0);
+    ck_assert_int_ne(enrich_set_create(&e, &o, &err), 0);
     ck_assert_ptr_null(e);
     ck_assert_str_eq(err.file, "/nonexistent/tocsin-intel");
     ck_assert_ptr_nonnull(strstr(err.msg, "tocsin intel load"));
@@ -452,8 +452,8 @@ START_TEST(test_expired_indicator_is_ignored_at_lookup)
     add(ev, "src_ip", "45.13.7.1"); /* after 2030 the /24 expired: the /16 remains */
     enrich(&r);
     assert_match(ev, "45.13.0.0/16", "cidr", "cert-test", 40, "src_ip");
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_ge(st.intel_expired, 3);
     rig_close(&r);
 }
@@ -566,8 +566,8 @@ START_TEST(test_no_match_adds_no_field_and_bloom_skips_lookups)
         enrich(&r);
         ck_assert_uint_eq(ev->nfields, 2);
     }
-    struct ingest_enrich_stats st;
-    ingest_enrich_scratch_stats(r.s, &st);
+    struct enrich_stats st;
+    enrich_scratch_stats(r.s, &st);
     ck_assert_uint_eq(st.intel_matches, 0);
     ck_assert_uint_gt(st.intel_lookups, 0);
     /* nearly every absent key stops at the Bloom filter */
@@ -586,8 +586,8 @@ START_TEST(test_new_load_is_visible_at_the_next_batch)
     add(ev, "dst_ip", "198.100.1.1");
     enrich(&r);
     assert_no_match(ev); /* the batch's snapshot predates the load */
-    ingest_enrich_batch_end(r.s);
-    ck_assert_int_eq(ingest_enrich_batch_begin(r.s), 0);
+    enrich_batch_end(r.s);
+    ck_assert_int_eq(enrich_batch_begin(r.s), 0);
     ev = new_event(&r);
     add(ev, "dst_ip", "198.100.1.1");
     enrich(&r);
@@ -601,12 +601,12 @@ START_TEST(test_without_batch_txn_intel_is_skipped)
     load_ok(data("iocs.csv"));
     struct rig r;
     rig_open(&r);
-    ingest_enrich_batch_end(r.s);
+    enrich_batch_end(r.s);
     struct ts_event *ev = new_event(&r);
     add(ev, "src_ip", "45.13.7.9");
     enrich(&r);
     assert_no_match(ev);
-    ck_assert_int_eq(ingest_enrich_batch_begin(r.s), 0);
+    ck_assert_int_eq(enrich_batch_begin(r.s), 0);
     rig_close(&r);
 }
 END_TEST

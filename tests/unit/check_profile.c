@@ -21,8 +21,8 @@
 
 static struct ts_arena *arena;
 static struct ts_event ev;
-static struct ingest_profile_set *ps;
-static struct ingest_profile_explain ex;
+static struct norm_profile_set *ps;
+static struct norm_profile_explain ex;
 static struct ts_err err;
 static char errbuf[1024];
 
@@ -35,7 +35,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ingest_profile_set_free(ps);
+    norm_profile_set_free(ps);
     ps = NULL;
     ts_arena_destroy(arena);
     arena = NULL;
@@ -54,10 +54,10 @@ static const char *shipped_dir(void)
 
 static int load(const char *yaml)
 {
-    ingest_profile_set_free(ps);
+    norm_profile_set_free(ps);
     ps = NULL;
     memset(&err, 0, sizeof(err));
-    int rc = ingest_profile_set_load_buffer(&ps, "t.yml", yaml, strlen(yaml), &err);
+    int rc = norm_profile_set_load_buffer(&ps, "t.yml", yaml, strlen(yaml), &err);
     ts_err_format(&err, errbuf, sizeof(errbuf));
     return rc;
 }
@@ -71,7 +71,7 @@ static void load_ok(const char *yaml)
 static void load_shipped(void)
 {
     const char *paths[] = {shipped_dir()};
-    int rc = ingest_profile_set_load(&ps, paths, 1, &err);
+    int rc = norm_profile_set_load(&ps, paths, 1, &err);
     ts_err_format(&err, errbuf, sizeof(errbuf));
     ck_assert_msg(rc == 0, "shipped profiles: %s", errbuf);
 }
@@ -108,7 +108,7 @@ static void parse(const char *json)
 
 static int apply(const char *force)
 {
-    return ingest_profile_apply(ps, force, &ev, &ex);
+    return norm_profile_apply(ps, force, &ev, &ex);
 }
 
 static void apply_ok(const char *want_profile)
@@ -319,7 +319,7 @@ START_TEST(test_error_file_name_in_message_when_loading_a_folder)
     fputs("profile: two\n\ncases:\n  - when: {x: 1}\n    logsource: {servise: y}\n", f);
     fclose(f);
     const char *paths[] = {dir};
-    int rc = ingest_profile_set_load(&ps, paths, 1, &err);
+    int rc = norm_profile_set_load(&ps, paths, 1, &err);
     ts_err_format(&err, errbuf, sizeof(errbuf));
     unlink(p1);
     unlink(p2);
@@ -335,7 +335,7 @@ END_TEST
 START_TEST(test_error_missing_path_is_io)
 {
     const char *paths[] = {"/nonexistent/profiles"};
-    ck_assert_int_eq(ingest_profile_set_load(&ps, paths, 1, &err), TS_E_IO);
+    ck_assert_int_eq(norm_profile_set_load(&ps, paths, 1, &err), TS_E_IO);
     ck_assert_str_eq(err.file, "/nonexistent/profiles");
 }
 END_TEST
@@ -614,8 +614,8 @@ START_TEST(test_order_decides_between_matching_profiles)
 {
     load_ok("profile: late\norder: 50\nselect: {format: json}\n---\n"
             "profile: early\norder: 5\nselect: {format: json}\n");
-    ck_assert_str_eq(ingest_profile_set_name(ps, 0), "early");
-    ck_assert_uint_eq(ingest_profile_set_count(ps), 2);
+    ck_assert_str_eq(norm_profile_set_name(ps, 0), "early");
+    ck_assert_uint_eq(norm_profile_set_count(ps), 2);
     parse("{\"x\":1}");
     apply_ok("early");
 }
@@ -631,8 +631,8 @@ START_TEST(test_forced_profile_skips_the_selector)
     ck_assert_str_eq(ex.why, "forced by --profile");
     int_is("y", 1);
     ck_assert_int_eq(apply("nope"), TS_E_NOTFOUND);
-    ck_assert_int_eq(ingest_profile_set_find(ps, "a"), 0);
-    ck_assert_int_eq(ingest_profile_set_find(ps, "nope"), -1);
+    ck_assert_int_eq(norm_profile_set_find(ps, "a"), 0);
+    ck_assert_int_eq(norm_profile_set_find(ps, "nope"), -1);
 }
 END_TEST
 
@@ -669,7 +669,7 @@ START_TEST(test_full_arena_is_reported_not_crashed)
         if (ts_event_add_int(&e2, name[i], i))
             break;
     }
-    int rc = ingest_profile_apply(ps, NULL, &e2, &ex);
+    int rc = norm_profile_apply(ps, NULL, &e2, &ex);
     ck_assert(rc == 0 || rc == TS_E_NOMEM);
     ts_arena_destroy(small);
 }
@@ -678,10 +678,10 @@ END_TEST
 START_TEST(test_null_set_applies_nothing)
 {
     parse("{\"x\":1}");
-    ck_assert_int_eq(ingest_profile_apply(NULL, NULL, &ev, &ex), 0);
+    ck_assert_int_eq(norm_profile_apply(NULL, NULL, &ev, &ex), 0);
     ck_assert_ptr_null(ex.profile);
-    ck_assert_int_eq(ingest_profile_apply(NULL, "x", &ev, NULL), TS_E_NOTFOUND);
-    ingest_profile_set_free(NULL);
+    ck_assert_int_eq(norm_profile_apply(NULL, "x", &ev, NULL), TS_E_NOTFOUND);
+    norm_profile_set_free(NULL);
 }
 END_TEST
 
@@ -693,7 +693,7 @@ START_TEST(test_shipped_profiles_load)
     static const char *const want[] = {"evtx_dump", "winlogbeat", "wazuh",       "zeek",
                                        "auditd",    "otrf_flat",  "linux_syslog"};
     for (size_t i = 0; i < TS_ARRAY_LEN(want); i++)
-        ck_assert_msg(ingest_profile_set_find(ps, want[i]) >= 0, "no profile %s", want[i]);
+        ck_assert_msg(norm_profile_set_find(ps, want[i]) >= 0, "no profile %s", want[i]);
 }
 END_TEST
 
@@ -969,12 +969,12 @@ START_TEST(test_forwarder_shapes_of_one_sshd_failure_normalise_alike)
     const char *pdir = shipped_dir();
     snprintf(dec, sizeof(dec), "%.*sdecoders", (int)(strlen(pdir) - strlen("profiles")), pdir);
     const char *pp[] = {pdir}, *dp[] = {dec};
-    struct ingest_norm_opts no = {.profile_paths = pp, .nprofile_paths = 1, .decoder_paths = dp,
+    struct norm_opts no = {.profile_paths = pp, .nprofile_paths = 1, .decoder_paths = dp,
                                   .ndecoder_paths = 1};
-    struct ingest_norm *norm = NULL;
-    struct ingest_norm_scratch *sc = NULL;
-    ck_assert_msg(ingest_norm_create(&norm, &no, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(ingest_norm_scratch_create(&sc, norm), 0);
+    struct norm_set *norm = NULL;
+    struct norm_scratch *sc = NULL;
+    ck_assert_msg(norm_set_create(&norm, &no, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(norm_scratch_create(&sc, norm), 0);
     const int64_t t0 = ts_epoch_from_utc(2024, 6, 15, 10, 0, 0) * TS_NS_PER_SEC;
     struct ingest_parse_opts po = {.ref_ns = t0 + 3600 * TS_NS_PER_SEC};
     for (size_t i = 0; i < TS_ARRAY_LEN(fwd_shapes); i++) {
@@ -987,8 +987,8 @@ START_TEST(test_forwarder_shapes_of_one_sshd_failure_normalise_alike)
         struct ingest_diag d = {0};
         ck_assert_msg(ingest_parse(INGEST_FMT_AUTO, &po, &ev, &d) == 0, "%s: %s", what, d.reason);
         ck_assert_msg(d.warning == NULL, "%s: %s", what, d.warning);
-        struct ingest_norm_explain nx;
-        ck_assert_int_eq(ingest_normalise(norm, sc, &ev, &nx), 0);
+        struct norm_explain nx;
+        ck_assert_int_eq(norm_apply(norm, sc, &ev, &nx), 0);
         ck_assert_msg(ev.time_from_event && ev.time_ns == t0, "%s: time", what);
         const struct ts_field *f = ts_event_getz(&ev, "program");
         ck_assert_msg(f && f->v.type == TS_V_STR && f->v.len == 4 && !memcmp(f->v.u.s, "sshd", 4),
@@ -1013,8 +1013,8 @@ START_TEST(test_forwarder_shapes_of_one_sshd_failure_normalise_alike)
         f = ts_event_getz(&ev, "host");
         ck_assert_msg(f && f->v.len == 2 && !memcmp(f->v.u.s, "vm", 2), "%s: host", what);
     }
-    ingest_norm_scratch_free(sc);
-    ingest_norm_free(norm);
+    norm_scratch_free(sc);
+    norm_set_free(norm);
 }
 END_TEST
 
@@ -1044,12 +1044,12 @@ START_TEST(test_decoder_logsource_survives_the_profile)
     const char *pdir = shipped_dir();
     snprintf(dec, sizeof(dec), "%.*sdecoders", (int)(strlen(pdir) - strlen("profiles")), pdir);
     const char *pp[] = {pdir}, *dp[] = {dec};
-    struct ingest_norm_opts no = {.profile_paths = pp, .nprofile_paths = 1, .decoder_paths = dp,
+    struct norm_opts no = {.profile_paths = pp, .nprofile_paths = 1, .decoder_paths = dp,
                                   .ndecoder_paths = 1};
-    struct ingest_norm *norm = NULL;
-    struct ingest_norm_scratch *sc = NULL;
-    ck_assert_msg(ingest_norm_create(&norm, &no, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(ingest_norm_scratch_create(&sc, norm), 0);
+    struct norm_set *norm = NULL;
+    struct norm_scratch *sc = NULL;
+    ck_assert_msg(norm_set_create(&norm, &no, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(norm_scratch_create(&sc, norm), 0);
     struct ingest_parse_opts po = {.ref_ns = ts_epoch_from_utc(2026, 3, 18, 0, 0, 0) *
                                              TS_NS_PER_SEC};
     for (size_t i = 0; i < TS_ARRAY_LEN(cases); i++) {
@@ -1060,8 +1060,8 @@ START_TEST(test_decoder_logsource_survives_the_profile)
         ev.ingest_ns = po.ref_ns;
         struct ingest_diag d = {0};
         ck_assert_int_eq(ingest_parse(INGEST_FMT_AUTO, &po, &ev, &d), 0);
-        struct ingest_norm_explain nx;
-        ck_assert_int_eq(ingest_normalise(norm, sc, &ev, &nx), 0);
+        struct norm_explain nx;
+        ck_assert_int_eq(norm_apply(norm, sc, &ev, &nx), 0);
         const char *got[3] = {ev.logsource.product, ev.logsource.category, ev.logsource.service};
         for (int k = 0; k < 3; k++)
             ck_assert_msg((!got[k] && !cases[i][k + 1]) ||
@@ -1069,8 +1069,8 @@ START_TEST(test_decoder_logsource_survives_the_profile)
                           "case %zu part %d: got %s, want %s", i, k, got[k] ? got[k] : "(null)",
                           cases[i][k + 1] ? cases[i][k + 1] : "(null)");
     }
-    ingest_norm_scratch_free(sc);
-    ingest_norm_free(norm);
+    norm_scratch_free(sc);
+    norm_set_free(norm);
 }
 END_TEST
 

@@ -19,7 +19,7 @@
 #define MAX_FILES 512
 #define MAX_LINE (4u << 20)
 
-static struct ingest_profile_set *ps;
+static struct norm_profile_set *ps;
 static struct ts_arena *arena;
 
 static void setup(void)
@@ -30,7 +30,7 @@ static void setup(void)
     snprintf(dir, sizeof(dir), "%.*setc/profiles", tail ? (int)(tail - me) : 0, me);
     const char *paths[] = {dir};
     struct ts_err err = {0};
-    int rc = ingest_profile_set_load(&ps, paths, 1, &err);
+    int rc = norm_profile_set_load(&ps, paths, 1, &err);
     char b[1024];
     ts_err_format(&err, b, sizeof(b));
     ck_assert_msg(rc == 0, "profiles: %s", b);
@@ -39,7 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ingest_profile_set_free(ps);
+    norm_profile_set_free(ps);
     ps = NULL;
     ts_arena_destroy(arena);
     arena = NULL;
@@ -84,7 +84,7 @@ static void collect(const char *dir, char **out, size_t *n)
 }
 
 static int parse_apply(const char *line, size_t len, struct ts_event *ev,
-                       struct ingest_profile_explain *ex)
+                       struct norm_profile_explain *ex)
 {
     ts_arena_reset(arena);
     ts_event_init(ev, arena);
@@ -95,7 +95,7 @@ static int parse_apply(const char *line, size_t len, struct ts_event *ev,
     struct ingest_diag d = {0};
     int rc = ingest_parse(INGEST_FMT_JSON, NULL, ev, &d);
     ck_assert_msg(rc == 0, "parse: %s", d.reason ? d.reason : "?");
-    return ingest_profile_apply(ps, NULL, ev, ex);
+    return norm_profile_apply(ps, NULL, ev, ex);
 }
 
 static bool is_str(const struct ts_event *ev, const char *name)
@@ -136,7 +136,7 @@ struct tally {
 };
 
 static void check_event(enum kind k, const char *file, struct ts_event *ev,
-                        const struct ingest_profile_explain *ex, struct tally *t)
+                        const struct norm_profile_explain *ex, struct tally *t)
 {
     const struct ts_logsource *ls = &ev->logsource;
     const struct ts_field *eid = ts_event_getz(ev, "EventID");
@@ -215,7 +215,7 @@ static void run_folder(const char *sub, enum kind k, struct tally *total)
         while ((n = getline(&line, &cap, f)) > 0) {
             ck_assert_uint_lt((size_t)n, MAX_LINE);
             struct ts_event ev;
-            struct ingest_profile_explain ex;
+            struct norm_profile_explain ex;
             ck_assert_int_eq(parse_apply(line, (size_t)n, &ev, &ex), 0);
             if (k == K_EVTX && !ts_event_getz(&ev, "EventID") && !ex.profile) {
                 t.skipped++; /* not an evtx event (the raw Cisco line of one test) */
@@ -230,7 +230,7 @@ static void run_folder(const char *sub, enum kind k, struct tally *total)
                     if (!flip_channel_case(line, (size_t)n, up))
                         continue;
                     struct ts_event e2;
-                    struct ingest_profile_explain x2;
+                    struct norm_profile_explain x2;
                     ck_assert_int_eq(parse_apply(line, (size_t)n, &e2, &x2), 0);
                     t.svc_ok += eq(e2.logsource.service, svc) &&
                                 (cat ? eq(e2.logsource.category, cat) : !e2.logsource.category);

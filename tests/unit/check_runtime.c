@@ -51,7 +51,7 @@ START_TEST(test_rule_test_runs_a_rule_over_events_in_memory)
 {
     struct seen s = {0};
     struct rt_norm_args na = {.profiles = "etc/profiles", .decoders = "etc/decoders"};
-    struct ingest_norm *norm = NULL;
+    struct norm_set *norm = NULL;
     struct ts_err nerr = {0};
     ck_assert_int_eq(rt_norm_build_err(&na, &norm, &nerr), 0);
     struct rt_rule_test_opts o = {
@@ -79,7 +79,7 @@ START_TEST(test_rule_test_runs_a_rule_over_events_in_memory)
     ck_assert_msg(s.explain[0] == '{' && strstr(s.explain, "Failed password for root"),
                   "explanation: %s", s.explain);
     rule_report_free(&res.report);
-    ingest_norm_free(norm);
+    norm_set_free(norm);
 }
 END_TEST
 

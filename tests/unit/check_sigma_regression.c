@@ -40,7 +40,7 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     return 0;
 }
 
-static int run_case(const struct ingest_profile_set *ps, const char *rule_path, const char *events_path,
+static int run_case(const struct norm_profile_set *ps, const char *rule_path, const char *events_path,
                     char *why, size_t whylen)
 {
     const char *paths[1] = {rule_path};
@@ -84,7 +84,7 @@ static int run_case(const struct ingest_profile_set *ps, const char *rule_path, 
         struct ingest_diag diag = {0};
         ck_assert_msg(ingest_parse(INGEST_FMT_JSON, NULL, &ev, &diag) == 0, "%s:%llu: %s",
                       events_path, (unsigned long long)lineno, diag.reason ? diag.reason : "?");
-        ck_assert_int_eq(ingest_profile_apply(ps, NULL, &ev, NULL), 0);
+        ck_assert_int_eq(norm_profile_apply(ps, NULL, &ev, NULL), 0);
         bool hit = false;
         ck_assert_int_eq(rule_match(rs, s, &ev, on_match, &hit), 0);
         matched += hit;
@@ -105,9 +105,9 @@ START_TEST(test_sigmahq_regression_match_counts)
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     const char *pdirs[1] = {"etc/profiles"};
-    struct ingest_profile_set *ps = NULL;
+    struct norm_profile_set *ps = NULL;
     struct ts_err err = {0};
-    ck_assert_msg(ingest_profile_set_load(&ps, pdirs, 1, &err) == 0, "profiles: %s", err.msg);
+    ck_assert_msg(norm_profile_set_load(&ps, pdirs, 1, &err) == 0, "profiles: %s", err.msg);
     char *line = NULL;
     size_t cap = 0;
     int cases = 0, passed = 0, known = 0, failed = 0;
@@ -152,7 +152,7 @@ START_TEST(test_sigmahq_regression_match_counts)
     }
     free(line);
     fclose(f);
-    ingest_profile_set_free(ps);
+    norm_profile_set_free(ps);
     ck_assert_int_gt(cases, 80);
     ck_assert_msg(failed == 0, "%d of %d regression cases failed:%s", failed, cases, failures);
     ck_assert_int_eq(known, (int)(sizeof(upstream_wrong) / sizeof(upstream_wrong[0])));
