@@ -155,16 +155,27 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
     for (size_t i = 0; i < name->len; i++)
         if (!name_char((unsigned char)name->str[i]))
             return fail(l, name, "name \"%s\": only A-Z a-z 0-9 . _ - : @", name->str);
-    if (sha->len != 64)
+    /* the hash may come from ${env:...} or ${file:...} (core/yconf.h) */
+    char *res = NULL;
+    size_t rlen = 0;
+    if ((rc = ts_yconf_resolve(&l->y, sha, "sha256", 256, &res, &rlen)) != 0)
+        return rc;
+    const char *hs = res ? res : sha->str;
+    size_t hl = res ? rlen : sha->len;
+    if (hl != 64) {
+        ts_yconf_resolved_free(res, rlen);
         return fail(l, sha, "sha256: expected 64 hex digits (printf %%s TOKEN | sha256sum), "
-                            "found %zu characters", sha->len);
+                            "found %zu characters", hl);
+    }
     for (size_t i = 0; i < 32; i++) {
-        int hi = hexval(sha->str[2 * i]), lo = hexval(sha->str[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return fail(l, sha, "sha256: \"%c\" is not a hex digit",
-                        hi < 0 ? sha->str[2 * i] : sha->str[2 * i + 1]);
+        int hi = hexval(hs[2 * i]), lo = hexval(hs[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            ts_yconf_resolved_free(res, rlen);
+            return fail(l, sha, "sha256: character %zu is not a hex digit", 2 * i + (hi >= 0) + 1);
+        }
         k->sha256[i] = (uint8_t)(hi << 4 | lo);
     }
+    ts_yconf_resolved_free(res, rlen);
     if (http_role_parse(role->str, &k->role) != 0)
         return fail(l, role, "role \"%s\": expected viewer, analyst or admin", role->str);
     if (!(k->name = strdup(name->str)))

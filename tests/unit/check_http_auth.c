@@ -1,6 +1,7 @@
 /* check_http_auth.c - bearer tokens: sha256 hex, the tokens file (every
  * error at file:line:col), the constant-time lookup, roles, tenants and the
  * Authorization header. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_util.h"
@@ -71,6 +72,25 @@ START_TEST(test_tokens_load_names_roles_tenants)
     ck_assert(t->v[1].all_tenants);
     ck_assert_int_eq(t->v[2].role, HTTP_ROLE_VIEWER);
     http_tokens_unref(t);
+}
+END_TEST
+
+START_TEST(test_token_sha256_from_env_is_resolved_and_a_missing_one_named)
+{
+    char hex[65];
+    http_token_sha256_hex("tok-env", 7, hex);
+    setenv("TS_TEST_TOKEN_SHA", hex, 1);
+    const char *doc = "tokens:\n"
+                      "  - {name: e, sha256: \"${env:TS_TEST_TOKEN_SHA}\", role: viewer, "
+                      "tenants: [\"*\"]}\n";
+    struct http_tokens *t = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(http_tokens_load_buffer("t.yml", doc, strlen(doc), &t, &err), 0);
+    ck_assert_ptr_nonnull(http_tokens_find(t, "tok-env", 7));
+    ck_assert_ptr_null(http_tokens_find(t, "tok-a", 5));
+    http_tokens_unref(t);
+    unsetenv("TS_TEST_TOKEN_SHA");
+    expect_error(doc, 2, 23, "environment variable TS_TEST_TOKEN_SHA is not set");
 }
 END_TEST
 
@@ -221,6 +241,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_sha256_hex_is_the_standard_digest);
     tcase_add_test(tc, test_tokens_load_names_roles_tenants);
     tcase_add_test(tc, test_tokens_find_matches_only_the_right_token);
+    tcase_add_test(tc, test_token_sha256_from_env_is_resolved_and_a_missing_one_named);
     tcase_add_test(tc, test_tenants_limit_what_a_token_sees);
     tcase_add_test(tc, test_roles_are_ordered_and_named);
     tcase_add_test(tc, test_tokens_file_errors_say_where);
