@@ -6,11 +6,13 @@
  * Reentrant; no state outside the context.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -278,14 +280,21 @@ static int ref_file(struct ts_yconf *y, const struct ts_ynode *n, const char *wh
                     const char *path, size_t cap, struct ts_buf *b)
 {
     struct stat st;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO without a writer must not block the load; it is
+     * refused below with anything else that is not a regular file */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
         return ts_yconf_fail(y, n, "%s: cannot read ${file:%s}: %s (check the path and that "
                                    "this user may read it)",
                              where, path, strerror(errno));
-    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return ts_yconf_fail(y, n, "%s: ${file:%s} is not a regular file", where, path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ts_yconf_nomem(y);
     }
     size_t start = b->len, got = 0;
     char chunk[1024];

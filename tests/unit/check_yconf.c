@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -343,6 +344,13 @@ START_TEST(test_file_reference_strips_one_newline_and_is_capped)
     ck_assert_ptr_nonnull(strstr(msg, "No such file or directory"));
     ck_assert_int_eq(get_text("k: ${file:relative/path}\n", &out, msg, sizeof(msg)), TS_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(msg, "must be absolute"));
+    /* not a regular file: refused (a FIFO without a writer does not block) */
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(get_text(yaml, &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "is not a regular file"));
+    unlink(path);
+    ck_assert_int_eq(get_text("k: ${file:/dev/zero}\n", &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "${file:/dev/zero} is not a regular file"));
     free(out);
 }
 END_TEST
