@@ -9,6 +9,7 @@ and keystore made with openssl and keytool) on free ports:
   0600 and the data directory 0700;
 - the escalation Kafka channel delivers over SASL_SSL with the password from
   ${file:...} (the message is on the topic);
+- `hunt` reads a time range over SASL_SSL the same way;
 - a wrong password (from ${env:...}) and a wrong CA each make `run` exit
   non-zero within 60 s with a message that says what to check; the channel
   with the wrong password keeps the entry pending with such a message;
@@ -231,6 +232,26 @@ def main():
           "a wrong CA: the message says the certificate did not verify and to check "
           "ssl.ca.location")
     seen += [("badca stdout", open(out).read()), ("badca stderr", e)]
+
+    # 3b. hunt over SASL_SSL (its own consumer, the same properties)
+    now = time.time()
+    hl = [time.strftime("<38>%b %e %H:%M:%S", time.gmtime(now - 60 + s)) +
+          f" web-09 sshd[{2000 + s}]: Failed password for root from 203.0.113.{s} "
+          f"port {41000 + s} ssh2" for s in range(5)]
+    subprocess.run(["kcat", "-P", "-b", plain, "-t", TOPIC], input="\n".join(hl) + "\n",
+                   text=True, check=True)
+    d, cfg = config("hunt", env, "${file:%s}" % env["KAFKA_PASSWORD_FILE"], env["KAFKA_CA"])
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    hout = os.path.join(d, "hunt.jsonl")
+    r = subprocess.run([TOCSIN, "hunt", "-c", cfg, "--rules", RULES, "--from", iso(now - 600),
+                        "--to", iso(now + 600), "-o", hout], capture_output=True, text=True,
+                       env=dict(os.environ, **renv), timeout=180)
+    got = open(hout).read() if os.path.exists(hout) else ""
+    check(r.returncode == 0 and "17 messages read of 17 planned" in r.stderr and
+          "5 events in the range" in r.stderr,
+          f"hunt over SASL_SSL with the password from ${{file:...}} reads all 17 messages and "
+          f"the 5 events of the range (rc {r.returncode}: {r.stderr.strip()[-160:]})")
+    seen += [("hunt stdout", r.stdout), ("hunt stderr", r.stderr), ("hunt -o", got)]
 
     # 4. the escalation Kafka channel over SASL_SSL
     db = os.path.join(TMP, "esc")
