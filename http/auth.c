@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include "../core/event.h"
@@ -278,6 +279,18 @@ int http_tokens_load(const char *path, struct http_tokens **out, struct ts_err *
     if (!f)
         return ts_err_set(err, TS_E_IO, path, 0, 0, "cannot open the tokens file: %s",
                           strerror(errno));
+    /* who can read the hashes can try tokens offline; who can write the
+     * file can add an admin token */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0026)) {
+        fclose(f);
+        return ts_err_set(err, TS_E_CONFIG, path, 0, 0,
+                          "the tokens file is %s (mode %04o): chmod 600 %s (or 640 with the "
+                          "service's group as owner)",
+                          (st.st_mode & 0022) ? "writable by others than its owner"
+                                              : "readable by every user",
+                          (unsigned)(st.st_mode & 07777), path);
+    }
     char *buf = malloc(HTTP_TOKENS_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, HTTP_TOKENS_FILE_MAX + 1, f) : 0;
     bool bad = ferror(f);

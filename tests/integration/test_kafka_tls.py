@@ -95,6 +95,7 @@ def config(name, env, password_ref, ca, port=None):
         with open(os.path.join(d, "tokens.yml"), "w") as f:
             f.write("tokens:\n  - {name: admin, sha256: \"${env:TLS_TEST_TOKEN_SHA}\", "
                     "role: admin, tenants: [\"*\"]}\n")
+        os.chmod(os.path.join(d, "tokens.yml"), 0o600)
         http_part = f"""http:
   listen: 127.0.0.1:{port}
   tokens: {d}/tokens.yml
