@@ -12,6 +12,7 @@ $B/api_fill "$tmp/db" 1000000
 tok=bench-token-$$
 h=$(printf %s "$tok" | sha256sum | cut -d' ' -f1)
 printf 'tokens:\n  - {name: bench, sha256: %s, role: viewer, tenants: ["*"]}\n' "$h" > "$tmp/tokens.yml"
+chmod 600 "$tmp/tokens.yml"  # serve refuses a world-readable tokens file
 bin/tocsin serve --db "$tmp/db" --listen 127.0.0.1:0 --tokens "$tmp/tokens.yml" --rate 0 \
     --no-reports > "$tmp/serve.out" 2> "$tmp/serve.err" &
 pid=$!

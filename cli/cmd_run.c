@@ -4,7 +4,9 @@
  * section, the HTTP server (http/) serves the run's store with the run's
  * hooks (runtime/hooks.c) from before the first batch until the run has
  * drained. Exit: 0 stopped, 1 failure, 2 usage or configuration. */
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +88,16 @@ static int start_http(const struct ts_config *cfg, struct rt_run *r, struct http
     return 0;
 }
 
+/* The detections file quotes the events' values: created 0600, appended to. */
+static FILE *open_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    return f;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -142,7 +154,7 @@ int cmd_run(int argc, char **argv)
     }
     FILE *det_out = NULL;
     if (cfg->paths.nrules && det_path && strcmp(det_path, "-") != 0 &&
-        !(det_out = fopen(det_path, "a"))) {
+        !(det_out = open_private(det_path))) {
         fprintf(stderr, "tocsin: cannot open %s\n", det_path);
         ts_config_free(cfg);
         return 1;

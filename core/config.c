@@ -169,16 +169,31 @@ static int load_props(struct ctx *x, const struct ts_ynode *n)
         if (v->kind != TS_Y_SCALAR || ts_yaml_is_null(v))
             return fail(x, v, "%s must be a string, number or boolean, got %s", where,
                         describe(v, d, sizeof(d)));
-        if (v->len > CFG_MAX_STRING || memchr(v->str, '\0', v->len))
+        /* ${env:...} / ${file:...}: sasl.password and ssl.key.password are
+         * the usual secrets here */
+        char *sec = NULL;
+        size_t vlen = v->len;
+        rc = ts_yconf_resolve(&x->y, v, where, CFG_MAX_STRING, &sec, &vlen);
+        if (rc)
+            return rc;
+        const char *vs = sec ? sec : v->str;
+        if (!sec)
+            vlen = v->len;
+        if (vlen > CFG_MAX_STRING || memchr(vs, '\0', vlen)) {
+            ts_yconf_resolved_free(sec, vlen);
             return fail(x, v, "%s must be at most %d bytes without NUL characters", where,
                         CFG_MAX_STRING);
-        char *p = malloc(k->len + 1 + v->len + 1);
-        if (!p)
+        }
+        char *p = malloc(k->len + 1 + vlen + 1);
+        if (!p) {
+            ts_yconf_resolved_free(sec, vlen);
             return nomem(x);
+        }
         memcpy(p, k->str, k->len);
         p[k->len] = '=';
-        memcpy(p + k->len + 1, v->str, v->len);
-        p[k->len + 1 + v->len] = '\0';
+        memcpy(p + k->len + 1, vs, vlen);
+        p[k->len + 1 + vlen] = '\0';
+        ts_yconf_resolved_free(sec, vlen);
         c->kafka.props[c->kafka.nprops++] = p;
     }
     return 0;

@@ -5,10 +5,14 @@
  * suggestion or the list of known keys, duplicates with the first line.
  * Reentrant; no state outside the context.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -238,26 +242,235 @@ static int dup_str(struct ts_yconf *y, const char *s, size_t len, char **out)
     return 0;
 }
 
-int ts_yconf_text(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
-                  unsigned flags, char **out)
+/* ---- secrets: ${env:NAME} and ${file:/path} --------------------------------- */
+
+/* Overwrite a buffer that held a secret before it is freed (a plain memset
+ * before free may be optimised away). */
+static void wipe_free(char *p, size_t len)
+{
+    if (!p)
+        return;
+    volatile char *v = p;
+    for (size_t i = 0; i < len; i++)
+        v[i] = 0;
+    free(p);
+}
+
+/* Append to b; past max bytes it is a config error naming where, not the text. */
+static int put(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+               struct ts_buf *b, const char *p, size_t len)
+{
+    if (len > b->limit || b->len > b->limit - len)
+        return ts_yconf_fail(y, n, "%s must be at most %zu bytes long (after ${...} references)",
+                             where, b->limit);
+    return ts_buf_append(b, p, len) ? ts_yconf_nomem(y) : 0;
+}
+
+static bool has_ref(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++)
+        if (s[i] == '$' && s[i + 1] == '{')
+            return true;
+    return false;
+}
+
+/* Append the content of file path (at most cap bytes, one trailing "\n" or
+ * "\r\n" dropped) to b. The messages name the path, never the content. */
+static int ref_file(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+                    const char *path, size_t cap, struct ts_buf *b)
+{
+    struct stat st;
+    /* O_NONBLOCK: a FIFO without a writer must not block the load; it is
+     * refused below with anything else that is not a regular file */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return ts_yconf_fail(y, n, "%s: cannot read ${file:%s}: %s (check the path and that "
+                                   "this user may read it)",
+                             where, path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ts_yconf_fail(y, n, "%s: ${file:%s} is not a regular file", where, path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ts_yconf_nomem(y);
+    }
+    size_t start = b->len, got = 0;
+    char chunk[1024];
+    for (;;) {
+        size_t r = fread(chunk, 1, sizeof(chunk), f);
+        if (r == 0)
+            break;
+        if (got + r > cap) {
+            fclose(f);
+            return ts_yconf_fail(y, n, "%s: ${file:%s} is larger than %zu bytes", where, path,
+                                 cap);
+        }
+        int rc = put(y, n, where, b, chunk, r);
+        if (rc) {
+            fclose(f);
+            return rc;
+        }
+        got += r;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return ts_yconf_fail(y, n, "%s: cannot read ${file:%s}", where, path);
+    if (b->len > start && b->data[b->len - 1] == '\n') {
+        b->len--;
+        if (b->len > start && b->data[b->len - 1] == '\r')
+            b->len--;
+    }
+    return 0;
+}
+
+int ts_yconf_resolve(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                     char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!n || n->kind != TS_Y_SCALAR || !has_ref(n->str, n->len))
+        return 0;
+    if (!max)
+        max = TS_YCONF_MAX_STRING;
+    struct ts_buf b;
+    ts_buf_init(&b, max);
+    const char *s = n->str;
+    size_t len = n->len;
+    int rc = 0;
+    for (size_t i = 0; i < len && !rc;) {
+        bool env = len - i > 6 && memcmp(s + i, "${env:", 6) == 0;
+        bool file = !env && len - i > 7 && memcmp(s + i, "${file:", 7) == 0;
+        if (s[i] == '$' && i + 2 < len && s[i + 1] == '$' && s[i + 2] == '{') {
+            /* "$${" is a literal "${" */
+            rc = put(y, n, where, &b, "${", 2);
+            i += 3;
+            continue;
+        }
+        if (!env && !file) {
+            rc = put(y, n, where, &b, s + i, 1);
+            i++;
+            continue;
+        }
+        size_t o = i + (env ? 6 : 7);
+        const char *end = memchr(s + o, '}', len - o);
+        if (!end) {
+            rc = ts_yconf_fail(y, n, "%s: \"%s\" has no closing '}'", where,
+                               env ? "${env:" : "${file:");
+            break;
+        }
+        size_t nl = (size_t)(end - (s + o));
+        char name[1024];
+        if (nl == 0 || nl >= sizeof(name)) {
+            rc = ts_yconf_fail(y, n, "%s: %s must name %s", where, env ? "${env:...}" : "${file:...}",
+                               env ? "an environment variable, as in ${env:KAFKA_PASSWORD}"
+                                   : "an absolute path, as in ${file:/run/secrets/kafka}");
+            break;
+        }
+        memcpy(name, s + o, nl);
+        name[nl] = '\0';
+        if (env) {
+            for (size_t k = 0; k < nl; k++) {
+                unsigned char ch = (unsigned char)name[k];
+                if (!(ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                      (k > 0 && ch >= '0' && ch <= '9'))) {
+                    rc = ts_yconf_fail(y, n,
+                                       "%s: ${env:%s}: an environment variable name is letters, "
+                                       "digits and '_', not starting with a digit",
+                                       where, name);
+                    break;
+                }
+            }
+            if (rc)
+                break;
+            const char *v = getenv(name);
+            if (!v)
+                rc = ts_yconf_fail(y, n,
+                                   "%s: environment variable %s is not set (referenced as "
+                                   "${env:%s})",
+                                   where, name, name);
+            else
+                rc = put(y, n, where, &b, v, strlen(v));
+        } else if (name[0] != '/') {
+            rc = ts_yconf_fail(y, n,
+                               "%s: ${file:%s}: the path must be absolute (start with '/')", where,
+                               name);
+        } else {
+            rc = ref_file(y, n, where, name, max, &b);
+        }
+        i = (size_t)(end - s) + 1;
+    }
+    if (!rc && !b.data && ts_buf_reserve(&b, 1) != 0)
+        rc = ts_yconf_nomem(y);
+    if (rc) {
+        wipe_free(b.data, b.cap);
+        return rc;
+    }
+    b.data[b.len] = '\0';
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
+}
+
+void ts_yconf_resolved_free(char *s, size_t len)
+{
+    wipe_free(s, len);
+}
+
+/* n with its ${...} references resolved: *tmp (text in *buf) or n itself. */
+static int resolved(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                    struct ts_ynode *tmp, char **buf, size_t *blen, const struct ts_ynode **v)
+{
+    *v = n;
+    int rc = ts_yconf_resolve(y, n, where, max, buf, blen);
+    if (rc || !*buf)
+        return rc;
+    *tmp = *n;
+    tmp->str = *buf;
+    tmp->len = *blen;
+    *v = tmp;
+    return 0;
+}
+
+/* Errors name n (the text as written: the reference, never its value); the
+ * checks look at v (the resolved text). */
+static int text_check(struct ts_yconf *y, const struct ts_ynode *n, const struct ts_ynode *v,
+                      const char *where, size_t max, unsigned flags, char **out)
 {
     char d[64];
     bool empty_ok = flags & TS_YCONF_EMPTY_OK;
     if (!max)
         max = TS_YCONF_MAX_STRING;
     if (!n || n->kind != TS_Y_SCALAR ||
-        (!empty_ok && (n->len == 0 || ts_yaml_is_null(n))))
-        return ts_yconf_fail(y, n, "%s must be a %sstring, got %s", where,
-                             empty_ok ? "" : "non-empty ", ts_yconf_describe(n, d, sizeof(d)));
-    if (n->len > max)
+        (!empty_ok && (v->len == 0 || (v == n && ts_yaml_is_null(n)))))
+        return ts_yconf_fail(y, n, "%s must be a %sstring, got %s%s", where,
+                             empty_ok ? "" : "non-empty ", ts_yconf_describe(n, d, sizeof(d)),
+                             v != n ? " (its value is empty)" : "");
+    if (v->len > max)
         return ts_yconf_fail(y, n, "%s must be at most %zu bytes long", where, max);
-    if (memchr(n->str, '\0', n->len))
+    if (memchr(v->str, '\0', v->len))
         return ts_yconf_fail(y, n, "%s must not contain NUL characters", where);
-    if ((flags & TS_YCONF_UTF8) && ts_utf8_valid_prefix(n->str, n->len) != n->len)
+    if ((flags & TS_YCONF_UTF8) && ts_utf8_valid_prefix(v->str, v->len) != v->len)
         return ts_yconf_fail(y, n, "%s must be valid UTF-8", where);
-    if ((flags & TS_YCONF_ONE_LINE) && (memchr(n->str, '\n', n->len) || memchr(n->str, '\r', n->len)))
+    if ((flags & TS_YCONF_ONE_LINE) && (memchr(v->str, '\n', v->len) || memchr(v->str, '\r', v->len)))
         return ts_yconf_fail(y, n, "%s must be one line", where);
-    return dup_str(y, n->str, n->len, out);
+    return dup_str(y, v->str, v->len, out);
+}
+
+int ts_yconf_text(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                  unsigned flags, char **out)
+{
+    struct ts_ynode tmp;
+    const struct ts_ynode *v;
+    char *buf = NULL;
+    size_t blen = 0;
+    int rc = resolved(y, n, where, max, &tmp, &buf, &blen, &v);
+    if (!rc)
+        rc = text_check(y, n, v, where, max, flags, out);
+    wipe_free(buf, blen);
+    return rc;
 }
 
 int ts_yconf_str(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
@@ -266,7 +479,7 @@ int ts_yconf_str(struct ts_yconf *y, const struct ts_ynode *n, const char *where
     return ts_yconf_text(y, n, where, max, 0, out);
 }
 
-int ts_yconf_int(struct ts_yconf *y, const struct ts_ynode *n, const char *where, long long lo,
+static int int_at(struct ts_yconf *y, const struct ts_ynode *at, const struct ts_ynode *n, const char *where, long long lo,
                  long long hi, long long *out)
 {
     char d[64];
@@ -296,13 +509,27 @@ int ts_yconf_int(struct ts_yconf *y, const struct ts_ynode *n, const char *where
             v = -v;
     }
     if (!ok || v < lo || v > hi)
-        return ts_yconf_fail(y, n, "%s must be an integer from %lld to %lld, got %s", where, lo,
-                             hi, ts_yconf_describe(n, d, sizeof(d)));
+        return ts_yconf_fail(y, at, "%s must be an integer from %lld to %lld, got %s", where, lo,
+                             hi, ts_yconf_describe(at, d, sizeof(d)));
     *out = v;
     return 0;
 }
 
-int ts_yconf_bool(struct ts_yconf *y, const struct ts_ynode *n, const char *where, bool *out)
+int ts_yconf_int(struct ts_yconf *y, const struct ts_ynode *n, const char *where, long long lo,
+                 long long hi, long long *out)
+{
+    struct ts_ynode tmp;
+    const struct ts_ynode *v;
+    char *buf = NULL;
+    size_t blen = 0;
+    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    if (!rc)
+        rc = int_at(y, n, v, where, lo, hi, out);
+    wipe_free(buf, blen);
+    return rc;
+}
+
+static int bool_at(struct ts_yconf *y, const struct ts_ynode *at, const struct ts_ynode *n, const char *where, bool *out)
 {
     char d[64];
     if (n && n->kind == TS_Y_SCALAR && n->style == TS_YS_PLAIN) {
@@ -315,11 +542,24 @@ int ts_yconf_bool(struct ts_yconf *y, const struct ts_ynode *n, const char *wher
             return 0;
         }
     }
-    return ts_yconf_fail(y, n, "%s must be true or false, got %s", where,
-                         ts_yconf_describe(n, d, sizeof(d)));
+    return ts_yconf_fail(y, at, "%s must be true or false, got %s", where,
+                         ts_yconf_describe(at, d, sizeof(d)));
 }
 
-int ts_yconf_duration(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+int ts_yconf_bool(struct ts_yconf *y, const struct ts_ynode *n, const char *where, bool *out)
+{
+    struct ts_ynode tmp;
+    const struct ts_ynode *v;
+    char *buf = NULL;
+    size_t blen = 0;
+    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    if (!rc)
+        rc = bool_at(y, n, v, where, out);
+    wipe_free(buf, blen);
+    return rc;
+}
+
+static int duration_at(struct ts_yconf *y, const struct ts_ynode *at, const struct ts_ynode *n, const char *where,
                       unsigned flags, int64_t *out)
 {
     char d[64];
@@ -329,20 +569,34 @@ int ts_yconf_duration(struct ts_yconf *y, const struct ts_ynode *n, const char *
                ts_duration_parse(n->str, n->len, &v) == 0);
     if (flags & TS_YCONF_POSITIVE) {
         if (!ok || v <= 0)
-            return ts_yconf_fail(y, n,
+            return ts_yconf_fail(y, at,
                                  "%s must be a positive duration such as 500ms, 30s, 5m, 1h, "
                                  "got %s",
-                                 where, ts_yconf_describe(n, d, sizeof(d)));
+                                 where, ts_yconf_describe(at, d, sizeof(d)));
     } else if (!ok) {
-        return ts_yconf_fail(y, n,
+        return ts_yconf_fail(y, at,
                              "%s must be a duration such as 90s, 5m, 1h, 7d (or 0), got %s",
-                             where, ts_yconf_describe(n, d, sizeof(d)));
+                             where, ts_yconf_describe(at, d, sizeof(d)));
     }
     *out = v;
     return 0;
 }
 
-int ts_yconf_enum(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+int ts_yconf_duration(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+                      unsigned flags, int64_t *out)
+{
+    struct ts_ynode tmp;
+    const struct ts_ynode *v;
+    char *buf = NULL;
+    size_t blen = 0;
+    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    if (!rc)
+        rc = duration_at(y, n, v, where, flags, out);
+    wipe_free(buf, blen);
+    return rc;
+}
+
+static int enum_at(struct ts_yconf *y, const struct ts_ynode *at, const struct ts_ynode *n, const char *where,
                   const char *const *names, size_t count, size_t *out)
 {
     char d[64], list[256];
@@ -355,12 +609,26 @@ int ts_yconf_enum(struct ts_yconf *y, const struct ts_ynode *n, const char *wher
     const char *s = n && n->kind == TS_Y_SCALAR ? ts_yconf_suggest(n->str, n->len, names, count)
                                                 : NULL;
     if (s)
-        return ts_yconf_fail(y, n, "%s must be one of %s, got %s (did you mean \"%s\"?)", where,
+        return ts_yconf_fail(y, at, "%s must be one of %s, got %s (did you mean \"%s\"?)", where,
                              join(names, count, list, sizeof(list)),
-                             ts_yconf_describe(n, d, sizeof(d)), s);
-    return ts_yconf_fail(y, n, "%s must be one of %s, got %s", where,
+                             ts_yconf_describe(at, d, sizeof(d)), s);
+    return ts_yconf_fail(y, at, "%s must be one of %s, got %s", where,
                          join(names, count, list, sizeof(list)),
-                         ts_yconf_describe(n, d, sizeof(d)));
+                         ts_yconf_describe(at, d, sizeof(d)));
+}
+
+int ts_yconf_enum(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+                  const char *const *names, size_t count, size_t *out)
+{
+    struct ts_ynode tmp;
+    const struct ts_ynode *v;
+    char *buf = NULL;
+    size_t blen = 0;
+    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    if (!rc)
+        rc = enum_at(y, n, v, where, names, count, out);
+    wipe_free(buf, blen);
+    return rc;
 }
 
 int ts_yconf_str_list(struct ts_yconf *y, const struct ts_ynode *n, const char *where,

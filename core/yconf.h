@@ -86,6 +86,21 @@ int ts_yconf_check_keys(struct ts_yconf *y, const struct ts_ynode *map, const ch
 int ts_yconf_want_map(struct ts_yconf *y, const struct ts_ynode *n, const char *where);
 int ts_yconf_want_seq(struct ts_yconf *y, const struct ts_ynode *n, const char *where);
 
+/* Secrets: every string getter (and ts_yconf_int/bool/duration/enum) first
+ * replaces "${env:NAME}" with the environment variable NAME and
+ * "${file:/path}" with the content of that file (at most max bytes, one
+ * trailing newline dropped), anywhere in the scalar; "$${" is a literal "${".
+ * A variable that is not set or a file that cannot be read is a TS_E_CONFIG
+ * error at the node naming the variable or path, never a value; errors about
+ * a resolved value show the reference as written, not what it resolved to.
+ *
+ * ts_yconf_resolve: *out is NULL when n holds no "${" (use n->str as is), else
+ * a malloc'ed NUL-terminated resolved text of *out_len bytes, to be released
+ * with ts_yconf_resolved_free (which overwrites it). */
+int ts_yconf_resolve(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
+                     char **out, size_t *out_len);
+void ts_yconf_resolved_free(char *s, size_t len);
+
 /* A non-empty scalar without NUL of at most max bytes (0: TS_YCONF_MAX_STRING);
  * numbers and booleans are taken as written. */
 int ts_yconf_str(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,

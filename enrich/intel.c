@@ -348,7 +348,7 @@ int enrich_intel_open(const char *dir, struct enrich_intel **out, struct ts_err 
         goto lmdb_fail;
     if ((rc = mdb_env_set_maxdbs(in->env, INGEST_IDB_COUNT + 2)) ||
         (rc = mdb_env_set_mapsize(in->env, INGEST_INTEL_MAP_SIZE)) ||
-        (rc = mdb_env_open(in->env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0644)) ||
+        (rc = mdb_env_open(in->env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600)) ||
         (rc = mdb_txn_begin(in->env, NULL, MDB_RDONLY, &txn)))
         goto lmdb_fail;
     for (int i = 0; i < INGEST_IDB_COUNT; i++) {

@@ -1091,7 +1091,7 @@ int enrich_intel_load(const char *db_dir, const char *file, const char *source_n
     int rc = read_file(file, &buf, &len, err);
     if (rc)
         return rc;
-    if (mkdir(db_dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(db_dir, 0700) != 0 && errno != EEXIST) {
         rc = ts_err_set(err, TS_E_IO, db_dir, 0, 0, "cannot create the database directory: %s",
                         strerror(errno));
         free(buf);
@@ -1102,7 +1102,7 @@ int enrich_intel_load(const char *db_dir, const char *file, const char *source_n
     int mrc = mdb_env_create(&l.env);
     if (!mrc && !(mrc = mdb_env_set_maxdbs(l.env, INGEST_IDB_COUNT + 2)) &&
         !(mrc = mdb_env_set_mapsize(l.env, INGEST_INTEL_MAP_SIZE)) &&
-        !(mrc = mdb_env_open(l.env, db_dir, 0, 0640)) &&
+        !(mrc = mdb_env_open(l.env, db_dir, 0, 0600)) &&
         !(mrc = mdb_txn_begin(l.env, NULL, 0, &l.txn))) {
         for (int i = 0; i < INGEST_IDB_COUNT && !mrc; i++)
             mrc = mdb_dbi_open(l.txn, enrich_intel_db_names[i], MDB_CREATE, &l.dbi[i]);

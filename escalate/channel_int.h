@@ -68,6 +68,7 @@ const struct esc_chan *esc_channels_find(const struct esc_channels *c, const cha
 struct esc_chan_state {
     void *curl;      /* CURL * (webhook, smtp) */
     void *rk;        /* rd_kafka_t * (kafka) */
+    char kerr[320];  /* kafka: the last authentication or TLS error, "" if none */
 };
 
 struct esc_deliverer {

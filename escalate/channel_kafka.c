@@ -31,6 +31,30 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
+/* Authentication and TLS failures only reach the error callback; kept so
+ * that a delivery that times out says why and what to check. Called from
+ * the producer's poll, on the deliverer's thread. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct esc_chan_state *s = opaque;
+    /* librdkafka's reason ends in " (after N ms in state ...)": not kept */
+    const char *after = strstr(reason, " (after ");
+    int rl = after ? (int)(after - reason) : (int)strlen(reason);
+    if (rl > 180)
+        rl = 180;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+        snprintf(s->kerr, sizeof(s->kerr),
+                 "authentication failed: %.*s (check sasl.username, sasl.password and "
+                 "sasl.mechanisms in the channel's properties)",
+                 rl, reason);
+    else if (err == RD_KAFKA_RESP_ERR__SSL)
+        snprintf(s->kerr, sizeof(s->kerr),
+                 "TLS failed: %.*s (check ssl.ca.location and security.protocol in the "
+                 "channel's properties)",
+                 rl, reason);
+}
+
 void esc_kafka_state_free(struct esc_chan_state *s)
 {
     if (!s->rk)
@@ -40,7 +64,7 @@ void esc_kafka_state_free(struct esc_chan_state *s)
     s->rk = NULL;
 }
 
-static rd_kafka_t *producer(const struct esc_chan *ch, char *error)
+static rd_kafka_t *producer(const struct esc_chan *ch, struct esc_chan_state *s, char *error)
 {
     char es[512], tmo[32];
     snprintf(tmo, sizeof(tmo), "%lld", (long long)(ch->timeout_ns / 1000000));
@@ -63,6 +87,9 @@ static rd_kafka_t *producer(const struct esc_chan *ch, char *error)
         }
     }
     rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+    rd_kafka_conf_set_error_cb(c, error_cb);
+    rd_kafka_conf_set_opaque(c, s);
+    s->kerr[0] = '\0';
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
     if (!rk) {
         rd_kafka_conf_destroy(c);
@@ -76,7 +103,7 @@ enum esc_outcome esc_send_kafka(struct esc_deliverer *d, size_t idx,
 {
     const struct esc_chan *ch = &d->c->v[idx];
     struct esc_chan_state *s = &d->st[idx];
-    if (!s->rk && !(s->rk = producer(ch, error)))
+    if (!s->rk && !(s->rk = producer(ch, s, error)))
         return ESC_OUT_RETRY;
     char rev[24], key[STORE_ID_MAX + 32];
     snprintf(rev, sizeof(rev), "%llu", (unsigned long long)e->revision);
@@ -112,12 +139,14 @@ enum esc_outcome esc_send_kafka(struct esc_deliverer *d, size_t idx,
         while (!w.done && rd_kafka_outq_len(s->rk) > 0 && ts_mono_ns() < deadline + TS_NS_PER_SEC)
             rd_kafka_poll(s->rk, 50);
         esc_kafka_state_free(s);
-        snprintf(error, ESC_ERROR_MAX, "kafka %s: no delivery report in time", ch->topic);
+        snprintf(error, ESC_ERROR_MAX, "kafka %s: no delivery report in time%s%s", ch->topic,
+                 s->kerr[0] ? ": " : "", s->kerr);
         return ESC_OUT_RETRY;
     }
     if (w.err) {
         char fe[512];
-        snprintf(error, ESC_ERROR_MAX, "kafka %s: %s", ch->topic, rd_kafka_err2str(w.err));
+        snprintf(error, ESC_ERROR_MAX, "kafka %s: %s%s%s", ch->topic, rd_kafka_err2str(w.err),
+                 s->kerr[0] ? ": " : "", s->kerr);
         if (rd_kafka_fatal_error(s->rk, fe, sizeof(fe))) {
             size_t l = strlen(error);
             snprintf(error + l, ESC_ERROR_MAX - l, " (fatal: %.200s; new producer next time)", fe);

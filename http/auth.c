@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include "../core/event.h"
@@ -155,16 +156,27 @@ static int load_token(struct load *l, struct http_token *k, const struct ts_ynod
     for (size_t i = 0; i < name->len; i++)
         if (!name_char((unsigned char)name->str[i]))
             return fail(l, name, "name \"%s\": only A-Z a-z 0-9 . _ - : @", name->str);
-    if (sha->len != 64)
+    /* the hash may come from ${env:...} or ${file:...} (core/yconf.h) */
+    char *res = NULL;
+    size_t rlen = 0;
+    if ((rc = ts_yconf_resolve(&l->y, sha, "sha256", 256, &res, &rlen)) != 0)
+        return rc;
+    const char *hs = res ? res : sha->str;
+    size_t hl = res ? rlen : sha->len;
+    if (hl != 64) {
+        ts_yconf_resolved_free(res, rlen);
         return fail(l, sha, "sha256: expected 64 hex digits (printf %%s TOKEN | sha256sum), "
-                            "found %zu characters", sha->len);
+                            "found %zu characters", hl);
+    }
     for (size_t i = 0; i < 32; i++) {
-        int hi = hexval(sha->str[2 * i]), lo = hexval(sha->str[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return fail(l, sha, "sha256: \"%c\" is not a hex digit",
-                        hi < 0 ? sha->str[2 * i] : sha->str[2 * i + 1]);
+        int hi = hexval(hs[2 * i]), lo = hexval(hs[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            ts_yconf_resolved_free(res, rlen);
+            return fail(l, sha, "sha256: character %zu is not a hex digit", 2 * i + (hi >= 0) + 1);
+        }
         k->sha256[i] = (uint8_t)(hi << 4 | lo);
     }
+    ts_yconf_resolved_free(res, rlen);
     if (http_role_parse(role->str, &k->role) != 0)
         return fail(l, role, "role \"%s\": expected viewer, analyst or admin", role->str);
     if (!(k->name = strdup(name->str)))
@@ -267,6 +279,18 @@ int http_tokens_load(const char *path, struct http_tokens **out, struct ts_err *
     if (!f)
         return ts_err_set(err, TS_E_IO, path, 0, 0, "cannot open the tokens file: %s",
                           strerror(errno));
+    /* who can read the hashes can try tokens offline; who can write the
+     * file can add an admin token */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0026)) {
+        fclose(f);
+        return ts_err_set(err, TS_E_CONFIG, path, 0, 0,
+                          "the tokens file is %s (mode %04o): chmod 600 %s (or 640 with the "
+                          "service's group as owner)",
+                          (st.st_mode & 0022) ? "writable by others than its owner"
+                                              : "readable by every user",
+                          (unsigned)(st.st_mode & 07777), path);
+    }
     char *buf = malloc(HTTP_TOKENS_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, HTTP_TOKENS_FILE_MAX + 1, f) : 0;
     bool bad = ferror(f);

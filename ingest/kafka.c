@@ -255,6 +255,22 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         fail(w->k, TS_E_KAFKA, "Kafka fatal error: %s", buf);
         return;
     }
+    /* a refused login or a certificate that does not verify is a setting to
+     * fix, not a broker to wait for: librdkafka would retry for ever */
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        fail(w->k, TS_E_KAFKA,
+             "Kafka authentication failed: %s (check sasl.mechanisms, sasl.username and "
+             "sasl.password in kafka.properties, and that the user exists on the broker)",
+             reason);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__SSL) {
+        fail(w->k, TS_E_KAFKA,
+             "Kafka TLS failed: %s (check ssl.ca.location: the CA that signed the broker's "
+             "certificate; security.protocol and that kafka.brokers is the broker's TLS port)",
+             reason);
+        return;
+    }
     ts_warn("kafka (worker %d): %s: %s", w->id, rd_kafka_err2name((rd_kafka_resp_err_t)err),
             reason);
 }

@@ -49,6 +49,8 @@ step webhook python3 tests/integration/test_webhook.py
 step escalation-e2e python3 tests/integration/test_escalation_e2e.py
 step summary python3 tests/integration/test_summary.py
 step kafka-distributed python3 tests/integration/test_distributed.py
+# its own broker (broker.sh start-secure): SSL and SASL_SSL/SCRAM, secrets
+step kafka-tls-sasl python3 tests/integration/test_kafka_tls.py
 
 if [ ${#failed[@]} -ne 0 ]; then
     echo "integration tests: FAILED: ${failed[*]}"

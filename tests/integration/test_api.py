@@ -166,11 +166,13 @@ def main():
                 f"  - {{name: viewer-b, sha256: {sha['viewer-b']}, role: viewer, tenants: [agency-b]}}\n"
                 f"  - {{name: analyst-a, sha256: {sha['analyst-a']}, role: analyst, tenants: [agency-a]}}\n"
                 f"  - {{name: soc-lead, sha256: {sha['soc-lead'].upper()}, role: admin, tenants: [\"*\"]}}\n")
+    os.chmod(os.path.join(TMP, "tokens.yml"), 0o600)  # serve refuses a world-readable one
 
     # a tokens file with a clear-text token is refused, with file:line:col
     bad = os.path.join(TMP, "bad.yml")
     with open(bad, "w") as f:
         f.write("tokens:\n  - {name: x, token: secret, role: viewer, tenants: [a]}\n")
+    os.chmod(bad, 0o600)
     r = subprocess.run([TOCSIN, "serve", "--db", DB, "--listen", "127.0.0.1:0", "--tokens", bad],
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 2 and re.search(r"bad\.yml:2:\d+: error: unknown key \"token\"", r.stderr),

@@ -331,6 +331,7 @@ def main():
         f.write("tokens:\n"
                 f"  - {{name: analyst-a, sha256: {sha['analyst-a']}, role: analyst, tenants: [agency-a]}}\n"
                 f"  - {{name: viewer-b, sha256: {sha['viewer-b']}, role: viewer, tenants: [agency-b]}}\n")
+    os.chmod(os.path.join(TMP, "tokens.yml"), 0o600)  # serve refuses a world-readable one
     err_path = os.path.join(TMP, "serve.err")
     p = subprocess.Popen([TOCSIN, "serve", "--db", DB, "--listen", "127.0.0.1:0", "--tokens",
                           os.path.join(TMP, "tokens.yml"), "--assets", os.path.join(TMP, "assets.yml"),

@@ -164,6 +164,7 @@ def main():
             role, tenants = roles[name]
             f.write(f"  - {{name: {name}, sha256: {hashlib.sha256(tok.encode()).hexdigest()}, "
                     f"role: {role}, tenants: {tenants}}}\n")
+    os.chmod(os.path.join(TMP, "tokens.yml"), 0o600)  # run refuses a world-readable one
     port = free_port()
     cfg = os.path.join(TMP, "tocsin.yml")
     with open(cfg, "w") as f:

@@ -5,6 +5,10 @@
 #   tests/kafka/broker.sh start DIR    format a log dir under DIR, start the broker on
 #                                      127.0.0.1 on a free port, wait until it answers;
 #                                      prints the bootstrap address (also in DIR/bootstrap)
+#   tests/kafka/broker.sh start-secure DIR
+#                                      the same broker with two more listeners: SSL and
+#                                      SASL_SSL with SCRAM-SHA-512 (see secure_material);
+#                                      prints the PLAINTEXT bootstrap and writes DIR/ssl.env
 #   tests/kafka/broker.sh stop DIR     stop it (TERM, then KILL), leaving no process behind
 #
 # Kafka 3.9.1 (Scala 2.13): the last 3.x line, KRaft without ZooKeeper, and it
@@ -30,22 +34,82 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# The TLS material of start-secure, made here with openssl and keytool:
+#   DIR/tls/ca.pem         the test CA (clients: ssl.ca.location)
+#   DIR/tls/other-ca.pem   a second CA that did not sign the broker (the wrong-CA test)
+#   DIR/tls/broker.p12     the broker's keystore (PKCS12): key + certificate for
+#                          127.0.0.1 / localhost signed by ca.pem; password in DIR/tls/store.pw
+# and the SCRAM-SHA-512 users, added when the log dir is formatted (KRaft keeps
+# them in its metadata; StorageTool --add-scram is what kafka-configs does for a
+# running cluster): "tocsin" with a random password in DIR/tls/tocsin.pw (0600),
+# "admin" for the broker itself.
+secure_material() {
+    local dir=$1 t=$1/tls
+    mkdir -p "$t"
+    chmod 700 "$t"
+    local pw
+    pw=$(openssl rand -hex 16)
+    printf '%s' "$pw" > "$t/store.pw"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tocsin test CA" \
+        -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tocsin other CA" \
+        -keyout "$t/other-ca.key" -out "$t/other-ca.pem" 2>/dev/null
+    keytool -genkeypair -noprompt -alias broker -keyalg RSA -keysize 2048 -validity 2 \
+        -dname "CN=localhost" -ext "SAN=IP:127.0.0.1,DNS:localhost" \
+        -keystore "$t/broker.p12" -storetype PKCS12 -storepass "$pw" -keypass "$pw" 2>/dev/null
+    keytool -certreq -alias broker -keystore "$t/broker.p12" -storepass "$pw" \
+        -ext "SAN=IP:127.0.0.1,DNS:localhost" -file "$t/broker.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$t/san.ext"
+    openssl x509 -req -in "$t/broker.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+        -days 2 -extfile "$t/san.ext" -out "$t/broker.pem" 2>/dev/null
+    keytool -importcert -noprompt -alias ca -file "$t/ca.pem" -keystore "$t/broker.p12" \
+        -storepass "$pw" 2>/dev/null
+    keytool -importcert -noprompt -alias broker -file "$t/broker.pem" \
+        -keystore "$t/broker.p12" -storepass "$pw" >/dev/null 2>&1
+    (umask 077; openssl rand -hex 12 > "$t/tocsin.pw"; openssl rand -hex 12 > "$t/admin.pw")
+}
+
 start() {
-    local dir=$1
+    local dir=$1 secure=${2:-}
     fetch
     mkdir -p "$dir/data"
-    local port cport
+    local port cport sport aport
     port=$(free_port); cport=$(free_port)
     while [ "$cport" = "$port" ]; do cport=$(free_port); done
+    local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+    local advertised="PLAINTEXT://127.0.0.1:$port"
+    local pmap="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    local extra=""
+    if [ -n "$secure" ]; then
+        secure_material "$dir"
+        sport=$(free_port); aport=$(free_port)
+        while [ "$sport" = "$port" ] || [ "$sport" = "$cport" ]; do sport=$(free_port); done
+        while [ "$aport" = "$port" ] || [ "$aport" = "$cport" ] || [ "$aport" = "$sport" ]; do
+            aport=$(free_port)
+        done
+        listeners="$listeners,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport"
+        advertised="$advertised,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport"
+        pmap="$pmap,SSL:SSL,SASL_SSL:SASL_SSL"
+        local spw
+        spw=$(cat "$dir/tls/store.pw")
+        extra="ssl.keystore.type=PKCS12
+ssl.keystore.location=$dir/tls/broker.p12
+ssl.keystore.password=$spw
+ssl.key.password=$spw
+ssl.client.auth=none
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(cat "$dir/tls/admin.pw")\";"
+    fi
     cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$pmap
 inter.broker.listener.name=PLAINTEXT
+$extra
 log.dirs=$dir/data
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -70,8 +134,13 @@ PROPS
                  "-Dlog4j.configuration=file:$dir/log4j.properties")
     local id
     id=$(java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    local scram=()
+    if [ -n "$secure" ]; then
+        scram=(--add-scram "SCRAM-SHA-512=[name=tocsin,password=$(cat "$dir/tls/tocsin.pw")]"
+               --add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$dir/tls/admin.pw")]")
+    fi
     java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$id" \
-        -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+        -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 \
         || { cat "$dir/format.log" >&2; exit 1; }
     # setsid: the broker gets its own process group so stop can kill all of it
     setsid java "${jopts[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
@@ -85,7 +154,24 @@ PROPS
             tail -n 30 "$dir/stdout.log" "$dir/broker.log" >&2 || true
             exit 1
         fi
-        if kcat -b "127.0.0.1:$port" -L -m 2 >/dev/null 2>&1; then
+        if kcat -b "127.0.0.1:$port" -L -m 2 >/dev/null 2>&1 &&
+            { [ -z "$secure" ] ||
+              kcat -b "127.0.0.1:$aport" -L -m 5 -X security.protocol=SASL_SSL \
+                  -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=tocsin \
+                  -X "sasl.password=$(cat "$dir/tls/tocsin.pw")" \
+                  -X "ssl.ca.location=$dir/tls/ca.pem" >/dev/null 2>&1; }; then
+            if [ -n "$secure" ]; then
+                cat > "$dir/ssl.env" <<ENV
+KAFKA_PLAINTEXT=127.0.0.1:$port
+KAFKA_SSL=127.0.0.1:$sport
+KAFKA_SASL_SSL=127.0.0.1:$aport
+KAFKA_CA=$dir/tls/ca.pem
+KAFKA_OTHER_CA=$dir/tls/other-ca.pem
+KAFKA_USER=tocsin
+KAFKA_PASSWORD_FILE=$dir/tls/tocsin.pw
+ENV
+                echo "kafka: SSL on 127.0.0.1:$sport, SASL_SSL (SCRAM-SHA-512) on 127.0.0.1:$aport" >&2
+            fi
             echo "kafka: broker $KAFKA_VERSION up on 127.0.0.1:$port (dir $dir)" >&2
             echo "127.0.0.1:$port"
             return 0
@@ -113,6 +199,8 @@ stop() {
 case "${1:-}" in
     fetch) fetch ;;
     start) [ $# -eq 2 ] || { echo "usage: $0 start DIR" >&2; exit 2; }; start "$2" ;;
+    start-secure) [ $# -eq 2 ] || { echo "usage: $0 start-secure DIR" >&2; exit 2; }
+        start "$2" secure ;;
     stop) [ $# -eq 2 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop "$2" ;;
-    *) echo "usage: $0 fetch | start DIR | stop DIR" >&2; exit 2 ;;
+    *) echo "usage: $0 fetch | start DIR | start-secure DIR | stop DIR" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_util.h"
 #include "../../core/config.h"
@@ -320,6 +321,44 @@ START_TEST(test_config_topic_tenants_bind_header_tenants_and_bad_ids_are_errors)
                       "etc/tocsin.yml:1:26: error: ingest.default_tenant: tenant has a character "
                       "other than A-Z a-z 0-9 . _ - : @ (got \"a/b\"); use up to 64 of A-Z a-z "
                       "0-9 . _ - : @");
+}
+END_TEST
+
+START_TEST(test_config_kafka_properties_take_env_and_file_secrets)
+{
+    char path[] = "/tmp/check_config_pwXXXXXX", text[512];
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "pw-from-file\n", 13), 13);
+    close(fd);
+    setenv("TS_TEST_KAFKA_USER", "tocsin", 1);
+    snprintf(text, sizeof(text),
+             "kafka:\n"
+             "  brokers: ${env:TS_TEST_KAFKA_USER}.example:9093\n"
+             "  properties:\n"
+             "    sasl.username: ${env:TS_TEST_KAFKA_USER}\n"
+             "    sasl.password: ${file:%s}\n",
+             path);
+    struct ts_config *c = load_ok(text);
+    ck_assert_str_eq(c->kafka.brokers, "tocsin.example:9093");
+    ck_assert_str_eq(c->kafka.props[0], "sasl.username=tocsin");
+    ck_assert_str_eq(c->kafka.props[1], "sasl.password=pw-from-file");
+    ts_config_free(c);
+    unlink(path);
+    /* the file gone: an error naming the path at the value, never a value */
+    struct ts_err err = {0};
+    ck_assert_int_eq(ts_config_load_buffer(CFG_NAME, text, strlen(text), &c, &err), TS_E_CONFIG);
+    char buf[1024];
+    ts_err_format(&err, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "etc/tocsin.yml:5:20: error: kafka.properties.sasl.password: "
+                                      "cannot read ${file:/tmp/check_config_pw"));
+    unsetenv("TS_TEST_KAFKA_USER");
+    expect_config_err("kafka:\n"
+                      "  properties:\n"
+                      "    sasl.password: ${env:TS_TEST_UNSET_PW}\n",
+                      "etc/tocsin.yml:3:20: error: kafka.properties.sasl.password: environment "
+                      "variable TS_TEST_UNSET_PW is not set (referenced as "
+                      "${env:TS_TEST_UNSET_PW})");
 }
 END_TEST
 
@@ -733,6 +772,7 @@ static Suite *make_suite(void)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_config_full_config_reads_back);
+    tcase_add_test(tc, test_config_kafka_properties_take_env_and_file_secrets);
     tcase_add_test(tc, test_config_topic_tenants_bind_header_tenants_and_bad_ids_are_errors);
     tcase_add_test(tc, test_config_empty_file_takes_every_default);
     tcase_add_test(tc, test_config_empty_sections_take_defaults);

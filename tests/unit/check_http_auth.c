@@ -1,7 +1,10 @@
 /* check_http_auth.c - bearer tokens: sha256 hex, the tokens file (every
  * error at file:line:col), the constant-time lookup, roles, tenants and the
  * Authorization header. */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check_util.h"
 #include "../../http/http_int.h"
@@ -71,6 +74,25 @@ START_TEST(test_tokens_load_names_roles_tenants)
     ck_assert(t->v[1].all_tenants);
     ck_assert_int_eq(t->v[2].role, HTTP_ROLE_VIEWER);
     http_tokens_unref(t);
+}
+END_TEST
+
+START_TEST(test_token_sha256_from_env_is_resolved_and_a_missing_one_named)
+{
+    char hex[65];
+    http_token_sha256_hex("tok-env", 7, hex);
+    setenv("TS_TEST_TOKEN_SHA", hex, 1);
+    const char *doc = "tokens:\n"
+                      "  - {name: e, sha256: \"${env:TS_TEST_TOKEN_SHA}\", role: viewer, "
+                      "tenants: [\"*\"]}\n";
+    struct http_tokens *t = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(http_tokens_load_buffer("t.yml", doc, strlen(doc), &t, &err), 0);
+    ck_assert_ptr_nonnull(http_tokens_find(t, "tok-env", 7));
+    ck_assert_ptr_null(http_tokens_find(t, "tok-a", 5));
+    http_tokens_unref(t);
+    unsetenv("TS_TEST_TOKEN_SHA");
+    expect_error(doc, 2, 23, "environment variable TS_TEST_TOKEN_SHA is not set");
 }
 END_TEST
 
@@ -185,6 +207,40 @@ START_TEST(test_tokens_file_may_be_empty_but_not_unreadable)
 }
 END_TEST
 
+START_TEST(test_tokens_file_readable_by_others_is_refused)
+{
+    char path[] = "/tmp/check_tokensXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "tokens:\n", 8), 8);
+    close(fd);
+    struct http_tokens *t = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(http_tokens_load(path, &t, &err), 0);
+    http_tokens_unref(t);
+    ck_assert_int_eq(chmod(path, 0640), 0); /* the service's group may read it */
+    ck_assert_int_eq(http_tokens_load(path, &t, &err), 0);
+    http_tokens_unref(t);
+    const unsigned bad[] = {0644, 0604, 0620, 0602};
+    for (size_t i = 0; i < 4; i++) {
+        t = NULL;
+        memset(&err, 0, sizeof(err));
+        ck_assert_int_eq(chmod(path, bad[i]), 0);
+        ck_assert_int_eq(http_tokens_load(path, &t, &err), TS_E_CONFIG);
+        ck_assert_ptr_null(t);
+        ck_assert_str_eq(err.file, path);
+        ck_assert_msg(strstr(err.msg, "chmod 600"), "%o: %s", bad[i], err.msg);
+    }
+    ck_assert_ptr_nonnull(strstr(err.msg, "writable by others than its owner (mode 0602)"));
+    chmod(path, 0644);
+    memset(&err, 0, sizeof(err));
+    http_tokens_load(path, &t, &err);
+    ck_assert_ptr_nonnull(strstr(err.msg, "readable by every user (mode 0644)"));
+    unlink(path);
+}
+END_TEST
+
 START_TEST(test_references_keep_a_swapped_table_alive)
 {
     struct http_tokens *t = load_good();
@@ -219,8 +275,10 @@ static Suite *make_suite(void)
     Suite *s = suite_create("http_auth");
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, test_sha256_hex_is_the_standard_digest);
+    tcase_add_test(tc, test_tokens_file_readable_by_others_is_refused);
     tcase_add_test(tc, test_tokens_load_names_roles_tenants);
     tcase_add_test(tc, test_tokens_find_matches_only_the_right_token);
+    tcase_add_test(tc, test_token_sha256_from_env_is_resolved_and_a_missing_one_named);
     tcase_add_test(tc, test_tenants_limit_what_a_token_sees);
     tcase_add_test(tc, test_roles_are_ordered_and_named);
     tcase_add_test(tc, test_tokens_file_errors_say_where);

@@ -5,6 +5,7 @@
  * with the reason, rules list/reload/test), NULL hooks answer 404, an
  * incident with tenant "" is visible only to a "*" token, a tokens
  * reload takes effect, and options are checked. */
+#include <sys/stat.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ static void write_tokens(const char *extra)
                "  - {name: soc-lead, sha256: %s, role: admin, tenants: [\"*\"]}\n%s",
             a, l, extra);
     fclose(f);
+    ck_assert_int_eq(chmod(tok_path, 0600), 0); /* a world-readable one is refused */
 }
 
 static void put_incident(struct store *s, const char *id, const char *tenant)

@@ -3,6 +3,7 @@
  * CIDR longest prefix, expiry against event time, Sysmon Hashes, domains and
  * URLs, first match wins, a new load visible at the next batch. Each test
  * builds its own LMDB directory under /tmp and removes it. */
+#include <sys/stat.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,31 @@ static void assert_no_match(const struct ts_event *ev)
 }
 
 /* ----------------------------------------------------------------- import */
+
+/* The intel database is data like the store: directory 0700, files 0600
+ * whatever the umask (it was 0750 and 0640). */
+START_TEST(test_intel_database_directory_is_0700_and_files_0600)
+{
+    char sub[300], f[400];
+    snprintf(sub, sizeof(sub), "%s/db", dbdir);
+    mode_t old = umask(0);
+    struct ingest_intel_load_stats st;
+    struct ts_err err = {0};
+    int rc = ingest_intel_load(sub, data("iocs.csv"), NULL, &st, &err);
+    umask(old);
+    ck_assert_msg(rc == 0, "load: %s", err.msg);
+    struct stat sb;
+    ck_assert_int_eq(stat(sub, &sb), 0);
+    ck_assert_msg((sb.st_mode & 0777) == 0700, "%s is %o", sub, sb.st_mode & 0777);
+    const char *const files[] = {"data.mdb", "lock.mdb"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(f, sizeof(f), "%s/%s", sub, files[i]);
+        ck_assert_int_eq(stat(f, &sb), 0);
+        ck_assert_msg((sb.st_mode & 0777) == 0600, "%s is %o", f, sb.st_mode & 0777);
+    }
+    rm_dir(sub);
+}
+END_TEST
 
 START_TEST(test_csv_import_counts_each_type_and_skips_bad_rows)
 {
@@ -618,6 +644,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(imp, setup, teardown);
     tcase_set_timeout(imp, 30);
     tcase_add_test(imp, test_csv_import_counts_each_type_and_skips_bad_rows);
+    tcase_add_test(imp, test_intel_database_directory_is_0700_and_files_0600);
     tcase_add_test(imp, test_misp_event_imports_attributes_and_object_attributes);
     tcase_add_test(imp, test_stix_bundle_imports_or_joined_comparisons_and_skips_and_patterns);
     tcase_add_test(imp, test_stix_comparisons_past_64_are_counted_and_warned);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -35,6 +36,41 @@ START_TEST(test_store_open_creates_then_reopens_and_read_only_needs_an_existing_
     ck_assert_ptr_null(s);
     ck_assert(strstr(err.file, "nope") != NULL);
     store_close(NULL);
+}
+END_TEST
+
+/* The store holds incidents and the events' values: its directory (and the
+ * parents it creates) is 0700, data.mdb and lock.mdb 0600, whatever the
+ * umask. */
+START_TEST(test_store_creates_its_directory_0700_and_files_0600)
+{
+    char path[256], f[300];
+    snprintf(path, sizeof(path), "%s/a/b", st_dir);
+    mode_t old = umask(0);
+    struct store_opts o = {0};
+    o.path = path;
+    struct store *s = NULL;
+    struct ts_err err = {0};
+    int rc = store_open(&s, &o, &err);
+    umask(old);
+    ck_assert_msg(rc == 0, "store_open: %s", err.msg);
+    store_close(s);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0700);
+    snprintf(f, sizeof(f), "%s/a", st_dir);
+    ck_assert_int_eq(stat(f, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0700);
+    const char *const files[] = {"data.mdb", "lock.mdb"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(f, sizeof(f), "%s/%s", path, files[i]);
+        ck_assert_int_eq(stat(f, &sb), 0);
+        ck_assert_msg((sb.st_mode & 0777) == 0600, "%s is %o", f, sb.st_mode & 0777);
+        unlink(f);
+    }
+    rmdir(path);
+    snprintf(f, sizeof(f), "%s/a", st_dir);
+    rmdir(f);
 }
 END_TEST
 
@@ -568,6 +604,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_store_open_creates_then_reopens_and_read_only_needs_an_existing_store);
+    tcase_add_test(tc, test_store_creates_its_directory_0700_and_files_0600);
     tcase_add_test(tc, test_offsets_round_trip_per_source_and_partition_in_order);
     tcase_add_test(tc, test_state_is_opaque_bytes_with_prefix_scan_and_delete);
     tcase_add_test(tc, test_abort_discards_every_write_of_the_batch);

@@ -2,7 +2,10 @@
  * node, first error wins, typed getters, key tables with suggestions, arena
  * and malloc ownership. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "../../core/arena.h"
@@ -266,6 +269,127 @@ START_TEST(test_text_flags)
 }
 END_TEST
 
+
+/* ---- secrets: ${env:NAME} and ${file:/path} ---- */
+
+static int get_text(const char *yaml, char **out, char *msg, size_t mlen)
+{
+    struct ts_ystream *s = doc(yaml);
+    struct ts_err err = {0};
+    struct ts_yconf y = {"t.yml", &err, NULL, "the test"};
+    const struct ts_ynode *v = ts_yaml_get(root(s), "k");
+    int rc = ts_yconf_str(&y, v, "k", 0, out);
+    msg[0] = '\0';
+    if (rc)
+        ts_err_format(&err, msg, mlen);
+    ts_yaml_free(s);
+    return rc;
+}
+
+START_TEST(test_env_reference_is_replaced_anywhere_in_the_value)
+{
+    char *out = NULL, msg[600];
+    setenv("TS_TEST_SECRET", "s3cr3t-env", 1);
+    ck_assert_int_eq(get_text("k: ${env:TS_TEST_SECRET}\n", &out, msg, sizeof(msg)), 0);
+    ck_assert_str_eq(out, "s3cr3t-env");
+    ck_assert_int_eq(get_text("k: \"Bearer ${env:TS_TEST_SECRET}!\"\n", &out, msg, sizeof(msg)),
+                     0);
+    ck_assert_str_eq(out, "Bearer s3cr3t-env!");
+    /* $${ is a literal ${; other ${...} are left as written */
+    ck_assert_int_eq(get_text("k: \"$${env:X} ${other}\"\n", &out, msg, sizeof(msg)), 0);
+    ck_assert_str_eq(out, "${env:X} ${other}");
+    free(out);
+    unsetenv("TS_TEST_SECRET");
+}
+END_TEST
+
+START_TEST(test_missing_env_variable_is_an_error_at_the_node_naming_it)
+{
+    char *out = NULL, msg[600];
+    unsetenv("TS_TEST_NOT_SET");
+    ck_assert_int_eq(get_text("a: 1\nk: \"${env:TS_TEST_NOT_SET}\"\n", &out, msg, sizeof(msg)),
+                     TS_E_CONFIG);
+    ck_assert_ptr_null(out);
+    ck_assert_str_eq(msg, "t.yml:2:4: error: k: environment variable TS_TEST_NOT_SET is not set "
+                          "(referenced as ${env:TS_TEST_NOT_SET})");
+    ck_assert_int_eq(get_text("k: ${env:1BAD}\n", &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "t.yml:1:4: error: k: ${env:1BAD}: an environment"));
+    ck_assert_int_eq(get_text("k: ${env:OPEN\n", &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "no closing '}'"));
+}
+END_TEST
+
+START_TEST(test_file_reference_strips_one_newline_and_is_capped)
+{
+    char path[] = "/tmp/check_yconf_secretXXXXXX", yaml[200], *out = NULL, msg[600];
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "f1le-s3cret\n", 12), 12);
+    close(fd);
+    snprintf(yaml, sizeof(yaml), "k: ${file:%s}\n", path);
+    ck_assert_int_eq(get_text(yaml, &out, msg, sizeof(msg)), 0);
+    ck_assert_str_eq(out, "f1le-s3cret");
+    /* larger than the getter's cap (4096): refused, naming the path only */
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 5000; i++)
+        fputc('x', f);
+    fclose(f);
+    ck_assert_int_eq(get_text(yaml, &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "is larger than 4096 bytes"));
+    ck_assert_ptr_nonnull(strstr(msg, path));
+    ck_assert_ptr_null(strstr(msg, "xxxx"));
+    unlink(path);
+    ck_assert_int_eq(get_text(yaml, &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "t.yml:1:4: error: k: cannot read ${file:"));
+    ck_assert_ptr_nonnull(strstr(msg, "No such file or directory"));
+    ck_assert_int_eq(get_text("k: ${file:relative/path}\n", &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "must be absolute"));
+    /* not a regular file: refused (a FIFO without a writer does not block) */
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(get_text(yaml, &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "is not a regular file"));
+    unlink(path);
+    ck_assert_int_eq(get_text("k: ${file:/dev/zero}\n", &out, msg, sizeof(msg)), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(msg, "${file:/dev/zero} is not a regular file"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_errors_about_a_resolved_value_never_show_it)
+{
+    struct ts_ystream *s = doc("n: ${env:TS_TEST_SECRET}\nb: ${env:TS_TEST_SECRET}\n"
+                               "e: ${env:TS_TEST_SECRET}\nt: ${env:TS_TEST_SECRET}\n");
+    setenv("TS_TEST_SECRET", "hunter2-long-value", 1);
+    static const char *const names[] = {"a", "b"};
+    long long iv;
+    bool bv;
+    size_t ev;
+    char *tv = NULL, msg[600];
+    const char *const fields[] = {"n", "b", "e", "t"};
+    for (int i = 0; i < 4; i++) {
+        struct ts_err err = {0};
+        struct ts_yconf y = {"t.yml", &err, NULL, "the test"};
+        const struct ts_ynode *v = ts_yaml_get(root(s), fields[i]);
+        int rc = i == 0   ? ts_yconf_int(&y, v, "n", 0, 10, &iv)
+                 : i == 1 ? ts_yconf_bool(&y, v, "b", &bv)
+                 : i == 2 ? ts_yconf_enum(&y, v, "e", names, 2, &ev)
+                          : ts_yconf_text(&y, v, "t", 5, 0, &tv);
+        ck_assert_int_eq(rc, TS_E_CONFIG);
+        ts_err_format(&err, msg, sizeof(msg));
+        ck_assert_msg(!strstr(msg, "hunter2"), "secret in: %s", msg);
+        ck_assert_msg(strstr(msg, "${env:TS_TEST_SECRET}") || strstr(msg, "at most 5 bytes"),
+                      "no reference in: %s", msg);
+    }
+    /* and a resolved integer is taken */
+    setenv("TS_TEST_SECRET", "7", 1);
+    struct ts_yconf y = {"t.yml", NULL, NULL, "the test"};
+    ck_assert_int_eq(ts_yconf_int(&y, ts_yaml_get(root(s), "n"), "n", 0, 10, &iv), 0);
+    ck_assert_int_eq(iv, 7);
+    unsetenv("TS_TEST_SECRET");
+    ts_yaml_free(s);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("yconf");
@@ -281,6 +405,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_suggest_limits);
     tcase_add_test(tc, test_nomem_names_what_was_loading);
     tcase_add_test(tc, test_text_flags);
+    tcase_add_test(tc, test_env_reference_is_replaced_anywhere_in_the_value);
+    tcase_add_test(tc, test_missing_env_variable_is_an_error_at_the_node_naming_it);
+    tcase_add_test(tc, test_file_reference_strips_one_newline_and_is_capped);
+    tcase_add_test(tc, test_errors_about_a_resolved_value_never_show_it);
     suite_add_tcase(s, tc);
     return s;
 }
