@@ -184,9 +184,9 @@ START_TEST(test_intel_database_directory_is_0700_and_files_0600)
     char sub[300], f[400];
     snprintf(sub, sizeof(sub), "%s/db", dbdir);
     mode_t old = umask(0);
-    struct ingest_intel_load_stats st;
+    struct enrich_intel_load_stats st;
     struct ts_err err = {0};
-    int rc = ingest_intel_load(sub, data("iocs.csv"), NULL, &st, &err);
+    int rc = enrich_intel_load(sub, data("iocs.csv"), NULL, &st, &err);
     umask(old);
     ck_assert_msg(rc == 0, "load: %s", err.msg);
     struct stat sb;
