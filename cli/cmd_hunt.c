@@ -33,6 +33,8 @@ static const char hunt_usage[] =
     "      --intel SOURCE      report sightings: events matching an indicator of this\n"
     "                          source (tocsin intel load --source SOURCE); --rules optional\n"
     "      --intel-db DIR      the threat-intel database (default: enrich.intel_db)\n"
+    "      --threads N         readers in parallel, each over a share of the partitions\n"
+    "                          (default: the cores, at most the partitions; 1..64)\n"
     "      --progress MODE     auto (default: a bar on a terminal), tty, plain, none\n"
     "      --progress-interval SECONDS   between plain progress lines (default 10)\n"
     "  -q, --quiet             no rule problems on stderr\n";
@@ -94,6 +96,7 @@ int cmd_hunt(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"intel", required_argument, NULL, 'I'},
         {"intel-db", required_argument, NULL, 'D'},
+        {"threads", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -196,6 +199,17 @@ int cmd_hunt(int argc, char **argv)
         case 'D':
             o.intel_db = optarg;
             break;
+        case 'j': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > INGEST_RANGE_MAX_THREADS) {
+                fprintf(stderr, "tocsin hunt: --threads must be 1..%d (readers; default: the "
+                                "cores, at most the partitions)\n", INGEST_RANGE_MAX_THREADS);
+                return 2;
+            }
+            o.threads = (int)v;
+            break;
+        }
         case 'h':
             fputs(hunt_usage, stdout);
             return 0;
@@ -218,7 +232,7 @@ int cmd_hunt(int argc, char **argv)
         if (o.config_path || o.nrules || have_from || have_to || o.topics || o.tenant ||
             have_margin || o.out || o.intel_source || o.intel_db) {
             fprintf(stderr, "tocsin hunt: --resume takes the hunt's own parameters; give only "
-                            "--db, --resume and --progress options\n");
+                            "--db, --resume, --threads and --progress options\n");
             return 2;
         }
         if (rt_hunt_record_load(o.db, o.resume, &rec, &err)) {

@@ -15,11 +15,17 @@
  * never stopped. Without a store (-o FILE) the output is replay's: one
  * detection per line as it is found, the incidents at the end.
  *
- * Threads: the caller's (the range source calls the sink on it). The hunt
- * owns what it opens; the options are borrowed for the call. */
+ * Threads: o->threads readers (ingest_kafka_range_run: each a consumer over
+ * a share of the partitions, its batches with their worker index) call the
+ * sink concurrently: matching runs on the reader's own rule scratch
+ * (rt_det, one per worker), the detections' output and the correlation and
+ * store stage (rt_corr_commit) take their mutex once per batch. With one
+ * reader, the caller's thread. The hunt owns what it opens; the options
+ * are borrowed for the call. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -256,7 +262,12 @@ static void progress_line(struct hunt *h, const struct ingest_range_progress *p,
     char eta[32], ela[32];
     fmt_dur(rate > 0 ? (double)(p->planned - p->done) / rate : -1, eta, sizeof(eta));
     fmt_dur(el, ela, sizeof(ela));
-    uint64_t det = h->det_open ? h->det.detections : 0;
+    uint64_t det = 0;
+    if (h->det_open) {
+        pthread_mutex_lock(&h->det.mu);
+        det = h->det.detections;
+        pthread_mutex_unlock(&h->det.mu);
+    }
     char bar[24] = ""; /* on a terminal: [#####.....] */
     if (h->tty) {
         int full = (int)((pct > 100 ? 100 : pct) / 5);
@@ -394,6 +405,16 @@ static uint64_t sightings(struct rt_det *d, const char *rule_path)
 }
 
 /* ------------------------------------------------------------ the hunt */
+
+/* Readers: asked for, else the cores (the source caps them at the
+ * partitions). */
+static int hunt_threads(int asked)
+{
+    long n = asked > 0 ? asked : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > INGEST_RANGE_MAX_THREADS ? INGEST_RANGE_MAX_THREADS : (int)n;
+}
 
 static void make_id(char *buf, size_t len)
 {
@@ -553,7 +574,8 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         goto out;
     lo.paths = paths;
     lo.npaths = npaths;
-    rc = rt_det_open(&h.det, &lo, 1, NULL, o->quiet);
+    int nthreads = hunt_threads(o->threads);
+    rc = rt_det_open(&h.det, &lo, nthreads, NULL, o->quiet);
     h.det_open = true;
     if (rc) {
         rc = TS_E_CONFIG;
@@ -564,7 +586,7 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         goto out;
     /* incidents: at the end, as replay prints them (-o), or in the
      * hunt's own store (--db) */
-    rc = rt_corr_open(&h.corr, h.det.rs, &co, o->db ? h.dir : NULL, 1, NULL, true);
+    rc = rt_corr_open(&h.corr, h.det.rs, &co, o->db ? h.dir : NULL, nthreads, NULL, true);
     h.corr_open = true;
     if (rc) {
         rc = TS_E_CONFIG;
@@ -606,6 +628,7 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         .stop = o->stop,
         .progress = on_progress,
         .progress_ctx = &h,
+        .threads = nthreads,
     };
     rc = ingest_kafka_range_run(&ko, &res->st, err);
     int frc = rt_corr_flush(&h.corr); /* what coalescing holds */

@@ -548,6 +548,9 @@ struct rt_hunt_opts {
     int progress_interval_s;     /* PLAIN: seconds between lines (0 = 10) */
     bool quiet;                  /* no rule problems on stderr */
     const volatile int *stop;    /* SIGINT: stop after the current batch */
+    int threads;                 /* readers, each with its consumer over a share of the
+                                    partitions and its rule scratch; one correlation and
+                                    store stage. 0: the cores, at most the partitions */
 };
 
 struct rt_hunt_result {

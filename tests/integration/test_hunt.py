@@ -281,9 +281,26 @@ def main():
         slow_cfg = config(live_group, os.path.join(tmp, "live-db"), "etc/rules", batch=20)
         full = ["-c", slow_cfg, "--rules", rule_dir, "--rules", "etc/rules",
                 "--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
-        ref = hunt(full + ["-o", os.path.join(tmp, "ref.jsonl"), "--progress", "none"])
+        ref = hunt(full + ["-o", os.path.join(tmp, "ref.jsonl"), "--progress", "none",
+                           "--threads", "1"])
         check(ref.returncode == 0, f"reference hunt exit {ref.returncode}: {ref.stderr[-300:]}")
-        ref_det = sorted(map(json.dumps, detections(read_jsonl(os.path.join(tmp, "ref.jsonl")))))
+        ref_all = read_jsonl(os.path.join(tmp, "ref.jsonl"))
+        ref_det = sorted(map(json.dumps, detections(ref_all)))
+        # 4a. the partitions read in parallel: the same detections and incidents
+        t2 = hunt(full + ["-o", os.path.join(tmp, "t2.jsonl"), "--progress", "none",
+                          "--threads", "2"])
+        check(t2.returncode == 0, f"--threads 2 hunt exit {t2.returncode}: {t2.stderr[-300:]}")
+        t2_all = read_jsonl(os.path.join(tmp, "t2.jsonl")) if t2.returncode == 0 else []
+        check(sorted(map(json.dumps, detections(t2_all))) == ref_det and ref_det,
+              f"--threads 2: {len(detections(t2_all))} detections, --threads 1 {len(ref_det)} "
+              f"(or they differ)")
+        inc1 = sorted(json.dumps(j, sort_keys=True) for j in ref_all if j.get("kind") == "incident")
+        inc2 = sorted(json.dumps(j, sort_keys=True) for j in t2_all if j.get("kind") == "incident")
+        check(inc1 == inc2 and inc1, f"--threads 2: {len(inc2)} incidents, --threads 1 "
+                                     f"{len(inc1)} (or they differ)")
+        ref_acc = SUMMARY.search(ref.stderr)
+        print(f"hunt: --threads 1 and 2: {len(ref_det)} detections, {len(inc1)} incidents each",
+              flush=True)
         p = subprocess.Popen([TOCSIN, "hunt"] + full + ["--db", db, "--progress", "plain",
                              "--progress-interval", "1"], stderr=subprocess.PIPE, text=True)
         hid, lines_seen = None, []
@@ -311,6 +328,11 @@ def main():
                                   f"{len(ref_det)} (or they differ)")
         rec = json.load(open(os.path.join(db, "hunts", hid, "hunt.json")))
         check(rec["status"] == "done", f"resumed hunt's status {rec['status']}")
+        # the counts cover the whole hunt, not only what the resume read
+        want_pl = int(ref_acc.group(2)) if ref_acc else -1
+        check(rec["counts"]["planned"] == want_pl and rec["counts"]["read"] == want_pl,
+              f"resumed hunt.json: planned {rec['counts']['planned']}, read "
+              f"{rec['counts']['read']}; the whole range is {want_pl}")
         inc_ref = [j["incident"] for j in read_jsonl(os.path.join(tmp, "ref.jsonl"))
                    if j.get("kind") == "incident"]
         check(rec["counts"]["incidents"] == len({i["id"] for i in inc_ref}),
