@@ -15,6 +15,12 @@
  * never stopped. Without a store (-o FILE) the output is replay's: one
  * detection per line as it is found, the incidents at the end.
  *
+ * A hunt over archived files (o->files) is kept the same way (hunt.json
+ * names the files and their format); the files are read as `replay` reads
+ * them and the events outside [from, to) dropped before matching. It is
+ * not resumable (files carry no offsets the store could seek to by
+ * partition): a stopped one is run again.
+ *
  * Threads: o->threads readers (ingest_kafka_range_run: each a consumer over
  * a share of the partitions, its batches with their worker index) call the
  * sink concurrently: matching runs on the reader's own rule scratch
@@ -103,15 +109,22 @@ static int record_write(struct hunt *h, const char *status)
     json_t *rules = json_array();
     for (size_t i = 0; i < o->nrules; i++)
         json_array_append_new(rules, json_string(o->rules[i]));
+    json_t *files = NULL;
+    if (o->nfiles) {
+        files = json_array();
+        for (size_t i = 0; i < o->nfiles; i++)
+            json_array_append_new(files, json_string(o->files[i]));
+    }
     const struct ingest_range_stats *st = &r->st;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:s*, s:s*, s:s*, s:s*, s:o, s:o,"
+        "{s:s, s:s, s:s*, s:o, s:o, s:o, s:I, s:s*, s:s*, s:s*, s:s*, s:o*, s:s*, s:o, s:o,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "id", r->id, "status", status, "config", o->config_path, "rules", rules,
         "from", time_json(o->from_ns), "to", time_json(o->to_ns),
         "margin_seconds", (json_int_t)(o->margin_ns / TS_NS_PER_SEC),
         "topics", o->topics, "tenant", o->tenant, "intel_source", o->intel_source,
-        "intel_db", o->intel_db,
+        "intel_db", o->intel_db, "files", files,
+        "format", o->nfiles ? (o->format ? o->format : "auto") : NULL,
         "created", time_json(r->created_ns), "updated", time_json(ts_now_ns()),
         "counts",
         "planned", (json_int_t)st->progress.planned, "read", (json_int_t)st->progress.done,
@@ -153,7 +166,7 @@ int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *r
     const char *from = NULL, *to = NULL;
     json_t *rules = NULL;
     json_int_t margin = 0;
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:o, s:s, s:s, s:I, s?s, s?s, s?s, s?s}",
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s?s, s:o, s:s, s:s, s:I, s?s, s?s, s?s, s?s}",
                        "id", &rec->id, "status", &rec->status, "config", &rec->config,
                        "rules", &rules, "from", &from, "to", &to, "margin_seconds", &margin,
                        "topics", &rec->topics, "tenant", &rec->tenant, "intel_source",
@@ -172,6 +185,7 @@ int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *r
         return ts_err_set(err, TS_E_PARSE, path, 0, 0, "bad from/to in the hunt record");
     }
     rec->margin_ns = (int64_t)margin * TS_NS_PER_SEC;
+    rec->files = json_is_array(json_object_get(j, "files"));
     for (size_t i = 0; i < json_array_size(rules); i++) {
         const char *s = json_string_value(json_array_get(rules, i));
         if (s)
@@ -313,6 +327,12 @@ static void on_progress(void *ctx, const struct ingest_range_progress *p)
 static int hunt_process(void *ctx, struct ingest_batch *b)
 {
     struct hunt *h = ctx;
+    if (h->o->nfiles) { /* the file source has no window: replay's filter */
+        struct ingest_range_stats *st = &h->res->st;
+        uint32_t dropped = ingest_batch_window(b, h->o->from_ns, h->o->to_ns, NULL, NULL);
+        st->out_of_window += dropped;
+        st->progress.events += b->n;
+    }
     return rt_det_process(&h->det, b);
 }
 
@@ -512,15 +532,27 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
     struct corr_grouping *groups = NULL;
     char intel_rule[RT_HUNT_PATH_MAX + 64] = "";
     bool intel_tmp = false;
-    int rc = ts_config_load(o->config_path, &cfg, err);
+    int rc = o->config_path ? ts_config_load(o->config_path, &cfg, err)
+                            : ts_config_load_buffer("(no config)", "{}\n", 3, &cfg, err);
     if (rc)
         return TS_E_CONFIG;
-    if (!cfg->ntopics || !cfg->kafka.brokers) {
+    enum ingest_format ffmt = INGEST_FMT_AUTO;
+    if (o->nfiles && ingest_format_parse(o->format ? o->format : "auto", &ffmt)) {
+        rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "unknown --format \"%s\" (tocsin "
+                        "replay --help lists them)", o->format);
+        goto out;
+    }
+    if (o->nfiles && o->resume) {
+        rc = ts_err_set(err, TS_E_UNSUPPORTED, NULL, 0, 0, "a hunt over files is not "
+                        "resumable: run it again");
+        goto out;
+    }
+    if (!o->nfiles && (!cfg->ntopics || !cfg->kafka.brokers)) {
         rc = ts_err_set(err, TS_E_CONFIG, o->config_path, 0, 0,
                         "`hunt` needs kafka.brokers and at least one topic");
         goto out;
     }
-    if ((rc = make_topics(cfg, &topics, &hz, err)) != 0)
+    if (!o->nfiles && (rc = make_topics(cfg, &topics, &hz, err)) != 0)
         goto out;
     struct rt_norm_args na;
     rt_norm_args_from(cfg, &na);
@@ -630,7 +662,31 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         .progress_ctx = &h,
         .threads = nthreads,
     };
-    rc = ingest_kafka_range_run(&ko, &res->st, err);
+    if (o->nfiles) {
+        struct ingest_file_opts fo = {
+            .paths = o->files,
+            .npaths = o->nfiles,
+            .format = ffmt,
+            .tenant = o->tenant,
+            .parse = ko.parse,
+            .batch_max = cfg->kafka.batch_size,
+            .sink = {.ctx = &h, .process = hunt_process, .commit = hunt_commit},
+            .stop = o->stop,
+            .norm = norm,
+        };
+        fo.parse.hosts = NULL; /* the config's host zones need make_topics' table */
+        fo.parse.nhosts = 0;
+        rc = ingest_files_run(&fo, &res->st.in, err);
+        if (rc == 0 && o->stop && *o->stop)
+            rc = TS_E_STOPPED;
+        res->st.threads = 1;
+        /* every line read is planned and read: files have no offsets plan */
+        res->st.progress.planned = res->st.progress.done = res->st.in.consumed;
+        res->st.progress.partitions = o->nfiles;
+        res->st.progress.partitions_done = rc ? 0 : o->nfiles;
+    } else {
+        rc = ingest_kafka_range_run(&ko, &res->st, err);
+    }
     int frc = rt_corr_flush(&h.corr); /* what coalescing holds */
     if (frc && (!rc || rc == TS_E_STOPPED)) {
         rc = ts_err_set(err, frc, h.dir, 0, 0, "cannot store the last batches: %s",
