@@ -625,8 +625,13 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         goto out;
     }
     h.det.corr = &h.corr;
-    h.corr.commit_events = 2000000;
-    h.corr.commit_ns = 2000000000LL;
+    /* With a store: written every 2 M events or 2 s (the resume points).
+     * Without one (-o) nothing is written, and the incidents' "event"
+     * (created/updated) of the final list is relative to the last commit:
+     * held to the end, so it does not depend on the timing of the batches
+     * (nor on --threads). */
+    h.corr.commit_events = o->db ? 2000000 : UINT64_MAX;
+    h.corr.commit_ns = o->db ? 2000000000LL : 0;
     if ((rc = open_output(&h, err)) != 0)
         goto out;
     h.det.out = h.out;

@@ -254,6 +254,29 @@ def main():
               f"intel sightings {[(d['@timestamp'], d['rule_title']) for d in sight]}, want {want}")
         check("3 sighting(s) of indicators of " + src in r.stderr,
               f"the summary does not count the sightings: {r.stderr[-300:]}")
+        # intel load --hunt 30d: load a new source, then the retro-hunt of it
+        # over the last 30 days of the topics (the day is 2026-11-20: within
+        # them when the clock is before 2026-12-20): every planted line,
+        # the ones outside [10:00, 12:00) too
+        src2 = f"advisory2-{RUN}"
+        lh = subprocess.run([TOCSIN, "intel", "load", "--db", idb, "--source", src2,
+                             os.path.join(tmp, "adv.csv"), "--hunt", "30d", "-c", hunt_cfg],
+                            capture_output=True, text=True)
+        sight2 = [json.loads(l) for l in lh.stdout.splitlines() if l.startswith("{")]
+        sight2 = detections(sight2)
+        want_all = sorted(iso(t) for t in PLANTED_IN + PLANTED_OUT)
+        if time.time() < DAY + 30 * 86400 - 3600:
+            check(lh.returncode == 0 and
+                  sorted(d["@timestamp"] for d in sight2) == want_all and
+                  all(d["rule_title"] == f"Indicator sighting: {src2}" for d in sight2) and
+                  f"6 sighting(s) of indicators of {src2}" in lh.stderr,
+                  f"intel load --hunt 30d: exit {lh.returncode}, sightings "
+                  f"{sorted(d['@timestamp'] for d in sight2)}, want {want_all}: "
+                  f"{lh.stderr[-300:]}")
+        lh = subprocess.run([TOCSIN, "intel", "load", "--db", idb, os.path.join(tmp, "adv.csv"),
+                             "--hunt", "30d", "-c", hunt_cfg], capture_output=True, text=True)
+        check(lh.returncode == 2 and "--hunt needs --source" in lh.stderr,
+              f"intel load --hunt without --source: exit {lh.returncode}, {lh.stderr[-200:]}")
         r = hunt(["-c", hunt_cfg, "--intel", src, "--from", FROM, "--to", TO, "-o", out])
         check(r.returncode == 2 and "--intel needs the threat-intel database" in r.stderr,
               f"--intel without a database: exit {r.returncode}, {r.stderr[-200:]}")
