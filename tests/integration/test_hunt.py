@@ -14,8 +14,14 @@ its own group with the usual rules. Then:
   - the live group's committed offsets are the same before and after;
   - a hunt with --db killed with SIGKILL half-way and resumed gives the same
     detections and incidents as an uninterrupted one; `hunts list|show` show it;
-  - SIGINT stops a hunt cleanly and says how to resume it.
+  - SIGINT stops a hunt cleanly and says how to resume it;
+  - --threads 2 gives the detections and incidents of --threads 1; a resumed
+    hunt's hunt.json counts the whole range;
+  - `hunt --files` over the day's lines (gzipped) is kept and listed as a
+    hunt and finds the Kafka hunt's detections;
+  - `intel load --hunt 30d` sights the new source's indicators.
 """
+import gzip
 import json
 import os
 import re
@@ -234,6 +240,25 @@ def main():
         inc_r = sorted(json.dumps(j, sort_keys=True) for j in rep if j.get("kind") == "incident")
         check(inc_h == inc_r and len(inc_h) == 1,
               f"hunt incidents differ from replay's: {inc_h} vs {inc_r}")
+        # 3a. the same over the archived lines (the whole day, gzipped):
+        # `hunt --files` kept as a hunt, listed, the Kafka hunt's detections
+        day_gz = os.path.join(tmp, "day.log.gz")
+        with gzip.open(day_gz, "wt") as f:
+            for _, _, l in lines:
+                f.write(l + "\n")
+        fdb = os.path.join(tmp, "files-db")
+        r = hunt(["--files", day_gz, "-f", "rfc5424", "-t", "agency-h", "--rules", rule_dir,
+                  "--from", FROM, "--to", TO, "--db", fdb, "-q"])
+        check(r.returncode == 0 and "in 1 file(s)" in r.stderr,
+              f"hunt --files exit {r.returncode}: {r.stderr[-400:]}")
+        fids = os.listdir(os.path.join(fdb, "hunts")) if r.returncode == 0 else []
+        fdet = read_jsonl(os.path.join(fdb, "hunts", fids[0], "detections.jsonl")) if fids else []
+        check(sorted(map(without_source, fdet)) == sorted(map(without_source, det)),
+              f"hunt --files: {len(fdet)} detections, the Kafka hunt {len(det)} (or they differ)")
+        ls = subprocess.run([TOCSIN, "hunts", "--db", fdb, "list"], capture_output=True,
+                            text=True)
+        check(len(fids) == 1 and fids[0] in ls.stdout and " done " in ls.stdout,
+              f"hunts list after hunt --files: {ls.stdout} {ls.stderr}")
         # 3b. retro-hunt: indicators loaded after the events were consumed
         idb = os.path.join(tmp, "intel-db")
         src = f"advisory-{RUN}"
