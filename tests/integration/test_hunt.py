@@ -359,8 +359,8 @@ def main():
             lines_seen.append(l)
             if l.startswith("hunt h-") and "msg/s" in l:
                 hid = l.split()[1].rstrip(":")
-                if len(lines_seen) >= 2:
-                    break
+                if sum("msg/s" in x for x in lines_seen) >= 3:  # past the store's
+                    break                                       # first commit (2 s)
         killed = p.poll() is None
         p.send_signal(signal.SIGKILL)
         p.wait()
@@ -370,6 +370,9 @@ def main():
         print(f"hunt: killed {hid} at {lines_seen[-1].strip()}", flush=True)
         r = hunt(["--db", db, "--resume", hid, "--progress", "none"])
         check(r.returncode == 0, f"resume exit {r.returncode}: {r.stderr[-400:]}")
+        m = SUMMARY.search(r.stderr)
+        check(m and int(m.group(1)) < int(m.group(2)),
+              f"the resume did not start from stored offsets: {m and m.group(0)}")
         got_det = sorted(map(json.dumps,
                              read_jsonl(os.path.join(db, "hunts", hid, "detections.jsonl"))))
         check(got_det == ref_det, f"resumed hunt: {len(got_det)} detections, uninterrupted "
