@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/hunt.sh BOOTSTRAP EVENTS.jsonl RULES...: hunt throughput from Kafka
-# (tocsin hunt over the events' hour, every rule given) beside replay of the
+# (tocsin hunt over the events' hour, every rule given, with 1 and 2 matching
+# threads) beside replay of the
 # same events from a file, max RSS beside each figure. The events (Sysmon in
 # Winlogbeat JSON, one per line, "@timestamp" first) are produced to a new
 # topic of 4 partitions with Kafka timestamps = their event times. Called by
@@ -32,9 +33,11 @@ $B/ktool produce-file "$boot" "$topic" "$tmp/ts.txt" 4 -T 2>/dev/null
 printf 'kafka:\n  brokers: "%s"\n  batch_size: 1000\ntopics:\n  - name: %s\n    format: json\n' \
     "$boot" "$topic" > "$tmp/tocsin.yml"
 ropts=(); for r in "$@"; do ropts+=(--rules "$r"); done
-/usr/bin/time -o "$tmp/h.time" -f '%e %M' bin/tocsin hunt -q -c "$tmp/tocsin.yml" "${ropts[@]}" \
-    --from "$from" --to "$to" -o "$tmp/hunt.out" --progress none 2> "$tmp/hunt.err" || {
-    echo "hunt failed:"; tail -3 "$tmp/hunt.err"; exit 1; }
+for t in 1 2; do
+    /usr/bin/time -o "$tmp/h$t.time" -f '%e %M' bin/tocsin hunt -q -c "$tmp/tocsin.yml" \
+        "${ropts[@]}" --threads $t --from "$from" --to "$to" -o "$tmp/h$t.out" \
+        --progress none 2> "$tmp/hunt.err" || { echo "hunt failed:"; tail -3 "$tmp/hunt.err"; exit 1; }
+done
 /usr/bin/time -o "$tmp/r.time" -f '%e %M' bin/tocsin replay -q -f json "${ropts[@]}" \
     "$events" > "$tmp/replay.out" 2> /dev/null
 python3 - "$tmp" "$n" "$*" <<'PY'
@@ -45,9 +48,12 @@ def t(name):
     return float(e), int(m) / 1024
 def det(name):
     return sum(1 for l in open(f"{d}/{name}.out") if l.startswith('{"kind":"detection"'))
-he, hm = t("h"); re_, rm = t("r")
-print(f"hunt from Kafka ({n} events, 4 partitions, rules {rules}): {n/he:,.0f} events/s "
-      f"({he:.2f} s, max RSS {hm:.0f} MiB, {det('hunt')} detections)")
-print(f"replay of the same events from a file:  {n/re_:,.0f} events/s "
+print(f"hunt from Kafka ({n} events, 4 partitions, rules {rules}):")
+for th in (1, 2):
+    he, hm = t(f"h{th}")
+    print(f"  hunt --threads {th}: {n/he:,.0f} events/s "
+          f"({he:.2f} s, max RSS {hm:.0f} MiB, {det(f'h{th}')} detections)")
+re_, rm = t("r")
+print(f"  replay of the same events from a file: {n/re_:,.0f} events/s "
       f"({re_:.2f} s, max RSS {rm:.0f} MiB, {det('replay')} detections)")
 PY

@@ -235,7 +235,7 @@ if [ -n "$SIGMA" ]; then
 else
     for w in 1 2; do $B/bench_kafka "$boot" "agent.$$" 300000 "$w" json etc/profiles; done
 fi
-echo "== hunt from Kafka (tocsin hunt, own consumer, one thread) vs replay from a file: 300k Sysmon events, every Windows rule =="
+echo "== hunt from Kafka (tocsin hunt, own consumer, --threads 1 and 2) vs replay from a file: 300k Sysmon events, every Windows rule =="
 bench/hunt.sh "$boot" "$tmp/sysmon.jsonl" ${SIGMA:+"$SIGMA/rules/windows"} etc/rules
 echo "== agent JSON end to end with correlation and LMDB: tocsin run (Kafka -> parse -> profile -> rules -> correlate -> LMDB) =="
 # the same 300k Sysmon events three times (900k messages); rules: every

@@ -25,6 +25,14 @@ void cli_install_signals(void);
 int cli_incident_id(const char *tool, const char *db, const char *given,
                     char out[STORE_ID_MAX + 1]);
 
+/* `tocsin intel load ... --hunt DURATION` (cmd_hunt.c): a retro-hunt of the
+ * indicators of source in intel_db over the last DURATION ("30d", "12h")
+ * of the topics of config, as `tocsin hunt --intel SOURCE`: the sightings
+ * as JSON lines on stdout, or kept in hunt_db/hunts/ID when hunt_db is not
+ * NULL. Returns the exit code (0, 1 failed, 2 bad arguments, 130 stopped). */
+int cli_intel_hunt(const char *config, const char *intel_db, const char *source,
+                   const char *duration, const char *hunt_db);
+
 /* ---- replay's own report (replay_report.c) ---- */
 
 #define CLI_TALLY_MAX 100000u  /* distinct keys counted; more are "other" */

@@ -13,16 +13,21 @@
 
 static const char hunt_usage[] =
     "usage: tocsin hunt -c FILE --rules PATH --from TIME --to TIME [options]\n"
+    "       tocsin hunt --files FILE... --rules PATH --from TIME --to TIME [options]\n"
     "       tocsin hunt --db DIR --resume ID\n"
     "Run Sigma rules over what the config's Kafka topics hold for an event-time range,\n"
     "with a consumer of its own (the live group's offsets are not touched).\n"
     "options:\n"
-    "  -c, --config FILE       the config of `run` (kafka, topics, ingest, normalisation)\n"
+    "  -c, --config FILE       the config of `run` (kafka, topics, ingest, normalisation);\n"
+    "                          optional with --files\n"
+    "      --files FILE...     hunt archived log files instead of Kafka (as `replay` reads\n"
+    "                          them; .gz too); the arguments after the options are files too\n"
+    "  -f, --format FMT        (with --files) the files' format (default auto)\n"
     "  -r, --rules PATH        Sigma rules (file or directory; repeatable)\n"
     "      --from TIME         first event time of the range, RFC 3339 (2026-12-07T10:00:00Z)\n"
     "      --to TIME           end of the range (excluded), RFC 3339\n"
     "      --topics PATTERN    only these topics: a name or an extended regex (^logs-.*$)\n"
-    "  -t, --tenant T          only the events of this tenant\n"
+    "  -t, --tenant T          only the events of this tenant (with --files: their tenant)\n"
     "      --margin DURATION   Kafka timestamps searched this far around the range\n"
     "                          (default 15m; e.g. 30s, 15m, 2h, 1d)\n"
     "      --db DIR            keep the hunt in DIR/hunts/ID (its own store: incidents,\n"
@@ -33,6 +38,8 @@ static const char hunt_usage[] =
     "      --intel SOURCE      report sightings: events matching an indicator of this\n"
     "                          source (tocsin intel load --source SOURCE); --rules optional\n"
     "      --intel-db DIR      the threat-intel database (default: enrich.intel_db)\n"
+    "      --threads N         readers in parallel, each over a share of the partitions\n"
+    "                          (default: the cores, at most the partitions; 1..64)\n"
     "      --progress MODE     auto (default: a bar on a terminal), tty, plain, none\n"
     "      --progress-interval SECONDS   between plain progress lines (default 10)\n"
     "  -q, --quiet             no rule problems on stderr\n";
@@ -94,16 +101,21 @@ int cmd_hunt(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"intel", required_argument, NULL, 'I'},
         {"intel-db", required_argument, NULL, 'D'},
+        {"threads", required_argument, NULL, 'j'},
+        {"files", required_argument, NULL, 'L'},
+        {"format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *rules[RT_HUNT_MAX_RULES];
+    static const char *files[RT_HUNT_MAX_FILES];
+    bool files_mode = false;
     struct rt_hunt_opts o = {.rules = rules, .margin_ns = RT_HUNT_DEFAULT_MARGIN,
                              .progress = stderr};
     bool have_from = false, have_to = false, have_margin = false;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "c:r:t:o:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:r:t:o:f:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             o.config_path = optarg;
@@ -196,6 +208,28 @@ int cmd_hunt(int argc, char **argv)
         case 'D':
             o.intel_db = optarg;
             break;
+        case 'L':
+            if (o.nfiles == RT_HUNT_MAX_FILES) {
+                fprintf(stderr, "tocsin hunt: at most %d files\n", RT_HUNT_MAX_FILES);
+                return 2;
+            }
+            files[o.nfiles++] = optarg;
+            files_mode = true;
+            break;
+        case 'f':
+            o.format = optarg;
+            break;
+        case 'j': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > INGEST_RANGE_MAX_THREADS) {
+                fprintf(stderr, "tocsin hunt: --threads must be 1..%d (readers; default: the "
+                                "cores, at most the partitions)\n", INGEST_RANGE_MAX_THREADS);
+                return 2;
+            }
+            o.threads = (int)v;
+            break;
+        }
         case 'h':
             fputs(hunt_usage, stdout);
             return 0;
@@ -203,6 +237,23 @@ int cmd_hunt(int argc, char **argv)
             fputs(hunt_usage, stderr);
             return 2;
         }
+    }
+    while (files_mode && optind < argc) { /* --files A B C */
+        if (o.nfiles == RT_HUNT_MAX_FILES) {
+            fprintf(stderr, "tocsin hunt: at most %d files\n", RT_HUNT_MAX_FILES);
+            return 2;
+        }
+        files[o.nfiles++] = argv[optind++];
+    }
+    o.files = files;
+    if (files_mode && (o.topics || have_margin)) {
+        fprintf(stderr, "tocsin hunt: --topics and --margin are for Kafka, not --files\n");
+        return 2;
+    }
+    if (o.format && !files_mode) {
+        fprintf(stderr, "tocsin hunt: --format is for --files (a topic's format is in the "
+                        "config)\n");
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "tocsin hunt: unexpected argument \"%s\"\n%s", argv[optind], hunt_usage);
@@ -216,13 +267,20 @@ int cmd_hunt(int argc, char **argv)
             return 2;
         }
         if (o.config_path || o.nrules || have_from || have_to || o.topics || o.tenant ||
-            have_margin || o.out || o.intel_source || o.intel_db) {
+            have_margin || o.out || o.intel_source || o.intel_db || files_mode) {
             fprintf(stderr, "tocsin hunt: --resume takes the hunt's own parameters; give only "
-                            "--db, --resume and --progress options\n");
+                            "--db, --resume, --threads and --progress options\n");
             return 2;
         }
         if (rt_hunt_record_load(o.db, o.resume, &rec, &err)) {
             print_err(&err, TS_E_NOTFOUND);
+            return 2;
+        }
+        if (rec.files) {
+            fprintf(stderr, "tocsin hunt: hunt %s is over files, which cannot be resumed: run "
+                            "it again (tocsin hunts --db %s show %s has its parameters)\n",
+                    o.resume, o.db, o.resume);
+            rt_hunt_record_free(&rec);
             return 2;
         }
         if (!strcmp(rec.status, "done")) {
@@ -243,7 +301,7 @@ int cmd_hunt(int argc, char **argv)
         o.intel_source = rec.intel_source;
         o.intel_db = rec.intel_db;
     } else {
-        const char *missing = !o.config_path                  ? "-c FILE"
+        const char *missing = !o.config_path && !files_mode ? "-c FILE (or --files FILE...)"
                               : !o.nrules && !o.intel_source ? "--rules PATH (or --intel SOURCE)"
                               : !have_from   ? "--from TIME"
                               : !have_to     ? "--to TIME"
@@ -276,24 +334,28 @@ int cmd_hunt(int argc, char **argv)
         rt_hunt_record_free(&rec);
         return rc == TS_E_CONFIG || rc == TS_E_INVAL || rc == TS_E_NOTFOUND ? 2 : 1;
     }
-    fprintf(stderr, "hunt %s: %s: %llu messages read of %llu planned in %zu partition(s): "
+    fprintf(stderr, "hunt %s: %s: %llu messages read of %llu planned in %zu %s: "
                     "%llu events in the range, %llu outside it, %llu of other tenants, %llu "
                     "dead letters; detections: %llu, incidents: %zu (%.1f s)\n",
             res.id, rc == TS_E_STOPPED ? "stopped" : "done",
             (unsigned long long)st->in.consumed, (unsigned long long)st->progress.planned,
-            st->progress.partitions, (unsigned long long)st->progress.events,
+            st->progress.partitions, files_mode ? "file(s)" : "partition(s)",
+            (unsigned long long)st->progress.events,
             (unsigned long long)st->out_of_window, (unsigned long long)st->other_tenant,
             (unsigned long long)st->in.dead_letters, (unsigned long long)res.detections,
             res.incidents, (double)res.wall_ns / 1e9);
     if (rc == TS_E_STOPPED) {
-        if (o.db)
+        if (files_mode)
+            fprintf(stderr, "hunt %s: stopped; a hunt over files is not resumable: run it "
+                            "again\n", res.id);
+        else if (o.db)
             fprintf(stderr, "hunt %s: stopped; resume with: tocsin hunt --db %s --resume %s\n",
                     res.id, o.db, res.id);
         else
             fprintf(stderr, "hunt %s: stopped; the output is partial (only a hunt with --db "
                             "can be resumed)\n", res.id);
     }
-    if (!st->progress.planned && rc != TS_E_STOPPED)
+    if (!st->progress.planned && rc != TS_E_STOPPED && !files_mode)
         fprintf(stderr, "hunt %s: the topics hold no record within the range and its margin "
                         "(by Kafka timestamp): nothing to read. Is the range older than the "
                         "topics' retention (retention.ms, docs/hunting.md)?\n", res.id);
@@ -305,6 +367,47 @@ int cmd_hunt(int argc, char **argv)
                 res.id, o.db, res.id, o.db, res.id);
     }
     rt_hunt_record_free(&rec);
+    return rc == TS_E_STOPPED ? 130 : 0;
+}
+
+/* ------------------------------------------------ intel load --hunt */
+
+int cli_intel_hunt(const char *config, const char *intel_db, const char *source,
+                   const char *duration, const char *hunt_db)
+{
+    int64_t span;
+    if (parse_duration(duration, &span) || span == 0) {
+        fprintf(stderr, "tocsin intel load: bad --hunt \"%s\" (how far back: e.g. 30d, 12h; "
+                        "up to 366d)\n", duration);
+        return 2;
+    }
+    int64_t now = ts_now_ns();
+    struct rt_hunt_opts o = {.config_path = config, .intel_source = source,
+                             .intel_db = intel_db, .from_ns = now - span, .to_ns = now,
+                             .margin_ns = RT_HUNT_DEFAULT_MARGIN, .db = hunt_db,
+                             .progress = stderr, .quiet = true};
+    cli_install_signals();
+    o.stop = &ts_rt.stop;
+    struct rt_hunt_result res;
+    struct ts_err err = {0};
+    fflush(stdout); /* the load's lines before the sightings */
+    int rc = rt_hunt_run(&o, &res, &err);
+    if (rc && rc != TS_E_STOPPED) {
+        print_err(&err, rc);
+        return rc == TS_E_CONFIG || rc == TS_E_INVAL || rc == TS_E_NOTFOUND ? 2 : 1;
+    }
+    char f[48], t[48];
+    ts_format_rfc3339(o.from_ns, f, sizeof(f));
+    ts_format_rfc3339(o.to_ns, t, sizeof(t));
+    fprintf(stderr, "retro-hunt %s: %s: %llu sighting(s) of indicators of %s in %llu events "
+                    "from %s to %s (%llu messages read)\n",
+            res.id, rc == TS_E_STOPPED ? "stopped" : "done",
+            (unsigned long long)res.sightings, source,
+            (unsigned long long)res.st.progress.events, f, t,
+            (unsigned long long)res.st.in.consumed);
+    if (hunt_db)
+        fprintf(stderr, "retro-hunt %s: kept in %s/hunts/%s (tocsin hunts --db %s show %s)\n",
+                res.id, hunt_db, res.id, hunt_db, res.id);
     return rc == TS_E_STOPPED ? 130 : 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "../enrich/enrich.h"
 #include "cli.h"
+#include "cli_int.h"
 
 static const char intel_usage[] =
     "usage: tocsin intel load --db DIR [--source NAME] FILE...\n"
@@ -19,23 +20,34 @@ static const char intel_usage[] =
     "  -d, --db DIR         the intel database directory\n"
     "  -s, --source NAME    source recorded for every indicator (default: named in the\n"
     "                       file - CSV source column, MISP Orgc, STIX identity - or the\n"
-    "                       file's name)\n";
+    "                       file's name)\n"
+    "      --hunt DURATION  then retro-hunt the indicators of --source over the last\n"
+    "                       DURATION (30d, 12h) of the topics of -c FILE: the sightings\n"
+    "                       as JSON lines on stdout (tocsin hunt --intel; docs/hunting.md)\n"
+    "  -c, --config FILE    (with --hunt) the config of `run`: kafka, topics\n"
+    "      --hunt-db DIR    (with --hunt) keep the retro-hunt in DIR/hunts/ID instead\n";
 
 static int intel_load(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"source", required_argument, NULL, 's'},
+        {"hunt", required_argument, NULL, 'H'},
+        {"config", required_argument, NULL, 'c'},
+        {"hunt-db", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = NULL, *source = NULL;
+    const char *db = NULL, *source = NULL, *hunt = NULL, *config = NULL, *hunt_db = NULL;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "d:s:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:c:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 's': source = optarg; break;
+        case 'H': hunt = optarg; break;
+        case 'c': config = optarg; break;
+        case 'B': hunt_db = optarg; break;
         case 'h': fputs(intel_usage, stdout); return 0;
         default: fputs(intel_usage, stderr); return 2;
         }
@@ -43,6 +55,16 @@ static int intel_load(int argc, char **argv)
     if (!db || optind >= argc) {
         fprintf(stderr, "tocsin intel load: %s\n%s", !db ? "--db DIR is required" : "no FILE given",
                 intel_usage);
+        return 2;
+    }
+    if (hunt && (!config || !source)) {
+        fprintf(stderr, "tocsin intel load: --hunt needs %s\n", !source ?
+                "--source NAME (the retro-hunt reports the sightings of that source's "
+                "indicators)" : "-c FILE (the config whose topics are hunted)");
+        return 2;
+    }
+    if (!hunt && (config || hunt_db)) {
+        fprintf(stderr, "tocsin intel load: -c and --hunt-db are for --hunt DURATION\n");
         return 2;
     }
     int status = 0;
@@ -84,6 +106,12 @@ static int intel_load(int argc, char **argv)
     else if (argc - optind > 1)
         printf("total: %llu indicators, %llu skipped\n", (unsigned long long)total.indicators,
                (unsigned long long)total.skipped);
+    if (hunt && status) {
+        fprintf(stderr, "tocsin intel load: not all files were loaded: no retro-hunt\n");
+        return status;
+    }
+    if (hunt)
+        return cli_intel_hunt(config, db, source, hunt, hunt_db);
     return status;
 }
 

@@ -408,22 +408,26 @@ uint32_t ingest_batch_window(struct ingest_batch *b, int64_t from_ns, int64_t to
  * its end). Events go through the same parse and normalisation as `run`'s
  * (tenant headers, the topic's zone, the time guard), then outside
  * [from, to) by event time are dropped and counted; batches go to the sink
- * on the caller's thread (process, then commit), one at a time. Dead
+ * on the caller's thread (process, then commit), one at a time, or with
+ * opts.threads > 1 matched on that many workers and committed in order. Dead
  * letters are counted, not produced (the live run did that). */
 
 struct ingest_range_part {
     const char *topic;  /* owned by the source */
     int32_t partition;
-    int64_t start;      /* first offset of the plan (after a resume: the stored one) */
+    int64_t first;      /* first offset of the range (the plan; a resume keeps it) */
+    int64_t start;      /* first offset read (after a resume: the stored one) */
     int64_t end;        /* offset where this partition stops */
     int64_t next;       /* next offset to read; == end (or EOF) when done */
     bool done;
 };
 
 struct ingest_range_progress {
-    uint64_t planned;   /* messages in the plan: sum of end - start (an estimate:
-                           compaction and transaction markers leave gaps) */
-    uint64_t done;      /* of them read: sum of next - start */
+    uint64_t planned;   /* messages in the plan: sum of end - first (an estimate:
+                           compaction and transaction markers leave gaps); the
+                           whole range, also after a resume */
+    uint64_t done;      /* of them read: sum of next - first (a resume counts
+                           what the stopped runs read) */
     uint64_t events;    /* events in the window handed to the sink */
     size_t partitions, partitions_done;
 };
@@ -452,13 +456,23 @@ struct ingest_kafka_range_opts {
     void (*progress)(void *ctx, const struct ingest_range_progress *p);
     void *progress_ctx;
     int timeout_ms;           /* broker requests (metadata, offsets); 0 = 10000 */
+    /* Matching workers: the caller's thread reads and merges the partitions,
+     * parses and normalises; each batch goes to a worker in turn (b->worker
+     * = its index, 0..threads-1: the sink must accept that many workers),
+     * whose process calls run concurrently and whose commit calls run one
+     * at a time in the order the batches were made (the order one worker
+     * would give). 0 or 1: everything on the caller's thread. At most the
+     * partitions and INGEST_RANGE_MAX_THREADS. */
+    int threads;
 };
+#define INGEST_RANGE_MAX_THREADS 64
 
 struct ingest_range_stats {
     struct ingest_stats in;   /* consumed, parsed, dead_letters, warnings, bytes ... */
     uint64_t out_of_window;   /* events outside [from, to) by event time, dropped */
     uint64_t other_tenant;    /* events of another tenant than opts.tenant, dropped */
     struct ingest_range_progress progress;
+    uint32_t threads;         /* matching workers used (opts.threads as capped) */
 };
 
 /* Plan the range, read it and hand it to the sink. Returns 0 when every

@@ -10,9 +10,18 @@
  * normalisation, the time guard); the window filter drops the events
  * outside [from, to) by event time before the sink sees the batch.
  *
- * Threads: everything on the caller's thread (the sink included). The
- * source owns the consumer, the plan and the batch; the options are
- * borrowed for the call. */
+ * Threads: with one worker, everything on the caller's thread (the sink
+ * included). With opts.threads = N > 1 the caller's thread still reads and
+ * merges every partition (the merge fixes the order correlation sees, so
+ * the result is the one-thread result), parses and normalises, and hands
+ * each full batch to one of N matching workers in turn (b->worker = its
+ * index): the workers run the sink's process (rule matching, the costly
+ * part) at the same time, and its commit one batch at a time in the order
+ * the batches were made (a ticket), so correlation and the store see the
+ * same batches in the same order as with one thread. N + 1 batches at most
+ * are in memory. The source owns the consumer, the plan and the batches;
+ * the options are borrowed for the call. */
+#include <pthread.h>
 #include <librdkafka/rdkafka.h>
 #include <regex.h>
 #include <stdio.h>
@@ -44,6 +53,28 @@ struct range {
     struct ingest_batch *b;
     struct norm_scratch *ns;
     int timeout_ms;
+    struct pipe *pp; /* N > 1 matching workers, else NULL */
+};
+
+/* The matching workers: batch seq goes to worker seq % n; commits in seq
+ * order. */
+struct pworker {
+    struct pipe *pp;
+    pthread_t tid;
+    struct ingest_batch *b; /* its batch: given (busy) or spare */
+    uint64_t seq;
+    bool busy, started;
+};
+
+struct pipe {
+    const struct ingest_kafka_range_opts *o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct pworker *w;
+    size_t n;
+    uint64_t next_seq, next_commit;
+    int rc;    /* the first error of process or commit; then nothing more runs */
+    bool quit;
 };
 
 static int conf_set(rd_kafka_conf_t *c, const char *name, const char *val, struct ts_err *err)
@@ -278,11 +309,14 @@ static int plan_offsets(struct range *r, struct ts_err *err)
         p->start = a[i] < 0 ? hi : a[i] < lo ? lo : a[i];
         p->end = z[i] < 0 || z[i] > hi ? hi : z[i];
         int64_t resume;
+        p->first = p->start;
         if (o->sink.seek && o->sink.seek(o->sink.ctx, p->topic, p->partition, &resume) == 0 &&
             resume > p->start)
             p->start = resume;
         if (p->end < p->start)
             p->end = p->start;
+        if (p->first > p->end)
+            p->first = p->end;
         p->next = p->start;
         p->done = p->next >= p->end;
     }
@@ -291,6 +325,8 @@ static int plan_offsets(struct range *r, struct ts_err *err)
     return rc;
 }
 
+/* planned and done count from the range's first offset, so that after a
+ * resume they cover the whole hunt, not only what is left. */
 static void progress(struct range *r)
 {
     struct ingest_range_progress *pg = &r->st->progress;
@@ -299,8 +335,8 @@ static void progress(struct range *r)
     pg->partitions_done = 0;
     for (size_t i = 0; i < r->nparts; i++) {
         const struct ingest_range_part *p = &r->parts[i];
-        pg->planned += (uint64_t)(p->end - p->start);
-        pg->done += (uint64_t)((p->done ? p->end : p->next) - p->start);
+        pg->planned += (uint64_t)(p->end - p->first);
+        pg->done += (uint64_t)((p->done ? p->end : p->next) - p->first);
         pg->partitions_done += p->done;
     }
     if (r->o->progress)
@@ -331,6 +367,104 @@ static const char *header_tenant(const struct ingest_topic *t, const char *hv, s
     return t->any_tenant ? ts_arena_strndup(arena, hv, hlen) : NULL;
 }
 
+/* ------------------------------------------------- matching workers */
+
+static void *pworker_main(void *arg)
+{
+    struct pworker *w = arg;
+    struct pipe *pp = w->pp;
+    const struct ingest_kafka_range_opts *o = pp->o;
+    pthread_mutex_lock(&pp->mu);
+    for (;;) {
+        while (!w->busy && !pp->quit)
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        if (!w->busy)
+            break;
+        bool skip = pp->rc != 0;
+        pthread_mutex_unlock(&pp->mu);
+        int rc = skip ? 0 : o->sink.process(o->sink.ctx, w->b);
+        pthread_mutex_lock(&pp->mu);
+        while (pp->next_commit != w->seq)
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        if (!rc && !pp->rc && o->sink.commit) {
+            pthread_mutex_unlock(&pp->mu); /* the sink locks its own stage */
+            rc = o->sink.commit(o->sink.ctx, w->b);
+            pthread_mutex_lock(&pp->mu);
+        }
+        if (rc && !pp->rc)
+            pp->rc = rc;
+        pp->next_commit++;
+        ingest_batch_reset(w->b);
+        w->busy = false;
+        pthread_cond_broadcast(&pp->cv);
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+static int pipe_stop(struct pipe *pp)
+{
+    pthread_mutex_lock(&pp->mu);
+    pp->quit = true;
+    pthread_cond_broadcast(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    for (size_t k = 0; k < pp->n; k++) {
+        if (pp->w[k].started)
+            pthread_join(pp->w[k].tid, NULL);
+        ingest_batch_destroy(pp->w[k].b);
+    }
+    free(pp->w);
+    pthread_cond_destroy(&pp->cv);
+    pthread_mutex_destroy(&pp->mu);
+    return pp->rc;
+}
+
+static int pipe_start(struct pipe *pp, size_t n, uint32_t cap, size_t max)
+{
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->cv, NULL);
+    pp->w = calloc(n, sizeof(*pp->w));
+    int rc = pp->w ? 0 : TS_E_NOMEM;
+    pp->n = pp->w ? n : 0;
+    for (size_t k = 0; !rc && k < n; k++) {
+        pp->w[k].pp = pp;
+        rc = ingest_batch_create(&pp->w[k].b, cap, max);
+        if (!rc && pthread_create(&pp->w[k].tid, NULL, pworker_main, &pp->w[k]) != 0)
+            rc = TS_E_NOMEM;
+        pp->w[k].started = !rc;
+    }
+    if (rc)
+        pipe_stop(pp);
+    return rc;
+}
+
+/* Hand r->b to the next worker in turn (waiting until it is free) and take
+ * its spare batch. The first error of a worker so far, else 0. */
+static int pipe_give(struct range *r)
+{
+    struct pipe *pp = r->pp;
+    pthread_mutex_lock(&pp->mu);
+    struct pworker *w = &pp->w[pp->next_seq % pp->n];
+    while (w->busy && !pp->rc)
+        pthread_cond_wait(&pp->cv, &pp->mu);
+    int rc = pp->rc;
+    if (!rc) {
+        struct ingest_batch *spare = w->b;
+        w->b = r->b;
+        w->b->worker = (int)(w - pp->w);
+        w->seq = pp->next_seq++;
+        w->busy = true;
+        r->b = spare;
+        r->st->in.batches++;
+        r->st->in.commits++;
+        pthread_cond_broadcast(&pp->cv);
+    } else {
+        ingest_batch_reset(r->b);
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return rc;
+}
+
 /* Hand the batch over: window filter, process, commit. */
 static int flush(struct range *r)
 {
@@ -345,6 +479,8 @@ static int flush(struct range *r)
     r->st->out_of_window += dropped - other;
     r->st->other_tenant += other;
     r->st->progress.events += b->n;
+    if (r->pp)
+        return pipe_give(r);
     int rc = o->sink.process(o->sink.ctx, b);
     if (!rc && o->sink.commit)
         rc = o->sink.commit(o->sink.ctx, b);
@@ -611,17 +747,33 @@ int ingest_kafka_range_run(const struct ingest_kafka_range_opts *o, struct inges
     rc = rc ? rc : make_consumer(&r, 0, err);
     rc = rc ? rc : plan_topics(&r, err);
     rc = rc ? rc : plan_offsets(&r, err);
-    if (!rc) { /* the reader, with the prefetch budget shared by the partitions */
-        size_t kib = RANGE_PREFETCH_KIB / (r.nparts ? r.nparts : 1);
-        kib = kib < RANGE_PREFETCH_MIN_KIB ? RANGE_PREFETCH_MIN_KIB
-              : kib > RANGE_PREFETCH_MAX_KIB ? RANGE_PREFETCH_MAX_KIB : kib;
+    /* the readers, with the prefetch budget shared by the partitions */
+    size_t kib = RANGE_PREFETCH_KIB / (r.nparts ? r.nparts : 1);
+    kib = kib < RANGE_PREFETCH_MIN_KIB ? RANGE_PREFETCH_MIN_KIB
+          : kib > RANGE_PREFETCH_MAX_KIB ? RANGE_PREFETCH_MAX_KIB : kib;
+    size_t nthreads = o->threads > 1 ? (size_t)o->threads : 1;
+    if (nthreads > INGEST_RANGE_MAX_THREADS)
+        nthreads = INGEST_RANGE_MAX_THREADS;
+    if (nthreads > r.nparts)
+        nthreads = r.nparts ? r.nparts : 1;
+    st->threads = (uint32_t)nthreads;
+    if (r.rk) {
         rd_kafka_destroy(r.rk);
         r.rk = NULL;
-        rc = make_consumer(&r, kib, err);
     }
+    struct pipe pp = {.o = o};
+    if (!rc && nthreads > 1 && (rc = pipe_start(&pp, nthreads, cap, max)) == 0)
+        r.pp = &pp;
+    if (!rc)
+        rc = make_consumer(&r, kib, err);
     if (!rc) {
         progress(&r);
         rc = consume(&r, err);
+    }
+    if (r.pp) { /* every batch handed over is committed (or the first error) */
+        int prc = pipe_stop(&pp);
+        if (prc && (!rc || rc == TS_E_STOPPED))
+            rc = prc;
     }
     if (r.rk) {
         rd_kafka_consumer_close(r.rk);

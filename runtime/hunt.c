@@ -15,11 +15,23 @@
  * never stopped. Without a store (-o FILE) the output is replay's: one
  * detection per line as it is found, the incidents at the end.
  *
- * Threads: the caller's (the range source calls the sink on it). The hunt
- * owns what it opens; the options are borrowed for the call. */
+ * A hunt over archived files (o->files) is kept the same way (hunt.json
+ * names the files and their format); the files are read as `replay` reads
+ * them and the events outside [from, to) dropped before matching. It is
+ * not resumable (files carry no offsets the store could seek to by
+ * partition): a stopped one is run again.
+ *
+ * Threads: o->threads readers (ingest_kafka_range_run: each a consumer over
+ * a share of the partitions, its batches with their worker index) call the
+ * sink concurrently: matching runs on the reader's own rule scratch
+ * (rt_det, one per worker), the detections' output and the correlation and
+ * store stage (rt_corr_commit) take their mutex once per batch. With one
+ * reader, the caller's thread. The hunt owns what it opens; the options
+ * are borrowed for the call. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,15 +109,22 @@ static int record_write(struct hunt *h, const char *status)
     json_t *rules = json_array();
     for (size_t i = 0; i < o->nrules; i++)
         json_array_append_new(rules, json_string(o->rules[i]));
+    json_t *files = NULL;
+    if (o->nfiles) {
+        files = json_array();
+        for (size_t i = 0; i < o->nfiles; i++)
+            json_array_append_new(files, json_string(o->files[i]));
+    }
     const struct ingest_range_stats *st = &r->st;
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:s*, s:s*, s:s*, s:s*, s:o, s:o,"
+        "{s:s, s:s, s:s*, s:o, s:o, s:o, s:I, s:s*, s:s*, s:s*, s:s*, s:o*, s:s*, s:o, s:o,"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "id", r->id, "status", status, "config", o->config_path, "rules", rules,
         "from", time_json(o->from_ns), "to", time_json(o->to_ns),
         "margin_seconds", (json_int_t)(o->margin_ns / TS_NS_PER_SEC),
         "topics", o->topics, "tenant", o->tenant, "intel_source", o->intel_source,
-        "intel_db", o->intel_db,
+        "intel_db", o->intel_db, "files", files,
+        "format", o->nfiles ? (o->format ? o->format : "auto") : NULL,
         "created", time_json(r->created_ns), "updated", time_json(ts_now_ns()),
         "counts",
         "planned", (json_int_t)st->progress.planned, "read", (json_int_t)st->progress.done,
@@ -147,7 +166,7 @@ int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *r
     const char *from = NULL, *to = NULL;
     json_t *rules = NULL;
     json_int_t margin = 0;
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:o, s:s, s:s, s:I, s?s, s?s, s?s, s?s}",
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s?s, s:o, s:s, s:s, s:I, s?s, s?s, s?s, s?s}",
                        "id", &rec->id, "status", &rec->status, "config", &rec->config,
                        "rules", &rules, "from", &from, "to", &to, "margin_seconds", &margin,
                        "topics", &rec->topics, "tenant", &rec->tenant, "intel_source",
@@ -166,6 +185,7 @@ int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *r
         return ts_err_set(err, TS_E_PARSE, path, 0, 0, "bad from/to in the hunt record");
     }
     rec->margin_ns = (int64_t)margin * TS_NS_PER_SEC;
+    rec->files = json_is_array(json_object_get(j, "files"));
     for (size_t i = 0; i < json_array_size(rules); i++) {
         const char *s = json_string_value(json_array_get(rules, i));
         if (s)
@@ -256,7 +276,12 @@ static void progress_line(struct hunt *h, const struct ingest_range_progress *p,
     char eta[32], ela[32];
     fmt_dur(rate > 0 ? (double)(p->planned - p->done) / rate : -1, eta, sizeof(eta));
     fmt_dur(el, ela, sizeof(ela));
-    uint64_t det = h->det_open ? h->det.detections : 0;
+    uint64_t det = 0;
+    if (h->det_open) {
+        pthread_mutex_lock(&h->det.mu);
+        det = h->det.detections;
+        pthread_mutex_unlock(&h->det.mu);
+    }
     char bar[24] = ""; /* on a terminal: [#####.....] */
     if (h->tty) {
         int full = (int)((pct > 100 ? 100 : pct) / 5);
@@ -302,6 +327,12 @@ static void on_progress(void *ctx, const struct ingest_range_progress *p)
 static int hunt_process(void *ctx, struct ingest_batch *b)
 {
     struct hunt *h = ctx;
+    if (h->o->nfiles) { /* the file source has no window: replay's filter */
+        struct ingest_range_stats *st = &h->res->st;
+        uint32_t dropped = ingest_batch_window(b, h->o->from_ns, h->o->to_ns, NULL, NULL);
+        st->out_of_window += dropped;
+        st->progress.events += b->n;
+    }
     return rt_det_process(&h->det, b);
 }
 
@@ -394,6 +425,16 @@ static uint64_t sightings(struct rt_det *d, const char *rule_path)
 }
 
 /* ------------------------------------------------------------ the hunt */
+
+/* Readers: asked for, else the cores (the source caps them at the
+ * partitions). */
+static int hunt_threads(int asked)
+{
+    long n = asked > 0 ? asked : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > INGEST_RANGE_MAX_THREADS ? INGEST_RANGE_MAX_THREADS : (int)n;
+}
 
 static void make_id(char *buf, size_t len)
 {
@@ -491,15 +532,27 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
     struct corr_grouping *groups = NULL;
     char intel_rule[RT_HUNT_PATH_MAX + 64] = "";
     bool intel_tmp = false;
-    int rc = ts_config_load(o->config_path, &cfg, err);
+    int rc = o->config_path ? ts_config_load(o->config_path, &cfg, err)
+                            : ts_config_load_buffer("(no config)", "{}\n", 3, &cfg, err);
     if (rc)
         return TS_E_CONFIG;
-    if (!cfg->ntopics || !cfg->kafka.brokers) {
+    enum ingest_format ffmt = INGEST_FMT_AUTO;
+    if (o->nfiles && ingest_format_parse(o->format ? o->format : "auto", &ffmt)) {
+        rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "unknown --format \"%s\" (tocsin "
+                        "replay --help lists them)", o->format);
+        goto out;
+    }
+    if (o->nfiles && o->resume) {
+        rc = ts_err_set(err, TS_E_UNSUPPORTED, NULL, 0, 0, "a hunt over files is not "
+                        "resumable: run it again");
+        goto out;
+    }
+    if (!o->nfiles && (!cfg->ntopics || !cfg->kafka.brokers)) {
         rc = ts_err_set(err, TS_E_CONFIG, o->config_path, 0, 0,
                         "`hunt` needs kafka.brokers and at least one topic");
         goto out;
     }
-    if ((rc = make_topics(cfg, &topics, &hz, err)) != 0)
+    if (!o->nfiles && (rc = make_topics(cfg, &topics, &hz, err)) != 0)
         goto out;
     struct rt_norm_args na;
     rt_norm_args_from(cfg, &na);
@@ -553,7 +606,8 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         goto out;
     lo.paths = paths;
     lo.npaths = npaths;
-    rc = rt_det_open(&h.det, &lo, 1, NULL, o->quiet);
+    int nthreads = hunt_threads(o->threads);
+    rc = rt_det_open(&h.det, &lo, nthreads, NULL, o->quiet);
     h.det_open = true;
     if (rc) {
         rc = TS_E_CONFIG;
@@ -564,15 +618,20 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         goto out;
     /* incidents: at the end, as replay prints them (-o), or in the
      * hunt's own store (--db) */
-    rc = rt_corr_open(&h.corr, h.det.rs, &co, o->db ? h.dir : NULL, 1, NULL, true);
+    rc = rt_corr_open(&h.corr, h.det.rs, &co, o->db ? h.dir : NULL, nthreads, NULL, true);
     h.corr_open = true;
     if (rc) {
         rc = TS_E_CONFIG;
         goto out;
     }
     h.det.corr = &h.corr;
-    h.corr.commit_events = 2000000;
-    h.corr.commit_ns = 2000000000LL;
+    /* With a store: written every 2 M events or 2 s (the resume points).
+     * Without one (-o) nothing is written, and the incidents' "event"
+     * (created/updated) of the final list is relative to the last commit:
+     * held to the end, so it does not depend on the timing of the batches
+     * (nor on --threads). */
+    h.corr.commit_events = o->db ? 2000000 : UINT64_MAX;
+    h.corr.commit_ns = o->db ? 2000000000LL : 0;
     if ((rc = open_output(&h, err)) != 0)
         goto out;
     h.det.out = h.out;
@@ -606,8 +665,33 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
         .stop = o->stop,
         .progress = on_progress,
         .progress_ctx = &h,
+        .threads = nthreads,
     };
-    rc = ingest_kafka_range_run(&ko, &res->st, err);
+    if (o->nfiles) {
+        struct ingest_file_opts fo = {
+            .paths = o->files,
+            .npaths = o->nfiles,
+            .format = ffmt,
+            .tenant = o->tenant,
+            .parse = ko.parse,
+            .batch_max = cfg->kafka.batch_size,
+            .sink = {.ctx = &h, .process = hunt_process, .commit = hunt_commit},
+            .stop = o->stop,
+            .norm = norm,
+        };
+        fo.parse.hosts = NULL; /* the config's host zones need make_topics' table */
+        fo.parse.nhosts = 0;
+        rc = ingest_files_run(&fo, &res->st.in, err);
+        if (rc == 0 && o->stop && *o->stop)
+            rc = TS_E_STOPPED;
+        res->st.threads = 1;
+        /* every line read is planned and read: files have no offsets plan */
+        res->st.progress.planned = res->st.progress.done = res->st.in.consumed;
+        res->st.progress.partitions = o->nfiles;
+        res->st.progress.partitions_done = rc ? 0 : o->nfiles;
+    } else {
+        rc = ingest_kafka_range_run(&ko, &res->st, err);
+    }
     int frc = rt_corr_flush(&h.corr); /* what coalescing holds */
     if (frc && (!rc || rc == TS_E_STOPPED)) {
         rc = ts_err_set(err, frc, h.dir, 0, 0, "cannot store the last batches: %s",

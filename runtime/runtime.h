@@ -548,7 +548,18 @@ struct rt_hunt_opts {
     int progress_interval_s;     /* PLAIN: seconds between lines (0 = 10) */
     bool quiet;                  /* no rule problems on stderr */
     const volatile int *stop;    /* SIGINT: stop after the current batch */
+    int threads;                 /* matching workers, each with its rule scratch; one
+                                    correlation and store stage fed in the one-thread
+                                    order. 0: the cores, at most the partitions */
+    /* A hunt over archived files instead of Kafka (config optional: its
+     * ingest and normalisation settings when given): read as `replay`
+     * reads them, the events of [from, to) kept; tenant is then the
+     * events' tenant (replay -t). Not resumable: run it again. */
+    const char *const *files;
+    size_t nfiles;
+    const char *format;          /* of the files: NULL = auto */
 };
+#define RT_HUNT_MAX_FILES 1024
 
 struct rt_hunt_result {
     char id[80];
@@ -573,6 +584,7 @@ struct rt_hunt_record {
     const char *rules[RT_HUNT_MAX_RULES];
     size_t nrules;
     int64_t from_ns, to_ns, margin_ns;
+    bool files;                  /* a hunt over files (not resumable) */
 };
 int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *rec,
                         struct ts_err *err);

@@ -14,8 +14,14 @@ its own group with the usual rules. Then:
   - the live group's committed offsets are the same before and after;
   - a hunt with --db killed with SIGKILL half-way and resumed gives the same
     detections and incidents as an uninterrupted one; `hunts list|show` show it;
-  - SIGINT stops a hunt cleanly and says how to resume it.
+  - SIGINT stops a hunt cleanly and says how to resume it;
+  - --threads 2 gives the detections and incidents of --threads 1; a resumed
+    hunt's hunt.json counts the whole range;
+  - `hunt --files` over the day's lines (gzipped) is kept and listed as a
+    hunt and finds the Kafka hunt's detections;
+  - `intel load --hunt 30d` sights the new source's indicators.
 """
+import gzip
 import json
 import os
 import re
@@ -234,6 +240,25 @@ def main():
         inc_r = sorted(json.dumps(j, sort_keys=True) for j in rep if j.get("kind") == "incident")
         check(inc_h == inc_r and len(inc_h) == 1,
               f"hunt incidents differ from replay's: {inc_h} vs {inc_r}")
+        # 3a. the same over the archived lines (the whole day, gzipped):
+        # `hunt --files` kept as a hunt, listed, the Kafka hunt's detections
+        day_gz = os.path.join(tmp, "day.log.gz")
+        with gzip.open(day_gz, "wt") as f:
+            for _, _, l in lines:
+                f.write(l + "\n")
+        fdb = os.path.join(tmp, "files-db")
+        r = hunt(["--files", day_gz, "-f", "rfc5424", "-t", "agency-h", "--rules", rule_dir,
+                  "--from", FROM, "--to", TO, "--db", fdb, "-q"])
+        check(r.returncode == 0 and "in 1 file(s)" in r.stderr,
+              f"hunt --files exit {r.returncode}: {r.stderr[-400:]}")
+        fids = os.listdir(os.path.join(fdb, "hunts")) if r.returncode == 0 else []
+        fdet = read_jsonl(os.path.join(fdb, "hunts", fids[0], "detections.jsonl")) if fids else []
+        check(sorted(map(without_source, fdet)) == sorted(map(without_source, det)),
+              f"hunt --files: {len(fdet)} detections, the Kafka hunt {len(det)} (or they differ)")
+        ls = subprocess.run([TOCSIN, "hunts", "--db", fdb, "list"], capture_output=True,
+                            text=True)
+        check(len(fids) == 1 and fids[0] in ls.stdout and " done " in ls.stdout,
+              f"hunts list after hunt --files: {ls.stdout} {ls.stderr}")
         # 3b. retro-hunt: indicators loaded after the events were consumed
         idb = os.path.join(tmp, "intel-db")
         src = f"advisory-{RUN}"
@@ -254,6 +279,29 @@ def main():
               f"intel sightings {[(d['@timestamp'], d['rule_title']) for d in sight]}, want {want}")
         check("3 sighting(s) of indicators of " + src in r.stderr,
               f"the summary does not count the sightings: {r.stderr[-300:]}")
+        # intel load --hunt 30d: load a new source, then the retro-hunt of it
+        # over the last 30 days of the topics (the day is 2026-11-20: within
+        # them when the clock is before 2026-12-20): every planted line,
+        # the ones outside [10:00, 12:00) too
+        src2 = f"advisory2-{RUN}"
+        lh = subprocess.run([TOCSIN, "intel", "load", "--db", idb, "--source", src2,
+                             os.path.join(tmp, "adv.csv"), "--hunt", "30d", "-c", hunt_cfg],
+                            capture_output=True, text=True)
+        sight2 = [json.loads(l) for l in lh.stdout.splitlines() if l.startswith("{")]
+        sight2 = detections(sight2)
+        want_all = sorted(iso(t) for t in PLANTED_IN + PLANTED_OUT)
+        if time.time() < DAY + 30 * 86400 - 3600:
+            check(lh.returncode == 0 and
+                  sorted(d["@timestamp"] for d in sight2) == want_all and
+                  all(d["rule_title"] == f"Indicator sighting: {src2}" for d in sight2) and
+                  f"6 sighting(s) of indicators of {src2}" in lh.stderr,
+                  f"intel load --hunt 30d: exit {lh.returncode}, sightings "
+                  f"{sorted(d['@timestamp'] for d in sight2)}, want {want_all}: "
+                  f"{lh.stderr[-300:]}")
+        lh = subprocess.run([TOCSIN, "intel", "load", "--db", idb, os.path.join(tmp, "adv.csv"),
+                             "--hunt", "30d", "-c", hunt_cfg], capture_output=True, text=True)
+        check(lh.returncode == 2 and "--hunt needs --source" in lh.stderr,
+              f"intel load --hunt without --source: exit {lh.returncode}, {lh.stderr[-200:]}")
         r = hunt(["-c", hunt_cfg, "--intel", src, "--from", FROM, "--to", TO, "-o", out])
         check(r.returncode == 2 and "--intel needs the threat-intel database" in r.stderr,
               f"--intel without a database: exit {r.returncode}, {r.stderr[-200:]}")
@@ -281,9 +329,26 @@ def main():
         slow_cfg = config(live_group, os.path.join(tmp, "live-db"), "etc/rules", batch=20)
         full = ["-c", slow_cfg, "--rules", rule_dir, "--rules", "etc/rules",
                 "--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
-        ref = hunt(full + ["-o", os.path.join(tmp, "ref.jsonl"), "--progress", "none"])
+        ref = hunt(full + ["-o", os.path.join(tmp, "ref.jsonl"), "--progress", "none",
+                           "--threads", "1"])
         check(ref.returncode == 0, f"reference hunt exit {ref.returncode}: {ref.stderr[-300:]}")
-        ref_det = sorted(map(json.dumps, detections(read_jsonl(os.path.join(tmp, "ref.jsonl")))))
+        ref_all = read_jsonl(os.path.join(tmp, "ref.jsonl"))
+        ref_det = sorted(map(json.dumps, detections(ref_all)))
+        # 4a. the partitions read in parallel: the same detections and incidents
+        t2 = hunt(full + ["-o", os.path.join(tmp, "t2.jsonl"), "--progress", "none",
+                          "--threads", "2"])
+        check(t2.returncode == 0, f"--threads 2 hunt exit {t2.returncode}: {t2.stderr[-300:]}")
+        t2_all = read_jsonl(os.path.join(tmp, "t2.jsonl")) if t2.returncode == 0 else []
+        check(sorted(map(json.dumps, detections(t2_all))) == ref_det and ref_det,
+              f"--threads 2: {len(detections(t2_all))} detections, --threads 1 {len(ref_det)} "
+              f"(or they differ)")
+        inc1 = sorted(json.dumps(j, sort_keys=True) for j in ref_all if j.get("kind") == "incident")
+        inc2 = sorted(json.dumps(j, sort_keys=True) for j in t2_all if j.get("kind") == "incident")
+        check(inc1 == inc2 and inc1, f"--threads 2: {len(inc2)} incidents, --threads 1 "
+                                     f"{len(inc1)} (or they differ)")
+        ref_acc = SUMMARY.search(ref.stderr)
+        print(f"hunt: --threads 1 and 2: {len(ref_det)} detections, {len(inc1)} incidents each",
+              flush=True)
         p = subprocess.Popen([TOCSIN, "hunt"] + full + ["--db", db, "--progress", "plain",
                              "--progress-interval", "1"], stderr=subprocess.PIPE, text=True)
         hid, lines_seen = None, []
@@ -294,8 +359,8 @@ def main():
             lines_seen.append(l)
             if l.startswith("hunt h-") and "msg/s" in l:
                 hid = l.split()[1].rstrip(":")
-                if len(lines_seen) >= 2:
-                    break
+                if sum("msg/s" in x for x in lines_seen) >= 3:  # past the store's
+                    break                                       # first commit (2 s)
         killed = p.poll() is None
         p.send_signal(signal.SIGKILL)
         p.wait()
@@ -305,12 +370,20 @@ def main():
         print(f"hunt: killed {hid} at {lines_seen[-1].strip()}", flush=True)
         r = hunt(["--db", db, "--resume", hid, "--progress", "none"])
         check(r.returncode == 0, f"resume exit {r.returncode}: {r.stderr[-400:]}")
+        m = SUMMARY.search(r.stderr)
+        check(m and int(m.group(1)) < int(m.group(2)),
+              f"the resume did not start from stored offsets: {m and m.group(0)}")
         got_det = sorted(map(json.dumps,
                              read_jsonl(os.path.join(db, "hunts", hid, "detections.jsonl"))))
         check(got_det == ref_det, f"resumed hunt: {len(got_det)} detections, uninterrupted "
                                   f"{len(ref_det)} (or they differ)")
         rec = json.load(open(os.path.join(db, "hunts", hid, "hunt.json")))
         check(rec["status"] == "done", f"resumed hunt's status {rec['status']}")
+        # the counts cover the whole hunt, not only what the resume read
+        want_pl = int(ref_acc.group(2)) if ref_acc else -1
+        check(rec["counts"]["planned"] == want_pl and rec["counts"]["read"] == want_pl,
+              f"resumed hunt.json: planned {rec['counts']['planned']}, read "
+              f"{rec['counts']['read']}; the whole range is {want_pl}")
         inc_ref = [j["incident"] for j in read_jsonl(os.path.join(tmp, "ref.jsonl"))
                    if j.get("kind") == "incident"]
         check(rec["counts"]["incidents"] == len({i["id"] for i in inc_ref}),

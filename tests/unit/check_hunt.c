@@ -3,6 +3,7 @@
  * ids, and the range source's refusals before it asks a broker. The range
  * read itself is tested against a real broker (tests/integration/
  * test_hunt.py). */
+#include <jansson.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -158,6 +159,94 @@ START_TEST(test_range_refuses_a_bad_topic_filter_and_range_before_any_broker)
 }
 END_TEST
 
+static void write_file(const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char ROOT_RULE[] =
+    "title: Root Login\nid: 7d0c1a52-8d0e-4e55-9a51-3f6f2b1f6a14\nstatus: experimental\n"
+    "logsource:\n    product: linux\n    service: sshd\n"
+    "detection:\n    selection:\n        username: root\n    condition: selection\n"
+    "level: critical\n";
+
+#define SSHD(t, host, user) \
+    "<38>1 2026-11-20T" t "Z " host " sshd 4242 - - Accepted password for " user \
+    " from 203.0.113.66 port 50022 ssh2\n"
+
+/* Issue 14 item 2: a hunt over archived files is kept in DIR/hunts/ID like
+ * a Kafka hunt (hunt.json naming the files, detections.jsonl, its store),
+ * only the events of [from, to) are matched, and it cannot be resumed. */
+START_TEST(test_files_hunt_is_recorded_in_its_window)
+{
+    strcpy(tmpdir, "/tmp/check_hunt.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    write_file("root.yml", ROOT_RULE);
+    write_file("a.log", SSHD("09:59:59", "web-03", "root") SSHD("10:20:00", "web-03", "root")
+                            SSHD("10:40:00", "web-03", "alice"));
+    write_file("b.log", SSHD("11:20:00", "web-04", "root") SSHD("12:00:00", "web-03", "root"));
+    char rule[600], fa[600], fb[600];
+    snprintf(rule, sizeof(rule), "%s/root.yml", tmpdir);
+    snprintf(fa, sizeof(fa), "%s/a.log", tmpdir);
+    snprintf(fb, sizeof(fb), "%s/b.log", tmpdir);
+    const char *rules[] = {rule};
+    const char *files[] = {fa, fb};
+    struct rt_hunt_opts o = {.rules = rules, .nrules = 1, .files = files, .nfiles = 2,
+                             .format = "rfc5424", .tenant = "agency-x", .db = tmpdir,
+                             .quiet = true};
+    struct ts_err err = {0};
+    ck_assert_int_eq(ts_parse_iso8601("2026-11-20T10:00:00Z", 20, 0, &o.from_ns, &(size_t){0}),
+                     0);
+    ck_assert_int_eq(ts_parse_iso8601("2026-11-20T12:00:00Z", 20, 0, &o.to_ns, &(size_t){0}), 0);
+    struct rt_hunt_result res;
+    ck_assert_int_eq(rt_hunt_run(&o, &res, &err), 0);
+    ck_assert_uint_eq(res.st.in.consumed, 5);
+    ck_assert_uint_eq(res.st.progress.events, 3);
+    ck_assert_uint_eq(res.st.out_of_window, 2); /* 09:59:59 and 12:00:00 (to excluded) */
+    ck_assert_uint_eq(res.detections, 2);       /* 10:20 and 11:20, not the ones outside */
+    struct rt_hunt_record rec;
+    ck_assert_int_eq(rt_hunt_record_load(tmpdir, res.id, &rec, &err), 0);
+    ck_assert_str_eq(rec.status, "done");
+    ck_assert(rec.files);
+    ck_assert_ptr_null(rec.config);
+    ck_assert_str_eq(rec.tenant, "agency-x");
+    json_t *c = json_object_get(rec.json, "counts");
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "detections")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "read")), 5);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(rec.json, "files"), 1)),
+                     fb);
+    rt_hunt_record_free(&rec);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/hunts/%s/detections.jsonl", tmpdir, res.id);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        ck_assert(strstr(line, "\"2026-11-20T10:20:00Z\"") ||
+                  strstr(line, "\"2026-11-20T11:20:00Z\""));
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_eq(n, 2);
+    /* not resumable: said, not attempted */
+    o.resume = res.id;
+    memset(&err, 0, sizeof(err));
+    ck_assert_int_eq(rt_hunt_run(&o, &res, &err), TS_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not resumable"));
+    o.resume = NULL;
+    o.format = "no-such-format";
+    memset(&err, 0, sizeof(err));
+    ck_assert_int_eq(rt_hunt_run(&o, &res, &err), TS_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--format"));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("hunt");
@@ -168,6 +257,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_record_load_reads_the_parameters);
     tcase_add_test(tc, test_record_load_errors_name_the_file);
     tcase_add_test(tc, test_range_refuses_a_bad_topic_filter_and_range_before_any_broker);
+    tcase_add_test(tc, test_files_hunt_is_recorded_in_its_window);
     suite_add_tcase(s, tc);
     return s;
 }
