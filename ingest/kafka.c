@@ -848,6 +848,22 @@ static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool def
 
 /* ------------------------------------------------------------ threads */
 
+/* b's offsets as this worker's latest committed ones (the final commit and
+ * a revoke commit them again synchronously). */
+static void note_committed(struct worker *w, const struct ingest_batch *b)
+{
+    pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            w->committed, b->offsets[i].topic, b->offsets[i].partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
+                                                  b->offsets[i].partition);
+        p->offset = b->offsets[i].offset;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 static int txn_batch(struct worker *w, struct ingest_batch *b);
 
 static int commit_batch(struct worker *w, struct ingest_batch *b)
@@ -876,16 +892,7 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
     for (uint32_t i = 0; i < b->noffsets; i++)
         rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition)
             ->offset = b->offsets[i].offset;
-    pthread_mutex_lock(&w->mu);
-    for (uint32_t i = 0; i < b->noffsets; i++) {
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            w->committed, b->offsets[i].topic, b->offsets[i].partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
-                                                  b->offsets[i].partition);
-        p->offset = b->offsets[i].offset;
-    }
-    pthread_mutex_unlock(&w->mu);
+    note_committed(w, b);
     if (l->cnt > 0) {
         rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
         if (e)
@@ -987,16 +994,7 @@ static int txn_batch(struct worker *w, struct ingest_batch *b)
                 snprintf(w->txn_err, sizeof(w->txn_err), "transaction commit kept failing");
         }
         if (!rc && !e && !w->txn_err[0]) {
-            pthread_mutex_lock(&w->mu);
-            for (uint32_t i = 0; i < b->noffsets; i++) {
-                rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-                    w->committed, b->offsets[i].topic, b->offsets[i].partition);
-                if (!p)
-                    p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
-                                                          b->offsets[i].partition);
-                p->offset = b->offsets[i].offset;
-            }
-            pthread_mutex_unlock(&w->mu);
+            note_committed(w, b);
             inc(&w->st.commits, 1);
             inc(&w->st.batches, 1);
             return 0;
