@@ -3,6 +3,7 @@
 #define TS_CLI_INT_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../runtime/runtime.h"
@@ -24,6 +25,19 @@ void cli_install_signals(void);
  * returns non-zero when there is none or several. */
 int cli_incident_id(const char *tool, const char *db, const char *given,
                     char out[STORE_ID_MAX + 1]);
+
+/* The escalation configuration options that serve, escalations and summary
+ * take alike (--regime NAME, --regimes DIR, --taxonomy FILE, --policy FILE,
+ * --org FILE, --assets FILE), loaded by rt_esc_open. */
+struct cli_esc_opts {
+    const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
+};
+/* The slot in o of the option called name, NULL when name is none of them. */
+const char **cli_esc_opt(struct cli_esc_opts *o, const char *name);
+/* Whether any of them was given. */
+bool cli_esc_given(const struct cli_esc_opts *o);
+/* rt_esc_open with them (NULL ones take rt_esc_open's defaults). */
+int cli_esc_open(struct rt_esc *e, const struct cli_esc_opts *o);
 
 /* `tocsin intel load ... --hunt DURATION` (cmd_hunt.c): a retro-hunt of the
  * indicators of source in intel_db over the last DURATION ("30d", "12h")

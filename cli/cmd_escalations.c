@@ -60,7 +60,7 @@ enum esc_cmd { CMD_NONE, CMD_LIST, CMD_RETRY, CMD_SEND, CMD_QUEUE_DUE, CMD_CHECK
 
 struct esc_args {
     const char *db, *id, *channels, *config, *summary;
-    const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
+    struct cli_esc_opts esc;
     enum esc_cmd cmd;
     unsigned mask; /* states for list */
     bool overdue, json, once, periodic;
@@ -139,13 +139,7 @@ static int parse_args(int argc, char **argv, struct esc_args *a)
                                : !strcmp(o, "-c") || !strcmp(o, "--config") ? &a->config
                                : !strcmp(o, "--summary")              ? &a->summary
                                : !strcmp(o, "--channels")             ? &a->channels
-                               : !strcmp(o, "--regime")               ? &a->regime
-                               : !strcmp(o, "--regimes")              ? &a->regimes
-                               : !strcmp(o, "--taxonomy")             ? &a->taxonomy
-                               : !strcmp(o, "--policy")               ? &a->policy
-                               : !strcmp(o, "--org")                  ? &a->org
-                               : !strcmp(o, "--assets")               ? &a->assets
-                                                                      : NULL;
+                                                                      : cli_esc_opt(&a->esc, o);
             bool threads = !strcmp(o, "--threads"), at = !strcmp(o, "--at");
             if (!dst && !threads && !at) {
                 fprintf(stderr, "tocsin escalations: unknown option \"%s\"\n%s", o, esc_usage);
@@ -368,8 +362,7 @@ static int do_list(const struct esc_args *a)
     struct rt_esc esc;
     bool esc_open = false;
     if (a->overdue) {
-        if (rt_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org,
-                        a->assets) != 0)
+        if (cli_esc_open(&esc, &a->esc) != 0)
             return 2;
         esc_open = true;
     }
@@ -548,7 +541,7 @@ static int run_due(struct store *st, const struct esc_env *env, unsigned kinds, 
 static int do_queue_due(const struct esc_args *a)
 {
     struct rt_esc esc;
-    if (rt_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets) !=
+    if (cli_esc_open(&esc, &a->esc) !=
         0)
         return 2;
     unsigned kinds = (a->periodic ? ESC_AUTO_PERIODIC : 0) | (a->overdue ? ESC_AUTO_OVERDUE : 0);
@@ -583,13 +576,13 @@ static int send_esc_open(const struct esc_args *a, struct rt_esc *esc, bool *ope
 {
     *open = false;
     char dbuf[PATH_MAX];
-    if (!a->regime && !a->regimes && !a->taxonomy && !a->policy && !a->org && !a->assets &&
+    if (!cli_esc_given(&a->esc) &&
         !rt_default_dir("etc/escalation", dbuf, sizeof(dbuf)))
         return 0; /* nothing configured here: delivery only */
-    if (rt_esc_open(esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets))
+    if (cli_esc_open(esc, &a->esc))
         return 2;
     *open = true;
-    if (esc_policy_auto_send(esc->env.policy) && !a->assets)
+    if (esc_policy_auto_send(esc->env.policy) && !a->esc.assets)
         fprintf(stderr, "tocsin escalations: note: auto_send without --assets: the affected "
                         "systems' security levels are unknown, so few reports are owed\n");
     return 0;
@@ -768,20 +761,20 @@ static int do_check(struct esc_args *a)
             fprintf(stderr, "tocsin escalations: note: %s has no escalate: section; checking "
                             "the defaults\n", a->config);
 #define FROM_CFG(field)                                                                          \
-    if (!a->field)                                                                               \
-        a->field = cfg->escalate.field;
+    if (!a->esc.field)                                                                               \
+        a->esc.field = cfg->escalate.field;
         FROM_CFG(regime)
         FROM_CFG(taxonomy)
         FROM_CFG(policy)
         FROM_CFG(org)
         FROM_CFG(assets)
 #undef FROM_CFG
-        if (!a->regimes)
-            a->regimes = cfg->escalate.regimes_dir;
+        if (!a->esc.regimes)
+            a->esc.regimes = cfg->escalate.regimes_dir;
     }
     struct rt_esc esc;
     int ret = 2;
-    if (rt_esc_open(&esc, a->regime, a->regimes, a->taxonomy, a->policy, a->org, a->assets) ==
+    if (cli_esc_open(&esc, &a->esc) ==
         0) {
         size_t n = esc_config_warnings(&esc.env, print_warning, NULL);
         fprintf(stderr, "tocsin escalations: regime %s loaded, %zu warning(s)\n",

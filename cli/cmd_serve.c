@@ -42,7 +42,7 @@ static const char serve_usage[] =
 
 struct serve_args {
     const char *db, *listen, *tokens, *cert, *key;
-    const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
+    struct cli_esc_opts esc;
     bool no_reports, hash_token, new_token;
     unsigned threads;
     double rate, burst;
@@ -97,13 +97,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
                          : !strcmp(o, "--tokens")               ? &a->tokens
                          : !strcmp(o, "--tls-cert")             ? &a->cert
                          : !strcmp(o, "--tls-key")              ? &a->key
-                         : !strcmp(o, "--regime")               ? &a->regime
-                         : !strcmp(o, "--regimes")              ? &a->regimes
-                         : !strcmp(o, "--taxonomy")             ? &a->taxonomy
-                         : !strcmp(o, "--policy")               ? &a->policy
-                         : !strcmp(o, "--org")                  ? &a->org
-                         : !strcmp(o, "--assets")               ? &a->assets
-                                                                : NULL;
+                                                                : cli_esc_opt(&a->esc, o);
         if (s) {
             *s = v;
         } else if (!strcmp(o, "--threads")) {
@@ -208,10 +202,10 @@ int cmd_serve(int argc, char **argv)
     struct rt_esc esc;
     memset(&esc, 0, sizeof(esc));
     bool esc_open = false;
-    bool esc_given = a.regime || a.regimes || a.taxonomy || a.policy || a.org || a.assets;
+    bool esc_given = cli_esc_given(&a.esc);
     char dbuf[1024];
     if (!a.no_reports && (esc_given || rt_default_dir("etc/escalation", dbuf, sizeof(dbuf)))) {
-        if (rt_esc_open(&esc, a.regime, a.regimes, a.taxonomy, a.policy, a.org, a.assets) != 0)
+        if (cli_esc_open(&esc, &a.esc) != 0)
             return 2;
         esc_open = true;
     }

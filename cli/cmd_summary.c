@@ -9,6 +9,7 @@
 #include "../core/tstime.h"
 #include "../runtime/runtime.h"
 #include "cli.h"
+#include "cli_int.h"
 
 static const char summary_usage[] =
     "usage: tocsin summary --db DIR [--period day|week|month|custom] [--from T --to T]\n"
@@ -38,8 +39,8 @@ static int parse_when(const char *v, int off, int64_t *out)
 int cmd_summary(int argc, char **argv)
 {
     const char *db = NULL, *period = "week", *from = NULL, *to = NULL, *tenant = NULL,
-               *regime = NULL, *regimes = NULL, *taxonomy = NULL, *policy = NULL, *org = NULL,
-               *assets = NULL, *offset = "+07:00";
+               *offset = "+07:00";
+    struct cli_esc_opts eo = {0};
     enum rt_summary_format fmt = RT_SUMMARY_TEXT;
     enum esc_lang lang = ESC_LANG_VI;
     for (int i = 1; i < argc; i++) {
@@ -54,14 +55,8 @@ int cmd_summary(int argc, char **argv)
                            : !strcmp(o, "--from")                 ? &from
                            : !strcmp(o, "--to")                   ? &to
                            : !strcmp(o, "--tenant")               ? &tenant
-                           : !strcmp(o, "--regime")               ? &regime
-                           : !strcmp(o, "--regimes")              ? &regimes
-                           : !strcmp(o, "--taxonomy")             ? &taxonomy
-                           : !strcmp(o, "--policy")               ? &policy
-                           : !strcmp(o, "--org")                  ? &org
-                           : !strcmp(o, "--assets")               ? &assets
                            : !strcmp(o, "--utc-offset")           ? &offset
-                                                                  : NULL;
+                                                                  : cli_esc_opt(&eo, o);
         bool f = !strcmp(o, "--format"), l = !strcmp(o, "--lang");
         if (!dst && !f && !l) {
             fprintf(stderr, "tocsin summary: unknown option \"%s\"\n%s", o, summary_usage);
@@ -125,8 +120,8 @@ int cmd_summary(int argc, char **argv)
     struct rt_esc esc;
     memset(&esc, 0, sizeof(esc));
     bool esc_open = false;
-    if (rt_esc_open(&esc, regime, regimes, taxonomy, policy, org, assets) != 0) {
-        if (regime || regimes || taxonomy || policy || org || assets)
+    if (cli_esc_open(&esc, &eo) != 0) {
+        if (cli_esc_given(&eo))
             return 2; /* what was named must load (the error is printed) */
         fprintf(stderr, "tocsin summary: note: no escalation configuration: incident types "
                         "are \"other\" and overdue reports unknown\n");

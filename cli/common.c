@@ -62,3 +62,24 @@ void cli_install_signals(void)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
+
+const char **cli_esc_opt(struct cli_esc_opts *o, const char *name)
+{
+    return !strcmp(name, "--regime")     ? &o->regime
+           : !strcmp(name, "--regimes")  ? &o->regimes
+           : !strcmp(name, "--taxonomy") ? &o->taxonomy
+           : !strcmp(name, "--policy")   ? &o->policy
+           : !strcmp(name, "--org")      ? &o->org
+           : !strcmp(name, "--assets")   ? &o->assets
+                                         : NULL;
+}
+
+bool cli_esc_given(const struct cli_esc_opts *o)
+{
+    return o->regime || o->regimes || o->taxonomy || o->policy || o->org || o->assets;
+}
+
+int cli_esc_open(struct rt_esc *e, const struct cli_esc_opts *o)
+{
+    return rt_esc_open(e, o->regime, o->regimes, o->taxonomy, o->policy, o->org, o->assets);
+}

@@ -419,19 +419,34 @@ void ts_yconf_resolved_free(char *s, size_t len)
     wipe_free(s, len);
 }
 
-/* n with its ${...} references resolved: *tmp (text in *buf) or n itself. */
-static int resolved(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
-                    struct ts_ynode *tmp, char **buf, size_t *blen, const struct ts_ynode **v)
+/* n with its ${...} references resolved: r->v is r->tmp (its text in
+ * r->buf, wiped and freed by resolved_done) or n itself. */
+struct resolved {
+    struct ts_ynode tmp;
+    const struct ts_ynode *v;
+    char *buf;
+    size_t blen;
+};
+
+static int resolve_node(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
+                        size_t max, struct resolved *r)
 {
-    *v = n;
-    int rc = ts_yconf_resolve(y, n, where, max, buf, blen);
-    if (rc || !*buf)
+    r->v = n;
+    r->buf = NULL;
+    r->blen = 0;
+    int rc = ts_yconf_resolve(y, n, where, max, &r->buf, &r->blen);
+    if (rc || !r->buf)
         return rc;
-    *tmp = *n;
-    tmp->str = *buf;
-    tmp->len = *blen;
-    *v = tmp;
+    r->tmp = *n;
+    r->tmp.str = r->buf;
+    r->tmp.len = r->blen;
+    r->v = &r->tmp;
     return 0;
+}
+
+static void resolved_done(struct resolved *r)
+{
+    wipe_free(r->buf, r->blen);
 }
 
 /* Errors name n (the text as written: the reference, never its value); the
@@ -462,14 +477,11 @@ static int text_check(struct ts_yconf *y, const struct ts_ynode *n, const struct
 int ts_yconf_text(struct ts_yconf *y, const struct ts_ynode *n, const char *where, size_t max,
                   unsigned flags, char **out)
 {
-    struct ts_ynode tmp;
-    const struct ts_ynode *v;
-    char *buf = NULL;
-    size_t blen = 0;
-    int rc = resolved(y, n, where, max, &tmp, &buf, &blen, &v);
+    struct resolved r;
+    int rc = resolve_node(y, n, where, max, &r);
     if (!rc)
-        rc = text_check(y, n, v, where, max, flags, out);
-    wipe_free(buf, blen);
+        rc = text_check(y, n, r.v, where, max, flags, out);
+    resolved_done(&r);
     return rc;
 }
 
@@ -518,14 +530,11 @@ static int int_at(struct ts_yconf *y, const struct ts_ynode *at, const struct ts
 int ts_yconf_int(struct ts_yconf *y, const struct ts_ynode *n, const char *where, long long lo,
                  long long hi, long long *out)
 {
-    struct ts_ynode tmp;
-    const struct ts_ynode *v;
-    char *buf = NULL;
-    size_t blen = 0;
-    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    struct resolved r;
+    int rc = resolve_node(y, n, where, 0, &r);
     if (!rc)
-        rc = int_at(y, n, v, where, lo, hi, out);
-    wipe_free(buf, blen);
+        rc = int_at(y, n, r.v, where, lo, hi, out);
+    resolved_done(&r);
     return rc;
 }
 
@@ -548,14 +557,11 @@ static int bool_at(struct ts_yconf *y, const struct ts_ynode *at, const struct t
 
 int ts_yconf_bool(struct ts_yconf *y, const struct ts_ynode *n, const char *where, bool *out)
 {
-    struct ts_ynode tmp;
-    const struct ts_ynode *v;
-    char *buf = NULL;
-    size_t blen = 0;
-    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    struct resolved r;
+    int rc = resolve_node(y, n, where, 0, &r);
     if (!rc)
-        rc = bool_at(y, n, v, where, out);
-    wipe_free(buf, blen);
+        rc = bool_at(y, n, r.v, where, out);
+    resolved_done(&r);
     return rc;
 }
 
@@ -585,14 +591,11 @@ static int duration_at(struct ts_yconf *y, const struct ts_ynode *at, const stru
 int ts_yconf_duration(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
                       unsigned flags, int64_t *out)
 {
-    struct ts_ynode tmp;
-    const struct ts_ynode *v;
-    char *buf = NULL;
-    size_t blen = 0;
-    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    struct resolved r;
+    int rc = resolve_node(y, n, where, 0, &r);
     if (!rc)
-        rc = duration_at(y, n, v, where, flags, out);
-    wipe_free(buf, blen);
+        rc = duration_at(y, n, r.v, where, flags, out);
+    resolved_done(&r);
     return rc;
 }
 
@@ -620,14 +623,11 @@ static int enum_at(struct ts_yconf *y, const struct ts_ynode *at, const struct t
 int ts_yconf_enum(struct ts_yconf *y, const struct ts_ynode *n, const char *where,
                   const char *const *names, size_t count, size_t *out)
 {
-    struct ts_ynode tmp;
-    const struct ts_ynode *v;
-    char *buf = NULL;
-    size_t blen = 0;
-    int rc = resolved(y, n, where, 0, &tmp, &buf, &blen, &v);
+    struct resolved r;
+    int rc = resolve_node(y, n, where, 0, &r);
     if (!rc)
-        rc = enum_at(y, n, v, where, names, count, out);
-    wipe_free(buf, blen);
+        rc = enum_at(y, n, r.v, where, names, count, out);
+    resolved_done(&r);
     return rc;
 }
 

@@ -7,15 +7,14 @@
  * for its size. A file it creates is 0600 (raw logs). One writer per file,
  * not thread-safe. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/buf.h"
 #include "../core/event_json.h"
+#include "../core/file.h"
 #include "../core/tstime.h"
 #include "ingest.h"
 
@@ -28,40 +27,13 @@ struct ingest_dlq_file {
     struct ts_buf line;
 };
 
-/* Open path to append. Dead letters carry raw logs (passwords typed as user
- * names, tokens in URLs): a file we create is 0600 whatever the umask; an
- * existing file keeps the mode its owner gave it. */
-static FILE *open_private_append(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        if (fchmod(fd, 0600) != 0) { /* the umask may have taken bits of 0600 */
-            int e = errno;
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-    } else if (errno == EEXIST) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "a");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return f;
-}
-
 int ingest_dlq_file_open(struct ingest_dlq_file **out, const char *path, struct ts_err *err)
 {
     *out = NULL;
     struct ingest_dlq_file *d = calloc(1, sizeof(*d));
     if (!d)
         return TS_E_NOMEM;
-    d->f = strcmp(path, "-") == 0 ? stdout : open_private_append(path);
+    d->f = strcmp(path, "-") == 0 ? stdout : ts_fopen_private_append(path);
     if (!d->f) {
         int e = errno;
         free(d);

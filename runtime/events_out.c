@@ -3,40 +3,14 @@
  * commit point; a file it creates is 0600. Workers call it concurrently
  * (a mutex per sink). */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/event_json.h"
+#include "../core/file.h"
 #include "../core/log.h"
 #include "runtime.h"
-
-/* Open path to append; a file we create is 0600 whatever the umask (the
- * events carry raw logs), an existing file keeps its mode. */
-static FILE *open_private_append(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        if (fchmod(fd, 0600) != 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-    } else if (errno == EEXIST) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "a");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return f;
-}
 
 int rt_events_out_open(struct rt_events_out *eo, const char *path)
 {
@@ -46,7 +20,7 @@ int rt_events_out_open(struct rt_events_out *eo, const char *path)
     if (!path || strcmp(path, "-") == 0) {
         eo->f = stdout;
     } else {
-        eo->f = open_private_append(path);
+        eo->f = ts_fopen_private_append(path);
         if (!eo->f) {
             ts_error("cannot open %s: %s", path, strerror(errno));
             return TS_E_IO;
