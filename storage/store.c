@@ -25,7 +25,7 @@
 const char *const store_db_names[DB_COUNT] = {
     "meta",     "incidents", "inc_time",  "inc_tenant", "inc_status", "evidence",
     "ev_time",  "corr_state", "offsets",  "outbox",     "outbox_due", "ev_raw",
-    "journal",  "late",
+    "journal",  "late",      "counters",
 };
 
 const char *store_strerror(int code)
@@ -152,6 +152,12 @@ static int open_dbs(struct store *s, struct ts_err *err)
                           mdb_strerror(rc));
     for (int i = 0; i < DB_COUNT; i++) {
         rc = mdb_dbi_open(txn, store_db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND && i == DB_COUNTERS) {
+            /* read-only, written before per-period counters: none to read */
+            s->no_counters_db = true;
+            rc = 0;
+            continue;
+        }
         if (rc == MDB_NOTFOUND && (i == DB_JOURNAL || i == DB_LATE)) {
             /* a schema-2 store opened read-only: no journal to fold */
             s->no_journal_db = true;
