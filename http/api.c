@@ -993,6 +993,14 @@ static int h_report(struct http_req *r)
         rc = store_fail(r, t, rc);
         goto done;
     }
+    struct esc_sent sent[ESC_SENT_MAX];
+    size_t nsent = 0;
+    if ((rc = esc_sent_read(t, in.id, ia, sent, ESC_SENT_MAX, &nsent)) != 0) {
+        rc = store_fail(r, t, rc);
+        goto done;
+    }
+    o.sent = sent;
+    o.nsent = nsent;
     o.evidence = evk->v;
     o.nevidence = evk->n;
     rc = esc_report_render(env, &in, &o, &r->out);

@@ -451,6 +451,11 @@ int store_outbox_list_due(struct store_txn *t, int64_t now_ns, uint32_t max,
 /* Every entry whose state bit is set in state_mask (1u << state), by id. */
 int store_outbox_list(struct store_txn *t, unsigned state_mask, struct ts_arena *arena,
                       int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
+/* The same for the entries whose id starts with prefix (NULL or "": all),
+ * e.g. "INCIDENT:" for one incident's escalations: a range of the id order. */
+int store_outbox_list_prefix(struct store_txn *t, const char *prefix, unsigned state_mask,
+                             struct ts_arena *arena,
+                             int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
 /* Lease up to max (0 = all) due entries for a dispatcher (write txn): each
  * gets attempts+1 and is due again at now+lease_ns (lease_ns > 0, else
  * TS_E_INVAL), so another dispatcher, or a restart after a crash, retries it
