@@ -164,6 +164,8 @@ void esc_assets_free(struct esc_assets *a);
 struct esc_system {
     const char *id, *name, *operator_, *managing_body; /* NULL when absent */
     int level;                                         /* 1..5 */
+    const char *route; /* "mps"/"mod": whose specialised agency receives its
+                          reports (Law 116 Art. 40.1.c); NULL: the organisation's */
     const char *const *tenants; /* the tenants it belongs to; none: shared by
                                    every tenant (docs/assets.md "Tenants") */
     size_t ntenants;
