@@ -1163,6 +1163,98 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     return rc;
 }
 
+/* ------------------------------------------------ STIX property extension */
+
+static void jw_opt(struct jw *w, const char *key, const char *v)
+{
+    if (v && *v)
+        jw_str(w, key, v);
+}
+
+int esc_form_ext_json(const struct esc_doc *d, struct ts_buf *out)
+{
+    const struct esc_facts *f = &d->plan.facts;
+    const struct esc_system *s = f->system;
+    const struct esc_org *o = d->org;
+    struct ts_buf nvi, nen, ovi, oen, rid;
+    ts_buf_init(&nvi, 1u << 16);
+    ts_buf_init(&nen, 1u << 16);
+    ts_buf_init(&ovi, 4096);
+    ts_buf_init(&oen, 4096);
+    ts_buf_init(&rid, 1024);
+    int rc = notified_text(d, ESC_LANG_VI, NOTIFIED_NONE_VI, &nvi);
+    rc = rc ? rc : notified_text(d, ESC_LANG_EN, NOTIFIED_NONE_EN, &nen);
+    rc = rc ? rc : outcome_text(d, ESC_LANG_VI, &ovi);
+    rc = rc ? rc : outcome_text(d, ESC_LANG_EN, &oen);
+    rc = rc ? rc : esc_report_id(d, &rid);
+    struct jw w = {.b = out, .rc = rc};
+    jw_open(&w, NULL, "{");
+    jw_str(&w, "extension_type", "property-extension");
+    /* the national form (Circular 20 forms 03/04, Law 116): the report */
+    jw_open(&w, "form_report", "{");
+    jw_opt(&w, "report_id", rid.data);
+    jw_opt(&w, "report", d->report ? d->report->id : NULL);
+    jw_str(&w, "stage", esc_stage_name(d->o->stage));
+    jw_opt(&w, "form", d->report ? d->report->form : NULL);
+    jw_opt(&w, "recipient", d->rcpt ? d->rcpt->id : NULL);
+    jw_bool(&w, "voluntary", !report_holds(d));
+    jw_opt(&w, "basis", report_holds(d) ? d->report->basis : NULL);
+    jw_opt(&w, "notified_to_vi", nvi.data);
+    jw_opt(&w, "notified_to_en", nen.data);
+    jw_open(&w, "notified", "[");
+    for (size_t i = 0; i < d->o->nsent; i++) {
+        const struct esc_sent *x = &d->o->sent[i];
+        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
+            continue;
+        jw_open(&w, NULL, "{");
+        jw_str(&w, "recipient", x->recipient);
+        if (x->at_ns)
+            jw_time(&w, "delivered_at", x->at_ns);
+        jw_close(&w, "}");
+    }
+    jw_close(&w, "]");
+    jw_opt(&w, "initial_ref", d->o->initial_ref);
+    if (d->o->initial_at_ns)
+        jw_time(&w, "initial_at", d->o->initial_at_ns);
+    jw_close(&w, "}");
+    jw_open(&w, "reporting_organisation", "{");
+    jw_opt(&w, "place", o ? o->place : NULL);
+    jw_opt(&w, "security_provider", o ? o->security_provider : NULL);
+    jw_opt(&w, "network_provider", o ? o->network_provider : NULL);
+    if (o && o->confidential >= 0)
+        jw_bool(&w, "confidential", o->confidential != 0);
+    jw_opt(&w, "signer_name", o ? o->signer.name : NULL);
+    jw_opt(&w, "signer_role", o ? o->signer.role : NULL);
+    jw_close(&w, "}");
+    jw_open(&w, "affected_system", "{");
+    jw_opt(&w, "system_id", s ? s->id : NULL);
+    jw_opt(&w, "name", s ? s->name : NULL);
+    jw_opt(&w, "operator", s ? s->operator_ : NULL);
+    jw_opt(&w, "managing_body", s ? s->managing_body : NULL);
+    if (s)
+        jw_int(&w, "security_level", s->level);
+    jw_opt(&w, "purpose", o ? o->system_purpose : NULL);
+    jw_opt(&w, "operating_system", o ? o->os : NULL);
+    jw_opt(&w, "services", o ? o->services : NULL);
+    jw_opt(&w, "security_measures", o ? o->security_measures : NULL);
+    jw_close(&w, "}");
+    jw_open(&w, "assessment", "{");
+    jw_bool(&w, "serious", f->serious);
+    jw_bool(&w, "national_security", f->national_security);
+    jw_bool(&w, "beyond_capacity", f->beyond_capacity);
+    jw_str(&w, "response", f->open ? "ongoing" : "ended");
+    jw_opt(&w, "outcome_vi", ovi.data);
+    jw_opt(&w, "outcome_en", oen.data);
+    jw_close(&w, "}");
+    jw_close(&w, "}");
+    ts_buf_free(&nvi);
+    ts_buf_free(&nen);
+    ts_buf_free(&ovi);
+    ts_buf_free(&oen);
+    ts_buf_free(&rid);
+    return w.rc;
+}
+
 /* --------------------------------------------------------------- entry */
 
 int esc_report_render(const struct esc_env *env, const struct store_incident *inc,

@@ -169,7 +169,8 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
 {
     struct store_incident inc = esc_test_incident();
     struct esc_report_opts o = {.recipient = "national", .format = ESC_FORMAT_STIX,
-                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0};
+                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0,
+                                .sent = sent, .nsent = 2};
     struct ts_buf b;
     ts_buf_init(&b, 0);
     ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
@@ -177,6 +178,7 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
     json_t *j = json_loadb(b.data, b.len, 0, &je);
     ck_assert_msg(j != NULL, "%s", je.text);
     ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "bundle");
+    const char *ext_def = NULL;
     json_t *objs = json_object_get(j, "objects");
     unsigned seen = 0;
     const char *types[] = {"identity", "marking-definition", "indicator", "observed-data",
@@ -197,9 +199,33 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
             ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(ob, "pattern")),
                                          "author: \"Florian Roth"));
         }
-        if (!strcmp(t, "incident"))
+        if (!strcmp(t, "extension-definition")) {
+            ext_def = id;
+            ck_assert_str_eq(json_string_value(json_array_get(
+                                 json_object_get(ob, "extension_types"), 0)),
+                             "property-extension");
+        }
+        if (!strcmp(t, "incident")) {
             ck_assert_str_eq(json_string_value(json_object_get(ob, "created")),
                              "2026-11-20T03:00:00.000Z");
+            /* the national form's fields, in the bundle's property extension */
+            ck_assert_ptr_nonnull(ext_def); /* defined before it is used */
+            json_t *e = json_object_get(json_object_get(ob, "extensions"), ext_def);
+            ck_assert_ptr_nonnull(e);
+            json_t *fr = json_object_get(e, "form_report");
+            ck_assert_str_eq(json_string_value(json_object_get(fr, "notified_to_vi")),
+                             "Ủy ban nhân dân tỉnh Demo (lúc 2026-11-20 10:30:00 +07:00)");
+            ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(fr, "basis")),
+                                         "31.2.d"));
+            json_t *ro = json_object_get(e, "reporting_organisation");
+            ck_assert_str_eq(json_string_value(json_object_get(ro, "signer_name")),
+                             "Nguyễn Văn An");
+            json_t *sy = json_object_get(e, "affected_system");
+            ck_assert_str_eq(json_string_value(json_object_get(sy, "operating_system")),
+                             "Windows Server 2019 Standard (10.0.17763)");
+            ck_assert_int_eq(json_integer_value(json_object_get(sy, "security_level")), 4);
+            ck_assert(json_is_true(json_object_get(json_object_get(e, "assessment"), "serious")));
+        }
     }
     ck_assert_uint_eq(seen, (1u << TS_ARRAY_LEN(types)) - 1);
     json_decref(j);
