@@ -64,6 +64,11 @@ int rt_counters_batch(struct rt_corr *cs, const struct ingest_batch *b,
         return 0;
     int rc = ensure(cs);
     struct store_counters *acc = rc ? NULL : cs->counters->acc;
+    /* the distributed mode's stage B: the batch is the internal topic's
+     * re-keyed detections (one record per use), not ingested events */
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->v[i].use != RT_CORR_ALL_USES)
+            return rc;
     /* events: runs of one source, tenant and hour added at once */
     const char *src = NULL, *ten = NULL;
     int64_t hour = 0, t0 = 0;
