@@ -735,7 +735,7 @@ static int render_html(const struct rt_summary *s, enum esc_lang l, struct ts_bu
                              "@media print{body{margin:0}}</style></head><body><h1>");
     rc = rc ? rc : html_esc(b, x->title);
     rc = rc ? rc : ts_buf_puts(b, "</h1>\n");
-    struct bar sev[5], st[STORE_STATUS_COUNT], rules[SUM_TOP], src[SUM_TOP];
+    struct bar sev[5], st[STORE_STATUS_COUNT], rules[SUM_TOP], src[SUM_TOP], det[SUM_TOP];
     for (int i = 0; i < 5; i++)
         sev[i] = (struct bar){LG(l, sev_names[4 - i]), s->by_severity[4 - i]};
     for (int i = 0; i < STORE_STATUS_COUNT; i++)
@@ -746,10 +746,17 @@ static int render_html(const struct rt_summary *s, enum esc_lang l, struct ts_bu
                                  s->rules.v[nr].n};
     for (; ns < s->sources.n && ns < SUM_TOP; ns++)
         src[ns] = (struct bar){s->sources.v[ns].key, s->sources.v[ns].n};
+    size_t nd = 0; /* the pipeline's detections (counters), when the store has them */
+    for (; s->counted && nd < s->c_detrule.n && nd < SUM_TOP; nd++)
+        det[nd] = (struct bar){s->c_detrule.v[nd].extra[0] ? s->c_detrule.v[nd].extra
+                                                           : s->c_detrule.v[nd].key,
+                               s->c_detrule.v[nd].n};
     rc = rc ? rc : svg_bars(b, x->by_severity, sev, 5);
     rc = rc ? rc : svg_bars(b, x->by_status, st, STORE_STATUS_COUNT);
     rc = rc ? rc : svg_bars(b, x->by_rule, rules, nr);
     rc = rc ? rc : svg_bars(b, x->top_src, src, ns);
+    if (!rc && s->counted)
+        rc = svg_bars(b, x->det_rule, det, nd);
     rc = rc ? rc : ts_buf_puts(b, "<pre>");
     rc = rc ? rc : html_esc(b, txt.data ? txt.data : "");
     rc = rc ? rc : ts_buf_puts(b, "</pre></body></html>\n");
