@@ -570,7 +570,7 @@ void store_counters_destroy(struct store_counters *c); /* NULL ok */
 int store_counters_add(struct store_counters *c, int64_t time_ns, enum store_counter_kind kind,
                        const char *tenant, const char *a, const char *b, const char *label,
                        uint64_t n);
-/* Distinct counters held, and additions refused for want of memory. */
+/* Distinct counters held (0 after a clear). */
 size_t store_counters_size(const struct store_counters *c);
 /* Add every held counter to the store in t (write txn); c keeps them.
  * Poisoning errors only. */
