@@ -42,6 +42,7 @@ struct rt_summary {
     uint64_t evidence_dropped, late_evidence, distinct_truncated;
     /* the per-period counters of the pipeline (storage counters) */
     bool counted;                    /* the store has them */
+    int64_t counted_since;           /* they began then on an older store; 0: always */
     uint64_t ev_total, det_total, loss_total;
     struct sum_table c_evsource, c_evtenant, c_detrule, c_detlevel, c_loss, c_losswhere;
 };
@@ -266,6 +267,7 @@ int rt_summary_compute(struct store *st, const struct rt_summary_opts *o,
     }
     if (!rc) {
         s->counted = store_counters_present(st);
+        s->counted_since = store_counters_since(st);
         rc = store_counters_foreach(t, o->from_ns, o->to_ns, on_counter, s);
     }
     if (!rc) {
@@ -470,6 +472,19 @@ static int render_json(const struct rt_summary *s, struct ts_buf *b)
     }
     rc = rc ? rc : json_table_n(b, "by_kind_and_source", &s->c_losswhere, false, false, SIZE_MAX,
                                 "events");
+    /* the counters above (events, detections, losses): whether this store
+     * keeps them, and since when it does if it held data before (partial:
+     * what was processed earlier is not counted, whatever its event time) */
+    if (!rc && !s->counted) {
+        rc = ts_buf_puts(b, "},\"counters\":{\"kept\":false,\"since\":null,\"partial\":true");
+    } else if (!rc) {
+        char since[32] = "";
+        if (s->counted_since)
+            ts_format_rfc3339(s->counted_since, since, sizeof(since));
+        rc = ts_buf_printf(b, "},\"counters\":{\"kept\":true,\"since\":%s%s%s,\"partial\":%s",
+                           since[0] ? "\"" : "null", since, since[0] ? "\"" : "",
+                           s->counted_since ? "true" : "false");
+    }
     rc = rc ? rc : ts_buf_puts(b, "},\"top\":{");
     rc = rc ? rc : json_table(b, "sources", &s->sources, false, false, SUM_TOP);
     rc = rc ? rc : ts_buf_putc(b, ',');
@@ -482,7 +497,7 @@ struct labels {
         *by_rule, *by_level, *events, *evsources, *response, *mtta, *mttr, *none, *esc,
         *delivered, *pending, *failed, *overdue, *unknown, *loss, *dropped, *late, *trunc,
         *top_src, *top_tgt, *note, *ev_total, *ev_src, *ev_ten, *det_total, *det_rule,
-        *det_level, *no_counters, *loss_names[5];
+        *det_level, *no_counters, *since, *loss_names[5];
 };
 
 static const struct labels lab_vi = {
@@ -500,6 +515,8 @@ static const struct labels lab_vi = {
     "Tổng số sự kiện thu nhận", "Sự kiện theo nguồn", "Sự kiện theo đơn vị", "Tổng số phát hiện",
     "Phát hiện theo luật", "Phát hiện theo mức độ của luật",
     "chưa có số liệu (kho dữ liệu được ghi trước khi có bộ đếm theo kỳ)",
+    "Lưu ý: số sự kiện, phát hiện và dữ liệu bị bỏ qua chỉ gồm những gì được xử lý sau khi kho "
+    "dữ liệu có bộ đếm theo kỳ, từ",
     {"thông điệp không phân tích được", "sự kiện không bộ giải mã nào đọc được",
      "phát hiện đến muộn quá thời gian cho phép", "phát hiện bị bỏ qua khi tương quan",
      "bản ghi bị kho dữ liệu từ chối"}};
@@ -516,6 +533,8 @@ static const struct labels lab_en = {
     "Events received", "Events by source", "Events by tenant", "Detections",
     "Detections by rule", "Detections by rule level",
     "not counted (the store was written before per-period counters)",
+    "Note: events, detections and losses count only what was processed once the store had "
+    "per-period counters, from",
     {"messages that could not be parsed", "events no decoder read",
      "detections later than the allowance", "detections left out by correlation",
      "records refused by the store"}};
@@ -660,6 +679,11 @@ static int render_text(const struct rt_summary *s, enum esc_lang l, struct ts_bu
     rc = rc ? rc : text_rows(b, &s->sources, SUM_TOP, false, x->none);
     rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->top_tgt);
     rc = rc ? rc : text_rows(b, &s->targets, SUM_TOP, false, x->none);
+    if (!rc && s->counted && s->counted_since) {
+        char at[48];
+        local_time(s->counted_since, s->o.utc_offset_sec, at);
+        rc = ts_buf_printf(b, "\n%s %s\n", x->since, at);
+    }
     return rc ? rc : ts_buf_printf(b, "\n%s\n", x->note);
 }
 

@@ -277,6 +277,11 @@ bool store_counters_present(const struct store *s)
     return s && !s->no_counters_db;
 }
 
+int64_t store_counters_since(const struct store *s)
+{
+    return s ? s->counters_since : 0;
+}
+
 int store_counters_foreach(struct store_txn *t, int64_t from_ns, int64_t to_ns,
                            int (*fn)(void *ctx, const struct store_counter *c), void *ctx)
 {

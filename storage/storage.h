@@ -584,5 +584,9 @@ int store_counters_foreach(struct store_txn *t, int64_t from_ns, int64_t to_ns,
                            int (*fn)(void *ctx, const struct store_counter *c), void *ctx);
 /* Whether the store has the counters database (false: read-only and older). */
 bool store_counters_present(const struct store *s);
+/* When the counters began, if the store held data before (an older build
+ * wrote it): what happened earlier is not counted. 0: counted from the
+ * store's start. */
+int64_t store_counters_since(const struct store *s);
 
 #endif

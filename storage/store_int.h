@@ -64,6 +64,8 @@ struct store {
     bool read_only;
     bool no_journal_db; /* read-only open of a schema-2 store */
     bool no_counters_db; /* read-only open of a store written before counters */
+    int64_t counters_since; /* meta "counters_since": 0, or when counters began
+                               on a store that already held data */
     uint32_t evidence_max, evidence_raw_max, raw_max_bytes;
     /* Map growth needs every transaction of the process ended (the map is
      * remapped). active counts open txns; growing blocks new ones. A

@@ -3,6 +3,7 @@
  * events in the incidents, response times, escalations, the period's
  * bounds, and the three renderings (issue 13 part 4). */
 #include <jansson.h>
+#include <lmdb.h>
 
 #include "check_store_util.h"
 #include "../../core/tstime.h"
@@ -256,6 +257,56 @@ START_TEST(test_summary_reads_the_counters_written_once_per_committed_batch)
 }
 END_TEST
 
+/* A store an older build wrote (no counters database): a build with
+ * counters opening it for writing records when they began, and the summary
+ * says its counts are partial; a new store counts from its start. */
+START_TEST(test_summary_says_counters_begun_on_an_older_store_are_partial)
+{
+    struct store *s = fill();
+    ck_assert_int_eq(store_counters_since(s), 0); /* new: counted from the start */
+    json_t *j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert(json_is_false(json_object_get(json_object_get(j, "counters"), "partial")));
+    json_decref(j);
+    store_close(s);
+    /* as an older build left it: drop the counters database */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_open(env, st_dir, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "counters", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    /* read-only: nothing kept, totals null */
+    struct store_opts ro = {.read_only = true};
+    s = st_open_opts(&ro);
+    ck_assert(!store_counters_present(s));
+    j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "events"), "total")));
+    ck_assert(json_is_false(json_object_get(json_object_get(j, "counters"), "kept")));
+    json_decref(j);
+    store_close(s);
+    /* opened for writing: counters from now on, said partial */
+    int64_t before = ts_now_ns();
+    s = st_open();
+    ck_assert(store_counters_present(s));
+    int64_t since = store_counters_since(s);
+    ck_assert_int_ge(since, before);
+    j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert(json_is_true(json_object_get(json_object_get(j, "counters"), "partial")));
+    ck_assert_int_eq(jint(j, "events", "total", NULL), 0);
+    json_decref(j);
+    store_close(s);
+    s = st_open(); /* the time stays that of the first open */
+    ck_assert_int_eq(store_counters_since(s), since);
+    store_close(s);
+    st_rmdir();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("summary");
@@ -264,6 +315,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_summary_text_and_html_are_vietnamese_and_charted);
     tcase_add_test(tc, test_summary_periods_are_the_last_full_day_week_and_month);
     tcase_add_test(tc, test_summary_reads_the_counters_written_once_per_committed_batch);
+    tcase_add_test(tc, test_summary_says_counters_begun_on_an_older_store_are_partial);
     suite_add_tcase(s, tc);
     return s;
 }
