@@ -314,7 +314,15 @@ int cmd_report(int argc, char **argv)
             fprintf(stderr, "tocsin report: rule %s not found under %s: the indicator "
                             "carries a reference only\n", inc.rule_id, a.rules);
     }
+    struct esc_sent sent[ESC_SENT_MAX];
+    size_t nsent = 0;
+    if ((rc = esc_sent_read(t, a.id, arena, sent, ESC_SENT_MAX, &nsent)) != 0) {
+        fprintf(stderr, "tocsin report: outbox of \"%s\": %s\n", a.id, store_strerror(rc));
+        goto done;
+    }
     struct esc_env env = {regime, tax, pol, orgs, assets};
+    a.o.sent = sent;
+    a.o.nsent = nsent;
     a.o.recipient = a.recipient;
     a.o.evidence = evr->v;
     a.o.nevidence = evr->n;

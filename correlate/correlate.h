@@ -163,6 +163,9 @@ const struct rule_info *corr_rule_info(const struct corr_engine *c, size_t i);
  * `generate: true` (Sigma: then only the correlation alerts); true for rules
  * no correlation refers to. The runtime uses it to mute standalone alerts. */
 bool corr_detection_standalone(const struct corr_engine *c, size_t rule_idx);
+/* The detection rule idx of the set the engine was built over (id, title,
+ * level), NULL when out of range. Valid while the engine lives. */
+const struct rule_info *corr_detection_info(const struct corr_engine *c, size_t rule_idx);
 
 /* ------------------------------------------------------------ feeding */
 

@@ -2002,6 +2002,11 @@ bool corr_detection_standalone(const struct corr_engine *c, size_t rule_idx)
     return !c || rule_idx >= c->ndet || c->det_standalone[rule_idx];
 }
 
+const struct rule_info *corr_detection_info(const struct corr_engine *c, size_t rule_idx)
+{
+    return c && c->rs && rule_idx < rule_set_count(c->rs) ? rule_set_info(c->rs, rule_idx) : NULL;
+}
+
 void corr_set_incident_cb(struct corr_engine *c, corr_incident_fn fn, void *ctx)
 {
     c->cb = fn;

@@ -324,7 +324,8 @@ static int net_cb(struct lctx *x, const struct ts_ynode *n, int32_t asset, bool 
 
 static const char *const system_keys[] = {"id", "tenants", "name", "operator", "managing_body",
                                           "level", "hostnames", "ip_ranges", "domains",
-                                          "contacts", "description", "location", "tags", NULL};
+                                          "contacts", "description", "location", "tags",
+                                          "route", NULL};
 static const char *const contact_keys[] = {"name", "role", "email", "phone", NULL};
 
 static int check_keys(struct lctx *x, const struct ts_ynode *map, const char *const *keys,
@@ -505,8 +506,13 @@ static int load_system(struct lctx *x, const struct ts_ynode *m, int32_t idx)
                        &as->operator_len)) ||
         (rc = want_str(x, ts_yaml_get(m, "managing_body"), "managing_body", &as->managing_body,
                        &as->managing_body_len)) ||
+        (rc = want_str(x, ts_yaml_get(m, "route"), "route", &as->route, NULL)) ||
         (rc = load_tenants(x, ts_yaml_get(m, "tenants"), idx)) || (rc = check_id(x, id, idx)))
         return rc;
+    if (as->route && strcmp(as->route, "mps") && strcmp(as->route, "mod"))
+        return fail(x, ts_yaml_get(m, "route"),
+                    "route must be mps (Ministry of Public Security) or mod (Ministry of "
+                    "Defence), not \"%s\"", as->route);
     if (level->kind != TS_Y_SCALAR || level->len != 1 || level->str[0] < '1' ||
         level->str[0] > '5')
         return fail(x, level, "level must be a security level from 1 to 5, not \"%s\"",

@@ -175,6 +175,8 @@ struct enrich_asset {
     char *id, *name, *operator_, *managing_body;
     uint32_t id_len, name_len, operator_len, managing_body_len;
     int level; /* cấp độ 1..5 */
+    char *route; /* "mps" / "mod" (Law 116 Art. 40.1.c: a Ministry of Defence
+                    system reports to its force); NULL: the organisation's */
     const char **tenants; /* its tenants (`tenants:`), each once; none: shared */
     size_t ntenants;
     struct enrich_asset_contact *contacts;

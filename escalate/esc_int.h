@@ -231,6 +231,12 @@ int esc_doc_init(struct esc_doc *d, const struct esc_env *env, const struct stor
 int esc_render_json(const struct esc_doc *d, struct ts_buf *out);
 int esc_render_stix(const struct esc_doc *d, struct ts_buf *out);
 int esc_render_text(const struct esc_doc *d, struct ts_buf *out);
+/* The fields of the national forms 03/04 that STIX has no property for
+ * (report and its basis, who was already told, the organisation's
+ * optional fields, the system's, the assessment and the outcome), as the
+ * JSON object of the bundle's property extension (escalate/stix.c:
+ * ESC_STIX_FORM_EXT). Only fields with a value appear. */
+int esc_form_ext_json(const struct esc_doc *d, struct ts_buf *out);
 /* Generated description of the incident in a language (into out). */
 int esc_describe(const struct esc_doc *d, enum esc_lang l, struct ts_buf *out);
 /* The report id "<incident>:<revision>:<recipient>:<report>" (or d->report_id). */

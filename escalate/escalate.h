@@ -164,6 +164,8 @@ void esc_assets_free(struct esc_assets *a);
 struct esc_system {
     const char *id, *name, *operator_, *managing_body; /* NULL when absent */
     int level;                                         /* 1..5 */
+    const char *route; /* "mps"/"mod": whose specialised agency receives its
+                          reports (Law 116 Art. 40.1.c); NULL: the organisation's */
     const char *const *tenants; /* the tenants it belongs to; none: shared by
                                    every tenant (docs/assets.md "Tenants") */
     size_t ntenants;
@@ -316,7 +318,25 @@ struct esc_report_opts {
      * recipient numbered and dated it; NULL / 0: "chưa khai báo". */
     const char *initial_ref;
     int64_t initial_at_ns;
+    /* Form 03 "Đã gửi thông báo sự cố cho": the deliveries the outbox
+     * CONFIRMED for this incident (esc_sent_read), borrowed; none: "chưa
+     * gửi". The report's own recipient is left out. */
+    const struct esc_sent *sent;
+    size_t nsent;
 };
+
+/* A confirmed delivery: the recipient id and when the first entry of the
+ * incident to it was delivered. */
+struct esc_sent {
+    const char *recipient;
+    int64_t at_ns;
+};
+#define ESC_SENT_MAX 16
+/* The incident's delivered outbox entries (ids "INCIDENT:..."), one per
+ * recipient with its earliest delivery, in that order, at most max
+ * (recipients beyond are left out); strings in arena. t: any txn. */
+int esc_sent_read(struct store_txn *t, const char *incident_id, struct ts_arena *arena,
+                  struct esc_sent *out, size_t max, size_t *n);
 
 /* Append the document for inc to out (JSON: docs/report-schema.json; STIX:
  * a 2.1 bundle; text: UTF-8 lines). The incident's strings are only read.

@@ -1253,6 +1253,7 @@ static int system_from(struct esc_lctx *x, const struct enrich_asset *as, struct
     s->operator_ = as->operator_;
     s->managing_body = as->managing_body;
     s->level = as->level;
+    s->route = as->route;
     s->tenants = as->tenants;
     s->ntenants = as->ntenants;
     s->hostnames = as->hostnames;

@@ -15,6 +15,8 @@ struct ev_collect {
     size_t n, cap;
     struct ts_arena *arena;
     int rc;
+    struct esc_sent sent[ESC_SENT_MAX]; /* confirmed deliveries (form 03) */
+    size_t nsent;
 };
 
 static int ev_add(void *ctx, const struct store_evidence *ev)
@@ -76,6 +78,8 @@ static int ev_read(struct store_txn *t, const char *incident_id, struct ev_colle
         if (rc == 1 || rc == TS_E_NOTFOUND)
             rc = 0;
     }
+    if (!rc) /* who was told already: the outbox's confirmed deliveries */
+        rc = esc_sent_read(t, incident_id, c->arena, c->sent, ESC_SENT_MAX, &c->nsent);
     return rc;
 }
 
@@ -103,6 +107,8 @@ static int entry_add(const struct esc_env *env, const struct store_incident *cur
         .evidence = evc->v,
         .nevidence = evc->n,
         .now_ns = now_ns,
+        .sent = evc->sent,
+        .nsent = evc->nsent,
     };
     struct esc_doc doc;
     int rc = esc_doc_init(&doc, env, cur, &o);

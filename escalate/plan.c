@@ -246,10 +246,13 @@ int esc_plan_incident_ev(const struct esc_env *env, const struct store_incident 
             reportable = true;
     }
     /* Law 116 Art. 40.1.c: the Ministry of Public Security's agency, or
-     * the Ministry of Defence's for the systems it manages (the
-     * organisation's `route`); recipients of the other route are left out. */
+     * the Ministry of Defence's for the systems it manages: the affected
+     * system's `route` (asset inventory), else its organisation's, else
+     * mps; recipients of the other route are left out. */
     const struct esc_org *org = esc_orgs_find(env->orgs, inc->tenant);
-    const char *route = org && org->route ? org->route : "mps";
+    const char *route = f->system && f->system->route ? f->system->route
+                        : org && org->route         ? org->route
+                                                    : "mps";
     uint32_t routed = 0;
     for (size_t k = 0; k < r->nrecipients; k++)
         if (!r->recipients[k].route || !strcmp(r->recipients[k].route, route))

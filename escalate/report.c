@@ -371,8 +371,8 @@ static void json_strs(struct jw *w, const char *key, const char *const *v, size_
     jw_close(w, "]");
 }
 
-#define NOTIFIED_NONE_VI "chưa gửi cơ quan, tổ chức nào khác"
-#define NOTIFIED_NONE_EN "no other body"
+#define NOTIFIED_NONE_VI "chưa gửi"
+#define NOTIFIED_NONE_EN "not sent yet"
 static bool report_holds(const struct esc_doc *d);
 static int notified_text(const struct esc_doc *d, enum esc_lang l, const char *none,
                          struct ts_buf *out);
@@ -428,6 +428,17 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_bool(&w, "voluntary", !report_holds(d));
     jw_str(&w, "basis", report_holds(d) ? d->report->basis : NULL);
     jw_text(&w, "notified_to", &notv.v[0], &notv.v[1]);
+    jw_open(&w, "notified", "["); /* the same, as data: confirmed deliveries */
+    for (size_t i = 0; i < d->o->nsent; i++) {
+        const struct esc_sent *x = &d->o->sent[i];
+        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
+            continue;
+        jw_open(&w, NULL, "{");
+        jw_str(&w, "recipient", x->recipient);
+        jw_time(&w, "delivered_at", x->at_ns);
+        jw_close(&w, "}");
+    }
+    jw_close(&w, "]");
     jw_str(&w, "initial_ref", d->o->initial_ref);
     jw_time(&w, "initial_at", d->o->initial_at_ns);
     jw_close(&w, "}");
@@ -813,27 +824,93 @@ static bool report_holds(const struct esc_doc *d)
     return (d->report->when & have) == d->report->when;
 }
 
-/* The recipients owed the same report (this one included): who the
- * incident notice goes to at the same time. */
+/* Who was already told (form 03 "Đã gửi thông báo sự cố cho"): the
+ * recipients the outbox confirmed a delivery to (o->sent), other than this
+ * report's own, each with the time of that delivery - not the planned
+ * ones, which may still be waiting or failing. */
 static int notified_text(const struct esc_doc *d, enum esc_lang l, const char *none,
                          struct ts_buf *out)
 {
     int rc = 0;
     size_t n = 0;
-    const char *rep = d->report ? d->report->id : NULL;
-    for (size_t i = 0; !rc && rep && i < d->plan.n; i++) {
-        if (strcmp(d->plan.items[i].report, rep) != 0 ||
-            !strcmp(d->plan.items[i].recipient, d->rcpt->id))
+    int off = d->org ? d->org->utc_offset_sec : 7 * 3600;
+    for (size_t i = 0; !rc && i < d->o->nsent; i++) {
+        const struct esc_sent *x = &d->o->sent[i];
+        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
             continue;
-        int ri = esc_regime_recipient(d->env->regime, d->plan.items[i].recipient);
-        if (ri < 0)
-            continue;
+        int ri = esc_regime_recipient(d->env->regime, x->recipient);
         struct esc_doc other = *d;
-        other.rcpt = &d->env->regime->recipients[ri];
-        rc = ts_buf_printf(out, "%s%s", n++ ? "; " : "", recipient_name(&other, l));
+        if (ri >= 0)
+            other.rcpt = &d->env->regime->recipients[ri];
+        char t[48];
+        esc_time_local(x->at_ns, off, t);
+        rc = ts_buf_printf(out, "%s%s (%s %s)", n++ ? "; " : "",
+                           ri >= 0 ? recipient_name(&other, l) : x->recipient,
+                           l == ESC_LANG_VI ? "lúc" : "at", t);
     }
     if (!rc && !n)
         rc = ts_buf_puts(out, none);
+    return rc;
+}
+
+struct sent_walk {
+    struct esc_sent *out;
+    size_t max, n;
+    struct ts_arena *arena; /* the caller's: the recipients' names */
+    struct ts_arena *scratch; /* each entry's record (payloads), reset */
+    int rc;
+};
+
+static int on_sent(void *ctx, const struct store_outbox *e)
+{
+    struct sent_walk *w = ctx;
+    if (!e->recipient || !*e->recipient)
+        return 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (!strcmp(w->out[i].recipient, e->recipient)) {
+            if (e->done_ns && e->done_ns < w->out[i].at_ns)
+                w->out[i].at_ns = e->done_ns;
+            return 0;
+        }
+    if (w->n == w->max)
+        return 0;
+    char *r = ts_arena_strndup(w->arena, e->recipient, strlen(e->recipient));
+    if (!r)
+        return w->rc = TS_E_NOMEM;
+    w->out[w->n++] = (struct esc_sent){r, e->done_ns};
+    return 0;
+}
+
+static int on_sent_entry(void *ctx, const struct store_outbox *e)
+{
+    struct sent_walk *w = ctx;
+    int rc = on_sent(ctx, e);
+    ts_arena_reset(w->scratch); /* the entry's payload is not kept */
+    return rc;
+}
+
+int esc_sent_read(struct store_txn *t, const char *incident_id, struct ts_arena *arena,
+                  struct esc_sent *out, size_t max, size_t *n)
+{
+    *n = 0;
+    char prefix[STORE_ID_MAX + 2];
+    int w = snprintf(prefix, sizeof(prefix), "%s:", incident_id ? incident_id : "");
+    if (w <= 1 || (size_t)w >= sizeof(prefix))
+        return TS_E_INVAL;
+    struct sent_walk sw = {out, max, 0, arena, NULL, 0};
+    if (ts_arena_create(&sw.scratch, 64u << 10, (size_t)STORE_PAYLOAD_MAX * 2) != 0)
+        return TS_E_NOMEM;
+    int rc = store_outbox_list_prefix(t, prefix, 1u << STORE_OUTBOX_DELIVERED, sw.scratch,
+                                      on_sent_entry, &sw);
+    ts_arena_destroy(sw.scratch);
+    *n = sw.n;
+    /* by delivery time */
+    for (size_t i = 1; i < sw.n; i++)
+        for (size_t j = i; j > 0 && out[j].at_ns < out[j - 1].at_ns; j--) {
+            struct esc_sent tmp = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = tmp;
+        }
     return rc;
 }
 
@@ -1084,6 +1161,98 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
     ts_buf_free(&tmp);
     ts_buf_free(&rid);
     return rc;
+}
+
+/* ------------------------------------------------ STIX property extension */
+
+static void jw_opt(struct jw *w, const char *key, const char *v)
+{
+    if (v && *v)
+        jw_str(w, key, v);
+}
+
+int esc_form_ext_json(const struct esc_doc *d, struct ts_buf *out)
+{
+    const struct esc_facts *f = &d->plan.facts;
+    const struct esc_system *s = f->system;
+    const struct esc_org *o = d->org;
+    struct ts_buf nvi, nen, ovi, oen, rid;
+    ts_buf_init(&nvi, 1u << 16);
+    ts_buf_init(&nen, 1u << 16);
+    ts_buf_init(&ovi, 4096);
+    ts_buf_init(&oen, 4096);
+    ts_buf_init(&rid, 1024);
+    int rc = notified_text(d, ESC_LANG_VI, NOTIFIED_NONE_VI, &nvi);
+    rc = rc ? rc : notified_text(d, ESC_LANG_EN, NOTIFIED_NONE_EN, &nen);
+    rc = rc ? rc : outcome_text(d, ESC_LANG_VI, &ovi);
+    rc = rc ? rc : outcome_text(d, ESC_LANG_EN, &oen);
+    rc = rc ? rc : esc_report_id(d, &rid);
+    struct jw w = {.b = out, .rc = rc};
+    jw_open(&w, NULL, "{");
+    jw_str(&w, "extension_type", "property-extension");
+    /* the national form (Circular 20 forms 03/04, Law 116): the report */
+    jw_open(&w, "form_report", "{");
+    jw_opt(&w, "report_id", rid.data);
+    jw_opt(&w, "report", d->report ? d->report->id : NULL);
+    jw_str(&w, "stage", esc_stage_name(d->o->stage));
+    jw_opt(&w, "form", d->report ? d->report->form : NULL);
+    jw_opt(&w, "recipient", d->rcpt ? d->rcpt->id : NULL);
+    jw_bool(&w, "voluntary", !report_holds(d));
+    jw_opt(&w, "basis", report_holds(d) ? d->report->basis : NULL);
+    jw_opt(&w, "notified_to_vi", nvi.data);
+    jw_opt(&w, "notified_to_en", nen.data);
+    jw_open(&w, "notified", "[");
+    for (size_t i = 0; i < d->o->nsent; i++) {
+        const struct esc_sent *x = &d->o->sent[i];
+        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
+            continue;
+        jw_open(&w, NULL, "{");
+        jw_str(&w, "recipient", x->recipient);
+        if (x->at_ns)
+            jw_time(&w, "delivered_at", x->at_ns);
+        jw_close(&w, "}");
+    }
+    jw_close(&w, "]");
+    jw_opt(&w, "initial_ref", d->o->initial_ref);
+    if (d->o->initial_at_ns)
+        jw_time(&w, "initial_at", d->o->initial_at_ns);
+    jw_close(&w, "}");
+    jw_open(&w, "reporting_organisation", "{");
+    jw_opt(&w, "place", o ? o->place : NULL);
+    jw_opt(&w, "security_provider", o ? o->security_provider : NULL);
+    jw_opt(&w, "network_provider", o ? o->network_provider : NULL);
+    if (o && o->confidential >= 0)
+        jw_bool(&w, "confidential", o->confidential != 0);
+    jw_opt(&w, "signer_name", o ? o->signer.name : NULL);
+    jw_opt(&w, "signer_role", o ? o->signer.role : NULL);
+    jw_close(&w, "}");
+    jw_open(&w, "affected_system", "{");
+    jw_opt(&w, "system_id", s ? s->id : NULL);
+    jw_opt(&w, "name", s ? s->name : NULL);
+    jw_opt(&w, "operator", s ? s->operator_ : NULL);
+    jw_opt(&w, "managing_body", s ? s->managing_body : NULL);
+    if (s)
+        jw_int(&w, "security_level", s->level);
+    jw_opt(&w, "purpose", o ? o->system_purpose : NULL);
+    jw_opt(&w, "operating_system", o ? o->os : NULL);
+    jw_opt(&w, "services", o ? o->services : NULL);
+    jw_opt(&w, "security_measures", o ? o->security_measures : NULL);
+    jw_close(&w, "}");
+    jw_open(&w, "assessment", "{");
+    jw_bool(&w, "serious", f->serious);
+    jw_bool(&w, "national_security", f->national_security);
+    jw_bool(&w, "beyond_capacity", f->beyond_capacity);
+    jw_str(&w, "response", f->open ? "ongoing" : "ended");
+    jw_opt(&w, "outcome_vi", ovi.data);
+    jw_opt(&w, "outcome_en", oen.data);
+    jw_close(&w, "}");
+    jw_close(&w, "}");
+    ts_buf_free(&nvi);
+    ts_buf_free(&nen);
+    ts_buf_free(&ovi);
+    ts_buf_free(&oen);
+    ts_buf_free(&rid);
+    return w.rc;
 }
 
 /* --------------------------------------------------------------- entry */

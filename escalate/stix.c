@@ -499,6 +499,35 @@ int esc_render_stix(const struct esc_doc *d, struct ts_buf *out)
         w.first = false;
     }
 
+    /* The definition of the property extension that carries the national
+     * form's fields (STIX 2.1 section 7.3), by Tocsin: the same ids in
+     * every bundle. */
+    char ext_id[80], tocsin_id[80];
+    sid("extension-definition", "form", "tocsin-national-form/1", ext_id);
+    sid("identity", "software", "tocsin", tocsin_id);
+    /* constant objects: one version (created, modified) and TLP:CLEAR in
+     * every bundle, whatever the incident's */
+    struct sw keep = w;
+    snprintf(w.created, sizeof(w.created), "%s", "2026-12-01T00:00:00.000Z");
+    snprintf(w.modified, sizeof(w.modified), "%s", "2026-12-01T00:00:00.000Z");
+    w.tlp_id = tlps[0].id;
+    obj_open(&w, "identity", tocsin_id, true, false);
+    put(&w, ",\"name\":\"Tocsin\",\"identity_class\":\"system\"}");
+    obj_open(&w, "extension-definition", ext_id, true, false);
+    if (!w.rc)
+        w.rc = ts_buf_printf(out,
+                             ",\"created_by_ref\":\"%s\",\"name\":\"Tocsin national incident "
+                             "report form\",\"description\":\"The fields of the Vietnamese "
+                             "incident report forms (Circular 20/2017 forms 03 and 04, Law "
+                             "116/2025) that STIX has no property for, on the incident\","
+                             "\"schema\":\"https://tocsin.example/schemas/stix-national-form/1"
+                             "\",\"version\":\"1.0.0\",\"extension_types\":"
+                             "[\"property-extension\"]}",
+                             tocsin_id);
+    memcpy(w.created, keep.created, sizeof(w.created));
+    memcpy(w.modified, keep.modified, sizeof(w.modified));
+    w.tlp_id = keep.tlp_id;
+
     /* The reporting organisation. */
     obj_open(&w, "identity", w.org_id, true, false);
     putf(&w, "name", d->org && d->org->name ? d->org->name
@@ -669,7 +698,13 @@ int esc_render_stix(const struct esc_doc *d, struct ts_buf *out)
     put(&w, ",\"external_references\":[{\"source_name\":\"tocsin\"");
     putf(&w, "external_id", inc->id);
     putf(&w, "description", rid.data);
-    put(&w, "}]}");
+    put(&w, "}]");
+    /* the national form's fields STIX has no property for */
+    if (!w.rc)
+        w.rc = ts_buf_printf(out, ",\"extensions\":{\"%s\":", ext_id);
+    if (!w.rc)
+        w.rc = esc_form_ext_json(d, out);
+    put(&w, "}}");
 
     note_omitted(&w, &om, inc, key, od, incd);
 

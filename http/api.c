@@ -993,6 +993,14 @@ static int h_report(struct http_req *r)
         rc = store_fail(r, t, rc);
         goto done;
     }
+    struct esc_sent sent[ESC_SENT_MAX];
+    size_t nsent = 0;
+    if ((rc = esc_sent_read(t, in.id, ia, sent, ESC_SENT_MAX, &nsent)) != 0) {
+        rc = store_fail(r, t, rc);
+        goto done;
+    }
+    o.sent = sent;
+    o.nsent = nsent;
     o.evidence = evk->v;
     o.nevidence = evk->n;
     rc = esc_report_render(env, &in, &o, &r->out);
@@ -1012,6 +1020,104 @@ done:
     store_txn_abort(t);
     ts_arena_destroy(ia);
     free(evk);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- summary */
+
+/* RFC 3339, or a date (its midnight at the offset off). */
+static int summary_when(const char *v, int off, int64_t *out)
+{
+    char day[32];
+    size_t n = strlen(v);
+    if (n == 10) {
+        snprintf(day, sizeof(day), "%sT00:00:00", v);
+        v = day;
+        n = strlen(v);
+    }
+    size_t used = 0;
+    return ts_parse_iso8601(v, n, off, out, &used) == 0 && used == n ? 0 : TS_E_INVAL;
+}
+
+/* GET /api/v1/summary?period=day|week|month|custom&from=&to=&format=json|html|text
+ * &lang=vi|en&tenant=&utc_offset=+07:00: the monitoring report of `tocsin
+ * summary` (runtime/summary.c), scoped like the incidents: a token of one
+ * tenant sees that tenant's figures; a token of several must name one. */
+static int h_summary(struct http_req *r)
+{
+    static const char *const names[] = {"period", "from",   "to",         "format",
+                                        "lang",   "tenant", "utc_offset", NULL};
+    struct store *s;
+    if (http_req_args_only(r, names) || need_store(r, &s))
+        return 0;
+    const char *period = http_req_arg(r, "period"), *v;
+    if (!period)
+        period = "week";
+    enum rt_summary_format fmt = RT_SUMMARY_JSON;
+    if ((v = http_req_arg(r, "format"))) {
+        if (!strcmp(v, "json"))
+            fmt = RT_SUMMARY_JSON;
+        else if (!strcmp(v, "html"))
+            fmt = RT_SUMMARY_HTML;
+        else if (!strcmp(v, "text"))
+            fmt = RT_SUMMARY_TEXT;
+        else
+            return http_req_error(r, 400, "format: expected json, html or text");
+    }
+    enum esc_lang lang = ESC_LANG_VI;
+    if ((v = http_req_arg(r, "lang"))) {
+        if (strcmp(v, "vi") && strcmp(v, "en"))
+            return http_req_error(r, 400, "lang: expected vi or en");
+        lang = !strcmp(v, "vi") ? ESC_LANG_VI : ESC_LANG_EN;
+    }
+    int off = 7 * 3600;
+    if ((v = http_req_arg(r, "utc_offset"))) {
+        char tmp[48];
+        int64_t ns = 0;
+        if (strlen(v) > 8)
+            return http_req_error(r, 400, "utc_offset: expected like +07:00");
+        snprintf(tmp, sizeof(tmp), "1970-01-02T00:00:00%s", v);
+        if (summary_when(tmp, 0, &ns) != 0)
+            return http_req_error(r, 400, "utc_offset: expected like +07:00");
+        off = (int)(86400 - ns / TS_NS_PER_SEC);
+    }
+    struct rt_summary_opts so = {.kind = period, .utc_offset_sec = off, .env = http_req_esc(r)};
+    const char *from = http_req_arg(r, "from"), *to = http_req_arg(r, "to");
+    if (!strcmp(period, "custom")) {
+        if (!from || !to || summary_when(from, off, &so.from_ns) ||
+            summary_when(to, off, &so.to_ns) || so.to_ns <= so.from_ns)
+            return http_req_error(r, 400, "period custom needs from and to (RFC 3339 or a "
+                                          "date), from before to");
+    } else if (from || to) {
+        return http_req_error(r, 400, "from and to go with period=custom");
+    } else if (rt_summary_period(period, ts_now_ns(), off, &so.from_ns, &so.to_ns) != 0) {
+        return http_req_error(r, 400, "period: expected day, week, month or custom");
+    }
+    if ((v = http_req_arg(r, "tenant"))) {
+        const char *why = *v ? ts_tenant_check(v, strlen(v)) : NULL;
+        if (why)
+            return http_req_error(r, 400, "tenant: %s", why);
+        if (!http_token_tenant_ok(r->tok, v))
+            return http_req_error(r, 403, "this token may not see tenant \"%s\"", v);
+        so.tenant = v;
+    } else if (!r->tok->all_tenants && r->tok->ntenants == 1) {
+        so.tenant = r->tok->tenants[0];
+    } else if (!r->tok->all_tenants) {
+        return http_req_error(r, 400, "tenant: this token sees several tenants; name one");
+    }
+    struct rt_summary *sum = NULL;
+    struct ts_err err = {0};
+    int rc = rt_summary_compute(s, &so, &sum, &err);
+    if (rc) {
+        ts_error("GET /api/v1/summary: %s", err.msg);
+        return rc;
+    }
+    rc = rt_summary_render(sum, fmt, lang, &r->out);
+    rt_summary_free(sum);
+    if (!rc)
+        r->content_type = fmt == RT_SUMMARY_TEXT   ? "text/plain; charset=utf-8"
+                          : fmt == RT_SUMMARY_HTML ? "text/html; charset=utf-8"
+                                                   : "application/json";
     return rc;
 }
 
@@ -1188,6 +1294,7 @@ const struct http_route http_api_routes[] = {
     {"GET", "/api/v1/incidents/{id}", HTTP_ROLE_VIEWER, h_get},
     {"GET", "/api/v1/incidents/{id}/escalations", HTTP_ROLE_VIEWER, h_escalations},
     {"GET", "/api/v1/incidents/{id}/report", HTTP_ROLE_VIEWER, h_report},
+    {"GET", "/api/v1/summary", HTTP_ROLE_VIEWER, h_summary},
     {"POST", "/api/v1/incidents/{id}/ack", HTTP_ROLE_ANALYST, h_ack},
     {"POST", "/api/v1/incidents/{id}/resolve", HTTP_ROLE_ANALYST, h_resolve},
     {"POST", "/api/v1/incidents/{id}/reopen", HTTP_ROLE_ANALYST, h_reopen},

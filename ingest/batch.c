@@ -46,6 +46,7 @@ void ingest_batch_reset(struct ingest_batch *b)
     b->noffsets = 0;
     b->consumed = 0;
     b->dead_letters = 0;
+    b->no_decoder = 0;
 }
 
 bool ingest_batch_full(const struct ingest_batch *b)

@@ -547,8 +547,11 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
             if (prc == 0) {
                 ingest_batch_keep(b);
                 st->parsed++;
-                if (ns)
+                if (ns) {
+                    uint64_t nodec = st->no_decoder;
                     normalise(o, ns, ev, st, name, r.line);
+                    b->no_decoder += st->no_decoder - nodec; /* per-period counters */
+                }
                 /* after normalisation: a decoder may have set the time */
                 if (ingest_diag_warning_holds(&d, ev)) {
                     st->warnings++;

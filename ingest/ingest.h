@@ -136,6 +136,7 @@ struct ingest_batch {
     uint32_t noffsets;
     uint64_t consumed;      /* messages read for this batch = n + dead_letters */
     uint64_t dead_letters;  /* of them, sent to the dead-letter destination */
+    uint64_t no_decoder;    /* events no decoder read (ingest_stats.no_decoder) */
     int worker;             /* index of the worker that built it, 0 for files */
     struct norm_set *norm; /* Kafka: a reference to the normaliser its events used
                                  (they point into it), released on reset */

@@ -783,8 +783,10 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         /* a step that cannot finish leaves the event as parsed */
         if (b->norm && w->ns && norm_apply(b->norm, w->ns, ev, NULL))
             inc(&w->st.warnings, 1);
-        if (b->norm && w->ns && (nodec = norm_undecoded(w->ns)))
+        if (b->norm && w->ns && (nodec = norm_undecoded(w->ns))) {
             inc(&w->st.no_decoder, 1);
+            b->no_decoder++;
+        }
         if (!ingest_diag_warning_holds(&d, ev))
             d.warning = NULL; /* a decoder set the time the parser could not read */
         if (d.warning)

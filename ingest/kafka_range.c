@@ -549,8 +549,10 @@ static int handle_msg(struct range *r, const rd_kafka_message_t *m, struct inges
             norm_set_batch_begin(r->ns);
             if (norm_apply(o->norm, r->ns, ev, NULL))
                 r->st->in.warnings++;
-            if (norm_undecoded(r->ns))
+            if (norm_undecoded(r->ns)) {
                 r->st->in.no_decoder++;
+                r->b->no_decoder++;
+            }
         }
         if (ingest_time_guard(&o->parse, ev))
             r->st->in.clamped++;

@@ -525,7 +525,7 @@ static int txn_body(struct store_txn *t, void *ctx)
                      store_offset_put(t, cs->acc[i].topic, cs->acc[i].partition,
                                       cs->acc[i].offset),
                      "the input offset of", cs->acc[i].topic);
-    return rc;
+    return rc ? rc : rt_counters_write(cs, t); /* per-period counters, same txn */
 }
 
 /* Index of incident ids (replay keeps the latest state of each): open
@@ -814,8 +814,10 @@ static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
         cs->cur_batch = b;
         rc = store_txn_run(cs->st, txn_body, cs, &err);
         cs->cur_batch = NULL;
-        if (!rc)
+        if (!rc) {
             cs->store_refused += cs->refused_txn;
+            rt_counters_committed(cs);
+        }
         if (rc) {
             char msg[1024];
             ts_err_format(&err, msg, sizeof(msg));
@@ -937,6 +939,7 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
         rc = p->v[i].use == RT_CORR_ALL_USES
                  ? corr_feed(cs->ce, p->v[i].rule, p->v[i].ev)
                  : corr_feed_use(cs->ce, p->v[i].rule, p->v[i].use, p->v[i].ev);
+    rc = rc ? rc : rt_counters_batch(cs, b, p);
     p->n = 0;
     bool coalesce = cs->commit_events || cs->commit_ns;
     if (!rc && coalesce) {
@@ -1151,6 +1154,7 @@ void rt_corr_close(struct rt_corr *cs)
     corr_engine_destroy(cs->ce);
     if (cs->st)
         (void)maybe_fold(cs, true); /* readers find it folded */
+    rt_counters_free(cs->counters);
     store_close(cs->st);
     ts_buf_free(&cs->line);
     pthread_mutex_destroy(&cs->mu);

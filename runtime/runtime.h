@@ -267,6 +267,7 @@ struct rt_corr {
     size_t nacc, capacc;
     struct corr_metrics base;     /* counters of the engines a reload replaced */
     size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
+    struct rt_counters *counters; /* per-period counters (counters.c); with a store */
     bool keep_evidence;           /* replay --evidence (final_only): each incident printed
                                      with its evidence records, the lines the engine did
                                      not keep read back from their files */

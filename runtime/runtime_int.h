@@ -35,6 +35,16 @@ void rt_corr_batch_leave(struct rt_corr *cs);
 int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *co,
                    void (*swap)(void *ctx), void *ctx);
 
+/* Per-period counters (counters.c), with the stage mutex held: a batch's
+ * events, detections (p: its pairs) and ingest losses into the
+ * accumulator; all of it and the engine's losses into the batch's write
+ * txn (again on a retry); forgotten once that txn committed. */
+int rt_counters_batch(struct rt_corr *cs, const struct ingest_batch *b,
+                      const struct rt_corr_pairs *p);
+int rt_counters_write(struct rt_corr *cs, struct store_txn *t);
+void rt_counters_committed(struct rt_corr *cs);
+void rt_counters_free(struct rt_counters *c);
+
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 
 /* What a re-keyed record names besides the event (arena strings). */

@@ -40,6 +40,11 @@ struct rt_summary {
     uint64_t esc_delivered, esc_pending, esc_failed, esc_overdue;
     bool overdue_known;
     uint64_t evidence_dropped, late_evidence, distinct_truncated;
+    /* the per-period counters of the pipeline (storage counters) */
+    bool counted;                    /* the store has them */
+    int64_t counted_since;           /* they began then on an older store; 0: always */
+    uint64_t ev_total, det_total, loss_total;
+    struct sum_table c_evsource, c_evtenant, c_detrule, c_detlevel, c_loss, c_losswhere;
 };
 
 static void tab_add(struct sum_table *t, const char *key, size_t klen, const char *extra,
@@ -200,6 +205,39 @@ static int on_deadline(void *ctx, const struct esc_deadline *d)
     return 0;
 }
 
+/* one stored counter of an hour of the period (tenant-scoped: the
+ * tenant's events and detections; losses have no tenant and are left out) */
+static int on_counter(void *ctx, const struct store_counter *c)
+{
+    struct rt_summary *s = ctx;
+    if (s->o.tenant && strcmp(s->o.tenant, c->tenant) != 0)
+        return 0;
+    const char *tn = *c->tenant ? c->tenant : "(none)";
+    switch (c->kind) {
+    case STORE_COUNTER_EVENTS:
+        s->ev_total += c->n;
+        tab_add(&s->c_evsource, *c->a ? c->a : "(none)", strlen(*c->a ? c->a : "(none)"), NULL,
+                c->n, 0);
+        tab_add(&s->c_evtenant, tn, strlen(tn), NULL, c->n, 0);
+        break;
+    case STORE_COUNTER_DETECTIONS:
+        s->det_total += c->n;
+        tab_add(&s->c_detrule, c->a, strlen(c->a), c->label, c->n, 0);
+        tab_add(&s->c_detlevel, *c->b ? c->b : "(none)", strlen(*c->b ? c->b : "(none)"), NULL,
+                c->n, 0);
+        break;
+    case STORE_COUNTER_LOSS: {
+        s->loss_total += c->n;
+        tab_add(&s->c_loss, c->a, strlen(c->a), NULL, c->n, 0);
+        char k[SUM_KEY];
+        snprintf(k, sizeof(k), "%s: %s", c->a, *c->b ? c->b : "-");
+        tab_add(&s->c_losswhere, k, strlen(k), NULL, c->n, 0);
+        break;
+    }
+    }
+    return 0;
+}
+
 int rt_summary_compute(struct store *st, const struct rt_summary_opts *o,
                        struct rt_summary **out, struct ts_err *err)
 {
@@ -228,6 +266,11 @@ int rt_summary_compute(struct store *st, const struct rt_summary_opts *o,
         ts_arena_reset(arena);
     }
     if (!rc) {
+        s->counted = store_counters_present(st);
+        s->counted_since = store_counters_since(st);
+        rc = store_counters_foreach(t, o->from_ns, o->to_ns, on_counter, s);
+    }
+    if (!rc) {
         struct ob_walk ow = {s, arena};
         rc = store_outbox_list(t, (1u << STORE_OUTBOX_PENDING) | (1u << STORE_OUTBOX_DELIVERED) |
                                       (1u << STORE_OUTBOX_FAILED),
@@ -252,6 +295,10 @@ int rt_summary_compute(struct store *st, const struct rt_summary_opts *o,
     tab_sort(&s->sources);
     tab_sort(&s->targets);
     tab_sort(&s->evsources);
+    struct sum_table *ct[] = {&s->c_evsource, &s->c_evtenant, &s->c_detrule, &s->c_detlevel,
+                              &s->c_loss, &s->c_losswhere};
+    for (size_t i = 0; i < TS_ARRAY_LEN(ct); i++)
+        tab_sort(ct[i]);
     *out = s;
     return 0;
 }
@@ -312,8 +359,8 @@ static const struct l10n2 sev_names[5] = {{"thông tin", "informational"},
                                           {"cao", "high"},
                                           {"nghiêm trọng", "critical"}};
 
-static int json_table(struct ts_buf *b, const char *key, const struct sum_table *t, bool events,
-                      bool rules, size_t max)
+static int json_table_n(struct ts_buf *b, const char *key, const struct sum_table *t,
+                        bool events, bool rules, size_t max, const char *nkey)
 {
     int rc = ts_buf_printf(b, "\"%s\":[", key);
     for (size_t i = 0; !rc && i < t->n && i < max; i++) {
@@ -323,12 +370,18 @@ static int json_table(struct ts_buf *b, const char *key, const struct sum_table 
             rc = ts_buf_puts(b, ",\"title\":");
             rc = rc ? rc : ts_buf_json_str(b, t->v[i].extra, strlen(t->v[i].extra));
         }
-        rc = rc ? rc : ts_buf_printf(b, ",\"incidents\":%llu", (unsigned long long)t->v[i].n);
+        rc = rc ? rc : ts_buf_printf(b, ",\"%s\":%llu", nkey, (unsigned long long)t->v[i].n);
         if (!rc && events)
             rc = ts_buf_printf(b, ",\"events\":%llu", (unsigned long long)t->v[i].events);
         rc = rc ? rc : ts_buf_putc(b, '}');
     }
     return rc ? rc : ts_buf_putc(b, ']');
+}
+
+static int json_table(struct ts_buf *b, const char *key, const struct sum_table *t, bool events,
+                      bool rules, size_t max)
+{
+    return json_table_n(b, key, t, events, rules, max, "incidents");
 }
 
 static int render_json(const struct rt_summary *s, struct ts_buf *b)
@@ -355,13 +408,28 @@ static int render_json(const struct rt_summary *s, struct ts_buf *b)
                            (unsigned long long)s->by_type[i]);
     rc = rc ? rc : ts_buf_puts(b, "},");
     rc = rc ? rc : json_table(b, "by_tenant", &s->tenants, true, false, SIZE_MAX);
-    rc = rc ? rc : ts_buf_puts(b, "},\"detections\":{");
+    rc = rc ? rc : ts_buf_putc(b, ',');
     rc = rc ? rc : json_table(b, "by_rule", &s->rules, true, true, SIZE_MAX);
     rc = rc ? rc : ts_buf_putc(b, ',');
     rc = rc ? rc : json_table(b, "by_level", &s->levels, true, false, SIZE_MAX);
+    /* the pipeline's counters (null totals: a store without them) */
+    if (!rc && s->counted)
+        rc = ts_buf_printf(b, "},\"detections\":{\"total\":%llu,",
+                           (unsigned long long)s->det_total);
+    else
+        rc = rc ? rc : ts_buf_puts(b, "},\"detections\":{\"total\":null,");
+    rc = rc ? rc : json_table_n(b, "by_rule", &s->c_detrule, false, true, SIZE_MAX, "detections");
+    rc = rc ? rc : ts_buf_putc(b, ',');
+    rc = rc ? rc : json_table_n(b, "by_level", &s->c_detlevel, false, false, SIZE_MAX, "detections");
+    if (!rc && s->counted)
+        rc = ts_buf_printf(b, "},\"events\":{\"total\":%llu,", (unsigned long long)s->ev_total);
+    else
+        rc = rc ? rc : ts_buf_puts(b, "},\"events\":{\"total\":null,");
+    rc = rc ? rc : json_table_n(b, "by_source", &s->c_evsource, false, false, SIZE_MAX, "events");
+    rc = rc ? rc : ts_buf_putc(b, ',');
+    rc = rc ? rc : json_table_n(b, "by_tenant", &s->c_evtenant, false, false, SIZE_MAX, "events");
     rc = rc ? rc
-            : ts_buf_printf(b, "},\"events\":{\"in_incidents_total\":%llu,",
-                            (unsigned long long)s->events);
+            : ts_buf_printf(b, ",\"in_incidents_total\":%llu,", (unsigned long long)s->events);
     rc = rc ? rc : json_table(b, "in_incidents_by_tenant", &s->tenants, true, false, SIZE_MAX);
     rc = rc ? rc : ts_buf_putc(b, ',');
     rc = rc ? rc : json_table(b, "evidence_by_source", &s->evsources, false, false, SIZE_MAX);
@@ -387,11 +455,37 @@ static int render_json(const struct rt_summary *s, struct ts_buf *b)
                                : ts_buf_puts(b, "null},");
     rc = rc ? rc
             : ts_buf_printf(b, "\"silent_loss\":{\"evidence_dropped_at_cap\":%llu,"
-                               "\"late_evidence\":%llu,\"incidents_with_values_truncated\":%llu},"
-                               "\"top\":{",
+                               "\"late_evidence\":%llu,\"incidents_with_values_truncated\":%llu,",
                             (unsigned long long)s->evidence_dropped,
                             (unsigned long long)s->late_evidence,
                             (unsigned long long)s->distinct_truncated);
+    /* the pipeline's losses: dead_letter, no_decoder, late, left_out, store_refused */
+    static const char *const lk[] = {"dead_letter", "no_decoder", "late", "left_out",
+                                     "store_refused"};
+    for (size_t i = 0; !rc && i < TS_ARRAY_LEN(lk); i++) {
+        uint64_t n = 0;
+        for (size_t j = 0; j < s->c_loss.n; j++)
+            if (!strcmp(s->c_loss.v[j].key, lk[i]))
+                n = s->c_loss.v[j].n;
+        rc = s->counted ? ts_buf_printf(b, "\"%s\":%llu,", lk[i], (unsigned long long)n)
+                        : ts_buf_printf(b, "\"%s\":null,", lk[i]);
+    }
+    rc = rc ? rc : json_table_n(b, "by_kind_and_source", &s->c_losswhere, false, false, SIZE_MAX,
+                                "events");
+    /* the counters above (events, detections, losses): whether this store
+     * keeps them, and since when it does if it held data before (partial:
+     * what was processed earlier is not counted, whatever its event time) */
+    if (!rc && !s->counted) {
+        rc = ts_buf_puts(b, "},\"counters\":{\"kept\":false,\"since\":null,\"partial\":true");
+    } else if (!rc) {
+        char since[32] = "";
+        if (s->counted_since)
+            ts_format_rfc3339(s->counted_since, since, sizeof(since));
+        rc = ts_buf_printf(b, "},\"counters\":{\"kept\":true,\"since\":%s%s%s,\"partial\":%s",
+                           since[0] ? "\"" : "null", since, since[0] ? "\"" : "",
+                           s->counted_since ? "true" : "false");
+    }
+    rc = rc ? rc : ts_buf_puts(b, "},\"top\":{");
     rc = rc ? rc : json_table(b, "sources", &s->sources, false, false, SUM_TOP);
     rc = rc ? rc : ts_buf_putc(b, ',');
     rc = rc ? rc : json_table(b, "targets", &s->targets, false, false, SUM_TOP);
@@ -402,30 +496,48 @@ struct labels {
     const char *title, *period, *incidents, *by_status, *by_severity, *by_type, *by_tenant,
         *by_rule, *by_level, *events, *evsources, *response, *mtta, *mttr, *none, *esc,
         *delivered, *pending, *failed, *overdue, *unknown, *loss, *dropped, *late, *trunc,
-        *top_src, *top_tgt, *note;
+        *top_src, *top_tgt, *note, *ev_total, *ev_src, *ev_ten, *det_total, *det_rule,
+        *det_level, *no_counters, *since, *loss_names[5];
 };
 
 static const struct labels lab_vi = {
     "BÁO CÁO TÌNH HÌNH GIÁM SÁT AN NINH MẠNG", "Kỳ báo cáo", "Tổng số sự cố",
     "Sự cố theo trạng thái", "Sự cố theo mức độ", "Sự cố theo loại", "Sự cố theo đơn vị",
-    "Phát hiện theo luật", "Phát hiện theo mức độ của luật", "Số sự kiện trong các sự cố",
+    "Sự cố theo luật", "Sự cố theo mức độ của luật", "Số sự kiện trong các sự cố",
     "Chứng cứ theo nguồn nhật ký", "Thời gian xử lý", "Thời gian trung bình đến khi tiếp nhận",
     "Thời gian trung bình đến khi xử lý xong", "không có", "Báo cáo, thông báo đã gửi đi",
     "đã gửi", "đang chờ gửi", "gửi thất bại", "quá hạn", "chưa xác định (thiếu cấu hình chế độ)",
     "Dữ liệu bị bỏ qua (đếm được)", "chứng cứ bị bỏ do vượt giới hạn", "chứng cứ đến muộn",
     "sự cố có danh sách giá trị bị cắt", "Nguồn tấn công nhiều nhất",
     "Đối tượng bị tấn công nhiều nhất",
-    "Số sự kiện tính theo các sự cố trong kỳ; tổng số sự kiện thu nhận không được lưu trong kho dữ liệu."};
+    "Sự kiện và phát hiện được tính theo giờ xảy ra sự kiện; dữ liệu bị bỏ qua được tính theo giờ "
+    "xử lý.",
+    "Tổng số sự kiện thu nhận", "Sự kiện theo nguồn", "Sự kiện theo đơn vị", "Tổng số phát hiện",
+    "Phát hiện theo luật", "Phát hiện theo mức độ của luật",
+    "chưa có số liệu (kho dữ liệu được ghi trước khi có bộ đếm theo kỳ)",
+    "Lưu ý: số sự kiện, phát hiện và dữ liệu bị bỏ qua chỉ gồm những gì được xử lý sau khi kho "
+    "dữ liệu có bộ đếm theo kỳ, từ",
+    {"thông điệp không phân tích được", "sự kiện không bộ giải mã nào đọc được",
+     "phát hiện đến muộn quá thời gian cho phép", "phát hiện bị bỏ qua khi tương quan",
+     "bản ghi bị kho dữ liệu từ chối"}};
 static const struct labels lab_en = {
     "CYBERSECURITY MONITORING REPORT", "Period", "Incidents", "Incidents by status",
-    "Incidents by severity", "Incidents by type", "Incidents by tenant", "Detections by rule",
-    "Detections by rule level", "Events in incidents", "Evidence by log source", "Response",
+    "Incidents by severity", "Incidents by type", "Incidents by tenant", "Incidents by rule",
+    "Incidents by rule level", "Events in incidents", "Evidence by log source", "Response",
     "Mean time to acknowledge", "Mean time to resolve", "none", "Escalations sent", "delivered",
     "pending", "failed", "overdue", "unknown (no regime configured)", "Counted losses",
     "evidence dropped at the cap", "late evidence", "incidents with truncated value lists",
     "Top sources", "Top targets",
-    "Events are counted through the period's incidents; total ingested events are not kept in "
-    "the store."};
+    "Events and detections are counted in the hour of the event; losses in the hour they "
+    "happened.",
+    "Events received", "Events by source", "Events by tenant", "Detections",
+    "Detections by rule", "Detections by rule level",
+    "not counted (the store was written before per-period counters)",
+    "Note: events, detections and losses count only what was processed once the store had "
+    "per-period counters, from",
+    {"messages that could not be parsed", "events no decoder read",
+     "detections later than the allowance", "detections left out by correlation",
+     "records refused by the store"}};
 
 static int dur(struct ts_buf *b, double s, bool known, const char *none)
 {
@@ -467,6 +579,26 @@ static void local_time(int64_t ns, int off, char buf[48])
              a / 60 % 60);
 }
 
+/* Sigma levels, in words */
+static int level_rows(struct ts_buf *b, const struct sum_table *t, enum esc_lang l,
+                      const char *none)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < t->n; i++) {
+        static const char *const sigma[] = {"informational", "low", "medium", "high", "critical"};
+        const char *k = t->v[i].key;
+        for (int j = 0; j < 5; j++)
+            if (!strcmp(k, sigma[j]))
+                k = LG(l, sev_names[j]);
+        rc = ts_buf_puts(b, "   - ");
+        rc = rc ? rc : esc_text_escape(b, k, strlen(k));
+        rc = rc ? rc : ts_buf_printf(b, ": %llu\n", (unsigned long long)t->v[i].n);
+    }
+    if (!rc && !t->n)
+        rc = ts_buf_printf(b, "   %s\n", none);
+    return rc;
+}
+
 static int render_text(const struct rt_summary *s, enum esc_lang l, struct ts_buf *b)
 {
     const struct labels *x = l == ESC_LANG_VI ? &lab_vi : &lab_en;
@@ -494,18 +626,24 @@ static int render_text(const struct rt_summary *s, enum esc_lang l, struct ts_bu
     rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->by_rule);
     rc = rc ? rc : text_rows(b, &s->rules, SIZE_MAX, true, x->none);
     rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->by_level);
-    for (size_t i = 0; !rc && i < s->levels.n; i++) { /* Sigma levels, in words */
-        static const char *const sigma[] = {"informational", "low", "medium", "high", "critical"};
-        const char *k = s->levels.v[i].key;
-        for (int j = 0; j < 5; j++)
-            if (!strcmp(k, sigma[j]))
-                k = LG(l, sev_names[j]);
-        rc = ts_buf_puts(b, "   - ");
-        rc = rc ? rc : esc_text_escape(b, k, strlen(k));
-        rc = rc ? rc : ts_buf_printf(b, ": %llu\n", (unsigned long long)s->levels.v[i].n);
+    rc = rc ? rc : level_rows(b, &s->levels, l, x->none);
+    /* what the pipeline counted in the period */
+    if (!rc && !s->counted) {
+        rc = ts_buf_printf(b, "%s: %s\n%s: %s\n", x->ev_total, x->no_counters, x->det_total,
+                           x->no_counters);
+    } else if (!rc) {
+        rc = ts_buf_printf(b, "%s: %llu\n%s:\n", x->ev_total, (unsigned long long)s->ev_total,
+                           x->ev_src);
+        rc = rc ? rc : text_rows(b, &s->c_evsource, SIZE_MAX, false, x->none);
+        rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->ev_ten);
+        rc = rc ? rc : text_rows(b, &s->c_evtenant, SIZE_MAX, false, x->none);
+        rc = rc ? rc
+                : ts_buf_printf(b, "%s: %llu\n%s:\n", x->det_total,
+                                (unsigned long long)s->det_total, x->det_rule);
+        rc = rc ? rc : text_rows(b, &s->c_detrule, SIZE_MAX, true, x->none);
+        rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->det_level);
+        rc = rc ? rc : level_rows(b, &s->c_detlevel, l, x->none);
     }
-    if (!rc && !s->levels.n)
-        rc = ts_buf_printf(b, "   %s\n", x->none);
     rc = rc ? rc : ts_buf_printf(b, "%s: %llu\n%s:\n", x->events, (unsigned long long)s->events,
                                  x->evsources);
     rc = rc ? rc : text_rows(b, &s->evsources, SIZE_MAX, false, x->none);
@@ -523,13 +661,29 @@ static int render_text(const struct rt_summary *s, enum esc_lang l, struct ts_bu
             : s->overdue_known ? ts_buf_printf(b, "%llu\n", (unsigned long long)s->esc_overdue)
                                : ts_buf_printf(b, "%s\n", x->unknown);
     rc = rc ? rc
-            : ts_buf_printf(b, "%s: %s %llu, %s %llu, %s %llu\n%s:\n", x->loss, x->dropped,
+            : ts_buf_printf(b, "%s: %s %llu, %s %llu, %s %llu\n", x->loss, x->dropped,
                             (unsigned long long)s->evidence_dropped, x->late,
                             (unsigned long long)s->late_evidence, x->trunc,
-                            (unsigned long long)s->distinct_truncated, x->top_src);
+                            (unsigned long long)s->distinct_truncated);
+    /* the pipeline's losses */
+    static const char *const lk[] = {"dead_letter", "no_decoder", "late", "left_out",
+                                     "store_refused"};
+    for (size_t i = 0; !rc && s->counted && i < TS_ARRAY_LEN(lk); i++) {
+        uint64_t n = 0;
+        for (size_t j = 0; j < s->c_loss.n; j++)
+            if (!strcmp(s->c_loss.v[j].key, lk[i]))
+                n = s->c_loss.v[j].n;
+        rc = ts_buf_printf(b, "   - %s: %llu\n", x->loss_names[i], (unsigned long long)n);
+    }
+    rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->top_src);
     rc = rc ? rc : text_rows(b, &s->sources, SUM_TOP, false, x->none);
     rc = rc ? rc : ts_buf_printf(b, "%s:\n", x->top_tgt);
     rc = rc ? rc : text_rows(b, &s->targets, SUM_TOP, false, x->none);
+    if (!rc && s->counted && s->counted_since) {
+        char at[48];
+        local_time(s->counted_since, s->o.utc_offset_sec, at);
+        rc = ts_buf_printf(b, "\n%s %s\n", x->since, at);
+    }
     return rc ? rc : ts_buf_printf(b, "\n%s\n", x->note);
 }
 
@@ -605,7 +759,7 @@ static int render_html(const struct rt_summary *s, enum esc_lang l, struct ts_bu
                              "@media print{body{margin:0}}</style></head><body><h1>");
     rc = rc ? rc : html_esc(b, x->title);
     rc = rc ? rc : ts_buf_puts(b, "</h1>\n");
-    struct bar sev[5], st[STORE_STATUS_COUNT], rules[SUM_TOP], src[SUM_TOP];
+    struct bar sev[5], st[STORE_STATUS_COUNT], rules[SUM_TOP], src[SUM_TOP], det[SUM_TOP];
     for (int i = 0; i < 5; i++)
         sev[i] = (struct bar){LG(l, sev_names[4 - i]), s->by_severity[4 - i]};
     for (int i = 0; i < STORE_STATUS_COUNT; i++)
@@ -616,10 +770,17 @@ static int render_html(const struct rt_summary *s, enum esc_lang l, struct ts_bu
                                  s->rules.v[nr].n};
     for (; ns < s->sources.n && ns < SUM_TOP; ns++)
         src[ns] = (struct bar){s->sources.v[ns].key, s->sources.v[ns].n};
+    size_t nd = 0; /* the pipeline's detections (counters), when the store has them */
+    for (; s->counted && nd < s->c_detrule.n && nd < SUM_TOP; nd++)
+        det[nd] = (struct bar){s->c_detrule.v[nd].extra[0] ? s->c_detrule.v[nd].extra
+                                                           : s->c_detrule.v[nd].key,
+                               s->c_detrule.v[nd].n};
     rc = rc ? rc : svg_bars(b, x->by_severity, sev, 5);
     rc = rc ? rc : svg_bars(b, x->by_status, st, STORE_STATUS_COUNT);
     rc = rc ? rc : svg_bars(b, x->by_rule, rules, nr);
     rc = rc ? rc : svg_bars(b, x->top_src, src, ns);
+    if (!rc && s->counted)
+        rc = svg_bars(b, x->det_rule, det, nd);
     rc = rc ? rc : ts_buf_puts(b, "<pre>");
     rc = rc ? rc : html_esc(b, txt.data ? txt.data : "");
     rc = rc ? rc : ts_buf_puts(b, "</pre></body></html>\n");

@@ -237,18 +237,30 @@ int store_outbox_claim(struct store_txn *t, int64_t now_ns, int64_t lease_ns, ui
 int store_outbox_list(struct store_txn *t, unsigned state_mask, struct ts_arena *arena,
                       int (*fn)(void *ctx, const struct store_outbox *e), void *ctx)
 {
+    return store_outbox_list_prefix(t, NULL, state_mask, arena, fn, ctx);
+}
+
+int store_outbox_list_prefix(struct store_txn *t, const char *prefix, unsigned state_mask,
+                             struct ts_arena *arena,
+                             int (*fn)(void *ctx, const struct store_outbox *e), void *ctx)
+{
     int rc = store_txn_check_read(t);
     if (rc)
         return rc;
-    if (!arena || !fn)
+    size_t pl = prefix ? strlen(prefix) : 0;
+    if (!arena || !fn || pl > STORE_KEY_MAX)
         return TS_E_INVAL;
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTBOX], &c)) != 0)
         return store_txn_fail(t, rc, "outbox cursor");
-    MDB_val k, v;
+    MDB_val k = {pl, (void *)prefix}, v;
     int out = 0;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+    for (rc = mdb_cursor_get(c, &k, &v, pl ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (pl && (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)) {
+            rc = MDB_NOTFOUND; /* past the ids that start with prefix */
+            break;
+        }
         /* the state byte sits at offset 2: filter before decoding */
         if (v.mv_size < 3 || !(state_mask & (1u << ((const uint8_t *)v.mv_data)[2])))
             continue;

@@ -17,6 +17,7 @@
  *     store_evidence_add()                         their evidence
  *     store_outbox_put()                           escalations they cause
  *     store_offset_put()                           the batch's input offsets
+ *     store_counters_write()                       its per-period counters
  *     store_txn_commit(t, &err)                    durable (fsync) when 0
  *   then the runtime commits the same offsets to Kafka (a hint only:
  *   LMDB is the truth; on assignment the consumer seeks to
@@ -450,6 +451,11 @@ int store_outbox_list_due(struct store_txn *t, int64_t now_ns, uint32_t max,
 /* Every entry whose state bit is set in state_mask (1u << state), by id. */
 int store_outbox_list(struct store_txn *t, unsigned state_mask, struct ts_arena *arena,
                       int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
+/* The same for the entries whose id starts with prefix (NULL or "": all),
+ * e.g. "INCIDENT:" for one incident's escalations: a range of the id order. */
+int store_outbox_list_prefix(struct store_txn *t, const char *prefix, unsigned state_mask,
+                             struct ts_arena *arena,
+                             int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
 /* Lease up to max (0 = all) due entries for a dispatcher (write txn): each
  * gets attempts+1 and is due again at now+lease_ns (lease_ns > 0, else
  * TS_E_INVAL), so another dispatcher, or a restart after a crash, retries it
@@ -525,5 +531,62 @@ int store_late_put(struct store_txn *t, const struct store_late *l);
 int store_late_foreach(struct store_txn *t, const char *tenant, int64_t since_ns,
                        struct ts_arena *arena,
                        int (*fn)(void *ctx, const struct store_late *l), void *ctx);
+
+/* ============================================================== counters
+ * Per-period counters (storage/counters.c): what the pipeline saw, by hour,
+ * added in the batch's own transaction so that they count exactly what the
+ * committed offsets cover (a batch redone after a crash or a resumed
+ * replay is counted once). Key: be32(hour since the epoch) kind tenant NUL
+ * a NUL b;
+ * value: the count and a label (a rule's title). The runtime decides which
+ * hour a count belongs to (docs/escalation.md "Monitoring reports").
+ *
+ * A `struct store_counters` accumulates additions in memory between
+ * commits (one thread at a time: the caller locks); store_counters_write()
+ * adds them in a write txn without forgetting them (a txn redone after
+ * STORE_E_RETRY writes them again), store_counters_clear() after the
+ * commit succeeded. */
+enum store_counter_kind {
+    STORE_COUNTER_EVENTS = 'E',     /* a = source (topic or file), b = "" */
+    STORE_COUNTER_DETECTIONS = 'D', /* a = rule id, b = level, label = title */
+    STORE_COUNTER_LOSS = 'L',       /* a = what was lost ("dead_letter" ...), b = where */
+};
+#define STORE_COUNTER_A_MAX 220 /* longer names are cut (key limit) */
+#define STORE_COUNTER_B_MAX 150
+#define STORE_COUNTERS_CAP 65536u /* distinct counters held between commits; beyond: "(other)" */
+struct store_counter {
+    int64_t hour_ns;              /* start of the hour */
+    enum store_counter_kind kind;
+    const char *tenant, *a, *b, *label; /* "" when none */
+    uint64_t n;
+};
+struct store_counters;
+int store_counters_create(struct store_counters **out);
+void store_counters_destroy(struct store_counters *c); /* NULL ok */
+/* Add n to the counter of the hour holding time_ns (times before 1970 go
+ * to its first hour). tenant (cut at STORE_TENANT_MAX), a, b, label may
+ * be NULL (""); copied. Over
+ * STORE_COUNTERS_CAP distinct counters, a becomes "(other)"; TS_E_NOMEM. */
+int store_counters_add(struct store_counters *c, int64_t time_ns, enum store_counter_kind kind,
+                       const char *tenant, const char *a, const char *b, const char *label,
+                       uint64_t n);
+/* Distinct counters held (0 after a clear). */
+size_t store_counters_size(const struct store_counters *c);
+/* Add every held counter to the store in t (write txn); c keeps them.
+ * Poisoning errors only. */
+int store_counters_write(struct store_txn *t, const struct store_counters *c);
+void store_counters_clear(struct store_counters *c);
+/* Every stored counter of the hours starting in [from_ns, to_ns), by
+ * (hour, kind, a, b); strings valid during the call. A store written before
+ * counters existed has none (0, nothing called). fn's non-zero return stops
+ * and is returned. */
+int store_counters_foreach(struct store_txn *t, int64_t from_ns, int64_t to_ns,
+                           int (*fn)(void *ctx, const struct store_counter *c), void *ctx);
+/* Whether the store has the counters database (false: read-only and older). */
+bool store_counters_present(const struct store *s);
+/* When the counters began, if the store held data before (an older build
+ * wrote it): what happened earlier is not counted. 0: counted from the
+ * store's start. */
+int64_t store_counters_since(const struct store *s);
 
 #endif

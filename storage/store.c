@@ -25,7 +25,7 @@
 const char *const store_db_names[DB_COUNT] = {
     "meta",     "incidents", "inc_time",  "inc_tenant", "inc_status", "evidence",
     "ev_time",  "corr_state", "offsets",  "outbox",     "outbox_due", "ev_raw",
-    "journal",  "late",
+    "journal",  "late",      "counters",
 };
 
 const char *store_strerror(int code)
@@ -150,8 +150,18 @@ static int open_dbs(struct store *s, struct ts_err *err)
     if (rc)
         return ts_err_set(err, store_mdb_code(rc), s->path, 0, 0, "cannot begin: %s",
                           mdb_strerror(rc));
+    bool counters_new = false; /* the counters database is created now */
     for (int i = 0; i < DB_COUNT; i++) {
+        if (i == DB_COUNTERS && !s->read_only &&
+            mdb_dbi_open(txn, store_db_names[i], 0, &s->dbi[i]) == MDB_NOTFOUND)
+            counters_new = true;
         rc = mdb_dbi_open(txn, store_db_names[i], s->read_only ? 0 : MDB_CREATE, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND && i == DB_COUNTERS) {
+            /* read-only, written before per-period counters: none to read */
+            s->no_counters_db = true;
+            rc = 0;
+            continue;
+        }
         if (rc == MDB_NOTFOUND && (i == DB_JOURNAL || i == DB_LATE)) {
             /* a schema-2 store opened read-only: no journal to fold */
             s->no_journal_db = true;
@@ -170,6 +180,7 @@ static int open_dbs(struct store *s, struct ts_err *err)
     }
     MDB_val k = {6, (void *)"schema"}, v;
     rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    bool had_schema = rc == 0;
     if (rc == MDB_NOTFOUND && !s->read_only) {
         uint8_t b[4];
         uint32_t ver = STORE_SCHEMA_VERSION;
@@ -196,6 +207,30 @@ static int open_dbs(struct store *s, struct ts_err *err)
     if (rc) {
         mdb_txn_abort(txn);
         return ts_err_set(err, store_mdb_code(rc), s->path, 0, 0, "schema record: %s",
+                          mdb_strerror(rc));
+    }
+    /* Counters that begin on a store which already held data (written by
+     * an older build): the time they begin, so that a summary of an earlier
+     * period says its counts are partial. A new store counts from its start. */
+    MDB_val ck = {15, (void *)"counters_since"}, cv;
+    if (counters_new && had_schema) {
+        uint8_t b[8];
+        uint64_t now = (uint64_t)ts_now_ns();
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)(now >> (8 * i));
+        cv.mv_size = 8;
+        cv.mv_data = b;
+        rc = mdb_put(txn, s->dbi[DB_META], &ck, &cv, 0);
+    }
+    if (!rc && mdb_get(txn, s->dbi[DB_META], &ck, &cv) == 0 && cv.mv_size == 8) {
+        uint64_t since = 0;
+        for (int i = 7; i >= 0; i--)
+            since = since << 8 | ((const uint8_t *)cv.mv_data)[i];
+        s->counters_since = (int64_t)since;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return ts_err_set(err, store_mdb_code(rc), s->path, 0, 0, "counters record: %s",
                           mdb_strerror(rc));
     }
     rc = mdb_txn_commit(txn);

@@ -27,6 +27,7 @@ enum store_db {
     DB_EV_RAW,
     DB_JOURNAL,
     DB_LATE,
+    DB_COUNTERS,
     DB_COUNT
 };
 extern const char *const store_db_names[DB_COUNT];
@@ -62,6 +63,9 @@ struct store {
     size_t map_max;
     bool read_only;
     bool no_journal_db; /* read-only open of a schema-2 store */
+    bool no_counters_db; /* read-only open of a store written before counters */
+    int64_t counters_since; /* meta "counters_since": 0, or when counters began
+                               on a store that already held data */
     uint32_t evidence_max, evidence_raw_max, raw_max_bytes;
     /* Map growth needs every transaction of the process ended (the map is
      * remapped). active counts open txns; growing blocks new ones. A
@@ -207,6 +211,7 @@ size_t store_key_ev_time(uint8_t *k, const char *tenant, int64_t stored, const c
 #define STORE_REC_EVIDENCE 'E'
 #define STORE_REC_OUTBOX 'O'
 #define STORE_REC_OFFSET 'F'
+#define STORE_REC_COUNTER 'C'
 #define STORE_REC_VERSION 1
 
 /* Encoder: with p == NULL only counts (first pass, to size an MDB_RESERVE). */

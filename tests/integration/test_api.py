@@ -298,6 +298,34 @@ def main():
           f"report as English text ({st})")
     st, _, _ = va.get(f"/api/v1/incidents/{aid}/report?format=pdf")
     check(st == 400, f"report in an unknown format: 400 ({st})")
+    # the monitoring summary (issue 13): the figures of `tocsin summary`, scoped
+    # to the token's tenant
+    span = "period=custom&from=2000-01-01&to=2100-01-01"
+    st, h, d = va.get(f"/api/v1/summary?{span}&format=json&lang=en")
+    sa = json.loads(d) if st == 200 else {}
+    want = json.loads(cli("summary", "--db", DB, "--period", "custom", "--from", "2000-01-01",
+                          "--to", "2100-01-01", "--tenant", "agency-a", "--format", "json"))
+    check(st == 200 and h.get("Content-Type") == "application/json" and sa == want and
+          sa["incidents"]["total"] == len(a_cli) == 23 and sa["events"]["total"] == 23 * 6 and
+          [t["key"] for t in sa["events"]["by_tenant"]] == ["agency-a"],
+          f"GET /api/v1/summary as viewer-a: agency-a's figures, equal to tocsin summary --tenant "
+          f"agency-a ({st}, {sa.get('incidents', {}).get('total')} incidents, "
+          f"{sa.get('events', {}).get('total')} events)")
+    st, _, _ = va.get(f"/api/v1/summary?{span}&tenant=agency-b")
+    check(st == 403, f"summary of another tenant: 403 ({st})")
+    st, d = lead.json(f"/api/v1/summary?{span}")
+    check(st == 200 and d["incidents"]["total"] == 40 and d["events"]["total"] == 40 * 6 and
+          d["detections"]["total"] is not None,
+          f"summary for a token of every tenant: all 40 incidents and 240 events ({st})")
+    st, h, d = va.get(f"/api/v1/summary?{span}&format=html&lang=vi")
+    check(st == 200 and h.get("Content-Type", "").startswith("text/html") and b"<svg" in d and
+          "Tổng số sự cố: 23".encode() in d, f"summary as HTML with its charts ({st})")
+    st, _, _ = va.get("/api/v1/summary?period=year")
+    check(st == 400, f"summary of an unknown period: 400 ({st})")
+    st, _, _ = va.get("/api/v1/summary?period=custom&from=2026-01-01")
+    check(st == 400, f"summary custom without to: 400 ({st})")
+    st, _, _ = anon.get("/api/v1/summary")
+    check(st == 401, f"summary without a token: 401 ({st})")
     st, _, _ = va.get("/api/v1/rules")
     check(st == 404, f"rules without the engine's hook: 404 ({st})")
     st, _, _ = aa.req("POST", "/api/v1/rules/reload")

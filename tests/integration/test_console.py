@@ -373,6 +373,26 @@ def main():
     check(not re.search(rb"\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write|\beval\(|"
                         rb"new Function|setTimeout\(['\"]", js),
           "the code never parses data as HTML (no innerHTML, document.write, eval)")
+    # every recipient and report of the shipped regimes has a label in both
+    # languages (national_mod, support-request, ... were shown as raw ids)
+    import glob
+    import yaml
+    i18n = code["i18n.js"].decode()
+    vi_at = i18n.index("\n    vi: {")
+    missing = []
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for f in sorted(glob.glob(os.path.join(root, "etc", "escalation", "*.yml"))):
+        doc = yaml.safe_load(open(f, encoding="utf-8")) or {}
+        if not isinstance(doc, dict) or "recipients" not in doc:
+            continue
+        keys = ["recipient." + r["id"] for r in doc.get("recipients", [])] + \
+               ["report." + r["id"] for r in doc.get("reports", [])]
+        for k in keys:
+            pos = [m.start() for m in re.finditer(re.escape(f"'{k}':"), i18n)]
+            if not (any(p < vi_at for p in pos) and any(p > vi_at for p in pos)):
+                missing.append(f"{os.path.basename(f)}: {k}")
+    check(not missing, f"console labels in en and vi for every regime recipient and report "
+          f"(missing: {missing})")
     urls = set(re.findall(rb"https?://[^\s'\"]+", b"".join(code.values()) + body))
     check(urls <= {b"http://www.w3.org/2000/svg"}, f"no third-party origin in the assets ({urls})")
 

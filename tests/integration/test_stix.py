@@ -121,6 +121,48 @@ def check_bundle(text, label):
     return b
 
 
+def check_form_ext(b, doc, label):
+    """The national form's fields ride on the incident in a property
+    extension whose definition is in the bundle; they say what the JSON
+    report says."""
+    inc = next(o for o in b["objects"] if o["type"] == "incident")
+    exts = inc.get("extensions", {})
+    defs = {o["id"]: o for o in b["objects"] if o["type"] == "extension-definition"}
+    check(len(exts) == 1 and set(exts) <= set(defs), label + ": the incident's extension is defined in the bundle")
+    if not exts:
+        return
+    eid, e = next(iter(exts.items()))
+    d = defs.get(eid, {})
+    check(d.get("extension_types") == ["property-extension"] and e.get("extension_type") ==
+          "property-extension", label + ": a property extension")
+    fr, ro, sy, ass = (e.get(k, {}) for k in ("form_report", "reporting_organisation",
+                                              "affected_system", "assessment"))
+    r, org, sysd, st = doc["report"], doc["reporting_organisation"], doc["affected_system"], doc["status"]
+    want = [("stage", fr.get("stage"), r["stage"]), ("form", fr.get("form"), r.get("form")),
+            ("voluntary", fr.get("voluntary"), r["voluntary"]),
+            ("basis", fr.get("basis"), r.get("basis")),
+            ("notified_to", fr.get("notified_to_vi"), r["notified_to"]["vi"]),
+            ("notified", fr.get("notified"), r.get("notified")),
+            ("initial_ref", fr.get("initial_ref"), r.get("initial_ref")),
+            ("place", ro.get("place"), org.get("place")),
+            ("security_provider", ro.get("security_provider"), org.get("security_provider")),
+            ("network_provider", ro.get("network_provider"), org.get("network_provider")),
+            ("confidential", ro.get("confidential"), org.get("confidential")),
+            ("signer", ro.get("signer_name"), (org.get("signer") or {}).get("name")),
+            ("system", sy.get("name"), sysd.get("name")),
+            ("security_level", sy.get("security_level"), sysd.get("security_level")),
+            ("purpose", sy.get("purpose"), sysd.get("purpose")),
+            ("os", sy.get("operating_system"), sysd.get("os")),
+            ("services", sy.get("services"), sysd.get("services")),
+            ("security_measures", sy.get("security_measures"), sysd.get("security_measures")),
+            ("serious", ass.get("serious"), doc["impact"]["serious"]),
+            ("outcome", ass.get("outcome_vi"), st["outcome"]["vi"])]
+    for name, got, exp in want:
+        check(got == exp, "%s: STIX form field %s = %r, the JSON report says %r" % (label, name, got, exp))
+    check(ro.get("place") and sy.get("operating_system") and fr.get("notified_to_vi"),
+          label + ": the example organisation's optional fields are carried")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tocsin-stix-")
     try:
@@ -142,8 +184,9 @@ def main():
                         label = "%s %s %s %s" % (inc[:8], regime, stage, rcpt)
                         args = common + [inc, "--regime", regime, "--stage", stage,
                                          "--recipient", rcpt]
-                        check_bundle(run("report", *args, "--format", "stix", "--rules", "etc/rules"), label)
+                        b = check_bundle(run("report", *args, "--format", "stix", "--rules", "etc/rules"), label)
                         doc = json.loads(run("report", *args, "--format", "json"))
+                        check_form_ext(b, doc, label)
                         try:
                             jsonschema.validate(doc, schema)
                         except jsonschema.ValidationError as e:

@@ -175,6 +175,76 @@ START_TEST(test_law116_mod_route_reports_to_the_defence_force_not_a05)
 }
 END_TEST
 
+/* Law 116 Art. 40.1.c per system: in one organisation (on the MPS route),
+ * a system the Ministry of Defence manages (`route: mod` in the inventory)
+ * reports to its force, the organisation's other systems to A05; a
+ * system's `route: mps` wins over an organisation's `mod`; a bad route is
+ * refused with its line. */
+START_TEST(test_law116_mod_route_per_system_of_the_inventory)
+{
+    static const char inv[] =
+        "systems:\n"
+        "  - id: radar-01\n"
+        "    name: \"Hệ thống radar\"\n"
+        "    level: 4\n"
+        "    route: mod\n"
+        "    hostnames: [radar-01]\n"
+        "  - id: portal-01\n"
+        "    name: \"Cổng thông tin\"\n"
+        "    level: 4\n"
+        "    route: mps\n"
+        "    hostnames: [portal-01]\n"
+        "  - id: mail-01\n"
+        "    name: \"Thư điện tử\"\n"
+        "    level: 4\n"
+        "    hostnames: [mail-01]\n";
+    struct esc_assets *a = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(esc_assets_load_buffer("inv.yml", inv, sizeof(inv) - 1, &a, &err), 0);
+    struct esc_env env = {.regime = law, .taxonomy = tax, .assets = a};
+    struct store_incident inc = esc_test_incident();
+    struct esc_plan p;
+    inc.group_key = "host=radar-01";
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_str_eq(p.facts.system->id, "radar-01");
+    ck_assert(p.facts.serious);
+    PIN(&p, {"initial-notice", "national_mod", ESC_T0 + 24 * ESC_H, true},
+        {"initial-notice", "managing_body", ESC_T0 + 24 * ESC_H, false},
+        {"detailed-report", "national_mod", ESC_T0 + 72 * ESC_H, true},
+        {"detailed-report", "managing_body", ESC_T0 + 72 * ESC_H, false},
+        {"update", "national_mod", ESC_T0 + 7 * DAY, true},
+        {"update", "managing_body", ESC_T0 + 7 * DAY, false},
+        {"closing-report", "national_mod", 0, true},
+        {"closing-report", "managing_body", 0, false});
+    inc.group_key = "host=mail-01"; /* no route: the organisation's (none: mps) */
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_ptr_nonnull(find(&p, "initial-notice", "national"));
+    ck_assert(find(&p, "initial-notice", "national_mod") == NULL);
+    /* an organisation on the MoD route: its system marked mps goes to A05 */
+    static const char org[] = "tenants:\n  so-tttt-demo: {name: \"Lữ đoàn X\", route: mod}\n";
+    struct esc_orgs *o = NULL;
+    ck_assert_int_eq(esc_orgs_load_buffer("o.yml", org, sizeof(org) - 1, &o, &err), 0);
+    env.orgs = o;
+    inc.group_key = "host=portal-01";
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_ptr_nonnull(find(&p, "initial-notice", "national"));
+    ck_assert(find(&p, "initial-notice", "national_mod") == NULL);
+    inc.group_key = "host=mail-01";
+    ck_assert_int_eq(esc_plan_incident(&env, &inc, &p), 0);
+    ck_assert_ptr_nonnull(find(&p, "initial-notice", "national_mod"));
+    ck_assert(find(&p, "initial-notice", "national") == NULL);
+    esc_orgs_free(o);
+    esc_assets_free(a);
+    static const char bad[] = "systems:\n  - id: x\n    name: X\n    level: 2\n    route: army\n";
+    a = NULL;
+    ck_assert_int_eq(esc_assets_load_buffer("inv.yml", bad, sizeof(bad) - 1, &a, &err),
+                     TS_E_CONFIG);
+    ck_assert_uint_eq(err.line, 5);
+    ck_assert_ptr_nonnull(strstr(err.msg, "route must be mps"));
+    esc_assets_free(a);
+}
+END_TEST
+
 START_TEST(test_law116_closing_report_due_5d_after_resolution)
 {
     struct esc_env env = {.regime = law, .taxonomy = tax, .assets = assets};
@@ -741,6 +811,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_law116_non_serious_level2_owes_only_the_72h_report);
     tcase_add_test(tc, test_law116_beyond_capacity_owes_notice_at_once_to_a05);
     tcase_add_test(tc, test_law116_mod_route_reports_to_the_defence_force_not_a05);
+    tcase_add_test(tc, test_law116_mod_route_per_system_of_the_inventory);
     tcase_add_test(tc, test_law116_closing_report_due_5d_after_resolution);
     tcase_add_test(tc, test_law116_level5_high_incident_owes_notice_at_once);
     tcase_add_test(tc, test_law116_unknown_system_is_not_serious);

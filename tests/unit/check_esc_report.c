@@ -43,11 +43,18 @@ static struct store_evidence evidence[2] = {
      .event_ns = ESC_T0 - 60 * TS_NS_PER_SEC},
 };
 
+/* deliveries the outbox confirmed: the report's own recipient is left out */
+static const struct esc_sent sent[2] = {
+    {"national", ESC_T0 + 20 * 60 * TS_NS_PER_SEC},
+    {"managing_body", ESC_T0 + 30 * 60 * TS_NS_PER_SEC},
+};
+
 static json_t *render_json(const struct store_incident *inc, const char *rcpt,
                            enum esc_stage stage)
 {
     struct esc_report_opts o = {.recipient = rcpt, .stage = stage, .format = ESC_FORMAT_JSON,
-                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0 + ESC_H};
+                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0 + ESC_H,
+                                .sent = sent, .nsent = 2};
     struct ts_buf b;
     ts_buf_init(&b, 0);
     ck_assert_int_eq(esc_report_render(&env, inc, &o, &b), 0);
@@ -117,7 +124,12 @@ START_TEST(test_json_report_has_every_field_of_the_national_form)
     /* forms 03/04 fields (issue 13) */
     ck_assert(json_is_false(json_object_get(json_object_get(j, "report"), "voluntary")));
     ck_assert_ptr_nonnull(strstr(jstr(j, "report.basis"), "Điều 31.2.d"));
-    ck_assert_str_eq(jstr(j, "report.notified_to.vi"), "Ủy ban nhân dân tỉnh Demo");
+    ck_assert_str_eq(jstr(j, "report.notified_to.vi"),
+                     "Ủy ban nhân dân tỉnh Demo (lúc 2026-11-20 10:30:00 +07:00)");
+    json_t *nt = json_object_get(json_object_get(j, "report"), "notified");
+    ck_assert_uint_eq(json_array_size(nt), 1); /* not the report's own recipient */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(nt, 0), "recipient")),
+                     "managing_body");
     ck_assert_str_eq(jstr(j, "reporting_organisation.signer.name"), "Nguyễn Văn An");
     ck_assert(json_is_true(json_object_get(json_object_get(j, "reporting_organisation"),
                                            "confidential")));
@@ -157,7 +169,8 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
 {
     struct store_incident inc = esc_test_incident();
     struct esc_report_opts o = {.recipient = "national", .format = ESC_FORMAT_STIX,
-                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0};
+                                .evidence = evidence, .nevidence = 2, .now_ns = ESC_T0,
+                                .sent = sent, .nsent = 2};
     struct ts_buf b;
     ts_buf_init(&b, 0);
     ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
@@ -165,6 +178,7 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
     json_t *j = json_loadb(b.data, b.len, 0, &je);
     ck_assert_msg(j != NULL, "%s", je.text);
     ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "bundle");
+    const char *ext_def = NULL;
     json_t *objs = json_object_get(j, "objects");
     unsigned seen = 0;
     const char *types[] = {"identity", "marking-definition", "indicator", "observed-data",
@@ -185,9 +199,33 @@ START_TEST(test_stix_bundle_has_the_required_objects_and_ids)
             ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(ob, "pattern")),
                                          "author: \"Florian Roth"));
         }
-        if (!strcmp(t, "incident"))
+        if (!strcmp(t, "extension-definition")) {
+            ext_def = id;
+            ck_assert_str_eq(json_string_value(json_array_get(
+                                 json_object_get(ob, "extension_types"), 0)),
+                             "property-extension");
+        }
+        if (!strcmp(t, "incident")) {
             ck_assert_str_eq(json_string_value(json_object_get(ob, "created")),
                              "2026-11-20T03:00:00.000Z");
+            /* the national form's fields, in the bundle's property extension */
+            ck_assert_ptr_nonnull(ext_def); /* defined before it is used */
+            json_t *e = json_object_get(json_object_get(ob, "extensions"), ext_def);
+            ck_assert_ptr_nonnull(e);
+            json_t *fr = json_object_get(e, "form_report");
+            ck_assert_str_eq(json_string_value(json_object_get(fr, "notified_to_vi")),
+                             "Ủy ban nhân dân tỉnh Demo (lúc 2026-11-20 10:30:00 +07:00)");
+            ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(fr, "basis")),
+                                         "31.2.d"));
+            json_t *ro = json_object_get(e, "reporting_organisation");
+            ck_assert_str_eq(json_string_value(json_object_get(ro, "signer_name")),
+                             "Nguyễn Văn An");
+            json_t *sy = json_object_get(e, "affected_system");
+            ck_assert_str_eq(json_string_value(json_object_get(sy, "operating_system")),
+                             "Windows Server 2019 Standard (10.0.17763)");
+            ck_assert_int_eq(json_integer_value(json_object_get(sy, "security_level")), 4);
+            ck_assert(json_is_true(json_object_get(json_object_get(e, "assessment"), "serious")));
+        }
     }
     ck_assert_uint_eq(seen, (1u << TS_ARRAY_LEN(types)) - 1);
     json_decref(j);
@@ -638,6 +676,8 @@ START_TEST(test_golden_form03_vietnamese_lists_every_mandatory_field)
     ck_assert_ptr_nonnull(strstr(b.data, "BÁO CÁO BAN ĐẦU SỰ CỐ MẠNG\n"));
     ck_assert_ptr_nonnull(strstr(b.data, "Mẫu báo cáo: 03"));
     ck_assert_ptr_nonnull(strstr(b.data, "nhật ký: {\"EventID\":1"));
+    /* nothing confirmed yet: not the recipients the plan names */
+    ck_assert_ptr_nonnull(strstr(b.data, "Đã gửi thông báo sự cố cho: chưa gửi\n"));
     golden("form03_vi.txt", &b);
     ts_buf_free(&b);
 }
@@ -660,7 +700,7 @@ START_TEST(test_golden_form04_vietnamese_refers_to_the_initial_report_and_the_ou
                                 .format = ESC_FORMAT_TEXT, .lang = ESC_LANG_VI,
                                 .evidence = evidence, .nevidence = 2,
                                 .now_ns = ESC_T0 + 50 * ESC_H, .initial_ref = "12/BC-STTTT",
-                                .initial_at_ns = ESC_T0 + 2 * ESC_H};
+                                .initial_at_ns = ESC_T0 + 2 * ESC_H, .sent = sent, .nsent = 2};
     struct ts_buf b;
     ts_buf_init(&b, 0);
     ck_assert_int_eq(esc_report_render(&env, &inc, &o, &b), 0);
@@ -669,8 +709,60 @@ START_TEST(test_golden_form04_vietnamese_refers_to_the_initial_report_and_the_ou
     ck_assert_ptr_nonnull(strstr(b.data, "Mẫu báo cáo: 04"));
     ck_assert_ptr_nonnull(strstr(b.data, "12/BC-STTTT, 2026-11-20 12:00:00 +07:00"));
     ck_assert_ptr_null(strstr(b.data, "LƯU Ý"));
+    ck_assert_ptr_nonnull(strstr(b.data, "Đã gửi thông báo sự cố cho: Ủy ban nhân dân tỉnh Demo "
+                                         "(lúc 2026-11-20 10:30:00 +07:00)\n"));
     golden("form04_vi.txt", &b);
     ts_buf_free(&b);
+}
+END_TEST
+
+/* esc_sent_read lists the incident's DELIVERED outbox entries only (not
+ * pending or failed ones, not another incident's), one per recipient with
+ * its first delivery, by time. */
+START_TEST(test_sent_lists_only_the_deliveries_the_outbox_confirmed)
+{
+    st_mkdir();
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    static const struct {
+        const char *id, *rcpt;
+        int64_t at;
+        int state; /* 0 pending, 1 delivered, 2 failed */
+    } es[] = {{"inc-1:1:managing_body:notice", "managing_body", 2, 1},
+              {"inc-1:2:managing_body:progress", "managing_body", 5, 1},
+              {"inc-1:1:national:notice", "national", 1, 1},
+              {"inc-1:1:response_unit:notice", "response_unit", 0, 0},
+              {"inc-1:1:network_members:notice", "network_members", 3, 2},
+              {"inc-10:1:response_unit:notice", "response_unit", 1, 1}};
+    for (size_t i = 0; i < TS_ARRAY_LEN(es); i++) {
+        store_txn_set_now(t, ESC_T0 + es[i].at * ESC_H);
+        struct store_outbox e = {.id = es[i].id, .incident_id = "inc-1", .revision = 1,
+                                 .recipient = es[i].rcpt, .channel = "default",
+                                 .payload = "{}", .payload_len = 2};
+        ck_assert_int_eq(store_outbox_put(t, &e), 0);
+        if (es[i].state == 1)
+            ck_assert_int_eq(store_outbox_mark_delivered(t, es[i].id), 0);
+        if (es[i].state == 2)
+            ck_assert_int_eq(store_outbox_mark_failed(t, es[i].id, "HTTP 500"), 0);
+    }
+    st_commit(t);
+    t = st_begin(s);
+    struct ts_arena *a = NULL;
+    ck_assert_int_eq(ts_arena_create(&a, 4096, 1u << 20), 0);
+    struct esc_sent out[ESC_SENT_MAX];
+    size_t n = 9;
+    ck_assert_int_eq(esc_sent_read(t, "inc-1", a, out, ESC_SENT_MAX, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(out[0].recipient, "national");
+    ck_assert_int_eq(out[0].at_ns, ESC_T0 + 1 * ESC_H);
+    ck_assert_str_eq(out[1].recipient, "managing_body");
+    ck_assert_int_eq(out[1].at_ns, ESC_T0 + 2 * ESC_H); /* the first delivery */
+    ck_assert_int_eq(esc_sent_read(t, "inc-2", a, out, ESC_SENT_MAX, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+    store_close(s);
+    st_rmdir();
 }
 END_TEST
 
@@ -739,6 +831,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_json_report_has_every_field_of_the_national_form);
     tcase_add_test(tc, test_golden_form03_vietnamese_lists_every_mandatory_field);
     tcase_add_test(tc, test_golden_form04_vietnamese_refers_to_the_initial_report_and_the_outcome);
+    tcase_add_test(tc, test_sent_lists_only_the_deliveries_the_outbox_confirmed);
     tcase_add_test(tc, test_final_report_of_an_open_incident_is_clearly_marked);
     tcase_add_test(tc, test_header_and_body_agree_with_and_without_an_asset_inventory);
     tcase_add_test(tc, test_managing_body_name_comes_from_the_inventory);

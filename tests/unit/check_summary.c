@@ -3,6 +3,7 @@
  * events in the incidents, response times, escalations, the period's
  * bounds, and the three renderings (issue 13 part 4). */
 #include <jansson.h>
+#include <lmdb.h>
 
 #include "check_store_util.h"
 #include "../../core/tstime.h"
@@ -101,7 +102,7 @@ START_TEST(test_summary_counts_the_period_incidents_by_status_severity_tenant_an
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ten, 0), "key")), "agency-a");
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(ten, 0), "incidents")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(ten, 0), "events")), 5 + 6 + 7);
-    json_t *rules = json_object_get(json_object_get(j, "detections"), "by_rule");
+    json_t *rules = json_object_get(json_object_get(j, "incidents"), "by_rule");
     ck_assert_uint_eq(json_array_size(rules), 2);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rules, 1), "title")),
                      "Web defacement");
@@ -182,6 +183,130 @@ START_TEST(test_summary_periods_are_the_last_full_day_week_and_month)
 }
 END_TEST
 
+/* Counters added in a write txn that is aborted (as after STORE_E_RETRY)
+ * and written again count once; cleared after the commit, a second batch
+ * adds to them; the summary reads them by hour of the period and tenant. */
+START_TEST(test_summary_reads_the_counters_written_once_per_committed_batch)
+{
+    struct store *s = fill();
+    struct store_counters *c = NULL;
+    ck_assert_int_eq(store_counters_create(&c), 0);
+    ck_assert_int_eq(store_counters_add(c, T0, STORE_COUNTER_EVENTS, "agency-a", "logs.syslog",
+                                        "", NULL, 100), 0);
+    ck_assert_int_eq(store_counters_add(c, T0 + 10, STORE_COUNTER_EVENTS, "agency-a",
+                                        "logs.syslog", "", NULL, 20), 0);
+    ck_assert_int_eq(store_counters_add(c, T0 + 2 * H, STORE_COUNTER_EVENTS, "agency-b",
+                                        "logs.agent", "", NULL, 7), 0);
+    ck_assert_int_eq(store_counters_add(c, T0, STORE_COUNTER_DETECTIONS, "agency-a", "r-1",
+                                        "high", "Brute force", 3), 0);
+    ck_assert_int_eq(store_counters_add(c, T0 + 30 * H, STORE_COUNTER_DETECTIONS, "agency-a",
+                                        "r-1", "high", "Brute force", 50), 0); /* next day */
+    ck_assert_int_eq(store_counters_add(c, T0, STORE_COUNTER_LOSS, "", "no_decoder",
+                                        "logs.syslog", NULL, 4), 0);
+    ck_assert_uint_eq(store_counters_size(c), 5);
+    struct store_txn *t = st_begin(s);
+    ck_assert_int_eq(store_counters_write(t, c), 0);
+    store_txn_abort(t); /* the batch's txn failed: nothing counted */
+    t = st_begin(s);
+    ck_assert_int_eq(store_counters_write(t, c), 0); /* the redo */
+    st_commit(t);
+    store_counters_clear(c);
+    ck_assert_uint_eq(store_counters_size(c), 0);
+    ck_assert_int_eq(store_counters_add(c, T0 + H, STORE_COUNTER_DETECTIONS, "agency-a", "r-1",
+                                        "high", NULL, 2), 0);
+    t = st_begin(s);
+    ck_assert_int_eq(store_counters_write(t, c), 0);
+    st_commit(t);
+    store_counters_destroy(c);
+    json_t *j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert_int_eq(jint(j, "events", "total", NULL), 127);
+    json_t *src = json_object_get(json_object_get(j, "events"), "by_source");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(src, 0), "key")), "logs.syslog");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(src, 0), "events")), 120);
+    ck_assert_int_eq(jint(j, "detections", "total", NULL), 5);
+    json_t *r = json_array_get(json_object_get(json_object_get(j, "detections"), "by_rule"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "title")), "Brute force");
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "detections")), 5);
+    ck_assert_int_eq(jint(j, "silent_loss", "no_decoder", NULL), 4);
+    json_decref(j);
+    /* the next day holds only its own */
+    j = summary_json(s, T0 + 24 * H, T0 + 48 * H);
+    ck_assert_int_eq(jint(j, "detections", "total", NULL), 50);
+    ck_assert_int_eq(jint(j, "events", "total", NULL), 0);
+    json_decref(j);
+    /* one tenant's view: its events and detections, no other tenant's */
+    struct rt_summary_opts o = {.from_ns = T0, .to_ns = T0 + 24 * H, .tenant = "agency-b"};
+    struct rt_summary *sum = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(rt_summary_compute(s, &o, &sum, &err), 0);
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(rt_summary_render(sum, RT_SUMMARY_JSON, ESC_LANG_EN, &b), 0);
+    j = json_loadb(b.data, b.len, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(jint(j, "events", "total", NULL), 7);
+    ck_assert_int_eq(jint(j, "detections", "total", NULL), 0);
+    json_decref(j);
+    ts_buf_reset(&b);
+    ck_assert_int_eq(rt_summary_render(sum, RT_SUMMARY_TEXT, ESC_LANG_VI, &b), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "Tổng số sự kiện thu nhận: 7\n"));
+    ts_buf_free(&b);
+    rt_summary_free(sum);
+    store_close(s);
+    st_rmdir();
+}
+END_TEST
+
+/* A store an older build wrote (no counters database): a build with
+ * counters opening it for writing records when they began, and the summary
+ * says its counts are partial; a new store counts from its start. */
+START_TEST(test_summary_says_counters_begun_on_an_older_store_are_partial)
+{
+    struct store *s = fill();
+    ck_assert_int_eq(store_counters_since(s), 0); /* new: counted from the start */
+    json_t *j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert(json_is_false(json_object_get(json_object_get(j, "counters"), "partial")));
+    json_decref(j);
+    store_close(s);
+    /* as an older build left it: drop the counters database */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_open(env, st_dir, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "counters", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    /* read-only: nothing kept, totals null */
+    struct store_opts ro = {.read_only = true};
+    s = st_open_opts(&ro);
+    ck_assert(!store_counters_present(s));
+    j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "events"), "total")));
+    ck_assert(json_is_false(json_object_get(json_object_get(j, "counters"), "kept")));
+    json_decref(j);
+    store_close(s);
+    /* opened for writing: counters from now on, said partial */
+    int64_t before = ts_now_ns();
+    s = st_open();
+    ck_assert(store_counters_present(s));
+    int64_t since = store_counters_since(s);
+    ck_assert_int_ge(since, before);
+    j = summary_json(s, T0, T0 + 24 * H);
+    ck_assert(json_is_true(json_object_get(json_object_get(j, "counters"), "partial")));
+    ck_assert_int_eq(jint(j, "events", "total", NULL), 0);
+    json_decref(j);
+    store_close(s);
+    s = st_open(); /* the time stays that of the first open */
+    ck_assert_int_eq(store_counters_since(s), since);
+    store_close(s);
+    st_rmdir();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("summary");
@@ -189,6 +314,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_summary_counts_the_period_incidents_by_status_severity_tenant_and_rule);
     tcase_add_test(tc, test_summary_text_and_html_are_vietnamese_and_charted);
     tcase_add_test(tc, test_summary_periods_are_the_last_full_day_week_and_month);
+    tcase_add_test(tc, test_summary_reads_the_counters_written_once_per_committed_batch);
+    tcase_add_test(tc, test_summary_says_counters_begun_on_an_older_store_are_partial);
     suite_add_tcase(s, tc);
     return s;
 }
