@@ -467,11 +467,15 @@ static int render_json(const struct rt_summary *s, struct ts_buf *b)
         for (size_t j = 0; j < s->c_loss.n; j++)
             if (!strcmp(s->c_loss.v[j].key, lk[i]))
                 n = s->c_loss.v[j].n;
-        rc = s->counted ? ts_buf_printf(b, "\"%s\":%llu,", lk[i], (unsigned long long)n)
-                        : ts_buf_printf(b, "\"%s\":null,", lk[i]);
+        rc = s->counted && !s->o.tenant
+                 ? ts_buf_printf(b, "\"%s\":%llu,", lk[i], (unsigned long long)n)
+                 : ts_buf_printf(b, "\"%s\":null,", lk[i]);
     }
     rc = rc ? rc : json_table_n(b, "by_kind_and_source", &s->c_losswhere, false, false, SIZE_MAX,
                                 "events");
+    /* losses are stored without a tenant: a tenant's summary cannot say
+     * them, and says so rather than 0 */
+    rc = rc ? rc : ts_buf_printf(b, ",\"per_tenant\":false");
     /* the counters above (events, detections, losses): whether this store
      * keeps them, and since when it does if it held data before (partial:
      * what was processed earlier is not counted, whatever its event time) */
@@ -497,7 +501,7 @@ struct labels {
         *by_rule, *by_level, *events, *evsources, *response, *mtta, *mttr, *none, *esc,
         *delivered, *pending, *failed, *overdue, *unknown, *loss, *dropped, *late, *trunc,
         *top_src, *top_tgt, *note, *ev_total, *ev_src, *ev_ten, *det_total, *det_rule,
-        *det_level, *no_counters, *since, *loss_names[5];
+        *det_level, *no_counters, *since, *loss_all, *loss_names[5];
 };
 
 static const struct labels lab_vi = {
@@ -517,6 +521,7 @@ static const struct labels lab_vi = {
     "chưa có số liệu (kho dữ liệu được ghi trước khi có bộ đếm theo kỳ)",
     "Lưu ý: số sự kiện, phát hiện và dữ liệu bị bỏ qua chỉ gồm những gì được xử lý sau khi kho "
     "dữ liệu có bộ đếm theo kỳ, từ",
+    "chỉ được đếm chung cho mọi đơn vị, không tách theo từng đơn vị (xem báo cáo không lọc theo đơn vị)",
     {"thông điệp không phân tích được", "sự kiện không bộ giải mã nào đọc được",
      "phát hiện đến muộn quá thời gian cho phép", "phát hiện bị bỏ qua khi tương quan",
      "bản ghi bị kho dữ liệu từ chối"}};
@@ -535,6 +540,7 @@ static const struct labels lab_en = {
     "not counted (the store was written before per-period counters)",
     "Note: events, detections and losses count only what was processed once the store had "
     "per-period counters, from",
+    "counted for all tenants together only, not per tenant (see the summary without a tenant)",
     {"messages that could not be parsed", "events no decoder read",
      "detections later than the allowance", "detections left out by correlation",
      "records refused by the store"}};
@@ -668,7 +674,9 @@ static int render_text(const struct rt_summary *s, enum esc_lang l, struct ts_bu
     /* the pipeline's losses */
     static const char *const lk[] = {"dead_letter", "no_decoder", "late", "left_out",
                                      "store_refused"};
-    for (size_t i = 0; !rc && s->counted && i < TS_ARRAY_LEN(lk); i++) {
+    if (!rc && s->counted && s->o.tenant)
+        rc = ts_buf_printf(b, "   - %s\n", x->loss_all);
+    for (size_t i = 0; !rc && s->counted && !s->o.tenant && i < TS_ARRAY_LEN(lk); i++) {
         uint64_t n = 0;
         for (size_t j = 0; j < s->c_loss.n; j++)
             if (!strcmp(s->c_loss.v[j].key, lk[i]))
