@@ -7,10 +7,13 @@ import base64
 import hashlib
 import hmac
 import http.server
+import json
+import os
 import socket
 import ssl
 import subprocess
 import threading
+import time
 
 
 def free_port():
@@ -86,3 +89,132 @@ class HttpsServer:
             self.srv.shutdown()
             self.srv.server_close()
             self.srv = None
+
+
+# ------------------------------------------------- tocsin run on a broker
+# Shared by the fault-injection tests (test_faults.py) and the soak
+# (tests/soak/soak.py); test_exactly_once.py has the same stream.
+
+def ssh_stream(parts, sources=1200, hour=10):
+    """SSH brute-force lines, per partition in event-time order: each source
+    address on one partition; some attack in bursts that make several
+    episodes (the SSH rule's incidents), some stay below the threshold."""
+    per = [[] for _ in range(parts)]
+    for i in range(sources):
+        ip = f"198.51.{i // 250}.{i % 250 + 1}"
+        t = 3600 * hour + (i * 7) % 1800
+        n = [3, 8, 40, 120][i % 4]
+        for k in range(n):
+            t += 4 if (k // 20) % 2 == 0 else 90  # bursts, then pauses > 1 min
+            hh, mm, ss = t // 3600 % 24, t // 60 % 60, t % 60
+            per[i % parts].append((t, f"<38>Nov 20 {hh:02d}:{mm:02d}:{ss:02d} portal-01 "
+                                      f"sshd[{1000 + k}]: Failed password for root from {ip} "
+                                      f"port {2000 + k} ssh2"))
+    for p in per:
+        p.sort(key=lambda x: x[0])
+    return [[line for _, line in p] for p in per]
+
+
+def produce(ktool, boot, topic, parts_lines, create=True):
+    """Each list of lines to its partition of topic (created with as many
+    partitions first); returns the end offset per partition."""
+    if create:
+        subprocess.run([ktool, "create", boot, topic, str(len(parts_lines))], check=True,
+                       capture_output=True)
+    for p, lines in enumerate(parts_lines):
+        if lines:
+            subprocess.run(["kcat", "-P", "-b", boot, "-t", topic, "-p", str(p)],
+                           input="\n".join(lines) + "\n", text=True, check=True)
+    return [len(l) for l in parts_lines]
+
+
+def committed(ktool, boot, group, topic, parts):
+    """{partition: committed offset} of group (-1: none); {} when the broker
+    does not answer."""
+    r = subprocess.run([ktool, "committed", boot, group, topic, str(parts)],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        return {}
+    return {int(p): int(o) for p, o in (l.split() for l in r.stdout.strip().splitlines())}
+
+
+def wait_committed(ktool, boot, group, topic, ends, timeout=180, proc=None):
+    """True once group committed every partition up to ends[p]; False on
+    timeout or when proc (a Popen) exits first."""
+    end = time.time() + timeout
+    while time.time() < end:
+        c = committed(ktool, boot, group, topic, len(ends))
+        if c and all(c.get(p, -1) >= ends[p] for p in range(len(ends))):
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.3)
+    return False
+
+
+def incidents(tocsin, db):
+    """{id: (rule, group key, count, first seen, last seen)} of a store."""
+    out = subprocess.run([tocsin, "incidents", "--db", db, "list", "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    res = {}
+    for line in out.splitlines():
+        i = json.loads(line)
+        res[i["id"]] = (i["rule_id"], i["group_key"], i["count"], i["first_seen"], i["last_seen"])
+    return res
+
+
+def diff_incidents(ref, got):
+    """'' when equal, else what differs (missing, extra, changed; examples)."""
+    missing, extra = set(ref) - set(got), set(got) - set(ref)
+    differ = [i for i in set(ref) & set(got) if ref[i] != got[i]]
+    out = []
+    if missing:
+        out.append(f"{len(missing)} missing, e.g. {[ref[i] for i in sorted(missing)[:2]]}")
+    if extra:
+        out.append(f"{len(extra)} extra, e.g. {[got[i] for i in sorted(extra)[:2]]}")
+    if differ:
+        out.append(f"{len(differ)} differ, e.g. {[(ref[i], got[i]) for i in differ[:2]]}")
+    return "; ".join(out)
+
+
+def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra=""):
+    """A `tocsin run` config: topics (names, rfc3164, tenant agency-test) of
+    the broker at boot, group, LMDB in data_dir; extra YAML appended."""
+    tl = "".join(f"  - name: {t}\n    format: rfc3164\n    tenant: agency-test\n" for t in topics)
+    with open(path, "w") as f:
+        f.write(f"""kafka:
+  brokers: "{boot}"
+  group_id: {group}
+  workers: 2
+  batch_size: 50
+  properties:
+    session.timeout.ms: 6000
+    heartbeat.interval.ms: 1000
+topics:
+{tl}paths:
+  data_dir: {data_dir}
+  rules: [{rules}]
+log:
+  level: info
+{extra}""")
+    return path
+
+
+def proc_rss_kib(pid):
+    """VmRSS of a process in KiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def proc_fds(pid):
+    """Number of open file descriptors of a process (0 when it is gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
