@@ -410,8 +410,9 @@ struct thread_arg {
 
 static void idle_wait(struct esc_dispatcher *d, int64_t ns, unsigned *seen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    struct timespec ts; /* d->cv waits on the monotonic clock: a wall clock stepped back
+                         * must not hold the dispatcher for as long as the step */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t t = (int64_t)ts.tv_sec * TS_NS_PER_SEC + ts.tv_nsec + ns;
     ts.tv_sec = (time_t)(t / TS_NS_PER_SEC);
     ts.tv_nsec = (long)(t % TS_NS_PER_SEC);
@@ -521,7 +522,11 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
     }
     atomic_init(&d->stop, false);
     pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&d->alert_mu, NULL);
     pthread_mutex_init(&d->rcp.mu, NULL);
     for (unsigned i = 0; i < d->o.threads; i++) {

@@ -406,6 +406,10 @@ static void *stage_b_main(void *p)
     return NULL;
 }
 
+/* a step of the wall clock larger than this (against the monotonic clock,
+ * between two upkeep rounds) is logged */
+#define CLOCK_JUMP_NS (2 * TS_NS_PER_SEC)
+
 static void *upkeep_main(void *p)
 {
     struct rt_run *r = p;
@@ -416,7 +420,18 @@ static void *upkeep_main(void *p)
     int64_t ret_every = cfg->retention.interval_ns;
     int64_t next_ret = ts_mono_ns() + ret_every;
     int64_t next_sum = ts_mono_ns(); /* the scheduled summary: looked at once a minute */
+    int64_t skew = ts_now_ns() - ts_mono_ns(); /* wall clock against the monotonic one */
     while (!atomic_load(&r->stop)) {
+        int64_t sk = ts_now_ns() - ts_mono_ns();
+        if (sk - skew > CLOCK_JUMP_NS || skew - sk > CLOCK_JUMP_NS)
+            ts_warn("run: the system clock jumped %s by %lld s: correlation windows are on "
+                    "event time and do not move; ingest times, the max_future guard (an event "
+                    "dated more than ingest.max_future ahead of the clock is clamped to it), "
+                    "escalation deadlines and retention follow the new clock",
+                    sk > skew ? "forward" : "back",
+                    (long long)(((sk > skew ? sk - skew : skew - sk) + TS_NS_PER_SEC / 2) /
+                                TS_NS_PER_SEC));
+        skew = sk;
         if (r->corr_open) /* the incident journal is folded even when input pauses */
             rt_corr_tick(&r->corr);
         if (store && r->esc_open && cfg->escalate.summary && ts_mono_ns() >= next_sum) {
