@@ -19,12 +19,14 @@ and checks the message that names the fault:
            dispatcher times out (the channel's timeout), retries with
            back-off, the entries stay pending in the outbox; when it answers
            again every entry is delivered, each accepted once.
-  clock    the process's wall clock jumps (libfaketime, a timestamp file read
-           on every call; the monotonic clock left alone): forward by 3 h,
-           then back by 3 h. Windows are on event time: incidents equal the
-           reference; the run warns that the clock jumped; events that the
-           stepped-back clock sees as ahead of it by more than max_future are
-           clamped (docs/testing.md says what that means).
+  clock    the process's wall clock jumps (tests/integration/clockshift.c,
+           an LD_PRELOAD shim: the wall clock shifted by the seconds in a
+           file; monotonic clocks and waits left alone, as when NTP steps the
+           clock): forward by 3 h, then back by 6 h. The run warns at each
+           jump. Windows are on event time: after the forward jump incidents
+           equal the reference; after the step back the events are 3 h ahead
+           of the clock, more than ingest.max_future: clamped to it, late,
+           counted by source and warned, no incident (docs/testing.md).
 
 Usage: test_faults.py [disk|broker|webhook|clock ...] (default: all).
 Needs root for the tmpfs mounts (disk) and TOCSIN_KAFKA_BOOTSTRAP for all but
@@ -98,13 +100,13 @@ class Run:
         return rc
 
 
-def reference(boot, topic, ends, name, rules="etc/rules", extra=""):
+def reference(boot, topic, ends, name, extra="", fmt="rfc3164"):
     """Incidents of one uninterrupted run over topic (its own group)."""
     d = os.path.join(TMP, name)
     os.makedirs(d)
     group = f"g-{name}-{RUN}"
-    cfg = run_config(os.path.join(d, "tocsin.yml"), boot, group, [topic], f"{d}/db", rules,
-                     extra)
+    cfg = run_config(os.path.join(d, "tocsin.yml"), boot, group, [topic], f"{d}/db",
+                     extra=extra, fmt=fmt)
     r = Run(cfg, name)
     check(wait_committed(KTOOL, boot, group, topic, ends, 180, r.p),
           f"{name}: the reference run did not consume everything")
@@ -424,9 +426,92 @@ channels:
           flush=True)
 
 
+# ----------------------------------------------------------------- clock
+
+def clock_stream(now, n=30):
+    """n brute forces of 8 failed logins 5 s apart (RFC 5424, UTC, real
+    time), the first 40 min ago, one every 70 s: in event-time order."""
+    out = []
+    start = now - dt.timedelta(minutes=40)
+    for i in range(n):
+        t0 = start + dt.timedelta(seconds=70 * i)
+        for k in range(8):
+            ts = (t0 + dt.timedelta(seconds=5 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.append(f"<38>1 {ts} portal-01 sshd {1000 + k} - - Failed password for root "
+                       f"from 203.0.113.{i + 1} port {40000 + k} ssh2")
+    return out
+
+
+def part_clock():
+    shim = os.path.join(TMP, "clockshift.so")
+    cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
+                         os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
+                        capture_output=True, text=True)
+    if not check(cc.returncode == 0, f"clock: cannot build clockshift.so: {cc.stderr[-400:]}"):
+        return
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lines = clock_stream(now)
+    thirds = [lines[:80], lines[80:160], lines[160:]]
+    topic = f"faults.clock.{RUN}"
+    subprocess.run([KTOOL, "create", BOOT, topic, "1"], check=True, capture_output=True)
+    tf = os.path.join(TMP, "clockshift")
+    with open(tf, "w") as f:
+        f.write("0\n")
+    env = dict(os.environ, LD_PRELOAD=shim, CLOCKSHIFT_FILE=tf)
+    group = f"g-clock-{RUN}"
+    d = os.path.join(TMP, "clock-run")
+    cfg = run_config(os.path.join(TMP, "clock.yml"), BOOT, group, [topic], f"{d}/db",
+                     fmt="rfc5424")
+    r = Run(cfg, "clock-run", env=env)
+    done, took = 0, []
+    try:
+        for third, jump in zip(thirds, (None, "10800", "-10800")):
+            if jump:
+                with open(tf, "w") as f:
+                    f.write(jump + "\n")
+                time.sleep(1.5)  # the upkeep thread looks every 200 ms
+            t0 = time.time()
+            produce(KTOOL, BOOT, topic, [third], create=False)
+            done += len(third)
+            check(wait_committed(KTOOL, BOOT, group, topic, [done], 150, r.p),
+                  f"clock: the run did not consume the input after the clock jumped {jump}")
+            took.append(time.time() - t0)
+    finally:
+        rc = r.stop()
+    check(rc == 0, "clock: run did not exit 0 on SIGTERM")
+    log = r.text()
+    check("the system clock jumped forward by 10800 s" in log,
+          "clock: the forward jump is not logged: " + log[-600:])
+    check("the system clock jumped back by 21600 s" in log,
+          "clock: the backward jump is not logged: " + log[-600:])
+    got = incidents(TOCSIN, f"{d}/db")
+    ref = reference(BOOT, topic, [done], "clock-ref", fmt="rfc5424")
+    check(len(ref) == 30, f"clock: the reference run made {len(ref)} incidents, not 30")
+    # before the jump and after the forward jump: windows on event time, the
+    # same incidents
+    last = {k: v for k, v in ref.items() if int(v[1].rsplit(".", 1)[1]) > 20}
+    first = {k: v for k, v in ref.items() if k not in last}
+    diff = diff_incidents(first, {k: v for k, v in got.items() if k in first or
+                                  int(v[1].rsplit(".", 1)[1]) <= 20})
+    check(not diff, f"clock: before and after the forward jump: incidents differ: {diff}")
+    # after the step back: the clock is 3 h behind the events, more than
+    # max_future: each is clamped to the clock, behind the watermark -> late,
+    # counted by source, no incident; said, not silent
+    check(not any(k in got for k in last), "clock: an incident of the last third formed "
+                                           "though its events were clamped")
+    check("clamped times 80" in log and "late by source: " + topic + "/agency-test 80" in log,
+          "clock: the clamped and late events after the step back are not counted: " +
+          log[-800:])
+    print(f"faults clock: {len(ref)} reference incidents; wall clock +3 h: the {len(first)} "
+          f"incidents of the first two thirds identical; back 6 h (3 h behind the events): "
+          f"80 events clamped to the clock and left out as late, counted by source and "
+          f"warned; the {len(last)} incidents of the last third not formed; each third "
+          f"consumed in {', '.join(f'{t:.0f}' for t in took)} s", flush=True)
+
 # ------------------------------------------------------------------ main
 
-PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook}
+PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook,
+         "clock": part_clock}
 
 
 def main():

@@ -177,10 +177,11 @@ def diff_incidents(ref, got):
     return "; ".join(out)
 
 
-def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra=""):
-    """A `tocsin run` config: topics (names, rfc3164, tenant agency-test) of
-    the broker at boot, group, LMDB in data_dir; extra YAML appended."""
-    tl = "".join(f"  - name: {t}\n    format: rfc3164\n    tenant: agency-test\n" for t in topics)
+def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra="",
+               fmt="rfc3164"):
+    """A `tocsin run` config: topics (names, format fmt, tenant agency-test)
+    of the broker at boot, group, LMDB in data_dir; extra YAML appended."""
+    tl = "".join(f"  - name: {t}\n    format: {fmt}\n    tenant: agency-test\n" for t in topics)
     with open(path, "w") as f:
         f.write(f"""kafka:
   brokers: "{boot}"
