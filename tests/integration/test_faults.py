@@ -36,16 +36,14 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import (HttpsServer, committed, diff_incidents, incidents, make_certs,  # noqa: E402
-                     produce, run_config, ssh_stream, wait_committed, webhook_signed)
+from testlib import (Run, Webhook, committed, diff_incidents, escalation_dir,  # noqa: E402
+                     incidents, outbox, produce, run_config, ssh_stream, wait_committed)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOCSIN = os.path.join(ROOT, os.environ.get("TOCSIN", "bin/tocsin"))
@@ -64,42 +62,6 @@ def check(cond, msg):
     return cond
 
 
-class Run:
-    """`tocsin run -c cfg` in the background, its stderr kept in a file."""
-
-    def __init__(self, cfg, name, args=(), env=None):
-        self.log = os.path.join(TMP, f"{name}.err")
-        self.err = open(self.log, "w")
-        self.p = subprocess.Popen([TOCSIN, "run", "-c", cfg, "--stats-interval", "2", *args],
-                                  stderr=self.err, stdout=subprocess.DEVNULL, cwd=ROOT,
-                                  env=env or os.environ)
-
-    def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def wait_log(self, needle, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            if needle in self.text():
-                return True
-            if self.p.poll() is not None:
-                return needle in self.text()
-            time.sleep(0.2)
-        return False
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
-        self.err.close()
-        return rc
-
-
 def reference(boot, topic, ends, name, extra="", fmt="rfc3164"):
     """Incidents of one uninterrupted run over topic (its own group)."""
     d = os.path.join(TMP, name)
@@ -107,7 +69,7 @@ def reference(boot, topic, ends, name, extra="", fmt="rfc3164"):
     group = f"g-{name}-{RUN}"
     cfg = run_config(os.path.join(d, "tocsin.yml"), boot, group, [topic], f"{d}/db",
                      extra=extra, fmt=fmt)
-    r = Run(cfg, name)
+    r = Run(TOCSIN, cfg, os.path.join(TMP, f"{name}.err"), cwd=ROOT)
     check(wait_committed(KTOOL, boot, group, topic, ends, 180, r.p),
           f"{name}: the reference run did not consume everything")
     check(r.stop() == 0, f"{name}: the reference run did not exit 0")
@@ -149,7 +111,7 @@ def part_disk():
         group = f"g-disk-db-{RUN}"
         cfg = run_config(os.path.join(TMP, "disk-db.yml"), BOOT, group, [topic],
                          f"{fs.path}/db")
-        r = Run(cfg, "disk-db")
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "disk-db.err"), cwd=ROOT)
         said = r.wait_log("LMDB: no space left on the filesystem of " + fs.path, 60)
         check(said, "disk: a full data_dir is not reported as such: " + r.text()[-600:])
         time.sleep(3)
@@ -178,7 +140,7 @@ def part_disk():
         dd = os.path.join(TMP, "disk-ev")
         cfg = run_config(os.path.join(TMP, "disk-ev.yml"), BOOT, group, [topic], f"{dd}/db")
         evf = os.path.join(fs.path, "events.jsonl")
-        r = Run(cfg, "disk-ev", ["-o", evf])
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "disk-ev.err"), args=["-o", evf], cwd=ROOT)
         said = r.wait_log(f"events output {evf}: No space left on device", 60)
         check(said, "disk: a full events output is not reported as such: " + r.text()[-600:])
         check(r.wait_log("events output: no space left on the filesystem of", 10),
@@ -261,7 +223,7 @@ def part_broker():
         group = f"g-broker-{RUN}"
         d = os.path.join(TMP, "broker-run")
         cfg = run_config(os.path.join(TMP, "broker.yml"), boot, group, [topic], f"{d}/db")
-        r = Run(cfg, "broker-run")
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "broker-run.err"), cwd=ROOT)
         half = sum(ends) // 3
         end = time.time() + 60
         while time.time() < end and r.p.poll() is None:
@@ -304,72 +266,22 @@ def part_broker():
 
 # --------------------------------------------------------------- webhook
 
-class Hook:
-    """An HTTPS webhook that hangs (reads the request, never answers) while
-    hang is set, then accepts: every accepted request signed, counted per
-    Idempotency-Key."""
-
-    def __init__(self, secret):
-        self.secret = secret
-        ca, crt, key = make_certs(TMP, "faults test CA")
-        self.ca = ca
-        self.hang = threading.Event()
-        self.release = threading.Event()
-        self.mu = threading.Lock()
-        self.hung, self.accepted, self.bad = 0, {}, 0
-        self.srv = HttpsServer(crt, key, self.handle)
-        self.srv.start()
-
-    def handle(self, h):
-        body = h.rfile.read(int(h.headers.get("Content-Length", 0)))
-        if self.hang.is_set():
-            with self.mu:
-                self.hung += 1
-            self.release.wait(120)  # the client gave up long ago: its answer is lost
-            return 503
-        ok = webhook_signed(self.secret, h.headers, body)
-        with self.mu:
-            if not ok:
-                self.bad += 1
-                return 401
-            k = h.headers.get("Idempotency-Key")
-            self.accepted[k] = self.accepted.get(k, 0) + 1
-        return 200
-
-
 def part_webhook():
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    hook = Hook(secret)
+    hook = Webhook(secret, TMP)
     hook.hang.set()
-    esc = os.path.join(TMP, "escalation")
-    os.makedirs(esc)
-    for n in ("law116-2025.yml", "taxonomy.yml"):
-        shutil.copy(os.path.join(ROOT, "etc/escalation", n), esc)
-    with open(os.path.join(esc, "policy.yml"), "w") as f:
-        f.write("regime: law116-2025\nrules:\n  - name: every-incident\n    match: {}\n"
-                "    escalate: {to: [managing_body], reports: [initial-notice]}\n"
-                "channels: {managing_body: webhook:mb, response_unit: webhook:mb, "
-                "national: webhook:mb}\n")
-    ch = os.path.join(TMP, "channels.yml")
-    with open(ch, "w") as f:
-        f.write(f"""dispatch: {{threads: 2, lease: 10s, backoff_base: 500ms, backoff_cap: 2s,
-           poll: 100ms, max_attempts: 100}}
-channels:
-  "webhook:mb":
-    type: webhook
-    url: https://127.0.0.1:{hook.srv.port}/intake
-    secret_env: TOCSIN_FAULTS_SECRET
-    ca_file: {hook.ca}
-    timeout: 2s
-    connect_timeout: 2s
-""")
+    esc = escalation_dir(ROOT, TMP)
+    ch = hook.channels_yml(os.path.join(TMP, "channels.yml"), secret_env="TOCSIN_FAULTS_SECRET",
+                           dispatch="threads: 2, lease: 10s, backoff_base: 500ms, "
+                                    "backoff_cap: 2s, poll: 100ms, max_attempts: 100")
     topic = f"faults.webhook.{RUN}"
     ends = produce(KTOOL, BOOT, topic, ssh_stream(1, 24))
     group = f"g-webhook-{RUN}"
     d = os.path.join(TMP, "webhook-run")
     cfg = run_config(os.path.join(TMP, "webhook.yml"), BOOT, group, [topic], f"{d}/db",
                      extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
-    r = Run(cfg, "webhook-run", env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret))
+    r = Run(TOCSIN, cfg, os.path.join(TMP, "webhook-run.err"), cwd=ROOT,
+            env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret))
     try:
         check(wait_committed(KTOOL, BOOT, group, topic, ends, 120, r.p),
               "webhook: the run did not consume its input: " + r.text()[-600:])
@@ -392,9 +304,7 @@ channels:
         end = time.time() + 90
         entries = []
         while time.time() < end:
-            out = subprocess.run([TOCSIN, "escalations", "--db", f"{d}/db", "list", "--json"],
-                                 capture_output=True, text=True, cwd=ROOT).stdout
-            entries = [json.loads(l) for l in out.splitlines() if l.strip()]
+            entries = outbox(TOCSIN, f"{d}/db", ROOT)
             if entries and all(e.get("state") == "delivered" for e in entries):
                 break
             time.sleep(0.5)
@@ -462,7 +372,7 @@ def part_clock():
     d = os.path.join(TMP, "clock-run")
     cfg = run_config(os.path.join(TMP, "clock.yml"), BOOT, group, [topic], f"{d}/db",
                      fmt="rfc5424")
-    r = Run(cfg, "clock-run", env=env)
+    r = Run(TOCSIN, cfg, os.path.join(TMP, "clock-run.err"), cwd=ROOT, env=env)
     done, took = 0, []
     try:
         for third, jump in zip(thirds, (None, "10800", "-10800")):

@@ -9,6 +9,8 @@ import hmac
 import http.server
 import json
 import os
+import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -219,3 +221,126 @@ def proc_fds(pid):
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
+
+
+class Run:
+    """`tocsin run -c cfg` in the background (cwd: the repo), its stderr in
+    log; args after the config; env: the process's environment."""
+
+    def __init__(self, tocsin, cfg, log, args=(), env=None, cwd=None, stats=2):
+        self.log = log
+        self.err = open(log, "w")
+        self.p = subprocess.Popen([tocsin, "run", "-c", cfg, "--stats-interval", str(stats),
+                                   *args], stderr=self.err, stdout=subprocess.DEVNULL, cwd=cwd,
+                                  env=env or os.environ)
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, needle, timeout):
+        """True once needle is in the log (False: timeout, or it exited without)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if needle in self.text():
+                return True
+            if self.p.poll() is not None:
+                return needle in self.text()
+            time.sleep(0.2)
+        return False
+
+    def stop(self):
+        """SIGTERM, wait (SIGKILL after 60 s); the exit code."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self.err.close()
+        return rc
+
+
+class Webhook:
+    """An HTTPS Standard Webhooks receiver on 127.0.0.1 (a CA made in tmp:
+    .ca for the channel's ca_file): every accepted request's signature
+    checked, counted per Idempotency-Key in .accepted. While .hang is set it
+    reads a request and never answers (until .release); up()/down() start
+    and stop it on the same port (a webhook that flaps)."""
+
+    def __init__(self, secret, tmp):
+        self.secret = secret
+        self.ca, crt, key = make_certs(tmp, "webhook test CA")
+        self.hang = threading.Event()
+        self.release = threading.Event()
+        self.mu = threading.Lock()
+        self.hung, self.accepted, self.bad = 0, {}, 0
+        self.srv = HttpsServer(crt, key, self.handle)
+        self.srv.start()
+        self.is_up = True
+
+    def handle(self, h):
+        body = h.rfile.read(int(h.headers.get("Content-Length", 0)))
+        if self.hang.is_set():
+            with self.mu:
+                self.hung += 1
+            self.release.wait(120)  # the client gave up long ago: its answer is lost
+            return 503
+        ok = webhook_signed(self.secret, h.headers, body)
+        with self.mu:
+            if not ok:
+                self.bad += 1
+                return 401
+            k = h.headers.get("Idempotency-Key")
+            self.accepted[k] = self.accepted.get(k, 0) + 1
+        return 200
+
+    def up(self):
+        if not self.is_up:
+            self.srv.start()
+            self.is_up = True
+
+    def down(self):
+        if self.is_up:
+            self.srv.stop()
+            self.is_up = False
+
+    def channels_yml(self, path, url_path="/intake", secret_env="TOCSIN_TEST_SECRET",
+                     dispatch="threads: 2, lease: 10s, backoff_base: 500ms, backoff_cap: 2s, "
+                              "poll: 100ms, max_attempts: 1000"):
+        """A channels file with the one channel "webhook:mb" to this receiver."""
+        with open(path, "w") as f:
+            f.write(f"""dispatch: {{{dispatch}}}
+channels:
+  "webhook:mb":
+    type: webhook
+    url: https://127.0.0.1:{self.srv.port}{url_path}
+    secret_env: {secret_env}
+    ca_file: {self.ca}
+    timeout: 2s
+    connect_timeout: 2s
+""")
+        return path
+
+
+def escalation_dir(root, tmp):
+    """A regimes dir (law116-2025) whose policy escalates every incident to
+    the managing body, every recipient through channel "webhook:mb"."""
+    esc = os.path.join(tmp, "escalation")
+    os.makedirs(esc, exist_ok=True)
+    for n in ("law116-2025.yml", "taxonomy.yml"):
+        shutil.copy(os.path.join(root, "etc/escalation", n), esc)
+    with open(os.path.join(esc, "policy.yml"), "w") as f:
+        f.write("regime: law116-2025\nrules:\n  - name: every-incident\n    match: {}\n"
+                "    escalate: {to: [managing_body], reports: [initial-notice]}\n"
+                "channels: {managing_body: webhook:mb, response_unit: webhook:mb, "
+                "national: webhook:mb}\n")
+    return esc
+
+
+def outbox(tocsin, db, cwd=None):
+    """The entries of `tocsin escalations list --json` of a store."""
+    out = subprocess.run([tocsin, "escalations", "--db", db, "list", "--json"],
+                         capture_output=True, text=True, cwd=cwd).stdout
+    return [json.loads(l) for l in out.splitlines() if l.strip()]
