@@ -203,12 +203,13 @@ log:
     return path
 
 
-def proc_rss_kib(pid):
-    """VmRSS of a process in KiB (0 when it is gone)."""
+def proc_rss_kib(pid, field="VmRSS"):
+    """VmRSS (or RssAnon: heap and stacks, without mapped files such as
+    LMDB's) of a process in KiB (0 when it is gone)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
