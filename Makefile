@@ -35,7 +35,7 @@ TOOL_BIN := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRC)))
 LIBTS    := $(BUILD)/libtocsin.a
 BIN      := bin/tocsin
 
-.PHONY: all deps test unit unit-asan fuzz-replay fuzz fuzz-build integration demo bench clean tools
+.PHONY: all deps test unit unit-asan fuzz-replay fuzz fuzz-build integration demo bench clean tools soak
 
 all: $(BIN)
 
@@ -116,6 +116,13 @@ fuzz:
 
 integration: $(BIN) tools
 	@tests/integration/run.sh
+
+# The soak (tests/soak/soak.py; not in `make test` nor CI): `run` for
+# SOAK_TIME seconds at half its measured rate with kill -9, broker restarts
+# and a flapping webhook; checks exactly-once incidents, RSS and fds.
+SOAK_TIME ?= 1800
+soak: $(BIN) tools
+	@SOAK_TIME=$(SOAK_TIME) python3 tests/soak/soak.py
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) tools

@@ -3,12 +3,16 @@
  * commit and exit 0; SIGHUP asks the run for a reload. With an http:
  * section, the HTTP server (http/) serves the run's store with the run's
  * hooks (runtime/hooks.c) from before the first batch until the run has
- * drained. Exit: 0 stopped, 1 failure, 2 usage or configuration. */
+ * drained. A run that stopped because a commit found its disk full (LMDB,
+ * the events output) is started again after a back-off (1 s doubling to
+ * 60 s), in the same process, until there is space or a signal comes.
+ * Exit: 0 stopped, 1 failure, 2 usage or configuration. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/config.h"
 #include "../core/log.h"
@@ -56,6 +60,20 @@ static void reload_tokens(void *ctx)
 }
 
 /* The server over the run's store, or 0 without an http section. */
+/* After a run stopped on a full disk: wait 2^attempt s (at most 60 s)
+ * before the next run tries again; non-zero when SIGINT/SIGTERM came. */
+static int wait_for_space(const char *why, int attempt)
+{
+    int secs = attempt < 6 ? 1 << attempt : 60;
+    ts_error("run: %s: the pipeline stopped with nothing lost; it starts again in %d s "
+             "and resumes from the last committed batch (free space there)", why, secs);
+    for (int i = 0; i < secs * 5 && !ts_rt.stop; i++) {
+        struct timespec t = {0, 200 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    return ts_rt.stop ? 1 : 0;
+}
+
 static int start_http(const struct ts_config *cfg, struct rt_run *r, struct http_server **srv,
                       struct ts_err *err)
 {
@@ -190,15 +208,50 @@ int cmd_run(int argc, char **argv)
         }
         code = rc == TS_E_CONFIG ? 2 : 1;
     } else {
-        ts_rt.run = r;
-        if (ts_rt.stop)
-            rt_run_stop(r);
-        if (rt_run_main(r, &err)) {
-            ts_err_format(&err, msg, sizeof(msg));
-            fprintf(stderr, "tocsin: %s\n", msg);
-            code = 1;
+        for (int attempt = 0;; attempt++) {
+            ts_rt.run = r;
+            if (ts_rt.stop)
+                rt_run_stop(r);
+            int mrc = rt_run_main(r, &err);
+            ts_rt.run = NULL;
+            char why[512];
+            if (mrc && !ts_rt.stop && rt_run_disk_full(r, why, sizeof(why))) {
+                /* the pipeline again over the same config once there may be
+                 * space: it resumes from the last committed batch */
+                srv = NULL;
+                http_server_destroy(s);
+                s = NULL;
+                rt_run_destroy(r);
+                r = NULL;
+                if (wait_for_space(why, attempt) != 0)
+                    break; /* SIGINT/SIGTERM while waiting: a clean stop */
+                for (;;) {
+                    memset(&err, 0, sizeof(err));
+                    rc = rt_run_create(&r, &ro, &err);
+                    /* opening the store writes too */
+                    if (!rc || !rt_path_full("LMDB", cfg->paths.data_dir, why, sizeof(why)))
+                        break;
+                    if (wait_for_space(why, ++attempt) != 0)
+                        break;
+                }
+                if (!rc)
+                    rc = start_http(cfg, r, &s, &err);
+                srv = s;
+                if (!rc && !ts_rt.stop)
+                    continue;
+                if (ts_rt.stop && !r)
+                    break;
+                mrc = rc;
+            }
+            if (mrc) {
+                if (err.code) {
+                    ts_err_format(&err, msg, sizeof(msg));
+                    fprintf(stderr, "tocsin: %s\n", msg);
+                }
+                code = 1;
+            }
+            break;
         }
-        ts_rt.run = NULL;
     }
     srv = NULL;
     http_server_destroy(s); /* before the run: the hooks and the store are the run's */

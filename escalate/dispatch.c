@@ -55,12 +55,42 @@ struct counters {
 struct rcp_table {
     pthread_mutex_t mu;
     struct esc_recipient_stats v[RCP_MAX];
+    uint64_t failing[RCP_MAX]; /* attempts failed since the last delivery */
+    int64_t warned_at[RCP_MAX]; /* monotonic ns of the last warning */
     size_t n;
 };
 
 enum rcp_outcome { RCP_DELIVERED, RCP_RETRIED, RCP_FAILED };
 
-static void rcp_note(struct rcp_table *t, const char *recipient, enum rcp_outcome o)
+#define RETRY_WARN_EVERY_NS (60 * TS_NS_PER_SEC)
+
+/* A channel that fails is said in the log (not only in the entry's
+ * last_error): at its first failed attempt since a delivery, then at most
+ * once a minute per recipient; and when it delivers again. */
+static void rcp_say(struct rcp_table *t, size_t i, const struct store_outbox *e,
+                    enum rcp_outcome o, const char *why)
+{
+    if (o == RCP_DELIVERED) {
+        if (t->failing[i])
+            ts_info("escalation to %s via %s: delivered again, after %llu failed attempt(s)",
+                    e->recipient, e->channel, (unsigned long long)t->failing[i]);
+        t->failing[i] = 0;
+        return;
+    }
+    if (o != RCP_RETRIED)
+        return;
+    int64_t now = ts_mono_ns();
+    if (t->failing[i]++ == 0 || now - t->warned_at[i] >= RETRY_WARN_EVERY_NS) {
+        t->warned_at[i] = now;
+        ts_warn("escalation to %s via %s: %s (attempt %u of %s; %llu failed attempt(s) since "
+                "the last delivery: retried with back-off, the entry stays in the outbox)",
+                e->recipient, e->channel, why && why[0] ? why : "not delivered", e->attempts,
+                e->id, (unsigned long long)t->failing[i]);
+    }
+}
+
+static void rcp_note(struct rcp_table *t, const char *recipient, enum rcp_outcome o,
+                     const struct store_outbox *e, const char *why)
 {
     if (!t)
         return;
@@ -83,6 +113,8 @@ static void rcp_note(struct rcp_table *t, const char *recipient, enum rcp_outcom
         t->v[i].retried++;
     else
         t->v[i].failed++;
+    if (e)
+        rcp_say(t, i, e, o, why);
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -182,7 +214,7 @@ static int check_opts(const struct esc_channels *c, const struct esc_dispatch_op
 static void alert(struct round *r, const struct store_outbox *e, const char *why)
 {
     atomic_fetch_add(&r->cnt->failed, 1);
-    rcp_note(r->rcp, e->recipient, RCP_FAILED);
+    rcp_note(r->rcp, e->recipient, RCP_FAILED, NULL, NULL);
     ts_error("escalation %s to %s via %s: dead letter after %u attempt(s): %s "
              "(tocsin escalations retry %s)",
              e->id, e->recipient, e->channel, e->attempts, why, e->id);
@@ -297,12 +329,12 @@ static int round_run(struct round *r, int64_t now, struct ts_err *err)
     }
     if (r->out == ESC_OUT_DELIVERED) {
         atomic_fetch_add(&r->cnt->delivered, 1);
-        rcp_note(r->rcp, e->recipient, RCP_DELIVERED);
+        rcp_note(r->rcp, e->recipient, RCP_DELIVERED, e, NULL);
     } else if (r->out == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts) {
         alert(r, e, r->err);
     } else {
         atomic_fetch_add(&r->cnt->retried, 1);
-        rcp_note(r->rcp, e->recipient, RCP_RETRIED);
+        rcp_note(r->rcp, e->recipient, RCP_RETRIED, e, r->err);
     }
     return 1;
 }
@@ -378,8 +410,9 @@ struct thread_arg {
 
 static void idle_wait(struct esc_dispatcher *d, int64_t ns, unsigned *seen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    struct timespec ts; /* d->cv waits on the monotonic clock: a wall clock stepped back
+                         * must not hold the dispatcher for as long as the step */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t t = (int64_t)ts.tv_sec * TS_NS_PER_SEC + ts.tv_nsec + ns;
     ts.tv_sec = (time_t)(t / TS_NS_PER_SEC);
     ts.tv_nsec = (long)(t % TS_NS_PER_SEC);
@@ -489,7 +522,11 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
     }
     atomic_init(&d->stop, false);
     pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&d->alert_mu, NULL);
     pthread_mutex_init(&d->rcp.mu, NULL);
     for (unsigned i = 0; i < d->o.threads; i++) {

@@ -5,16 +5,24 @@
  * the original length in "raw_bytes", so that a line of any size fits the
  * line buffer (JSON escaping can make a byte 6): a dead letter is never lost
  * for its size. A file it creates is 0600 (raw logs). One writer per file,
- * not thread-safe. */
+ * not thread-safe.
+ * A write that fails (a full disk) is logged once with the file and the
+ * cause; the lines not yet flushed are dropped and the file cut back to its
+ * size at the last flush, so that no half line stays and a new run over the
+ * same input writes them whole. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdio_ext.h>
 
 #include "../core/buf.h"
 #include "../core/event_json.h"
 #include "../core/file.h"
+#include "../core/log.h"
 #include "../core/tstime.h"
 #include "ingest.h"
 
@@ -24,8 +32,27 @@
 
 struct ingest_dlq_file {
     FILE *f;
+    char *path;
+    bool failed;   /* a write failed: nothing more is written */
+    off_t flushed; /* the size of a regular file after the last flush; -1: not one */
     struct ts_buf line;
 };
+
+static int dlq_failed(struct ingest_dlq_file *d, int e)
+{
+    if (d->failed)
+        return TS_E_IO;
+    d->failed = true;
+    __fpurge(d->f);
+    clearerr(d->f);
+    if (d->flushed >= 0 && ftruncate(fileno(d->f), d->flushed) != 0)
+        ts_error("dead-letter file %s: cannot cut it back to its last flush: %s", d->path,
+                 strerror(errno));
+    ts_error("dead-letter file %s: %s: the dead letters since its last flush are not kept "
+             "(the file ends at the last one that was)", d->path,
+             e ? strerror(e) : "write failed");
+    return TS_E_IO;
+}
 
 int ingest_dlq_file_open(struct ingest_dlq_file **out, const char *path, struct ts_err *err)
 {
@@ -39,6 +66,14 @@ int ingest_dlq_file_open(struct ingest_dlq_file **out, const char *path, struct 
         free(d);
         return ts_err_set(err, TS_E_IO, path, 0, 0, "cannot open dead-letter file: %s",
                           strerror(e));
+    }
+    struct stat st;
+    d->flushed = d->f != stdout && fstat(fileno(d->f), &st) == 0 && S_ISREG(st.st_mode)
+                     ? st.st_size
+                     : -1;
+    if (!(d->path = strdup(path))) {
+        ingest_dlq_file_close(d);
+        return TS_E_NOMEM;
     }
     ts_buf_init(&d->line, DLQ_LINE_MAX);
     *out = d;
@@ -81,17 +116,20 @@ int ingest_dlq_file_write(struct ingest_dlq_file *d, const struct ts_event *ev, 
     rc = rc ? rc : ts_buf_puts(b, "}\n");
     if (rc)
         return rc;
-    if (fwrite(b->data, 1, b->len, d->f) != b->len)
-        return TS_E_IO;
+    if (d->failed || fwrite(b->data, 1, b->len, d->f) != b->len)
+        return dlq_failed(d, errno);
     return 0;
 }
 
 int ingest_dlq_file_flush(struct ingest_dlq_file *d)
 {
-    if (fflush(d->f) != 0)
-        return TS_E_IO;
-    if (d->f != stdout)
-        (void)fsync(fileno(d->f));
+    if (d->failed || fflush(d->f) != 0)
+        return dlq_failed(d, errno);
+    if (d->f != stdout && fsync(fileno(d->f)) != 0 && errno != EINVAL)
+        return dlq_failed(d, errno);
+    struct stat st;
+    if (d->flushed >= 0 && fstat(fileno(d->f), &st) == 0)
+        d->flushed = st.st_size;
     return 0;
 }
 
@@ -103,6 +141,7 @@ void ingest_dlq_file_close(struct ingest_dlq_file *d)
         fclose(d->f);
     else if (d->f)
         fflush(d->f);
+    free(d->path);
     ts_buf_free(&d->line);
     free(d);
 }

@@ -1,8 +1,14 @@
 /* events_out.c - a sink that writes every event as a JSON line to a
  * stream and makes it durable (fflush + fsync unless a tty/pipe) at the
  * commit point; a file it creates is 0600. Workers call it concurrently
- * (a mutex per sink). */
+ * (a mutex per sink).
+ * A write that fails (a full disk) fails this and every later commit: the
+ * lines still buffered are dropped and a regular file is cut back to its
+ * size after the last durable commit, so that no half line stays and the
+ * batches not committed are written again, whole, when the run resumes
+ * from its committed offsets. */
 #include <errno.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,7 +35,27 @@ int rt_events_out_open(struct rt_events_out *eo, const char *path)
     }
     struct stat st;
     eo->sync = fstat(fileno(eo->f), &st) == 0 && S_ISREG(st.st_mode);
+    eo->committed = eo->sync ? st.st_size : 0;
+    eo->path = path && strcmp(path, "-") != 0 ? path : "stdout";
     return 0;
+}
+
+/* Under eo->mu: the first failure is logged with its cause, what was not
+ * committed is dropped (buffer and, for a file, its tail). */
+static int out_failed(struct rt_events_out *eo, int e)
+{
+    if (!eo->failed) {
+        eo->failed = true;
+        __fpurge(eo->f);
+        clearerr(eo->f);
+        if (eo->sync && ftruncate(fileno(eo->f), eo->committed) != 0)
+            ts_error("events output %s: cannot cut it back to its last committed batch "
+                     "(%lld bytes): %s", eo->path, (long long)eo->committed, strerror(errno));
+        ts_error("events output %s: %s: the batch and the ones after it are not committed "
+                 "(the file keeps the committed batches only)",
+                 eo->path, e ? strerror(e) : "write failed");
+    }
+    return TS_E_IO;
 }
 
 void rt_events_out_close(struct rt_events_out *eo)
@@ -68,8 +94,9 @@ int rt_events_out_process(void *ctx, struct ingest_batch *b)
                                                               : (int64_t)ev->src.line),
                     eo->line.limit);
             rc = 0;
-        } else if (!rc && fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len) {
-            rc = TS_E_IO;
+        } else if (!rc && (eo->failed ||
+                           fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len)) {
+            rc = out_failed(eo, errno);
         } else if (!rc) {
             eo->written++;
         }
@@ -86,10 +113,17 @@ int rt_events_out_commit(void *ctx, const struct ingest_batch *b)
     struct rt_events_out *eo = ctx;
     int rc = 0;
     pthread_mutex_lock(&eo->mu);
-    if (fflush(eo->f) != 0)
-        rc = errno == EPIPE ? TS_E_STOPPED : TS_E_IO;
-    else if (eo->sync && fdatasync(fileno(eo->f)) != 0)
+    if (eo->failed)
         rc = TS_E_IO;
+    else if (fflush(eo->f) != 0)
+        rc = errno == EPIPE ? TS_E_STOPPED : out_failed(eo, errno);
+    else if (eo->sync && fdatasync(fileno(eo->f)) != 0)
+        rc = out_failed(eo, errno);
+    else if (eo->sync) {
+        struct stat st;
+        if (fstat(fileno(eo->f), &st) == 0)
+            eo->committed = st.st_size;
+    }
     pthread_mutex_unlock(&eo->mu);
     return rc;
 }

@@ -10,10 +10,12 @@
  * main runs; rt_run_stop and rt_run_reload from anywhere, a signal handler
  * included; the hooks (hooks.c) from the HTTP server's threads. The run
  * owns everything it creates; the options' strings and FILE are borrowed. */
+#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,54 @@
 
 /* ------------------------------------------------------------ the sink */
 
+long long rt_free_bytes(const char *path)
+{
+    struct statvfs v;
+    if (statvfs(path, &v) != 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        if (statvfs(dirname(dir), &v) != 0)
+            return -1;
+    }
+    return (long long)v.f_bavail * (long long)v.f_frsize;
+}
+
+/* Less free than this on the filesystem of a write that failed: the disk
+ * is full (LMDB reports a short write as EIO, not ENOSPC). */
+#define DISK_LOW_BYTES (64LL << 20)
+
+bool rt_path_full(const char *what, const char *path, char *msg, size_t len)
+{
+    long long fr = path ? rt_free_bytes(path) : -1;
+    if (fr < 0 || fr >= DISK_LOW_BYTES)
+        return false;
+    snprintf(msg, len, "%s: no space left on the filesystem of %s (%lld KiB free)", what, path,
+             fr / 1024);
+    return true;
+}
+
+/* A commit's write to path failed (TS_E_IO): when its filesystem is
+ * (nearly) full, say so once and mark the run, which stops with nothing
+ * committed past the last durable batch; the caller may start it again. */
+static void note_write_failure(struct rt_run *r, const char *what, const char *path)
+{
+    char msg[sizeof(r->disk_msg)];
+    if (!rt_path_full(what, path, msg, sizeof(msg)) || atomic_exchange(&r->disk_full, 1))
+        return;
+    memcpy(r->disk_msg, msg, sizeof(msg));
+    ts_error("%s: the batch is not committed, nor anything after it; consumption stops "
+             "until there is space (nothing is lost: the run resumes from the last committed "
+             "batch)", r->disk_msg);
+}
+
+bool rt_run_disk_full(const struct rt_run *r, char *msg, size_t len)
+{
+    if (!r || !atomic_load(&r->disk_full))
+        return false;
+    snprintf(msg, len, "%s", r->disk_msg);
+    return true;
+}
+
 static int run_process(void *ctx, struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
@@ -33,7 +83,8 @@ static int run_process(void *ctx, struct ingest_batch *b)
     if (corr) /* until the end of run_commit: a reload waits for it */
         rt_corr_batch_enter(&r->corr);
     int rc = r->det_open ? rt_det_process(&r->det, b) : 0;
-    rc = rc ? rc : r->eo_open ? rt_events_out_process(&r->eo, b) : 0;
+    if (!rc && r->eo_open && (rc = rt_events_out_process(&r->eo, b)) == TS_E_IO)
+        note_write_failure(r, "events output", r->eo.path);
     if (rc && corr)
         rt_corr_batch_leave(&r->corr);
     ts_hist_observe(&r->m.process, ts_mono_ns() - t0);
@@ -47,11 +98,12 @@ static int run_commit(void *ctx, const struct ingest_batch *b)
     struct rt_run *r = ctx;
     int64_t t0 = ts_mono_ns();
     int rc = r->det_open ? rt_det_flush(&r->det) : 0;
-    if (!rc && r->eo_open)
-        rc = rt_events_out_commit(&r->eo, b);
+    if (!rc && r->eo_open && (rc = rt_events_out_commit(&r->eo, b)) == TS_E_IO)
+        note_write_failure(r, "events output", r->eo.path);
     bool corr = r->corr_open && !r->dist;
     /* last: the LMDB transaction with state, incidents and these offsets */
-    rc = rc ? rc : corr ? rt_corr_commit(&r->corr, b) : 0;
+    if (!rc && corr && (rc = rt_corr_commit(&r->corr, b)) == TS_E_IO)
+        note_write_failure(r, "LMDB", r->cfg->paths.data_dir);
     if (corr)
         rt_corr_batch_leave(&r->corr);
     ts_hist_observe(&r->m.commit, ts_mono_ns() - t0);
@@ -89,6 +141,8 @@ static int runb_commit(void *ctx, const struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
     int rc = rt_corr_commit(&r->corr, b);
+    if (rc == TS_E_IO)
+        note_write_failure(r, "LMDB", r->cfg->paths.data_dir);
     rt_corr_batch_leave(&r->corr);
     return rc;
 }
@@ -352,6 +406,10 @@ static void *stage_b_main(void *p)
     return NULL;
 }
 
+/* a step of the wall clock larger than this (against the monotonic clock,
+ * between two upkeep rounds) is logged */
+#define CLOCK_JUMP_NS (2 * TS_NS_PER_SEC)
+
 static void *upkeep_main(void *p)
 {
     struct rt_run *r = p;
@@ -362,7 +420,18 @@ static void *upkeep_main(void *p)
     int64_t ret_every = cfg->retention.interval_ns;
     int64_t next_ret = ts_mono_ns() + ret_every;
     int64_t next_sum = ts_mono_ns(); /* the scheduled summary: looked at once a minute */
+    int64_t skew = ts_now_ns() - ts_mono_ns(); /* wall clock against the monotonic one */
     while (!atomic_load(&r->stop)) {
+        int64_t sk = ts_now_ns() - ts_mono_ns();
+        if (sk - skew > CLOCK_JUMP_NS || skew - sk > CLOCK_JUMP_NS)
+            ts_warn("run: the system clock jumped %s by %lld s: correlation windows are on "
+                    "event time and do not move; ingest times, the max_future guard (an event "
+                    "dated more than ingest.max_future ahead of the clock is clamped to it), "
+                    "escalation deadlines and retention follow the new clock",
+                    sk > skew ? "forward" : "back",
+                    (long long)(((sk > skew ? sk - skew : skew - sk) + TS_NS_PER_SEC / 2) /
+                                TS_NS_PER_SEC));
+        skew = sk;
         if (r->corr_open) /* the incident journal is folded even when input pauses */
             rt_corr_tick(&r->corr);
         if (store && r->esc_open && cfg->escalate.summary && ts_mono_ns() >= next_sum) {

@@ -92,6 +92,9 @@ struct rt_events_out {
     FILE *f;
     bool owned;
     bool sync;
+    bool failed;      /* a write or flush failed: nothing more is written */
+    off_t committed;  /* the file's size after the last durable commit */
+    const char *path; /* borrowed (the run's options) */
     struct ts_buf line;
     uint64_t written;
 };
@@ -477,6 +480,18 @@ const struct esc_env *rt_run_esc_env(const struct rt_run *r);
 /* Free everything (the store last). Whatever borrows from the run (an HTTP
  * server with its hooks) must be gone. NULL accepted. */
 void rt_run_destroy(struct rt_run *r);
+/* After rt_run_main failed: true when it failed because a commit could not
+ * write to a full filesystem (LMDB in paths.data_dir, the events output);
+ * msg gets what and where. Nothing after the last committed batch was
+ * committed: a new run over the same config resumes there once there is
+ * space (cmd_run waits and starts one). */
+bool rt_run_disk_full(const struct rt_run *r, char *msg, size_t len);
+/* The free bytes of the filesystem of path (a file or directory; a file
+ * not yet created: its directory); -1 when that cannot be read. */
+long long rt_free_bytes(const char *path);
+/* True when the filesystem of path has (nearly) no space left: msg gets
+ * "WHAT: no space left on the filesystem of PATH (N KiB free)". */
+bool rt_path_full(const char *what, const char *path, char *msg, size_t len);
 
 /* Hooks for the HTTP server beside the run (hooks.c): the signatures of
  * http/http.h's struct http_hooks members (ctx: the run), called from the

@@ -133,6 +133,8 @@ struct rt_run {
     int brc;                    /* stage B's result, its error */
     struct ts_err berr;
     atomic_int stop, reload, running;
+    atomic_int disk_full;         /* a commit failed on a full filesystem */
+    char disk_msg[512];           /* what, where, how much was free (set once) */
     pthread_mutex_t reload_mu;    /* one reload at a time */
     pthread_mutex_t norm_mu;      /* guards norm (swapped by a reload) */
     struct {                      /* for the metrics hook (hooks.c) */

@@ -49,6 +49,12 @@ step webhook python3 tests/integration/test_webhook.py
 step escalation-e2e python3 tests/integration/test_escalation_e2e.py
 step summary python3 tests/integration/test_summary.py
 step kafka-distributed python3 tests/integration/test_distributed.py
+# fault injection (issue 15): a full disk (tmpfs mounts: root), a hanging
+# webhook, a wall clock that jumps; the broker outage starts its own broker
+step faults-disk python3 tests/integration/test_faults.py disk
+step faults-webhook python3 tests/integration/test_faults.py webhook
+step faults-clock python3 tests/integration/test_faults.py clock
+step faults-broker python3 tests/integration/test_faults.py broker
 # its own broker (broker.sh start-secure): SSL and SASL_SSL/SCRAM, secrets
 step kafka-tls-sasl python3 tests/integration/test_kafka_tls.py
 

@@ -10,6 +10,8 @@
 #                                      SASL_SSL with SCRAM-SHA-512 (see secure_material);
 #                                      prints the PLAINTEXT bootstrap and writes DIR/ssl.env
 #   tests/kafka/broker.sh stop DIR     stop it (TERM, then KILL), leaving no process behind
+#   tests/kafka/broker.sh restart DIR  start the broker of DIR again (stopped first if it
+#                                      runs): same ports, same data; prints the bootstrap
 #
 # Kafka 3.9.1 (Scala 2.13): the last 3.x line, KRaft without ZooKeeper, and it
 # still accepts every protocol version Debian 12's librdkafka 2.0.2 uses.
@@ -142,11 +144,35 @@ PROPS
     java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$id" \
         -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 \
         || { cat "$dir/format.log" >&2; exit 1; }
-    # setsid: the broker gets its own process group so stop can kill all of it
-    setsid java "${jopts[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
-        >"$dir/stdout.log" 2>&1 </dev/null &
-    echo $! > "$dir/pid"
     echo "127.0.0.1:$port" > "$dir/bootstrap"
+    launch "$dir" "$port" "$secure" "${aport:-}"
+    if [ -n "$secure" ]; then
+        cat > "$dir/ssl.env" <<ENV
+KAFKA_PLAINTEXT=127.0.0.1:$port
+KAFKA_SSL=127.0.0.1:$sport
+KAFKA_SASL_SSL=127.0.0.1:$aport
+KAFKA_CA=$dir/tls/ca.pem
+KAFKA_OTHER_CA=$dir/tls/other-ca.pem
+KAFKA_USER=tocsin
+KAFKA_PASSWORD_FILE=$dir/tls/tocsin.pw
+ENV
+        echo "kafka: SSL on 127.0.0.1:$sport, SASL_SSL (SCRAM-SHA-512) on 127.0.0.1:$aport" >&2
+    fi
+    echo "kafka: broker $KAFKA_VERSION up on 127.0.0.1:$port (dir $dir)" >&2
+    echo "127.0.0.1:$port"
+}
+
+# The broker process on DIR's server.properties and log dir (formatted), in
+# its own process group; returns when it answers on 127.0.0.1:PORT (and, for
+# a secure one, with SCRAM on ASASL), or exits 1 after stopping it.
+launch() {
+    local dir=$1 port=$2 secure=$3 aport=$4
+    local jopts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+                 "-Dlog4j.configuration=file:$dir/log4j.properties")
+    # setsid: the broker gets its own process group so stop can kill all of it
+    setsid java "${jopts[@]}" -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" \
+        >>"$dir/stdout.log" 2>&1 </dev/null &
+    echo $! > "$dir/pid"
     local i
     for i in $(seq 1 120); do
         if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
@@ -160,20 +186,6 @@ PROPS
                   -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=tocsin \
                   -X "sasl.password=$(cat "$dir/tls/tocsin.pw")" \
                   -X "ssl.ca.location=$dir/tls/ca.pem" >/dev/null 2>&1; }; then
-            if [ -n "$secure" ]; then
-                cat > "$dir/ssl.env" <<ENV
-KAFKA_PLAINTEXT=127.0.0.1:$port
-KAFKA_SSL=127.0.0.1:$sport
-KAFKA_SASL_SSL=127.0.0.1:$aport
-KAFKA_CA=$dir/tls/ca.pem
-KAFKA_OTHER_CA=$dir/tls/other-ca.pem
-KAFKA_USER=tocsin
-KAFKA_PASSWORD_FILE=$dir/tls/tocsin.pw
-ENV
-                echo "kafka: SSL on 127.0.0.1:$sport, SASL_SSL (SCRAM-SHA-512) on 127.0.0.1:$aport" >&2
-            fi
-            echo "kafka: broker $KAFKA_VERSION up on 127.0.0.1:$port (dir $dir)" >&2
-            echo "127.0.0.1:$port"
             return 0
         fi
         sleep 0.5
@@ -181,6 +193,26 @@ ENV
     echo "kafka: broker did not answer within 60 s" >&2
     stop "$dir"
     exit 1
+}
+
+# The broker of an earlier start on DIR again, stopped if it runs: same
+# ports, same log dir (topics, messages, committed offsets and transactions
+# kept), as a broker that was down comes back (tests of a broker outage).
+restart() {
+    local dir=$1
+    [ -f "$dir/server.properties" ] && [ -f "$dir/bootstrap" ] ||
+        { echo "kafka: no broker was started on $dir" >&2; exit 1; }
+    stop "$dir"
+    local bootstrap port secure="" aport=""
+    bootstrap=$(cat "$dir/bootstrap")
+    port=${bootstrap##*:}
+    if [ -f "$dir/ssl.env" ]; then
+        secure=yes
+        aport=$(sed -n 's/^KAFKA_SASL_SSL=.*://p' "$dir/ssl.env")
+    fi
+    launch "$dir" "$port" "$secure" "$aport"
+    echo "kafka: broker $KAFKA_VERSION up again on $bootstrap (dir $dir)" >&2
+    echo "$bootstrap"
 }
 
 stop() {
@@ -202,5 +234,7 @@ case "${1:-}" in
     start-secure) [ $# -eq 2 ] || { echo "usage: $0 start-secure DIR" >&2; exit 2; }
         start "$2" secure ;;
     stop) [ $# -eq 2 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop "$2" ;;
-    *) echo "usage: $0 fetch | start DIR | start-secure DIR | stop DIR" >&2; exit 2 ;;
+    restart) [ $# -eq 2 ] || { echo "usage: $0 restart DIR" >&2; exit 2; }; restart "$2" ;;
+    *) echo "usage: $0 fetch | start DIR | start-secure DIR | stop DIR | restart DIR" >&2
+       exit 2 ;;
 esac

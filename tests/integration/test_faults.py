@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""Fault injection against a running `tocsin run` (issue 15, part 5): real
+processes, a real broker (tests/kafka/broker.sh), real mounts. Each part
+compares what the faulted run kept with a reference run of the same input
+and checks the message that names the fault:
+
+  disk     paths.data_dir (LMDB) on a small tmpfs that fills mid-run; then the
+           events output (-o) on one; then replay's dead-letter file on one.
+           The run must say which disk is full, commit nothing past the last
+           durable batch, keep its process, and finish the input when space
+           is freed (no restart): incidents equal the reference, every event
+           line whole and every offset in the events output.
+  broker   the broker stopped mid-run and started again on the same ports and
+           log dir (broker.sh restart): the run keeps its process, says the
+           broker is down, and after the broker is back consumes the rest and
+           what was produced meanwhile, exactly once (incidents equal the
+           reference run over the whole topic).
+  webhook  the escalation webhook accepts connections and never answers: the
+           dispatcher times out (the channel's timeout), retries with
+           back-off, the entries stay pending in the outbox; when it answers
+           again every entry is delivered, each accepted once.
+  clock    the process's wall clock jumps (tests/integration/clockshift.c,
+           an LD_PRELOAD shim: the wall clock shifted by the seconds in a
+           file; monotonic clocks and waits left alone, as when NTP steps the
+           clock): forward by 3 h, then back by 6 h. The run warns at each
+           jump. Windows are on event time: after the forward jump incidents
+           equal the reference; after the step back the events are 3 h ahead
+           of the clock, more than ingest.max_future: clamped to it, late,
+           counted by source and warned, no incident (docs/testing.md).
+
+  broker-dlq  the same with dead letters in the input (not in the default
+           set: a known failure, see docs/testing.md).
+
+Usage: test_faults.py [disk|broker|webhook|clock|broker-dlq ...] (default: the
+first four).
+Needs root for the tmpfs mounts (disk) and TOCSIN_KAFKA_BOOTSTRAP for all but
+broker, which starts a broker of its own."""
+import base64
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import (Run, Webhook, committed, diff_incidents, escalation_dir,  # noqa: E402
+                     incidents, outbox, produce, run_config, ssh_stream, wait_committed)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOCSIN = os.path.join(ROOT, os.environ.get("TOCSIN", "bin/tocsin"))
+KTOOL = os.path.join(ROOT, os.environ.get("KTOOL", "build/tools/ktool"))
+BROKER_SH = os.path.join(ROOT, "tests/kafka/broker.sh")
+BOOT = os.environ.get("TOCSIN_KAFKA_BOOTSTRAP")
+RUN = f"{os.getpid()}-{int(time.time())}"
+TMP = tempfile.mkdtemp(prefix="tocsin-faults-")
+fails = []
+
+
+def check(cond, msg):
+    if not cond:
+        fails.append(msg)
+        print("FAIL: " + msg, flush=True)
+    return cond
+
+
+def reference(boot, topic, ends, name, extra="", fmt="rfc3164"):
+    """Incidents of one uninterrupted run over topic (its own group)."""
+    d = os.path.join(TMP, name)
+    os.makedirs(d)
+    group = f"g-{name}-{RUN}"
+    cfg = run_config(os.path.join(d, "tocsin.yml"), boot, group, [topic], f"{d}/db",
+                     extra=extra, fmt=fmt)
+    r = Run(TOCSIN, cfg, os.path.join(TMP, f"{name}.err"), cwd=ROOT)
+    check(wait_committed(KTOOL, boot, group, topic, ends, 180, r.p),
+          f"{name}: the reference run did not consume everything")
+    check(r.stop() == 0, f"{name}: the reference run did not exit 0")
+    return incidents(TOCSIN, f"{d}/db")
+
+
+# ------------------------------------------------------------------ disk
+
+class Tmpfs:
+    """A tmpfs of size bytes at path, filled but for free bytes by a ballast
+    file that release() deletes."""
+
+    def __init__(self, path, size, free):
+        os.makedirs(path, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path], check=True)
+        self.path = path
+        v = os.statvfs(path)
+        with open(os.path.join(path, "ballast"), "wb") as f:
+            f.write(b"\0" * max(0, v.f_bavail * v.f_frsize - free))
+
+    def release(self):
+        os.unlink(os.path.join(self.path, "ballast"))
+
+    def umount(self):
+        subprocess.run(["umount", "-l", self.path])
+
+
+def part_disk():
+    topic = f"faults.disk.{RUN}"
+    ends = produce(KTOOL, BOOT, topic, ssh_stream(2, 400))
+    total = sum(ends)
+    ref = reference(BOOT, topic, ends, "disk-ref")
+    check(len(ref) > 30, f"disk: the reference run made only {len(ref)} incidents")
+    mounts = []
+    try:
+        # 1. LMDB: 300 KiB free, the store needs about 4 MiB for this input
+        fs = Tmpfs(os.path.join(TMP, "mnt-db"), 16 << 20, 300 << 10)
+        mounts.append(fs)
+        group = f"g-disk-db-{RUN}"
+        cfg = run_config(os.path.join(TMP, "disk-db.yml"), BOOT, group, [topic],
+                         f"{fs.path}/db")
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "disk-db.err"), cwd=ROOT)
+        said = r.wait_log("LMDB: no space left on the filesystem of " + fs.path, 60)
+        check(said, "disk: a full data_dir is not reported as such: " + r.text()[-600:])
+        time.sleep(3)
+        c = committed(KTOOL, BOOT, group, topic, 2)
+        stalled = sum(max(0, o) for o in c.values())
+        check(r.p.poll() is None, f"disk: run exited (rc {r.p.poll()}) on a full data_dir")
+        check(stalled < total, "disk: everything was committed though LMDB could not write")
+        fs.release()
+        check(wait_committed(KTOOL, BOOT, group, topic, ends, 180, r.p),
+              "disk: the input was not finished after the space was freed")
+        pid_alive = r.p.poll() is None
+        check(pid_alive, "disk: the run did not resume in its process")
+        check(r.stop() == 0, "disk: run did not exit 0 on SIGTERM")
+        check("starts again in" in r.text(), "disk: the log does not say the run will resume")
+        got = incidents(TOCSIN, f"{fs.path}/db")
+        d = diff_incidents(ref, got)
+        check(not d, f"disk: data_dir filled mid-run: incidents differ from the reference: {d}")
+        print(f"faults disk: data_dir full at {stalled}/{total} committed; space freed, same "
+              f"process finished: {len(got)} incidents, " +
+              ("identical to the reference" if not d else "DIFFERENT"), flush=True)
+
+        # 2. the events output: 1 MiB free, the events need about 12 MiB
+        fs = Tmpfs(os.path.join(TMP, "mnt-ev"), 32 << 20, 1 << 20)
+        mounts.append(fs)
+        group = f"g-disk-ev-{RUN}"
+        dd = os.path.join(TMP, "disk-ev")
+        cfg = run_config(os.path.join(TMP, "disk-ev.yml"), BOOT, group, [topic], f"{dd}/db")
+        evf = os.path.join(fs.path, "events.jsonl")
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "disk-ev.err"), args=["-o", evf], cwd=ROOT)
+        said = r.wait_log(f"events output {evf}: No space left on device", 60)
+        check(said, "disk: a full events output is not reported as such: " + r.text()[-600:])
+        check(r.wait_log("events output: no space left on the filesystem of", 10),
+              "disk: the run does not say it waits for space for the events output")
+        time.sleep(2)
+        check(r.p.poll() is None, f"disk: run exited (rc {r.p.poll()}) on a full events output")
+        fs.release()
+        check(wait_committed(KTOOL, BOOT, group, topic, ends, 180, r.p),
+              "disk: events output: the input was not finished after the space was freed")
+        check(r.stop() == 0, "disk: events output: run did not exit 0 on SIGTERM")
+        seen, bad, lines = set(), 0, 0
+        with open(evf, errors="replace") as f:
+            for line in f:
+                lines += 1
+                try:
+                    s = json.loads(line)["source"]
+                    seen.add((s["partition"], s["offset"]))
+                except (ValueError, KeyError):
+                    bad += 1
+        want = {(p, o) for p in range(2) for o in range(ends[p])}
+        check(bad == 0, f"disk: {bad} broken line(s) in the events output after the full disk")
+        check(seen == want, f"disk: events output misses {len(want - seen)} event(s)")
+        got = incidents(TOCSIN, f"{dd}/db")
+        d = diff_incidents(ref, got)
+        check(not d, f"disk: events output full mid-run: incidents differ: {d}")
+        print(f"faults disk: events output full mid-run; space freed: {len(seen)}/{total} events "
+              f"in it ({lines - len(seen)} written twice: the batches after the last commit), "
+              f"{bad} broken lines, incidents " + ("identical" if not d else "DIFFERENT"),
+              flush=True)
+
+        # 3. replay's dead-letter file on a full disk: a clear stop, no half line
+        fs = Tmpfs(os.path.join(TMP, "mnt-dlq"), 256 << 10, 16 << 10)
+        mounts.append(fs)
+        bad_in = os.path.join(TMP, "bad.log")
+        with open(bad_in, "w") as f:
+            for i in range(3000):
+                f.write(f"not a syslog line {i} " + "x" * 100 + "\n")
+        dlq = os.path.join(fs.path, "dlq.jsonl")
+        p = subprocess.run([TOCSIN, "replay", "--format", "rfc5424", "-r", "etc/rules", "-d", dlq,
+                            bad_in], capture_output=True, text=True, cwd=ROOT)
+        check(p.returncode == 1, f"disk: replay with a full dead-letter disk: exit {p.returncode}")
+        check(f"dead-letter file {dlq}: No space left on device" in p.stderr,
+              "disk: replay does not name the full dead-letter file: " + p.stderr[-400:])
+        with open(dlq, errors="replace") as f:
+            kept = f.read()
+        half = [l for l in kept.splitlines() if l and not l.endswith("}")]
+        check(not half and (not kept or kept.endswith("\n")),
+              f"disk: a half dead letter stays in the file ({len(half)})")
+        print(f"faults disk: replay's dead-letter file full: exit 1, the file named, "
+              f"{kept.count(chr(10))} whole lines kept", flush=True)
+    finally:
+        for m in mounts:
+            m.umount()
+
+
+# ---------------------------------------------------------------- broker
+
+def broker(cmd, d):
+    r = subprocess.run([BROKER_SH, cmd, d], capture_output=True, text=True, timeout=180)
+    if r.returncode != 0:
+        raise RuntimeError(f"broker.sh {cmd}: {r.stderr[-500:]}")
+    return r.stdout.strip()
+
+
+def part_broker(dead_letters=False):
+    kdir = tempfile.mkdtemp(prefix="tocsin-faults-kafka-")
+    try:
+        boot = broker("start", kdir)
+        tag = "broker-dlq" if dead_letters else "broker"
+        topic = f"faults.{tag}.{RUN}"
+        parts = ssh_stream(4, 600)
+        # broker-dlq: a dead letter now and then (over ingest.max_message_bytes:
+        # RFC 3164 takes any line); they go to the broker too
+        bad = set()
+        for p, lines in enumerate(parts):
+            for i in range(len(lines) // 500 if dead_letters else 0, 0, -1):
+                lines.insert(i * 500, f"too long {p}.{i} " + "x" * 400)
+                bad.add(f"too long {p}.{i} " + "x" * 400)
+        first = [l[:len(l) // 2] for l in parts]
+        rest = [l[len(l) // 2:] for l in parts]
+        ends = produce(KTOOL, boot, topic, first)
+        group = f"g-{tag}-{RUN}"
+        d = os.path.join(TMP, f"{tag}-run")
+        cfg = run_config(os.path.join(TMP, f"{tag}.yml"), boot, group, [topic], f"{d}/db",
+                         extra="ingest:\n  max_message_bytes: 300\n" if dead_letters else "")
+        r = Run(TOCSIN, cfg, os.path.join(TMP, f"{tag}-run.err"), cwd=ROOT)
+        half = sum(ends) // 3
+        end = time.time() + 60
+        while time.time() < end and r.p.poll() is None:
+            if sum(max(0, o) for o in committed(KTOOL, boot, group, topic, 4).values()) >= half:
+                break
+            time.sleep(0.05)
+        broker("stop", kdir)
+        down_at = time.time()
+        time.sleep(12)  # past session.timeout.ms: the group is gone when it comes back
+        if not dead_letters:
+            check(r.p.poll() is None, f"broker: run exited (rc {r.p.poll()}) while the broker "
+                                      f"was down: {r.text()[-600:]}")
+        said = any(w in r.text() for w in ("_ALL_BROKERS_DOWN", "_TRANSPORT"))
+        check(said, "broker: the run's log does not say the broker is down")
+        broker("restart", kdir)
+        up_at = time.time()
+        ends = [a + b for a, b in zip(ends, produce(KTOOL, boot, topic, rest, create=False))]
+        restarted = 0
+        if dead_letters:  # it may stop on dead letters the broker did not confirm: restart it
+            time.sleep(35)
+            if r.p.poll() is not None:
+                check("dead letters not confirmed by the broker; offsets not committed" in
+                      r.text(), "broker-dlq: the run stopped without saying why")
+                r.stop()
+                restarted += 1
+                r = Run(TOCSIN, cfg, os.path.join(TMP, f"{tag}-run2.err"), cwd=ROOT)
+        check(wait_committed(KTOOL, boot, group, topic, ends, 180, r.p),
+              f"broker: the run did not consume everything after the broker came back "
+              f"({committed(KTOOL, boot, group, topic, 4)} of {ends}): {r.text()[-600:]}")
+        took = time.time() - up_at
+        check(r.stop() == 0, "broker: run did not exit 0 on SIGTERM")
+        out = subprocess.run(["kcat", "-C", "-b", boot, "-t", f"{topic}.dlq", "-e", "-q"],
+                             capture_output=True, text=True, timeout=60).stdout
+        dl = bad & set(out.splitlines())  # a dead letter's value is the raw message
+        check(dl == bad, f"broker: {len(bad - dl)} of {len(bad)} dead letters missing from "
+                         f"{topic}.dlq")
+        got = incidents(TOCSIN, f"{d}/db")
+        ref = reference(boot, topic, ends, f"{tag}-ref",
+                        extra="ingest:\n  max_message_bytes: 300\n" if dead_letters else "")
+        diff = diff_incidents(ref, got)
+        check(len(ref) > 50, f"broker: the reference run made only {len(ref)} incidents")
+        check(not diff, f"broker: stopped and started mid-run: incidents differ: {diff}")
+        print(f"faults {tag}: stopped at >= {half}/{sum(ends)} committed for {up_at - down_at:.0f} s, "
+              f"back on the same port; the same process finished {took:.0f} s later: "
+              f"{len(got)} incidents, " + ("identical to the reference" if not diff else "DIFFERENT") +
+              (f"; {len(dl)}/{len(bad)} dead letters in {topic}.dlq, {restarted} restart(s)"
+               if dead_letters else ""), flush=True)
+    finally:
+        subprocess.run([BROKER_SH, "stop", kdir], capture_output=True)
+        shutil.rmtree(kdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------- webhook
+
+def part_webhook():
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    hook = Webhook(secret, TMP)
+    hook.hang.set()
+    esc = escalation_dir(ROOT, TMP)
+    ch = hook.channels_yml(os.path.join(TMP, "channels.yml"), secret_env="TOCSIN_FAULTS_SECRET",
+                           dispatch="threads: 2, lease: 10s, backoff_base: 500ms, "
+                                    "backoff_cap: 2s, poll: 100ms, max_attempts: 100")
+    topic = f"faults.webhook.{RUN}"
+    ends = produce(KTOOL, BOOT, topic, ssh_stream(1, 24))
+    group = f"g-webhook-{RUN}"
+    d = os.path.join(TMP, "webhook-run")
+    cfg = run_config(os.path.join(TMP, "webhook.yml"), BOOT, group, [topic], f"{d}/db",
+                     extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
+    r = Run(TOCSIN, cfg, os.path.join(TMP, "webhook-run.err"), cwd=ROOT,
+            env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret))
+    try:
+        check(wait_committed(KTOOL, BOOT, group, topic, ends, 120, r.p),
+              "webhook: the run did not consume its input: " + r.text()[-600:])
+        end = time.time() + 60
+        while time.time() < end and hook.hung < 4:
+            time.sleep(0.2)
+        time.sleep(2.5)  # the last hung requests time out
+        check(hook.hung >= 4, f"webhook: the dispatcher did not retry the hanging webhook "
+                              f"({hook.hung} attempts)")
+        check(not hook.accepted, "webhook: something was accepted while it hung")
+        said = r.wait_log("escalation to managing_body via webhook:mb: https://127.0.0.1:"
+                          f"{hook.srv.port}/intake: Timeout was reached", 5)
+        check(said, "webhook: the run's log does not say the webhook timed out: " +
+              r.text()[-800:])
+        check(r.p.poll() is None, "webhook: run exited while the webhook hung")
+        hung = hook.hung
+        hook.hang.clear()
+        hook.release.set()
+        # every entry delivered: the outbox has none pending
+        end = time.time() + 90
+        entries = []
+        while time.time() < end:
+            entries = outbox(TOCSIN, f"{d}/db", ROOT)
+            if entries and all(e.get("state") == "delivered" for e in entries):
+                break
+            time.sleep(0.5)
+        time.sleep(2)  # a second delivery of any entry would come now
+    finally:
+        rc = r.stop()
+        hook.release.set()
+        hook.srv.stop()
+    check(rc == 0, "webhook: run did not exit 0 on SIGTERM")
+    incs = incidents(TOCSIN, f"{d}/db")
+    states = {}
+    for e in entries:
+        states[e.get("state")] = states.get(e.get("state"), 0) + 1
+    check(len(incs) > 5 and len(entries) >= len(incs),
+          f"webhook: {len(entries)} outbox entries for {len(incs)} incidents")
+    check(states == {"delivered": len(entries)}, f"webhook: outbox states {states}")
+    keys = {f"{e['incident_id']}:{e['revision']}" for e in entries}
+    twice = {k: n for k, n in hook.accepted.items() if n != 1}
+    check(set(hook.accepted) == keys, f"webhook: accepted {len(hook.accepted)} keys, the outbox "
+                                      f"has {len(keys)}")
+    check(not twice, f"webhook: accepted more than once: {list(twice.items())[:3]}")
+    check(hook.bad == 0, f"webhook: {hook.bad} request(s) with a bad signature")
+    check("escalation to managing_body via webhook:mb: delivered again" in r.text(),
+          "webhook: the log does not say the webhook delivers again")
+    retried = sum(1 for e in entries if e.get("attempts", 0) > 1)
+    print(f"faults webhook: {len(incs)} incidents, {len(entries)} escalations; the webhook hung "
+          f"{hung} attempts (2 s timeout each, retried with back-off); answering again: every "
+          f"entry delivered, accepted once each ({retried} after more than one attempt)",
+          flush=True)
+
+
+# ----------------------------------------------------------------- clock
+
+def clock_stream(now, n=30):
+    """n brute forces of 8 failed logins 5 s apart (RFC 5424, UTC, real
+    time), the first 40 min ago, one every 70 s: in event-time order."""
+    out = []
+    start = now - dt.timedelta(minutes=40)
+    for i in range(n):
+        t0 = start + dt.timedelta(seconds=70 * i)
+        for k in range(8):
+            ts = (t0 + dt.timedelta(seconds=5 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.append(f"<38>1 {ts} portal-01 sshd {1000 + k} - - Failed password for root "
+                       f"from 203.0.113.{i + 1} port {40000 + k} ssh2")
+    return out
+
+
+def part_clock():
+    shim = os.path.join(TMP, "clockshift.so")
+    cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
+                         os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
+                        capture_output=True, text=True)
+    if not check(cc.returncode == 0, f"clock: cannot build clockshift.so: {cc.stderr[-400:]}"):
+        return
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lines = clock_stream(now)
+    thirds = [lines[:80], lines[80:160], lines[160:]]
+    topic = f"faults.clock.{RUN}"
+    subprocess.run([KTOOL, "create", BOOT, topic, "1"], check=True, capture_output=True)
+    tf = os.path.join(TMP, "clockshift")
+    with open(tf, "w") as f:
+        f.write("0\n")
+    env = dict(os.environ, LD_PRELOAD=shim, CLOCKSHIFT_FILE=tf)
+    group = f"g-clock-{RUN}"
+    d = os.path.join(TMP, "clock-run")
+    cfg = run_config(os.path.join(TMP, "clock.yml"), BOOT, group, [topic], f"{d}/db",
+                     fmt="rfc5424")
+    r = Run(TOCSIN, cfg, os.path.join(TMP, "clock-run.err"), cwd=ROOT, env=env)
+    done, took = 0, []
+    try:
+        for third, jump in zip(thirds, (None, "10800", "-10800")):
+            if jump:
+                with open(tf, "w") as f:
+                    f.write(jump + "\n")
+                time.sleep(1.5)  # the upkeep thread looks every 200 ms
+            t0 = time.time()
+            produce(KTOOL, BOOT, topic, [third], create=False)
+            done += len(third)
+            check(wait_committed(KTOOL, BOOT, group, topic, [done], 150, r.p),
+                  f"clock: the run did not consume the input after the clock jumped {jump}")
+            took.append(time.time() - t0)
+    finally:
+        rc = r.stop()
+    check(rc == 0, "clock: run did not exit 0 on SIGTERM")
+    log = r.text()
+    check("the system clock jumped forward by 10800 s" in log,
+          "clock: the forward jump is not logged: " + log[-600:])
+    check("the system clock jumped back by 21600 s" in log,
+          "clock: the backward jump is not logged: " + log[-600:])
+    got = incidents(TOCSIN, f"{d}/db")
+    ref = reference(BOOT, topic, [done], "clock-ref", fmt="rfc5424")
+    check(len(ref) == 30, f"clock: the reference run made {len(ref)} incidents, not 30")
+    # before the jump and after the forward jump: windows on event time, the
+    # same incidents
+    last = {k: v for k, v in ref.items() if int(v[1].rsplit(".", 1)[1]) > 20}
+    first = {k: v for k, v in ref.items() if k not in last}
+    diff = diff_incidents(first, {k: v for k, v in got.items() if k in first or
+                                  int(v[1].rsplit(".", 1)[1]) <= 20})
+    check(not diff, f"clock: before and after the forward jump: incidents differ: {diff}")
+    # after the step back: the clock is 3 h behind the events, more than
+    # max_future: each is clamped to the clock, behind the watermark -> late,
+    # counted by source, no incident; said, not silent
+    check(not any(k in got for k in last), "clock: an incident of the last third formed "
+                                           "though its events were clamped")
+    check("clamped times 80" in log and "late by source: " + topic + "/agency-test 80" in log,
+          "clock: the clamped and late events after the step back are not counted: " +
+          log[-800:])
+    print(f"faults clock: {len(ref)} reference incidents; wall clock +3 h: the {len(first)} "
+          f"incidents of the first two thirds identical; back 6 h (3 h behind the events): "
+          f"80 events clamped to the clock and left out as late, counted by source and "
+          f"warned; the {len(last)} incidents of the last third not formed; each third "
+          f"consumed in {', '.join(f'{t:.0f}' for t in took)} s", flush=True)
+
+# ------------------------------------------------------------------ main
+
+PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook,
+         "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True)}
+# broker-dlq is known to fail (docs/testing.md): not in the default set nor in run.sh
+DEFAULT = ["disk", "broker", "webhook", "clock"]
+
+
+def main():
+    want = sys.argv[1:] or DEFAULT
+    for name in want:
+        if name not in PARTS:
+            print(f"test_faults.py: no part {name} (parts: {' '.join(PARTS)})")
+            sys.exit(2)
+        if not name.startswith("broker") and not BOOT:
+            check(False, f"{name}: needs TOCSIN_KAFKA_BOOTSTRAP")
+            continue
+        PARTS[name]()
+    print(f"faults {' '.join(want)}: " + ("ok" if not fails else f"{len(fails)} failure(s)"))
+    if not fails and not os.environ.get("KEEP"):
+        shutil.rmtree(TMP, ignore_errors=True)
+    else:
+        print(f"faults: logs kept in {TMP}")
+    sys.exit(1 if fails else 0)
+
+
+if __name__ == "__main__":
+    main()
