@@ -53,7 +53,25 @@ struct rule_scratch {
     bool exact; /* test hook: no prefilter, every routed rule evaluated */
     struct ac_memo *memo; /* made on first use; NULL: scan every value */
     bool memo_off;        /* made and failed, or turned off */
+    struct shape *shapes; /* SHAPE_SLOTS, made on first use; NULL: look every name up */
+    bool shapes_off;      /* made and failed */
     struct rule_match_stats st;
+};
+
+/* The field names of a recent event and their ids in the set: events from
+ * one source come with the same names in the same order, so index_fields
+ * compares the names with a remembered list instead of hashing each one
+ * into the set's table. Direct-mapped by a signature of the name lengths;
+ * a miss looks the names up and takes the slot. */
+#define SHAPE_SLOTS 8
+#define SHAPE_MAX_FIELDS 64
+#define SHAPE_NAME_BYTES 2048
+struct shape {
+    uint32_t nfields; /* 0: empty */
+    uint32_t sig;
+    uint32_t len[SHAPE_MAX_FIELDS];
+    uint32_t id[SHAPE_MAX_FIELDS]; /* UINT32_MAX: no rule names the field */
+    char names[SHAPE_NAME_BYTES];  /* the names one after another */
 };
 
 struct hit {
@@ -87,6 +105,7 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->mval);
     free(s->groups);
     ac_memo_free(s->memo);
+    free(s->shapes);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
@@ -166,10 +185,71 @@ static void next_gen(struct rule_scratch *s)
     s->lused = 0;
 }
 
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    for (; n >= 8; n -= 8, a += 8, b += 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+    }
+    while (n--)
+        if (*a++ != *b++)
+            return false;
+    return true;
+}
+
+/* index_fields through the shape cache; false when the event does not fit
+ * one (too many fields or too long names) or there is no cache. */
+static bool index_shape(struct rule_scratch *s, const struct ts_event *ev)
+{
+    uint32_t n = ev->nfields;
+    if (n == 0 || n > SHAPE_MAX_FIELDS || s->shapes_off)
+        return false;
+    if (!s->shapes && !(s->shapes = calloc(SHAPE_SLOTS, sizeof(*s->shapes)))) {
+        s->shapes_off = true;
+        return false;
+    }
+    const struct ts_field *f = ev->fields;
+    uint32_t sig = n;
+    for (uint32_t i = 0; i < n; i++)
+        sig = sig * 31 + f[i].name_len;
+    struct shape *sh = &s->shapes[(sig ^ sig >> 16) % SHAPE_SLOTS];
+    bool same = sh->nfields == n && sh->sig == sig;
+    for (uint32_t i = 0, off = 0; same && i < n; off += f[i].name_len, i++)
+        same = sh->len[i] == f[i].name_len && bytes_eq(sh->names + off, f[i].name, f[i].name_len);
+    if (!same) {
+        size_t total = 0;
+        for (uint32_t i = 0; i < n; i++)
+            total += f[i].name_len;
+        if (total > SHAPE_NAME_BYTES)
+            return false;
+        sh->nfields = 0;
+        for (uint32_t i = 0, off = 0; i < n; off += f[i].name_len, i++) {
+            sh->len[i] = f[i].name_len;
+            sh->id[i] = rset_field_lookup(s->rs, f[i].name, f[i].name_len);
+            memcpy(sh->names + off, f[i].name, f[i].name_len);
+        }
+        sh->nfields = n;
+        sh->sig = sig;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = sh->id[i];
+        if (id != UINT32_MAX && s->fstamp[id] != s->gen) {
+            s->fstamp[id] = s->gen;
+            s->fslot[id] = i;
+        }
+    }
+    return true;
+}
+
 static void index_fields(struct rule_scratch *s, const struct ts_event *ev)
 {
     const struct rule_set *rs = s->rs;
     s->ev = ev;
+    if (index_shape(s, ev))
+        return;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct ts_field *f = &ev->fields[i];
         uint32_t id = rset_field_lookup(rs, f->name, f->name_len);
