@@ -269,25 +269,6 @@ static const struct ts_value *getv(const struct rule_scratch *s, uint32_t fid)
 
 /* --------------------------------------------------------------- views */
 
-/* Decimal digits of v into tmp (at least 21 bytes): what "%lld" prints,
- * without printf's machinery (an event id is viewed once per event). */
-static int fmt_i64(char *tmp, int64_t v)
-{
-    char d[24];
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    int n = 0, k = 0;
-    do {
-        d[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[k++] = '-';
-    while (n)
-        tmp[k++] = d[--n];
-    tmp[k] = '\0';
-    return k;
-}
-
 /* The string form of a scalar value: strings as they are, numbers in
  * decimal, booleans as true/false, addresses in their usual notation.
  * tmp must hold 64 bytes. Returns false for null and lists. */
@@ -300,7 +281,7 @@ static bool view(const struct ts_value *v, const char **p, size_t *n, char *tmp)
         *n = v->len;
         return true;
     case TS_V_INT:
-        k = fmt_i64(tmp, v->u.i);
+        k = (int)ts_fmt_i64(tmp, v->u.i);
         break;
     case TS_V_FLOAT:
         k = snprintf(tmp, 64, "%.15g", v->u.f);
