@@ -50,7 +50,7 @@ struct rule_scratch {
     pcre2_jit_stack *jit;
     const struct ts_event *ev;
     uint32_t cur_field;
-    bool exact; /* test hook: no prefilter, every routed rule evaluated */
+    bool exact; /* test hook: no prefilter, every routed rule evaluated, no shortcuts */
     struct ac_memo *memo; /* made on first use; NULL: scan every value */
     bool memo_off;        /* made and failed, or turned off */
     struct shape *shapes; /* SHAPE_SLOTS, made on first use; NULL: look every name up */
@@ -248,7 +248,7 @@ static void index_fields(struct rule_scratch *s, const struct ts_event *ev)
 {
     const struct rule_set *rs = s->rs;
     s->ev = ev;
-    if (index_shape(s, ev))
+    if (!s->exact && index_shape(s, ev))
         return;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct ts_field *f = &ev->fields[i];
@@ -652,7 +652,7 @@ static bool values_match(struct rule_scratch *s, const struct fcond *f, const st
                          uint32_t fid, struct hit *h)
 {
     const struct ts_value *which = NULL;
-    if (v->type == TS_V_STR) { /* the common case: a string against string values */
+    if (v->type == TS_V_STR && !s->exact) { /* the common case: a string against strings */
         const char *p = v->u.s ? v->u.s : "", *lp = NULL;
         size_t n = v->len;
         bool folded = false;
