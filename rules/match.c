@@ -229,7 +229,8 @@ static bool index_shape(struct rule_scratch *s, const struct ts_event *ev)
         for (uint32_t i = 0, off = 0; i < n; off += f[i].name_len, i++) {
             sh->len[i] = f[i].name_len;
             sh->id[i] = rset_field_lookup(s->rs, f[i].name, f[i].name_len);
-            memcpy(sh->names + off, f[i].name, f[i].name_len);
+            if (f[i].name_len)
+                memcpy(sh->names + off, f[i].name, f[i].name_len);
         }
         sh->nfields = n;
         sh->sig = sig;
