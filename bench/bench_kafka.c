@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../core/log.h"
@@ -124,14 +125,20 @@ int main(int argc, char **argv)
     pthread_join(tid, NULL);
     ingest_kafka_stats(k, &st);
     double secs = (double)(t1 - t0) / 1e9;
-    printf("kafka consume%s, %d worker%s: %.0f messages/s, %.1f MB/s (%llu messages of %.0f B, "
-           "%llu events, %llu dead letters, %llu detections, %.2f s)\n",
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("kafka consume%s, %d worker%s: %.0f messages/s, %.1f MB/s, %.0f per CPU second, "
+           "max RSS %.0f MiB (%llu messages of %.0f B, %llu events, %llu dead letters, "
+           "%llu detections, %.2f s, %.2f CPU s with the set-up)\n",
            rules ? " + normalise + Sigma rules" : norm ? " + normalise" : "", workers,
            workers > 1 ? "s" : "", (double)st.consumed / secs,
-           (double)st.bytes / secs / 1e6, (unsigned long long)st.consumed,
+           (double)st.bytes / secs / 1e6, cpu > 0 ? (double)st.consumed / cpu : 0.0,
+           (double)ru.ru_maxrss / 1024.0, (unsigned long long)st.consumed,
            st.consumed ? (double)st.bytes / (double)st.consumed : 0.0,
            (unsigned long long)atomic_load(&events), (unsigned long long)st.dead_letters,
-           (unsigned long long)atomic_load(&detections), secs);
+           (unsigned long long)atomic_load(&detections), secs, cpu);
     ingest_kafka_destroy(k);
     for (int i = 0; i < 16; i++)
         rule_scratch_free(scratch[i]);

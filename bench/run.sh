@@ -6,26 +6,35 @@ cd "$(dirname "$0")/.."
 B=build/tools
 N=${BENCH_MESSAGES:-1000000}
 echo "bench: $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# an in-process bench tool's figures, then the resident memory it peaked at
+with_rss() {
+    local f rc=0
+    f=$(mktemp /tmp/tocsin-bench-rss.XXXXXX)
+    /usr/bin/time -o "$f" -f '%M' "$@" || rc=$?
+    echo "  (max RSS of $(basename "$1"): $(( $(tail -1 "$f") / 1024 )) MiB)"
+    rm -f "$f"
+    return $rc
+}
 echo "== parse rate per format (one thread, in memory) =="
-$B/bench_parse 2
+with_rss $B/bench_parse 2
 echo "== decoders and the extra formats (one thread) =="
-$B/bench_decode 2
+with_rss $B/bench_decode 2
 echo "== mapping profiles (one thread) =="
-$B/bench_profile 2
+with_rss $B/bench_profile 2
 echo "== enrichment: assets, GeoIP, 1M threat-intel indicators (one thread) =="
-$B/bench_enrich 2
+with_rss $B/bench_enrich 2
 SIGMA=${TOCSIN_SIGMA_DIR:-}
 for d in ../shared/sigma /work/shared/sigma; do [ -z "$SIGMA" ] && [ -d "$d/rules" ] && SIGMA=$d; done
 if [ -n "$SIGMA" ]; then
     echo "== Sigma matching (one thread; SigmaHQ corpus at $SIGMA) =="
-    TOCSIN_SIGMA_DIR=$SIGMA $B/bench_rules 2
+    TOCSIN_SIGMA_DIR=$SIGMA with_rss $B/bench_rules 2
 else
     echo "== Sigma matching: skipped, no SigmaHQ corpus (set TOCSIN_SIGMA_DIR) =="
 fi
 echo "== LMDB commit cost per batch (durable) =="
-$B/bench_store 2
+with_rss $B/bench_store 2
 echo "== correlation engine (one thread; 1M group keys) =="
-$B/bench_corr
+with_rss $B/bench_corr
 echo "== parse rate from files (tocsin replay, whole command incl. reading) =="
 tmp=$(mktemp -d /tmp/tocsin-bench.XXXXXX)
 kdir="$tmp/kafka"
@@ -259,10 +268,15 @@ for w in 1 2; do
         kill -0 $pid 2>/dev/null || break
         sleep 0.05
     done
+    # CPU seconds (every thread, rule loading included) and the high-water
+    # resident memory, read before the process stops: per-core speed on a
+    # machine that is not idle, and the memory beside the rate
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' /proc/$pid/stat 2>/dev/null || echo 0)
+    rss=$(awk '/VmHWM/{print $2}' /proc/$pid/status 2>/dev/null || echo 0)
     kill -TERM $pid 2>/dev/null; wait $pid
     inc=$(bin/tocsin incidents --db "$rdir/data.$w" list --json 2>/dev/null | wc -l)
     if [ -n "$t0" ] && [ -n "$t1" ]; then
-        python3 -c "print(f'tocsin run, $w worker(s): {900000/($t1-$t0):,.0f} messages/s Kafka -> parse -> profile -> rules -> correlate -> LMDB (900000 messages in {$t1-$t0:.2f} s, $inc incidents)')"
+        python3 -c "print(f'tocsin run, $w worker(s): {900000/($t1-$t0):,.0f} messages/s Kafka -> parse -> profile -> rules -> correlate -> LMDB, {900000/max($cpu, 0.01):,.0f} per CPU second, max RSS {${rss:-0}/1024:.0f} MiB (900000 messages in {$t1-$t0:.2f} s, {$cpu:.2f} CPU s, $inc incidents)')"
     else
         echo "tocsin run, $w worker(s): did not finish (see $rdir/run.$w.err)"; tail -3 "$rdir/run.$w.err"
     fi
@@ -309,6 +323,12 @@ for line in p.stderr:
         if int(m.group(1)) >= total or time.monotonic() > deadline:
             break
 done.set()
+rss = 0
+try:
+    with open(f"/proc/{p.pid}/status") as st:
+        rss = next((int(l.split()[1]) for l in st if l.startswith("VmHWM")), 0)
+except OSError:
+    pass
 p.terminate()
 p.wait()
 subprocess.run(["rm", "-rf", f"{rdir}/data.http.{mode}.{rnd}"])
@@ -317,7 +337,7 @@ if len(mid) >= 2 and mid[-1][0] > mid[0][0]:
     rate = (mid[-1][1] - mid[0][1]) / (mid[-1][0] - mid[0][0])
     extra = f" ({len(scrapes)} scrapes, {1000 * max(scrapes):.0f} ms the longest)" if scrapes else ""
     print(f"{rate:.0f}", file=sys.stdout)
-    print(f"  round {rnd}, HTTP {mode}: {rate:,.0f} messages/s{extra}", file=sys.stderr)
+    print(f"  round {rnd}, HTTP {mode}: {rate:,.0f} messages/s, max RSS {rss / 1024:.0f} MiB{extra}", file=sys.stderr)
 PY
 }
 offs=(); ons=()

@@ -125,6 +125,23 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return need;
 }
 
+size_t ts_fmt_i64(char *out, int64_t v)
+{
+    char d[24];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, k = 0;
+    do {
+        d[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = d[--n];
+    out[k] = '\0';
+    return k;
+}
+
 size_t ts_utf8_valid_prefix(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;

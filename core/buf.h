@@ -48,4 +48,9 @@ int ts_buf_base64(struct ts_buf *b, const void *p, size_t n);
 /* Length of the valid UTF-8 prefix of s (== n when all valid). */
 size_t ts_utf8_valid_prefix(const char *s, size_t n);
 
+/* v in decimal into out (at least 21 bytes), NUL-terminated, as "%lld"
+ * prints it, without printf (hot paths view integer fields as text).
+ * Returns the length. */
+size_t ts_fmt_i64(char *out, int64_t v);
+
 #endif

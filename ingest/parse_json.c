@@ -93,13 +93,34 @@ static unsigned hex4(const char *s)
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* Does any byte of x equal '"' or '\\', or is below 0x20? (exact as a yes/no) */
-static inline bool swar_has_stop(uint64_t x)
+/* The bytes of x that equal '"' or '\\', or are below 0x20, as their high
+ * bits. Exact as a yes/no, and the lowest set bit marks the first such byte
+ * exactly (a borrow only runs upwards from a flagged byte). */
+static inline uint64_t swar_stops(uint64_t x)
 {
     uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
     uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b, lt = (x - ONES * 0x20) & ~x;
-    return ((zq | zb | lt) & HIGHS) != 0;
+    return (zq | zb | lt) & HIGHS;
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    (defined(__GNUC__) || defined(__clang__))
+#define SWAR_FIRST(m) ((size_t)__builtin_ctzll(m) >> 3) /* index of the first flagged byte */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The same 16 bytes at a time: bit i set when byte i is '"', '\\' or below
+ * 0x20 (unsigned: min(x, 0x1f) == x). */
+static inline unsigned sse_stops(const unsigned char *p)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i q = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+    __m128i b = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+    __m128i c = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, b), c));
+}
+#define SSE_STOPS 1
+#endif
+#endif
 
 /* Scan the string at j->p == '"': on success *start and *n give the raw content
  * and j->p is past the closing quote; *esc says whether it has escapes. */
@@ -109,16 +130,36 @@ static int scan_string(struct jp *j, size_t *start, size_t *n, bool *esc)
     size_t p = j->p + 1, len = j->len;
     *esc = false;
     for (;;) {
-        /* 8 bytes at a time while none of them needs a look */
+        /* 8 bytes at a time while none of them needs a look; where one does,
+         * straight to it (the byte loop only where the word order is unknown,
+         * and for the last 7 bytes of the input) */
+#ifdef SSE_STOPS
+        while (p + 16 <= len) {
+            unsigned m = sse_stops(u + p);
+            if (m) {
+                p += (size_t)__builtin_ctz(m);
+                goto stop;
+            }
+            p += 16;
+        }
+#endif
         while (p + 8 <= len) {
             uint64_t x;
             memcpy(&x, u + p, 8);
-            if (swar_has_stop(x))
+            uint64_t m = swar_stops(x);
+            if (m) {
+#ifdef SWAR_FIRST
+                p += SWAR_FIRST(m);
+#endif
                 break;
+            }
             p += 8;
         }
         while (p < len && !str_stop[u[p]])
             p++;
+#ifdef SSE_STOPS
+    stop:
+#endif
         if (p >= len) {
             return fail(j, "unterminated string");
         }

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "../core/arena.h"
+#include "../core/buf.h"
 #include "../core/yaml.h"
 #include "../core/yconf.h"
 #include "profile.h"
@@ -1905,13 +1906,13 @@ static void index_value(const struct profile *p, unsigned slot, const struct ts_
         n = v->len;
         break;
     case TS_V_INT:
-        n = (size_t)snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
+        n = ts_fmt_i64(num, v->u.i);
         txt = num;
         break;
     case TS_V_FLOAT:
         if (!(v->u.f >= -9.2e18 && v->u.f <= 9.2e18) || v->u.f != (double)(int64_t)v->u.f)
             return;
-        n = (size_t)snprintf(num, sizeof(num), "%lld", (long long)(int64_t)v->u.f);
+        n = ts_fmt_i64(num, (int64_t)v->u.f);
         txt = num;
         break;
     case TS_V_BOOL:

@@ -50,10 +50,28 @@ struct rule_scratch {
     pcre2_jit_stack *jit;
     const struct ts_event *ev;
     uint32_t cur_field;
-    bool exact; /* test hook: no prefilter, every routed rule evaluated */
+    bool exact; /* test hook: no prefilter, every routed rule evaluated, no shortcuts */
     struct ac_memo *memo; /* made on first use; NULL: scan every value */
     bool memo_off;        /* made and failed, or turned off */
+    struct shape *shapes; /* SHAPE_SLOTS, made on first use; NULL: look every name up */
+    bool shapes_off;      /* made and failed */
     struct rule_match_stats st;
+};
+
+/* The field names of a recent event and their ids in the set: events from
+ * one source come with the same names in the same order, so index_fields
+ * compares the names with a remembered list instead of hashing each one
+ * into the set's table. Direct-mapped by a signature of the name lengths;
+ * a miss looks the names up and takes the slot. */
+#define SHAPE_SLOTS 8
+#define SHAPE_MAX_FIELDS 64
+#define SHAPE_NAME_BYTES 2048
+struct shape {
+    uint32_t nfields; /* 0: empty */
+    uint32_t sig;
+    uint32_t len[SHAPE_MAX_FIELDS];
+    uint32_t id[SHAPE_MAX_FIELDS]; /* UINT32_MAX: no rule names the field */
+    char names[SHAPE_NAME_BYTES];  /* the names one after another */
 };
 
 struct hit {
@@ -87,6 +105,7 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->mval);
     free(s->groups);
     ac_memo_free(s->memo);
+    free(s->shapes);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
@@ -166,10 +185,72 @@ static void next_gen(struct rule_scratch *s)
     s->lused = 0;
 }
 
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    for (; n >= 8; n -= 8, a += 8, b += 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+    }
+    while (n--)
+        if (*a++ != *b++)
+            return false;
+    return true;
+}
+
+/* index_fields through the shape cache; false when the event does not fit
+ * one (too many fields or too long names) or there is no cache. */
+static bool index_shape(struct rule_scratch *s, const struct ts_event *ev)
+{
+    uint32_t n = ev->nfields;
+    if (n == 0 || n > SHAPE_MAX_FIELDS || s->shapes_off)
+        return false;
+    if (!s->shapes && !(s->shapes = calloc(SHAPE_SLOTS, sizeof(*s->shapes)))) {
+        s->shapes_off = true;
+        return false;
+    }
+    const struct ts_field *f = ev->fields;
+    uint32_t sig = n;
+    for (uint32_t i = 0; i < n; i++)
+        sig = sig * 31 + f[i].name_len;
+    struct shape *sh = &s->shapes[(sig ^ sig >> 16) % SHAPE_SLOTS];
+    bool same = sh->nfields == n && sh->sig == sig;
+    for (uint32_t i = 0, off = 0; same && i < n; off += f[i].name_len, i++)
+        same = sh->len[i] == f[i].name_len && bytes_eq(sh->names + off, f[i].name, f[i].name_len);
+    if (!same) {
+        size_t total = 0;
+        for (uint32_t i = 0; i < n; i++)
+            total += f[i].name_len;
+        if (total > SHAPE_NAME_BYTES)
+            return false;
+        sh->nfields = 0;
+        for (uint32_t i = 0, off = 0; i < n; off += f[i].name_len, i++) {
+            sh->len[i] = f[i].name_len;
+            sh->id[i] = rset_field_lookup(s->rs, f[i].name, f[i].name_len);
+            if (f[i].name_len)
+                memcpy(sh->names + off, f[i].name, f[i].name_len);
+        }
+        sh->nfields = n;
+        sh->sig = sig;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = sh->id[i];
+        if (id != UINT32_MAX && s->fstamp[id] != s->gen) {
+            s->fstamp[id] = s->gen;
+            s->fslot[id] = i;
+        }
+    }
+    return true;
+}
+
 static void index_fields(struct rule_scratch *s, const struct ts_event *ev)
 {
     const struct rule_set *rs = s->rs;
     s->ev = ev;
+    if (!s->exact && index_shape(s, ev))
+        return;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const struct ts_field *f = &ev->fields[i];
         uint32_t id = rset_field_lookup(rs, f->name, f->name_len);
@@ -201,7 +282,7 @@ static bool view(const struct ts_value *v, const char **p, size_t *n, char *tmp)
         *n = v->len;
         return true;
     case TS_V_INT:
-        k = snprintf(tmp, 64, "%lld", (long long)v->u.i);
+        k = (int)ts_fmt_i64(tmp, v->u.i);
         break;
     case TS_V_FLOAT:
         k = snprintf(tmp, 64, "%.15g", v->u.f);
@@ -543,11 +624,59 @@ static bool vm_value(struct rule_scratch *s, const struct vmatch *m, const struc
     return false;
 }
 
+/* vm_scalar of a string against a string operator, the folded text made
+ * once for all the values of a field condition (*lp, *folded) instead of
+ * per value: the same steps, without the calls. */
+static inline bool str_value(struct rule_scratch *s, const struct vmatch *m, const char *p,
+                             size_t n, uint32_t fid, const char **lp, bool *folded)
+{
+    if (m->cased)
+        return str_op(m->op, m->lit, m->len, m->wmask, p, n, false);
+    if ((m->op == VOP_EQ && n != m->len) || (m->op != VOP_GLOB && n < m->len))
+        return false;
+    if (!*folded) {
+        *lp = fold(s, fid, p, n);
+        *folded = true;
+    }
+    return *lp ? str_op(m->op, m->lit, m->len, m->wmask, *lp, n, false)
+               : str_op(m->op, m->lit, m->len, m->wmask, p, n, true);
+}
+
+static inline bool is_str_op(uint8_t op)
+{
+    return op == VOP_EQ || op == VOP_PREFIX || op == VOP_SUFFIX || op == VOP_CONTAINS ||
+           op == VOP_GLOB;
+}
+
 /* Values of f against one event value (any or all). */
 static bool values_match(struct rule_scratch *s, const struct fcond *f, const struct ts_value *v,
                          uint32_t fid, struct hit *h)
 {
     const struct ts_value *which = NULL;
+    if (v->type == TS_V_STR && !s->exact) { /* the common case: a string against strings */
+        const char *p = v->u.s ? v->u.s : "", *lp = NULL;
+        size_t n = v->len;
+        bool folded = false;
+        for (uint32_t i = 0; i < f->nv; i++) {
+            const struct vmatch *m = &f->v[i];
+            bool r = is_str_op(m->op) ? str_value(s, m, p, n, fid, &lp, &folded)
+                                      : vm_scalar(s, m, v, fid);
+            if (r == f->all)
+                continue; /* any: not this one; all: this one holds */
+            if (r && h) {
+                h->m = m;
+                h->val = *v;
+                h->set = true;
+            }
+            return r;
+        }
+        if (f->all && h && f->nv) {
+            h->m = &f->v[f->nv - 1];
+            h->val = *v;
+            h->set = true;
+        }
+        return f->all;
+    }
     if (f->all) {
         for (uint32_t i = 0; i < f->nv; i++)
             if (!vm_value(s, &f->v[i], v, fid, &which))

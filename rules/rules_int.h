@@ -349,7 +349,10 @@ int prefilter_rule(const struct rule *r, uint32_t idx, struct ac_builder *b, uin
 
 /* Test hook (the prefilter differential test): when exact, rule_match
  * evaluates every rule routed to the event instead of the prefilter's
- * candidates. Same results, by construction of the prefilter. */
+ * candidates, and takes none of the shortcuts of rules/match.c (field
+ * names looked up one by one instead of through the remembered shapes;
+ * each value through vm_value instead of the one-fold string loop). Same
+ * results, by construction of the prefilter and the shortcuts. */
 void rule_scratch_set_exact(struct rule_scratch *s, bool exact);
 /* Test and bench hook: scan every value instead of through the memo. */
 void rule_scratch_set_memo(struct rule_scratch *s, bool on);

@@ -1465,6 +1465,38 @@ END_TEST
 
 /* ================================================================= suite */
 
+
+/* ts_fmt_i64 prints what "%lld" prints: both ends of int64, powers of ten
+ * and their neighbours, and a spread of random values. */
+START_TEST(test_fmt_i64_equals_printf)
+{
+    int64_t vals[200];
+    size_t n = 0;
+    vals[n++] = INT64_MIN;
+    vals[n++] = INT64_MIN + 1;
+    vals[n++] = INT64_MAX;
+    vals[n++] = 0;
+    for (int64_t p = 1; p <= INT64_MAX / 10 && n + 4 <= 60; p *= 10) {
+        vals[n++] = p;
+        vals[n++] = p - 1;
+        vals[n++] = -p;
+        vals[n++] = -(p + 1);
+    }
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    while (n < sizeof(vals) / sizeof(vals[0])) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        vals[n++] = (int64_t)(x >> (x % 60));
+    }
+    for (size_t i = 0; i < n; i++) {
+        char a[32], b[32];
+        size_t k = ts_fmt_i64(a, vals[i]);
+        int m = snprintf(b, sizeof(b), "%lld", (long long)vals[i]);
+        ck_assert_str_eq(a, b);
+        ck_assert_uint_eq(k, (size_t)m);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("core");
@@ -1541,6 +1573,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_err_long_message_is_truncated);
     tcase_add_test(tc, test_err_format_with_and_without_position);
     tcase_add_test(tc, test_strerror_names_every_code);
+    tcase_add_test(tc, test_fmt_i64_equals_printf);
     suite_add_tcase(s, tc);
 
     return s;

@@ -245,6 +245,41 @@ START_TEST(test_numbers_and_strings_compare_as_strings)
 }
 END_TEST
 
+/* An integer field is seen as the text "%lld" prints: zero, negatives and
+ * both ends of int64 included (rules/match.c formats it without printf). */
+START_TEST(test_integer_fields_match_their_decimal_text)
+{
+    static const struct {
+        int64_t v;
+        const char *text;
+    } cases[] = {{0, "0"},
+                 {7, "7"},
+                 {-1, "-1"},
+                 {4688, "4688"},
+                 {-4688, "-4688"},
+                 {INT64_MAX, "9223372036854775807"},
+                 {INT64_MIN, "-9223372036854775808"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char sel[128];
+        snprintf(sel, sizeof(sel), "    N: '%s'\n", cases[i].text);
+        char text[512];
+        snprintf(text, sizeof(text), "%sdetection:\n  selection:\n%s  condition: selection\n",
+                 RULE_HEAD, sel);
+        struct rule_set *rs = rule_ok(text);
+        struct tev t;
+        tev_init(&t);
+        tev_int(&t, "N", cases[i].v);
+        ck_assert_msg(match_count(rs, &t.ev) == 1, "%s", cases[i].text);
+        tev_free(&t);
+        tev_init(&t);
+        tev_int(&t, "N", cases[i].v == 7 ? 8 : 7);
+        ck_assert_int_eq(match_count(rs, &t.ev), 0);
+        tev_free(&t);
+        rule_set_unref(rs);
+    }
+}
+END_TEST
+
 START_TEST(test_neq_excludes_values)
 {
     ck_assert(det_matches(SEL("    Name|neq: 'a'\n"), "Name", "b", NULL));
@@ -382,6 +417,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_cidr_matches_v4_and_v6_networks);
     tcase_add_test(tc, test_numeric_comparisons);
     tcase_add_test(tc, test_numbers_and_strings_compare_as_strings);
+    tcase_add_test(tc, test_integer_fields_match_their_decimal_text);
     tcase_add_test(tc, test_neq_excludes_values);
     tcase_add_test(tc, test_fieldref_compares_two_fields);
     tcase_add_test(tc, test_expand_uses_configured_placeholders);

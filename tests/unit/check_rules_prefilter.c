@@ -726,6 +726,59 @@ START_TEST(test_short_rare_literals_prefilter_without_loss)
 }
 END_TEST
 
+
+/* One scratch over events whose names repeat, change order, change under
+ * the same length signature, or are too many to remember (rules/match.c
+ * remembers the names of recent events and their ids): each event is
+ * matched by its own names, as by a fresh scratch. */
+START_TEST(test_each_event_is_matched_by_its_own_field_names)
+{
+    struct rule_set *rs = rule_ok(RULE_HEAD "detection:\n  selection:\n    A: 'x'\n    B|contains: 'yy'\n"
+                                            "  condition: selection\n");
+    struct rule_scratch *sc = NULL;
+    ck_assert_int_eq(rule_scratch_create(&sc, rs), 0);
+    static const struct {
+        const char *names[3], *vals[3];
+        int nf, pad; /* pad: that many extra fields first (past what is remembered) */
+    } evs[] = {
+        {{"A", "B"}, {"x", "ayyb"}, 2, 0},     /* match */
+        {{"A", "B"}, {"x", "ayyb"}, 2, 0},     /* the same names again: match */
+        {{"B", "A"}, {"x", "ayyb"}, 2, 0},     /* swapped: B is x, A is ayyb: no */
+        {{"C", "B"}, {"x", "ayyb"}, 2, 0},     /* same lengths, C for A: no */
+        {{"A", "C"}, {"x", "ayyb"}, 2, 0},     /* same lengths, C for B: no */
+        {{"B", "A"}, {"ayyb", "x"}, 2, 0},     /* swapped with its values: match */
+        {{"A", "B", "A"}, {"x", "yy", "q"}, 3, 0}, /* the first A counts: match */
+        {{"A", "B", "A"}, {"q", "yy", "x"}, 3, 0}, /* the first A is q: no */
+        {{"A", "B"}, {"x", "ayyb"}, 2, 70},    /* 72 fields: match */
+        {{"A", "B"}, {"z", "ayyb"}, 2, 70},    /* 72 fields, A is z: no */
+        {{"AA", "B"}, {"x", "ayyb"}, 2, 0},    /* other lengths: no */
+    };
+    static const int want[] = {1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0};
+    for (int round = 0; round < 2; round++) { /* the second round: everything remembered */
+        for (size_t e = 0; e < sizeof(evs) / sizeof(evs[0]); e++) {
+            struct tev t;
+            tev_init(&t);
+            for (int k = 0; k < evs[e].pad; k++) {
+                char name[16];
+                snprintf(name, sizeof(name), "pad%d", k);
+                char *n = ts_arena_strndup(t.arena, name, strlen(name));
+                tev_str(&t, n, "v");
+            }
+            for (int k = 0; k < evs[e].nf; k++)
+                tev_str(&t, evs[e].names[k], evs[e].vals[k]);
+            int n = 0;
+            ck_assert_int_eq(rule_match(rs, sc, &t.ev, count_cb, &n), 0);
+            ck_assert_msg(n == want[e], "round %d event %zu: %d matches, want %d", round, e, n,
+                          want[e]);
+            ck_assert_int_eq(match_count(rs, &t.ev), want[e]);
+            tev_free(&t);
+        }
+    }
+    rule_scratch_free(sc);
+    rule_set_unref(rs);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_prefilter");
@@ -734,6 +787,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_regex_literal_respects_optional_and_alternation);
     tcase_add_test(tc, test_caseless_regex_folds_kelvin_and_long_s);
     tcase_add_test(tc, test_short_rare_literals_prefilter_without_loss);
+    tcase_add_test(tc, test_each_event_is_matched_by_its_own_field_names);
     tcase_add_test(tc, test_prefilter_equals_exact_on_windows_corpus);
     tcase_add_test(tc, test_prefilter_equals_exact_on_whole_corpus);
     suite_add_tcase(s, tc);
