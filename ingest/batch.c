@@ -98,6 +98,7 @@ int ingest_batch_note(struct ingest_batch *b, const char *name, int32_t partitio
         o = &b->offsets[b->noffsets++];
         o->topic = name;
         o->partition = partition;
+        o->first = offset - 1; /* offset follows the first message or line */
     }
     o->offset = offset;
     return 0;

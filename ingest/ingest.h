@@ -118,6 +118,9 @@ struct ingest_offset {
     const char *topic; /* topic or file path; borrowed from the source */
     int32_t partition; /* -1 for files */
     int64_t offset;    /* Kafka: next offset; files: lines consumed so far */
+    int64_t first;     /* the position the batch started from: Kafka, the offset
+                          of its first message of the partition; files, the
+                          lines consumed before it */
 };
 
 #define INGEST_MAX_OFFSETS 256 /* distinct partitions per batch */
@@ -142,6 +145,14 @@ struct ingest_batch {
                                  (they point into it), released on reset */
     void *priv;             /* source-private */
 };
+
+/* Returned by a sink's commit(): the batch starts before what the sink has
+ * already taken from one of its partitions - its worker lost the partitions
+ * while it held the batch (a session that ended while it waited), and the
+ * worker that got them read the same messages again from the committed
+ * offsets and committed them first. The source drops the batch: nothing of
+ * it is committed, to the store or to Kafka, and it goes on. */
+#define INGEST_E_STALE (-200)
 
 /* Downstream of ingest. process() is required; commit() and seek() optional.
  * The batches of one worker arrive in order, one at a time; different workers

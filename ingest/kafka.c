@@ -868,6 +868,33 @@ static void note_committed(struct worker *w, const struct ingest_batch *b)
 
 static int txn_batch(struct worker *w, struct ingest_batch *b);
 
+/* The batch's dead letters are confirmed by the broker before its offsets
+ * are committed: wait while the broker is away (a warning every 30 s) -
+ * the store's fencing (INGEST_E_STALE) keeps a batch whose partitions went
+ * to another worker meanwhile from counting twice - until a dead letter
+ * fails for good (message.timeout.ms) or the source stops. */
+static int dlq_confirmed(struct worker *w)
+{
+    struct ingest_kafka *k = w->k;
+    int before = atomic_load(&k->dlq_failures);
+    for (int waited = 0;; waited += 30) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(k->producer, 30000);
+        if (atomic_load(&k->dlq_failures) != before) {
+            fail(k, TS_E_KAFKA, "dead letters not confirmed by the broker; offsets not committed");
+            return TS_E_KAFKA;
+        }
+        if (!e)
+            return 0;
+        if (atomic_load(&k->stop)) {
+            fail(k, TS_E_STOPPED, "stopped while dead letters waited for the broker; offsets "
+                                  "not committed");
+            return TS_E_STOPPED;
+        }
+        ts_warn("kafka (worker %d): dead letters not confirmed by the broker after %d s: "
+                "waiting (offsets not committed meanwhile)", w->id, waited + 30);
+    }
+}
+
 static int commit_batch(struct worker *w, struct ingest_batch *b)
 {
     struct ingest_kafka *k = w->k;
@@ -878,15 +905,16 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
         fail(k, rc, "worker %d: downstream failed on a batch: %s", w->id, ts_strerror(rc));
         return rc;
     }
-    if (b->dead_letters) {
-        int before = atomic_load(&k->dlq_failures);
-        rd_kafka_resp_err_t e = rd_kafka_flush(k->producer, 30000);
-        if (e || atomic_load(&k->dlq_failures) != before) {
-            fail(k, TS_E_KAFKA, "dead letters not confirmed by the broker; offsets not committed");
-            return TS_E_KAFKA;
-        }
+    if (b->dead_letters && (rc = dlq_confirmed(w)) != 0)
+        return rc;
+    if (k->o.sink.commit && (rc = k->o.sink.commit(k->o.sink.ctx, b)) == INGEST_E_STALE) {
+        ts_warn("kafka (worker %d): a batch of %u messages was read again and counted by the "
+                "worker that got its partitions while this one waited: dropped, its offsets "
+                "not committed", w->id, (unsigned)b->consumed);
+        inc(&w->st.batches, 1);
+        return 0;
     }
-    if (k->o.sink.commit && (rc = k->o.sink.commit(k->o.sink.ctx, b)) != 0) {
+    if (rc) {
         fail(k, rc, "worker %d: commit hook failed: %s", w->id, ts_strerror(rc));
         return rc;
     }

@@ -390,6 +390,16 @@ static int refused(struct rt_corr *cs, int rc, const char *what, const char *id)
     return 0;
 }
 
+/* The offset up to which the batches fed so far took a Kafka partition,
+ * -1 when none did (cs->mu held). */
+static int64_t fed_at(const struct rt_corr *cs, const char *topic, int32_t partition)
+{
+    for (size_t j = 0; partition >= 0 && j < cs->nfed; j++)
+        if (cs->fed[j].partition == partition && strcmp(cs->fed[j].topic, topic) == 0)
+            return cs->fed[j].offset;
+    return -1;
+}
+
 static int txn_body(struct store_txn *t, void *ctx)
 {
     struct rt_corr *cs = ctx;
@@ -515,11 +525,14 @@ static int txn_body(struct store_txn *t, void *ctx)
             cs->outbox_entries += eb.n;
         esc_outbox_batch_free(&eb);
     }
-    for (uint32_t i = 0; !rc && b && i < b->noffsets; i++)
+    for (uint32_t i = 0; !rc && b && i < b->noffsets; i++) {
+        /* fenced: never behind what another worker's batch stored */
+        int64_t at = cs->fence ? fed_at(cs, b->offsets[i].topic, b->offsets[i].partition) : -1;
         rc = refused(cs,
                      store_offset_put(t, b->offsets[i].topic, b->offsets[i].partition,
-                                      b->offsets[i].offset),
+                                      at > b->offsets[i].offset ? at : b->offsets[i].offset),
                      "the input offset of", b->offsets[i].topic);
+    }
     for (size_t i = 0; !rc && !b && i < cs->nacc; i++) /* coalesced */
         rc = refused(cs,
                      store_offset_put(t, cs->acc[i].topic, cs->acc[i].partition,
@@ -775,32 +788,71 @@ static int maybe_fold(struct rt_corr *cs, bool always)
 }
 
 /* Remember b's offsets (the latest per source) for a coalesced commit. */
-static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
+/* v[0..*n): the latest offset per source; b's offsets merged in (fed: the
+ * Kafka partitions only, each keeping the furthest offset). */
+static int merge_offsets(struct ingest_offset **v, size_t *n, size_t *cap,
+                         const struct ingest_batch *b, bool fed)
 {
+    bool files = !fed;
     for (uint32_t i = 0; i < b->noffsets; i++) {
         const struct ingest_offset *o = &b->offsets[i];
+        if (!files && o->partition < 0)
+            continue;
         size_t j = 0;
-        while (j < cs->nacc && (cs->acc[j].partition != o->partition ||
-                                strcmp(cs->acc[j].topic, o->topic) != 0))
+        while (j < *n && ((*v)[j].partition != o->partition || strcmp((*v)[j].topic, o->topic) != 0))
             j++;
-        if (j == cs->nacc) {
-            if (cs->nacc == cs->capacc) {
-                size_t nc = cs->capacc ? cs->capacc * 2 : 16;
-                struct ingest_offset *n = realloc(cs->acc, nc * sizeof(*n));
-                if (!n)
+        if (j == *n) {
+            if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 16;
+                struct ingest_offset *m = realloc(*v, nc * sizeof(*m));
+                if (!m)
                     return TS_E_NOMEM;
-                cs->acc = n;
-                cs->capacc = nc;
+                *v = m;
+                *cap = nc;
             }
             char *topic = strdup(o->topic);
             if (!topic)
                 return TS_E_NOMEM;
-            cs->acc[cs->nacc++] = (struct ingest_offset){topic, o->partition, o->offset};
-        } else {
-            cs->acc[j].offset = o->offset;
+            (*v)[(*n)++] = (struct ingest_offset){topic, o->partition, o->offset, o->first};
+        } else if (!fed || o->offset > (*v)[j].offset) {
+            (*v)[j].offset = o->offset;
         }
     }
     return 0;
+}
+
+static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
+{
+    return merge_offsets(&cs->acc, &cs->nacc, &cs->capacc, b, false);
+}
+
+/* b against what was fed before (cs->fence, cs->mu held): 0 none of it, 1
+ * part of it (a worker that read its partitions again from the store's
+ * offsets, batched differently), 2 all of it. */
+static int fed_before(const struct rt_corr *cs, const struct ingest_batch *b)
+{
+    bool some = false, all = b->noffsets > 0;
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        const struct ingest_offset *o = &b->offsets[i];
+        int64_t at = fed_at(cs, o->topic, o->partition);
+        some |= at > o->first;
+        all &= at >= o->offset;
+    }
+    return all ? 2 : some ? 1 : 0;
+}
+
+/* Leave out of p the detections of events fed before (fed_before 1). */
+static void drop_fed(struct rt_corr *cs, struct rt_corr_pairs *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct ts_srcpos *s = &p->v[i].ev->src;
+        if (s->kind == TS_SRC_KAFKA && s->offset < fed_at(cs, s->name, s->partition))
+            continue;
+        p->v[k++] = p->v[i];
+    }
+    cs->stale_detections += p->n - k;
+    p->n = k;
 }
 
 /* The engine's output since the last commit -> one LMDB txn (b: the batch
@@ -871,6 +923,8 @@ void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out)
     out->store_refused = cs->store_refused;
     out->outbox_entries = cs->outbox_entries;
     out->emitted = cs->emitted;
+    out->stale_batches = cs->stale_batches;
+    out->stale_detections = cs->stale_detections;
     pthread_mutex_unlock(&cs->mu);
 }
 
@@ -933,8 +987,20 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
     struct rt_corr_pairs *p = &cs->pairs[w];
     pthread_mutex_lock(&cs->mu);
-    corr_batch_begin(cs->ce);
     int rc = 0;
+    if (cs->fence) {
+        int before = fed_before(cs, b);
+        if (before == 2) {
+            p->n = 0; /* fed with the batch that read them first */
+            cs->stale_batches++;
+            pthread_mutex_unlock(&cs->mu);
+            return INGEST_E_STALE;
+        }
+        if (before == 1)
+            drop_fed(cs, p);
+        rc = merge_offsets(&cs->fed, &cs->nfed, &cs->capfed, b, true);
+    }
+    corr_batch_begin(cs->ce);
     for (size_t i = 0; !rc && i < p->n; i++)
         rc = p->v[i].use == RT_CORR_ALL_USES
                  ? corr_feed(cs->ce, p->v[i].rule, p->v[i].ev)
@@ -1150,6 +1216,9 @@ void rt_corr_close(struct rt_corr *cs)
     for (size_t i = 0; i < cs->nacc; i++)
         free((char *)cs->acc[i].topic);
     free(cs->acc);
+    for (size_t i = 0; i < cs->nfed; i++)
+        free((char *)cs->fed[i].topic);
+    free(cs->fed);
     ts_arena_destroy(cs->esc_arena);
     corr_engine_destroy(cs->ce);
     if (cs->st)

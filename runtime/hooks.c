@@ -200,6 +200,12 @@ static int rules_series(struct rt_run *r, struct ts_buf *b)
     rc = rc ? rc : loss(b, "correlation", "bad_tenant", cs.m.bad_tenant);
     rc = rc ? rc : loss(b, "correlation", "window_entries_cap", cs.m.entries_cap_hit);
     rc = rc ? rc : loss(b, "storage", "refused", cs.store_refused);
+    rc = rc ? rc : ts_metric_family(b, "tocsin_stale_batches_total", "counter",
+                                    "Batches a worker committed after the worker that got its "
+                                    "partitions had read and counted them again: dropped, or "
+                                    "the detections of their counted part left out (not lost: "
+                                    "not counted twice)");
+    rc = rc ? rc : ts_metric_u64(b, "tocsin_stale_batches_total", NULL, 0, cs.stale_batches);
     struct corr_late_source *ls = NULL;
     size_t nls = 0;
     if (!rc && r->corr_open)

@@ -519,6 +519,10 @@ static int open_correlation(struct rt_run *r, FILE *out, struct ts_err *err)
     r->corr_open = true; /* closed by destroy, also after a failed open */
     if (rc)
         return TS_E_CONFIG;
+    /* workers of one store: the one that lost its partitions must not count
+     * what the one that got them counted (the distributed mode's stage B is
+     * fenced by its Kafka transactions) */
+    r->corr.fence = !cfg->correlate.distributed;
     if (r->corr.invalid_rules && !cfg->rules.skip_invalid) {
         fprintf(stderr, "tocsin run: %zu invalid correlation rule%s (listed above): fix or "
                         "remove, or set rules: {skip_invalid: true} to start without\n",

@@ -268,6 +268,17 @@ struct rt_corr {
     int64_t held_since;
     struct ingest_offset *acc;
     size_t nacc, capacc;
+    /* Fencing (run, several workers): a worker that lost its partitions while
+     * it held a batch (its session ended) may commit after the worker that
+     * got them read the same messages again from the store's offsets. fed:
+     * the furthest offset per Kafka partition of the batches fed so far, by
+     * any worker; a batch all behind it is dropped (INGEST_E_STALE), the
+     * detections of a batch partly behind it are left out for the part that
+     * was fed, and the stored offsets never go back. */
+    bool fence;
+    struct ingest_offset *fed;
+    size_t nfed, capfed;
+    uint64_t stale_batches, stale_detections;
     struct corr_metrics base;     /* counters of the engines a reload replaced */
     size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
     struct rt_counters *counters; /* per-period counters (counters.c); with a store */
@@ -296,6 +307,7 @@ int rt_corr_dropped(struct rt_corr *cs, char *buf, size_t len);
 struct rt_corr_stats {
     struct corr_metrics m;
     uint64_t store_refused, outbox_entries, emitted;
+    uint64_t stale_batches, stale_detections; /* rt_corr.fence */
 };
 void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out);
 /* Late detections by source and tenant (correlate.h: corr_late_sources),
