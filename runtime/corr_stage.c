@@ -58,11 +58,14 @@ int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t us
 struct import_ctx {
     struct corr_engine *ce;
     uint64_t imported, stale, capped;
+    struct rt_dist *dist; /* distributed: only the keys of partitions held */
 };
 
 static int import_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct import_ctx *x = ctx;
+    if (x->dist && !rt_dist_import_keep(x->dist, key, klen, val, vlen))
+        return 0;
     int rc = corr_state_import(x->ce, key, klen, val, vlen);
     if (rc == 0)
         x->imported++;
@@ -79,7 +82,7 @@ static int import_one(void *ctx, const void *key, size_t klen, const void *val, 
  * engine of a reload). */
 static int import_state(struct rt_corr *cs, struct corr_engine *ce, struct import_ctx *x)
 {
-    *x = (struct import_ctx){.ce = ce};
+    *x = (struct import_ctx){.ce = ce, .dist = cs->dist};
     struct store_txn *t;
     int rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t);
     if (rc)
@@ -405,6 +408,8 @@ static int txn_body(struct store_txn *t, void *ctx)
     if (out->nstate) /* qsort's array may not be NULL, even for 0 items */
         qsort(cs->sorder, out->nstate, sizeof(*cs->sorder), item_cmp);
     for (size_t i = 0; !rc && i < out->nstate; i++) {
+        if (cs->dist && rt_dist_item_skip(cs->dist, cs->sorder[i]))
+            continue; /* a key of a partition another process owns now */
         const struct corr_state_item *s = &out->state[cs->sorder[i]];
         rc = s->deleted ? store_state_del(t, s->key, s->key_len)
                         : store_state_put(t, s->key, s->key_len, s->val, s->val_len);
@@ -805,10 +810,19 @@ static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
 
 /* The engine's output since the last commit -> one LMDB txn (b: the batch
  * whose offsets it ends at; NULL: the accumulated ones) -> printing. */
+static int commit_write(struct rt_corr *cs, const struct ingest_batch *b);
+
 static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
 {
-    uint64_t queued_before = cs->outbox_entries;
     int rc = corr_batch_end(cs->ce, &cs->cur);
+    return rc ? rc : commit_write(cs, b);
+}
+
+/* The batch's output (cs->cur) -> LMDB -> printing. */
+static int commit_write(struct rt_corr *cs, const struct ingest_batch *b)
+{
+    uint64_t queued_before = cs->outbox_entries;
+    int rc = 0;
     if (!rc && cs->st) {
         struct ts_err err = {0};
         cs->cur_batch = b;
@@ -933,11 +947,20 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     pthread_mutex_lock(&cs->mu);
     corr_batch_begin(cs->ce);
     int rc = 0;
+    if (cs->dist)
+        p->held = true; /* fed from here on: an abort cannot take the batch again */
     for (size_t i = 0; !rc && i < p->n; i++)
         rc = p->v[i].use == RT_CORR_ALL_USES
                  ? corr_feed(cs->ce, p->v[i].rule, p->v[i].ev)
                  : corr_feed_use(cs->ce, p->v[i].rule, p->v[i].use, p->v[i].ev);
     p->n = 0;
+    if (cs->dist) {
+        /* the changed state into the batch's Kafka transaction; LMDB after
+         * Kafka committed (rt_corr_txn_done), the mutex held till then */
+        rc = rc ? rc : corr_batch_end(cs->ce, &cs->cur);
+        rc = rc ? rc : rt_dist_produce(cs->dist, &cs->cur, b);
+        return rc; /* txn_done follows, committed or aborted, and unlocks */
+    }
     bool coalesce = cs->commit_events || cs->commit_ns;
     if (!rc && coalesce) {
         rc = acc_offsets(cs, b);
@@ -956,6 +979,21 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     } else if (!rc) {
         rc = commit_out(cs, b);
     }
+    pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
+int rt_corr_txn_done(struct rt_corr *cs, const struct ingest_batch *b, bool committed)
+{
+    size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
+    struct rt_corr_pairs *p = &cs->pairs[w];
+    if (!p->held)
+        return 0; /* the batch failed before its commit: nothing was fed */
+    p->held = false;
+    int rc = committed ? commit_write(cs, b) : TS_E_KAFKA;
+    if (rc == TS_E_KAFKA)
+        ts_error("correlation stage: the Kafka transaction of a batch the engine took was "
+                 "aborted: stopping (a restart restores the state from the changelog)");
     pthread_mutex_unlock(&cs->mu);
     return rc;
 }

@@ -82,21 +82,51 @@ static int runb_process(void *ctx, struct ingest_batch *b)
     rule_set_unref(rs);
     if (rc)
         rt_corr_batch_leave(&r->corr);
+    else
+        r->b_in[b->worker] = true; /* left when its transaction is resolved */
     return rc;
 }
 
+/* Feed, end the batch, its changed state to the changelog (in the batch's
+ * Kafka transaction); LMDB in runb_txn_done. */
 static int runb_commit(void *ctx, const struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
-    int rc = rt_corr_commit(&r->corr, b);
-    rt_corr_batch_leave(&r->corr);
+    return rt_corr_commit(&r->corr, b);
+}
+
+static int runb_txn_done(void *ctx, const struct ingest_batch *b, bool committed)
+{
+    struct rt_run *r = ctx;
+    int rc = rt_corr_txn_done(&r->corr, b, committed);
+    if (r->b_in[b->worker]) {
+        r->b_in[b->worker] = false;
+        rt_corr_batch_leave(&r->corr);
+    }
     return rc;
 }
 
+/* Where stage B starts: the group's committed offsets (its transactions
+ * commit them); runb_assigned made LMDB agree with them first. */
 static int runb_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
 {
+    (void)ctx;
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    return TS_E_NOTFOUND;
+}
+
+static int runb_assigned(void *ctx, int worker, const struct ingest_offset *parts, size_t n)
+{
     struct rt_run *r = ctx;
-    return rt_corr_seek(&r->corr, topic, partition, offset);
+    return rt_dist_assigned(r->distb, worker, parts, n);
+}
+
+static void runb_revoked(void *ctx, int worker, const struct ingest_offset *parts, size_t n)
+{
+    struct rt_run *r = ctx;
+    rt_dist_revoked(r->distb, worker, parts, n);
 }
 
 /* The records are decoded by runb_process on the stage thread, where the
@@ -536,16 +566,28 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
     int rc = ingest_kafka_create(&r->k, &ko, err);
     if (rc || !r->dist)
         return rc;
-    /* stage B: the internal topic, read_committed, into correlation and LMDB */
+    /* stage B: the internal topic, read_committed, into correlation; its
+     * state to the compacted changelog (same partition count) and LMDB */
     int parts = cfg->correlate.partitions ? cfg->correlate.partitions : RT_DIST_PARTITIONS;
-    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_topic, parts, err)) != 0)
+    int32_t nparts = 0, nstate = 0;
+    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_topic, parts, false, &nparts, err)) != 0 ||
+        (rc = ingest_kafka_topic_ensure(&ko, r->dist_state, nparts, true, &nstate, err)) != 0)
         return rc;
+    if (nstate != nparts)
+        return ts_err_set(err, TS_E_CONFIG, r->o.config_path, 0, 0,
+                          "the changelog topic %s has %d partition(s), the internal topic %s "
+                          "%d: they must be equal (delete the changelog with the internal "
+                          "topic's data, or give it as many partitions)",
+                          r->dist_state, (int)nstate, r->dist_topic, (int)nparts);
+    r->b_in = calloc((size_t)(cfg->kafka.workers > 0 ? cfg->kafka.workers : 1), sizeof(bool));
+    if (!r->b_in)
+        return TS_E_NOMEM;
     r->btopic = (struct ingest_topic){.name = r->dist_topic};
     struct ingest_kafka_opts kb = ko;
     kb.group_id = r->dist_group;
     kb.topics = &r->btopic;
     kb.ntopics = 1;
-    kb.txn_id = NULL;
+    kb.txn_id = r->dist_txnb;
     kb.norm = NULL;
     kb.decode = runb_decode;
     kb.decode_ctx = r;
@@ -554,7 +596,14 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
                                               : INGEST_DEFAULT_MAX_MSG;
     kb.parse.max_msg_bytes = mm * 2 + 65536;
     kb.sink = (struct ingest_sink){.ctx = r, .process = runb_process, .commit = runb_commit,
-                                   .seek = runb_seek};
+                                   .seek = runb_seek, .txn_done = runb_txn_done,
+                                   .assigned = runb_assigned, .revoked = runb_revoked};
+    if ((rc = rt_dist_open(&r->distb, &r->corr, &kb, r->dist_topic, r->dist_state, nparts)) != 0)
+        return rc;
+    r->corr.dist = r->distb;
+    long dropped = rt_dist_start(r->distb);
+    ts_info("correlate.distributed: state changelog %s (%d partition(s)); %ld key(s) of the "
+            "cache wait for their partitions", r->dist_state, (int)nparts, dropped);
     return ingest_kafka_create(&r->kb, &kb, err);
 }
 
@@ -595,10 +644,16 @@ static int dist_prepare(struct rt_run *r, struct ts_err *err)
     r->dist_group = malloc(gl + 11);
     r->dist_node = strdup(node);
     r->dist_txn = malloc(gl + strlen(node) + 2);
-    if (!r->dist_topic || !r->dist_group || !r->dist_node || !r->dist_txn)
+    r->dist_txnb = malloc(gl + strlen(node) + 12);
+    if (!r->dist_topic || !r->dist_group || !r->dist_node || !r->dist_txn || !r->dist_txnb)
         return TS_E_NOMEM;
     if (!cfg->correlate.topic)
         snprintf(r->dist_topic, gl + 11, "%s.correlate", g);
+    snprintf(r->dist_txnb, gl + strlen(node) + 12, "%s.correlate.%s", g, node);
+    size_t tl = strlen(r->dist_topic);
+    if (!(r->dist_state = malloc(tl + 7)))
+        return TS_E_NOMEM;
+    snprintf(r->dist_state, tl + 7, "%s-state", r->dist_topic);
     snprintf(r->dist_group, gl + 11, "%s.correlate", g);
     snprintf(r->dist_txn, gl + strlen(node) + 2, "%s.%s", g, node);
     if (!strcmp(r->dist_group, g))
@@ -774,6 +829,12 @@ void rt_run_destroy(struct rt_run *r)
     free(r->dist_group);
     free(r->dist_node);
     free(r->dist_txn);
+    free(r->dist_txnb);
+    free(r->dist_state);
+    free(r->b_in);
+    if (r->corr_open)
+        r->corr.dist = NULL;
+    rt_dist_close(r->distb);
     if (r->eo_open)
         rt_events_out_close(&r->eo);
     if (r->dispatcher) {

@@ -189,6 +189,8 @@ struct rt_corr_pair {
 struct rt_corr_pairs {
     struct rt_corr_pair *v;
     size_t n, cap;
+    bool held; /* distributed: this worker's batch holds the stage mutex from its
+                  commit to the end of its Kafka transaction (rt_corr_txn_done) */
 };
 /* Replay keeps the last state of each incident and renders it at the end:
  * scalars copied, the rule's strings borrowed from the engine (valid until
@@ -267,6 +269,7 @@ struct rt_corr {
     size_t nacc, capacc;
     struct corr_metrics base;     /* counters of the engines a reload replaced */
     size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
+    struct rt_dist *dist;         /* distributed stage B (runtime_int.h), else NULL */
     bool keep_evidence;           /* replay --evidence (final_only): each incident printed
                                      with its evidence records, the lines the engine did
                                      not keep read back from their files */

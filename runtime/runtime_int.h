@@ -35,6 +35,50 @@ void rt_corr_batch_leave(struct rt_corr *cs);
 int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_opts *co,
                    void (*swap)(void *ctx), void *ctx);
 
+/* Distributed stage B (dist.c): rt_corr_commit feeds, ends the batch and
+ * produces its changed state to the changelog, then returns holding the
+ * stage mutex; rt_corr_txn_done, once Kafka resolved the transaction,
+ * writes LMDB (committed) and lets go. Non-zero after an abort when the
+ * engine had been fed (the batch cannot be taken again). */
+int rt_corr_txn_done(struct rt_corr *cs, const struct ingest_batch *b, bool committed);
+
+/* ----------------------------------- state follows partitions (dist.c) */
+
+#define RT_DIST_NOPART (-2)  /* a key of no partition (not a lane's watermark) */
+#define RT_DIST_UNKNOWN (-3) /* a long-name key whose name is not at hand */
+#define RT_DIST_SKIP (-1)    /* a key of a partition this process does not own */
+#define RT_DIST_NO_OFFSET (-2) /* LMDB's offset of a partition being restored */
+
+struct rt_dist {
+    struct rt_corr *cs;
+    struct ingest_kafka_opts ko; /* brokers and properties for the restore reader */
+    const char *topic, *changelog; /* borrowed (the run's) */
+    int32_t nparts;
+    int *owner;        /* per partition: stage B worker, -1: not this process's */
+    bool *in_engine;   /* per partition: the engine holds its keys as LMDB has them */
+    int32_t *item_part; /* per state item of the batch being committed */
+    size_t item_cap, nitems;
+    /* counters (under the stage mutex) */
+    uint64_t changelog_records, restores, restored_records, imported_keys;
+    int64_t restore_ns;
+};
+int rt_dist_open(struct rt_dist **out, struct rt_corr *cs, const struct ingest_kafka_opts *ko,
+                 const char *topic, const char *changelog, int32_t nparts);
+void rt_dist_close(struct rt_dist *d);
+/* After rt_corr_open: the engine forgets every key (none is ours yet). */
+long rt_dist_start(struct rt_dist *d);
+int32_t rt_dist_key_part(const struct rt_dist *d, const void *key, size_t klen, const void *val,
+                         size_t vlen);
+/* The batch's changed keys to the changelog in b's transaction; marks the
+ * items of partitions not ours (rt_dist_item_skip). Under the stage mutex. */
+int rt_dist_produce(struct rt_dist *d, const struct corr_batch *out, const struct ingest_batch *b);
+bool rt_dist_item_skip(const struct rt_dist *d, size_t i);
+/* The sink's assigned/revoked hooks (ingest.h). */
+int rt_dist_assigned(struct rt_dist *d, int worker, const struct ingest_offset *parts, size_t n);
+void rt_dist_revoked(struct rt_dist *d, int worker, const struct ingest_offset *parts, size_t n);
+/* For a reload's import: is the key one the engine should hold? */
+bool rt_dist_import_keep(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 
 /* What a re-keyed record names besides the event (arena strings). */
@@ -119,6 +163,9 @@ struct rt_run {
     struct ingest_kafka *kb;
     struct ingest_topic btopic;
     char *dist_topic, *dist_group, *dist_node, *dist_txn; /* owned */
+    char *dist_state, *dist_txnb; /* the changelog topic; stage B's transactional ids */
+    struct rt_dist *distb;        /* stage B's partitions and their state */
+    bool *b_in;                   /* per stage-B worker: its batch holds the batch lock */
     _Atomic uint64_t rekey_bad; /* records stage B could not feed */
     int brc;                    /* stage B's result, its error */
     struct ts_err berr;
