@@ -344,11 +344,6 @@ int rt_dist_assigned(struct rt_dist *d, int worker, const struct ingest_offset *
     pthread_rwlock_wrlock(&cs->batch_rw); /* no batch between process and its commit */
     pthread_mutex_lock(&cs->mu);
     size_t nkept = 0, nrestore = 0, nreimport = 0;
-    for (int32_t p = 0; p < d->nparts; p++)
-        if (d->owner[p] < 0 && d->in_engine[p]) { /* moved away, or not back yet */
-            in[p] = true;
-            d->in_engine[p] = false;
-        }
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         int32_t p = parts[i].partition;
@@ -360,6 +355,14 @@ int rt_dist_assigned(struct rt_dist *d, int worker, const struct ingest_offset *
             break;
         }
         d->owner[p] = worker;
+    }
+    for (int32_t p = 0; !rc && p < d->nparts; p++)
+        if (d->owner[p] < 0 && d->in_engine[p]) { /* moved away, or not back yet */
+            in[p] = true;
+            d->in_engine[p] = false;
+        }
+    for (size_t i = 0; !rc && i < n; i++) {
+        int32_t p = parts[i].partition;
         int64_t stored = INGEST_OFFSET_NONE;
         if (store_offset_get(cs->st, d->topic, p, &stored) != 0)
             stored = INGEST_OFFSET_NONE;

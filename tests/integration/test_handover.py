@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""State follows partitions (issue 12 part 3, acceptance; docs/scale.md).
+
+The sshd stream of test_distributed.py (keyed by host over 6 partitions,
+40 addresses each failing once against 6 hosts on 6 partitions within a
+minute, bursts, noise), produced in three parts. Three `tocsin run`
+processes with `correlate: {distributed: true}` in one group, own data
+directories:
+  part 1 -> all three correlate it;
+  node 1 is killed with SIGKILL, part 2 is produced, node 1 is started
+  again (within the session timeout: it keeps its partitions, its open
+  transaction is aborted by the fence, stage B re-reads from the committed
+  offsets with the state that matches them);
+  a fourth node joins and node 0 stops (SIGTERM, static membership: its
+  partitions move when the session times out), then part 3 is produced:
+  internal partitions move to other processes mid-window, and their new
+  owners must continue the windows from the changelog.
+The incidents must be exactly those of one uninterrupted single-process run
+over the whole stream: same ids, rules, groups, counts, first/last seen -
+in every node's store (incidents everywhere), which is therefore also the
+union. The logs must show that state was restored from the changelog."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import test_distributed as td
+
+SESSION_MS = 8000
+
+
+def config(name, group, distributed, node=None):
+    path, d = td.config(name, group, distributed, node)
+    with open(path) as f:
+        text = f.read()
+    text = text.replace("session.timeout.ms: 20000", f"session.timeout.ms: {SESSION_MS}")
+    with open(path, "w") as f:
+        f.write(text)
+    return path, d
+
+
+def produce_part(parts, k, n=3):
+    for p, lines in enumerate(parts):
+        lo, hi = len(lines) * k // n, len(lines) * (k + 1) // n
+        if hi > lo:
+            subprocess.run(["kcat", "-P", "-b", td.BOOT, "-t", td.TOPIC, "-p", str(p)],
+                           input="\n".join(lines[lo:hi]) + "\n", text=True, check=True)
+    return [len(l) * (k + 1) // n for l in parts]
+
+
+def restored(d, runs):
+    """Changelog records restored and partitions restored, over the runs' logs."""
+    recs = nparts = 0
+    for n in range(runs + 1):
+        path = os.path.join(d, f"run{n}.err")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for l in f:
+                m = re.search(r"(\d+) restored from \S+ \((\d+) record", l)
+                if m:
+                    nparts += int(m.group(1))
+                    recs += int(m.group(2))
+    return nparts, recs
+
+
+def main():
+    check = td.check
+    parts = td.stream()
+    subprocess.run([td.KTOOL, "create", td.BOOT, td.TOPIC, str(td.PARTS)], check=True)
+    total = sum(len(l) for l in parts)
+
+    # the reference: one process over the whole stream
+    g = f"g-ref-{td.RUN}"
+    cfg, d = config("ref", g, False)
+    ends = produce_part(parts, 0)
+    p = td.start(cfg, d, 0)
+    ends = produce_part(parts, 1)
+    ends = produce_part(parts, 2)
+    check(td.wait_input(g, ends), "reference run did not consume everything")
+    check(td.stop(p) == 0, "reference run did not exit 0")
+    ref = td.incidents(d)
+    check(len(ref) >= 40, f"reference: only {len(ref)} incidents")
+
+    # the same stream again on a fresh topic, in three parts
+    td.TOPIC = f"{td.TOPIC}.b"
+    subprocess.run([td.KTOOL, "create", td.BOOT, td.TOPIC, str(td.PARTS)], check=True)
+    g = f"g-hand-{td.RUN}"
+    nodes, procs, runs = [], [], []
+    for i in range(4):
+        nodes.append(config(f"hand{i}", g, True, node=f"n{i}"))
+        runs.append(0)
+    for i in range(3):
+        procs.append(td.start(nodes[i][0], nodes[i][1], 0))
+    procs.append(None)
+    shares = td.wait_stable([(nodes[i][1], 0) for i in range(3)], g)
+    check(shares is not None, "the three processes did not share both groups' partitions")
+    print(f"handover: internal partitions per node {shares}", flush=True)
+
+    ends = produce_part(parts, 0)
+    check(td.wait_input(g, ends), "part 1 not consumed")
+    check(td.wait_internal(g) > 0, "part 1 not correlated")
+
+    # SIGKILL node 1 mid-stream (part 2 arrives while it is down), restart it
+    procs[1].send_signal(signal.SIGKILL)
+    procs[1].wait(30)
+    ends = produce_part(parts, 1)
+    time.sleep(1)
+    runs[1] += 1
+    procs[1] = td.start(nodes[1][0], nodes[1][1], runs[1])
+    check(td.wait_input(g, ends), "part 2 not consumed after the SIGKILL and restart")
+    check(td.wait_internal(g) > 0, "part 2 not correlated")
+    print("handover: node 1 killed with SIGKILL and restarted", flush=True)
+
+    # a fourth node joins, node 0 leaves: partitions move
+    procs[3] = td.start(nodes[3][0], nodes[3][1], 0)
+    time.sleep(3)
+    check(td.stop(procs[0]) == 0, "node 0 did not exit 0 on SIGTERM")
+    procs[0] = None
+    # node 0's partitions move once its session times out
+    live = [(nodes[i][1], runs[i]) for i in (1, 2, 3)]
+    time.sleep(SESSION_MS / 1000 + 2)
+    shares = td.wait_stable(live, g)
+    check(shares is not None, "nodes 1-3 did not take over all partitions")
+    print(f"handover: after node 0 left and node 3 joined, internal partitions {shares}",
+          flush=True)
+    ends = produce_part(parts, 2)
+    check(td.wait_input(g, ends), "part 3 not consumed")
+    nrec = td.wait_internal(g)
+    check(nrec > 0, "part 3 not correlated")
+    time.sleep(3)  # the materialisers catch up
+    for i in (1, 2, 3):
+        check(td.stop(procs[i]) == 0, f"node {i} did not exit 0")
+
+    nres, nrecs = 0, 0
+    for i in range(4):
+        a, b = restored(nodes[i][1], runs[i])
+        nres += a
+        nrecs += b
+    check(nres > 0 and nrecs > 0,
+          f"no partition was restored from the changelog ({nres} partitions, {nrecs} records): "
+          f"the test did not move state")
+
+    def compare(got, what):
+        missing = set(ref) - set(got)
+        extra = set(got) - set(ref)
+        differ = [k for k in set(ref) & set(got) if ref[k] != got[k]]
+        check(not missing and not extra and not differ,
+              f"{what}: {len(missing)} missing, {len(extra)} extra, {len(differ)} differ of "
+              f"{len(ref)}; e.g. missing {[ref[k] for k in sorted(missing)[:2]]}, extra "
+              f"{[got[k] for k in sorted(extra)[:2]]}, differ "
+              f"{[(ref[k], got[k]) for k in differ[:2]]}")
+
+    union = {}
+    for i in range(4):
+        got = td.incidents(nodes[i][1])
+        compare(got, f"node {i}'s store")
+        for k, v in got.items():
+            if k not in union or (v[2], v[4]) > (union[k][2], union[k][4]):
+                union[k] = v
+    compare(union, "the union of the stores")
+    print(f"handover: {total} lines in 3 parts, {nres} partition restore(s) from the "
+          f"changelog ({nrecs} records); every node's store and the union equal the "
+          f"single-process run's {len(ref)} incidents" if not td.fails
+          else f"handover: {len(td.fails)} failure(s) (logs in {td.tmp})", flush=True)
+    sys.exit(1 if td.fails else 0)
+
+
+if __name__ == "__main__":
+    main()
