@@ -407,6 +407,23 @@ int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *top
  * key on (librdkafka's "consistent" partitioner, CRC32 of the key modulo
  * nparts, which the producers of sources with txn_id are set to). */
 int32_t ingest_kafka_partition_of(const void *key, size_t klen, int32_t nparts);
+/* A reader of every partition of a topic from given offsets on (assign,
+ * read_committed, outside any group: nothing committed). start[p]: next
+ * offset to read, INGEST_OFFSET_NONE for the beginning. One thread. */
+struct ingest_tail;
+int ingest_kafka_tail_open(struct ingest_tail **out, const struct ingest_kafka_opts *o,
+                           const char *topic, int32_t nparts, const int64_t *start,
+                           struct ts_err *err);
+/* Up to max records within timeout_ms, fn for each (val NULL: a tombstone).
+ * Returns how many, or a negative TS_E_KAFKA / fn's error. *at_end: every
+ * partition has reached its end (as of the broker's last answer) and
+ * nothing was read after. */
+long ingest_kafka_tail_poll(struct ingest_tail *t, int timeout_ms, size_t max,
+                            int (*fn)(void *ctx, int32_t partition, int64_t offset,
+                                      const void *key, size_t klen, const void *val,
+                                      size_t vlen),
+                            void *ctx, bool *at_end);
+void ingest_kafka_tail_close(struct ingest_tail *t);
 /* Read partitions parts[0..n) of topic from their start to their end
  * (read_committed: the last stable offset as of reaching it), with o's
  * brokers and properties, outside any group (nothing committed), calling

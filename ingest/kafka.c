@@ -1394,6 +1394,113 @@ int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *top
     return rc;
 }
 
+struct ingest_tail {
+    rd_kafka_t *rk;
+    int32_t nparts;
+    bool *eof;
+};
+
+int ingest_kafka_tail_open(struct ingest_tail **out, const struct ingest_kafka_opts *o,
+                           const char *topic, int32_t nparts, const int64_t *start,
+                           struct ts_err *err)
+{
+    *out = NULL;
+    char es[512];
+    struct ingest_tail *t = calloc(1, sizeof(*t));
+    if (!t || !(t->eof = calloc((size_t)(nparts > 0 ? nparts : 1), sizeof(bool)))) {
+        free(t);
+        return TS_E_NOMEM;
+    }
+    t->nparts = nparts;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", o->brokers, err);
+    rc = rc ? rc : conf_set(c, "group.id", "tocsin-tail", err); /* never joined */
+    rc = rc ? rc : conf_set(c, "client.id", "tocsin-tail", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.commit", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.partition.eof", "true", err);
+    rc = rc ? rc : conf_set(c, "isolation.level", "read_committed", err);
+    rc = rc ? rc : conf_set(c, "fetch.wait.max.ms", "100", err);
+    rc = rc ? rc : conf_passthrough(c, o, true, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        ingest_kafka_tail_close(t);
+        return rc;
+    }
+    t->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
+    if (!t->rk) {
+        rd_kafka_conf_destroy(c);
+        ingest_kafka_tail_close(t);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create a Kafka consumer: %s", es);
+    }
+    rd_kafka_poll_set_consumer(t->rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int32_t p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            start[p] >= 0 ? start[p] : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(t->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        ingest_kafka_tail_close(t);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "%s: cannot read: %s", topic,
+                          rd_kafka_err2str(e));
+    }
+    *out = t;
+    return 0;
+}
+
+long ingest_kafka_tail_poll(struct ingest_tail *t, int timeout_ms, size_t max,
+                            int (*fn)(void *ctx, int32_t partition, int64_t offset,
+                                      const void *key, size_t klen, const void *val,
+                                      size_t vlen),
+                            void *ctx, bool *at_end)
+{
+    long n = 0;
+    int64_t until = ts_mono_ns() + (int64_t)timeout_ms * 1000000;
+    int rc = 0;
+    while (!rc && (size_t)n < max) {
+        int64_t left = (until - ts_mono_ns()) / 1000000;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(t->rk, left > 0 ? (int)left : 0);
+        if (!m)
+            break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < t->nparts)
+                t->eof[m->partition] = true;
+        } else if (m->err) {
+            ts_warn("kafka: reading %s [%d]: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+                    (int)m->partition, rd_kafka_message_errstr(m));
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+                rc = TS_E_KAFKA;
+        } else {
+            if (m->partition >= 0 && m->partition < t->nparts)
+                t->eof[m->partition] = false;
+            rc = fn(ctx, m->partition, m->offset, m->key, m->key_len, m->payload,
+                    m->payload ? m->len : 0);
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+        if (ts_mono_ns() >= until)
+            break;
+    }
+    bool all = true;
+    for (int32_t p = 0; p < t->nparts; p++)
+        all = all && t->eof[p];
+    *at_end = all;
+    return rc ? rc : n;
+}
+
+void ingest_kafka_tail_close(struct ingest_tail *t)
+{
+    if (!t)
+        return;
+    if (t->rk) {
+        rd_kafka_consumer_close(t->rk);
+        rd_kafka_destroy(t->rk);
+    }
+    free(t->eof);
+    free(t);
+}
+
 int ingest_kafka_read_parts(const struct ingest_kafka_opts *o, const char *topic,
                             const int32_t *parts, size_t n,
                             int (*fn)(void *ctx, int32_t partition, const void *key, size_t klen,

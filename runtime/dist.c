@@ -100,6 +100,8 @@ int rt_dist_open(struct rt_dist **out, struct rt_corr *cs, const struct ingest_k
     }
     for (int32_t p = 0; p < nparts; p++)
         d->owner[p] = -1;
+    ts_buf_init(&d->pub, 0);
+    ts_buf_init(&d->pubkey, 0);
     *out = d;
     return 0;
 }
@@ -111,6 +113,8 @@ void rt_dist_close(struct rt_dist *d)
     free(d->owner);
     free(d->in_engine);
     free(d->item_part);
+    ts_buf_free(&d->pub);
+    ts_buf_free(&d->pubkey);
     free(d);
 }
 

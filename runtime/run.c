@@ -262,6 +262,24 @@ static void log_dist(struct rt_run *r, const char *when)
             when, (unsigned long long)atomic_load(&r->rekey.records), r->dist_topic,
             (unsigned long long)st.consumed, (unsigned long long)st.batches,
             (unsigned long long)st.rebalances, (unsigned long long)atomic_load(&r->rekey_bad));
+    struct rt_incmat_stats ms = r->incmat_final;
+    if (r->incmat)
+        rt_incmat_stats(r->incmat, &ms);
+    struct rt_dist *d = r->distb;
+    pthread_mutex_lock(&r->corr.mu);
+    uint64_t cl = d ? d->changelog_records : 0, ir = d ? d->inc_records : 0,
+             rs = d ? d->restores : 0, rr = d ? d->restored_records : 0;
+    double rsec = d ? (double)d->restore_ns / 1e9 : 0;
+    pthread_mutex_unlock(&r->corr.mu);
+    ts_info("%s: state changelog records %llu, partitions restored %llu (%llu record(s), "
+            "%.3f s); incident records published %llu; incidents topic: %llu incident "
+            "change(s), %llu evidence, %llu retracted, %llu orphan evidence, %llu bad, %llu "
+            "escalation entr(ies) queued",
+            when, (unsigned long long)cl, (unsigned long long)rs, (unsigned long long)rr, rsec,
+            (unsigned long long)ir, (unsigned long long)ms.incidents,
+            (unsigned long long)ms.evidence, (unsigned long long)ms.deleted,
+            (unsigned long long)ms.orphans, (unsigned long long)ms.bad,
+            (unsigned long long)ms.queued);
 }
 
 /* Retention per the config, in bounded transactions (batch commits go on
@@ -573,6 +591,9 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
     if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_topic, parts, false, &nparts, err)) != 0 ||
         (rc = ingest_kafka_topic_ensure(&ko, r->dist_state, nparts, true, &nstate, err)) != 0)
         return rc;
+    int32_t ninc = 0;
+    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_inc, nparts, true, &ninc, err)) != 0)
+        return rc;
     if (nstate != nparts)
         return ts_err_set(err, TS_E_CONFIG, r->o.config_path, 0, 0,
                           "the changelog topic %s has %d partition(s), the internal topic %s "
@@ -601,6 +622,10 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
     if ((rc = rt_dist_open(&r->distb, &r->corr, &kb, r->dist_topic, r->dist_state, nparts)) != 0)
         return rc;
     r->corr.dist = r->distb;
+    r->distb->inc_topic = r->dist_inc;
+    r->distb->inc_nparts = ninc;
+    r->distb->node = r->dist_node;
+    r->dist_ninc = ninc;
     long dropped = rt_dist_start(r->distb);
     ts_info("correlate.distributed: state changelog %s (%d partition(s)); %ld key(s) of the "
             "cache wait for their partitions", r->dist_state, (int)nparts, dropped);
@@ -654,6 +679,9 @@ static int dist_prepare(struct rt_run *r, struct ts_err *err)
     if (!(r->dist_state = malloc(tl + 7)))
         return TS_E_NOMEM;
     snprintf(r->dist_state, tl + 7, "%s-state", r->dist_topic);
+    if (!(r->dist_inc = malloc(gl + 11)))
+        return TS_E_NOMEM;
+    snprintf(r->dist_inc, gl + 11, "%s.incidents", g);
     snprintf(r->dist_group, gl + 11, "%s.correlate", g);
     snprintf(r->dist_txn, gl + strlen(node) + 2, "%s.%s", g, node);
     if (!strcmp(r->dist_group, g))
@@ -752,6 +780,20 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
             cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
     atomic_store(&r->running, 1);
     pthread_t tid, btid;
+    if (r->kb) { /* incidents everywhere: this node's copy of the incidents topic */
+        struct ingest_kafka_opts ko = {.brokers = cfg->kafka.brokers,
+                                       .props = (const char *const *)cfg->kafka.props,
+                                       .nprops = cfg->kafka.nprops};
+        struct rt_incmat_opts mo = {.store = r->corr.st, .ko = &ko, .topic = r->dist_inc,
+                                    .nparts = r->dist_ninc, .node = r->dist_node,
+                                    .esc = r->esc_open ? &r->esc.env : NULL,
+                                    .dispatcher = r->dispatcher};
+        int mrc = rt_incmat_start(&r->incmat, &mo, err);
+        if (mrc)
+            return mrc;
+        ts_info("correlate.distributed: incidents of every node from %s into %s",
+                r->dist_inc, cfg->paths.data_dir);
+    }
     bool started = pthread_create(&tid, NULL, upkeep_main, r) == 0;
     bool bstarted = r->kb && pthread_create(&btid, NULL, stage_b_main, r) == 0;
     if (r->kb && !bstarted) {
@@ -772,6 +814,9 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
     atomic_store(&r->running, 0);
     if (started)
         pthread_join(tid, NULL);
+    /* reads on to the end: every incident committed so far */
+    rt_incmat_stop(r->incmat, &r->incmat_final);
+    r->incmat = NULL;
     log_stats(r->k, "run finished", cfg->ingest.silent_after_ns);
     if (r->kb)
         log_dist(r, "run finished");
@@ -831,6 +876,7 @@ void rt_run_destroy(struct rt_run *r)
     free(r->dist_txn);
     free(r->dist_txnb);
     free(r->dist_state);
+    free(r->dist_inc);
     free(r->b_in);
     if (r->corr_open)
         r->corr.dist = NULL;

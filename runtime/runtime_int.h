@@ -57,6 +57,10 @@ struct rt_dist {
     int *owner;        /* per partition: stage B worker, -1: not this process's */
     bool *in_engine;   /* per partition: the engine holds its keys as LMDB has them */
     int32_t *item_part; /* per state item of the batch being committed */
+    const char *inc_topic, *node; /* incidents topic (NULL: none) and this process (borrowed) */
+    int32_t inc_nparts;
+    struct ts_buf pub, pubkey;    /* a record being published */
+    uint64_t inc_records;
     size_t item_cap, nitems;
     /* counters (under the stage mutex) */
     uint64_t changelog_records, restores, restored_records, imported_keys;
@@ -78,6 +82,33 @@ int rt_dist_assigned(struct rt_dist *d, int worker, const struct ingest_offset *
 void rt_dist_revoked(struct rt_dist *d, int worker, const struct ingest_offset *parts, size_t n);
 /* For a reload's import: is the key one the engine should hold? */
 bool rt_dist_import_keep(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* ------------------------------------- incidents everywhere (inc_topic.c) */
+
+/* An incident change / one evidence record of it as the incidents topic
+ * carries them (node: the producer). 0 or the buffer's error. */
+int rt_inc_encode(struct ts_buf *b, const char *node, const struct store_incident *si);
+int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
+                     const struct store_evidence *e);
+struct rt_incmat;
+struct rt_incmat_opts {
+    struct store *store;
+    const struct ingest_kafka_opts *ko; /* brokers and properties (copied, strings borrowed) */
+    const char *topic;                  /* borrowed, lives until rt_incmat_stop */
+    int32_t nparts;
+    const char *node;                   /* this process: its records' escalations are its own */
+    const struct esc_env *esc;          /* NULL: no escalation */
+    struct esc_dispatcher *dispatcher;  /* may be NULL */
+};
+struct rt_incmat_stats {
+    uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+};
+/* Start materialising the topic into the store (a thread). */
+int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err);
+void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st);
+/* Read on to the end of every partition (at most 30 s), write, stop; *st
+ * (may be NULL) gets the final counters. m NULL ok. */
+void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st);
 
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 
@@ -166,6 +197,10 @@ struct rt_run {
     char *dist_state, *dist_txnb; /* the changelog topic; stage B's transactional ids */
     struct rt_dist *distb;        /* stage B's partitions and their state */
     bool *b_in;                   /* per stage-B worker: its batch holds the batch lock */
+    char *dist_inc;               /* the incidents topic "<group>.incidents" (owned) */
+    int32_t dist_ninc;
+    struct rt_incmat *incmat;     /* its materialiser (rt_run_main) */
+    struct rt_incmat_stats incmat_final; /* its counters when it stopped */
     _Atomic uint64_t rekey_bad; /* records stage B could not feed */
     int brc;                    /* stage B's result, its error */
     struct ts_err berr;

@@ -49,6 +49,7 @@ step webhook python3 tests/integration/test_webhook.py
 step escalation-e2e python3 tests/integration/test_escalation_e2e.py
 step summary python3 tests/integration/test_summary.py
 step kafka-distributed python3 tests/integration/test_distributed.py
+step kafka-handover python3 tests/integration/test_handover.py
 # its own broker (broker.sh start-secure): SSL and SASL_SSL/SCRAM, secrets
 step kafka-tls-sasl python3 tests/integration/test_kafka_tls.py
 

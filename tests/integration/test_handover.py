@@ -17,8 +17,8 @@ directories:
   owners must continue the windows from the changelog.
 The incidents must be exactly those of one uninterrupted single-process run
 over the whole stream: same ids, rules, groups, counts, first/last seen -
-in every node's store (incidents everywhere), which is therefore also the
-union. The logs must show that state was restored from the changelog."""
+in the store of every node running at the end (incidents everywhere; node 0
+left before part 3), and in the union of all four. The logs must show that state was restored from the changelog."""
 import os
 import re
 import signal
@@ -156,13 +156,14 @@ def main():
     union = {}
     for i in range(4):
         got = td.incidents(nodes[i][1])
-        compare(got, f"node {i}'s store")
+        if i:  # node 0 left before part 3: its store stops there
+            compare(got, f"node {i}'s store")
         for k, v in got.items():
             if k not in union or (v[2], v[4]) > (union[k][2], union[k][4]):
                 union[k] = v
     compare(union, "the union of the stores")
     print(f"handover: {total} lines in 3 parts, {nres} partition restore(s) from the "
-          f"changelog ({nrecs} records); every node's store and the union equal the "
+          f"changelog ({nrecs} records); every running node's store and the union equal the "
           f"single-process run's {len(ref)} incidents" if not td.fails
           else f"handover: {len(td.fails)} failure(s) (logs in {td.tmp})", flush=True)
     sys.exit(1 if td.fails else 0)
