@@ -262,15 +262,12 @@ static void log_dist(struct rt_run *r, const char *when)
             when, (unsigned long long)atomic_load(&r->rekey.records), r->dist_topic,
             (unsigned long long)st.consumed, (unsigned long long)st.batches,
             (unsigned long long)st.rebalances, (unsigned long long)atomic_load(&r->rekey_bad));
-    struct rt_incmat_stats ms = r->incmat_final;
-    if (r->incmat)
-        rt_incmat_stats(r->incmat, &ms);
-    struct rt_dist *d = r->distb;
-    pthread_mutex_lock(&r->corr.mu);
-    uint64_t cl = d ? d->changelog_records : 0, ir = d ? d->inc_records : 0,
-             rs = d ? d->restores : 0, rr = d ? d->restored_records : 0;
-    double rsec = d ? (double)d->restore_ns / 1e9 : 0;
-    pthread_mutex_unlock(&r->corr.mu);
+    struct rt_dist_stats ds;
+    rt_run_dist_stats(r, &ds);
+    const struct rt_incmat_stats ms = ds.mat;
+    uint64_t cl = ds.changelog_records, ir = ds.inc_records, rs = ds.restores,
+             rr = ds.restored_records;
+    double rsec = (double)ds.restore_ns / 1e9;
     ts_info("%s: state changelog records %llu, partitions restored %llu (%llu record(s), "
             "%.3f s); incident records published %llu; incidents topic: %llu incident "
             "change(s), %llu evidence, %llu retracted, %llu orphan evidence, %llu bad, %llu "
@@ -280,6 +277,34 @@ static void log_dist(struct rt_run *r, const char *when)
             (unsigned long long)ms.evidence, (unsigned long long)ms.deleted,
             (unsigned long long)ms.orphans, (unsigned long long)ms.bad,
             (unsigned long long)ms.queued);
+}
+
+void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!r->dist)
+        return;
+    out->rekeyed = atomic_load(&r->rekey.records);
+    out->unfed = atomic_load(&r->rekey_bad);
+    if (r->kb) {
+        struct ingest_stats st;
+        ingest_kafka_stats(r->kb, &st);
+        out->consumed = st.consumed;
+    }
+    out->mat = r->incmat_final;
+    if (r->incmat)
+        rt_incmat_stats(r->incmat, &out->mat);
+    struct rt_dist *d = r->distb;
+    if (!d)
+        return;
+    pthread_mutex_lock(&r->corr.mu);
+    out->changelog_records = d->changelog_records;
+    out->inc_records = d->inc_records;
+    out->restores = d->restores;
+    out->restored_records = d->restored_records;
+    out->restore_ns = d->restore_ns;
+    out->imported_keys = d->imported_keys;
+    pthread_mutex_unlock(&r->corr.mu);
 }
 
 /* Retention per the config, in bounded transactions (batch commits go on

@@ -232,6 +232,16 @@ struct rt_reload_result {
 int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result *res);
 /* The normaliser in force (a reference: norm_set_free it). */
 struct norm_set *rt_run_norm_ref(struct rt_run *r);
+/* The distributed mode's counters (zeros otherwise). Any thread; takes
+ * the stage mutex (waits for a stage-B batch's Kafka commit). */
+struct rt_dist_stats {
+    uint64_t rekeyed, consumed, unfed;           /* the hop: stage A out, stage B in */
+    uint64_t changelog_records, inc_records;     /* stage B out */
+    uint64_t restores, restored_records, imported_keys;
+    int64_t restore_ns;
+    struct rt_incmat_stats mat;
+};
+void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out);
 void rt_metrics_init(struct rt_run *r);
 void rt_metrics_free(struct rt_run *r);
 
