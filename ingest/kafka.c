@@ -1674,7 +1674,24 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
 
 int ingest_kafka_run(struct ingest_kafka *k, struct ts_err *err)
 {
-    for (int i = 0; i < k->nw; i++) {
+    /* Fence the previous incarnation of each transactional id before
+     * joining the group: its open transaction (a process killed mid-batch)
+     * is aborted now. Left to the first batch, the pending offsets it sent
+     * would make the committed offsets read on assignment (require_stable)
+     * wait for the transaction timeout. */
+    for (int i = 0; i < k->nw && !atomic_load(&k->failed); i++) {
+        struct worker *w = &k->w[i];
+        if (!w->txp || w->txn_ready)
+            continue;
+        char msg[512];
+        rd_kafka_error_t *e = rd_kafka_init_transactions(w->txp, TXN_TIMEOUT_MS);
+        if (e)
+            fail(k, TS_E_KAFKA, "worker %d: cannot start Kafka transactions: %s", w->id,
+                 txn_errstr(e, msg, sizeof(msg)));
+        else
+            w->txn_ready = true;
+    }
+    for (int i = 0; i < k->nw && !atomic_load(&k->failed); i++) {
         struct worker *w = &k->w[i];
         if (pthread_create(&w->stage_tid, NULL, stage_main, w) == 0)
             w->stage_started = true;

@@ -9,6 +9,7 @@
  * transaction, all under the mutex, so the engine sees batches one at a
  * time and every transaction holds exactly the state after that batch. */
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1056,6 +1057,10 @@ int rt_corr_txn_done(struct rt_corr *cs, const struct ingest_batch *b, bool comm
     if (!p->held)
         return 0; /* the batch failed before its commit: nothing was fed */
     p->held = false;
+    if (committed && cs->dist->kill_after && ++cs->dist->kafka_commits == cs->dist->kill_after) {
+        ts_warn("TOCSIN_TEST_KILL_AFTER_COMMITS: killed after the Kafka commit, before LMDB");
+        raise(SIGKILL);
+    }
     int rc = committed ? commit_write(cs, b) : TS_E_KAFKA;
     if (rc == TS_E_KAFKA)
         ts_error("correlation stage: the Kafka transaction of a batch the engine took was "

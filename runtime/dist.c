@@ -102,6 +102,8 @@ int rt_dist_open(struct rt_dist **out, struct rt_corr *cs, const struct ingest_k
         d->owner[p] = -1;
     ts_buf_init(&d->pub, 0);
     ts_buf_init(&d->pubkey, 0);
+    const char *k = getenv("TOCSIN_TEST_KILL_AFTER_COMMITS");
+    d->kill_after = k ? strtoull(k, NULL, 10) : 0;
     *out = d;
     return 0;
 }

@@ -61,6 +61,10 @@ struct rt_dist {
     int32_t inc_nparts;
     struct ts_buf pub, pubkey;    /* a record being published */
     uint64_t inc_records;
+    /* fault injection for the tests (TOCSIN_TEST_KILL_AFTER_COMMITS=N): the
+     * process kills itself with SIGKILL after the N-th stage-B Kafka commit,
+     * before LMDB is written - the crash between the two commits */
+    uint64_t kill_after, kafka_commits;
     size_t item_cap, nitems;
     /* counters (under the stage mutex) */
     uint64_t changelog_records, restores, restored_records, imported_keys;

@@ -6,7 +6,10 @@ The sshd stream of test_distributed.py (keyed by host over 6 partitions,
 minute, bursts, noise), produced in three parts. Three `tocsin run`
 processes with `correlate: {distributed: true}` in one group, own data
 directories:
-  part 1 -> all three correlate it;
+  part 1 -> all three correlate it; node 2 kills itself with SIGKILL
+  right after a correlation batch's Kafka commit, before its LMDB commit
+  (TOCSIN_TEST_KILL_AFTER_COMMITS), and is started again: its LMDB is
+  behind the group's offsets, so it restores from the changelog;
   part 2 is produced and node 1 is killed with SIGKILL while it flows,
   then started again (within the session timeout: it keeps its partitions, its open
   transaction is aborted by the fence, stage B re-reads from the committed
@@ -66,6 +69,16 @@ def restored(d, runs):
     return nparts, recs
 
 
+def start_killing(cfg, d, n, after):
+    """A node that kills itself with SIGKILL after its after-th correlation
+    batch committed to Kafka, before LMDB (TOCSIN_TEST_KILL_AFTER_COMMITS)."""
+    err = open(os.path.join(d, f"run{n}.err"), "w")
+    env = dict(os.environ, TOCSIN_TEST_KILL_AFTER_COMMITS=str(after))
+    return subprocess.Popen([td.TOCSIN, "run", "-c", cfg, "-d", os.path.join(d, f"out{n}.jsonl"),
+                             "--stats-interval", "0"], stderr=err, stdout=subprocess.DEVNULL,
+                            env=env)
+
+
 def main():
     check = td.check
     parts = td.stream()
@@ -93,13 +106,22 @@ def main():
         nodes.append(config(f"hand{i}", g, True, node=f"n{i}"))
         runs.append(0)
     for i in range(3):
-        procs.append(td.start(nodes[i][0], nodes[i][1], 0))
+        # node 2 dies between a Kafka commit and its LMDB commit in part 1
+        procs.append(start_killing(nodes[i][0], nodes[i][1], 0, 12) if i == 2
+                     else td.start(nodes[i][0], nodes[i][1], 0))
     procs.append(None)
     shares = td.wait_stable([(nodes[i][1], 0) for i in range(3)], g)
     check(shares is not None, "the three processes did not share both groups' partitions")
     print(f"handover: internal partitions per node {shares}", flush=True)
 
     ends = produce_part(parts, 0)
+    try:
+        rc2 = procs[2].wait(60)
+    except subprocess.TimeoutExpired:
+        rc2 = None
+    check(rc2 == -signal.SIGKILL, f"node 2 did not kill itself between the commits ({rc2})")
+    runs[2] += 1
+    procs[2] = td.start(nodes[2][0], nodes[2][1], runs[2])
     check(td.wait_input(g, ends), "part 1 not consumed")
     check(td.wait_internal(g) > 0, "part 1 not correlated")
 
@@ -146,6 +168,9 @@ def main():
     for i in (1, 2, 3):
         check(td.stop(procs[i]) == 0, f"node {i} did not exit 0")
 
+    a, b = restored(nodes[2][1], 1)
+    check(a > 0, "node 2, restarted after dying between the Kafka and the LMDB commit, did not "
+                 "restore its partitions from the changelog")
     nres, nrecs = 0, 0
     for i in range(4):
         a, b = restored(nodes[i][1], runs[i])
