@@ -433,7 +433,22 @@ static int assigned_hook(struct worker *w, const rd_kafka_topic_partition_list_t
     struct ingest_kafka *k = w->k;
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
     struct ingest_offset *v = calloc((size_t)parts->cnt, sizeof(*v));
-    rd_kafka_resp_err_t e = v ? rd_kafka_committed(w->rk, c, 60000) : RD_KAFKA_RESP_ERR__FAIL;
+    rd_kafka_resp_err_t e = v ? RD_KAFKA_RESP_ERR__TIMED_OUT : RD_KAFKA_RESP_ERR__FAIL;
+    /* a previous owner that died with a transaction open holds its offsets
+     * unstable until the broker aborts it (transaction.timeout.ms, 60 s by
+     * default): wait that long, within max.poll.interval.ms */
+    for (int tries = 0; v && tries < 4; tries++) {
+        e = rd_kafka_committed(w->rk, c, 60000);
+        bool unstable = false;
+        for (int i = 0; !e && i < c->cnt; i++)
+            unstable = unstable || c->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT;
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && !unstable)
+            break;
+        ts_warn("kafka (worker %d): the committed offsets of the partitions assigned are not "
+                "stable yet (a transaction of their previous owner is open): waiting", w->id);
+        for (int i = 0; i < c->cnt; i++)
+            c->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
     int rc = 0;
     if (e) {
         fail(k, TS_E_KAFKA, "worker %d: cannot read the group's committed offsets: %s", w->id,
