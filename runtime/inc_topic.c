@@ -248,6 +248,8 @@ struct rt_incmat {
     struct esc_outbox_batch eb;
     /* counters (materialiser thread; read racily for the stats line) */
     _Atomic uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+    char *own_topic;            /* serve: the topic name and config it owns */
+    struct ts_config *own_cfg;
 };
 
 static int mat_record(void *ctx, int32_t partition, int64_t offset, const void *key, size_t klen,
@@ -518,6 +520,46 @@ void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st)
     st->queued = atomic_load(&m->queued);
 }
 
+int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
+                             struct ts_err *err)
+{
+    *out = NULL;
+    struct ts_config *cfg = NULL;
+    int rc = ts_config_load(config_path, &cfg, err);
+    if (rc)
+        return TS_E_CONFIG;
+    if (!cfg->kafka.brokers || !cfg->correlate.distributed) {
+        ts_config_free(cfg);
+        return ts_err_set(err, TS_E_CONFIG, config_path, 0, 0,
+                          "--incidents-from needs a config with kafka.brokers and "
+                          "correlate.distributed (the nodes' config)");
+    }
+    const char *g = cfg->kafka.group_id ? cfg->kafka.group_id : "tocsin";
+    struct ingest_kafka_opts ko = {.brokers = cfg->kafka.brokers,
+                                   .props = (const char *const *)cfg->kafka.props,
+                                   .nprops = cfg->kafka.nprops};
+    size_t gl = strlen(g);
+    char *topic = malloc(gl + 11);
+    int32_t n = 0;
+    rc = topic ? 0 : TS_E_NOMEM;
+    if (!rc) {
+        snprintf(topic, gl + 11, "%s.incidents", g);
+        int parts = cfg->correlate.partitions ? cfg->correlate.partitions : RT_DIST_PARTITIONS;
+        rc = ingest_kafka_topic_ensure(&ko, topic, parts, true, &n, err);
+    }
+    struct rt_incmat_opts mo = {.store = st, .ko = &ko, .topic = topic, .nparts = n};
+    rc = rc ? rc : rt_incmat_start(out, &mo, err);
+    if (rc) {
+        free(topic);
+        ts_config_free(cfg);
+        return rc;
+    }
+    (*out)->own_topic = topic; /* the strings live with the materialiser */
+    (*out)->own_cfg = cfg;
+    ts_info("serve: incidents of every node from %s", topic);
+    return 0;
+}
+
 void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st)
 {
     if (!m)
@@ -530,5 +572,12 @@ void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st)
     ingest_kafka_tail_close(m->tail);
     ts_arena_destroy(m->arena);
     ts_buf_free(&m->recs);
+    free(m->own_topic);
+    ts_config_free(m->own_cfg);
     free(m);
+}
+
+void rt_serve_incidents_stop(struct rt_incmat *m)
+{
+    rt_incmat_stop(m, NULL);
 }

@@ -595,4 +595,14 @@ void rt_hunt_record_free(struct rt_hunt_record *rec);
 /* Letters, digits, - and _, 1..64 bytes (it names a directory). */
 bool rt_hunt_id_ok(const char *id);
 
+/* `tocsin serve --incidents-from CONFIG`: materialise the incidents topic
+ * of the distributed nodes configured in CONFIG ("<kafka.group_id>.incidents")
+ * into st (docs/scale.md), on a thread, until rt_serve_incidents_stop (which
+ * reads on to the end first). TS_E_CONFIG (err) for a config without
+ * kafka.brokers and correlate.distributed; TS_E_KAFKA. */
+struct rt_incmat;
+int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
+                             struct ts_err *err);
+void rt_serve_incidents_stop(struct rt_incmat *m);
+
 #endif

@@ -11,11 +11,13 @@ with `correlate: {distributed: true}` in one consumer group, each with its
 own data directory; one of them is stopped with SIGTERM mid-stream and
 started again. Every node's store (each materialises the incidents topic)
 must be exactly the reference incidents (same ids, rules, groups, counts,
-first/last seen), while the correlation itself ran on several nodes. The stores of the single-process mode on
-the same split (three processes, not distributed) are checked to miss and
-split incidents, so the test shows what the switch changes. Last, a second
-process started with node 2's correlate.node fences node 2, which must stop
-with a non-zero exit and say why rather than run on, fenced."""
+first/last seen), while the correlation itself ran on several nodes. The
+stores of the single-process mode on the same split (three processes, not
+distributed) are checked to miss and split incidents, so the test shows
+what the switch changes. `tocsin serve --incidents-from` over an empty
+directory serves the same incidents. Last, a second process started with
+node 2's correlate.node fences node 2, which must stop with a non-zero exit
+and say why rather than run on, fenced."""
 import json
 import os
 import random
@@ -316,6 +318,26 @@ def main():
                      f"{[got[k] for k in sorted(extra)[:3]]}")
     check(not differ, f"{len(differ)} incidents differ, e.g. "
                       f"{[(ref[k], got[k]) for k in differ[:3]]}")
+    # tocsin serve over an empty directory, fed by the incidents topic
+    sdir = os.path.join(tmp, "serve")
+    os.makedirs(sdir, exist_ok=True)
+    tokens = os.path.join(sdir, "tokens.yml")
+    with open(tokens, "w") as f:
+        f.write("tokens:\n  - {name: v, sha256: " + "ab" * 32 + ", role: viewer, "
+                "tenants: [\"*\"]}\n")
+    os.chmod(tokens, 0o600)
+    srv = subprocess.Popen([TOCSIN, "serve", "--db", os.path.join(sdir, "db"), "--listen",
+                            "127.0.0.1:0", "--tokens", tokens, "--no-reports",
+                            "--incidents-from", nodes[0][0]],
+                           stdout=subprocess.PIPE, stderr=open(os.path.join(sdir, "err"), "w"),
+                           text=True)
+    said = srv.stdout.readline()
+    check("listening" in said, f"serve --incidents-from did not start: {said!r}")
+    time.sleep(2)
+    check(stop(srv) == 0, "serve did not exit 0")
+    served = incidents(sdir)
+    check(served == got, f"serve --incidents-from: {len(served)} incidents, "
+                         f"{len(set(served) ^ set(got))} ids not in the nodes' stores")
     check(found < len(ref), "the single-process mode on three processes found every "
                             "incident: the stream does not test the re-keying")
     # a second process with node 2's name (another data directory) fences
