@@ -28,9 +28,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import test_distributed as td
 
@@ -117,6 +119,18 @@ def main():
     for i in range(4):
         nodes.append(config(f"hand{i}", g, True, node=f"n{i}"))
         runs.append(0)
+    # node 3 serves /metrics
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    tokens = os.path.join(nodes[3][1], "tokens.yml")
+    with open(tokens, "w") as f:
+        f.write("tokens:\n  - {name: v, sha256: " + "ab" * 32 + ", role: viewer, "
+                "tenants: [\"*\"]}\n")
+    os.chmod(tokens, 0o600)
+    with open(nodes[3][0], "a") as f:
+        f.write(f"http:\n  listen: 127.0.0.1:{port}\n  tokens: {tokens}\n")
     for i in range(3):
         # node 2 dies between a Kafka commit and its LMDB commit in part 1
         procs.append(start_killing(nodes[i][0], nodes[i][1], 0, 12) if i == 2
@@ -177,6 +191,17 @@ def main():
     nrec = td.wait_internal(g)
     check(nrec > 0, "part 3 not correlated")
     time.sleep(3)  # the materialisers catch up
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            met = r.read().decode()
+    except OSError as e:
+        met = str(e)
+    val = {m.group(1): int(m.group(2))
+           for m in re.finditer(r"^(tocsin_(?:state|incident|rekey)_\w+) (\d+)$", met, re.M)}
+    check(val.get("tocsin_state_restores_total", 0) > 0 and
+          val.get("tocsin_incident_changes_materialised_total", 0) > 0 and
+          val.get("tocsin_rekey_records_consumed_total", 0) > 0,
+          f"node 3's /metrics: {val or met[:300]}")
     for i in (1, 2, 3):
         check(td.stop(procs[i]) == 0, f"node {i} did not exit 0")
 
