@@ -47,7 +47,6 @@ static const char serve_usage[] =
 struct serve_args {
     const char *db, *listen, *tokens, *cert, *key;
     const char *regime, *regimes, *taxonomy, *policy, *org, *assets;
-    const char *incidents_from;
     bool no_reports, hash_token, new_token;
     unsigned threads;
     double rate, burst;
@@ -55,6 +54,7 @@ struct serve_args {
     size_t body_max;
     double metrics_cache;
     bool metrics_cache_set;
+    const char *incidents_from; /* a distributed run's config: its incidents topic */
 };
 
 static int num(const char *o, const char *v, double lo, double hi, double *out)
@@ -99,6 +99,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
         double d;
         const char **s = !strcmp(o, "--db") || !strcmp(o, "-d") ? &a->db
                          : !strcmp(o, "--listen")               ? &a->listen
+                         : !strcmp(o, "--incidents-from")       ? &a->incidents_from
                          : !strcmp(o, "--tokens")               ? &a->tokens
                          : !strcmp(o, "--tls-cert")             ? &a->cert
                          : !strcmp(o, "--tls-key")              ? &a->key
@@ -108,7 +109,6 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
                          : !strcmp(o, "--policy")               ? &a->policy
                          : !strcmp(o, "--org")                  ? &a->org
                          : !strcmp(o, "--assets")               ? &a->assets
-                         : !strcmp(o, "--incidents-from")       ? &a->incidents_from
                                                                 : NULL;
         if (s) {
             *s = v;
@@ -243,7 +243,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "tocsin serve: %s\n", err.code ? msg : store_strerror(rc));
         goto done;
     }
-    if (a.incidents_from && (rc = rt_serve_incidents_start(&mat, a.incidents_from, s, &err)) != 0) {
+    if (a.incidents_from &&
+        (rc = rt_serve_incidents_start(&mat, a.incidents_from, s, &err)) != 0) {
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin serve: %s\n", err.code ? msg : ts_strerror(rc));
         ret = rc == TS_E_CONFIG ? 2 : 1;
