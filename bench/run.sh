@@ -246,6 +246,8 @@ else
 fi
 echo "== hunt from Kafka (tocsin hunt, own consumer, --threads 1 and 2) vs replay from a file: 300k Sysmon events, every Windows rule =="
 bench/hunt.sh "$boot" "$tmp/sysmon.jsonl" ${SIGMA:+"$SIGMA/rules/windows"} etc/rules
+echo "== distributed mode (correlate.distributed): the re-key hop's CPU per event, takeover of 1M live keys =="
+bench/scale.sh "$boot"
 echo "== agent JSON end to end with correlation and LMDB: tocsin run (Kafka -> parse -> profile -> rules -> correlate -> LMDB) =="
 # the same 300k Sysmon events three times (900k messages); rules: every
 # Windows rule of the corpus (when present) and the shipped pack with its

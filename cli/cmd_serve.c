@@ -26,6 +26,7 @@ static const char serve_usage[] =
     "                    [--burst N] [--body-max BYTES] [--metrics-cache SECONDS]\n"
     "                    [--regime NAME] [--regimes DIR] [--taxonomy FILE] [--policy FILE]\n"
     "                    [--org FILE] [--assets FILE] [--no-reports]\n"
+    "                    [--incidents-from CONFIG]\n"
     "       tocsin serve --hash-token      < token   (prints its sha256 for the tokens file)\n"
     "       tocsin serve --new-token                 (prints a new random token and its sha256)\n"
     "The HTTP API v1, /metrics, /healthz and /readyz over the incident store DIR\n"
@@ -38,6 +39,9 @@ static const char serve_usage[] =
     "  --regime ...    the escalation configuration for reports and deadlines, as for\n"
     "                  `tocsin report` (default: etc/escalation beside the binary, when\n"
     "                  present); --no-reports turns reports off\n"
+    "  --incidents-from  the config of `tocsin run` nodes with correlate.distributed:\n"
+    "                  the incidents of every node are read from their incidents topic\n"
+    "                  into DIR (created when absent) and served (docs/scale.md)\n"
     "SIGINT/SIGTERM stop; SIGHUP reads the tokens file again.\n";
 
 struct serve_args {
@@ -50,6 +54,7 @@ struct serve_args {
     size_t body_max;
     double metrics_cache;
     bool metrics_cache_set;
+    const char *incidents_from; /* a distributed run's config: its incidents topic */
 };
 
 static int num(const char *o, const char *v, double lo, double hi, double *out)
@@ -94,6 +99,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
         double d;
         const char **s = !strcmp(o, "--db") || !strcmp(o, "-d") ? &a->db
                          : !strcmp(o, "--listen")               ? &a->listen
+                         : !strcmp(o, "--incidents-from")       ? &a->incidents_from
                          : !strcmp(o, "--tokens")               ? &a->tokens
                          : !strcmp(o, "--tls-cert")             ? &a->cert
                          : !strcmp(o, "--tls-key")              ? &a->key
@@ -218,7 +224,8 @@ int cmd_serve(int argc, char **argv)
     struct http_server *srv = NULL;
     struct ts_err err = {0};
     char msg[1024];
-    if (stat(mdb, &st) != 0) {
+    struct rt_incmat *mat = NULL;
+    if (!a.incidents_from && stat(mdb, &st) != 0) {
         fprintf(stderr, "tocsin serve: no store in %s (fill one with tocsin run, or replay "
                         "--db)\n", a.db);
         goto done;
@@ -228,6 +235,13 @@ int cmd_serve(int argc, char **argv)
     if ((rc = store_open(&s, &so, &err)) != 0) {
         ts_err_format(&err, msg, sizeof(msg));
         fprintf(stderr, "tocsin serve: %s\n", err.code ? msg : store_strerror(rc));
+        goto done;
+    }
+    if (a.incidents_from &&
+        (rc = rt_serve_incidents_start(&mat, a.incidents_from, s, &err)) != 0) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin serve: %s\n", err.code ? msg : ts_strerror(rc));
+        ret = rc == TS_E_CONFIG ? 2 : 1;
         goto done;
     }
     struct http_opts ho = {0};
@@ -275,6 +289,7 @@ int cmd_serve(int argc, char **argv)
     ret = 0;
 done:
     http_server_destroy(srv);
+    rt_serve_incidents_stop(mat); /* reads on to the end first */
     store_close(s);
     if (esc_open)
         rt_esc_close(&esc);

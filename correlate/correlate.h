@@ -335,6 +335,16 @@ int corr_state_export(const struct corr_engine *c, const void *key, size_t key_l
 int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, const void *val,
                       size_t val_len);
 
+/* Drop from memory every key whose name (unhashed, as corr_state_export
+ * reads it: 'k' rule NUL group key) drop(ctx, name, len) says true for.
+ * Nothing is exported for them: the store keeps what it has (the
+ * distributed mode forgets the keys of a partition that moved away, and
+ * imports them again when it comes back). Between batches only (after
+ * corr_batch_end, before the next corr_feed). Returns the keys dropped, or
+ * a negative TS_E_NOMEM. Source watermarks are kept (they only rise). */
+long corr_state_drop(struct corr_engine *c,
+                     bool (*drop)(void *ctx, const void *name, size_t len), void *ctx);
+
 /* ------------------------------------------------------------ metrics */
 
 /* Late detections by source: those that reached a correlation (or a

@@ -742,6 +742,45 @@ int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, co
     return import_key(c, (uint32_t)rule, kb, klen, val, val_len);
 }
 
+long corr_state_drop(struct corr_engine *c,
+                     bool (*drop)(void *ctx, const void *name, size_t len), void *ctx)
+{
+    struct ts_buf nb;
+    ts_buf_init(&nb, 0);
+    struct ckey **gone = NULL;
+    size_t n = 0, cap = 0;
+    long rc = 0;
+    for (size_t i = 0; i < c->tabcap; i++) {
+        struct ckey *k = c->tab[i].k;
+        if (!k)
+            continue;
+        nb.len = 0;
+        if (corr_key_name(c, k, &nb) != 0) {
+            rc = TS_E_NOMEM;
+            break;
+        }
+        if (!drop(ctx, nb.data, nb.len))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            struct ckey **g = realloc(gone, ncap * sizeof(*g));
+            if (!g) {
+                rc = TS_E_NOMEM;
+                break;
+            }
+            gone = g;
+            cap = ncap;
+        }
+        gone[n++] = k;
+    }
+    /* after the walk: removal shifts the table's slots */
+    for (size_t i = 0; !rc && i < n; i++)
+        corr_key_drop(c, gone[i]);
+    free(gone);
+    ts_buf_free(&nb);
+    return rc ? rc : (long)n;
+}
+
 /* -------------------------------------------------------------- batch */
 
 void corr_batch_clear(struct corr_engine *c)

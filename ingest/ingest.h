@@ -169,7 +169,20 @@ struct ingest_sink {
     /* Where to start reading a partition on assignment: set *offset and return
      * 0, or return TS_E_NOTFOUND to use the group's committed offset. */
     int (*seek)(void *ctx, const char *topic, int32_t partition, int64_t *offset);
+    /* Optional, Kafka sources with txn_id: the batch's transaction is
+     * resolved - committed (true) once Kafka committed it, or aborted
+     * (false). Non-zero stops the source; after an abort it also means the
+     * batch is not tried again (the sink's state has moved past it). */
+    int (*txn_done)(void *ctx, const struct ingest_batch *b, bool committed);
+    /* Optional, Kafka: partitions assigned to a worker, each with the
+     * group's committed offset (INGEST_OFFSET_NONE when it has none), in
+     * the rebalance, before seek() is asked about them; the worker's stage
+     * thread is idle. Non-zero stops the source. revoked: after the
+     * worker's batches of them were committed. Poll thread of the worker. */
+    int (*assigned)(void *ctx, int worker, const struct ingest_offset *parts, size_t n);
+    void (*revoked)(void *ctx, int worker, const struct ingest_offset *parts, size_t n);
 };
+#define INGEST_OFFSET_NONE (-1001) /* librdkafka's RD_KAFKA_OFFSET_INVALID */
 
 /* Counters, read with ingest_*_stats; monotonically increasing. */
 struct ingest_stats {
@@ -391,11 +404,50 @@ void ingest_kafka_destroy(struct ingest_kafka *k);
  * processed again). */
 int ingest_batch_produce(const struct ingest_batch *b, const char *topic, const void *key,
                          size_t klen, const void *val, size_t vlen, int64_t ts_ms);
+/* ingest_batch_produce to one partition (ingest_kafka_partition_of). */
+int ingest_batch_produce_to(const struct ingest_batch *b, const char *topic, int32_t partition,
+                            const void *key, size_t klen, const void *val, size_t vlen,
+                            int64_t ts_ms);
 /* Create topic with partitions (the broker's replication factor) unless it
- * exists, with o's brokers and properties. 0, or TS_E_KAFKA with err
- * saying how to create it by hand. */
+ * exists, with o's brokers and properties; compact: cleanup.policy=compact.
+ * *nparts (may be NULL) gets the partition count the topic has (created or
+ * found). 0, or TS_E_KAFKA with err saying how to create it by hand. */
 int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *topic,
-                              int partitions, struct ts_err *err);
+                              int partitions, bool compact, int32_t *nparts,
+                              struct ts_err *err);
+/* The partition a transactional source's producer puts a record with this
+ * key on (librdkafka's "consistent" partitioner, CRC32 of the key modulo
+ * nparts, which the producers of sources with txn_id are set to). */
+int32_t ingest_kafka_partition_of(const void *key, size_t klen, int32_t nparts);
+/* A reader of every partition of a topic from given offsets on (assign,
+ * read_committed, outside any group: nothing committed). start[p]: next
+ * offset to read, INGEST_OFFSET_NONE for the beginning. One thread. */
+struct ingest_tail;
+int ingest_kafka_tail_open(struct ingest_tail **out, const struct ingest_kafka_opts *o,
+                           const char *topic, int32_t nparts, const int64_t *start,
+                           struct ts_err *err);
+/* Up to max records within timeout_ms, fn for each (val NULL: a tombstone).
+ * Returns how many, or a negative TS_E_KAFKA / fn's error. *at_end: every
+ * partition has reached its end (as of the broker's last answer) and
+ * nothing was read after. */
+long ingest_kafka_tail_poll(struct ingest_tail *t, int timeout_ms, size_t max,
+                            int (*fn)(void *ctx, int32_t partition, int64_t offset,
+                                      const void *key, size_t klen, const void *val,
+                                      size_t vlen),
+                            void *ctx, bool *at_end);
+void ingest_kafka_tail_close(struct ingest_tail *t);
+/* Read partitions parts[0..n) of topic from their start to their end
+ * (read_committed: the last stable offset as of reaching it), with o's
+ * brokers and properties, outside any group (nothing committed), calling
+ * fn for every record (val NULL for a tombstone). fn's non-zero return
+ * stops and is returned; TS_E_KAFKA (err) when the broker cannot be read
+ * or nothing arrives for 60 s before the end. *records (may be NULL): how
+ * many were read. */
+int ingest_kafka_read_parts(const struct ingest_kafka_opts *o, const char *topic,
+                            const int32_t *parts, size_t n,
+                            int (*fn)(void *ctx, int32_t partition, const void *key, size_t klen,
+                                      const void *val, size_t vlen),
+                            void *ctx, uint64_t *records, struct ts_err *err);
 
 
 /* ------------------------------------------------ event-time windows */

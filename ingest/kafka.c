@@ -425,6 +425,57 @@ static void commit_sync_done(struct worker *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* The sink's assigned() with the group's committed offsets of parts (a
+ * broker round trip; read_committed consumers ask for stable offsets, so
+ * an open transaction of the previous owner is waited for). */
+static int assigned_hook(struct worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    struct ingest_kafka *k = w->k;
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+    struct ingest_offset *v = calloc((size_t)parts->cnt, sizeof(*v));
+    rd_kafka_resp_err_t e = v ? RD_KAFKA_RESP_ERR__TIMED_OUT : RD_KAFKA_RESP_ERR__FAIL;
+    /* a previous owner that died with a transaction open holds its offsets
+     * unstable until the broker aborts it (transaction.timeout.ms, 60 s by
+     * default): wait that long, within max.poll.interval.ms */
+    for (int tries = 0; v && tries < 4; tries++) {
+        e = rd_kafka_committed(w->rk, c, 60000);
+        bool unstable = false;
+        for (int i = 0; !e && i < c->cnt; i++)
+            unstable = unstable || c->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT;
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && !unstable)
+            break;
+        ts_warn("kafka (worker %d): the committed offsets of the partitions assigned are not "
+                "stable yet (a transaction of their previous owner is open): waiting", w->id);
+        for (int i = 0; i < c->cnt; i++)
+            c->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    int rc = 0;
+    if (e) {
+        fail(k, TS_E_KAFKA, "worker %d: cannot read the group's committed offsets: %s", w->id,
+             rd_kafka_err2str(e));
+        rc = TS_E_KAFKA;
+    }
+    for (int i = 0; !rc && i < c->cnt; i++) {
+        if (c->elems[i].err) {
+            fail(k, TS_E_KAFKA, "worker %d: committed offset of %s [%d]: %s", w->id,
+                 c->elems[i].topic, (int)c->elems[i].partition,
+                 rd_kafka_err2str(c->elems[i].err));
+            rc = TS_E_KAFKA;
+            break;
+        }
+        v[i] = (struct ingest_offset){c->elems[i].topic, c->elems[i].partition,
+                                      c->elems[i].offset >= 0 ? c->elems[i].offset
+                                                              : INGEST_OFFSET_NONE,
+                                      INGEST_OFFSET_NONE};
+    }
+    if (!rc && (rc = k->o.sink.assigned(k->o.sink.ctx, w->id, v, (size_t)c->cnt)) != 0)
+        fail(k, rc, "worker %d: the partitions assigned could not be taken over: %s", w->id,
+             ts_strerror(rc));
+    free(v);
+    rd_kafka_topic_partition_list_destroy(c);
+    return rc;
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -432,6 +483,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct ingest_kafka *k = w->k;
     inc(&w->st.rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (k->o.sink.assigned && parts->cnt > 0 && assigned_hook(w, parts) != 0) {
+            rd_kafka_assign(rk, NULL); /* nothing is read: the source stops */
+            return;
+        }
         for (int i = 0; k->o.sink.seek && i < parts->cnt; i++) {
             int64_t off;
             const char *topic = parts->elems[i].topic;
@@ -470,6 +525,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     w->assigned = NULL;
     pthread_mutex_unlock(&w->mu);
     w->in_callback = false;
+    if (k->o.sink.revoked && parts->cnt > 0) {
+        struct ingest_offset *v = calloc((size_t)parts->cnt, sizeof(*v));
+        for (int i = 0; v && i < parts->cnt; i++)
+            v[i] = (struct ingest_offset){parts->elems[i].topic, parts->elems[i].partition,
+                                          INGEST_OFFSET_NONE, INGEST_OFFSET_NONE};
+        if (v)
+            k->o.sink.revoked(k->o.sink.ctx, w->id, v, (size_t)parts->cnt);
+        free(v);
+    }
     ts_info("kafka (worker %d): revoked %d partition(s)", w->id, parts->cnt);
     rd_kafka_assign(rk, NULL);
 }
@@ -943,12 +1007,27 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
 int ingest_batch_produce(const struct ingest_batch *b, const char *topic, const void *key,
                          size_t klen, const void *val, size_t vlen, int64_t ts_ms)
 {
+    return ingest_batch_produce_to(b, topic, RD_KAFKA_PARTITION_UA, key, klen, val, vlen, ts_ms);
+}
+
+int32_t ingest_kafka_partition_of(const void *key, size_t klen, int32_t nparts)
+{
+    if (nparts <= 0)
+        return 0;
+    return rd_kafka_msg_partitioner_consistent(NULL, key, klen, nparts, NULL, NULL);
+}
+
+int ingest_batch_produce_to(const struct ingest_batch *b, const char *topic, int32_t partition,
+                            const void *key, size_t klen, const void *val, size_t vlen,
+                            int64_t ts_ms)
+{
     struct worker *w = b->priv;
     if (!w || !w->txp)
         return TS_E_INVAL;
     for (int tries = 0;; tries++) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            w->txp, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            w->txp, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)(uintptr_t)val, vlen),
             RD_KAFKA_V_TIMESTAMP(ts_ms > 0 ? ts_ms : 0), RD_KAFKA_V_END);
         if (!e)
@@ -1027,6 +1106,10 @@ static int txn_batch(struct worker *w, struct ingest_batch *b)
             note_committed(w, b);
             inc(&w->st.commits, 1);
             inc(&w->st.batches, 1);
+            if (k->o.sink.txn_done && (rc = k->o.sink.txn_done(k->o.sink.ctx, b, true)) != 0) {
+                fail(k, rc, "worker %d: after the Kafka commit: %s", w->id, ts_strerror(rc));
+                return rc;
+            }
             return 0;
         }
         bool fatal = e && (rd_kafka_error_is_fatal(e) || !rd_kafka_error_txn_requires_abort(e));
@@ -1039,6 +1122,8 @@ static int txn_batch(struct worker *w, struct ingest_batch *b)
             ts_error("kafka (worker %d): abort: %s", w->id, txn_errstr(ae, msg, sizeof(msg)));
             fatal = true;
         }
+        if (k->o.sink.txn_done && k->o.sink.txn_done(k->o.sink.ctx, b, false) != 0)
+            fatal = true; /* the sink cannot take the batch again */
         if (fatal || attempt >= TXN_ATTEMPTS) {
             fail(k, rc && rc != TS_E_KAFKA ? rc : TS_E_KAFKA,
                  "worker %d: Kafka transaction failed (%s); nothing of the batch was committed: "
@@ -1252,6 +1337,9 @@ static int make_txn_producer(struct ingest_kafka *k, struct worker *w, struct ts
     rc = rc ? rc : conf_set(c, "transactional.id", tid, err);
     rc = rc ? rc : conf_set(c, "linger.ms", "5", err);
     rc = rc ? rc : conf_passthrough(c, &k->o, false, err);
+    /* after the pass-through: the consumers of what this produces compute
+     * a key's partition themselves (ingest_kafka_partition_of) */
+    rc = rc ? rc : conf_set(c, "partitioner", "consistent", err);
     if (rc) {
         rd_kafka_conf_destroy(c);
         return rc;
@@ -1265,8 +1353,30 @@ static int make_txn_producer(struct ingest_kafka *k, struct worker *w, struct ts
     return 0;
 }
 
+/* The partition count of topic per the broker's metadata, or -1. */
+static int32_t topic_partitions(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = -1;
+    for (int tries = 0; rkt && n < 0 && tries < 20; tries++) {
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md) {
+            if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+                n = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        if (n < 0) {
+            struct timespec t = {0, 250 * 1000000L}; /* a topic just created */
+            nanosleep(&t, NULL);
+        }
+    }
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
 int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *topic,
-                              int partitions, struct ts_err *err)
+                              int partitions, bool compact, int32_t *nparts, struct ts_err *err)
 {
     char es[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -1287,6 +1397,9 @@ int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *top
                               sizeof(es));
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rc = nt && q ? 0 : ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "topic %s: %s", topic, es);
+    if (!rc && compact &&
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "topic %s: cannot set cleanup.policy", topic);
     if (!rc) {
         rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -1309,16 +1422,202 @@ int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *top
         else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0,
                             "cannot create the topic %s (%s): create it with %d partitions "
-                            "(kafka-topics.sh --create --topic %s --partitions %d), or let "
+                            "(kafka-topics.sh --create --topic %s --partitions %d%s), or let "
                             "correlate.topic name one that exists",
-                            topic, why, partitions, topic, partitions);
+                            topic, why, partitions, topic, partitions,
+                            compact ? " --config cleanup.policy=compact" : "");
         if (ev)
             rd_kafka_event_destroy(ev);
     }
+    if (!rc && nparts && (*nparts = topic_partitions(rk, topic)) < 0)
+        rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0,
+                        "topic %s: the broker does not say how many partitions it has", topic);
     if (q)
         rd_kafka_queue_destroy(q);
     if (nt)
         rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+struct ingest_tail {
+    rd_kafka_t *rk;
+    int32_t nparts;
+    bool *eof;
+};
+
+int ingest_kafka_tail_open(struct ingest_tail **out, const struct ingest_kafka_opts *o,
+                           const char *topic, int32_t nparts, const int64_t *start,
+                           struct ts_err *err)
+{
+    *out = NULL;
+    char es[512];
+    struct ingest_tail *t = calloc(1, sizeof(*t));
+    if (!t || !(t->eof = calloc((size_t)(nparts > 0 ? nparts : 1), sizeof(bool)))) {
+        free(t);
+        return TS_E_NOMEM;
+    }
+    t->nparts = nparts;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", o->brokers, err);
+    rc = rc ? rc : conf_set(c, "group.id", "tocsin-tail", err); /* never joined */
+    rc = rc ? rc : conf_set(c, "client.id", "tocsin-tail", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.commit", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.partition.eof", "true", err);
+    rc = rc ? rc : conf_set(c, "isolation.level", "read_committed", err);
+    rc = rc ? rc : conf_set(c, "fetch.wait.max.ms", "100", err);
+    rc = rc ? rc : conf_passthrough(c, o, true, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        ingest_kafka_tail_close(t);
+        return rc;
+    }
+    t->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
+    if (!t->rk) {
+        rd_kafka_conf_destroy(c);
+        ingest_kafka_tail_close(t);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create a Kafka consumer: %s", es);
+    }
+    rd_kafka_poll_set_consumer(t->rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int32_t p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            start[p] >= 0 ? start[p] : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(t->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        ingest_kafka_tail_close(t);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "%s: cannot read: %s", topic,
+                          rd_kafka_err2str(e));
+    }
+    *out = t;
+    return 0;
+}
+
+long ingest_kafka_tail_poll(struct ingest_tail *t, int timeout_ms, size_t max,
+                            int (*fn)(void *ctx, int32_t partition, int64_t offset,
+                                      const void *key, size_t klen, const void *val,
+                                      size_t vlen),
+                            void *ctx, bool *at_end)
+{
+    long n = 0;
+    int64_t until = ts_mono_ns() + (int64_t)timeout_ms * 1000000;
+    int rc = 0;
+    while (!rc && (size_t)n < max) {
+        int64_t left = (until - ts_mono_ns()) / 1000000;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(t->rk, left > 0 ? (int)left : 0);
+        if (!m)
+            break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < t->nparts)
+                t->eof[m->partition] = true;
+        } else if (m->err) {
+            ts_warn("kafka: reading %s [%d]: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+                    (int)m->partition, rd_kafka_message_errstr(m));
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+                rc = TS_E_KAFKA;
+        } else {
+            if (m->partition >= 0 && m->partition < t->nparts)
+                t->eof[m->partition] = false;
+            rc = fn(ctx, m->partition, m->offset, m->key, m->key_len, m->payload,
+                    m->payload ? m->len : 0);
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+        if (ts_mono_ns() >= until)
+            break;
+    }
+    bool all = true;
+    for (int32_t p = 0; p < t->nparts; p++)
+        all = all && t->eof[p];
+    *at_end = all;
+    return rc ? rc : n;
+}
+
+void ingest_kafka_tail_close(struct ingest_tail *t)
+{
+    if (!t)
+        return;
+    if (t->rk) {
+        rd_kafka_consumer_close(t->rk);
+        rd_kafka_destroy(t->rk);
+    }
+    free(t->eof);
+    free(t);
+}
+
+int ingest_kafka_read_parts(const struct ingest_kafka_opts *o, const char *topic,
+                            const int32_t *parts, size_t n,
+                            int (*fn)(void *ctx, int32_t partition, const void *key, size_t klen,
+                                      const void *val, size_t vlen),
+                            void *ctx, uint64_t *records, struct ts_err *err)
+{
+    if (records)
+        *records = 0;
+    if (!n)
+        return 0;
+    char es[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", o->brokers, err);
+    rc = rc ? rc : conf_set(c, "group.id", "tocsin-restore", err); /* never joined */
+    rc = rc ? rc : conf_set(c, "client.id", "tocsin-restore", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.commit", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.auto.offset.store", "false", err);
+    rc = rc ? rc : conf_set(c, "enable.partition.eof", "true", err);
+    rc = rc ? rc : conf_set(c, "isolation.level", "read_committed", err);
+    rc = rc ? rc : conf_passthrough(c, o, true, err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, es, sizeof(es));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create a Kafka consumer: %s", es);
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    bool *done = calloc(n, sizeof(*done));
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topic, parts[i])->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = done ? rd_kafka_assign(rk, l) : RD_KAFKA_RESP_ERR__FAIL;
+    if (e)
+        rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "%s: cannot read: %s", topic,
+                        rd_kafka_err2str(e));
+    size_t ndone = 0;
+    int64_t last = ts_mono_ns();
+    while (!rc && ndone < n) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) {
+            if (ts_mono_ns() - last > 60 * TS_NS_PER_SEC)
+                rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0,
+                                "%s: nothing read for 60 s before the end of %zu partition(s)",
+                                topic, n - ndone);
+            continue;
+        }
+        last = ts_mono_ns();
+        size_t j = 0;
+        while (j < n && parts[j] != m->partition)
+            j++;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (j < n && !done[j]) {
+                done[j] = true;
+                ndone++;
+            }
+        } else if (m->err) {
+            rc = ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "%s [%d]: %s", topic, (int)m->partition,
+                            rd_kafka_message_errstr(m));
+        } else if (j < n && !done[j]) {
+            if (records)
+                (*records)++;
+            rc = fn(ctx, m->partition, m->key, m->key_len, m->payload, m->payload ? m->len : 0);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    free(done);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -1421,7 +1720,24 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
 
 int ingest_kafka_run(struct ingest_kafka *k, struct ts_err *err)
 {
-    for (int i = 0; i < k->nw; i++) {
+    /* Fence the previous incarnation of each transactional id before
+     * joining the group: its open transaction (a process killed mid-batch)
+     * is aborted now. Left to the first batch, the pending offsets it sent
+     * would make the committed offsets read on assignment (require_stable)
+     * wait for the transaction timeout. */
+    for (int i = 0; i < k->nw && !atomic_load(&k->failed); i++) {
+        struct worker *w = &k->w[i];
+        if (!w->txp || w->txn_ready)
+            continue;
+        char msg[512];
+        rd_kafka_error_t *e = rd_kafka_init_transactions(w->txp, TXN_TIMEOUT_MS);
+        if (e)
+            fail(k, TS_E_KAFKA, "worker %d: cannot start Kafka transactions: %s", w->id,
+                 txn_errstr(e, msg, sizeof(msg)));
+        else
+            w->txn_ready = true;
+    }
+    for (int i = 0; i < k->nw && !atomic_load(&k->failed); i++) {
         struct worker *w = &k->w[i];
         if (pthread_create(&w->stage_tid, NULL, stage_main, w) == 0)
             w->stage_started = true;

@@ -9,6 +9,7 @@
  * transaction, all under the mutex, so the engine sees batches one at a
  * time and every transaction holds exactly the state after that batch. */
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,11 +59,14 @@ int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t us
 struct import_ctx {
     struct corr_engine *ce;
     uint64_t imported, stale, capped;
+    struct rt_dist *dist; /* distributed: only the keys of partitions held */
 };
 
 static int import_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct import_ctx *x = ctx;
+    if (x->dist && !rt_dist_import_keep(x->dist, key, klen, val, vlen))
+        return 0;
     int rc = corr_state_import(x->ce, key, klen, val, vlen);
     if (rc == 0)
         x->imported++;
@@ -79,7 +83,7 @@ static int import_one(void *ctx, const void *key, size_t klen, const void *val, 
  * engine of a reload). */
 static int import_state(struct rt_corr *cs, struct corr_engine *ce, struct import_ctx *x)
 {
-    *x = (struct import_ctx){.ce = ce};
+    *x = (struct import_ctx){.ce = ce, .dist = cs->dist};
     struct store_txn *t;
     int rc = store_txn_begin(cs->st, STORE_TXN_RDONLY, &t);
     if (rc)
@@ -288,24 +292,21 @@ static int group_evidence(struct rt_corr *cs, const struct corr_batch *out)
     return 0;
 }
 
-static int put_incident(struct rt_corr *cs, struct store_txn *t, const struct corr_incident *ci,
-                        const struct store_evidence *evs, size_t nevs, const char *asset_id)
+/* The store's record of ci; key and details (1024 and 512 bytes) hold its
+ * group key and details text. */
+static void incident_si(struct rt_corr *cs, const struct corr_incident *ci, const char *asset_id,
+                        char *key, char *details, struct store_incident *out)
 {
-    if (ci->retracted) { /* in time order it never formed (an event within the allowance) */
-        int rc = store_incident_del(t, ci->id);
-        return rc == TS_E_NOTFOUND ? 0 : rc;
-    }
-    char key[1024], details[512];
     size_t o = 0;
     key[0] = '\0';
-    for (size_t i = 0; i < ci->ngroup && o < sizeof(key); i++)
-        o += (size_t)snprintf(key + o, sizeof(key) - o, "%s%s=%s", i ? "," : "",
+    for (size_t i = 0; i < ci->ngroup && o < 1024; i++)
+        o += (size_t)snprintf(key + o, 1024 - o, "%s%s=%s", i ? "," : "",
                               ci->group_fields[i], ci->group_values[i]);
     /* the affected system (asset.id of the events) when the inventory knew
      * it: the escalation looks it up exactly (escalate: find_details) */
     size_t al = asset_id ? strlen(asset_id) : 0;
     bool aid = al && al < 200 && strcspn(asset_id, "\"\\\n") == al; /* no JSON escaping */
-    snprintf(details, sizeof(details),
+    snprintf(details, 512,
              "{\"type\":\"%s\",\"episode_start_ns\":%lld,\"late\":%llu,\"linked\":%llu%s%s%s}",
              ci->rule_type ? ci->rule_type : "", (long long)ci->episode_start,
              (unsigned long long)ci->late, (unsigned long long)ci->linked,
@@ -332,6 +333,19 @@ static int put_incident(struct rt_corr *cs, struct store_txn *t, const struct co
         .severity = (uint8_t)(ci->severity > 0 ? ci->severity - 1 : 0),
         .details = details,
     };
+    *out = si;
+}
+
+static int put_incident(struct rt_corr *cs, struct store_txn *t, const struct corr_incident *ci,
+                        const struct store_evidence *evs, size_t nevs, const char *asset_id)
+{
+    if (ci->retracted) { /* in time order it never formed (an event within the allowance) */
+        int rc = store_incident_del(t, ci->id);
+        return rc == TS_E_NOTFOUND ? 0 : rc;
+    }
+    char key[1024], details[512];
+    struct store_incident si;
+    incident_si(cs, ci, asset_id, key, details, &si);
     return store_incident_put_ev(t, &si, NULL, evs, nevs, NULL);
 }
 
@@ -415,6 +429,8 @@ static int txn_body(struct store_txn *t, void *ctx)
     if (out->nstate) /* qsort's array may not be NULL, even for 0 items */
         qsort(cs->sorder, out->nstate, sizeof(*cs->sorder), item_cmp);
     for (size_t i = 0; !rc && i < out->nstate; i++) {
+        if (cs->dist && rt_dist_item_skip(cs->dist, cs->sorder[i]))
+            continue; /* a key of a partition another process owns now */
         const struct corr_state_item *s = &out->state[cs->sorder[i]];
         rc = s->deleted ? store_state_del(t, s->key, s->key_len)
                         : store_state_put(t, s->key, s->key_len, s->val, s->val_len);
@@ -422,7 +438,10 @@ static int txn_body(struct store_txn *t, void *ctx)
             rc = 0;
         rc = refused(cs, rc, "a correlation state key", NULL);
     }
-    if (cs->esc) {
+    /* distributed: incidents, their evidence and escalations come back
+     * from the incidents topic (inc_topic.c), on every node */
+    bool pub = cs->dist && cs->dist->inc_topic;
+    if (cs->esc && !pub) {
         if (out->nincidents > cs->prevcap) {
             size_t ncap = out->nincidents;
             struct store_incident *np = realloc(cs->prev, ncap * sizeof(*np));
@@ -454,7 +473,7 @@ static int txn_body(struct store_txn *t, void *ctx)
         sort_incs = out->incidents;
         qsort(cs->iorder, out->nincidents, sizeof(*cs->iorder), inc_cmp);
     }
-    for (size_t k = 0; !rc && k < out->nincidents; k++) {
+    for (size_t k = 0; !rc && !pub && k < out->nincidents; k++) {
         size_t i = cs->iorder[k];
         size_t lo = cs->ev_start[i], hi = cs->ev_start[i + 1];
         const char *asset_id = NULL;
@@ -489,7 +508,8 @@ static int txn_body(struct store_txn *t, void *ctx)
     struct store_evidence run[64];
     size_t nrun = 0;
     const char *runinc = NULL;
-    size_t nleft = rc ? 0 : cs->ev_start[out->nincidents + 1] - cs->ev_start[out->nincidents];
+    size_t nleft = rc || pub ? 0
+                             : cs->ev_start[out->nincidents + 1] - cs->ev_start[out->nincidents];
     for (size_t i = 0; !rc && nleft && i <= nleft; i++) {
         const struct corr_evidence *e =
             i < nleft ? &out->evidence[cs->ev_order[cs->ev_start[out->nincidents] + i]] : NULL;
@@ -506,7 +526,7 @@ static int txn_body(struct store_txn *t, void *ctx)
         run[nrun++] = evidence_rec(e);
     }
     /* escalations of the incident changes, in the same transaction */
-    for (size_t i = 0; !rc && cs->esc && i < out->nincidents; i++) {
+    for (size_t i = 0; !rc && cs->esc && !pub && i < out->nincidents; i++) {
         struct store_incident cur;
         rc = store_incident_get(t, out->incidents[i].id, cs->esc_arena, &cur);
         if (rc == TS_E_NOTFOUND) { /* refused above: nothing to escalate */
@@ -857,10 +877,20 @@ static void drop_fed(struct rt_corr *cs, struct rt_corr_pairs *p)
 
 /* The engine's output since the last commit -> one LMDB txn (b: the batch
  * whose offsets it ends at; NULL: the accumulated ones) -> printing. */
+static int commit_write(struct rt_corr *cs, const struct ingest_batch *b);
+static int publish_incidents(struct rt_corr *cs, const struct ingest_batch *b);
+
 static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
 {
-    uint64_t queued_before = cs->outbox_entries;
     int rc = corr_batch_end(cs->ce, &cs->cur);
+    return rc ? rc : commit_write(cs, b);
+}
+
+/* The batch's output (cs->cur) -> LMDB -> printing. */
+static int commit_write(struct rt_corr *cs, const struct ingest_batch *b)
+{
+    uint64_t queued_before = cs->outbox_entries;
+    int rc = 0;
     if (!rc && cs->st) {
         struct ts_err err = {0};
         cs->cur_batch = b;
@@ -1001,12 +1031,22 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
         rc = merge_offsets(&cs->fed, &cs->nfed, &cs->capfed, b, true);
     }
     corr_batch_begin(cs->ce);
+    if (cs->dist)
+        p->held = true; /* fed from here on: an abort cannot take the batch again */
     for (size_t i = 0; !rc && i < p->n; i++)
         rc = p->v[i].use == RT_CORR_ALL_USES
                  ? corr_feed(cs->ce, p->v[i].rule, p->v[i].ev)
                  : corr_feed_use(cs->ce, p->v[i].rule, p->v[i].use, p->v[i].ev);
     rc = rc ? rc : rt_counters_batch(cs, b, p);
     p->n = 0;
+    if (cs->dist) {
+        /* the changed state into the batch's Kafka transaction; LMDB after
+         * Kafka committed (rt_corr_txn_done), the mutex held till then */
+        rc = rc ? rc : corr_batch_end(cs->ce, &cs->cur);
+        rc = rc ? rc : rt_dist_produce(cs->dist, &cs->cur, b);
+        rc = rc ? rc : cs->dist->inc_topic ? publish_incidents(cs, b) : 0;
+        return rc; /* txn_done follows, committed or aborted, and unlocks */
+    }
     bool coalesce = cs->commit_events || cs->commit_ns;
     if (!rc && coalesce) {
         rc = acc_offsets(cs, b);
@@ -1025,6 +1065,76 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     } else if (!rc) {
         rc = commit_out(cs, b);
     }
+    pthread_mutex_unlock(&cs->mu);
+    return rc;
+}
+
+/* Distributed: the batch's incident changes and their evidence to the
+ * incidents topic in b's transaction (inc_topic.c: the formats), each on
+ * the partition of its incident's id. */
+static int publish_incidents(struct rt_corr *cs, const struct ingest_batch *b)
+{
+    const struct corr_batch *out = &cs->cur;
+    struct rt_dist *d = cs->dist;
+    struct ts_buf *v = &d->pub, *k = &d->pubkey;
+    int rc = group_evidence(cs, out);
+    size_t ni = out->nincidents;
+    for (size_t i = 0; !rc && i <= ni; i++) {
+        const struct corr_incident *ci = i < ni ? &out->incidents[i] : NULL;
+        size_t lo = cs->ev_start[i], hi = cs->ev_start[i + 1];
+        int32_t p = ci ? ingest_kafka_partition_of(ci->id, strlen(ci->id), d->inc_nparts) : 0;
+        if (ci && ci->retracted) {
+            rc = ingest_batch_produce_to(b, d->inc_topic, p, ci->id, strlen(ci->id), NULL, 0, 0);
+            continue;
+        }
+        if (ci) {
+            const char *asset_id = NULL;
+            for (size_t j = lo; j < hi; j++)
+                if (out->evidence[cs->ev_order[j]].attr)
+                    asset_id = out->evidence[cs->ev_order[j]].attr;
+            char key[1024], details[512];
+            struct store_incident si;
+            incident_si(cs, ci, asset_id, key, details, &si);
+            ts_buf_reset(v);
+            rc = rt_inc_encode(v, d->node, &si);
+            rc = rc ? rc : ingest_batch_produce_to(b, d->inc_topic, p, ci->id, strlen(ci->id),
+                                                   v->data, v->len, 0);
+            if (!rc)
+                d->inc_records++;
+        }
+        for (size_t j = lo; !rc && j < hi; j++) { /* after i == ni: of incidents not listed */
+            const struct corr_evidence *e = &out->evidence[cs->ev_order[j]];
+            struct store_evidence er = evidence_rec(e);
+            ts_buf_reset(v);
+            ts_buf_reset(k);
+            rc = rt_inc_encode_ev(v, d->node, e->incident, &er);
+            rc = rc ? rc : ts_buf_printf(k, "%s/%s:%d:%lld", e->incident,
+                                         er.source ? er.source : "", (int)er.partition,
+                                         (long long)er.offset);
+            int32_t ep = ingest_kafka_partition_of(e->incident, strlen(e->incident),
+                                                   d->inc_nparts);
+            rc = rc ? rc : ingest_batch_produce_to(b, d->inc_topic, ep, k->data, k->len, v->data,
+                                                   v->len, 0);
+        }
+    }
+    return rc;
+}
+
+int rt_corr_txn_done(struct rt_corr *cs, const struct ingest_batch *b, bool committed)
+{
+    size_t w = b->worker >= 0 && (size_t)b->worker < cs->nworkers ? (size_t)b->worker : 0;
+    struct rt_corr_pairs *p = &cs->pairs[w];
+    if (!p->held)
+        return 0; /* the batch failed before its commit: nothing was fed */
+    p->held = false;
+    if (committed && cs->dist->kill_after && ++cs->dist->kafka_commits == cs->dist->kill_after) {
+        ts_warn("TOCSIN_TEST_KILL_AFTER_COMMITS: killed after the Kafka commit, before LMDB");
+        raise(SIGKILL);
+    }
+    int rc = committed ? commit_write(cs, b) : TS_E_KAFKA;
+    if (rc == TS_E_KAFKA)
+        ts_error("correlation stage: the Kafka transaction of a batch the engine took was "
+                 "aborted: stopping (a restart restores the state from the changelog)");
     pthread_mutex_unlock(&cs->mu);
     return rc;
 }

@@ -134,23 +134,53 @@ static int runb_process(void *ctx, struct ingest_batch *b)
     rule_set_unref(rs);
     if (rc)
         rt_corr_batch_leave(&r->corr);
+    else
+        r->b_in[b->worker] = true; /* left when its transaction is resolved */
     return rc;
 }
 
+/* Feed, end the batch, its changed state to the changelog (in the batch's
+ * Kafka transaction); LMDB in runb_txn_done. */
 static int runb_commit(void *ctx, const struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
-    int rc = rt_corr_commit(&r->corr, b);
+    return rt_corr_commit(&r->corr, b);
+}
+
+static int runb_txn_done(void *ctx, const struct ingest_batch *b, bool committed)
+{
+    struct rt_run *r = ctx;
+    int rc = rt_corr_txn_done(&r->corr, b, committed);
     if (rc == TS_E_IO)
         note_write_failure(r, "LMDB", r->cfg->paths.data_dir);
-    rt_corr_batch_leave(&r->corr);
+    if (r->b_in[b->worker]) {
+        r->b_in[b->worker] = false;
+        rt_corr_batch_leave(&r->corr);
+    }
     return rc;
 }
 
+/* Where stage B starts: the group's committed offsets (its transactions
+ * commit them); runb_assigned made LMDB agree with them first. */
 static int runb_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
 {
+    (void)ctx;
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    return TS_E_NOTFOUND;
+}
+
+static int runb_assigned(void *ctx, int worker, const struct ingest_offset *parts, size_t n)
+{
     struct rt_run *r = ctx;
-    return rt_corr_seek(&r->corr, topic, partition, offset);
+    return rt_dist_assigned(r->distb, worker, parts, n);
+}
+
+static void runb_revoked(void *ctx, int worker, const struct ingest_offset *parts, size_t n)
+{
+    struct rt_run *r = ctx;
+    rt_dist_revoked(r->distb, worker, parts, n);
 }
 
 /* The records are decoded by runb_process on the stage thread, where the
@@ -286,6 +316,49 @@ static void log_dist(struct rt_run *r, const char *when)
             when, (unsigned long long)atomic_load(&r->rekey.records), r->dist_topic,
             (unsigned long long)st.consumed, (unsigned long long)st.batches,
             (unsigned long long)st.rebalances, (unsigned long long)atomic_load(&r->rekey_bad));
+    struct rt_dist_stats ds;
+    rt_run_dist_stats(r, &ds);
+    const struct rt_incmat_stats ms = ds.mat;
+    uint64_t cl = ds.changelog_records, ir = ds.inc_records, rs = ds.restores,
+             rr = ds.restored_records;
+    double rsec = (double)ds.restore_ns / 1e9;
+    ts_info("%s: state changelog records %llu, partitions restored %llu (%llu record(s), "
+            "%.3f s); incident records published %llu; incidents topic: %llu incident "
+            "change(s), %llu evidence, %llu retracted, %llu orphan evidence, %llu bad, %llu "
+            "escalation entr(ies) queued",
+            when, (unsigned long long)cl, (unsigned long long)rs, (unsigned long long)rr, rsec,
+            (unsigned long long)ir, (unsigned long long)ms.incidents,
+            (unsigned long long)ms.evidence, (unsigned long long)ms.deleted,
+            (unsigned long long)ms.orphans, (unsigned long long)ms.bad,
+            (unsigned long long)ms.queued);
+}
+
+void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!r->dist)
+        return;
+    out->rekeyed = atomic_load(&r->rekey.records);
+    out->unfed = atomic_load(&r->rekey_bad);
+    if (r->kb) {
+        struct ingest_stats st;
+        ingest_kafka_stats(r->kb, &st);
+        out->consumed = st.consumed;
+    }
+    out->mat = r->incmat_final;
+    if (r->incmat)
+        rt_incmat_stats(r->incmat, &out->mat);
+    struct rt_dist *d = r->distb;
+    if (!d)
+        return;
+    pthread_mutex_lock(&r->corr.mu);
+    out->changelog_records = d->changelog_records;
+    out->inc_records = d->inc_records;
+    out->restores = d->restores;
+    out->restored_records = d->restored_records;
+    out->restore_ns = d->restore_ns;
+    out->imported_keys = d->imported_keys;
+    pthread_mutex_unlock(&r->corr.mu);
 }
 
 /* Retention per the config, in bounded transactions (batch commits go on
@@ -609,16 +682,31 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
     int rc = ingest_kafka_create(&r->k, &ko, err);
     if (rc || !r->dist)
         return rc;
-    /* stage B: the internal topic, read_committed, into correlation and LMDB */
+    /* stage B: the internal topic, read_committed, into correlation; its
+     * state to the compacted changelog (same partition count) and LMDB */
     int parts = cfg->correlate.partitions ? cfg->correlate.partitions : RT_DIST_PARTITIONS;
-    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_topic, parts, err)) != 0)
+    int32_t nparts = 0, nstate = 0;
+    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_topic, parts, false, &nparts, err)) != 0 ||
+        (rc = ingest_kafka_topic_ensure(&ko, r->dist_state, nparts, true, &nstate, err)) != 0)
         return rc;
+    int32_t ninc = 0;
+    if ((rc = ingest_kafka_topic_ensure(&ko, r->dist_inc, nparts, true, &ninc, err)) != 0)
+        return rc;
+    if (nstate != nparts)
+        return ts_err_set(err, TS_E_CONFIG, r->o.config_path, 0, 0,
+                          "the changelog topic %s has %d partition(s), the internal topic %s "
+                          "%d: they must be equal (delete the changelog with the internal "
+                          "topic's data, or give it as many partitions)",
+                          r->dist_state, (int)nstate, r->dist_topic, (int)nparts);
+    r->b_in = calloc((size_t)(cfg->kafka.workers > 0 ? cfg->kafka.workers : 1), sizeof(bool));
+    if (!r->b_in)
+        return TS_E_NOMEM;
     r->btopic = (struct ingest_topic){.name = r->dist_topic};
     struct ingest_kafka_opts kb = ko;
     kb.group_id = r->dist_group;
     kb.topics = &r->btopic;
     kb.ntopics = 1;
-    kb.txn_id = NULL;
+    kb.txn_id = r->dist_txnb;
     kb.norm = NULL;
     kb.decode = runb_decode;
     kb.decode_ctx = r;
@@ -627,7 +715,18 @@ static int make_kafka(struct rt_run *r, struct ts_err *err)
                                               : INGEST_DEFAULT_MAX_MSG;
     kb.parse.max_msg_bytes = mm * 2 + 65536;
     kb.sink = (struct ingest_sink){.ctx = r, .process = runb_process, .commit = runb_commit,
-                                   .seek = runb_seek};
+                                   .seek = runb_seek, .txn_done = runb_txn_done,
+                                   .assigned = runb_assigned, .revoked = runb_revoked};
+    if ((rc = rt_dist_open(&r->distb, &r->corr, &kb, r->dist_topic, r->dist_state, nparts)) != 0)
+        return rc;
+    r->corr.dist = r->distb;
+    r->distb->inc_topic = r->dist_inc;
+    r->distb->inc_nparts = ninc;
+    r->distb->node = r->dist_node;
+    r->dist_ninc = ninc;
+    long dropped = rt_dist_start(r->distb);
+    ts_info("correlate.distributed: state changelog %s (%d partition(s)); %ld key(s) of the "
+            "cache wait for their partitions", r->dist_state, (int)nparts, dropped);
     return ingest_kafka_create(&r->kb, &kb, err);
 }
 
@@ -668,10 +767,19 @@ static int dist_prepare(struct rt_run *r, struct ts_err *err)
     r->dist_group = malloc(gl + 11);
     r->dist_node = strdup(node);
     r->dist_txn = malloc(gl + strlen(node) + 2);
-    if (!r->dist_topic || !r->dist_group || !r->dist_node || !r->dist_txn)
+    r->dist_txnb = malloc(gl + strlen(node) + 12);
+    if (!r->dist_topic || !r->dist_group || !r->dist_node || !r->dist_txn || !r->dist_txnb)
         return TS_E_NOMEM;
     if (!cfg->correlate.topic)
         snprintf(r->dist_topic, gl + 11, "%s.correlate", g);
+    snprintf(r->dist_txnb, gl + strlen(node) + 12, "%s.correlate.%s", g, node);
+    size_t tl = strlen(r->dist_topic);
+    if (!(r->dist_state = malloc(tl + 7)))
+        return TS_E_NOMEM;
+    snprintf(r->dist_state, tl + 7, "%s-state", r->dist_topic);
+    if (!(r->dist_inc = malloc(gl + 11)))
+        return TS_E_NOMEM;
+    snprintf(r->dist_inc, gl + 11, "%s.incidents", g);
     snprintf(r->dist_group, gl + 11, "%s.correlate", g);
     snprintf(r->dist_txn, gl + strlen(node) + 2, "%s.%s", g, node);
     if (!strcmp(r->dist_group, g))
@@ -770,6 +878,20 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
             cfg->kafka.brokers, cfg->kafka.group_id, cfg->kafka.workers);
     atomic_store(&r->running, 1);
     pthread_t tid, btid;
+    if (r->kb) { /* incidents everywhere: this node's copy of the incidents topic */
+        struct ingest_kafka_opts ko = {.brokers = cfg->kafka.brokers,
+                                       .props = (const char *const *)cfg->kafka.props,
+                                       .nprops = cfg->kafka.nprops};
+        struct rt_incmat_opts mo = {.store = r->corr.st, .ko = &ko, .topic = r->dist_inc,
+                                    .nparts = r->dist_ninc, .node = r->dist_node,
+                                    .esc = r->esc_open ? &r->esc.env : NULL,
+                                    .dispatcher = r->dispatcher};
+        int mrc = rt_incmat_start(&r->incmat, &mo, err);
+        if (mrc)
+            return mrc;
+        ts_info("correlate.distributed: incidents of every node from %s into %s",
+                r->dist_inc, cfg->paths.data_dir);
+    }
     bool started = pthread_create(&tid, NULL, upkeep_main, r) == 0;
     bool bstarted = r->kb && pthread_create(&btid, NULL, stage_b_main, r) == 0;
     if (r->kb && !bstarted) {
@@ -790,6 +912,9 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
     atomic_store(&r->running, 0);
     if (started)
         pthread_join(tid, NULL);
+    /* reads on to the end: every incident committed so far */
+    rt_incmat_stop(r->incmat, &r->incmat_final);
+    r->incmat = NULL;
     log_stats(r->k, "run finished", cfg->ingest.silent_after_ns);
     if (r->kb)
         log_dist(r, "run finished");
@@ -847,6 +972,13 @@ void rt_run_destroy(struct rt_run *r)
     free(r->dist_group);
     free(r->dist_node);
     free(r->dist_txn);
+    free(r->dist_txnb);
+    free(r->dist_state);
+    free(r->dist_inc);
+    free(r->b_in);
+    if (r->corr_open)
+        r->corr.dist = NULL;
+    rt_dist_close(r->distb);
     if (r->eo_open)
         rt_events_out_close(&r->eo);
     if (r->dispatcher) {

@@ -192,6 +192,8 @@ struct rt_corr_pair {
 struct rt_corr_pairs {
     struct rt_corr_pair *v;
     size_t n, cap;
+    bool held; /* distributed: this worker's batch holds the stage mutex from its
+                  commit to the end of its Kafka transaction (rt_corr_txn_done) */
 };
 /* Replay keeps the last state of each incident and renders it at the end:
  * scalars copied, the rule's strings borrowed from the engine (valid until
@@ -282,6 +284,7 @@ struct rt_corr {
     struct corr_metrics base;     /* counters of the engines a reload replaced */
     size_t invalid_rules;         /* rt_corr_open: correlation rules left out as invalid */
     struct rt_counters *counters; /* per-period counters (counters.c); with a store */
+    struct rt_dist *dist;         /* distributed stage B (runtime_int.h), else NULL */
     bool keep_evidence;           /* replay --evidence (final_only): each incident printed
                                      with its evidence records, the lines the engine did
                                      not keep read back from their files */
@@ -619,5 +622,15 @@ int rt_hunt_record_load(const char *db, const char *id, struct rt_hunt_record *r
 void rt_hunt_record_free(struct rt_hunt_record *rec);
 /* Letters, digits, - and _, 1..64 bytes (it names a directory). */
 bool rt_hunt_id_ok(const char *id);
+
+/* `tocsin serve --incidents-from CONFIG`: materialise the incidents topic
+ * of the distributed nodes configured in CONFIG ("<kafka.group_id>.incidents")
+ * into st (docs/scale.md), on a thread, until rt_serve_incidents_stop (which
+ * reads on to the end first). TS_E_CONFIG (err) for a config without
+ * kafka.brokers and correlate.distributed; TS_E_KAFKA. */
+struct rt_incmat;
+int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
+                             struct ts_err *err);
+void rt_serve_incidents_stop(struct rt_incmat *m);
 
 #endif

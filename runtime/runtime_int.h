@@ -44,6 +44,84 @@ int rt_counters_batch(struct rt_corr *cs, const struct ingest_batch *b,
 int rt_counters_write(struct rt_corr *cs, struct store_txn *t);
 void rt_counters_committed(struct rt_corr *cs);
 void rt_counters_free(struct rt_counters *c);
+/* Distributed stage B (dist.c): rt_corr_commit feeds, ends the batch and
+ * produces its changed state to the changelog, then returns holding the
+ * stage mutex; rt_corr_txn_done, once Kafka resolved the transaction,
+ * writes LMDB (committed) and lets go. Non-zero after an abort when the
+ * engine had been fed (the batch cannot be taken again). */
+int rt_corr_txn_done(struct rt_corr *cs, const struct ingest_batch *b, bool committed);
+
+/* ----------------------------------- state follows partitions (dist.c) */
+
+#define RT_DIST_NOPART (-2)  /* a key of no partition (not a lane's watermark) */
+#define RT_DIST_UNKNOWN (-3) /* a long-name key whose name is not at hand */
+#define RT_DIST_SKIP (-1)    /* a key of a partition this process does not own */
+#define RT_DIST_NO_OFFSET (-2) /* LMDB's offset of a partition being restored */
+
+struct rt_dist {
+    struct rt_corr *cs;
+    struct ingest_kafka_opts ko; /* brokers and properties for the restore reader */
+    const char *topic, *changelog; /* borrowed (the run's) */
+    int32_t nparts;
+    int *owner;        /* per partition: stage B worker, -1: not this process's */
+    bool *in_engine;   /* per partition: the engine holds its keys as LMDB has them */
+    int32_t *item_part; /* per state item of the batch being committed */
+    const char *inc_topic, *node; /* incidents topic (NULL: none) and this process (borrowed) */
+    int32_t inc_nparts;
+    struct ts_buf pub, pubkey;    /* a record being published */
+    uint64_t inc_records;
+    /* fault injection for the tests (TOCSIN_TEST_KILL_AFTER_COMMITS=N): the
+     * process kills itself with SIGKILL after the N-th stage-B Kafka commit,
+     * before LMDB is written - the crash between the two commits */
+    uint64_t kill_after, kafka_commits;
+    size_t item_cap, nitems;
+    /* counters (under the stage mutex) */
+    uint64_t changelog_records, restores, restored_records, imported_keys;
+    int64_t restore_ns;
+};
+int rt_dist_open(struct rt_dist **out, struct rt_corr *cs, const struct ingest_kafka_opts *ko,
+                 const char *topic, const char *changelog, int32_t nparts);
+void rt_dist_close(struct rt_dist *d);
+/* After rt_corr_open: the engine forgets every key (none is ours yet). */
+long rt_dist_start(struct rt_dist *d);
+int32_t rt_dist_key_part(const struct rt_dist *d, const void *key, size_t klen, const void *val,
+                         size_t vlen);
+/* The batch's changed keys to the changelog in b's transaction; marks the
+ * items of partitions not ours (rt_dist_item_skip). Under the stage mutex. */
+int rt_dist_produce(struct rt_dist *d, const struct corr_batch *out, const struct ingest_batch *b);
+bool rt_dist_item_skip(const struct rt_dist *d, size_t i);
+/* The sink's assigned/revoked hooks (ingest.h). */
+int rt_dist_assigned(struct rt_dist *d, int worker, const struct ingest_offset *parts, size_t n);
+void rt_dist_revoked(struct rt_dist *d, int worker, const struct ingest_offset *parts, size_t n);
+/* For a reload's import: is the key one the engine should hold? */
+bool rt_dist_import_keep(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* ------------------------------------- incidents everywhere (inc_topic.c) */
+
+/* An incident change / one evidence record of it as the incidents topic
+ * carries them (node: the producer). 0 or the buffer's error. */
+int rt_inc_encode(struct ts_buf *b, const char *node, const struct store_incident *si);
+int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
+                     const struct store_evidence *e);
+struct rt_incmat;
+struct rt_incmat_opts {
+    struct store *store;
+    const struct ingest_kafka_opts *ko; /* brokers and properties (copied, strings borrowed) */
+    const char *topic;                  /* borrowed, lives until rt_incmat_stop */
+    int32_t nparts;
+    const char *node;                   /* this process: its records' escalations are its own */
+    const struct esc_env *esc;          /* NULL: no escalation */
+    struct esc_dispatcher *dispatcher;  /* may be NULL */
+};
+struct rt_incmat_stats {
+    uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+};
+/* Start materialising the topic into the store (a thread). */
+int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err);
+void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st);
+/* Read on to the end of every partition (at most 30 s), write, stop; *st
+ * (may be NULL) gets the final counters. m NULL ok. */
+void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st);
 
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 
@@ -129,6 +207,13 @@ struct rt_run {
     struct ingest_kafka *kb;
     struct ingest_topic btopic;
     char *dist_topic, *dist_group, *dist_node, *dist_txn; /* owned */
+    char *dist_state, *dist_txnb; /* the changelog topic; stage B's transactional ids */
+    struct rt_dist *distb;        /* stage B's partitions and their state */
+    bool *b_in;                   /* per stage-B worker: its batch holds the batch lock */
+    char *dist_inc;               /* the incidents topic "<group>.incidents" (owned) */
+    int32_t dist_ninc;
+    struct rt_incmat *incmat;     /* its materialiser (rt_run_main) */
+    struct rt_incmat_stats incmat_final; /* its counters when it stopped */
     _Atomic uint64_t rekey_bad; /* records stage B could not feed */
     int brc;                    /* stage B's result, its error */
     struct ts_err berr;
@@ -162,6 +247,16 @@ struct rt_reload_result {
 int rt_run_reload_now(struct rt_run *r, const char *by, struct rt_reload_result *res);
 /* The normaliser in force (a reference: norm_set_free it). */
 struct norm_set *rt_run_norm_ref(struct rt_run *r);
+/* The distributed mode's counters (zeros otherwise). Any thread; takes
+ * the stage mutex (waits for a stage-B batch's Kafka commit). */
+struct rt_dist_stats {
+    uint64_t rekeyed, consumed, unfed;           /* the hop: stage A out, stage B in */
+    uint64_t changelog_records, inc_records;     /* stage B out */
+    uint64_t restores, restored_records, imported_keys;
+    int64_t restore_ns;
+    struct rt_incmat_stats mat;
+};
+void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out);
 void rt_metrics_init(struct rt_run *r);
 void rt_metrics_free(struct rt_run *r);
 

@@ -356,6 +356,137 @@ START_TEST(test_distributed_without_data_dir_is_refused_at_the_switch)
 }
 END_TEST
 
+/* State follows partitions (runtime/dist.c): every state key a record's
+ * batch writes belongs to the internal partition that record went to, so
+ * the changelog partition of a key is its records' partition; a lane's
+ * watermark belongs to its lane. */
+#define BF_ID "11111111-0000-4000-8000-000000000001"
+
+START_TEST(test_state_key_partition_is_its_records_partition)
+{
+    struct harness h;
+    h_open(&h, RULES, NULL);
+    struct rt_dist d = {.nparts = 6};
+    long idx = rule_set_find(h.rs, "fail");
+    ck_assert_int_ge(idx, 0);
+    struct ts_buf key;
+    ts_buf_init(&key, 0);
+    int32_t want[2][40];
+    for (int a = 0; a < 40; a++) {
+        ts_arena_reset(h.a);
+        struct ts_event ev;
+        ts_event_init(&ev, h.a);
+        ev.time_ns = T0 + a * SEC;
+        ev.tenant = "agency-a";
+        ev.src = (struct ts_srcpos){.kind = TS_SRC_KAFKA, .name = "in", .partition = 0};
+        char ip[32];
+        snprintf(ip, sizeof(ip), "198.51.100.%d", a + 1);
+        ck_assert_int_eq(ts_event_add_str(&ev, "src_ip", ip, strlen(ip)), 0);
+        ck_assert_int_eq(ts_event_add_str(&ev, "user", "root", 4), 0);
+        for (size_t u = 0; u < 2; u++) {
+            ts_buf_reset(&key);
+            ck_assert_int_eq(corr_use_key(h.c, (size_t)idx, u, &ev, &key), 0);
+            want[u][a] = ingest_kafka_partition_of(key.data, key.len, 6);
+            ck_assert_int_eq(corr_feed_use(h.c, (size_t)idx, u, &ev), 0);
+        }
+    }
+    struct corr_batch b;
+    ck_assert_int_eq(corr_batch_end(h.c, &b), 0);
+    size_t seen = 0;
+    bool parts[6] = {false};
+    for (size_t i = 0; i < b.nstate; i++) {
+        const char *k = b.state[i].key;
+        if (k[0] != 'k')
+            continue;
+        /* 'k' rule NUL tenant NUL (varint len, bytes): the address in it */
+        const char *ip = memmem(k, b.state[i].key_len, "198.51.100.", 11);
+        ck_assert_ptr_nonnull(ip);
+        int a = 0;
+        for (const char *q = ip + 11; q < k + b.state[i].key_len && *q >= '0' && *q <= '9'; q++)
+            a = a * 10 + (*q - '0');
+        a--;
+        size_t u = !strcmp(k + 1, BF_ID) ? 0 : 1; /* the state key name is the rule's id */
+        int32_t p = rt_dist_key_part(&d, k, b.state[i].key_len, b.state[i].val,
+                                     b.state[i].val_len);
+        ck_assert_int_eq(p, want[u][a]);
+        parts[p] = true;
+        seen++;
+    }
+    ck_assert_uint_eq(seen, 80);
+    int used = 0;
+    for (int p = 0; p < 6; p++)
+        used += parts[p];
+    ck_assert_int_ge(used, 4); /* 80 keys spread over the partitions */
+    /* a watermark lane: "<topic>" US "<internal partition>" */
+    char lane[32] = "\001sK\0\0\0\0in\0373";
+    size_t ll = 7 + 4;
+    lane[2] = (char)TS_SRC_KAFKA;
+    ck_assert_int_eq(rt_dist_key_part(&d, lane, ll, NULL, 0), 3);
+    ck_assert_int_eq(rt_dist_key_part(&d, lane, ll - 2, NULL, 0), RT_DIST_NOPART);
+    ts_buf_free(&key);
+    h_close(&h);
+}
+END_TEST
+
+/* Keys dropped from the engine (a partition moved away) export nothing and
+ * come back whole by import (the partition back, from LMDB or the
+ * changelog); the other keys are untouched. */
+static bool drop_bf(void *ctx, const void *name, size_t len)
+{
+    (void)ctx;
+    return len > sizeof(BF_ID) + 1 && ((const char *)name)[0] == 'k' &&
+           !memcmp((const char *)name + 1, BF_ID, sizeof(BF_ID));
+}
+
+START_TEST(test_dropped_keys_come_back_by_import)
+{
+    struct harness h;
+    h_open(&h, RULES, NULL);
+    for (int i = 0; i < 4; i++)
+        FEED(&h, "fail", T0 + i * SEC, "src_ip", "203.0.113.5", "user", i % 2 ? "a" : "b");
+    struct corr_batch b;
+    ck_assert_int_eq(corr_batch_end(h.c, &b), 0);
+    struct ts_buf saved, buf;
+    ts_buf_init(&saved, 0);
+    ts_buf_init(&buf, 0);
+    size_t nbf = 0, nsp = 0;
+    for (size_t i = 0; i < b.nstate; i++) {
+        if (drop_bf(NULL, b.state[i].key, b.state[i].key_len)) {
+            uint32_t l[2] = {(uint32_t)b.state[i].key_len, (uint32_t)b.state[i].val_len};
+            ts_buf_append(&saved, l, sizeof(l));
+            ts_buf_append(&saved, b.state[i].key, l[0]);
+            ts_buf_append(&saved, b.state[i].val, l[1]);
+            nbf++;
+        } else if (((const char *)b.state[i].key)[0] == 'k') {
+            nsp++;
+        }
+    }
+    ck_assert_uint_eq(nbf, 1);
+    ck_assert_uint_eq(nsp, 1);
+    ck_assert_int_eq(corr_state_drop(h.c, drop_bf, NULL), 1);
+    for (size_t o = 0; o < saved.len;) {
+        uint32_t l[2];
+        memcpy(l, saved.data + o, sizeof(l));
+        const char *k = saved.data + o + sizeof(l);
+        ts_buf_reset(&buf);
+        ck_assert_int_eq(corr_state_export(h.c, k, l[0], &buf), TS_E_NOTFOUND);
+        ck_assert_int_eq(corr_state_import(h.c, k, l[0], k + l[0], l[1]), 0);
+        ts_buf_reset(&buf);
+        ck_assert_int_eq(corr_state_export(h.c, k, l[0], &buf), 0);
+        ck_assert_uint_eq(buf.len, l[1]);
+        ck_assert_int_eq(memcmp(buf.data, k + l[0], l[1]), 0);
+        o += sizeof(l) + l[0] + l[1];
+    }
+    /* the fifth failure completes the brute force as if nothing happened */
+    FEED(&h, "fail", T0 + 5 * SEC, "src_ip", "203.0.113.5", "user", "c");
+    h_end(&h);
+    ck_assert_uint_eq(h_count(&h, BF_ID), 1);
+    ts_buf_free(&saved);
+    ts_buf_free(&buf);
+    h_close(&h);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rekey");
@@ -367,6 +498,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_episode_undone_within_a_batch_leaves_no_evidence_behind);
     tcase_add_test(tc, test_record_carries_the_raw_up_to_what_evidence_keeps);
     tcase_add_test(tc, test_distributed_without_data_dir_is_refused_at_the_switch);
+    tcase_add_test(tc, test_state_key_partition_is_its_records_partition);
+    tcase_add_test(tc, test_dropped_keys_come_back_by_import);
     suite_add_tcase(s, tc);
     return s;
 }

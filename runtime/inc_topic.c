@@ -1,0 +1,583 @@
+/* inc_topic.c - incidents everywhere (docs/scale.md, "Incidents topic"):
+ * in the distributed mode stage B publishes every incident change to the
+ * compacted topic "<group>.incidents" in the batch's Kafka transaction, and
+ * every process materialises that topic into its own LMDB, so any node
+ * answers `incidents list` for all.
+ *
+ * Records (varints as in rekey.c; every string followed by a NUL so that a
+ * decoded record points into the value):
+ *   key <incident id>             'I' 1, str node, str rule_id, rule_title,
+ *                                 level, author, tenant, group_key,
+ *                                 distinct_field, details, byte severity,
+ *                                 byte distinct_truncated, zigzag first,
+ *                                 last, varint count, varint n + str tags,
+ *                                 varint n + str distinct
+ *                                 (a tombstone: the incident was retracted)
+ *   key <id>/<source>:<p>:<off>   'E' 1, str node, str id, str source,
+ *                                 zigzag partition, offset, event_ns,
+ *                                 byte late, str rule_id, str raw
+ * Evidence records have keys of their own so that compaction keeps each;
+ * they go to the partition of the incident's id (ingest_kafka_partition_of)
+ * after the incident record of the same transaction, so a reader meets an
+ * incident before its evidence.
+ *
+ * The materialiser: one thread per process, its own consumer of every
+ * partition (assign, read_committed, never in a group), from the offsets
+ * it stored in LMDB with what it wrote: each poll's records, the incidents
+ * put (one put per record: the revisions agree between nodes) with their
+ * evidence, and the topic's offsets go in one LMDB transaction. Escalations
+ * are queued by the node that produced the record (the owner of the key at
+ * that time) only, in the same transaction: once, whichever nodes read it.
+ *
+ * Threads: rt_inc_* codecs are reentrant; rt_incmat_* from the run's
+ * thread, the materialiser on its own. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/log.h"
+#include "../core/tstime.h"
+#include "runtime_int.h"
+
+#define INC_MAGIC_I 'I'
+#define INC_MAGIC_E 'E'
+#define INC_VERSION 1
+#define MAT_BATCH 4000          /* records per LMDB transaction */
+#define MAT_BYTES (8u << 20)    /* bytes of records per LMDB transaction */
+
+/* ------------------------------------------------------------- codec */
+
+static int put_var(struct ts_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    return ts_buf_append(b, tmp, n);
+}
+
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static int put_strn(struct ts_buf *b, const char *s, size_t n)
+{
+    int rc = put_var(b, n);
+    rc = rc ? rc : ts_buf_append(b, s ? s : "", n);
+    return rc ? rc : ts_buf_putc(b, '\0');
+}
+
+static int put_str(struct ts_buf *b, const char *s) { return put_strn(b, s, s ? strlen(s) : 0); }
+
+int rt_inc_encode(struct ts_buf *b, const char *node, const struct store_incident *si)
+{
+    uint8_t hdr[2] = {INC_MAGIC_I, INC_VERSION};
+    int rc = ts_buf_append(b, hdr, 2);
+    rc = rc ? rc : put_str(b, node);
+    const char *s[] = {si->rule_id, si->rule_title, si->level, si->author, si->tenant,
+                       si->group_key, si->distinct_field, si->details};
+    for (size_t i = 0; !rc && i < TS_ARRAY_LEN(s); i++)
+        rc = put_str(b, s[i]);
+    uint8_t f[2] = {si->severity, si->distinct_truncated ? 1 : 0};
+    rc = rc ? rc : ts_buf_append(b, f, 2);
+    rc = rc ? rc : put_var(b, zz(si->first_seen_ns));
+    rc = rc ? rc : put_var(b, zz(si->last_seen_ns));
+    rc = rc ? rc : put_var(b, si->count);
+    rc = rc ? rc : put_var(b, si->ntags);
+    for (uint32_t i = 0; !rc && i < si->ntags; i++)
+        rc = put_str(b, si->tags[i]);
+    rc = rc ? rc : put_var(b, si->ndistinct);
+    for (uint32_t i = 0; !rc && i < si->ndistinct; i++)
+        rc = put_str(b, si->distinct[i]);
+    return rc;
+}
+
+int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
+                     const struct store_evidence *e)
+{
+    uint8_t hdr[2] = {INC_MAGIC_E, INC_VERSION};
+    int rc = ts_buf_append(b, hdr, 2);
+    rc = rc ? rc : put_str(b, node);
+    rc = rc ? rc : put_str(b, id);
+    rc = rc ? rc : put_str(b, e->source);
+    rc = rc ? rc : put_var(b, zz(e->partition));
+    rc = rc ? rc : put_var(b, zz(e->offset));
+    rc = rc ? rc : put_var(b, zz(e->event_ns));
+    uint8_t late = e->late ? 1 : 0;
+    rc = rc ? rc : ts_buf_append(b, &late, 1);
+    rc = rc ? rc : put_str(b, e->rule_id);
+    return rc ? rc : put_strn(b, e->raw, e->raw ? e->raw_len : 0);
+}
+
+struct rd {
+    const uint8_t *p;
+    size_t n, i;
+    bool bad;
+};
+
+static uint64_t get_var(struct rd *r)
+{
+    uint64_t v = 0;
+    for (unsigned sh = 0; sh < 64; sh += 7) {
+        if (r->i >= r->n) {
+            r->bad = true;
+            return 0;
+        }
+        uint8_t c = r->p[r->i++];
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80))
+            return v;
+    }
+    r->bad = true;
+    return 0;
+}
+
+static uint8_t get_u8(struct rd *r)
+{
+    if (r->i >= r->n) {
+        r->bad = true;
+        return 0;
+    }
+    return r->p[r->i++];
+}
+
+static const char *get_str(struct rd *r, size_t *len)
+{
+    uint64_t n = get_var(r);
+    if (r->bad || n >= r->n - r->i || r->p[r->i + n] != '\0') {
+        r->bad = true;
+        return "";
+    }
+    const char *s = (const char *)r->p + r->i;
+    r->i += (size_t)n + 1;
+    if (len)
+        *len = (size_t)n;
+    return s;
+}
+
+/* A decoded record; strings point into the value; the arrays into arena. */
+struct inc_rec {
+    bool evidence;
+    const char *node, *id;
+    struct store_incident si;
+    struct store_evidence ev;
+};
+
+static const char **get_strv(struct rd *r, uint32_t *n, uint32_t max, struct ts_arena *a)
+{
+    uint64_t k = get_var(r);
+    if (r->bad || k > max) {
+        r->bad = true;
+        return NULL;
+    }
+    *n = (uint32_t)k;
+    const char **v = k ? ts_arena_alloc(a, (size_t)k * sizeof(*v)) : NULL;
+    if (k && !v) {
+        r->bad = true;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < *n; i++)
+        v[i] = get_str(r, NULL);
+    return v;
+}
+
+static int inc_decode(const void *val, size_t len, struct inc_rec *o, struct ts_arena *a)
+{
+    memset(o, 0, sizeof(*o));
+    struct rd r = {.p = val, .n = len};
+    uint8_t m = get_u8(&r), v = get_u8(&r);
+    if (r.bad || v != INC_VERSION || (m != INC_MAGIC_I && m != INC_MAGIC_E))
+        return TS_E_PARSE;
+    o->node = get_str(&r, NULL);
+    if (m == INC_MAGIC_E) {
+        o->evidence = true;
+        o->id = get_str(&r, NULL);
+        o->ev.source = get_str(&r, NULL);
+        o->ev.partition = (int32_t)unzz(get_var(&r));
+        o->ev.offset = unzz(get_var(&r));
+        o->ev.event_ns = unzz(get_var(&r));
+        o->ev.late = get_u8(&r) != 0;
+        o->ev.rule_id = get_str(&r, NULL);
+        if (!*o->ev.rule_id)
+            o->ev.rule_id = NULL;
+        o->ev.raw = get_str(&r, &o->ev.raw_len);
+        if (!o->ev.raw_len)
+            o->ev.raw = NULL;
+    } else {
+        struct store_incident *si = &o->si;
+        const char **s[] = {&si->rule_id, &si->rule_title, &si->level, &si->author,
+                            &si->tenant, &si->group_key, &si->distinct_field, &si->details};
+        for (size_t i = 0; i < TS_ARRAY_LEN(s); i++)
+            *s[i] = get_str(&r, NULL);
+        if (!*si->level)
+            si->level = NULL;
+        if (!*si->distinct_field)
+            si->distinct_field = NULL;
+        si->severity = get_u8(&r);
+        si->distinct_truncated = get_u8(&r) != 0;
+        si->first_seen_ns = unzz(get_var(&r));
+        si->last_seen_ns = unzz(get_var(&r));
+        si->count = get_var(&r);
+        si->tags = get_strv(&r, &si->ntags, STORE_TAGS_MAX, a);
+        si->distinct = get_strv(&r, &si->ndistinct, STORE_DISTINCT_MAX, a);
+    }
+    return r.bad || r.i != r.n ? TS_E_PARSE : 0;
+}
+
+/* ------------------------------------------------------ materialiser */
+
+struct rt_incmat {
+    struct store *st;
+    struct ingest_kafka_opts ko;
+    const char *topic, *node;
+    int32_t nparts;
+    const struct esc_env *esc;          /* NULL: no escalation here */
+    struct esc_dispatcher *dispatcher;  /* kicked after entries were queued */
+    struct ingest_tail *tail;
+    pthread_t tid;
+    bool started;
+    atomic_int stop;
+    /* the records of one LMDB transaction: (i32 partition, i64 offset, u32
+     * klen, u32 vlen or UINT32_MAX, key, value) */
+    struct ts_buf recs;
+    size_t nrecs;
+    struct ts_arena *arena;
+    struct esc_outbox_batch eb;
+    /* counters (materialiser thread; read racily for the stats line) */
+    _Atomic uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+    char *own_topic;            /* serve: the topic name and config it owns */
+    struct ts_config *own_cfg;
+};
+
+static int mat_record(void *ctx, int32_t partition, int64_t offset, const void *key, size_t klen,
+                      const void *val, size_t vlen)
+{
+    struct rt_incmat *m = ctx;
+    if (klen == 0 || klen > 4096 || vlen >= UINT32_MAX)
+        return 0;
+    int64_t off = offset;
+    uint32_t h[3] = {(uint32_t)partition, (uint32_t)klen, val ? (uint32_t)vlen : UINT32_MAX};
+    int rc = ts_buf_append(&m->recs, h, sizeof(h));
+    rc = rc ? rc : ts_buf_append(&m->recs, &off, sizeof(off));
+    rc = rc ? rc : ts_buf_append(&m->recs, key, klen);
+    rc = rc ? rc : ts_buf_putc(&m->recs, '\0');
+    rc = rc ? rc : val ? ts_buf_append(&m->recs, val, vlen) : 0;
+    if (!rc)
+        m->nrecs++;
+    return rc;
+}
+
+/* The incident of a record and its evidence that follows it, in one put. */
+struct mat_cur {
+    bool open;
+    struct store_incident si;
+    struct store_evidence ev[64];
+    size_t nev;
+    bool own;
+};
+
+struct mat_txn {
+    struct rt_incmat *m;
+    uint64_t inc, evn, del, orph, bad, queued;
+    struct mat_cur cur;
+    int64_t last[1024]; /* per partition (< 1024): offset + 1, or -1 */
+};
+
+static int own_escalate(struct mat_txn *x, struct store_txn *t, const char *id,
+                        const struct store_incident *prev)
+{
+    struct rt_incmat *m = x->m;
+    struct store_incident cur;
+    int rc = store_incident_get(t, id, m->arena, &cur);
+    if (rc == TS_E_NOTFOUND)
+        return 0;
+    if (!rc)
+        rc = esc_outbox_build(m->esc, t, prev, &cur, store_txn_now(t), &m->eb);
+    if (!rc)
+        rc = esc_outbox_put_all(t, &m->eb);
+    if (!rc)
+        x->queued += m->eb.n;
+    esc_outbox_batch_free(&m->eb);
+    if (rc == TS_E_INVAL || rc == TS_E_LIMIT) {
+        ts_warn("incidents topic: escalation of %s refused (%s): left out", id, ts_strerror(rc));
+        rc = 0;
+    }
+    return rc;
+}
+
+static int cur_flush(struct mat_txn *x, struct store_txn *t)
+{
+    struct mat_cur *c = &x->cur;
+    if (!c->open)
+        return 0;
+    c->open = false;
+    struct rt_incmat *m = x->m;
+    struct store_incident prev;
+    bool had = false;
+    int rc = 0;
+    if (c->own && m->esc) {
+        rc = store_incident_get(t, c->si.id, m->arena, &prev);
+        had = rc == 0;
+        if (rc == TS_E_NOTFOUND)
+            rc = 0;
+    }
+    rc = rc ? rc : store_incident_put_ev(t, &c->si, NULL, c->ev, c->nev, NULL);
+    if (rc == TS_E_LIMIT)
+        rc = 0; /* over the evidence cap: counted by the store */
+    if (rc == TS_E_INVAL) {
+        x->bad++;
+        return 0;
+    }
+    if (!rc) {
+        x->inc++;
+        x->evn += c->nev;
+    }
+    if (!rc && c->own && m->esc)
+        rc = own_escalate(x, t, c->si.id, had ? &prev : NULL);
+    return rc;
+}
+
+static int mat_body(struct store_txn *t, void *ctx)
+{
+    struct mat_txn *x = ctx;
+    struct rt_incmat *m = x->m;
+    ts_arena_reset(m->arena);
+    x->inc = x->evn = x->del = x->orph = x->bad = x->queued = 0;
+    x->cur.open = false;
+    for (size_t i = 0; i < TS_ARRAY_LEN(x->last); i++)
+        x->last[i] = -1;
+    int rc = 0;
+    for (size_t o = 0; !rc && o < m->recs.len;) {
+        uint32_t h[3];
+        int64_t off;
+        memcpy(h, m->recs.data + o, sizeof(h));
+        memcpy(&off, m->recs.data + o + sizeof(h), sizeof(off));
+        const char *key = m->recs.data + o + sizeof(h) + sizeof(off);
+        const char *val = key + h[1] + 1;
+        o += sizeof(h) + sizeof(off) + h[1] + 1 + (h[2] == UINT32_MAX ? 0 : h[2]);
+        if (h[0] < TS_ARRAY_LEN(x->last))
+            x->last[h[0]] = off + 1;
+        if (h[2] == UINT32_MAX) { /* a retracted incident (an evidence key: nothing) */
+            if (memchr(key, '/', h[1]))
+                continue;
+            rc = cur_flush(x, t);
+            if (!rc) {
+                rc = store_incident_del(t, key);
+                if (rc == TS_E_NOTFOUND)
+                    rc = 0;
+                else if (!rc)
+                    x->del++;
+            }
+            continue;
+        }
+        struct inc_rec r;
+        if (inc_decode(val, h[2], &r, m->arena) != 0) {
+            x->bad++;
+            continue;
+        }
+        if (!r.evidence) {
+            rc = cur_flush(x, t);
+            r.si.id = key;
+            x->cur = (struct mat_cur){.open = true, .si = r.si,
+                                      .own = m->node && !strcmp(r.node, m->node)};
+            continue;
+        }
+        if (x->cur.open && !strcmp(x->cur.si.id, r.id) && x->cur.nev < TS_ARRAY_LEN(x->cur.ev)) {
+            x->cur.ev[x->cur.nev++] = r.ev;
+            continue;
+        }
+        rc = cur_flush(x, t);
+        if (!rc) { /* evidence of an incident put earlier */
+            rc = store_evidence_add_n(t, r.id, &r.ev, 1, NULL);
+            if (rc == TS_E_NOTFOUND || rc == TS_E_INVAL) {
+                x->orph++; /* its incident is not here: compacted away, or retracted */
+                rc = 0;
+            } else if (rc == TS_E_LIMIT) {
+                rc = 0;
+            } else if (!rc) {
+                x->evn++;
+            }
+        }
+    }
+    rc = rc ? rc : cur_flush(x, t);
+    for (size_t p = 0; !rc && p < TS_ARRAY_LEN(x->last); p++)
+        if (x->last[p] >= 0)
+            rc = store_offset_put(t, m->topic, (int32_t)p, x->last[p]);
+    return rc;
+}
+
+static int mat_commit(struct rt_incmat *m)
+{
+    if (!m->nrecs)
+        return 0;
+    struct mat_txn *x = calloc(1, sizeof(*x));
+    if (!x)
+        return TS_E_NOMEM;
+    x->m = m;
+    struct ts_err err = {0};
+    int rc = store_txn_run(m->st, mat_body, x, &err);
+    if (rc) {
+        ts_error("incidents topic: LMDB transaction failed (read again from the stored "
+                 "offsets): %s", err.code ? err.msg : store_strerror(rc));
+    } else {
+        atomic_fetch_add(&m->incidents, x->inc);
+        atomic_fetch_add(&m->evidence, x->evn);
+        atomic_fetch_add(&m->deleted, x->del);
+        atomic_fetch_add(&m->orphans, x->orph);
+        atomic_fetch_add(&m->bad, x->bad);
+        atomic_fetch_add(&m->queued, x->queued);
+        atomic_fetch_add(&m->txns, 1);
+        if (x->queued && m->dispatcher)
+            esc_dispatcher_kick(m->dispatcher);
+    }
+    ts_buf_reset(&m->recs);
+    m->nrecs = 0;
+    free(x);
+    return rc;
+}
+
+/* Poll until stopped; then read on to the end of every partition (a node
+ * that stops has everything committed before it) within 30 s. */
+static void *mat_main(void *p)
+{
+    struct rt_incmat *m = p;
+    bool draining = false;
+    int64_t drain_until = 0;
+    for (;;) {
+        if (!draining && atomic_load(&m->stop)) {
+            draining = true;
+            drain_until = ts_mono_ns() + 30 * TS_NS_PER_SEC;
+        }
+        bool at_end = false;
+        long n = ingest_kafka_tail_poll(m->tail, draining ? 50 : 200, MAT_BATCH - m->nrecs,
+                                        mat_record, m, &at_end);
+        if (n < 0) {
+            ts_error("incidents topic %s: %s; the materialiser stops", m->topic,
+                     ts_strerror((int)n));
+            break;
+        }
+        if (m->nrecs && (n == 0 || m->nrecs >= MAT_BATCH || m->recs.len >= MAT_BYTES || at_end))
+            if (mat_commit(m) != 0)
+                break;
+        if (draining && ((at_end && !m->nrecs) || ts_mono_ns() > drain_until))
+            break;
+    }
+    (void)mat_commit(m);
+    return NULL;
+}
+
+int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err)
+{
+    *out = NULL;
+    struct rt_incmat *m = calloc(1, sizeof(*m));
+    if (!m)
+        return TS_E_NOMEM;
+    m->st = o->store;
+    m->ko = *o->ko;
+    m->topic = o->topic;
+    m->node = o->node;
+    m->nparts = o->nparts;
+    m->esc = o->esc;
+    m->dispatcher = o->dispatcher;
+    ts_buf_init(&m->recs, 0);
+    int64_t *start = calloc((size_t)(o->nparts > 0 ? o->nparts : 1), sizeof(*start));
+    int rc = start && ts_arena_create(&m->arena, 1u << 20, 256u << 20) == 0 ? 0 : TS_E_NOMEM;
+    for (int32_t p = 0; !rc && p < o->nparts; p++)
+        if (store_offset_get(m->st, m->topic, p, &start[p]) != 0)
+            start[p] = INGEST_OFFSET_NONE;
+    if (!rc && o->nparts > 1024)
+        rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "%s: more than 1024 partitions", m->topic);
+    rc = rc ? rc : ingest_kafka_tail_open(&m->tail, &m->ko, m->topic, o->nparts, start, err);
+    free(start);
+    if (!rc && pthread_create(&m->tid, NULL, mat_main, m) != 0)
+        rc = TS_E_NOMEM;
+    if (rc) {
+        ingest_kafka_tail_close(m->tail);
+        ts_arena_destroy(m->arena);
+        ts_buf_free(&m->recs);
+        free(m);
+        return rc;
+    }
+    m->started = true;
+    *out = m;
+    return 0;
+}
+
+void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!m)
+        return;
+    st->incidents = atomic_load(&m->incidents);
+    st->evidence = atomic_load(&m->evidence);
+    st->deleted = atomic_load(&m->deleted);
+    st->orphans = atomic_load(&m->orphans);
+    st->bad = atomic_load(&m->bad);
+    st->txns = atomic_load(&m->txns);
+    st->queued = atomic_load(&m->queued);
+}
+
+int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
+                             struct ts_err *err)
+{
+    *out = NULL;
+    struct ts_config *cfg = NULL;
+    int rc = ts_config_load(config_path, &cfg, err);
+    if (rc)
+        return TS_E_CONFIG;
+    if (!cfg->kafka.brokers || !cfg->correlate.distributed) {
+        ts_config_free(cfg);
+        return ts_err_set(err, TS_E_CONFIG, config_path, 0, 0,
+                          "--incidents-from needs a config with kafka.brokers and "
+                          "correlate.distributed (the nodes' config)");
+    }
+    const char *g = cfg->kafka.group_id ? cfg->kafka.group_id : "tocsin";
+    struct ingest_kafka_opts ko = {.brokers = cfg->kafka.brokers,
+                                   .props = (const char *const *)cfg->kafka.props,
+                                   .nprops = cfg->kafka.nprops};
+    size_t gl = strlen(g);
+    char *topic = malloc(gl + 11);
+    int32_t n = 0;
+    rc = topic ? 0 : TS_E_NOMEM;
+    if (!rc) {
+        snprintf(topic, gl + 11, "%s.incidents", g);
+        int parts = cfg->correlate.partitions ? cfg->correlate.partitions : RT_DIST_PARTITIONS;
+        rc = ingest_kafka_topic_ensure(&ko, topic, parts, true, &n, err);
+    }
+    struct rt_incmat_opts mo = {.store = st, .ko = &ko, .topic = topic, .nparts = n};
+    rc = rc ? rc : rt_incmat_start(out, &mo, err);
+    if (rc) {
+        free(topic);
+        ts_config_free(cfg);
+        return rc;
+    }
+    (*out)->own_topic = topic; /* the strings live with the materialiser */
+    (*out)->own_cfg = cfg;
+    ts_info("serve: incidents of every node from %s", topic);
+    return 0;
+}
+
+void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stop, 1);
+    if (m->started)
+        pthread_join(m->tid, NULL);
+    if (st)
+        rt_incmat_stats(m, st);
+    ingest_kafka_tail_close(m->tail);
+    ts_arena_destroy(m->arena);
+    ts_buf_free(&m->recs);
+    free(m->own_topic);
+    ts_config_free(m->own_cfg);
+    free(m);
+}
+
+void rt_serve_incidents_stop(struct rt_incmat *m)
+{
+    rt_incmat_stop(m, NULL);
+}
