@@ -14,13 +14,16 @@ echo "== mapping profiles (one thread) =="
 $B/bench_profile 2
 echo "== enrichment: assets, GeoIP, 1M threat-intel indicators (one thread) =="
 $B/bench_enrich 2
-SIGMA=${TOCSIN_SIGMA_DIR:-}
-for d in ../shared/sigma /work/shared/sigma; do [ -z "$SIGMA" ] && [ -d "$d/rules" ] && SIGMA=$d; done
+# the test corpora: TOCSIN_CORPORA, else ../shared, else tests/corpora (README, "Test corpora")
+SIGMA=
+for d in ${TOCSIN_CORPORA:+"$TOCSIN_CORPORA"} ../shared tests/corpora; do
+    [ -z "$SIGMA" ] && [ -d "$d/sigma/rules" ] && SIGMA=$d/sigma
+done
 if [ -n "$SIGMA" ]; then
     echo "== Sigma matching (one thread; SigmaHQ corpus at $SIGMA) =="
-    TOCSIN_SIGMA_DIR=$SIGMA $B/bench_rules 2
+    $B/bench_rules 2 "$SIGMA"
 else
-    echo "== Sigma matching: skipped, no SigmaHQ corpus (set TOCSIN_SIGMA_DIR) =="
+    echo "== Sigma matching: skipped: needs the SigmaHQ corpus, see README (Test corpora) =="
 fi
 echo "== LMDB commit cost per batch (durable) =="
 $B/bench_store 2

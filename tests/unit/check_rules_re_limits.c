@@ -248,6 +248,7 @@ static char *ps_line(const char *head, const char *fill)
 
 START_TEST(test_crafted_powershell_lines_are_cut_short_and_counted_ordinary_lines_match_as_before)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SIGMA, "rules");
     struct rule_set *rs = load_d7bcd677();
     struct rule_scratch *s = NULL;
     ck_assert_int_eq(rule_scratch_create(&s, rs), 0);
