@@ -347,7 +347,7 @@ int main(int argc, char **argv)
         secs = 2.0;
     char dir[1024];
     const char *base = argc > 2 ? argv[2] : NULL;
-    char corp[1024];
+    char corp[512];
     const char *mix = getenv("BENCH_RULES_MIX");
     mix_v1 = mix && strcmp(mix, "v1") == 0;
     struct stat st;
