@@ -25,7 +25,7 @@ enum ts_corpus { TS_CORPUS_SIGMA, TS_CORPUS_SPEC, TS_CORPUS_EVENTS };
 static inline const char *ts_test_corpus(enum ts_corpus c)
 {
     static const char *const sub[] = {"sigma", "sigma-spec", "events"};
-    static char found[3][1024];
+    static char found[3][256]; /* a longer path is not looked at */
     if (found[c][0])
         return found[c];
     const char *env = getenv("TOCSIN_CORPORA");
@@ -34,8 +34,9 @@ static inline const char *ts_test_corpus(enum ts_corpus c)
     for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
         if (!candidates[i])
             continue;
-        snprintf(found[c], sizeof(found[c]), "%s/%s", candidates[i], sub[c]);
-        if (stat(found[c], &st) == 0 && S_ISDIR(st.st_mode))
+        int n = snprintf(found[c], sizeof(found[c]), "%s/%s", candidates[i], sub[c]);
+        if (n > 0 && (size_t)n < sizeof(found[c]) && stat(found[c], &st) == 0 &&
+            S_ISDIR(st.st_mode))
             return found[c];
         if (i == 0) /* TOCSIN_CORPORA names the one place to look */
             break;
