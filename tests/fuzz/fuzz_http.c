@@ -1,7 +1,8 @@
 /* fuzz_http.c - libFuzzer target for the API's request handling (http/).
  * A request cannot be fed to libmicrohttpd from memory, so each input is
  * sent as raw bytes to a server on 127.0.0.1 (a free port, started once
- * over a store in a temporary directory, two tokens: "tok-admin" admin of
+ * over a store in a temporary directory holding incidents inc-1 of agency-a
+ * and inc-2 of agency-b, two tokens: "tok-admin" admin of
  * every tenant, "tok-a" analyst of agency-a), and the response is read:
  * the request line, headers, query string and body go through
  * libmicrohttpd, the router, the bearer-token check and the handlers (JSON
@@ -77,6 +78,22 @@ static void setup(void)
     if (store_open(&store, &so, &err) != 0) {
         fprintf(stderr, "fuzz_http: store: %s\n", err.msg);
         abort();
+    }
+    /* incidents for the handlers to find: inc-1 of agency-a, inc-2 of agency-b */
+    for (int i = 0; i < 2; i++) {
+        struct store_txn *t = NULL;
+        struct store_incident in = {0};
+        in.id = i ? "inc-2" : "inc-1";
+        in.rule_id = "r1";
+        in.rule_title = "Rule one";
+        in.tenant = i ? "agency-b" : "agency-a";
+        in.group_key = "src_ip=10.0.0.1";
+        in.first_seen_ns = in.last_seen_ns = 1700000000LL * 1000000000LL;
+        in.count = 5;
+        in.severity = 3;
+        if (store_txn_begin(store, 0, &t) != 0 || store_incident_put(t, &in, NULL) != 0 ||
+            store_txn_commit(t, NULL) != 0)
+            abort();
     }
     struct http_opts o = {.listen = "127.0.0.1:0", .tokens = path, .store = store,
                           .version = "fuzz", .threads = 1, .timeout_sec = 2, .rate = -1,
