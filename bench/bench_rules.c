@@ -354,10 +354,12 @@ int main(int argc, char **argv)
     if (!base || !*base) {
         const char *env = getenv("TOCSIN_CORPORA");
         const char *const cand[] = {env && *env ? env : NULL, "../shared", "tests/corpora"};
-        for (size_t i = 0; i < 3 && !base; i++) {
-            snprintf(corp, sizeof(corp), "%s/sigma", cand[i] ? cand[i] : "");
-            if (cand[i] && stat(corp, &st) == 0)
+        for (size_t i = env && *env ? 0 : 1; i < 3 && !base; i++) {
+            snprintf(corp, sizeof(corp), "%s/sigma", cand[i]);
+            if (stat(corp, &st) == 0)
                 base = corp;
+            if (i == 0) /* TOCSIN_CORPORA names the one place to look */
+                break;
         }
         if (!base) {
             fprintf(stderr, "bench_rules: no SigmaHQ corpus (set TOCSIN_CORPORA or run "

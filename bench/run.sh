@@ -16,7 +16,8 @@ echo "== enrichment: assets, GeoIP, 1M threat-intel indicators (one thread) =="
 $B/bench_enrich 2
 # the test corpora: TOCSIN_CORPORA, else ../shared, else tests/corpora (README, "Test corpora")
 SIGMA=
-for d in ${TOCSIN_CORPORA:+"$TOCSIN_CORPORA"} ../shared tests/corpora; do
+if [ -n "${TOCSIN_CORPORA:-}" ]; then dirs=("$TOCSIN_CORPORA"); else dirs=(../shared tests/corpora); fi
+for d in "${dirs[@]}"; do
     [ -z "$SIGMA" ] && [ -d "$d/sigma/rules" ] && SIGMA=$d/sigma
 done
 if [ -n "$SIGMA" ]; then
