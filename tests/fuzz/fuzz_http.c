@@ -13,6 +13,7 @@
  * input as a tokens file). Seeds: tests/fuzz/corpus/http/ (whole HTTP/1.x
  * requests). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -211,13 +212,30 @@ static void over_socket(const uint8_t *data, size_t size)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close with a reset: no TIME_WAIT */
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    /* libFuzzer's timer signal may interrupt any call here (EINTR): an
+     * interrupted connect goes on in the background, the others retry */
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        perror("fuzz_http: connect");
-        abort();
+        int e = errno, so = 0;
+        socklen_t sl = sizeof(so);
+        struct pollfd wp = {.fd = fd, .events = POLLOUT};
+        if (e == EINTR) {
+            while (poll(&wp, 1, 2000) < 0 && errno == EINTR) {
+            }
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so == 0)
+                e = 0;
+            else
+                e = so ? so : e;
+        }
+        if (e) {
+            fprintf(stderr, "fuzz_http: connect: %s\n", strerror(e));
+            abort();
+        }
     }
     size_t off = 0;
     while (off < size) {
         ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             break;
         off += (size_t)w;
@@ -226,8 +244,15 @@ static void over_socket(const uint8_t *data, size_t size)
     static char buf[1 << 20];
     size_t n = 0;
     struct pollfd pf = {.fd = fd, .events = POLLIN};
-    while (n < sizeof(buf) && poll(&pf, 1, 50) > 0) {
+    for (;;) {
+        int pr = poll(&pf, 1, 50);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0 || n >= sizeof(buf))
+            break;
         ssize_t r = recv(fd, buf + n, sizeof(buf) - n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0)
             break;
         n += (size_t)r;
