@@ -11,8 +11,9 @@
  * BENCH_RULES_SETS=all (or "10,all", ...) runs only those sets (profiling);
  * BENCH_RULES_MIX=v1 uses the first event mix (no image loads) for
  * comparisons with older figures.
- * The corpus is TOCSIN_SIGMA_DIR/rules/windows, else ../shared/sigma/...,
- * else /work/shared/sigma/... Prints one figure a line.
+ * The corpus is <sigma rules dir>/rules/windows; without the argument the
+ * sigma/ of the test corpora (TOCSIN_CORPORA, else ../shared, else
+ * tests/corpora; README, "Test corpora"). Prints one figure a line.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -345,12 +346,27 @@ int main(int argc, char **argv)
     if (secs <= 0)
         secs = 2.0;
     char dir[1024];
-    const char *base = argc > 2 ? argv[2] : getenv("TOCSIN_SIGMA_DIR");
+    const char *base = argc > 2 ? argv[2] : NULL;
+    char corp[512];
     const char *mix = getenv("BENCH_RULES_MIX");
     mix_v1 = mix && strcmp(mix, "v1") == 0;
     struct stat st;
-    if (!base || !*base)
-        base = stat("../shared/sigma", &st) == 0 ? "../shared/sigma" : "/work/shared/sigma";
+    if (!base || !*base) {
+        const char *env = getenv("TOCSIN_CORPORA");
+        const char *const cand[] = {env && *env ? env : NULL, "../shared", "tests/corpora"};
+        for (size_t i = env && *env ? 0 : 1; i < 3 && !base; i++) {
+            snprintf(corp, sizeof(corp), "%s/sigma", cand[i]);
+            if (stat(corp, &st) == 0)
+                base = corp;
+            if (i == 0) /* TOCSIN_CORPORA names the one place to look */
+                break;
+        }
+        if (!base) {
+            fprintf(stderr, "bench_rules: no SigmaHQ corpus (set TOCSIN_CORPORA or run "
+                            "scripts/fetch-corpora.sh; README, \"Test corpora\")\n");
+            return 1;
+        }
+    }
     snprintf(dir, sizeof(dir), "%s/rules/windows", base);
     struct files fl = {0};
     walk(dir, &fl);

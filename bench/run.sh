@@ -23,13 +23,17 @@ echo "== mapping profiles (one thread) =="
 with_rss $B/bench_profile 2
 echo "== enrichment: assets, GeoIP, 1M threat-intel indicators (one thread) =="
 with_rss $B/bench_enrich 2
-SIGMA=${TOCSIN_SIGMA_DIR:-}
-for d in ../shared/sigma /work/shared/sigma; do [ -z "$SIGMA" ] && [ -d "$d/rules" ] && SIGMA=$d; done
+# the test corpora: TOCSIN_CORPORA, else ../shared, else tests/corpora (README, "Test corpora")
+SIGMA=
+if [ -n "${TOCSIN_CORPORA:-}" ]; then dirs=("$TOCSIN_CORPORA"); else dirs=(../shared tests/corpora); fi
+for d in "${dirs[@]}"; do
+    [ -z "$SIGMA" ] && [ -d "$d/sigma/rules" ] && SIGMA=$d/sigma
+done
 if [ -n "$SIGMA" ]; then
     echo "== Sigma matching (one thread; SigmaHQ corpus at $SIGMA) =="
-    TOCSIN_SIGMA_DIR=$SIGMA with_rss $B/bench_rules 2
+    with_rss $B/bench_rules 2 "$SIGMA"
 else
-    echo "== Sigma matching: skipped, no SigmaHQ corpus (set TOCSIN_SIGMA_DIR) =="
+    echo "== Sigma matching: skipped: needs the SigmaHQ corpus, see README (Test corpora) =="
 fi
 echo "== LMDB commit cost per batch (durable) =="
 with_rss $B/bench_store 2

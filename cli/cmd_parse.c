@@ -496,9 +496,15 @@ int cmd_parse(int argc, char **argv)
     st.dead_letters += es.too_large;
     if (st.dead_letters || st.warnings)
         fprintf(stderr,
-                "tocsin parse: %llu messages: %llu events (%llu with warnings), %llu rejected\n",
+                "tocsin parse: %llu messages: %llu events (%llu with warnings), %llu rejected "
+                "(%llu at a limit)\n",
                 (unsigned long long)st.consumed, (unsigned long long)st.parsed,
-                (unsigned long long)st.warnings, (unsigned long long)st.dead_letters);
+                (unsigned long long)st.warnings, (unsigned long long)st.dead_letters,
+                (unsigned long long)st.limit_refused);
+    if (st.regex_cut)
+        fprintf(stderr, "tocsin parse: %llu event(s) with a decoder regex search cut short by a "
+                        "PCRE2 limit (counted as not matching)\n",
+                (unsigned long long)st.regex_cut);
     return rc;
 }
 
@@ -765,6 +771,14 @@ int cmd_replay(int argc, char **argv)
     if (r.to_ns)
         fprintf(out, "  outside --from/--to: %llu events (dropped)\n",
                 (unsigned long long)r.out_of_window);
+    if (st.limit_refused)
+        fprintf(out, "  dead letters at a limit: %llu (message size, JSON nesting depth, fields "
+                     "per event; the dead letter's reason names it)\n",
+                (unsigned long long)st.limit_refused);
+    if (st.regex_cut)
+        fprintf(out, "  decoder regex cut short: %llu event%s (a PCRE2 limit stopped a search; "
+                     "counted as not matching)\n",
+                (unsigned long long)st.regex_cut, st.regex_cut == 1 ? "" : "s");
     if (st.clamped)
         fprintf(out, "  clamped event times: %llu (too far ahead of ingest time; see "
                      "time_claimed)\n",

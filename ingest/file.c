@@ -228,6 +228,8 @@ static void normalise(const struct ingest_file_opts *o, struct norm_scratch *ns,
     }
     if (norm_undecoded(ns))
         st->no_decoder++;
+    if (norm_regex_cut(ns))
+        st->regex_cut++;
     if (o->explain) {
         add_explain(ev, "explain.decoder", ex.decoder ? ex.decoder : "(none)");
         add_explain(ev, "explain.decoder_why", ex.decoder_why);
@@ -540,6 +542,7 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
             if (trunc) {
                 snprintf(reason, sizeof(reason), "line longer than the limit of %zu bytes", max);
                 d.reason = reason;
+                d.limit = "message_size";
                 prc = TS_E_PARSE;
             } else {
                 prc = ingest_parse(o->format, &po, ev, &d);
@@ -567,6 +570,8 @@ int ingest_files_run(const struct ingest_file_opts *o, struct ingest_stats *st, 
                 const char *why = d.reason ? d.reason : ts_strerror(prc);
                 st->dead_letters++;
                 b->dead_letters++;
+                if (d.limit)
+                    st->limit_refused++;
                 diag_line(o, name, r.line, "rejected", why);
                 if (o->dlq && (rc = ingest_dlq_file_write(o->dlq, ev, why)) != 0) {
                     ts_err_set(err, rc, NULL, 0, 0, "cannot write dead letter: %s",

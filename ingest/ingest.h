@@ -83,6 +83,10 @@ struct ingest_diag {
     const char *reason;  /* set when the message is rejected (dead letter) */
     const char *warning; /* set when the event was kept but something was off,
                             e.g. an unparsable timestamp replaced by ingest time */
+    /* set with reason when a limit against hostile input refused the
+     * message: "message_size", "json_depth" or "fields" (static; counted in
+     * ingest_stats.limit_refused; docs/config.md "Limits") */
+    const char *limit;
 };
 
 /* After normalisation: the warning of d still holds for ev. An "unparsable
@@ -197,6 +201,9 @@ struct ingest_stats {
     uint64_t resumes;
     uint64_t rebalances;
     uint64_t tenant_refused; /* of dead_letters: a "tenant" header the topic may not carry */
+    uint64_t limit_refused; /* of dead_letters: refused at a limit (ingest_diag.limit) */
+    uint64_t regex_cut;     /* of parsed: a decoder's regex search stopped by a PCRE2 limit
+                               (norm_regex_cut) */
     uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
     uint64_t no_decoder;    /* of parsed: a program and a message, decoders loaded, none
                                fired (normalise.h: norm_undecoded) */

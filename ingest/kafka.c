@@ -51,7 +51,7 @@
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
-        resumes, rebalances, tenant_refused, clamped, no_decoder;
+        resumes, rebalances, tenant_refused, clamped, no_decoder, limit_refused, regex_cut;
 };
 
 /* Messages by (topic, tenant): the poll thread counts into its pending
@@ -827,6 +827,7 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
         snprintf(reason, sizeof(reason), "message of %zu bytes exceeds the limit of %zu", m->len,
                  max);
         d.reason = reason;
+        d.limit = "message_size";
         rc = TS_E_PARSE;
     } else {
         if (tn)
@@ -851,6 +852,8 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
             inc(&w->st.no_decoder, 1);
             b->no_decoder++;
         }
+        if (b->norm && w->ns && norm_regex_cut(w->ns))
+            inc(&w->st.regex_cut, 1);
         if (!ingest_diag_warning_holds(&d, ev))
             d.warning = NULL; /* a decoder set the time the parser could not read */
         if (d.warning)
@@ -876,6 +879,8 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
             return; /* fatal: not noted, so never committed */
         b->dead_letters++;
         inc(&w->st.dead_letters, 1);
+        if (d.limit)
+            inc(&w->st.limit_refused, 1);
     }
     tt_note(w, ts->name, ev->tenant, rc == 0, nodec);
     ingest_batch_note(b, ts->name, m->partition, m->offset + 1);
@@ -1797,6 +1802,8 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
         st->resumes += atomic_load(&s->resumes);
         st->rebalances += atomic_load(&s->rebalances);
         st->tenant_refused += atomic_load(&s->tenant_refused);
+        st->limit_refused += atomic_load(&s->limit_refused);
+        st->regex_cut += atomic_load(&s->regex_cut);
         st->clamped += atomic_load(&s->clamped);
         st->no_decoder += atomic_load(&s->no_decoder);
     }

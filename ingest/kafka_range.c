@@ -531,6 +531,7 @@ static int handle_msg(struct range *r, const rd_kafka_message_t *m, struct inges
         rc = TS_E_PARSE;
         r->st->in.tenant_refused++;
     } else if (m->len > max) {
+        d.limit = "message_size";
         rc = TS_E_PARSE;
     } else {
         if (tn)
@@ -553,12 +554,16 @@ static int handle_msg(struct range *r, const rd_kafka_message_t *m, struct inges
                 r->st->in.no_decoder++;
                 r->b->no_decoder++;
             }
+            if (norm_regex_cut(r->ns))
+                r->st->in.regex_cut++;
         }
         if (ingest_time_guard(&o->parse, ev))
             r->st->in.clamped++;
     } else {
         b->dead_letters++;
         r->st->in.dead_letters++;
+        if (d.limit)
+            r->st->in.limit_refused++;
     }
     return ingest_batch_note(b, p->topic, p->partition, m->offset + 1);
 }

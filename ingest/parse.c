@@ -490,11 +490,31 @@ bool ingest_time_guard(const struct ingest_parse_opts *opts, struct ts_event *ev
     return true;
 }
 
+static int parse_format(enum ingest_format fmt, const struct ingest_parse_opts *opts,
+                        struct ts_event *ev, struct ingest_diag *diag);
+
+_Static_assert(TS_EVENT_MAX_FIELDS == 4096, "the reason below names the field cap");
+
+/* One parse; a refusal at a limit against hostile input (message size, JSON
+ * nesting depth, fields per event) is named in diag->limit. */
 static int parse_once(enum ingest_format fmt, const struct ingest_parse_opts *opts,
                       struct ts_event *ev, struct ingest_diag *diag)
 {
     diag->reason = NULL;
     diag->warning = NULL;
+    diag->limit = NULL;
+    int rc = parse_format(fmt, opts, ev, diag);
+    if (rc == TS_E_LIMIT && !diag->limit) { /* ts_event_add: TS_EVENT_MAX_FIELDS */
+        diag->limit = "fields";
+        if (!diag->reason)
+            diag->reason = "more than 4096 fields in one event (the limit)";
+    }
+    return rc;
+}
+
+static int parse_format(enum ingest_format fmt, const struct ingest_parse_opts *opts,
+                        struct ts_event *ev, struct ingest_diag *diag)
+{
     ingest_time_fallback(ev);
 
     const char *s = ev->raw;
@@ -503,6 +523,7 @@ static int parse_once(enum ingest_format fmt, const struct ingest_parse_opts *op
     if (len > max) {
         diag->reason = ingest_diag_fmt(ev->arena, "message exceeds the size limit",
                                        "message of %zu bytes exceeds the limit of %zu", len, max);
+        diag->limit = "message_size";
         return TS_E_PARSE;
     }
     size_t valid = utf8_valid_prefix(s, len);

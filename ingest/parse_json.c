@@ -27,6 +27,7 @@ struct jp {
     struct ts_event *ev;
     int rc;          /* TS_E_PARSE, TS_E_LIMIT, TS_E_NOMEM */
     const char *err; /* static description */
+    const char *limit; /* ingest_diag.limit when err is a limit */
     size_t err_at;
 };
 
@@ -49,11 +50,20 @@ static int fail(struct jp *j, const char *what)
     return j->rc;
 }
 
+/* JSON_MAX_DEPTH: hostile nesting must not exhaust the stack. */
+static int fail_depth(struct jp *j)
+{
+    if (!j->rc)
+        j->limit = "json_depth";
+    return fail(j, "nesting deeper than 64 (the limit)");
+}
+
 static int fail_rc(struct jp *j, int rc)
 {
     if (!j->rc) {
         j->rc = rc;
-        j->err = rc == TS_E_LIMIT ? "more fields than the limit" : "arena full";
+        j->err = rc == TS_E_LIMIT ? "more fields than the limit of 4096" : "arena full";
+        j->limit = rc == TS_E_LIMIT ? "fields" : NULL;
         j->err_at = j->p;
     }
     return j->rc;
@@ -444,7 +454,7 @@ static int skip_value(struct jp *j, int depth)
     if (c == '{' || c == '[') {
         char close = c == '{' ? '}' : ']';
         if (depth + 1 > JSON_MAX_DEPTH)
-            return fail(j, "nesting deeper than 64");
+            return fail_depth(j);
         j->p++;
         skip_ws(j);
         if (j->p < j->len && j->s[j->p] == close) {
@@ -501,7 +511,7 @@ static int add_field(struct jp *j, const char *name, size_t nlen, const struct t
 static int parse_array(struct jp *j, const char *name, size_t nlen, int depth)
 {
     if (depth + 1 > JSON_MAX_DEPTH)
-        return fail(j, "nesting deeper than 64");
+        return fail_depth(j);
     size_t start = j->p;
     struct ts_value stack[LIST_STACK];
     struct ts_value *items = stack;
@@ -591,7 +601,7 @@ static int parse_value(struct jp *j, const char *name, size_t nlen, int depth)
 static int parse_object(struct jp *j, const char *prefix, size_t plen, int depth)
 {
     if (depth > JSON_MAX_DEPTH)
-        return fail(j, "nesting deeper than 64");
+        return fail_depth(j);
     j->p++;
     skip_ws(j);
     if (j->p < j->len && j->s[j->p] == '}') {
@@ -757,6 +767,7 @@ int ingest_json_span(const struct ingest_parse_opts *opts, struct ts_event *ev,
     if (j.rc) {
         diag->reason = ingest_diag_fmt(ev->arena, "invalid JSON", "invalid JSON at byte %zu: %s",
                                        j.err_at, j.err);
+        diag->limit = j.limit;
         return j.rc;
     }
     event_time(opts, ev, diag);

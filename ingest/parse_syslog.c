@@ -94,7 +94,7 @@ static int add_pid(struct ts_event *ev, const char *s, size_t len)
 static int add_failed(struct ts_event *ev, struct ingest_diag *diag, int rc)
 {
     TS_UNUSED(ev);
-    diag->reason = rc == TS_E_LIMIT ? "too many fields" : "out of memory for the batch (arena full)";
+    diag->reason = rc == TS_E_LIMIT ? "more than 4096 fields in one event (the limit)" : "out of memory for the batch (arena full)";
     return rc;
 }
 

@@ -135,10 +135,16 @@ struct norm_decoder_scratch {
     pcre2_jit_stack *jit;
     struct norm_decoder_stats st;
     bool undecoded; /* the last apply(): program and message, no decoder fired */
+    bool cut;       /* the last apply(): a search stopped by a PCRE2 limit */
 };
 
 #define DEC_ARENA_CAP (64u << 20)
+/* PCRE2 limits of every decoder search, as the Sigma regexes' (rules.h
+ * RULE_RE_*): a catastrophic pattern on a hostile line stops at them, counts
+ * as not matching and is counted (norm_decoder_stats.regex_cut). */
 #define DEC_MATCH_LIMIT 1000000u
+#define DEC_DEPTH_LIMIT 50000u
+#define DEC_HEAP_LIMIT_KIB 8192u
 
 /* ---------------------------------------------------------------- loading */
 
@@ -986,6 +992,8 @@ int norm_decoder_scratch_create(struct norm_decoder_scratch **out,
     }
     pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
     pcre2_set_match_limit(s->mctx, DEC_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, DEC_DEPTH_LIMIT);
+    pcre2_set_heap_limit(s->mctx, DEC_HEAP_LIMIT_KIB);
     *out = s;
     return 0;
 }
@@ -1003,6 +1011,27 @@ void norm_decoder_scratch_free(struct norm_decoder_scratch *s)
 bool norm_decoder_scratch_undecoded(const struct norm_decoder_scratch *s)
 {
     return s && s->undecoded;
+}
+
+bool norm_decoder_scratch_cut(const struct norm_decoder_scratch *s)
+{
+    return s && s->cut;
+}
+
+/* A search's result: below 0 and not "no match" is a limit (match, depth,
+ * heap) or another PCRE2 error; either counts as not matching. */
+static int search(struct norm_decoder_scratch *sc, const pcre2_code *re, const char *s, size_t n)
+{
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, sc->md, sc->mctx);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        sc->st.match_errors++;
+        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+            rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+            sc->st.regex_cut++;
+            sc->cut = true;
+        }
+    }
+    return rc;
 }
 
 void norm_decoder_scratch_stats(const struct norm_decoder_scratch *s,
@@ -1185,7 +1214,7 @@ static bool accepts(const struct decoder *d, struct norm_decoder_scratch *sc,
             return false;
     }
     if (d->program_re &&
-        (!prog || pcre2_match(d->program_re, (PCRE2_SPTR)prog, proglen, 0, 0, sc->md, sc->mctx) < 0))
+        (!prog || search(sc, d->program_re, prog, proglen) < 0))
         return false;
     *src = NULL;
     *srclen = 0;
@@ -1230,7 +1259,7 @@ int norm_decoder_apply(const struct norm_decoder_set *ds, struct norm_decoder_sc
         ex->why = NULL;
     }
     if (sc)
-        sc->undecoded = false;
+        sc->undecoded = sc->cut = false;
     if (!ds || !sc || !ev)
         return ds ? TS_E_INVAL : 0;
     sc->st.events++;
@@ -1264,12 +1293,8 @@ int norm_decoder_apply(const struct norm_decoder_set *ds, struct norm_decoder_sc
             if (p->re) {
                 if (!src)
                     continue;
-                int rc = pcre2_match(p->re, (PCRE2_SPTR)src, srclen, 0, 0, sc->md, sc->mctx);
-                if (rc < 0) {
-                    if (rc != PCRE2_ERROR_NOMATCH)
-                        sc->st.match_errors++;
+                if (search(sc, p->re, src, srclen) < 0)
                     continue;
-                }
             }
             int rc = emit(sc, d, p, ev, src, srclen, p->re != NULL);
             sc->st.decoded++;

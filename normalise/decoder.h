@@ -82,6 +82,8 @@ struct norm_decoder_stats {
     uint64_t events;      /* apply() calls */
     uint64_t decoded;     /* a decoder fired */
     uint64_t match_errors; /* PCRE2 errors other than no-match (match limit ...) */
+    uint64_t regex_cut;   /* of match_errors: searches stopped by a PCRE2 limit (match,
+                             depth, heap, JIT stack), counted as not matching */
     uint64_t type_errors; /* values kept as strings because their type did not parse */
     uint64_t undecoded;   /* events with a program and a message that no decoder decoded */
 };
@@ -89,6 +91,8 @@ struct norm_decoder_stats {
  * log line a decoder is expected to read) and no decoder fired: the line
  * keeps only what its parser found (counted as "no decoder"). */
 bool norm_decoder_scratch_undecoded(const struct norm_decoder_scratch *s);
+/* The last apply() on s had a search stopped by a PCRE2 limit. */
+bool norm_decoder_scratch_cut(const struct norm_decoder_scratch *s);
 void norm_decoder_scratch_stats(const struct norm_decoder_scratch *s,
                                   struct norm_decoder_stats *st);
 

@@ -114,7 +114,8 @@ int ingest_kv_value(struct ts_arena *a, const struct ingest_kv *kv, const char *
 static inline int ingest_add_failed(struct ingest_diag *diag, int rc)
 {
     diag->reason =
-        rc == TS_E_LIMIT ? "too many fields" : "out of memory for the batch (arena full)";
+        rc == TS_E_LIMIT ? "more than 4096 fields in one event (the limit)"
+                         : "out of memory for the batch (arena full)";
     return rc;
 }
 

@@ -231,3 +231,8 @@ bool norm_undecoded(const struct norm_scratch *s)
 {
     return s && s->n && s->n->decoders && norm_decoder_scratch_undecoded(s->dec);
 }
+
+bool norm_regex_cut(const struct norm_scratch *s)
+{
+    return s && s->n && s->n->decoders && norm_decoder_scratch_cut(s->dec);
+}

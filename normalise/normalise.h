@@ -77,5 +77,9 @@ int norm_apply(const struct norm_set *n, struct norm_scratch *s,
  * (a silent loss the sources count as "no decoder", by topic and tenant).
  * False when no decoders are loaded. */
 bool norm_undecoded(const struct norm_scratch *s);
+/* The last norm_apply on s had a decoder's regex search stopped by a PCRE2
+ * limit (match, depth, heap: a catastrophic pattern on a hostile line); the
+ * search counted as not matching (ingest_stats.regex_cut). */
+bool norm_regex_cut(const struct norm_scratch *s);
 
 #endif

@@ -116,6 +116,10 @@ static int consumer_series(struct rt_run *r, struct ts_buf *b)
     rc = rc ? rc : one(b, "tocsin_events_warnings_total", "counter",
                        "Events kept with a warning (bad timestamp, a normalisation step "
                        "that could not finish)", st.warnings);
+    rc = rc ? rc : one(b, "tocsin_events_refused_at_limit_total", "counter",
+                       "Of the dead letters: messages refused at a limit against hostile "
+                       "input (message size, JSON nesting depth, fields per event; the "
+                       "dead letter's reason names it)", st.limit_refused);
     rc = rc ? rc : one(b, "tocsin_consumer_bytes_total", "counter", "Raw bytes read", st.bytes);
     rc = rc ? rc : one(b, "tocsin_consumer_batches_total", "counter",
                        "Batches processed downstream", st.batches);
@@ -190,6 +194,7 @@ static int rules_series(struct rt_run *r, struct ts_buf *b)
     rc = rc ? rc : loss(b, "ingest", "time_clamped", st.clamped);
     rc = rc ? rc : loss(b, "ingest", "tenant_refused", st.tenant_refused);
     rc = rc ? rc : loss(b, "normalise", "no_decoder", st.no_decoder);
+    rc = rc ? rc : loss(b, "normalise", "regex_cut_short", st.regex_cut);
     rc = rc ? rc : loss(b, "rules", "regex_cut_short", re_cut);
     rc = rc ? rc : loss(b, "rules", "regex_over_length_window", re_long);
     rc = rc ? rc : loss(b, "correlation", "late", cs.m.late_beyond);

@@ -294,12 +294,13 @@ static void log_stats(struct ingest_kafka *k, const char *when, int64_t silent_a
             when, (unsigned long long)hs.hosts, (unsigned long long)hs.zone_mismatches,
             (unsigned long long)hs.silent, (unsigned long long)hs.clamped,
             (unsigned long long)hs.warnings);
-    ts_info("%s: consumed %llu, parsed %llu, dead letters %llu (tenant refused %llu), "
-            "clamped times %llu, no decoder %llu, warnings %llu, batches %llu, commits %llu, "
-            "pauses %llu, rebalances %llu",
+    ts_info("%s: consumed %llu, parsed %llu, dead letters %llu (tenant refused %llu, at a "
+            "limit %llu), clamped times %llu, no decoder %llu, decoder regex cut short %llu, "
+            "warnings %llu, batches %llu, commits %llu, pauses %llu, rebalances %llu",
             when, (unsigned long long)st.consumed, (unsigned long long)st.parsed,
             (unsigned long long)st.dead_letters, (unsigned long long)st.tenant_refused,
-            (unsigned long long)st.clamped, (unsigned long long)st.no_decoder,
+            (unsigned long long)st.limit_refused, (unsigned long long)st.clamped,
+            (unsigned long long)st.no_decoder, (unsigned long long)st.regex_cut,
             (unsigned long long)st.warnings,
             (unsigned long long)st.batches, (unsigned long long)st.commits,
             (unsigned long long)st.pauses, (unsigned long long)st.rebalances);

@@ -6,12 +6,14 @@ the runtime's hooks.
 A topic of two partitions carries an SSH brute force of agency-a (six
 failures from one address, partition 0), two failures of agency-b (a
 "tenant" header the topic allows, partition 1) and one message whose tenant
-header the topic refuses (a dead letter). Then, as an operator and an
+header the topic refuses (a dead letter) and one line over
+ingest.max_message_bytes (a dead letter refused at a limit). Then, as an operator and an
 analyst would use it:
 - /readyz answers 200 once the partitions are assigned;
 - /metrics parses with prometheus_client's reference parser; consumed and
   parsed counts equal what was produced, by topic and tenant; the dead
-  letter is counted; detections by rule; lag series per partition; the batch
+  letters are counted, the oversized one also in
+  tocsin_events_refused_at_limit_total; detections by rule; lag series per partition; the batch
   latency histograms; partitions assigned;
 - /api/v1/incidents with agency-a's viewer token lists the brute-force
   incident (and agency-b's viewer sees none of it);
@@ -177,6 +179,8 @@ topics:
     format: rfc3164
     tenant: agency-a
     tenants: [agency-b]
+ingest:
+  max_message_bytes: 2000
 paths:
   rules: [{rules}]
   data_dir: {TMP}/data
@@ -227,7 +231,9 @@ def run_checks(p, port):
     produce(["<13>Nov 20 10:00:30 portal-01 app: hello"], 1, tenant="agency-z")
     # a line of a program no decoder reads: parsed, left undecoded
     produce(["<13>Nov 20 10:00:31 web-02 myapp[7]: cache warmed in 12 ms"], 1, tenant="agency-b")
-    produced = 10
+    # hostile input: a line over ingest.max_message_bytes (2000), refused at the limit
+    produce(["<13>Nov 20 10:00:32 portal-01 app: " + "x" * 3000], 0)
+    produced = 11
 
     m = wait_for(lambda: (lambda mm: mm if total(mm, "tocsin_events_consumed_total") >= produced
                           else None)(metrics(port)), 60)
@@ -236,9 +242,9 @@ def run_checks(p, port):
         return
     c = "tocsin_events_consumed_total"
     check(total(m, c) == produced, f"consumed total equals what was produced ({total(m, c)})")
-    check(sample(m, c, topic=TOPIC, tenant="agency-a") == 7 and
+    check(sample(m, c, topic=TOPIC, tenant="agency-a") == 8 and
           sample(m, c, topic=TOPIC, tenant="agency-b") == 3,
-          "consumed by topic and tenant: agency-a 7 (one a dead letter), agency-b 3")
+          "consumed by topic and tenant: agency-a 8 (two dead letters), agency-b 3")
     check(sample(m, "tocsin_events_parsed_total", topic=TOPIC, tenant="agency-a") == 6 and
           sample(m, "tocsin_events_parsed_total", topic=TOPIC, tenant="agency-b") == 3 and
           total(m, "tocsin_events_parsed_total") == 9, "parsed by topic and tenant: 6 and 3")
@@ -247,8 +253,14 @@ def run_checks(p, port):
           sample(m, "tocsin_silent_loss_total", stage="normalise", reason="no_decoder") == 1,
           "no decoder: the myapp line of agency-b, by topic and tenant and as a silent loss "
           f"({sample(m, 'tocsin_events_no_decoder_total', topic=TOPIC, tenant='agency-b')})")
-    check(sample(m, "tocsin_events_dead_lettered_total", topic=TOPIC, tenant="agency-a") == 1,
-          "the refused tenant header is a dead letter of the topic's tenant")
+    check(sample(m, "tocsin_events_dead_lettered_total", topic=TOPIC, tenant="agency-a") == 2,
+          "the refused tenant header and the oversized line are dead letters of the topic's "
+          "tenant")
+    check(sample(m, "tocsin_events_refused_at_limit_total") == 1,
+          "the oversized line is counted as refused at a limit "
+          f"({sample(m, 'tocsin_events_refused_at_limit_total')})")
+    check(sample(m, "tocsin_silent_loss_total", stage="normalise", reason="regex_cut_short") == 0,
+          "silent-loss counters: decoder regex cut short 0")
     check(sample(m, "tocsin_silent_loss_total", stage="ingest", reason="tenant_refused") == 1,
           "silent-loss counters: tenant refused 1")
     check(sample(m, "tocsin_silent_loss_total", stage="correlation", reason="late") == 0,

@@ -110,6 +110,7 @@ END_TEST
 /* Each schema example of the specification, with the rules it names. */
 START_TEST(test_spec_schema_examples_load)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SPEC, "tests/schema");
     static const char *const files[] = {"event_count", "event_count_ecs", "temporal",
                                         "temporal_ordered", "value_avg", "value_count",
                                         "value_percentile", "value_sum"};
@@ -120,14 +121,9 @@ START_TEST(test_spec_schema_examples_load)
         DET_RULE("rule_a_id") DET_RULE("process_creation") DET_RULE("website_access");
     for (size_t i = 0; i < TS_ARRAY_LEN(files); i++) {
         char path[512];
-        snprintf(path, sizeof(path),
-                 "/work/shared/sigma-spec/tests/schema/correlation/%s.yml", files[i]);
+        snprintf(path, sizeof(path), "%s/tests/schema/correlation/%s.yml",
+                 ts_test_corpus(TS_CORPUS_SPEC), files[i]);
         FILE *f = fopen(path, "rb");
-        if (!f) {
-            snprintf(path, sizeof(path), "../shared/sigma-spec/tests/schema/correlation/%s.yml",
-                     files[i]);
-            f = fopen(path, "rb");
-        }
         ck_assert_msg(f != NULL, "%s", path);
         char buf[8192];
         size_t n = fread(buf, 1, sizeof(buf) - strlen(dets) - 1, f);

@@ -143,6 +143,41 @@ START_TEST(test_overlong_tenant_is_counted_and_never_keyed)
 }
 END_TEST
 
+/* The tenant table's cap (CORR_MAX_TENANTS, 65536; issue 15, part 2): a
+ * stream that names a new tenant in every event fills it, and the first
+ * tenant past it is refused and counted (bad_tenant, the silent-loss reason
+ * correlation/bad_tenant), never keyed; the tenants already in go on (the
+ * batch is not ended: storing 65536 keys is not what this pins). */
+START_TEST(test_tenant_past_the_table_cap_is_counted_and_never_keyed)
+{
+    struct harness h;
+    h_open(&h, RULES, NULL);
+    enum { N = 65536 };
+    char *names = malloc((size_t)(N + 1) * 16);
+    ck_assert_ptr_nonnull(names);
+    for (int i = 0; i <= N; i++) {
+        char *t = names + (size_t)i * 16;
+        snprintf(t, 16, "t%d", i);
+        h.tenant = t;
+        FEED(&h, "fail", T0 + (i % 30), "ip", "10.1.1.1");
+    }
+    struct corr_metrics m;
+    corr_metrics_get(h.c, &m);
+    ck_assert_uint_eq(m.bad_tenant, 1); /* the last event, at its key (triple: no group field) */
+    h.tenant = names; /* t0, in the table: still keyed */
+    FEED(&h, "fail", T0 + 31, "ip", "10.1.1.1");
+    FEED(&h, "fail", T0 + 32, "ip", "10.1.1.1");
+    corr_metrics_get(h.c, &m);
+    ck_assert_uint_eq(m.bad_tenant, 1);
+    struct corr_tenant_stat ts[1];
+    ck_assert_uint_eq(corr_tenant_stats(h.c, ts, 1), N);
+    ck_assert_str_eq(ts[0].tenant, "t0");
+    ck_assert_uint_eq(ts[0].live_keys, 1);
+    h_close(&h);
+    free(names);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("corr_limits");
@@ -151,6 +186,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_long_source_name_state_is_stored_hashed_and_restored);
     tcase_add_test(t, test_one_tenant_flood_leaves_other_tenants_detections);
     tcase_add_test(t, test_overlong_tenant_is_counted_and_never_keyed);
+    tcase_add_test(t, test_tenant_past_the_table_cap_is_counted_and_never_keyed);
     suite_add_tcase(s, t);
     return s;
 }

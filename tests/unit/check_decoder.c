@@ -411,6 +411,42 @@ START_TEST(test_undecoded_lines_are_flagged_and_counted)
 }
 END_TEST
 
+/* ReDoS (issue 15, part 2): a catastrophic pattern, (a+)+$, on a hostile
+ * line of 5000 a's and a b stops at PCRE2's limits instead of running for
+ * 2^5000 steps; the cut search counts as not matching (the next pattern
+ * fires), is counted in regex_cut and flags the event (norm_regex_cut); the
+ * scratch goes on matching ordinary lines. */
+START_TEST(test_catastrophic_decoder_regex_stops_at_the_limit_and_is_counted)
+{
+    load_ok("decoders:\n"
+            "  - name: redos\n"
+            "    match: {program: app}\n"
+            "    patterns:\n"
+            "      - regex: '(?<as>(a+)+)$'\n"
+            "      - regex: '^(?<rest>.*)$'\n");
+    static char line[5200];
+    int n = snprintf(line, sizeof(line), "Jun 15 10:00:00 h app: ");
+    memset(line + n, 'a', 5000);
+    memcpy(line + n + 5000, "b", 2);
+    ck_assert_int_eq(decode(line), 0);
+    assert_decoder("redos");
+    ck_assert_ptr_nonnull(ts_event_getz(&ev, "rest"));
+    ck_assert_ptr_null(ts_event_getz(&ev, "as"));
+    ck_assert(norm_decoder_scratch_cut(sc));
+    struct norm_decoder_stats st;
+    norm_decoder_scratch_stats(sc, &st);
+    ck_assert_uint_eq(st.regex_cut, 1);
+    ck_assert_uint_eq(st.match_errors, 1);
+
+    ck_assert_int_eq(decode("Jun 15 10:00:00 h app: aaaa"), 0);
+    assert_str("as", "aaaa");
+    ck_assert(!norm_decoder_scratch_cut(sc));
+    norm_decoder_scratch_stats(sc, &st);
+    ck_assert_uint_eq(st.regex_cut, 1);
+    ck_assert_uint_eq(st.decoded, 2);
+}
+END_TEST
+
 START_TEST(test_dupnames_alternatives_and_empty_captures)
 {
     load_ok("decoders:\n"
@@ -724,6 +760,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_kv_only_rename_contains_has);
     tcase_add_test(tc, test_non_matching_event_is_left_as_parsed);
     tcase_add_test(tc, test_undecoded_lines_are_flagged_and_counted);
+    tcase_add_test(tc, test_catastrophic_decoder_regex_stops_at_the_limit_and_is_counted);
     tcase_add_test(tc, test_dupnames_alternatives_and_empty_captures);
     tcase_add_test(tc, test_copy_and_logsource_fill_only_unset);
     tcase_add_test(tc, test_directory_loads_files_in_name_order);

@@ -67,7 +67,7 @@ static void run_file(const char *name, struct tally *t)
     char path[1024];
     snprintf(path, sizeof(path), "%s/loghub/%s.jsonl", ts_test_events_dir(), name);
     FILE *fp = fopen(path, "r");
-    ck_assert_msg(fp != NULL, "cannot open %s (set TOCSIN_EVENTS_DIR)", path);
+    ck_assert_msg(fp != NULL, "cannot open %s (set TOCSIN_CORPORA)", path);
     memset(t, 0, sizeof(*t));
     struct ts_arena *a;
     ck_assert_int_eq(ts_arena_create(&a, 64 * 1024, 16u << 20), 0);
@@ -148,6 +148,7 @@ static void check_sshd_file(const char *name, unsigned min_auth)
 
 START_TEST(test_openssh_every_auth_line_yields_src_ip_and_username)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     /* 634 such lines in OpenSSH_2k */
     check_sshd_file("OpenSSH_2k", 600);
 }
@@ -158,12 +159,14 @@ END_TEST
  * are the 300+ PAM "authentication failure" lines, checked for a source. */
 START_TEST(test_linux_every_auth_line_yields_src_ip_and_username)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     check_sshd_file("Linux_2k", 0);
 }
 END_TEST
 
 START_TEST(test_apache_error_log_lines_through_error_decoder)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     struct tally t;
     run_file("Apache_2k", &t);
     printf("decoders %-12s lines %4u decoded %4u (%.2f%%) | time from line %u | [client] lines "

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
+#include "../../core/buf.h"
 #include "../../ingest/ingest.h"
 #include "check_util.h"
 
@@ -132,6 +135,73 @@ START_TEST(test_commit_error_stops_the_run_with_it)
 }
 END_TEST
 
+/* Hostile lines (issue 15, part 2): a JSON line nested 100,000 deep, one
+ * with 5000 fields, a key=value line with 5000 pairs and a line over
+ * max_message_bytes are dead letters whose reason names the limit, and are
+ * counted as refused at a limit; a line with a syntax error is a dead letter
+ * not counted there; the ordinary lines around them go through. */
+START_TEST(test_lines_over_a_limit_are_dead_letters_counted_as_refused_at_a_limit)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    ck_assert_int_eq(ts_buf_puts(&b, "{\"ok\":1}\n{"), 0);
+    for (int i = 0; i < 100000; i++)
+        ck_assert_int_eq(ts_buf_puts(&b, "\"a\":{"), 0);
+    ck_assert_int_eq(ts_buf_puts(&b, "\n{"), 0);
+    for (int i = 0; i < 5000; i++)
+        ck_assert_int_eq(ts_buf_printf(&b, "%s\"f%d\":%d", i ? "," : "", i, i), 0);
+    ck_assert_int_eq(ts_buf_puts(&b, "}\n"), 0);
+    for (int i = 0; i < 5000; i++)
+        ck_assert_int_eq(ts_buf_printf(&b, "%sk%d=v", i ? " " : "", i), 0);
+    ck_assert_int_eq(ts_buf_puts(&b, "\n{\"big\":\""), 0);
+    for (int i = 0; i < 70000; i++)
+        ck_assert_int_eq(ts_buf_puts(&b, "xxxxxxxxxx"), 0);
+    ck_assert_int_eq(ts_buf_puts(&b, "\"}\n{\"bad\":}\n{\"ok\":2}\n"), 0);
+
+    char dir[] = "/tmp/check_ingest_files_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/dlq.jsonl", dir);
+    struct ingest_dlq_file *dlq = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(ingest_dlq_file_open(&dlq, path, &err), 0);
+    struct seen s = {.next_line = 1};
+    struct ingest_file_opts o = opts(b.data, b.len, &s, 0);
+    o.format = INGEST_FMT_AUTO;
+    o.parse.max_msg_bytes = 600000;
+    o.dlq = dlq;
+    struct ingest_stats st = {0};
+    ck_assert_int_eq(ingest_files_run(&o, &st, &err), 0);
+    ingest_dlq_file_close(dlq);
+    ck_assert_uint_eq(st.consumed, 7);
+    ck_assert_uint_eq(st.parsed, 2);
+    ck_assert_uint_eq(st.dead_letters, 5);
+    ck_assert_uint_eq(st.limit_refused, 4);
+
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static const char *const want[] = {"nesting deeper than 64 (the limit)",
+                                       "more fields than the limit of 4096",
+                                       "more than 4096 fields in one event (the limit)",
+                                       "line longer than the limit of 600000 bytes",
+                                       "invalid JSON at byte 7"};
+    char *line = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ck_assert_int_gt(getline(&line, &cap, f), 0);
+        ck_assert_msg(strncmp(line, "{\"reason\":", 10) == 0 && strstr(line, want[i]) &&
+                          strstr(line, want[i]) < strstr(line, "\"source\""),
+                      "dead letter %zu: want %s, got %.160s", i, want[i], line);
+    }
+    ck_assert_int_lt(getline(&line, &cap, f), 0);
+    free(line);
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+    ts_buf_free(&b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ingest_files");
@@ -140,6 +210,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_slow_commit_keeps_in_flight_within_the_budget_and_order);
     tcase_add_test(t, test_fast_commit_reuses_a_few_batches);
     tcase_add_test(t, test_commit_error_stops_the_run_with_it);
+    tcase_add_test(t, test_lines_over_a_limit_are_dead_letters_counted_as_refused_at_a_limit);
     suite_add_tcase(s, t);
     return s;
 }

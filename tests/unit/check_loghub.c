@@ -1,5 +1,5 @@
 /* check_loghub.c - the syslog parser against real log lines from loghub
- * (logpai/loghub, see ../shared/events/README.md), read at test time from
+ * (logpai/loghub, see the corpora's events/README.md), read at test time from
  * ts_test_events_dir()/loghub/<name>.jsonl; no sample data lives in the repo.
  *
  * Each JSON line has "raw" (the original line) and, where loghub's own parser
@@ -59,7 +59,7 @@ static void run_file(const char *name, struct share *sh)
     char path[1024];
     snprintf(path, sizeof(path), "%s/loghub/%s.jsonl", ts_test_events_dir(), name);
     FILE *fp = fopen(path, "r");
-    ck_assert_msg(fp != NULL, "cannot open %s (set TOCSIN_EVENTS_DIR)", path);
+    ck_assert_msg(fp != NULL, "cannot open %s (set TOCSIN_CORPORA)", path);
     memset(sh, 0, sizeof(*sh));
 
     struct ts_arena *a;
@@ -141,18 +141,21 @@ static void assert_syslog_share(const char *name)
 
 START_TEST(test_loghub_linux_fields_agree)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     assert_syslog_share("Linux_2k");
 }
 END_TEST
 
 START_TEST(test_loghub_openssh_fields_agree)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     assert_syslog_share("OpenSSH_2k");
 }
 END_TEST
 
 START_TEST(test_loghub_mac_fields_agree)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     assert_syslog_share("Mac_2k");
 }
 END_TEST
@@ -161,6 +164,7 @@ END_TEST
  * before the syslog part; the parser skips it. */
 START_TEST(test_loghub_thunderbird_prefix_skipped_fields_agree)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     assert_syslog_share("Thunderbird_2k");
 }
 END_TEST
@@ -169,10 +173,11 @@ END_TEST
  * ingest time with a timestamp warning. */
 START_TEST(test_loghub_apache_error_log_never_rejected)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "loghub");
     char path[1024];
     snprintf(path, sizeof(path), "%s/loghub/Apache_2k.jsonl", ts_test_events_dir());
     FILE *fp = fopen(path, "r");
-    ck_assert_msg(fp != NULL, "cannot open %s (set TOCSIN_EVENTS_DIR)", path);
+    ck_assert_msg(fp != NULL, "cannot open %s (set TOCSIN_CORPORA)", path);
     struct ts_arena *a;
     ck_assert_int_eq(ts_arena_create(&a, 64 * 1024, 16u << 20), 0);
     char *line = NULL;

@@ -300,6 +300,7 @@ START_TEST(test_json_depth_is_capped_at_64)
     arr[n] = '\0';
     ck_assert_int_eq(parse(arr), TS_E_PARSE);
     ck_assert_ptr_nonnull(strstr(diag.reason, "nesting deeper than 64"));
+    ck_assert_str_eq(diag.limit, "json_depth");
 }
 END_TEST
 
@@ -314,7 +315,51 @@ START_TEST(test_json_field_count_is_capped)
     ck_assert_int_eq(parse(b.data), TS_E_LIMIT);
     ck_assert_ptr_nonnull(diag.reason);
     ck_assert_ptr_nonnull(strstr(diag.reason, "more fields than the limit"));
+    ck_assert_str_eq(diag.limit, "fields");
     ts_buf_free(&b);
+}
+END_TEST
+
+/* Hostile input (issue 15, part 2): a million-deep nesting would overflow
+ * the stack of a recursive parser; it stops at the depth limit, and the
+ * refusal names the limit it hit (counted as ingest_stats.limit_refused). An
+ * ordinary syntax error names none. */
+START_TEST(test_json_hostile_nesting_stops_at_the_depth_limit_and_names_it)
+{
+    size_t depth = 150000; /* 750 KB: under the 1 MiB message limit */
+    char *s = malloc(depth * 6 + 16);
+    ck_assert_ptr_nonnull(s);
+    for (int arrays = 0; arrays < 2; arrays++) {
+        size_t n = 0;
+        for (size_t i = 0; i < depth; i++) {
+            memcpy(s + n, arrays ? "[" : "{\"a\":", arrays ? 1 : 5);
+            n += arrays ? 1 : 5;
+        }
+        s[n] = '\0';
+        if (arrays) { /* the top level must be an object */
+            memcpy(s, "{\"a\":", 5);
+        }
+        ck_assert_int_eq(parse(s), TS_E_PARSE);
+        ck_assert_ptr_nonnull(strstr(diag.reason, "nesting deeper than 64 (the limit)"));
+        ck_assert_str_eq(diag.limit, "json_depth");
+    }
+    free(s);
+    ck_assert_int_eq(parse("{\"a\":1,}"), TS_E_PARSE);
+    ck_assert_ptr_null(diag.limit);
+    ok(parse("{\"a\":1}"));
+    ck_assert_ptr_null(diag.limit);
+}
+END_TEST
+
+/* A message over max_message_bytes is refused at the size limit (not read). */
+START_TEST(test_json_message_over_the_size_limit_names_the_limit)
+{
+    struct ingest_parse_opts o = {.max_msg_bytes = 64};
+    char buf[256];
+    snprintf(buf, sizeof(buf), "{\"f\":\"%0100d\"}", 7);
+    ck_assert_int_eq(parse_opts(&o, buf), TS_E_PARSE);
+    ck_assert_ptr_nonnull(strstr(diag.reason, "exceeds the limit of 64"));
+    ck_assert_str_eq(diag.limit, "message_size");
 }
 END_TEST
 
@@ -433,6 +478,8 @@ static Suite *make_suite(void)
     tcase_add_test(e, test_json_errors_give_byte_and_reason);
     tcase_add_test(e, test_json_depth_is_capped_at_64);
     tcase_add_test(e, test_json_field_count_is_capped);
+    tcase_add_test(e, test_json_hostile_nesting_stops_at_the_depth_limit_and_names_it);
+    tcase_add_test(e, test_json_message_over_the_size_limit_names_the_limit);
     suite_add_tcase(s, e);
 
     TCase *tm = tcase_create("time");

@@ -270,6 +270,8 @@ static void run_folder(const char *sub, enum kind k, struct tally *total)
 
 START_TEST(test_every_evtx_event_gets_windows_logsource_and_ids)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "sigmahq-regression");
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "windows-evtx");
     struct tally t = {0};
     run_folder("sigmahq-regression/rules", K_EVTX, &t);
     run_folder("windows-evtx", K_EVTX, &t);
@@ -284,6 +286,7 @@ END_TEST
 
 START_TEST(test_otrf_flat_events_map_channel_in_either_case)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "otrf-security-datasets/atomic/windows");
     struct tally t = {0};
     run_folder("otrf-security-datasets/atomic/windows", K_OTRF, &t);
     ck_assert_uint_gt(t.events, 500);
@@ -298,6 +301,7 @@ END_TEST
 
 START_TEST(test_zeek_events_get_addresses_and_service)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "otrf-security-datasets/compound");
     struct tally t = {0};
     run_folder("otrf-security-datasets/compound/apt29/day2/zeek", K_ZEEK, &t);
     ck_assert_uint_gt(t.events, 100);
@@ -311,6 +315,7 @@ END_TEST
 
 START_TEST(test_auditd_records_get_linux_auditd)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "otrf-security-datasets/atomic/linux");
     struct tally t = {0};
     run_folder("otrf-security-datasets/atomic/linux", K_AUDITD, &t);
     ck_assert_uint_gt(t.events, 0);

@@ -318,6 +318,7 @@ END_TEST
 
 START_TEST(test_spec_schema_rule_example_loads_with_metadata)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SPEC, "tests/schema");
     char path[600];
     snprintf(path, sizeof(path), "%s/tests/schema/rules/rule_1.yml", ts_test_spec_dir());
     const char *paths[1] = {path};
@@ -351,6 +352,7 @@ END_TEST
 
 START_TEST(test_spec_schema_filter_and_correlation_examples_load)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SPEC, "tests/schema");
     static const char *const files[] = {"filter/filter_1.yml", "correlation/event_count.yml",
                                         "correlation/temporal_ordered.yml",
                                         "correlation/value_percentile.yml"};

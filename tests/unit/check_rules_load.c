@@ -296,6 +296,7 @@ END_TEST
 
 START_TEST(test_sigmahq_corpus_loads_at_least_99_percent)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SIGMA, "rules");
     char path[600];
     snprintf(path, sizeof(path), "%s/rules", ts_test_sigma_dir());
     const char *paths[1] = {path};

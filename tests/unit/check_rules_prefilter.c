@@ -666,12 +666,14 @@ static void differential(const char *sub, unsigned per_rule, uint64_t seed)
 
 START_TEST(test_prefilter_equals_exact_on_windows_corpus)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SIGMA, "rules");
     differential("/windows", 4, 88172645463325252ULL);
 }
 END_TEST
 
 START_TEST(test_prefilter_equals_exact_on_whole_corpus)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SIGMA, "rules");
     differential("", 2, 0x9E3779B97F4A7C15ULL);
 }
 END_TEST

@@ -77,6 +77,25 @@ START_TEST(test_nested_repeat_on_aaaab_hits_the_match_limit_and_does_not_match)
 }
 END_TEST
 
+/* The issue's ReDoS case (issue 15, part 2): (a+)+$ on 5000 a's and a b in
+ * a Sigma rule stops at the limits (the value is within the search window,
+ * so only a limit can stop it), counts as not matching and is counted. */
+START_TEST(test_nested_repeat_on_5000_as_and_a_b_is_stopped_by_the_limit)
+{
+    struct rule_set *rs = load_opts(RE_RULE("(a+)+$"), (struct rule_load_opts){0});
+    struct rule_scratch *s = NULL;
+    ck_assert_int_eq(rule_scratch_create(&s, rs), 0);
+    char *v = run_of('a', 5000, "b");
+    ck_assert_int_eq(match_f(rs, s, v, strlen(v)), 0);
+    struct rule_match_stats st = stats_of(s);
+    ck_assert_uint_eq(st.re_limit_hits, 1);
+    ck_assert_uint_eq(st.re_too_long, 0);
+    free(v);
+    rule_scratch_free(s);
+    rule_set_unref(rs);
+}
+END_TEST
+
 START_TEST(test_match_limit_is_an_option)
 {
     char *v = run_of('a', 14, "b"); /* ~2^14 steps: within the default limit */
@@ -229,6 +248,7 @@ static char *ps_line(const char *head, const char *fill)
 
 START_TEST(test_crafted_powershell_lines_are_cut_short_and_counted_ordinary_lines_match_as_before)
 {
+    TS_NEED_CORPUS(TS_CORPUS_SIGMA, "rules");
     struct rule_set *rs = load_d7bcd677();
     struct rule_scratch *s = NULL;
     ck_assert_int_eq(rule_scratch_create(&s, rs), 0);
@@ -293,6 +313,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_nested_repeat_on_aaaab_hits_the_match_limit_and_does_not_match);
+    tcase_add_test(tc, test_nested_repeat_on_5000_as_and_a_b_is_stopped_by_the_limit);
     tcase_add_test(tc, test_match_limit_is_an_option);
     tcase_add_test(tc, test_value_longer_than_the_window_is_searched_only_where_exact);
     tcase_add_test(tc, test_pattern_with_many_unbounded_repeats_searches_a_smaller_window);

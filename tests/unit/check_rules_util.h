@@ -9,29 +9,16 @@
 #include "check_util.h"
 #include "../../rules/rules.h"
 
-/* Directory of the SigmaHQ corpus: TOCSIN_SIGMA_DIR, ../shared/sigma, /work/shared/sigma. */
+/* The SigmaHQ corpus and the Sigma specification (check_util.h,
+ * ts_test_corpus; a test using them begins with TS_NEED_CORPUS). */
 static inline const char *ts_test_sigma_dir(void)
 {
-    const char *d = getenv("TOCSIN_SIGMA_DIR");
-    if (d && *d)
-        return d;
-    static const char *const candidates[] = {"../shared/sigma", "/work/shared/sigma"};
-    struct stat st;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
-        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
-            return candidates[i];
-    return candidates[0];
+    return ts_test_corpus(TS_CORPUS_SIGMA);
 }
 
-/* The spec copy lives beside the events and the corpus. */
 static inline const char *ts_test_spec_dir(void)
 {
-    static char buf[512];
-    const char *d = getenv("TOCSIN_SIGMA_SPEC_DIR");
-    if (d && *d)
-        return d;
-    snprintf(buf, sizeof(buf), "%s/../sigma-spec", ts_test_sigma_dir());
-    return buf;
+    return ts_test_corpus(TS_CORPUS_SPEC);
 }
 
 static struct rule_report last_report;

@@ -99,6 +99,8 @@ static int run_case(const struct norm_profile_set *ps, const char *rule_path, co
 
 START_TEST(test_sigmahq_regression_match_counts)
 {
+    TS_NEED_CORPUS(TS_CORPUS_EVENTS, "sigmahq-regression");
+    TS_NEED_CORPUS(TS_CORPUS_SIGMA, "rules");
     const char *ev_dir = ts_test_events_dir();
     char path[1024];
     snprintf(path, sizeof(path), "%s/sigmahq-regression/tests.jsonl", ev_dir);

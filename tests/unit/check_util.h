@@ -5,25 +5,86 @@
 #define TS_CHECK_UTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sys/stat.h>
 
-/* Where the shared sample events live: TOCSIN_EVENTS_DIR, else
- * ../shared/events beside the checkout, else /work/shared/events (the CI
- * clone may live elsewhere). Tests fail, never skip, when none exists. */
+/* The sample corpora, never copied into the repository: one directory
+ * holding sigma/ (the SigmaHQ rules), sigma-spec/ (the Sigma specification)
+ * and events/ (the event samples). Looked for in TOCSIN_CORPORA=DIR, else
+ * ../shared beside the checkout, else tests/corpora/ (filled by
+ * scripts/fetch-corpora.sh; gitignored). README, "Test corpora". */
+enum ts_corpus { TS_CORPUS_SIGMA, TS_CORPUS_SPEC, TS_CORPUS_EVENTS };
+
+/* "<dir>/<sigma|sigma-spec|events>" of the first candidate holding it, or
+ * NULL when none does (the test that needs it is skipped: TS_NEED_CORPUS).
+ * Static storage, one per corpus. */
+static inline const char *ts_test_corpus(enum ts_corpus c)
+{
+    static const char *const sub[] = {"sigma", "sigma-spec", "events"};
+    static char found[3][256]; /* a longer path is not looked at */
+    if (found[c][0])
+        return found[c];
+    const char *env = getenv("TOCSIN_CORPORA");
+    const char *const candidates[] = {env && *env ? env : NULL, "../shared", "tests/corpora"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        if (!candidates[i])
+            continue;
+        int n = snprintf(found[c], sizeof(found[c]), "%s/%s", candidates[i], sub[c]);
+        if (n > 0 && (size_t)n < sizeof(found[c]) && stat(found[c], &st) == 0 &&
+            S_ISDIR(st.st_mode))
+            return found[c];
+        if (i == 0) /* TOCSIN_CORPORA names the one place to look */
+            break;
+    }
+    found[c][0] = '\0';
+    return NULL;
+}
+
+/* Does corpus c hold sub (a path inside it; "" for the corpus itself)? */
+static inline bool ts_test_corpus_has(enum ts_corpus c, const char *sub)
+{
+    const char *root = ts_test_corpus(c);
+    if (!root)
+        return false;
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", root, sub);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* One line for a test skipped for want of a corpus; the test passes (Check
+ * has no skip) and tests/run-unit.sh lists and counts these lines. */
+static inline void ts_test_skip(enum ts_corpus c, const char *sub, const char *test)
+{
+    static const char *const what[] = {"the SigmaHQ corpus", "the Sigma specification",
+                                       "the event samples"};
+    static const char *const dir[] = {"sigma", "sigma-spec", "events"};
+    size_t n = strlen(test);
+    if (n > 3 && strcmp(test + n - 3, "_fn") == 0) /* START_TEST's function */
+        n -= 3;
+    fprintf(stderr, "%.*s: skipped: needs %s (%s/%s), see README (Test corpora)\n", (int)n,
+            test, what[c], dir[c], sub);
+}
+
+/* At the top of a test that reads sub inside corpus c: skip the test, with
+ * one line, when no corpus holds it. */
+#define TS_NEED_CORPUS(c, sub)                                                                    \
+    do {                                                                                          \
+        if (!ts_test_corpus_has((c), (sub))) {                                                    \
+            ts_test_skip((c), (sub), __func__);                                                   \
+            return;                                                                               \
+        }                                                                                         \
+    } while (0)
+
+/* The corpora's folders (only for tests that began with TS_NEED_CORPUS). */
 static inline const char *ts_test_events_dir(void)
 {
-    const char *d = getenv("TOCSIN_EVENTS_DIR");
-    if (d && *d)
-        return d;
-    static const char *const candidates[] = {"../shared/events", "/work/shared/events"};
-    struct stat st;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
-        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
-            return candidates[i];
-    return candidates[0];
+    return ts_test_corpus(TS_CORPUS_EVENTS);
 }
 
 #define TS_CHECK_MAIN(make_suite_fn)                                                              \
