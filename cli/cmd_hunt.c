@@ -35,6 +35,8 @@ static const char hunt_usage[] =
     "  -o, --out FILE          (without --db) detections and incidents as JSON lines,\n"
     "                          as `replay` prints them (default: stdout)\n"
     "      --resume ID         (with --db) go on with a stopped or killed hunt\n"
+    "      --commit-every N    (with --db) a resume point every N events (default 2000000,\n"
+    "                          and at least every 2 s)\n"
     "      --intel SOURCE      report sightings: events matching an indicator of this\n"
     "                          source (tocsin intel load --source SOURCE); --rules optional\n"
     "      --intel-db DIR      the threat-intel database (default: enrich.intel_db)\n"
@@ -98,6 +100,7 @@ int cmd_hunt(int argc, char **argv)
         {"resume", required_argument, NULL, 'R'},
         {"progress", required_argument, NULL, 'g'},
         {"progress-interval", required_argument, NULL, 'i'},
+        {"commit-every", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {"intel", required_argument, NULL, 'I'},
         {"intel-db", required_argument, NULL, 'D'},
@@ -178,6 +181,16 @@ int cmd_hunt(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'C': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 100000000) {
+                fprintf(stderr, "tocsin hunt: --commit-every must be 1..100000000 events\n");
+                return 2;
+            }
+            o.commit_every = (uint64_t)v;
+            break;
+        }
         case 'i': {
             char *end;
             long v = strtol(optarg, &end, 10);

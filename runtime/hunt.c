@@ -630,7 +630,8 @@ int rt_hunt_run(const struct rt_hunt_opts *o, struct rt_hunt_result *res, struct
      * (created/updated) of the final list is relative to the last commit:
      * held to the end, so it does not depend on the timing of the batches
      * (nor on --threads). */
-    h.corr.commit_events = o->db ? 2000000 : UINT64_MAX;
+    h.corr.commit_events = !o->db ? UINT64_MAX
+                           : o->commit_every ? o->commit_every : 2000000;
     h.corr.commit_ns = o->db ? 2000000000LL : 0;
     if ((rc = open_output(&h, err)) != 0)
         goto out;

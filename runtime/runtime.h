@@ -577,6 +577,8 @@ struct rt_hunt_opts {
     FILE *progress;              /* progress lines; NULL: none */
     int progress_mode;           /* RT_HUNT_PROGRESS_*: AUTO = TTY when a terminal */
     int progress_interval_s;     /* PLAIN: seconds between lines (0 = 10) */
+    uint64_t commit_every;       /* with db: a resume point every N events (and every
+                                    2 s); 0: 2000000 */
     bool quiet;                  /* no rule problems on stderr */
     const volatile int *stop;    /* SIGINT: stop after the current batch */
     int threads;                 /* matching workers, each with its rule scratch; one
