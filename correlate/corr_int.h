@@ -5,6 +5,7 @@
 #define CORR_INT_H
 
 #include "../core/arena.h"
+#include "../core/varint.h"
 #include "correlate.h"
 
 enum ctype {
@@ -275,30 +276,6 @@ struct corr_engine {
     struct corr_metrics m;
     uint64_t state_bytes;
 };
-
-/* LEB128 varints; get returns bytes used or 0 on truncation/overflow. */
-static inline size_t corr_varint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-static inline size_t corr_varint_get(const uint8_t *p, size_t len, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (size_t i = 0; i < len && i < 10; i++) {
-        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *v = r;
-            return i + 1;
-        }
-    }
-    return 0;
-}
 
 /* compile.c */
 int corr_compile(struct corr_engine *c, struct corr_report *rep, struct ts_err *err);

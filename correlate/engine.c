@@ -486,7 +486,7 @@ __attribute__((noinline)) static long build_det_key(struct corr_engine *c,
             c->kbuf[n++] = 0;
             continue;
         }
-        n += corr_varint_put((uint8_t *)c->kbuf + n, (uint64_t)len + 1);
+        n += ts_varint_put((uint8_t *)c->kbuf + n, (uint64_t)len + 1);
         if (voff)
             voff[g] = n;
         memcpy(c->kbuf + n, p, (size_t)len);
@@ -517,7 +517,7 @@ static inline long build_key(struct corr_engine *c, const struct crule *cr,
             return -1;
         if (n + 10 + (size_t)len > CORR_MAX_KEY_BYTES)
             return -2; /* cannot happen: 16 values of <= 256 bytes and a tenant */
-        n += corr_varint_put((uint8_t *)c->kbuf + n, (uint64_t)len);
+        n += ts_varint_put((uint8_t *)c->kbuf + n, (uint64_t)len);
         memcpy(c->kbuf + n, p, (size_t)len);
         n += (size_t)len;
     }
@@ -1045,7 +1045,7 @@ static bool key_value(const struct crule *cr, const struct ckey *k, size_t g, co
     size_t off = strnlen(k->kb, k->klen) + 1;
     for (size_t i = 0; i < cr->ngroup && off <= k->klen; i++) {
         uint64_t l = 0;
-        size_t u = corr_varint_get(kb + off, k->klen - off, &l);
+        size_t u = ts_varint_get(kb + off, k->klen - off, &l);
         bool present = true;
         if (cr->type == CT_DETECTION) {
             present = l > 0;

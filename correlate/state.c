@@ -34,7 +34,7 @@ static int64_t unzz(uint64_t v)
 static int put_var(struct ts_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
-    return ts_buf_append(b, tmp, corr_varint_put(tmp, v));
+    return ts_buf_append(b, tmp, ts_varint_put(tmp, v));
 }
 
 static int put_u64(struct ts_buf *b, uint64_t v)
@@ -54,7 +54,7 @@ struct rd {
 static uint64_t get_var(struct rd *r)
 {
     uint64_t v = 0;
-    size_t u = r->bad ? 0 : corr_varint_get(r->p + r->i, r->n - r->i, &v);
+    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
     if (!u) {
         r->bad = true;
         return 0;
@@ -133,12 +133,12 @@ static int put_inc(struct ts_buf *b, const struct cinc *i)
         t[n++] = (uint8_t)(i->id_hi >> (8 * s));
     for (int s = 0; s < 8; s++)
         t[n++] = (uint8_t)(i->id_lo >> (8 * s));
-    n += corr_varint_put(t + n, zz(i->episode));
-    n += corr_varint_put(t + n, zz(i->first - i->episode));
-    n += corr_varint_put(t + n, zz(i->last - i->episode));
-    n += corr_varint_put(t + n, i->count);
-    n += corr_varint_put(t + n, i->late);
-    n += corr_varint_put(t + n, i->nraw);
+    n += ts_varint_put(t + n, zz(i->episode));
+    n += ts_varint_put(t + n, zz(i->first - i->episode));
+    n += ts_varint_put(t + n, zz(i->last - i->episode));
+    n += ts_varint_put(t + n, i->count);
+    n += ts_varint_put(t + n, i->late);
+    n += ts_varint_put(t + n, i->nraw);
     t[n++] = i->severity;
     t[n++] = (uint8_t)((i->values_capped ? 1 : 0) | (i->emitted ? 2 : 0));
     int rc = 0;
@@ -149,11 +149,11 @@ static int put_inc(struct ts_buf *b, const struct cinc *i)
     } else {
         t[n++] = 0; /* no values */
     }
-    n += corr_varint_put(t + n, i->seq);
-    n += corr_varint_put(t + n, i->linked);
+    n += ts_varint_put(t + n, i->seq);
+    n += ts_varint_put(t + n, i->linked);
     if (i->linked) {
-        n += corr_varint_put(t + n, zz(i->lfirst - i->episode));
-        n += corr_varint_put(t + n, zz(i->llast - i->episode));
+        n += ts_varint_put(t + n, zz(i->lfirst - i->episode));
+        n += ts_varint_put(t + n, zz(i->llast - i->episode));
     }
     return rc ? rc : ts_buf_append(b, t, n);
 }
@@ -166,23 +166,23 @@ static int put_journal(struct ts_buf *b, const struct ckey *k)
     uint8_t t[64];
     size_t n = 0;
     t[n++] = 1;
-    n += corr_varint_put(t + n, j->iseq);
+    n += ts_varint_put(t + n, j->iseq);
     t[n++] = j->trim_hi != INT64_MIN ? 1 : 0;
     if (j->trim_hi != INT64_MIN)
-        n += corr_varint_put(t + n, zz(j->trim_hi));
-    n += corr_varint_put(t + n, j->n);
+        n += ts_varint_put(t + n, zz(j->trim_hi));
+    n += ts_varint_put(t + n, j->n);
     int rc = ts_buf_append(b, t, n);
     int64_t tprev = j->trim_hi != INT64_MIN ? j->trim_hi : k->inc ? k->inc->episode : 0;
     for (uint32_t i = 0; i < j->n && !rc; i++) {
         const struct csat *r = &j->s[i];
         n = 0;
-        n += corr_varint_put(t + n, zz(r->te - tprev));
+        n += ts_varint_put(t + n, zz(r->te - tprev));
         tprev = r->te;
         t[n++] = (uint8_t)(r->flags | (r->retired ? 0x80 : 0));
         if (!(r->flags & CS_EPISODE))
-            n += corr_varint_put(t + n, zz(r->te - r->last_before));
-        n += corr_varint_put(t + n, r->njoined);
-        n += corr_varint_put(t + n, r->nvals_before);
+            n += ts_varint_put(t + n, zz(r->te - r->last_before));
+        n += ts_varint_put(t + n, r->njoined);
+        n += ts_varint_put(t + n, r->nvals_before);
         rc = ts_buf_append(b, t, n);
         if (!rc && r->retired)
             rc = put_inc(b, r->retired);
@@ -222,16 +222,16 @@ int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts
         bool val = needs_value(cr->type);
         for (uint32_t j = 0; j < k->n; j++) {
             const struct cent *e = &k->ent[j];
-            p += corr_varint_put(p, zz(e->t - prev));
+            p += ts_varint_put(p, zz(e->t - prev));
             prev = e->t;
             size_t li = 0;
             while (loc[li] != e->src)
                 li++;
             *p++ = (uint8_t)li; /* < 64 */
-            p += corr_varint_put(p, zz(e->off));
+            p += ts_varint_put(p, zz(e->off));
             *p++ = (uint8_t)e->slot;
             *p++ = (uint8_t)e->flags;
-            p += corr_varint_put(p, e->eseq);
+            p += ts_varint_put(p, e->eseq);
             if (val)
                 for (int i = 0; i < 8; i++)
                     *p++ = (uint8_t)(e->v.h >> (8 * i));
@@ -318,7 +318,7 @@ static int hkey_rewrite(struct corr_engine *c, struct ts_buf *b, size_t koff, bo
     }
     /* [name][hk][varint nlen][name]: then move the tail down over the name */
     uint8_t vl[10];
-    size_t vn = corr_varint_put(vl, nlen);
+    size_t vn = ts_varint_put(vl, nlen);
     int rc = ts_buf_reserve(b, sizeof(hk) + vn + nlen); /* the name is copied from b itself */
     rc = rc ? rc : ts_buf_append(b, hk, sizeof(hk));
     rc = rc ? rc : ts_buf_append(b, vl, vn);
@@ -387,7 +387,7 @@ static int hkey_export(const struct corr_engine *c, const uint8_t *hk, struct ts
         rc = TS_E_NOTFOUND;
     if (!rc) {
         uint8_t vl[10];
-        size_t vn = corr_varint_put(vl, nb.len);
+        size_t vn = ts_varint_put(vl, nb.len);
         rc = ts_buf_append(out, vl, vn);
         rc = rc ? rc : ts_buf_append(out, nb.data, nb.len);
         rc = rc ? rc : k ? corr_key_export(c, k, out) : put_var(out, zz(s->max_t));
@@ -835,7 +835,7 @@ int corr_incident_view(struct corr_engine *c, const struct ckey *k, struct cinc 
     size_t off = tl + 1, ng = 0;
     for (size_t g = 0; g < cr->ngroup; g++) {
         uint64_t len = 0;
-        size_t u = off < k->klen ? corr_varint_get((const uint8_t *)k->kb + off, k->klen - off,
+        size_t u = off < k->klen ? ts_varint_get((const uint8_t *)k->kb + off, k->klen - off,
                                                    &len)
                                  : 0;
         bool present = true;

@@ -31,6 +31,7 @@
 
 #include "../core/log.h"
 #include "../core/tstime.h"
+#include "../core/varint.h"
 #include "runtime_int.h"
 
 #define HKEY_LEN 34 /* correlate's long-name keys: "\002h" + SHA-256 */
@@ -62,15 +63,7 @@ int32_t rt_dist_key_part(const struct rt_dist *d, const void *key, size_t klen, 
             return RT_DIST_UNKNOWN;
         /* the value starts with varint length, the long name */
         uint64_t nl = 0;
-        size_t o = 0;
-        const uint8_t *v = val;
-        for (unsigned sh = 0; o < vlen && o < 10; sh += 7) {
-            nl |= (uint64_t)(v[o] & 0x7f) << sh;
-            if (!(v[o++] & 0x80))
-                break;
-            if (o == vlen || o == 10)
-                return RT_DIST_UNKNOWN;
-        }
+        size_t o = ts_varint_get(val, vlen, &nl);
         if (!o || nl > vlen - o || nl < 2)
             return RT_DIST_UNKNOWN;
         return rt_dist_key_part(d, (const uint8_t *)val + o, (size_t)nl, NULL, 0);

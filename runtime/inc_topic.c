@@ -38,6 +38,7 @@
 
 #include "../core/log.h"
 #include "../core/tstime.h"
+#include "../core/varint.h"
 #include "runtime_int.h"
 
 #define INC_MAGIC_I 'I'
@@ -50,14 +51,8 @@
 
 static int put_var(struct ts_buf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return ts_buf_append(b, tmp, n);
+    uint8_t tmp[TS_VARINT_MAX];
+    return ts_buf_append(b, tmp, ts_varint_put(tmp, v));
 }
 
 static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
@@ -121,18 +116,13 @@ struct rd {
 static uint64_t get_var(struct rd *r)
 {
     uint64_t v = 0;
-    for (unsigned sh = 0; sh < 64; sh += 7) {
-        if (r->i >= r->n) {
-            r->bad = true;
-            return 0;
-        }
-        uint8_t c = r->p[r->i++];
-        v |= (uint64_t)(c & 0x7f) << sh;
-        if (!(c & 0x80))
-            return v;
+    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
+    if (!u) {
+        r->bad = true;
+        return 0;
     }
-    r->bad = true;
-    return 0;
+    r->i += u;
+    return v;
 }
 
 static uint8_t get_u8(struct rd *r)

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../core/varint.h"
 #include "runtime_int.h"
 
 #define RK_MAGIC 'T'
@@ -41,14 +42,8 @@
 
 static int put_varint(struct ts_buf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return ts_buf_append(b, tmp, n);
+    uint8_t tmp[TS_VARINT_MAX];
+    return ts_buf_append(b, tmp, ts_varint_put(tmp, v));
 }
 
 static uint64_t zz(int64_t v)
@@ -164,16 +159,9 @@ struct rd {
 
 static bool get_varint(struct rd *r, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && r->p < r->end; shift += 7) {
-        uint8_t c = *r->p++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
+    size_t u = ts_varint_get(r->p, (size_t)(r->end - r->p), out);
+    r->p += u;
+    return u > 0;
 }
 
 static bool get_bytes(struct rd *r, const uint8_t **p, size_t n)

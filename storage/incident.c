@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "store_int.h"
+#include "../core/varint.h"
 
 /* ------------------------------------------------------------------ keys */
 
@@ -773,25 +774,14 @@ static size_t raw_cut(const char *raw, size_t len, size_t max, bool *trunc)
 
 static void ev_var(struct ts_buf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    (void)ts_buf_append(b, tmp, n); /* the caller checks b's state once */
+    uint8_t tmp[TS_VARINT_MAX];
+    (void)ts_buf_append(b, tmp, ts_varint_put(tmp, v)); /* the caller checks b's state once */
 }
 
 /* The same, written at p (room reserved); returns the end. */
 static uint8_t *ev_var_p(uint8_t *p, uint64_t v)
 {
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
+    return p + ts_varint_put(p, v);
 }
 
 static uint8_t *ev_str_p(uint8_t *p, const void *s, size_t len, const uint8_t *prev,
@@ -823,17 +813,13 @@ struct ev_rd {
 static uint64_t ev_get_var(struct ev_rd *r)
 {
     uint64_t v = 0;
-    for (unsigned sh = 0; !r->bad; sh += 7) {
-        if (r->i >= r->n || sh > 63) {
-            r->bad = true;
-            break;
-        }
-        uint8_t c = r->p[r->i++];
-        v |= (uint64_t)(c & 0x7f) << sh;
-        if (!(c & 0x80))
-            return v;
+    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
+    if (!u) {
+        r->bad = true;
+        return 0;
     }
-    return 0;
+    r->i += u;
+    return v;
 }
 
 /* The running state of a chunk's references (the deltas' bases). */
