@@ -477,6 +477,30 @@ static int parse_list(struct http_req *r, const char *arg, const char *what, uns
     return 0;
 }
 
+/* The tenant a request is scoped to: ?tenant= (valid, and one the token may
+ * see) or, for a token of one tenant, that one; NULL: every tenant the
+ * token sees. false: the error response (400, 403) is set. */
+static bool req_tenant(struct http_req *r, const char **out)
+{
+    const char *v = http_req_arg(r, "tenant");
+    *out = NULL;
+    if (v) {
+        const char *why = *v ? ts_tenant_check(v, strlen(v)) : NULL;
+        if (why) {
+            http_req_error(r, 400, "tenant: %s", why);
+            return false;
+        }
+        if (!http_token_tenant_ok(r->tok, v)) {
+            http_req_error(r, 403, "this token may not see tenant \"%s\"", v);
+            return false;
+        }
+        *out = v;
+    } else if (!r->tok->all_tenants && r->tok->ntenants == 1) {
+        *out = r->tok->tenants[0];
+    }
+    return true;
+}
+
 static int h_list(struct http_req *r)
 {
     static const char *const names[] = {"status", "severity", "tenant", "since", "until",
@@ -536,16 +560,8 @@ static int h_list(struct http_req *r)
     }
     lc.desc = kind != HTTP_CURSOR_OLDEST;
     f.newest_first = lc.desc;
-    if ((v = http_req_arg(r, "tenant"))) {
-        const char *why = *v ? ts_tenant_check(v, strlen(v)) : NULL;
-        if (why)
-            return http_req_error(r, 400, "tenant: %s", why);
-        if (!http_token_tenant_ok(r->tok, v))
-            return http_req_error(r, 403, "this token may not see tenant \"%s\"", v);
-        f.tenant = v;
-    } else if (!r->tok->all_tenants && r->tok->ntenants == 1) {
-        f.tenant = r->tok->tenants[0]; /* that tenant's index */
-    }
+    if (!req_tenant(r, &f.tenant))
+        return 0;
     /* The store lists by (last_seen, id) through the time and tenant
      * indexes, but by status time when one status is asked without a
      * tenant: the status is then checked here, so that pages keep one
@@ -1093,18 +1109,10 @@ static int h_summary(struct http_req *r)
     } else if (rt_summary_period(period, ts_now_ns(), off, &so.from_ns, &so.to_ns) != 0) {
         return http_req_error(r, 400, "period: expected day, week, month or custom");
     }
-    if ((v = http_req_arg(r, "tenant"))) {
-        const char *why = *v ? ts_tenant_check(v, strlen(v)) : NULL;
-        if (why)
-            return http_req_error(r, 400, "tenant: %s", why);
-        if (!http_token_tenant_ok(r->tok, v))
-            return http_req_error(r, 403, "this token may not see tenant \"%s\"", v);
-        so.tenant = v;
-    } else if (!r->tok->all_tenants && r->tok->ntenants == 1) {
-        so.tenant = r->tok->tenants[0];
-    } else if (!r->tok->all_tenants) {
+    if (!req_tenant(r, &so.tenant))
+        return 0;
+    if (!so.tenant && !r->tok->all_tenants)
         return http_req_error(r, 400, "tenant: this token sees several tenants; name one");
-    }
     struct rt_summary *sum = NULL;
     struct ts_err err = {0};
     int rc = rt_summary_compute(s, &so, &sum, &err);
