@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+
 BOOT = os.environ["TOCSIN_KAFKA_BOOTSTRAP"]
 TOCSIN = os.environ.get("TOCSIN", "bin/tocsin")
 KTOOL = os.environ.get("KTOOL", "build/tools/ktool")
@@ -132,12 +135,8 @@ paths:
 
 
 def committed(group, topic, parts):
-    r = subprocess.run([KTOOL, "committed", BOOT, group, topic, str(parts)],
-                       capture_output=True, text=True)
-    if r.returncode:  # e.g. offsets of an open transaction (unstable): ask again later
-        return {}
-    out = r.stdout
-    return {int(p): int(o) for p, o in (l.split() for l in out.strip().splitlines())}
+    # {} e.g. for the offsets of an open transaction (unstable): ask again later
+    return testlib.committed(KTOOL, BOOT, group, topic, parts)
 
 
 def start(cfg, d, n):
@@ -210,13 +209,7 @@ def wait_stable(nodes, group, timeout=90, nodes_parts=False):
 
 
 def incidents(d):
-    out = subprocess.run([TOCSIN, "incidents", "--db", os.path.join(d, "db"), "list", "--json"],
-                         capture_output=True, text=True, check=True).stdout
-    res = {}
-    for l in out.splitlines():
-        i = json.loads(l)
-        res[i["id"]] = (i["rule_id"], i["group_key"], i["count"], i["first_seen"], i["last_seen"])
-    return res
+    return testlib.incidents(TOCSIN, os.path.join(d, "db"))
 
 
 def stop(p):

@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+
 BOOT = os.environ["TOCSIN_KAFKA_BOOTSTRAP"]
 TOCSIN = os.environ.get("TOCSIN", "bin/tocsin")
 KTOOL = os.environ.get("KTOOL", "build/tools/ktool")
@@ -90,9 +93,7 @@ log:
 
 
 def committed(group):
-    out = subprocess.run([KTOOL, "committed", BOOT, group, TOPIC, str(PARTS)],
-                         capture_output=True, text=True, check=True).stdout
-    return {int(p): int(o) for p, o in (l.split() for l in out.strip().splitlines())}
+    return testlib.committed(KTOOL, BOOT, group, TOPIC, PARTS)
 
 
 def start(cfg, d, n):
@@ -112,13 +113,7 @@ def wait_done(group, ends, timeout=180):
 
 
 def incidents(d):
-    out = subprocess.run([TOCSIN, "incidents", "--db", os.path.join(d, "db"), "list", "--json"],
-                         capture_output=True, text=True, check=True).stdout
-    res = {}
-    for line in out.splitlines():
-        i = json.loads(line)
-        res[i["id"]] = (i["rule_id"], i["group_key"], i["count"], i["first_seen"], i["last_seen"])
-    return res
+    return testlib.incidents(TOCSIN, os.path.join(d, "db"))
 
 
 def summary(d):
