@@ -26,7 +26,7 @@ static const char serve_usage[] =
     "                    [--burst N] [--body-max BYTES] [--metrics-cache SECONDS]\n"
     "                    [--regime NAME] [--regimes DIR] [--taxonomy FILE] [--policy FILE]\n"
     "                    [--org FILE] [--assets FILE] [--no-reports]\n"
-    "                    [--incidents-from CONFIG]\n"
+    "                    [--incidents-from CONFIG] [--rules PATH]...\n"
     "       tocsin serve --hash-token      < token   (prints its sha256 for the tokens file)\n"
     "       tocsin serve --new-token                 (prints a new random token and its sha256)\n"
     "The HTTP API v1, /metrics, /healthz and /readyz over the incident store DIR\n"
@@ -42,6 +42,9 @@ static const char serve_usage[] =
     "  --incidents-from  the config of `tocsin run` nodes with correlate.distributed:\n"
     "                  the incidents of every node are read from their incidents topic\n"
     "                  into DIR (created when absent) and served (docs/scale.md)\n"
+    "  --rules PATH    rule files or directories (repeatable): GET /api/v1/rules lists\n"
+    "                  them, so the console names the rules of the evidence by title\n"
+    "                  (no hit counts: serve matches nothing)\n"
     "SIGINT/SIGTERM stop; SIGHUP reads the tokens file again.\n";
 
 struct serve_args {
@@ -55,6 +58,8 @@ struct serve_args {
     double metrics_cache;
     bool metrics_cache_set;
     const char *incidents_from; /* a distributed run's config: its incidents topic */
+    const char *rules[16];      /* --rules: listed for their titles */
+    size_t nrules;
 };
 
 static int num(const char *o, const char *v, double lo, double hi, double *out)
@@ -106,6 +111,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
                                                                 : cli_esc_opt(&a->esc, o);
         if (s) {
             *s = v;
+        } else if (!strcmp(o, "--rules")) {
+            if (a->nrules == sizeof(a->rules) / sizeof(a->rules[0])) {
+                fprintf(stderr, "tocsin serve: --rules: at most 16 paths (name directories)\n");
+                return 2;
+            }
+            a->rules[a->nrules++] = v;
         } else if (!strcmp(o, "--threads")) {
             if (num(o, v, 1, 64, &d))
                 return 2;
@@ -192,6 +203,35 @@ static int new_token(void)
     return 0;
 }
 
+static int serve_rules_list(void *ctx, struct ts_buf *out)
+{
+    return rt_rules_list_json(ctx, NULL, out);
+}
+
+/* --rules: the rule set whose titles GET /api/v1/rules gives; rules that do
+ * not load are said (file:line:col) and left out. NULL when none given. */
+static int load_rules(const struct serve_args *a, struct rule_set **rs)
+{
+    *rs = NULL;
+    if (!a->nrules)
+        return 0;
+    struct rule_load_opts lo = {.paths = a->rules, .npaths = a->nrules};
+    struct rule_report rr;
+    memset(&rr, 0, sizeof(rr));
+    struct ts_err err = {0};
+    int rc = rule_set_load(rs, &lo, &rr, &err);
+    for (size_t i = 0; !rc && i < rr.nproblems; i++)
+        fprintf(stderr, "%s:%u:%u: %s\n", rr.problems[i].file, rr.problems[i].line,
+                rr.problems[i].col, rr.problems[i].msg);
+    rule_report_free(&rr);
+    if (rc) {
+        char msg[768];
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin serve: --rules: %s\n", err.code ? msg : ts_strerror(rc));
+    }
+    return rc;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     struct serve_args a;
@@ -202,6 +242,7 @@ int cmd_serve(int argc, char **argv)
         return hash_token();
     if (a.new_token)
         return new_token();
+    struct rule_set *rs = NULL;
 
     /* the escalation configuration: as given, else the defaults when they
      * are there, else none (reports answer 404) */
@@ -225,6 +266,10 @@ int cmd_serve(int argc, char **argv)
     struct ts_err err = {0};
     char msg[1024];
     struct rt_incmat *mat = NULL;
+    if (load_rules(&a, &rs) != 0) {
+        ret = 2;
+        goto done;
+    }
     if (!a.incidents_from && stat(mdb, &st) != 0) {
         fprintf(stderr, "tocsin serve: no store in %s (fill one with tocsin run, or replay "
                         "--db)\n", a.db);
@@ -256,6 +301,10 @@ int cmd_serve(int argc, char **argv)
     ho.rate = a.rate_set ? (a.rate > 0 ? a.rate : -1) : 0;
     ho.burst = a.burst;
     ho.body_max = a.body_max;
+    if (rs) {
+        ho.hooks.ctx = rs;
+        ho.hooks.rules_list = serve_rules_list;
+    }
     if (a.metrics_cache_set)
         ho.metrics_cache_ns = a.metrics_cache > 0 ? (int64_t)(a.metrics_cache * 1e9) : -1;
     cli_install_signals();
@@ -293,5 +342,6 @@ done:
     store_close(s);
     if (esc_open)
         rt_esc_close(&esc);
+    rule_set_unref(rs);
     return ret;
 }

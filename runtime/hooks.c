@@ -409,21 +409,18 @@ static int rule_json(struct ts_buf *b, const struct rule_info *ri, const char *k
     return rc;
 }
 
-int rt_run_rules_list(void *ctx, struct ts_buf *out)
+int rt_rules_list_json(struct rule_set *rs, const uint64_t *hits, struct ts_buf *out)
 {
-    struct rt_run *r = ctx;
     int rc = ts_buf_puts(out, "{\"rules\":[");
-    struct rule_set *rs = NULL;
-    uint64_t *hits = NULL;
-    size_t n = 0;
-    if (!rc && r->det_open)
-        rc = rt_det_hits(&r->det, &rs, &hits, &n);
+    size_t n = rs ? rule_set_count(rs) : 0;
     uint64_t total = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         rc = i ? ts_buf_putc(out, ',') : 0;
         rc = rc ? rc : rule_json(out, rule_set_info(rs, i), "detection");
-        rc = rc ? rc : ts_buf_printf(out, ",\"hits\":%llu}", (unsigned long long)hits[i]);
-        total += hits[i];
+        rc = rc ? rc
+                : hits ? ts_buf_printf(out, ",\"hits\":%llu}", (unsigned long long)hits[i])
+                       : ts_buf_putc(out, '}');
+        total += hits ? hits[i] : 0;
     }
     size_t nc = rs ? rule_set_correlation_count(rs) : 0;
     for (size_t i = 0; i < nc && !rc; i++) {
@@ -435,9 +432,23 @@ int rt_run_rules_list(void *ctx, struct ts_buf *out)
         rc = rc ? rc : rule_json(out, ri, "correlation");
         rc = rc ? rc : ts_buf_putc(out, '}');
     }
-    rc = rc ? rc : ts_buf_printf(out, "],\"detection_rules\":%zu,\"correlation_rules\":%zu,"
-                                      "\"hits\":%llu}\n",
-                                 n, nc, (unsigned long long)total);
+    rc = rc ? rc : ts_buf_printf(out, "],\"detection_rules\":%zu,\"correlation_rules\":%zu",
+                                 n, nc);
+    rc = rc ? rc
+            : hits ? ts_buf_printf(out, ",\"hits\":%llu}\n", (unsigned long long)total)
+                   : ts_buf_puts(out, "}\n");
+    return rc;
+}
+
+int rt_run_rules_list(void *ctx, struct ts_buf *out)
+{
+    struct rt_run *r = ctx;
+    struct rule_set *rs = NULL;
+    uint64_t *hits = NULL;
+    size_t n = 0;
+    int rc = r->det_open ? rt_det_hits(&r->det, &rs, &hits, &n) : 0;
+    uint64_t none = 0;
+    rc = rc ? rc : rt_rules_list_json(rs, hits ? hits : &none, out);
     free(hits);
     rule_set_unref(rs);
     return rc;

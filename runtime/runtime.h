@@ -541,6 +541,10 @@ struct rt_rule_test_req {
 int rt_run_metrics(void *ctx, struct ts_buf *out);
 int rt_run_ready(void *ctx, char *reason, size_t cap);
 int rt_run_rules_list(void *ctx, struct ts_buf *out);
+/* GET /api/v1/rules's document for the rules of rs (NULL: none); hits: per
+ * detection rule (rule_set_count), NULL where the process counts none
+ * (serve: the titles only). */
+int rt_rules_list_json(struct rule_set *rs, const uint64_t *hits, struct ts_buf *out);
 int rt_run_rules_reload(void *ctx, const char *by, struct ts_buf *out);
 int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf *out);
 

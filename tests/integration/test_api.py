@@ -328,6 +328,17 @@ def main():
     check(st == 401, f"summary without a token: 401 ({st})")
     st, _, _ = va.get("/api/v1/rules")
     check(st == 404, f"rules without the engine's hook: 404 ({st})")
+    # serve --rules: the rules listed by title (the console names the
+    # sub-rules of the evidence with them), no hit counts
+    _, rport = serve("--rules", "etc/rules", "--no-reports")
+    st, _, d = Client(rport, toks["viewer-a"]).get("/api/v1/rules")
+    doc = json.loads(d) if st == 200 else {}
+    titles = {r.get("title") for r in doc.get("rules", [])}
+    check(st == 200 and "SSH Password Login As Root" in titles and doc.get("detection_rules", 0) > 0
+          and "hits" not in doc and all("hits" not in r for r in doc.get("rules", [])),
+          f"serve --rules lists the rules by title without hits ({st}, {len(titles)} titles)")
+    st, _, _ = Client(rport, toks["soc-lead"]).req("POST", "/api/v1/rules/reload")
+    check(st == 404, f"serve --rules does not reload rules: 404 ({st})")
     st, _, _ = aa.req("POST", "/api/v1/rules/reload")
     check(st == 403, f"rules reload needs admin: 403 ({st})")
 
