@@ -287,6 +287,68 @@ for w in 1 2; do
         echo "tocsin run, $w worker(s): did not finish (see $rdir/run.$w.err)"; tail -3 "$rdir/run.$w.err"
     fi
 done
+# two processes (single-process mode: no correlate.distributed) in one
+# consumer group, one worker each, own data dirs: the partitions split
+# between them. Rate = 900000 / (first "assigned" to the stats lines whose
+# sum counts them all); per CPU second over both processes; RSS of each
+python3 - "$boot" "$$" "$rules" "$rdir" <<'PY'
+import re, subprocess, sys, time
+boot, pid, rules, rdir = sys.argv[1:5]
+total, procs = 900000, []
+for i in (1, 2):
+    cfg = f"{rdir}/proc.{i}.yml"
+    with open(cfg, "w") as f:
+        f.write(f'kafka:\n  brokers: "{boot}"\n  group_id: bench-e2e-{pid}-procs\n  workers: 1\n'
+                f'topics:\n  - name: agent.{pid}\n    format: json\n'
+                f'paths:\n  rules: {rules}\n  data_dir: {rdir}/data.proc.{i}\n')
+    err = open(f"{rdir}/proc.{i}.err", "w")
+    procs.append(subprocess.Popen(["bin/tocsin", "run", "-c", cfg, "-d", "/dev/null",
+                                   "--stats-interval", "1"], stderr=err, stdout=subprocess.DEVNULL))
+def consumed(i):
+    n, assigned = 0, False
+    with open(f"{rdir}/proc.{i}.err") as f:
+        for line in f:
+            assigned = assigned or "assigned" in line
+            m = re.search(r"run: consumed (\d+),", line)
+            if m:
+                n = int(m.group(1))
+    return n, assigned
+t0 = t1 = None
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+    got = [consumed(i) for i in (1, 2)]
+    if t0 is None and any(a for _, a in got):
+        t0 = time.monotonic()
+    if sum(n for n, _ in got) >= total:
+        t1 = time.monotonic()
+        break
+    time.sleep(0.05)
+hz = subprocess.run(["getconf", "CLK_TCK"], capture_output=True, text=True).stdout.strip()
+cpu, rss = [], []
+for p in procs:
+    try:
+        st = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
+        cpu.append((int(st[11]) + int(st[12])) / int(hz))
+        rss.append(next((int(l.split()[1]) for l in open(f"/proc/{p.pid}/status")
+                         if l.startswith("VmHWM")), 0))
+    except OSError:
+        cpu.append(0.0); rss.append(0)
+for p in procs:
+    p.terminate()
+for p in procs:
+    p.wait()
+inc = sum(len(subprocess.run(["bin/tocsin", "incidents", "--db", f"{rdir}/data.proc.{i}", "list",
+                              "--json"], capture_output=True, text=True).stdout.splitlines())
+          for i in (1, 2))
+if t0 is not None and t1 is not None:
+    el, c = t1 - t0, sum(cpu)
+    print(f"tocsin run, 2 processes x 1 worker: {total / el:,.0f} messages/s Kafka -> parse -> profile -> "
+          f"rules -> correlate -> LMDB, {total / max(c, 0.01):,.0f} per CPU second, max RSS "
+          f"{rss[0] / 1024:.0f} + {rss[1] / 1024:.0f} MiB ({total} messages in {el:.2f} s, "
+          f"{cpu[0]:.2f} + {cpu[1]:.2f} CPU s, {inc} incidents)")
+else:
+    print(f"tocsin run, 2 processes: did not finish (see {rdir}/proc.*.err)")
+PY
 echo "== tocsin run end to end with the HTTP server on and /metrics scraped every second, vs off =="
 # the same setup as above (900k agent messages, the same rules, durable
 # LMDB), 2 workers; off and on alternate (BENCH_HTTP_ROUNDS rounds, default

@@ -153,6 +153,39 @@ START_TEST(test_json_escapes_are_decoded)
 }
 END_TEST
 
+/* unescape copies 16 bytes at a time and cuts the copy at a backslash: an
+ * escape at every offset of strings (and keys) 1 to 48 bytes long, twice per
+ * string, decodes as byte by byte would */
+START_TEST(test_json_escapes_at_every_offset_of_a_16_byte_copy)
+{
+    static const char *const esc[] = {"\\\\", "\\\"", "\\/", "\\n", "\\t", "\\u00e9", "\\u20ac"};
+    static const char *const dec[] = {"\\", "\"", "/", "\n", "\t", "\xC3\xA9", "\xE2\x82\xAC"};
+    for (size_t len = 1; len <= 48; len++)
+        for (size_t at = 0; at < len; at++) {
+            size_t e1 = (len + at) % 7, e2 = (at * 3) % 7, second = (at + 17) % len;
+            char raw[512], want[256], key[300];
+            size_t r = 0, w = 0;
+            for (size_t i = 0; i < len; i++) {
+                if (i == at || i == second) {
+                    size_t e = i == at ? e1 : e2;
+                    r += (size_t)snprintf(raw + r, sizeof(raw) - r, "%s", esc[e]);
+                    w += (size_t)snprintf(want + w, sizeof(want) - w, "%s", dec[e]);
+                } else {
+                    raw[r++] = want[w++] = (char)('a' + i % 26);
+                }
+            }
+            raw[r] = want[w] = '\0';
+            char json[1200];
+            snprintf(json, sizeof(json), "{\"v\":\"%s\",\"o\":{\"%s\":1}}", raw, raw);
+            ok(parse(json));
+            assert_str_n("v", want, w);
+            snprintf(key, sizeof(key), "o.%s", want);
+            const struct ts_field *f = ts_event_get(&ev, key, strlen(key));
+            ck_assert_msg(f != NULL, "len %zu, escape at %zu: key not decoded", len, at);
+        }
+}
+END_TEST
+
 START_TEST(test_json_surrogate_pairs_become_utf8)
 {
     ok(parse("{\"e\":\"\\ud83d\\ude00!\",\"lone\":\"a\\ud800b\",\"low\":\"\\udc00\","
@@ -465,6 +498,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_json_nested_objects_flatten_to_dotted_names);
     tcase_add_test(t, test_json_strings_borrow_raw_unless_escaped);
     tcase_add_test(t, test_json_escapes_are_decoded);
+    tcase_add_test(t, test_json_escapes_at_every_offset_of_a_16_byte_copy);
     tcase_add_test(t, test_json_surrogate_pairs_become_utf8);
     tcase_add_test(t, test_json_integers_out_of_range_become_float);
     tcase_add_test(t, test_json_arrays_of_scalars_become_lists);
