@@ -4,6 +4,7 @@
 #ifndef TS_VARINT_H
 #define TS_VARINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,35 @@ static inline size_t ts_varint_get(const uint8_t *p, size_t len, uint64_t *v)
         }
     }
     return 0;
+}
+
+/* A reader over p[0..n) at i: a read past the end or a bad varint sets bad,
+ * and from then on every read returns 0 (the caller checks bad once). */
+struct ts_rd {
+    const uint8_t *p;
+    size_t n, i;
+    bool bad;
+};
+
+static inline uint64_t ts_rd_var(struct ts_rd *r)
+{
+    uint64_t v = 0;
+    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
+    if (!u) {
+        r->bad = true;
+        return 0;
+    }
+    r->i += u;
+    return v;
+}
+
+static inline uint8_t ts_rd_u8(struct ts_rd *r)
+{
+    if (r->bad || r->i >= r->n) {
+        r->bad = true;
+        return 0;
+    }
+    return r->p[r->i++];
 }
 
 #endif

@@ -45,25 +45,7 @@ static int put_u64(struct ts_buf *b, uint64_t v)
     return ts_buf_append(b, t, 8);
 }
 
-struct rd {
-    const uint8_t *p;
-    size_t n, i;
-    bool bad;
-};
-
-static uint64_t get_var(struct rd *r)
-{
-    uint64_t v = 0;
-    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
-    if (!u) {
-        r->bad = true;
-        return 0;
-    }
-    r->i += u;
-    return v;
-}
-
-static uint64_t get_u64(struct rd *r)
+static uint64_t get_u64(struct ts_rd *r)
 {
     if (r->bad || r->n - r->i < 8) {
         r->bad = true;
@@ -76,16 +58,7 @@ static uint64_t get_u64(struct rd *r)
     return v;
 }
 
-static uint8_t get_u8(struct rd *r)
-{
-    if (r->bad || r->i >= r->n) {
-        r->bad = true;
-        return 0;
-    }
-    return r->p[r->i++];
-}
-
-static const uint8_t *get_bytes(struct rd *r, size_t len)
+static const uint8_t *get_bytes(struct ts_rd *r, size_t len)
 {
     if (r->bad || r->n - r->i < len) {
         r->bad = true;
@@ -424,14 +397,14 @@ int corr_state_export(const struct corr_engine *c, const void *key, size_t key_l
 
 /* ------------------------------------------------------------- import */
 
-static int get_vals(struct rd *r, struct cval ***arr, uint16_t *n, uint32_t cap)
+static int get_vals(struct ts_rd *r, struct cval ***arr, uint16_t *n, uint32_t cap)
 {
-    uint64_t nv = get_var(r);
+    uint64_t nv = ts_rd_var(r);
     if (r->bad || nv > cap)
         return r->bad ? TS_E_PARSE : TS_E_LIMIT;
     for (uint64_t i = 0; i < nv; i++) {
         uint64_t h = get_u64(r);
-        uint64_t len = get_var(r);
+        uint64_t len = ts_rd_var(r);
         if (len > CORR_MAX_VALUE_BYTES)
             return TS_E_PARSE;
         const uint8_t *s = get_bytes(r, (size_t)len);
@@ -453,11 +426,11 @@ static int get_vals(struct rd *r, struct cval ***arr, uint16_t *n, uint32_t cap)
     return 0;
 }
 
-static int get_source(struct corr_engine *c, struct rd *r, uint16_t *sid)
+static int get_source(struct corr_engine *c, struct ts_rd *r, uint16_t *sid)
 {
-    uint8_t kind = get_u8(r);
-    int64_t part = unzz(get_var(r));
-    uint64_t nl = get_var(r);
+    uint8_t kind = ts_rd_u8(r);
+    int64_t part = unzz(ts_rd_var(r));
+    uint64_t nl = ts_rd_var(r);
     if (r->bad || nl > 4096 || part < INT32_MIN || part > INT32_MAX)
         return TS_E_PARSE;
     const uint8_t *nm = get_bytes(r, (size_t)nl);
@@ -470,7 +443,7 @@ static int get_source(struct corr_engine *c, struct rd *r, uint16_t *sid)
 }
 
 /* An incident (put_inc; version 1 without seq and links). NULL: *rc set. */
-static struct cinc *get_inc(struct corr_engine *c, struct rd *r, int version, int *rc)
+static struct cinc *get_inc(struct corr_engine *c, struct ts_rd *r, int version, int *rc)
 {
     struct cinc *i = calloc(1, sizeof(*i));
     if (!i) {
@@ -479,24 +452,24 @@ static struct cinc *get_inc(struct corr_engine *c, struct rd *r, int version, in
     }
     i->id_hi = get_u64(r);
     i->id_lo = get_u64(r);
-    i->episode = unzz(get_var(r));
-    i->first = i->episode + unzz(get_var(r));
-    i->last = i->episode + unzz(get_var(r));
-    i->count = get_var(r);
-    i->late = get_var(r);
-    i->nraw = (uint32_t)get_var(r);
-    i->severity = get_u8(r);
-    uint8_t fl = get_u8(r);
+    i->episode = unzz(ts_rd_var(r));
+    i->first = i->episode + unzz(ts_rd_var(r));
+    i->last = i->episode + unzz(ts_rd_var(r));
+    i->count = ts_rd_var(r);
+    i->late = ts_rd_var(r);
+    i->nraw = (uint32_t)ts_rd_var(r);
+    i->severity = ts_rd_u8(r);
+    uint8_t fl = ts_rd_u8(r);
     i->values_capped = fl & 1;
     i->emitted = (fl & 2) != 0;
     *rc = r->bad ? TS_E_PARSE : get_vals(r, &i->vals, &i->nvals, c->o.max_values);
     if (!*rc && version >= 2) {
-        uint64_t seq = get_var(r);
+        uint64_t seq = ts_rd_var(r);
         i->seq = (uint32_t)seq;
-        i->linked = get_var(r);
+        i->linked = ts_rd_var(r);
         if (i->linked) {
-            i->lfirst = i->episode + unzz(get_var(r));
-            i->llast = i->episode + unzz(get_var(r));
+            i->lfirst = i->episode + unzz(ts_rd_var(r));
+            i->llast = i->episode + unzz(ts_rd_var(r));
         }
         if (r->bad || seq > UINT32_MAX || i->linked > i->count)
             *rc = TS_E_PARSE;
@@ -532,12 +505,12 @@ static int journal_new(struct ckey *k)
 }
 
 /* The journal (version 2). */
-static int get_journal(struct corr_engine *c, struct ckey *k, struct rd *r)
+static int get_journal(struct corr_engine *c, struct ckey *k, struct ts_rd *r)
 {
-    uint64_t iseq = get_var(r);
-    uint8_t has_trim = get_u8(r);
-    int64_t trim_hi = has_trim ? unzz(get_var(r)) : INT64_MIN;
-    uint64_t n = get_var(r);
+    uint64_t iseq = ts_rd_var(r);
+    uint8_t has_trim = ts_rd_u8(r);
+    int64_t trim_hi = has_trim ? unzz(ts_rd_var(r)) : INT64_MIN;
+    uint64_t n = ts_rd_var(r);
     if (r->bad || iseq > UINT32_MAX || has_trim > 1)
         return TS_E_PARSE;
     if (n > c->o.max_entries_per_key)
@@ -554,12 +527,12 @@ static int get_journal(struct corr_engine *c, struct ckey *k, struct rd *r)
     for (uint64_t i = 0; i < n; i++) {
         struct csat *s = &j->s[j->n];
         memset(s, 0, sizeof(*s));
-        s->te = prev + unzz(get_var(r));
-        uint8_t fl = get_u8(r);
+        s->te = prev + unzz(ts_rd_var(r));
+        uint8_t fl = ts_rd_u8(r);
         s->flags = fl & (CS_EPISODE | CS_CAPPED);
         if (!(fl & CS_EPISODE))
-            s->last_before = s->te - unzz(get_var(r));
-        uint64_t nj = get_var(r), nv = get_var(r);
+            s->last_before = s->te - unzz(ts_rd_var(r));
+        uint64_t nj = ts_rd_var(r), nv = ts_rd_var(r);
         if (r->bad || (fl & ~(CS_EPISODE | CS_CAPPED | 0x80)) || nj > UINT32_MAX ||
             nv > c->o.max_values || ((fl & 0x80) && !(fl & CS_EPISODE)) ||
             (i && s->te <= prev) || (has_trim && s->te <= trim_hi))
@@ -581,11 +554,11 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
                       const uint8_t *val, size_t vlen)
 {
     const struct crule *cr = &c->rules[rule];
-    struct rd r = {.p = val, .n = vlen};
-    int version = get_u8(&r);
+    struct ts_rd r = {.p = val, .n = vlen};
+    int version = ts_rd_u8(&r);
     if (klen == 0 || klen > CORR_MAX_KEY_BYTES || version < 1 || version > STATE_VERSION)
         return TS_E_PARSE;
-    uint64_t n = get_var(&r);
+    uint64_t n = ts_rd_var(&r);
     if (r.bad)
         return TS_E_PARSE;
     if (n > c->o.max_entries_per_key)
@@ -600,7 +573,7 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
     k->hash = corr_key_hash(rule, kb, klen);
     int rc = 0;
     uint16_t loc[64];
-    uint64_t nloc = get_var(&r);
+    uint64_t nloc = ts_rd_var(&r);
     if (r.bad || nloc > 64)
         rc = TS_E_PARSE;
     for (uint64_t i = 0; i < nloc && !rc; i++)
@@ -614,22 +587,22 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
     int64_t prev = 0;
     for (uint64_t j = 0; j < n && !rc; j++) {
         struct cent *e = &k->ent[j];
-        e->t = prev + unzz(get_var(&r));
+        e->t = prev + unzz(ts_rd_var(&r));
         prev = e->t;
         if (nloc == 0) {
             rc = get_source(c, &r, &e->src);
         } else {
-            uint64_t li = get_var(&r);
+            uint64_t li = ts_rd_var(&r);
             if (li >= nloc)
                 rc = TS_E_PARSE;
             else
                 e->src = loc[li];
         }
-        e->off = unzz(get_var(&r));
-        e->slot = get_u8(&r);
-        e->flags = get_u8(&r);
+        e->off = unzz(ts_rd_var(&r));
+        e->slot = ts_rd_u8(&r);
+        e->flags = ts_rd_u8(&r);
         if (version >= 2) {
-            uint64_t es = get_var(&r);
+            uint64_t es = ts_rd_var(&r);
             e->eseq = (uint32_t)es;
             if (es > UINT32_MAX)
                 rc = TS_E_PARSE;
@@ -642,13 +615,13 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
     }
     if (!rc)
         rc = get_vals(&r, &k->vals, &k->nvals, c->o.max_values);
-    uint8_t has = rc ? 0 : get_u8(&r);
+    uint8_t has = rc ? 0 : ts_rd_u8(&r);
     if (!rc && has > 1)
         rc = TS_E_PARSE;
     if (!rc && has)
         k->inc = get_inc(c, &r, version, &rc);
     if (!rc && version >= 2) {
-        uint8_t hj = get_u8(&r);
+        uint8_t hj = ts_rd_u8(&r);
         if (r.bad || hj > 1)
             rc = TS_E_PARSE;
         else if (hj)
@@ -703,9 +676,9 @@ int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, co
                       size_t val_len)
 {
     const uint8_t *kp = key;
-    struct rd r = {.p = val, .n = val_len};
+    struct ts_rd r = {.p = val, .n = val_len};
     if (hkey_is(kp, key_len)) { /* a long name: at the head of the value */
-        uint64_t nlen = get_var(&r);
+        uint64_t nlen = ts_rd_var(&r);
         const uint8_t *name = r.bad || nlen > CORR_MAX_NAME_BYTES ? NULL
                                                                   : get_bytes(&r, (size_t)nlen);
         uint8_t hk[CORR_HKEY_LEN];
@@ -721,7 +694,7 @@ int corr_state_import(struct corr_engine *c, const void *key, size_t key_len, co
     if (key_len >= 7 && kp[0] == 1 && kp[1] == 's') {
         int32_t part = (int32_t)(((uint32_t)kp[3] << 24) | ((uint32_t)kp[4] << 16) |
                                  ((uint32_t)kp[5] << 8) | kp[6]);
-        int64_t mt = unzz(get_var(&r));
+        int64_t mt = unzz(ts_rd_var(&r));
         if (r.bad || r.i != r.n)
             return TS_E_PARSE;
         uint32_t sid;

@@ -107,36 +107,9 @@ int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
     return rc ? rc : put_strn(b, e->raw, e->raw ? e->raw_len : 0);
 }
 
-struct rd {
-    const uint8_t *p;
-    size_t n, i;
-    bool bad;
-};
-
-static uint64_t get_var(struct rd *r)
+static const char *get_str(struct ts_rd *r, size_t *len)
 {
-    uint64_t v = 0;
-    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
-    if (!u) {
-        r->bad = true;
-        return 0;
-    }
-    r->i += u;
-    return v;
-}
-
-static uint8_t get_u8(struct rd *r)
-{
-    if (r->i >= r->n) {
-        r->bad = true;
-        return 0;
-    }
-    return r->p[r->i++];
-}
-
-static const char *get_str(struct rd *r, size_t *len)
-{
-    uint64_t n = get_var(r);
+    uint64_t n = ts_rd_var(r);
     if (r->bad || n >= r->n - r->i || r->p[r->i + n] != '\0') {
         r->bad = true;
         return "";
@@ -156,9 +129,9 @@ struct inc_rec {
     struct store_evidence ev;
 };
 
-static const char **get_strv(struct rd *r, uint32_t *n, uint32_t max, struct ts_arena *a)
+static const char **get_strv(struct ts_rd *r, uint32_t *n, uint32_t max, struct ts_arena *a)
 {
-    uint64_t k = get_var(r);
+    uint64_t k = ts_rd_var(r);
     if (r->bad || k > max) {
         r->bad = true;
         return NULL;
@@ -177,8 +150,8 @@ static const char **get_strv(struct rd *r, uint32_t *n, uint32_t max, struct ts_
 static int inc_decode(const void *val, size_t len, struct inc_rec *o, struct ts_arena *a)
 {
     memset(o, 0, sizeof(*o));
-    struct rd r = {.p = val, .n = len};
-    uint8_t m = get_u8(&r), v = get_u8(&r);
+    struct ts_rd r = {.p = val, .n = len};
+    uint8_t m = ts_rd_u8(&r), v = ts_rd_u8(&r);
     if (r.bad || v != INC_VERSION || (m != INC_MAGIC_I && m != INC_MAGIC_E))
         return TS_E_PARSE;
     o->node = get_str(&r, NULL);
@@ -186,10 +159,10 @@ static int inc_decode(const void *val, size_t len, struct inc_rec *o, struct ts_
         o->evidence = true;
         o->id = get_str(&r, NULL);
         o->ev.source = get_str(&r, NULL);
-        o->ev.partition = (int32_t)unzz(get_var(&r));
-        o->ev.offset = unzz(get_var(&r));
-        o->ev.event_ns = unzz(get_var(&r));
-        o->ev.late = get_u8(&r) != 0;
+        o->ev.partition = (int32_t)unzz(ts_rd_var(&r));
+        o->ev.offset = unzz(ts_rd_var(&r));
+        o->ev.event_ns = unzz(ts_rd_var(&r));
+        o->ev.late = ts_rd_u8(&r) != 0;
         o->ev.rule_id = get_str(&r, NULL);
         if (!*o->ev.rule_id)
             o->ev.rule_id = NULL;
@@ -206,11 +179,11 @@ static int inc_decode(const void *val, size_t len, struct inc_rec *o, struct ts_
             si->level = NULL;
         if (!*si->distinct_field)
             si->distinct_field = NULL;
-        si->severity = get_u8(&r);
-        si->distinct_truncated = get_u8(&r) != 0;
-        si->first_seen_ns = unzz(get_var(&r));
-        si->last_seen_ns = unzz(get_var(&r));
-        si->count = get_var(&r);
+        si->severity = ts_rd_u8(&r);
+        si->distinct_truncated = ts_rd_u8(&r) != 0;
+        si->first_seen_ns = unzz(ts_rd_var(&r));
+        si->last_seen_ns = unzz(ts_rd_var(&r));
+        si->count = ts_rd_var(&r);
         si->tags = get_strv(&r, &si->ntags, STORE_TAGS_MAX, a);
         si->distinct = get_strv(&r, &si->ndistinct, STORE_DISTINCT_MAX, a);
     }

@@ -804,24 +804,6 @@ static int64_t ev_unzz(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-struct ev_rd {
-    const uint8_t *p;
-    size_t n, i;
-    bool bad;
-};
-
-static uint64_t ev_get_var(struct ev_rd *r)
-{
-    uint64_t v = 0;
-    size_t u = r->bad ? 0 : ts_varint_get(r->p + r->i, r->n - r->i, &v);
-    if (!u) {
-        r->bad = true;
-        return 0;
-    }
-    r->i += u;
-    return v;
-}
-
 /* The running state of a chunk's references (the deltas' bases). */
 struct ev_prev {
     const uint8_t *src, *rule;
@@ -834,7 +816,7 @@ struct ev_chunk {
     int64_t newest;
     const uint8_t *tenant;
     size_t tlen;
-    struct ev_rd refs;
+    struct ts_rd refs;
 };
 
 static int ev_chunk_open(const void *p, size_t n, struct ev_chunk *c)
@@ -848,8 +830,8 @@ static int ev_chunk_open(const void *p, size_t n, struct ev_chunk *c)
     for (int i = 0; i < 8; i++)
         t |= (uint64_t)b[12 + i] << (8 * i);
     c->newest = (int64_t)t;
-    struct ev_rd r = {b, n, EV_HDR, false};
-    uint64_t tl = ev_get_var(&r);
+    struct ts_rd r = {b, n, EV_HDR, false};
+    uint64_t tl = ts_rd_var(&r);
     if (r.bad || tl > n - r.i || c->n > EV_CHUNK)
         return TS_E_STORE;
     c->tenant = b + r.i;
@@ -861,14 +843,14 @@ static int ev_chunk_open(const void *p, size_t n, struct ev_chunk *c)
 
 /* Next reference of a chunk into *o (strings as pointer + length in prev,
  * not terminated). */
-static int ev_ref_next(struct ev_rd *r, struct ev_prev *pv, struct store_evidence *o,
+static int ev_ref_next(struct ts_rd *r, struct ev_prev *pv, struct store_evidence *o,
                        uint8_t *flags)
 {
     if (r->i >= r->n)
         return TS_E_STORE;
     *flags = r->p[r->i++];
     for (int s = 0; s < 2; s++) {
-        uint64_t l = ev_get_var(r);
+        uint64_t l = ts_rd_var(r);
         if (r->bad)
             return TS_E_STORE;
         if (l == 0)
@@ -884,10 +866,10 @@ static int ev_ref_next(struct ev_rd *r, struct ev_prev *pv, struct store_evidenc
         }
         r->i += (size_t)l - 1;
     }
-    int64_t part = ev_unzz(ev_get_var(r));
-    pv->off += ev_unzz(ev_get_var(r));
-    pv->ev += ev_unzz(ev_get_var(r));
-    pv->stored += ev_unzz(ev_get_var(r));
+    int64_t part = ev_unzz(ts_rd_var(r));
+    pv->off += ev_unzz(ts_rd_var(r));
+    pv->ev += ev_unzz(ts_rd_var(r));
+    pv->stored += ev_unzz(ts_rd_var(r));
     if (r->bad || part < INT32_MIN || part > INT32_MAX)
         return TS_E_STORE;
     memset(o, 0, sizeof(*o));
@@ -899,7 +881,7 @@ static int ev_ref_next(struct ev_rd *r, struct ev_prev *pv, struct store_evidenc
     o->raw_omitted = (*flags & EVF_OMIT) != 0;
     o->late = (*flags & EVF_LATE) != 0;
     if (*flags & EVF_RAW) { /* the raw text follows the reference */
-        uint64_t l = ev_get_var(r);
+        uint64_t l = ts_rd_var(r);
         if (r->bad || l > r->n - r->i)
             return TS_E_STORE;
         o->raw = (const char *)r->p + r->i;
@@ -1457,7 +1439,7 @@ static int grp_cmp(const void *a, const void *b)
 static int jrec_refs(const struct jrec *j, struct ts_arena *arena, struct store_evidence **evs,
                      size_t *n, size_t *cap)
 {
-    struct ev_rd r = {j->refs, j->refslen, 0, false};
+    struct ts_rd r = {j->refs, j->refslen, 0, false};
     struct ev_prev pv = {0};
     const uint8_t *lsrc = NULL, *lrule = NULL; /* copied last (repeats point there) */
     const char *csrc = "", *crule = "";
