@@ -846,6 +846,12 @@ static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
     return merge_offsets(&cs->acc, &cs->nacc, &cs->capacc, b, false);
 }
 
+bool rt_corr_fed(const struct rt_corr *cs, const struct ts_event *ev)
+{
+    return ev->src.kind == TS_SRC_KAFKA &&
+           ev->src.offset < fed_at(cs, ev->src.name, ev->src.partition);
+}
+
 /* b against what was fed before (cs->fence, cs->mu held): 0 none of it, 1
  * part of it (a worker that read its partitions again from the store's
  * offsets, batched differently), 2 all of it. */
@@ -866,8 +872,7 @@ static void drop_fed(struct rt_corr *cs, struct rt_corr_pairs *p)
 {
     size_t k = 0;
     for (size_t i = 0; i < p->n; i++) {
-        const struct ts_srcpos *s = &p->v[i].ev->src;
-        if (s->kind == TS_SRC_KAFKA && s->offset < fed_at(cs, s->name, s->partition))
+        if (rt_corr_fed(cs, p->v[i].ev))
             continue;
         p->v[k++] = p->v[i];
     }
@@ -1028,7 +1033,7 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
         }
         if (before == 1)
             drop_fed(cs, p);
-        rc = merge_offsets(&cs->fed, &cs->nfed, &cs->capfed, b, true);
+        cs->fence_partial = before == 1;
     }
     corr_batch_begin(cs->ce);
     if (cs->dist)
@@ -1038,6 +1043,9 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
                  ? corr_feed(cs->ce, p->v[i].rule, p->v[i].ev)
                  : corr_feed_use(cs->ce, p->v[i].rule, p->v[i].use, p->v[i].ev);
     rc = rc ? rc : rt_counters_batch(cs, b, p);
+    cs->fence_partial = false;
+    /* after the counters: they leave out the events fed before (rt_corr_fed) */
+    rc = rc ? rc : cs->fence ? merge_offsets(&cs->fed, &cs->nfed, &cs->capfed, b, true) : 0;
     p->n = 0;
     if (cs->dist) {
         /* the changed state into the batch's Kafka transaction; LMDB after

@@ -75,6 +75,8 @@ int rt_counters_batch(struct rt_corr *cs, const struct ingest_batch *b,
     uint64_t run = 0;
     for (uint32_t i = 0; !rc && i <= b->n; i++) {
         const struct ts_event *ev = i < b->n ? &b->events[i] : NULL;
+        if (ev && cs->fence_partial && rt_corr_fed(cs, ev))
+            continue; /* counted with the batch that fed it first */
         const char *s = ev && ev->src.name ? ev->src.name : "";
         const char *tn = ev && ev->tenant ? ev->tenant : "";
         int64_t h = ev ? ev->time_ns / NS_PER_HOUR : 0;

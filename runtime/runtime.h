@@ -278,6 +278,7 @@ struct rt_corr {
      * detections of a batch partly behind it are left out for the part that
      * was fed, and the stored offsets never go back. */
     bool fence;
+    bool fence_partial; /* the batch being counted is partly behind fed */
     struct ingest_offset *fed;
     size_t nfed, capfed;
     uint64_t stale_batches, stale_detections;

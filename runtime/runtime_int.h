@@ -39,6 +39,9 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
  * events, detections (p: its pairs) and ingest losses into the
  * accumulator; all of it and the engine's losses into the batch's write
  * txn (again on a retry); forgotten once that txn committed. */
+/* The event came from a Kafka partition past it in a batch fed before
+ * (rt_corr.fence, stage mutex held). */
+bool rt_corr_fed(const struct rt_corr *cs, const struct ts_event *ev);
 int rt_counters_batch(struct rt_corr *cs, const struct ingest_batch *b,
                       const struct rt_corr_pairs *p);
 int rt_counters_write(struct rt_corr *cs, struct store_txn *t);

@@ -94,6 +94,24 @@ static uint64_t fed(struct fx *f)
     return st.m.detections;
 }
 
+static int sum_events(void *ctx, const struct store_counter *c)
+{
+    if (c->kind == STORE_COUNTER_EVENTS)
+        *(uint64_t *)ctx += c->n;
+    return 0;
+}
+
+/* The per-period counters' events, over all hours. */
+static uint64_t counted(struct fx *f)
+{
+    struct store_txn *t = NULL;
+    uint64_t n = 0;
+    ck_assert_int_eq(store_txn_begin(f->cs.st, STORE_TXN_RDONLY, &t), 0);
+    ck_assert_int_eq(store_counters_foreach(t, 0, INT64_MAX, sum_events, &n), 0);
+    store_txn_abort(t);
+    return n;
+}
+
 static int64_t stored(struct fx *f, int32_t part)
 {
     int64_t off = -1;
@@ -109,6 +127,7 @@ START_TEST(test_without_the_fence_a_batch_read_again_counts_twice)
     ck_assert_int_eq(batch(&f, 0, 0, 100, 150), 0); /* the re-read: counted again */
     ck_assert_uint_eq(fed(&f), 150);
     ck_assert_int_eq(stored(&f, 0), 150); /* and the stored offset went back */
+    ck_assert_uint_eq(counted(&f), 150);   /* and the events were counted twice */
     fx_close(&f);
 }
 END_TEST
@@ -136,6 +155,8 @@ START_TEST(test_fence_drops_a_batch_fed_before_and_keeps_the_rest)
     rt_corr_stats(&f.cs, &st);
     ck_assert_uint_eq(st.stale_batches, 2);
     ck_assert_uint_eq(st.stale_detections, 50);
+    /* the per-period counters count each message once: 100 + 50 + 10 */
+    ck_assert_uint_eq(counted(&f), 160);
     fx_close(&f);
 }
 END_TEST
