@@ -289,8 +289,9 @@ int store_counters_foreach(struct store_txn *t, int64_t from_ns, int64_t to_ns,
     if (rc || t->s->no_counters_db || to_ns <= from_ns)
         return rc;
     /* the hours starting in [from, to) */
-    int64_t fh = from_ns <= 0 ? 0 : (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR;
-    int64_t th = to_ns <= 0 ? 0 : (to_ns + NS_PER_HOUR - 1) / NS_PER_HOUR;
+    /* rounded up without overflow (to_ns may be INT64_MAX: "every hour") */
+    int64_t fh = from_ns <= 0 ? 0 : from_ns / NS_PER_HOUR + (from_ns % NS_PER_HOUR != 0);
+    int64_t th = to_ns <= 0 ? 0 : to_ns / NS_PER_HOUR + (to_ns % NS_PER_HOUR != 0);
     if (fh > (int64_t)UINT32_MAX || th <= fh)
         return 0;
     MDB_cursor *cur;
