@@ -3,6 +3,7 @@
  * ids, and the range source's refusals before it asks a broker. The range
  * read itself is tested against a real broker (tests/integration/
  * test_hunt.py). */
+#include <ftw.h>
 #include <jansson.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,6 +82,21 @@ START_TEST(test_hunt_id_names_a_directory_only)
 END_TEST
 
 static char tmpdir[64];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Each test's directory goes when the test ends (a run used to leave one
+ * /tmp/check_hunt.* per test behind). */
+static void teardown(void)
+{
+    if (tmpdir[0] && strncmp(tmpdir, "/tmp/check_hunt.", 16) == 0)
+        nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir[0] = 0;
+}
 
 static void write_record(const char *id, const char *text)
 {
@@ -251,6 +267,7 @@ static Suite *make_suite(void)
 {
     Suite *s = suite_create("hunt");
     TCase *tc = tcase_create("hunt");
+    tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_window_keeps_from_and_drops_to_in_order);
     tcase_add_test(tc, test_window_tenant_filter_counts_other_tenants);
     tcase_add_test(tc, test_hunt_id_names_a_directory_only);
