@@ -617,10 +617,11 @@ END_TEST
 
 START_TEST(test_loaders_over_a_parsed_tree_answer_as_over_the_text)
 {
+#define REGIME_OK                                                                                  \
+    "regime: x\ntitle: X\nrecipients:\n  - {id: a, name: A}\n"                                    \
+    "reports:\n  - {id: r, stage: initial, within: 24h, to: [a]}\n"
     static const char *const texts[] = {
-        "regime: x\ntitle: X\nserios: []\n", "- a\n", "a: 1\n---\nb: 2\n", "",
-        "regime: x\ntitle: X\nrecipients:\n  - {id: a, name: A}\n"
-        "reports:\n  - {id: r, stage: initial, within: 24h, to: [a]}\n",
+        "regime: x\ntitle: X\nserios: []\n", "- a\n", "a: 1\n---\nb: 2\n", "", REGIME_OK,
         "organisations:\n  - {id: o}\n", "levels: 3\n", "when: []\n"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         SAME_AS_TEXT(regime, texts[i]);
