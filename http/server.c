@@ -649,8 +649,8 @@ static int create(struct http_server **out, const struct http_opts *o, bool poll
     };
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, listen_opts,
-        MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_sec, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        per_ip, MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_sec, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s, MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     s->starting = false;
