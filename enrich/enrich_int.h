@@ -121,6 +121,17 @@ enum { INGEST_IDB_NET, INGEST_IDB_DOMAIN, INGEST_IDB_URL, INGEST_IDB_HASH, INGES
        INGEST_IDB_COUNT };
 extern const char *const enrich_intel_db_names[INGEST_IDB_COUNT];
 
+/* enrich_intel_load without the file and the environment: buf (len bytes
+ * and a NUL after them, the content of file, which names it in messages and
+ * is the default source) is loaded into env, an LMDB environment the caller opened with
+ * at least INGEST_IDB_COUNT named databases, in one write transaction
+ * (committed when it loaded, else aborted). For the fuzz target, which
+ * opens one environment and empties it between inputs. */
+struct MDB_env;
+int enrich_intel_load_env(struct MDB_env *env, const char *file, const char *buf, size_t len,
+                          const char *source_name, struct enrich_intel_load_stats *st,
+                          struct ts_err *err);
+
 /* Bloom filter over every key of the net/domain/url/hash databases, kept in
  * the meta database and rebuilt by each load, so that a lookup of a key that
  * is absent (nearly all of them) touches one cache line, not a B-tree. */

@@ -1079,36 +1079,29 @@ static int finish(struct loader *l)
     return rc ? lmdb_fail(l, rc, "writing the Bloom filter") : 0;
 }
 
-int enrich_intel_load(const char *db_dir, const char *file, const char *source_name,
-                      struct enrich_intel_load_stats *st, struct ts_err *err)
+static bool bad_source(const char *source_name)
+{
+    return source_name && (!*source_name || strlen(source_name) > INGEST_INTEL_MAX_SOURCE);
+}
+
+int enrich_intel_load_env(struct MDB_env *env, const char *file, const char *buf, size_t len,
+                          const char *source_name, struct enrich_intel_load_stats *st,
+                          struct ts_err *err)
 {
     memset(st, 0, sizeof(*st));
-    if (source_name && (!*source_name || strlen(source_name) > INGEST_INTEL_MAX_SOURCE))
+    if (bad_source(source_name))
         return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "--source: 1 to %d bytes",
                           INGEST_INTEL_MAX_SOURCE);
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = read_file(file, &buf, &len, err);
-    if (rc)
-        return rc;
-    if (mkdir(db_dir, 0700) != 0 && errno != EEXIST) {
-        rc = ts_err_set(err, TS_E_IO, db_dir, 0, 0, "cannot create the database directory: %s",
-                        strerror(errno));
-        free(buf);
-        return rc;
-    }
-    struct loader l = {.file = file, .err = err, .st = st, .source_override = source_name,
+    struct loader l = {.file = file, .err = err, .st = st, .env = env,
+                       .source_override = source_name,
                        .now_s = ts_now_ns() / TS_NS_PER_SEC};
-    int mrc = mdb_env_create(&l.env);
-    if (!mrc && !(mrc = mdb_env_set_maxdbs(l.env, INGEST_IDB_COUNT + 2)) &&
-        !(mrc = mdb_env_set_mapsize(l.env, INGEST_INTEL_MAP_SIZE)) &&
-        !(mrc = mdb_env_open(l.env, db_dir, 0, 0600)) &&
-        !(mrc = mdb_txn_begin(l.env, NULL, 0, &l.txn))) {
-        for (int i = 0; i < INGEST_IDB_COUNT && !mrc; i++)
-            mrc = mdb_dbi_open(l.txn, enrich_intel_db_names[i], MDB_CREATE, &l.dbi[i]);
-    }
+    int rc = 0, mrc = mdb_txn_begin(l.env, NULL, 0, &l.txn);
+    for (int i = 0; i < INGEST_IDB_COUNT && !mrc; i++)
+        mrc = mdb_dbi_open(l.txn, enrich_intel_db_names[i], MDB_CREATE, &l.dbi[i]);
     if (mrc) {
-        rc = ts_err_set(err, TS_E_STORE, db_dir, 0, 0, "cannot open the intel database: %s",
+        const char *path = NULL;
+        mdb_env_get_path(env, &path);
+        rc = ts_err_set(err, TS_E_STORE, path, 0, 0, "cannot open the intel database: %s",
                         mdb_strerror(mrc));
         goto out;
     }
@@ -1137,8 +1130,39 @@ int enrich_intel_load(const char *db_dir, const char *file, const char *source_n
 out:
     if (l.txn)
         mdb_txn_abort(l.txn);
-    if (l.env)
-        mdb_env_close(l.env);
+    return rc;
+}
+
+int enrich_intel_load(const char *db_dir, const char *file, const char *source_name,
+                      struct enrich_intel_load_stats *st, struct ts_err *err)
+{
+    memset(st, 0, sizeof(*st));
+    if (bad_source(source_name))
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "--source: 1 to %d bytes",
+                          INGEST_INTEL_MAX_SOURCE);
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = read_file(file, &buf, &len, err);
+    if (rc)
+        return rc;
+    if (mkdir(db_dir, 0700) != 0 && errno != EEXIST) {
+        rc = ts_err_set(err, TS_E_IO, db_dir, 0, 0, "cannot create the database directory: %s",
+                        strerror(errno));
+        free(buf);
+        return rc;
+    }
+    MDB_env *env = NULL;
+    int mrc = mdb_env_create(&env);
+    if (!mrc && !(mrc = mdb_env_set_maxdbs(env, INGEST_IDB_COUNT + 2)) &&
+        !(mrc = mdb_env_set_mapsize(env, INGEST_INTEL_MAP_SIZE)))
+        mrc = mdb_env_open(env, db_dir, 0, 0600);
+    if (mrc)
+        rc = ts_err_set(err, TS_E_STORE, db_dir, 0, 0, "cannot open the intel database: %s",
+                        mdb_strerror(mrc));
+    else
+        rc = enrich_intel_load_env(env, file, buf, len, source_name, st, err);
+    if (env)
+        mdb_env_close(env);
     free(buf);
     return rc;
 }

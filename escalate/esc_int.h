@@ -204,6 +204,21 @@ int esc_nomem(struct ts_yconf *x);
  * root is a mapping. */
 int esc_yaml_open(const char *path, const char *name, const char *buf, size_t len,
                   struct ts_ystream **out, const struct ts_ynode **root, struct ts_err *err);
+/* The root of s when it is a single document holding a mapping, else
+ * TS_E_CONFIG in err (name in the message). */
+int esc_yaml_root(const struct ts_ystream *s, const char *name, const struct ts_ynode **root,
+                  struct ts_err *err);
+/* The loaders over a YAML stream the caller parsed (borrowed for the call;
+ * name for messages), as *_load_buffer over its text: for the fuzz target,
+ * which parses its input once for the four of them. */
+int esc_regime_load_tree(const char *name, const struct ts_ystream *tree,
+                         struct esc_regime **out, struct ts_err *err);
+int esc_taxonomy_load_tree(const char *name, const struct ts_ystream *tree,
+                           struct esc_taxonomy **out, struct ts_err *err);
+int esc_policy_load_tree(const char *name, const struct ts_ystream *tree,
+                         struct esc_policy **out, struct ts_err *err);
+int esc_orgs_load_tree(const char *name, const struct ts_ystream *tree, struct esc_orgs **out,
+                       struct ts_err *err);
 
 /* ---- time, ids (stix.c) */
 /* RFC 3339 UTC with exactly milliseconds: "2026-11-20T10:00:00.000Z". */

@@ -115,12 +115,20 @@ int esc_yaml_open(const char *path, const char *name, const char *buf, size_t le
     }
     if (rc)
         return rc;
-    if (s->ndocs != 1 || !s->docs[0].root || s->docs[0].root->kind != TS_Y_MAP) {
+    if ((rc = esc_yaml_root(s, name, root, err)) != 0) {
         ts_yaml_free(s);
-        return ts_err_set(err, TS_E_CONFIG, name, 1, 1,
-                          "expected exactly one YAML document holding a mapping");
+        return rc;
     }
     *out = s;
+    return 0;
+}
+
+int esc_yaml_root(const struct ts_ystream *s, const char *name, const struct ts_ynode **root,
+                  struct ts_err *err)
+{
+    if (s->ndocs != 1 || !s->docs[0].root || s->docs[0].root->kind != TS_Y_MAP)
+        return ts_err_set(err, TS_E_CONFIG, name, 1, 1,
+                          "expected exactly one YAML document holding a mapping");
     *root = s->docs[0].root;
     return 0;
 }
@@ -507,12 +515,13 @@ static int regime_from_root(struct esc_lctx *x, const struct ts_ynode *root, str
 }
 
 static int regime_load(const char *path, const char *name, const char *buf, size_t len,
-                       struct esc_regime **out, struct ts_err *err)
+                       const struct ts_ystream *tree, struct esc_regime **out, struct ts_err *err)
 {
-    struct ts_ystream *s;
+    struct ts_ystream *s = NULL; /* NULL: tree, the caller's */
     const struct ts_ynode *root;
     *out = NULL;
-    int rc = esc_yaml_open(path, name, buf, len, &s, &root, err);
+    int rc = tree ? esc_yaml_root(tree, name, &root, err)
+                  : esc_yaml_open(path, name, buf, len, &s, &root, err);
     if (rc)
         return rc;
     struct esc_regime *r = calloc(1, sizeof(*r));
@@ -535,13 +544,19 @@ static int regime_load(const char *path, const char *name, const char *buf, size
 
 int esc_regime_load(const char *path, struct esc_regime **out, struct ts_err *err)
 {
-    return regime_load(path, NULL, NULL, 0, out, err);
+    return regime_load(path, NULL, NULL, 0, NULL, out, err);
 }
 
 int esc_regime_load_buffer(const char *name, const char *buf, size_t len, struct esc_regime **out,
                            struct ts_err *err)
 {
-    return regime_load(NULL, name, buf, len, out, err);
+    return regime_load(NULL, name, buf, len, NULL, out, err);
+}
+
+int esc_regime_load_tree(const char *name, const struct ts_ystream *tree, struct esc_regime **out,
+                         struct ts_err *err)
+{
+    return regime_load(NULL, name, NULL, 0, tree, out, err);
 }
 
 int esc_regime_load_named(const char *dir, const char *name, struct esc_regime **out,
@@ -744,12 +759,14 @@ static int taxonomy_from_root(struct esc_lctx *x, const struct ts_ynode *root,
 }
 
 static int taxonomy_load(const char *path, const char *name, const char *buf, size_t len,
+                         const struct ts_ystream *tree,
                          struct esc_taxonomy **out, struct ts_err *err)
 {
-    struct ts_ystream *s;
+    struct ts_ystream *s = NULL; /* NULL: tree, the caller's */
     const struct ts_ynode *root;
     *out = NULL;
-    int rc = esc_yaml_open(path, name, buf, len, &s, &root, err);
+    int rc = tree ? esc_yaml_root(tree, name, &root, err)
+                  : esc_yaml_open(path, name, buf, len, &s, &root, err);
     if (rc)
         return rc;
     struct esc_taxonomy *t = calloc(1, sizeof(*t));
@@ -772,13 +789,19 @@ static int taxonomy_load(const char *path, const char *name, const char *buf, si
 
 int esc_taxonomy_load(const char *path, struct esc_taxonomy **out, struct ts_err *err)
 {
-    return taxonomy_load(path, NULL, NULL, 0, out, err);
+    return taxonomy_load(path, NULL, NULL, 0, NULL, out, err);
 }
 
 int esc_taxonomy_load_buffer(const char *name, const char *buf, size_t len,
                              struct esc_taxonomy **out, struct ts_err *err)
 {
-    return taxonomy_load(NULL, name, buf, len, out, err);
+    return taxonomy_load(NULL, name, buf, len, NULL, out, err);
+}
+
+int esc_taxonomy_load_tree(const char *name, const struct ts_ystream *tree,
+                           struct esc_taxonomy **out, struct ts_err *err)
+{
+    return taxonomy_load(NULL, name, NULL, 0, tree, out, err);
 }
 
 void esc_taxonomy_free(struct esc_taxonomy *t)
@@ -915,12 +938,13 @@ static int policy_from_root(struct esc_lctx *x, const struct ts_ynode *root, str
 }
 
 static int policy_load(const char *path, const char *name, const char *buf, size_t len,
-                       struct esc_policy **out, struct ts_err *err)
+                       const struct ts_ystream *tree, struct esc_policy **out, struct ts_err *err)
 {
-    struct ts_ystream *s;
+    struct ts_ystream *s = NULL; /* NULL: tree, the caller's */
     const struct ts_ynode *root;
     *out = NULL;
-    int rc = esc_yaml_open(path, name, buf, len, &s, &root, err);
+    int rc = tree ? esc_yaml_root(tree, name, &root, err)
+                  : esc_yaml_open(path, name, buf, len, &s, &root, err);
     if (rc)
         return rc;
     struct esc_policy *p = calloc(1, sizeof(*p));
@@ -944,13 +968,19 @@ static int policy_load(const char *path, const char *name, const char *buf, size
 
 int esc_policy_load(const char *path, struct esc_policy **out, struct ts_err *err)
 {
-    return policy_load(path, NULL, NULL, 0, out, err);
+    return policy_load(path, NULL, NULL, 0, NULL, out, err);
 }
 
 int esc_policy_load_buffer(const char *name, const char *buf, size_t len,
                            struct esc_policy **out, struct ts_err *err)
 {
-    return policy_load(NULL, name, buf, len, out, err);
+    return policy_load(NULL, name, buf, len, NULL, out, err);
+}
+
+int esc_policy_load_tree(const char *name, const struct ts_ystream *tree, struct esc_policy **out,
+                         struct ts_err *err)
+{
+    return policy_load(NULL, name, NULL, 0, tree, out, err);
 }
 
 void esc_policy_free(struct esc_policy *p)
@@ -1172,12 +1202,13 @@ static int orgs_from_root(struct esc_lctx *x, const struct ts_ynode *root, struc
 }
 
 static int orgs_load(const char *path, const char *name, const char *buf, size_t len,
-                     struct esc_orgs **out, struct ts_err *err)
+                     const struct ts_ystream *tree, struct esc_orgs **out, struct ts_err *err)
 {
-    struct ts_ystream *s;
+    struct ts_ystream *s = NULL; /* NULL: tree, the caller's */
     const struct ts_ynode *root;
     *out = NULL;
-    int rc = esc_yaml_open(path, name, buf, len, &s, &root, err);
+    int rc = tree ? esc_yaml_root(tree, name, &root, err)
+                  : esc_yaml_open(path, name, buf, len, &s, &root, err);
     if (rc)
         return rc;
     struct esc_orgs *o = calloc(1, sizeof(*o));
@@ -1201,13 +1232,19 @@ static int orgs_load(const char *path, const char *name, const char *buf, size_t
 
 int esc_orgs_load(const char *path, struct esc_orgs **out, struct ts_err *err)
 {
-    return orgs_load(path, NULL, NULL, 0, out, err);
+    return orgs_load(path, NULL, NULL, 0, NULL, out, err);
 }
 
 int esc_orgs_load_buffer(const char *name, const char *buf, size_t len, struct esc_orgs **out,
                          struct ts_err *err)
 {
-    return orgs_load(NULL, name, buf, len, out, err);
+    return orgs_load(NULL, name, buf, len, NULL, out, err);
+}
+
+int esc_orgs_load_tree(const char *name, const struct ts_ystream *tree, struct esc_orgs **out,
+                       struct ts_err *err)
+{
+    return orgs_load(NULL, name, NULL, 0, tree, out, err);
 }
 
 void esc_orgs_free(struct esc_orgs *o)

@@ -193,6 +193,20 @@ struct ts_buf *http_req_metrics_cache(struct http_req *r, int64_t **built_ns);
 /* Request counters of the server (exposed as tocsin_http_* series). */
 int http_server_metrics(struct http_server *s, struct ts_buf *b);
 
+/* A server without a listening socket or a thread of its own, for the fuzz
+ * target (tests/fuzz/fuzz_http.c): the owner hands it connected sockets
+ * (one end of a socketpair; it owns and closes fd from then on, also on
+ * failure) and serves them by calling http_server_run (libmicrohttpd's
+ * MHD_run: what is ready is read, handled and written, without waiting) on
+ * its own thread. opts.listen and opts.threads are ignored; the rest is as
+ * for http_server_create, and http_server_destroy ends it. */
+int http_server_create_polled(struct http_server **out, const struct http_opts *o,
+                              struct ts_err *err);
+int http_server_add_connection(struct http_server *s, int fd);
+int http_server_run(struct http_server *s);
+/* Connections the server holds (polled servers only). */
+unsigned http_server_connections(struct http_server *s);
+
 /* ---------------------------------------------------------------- console */
 
 /* One static asset of the web console, embedded at build time by

@@ -6,7 +6,8 @@
  * calls on_request/on_completed; everything here that they share is the
  * token table (swapped under tok_mu, reference-counted), the rate limiter
  * (its own mutex), the metrics cache (metrics_mu) and atomic counters.
- * create and destroy run on the owner's thread. */
+ * create and destroy run on the owner's thread. A polled server (the fuzz
+ * target's) has no thread: its owner hands it connections and runs it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -567,10 +568,12 @@ static char *dup_opt(const char *s, bool *oom)
     return d;
 }
 
-int http_server_create(struct http_server **out, const struct http_opts *o, struct ts_err *err)
+/* polled: no listening socket and no thread (http_server_create_polled) */
+static int create(struct http_server **out, const struct http_opts *o, bool polled,
+                  struct ts_err *err)
 {
     *out = NULL;
-    if (!o || !o->listen)
+    if (!o || (!o->listen && !polled))
         return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "http: no listen address");
     if (!o->tls_cert != !o->tls_key)
         return ts_err_set(err, TS_E_INVAL, NULL, 0, 0,
@@ -588,7 +591,7 @@ int http_server_create(struct http_server **out, const struct http_opts *o, stru
     ts_buf_init(&s->metrics_cache, 64u << 20);
     s->o = *o;
     bool oom = false;
-    s->listen = dup_opt(o->listen, &oom);
+    s->listen = dup_opt(polled ? "polled" : o->listen, &oom);
     s->tokens_path = dup_opt(o->tokens, &oom);
     s->version = dup_opt(o->version, &oom);
     s->o.listen = s->listen;
@@ -619,7 +622,7 @@ int http_server_create(struct http_server **out, const struct http_opts *o, stru
         rc = rc ? rc : read_file(o->tls_key, &s->key_pem, err);
     }
     int fd = -1;
-    if (!rc)
+    if (!rc && !polled)
         rc = listen_on(s->listen, &fd, &s->port, err);
     if (rc) {
         if (rc == TS_E_NOMEM)
@@ -628,10 +631,16 @@ int http_server_create(struct http_server **out, const struct http_opts *o, stru
         return rc;
     }
     unsigned per_ip = s->o.max_connections / 4 ? s->o.max_connections / 4 : 1;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_ERROR_LOG;
+    flags |= polled ? MHD_USE_NO_LISTEN_SOCKET : MHD_USE_AUTO_INTERNAL_THREAD;
     if (s->cert_pem)
         flags |= MHD_USE_TLS;
     s->starting = true;
+    struct MHD_OptionItem listen_opts[] = { /* none when polled */
+        {polled ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     struct MHD_OptionItem tls_opts[] = {
         {s->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert_pem},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem},
@@ -639,15 +648,15 @@ int http_server_create(struct http_server **out, const struct http_opts *o, stru
         {MHD_OPTION_END, 0, NULL},
     };
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_sec, MHD_OPTION_NOTIFY_COMPLETED,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, listen_opts,
+        MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        per_ip, MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_sec, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s, MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     s->starting = false;
     if (!s->d) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         rc = ts_err_set(err, TS_E_IO, NULL, 0, 0, "http: cannot start the server on %s%s%s",
                         s->listen, s->start_msg[0] ? ": " : "", s->start_msg);
         http_server_destroy(s);
@@ -655,6 +664,36 @@ int http_server_create(struct http_server **out, const struct http_opts *o, stru
     }
     *out = s;
     return 0;
+}
+
+int http_server_create(struct http_server **out, const struct http_opts *o, struct ts_err *err)
+{
+    return create(out, o, false, err);
+}
+
+int http_server_create_polled(struct http_server **out, const struct http_opts *o,
+                              struct ts_err *err)
+{
+    return create(out, o, true, err);
+}
+
+int http_server_add_connection(struct http_server *s, int fd)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return MHD_add_connection(s->d, fd, (const struct sockaddr *)&a, sizeof(a)) == MHD_YES
+               ? 0
+               : TS_E_IO;
+}
+
+int http_server_run(struct http_server *s)
+{
+    return MHD_run(s->d) == MHD_YES ? 0 : TS_E_IO;
+}
+
+unsigned http_server_connections(struct http_server *s)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return i ? i->num_connections : 0;
 }
 
 void http_server_destroy(struct http_server *s)

@@ -88,15 +88,13 @@ static inline char lc(char c)
 
 /* ------------------------------------------------------------- scratch */
 
-void rule_scratch_free(struct rule_scratch *s)
+/* The parts of s sized by its set (freed, and NULL after). */
+static void scratch_unsize(struct rule_scratch *s)
 {
-    if (!s)
-        return;
     free(s->fstamp);
     free(s->fslot);
     free(s->lstamp);
     free(s->loff);
-    free(s->lbuf);
     free(s->rstamp);
     free(s->pstamp);
     free(s->pmask);
@@ -106,6 +104,45 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->groups);
     ac_memo_free(s->memo);
     free(s->shapes);
+    s->fstamp = s->fslot = s->lstamp = s->loff = s->rstamp = s->pstamp = s->cand = NULL;
+    s->mstamp = s->groups = NULL;
+    s->pmask = s->mval = NULL;
+    s->memo = NULL;
+    s->shapes = NULL;
+}
+
+static int scratch_size(struct rule_scratch *s, const struct rule_set *rs)
+{
+    s->rs = rs;
+    s->nf = rs->nfnames;
+    size_t nf = rs->nfnames ? rs->nfnames : 1, nr = rs->nrules ? rs->nrules : 1;
+    size_t nm = rs->memo_total ? rs->memo_total : 1, ng = rs->ngroups ? rs->ngroups : 1;
+    s->fstamp = calloc(nf, sizeof(uint32_t));
+    s->fslot = calloc(nf, sizeof(uint32_t));
+    s->lstamp = calloc(nf, sizeof(uint32_t));
+    s->loff = calloc(nf, sizeof(uint32_t));
+    s->rstamp = calloc(nr, sizeof(uint32_t));
+    s->pstamp = calloc(nr, sizeof(uint32_t));
+    s->pmask = calloc(nr, 1);
+    s->cand = calloc(nr, sizeof(uint32_t));
+    s->mstamp = calloc(nm, sizeof(uint32_t));
+    s->mval = calloc(nm, 1);
+    s->groups = calloc(ng, sizeof(uint32_t));
+    if (!s->fstamp || !s->fslot || !s->lstamp || !s->loff || !s->rstamp || !s->pstamp ||
+        !s->pmask || !s->cand || !s->mstamp || !s->mval || !s->groups)
+        return TS_E_NOMEM;
+    pcre2_set_match_limit(s->mctx, rs->re_match_limit);
+    pcre2_set_depth_limit(s->mctx, rs->re_depth_limit);
+    pcre2_set_heap_limit(s->mctx, rs->re_heap_limit_kib);
+    return 0;
+}
+
+void rule_scratch_free(struct rule_scratch *s)
+{
+    if (!s)
+        return;
+    scratch_unsize(s);
+    free(s->lbuf);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
@@ -118,37 +155,31 @@ int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs)
     struct rule_scratch *s = calloc(1, sizeof(*s));
     if (!s)
         return TS_E_NOMEM;
-    s->rs = rs;
-    s->nf = rs->nfnames;
-    size_t nf = rs->nfnames ? rs->nfnames : 1, nr = rs->nrules ? rs->nrules : 1;
-    size_t nm = rs->memo_total ? rs->memo_total : 1, ng = rs->ngroups ? rs->ngroups : 1;
-    s->fstamp = calloc(nf, sizeof(uint32_t));
-    s->fslot = calloc(nf, sizeof(uint32_t));
-    s->lstamp = calloc(nf, sizeof(uint32_t));
-    s->loff = calloc(nf, sizeof(uint32_t));
     s->lbuf = malloc(LBUF_CAP);
-    s->rstamp = calloc(nr, sizeof(uint32_t));
-    s->pstamp = calloc(nr, sizeof(uint32_t));
-    s->pmask = calloc(nr, 1);
-    s->cand = calloc(nr, sizeof(uint32_t));
-    s->mstamp = calloc(nm, sizeof(uint32_t));
-    s->mval = calloc(nm, 1);
-    s->groups = calloc(ng, sizeof(uint32_t));
     s->md = pcre2_match_data_create(1, NULL);
     s->mctx = pcre2_match_context_create(NULL);
     s->jit = pcre2_jit_stack_create(RE_JIT_STACK_START, RE_JIT_STACK_MAX, NULL);
-    if (!s->fstamp || !s->fslot || !s->lstamp || !s->loff || !s->lbuf || !s->rstamp ||
-        !s->pstamp || !s->pmask || !s->cand ||
-        !s->mstamp || !s->mval || !s->groups || !s->md || !s->mctx || !s->jit) {
+    if (!s->lbuf || !s->md || !s->mctx || !s->jit || scratch_size(s, rs) != 0) {
         rule_scratch_free(s);
         return TS_E_NOMEM;
     }
     pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
-    pcre2_set_match_limit(s->mctx, rs->re_match_limit);
-    pcre2_set_depth_limit(s->mctx, rs->re_depth_limit);
-    pcre2_set_heap_limit(s->mctx, rs->re_heap_limit_kib);
     *out = s;
     return 0;
+}
+
+int rule_scratch_rebind(struct rule_scratch *s, const struct rule_set *rs)
+{
+    scratch_unsize(s);
+    /* the rest as rule_scratch_create leaves it, the buffers kept */
+    s->gen = 0;
+    s->lused = 0;
+    s->ncand = 0;
+    s->ev = NULL;
+    s->cur_field = 0;
+    s->exact = s->memo_off = s->shapes_off = false;
+    memset(&s->st, 0, sizeof(s->st));
+    return scratch_size(s, rs);
 }
 
 void rule_scratch_stats(const struct rule_scratch *s, struct rule_match_stats *out)

@@ -149,6 +149,11 @@ long rule_set_find(const struct rule_set *rs, const char *id_or_name);
 struct rule_scratch;
 int rule_scratch_create(struct rule_scratch **out, const struct rule_set *rs);
 void rule_scratch_free(struct rule_scratch *s);
+/* Make s a scratch of rs (another set, or the same), as rule_scratch_create
+ * would, keeping its lowercase buffer, PCRE2 match data and JIT stack (the
+ * large parts: a fuzz target loads a set per input). 0, or TS_E_NOMEM,
+ * after which s may only be freed. */
+int rule_scratch_rebind(struct rule_scratch *s, const struct rule_set *rs);
 
 /* Called once per matching rule; idx indexes rule_set_info. */
 typedef int (*rule_match_fn)(void *ctx, const struct ts_event *ev, size_t idx);

@@ -1,6 +1,7 @@
 /* check_esc_plan.c - escalate/: regimes, tag -> type mapping, policy and the
  * due times of the reports owed (the numbers of issue 6's acceptance). */
 #include "check_esc_util.h"
+#include "../../escalate/esc_int.h"
 
 static struct esc_regime *law, *circ;
 static struct esc_taxonomy *tax;
@@ -594,6 +595,52 @@ START_TEST(test_regime_unknown_key_and_recipient_are_errors_with_position)
 }
 END_TEST
 
+/* The loaders over a tree the caller parsed (esc_*_load_tree, the fuzz
+ * target's way) answer as over the text: the same code and message. */
+#define SAME_AS_TEXT(kind, text)                                                                  \
+    do {                                                                                          \
+        struct esc_##kind *a = NULL, *b = NULL;                                                   \
+        struct ts_err ea = {0}, eb = {0};                                                         \
+        struct ts_ystream *tree = NULL;                                                           \
+        ck_assert_int_eq(ts_yaml_load_buffer("x.yml", text, strlen(text), &tree, &eb), 0);        \
+        int ra = esc_##kind##_load_buffer("x.yml", text, strlen(text), &a, &ea);                  \
+        int rb = esc_##kind##_load_tree("x.yml", tree, &b, &eb);                                  \
+        ck_assert_int_eq(ra, rb);                                                                 \
+        ck_assert_int_eq(!a, !b);                                                                 \
+        ck_assert_str_eq(ea.msg, eb.msg);                                                         \
+        ck_assert_uint_eq(ea.line, eb.line);                                                      \
+        ck_assert_uint_eq(ea.col, eb.col);                                                        \
+        esc_##kind##_free(a);                                                                     \
+        esc_##kind##_free(b);                                                                     \
+        ts_yaml_free(tree);                                                                       \
+    } while (0)
+
+START_TEST(test_loaders_over_a_parsed_tree_answer_as_over_the_text)
+{
+#define REGIME_OK                                                                                  \
+    "regime: x\ntitle: X\nrecipients:\n  - {id: a, name: A}\n"                                    \
+    "reports:\n  - {id: r, stage: initial, within: 24h, to: [a]}\n"
+    static const char *const texts[] = {
+        "regime: x\ntitle: X\nserios: []\n", "- a\n", "a: 1\n---\nb: 2\n", "", REGIME_OK,
+        "organisations:\n  - {id: o}\n", "levels: 3\n", "when: []\n"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        SAME_AS_TEXT(regime, texts[i]);
+        SAME_AS_TEXT(taxonomy, texts[i]);
+        SAME_AS_TEXT(policy, texts[i]);
+        SAME_AS_TEXT(orgs, texts[i]);
+    }
+    /* one that loads: the regime of the fourth text */
+    struct esc_regime *r = NULL;
+    struct ts_err err = {0};
+    struct ts_ystream *tree = NULL;
+    ck_assert_int_eq(ts_yaml_load_buffer("x.yml", texts[4], strlen(texts[4]), &tree, &err), 0);
+    ck_assert_int_eq(esc_regime_load_tree("x.yml", tree, &r, &err), 0);
+    ck_assert_ptr_nonnull(r);
+    ts_yaml_free(tree);
+    esc_regime_free(r);
+}
+END_TEST
+
 START_TEST(test_regime_bad_deadline_is_an_error)
 {
     static const char y[] = "regime: x\ntitle: X\nrecipients:\n  - {id: a, name: A}\n"
@@ -831,6 +878,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_policy_naming_a_recipient_the_regime_lacks_is_refused);
     tcase_add_test(tc, test_regime_unknown_key_and_recipient_are_errors_with_position);
     tcase_add_test(tc, test_regime_bad_deadline_is_an_error);
+    tcase_add_test(tc, test_loaders_over_a_parsed_tree_answer_as_over_the_text);
     tcase_add_test(tc, test_regime_named_refuses_path_names);
     tcase_add_test(tc, test_condition_open_maybe_fails_at_the_value_without_uninitialised_read);
     tcase_add_test(tc, test_tags_map_to_national_types);

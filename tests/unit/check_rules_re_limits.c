@@ -118,6 +118,44 @@ START_TEST(test_match_limit_is_an_option)
 }
 END_TEST
 
+/* A scratch rebound to another set (rule_scratch_rebind, the fuzz targets'
+ * way to keep its buffers between sets) matches as a fresh one of that set:
+ * that set's limits, fields and rules, and its statistics start again. */
+START_TEST(test_rebound_scratch_matches_as_a_fresh_one_of_the_new_set)
+{
+    char *v = run_of('a', 14, "b"); /* ~2^14 steps: within the default limit */
+    struct rule_set *lax = load_opts(RE_RULE("(a+)+$"), (struct rule_load_opts){0});
+    struct rule_set *strict =
+        load_opts(RE_RULE("(a+)+$"), (struct rule_load_opts){.re_match_limit = 1000});
+    struct rule_set *wide = load_opts(RULE_HEAD "detection:\n  s:\n    A: x\n    B: y\n"
+                                                "    C: z\n  t:\n    F|re: '^aaab'\n"
+                                                "  condition: s or t\n",
+                                      (struct rule_load_opts){0});
+    struct rule_scratch *s = NULL;
+    ck_assert_int_eq(rule_scratch_create(&s, lax), 0);
+    ck_assert_int_eq(match_f(lax, s, v, strlen(v)), 0);
+    ck_assert_uint_eq(stats_of(s).re_limit_hits, 0);
+    ck_assert_int_eq(rule_scratch_rebind(s, strict), 0);
+    ck_assert_uint_eq(stats_of(s).events, 0);
+    ck_assert_int_eq(match_f(strict, s, v, strlen(v)), 0);
+    ck_assert_uint_eq(stats_of(s).re_limit_hits, 1);
+    ck_assert_int_eq(match_f(strict, s, "aaaa", 4), 1);
+    ck_assert_int_eq(rule_scratch_rebind(s, wide), 0);
+    ck_assert_int_eq(match_f(wide, s, "aaab", 4), 1);
+    ck_assert_int_eq(match_f(wide, s, "aaaa", 4), 0);
+    ck_assert_int_eq(rule_scratch_rebind(s, lax), 0);
+    ck_assert_int_eq(match_f(lax, s, v, strlen(v)), 0);
+    ck_assert_int_eq(match_f(lax, s, "aaaa", 4), 1);
+    ck_assert_uint_eq(stats_of(s).re_limit_hits, 0);
+    ck_assert_uint_eq(stats_of(s).events, 2);
+    rule_scratch_free(s);
+    rule_set_unref(lax);
+    rule_set_unref(strict);
+    rule_set_unref(wide);
+    free(v);
+}
+END_TEST
+
 /* re_max_subject = 64: a longer value is searched in its first 64 bytes when
  * no match there can depend on what follows (no $, \z, \b, lookahead...);
  * otherwise not at all. A search that could not see the whole value and found
@@ -315,6 +353,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_nested_repeat_on_aaaab_hits_the_match_limit_and_does_not_match);
     tcase_add_test(tc, test_nested_repeat_on_5000_as_and_a_b_is_stopped_by_the_limit);
     tcase_add_test(tc, test_match_limit_is_an_option);
+    tcase_add_test(tc, test_rebound_scratch_matches_as_a_fresh_one_of_the_new_set);
     tcase_add_test(tc, test_value_longer_than_the_window_is_searched_only_where_exact);
     tcase_add_test(tc, test_pattern_with_many_unbounded_repeats_searches_a_smaller_window);
     tcase_add_test(tc,
