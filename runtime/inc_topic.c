@@ -16,6 +16,10 @@
  *   key <id>/<source>:<p>:<off>   'E' 1, str node, str id, str source,
  *                                 zigzag partition, offset, event_ns,
  *                                 byte late, str rule_id, str raw
+ *   key <id>/status:<at_ns>       'S' 1, str node, str id, byte status (to),
+ *                                 zigzag at_ns, str by, str comment
+ *                                 (an analyst's status change, produced by
+ *                                 rt_inc_status_change to the id's partition)
  * Evidence records have keys of their own so that compaction keeps each;
  * they go to the partition of the incident's id (ingest_kafka_partition_of)
  * after the incident record of the same transaction, so a reader meets an
@@ -29,9 +33,19 @@
  * are queued by the node that produced the record (the owner of the key at
  * that time) only, in the same transaction: once, whichever nodes read it.
  *
+ * Status changes (docs/scale.md, "Status changes everywhere") are never
+ * written to a store directly in this mode: the node publishes the change
+ * and every materialiser (its own too) applies it in offset order, with the
+ * record's time as the change's time, so that every node refuses or applies
+ * the same changes and keeps the same history. The materialiser marks its
+ * store as a replica (store name "incidents_topic") so that `tocsin
+ * incidents ack|resolve|reopen --db` finds the topic and the config.
+ *
  * Threads: rt_inc_* codecs are reentrant; rt_incmat_* from the run's
  * thread, the materialiser on its own. */
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +57,8 @@
 
 #define INC_MAGIC_I 'I'
 #define INC_MAGIC_E 'E'
+#define INC_MAGIC_S 'S'
+#define REPLICA_NAME "incidents_topic"
 #define INC_VERSION 1
 #define MAT_BATCH 4000          /* records per LMDB transaction */
 #define MAT_BYTES (8u << 20)    /* bytes of records per LMDB transaction */
@@ -107,6 +123,24 @@ int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
     return rc ? rc : put_strn(b, e->raw, e->raw ? e->raw_len : 0);
 }
 
+int rt_inc_encode_status(struct ts_buf *b, const char *node, const struct rt_inc_status *c)
+{
+    uint8_t hdr[2] = {INC_MAGIC_S, INC_VERSION};
+    int rc = ts_buf_append(b, hdr, 2);
+    rc = rc ? rc : put_str(b, node);
+    rc = rc ? rc : put_str(b, c->id);
+    uint8_t to = (uint8_t)c->to;
+    rc = rc ? rc : ts_buf_append(b, &to, 1);
+    rc = rc ? rc : put_var(b, zz(c->at_ns));
+    rc = rc ? rc : put_str(b, c->by);
+    return rc ? rc : put_str(b, c->comment);
+}
+
+int rt_inc_status_key(struct ts_buf *b, const char *id, int64_t at_ns)
+{
+    return ts_buf_printf(b, "%s/status:%lld", id, (long long)at_ns);
+}
+
 static const char *get_str(struct ts_rd *r, size_t *len)
 {
     uint64_t n = ts_rd_var(r);
@@ -123,10 +157,12 @@ static const char *get_str(struct ts_rd *r, size_t *len)
 
 /* A decoded record; strings point into the value; the arrays into arena. */
 struct inc_rec {
+    char kind; /* INC_MAGIC_* */
     bool evidence;
     const char *node, *id;
     struct store_incident si;
     struct store_evidence ev;
+    struct rt_inc_status st;
 };
 
 static const char **get_strv(struct ts_rd *r, uint32_t *n, uint32_t max, struct ts_arena *a)
@@ -147,15 +183,38 @@ static const char **get_strv(struct ts_rd *r, uint32_t *n, uint32_t max, struct 
     return v;
 }
 
+static int inc_decode(const void *val, size_t len, struct inc_rec *o, struct ts_arena *a);
+
+int rt_inc_decode_status(const void *val, size_t len, struct rt_inc_status *out)
+{
+    struct inc_rec r;
+    int rc = inc_decode(val, len, &r, NULL);
+    if (!rc && r.kind != INC_MAGIC_S)
+        rc = TS_E_PARSE;
+    if (!rc)
+        *out = r.st;
+    return rc;
+}
+
 static int inc_decode(const void *val, size_t len, struct inc_rec *o, struct ts_arena *a)
 {
     memset(o, 0, sizeof(*o));
     struct ts_rd r = {.p = val, .n = len};
     uint8_t m = ts_rd_u8(&r), v = ts_rd_u8(&r);
-    if (r.bad || v != INC_VERSION || (m != INC_MAGIC_I && m != INC_MAGIC_E))
+    if (r.bad || v != INC_VERSION || (m != INC_MAGIC_I && m != INC_MAGIC_E && m != INC_MAGIC_S))
         return TS_E_PARSE;
+    o->kind = (char)m;
     o->node = get_str(&r, NULL);
-    if (m == INC_MAGIC_E) {
+    if (m == INC_MAGIC_S) {
+        o->id = o->st.id = get_str(&r, NULL);
+        uint8_t to = ts_rd_u8(&r);
+        if (to >= STORE_STATUS_COUNT || to == STORE_STATUS_NEW)
+            r.bad = true;
+        o->st.to = (enum store_status)to;
+        o->st.at_ns = unzz(ts_rd_var(&r));
+        o->st.by = get_str(&r, NULL);
+        o->st.comment = get_str(&r, NULL);
+    } else if (m == INC_MAGIC_E) {
         o->evidence = true;
         o->id = get_str(&r, NULL);
         o->ev.source = get_str(&r, NULL);
@@ -211,6 +270,7 @@ struct rt_incmat {
     struct esc_outbox_batch eb;
     /* counters (materialiser thread; read racily for the stats line) */
     _Atomic uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+    _Atomic uint64_t st_applied, st_refused, st_orphans;
     char *own_topic;            /* serve: the topic name and config it owns */
     struct ts_config *own_cfg;
 };
@@ -244,7 +304,7 @@ struct mat_cur {
 
 struct mat_txn {
     struct rt_incmat *m;
-    uint64_t inc, evn, del, orph, bad, queued;
+    uint64_t inc, evn, del, orph, bad, queued, st_ok, st_no, st_orph;
     struct mat_cur cur;
     int64_t last[1024]; /* per partition (< 1024): offset + 1, or -1 */
 };
@@ -303,12 +363,38 @@ static int cur_flush(struct mat_txn *x, struct store_txn *t)
     return rc;
 }
 
+/* An analyst's change, in topic order on every node: the same transitions
+ * are allowed or refused everywhere (store_incident_set_status_comment's
+ * rules) and the change carries the time it was made at (the txn clock
+ * for the call), so history, status time and revision agree. A change
+ * whose incident is not here (retention removed it, or compaction moved
+ * its incident record after the change) is counted, not kept. */
+static int status_apply(struct mat_txn *x, struct store_txn *t, const struct rt_inc_status *c)
+{
+    int64_t now = store_txn_now(t);
+    store_txn_set_now(t, c->at_ns);
+    uint64_t rev;
+    int rc = store_incident_set_status_comment(t, c->id, c->to, c->by, c->comment, &rev);
+    store_txn_set_now(t, now);
+    if (rc == TS_E_NOTFOUND) {
+        x->st_orph++;
+        rc = 0;
+    } else if (rc == TS_E_INVAL) {
+        x->st_no++; /* not allowed from the status it has when its turn comes */
+        rc = 0;
+    } else if (!rc) {
+        x->st_ok++;
+    }
+    return rc;
+}
+
 static int mat_body(struct store_txn *t, void *ctx)
 {
     struct mat_txn *x = ctx;
     struct rt_incmat *m = x->m;
     ts_arena_reset(m->arena);
     x->inc = x->evn = x->del = x->orph = x->bad = x->queued = 0;
+    x->st_ok = x->st_no = x->st_orph = 0;
     x->cur.open = false;
     for (size_t i = 0; i < TS_ARRAY_LEN(x->last); i++)
         x->last[i] = -1;
@@ -339,6 +425,11 @@ static int mat_body(struct store_txn *t, void *ctx)
         struct inc_rec r;
         if (inc_decode(val, h[2], &r, m->arena) != 0) {
             x->bad++;
+            continue;
+        }
+        if (r.kind == INC_MAGIC_S) {
+            rc = cur_flush(x, t);
+            rc = rc ? rc : status_apply(x, t, &r.st);
             continue;
         }
         if (!r.evidence) {
@@ -392,6 +483,9 @@ static int mat_commit(struct rt_incmat *m)
         atomic_fetch_add(&m->orphans, x->orph);
         atomic_fetch_add(&m->bad, x->bad);
         atomic_fetch_add(&m->queued, x->queued);
+        atomic_fetch_add(&m->st_applied, x->st_ok);
+        atomic_fetch_add(&m->st_refused, x->st_no);
+        atomic_fetch_add(&m->st_orphans, x->st_orph);
         atomic_fetch_add(&m->txns, 1);
         if (x->queued && m->dispatcher)
             esc_dispatcher_kick(m->dispatcher);
@@ -399,6 +493,28 @@ static int mat_commit(struct rt_incmat *m)
     ts_buf_reset(&m->recs);
     m->nrecs = 0;
     free(x);
+    return rc;
+}
+
+int rt_inc_apply(struct store *st, const char *topic, const struct ingest_record *recs, size_t n,
+                 struct rt_incmat_stats *out)
+{
+    struct rt_incmat *m = calloc(1, sizeof(*m));
+    if (!m)
+        return TS_E_NOMEM;
+    m->st = st;
+    m->topic = topic;
+    ts_buf_init(&m->recs, 0);
+    int rc = ts_arena_create(&m->arena, 1u << 20, 256u << 20);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = mat_record(m, recs[i].partition, recs[i].offset, recs[i].key, recs[i].klen,
+                        recs[i].val, recs[i].vlen);
+    rc = rc ? rc : mat_commit(m);
+    if (out)
+        rt_incmat_stats(m, out);
+    ts_arena_destroy(m->arena);
+    ts_buf_free(&m->recs);
+    free(m);
     return rc;
 }
 
@@ -432,6 +548,203 @@ static void *mat_main(void *p)
     return NULL;
 }
 
+/* ------------------------------------------------ the replica's mark */
+
+struct mark_ctx {
+    const char *val;
+    size_t len;
+};
+
+static int mark_body(struct store_txn *t, void *ctx)
+{
+    struct mark_ctx *mc = ctx;
+    return store_name_put(t, REPLICA_NAME, mc->val, mc->len);
+}
+
+/* "<nparts>\n<topic>\n<config path>" */
+static int mark_replica(struct store *st, const char *topic, int32_t nparts,
+                        const char *config_path, struct ts_err *err)
+{
+    char abs[4096] = "";
+    if (config_path && !realpath(config_path, abs))
+        snprintf(abs, sizeof(abs), "%s", config_path);
+    struct ts_buf b;
+    ts_buf_init(&b, STORE_NAME_VAL_MAX);
+    int rc = ts_buf_printf(&b, "%d\n%s\n%s", (int)nparts, topic, abs);
+    if (!rc) {
+        struct mark_ctx mc = {b.data, b.len};
+        rc = store_txn_run(st, mark_body, &mc, err);
+    }
+    ts_buf_free(&b);
+    return rc;
+}
+
+int rt_inc_replica_get(struct store *st, struct rt_inc_replica *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct store_txn *t = NULL;
+    const void *v;
+    size_t n = 0;
+    int rc = store_txn_begin(st, STORE_TXN_RDONLY, &t);
+    rc = rc ? rc : store_name_get(t, REPLICA_NAME, &v, &n);
+    if (!rc) {
+        char *s = malloc(n + 1);
+        rc = s ? 0 : TS_E_NOMEM;
+        if (s) {
+            memcpy(s, v, n);
+            s[n] = '\0';
+            char *a = strchr(s, '\n'), *b = a ? strchr(a + 1, '\n') : NULL;
+            long np = a ? strtol(s, NULL, 10) : 0;
+            if (!b || np <= 0 || np > 1024) {
+                free(s);
+                rc = TS_E_STORE;
+            } else {
+                *a = *b = '\0';
+                out->buf = s;
+                out->nparts = (int32_t)np;
+                out->topic = a + 1;
+                out->config_path = b[1] ? b + 1 : NULL;
+            }
+        }
+    }
+    store_txn_abort(t);
+    return rc;
+}
+
+void rt_inc_replica_free(struct rt_inc_replica *r)
+{
+    if (r) {
+        free(r->buf);
+        memset(r, 0, sizeof(*r));
+    }
+}
+
+/* ------------------------------------------------- status changes */
+
+/* Is the change in the incident's history (applied), and what it is now. */
+static int status_look(struct store *st, const struct rt_inc_status *c,
+                       struct rt_inc_status_result *res, bool *applied)
+{
+    struct ts_arena *a = NULL;
+    struct store_txn *t = NULL;
+    struct store_incident in;
+    *applied = false;
+    int rc = ts_arena_create(&a, 64u << 10, 64u << 20);
+    rc = rc ? rc : store_txn_begin(st, STORE_TXN_RDONLY, &t);
+    rc = rc ? rc : store_incident_get(t, c->id, a, &in);
+    if (!rc) {
+        res->now = in.status;
+        res->revision = in.revision;
+        for (uint32_t i = in.nhistory; i-- > 0;) {
+            const struct store_status_change *h = &in.history[i];
+            if (h->at_ns == c->at_ns && h->status == c->to && !strcmp(h->by, c->by)) {
+                *applied = true;
+                break;
+            }
+        }
+    }
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+    return rc;
+}
+
+int rt_inc_status_change(struct store *st, const struct ts_config *cfg,
+                         const struct rt_inc_status *req, int wait_ms,
+                         struct rt_inc_status_result *res, struct ts_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    res->partition = -1;
+    res->offset = -1;
+    struct rt_inc_replica rep;
+    int rc = rt_inc_replica_get(st, &rep);
+    if (rc == TS_E_NOTFOUND)
+        return ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                          "this store has not read an incidents topic: start `tocsin run` "
+                          "(correlate.distributed) or `tocsin serve --incidents-from` on it "
+                          "first");
+    if (rc)
+        return ts_err_set(err, rc, NULL, 0, 0, "the store's incidents topic mark: %s",
+                          store_strerror(rc));
+    const char *g = cfg->kafka.group_id ? cfg->kafka.group_id : "tocsin";
+    char topic[512];
+    snprintf(topic, sizeof(topic), "%s.incidents", g);
+    if (strcmp(topic, rep.topic)) {
+        rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0,
+                        "this store is a copy of %s, the config's group makes %s: give the "
+                        "nodes' config", rep.topic, topic);
+        rt_inc_replica_free(&rep);
+        return rc;
+    }
+    int32_t nparts = rep.nparts;
+    rt_inc_replica_free(&rep);
+
+    /* the change as it will be applied: by, comment, time fixed here */
+    struct rt_inc_status c = *req;
+    c.by = c.by ? c.by : "";
+    c.comment = c.comment ? c.comment : "";
+    c.at_ns = ts_now_ns();
+    bool applied;
+    rc = status_look(st, &c, res, &applied); /* 404 and 409 before publishing */
+    if (rc)
+        return rc == TS_E_NOTFOUND ? rc : ts_err_set(err, rc, NULL, 0, 0, "store: %s",
+                                                       store_strerror(rc));
+    bool ok = c.to == STORE_STATUS_ACKNOWLEDGED
+                  ? res->now == STORE_STATUS_NEW || res->now == STORE_STATUS_REOPENED
+              : c.to == STORE_STATUS_RESOLVED ? res->now != STORE_STATUS_RESOLVED
+              : c.to == STORE_STATUS_REOPENED ? res->now == STORE_STATUS_RESOLVED
+                                              : false;
+    if (!ok)
+        return TS_E_INVAL;
+    if (strlen(c.by) > STORE_STR_MAX || strlen(c.comment) > STORE_COMMENT_MAX)
+        return ts_err_set(err, TS_E_INVAL, NULL, 0, 0, "who or comment too long");
+
+    struct ts_buf key, val;
+    ts_buf_init(&key, STORE_ID_MAX + 64);
+    ts_buf_init(&val, 2 * STORE_COMMENT_MAX + 2 * STORE_STR_MAX);
+    rc = rt_inc_status_key(&key, c.id, c.at_ns);
+    const char *node = cfg->correlate.node ? cfg->correlate.node : "";
+    rc = rc ? rc : rt_inc_encode_status(&val, node, &c);
+    struct ingest_kafka_opts ko = {.brokers = cfg->kafka.brokers,
+                                   .props = (const char *const *)cfg->kafka.props,
+                                   .nprops = cfg->kafka.nprops};
+    struct ingest_record rec = {.key = key.data, .klen = key.len, .val = val.data,
+                                .vlen = val.len,
+                                .partition = ingest_kafka_partition_of(c.id, strlen(c.id),
+                                                                       nparts)};
+    if (!rc) {
+        rc = ingest_kafka_produce_wait(&ko, topic, &rec, 1, RT_INC_PUBLISH_MS, err);
+        if (rc && !err->code)
+            ts_err_set(err, rc, NULL, 0, 0, "%s: %s", topic, ts_strerror(rc));
+    }
+    ts_buf_free(&key);
+    ts_buf_free(&val);
+    if (rc)
+        return rc == TS_E_KAFKA ? TS_E_KAFKA : rc;
+    res->partition = rec.partition;
+    res->offset = rec.offset;
+    res->at_ns = c.at_ns;
+    /* applied here once the materialiser stored an offset past it */
+    int64_t until = ts_mono_ns() + (int64_t)wait_ms * 1000000;
+    for (;;) {
+        int64_t off = -1;
+        if (store_offset_get(st, topic, rec.partition, &off) == 0 && off > rec.offset)
+            break;
+        if (ts_mono_ns() >= until) {
+            res->pending = true;
+            return 0;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    rc = status_look(st, &c, res, &applied);
+    if (rc == TS_E_NOTFOUND)
+        return rc; /* removed meanwhile */
+    if (rc)
+        return ts_err_set(err, rc, NULL, 0, 0, "store: %s", store_strerror(rc));
+    res->applied = applied;
+    return applied ? 0 : TS_E_INVAL;
+}
+
 int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err)
 {
     *out = NULL;
@@ -453,6 +766,7 @@ int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, stru
             start[p] = INGEST_OFFSET_NONE;
     if (!rc && o->nparts > 1024)
         rc = ts_err_set(err, TS_E_CONFIG, NULL, 0, 0, "%s: more than 1024 partitions", m->topic);
+    rc = rc ? rc : mark_replica(m->st, m->topic, o->nparts, o->config_path, err);
     rc = rc ? rc : ingest_kafka_tail_open(&m->tail, &m->ko, m->topic, o->nparts, start, err);
     free(start);
     if (!rc && pthread_create(&m->tid, NULL, mat_main, m) != 0)
@@ -481,6 +795,9 @@ void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st)
     st->bad = atomic_load(&m->bad);
     st->txns = atomic_load(&m->txns);
     st->queued = atomic_load(&m->queued);
+    st->status_applied = atomic_load(&m->st_applied);
+    st->status_refused = atomic_load(&m->st_refused);
+    st->status_orphans = atomic_load(&m->st_orphans);
 }
 
 int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
@@ -510,7 +827,8 @@ int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, st
         int parts = cfg->correlate.partitions ? cfg->correlate.partitions : RT_DIST_PARTITIONS;
         rc = ingest_kafka_topic_ensure(&ko, topic, parts, true, &n, err);
     }
-    struct rt_incmat_opts mo = {.store = st, .ko = &ko, .topic = topic, .nparts = n};
+    struct rt_incmat_opts mo = {.store = st, .ko = &ko, .topic = topic, .nparts = n,
+                                .config_path = config_path};
     rc = rc ? rc : rt_incmat_start(out, &mo, err);
     if (rc) {
         free(topic);
@@ -538,6 +856,11 @@ void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st)
     free(m->own_topic);
     ts_config_free(m->own_cfg);
     free(m);
+}
+
+const struct ts_config *rt_serve_incidents_config(const struct rt_incmat *m)
+{
+    return m ? m->own_cfg : NULL;
 }
 
 void rt_serve_incidents_stop(struct rt_incmat *m)

@@ -886,7 +886,8 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
         struct rt_incmat_opts mo = {.store = r->corr.st, .ko = &ko, .topic = r->dist_inc,
                                     .nparts = r->dist_ninc, .node = r->dist_node,
                                     .esc = r->esc_open ? &r->esc.env : NULL,
-                                    .dispatcher = r->dispatcher};
+                                    .dispatcher = r->dispatcher,
+                                    .config_path = r->o.config_path};
         int mrc = rt_incmat_start(&r->incmat, &mo, err);
         if (mrc)
             return mrc;

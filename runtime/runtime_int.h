@@ -106,6 +106,11 @@ bool rt_dist_import_keep(void *ctx, const void *key, size_t klen, const void *va
 int rt_inc_encode(struct ts_buf *b, const char *node, const struct store_incident *si);
 int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
                      const struct store_evidence *e);
+/* A status change record (value) and its key "<id>/status:<at_ns>". */
+int rt_inc_encode_status(struct ts_buf *b, const char *node, const struct rt_inc_status *c);
+int rt_inc_status_key(struct ts_buf *b, const char *id, int64_t at_ns);
+/* Decode a status change record; strings point into val. TS_E_PARSE. */
+int rt_inc_decode_status(const void *val, size_t len, struct rt_inc_status *out);
 struct rt_incmat;
 struct rt_incmat_opts {
     struct store *store;
@@ -115,9 +120,11 @@ struct rt_incmat_opts {
     const char *node;                   /* this process: its records' escalations are its own */
     const struct esc_env *esc;          /* NULL: no escalation */
     struct esc_dispatcher *dispatcher;  /* may be NULL */
+    const char *config_path;            /* recorded in the store's mark; may be NULL */
 };
 struct rt_incmat_stats {
     uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+    uint64_t status_applied, status_refused, status_orphans;
 };
 /* Start materialising the topic into the store (a thread). */
 int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err);
@@ -125,6 +132,11 @@ void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st);
 /* Read on to the end of every partition (at most 30 s), write, stop; *st
  * (may be NULL) gets the final counters. m NULL ok. */
 void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st);
+/* What the materialiser does with one poll's records, without Kafka (the
+ * unit tests): recs[i] as read from topic (partition, offset, key, val;
+ * val NULL: a tombstone), applied in one LMDB transaction. */
+int rt_inc_apply(struct store *st, const char *topic, const struct ingest_record *recs, size_t n,
+                 struct rt_incmat_stats *out);
 
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 

@@ -233,6 +233,17 @@ int store_offset_foreach(struct store_txn *t,
                                    int64_t offset, int64_t updated_ns),
                          void *ctx);
 
+/* ================================================================ names
+ * A few named values of the store's own (meta), for what a store must
+ * remember about itself, e.g. that it is a replica of an incidents topic
+ * (runtime/inc_topic.c). name: 1..64 bytes of [a-z0-9_.]; the store's
+ * internal names are kept apart. val: 0..4096 bytes.
+ * put: TS_E_INVAL, or a poisoning LMDB error. get: TS_E_NOTFOUND; *val
+ * points into the map, valid until t ends or t's next write. */
+#define STORE_NAME_VAL_MAX 4096
+int store_name_put(struct store_txn *t, const char *name, const void *val, size_t vlen);
+int store_name_get(struct store_txn *t, const char *name, const void **val, size_t *vlen);
+
 /* ====================================================== correlation state */
 
 /* Opaque key (1..STORE_STATE_KEY_MAX bytes) -> opaque value

@@ -783,6 +783,54 @@ int store_offset_foreach(struct store_txn *t,
 
 /* ----------------------------------------------------- correlation state */
 
+/* Names live in meta under "n/" so that they never meet the store's own
+ * records ("schema", "counters_since", "fold_gen"). */
+static int name_key(const char *name, char *key, size_t cap)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64 || n + 3 > cap)
+        return TS_E_INVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_' || name[i] == '.'))
+            return TS_E_INVAL;
+    memcpy(key, "n/", 2);
+    memcpy(key + 2, name, n + 1);
+    return 0;
+}
+
+int store_name_put(struct store_txn *t, const char *name, const void *val, size_t vlen)
+{
+    char key[72];
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (name_key(name, key, sizeof(key)) != 0 || vlen > STORE_NAME_VAL_MAX || (vlen && !val))
+        return TS_E_INVAL;
+    MDB_val k = {strlen(key), key}, v = {vlen, (void *)val};
+    rc = mdb_put(t->txn, t->s->dbi[DB_META], &k, &v, 0);
+    return rc ? store_txn_fail(t, rc, "name put") : 0;
+}
+
+int store_name_get(struct store_txn *t, const char *name, const void **val, size_t *vlen)
+{
+    char key[72];
+    int rc = store_txn_check_read(t);
+    if (rc)
+        return rc;
+    if (name_key(name, key, sizeof(key)) != 0)
+        return TS_E_INVAL;
+    MDB_val k = {strlen(key), key}, v;
+    rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return TS_E_NOTFOUND;
+    if (rc)
+        return store_txn_fail(t, rc, "name get");
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
 int store_state_put(struct store_txn *t, const void *key, size_t klen, const void *val,
                     size_t vlen)
 {
