@@ -745,6 +745,160 @@ int rt_inc_status_change(struct store *st, const struct ts_config *cfg,
     return applied ? 0 : TS_E_INVAL;
 }
 
+/* -------------------------------------------------------- retention */
+
+#define RET_ROUND_MAX 1000 /* incidents removed per round */
+
+struct ret_scan {
+    const struct rt_inc_retention_opts *o;
+    struct store_txn *t;
+    struct ts_arena *ev_arena;
+    struct ts_buf keys;   /* (u32 klen, key, i32 partition)... */
+    size_t nkeys, nids;
+    int rc;
+};
+
+static const struct store_retention_rule *ret_rule(const struct rt_inc_retention_opts *o,
+                                                   const char *tenant)
+{
+    const struct store_retention_rule *def = NULL;
+    for (size_t i = 0; i < o->nrules; i++) {
+        if (!o->rules[i].tenant)
+            def = &o->rules[i];
+        else if (!strcmp(o->rules[i].tenant, tenant ? tenant : ""))
+            return &o->rules[i];
+    }
+    return def;
+}
+
+static int ret_key(struct ret_scan *x, const char *key, size_t klen, int32_t p)
+{
+    uint32_t n = (uint32_t)klen;
+    int rc = ts_buf_append(&x->keys, &n, sizeof(n));
+    rc = rc ? rc : ts_buf_append(&x->keys, key, klen);
+    rc = rc ? rc : ts_buf_append(&x->keys, &p, sizeof(p));
+    if (!rc)
+        x->nkeys++;
+    return rc;
+}
+
+struct ret_ev {
+    struct ret_scan *x;
+    const char *id;
+    int32_t p;
+    char key[1024];
+};
+
+static int ret_one_ev(void *ctx, const struct store_evidence *e)
+{
+    struct ret_ev *re = ctx;
+    int n = snprintf(re->key, sizeof(re->key), "%s/%s:%d:%lld", re->id,
+                     e->source ? e->source : "", (int)e->partition, (long long)e->offset);
+    if (n <= 0 || (size_t)n >= sizeof(re->key))
+        return 0;
+    return ret_key(re->x, re->key, (size_t)n, re->p);
+}
+
+static int ret_one(void *ctx, const struct store_incident *in)
+{
+    struct ret_scan *x = ctx;
+    const struct rt_inc_retention_opts *o = x->o;
+    const struct store_retention_rule *rule = ret_rule(o, in->tenant);
+    if (!rule || rule->resolved_keep_ns <= 0 || in->status != STORE_STATUS_RESOLVED ||
+        in->status_ns >= o->now_ns - rule->resolved_keep_ns)
+        return 0;
+    int32_t p = ingest_kafka_partition_of(in->id, strlen(in->id), o->nparts);
+    if (!o->owns(o->owns_ctx, p))
+        return 0; /* another node's to remove */
+    /* the evidence and the status changes first, the incident last: a
+     * reader deletes it at its tombstone; compaction drops all of them */
+    struct ret_ev re = {.x = x, .id = in->id, .p = p};
+    int rc = store_evidence_foreach(x->t, in->id, x->ev_arena, ret_one_ev, &re);
+    char key[STORE_ID_MAX + 40];
+    for (uint32_t i = 0; !rc && i < in->nhistory; i++) {
+        int n = snprintf(key, sizeof(key), "%s/status:%lld", in->id,
+                         (long long)in->history[i].at_ns);
+        if (n > 0 && (size_t)n < sizeof(key))
+            rc = ret_key(x, key, (size_t)n, p);
+    }
+    rc = rc ? rc : ret_key(x, in->id, strlen(in->id), p);
+    if (rc) {
+        x->rc = rc;
+        return rc;
+    }
+    return ++x->nids >= RET_ROUND_MAX ? 1 : 0;
+}
+
+int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
+                     uint64_t *removed, struct ts_err *err)
+{
+    *removed = 0;
+    struct ret_scan x = {.o = o};
+    struct ts_arena *a = NULL;
+    ts_buf_init(&x.keys, 0);
+    int rc = ts_arena_create(&a, 64u << 10, 256u << 20);
+    rc = rc ? rc : ts_arena_create(&x.ev_arena, 64u << 10, 64u << 20);
+    rc = rc ? rc : store_txn_begin(st, STORE_TXN_RDONLY, &x.t);
+    struct store_incident_filter f = {.status_mask = STORE_STATUS_BIT(STORE_STATUS_RESOLVED)};
+    if (!rc) {
+        rc = store_incident_list(x.t, &f, a, ret_one, &x);
+        if (rc == 1)
+            rc = 0;
+        rc = rc ? rc : x.rc;
+    }
+    store_txn_abort(x.t);
+    struct ingest_record *recs = NULL;
+    if (!rc && x.nkeys) {
+        recs = calloc(x.nkeys, sizeof(*recs));
+        rc = recs ? 0 : TS_E_NOMEM;
+        size_t i = 0;
+        for (size_t off = 0; !rc && i < x.nkeys; i++) {
+            uint32_t n;
+            memcpy(&n, x.keys.data + off, sizeof(n));
+            recs[i].key = x.keys.data + off + sizeof(n);
+            recs[i].klen = n;
+            memcpy(&recs[i].partition, x.keys.data + off + sizeof(n) + n, sizeof(int32_t));
+            off += sizeof(n) + n + sizeof(int32_t);
+        }
+        rc = rc ? rc : ingest_kafka_produce_wait(o->ko, o->topic, recs, x.nkeys,
+                                                 RT_INC_PUBLISH_MS, err);
+        if (!rc)
+            *removed = x.nids;
+    } else if (rc && !err->code) {
+        ts_err_set(err, rc, NULL, 0, 0, "retention: %s", store_strerror(rc));
+    }
+    free(recs);
+    ts_buf_free(&x.keys);
+    ts_arena_destroy(a);
+    ts_arena_destroy(x.ev_arena);
+    return rc;
+}
+
+int rt_inc_status_hook(void *ctx, const char *id, int to, const char *by, const char *comment,
+                       int *now, uint64_t *revision, char *msg, size_t cap)
+{
+    const struct rt_inc_hook *h = ctx;
+    if (!h->cfg) {
+        snprintf(msg, cap, "this store is a copy of an incidents topic and the nodes' config "
+                           "did not load: start serve with --incidents-from CONFIG");
+        return TS_E_CONFIG;
+    }
+    if (to <= STORE_STATUS_NEW || to >= STORE_STATUS_COUNT)
+        return TS_E_INVAL;
+    struct rt_inc_status c = {.id = id, .to = (enum store_status)to, .by = by,
+                              .comment = comment};
+    struct rt_inc_status_result res;
+    struct ts_err err = {0};
+    int rc = rt_inc_status_change(h->st, h->cfg, &c, RT_INC_APPLY_MS, &res, &err);
+    *now = (int)res.now;
+    *revision = res.revision;
+    if (err.code)
+        snprintf(msg, cap, "%s", err.msg);
+    if (!rc && res.pending)
+        return 1;
+    return rc == TS_E_INVAL && err.code ? TS_E_CONFIG : rc;
+}
+
 int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err)
 {
     *out = NULL;

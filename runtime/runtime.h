@@ -685,6 +685,18 @@ struct rt_inc_replica {
     char *buf;
 };
 int rt_inc_replica_get(struct store *st, struct rt_inc_replica *out);
+/* http_hooks.status_change over rt_inc_status_change; ctx: a struct
+ * rt_inc_hook (cfg NULL: every change refused, TS_E_CONFIG). */
+struct rt_inc_hook {
+    struct store *st;
+    const struct ts_config *cfg;
+};
+int rt_inc_status_hook(void *ctx, const char *id, int to, const char *by, const char *comment,
+                       int *now, uint64_t *revision, char *msg, size_t cap);
+/* The same for `tocsin run` (ctx: the run): NULL unless correlate.distributed. */
+int rt_run_status_change(void *ctx, const char *id, int to, const char *by, const char *comment,
+                         int *now, uint64_t *revision, char *msg, size_t cap);
+bool rt_run_distributed(const struct rt_run *r);
 void rt_inc_replica_free(struct rt_inc_replica *r);
 
 #endif

@@ -137,6 +137,25 @@ void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st);
  * val NULL: a tombstone), applied in one LMDB transaction. */
 int rt_inc_apply(struct store *st, const char *topic, const struct ingest_record *recs, size_t n,
                  struct rt_incmat_stats *out);
+/* Retention in the distributed mode (docs/scale.md): the resolved
+ * incidents older than their tenant's resolved_keep_ns whose partition of
+ * the incidents topic this node owns (owns(owns_ctx, p)) are removed by
+ * publishing tombstones - for their evidence and status change keys, then
+ * for the incident - with which every materialiser deletes them and which
+ * let compaction drop their records (a node that starts later does not
+ * bring them back). At most 1000 incidents a call; *removed: how many. */
+struct rt_inc_retention_opts {
+    const struct store_retention_rule *rules;
+    size_t nrules;
+    int64_t now_ns;
+    const struct ingest_kafka_opts *ko;
+    const char *topic;
+    int32_t nparts;
+    bool (*owns)(void *ctx, int32_t partition);
+    void *owns_ctx;
+};
+int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
+                     uint64_t *removed, struct ts_err *err);
 
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 
@@ -230,6 +249,7 @@ struct rt_run {
     struct rt_incmat *incmat;     /* its materialiser (rt_run_main) */
     struct rt_incmat_stats incmat_final; /* its counters when it stopped */
     _Atomic uint64_t rekey_bad; /* records stage B could not feed */
+    _Atomic uint64_t inc_retained; /* resolved incidents removed through the topic */
     int brc;                    /* stage B's result, its error */
     struct ts_err berr;
     atomic_int stop, reload, running;
@@ -270,6 +290,7 @@ struct rt_dist_stats {
     uint64_t restores, restored_records, imported_keys;
     int64_t restore_ns;
     struct rt_incmat_stats mat;
+    uint64_t retention_removed; /* resolved incidents this node removed through the topic */
 };
 void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out);
 void rt_metrics_init(struct rt_run *r);
