@@ -1,0 +1,302 @@
+/* check_inc_status.c - status changes everywhere (runtime/inc_topic.c,
+ * docs/scale.md): the status change record round-trips and a damaged one is
+ * refused at every length; records read from the incidents topic give two
+ * stores the same status, history and revision however they are batched; a
+ * change not allowed when its turn comes (another node's came first) is
+ * refused on every store; a correlation update after a change keeps it; a
+ * change of an incident that is not there is counted, not kept; the
+ * incident's tombstone removes it with its history; the store's names
+ * (the replica mark) are kept apart from its own records. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_store_util.h"
+#include "../../runtime/runtime_int.h"
+
+#define TOPIC "g.incidents"
+#define T1 1795000000000000000LL
+
+/* A topic's records as a materialiser reads them, built in one buffer. */
+struct recs {
+    struct ingest_record r[32];
+    struct ts_buf k[32], v[32];
+    size_t n;
+    int64_t next;
+};
+
+static void recs_free(struct recs *x)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        ts_buf_free(&x->k[i]);
+        ts_buf_free(&x->v[i]);
+    }
+    x->n = 0;
+}
+
+static struct ingest_record *rec_new(struct recs *x)
+{
+    ck_assert_uint_lt(x->n, 32);
+    size_t i = x->n++;
+    ts_buf_init(&x->k[i], 0);
+    ts_buf_init(&x->v[i], 0);
+    x->r[i] = (struct ingest_record){.partition = 0, .offset = x->next++};
+    return &x->r[i];
+}
+
+static void rec_fix(struct recs *x, bool tombstone)
+{
+    size_t i = x->n - 1;
+    x->r[i].key = x->k[i].data;
+    x->r[i].klen = x->k[i].len;
+    x->r[i].val = tombstone ? NULL : x->v[i].data;
+    x->r[i].vlen = tombstone ? 0 : x->v[i].len;
+}
+
+static void add_incident(struct recs *x, const char *id, uint64_t count)
+{
+    rec_new(x);
+    size_t i = x->n - 1;
+    struct store_incident si = st_incident(id, "agency-a", T1);
+    si.count = count;
+    ck_assert_int_eq(ts_buf_puts(&x->k[i], id), 0);
+    ck_assert_int_eq(rt_inc_encode(&x->v[i], "n0", &si), 0);
+    rec_fix(x, false);
+}
+
+static void add_status(struct recs *x, const char *node, const char *id, enum store_status to,
+                       const char *by, const char *comment, int64_t at)
+{
+    rec_new(x);
+    size_t i = x->n - 1;
+    struct rt_inc_status c = {.id = id, .to = to, .by = by, .comment = comment, .at_ns = at};
+    ck_assert_int_eq(rt_inc_status_key(&x->k[i], id, at), 0);
+    ck_assert_int_eq(rt_inc_encode_status(&x->v[i], node, &c), 0);
+    rec_fix(x, false);
+}
+
+static void add_tombstone(struct recs *x, const char *key)
+{
+    rec_new(x);
+    ck_assert_int_eq(ts_buf_puts(&x->k[x->n - 1], key), 0);
+    rec_fix(x, true);
+}
+
+static struct store *open_in(char *dir)
+{
+    snprintf(dir, 64, "/tmp/tocsin-incst-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct store_opts o = {.path = dir, .map_size = 8u << 20};
+    struct store *s = NULL;
+    struct ts_err err = {0};
+    ck_assert_int_eq(store_open(&s, &o, &err), 0);
+    return s;
+}
+
+static void close_rm(struct store *s, const char *dir)
+{
+    store_close(s);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+/* A line per field that must agree between nodes. */
+static void describe(struct store *s, const char *id, char *out, size_t cap)
+{
+    struct ts_arena *a = st_arena();
+    struct store_txn *t = st_rbegin(s);
+    struct store_incident in;
+    int rc = store_incident_get(t, id, a, &in);
+    if (rc) {
+        snprintf(out, cap, "absent (%d)", rc);
+    } else {
+        int n = snprintf(out, cap, "%s count=%llu rev=%llu by=%s at=%lld;",
+                         store_status_name(in.status), (unsigned long long)in.count,
+                         (unsigned long long)in.revision, in.status_by, (long long)in.status_ns);
+        for (uint32_t i = 0; i < in.nhistory && n > 0 && (size_t)n < cap; i++)
+            n += snprintf(out + n, cap - (size_t)n, " %s->%s by %s at %lld: %s;",
+                          store_status_name(in.history[i].from),
+                          store_status_name(in.history[i].status), in.history[i].by,
+                          (long long)in.history[i].at_ns, in.history[i].comment);
+    }
+    store_txn_abort(t);
+    ts_arena_destroy(a);
+}
+
+START_TEST(test_status_record_round_trips_and_a_damaged_one_is_refused)
+{
+    struct ts_buf b;
+    ts_buf_init(&b, 0);
+    struct rt_inc_status c = {.id = "inc-1", .to = STORE_STATUS_RESOLVED, .by = "binh",
+                              .comment = "false positive: the scanner", .at_ns = -T1};
+    ck_assert_int_eq(rt_inc_encode_status(&b, "n1", &c), 0);
+    struct rt_inc_status d;
+    ck_assert_int_eq(rt_inc_decode_status(b.data, b.len, &d), 0);
+    ck_assert_str_eq(d.id, "inc-1");
+    ck_assert_int_eq(d.to, STORE_STATUS_RESOLVED);
+    ck_assert_str_eq(d.by, "binh");
+    ck_assert_str_eq(d.comment, "false positive: the scanner");
+    ck_assert_int_eq(d.at_ns, -T1);
+    for (size_t n = 0; n < b.len; n++)
+        ck_assert_int_eq(rt_inc_decode_status(b.data, n, &d), TS_E_PARSE);
+    /* NEW is no change an analyst makes */
+    ts_buf_reset(&b);
+    c.to = STORE_STATUS_NEW;
+    ck_assert_int_eq(rt_inc_encode_status(&b, "n1", &c), 0);
+    ck_assert_int_eq(rt_inc_decode_status(b.data, b.len, &d), TS_E_PARSE);
+    /* an incident record is not a status change */
+    ts_buf_reset(&b);
+    struct store_incident si = st_incident("inc-1", "t", T1);
+    ck_assert_int_eq(rt_inc_encode(&b, "n1", &si), 0);
+    ck_assert_int_eq(rt_inc_decode_status(b.data, b.len, &d), TS_E_PARSE);
+    ts_buf_reset(&b);
+    ck_assert_int_eq(rt_inc_status_key(&b, "inc-1", 42), 0);
+    ck_assert_str_eq(b.data, "inc-1/status:42");
+    ts_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_every_store_applies_the_topic_order_however_batched)
+{
+    struct recs x = {.next = 100};
+    add_incident(&x, "inc-1", 5);
+    /* node 0 acknowledges, node 1 resolves with a note, node 2 acknowledges
+     * at the same time as node 1 (it still saw it acknowledged): its change
+     * comes after the resolve in the partition and is refused everywhere */
+    add_status(&x, "n0", "inc-1", STORE_STATUS_ACKNOWLEDGED, "alice", NULL, T1 + 10);
+    add_status(&x, "n1", "inc-1", STORE_STATUS_RESOLVED, "bob", "scanner, known", T1 + 20);
+    add_status(&x, "n2", "inc-1", STORE_STATUS_ACKNOWLEDGED, "carol", "", T1 + 21);
+    /* correlation updates the incident afterwards: the status stays */
+    add_incident(&x, "inc-1", 9);
+    char da[64], db[64];
+    struct store *a = open_in(da), *b = open_in(db);
+    struct rt_incmat_stats sa, sb, one;
+    ck_assert_int_eq(rt_inc_apply(a, TOPIC, x.r, x.n, &sa), 0);
+    memset(&sb, 0, sizeof(sb));
+    for (size_t i = 0; i < x.n; i++) { /* one record per transaction */
+        ck_assert_int_eq(rt_inc_apply(b, TOPIC, &x.r[i], 1, &one), 0);
+        sb.status_applied += one.status_applied;
+        sb.status_refused += one.status_refused;
+    }
+    ck_assert_uint_eq(sa.status_applied, 2);
+    ck_assert_uint_eq(sa.status_refused, 1);
+    ck_assert_uint_eq(sb.status_applied, 2);
+    ck_assert_uint_eq(sb.status_refused, 1);
+    char wa[2048], wb[2048];
+    describe(a, "inc-1", wa, sizeof(wa));
+    describe(b, "inc-1", wb, sizeof(wb));
+    ck_assert_str_eq(wa, wb);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "resolved count=9 rev=4 by=bob at=%lld; new->acknowledged by alice at %lld: ; "
+             "acknowledged->resolved by bob at %lld: scanner, known;",
+             T1 + 20, T1 + 10, T1 + 20);
+    ck_assert_str_eq(wa, want);
+    /* the offsets read are stored with what they wrote */
+    int64_t off = 0;
+    ck_assert_int_eq(store_offset_get(a, TOPIC, 0, &off), 0);
+    ck_assert_int_eq(off, 105);
+    close_rm(a, da);
+    close_rm(b, db);
+    recs_free(&x);
+}
+END_TEST
+
+START_TEST(test_change_of_an_absent_incident_is_counted_not_kept)
+{
+    struct recs x = {.next = 0};
+    add_status(&x, "n0", "inc-2", STORE_STATUS_RESOLVED, "bob", NULL, T1);
+    add_incident(&x, "inc-2", 5);
+    char d[64];
+    struct store *s = open_in(d);
+    struct rt_incmat_stats st;
+    ck_assert_int_eq(rt_inc_apply(s, TOPIC, x.r, x.n, &st), 0);
+    ck_assert_uint_eq(st.status_orphans, 1);
+    ck_assert_uint_eq(st.status_applied, 0);
+    char w[512];
+    describe(s, "inc-2", w, sizeof(w));
+    ck_assert_msg(!strncmp(w, "new count=5 rev=1 by= at=", 25) && !strchr(w, '>'), "%s", w);
+    close_rm(s, d);
+    recs_free(&x);
+}
+END_TEST
+
+START_TEST(test_tombstone_removes_the_incident_with_its_history)
+{
+    struct recs x = {.next = 0};
+    add_incident(&x, "inc-3", 5);
+    add_status(&x, "n0", "inc-3", STORE_STATUS_RESOLVED, "bob", "done", T1);
+    add_tombstone(&x, "inc-3/status:1795000000000000000"); /* retention's: ignored */
+    char d[64];
+    struct store *s = open_in(d);
+    struct rt_incmat_stats st;
+    ck_assert_int_eq(rt_inc_apply(s, TOPIC, x.r, x.n, &st), 0);
+    char w[512];
+    describe(s, "inc-3", w, sizeof(w));
+    ck_assert_str_eq(w, "resolved count=5 rev=2 by=bob at=1795000000000000000; "
+                        "new->resolved by bob at 1795000000000000000: done;");
+    recs_free(&x);
+    add_tombstone(&x, "inc-3");
+    /* a change that comes after the removal finds nothing */
+    add_status(&x, "n1", "inc-3", STORE_STATUS_REOPENED, "carol", NULL, T1 + 5);
+    ck_assert_int_eq(rt_inc_apply(s, TOPIC, x.r, x.n, &st), 0);
+    ck_assert_uint_eq(st.deleted, 1);
+    ck_assert_uint_eq(st.status_orphans, 1);
+    describe(s, "inc-3", w, sizeof(w));
+    ck_assert_str_eq(w, "absent (-6)");
+    close_rm(s, d);
+    recs_free(&x);
+}
+END_TEST
+
+START_TEST(test_store_names_are_kept_apart_and_checked)
+{
+    st_mkdir();
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    ck_assert_int_eq(store_name_put(t, "incidents_topic", "6\ng.incidents\n/x.yml", 20), 0);
+    ck_assert_int_eq(store_name_put(t, "Bad-Name", "v", 1), TS_E_INVAL);
+    ck_assert_int_eq(store_name_put(t, "", "v", 1), TS_E_INVAL);
+    char big[STORE_NAME_VAL_MAX + 1];
+    memset(big, 'a', sizeof(big));
+    ck_assert_int_eq(store_name_put(t, "big", big, sizeof(big)), TS_E_INVAL);
+    /* "schema" as a name is not the store's schema record */
+    ck_assert_int_eq(store_name_put(t, "schema", "x", 1), 0);
+    st_commit(t);
+    store_close(s);
+    s = st_open(); /* the schema record is intact: the store opens */
+    struct rt_inc_replica rep;
+    ck_assert_int_eq(rt_inc_replica_get(s, &rep), 0);
+    ck_assert_str_eq(rep.topic, "g.incidents");
+    ck_assert_str_eq(rep.config_path, "/x.yml");
+    ck_assert_int_eq(rep.nparts, 6);
+    rt_inc_replica_free(&rep);
+    t = st_rbegin(s);
+    const void *v;
+    size_t n;
+    ck_assert_int_eq(store_name_get(t, "nothing", &v, &n), TS_E_NOTFOUND);
+    store_txn_abort(t);
+    store_close(s);
+    st_rmdir();
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("inc_status");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_status_record_round_trips_and_a_damaged_one_is_refused);
+    tcase_add_test(tc, test_every_store_applies_the_topic_order_however_batched);
+    tcase_add_test(tc, test_change_of_an_absent_incident_is_counted_not_kept);
+    tcase_add_test(tc, test_tombstone_removes_the_incident_with_its_history);
+    tcase_add_test(tc, test_store_names_are_kept_apart_and_checked);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TS_CHECK_MAIN(make_suite)
