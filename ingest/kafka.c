@@ -2045,6 +2045,8 @@ int ingest_kafka_produce_wait(const struct ingest_kafka_opts *o, const char *top
     rc = rc ? rc : conf_set(c, "enable.idempotence", "true", err);
     rc = rc ? rc : conf_set(c, "acks", "all", err);
     rc = rc ? rc : conf_set(c, "message.timeout.ms", tms, err);
+    /* the caller says what failed in one line: no connection log on stderr */
+    rc = rc ? rc : conf_set(c, "log_level", "2", err);
     if (rc) {
         rd_kafka_conf_destroy(c);
         return rc;
