@@ -315,7 +315,7 @@ static int dist_series(struct rt_run *r, struct ts_buf *b)
         "tocsin_incident_changes_materialised_total", "tocsin_incident_evidence_orphaned_total",
         "tocsin_incident_status_changes_applied_total",
         "tocsin_incident_status_changes_refused_total",
-        "tocsin_incident_status_changes_orphaned_total",
+        "tocsin_incident_status_changes_waiting_total",
         "tocsin_incident_retention_removed_total"};
     static const char *const helps[] = {
         "Detection records produced to the internal topic (stage A; committed or not)",
@@ -331,12 +331,13 @@ static int dist_series(struct rt_run *r, struct ts_buf *b)
         "Status changes of every node applied to this node's store, in topic order",
         "Status changes not allowed from the status the incident had when read (every node "
         "refuses the same ones)",
-        "Status changes of the incidents topic whose incident was not in the store",
+        "Status changes set aside until their incident arrives (its record was compacted "
+        "to a later offset, or it was removed)",
         "Resolved incidents this node removed by retention through the incidents topic"};
     const uint64_t v[] = {d.rekeyed, d.consumed, d.unfed, d.changelog_records, d.restores,
                           d.restored_records, (uint64_t)(d.restore_ns / 1000000),
                           d.inc_records, d.mat.incidents, d.mat.orphans,
-                          d.mat.status_applied, d.mat.status_refused, d.mat.status_orphans,
+                          d.mat.status_applied, d.mat.status_refused, d.mat.status_waiting,
                           d.retention_removed};
     int rc = 0;
     for (size_t i = 0; i < TS_ARRAY_LEN(v) && !rc; i++)

@@ -59,6 +59,7 @@
 #define INC_MAGIC_E 'E'
 #define INC_MAGIC_S 'S'
 #define REPLICA_NAME "incidents_topic"
+#define WAIT_SPACE "status_wait"
 #define INC_VERSION 1
 #define MAT_BATCH 4000          /* records per LMDB transaction */
 #define MAT_BYTES (8u << 20)    /* bytes of records per LMDB transaction */
@@ -270,7 +271,8 @@ struct rt_incmat {
     struct esc_outbox_batch eb;
     /* counters (materialiser thread; read racily for the stats line) */
     _Atomic uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
-    _Atomic uint64_t st_applied, st_refused, st_orphans;
+    _Atomic uint64_t st_applied, st_refused, st_waiting;
+    struct ts_buf wait;         /* status changes taken from aside (mat_body) */
     char *own_topic;            /* serve: the topic name and config it owns */
     struct ts_config *own_cfg;
 };
@@ -304,7 +306,7 @@ struct mat_cur {
 
 struct mat_txn {
     struct rt_incmat *m;
-    uint64_t inc, evn, del, orph, bad, queued, st_ok, st_no, st_orph;
+    uint64_t inc, evn, del, orph, bad, queued, st_ok, st_no, st_wait;
     struct mat_cur cur;
     int64_t last[1024]; /* per partition (< 1024): offset + 1, or -1 */
 };
@@ -330,6 +332,8 @@ static int own_escalate(struct mat_txn *x, struct store_txn *t, const char *id,
     }
     return rc;
 }
+
+static int waiting_apply(struct mat_txn *x, struct store_txn *t, const char *id, bool drop);
 
 static int cur_flush(struct mat_txn *x, struct store_txn *t)
 {
@@ -360,24 +364,43 @@ static int cur_flush(struct mat_txn *x, struct store_txn *t)
     }
     if (!rc && c->own && m->esc)
         rc = own_escalate(x, t, c->si.id, had ? &prev : NULL);
-    return rc;
+    return rc ? rc : waiting_apply(x, t, c->si.id, false);
 }
 
 /* An analyst's change, in topic order on every node: the same transitions
  * are allowed or refused everywhere (store_incident_set_status_comment's
  * rules) and the change carries the time it was made at (the txn clock
  * for the call), so history, status time and revision agree. A change
- * whose incident is not here (retention removed it, or compaction moved
- * its incident record after the change) is counted, not kept. */
-static int status_apply(struct mat_txn *x, struct store_txn *t, const struct rt_inc_status *c)
+ * whose incident is not here - compaction kept a later record of the
+ * incident, after the change, and dropped the earlier one - waits aside
+ * (store_aside_*, key id NUL be64(offset): in the partition's order) and
+ * is applied right after the incident is put; the incident's tombstone
+ * drops what waits for it. raw/rlen: the record, to set aside (NULL: it
+ * comes from aside). */
+static int status_apply(struct mat_txn *x, struct store_txn *t, const struct rt_inc_status *c,
+                        int64_t off, const void *raw, size_t rlen)
 {
     int64_t now = store_txn_now(t);
     store_txn_set_now(t, c->at_ns);
     uint64_t rev;
     int rc = store_incident_set_status_comment(t, c->id, c->to, c->by, c->comment, &rev);
     store_txn_set_now(t, now);
-    if (rc == TS_E_NOTFOUND) {
-        x->st_orph++;
+    if (rc == TS_E_NOTFOUND && raw) {
+        uint8_t k[STORE_ID_MAX + 9];
+        size_t n = strlen(c->id);
+        if (n > STORE_ID_MAX)
+            return 0;
+        memcpy(k, c->id, n + 1);
+        for (int i = 0; i < 8; i++)
+            k[n + 1 + i] = (uint8_t)((uint64_t)off >> (56 - 8 * i));
+        rc = store_aside_put(t, WAIT_SPACE, k, n + 9, raw, rlen);
+        if (rc == TS_E_INVAL) {
+            x->bad++;
+            rc = 0;
+        } else if (!rc) {
+            x->st_wait++;
+        }
+    } else if (rc == TS_E_NOTFOUND) {
         rc = 0;
     } else if (rc == TS_E_INVAL) {
         x->st_no++; /* not allowed from the status it has when its turn comes */
@@ -388,13 +411,44 @@ static int status_apply(struct mat_txn *x, struct store_txn *t, const struct rt_
     return rc;
 }
 
+static int wait_collect(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct ts_buf *b = ctx;
+    uint32_t h[2] = {(uint32_t)klen, (uint32_t)vlen};
+    int rc = ts_buf_append(b, h, sizeof(h));
+    rc = rc ? rc : ts_buf_append(b, key, klen);
+    return rc ? rc : ts_buf_append(b, val, vlen);
+}
+
+/* The changes waiting for id, in offset order: applied (the incident was
+ * just put), or dropped (its tombstone); removed from aside either way. */
+static int waiting_apply(struct mat_txn *x, struct store_txn *t, const char *id, bool drop)
+{
+    struct ts_buf *b = &x->m->wait;
+    ts_buf_reset(b);
+    int rc = store_aside_foreach(t, WAIT_SPACE, id, strlen(id) + 1, wait_collect, b);
+    for (size_t o = 0; !rc && o < b->len;) {
+        uint32_t h[2];
+        memcpy(h, b->data + o, sizeof(h));
+        const char *key = b->data + o + sizeof(h), *val = key + h[0];
+        o += sizeof(h) + h[0] + h[1];
+        struct rt_inc_status c;
+        if (!drop && rt_inc_decode_status(val, h[1], &c) == 0)
+            rc = status_apply(x, t, &c, -1, NULL, 0);
+        rc = rc ? rc : store_aside_del(t, WAIT_SPACE, key, h[0]);
+        if (rc == TS_E_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
 static int mat_body(struct store_txn *t, void *ctx)
 {
     struct mat_txn *x = ctx;
     struct rt_incmat *m = x->m;
     ts_arena_reset(m->arena);
     x->inc = x->evn = x->del = x->orph = x->bad = x->queued = 0;
-    x->st_ok = x->st_no = x->st_orph = 0;
+    x->st_ok = x->st_no = x->st_wait = 0;
     x->cur.open = false;
     for (size_t i = 0; i < TS_ARRAY_LEN(x->last); i++)
         x->last[i] = -1;
@@ -420,6 +474,7 @@ static int mat_body(struct store_txn *t, void *ctx)
                 else if (!rc)
                     x->del++;
             }
+            rc = rc ? rc : waiting_apply(x, t, key, true);
             continue;
         }
         struct inc_rec r;
@@ -429,7 +484,7 @@ static int mat_body(struct store_txn *t, void *ctx)
         }
         if (r.kind == INC_MAGIC_S) {
             rc = cur_flush(x, t);
-            rc = rc ? rc : status_apply(x, t, &r.st);
+            rc = rc ? rc : status_apply(x, t, &r.st, off, val, h[2]);
             continue;
         }
         if (!r.evidence) {
@@ -485,7 +540,7 @@ static int mat_commit(struct rt_incmat *m)
         atomic_fetch_add(&m->queued, x->queued);
         atomic_fetch_add(&m->st_applied, x->st_ok);
         atomic_fetch_add(&m->st_refused, x->st_no);
-        atomic_fetch_add(&m->st_orphans, x->st_orph);
+        atomic_fetch_add(&m->st_waiting, x->st_wait);
         atomic_fetch_add(&m->txns, 1);
         if (x->queued && m->dispatcher)
             esc_dispatcher_kick(m->dispatcher);
@@ -505,6 +560,7 @@ int rt_inc_apply(struct store *st, const char *topic, const struct ingest_record
     m->st = st;
     m->topic = topic;
     ts_buf_init(&m->recs, 0);
+    ts_buf_init(&m->wait, 0);
     int rc = ts_arena_create(&m->arena, 1u << 20, 256u << 20);
     for (size_t i = 0; !rc && i < n; i++)
         rc = mat_record(m, recs[i].partition, recs[i].offset, recs[i].key, recs[i].klen,
@@ -514,6 +570,7 @@ int rt_inc_apply(struct store *st, const char *topic, const struct ingest_record
         rt_incmat_stats(m, out);
     ts_arena_destroy(m->arena);
     ts_buf_free(&m->recs);
+    ts_buf_free(&m->wait);
     free(m);
     return rc;
 }
@@ -913,6 +970,7 @@ int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, stru
     m->esc = o->esc;
     m->dispatcher = o->dispatcher;
     ts_buf_init(&m->recs, 0);
+    ts_buf_init(&m->wait, 0);
     int64_t *start = calloc((size_t)(o->nparts > 0 ? o->nparts : 1), sizeof(*start));
     int rc = start && ts_arena_create(&m->arena, 1u << 20, 256u << 20) == 0 ? 0 : TS_E_NOMEM;
     for (int32_t p = 0; !rc && p < o->nparts; p++)
@@ -929,6 +987,7 @@ int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, stru
         ingest_kafka_tail_close(m->tail);
         ts_arena_destroy(m->arena);
         ts_buf_free(&m->recs);
+        ts_buf_free(&m->wait);
         free(m);
         return rc;
     }
@@ -951,7 +1010,7 @@ void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st)
     st->queued = atomic_load(&m->queued);
     st->status_applied = atomic_load(&m->st_applied);
     st->status_refused = atomic_load(&m->st_refused);
-    st->status_orphans = atomic_load(&m->st_orphans);
+    st->status_waiting = atomic_load(&m->st_waiting);
 }
 
 int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
@@ -1007,6 +1066,7 @@ void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st)
     ingest_kafka_tail_close(m->tail);
     ts_arena_destroy(m->arena);
     ts_buf_free(&m->recs);
+    ts_buf_free(&m->wait);
     free(m->own_topic);
     ts_config_free(m->own_cfg);
     free(m);

@@ -327,13 +327,13 @@ static void log_dist(struct rt_run *r, const char *when)
             "%.3f s); incident records published %llu; incidents topic: %llu incident "
             "change(s), %llu evidence, %llu retracted, %llu orphan evidence, %llu bad, %llu "
             "escalation entr(ies) queued, status changes %llu applied %llu refused %llu "
-            "orphaned",
+            "waiting for their incident",
             when, (unsigned long long)cl, (unsigned long long)rs, (unsigned long long)rr, rsec,
             (unsigned long long)ir, (unsigned long long)ms.incidents,
             (unsigned long long)ms.evidence, (unsigned long long)ms.deleted,
             (unsigned long long)ms.orphans, (unsigned long long)ms.bad,
             (unsigned long long)ms.queued, (unsigned long long)ms.status_applied,
-            (unsigned long long)ms.status_refused, (unsigned long long)ms.status_orphans);
+            (unsigned long long)ms.status_refused, (unsigned long long)ms.status_waiting);
 }
 
 void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out)

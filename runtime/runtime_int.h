@@ -124,7 +124,7 @@ struct rt_incmat_opts {
 };
 struct rt_incmat_stats {
     uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
-    uint64_t status_applied, status_refused, status_orphans;
+    uint64_t status_applied, status_refused, status_waiting;
 };
 /* Start materialising the topic into the store (a thread). */
 int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err);
