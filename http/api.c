@@ -786,7 +786,7 @@ static int status_change(struct http_req *r, enum store_status to, const char *v
     bool pending = rc == 1; /* 202: the body is written */
     if (pending)
         rc = 0;
-    if (rc == TS_E_KAFKA) {
+    if (rc == TS_E_KAFKA || (h->status_change && rc == TS_E_CONFIG)) {
         rc = http_req_error(r, 503, "not changed on any node: %s", err.msg);
     } else if (rc == TS_E_NOTFOUND) {
         rc = http_req_error(r, 404, not_found);

@@ -809,7 +809,7 @@ int rt_inc_status_change(struct store *st, const struct ts_config *cfg,
 struct ret_scan {
     const struct rt_inc_retention_opts *o;
     struct store_txn *t;
-    struct ts_arena *ev_arena;
+    struct ts_arena *arena, *ev_arena; /* reset per incident / evidence */
     struct ts_buf keys;   /* (u32 klen, key, i32 partition)... */
     size_t nkeys, nids;
     int rc;
@@ -851,6 +851,7 @@ static int ret_one_ev(void *ctx, const struct store_evidence *e)
     struct ret_ev *re = ctx;
     int n = snprintf(re->key, sizeof(re->key), "%s/%s:%d:%lld", re->id,
                      e->source ? e->source : "", (int)e->partition, (long long)e->offset);
+    ts_arena_reset(re->x->ev_arena);
     if (n <= 0 || (size_t)n >= sizeof(re->key))
         return 0;
     return ret_key(re->x, re->key, (size_t)n, re->p);
@@ -861,12 +862,12 @@ static int ret_one(void *ctx, const struct store_incident *in)
     struct ret_scan *x = ctx;
     const struct rt_inc_retention_opts *o = x->o;
     const struct store_retention_rule *rule = ret_rule(o, in->tenant);
-    if (!rule || rule->resolved_keep_ns <= 0 || in->status != STORE_STATUS_RESOLVED ||
-        in->status_ns >= o->now_ns - rule->resolved_keep_ns)
-        return 0;
     int32_t p = ingest_kafka_partition_of(in->id, strlen(in->id), o->nparts);
-    if (!o->owns(o->owns_ctx, p))
-        return 0; /* another node's to remove */
+    if (!rule || rule->resolved_keep_ns <= 0 || in->status != STORE_STATUS_RESOLVED ||
+        in->status_ns >= o->now_ns - rule->resolved_keep_ns || !o->owns(o->owns_ctx, p)) {
+        ts_arena_reset(x->arena); /* not old yet, or another node's to remove */
+        return 0;
+    }
     /* the evidence and the status changes first, the incident last: a
      * reader deletes it at its tombstone; compaction drops all of them */
     struct ret_ev re = {.x = x, .id = in->id, .p = p};
@@ -879,6 +880,7 @@ static int ret_one(void *ctx, const struct store_incident *in)
             rc = ret_key(x, key, (size_t)n, p);
     }
     rc = rc ? rc : ret_key(x, in->id, strlen(in->id), p);
+    ts_arena_reset(x->arena); /* in is done with */
     if (rc) {
         x->rc = rc;
         return rc;
@@ -891,14 +893,13 @@ int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
 {
     *removed = 0;
     struct ret_scan x = {.o = o};
-    struct ts_arena *a = NULL;
     ts_buf_init(&x.keys, 0);
-    int rc = ts_arena_create(&a, 64u << 10, 256u << 20);
+    int rc = ts_arena_create(&x.arena, 64u << 10, 64u << 20);
     rc = rc ? rc : ts_arena_create(&x.ev_arena, 64u << 10, 64u << 20);
     rc = rc ? rc : store_txn_begin(st, STORE_TXN_RDONLY, &x.t);
     struct store_incident_filter f = {.status_mask = STORE_STATUS_BIT(STORE_STATUS_RESOLVED)};
     if (!rc) {
-        rc = store_incident_list(x.t, &f, a, ret_one, &x);
+        rc = store_incident_list(x.t, &f, x.arena, ret_one, &x);
         if (rc == 1)
             rc = 0;
         rc = rc ? rc : x.rc;
@@ -926,7 +927,7 @@ int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
     }
     free(recs);
     ts_buf_free(&x.keys);
-    ts_arena_destroy(a);
+    ts_arena_destroy(x.arena);
     ts_arena_destroy(x.ev_arena);
     return rc;
 }
