@@ -9,11 +9,14 @@ test_distributed.py, correlated by two `tocsin run` nodes with
     on node 1 through the CLI, then an acknowledge on node 0 (CLI) is
     refused (it is resolved), and it is reopened on node 1 through the CLI
     -> both nodes' stores answer the same status, by, revision and history;
-  - incident Y: resolved on node 0 (CLI); retention removes it after 20 s
-    from both stores (a tombstone from the owner of its partition);
+  - incident W: resolved on node 0 (API) and acknowledged on node 1 (CLI)
+    at the same moment: both stores agree, each maker was told what
+    happened to its change;
+  - incident Y: resolved on node 0 (CLI); retention removes it (and W)
+    after 20 s from both stores (tombstones from the owner of the partition);
   - `tocsin serve --incidents-from` over an empty directory, and node 1
     started again over an empty data directory, show X with the same
-    history and no Y;
+    history and neither Y nor W;
   - the broker stopped: a change on node 0 through the CLI (exit 1) and the
     API (503) is refused and says that nothing changed on any node; the
     store still has the status it had."""
@@ -24,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -154,9 +158,32 @@ def main():
     got = [(h[0], h[1], h[2], h[4]) for h in (x0 or (None, None, None, []))[3]]
     check(got == want, f"X's history: {got}")
     check(x0 and x0[0] == "reopened" and x0[1] == "binh", f"X's status: {x0}")
-    gone = wait_for(lambda: show(nodes[0][1], Y) is None and show(nodes[1][1], Y) is None, 90)
-    check(gone, f"retention did not remove the resolved Y from every store: "
-                f"{show(nodes[0][1], Y)} / {show(nodes[1][1], Y)}")
+    # W: changed on both nodes at the same moment (API resolve on node 0,
+    # CLI acknowledge on node 1): the partition orders them; both stores
+    # agree, and each maker was told what happened to its change
+    W = ids[3]
+    res = {}
+    th = threading.Thread(target=lambda: res.update(api=api(port, W, "resolve", "closing")))
+    th.start()
+    res["cli"] = cli(nodes[1][1], "ack", W, "--by", "chi")
+    th.join()
+    w0 = wait_for(lambda: (lambda p, q: p if p and p == q else None)(
+        show(nodes[0][1], W), show(nodes[1][1], W)), 30)
+    check(bool(w0), f"W differs between the nodes: {show(nodes[0][1], W)} vs "
+                    f"{show(nodes[1][1], W)}")
+    hist = [(h[1], h[2]) for h in (w0 or (None, None, None, []))[3]]
+    ok_api, ok_cli = res["api"][0] == 200, res["cli"][0] == 0
+    check(ok_api and w0 and w0[0] == "resolved", f"W: API resolve {res['api']}, W {w0}")
+    check((ok_cli and hist == [("acknowledged", "chi"), ("resolved", "analyst-a")]) or
+          (not ok_cli and "it is resolved" in res["cli"][1] and
+           hist == [("resolved", "analyst-a")]),
+          f"W: CLI ack {res['cli'][:2]} does not match the history {hist}")
+    print(f"status: concurrent changes of W: API resolve {res['api'][0]}, CLI ack exit "
+          f"{res['cli'][0]}; both nodes' history {hist}", flush=True)
+    gone = wait_for(lambda: all(show(nodes[i][1], k) is None for i in (0, 1) for k in (Y, W)),
+                    90)
+    check(gone, f"retention did not remove the resolved Y and W from every store: "
+                f"{[show(nodes[i][1], k) for i in (0, 1) for k in (Y, W)]}")
     print(f"status: X {X} acknowledged (API n0), resolved (CLI n1), refused ack, reopened; "
           f"both nodes: {x0 and x0[:3]}, {len(got)} history entries; Y removed by retention "
           f"from both stores: {bool(gone)}", flush=True)
@@ -173,7 +200,8 @@ def main():
     check("listening" in said, f"serve --incidents-from did not start: {said!r}")
     xs = wait_for(lambda: show(sdir, X) == x0 and show(sdir, X), 30)
     check(xs == x0, f"serve --incidents-from: X is {show(sdir, X)}, the nodes {x0}")
-    check(show(sdir, Y) is None, f"serve --incidents-from brought back Y: {show(sdir, Y)}")
+    check(show(sdir, Y) is None and show(sdir, W) is None,
+          f"serve --incidents-from brought back Y or W: {show(sdir, Y)} {show(sdir, W)}")
     td.stop(srv)
     # node 1 again over an empty data directory
     check(td.stop(procs[1]) == 0, "node 1 did not exit 0")
@@ -182,11 +210,12 @@ def main():
     procs[1] = td.start(nodes[1][0], nodes[1][1], runs[1])
     x1 = wait_for(lambda: show(nodes[1][1], X) == x0 and show(nodes[1][1], X), 60)
     check(x1 == x0, f"node 1 over an empty directory: X is {show(nodes[1][1], X)}, was {x0}")
-    check(show(nodes[1][1], Y) is None, f"node 1 over an empty directory brought back Y")
-    n1 = wait_for(lambda: (lambda x: x if len(x) == len(a) - 1 else None)(
+    check(show(nodes[1][1], Y) is None and show(nodes[1][1], W) is None,
+          "node 1 over an empty directory brought back Y or W")
+    n1 = wait_for(lambda: (lambda x: x if len(x) == len(a) - 2 else None)(
         td.incidents(nodes[1][1])), 60)
-    check(n1 and set(n1) == set(a) - {Y},
-          f"node 1 over an empty directory: {len(n1 or {})} incidents, {len(a) - 1} expected")
+    check(n1 and set(n1) == set(a) - {Y, W},
+          f"node 1 over an empty directory: {len(n1 or {})} incidents, {len(a) - 2} expected")
 
     # the broker stopped: a change is refused, nothing changes
     Z = ids[2]
