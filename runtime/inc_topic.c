@@ -142,6 +142,13 @@ int rt_inc_status_key(struct ts_buf *b, const char *id, int64_t at_ns)
     return ts_buf_printf(b, "%s/status:%lld", id, (long long)at_ns);
 }
 
+int rt_inc_evidence_key(struct ts_buf *b, const char *id, const char *source, int32_t partition,
+                        int64_t offset)
+{
+    return ts_buf_printf(b, "%s/%s:%d:%lld", id, source ? source : "", (int)partition,
+                         (long long)offset);
+}
+
 static const char *get_str(struct ts_rd *r, size_t *len)
 {
     uint64_t n = ts_rd_var(r);
@@ -811,6 +818,7 @@ struct ret_scan {
     struct store_txn *t;
     struct ts_arena *arena, *ev_arena; /* reset per incident / evidence */
     struct ts_buf keys;   /* (u32 klen, key, i32 partition)... */
+    struct ts_buf evkey;
     size_t nkeys, nids;
     int rc;
 };
@@ -843,18 +851,16 @@ struct ret_ev {
     struct ret_scan *x;
     const char *id;
     int32_t p;
-    char key[1024];
 };
 
 static int ret_one_ev(void *ctx, const struct store_evidence *e)
 {
     struct ret_ev *re = ctx;
-    int n = snprintf(re->key, sizeof(re->key), "%s/%s:%d:%lld", re->id,
-                     e->source ? e->source : "", (int)e->partition, (long long)e->offset);
+    struct ts_buf *k = &re->x->evkey;
+    ts_buf_reset(k);
+    int rc = rt_inc_evidence_key(k, re->id, e->source, e->partition, e->offset);
     ts_arena_reset(re->x->ev_arena);
-    if (n <= 0 || (size_t)n >= sizeof(re->key))
-        return 0;
-    return ret_key(re->x, re->key, (size_t)n, re->p);
+    return rc ? rc : ret_key(re->x, k->data, k->len, re->p);
 }
 
 static int ret_one(void *ctx, const struct store_incident *in)
@@ -872,12 +878,10 @@ static int ret_one(void *ctx, const struct store_incident *in)
      * reader deletes it at its tombstone; compaction drops all of them */
     struct ret_ev re = {.x = x, .id = in->id, .p = p};
     int rc = store_evidence_foreach(x->t, in->id, x->ev_arena, ret_one_ev, &re);
-    char key[STORE_ID_MAX + 40];
     for (uint32_t i = 0; !rc && i < in->nhistory; i++) {
-        int n = snprintf(key, sizeof(key), "%s/status:%lld", in->id,
-                         (long long)in->history[i].at_ns);
-        if (n > 0 && (size_t)n < sizeof(key))
-            rc = ret_key(x, key, (size_t)n, p);
+        ts_buf_reset(&x->evkey);
+        rc = rt_inc_status_key(&x->evkey, in->id, in->history[i].at_ns);
+        rc = rc ? rc : ret_key(x, x->evkey.data, x->evkey.len, p);
     }
     rc = rc ? rc : ret_key(x, in->id, strlen(in->id), p);
     ts_arena_reset(x->arena); /* in is done with */
@@ -894,6 +898,7 @@ int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
     *removed = 0;
     struct ret_scan x = {.o = o};
     ts_buf_init(&x.keys, 0);
+    ts_buf_init(&x.evkey, 0);
     int rc = ts_arena_create(&x.arena, 64u << 10, 64u << 20);
     rc = rc ? rc : ts_arena_create(&x.ev_arena, 64u << 10, 64u << 20);
     rc = rc ? rc : store_txn_begin(st, STORE_TXN_RDONLY, &x.t);
@@ -918,8 +923,10 @@ int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
             memcpy(&recs[i].partition, x.keys.data + off + sizeof(n) + n, sizeof(int32_t));
             off += sizeof(n) + n + sizeof(int32_t);
         }
-        rc = rc ? rc : ingest_kafka_produce_wait(o->ko, o->topic, recs, x.nkeys,
-                                                 RT_INC_PUBLISH_MS, err);
+        if (!rc)
+            rc = o->produce ? o->produce(o->owns_ctx, recs, x.nkeys, err)
+                            : ingest_kafka_produce_wait(o->ko, o->topic, recs, x.nkeys,
+                                                        RT_INC_PUBLISH_MS, err);
         if (!rc)
             *removed = x.nids;
     } else if (rc && !err->code) {
@@ -927,6 +934,7 @@ int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
     }
     free(recs);
     ts_buf_free(&x.keys);
+    ts_buf_free(&x.evkey);
     ts_arena_destroy(x.arena);
     ts_arena_destroy(x.ev_arena);
     return rc;

@@ -109,6 +109,9 @@ int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
 /* A status change record (value) and its key "<id>/status:<at_ns>". */
 int rt_inc_encode_status(struct ts_buf *b, const char *node, const struct rt_inc_status *c);
 int rt_inc_status_key(struct ts_buf *b, const char *id, int64_t at_ns);
+/* An evidence record's key "<id>/<source>:<partition>:<offset>". */
+int rt_inc_evidence_key(struct ts_buf *b, const char *id, const char *source, int32_t partition,
+                        int64_t offset);
 /* Decode a status change record; strings point into val. TS_E_PARSE. */
 int rt_inc_decode_status(const void *val, size_t len, struct rt_inc_status *out);
 struct rt_incmat;
@@ -153,6 +156,9 @@ struct rt_inc_retention_opts {
     int32_t nparts;
     bool (*owns)(void *ctx, int32_t partition);
     void *owns_ctx;
+    /* NULL: ingest_kafka_produce_wait to topic (the tests pass their own;
+     * ctx: owns_ctx) */
+    int (*produce)(void *ctx, struct ingest_record *recs, size_t n, struct ts_err *err);
 };
 int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
                      uint64_t *removed, struct ts_err *err);

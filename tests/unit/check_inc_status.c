@@ -6,14 +6,18 @@
  * refused on every store; a correlation update after a change keeps it; a
  * change read before its incident (compaction) waits aside and is applied
  * when the incident comes, as on a node that read them in the first order;
- * the incident's tombstone removes it with what waits for it; the store's
- * names (the replica mark) are kept apart from its own records. */
+ * the incident's tombstone removes it with what waits for it; retention
+ * publishes tombstones for every key of an old resolved incident of its own
+ * partitions (the keys stage B and the changes used), and reading them
+ * removes it; the store's names (the replica mark) are kept apart from its
+ * own records. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check_store_util.h"
+#include "../../core/tstime.h"
 #include "../../runtime/runtime_int.h"
 
 #define TOPIC "g.incidents"
@@ -289,6 +293,116 @@ START_TEST(test_tombstone_removes_the_incident_and_what_waits_for_it)
 }
 END_TEST
 
+static void add_evidence(struct recs *x, const char *id, int64_t off)
+{
+    rec_new(x);
+    size_t i = x->n - 1;
+    struct store_evidence e = {.source = "logs.sshd", .partition = 3, .offset = off,
+                               .event_ns = T1, .raw = "Failed password", .raw_len = 15};
+    ck_assert_int_eq(rt_inc_evidence_key(&x->k[i], id, e.source, e.partition, e.offset), 0);
+    ck_assert_int_eq(rt_inc_encode_ev(&x->v[i], "n0", id, &e), 0);
+    rec_fix(x, false);
+}
+
+#define NPARTS 6
+static const char *not_owned; /* the id whose partition this node does not own */
+
+static bool owns(void *ctx, int32_t p)
+{
+    (void)ctx;
+    return p != ingest_kafka_partition_of(not_owned, strlen(not_owned), NPARTS);
+}
+
+/* The tombstones retention would publish, kept to check and to apply. */
+static struct recs published;
+
+static int capture(void *ctx, struct ingest_record *r, size_t n, struct ts_err *err)
+{
+    (void)ctx;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_null(r[i].val);
+        struct ingest_record *o = rec_new(&published);
+        o->partition = r[i].partition;
+        ck_assert_int_eq(ts_buf_append(&published.k[published.n - 1], r[i].key, r[i].klen), 0);
+        ck_assert_int_eq(ts_buf_putc(&published.k[published.n - 1], '\0'), 0);
+        rec_fix(&published, true);
+        published.r[published.n - 1].klen = r[i].klen;
+    }
+    return 0;
+}
+
+START_TEST(test_retention_removes_through_tombstones_of_every_key)
+{
+    const char *A = "inc-a";
+    int32_t pa = ingest_kafka_partition_of(A, strlen(A), NPARTS);
+    static char d_id[16];
+    for (int i = 0; i < 10; i++) { /* D: another partition, not this node's */
+        snprintf(d_id, sizeof(d_id), "inc-d%d", i);
+        if (ingest_kafka_partition_of(d_id, strlen(d_id), NPARTS) != pa)
+            break;
+    }
+    not_owned = d_id;
+    struct recs x = {.next = 0};
+    /* A: resolved long ago, with evidence and two changes: removed */
+    add_incident(&x, A, 2);
+    add_evidence(&x, A, 70);
+    add_evidence(&x, A, 71);
+    add_status(&x, "n0", A, STORE_STATUS_ACKNOWLEDGED, "alice", NULL, T1);
+    add_status(&x, "n1", A, STORE_STATUS_RESOLVED, "bob", NULL, T1 + 1);
+    /* B resolved lately, C open, D resolved long ago on another's partition */
+    add_incident(&x, "inc-b", 1);
+    add_status(&x, "n0", "inc-b", STORE_STATUS_RESOLVED, "bob", NULL, T1 + 90 * TS_NS_PER_SEC);
+    add_incident(&x, "inc-c", 1);
+    add_status(&x, "n0", "inc-c", STORE_STATUS_ACKNOWLEDGED, "bob", NULL, T1);
+    add_incident(&x, d_id, 1);
+    add_status(&x, "n0", d_id, STORE_STATUS_RESOLVED, "bob", NULL, T1);
+    char d[64];
+    struct store *s = open_in(d);
+    ck_assert_int_eq(rt_inc_apply(s, TOPIC, x.r, x.n, NULL), 0);
+    struct store_retention_rule rules[] = {{NULL, 0, 60 * TS_NS_PER_SEC},
+                                           {"other", 0, 1}};
+    struct rt_inc_retention_opts o = {.rules = rules, .nrules = 2,
+                                      .now_ns = T1 + 100 * TS_NS_PER_SEC, .topic = TOPIC,
+                                      .nparts = NPARTS, .owns = owns, .produce = capture};
+    uint64_t removed = 0;
+    struct ts_err err = {0};
+    ck_assert_int_eq(rt_inc_retention(s, &o, &removed, &err), 0);
+    ck_assert_uint_eq(removed, 1);
+    /* every key A has in the topic, on A's partition, the incident last */
+    ck_assert_uint_eq(published.n, 5);
+    const char *want[] = {"inc-a/logs.sshd:3:70", "inc-a/logs.sshd:3:71",
+                          "inc-a/status:1795000000000000000", "inc-a/status:1795000000000000001",
+                          "inc-a"};
+    for (size_t i = 0; i < published.n; i++) {
+        ck_assert_str_eq(published.k[i].data, want[i]);
+        ck_assert_str_eq(published.k[i].data, x.k[(i + 1) % 5].data); /* as published before */
+        ck_assert_int_eq(published.r[i].partition, pa);
+    }
+    /* read back (as every node does): A goes, the others stay */
+    for (size_t i = 0; i < published.n; i++)
+        published.r[i].offset = 100 + (int64_t)i;
+    struct rt_incmat_stats st;
+    ck_assert_int_eq(rt_inc_apply(s, TOPIC, published.r, published.n, &st), 0);
+    ck_assert_uint_eq(st.deleted, 1);
+    char w[512];
+    describe(s, A, w, sizeof(w));
+    ck_assert_str_eq(w, "absent (-6)");
+    const char *stay[] = {"inc-b", "inc-c", d_id};
+    for (size_t i = 0; i < 3; i++) {
+        describe(s, stay[i], w, sizeof(w));
+        ck_assert_msg(strncmp(w, "absent", 6) != 0, "%s: %s", stay[i], w);
+    }
+    /* nothing left to remove */
+    recs_free(&published);
+    ck_assert_int_eq(rt_inc_retention(s, &o, &removed, &err), 0);
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_uint_eq(published.n, 0);
+    close_rm(s, d);
+    recs_free(&x);
+}
+END_TEST
+
 START_TEST(test_store_names_are_kept_apart_and_checked)
 {
     st_mkdir();
@@ -329,6 +443,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_every_store_applies_the_topic_order_however_batched);
     tcase_add_test(tc, test_change_before_its_incident_waits_for_it);
     tcase_add_test(tc, test_tombstone_removes_the_incident_and_what_waits_for_it);
+    tcase_add_test(tc, test_retention_removes_through_tombstones_of_every_key);
     tcase_add_test(tc, test_store_names_are_kept_apart_and_checked);
     suite_add_tcase(s, tc);
     return s;
