@@ -336,7 +336,7 @@ START_TEST(test_retention_removes_through_tombstones_of_every_key)
 {
     const char *A = "inc-a";
     int32_t pa = ingest_kafka_partition_of(A, strlen(A), NPARTS);
-    static char d_id[16];
+    static char d_id[24];
     for (int i = 0; i < 10; i++) { /* D: another partition, not this node's */
         snprintf(d_id, sizeof(d_id), "inc-d%d", i);
         if (ingest_kafka_partition_of(d_id, strlen(d_id), NPARTS) != pa)
