@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../core/buf.h"
+#include "../core/config.h"
 #include "../core/tstime.h"
 #include "../runtime/runtime.h"
 #include "../storage/storage.h"
@@ -25,6 +26,7 @@ static const char incidents_usage[] =
     "                                      [--sort oldest|newest] [--limit N] [--json]\n"
     "       tocsin incidents --db DIR show ID [--json]\n"
     "       tocsin incidents --db DIR ack|resolve|reopen ID [--by WHO] [--comment TEXT]\n"
+    "                                      [--config FILE]\n"
     "       tocsin incidents --db DIR late [--since T] [--tenant X] [--json]\n"
     "The incidents in the store DIR (the engine's data directory). list shows those\n"
     "seen (last event) at or after --since and before --until, oldest first (--sort\n"
@@ -35,12 +37,16 @@ static const char incidents_usage[] =
     "  --json  one JSON object per line (the default when stdout is not a terminal)\n"
     "  --by    who made the change (default: $USER)\n"
     "  --comment  why (at most 4096 bytes), kept with the change in the incident's history\n"
+    "  --config   the nodes' config, for a store of the distributed mode (default: the\n"
+    "          config its node was started with): the change is published to the\n"
+    "          incidents topic and every node applies it (refused when Kafka cannot\n"
+    "          be reached; docs/scale.md)\n"
     "Lifecycle: new -> acknowledged -> resolved -> reopened -> ...; resolve works\n"
     "from any open state. late lists the events that came beyond the lateness\n"
     "allowance with no incident to amend (kept, not dropped), by event time.\n";
 
 struct inc_args {
-    const char *db, *cmd, *id, *tenant, *by, *comment;
+    const char *db, *cmd, *id, *tenant, *by, *comment, *config;
     int64_t since, until;
     unsigned status_mask;
     uint32_t limit;
@@ -87,7 +93,7 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
         bool takes = !strcmp(o, "--db") || !strcmp(o, "-d") || !strcmp(o, "--since") ||
                      !strcmp(o, "--until") || !strcmp(o, "--tenant") || !strcmp(o, "--status") ||
                      !strcmp(o, "--limit") || !strcmp(o, "--by") || !strcmp(o, "--comment") ||
-                     !strcmp(o, "--sort");
+                     !strcmp(o, "--sort") || !strcmp(o, "--config");
         if (takes && !v) {
             fprintf(stderr, "tocsin incidents: %s needs a value\n", o);
             return 2;
@@ -130,6 +136,8 @@ static int parse_args(int argc, char **argv, struct inc_args *a)
             a->newest = !strcmp(v, "newest");
         } else if (!strcmp(o, "--by")) {
             a->by = v;
+        } else if (!strcmp(o, "--config")) {
+            a->config = v;
         } else if (!strcmp(o, "--comment")) {
             if (strlen(v) > STORE_COMMENT_MAX) {
                 fprintf(stderr, "tocsin incidents: --comment is longer than %d bytes\n",
@@ -525,6 +533,64 @@ static int status_txn(struct store_txn *t, void *ctx)
     return rc;
 }
 
+/* The distributed mode: the store is a node's copy of the incidents topic;
+ * the change goes to the topic and every node applies it (docs/scale.md). */
+static int status_everywhere(const struct inc_args *a, struct store *s,
+                             const struct rt_inc_replica *rep, enum store_status to,
+                             const char *by)
+{
+    const char *path = a->config ? a->config : rep->config_path;
+    if (!path) {
+        fprintf(stderr, "tocsin incidents: %s is a copy of the incidents topic %s: give the "
+                        "nodes' config with --config FILE so that the change goes to every "
+                        "node\n", a->db, rep->topic);
+        return 2;
+    }
+    struct ts_err err = {0};
+    struct ts_config *cfg = NULL;
+    char msg[1024];
+    if (ts_config_load(path, &cfg, &err) != 0) {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin incidents: %s%s\n", msg,
+                a->config ? "" : " (the config this store's node was started with; give "
+                                 "another with --config FILE)");
+        return 2;
+    }
+    struct rt_inc_status c = {.id = a->id, .to = to, .by = by, .comment = a->comment};
+    struct rt_inc_status_result res;
+    int rc = rt_inc_status_change(s, cfg, &c, RT_INC_APPLY_MS, &res, &err);
+    int ret = 1;
+    if (!rc && res.pending) {
+        printf("%s: %s by %s published to %s (partition %d, offset %lld); not applied to %s "
+               "yet - is its node running? Every node applies it when it reads it\n",
+               a->id, store_status_name(to), by, rep->topic, (int)res.partition,
+               (long long)res.offset, a->db);
+        ret = 0;
+    } else if (!rc) {
+        printf("%s: %s by %s (revision %llu; via %s, applied by every node in its order)\n",
+               a->id, store_status_name(to), by, (unsigned long long)res.revision, rep->topic);
+        ret = 0;
+    } else if (rc == TS_E_NOTFOUND) {
+        fprintf(stderr, "tocsin incidents: no incident \"%s\" in %s\n", a->id, a->db);
+    } else if (rc == TS_E_INVAL && !err.code) {
+        fprintf(stderr, "tocsin incidents: cannot mark %s %s: it is %s%s\n", a->id,
+                store_status_name(to), store_status_name(res.now),
+                res.partition >= 0 ? " (another change came first in the incidents topic)"
+                                   : "");
+    } else {
+        ts_err_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "tocsin incidents: %s not marked %s: %s%s\n", a->id,
+                store_status_name(to), err.code ? msg : ts_strerror(rc),
+                rc == TS_E_KAFKA ? " - nothing changed on any node (a change is made "
+                                   "through Kafka only, so that the nodes agree); try again "
+                                   "when Kafka answers"
+                                 : "");
+        ret = rc == TS_E_CONFIG ? 2 : 1;
+    }
+    ts_config_free(cfg);
+    return ret;
+}
+
 static int do_status(const struct inc_args *a, enum store_status to)
 {
     const char *by = a->by;
@@ -537,6 +603,16 @@ static int do_status(const struct inc_args *a, enum store_status to)
     struct store *s;
     if (open_store(a->db, true, &s))
         return 1;
+    struct rt_inc_replica rep;
+    int rrc = rt_inc_replica_get(s, &rep);
+    if (rrc != TS_E_NOTFOUND) {
+        int ret = rrc ? (fprintf(stderr, "tocsin incidents: %s: %s\n", a->db,
+                                 store_strerror(rrc)), 1)
+                      : status_everywhere(a, s, &rep, to, by);
+        rt_inc_replica_free(&rep);
+        store_close(s);
+        return ret;
+    }
     struct status_ctx sc = {a->id, by, to, 0, to, a->comment};
     struct ts_err err = {0};
     int rc = store_txn_run(s, status_txn, &sc, &err);

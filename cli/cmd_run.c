@@ -95,6 +95,8 @@ static int start_http(const struct ts_config *cfg, struct rt_run *r, struct http
                                    .rules_list = rt_run_rules_list,
                                    .rules_reload = rt_run_rules_reload,
                                    .rule_test = hook_rule_test};
+    if (rt_run_distributed(r)) /* status changes through the incidents topic */
+        ho.hooks.status_change = rt_run_status_change;
     int rc = http_server_create(srv, &ho, err);
     if (rc)
         return rc;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../http/http.h"
 #include "../storage/storage.h"
@@ -203,9 +204,51 @@ static int new_token(void)
     return 0;
 }
 
+/* The hooks' context: the rules of --rules, and for a store that is a copy
+ * of the distributed mode's incidents topic the config its status changes
+ * are published with. */
+struct serve_hooks {
+    struct rule_set *rs;
+    struct rt_inc_hook inc;
+    struct ts_config *own_cfg;
+};
+
 static int serve_rules_list(void *ctx, struct ts_buf *out)
 {
-    return rt_rules_list_json(ctx, NULL, out);
+    const struct serve_hooks *sh = ctx;
+    if (!sh->rs)
+        return TS_E_NOTFOUND;
+    return rt_rules_list_json(sh->rs, NULL, out);
+}
+
+static int serve_status_change(void *ctx, const char *id, int to, const char *by,
+                               const char *comment, int *now, uint64_t *revision, char *msg,
+                               size_t cap)
+{
+    struct serve_hooks *sh = ctx;
+    return rt_inc_status_hook(&sh->inc, id, to, by, comment, now, revision, msg, cap);
+}
+
+/* A replica store served without --incidents-from: its changes still go
+ * through the topic, with the config its node recorded (never the store
+ * alone: the nodes would disagree). */
+static bool serve_replica(struct store *s, struct serve_hooks *sh)
+{
+    struct rt_inc_replica rep;
+    if (rt_inc_replica_get(s, &rep) != 0)
+        return false;
+    struct ts_err err = {0};
+    if (rep.config_path && ts_config_load(rep.config_path, &sh->own_cfg, &err) == 0) {
+        sh->inc.cfg = sh->own_cfg;
+    } else {
+        char msg[1024];
+        ts_err_format(&err, msg, sizeof(msg));
+        ts_warn("serve: the store is a copy of %s and its nodes' config did not load (%s): "
+                "status changes are refused; give --incidents-from CONFIG",
+                rep.topic, rep.config_path ? msg : "none recorded");
+    }
+    rt_inc_replica_free(&rep);
+    return true;
 }
 
 /* --rules: the rule set whose titles GET /api/v1/rules gives; rules that do
@@ -266,6 +309,7 @@ int cmd_serve(int argc, char **argv)
     struct ts_err err = {0};
     char msg[1024];
     struct rt_incmat *mat = NULL;
+    struct serve_hooks sh = {0};
     if (load_rules(&a, &rs) != 0) {
         ret = 2;
         goto done;
@@ -301,9 +345,16 @@ int cmd_serve(int argc, char **argv)
     ho.rate = a.rate_set ? (a.rate > 0 ? a.rate : -1) : 0;
     ho.burst = a.burst;
     ho.body_max = a.body_max;
-    if (rs) {
-        ho.hooks.ctx = rs;
+    sh.rs = rs;
+    sh.inc.st = s;
+    ho.hooks.ctx = &sh;
+    if (rs)
         ho.hooks.rules_list = serve_rules_list;
+    if (mat) {
+        sh.inc.cfg = rt_serve_incidents_config(mat);
+        ho.hooks.status_change = serve_status_change;
+    } else if (serve_replica(s, &sh)) {
+        ho.hooks.status_change = serve_status_change;
     }
     if (a.metrics_cache_set)
         ho.metrics_cache_ns = a.metrics_cache > 0 ? (int64_t)(a.metrics_cache * 1e9) : -1;
@@ -339,6 +390,7 @@ int cmd_serve(int argc, char **argv)
 done:
     http_server_destroy(srv);
     rt_serve_incidents_stop(mat); /* reads on to the end first */
+    ts_config_free(sh.own_cfg);
     store_close(s);
     if (esc_open)
         rt_esc_close(&esc);

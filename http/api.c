@@ -684,6 +684,52 @@ static int change_txn(struct store_txn *t, void *ctx)
     return rc ? rc : ts_buf_putc(&r->out, '\n');
 }
 
+/* The distributed mode: through the incidents topic (the hook), after the
+ * token's view of the incident was checked here; the incident as this node
+ * has it then, or 202 {"status": "published"} when it has not applied the
+ * change yet. */
+static int change_everywhere(struct http_req *r, struct store *s, const struct http_hooks *h,
+                             struct change *c, struct ts_err *err)
+{
+    struct store_txn *t = NULL;
+    struct store_incident in;
+    int rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
+    rc = rc ? rc : get_visible(r, t, c->id, r->arena, &in);
+    store_txn_abort(t);
+    if (rc)
+        return rc;
+    int now = (int)in.status;
+    char msg[400] = "";
+    rc = h->status_change(h->ctx, c->id, (int)c->to, c->by, c->comment, &now, &c->revision, msg,
+                          sizeof(msg));
+    c->from = (enum store_status)now;
+    if (rc < 0 && rc != TS_E_NOTFOUND && rc != TS_E_INVAL) {
+        ts_err_set(err, rc, NULL, 0, 0, "%s", msg[0] ? msg : ts_strerror(rc));
+        return rc;
+    }
+    if (rc == 1) { /* published, not applied here yet */
+        r->status = 202;
+        ts_buf_reset(&r->out);
+        rc = ts_buf_puts(&r->out, "{\"id\":");
+        rc = rc ? rc : ts_buf_json_str(&r->out, c->id, strlen(c->id));
+        rc = rc ? rc : ts_buf_printf(&r->out, ",\"status\":\"%s\",\"published\":true,"
+                                               "\"applied\":false}\n",
+                                     store_status_name(c->to));
+        return rc ? rc : 1;
+    }
+    if (rc)
+        return rc;
+    ts_arena_reset(r->arena);
+    ts_buf_reset(&r->out);
+    t = NULL;
+    rc = store_txn_begin(s, STORE_TXN_RDONLY, &t);
+    rc = rc ? rc : store_incident_get(t, c->id, r->arena, &in);
+    rc = rc ? rc : rt_view_incident(&r->out, &in);
+    rc = rc ? rc : ts_buf_putc(&r->out, '\n');
+    store_txn_abort(t);
+    return rc;
+}
+
 /* The optional body {"comment": "..."}; *comment borrowed from j. */
 static int read_comment(struct http_req *r, json_t **j, const char **comment)
 {
@@ -734,8 +780,15 @@ static int status_change(struct http_req *r, enum store_status to, const char *v
     }
     struct change c = {r, r->caps[0], r->tok->name, to, 0, to, comment};
     struct ts_err err = {0};
-    int rc = store_txn_run(s, change_txn, &c, &err);
-    if (rc == TS_E_NOTFOUND) {
+    const struct http_hooks *h = http_req_hooks(r);
+    int rc = h->status_change ? change_everywhere(r, s, h, &c, &err)
+                              : store_txn_run(s, change_txn, &c, &err);
+    bool pending = rc == 1; /* 202: the body is written */
+    if (pending)
+        rc = 0;
+    if (rc == TS_E_KAFKA || (h->status_change && rc == TS_E_CONFIG)) {
+        rc = http_req_error(r, 503, "not changed on any node: %s", err.msg);
+    } else if (rc == TS_E_NOTFOUND) {
         rc = http_req_error(r, 404, not_found);
     } else if (rc == TS_E_INVAL) {
         rc = http_req_error(r, 409, "cannot mark the incident %s: it is %s",
@@ -754,7 +807,8 @@ static int status_change(struct http_req *r, enum store_status to, const char *v
         ts_buf_init(&cb, 3 * COMMENT_MAX + 16);
         if (comment)
             ts_buf_json_str(&cb, comment, strlen(comment));
-        ts_info("http: %s %s incident %s (revision %llu)%s%s", r->tok->name, verb, c.id,
+        ts_info("http: %s %s incident %s (%s %llu)%s%s", r->tok->name, verb, c.id,
+                pending ? "published, not applied here yet; revision" : "revision",
                 (unsigned long long)c.revision, comment ? " comment " : "",
                 comment && cb.data ? cb.data : "");
         ts_buf_free(&cb);

@@ -86,6 +86,17 @@ struct http_hooks {
      * Returns the HTTP status (200, 422 for a rule that does not load with
      * its file:line:col ...) or a negative TS_E_* code (500). NULL: 404. */
     int (*rule_test)(void *ctx, const struct http_rule_test *req, struct ts_buf *out);
+    /* POST /api/v1/incidents/{id}/ack|resolve|reopen where the store is a
+     * node's copy of the distributed mode's incidents topic: publish the
+     * change (to: an enum store_status) and wait until this node applied
+     * it (the request thread waits: at most some 25 s). Called after the
+     * server checked that the token sees the incident. Returns 0 applied
+     * (*revision), 1 published but not applied here in time (202),
+     * TS_E_NOTFOUND (404), TS_E_INVAL (409, *now: the status it has),
+     * TS_E_KAFKA (503: not changed on any node; msg says why), another
+     * TS_E_* code (500, msg). NULL: the server changes its store itself. */
+    int (*status_change)(void *ctx, const char *id, int to, const char *by, const char *comment,
+                         int *now, uint64_t *revision, char *msg, size_t cap);
 };
 
 struct http_opts {

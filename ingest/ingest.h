@@ -422,6 +422,30 @@ int ingest_batch_produce_to(const struct ingest_batch *b, const char *topic, int
 int ingest_kafka_topic_ensure(const struct ingest_kafka_opts *o, const char *topic,
                               int partitions, bool compact, int32_t *nparts,
                               struct ts_err *err);
+/* Records produced outside any batch and waited for (acks=all,
+ * idempotent): rare records such as an analyst's status change or a
+ * retention tombstone (runtime/inc_topic.c). key, val: borrowed for the
+ * call (val NULL: a tombstone); partition: where to (>= 0). Filled:
+ * offset (-1 when not written), err (0, or TS_E_KAFKA) and why (static,
+ * the broker's answer; NULL when none came). */
+struct ingest_record {
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+    int32_t partition;
+    int64_t offset;
+    int err;
+    const char *why;
+};
+/* Produce recs[0..n) to topic with o's brokers and properties and wait for
+ * the broker's answer to each, at most timeout_ms (message.timeout.ms: a
+ * record not acknowledged by then is not written). 0 when every record was
+ * written; TS_E_KAFKA with err naming the first failure (the broker's
+ * answer, or none within the timeout) otherwise; TS_E_CONFIG (properties). */
+int ingest_kafka_produce_wait(const struct ingest_kafka_opts *o, const char *topic,
+                              struct ingest_record *recs, size_t n, int timeout_ms,
+                              struct ts_err *err);
 /* The partition a transactional source's producer puts a record with this
  * key on (librdkafka's "consistent" partitioner, CRC32 of the key modulo
  * nparts, which the producers of sources with txn_id are set to). */

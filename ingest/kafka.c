@@ -2012,3 +2012,83 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
     pthread_mutex_destroy(&k->normu);
     free(k);
 }
+
+/* ------------------------------------------------ records waited for */
+
+static void wait_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    struct ingest_record *r = m->_private;
+    if (!r)
+        return;
+    r->err = m->err ? TS_E_KAFKA : 0;
+    r->offset = m->err ? -1 : m->offset;
+    r->why = m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+                 ? "the broker did not answer in time (not written)"
+             : m->err ? rd_kafka_err2str(m->err)
+                      : NULL;
+}
+
+int ingest_kafka_produce_wait(const struct ingest_kafka_opts *o, const char *topic,
+                              struct ingest_record *recs, size_t n, int timeout_ms,
+                              struct ts_err *err)
+{
+    char es[512], tms[24];
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+    snprintf(tms, sizeof(tms), "%d", timeout_ms);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = conf_set(c, "bootstrap.servers", o->brokers, err);
+    rc = rc ? rc : conf_set(c, "client.id", "tocsin-change", err);
+    rc = rc ? rc : conf_passthrough(c, o, false, err);
+    rc = rc ? rc : conf_set(c, "enable.idempotence", "true", err);
+    rc = rc ? rc : conf_set(c, "acks", "all", err);
+    rc = rc ? rc : conf_set(c, "message.timeout.ms", tms, err);
+    /* the caller says what failed in one line: no connection log on stderr */
+    rc = rc ? rc : conf_set(c, "log_level", "2", err);
+    if (rc) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
+    rd_kafka_conf_set_dr_msg_cb(c, wait_dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, es, sizeof(es));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "cannot create a Kafka client: %s", es);
+    }
+    size_t sent = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        recs[i].offset = -1;
+        recs[i].err = TS_E_KAFKA;
+        recs[i].why = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(recs[i].partition),
+            RD_KAFKA_V_KEY(recs[i].key, recs[i].klen),
+            RD_KAFKA_V_VALUE((void *)recs[i].val, recs[i].val ? recs[i].vlen : 0),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&recs[i]),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(rk, 100);
+            i--;
+            continue;
+        }
+        if (e) {
+            first = rd_kafka_err2str(e);
+            break;
+        }
+        sent++;
+    }
+    /* every record's answer, or its message.timeout.ms */
+    rd_kafka_flush(rk, timeout_ms + 5000);
+    rd_kafka_poll(rk, 0);
+    for (size_t i = 0; !first && i < sent; i++)
+        if (recs[i].err)
+            first = recs[i].why ? recs[i].why : "no answer from the broker in time";
+    rd_kafka_destroy(rk);
+    if (first || sent < n)
+        return ts_err_set(err, TS_E_KAFKA, NULL, 0, 0, "%s: %s", topic,
+                          first ? first : "not every record was written");
+    return 0;
+}

@@ -1116,9 +1116,8 @@ static int publish_incidents(struct rt_corr *cs, const struct ingest_batch *b)
             ts_buf_reset(v);
             ts_buf_reset(k);
             rc = rt_inc_encode_ev(v, d->node, e->incident, &er);
-            rc = rc ? rc : ts_buf_printf(k, "%s/%s:%d:%lld", e->incident,
-                                         er.source ? er.source : "", (int)er.partition,
-                                         (long long)er.offset);
+            rc = rc ? rc : rt_inc_evidence_key(k, e->incident, er.source, er.partition,
+                                               er.offset);
             int32_t ep = ingest_kafka_partition_of(e->incident, strlen(e->incident),
                                                    d->inc_nparts);
             rc = rc ? rc : ingest_batch_produce_to(b, d->inc_topic, ep, k->data, k->len, v->data,

@@ -312,7 +312,11 @@ static int dist_series(struct rt_run *r, struct ts_buf *b)
         "tocsin_rekey_records_unfed_total", "tocsin_state_changelog_records_total",
         "tocsin_state_restores_total", "tocsin_state_restored_records_total",
         "tocsin_state_restore_milliseconds_total", "tocsin_incident_records_published_total",
-        "tocsin_incident_changes_materialised_total", "tocsin_incident_evidence_orphaned_total"};
+        "tocsin_incident_changes_materialised_total", "tocsin_incident_evidence_orphaned_total",
+        "tocsin_incident_status_changes_applied_total",
+        "tocsin_incident_status_changes_refused_total",
+        "tocsin_incident_status_changes_waiting_total",
+        "tocsin_incident_retention_removed_total"};
     static const char *const helps[] = {
         "Detection records produced to the internal topic (stage A; committed or not)",
         "Records the correlation stage consumed from the internal topic (stage B)",
@@ -323,10 +327,18 @@ static int dist_series(struct rt_run *r, struct ts_buf *b)
         "Milliseconds spent restoring (changelog read and LMDB rebuilt)",
         "Incident changes published to the incidents topic by this node",
         "Incident changes of every node written into this node's store",
-        "Evidence records of the incidents topic whose incident was not in the store"};
+        "Evidence records of the incidents topic whose incident was not in the store",
+        "Status changes of every node applied to this node's store, in topic order",
+        "Status changes not allowed from the status the incident had when read (every node "
+        "refuses the same ones)",
+        "Status changes set aside until their incident arrives (its record was compacted "
+        "to a later offset, or it was removed)",
+        "Resolved incidents this node removed by retention through the incidents topic"};
     const uint64_t v[] = {d.rekeyed, d.consumed, d.unfed, d.changelog_records, d.restores,
                           d.restored_records, (uint64_t)(d.restore_ns / 1000000),
-                          d.inc_records, d.mat.incidents, d.mat.orphans};
+                          d.inc_records, d.mat.incidents, d.mat.orphans,
+                          d.mat.status_applied, d.mat.status_refused, d.mat.status_waiting,
+                          d.retention_removed};
     int rc = 0;
     for (size_t i = 0; i < TS_ARRAY_LEN(v) && !rc; i++)
         rc = one(b, names[i], "counter", helps[i], v[i]);
@@ -621,4 +633,19 @@ int rt_run_rule_test(void *ctx, const struct rt_rule_test_req *q, struct ts_buf 
     free(al);
     free(ph);
     return wrc ? wrc : status;
+}
+
+/* ------------------------------------------------------ status changes */
+
+bool rt_run_distributed(const struct rt_run *r)
+{
+    return r->kb != NULL;
+}
+
+int rt_run_status_change(void *ctx, const char *id, int to, const char *by, const char *comment,
+                         int *now, uint64_t *revision, char *msg, size_t cap)
+{
+    struct rt_run *r = ctx;
+    struct rt_inc_hook h = {rt_run_store(r), r->cfg};
+    return rt_inc_status_hook(&h, id, to, by, comment, now, revision, msg, cap);
 }

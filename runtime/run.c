@@ -326,12 +326,14 @@ static void log_dist(struct rt_run *r, const char *when)
     ts_info("%s: state changelog records %llu, partitions restored %llu (%llu record(s), "
             "%.3f s); incident records published %llu; incidents topic: %llu incident "
             "change(s), %llu evidence, %llu retracted, %llu orphan evidence, %llu bad, %llu "
-            "escalation entr(ies) queued",
+            "escalation entr(ies) queued, status changes %llu applied %llu refused %llu "
+            "waiting for their incident",
             when, (unsigned long long)cl, (unsigned long long)rs, (unsigned long long)rr, rsec,
             (unsigned long long)ir, (unsigned long long)ms.incidents,
             (unsigned long long)ms.evidence, (unsigned long long)ms.deleted,
             (unsigned long long)ms.orphans, (unsigned long long)ms.bad,
-            (unsigned long long)ms.queued);
+            (unsigned long long)ms.queued, (unsigned long long)ms.status_applied,
+            (unsigned long long)ms.status_refused, (unsigned long long)ms.status_waiting);
 }
 
 void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out)
@@ -349,6 +351,7 @@ void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out)
     out->mat = r->incmat_final;
     if (r->incmat)
         rt_incmat_stats(r->incmat, &out->mat);
+    out->retention_removed = atomic_load(&r->inc_retained);
     struct rt_dist *d = r->distb;
     if (!d)
         return;
@@ -360,6 +363,45 @@ void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out)
     out->restore_ns = d->restore_ns;
     out->imported_keys = d->imported_keys;
     pthread_mutex_unlock(&r->corr.mu);
+}
+
+static bool owns_inc_part(void *ctx, int32_t p)
+{
+    struct rt_run *r = ctx;
+    struct rt_dist *d = r->distb;
+    if (!d || d->nparts <= 0)
+        return false;
+    pthread_mutex_lock(&r->corr.mu);
+    bool own = d->owner[p % d->nparts] >= 0;
+    pthread_mutex_unlock(&r->corr.mu);
+    return own;
+}
+
+/* The distributed mode: resolved incidents leave through the incidents
+ * topic (tombstones published by the owner of their partition, applied by
+ * every node), never from one store alone; the local pass below keeps
+ * them (resolved_keep 0) and ages evidence and outbox entries only. */
+static void dist_retention(struct rt_run *r, struct store_retention_rule *rules, size_t n)
+{
+    const struct ts_config *cfg = r->cfg;
+    struct ingest_kafka_opts ko = {.brokers = cfg->kafka.brokers,
+                                   .props = (const char *const *)cfg->kafka.props,
+                                   .nprops = cfg->kafka.nprops};
+    struct rt_inc_retention_opts o = {.rules = rules, .nrules = n, .now_ns = ts_now_ns(),
+                                      .ko = &ko, .topic = r->dist_inc, .nparts = r->dist_ninc,
+                                      .owns = owns_inc_part, .owns_ctx = r};
+    uint64_t removed = 0;
+    struct ts_err err = {0};
+    int rc = rt_inc_retention(r->corr.st, &o, &removed, &err);
+    if (rc)
+        ts_warn("retention: resolved incidents not removed this round (%s)",
+                err.code ? err.msg : ts_strerror(rc));
+    else if (removed)
+        ts_info("retention: %llu resolved incident(s) removed through %s (every node deletes "
+                "them as it reads the tombstones)", (unsigned long long)removed, r->dist_inc);
+    atomic_fetch_add(&r->inc_retained, removed);
+    for (size_t i = 0; i < n; i++)
+        rules[i].resolved_keep_ns = 0;
 }
 
 /* Retention per the config, in bounded transactions (batch commits go on
@@ -376,7 +418,10 @@ static void run_retention(struct rt_run *r)
         rules[i + 1] = (struct store_retention_rule){cfg->retention.tenants[i].tenant,
                                                      cfg->retention.tenants[i].evidence_ns,
                                                      cfg->retention.tenants[i].resolved_ns};
-    struct store_retention_opts ro = {.rules = rules, .nrules = cfg->retention.ntenants + 1,
+    size_t nrules = cfg->retention.ntenants + 1;
+    if (r->kb)
+        dist_retention(r, rules, nrules);
+    struct store_retention_opts ro = {.rules = rules, .nrules = nrules,
                                       .batch_max = 1000,
                                       .outbox_keep_ns = cfg->retention.outbox_ns};
     struct store_retention_stats st = {0};
@@ -886,7 +931,8 @@ int rt_run_main(struct rt_run *r, struct ts_err *err)
         struct rt_incmat_opts mo = {.store = r->corr.st, .ko = &ko, .topic = r->dist_inc,
                                     .nparts = r->dist_ninc, .node = r->dist_node,
                                     .esc = r->esc_open ? &r->esc.env : NULL,
-                                    .dispatcher = r->dispatcher};
+                                    .dispatcher = r->dispatcher,
+                                    .config_path = r->o.config_path};
         int mrc = rt_incmat_start(&r->incmat, &mo, err);
         if (mrc)
             return mrc;

@@ -639,5 +639,64 @@ struct rt_incmat;
 int rt_serve_incidents_start(struct rt_incmat **out, const char *config_path, struct store *st,
                              struct ts_err *err);
 void rt_serve_incidents_stop(struct rt_incmat *m);
+/* The nodes' config the serve materialiser loaded (lives until stop). */
+const struct ts_config *rt_serve_incidents_config(const struct rt_incmat *m);
+
+/* ---------------------------------- status changes everywhere (inc_topic.c)
+ * In the distributed mode a status change is published to the incidents
+ * topic (to the incident's partition) and applied by every node's
+ * materialiser, this node's too, in offset order (docs/scale.md). */
+struct rt_inc_status {
+    const char *id;          /* borrowed */
+    enum store_status to;    /* ACKNOWLEDGED, RESOLVED or REOPENED */
+    const char *by;          /* who; NULL: "" */
+    const char *comment;     /* NULL or "": none */
+    int64_t at_ns;           /* when (set by rt_inc_status_change: now) */
+};
+struct rt_inc_status_result {
+    bool applied;            /* the change is in this store's history */
+    bool pending;            /* published, not applied here within wait_ms */
+    enum store_status now;   /* the incident's status here (after, or when refused) */
+    uint64_t revision;
+    int32_t partition;       /* where it was published (-1: not) */
+    int64_t offset;
+    int64_t at_ns;
+};
+#define RT_INC_PUBLISH_MS 10000 /* how long a change waits for the broker */
+#define RT_INC_APPLY_MS 15000   /* and then for this node's materialiser */
+/* Publish the change with cfg's brokers (the nodes' config; its group
+ * names the topic) and wait up to wait_ms until st's materialiser applied
+ * it. Returns 0 (res->applied, or res->pending: published and durable in
+ * Kafka, applied when a materialiser on st reads it); TS_E_NOTFOUND (no
+ * such incident here); TS_E_INVAL (not allowed from res->now: refused
+ * before publishing, or by the topic's order - another node's change came
+ * first; nothing changed); TS_E_KAFKA (not published: err says why;
+ * nothing changed anywhere); TS_E_CONFIG (st is not a replica of cfg's
+ * topic: err). Any thread; no txn held. */
+int rt_inc_status_change(struct store *st, const struct ts_config *cfg,
+                         const struct rt_inc_status *c, int wait_ms,
+                         struct rt_inc_status_result *res, struct ts_err *err);
+/* The mark a materialiser leaves in its store: the topic, its partitions
+ * and the config it was started with (NULL: not recorded). buf owns the
+ * strings; free with rt_inc_replica_free. TS_E_NOTFOUND: not a replica. */
+struct rt_inc_replica {
+    const char *topic, *config_path;
+    int32_t nparts;
+    char *buf;
+};
+int rt_inc_replica_get(struct store *st, struct rt_inc_replica *out);
+/* http_hooks.status_change over rt_inc_status_change; ctx: a struct
+ * rt_inc_hook (cfg NULL: every change refused, TS_E_CONFIG). */
+struct rt_inc_hook {
+    struct store *st;
+    const struct ts_config *cfg;
+};
+int rt_inc_status_hook(void *ctx, const char *id, int to, const char *by, const char *comment,
+                       int *now, uint64_t *revision, char *msg, size_t cap);
+/* The same for `tocsin run` (ctx: the run): NULL unless correlate.distributed. */
+int rt_run_status_change(void *ctx, const char *id, int to, const char *by, const char *comment,
+                         int *now, uint64_t *revision, char *msg, size_t cap);
+bool rt_run_distributed(const struct rt_run *r);
+void rt_inc_replica_free(struct rt_inc_replica *r);
 
 #endif

@@ -106,6 +106,14 @@ bool rt_dist_import_keep(void *ctx, const void *key, size_t klen, const void *va
 int rt_inc_encode(struct ts_buf *b, const char *node, const struct store_incident *si);
 int rt_inc_encode_ev(struct ts_buf *b, const char *node, const char *id,
                      const struct store_evidence *e);
+/* A status change record (value) and its key "<id>/status:<at_ns>". */
+int rt_inc_encode_status(struct ts_buf *b, const char *node, const struct rt_inc_status *c);
+int rt_inc_status_key(struct ts_buf *b, const char *id, int64_t at_ns);
+/* An evidence record's key "<id>/<source>:<partition>:<offset>". */
+int rt_inc_evidence_key(struct ts_buf *b, const char *id, const char *source, int32_t partition,
+                        int64_t offset);
+/* Decode a status change record; strings point into val. TS_E_PARSE. */
+int rt_inc_decode_status(const void *val, size_t len, struct rt_inc_status *out);
 struct rt_incmat;
 struct rt_incmat_opts {
     struct store *store;
@@ -115,9 +123,11 @@ struct rt_incmat_opts {
     const char *node;                   /* this process: its records' escalations are its own */
     const struct esc_env *esc;          /* NULL: no escalation */
     struct esc_dispatcher *dispatcher;  /* may be NULL */
+    const char *config_path;            /* recorded in the store's mark; may be NULL */
 };
 struct rt_incmat_stats {
     uint64_t incidents, evidence, deleted, orphans, bad, txns, queued;
+    uint64_t status_applied, status_refused, status_waiting;
 };
 /* Start materialising the topic into the store (a thread). */
 int rt_incmat_start(struct rt_incmat **out, const struct rt_incmat_opts *o, struct ts_err *err);
@@ -125,6 +135,33 @@ void rt_incmat_stats(struct rt_incmat *m, struct rt_incmat_stats *st);
 /* Read on to the end of every partition (at most 30 s), write, stop; *st
  * (may be NULL) gets the final counters. m NULL ok. */
 void rt_incmat_stop(struct rt_incmat *m, struct rt_incmat_stats *st);
+/* What the materialiser does with one poll's records, without Kafka (the
+ * unit tests): recs[i] as read from topic (partition, offset, key, val;
+ * val NULL: a tombstone), applied in one LMDB transaction. */
+int rt_inc_apply(struct store *st, const char *topic, const struct ingest_record *recs, size_t n,
+                 struct rt_incmat_stats *out);
+/* Retention in the distributed mode (docs/scale.md): the resolved
+ * incidents older than their tenant's resolved_keep_ns whose partition of
+ * the incidents topic this node owns (owns(owns_ctx, p)) are removed by
+ * publishing tombstones - for their evidence and status change keys, then
+ * for the incident - with which every materialiser deletes them and which
+ * let compaction drop their records (a node that starts later does not
+ * bring them back). At most 1000 incidents a call; *removed: how many. */
+struct rt_inc_retention_opts {
+    const struct store_retention_rule *rules;
+    size_t nrules;
+    int64_t now_ns;
+    const struct ingest_kafka_opts *ko;
+    const char *topic;
+    int32_t nparts;
+    bool (*owns)(void *ctx, int32_t partition);
+    void *owns_ctx;
+    /* NULL: ingest_kafka_produce_wait to topic (the tests pass their own;
+     * ctx: owns_ctx) */
+    int (*produce)(void *ctx, struct ingest_record *recs, size_t n, struct ts_err *err);
+};
+int rt_inc_retention(struct store *st, const struct rt_inc_retention_opts *o,
+                     uint64_t *removed, struct ts_err *err);
 
 /* ------------------------------------------- the re-keyed hop (rekey.c) */
 
@@ -218,6 +255,7 @@ struct rt_run {
     struct rt_incmat *incmat;     /* its materialiser (rt_run_main) */
     struct rt_incmat_stats incmat_final; /* its counters when it stopped */
     _Atomic uint64_t rekey_bad; /* records stage B could not feed */
+    _Atomic uint64_t inc_retained; /* resolved incidents removed through the topic */
     int brc;                    /* stage B's result, its error */
     struct ts_err berr;
     atomic_int stop, reload, running;
@@ -258,6 +296,7 @@ struct rt_dist_stats {
     uint64_t restores, restored_records, imported_keys;
     int64_t restore_ns;
     struct rt_incmat_stats mat;
+    uint64_t retention_removed; /* resolved incidents this node removed through the topic */
 };
 void rt_run_dist_stats(struct rt_run *r, struct rt_dist_stats *out);
 void rt_metrics_init(struct rt_run *r);

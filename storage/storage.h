@@ -233,6 +233,34 @@ int store_offset_foreach(struct store_txn *t,
                                    int64_t offset, int64_t updated_ns),
                          void *ctx);
 
+/* ================================================================ names
+ * A few named values of the store's own (meta), for what a store must
+ * remember about itself, e.g. that it is a replica of an incidents topic
+ * (runtime/inc_topic.c). name: 1..64 bytes of [a-z0-9_.]; the store's
+ * internal names are kept apart. val: 0..4096 bytes.
+ * put: TS_E_INVAL, or a poisoning LMDB error. get: TS_E_NOTFOUND; *val
+ * points into the map, valid until t ends or t's next write. */
+#define STORE_NAME_VAL_MAX 4096
+int store_name_put(struct store_txn *t, const char *name, const void *val, size_t vlen);
+int store_name_get(struct store_txn *t, const char *name, const void **val, size_t *vlen);
+/* Records a stage sets aside until something else arrives, e.g. status
+ * changes that wait for their incident (runtime/inc_topic.c): (space, key)
+ * -> value, kept in meta apart from the names. space: a name as above;
+ * key: 1..STORE_ASIDE_KEY_MAX bytes; val: 0..STORE_ASIDE_VAL_MAX bytes.
+ * put: TS_E_INVAL, or a poisoning error. del: TS_E_NOTFOUND.
+ * foreach: each record of space whose key starts with prefix (plen 0:
+ * all), in key order; pointers valid during the call; fn must not write
+ * (collect, then write); fn's non-zero return stops and is returned. */
+#define STORE_ASIDE_KEY_MAX 256
+#define STORE_ASIDE_VAL_MAX (64u << 10)
+int store_aside_put(struct store_txn *t, const char *space, const void *key, size_t klen,
+                    const void *val, size_t vlen);
+int store_aside_del(struct store_txn *t, const char *space, const void *key, size_t klen);
+int store_aside_foreach(struct store_txn *t, const char *space, const void *prefix, size_t plen,
+                        int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                  size_t vlen),
+                        void *ctx);
+
 /* ====================================================== correlation state */
 
 /* Opaque key (1..STORE_STATE_KEY_MAX bytes) -> opaque value

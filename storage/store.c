@@ -783,6 +783,136 @@ int store_offset_foreach(struct store_txn *t,
 
 /* ----------------------------------------------------- correlation state */
 
+/* Names live in meta under "n/" so that they never meet the store's own
+ * records ("schema", "counters_since", "fold_gen"). */
+static int name_key(const char *name, char *key, size_t cap)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64 || n + 3 > cap)
+        return TS_E_INVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_' || name[i] == '.'))
+            return TS_E_INVAL;
+    memcpy(key, "n/", 2);
+    memcpy(key + 2, name, n + 1);
+    return 0;
+}
+
+int store_name_put(struct store_txn *t, const char *name, const void *val, size_t vlen)
+{
+    char key[72];
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (name_key(name, key, sizeof(key)) != 0 || vlen > STORE_NAME_VAL_MAX || (vlen && !val))
+        return TS_E_INVAL;
+    MDB_val k = {strlen(key), key}, v = {vlen, (void *)val};
+    rc = mdb_put(t->txn, t->s->dbi[DB_META], &k, &v, 0);
+    return rc ? store_txn_fail(t, rc, "name put") : 0;
+}
+
+int store_name_get(struct store_txn *t, const char *name, const void **val, size_t *vlen)
+{
+    char key[72];
+    int rc = store_txn_check_read(t);
+    if (rc)
+        return rc;
+    if (name_key(name, key, sizeof(key)) != 0)
+        return TS_E_INVAL;
+    MDB_val k = {strlen(key), key}, v;
+    rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return TS_E_NOTFOUND;
+    if (rc)
+        return store_txn_fail(t, rc, "name get");
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
+/* Aside records: "a/<space>\0<key>" in meta. */
+static int aside_key(const char *space, const void *key, size_t klen, bool prefix, uint8_t *out,
+                     size_t *n)
+{
+    char nk[72];
+    if (name_key(space, nk, sizeof(nk)) != 0 || klen > STORE_ASIDE_KEY_MAX ||
+        (!prefix && klen == 0) || (klen && !key))
+        return TS_E_INVAL;
+    size_t sl = strlen(nk);
+    out[0] = 'a';
+    memcpy(out + 1, nk + 1, sl - 1); /* "/<space>" */
+    out[sl] = '\0';
+    if (klen)
+        memcpy(out + sl + 1, key, klen);
+    *n = sl + 1 + klen;
+    return 0;
+}
+
+int store_aside_put(struct store_txn *t, const char *space, const void *key, size_t klen,
+                    const void *val, size_t vlen)
+{
+    uint8_t k[80 + STORE_ASIDE_KEY_MAX];
+    size_t n;
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (aside_key(space, key, klen, false, k, &n) != 0 || vlen > STORE_ASIDE_VAL_MAX ||
+        (vlen && !val))
+        return TS_E_INVAL;
+    MDB_val kv = {n, k}, v = {vlen, (void *)val};
+    rc = mdb_put(t->txn, t->s->dbi[DB_META], &kv, &v, 0);
+    return rc ? store_txn_fail(t, rc, "aside put") : 0;
+}
+
+int store_aside_del(struct store_txn *t, const char *space, const void *key, size_t klen)
+{
+    uint8_t k[80 + STORE_ASIDE_KEY_MAX];
+    size_t n;
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (aside_key(space, key, klen, false, k, &n) != 0)
+        return TS_E_INVAL;
+    MDB_val kv = {n, k};
+    rc = mdb_del(t->txn, t->s->dbi[DB_META], &kv, NULL);
+    if (rc == MDB_NOTFOUND)
+        return TS_E_NOTFOUND;
+    return rc ? store_txn_fail(t, rc, "aside del") : 0;
+}
+
+int store_aside_foreach(struct store_txn *t, const char *space, const void *prefix, size_t plen,
+                        int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                  size_t vlen),
+                        void *ctx)
+{
+    uint8_t k[80 + STORE_ASIDE_KEY_MAX];
+    size_t n;
+    int rc = store_txn_check_read(t);
+    if (rc)
+        return rc;
+    if (aside_key(space, prefix, plen, true, k, &n) != 0)
+        return TS_E_INVAL;
+    size_t head = n - plen; /* "a/<space>\0" */
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_META], &c)) != 0)
+        return store_txn_fail(t, rc, "aside cursor");
+    MDB_val kv = {n, k}, v;
+    int out = 0;
+    for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT)) {
+        if (kv.mv_size < n || memcmp(kv.mv_data, k, n) != 0)
+            break;
+        if ((out = fn(ctx, (const uint8_t *)kv.mv_data + head, kv.mv_size - head, v.mv_data,
+                      v.mv_size)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (!out && rc != 0 && rc != MDB_NOTFOUND)
+        out = store_txn_fail(t, rc, "aside cursor");
+    return out;
+}
+
 int store_state_put(struct store_txn *t, const void *key, size_t klen, const void *val,
                     size_t vlen)
 {

@@ -57,6 +57,9 @@ step faults-clock python3 tests/integration/test_faults.py clock
 step faults-broker python3 tests/integration/test_faults.py broker
 step faults-broker-dlq python3 tests/integration/test_faults.py broker-dlq
 step kafka-handover python3 tests/integration/test_handover.py
+# its own broker (stopped in its last part): status changes and retention
+# through the incidents topic
+step kafka-status-everywhere python3 tests/integration/test_status_everywhere.py
 # its own broker (broker.sh start-secure): SSL and SASL_SSL/SCRAM, secrets
 step kafka-tls-sasl python3 tests/integration/test_kafka_tls.py
 
