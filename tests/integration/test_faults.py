@@ -28,16 +28,22 @@ and checks the message that names the fault:
            of the clock, more than ingest.max_future: clamped to it, late,
            counted by source and warned, no incident (docs/testing.md).
 
+  broker-tls  the same over SASL_SSL (SCRAM, the test CA; broker.sh
+           start-secure): the TLS and login errors of a broker going away are
+           waited for, not taken for a wrong setting; the log says it waits,
+           /metrics counts them (tocsin_kafka_broker_errors_total).
+
   broker-dlq  the same with dead letters in the input: their batches wait
            for the broker; the same process finishes, nothing counted twice
            (a worker whose partitions moved while it waited drops what the
            other counted: docs/testing.md).
 
-Usage: test_faults.py [disk|broker|webhook|clock|broker-dlq ...] (default: all).
+Usage: test_faults.py [disk|broker|webhook|clock|broker-dlq|broker-tls ...] (default: all).
 Needs root for the tmpfs mounts (disk) and TOCSIN_KAFKA_BOOTSTRAP for all but
 broker, which starts a broker of its own."""
 import base64
 import datetime as dt
+import http.client
 import json
 import os
 import shutil
@@ -48,7 +54,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import (Run, Webhook, committed, diff_incidents, escalation_dir,  # noqa: E402
-                     incidents, outbox, produce, run_config, ssh_stream, wait_committed)
+                     free_port, incidents, outbox, produce, run_config, ssh_stream,
+                     wait_committed)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOCSIN = os.path.join(ROOT, os.environ.get("TOCSIN", "bin/tocsin"))
@@ -210,11 +217,36 @@ def broker(cmd, d):
     return r.stdout.strip()
 
 
-def part_broker(dead_letters=False):
+def metric(port, name):
+    """The sum of a /metrics family's samples on 127.0.0.1:port (None: no answer)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+    except OSError:
+        return None
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+               if l.startswith(name + " ") or l.startswith(name + "{"))
+
+
+def part_broker(dead_letters=False, tls=False):
     kdir = tempfile.mkdtemp(prefix="tocsin-faults-kafka-")
     try:
-        boot = broker("start", kdir)
-        tag = "broker-dlq" if dead_letters else "broker"
+        boot = broker("start-secure" if tls else "start", kdir)
+        tag = "broker-dlq" if dead_letters else "broker-tls" if tls else "broker"
+        # tls: run reads over SASL_SSL (SCRAM, the password from ${file:...},
+        # the test CA); the test produces and reads offsets over PLAINTEXT
+        run_boot, props, port, extra = boot, None, None, ""
+        if tls:
+            env = dict(l.split("=", 1) for l in open(os.path.join(kdir, "ssl.env")).read().split())
+            run_boot = env["KAFKA_SASL_SSL"]
+            props = {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
+                     "sasl.username": env["KAFKA_USER"],
+                     "sasl.password": "${file:%s}" % env["KAFKA_PASSWORD_FILE"],
+                     "ssl.ca.location": env["KAFKA_CA"]}
+            port = free_port()
+            extra = f"http:\n  listen: 127.0.0.1:{port}\n  rate: 0\n"
         topic = f"faults.{tag}.{RUN}"
         parts = ssh_stream(4, 600)
         # broker-dlq: a dead letter now and then (over ingest.max_message_bytes:
@@ -229,8 +261,9 @@ def part_broker(dead_letters=False):
         ends = produce(KTOOL, boot, topic, first)
         group = f"g-{tag}-{RUN}"
         d = os.path.join(TMP, f"{tag}-run")
-        cfg = run_config(os.path.join(TMP, f"{tag}.yml"), boot, group, [topic], f"{d}/db",
-                         extra="ingest:\n  max_message_bytes: 300\n" if dead_letters else "")
+        cfg = run_config(os.path.join(TMP, f"{tag}.yml"), run_boot, group, [topic], f"{d}/db",
+                         extra=("ingest:\n  max_message_bytes: 300\n" if dead_letters else "") +
+                         extra, props=props)
         r = Run(TOCSIN, cfg, os.path.join(TMP, f"{tag}-run.err"), cwd=ROOT)
         half = sum(ends) // 3
         end = time.time() + 60
@@ -242,10 +275,21 @@ def part_broker(dead_letters=False):
         down_at = time.time()
         time.sleep(12)  # past session.timeout.ms: the group is gone when it comes back
         if not dead_letters:
-            check(r.p.poll() is None, f"broker: run exited (rc {r.p.poll()}) while the broker "
+            check(r.p.poll() is None, f"{tag}: run exited (rc {r.p.poll()}) while the broker "
                                       f"was down: {r.text()[-600:]}")
         said = any(w in r.text() for w in ("_ALL_BROKERS_DOWN", "_TRANSPORT"))
         check(said, "broker: the run's log does not say the broker is down")
+        if tls:
+            check("broker away: waiting for it" in r.text(),
+                  f"{tag}: the run's log does not say it waits for the broker")
+            check("Kafka TLS failed" not in r.text() and
+                  "Kafka authentication failed" not in r.text(),
+                  f"{tag}: a broker that is down is taken for a TLS or login setting: "
+                  f"{r.text()[-600:]}")
+            down = metric(port, "tocsin_kafka_broker_errors_total")
+            check(down is not None and down > 0,
+                  f"{tag}: /metrics does not count the broker errors while it is down "
+                  f"(tocsin_kafka_broker_errors_total {down})")
         broker("restart", kdir)
         up_at = time.time()
         ends = [a + b for a, b in zip(ends, produce(KTOOL, boot, topic, rest, create=False))]
@@ -439,8 +483,9 @@ def part_clock():
 # ------------------------------------------------------------------ main
 
 PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook,
-         "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True)}
-DEFAULT = ["disk", "broker", "webhook", "clock", "broker-dlq"]
+         "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True),
+         "broker-tls": lambda: part_broker(tls=True)}
+DEFAULT = ["disk", "broker", "webhook", "clock", "broker-dlq", "broker-tls"]
 
 
 def main():
