@@ -33,12 +33,18 @@ and checks the message that names the fault:
            waited for, not taken for a wrong setting; the log says it waits,
            /metrics counts them (tocsin_kafka_broker_errors_total).
 
+  clock-outbox  the escalation outbox across the same kind of jumps: entries
+           retrying while the webhook is down; +3 h, then -2 h; each jump
+           logged with the escalations rescheduled (back-off and leases keep
+           to the monotonic clock); when the webhook is back every entry is
+           delivered once, not 2 h later.
+
   broker-dlq  the same with dead letters in the input: their batches wait
            for the broker; the same process finishes, nothing counted twice
            (a worker whose partitions moved while it waited drops what the
            other counted: docs/testing.md).
 
-Usage: test_faults.py [disk|broker|webhook|clock|broker-dlq|broker-tls ...] (default: all).
+Usage: test_faults.py [disk|broker|webhook|clock|clock-outbox|broker-dlq|broker-tls ...] (default: all).
 Needs root for the tmpfs mounts (disk) and TOCSIN_KAFKA_BOOTSTRAP for all but
 broker, which starts a broker of its own."""
 import base64
@@ -480,12 +486,104 @@ def part_clock():
           f"warned; the {len(last)} incidents of the last third not formed; each third "
           f"consumed in {', '.join(f'{t:.0f}' for t in took)} s", flush=True)
 
+def part_clock_outbox():
+    """The outbox's retries across wall-clock steps (clockshift.c): while the
+    webhook is down the entries retry with back-off (2 s .. 20 s); the clock
+    jumps forward 3 h, then back 2 h; then the webhook comes back. Each jump
+    is logged with the escalations rescheduled; every entry is delivered
+    once, soon after the webhook is back (its retry times were not left 2 h
+    ahead: before, they waited for the clock to catch up)."""
+    shim = os.path.join(TMP, "clockshift.so")
+    if not os.path.exists(shim):
+        cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
+                             os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
+                            capture_output=True, text=True)
+        if not check(cc.returncode == 0, f"clock-outbox: cannot build clockshift.so: "
+                                         f"{cc.stderr[-400:]}"):
+            return
+    tf = os.path.join(TMP, "clockshift-outbox")
+    with open(tf, "w") as f:
+        f.write("0\n")
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    hook = Webhook(secret, TMP)
+    hook.down()
+    esc = escalation_dir(ROOT, TMP)
+    ch = hook.channels_yml(os.path.join(TMP, "channels-clock.yml"),
+                           secret_env="TOCSIN_FAULTS_SECRET",
+                           dispatch="threads: 2, lease: 10s, backoff_base: 2s, backoff_cap: 20s, "
+                                    "poll: 100ms, max_attempts: 1000")
+    topic = f"faults.clock-outbox.{RUN}"
+    ends = produce(KTOOL, BOOT, topic, ssh_stream(1, 24))
+    group = f"g-clock-outbox-{RUN}"
+    d = os.path.join(TMP, "clock-outbox-run")
+    cfg = run_config(os.path.join(TMP, "clock-outbox.yml"), BOOT, group, [topic], f"{d}/db",
+                     extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
+    r = Run(TOCSIN, cfg, os.path.join(TMP, "clock-outbox-run.err"), cwd=ROOT,
+            env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret, LD_PRELOAD=shim,
+                     CLOCKSHIFT_FILE=tf))
+    entries, delivered_in = [], None
+    try:
+        check(wait_committed(KTOOL, BOOT, group, topic, ends, 120, r.p),
+              "clock-outbox: the run did not consume its input: " + r.text()[-600:])
+        end = time.time() + 60
+        while time.time() < end:  # every entry tried at least twice: retrying
+            entries = outbox(TOCSIN, f"{d}/db", ROOT)
+            if entries and all(e.get("attempts", 0) >= 2 for e in entries):
+                break
+            time.sleep(0.5)
+        check(entries and all(e.get("attempts", 0) >= 2 for e in entries),
+              f"clock-outbox: the entries are not retrying: {entries[:2]}")
+        with open(tf, "w") as f:
+            f.write("10800\n")
+        check(r.wait_log("escalation outbox: the system clock jumped forward by 10800 s: ", 20),
+              "clock-outbox: the outbox does not say it follows the forward jump: " +
+              r.text()[-600:])
+        time.sleep(3)
+        with open(tf, "w") as f:
+            f.write("3600\n")  # still ahead: the webhook's certificate stays valid
+        check(r.wait_log("escalation outbox: the system clock jumped back by 7200 s: ", 20),
+              "clock-outbox: the outbox does not say it follows the step back: " +
+              r.text()[-600:])
+        hook.up()
+        t0 = time.time()
+        end = t0 + 120
+        while time.time() < end:
+            entries = outbox(TOCSIN, f"{d}/db", ROOT)
+            if entries and all(e.get("state") == "delivered" for e in entries):
+                delivered_in = time.time() - t0
+                break
+            time.sleep(0.5)
+        time.sleep(2)  # a second delivery of any entry would come now
+    finally:
+        rc = r.stop()
+        hook.srv.stop()
+    check(rc == 0, "clock-outbox: run did not exit 0 on SIGTERM")
+    log = r.text()
+    states = {}
+    for e in entries:
+        states[e.get("state")] = states.get(e.get("state"), 0) + 1
+    check(delivered_in is not None,
+          f"clock-outbox: not every escalation delivered within 120 s of the webhook coming "
+          f"back after the clock stepped back 2 h: {states}")
+    keys = {f"{e['incident_id']}:{e['revision']}" for e in entries}
+    twice = {k: n for k, n in hook.accepted.items() if n != 1}
+    check(set(hook.accepted) == keys, f"clock-outbox: accepted {len(hook.accepted)} keys, "
+                                      f"the outbox has {len(keys)}")
+    check(not twice, f"clock-outbox: accepted more than once: {list(twice.items())[:3]}")
+    moved = [l for l in log.splitlines() if "rescheduled with it" in l]
+    print(f"faults clock-outbox: {len(entries)} escalations retrying while the webhook was "
+          f"down; wall clock +3 h then -2 h: {'; '.join(l.split('outbox: ', 1)[-1][:90] for l in moved)}; "
+          f"webhook back: {states} "
+          + (f"within {delivered_in:.0f} s" if delivered_in is not None else "NOT within 120 s")
+          + f", each accepted once: {not twice}", flush=True)
+
+
 # ------------------------------------------------------------------ main
 
 PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook,
          "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True),
-         "broker-tls": lambda: part_broker(tls=True)}
-DEFAULT = ["disk", "broker", "webhook", "clock", "broker-dlq", "broker-tls"]
+         "broker-tls": lambda: part_broker(tls=True), "clock-outbox": part_clock_outbox}
+DEFAULT = ["disk", "broker", "webhook", "clock", "clock-outbox", "broker-dlq", "broker-tls"]
 
 
 def main():
