@@ -97,11 +97,31 @@ struct rt_events_out {
     const char *path; /* borrowed (the run's options) */
     struct ts_buf line;
     uint64_t written;
+    /* deferred (rt_events_out_defer): per worker, the current batch's lines
+     * and the position of each, written at the fenced commit */
+    struct rt_eo_pending *pend;
+    size_t npend;
+    uint64_t dropped; /* deferred lines of events another batch wrote (stale) */
 };
 int rt_events_out_open(struct rt_events_out *eo, const char *path);
 void rt_events_out_close(struct rt_events_out *eo);
+/* process() writes each event's line, or, deferred, keeps it for the
+ * worker's commit. commit() makes what was written durable. */
 int rt_events_out_process(void *ctx, struct ingest_batch *b);
 int rt_events_out_commit(void *ctx, const struct ingest_batch *b);
+/* Keep each batch's lines in memory (per worker, workers of them) until
+ * rt_events_out_commit_kept, instead of writing them in process(): the
+ * commit then knows which of the batch's events another worker's batch
+ * already took (run's correlation fence) and writes each event once. */
+int rt_events_out_defer(struct rt_events_out *eo, size_t workers);
+/* Deferred: write the lines of b's worker whose event keep() accepts (NULL:
+ * all; keep gets the event's topic, partition and offset), drop the rest,
+ * make the file durable as rt_events_out_commit. Returns 0 or TS_E_IO /
+ * TS_E_STOPPED as rt_events_out_commit. */
+int rt_events_out_commit_kept(struct rt_events_out *eo, const struct ingest_batch *b,
+                              bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                           int64_t offset),
+                              void *ctx);
 
 /* -------------------------------------------------------- normalisation
  * (norm.c) */
@@ -279,6 +299,14 @@ struct rt_corr {
      * was fed, and the stored offsets never go back. */
     bool fence;
     bool fence_partial; /* the batch being counted is partly behind fed */
+    /* Optional, with the fence: called by rt_corr_commit under mu once the
+     * fence has judged b, before anything of b is fed or stored - stale:
+     * all of b was taken by another worker's batch; else the outputs that
+     * must hold each event once (run's events output) write the events
+     * rt_corr_fed_pos does not report. Non-zero: b is not committed and
+     * rt_corr_commit returns it. */
+    int (*pre_write)(void *ctx, const struct ingest_batch *b, bool stale);
+    void *pre_write_ctx;
     struct ingest_offset *fed;
     size_t nfed, capfed;
     uint64_t stale_batches, stale_detections;
@@ -299,6 +327,10 @@ int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts
 int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t use,
                         const struct ts_event *ev);
 int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b);
+/* The message at (topic, partition, offset) was in a batch fed before
+ * (rt_corr.fence; for pre_write, with the stage mutex held). */
+bool rt_corr_fed_pos(const struct rt_corr *cs, const char *topic, int32_t partition,
+                     int64_t offset);
 /* One line of what left the path to an incident (counters since start):
  * detections without a group-by field or value, over a key cap (rule or
  * tenant), with a bad tenant, late, records LMDB refused. Returns 1 when any
