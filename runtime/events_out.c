@@ -12,7 +12,7 @@
  * worker's batch took first, so a batch read again after a rebalance is
  * written once (rt_events_out_commit_kept, called by rt_corr_commit under
  * the fence's mutex). Each worker's pending lines are capped
- * (PEND_MAX_BYTES): over it the batch fails like a full disk would. */
+ * (RT_PENDING_MAX): over it the batch fails like a full disk would. */
 #include <errno.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -25,66 +25,9 @@
 #include "../core/log.h"
 #include "runtime.h"
 
-/* A deferred line: where it ends in the worker's buffer and the position
- * of its event. */
-struct eo_mark {
-    const char *topic; /* the batch's (valid until its commit) */
-    int32_t partition;
-    int64_t offset;
-    size_t end;
-};
-struct rt_eo_pending {
-    struct ts_buf buf;
-    struct eo_mark *m;
-    size_t n, cap;
-};
-#define PEND_MAX_BYTES ((size_t)1 << 30)
-
 int rt_events_out_defer(struct rt_events_out *eo, size_t workers)
 {
-    if (!workers)
-        workers = 1;
-    eo->pend = calloc(workers, sizeof(*eo->pend));
-    if (!eo->pend)
-        return TS_E_NOMEM;
-    for (size_t i = 0; i < workers; i++)
-        ts_buf_init(&eo->pend[i].buf, PEND_MAX_BYTES);
-    eo->npend = workers;
-    return 0;
-}
-
-static struct rt_eo_pending *pending_of(struct rt_events_out *eo, int worker)
-{
-    if (!eo->pend)
-        return NULL;
-    return &eo->pend[worker >= 0 && (size_t)worker < eo->npend ? (size_t)worker : 0];
-}
-
-static void pending_reset(struct rt_eo_pending *p)
-{
-    ts_buf_reset(&p->buf);
-    p->n = 0;
-    if (p->buf.cap > (64u << 20)) /* a batch of very long lines: give it back */
-        ts_buf_free(&p->buf);
-}
-
-/* The line in eo->line of ev kept for its worker's commit. */
-static int pending_add(struct rt_eo_pending *p, const struct ts_event *ev, const struct ts_buf *l)
-{
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 256;
-        struct eo_mark *nm = realloc(p->m, nc * sizeof(*nm));
-        if (!nm)
-            return TS_E_NOMEM;
-        p->m = nm;
-        p->cap = nc;
-    }
-    int rc = ts_buf_append(&p->buf, l->data, l->len);
-    if (rc)
-        return rc;
-    p->m[p->n++] = (struct eo_mark){ev->src.kind == TS_SRC_KAFKA ? ev->src.name : NULL,
-                                    ev->src.partition, ev->src.offset, p->buf.len};
-    return 0;
+    return rt_pending_create(&eo->pend, workers);
 }
 
 int rt_events_out_open(struct rt_events_out *eo, const char *path)
@@ -136,13 +79,8 @@ void rt_events_out_close(struct rt_events_out *eo)
     }
     eo->f = NULL;
     ts_buf_free(&eo->line);
-    for (size_t i = 0; i < eo->npend; i++) {
-        ts_buf_free(&eo->pend[i].buf);
-        free(eo->pend[i].m);
-    }
-    free(eo->pend);
+    rt_pending_destroy(eo->pend);
     eo->pend = NULL;
-    eo->npend = 0;
     pthread_mutex_destroy(&eo->mu);
 }
 
@@ -156,9 +94,9 @@ int rt_events_out_process(void *ctx, struct ingest_batch *b)
 {
     struct rt_events_out *eo = ctx;
     int rc = 0;
-    struct rt_eo_pending *p = pending_of(eo, b->worker);
-    if (p)
-        pending_reset(p); /* a batch that failed before its commit left its lines */
+    struct rt_pending *p = eo->pend;
+    if (p) /* a batch that failed before its commit left its lines */
+        rt_pending_reset(p, b->worker);
     pthread_mutex_lock(&eo->mu);
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         const struct ts_event *ev = &b->events[i];
@@ -174,9 +112,10 @@ int rt_events_out_process(void *ctx, struct ingest_batch *b)
                     eo->line.limit);
             rc = 0;
         } else if (!rc && p) {
-            if ((rc = pending_add(p, ev, &eo->line)) == TS_E_LIMIT) {
+            if ((rc = rt_pending_add(p, b->worker, ev, eo->line.data, eo->line.len)) ==
+                TS_E_LIMIT) {
                 ts_error("events output %s: a batch's lines over %zu bytes", eo->path,
-                         PEND_MAX_BYTES);
+                         RT_PENDING_MAX);
                 rc = TS_E_IO;
             }
         } else if (!rc && (eo->failed ||
@@ -225,26 +164,17 @@ int rt_events_out_commit_kept(struct rt_events_out *eo, const struct ingest_batc
                                            int64_t offset),
                               void *ctx)
 {
-    struct rt_eo_pending *p = pending_of(eo, b->worker);
-    if (!p)
+    if (!eo->pend)
         return rt_events_out_commit(eo, b);
     int rc = 0;
     pthread_mutex_lock(&eo->mu);
-    size_t start = 0;
-    for (size_t i = 0; !rc && i < p->n; start = p->m[i++].end) {
-        const struct eo_mark *m = &p->m[i];
-        if (keep && m->topic && !keep(ctx, m->topic, m->partition, m->offset)) {
-            eo->dropped++;
-            continue;
-        }
-        size_t len = m->end - start;
-        if (eo->failed || fwrite(p->buf.data + start, 1, len, eo->f) != len)
-            rc = out_failed(eo, errno);
-        else
-            eo->written++;
-    }
+    if (eo->failed)
+        rc = TS_E_IO;
+    else if (rt_pending_write(eo->pend, b->worker, eo->f, keep, ctx, &eo->written,
+                              &eo->dropped) != 0)
+        rc = out_failed(eo, errno);
     rc = rc ? rc : commit_locked(eo);
     pthread_mutex_unlock(&eo->mu);
-    pending_reset(p);
+    rt_pending_reset(eo->pend, b->worker); /* also after a failure */
     return rc;
 }

@@ -83,6 +83,28 @@ void rt_readback_free(struct rt_readback *rb);
 const char *rt_readback_line(struct rt_readback *rb, const char *path, int64_t line,
                              size_t *len, const char **why);
 
+/* ------------------------------------------------------- pending lines
+ * (pending.c) */
+/* A batch's output lines per worker, each with its event's Kafka position,
+ * held until the commit knows which events another worker's batch took. */
+struct rt_pending;
+#define RT_PENDING_MAX ((size_t)1 << 30) /* bytes per worker */
+int rt_pending_create(struct rt_pending **out, size_t workers);
+void rt_pending_destroy(struct rt_pending *p);
+/* Keep line (len bytes, with its newline) of ev for worker. TS_E_LIMIT over
+ * RT_PENDING_MAX, TS_E_NOMEM. */
+int rt_pending_add(struct rt_pending *p, int worker, const struct ts_event *ev, const void *line,
+                   size_t len);
+/* Forget worker's lines (a batch that failed before its commit). */
+void rt_pending_reset(struct rt_pending *p, int worker);
+/* Write worker's lines whose event keep() accepts (NULL: all; lines of
+ * events not from Kafka always) to f, counting into *written and *dropped,
+ * then forget them. TS_E_IO when a write fails (errno set). */
+int rt_pending_write(struct rt_pending *p, int worker, FILE *f,
+                     bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                  int64_t offset),
+                     void *ctx, uint64_t *written, uint64_t *dropped);
+
 /* ----------------------------------------------------------- events out
  * (events_out.c) */
 /* A sink that writes every event as a JSON line to a stream and makes it
@@ -97,10 +119,9 @@ struct rt_events_out {
     const char *path; /* borrowed (the run's options) */
     struct ts_buf line;
     uint64_t written;
-    /* deferred (rt_events_out_defer): per worker, the current batch's lines
-     * and the position of each, written at the fenced commit */
-    struct rt_eo_pending *pend;
-    size_t npend;
+    /* deferred (rt_events_out_defer): per worker, the current batch's
+     * lines, written at the fenced commit */
+    struct rt_pending *pend;
     uint64_t dropped; /* deferred lines of events another batch wrote (stale) */
 };
 int rt_events_out_open(struct rt_events_out *eo, const char *path);
@@ -165,6 +186,10 @@ struct rt_det {
     pthread_mutex_t mu;
     struct ts_buf line;
     uint64_t detections;           /* printed */
+    struct rt_pending *pend;       /* run with the correlation fence: each batch's lines
+                                      held for its commit (rt_det_commit_kept); set by
+                                      the caller, freed by rt_det_close */
+    uint64_t dropped;              /* held lines of events another batch printed */
     struct rt_hits *hits;          /* matches per rule of rs (guarded by mu, swapped
                                       with it; rt_det_hits reads them) */
     struct rt_corr *corr;          /* NULL: detections are only printed */
@@ -196,6 +221,12 @@ void rt_det_close(struct rt_det *d);
 int rt_det_hits(struct rt_det *d, struct rule_set **rs, uint64_t **counts, size_t *n);
 int rt_det_process(struct rt_det *d, const struct ingest_batch *b);
 int rt_det_flush(struct rt_det *d);
+/* With d->pend: print the held detections of b's worker whose event keep()
+ * accepts (rt_pending_write), flushed. 0 or TS_E_IO. */
+int rt_det_commit_kept(struct rt_det *d, const struct ingest_batch *b,
+                       bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                    int64_t offset),
+                       void *ctx);
 
 /* --------------------------------------------- correlation and storage
  * (corr_stage.c). The stage's mutable fields are its own; a front end
