@@ -286,8 +286,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         return;
     case INGEST_KAFKA_ERR_TRANSPORT:
         inc(&w->st.broker_errors, 1);
-        ts_warn("kafka (worker %d): %s: %s (broker away: waiting for it, nothing is committed "
-                "meanwhile)",
+        ts_warn("kafka (worker %d): %s: %s (broker away: waiting for it while librdkafka "
+                "reconnects)",
                 w->id, rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
         return;
     case INGEST_KAFKA_ERR_OTHER:
