@@ -135,6 +135,8 @@ struct round {
     enum esc_outcome out;
     char err[ESC_ERROR_MAX];
     int64_t now; /* the clock of the claim (may be ahead of the wall clock in tests) */
+    _Atomic int64_t *clk_off; /* the wall clock minus the monotonic one at the last write
+                                 that looked (follow_clock); shared by the threads */
 };
 
 struct esc_dispatcher {
@@ -151,6 +153,7 @@ struct esc_dispatcher {
     pthread_mutex_t alert_mu;
     struct counters cnt;
     struct rcp_table rcp;
+    _Atomic int64_t clk_off; /* round.clk_off */
 };
 
 static uint64_t rng_next(uint64_t *s)
@@ -251,6 +254,53 @@ static void alert(struct round *r, const struct store_outbox *e, const char *why
 
 /* -------------------------------------------------------------- rounds */
 
+/* Retry times are stored on the wall clock (they outlive the process), and
+ * the wall clock can be stepped (NTP, an operator): forward, every back-off
+ * and lease would end at once - a burst of retries, and a delivery in hand
+ * claimed again by another thread -; back, every retry would wait for the
+ * length of the step. So each dispatcher write first looks whether the wall
+ * clock moved against the monotonic one since the last look, and if it
+ * moved by CLOCK_STEP_NS or more, moves the scheduled times with it in the
+ * same write txn: back-offs and leases keep to the monotonic clock within
+ * the process. Back: every pending entry (one put since the step becomes
+ * due early, harmless); forward: only entries already attempted (one put
+ * since the step is due on the new clock already). Write txns are
+ * serialised, so one thread moves them once. Returns the step applied (0:
+ * none) in *step. Across a restart the claim's horizon does the same for a
+ * step back (store_outbox_claim). */
+#define CLOCK_STEP_NS (2 * TS_NS_PER_SEC)
+
+static int follow_clock(struct round *r, struct store_txn *t, int64_t *step)
+{
+    *step = 0;
+    if (!r->clk_off)
+        return 0;
+    int64_t off = ts_now_ns() - ts_mono_ns();
+    int64_t j = off - atomic_load(r->clk_off);
+    if (j > -CLOCK_STEP_NS && j < CLOCK_STEP_NS)
+        return 0;
+    uint64_t moved = 0;
+    int rc = store_outbox_shift_due(t, j, j < 0 ? 0 : 1, &moved);
+    if (rc)
+        return rc;
+    atomic_store(r->clk_off, off);
+    *step = j;
+    ts_warn("escalation outbox: the system clock jumped %s by %lld s: %llu pending "
+            "escalation(s) rescheduled with it (back-off and leases keep to the monotonic "
+            "clock)",
+            j > 0 ? "forward" : "back",
+            (long long)(((j > 0 ? j : -j) + TS_NS_PER_SEC / 2) / TS_NS_PER_SEC),
+            (unsigned long long)moved);
+    return 0;
+}
+
+/* The claim's horizon: nothing is scheduled further ahead than the longest
+ * back-off or a lease (store_outbox_claim). */
+static int64_t claim_horizon(const struct esc_dispatch_opts *o)
+{
+    return o->backoff_cap_ns + 2 * o->lease_ns;
+}
+
 static int claim_one(void *ctx, const struct store_outbox *e)
 {
     struct round *r = ctx;
@@ -269,7 +319,14 @@ static int claim_txn(struct store_txn *t, void *ctx)
     struct claim_ctx *c = ctx;
     c->r->claimed = false; /* a retried txn starts over */
     ts_arena_reset(c->r->arena);
-    int rc = store_outbox_claim(t, c->now, c->r->o->lease_ns, 1, c->r->arena, claim_one, c->r);
+    int64_t step;
+    int rc = follow_clock(c->r, t, &step);
+    if (rc)
+        return rc;
+    if (step && c->now == c->r->now) /* the claim's clock was read before the step */
+        c->now = c->r->now = ts_now_ns();
+    rc = store_outbox_claim(t, c->now, c->r->o->lease_ns, claim_horizon(c->r->o), 1, c->r->arena,
+                            claim_one, c->r);
     return rc == 1 ? 0 : rc;
 }
 
@@ -277,10 +334,14 @@ static int mark_txn(struct store_txn *t, void *ctx)
 {
     struct round *r = ctx;
     const struct store_outbox *e = &r->e;
+    int64_t step;
+    int rc = follow_clock(r, t, &step);
+    if (rc)
+        return rc;
+    r->now += step; /* the claim's clock moved with the entries */
     int64_t now = store_txn_now(t);
     if (r->now > now) /* back-off counts from the later of the two clocks */
         now = r->now;
-    int rc;
     if (r->out == ESC_OUT_DELIVERED)
         rc = store_outbox_mark_delivered(t, e->id);
     else if (r->out == ESC_OUT_PERMANENT || e->attempts >= r->o->max_attempts)
@@ -381,6 +442,8 @@ int esc_dispatch_once(struct store *st, const struct esc_channels *c,
     r.cnt = &cnt;
     r.alerts_path = o.alerts_path;
     r.rng = o.seed ? o.seed : (uint64_t)ts_now_ns();
+    _Atomic int64_t clk_off = ts_now_ns() - ts_mono_ns();
+    r.clk_off = &clk_off;
     if (!now_ns)
         now_ns = ts_now_ns();
     int total = 0;
@@ -460,6 +523,7 @@ static void *thread_main(void *p)
     }
     r.cnt = &d->cnt;
     r.rcp = &d->rcp;
+    r.clk_off = &d->clk_off;
     r.alert_mu = &d->alert_mu;
     r.alerts_path = d->alerts_path;
     r.rng = (d->o.seed ? d->o.seed : (uint64_t)ts_now_ns()) + 0x9e3779b97f4a7c15ull * (id + 1);
@@ -497,6 +561,7 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
     if (!d)
         return ts_err_set(err, TS_E_NOMEM, NULL, 0, 0, "out of memory");
     d->st = st;
+    atomic_store(&d->clk_off, ts_now_ns() - ts_mono_ns());
     d->c = c;
     fill_opts(c, o, &d->o);
     int rc = check_opts(c, &d->o, err);

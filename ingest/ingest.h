@@ -207,6 +207,8 @@ struct ingest_stats {
     uint64_t clamped;       /* events whose time was too far ahead: ingest time used */
     uint64_t no_decoder;    /* of parsed: a program and a message, decoders loaded, none
                                fired (normalise.h: norm_undecoded) */
+    uint64_t broker_errors; /* Kafka: transport errors reported while the broker was away
+                               (down, restarting, a cut TLS handshake): waited for */
     uint64_t inflight_peak; /* files, pipelined: most arena bytes handed over at once */
     uint32_t batches_made;  /* files, pipelined: batches allocated */
 };
@@ -375,6 +377,18 @@ void ingest_kafka_stop(struct ingest_kafka *k);
  * reference to n. Thread-safe (not from a signal handler). */
 void ingest_kafka_set_norm(struct ingest_kafka *k, struct norm_set *n);
 void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st);
+/* What an error librdkafka reports (its code and sentence, as an error
+ * callback gets them) means for a client (ingest/kafka_err.c): a TLS or a
+ * login setting to fix - stop and name it -, or a broker away for now (down,
+ * restarting, a connection or a TLS handshake it cut short) - wait, count,
+ * say so. */
+enum ingest_kafka_err_kind {
+    INGEST_KAFKA_ERR_OTHER,     /* neither: librdkafka's own handling */
+    INGEST_KAFKA_ERR_TRANSPORT, /* the broker is away: librdkafka reconnects */
+    INGEST_KAFKA_ERR_TLS,       /* certificates, TLS version, a TLS client on a plain port */
+    INGEST_KAFKA_ERR_AUTH,      /* SASL refused the login */
+};
+enum ingest_kafka_err_kind ingest_kafka_err_kind(int err, const char *reason);
 /* Messages by (topic, tenant) since the start, summed over the workers as
  * of each worker's last handed-over batch: *out (malloc'd, the caller
  * frees it; NULL with *n 0 when there is none) gets one entry per pair.

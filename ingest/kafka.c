@@ -51,7 +51,8 @@
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
-        resumes, rebalances, tenant_refused, clamped, no_decoder, limit_refused, regex_cut;
+        resumes, rebalances, tenant_refused, clamped, no_decoder, limit_refused, regex_cut,
+        broker_errors;
 };
 
 /* Messages by (topic, tenant): the poll thread counts into its pending
@@ -262,20 +263,35 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         return;
     }
     /* a refused login or a certificate that does not verify is a setting to
-     * fix, not a broker to wait for: librdkafka would retry for ever */
-    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+     * fix, not a broker to wait for: librdkafka would retry for ever; a
+     * connection or a TLS handshake that a broker going down cut short is
+     * waited for (kafka_err.c tells them apart by librdkafka's sentence) */
+    switch (ingest_kafka_err_kind(err, reason)) {
+    case INGEST_KAFKA_ERR_AUTH:
         fail(w->k, TS_E_KAFKA,
              "Kafka authentication failed: %s (check sasl.mechanisms, sasl.username and "
              "sasl.password in kafka.properties, and that the user exists on the broker)",
              reason);
         return;
-    }
-    if (err == RD_KAFKA_RESP_ERR__SSL) {
-        fail(w->k, TS_E_KAFKA,
-             "Kafka TLS failed: %s (check ssl.ca.location: the CA that signed the broker's "
-             "certificate; security.protocol and that kafka.brokers is the broker's TLS port)",
-             reason);
+    case INGEST_KAFKA_ERR_TLS:
+        /* an alert from the broker: it refused our certificate (or none) */
+        fail(w->k, TS_E_KAFKA, "Kafka TLS failed: %s (%s)", reason,
+             strstr(reason, "alert")
+                 ? "the broker refused the client certificate: it requires one "
+                   "(ssl.client.auth=required); set ssl.certificate.location and "
+                   "ssl.key.location (and ssl.key.password for an encrypted key) in "
+                   "kafka.properties to a certificate signed by a CA the broker trusts"
+                 : "check ssl.ca.location: the CA that signed the broker's certificate; "
+                   "security.protocol and that kafka.brokers is the broker's TLS port");
         return;
+    case INGEST_KAFKA_ERR_TRANSPORT:
+        inc(&w->st.broker_errors, 1);
+        ts_warn("kafka (worker %d): %s: %s (broker away: waiting for it while librdkafka "
+                "reconnects)",
+                w->id, rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        return;
+    case INGEST_KAFKA_ERR_OTHER:
+        break;
     }
     ts_warn("kafka (worker %d): %s: %s", w->id, rd_kafka_err2name((rd_kafka_resp_err_t)err),
             reason);
@@ -1818,6 +1834,7 @@ void ingest_kafka_stats(struct ingest_kafka *k, struct ingest_stats *st)
         st->regex_cut += atomic_load(&s->regex_cut);
         st->clamped += atomic_load(&s->clamped);
         st->no_decoder += atomic_load(&s->no_decoder);
+        st->broker_errors += atomic_load(&s->broker_errors);
     }
 }
 

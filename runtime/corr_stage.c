@@ -846,6 +846,12 @@ static int acc_offsets(struct rt_corr *cs, const struct ingest_batch *b)
     return merge_offsets(&cs->acc, &cs->nacc, &cs->capacc, b, false);
 }
 
+bool rt_corr_fed_pos(const struct rt_corr *cs, const char *topic, int32_t partition,
+                     int64_t offset)
+{
+    return offset < fed_at(cs, topic, partition);
+}
+
 bool rt_corr_fed(const struct rt_corr *cs, const struct ts_event *ev)
 {
     return ev->src.kind == TS_SRC_KAFKA &&
@@ -1025,6 +1031,11 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     int rc = 0;
     if (cs->fence) {
         int before = fed_before(cs, b);
+        if (cs->pre_write && (rc = cs->pre_write(cs->pre_write_ctx, b, before == 2)) != 0) {
+            p->n = 0; /* not committed: the batch is read again */
+            pthread_mutex_unlock(&cs->mu);
+            return rc;
+        }
         if (before == 2) {
             p->n = 0; /* fed with the batch that read them first */
             cs->stale_batches++;

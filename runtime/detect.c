@@ -284,6 +284,8 @@ void rt_det_close(struct rt_det *d)
     hits_unref(d->hits);
     d->hits = NULL;
     ts_buf_free(&d->line);
+    rt_pending_destroy(d->pend);
+    d->pend = NULL;
     pthread_mutex_destroy(&d->mu);
     d->scratch = NULL;
     d->rs = NULL;
@@ -349,8 +351,12 @@ static int on_match(void *ctx, const struct ts_event *ev, size_t idx)
     rc = rc ? rc : ts_buf_puts(b, "}\n");
     if (rc)
         return rc;
-    if (d->out && fwrite(b->data, 1, b->len, d->out) != b->len)
+    if (d->out && d->pend) { /* printed at the batch's commit, if the fence lets it */
+        if ((rc = rt_pending_add(d->pend, m->worker, ev, b->data, b->len)) != 0)
+            return rc == TS_E_LIMIT ? TS_E_IO : rc;
+    } else if (d->out && fwrite(b->data, 1, b->len, d->out) != b->len) {
         return TS_E_IO;
+    }
     d->detections++;
     if (d->printed && m->rs == d->printed_rs) {
         struct rt_det_rule_stat *st = &d->printed[idx];
@@ -384,6 +390,11 @@ int rt_det_process(struct rt_det *d, const struct ingest_batch *b)
         rule_set_unref(d->scratch_rs[w]);
         d->scratch[w] = ns;
         d->scratch_rs[w] = rule_set_ref(rs);
+    }
+    if (d->pend) { /* a batch that failed before its commit left its lines */
+        pthread_mutex_lock(&d->mu);
+        rt_pending_reset(d->pend, b->worker);
+        pthread_mutex_unlock(&d->mu);
     }
     struct match_ctx m = {d, rs, hits, d->scratch[w], b->worker, b};
     int rc = 0;
@@ -431,6 +442,24 @@ static int match_locked(void *ctx, const struct ts_event *ev, size_t idx)
     pthread_mutex_lock(&m->d->mu);
     int rc = on_match(ctx, ev, idx);
     pthread_mutex_unlock(&m->d->mu);
+    return rc;
+}
+
+int rt_det_commit_kept(struct rt_det *d, const struct ingest_batch *b,
+                       bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                    int64_t offset),
+                       void *ctx)
+{
+    if (!d->pend || !d->out)
+        return rt_det_flush(d);
+    pthread_mutex_lock(&d->mu);
+    uint64_t printed = 0, dropped = 0;
+    int rc = rt_pending_write(d->pend, b->worker, d->out, keep, ctx, &printed, &dropped);
+    d->dropped += dropped;
+    d->detections -= dropped < d->detections ? dropped : d->detections; /* counted at match */
+    if (!rc && fflush(d->out) != 0)
+        rc = TS_E_IO;
+    pthread_mutex_unlock(&d->mu);
     return rc;
 }
 

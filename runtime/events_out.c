@@ -6,9 +6,16 @@
  * lines still buffered are dropped and a regular file is cut back to its
  * size after the last durable commit, so that no half line stays and the
  * batches not committed are written again, whole, when the run resumes
- * from its committed offsets. */
+ * from its committed offsets.
+ * Deferred (run with its correlation fence): process() keeps the batch's
+ * lines per worker and the fenced commit writes those of events no other
+ * worker's batch took first, so a batch read again after a rebalance is
+ * written once (rt_events_out_commit_kept, called by rt_corr_commit under
+ * the fence's mutex). Each worker's pending lines are capped
+ * (RT_PENDING_MAX): over it the batch fails like a full disk would. */
 #include <errno.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +24,11 @@
 #include "../core/file.h"
 #include "../core/log.h"
 #include "runtime.h"
+
+int rt_events_out_defer(struct rt_events_out *eo, size_t workers)
+{
+    return rt_pending_create(&eo->pend, workers);
+}
 
 int rt_events_out_open(struct rt_events_out *eo, const char *path)
 {
@@ -67,6 +79,8 @@ void rt_events_out_close(struct rt_events_out *eo)
     }
     eo->f = NULL;
     ts_buf_free(&eo->line);
+    rt_pending_destroy(eo->pend);
+    eo->pend = NULL;
     pthread_mutex_destroy(&eo->mu);
 }
 
@@ -80,6 +94,9 @@ int rt_events_out_process(void *ctx, struct ingest_batch *b)
 {
     struct rt_events_out *eo = ctx;
     int rc = 0;
+    struct rt_pending *p = eo->pend;
+    if (p) /* a batch that failed before its commit left its lines */
+        rt_pending_reset(p, b->worker);
     pthread_mutex_lock(&eo->mu);
     for (uint32_t i = 0; !rc && i < b->n; i++) {
         const struct ts_event *ev = &b->events[i];
@@ -94,6 +111,13 @@ int rt_events_out_process(void *ctx, struct ingest_batch *b)
                                                               : (int64_t)ev->src.line),
                     eo->line.limit);
             rc = 0;
+        } else if (!rc && p) {
+            if ((rc = rt_pending_add(p, b->worker, ev, eo->line.data, eo->line.len)) ==
+                TS_E_LIMIT) {
+                ts_error("events output %s: a batch's lines over %zu bytes", eo->path,
+                         RT_PENDING_MAX);
+                rc = TS_E_IO;
+            }
         } else if (!rc && (eo->failed ||
                            fwrite(eo->line.data, 1, eo->line.len, eo->f) != eo->line.len)) {
             rc = out_failed(eo, errno);
@@ -107,12 +131,10 @@ int rt_events_out_process(void *ctx, struct ingest_batch *b)
     return rc;
 }
 
-int rt_events_out_commit(void *ctx, const struct ingest_batch *b)
+/* Under eo->mu: make what was written durable. */
+static int commit_locked(struct rt_events_out *eo)
 {
-    (void)b;
-    struct rt_events_out *eo = ctx;
     int rc = 0;
-    pthread_mutex_lock(&eo->mu);
     if (eo->failed)
         rc = TS_E_IO;
     else if (fflush(eo->f) != 0)
@@ -124,6 +146,35 @@ int rt_events_out_commit(void *ctx, const struct ingest_batch *b)
         if (fstat(fileno(eo->f), &st) == 0)
             eo->committed = st.st_size;
     }
+    return rc;
+}
+
+int rt_events_out_commit(void *ctx, const struct ingest_batch *b)
+{
+    (void)b;
+    struct rt_events_out *eo = ctx;
+    pthread_mutex_lock(&eo->mu);
+    int rc = commit_locked(eo);
     pthread_mutex_unlock(&eo->mu);
+    return rc;
+}
+
+int rt_events_out_commit_kept(struct rt_events_out *eo, const struct ingest_batch *b,
+                              bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                           int64_t offset),
+                              void *ctx)
+{
+    if (!eo->pend)
+        return rt_events_out_commit(eo, b);
+    int rc = 0;
+    pthread_mutex_lock(&eo->mu);
+    if (eo->failed)
+        rc = TS_E_IO;
+    else if (rt_pending_write(eo->pend, b->worker, eo->f, keep, ctx, &eo->written,
+                              &eo->dropped) != 0)
+        rc = out_failed(eo, errno);
+    rc = rc ? rc : commit_locked(eo);
+    pthread_mutex_unlock(&eo->mu);
+    rt_pending_reset(eo->pend, b->worker); /* also after a failure */
     return rc;
 }

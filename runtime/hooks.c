@@ -129,6 +129,10 @@ static int consumer_series(struct rt_run *r, struct ts_buf *b)
                        "Times partitions were paused for backpressure", st.pauses);
     rc = rc ? rc : one(b, "tocsin_consumer_rebalances_total", "counter",
                        "Consumer group rebalances seen by the workers", st.rebalances);
+    rc = rc ? rc : one(b, "tocsin_kafka_broker_errors_total", "counter",
+                       "Transport errors librdkafka reported while a broker was away (down, "
+                       "restarting, a connection or TLS handshake cut short): waited for, "
+                       "not fatal", st.broker_errors);
     if (rc)
         return rc;
     struct ingest_partition_lag *lag = NULL;

@@ -91,14 +91,41 @@ static int run_process(void *ctx, struct ingest_batch *b)
     return rc;
 }
 
+static bool not_fed(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    return !rt_corr_fed_pos(ctx, topic, partition, offset);
+}
+
+static bool none(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    (void)ctx, (void)topic, (void)partition, (void)offset;
+    return false;
+}
+
+/* rt_corr.pre_write: the fence has judged b (corr mutex held); its
+ * detections (-d) and events (-o) out but those of events another worker's
+ * batch wrote, before the LMDB transaction with b's offsets. */
+static int run_pre_write(void *ctx, const struct ingest_batch *b, bool stale)
+{
+    struct rt_run *r = ctx;
+    int rc = r->det.pend ? rt_det_commit_kept(&r->det, b, stale ? none : not_fed, &r->corr) : 0;
+    if (rc || !r->eo.pend)
+        return rc;
+    rc = rt_events_out_commit_kept(&r->eo, b, stale ? none : not_fed, &r->corr);
+    if (rc == TS_E_IO)
+        note_write_failure(r, "events output", r->eo.path);
+    return rc;
+}
+
 /* The commit point: what the batch produced is durable before its offsets
  * are committed (storage's LMDB transaction takes this place). */
 static int run_commit(void *ctx, const struct ingest_batch *b)
 {
     struct rt_run *r = ctx;
     int64_t t0 = ts_mono_ns();
-    int rc = r->det_open ? rt_det_flush(&r->det) : 0;
-    if (!rc && r->eo_open && (rc = rt_events_out_commit(&r->eo, b)) == TS_E_IO)
+    /* deferred: the fenced correlation commit writes them (run_pre_write) */
+    int rc = r->det_open && !r->det.pend ? rt_det_flush(&r->det) : 0;
+    if (!rc && r->eo_open && !r->eo.pend && (rc = rt_events_out_commit(&r->eo, b)) == TS_E_IO)
         note_write_failure(r, "events output", r->eo.path);
     bool corr = r->corr_open && !r->dist;
     /* last: the LMDB transaction with state, incidents and these offsets */
@@ -905,6 +932,18 @@ int rt_run_create(struct rt_run **out, const struct rt_run_opts *o, struct ts_er
         if ((rc = rt_events_out_open(&r->eo, o->events_out)) != 0)
             goto fail;
         r->eo_open = true;
+    }
+    /* with the correlation fence a batch's output lines wait for its
+     * verdict: a batch read again after a rebalance is written once
+     * (run_pre_write) */
+    if (r->corr_open && r->corr.fence && (r->eo_open || (r->det_open && r->det.out))) {
+        size_t nw = (size_t)(cfg->kafka.workers > 0 ? cfg->kafka.workers : 1);
+        if (r->eo_open && (rc = rt_events_out_defer(&r->eo, nw)) != 0)
+            goto fail;
+        if (r->det_open && r->det.out && (rc = rt_pending_create(&r->det.pend, nw)) != 0)
+            goto fail;
+        r->corr.pre_write = run_pre_write;
+        r->corr.pre_write_ctx = r;
     }
     if ((rc = make_kafka(r, err)) != 0)
         goto fail;

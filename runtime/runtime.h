@@ -83,6 +83,28 @@ void rt_readback_free(struct rt_readback *rb);
 const char *rt_readback_line(struct rt_readback *rb, const char *path, int64_t line,
                              size_t *len, const char **why);
 
+/* ------------------------------------------------------- pending lines
+ * (pending.c) */
+/* A batch's output lines per worker, each with its event's Kafka position,
+ * held until the commit knows which events another worker's batch took. */
+struct rt_pending;
+#define RT_PENDING_MAX ((size_t)1 << 30) /* bytes per worker */
+int rt_pending_create(struct rt_pending **out, size_t workers);
+void rt_pending_destroy(struct rt_pending *p);
+/* Keep line (len bytes, with its newline) of ev for worker. TS_E_LIMIT over
+ * RT_PENDING_MAX, TS_E_NOMEM. */
+int rt_pending_add(struct rt_pending *p, int worker, const struct ts_event *ev, const void *line,
+                   size_t len);
+/* Forget worker's lines (a batch that failed before its commit). */
+void rt_pending_reset(struct rt_pending *p, int worker);
+/* Write worker's lines whose event keep() accepts (NULL: all; lines of
+ * events not from Kafka always) to f, counting into *written and *dropped,
+ * then forget them. TS_E_IO when a write fails (errno set). */
+int rt_pending_write(struct rt_pending *p, int worker, FILE *f,
+                     bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                  int64_t offset),
+                     void *ctx, uint64_t *written, uint64_t *dropped);
+
 /* ----------------------------------------------------------- events out
  * (events_out.c) */
 /* A sink that writes every event as a JSON line to a stream and makes it
@@ -97,11 +119,30 @@ struct rt_events_out {
     const char *path; /* borrowed (the run's options) */
     struct ts_buf line;
     uint64_t written;
+    /* deferred (rt_events_out_defer): per worker, the current batch's
+     * lines, written at the fenced commit */
+    struct rt_pending *pend;
+    uint64_t dropped; /* deferred lines of events another batch wrote (stale) */
 };
 int rt_events_out_open(struct rt_events_out *eo, const char *path);
 void rt_events_out_close(struct rt_events_out *eo);
+/* process() writes each event's line, or, deferred, keeps it for the
+ * worker's commit. commit() makes what was written durable. */
 int rt_events_out_process(void *ctx, struct ingest_batch *b);
 int rt_events_out_commit(void *ctx, const struct ingest_batch *b);
+/* Keep each batch's lines in memory (per worker, workers of them) until
+ * rt_events_out_commit_kept, instead of writing them in process(): the
+ * commit then knows which of the batch's events another worker's batch
+ * already took (run's correlation fence) and writes each event once. */
+int rt_events_out_defer(struct rt_events_out *eo, size_t workers);
+/* Deferred: write the lines of b's worker whose event keep() accepts (NULL:
+ * all; keep gets the event's topic, partition and offset), drop the rest,
+ * make the file durable as rt_events_out_commit. Returns 0 or TS_E_IO /
+ * TS_E_STOPPED as rt_events_out_commit. */
+int rt_events_out_commit_kept(struct rt_events_out *eo, const struct ingest_batch *b,
+                              bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                           int64_t offset),
+                              void *ctx);
 
 /* -------------------------------------------------------- normalisation
  * (norm.c) */
@@ -145,6 +186,10 @@ struct rt_det {
     pthread_mutex_t mu;
     struct ts_buf line;
     uint64_t detections;           /* printed */
+    struct rt_pending *pend;       /* run with the correlation fence: each batch's lines
+                                      held for its commit (rt_det_commit_kept); set by
+                                      the caller, freed by rt_det_close */
+    uint64_t dropped;              /* held lines of events another batch printed */
     struct rt_hits *hits;          /* matches per rule of rs (guarded by mu, swapped
                                       with it; rt_det_hits reads them) */
     struct rt_corr *corr;          /* NULL: detections are only printed */
@@ -176,6 +221,12 @@ void rt_det_close(struct rt_det *d);
 int rt_det_hits(struct rt_det *d, struct rule_set **rs, uint64_t **counts, size_t *n);
 int rt_det_process(struct rt_det *d, const struct ingest_batch *b);
 int rt_det_flush(struct rt_det *d);
+/* With d->pend: print the held detections of b's worker whose event keep()
+ * accepts (rt_pending_write), flushed. 0 or TS_E_IO. */
+int rt_det_commit_kept(struct rt_det *d, const struct ingest_batch *b,
+                       bool (*keep)(void *ctx, const char *topic, int32_t partition,
+                                    int64_t offset),
+                       void *ctx);
 
 /* --------------------------------------------- correlation and storage
  * (corr_stage.c). The stage's mutable fields are its own; a front end
@@ -279,6 +330,14 @@ struct rt_corr {
      * was fed, and the stored offsets never go back. */
     bool fence;
     bool fence_partial; /* the batch being counted is partly behind fed */
+    /* Optional, with the fence: called by rt_corr_commit under mu once the
+     * fence has judged b, before anything of b is fed or stored - stale:
+     * all of b was taken by another worker's batch; else the outputs that
+     * must hold each event once (run's events output) write the events
+     * rt_corr_fed_pos does not report. Non-zero: b is not committed and
+     * rt_corr_commit returns it. */
+    int (*pre_write)(void *ctx, const struct ingest_batch *b, bool stale);
+    void *pre_write_ctx;
     struct ingest_offset *fed;
     size_t nfed, capfed;
     uint64_t stale_batches, stale_detections;
@@ -299,6 +358,10 @@ int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts
 int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t use,
                         const struct ts_event *ev);
 int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b);
+/* The message at (topic, partition, offset) was in a batch fed before
+ * (rt_corr.fence; for pre_write, with the stage mutex held). */
+bool rt_corr_fed_pos(const struct rt_corr *cs, const char *topic, int32_t partition,
+                     int64_t offset);
 /* One line of what left the path to an incident (counters since start):
  * detections without a group-by field or value, over a key cap (rule or
  * tenant), with a bad tenant, late, records LMDB refused. Returns 1 when any

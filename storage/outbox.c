@@ -3,6 +3,8 @@
  * Only the storage side: escalate/ claims, delivers and marks.
  * Threads: the callers' transactions (storage.h).
  */
+#include <stdlib.h>
+
 #include "store_int.h"
 
 static const char *const state_names[3] = {"pending", "delivered", "failed"};
@@ -149,19 +151,20 @@ int store_outbox_get(struct store_txn *t, const char *id, struct ts_arena *arena
     return store_outbox_decode(&d, out);
 }
 
-/* Walk the due index up to now; with claim, lease each entry. */
-static int due_walk(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint32_t max,
-                    bool claim, struct ts_arena *arena,
-                    int (*fn)(void *ctx, const struct store_outbox *e), void *ctx)
+/* Walk the due index over [from, to]; with claim, lease each entry (to
+ * now_ns + lease_ns, outside the range when the range ends before it). */
+static int due_walk_range(struct store_txn *t, int64_t from, int64_t to, int64_t now_ns,
+                          int64_t lease_ns, uint32_t max, uint32_t *n, bool claim,
+                          struct ts_arena *arena,
+                          int (*fn)(void *ctx, const struct store_outbox *e), void *ctx)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTBOX_DUE], &c);
     if (rc)
         return store_txn_fail(t, rc, "outbox_due cursor");
     uint8_t k[STORE_KEY_MAX + 1];
-    store_be64_time(k, INT64_MIN);
+    store_be64_time(k, from);
     MDB_val kv = {8, k}, v;
-    uint32_t n = 0;
     int out = 0;
     /* claimed entries move to now+lease: re-seek from the start each time */
     for (rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE); rc == 0;
@@ -172,7 +175,7 @@ static int due_walk(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint3
             break;
         }
         int64_t due = store_get_be64_time(kv.mv_data);
-        if (due > now_ns || (max && n >= max))
+        if (due > to || (max && *n >= max))
             break;
         char id[STORE_ID_MAX + 1];
         memcpy(id, (const uint8_t *)kv.mv_data + 8, kv.mv_size - 8);
@@ -200,7 +203,7 @@ static int due_walk(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint3
         struct store_dec d = {iv.mv_data, iv.mv_size, 0, arena, 0};
         if ((out = store_outbox_decode(&d, &e)) != 0)
             break;
-        n++;
+        (*n)++;
         if ((out = fn(ctx, &e)) != 0)
             break;
     }
@@ -208,6 +211,26 @@ static int due_walk(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint3
     if (!out && rc != 0 && rc != MDB_NOTFOUND)
         out = store_txn_fail(t, rc, "outbox_due cursor");
     return out;
+}
+
+/* Walk the due index up to now; with claim, lease each entry. With
+ * horizon_ns > 0 also the entries due later than now + horizon_ns: nothing
+ * schedules that far ahead, so a clock stepped back since scheduled them
+ * (the wall clock, in a process or across a restart) - they are due. */
+static int due_walk(struct store_txn *t, int64_t now_ns, int64_t lease_ns, int64_t horizon_ns,
+                    uint32_t max, bool claim, struct ts_arena *arena,
+                    int (*fn)(void *ctx, const struct store_outbox *e), void *ctx)
+{
+    uint32_t n = 0;
+    int rc = due_walk_range(t, INT64_MIN, now_ns, now_ns, lease_ns, max, &n, claim, arena, fn,
+                            ctx);
+    if (rc || horizon_ns <= 0 || now_ns > INT64_MAX - horizon_ns - 1 || (max && n >= max))
+        return rc;
+    /* claimed ones move to now + lease, before now + horizon: not seen again */
+    if (claim && lease_ns >= horizon_ns)
+        return TS_E_INVAL;
+    return due_walk_range(t, now_ns + horizon_ns + 1, INT64_MAX, now_ns, lease_ns, max, &n, claim,
+                          arena, fn, ctx);
 }
 
 int store_outbox_list_due(struct store_txn *t, int64_t now_ns, uint32_t max,
@@ -219,19 +242,96 @@ int store_outbox_list_due(struct store_txn *t, int64_t now_ns, uint32_t max,
         return rc;
     if (!arena || !fn)
         return TS_E_INVAL;
-    return due_walk(t, now_ns, 0, max, false, arena, fn, ctx);
+    return due_walk(t, now_ns, 0, 0, max, false, arena, fn, ctx);
 }
 
-int store_outbox_claim(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint32_t max,
-                       struct ts_arena *arena,
+int store_outbox_claim(struct store_txn *t, int64_t now_ns, int64_t lease_ns, int64_t horizon_ns,
+                       uint32_t max, struct ts_arena *arena,
                        int (*fn)(void *ctx, const struct store_outbox *e), void *ctx)
 {
     int rc = store_txn_check_write(t);
     if (rc)
         return rc;
-    if (!arena || !fn || lease_ns <= 0)
+    if (!arena || !fn || lease_ns <= 0 || (horizon_ns > 0 && horizon_ns <= lease_ns))
         return TS_E_INVAL;
-    return due_walk(t, now_ns, lease_ns, max, true, arena, fn, ctx);
+    return due_walk(t, now_ns, lease_ns, horizon_ns, max, true, arena, fn, ctx);
+}
+
+/* Pending ids and due times of the due index, for a shift (a copy: the
+ * shift re-keys the index). */
+struct due_ref {
+    int64_t due;
+    char id[STORE_ID_MAX + 1];
+};
+#define SHIFT_MAX 1000000 /* pending entries moved at once; beyond, the claim's horizon */
+
+int store_outbox_shift_due(struct store_txn *t, int64_t delta_ns, uint32_t min_attempts,
+                           uint64_t *moved)
+{
+    int rc = store_txn_check_write(t);
+    if (rc)
+        return rc;
+    if (moved)
+        *moved = 0;
+    if (!delta_ns)
+        return 0;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTBOX_DUE], &c)) != 0)
+        return store_txn_fail(t, rc, "outbox_due cursor");
+    struct due_ref *v = NULL;
+    size_t n = 0, cap = 0;
+    MDB_val kv, dv;
+    int out = 0;
+    for (rc = mdb_cursor_get(c, &kv, &dv, MDB_FIRST); rc == 0 && n < SHIFT_MAX;
+         rc = mdb_cursor_get(c, &kv, &dv, MDB_NEXT)) {
+        if (kv.mv_size <= 8 || kv.mv_size - 8 > STORE_ID_MAX) {
+            out = TS_E_STORE;
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct due_ref *nv = realloc(v, nc * sizeof(*v));
+            if (!nv) {
+                out = TS_E_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n].due = store_get_be64_time(kv.mv_data);
+        memcpy(v[n].id, (const uint8_t *)kv.mv_data + 8, kv.mv_size - 8);
+        v[n].id[kv.mv_size - 8] = 0;
+        n++;
+    }
+    mdb_cursor_close(c);
+    if (!out && rc != 0 && rc != MDB_NOTFOUND && n < SHIFT_MAX)
+        out = store_txn_fail(t, rc, "outbox_due cursor");
+    for (size_t i = 0; i < n && !out; i++) {
+        struct store_outbox e;
+        if ((out = load(t, v[i].id, &e)) != 0) {
+            if (out == TS_E_NOTFOUND) /* a stale index key: leave it */
+                out = 0;
+            continue;
+        }
+        if (e.state != STORE_OUTBOX_PENDING || e.attempts < min_attempts ||
+            e.next_attempt_ns != v[i].due)
+            continue;
+        int64_t nd = delta_ns > 0 ? (e.next_attempt_ns > INT64_MAX - delta_ns
+                                         ? INT64_MAX
+                                         : e.next_attempt_ns + delta_ns)
+                                  : (e.next_attempt_ns < INT64_MIN - delta_ns
+                                         ? INT64_MIN
+                                         : e.next_attempt_ns + delta_ns);
+        if ((out = due_del(t, e.next_attempt_ns, e.id)) != 0)
+            break;
+        e.next_attempt_ns = nd;
+        if ((out = due_put(t, nd, e.id)) != 0 || (out = save(t, &e)) != 0)
+            break;
+        if (moved)
+            (*moved)++;
+    }
+    free(v);
+    return out;
 }
 
 int store_outbox_list(struct store_txn *t, unsigned state_mask, struct ts_arena *arena,

@@ -488,10 +488,21 @@ int store_outbox_list_prefix(struct store_txn *t, const char *prefix, unsigned s
  * gets attempts+1 and is due again at now+lease_ns (lease_ns > 0, else
  * TS_E_INVAL), so another dispatcher, or a restart after a crash, retries it
  * only when the lease expires; each is passed to fn (strings in arena).
- * Commit, deliver outside any txn, then mark the outcome. */
-int store_outbox_claim(struct store_txn *t, int64_t now_ns, int64_t lease_ns, uint32_t max,
-                       struct ts_arena *arena,
+ * Commit, deliver outside any txn, then mark the outcome.
+ * horizon_ns > 0 (> lease_ns, else TS_E_INVAL): an entry due more than
+ * horizon_ns after now_ns is due too - the caller schedules nothing that far
+ * ahead (its longest back-off or lease), so the clock it was scheduled by
+ * has been stepped back since; 0: only entries due by now_ns. */
+int store_outbox_claim(struct store_txn *t, int64_t now_ns, int64_t lease_ns, int64_t horizon_ns,
+                       uint32_t max, struct ts_arena *arena,
                        int (*fn)(void *ctx, const struct store_outbox *e), void *ctx);
+/* Move the due time of every pending entry with at least min_attempts
+ * attempts by delta_ns (saturating), as one write: a dispatcher that saw the
+ * wall clock stepped by delta_ns keeps its back-offs and leases on its
+ * steady clock. *moved (may be NULL) gets the number moved. At most
+ * 1,000,000 entries at once (the rest: the claim's horizon). */
+int store_outbox_shift_due(struct store_txn *t, int64_t delta_ns, uint32_t min_attempts,
+                           uint64_t *moved);
 /* The outcome of an attempt (attempts are counted by store_outbox_claim).
  * delivered: state DELIVERED, off the due list. retry: due at next_ns,
  * error kept.

@@ -54,8 +54,10 @@ step kafka-distributed python3 tests/integration/test_distributed.py
 step faults-disk python3 tests/integration/test_faults.py disk
 step faults-webhook python3 tests/integration/test_faults.py webhook
 step faults-clock python3 tests/integration/test_faults.py clock
+step faults-clock-outbox python3 tests/integration/test_faults.py clock-outbox
 step faults-broker python3 tests/integration/test_faults.py broker
 step faults-broker-dlq python3 tests/integration/test_faults.py broker-dlq
+step faults-broker-tls python3 tests/integration/test_faults.py broker-tls
 step kafka-handover python3 tests/integration/test_handover.py
 # its own broker (stopped in its last part): status changes and retention
 # through the incidents topic

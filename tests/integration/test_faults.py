@@ -28,16 +28,28 @@ and checks the message that names the fault:
            of the clock, more than ingest.max_future: clamped to it, late,
            counted by source and warned, no incident (docs/testing.md).
 
+  broker-tls  the same over SASL_SSL (SCRAM, the test CA; broker.sh
+           start-secure): the TLS and login errors of a broker going away are
+           waited for, not taken for a wrong setting; the log says it waits,
+           /metrics counts them (tocsin_kafka_broker_errors_total).
+
+  clock-outbox  the escalation outbox across the same kind of jumps: entries
+           retrying while the webhook is down; +3 h, then -2 h; each jump
+           logged with the escalations rescheduled (back-off and leases keep
+           to the monotonic clock); when the webhook is back every entry is
+           delivered once, not 2 h later.
+
   broker-dlq  the same with dead letters in the input: their batches wait
            for the broker; the same process finishes, nothing counted twice
            (a worker whose partitions moved while it waited drops what the
            other counted: docs/testing.md).
 
-Usage: test_faults.py [disk|broker|webhook|clock|broker-dlq ...] (default: all).
+Usage: test_faults.py [disk|broker|webhook|clock|clock-outbox|broker-dlq|broker-tls ...] (default: all).
 Needs root for the tmpfs mounts (disk) and TOCSIN_KAFKA_BOOTSTRAP for all but
 broker, which starts a broker of its own."""
 import base64
 import datetime as dt
+import http.client
 import json
 import os
 import shutil
@@ -48,7 +60,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import (Run, Webhook, committed, diff_incidents, escalation_dir,  # noqa: E402
-                     incidents, outbox, produce, run_config, ssh_stream, wait_committed)
+                     free_port, incidents, outbox, produce, run_config, ssh_stream,
+                     wait_committed)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOCSIN = os.path.join(ROOT, os.environ.get("TOCSIN", "bin/tocsin"))
@@ -210,11 +223,36 @@ def broker(cmd, d):
     return r.stdout.strip()
 
 
-def part_broker(dead_letters=False):
+def metric(port, name):
+    """The sum of a /metrics family's samples on 127.0.0.1:port (None: no answer)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+    except OSError:
+        return None
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+               if l.startswith(name + " ") or l.startswith(name + "{"))
+
+
+def part_broker(dead_letters=False, tls=False):
     kdir = tempfile.mkdtemp(prefix="tocsin-faults-kafka-")
     try:
-        boot = broker("start", kdir)
-        tag = "broker-dlq" if dead_letters else "broker"
+        boot = broker("start-secure" if tls else "start", kdir)
+        tag = "broker-dlq" if dead_letters else "broker-tls" if tls else "broker"
+        # tls: run reads over SASL_SSL (SCRAM, the password from ${file:...},
+        # the test CA); the test produces and reads offsets over PLAINTEXT
+        run_boot, props, port, extra = boot, None, None, ""
+        if tls:
+            env = dict(l.split("=", 1) for l in open(os.path.join(kdir, "ssl.env")).read().split())
+            run_boot = env["KAFKA_SASL_SSL"]
+            props = {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
+                     "sasl.username": env["KAFKA_USER"],
+                     "sasl.password": "${file:%s}" % env["KAFKA_PASSWORD_FILE"],
+                     "ssl.ca.location": env["KAFKA_CA"]}
+            port = free_port()
+            extra = f"http:\n  listen: 127.0.0.1:{port}\n  rate: 0\n"
         topic = f"faults.{tag}.{RUN}"
         parts = ssh_stream(4, 600)
         # broker-dlq: a dead letter now and then (over ingest.max_message_bytes:
@@ -229,8 +267,9 @@ def part_broker(dead_letters=False):
         ends = produce(KTOOL, boot, topic, first)
         group = f"g-{tag}-{RUN}"
         d = os.path.join(TMP, f"{tag}-run")
-        cfg = run_config(os.path.join(TMP, f"{tag}.yml"), boot, group, [topic], f"{d}/db",
-                         extra="ingest:\n  max_message_bytes: 300\n" if dead_letters else "")
+        cfg = run_config(os.path.join(TMP, f"{tag}.yml"), run_boot, group, [topic], f"{d}/db",
+                         extra=("ingest:\n  max_message_bytes: 300\n" if dead_letters else "") +
+                         extra, props=props)
         r = Run(TOCSIN, cfg, os.path.join(TMP, f"{tag}-run.err"), cwd=ROOT)
         half = sum(ends) // 3
         end = time.time() + 60
@@ -242,10 +281,21 @@ def part_broker(dead_letters=False):
         down_at = time.time()
         time.sleep(12)  # past session.timeout.ms: the group is gone when it comes back
         if not dead_letters:
-            check(r.p.poll() is None, f"broker: run exited (rc {r.p.poll()}) while the broker "
+            check(r.p.poll() is None, f"{tag}: run exited (rc {r.p.poll()}) while the broker "
                                       f"was down: {r.text()[-600:]}")
         said = any(w in r.text() for w in ("_ALL_BROKERS_DOWN", "_TRANSPORT"))
         check(said, "broker: the run's log does not say the broker is down")
+        if tls:
+            check("broker away: waiting for it" in r.text(),
+                  f"{tag}: the run's log does not say it waits for the broker")
+            check("Kafka TLS failed" not in r.text() and
+                  "Kafka authentication failed" not in r.text(),
+                  f"{tag}: a broker that is down is taken for a TLS or login setting: "
+                  f"{r.text()[-600:]}")
+            down = metric(port, "tocsin_kafka_broker_errors_total")
+            check(down is not None and down > 0,
+                  f"{tag}: /metrics does not count the broker errors while it is down "
+                  f"(tocsin_kafka_broker_errors_total {down})")
         broker("restart", kdir)
         up_at = time.time()
         ends = [a + b for a, b in zip(ends, produce(KTOOL, boot, topic, rest, create=False))]
@@ -436,11 +486,104 @@ def part_clock():
           f"warned; the {len(last)} incidents of the last third not formed; each third "
           f"consumed in {', '.join(f'{t:.0f}' for t in took)} s", flush=True)
 
+def part_clock_outbox():
+    """The outbox's retries across wall-clock steps (clockshift.c): while the
+    webhook is down the entries retry with back-off (2 s .. 20 s); the clock
+    jumps forward 3 h, then back 2 h; then the webhook comes back. Each jump
+    is logged with the escalations rescheduled; every entry is delivered
+    once, soon after the webhook is back (its retry times were not left 2 h
+    ahead: before, they waited for the clock to catch up)."""
+    shim = os.path.join(TMP, "clockshift.so")
+    if not os.path.exists(shim):
+        cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
+                             os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
+                            capture_output=True, text=True)
+        if not check(cc.returncode == 0, f"clock-outbox: cannot build clockshift.so: "
+                                         f"{cc.stderr[-400:]}"):
+            return
+    tf = os.path.join(TMP, "clockshift-outbox")
+    with open(tf, "w") as f:
+        f.write("0\n")
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    hook = Webhook(secret, TMP)
+    hook.down()
+    esc = escalation_dir(ROOT, TMP)
+    ch = hook.channels_yml(os.path.join(TMP, "channels-clock.yml"),
+                           secret_env="TOCSIN_FAULTS_SECRET",
+                           dispatch="threads: 2, lease: 10s, backoff_base: 2s, backoff_cap: 20s, "
+                                    "poll: 100ms, max_attempts: 1000")
+    topic = f"faults.clock-outbox.{RUN}"
+    ends = produce(KTOOL, BOOT, topic, ssh_stream(1, 24))
+    group = f"g-clock-outbox-{RUN}"
+    d = os.path.join(TMP, "clock-outbox-run")
+    cfg = run_config(os.path.join(TMP, "clock-outbox.yml"), BOOT, group, [topic], f"{d}/db",
+                     extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
+    r = Run(TOCSIN, cfg, os.path.join(TMP, "clock-outbox-run.err"), cwd=ROOT,
+            env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret, LD_PRELOAD=shim,
+                     CLOCKSHIFT_FILE=tf))
+    entries, delivered_in = [], None
+    try:
+        check(wait_committed(KTOOL, BOOT, group, topic, ends, 120, r.p),
+              "clock-outbox: the run did not consume its input: " + r.text()[-600:])
+        end = time.time() + 60
+        while time.time() < end:  # every entry tried at least twice: retrying
+            entries = outbox(TOCSIN, f"{d}/db", ROOT)
+            if entries and all(e.get("attempts", 0) >= 2 for e in entries):
+                break
+            time.sleep(0.5)
+        check(entries and all(e.get("attempts", 0) >= 2 for e in entries),
+              f"clock-outbox: the entries are not retrying: {entries[:2]}")
+        with open(tf, "w") as f:
+            f.write("10800\n")
+        check(r.wait_log("escalation outbox: the system clock jumped forward by 10800 s: ", 20),
+              "clock-outbox: the outbox does not say it follows the forward jump: " +
+              r.text()[-600:])
+        time.sleep(3)
+        with open(tf, "w") as f:
+            f.write("3600\n")  # still ahead: the webhook's certificate stays valid
+        check(r.wait_log("escalation outbox: the system clock jumped back by 7200 s: ", 20),
+              "clock-outbox: the outbox does not say it follows the step back: " +
+              r.text()[-600:])
+        hook.up()
+        t0 = time.time()
+        end = t0 + 120
+        while time.time() < end:
+            entries = outbox(TOCSIN, f"{d}/db", ROOT)
+            if entries and all(e.get("state") == "delivered" for e in entries):
+                delivered_in = time.time() - t0
+                break
+            time.sleep(0.5)
+        time.sleep(2)  # a second delivery of any entry would come now
+    finally:
+        rc = r.stop()
+        hook.srv.stop()
+    check(rc == 0, "clock-outbox: run did not exit 0 on SIGTERM")
+    log = r.text()
+    states = {}
+    for e in entries:
+        states[e.get("state")] = states.get(e.get("state"), 0) + 1
+    check(delivered_in is not None,
+          f"clock-outbox: not every escalation delivered within 120 s of the webhook coming "
+          f"back after the clock stepped back 2 h: {states}")
+    keys = {f"{e['incident_id']}:{e['revision']}" for e in entries}
+    twice = {k: n for k, n in hook.accepted.items() if n != 1}
+    check(set(hook.accepted) == keys, f"clock-outbox: accepted {len(hook.accepted)} keys, "
+                                      f"the outbox has {len(keys)}")
+    check(not twice, f"clock-outbox: accepted more than once: {list(twice.items())[:3]}")
+    moved = [l for l in log.splitlines() if "rescheduled with it" in l]
+    print(f"faults clock-outbox: {len(entries)} escalations retrying while the webhook was "
+          f"down; wall clock +3 h then -2 h: {'; '.join(l.split('outbox: ', 1)[-1][:90] for l in moved)}; "
+          f"webhook back: {states} "
+          + (f"within {delivered_in:.0f} s" if delivered_in is not None else "NOT within 120 s")
+          + f", each accepted once: {not twice}", flush=True)
+
+
 # ------------------------------------------------------------------ main
 
 PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook,
-         "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True)}
-DEFAULT = ["disk", "broker", "webhook", "clock", "broker-dlq"]
+         "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True),
+         "broker-tls": lambda: part_broker(tls=True), "clock-outbox": part_clock_outbox}
+DEFAULT = ["disk", "broker", "webhook", "clock", "clock-outbox", "broker-dlq", "broker-tls"]
 
 
 def main():

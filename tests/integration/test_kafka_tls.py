@@ -10,6 +10,10 @@ and keystore made with openssl and keytool) on free ports:
 - the escalation Kafka channel delivers over SASL_SSL with the password from
   ${file:...} (the message is on the topic);
 - `hunt` reads a time range over SASL_SSL the same way;
+- mTLS (a listener with ssl.client.auth=required): `run` with the client
+  certificate and key (the key's password from ${file:...}) consumes every
+  event; without them it exits non-zero within 60 s naming
+  ssl.certificate.location and ssl.key.location;
 - a wrong password (from ${env:...}) and a wrong CA each make `run` exit
   non-zero within 60 s with a message that says what to check; the channel
   with the wrong password keeps the entry pending with such a message;
@@ -234,6 +238,65 @@ def main():
           "ssl.ca.location")
     seen += [("badca stdout", open(out).read()), ("badca stderr", e)]
 
+    # 3a. mTLS: a listener with ssl.client.auth=required. With the client
+    # certificate and its key (the key's password from ${file:...}) run
+    # consumes; without them it stops with a message naming what to set
+    for name, with_cert in (("mtls", True), ("mtls-nocert", False)):
+        d = os.path.join(TMP, name)
+        os.makedirs(d, exist_ok=True)
+        cfg = os.path.join(d, "tocsin.yml")
+        port3 = free_port()
+        cert = (f"""    ssl.certificate.location: {env['KAFKA_CLIENT_CERT']}
+    ssl.key.location: {env['KAFKA_CLIENT_KEY']}
+    ssl.key.password: "${{file:{env['KAFKA_CLIENT_KEY_PASSWORD_FILE']}}}"
+""" if with_cert else "")
+        with open(cfg, "w") as f:
+            f.write(f"""kafka:
+  brokers: "{env['KAFKA_MTLS']}"
+  group_id: g-tls-{name}-{RUN}
+  batch_timeout_ms: 50
+  properties:
+    security.protocol: SSL
+    ssl.ca.location: {env['KAFKA_CA']}
+{cert}topics:
+  - name: {TOPIC}
+    format: rfc3164
+    tenant: agency-a
+paths:
+  rules: [{RULES}]
+  data_dir: {d}/data
+http:
+  listen: 127.0.0.1:{port3}
+  rate: 0
+""")
+        p, out, err = start_run(d, cfg, renv)
+        t0 = time.time()
+        if with_cert:
+            text = wait_for(lambda: (lambda s: s[1] if s[0] == 200 and consumed(s[1]) >= len(lines)
+                                     else None)(request(port3, "/metrics")), 90)
+            seen.append(("mtls /metrics", text or ""))
+            rc = stop(p)
+            check(text is not None and consumed(text) == len(lines) and rc == 0,
+                  f"mTLS: run with ssl.certificate.location/ssl.key.location (key password "
+                  f"from ${{file:...}}) consumes the {len(lines)} events (rc {rc}): "
+                  f"{open(err).read()[-300:]}")
+        else:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
+            rc = stop(p)
+            e = open(err).read()
+            check(rc not in (0, "killed") and time.time() - t0 < 60,
+                  f"mTLS without a client certificate: run exits non-zero within 60 s (rc {rc}, "
+                  f"{time.time() - t0:.1f} s)")
+            check("Kafka TLS failed" in e and "ssl.certificate.location" in e and
+                  "ssl.key.location" in e and "bad certificate" in e,
+                  "mTLS without a client certificate: the message names the refused certificate "
+                  "and ssl.certificate.location / ssl.key.location: " + e[-400:])
+        seen += [(name + " stdout", open(out).read()), (name + " stderr", open(err).read())]
+    key_pw = open(env["KAFKA_CLIENT_KEY_PASSWORD_FILE"]).read().strip()
+
     # 3b. hunt over SASL_SSL (its own consumer, the same properties)
     now = time.time()
     hl = [time.strftime("<38>%b %e %H:%M:%S", time.gmtime(now - 60 + s)) +
@@ -307,7 +370,7 @@ def main():
     # 5. no secret anywhere
     for where, text in seen:
         for name, s in (("the SCRAM password", secret), ("the wrong password", BAD_PW),
-                        ("the API token", TOKEN)):
+                        ("the API token", TOKEN), ("the client key's password", key_pw)):
             if s in text:
                 check(False, f"{name} appears in {where}")
     check(len(seen) >= 12, f"no secret in any of {len(seen)} outputs (stderr, stdout, "

@@ -180,10 +180,12 @@ def diff_incidents(ref, got):
 
 
 def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra="",
-               fmt="rfc3164"):
+               fmt="rfc3164", props=None):
     """A `tocsin run` config: topics (names, format fmt, tenant agency-test)
-    of the broker at boot, group, LMDB in data_dir; extra YAML appended."""
+    of the broker at boot, group, LMDB in data_dir; extra YAML appended;
+    props: more kafka.properties (name: value, e.g. TLS and SASL)."""
     tl = "".join(f"  - name: {t}\n    format: {fmt}\n    tenant: agency-test\n" for t in topics)
+    pl = "".join(f"    {k}: \"{v}\"\n" for k, v in (props or {}).items())
     with open(path, "w") as f:
         f.write(f"""kafka:
   brokers: "{boot}"
@@ -193,7 +195,7 @@ def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra="",
   properties:
     session.timeout.ms: 6000
     heartbeat.interval.ms: 1000
-topics:
+{pl}topics:
 {tl}paths:
   data_dir: {data_dir}
   rules: [{rules}]

@@ -6,8 +6,9 @@
 #                                      127.0.0.1 on a free port, wait until it answers;
 #                                      prints the bootstrap address (also in DIR/bootstrap)
 #   tests/kafka/broker.sh start-secure DIR
-#                                      the same broker with two more listeners: SSL and
-#                                      SASL_SSL with SCRAM-SHA-512 (see secure_material);
+#                                      the same broker with three more listeners: SSL,
+#                                      SASL_SSL with SCRAM-SHA-512 and SSL that requires
+#                                      client certificates (MTLS; see secure_material);
 #                                      prints the PLAINTEXT bootstrap and writes DIR/ssl.env
 #   tests/kafka/broker.sh stop DIR     stop it (TERM, then KILL), leaving no process behind
 #   tests/kafka/broker.sh restart DIR  start the broker of DIR again (stopped first if it
@@ -41,6 +42,10 @@ free_port() {
 #   DIR/tls/other-ca.pem   a second CA that did not sign the broker (the wrong-CA test)
 #   DIR/tls/broker.p12     the broker's keystore (PKCS12): key + certificate for
 #                          127.0.0.1 / localhost signed by ca.pem; password in DIR/tls/store.pw
+#   DIR/tls/trust.p12      the broker's trust store for client certificates (ca.pem)
+#   DIR/tls/client.pem, client.key
+#                          a client certificate signed by ca.pem and its key, encrypted
+#                          with the password in DIR/tls/client-key.pw (mTLS listener)
 # and the SCRAM-SHA-512 users, added when the log dir is formatted (KRaft keeps
 # them in its metadata; StorageTool --add-scram is what kafka-configs does for a
 # running cluster): "tocsin" with a random password in DIR/tls/tocsin.pw (0600),
@@ -69,13 +74,24 @@ secure_material() {
     keytool -importcert -noprompt -alias broker -file "$t/broker.pem" \
         -keystore "$t/broker.p12" -storepass "$pw" >/dev/null 2>&1
     (umask 077; openssl rand -hex 12 > "$t/tocsin.pw"; openssl rand -hex 12 > "$t/admin.pw")
+    # mTLS: the broker's trust store (the test CA) for client certificates, and
+    # a client key (encrypted, password in DIR/tls/client-key.pw, 0600) with its
+    # certificate signed by the test CA
+    keytool -importcert -noprompt -alias ca -file "$t/ca.pem" -keystore "$t/trust.p12" \
+        -storetype PKCS12 -storepass "$pw" >/dev/null 2>&1
+    (umask 077; openssl rand -hex 12 > "$t/client-key.pw"
+     openssl req -newkey rsa:2048 -subj "/CN=tocsin-client" -passout "file:$t/client-key.pw" \
+         -keyout "$t/client.key" -out "$t/client.csr" 2>/dev/null)
+    printf 'extendedKeyUsage=clientAuth\n' > "$t/client.ext"
+    openssl x509 -req -in "$t/client.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+        -days 2 -extfile "$t/client.ext" -out "$t/client.pem" 2>/dev/null
 }
 
 start() {
     local dir=$1 secure=${2:-}
     fetch
     mkdir -p "$dir/data"
-    local port cport sport aport
+    local port cport sport aport mport
     port=$(free_port); cport=$(free_port)
     while [ "$cport" = "$port" ]; do cport=$(free_port); done
     local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
@@ -89,9 +105,14 @@ start() {
         while [ "$aport" = "$port" ] || [ "$aport" = "$cport" ] || [ "$aport" = "$sport" ]; do
             aport=$(free_port)
         done
-        listeners="$listeners,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport"
-        advertised="$advertised,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport"
-        pmap="$pmap,SSL:SSL,SASL_SSL:SASL_SSL"
+        mport=$(free_port)
+        while [ "$mport" = "$port" ] || [ "$mport" = "$cport" ] || [ "$mport" = "$sport" ] ||
+              [ "$mport" = "$aport" ]; do
+            mport=$(free_port)
+        done
+        listeners="$listeners,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport,MTLS://127.0.0.1:$mport"
+        advertised="$advertised,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport,MTLS://127.0.0.1:$mport"
+        pmap="$pmap,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL"
         local spw
         spw=$(cat "$dir/tls/store.pw")
         extra="ssl.keystore.type=PKCS12
@@ -99,6 +120,10 @@ ssl.keystore.location=$dir/tls/broker.p12
 ssl.keystore.password=$spw
 ssl.key.password=$spw
 ssl.client.auth=none
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.ssl.truststore.type=PKCS12
+listener.name.mtls.ssl.truststore.location=$dir/tls/trust.p12
+listener.name.mtls.ssl.truststore.password=$spw
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(cat "$dir/tls/admin.pw")\";"
     fi
@@ -155,8 +180,13 @@ KAFKA_CA=$dir/tls/ca.pem
 KAFKA_OTHER_CA=$dir/tls/other-ca.pem
 KAFKA_USER=tocsin
 KAFKA_PASSWORD_FILE=$dir/tls/tocsin.pw
+KAFKA_MTLS=127.0.0.1:$mport
+KAFKA_CLIENT_CERT=$dir/tls/client.pem
+KAFKA_CLIENT_KEY=$dir/tls/client.key
+KAFKA_CLIENT_KEY_PASSWORD_FILE=$dir/tls/client-key.pw
 ENV
-        echo "kafka: SSL on 127.0.0.1:$sport, SASL_SSL (SCRAM-SHA-512) on 127.0.0.1:$aport" >&2
+        echo "kafka: SSL on 127.0.0.1:$sport, SASL_SSL (SCRAM-SHA-512) on 127.0.0.1:$aport," \
+            "SSL with client certificates required on 127.0.0.1:$mport" >&2
     fi
     echo "kafka: broker $KAFKA_VERSION up on 127.0.0.1:$port (dir $dir)" >&2
     echo "127.0.0.1:$port"

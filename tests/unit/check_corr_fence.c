@@ -24,6 +24,8 @@ struct fx {
     char dir[64];
     long rule;
     FILE *out;
+    struct rt_events_out *eo; /* run's events output (-o), when set */
+    struct rt_det *det;       /* run's detections (-d), when set */
 };
 
 static void fx_open(struct fx *f, bool fence)
@@ -72,6 +74,7 @@ static int batch(struct fx *f, int w, int32_t part, int64_t from, int64_t to)
         ev[i].src.offset = from + (int64_t)i;
         ev[i].raw = "raw line";
         ev[i].raw_len = 8;
+        ev[i].logsource.product = "test";
         ts_event_add_str(&ev[i], "x", "ssh_fail", 8);
         ts_event_add_str(&ev[i], "src_ip", "203.0.113.9", 11);
         ck_assert_int_eq(rt_corr_collect(&f->cs, w, (size_t)f->rule, &ev[i]), 0);
@@ -84,7 +87,16 @@ static int batch(struct fx *f, int w, int32_t part, int64_t from, int64_t to)
     b.worker = w;
     b.offsets[0] = (struct ingest_offset){"auth", part, to, from};
     b.noffsets = 1;
-    return rt_corr_commit(&f->cs, &b);
+    if (f->eo) /* as run_process, then run_commit */
+        ck_assert_int_eq(rt_events_out_process(f->eo, &b), 0);
+    if (f->det)
+        ck_assert_int_eq(rt_det_process(f->det, &b), 0);
+    int rc = rt_corr_commit(&f->cs, &b);
+    if (f->eo && !f->eo->pend) /* written in process(): committed whatever the fence says */
+        ck_assert_int_eq(rt_events_out_commit(f->eo, &b), 0);
+    if (f->det && !f->det->pend)
+        ck_assert_int_eq(rt_det_flush(f->det), 0);
+    return rc;
 }
 
 static uint64_t fed(struct fx *f)
@@ -161,12 +173,152 @@ START_TEST(test_fence_drops_a_batch_fed_before_and_keeps_the_rest)
 }
 END_TEST
 
+/* run_pre_write's part (runtime/run.c) */
+static bool eo_not_fed(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    return !rt_corr_fed_pos(ctx, topic, partition, offset);
+}
+
+static bool eo_none(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    (void)ctx, (void)topic, (void)partition, (void)offset;
+    return false;
+}
+
+static struct rt_events_out *pre_write_eo;
+static struct rt_det *pre_write_det;
+static int eo_pre_write(void *ctx, const struct ingest_batch *b, bool stale)
+{
+    if (pre_write_det) {
+        int rc = rt_det_commit_kept(pre_write_det, b, stale ? eo_none : eo_not_fed, ctx);
+        if (rc)
+            return rc;
+    }
+    return pre_write_eo ? rt_events_out_commit_kept(pre_write_eo, b,
+                                                    stale ? eo_none : eo_not_fed, ctx)
+                        : 0;
+}
+
+/* Lines of the events output per offset of partition 0 (100..249), and the
+ * number of lines. */
+static int eo_lines(const char *path, int per[250])
+{
+    memset(per, 0, 250 * sizeof(int));
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof(line), fp)) {
+        const char *o = strstr(line, "\"offset\":");
+        ck_assert_ptr_nonnull(o);
+        long off = strtol(o + 9, NULL, 10);
+        ck_assert(off >= 0 && off < 250);
+        per[off]++;
+        n++;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* The events output (run -o) of the same sequence: before, each batch's
+ * events were written in process(), before the fence's verdict - the
+ * re-read batch's 50 and the partly re-read batch's 50 again (250 lines
+ * for 150 messages); deferred to the fenced commit, each once. */
+START_TEST(test_events_output_holds_each_event_once_across_a_stale_batch)
+{
+    pre_write_det = NULL;
+    for (int deferred = 0; deferred < 2; deferred++) {
+        struct fx f;
+        fx_open(&f, true);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/events.jsonl", f.dir);
+        struct rt_events_out eo;
+        ck_assert_int_eq(rt_events_out_open(&eo, path), 0);
+        if (deferred) {
+            ck_assert_int_eq(rt_events_out_defer(&eo, 2), 0);
+            pre_write_eo = &eo;
+            f.cs.pre_write = eo_pre_write;
+            f.cs.pre_write_ctx = &f.cs;
+        }
+        f.eo = &eo;
+        ck_assert_int_eq(batch(&f, 1, 0, 100, 200), 0);
+        ck_assert_int_eq(batch(&f, 0, 0, 100, 150), INGEST_E_STALE);
+        ck_assert_int_eq(batch(&f, 0, 0, 150, 250), 0);
+        ck_assert_int_eq(batch(&f, 1, 0, 200, 240), INGEST_E_STALE);
+        rt_events_out_close(&eo);
+        int per[250];
+        int n = eo_lines(path, per);
+        if (!deferred) {
+            ck_assert_int_eq(n, 290); /* the old behaviour, reproduced */
+            ck_assert_int_eq(per[120], 2);
+        } else {
+            ck_assert_int_eq(n, 150);
+            for (int o = 100; o < 250; o++)
+                ck_assert_msg(per[o] == 1, "offset %d written %d times", o, per[o]);
+            ck_assert_uint_eq(eo.dropped, 140); /* 50 + 50 + 40 */
+        }
+        fx_close(&f);
+    }
+}
+END_TEST
+
+/* The detections (run -d) of the same sequence: printed in process() before,
+ * 290 for 150 messages; held for the fenced commit, each once. */
+START_TEST(test_detections_output_holds_each_detection_once_across_a_stale_batch)
+{
+    for (int deferred = 0; deferred < 2; deferred++) {
+        struct fx f;
+        fx_open(&f, true);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/det.jsonl", f.dir);
+        FILE *out = fopen(path, "w");
+        ck_assert_ptr_nonnull(out);
+        struct rt_det det;
+        struct rule_load_opts lo = {.buf = DET_RULE("ssh_fail"),
+                                    .buf_len = strlen(DET_RULE("ssh_fail")),
+                                    .buf_name = "d.yml"};
+        ck_assert_int_eq(rt_det_open(&det, &lo, 2, out, true), 0);
+        pre_write_eo = NULL;
+        pre_write_det = NULL;
+        if (deferred) {
+            ck_assert_int_eq(rt_pending_create(&det.pend, 2), 0);
+            pre_write_det = &det;
+            f.cs.pre_write = eo_pre_write;
+            f.cs.pre_write_ctx = &f.cs;
+        }
+        f.det = &det;
+        ck_assert_int_eq(batch(&f, 1, 0, 100, 200), 0);
+        ck_assert_int_eq(batch(&f, 0, 0, 100, 150), INGEST_E_STALE);
+        ck_assert_int_eq(batch(&f, 0, 0, 150, 250), 0);
+        ck_assert_int_eq(batch(&f, 1, 0, 200, 240), INGEST_E_STALE);
+        uint64_t printed = det.detections, dropped = det.dropped;
+        rt_det_close(&det);
+        fclose(out);
+        int per[250];
+        int n = eo_lines(path, per);
+        if (!deferred) {
+            ck_assert_int_eq(n, 290); /* the old behaviour, reproduced */
+        } else {
+            ck_assert_int_eq(n, 150);
+            for (int o = 100; o < 250; o++)
+                ck_assert_msg(per[o] == 1, "offset %d printed %d times", o, per[o]);
+            ck_assert_uint_eq(dropped, 140);
+            ck_assert_uint_eq(printed, 150);
+        }
+        fx_close(&f);
+    }
+    pre_write_det = NULL;
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("corr_fence");
     TCase *tc = tcase_create("fence");
     tcase_add_test(tc, test_without_the_fence_a_batch_read_again_counts_twice);
     tcase_add_test(tc, test_fence_drops_a_batch_fed_before_and_keeps_the_rest);
+    tcase_add_test(tc, test_events_output_holds_each_event_once_across_a_stale_batch);
+    tcase_add_test(tc, test_detections_output_holds_each_detection_once_across_a_stale_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -181,7 +181,7 @@ START_TEST(test_lease_expiry_redelivers_after_a_simulated_crash)
     int64_t t0 = ts_now_ns();
     struct store_txn *t = st_begin(s);
     int claimed = 0;
-    ck_assert_int_eq(store_outbox_claim(t, t0, 5 * TS_NS_PER_SEC, 0, a, ignore, &claimed), 0);
+    ck_assert_int_eq(store_outbox_claim(t, t0, 5 * TS_NS_PER_SEC, 0, 0, a, ignore, &claimed), 0);
     ck_assert_int_eq(store_txn_commit(t, NULL), 0);
     ck_assert_int_eq(claimed, 3);
     ts_arena_destroy(a);

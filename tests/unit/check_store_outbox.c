@@ -136,8 +136,8 @@ START_TEST(test_outbox_claim_leases_counts_attempts_and_marks_settle_entries)
     struct ts_arena *a = st_arena();
     struct got g = {0};
     t = st_begin(s);
-    ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 2, a, collect, &g), 0);
-    ck_assert_int_eq(store_outbox_claim(t, S(50), 0, 2, a, collect, &g), TS_E_INVAL);
+    ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 0, 2, a, collect, &g), 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(50), 0, 0, 2, a, collect, &g), TS_E_INVAL);
     st_commit(t);
     ck_assert_int_eq(g.n, 2);
     ck_assert_str_eq(g.ids[0], "e1");
@@ -145,7 +145,7 @@ START_TEST(test_outbox_claim_leases_counts_attempts_and_marks_settle_entries)
     /* a second dispatcher sees only the unclaimed one */
     memset(&g, 0, sizeof(g));
     t = st_begin(s);
-    ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 0, a, collect, &g), 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 0, 0, a, collect, &g), 0);
     st_commit(t);
     ck_assert_int_eq(g.n, 1);
     ck_assert_str_eq(g.ids[0], "e3");
@@ -207,18 +207,99 @@ START_TEST(test_outbox_claim_after_a_crash_finds_the_lease_expired)
     struct ts_arena *a = st_arena();
     struct got g = {0};
     t = st_begin(s);
-    ck_assert_int_eq(store_outbox_claim(t, S(10), S(30), 0, a, collect, &g), 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(10), S(30), 0, 0, a, collect, &g), 0);
     st_commit(t);
     store_close(s); /* the dispatcher "dies" before marking */
     s = st_open();
     memset(&g, 0, sizeof(g));
     t = st_begin(s);
-    ck_assert_int_eq(store_outbox_claim(t, S(39), S(30), 0, a, collect, &g), 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(39), S(30), 0, 0, a, collect, &g), 0);
     ck_assert_int_eq(g.n, 0);
-    ck_assert_int_eq(store_outbox_claim(t, S(40), S(30), 0, a, collect, &g), 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(40), S(30), 0, 0, a, collect, &g), 0);
     st_commit(t);
     ck_assert_int_eq(g.n, 1);
     ck_assert_uint_eq(g.attempts[0], 2);
+    ts_arena_destroy(a);
+    store_close(s);
+}
+END_TEST
+
+/* A wall clock stepped back 3 h after a retry was scheduled (by a process
+ * since restarted): the retry is due 3 h + its back-off from the new now.
+ * Without a horizon the claim leaves it for 3 h; with one (the longest
+ * back-off + leases) it is due now, and an entry due inside the horizon is
+ * still left for its time. */
+START_TEST(test_outbox_claim_takes_an_entry_due_beyond_the_horizon_after_a_step_back)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    struct store_outbox e = entry("stepped", S(10800 + 100 + 60)); /* old clock: 10,900 + 60 s */
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    e = entry("soon", S(100 + 30)); /* scheduled on the new clock, 30 s ahead */
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    st_commit(t);
+    struct ts_arena *a = st_arena();
+    struct got g = {0};
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_claim(t, S(100), S(60), 0, 0, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 0); /* the old behaviour: nothing due for 3 h */
+    /* horizon 1 h + 2 leases */
+    ck_assert_int_eq(store_outbox_claim(t, S(100), S(60), S(3600 + 120), 0, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.ids[0], "stepped");
+    /* its lease is inside the horizon: not claimed again by the same walk */
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(store_outbox_claim(t, S(101), S(60), S(3600 + 120), 0, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 0);
+    ck_assert_int_eq(store_outbox_claim(t, S(101), S(60), S(30), 0, a, collect, &g),
+                     TS_E_INVAL); /* a horizon inside the lease */
+    st_commit(t);
+    ts_arena_destroy(a);
+    store_close(s);
+}
+END_TEST
+
+/* A dispatcher that sees the wall clock stepped moves the scheduled times
+ * with it: forward, only entries already attempted (a new entry is due on
+ * the new clock); back, every pending one. Delivered entries stay. */
+START_TEST(test_outbox_shift_due_moves_pending_retries_with_a_clock_step)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    struct store_outbox e = entry("retry", S(10));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    e = entry("new", S(20));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    e = entry("done", S(10));
+    ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    st_commit(t);
+    struct ts_arena *a = st_arena();
+    struct got g = {0};
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_claim(t, S(10), S(30), 0, 0, a, collect, &g), 0);
+    ck_assert_int_eq(g.n, 2); /* done and retry, leased to 40 s */
+    ck_assert_int_eq(store_outbox_mark_delivered(t, "done"), 0);
+    ck_assert_int_eq(store_outbox_mark_retry(t, "retry", S(70), "HTTP 503"), 0);
+    /* +3 h */
+    uint64_t moved = 0;
+    ck_assert_int_eq(store_outbox_shift_due(t, S(10800), 1, &moved), 0);
+    ck_assert_uint_eq(moved, 1);
+    st_commit(t);
+    due(s, S(10800 + 69), &g);
+    ck_assert_int_eq(g.n, 1); /* "new" only: the retry keeps its 60 s back-off */
+    ck_assert_str_eq(g.ids[0], "new");
+    due(s, S(10800 + 70), &g);
+    ck_assert_int_eq(g.n, 2);
+    /* back 6 h: both move */
+    t = st_begin(s);
+    ck_assert_int_eq(store_outbox_shift_due(t, -S(21600), 0, &moved), 0);
+    ck_assert_uint_eq(moved, 2);
+    st_commit(t);
+    due(s, S(20 - 10800), &g);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.ids[0], "new");
+    due(s, S(70 - 10800), &g);
+    ck_assert_int_eq(g.n, 2);
     ts_arena_destroy(a);
     store_close(s);
 }
@@ -395,6 +476,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_outbox_due_list_is_ordered_by_due_time_and_bounded_by_now);
     tcase_add_test(tc, test_outbox_claim_leases_counts_attempts_and_marks_settle_entries);
     tcase_add_test(tc, test_outbox_claim_after_a_crash_finds_the_lease_expired);
+    tcase_add_test(tc, test_outbox_claim_takes_an_entry_due_beyond_the_horizon_after_a_step_back);
+    tcase_add_test(tc, test_outbox_shift_due_moves_pending_retries_with_a_clock_step);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("retention");
     tcase_add_checked_fixture(tr, setup, teardown);
