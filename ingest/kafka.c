@@ -15,7 +15,10 @@
  * Rebalance: before partitions are revoked, the current batch is pushed, the
  * worker waits until the stage thread has processed everything, and commits
  * synchronously. Offsets are only committed for processed batches, so
- * delivery is at-least-once. Batches come from a pool of queue_batches + 2 per
+ * delivery is at-least-once. A sink that coalesces its commits (commit()
+ * returns INGEST_HELD) has the offsets of the batches it holds committed
+ * after its next commit or flush(): the stage thread flushes when its queue
+ * stays empty, the poll thread before a revoke and at the end. Batches come from a pool of queue_batches + 2 per
  * worker: after a successful push one is always free.
  * Transactions (opts.txn_id, the re-keyed mode of docs/scale.md): each
  * worker also owns a transactional producer; the stage thread runs every
@@ -93,6 +96,10 @@ struct worker {
     pthread_cond_t cv;
     uint64_t pushed, done; /* batches, guarded by mu */
     rd_kafka_topic_partition_list_t *committed; /* last committed offsets, guarded by mu */
+    /* the offsets of the batches the sink holds (commit() returned
+     * INGEST_HELD), committed with the next batch it commits or when
+     * flush() made them durable; guarded by mu, added to by the stage thread */
+    rd_kafka_topic_partition_list_t *held;
     struct norm_scratch *ns; /* NULL without normalisation */
     struct norm_set *ns_norm;    /* the normaliser ns was made for (a reference, so a
                                        freed one's address cannot come back) */
@@ -363,6 +370,7 @@ static void set_paused(struct worker *w, bool pause)
 }
 
 static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer);
+static int flush_held(struct worker *w);
 
 /* Hand w->cur to the stage thread; leaves a fresh batch in w->cur. */
 static void push_cur(struct worker *w)
@@ -521,12 +529,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     w->in_callback = true;
     push_cur(w);
     wait_drained(w);
+    flush_held(w);
     commit_sync_done(w);
     pending_drop_all(w);
     pthread_mutex_lock(&w->mu);
     if (w->committed)
         rd_kafka_topic_partition_list_destroy(w->committed);
     w->committed = rd_kafka_topic_partition_list_new(8);
+    if (w->held) /* flushed; or the source failed: never committed */
+        rd_kafka_topic_partition_list_destroy(w->held);
+    w->held = rd_kafka_topic_partition_list_new(8);
     if (w->assigned)
         rd_kafka_topic_partition_list_destroy(w->assigned);
     w->assigned = NULL;
@@ -927,20 +939,81 @@ static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool def
 
 /* ------------------------------------------------------------ threads */
 
+/* l's offset of each partition of b set to b's */
+static void list_note(rd_kafka_topic_partition_list_t *l, const struct ingest_batch *b)
+{
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, b->offsets[i].topic, b->offsets[i].partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition);
+        p->offset = b->offsets[i].offset;
+    }
+}
+
+/* l's offset of each partition of from set to from's */
+static void list_merge(rd_kafka_topic_partition_list_t *l,
+                       const rd_kafka_topic_partition_list_t *from)
+{
+    for (int i = 0; i < from->cnt; i++) {
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, from->elems[i].topic, from->elems[i].partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(l, from->elems[i].topic,
+                                                  from->elems[i].partition);
+        p->offset = from->elems[i].offset;
+    }
+}
+
 /* b's offsets as this worker's latest committed ones (the final commit and
  * a revoke commit them again synchronously). */
 static void note_committed(struct worker *w, const struct ingest_batch *b)
 {
     pthread_mutex_lock(&w->mu);
-    for (uint32_t i = 0; i < b->noffsets; i++) {
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            w->committed, b->offsets[i].topic, b->offsets[i].partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
-                                                  b->offsets[i].partition);
-        p->offset = b->offsets[i].offset;
-    }
+    list_note(w->committed, b);
     pthread_mutex_unlock(&w->mu);
+}
+
+/* The sink made durable the batches it held and b (NULL: only those):
+ * their offsets to Kafka (asynchronously; the final commit and a revoke
+ * commit them again synchronously). */
+static void commit_offsets(struct worker *w, const struct ingest_batch *b)
+{
+    pthread_mutex_lock(&w->mu);
+    rd_kafka_topic_partition_list_t *l = w->held;
+    w->held = rd_kafka_topic_partition_list_new(8);
+    if (b)
+        list_note(l, b);
+    list_merge(w->committed, l);
+    pthread_mutex_unlock(&w->mu);
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
+        if (e)
+            ts_warn("kafka (worker %d): commit: %s", w->id, rd_kafka_err2str(e));
+        else
+            inc(&w->st.commits, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Batches held by the sink: flush() them, then their offsets to Kafka. A
+ * failure stops the source, nothing of them committed. */
+static int flush_held(struct worker *w)
+{
+    struct ingest_kafka *k = w->k;
+    pthread_mutex_lock(&w->mu);
+    bool any = w->held && w->held->cnt > 0;
+    pthread_mutex_unlock(&w->mu);
+    if (!any || !k->o.sink.flush || atomic_load(&k->failed))
+        return 0;
+    int rc = k->o.sink.flush(k->o.sink.ctx, w->id);
+    if (rc) {
+        fail(k, rc, "worker %d: committing the batches held failed: %s", w->id,
+             ts_strerror(rc));
+        return rc;
+    }
+    commit_offsets(w, NULL);
+    return 0;
 }
 
 static int txn_batch(struct worker *w, struct ingest_batch *b);
@@ -991,23 +1064,18 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
         inc(&w->st.batches, 1);
         return 0;
     }
+    if (rc == INGEST_HELD) { /* committed to Kafka after the sink's next commit */
+        pthread_mutex_lock(&w->mu);
+        list_note(w->held, b);
+        pthread_mutex_unlock(&w->mu);
+        inc(&w->st.batches, 1);
+        return 0;
+    }
     if (rc) {
         fail(k, rc, "worker %d: commit hook failed: %s", w->id, ts_strerror(rc));
         return rc;
     }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->noffsets);
-    for (uint32_t i = 0; i < b->noffsets; i++)
-        rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition)
-            ->offset = b->offsets[i].offset;
-    note_committed(w, b);
-    if (l->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
-        if (e)
-            ts_warn("kafka (worker %d): commit: %s", w->id, rd_kafka_err2str(e));
-        else
-            inc(&w->st.commits, 1);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
+    commit_offsets(w, b);
     inc(&w->st.batches, 1);
     return 0;
 }
@@ -1154,8 +1222,10 @@ static void *stage_main(void *arg)
     for (;;) {
         void *item;
         int rc = ts_queue_pop(w->full, &item, 200);
-        if (rc == TS_E_LIMIT)
+        if (rc == TS_E_LIMIT) {
+            flush_held(w); /* nothing came: what the sink holds waits no longer */
             continue;
+        }
         if (rc)
             break;
         struct ingest_batch *b = item;
@@ -1204,6 +1274,7 @@ static void *poll_main(void *arg)
         push_cur(w);
     tt_publish(w);
     wait_drained(w);
+    flush_held(w);
     commit_sync_done(w);
     w->in_callback = true; /* close() may call the rebalance callback */
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(w->rk);
@@ -1708,6 +1779,7 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
         pthread_mutex_init(&w->ttmu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->committed = rd_kafka_topic_partition_list_new(8);
+        w->held = rd_kafka_topic_partition_list_new(8);
         rc = ingest_health_create(&w->health);
         w->npool = qn + 2;
         w->pool = calloc(w->npool, sizeof(*w->pool));
@@ -1984,6 +2056,8 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         ts_queue_destroy(w->free);
         if (w->committed)
             rd_kafka_topic_partition_list_destroy(w->committed);
+        if (w->held)
+            rd_kafka_topic_partition_list_destroy(w->held);
         if (w->assigned)
             rd_kafka_topic_partition_list_destroy(w->assigned);
         free(w->tt_pend.v);
