@@ -185,14 +185,29 @@ static void next_gen(struct rule_scratch *s)
     s->lused = 0;
 }
 
+/* a[0..n) == b[0..n): 8 bytes at a time, the tail as the last 8 (or 4)
+ * bytes overlapping what was compared, never a byte loop past 3 bytes */
 static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-    for (; n >= 8; n -= 8, a += 8, b += 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
+    uint64_t x, y;
+    if (n >= 8) {
+        for (; n > 8; n -= 8, a += 8, b += 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v, u2, v2;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        memcpy(&u2, a + n - 4, 4);
+        memcpy(&v2, b + n - 4, 4);
+        return u == v && u2 == v2;
     }
     while (n--)
         if (*a++ != *b++)
