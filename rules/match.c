@@ -25,6 +25,10 @@
 #include "../core/buf.h"
 #include "rules_int.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define LBUF_CAP ((size_t)1 << 20)
 #define RE_JIT_STACK_START ((size_t)32 << 10)
 #define RE_JIT_STACK_MAX ((size_t)512 << 10)
@@ -326,7 +330,20 @@ static const char *fold(struct rule_scratch *s, uint32_t fid, const char *p, siz
     if (n > LBUF_CAP - s->lused)
         return NULL;
     char *d = s->lbuf + s->lused;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes at a time: 'A'..'Z' moved to the bottom of the signed range
+     * and picked out with one compare (a byte loop was ~1k instructions a
+     * Sysmon event) */
+    const __m128i bias = _mm_set1_epi8((char)(128 - 'A')), top = _mm_set1_epi8((char)(-128 + 26));
+    const __m128i up = _mm_set1_epi8(32);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_cmplt_epi8(_mm_add_epi8(x, bias), top);
+        _mm_storeu_si128((__m128i *)(void *)(d + i), _mm_add_epi8(x, _mm_and_si128(m, up)));
+    }
+#endif
+    for (; i < n; i++)
         d[i] = lc(p[i]);
     if (fid < s->nf) {
         s->lstamp[fid] = s->gen;
