@@ -371,6 +371,8 @@ static void set_paused(struct worker *w, bool pause)
 
 static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer);
 static int flush_held(struct worker *w);
+static void list_merge(rd_kafka_topic_partition_list_t *l,
+                       const rd_kafka_topic_partition_list_t *from);
 
 /* Hand w->cur to the stage thread; leaves a fresh batch in w->cur. */
 static void push_cur(struct worker *w)
@@ -491,6 +493,41 @@ static int assigned_hook(struct worker *w, const rd_kafka_topic_partition_list_t
     return rc;
 }
 
+/* The sink's store is ahead of the group's committed offsets (a process
+ * killed after a commit of its store and before the Kafka commit of those
+ * batches - with coalesced commits, up to a flush of another worker's held
+ * batches): commit the stored offsets to Kafka, so that the group's lag
+ * and what tools read agree with what was processed even when no new
+ * message comes for the partition. Never moves a committed offset back
+ * (another process's store may be behind the group). */
+static void catch_up(struct worker *w, const rd_kafka_topic_partition_list_t *stored)
+{
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(stored);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(stored->cnt);
+    if (rd_kafka_committed(w->rk, c, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < c->cnt; i++) {
+            int64_t want = stored->elems[i].offset;
+            if (c->elems[i].err || want < 0 || (c->elems[i].offset >= 0 && c->elems[i].offset >= want))
+                continue;
+            rd_kafka_topic_partition_list_add(l, c->elems[i].topic, c->elems[i].partition)
+                ->offset = want;
+        }
+    }
+    if (l->cnt > 0) {
+        pthread_mutex_lock(&w->mu);
+        list_merge(w->committed, l);
+        pthread_mutex_unlock(&w->mu);
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
+        if (e)
+            ts_warn("kafka (worker %d): committing the stored offsets: %s", w->id,
+                    rd_kafka_err2str(e));
+        else
+            inc(&w->st.commits, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -502,18 +539,26 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, NULL); /* nothing is read: the source stops */
             return;
         }
+        rd_kafka_topic_partition_list_t *stored = rd_kafka_topic_partition_list_new(parts->cnt);
         for (int i = 0; k->o.sink.seek && i < parts->cnt; i++) {
             int64_t off;
             const char *topic = parts->elems[i].topic;
             for (size_t t = 0; t < k->o.ntopics; t++)
                 if (strcmp(k->o.topics[t].name, topic) == 0)
                     topic = k->o.topics[t].name;
-            if (k->o.sink.seek(k->o.sink.ctx, topic, parts->elems[i].partition, &off) == 0)
+            if (k->o.sink.seek(k->o.sink.ctx, topic, parts->elems[i].partition, &off) == 0) {
                 parts->elems[i].offset = off;
+                rd_kafka_topic_partition_list_add(stored, parts->elems[i].topic,
+                                                  parts->elems[i].partition)
+                    ->offset = off;
+            }
         }
         ts_info("kafka (worker %d): assigned %d partition(s) of group %s", w->id, parts->cnt,
                 k->o.group_id ? k->o.group_id : "tocsin");
         rd_kafka_assign(rk, parts);
+        if (stored->cnt > 0 && !w->txp)
+            catch_up(w, stored);
+        rd_kafka_topic_partition_list_destroy(stored);
         rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
         pthread_mutex_lock(&w->mu);
         if (w->assigned)
