@@ -59,7 +59,22 @@ struct rule_scratch {
     bool memo_off;        /* made and failed, or turned off */
     struct shape *shapes; /* SHAPE_SLOTS, made on first use; NULL: look every name up */
     bool shapes_off;      /* made and failed */
+    struct route_memo *rmemo; /* made on first use; NULL: route every event */
+    bool rmemo_off;           /* made and failed */
     struct rule_match_stats st;
+};
+
+/* The groups of the last logsource routed: events of one source share it,
+ * and routing compares it case-insensitively with the set's groups (~0.7k
+ * instructions a Sysmon event). Reused when category, service and product
+ * are byte for byte the cached ones (a route depends on nothing else). */
+#define ROUTE_MEMO_STR 64
+struct route_memo {
+    bool valid;
+    bool has[3];
+    char v[3][ROUTE_MEMO_STR];
+    uint32_t n;
+    uint32_t *groups; /* rs->ngroups */
 };
 
 /* The field names of a recent event and their ids in the set: events from
@@ -110,6 +125,9 @@ void rule_scratch_free(struct rule_scratch *s)
     free(s->groups);
     ac_memo_free(s->memo);
     free(s->shapes);
+    if (s->rmemo)
+        free(s->rmemo->groups);
+    free(s->rmemo);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
@@ -923,6 +941,50 @@ static int route_cmp(const char *key, char kind, const char *val)
     }
 }
 
+static uint32_t route(const struct rule_set *rs, const struct ts_event *ev, uint32_t *out);
+
+/* route() through the memo (s->groups filled either way). */
+static uint32_t route_memo(struct rule_scratch *s, const struct ts_event *ev)
+{
+    const struct rule_set *rs = s->rs;
+    const struct ts_logsource *ls = &ev->logsource;
+    const char *v[3] = {ls->category, ls->service, ls->product};
+    struct route_memo *m = s->rmemo;
+    if (!m && !s->rmemo_off) {
+        m = calloc(1, sizeof(*m));
+        if (m && !(m->groups = calloc(rs->ngroups ? rs->ngroups : 1, sizeof(uint32_t)))) {
+            free(m);
+            m = NULL;
+        }
+        s->rmemo = m;
+        s->rmemo_off = !m;
+    }
+    if (!m || s->exact)
+        return route(rs, ev, s->groups);
+    bool same = m->valid;
+    for (int k = 0; k < 3 && same; k++)
+        same = v[k] ? m->has[k] && strcmp(m->v[k], v[k]) == 0 : !m->has[k];
+    if (same) {
+        if (m->n)
+            memcpy(s->groups, m->groups, m->n * sizeof(uint32_t));
+        return m->n;
+    }
+    uint32_t n = route(rs, ev, s->groups);
+    m->valid = true;
+    for (int k = 0; k < 3 && m->valid; k++) {
+        size_t len = v[k] ? strlen(v[k]) : 0;
+        m->has[k] = v[k] != NULL;
+        if (len >= ROUTE_MEMO_STR)
+            m->valid = false; /* not cached: routed every time */
+        else if (v[k])
+            memcpy(m->v[k], v[k], len + 1);
+    }
+    m->n = n;
+    if (n)
+        memcpy(m->groups, s->groups, n * sizeof(uint32_t));
+    return n;
+}
+
 static uint32_t route(const struct rule_set *rs, const struct ts_event *ev, uint32_t *out)
 {
     uint32_t n = 0;
@@ -1031,7 +1093,7 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
     next_gen(s);
     s->st.events++;
     s->ncand = 0;
-    uint32_t ng = route(rs, ev, s->groups);
+    uint32_t ng = route_memo(s, ev);
     if (ng == 0)
         return 0;
     index_fields(s, ev);
