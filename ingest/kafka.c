@@ -18,8 +18,10 @@
  * delivery is at-least-once. A sink that coalesces its commits (commit()
  * returns INGEST_HELD) has the offsets of the batches it holds committed
  * after its next commit or flush(): the stage thread flushes when its queue
- * stays empty, the poll thread before a revoke and at the end. Batches come from a pool of queue_batches + 2 per
- * worker: after a successful push one is always free.
+ * stays empty, the poll thread before a revoke and at the end; on
+ * assignment, offsets the sink stored ahead of the group's are committed.
+ * Batches come from a pool of queue_batches + 2 per worker: after a
+ * successful push one is always free.
  * Transactions (opts.txn_id, the re-keyed mode of docs/scale.md): each
  * worker also owns a transactional producer; the stage thread runs every
  * batch in one Kafka transaction - what the sink produces
@@ -507,7 +509,8 @@ static void catch_up(struct worker *w, const rd_kafka_topic_partition_list_t *st
     if (rd_kafka_committed(w->rk, c, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < c->cnt; i++) {
             int64_t want = stored->elems[i].offset;
-            if (c->elems[i].err || want < 0 || (c->elems[i].offset >= 0 && c->elems[i].offset >= want))
+            if (c->elems[i].err || want < 0 ||
+                (c->elems[i].offset >= 0 && c->elems[i].offset >= want))
                 continue;
             rd_kafka_topic_partition_list_add(l, c->elems[i].topic, c->elems[i].partition)
                 ->offset = want;
