@@ -203,7 +203,7 @@ static int load_kafka(struct ctx *x, const struct ts_ynode *n)
 {
     static const char *const keys[] = {"brokers",       "group_id",         "workers",
                                        "batch_size",    "batch_timeout_ms", "queue_batches",
-                                       "properties"};
+                                       "properties",    "commit_batches",   "commit_interval_ms"};
     const struct ts_ynode *seen[TS_ARRAY_LEN(keys)] = {0};
     struct ts_config *c = x->c;
     if (ts_yaml_is_null(n))
@@ -234,7 +234,15 @@ static int load_kafka(struct ctx *x, const struct ts_ynode *n)
             rc = get_int(x, v, "kafka.queue_batches", 1, 1024, &iv);
             c->kafka.queue_batches = (uint32_t)iv;
             break;
-        default: rc = load_props(x, v); break;
+        case 6: rc = load_props(x, v); break;
+        case 7:
+            rc = get_int(x, v, "kafka.commit_batches", 1, 1000, &iv);
+            c->kafka.commit_batches = (uint32_t)iv;
+            break;
+        default:
+            rc = get_int(x, v, "kafka.commit_interval_ms", 1, 60000, &iv);
+            c->kafka.commit_interval_ms = (int)iv;
+            break;
         }
     }
     return rc;
@@ -1112,6 +1120,8 @@ static int config_defaults(struct ctx *x, const char *name)
     c->kafka.batch_size = 1000;
     c->kafka.batch_timeout_ms = 100;
     c->kafka.queue_batches = 4;
+    c->kafka.commit_batches = TS_CFG_COMMIT_BATCHES;
+    c->kafka.commit_interval_ms = TS_CFG_COMMIT_INTERVAL_MS;
     c->ingest.max_message_bytes = 1048576;
     c->ingest.tz_offset_sec = 0;
     c->retention.interval_ns = 3600LL * 1000000000LL;

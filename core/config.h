@@ -14,6 +14,8 @@
  *     batch_size: 1000                 # messages per batch, 1..100000
  *     batch_timeout_ms: 100            # 1..60000
  *     queue_batches: 4                 # bounded queue per worker, 1..1024
+ *     commit_batches: 20               # run: one LMDB commit per this many batches,
+ *     commit_interval_ms: 200          #   or this long after the first it holds
  *     properties:                      # passed to librdkafka as is
  *       security.protocol: SASL_SSL
  *   topics:                            # list
@@ -116,6 +118,9 @@ struct ts_config_topic {
 
 /* correlate.incidents modes (the values of enum corr_incident_mode) */
 #define TS_CFG_INC_OFF 1
+/* kafka.commit_batches / commit_interval_ms by default */
+#define TS_CFG_COMMIT_BATCHES 20
+#define TS_CFG_COMMIT_INTERVAL_MS 200
 #define TS_CFG_INC_LINK 2
 #define TS_CFG_INC_OPEN 3
 
@@ -128,6 +133,8 @@ struct ts_config {
         uint32_t batch_size;
         int batch_timeout_ms;
         uint32_t queue_batches;
+        uint32_t commit_batches;  /* run: LMDB (then Kafka) commit per N batches, 1..1000 */
+        int commit_interval_ms;   /* ... or T ms after the first batch held, 1..60000 */
         char **props;   /* "name=value" strings */
         size_t nprops;
     } kafka;

@@ -157,6 +157,11 @@ struct ingest_batch {
  * offsets and committed them first. The source drops the batch: nothing of
  * it is committed, to the store or to Kafka, and it goes on. */
 #define INGEST_E_STALE (-200)
+/* commit() of a sink that coalesces its commits: the batch's effects are
+ * held in memory and made durable with a later batch's commit or by
+ * flush(). The Kafka source keeps the batch's offsets and commits them to
+ * Kafka only after a later commit() returned 0 or flush() did. */
+#define INGEST_HELD 1
 
 /* Downstream of ingest. process() is required; commit() and seek() optional.
  * The batches of one worker arrive in order, one at a time; different workers
@@ -170,6 +175,11 @@ struct ingest_sink {
      * offsets are committed (storage puts b->offsets into its transaction).
      * A failure stops the source without committing to Kafka. */
     int (*commit)(void *ctx, const struct ingest_batch *b);
+    /* Optional, Kafka, with a commit() that returns INGEST_HELD: make what
+     * is held durable now (0), else the source stops. Called by a worker
+     * with batches held: when its queue is idle, before its partitions are
+     * revoked and when the source stops; from its stage or poll thread. */
+    int (*flush)(void *ctx, int worker);
     /* Where to start reading a partition on assignment: set *offset and return
      * 0, or return TS_E_NOTFOUND to use the group's committed offset. */
     int (*seek)(void *ctx, const char *topic, int32_t partition, int64_t *offset);

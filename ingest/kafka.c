@@ -15,8 +15,13 @@
  * Rebalance: before partitions are revoked, the current batch is pushed, the
  * worker waits until the stage thread has processed everything, and commits
  * synchronously. Offsets are only committed for processed batches, so
- * delivery is at-least-once. Batches come from a pool of queue_batches + 2 per
- * worker: after a successful push one is always free.
+ * delivery is at-least-once. A sink that coalesces its commits (commit()
+ * returns INGEST_HELD) has the offsets of the batches it holds committed
+ * after its next commit or flush(): the stage thread flushes when its queue
+ * stays empty, the poll thread before a revoke and at the end; on
+ * assignment, offsets the sink stored ahead of the group's are committed.
+ * Batches come from a pool of queue_batches + 2 per worker: after a
+ * successful push one is always free.
  * Transactions (opts.txn_id, the re-keyed mode of docs/scale.md): each
  * worker also owns a transactional producer; the stage thread runs every
  * batch in one Kafka transaction - what the sink produces
@@ -94,6 +99,10 @@ struct worker {
     pthread_cond_t cv;
     uint64_t pushed, done; /* batches, guarded by mu */
     rd_kafka_topic_partition_list_t *committed; /* last committed offsets, guarded by mu */
+    /* the offsets of the batches the sink holds (commit() returned
+     * INGEST_HELD), committed with the next batch it commits or when
+     * flush() made them durable; guarded by mu, added to by the stage thread */
+    rd_kafka_topic_partition_list_t *held;
     struct norm_scratch *ns; /* NULL without normalisation */
     struct norm_set *ns_norm;    /* the normaliser ns was made for (a reference, so a
                                        freed one's address cannot come back) */
@@ -379,6 +388,9 @@ static void set_paused(struct worker *w, bool pause)
 }
 
 static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool defer);
+static int flush_held(struct worker *w);
+static void list_merge(rd_kafka_topic_partition_list_t *l,
+                       const rd_kafka_topic_partition_list_t *from);
 
 /* Hand w->cur to the stage thread; leaves a fresh batch in w->cur. */
 static void push_cur(struct worker *w)
@@ -499,6 +511,42 @@ static int assigned_hook(struct worker *w, const rd_kafka_topic_partition_list_t
     return rc;
 }
 
+/* The sink's store is ahead of the group's committed offsets (a process
+ * killed after a commit of its store and before the Kafka commit of those
+ * batches - with coalesced commits, up to a flush of another worker's held
+ * batches): commit the stored offsets to Kafka, so that the group's lag
+ * and what tools read agree with what was processed even when no new
+ * message comes for the partition. Never moves a committed offset back
+ * (another process's store may be behind the group). */
+static void catch_up(struct worker *w, const rd_kafka_topic_partition_list_t *stored)
+{
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(stored);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(stored->cnt);
+    if (rd_kafka_committed(w->rk, c, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < c->cnt; i++) {
+            int64_t want = stored->elems[i].offset;
+            if (c->elems[i].err || want < 0 ||
+                (c->elems[i].offset >= 0 && c->elems[i].offset >= want))
+                continue;
+            rd_kafka_topic_partition_list_add(l, c->elems[i].topic, c->elems[i].partition)
+                ->offset = want;
+        }
+    }
+    if (l->cnt > 0) {
+        pthread_mutex_lock(&w->mu);
+        list_merge(w->committed, l);
+        pthread_mutex_unlock(&w->mu);
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
+        if (e)
+            ts_warn("kafka (worker %d): committing the stored offsets: %s", w->id,
+                    rd_kafka_err2str(e));
+        else
+            inc(&w->st.commits, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -510,18 +558,26 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, NULL); /* nothing is read: the source stops */
             return;
         }
+        rd_kafka_topic_partition_list_t *stored = rd_kafka_topic_partition_list_new(parts->cnt);
         for (int i = 0; k->o.sink.seek && i < parts->cnt; i++) {
             int64_t off;
             const char *topic = parts->elems[i].topic;
             for (size_t t = 0; t < k->o.ntopics; t++)
                 if (strcmp(k->o.topics[t].name, topic) == 0)
                     topic = k->o.topics[t].name;
-            if (k->o.sink.seek(k->o.sink.ctx, topic, parts->elems[i].partition, &off) == 0)
+            if (k->o.sink.seek(k->o.sink.ctx, topic, parts->elems[i].partition, &off) == 0) {
                 parts->elems[i].offset = off;
+                rd_kafka_topic_partition_list_add(stored, parts->elems[i].topic,
+                                                  parts->elems[i].partition)
+                    ->offset = off;
+            }
         }
         ts_info("kafka (worker %d): assigned %d partition(s) of group %s", w->id, parts->cnt,
                 k->o.group_id ? k->o.group_id : "tocsin");
         rd_kafka_assign(rk, parts);
+        if (stored->cnt > 0 && !w->txp)
+            catch_up(w, stored);
+        rd_kafka_topic_partition_list_destroy(stored);
         rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(parts);
         pthread_mutex_lock(&w->mu);
         if (w->assigned)
@@ -537,12 +593,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     w->in_callback = true;
     push_cur(w);
     wait_drained(w);
+    flush_held(w);
     commit_sync_done(w);
     pending_drop_all(w);
     pthread_mutex_lock(&w->mu);
     if (w->committed)
         rd_kafka_topic_partition_list_destroy(w->committed);
     w->committed = rd_kafka_topic_partition_list_new(8);
+    if (w->held) /* flushed; or the source failed: never committed */
+        rd_kafka_topic_partition_list_destroy(w->held);
+    w->held = rd_kafka_topic_partition_list_new(8);
     if (w->assigned)
         rd_kafka_topic_partition_list_destroy(w->assigned);
     w->assigned = NULL;
@@ -943,20 +1003,81 @@ static void handle_poll_result(struct worker *w, rd_kafka_message_t *m, bool def
 
 /* ------------------------------------------------------------ threads */
 
+/* l's offset of each partition of b set to b's */
+static void list_note(rd_kafka_topic_partition_list_t *l, const struct ingest_batch *b)
+{
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, b->offsets[i].topic, b->offsets[i].partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition);
+        p->offset = b->offsets[i].offset;
+    }
+}
+
+/* l's offset of each partition of from set to from's */
+static void list_merge(rd_kafka_topic_partition_list_t *l,
+                       const rd_kafka_topic_partition_list_t *from)
+{
+    for (int i = 0; i < from->cnt; i++) {
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, from->elems[i].topic, from->elems[i].partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(l, from->elems[i].topic,
+                                                  from->elems[i].partition);
+        p->offset = from->elems[i].offset;
+    }
+}
+
 /* b's offsets as this worker's latest committed ones (the final commit and
  * a revoke commit them again synchronously). */
 static void note_committed(struct worker *w, const struct ingest_batch *b)
 {
     pthread_mutex_lock(&w->mu);
-    for (uint32_t i = 0; i < b->noffsets; i++) {
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            w->committed, b->offsets[i].topic, b->offsets[i].partition);
-        if (!p)
-            p = rd_kafka_topic_partition_list_add(w->committed, b->offsets[i].topic,
-                                                  b->offsets[i].partition);
-        p->offset = b->offsets[i].offset;
-    }
+    list_note(w->committed, b);
     pthread_mutex_unlock(&w->mu);
+}
+
+/* The sink made durable the batches it held and b (NULL: only those):
+ * their offsets to Kafka (asynchronously; the final commit and a revoke
+ * commit them again synchronously). */
+static void commit_offsets(struct worker *w, const struct ingest_batch *b)
+{
+    pthread_mutex_lock(&w->mu);
+    rd_kafka_topic_partition_list_t *l = w->held;
+    w->held = rd_kafka_topic_partition_list_new(8);
+    if (b)
+        list_note(l, b);
+    list_merge(w->committed, l);
+    pthread_mutex_unlock(&w->mu);
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
+        if (e)
+            ts_warn("kafka (worker %d): commit: %s", w->id, rd_kafka_err2str(e));
+        else
+            inc(&w->st.commits, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Batches held by the sink: flush() them, then their offsets to Kafka. A
+ * failure stops the source, nothing of them committed. */
+static int flush_held(struct worker *w)
+{
+    struct ingest_kafka *k = w->k;
+    pthread_mutex_lock(&w->mu);
+    bool any = w->held && w->held->cnt > 0;
+    pthread_mutex_unlock(&w->mu);
+    if (!any || !k->o.sink.flush || atomic_load(&k->failed))
+        return 0;
+    int rc = k->o.sink.flush(k->o.sink.ctx, w->id);
+    if (rc) {
+        fail(k, rc, "worker %d: committing the batches held failed: %s", w->id,
+             ts_strerror(rc));
+        return rc;
+    }
+    commit_offsets(w, NULL);
+    return 0;
 }
 
 static int txn_batch(struct worker *w, struct ingest_batch *b);
@@ -1007,23 +1128,18 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
         inc(&w->st.batches, 1);
         return 0;
     }
+    if (rc == INGEST_HELD) { /* committed to Kafka after the sink's next commit */
+        pthread_mutex_lock(&w->mu);
+        list_note(w->held, b);
+        pthread_mutex_unlock(&w->mu);
+        inc(&w->st.batches, 1);
+        return 0;
+    }
     if (rc) {
         fail(k, rc, "worker %d: commit hook failed: %s", w->id, ts_strerror(rc));
         return rc;
     }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->noffsets);
-    for (uint32_t i = 0; i < b->noffsets; i++)
-        rd_kafka_topic_partition_list_add(l, b->offsets[i].topic, b->offsets[i].partition)
-            ->offset = b->offsets[i].offset;
-    note_committed(w, b);
-    if (l->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, l, 1);
-        if (e)
-            ts_warn("kafka (worker %d): commit: %s", w->id, rd_kafka_err2str(e));
-        else
-            inc(&w->st.commits, 1);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
+    commit_offsets(w, b);
     inc(&w->st.batches, 1);
     return 0;
 }
@@ -1170,8 +1286,10 @@ static void *stage_main(void *arg)
     for (;;) {
         void *item;
         int rc = ts_queue_pop(w->full, &item, 200);
-        if (rc == TS_E_LIMIT)
+        if (rc == TS_E_LIMIT) {
+            flush_held(w); /* nothing came: what the sink holds waits no longer */
             continue;
+        }
         if (rc)
             break;
         struct ingest_batch *b = item;
@@ -1220,6 +1338,7 @@ static void *poll_main(void *arg)
         push_cur(w);
     tt_publish(w);
     wait_drained(w);
+    flush_held(w);
     commit_sync_done(w);
     w->in_callback = true; /* close() may call the rebalance callback */
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(w->rk);
@@ -1724,6 +1843,7 @@ int ingest_kafka_create(struct ingest_kafka **out, const struct ingest_kafka_opt
         pthread_mutex_init(&w->ttmu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->committed = rd_kafka_topic_partition_list_new(8);
+        w->held = rd_kafka_topic_partition_list_new(8);
         rc = ingest_health_create(&w->health);
         w->npool = qn + 2;
         w->pool = calloc(w->npool, sizeof(*w->pool));
@@ -2001,6 +2121,8 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         ts_queue_destroy(w->free);
         if (w->committed)
             rd_kafka_topic_partition_list_destroy(w->committed);
+        if (w->held)
+            rd_kafka_topic_partition_list_destroy(w->held);
         if (w->assigned)
             rd_kafka_topic_partition_list_destroy(w->assigned);
         free(w->tt_pend.v);

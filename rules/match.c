@@ -25,6 +25,10 @@
 #include "../core/buf.h"
 #include "rules_int.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define LBUF_CAP ((size_t)1 << 20)
 #define RE_JIT_STACK_START ((size_t)32 << 10)
 #define RE_JIT_STACK_MAX ((size_t)512 << 10)
@@ -55,7 +59,22 @@ struct rule_scratch {
     bool memo_off;        /* made and failed, or turned off */
     struct shape *shapes; /* SHAPE_SLOTS, made on first use; NULL: look every name up */
     bool shapes_off;      /* made and failed */
+    struct route_memo *rmemo; /* made on first use; NULL: route every event */
+    bool rmemo_off;           /* made and failed */
     struct rule_match_stats st;
+};
+
+/* The groups of the last logsource routed: events of one source share it,
+ * and routing compares it case-insensitively with the set's groups (~0.7k
+ * instructions a Sysmon event). Reused when category, service and product
+ * are byte for byte the cached ones (a route depends on nothing else). */
+#define ROUTE_MEMO_STR 64
+struct route_memo {
+    bool valid;
+    bool has[3];
+    char v[3][ROUTE_MEMO_STR];
+    uint32_t n;
+    uint32_t *groups; /* rs->ngroups */
 };
 
 /* The field names of a recent event and their ids in the set: events from
@@ -109,6 +128,11 @@ static void scratch_unsize(struct rule_scratch *s)
     s->pmask = s->mval = NULL;
     s->memo = NULL;
     s->shapes = NULL;
+    if (s->rmemo) /* routes into the set's logsource index */
+        free(s->rmemo->groups);
+    free(s->rmemo);
+    s->rmemo = NULL;
+    s->rmemo_off = false;
 }
 
 static int scratch_size(struct rule_scratch *s, const struct rule_set *rs)
@@ -216,14 +240,29 @@ static void next_gen(struct rule_scratch *s)
     s->lused = 0;
 }
 
+/* a[0..n) == b[0..n): 8 bytes at a time, the tail as the last 8 (or 4)
+ * bytes overlapping what was compared, never a byte loop past 3 bytes */
 static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-    for (; n >= 8; n -= 8, a += 8, b += 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
+    uint64_t x, y;
+    if (n >= 8) {
+        for (; n > 8; n -= 8, a += 8, b += 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v, u2, v2;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        memcpy(&u2, a + n - 4, 4);
+        memcpy(&v2, b + n - 4, 4);
+        return u == v && u2 == v2;
     }
     while (n--)
         if (*a++ != *b++)
@@ -342,7 +381,20 @@ static const char *fold(struct rule_scratch *s, uint32_t fid, const char *p, siz
     if (n > LBUF_CAP - s->lused)
         return NULL;
     char *d = s->lbuf + s->lused;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes at a time: 'A'..'Z' moved to the bottom of the signed range
+     * and picked out with one compare (a byte loop was ~1k instructions a
+     * Sysmon event) */
+    const __m128i bias = _mm_set1_epi8((char)(128 - 'A')), top = _mm_set1_epi8((char)(-128 + 26));
+    const __m128i up = _mm_set1_epi8(32);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_cmplt_epi8(_mm_add_epi8(x, bias), top);
+        _mm_storeu_si128((__m128i *)(void *)(d + i), _mm_add_epi8(x, _mm_and_si128(m, up)));
+    }
+#endif
+    for (; i < n; i++)
         d[i] = lc(p[i]);
     if (fid < s->nf) {
         s->lstamp[fid] = s->gen;
@@ -922,6 +974,50 @@ static int route_cmp(const char *key, char kind, const char *val)
     }
 }
 
+static uint32_t route(const struct rule_set *rs, const struct ts_event *ev, uint32_t *out);
+
+/* route() through the memo (s->groups filled either way). */
+static uint32_t route_memo(struct rule_scratch *s, const struct ts_event *ev)
+{
+    const struct rule_set *rs = s->rs;
+    const struct ts_logsource *ls = &ev->logsource;
+    const char *v[3] = {ls->category, ls->service, ls->product};
+    struct route_memo *m = s->rmemo;
+    if (!m && !s->rmemo_off) {
+        m = calloc(1, sizeof(*m));
+        if (m && !(m->groups = calloc(rs->ngroups ? rs->ngroups : 1, sizeof(uint32_t)))) {
+            free(m);
+            m = NULL;
+        }
+        s->rmemo = m;
+        s->rmemo_off = !m;
+    }
+    if (!m || s->exact)
+        return route(rs, ev, s->groups);
+    bool same = m->valid;
+    for (int k = 0; k < 3 && same; k++)
+        same = v[k] ? m->has[k] && strcmp(m->v[k], v[k]) == 0 : !m->has[k];
+    if (same) {
+        if (m->n)
+            memcpy(s->groups, m->groups, m->n * sizeof(uint32_t));
+        return m->n;
+    }
+    uint32_t n = route(rs, ev, s->groups);
+    m->valid = true;
+    for (int k = 0; k < 3 && m->valid; k++) {
+        size_t len = v[k] ? strlen(v[k]) : 0;
+        m->has[k] = v[k] != NULL;
+        if (len >= ROUTE_MEMO_STR)
+            m->valid = false; /* not cached: routed every time */
+        else if (v[k])
+            memcpy(m->v[k], v[k], len + 1);
+    }
+    m->n = n;
+    if (n)
+        memcpy(m->groups, s->groups, n * sizeof(uint32_t));
+    return n;
+}
+
 static uint32_t route(const struct rule_set *rs, const struct ts_event *ev, uint32_t *out)
 {
     uint32_t n = 0;
@@ -1030,7 +1126,7 @@ int rule_match(const struct rule_set *rs, struct rule_scratch *s, const struct t
     next_gen(s);
     s->st.events++;
     s->ncand = 0;
-    uint32_t ng = route(rs, ev, s->groups);
+    uint32_t ng = route_memo(s, ev);
     if (ng == 0)
         return 0;
     index_fields(s, ev);

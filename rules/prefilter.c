@@ -142,11 +142,27 @@ static struct lit best_window(struct lit l)
         return l;
     }
     memset(common, 0, l.len);
-    for (size_t t = 0; t < sizeof(common_tokens) / sizeof(common_tokens[0]); t++) {
-        size_t tl = strlen(common_tokens[t]);
-        for (uint32_t i = 0; i + tl <= l.len; i++) {
-            size_t k = 0;
-            while (k < tl && lc_byte((unsigned char)l.p[i + k]) == common_tokens[t][k])
+    /* the tokens by first byte: a position is compared with those only (a
+     * compare at every position with every token was ~8 % of loading the
+     * SigmaHQ corpus) */
+    enum { NTOK = sizeof(common_tokens) / sizeof(common_tokens[0]) };
+    uint64_t first[256 / 64] = {0};
+    for (size_t t = 0; t < NTOK; t++) {
+        unsigned char c0 = (unsigned char)common_tokens[t][0];
+        first[c0 >> 6] |= 1ull << (c0 & 63);
+    }
+    for (uint32_t i = 0; i < l.len; i++) {
+        unsigned c = (unsigned)lc_byte((unsigned char)l.p[i]);
+        if (!(first[c >> 6] >> (c & 63) & 1))
+            continue;
+        for (size_t t = 0; t < NTOK; t++) {
+            const char *tok = common_tokens[t];
+            if ((unsigned char)tok[0] != c)
+                continue;
+            size_t tl = strlen(tok), k = 1;
+            if (i + tl > l.len)
+                continue;
+            while (k < tl && lc_byte((unsigned char)l.p[i + k]) == tok[k])
                 k++;
             if (k == tl)
                 memset(common + i, 1, tl);
@@ -258,7 +274,11 @@ static struct lit value_lit(const struct vmatch *m, uint32_t field)
 /* A literal that every match of a regular expression contains: the best run
  * of plain characters in the top-level sequence of the pattern (groups,
  * classes, escapes like \d and anything optional end a run; a quantified
- * character ends it, and leaves it out when it may repeat zero times).
+ * character ends it, and leaves it out when it may repeat zero times), or
+ * in the sequence of a group that must occur (not optional, no alternation
+ * at its top), searched the same way. One rare byte (a backtick, a brace)
+ * is a literal here too, the weakest: PowerShell obfuscation patterns have
+ * nothing else, and without one the rule is evaluated on every event.
  * Conservative: top-level alternation, extended mode, verbs, \Q...\E and
  * escapes not understood give no literal. Under caseless matching, k, s and
  * non-ASCII bytes end runs (Unicode folds K to the Kelvin sign and s to the
@@ -270,9 +290,12 @@ struct rxrun {
 
 static void rx_commit(struct rxrun *cur, struct lit *best, uint32_t field)
 {
-    if (cur->n && lit_usable(cur->b, cur->n)) {
+    bool one = cur->n == 1 && rare_byte((unsigned char)cur->b[0]);
+    if (cur->n && (one || lit_usable(cur->b, cur->n))) {
         struct lit l = {.p = cur->b, .len = cur->n, .field = field};
         l = best_window(l);
+        if (one)
+            l.rare = 1; /* any longer literal is better */
         if (!best->inl || l.rare > best->rare) {
             memcpy(best->own, l.p, l.len);
             best->len = l.len;
@@ -304,6 +327,11 @@ size_t rule_re_skip_class(const char *p, size_t i, size_t n)
     }
     return i < n ? i + 1 : n;
 }
+
+static int rx_scan(const char *p, size_t n, bool caseless, uint32_t field, struct lit *best,
+                   unsigned depth);
+static bool rx_required_group(const char *p, size_t n, size_t i, size_t end, size_t *lo,
+                              size_t *hi);
 
 static struct lit regex_lit(const struct vmatch *m, uint32_t field)
 {
@@ -337,8 +365,54 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
             }
         }
     }
-    struct rxrun cur = {.n = 0};
     struct lit best = none;
+    return rx_scan(p, n, caseless, field, &best, 0) ? none : best;
+}
+
+/* A group at p[i] == '(' that every match goes through, as the span of its
+ * sequence [*lo, *hi): not optional (no ?, *, {0 after it), capturing or
+ * (?:, no alternation at its top. end: the index of its ')'. */
+static bool rx_required_group(const char *p, size_t n, size_t i, size_t end, size_t *lo,
+                              size_t *hi)
+{
+    size_t s = i + 1;
+    if (s < n && p[s] == '?') {
+        if (s + 1 >= n || p[s + 1] != ':')
+            return false; /* lookaround, named group, options: left alone */
+        s += 2;
+    } else if (s < n && p[s] == '*') {
+        return false;
+    }
+    size_t q = end + 1;
+    if (q < n && (p[q] == '?' || p[q] == '*' || (p[q] == '{' && q + 1 < n && p[q + 1] == '0')))
+        return false;
+    if (q < n && p[q] == '{' && !(q + 1 < n && p[q + 1] >= '1' && p[q + 1] <= '9'))
+        return false; /* {,m} or a literal brace: unsure */
+    unsigned depth = 0;
+    for (size_t k = s; k < end; k++) {
+        if (p[k] == '\\') {
+            k++;
+        } else if (p[k] == '[') {
+            k = rule_re_skip_class(p, k, end) - 1;
+        } else if (p[k] == '(') {
+            depth++;
+        } else if (p[k] == ')') {
+            depth--;
+        } else if (p[k] == '|' && depth == 0) {
+            return false;
+        }
+    }
+    *lo = s;
+    *hi = end;
+    return true;
+}
+
+/* The best literal of p[0..n) into *best (kept when better than it).
+ * Non-zero: the pattern is not understood - no literal can be trusted. */
+static int rx_scan(const char *p, size_t n, bool caseless, uint32_t field, struct lit *best,
+                   unsigned depth)
+{
+    struct rxrun cur = {.n = 0};
     uint32_t atom = UINT32_MAX; /* start in cur of the last atom, if it is a literal in cur */
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)p[i];
@@ -351,14 +425,14 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
                 while (d < n && p[d] >= '0' && p[d] <= '9' && lo < 100000)
                     lo = lo * 10 + (unsigned)(p[d++] - '0');
                 if (d == q)
-                    return none; /* {,m} or a literal brace: unsure */
+                    return -1; /* {,m} or a literal brace: unsure */
                 if (d < n && p[d] == ',') {
                     d++;
                     while (d < n && p[d] >= '0' && p[d] <= '9')
                         d++;
                 }
                 if (d >= n || p[d] != '}')
-                    return none;
+                    return -1;
                 q = d + 1;
                 zero = lo == 0;
             }
@@ -366,41 +440,50 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
                 q++;
             if (atom != UINT32_MAX && zero)
                 cur.n = atom; /* the atom may be absent; else it is there once at least */
-            rx_commit(&cur, &best, field);
+            rx_commit(&cur, best, field);
             atom = UINT32_MAX;
             i = q;
             continue;
         }
         if (c == '|')
-            return none;
+            return -1;
         if (c == '(') {
-            rx_commit(&cur, &best, field);
+            rx_commit(&cur, best, field);
             atom = UINT32_MAX;
-            unsigned depth = 0;
+            size_t open = i;
+            unsigned gd = 0;
             for (; i < n; i++) {
                 if (p[i] == '\\') {
                     i++;
                 } else if (p[i] == '[') {
                     i = rule_re_skip_class(p, i, n) - 1;
                 } else if (p[i] == '(') {
-                    depth++;
-                } else if (p[i] == ')' && --depth == 0) {
+                    gd++;
+                } else if (p[i] == ')' && --gd == 0) {
                     break;
                 }
             }
             if (i >= n)
-                return none;
+                return -1;
+            size_t lo, hi;
+            if (depth < 4 && rx_required_group(p, n, open, i, &lo, &hi)) {
+                /* its own best literal; one it does not understand gives none */
+                struct lit sub = {.field = field};
+                if (rx_scan(p + lo, hi - lo, caseless, field, &sub, depth + 1) == 0 &&
+                    sub.inl && (!best->inl || sub.rare > best->rare))
+                    *best = sub;
+            }
             i++;
             continue;
         }
         if (c == '[') {
-            rx_commit(&cur, &best, field);
+            rx_commit(&cur, best, field);
             atom = UINT32_MAX;
             i = rule_re_skip_class(p, i, n);
             continue;
         }
         if (c == '.' || c == '^' || c == '$' || c == ')') {
-            rx_commit(&cur, &best, field);
+            rx_commit(&cur, best, field);
             atom = UINT32_MAX;
             i++;
             continue;
@@ -409,31 +492,31 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
         size_t adv = 1;
         if (c == '\\') {
             if (i + 1 >= n)
-                return none;
+                return -1;
             unsigned char d = (unsigned char)p[i + 1];
             adv = 2;
             if (d < 0x80 && !((d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') ||
                               (d >= 'A' && d <= 'Z'))) {
                 lit = d; /* escaped punctuation */
             } else if (d && strchr("dDsSwWhHvVRNX", d)) {
-                rx_commit(&cur, &best, field);
+                rx_commit(&cur, best, field);
                 atom = UINT32_MAX;
                 i += 2;
                 continue;
             } else if (d && strchr("bBAzZGK", d)) {
-                rx_commit(&cur, &best, field);
+                rx_commit(&cur, best, field);
                 atom = UINT32_MAX;
                 i += 2;
                 continue;
             } else if (d == 't' || d == 'n' || d == 'r') {
                 lit = d == 't' ? '\t' : d == 'n' ? '\n' : '\r';
             } else {
-                return none; /* \x, \p, \Q, back-references ...: not worth the risk */
+                return -1; /* \x, \p, \Q, back-references ...: not worth the risk */
             }
         } else if (c >= 0x80) {
             /* one UTF-8 character is one atom */
             if (caseless) {
-                rx_commit(&cur, &best, field);
+                rx_commit(&cur, best, field);
                 while (i + adv < n && ((unsigned char)p[i + adv] & 0xC0) == 0x80)
                     adv++;
                 atom = UINT32_MAX;
@@ -443,7 +526,7 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
             while (i + adv < n && ((unsigned char)p[i + adv] & 0xC0) == 0x80)
                 adv++;
             if (cur.n + adv > sizeof(cur.b))
-                rx_commit(&cur, &best, field);
+                rx_commit(&cur, best, field);
             atom = cur.n;
             memcpy(cur.b + cur.n, p + i, adv);
             cur.n += (uint32_t)adv;
@@ -453,19 +536,19 @@ static struct lit regex_lit(const struct vmatch *m, uint32_t field)
             lit = c;
         }
         if (caseless && (lit == 'k' || lit == 'K' || lit == 's' || lit == 'S')) {
-            rx_commit(&cur, &best, field);
+            rx_commit(&cur, best, field);
             atom = UINT32_MAX;
             i += adv;
             continue;
         }
         if (cur.n + 1 > sizeof(cur.b))
-            rx_commit(&cur, &best, field);
+            rx_commit(&cur, best, field);
         atom = cur.n;
         cur.b[cur.n++] = (char)lit;
         i += adv;
     }
-    rx_commit(&cur, &best, field);
-    return best;
+    rx_commit(&cur, best, field);
+    return 0;
 }
 
 static int need_fc(const struct fcond *f, struct litset *out)

@@ -888,6 +888,7 @@ static void drop_fed(struct rt_corr *cs, struct rt_corr_pairs *p)
 
 /* The engine's output since the last commit -> one LMDB txn (b: the batch
  * whose offsets it ends at; NULL: the accumulated ones) -> printing. */
+static int flush_locked(struct rt_corr *cs);
 static int commit_write(struct rt_corr *cs, const struct ingest_batch *b);
 static int publish_incidents(struct rt_corr *cs, const struct ingest_batch *b);
 
@@ -1029,6 +1030,11 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
     struct rt_corr_pairs *p = &cs->pairs[w];
     pthread_mutex_lock(&cs->mu);
     int rc = 0;
+    if (cs->flush_failed) {
+        p->n = 0;
+        pthread_mutex_unlock(&cs->mu);
+        return cs->flush_failed;
+    }
     if (cs->fence) {
         int before = fed_before(cs, b);
         if (cs->pre_write && (rc = cs->pre_write(cs->pre_write_ctx, b, before == 2)) != 0) {
@@ -1066,21 +1072,23 @@ int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b)
         rc = rc ? rc : cs->dist->inc_topic ? publish_incidents(cs, b) : 0;
         return rc; /* txn_done follows, committed or aborted, and unlocks */
     }
-    bool coalesce = cs->commit_events || cs->commit_ns;
+    bool coalesce = cs->commit_events || cs->commit_ns || cs->commit_batches;
     if (!rc && coalesce) {
         rc = acc_offsets(cs, b);
         int64_t now = ts_now_ns();
         if (!cs->held_events)
             cs->held_since = now;
         cs->held_events += b->n ? b->n : 1;
+        cs->held_batches++;
         if (!rc && (cs->held_events < cs->commit_events || !cs->commit_events) &&
+            (cs->held_batches < cs->commit_batches || !cs->commit_batches) &&
             (now - cs->held_since < cs->commit_ns || !cs->commit_ns)) {
             corr_batch_hold(cs->ce); /* the store is written at a later batch */
             pthread_mutex_unlock(&cs->mu);
-            return 0;
+            return cs->report_held ? INGEST_HELD : 0;
         }
         if (!rc && (rc = commit_out(cs, NULL)) == 0)
-            cs->held_events = 0; /* acc stays: the latest offsets, rewritten */
+            cs->held_events = cs->held_batches = 0; /* acc stays: the latest offsets */
     } else if (!rc) {
         rc = commit_out(cs, b);
     }
@@ -1172,12 +1180,22 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
         ts_error("reload: batches in flight did not finish within 10 s; rules unchanged");
         return TS_E_LIMIT;
     }
-    /* no batch between process and commit now: the store holds exactly the
-     * engine's state (each commit wrote the keys it changed) */
+    /* no batch between process and commit now; the batches coalescing
+     * holds written, the store holds exactly the engine's state (each
+     * commit wrote the keys it changed) */
     pthread_mutex_lock(&cs->mu);
+    int rc = flush_locked(cs);
+    if (rc) {
+        cs->flush_failed = rc; /* the engine's output is gone: nothing commits after it */
+        ts_error("reload: the batches held for the next commit could not be written (%s); "
+                 "rules unchanged, consumption stops", store_strerror(rc));
+        pthread_mutex_unlock(&cs->mu);
+        pthread_rwlock_unlock(&cs->batch_rw);
+        return rc;
+    }
     struct corr_report rep;
     struct corr_engine *ne = NULL;
-    int rc = build_engine(rs, opts, true, &ne, &rep);
+    rc = build_engine(rs, opts, true, &ne, &rep);
     corr_report_free(&rep);
     struct import_ctx x;
     if (!rc && (rc = import_state(cs, ne, &x)) != 0)
@@ -1209,15 +1227,22 @@ int rt_corr_reload(struct rt_corr *cs, struct rule_set *rs, const struct corr_op
     return rc;
 }
 
-int rt_corr_flush(struct rt_corr *cs)
+/* What coalescing holds -> one LMDB transaction (cs->mu held). */
+static int flush_locked(struct rt_corr *cs)
 {
     if (!cs->ce || !cs->held_events)
         return 0;
-    pthread_mutex_lock(&cs->mu);
     corr_batch_begin(cs->ce);
     int rc = commit_out(cs, NULL);
     if (!rc)
-        cs->held_events = 0;
+        cs->held_events = cs->held_batches = 0;
+    return rc;
+}
+
+int rt_corr_flush(struct rt_corr *cs)
+{
+    pthread_mutex_lock(&cs->mu);
+    int rc = cs->flush_failed ? cs->flush_failed : flush_locked(cs);
     pthread_mutex_unlock(&cs->mu);
     return rc;
 }

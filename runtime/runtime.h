@@ -305,11 +305,15 @@ struct rt_corr {
     size_t *ev_hash, ev_hcap;       /* incident id -> 1 + index */
     size_t *sorder, sorder_cap;     /* state items in key order */
     size_t *iorder, iorder_cap;     /* incidents in id order */
-    /* Commit coalescing (replay with a store): batches are held by the
-     * engine and the store written once per commit_events events or
-     * commit_ns of wall time (0, 0: every batch), and at the end
-     * (rt_corr_flush). acc: the latest offset per source of the batches
-     * since the last commit. */
+    /* Commit coalescing (replay with a store; run: kafka.commit_batches,
+     * kafka.commit_interval_ms): batches are held by the engine and the
+     * store written once per commit_events events, commit_batches batches
+     * or commit_ns of wall time, whichever comes first (0, 0, 0: every
+     * batch), and at the end (rt_corr_flush); a reload writes them first.
+     * acc: the latest offset per source of the batches since the last
+     * commit. report_held (run): rt_corr_commit returns INGEST_HELD for a
+     * batch held, so the Kafka source keeps its offsets until a later
+     * commit or rt_corr_flush made its effects durable. */
     /* Rule reload with correlation (run): every batch holds batch_rw for
      * reading from process() to the end of its commit, a reload for
      * writing, so a batch is matched and correlated with one rule set and
@@ -317,7 +321,11 @@ struct rt_corr {
     pthread_rwlock_t batch_rw;
     uint64_t commit_events;
     int64_t commit_ns;
+    uint32_t commit_batches;
+    bool report_held;
     uint64_t held_events;
+    uint32_t held_batches;
+    int flush_failed; /* a reload could not write what was held: every later commit fails */
     int64_t held_since;
     struct ingest_offset *acc;
     size_t nacc, capacc;
@@ -357,6 +365,9 @@ int rt_corr_collect(struct rt_corr *cs, int worker, size_t rule, const struct ts
 /* The same for one use of the rule (correlate.h: corr_feed_use). */
 int rt_corr_collect_use(struct rt_corr *cs, int worker, size_t rule, uint32_t use,
                         const struct ts_event *ev);
+/* The batch's detections fed, then one LMDB transaction with what the
+ * engine changed and b's offsets; or, coalescing, held for a later one:
+ * then 0, or INGEST_HELD with report_held. */
 int rt_corr_commit(struct rt_corr *cs, const struct ingest_batch *b);
 /* The message at (topic, partition, offset) was in a batch fed before
  * (rt_corr.fence; for pre_write, with the stage mutex held). */
@@ -380,7 +391,7 @@ void rt_corr_stats(struct rt_corr *cs, struct rt_corr_stats *out);
 /* Late detections by source and tenant (correlate.h: corr_late_sources),
  * kept across reloads. *out malloc'ed. Any thread. */
 int rt_corr_late_sources(struct rt_corr *cs, struct corr_late_source **out, size_t *n);
-/* Commit what coalescing holds (no-op otherwise). */
+/* Commit what coalescing holds (no-op otherwise). Any thread. */
 int rt_corr_flush(struct rt_corr *cs);
 int rt_corr_seek(struct rt_corr *cs, const char *topic, int32_t partition, int64_t *offset);
 void rt_corr_print_final(struct rt_corr *cs);

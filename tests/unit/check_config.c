@@ -118,6 +118,8 @@ static void assert_defaults(const struct ts_config *c)
     ck_assert_uint_eq(c->kafka.batch_size, 1000);
     ck_assert_int_eq(c->kafka.batch_timeout_ms, 100);
     ck_assert_uint_eq(c->kafka.queue_batches, 4);
+    ck_assert_uint_eq(c->kafka.commit_batches, 20);
+    ck_assert_int_eq(c->kafka.commit_interval_ms, 200);
     ck_assert_uint_eq(c->kafka.nprops, 0);
     ck_assert_uint_eq(c->ntopics, 0);
     ck_assert_uint_eq(c->ingest.max_message_bytes, 1048576);
@@ -218,6 +220,12 @@ START_TEST(test_config_integer_must_be_a_number_in_range)
     expect_config_err("kafka:\n  queue_batches: 99999999999999999999\n",
                       "etc/tocsin.yml:2:18: error: kafka.queue_batches must be an integer from "
                       "1 to 1024, got \"99999999999999999999\"");
+    expect_config_err("kafka:\n  commit_batches: 0\n",
+                      "etc/tocsin.yml:2:19: error: kafka.commit_batches must be an integer from "
+                      "1 to 1000, got \"0\"");
+    expect_config_err("kafka:\n  commit_interval_ms: 60001\n",
+                      "etc/tocsin.yml:2:23: error: kafka.commit_interval_ms must be an integer "
+                      "from 1 to 60000, got \"60001\"");
     expect_config_err("ingest:\n  max_message_bytes: [1]\n",
                       "etc/tocsin.yml:2:22: error: ingest.max_message_bytes must be an integer "
                       "from 1 to 67108864, got a list");
@@ -234,11 +242,14 @@ START_TEST(test_config_integer_range_ends_are_accepted)
 {
     struct ts_config *c = load_ok("kafka:\n  workers: 64\n  batch_size: 100000\n"
                                   "  batch_timeout_ms: 1\n  queue_batches: \"1024\"\n"
+                                  "  commit_batches: 1\n  commit_interval_ms: 60000\n"
                                   "ingest:\n  max_message_bytes: 67108864\n");
     ck_assert_int_eq(c->kafka.workers, 64);
     ck_assert_uint_eq(c->kafka.batch_size, 100000);
     ck_assert_int_eq(c->kafka.batch_timeout_ms, 1);
     ck_assert_uint_eq(c->kafka.queue_batches, 1024);
+    ck_assert_uint_eq(c->kafka.commit_batches, 1);
+    ck_assert_int_eq(c->kafka.commit_interval_ms, 60000);
     ck_assert_uint_eq(c->ingest.max_message_bytes, 67108864);
     ts_config_free(c);
 }

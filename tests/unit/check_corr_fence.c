@@ -11,7 +11,7 @@
 
 #include "check_corr_util.h"
 #include "../../ingest/ingest.h"
-#include "../../runtime/runtime.h"
+#include "../../runtime/runtime_int.h"
 
 #define RULES DET_RULE("ssh_fail")                                                               \
     "title: brute\nid: brute\ncorrelation:\n  type: event_count\n  rules: [ssh_fail]\n"          \
@@ -311,6 +311,49 @@ START_TEST(test_detections_output_holds_each_detection_once_across_a_stale_batch
 }
 END_TEST
 
+/* run's coalesced commits (kafka.commit_batches): a batch held is fed but
+ * not in the store - neither its offsets nor its counters - until the Nth
+ * batch (of any worker) or a flush writes them all in one transaction; the
+ * source is told (INGEST_HELD) so its Kafka offsets wait as well. */
+START_TEST(test_coalesced_commits_hold_the_store_until_the_nth_batch_or_a_flush)
+{
+    struct fx f;
+    fx_open(&f, true);
+    f.cs.commit_batches = 3;
+    f.cs.report_held = true;
+    int64_t off = -1;
+    ck_assert_int_eq(batch(&f, 0, 0, 0, 50), INGEST_HELD);
+    ck_assert_int_eq(batch(&f, 1, 1, 0, 30), INGEST_HELD);
+    ck_assert_uint_eq(fed(&f), 80);
+    ck_assert_int_eq(rt_corr_seek(&f.cs, "auth", 0, &off), TS_E_NOTFOUND);
+    ck_assert_uint_eq(counted(&f), 0);
+    ck_assert_int_eq(batch(&f, 0, 0, 50, 100), 0); /* the third: one transaction */
+    ck_assert_int_eq(stored(&f, 0), 100);
+    ck_assert_int_eq(stored(&f, 1), 30);
+    ck_assert_uint_eq(counted(&f), 130);
+    ck_assert_int_eq(batch(&f, 1, 1, 30, 40), INGEST_HELD);
+    ck_assert_int_eq(stored(&f, 1), 30);
+    ck_assert_int_eq(rt_corr_flush(&f.cs), 0);
+    ck_assert_int_eq(stored(&f, 1), 40);
+    ck_assert_uint_eq(counted(&f), 140);
+    ck_assert_int_eq(rt_corr_flush(&f.cs), 0); /* nothing held: nothing written */
+    /* a reload writes what is held before it swaps the engine */
+    ck_assert_int_eq(batch(&f, 0, 0, 100, 110), INGEST_HELD);
+    ck_assert_int_eq(rt_corr_reload(&f.cs, f.rs, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(stored(&f, 0), 110);
+    ck_assert_uint_eq(counted(&f), 150);
+    /* a time bound: a batch held longer than commit_ns ago commits with the next */
+    f.cs.commit_batches = 0;
+    f.cs.commit_ns = 1;
+    ck_assert_int_eq(batch(&f, 0, 0, 110, 120), INGEST_HELD);
+    usleep(1000);
+    ck_assert_int_eq(batch(&f, 0, 0, 120, 130), 0);
+    ck_assert_int_eq(stored(&f, 0), 130);
+    ck_assert_uint_eq(counted(&f), 170);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("corr_fence");
@@ -319,6 +362,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_fence_drops_a_batch_fed_before_and_keeps_the_rest);
     tcase_add_test(tc, test_events_output_holds_each_event_once_across_a_stale_batch);
     tcase_add_test(tc, test_detections_output_holds_each_detection_once_across_a_stale_batch);
+    tcase_add_test(tc, test_coalesced_commits_hold_the_store_until_the_nth_batch_or_a_flush);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -494,11 +494,59 @@ START_TEST(test_explain_miss_says_logsource_does_not_apply)
 }
 END_TEST
 
+/* One scratch matches events of changing logsources: the route of the last
+ * logsource is reused only when category, service and product are the
+ * same bytes (routing itself is case-insensitive). Each result equals a
+ * fresh scratch's. */
+START_TEST(test_routing_follows_each_events_logsource_through_one_scratch)
+{
+#define LS_RULE(id, ls)                                                                            \
+    "title: r" id "\nid: 00000000-0000-0000-0000-00000000000" id "\nlogsource:\n" ls              \
+    "detection:\n  s:\n    F|contains: abc\n  condition: s\n"
+    const char *text = LS_RULE("1", "  product: windows\n  category: process_creation\n")
+        "---\n" LS_RULE("2", "  product: windows\n  category: file_event\n")
+        "---\n" LS_RULE("3", "  product: windows\n  service: security\n")
+        "---\n" LS_RULE("4", "  product: linux\n")
+        "---\n" LS_RULE("5", "  product: windows\n  category: registry_event\n");
+#undef LS_RULE
+    struct rule_set *rs = rule_ok(text);
+    struct rule_scratch *sc = NULL;
+    ck_assert_int_eq(rule_scratch_create(&sc, rs), 0);
+    static const struct {
+        const char *product, *category, *service;
+        int want;
+    } ls[] = {
+        {"windows", "process_creation", NULL, 1},   {"windows", "process_creation", NULL, 1},
+        {"windows", "file_event", NULL, 1},         {"windows", NULL, "security", 1},
+        {"windows", "process_creation", "security", 2}, {"linux", "process_creation", NULL, 1},
+        {"Windows", "Process_Creation", NULL, 1},   {"windows", "registry_set", NULL, 1},
+        {"windows", "registry_sets", NULL, 0},      {NULL, "process_creation", NULL, 0},
+        {"windows", "process_creation", NULL, 1},   {"windows", NULL, NULL, 0},
+    };
+    for (size_t i = 0; i < TS_ARRAY_LEN(ls); i++) {
+        struct tev t;
+        tev_init(&t);
+        t.ev.logsource.product = ls[i].product;
+        t.ev.logsource.category = ls[i].category;
+        t.ev.logsource.service = ls[i].service;
+        tev_str(&t, "F", "xabcx");
+        int n = 0;
+        ck_assert_int_eq(rule_match(rs, sc, &t.ev, count_cb, &n), 0);
+        ck_assert_msg(n == ls[i].want, "event %zu: %d matches, want %d", i, n, ls[i].want);
+        ck_assert_int_eq(match_count(rs, &t.ev), n);
+        tev_free(&t);
+    }
+    rule_scratch_free(sc);
+    rule_set_unref(rs);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_conditions");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_and_or_not);
+    tcase_add_test(tc, test_routing_follows_each_events_logsource_through_one_scratch);
     tcase_add_test(tc, test_precedence_not_over_and_over_or);
     tcase_add_test(tc, test_one_of_and_all_of_patterns);
     tcase_add_test(tc, test_them_covers_identifiers_not_starting_with_underscore);

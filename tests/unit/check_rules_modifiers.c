@@ -395,6 +395,25 @@ START_TEST(test_values_are_length_delimited_not_nul_terminated)
 }
 END_TEST
 
+/* Case folding is ASCII only, 16 bytes at a time and byte by byte for the
+ * tail: the letters next to A-Z ('@', '[', '`', '{') and UTF-8 bytes keep
+ * their values, wherever they fall in a long value. */
+START_TEST(test_case_folding_is_ascii_only_in_long_values)
+{
+    const char *v = "XX@AZ[`az{\xC3\x80\xC3\x9A~ZZ@QQ@AZ[`AZ{\xC3\x80~Zz@";
+    ck_assert(det_matches("  sel:\n    CommandLine|contains: '@az[`az{\xC3\x80\xC3\x9A~zz@qq'\n"
+                          "  condition: sel\n", "CommandLine", v, NULL));
+    ck_assert(det_matches("  sel:\n    CommandLine|endswith: 'qq@az[`az{\xC3\x80~zz@'\n"
+                          "  condition: sel\n", "CommandLine", v, NULL));
+    ck_assert(!det_matches("  sel:\n    CommandLine|contains: '@az[`az{\xC3\xA0'\n"
+                           "  condition: sel\n", "CommandLine", v, NULL));
+    ck_assert(!det_matches("  sel:\n    CommandLine|contains: '{az'\n"
+                           "  condition: sel\n", "CommandLine", v, NULL));
+    ck_assert(!det_matches("  sel:\n    CommandLine|contains: '`az`'\n"
+                           "  condition: sel\n", "CommandLine", v, NULL));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_modifiers");
@@ -425,6 +444,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_field_aliases_from_options);
     tcase_add_test(tc, test_list_valued_event_field_matches_any_item);
     tcase_add_test(tc, test_values_are_length_delimited_not_nul_terminated);
+    tcase_add_test(tc, test_case_folding_is_ascii_only_in_long_values);
     suite_add_tcase(s, tc);
     return s;
 }

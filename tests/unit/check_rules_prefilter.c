@@ -705,6 +705,39 @@ START_TEST(test_regex_literal_respects_optional_and_alternation)
 }
 END_TEST
 
+/* The PowerShell token obfuscation patterns (SigmaHQ
+ * proc_creation_win_powershell_token_obfuscation): no literal of three
+ * bytes, so the rule was evaluated on every process creation; a backtick,
+ * the brace of a required group and "${" now rule it out - without losing
+ * what they match. */
+#define TOKEN_OBF_DET                                                                             \
+    "  selection:\n"                                                                              \
+    "    - CommandLine|re: '\\w+`(?:\\w+|-|.)`[\\w+|\\s]'\n"                                        \
+    "    - CommandLine|re: '\"(?:\\{\\d\\})+\"\\s*-f'\n"                                           \
+    "    - CommandLine|re: '(?i)\\$\\{`?e`?n`?v`?:`?p`?a`?t`?h`?\\}'\n"                             \
+    "  condition: selection\n"
+
+START_TEST(test_regex_required_group_and_rare_byte_literals)
+{
+    char text[2048];
+    snprintf(text, sizeof(text), RULE_HEAD "detection:\n%s", TOKEN_OBF_DET);
+    struct rule_set *rs = rule_ok(text);
+    ck_assert_uint_ne(rs->pf_need[0], 0); /* required literals, not "always" */
+    rule_set_unref(rs);
+    ck_assert(det_matches(TOKEN_OBF_DET, "CommandLine", "IN`V`o`Ke-eXp`ResSIOn x", NULL));
+    ck_assert(det_matches(TOKEN_OBF_DET, "CommandLine",
+                          "&(\"{2}{3}{0}{4}{1}\"-f 'e','Expression','I','nvok','-')", NULL));
+    ck_assert(det_matches(TOKEN_OBF_DET, "CommandLine", "${e`Nv:pATh}", NULL));
+    ck_assert(!det_matches(TOKEN_OBF_DET, "CommandLine", "powershell -f \"a b\" -nop", NULL));
+    /* optional groups and alternation inside a group give no literal */
+    ck_assert(re_matches("(?:abcdef)?uv", "uv"));
+    ck_assert(re_matches("(?:abcdef|xyz)uv", "xyzuv"));
+    ck_assert(re_matches("(abcdef){0,2}uv", "uv"));
+    ck_assert(re_matches("(?:a(bcdef)*)+-q", "a-q"));
+    ck_assert(re_matches("x(?:abc(?:def)?ghi)+y", "xabcghiy"));
+}
+END_TEST
+
 START_TEST(test_caseless_regex_folds_kelvin_and_long_s)
 {
     /* U+212A KELVIN SIGN and U+017F LATIN SMALL LETTER LONG S fold to k, s */
@@ -788,6 +821,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_regex_literal_respects_optional_and_alternation);
     tcase_add_test(tc, test_caseless_regex_folds_kelvin_and_long_s);
+    tcase_add_test(tc, test_regex_required_group_and_rare_byte_literals);
     tcase_add_test(tc, test_short_rare_literals_prefilter_without_loss);
     tcase_add_test(tc, test_each_event_is_matched_by_its_own_field_names);
     tcase_add_test(tc, test_prefilter_equals_exact_on_windows_corpus);
