@@ -168,9 +168,15 @@ int corr_key_export(const struct corr_engine *c, const struct ckey *k, struct ts
     const struct crule *cr = &c->rules[k->rule];
     int rc = ts_buf_putc(b, STATE_VERSION);
     rc = rc ? rc : put_var(b, k->n);
-    /* the sources the entries use, as a local table */
+    /* the sources the entries use, as a local table; the key's own source
+     * (of the last event fed) first, so that an import bounds the key's
+     * eviction by its partition's watermark as before (key_bound): a
+     * restored key of a partition lagging over idle_ns behind the others
+     * must not expire by their time (the soak's loss after a kill -9) */
     uint32_t loc[64];
     size_t nloc = 0;
+    if (k->sid != CORR_NO_SOURCE && k->sid < c->nsrc)
+        loc[nloc++] = k->sid;
     for (uint32_t j = 0; j < k->n && nloc < 64; j++) {
         bool seen = false;
         for (size_t i = 0; i < nloc && !seen; i++)
@@ -613,6 +619,12 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
             rc = TS_E_PARSE;
         k->n++;
     }
+    /* the key's source: the first of the local table (corr_key_export),
+     * else that of its newest entry */
+    if (!rc && nloc)
+        k->sid = loc[0];
+    else if (!rc && k->n)
+        k->sid = k->ent[k->n - 1].src;
     if (!rc)
         rc = get_vals(&r, &k->vals, &k->nvals, c->o.max_values);
     uint8_t has = rc ? 0 : ts_rd_u8(&r);
@@ -653,6 +665,8 @@ static int import_key(struct corr_engine *c, uint32_t rule, const char *kb, size
             k->j = jo;
             k->vals = v;
             k->nvals = nv;
+            if (k->sid != CORR_NO_SOURCE)
+                old->sid = k->sid;
             corr_key_free(c, k);
             return old->inc ? corr_eidx_add(c, old) : 0;
         }

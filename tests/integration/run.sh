@@ -43,6 +43,7 @@ step kafka-delivery python3 tests/integration/test_delivery.py
 step kafka-reload python3 tests/integration/test_reload.py
 step kafka-topic-pattern python3 tests/integration/test_topic_pattern.py
 step kafka-exactly-once python3 tests/integration/test_exactly_once.py
+step kafka-lagging-restart python3 tests/integration/test_lagging_restart.py
 step kafka-run-http python3 tests/integration/test_run_http.py
 step kafka-hunt python3 tests/integration/test_hunt.py
 step webhook python3 tests/integration/test_webhook.py

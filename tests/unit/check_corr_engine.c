@@ -686,6 +686,61 @@ START_TEST(test_a_partition_lagging_over_an_hour_keeps_its_windows)
 }
 END_TEST
 
+/* The soak's loss (kill -9 every 180 s, 2 workers): the worker of p0 ran
+ * hours of event time ahead of the worker of p2, the process was killed
+ * while an address of p2 had an open incident, and after the restart the
+ * first batch's sweep expired that key by p0's time - a restored key had
+ * no source, so only the global floor bounded it - and p2's next failures
+ * of the same attack found an empty window (17 of 20 counted, neither late
+ * nor kept). A restored key keeps its partition's bound, as before the
+ * restart: the same incidents with a restart as without. */
+START_TEST(test_a_lagging_partition_keeps_its_windows_across_a_restart)
+{
+    for (int restart = 0; restart < 2; restart++) {
+        struct harness h;
+        h_open(&h, BRUTE, NULL);
+        /* p2: an attack (incident at the fifth failure) and one address
+         * with four failures so far; p0: 90 minutes ahead */
+        for (int i = 0; i < 5; i++)
+            ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 4 * SEC, "p2", 1 + i, "src_ip",
+                                        "b", NULL), 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 4 * SEC, "p2", 10 + i,
+                                        "src_ip", "c", NULL), 0);
+        for (int i = 0; i <= 90; i++)
+            ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 60 * SEC, "p0", 1 + i,
+                                        "src_ip", "a", NULL), 0);
+        h_end(&h);
+        if (restart)
+            h_restart(&h, NULL);
+        /* p0 goes on first (a batch: its sweep), then p2 */
+        ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + 91 * 60 * SEC, "p0", 100, "src_ip",
+                                    "a", NULL), 0);
+        h_end(&h);
+        for (int i = 5; i < 8; i++) {
+            ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 4 * SEC, "p2", 1 + i, "src_ip",
+                                        "b", NULL), 0);
+            ck_assert_int_eq(h_feed_src(&h, "ssh_fail", T0 + i * 4 * SEC, "p2", 10 + i,
+                                        "src_ip", "c", NULL), 0);
+            h_end(&h);
+        }
+        const struct inc_rec *b = h_find(&h, "brute", "src_ip=b");
+        const struct inc_rec *c = h_find(&h, "brute", "src_ip=c");
+        ck_assert_msg(b && b->count == 8, "restart %d: src_ip=b counted %llu of 8", restart,
+                      b ? (unsigned long long)b->count : 0ULL);
+        ck_assert_int_eq(b->first, T0);
+        ck_assert_int_eq(b->last, T0 + 28 * SEC);
+        ck_assert_msg(c && c->count == 7, "restart %d: src_ip=c counted %llu of 7", restart,
+                      c ? (unsigned long long)c->count : 0ULL);
+        ck_assert_int_eq(c->first, T0);
+        struct corr_metrics m;
+        corr_metrics_get(h.c, &m);
+        ck_assert_uint_eq(m.late_beyond, 0);
+        h_close(&h);
+    }
+}
+END_TEST
+
 START_TEST(test_key_cap_per_rule_is_counted)
 {
     struct harness h;
@@ -814,6 +869,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, test_upper_bound_late_event_within_allowance_equals_in_order);
     tcase_add_test(t, test_watermark_is_per_source);
     tcase_add_test(t, test_a_partition_lagging_over_an_hour_keeps_its_windows);
+    tcase_add_test(t, test_a_lagging_partition_keeps_its_windows_across_a_restart);
     tcase_add_test(t, test_key_cap_per_rule_is_counted);
     tcase_add_test(t, test_entry_cap_drops_oldest_and_counts);
     tcase_add_test(t, test_expired_keys_are_evicted);
