@@ -1148,6 +1148,7 @@ static int commit_batch(struct worker *w, struct ingest_batch *b)
 
 #define TXN_TIMEOUT_MS 60000
 #define TXN_ATTEMPTS 5 /* a batch aborted this often stops the source */
+#define TXN_ABORT_FLUSH_MS 5000
 
 int ingest_batch_produce(const struct ingest_batch *b, const char *topic, const void *key,
                          size_t klen, const void *val, size_t vlen, int64_t ts_ms)
@@ -1262,6 +1263,13 @@ static int txn_batch(struct worker *w, struct ingest_batch *b)
                           : w->txn_err[0] ? w->txn_err : ts_strerror(rc);
         if (rc && rc != TS_E_KAFKA)
             fatal = true; /* the downstream stages failed: not a Kafka matter */
+        /* librdkafka#4849: an abort sent while the transaction's first
+         * AddPartitionsToTxn is still unanswered reaches a coordinator that
+         * sees no transaction and fails for good (INVALID_TXN_STATE: seen
+         * under load in kafka-ingest's aborted-batch test); a delivered
+         * record proves its partition registered, so wait for the records
+         * in flight first, briefly (they are aborted with the rest) */
+        rd_kafka_flush(w->txp, TXN_ABORT_FLUSH_MS);
         rd_kafka_error_t *ae = rd_kafka_abort_transaction(w->txp, TXN_TIMEOUT_MS);
         if (ae) {
             ts_error("kafka (worker %d): abort: %s", w->id, txn_errstr(ae, msg, sizeof(msg)));
