@@ -130,6 +130,11 @@ int cmd_run(int argc, char **argv)
     };
     const char *cfg_path = NULL, *events_path = NULL, *det_path = NULL;
     int interval = 30;
+    /* first: a SIGTERM at any point of the (slow) set-up - a service manager
+     * stopping a unit that has just started - is a clean stop after it, not
+     * death by the default action (test_exactly_once's last run was
+     * signalled while it read its config: exit -15) */
+    cli_install_signals();
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "c:o:d:h", longopts, NULL)) != -1) {
@@ -189,9 +194,6 @@ int cmd_run(int argc, char **argv)
                              .on_reload_ctx = (void *)&srv};
     struct rt_run *r = NULL;
     int code = 0;
-    /* before the (slow) set-up: a SIGTERM while rules compile is a clean
-     * stop after it, not death by the default action */
-    cli_install_signals();
     int rc = rt_run_create(&r, &ro, &err);
     struct http_server *s = NULL;
     if (!rc && (rc = start_http(cfg, r, &s, &err)) != 0) {

@@ -162,6 +162,15 @@ def main():
         print(f"exactly-once: kill -9 #{kills} at {sum(max(0, o) for o in c.values())}/{total} "
               f"committed", flush=True)
     p = start(cfg, d, 9)
+    # up before it is stopped: when the kills left nothing to consume, the
+    # SIGTERM below used to land while the process was still being loaded
+    # (exit -15, before any handler could exist); its detections file is
+    # opened once its config is read, after the handler is installed
+    out9 = os.path.join(d, "out9.jsonl")
+    for _ in range(300):
+        if os.path.exists(out9) or p.poll() is not None:
+            break
+        time.sleep(0.1)
     check(wait_done(group, parts), "run after the kills did not consume everything")
     p.send_signal(signal.SIGTERM)
     check(p.wait(60) == 0, "last run did not exit 0")
