@@ -576,15 +576,25 @@ int store_put_record(struct store_txn *t, MDB_dbi dbi, const void *key, size_t k
     return 0;
 }
 
+/* The value of key in dbi as LMDB maps it (valid until the txn ends or
+ * writes); TS_E_NOTFOUND, or the txn failed naming what. */
+static int get_view(struct store_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+                    MDB_val *v, const char *what)
+{
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_get(t->txn, dbi, &k, v);
+    if (rc == MDB_NOTFOUND)
+        return TS_E_NOTFOUND;
+    return rc ? store_txn_fail(t, rc, what) : 0;
+}
+
 int store_get_copy(struct store_txn *t, MDB_dbi dbi, const void *key, size_t klen,
                    const uint8_t **p, size_t *n, const char *what)
 {
-    MDB_val k = {klen, (void *)key}, v;
-    int rc = mdb_get(t->txn, dbi, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return TS_E_NOTFOUND;
+    MDB_val v;
+    int rc = get_view(t, dbi, key, klen, &v, what);
     if (rc)
-        return store_txn_fail(t, rc, what);
+        return rc;
     ts_buf_reset(&t->s->scratch);
     if (ts_buf_append(&t->s->scratch, v.mv_data, v.mv_size) != 0)
         return store_txn_fail_code(t, TS_E_NOMEM, what);
@@ -820,12 +830,10 @@ int store_name_get(struct store_txn *t, const char *name, const void **val, size
         return rc;
     if (name_key(name, key, sizeof(key)) != 0)
         return TS_E_INVAL;
-    MDB_val k = {strlen(key), key}, v;
-    rc = mdb_get(t->txn, t->s->dbi[DB_META], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return TS_E_NOTFOUND;
+    MDB_val v;
+    rc = get_view(t, t->s->dbi[DB_META], key, strlen(key), &v, "name get");
     if (rc)
-        return store_txn_fail(t, rc, "name get");
+        return rc;
     *val = v.mv_data;
     *vlen = v.mv_size;
     return 0;
@@ -949,12 +957,10 @@ int store_state_get(struct store_txn *t, const void *key, size_t klen, const voi
         return rc;
     if (!key || klen == 0 || klen > STORE_STATE_KEY_MAX)
         return TS_E_INVAL;
-    MDB_val k = {klen, (void *)key}, v;
-    rc = mdb_get(t->txn, t->s->dbi[DB_STATE], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return TS_E_NOTFOUND;
+    MDB_val v;
+    rc = get_view(t, t->s->dbi[DB_STATE], key, klen, &v, "state get");
     if (rc)
-        return store_txn_fail(t, rc, "state get");
+        return rc;
     *val = v.mv_data;
     *vlen = v.mv_size;
     return 0;
