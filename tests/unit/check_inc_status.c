@@ -102,12 +102,7 @@ static struct store *open_in(char *dir)
 static void close_rm(struct store *s, const char *dir)
 {
     store_close(s);
-    char p[128];
-    snprintf(p, sizeof(p), "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    st_rmdir_at(dir);
 }
 
 /* A line per field that must agree between nodes. */

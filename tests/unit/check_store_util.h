@@ -20,14 +20,20 @@ static inline void st_mkdir(void)
     ck_assert_ptr_nonnull(mkdtemp(st_dir));
 }
 
-static inline void st_rmdir(void)
+/* A store's directory (its two LMDB files) removed. */
+static inline void st_rmdir_at(const char *dir)
 {
     char p[128];
-    snprintf(p, sizeof(p), "%s/data.mdb", st_dir);
+    snprintf(p, sizeof(p), "%s/data.mdb", dir);
     unlink(p);
-    snprintf(p, sizeof(p), "%s/lock.mdb", st_dir);
+    snprintf(p, sizeof(p), "%s/lock.mdb", dir);
     unlink(p);
-    rmdir(st_dir);
+    rmdir(dir);
+}
+
+static inline void st_rmdir(void)
+{
+    st_rmdir_at(st_dir);
 }
 
 static inline struct store *st_open_opts(struct store_opts *o)
