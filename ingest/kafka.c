@@ -14,7 +14,8 @@
  * there is room, then resumes.
  * Rebalance: before partitions are revoked, the current batch is pushed, the
  * worker waits until the stage thread has processed everything, and commits
- * synchronously. Offsets are only committed for processed batches, so
+ * synchronously. A message polled before a revoke is never added after it
+ * (the partition is read again from the committed offset). Offsets are only committed for processed batches, so
  * delivery is at-least-once. A sink that coalesces its commits (commit()
  * returns INGEST_HELD) has the offsets of the batches it holds committed
  * after its next commit or flush(): the stage thread flushes when its queue
@@ -95,6 +96,8 @@ struct worker {
      * wall clock shows within one batch timeout */
     int64_t now_mono, real_off;
     bool in_callback;      /* inside the rebalance callback */
+    uint64_t revokes;      /* revokes served (poll thread): a message fetched before one is
+                              not added after it (handle_msg) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t pushed, done; /* batches, guarded by mu */
@@ -590,6 +593,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
     /* revoke (or error): finish and commit what we have before letting go */
+    w->revokes++;
     w->in_callback = true;
     push_cur(w);
     wait_drained(w);
@@ -853,15 +857,26 @@ static void handle_msg(struct worker *w, rd_kafka_message_t *m)
     if (!ts)
         return; /* not ours (warned once when first seen) */
     const struct ingest_topic *t = &k->o.topics[ts->tidx];
+    /* push_cur may wait for room downstream while serving the group: a
+     * revoke there hands the batch over and lets the partitions go, and
+     * whoever gets m's partition (this worker again, or another) reads from
+     * the committed offsets, m included. m itself, fetched before, must not
+     * go into the next batch: it would be processed twice, or for a
+     * partition this worker no longer owns. */
+    uint64_t revokes = w->revokes;
     if (ingest_batch_full(w->cur) ||
         ingest_batch_offsets_full(w->cur, ts->name, m->partition))
         push_cur(w);
+    if (w->revokes != revokes)
+        return;
     size_t max = k->o.parse.max_msg_bytes ? k->o.parse.max_msg_bytes : INGEST_DEFAULT_MAX_MSG;
     size_t keep = m->len < max ? m->len : max;
     const char *payload = m->payload ? m->payload : "";
     struct ts_event *ev = ingest_batch_slot(w->cur, payload, keep);
     if (!ev) {
         push_cur(w);
+        if (w->revokes != revokes)
+            return;
         ev = ingest_batch_slot(w->cur, payload, keep);
         if (!ev) {
             fail(k, TS_E_NOMEM, "worker %d: no memory for a message of %zu bytes", w->id, keep);

@@ -1,8 +1,9 @@
 /* itest_kafka.c - integration tests of the Kafka source against a real
  * broker (TOCSIN_KAFKA_BOOTSTRAP, started by tests/integration/run.sh):
  * dead letters of each kind with their reason, the counts adding up, the
- * tenant header, and backpressure (a blocked downstream pauses the consumer
- * and nothing is dropped). Run in-process through the ingest API. */
+ * tenant header, backpressure (a blocked downstream pauses the consumer
+ * and nothing is dropped), and rebalances (nothing seen twice, also when the
+ * revoke comes while the consumer waits for room downstream). Run in-process through the ingest API. */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -656,6 +657,158 @@ static size_t read_committed_counts(const char *topic, uint8_t *cnt, size_t slot
     return n;
 }
 
+/* ---- a rebalance while the poll thread waits for room downstream ---- */
+
+/* A batch closes at INGEST_MAX_OFFSETS (256) partitions with the message of
+ * the 257th already fetched (handle_msg pushes it before adding the
+ * message): one message in each of 800 partitions makes three such
+ * batches. */
+#define GPART 800
+
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+    int times[GPART];     /* how often each partition's message was processed */
+    int other;            /* events at another offset */
+    int64_t next[GPART];  /* committed positions (what the store is to run) */
+};
+
+static int gate_process(void *ctx, struct ingest_batch *b)
+{
+    struct gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    for (uint32_t i = 0; i < b->n; i++) {
+        int32_t part = b->events[i].src.partition;
+        if (b->events[i].src.offset == 0 && part >= 0 && part < GPART)
+            g->times[part]++;
+        else
+            g->other++;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return 0;
+}
+
+/* as run's store: the offsets committed with the batch's effects are where
+ * a partition assigned again starts */
+static int gate_commit(void *ctx, const struct ingest_batch *b)
+{
+    struct gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    for (uint32_t i = 0; i < b->noffsets; i++) {
+        int32_t part = b->offsets[i].partition;
+        if (part >= 0 && part < GPART && b->offsets[i].offset > g->next[part])
+            g->next[part] = b->offsets[i].offset;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return 0;
+}
+
+static int gate_seek(void *ctx, const char *topic, int32_t partition, int64_t *offset)
+{
+    struct gate *g = ctx;
+    (void)topic;
+    pthread_mutex_lock(&g->mu);
+    int64_t at = partition >= 0 && partition < GPART ? g->next[partition] : 0;
+    pthread_mutex_unlock(&g->mu);
+    if (at <= 0)
+        return TS_E_NOTFOUND; /* the group's committed offset */
+    *offset = at;
+    return 0;
+}
+
+static bool stats_reach(struct ingest_kafka *k, int seconds, uint64_t pauses, uint64_t rebalances)
+{
+    struct ingest_stats st;
+    for (int i = 0; i < seconds * 100; i++) {
+        ingest_kafka_stats(k, &st);
+        if (st.pauses >= pauses && st.rebalances >= rebalances)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* The downstream holds the first batch, the second is queued, the third
+ * waits in push_cur (partitions paused) with a message of a 769th
+ * partition in hand; a member joins the group (another topic), so the
+ * revoke callback runs inside that wait and hands the third batch over;
+ * the partitions come back to the same worker, which reads from the
+ * committed offsets. The message in hand came before the revoke: it must
+ * not go into the next batch besides its own re-read. */
+START_TEST(test_kafka_rebalance_while_waiting_for_room_delivers_each_message_once)
+{
+    char topic[128], other[128], group[128];
+    unique(topic, sizeof(topic), "itest.rbwait");
+    unique(other, sizeof(other), "itest.rbother");
+    unique(group, sizeof(group), "g-rbwait");
+    create_topic(topic, GPART);
+    create_topic(other, 1);
+    produce_numbered(topic, GPART, GPART);
+
+    static struct gate g;
+    memset(&g, 0, sizeof(g));
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    struct ingest_topic t = {.name = topic, .format = INGEST_FMT_RFC3164};
+    struct ingest_kafka_opts o = {
+        .brokers = bootstrap(), .group_id = group, .topics = &t, .ntopics = 1, .workers = 1,
+        .batch_max = 1000, .queue_batches = 1, .batch_timeout_ms = 10000,
+        .sink = {.ctx = &g, .process = gate_process, .commit = gate_commit, .seek = gate_seek},
+    };
+    struct ts_err err = {0};
+    struct runner a = {0}, b = {0};
+    ck_assert_int_eq(ingest_kafka_create(&a.k, &o, &err), 0);
+    pthread_create(&a.tid, NULL, run_main, &a);
+    ck_assert_msg(stats_reach(a.k, 60, 1, 1), "the worker never waited for room downstream");
+
+    static struct seen s2;
+    memset(&s2, 0, sizeof(s2));
+    pthread_mutex_init(&s2.mu, NULL);
+    pthread_cond_init(&s2.cv, NULL);
+    struct ingest_topic t2 = {.name = other, .format = INGEST_FMT_RFC3164};
+    struct ingest_kafka_opts o2 = o;
+    o2.topics = &t2;
+    o2.sink = (struct ingest_sink){.ctx = &s2, .process = seen_process};
+    ck_assert_int_eq(ingest_kafka_create(&b.k, &o2, &err), 0); /* joins the group */
+    pthread_create(&b.tid, NULL, run_main, &b);
+    ck_assert_msg(stats_reach(a.k, 60, 1, 2), "no revoke reached the worker");
+    usleep(300000);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+
+    int left = GPART;
+    for (int i = 0; i < 900 && left > 0; i++) {
+        usleep(100000);
+        pthread_mutex_lock(&g.mu);
+        left = 0;
+        for (int j = 0; j < GPART; j++)
+            left += g.times[j] == 0;
+        pthread_mutex_unlock(&g.mu);
+    }
+    usleep(500000); /* a second copy would come right behind */
+    ingest_kafka_stop(a.k);
+    ingest_kafka_stop(b.k);
+    pthread_join(a.tid, NULL);
+    pthread_join(b.tid, NULL);
+    ck_assert_int_eq(a.rc, 0);
+    ck_assert_int_eq(b.rc, 0);
+    struct ingest_stats sa;
+    ingest_kafka_stats(a.k, &sa);
+    ck_assert_uint_ge(sa.rebalances, 3); /* assigned, revoked, assigned again */
+    for (int j = 0; j < GPART; j++)
+        ck_assert_msg(g.times[j] == 1, "the message of partition %d was processed %d times", j,
+                      g.times[j]);
+    ck_assert_int_eq(g.other, 0);
+    ingest_kafka_destroy(a.k);
+    ingest_kafka_destroy(b.k);
+}
+END_TEST
+
 START_TEST(test_kafka_transaction_aborted_batch_is_redone_and_written_once)
 {
     char topic[128], out[160], group[128];
@@ -731,6 +884,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_kafka_blocked_downstream_pauses_and_drops_nothing);
     tcase_add_test(tc, test_kafka_rejects_managed_and_unknown_properties);
     tcase_add_test(tc, test_kafka_rebalance_commits_before_revoke_so_nothing_is_seen_twice);
+    tcase_add_test(tc, test_kafka_rebalance_while_waiting_for_room_delivers_each_message_once);
     tcase_add_test(tc, test_kafka_transaction_aborted_batch_is_redone_and_written_once);
     suite_add_tcase(s, tc);
     return s;
