@@ -39,20 +39,37 @@ static const struct {
     {"month", M_MONTH}, {"year", M_YEAR},
 };
 
+/* Edit distance (case-insensitive) of a and b, for "did you mean"
+ * suggestions: every caller takes 3 at most, so a distance over
+ * RULE_DIST_MAX is returned as RULE_DIST_MAX + 1 and only the band of
+ * cells within RULE_DIST_MAX of the diagonal is computed (a hostile rule
+ * with thousands of unknown keys costs 7 cells per character, not the
+ * square of its length). */
 size_t rule_str_distance(const char *a, size_t la, const char *b, size_t lb)
 {
+    enum { K = RULE_DIST_MAX, FAR = RULE_DIST_MAX + 1 };
     size_t prev[32], cur[32];
-    if (la >= 31 || lb >= 31)
-        return 99;
+    if (la >= 31 || lb >= 31 || (la > lb ? la - lb : lb - la) > K)
+        return la >= 31 || lb >= 31 ? 99 : FAR;
     for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
+        prev[j] = j < FAR ? j : FAR;
     for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
+        size_t lo = i > K ? i - K : 1, hi = i + K < lb ? i + K : lb;
+        cur[0] = i < FAR ? i : FAR;
+        if (lo > 1)
+            cur[lo - 1] = FAR;
+        size_t best = cur[0];
+        for (size_t j = lo; j <= hi; j++) {
             size_t d = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t e = prev[j] + 1, f = cur[j - 1] + 1;
-            cur[j] = d < e ? (d < f ? d : f) : (e < f ? e : f);
+            size_t e = j <= i - 1 + K ? prev[j] + 1 : FAR, f = cur[j - 1] + 1;
+            size_t m = d < e ? (d < f ? d : f) : (e < f ? e : f);
+            cur[j] = m < FAR ? m : FAR;
+            best = cur[j] < best ? cur[j] : best;
         }
+        if (hi < lb)
+            cur[hi + 1] = FAR;
+        if (best >= FAR)
+            return FAR; /* every path is already too far */
         memcpy(prev, cur, sizeof(cur[0]) * (lb + 1));
     }
     return prev[lb];

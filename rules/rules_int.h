@@ -223,6 +223,7 @@ bool glob_match(const char *lit, const uint8_t *wmask, size_t m, const char *t, 
 size_t rule_re_skip_class(const char *p, size_t i, size_t n);
 
 /* Edit distance (case-insensitive), 99 for long strings. */
+#define RULE_DIST_MAX 3 /* the largest distance a suggestion is made at */
 size_t rule_str_distance(const char *a, size_t la, const char *b, size_t lb);
 /* "Did you mean": the known modifier closest to s, or NULL. */
 const char *mod_suggest(const char *s, size_t len);

@@ -4,10 +4,13 @@
  * (both named), ATT&CK tags against the shipped taxonomy, a bad taxonomy
  * file, and the SigmaHQ corpus staying free of warnings. Run from the
  * repository root (etc/attack/taxonomy.txt). */
+#include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check_rules_util.h"
+#include "../../rules/rules_int.h"
 
 #define TAXO "etc/attack/taxonomy.txt"
 #define UUID1 "11111111-2222-3333-4444-555555555555"
@@ -202,6 +205,57 @@ static void teardown(void)
     rule_report_free(&last_report);
 }
 
+/* The full edit distance (case-insensitive), the reference for the banded
+ * one the suggestions use. */
+static size_t full_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t d[32][32];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t x = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
+                                         tolower((unsigned char)b[j - 1]));
+            size_t y = d[i - 1][j] + 1, z = d[i][j - 1] + 1;
+            d[i][j] = x < y ? (x < z ? x : z) : (y < z ? y : z);
+        }
+    return d[la][lb];
+}
+
+START_TEST(test_suggestion_distance_is_exact_up_to_its_limit)
+{
+    ck_assert_uint_eq(rule_str_distance("detectoin", 9, "detection", 9), 2);
+    ck_assert_uint_eq(rule_str_distance("LogSource", 9, "logsource", 9), 0);
+    ck_assert_uint_eq(rule_str_distance("", 0, "tag", 3), 3);
+    ck_assert_uint_eq(rule_str_distance("x", 1, "falsepositives", 14), RULE_DIST_MAX + 1);
+    /* seeded random pairs over a small alphabet (many near misses): the
+     * banded distance is the full one, or RULE_DIST_MAX + 1 beyond it */
+    uint32_t seed = 12345;
+    char a[31], b[31];
+    for (int n = 0; n < 20000; n++) {
+        size_t la = (seed = seed * 1103515245u + 12345u) >> 16 & 31;
+        size_t lb = la + ((seed = seed * 1103515245u + 12345u) >> 16) % 9;
+        lb = lb >= 4 ? lb - 4 : 0;
+        la = la > 30 ? 30 : la;
+        lb = lb > 30 ? 30 : lb;
+        for (size_t i = 0; i < la; i++)
+            a[i] = "abAB-"[((seed = seed * 1103515245u + 12345u) >> 16) % 5];
+        memcpy(b, a, la < lb ? la : lb);
+        for (size_t i = la < lb ? la : lb; i < lb; i++)
+            b[i] = "abAB-"[((seed = seed * 1103515245u + 12345u) >> 16) % 5];
+        for (int e = (int)(((seed = seed * 1103515245u + 12345u) >> 16) % 5); e > 0 && lb; e--)
+            b[((seed = seed * 1103515245u + 12345u) >> 16) % lb] = 'c';
+        size_t want = full_distance(a, la, b, lb);
+        if (want > RULE_DIST_MAX)
+            want = RULE_DIST_MAX + 1;
+        ck_assert_msg(rule_str_distance(a, la, b, lb) == want, "\"%.*s\" \"%.*s\": %zu, want %zu",
+                      (int)la, a, (int)lb, b, rule_str_distance(a, la, b, lb), want);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules_lint");
@@ -215,6 +269,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_same_id_in_two_files_names_both);
     tcase_add_test(tc, test_bad_taxonomy_file_is_an_error_with_its_line);
     tcase_add_test(tc, test_sigmahq_corpus_has_no_lint_warnings);
+    tcase_add_test(tc, test_suggestion_distance_is_exact_up_to_its_limit);
     suite_add_tcase(s, tc);
     return s;
 }
