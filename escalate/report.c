@@ -437,6 +437,25 @@ static void json_system_fields(struct jw *w, const struct esc_system *s,
     jw_field(w, ext, "security_measures", o ? o->security_measures : NULL);
 }
 
+/* "notified": the recipients other than this report's that the incident's
+ * reports were delivered to, and when (ext: no delivered_at when unknown;
+ * the form: null). */
+static void json_notified(struct jw *w, const struct esc_doc *d, bool ext)
+{
+    jw_open(w, "notified", "[");
+    for (size_t i = 0; i < d->o->nsent; i++) {
+        const struct esc_sent *x = &d->o->sent[i];
+        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
+            continue;
+        jw_open(w, NULL, "{");
+        jw_str(w, "recipient", x->recipient);
+        if (x->at_ns || !ext)
+            jw_time(w, "delivered_at", x->at_ns);
+        jw_close(w, "}");
+    }
+    jw_close(w, "]");
+}
+
 #define NOTIFIED_NONE_VI "chưa gửi"
 #define NOTIFIED_NONE_EN "not sent yet"
 static bool report_holds(const struct esc_doc *d);
@@ -494,17 +513,7 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_bool(&w, "voluntary", !report_holds(d));
     jw_str(&w, "basis", report_holds(d) ? d->report->basis : NULL);
     jw_text(&w, "notified_to", &notv.v[0], &notv.v[1]);
-    jw_open(&w, "notified", "["); /* the same, as data: confirmed deliveries */
-    for (size_t i = 0; i < d->o->nsent; i++) {
-        const struct esc_sent *x = &d->o->sent[i];
-        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
-            continue;
-        jw_open(&w, NULL, "{");
-        jw_str(&w, "recipient", x->recipient);
-        jw_time(&w, "delivered_at", x->at_ns);
-        jw_close(&w, "}");
-    }
-    jw_close(&w, "]");
+    json_notified(&w, d, false); /* the same, as data: confirmed deliveries */
     jw_str(&w, "initial_ref", d->o->initial_ref);
     jw_time(&w, "initial_at", d->o->initial_at_ns);
     jw_close(&w, "}");
@@ -1232,18 +1241,7 @@ int esc_form_ext_json(const struct esc_doc *d, struct ts_buf *out)
     jw_opt(&w, "basis", report_holds(d) ? d->report->basis : NULL);
     jw_opt(&w, "notified_to_vi", nvi.data);
     jw_opt(&w, "notified_to_en", nen.data);
-    jw_open(&w, "notified", "[");
-    for (size_t i = 0; i < d->o->nsent; i++) {
-        const struct esc_sent *x = &d->o->sent[i];
-        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
-            continue;
-        jw_open(&w, NULL, "{");
-        jw_str(&w, "recipient", x->recipient);
-        if (x->at_ns)
-            jw_time(&w, "delivered_at", x->at_ns);
-        jw_close(&w, "}");
-    }
-    jw_close(&w, "]");
+    json_notified(&w, d, true);
     jw_opt(&w, "initial_ref", d->o->initial_ref);
     if (d->o->initial_at_ns)
         jw_time(&w, "initial_at", d->o->initial_at_ns);
