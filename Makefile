@@ -69,13 +69,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check_util.h $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(LDWRAP) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
-$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(wildcard tests/fuzz/*.h) $(LIBTS)
+$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(wildcard tests/fuzz/*.h) tests/unit/lmdb_dir.h $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBTS) $(PKG_LIBS) $(LDLIBS)
 
 # the same targets linked with libFuzzer (clang; `make fuzz`)
 FUZZ_LF  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-lf)
-$(BUILD)/fuzz/%-lf: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIBTS)
+$(BUILD)/fuzz/%-lf: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) tests/unit/lmdb_dir.h $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBTS) $(PKG_LIBS) $(LDLIBS)
 

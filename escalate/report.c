@@ -67,6 +67,13 @@ static void jw_str(struct jw *w, const char *key, const char *v)
         w->rc = ts_buf_json_str(w->b, v, strlen(v));
 }
 
+/* A string only when it has one (the STIX extension leaves out the rest). */
+static void jw_opt(struct jw *w, const char *key, const char *v)
+{
+    if (v && *v)
+        jw_str(w, key, v);
+}
+
 static void jw_strn(struct jw *w, const char *key, const char *v, size_t n)
 {
     jw_sep(w, key);
@@ -371,6 +378,84 @@ static void json_strs(struct jw *w, const char *key, const char *const *v, size_
     jw_close(w, "]");
 }
 
+/* The reporting organisation's and the affected system's fields that the
+ * form JSON and the STIX extension (esc_form_ext_json) both carry, written
+ * in one place. The form (ext false) writes every key, null when unknown;
+ * the extension only those known, the signer flat and two keys renamed
+ * (system_id, operating_system). Into the object the caller opened. */
+static void jw_field(struct jw *w, bool ext, const char *key, const char *v)
+{
+    if (ext)
+        jw_opt(w, key, v);
+    else
+        jw_str(w, key, v);
+}
+
+static void json_org_fields(struct jw *w, const struct esc_org *o, bool ext)
+{
+    jw_field(w, ext, "place", o ? o->place : NULL);
+    jw_field(w, ext, "security_provider", o ? o->security_provider : NULL);
+    jw_field(w, ext, "network_provider", o ? o->network_provider : NULL);
+    if (ext) {
+        if (o && o->confidential >= 0)
+            jw_bool(w, "confidential", o->confidential != 0);
+        jw_opt(w, "signer_name", o ? o->signer.name : NULL);
+        jw_opt(w, "signer_role", o ? o->signer.role : NULL);
+        return;
+    }
+    jw_sep(w, "confidential");
+    jw_raw(w, !o || o->confidential < 0 ? "null" : o->confidential ? "true" : "false");
+    jw_open(w, "signer", "{");
+    jw_str(w, "name", o ? o->signer.name : NULL);
+    jw_str(w, "role", o ? o->signer.role : NULL);
+    jw_close(w, "}");
+}
+
+static void json_system_fields(struct jw *w, const struct esc_system *s,
+                               const struct esc_org *o, bool ext)
+{
+    jw_field(w, ext, ext ? "system_id" : "id", s ? s->id : NULL);
+    jw_field(w, ext, "name", s ? s->name : NULL);
+    jw_field(w, ext, "operator", s ? s->operator_ : NULL);
+    jw_field(w, ext, "managing_body", s ? s->managing_body : NULL);
+    if (s)
+        jw_int(w, "security_level", s->level);
+    else if (!ext)
+        jw_str(w, "security_level", NULL);
+    if (!ext) {
+        json_strs(w, "domains", s ? s->domains : NULL, s ? s->ndomains : 0);
+        json_strs(w, "public_ips", s ? s->public_ips : NULL, s ? s->npublic_ips : 0);
+        json_strs(w, "hostnames", s ? s->hostnames : NULL, s ? s->nhostnames : 0);
+        jw_open(w, "contacts", "[");
+        for (size_t i = 0; s && i < s->ncontacts; i++)
+            json_contact(w, NULL, &s->contacts[i]);
+        jw_close(w, "]");
+    }
+    jw_field(w, ext, "purpose", o ? o->system_purpose : NULL);
+    jw_field(w, ext, ext ? "operating_system" : "os", o ? o->os : NULL);
+    jw_field(w, ext, "services", o ? o->services : NULL);
+    jw_field(w, ext, "security_measures", o ? o->security_measures : NULL);
+}
+
+/* "notified": the recipients other than this report's that the incident's
+ * reports were delivered to, and when (ext: no delivered_at when unknown;
+ * the form: null). */
+static void json_notified(struct jw *w, const struct esc_doc *d, bool ext)
+{
+    jw_open(w, "notified", "[");
+    for (size_t i = 0; i < d->o->nsent; i++) {
+        const struct esc_sent *x = &d->o->sent[i];
+        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
+            continue;
+        jw_open(w, NULL, "{");
+        jw_str(w, "recipient", x->recipient);
+        if (x->at_ns || !ext)
+            jw_time(w, "delivered_at", x->at_ns);
+        jw_close(w, "}");
+    }
+    jw_close(w, "]");
+}
+
 #define NOTIFIED_NONE_VI "chưa gửi"
 #define NOTIFIED_NONE_EN "not sent yet"
 static bool report_holds(const struct esc_doc *d);
@@ -428,17 +513,7 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_bool(&w, "voluntary", !report_holds(d));
     jw_str(&w, "basis", report_holds(d) ? d->report->basis : NULL);
     jw_text(&w, "notified_to", &notv.v[0], &notv.v[1]);
-    jw_open(&w, "notified", "["); /* the same, as data: confirmed deliveries */
-    for (size_t i = 0; i < d->o->nsent; i++) {
-        const struct esc_sent *x = &d->o->sent[i];
-        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
-            continue;
-        jw_open(&w, NULL, "{");
-        jw_str(&w, "recipient", x->recipient);
-        jw_time(&w, "delivered_at", x->at_ns);
-        jw_close(&w, "}");
-    }
-    jw_close(&w, "]");
+    json_notified(&w, d, false); /* the same, as data: confirmed deliveries */
     jw_str(&w, "initial_ref", d->o->initial_ref);
     jw_time(&w, "initial_at", d->o->initial_at_ns);
     jw_close(&w, "}");
@@ -458,38 +533,11 @@ int esc_render_json(const struct esc_doc *d, struct ts_buf *out)
     jw_str(&w, "phone", d->org ? d->org->phone : NULL);
     jw_str(&w, "email", d->org ? d->org->email : NULL);
     json_contact(&w, "contact", d->org ? &d->org->contact : NULL);
-    jw_str(&w, "place", d->org ? d->org->place : NULL);
-    jw_str(&w, "security_provider", d->org ? d->org->security_provider : NULL);
-    jw_str(&w, "network_provider", d->org ? d->org->network_provider : NULL);
-    jw_sep(&w, "confidential");
-    jw_raw(&w, !d->org || d->org->confidential < 0 ? "null"
-                                                   : d->org->confidential ? "true" : "false");
-    jw_open(&w, "signer", "{");
-    jw_str(&w, "name", d->org ? d->org->signer.name : NULL);
-    jw_str(&w, "role", d->org ? d->org->signer.role : NULL);
-    jw_close(&w, "}");
+    json_org_fields(&w, d->org, false);
     jw_close(&w, "}");
 
     jw_open(&w, "affected_system", "{");
-    jw_str(&w, "id", s ? s->id : NULL);
-    jw_str(&w, "name", s ? s->name : NULL);
-    jw_str(&w, "operator", s ? s->operator_ : NULL);
-    jw_str(&w, "managing_body", s ? s->managing_body : NULL);
-    if (s)
-        jw_int(&w, "security_level", s->level);
-    else
-        jw_str(&w, "security_level", NULL);
-    json_strs(&w, "domains", s ? s->domains : NULL, s ? s->ndomains : 0);
-    json_strs(&w, "public_ips", s ? s->public_ips : NULL, s ? s->npublic_ips : 0);
-    json_strs(&w, "hostnames", s ? s->hostnames : NULL, s ? s->nhostnames : 0);
-    jw_open(&w, "contacts", "[");
-    for (size_t i = 0; s && i < s->ncontacts; i++)
-        json_contact(&w, NULL, &s->contacts[i]);
-    jw_close(&w, "]");
-    jw_str(&w, "purpose", d->org ? d->org->system_purpose : NULL);
-    jw_str(&w, "os", d->org ? d->org->os : NULL);
-    jw_str(&w, "services", d->org ? d->org->services : NULL);
-    jw_str(&w, "security_measures", d->org ? d->org->security_measures : NULL);
+    json_system_fields(&w, s, d->org, false);
     jw_close(&w, "}");
 
     jw_open(&w, "incident", "{");
@@ -1165,17 +1213,9 @@ int esc_render_text(const struct esc_doc *d, struct ts_buf *out)
 
 /* ------------------------------------------------ STIX property extension */
 
-static void jw_opt(struct jw *w, const char *key, const char *v)
-{
-    if (v && *v)
-        jw_str(w, key, v);
-}
-
 int esc_form_ext_json(const struct esc_doc *d, struct ts_buf *out)
 {
     const struct esc_facts *f = &d->plan.facts;
-    const struct esc_system *s = f->system;
-    const struct esc_org *o = d->org;
     struct ts_buf nvi, nen, ovi, oen, rid;
     ts_buf_init(&nvi, 1u << 16);
     ts_buf_init(&nen, 1u << 16);
@@ -1201,42 +1241,16 @@ int esc_form_ext_json(const struct esc_doc *d, struct ts_buf *out)
     jw_opt(&w, "basis", report_holds(d) ? d->report->basis : NULL);
     jw_opt(&w, "notified_to_vi", nvi.data);
     jw_opt(&w, "notified_to_en", nen.data);
-    jw_open(&w, "notified", "[");
-    for (size_t i = 0; i < d->o->nsent; i++) {
-        const struct esc_sent *x = &d->o->sent[i];
-        if (!x->recipient || (d->rcpt && !strcmp(x->recipient, d->rcpt->id)))
-            continue;
-        jw_open(&w, NULL, "{");
-        jw_str(&w, "recipient", x->recipient);
-        if (x->at_ns)
-            jw_time(&w, "delivered_at", x->at_ns);
-        jw_close(&w, "}");
-    }
-    jw_close(&w, "]");
+    json_notified(&w, d, true);
     jw_opt(&w, "initial_ref", d->o->initial_ref);
     if (d->o->initial_at_ns)
         jw_time(&w, "initial_at", d->o->initial_at_ns);
     jw_close(&w, "}");
     jw_open(&w, "reporting_organisation", "{");
-    jw_opt(&w, "place", o ? o->place : NULL);
-    jw_opt(&w, "security_provider", o ? o->security_provider : NULL);
-    jw_opt(&w, "network_provider", o ? o->network_provider : NULL);
-    if (o && o->confidential >= 0)
-        jw_bool(&w, "confidential", o->confidential != 0);
-    jw_opt(&w, "signer_name", o ? o->signer.name : NULL);
-    jw_opt(&w, "signer_role", o ? o->signer.role : NULL);
+    json_org_fields(&w, d->org, true);
     jw_close(&w, "}");
     jw_open(&w, "affected_system", "{");
-    jw_opt(&w, "system_id", s ? s->id : NULL);
-    jw_opt(&w, "name", s ? s->name : NULL);
-    jw_opt(&w, "operator", s ? s->operator_ : NULL);
-    jw_opt(&w, "managing_body", s ? s->managing_body : NULL);
-    if (s)
-        jw_int(&w, "security_level", s->level);
-    jw_opt(&w, "purpose", o ? o->system_purpose : NULL);
-    jw_opt(&w, "operating_system", o ? o->os : NULL);
-    jw_opt(&w, "services", o ? o->services : NULL);
-    jw_opt(&w, "security_measures", o ? o->security_measures : NULL);
+    json_system_fields(&w, f->system, d->org, true);
     jw_close(&w, "}");
     jw_open(&w, "assessment", "{");
     jw_bool(&w, "serious", f->serious);

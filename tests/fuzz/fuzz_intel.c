@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../enrich/enrich_int.h"
+#include "../unit/lmdb_dir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,12 +31,7 @@ static MDB_dbi dbi[INGEST_IDB_COUNT];
 static void cleanup(void)
 {
     mdb_env_close(env);
-    char p[128];
-    snprintf(p, sizeof(p), "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    lmdb_dir_remove(dir);
 }
 
 static void lmdb_check(int rc, const char *what)

@@ -94,14 +94,6 @@ def stream():
     return [[text for _, text in p] for p in per]
 
 
-def produce(parts):
-    subprocess.run([KTOOL, "create", BOOT, TOPIC, str(PARTS)], check=True)
-    for p, lines in enumerate(parts):
-        subprocess.run(["kcat", "-P", "-b", BOOT, "-t", TOPIC, "-p", str(p)],
-                       input="\n".join(lines) + "\n", text=True, check=True)
-    return [len(l) for l in parts]
-
-
 def config(name, group, distributed, node=None):
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
@@ -139,20 +131,12 @@ def committed(group, topic, parts):
     return testlib.committed(KTOOL, BOOT, group, topic, parts)
 
 
-def start(cfg, d, n):
-    err = open(os.path.join(d, f"run{n}.err"), "w")
-    return subprocess.Popen([TOCSIN, "run", "-c", cfg, "-d", os.path.join(d, f"out{n}.jsonl"),
-                             "--stats-interval", "0"], stderr=err, stdout=subprocess.DEVNULL)
+def start(cfg, d, n, env=None):
+    return testlib.start_run(TOCSIN, cfg, d, n, env)
 
 
 def wait_input(group, ends, timeout=180):
-    end = time.time() + timeout
-    while time.time() < end:
-        c = committed(group, TOPIC, PARTS)
-        if all(c.get(p, -1) >= ends[p] for p in range(PARTS)):
-            return True
-        time.sleep(0.3)
-    return False
+    return testlib.wait_committed(KTOOL, BOOT, group, TOPIC, ends, timeout)
 
 
 def internal_ends(topic):
@@ -218,7 +202,7 @@ def stop(p):
 
 
 def main():
-    parts = produce(stream())
+    parts = testlib.produce(KTOOL, BOOT, TOPIC, stream())
     total = sum(parts)
     # the reference: one single-process run
     g = f"g-ref-{RUN}"

@@ -37,59 +37,15 @@ def check(cond, msg):
         print("FAIL: " + msg, flush=True)
 
 
-def stream():
-    """Per partition, lines in event-time order: each source address lives on
-    one partition (as with a key); some attack in bursts that make several
-    episodes, some stay below the threshold."""
-    per = [[] for _ in range(PARTS)]
-    for i in range(1200):
-        ip = f"198.51.{i // 250}.{i % 250 + 1}"
-        part = i % PARTS
-        t = 3600 * 10 + (i * 7) % 1800  # start within 10:00-10:30
-        n = [3, 8, 40, 120][i % 4]
-        for k in range(n):
-            gap = 4 if (k // 20) % 2 == 0 else 90  # bursts, then pauses > 1 min
-            t += gap
-            hh, mm, ss = t // 3600, t // 60 % 60, t % 60
-            per[part].append((t, f"<38>Nov 20 {hh:02d}:{mm:02d}:{ss:02d} portal-01 sshd[{1000 + k}]: "
-                                 f"Failed password for root from {ip} port {2000 + k} ssh2"))
-    for p in per:
-        p.sort(key=lambda x: x[0])
-    return [[line for _, line in p] for p in per]
-
-
-def produce(parts):
-    subprocess.run([KTOOL, "create", BOOT, TOPIC, str(PARTS)], check=True)
-    for p, lines in enumerate(parts):
-        subprocess.run(["kcat", "-P", "-b", BOOT, "-t", TOPIC, "-p", str(p)],
-                       input="\n".join(lines) + "\n", text=True, check=True)
-    return [len(l) for l in parts]
-
-
 def config(name):
+    """TMP/name/tocsin.yml, its group and directory: testlib's run config
+    over TOPIC, warnings only."""
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "tocsin.yml")
-    with open(path, "w") as f:
-        f.write(f"""kafka:
-  brokers: "{BOOT}"
-  group_id: g-{name}-{RUN}
-  workers: 2
-  batch_size: 50
-  properties:
-    session.timeout.ms: 6000
-    heartbeat.interval.ms: 1000
-topics:
-  - name: {TOPIC}
-    format: rfc3164
-    tenant: agency-test
-paths:
-  data_dir: {d}/db
-  rules: [etc/rules]
-log:
-  level: warning
-""")
-    return path, f"g-{name}-{RUN}", d
+    group = f"g-{name}-{RUN}"
+    path = testlib.run_config(os.path.join(d, "tocsin.yml"), BOOT, group, [TOPIC], f"{d}/db",
+                              log_level="warning")
+    return path, group, d
 
 
 def committed(group):
@@ -97,19 +53,11 @@ def committed(group):
 
 
 def start(cfg, d, n):
-    err = open(os.path.join(d, f"run{n}.err"), "w")
-    return subprocess.Popen([TOCSIN, "run", "-c", cfg, "-d", os.path.join(d, f"out{n}.jsonl"),
-                             "--stats-interval", "0"], stderr=err, stdout=subprocess.DEVNULL)
+    return testlib.start_run(TOCSIN, cfg, d, n)
 
 
 def wait_done(group, ends, timeout=180):
-    end = time.time() + timeout
-    while time.time() < end:
-        c = committed(group)
-        if all(c.get(p, -1) >= ends[p] for p in range(PARTS)):
-            return True
-        time.sleep(0.3)
-    return False
+    return testlib.wait_committed(KTOOL, BOOT, group, TOPIC, ends, timeout)
 
 
 def incidents(d):
@@ -128,7 +76,10 @@ def summary(d):
 
 
 def main():
-    parts = produce(stream())
+    # per partition, in event-time order: each source address on one
+    # partition (as with a key); bursts that make several episodes, some
+    # below the threshold
+    parts = testlib.produce(KTOOL, BOOT, TOPIC, testlib.ssh_stream(PARTS))
     total = sum(parts)
     # reference: one uninterrupted run
     cfg, group, d = config("ref")

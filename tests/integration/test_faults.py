@@ -334,25 +334,72 @@ def part_broker(dead_letters=False, tls=False):
 
 # --------------------------------------------------------------- webhook
 
+class Escalating:
+    """ssh_stream(1, 24) on its own topic (faults.<tag>) and a Webhook (.hook,
+    channel "webhook:mb", the dispatcher settings given); start() runs
+    tocsin over it, every incident escalated to the webhook. .group, .topic,
+    .ends, .db (the store), .run (a Run, after start)."""
+
+    def __init__(self, tag, dispatch):
+        self.tag = tag
+        self.secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        self.hook = Webhook(self.secret, TMP)
+        esc = escalation_dir(ROOT, TMP)
+        ch = self.hook.channels_yml(os.path.join(TMP, f"channels-{tag}.yml"),
+                                    secret_env="TOCSIN_FAULTS_SECRET", dispatch=dispatch)
+        self.topic = f"faults.{tag}.{RUN}"
+        self.ends = produce(KTOOL, BOOT, self.topic, ssh_stream(1, 24))
+        self.group = f"g-{tag}-{RUN}"
+        self.db = os.path.join(TMP, f"{tag}-run", "db")
+        self.cfg = run_config(os.path.join(TMP, f"{tag}.yml"), BOOT, self.group, [self.topic],
+                              self.db,
+                              extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
+        self.run = None
+
+    def start(self, env=None):
+        """The run (env: its environment but the webhook's secret; None: this
+        process's)."""
+        self.run = Run(TOCSIN, self.cfg, os.path.join(TMP, f"{self.tag}-run.err"), cwd=ROOT,
+                       env=dict(env or os.environ, TOCSIN_FAULTS_SECRET=self.secret))
+        return self.run
+
+    def consumed(self, timeout=120):
+        return wait_committed(KTOOL, BOOT, self.group, self.topic, self.ends, timeout, self.run.p)
+
+    def delivered(self, timeout):
+        """Waits until the outbox has entries, every one delivered: (the
+        entries last listed, True when so within timeout)."""
+        end = time.time() + timeout
+        entries = []
+        while time.time() < end:
+            entries = outbox(TOCSIN, self.db, ROOT)
+            if entries and all(e.get("state") == "delivered" for e in entries):
+                return entries, True
+            time.sleep(0.5)
+        return entries, False
+
+    def accepted_once(self, entries):
+        """Checks that the webhook accepted each entry's key once: (outbox
+        states counted, keys accepted more than once)."""
+        states = {}
+        for e in entries:
+            states[e.get("state")] = states.get(e.get("state"), 0) + 1
+        keys = {f"{e['incident_id']}:{e['revision']}" for e in entries}
+        twice = {k: n for k, n in self.hook.accepted.items() if n != 1}
+        check(set(self.hook.accepted) == keys, f"{self.tag}: accepted {len(self.hook.accepted)} "
+                                               f"keys, the outbox has {len(keys)}")
+        check(not twice, f"{self.tag}: accepted more than once: {list(twice.items())[:3]}")
+        return states, twice
+
+
 def part_webhook():
-    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    hook = Webhook(secret, TMP)
+    x = Escalating("webhook", dispatch="threads: 2, lease: 10s, backoff_base: 500ms, "
+                                       "backoff_cap: 2s, poll: 100ms, max_attempts: 100")
+    hook, d = x.hook, os.path.dirname(x.db)
     hook.hang.set()
-    esc = escalation_dir(ROOT, TMP)
-    ch = hook.channels_yml(os.path.join(TMP, "channels.yml"), secret_env="TOCSIN_FAULTS_SECRET",
-                           dispatch="threads: 2, lease: 10s, backoff_base: 500ms, "
-                                    "backoff_cap: 2s, poll: 100ms, max_attempts: 100")
-    topic = f"faults.webhook.{RUN}"
-    ends = produce(KTOOL, BOOT, topic, ssh_stream(1, 24))
-    group = f"g-webhook-{RUN}"
-    d = os.path.join(TMP, "webhook-run")
-    cfg = run_config(os.path.join(TMP, "webhook.yml"), BOOT, group, [topic], f"{d}/db",
-                     extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
-    r = Run(TOCSIN, cfg, os.path.join(TMP, "webhook-run.err"), cwd=ROOT,
-            env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret))
+    r = x.start()
     try:
-        check(wait_committed(KTOOL, BOOT, group, topic, ends, 120, r.p),
-              "webhook: the run did not consume its input: " + r.text()[-600:])
+        check(x.consumed(), "webhook: the run did not consume its input: " + r.text()[-600:])
         end = time.time() + 60
         while time.time() < end and hook.hung < 4:
             time.sleep(0.2)
@@ -369,13 +416,7 @@ def part_webhook():
         hook.hang.clear()
         hook.release.set()
         # every entry delivered: the outbox has none pending
-        end = time.time() + 90
-        entries = []
-        while time.time() < end:
-            entries = outbox(TOCSIN, f"{d}/db", ROOT)
-            if entries and all(e.get("state") == "delivered" for e in entries):
-                break
-            time.sleep(0.5)
+        entries, _ = x.delivered(90)
         time.sleep(2)  # a second delivery of any entry would come now
     finally:
         rc = r.stop()
@@ -383,17 +424,10 @@ def part_webhook():
         hook.srv.stop()
     check(rc == 0, "webhook: run did not exit 0 on SIGTERM")
     incs = incidents(TOCSIN, f"{d}/db")
-    states = {}
-    for e in entries:
-        states[e.get("state")] = states.get(e.get("state"), 0) + 1
     check(len(incs) > 5 and len(entries) >= len(incs),
           f"webhook: {len(entries)} outbox entries for {len(incs)} incidents")
+    states, _ = x.accepted_once(entries)
     check(states == {"delivered": len(entries)}, f"webhook: outbox states {states}")
-    keys = {f"{e['incident_id']}:{e['revision']}" for e in entries}
-    twice = {k: n for k, n in hook.accepted.items() if n != 1}
-    check(set(hook.accepted) == keys, f"webhook: accepted {len(hook.accepted)} keys, the outbox "
-                                      f"has {len(keys)}")
-    check(not twice, f"webhook: accepted more than once: {list(twice.items())[:3]}")
     check(hook.bad == 0, f"webhook: {hook.bad} request(s) with a bad signature")
     check("escalation to managing_body via webhook:mb: delivered again" in r.text(),
           "webhook: the log does not say the webhook delivers again")
@@ -420,22 +454,35 @@ def clock_stream(now, n=30):
     return out
 
 
-def part_clock():
+def clockshift(tag, name):
+    """The environment of a process whose wall clock is shifted by the
+    seconds in the file TMP/name (0 to start; tests/integration/clockshift.c,
+    built once into TMP): (env, that file); None when the shim does not
+    build (a failure of part tag)."""
     shim = os.path.join(TMP, "clockshift.so")
-    cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
-                         os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
-                        capture_output=True, text=True)
-    if not check(cc.returncode == 0, f"clock: cannot build clockshift.so: {cc.stderr[-400:]}"):
+    if not os.path.exists(shim):
+        cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
+                             os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
+                            capture_output=True, text=True)
+        if not check(cc.returncode == 0, f"{tag}: cannot build clockshift.so: "
+                                         f"{cc.stderr[-400:]}"):
+            return None
+    tf = os.path.join(TMP, name)
+    with open(tf, "w") as f:
+        f.write("0\n")
+    return dict(os.environ, LD_PRELOAD=shim, CLOCKSHIFT_FILE=tf), tf
+
+
+def part_clock():
+    shifted = clockshift("clock", "clockshift")
+    if not shifted:
         return
+    env, tf = shifted
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     lines = clock_stream(now)
     thirds = [lines[:80], lines[80:160], lines[160:]]
     topic = f"faults.clock.{RUN}"
     subprocess.run([KTOOL, "create", BOOT, topic, "1"], check=True, capture_output=True)
-    tf = os.path.join(TMP, "clockshift")
-    with open(tf, "w") as f:
-        f.write("0\n")
-    env = dict(os.environ, LD_PRELOAD=shim, CLOCKSHIFT_FILE=tf)
     group = f"g-clock-{RUN}"
     d = os.path.join(TMP, "clock-run")
     cfg = run_config(os.path.join(TMP, "clock.yml"), BOOT, group, [topic], f"{d}/db",
@@ -493,38 +540,19 @@ def part_clock_outbox():
     is logged with the escalations rescheduled; every entry is delivered
     once, soon after the webhook is back (its retry times were not left 2 h
     ahead: before, they waited for the clock to catch up)."""
-    shim = os.path.join(TMP, "clockshift.so")
-    if not os.path.exists(shim):
-        cc = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-o", shim,
-                             os.path.join(ROOT, "tests/integration/clockshift.c"), "-ldl"],
-                            capture_output=True, text=True)
-        if not check(cc.returncode == 0, f"clock-outbox: cannot build clockshift.so: "
-                                         f"{cc.stderr[-400:]}"):
-            return
-    tf = os.path.join(TMP, "clockshift-outbox")
-    with open(tf, "w") as f:
-        f.write("0\n")
-    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    hook = Webhook(secret, TMP)
+    shifted = clockshift("clock-outbox", "clockshift-outbox")
+    if not shifted:
+        return
+    env, tf = shifted
+    x = Escalating("clock-outbox", dispatch="threads: 2, lease: 10s, backoff_base: 2s, "
+                                            "backoff_cap: 20s, poll: 100ms, max_attempts: 1000")
+    hook, d = x.hook, os.path.dirname(x.db)
     hook.down()
-    esc = escalation_dir(ROOT, TMP)
-    ch = hook.channels_yml(os.path.join(TMP, "channels-clock.yml"),
-                           secret_env="TOCSIN_FAULTS_SECRET",
-                           dispatch="threads: 2, lease: 10s, backoff_base: 2s, backoff_cap: 20s, "
-                                    "poll: 100ms, max_attempts: 1000")
-    topic = f"faults.clock-outbox.{RUN}"
-    ends = produce(KTOOL, BOOT, topic, ssh_stream(1, 24))
-    group = f"g-clock-outbox-{RUN}"
-    d = os.path.join(TMP, "clock-outbox-run")
-    cfg = run_config(os.path.join(TMP, "clock-outbox.yml"), BOOT, group, [topic], f"{d}/db",
-                     extra=f"escalate:\n  regimes_dir: {esc}\n  channels: {ch}\n")
-    r = Run(TOCSIN, cfg, os.path.join(TMP, "clock-outbox-run.err"), cwd=ROOT,
-            env=dict(os.environ, TOCSIN_FAULTS_SECRET=secret, LD_PRELOAD=shim,
-                     CLOCKSHIFT_FILE=tf))
+    r = x.start(env)
     entries, delivered_in = [], None
     try:
-        check(wait_committed(KTOOL, BOOT, group, topic, ends, 120, r.p),
-              "clock-outbox: the run did not consume its input: " + r.text()[-600:])
+        check(x.consumed(), "clock-outbox: the run did not consume its input: " +
+              r.text()[-600:])
         end = time.time() + 60
         while time.time() < end:  # every entry tried at least twice: retrying
             entries = outbox(TOCSIN, f"{d}/db", ROOT)
@@ -546,30 +574,19 @@ def part_clock_outbox():
               r.text()[-600:])
         hook.up()
         t0 = time.time()
-        end = t0 + 120
-        while time.time() < end:
-            entries = outbox(TOCSIN, f"{d}/db", ROOT)
-            if entries and all(e.get("state") == "delivered" for e in entries):
-                delivered_in = time.time() - t0
-                break
-            time.sleep(0.5)
+        entries, done = x.delivered(120)
+        if done:
+            delivered_in = time.time() - t0
         time.sleep(2)  # a second delivery of any entry would come now
     finally:
         rc = r.stop()
         hook.srv.stop()
     check(rc == 0, "clock-outbox: run did not exit 0 on SIGTERM")
     log = r.text()
-    states = {}
-    for e in entries:
-        states[e.get("state")] = states.get(e.get("state"), 0) + 1
+    states, twice = x.accepted_once(entries)
     check(delivered_in is not None,
           f"clock-outbox: not every escalation delivered within 120 s of the webhook coming "
           f"back after the clock stepped back 2 h: {states}")
-    keys = {f"{e['incident_id']}:{e['revision']}" for e in entries}
-    twice = {k: n for k, n in hook.accepted.items() if n != 1}
-    check(set(hook.accepted) == keys, f"clock-outbox: accepted {len(hook.accepted)} keys, "
-                                      f"the outbox has {len(keys)}")
-    check(not twice, f"clock-outbox: accepted more than once: {list(twice.items())[:3]}")
     moved = [l for l in log.splitlines() if "rescheduled with it" in l]
     print(f"faults clock-outbox: {len(entries)} escalations retrying while the webhook was "
           f"down; wall clock +3 h then -2 h: {'; '.join(l.split('outbox: ', 1)[-1][:90] for l in moved)}; "

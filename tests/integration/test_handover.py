@@ -58,11 +58,8 @@ def config(name, group, distributed, node=None):
 
 
 def produce_part(parts, k, n=3):
-    for p, lines in enumerate(parts):
-        lo, hi = len(lines) * k // n, len(lines) * (k + 1) // n
-        if hi > lo:
-            subprocess.run(["kcat", "-P", "-b", td.BOOT, "-t", td.TOPIC, "-p", str(p)],
-                           input="\n".join(lines[lo:hi]) + "\n", text=True, check=True)
+    td.testlib.produce(td.KTOOL, td.BOOT, td.TOPIC,
+                       [l[len(l) * k // n:len(l) * (k + 1) // n] for l in parts], create=False)
     return [len(l) * (k + 1) // n for l in parts]
 
 
@@ -85,11 +82,7 @@ def restored(d, runs):
 def start_killing(cfg, d, n, after):
     """A node that kills itself with SIGKILL after its after-th correlation
     batch committed to Kafka, before LMDB (TOCSIN_TEST_KILL_AFTER_COMMITS)."""
-    err = open(os.path.join(d, f"run{n}.err"), "w")
-    env = dict(os.environ, TOCSIN_TEST_KILL_AFTER_COMMITS=str(after))
-    return subprocess.Popen([td.TOCSIN, "run", "-c", cfg, "-d", os.path.join(d, f"out{n}.jsonl"),
-                             "--stats-interval", "0"], stderr=err, stdout=subprocess.DEVNULL,
-                            env=env)
+    return td.start(cfg, d, n, dict(os.environ, TOCSIN_TEST_KILL_AFTER_COMMITS=str(after)))
 
 
 def main():

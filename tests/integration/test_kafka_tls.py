@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import free_port  # noqa: E402
+
 TOCSIN = os.environ.get("TOCSIN", "bin/tocsin")
 TOOLS = os.path.dirname(os.environ.get("KTOOL", "build/tools/ktool"))
 TMP = tempfile.mkdtemp(prefix="tocsin-kafka-tls-")
@@ -74,15 +77,6 @@ def wait_for(pred, timeout):
     return pred()
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def consumed(text):
     n = 0
     for line in text.splitlines():
@@ -91,33 +85,30 @@ def consumed(text):
     return n
 
 
-def config(name, env, password_ref, ca, port=None):
+def run_config(name, brokers, props, port=None, tokens=False):
+    """TMP/name/tocsin.yml: run over TOPIC at brokers with props (YAML lines
+    of kafka.properties); port: /metrics and the API on it, tokens: with the
+    admin token whose sha256 is in ${env:TLS_TEST_TOKEN_SHA}. (dir, path)."""
     d = os.path.join(TMP, name)
     os.makedirs(d, exist_ok=True)
     http_part = ""
     if port:
-        with open(os.path.join(d, "tokens.yml"), "w") as f:
-            f.write("tokens:\n  - {name: admin, sha256: \"${env:TLS_TEST_TOKEN_SHA}\", "
-                    "role: admin, tenants: [\"*\"]}\n")
-        os.chmod(os.path.join(d, "tokens.yml"), 0o600)
-        http_part = f"""http:
-  listen: 127.0.0.1:{port}
-  tokens: {d}/tokens.yml
-  rate: 0
-"""
+        tok = ""
+        if tokens:
+            with open(os.path.join(d, "tokens.yml"), "w") as f:
+                f.write("tokens:\n  - {name: admin, sha256: \"${env:TLS_TEST_TOKEN_SHA}\", "
+                        "role: admin, tenants: [\"*\"]}\n")
+            os.chmod(os.path.join(d, "tokens.yml"), 0o600)
+            tok = f"  tokens: {d}/tokens.yml\n"
+        http_part = f"http:\n  listen: 127.0.0.1:{port}\n{tok}  rate: 0\n"
     cfg = os.path.join(d, "tocsin.yml")
     with open(cfg, "w") as f:
         f.write(f"""kafka:
-  brokers: "{env['KAFKA_SASL_SSL']}"
+  brokers: "{brokers}"
   group_id: g-tls-{name}-{RUN}
   batch_timeout_ms: 50
   properties:
-    security.protocol: SASL_SSL
-    sasl.mechanisms: SCRAM-SHA-512
-    sasl.username: ${{env:TLS_TEST_USER}}
-    sasl.password: "{password_ref}"
-    ssl.ca.location: {ca}
-topics:
+{props}topics:
   - name: {TOPIC}
     format: rfc3164
     tenant: agency-a
@@ -126,6 +117,33 @@ paths:
   data_dir: {d}/data
 {http_part}""")
     return d, cfg
+
+
+def config(name, env, password_ref, ca, port=None):
+    """A run over SASL_SSL (SCRAM, the user from ${env:TLS_TEST_USER}); port:
+    with the API and its token."""
+    return run_config(name, env["KAFKA_SASL_SSL"], f"""    security.protocol: SASL_SSL
+    sasl.mechanisms: SCRAM-SHA-512
+    sasl.username: ${{env:TLS_TEST_USER}}
+    sasl.password: "{password_ref}"
+    ssl.ca.location: {ca}
+""", port, tokens=True)
+
+
+def metrics_when_consumed(port, n, timeout=90):
+    """/metrics of the run on port once it counts n events consumed (None:
+    not within timeout)."""
+    return wait_for(lambda: (lambda s: s[1] if s[0] == 200 and consumed(s[1]) >= n
+                             else None)(request(port, "/metrics")), timeout)
+
+
+def stop_within(p, timeout=60):
+    """Waits up to timeout for p to exit by itself, then stop(p)."""
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    return stop(p)
 
 
 def start_run(d, cfg, extra_env):
@@ -178,8 +196,7 @@ def main():
                     port)
     p, out, err = start_run(d, cfg, renv)
     try:
-        text = wait_for(lambda: (lambda s: s[1] if s[0] == 200 and consumed(s[1]) >= len(lines)
-                                 else None)(request(port, "/metrics")), 90)
+        text = metrics_when_consumed(port, len(lines))
         check(text is not None and consumed(text) == len(lines),
               f"run consumes over SASL_SSL with the password from ${{file:...}}: "
               f"{len(lines)} events counted in /metrics")
@@ -225,11 +242,7 @@ def main():
                     env["KAFKA_OTHER_CA"])
     p, out, err = start_run(d, cfg, renv)
     t0 = time.time()
-    try:
-        p.wait(60)
-    except subprocess.TimeoutExpired:
-        pass
-    rc = stop(p)
+    rc = stop_within(p)
     e = open(err).read()
     check(rc not in (0, "killed") and time.time() - t0 < 60,
           f"a wrong CA: run exits non-zero within 60 s (rc {rc}, {time.time() - t0:.1f} s)")
@@ -242,38 +255,18 @@ def main():
     # certificate and its key (the key's password from ${file:...}) run
     # consumes; without them it stops with a message naming what to set
     for name, with_cert in (("mtls", True), ("mtls-nocert", False)):
-        d = os.path.join(TMP, name)
-        os.makedirs(d, exist_ok=True)
-        cfg = os.path.join(d, "tocsin.yml")
         port3 = free_port()
         cert = (f"""    ssl.certificate.location: {env['KAFKA_CLIENT_CERT']}
     ssl.key.location: {env['KAFKA_CLIENT_KEY']}
     ssl.key.password: "${{file:{env['KAFKA_CLIENT_KEY_PASSWORD_FILE']}}}"
 """ if with_cert else "")
-        with open(cfg, "w") as f:
-            f.write(f"""kafka:
-  brokers: "{env['KAFKA_MTLS']}"
-  group_id: g-tls-{name}-{RUN}
-  batch_timeout_ms: 50
-  properties:
-    security.protocol: SSL
+        d, cfg = run_config(name, env["KAFKA_MTLS"], f"""    security.protocol: SSL
     ssl.ca.location: {env['KAFKA_CA']}
-{cert}topics:
-  - name: {TOPIC}
-    format: rfc3164
-    tenant: agency-a
-paths:
-  rules: [{RULES}]
-  data_dir: {d}/data
-http:
-  listen: 127.0.0.1:{port3}
-  rate: 0
-""")
+{cert}""", port3)
         p, out, err = start_run(d, cfg, renv)
         t0 = time.time()
         if with_cert:
-            text = wait_for(lambda: (lambda s: s[1] if s[0] == 200 and consumed(s[1]) >= len(lines)
-                                     else None)(request(port3, "/metrics")), 90)
+            text = metrics_when_consumed(port3, len(lines))
             seen.append(("mtls /metrics", text or ""))
             rc = stop(p)
             check(text is not None and consumed(text) == len(lines) and rc == 0,
@@ -281,11 +274,7 @@ http:
                   f"from ${{file:...}}) consumes the {len(lines)} events (rc {rc}): "
                   f"{open(err).read()[-300:]}")
         else:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                pass
-            rc = stop(p)
+            rc = stop_within(p)
             e = open(err).read()
             check(rc not in (0, "killed") and time.time() - t0 < 60,
                   f"mTLS without a client certificate: run exits non-zero within 60 s (rc {rc}, "

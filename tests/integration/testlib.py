@@ -94,8 +94,8 @@ class HttpsServer:
 
 
 # ------------------------------------------------- tocsin run on a broker
-# Shared by the fault-injection tests (test_faults.py) and the soak
-# (tests/soak/soak.py); test_exactly_once.py has the same stream.
+# Shared by the fault-injection tests (test_faults.py), the soak
+# (tests/soak/soak.py), test_exactly_once.py and test_distributed.py.
 
 def ssh_stream(parts, sources=1200, hour=10):
     """SSH brute-force lines, per partition in event-time order: each source
@@ -180,7 +180,7 @@ def diff_incidents(ref, got):
 
 
 def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra="",
-               fmt="rfc3164", props=None):
+               fmt="rfc3164", props=None, log_level="info"):
     """A `tocsin run` config: topics (names, format fmt, tenant agency-test)
     of the broker at boot, group, LMDB in data_dir; extra YAML appended;
     props: more kafka.properties (name: value, e.g. TLS and SASL)."""
@@ -200,9 +200,19 @@ def run_config(path, boot, group, topics, data_dir, rules="etc/rules", extra="",
   data_dir: {data_dir}
   rules: [{rules}]
 log:
-  level: info
+  level: {log_level}
 {extra}""")
     return path
+
+
+def start_run(tocsin, cfg, d, n, env=None):
+    """`tocsin run -c cfg` (no stats lines), the n-th run in directory d: its
+    stderr in d/run<n>.err, its detections in d/out<n>.jsonl; env: its
+    environment (None: this process's). The Popen."""
+    err = open(os.path.join(d, f"run{n}.err"), "w")
+    return subprocess.Popen([tocsin, "run", "-c", cfg, "-d", os.path.join(d, f"out{n}.jsonl"),
+                             "--stats-interval", "0"], stderr=err, stdout=subprocess.DEVNULL,
+                            env=env)
 
 
 def proc_rss_kib(pid, field="VmRSS"):

@@ -220,6 +220,33 @@ static int eo_lines(const char *path, int per[250])
     return n;
 }
 
+/* The sequence of test_fence_drops_a_batch_fed_before_and_keeps_the_rest on
+ * partition 0: worker 1 feeds 100..199; worker 0's 100..149 is stale and
+ * its 150..249 half behind; worker 1's held 200..239 is stale. */
+static void feed_stale_sequence(struct fx *f)
+{
+    ck_assert_int_eq(batch(f, 1, 0, 100, 200), 0);
+    ck_assert_int_eq(batch(f, 0, 0, 100, 150), INGEST_E_STALE);
+    ck_assert_int_eq(batch(f, 0, 0, 150, 250), 0);
+    ck_assert_int_eq(batch(f, 1, 0, 200, 240), INGEST_E_STALE);
+}
+
+/* An output file of feed_stale_sequence: written as each batch came (not
+ * deferred), 290 lines for its 150 messages, the old behaviour reproduced;
+ * deferred to the fenced commit, each offset 100..249 once (what: the
+ * verb of the message). per: lines per offset. */
+static void expect_each_once(const char *path, int deferred, const char *what, int per[250])
+{
+    int n = eo_lines(path, per);
+    if (!deferred) {
+        ck_assert_int_eq(n, 290);
+        return;
+    }
+    ck_assert_int_eq(n, 150);
+    for (int o = 100; o < 250; o++)
+        ck_assert_msg(per[o] == 1, "offset %d %s %d times", o, what, per[o]);
+}
+
 /* The events output (run -o) of the same sequence: before, each batch's
  * events were written in process(), before the fence's verdict - the
  * re-read batch's 50 and the partly re-read batch's 50 again (250 lines
@@ -241,22 +268,14 @@ START_TEST(test_events_output_holds_each_event_once_across_a_stale_batch)
             f.cs.pre_write_ctx = &f.cs;
         }
         f.eo = &eo;
-        ck_assert_int_eq(batch(&f, 1, 0, 100, 200), 0);
-        ck_assert_int_eq(batch(&f, 0, 0, 100, 150), INGEST_E_STALE);
-        ck_assert_int_eq(batch(&f, 0, 0, 150, 250), 0);
-        ck_assert_int_eq(batch(&f, 1, 0, 200, 240), INGEST_E_STALE);
+        feed_stale_sequence(&f);
         rt_events_out_close(&eo);
         int per[250];
-        int n = eo_lines(path, per);
-        if (!deferred) {
-            ck_assert_int_eq(n, 290); /* the old behaviour, reproduced */
+        expect_each_once(path, deferred, "written", per);
+        if (!deferred)
             ck_assert_int_eq(per[120], 2);
-        } else {
-            ck_assert_int_eq(n, 150);
-            for (int o = 100; o < 250; o++)
-                ck_assert_msg(per[o] == 1, "offset %d written %d times", o, per[o]);
+        else
             ck_assert_uint_eq(eo.dropped, 140); /* 50 + 50 + 40 */
-        }
         fx_close(&f);
     }
 }
@@ -287,21 +306,13 @@ START_TEST(test_detections_output_holds_each_detection_once_across_a_stale_batch
             f.cs.pre_write_ctx = &f.cs;
         }
         f.det = &det;
-        ck_assert_int_eq(batch(&f, 1, 0, 100, 200), 0);
-        ck_assert_int_eq(batch(&f, 0, 0, 100, 150), INGEST_E_STALE);
-        ck_assert_int_eq(batch(&f, 0, 0, 150, 250), 0);
-        ck_assert_int_eq(batch(&f, 1, 0, 200, 240), INGEST_E_STALE);
+        feed_stale_sequence(&f);
         uint64_t printed = det.detections, dropped = det.dropped;
         rt_det_close(&det);
         fclose(out);
         int per[250];
-        int n = eo_lines(path, per);
-        if (!deferred) {
-            ck_assert_int_eq(n, 290); /* the old behaviour, reproduced */
-        } else {
-            ck_assert_int_eq(n, 150);
-            for (int o = 100; o < 250; o++)
-                ck_assert_msg(per[o] == 1, "offset %d printed %d times", o, per[o]);
+        expect_each_once(path, deferred, "printed", per);
+        if (deferred) {
             ck_assert_uint_eq(dropped, 140);
             ck_assert_uint_eq(printed, 150);
         }

@@ -20,12 +20,7 @@ static void setup(void)
 static void teardown(void)
 {
     st_rmdir();
-    char p[128];
-    snprintf(p, sizeof(p), "%s/data.mdb", dir2);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s/lock.mdb", dir2);
-    unlink(p);
-    rmdir(dir2);
+    st_rmdir_at(dir2);
 }
 
 #define S(x) ((int64_t)(x) * 1000000000LL)

@@ -51,6 +51,25 @@ static void due(struct store *s, int64_t now, struct got *g)
     ts_arena_destroy(a);
 }
 
+/* A fresh store with one pending entry per id, due at the time beside it,
+ * put in order in one committed txn (a repeated id replaces). */
+struct due_at {
+    const char *id;
+    int64_t due;
+};
+
+static struct store *open_with(const struct due_at *v, size_t n)
+{
+    struct store *s = st_open();
+    struct store_txn *t = st_begin(s);
+    for (size_t i = 0; i < n; i++) {
+        struct store_outbox e = entry(v[i].id, v[i].due);
+        ck_assert_int_eq(store_outbox_put(t, &e), 0);
+    }
+    st_commit(t);
+    return s;
+}
+
 START_TEST(test_outbox_entry_round_trips_and_is_written_with_the_incident)
 {
     struct store *s = st_open();
@@ -97,17 +116,9 @@ END_TEST
 
 START_TEST(test_outbox_due_list_is_ordered_by_due_time_and_bounded_by_now)
 {
-    struct store *s = st_open();
-    struct store_txn *t = st_begin(s);
-    struct store_outbox e = entry("c", S(30));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    e = entry("a", S(10));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    e = entry("b", S(20));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    e = entry("a", S(25)); /* replaced: moves in the due list */
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    st_commit(t);
+    /* "a" again: replaced, moves in the due list */
+    const struct due_at v[] = {{"c", S(30)}, {"a", S(10)}, {"b", S(20)}, {"a", S(25)}};
+    struct store *s = open_with(v, TS_ARRAY_LEN(v));
     struct got g;
     due(s, S(5), &g);
     ck_assert_int_eq(g.n, 0);
@@ -124,18 +135,12 @@ END_TEST
 
 START_TEST(test_outbox_claim_leases_counts_attempts_and_marks_settle_entries)
 {
-    struct store *s = st_open();
-    struct store_txn *t = st_begin(s);
-    const char *ids[] = {"e1", "e2", "e3"};
-    for (int i = 0; i < 3; i++) {
-        struct store_outbox e = entry(ids[i], S(10 + i));
-        ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    }
-    st_commit(t);
+    const struct due_at v[] = {{"e1", S(10)}, {"e2", S(11)}, {"e3", S(12)}};
+    struct store *s = open_with(v, TS_ARRAY_LEN(v));
 
     struct ts_arena *a = st_arena();
     struct got g = {0};
-    t = st_begin(s);
+    struct store_txn *t = st_begin(s);
     ck_assert_int_eq(store_outbox_claim(t, S(50), S(60), 0, 2, a, collect, &g), 0);
     ck_assert_int_eq(store_outbox_claim(t, S(50), 0, 0, 2, a, collect, &g), TS_E_INVAL);
     st_commit(t);
@@ -199,14 +204,11 @@ END_TEST
 
 START_TEST(test_outbox_claim_after_a_crash_finds_the_lease_expired)
 {
-    struct store *s = st_open();
-    struct store_txn *t = st_begin(s);
-    struct store_outbox e = entry("k", S(10));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    st_commit(t);
+    const struct due_at v[] = {{"k", S(10)}};
+    struct store *s = open_with(v, TS_ARRAY_LEN(v));
     struct ts_arena *a = st_arena();
     struct got g = {0};
-    t = st_begin(s);
+    struct store_txn *t = st_begin(s);
     ck_assert_int_eq(store_outbox_claim(t, S(10), S(30), 0, 0, a, collect, &g), 0);
     st_commit(t);
     store_close(s); /* the dispatcher "dies" before marking */
@@ -231,16 +233,13 @@ END_TEST
  * still left for its time. */
 START_TEST(test_outbox_claim_takes_an_entry_due_beyond_the_horizon_after_a_step_back)
 {
-    struct store *s = st_open();
-    struct store_txn *t = st_begin(s);
-    struct store_outbox e = entry("stepped", S(10800 + 100 + 60)); /* old clock: 10,900 + 60 s */
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    e = entry("soon", S(100 + 30)); /* scheduled on the new clock, 30 s ahead */
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    st_commit(t);
+    /* stepped: due on the old clock (10,900 + 60 s); soon: scheduled on the
+     * new clock, 30 s ahead */
+    const struct due_at v[] = {{"stepped", S(10800 + 100 + 60)}, {"soon", S(100 + 30)}};
+    struct store *s = open_with(v, TS_ARRAY_LEN(v));
     struct ts_arena *a = st_arena();
     struct got g = {0};
-    t = st_begin(s);
+    struct store_txn *t = st_begin(s);
     ck_assert_int_eq(store_outbox_claim(t, S(100), S(60), 0, 0, a, collect, &g), 0);
     ck_assert_int_eq(g.n, 0); /* the old behaviour: nothing due for 3 h */
     /* horizon 1 h + 2 leases */
@@ -264,18 +263,11 @@ END_TEST
  * the new clock); back, every pending one. Delivered entries stay. */
 START_TEST(test_outbox_shift_due_moves_pending_retries_with_a_clock_step)
 {
-    struct store *s = st_open();
-    struct store_txn *t = st_begin(s);
-    struct store_outbox e = entry("retry", S(10));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    e = entry("new", S(20));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    e = entry("done", S(10));
-    ck_assert_int_eq(store_outbox_put(t, &e), 0);
-    st_commit(t);
+    const struct due_at v[] = {{"retry", S(10)}, {"new", S(20)}, {"done", S(10)}};
+    struct store *s = open_with(v, TS_ARRAY_LEN(v));
     struct ts_arena *a = st_arena();
     struct got g = {0};
-    t = st_begin(s);
+    struct store_txn *t = st_begin(s);
     ck_assert_int_eq(store_outbox_claim(t, S(10), S(30), 0, 0, a, collect, &g), 0);
     ck_assert_int_eq(g.n, 2); /* done and retry, leased to 40 s */
     ck_assert_int_eq(store_outbox_mark_delivered(t, "done"), 0);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check_util.h"
+#include "lmdb_dir.h"
 #include "../../core/arena.h"
 #include "../../storage/storage.h"
 
@@ -23,12 +24,7 @@ static inline void st_mkdir(void)
 /* A store's directory (its two LMDB files) removed. */
 static inline void st_rmdir_at(const char *dir)
 {
-    char p[128];
-    snprintf(p, sizeof(p), "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    lmdb_dir_remove(dir);
 }
 
 static inline void st_rmdir(void)
