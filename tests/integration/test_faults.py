@@ -48,7 +48,8 @@ and checks the message that names the fault:
            answers (its process stopped): the final commit and leaving the
            group are given up after a few seconds (each said), the run exits
            within the bound; a second run after the broker is back gives the
-           reference's incidents.
+           reference's incidents. Then a second SIGTERM during such a drain:
+           exit 1 at once, saying so; the next run still gives the reference.
 
   broker-dlq  the same with dead letters in the input: their batches wait
            for the broker; the same process finishes, nothing counted twice
@@ -317,9 +318,28 @@ def part_stop_hung_broker():
               r.text()[-800:])
         d = second_run(boot, group, topic, ends, dd, "stop-hung-2", ref)
         check(not d, f"stop-hung-broker: incidents after the second run differ: {d}")
+        # a second SIGTERM while the first one's drain waits: exit 1 at once
+        # (the bound's message), the next run still gives the reference
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "stop-hung-3.err"), cwd=ROOT)
+        check(r.wait_log("assigned", 60), "stop-hung-broker: the third run did not start")
+        os.kill(bpid, signal.SIGSTOP)
+        try:
+            time.sleep(1)
+            r.p.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            rc2, secs2 = stop_timed(r, 10)
+        finally:
+            os.kill(bpid, signal.SIGCONT)
+        check(rc2 == 1 and "not stopped within" in r.text(),
+              f"stop-hung-broker: a second SIGTERM: exit {rc2} after {secs2:.1f} s (want 1 at "
+              f"once, saying what it leaves): " + r.text()[-600:])
+        d2 = second_run(boot, group, topic, ends, dd, "stop-hung-4", ref)
+        check(not d2, f"stop-hung-broker: incidents after a run cut short differ: {d2}")
         print(f"faults stop-hung-broker: SIGTERM with the broker not answering: exit {rc} in "
               f"{secs:.1f} s; second run: {len(ref)} incidents, " +
-              ("identical to the reference" if not d else "DIFFERENT"), flush=True)
+              ("identical to the reference" if not d else "DIFFERENT") +
+              f"; a second SIGTERM: exit {rc2} in {secs2:.1f} s, the next run " +
+              ("identical" if not d2 else "DIFFERENT"), flush=True)
     finally:
         if bpid:
             try:
