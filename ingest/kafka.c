@@ -102,8 +102,6 @@ struct worker {
      * wall clock shows within one batch timeout */
     int64_t now_mono, real_off;
     bool in_callback;      /* inside the rebalance callback */
-    bool unclosed;         /* the group was not left within CLOSE_WAIT_MS: destroy
-                              must not try again (it would wait for ever) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t pushed, done; /* batches, guarded by mu */
@@ -135,6 +133,8 @@ struct worker {
     rd_kafka_t *txp;     /* opts.txn_id: the transactional producer (stage thread) */
     bool txn_ready;      /* init_transactions done */
     char txn_err[256];   /* the last produce error (stage thread) */
+    bool unclosed;       /* the group was not left within CLOSE_WAIT_MS: destroy must
+                            not try again (it would wait for ever) */
 };
 
 /* A concrete topic: its name (owned when it came from a pattern), the
