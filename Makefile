@@ -65,6 +65,8 @@ $(BIN): $(CLI_OBJ) $(LIBTS)
 
 # check_torture_*: malloc/calloc/realloc wrapped so that the Nth one fails
 $(BUILD)/tests/check_torture_%: LDWRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+# check_esc_clockstep: the wall clock stepped and LMDB commits failed on demand
+$(BUILD)/tests/check_esc_clockstep: LDWRAP = -Wl,--wrap=clock_gettime,--wrap=mdb_txn_commit
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check_util.h $(LIBTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBTS) $(LDWRAP) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)

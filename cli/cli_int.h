@@ -19,6 +19,15 @@ extern struct ts_runtime ts_rt;
 /* SIGINT/SIGTERM set ts_rt.stop (and stop the run); SIGHUP sets
  * ts_rt.reload (and asks the run for a reload). */
 void cli_install_signals(void);
+/* After it, a stop request (SIGINT/SIGTERM) that has not ended the process
+ * within secs s - a drain blocked where it cannot see the request: a
+ * librdkafka close that never completes, a broker that stopped answering -
+ * or a second stop request ends it with exit status 1 and a message on
+ * stderr, from the signal handler: tool says nothing after the last
+ * committed batch was acknowledged (the next run reads it again). Every
+ * commit is atomic (LMDB, the offsets after it), so what it cuts short is
+ * only redone. Call once, after cli_install_signals. */
+void cli_stop_bound(const char *tool, unsigned secs);
 
 /* The full id of the incident given in full or by a unique prefix in the
  * store db (rt_incident_resolve); prints why not, after "tool: ", and

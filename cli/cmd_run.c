@@ -5,7 +5,10 @@
  * hooks (runtime/hooks.c) from before the first batch until the run has
  * drained. A run that stopped because a commit found its disk full (LMDB,
  * the events output) is started again after a back-off (1 s doubling to
- * 60 s), in the same process, until there is space or a signal comes.
+ * 60 s), in the same process, until there is space or a signal comes; a
+ * signal while the disk is still full stops with exit 1 and says that
+ * nothing after the last committed batch was acknowledged. A stop request
+ * is honoured within RUN_STOP_BOUND_S in every state (cli_stop_bound).
  * Exit: 0 stopped, 1 failure, 2 usage or configuration. */
 #include <fcntl.h>
 #include <getopt.h>
@@ -59,7 +62,21 @@ static void reload_tokens(void *ctx)
     }
 }
 
-/* The server over the run's store, or 0 without an http section. */
+/* A stop request that the drain has not completed within this long ends the
+ * process (exit 1): a healthy drain takes a second or two, a blocked one
+ * (a librdkafka close that never completes, a broker that stopped
+ * answering) would otherwise wait for the service manager's SIGKILL. */
+#define RUN_STOP_BOUND_S 30
+
+/* A stop request came while the disk stayed full: exit 1, saying so. */
+static int stopped_on_full_disk(const char *why)
+{
+    ts_error("run: stopped while %s: nothing after the last committed batch was "
+             "acknowledged (nothing is lost: the next run reads it again once there is space)",
+             why);
+    return 1;
+}
+
 /* After a run stopped on a full disk: wait 2^attempt s (at most 60 s)
  * before the next run tries again; non-zero when SIGINT/SIGTERM came. */
 static int wait_for_space(const char *why, int attempt)
@@ -135,6 +152,7 @@ int cmd_run(int argc, char **argv)
      * death by the default action (test_exactly_once's last run was
      * signalled while it read its config: exit -15) */
     cli_install_signals();
+    cli_stop_bound("tocsin run", RUN_STOP_BOUND_S);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "c:o:d:h", longopts, NULL)) != -1) {
@@ -219,6 +237,10 @@ int cmd_run(int argc, char **argv)
             int mrc = rt_run_main(r, &err);
             ts_rt.run = NULL;
             char why[512];
+            if (mrc && ts_rt.stop && rt_run_disk_full(r, why, sizeof(why))) {
+                code = stopped_on_full_disk(why);
+                break;
+            }
             if (mrc && !ts_rt.stop && rt_run_disk_full(r, why, sizeof(why))) {
                 /* the pipeline again over the same config once there may be
                  * space: it resumes from the last committed batch */
@@ -227,16 +249,23 @@ int cmd_run(int argc, char **argv)
                 s = NULL;
                 rt_run_destroy(r);
                 r = NULL;
-                if (wait_for_space(why, attempt) != 0)
-                    break; /* SIGINT/SIGTERM while waiting: a clean stop */
+                if (wait_for_space(why, attempt) != 0) {
+                    code = stopped_on_full_disk(why); /* SIGINT/SIGTERM while waiting */
+                    break;
+                }
+                bool stopped = false;
                 for (;;) {
                     memset(&err, 0, sizeof(err));
                     rc = rt_run_create(&r, &ro, &err);
                     /* opening the store writes too */
                     if (!rc || !rt_path_full("LMDB", cfg->paths.data_dir, why, sizeof(why)))
                         break;
-                    if (wait_for_space(why, ++attempt) != 0)
+                    if ((stopped = wait_for_space(why, ++attempt) != 0))
                         break;
+                }
+                if (stopped) {
+                    code = stopped_on_full_disk(why);
+                    break;
                 }
                 if (!rc)
                     rc = start_http(cfg, r, &s, &err);

@@ -2,15 +2,40 @@
  * signals. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_int.h"
 
 struct ts_runtime ts_rt;
 
+/* cli_stop_bound's message and bound (set before the handlers can run) */
+static char bound_msg[512];
+static size_t bound_len;
+static unsigned bound_secs;
+
+/* The bound passed, or a second SIGINT/SIGTERM: leave at once. Only
+ * async-signal-safe calls (write, _exit). */
+static void stop_now(void)
+{
+    ssize_t w = write(STDERR_FILENO, bound_msg, bound_len);
+    (void)w;
+    _exit(1);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    stop_now();
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
+    if (ts_rt.stop && bound_secs)
+        stop_now();
     ts_rt.stop = 1;
+    if (bound_secs)
+        alarm(bound_secs); /* async-signal-safe */
     if (ts_rt.run)
         rt_run_stop(ts_rt.run); /* atomic stores: async-signal-safe */
 }
@@ -61,6 +86,24 @@ void cli_install_signals(void)
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void cli_stop_bound(const char *tool, unsigned secs)
+{
+    int n = snprintf(bound_msg, sizeof(bound_msg),
+                     "%s: not stopped within %u s of the stop request (or a second one came): "
+                     "exiting now, exit 1; nothing after the last committed batch was "
+                     "acknowledged (nothing is lost: the next run reads it again)\n",
+                     tool, secs);
+    bound_len = n < 0 ? 0 : (size_t)n < sizeof(bound_msg) ? (size_t)n : sizeof(bound_msg) - 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    bound_secs = secs;
+    if (ts_rt.stop)
+        alarm(secs); /* the stop came before the bound was set */
 }
 
 const char **cli_esc_opt(struct cli_esc_opts *o, const char *name)

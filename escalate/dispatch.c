@@ -135,8 +135,15 @@ struct round {
     enum esc_outcome out;
     char err[ESC_ERROR_MAX];
     int64_t now; /* the clock of the claim (may be ahead of the wall clock in tests) */
+    int64_t claim_now; /* now as the claim's txn committed it (mark_txn's retries) */
     _Atomic int64_t *clk_off; /* the wall clock minus the monotonic one at the last write
-                                 that looked (follow_clock); shared by the threads */
+                                 that looked and committed (follow_clock); shared by the
+                                 threads */
+    pthread_mutex_t *clk_mu;  /* held across each write txn that may move it (NULL:
+                                 single-threaded) */
+    int64_t clk_next;         /* follow_clock's new clk_off, taken when its txn commits */
+    int64_t clk_step;         /* the step that txn applied (0: none) */
+    uint64_t clk_moved;       /* the entries it moved */
 };
 
 struct esc_dispatcher {
@@ -154,6 +161,7 @@ struct esc_dispatcher {
     struct counters cnt;
     struct rcp_table rcp;
     _Atomic int64_t clk_off; /* round.clk_off */
+    pthread_mutex_t clk_mu;  /* round.clk_mu */
 };
 
 static uint64_t rng_next(uint64_t *s)
@@ -264,15 +272,21 @@ static void alert(struct round *r, const struct store_outbox *e, const char *why
  * same write txn: back-offs and leases keep to the monotonic clock within
  * the process. Back: every pending entry (one put since the step becomes
  * due early, harmless); forward: only entries already attempted (one put
- * since the step is due on the new clock already). Write txns are
- * serialised, so one thread moves them once. Returns the step applied (0:
- * none) in *step. Across a restart the claim's horizon does the same for a
- * step back (store_outbox_claim). */
+ * since the step is due on the new clock already). Returns the step applied
+ * in this txn (0: none) in *step. Across a restart the claim's horizon does
+ * the same for a step back (store_outbox_claim).
+ * The baseline (clk_off) moves only once the txn that moved the entries has
+ * committed (clock_txn_run): a txn that aborts (a write error, or map full -
+ * store_txn_run then runs it again) takes its shift with it, and the next
+ * write must find the step again. clk_mu, held from before the txn until the
+ * baseline is updated, keeps another thread's txn from seeing the step
+ * between that commit and the update and moving the entries twice. */
 #define CLOCK_STEP_NS (2 * TS_NS_PER_SEC)
 
 static int follow_clock(struct round *r, struct store_txn *t, int64_t *step)
 {
     *step = 0;
+    r->clk_step = 0; /* a retried txn starts over */
     if (!r->clk_off)
         return 0;
     int64_t off = ts_now_ns() - ts_mono_ns();
@@ -283,15 +297,40 @@ static int follow_clock(struct round *r, struct store_txn *t, int64_t *step)
     int rc = store_outbox_shift_due(t, j, j < 0 ? 0 : 1, &moved);
     if (rc)
         return rc;
-    atomic_store(r->clk_off, off);
+    r->clk_next = off;
+    r->clk_step = j;
+    r->clk_moved = moved;
     *step = j;
-    ts_warn("escalation outbox: the system clock jumped %s by %lld s: %llu pending "
-            "escalation(s) rescheduled with it (back-off and leases keep to the monotonic "
-            "clock)",
-            j > 0 ? "forward" : "back",
-            (long long)(((j > 0 ? j : -j) + TS_NS_PER_SEC / 2) / TS_NS_PER_SEC),
-            (unsigned long long)moved);
     return 0;
+}
+
+/* store_txn_run(fn) for a txn that calls follow_clock: the baseline taken
+ * after its commit, under clk_mu. */
+static int clock_txn_run(struct round *r, int (*fn)(struct store_txn *t, void *ctx), void *ctx,
+                         struct ts_err *err)
+{
+    if (r->clk_mu)
+        pthread_mutex_lock(r->clk_mu);
+    r->clk_step = 0;
+    int rc = store_txn_run(r->st, fn, ctx, err);
+    int64_t j = r->clk_step;
+    if (!rc && j) {
+        atomic_store(r->clk_off, r->clk_next);
+        ts_warn("escalation outbox: the system clock jumped %s by %lld s: %llu pending "
+                "escalation(s) rescheduled with it (back-off and leases keep to the monotonic "
+                "clock)",
+                j > 0 ? "forward" : "back",
+                (long long)(((j > 0 ? j : -j) + TS_NS_PER_SEC / 2) / TS_NS_PER_SEC),
+                (unsigned long long)r->clk_moved);
+    } else if (j) {
+        ts_warn("escalation outbox: the system clock jumped by %lld s; the escalations "
+                "rescheduled with it were not written (the transaction failed): the next "
+                "write reschedules them",
+                (long long)(((j > 0 ? j : -j) + TS_NS_PER_SEC / 2) / TS_NS_PER_SEC));
+    }
+    if (r->clk_mu)
+        pthread_mutex_unlock(r->clk_mu);
+    return rc;
 }
 
 /* The claim's horizon: nothing is scheduled further ahead than the longest
@@ -338,7 +377,7 @@ static int mark_txn(struct store_txn *t, void *ctx)
     int rc = follow_clock(r, t, &step);
     if (rc)
         return rc;
-    r->now += step; /* the claim's clock moved with the entries */
+    r->now = r->claim_now + step; /* the claim's clock moved with the entries */
     int64_t now = store_txn_now(t);
     if (r->now > now) /* back-off counts from the later of the two clocks */
         now = r->now;
@@ -367,7 +406,7 @@ static int round_run(struct round *r, int64_t now, struct ts_err *err)
 {
     struct claim_ctx cc = {r, now ? now : ts_now_ns()};
     r->now = cc.now;
-    int rc = store_txn_run(r->st, claim_txn, &cc, err);
+    int rc = clock_txn_run(r, claim_txn, &cc, err);
     if (rc) {
         atomic_fetch_add(&r->cnt->errors, 1);
         return rc;
@@ -381,7 +420,8 @@ static int round_run(struct round *r, int64_t now, struct ts_err *err)
     if (r->out != ESC_OUT_DELIVERED)
         ts_debug("escalation %s attempt %u: %s: %s", e->id, e->attempts,
                  esc_outcome_name(r->out), r->err);
-    if ((rc = store_txn_run(r->st, mark_txn, r, err)) != 0) {
+    r->claim_now = r->now;
+    if ((rc = clock_txn_run(r, mark_txn, r, err)) != 0) {
         /* the lease stands: the entry comes back when it ends */
         atomic_fetch_add(&r->cnt->errors, 1);
         ts_error("escalation outbox: cannot record the delivery outcome of %s: %s (retried "
@@ -524,6 +564,7 @@ static void *thread_main(void *p)
     r.cnt = &d->cnt;
     r.rcp = &d->rcp;
     r.clk_off = &d->clk_off;
+    r.clk_mu = &d->clk_mu;
     r.alert_mu = &d->alert_mu;
     r.alerts_path = d->alerts_path;
     r.rng = (d->o.seed ? d->o.seed : (uint64_t)ts_now_ns()) + 0x9e3779b97f4a7c15ull * (id + 1);
@@ -593,6 +634,7 @@ int esc_dispatcher_start(struct esc_dispatcher **out, struct store *st,
     pthread_cond_init(&d->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&d->alert_mu, NULL);
+    pthread_mutex_init(&d->clk_mu, NULL);
     pthread_mutex_init(&d->rcp.mu, NULL);
     for (unsigned i = 0; i < d->o.threads; i++) {
         struct thread_arg *a = malloc(sizeof(*a));
@@ -647,6 +689,7 @@ void esc_dispatcher_stop(struct esc_dispatcher *d)
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->alert_mu);
+    pthread_mutex_destroy(&d->clk_mu);
     pthread_mutex_destroy(&d->rcp.mu);
     free(d->alerts_path);
     free(d);

@@ -54,6 +54,13 @@
 
 #define PENDING_MAX 100000
 #define PAUSE_AFTER_MS 500 /* blocked that long: pause the partitions */
+/* A stop (and a revoke) waits this long for the synchronous commit and for
+ * leaving the group: a broker that accepts connections but stops answering
+ * would otherwise hold them for ever (the commit is retried until the
+ * coordinator answers, and close waits for the commit). Offsets not
+ * confirmed are only read again: the store's positions skip them. */
+#define COMMIT_WAIT_MS 5000
+#define CLOSE_WAIT_MS 5000
 
 struct wstats {
     _Atomic uint64_t consumed, parsed, dead_letters, warnings, bytes, batches, commits, pauses,
@@ -129,6 +136,8 @@ struct worker {
     rd_kafka_t *txp;     /* opts.txn_id: the transactional producer (stage thread) */
     bool txn_ready;      /* init_transactions done */
     char txn_err[256];   /* the last produce error (stage thread) */
+    bool unclosed;       /* the group was not left within CLOSE_WAIT_MS: destroy must
+                            not try again (it would wait for ever) */
 };
 
 /* A concrete topic: its name (owned when it came from a pattern), the
@@ -447,20 +456,37 @@ static void wait_drained(struct worker *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* The offsets of every batch processed, committed again and waited for (at
+ * most COMMIT_WAIT_MS; w->mu is not held meanwhile: the stage thread's
+ * flush_held takes it). */
 static void commit_sync_done(struct worker *w)
 {
     if (w->txp)
         return; /* the offsets were committed inside each batch's transaction */
     pthread_mutex_lock(&w->mu);
-    rd_kafka_topic_partition_list_t *c = w->committed;
-    if (c && c->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(w->rk, c, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            ts_warn("kafka (worker %d): final commit failed: %s", w->id, rd_kafka_err2str(e));
-        else
-            inc(&w->st.commits, 1);
-    }
+    rd_kafka_topic_partition_list_t *c =
+        w->committed && w->committed->cnt > 0 ? rd_kafka_topic_partition_list_copy(w->committed)
+                                              : NULL;
     pthread_mutex_unlock(&w->mu);
+    if (!c)
+        return;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(w->rk);
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(w->rk, c, q, NULL, NULL);
+    rd_kafka_event_t *ev = e ? NULL : rd_kafka_queue_poll(q, COMMIT_WAIT_MS);
+    if (!e)
+        e = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q); /* a late reply is dropped */
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        ts_warn("kafka (worker %d): final commit not confirmed by the broker within %d ms: "
+                "not waited for (what it does not commit is read again and skipped)",
+                w->id, COMMIT_WAIT_MS);
+    else if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        ts_warn("kafka (worker %d): final commit failed: %s", w->id, rd_kafka_err2str(e));
+    else
+        inc(&w->st.commits, 1);
+    rd_kafka_topic_partition_list_destroy(c);
 }
 
 /* The sink's assigned() with the group's committed offsets of parts (a
@@ -1328,6 +1354,38 @@ static void *stage_main(void *arg)
     return NULL;
 }
 
+/* Leave the group (the revoke served as a rebalance event), waiting at most
+ * CLOSE_WAIT_MS: past it the group notices when the session times out. */
+static void close_bounded(struct worker *w)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(w->rk);
+    rd_kafka_error_t *err = rd_kafka_consumer_close_queue(w->rk, q);
+    if (err) {
+        ts_warn("kafka (worker %d): close: %s", w->id, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        rd_kafka_queue_destroy(q);
+        return;
+    }
+    int64_t until = ts_mono_ns() + (int64_t)CLOSE_WAIT_MS * 1000000;
+    while (!rd_kafka_consumer_closed(w->rk)) {
+        int64_t left = until - ts_mono_ns();
+        if (left <= 0) {
+            w->unclosed = true;
+            ts_warn("kafka (worker %d): leaving the group did not complete within %d ms (the "
+                    "broker does not answer): not waited for; the group reassigns the "
+                    "partitions when the session times out", w->id, CLOSE_WAIT_MS);
+            break;
+        }
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(left / 1000000) + 1);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            rebalance_cb(w->rk, rd_kafka_event_error(ev),
+                         rd_kafka_event_topic_partition_list(ev), w);
+        if (ev)
+            rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+}
+
 static void *poll_main(void *arg)
 {
     struct worker *w = arg;
@@ -1364,9 +1422,7 @@ static void *poll_main(void *arg)
     flush_held(w);
     commit_sync_done(w);
     w->in_callback = true; /* close() may call the rebalance callback */
-    rd_kafka_resp_err_t e = rd_kafka_consumer_close(w->rk);
-    if (e)
-        ts_warn("kafka (worker %d): close: %s", w->id, rd_kafka_err2str(e));
+    close_bounded(w);
     pending_drop_all(w);
     if (w->cur)
         ts_queue_push(w->free, w->cur, -1);
@@ -2121,8 +2177,8 @@ void ingest_kafka_destroy(struct ingest_kafka *k)
         return;
     for (int i = 0; k->w && i < k->nw; i++) {
         struct worker *w = &k->w[i];
-        if (w->rk)
-            rd_kafka_destroy(w->rk);
+        if (w->rk) /* a group not left in time is not waited for again */
+            rd_kafka_destroy_flags(w->rk, w->unclosed ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
         if (w->txp) /* an open transaction is aborted by the broker (or fenced by the next) */
             rd_kafka_destroy(w->txp);
         pending_drop_all(w);

@@ -53,12 +53,14 @@ step kafka-distributed python3 tests/integration/test_distributed.py
 # fault injection (issue 15): a full disk (tmpfs mounts: root), a hanging
 # webhook, a wall clock that jumps; the broker outage starts its own broker
 step faults-disk python3 tests/integration/test_faults.py disk
+step faults-disk-stop python3 tests/integration/test_faults.py disk-stop
 step faults-webhook python3 tests/integration/test_faults.py webhook
 step faults-clock python3 tests/integration/test_faults.py clock
 step faults-clock-outbox python3 tests/integration/test_faults.py clock-outbox
 step faults-broker python3 tests/integration/test_faults.py broker
 step faults-broker-dlq python3 tests/integration/test_faults.py broker-dlq
 step faults-broker-tls python3 tests/integration/test_faults.py broker-tls
+step faults-stop-hung-broker python3 tests/integration/test_faults.py stop-hung-broker
 step kafka-handover python3 tests/integration/test_handover.py
 # its own broker (stopped in its last part): status changes and retention
 # through the incidents topic

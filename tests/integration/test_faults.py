@@ -39,12 +39,25 @@ and checks the message that names the fault:
            to the monotonic clock); when the webhook is back every entry is
            delivered once, not 2 h later.
 
+  disk-stop  SIGTERM while data_dir stays full: the run exits 1 within the
+           bound, saying that nothing after the last committed batch was
+           acknowledged; a second run once the space is freed gives the
+           reference's incidents (nothing lost).
+
+  stop-hung-broker  SIGTERM while the broker accepts connections and never
+           answers (its process stopped): the final commit and leaving the
+           group are given up after a few seconds (each said), the run exits
+           within the bound; a second run after the broker is back gives the
+           reference's incidents. Then a second SIGTERM during such a drain:
+           exit 1 at once, saying so; the next run still gives the reference.
+
   broker-dlq  the same with dead letters in the input: their batches wait
            for the broker; the same process finishes, nothing counted twice
            (a worker whose partitions moved while it waited drops what the
            other counted: docs/testing.md).
 
-Usage: test_faults.py [disk|broker|webhook|clock|clock-outbox|broker-dlq|broker-tls ...] (default: all).
+Usage: test_faults.py [disk|disk-stop|stop-hung-broker|broker|webhook|clock|clock-outbox|broker-dlq|
+                      broker-tls ...] (default: all).
 Needs root for the tmpfs mounts (disk) and TOCSIN_KAFKA_BOOTSTRAP for all but
 broker, which starts a broker of its own."""
 import base64
@@ -53,6 +66,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -212,6 +226,131 @@ def part_disk():
     finally:
         for m in mounts:
             m.umount()
+
+
+# ------------------------------------------------------------ stopping
+
+STOP_BOUND = 30  # s: cli/cmd_run.c RUN_STOP_BOUND_S
+
+
+def stop_timed(r, wait):
+    """SIGTERM r's process; (exit code, seconds) - (None, wait) when it is
+    still running after wait s (then killed)."""
+    t0 = time.time()
+    r.p.send_signal(signal.SIGTERM)
+    try:
+        rc = r.p.wait(wait)
+    except subprocess.TimeoutExpired:
+        r.p.kill()
+        r.p.wait()
+        rc = None
+    r.err.close()
+    return rc, time.time() - t0
+
+
+def second_run(boot, group, topic, ends, data_dir, name, ref):
+    """A run over the same group and data_dir to the end of the topic: its
+    incidents against ref ('' when equal)."""
+    cfg = run_config(os.path.join(TMP, f"{name}.yml"), boot, group, [topic], data_dir)
+    r = Run(TOCSIN, cfg, os.path.join(TMP, f"{name}.err"), cwd=ROOT)
+    check(wait_committed(KTOOL, boot, group, topic, ends, 180, r.p),
+          f"{name}: the second run did not consume everything")
+    check(r.stop() == 0, f"{name}: the second run did not exit 0")
+    return diff_incidents(ref, incidents(TOCSIN, data_dir))
+
+
+def part_disk_stop():
+    topic = f"faults.disk-stop.{RUN}"
+    ends = produce(KTOOL, BOOT, topic, ssh_stream(2, 400))
+    ref = reference(BOOT, topic, ends, "disk-stop-ref")
+    fs = Tmpfs(os.path.join(TMP, "mnt-stop"), 16 << 20, 300 << 10)
+    try:
+        group = f"g-disk-stop-{RUN}"
+        cfg = run_config(os.path.join(TMP, "disk-stop.yml"), BOOT, group, [topic],
+                         f"{fs.path}/db")
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "disk-stop.err"), cwd=ROOT)
+        check(r.wait_log("starts again in", 60),
+              "disk-stop: the run does not say it waits for space: " + r.text()[-600:])
+        rc, secs = stop_timed(r, STOP_BOUND + 20)
+        check(rc == 1, f"disk-stop: SIGTERM while data_dir is full: exit {rc} after {secs:.1f} s "
+                       f"(want 1 within {STOP_BOUND} s): " + r.text()[-600:])
+        said = "nothing after the last committed batch was acknowledged" in r.text()
+        check(said, "disk-stop: the run does not say what it leaves: " + r.text()[-600:])
+        fs.release()
+        d = second_run(BOOT, group, topic, ends, f"{fs.path}/db", "disk-stop-2", ref)
+        check(not d, f"disk-stop: incidents after the second run differ from the reference: {d}")
+        print(f"faults disk-stop: SIGTERM on a full data_dir: exit {rc} in {secs:.1f} s, said so; "
+              f"second run: {len(ref)} incidents, " +
+              ("identical to the reference" if not d else "DIFFERENT"), flush=True)
+    finally:
+        fs.umount()
+
+
+def part_stop_hung_broker():
+    kdir = tempfile.mkdtemp(prefix="tocsin-faults-kafka-")
+    bpid = None
+    try:
+        boot = broker("start", kdir)
+        with open(os.path.join(kdir, "pid")) as f:
+            bpid = int(f.read().split()[0])
+        topic = f"faults.stop-hung.{RUN}"
+        ends = produce(KTOOL, boot, topic, ssh_stream(2, 400))
+        ref = reference(boot, topic, ends, "stop-hung-ref")
+        group = f"g-stop-hung-{RUN}"
+        dd = os.path.join(TMP, "stop-hung", "db")
+        cfg = run_config(os.path.join(TMP, "stop-hung.yml"), boot, group, [topic], dd)
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "stop-hung.err"), cwd=ROOT)
+        check(wait_committed(KTOOL, boot, group, topic, ends, 180, r.p),
+              "stop-hung-broker: the run did not consume everything")
+        os.kill(bpid, signal.SIGSTOP)  # connections stay open, nothing answers
+        try:
+            time.sleep(1)
+            rc, secs = stop_timed(r, STOP_BOUND + 20)
+        finally:
+            os.kill(bpid, signal.SIGCONT)
+        check(rc is not None and secs < STOP_BOUND + 2,
+              f"stop-hung-broker: SIGTERM with the broker not answering: exit {rc} after "
+              f"{secs:.1f} s (want an exit within {STOP_BOUND} s): " + r.text()[-800:])
+        gave_up = ("final commit not confirmed" in r.text() or
+                   "leaving the group did not complete" in r.text() or
+                   "not stopped within" in r.text())
+        check(gave_up, "stop-hung-broker: the run does not say what it gave up waiting for: " +
+              r.text()[-800:])
+        d = second_run(boot, group, topic, ends, dd, "stop-hung-2", ref)
+        check(not d, f"stop-hung-broker: incidents after the second run differ: {d}")
+        # a second SIGTERM while the first one's drain waits: exit 1 at once
+        # (the bound's message), the next run still gives the reference
+        r = Run(TOCSIN, cfg, os.path.join(TMP, "stop-hung-3.err"), cwd=ROOT)
+        check(r.wait_log("assigned", 60), "stop-hung-broker: the third run did not start")
+        os.kill(bpid, signal.SIGSTOP)
+        try:
+            time.sleep(1)
+            r.p.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            rc2, secs2 = stop_timed(r, 10)
+        finally:
+            os.kill(bpid, signal.SIGCONT)
+        check(rc2 == 1 and "not stopped within" in r.text(),
+              f"stop-hung-broker: a second SIGTERM: exit {rc2} after {secs2:.1f} s (want 1 at "
+              f"once, saying what it leaves): " + r.text()[-600:])
+        d2 = second_run(boot, group, topic, ends, dd, "stop-hung-4", ref)
+        check(not d2, f"stop-hung-broker: incidents after a run cut short differ: {d2}")
+        print(f"faults stop-hung-broker: SIGTERM with the broker not answering: exit {rc} in "
+              f"{secs:.1f} s; second run: {len(ref)} incidents, " +
+              ("identical to the reference" if not d else "DIFFERENT") +
+              f"; a second SIGTERM: exit {rc2} in {secs2:.1f} s, the next run " +
+              ("identical" if not d2 else "DIFFERENT"), flush=True)
+    finally:
+        if bpid:
+            try:
+                os.kill(bpid, signal.SIGCONT)
+            except OSError:
+                pass
+        try:
+            broker("stop", kdir)
+        except RuntimeError as e:
+            print(f"faults stop-hung-broker: {e}")
+        shutil.rmtree(kdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- broker
@@ -599,8 +738,10 @@ def part_clock_outbox():
 
 PARTS = {"disk": part_disk, "broker": part_broker, "webhook": part_webhook,
          "clock": part_clock, "broker-dlq": lambda: part_broker(dead_letters=True),
-         "broker-tls": lambda: part_broker(tls=True), "clock-outbox": part_clock_outbox}
-DEFAULT = ["disk", "broker", "webhook", "clock", "clock-outbox", "broker-dlq", "broker-tls"]
+         "broker-tls": lambda: part_broker(tls=True), "clock-outbox": part_clock_outbox,
+         "disk-stop": part_disk_stop, "stop-hung-broker": part_stop_hung_broker}
+DEFAULT = ["disk", "broker", "webhook", "clock", "clock-outbox", "broker-dlq", "broker-tls",
+           "disk-stop", "stop-hung-broker"]
 
 
 def main():
@@ -609,7 +750,7 @@ def main():
         if name not in PARTS:
             print(f"test_faults.py: no part {name} (parts: {' '.join(PARTS)})")
             sys.exit(2)
-        if not name.startswith("broker") and not BOOT:
+        if not name.startswith("broker") and name != "stop-hung-broker" and not BOOT:
             check(False, f"{name}: needs TOCSIN_KAFKA_BOOTSTRAP")
             continue
         PARTS[name]()
