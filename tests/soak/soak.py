@@ -8,7 +8,8 @@ escalations that flaps (up SOAK_HOOK_UP s, down SOAK_HOOK_DOWN s), and:
 1. the rate: `tocsin run` over a few chunks of the input, the same config,
    timed from its first commit to its last: events/s on this machine now;
 2. for SOAK_TIME seconds (default 1800) a producer writes SSH brute-force
-   chunks (RFC 5424, event time one simulated hour per chunk, 4 partitions)
+   chunks (RFC 5424, event time one simulated hour per chunk, all in the
+   past - a time ahead of ingest time would be clamped to it - 4 partitions)
    at half that rate (at most SOAK_MAX_RATE events/s when set: on a machine
    busy with other work the quiet moment's rate cannot be held, and a run
    that falls behind holds librdkafka's prefetch - up to 64 MiB of messages
@@ -62,7 +63,15 @@ PARTS = 4
 SOURCES = 200  # per chunk: 200 sources -> about 8,500 lines, 100 incidents
 TMP = tempfile.mkdtemp(prefix="tocsin-soak-")
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+LINES_PER_CHUNK = SOURCES * (3 + 8 + 40 + 120) // 4
+# Chunk k's events lie in the hours from T0 + k h (up to two hours long).
+# Every chunk must lie in the past: a time ahead of ingest time is clamped
+# to it (ingest_time_guard), which turns the simulated hours into the real
+# clock, different in the reference run. main() sets T0 back far enough
+# for the chunks the soak will produce; this first value covers measure()'s
+# chunks 1000..1005.
+NOW_HOUR = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+T0 = NOW_HOUR - dt.timedelta(hours=1006 + 48)
 fails = []
 
 
@@ -203,6 +212,9 @@ def main():
     try:
         rate = measure(broker, hook, esc)
         target = rate / 2 if MAX_RATE <= 0 else min(rate / 2, MAX_RATE)
+        global T0
+        chunks = int(target * SOAK_TIME * 1.2 / LINES_PER_CHUNK) + 1
+        T0 = NOW_HOUR - dt.timedelta(hours=chunks + 48)
         say(f"measured {rate:,.0f} events/s; soak at {target:,.0f} events/s for {SOAK_TIME} s, "
             f"kill -9 every {KILL_EVERY} s, broker down {BROKER_DOWN} s every {BROKER_EVERY} s, "
             f"webhook up {HOOK_UP} s / down {HOOK_DOWN} s")
