@@ -892,10 +892,18 @@ static int flush_locked(struct rt_corr *cs);
 static int commit_write(struct rt_corr *cs, const struct ingest_batch *b);
 static int publish_incidents(struct rt_corr *cs, const struct ingest_batch *b);
 
+/* cs->mu held. A failure is sticky: the engine's output since the last
+ * commit (of every batch held with b) went with it, so a later commit of
+ * this stage would store offsets past events whose state and incidents are
+ * not in the store - a restart would skip them. Every later commit and
+ * flush fails the same way; the run starts again from the store. */
 static int commit_out(struct rt_corr *cs, const struct ingest_batch *b)
 {
     int rc = corr_batch_end(cs->ce, &cs->cur);
-    return rc ? rc : commit_write(cs, b);
+    rc = rc ? rc : commit_write(cs, b);
+    if (rc)
+        cs->flush_failed = rc;
+    return rc;
 }
 
 /* The batch's output (cs->cur) -> LMDB -> printing. */
@@ -1158,6 +1166,8 @@ int rt_corr_txn_done(struct rt_corr *cs, const struct ingest_batch *b, bool comm
         raise(SIGKILL);
     }
     int rc = committed ? commit_write(cs, b) : TS_E_KAFKA;
+    if (rc)
+        cs->flush_failed = rc; /* as commit_out: nothing of this stage commits after it */
     if (rc == TS_E_KAFKA)
         ts_error("correlation stage: the Kafka transaction of a batch the engine took was "
                  "aborted: stopping (a restart restores the state from the changelog)");

@@ -325,7 +325,8 @@ struct rt_corr {
     bool report_held;
     uint64_t held_events;
     uint32_t held_batches;
-    int flush_failed; /* a reload could not write what was held: every later commit fails */
+    int flush_failed; /* a commit (or a reload's flush) failed: the engine's output of the
+                         batches it held is gone, every later commit fails */
     int64_t held_since;
     struct ingest_offset *acc;
     size_t nacc, capacc;
