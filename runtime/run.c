@@ -12,6 +12,9 @@
  * owns everything it creates; the options' strings and FILE are borrowed. */
 #include <libgen.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +570,11 @@ static void *stage_b_main(void *p)
 /* a step of the wall clock larger than this (against the monotonic clock,
  * between two upkeep rounds) is logged */
 #define CLOCK_JUMP_NS (2 * TS_NS_PER_SEC)
+/* glibc keeps what a thread freed in that thread's arena: a peak (a fold
+ * of a killed process's journal at start, a burst of evidence) stayed
+ * resident - a soak's run held 49 MB of an arena with 1.7 MB in use. The
+ * free pages are given back this often. */
+#define TRIM_EVERY_NS (60 * TS_NS_PER_SEC)
 
 static void *upkeep_main(void *p)
 {
@@ -579,6 +587,7 @@ static void *upkeep_main(void *p)
     int64_t next_ret = ts_mono_ns() + ret_every;
     int64_t next_sum = ts_mono_ns(); /* the scheduled summary: looked at once a minute */
     int64_t skew = ts_now_ns() - ts_mono_ns(); /* wall clock against the monotonic one */
+    int64_t next_trim = ts_mono_ns() + TRIM_EVERY_NS / 4;
     while (!atomic_load(&r->stop)) {
         int64_t sk = ts_now_ns() - ts_mono_ns();
         if (sk - skew > CLOCK_JUMP_NS || skew - sk > CLOCK_JUMP_NS)
@@ -610,6 +619,12 @@ static void *upkeep_main(void *p)
             run_retention(r);
             next_ret = ts_mono_ns() + ret_every;
         }
+#ifdef __GLIBC__
+        if (ts_mono_ns() >= next_trim) {
+            malloc_trim(0);
+            next_trim = ts_mono_ns() + TRIM_EVERY_NS;
+        }
+#endif
         struct timespec t = {0, 200 * 1000000L};
         nanosleep(&t, NULL);
         if (atomic_exchange(&r->reload, 0)) {
