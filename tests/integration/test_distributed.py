@@ -94,6 +94,12 @@ def stream():
     return [[text for _, text in p] for p in per]
 
 
+def produce(parts):
+    """parts (lists of lines) to TOPIC's partitions; the end offsets (also
+    used by test_status_everywhere.py)."""
+    return testlib.produce(KTOOL, BOOT, TOPIC, parts)
+
+
 def config(name, group, distributed, node=None):
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
@@ -202,7 +208,7 @@ def stop(p):
 
 
 def main():
-    parts = testlib.produce(KTOOL, BOOT, TOPIC, stream())
+    parts = produce(stream())
     total = sum(parts)
     # the reference: one single-process run
     g = f"g-ref-{RUN}"
