@@ -127,18 +127,6 @@ static int64_t due_of(struct store *s)
     return due;
 }
 
-static int count_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 /* The wall clock steps forward 3 h while the dispatcher runs; the first
  * write transaction after the step (the one that moves the due times with
  * it) fails at commit with code; the dispatcher goes on. The entry must

@@ -89,18 +89,6 @@ static struct tally count_states(struct store *s)
     return t;
 }
 
-static int count_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 START_TEST(test_dispatch_once_claims_delivers_and_marks_every_due_entry)
 {
     struct store *s = st_open();

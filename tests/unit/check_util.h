@@ -87,6 +87,19 @@ static inline const char *ts_test_events_dir(void)
     return ts_test_corpus(TS_CORPUS_EVENTS);
 }
 
+/* Lines in the file at path (0 when it does not exist). */
+static inline int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
 #define TS_CHECK_MAIN(make_suite_fn)                                                              \
     int main(void)                                                                                \
     {                                                                                             \
